@@ -1,0 +1,167 @@
+/**
+ * The disassembler: one instruction per line in the Linux kernel's
+ * verifier-log syntax (kernel/bpf/verifier.c print_bpf_insn, 3.19), e.g.
+ * `(7a) *(u64 *)(r10 -8) = 0`, extended in the same style for the opcodes
+ * that came after 3.19 (JMP32, sdiv/smod, movsx, ldsx, atomics, gotol, calls).
+ *
+ * Two styles:
+ * - 'full' (default): lossless, so `assemble(disasm(p))` gives `p` back. It
+ *   differs from 3.19's text only where 3.19 drops information: ld_imm64
+ *   prints the whole 64-bit constant (3.19 printed the low 32 bits) and byte
+ *   swaps print `r1 = be16 r1` as later kernels do (3.19 printed
+ *   `(u32) r1 endian (u32) r0` for to-big-endian, losing the width).
+ * - 'log319': exactly what 3.19's verifier log prints, for log comparisons.
+ */
+
+import type { Instruction, Slot } from './instruction.js';
+import { constant64, hex2 } from './instruction.js';
+import {
+  BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CLASS, BPF_CMPXCHG, BPF_DIV, BPF_EXIT,
+  BPF_FETCH, BPF_IMM, BPF_IND, BPF_JA, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_MEM,
+  BPF_MEMSX, BPF_MOD, BPF_MODE, BPF_MOV, BPF_OP, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
+  BPF_SIZE, BPF_SRC, BPF_ST, BPF_STX, BPF_TO_BE, BPF_X, BPF_XCHG, BPF_END, BPF_DW,
+} from './opcodes.js';
+
+export type DisasmStyle = 'full' | 'log319';
+
+export interface DisasmOptions {
+  style?: DisasmStyle;
+}
+
+/** bpf_alu_string[op >> 4], with 3.19's 14 entries */
+const ALU_STRING = ['+=', '-=', '*=', '/=', '|=', '&=', '<<=', '>>=', 'neg', '%=', '^=', '=', 's>>=', 'endian'];
+/** bpf_jmp_string[op >> 4]; entries 10..13 are the later JLT/JLE/JSLT/JSLE */
+const JMP_STRING = ['jmp', '==', '>', '>=', '&', '!=', 's>', 's>=', 'call', 'exit', '<', '<=', 's<', 's<='];
+const CLASS_STRING = ['ld', 'ldx', 'st', 'stx', 'alu', 'jmp', 'BUG', 'alu64'];
+const ATOMIC_ALU_STRING: Record<number, string> = { 0x00: 'add', 0x40: 'or', 0x50: 'and', 0xa0: 'xor' };
+const ATOMIC_ASSIGN_STRING: Record<number, string> = { 0x00: '+=', 0x40: '|=', 0x50: '&=', 0xa0: '^=' };
+
+function ldstString(code: number, signed = false): string {
+  const size = BPF_SIZE(code) >> 3;
+  return (signed ? ['s32', 's16', 's8', 's64'] : ['u32', 'u16', 'u8', 'u64'])[size]!;
+}
+
+/** `%+d` */
+const signed = (n: number): string => (n < 0 ? `${n}` : `+${n}`);
+/** `0x%x` of an s32 */
+const hexU32 = (n: number): string => `0x${(n >>> 0).toString(16)}`;
+
+/**
+ * One instruction, without the `N: ` index prefix and without a newline.
+ * For ld_imm64 pass the logical instruction (with imm2) to get the full
+ * constant; a bare slot prints as 3.19 does.
+ */
+export function disasmInsn(insn: Instruction | Slot, options: DisasmOptions = {}): string {
+  const style = options.style ?? 'full';
+  const code = insn.code;
+  const cls = BPF_CLASS(code);
+  const op = `(${hex2(code)})`;
+
+  if (cls === BPF_ALU || cls === BPF_ALU64) {
+    const pfx = cls === BPF_ALU ? '(u32) ' : '';
+    const aluOp = BPF_OP(code);
+    if (aluOp === BPF_END && style === 'full') {
+      const name = cls === BPF_ALU64 ? 'bswap' : BPF_SRC(code) === BPF_TO_BE ? 'be' : 'le';
+      return `${op} r${insn.dst} = ${name}${insn.imm} r${insn.dst}`;
+    }
+    let opStr = ALU_STRING[aluOp >> 4] ?? `BUG_alu_${hex2(aluOp)}`;
+    if (insn.off === 1 && (aluOp === BPF_DIV || aluOp === BPF_MOD)) opStr = `s${opStr}`;
+    if (BPF_SRC(code) === BPF_X) {
+      if (aluOp === BPF_MOV && insn.off !== 0) {
+        return `${op} ${pfx}r${insn.dst} = (s${insn.off}) r${insn.src}`;
+      }
+      return `${op} ${pfx}r${insn.dst} ${opStr} ${pfx}r${insn.src}`;
+    }
+    return `${op} ${pfx}r${insn.dst} ${opStr} ${pfx}${insn.imm}`;
+  }
+
+  if (cls === BPF_STX) {
+    const mode = BPF_MODE(code);
+    if (mode === BPF_MEM) {
+      return `${op} *(${ldstString(code)} *)(r${insn.dst} ${signed(insn.off)}) = r${insn.src}`;
+    }
+    if (mode === BPF_ATOMIC) {
+      const mem = `(${ldstString(code)} *)(r${insn.dst} ${signed(insn.off)})`;
+      const width = BPF_SIZE(code) === BPF_DW ? '64' : '';
+      if (insn.imm === BPF_XCHG) return `${op} r${insn.src} = atomic${width}_xchg(${mem}, r${insn.src})`;
+      if (insn.imm === BPF_CMPXCHG) return `${op} r0 = atomic${width}_cmpxchg(${mem}, r0, r${insn.src})`;
+      const alu = insn.imm & ~BPF_FETCH;
+      if (insn.imm & BPF_FETCH) {
+        return `${op} r${insn.src} = atomic${width}_fetch_${ATOMIC_ALU_STRING[alu] ?? 'BUG'}(${mem}, r${insn.src})`;
+      }
+      // 3.19 printed every XADD as `+=` whatever imm held (imm had to be 0).
+      const assign = style === 'log319' ? '+=' : ATOMIC_ASSIGN_STRING[alu] ?? 'BUG';
+      return `${op} lock *${mem} ${assign} r${insn.src}`;
+    }
+    return `BUG_${hex2(code)}`;
+  }
+
+  if (cls === BPF_ST) {
+    if (BPF_MODE(code) === BPF_MEM) {
+      return `${op} *(${ldstString(code)} *)(r${insn.dst} ${signed(insn.off)}) = ${insn.imm}`;
+    }
+    return `BUG_st_${hex2(code)}`;
+  }
+
+  if (cls === BPF_LDX) {
+    const mode = BPF_MODE(code);
+    if (mode === BPF_MEM || (mode === BPF_MEMSX && style === 'full')) {
+      return `${op} r${insn.dst} = *(${ldstString(code, mode === BPF_MEMSX)} *)(r${insn.src} ${signed(insn.off)})`;
+    }
+    return `BUG_ldx_${hex2(code)}`;
+  }
+
+  if (cls === BPF_LD) {
+    const mode = BPF_MODE(code);
+    if (mode === BPF_ABS) return `${op} r0 = *(${ldstString(code)} *)skb[${insn.imm}]`;
+    if (mode === BPF_IND) return `${op} r0 = *(${ldstString(code)} *)skb[r${insn.src} + ${insn.imm}]`;
+    if (mode === BPF_IMM) {
+      if (style === 'log319' || BPF_SIZE(code) !== BPF_DW) return `${op} r${insn.dst} = ${hexU32(insn.imm)}`;
+      const wide = insn as Instruction;
+      if (insn.src === BPF_PSEUDO_MAP_FD) return `${op} r${insn.dst} = map[fd:${insn.imm}]`;
+      if (insn.src === BPF_PSEUDO_MAP_VALUE) return `${op} r${insn.dst} = map[fd:${insn.imm}][0]+${wide.imm2 ?? 0}`;
+      const value = `0x${constant64(wide).toString(16)}`;
+      if (insn.src !== 0) return `${op} r${insn.dst} = pseudo${insn.src} ${value}`;
+      return `${op} r${insn.dst} = ${value}`;
+    }
+    return `BUG_ld_${hex2(code)}`;
+  }
+
+  if (cls === BPF_JMP || cls === BPF_JMP32) {
+    const jop = BPF_OP(code);
+    if (cls === BPF_JMP && jop === BPF_CALL) {
+      if (BPF_SRC(code) === BPF_X && style === 'full') return `${op} callx r${insn.dst}`;
+      if (style === 'full' && insn.src === 1) return `${op} call pc${signed(insn.imm)}`;
+      if (style === 'full' && insn.src === 2) return `${op} call kfunc ${insn.imm}`;
+      return `${op} call ${insn.imm}`;
+    }
+    if (code === (BPF_JMP | BPF_JA)) return `${op} goto pc${signed(insn.off)}`;
+    if (code === (BPF_JMP | BPF_EXIT)) return `${op} exit`;
+    if (code === (BPF_JMP32 | BPF_JA) && style === 'full') return `${op} gotol pc${signed(insn.imm)}`;
+    if (cls === BPF_JMP32 && style === 'log319') return `${op} ${CLASS_STRING[cls]}`;
+    const pfx = cls === BPF_JMP32 ? '(u32) ' : '';
+    const jstr = JMP_STRING[jop >> 4] ?? `BUG_jmp_${hex2(jop)}`;
+    if (BPF_SRC(code) === BPF_X) {
+      return `${op} if ${pfx}r${insn.dst} ${jstr} ${pfx}r${insn.src} goto pc${signed(insn.off)}`;
+    }
+    return `${op} if ${pfx}r${insn.dst} ${jstr} ${hexU32(insn.imm)} goto pc${signed(insn.off)}`;
+  }
+
+  return `${op} ${CLASS_STRING[cls]}`;
+}
+
+/**
+ * A whole program, one line per instruction, each prefixed with its slot
+ * index as in the verifier log (`5: (85) call 1`); the second slot of an
+ * ld_imm64 takes an index but no line.
+ */
+export function disasm(insns: readonly Instruction[], options: DisasmOptions = {}): string {
+  const lines: string[] = [];
+  let pc = 0;
+  for (const insn of insns) {
+    lines.push(`${pc}: ${disasmInsn(insn, options)}`);
+    pc += insn.code === (BPF_LD | BPF_IMM | BPF_DW) ? 2 : 1;
+  }
+  return lines.join('\n') + (lines.length > 0 ? '\n' : '');
+}
+

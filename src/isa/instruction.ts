@@ -1,0 +1,202 @@
+/**
+ * The instruction model and the 8-byte wire format.
+ *
+ * Two levels:
+ * - a `Slot` is one raw 8-byte slot exactly as the kernel's `struct bpf_insn`
+ *   (opcode, dst:4, src:4, off:s16, imm:s32). The verifier and the engines
+ *   index programs by slot, as the kernel does.
+ * - an `Instruction` is one logical instruction: identical to a slot except
+ *   that ld_imm64 is a single value carrying both halves of its constant.
+ *
+ * `decodeSlots` only splits bytes (the verifier reports field errors itself);
+ * `decode` is strict and rejects anything that is not a meaningful
+ * instruction with a BpfError naming the slot.
+ */
+
+import { BpfError } from '../errors.js';
+import {
+  ATOMIC_OPS, BPF_ALU, BPF_CLASS, BPF_DIV, BPF_MOD, BPF_MOV, BPF_OP, BPF_SRC, BPF_X,
+  MAX_BPF_REG, opcodeShape,
+} from './opcodes.js';
+
+export interface Slot {
+  code: number;
+  dst: number;
+  src: number;
+  /** signed 16-bit */
+  off: number;
+  /** signed 32-bit */
+  imm: number;
+}
+
+export interface Instruction extends Slot {
+  /** ld_imm64 only: the second slot's imm, i.e. the high 32 bits of the constant (signed 32-bit) */
+  imm2?: number;
+}
+
+export const SLOT_SIZE = 8;
+
+/** Number of 8-byte slots an instruction occupies (2 for ld_imm64). */
+export function slotCount(insn: Slot): 1 | 2 {
+  return insn.code === 0x18 ? 2 : 1;
+}
+
+/** The 64-bit constant of an ld_imm64, as an unsigned bigint. */
+export function constant64(insn: Instruction): bigint {
+  return (BigInt(insn.imm2 ?? 0) << 32n | BigInt(insn.imm >>> 0)) & 0xffffffffffffffffn;
+}
+
+/** Split a 64-bit constant into the (imm, imm2) pair of an ld_imm64, both signed 32-bit. */
+export function splitConstant64(value: bigint): { imm: number; imm2: number } {
+  const v = BigInt.asUintN(64, value);
+  return { imm: Number(BigInt.asIntN(32, v)), imm2: Number(BigInt.asIntN(32, v >> 32n)) };
+}
+
+/** Split bytes into raw slots. Fails only when the length is not a multiple of 8. */
+export function decodeSlots(bytes: Uint8Array): Slot[] {
+  if (bytes.length % SLOT_SIZE !== 0) {
+    throw new BpfError('EINVAL', `program length ${bytes.length} is not a multiple of ${SLOT_SIZE} bytes`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: Slot[] = new Array(bytes.length / SLOT_SIZE);
+  for (let i = 0; i < out.length; i++) {
+    const p = i * SLOT_SIZE;
+    const regs = bytes[p + 1]!;
+    out[i] = {
+      code: bytes[p]!,
+      dst: regs & 0x0f,
+      src: regs >> 4,
+      off: view.getInt16(p + 2, true),
+      imm: view.getInt32(p + 4, true),
+    };
+  }
+  return out;
+}
+
+export function encodeSlots(slots: readonly Slot[]): Uint8Array {
+  const bytes = new Uint8Array(slots.length * SLOT_SIZE);
+  const view = new DataView(bytes.buffer);
+  slots.forEach((s, i) => {
+    const p = i * SLOT_SIZE;
+    bytes[p] = s.code;
+    bytes[p + 1] = (s.dst & 0x0f) | ((s.src & 0x0f) << 4);
+    view.setInt16(p + 2, s.off, true);
+    view.setInt32(p + 4, s.imm, true);
+  });
+  return bytes;
+}
+
+/** Logical instructions to slots: an ld_imm64 becomes two slots. */
+export function toSlots(insns: readonly Instruction[]): Slot[] {
+  const out: Slot[] = [];
+  for (const i of insns) {
+    out.push({ code: i.code, dst: i.dst, src: i.src, off: i.off, imm: i.imm });
+    if (i.code === 0x18) out.push({ code: 0, dst: 0, src: 0, off: 0, imm: i.imm2 ?? 0 });
+  }
+  return out;
+}
+
+/** Encode logical instructions to the little-endian wire format. Fields are checked first. */
+export function encode(insns: readonly Instruction[]): Uint8Array {
+  insns.forEach((insn, i) => checkFields(insn, i));
+  return encodeSlots(toSlots(insns));
+}
+
+/**
+ * Why a slot is not a meaningful instruction, or undefined when it is. Checks
+ * what changes the meaning of an instruction (the opcode, register numbers,
+ * the sdiv/movsx offsets, the END width, the atomic operation, the call
+ * kind); reserved fields that must merely be zero are the verifier's business.
+ */
+export function slotProblem(s: Slot): string | undefined {
+  const shape = opcodeShape(s.code);
+  if (shape === undefined) return `unknown opcode 0x${hex2(s.code)}`;
+  if (s.dst >= MAX_BPF_REG) return `invalid register r${s.dst}`;
+  if (s.src >= MAX_BPF_REG && shape !== 'call' && shape !== 'lddw') return `invalid register r${s.src}`;
+  const op = BPF_OP(s.code);
+  switch (shape) {
+    case 'alu':
+      if ((op === BPF_DIV || op === BPF_MOD) && s.off !== 0 && s.off !== 1) {
+        return `invalid offset ${s.off} for ${op === BPF_DIV ? 'div' : 'mod'} (0 unsigned, 1 signed)`;
+      }
+      if (op === BPF_MOV && BPF_SRC(s.code) === BPF_X && s.off !== 0) {
+        const ok = BPF_CLASS(s.code) === BPF_ALU ? s.off === 8 || s.off === 16 : s.off === 8 || s.off === 16 || s.off === 32;
+        if (!ok) return `invalid sign-extension width ${s.off} for mov`;
+      }
+      return undefined;
+    case 'end':
+      if (s.imm !== 16 && s.imm !== 32 && s.imm !== 64) return `invalid byte swap width ${s.imm}`;
+      return undefined;
+    case 'atomic':
+      if (!ATOMIC_OPS.includes(s.imm)) return `invalid atomic operation 0x${(s.imm >>> 0).toString(16)}`;
+      return undefined;
+    case 'call':
+      if (s.src !== 0 && s.src !== 1 && s.src !== 2) return `invalid call kind src=${s.src}`;
+      return undefined;
+    case 'lddw':
+      if (s.src > 6) return `invalid ld_imm64 kind src=${s.src}`;
+      return undefined;
+    default:
+      return undefined;
+  }
+}
+
+function checkFields(insn: Instruction, index: number): void {
+  const bad = (what: string): never => {
+    throw new BpfError('EINVAL', `instruction ${index}: ${what}`);
+  };
+  const intIn = (v: unknown, lo: number, hi: number): boolean =>
+    typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
+  if (!intIn(insn.code, 0, 255)) bad(`opcode ${String(insn.code)} is not a byte`);
+  if (!intIn(insn.dst, 0, 15)) bad(`dst ${String(insn.dst)} is not a 4-bit register field`);
+  if (!intIn(insn.src, 0, 15)) bad(`src ${String(insn.src)} is not a 4-bit register field`);
+  if (!intIn(insn.off, -0x8000, 0x7fff)) bad(`offset ${String(insn.off)} is not a signed 16-bit value`);
+  if (!intIn(insn.imm, -0x80000000, 0x7fffffff)) bad(`imm ${String(insn.imm)} is not a signed 32-bit value`);
+  if (insn.imm2 !== undefined && !intIn(insn.imm2, -0x80000000, 0x7fffffff)) {
+    bad(`imm2 ${String(insn.imm2)} is not a signed 32-bit value`);
+  }
+}
+
+/**
+ * Strict decode: bytes to logical instructions. Rejects a length that is not
+ * a multiple of 8, unknown opcodes, register numbers above r10, meaningless
+ * field values, and an ld_imm64 without a proper second slot.
+ */
+export function decode(bytes: Uint8Array): Instruction[] {
+  return slotsToInstructions(decodeSlots(bytes));
+}
+
+/** Strictly group validated slots into logical instructions. */
+export function slotsToInstructions(slots: readonly Slot[]): Instruction[] {
+  const out: Instruction[] = [];
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    const problem = slotProblem(s);
+    if (problem !== undefined) throw new BpfError('EINVAL', `slot ${i}: ${problem}`);
+    if (s.code === 0x18) {
+      const next = slots[i + 1];
+      if (next === undefined) throw new BpfError('EINVAL', `slot ${i}: ld_imm64 is missing its second slot`);
+      if (next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) {
+        throw new BpfError('EINVAL', `slot ${i + 1}: second slot of ld_imm64 must have only imm set`);
+      }
+      out.push({ ...s, imm2: next.imm });
+      i++;
+    } else {
+      out.push({ ...s });
+    }
+  }
+  return out;
+}
+
+export function hex2(n: number): string {
+  return (n & 0xff).toString(16).padStart(2, '0');
+}
+
+/** Slot bytes as 16 hex digits in memory order (the program spec's `insns` format). */
+export function slotHex(bytes: Uint8Array): string[] {
+  const out: string[] = [];
+  for (let p = 0; p + SLOT_SIZE <= bytes.length; p += SLOT_SIZE) {
+    out.push(Array.from(bytes.subarray(p, p + SLOT_SIZE), hex2).join(''));
+  }
+  return out;
+}
