@@ -1,0 +1,101 @@
+/**
+ * The helper registry: functions a program calls with `call N`. A helper
+ * reads its arguments from the caller's register file (r1..r5) and writes its
+ * result to r0, so the engines pass no allocation across the call. The
+ * register file is an Int32Array of 22 entries: r(i) is the pair
+ * (lo = regs[2i], hi = regs[2i+1]).
+ *
+ * Prototypes (argument and return types for the verifier) live beside the
+ * implementation so one registration serves both.
+ */
+
+import { BpfError } from '../errors.js';
+
+/** Argument kinds, as 3.19's enum bpf_arg_type. */
+export const ARG = {
+  ANYTHING: 0,
+  CONST_MAP_PTR: 1,
+  PTR_TO_MAP_KEY: 2,
+  PTR_TO_MAP_VALUE: 3,
+  PTR_TO_STACK: 4,
+  CONST_STACK_SIZE: 5,
+} as const;
+export type ArgType = (typeof ARG)[keyof typeof ARG];
+
+/** Return kinds, as 3.19's enum bpf_return_type. */
+export const RET = {
+  INTEGER: 0,
+  VOID: 1,
+  PTR_TO_MAP_VALUE_OR_NULL: 2,
+} as const;
+export type RetType = (typeof RET)[keyof typeof RET];
+
+export interface HelperProto {
+  ret: RetType;
+  args: ArgType[];
+  gplOnly?: boolean;
+}
+
+/** What a helper may touch besides the registers; the runtime implements it. */
+export interface HelperEnv {
+  readonly u8: Uint8Array;
+  readonly view: DataView;
+}
+
+export interface Helper {
+  id: number;
+  name: string;
+  proto: HelperProto;
+  /** Compute r0 from regs[2..11] (r1..r5) into regs[0..1]. */
+  call(regs: Int32Array, env: HelperEnv): void;
+  /**
+   * uBPF's "unwind" helper convention, used by the conformance vectors: when
+   * the helper returns 0 the program ends at once with r0 = 0.
+   */
+  exitOnZero?: boolean;
+}
+
+export class HelperRegistry {
+  private readonly byId = new Map<number, Helper>();
+
+  register(helper: Helper): this {
+    if (!Number.isInteger(helper.id) || helper.id < 0 || helper.id > 0x7fffffff) {
+      throw new BpfError('EINVAL', `helper id ${helper.id} is not a non-negative 32-bit integer`);
+    }
+    this.byId.set(helper.id, helper);
+    return this;
+  }
+
+  get(id: number): Helper | undefined {
+    return this.byId.get(id);
+  }
+
+  has(id: number): boolean {
+    return this.byId.has(id);
+  }
+
+  ids(): number[] {
+    return [...this.byId.keys()].sort((a, b) => a - b);
+  }
+}
+
+/** Argument n (1..5) as an unsigned 32-bit number, when its high half is zero; else -1. */
+export function argU32(regs: Int32Array, n: number): number {
+  return regs[2 * n + 1] === 0 ? regs[2 * n]! >>> 0 : -1;
+}
+
+export function argU64(regs: Int32Array, n: number): bigint {
+  return (BigInt(regs[2 * n + 1]! >>> 0) << 32n) | BigInt(regs[2 * n]! >>> 0);
+}
+
+/** Set r0 to a number (a safe integer, negative numbers as two's complement) or a bigint. */
+export function setR0(regs: Int32Array, value: number | bigint): void {
+  if (typeof value === 'bigint') {
+    const v = BigInt.asUintN(64, value);
+    regs[0] = Number(v & 0xffffffffn) | 0;
+    regs[1] = Number(v >> 32n) | 0;
+  } else {
+    regs[0] = value | 0;
+    regs[1] = Math.floor(value / 4294967296) | 0;
+  }
+}

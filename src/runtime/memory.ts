@@ -1,0 +1,153 @@
+/**
+ * The single address space of a runtime: one WebAssembly.Memory shared by
+ * every engine, the maps and the API. A pointer in a register is a plain
+ * offset into it. Layout:
+ *
+ *   0x00000 .. 0x0ffff   never handed out, so address 0 is NULL and small
+ *                        offsets from NULL fault in checked mode
+ *   0x10000 .. 0x10fff   the stack: MAX_CALL_FRAMES frames of 512 bytes;
+ *                        r10 of the outermost frame is STACK_TOP
+ *   0x11000 ..           the heap: contexts, packets, map storage
+ *
+ * The heap is a first-fit allocator with coalescing; memory grows on demand
+ * up to a limit. It owns no eBPF semantics.
+ */
+
+import { BpfError } from '../errors.js';
+
+export const PAGE_SIZE = 65536;
+export const NULL_PAGE_END = PAGE_SIZE;
+export const STACK_FRAME_SIZE = 512;
+export const MAX_CALL_FRAMES = 8;
+export const STACK_BASE = NULL_PAGE_END;
+export const STACK_TOP = STACK_BASE + STACK_FRAME_SIZE * MAX_CALL_FRAMES;
+export const HEAP_BASE = STACK_TOP;
+
+export interface MemoryOptions {
+  /** upper bound of the memory in bytes (default 1 GiB) */
+  maxBytes?: number;
+}
+
+interface FreeBlock {
+  start: number;
+  size: number;
+}
+
+export class AddressSpace {
+  readonly memory: WebAssembly.Memory;
+  readonly maxBytes: number;
+  private u8cache: Uint8Array;
+  private dvcache: DataView;
+  private brk = HEAP_BASE;
+  private free: FreeBlock[] = [];
+  private sizes = new Map<number, number>();
+
+  constructor(options: MemoryOptions = {}) {
+    this.maxBytes = Math.min(options.maxBytes ?? 1 << 30, 65536 * PAGE_SIZE);
+    this.memory = new WebAssembly.Memory({ initial: 2, maximum: Math.ceil(this.maxBytes / PAGE_SIZE) });
+    this.u8cache = new Uint8Array(this.memory.buffer);
+    this.dvcache = new DataView(this.memory.buffer);
+  }
+
+  /** A byte view of the whole memory, current after any growth. */
+  get u8(): Uint8Array {
+    if (this.u8cache.buffer !== this.memory.buffer) this.refresh();
+    return this.u8cache;
+  }
+
+  get view(): DataView {
+    if (this.dvcache.buffer !== this.memory.buffer) this.refresh();
+    return this.dvcache;
+  }
+
+  private refresh(): void {
+    this.u8cache = new Uint8Array(this.memory.buffer);
+    this.dvcache = new DataView(this.memory.buffer);
+  }
+
+  get byteLength(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /**
+   * Allocate `size` zero-filled bytes aligned to 8, never in the null page.
+   * ENOMEM when the memory limit would be exceeded.
+   */
+  alloc(size: number): number {
+    if (!Number.isSafeInteger(size) || size < 0) throw new BpfError('EINVAL', `invalid allocation size ${size}`);
+    const need = Math.max(8, (size + 7) & ~7);
+    for (let i = 0; i < this.free.length; i++) {
+      const b = this.free[i]!;
+      if (b.size >= need) {
+        const addr = b.start;
+        if (b.size === need) this.free.splice(i, 1);
+        else {
+          b.start += need;
+          b.size -= need;
+        }
+        this.sizes.set(addr, need);
+        this.u8.fill(0, addr, addr + need);
+        return addr;
+      }
+    }
+    const addr = this.brk;
+    const end = addr + need;
+    if (end > this.maxBytes) {
+      throw new BpfError('ENOMEM', `cannot allocate ${size} bytes: the address space is limited to ${this.maxBytes} bytes`);
+    }
+    if (end > this.memory.buffer.byteLength) {
+      const pages = Math.ceil((end - this.memory.buffer.byteLength) / PAGE_SIZE);
+      try {
+        this.memory.grow(pages);
+      } catch {
+        throw new BpfError('ENOMEM', `cannot grow the address space to ${end} bytes`);
+      }
+    }
+    this.brk = end;
+    this.sizes.set(addr, need);
+    return addr;
+  }
+
+  /** Return a block from `alloc` to the heap. */
+  release(addr: number): void {
+    const size = this.sizes.get(addr);
+    if (size === undefined) throw new BpfError('EINVAL', `address 0x${addr.toString(16)} was not allocated`);
+    this.sizes.delete(addr);
+    // Insert sorted, then coalesce with neighbours.
+    let i = 0;
+    while (i < this.free.length && this.free[i]!.start < addr) i++;
+    this.free.splice(i, 0, { start: addr, size });
+    const merge = (j: number): void => {
+      const a = this.free[j];
+      const b = this.free[j + 1];
+      if (a && b && a.start + a.size === b.start) {
+        a.size += b.size;
+        this.free.splice(j + 1, 1);
+      }
+    };
+    merge(i);
+    if (i > 0) merge(i - 1);
+    const last = this.free[this.free.length - 1];
+    if (last && last.start + last.size === this.brk) {
+      this.brk = last.start;
+      this.free.pop();
+    }
+  }
+
+  /** Bytes currently allocated (for tests and accounting). */
+  get allocatedBytes(): number {
+    let n = 0;
+    for (const s of this.sizes.values()) n += s;
+    return n;
+  }
+
+  /** Copy bytes into memory at addr. */
+  write(addr: number, bytes: Uint8Array): void {
+    this.u8.set(bytes, addr);
+  }
+
+  /** A copy of `len` bytes at addr. */
+  read(addr: number, len: number): Uint8Array {
+    return this.u8.slice(addr, addr + len);
+  }
+}

@@ -1,0 +1,865 @@
+/**
+ * The interpreter: RFC 9669 semantics for every opcode of isa/, over the
+ * runtime's single address space.
+ *
+ * Speed comes from three choices: the program is predecoded once into an
+ * Int32Array (4 words per slot); registers are 64-bit values kept as two
+ * 32-bit halves in an Int32Array, so the hot path never touches BigInt (only
+ * 64-bit division of values that do not fit 32 bits falls back to it); and
+ * dispatch is one `switch` on the full opcode byte, one case per opcode.
+ *
+ * Two modes:
+ * - fast (verified programs): memory accesses are bounds-checked only by the
+ *   typed-array view of the runtime's memory, so a verifier bug cannot reach
+ *   outside that memory;
+ * - checked (unverified programs, and the soundness oracle): every load and
+ *   store must fall inside a region the program may touch (its stack frames,
+ *   the context and packet of this run, the runtime's registered regions such
+ *   as map values), else BpfError EFAULT naming pc, address and size; and the
+ *   run stops with E2BIG once it has executed more than `budget` instructions.
+ *
+ * The budget is counted at control transfers (taken jumps, calls, exits),
+ * adding the length of the straight-line segment just run, so it costs
+ * nothing per instruction.
+ */
+
+import { BpfError, InternalError } from '../errors.js';
+import type { Slot } from '../isa/instruction.js';
+import { slotProblem } from '../isa/instruction.js';
+import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
+import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
+import type { AddressSpace } from '../runtime/memory.js';
+import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
+
+export interface Region {
+  start: number;
+  /** exclusive */
+  end: number;
+  writable: boolean;
+  name: string;
+}
+
+export interface InterpreterOptions {
+  /** check every memory access against the allowed regions (default false) */
+  checked?: boolean;
+  /** maximum instructions per run in checked mode (default 1,000,000) */
+  budget?: number;
+  helpers: HelperRegistry;
+  /** regions that live longer than a run (map storage); consulted in checked mode */
+  regions?: () => readonly Region[];
+}
+
+/** Input of one run. Registers not given start at 0. */
+export interface RunInput {
+  r1?: number | bigint;
+  r2?: number | bigint;
+  /** the packet LD_ABS / LD_IND read */
+  packet?: { addr: number; len: number; netOff?: number };
+  /** regions this run may touch besides the stack (checked mode) */
+  regions?: readonly Region[];
+}
+
+const STRIDE = 4;
+/** predecoded sentinel: falling off the end of the program */
+const OP_FELL_OFF = 0x100;
+/** words saved per local call: return pc, r6..r9 (halves), r10 */
+const FRAME_WORDS = 10;
+const TWO32 = 4294967296;
+
+/** Lowered form: [code, dst*2 | src*2 << 8, off, imm] per slot, plus a sentinel. */
+function predecode(slots: readonly Slot[]): Int32Array {
+  const n = slots.length;
+  const p = new Int32Array((n + 1) * STRIDE);
+  const secondHalf = new Uint8Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const s = slots[i]!;
+    if (secondHalf[i]) {
+      p[i * STRIDE + 3] = s.imm;
+      continue;
+    }
+    const problem = slotProblem(s);
+    if (problem !== undefined) throw new BpfError('EINVAL', `insn ${i}: ${problem}`);
+    if (s.code === 0x18) {
+      const next = slots[i + 1];
+      if (next === undefined || next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) {
+        throw new BpfError('EINVAL', `insn ${i}: invalid bpf_ld_imm64 insn`);
+      }
+      secondHalf[i + 1] = 1;
+    }
+    p[i * STRIDE] = s.code;
+    p[i * STRIDE + 1] = (s.dst * 2) | ((s.src * 2) << 8);
+    p[i * STRIDE + 2] = s.off;
+    p[i * STRIDE + 3] = s.imm;
+  }
+  p[n * STRIDE] = OP_FELL_OFF;
+  // Every static control transfer must land on an instruction (or, for a
+  // jump, on the sentinel past the end, which reports falling off).
+  for (let i = 0; i < n; i++) {
+    if (secondHalf[i]) continue;
+    const s = slots[i]!;
+    const shape = opcodeShape(s.code);
+    let target: number | undefined;
+    if (shape === 'ja' || shape === 'jcond') target = i + s.off + 1;
+    else if (shape === 'ja32' || (shape === 'call' && s.src === 1)) target = i + s.imm + 1;
+    if (target === undefined) continue;
+    if (target < 0 || target >= n || secondHalf[target]) {
+      throw new BpfError('EINVAL', `jump out of range from insn ${i} to ${target}`);
+    }
+  }
+  return p;
+}
+
+function bswap32(x: number): number {
+  return ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+}
+
+/** r(a) / r(b) and r(a) % r(b) for 64-bit values, by BigInt; the slow path. */
+function div64(alo: number, ahi: number, blo: number, bhi: number, signed: boolean, mod: boolean): bigint {
+  let a = (BigInt(ahi >>> 0) << 32n) | BigInt(alo >>> 0);
+  let b = (BigInt(bhi >>> 0) << 32n) | BigInt(blo >>> 0);
+  if (signed) {
+    a = BigInt.asIntN(64, a);
+    b = BigInt.asIntN(64, b);
+  }
+  // Callers handle b == 0 (RFC 9669: div gives 0, mod leaves dst unchanged).
+  return BigInt.asUintN(64, mod ? a % b : a / b);
+}
+
+export interface RunResult {
+  /** r0 at exit, as an unsigned 64-bit value */
+  r0: bigint;
+  /** instructions executed, counted at control transfers */
+  insns: number;
+}
+
+export class Interpreter {
+  readonly slots: readonly Slot[];
+  private readonly prog: Int32Array;
+  private readonly mem: AddressSpace;
+  private readonly helpers: HelperRegistry;
+  private readonly helperCache = new Map<number, Helper | null>();
+  readonly checked: boolean;
+  readonly budget: number;
+  private readonly longRegions: () => readonly Region[];
+  /** register file: r(i) = (regs[2i], regs[2i+1]) */
+  readonly regs = new Int32Array(22);
+  /** r0 at the last exit, as halves */
+  retLo = 0;
+  retHi = 0;
+  /** instructions executed by the last run */
+  executed = 0;
+  private runRegions: readonly Region[] = [];
+  private pktAddr = 0;
+  private pktLen = 0;
+  private pktNetOff = -1;
+  private frameBase = STACK_TOP;
+
+  constructor(mem: AddressSpace, slots: readonly Slot[], options: InterpreterOptions) {
+    if (slots.length === 0) throw new BpfError('EINVAL', 'empty program');
+    this.slots = slots;
+    this.prog = predecode(slots);
+    this.mem = mem;
+    this.helpers = options.helpers;
+    this.checked = options.checked ?? false;
+    this.budget = options.budget ?? 1_000_000;
+    if (!Number.isSafeInteger(this.budget) || this.budget <= 0) {
+      throw new BpfError('EINVAL', `instruction budget must be a positive integer, got ${options.budget}`);
+    }
+    this.longRegions = options.regions ?? (() => []);
+  }
+
+  /** Run once and return r0 as a bigint. */
+  run(input: RunInput = {}): RunResult {
+    this.exec(input);
+    return { r0: (BigInt(this.retHi >>> 0) << 32n) | BigInt(this.retLo >>> 0), insns: this.executed };
+  }
+
+  /** Set up registers and the packet, then execute; r0 lands in retLo/retHi. */
+  exec(input: RunInput = {}): void {
+    const R = this.regs;
+    R.fill(0);
+    setReg(R, 1, input.r1 ?? 0);
+    setReg(R, 2, input.r2 ?? 0);
+    R[20] = STACK_TOP;
+    const pkt = input.packet;
+    this.pktAddr = pkt?.addr ?? 0;
+    this.pktLen = pkt?.len ?? 0;
+    this.pktNetOff = pkt?.netOff ?? -1;
+    this.runRegions = input.regions ?? [];
+    this.loop();
+  }
+
+  /** Re-run with the registers r1 and r2 only (the packet and regions of the last exec stay). */
+  execRaw(r1: number, r2: number): void {
+    const R = this.regs;
+    R.fill(0);
+    R[2] = r1 | 0;
+    R[3] = Math.floor(r1 / TWO32) | 0;
+    R[4] = r2 | 0;
+    R[5] = Math.floor(r2 / TWO32) | 0;
+    R[20] = STACK_TOP;
+    this.loop();
+  }
+
+  private fault(pc: number, addr: number, hi: number, size: number, write: boolean, why: string): BpfError {
+    const where = hi !== 0
+      ? `0x${(hi >>> 0).toString(16)}${(addr >>> 0).toString(16).padStart(8, '0')}`
+      : `0x${(addr >>> 0).toString(16)}`;
+    return new BpfError('EFAULT', `pc ${pc}: invalid ${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'} at ${where}: ${why}`);
+  }
+
+  /** Checked mode: throw unless [addr, addr+size) lies in a region the program may touch. */
+  private check(pc: number, addr: number, hi: number, size: number, write: boolean): void {
+    if (hi !== 0) throw this.fault(pc, addr, hi, size, write, 'address beyond the address space');
+    const end = addr + size;
+    if (addr < NULL_PAGE_END) throw this.fault(pc, addr, hi, size, write, 'null pointer dereference');
+    // The current frame and the frames of its callers.
+    if (addr >= this.frameBase - STACK_FRAME_SIZE && end <= STACK_TOP) return;
+    for (const r of this.runRegions) {
+      if (addr >= r.start && end <= r.end) {
+        if (write && !r.writable) throw this.fault(pc, addr, hi, size, write, `${r.name} is read-only`);
+        return;
+      }
+    }
+    for (const r of this.longRegions()) {
+      if (addr >= r.start && end <= r.end) {
+        if (write && !r.writable) throw this.fault(pc, addr, hi, size, write, `${r.name} is read-only`);
+        return;
+      }
+    }
+    if (addr >= STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES && addr < STACK_TOP) {
+      throw this.fault(pc, addr, hi, size, write, 'outside the stack frame');
+    }
+    throw this.fault(pc, addr, hi, size, write, 'outside any region the program may access');
+  }
+
+  private helper(id: number, pc: number): Helper {
+    let h = this.helperCache.get(id);
+    if (h === undefined) {
+      h = this.helpers.get(id) ?? null;
+      this.helperCache.set(id, h);
+    }
+    if (h === null) throw new BpfError('EINVAL', `pc ${pc}: call to unknown helper ${id}`);
+    return h;
+  }
+
+  private loop(): void {
+    const P = this.prog;
+    const R = this.regs;
+    const mem = this.mem;
+    const checked = this.checked;
+    let u8 = mem.u8;
+    let dv = mem.view;
+    const env: HelperEnv = mem;
+    let pc = 0;
+    let segStart = 0;
+    let budget = this.budget;
+    // Local-call frames: return pc and the caller's r6..r10.
+    const frames: number[] = [];
+    this.frameBase = STACK_TOP;
+    let i = 0;
+    let w = 0;
+    let a = 0;
+    let b = 0;
+    let off = 0;
+    let imm = 0;
+    let addr = 0;
+    let t = 0;
+    let u = 0;
+    try {
+      for (;;) {
+        i = pc << 2;
+        w = P[i + 1]!;
+        a = w & 0xff;
+        b = w >>> 8;
+        off = P[i + 2]!;
+        imm = P[i + 3]!;
+        switch (P[i]) {
+          // ---------------------------------------------------- ALU64, K
+          case 0x07: // add
+            t = (R[a]! >>> 0) + (imm >>> 0);
+            R[a] = t;
+            R[a + 1] = R[a + 1]! + (imm >> 31) + (t > 0xffffffff ? 1 : 0);
+            break;
+          case 0x17: // sub
+            t = (R[a]! >>> 0) - (imm >>> 0);
+            R[a] = t;
+            R[a + 1] = R[a + 1]! - (imm >> 31) - (t < 0 ? 1 : 0);
+            break;
+          case 0x27: // mul
+            mul64(R, a, R[a]!, R[a + 1]!, imm, imm >> 31);
+            break;
+          case 0x37: // div, sdiv (off = 1); the divisor is the sign-extended imm
+            divmod64(R, a, imm, imm >> 31, off === 1, false);
+            break;
+          case 0x47: R[a] |= imm; R[a + 1] |= imm >> 31; break;
+          case 0x57: R[a] &= imm; R[a + 1] &= imm >> 31; break;
+          case 0x67: lsh64(R, a, imm & 63); break;
+          case 0x77: rsh64(R, a, imm & 63); break;
+          case 0x87: neg64(R, a); break;
+          case 0x97: divmod64(R, a, imm, imm >> 31, off === 1, true); break;
+          case 0xa7: R[a] ^= imm; R[a + 1] ^= imm >> 31; break;
+          case 0xb7: R[a] = imm; R[a + 1] = imm >> 31; break;
+          case 0xc7: arsh64(R, a, imm & 63); break;
+          // ---------------------------------------------------- ALU64, X
+          case 0x0f:
+            t = (R[a]! >>> 0) + (R[b]! >>> 0);
+            R[a] = t;
+            R[a + 1] = R[a + 1]! + R[b + 1]! + (t > 0xffffffff ? 1 : 0);
+            break;
+          case 0x1f:
+            t = (R[a]! >>> 0) - (R[b]! >>> 0);
+            R[a] = t;
+            R[a + 1] = R[a + 1]! - R[b + 1]! - (t < 0 ? 1 : 0);
+            break;
+          case 0x2f: mul64(R, a, R[a]!, R[a + 1]!, R[b]!, R[b + 1]!); break;
+          case 0x3f: divmod64(R, a, R[b]!, R[b + 1]!, off === 1, false); break;
+          case 0x4f: R[a] |= R[b]!; R[a + 1] |= R[b + 1]!; break;
+          case 0x5f: R[a] &= R[b]!; R[a + 1] &= R[b + 1]!; break;
+          case 0x6f: lsh64(R, a, R[b]! & 63); break;
+          case 0x7f: rsh64(R, a, R[b]! & 63); break;
+          case 0x9f: divmod64(R, a, R[b]!, R[b + 1]!, off === 1, true); break;
+          case 0xaf: R[a] ^= R[b]!; R[a + 1] ^= R[b + 1]!; break;
+          case 0xbf: // mov, movsx (off = 8/16/32)
+            if (off === 0) {
+              R[a] = R[b]!;
+              R[a + 1] = R[b + 1]!;
+            } else {
+              t = off === 8 ? (R[b]! << 24) >> 24 : off === 16 ? (R[b]! << 16) >> 16 : R[b]!;
+              R[a] = t;
+              R[a + 1] = t >> 31;
+            }
+            break;
+          case 0xcf: arsh64(R, a, R[b]! & 63); break;
+          case 0xd7: // bswap16/32/64, unconditional
+            if (imm === 16) R[a] = ((R[a]! & 0xff) << 8) | ((R[a]! >>> 8) & 0xff);
+            else if (imm === 32) R[a] = bswap32(R[a]!);
+            else {
+              t = R[a]!;
+              R[a] = bswap32(R[a + 1]!);
+              R[a + 1] = bswap32(t);
+              break;
+            }
+            R[a + 1] = 0;
+            break;
+          // ---------------------------------------------------- ALU32 (results zero-extended)
+          case 0x04: R[a] = R[a]! + imm; R[a + 1] = 0; break;
+          case 0x14: R[a] = R[a]! - imm; R[a + 1] = 0; break;
+          case 0x24: R[a] = Math.imul(R[a]!, imm); R[a + 1] = 0; break;
+          case 0x34: divmod32(R, a, imm, off === 1, false); break;
+          case 0x44: R[a] |= imm; R[a + 1] = 0; break;
+          case 0x54: R[a] &= imm; R[a + 1] = 0; break;
+          case 0x64: R[a] <<= imm; R[a + 1] = 0; break; // JS masks the count with & 31
+          case 0x74: R[a] = R[a]! >>> imm; R[a + 1] = 0; break;
+          case 0x84: R[a] = -R[a]!; R[a + 1] = 0; break;
+          case 0x94: divmod32(R, a, imm, off === 1, true); break;
+          case 0xa4: R[a] ^= imm; R[a + 1] = 0; break;
+          case 0xb4: R[a] = imm; R[a + 1] = 0; break;
+          case 0xc4: R[a] >>= imm; R[a + 1] = 0; break;
+          case 0x0c: R[a] = R[a]! + R[b]!; R[a + 1] = 0; break;
+          case 0x1c: R[a] = R[a]! - R[b]!; R[a + 1] = 0; break;
+          case 0x2c: R[a] = Math.imul(R[a]!, R[b]!); R[a + 1] = 0; break;
+          case 0x3c: divmod32(R, a, R[b]!, off === 1, false); break;
+          case 0x4c: R[a] |= R[b]!; R[a + 1] = 0; break;
+          case 0x5c: R[a] &= R[b]!; R[a + 1] = 0; break;
+          case 0x6c: R[a] <<= R[b]!; R[a + 1] = 0; break;
+          case 0x7c: R[a] = R[a]! >>> R[b]!; R[a + 1] = 0; break;
+          case 0x9c: divmod32(R, a, R[b]!, off === 1, true); break;
+          case 0xac: R[a] ^= R[b]!; R[a + 1] = 0; break;
+          case 0xbc:
+            R[a] = off === 0 ? R[b]! : off === 8 ? (R[b]! << 24) >> 24 : (R[b]! << 16) >> 16;
+            R[a + 1] = 0;
+            break;
+          case 0xcc: R[a] >>= R[b]!; R[a + 1] = 0; break;
+          case 0xd4: // to little endian: on our little-endian memory model, truncate
+            if (imm === 16) R[a] &= 0xffff;
+            if (imm !== 64) R[a + 1] = 0;
+            break;
+          case 0xdc: // to big endian: swap the low 16/32/64 bits
+            if (imm === 16) R[a] = ((R[a]! & 0xff) << 8) | ((R[a]! >>> 8) & 0xff);
+            else if (imm === 32) R[a] = bswap32(R[a]!);
+            else {
+              t = R[a]!;
+              R[a] = bswap32(R[a + 1]!);
+              R[a + 1] = bswap32(t);
+              break;
+            }
+            R[a + 1] = 0;
+            break;
+          // ---------------------------------------------------- LD
+          case 0x18: // ld_imm64: the high half is the next slot's imm
+            R[a] = imm;
+            R[a + 1] = P[i + 7]!;
+            pc++;
+            break;
+          case 0x20: case 0x28: case 0x30: // LD_ABS W/H/B
+          case 0x40: case 0x48: case 0x50: { // LD_IND W/H/B
+            const size = (P[i]! & 0x18) === 0x00 ? 4 : (P[i]! & 0x18) === 0x08 ? 2 : 1;
+            // IND adds the source register in 32-bit int arithmetic, as the kernel's `int off`.
+            const k = P[i]! >= 0x40 ? (R[b]! + imm) | 0 : imm;
+            t = this.packetOffset(k, size);
+            if (t < 0) {
+              // Out of bounds: the program ends at once and returns 0.
+              budget -= pc - segStart + 1;
+              R[0] = 0;
+              R[1] = 0;
+              return this.finish(budget);
+            }
+            addr = this.pktAddr + t;
+            if (checked) this.check(pc, addr, 0, size, false);
+            R[0] = size === 4 ? dv.getInt32(addr, false) : size === 2 ? dv.getUint16(addr, false) : u8[addr]!;
+            R[1] = 0;
+            break;
+          }
+          // ---------------------------------------------------- LDX
+          case 0x61:
+            addr = (R[b]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[b + 1]!, 4, false);
+            R[a] = dv.getInt32(addr, true);
+            R[a + 1] = 0;
+            break;
+          case 0x69:
+            addr = (R[b]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[b + 1]!, 2, false);
+            R[a] = dv.getUint16(addr, true);
+            R[a + 1] = 0;
+            break;
+          case 0x71:
+            addr = (R[b]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[b + 1]!, 1, false);
+            R[a] = u8[addr]!;
+            R[a + 1] = 0;
+            break;
+          case 0x79:
+            addr = (R[b]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[b + 1]!, 8, false);
+            R[a] = dv.getInt32(addr, true);
+            R[a + 1] = dv.getInt32(addr + 4, true);
+            break;
+          case 0x81: // LDSX
+            addr = (R[b]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[b + 1]!, 4, false);
+            R[a] = dv.getInt32(addr, true);
+            R[a + 1] = R[a]! >> 31;
+            break;
+          case 0x89:
+            addr = (R[b]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[b + 1]!, 2, false);
+            R[a] = dv.getInt16(addr, true);
+            R[a + 1] = R[a]! >> 31;
+            break;
+          case 0x91:
+            addr = (R[b]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[b + 1]!, 1, false);
+            R[a] = dv.getInt8(addr);
+            R[a + 1] = R[a]! >> 31;
+            break;
+          // ---------------------------------------------------- ST
+          case 0x62:
+            addr = (R[a]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[a + 1]!, 4, true);
+            dv.setInt32(addr, imm, true);
+            break;
+          case 0x6a:
+            addr = (R[a]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[a + 1]!, 2, true);
+            dv.setInt16(addr, imm, true);
+            break;
+          case 0x72:
+            addr = (R[a]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[a + 1]!, 1, true);
+            u8[addr] = imm;
+            break;
+          case 0x7a:
+            addr = (R[a]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[a + 1]!, 8, true);
+            dv.setInt32(addr, imm, true);
+            dv.setInt32(addr + 4, imm >> 31, true);
+            break;
+          // ---------------------------------------------------- STX
+          case 0x63:
+            addr = (R[a]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[a + 1]!, 4, true);
+            dv.setInt32(addr, R[b]!, true);
+            break;
+          case 0x6b:
+            addr = (R[a]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[a + 1]!, 2, true);
+            dv.setInt16(addr, R[b]!, true);
+            break;
+          case 0x73:
+            addr = (R[a]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[a + 1]!, 1, true);
+            u8[addr] = R[b]!;
+            break;
+          case 0x7b:
+            addr = (R[a]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[a + 1]!, 8, true);
+            dv.setInt32(addr, R[b]!, true);
+            dv.setInt32(addr + 4, R[b + 1]!, true);
+            break;
+          case 0xc3: // atomic, 32-bit
+            addr = (R[a]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[a + 1]!, 4, true);
+            atomic32(R, dv, addr, b, imm);
+            break;
+          case 0xdb: // atomic, 64-bit
+            addr = (R[a]! >>> 0) + off;
+            if (checked) this.check(pc, addr, R[a + 1]!, 8, true);
+            atomic64(R, dv, addr, b, imm);
+            break;
+          // ---------------------------------------------------- JMP
+          case 0x05: // ja
+            budget -= pc - segStart + 1;
+            if (budget < 0) throw this.overBudget(pc);
+            pc += off;
+            segStart = pc + 1;
+            break;
+          case 0x06: // gotol: the offset is imm
+            budget -= pc - segStart + 1;
+            if (budget < 0) throw this.overBudget(pc);
+            pc += imm;
+            segStart = pc + 1;
+            break;
+          case 0x15: if (R[a] === imm && R[a + 1] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x1d: if (R[a] === R[b] && R[a + 1] === R[b + 1]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x55: if (R[a] !== imm || R[a + 1] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x5d: if (R[a] !== R[b] || R[a + 1] !== R[b + 1]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x45: if ((R[a]! & imm) !== 0 || (R[a + 1]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x4d: if ((R[a]! & R[b]!) !== 0 || (R[a + 1]! & R[b + 1]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x25: case 0x35: case 0xa5: case 0xb5: // unsigned 64-bit vs sign-extended imm
+            t = ucmp64(R[a]!, R[a + 1]!, imm, imm >> 31);
+            if (condHolds(P[i]! & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
+            break;
+          case 0x2d: case 0x3d: case 0xad: case 0xbd:
+            t = ucmp64(R[a]!, R[a + 1]!, R[b]!, R[b + 1]!);
+            if (condHolds(P[i]! & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
+            break;
+          case 0x65: case 0x75: case 0xc5: case 0xd5: // signed 64-bit
+            t = scmp64(R[a]!, R[a + 1]!, imm, imm >> 31);
+            if (condHolds(P[i]! & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
+            break;
+          case 0x6d: case 0x7d: case 0xcd: case 0xdd:
+            t = scmp64(R[a]!, R[a + 1]!, R[b]!, R[b + 1]!);
+            if (condHolds(P[i]! & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
+            break;
+          // ---------------------------------------------------- JMP32: the low halves only
+          case 0x16: case 0x1e: case 0x56: case 0x5e: case 0x46: case 0x4e:
+          case 0x26: case 0x2e: case 0x36: case 0x3e: case 0xa6: case 0xae: case 0xb6: case 0xbe:
+          case 0x66: case 0x6e: case 0x76: case 0x7e: case 0xc6: case 0xce: case 0xd6: case 0xde: {
+            u = (P[i]! & 0x08) !== 0 ? R[b]! : imm;
+            t = R[a]!;
+            if (jmp32Holds(P[i]! & 0xf0, t, u)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
+            break;
+          }
+          case 0x85: // call: helper (src 0), local function (src 1), kfunc (src 2)
+            if (b === 2) {
+              budget -= pc - segStart + 1;
+              if (budget < 0) throw this.overBudget(pc);
+              if (frames.length >= (MAX_CALL_FRAMES - 1) * FRAME_WORDS) {
+                throw new BpfError('E2BIG', `pc ${pc}: call depth exceeds ${MAX_CALL_FRAMES} frames`);
+              }
+              // The callee gets a fresh frame below ours; r6..r9 and r10 come back at its exit.
+              frames.push(pc, R[12]!, R[13]!, R[14]!, R[15]!, R[16]!, R[17]!, R[18]!, R[19]!, R[20]!);
+              R[20] = R[20]! - STACK_FRAME_SIZE;
+              this.frameBase = R[20]!;
+              pc += imm;
+              segStart = pc + 1;
+              break;
+            }
+            if (b === 4) throw new BpfError('EINVAL', `pc ${pc}: kfunc calls are not supported`);
+            if (this.callHelper(imm, pc, env)) {
+              budget -= pc - segStart + 1;
+              return this.finish(budget);
+            }
+            if (u8.buffer !== mem.memory.buffer) {
+              u8 = mem.u8;
+              dv = mem.view;
+            }
+            break;
+          case 0x8d: // callx: the helper id is in dst
+            if (R[a + 1] !== 0) throw new BpfError('EINVAL', `pc ${pc}: callx to unknown helper 0x${(R[a + 1]! >>> 0).toString(16)}${(R[a]! >>> 0).toString(16).padStart(8, '0')}`);
+            if (this.callHelper(R[a]! >>> 0, pc, env)) {
+              budget -= pc - segStart + 1;
+              return this.finish(budget);
+            }
+            if (u8.buffer !== mem.memory.buffer) {
+              u8 = mem.u8;
+              dv = mem.view;
+            }
+            break;
+          case 0x95: // exit
+            budget -= pc - segStart + 1;
+            if (frames.length === 0) return this.finish(budget);
+            if (budget < 0) throw this.overBudget(pc);
+            pc = this.popFrame(frames, R);
+            segStart = pc + 1;
+            break;
+          case OP_FELL_OFF:
+            throw new BpfError('EFAULT', `pc ${pc - 1}: execution fell off the end of the program`);
+          default:
+            throw new InternalError(`predecoded opcode 0x${P[i]!.toString(16)} has no case`);
+        }
+        pc++;
+      }
+    } catch (e) {
+      if (e instanceof RangeError) {
+        throw new BpfError('EFAULT', `pc ${pc}: memory access at 0x${(addr >>> 0).toString(16)} outside the address space`);
+      }
+      throw e;
+    }
+  }
+
+  private finish(budget: number): void {
+    this.executed = this.budget - budget;
+    if (this.checked && budget < 0) throw this.overBudget(-1);
+    this.retLo = this.regs[0]!;
+    this.retHi = this.regs[1]!;
+  }
+
+  private overBudget(pc: number): BpfError {
+    return new BpfError('E2BIG', `${pc >= 0 ? `pc ${pc}: ` : ''}instruction budget of ${this.budget} exceeded`);
+  }
+
+  private popFrame(frames: number[], R: Int32Array): number {
+    R[20] = frames.pop()!;
+    for (let r = 19; r >= 12; r--) R[r] = frames.pop()!;
+    this.frameBase = R[20]!;
+    return frames.pop()!;
+  }
+
+  /** Call helper `id`; true when the program must end (an exit-on-zero helper returned 0). */
+  private callHelper(id: number, pc: number, env: HelperEnv): boolean {
+    const h = this.helper(id, pc);
+    h.call(this.regs, env);
+    return h.exitOnZero === true && this.regs[0] === 0 && this.regs[1] === 0;
+  }
+
+  /**
+   * Offset into the packet of an LD_ABS/LD_IND of `size` bytes at `k`, or -1
+   * when out of bounds. Negative k addresses the network header
+   * (SKF_NET_OFF) or the link-layer header (SKF_LL_OFF), as the kernel's
+   * bpf_internal_load_pointer_neg_helper.
+   */
+  private packetOffset(k: number, size: number): number {
+    let start: number;
+    if (k >= 0) start = k;
+    else if (k >= SKF_NET_OFF) {
+      if (this.pktNetOff < 0) return -1;
+      start = this.pktNetOff + (k - SKF_NET_OFF);
+    } else if (k >= SKF_LL_OFF) start = k - SKF_LL_OFF;
+    else return -1;
+    return start + size <= this.pktLen ? start : -1;
+  }
+}
+
+function setReg(R: Int32Array, r: number, v: number | bigint): void {
+  if (typeof v === 'bigint') {
+    const x = BigInt.asUintN(64, v);
+    R[2 * r] = Number(x & 0xffffffffn) | 0;
+    R[2 * r + 1] = Number(x >> 32n) | 0;
+  } else {
+    R[2 * r] = v | 0;
+    R[2 * r + 1] = Math.floor(v / TWO32) | 0;
+  }
+}
+
+/** -1, 0, 1 comparing two u64 given as halves */
+function ucmp64(alo: number, ahi: number, blo: number, bhi: number): number {
+  if (ahi !== bhi) return (ahi >>> 0) < (bhi >>> 0) ? -1 : 1;
+  if (alo === blo) return 0;
+  return (alo >>> 0) < (blo >>> 0) ? -1 : 1;
+}
+
+/** -1, 0, 1 comparing two s64 given as halves */
+function scmp64(alo: number, ahi: number, blo: number, bhi: number): number {
+  if (ahi !== bhi) return ahi < bhi ? -1 : 1;
+  if (alo === blo) return 0;
+  return (alo >>> 0) < (blo >>> 0) ? -1 : 1;
+}
+
+/** Whether jump op (JGT/JGE/JLT/JLE or their signed forms) holds for a comparison result. */
+function condHolds(op: number, c: number): boolean {
+  switch (op) {
+    case 0x20: case 0x60: return c > 0;
+    case 0x30: case 0x70: return c >= 0;
+    case 0xa0: case 0xc0: return c < 0;
+    default: return c <= 0; // 0xb0, 0xd0
+  }
+}
+
+function jmp32Holds(op: number, x: number, y: number): boolean {
+  switch (op) {
+    case 0x10: return x === y;
+    case 0x50: return x !== y;
+    case 0x40: return (x & y) !== 0;
+    case 0x20: return x >>> 0 > y >>> 0;
+    case 0x30: return x >>> 0 >= y >>> 0;
+    case 0xa0: return x >>> 0 < y >>> 0;
+    case 0xb0: return x >>> 0 <= y >>> 0;
+    case 0x60: return x > y;
+    case 0x70: return x >= y;
+    case 0xc0: return x < y;
+    default: return x <= y; // 0xd0
+  }
+}
+
+/** r(a) = r(a) * (blo, bhi), the low 64 bits of the product. */
+function mul64(R: Int32Array, a: number, alo: number, ahi: number, blo: number, bhi: number): void {
+  // Low 64 bits of alo*blo (unsigned 32x32) by 16-bit limbs; the cross terms
+  // only reach the high half, where Math.imul's wrap-around is what we want.
+  const a0 = alo & 0xffff;
+  const a1 = alo >>> 16;
+  const b0 = blo & 0xffff;
+  const b1 = blo >>> 16;
+  const p00 = a0 * b0;
+  const p01 = a0 * b1;
+  const p10 = a1 * b0;
+  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
+  const hi = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
+  R[a] = Math.imul(alo, blo);
+  R[a + 1] = (hi + Math.imul(ahi, blo) + Math.imul(alo, bhi)) | 0;
+}
+
+function lsh64(R: Int32Array, a: number, n: number): void {
+  if (n === 0) return;
+  if (n < 32) {
+    R[a + 1] = (R[a + 1]! << n) | (R[a]! >>> (32 - n));
+    R[a] = R[a]! << n;
+  } else {
+    R[a + 1] = R[a]! << (n - 32);
+    R[a] = 0;
+  }
+}
+
+function rsh64(R: Int32Array, a: number, n: number): void {
+  if (n === 0) return;
+  if (n < 32) {
+    R[a] = (R[a]! >>> n) | (R[a + 1]! << (32 - n));
+    R[a + 1] = R[a + 1]! >>> n;
+  } else {
+    R[a] = R[a + 1]! >>> (n - 32);
+    R[a + 1] = 0;
+  }
+}
+
+function arsh64(R: Int32Array, a: number, n: number): void {
+  if (n === 0) return;
+  if (n < 32) {
+    R[a] = (R[a]! >>> n) | (R[a + 1]! << (32 - n));
+    R[a + 1] = R[a + 1]! >> n;
+  } else {
+    R[a] = R[a + 1]! >> (n - 32);
+    R[a + 1] = R[a + 1]! >> 31;
+  }
+}
+
+function neg64(R: Int32Array, a: number): void {
+  const lo = R[a]!;
+  R[a] = -lo;
+  R[a + 1] = lo === 0 ? -R[a + 1]! : ~R[a + 1]!;
+}
+
+/**
+ * 64-bit div/mod, unsigned or signed (RFC 9669): x / 0 = 0, x % 0 = x;
+ * signed INT64_MIN / -1 wraps to INT64_MIN and INT64_MIN % -1 = 0.
+ */
+function divmod64(R: Int32Array, a: number, blo: number, bhi: number, signed: boolean, mod: boolean): void {
+  const alo = R[a]!;
+  const ahi = R[a + 1]!;
+  if (blo === 0 && bhi === 0) {
+    if (!mod) {
+      R[a] = 0;
+      R[a + 1] = 0;
+    }
+    return;
+  }
+  if (!signed && ahi === 0 && bhi === 0) {
+    const x = alo >>> 0;
+    const y = blo >>> 0;
+    R[a] = mod ? x % y : (x / y) >>> 0;
+    return;
+  }
+  if (signed && ahi === alo >> 31 && bhi === blo >> 31) {
+    // Both fit in int32: exact in doubles (INT32_MIN / -1 = 2^31 is fine in 64 bits).
+    const q = mod ? alo % blo : Math.trunc(alo / blo);
+    R[a] = q | 0;
+    R[a + 1] = q < 0 ? -1 : 0;
+    return;
+  }
+  const v = div64(alo, ahi, blo, bhi, signed, mod);
+  R[a] = Number(v & 0xffffffffn) | 0;
+  R[a + 1] = Number(v >> 32n) | 0;
+}
+
+/** 32-bit div/mod on the low halves; the result is zero-extended, also for mod by 0. */
+function divmod32(R: Int32Array, a: number, y: number, signed: boolean, mod: boolean): void {
+  const x = R[a]!;
+  R[a + 1] = 0;
+  if (y === 0) {
+    if (!mod) R[a] = 0;
+    return;
+  }
+  if (signed) R[a] = mod ? x % y : Math.trunc(x / y);
+  else R[a] = mod ? (x >>> 0) % (y >>> 0) : ((x >>> 0) / (y >>> 0)) >>> 0;
+}
+
+function atomic32(R: Int32Array, dv: DataView, addr: number, b: number, op: number): void {
+  const old = dv.getInt32(addr, true);
+  const src = R[b]!;
+  switch (op & ~1) {
+    case 0x00: dv.setInt32(addr, old + src, true); break;
+    case 0x40: dv.setInt32(addr, old | src, true); break;
+    case 0x50: dv.setInt32(addr, old & src, true); break;
+    case 0xa0: dv.setInt32(addr, old ^ src, true); break;
+    case 0xe0: dv.setInt32(addr, src, true); break; // xchg
+    case 0xf0: // cmpxchg: compare with the low half of r0, old value into r0 (zero-extended)
+      if (old === R[0]) dv.setInt32(addr, src, true);
+      R[0] = old;
+      R[1] = 0;
+      return;
+    default:
+      throw new InternalError(`atomic op 0x${op.toString(16)} passed decode`);
+  }
+  if (op & 1) {
+    R[b] = old;
+    R[b + 1] = 0;
+  }
+}
+
+function atomic64(R: Int32Array, dv: DataView, addr: number, b: number, op: number): void {
+  const lo = dv.getInt32(addr, true);
+  const hi = dv.getInt32(addr + 4, true);
+  const slo = R[b]!;
+  const shi = R[b + 1]!;
+  let nlo: number;
+  let nhi: number;
+  switch (op & ~1) {
+    case 0x00: {
+      const s = (lo >>> 0) + (slo >>> 0);
+      nlo = s | 0;
+      nhi = (hi + shi + (s > 0xffffffff ? 1 : 0)) | 0;
+      break;
+    }
+    case 0x40: nlo = lo | slo; nhi = hi | shi; break;
+    case 0x50: nlo = lo & slo; nhi = hi & shi; break;
+    case 0xa0: nlo = lo ^ slo; nhi = hi ^ shi; break;
+    case 0xe0: nlo = slo; nhi = shi; break;
+    case 0xf0:
+      if (lo === R[0] && hi === R[1]) {
+        dv.setInt32(addr, slo, true);
+        dv.setInt32(addr + 4, shi, true);
+      }
+      R[0] = lo;
+      R[1] = hi;
+      return;
+    default:
+      throw new InternalError(`atomic op 0x${op.toString(16)} passed decode`);
+  }
+  dv.setInt32(addr, nlo, true);
+  dv.setInt32(addr + 4, nhi, true);
+  if (op & 1) {
+    R[b] = lo;
+    R[b + 1] = hi;
+  }
+}
