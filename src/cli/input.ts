@@ -1,0 +1,139 @@
+/**
+ * Program inputs for the CLI: detect the format of a file from its content
+ * (../shared/docs/CLI.md, "Program inputs") and turn it into slots plus what
+ * the program needs to run (its type, its maps). Formats that later issues
+ * add (ELF objects, classic BPF) are recognised and refused with a clear
+ * error until then.
+ */
+
+import { BpfError } from '../errors.js';
+import type { Instruction, Slot } from '../isa/instruction.js';
+import { decodeSlots, slotsToInstructions, toSlots } from '../isa/instruction.js';
+import { assemble } from '../isa/asm.js';
+
+export type InputFormat = 'elf' | 'spec' | 'asm' | 'cbpf' | 'raw';
+
+export interface MapSpec {
+  type: string;
+  key_size: number;
+  value_size: number;
+  max_entries: number;
+  flags?: number;
+}
+
+export interface ProgramInput {
+  format: InputFormat;
+  /** the program as logical instructions (strictly decoded) */
+  insns: Instruction[];
+  slots: Slot[];
+  progType: string;
+  license: string;
+  maps: MapSpec[];
+  fixups: [number, number][];
+}
+
+const PROG_TYPES = ['socket_filter', 'unspec'];
+
+export function detectFormat(bytes: Uint8Array): InputFormat {
+  if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) return 'elf';
+  if (!isText(bytes)) return 'raw';
+  const text = new TextDecoder().decode(bytes);
+  const trimmed = text.trimStart();
+  if (trimmed.startsWith('{') && /"insns"\s*:/.test(text)) return 'spec';
+  // tcpdump -dd: `{ 0x28, 0, 0, 0x0000000c },`; -ddd: a count line then `40 0 0 12` lines.
+  if (/^\s*\{\s*0x[0-9a-f]+,\s*\d+,\s*\d+,\s*0x[0-9a-f]+\s*\},?\s*$/im.test(trimmed.split('\n')[0] ?? '')) return 'cbpf';
+  const lines = trimmed.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  if (lines.length >= 2 && /^\d+$/.test(lines[0]!) && lines.slice(1).every((l) => /^\d+ \d+ \d+ \d+$/.test(l))) return 'cbpf';
+  return 'asm';
+}
+
+function isText(bytes: Uint8Array): boolean {
+  if (bytes.length === 0) return true;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === 0) return false;
+    if (b < 0x20 && b !== 0x09 && b !== 0x0a && b !== 0x0d) return false;
+  }
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function parseProgram(bytes: Uint8Array): ProgramInput {
+  const format = detectFormat(bytes);
+  const base = { format, progType: 'socket_filter', license: 'GPL', maps: [] as MapSpec[], fixups: [] as [number, number][] };
+  switch (format) {
+    case 'elf':
+      throw new BpfError('ENOTSUP', 'ELF objects are not supported yet');
+    case 'cbpf':
+      throw new BpfError('ENOTSUP', 'classic BPF input is not supported yet');
+    case 'raw': {
+      const slots = decodeSlots(bytes);
+      if (slots.length === 0) throw new BpfError('EINVAL', 'the program is empty');
+      const insns = slotsToInstructions(slots);
+      return { ...base, insns, slots };
+    }
+    case 'asm': {
+      const insns = assemble(new TextDecoder().decode(bytes));
+      if (insns.length === 0) throw new BpfError('EINVAL', 'the program has no instructions');
+      return { ...base, insns, slots: toSlots(insns) };
+    }
+    case 'spec':
+      return parseSpec(new TextDecoder().decode(bytes));
+  }
+}
+
+/** The JSON program spec of CLI.md. */
+export function parseSpec(text: string): ProgramInput {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (e) {
+    throw new BpfError('EINVAL', `invalid JSON: ${(e as Error).message}`);
+  }
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new BpfError('EINVAL', 'a program spec must be a JSON object');
+  const o = doc as Record<string, unknown>;
+  const known = new Set(['prog_type', 'license', 'maps', 'insns', 'fixups', 'name', 'description']);
+  for (const k of Object.keys(o)) if (!known.has(k)) throw new BpfError('EINVAL', `unknown field '${k}' in program spec`);
+  if (!Array.isArray(o['insns'])) throw new BpfError('EINVAL', "'insns' must be an array of 16-hex-digit strings");
+  const insnsHex = o['insns'] as unknown[];
+  if (insnsHex.length === 0) throw new BpfError('EINVAL', "'insns' is empty");
+  const bytes = new Uint8Array(insnsHex.length * 8);
+  insnsHex.forEach((h, i) => {
+    if (typeof h !== 'string' || !/^[0-9a-fA-F]{16}$/.test(h)) {
+      throw new BpfError('EINVAL', `insns[${i}] must be a string of 16 hex digits, got ${JSON.stringify(h)}`);
+    }
+    for (let j = 0; j < 8; j++) bytes[i * 8 + j] = parseInt(h.slice(2 * j, 2 * j + 2), 16);
+  });
+  const progType = o['prog_type'] ?? 'socket_filter';
+  if (typeof progType !== 'string' || !PROG_TYPES.includes(progType)) {
+    throw new BpfError('EINVAL', `unknown prog_type ${JSON.stringify(progType)} (expected one of ${PROG_TYPES.join(', ')})`);
+  }
+  const license = o['license'] ?? 'GPL';
+  if (typeof license !== 'string') throw new BpfError('EINVAL', "'license' must be a string");
+  const maps = o['maps'] ?? [];
+  if (!Array.isArray(maps)) throw new BpfError('EINVAL', "'maps' must be an array");
+  const fixups = o['fixups'] ?? [];
+  if (!Array.isArray(fixups) || !fixups.every((f) => Array.isArray(f) && f.length === 2 && f.every((x) => Number.isInteger(x) && x >= 0))) {
+    throw new BpfError('EINVAL', "'fixups' must be an array of [slot, map_index] pairs of non-negative integers");
+  }
+  if (maps.length > 0 || fixups.length > 0) {
+    throw new BpfError('ENOTSUP', 'program specs with maps are not supported yet');
+  }
+  const slots = decodeSlots(bytes);
+  const insns = slotsToInstructions(slots);
+  return { format: 'spec', insns, slots, progType, license, maps: [], fixups: [] };
+}
+
+/** Parse `--data` hex: pairs of hex digits, spaces and `0x` prefixes allowed. */
+export function parseHexData(text: string): Uint8Array {
+  const clean = text.replace(/0x/gi, '').replace(/[\s:,]/g, '');
+  if (!/^[0-9a-fA-F]*$/.test(clean)) throw new BpfError('EINVAL', `--data is not hexadecimal: '${text}'`);
+  if (clean.length % 2 !== 0) throw new BpfError('EINVAL', '--data has an odd number of hex digits');
+  const out = new Uint8Array(clean.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(clean.slice(2 * i, 2 * i + 2), 16);
+  return out;
+}

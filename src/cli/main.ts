@@ -1,0 +1,212 @@
+#!/usr/bin/env node
+/**
+ * The `tsbpf` command (../shared/docs/CLI.md). This file parses arguments,
+ * dispatches to one function per command, and owns the only process exits
+ * and the error format `tsbpf: <context>: <message> (<ERRNO>)`. Exit status:
+ * 0 success, 1 the program was rejected or failed at run time, 2 bad usage or
+ * unreadable input.
+ */
+
+import { readFileSync, writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { ParseArgsConfig } from 'node:util';
+import { BpfError } from '../errors.js';
+import { disasm } from '../isa/disasm.js';
+import { encode } from '../isa/instruction.js';
+import { assemble } from '../isa/asm.js';
+import { parseHexData, parseProgram } from './input.js';
+import { runCommand } from './run.js';
+import { conformancePlugin } from './plugin.js';
+import { style } from './style.js';
+
+/** A failure with its exit status; the message is printed as one line. */
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode: number, readonly errno?: string) {
+    super(message);
+  }
+}
+
+const USAGE = `tsbpf: the Linux eBPF subsystem in TypeScript
+
+Usage:
+  tsbpf run PROG [--data HEX | --data-file FILE] [--repeat N] [--json]
+  tsbpf disasm PROG            disassemble, in the kernel's verifier-log syntax
+  tsbpf asm FILE [-o OUT]      assemble to raw 8-byte instruction slots
+  tsbpf conformance-plugin     the bpf_conformance plugin protocol
+  tsbpf bench                  the benchmark table (interpreter vs native C)
+
+PROG is detected from its content: assembly text (kernel verifier-log syntax
+or the bpf_conformance dialect), a JSON program spec ({"insns": [...]}), or
+raw little-endian 8-byte instruction slots. "-" reads standard input.
+
+Options of run:
+  --data HEX         the packet / context bytes (r1 points to them, r2 is the length)
+  --data-file FILE   the same, from a file
+  --repeat N         run N times and report the mean time per run
+  --budget N         instruction budget per run (default 1000000)
+  --engine NAME      interpreter (the JIT comes later)
+  --json             one JSON object on stdout
+
+Environment: TSBPF_DEBUG=1 prints stack traces.`;
+
+export function readInput(path: string): Uint8Array {
+  try {
+    return path === '-' ? new Uint8Array(readFileSync(0)) : new Uint8Array(readFileSync(path));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
+    throw new CliError(`${path}: ${why}`, 2, err.code ?? 'EIO');
+  }
+}
+
+function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals: [min: number, max: number], usage: string) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    const msg = (e as Error).message;
+    const short = /^(Unknown option '[^']+'|Option '[^']+' argument missing)/.exec(msg)?.[1] ?? msg.split('\n')[0];
+    throw new CliError(`${short}\nusage: ${usage}`, 2, 'EINVAL');
+  }
+  if (parsed.positionals.length < positionals[0] || parsed.positionals.length > positionals[1]) {
+    throw new CliError(`wrong number of arguments\nusage: ${usage}`, 2, 'EINVAL');
+  }
+  return parsed;
+}
+
+function withContext<T>(context: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof BpfError) throw e.withContext(context);
+    throw e;
+  }
+}
+
+function cmdAsm(args: string[]): number {
+  const usage = 'tsbpf asm FILE [-o OUT]';
+  const { values, positionals } = parse(args, { output: { type: 'string', short: 'o' } }, [1, 1], usage);
+  const file = positionals[0]!;
+  const text = new TextDecoder().decode(readInput(file));
+  const bytes = withContext(file, () => encode(assemble(text)));
+  const out = values['output'] as string | undefined;
+  if (out !== undefined) {
+    try {
+      writeFileSync(out, bytes);
+    } catch (e) {
+      throw new CliError(`${out}: ${(e as Error).message}`, 2, (e as NodeJS.ErrnoException).code ?? 'EIO');
+    }
+  } else if (process.stdout.isTTY) {
+    // Raw bytes would garble a terminal: show the slots as hex instead.
+    for (let p = 0; p < bytes.length; p += 8) process.stdout.write(Buffer.from(bytes.subarray(p, p + 8)).toString('hex') + '\n');
+  } else {
+    process.stdout.write(bytes);
+  }
+  return 0;
+}
+
+function cmdDisasm(args: string[]): number {
+  const { positionals } = parse(args, {}, [1, 1], 'tsbpf disasm PROG');
+  const file = positionals[0]!;
+  const prog = withContext(file, () => parseProgram(readInput(file)));
+  const text = disasm(prog.insns);
+  if (process.stdout.isTTY) {
+    process.stdout.write(text.replace(/^(\d+:)( \([0-9a-f]{2}\))/gm, (_m, idx: string, op: string) => style.dim(idx) + style.dim(op)));
+  } else {
+    process.stdout.write(text);
+  }
+  return 0;
+}
+
+function cmdRun(args: string[]): number {
+  const usage = 'tsbpf run PROG [--data HEX | --data-file FILE] [--repeat N] [--json]';
+  const { values, positionals } = parse(args, {
+    data: { type: 'string' },
+    'data-file': { type: 'string' },
+    repeat: { type: 'string' },
+    budget: { type: 'string' },
+    engine: { type: 'string' },
+    json: { type: 'boolean' },
+  }, [1, 1], usage);
+  const file = positionals[0]!;
+  if (values['data'] !== undefined && values['data-file'] !== undefined) {
+    throw new CliError(`--data and --data-file are exclusive\nusage: ${usage}`, 2, 'EINVAL');
+  }
+  const count = (name: string, def: number): number => {
+    const v = values[name] as string | undefined;
+    if (v === undefined) return def;
+    if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+      throw new CliError(`--${name} must be a positive integer, got '${v}'`, 2, 'EINVAL');
+    }
+    return Number(v);
+  };
+  const engine = (values['engine'] as string | undefined) ?? 'interpreter';
+  if (engine !== 'interpreter') throw new CliError(`--engine ${engine} is not available (only 'interpreter' so far)`, 2, 'EINVAL');
+  const prog = withContext(file, () => parseProgram(readInput(file)));
+  let data: Uint8Array = new Uint8Array(0);
+  if (values['data'] !== undefined) data = withContext('--data', () => parseHexData(values['data'] as string));
+  if (values['data-file'] !== undefined) data = readInput(values['data-file'] as string);
+  return runCommand(prog, data, {
+    repeat: count('repeat', 1),
+    budget: count('budget', 1_000_000),
+    json: values['json'] === true,
+    file,
+  });
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  switch (cmd) {
+    case undefined:
+    case '-h':
+    case '--help':
+    case 'help':
+      process.stdout.write(USAGE + '\n');
+      return cmd === undefined ? 2 : 0;
+    case '--version':
+    case '-V': {
+      const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+      process.stdout.write(`tsbpf ${pkg.version}\n`);
+      return 0;
+    }
+    case 'asm':
+      return cmdAsm(rest);
+    case 'disasm':
+      return cmdDisasm(rest);
+    case 'run':
+      return cmdRun(rest);
+    case 'conformance-plugin':
+      return conformancePlugin(rest);
+    case 'bench': {
+      const { benchCommand } = await import('../bench/bench.js');
+      return benchCommand(rest);
+    }
+    default:
+      throw new CliError(`unknown command '${cmd}' (try 'tsbpf --help')`, 2, 'EINVAL');
+  }
+}
+
+function report(e: unknown): number {
+  if (process.env['TSBPF_DEBUG'] === '1' && e instanceof Error) process.stderr.write(`${e.stack ?? e.message}\n`);
+  if (e instanceof CliError) {
+    const [first, ...more] = e.message.split('\n');
+    process.stderr.write(`tsbpf: ${first}${e.errno ? ` (${e.errno})` : ''}\n${more.map((l) => l + '\n').join('')}`);
+    return e.exitCode;
+  }
+  if (e instanceof BpfError) {
+    process.stderr.write(`tsbpf: ${e.message} (${e.code})\n`);
+    return 2;
+  }
+  const msg = e instanceof Error ? e.message : String(e);
+  process.stderr.write(`tsbpf: internal error: ${msg} (set TSBPF_DEBUG=1 for a stack trace)\n`);
+  return 70;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.exitCode = report(e);
+  },
+);

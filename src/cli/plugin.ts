@@ -1,0 +1,58 @@
+/**
+ * `tsbpf conformance-plugin`: the bpf_conformance plugin protocol
+ * (../shared/conformance/README.md, section 3). argv: [MEMORY] [options];
+ * stdin: the program as base16; stdout: r0 in hex; exit 0. Any failure exits
+ * 1 with one line on stderr. Options: --interpret (the default, the checked
+ * interpreter); anything else is rejected as uBPF's plugin does.
+ */
+
+import { readFileSync } from 'node:fs';
+import { BpfError } from '../errors.js';
+import { decodeSlots, slotsToInstructions, toSlots } from '../isa/instruction.js';
+import { runConformance } from '../progs/conformance.js';
+
+function base16(text: string, what: string): Uint8Array {
+  const tokens = text.split(/\s+/).filter((t) => t !== '');
+  const out = new Uint8Array(tokens.length);
+  tokens.forEach((t, i) => {
+    if (!/^[0-9a-fA-F]{1,2}$/.test(t)) throw new BpfError('EINVAL', `${what}: '${t}' is not a hex byte`);
+    out[i] = parseInt(t, 16);
+  });
+  return out;
+}
+
+/** The runner writes each byte as two hex digits and two spaces; accept plain hex too. */
+function programBytes(text: string): Uint8Array {
+  const t = text.trim();
+  if (/^[0-9a-fA-F]+$/.test(t)) {
+    if (t.length % 2 !== 0) throw new BpfError('EINVAL', 'program: odd number of hex digits');
+    return Uint8Array.from(t.match(/../g) ?? [], (b) => parseInt(b, 16));
+  }
+  return base16(t, 'program');
+}
+
+export function conformancePlugin(args: string[]): number {
+  let memory: Uint8Array = new Uint8Array(0);
+  for (const a of args) {
+    if (a === '--interpret') continue;
+    if (a.startsWith('--')) {
+      process.stderr.write(`Invalid arguments: ${a}\n`);
+      return 1;
+    }
+    memory = base16(a, 'memory');
+  }
+  try {
+    const bytes = programBytes(readFileSync(0, 'utf8'));
+    const slots = toSlots(slotsToInstructions(decodeSlots(bytes)));
+    if (slots.length === 0) throw new BpfError('EINVAL', 'empty program');
+    const r0 = runConformance(slots, memory);
+    process.stdout.write(`${r0.toString(16)}\n`);
+    return 0;
+  } catch (e) {
+    if (e instanceof BpfError) {
+      process.stderr.write(`${e.message} (${e.code})\n`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,68 @@
+/**
+ * Program types: what a program's context is and how a run's input becomes
+ * r1. 3.19 has two: BPF_PROG_TYPE_SOCKET_FILTER (the context is the packet,
+ * read with LD_ABS/LD_IND) and BPF_PROG_TYPE_UNSPEC (the kernel's test type:
+ * a context of two u64 fields). The verifier's access rules per type come
+ * with the verifier.
+ */
+
+import { BpfError } from '../errors.js';
+import type { AddressSpace } from '../runtime/memory.js';
+import type { RunInput } from '../vm/interpreter.js';
+
+export const BPF_PROG_TYPE = {
+  UNSPEC: 0,
+  SOCKET_FILTER: 1,
+} as const;
+
+export type ProgTypeName = 'socket_filter' | 'unspec';
+
+export interface PreparedRun {
+  input: RunInput;
+  /** the bytes of the context/packet as they are after a run */
+  snapshot(): Uint8Array;
+  release(): void;
+}
+
+export interface ProgramType {
+  name: ProgTypeName;
+  id: number;
+  /** copy the run's data into memory and describe r1, r2 and the packet */
+  prepare(mem: AddressSpace, data: Uint8Array): PreparedRun;
+}
+
+function prepared(mem: AddressSpace, bytes: Uint8Array, packet: boolean, name: string): PreparedRun {
+  const addr = mem.alloc(Math.max(bytes.length, 1));
+  mem.write(addr, bytes);
+  const input: RunInput = {
+    r1: addr,
+    r2: bytes.length,
+    regions: [{ start: addr, end: addr + bytes.length, writable: true, name }],
+  };
+  if (packet) input.packet = { addr, len: bytes.length };
+  return { input, snapshot: () => mem.read(addr, bytes.length), release: () => mem.release(addr) };
+}
+
+export const SOCKET_FILTER: ProgramType = {
+  name: 'socket_filter',
+  id: BPF_PROG_TYPE.SOCKET_FILTER,
+  prepare: (mem, data) => prepared(mem, data, true, 'packet'),
+};
+
+/** The 3.19 test type: r1 points to two u64 fields, zero unless given. */
+export const UNSPEC: ProgramType = {
+  name: 'unspec',
+  id: BPF_PROG_TYPE.UNSPEC,
+  prepare(mem, data) {
+    if (data.length > 16) throw new BpfError('EINVAL', `the unspec context is 16 bytes (two u64 fields), got ${data.length} bytes`);
+    const ctx = new Uint8Array(16);
+    ctx.set(data);
+    return prepared(mem, ctx, false, 'context');
+  },
+};
+
+export function programType(name: string): ProgramType {
+  if (name === 'socket_filter') return SOCKET_FILTER;
+  if (name === 'unspec') return UNSPEC;
+  throw new BpfError('EINVAL', `unknown program type '${name}'`);
+}
