@@ -2,7 +2,7 @@
  * The helper registry: functions a program calls with `call N`. A helper
  * reads its arguments from the caller's register file (r1..r5) and writes its
  * result to r0, so the engines pass no allocation across the call. The
- * register file is an Int32Array of 22 entries: r(i) is the pair
+ * register file is an Int32Array of 32 entries: r(i) is the pair
  * (lo = regs[2i], hi = regs[2i+1]).
  *
  * Prototypes (argument and return types for the verifier) live beside the

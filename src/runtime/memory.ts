@@ -24,8 +24,17 @@ export const STACK_TOP = STACK_BASE + STACK_FRAME_SIZE * MAX_CALL_FRAMES;
 export const HEAP_BASE = STACK_TOP;
 
 export interface MemoryOptions {
-  /** upper bound of the memory in bytes (default 1 GiB) */
+  /** upper bound of the memory in bytes (default 256 MiB) */
   maxBytes?: number;
+  /**
+   * bytes reserved up front (default: all of maxBytes). Growing a
+   * WebAssembly.Memory detaches its old ArrayBuffer, and one detach anywhere
+   * in the process makes V8 add a detach check to every typed-array access
+   * from then on (about 2x slower interpretation), so by default the memory
+   * never grows: the operating system commits its pages only when touched.
+   * Set a small value where address space is scarce (32-bit browsers).
+   */
+  initialBytes?: number;
 }
 
 interface FreeBlock {
@@ -43,8 +52,10 @@ export class AddressSpace {
   private sizes = new Map<number, number>();
 
   constructor(options: MemoryOptions = {}) {
-    this.maxBytes = Math.min(options.maxBytes ?? 1 << 30, 65536 * PAGE_SIZE);
-    this.memory = new WebAssembly.Memory({ initial: 2, maximum: Math.ceil(this.maxBytes / PAGE_SIZE) });
+    const maxPages = Math.ceil(Math.min(Math.max(options.maxBytes ?? 256 << 20, HEAP_BASE + PAGE_SIZE), 65536 * PAGE_SIZE) / PAGE_SIZE);
+    this.maxBytes = maxPages * PAGE_SIZE;
+    const initialPages = Math.min(maxPages, Math.max(2, Math.ceil((options.initialBytes ?? this.maxBytes) / PAGE_SIZE)));
+    this.memory = new WebAssembly.Memory({ initial: initialPages, maximum: maxPages });
     this.u8cache = new Uint8Array(this.memory.buffer);
     this.dvcache = new DataView(this.memory.buffer);
   }

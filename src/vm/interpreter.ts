@@ -60,13 +60,24 @@ export interface RunInput {
 }
 
 const STRIDE = 4;
+
+/**
+ * The register file, one per process: r(i) = (REGS[2i], REGS[2i+1]). A
+ * module-level constant lets V8 embed its address and length in the
+ * compiled loop, dropping the loads and bounds checks a per-instance array
+ * costs on every access (about a third of the time of an ALU instruction).
+ * Runs do not nest (a helper never starts a program), so one file suffices;
+ * `running` enforces that.
+ */
+const REGS = new Int32Array(32);
+let running = false;
 /** predecoded sentinel: falling off the end of the program */
 const OP_FELL_OFF = 0x100;
 /** words saved per local call: return pc, r6..r9 (halves), r10 */
 const FRAME_WORDS = 10;
 const TWO32 = 4294967296;
 
-/** Lowered form: [code, dst*2 | src*2 << 8, off, imm] per slot, plus a sentinel. */
+/** Lowered form: [code | dst*2 << 8 | src*2 << 16, (unused), off, imm] per slot, plus a sentinel. */
 function predecode(slots: readonly Slot[]): Int32Array {
   const n = slots.length;
   const p = new Int32Array((n + 1) * STRIDE);
@@ -86,8 +97,7 @@ function predecode(slots: readonly Slot[]): Int32Array {
       }
       secondHalf[i + 1] = 1;
     }
-    p[i * STRIDE] = s.code;
-    p[i * STRIDE + 1] = (s.dst * 2) | ((s.src * 2) << 8);
+    p[i * STRIDE] = s.code | ((s.dst * 2) << 8) | ((s.src * 2) << 16);
     p[i * STRIDE + 2] = s.off;
     p[i * STRIDE + 3] = s.imm;
   }
@@ -141,8 +151,8 @@ export class Interpreter {
   readonly checked: boolean;
   readonly budget: number;
   private readonly longRegions: () => readonly Region[];
-  /** register file: r(i) = (regs[2i], regs[2i+1]) */
-  readonly regs = new Int32Array(22);
+  /** register file: r(i) = (regs[2i], regs[2i+1]); shared, see REGS */
+  readonly regs = REGS;
   /** r0 at the last exit, as halves */
   retLo = 0;
   retHi = 0;
@@ -244,8 +254,18 @@ export class Interpreter {
   }
 
   private loop(): void {
+    if (running) throw new InternalError('a program run started inside another run');
+    running = true;
+    try {
+      this.loopInner();
+    } finally {
+      running = false;
+    }
+  }
+
+  private loopInner(): void {
     const P = this.prog;
-    const R = this.regs;
+    const R = REGS;
     const mem = this.mem;
     const checked = this.checked;
     let u8 = mem.u8;
@@ -269,65 +289,66 @@ export class Interpreter {
     try {
       for (;;) {
         i = pc << 2;
-        w = P[i + 1]!;
-        a = w & 0xff;
-        b = w >>> 8;
+        w = P[i]!;
+        // Masking proves the indexes below 32 = REGS.length, so V8 drops the bounds checks.
+        a = (w >> 8) & 0x1e;
+        b = (w >> 16) & 0x1e;
         off = P[i + 2]!;
         imm = P[i + 3]!;
-        switch (P[i]) {
+        switch (w & 0x1ff) {
           // ---------------------------------------------------- ALU64, K
           case 0x07: // add
             t = (R[a]! >>> 0) + (imm >>> 0);
             R[a] = t;
-            R[a + 1] = R[a + 1]! + (imm >> 31) + (t > 0xffffffff ? 1 : 0);
+            R[a | 1] = R[a | 1]! + (imm >> 31) + (t > 0xffffffff ? 1 : 0);
             break;
           case 0x17: // sub
             t = (R[a]! >>> 0) - (imm >>> 0);
             R[a] = t;
-            R[a + 1] = R[a + 1]! - (imm >> 31) - (t < 0 ? 1 : 0);
+            R[a | 1] = R[a | 1]! - (imm >> 31) - (t < 0 ? 1 : 0);
             break;
           case 0x27: // mul
-            mul64(R, a, R[a]!, R[a + 1]!, imm, imm >> 31);
+            mul64(R, a, R[a]!, R[a | 1]!, imm, imm >> 31);
             break;
           case 0x37: // div, sdiv (off = 1); the divisor is the sign-extended imm
             divmod64(R, a, imm, imm >> 31, off === 1, false);
             break;
-          case 0x47: R[a] |= imm; R[a + 1] |= imm >> 31; break;
-          case 0x57: R[a] &= imm; R[a + 1] &= imm >> 31; break;
+          case 0x47: R[a] |= imm; R[a | 1] |= imm >> 31; break;
+          case 0x57: R[a] &= imm; R[a | 1] &= imm >> 31; break;
           case 0x67: lsh64(R, a, imm & 63); break;
           case 0x77: rsh64(R, a, imm & 63); break;
           case 0x87: neg64(R, a); break;
           case 0x97: divmod64(R, a, imm, imm >> 31, off === 1, true); break;
-          case 0xa7: R[a] ^= imm; R[a + 1] ^= imm >> 31; break;
-          case 0xb7: R[a] = imm; R[a + 1] = imm >> 31; break;
+          case 0xa7: R[a] ^= imm; R[a | 1] ^= imm >> 31; break;
+          case 0xb7: R[a] = imm; R[a | 1] = imm >> 31; break;
           case 0xc7: arsh64(R, a, imm & 63); break;
           // ---------------------------------------------------- ALU64, X
           case 0x0f:
             t = (R[a]! >>> 0) + (R[b]! >>> 0);
             R[a] = t;
-            R[a + 1] = R[a + 1]! + R[b + 1]! + (t > 0xffffffff ? 1 : 0);
+            R[a | 1] = R[a | 1]! + R[b | 1]! + (t > 0xffffffff ? 1 : 0);
             break;
           case 0x1f:
             t = (R[a]! >>> 0) - (R[b]! >>> 0);
             R[a] = t;
-            R[a + 1] = R[a + 1]! - R[b + 1]! - (t < 0 ? 1 : 0);
+            R[a | 1] = R[a | 1]! - R[b | 1]! - (t < 0 ? 1 : 0);
             break;
-          case 0x2f: mul64(R, a, R[a]!, R[a + 1]!, R[b]!, R[b + 1]!); break;
-          case 0x3f: divmod64(R, a, R[b]!, R[b + 1]!, off === 1, false); break;
-          case 0x4f: R[a] |= R[b]!; R[a + 1] |= R[b + 1]!; break;
-          case 0x5f: R[a] &= R[b]!; R[a + 1] &= R[b + 1]!; break;
+          case 0x2f: mul64(R, a, R[a]!, R[a | 1]!, R[b]!, R[b | 1]!); break;
+          case 0x3f: divmod64(R, a, R[b]!, R[b | 1]!, off === 1, false); break;
+          case 0x4f: R[a] |= R[b]!; R[a | 1] |= R[b | 1]!; break;
+          case 0x5f: R[a] &= R[b]!; R[a | 1] &= R[b | 1]!; break;
           case 0x6f: lsh64(R, a, R[b]! & 63); break;
           case 0x7f: rsh64(R, a, R[b]! & 63); break;
-          case 0x9f: divmod64(R, a, R[b]!, R[b + 1]!, off === 1, true); break;
-          case 0xaf: R[a] ^= R[b]!; R[a + 1] ^= R[b + 1]!; break;
+          case 0x9f: divmod64(R, a, R[b]!, R[b | 1]!, off === 1, true); break;
+          case 0xaf: R[a] ^= R[b]!; R[a | 1] ^= R[b | 1]!; break;
           case 0xbf: // mov, movsx (off = 8/16/32)
             if (off === 0) {
               R[a] = R[b]!;
-              R[a + 1] = R[b + 1]!;
+              R[a | 1] = R[b | 1]!;
             } else {
               t = off === 8 ? (R[b]! << 24) >> 24 : off === 16 ? (R[b]! << 16) >> 16 : R[b]!;
               R[a] = t;
-              R[a + 1] = t >> 31;
+              R[a | 1] = t >> 31;
             }
             break;
           case 0xcf: arsh64(R, a, R[b]! & 63); break;
@@ -336,67 +357,67 @@ export class Interpreter {
             else if (imm === 32) R[a] = bswap32(R[a]!);
             else {
               t = R[a]!;
-              R[a] = bswap32(R[a + 1]!);
-              R[a + 1] = bswap32(t);
+              R[a] = bswap32(R[a | 1]!);
+              R[a | 1] = bswap32(t);
               break;
             }
-            R[a + 1] = 0;
+            R[a | 1] = 0;
             break;
           // ---------------------------------------------------- ALU32 (results zero-extended)
-          case 0x04: R[a] = R[a]! + imm; R[a + 1] = 0; break;
-          case 0x14: R[a] = R[a]! - imm; R[a + 1] = 0; break;
-          case 0x24: R[a] = Math.imul(R[a]!, imm); R[a + 1] = 0; break;
+          case 0x04: R[a] = R[a]! + imm; R[a | 1] = 0; break;
+          case 0x14: R[a] = R[a]! - imm; R[a | 1] = 0; break;
+          case 0x24: R[a] = Math.imul(R[a]!, imm); R[a | 1] = 0; break;
           case 0x34: divmod32(R, a, imm, off === 1, false); break;
-          case 0x44: R[a] |= imm; R[a + 1] = 0; break;
-          case 0x54: R[a] &= imm; R[a + 1] = 0; break;
-          case 0x64: R[a] <<= imm; R[a + 1] = 0; break; // JS masks the count with & 31
-          case 0x74: R[a] = R[a]! >>> imm; R[a + 1] = 0; break;
-          case 0x84: R[a] = -R[a]!; R[a + 1] = 0; break;
+          case 0x44: R[a] |= imm; R[a | 1] = 0; break;
+          case 0x54: R[a] &= imm; R[a | 1] = 0; break;
+          case 0x64: R[a] <<= imm; R[a | 1] = 0; break; // JS masks the count with & 31
+          case 0x74: R[a] = R[a]! >>> imm; R[a | 1] = 0; break;
+          case 0x84: R[a] = -R[a]!; R[a | 1] = 0; break;
           case 0x94: divmod32(R, a, imm, off === 1, true); break;
-          case 0xa4: R[a] ^= imm; R[a + 1] = 0; break;
-          case 0xb4: R[a] = imm; R[a + 1] = 0; break;
-          case 0xc4: R[a] >>= imm; R[a + 1] = 0; break;
-          case 0x0c: R[a] = R[a]! + R[b]!; R[a + 1] = 0; break;
-          case 0x1c: R[a] = R[a]! - R[b]!; R[a + 1] = 0; break;
-          case 0x2c: R[a] = Math.imul(R[a]!, R[b]!); R[a + 1] = 0; break;
+          case 0xa4: R[a] ^= imm; R[a | 1] = 0; break;
+          case 0xb4: R[a] = imm; R[a | 1] = 0; break;
+          case 0xc4: R[a] >>= imm; R[a | 1] = 0; break;
+          case 0x0c: R[a] = R[a]! + R[b]!; R[a | 1] = 0; break;
+          case 0x1c: R[a] = R[a]! - R[b]!; R[a | 1] = 0; break;
+          case 0x2c: R[a] = Math.imul(R[a]!, R[b]!); R[a | 1] = 0; break;
           case 0x3c: divmod32(R, a, R[b]!, off === 1, false); break;
-          case 0x4c: R[a] |= R[b]!; R[a + 1] = 0; break;
-          case 0x5c: R[a] &= R[b]!; R[a + 1] = 0; break;
-          case 0x6c: R[a] <<= R[b]!; R[a + 1] = 0; break;
-          case 0x7c: R[a] = R[a]! >>> R[b]!; R[a + 1] = 0; break;
+          case 0x4c: R[a] |= R[b]!; R[a | 1] = 0; break;
+          case 0x5c: R[a] &= R[b]!; R[a | 1] = 0; break;
+          case 0x6c: R[a] <<= R[b]!; R[a | 1] = 0; break;
+          case 0x7c: R[a] = R[a]! >>> R[b]!; R[a | 1] = 0; break;
           case 0x9c: divmod32(R, a, R[b]!, off === 1, true); break;
-          case 0xac: R[a] ^= R[b]!; R[a + 1] = 0; break;
+          case 0xac: R[a] ^= R[b]!; R[a | 1] = 0; break;
           case 0xbc:
             R[a] = off === 0 ? R[b]! : off === 8 ? (R[b]! << 24) >> 24 : (R[b]! << 16) >> 16;
-            R[a + 1] = 0;
+            R[a | 1] = 0;
             break;
-          case 0xcc: R[a] >>= R[b]!; R[a + 1] = 0; break;
+          case 0xcc: R[a] >>= R[b]!; R[a | 1] = 0; break;
           case 0xd4: // to little endian: on our little-endian memory model, truncate
             if (imm === 16) R[a] &= 0xffff;
-            if (imm !== 64) R[a + 1] = 0;
+            if (imm !== 64) R[a | 1] = 0;
             break;
           case 0xdc: // to big endian: swap the low 16/32/64 bits
             if (imm === 16) R[a] = ((R[a]! & 0xff) << 8) | ((R[a]! >>> 8) & 0xff);
             else if (imm === 32) R[a] = bswap32(R[a]!);
             else {
               t = R[a]!;
-              R[a] = bswap32(R[a + 1]!);
-              R[a + 1] = bswap32(t);
+              R[a] = bswap32(R[a | 1]!);
+              R[a | 1] = bswap32(t);
               break;
             }
-            R[a + 1] = 0;
+            R[a | 1] = 0;
             break;
           // ---------------------------------------------------- LD
           case 0x18: // ld_imm64: the high half is the next slot's imm
             R[a] = imm;
-            R[a + 1] = P[i + 7]!;
+            R[a | 1] = P[i + 7]!;
             pc++;
             break;
           case 0x20: case 0x28: case 0x30: // LD_ABS W/H/B
           case 0x40: case 0x48: case 0x50: { // LD_IND W/H/B
-            const size = (P[i]! & 0x18) === 0x00 ? 4 : (P[i]! & 0x18) === 0x08 ? 2 : 1;
+            const size = ((w & 0xff) & 0x18) === 0x00 ? 4 : ((w & 0xff) & 0x18) === 0x08 ? 2 : 1;
             // IND adds the source register in 32-bit int arithmetic, as the kernel's `int off`.
-            const k = P[i]! >= 0x40 ? (R[b]! + imm) | 0 : imm;
+            const k = (w & 0xff) >= 0x40 ? (R[b]! + imm) | 0 : imm;
             t = this.packetOffset(k, size);
             if (t < 0) {
               // Out of bounds: the program ends at once and returns 0.
@@ -414,98 +435,98 @@ export class Interpreter {
           // ---------------------------------------------------- LDX
           case 0x61:
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b + 1]!, 4, false);
+            if (checked) this.check(pc, addr, R[b | 1]!, 4, false);
             R[a] = dv.getInt32(addr, true);
-            R[a + 1] = 0;
+            R[a | 1] = 0;
             break;
           case 0x69:
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b + 1]!, 2, false);
+            if (checked) this.check(pc, addr, R[b | 1]!, 2, false);
             R[a] = dv.getUint16(addr, true);
-            R[a + 1] = 0;
+            R[a | 1] = 0;
             break;
           case 0x71:
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b + 1]!, 1, false);
+            if (checked) this.check(pc, addr, R[b | 1]!, 1, false);
             R[a] = u8[addr]!;
-            R[a + 1] = 0;
+            R[a | 1] = 0;
             break;
           case 0x79:
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b + 1]!, 8, false);
+            if (checked) this.check(pc, addr, R[b | 1]!, 8, false);
             R[a] = dv.getInt32(addr, true);
-            R[a + 1] = dv.getInt32(addr + 4, true);
+            R[a | 1] = dv.getInt32(addr + 4, true);
             break;
           case 0x81: // LDSX
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b + 1]!, 4, false);
+            if (checked) this.check(pc, addr, R[b | 1]!, 4, false);
             R[a] = dv.getInt32(addr, true);
-            R[a + 1] = R[a]! >> 31;
+            R[a | 1] = R[a]! >> 31;
             break;
           case 0x89:
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b + 1]!, 2, false);
+            if (checked) this.check(pc, addr, R[b | 1]!, 2, false);
             R[a] = dv.getInt16(addr, true);
-            R[a + 1] = R[a]! >> 31;
+            R[a | 1] = R[a]! >> 31;
             break;
           case 0x91:
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b + 1]!, 1, false);
+            if (checked) this.check(pc, addr, R[b | 1]!, 1, false);
             R[a] = dv.getInt8(addr);
-            R[a + 1] = R[a]! >> 31;
+            R[a | 1] = R[a]! >> 31;
             break;
           // ---------------------------------------------------- ST
           case 0x62:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a + 1]!, 4, true);
+            if (checked) this.check(pc, addr, R[a | 1]!, 4, true);
             dv.setInt32(addr, imm, true);
             break;
           case 0x6a:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a + 1]!, 2, true);
+            if (checked) this.check(pc, addr, R[a | 1]!, 2, true);
             dv.setInt16(addr, imm, true);
             break;
           case 0x72:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a + 1]!, 1, true);
+            if (checked) this.check(pc, addr, R[a | 1]!, 1, true);
             u8[addr] = imm;
             break;
           case 0x7a:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a + 1]!, 8, true);
+            if (checked) this.check(pc, addr, R[a | 1]!, 8, true);
             dv.setInt32(addr, imm, true);
             dv.setInt32(addr + 4, imm >> 31, true);
             break;
           // ---------------------------------------------------- STX
           case 0x63:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a + 1]!, 4, true);
+            if (checked) this.check(pc, addr, R[a | 1]!, 4, true);
             dv.setInt32(addr, R[b]!, true);
             break;
           case 0x6b:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a + 1]!, 2, true);
+            if (checked) this.check(pc, addr, R[a | 1]!, 2, true);
             dv.setInt16(addr, R[b]!, true);
             break;
           case 0x73:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a + 1]!, 1, true);
+            if (checked) this.check(pc, addr, R[a | 1]!, 1, true);
             u8[addr] = R[b]!;
             break;
           case 0x7b:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a + 1]!, 8, true);
+            if (checked) this.check(pc, addr, R[a | 1]!, 8, true);
             dv.setInt32(addr, R[b]!, true);
-            dv.setInt32(addr + 4, R[b + 1]!, true);
+            dv.setInt32(addr + 4, R[b | 1]!, true);
             break;
           case 0xc3: // atomic, 32-bit
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a + 1]!, 4, true);
+            if (checked) this.check(pc, addr, R[a | 1]!, 4, true);
             atomic32(R, dv, addr, b, imm);
             break;
           case 0xdb: // atomic, 64-bit
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a + 1]!, 8, true);
+            if (checked) this.check(pc, addr, R[a | 1]!, 8, true);
             atomic64(R, dv, addr, b, imm);
             break;
           // ---------------------------------------------------- JMP
@@ -521,35 +542,35 @@ export class Interpreter {
             pc += imm;
             segStart = pc + 1;
             break;
-          case 0x15: if (R[a] === imm && R[a + 1] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x1d: if (R[a] === R[b] && R[a + 1] === R[b + 1]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x55: if (R[a] !== imm || R[a + 1] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x5d: if (R[a] !== R[b] || R[a + 1] !== R[b + 1]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x45: if ((R[a]! & imm) !== 0 || (R[a + 1]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x4d: if ((R[a]! & R[b]!) !== 0 || (R[a + 1]! & R[b + 1]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x15: if (R[a] === imm && R[a | 1] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x1d: if (R[a] === R[b] && R[a | 1] === R[b | 1]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x55: if (R[a] !== imm || R[a | 1] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x5d: if (R[a] !== R[b] || R[a | 1] !== R[b | 1]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x45: if ((R[a]! & imm) !== 0 || (R[a | 1]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x4d: if ((R[a]! & R[b]!) !== 0 || (R[a | 1]! & R[b | 1]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x25: case 0x35: case 0xa5: case 0xb5: // unsigned 64-bit vs sign-extended imm
-            t = ucmp64(R[a]!, R[a + 1]!, imm, imm >> 31);
-            if (condHolds(P[i]! & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
+            t = ucmp64(R[a]!, R[a | 1]!, imm, imm >> 31);
+            if (condHolds((w & 0xff) & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
             break;
           case 0x2d: case 0x3d: case 0xad: case 0xbd:
-            t = ucmp64(R[a]!, R[a + 1]!, R[b]!, R[b + 1]!);
-            if (condHolds(P[i]! & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
+            t = ucmp64(R[a]!, R[a | 1]!, R[b]!, R[b | 1]!);
+            if (condHolds((w & 0xff) & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
             break;
           case 0x65: case 0x75: case 0xc5: case 0xd5: // signed 64-bit
-            t = scmp64(R[a]!, R[a + 1]!, imm, imm >> 31);
-            if (condHolds(P[i]! & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
+            t = scmp64(R[a]!, R[a | 1]!, imm, imm >> 31);
+            if (condHolds((w & 0xff) & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
             break;
           case 0x6d: case 0x7d: case 0xcd: case 0xdd:
-            t = scmp64(R[a]!, R[a + 1]!, R[b]!, R[b + 1]!);
-            if (condHolds(P[i]! & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
+            t = scmp64(R[a]!, R[a | 1]!, R[b]!, R[b | 1]!);
+            if (condHolds((w & 0xff) & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
             break;
           // ---------------------------------------------------- JMP32: the low halves only
           case 0x16: case 0x1e: case 0x56: case 0x5e: case 0x46: case 0x4e:
           case 0x26: case 0x2e: case 0x36: case 0x3e: case 0xa6: case 0xae: case 0xb6: case 0xbe:
           case 0x66: case 0x6e: case 0x76: case 0x7e: case 0xc6: case 0xce: case 0xd6: case 0xde: {
-            u = (P[i]! & 0x08) !== 0 ? R[b]! : imm;
+            u = ((w & 0xff) & 0x08) !== 0 ? R[b]! : imm;
             t = R[a]!;
-            if (jmp32Holds(P[i]! & 0xf0, t, u)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
+            if (jmp32Holds((w & 0xff) & 0xf0, t, u)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
             break;
           }
           case 0x85: // call: helper (src 0), local function (src 1), kfunc (src 2)
@@ -578,7 +599,7 @@ export class Interpreter {
             }
             break;
           case 0x8d: // callx: the helper id is in dst
-            if (R[a + 1] !== 0) throw new BpfError('EINVAL', `pc ${pc}: callx to unknown helper 0x${(R[a + 1]! >>> 0).toString(16)}${(R[a]! >>> 0).toString(16).padStart(8, '0')}`);
+            if (R[a | 1] !== 0) throw new BpfError('EINVAL', `pc ${pc}: callx to unknown helper 0x${(R[a | 1]! >>> 0).toString(16)}${(R[a]! >>> 0).toString(16).padStart(8, '0')}`);
             if (this.callHelper(R[a]! >>> 0, pc, env)) {
               budget -= pc - segStart + 1;
               return this.finish(budget);
@@ -595,10 +616,10 @@ export class Interpreter {
             pc = this.popFrame(frames, R);
             segStart = pc + 1;
             break;
-          case OP_FELL_OFF:
+          case 0x100: // OP_FELL_OFF
             throw new BpfError('EFAULT', `pc ${pc - 1}: execution fell off the end of the program`);
           default:
-            throw new InternalError(`predecoded opcode 0x${P[i]!.toString(16)} has no case`);
+            throw new InternalError(`predecoded opcode 0x${(w & 0xff).toString(16)} has no case`);
         }
         pc++;
       }
@@ -718,16 +739,16 @@ function mul64(R: Int32Array, a: number, alo: number, ahi: number, blo: number, 
   const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
   const hi = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
   R[a] = Math.imul(alo, blo);
-  R[a + 1] = (hi + Math.imul(ahi, blo) + Math.imul(alo, bhi)) | 0;
+  R[a | 1] = (hi + Math.imul(ahi, blo) + Math.imul(alo, bhi)) | 0;
 }
 
 function lsh64(R: Int32Array, a: number, n: number): void {
   if (n === 0) return;
   if (n < 32) {
-    R[a + 1] = (R[a + 1]! << n) | (R[a]! >>> (32 - n));
+    R[a | 1] = (R[a | 1]! << n) | (R[a]! >>> (32 - n));
     R[a] = R[a]! << n;
   } else {
-    R[a + 1] = R[a]! << (n - 32);
+    R[a | 1] = R[a]! << (n - 32);
     R[a] = 0;
   }
 }
@@ -735,29 +756,29 @@ function lsh64(R: Int32Array, a: number, n: number): void {
 function rsh64(R: Int32Array, a: number, n: number): void {
   if (n === 0) return;
   if (n < 32) {
-    R[a] = (R[a]! >>> n) | (R[a + 1]! << (32 - n));
-    R[a + 1] = R[a + 1]! >>> n;
+    R[a] = (R[a]! >>> n) | (R[a | 1]! << (32 - n));
+    R[a | 1] = R[a | 1]! >>> n;
   } else {
-    R[a] = R[a + 1]! >>> (n - 32);
-    R[a + 1] = 0;
+    R[a] = R[a | 1]! >>> (n - 32);
+    R[a | 1] = 0;
   }
 }
 
 function arsh64(R: Int32Array, a: number, n: number): void {
   if (n === 0) return;
   if (n < 32) {
-    R[a] = (R[a]! >>> n) | (R[a + 1]! << (32 - n));
-    R[a + 1] = R[a + 1]! >> n;
+    R[a] = (R[a]! >>> n) | (R[a | 1]! << (32 - n));
+    R[a | 1] = R[a | 1]! >> n;
   } else {
-    R[a] = R[a + 1]! >> (n - 32);
-    R[a + 1] = R[a + 1]! >> 31;
+    R[a] = R[a | 1]! >> (n - 32);
+    R[a | 1] = R[a | 1]! >> 31;
   }
 }
 
 function neg64(R: Int32Array, a: number): void {
   const lo = R[a]!;
   R[a] = -lo;
-  R[a + 1] = lo === 0 ? -R[a + 1]! : ~R[a + 1]!;
+  R[a | 1] = lo === 0 ? -R[a | 1]! : ~R[a | 1]!;
 }
 
 /**
@@ -766,11 +787,11 @@ function neg64(R: Int32Array, a: number): void {
  */
 function divmod64(R: Int32Array, a: number, blo: number, bhi: number, signed: boolean, mod: boolean): void {
   const alo = R[a]!;
-  const ahi = R[a + 1]!;
+  const ahi = R[a | 1]!;
   if (blo === 0 && bhi === 0) {
     if (!mod) {
       R[a] = 0;
-      R[a + 1] = 0;
+      R[a | 1] = 0;
     }
     return;
   }
@@ -784,18 +805,18 @@ function divmod64(R: Int32Array, a: number, blo: number, bhi: number, signed: bo
     // Both fit in int32: exact in doubles (INT32_MIN / -1 = 2^31 is fine in 64 bits).
     const q = mod ? alo % blo : Math.trunc(alo / blo);
     R[a] = q | 0;
-    R[a + 1] = q < 0 ? -1 : 0;
+    R[a | 1] = q < 0 ? -1 : 0;
     return;
   }
   const v = div64(alo, ahi, blo, bhi, signed, mod);
   R[a] = Number(v & 0xffffffffn) | 0;
-  R[a + 1] = Number(v >> 32n) | 0;
+  R[a | 1] = Number(v >> 32n) | 0;
 }
 
 /** 32-bit div/mod on the low halves; the result is zero-extended, also for mod by 0. */
 function divmod32(R: Int32Array, a: number, y: number, signed: boolean, mod: boolean): void {
   const x = R[a]!;
-  R[a + 1] = 0;
+  R[a | 1] = 0;
   if (y === 0) {
     if (!mod) R[a] = 0;
     return;
@@ -823,7 +844,7 @@ function atomic32(R: Int32Array, dv: DataView, addr: number, b: number, op: numb
   }
   if (op & 1) {
     R[b] = old;
-    R[b + 1] = 0;
+    R[b | 1] = 0;
   }
 }
 
@@ -831,7 +852,7 @@ function atomic64(R: Int32Array, dv: DataView, addr: number, b: number, op: numb
   const lo = dv.getInt32(addr, true);
   const hi = dv.getInt32(addr + 4, true);
   const slo = R[b]!;
-  const shi = R[b + 1]!;
+  const shi = R[b | 1]!;
   let nlo: number;
   let nhi: number;
   switch (op & ~1) {
@@ -860,6 +881,6 @@ function atomic64(R: Int32Array, dv: DataView, addr: number, b: number, op: numb
   dv.setInt32(addr + 4, nhi, true);
   if (op & 1) {
     R[b] = lo;
-    R[b + 1] = hi;
+    R[b | 1] = hi;
   }
 }

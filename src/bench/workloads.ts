@@ -1,0 +1,195 @@
+/**
+ * Benchmark workloads, generated deterministically (a fixed-seed PRNG) so
+ * every run measures the same programs. Each takes r1 = a 64-byte buffer.
+ */
+
+import type { Instruction } from '../isa/instruction.js';
+import { assemble } from '../isa/asm.js';
+import {
+  BPF_ADD, BPF_AND, BPF_ARSH, BPF_DW, BPF_LSH, BPF_MOV, BPF_MUL, BPF_OR, BPF_RSH, BPF_SUB, BPF_XOR,
+} from '../isa/opcodes.js';
+import {
+  BPF_ALU64_IMM, BPF_ALU64_REG, BPF_EXIT_INSN, BPF_LDX_MEM, BPF_MOV64_REG, BPF_STX_MEM,
+} from '../isa/builders.js';
+
+export interface Workload {
+  name: string;
+  description: string;
+  insns: Instruction[];
+  /** the input buffer (r1), r2 is its length */
+  input: Uint8Array;
+}
+
+function prng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+function input64(): Uint8Array {
+  const rnd = prng(7);
+  return Uint8Array.from({ length: 64 }, () => Math.floor(rnd() * 256));
+}
+
+/** ~1000 straight-line 64-bit ALU instructions over r2..r9 loaded from the buffer. */
+export function aluMix(count = 1000): Workload {
+  const rnd = prng(1);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const insns: Instruction[] = [];
+  for (let r = 2; r <= 9; r++) insns.push(BPF_LDX_MEM(BPF_DW, r, 1, (r - 2) * 8));
+  const ops = [BPF_ADD, BPF_SUB, BPF_XOR, BPF_OR, BPF_AND, BPF_MUL, BPF_LSH, BPF_RSH, BPF_ARSH, BPF_MOV, BPF_ADD, BPF_XOR];
+  const regs = [2, 3, 4, 5, 6, 7, 8, 9];
+  while (insns.length < count - 9) {
+    const op = pick(ops);
+    const dst = pick(regs);
+    const shift = op === BPF_LSH || op === BPF_RSH || op === BPF_ARSH;
+    if (shift) insns.push(BPF_ALU64_IMM(op, dst, 1 + Math.floor(rnd() * 62)));
+    else if (op === BPF_AND) insns.push(BPF_ALU64_IMM(op, dst, -1 - Math.floor(rnd() * 255)));
+    else if (op === BPF_MOV) insns.push(BPF_MOV64_REG(dst, pick(regs.filter((r) => r !== dst))));
+    else if (rnd() < 0.5) insns.push(BPF_ALU64_REG(op, dst, pick(regs.filter((r) => r !== dst))));
+    else insns.push(BPF_ALU64_IMM(op, dst, Math.floor(rnd() * 0x7fffffff) | 1));
+  }
+  insns.push(BPF_MOV64_REG(0, 2));
+  for (let r = 3; r <= 9; r++) insns.push(BPF_ALU64_REG(BPF_XOR, 0, r));
+  insns.push(BPF_EXIT_INSN());
+  return { name: 'alu', description: `straight-line 64-bit ALU mix, ${insns.length} insns`, insns, input: input64() };
+}
+
+/** ~500 stack store/load pairs moving values between r2..r5 through 64 stack slots. */
+export function stackTraffic(pairs = 500): Workload {
+  const rnd = prng(2);
+  const insns: Instruction[] = [];
+  for (let r = 2; r <= 5; r++) insns.push(BPF_LDX_MEM(BPF_DW, r, 1, (r - 2) * 8));
+  // Initialise every slot so each later load reads a stored value.
+  for (let k = 1; k <= 64; k++) insns.push(BPF_STX_MEM(BPF_DW, 10, 2 + (k % 4), -8 * k));
+  for (let i = 0; i < pairs - 64; i++) {
+    const k = 1 + Math.floor(rnd() * 64);
+    const j = 1 + Math.floor(rnd() * 64);
+    const a = 2 + Math.floor(rnd() * 4);
+    const b = 2 + Math.floor(rnd() * 4);
+    insns.push(BPF_STX_MEM(BPF_DW, 10, a, -8 * k));
+    insns.push(BPF_LDX_MEM(BPF_DW, b, 10, -8 * j));
+    if (i % 4 === 3) insns.push(BPF_ALU64_REG(BPF_ADD, b, a));
+  }
+  insns.push(BPF_MOV64_REG(0, 2));
+  for (let r = 3; r <= 5; r++) insns.push(BPF_ALU64_REG(BPF_XOR, 0, r));
+  insns.push(BPF_EXIT_INSN());
+  return { name: 'stack', description: `${pairs} stack store/load pairs, ${insns.length} insns`, insns, input: input64() };
+}
+
+/**
+ * An Ethernet/IPv4/TCP parser over a 64-byte frame: ethertype and version
+ * checks, header length, the IPv4 header checksum over 20 bytes, ports,
+ * flags and a flow hash; ~130 instructions, all run for the given frame.
+ */
+export function packetParser(): Workload {
+  const sumWords = Array.from({ length: 10 }, (_, i) => `ldxh %r2, [%r6+${14 + 2 * i}]\nbe16 %r2\nadd %r7, %r2`).join('\n');
+  const tcpWords = Array.from({ length: 10 }, (_, i) => `ldxh %r5, [%r1+${14 + 2 * i}]\nbe16 %r5\nadd %r9, %r5`).join('\n');
+  const src = `
+    mov %r6, %r1
+    mov %r9, %r2
+    jlt %r9, 54, drop
+    ldxh %r2, [%r6+12]
+    be16 %r2
+    jne %r2, 0x0800, drop
+    ldxb %r3, [%r6+14]
+    mov %r4, %r3
+    rsh %r4, 4
+    jne %r4, 4, drop
+    and %r3, 15
+    lsh %r3, 2
+    jlt %r3, 20, drop
+    ldxh %r4, [%r6+16]
+    be16 %r4
+    jgt %r4, %r9, drop
+    ldxh %r4, [%r6+20]
+    be16 %r4
+    and %r4, 0x3fff
+    jne %r4, 0, drop
+    mov %r7, 0
+    ${sumWords}
+    mov %r2, %r7
+    rsh %r2, 16
+    and %r7, 0xffff
+    add %r7, %r2
+    mov %r2, %r7
+    rsh %r2, 16
+    add %r7, %r2
+    and %r7, 0xffff
+    jne %r7, 0xffff, drop
+    ldxb %r5, [%r6+23]
+    jne %r5, 6, drop
+    ldxw %r7, [%r6+26]
+    be32 %r7
+    ldxw %r8, [%r6+30]
+    be32 %r8
+    mov %r1, %r6
+    add %r1, %r3
+    ldxh %r2, [%r1+14]
+    be16 %r2
+    ldxh %r3, [%r1+16]
+    be16 %r3
+    mov %r9, 0
+    ${tcpWords}
+    ldxb %r4, [%r1+27]
+    and %r4, 0x3f
+    ldxb %r5, [%r1+26]
+    rsh %r5, 4
+    lsh %r5, 2
+    jlt %r5, 20, drop
+    mov %r0, %r7
+    lsh %r0, 32
+    or %r0, %r8
+    mul %r0, 0x9e3779b1
+    mov %r1, %r2
+    lsh %r1, 16
+    or %r1, %r3
+    xor %r0, %r1
+    mov %r1, %r0
+    rsh %r1, 29
+    xor %r0, %r1
+    mul %r0, 0x45d9f3b
+    mov %r1, %r0
+    rsh %r1, 32
+    xor %r0, %r1
+    xor %r0, %r9
+    jset %r4, 0x02, syn
+    jset %r4, 0x01, fin
+    and %r0, 0xffff
+    exit
+  syn:
+    or %r0, 0x10000
+    and %r0, 0x1ffff
+    exit
+  fin:
+    or %r0, 0x20000
+    and %r0, 0x2ffff
+    exit
+  drop:
+    mov %r0, 0
+    exit`;
+  const frame = new Uint8Array(64);
+  // Ethernet: dst, src, type 0x0800
+  frame.set([0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x08, 0x00], 0);
+  // IPv4: ver/ihl 0x45, tos, total length 50, id, flags/frag 0x4000 (DF), ttl 64, proto 6, checksum, src, dst
+  const ip = [0x45, 0x00, 0x00, 0x32, 0x12, 0x34, 0x40, 0x00, 0x40, 0x06, 0x00, 0x00, 10, 0, 0, 1, 192, 168, 1, 20];
+  let sum = 0;
+  for (let i = 0; i < 20; i += 2) sum += (ip[i]! << 8) | ip[i + 1]!;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  const csum = ~sum & 0xffff;
+  ip[10] = csum >> 8;
+  ip[11] = csum & 0xff;
+  frame.set(ip, 14);
+  // TCP: ports 49152 -> 443, seq, ack, data offset 5, flags SYN
+  frame.set([0xc0, 0x00, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0], 34);
+  const insns = assemble(src);
+  return { name: 'packet', description: `Ethernet/IPv4/TCP parser with header checksum, ${insns.length} insns`, insns, input: frame };
+}
+
+export function workloads(): Workload[] {
+  return [aluMix(), stackTraffic(), packetParser()];
+}

@@ -1,0 +1,567 @@
+/**
+ * End-to-end tests of the `tsbpf` command (../shared/docs/CLI.md): each test
+ * spawns the compiled CLI with Node and checks exit status, stdout and the
+ * one-line stderr error format `tsbpf: <context>: <message> (<ERRNO>)`.
+ */
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The compiled test lives in dist/test/, the CLI in dist/src/cli/main.js. */
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const TIMEOUT_MS = 20_000;
+
+const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let fileCounter = 0;
+/** Write a temp file and return its absolute path. */
+function file(name: string, content: string | Uint8Array): string {
+  const path = join(dir, `${fileCounter++}-${name}`);
+  writeFileSync(path, content);
+  return path;
+}
+
+const bytes = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
+
+interface Result {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function tsbpf(args: string[], input?: string): Result {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    input: input ?? '',
+    encoding: 'utf8',
+    timeout: TIMEOUT_MS,
+    env: { ...process.env, TSBPF_DEBUG: '', NO_COLOR: '1' },
+  });
+  assert.equal(r.error, undefined, `tsbpf ${args.join(' ')} did not finish: ${String(r.error)}`);
+  assert.equal(r.signal, null, `tsbpf ${args.join(' ')} was killed by ${String(r.signal)}`);
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Success: exit 0, nothing on stderr. */
+function ok(args: string[], input?: string): string {
+  const r = tsbpf(args, input);
+  assert.equal(r.stderr, '', `stderr of tsbpf ${args.join(' ')}`);
+  assert.equal(r.status, 0);
+  return r.stdout;
+}
+
+/**
+ * A failure: the given exit status and exactly one stderr line, of the form
+ * `tsbpf: ...: message (ERRNO)`, with no stack trace. Returns that line.
+ */
+function fails(args: string[], status: number, errno: string, input?: string): string {
+  const r = tsbpf(args, input);
+  assert.ok(!r.stderr.includes('    at '), `stack trace on stderr:\n${r.stderr}`);
+  assert.equal(r.status, status, `exit status of tsbpf ${args.join(' ')}; stderr: ${r.stderr}`);
+  const lines = r.stderr.split('\n');
+  assert.equal(lines.pop(), '', 'stderr ends with a newline');
+  assert.equal(lines.length, 1, `exactly one stderr line, got:\n${r.stderr}`);
+  const line = lines[0]!;
+  assert.match(line, /^tsbpf: .+ \(E[A-Z0-9]+\)$/);
+  assert.ok(line.endsWith(` (${errno})`), `expected (${errno}): ${line}`);
+  return line;
+}
+
+// Programs used throughout.
+const MOV42_CONF = 'mov %r0, 42\nexit\n';
+const MOV42_KERNEL = 'r0 = 42\nexit\n';
+const RAW7 = 'b700000007000000 9500000000000000';
+const SPEC7 = { insns: ['b700000007000000', '9500000000000000'] };
+
+interface RunJson {
+  retval: number | string;
+  duration_ns: number;
+  runs: number;
+  maps: unknown[];
+}
+
+function runJson(args: string[]): RunJson {
+  const out = ok(['run', ...args, '--json']);
+  assert.ok(out.endsWith('\n') && out.indexOf('\n') === out.length - 1, `one JSON line: ${out}`);
+  const j = JSON.parse(out) as RunJson;
+  assert.deepEqual(Object.keys(j).sort(), ['duration_ns', 'maps', 'retval', 'runs']);
+  assert.equal(typeof j.duration_ns, 'number');
+  assert.ok(Number.isFinite(j.duration_ns) && j.duration_ns >= 0, `duration_ns ${j.duration_ns}`);
+  assert.deepEqual(j.maps, []);
+  return j;
+}
+
+describe('usage', () => {
+  test('--help exits 0 and lists the commands', () => {
+    const lines = ok(['--help']).split('\n');
+    for (const prefix of [
+      '  tsbpf run PROG [--data HEX | --data-file FILE] [--repeat N] [--json]',
+      '  tsbpf disasm PROG ',
+      '  tsbpf asm FILE [-o OUT] ',
+      '  tsbpf conformance-plugin ',
+    ]) {
+      assert.ok(lines.some((l) => l.startsWith(prefix)), `usage line '${prefix}'`);
+    }
+  });
+
+  test('no arguments exits 2', () => {
+    assert.equal(tsbpf([]).status, 2);
+  });
+});
+
+describe('run', () => {
+  test('conformance dialect, human output', () => {
+    const out = ok(['run', file('a.s', MOV42_CONF)]);
+    const [retval, runs, end, ...rest] = out.split('\n');
+    assert.equal(retval, 'retval  0x2a (42)');
+    assert.match(runs!, /^runs {4}1 × \d+(\.\d+)? (ns|µs|ms) \(2 insns in the last run/);
+    assert.equal(end, '');
+    assert.deepEqual(rest, []);
+  });
+
+  test('kernel syntax, human output', () => {
+    const out = ok(['run', file('k.s', MOV42_KERNEL)]);
+    assert.equal(out.split('\n')[0], 'retval  0x2a (42)');
+  });
+
+  test('a 64-bit result in human output shows unsigned and signed', () => {
+    const out = ok(['run', file('big.s', 'lddw %r0, 0xffffffffffffffff\nexit\n')]);
+    assert.equal(out.split('\n')[0], 'retval  0xffffffffffffffff (18446744073709551615 = -1)');
+  });
+
+  const jsonCases: { name: string; args: () => string[]; retval: number | string; runs?: number }[] = [
+    { name: 'conformance dialect', args: () => [file('a.s', MOV42_CONF)], retval: 42 },
+    { name: 'kernel syntax', args: () => [file('k.s', MOV42_KERNEL)], retval: 42 },
+    {
+      name: '--data reaches r1',
+      args: () => [file('d.s', 'ldxb %r0, [%r1+1]\nexit\n'), '--data', '00 2a'],
+      retval: 42,
+    },
+    {
+      name: '--data without spaces',
+      args: () => [file('d.s', 'ldxb %r0, [%r1+1]\nexit\n'), '--data', '002a'],
+      retval: 42,
+    },
+    {
+      name: '--data-file',
+      args: () => [file('d.s', 'ldxb %r0, [%r1+1]\nexit\n'), '--data-file', file('data.bin', bytes('00 2a'))],
+      retval: 42,
+    },
+    { name: '--repeat 5', args: () => [file('a.s', MOV42_CONF), '--repeat', '5'], retval: 42, runs: 5 },
+    {
+      name: 'a result above 2^53 is a decimal string',
+      args: () => [file('big.s', 'lddw %r0, 0xffffffffffffffff\nexit\n')],
+      retval: '18446744073709551615',
+    },
+    {
+      name: '2^53 is a decimal string',
+      args: () => [file('b53.s', 'lddw %r0, 0x20000000000000\nexit\n')],
+      retval: '9007199254740992',
+    },
+    { name: '2^53 - 1 is a number', args: () => [file('b53m1.s', 'lddw %r0, 0x1fffffffffffff\nexit\n')], retval: 2 ** 53 - 1 },
+    { name: 'raw binary', args: () => [file('p.bin', bytes(RAW7))], retval: 7 },
+    { name: 'JSON program spec', args: () => [file('p.json', JSON.stringify(SPEC7))], retval: 7 },
+    {
+      name: 'JSON program spec with prog_type unspec',
+      args: () => [file('p.json', JSON.stringify({ prog_type: 'unspec', ...SPEC7 }))],
+      retval: 7,
+    },
+  ];
+  for (const c of jsonCases) {
+    test(`--json: ${c.name}`, () => {
+      const j = runJson(c.args());
+      assert.equal(j.retval, c.retval);
+      assert.equal(j.runs, c.runs ?? 1);
+    });
+  }
+
+  test('program on stdin with "-"', () => {
+    const out = ok(['run', '-', '--json'], MOV42_CONF);
+    assert.equal((JSON.parse(out) as RunJson).retval, 42);
+  });
+});
+
+describe('disasm and asm', () => {
+  const SOURCE = [
+    'mov %r0, 1',
+    'lddw %r1, 0x1122334455667788',
+    'ldxw %r2, [%r1+4]',
+    'stxdw [%r10-8], %r2',
+    'stb [%r10-16], 7',
+    'jeq %r2, 0x10, +1',
+    'call 1',
+    'exit',
+    '',
+  ].join('\n');
+  const DISASM = [
+    '0: (b7) r0 = 1',
+    '1: (18) r1 = 0x1122334455667788',
+    '3: (61) r2 = *(u32 *)(r1 +4)',
+    '4: (7b) *(u64 *)(r10 -8) = r2',
+    '5: (72) *(u8 *)(r10 -16) = 7',
+    '6: (15) if r2 == 0x10 goto pc+1',
+    '7: (85) call 1',
+    '8: (95) exit',
+    '',
+  ].join('\n');
+  const BYTES = bytes(`
+    b700000001000000
+    1801000088776655 0000000044332211
+    6112040000000000
+    7b2af8ff00000000
+    720af0ff07000000
+    1502010010000000
+    8500000001000000
+    9500000000000000`);
+
+  test('disasm of assembly prints the verifier-log syntax', () => {
+    assert.equal(ok(['disasm', file('prog.s', SOURCE)]), DISASM);
+  });
+
+  test('disasm of the raw bytes prints the same', () => {
+    assert.equal(ok(['disasm', file('prog.bin', BYTES)]), DISASM);
+  });
+
+  test('asm -o writes exactly the expected bytes', () => {
+    const out = join(dir, 'asm-out.bin');
+    assert.equal(ok(['asm', file('prog.s', SOURCE), '-o', out]), '');
+    assert.deepEqual(new Uint8Array(readFileSync(out)), BYTES);
+  });
+
+  test('asm to stdout (not a TTY) writes the raw bytes', () => {
+    const r = spawnSync(process.execPath, [CLI, 'asm', file('prog.s', SOURCE)], { timeout: TIMEOUT_MS });
+    assert.equal(r.status, 0);
+    assert.deepEqual(new Uint8Array(r.stdout), BYTES);
+  });
+
+  test('asm then disasm then asm round trip', () => {
+    const first = join(dir, 'round1.bin');
+    ok(['asm', file('prog.s', SOURCE), '-o', first]);
+    const text = ok(['disasm', first]);
+    assert.equal(text, DISASM);
+    const second = join(dir, 'round2.bin');
+    ok(['asm', file('disasm.txt', text), '-o', second]);
+    assert.deepEqual(readFileSync(second), readFileSync(first));
+  });
+});
+
+describe('run-time faults exit 1', () => {
+  test('a null pointer read is EFAULT', () => {
+    const prog = file('null.s', 'mov %r1, 0\nldxw %r0, [%r1+0]\nexit\n');
+    const line = fails(['run', prog], 1, 'EFAULT');
+    assert.equal(line, `tsbpf: ${prog}: pc 1: invalid read of 4 bytes at 0x0: null pointer dereference (EFAULT)`);
+  });
+
+  test('an infinite loop stops at the budget with E2BIG', () => {
+    const prog = file('loop.s', 'ja -1\nexit\n');
+    const line = fails(['run', prog, '--budget', '1000'], 1, 'E2BIG');
+    assert.ok(line.startsWith(`tsbpf: ${prog}: `), line);
+    assert.ok(line.includes('budget of 1000 '), line);
+  });
+
+  test('an infinite loop under the default budget still terminates', () => {
+    fails(['run', file('loop.s', 'ja -1\nexit\n')], 1, 'E2BIG');
+  });
+
+  test('falling off the end is EFAULT', () => {
+    fails(['run', file('noexit.s', 'mov %r0, 1\n')], 1, 'EFAULT');
+  });
+});
+
+/** 4096 pseudo-random bytes from a fixed-seed LCG (Numerical Recipes constants). */
+function garbage(seed: number, n = 4096): Uint8Array {
+  const out = new Uint8Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s >>> 24;
+  }
+  return out;
+}
+
+describe('bad input exits 2 with one error line', () => {
+  const MISSING = join(dir, 'does-not-exist.s');
+  const cases: {
+    name: string;
+    args: () => string[];
+    errno: string;
+    /** the exact stderr line */
+    line?: (args: string[]) => string;
+    /** substrings of the stderr line */
+    includes?: string[];
+    /** the line starts with `tsbpf: PROG: ` */
+    prog?: boolean;
+  }[] = [
+    {
+      name: 'nonexistent file',
+      args: () => ['run', MISSING],
+      errno: 'ENOENT',
+      line: () => `tsbpf: ${MISSING}: no such file (ENOENT)`,
+    },
+    {
+      name: 'raw length not a multiple of 8',
+      args: () => ['run', file('short.bin', bytes('b700000007000000 950000'))],
+      errno: 'EINVAL',
+      line: (a) => `tsbpf: ${a[1]}: program length 11 is not a multiple of 8 bytes (EINVAL)`,
+    },
+    {
+      name: 'raw unknown opcode 0xff names the slot',
+      args: () => ['run', file('unk.bin', bytes('b700000007000000 ff00000000000000'))],
+      errno: 'EINVAL',
+      line: (a) => `tsbpf: ${a[1]}: slot 1: unknown opcode 0xff (EINVAL)`,
+    },
+    {
+      name: 'disasm of a raw unknown opcode',
+      args: () => ['disasm', file('unk.bin', bytes('ff00000000000000'))],
+      errno: 'EINVAL',
+      includes: ['slot 0', 'unknown opcode 0xff'],
+      prog: true,
+    },
+    {
+      name: 'truncated ld_imm64',
+      args: () => ['run', file('trunc.bin', bytes('1800000007000000'))],
+      errno: 'EINVAL',
+      line: (a) => `tsbpf: ${a[1]}: slot 0: ld_imm64 is missing its second slot (EINVAL)`,
+    },
+    {
+      name: 'assembly: unknown mnemonic',
+      args: () => ['run', file('m.s', 'mov %r0, 1\nfrob %r0, 1\nexit\n')],
+      errno: 'EINVAL',
+      includes: [': line 2: ', 'frob'],
+      prog: true,
+    },
+    {
+      name: 'assembly: bad register r11',
+      args: () => ['run', file('m.s', 'mov %r11, 1\nexit\n')],
+      errno: 'EINVAL',
+      includes: [': line 1: ', 'r11'],
+      prog: true,
+    },
+    {
+      name: 'assembly: bad register r11 in kernel syntax',
+      args: () => ['run', file('m.s', 'r0 = 0\nr11 = 1\nexit\n')],
+      errno: 'EINVAL',
+      includes: [': line 2: ', 'r11'],
+      prog: true,
+    },
+    {
+      name: 'assembly: missing operand',
+      args: () => ['run', file('m.s', 'mov %r0\nexit\n')],
+      errno: 'EINVAL',
+      includes: [': line 1: ', 'operand'],
+      prog: true,
+    },
+    {
+      name: 'assembly: undefined label',
+      args: () => ['run', file('m.s', 'mov %r0, 0\n\nja nowhere\nexit\n')],
+      errno: 'EINVAL',
+      includes: [': line 3: ', "undefined label 'nowhere'"],
+      prog: true,
+    },
+    {
+      name: 'asm command: malformed assembly',
+      args: () => ['asm', file('m.s', 'frob\n'), '-o', join(dir, 'never.bin')],
+      errno: 'EINVAL',
+      includes: [': line 1: ', 'frob'],
+      prog: true,
+    },
+    {
+      name: 'spec: invalid JSON',
+      args: () => ['run', file('j.json', '{"insns": [')],
+      errno: 'EINVAL',
+      includes: ['invalid JSON'],
+      prog: true,
+    },
+    {
+      name: 'spec: insns not an array',
+      args: () => ['run', file('j.json', '{"insns": "b700000007000000"}')],
+      errno: 'EINVAL',
+      line: (a) => `tsbpf: ${a[1]}: 'insns' must be an array of 16-hex-digit strings (EINVAL)`,
+    },
+    {
+      name: 'spec: an insn of 15 hex digits',
+      args: () => ['run', file('j.json', JSON.stringify({ insns: ['b70000000700000', '9500000000000000'] }))],
+      errno: 'EINVAL',
+      includes: ['insns[0]', '16 hex digits', '"b70000000700000"'],
+      prog: true,
+    },
+    {
+      name: 'spec: unknown prog_type',
+      args: () => ['run', file('j.json', JSON.stringify({ prog_type: 'nonsense', ...SPEC7 }))],
+      errno: 'EINVAL',
+      includes: ['prog_type', '"nonsense"'],
+      prog: true,
+    },
+    {
+      name: 'spec: maps are not supported yet',
+      args: () =>
+        ['run', file('j.json', JSON.stringify({ maps: [{ type: 'hash', key_size: 8, value_size: 8, max_entries: 4 }], ...SPEC7 }))],
+      errno: 'ENOTSUP',
+      line: (a) => `tsbpf: ${a[1]}: program specs with maps are not supported yet (ENOTSUP)`,
+    },
+    {
+      name: 'unknown command',
+      args: () => ['frobnicate'],
+      errno: 'EINVAL',
+      includes: ["unknown command 'frobnicate'"],
+    },
+    {
+      name: '--data with an odd number of hex digits',
+      args: () => ['run', file('a.s', MOV42_CONF), '--data', '0a1'],
+      errno: 'EINVAL',
+      line: () => 'tsbpf: --data: --data has an odd number of hex digits (EINVAL)',
+    },
+    {
+      name: '--data that is not hex',
+      args: () => ['run', file('a.s', MOV42_CONF), '--data', 'zz'],
+      errno: 'EINVAL',
+      includes: ['--data', 'not hexadecimal'],
+    },
+    {
+      name: '--repeat 0',
+      args: () => ['run', file('a.s', MOV42_CONF), '--repeat', '0'],
+      errno: 'EINVAL',
+      line: () => "tsbpf: --repeat must be a positive integer, got '0' (EINVAL)",
+    },
+    {
+      name: '--budget 0',
+      args: () => ['run', file('a.s', MOV42_CONF), '--budget', '0'],
+      errno: 'EINVAL',
+      includes: ['--budget'],
+    },
+    {
+      name: '--engine jit',
+      args: () => ['run', file('a.s', MOV42_CONF), '--engine', 'jit'],
+      errno: 'EINVAL',
+      includes: ['--engine jit'],
+    },
+    {
+      name: 'empty file',
+      args: () => ['run', file('empty', '')],
+      errno: 'EINVAL',
+      includes: ['no instructions'],
+      prog: true,
+    },
+    {
+      name: 'a file with only comments',
+      args: () => ['run', file('comments.s', '# nothing here\n\n; nor here\n')],
+      errno: 'EINVAL',
+      includes: ['no instructions'],
+      prog: true,
+    },
+    {
+      name: 'ELF objects are refused for now',
+      args: () => ['run', file('o.elf', bytes('7f454c4602010100'))],
+      errno: 'ENOTSUP',
+      includes: ['ELF'],
+      prog: true,
+    },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      const args = c.args();
+      const line = fails(args, 2, c.errno);
+      if (c.line) assert.equal(line, c.line(args));
+      for (const s of c.includes ?? []) assert.ok(line.includes(s), `'${s}' in: ${line}`);
+      // Errors about the program file name it as the context.
+      if (c.prog) assert.ok(line.startsWith(`tsbpf: ${args[1]}: `), line);
+    });
+  }
+
+  // CLI.md: "Errors go to stderr as one line". Usage errors print a second
+  // `usage: ...` line after the error line (src/cli/main.ts parse()).
+  const usageErrors: { name: string; args: () => string[]; includes: string }[] = [
+    { name: 'unknown option', args: () => ['run', file('a.s', MOV42_CONF), '--foo'], includes: "Unknown option '--foo'" },
+    { name: 'missing option argument', args: () => ['run', file('a.s', MOV42_CONF), '--repeat'], includes: '--repeat' },
+    { name: 'wrong number of arguments', args: () => ['disasm'], includes: 'wrong number of arguments' },
+    {
+      name: '--data with --data-file',
+      args: () => ['run', file('a.s', MOV42_CONF), '--data', '00', '--data-file', file('d.bin', bytes('00'))],
+      includes: 'exclusive',
+    },
+  ];
+  for (const c of usageErrors) {
+    test(`usage error: ${c.name}`, { todo: 'src bug: usage errors print a second stderr line (usage: ...)' }, () => {
+      const line = fails(c.args(), 2, 'EINVAL');
+      assert.ok(line.includes(c.includes), line);
+    });
+  }
+  // What holds today, so the todo above does not hide a regression of the first line.
+  for (const c of usageErrors) {
+    test(`usage error: ${c.name}: exit 2, first stderr line is the error`, () => {
+      const r = tsbpf(c.args());
+      assert.equal(r.status, 2);
+      assert.ok(!r.stderr.includes('    at '));
+      const first = r.stderr.split('\n')[0]!;
+      assert.match(first, /^tsbpf: .+ \(EINVAL\)$/);
+      assert.ok(first.includes(c.includes), first);
+    });
+  }
+
+  test('a jump out of range names the file', { todo: 'src bug: the Interpreter error is not given the file context' }, () => {
+    const prog = file('far.bin', bytes('9500000000000000 0500050000000000'));
+    const r = tsbpf(['run', prog]);
+    assert.ok(r.status === 1 || r.status === 2);
+    assert.equal(r.stderr, `tsbpf: ${prog}: jump out of range from insn 1 to 7 (EINVAL)\n`);
+  });
+
+  for (const seed of [1, 2, 3]) {
+    test(`4096 pseudo-random bytes (seed ${seed}) fail cleanly`, () => {
+      const r = tsbpf(['run', file(`garbage-${seed}.bin`, garbage(seed))]);
+      assert.ok(r.status === 1 || r.status === 2, `exit status ${r.status}`);
+      assert.ok(!r.stderr.includes('    at '));
+      assert.match(r.stderr, /^tsbpf: [^\n]+ \(E[A-Z0-9]+\)\n$/);
+    });
+  }
+});
+
+describe('conformance-plugin', () => {
+  /** The runner's base16: each byte as two lowercase hex digits and two spaces. */
+  const base16 = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0') + '  ').join('');
+  const MOV42 = base16(bytes('b70000002a000000 9500000000000000'));
+  const LOAD_BYTE1 = base16(bytes('7110010000000000 9500000000000000')); // ldxb r0, [r1+1]
+  const ALL_ONES = base16(bytes('18000000ffffffff 00000000ffffffff 9500000000000000'));
+  const NULL_READ = base16(bytes('6110000000000000 9500000000000000')); // ldxw r0, [r1+0], r1 = NULL
+
+  const cases: { name: string; args: string[]; stdin: string; out: string }[] = [
+    { name: 'no memory', args: [], stdin: MOV42, out: '2a\n' },
+    { name: 'with memory', args: [base16(bytes('002a'))], stdin: LOAD_BYTE1, out: '2a\n' },
+    { name: '--interpret, memory first', args: [base16(bytes('002a')), '--interpret'], stdin: LOAD_BYTE1, out: '2a\n' },
+    { name: '--interpret, memory last', args: ['--interpret', base16(bytes('002a'))], stdin: LOAD_BYTE1, out: '2a\n' },
+    { name: 'all 64 bits of r0', args: [], stdin: ALL_ONES, out: 'ffffffffffffffff\n' },
+    { name: 'plain hex on stdin', args: [], stdin: 'b70000002a0000009500000000000000\n', out: '2a\n' },
+  ];
+  for (const c of cases) {
+    test(c.name, () => {
+      assert.equal(ok(['conformance-plugin', ...c.args], c.stdin), c.out);
+    });
+  }
+
+  for (const opt of ['--jit', '--foo']) {
+    test(`${opt} is rejected`, () => {
+      const r = tsbpf(['conformance-plugin', opt], MOV42);
+      assert.equal(r.status, 1);
+      assert.equal(r.stdout, '');
+      assert.equal(r.stderr, `Invalid arguments: ${opt}\n`);
+    });
+  }
+
+  test('a faulting program exits non-zero', () => {
+    const r = tsbpf(['conformance-plugin'], NULL_READ);
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stdout, '');
+    assert.ok(!r.stderr.includes('    at '));
+    assert.ok(r.stderr.endsWith(' (EFAULT)\n'), r.stderr);
+  });
+
+  test('an unknown opcode exits non-zero', () => {
+    const r = tsbpf(['conformance-plugin'], base16(bytes('ff00000000000000')));
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stdout, '');
+    assert.ok(r.stderr.endsWith(' (EINVAL)\n'), r.stderr);
+  });
+});
