@@ -472,8 +472,7 @@ describe('bad input exits 2 with one error line', () => {
     });
   }
 
-  // CLI.md: "Errors go to stderr as one line". Usage errors print a second
-  // `usage: ...` line after the error line (src/cli/main.ts parse()).
+  // CLI.md: "Errors go to stderr as one line", usage errors included.
   const usageErrors: { name: string; args: () => string[]; includes: string }[] = [
     { name: 'unknown option', args: () => ['run', file('a.s', MOV42_CONF), '--foo'], includes: "Unknown option '--foo'" },
     { name: 'missing option argument', args: () => ['run', file('a.s', MOV42_CONF), '--repeat'], includes: '--repeat' },
@@ -485,12 +484,11 @@ describe('bad input exits 2 with one error line', () => {
     },
   ];
   for (const c of usageErrors) {
-    test(`usage error: ${c.name}`, { todo: 'src bug: usage errors print a second stderr line (usage: ...)' }, () => {
+    test(`usage error: ${c.name}`, () => {
       const line = fails(c.args(), 2, 'EINVAL');
       assert.ok(line.includes(c.includes), line);
     });
   }
-  // What holds today, so the todo above does not hide a regression of the first line.
   for (const c of usageErrors) {
     test(`usage error: ${c.name}: exit 2, first stderr line is the error`, () => {
       const r = tsbpf(c.args());
@@ -502,7 +500,7 @@ describe('bad input exits 2 with one error line', () => {
     });
   }
 
-  test('a jump out of range names the file', { todo: 'src bug: the Interpreter error is not given the file context' }, () => {
+  test('a jump out of range names the file', () => {
     const prog = file('far.bin', bytes('9500000000000000 0500050000000000'));
     const r = tsbpf(['run', prog]);
     assert.ok(r.status === 1 || r.status === 2);

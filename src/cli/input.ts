@@ -39,12 +39,23 @@ export function detectFormat(bytes: Uint8Array): InputFormat {
   if (!isText(bytes)) return 'raw';
   const text = new TextDecoder().decode(bytes);
   const trimmed = text.trimStart();
-  if (trimmed.startsWith('{') && /"insns"\s*:/.test(text)) return 'spec';
+  if (trimmed.startsWith('{') && isJsonObject(trimmed)) return 'spec';
   // tcpdump -dd: `{ 0x28, 0, 0, 0x0000000c },`; -ddd: a count line then `40 0 0 12` lines.
   if (/^\s*\{\s*0x[0-9a-f]+,\s*\d+,\s*\d+,\s*0x[0-9a-f]+\s*\},?\s*$/im.test(trimmed.split('\n')[0] ?? '')) return 'cbpf';
   const lines = trimmed.split('\n').map((l) => l.trim()).filter((l) => l !== '');
   if (lines.length >= 2 && /^\d+$/.test(lines[0]!) && lines.slice(1).every((l) => /^\d+ \d+ \d+ \d+$/.test(l))) return 'cbpf';
   return 'asm';
+}
+
+function isJsonObject(text: string): boolean {
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+  } catch {
+    // `{` starting text that is not JSON: a spec with a syntax error is still
+    // a spec (so the error says so) unless it is tcpdump -dd output.
+    return /"insns"\s*:/.test(text);
+  }
 }
 
 function isText(bytes: Uint8Array): boolean {
@@ -98,6 +109,7 @@ export function parseSpec(text: string): ProgramInput {
   const o = doc as Record<string, unknown>;
   const known = new Set(['prog_type', 'license', 'maps', 'insns', 'fixups', 'name', 'description']);
   for (const k of Object.keys(o)) if (!known.has(k)) throw new BpfError('EINVAL', `unknown field '${k}' in program spec`);
+  if (!('insns' in o)) throw new BpfError('EINVAL', "a program spec needs 'insns', an array of 16-hex-digit strings");
   if (!Array.isArray(o['insns'])) throw new BpfError('EINVAL', "'insns' must be an array of 16-hex-digit strings");
   const insnsHex = o['insns'] as unknown[];
   if (insnsHex.length === 0) throw new BpfError('EINVAL', "'insns' is empty");

@@ -66,10 +66,10 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>,
   } catch (e) {
     const msg = (e as Error).message;
     const short = /^(Unknown option '[^']+'|Option '[^']+' argument missing)/.exec(msg)?.[1] ?? msg.split('\n')[0];
-    throw new CliError(`${short}\nusage: ${usage}`, 2, 'EINVAL');
+    throw new CliError(`${short} (usage: ${usage})`, 2, 'EINVAL');
   }
   if (parsed.positionals.length < positionals[0] || parsed.positionals.length > positionals[1]) {
-    throw new CliError(`wrong number of arguments\nusage: ${usage}`, 2, 'EINVAL');
+    throw new CliError(`wrong number of arguments (usage: ${usage})`, 2, 'EINVAL');
   }
   return parsed;
 }
@@ -130,7 +130,7 @@ function cmdRun(args: string[]): number {
   }, [1, 1], usage);
   const file = positionals[0]!;
   if (values['data'] !== undefined && values['data-file'] !== undefined) {
-    throw new CliError(`--data and --data-file are exclusive\nusage: ${usage}`, 2, 'EINVAL');
+    throw new CliError(`--data and --data-file are exclusive (usage: ${usage})`, 2, 'EINVAL');
   }
   const count = (name: string, def: number): number => {
     const v = values[name] as string | undefined;
@@ -151,6 +151,7 @@ function cmdRun(args: string[]): number {
     budget: count('budget', 1_000_000),
     json: values['json'] === true,
     file,
+    dataContext: (values['data-file'] as string | undefined) ?? '--data',
   });
 }
 

@@ -19,6 +19,8 @@ export interface RunOptions {
   budget: number;
   json: boolean;
   file: string;
+  /** how to name the data in errors: '--data' or the data file */
+  dataContext: string;
 }
 
 /** r0 as CLI.md wants it: a number when it fits in 2^53, else a decimal string. */
@@ -29,13 +31,21 @@ export function retvalJson(r0: bigint): number | string {
 export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOptions): number {
   const rt = new Runtime();
   const type = programType(prog.progType);
-  const interp = new Interpreter(rt.mem, prog.slots, {
-    checked: true,
-    budget: opts.budget,
-    helpers: rt.helpers,
-    regions: rt.regions,
-  });
-  const run = type.prepare(rt.mem, data);
+  let interp: Interpreter;
+  try {
+    interp = new Interpreter(rt.mem, prog.slots, { checked: true, budget: opts.budget, helpers: rt.helpers, regions: rt.regions });
+  } catch (e) {
+    // A program the engine refuses to load is a rejected program: exit 1.
+    if (e instanceof BpfError) throw new CliError(`${opts.file}: ${e.message}`, 1, e.code);
+    throw e;
+  }
+  let run;
+  try {
+    run = type.prepare(rt.mem, data);
+  } catch (e) {
+    if (e instanceof BpfError) throw e.withContext(opts.dataContext);
+    throw e;
+  }
   let r0 = 0n;
   let elapsed = 0n;
   try {

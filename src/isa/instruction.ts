@@ -98,6 +98,7 @@ export function toSlots(insns: readonly Instruction[]): Slot[] {
 
 /** Encode logical instructions to the little-endian wire format. Fields are checked first. */
 export function encode(insns: readonly Instruction[]): Uint8Array {
+  if (!Array.isArray(insns)) throw new BpfError('EINVAL', 'expected an array of instructions');
   insns.forEach((insn, i) => checkFields(insn, i));
   return encodeSlots(toSlots(insns));
 }
@@ -145,6 +146,7 @@ function checkFields(insn: Instruction, index: number): void {
   const bad = (what: string): never => {
     throw new BpfError('EINVAL', `instruction ${index}: ${what}`);
   };
+  if (typeof insn !== 'object' || insn === null) bad(`expected an instruction object, got ${insn === null ? 'null' : typeof insn}`);
   const intIn = (v: unknown, lo: number, hi: number): boolean =>
     typeof v === 'number' && Number.isInteger(v) && v >= lo && v <= hi;
   if (!intIn(insn.code, 0, 255)) bad(`opcode ${String(insn.code)} is not a byte`);
