@@ -71,6 +71,16 @@ const STRIDE = 4;
  */
 const REGS = new Int32Array(32);
 let running = false;
+
+/**
+ * The code arena, for the same reason: the predecoded program being run is
+ * copied here (once, when a different program runs than last time), so the
+ * loop reads its instructions from a constant array. It bounds a program to
+ * MAX_INTERP_SLOTS slots, far above 3.19's 4096.
+ */
+export const MAX_INTERP_SLOTS = 65535;
+const CODE = new Int32Array((MAX_INTERP_SLOTS + 1) * STRIDE);
+let loaded: Int32Array | undefined;
 /** predecoded sentinel: falling off the end of the program */
 const OP_FELL_OFF = 0x100;
 /** words saved per local call: return pc, r6..r9 (halves), r10 */
@@ -166,6 +176,9 @@ export class Interpreter {
 
   constructor(mem: AddressSpace, slots: readonly Slot[], options: InterpreterOptions) {
     if (slots.length === 0) throw new BpfError('EINVAL', 'empty program');
+    if (slots.length > MAX_INTERP_SLOTS) {
+      throw new BpfError('E2BIG', `program of ${slots.length} instructions exceeds the interpreter's ${MAX_INTERP_SLOTS}`);
+    }
     this.slots = slots;
     this.prog = predecode(slots);
     this.mem = mem;
@@ -256,6 +269,10 @@ export class Interpreter {
   private loop(): void {
     if (running) throw new InternalError('a program run started inside another run');
     running = true;
+    if (loaded !== this.prog) {
+      CODE.set(this.prog);
+      loaded = this.prog;
+    }
     try {
       this.loopInner();
     } finally {
@@ -264,7 +281,7 @@ export class Interpreter {
   }
 
   private loopInner(): void {
-    const P = this.prog;
+    const P = CODE;
     const R = REGS;
     const mem = this.mem;
     const checked = this.checked;
@@ -277,6 +294,8 @@ export class Interpreter {
     // Local-call frames: return pc and the caller's r6..r10.
     const frames: number[] = [];
     this.frameBase = STACK_TOP;
+    // Checked mode's inline fast path: accesses inside the current frame or its callers' frames.
+    let frameLo = STACK_TOP - STACK_FRAME_SIZE;
     let i = 0;
     let w = 0;
     let a = 0;
@@ -285,7 +304,6 @@ export class Interpreter {
     let imm = 0;
     let addr = 0;
     let t = 0;
-    let u = 0;
     try {
       for (;;) {
         i = pc << 2;
@@ -435,98 +453,98 @@ export class Interpreter {
           // ---------------------------------------------------- LDX
           case 0x61:
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b | 1]!, 4, false);
+            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 4, false);
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = 0;
             break;
           case 0x69:
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b | 1]!, 2, false);
+            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 2, false);
             R[a] = dv.getUint16(addr, true);
             R[a | 1] = 0;
             break;
           case 0x71:
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b | 1]!, 1, false);
+            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 1, false);
             R[a] = u8[addr]!;
             R[a | 1] = 0;
             break;
           case 0x79:
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b | 1]!, 8, false);
+            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 8, false);
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = dv.getInt32(addr + 4, true);
             break;
           case 0x81: // LDSX
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b | 1]!, 4, false);
+            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 4, false);
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = R[a]! >> 31;
             break;
           case 0x89:
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b | 1]!, 2, false);
+            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 2, false);
             R[a] = dv.getInt16(addr, true);
             R[a | 1] = R[a]! >> 31;
             break;
           case 0x91:
             addr = (R[b]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[b | 1]!, 1, false);
+            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 1, false);
             R[a] = dv.getInt8(addr);
             R[a | 1] = R[a]! >> 31;
             break;
           // ---------------------------------------------------- ST
           case 0x62:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a | 1]!, 4, true);
+            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 4, true);
             dv.setInt32(addr, imm, true);
             break;
           case 0x6a:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a | 1]!, 2, true);
+            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 2, true);
             dv.setInt16(addr, imm, true);
             break;
           case 0x72:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a | 1]!, 1, true);
+            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 1, true);
             u8[addr] = imm;
             break;
           case 0x7a:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a | 1]!, 8, true);
+            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 8, true);
             dv.setInt32(addr, imm, true);
             dv.setInt32(addr + 4, imm >> 31, true);
             break;
           // ---------------------------------------------------- STX
           case 0x63:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a | 1]!, 4, true);
+            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 4, true);
             dv.setInt32(addr, R[b]!, true);
             break;
           case 0x6b:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a | 1]!, 2, true);
+            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 2, true);
             dv.setInt16(addr, R[b]!, true);
             break;
           case 0x73:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a | 1]!, 1, true);
+            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 1, true);
             u8[addr] = R[b]!;
             break;
           case 0x7b:
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a | 1]!, 8, true);
+            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 8, true);
             dv.setInt32(addr, R[b]!, true);
             dv.setInt32(addr + 4, R[b | 1]!, true);
             break;
           case 0xc3: // atomic, 32-bit
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a | 1]!, 4, true);
+            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 4, true);
             atomic32(R, dv, addr, b, imm);
             break;
           case 0xdb: // atomic, 64-bit
             addr = (R[a]! >>> 0) + off;
-            if (checked) this.check(pc, addr, R[a | 1]!, 8, true);
+            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 8, true);
             atomic64(R, dv, addr, b, imm);
             break;
           // ---------------------------------------------------- JMP
@@ -548,31 +566,47 @@ export class Interpreter {
           case 0x5d: if (R[a] !== R[b] || R[a | 1] !== R[b | 1]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x45: if ((R[a]! & imm) !== 0 || (R[a | 1]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x4d: if ((R[a]! & R[b]!) !== 0 || (R[a | 1]! & R[b | 1]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x25: case 0x35: case 0xa5: case 0xb5: // unsigned 64-bit vs sign-extended imm
-            t = ucmp64(R[a]!, R[a | 1]!, imm, imm >> 31);
-            if (condHolds((w & 0xff) & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
-            break;
-          case 0x2d: case 0x3d: case 0xad: case 0xbd:
-            t = ucmp64(R[a]!, R[a | 1]!, R[b]!, R[b | 1]!);
-            if (condHolds((w & 0xff) & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
-            break;
-          case 0x65: case 0x75: case 0xc5: case 0xd5: // signed 64-bit
-            t = scmp64(R[a]!, R[a | 1]!, imm, imm >> 31);
-            if (condHolds((w & 0xff) & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
-            break;
-          case 0x6d: case 0x7d: case 0xcd: case 0xdd:
-            t = scmp64(R[a]!, R[a | 1]!, R[b]!, R[b | 1]!);
-            if (condHolds((w & 0xff) & 0xf0, t)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
-            break;
-          // ---------------------------------------------------- JMP32: the low halves only
-          case 0x16: case 0x1e: case 0x56: case 0x5e: case 0x46: case 0x4e:
-          case 0x26: case 0x2e: case 0x36: case 0x3e: case 0xa6: case 0xae: case 0xb6: case 0xbe:
-          case 0x66: case 0x6e: case 0x76: case 0x7e: case 0xc6: case 0xce: case 0xd6: case 0xde: {
-            u = ((w & 0xff) & 0x08) !== 0 ? R[b]! : imm;
-            t = R[a]!;
-            if (jmp32Holds((w & 0xff) & 0xf0, t, u)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; }
-            break;
-          }
+          // Conditional jumps, one case each. 64-bit comparisons compare the high
+          // halves (signed or unsigned) and, when equal, the low halves unsigned.
+          case 0x25: if ((R[a | 1]! >>> 0) > ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x2d: if ((R[a | 1]! >>> 0) > (R[b | 1]! >>> 0) || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) > (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x35: if ((R[a | 1]! >>> 0) > ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x3d: if ((R[a | 1]! >>> 0) > (R[b | 1]! >>> 0) || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) >= (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xa5: if ((R[a | 1]! >>> 0) < ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xad: if ((R[a | 1]! >>> 0) < (R[b | 1]! >>> 0) || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) < (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xb5: if ((R[a | 1]! >>> 0) < ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xbd: if ((R[a | 1]! >>> 0) < (R[b | 1]! >>> 0) || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) <= (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x65: if (R[a | 1]! > (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x6d: if (R[a | 1]! > R[b | 1]! || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) > (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x75: if (R[a | 1]! > (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x7d: if (R[a | 1]! > R[b | 1]! || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) >= (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xc5: if (R[a | 1]! < (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xcd: if (R[a | 1]! < R[b | 1]! || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) < (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xd5: if (R[a | 1]! < (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xdd: if (R[a | 1]! < R[b | 1]! || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) <= (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          // JMP32: the low halves only, unsigned or signed.
+          case 0x16: if (R[a] === imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x1e: if (R[a] === R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x56: if (R[a] !== imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x5e: if (R[a] !== R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x46: if ((R[a]! & imm) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x4e: if ((R[a]! & R[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x26: if ((R[a]! >>> 0) > (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x2e: if ((R[a]! >>> 0) > (R[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x36: if ((R[a]! >>> 0) >= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x3e: if ((R[a]! >>> 0) >= (R[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xa6: if ((R[a]! >>> 0) < (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xae: if ((R[a]! >>> 0) < (R[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xb6: if ((R[a]! >>> 0) <= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xbe: if ((R[a]! >>> 0) <= (R[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x66: if (R[a]! > imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x6e: if (R[a]! > R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x76: if (R[a]! >= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x7e: if (R[a]! >= R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xc6: if (R[a]! < imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xce: if (R[a]! < R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xd6: if (R[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xde: if (R[a]! <= R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x85: // call: helper (src 0), local function (src 1), kfunc (src 2)
             if (b === 2) {
               budget -= pc - segStart + 1;
@@ -584,6 +618,7 @@ export class Interpreter {
               frames.push(pc, R[12]!, R[13]!, R[14]!, R[15]!, R[16]!, R[17]!, R[18]!, R[19]!, R[20]!);
               R[20] = R[20]! - STACK_FRAME_SIZE;
               this.frameBase = R[20]!;
+              frameLo = R[20]! - STACK_FRAME_SIZE;
               pc += imm;
               segStart = pc + 1;
               break;
@@ -614,6 +649,7 @@ export class Interpreter {
             if (frames.length === 0) return this.finish(budget);
             if (budget < 0) throw this.overBudget(pc);
             pc = this.popFrame(frames, R);
+            frameLo = R[20]! - STACK_FRAME_SIZE;
             segStart = pc + 1;
             break;
           case 0x100: // OP_FELL_OFF
@@ -682,46 +718,6 @@ function setReg(R: Int32Array, r: number, v: number | bigint): void {
   } else {
     R[2 * r] = v | 0;
     R[2 * r + 1] = Math.floor(v / TWO32) | 0;
-  }
-}
-
-/** -1, 0, 1 comparing two u64 given as halves */
-function ucmp64(alo: number, ahi: number, blo: number, bhi: number): number {
-  if (ahi !== bhi) return (ahi >>> 0) < (bhi >>> 0) ? -1 : 1;
-  if (alo === blo) return 0;
-  return (alo >>> 0) < (blo >>> 0) ? -1 : 1;
-}
-
-/** -1, 0, 1 comparing two s64 given as halves */
-function scmp64(alo: number, ahi: number, blo: number, bhi: number): number {
-  if (ahi !== bhi) return ahi < bhi ? -1 : 1;
-  if (alo === blo) return 0;
-  return (alo >>> 0) < (blo >>> 0) ? -1 : 1;
-}
-
-/** Whether jump op (JGT/JGE/JLT/JLE or their signed forms) holds for a comparison result. */
-function condHolds(op: number, c: number): boolean {
-  switch (op) {
-    case 0x20: case 0x60: return c > 0;
-    case 0x30: case 0x70: return c >= 0;
-    case 0xa0: case 0xc0: return c < 0;
-    default: return c <= 0; // 0xb0, 0xd0
-  }
-}
-
-function jmp32Holds(op: number, x: number, y: number): boolean {
-  switch (op) {
-    case 0x10: return x === y;
-    case 0x50: return x !== y;
-    case 0x40: return (x & y) !== 0;
-    case 0x20: return x >>> 0 > y >>> 0;
-    case 0x30: return x >>> 0 >= y >>> 0;
-    case 0xa0: return x >>> 0 < y >>> 0;
-    case 0xb0: return x >>> 0 <= y >>> 0;
-    case 0x60: return x > y;
-    case 0x70: return x >= y;
-    case 0xc0: return x < y;
-    default: return x <= y; // 0xd0
   }
 }
 
