@@ -304,6 +304,7 @@ export class Interpreter {
     let imm = 0;
     let addr = 0;
     let t = 0;
+    let u = 0;
     try {
       for (;;) {
         i = pc << 2;
@@ -315,15 +316,18 @@ export class Interpreter {
         imm = P[i + 3]!;
         switch (w & 0x1ff) {
           // ---------------------------------------------------- ALU64, K
+          // 64-bit add/sub in int32 arithmetic: the low word carries out when the
+          // unsigned sum is below an operand, and borrows when x < y unsigned.
           case 0x07: // add
-            t = (R[a]! >>> 0) + (imm >>> 0);
+            u = R[a]!;
+            t = (u + imm) | 0;
             R[a] = t;
-            R[a | 1] = R[a | 1]! + (imm >> 31) + (t > 0xffffffff ? 1 : 0);
+            R[a | 1] = (R[a | 1]! + (imm >> 31) + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
             break;
           case 0x17: // sub
-            t = (R[a]! >>> 0) - (imm >>> 0);
-            R[a] = t;
-            R[a | 1] = R[a | 1]! - (imm >> 31) - (t < 0 ? 1 : 0);
+            u = R[a]!;
+            R[a] = (u - imm) | 0;
+            R[a | 1] = (R[a | 1]! - (imm >> 31) - ((u >>> 0) < (imm >>> 0) ? 1 : 0)) | 0;
             break;
           case 0x27: // mul
             mul64(R, a, R[a]!, R[a | 1]!, imm, imm >> 31);
@@ -342,14 +346,16 @@ export class Interpreter {
           case 0xc7: arsh64(R, a, imm & 63); break;
           // ---------------------------------------------------- ALU64, X
           case 0x0f:
-            t = (R[a]! >>> 0) + (R[b]! >>> 0);
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
             R[a] = t;
-            R[a | 1] = R[a | 1]! + R[b | 1]! + (t > 0xffffffff ? 1 : 0);
             break;
           case 0x1f:
-            t = (R[a]! >>> 0) - (R[b]! >>> 0);
-            R[a] = t;
-            R[a | 1] = R[a | 1]! - R[b | 1]! - (t < 0 ? 1 : 0);
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
             break;
           case 0x2f: mul64(R, a, R[a]!, R[a | 1]!, R[b]!, R[b | 1]!); break;
           case 0x3f: divmod64(R, a, R[b]!, R[b | 1]!, off === 1, false); break;
@@ -723,18 +729,14 @@ function setReg(R: Int32Array, r: number, v: number | bigint): void {
 
 /** r(a) = r(a) * (blo, bhi), the low 64 bits of the product. */
 function mul64(R: Int32Array, a: number, alo: number, ahi: number, blo: number, bhi: number): void {
-  // Low 64 bits of alo*blo (unsigned 32x32) by 16-bit limbs; the cross terms
-  // only reach the high half, where Math.imul's wrap-around is what we want.
-  const a0 = alo & 0xffff;
-  const a1 = alo >>> 16;
-  const b0 = blo & 0xffff;
-  const b1 = blo >>> 16;
-  const p00 = a0 * b0;
-  const p01 = a0 * b1;
-  const p10 = a1 * b0;
-  const mid = (p00 >>> 16) + (p01 & 0xffff) + (p10 & 0xffff);
-  const hi = a1 * b1 + (p01 >>> 16) + (p10 >>> 16) + (mid >>> 16);
-  R[a] = Math.imul(alo, blo);
+  // The low word is Math.imul's. The high word of the unsigned 32x32 product:
+  // the double product is within 2^11 of the exact one, so after removing the
+  // exact low word and dividing by 2^32 the error is below 2^-20 and
+  // rounding gives the high word exactly. The cross terms only reach the high
+  // word, where Math.imul's wrap-around is what we want.
+  const lo = Math.imul(alo, blo);
+  const hi = Math.round(((alo >>> 0) * (blo >>> 0) - (lo >>> 0)) / 4294967296);
+  R[a] = lo;
   R[a | 1] = (hi + Math.imul(ahi, blo) + Math.imul(alo, bhi)) | 0;
 }
 
