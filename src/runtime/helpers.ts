@@ -36,10 +36,16 @@ export interface HelperProto {
   gplOnly?: boolean;
 }
 
-/** What a helper may touch besides the registers; the runtime implements it. */
+/** What a helper may touch besides the registers; the engine running the program implements it. */
 export interface HelperEnv {
   readonly u8: Uint8Array;
   readonly view: DataView;
+  /**
+   * Throw BpfError EFAULT unless the program may access [addr, addr+size):
+   * in the checked interpreter the same regions as its own loads and
+   * stores, otherwise the bounds of the address space.
+   */
+  access(addr: number, size: number, write: boolean): void;
 }
 
 export interface Helper {

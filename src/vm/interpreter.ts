@@ -37,6 +37,8 @@ export interface Region {
   end: number;
   writable: boolean;
   name: string;
+  /** a finer test inside [start, end), e.g. only the value part of allocated map elements */
+  contains?: (addr: number, end: number) => boolean;
 }
 
 export interface InterpreterOptions {
@@ -173,6 +175,9 @@ export class Interpreter {
   private pktLen = 0;
   private pktNetOff = -1;
   private frameBase = STACK_TOP;
+  private pcForHelper = 0;
+  /** what helpers see: the memory, and access checks in this engine's mode */
+  private readonly env: HelperEnv;
 
   constructor(mem: AddressSpace, slots: readonly Slot[], options: InterpreterOptions) {
     if (slots.length === 0) throw new BpfError('EINVAL', 'empty program');
@@ -189,6 +194,17 @@ export class Interpreter {
       throw new BpfError('EINVAL', `instruction budget must be a positive integer, got ${options.budget}`);
     }
     this.longRegions = options.regions ?? (() => []);
+    const self = this;
+    this.env = {
+      get u8() { return mem.u8; },
+      get view() { return mem.view; },
+      access(addr: number, size: number, write: boolean): void {
+        if (self.checked) self.check(self.pcForHelper, addr, 0, size, write);
+        else if (addr < 0 || addr + size > mem.byteLength) {
+          throw self.fault(self.pcForHelper, addr, 0, size, write, 'outside the address space');
+        }
+      },
+    };
   }
 
   /** Run once and return r0 as a bigint. */
@@ -245,7 +261,7 @@ export class Interpreter {
       }
     }
     for (const r of this.longRegions()) {
-      if (addr >= r.start && end <= r.end) {
+      if (addr >= r.start && end <= r.end && (r.contains === undefined || r.contains(addr, end))) {
         if (write && !r.writable) throw this.fault(pc, addr, hi, size, write, `${r.name} is read-only`);
         return;
       }
@@ -287,7 +303,7 @@ export class Interpreter {
     const checked = this.checked;
     let u8 = mem.u8;
     let dv = mem.view;
-    const env: HelperEnv = mem;
+    const env = this.env;
     let pc = 0;
     let segStart = 0;
     let budget = this.budget;
@@ -694,6 +710,7 @@ export class Interpreter {
   /** Call helper `id`; true when the program must end (an exit-on-zero helper returned 0). */
   private callHelper(id: number, pc: number, env: HelperEnv): boolean {
     const h = this.helper(id, pc);
+    this.pcForHelper = pc;
     h.call(this.regs, env);
     return h.exitOnZero === true && this.regs[0] === 0 && this.regs[1] === 0;
   }

@@ -1,0 +1,369 @@
+/**
+ * `bpf(cmd, attr)`: the command multiplexor with uapi semantics
+ * (../shared/docs/linux-3.19/runtime.md, section c), over one Runtime.
+ *
+ * Attributes are objects with the uapi field names (SEMANTICS.md decision
+ * 4); buffers are Uint8Arrays. A field the command does not use but that is
+ * set non-zero is EINVAL, as CHECK_ATTR. A key or value buffer shorter than
+ * the map's key or value size is EFAULT, as a short user buffer faults.
+ * Objects live in an fd table (0-2 stand for stdin/stdout/stderr, files of
+ * another kind); a map stays alive while an fd or a loaded program holds it.
+ *
+ * One extension over 3.19: BPF_MAP_GET_NEXT_KEY with no key returns the
+ * first key, as kernels since 4.12 do (3.19 faulted on the NULL pointer).
+ */
+
+import { BpfError } from '../errors.js';
+import type { ErrnoCode } from '../errors.js';
+import { errnoName } from '../errors.js';
+import { createMap } from '../maps/index.js';
+import type { BpfMapImpl } from '../maps/map.js';
+import { mapHelpers } from '../progs/map-helpers.js';
+import { Runtime } from '../runtime/runtime.js';
+import type { LoadedProgram, ProgLoadAttr } from './prog-load.js';
+import { progLoad } from './prog-load.js';
+
+export const BPF_CMD = {
+  BPF_MAP_CREATE: 0,
+  BPF_MAP_LOOKUP_ELEM: 1,
+  BPF_MAP_UPDATE_ELEM: 2,
+  BPF_MAP_DELETE_ELEM: 3,
+  BPF_MAP_GET_NEXT_KEY: 4,
+  BPF_PROG_LOAD: 5,
+} as const;
+export type BpfCmdName = keyof typeof BPF_CMD;
+
+export interface MapCreateAttr {
+  map_type: number;
+  key_size: number;
+  value_size: number;
+  max_entries: number;
+  map_flags?: number;
+}
+export interface MapElemAttr {
+  map_fd: number;
+  key?: Uint8Array | null;
+  value?: Uint8Array | null;
+  next_key?: Uint8Array | null;
+  flags?: number | bigint;
+}
+
+/** A map as the fd table holds it. */
+export interface MapObject {
+  kind: 'map';
+  id: number;
+  impl: BpfMapImpl;
+  /** fds plus programs holding it */
+  refcnt: number;
+  name: string;
+}
+
+export interface ProgObject {
+  kind: 'prog';
+  id: number;
+  prog: LoadedProgram;
+  refcnt: number;
+}
+
+type FileObject = MapObject | ProgObject;
+
+const FIELDS: Record<number, readonly string[]> = {
+  0: ['map_type', 'key_size', 'value_size', 'max_entries', 'map_flags'],
+  1: ['map_fd', 'key', 'value'],
+  2: ['map_fd', 'key', 'value', 'flags'],
+  3: ['map_fd', 'key'],
+  4: ['map_fd', 'key', 'next_key'],
+  5: ['prog_type', 'insn_cnt', 'insns', 'license', 'log_level', 'log_size', 'log_buf'],
+};
+
+const CMD_NAMES = Object.fromEntries(Object.entries(BPF_CMD).map(([k, v]) => [v, k])) as Record<number, BpfCmdName>;
+
+function isZero(v: unknown): boolean {
+  return v === undefined || v === null || v === 0 || v === 0n || v === false || v === '';
+}
+
+/** The stdio descriptors: open, but not bpf objects. */
+const RESERVED_FDS = 3;
+
+export class BpfSystem {
+  readonly runtime: Runtime;
+  private readonly files = new Map<number, FileObject>();
+  private readonly mapsByAddr = new Map<number, MapObject>();
+  private nextMapId = 1;
+  private nextProgId = 1;
+  private scratch = 0;
+  private scratchSize = 0;
+
+  constructor(runtime: Runtime = new Runtime()) {
+    this.runtime = runtime;
+    for (const h of mapHelpers((addr) => this.mapsByAddr.get(addr)?.impl)) runtime.helpers.register(h);
+  }
+
+  /** The bpf(2) multiplexor. Returns the new fd for MAP_CREATE and PROG_LOAD, else 0. */
+  bpf(cmd: number | BpfCmdName, attr: object): number {
+    const num = typeof cmd === 'string' ? BPF_CMD[cmd] : cmd;
+    const name = CMD_NAMES[num as number];
+    try {
+      if (name === undefined || typeof num !== 'number') throw new BpfError('EINVAL', `unknown command ${String(cmd)}`);
+      if (typeof attr !== 'object' || attr === null) throw new BpfError('EFAULT', 'attr must be an object');
+      const a = attr as Record<string, unknown>;
+      const used = FIELDS[num]!;
+      for (const [k, v] of Object.entries(a)) {
+        if (!used.includes(k) && !isZero(v)) throw new BpfError('EINVAL', `field '${k}' is not used by ${name} and must be zero`);
+      }
+      switch (num) {
+        case 0: return this.mapCreate(a);
+        case 1: return this.mapLookup(a);
+        case 2: return this.mapUpdate(a);
+        case 3: return this.mapDelete(a);
+        case 4: return this.mapGetNextKey(a);
+        default: return this.progLoad(a);
+      }
+    } catch (e) {
+      if (e instanceof BpfError && e.command === undefined) {
+        throw new BpfError(e.code, e.message, { command: name ?? String(cmd), log: e.log, cause: e.cause });
+      }
+      throw e;
+    }
+  }
+
+  /** close(2) of a bpf fd. */
+  close(fd: number): void {
+    const f = Number.isInteger(fd) ? this.files.get(fd) : undefined;
+    if (!f) throw new BpfError('EBADF', `fd ${String(fd)} is not open`, { command: 'close' });
+    this.files.delete(fd);
+    if (f.kind === 'map') this.putMap(f);
+    else this.putProg(f);
+  }
+
+  /** The map behind an fd: EBADF if not open, EINVAL if not a map. */
+  mapOf(fd: unknown): MapObject {
+    const f = this.file(fd, 'map_fd');
+    if (f.kind !== 'map') throw new BpfError('EINVAL', `fd ${String(fd)} is not a map`);
+    return f;
+  }
+
+  progOf(fd: unknown): ProgObject {
+    const f = this.file(fd, 'prog_fd');
+    if (f.kind !== 'prog') throw new BpfError('EINVAL', `fd ${String(fd)} is not a program`);
+    return f;
+  }
+
+  /** Open maps and programs, by fd. */
+  fds(): { fd: number; kind: 'map' | 'prog'; id: number }[] {
+    return [...this.files.entries()].sort((x, y) => x[0] - y[0]).map(([fd, f]) => ({ fd, kind: f.kind, id: f.id }));
+  }
+
+  mapByAddr(addr: number): MapObject | undefined {
+    return this.mapsByAddr.get(addr);
+  }
+
+  private file(fd: unknown, field: string): FileObject {
+    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > 0xffffffff) {
+      throw new BpfError('EBADF', `${field} ${String(fd)} is not a file descriptor`);
+    }
+    const f = this.files.get(fd);
+    if (!f) {
+      if (fd < RESERVED_FDS) throw new BpfError('EINVAL', `fd ${fd} is not a bpf object`);
+      throw new BpfError('EBADF', `fd ${fd} is not open`);
+    }
+    return f;
+  }
+
+  private install(f: FileObject): number {
+    let fd = RESERVED_FDS;
+    while (this.files.has(fd)) fd++;
+    this.files.set(fd, f);
+    return fd;
+  }
+
+  /** A new fd for an object already held (the API's dup). */
+  dup(fd: number): number {
+    const f = this.file(fd, 'fd');
+    f.refcnt++;
+    return this.install(f);
+  }
+
+  holdMap(m: MapObject): void {
+    m.refcnt++;
+  }
+
+  putMap(m: MapObject): void {
+    if (--m.refcnt > 0) return;
+    this.mapsByAddr.delete(m.impl.addr);
+    this.runtime.removeRegion(m.impl.region.start);
+    m.impl.free();
+  }
+
+  private putProg(p: ProgObject): void {
+    if (--p.refcnt > 0) return;
+    for (const m of p.prog.maps) this.putMap(m);
+  }
+
+  private u32(a: Record<string, unknown>, field: string): number {
+    const v = a[field] ?? 0;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0xffffffff) {
+      throw new BpfError('EINVAL', `${field} must be a 32-bit integer, got ${typeof v === 'number' ? v : typeof v}`);
+    }
+    return v >>> 0;
+  }
+
+  private u64(a: Record<string, unknown>, field: string): [lo: number, hi: number] {
+    const v = a[field] ?? 0;
+    let x: bigint;
+    if (typeof v === 'bigint') x = v;
+    else if (typeof v === 'number' && Number.isSafeInteger(v)) x = BigInt(v);
+    else throw new BpfError('EINVAL', `${field} must be an integer or a bigint`);
+    if (x < -(1n << 63n) || x >= 1n << 64n) throw new BpfError('EINVAL', `${field} does not fit in 64 bits`);
+    const u = BigInt.asUintN(64, x);
+    return [Number(u & 0xffffffffn) | 0, Number(u >> 32n) | 0];
+  }
+
+  /** A user buffer of at least `size` bytes; EFAULT when absent or short, as a bad pointer. */
+  private buffer(a: Record<string, unknown>, field: string, size: number): Uint8Array {
+    const v = a[field];
+    if (!(v instanceof Uint8Array)) {
+      throw new BpfError('EFAULT', `${field} must be a Uint8Array${v === undefined || v === null ? '' : `, got ${typeof v}`}`);
+    }
+    if (v.length < size) throw new BpfError('EFAULT', `${field} has ${v.length} bytes, the map needs ${size}`);
+    return v;
+  }
+
+  /** Staging memory for keys and values, inside the address space. */
+  private stage(bytes: number): number {
+    if (bytes > this.scratchSize) {
+      if (this.scratch) this.runtime.mem.release(this.scratch);
+      this.scratch = this.runtime.mem.alloc(bytes);
+      this.scratchSize = bytes;
+    }
+    return this.scratch;
+  }
+
+  private fail(errno: number, what: string): never {
+    const code = (errnoName(errno) ?? 'EINVAL') as ErrnoCode;
+    throw new BpfError(code, what);
+  }
+
+  private mapCreate(a: Record<string, unknown>): number {
+    const attr = {
+      mapType: this.u32(a, 'map_type'),
+      keySize: this.u32(a, 'key_size'),
+      valueSize: this.u32(a, 'value_size'),
+      maxEntries: this.u32(a, 'max_entries'),
+      mapFlags: this.u32(a, 'map_flags'),
+    };
+    const impl = createMap(this.runtime.mem, attr);
+    const m: MapObject = { kind: 'map', id: this.nextMapId++, impl, refcnt: 1, name: '' };
+    this.mapsByAddr.set(impl.addr, m);
+    this.runtime.addRegion(impl.region);
+    return this.install(m);
+  }
+
+  private mapLookup(a: Record<string, unknown>): number {
+    const { impl } = this.mapOf(a['map_fd']);
+    const key = this.buffer(a, 'key', impl.keySize);
+    const out = this.buffer(a, 'value', impl.valueSize);
+    const k = this.stage(impl.keySize);
+    this.runtime.mem.write(k, key.subarray(0, impl.keySize));
+    const v = impl.lookup(k);
+    if (v === 0) this.fail(-2, 'no such key');
+    out.set(this.runtime.mem.u8.subarray(v, v + impl.valueSize));
+    return 0;
+  }
+
+  private mapUpdate(a: Record<string, unknown>): number {
+    const { impl } = this.mapOf(a['map_fd']);
+    const key = this.buffer(a, 'key', impl.keySize);
+    const value = this.buffer(a, 'value', impl.valueSize);
+    const [flo, fhi] = this.u64(a, 'flags');
+    const k = this.stage(impl.keySize + impl.valueSize);
+    this.runtime.mem.write(k, key.subarray(0, impl.keySize));
+    this.runtime.mem.write(k + impl.keySize, value.subarray(0, impl.valueSize));
+    const r = impl.update(k, k + impl.keySize, flo, fhi);
+    if (r < 0) this.fail(r, updateMessage(r));
+    return 0;
+  }
+
+  private mapDelete(a: Record<string, unknown>): number {
+    const { impl } = this.mapOf(a['map_fd']);
+    const key = this.buffer(a, 'key', impl.keySize);
+    const k = this.stage(impl.keySize);
+    this.runtime.mem.write(k, key.subarray(0, impl.keySize));
+    const r = impl.delete(k);
+    if (r < 0) this.fail(r, r === -2 ? 'no such key' : 'elements of an array map cannot be deleted');
+    return 0;
+  }
+
+  private mapGetNextKey(a: Record<string, unknown>): number {
+    const { impl } = this.mapOf(a['map_fd']);
+    const hasKey = a['key'] !== undefined && a['key'] !== null;
+    const key = hasKey ? this.buffer(a, 'key', impl.keySize) : undefined;
+    const out = this.buffer(a, 'next_key', impl.keySize);
+    const k = this.stage(impl.keySize * 2);
+    if (key) this.runtime.mem.write(k, key.subarray(0, impl.keySize));
+    const r = impl.getNextKey(key ? k : 0, k + impl.keySize);
+    if (r < 0) this.fail(r, 'no next key');
+    out.set(this.runtime.mem.u8.subarray(k + impl.keySize, k + 2 * impl.keySize));
+    return 0;
+  }
+
+  private progLoad(a: Record<string, unknown>): number {
+    const prog = progLoad(this, a as unknown as ProgLoadAttr);
+    const p: ProgObject = { kind: 'prog', id: this.nextProgId++, prog, refcnt: 1 };
+    return this.install(p);
+  }
+}
+
+function updateMessage(errno: number): string {
+  switch (errno) {
+    case -22: return 'invalid flags';
+    case -7: return 'the map is full (or the index is out of range)';
+    case -17: return 'the key exists (BPF_NOEXIST)';
+    case -2: return 'no such key (BPF_EXIST)';
+    case -12: return 'out of memory';
+    default: return `error ${errno}`;
+  }
+}
+
+export interface TestRunResult {
+  /** r0 at exit, unsigned 64-bit */
+  retval: bigint;
+  /** mean ns per run, measured around the engine's run loop only */
+  durationNs: number;
+  runs: number;
+  /** the context/packet bytes after the last run */
+  dataOut: Uint8Array;
+}
+
+/**
+ * Run a loaded program `repeat` times over `data` (for a socket filter, the
+ * packet; for unspec, up to 16 bytes of context), with the maps carried over.
+ */
+export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new Uint8Array(0), repeat = 1): TestRunResult {
+  const { prog } = sys.progOf(progFd);
+  if (!Number.isSafeInteger(repeat) || repeat < 1) throw new BpfError('EINVAL', `repeat must be a positive integer, got ${repeat}`);
+  const run = prog.type.prepare(sys.runtime.mem, data);
+  const it = prog.interpreter;
+  const maps = prog.maps.map((m) => m.impl);
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < repeat; i++) {
+      // Elements a run replaced while holding them are recycled when it ends.
+      for (const m of maps) m.enterRun();
+      try {
+        it.exec(run.input);
+      } finally {
+        for (const m of maps) m.exitRun();
+      }
+    }
+    const elapsedMs = performance.now() - t0;
+    return {
+      retval: (BigInt(it.retHi >>> 0) << 32n) | BigInt(it.retLo >>> 0),
+      durationNs: (elapsedMs * 1e6) / repeat,
+      runs: repeat,
+      dataOut: run.snapshot(),
+    };
+  } finally {
+    run.release();
+  }
+}

@@ -1,0 +1,188 @@
+/**
+ * BPF_PROG_LOAD, in 3.19's order (runtime.md section c): CHECK_ATTR, the
+ * license, insn_cnt, the instructions, the program type, then bpf_check:
+ * program length, the log attributes, and ld_imm64 map fds resolved to map
+ * addresses with the kernel's messages in the log.
+ *
+ * The verifier proper arrives with its own issue; until then a loaded
+ * program is marked unverified and runs in the checked interpreter, where
+ * every access is bounds-checked against what the program may touch.
+ */
+
+import { BpfError } from '../errors.js';
+import type { ErrnoCode } from '../errors.js';
+import type { Instruction, Slot } from '../isa/instruction.js';
+import { decodeSlots, toSlots } from '../isa/instruction.js';
+import { BPF_MAXINSNS, BPF_PSEUDO_MAP_FD } from '../isa/opcodes.js';
+import type { ProgramType } from '../progs/types.js';
+import { SOCKET_FILTER, UNSPEC, BPF_PROG_TYPE } from '../progs/types.js';
+import { Interpreter } from '../vm/interpreter.js';
+import type { BpfSystem, MapObject } from './bpf.js';
+
+export interface ProgLoadAttr {
+  prog_type: number;
+  insn_cnt?: number;
+  insns: Uint8Array | readonly (Instruction | Slot)[];
+  license?: string | Uint8Array;
+  log_level?: number;
+  log_size?: number;
+  log_buf?: Uint8Array | null;
+}
+
+export interface LoadedProgram {
+  type: ProgramType;
+  /** instructions as loaded, map references resolved to map addresses */
+  slots: Slot[];
+  maps: MapObject[];
+  license: string;
+  gplCompatible: boolean;
+  verified: boolean;
+  interpreter: Interpreter;
+  /** the verifier log at the requested level ('' when logging was off) */
+  log: string;
+}
+
+const GPL_COMPATIBLE = ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'];
+export const MAX_USED_MAPS = 64;
+/** unverified programs run with this instruction budget */
+export const UNVERIFIED_BUDGET = 1_000_000;
+
+/** The verifier log: 3.19's verbose() into a buffer of log_size bytes, silently truncated. */
+export class VerifierLog {
+  private text = '';
+  constructor(readonly level: number, readonly size: number) {}
+  get enabled(): boolean {
+    return this.level !== 0;
+  }
+  print(s: string): void {
+    if (this.level === 0 || this.text.length >= this.size - 1) return;
+    this.text = (this.text + s).slice(0, this.size - 1);
+  }
+  get full(): boolean {
+    return this.level !== 0 && this.text.length >= this.size - 1;
+  }
+  toString(): string {
+    return this.text;
+  }
+}
+
+function license(attr: ProgLoadAttr): string {
+  const l = attr.license ?? '';
+  if (typeof l === 'string') return l.slice(0, 127);
+  if (l instanceof Uint8Array) {
+    const end = l.indexOf(0);
+    return new TextDecoder().decode(l.subarray(0, end < 0 ? Math.min(l.length, 127) : Math.min(end, 127)));
+  }
+  throw new BpfError('EFAULT', 'license must be a string');
+}
+
+function u32(v: unknown, field: string): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+    throw new BpfError('EINVAL', `${field} must be an unsigned 32-bit integer`);
+  }
+  return v;
+}
+
+function instructions(attr: ProgLoadAttr): Slot[] {
+  const insns = attr.insns;
+  if (insns instanceof Uint8Array) {
+    const cnt = u32(attr.insn_cnt ?? Math.floor(insns.length / 8), 'insn_cnt');
+    if (cnt >= BPF_MAXINSNS) throw new BpfError('EINVAL', `insn_cnt ${cnt} is over the limit of ${BPF_MAXINSNS - 1}`);
+    if (insns.length < cnt * 8) throw new BpfError('EFAULT', `insns has ${insns.length} bytes, insn_cnt needs ${cnt * 8}`);
+    return decodeSlots(insns.subarray(0, cnt * 8));
+  }
+  if (!Array.isArray(insns)) throw new BpfError('EFAULT', 'insns must be a Uint8Array or an array of instructions');
+  const slots = toSlots(insns as Instruction[]);
+  const cnt = u32(attr.insn_cnt ?? slots.length, 'insn_cnt');
+  if (cnt >= BPF_MAXINSNS) throw new BpfError('EINVAL', `insn_cnt ${cnt} is over the limit of ${BPF_MAXINSNS - 1}`);
+  if (slots.length < cnt) throw new BpfError('EFAULT', `insns has ${slots.length} instructions, insn_cnt says ${cnt}`);
+  return slots.slice(0, cnt).map((s) => ({ code: s.code, dst: s.dst, src: s.src, off: s.off, imm: s.imm | 0 }));
+}
+
+export function progLoad(sys: BpfSystem, attr: ProgLoadAttr): LoadedProgram {
+  const lic = license(attr);
+  const gplCompatible = GPL_COMPATIBLE.includes(lic);
+  const slots = instructions(attr);
+  const progType = u32(attr.prog_type, 'prog_type');
+  const type = progType === BPF_PROG_TYPE.SOCKET_FILTER ? SOCKET_FILTER : progType === BPF_PROG_TYPE.UNSPEC ? UNSPEC : undefined;
+  if (!type) throw new BpfError('EINVAL', `unknown prog_type ${progType}`);
+
+  // bpf_check
+  if (slots.length === 0) throw new BpfError('E2BIG', 'the program has no instructions');
+  const level = u32(attr.log_level, 'log_level');
+  const size = u32(attr.log_size, 'log_size');
+  const buf = attr.log_buf ?? null;
+  const logging = level !== 0 || size !== 0 || buf !== null;
+  if (logging && (size < 128 || size > 0xffffffff >>> 8 || level === 0 || !(buf instanceof Uint8Array))) {
+    throw new BpfError('EINVAL', 'log_level, log_size (128..16777215) and log_buf must all be set to log');
+  }
+  if (buf && buf.length < size) throw new BpfError('EFAULT', `log_buf has ${buf.length} bytes, log_size says ${size}`);
+  const log = new VerifierLog(logging ? level : 0, size);
+  const maps: MapObject[] = [];
+  const reject = (code: ErrnoCode, message: string): never => {
+    log.print(message + '\n');
+    for (const m of maps) sys.putMap(m);
+    finishLog(log, buf);
+    const errCode = log.full ? 'ENOSPC' : code;
+    throw new BpfError(errCode, message, { log: log.toString() });
+  };
+
+  // replace_map_fd_with_map_ptr
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    if (s.code !== 0x18) continue;
+    const next = slots[i + 1];
+    if (!next || next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) reject('EINVAL', 'invalid bpf_ld_imm64 insn');
+    if (s.src === 0) {
+      i++;
+      continue;
+    }
+    if (s.src !== BPF_PSEUDO_MAP_FD) reject('EINVAL', 'unrecognized bpf_ld_imm64 insn');
+    let m: MapObject;
+    try {
+      m = sys.mapOf(s.imm);
+    } catch (e) {
+      if (e instanceof BpfError) return reject(e.code, `fd ${s.imm} is not pointing to valid bpf_map`);
+      throw e;
+    }
+    if (!maps.includes(m)) {
+      if (maps.length >= MAX_USED_MAPS) {
+        for (const x of maps) sys.putMap(x);
+        throw new BpfError('E2BIG', `the program uses more than ${MAX_USED_MAPS} maps`);
+      }
+      sys.holdMap(m);
+      maps.push(m);
+    }
+    s.imm = m.impl.addr | 0;
+    next.imm = 0;
+    i++;
+  }
+
+  let interpreter: Interpreter;
+  try {
+    interpreter = new Interpreter(sys.runtime.mem, slots, {
+      checked: true,
+      budget: UNVERIFIED_BUDGET,
+      helpers: sys.runtime.helpers,
+      regions: sys.runtime.regions,
+    });
+  } catch (e) {
+    if (e instanceof BpfError) return reject(e.code, e.message);
+    throw e;
+  }
+  finishLog(log, buf);
+  if (log.full) {
+    for (const m of maps) sys.putMap(m);
+    throw new BpfError('ENOSPC', 'the verifier log is full', { log: log.toString() });
+  }
+  return { type, slots, maps, license: lic, gplCompatible, verified: false, interpreter, log: log.toString() };
+}
+
+/** Copy the log and its NUL into the user's buffer. */
+function finishLog(log: VerifierLog, buf: Uint8Array | null): void {
+  if (!buf || !log.enabled) return;
+  const bytes = new TextEncoder().encode(log.toString());
+  buf.set(bytes.subarray(0, buf.length - 1));
+  buf[Math.min(bytes.length, buf.length - 1)] = 0;
+}

@@ -1,0 +1,70 @@
+/**
+ * The 3.19 helpers (kernel/bpf/helpers.c): bpf_map_lookup_elem (1),
+ * bpf_map_update_elem (2), bpf_map_delete_elem (3). r1 is the map's address
+ * (what an ld_imm64 of a map fd loads), r2..r4 point to the key and value;
+ * results are a value pointer or 0, and 0 or a negative errno as a u64.
+ */
+
+import { BpfError } from '../errors.js';
+import type { BpfMapImpl } from '../maps/map.js';
+import type { Helper, HelperEnv } from '../runtime/helpers.js';
+import { ARG, RET, argU32, setR0 } from '../runtime/helpers.js';
+
+export const BPF_FUNC = {
+  unspec: 0,
+  map_lookup_elem: 1,
+  map_update_elem: 2,
+  map_delete_elem: 3,
+} as const;
+
+function mapArg(regs: Int32Array, resolve: (addr: number) => BpfMapImpl | undefined, name: string): BpfMapImpl {
+  const addr = argU32(regs, 1);
+  const map = addr < 0 ? undefined : resolve(addr);
+  if (!map) {
+    throw new BpfError('EFAULT', `${name}: r1 = 0x${(regs[3]! >>> 0).toString(16)}${(regs[2]! >>> 0).toString(16).padStart(8, '0')} is not a map`);
+  }
+  return map;
+}
+
+function pointer(regs: Int32Array, n: number, size: number, write: boolean, env: HelperEnv): number {
+  const addr = argU32(regs, n);
+  if (addr < 0) {
+    throw new BpfError('EFAULT', `r${n} = 0x${(regs[2 * n + 1]! >>> 0).toString(16)}${(regs[2 * n]! >>> 0).toString(16).padStart(8, '0')} is outside the address space`);
+  }
+  env.access(addr, size, write);
+  return addr;
+}
+
+export function mapHelpers(resolve: (addr: number) => BpfMapImpl | undefined): Helper[] {
+  return [
+    {
+      id: BPF_FUNC.map_lookup_elem,
+      name: 'bpf_map_lookup_elem',
+      proto: { ret: RET.PTR_TO_MAP_VALUE_OR_NULL, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY] },
+      call(regs, env) {
+        const map = mapArg(regs, resolve, 'bpf_map_lookup_elem');
+        setR0(regs, map.lookup(pointer(regs, 2, map.keySize, false, env)));
+      },
+    },
+    {
+      id: BPF_FUNC.map_update_elem,
+      name: 'bpf_map_update_elem',
+      proto: { ret: RET.INTEGER, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY, ARG.PTR_TO_MAP_VALUE, ARG.ANYTHING] },
+      call(regs, env) {
+        const map = mapArg(regs, resolve, 'bpf_map_update_elem');
+        const key = pointer(regs, 2, map.keySize, false, env);
+        const value = pointer(regs, 3, map.valueSize, false, env);
+        setR0(regs, map.update(key, value, regs[8]!, regs[9]!));
+      },
+    },
+    {
+      id: BPF_FUNC.map_delete_elem,
+      name: 'bpf_map_delete_elem',
+      proto: { ret: RET.INTEGER, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY] },
+      call(regs, env) {
+        const map = mapArg(regs, resolve, 'bpf_map_delete_elem');
+        setR0(regs, map.delete(pointer(regs, 2, map.keySize, false, env)));
+      },
+    },
+  ];
+}
