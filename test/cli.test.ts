@@ -185,6 +185,48 @@ describe('run', () => {
   });
 });
 
+describe('run with maps', () => {
+  // key = 6 and value = 42 on the stack, then bpf_map_update_elem(map, &key, &value, BPF_ANY);
+  // a second run of the same map (--repeat 3) updates it again with the same value.
+  const src = [
+    'stdw [%r10-8], 6',
+    'stdw [%r10-16], 42',
+    'mov %r2, %r10',
+    'add %r2, -8',
+    'mov %r3, %r10',
+    'add %r3, -16',
+    'lddw %r1, 0', // slot 6: the fixup makes it a map reference
+    'mov %r4, 0',
+    'call 2',
+    'exit',
+  ].join('\n');
+  const spec = (insns: string[], maps: object[], fixups: number[][]): object => ({ prog_type: 'unspec', maps, fixups, insns });
+  test('a spec with a hash map and a fixup prints the map after the run', () => {
+    const asmFile = file('upd.s', src);
+    const raw = ok(['asm', asmFile, '-o', asmFile + '.bin']);
+    assert.equal(raw, '');
+    const bytes = new Uint8Array(readFileSync(asmFile + '.bin'));
+    const insns = Array.from({ length: bytes.length / 8 }, (_, i) => Buffer.from(bytes.subarray(i * 8, i * 8 + 8)).toString('hex'));
+    const j = JSON.parse(ok(['run', file('upd.json', JSON.stringify(spec(insns, [{ type: 'hash', key_size: 8, value_size: 8, max_entries: 4 }], [[6, 0]]))), '--json', '--repeat', '3']));
+    assert.equal(j.retval, 0);
+    assert.equal(j.runs, 3);
+    assert.deepEqual(j.maps, [[{ key: '0600000000000000', value: '2a00000000000000' }]]);
+  });
+  test('an array map is printed whole, keys ascending', () => {
+    const asmFile = file('upd2.s', src.replace('stdw [%r10-8], 6', 'stw [%r10-8], 1\nstw [%r10-4], 0'));
+    ok(['asm', asmFile, '-o', asmFile + '.bin']);
+    const bytes = new Uint8Array(readFileSync(asmFile + '.bin'));
+    const insns = Array.from({ length: bytes.length / 8 }, (_, i) => Buffer.from(bytes.subarray(i * 8, i * 8 + 8)).toString('hex'));
+    const j = JSON.parse(ok(['run', file('upd2.json', JSON.stringify(spec(insns, [{ type: 'array', key_size: 4, value_size: 8, max_entries: 3 }], [[7, 0]]))), '--json']));
+    assert.equal(j.retval, 0);
+    assert.deepEqual(j.maps, [[
+      { key: '00000000', value: '0000000000000000' },
+      { key: '01000000', value: '2a00000000000000' },
+      { key: '02000000', value: '0000000000000000' },
+    ]]);
+  });
+});
+
 describe('disasm and asm', () => {
   const SOURCE = [
     'mov %r0, 1',
@@ -397,11 +439,18 @@ describe('bad input exits 2 with one error line', () => {
       prog: true,
     },
     {
-      name: 'spec: maps are not supported yet',
+      name: 'spec: a map of an unknown type',
       args: () =>
-        ['run', file('j.json', JSON.stringify({ maps: [{ type: 'hash', key_size: 8, value_size: 8, max_entries: 4 }], ...SPEC7 }))],
-      errno: 'ENOTSUP',
-      line: (a) => `tsbpf: ${a[1]}: program specs with maps are not supported yet (ENOTSUP)`,
+        ['run', file('j.json', JSON.stringify({ maps: [{ type: 'lru', key_size: 8, value_size: 8, max_entries: 4 }], ...SPEC7 }))],
+      errno: 'EINVAL',
+      line: (a) => `tsbpf: ${a[1]}: maps[0].type must be "hash" or "array" (EINVAL)`,
+    },
+    {
+      name: 'spec: a fixup that is not at an ld_imm64',
+      args: () =>
+        ['run', file('j2.json', JSON.stringify({ maps: [{ type: 'hash', key_size: 8, value_size: 8, max_entries: 4 }], fixups: [[0, 0]], ...SPEC7 }))],
+      errno: 'EINVAL',
+      line: (a) => `tsbpf: ${a[1]}: fixup [0, 0]: slot 0 is not an ld_imm64 (EINVAL)`,
     },
     {
       name: 'unknown command',

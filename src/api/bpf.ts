@@ -94,6 +94,9 @@ export class BpfSystem {
   private scratch = 0;
   private scratchSize = 0;
 
+  /** instruction budget per run of a program loaded without verification (checked interpreter) */
+  unverifiedBudget = 1_000_000;
+
   constructor(runtime: Runtime = new Runtime()) {
     this.runtime = runtime;
     for (const h of mapHelpers((addr) => this.mapsByAddr.get(addr)?.impl)) runtime.helpers.register(h);

@@ -22,7 +22,8 @@ import type { BpfSystem, MapObject } from './bpf.js';
 export interface ProgLoadAttr {
   prog_type: number;
   insn_cnt?: number;
-  insns: Uint8Array | readonly (Instruction | Slot)[];
+  /** raw 8-byte slots, or logical instructions (an ld_imm64 is one) */
+  insns: Uint8Array | readonly Instruction[];
   license?: string | Uint8Array;
   log_level?: number;
   log_size?: number;
@@ -44,8 +45,6 @@ export interface LoadedProgram {
 
 const GPL_COMPATIBLE = ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'];
 export const MAX_USED_MAPS = 64;
-/** unverified programs run with this instruction budget */
-export const UNVERIFIED_BUDGET = 1_000_000;
 
 /** The verifier log: 3.19's verbose() into a buffer of log_size bytes, silently truncated. */
 export class VerifierLog {
@@ -163,7 +162,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr): LoadedProgram {
   try {
     interpreter = new Interpreter(sys.runtime.mem, slots, {
       checked: true,
-      budget: UNVERIFIED_BUDGET,
+      budget: sys.unverifiedBudget,
       helpers: sys.runtime.helpers,
       regions: sys.runtime.regions,
     });

@@ -132,12 +132,37 @@ export function parseSpec(text: string): ProgramInput {
   if (!Array.isArray(fixups) || !fixups.every((f) => Array.isArray(f) && f.length === 2 && f.every((x) => Number.isInteger(x) && x >= 0))) {
     throw new BpfError('EINVAL', "'fixups' must be an array of [slot, map_index] pairs of non-negative integers");
   }
-  if (maps.length > 0 || fixups.length > 0) {
-    throw new BpfError('ENOTSUP', 'program specs with maps are not supported yet');
-  }
+  const mapSpecs = maps.map((m, i) => parseMapSpec(m, i));
   const slots = decodeSlots(bytes);
+  for (const [slot, index] of fixups as [number, number][]) {
+    if (index >= mapSpecs.length) throw new BpfError('EINVAL', `fixup [${slot}, ${index}]: there is no maps[${index}]`);
+    if (slot >= slots.length || slots[slot]!.code !== 0x18) {
+      throw new BpfError('EINVAL', `fixup [${slot}, ${index}]: slot ${slot} is not an ld_imm64`);
+    }
+  }
   const insns = slotsToInstructions(slots);
-  return { format: 'spec', insns, slots, progType, license, maps: [], fixups: [] };
+  return { format: 'spec', insns, slots, progType, license, maps: mapSpecs, fixups: fixups as [number, number][] };
+}
+
+function parseMapSpec(m: unknown, i: number): MapSpec {
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw new BpfError('EINVAL', `maps[${i}] must be an object`);
+  const o = m as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!['type', 'key_size', 'value_size', 'max_entries', 'flags', 'name'].includes(k)) throw new BpfError('EINVAL', `maps[${i}]: unknown field '${k}'`);
+  }
+  if (o['type'] !== 'hash' && o['type'] !== 'array') throw new BpfError('EINVAL', `maps[${i}].type must be "hash" or "array"`);
+  const int = (k: string, required: boolean): number => {
+    const v = o[k];
+    if (v === undefined && !required) return 0;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
+      throw new BpfError('EINVAL', `maps[${i}].${k} must be an unsigned 32-bit integer`);
+    }
+    return v;
+  };
+  const spec: MapSpec = { type: o['type'], key_size: int('key_size', true), value_size: int('value_size', true), max_entries: int('max_entries', true) };
+  const flags = int('flags', false);
+  if (flags) spec.flags = flags;
+  return spec;
 }
 
 /** Parse `--data` hex: pairs of hex digits, spaces and `0x` prefixes allowed. */

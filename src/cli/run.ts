@@ -1,15 +1,16 @@
 /**
- * `tsbpf run`: load a program, run it over the given data, report r0, the
- * mean time per run and (once maps exist) the maps. Until the verifier
- * lands, programs run unverified in the checked interpreter under an
- * instruction budget, so a bad program faults cleanly instead of touching
- * anything it should not.
+ * `tsbpf run`: create the program's maps, load it through BPF_PROG_LOAD
+ * (map fixups applied), run it over the given data through the API, and
+ * report r0, the mean time per run and the maps. Until the verifier lands,
+ * programs are loaded unverified and run in the checked interpreter, so a
+ * bad program faults cleanly instead of touching anything it should not.
  */
 
 import { BpfError } from '../errors.js';
-import { programType } from '../progs/types.js';
-import { Runtime } from '../runtime/runtime.js';
-import { Interpreter } from '../vm/interpreter.js';
+import { BpfSystem, BPF_CMD, testRun } from '../api/bpf.js';
+import { BpfMap } from '../api/map.js';
+import { BPF_PROG_TYPE } from '../progs/types.js';
+import { encodeSlots } from '../isa/instruction.js';
 import type { ProgramInput } from './input.js';
 import { CliError } from './main.js';
 import { style } from './style.js';
@@ -28,54 +29,84 @@ export function retvalJson(r0: bigint): number | string {
   return r0 < 2n ** 53n ? Number(r0) : r0.toString();
 }
 
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+export interface LoadedInput {
+  sys: BpfSystem;
+  progFd: number;
+  maps: BpfMap[];
+}
+
+/** Create the maps of a program input, apply its fixups and load it. Load failures exit 1. */
+export function loadInput(prog: ProgramInput, file: string, budget?: number): LoadedInput {
+  const sys = new BpfSystem();
+  if (budget !== undefined) sys.unverifiedBudget = budget;
+  const maps = prog.maps.map((m, i) => {
+    try {
+      return BpfMap.create(sys, { type: m.type as 'hash' | 'array', keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name: `map${i}` });
+    } catch (e) {
+      if (e instanceof BpfError) throw new CliError(`${file}: maps[${i}]: ${e.message}`, 2, e.code);
+      throw e;
+    }
+  });
+  const slots = prog.slots.map((s) => ({ ...s }));
+  for (const [slot, index] of prog.fixups) {
+    slots[slot]!.src = 1;
+    slots[slot]!.imm = maps[index]!.fd;
+  }
+  try {
+    const progFd = sys.bpf(BPF_CMD.BPF_PROG_LOAD, {
+      prog_type: prog.progType === 'unspec' ? BPF_PROG_TYPE.UNSPEC : BPF_PROG_TYPE.SOCKET_FILTER,
+      insns: encodeSlots(slots),
+      license: prog.license,
+    });
+    return { sys, progFd, maps };
+  } catch (e) {
+    // A program the kernel would refuse to load is a rejected program: exit 1.
+    if (e instanceof BpfError) throw new CliError(`${file}: ${e.message}`, 1, e.code);
+    throw e;
+  }
+}
+
+/** Entries of a map, keys ascending as bytes, as CLI.md's `maps` output. */
+export function mapEntriesSorted(m: BpfMap): { key: string; value: string }[] {
+  return [...m.entries()]
+    .map(([k, v]) => ({ key: hex(k), value: hex(v) }))
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
 export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOptions): number {
-  const rt = new Runtime();
-  const type = programType(prog.progType);
-  let interp: Interpreter;
+  const { sys, progFd, maps } = loadInput(prog, opts.file, opts.budget);
+  let result;
   try {
-    interp = new Interpreter(rt.mem, prog.slots, { checked: true, budget: opts.budget, helpers: rt.helpers, regions: rt.regions });
-  } catch (e) {
-    // A program the engine refuses to load is a rejected program: exit 1.
-    if (e instanceof BpfError) throw new CliError(`${opts.file}: ${e.message}`, 1, e.code);
-    throw e;
-  }
-  let run;
-  try {
-    run = type.prepare(rt.mem, data);
-  } catch (e) {
-    if (e instanceof BpfError) throw e.withContext(opts.dataContext);
-    throw e;
-  }
-  let r0 = 0n;
-  let elapsed = 0n;
-  try {
-    const t0 = process.hrtime.bigint();
-    for (let i = 0; i < opts.repeat; i++) interp.exec(run.input);
-    elapsed = process.hrtime.bigint() - t0;
-    r0 = (BigInt(interp.retHi >>> 0) << 32n) | BigInt(interp.retLo >>> 0);
+    result = testRun(sys, progFd, data, opts.repeat);
   } catch (e) {
     if (e instanceof BpfError) {
+      if (/context is 16 bytes/.test(e.message)) throw new CliError(`${opts.dataContext}: ${e.message}`, 2, e.code);
       if (opts.json) process.stdout.write(JSON.stringify({ retval: null, code: e.code, error: e.message }) + '\n');
       throw new CliError(`${opts.file}: ${e.message}`, 1, e.code);
     }
     throw e;
   }
-  const durationNs = Number(elapsed) / opts.repeat;
+  const r0 = result.retval;
+  const mapDumps = maps.map(mapEntriesSorted);
   if (opts.json) {
-    process.stdout.write(JSON.stringify({ retval: retvalJson(r0), duration_ns: round(durationNs), runs: opts.repeat, maps: [] }) + '\n');
+    process.stdout.write(JSON.stringify({ retval: retvalJson(r0), duration_ns: Math.round(result.durationNs * 10) / 10, runs: result.runs, maps: mapDumps }) + '\n');
     return 0;
   }
-  const hex = `0x${r0.toString(16)}`;
   const signed = BigInt.asIntN(64, r0);
   const decimal = signed < 0n ? `${r0} = ${signed}` : `${r0}`;
-  process.stdout.write(`${style.bold('retval')}  ${style.green(hex)} (${decimal})\n`);
-  process.stdout.write(`${style.bold('runs')}    ${opts.repeat} × ${formatNs(durationNs)} (${interp.executed} insns in the last run, unverified: checked interpreter)\n`);
+  process.stdout.write(`${style.bold('retval')}  ${style.green(`0x${r0.toString(16)}`)} (${decimal})\n`);
+  const executed = sys.progOf(progFd).prog.interpreter.executed;
+  process.stdout.write(`${style.bold('runs')}    ${result.runs} × ${formatNs(result.durationNs)} (${executed} insns in the last run, unverified: checked interpreter)\n`);
+  maps.forEach((m, i) => {
+    process.stdout.write(`${style.bold(`map ${i}`)}   ${m.type === 1 ? 'hash' : 'array'} key ${m.keySize} value ${m.valueSize} entries ${m.maxEntries}\n`);
+    for (const e of mapDumps[i]!) process.stdout.write(`  key: ${spaced(e.key)}  value: ${spaced(e.value)}\n`);
+  });
   return 0;
 }
 
-function round(x: number): number {
-  return Math.round(x * 10) / 10;
-}
+const spaced = (h: string): string => (h.match(/../g) ?? []).join(' ');
 
 export function formatNs(ns: number): string {
   if (ns < 1000) return `${ns.toFixed(1)} ns`;
