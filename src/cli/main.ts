@@ -18,6 +18,7 @@ import { parseHexData, parseProgram } from './input.js';
 import { runCommand } from './run.js';
 import { conformancePlugin } from './plugin.js';
 import { style } from './style.js';
+import { BatchSession } from './batch.js';
 
 /** A failure with its exit status; the message is printed as one line. */
 export class CliError extends Error {
@@ -32,6 +33,8 @@ Usage:
   tsbpf run PROG [--data HEX | --data-file FILE] [--repeat N] [--json]
   tsbpf disasm PROG            disassemble, in the kernel's verifier-log syntax
   tsbpf asm FILE [-o OUT]      assemble to raw 8-byte instruction slots
+  tsbpf batch FILE [--json]    bpftool map commands, one per line, in one process
+  tsbpf shell                  the same, interactive
   tsbpf conformance-plugin     the bpf_conformance plugin protocol
   tsbpf bench                  the benchmark table (interpreter vs native C)
 
@@ -155,6 +158,68 @@ function cmdRun(args: string[]): number {
   });
 }
 
+function cmdBatch(args: string[]): number {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } }, [1, 1], 'tsbpf batch FILE [--json]');
+  const file = positionals[0]!;
+  const lines = new TextDecoder().decode(readInput(file)).split('\n');
+  const session = new BatchSession();
+  let failed = 0;
+  lines.forEach((line, i) => {
+    const r = session.execute(line.replace(/\r$/, ''));
+    if (!r) return;
+    if (values['json']) process.stdout.write(JSON.stringify(r.result) + '\n');
+    else process.stdout.write(r.out);
+    if (r.error !== undefined) {
+      failed++;
+      process.stderr.write(`tsbpf: ${file}:${i + 1}: ${r.error}\n`);
+    }
+  });
+  return failed > 0 ? 1 : 0;
+}
+
+async function cmdShell(args: string[]): Promise<number> {
+  parse(args, {}, [0, 0], 'tsbpf shell');
+  const { createInterface } = await import('node:readline');
+  const session = new BatchSession();
+  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true, historySize: 1000 });
+  const prompt = (): void => {
+    if (process.stdin.isTTY) rl.prompt();
+  };
+  rl.setPrompt('tsbpf> ');
+  if (process.stdin.isTTY) process.stdout.write("tsbpf shell: bpftool's map commands ('map create m type hash key 4 value 8 entries 16 name m'), 'help', 'quit'\n");
+  prompt();
+  let failed = 0;
+  for await (const line of rl) {
+    const t = line.trim();
+    if (t === 'quit' || t === 'exit') break;
+    if (t === 'help') {
+      process.stdout.write(SHELL_HELP);
+    } else {
+      const r = session.execute(line);
+      if (r) {
+        process.stdout.write(r.out);
+        if (r.error !== undefined) {
+          failed++;
+          process.stderr.write(`${style.red('Error', process.stderr)}: ${r.error}\n`);
+        }
+      }
+    }
+    prompt();
+  }
+  rl.close();
+  return process.stdin.isTTY || failed === 0 ? 0 : 1;
+}
+
+const SHELL_HELP = `map create PATH type hash|array key N value N entries N name NAME [flags N]
+map update MAP key [hex] BYTES value [hex] BYTES [any|noexist|exist]
+map lookup MAP key [hex] BYTES
+map getnext MAP [key [hex] BYTES]
+map delete MAP key [hex] BYTES
+map dump MAP
+map show [MAP]
+MAP is id N, pinned PATH or name NAME; BYTES are decimal, or hexadecimal after 'hex'.
+`;
+
 async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
@@ -178,6 +243,10 @@ async function main(argv: string[]): Promise<number> {
       return cmdRun(rest);
     case 'conformance-plugin':
       return conformancePlugin(rest);
+    case 'batch':
+      return cmdBatch(rest);
+    case 'shell':
+      return cmdShell(rest);
     case 'bench': {
       const { benchCommand } = await import('../bench/bench.js');
       return benchCommand(rest);
