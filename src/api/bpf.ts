@@ -265,11 +265,12 @@ export class BpfSystem {
   private mapLookup(a: Record<string, unknown>): number {
     const { impl } = this.mapOf(a['map_fd']);
     const key = this.buffer(a, 'key', impl.keySize);
-    const out = this.buffer(a, 'value', impl.valueSize);
     const k = this.stage(impl.keySize);
     this.runtime.mem.write(k, key.subarray(0, impl.keySize));
     const v = impl.lookup(k);
     if (v === 0) this.fail(-2, 'no such key');
+    // copy_to_user of the value comes after the lookup: a short buffer faults only then
+    const out = this.buffer(a, 'value', impl.valueSize);
     out.set(this.runtime.mem.u8.subarray(v, v + impl.valueSize));
     return 0;
   }
@@ -301,11 +302,11 @@ export class BpfSystem {
     const { impl } = this.mapOf(a['map_fd']);
     const hasKey = a['key'] !== undefined && a['key'] !== null;
     const key = hasKey ? this.buffer(a, 'key', impl.keySize) : undefined;
-    const out = this.buffer(a, 'next_key', impl.keySize);
     const k = this.stage(impl.keySize * 2);
     if (key) this.runtime.mem.write(k, key.subarray(0, impl.keySize));
     const r = impl.getNextKey(key ? k : 0, k + impl.keySize);
     if (r < 0) this.fail(r, 'no next key');
+    const out = this.buffer(a, 'next_key', impl.keySize);
     out.set(this.runtime.mem.u8.subarray(k + impl.keySize, k + 2 * impl.keySize));
     return 0;
   }

@@ -122,7 +122,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   /** BPF_MAP_UPDATE_ELEM; errors (EEXIST, ENOENT, E2BIG, ...) throw. */
   update(key: K, value: V, flags: UpdateFlag = 'any'): void {
     this.live();
-    const f = FLAGS[flags];
+    const f = Object.hasOwn(FLAGS, flags) ? FLAGS[flags] : undefined;
     if (f === undefined) throw new BpfError('EINVAL', `unknown update flag '${String(flags)}' (any, noexist, exist)`);
     const v = this.valueCodec.encode(value);
     if (v.length !== this.valueSize) throw new BpfError('EINVAL', `value of ${v.length} bytes, the map's values have ${this.valueSize}`);

@@ -39,7 +39,12 @@ export class ArrayMap implements BpfMapImpl {
       throw new BpfError('ENOMEM', `array map of ${this.maxEntries} x ${this.elemSize} bytes does not fit in memory`);
     }
     this.addr = mem.alloc(16);
-    this.base = mem.alloc(bytes);
+    try {
+      this.base = mem.alloc(bytes);
+    } catch (e) {
+      mem.release(this.addr);
+      throw e;
+    }
     const valueSize = this.valueSize;
     const elemSize = this.elemSize;
     const base = this.base;

@@ -60,7 +60,8 @@ export interface BpfMapImpl {
   free(): void;
 }
 
-export const roundUp8 = (n: number): number => (n + 7) & ~7;
+/** round_up(n, 8) in exact arithmetic (sizes are u32; 32-bit bitwise math would wrap) */
+export const roundUp8 = (n: number): number => Math.ceil(n / 8) * 8;
 
 export function roundupPowOfTwo(n: number): number {
   let p = 1;

@@ -7,7 +7,7 @@
 
 import { BpfError } from '../errors.js';
 import type { BpfMapImpl } from '../maps/map.js';
-import type { Helper, HelperEnv } from '../runtime/helpers.js';
+import type { Helper, HelperEnv, HelperProto } from '../runtime/helpers.js';
 import { ARG, RET, argU32, setR0 } from '../runtime/helpers.js';
 
 export const BPF_FUNC = {
@@ -16,6 +16,13 @@ export const BPF_FUNC = {
   map_update_elem: 2,
   map_delete_elem: 3,
 } as const;
+
+/** The prototypes of helpers 1-3 (kernel/bpf/helpers.c), for the verifier. */
+export const MAP_HELPER_PROTOS: Record<number, HelperProto> = {
+  [BPF_FUNC.map_lookup_elem]: { ret: RET.PTR_TO_MAP_VALUE_OR_NULL, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY] },
+  [BPF_FUNC.map_update_elem]: { ret: RET.INTEGER, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY, ARG.PTR_TO_MAP_VALUE, ARG.ANYTHING] },
+  [BPF_FUNC.map_delete_elem]: { ret: RET.INTEGER, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY] },
+};
 
 function mapArg(regs: Int32Array, resolve: (addr: number) => BpfMapImpl | undefined, name: string): BpfMapImpl {
   const addr = argU32(regs, 1);
@@ -40,7 +47,7 @@ export function mapHelpers(resolve: (addr: number) => BpfMapImpl | undefined): H
     {
       id: BPF_FUNC.map_lookup_elem,
       name: 'bpf_map_lookup_elem',
-      proto: { ret: RET.PTR_TO_MAP_VALUE_OR_NULL, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY] },
+      proto: MAP_HELPER_PROTOS[BPF_FUNC.map_lookup_elem]!,
       call(regs, env) {
         const map = mapArg(regs, resolve, 'bpf_map_lookup_elem');
         setR0(regs, map.lookup(pointer(regs, 2, map.keySize, false, env)));
@@ -49,7 +56,7 @@ export function mapHelpers(resolve: (addr: number) => BpfMapImpl | undefined): H
     {
       id: BPF_FUNC.map_update_elem,
       name: 'bpf_map_update_elem',
-      proto: { ret: RET.INTEGER, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY, ARG.PTR_TO_MAP_VALUE, ARG.ANYTHING] },
+      proto: MAP_HELPER_PROTOS[BPF_FUNC.map_update_elem]!,
       call(regs, env) {
         const map = mapArg(regs, resolve, 'bpf_map_update_elem');
         const key = pointer(regs, 2, map.keySize, false, env);
@@ -60,7 +67,7 @@ export function mapHelpers(resolve: (addr: number) => BpfMapImpl | undefined): H
     {
       id: BPF_FUNC.map_delete_elem,
       name: 'bpf_map_delete_elem',
-      proto: { ret: RET.INTEGER, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY] },
+      proto: MAP_HELPER_PROTOS[BPF_FUNC.map_delete_elem]!,
       call(regs, env) {
         const map = mapArg(regs, resolve, 'bpf_map_delete_elem');
         setR0(regs, map.delete(pointer(regs, 2, map.keySize, false, env)));

@@ -9,6 +9,8 @@
 import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import type { RunInput } from '../vm/interpreter.js';
+import type { HelperProto } from '../runtime/helpers.js';
+import { MAP_HELPER_PROTOS } from './map-helpers.js';
 
 export const BPF_PROG_TYPE = {
   UNSPEC: 0,
@@ -27,6 +29,12 @@ export interface PreparedRun {
 export interface ProgramType {
   name: ProgTypeName;
   id: number;
+  /** the verifier's is_valid_access for the context */
+  isValidCtxAccess(off: number, size: number, write: boolean): boolean;
+  /** the helper prototypes the type allows (get_func_proto) */
+  funcProto(id: number): HelperProto | undefined;
+  /** LD_ABS / LD_IND are allowed */
+  ldAbs: boolean;
   /** copy the run's data into memory and describe r1, r2 and the packet */
   prepare(mem: AddressSpace, data: Uint8Array): PreparedRun;
 }
@@ -46,6 +54,10 @@ function prepared(mem: AddressSpace, bytes: Uint8Array, packet: boolean, name: s
 export const SOCKET_FILTER: ProgramType = {
   name: 'socket_filter',
   id: BPF_PROG_TYPE.SOCKET_FILTER,
+  // 3.19: "skb fields cannot be accessed yet"
+  isValidCtxAccess: () => false,
+  funcProto: (id) => MAP_HELPER_PROTOS[id],
+  ldAbs: true,
   prepare: (mem, data) => prepared(mem, data, true, 'packet'),
 };
 
@@ -53,6 +65,10 @@ export const SOCKET_FILTER: ProgramType = {
 export const UNSPEC: ProgramType = {
   name: 'unspec',
   id: BPF_PROG_TYPE.UNSPEC,
+  // test_stub.c: 8-byte reads of the two u64 fields
+  isValidCtxAccess: (off, size, write) => !write && size === 8 && (off === 0 || off === 8),
+  funcProto: (id) => MAP_HELPER_PROTOS[id],
+  ldAbs: false,
   prepare(mem, data) {
     if (data.length > 16) throw new BpfError('EINVAL', `the unspec context is 16 bytes (two u64 fields), got ${data.length} bytes`);
     const ctx = new Uint8Array(16);

@@ -116,6 +116,8 @@ export class AddressSpace {
     }
     this.brk = end;
     this.sizes.set(addr, need);
+    // release() may have lowered brk over bytes a freed block left behind.
+    this.u8.fill(0, addr, end);
     return addr;
   }
 

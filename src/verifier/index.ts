@@ -1,0 +1,51 @@
+/**
+ * bpf_check: the 3.19 verifier's entry. Given the program with its map
+ * references already resolved (prog-load does replace_map_fd_with_map_ptr,
+ * whose messages share this log), run check_cfg then do_check, and report
+ * the verdict with the errno the kernel returns and the log.
+ *
+ * Local calls and callx are not verified yet: they are rejected with a
+ * clear message before the control-flow check (3.19 would have said "BPF_CALL
+ * uses reserved fields", or reported the callee unreachable).
+ */
+
+import type { Slot } from '../isa/instruction.js';
+import { BPF_CALL, BPF_JMP, BPF_X } from '../isa/opcodes.js';
+import { checkCfg, VerifyError } from './cfg.js';
+import type { VerifierEnv } from './check.js';
+import { doCheck } from './check.js';
+
+export { VerifierLog, formatState } from './log.js';
+export type { VerifierEnv } from './check.js';
+export { INSN_PROCESSED_LIMIT, MAX_PENDING_STATES, BPF_FUNC_MAX_ID } from './check.js';
+export { VerifyError } from './cfg.js';
+export * from './state.js';
+
+export type VerifyResult =
+  | { ok: true; insnProcessed: number }
+  | { ok: false; errno: VerifyError['errno']; message: string; insn?: number };
+
+export function verify(insns: readonly Slot[], env: VerifierEnv): VerifyResult {
+  const print = (s: string): void => env.log.print(s);
+  try {
+    insns.forEach((insn, i) => {
+      if (insn.code === (BPF_JMP | BPF_CALL) && insn.src === 1) {
+        print(`insn ${i}: bpf-to-bpf calls are not supported yet\n`);
+        throw new VerifyError('EINVAL', `insn ${i}: bpf-to-bpf calls are not supported yet`);
+      }
+      if (insn.code === (BPF_JMP | BPF_CALL | BPF_X)) {
+        print(`insn ${i}: callx is not supported\n`);
+        throw new VerifyError('EINVAL', `insn ${i}: callx is not supported`);
+      }
+    });
+    const pruning = checkCfg(insns, print);
+    const { insnProcessed } = doCheck(insns, pruning, env);
+    if (env.log.level >= 2) print(`processed ${insnProcessed} insns\n`);
+    return { ok: true, insnProcessed };
+  } catch (e) {
+    if (e instanceof VerifyError) {
+      return e.insn === undefined ? { ok: false, errno: e.errno, message: e.message } : { ok: false, errno: e.errno, message: e.message, insn: e.insn };
+    }
+    throw e;
+  }
+}

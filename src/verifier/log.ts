@@ -1,0 +1,50 @@
+/**
+ * The verifier log: 3.19's verbose() into a buffer of log_size bytes,
+ * silently truncated at log_size - 1, and print_verifier_state's text.
+ */
+
+import type { VerifierState } from './state.js';
+import { BPF_REG_SIZE, MAX_BPF_REG, MAX_BPF_STACK, REG, REG_TYPE_STR, STACK } from './state.js';
+
+export class VerifierLog {
+  private text = '';
+  constructor(readonly level: number, readonly size: number) {}
+
+  get enabled(): boolean {
+    return this.level !== 0;
+  }
+
+  print(s: string): void {
+    if (this.level === 0 || this.text.length >= this.size - 1) return;
+    this.text = (this.text + s).slice(0, this.size - 1);
+  }
+
+  /** The log filled up: BPF_PROG_LOAD fails with ENOSPC whatever the verdict. */
+  get full(): boolean {
+    return this.level !== 0 && this.text.length >= this.size - 1;
+  }
+
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** print_verifier_state: ` R0=imm0 R10=fp fp-8=ctx` and a newline. */
+export function formatState(s: VerifierState): string {
+  let out = '';
+  for (let i = 0; i < MAX_BPF_REG; i++) {
+    const r = s.regs[i]!;
+    if (r.type === REG.NOT_INIT) continue;
+    out += ` R${i}=${REG_TYPE_STR[r.type]}`;
+    if (r.type === REG.CONST_IMM || r.type === REG.PTR_TO_STACK) out += `${r.value}`;
+    else if (r.type === REG.CONST_PTR_TO_MAP || r.type === REG.PTR_TO_MAP_VALUE || r.type === REG.PTR_TO_MAP_VALUE_OR_NULL) {
+      out += `(ks=${r.map!.keySize},vs=${r.map!.valueSize})`;
+    }
+  }
+  for (let i = 0; i < MAX_BPF_STACK; i += BPF_REG_SIZE) {
+    if (s.stackSlotType[i] === STACK.SPILL) {
+      out += ` fp${-MAX_BPF_STACK + i}=${REG_TYPE_STR[s.spilledRegs[i / BPF_REG_SIZE]!.type]}`;
+    }
+  }
+  return out + '\n';
+}

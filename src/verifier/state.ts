@@ -1,0 +1,106 @@
+/**
+ * The abstract domain of the 3.19 verifier: a register is a type with, for
+ * CONST_IMM and PTR_TO_STACK, a 32-bit value, and for the map types, the
+ * map; the stack is 512 byte-states (invalid, spill, misc) plus the register
+ * spilled into each 8-byte slot. This file offers only what the domain
+ * needs: construction, copy, and 3.19's states_equal comparison for pruning.
+ * The per-instruction rules live in check.ts, the text in log.ts.
+ *
+ * The kernel's reg_state keeps `imm` and `map_ptr` in one union and
+ * compares it bytewise; here a map "pointer" is the map's address in the
+ * runtime's memory, below 2^32, so the union is one number (`value`).
+ */
+
+export const REG = {
+  NOT_INIT: 0,
+  UNKNOWN_VALUE: 1,
+  PTR_TO_CTX: 2,
+  CONST_PTR_TO_MAP: 3,
+  PTR_TO_MAP_VALUE: 4,
+  PTR_TO_MAP_VALUE_OR_NULL: 5,
+  FRAME_PTR: 6,
+  PTR_TO_STACK: 7,
+  CONST_IMM: 8,
+} as const;
+export type RegType = (typeof REG)[keyof typeof REG];
+
+/** reg_type_str[] */
+export const REG_TYPE_STR = ['?', 'inv', 'ctx', 'map_ptr', 'map_value', 'map_value_or_null', 'fp', 'fp', 'imm'];
+
+export const STACK = { INVALID: 0, SPILL: 1, MISC: 2 } as const;
+
+export const MAX_BPF_REG = 11;
+export const MAX_BPF_STACK = 512;
+export const BPF_REG_SIZE = 8;
+
+/** What the verifier knows of a map: its address, and the sizes checks need. */
+export interface MapInfo {
+  addr: number;
+  keySize: number;
+  valueSize: number;
+}
+
+export interface RegState {
+  type: RegType;
+  /** imm (CONST_IMM, PTR_TO_STACK) or the map's address (map types); 0 otherwise */
+  value: number;
+  map?: MapInfo;
+}
+
+export interface VerifierState {
+  regs: RegState[];
+  stackSlotType: Uint8Array;
+  spilledRegs: RegState[];
+}
+
+export const emptyReg = (): RegState => ({ type: REG.NOT_INIT, value: 0 });
+
+/** init_reg_state: R1 = ctx, R10 = frame pointer, everything else not initialised. */
+export function initialState(): VerifierState {
+  const regs = Array.from({ length: MAX_BPF_REG }, emptyReg);
+  regs[10] = { type: REG.FRAME_PTR, value: 0 };
+  regs[1] = { type: REG.PTR_TO_CTX, value: 0 };
+  return {
+    regs,
+    stackSlotType: new Uint8Array(MAX_BPF_STACK),
+    spilledRegs: Array.from({ length: MAX_BPF_STACK / BPF_REG_SIZE }, emptyReg),
+  };
+}
+
+export const copyReg = (r: RegState): RegState => (r.map ? { type: r.type, value: r.value, map: r.map } : { type: r.type, value: r.value });
+
+export function copyState(s: VerifierState): VerifierState {
+  return {
+    regs: s.regs.map(copyReg),
+    stackSlotType: s.stackSlotType.slice(),
+    spilledRegs: s.spilledRegs.map(copyReg),
+  };
+}
+
+/** The kernel's memcmp of two reg_states: type and union. */
+export const sameReg = (a: RegState, b: RegState): boolean => a.type === b.type && a.value === b.value;
+
+/**
+ * states_equal: is `cur` covered by the already-verified `old`? A register
+ * may differ where old had it uninitialised, or unknown while cur has it
+ * initialised; stack bytes old left invalid are free; everything else must
+ * match, spilled registers exactly.
+ */
+export function statesEqual(old: VerifierState, cur: VerifierState): boolean {
+  for (let i = 0; i < MAX_BPF_REG; i++) {
+    const o = old.regs[i]!;
+    const c = cur.regs[i]!;
+    if (!sameReg(o, c)) {
+      if (o.type === REG.NOT_INIT || (o.type === REG.UNKNOWN_VALUE && c.type !== REG.NOT_INIT)) continue;
+      return false;
+    }
+  }
+  for (let i = 0; i < MAX_BPF_STACK; i++) {
+    const t = old.stackSlotType[i]!;
+    if (t === STACK.INVALID) continue;
+    if (t !== cur.stackSlotType[i]) return false;
+    if (i % BPF_REG_SIZE) continue;
+    if (!sameReg(old.spilledRegs[i / BPF_REG_SIZE]!, cur.spilledRegs[i / BPF_REG_SIZE]!)) return false;
+  }
+  return true;
+}
