@@ -137,18 +137,23 @@ describe('run', () => {
     { name: 'conformance dialect', args: () => [file('a.s', MOV42_CONF)], retval: 42 },
     { name: 'kernel syntax', args: () => [file('k.s', MOV42_KERNEL)], retval: 42 },
     {
-      name: '--data reaches r1',
-      args: () => [file('d.s', 'ldxb %r0, [%r1+1]\nexit\n'), '--data', '00 2a'],
+      name: '--data is the packet LD_ABS reads',
+      args: () => [file('d.s', 'mov %r6, %r1\nldabsb 1\nexit\n'), '--data', '00 2a'],
       retval: 42,
     },
     {
       name: '--data without spaces',
-      args: () => [file('d.s', 'ldxb %r0, [%r1+1]\nexit\n'), '--data', '002a'],
+      args: () => [file('d.s', 'mov %r6, %r1\nldabsb 1\nexit\n'), '--data', '002a'],
       retval: 42,
     },
     {
       name: '--data-file',
-      args: () => [file('d.s', 'ldxb %r0, [%r1+1]\nexit\n'), '--data-file', file('data.bin', bytes('00 2a'))],
+      args: () => [file('d.s', 'mov %r6, %r1\nldabsb 1\nexit\n'), '--data-file', file('data.bin', bytes('00 2a'))],
+      retval: 42,
+    },
+    {
+      name: '--unverified: r1 points to the data in the checked interpreter',
+      args: () => [file('d.s', 'ldxb %r0, [%r1+1]\nexit\n'), '--data', '00 2a', '--unverified'],
       retval: 42,
     },
     { name: '--repeat 5', args: () => [file('a.s', MOV42_CONF), '--repeat', '5'], retval: 42, runs: 5 },
@@ -292,25 +297,50 @@ describe('disasm and asm', () => {
 });
 
 describe('run-time faults exit 1', () => {
-  test('a null pointer read is EFAULT', () => {
+  test('a null pointer read is EFAULT in the checked interpreter', () => {
     const prog = file('null.s', 'mov %r1, 0\nldxw %r0, [%r1+0]\nexit\n');
-    const line = fails(['run', prog], 1, 'EFAULT');
+    const line = fails(['run', prog, '--unverified'], 1, 'EFAULT');
     assert.equal(line, `tsbpf: ${prog}: pc 1: invalid read of 4 bytes at 0x0: null pointer dereference (EFAULT)`);
   });
 
   test('an infinite loop stops at the budget with E2BIG', () => {
     const prog = file('loop.s', 'ja -1\nexit\n');
-    const line = fails(['run', prog, '--budget', '1000'], 1, 'E2BIG');
+    const line = fails(['run', prog, '--budget', '1000', '--unverified'], 1, 'E2BIG');
     assert.ok(line.startsWith(`tsbpf: ${prog}: `), line);
     assert.ok(line.includes('budget of 1000 '), line);
   });
 
   test('an infinite loop under the default budget still terminates', () => {
-    fails(['run', file('loop.s', 'ja -1\nexit\n')], 1, 'E2BIG');
+    fails(['run', file('loop.s', 'ja -1\nexit\n'), '--unverified'], 1, 'E2BIG');
   });
 
   test('falling off the end is EFAULT', () => {
-    fails(['run', file('noexit.s', 'mov %r0, 1\n')], 1, 'EFAULT');
+    fails(['run', file('noexit.s', 'mov %r0, 1\n'), '--unverified'], 1, 'EFAULT');
+  });
+});
+
+describe('the verifier rejects before running: exit 1', () => {
+  const cases: [string, string, string, string][] = [
+    ['a null pointer read', 'mov %r1, 0\nldxw %r0, [%r1+0]\nexit\n', 'EACCES', "insn 1: R1 invalid mem access 'imm'"],
+    ['an infinite loop', 'ja -1\nexit\n', 'EINVAL', 'back-edge from insn 0 to 0'],
+    ['no exit', 'mov %r0, 1\n', 'EINVAL', 'jump out of range from insn 0 to 1'],
+    ['reading r2 (not initialised)', 'mov %r0, %r2\nexit\n', 'EACCES', 'insn 0: R2 !read_ok'],
+  ];
+  for (const [name, src, errno, message] of cases) {
+    test(name, () => {
+      const prog = file('v.s', src);
+      const r = tsbpf(['run', prog]);
+      assert.equal(r.status, 1);
+      assert.equal(r.stderr, `tsbpf: ${prog}: ${message} (${errno})\n`);
+      // the log goes to stdout, its last line the verifier's message
+      assert.equal(r.stdout.trimEnd().split('\n').at(-1), message.replace(/^insn \d+: /, ''));
+    });
+  }
+  test('--json prints the verify object', () => {
+    const prog = file('v.s', 'mov %r0, %r2\nexit\n');
+    const r = tsbpf(['run', prog, '--json']);
+    assert.equal(r.status, 1);
+    assert.deepEqual(JSON.parse(r.stdout), { accepted: false, code: 'EACCES', log: '0: (bf) r0 = r2\nR2 !read_ok\n' });
   });
 });
 
@@ -551,9 +581,13 @@ describe('bad input exits 2 with one error line', () => {
 
   test('a jump out of range names the file', () => {
     const prog = file('far.bin', bytes('9500000000000000 0500050000000000'));
-    const r = tsbpf(['run', prog]);
-    assert.ok(r.status === 1 || r.status === 2);
+    const r = tsbpf(['run', prog, '--unverified']);
+    assert.equal(r.status, 1);
     assert.equal(r.stderr, `tsbpf: ${prog}: jump out of range from insn 1 to 7 (EINVAL)\n`);
+    // the verifier sees the unreachable instruction first
+    const v = tsbpf(['run', prog]);
+    assert.equal(v.status, 1);
+    assert.equal(v.stderr, `tsbpf: ${prog}: unreachable insn 1 (EINVAL)\n`);
   });
 
   for (const seed of [1, 2, 3]) {

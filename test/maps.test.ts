@@ -1261,7 +1261,7 @@ describe('map helpers called from programs', () => {
     const fd = create(sys, HASH, 8, 8, 1);
     update(sys, fd, le64(1), le64(1000), BPF_ANY);
     // r7 successes, r8 iteration, r9 ctx: ctx[0] = first error, ctx[8] = 1 + index of the first failure
-    const prog = Program.load(sys, {
+    const prog = Program.load(sys, { verify: false,
       type: 'unspec',
       insns: `
         r9 = r1
@@ -1333,7 +1333,7 @@ describe('map helpers called from programs', () => {
     const fd = create(sys, HASH, 8, 8, 1);
     update(sys, fd, le64(1), le64(0), BPF_ANY);
     // 100 updates without a lookup in between, in one run
-    const prog = Program.load(sys, {
+    const prog = Program.load(sys, { verify: false,
       insns: `
         r6 = 0
         *(u64 *)(r10 -8) = 1
@@ -1361,6 +1361,8 @@ describe('map helpers called from programs', () => {
 
 // ---------------------------------------------------------------- 7. checked mode
 
+// These programs are loaded without the verifier (verify: false): the checked
+// interpreter is what is under test, so they do what the verifier would refuse.
 describe('checked mode and map values', () => {
   /** lookup of u32 key 0 in `fd`, then `body` with the value pointer in r0 (null → return 12345) */
   function withValue(fd: number, body: string): string {
@@ -1384,7 +1386,7 @@ describe('checked mode and map values', () => {
       const sys = new BpfSystem();
       const fd = create(sys, type, 4, 4, 2);
       update(sys, fd, le32(0), le32(0x01020304), BPF_ANY);
-      const run = (body: string): bigint => Program.load(sys, { insns: withValue(fd, body) }).run();
+      const run = (body: string): bigint => Program.load(sys, { verify: false, insns: withValue(fd, body) }).run();
       assert.equal(run('r0 = *(u32 *)(r0 +0)'), 0x01020304n);
       assert.equal(run('r0 = *(u8 *)(r0 +3)'), 1n);
       assert.equal(run('r0 = *(u16 *)(r0 +2)'), 0x0102n);
@@ -1419,16 +1421,16 @@ describe('checked mode and map values', () => {
     const sys = new BpfSystem();
     const fd = create(sys, HASH, 8, 8, 4);
     update(sys, fd, le64(1), le64(0x55), BPF_ANY);
-    const lookupProg = Program.load(sys, { insns: lookupProgram(fd, 1) });
+    const lookupProg = Program.load(sys, { verify: false, insns: lookupProgram(fd, 1) });
     const ptr = lookupProg.run();
     assert.ok(ptr >= 0x10000n && ptr < 1n << 32n, `a pointer, got ${ptr}`);
-    const deref = Program.load(sys, { insns: `lddw %r1, 0x${ptr.toString(16)}\nldxdw %r0, [%r1+0]\nexit` });
+    const deref = Program.load(sys, { verify: false, insns: `lddw %r1, 0x${ptr.toString(16)}\nldxdw %r0, [%r1+0]\nexit` });
     // while the element lives, the pointer is good in any run
     assert.equal(deref.run(), 0x55n);
     assert.equal(del(sys, fd, le64(1)), 0);
     const e = expectErr(() => deref.run(), 'EFAULT', null);
     assert.match(e.message, new RegExp(`^pc 2: invalid read of 8 bytes at 0x${ptr.toString(16)}: `));
-    const w = Program.load(sys, { insns: `r1 = 0x${ptr.toString(16)}\n*(u64 *)(r1 +0) = 1\nexit` });
+    const w = Program.load(sys, { verify: false, insns: `r1 = 0x${ptr.toString(16)}\n*(u64 *)(r1 +0) = 1\nexit` });
     expectErr(() => w.run(), 'EFAULT', null);
     // the map is unaffected
     expectErr(() => nextKey(sys, fd, null, new Uint8Array(8)), 'ENOENT', NEXT);

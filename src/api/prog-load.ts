@@ -4,9 +4,8 @@
  * program length, the log attributes, and ld_imm64 map fds resolved to map
  * addresses with the kernel's messages in the log.
  *
- * The verifier proper arrives with its own issue; until then a loaded
- * program is marked unverified and runs in the checked interpreter, where
- * every access is bounds-checked against what the program may touch.
+ * A program the verifier accepts runs in the interpreter's fast mode; the
+ * runtime's memory bounds still confine any verifier bug.
  */
 
 import { BpfError } from '../errors.js';
@@ -17,6 +16,7 @@ import { BPF_MAXINSNS, BPF_PSEUDO_MAP_FD } from '../isa/opcodes.js';
 import type { ProgramType } from '../progs/types.js';
 import { SOCKET_FILTER, UNSPEC, BPF_PROG_TYPE } from '../progs/types.js';
 import { Interpreter } from '../vm/interpreter.js';
+import { verify, VerifierLog } from '../verifier/index.js';
 import type { BpfSystem, MapObject } from './bpf.js';
 
 export interface ProgLoadAttr {
@@ -45,25 +45,6 @@ export interface LoadedProgram {
 
 const GPL_COMPATIBLE = ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'];
 export const MAX_USED_MAPS = 64;
-
-/** The verifier log: 3.19's verbose() into a buffer of log_size bytes, silently truncated. */
-export class VerifierLog {
-  private text = '';
-  constructor(readonly level: number, readonly size: number) {}
-  get enabled(): boolean {
-    return this.level !== 0;
-  }
-  print(s: string): void {
-    if (this.level === 0 || this.text.length >= this.size - 1) return;
-    this.text = (this.text + s).slice(0, this.size - 1);
-  }
-  get full(): boolean {
-    return this.level !== 0 && this.text.length >= this.size - 1;
-  }
-  toString(): string {
-    return this.text;
-  }
-}
 
 function license(attr: ProgLoadAttr): string {
   const l = attr.license ?? '';
@@ -99,7 +80,16 @@ function instructions(attr: ProgLoadAttr): Slot[] {
   return slots.slice(0, cnt).map((s) => ({ code: s.code, dst: s.dst, src: s.src, off: s.off, imm: s.imm | 0 }));
 }
 
-export function progLoad(sys: BpfSystem, attr: ProgLoadAttr): LoadedProgram {
+export interface LoadOptions {
+  /**
+   * false loads the program without the verifier (a tsbpf extension, for
+   * programs 3.19 cannot prove safe such as the conformance vectors): it then
+   * runs in the checked interpreter under sys.unverifiedBudget.
+   */
+  verify?: boolean;
+}
+
+export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOptions = {}): LoadedProgram {
   const lic = license(attr);
   const gplCompatible = GPL_COMPATIBLE.includes(lic);
   const slots = instructions(attr);
@@ -119,8 +109,8 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr): LoadedProgram {
   if (buf && buf.length < size) throw new BpfError('EFAULT', `log_buf has ${buf.length} bytes, log_size says ${size}`);
   const log = new VerifierLog(logging ? level : 0, size);
   const maps: MapObject[] = [];
-  const reject = (code: ErrnoCode, message: string): never => {
-    log.print(message + '\n');
+  const reject = (code: ErrnoCode, message: string, print = true): never => {
+    if (print) log.print(message + '\n');
     for (const m of maps) sys.putMap(m);
     finishLog(log, buf);
     const errCode = log.full ? 'ENOSPC' : code;
@@ -158,14 +148,40 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr): LoadedProgram {
     i++;
   }
 
+  if (options.verify === false) {
+    let interpreter: Interpreter;
+    try {
+      interpreter = new Interpreter(sys.runtime.mem, slots, { checked: true, budget: sys.unverifiedBudget, helpers: sys.runtime.helpers, regions: sys.runtime.regions });
+    } catch (e) {
+      if (e instanceof BpfError) return reject(e.code, e.message);
+      throw e;
+    }
+    finishLog(log, buf);
+    return { type, slots, maps, license: lic, gplCompatible, verified: false, interpreter, log: log.toString() };
+  }
+
+  // do_check, after check_cfg
+  const result = verify(slots, {
+    socketFilter: type.ldAbs,
+    isValidCtxAccess: type.isValidCtxAccess,
+    funcProto: type.funcProto,
+    gplCompatible,
+    mapAt: (addr) => {
+      const m = sys.mapByAddr(addr);
+      return m ? { addr, keySize: m.impl.keySize, valueSize: m.impl.valueSize } : undefined;
+    },
+    log,
+  });
+  if (!result.ok) {
+    const where = result.insn === undefined ? '' : `insn ${result.insn}: `;
+    return reject(result.errno, `${where}${result.message || 'invalid program'}`, false);
+  }
+  // After verification the pseudo ld_imm64 is an ordinary constant: the map's address.
+  for (const s of slots) if (s.code === 0x18 && s.src === BPF_PSEUDO_MAP_FD) s.src = 0;
+
   let interpreter: Interpreter;
   try {
-    interpreter = new Interpreter(sys.runtime.mem, slots, {
-      checked: true,
-      budget: sys.unverifiedBudget,
-      helpers: sys.runtime.helpers,
-      regions: sys.runtime.regions,
-    });
+    interpreter = new Interpreter(sys.runtime.mem, slots, { checked: false, helpers: sys.runtime.helpers, regions: sys.runtime.regions });
   } catch (e) {
     if (e instanceof BpfError) return reject(e.code, e.message);
     throw e;
@@ -175,7 +191,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr): LoadedProgram {
     for (const m of maps) sys.putMap(m);
     throw new BpfError('ENOSPC', 'the verifier log is full', { log: log.toString() });
   }
-  return { type, slots, maps, license: lic, gplCompatible, verified: false, interpreter, log: log.toString() };
+  return { type, slots, maps, license: lic, gplCompatible, verified: true, interpreter, log: log.toString() };
 }
 
 /** Copy the log and its NUL into the user's buffer. */

@@ -21,6 +21,8 @@ export interface ProgramSpec {
   /** 0 (default) no log; 1 the verifier log */
   logLevel?: number;
   logSize?: number;
+  /** false: load without the verifier and run in the checked interpreter (see BpfSystem.loadUnverified) */
+  verify?: boolean;
 }
 
 export class Program {
@@ -40,18 +42,12 @@ export class Program {
     const logLevel = spec.logLevel ?? 0;
     const logSize = logLevel ? spec.logSize ?? 1 << 20 : 0;
     const logBuf = logLevel ? new Uint8Array(logSize) : null;
-    const fd = sys.bpf(BPF_CMD.BPF_PROG_LOAD, {
-      prog_type: progType,
-      insns,
-      license: spec.license ?? 'GPL',
-      log_level: logLevel,
-      log_size: logSize,
-      log_buf: logBuf,
-    });
+    const attr = { prog_type: progType, insns, license: spec.license ?? 'GPL', log_level: logLevel, log_size: logSize, log_buf: logBuf };
+    const fd = spec.verify === false ? sys.loadUnverified(attr) : sys.bpf(BPF_CMD.BPF_PROG_LOAD, attr);
     return new Program(sys, fd, sys.progOf(fd).prog.log);
   }
 
-  /** Whether the verifier proved this program safe (until it exists: false, and runs are checked). */
+  /** Whether the verifier proved this program safe (false when loaded with verify: false). */
   get verified(): boolean {
     return this.sys.progOf(this.fd).prog.verified;
   }

@@ -15,7 +15,7 @@ import { disasm } from '../isa/disasm.js';
 import { encode } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
 import { parseHexData, parseProgram } from './input.js';
-import { runCommand } from './run.js';
+import { runCommand, verifyCommand } from './run.js';
 import { conformancePlugin } from './plugin.js';
 import { style } from './style.js';
 import { BatchSession } from './batch.js';
@@ -31,6 +31,7 @@ const USAGE = `tsbpf: the Linux eBPF subsystem in TypeScript
 
 Usage:
   tsbpf run PROG [--data HEX | --data-file FILE] [--repeat N] [--json]
+  tsbpf verify PROG [--log-level 0|1|2] [--json]   the 3.19 verifier's verdict and log
   tsbpf disasm PROG            disassemble, in the kernel's verifier-log syntax
   tsbpf asm FILE [-o OUT]      assemble to raw 8-byte instruction slots
   tsbpf batch FILE [--json]    bpftool map commands, one per line, in one process
@@ -43,10 +44,11 @@ or the bpf_conformance dialect), a JSON program spec ({"insns": [...]}), or
 raw little-endian 8-byte instruction slots. "-" reads standard input.
 
 Options of run:
-  --data HEX         the packet / context bytes (r1 points to them, r2 is the length)
+  --data HEX         the packet of a socket filter, the 16-byte context of unspec
   --data-file FILE   the same, from a file
   --repeat N         run N times and report the mean time per run
-  --budget N         instruction budget per run (default 1000000)
+  --unverified       skip the verifier; run in the checked interpreter
+  --budget N         instruction budget per run with --unverified (default 1000000)
   --engine NAME      interpreter (the JIT comes later)
   --json             one JSON object on stdout
 
@@ -129,6 +131,7 @@ function cmdRun(args: string[]): number {
     repeat: { type: 'string' },
     budget: { type: 'string' },
     engine: { type: 'string' },
+    unverified: { type: 'boolean' },
     json: { type: 'boolean' },
   }, [1, 1], usage);
   const file = positionals[0]!;
@@ -152,10 +155,21 @@ function cmdRun(args: string[]): number {
   return runCommand(prog, data, {
     repeat: count('repeat', 1),
     budget: count('budget', 1_000_000),
+    unverified: values['unverified'] === true,
     json: values['json'] === true,
     file,
     dataContext: (values['data-file'] as string | undefined) ?? '--data',
   });
+}
+
+function cmdVerify(args: string[]): number {
+  const usage = 'tsbpf verify PROG [--log-level 0|1|2] [--json]';
+  const { values, positionals } = parse(args, { 'log-level': { type: 'string' }, json: { type: 'boolean' } }, [1, 1], usage);
+  const level = (values['log-level'] as string | undefined) ?? '1';
+  if (!/^[012]$/.test(level)) throw new CliError(`--log-level must be 0, 1 or 2, got '${level}'`, 2, 'EINVAL');
+  const file = positionals[0]!;
+  const prog = withContext(file, () => parseProgram(readInput(file)));
+  return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file });
 }
 
 function cmdBatch(args: string[]): number {
@@ -241,6 +255,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdDisasm(rest);
     case 'run':
       return cmdRun(rest);
+    case 'verify':
+      return cmdVerify(rest);
     case 'conformance-plugin':
       return conformancePlugin(rest);
     case 'batch':
@@ -271,6 +287,12 @@ function report(e: unknown): number {
   process.stderr.write(`tsbpf: internal error: ${msg} (set TSBPF_DEBUG=1 for a stack trace)\n`);
   return 70;
 }
+
+// A closed pipe (`tsbpf disasm x | head`) ends the output quietly, as for any Unix tool.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
 
 main(process.argv.slice(2)).then(
   (code) => {
