@@ -108,15 +108,18 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
 
   const isStateVisited = (idx: number): boolean => {
     if (!pruning[idx]) return false;
+    // The kernel prepends new states and walks from the newest; appending and
+    // walking backwards is the same order without moving the list.
     const list = explored[idx]!;
-    for (const s of list) if (statesEqual(s, cur)) return true;
-    list.unshift(copyState(cur));
+    for (let i = list.length - 1; i >= 0; i--) if (statesEqual(list[i]!, cur)) return true;
+    list.push(copyState(cur));
     return false;
   };
 
   // check_stack_write / check_stack_read
   const stackWrite = (off: number, size: number, valueReg: number): void => {
     const slot = (MAX_BPF_STACK + off) / BPF_REG_SIZE | 0;
+    if (MAX_BPF_STACK + off < cur.stackLow) cur.stackLow = MAX_BPF_STACK + off;
     const v = valueReg >= 0 ? cur.regs[valueReg]! : undefined;
     if (v && (v.type === REG.PTR_TO_MAP_VALUE || v.type === REG.PTR_TO_STACK || v.type === REG.PTR_TO_CTX)) {
       if (size !== BPF_REG_SIZE) fail('EACCES', 'invalid size of register spill');

@@ -7,7 +7,8 @@ import type { VerifierState } from './state.js';
 import { BPF_REG_SIZE, MAX_BPF_REG, MAX_BPF_STACK, REG, REG_TYPE_STR, STACK } from './state.js';
 
 export class VerifierLog {
-  private text = '';
+  private readonly parts: string[] = [];
+  private length = 0;
   constructor(readonly level: number, readonly size: number) {}
 
   get enabled(): boolean {
@@ -15,17 +16,23 @@ export class VerifierLog {
   }
 
   print(s: string): void {
-    if (this.level === 0 || this.text.length >= this.size - 1) return;
-    this.text = (this.text + s).slice(0, this.size - 1);
+    if (this.level === 0 || this.length >= this.size - 1) return;
+    const room = this.size - 1 - this.length;
+    const part = s.length > room ? s.slice(0, room) : s;
+    this.parts.push(part);
+    this.length += part.length;
   }
 
   /** The log filled up: BPF_PROG_LOAD fails with ENOSPC whatever the verdict. */
   get full(): boolean {
-    return this.level !== 0 && this.text.length >= this.size - 1;
+    return this.level !== 0 && this.length >= this.size - 1;
   }
 
   toString(): string {
-    return this.text;
+    const text = this.parts.join('');
+    this.parts.length = 0;
+    this.parts.push(text);
+    return text;
   }
 }
 

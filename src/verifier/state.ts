@@ -51,6 +51,11 @@ export interface VerifierState {
   regs: RegState[];
   stackSlotType: Uint8Array;
   spilledRegs: RegState[];
+  /**
+   * Index of the lowest stack byte that is not STACK_INVALID (512 when all
+   * are): bytes below it are invalid, so states_equal need not look at them.
+   */
+  stackLow: number;
 }
 
 export const emptyReg = (): RegState => ({ type: REG.NOT_INIT, value: 0 });
@@ -64,6 +69,7 @@ export function initialState(): VerifierState {
     regs,
     stackSlotType: new Uint8Array(MAX_BPF_STACK),
     spilledRegs: Array.from({ length: MAX_BPF_STACK / BPF_REG_SIZE }, emptyReg),
+    stackLow: MAX_BPF_STACK,
   };
 }
 
@@ -74,6 +80,7 @@ export function copyState(s: VerifierState): VerifierState {
     regs: s.regs.map(copyReg),
     stackSlotType: s.stackSlotType.slice(),
     spilledRegs: s.spilledRegs.map(copyReg),
+    stackLow: s.stackLow,
   };
 }
 
@@ -95,12 +102,23 @@ export function statesEqual(old: VerifierState, cur: VerifierState): boolean {
       return false;
     }
   }
-  for (let i = 0; i < MAX_BPF_STACK; i++) {
-    const t = old.stackSlotType[i]!;
-    if (t === STACK.INVALID) continue;
-    if (t !== cur.stackSlotType[i]) return false;
-    if (i % BPF_REG_SIZE) continue;
-    if (!sameReg(old.spilledRegs[i / BPF_REG_SIZE]!, cur.spilledRegs[i / BPF_REG_SIZE]!)) return false;
+  // Bytes below old.stackLow are STACK_INVALID in old: nothing to compare there.
+  // Compare four byte-states at a time; look at bytes only where the words differ.
+  const ow = new Int32Array(old.stackSlotType.buffer, old.stackSlotType.byteOffset, MAX_BPF_STACK / 4);
+  const cw = new Int32Array(cur.stackSlotType.buffer, cur.stackSlotType.byteOffset, MAX_BPF_STACK / 4);
+  for (let w = (old.stackLow >> 3) << 1; w < MAX_BPF_STACK / 4; w++) {
+    const o = ow[w]!;
+    if (o === 0) continue;
+    if (o !== cw[w]) {
+      for (let b = 0; b < 4; b++) {
+        const t = (o >>> (8 * b)) & 0xff;
+        if (t !== STACK.INVALID && t !== ((cw[w]! >>> (8 * b)) & 0xff)) return false;
+      }
+    }
+    // At each 8-byte boundary the spilled registers must match, unless old's byte there is invalid.
+    if ((w & 1) === 0 && (o & 0xff) !== STACK.INVALID) {
+      if (!sameReg(old.spilledRegs[w >> 1]!, cur.spilledRegs[w >> 1]!)) return false;
+    }
   }
   return true;
 }
