@@ -152,8 +152,8 @@ describe('run', () => {
       retval: 42,
     },
     {
-      name: '--unverified: r1 points to the data in the checked interpreter',
-      args: () => [file('d.s', 'ldxb %r0, [%r1+1]\nexit\n'), '--data', '00 2a', '--unverified'],
+      name: '--unverified: the context holds the length, the packet follows it',
+      args: () => [file('d.s', 'ldxw %r0, [%r1+0]\nldxb %r2, [%r1+9]\nadd %r0, %r2\nexit\n'), '--data', '00 28', '--unverified'],
       retval: 42,
     },
     { name: '--repeat 5', args: () => [file('a.s', MOV42_CONF), '--repeat', '5'], retval: 42, runs: 5 },

@@ -167,7 +167,9 @@ describe('each check: message and errno', () => {
     ['spill read of 4 bytes', '*(u64 *)(r10 -8) = r1\nr0 = *(u32 *)(r10 -8)\nexit', 'EACCES', 'invalid size of register spill'],
     ['scalar dereference', 'r0 = 5\nr0 = *(u64 *)(r0 +0)\nexit', 'EACCES', "R0 invalid mem access 'imm'"],
     ['pointer arithmetic on the stack pointer is lost', 'r2 = r10\nr2 += -8\nr0 = *(u64 *)(r2 +0)\nexit', 'EACCES', "R2 invalid mem access 'fp'"],
-    ['ctx read of a socket filter', 'r0 = *(u32 *)(r1 +0)\nexit', 'EACCES', 'invalid bpf_context access off=0 size=4', SOCKET_FILTER],
+    ['ctx read of a socket filter past the length', 'r0 = *(u32 *)(r1 +4)\nexit', 'EACCES', 'invalid bpf_context access off=4 size=4', SOCKET_FILTER],
+    ['ctx read of the length with 8 bytes', 'r0 = *(u64 *)(r1 +0)\nexit', 'EACCES', 'invalid bpf_context access off=0 size=8', SOCKET_FILTER],
+    ['ctx write of the length', '*(u32 *)(r1 +0) = 0\nr0 = 0\nexit', 'EACCES', 'invalid bpf_context access off=0 size=4', SOCKET_FILTER],
     ['ctx read of 4 bytes in unspec', 'r0 = *(u32 *)(r1 +0)\nexit', 'EACCES', 'invalid bpf_context access off=0 size=4'],
     ['ctx write in unspec', '*(u64 *)(r1 +0) = 0\nr0 = 0\nexit', 'EACCES', 'invalid bpf_context access off=0 size=8'],
     ['div by a constant zero', 'r0 = 1\nr0 /= 0\nexit', 'EINVAL', 'div by zero'],
@@ -330,6 +332,12 @@ describe('BPF_PROG_LOAD log rules', () => {
   test('any license loads (no 3.19 helper is GPL-only)', () => {
     assert.equal(attempt({ license: 'Proprietary' }), 'ok');
   });
+});
+
+test("a socket filter reads the packet length at offset 0 of its context (4.1's __sk_buff.len)", () => {
+  const p = Program.load(new BpfSystem(), { type: 'socket_filter', insns: 'r0 = *(u32 *)(r1 +0)\nexit' });
+  assert.equal(p.run(new Uint8Array(60)), 60n);
+  assert.equal(p.run(new Uint8Array(0)), 0n);
 });
 
 describe('the newer opcodes', () => {

@@ -39,7 +39,7 @@ export interface ProgramType {
   prepare(mem: AddressSpace, data: Uint8Array): PreparedRun;
 }
 
-function prepared(mem: AddressSpace, bytes: Uint8Array, packet: boolean, name: string): PreparedRun {
+function prepared(mem: AddressSpace, bytes: Uint8Array, name: string): PreparedRun {
   const addr = mem.alloc(Math.max(bytes.length, 1));
   mem.write(addr, bytes);
   const input: RunInput = {
@@ -47,18 +47,49 @@ function prepared(mem: AddressSpace, bytes: Uint8Array, packet: boolean, name: s
     r2: bytes.length,
     regions: [{ start: addr, end: addr + bytes.length, writable: true, name }],
   };
-  if (packet) input.packet = { addr, len: bytes.length };
   return { input, snapshot: () => mem.read(addr, bytes.length), release: () => mem.release(addr) };
+}
+
+/** The socket filter's context: the packet length as a u32 at offset 0, like 4.1's __sk_buff.len. */
+export const SKB_CTX_SIZE = 8;
+export const SKB_LEN_OFF = 0;
+
+export interface PacketOptions {
+  /** offset of the network header in the packet, for SKF_NET_OFF loads; -1 when unknown */
+  netOff?: number;
+}
+
+/**
+ * A socket filter run: r1 points to the context (the length), LD_ABS and
+ * LD_IND read the packet, which follows the context in memory. Offset 0 is
+ * the first byte given (SEMANTICS.md decision 5).
+ */
+export function prepareSocketFilter(mem: AddressSpace, data: Uint8Array, options: PacketOptions = {}): PreparedRun {
+  const ctx = mem.alloc(SKB_CTX_SIZE + Math.max(data.length, 1));
+  mem.view.setUint32(ctx + SKB_LEN_OFF, data.length, true);
+  const pkt = ctx + SKB_CTX_SIZE;
+  mem.write(pkt, data);
+  const input: RunInput = {
+    r1: ctx,
+    packet: { addr: pkt, len: data.length, netOff: options.netOff ?? -1 },
+    regions: [
+      { start: ctx, end: ctx + SKB_CTX_SIZE, writable: false, name: 'context' },
+      { start: pkt, end: pkt + data.length, writable: false, name: 'packet' },
+    ],
+  };
+  return { input, snapshot: () => mem.read(pkt, data.length), release: () => mem.release(ctx) };
 }
 
 export const SOCKET_FILTER: ProgramType = {
   name: 'socket_filter',
   id: BPF_PROG_TYPE.SOCKET_FILTER,
-  // 3.19: "skb fields cannot be accessed yet"
-  isValidCtxAccess: () => false,
+  // 3.19 allowed no context access at all ("skb fields cannot be accessed
+  // yet"); tsbpf allows reading the length, as 4.1's __sk_buff.len, which
+  // classic BPF's `ld len` converts to.
+  isValidCtxAccess: (off, size, write) => !write && off === SKB_LEN_OFF && size === 4,
   funcProto: (id) => MAP_HELPER_PROTOS[id],
   ldAbs: true,
-  prepare: (mem, data) => prepared(mem, data, true, 'packet'),
+  prepare: (mem, data) => prepareSocketFilter(mem, data, { netOff: data.length >= 14 ? 14 : -1 }),
 };
 
 /** The 3.19 test type: r1 points to two u64 fields, zero unless given. */
@@ -73,7 +104,7 @@ export const UNSPEC: ProgramType = {
     if (data.length > 16) throw new BpfError('EINVAL', `the unspec context is 16 bytes (two u64 fields), got ${data.length} bytes`);
     const ctx = new Uint8Array(16);
     ctx.set(data);
-    return prepared(mem, ctx, false, 'context');
+    return prepared(mem, ctx, 'context');
   },
 };
 
