@@ -1,0 +1,135 @@
+/**
+ * Differential test against the host kernel: the same socket filter and
+ * packet go to Linux (bpf(2) BPF_PROG_LOAD + BPF_PROG_TEST_RUN, through a
+ * small C helper built here with cc) and to tsbpf; verdicts and results must
+ * agree. The kernel strips a 14-byte Ethernet header before the filter sees
+ * the data, so the helper prefixes each packet with 14 zero bytes. Skips,
+ * with the reason, where there is no C compiler or bpf(2) is not allowed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BpfSystem, testRun } from '../src/api/bpf.js';
+import { assemble, encode } from '../src/isa/index.js';
+import { parseVector, projectRoot } from './conformance-data.js';
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+
+function buildHelper(): { exe?: string; why?: string } {
+  const src = join(projectRoot(), 'test', 'native', 'kernel-run.c');
+  const exe = join(mkdtempSync(join(tmpdir(), 'tsbpf-kernel-')), 'kernel-run');
+  const cc = spawnSync(process.env['CC'] ?? 'cc', ['-O2', '-o', exe, src], { encoding: 'utf8' });
+  if (cc.error || cc.status !== 0) return { why: `no C compiler to build the bpf(2) helper (${cc.error?.message ?? cc.stderr.trim()})` };
+  const probe = spawnSync(exe, [], { input: 'P b7000000000000009500000000000000\nR 00\n', encoding: 'utf8' });
+  if (!/^L \d+\nR 0\n$/.test(probe.stdout)) return { why: `bpf(2) is not available here (${probe.stdout.trim() || probe.error?.message || 'no output'}; root on Linux is needed)` };
+  return { exe };
+}
+
+const helper = buildHelper();
+const skip = helper.exe ? false : helper.why!;
+if (skip) process.stderr.write(`kernel differential tests skipped: ${skip}\n`);
+
+interface Case { name: string; insns: Uint8Array; packets: Uint8Array[]; src?: string }
+
+/** Run cases in the kernel: per case, the load result and each packet's retval (or E errno). */
+function kernelRun(cases: Case[]): string[][] {
+  const input = cases.map((c) => [`P ${hex(c.insns)}`, ...c.packets.map((p) => `R ${hex(p)}`)].join('\n')).join('\n') + '\n';
+  const r = spawnSync(helper.exe!, [], { input, encoding: 'utf8', maxBuffer: 1 << 26 });
+  const lines = r.stdout.trim().split('\n');
+  const out: string[][] = [];
+  let i = 0;
+  for (const c of cases) {
+    out.push(lines.slice(i, i + 1 + c.packets.length));
+    i += 1 + c.packets.length;
+  }
+  return out;
+}
+
+function tsbpfRun(c: Case): string[] {
+  const sys = new BpfSystem();
+  let fd: number;
+  try {
+    fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: c.insns, license: 'GPL' });
+  } catch (e) {
+    return [`E ${(e as { code: string }).code}`];
+  }
+  return ['L', ...c.packets.map((p) => `R ${Number(testRun(sys, fd, p).retval & 0xffffffffn)}`)];
+}
+
+test('socket-filter vectors agree with the host kernel', { skip }, () => {
+  const dir = join(projectRoot(), 'test', 'socket-vectors');
+  const cases: Case[] = [];
+  for (const f of readdirSync(dir).sort()) {
+    const v = parseVector(f, readFileSync(join(dir, f), 'utf8'));
+    // SKF_NET_OFF / SKF_LL_OFF address headers the kernel's test run lays out differently
+    if (/-\d{6,}/.test(v.asm)) continue;
+    cases.push({ name: v.name, insns: encode(assemble(v.asm)), packets: [v.mem] });
+  }
+  assert.ok(cases.length >= 20);
+  const k = kernelRun(cases);
+  cases.forEach((c, i) => {
+    const kernel = k[i]!.map((l) => l.replace(/^L \d+$/, 'L'));
+    assert.deepEqual(tsbpfRun(c), kernel, c.name);
+  });
+});
+
+/** A random socket filter from a grammar both verifiers accept: packet loads, ALU on r0/r7/r8, forward jumps. */
+function randomProgram(rnd: () => number): string {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const n = 5 + Math.floor(rnd() * 25);
+  const body: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const kind = rnd();
+    const reg = pick(['%r0', '%r7', '%r8']);
+    if (kind < 0.3) {
+      const size = pick(['b', 'h', 'w']);
+      const k = rnd() < 0.9 ? Math.floor(rnd() * 70) : Math.floor(rnd() * 2000);
+      body.push(rnd() < 0.6 ? `ldabs${size} ${k}` : `ldind${size} %r7, ${k}`);
+    } else if (kind < 0.75) {
+      const w = pick(['', '32']);
+      const op = pick(['add', 'sub', 'mul', 'or', 'and', 'xor', 'lsh', 'rsh', 'arsh', 'div', 'mod', 'mov', 'neg']);
+      if (op === 'neg') body.push(`neg${w} ${reg}`);
+      else if (['lsh', 'rsh', 'arsh'].includes(op)) body.push(`${op}${w} ${reg}, ${Math.floor(rnd() * (w ? 32 : 64))}`);
+      else if (op === 'div' || op === 'mod') body.push(`${op}${w} ${reg}, ${1 + Math.floor(rnd() * 1000)}`);
+      else if (rnd() < 0.5) body.push(`${op}${w} ${reg}, ${pick(['%r0', '%r7', '%r8'])}`);
+      else body.push(`${op}${w} ${reg}, ${Math.floor(rnd() * 0x7fffffff) - (rnd() < 0.3 ? 0x40000000 : 0)}`);
+    } else {
+      const j = pick(['jeq', 'jne', 'jgt', 'jge', 'jset', 'jsgt', 'jsge', 'jlt', 'jle', 'jslt', 'jsle']);
+      // the distance is clamped below, once the body's length is known
+      body.push(`${j} %r0, ${Math.floor(rnd() * 300)}, +${1 + Math.floor(rnd() * 3)}`);
+    }
+  }
+  // forward jumps land at most on the final exit
+  for (let b = 0; b < body.length; b++) {
+    body[b] = body[b]!.replace(/\+(\d+)$/, (_m, d: string) => `+${Math.min(Number(d), body.length - b - 1)}`);
+  }
+  return ['mov %r6, %r1', 'mov %r0, 0', `mov %r7, ${Math.floor(rnd() * 40)}`, `mov %r8, ${Math.floor(rnd() * 1000)}`, ...body, 'exit'].join('\n');
+}
+
+test('random socket filters over random packets agree with the host kernel', { skip }, () => {
+  let s = 0x2545f491;
+  const rnd = (): number => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+  const cases: Case[] = [];
+  for (let i = 0; i < 300; i++) {
+    const packets = Array.from({ length: 4 }, () => Uint8Array.from({ length: Math.floor(rnd() * 90) }, () => Math.floor(rnd() * 256)));
+    const src = randomProgram(rnd);
+    cases.push({ name: `random ${i}`, insns: encode(assemble(src)), packets, src });
+  }
+  const k = kernelRun(cases);
+  let compared = 0;
+  cases.forEach((c, i) => {
+    const kernel = k[i]!.map((l) => l.replace(/^L \d+$/, 'L'));
+    assert.equal(kernel[0], 'L', `${c.name}: the kernel accepts it:\n${c.src}\n${kernel[0]}`);
+    assert.deepEqual(tsbpfRun(c), kernel, `${c.name}:\n${c.src}`);
+    compared += c.packets.length;
+  });
+  assert.equal(compared, 1200);
+});
