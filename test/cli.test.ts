@@ -118,7 +118,7 @@ describe('run', () => {
     const out = ok(['run', file('a.s', MOV42_CONF)]);
     const [retval, runs, end, ...rest] = out.split('\n');
     assert.equal(retval, 'retval  0x2a (42)');
-    assert.match(runs!, /^runs {4}1 × \d+(\.\d+)? (ns|µs|ms) \(2 insns in the last run/);
+    assert.match(runs!, /^runs {4}1 × \d+(\.\d+)? (ns|µs|ms) \(verified, WebAssembly JIT\)$/);
     assert.equal(end, '');
     assert.deepEqual(rest, []);
   });
@@ -513,10 +513,10 @@ describe('bad input exits 2 with one error line', () => {
       includes: ['--budget'],
     },
     {
-      name: '--engine jit',
-      args: () => ['run', file('a.s', MOV42_CONF), '--engine', 'jit'],
+      name: '--engine bogus',
+      args: () => ['run', file('a.s', MOV42_CONF), '--engine', 'bogus'],
       errno: 'EINVAL',
-      includes: ['--engine jit'],
+      includes: ['--engine must be interpreter or jit'],
     },
     {
       name: 'empty file',

@@ -22,6 +22,7 @@ import { mapHelpers } from '../progs/map-helpers.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { LoadedProgram, ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
+import type { RunInput } from '../vm/interpreter.js';
 
 export const BPF_CMD = {
   BPF_MAP_CREATE: 0,
@@ -96,6 +97,8 @@ export class BpfSystem {
 
   /** instruction budget per run of a program loaded without verification (checked interpreter) */
   unverifiedBudget = 1_000_000;
+  /** compile verified programs to WebAssembly at load (when WebAssembly is available) */
+  jitEnabled = typeof WebAssembly === 'object';
 
   constructor(runtime: Runtime = new Runtime()) {
     this.runtime = runtime;
@@ -200,6 +203,7 @@ export class BpfSystem {
 
   private putProg(p: ProgObject): void {
     if (--p.refcnt > 0) return;
+    p.prog.jit?.free();
     for (const m of p.prog.maps) this.putMap(m);
   }
 
@@ -355,17 +359,28 @@ export interface TestRunResult {
   runs: number;
   /** the context/packet bytes after the last run */
   dataOut: Uint8Array;
+  engine: EngineName;
 }
 
 /**
  * Run a loaded program `repeat` times over `data` (for a socket filter, the
  * packet; for unspec, up to 16 bytes of context), with the maps carried over.
  */
-export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new Uint8Array(0), repeat = 1): TestRunResult {
+export type EngineName = 'jit' | 'interpreter';
+
+/** The engine a run uses: the JIT when the program has one, unless the interpreter is asked for. */
+export function engineOf(prog: LoadedProgram, engine?: EngineName): { exec(input: RunInput): void; retLo: number; retHi: number; readonly engineName: EngineName } {
+  if (engine === 'jit' && !prog.jit) {
+    throw new BpfError('ENOTSUP', prog.verified ? 'the JIT cannot compile this program' : 'the JIT runs verified programs only');
+  }
+  return engine !== 'interpreter' && prog.jit ? prog.jit : prog.interpreter;
+}
+
+export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new Uint8Array(0), repeat = 1, engine?: EngineName): TestRunResult {
   const { prog } = sys.progOf(progFd);
   if (!Number.isSafeInteger(repeat) || repeat < 1) throw new BpfError('EINVAL', `repeat must be a positive integer, got ${repeat}`);
+  const it = engineOf(prog, engine);
   const run = prog.type.prepare(sys.runtime.mem, data);
-  const it = prog.interpreter;
   const maps = prog.maps.map((m) => m.impl);
   try {
     const t0 = performance.now();
@@ -384,6 +399,7 @@ export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new U
       durationNs: (elapsedMs * 1e6) / repeat,
       runs: repeat,
       dataOut: run.snapshot(),
+      engine: it.engineName,
     };
   } finally {
     run.release();

@@ -17,6 +17,7 @@ import type { ProgramType } from '../progs/types.js';
 import { SOCKET_FILTER, UNSPEC, BPF_PROG_TYPE } from '../progs/types.js';
 import { Interpreter } from '../vm/interpreter.js';
 import { verify, VerifierLog } from '../verifier/index.js';
+import { JitProgram } from '../jit/compile.js';
 import type { BpfSystem, MapObject } from './bpf.js';
 
 export interface ProgLoadAttr {
@@ -39,6 +40,8 @@ export interface LoadedProgram {
   gplCompatible: boolean;
   verified: boolean;
   interpreter: Interpreter;
+  /** the program compiled to WebAssembly (verified programs, where WebAssembly is available) */
+  jit?: JitProgram;
   /** the verifier log at the requested level ('' when logging was off) */
   log: string;
 }
@@ -191,7 +194,16 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
     for (const m of maps) sys.putMap(m);
     throw new BpfError('ENOSPC', 'the verifier log is full', { log: log.toString() });
   }
-  return { type, slots, maps, license: lic, gplCompatible, verified: true, interpreter, log: log.toString() };
+  const loaded: LoadedProgram = { type, slots, maps, license: lic, gplCompatible, verified: true, interpreter, log: log.toString() };
+  if (sys.jitEnabled) {
+    try {
+      loaded.jit = new JitProgram(sys.runtime.mem, slots, { helpers: sys.runtime.helpers });
+    } catch (e) {
+      // ENOTSUP: a construct the JIT does not compile yet; the interpreter runs it.
+      if (!(e instanceof BpfError) || e.code !== 'ENOTSUP') throw e;
+    }
+  }
+  return loaded;
 }
 
 /** Copy the log and its NUL into the user's buffer. */

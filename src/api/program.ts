@@ -10,7 +10,7 @@ import type { Instruction } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
 import { BPF_PROG_TYPE } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
-import type { BpfSystem, TestRunResult } from './bpf.js';
+import type { BpfSystem, EngineName, TestRunResult } from './bpf.js';
 import { BPF_CMD, testRun } from './bpf.js';
 
 export interface ProgramSpec {
@@ -57,9 +57,10 @@ export class Program {
     return this.testRun(data, 1).retval;
   }
 
-  testRun(data: Uint8Array = new Uint8Array(0), repeat = 1): TestRunResult {
+  /** Run `repeat` times; the JIT by default where the program has one, or the engine asked for. */
+  testRun(data: Uint8Array = new Uint8Array(0), repeat = 1, engine?: EngineName): TestRunResult {
     if (this.closed) throw new BpfError('EBADF', `program fd ${this.fd} is closed`);
-    return testRun(this.sys, this.fd, data, repeat);
+    return testRun(this.sys, this.fd, data, repeat, engine);
   }
 
   close(): void {

@@ -49,7 +49,7 @@ Options of run:
   --repeat N         run N times and report the mean time per run
   --unverified       skip the verifier; run in the checked interpreter
   --budget N         instruction budget per run with --unverified (default 1000000)
-  --engine NAME      interpreter (the JIT comes later)
+  --engine NAME      jit (the default for verified programs) or interpreter
   --json             one JSON object on stdout
 
 Environment: TSBPF_DEBUG=1 prints stack traces.`;
@@ -146,8 +146,10 @@ function cmdRun(args: string[]): number {
     }
     return Number(v);
   };
-  const engine = (values['engine'] as string | undefined) ?? 'interpreter';
-  if (engine !== 'interpreter') throw new CliError(`--engine ${engine} is not available (only 'interpreter' so far)`, 2, 'EINVAL');
+  const engine = values['engine'] as string | undefined;
+  if (engine !== undefined && engine !== 'interpreter' && engine !== 'jit') {
+    throw new CliError(`--engine must be interpreter or jit, got '${engine}'`, 2, 'EINVAL');
+  }
   const prog = withContext(file, () => parseProgram(readInput(file)));
   let data: Uint8Array = new Uint8Array(0);
   if (values['data'] !== undefined) data = withContext('--data', () => parseHexData(values['data'] as string));
@@ -156,6 +158,7 @@ function cmdRun(args: string[]): number {
     repeat: count('repeat', 1),
     budget: count('budget', 1_000_000),
     unverified: values['unverified'] === true,
+    ...(engine === undefined ? {} : { engine: engine as 'jit' | 'interpreter' }),
     json: values['json'] === true,
     file,
     dataContext: (values['data-file'] as string | undefined) ?? '--data',

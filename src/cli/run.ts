@@ -8,6 +8,7 @@
 
 import { BpfError } from '../errors.js';
 import { BpfSystem, BPF_CMD, testRun } from '../api/bpf.js';
+import type { EngineName } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
 import { BPF_PROG_TYPE } from '../progs/types.js';
 import { encodeSlots } from '../isa/instruction.js';
@@ -17,6 +18,8 @@ import { style } from './style.js';
 
 export interface RunOptions {
   repeat: number;
+  /** the engine to run: the JIT where available, unless 'interpreter' */
+  engine?: EngineName;
   budget: number;
   /** load without the verifier, run in the checked interpreter */
   unverified: boolean;
@@ -120,7 +123,7 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
   const { sys, progFd, maps } = loadInput(prog, opts.file, { budget: opts.budget, verify: !opts.unverified, json: opts.json });
   let result;
   try {
-    result = testRun(sys, progFd, data, opts.repeat);
+    result = testRun(sys, progFd, data, opts.repeat, opts.engine);
   } catch (e) {
     if (e instanceof BpfError) {
       if (/context is 16 bytes/.test(e.message)) throw new CliError(`${opts.dataContext}: ${e.message}`, 2, e.code);
@@ -139,8 +142,10 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
   const decimal = signed < 0n ? `${r0} = ${signed}` : `${r0}`;
   process.stdout.write(`${style.bold('retval')}  ${style.green(`0x${r0.toString(16)}`)} (${decimal})\n`);
   const loaded = sys.progOf(progFd).prog;
-  const how = loaded.verified ? 'verified' : 'unverified: checked interpreter';
-  process.stdout.write(`${style.bold('runs')}    ${result.runs} × ${formatNs(result.durationNs)} (${loaded.interpreter.executed} insns in the last run, ${how})\n`);
+  const how = result.engine === 'jit'
+    ? 'verified, WebAssembly JIT'
+    : `${loaded.interpreter.executed} insns in the last run, ${loaded.verified ? 'verified, interpreter' : 'unverified, checked interpreter'}`;
+  process.stdout.write(`${style.bold('runs')}    ${result.runs} × ${formatNs(result.durationNs)} (${how})\n`);
   maps.forEach((m, i) => {
     process.stdout.write(`${style.bold(`map ${i}`)}   ${m.type === 1 ? 'hash' : 'array'} key ${m.keySize} value ${m.valueSize} entries ${m.maxEntries}\n`);
     for (const e of mapDumps[i]!) process.stdout.write(`  key: ${spaced(e.key)}  value: ${spaced(e.value)}\n`);

@@ -155,6 +155,7 @@ export interface RunResult {
 }
 
 export class Interpreter {
+  readonly engineName = 'interpreter' as const;
   readonly slots: readonly Slot[];
   private readonly prog: Int32Array;
   private readonly mem: AddressSpace;

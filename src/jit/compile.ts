@@ -1,0 +1,466 @@
+/**
+ * The JIT: a verified program compiled to one WebAssembly function, emitted
+ * as bytes by wasm.ts, importing the runtime's memory and one trampoline for
+ * helper calls. V8 then compiles it to native code with native i64.
+ *
+ * - Registers r0..r10 are i64 locals; loads and stores are memory
+ *   instructions at the program's addresses (the verifier proved them;
+ *   WebAssembly's bounds check still confines any bug to the runtime memory).
+ * - Control flow: verified 3.19 programs jump only forward, so every jump
+ *   target gets a block opened at function entry (farthest outermost) and
+ *   closed just before the target; a jump is a `br` to its block. Backward
+ *   jumps would add `loop` blocks the same way (TODO: bounded loops).
+ * - Helper calls store r1..r5 in a scratch area laid out like the
+ *   interpreter's register file and call the trampoline, which runs the
+ *   helper over an Int32Array view of it; r0 comes back the same way.
+ * - LD_ABS/LD_IND check bounds inline through a small function (negative
+ *   SKF offsets included) and byte-swap in WebAssembly; out of bounds ends
+ *   the program with r0 = 0.
+ * - Division and modulo follow RFC 9669: x/0 = 0, x%0 = x, and signed
+ *   INT_MIN/-1 = INT_MIN, INT_MIN%-1 = 0, which WebAssembly would trap on.
+ */
+
+import { BpfError } from '../errors.js';
+import type { Slot } from '../isa/instruction.js';
+import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
+import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
+import type { AddressSpace } from '../runtime/memory.js';
+import { PAGE_SIZE, STACK_TOP } from '../runtime/memory.js';
+import type { RunInput } from '../vm/interpreter.js';
+import { Bytes, encodeModule, OP, T, VOID } from './wasm.js';
+
+const P_R1 = 0;
+const P_R2 = 1;
+const P_PKT = 2;
+const P_LEN = 3;
+const P_NET = 4;
+const REG0 = 5;
+const T0 = 16;
+const T1 = 17;
+const K = 18;
+const A = 19;
+
+const reg = (r: number): number => REG0 + r;
+
+/** Emitter helpers over a code buffer. */
+class Code extends Bytes {
+  op(o: number): this {
+    return this.byte(o);
+  }
+  get(l: number): this {
+    return this.byte(OP.local_get).u32(l);
+  }
+  set(l: number): this {
+    return this.byte(OP.local_set).u32(l);
+  }
+  tee(l: number): this {
+    return this.byte(OP.local_tee).u32(l);
+  }
+  i32(v: number): this {
+    return this.byte(OP.i32_const).s32(v);
+  }
+  i64(v: bigint | number): this {
+    return this.byte(OP.i64_const).s64(BigInt(v));
+  }
+  mem(o: number, offset = 0): this {
+    return this.byte(o).u32(0).u32(offset);
+  }
+  /** i32 bswap of the value on the stack (uses K) */
+  bswap32(): this {
+    return this.tee(K).i32(24).op(OP.i32_shl)
+      .get(K).i32(0xff00).op(OP.i32_and).i32(8).op(OP.i32_shl).op(OP.i32_or)
+      .get(K).i32(8).op(OP.i32_shr_u).i32(0xff00).op(OP.i32_and).op(OP.i32_or)
+      .get(K).i32(24).op(OP.i32_shr_u).op(OP.i32_or);
+  }
+}
+
+export interface JitOptions {
+  helpers: HelperRegistry;
+}
+
+/** The address the program's memory operand points to, as an i32 on the stack; returns the memarg offset to use. */
+function address(c: Code, base: number, off: number): number {
+  c.get(reg(base)).op(OP.i32_wrap_i64);
+  if (off >= 0) return off;
+  c.i32(off).op(OP.i32_add);
+  return 0;
+}
+
+const ALU64: Record<number, number> = {
+  0x00: OP.i64_add, 0x10: OP.i64_sub, 0x20: OP.i64_mul, 0x40: OP.i64_or, 0x50: OP.i64_and,
+  0x60: OP.i64_shl, 0x70: OP.i64_shr_u, 0xa0: OP.i64_xor, 0xc0: OP.i64_shr_s,
+};
+const ALU32: Record<number, number> = {
+  0x00: OP.i32_add, 0x10: OP.i32_sub, 0x20: OP.i32_mul, 0x40: OP.i32_or, 0x50: OP.i32_and,
+  0x60: OP.i32_shl, 0x70: OP.i32_shr_u, 0xa0: OP.i32_xor, 0xc0: OP.i32_shr_s,
+};
+const CMP64: Record<number, number> = {
+  0x10: OP.i64_eq, 0x50: OP.i64_ne, 0x20: OP.i64_gt_u, 0x30: OP.i64_ge_u, 0xa0: OP.i64_lt_u, 0xb0: OP.i64_le_u,
+  0x60: OP.i64_gt_s, 0x70: OP.i64_ge_s, 0xc0: OP.i64_lt_s, 0xd0: OP.i64_le_s,
+};
+const CMP32: Record<number, number> = {
+  0x10: OP.i32_eq, 0x50: OP.i32_ne, 0x20: OP.i32_gt_u, 0x30: OP.i32_ge_u, 0xa0: OP.i32_lt_u, 0xb0: OP.i32_le_u,
+  0x60: OP.i32_gt_s, 0x70: OP.i32_ge_s, 0xc0: OP.i32_lt_s, 0xd0: OP.i32_le_s,
+};
+
+/** Compile `slots` (verified: no backward jumps, no local calls) into WebAssembly bytes. */
+export function compileToWasm(slots: readonly Slot[], scratch: number, memPages: { min: number; max?: number }): Uint8Array {
+  const n = slots.length;
+  // Jump targets, each one block.
+  const targets = new Set<number>();
+  for (let pc = 0; pc < n; pc++) {
+    const s = slots[pc]!;
+    const shape = opcodeShape(s.code);
+    let t: number | undefined;
+    if (shape === 'ja' || shape === 'jcond') t = pc + s.off + 1;
+    else if (shape === 'ja32') t = pc + s.imm + 1;
+    else if (shape === 'call' && s.src !== 0) throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile local calls`);
+    else if (shape === 'callx') throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile callx`);
+    if (t === undefined) continue;
+    if (t <= pc) throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile backward jumps`);
+    if (t > n) throw new BpfError('EINVAL', `insn ${pc}: jump out of range`);
+    targets.add(t);
+  }
+  const sorted = [...targets].sort((x, y) => x - y);
+  const c = new Code();
+  for (let i = sorted.length - 1; i >= 0; i--) c.op(OP.block).byte(VOID);
+  let closed = 0;
+  const depth = (t: number): number => sorted.indexOf(t) - closed;
+
+  // r10 is the top of the stack; r1, r2 come in as i32 addresses/lengths.
+  c.i64(STACK_TOP).set(reg(10));
+  c.get(P_R1).op(OP.i64_extend_i32_u).set(reg(1));
+  c.get(P_R2).op(OP.i64_extend_i32_u).set(reg(2));
+  const exitWithR0 = (): void => {
+    c.i32(scratch).get(reg(0)).mem(OP.i64_store).op(OP.return);
+  };
+
+  for (let pc = 0; pc < n; pc++) {
+    while (closed < sorted.length && sorted[closed] === pc) {
+      c.op(OP.end);
+      closed++;
+    }
+    const s = slots[pc]!;
+    const code = s.code;
+    const d = s.dst;
+    const sr = s.src;
+    const imm = s.imm;
+    const op = code & 0xf0;
+    const cls = code & 0x07;
+    const x = (code & 0x08) !== 0;
+    const shape = opcodeShape(code);
+    switch (shape) {
+      case 'alu': {
+        if (cls === 0x07) {
+          if (op === 0xb0) {
+            if (!x) c.i64(imm);
+            else if (s.off === 0) c.get(reg(sr));
+            else c.get(reg(sr)).op(s.off === 8 ? OP.i64_extend8_s : s.off === 16 ? OP.i64_extend16_s : OP.i64_extend32_s);
+            c.set(reg(d));
+          } else if (op === 0x30 || op === 0x90) {
+            divmod64(c, d, x ? () => c.get(reg(sr)) : () => c.i64(imm), op === 0x90, s.off === 1);
+          } else {
+            c.get(reg(d));
+            if (x) c.get(reg(sr));
+            else c.i64(imm);
+            c.op(ALU64[op]!).set(reg(d));
+          }
+        } else {
+          if (op === 0xb0) {
+            if (!x) c.i32(imm);
+            else {
+              c.get(reg(sr)).op(OP.i32_wrap_i64);
+              if (s.off === 8) c.op(OP.i32_extend8_s);
+              else if (s.off === 16) c.op(OP.i32_extend16_s);
+            }
+            c.op(OP.i64_extend_i32_u).set(reg(d));
+          } else if (op === 0x30 || op === 0x90) {
+            divmod32(c, d, x ? () => c.get(reg(sr)).op(OP.i32_wrap_i64) : () => c.i32(imm), op === 0x90, s.off === 1);
+          } else {
+            c.get(reg(d)).op(OP.i32_wrap_i64);
+            if (x) c.get(reg(sr)).op(OP.i32_wrap_i64);
+            else c.i32(imm);
+            c.op(ALU32[op]!).op(OP.i64_extend_i32_u).set(reg(d));
+          }
+        }
+        break;
+      }
+      case 'neg':
+        if (cls === 0x07) c.i64(0).get(reg(d)).op(OP.i64_sub).set(reg(d));
+        else c.i32(0).get(reg(d)).op(OP.i32_wrap_i64).op(OP.i32_sub).op(OP.i64_extend_i32_u).set(reg(d));
+        break;
+      case 'end':
+        if (code === 0xd4) {
+          if (imm === 16) c.get(reg(d)).i64(0xffff).op(OP.i64_and).set(reg(d));
+          else if (imm === 32) c.get(reg(d)).i64(0xffffffff).op(OP.i64_and).set(reg(d));
+        } else if (imm === 16) {
+          c.get(reg(d)).op(OP.i32_wrap_i64).tee(K).i32(8).op(OP.i32_shl).i32(0xff00).op(OP.i32_and)
+            .get(K).i32(8).op(OP.i32_shr_u).i32(0xff).op(OP.i32_and).op(OP.i32_or).op(OP.i64_extend_i32_u).set(reg(d));
+        } else if (imm === 32) {
+          c.get(reg(d)).op(OP.i32_wrap_i64).bswap32().op(OP.i64_extend_i32_u).set(reg(d));
+        } else {
+          c.get(reg(d)).op(OP.i32_wrap_i64).bswap32().op(OP.i64_extend_i32_u).i64(32).op(OP.i64_shl)
+            .get(reg(d)).i64(32).op(OP.i64_shr_u).op(OP.i32_wrap_i64).bswap32().op(OP.i64_extend_i32_u)
+            .op(OP.i64_or).set(reg(d));
+        }
+        break;
+      case 'lddw':
+        c.i64((BigInt(slots[pc + 1]!.imm >>> 0) << 32n) | BigInt(imm >>> 0)).set(reg(d));
+        pc++;
+        break;
+      case 'ldabs':
+      case 'ldind': {
+        const size = (code & 0x18) === 0x00 ? 4 : (code & 0x18) === 0x08 ? 2 : 1;
+        if (shape === 'ldind') c.get(reg(sr)).op(OP.i32_wrap_i64).i32(imm).op(OP.i32_add);
+        else c.i32(imm);
+        c.i32(size).get(P_LEN).get(P_NET).op(OP.call).u32(2).tee(A).i32(0).op(OP.i32_lt_s).op(OP.if).byte(VOID);
+        c.i64(0).set(reg(0));
+        exitWithR0();
+        c.op(OP.end);
+        c.get(P_PKT).get(A).op(OP.i32_add).tee(A);
+        if (size === 4) c.mem(OP.i32_load).bswap32();
+        else if (size === 2) c.mem(OP.i32_load8_u).i32(8).op(OP.i32_shl).get(A).mem(OP.i32_load8_u, 1).op(OP.i32_or);
+        else c.mem(OP.i32_load8_u);
+        c.op(OP.i64_extend_i32_u).set(reg(0));
+        break;
+      }
+      case 'ldx':
+      case 'ldsx': {
+        const o = address(c, sr, s.off);
+        const sz = code & 0x18;
+        const load = shape === 'ldx'
+          ? sz === 0x18 ? OP.i64_load : sz === 0x00 ? OP.i64_load32_u : sz === 0x08 ? OP.i64_load16_u : OP.i64_load8_u
+          : sz === 0x00 ? OP.i64_load32_s : sz === 0x08 ? OP.i64_load16_s : OP.i64_load8_s;
+        c.mem(load, o).set(reg(d));
+        break;
+      }
+      case 'st':
+      case 'stx': {
+        const o = address(c, d, s.off);
+        if (shape === 'st') c.i64(imm);
+        else c.get(reg(sr));
+        const sz = code & 0x18;
+        c.mem(sz === 0x18 ? OP.i64_store : sz === 0x00 ? OP.i64_store32 : sz === 0x08 ? OP.i64_store16 : OP.i64_store8, o);
+        break;
+      }
+      case 'atomic': {
+        const w = (code & 0x18) === 0x00;
+        const load = w ? OP.i64_load32_u : OP.i64_load;
+        const store = w ? OP.i64_store32 : OP.i64_store;
+        const o = address(c, d, s.off);
+        c.set(A).get(A).mem(load, o).set(T0); // T0 = old value
+        if (imm === 0xf1) {
+          // cmpxchg: compare with r0 (its low half for 32 bits), old value into r0
+          c.get(T0).get(reg(0));
+          if (w) c.i64(0xffffffff).op(OP.i64_and);
+          c.op(OP.i64_eq).op(OP.if).byte(VOID).get(A).get(reg(sr)).mem(store, o).op(OP.end);
+          c.get(T0).set(reg(0));
+        } else {
+          c.get(A);
+          if (imm === 0xe1) c.get(reg(sr));
+          else c.get(T0).get(reg(sr)).op(ALU64[imm & 0xf0]!);
+          c.mem(store, o);
+          if (imm & 1) c.get(T0).set(reg(sr));
+        }
+        break;
+      }
+      case 'ja':
+        c.op(OP.br).u32(depth(pc + s.off + 1));
+        break;
+      case 'ja32':
+        c.op(OP.br).u32(depth(pc + imm + 1));
+        break;
+      case 'jcond': {
+        const t = pc + s.off + 1;
+        if (cls === 0x05) {
+          c.get(reg(d));
+          if (x) c.get(reg(sr));
+          else c.i64(imm);
+          if (op === 0x40) c.op(OP.i64_and).i64(0).op(OP.i64_ne);
+          else c.op(CMP64[op]!);
+        } else {
+          c.get(reg(d)).op(OP.i32_wrap_i64);
+          if (x) c.get(reg(sr)).op(OP.i32_wrap_i64);
+          else c.i32(imm);
+          if (op === 0x40) c.op(OP.i32_and).i32(0).op(OP.i32_ne);
+          else c.op(CMP32[op]!);
+        }
+        c.op(OP.br_if).u32(depth(t));
+        break;
+      }
+      case 'call': {
+        for (let r = 1; r <= 5; r++) c.i32(scratch + 8 * r).get(reg(r)).mem(OP.i64_store);
+        c.i32(imm).op(OP.call).u32(0);
+        c.i32(scratch).mem(OP.i64_load).set(reg(0));
+        c.op(OP.if).byte(VOID);
+        exitWithR0();
+        c.op(OP.end);
+        break;
+      }
+      case 'exit':
+        exitWithR0();
+        break;
+      default:
+        throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile opcode 0x${code.toString(16)}`);
+    }
+  }
+  while (closed < sorted.length) {
+    c.op(OP.end);
+    closed++;
+  }
+  // Falling off the end cannot happen in a verified program; trap if it does.
+  c.op(OP.unreachable);
+
+  return encodeModule({
+    types: [
+      { params: [T.i32], results: [T.i32] },
+      { params: [T.i32, T.i32, T.i32, T.i32, T.i32], results: [] },
+      { params: [T.i32, T.i32, T.i32, T.i32], results: [T.i32] },
+    ],
+    funcImports: [{ module: 'env', name: 'helper', type: 0 }],
+    memoryImport: { module: 'env', name: 'memory', minPages: memPages.min, maxPages: memPages.max },
+    funcs: [
+      { type: 1, locals: [[11, T.i64], [2, T.i64], [2, T.i32]], body: c },
+      { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
+    ],
+    exports: [{ name: 'run', func: 1 }],
+  });
+}
+
+/** dst = dst / src or dst % src, 64-bit, with RFC 9669's zero and overflow cases. */
+function divmod64(c: Code, d: number, src: () => void, mod: boolean, signed: boolean): void {
+  src();
+  c.tee(T1).op(OP.i64_eqz).op(OP.if).byte(VOID);
+  if (!mod) c.i64(0).set(reg(d));
+  c.op(OP.else);
+  if (signed) {
+    c.get(T1).i64(-1).op(OP.i64_eq).op(OP.if).byte(VOID);
+    if (mod) c.i64(0).set(reg(d));
+    else c.i64(0).get(reg(d)).op(OP.i64_sub).set(reg(d));
+    c.op(OP.else);
+  }
+  c.get(reg(d)).get(T1).op(mod ? (signed ? OP.i64_rem_s : OP.i64_rem_u) : signed ? OP.i64_div_s : OP.i64_div_u).set(reg(d));
+  if (signed) c.op(OP.end);
+  c.op(OP.end);
+}
+
+/** The same on the low halves; the result is zero-extended (also x % 0). */
+function divmod32(c: Code, d: number, src: () => void, mod: boolean, signed: boolean): void {
+  src();
+  c.tee(K).op(OP.i32_eqz).op(OP.if).byte(VOID);
+  if (mod) c.get(reg(d)).i64(0xffffffff).op(OP.i64_and).set(reg(d));
+  else c.i64(0).set(reg(d));
+  c.op(OP.else);
+  if (signed) {
+    c.get(K).i32(-1).op(OP.i32_eq).op(OP.if).byte(VOID);
+    if (mod) c.i64(0).set(reg(d));
+    else c.i32(0).get(reg(d)).op(OP.i32_wrap_i64).op(OP.i32_sub).op(OP.i64_extend_i32_u).set(reg(d));
+    c.op(OP.else);
+  }
+  c.get(reg(d)).op(OP.i32_wrap_i64).get(K)
+    .op(mod ? (signed ? OP.i32_rem_s : OP.i32_rem_u) : signed ? OP.i32_div_s : OP.i32_div_u)
+    .op(OP.i64_extend_i32_u).set(reg(d));
+  if (signed) c.op(OP.end);
+  c.op(OP.end);
+}
+
+/** (k, size, len, netOff) -> the packet offset of an LD_ABS/LD_IND, or -1 when out of bounds. */
+function packetOffsetFunction(): Code {
+  const c = new Code();
+  const k = 0;
+  const size = 1;
+  const len = 2;
+  const net = 3;
+  const start = 4;
+  c.get(k).i32(0).op(OP.i32_ge_s).op(OP.if).byte(VOID).get(k).set(start)
+    .op(OP.else)
+    .get(k).i32(SKF_NET_OFF).op(OP.i32_ge_s).op(OP.if).byte(VOID)
+    .get(net).i32(0).op(OP.i32_lt_s).op(OP.if).byte(VOID).i32(-1).op(OP.return).op(OP.end)
+    .get(net).get(k).i32(SKF_NET_OFF).op(OP.i32_sub).op(OP.i32_add).set(start)
+    .op(OP.else)
+    .get(k).i32(SKF_LL_OFF).op(OP.i32_ge_s).op(OP.if).byte(VOID)
+    .get(k).i32(SKF_LL_OFF).op(OP.i32_sub).set(start)
+    .op(OP.else).i32(-1).op(OP.return).op(OP.end)
+    .op(OP.end)
+    .op(OP.end);
+  c.get(start).get(size).op(OP.i32_add).get(len).op(OP.i32_gt_u).op(OP.if).byte(VOID).i32(-1).op(OP.return).op(OP.end);
+  c.get(start);
+  return c;
+}
+
+/** A compiled program: same exec/retLo/retHi surface as the Interpreter. */
+export class JitProgram {
+  readonly engineName = 'jit' as const;
+  retLo = 0;
+  retHi = 0;
+  readonly executed = -1;
+  private readonly run: (r1: number, r2: number, pkt: number, len: number, net: number) => void;
+  private readonly scratch: number;
+  private regs: Int32Array;
+  private readonly mem: AddressSpace;
+  readonly wasmBytes: number;
+
+  constructor(mem: AddressSpace, slots: readonly Slot[], options: JitOptions) {
+    this.mem = mem;
+    this.scratch = mem.alloc(8 * 16);
+    const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
+    const bytes = compileToWasm(slots, this.scratch, { min: pages });
+    this.wasmBytes = bytes.length;
+    this.regs = new Int32Array(mem.memory.buffer, this.scratch, 32);
+    const helpers = options.helpers;
+    const env: HelperEnv = {
+      get u8() { return mem.u8; },
+      get view() { return mem.view; },
+      access(addr: number, size: number, write: boolean): void {
+        if (addr < 0 || addr + size > mem.byteLength) {
+          throw new BpfError('EFAULT', `helper: invalid ${write ? 'write' : 'read'} of ${size} bytes at 0x${(addr >>> 0).toString(16)}`);
+        }
+      },
+    };
+    const self = this;
+    const imports = {
+      env: {
+        memory: mem.memory,
+        helper(id: number): number {
+          const h = helpers.get(id >>> 0);
+          if (!h) throw new BpfError('EINVAL', `call to unknown helper ${id}`);
+          if (self.regs.buffer !== mem.memory.buffer) self.regs = new Int32Array(mem.memory.buffer, self.scratch, 32);
+          h.call(self.regs, env);
+          return h.exitOnZero === true && self.regs[0] === 0 && self.regs[1] === 0 ? 1 : 0;
+        },
+      },
+    };
+    let instance: WebAssembly.Instance;
+    try {
+      instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), imports);
+    } catch (e) {
+      throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
+    }
+    this.run = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
+  }
+
+  exec(input: RunInput = {}): void {
+    const r1 = typeof input.r1 === 'bigint' ? Number(input.r1) : input.r1 ?? 0;
+    const r2 = typeof input.r2 === 'bigint' ? Number(input.r2) : input.r2 ?? 0;
+    const p = input.packet;
+    try {
+      this.run(r1, r2, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
+    } catch (e) {
+      if (e instanceof BpfError) throw e;
+      if (e instanceof WebAssembly.RuntimeError) throw new BpfError('EFAULT', `JIT: ${e.message}`);
+      throw e;
+    }
+    if (this.regs.buffer !== this.mem.memory.buffer) this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, 32);
+    this.retLo = this.regs[0]!;
+    this.retHi = this.regs[1]!;
+  }
+
+  run1(input: RunInput = {}): bigint {
+    this.exec(input);
+    return (BigInt(this.retHi >>> 0) << 32n) | BigInt(this.retLo >>> 0);
+  }
+
+  free(): void {
+    this.mem.release(this.scratch);
+  }
+}

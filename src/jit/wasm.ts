@@ -1,0 +1,134 @@
+/**
+ * A small WebAssembly binary writer: just what the JIT emits (one memory
+ * import, function imports, functions with locals, exports), as bytes, with
+ * no toolchain at run time. Opcodes are named after the text format.
+ */
+
+export const T = { i32: 0x7f, i64: 0x7e } as const;
+
+export class Bytes {
+  readonly buf: number[] = [];
+  byte(b: number): this {
+    this.buf.push(b & 0xff);
+    return this;
+  }
+  bytes(bs: ArrayLike<number>): this {
+    for (let i = 0; i < bs.length; i++) this.buf.push(bs[i]! & 0xff);
+    return this;
+  }
+  u32(v: number): this {
+    let x = v >>> 0;
+    do {
+      let b = x & 0x7f;
+      x >>>= 7;
+      if (x !== 0) b |= 0x80;
+      this.buf.push(b);
+    } while (x !== 0);
+    return this;
+  }
+  s32(v: number): this {
+    let x = v | 0;
+    for (;;) {
+      const b = x & 0x7f;
+      x >>= 7;
+      if ((x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0)) {
+        this.buf.push(b);
+        return this;
+      }
+      this.buf.push(b | 0x80);
+    }
+  }
+  s64(v: bigint): this {
+    let x = BigInt.asIntN(64, v);
+    for (;;) {
+      const b = Number(x & 0x7fn);
+      x >>= 7n;
+      if ((x === 0n && (b & 0x40) === 0) || (x === -1n && (b & 0x40) !== 0)) {
+        this.buf.push(b);
+        return this;
+      }
+      this.buf.push(b | 0x80);
+    }
+  }
+  name(s: string): this {
+    const b = new TextEncoder().encode(s);
+    return this.u32(b.length).bytes(b);
+  }
+  /** a length-prefixed vector of the bytes of `inner` */
+  sized(inner: Bytes): this {
+    return this.u32(inner.buf.length).bytes(inner.buf);
+  }
+}
+
+export interface FuncType {
+  params: number[];
+  results: number[];
+}
+
+export interface ModuleSpec {
+  types: FuncType[];
+  /** imported functions: module, name, type index */
+  funcImports: { module: string; name: string; type: number }[];
+  memoryImport: { module: string; name: string; minPages: number; maxPages?: number };
+  /** defined functions: type index, local groups, body (without the final `end`) */
+  funcs: { type: number; locals: [count: number, type: number][]; body: Bytes }[];
+  exports: { name: string; func: number }[];
+}
+
+export function encodeModule(m: ModuleSpec): Uint8Array {
+  const out = new Bytes().bytes([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]);
+  const section = (id: number, content: Bytes): void => {
+    out.byte(id).sized(content);
+  };
+  const types = new Bytes().u32(m.types.length);
+  for (const t of m.types) {
+    types.byte(0x60).u32(t.params.length).bytes(t.params).u32(t.results.length).bytes(t.results);
+  }
+  section(1, types);
+  const imports = new Bytes().u32(m.funcImports.length + 1);
+  for (const f of m.funcImports) imports.name(f.module).name(f.name).byte(0x00).u32(f.type);
+  const mem = m.memoryImport;
+  imports.name(mem.module).name(mem.name).byte(0x02);
+  if (mem.maxPages === undefined) imports.byte(0x00).u32(mem.minPages);
+  else imports.byte(0x01).u32(mem.minPages).u32(mem.maxPages);
+  section(2, imports);
+  const funcs = new Bytes().u32(m.funcs.length);
+  for (const f of m.funcs) funcs.u32(f.type);
+  section(3, funcs);
+  const exports = new Bytes().u32(m.exports.length);
+  for (const e of m.exports) exports.name(e.name).byte(0x00).u32(e.func);
+  section(7, exports);
+  const code = new Bytes().u32(m.funcs.length);
+  for (const f of m.funcs) {
+    const body = new Bytes().u32(f.locals.length);
+    for (const [n, t] of f.locals) body.u32(n).byte(t);
+    body.bytes(f.body.buf).byte(0x0b);
+    code.sized(body);
+  }
+  section(10, code);
+  return Uint8Array.from(out.buf);
+}
+
+/** Opcodes used by the JIT. */
+export const OP = {
+  unreachable: 0x00, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, br_if: 0x0d,
+  return: 0x0f, call: 0x10, drop: 0x1a, select: 0x1b,
+  local_get: 0x20, local_set: 0x21, local_tee: 0x22,
+  i32_load: 0x28, i64_load: 0x29, i32_load8_s: 0x2c, i32_load8_u: 0x2d, i32_load16_s: 0x2e, i32_load16_u: 0x2f,
+  i64_load8_s: 0x30, i64_load8_u: 0x31, i64_load16_s: 0x32, i64_load16_u: 0x33, i64_load32_s: 0x34, i64_load32_u: 0x35,
+  i32_store: 0x36, i64_store: 0x37, i32_store8: 0x3a, i32_store16: 0x3b, i64_store8: 0x3c, i64_store16: 0x3d, i64_store32: 0x3e,
+  i32_const: 0x41, i64_const: 0x42,
+  i32_eqz: 0x45, i32_eq: 0x46, i32_ne: 0x47, i32_lt_s: 0x48, i32_lt_u: 0x49, i32_gt_s: 0x4a, i32_gt_u: 0x4b,
+  i32_le_s: 0x4c, i32_le_u: 0x4d, i32_ge_s: 0x4e, i32_ge_u: 0x4f,
+  i64_eqz: 0x50, i64_eq: 0x51, i64_ne: 0x52, i64_lt_s: 0x53, i64_lt_u: 0x54, i64_gt_s: 0x55, i64_gt_u: 0x56,
+  i64_le_s: 0x57, i64_le_u: 0x58, i64_ge_s: 0x59, i64_ge_u: 0x5a,
+  i32_add: 0x6a, i32_sub: 0x6b, i32_mul: 0x6c, i32_div_s: 0x6d, i32_div_u: 0x6e, i32_rem_s: 0x6f, i32_rem_u: 0x70,
+  i32_and: 0x71, i32_or: 0x72, i32_xor: 0x73, i32_shl: 0x74, i32_shr_s: 0x75, i32_shr_u: 0x76, i32_rotl: 0x77, i32_rotr: 0x78,
+  i64_add: 0x7c, i64_sub: 0x7d, i64_mul: 0x7e, i64_div_s: 0x7f, i64_div_u: 0x80, i64_rem_s: 0x81, i64_rem_u: 0x82,
+  i64_and: 0x83, i64_or: 0x84, i64_xor: 0x85, i64_shl: 0x86, i64_shr_s: 0x87, i64_shr_u: 0x88,
+  i32_wrap_i64: 0xa7, i64_extend_i32_s: 0xac, i64_extend_i32_u: 0xad,
+  i32_extend8_s: 0xc0, i32_extend16_s: 0xc1, i64_extend8_s: 0xc2, i64_extend16_s: 0xc3, i64_extend32_s: 0xc4,
+} as const;
+
+/** block type: no result */
+export const VOID = 0x40;
