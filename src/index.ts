@@ -18,3 +18,4 @@ export { Program } from './api/program.js';
 export type { ProgramSpec } from './api/program.js';
 export { BPF_MAP_TYPE, BPF_ANY, BPF_NOEXIST, BPF_EXIST, createMap, jhash } from './maps/index.js';
 export { BPF_FUNC } from './progs/map-helpers.js';
+export { PacketRunner } from './api/packets.js';

@@ -10,6 +10,8 @@ import { BpfError } from '../errors.js';
 import type { Instruction, Slot } from '../isa/instruction.js';
 import { decodeSlots, slotsToInstructions, toSlots } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
+import { convertClassic, detectClassicText, parseClassicText } from '../cbpf/index.js';
+import type { SockFilter } from '../cbpf/index.js';
 
 export type InputFormat = 'elf' | 'spec' | 'asm' | 'cbpf' | 'raw';
 
@@ -23,6 +25,8 @@ export interface MapSpec {
 
 export interface ProgramInput {
   format: InputFormat;
+  /** the classic program, for input in tcpdump -dd / -ddd form */
+  classic?: SockFilter[];
   /** the program as logical instructions (strictly decoded) */
   insns: Instruction[];
   slots: Slot[];
@@ -41,9 +45,7 @@ export function detectFormat(bytes: Uint8Array): InputFormat {
   const trimmed = text.trimStart();
   if (trimmed.startsWith('{') && isJsonObject(trimmed)) return 'spec';
   // tcpdump -dd: `{ 0x28, 0, 0, 0x0000000c },`; -ddd: a count line then `40 0 0 12` lines.
-  if (/^\s*\{\s*0x[0-9a-f]+,\s*\d+,\s*\d+,\s*0x[0-9a-f]+\s*\},?\s*$/im.test(trimmed.split('\n')[0] ?? '')) return 'cbpf';
-  const lines = trimmed.split('\n').map((l) => l.trim()).filter((l) => l !== '');
-  if (lines.length >= 2 && /^\d+$/.test(lines[0]!) && lines.slice(1).every((l) => /^\d+ \d+ \d+ \d+$/.test(l))) return 'cbpf';
+  if (detectClassicText(text)) return 'cbpf';
   return 'asm';
 }
 
@@ -79,8 +81,12 @@ export function parseProgram(bytes: Uint8Array): ProgramInput {
   switch (format) {
     case 'elf':
       throw new BpfError('ENOTSUP', 'ELF objects are not supported yet');
-    case 'cbpf':
-      throw new BpfError('ENOTSUP', 'classic BPF input is not supported yet');
+    case 'cbpf': {
+      // checked as the kernel's classic checker does, then converted to eBPF
+      const classic = parseClassicText(new TextDecoder().decode(bytes));
+      const { insns } = convertClassic(classic);
+      return { ...base, insns, slots: toSlots(insns), classic };
+    }
     case 'raw': {
       const slots = decodeSlots(bytes);
       if (slots.length === 0) throw new BpfError('EINVAL', 'the program is empty');

@@ -19,6 +19,8 @@ import { runCommand, verifyCommand } from './run.js';
 import { conformancePlugin } from './plugin.js';
 import { style } from './style.js';
 import { BatchSession } from './batch.js';
+import { filterCommand, runPcapCommand } from './capture.js';
+import { disassembleClassic } from '../cbpf/index.js';
 
 /** A failure with its exit status; the message is printed as one line. */
 export class CliError extends Error {
@@ -30,7 +32,8 @@ export class CliError extends Error {
 const USAGE = `tsbpf: the Linux eBPF subsystem in TypeScript
 
 Usage:
-  tsbpf run PROG [--data HEX | --data-file FILE] [--repeat N] [--json]
+  tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]
+  tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count]   tcpdump -r with an eBPF or classic filter
   tsbpf verify PROG [--log-level 0|1|2] [--json]   the 3.19 verifier's verdict and log
   tsbpf disasm PROG            disassemble, in the kernel's verifier-log syntax
   tsbpf asm FILE [-o OUT]      assemble to raw 8-byte instruction slots
@@ -40,11 +43,13 @@ Usage:
   tsbpf bench                  the benchmark table (interpreter vs native C)
 
 PROG is detected from its content: assembly text (kernel verifier-log syntax
-or the bpf_conformance dialect), a JSON program spec ({"insns": [...]}), or
-raw little-endian 8-byte instruction slots. "-" reads standard input.
+or the bpf_conformance dialect), a JSON program spec ({"insns": [...]}),
+classic BPF as printed by tcpdump -dd or -ddd, or raw little-endian 8-byte
+instruction slots. "-" reads standard input. CAPTURE is pcap or pcapng.
 
 Options of run:
   --data HEX         the packet of a socket filter, the 16-byte context of unspec
+  --pcap FILE        run once per packet of a capture, maps carried over
   --data-file FILE   the same, from a file
   --repeat N         run N times and report the mean time per run
   --unverified       skip the verifier; run in the checked interpreter
@@ -114,7 +119,11 @@ function cmdDisasm(args: string[]): number {
   const { positionals } = parse(args, {}, [1, 1], 'tsbpf disasm PROG');
   const file = positionals[0]!;
   const prog = withContext(file, () => parseProgram(readInput(file)));
-  const text = disasm(prog.insns);
+  let text = disasm(prog.insns);
+  if (prog.classic) {
+    // classic input: tcpdump -d's view, then the eBPF it converts to
+    text = `classic BPF (tcpdump -d):\n${disassembleClassic(prog.classic)}\neBPF:\n${text}`;
+  }
   if (process.stdout.isTTY) {
     process.stdout.write(text.replace(/^(\d+:)( \([0-9a-f]{2}\))/gm, (_m, idx: string, op: string) => style.dim(idx) + style.dim(op)));
   } else {
@@ -123,11 +132,12 @@ function cmdDisasm(args: string[]): number {
   return 0;
 }
 
-function cmdRun(args: string[]): number {
-  const usage = 'tsbpf run PROG [--data HEX | --data-file FILE] [--repeat N] [--json]';
+async function cmdRun(args: string[]): Promise<number> {
+  const usage = 'tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]';
   const { values, positionals } = parse(args, {
     data: { type: 'string' },
     'data-file': { type: 'string' },
+    pcap: { type: 'string' },
     repeat: { type: 'string' },
     budget: { type: 'string' },
     engine: { type: 'string' },
@@ -135,8 +145,8 @@ function cmdRun(args: string[]): number {
     json: { type: 'boolean' },
   }, [1, 1], usage);
   const file = positionals[0]!;
-  if (values['data'] !== undefined && values['data-file'] !== undefined) {
-    throw new CliError(`--data and --data-file are exclusive (usage: ${usage})`, 2, 'EINVAL');
+  if ([values['data'], values['data-file'], values['pcap']].filter((v) => v !== undefined).length > 1) {
+    throw new CliError(`--data, --data-file and --pcap are exclusive (usage: ${usage})`, 2, 'EINVAL');
   }
   const count = (name: string, def: number): number => {
     const v = values[name] as string | undefined;
@@ -151,6 +161,13 @@ function cmdRun(args: string[]): number {
     throw new CliError(`--engine must be interpreter or jit, got '${engine}'`, 2, 'EINVAL');
   }
   const prog = withContext(file, () => parseProgram(readInput(file)));
+  if (values['pcap'] !== undefined) {
+    return runPcapCommand(prog, values['pcap'] as string, {
+      json: values['json'] === true,
+      file,
+      ...(engine === undefined ? {} : { engine: engine as 'jit' | 'interpreter' }),
+    });
+  }
   let data: Uint8Array = new Uint8Array(0);
   if (values['data'] !== undefined) data = withContext('--data', () => parseHexData(values['data'] as string));
   if (values['data-file'] !== undefined) data = readInput(values['data-file'] as string);
@@ -162,6 +179,27 @@ function cmdRun(args: string[]): number {
     json: values['json'] === true,
     file,
     dataContext: (values['data-file'] as string | undefined) ?? '--data',
+  });
+}
+
+async function cmdFilter(args: string[]): Promise<number> {
+  const usage = 'tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count] [--engine interpreter|jit]';
+  const { values, positionals } = parse(args, {
+    write: { type: 'string', short: 'w' },
+    count: { type: 'boolean' },
+    engine: { type: 'string' },
+  }, [2, 2], usage);
+  const engine = values['engine'] as string | undefined;
+  if (engine !== undefined && engine !== 'interpreter' && engine !== 'jit') {
+    throw new CliError(`--engine must be interpreter or jit, got '${engine}'`, 2, 'EINVAL');
+  }
+  const [file, capture] = positionals as [string, string];
+  const prog = withContext(file, () => parseProgram(readInput(file)));
+  return filterCommand(prog, capture, {
+    file,
+    count: values['count'] === true,
+    ...(values['write'] === undefined ? {} : { write: values['write'] as string }),
+    ...(engine === undefined ? {} : { engine: engine as 'jit' | 'interpreter' }),
   });
 }
 
@@ -260,6 +298,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdRun(rest);
     case 'verify':
       return cmdVerify(rest);
+    case 'filter':
+      return cmdFilter(rest);
     case 'conformance-plugin':
       return conformancePlugin(rest);
     case 'batch':

@@ -1,0 +1,186 @@
+/**
+ * Captures in the CLI: `tsbpf run PROG --pcap FILE` (every record run once,
+ * maps carried over) and `tsbpf filter PROG CAPTURE [-w OUT] [--count]`, the
+ * `tcpdump -r` experience: the accepted packets, truncated to the length the
+ * filter returned as a socket would, written as pcap or summarised one line
+ * each. A progress bar goes to stderr when it is a terminal, and a final
+ * throughput line always.
+ */
+
+import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { BpfError } from '../errors.js';
+import type { EngineName } from '../api/bpf.js';
+import { PacketRunner } from '../api/packets.js';
+import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
+import type { Packet } from '../pcap/index.js';
+import type { ProgramInput } from './input.js';
+import { CliError } from './main.js';
+import { loadInput, mapEntriesSorted, retvalJson, formatNs } from './run.js';
+import { style } from './style.js';
+
+interface Progress {
+  tick(bytes: number): void;
+  done(): void;
+}
+
+function progress(file: string): Progress {
+  if (!process.stderr.isTTY) return { tick: () => {}, done: () => {} };
+  let total = 0;
+  try {
+    total = statSync(file).size;
+  } catch {
+    total = 0;
+  }
+  let seen = 0;
+  let last = 0;
+  return {
+    tick(bytes) {
+      seen += bytes;
+      const now = Date.now();
+      if (now - last < 100 || total === 0) return;
+      last = now;
+      const frac = Math.min(1, seen / total);
+      const width = 30;
+      const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, ' ');
+      process.stderr.write(`\r[${bar}] ${(frac * 100).toFixed(0).padStart(3)}%`);
+    },
+    done() {
+      if (last > 0) process.stderr.write(`\r${' '.repeat(40)}\r`);
+    },
+  };
+}
+
+function throughput(packets: number, bytes: number, ms: number, extra: string): string {
+  const s = Math.max(ms, 1e-3) / 1000;
+  const rate = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0));
+  return `${packets} packets (${(bytes / 1e6).toFixed(2)} MB) in ${s.toFixed(3)} s: ${rate(packets / s)} packets/s, ${(bytes / 1e6 / s).toFixed(1)} MB/s${extra}`;
+}
+
+/** Each record of the capture through the runner; a capture error comes after the packets before it. */
+async function forEachPacket(file: string, f: (p: Packet) => void): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
+  const bar = progress(file);
+  let packets = 0;
+  let bytes = 0;
+  let ms = 0;
+  const wall0 = performance.now();
+  const wall = (): number => performance.now() - wall0;
+  const stream = readCapture(file);
+  try {
+    for await (const p of stream) {
+      const t0 = performance.now();
+      f(p);
+      ms += performance.now() - t0;
+      packets++;
+      bytes += p.data.length;
+      bar.tick(p.data.length + 16);
+    }
+  } catch (e) {
+    bar.done();
+    if (e instanceof BpfError) return { packets, bytes, ms, wallMs: wall(), error: e, linkType: stream.info?.linkType };
+    throw e;
+  }
+  bar.done();
+  return { packets, bytes, ms, wallMs: wall(), linkType: stream.info?.linkType };
+}
+
+export interface RunPcapOptions {
+  json: boolean;
+  file: string;
+  engine?: EngineName;
+}
+
+export async function runPcapCommand(prog: ProgramInput, capture: string, opts: RunPcapOptions): Promise<number> {
+  if (prog.progType !== 'socket_filter') throw new CliError(`${opts.file}: --pcap runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
+  const { sys, progFd, maps } = loadInput(prog, opts.file, { json: opts.json });
+  const runner = new PacketRunner(sys, progFd, opts.engine);
+  let accepted = 0;
+  const r = await forEachPacket(capture, (p) => {
+    if (runner.run(p.data, p.netOff) !== 0) accepted++;
+  });
+  const retval = r.packets > 0 ? runner.lastRetval : 0n;
+  const durationNs = r.packets > 0 ? (r.ms * 1e6) / r.packets : 0;
+  if (opts.json) {
+    process.stdout.write(JSON.stringify({
+      retval: retvalJson(retval), duration_ns: Math.round(durationNs * 10) / 10, runs: r.packets,
+      maps: maps.map(mapEntriesSorted), packets: r.packets, accepted,
+    }) + '\n');
+  } else {
+    process.stdout.write(`${style.bold('packets')} ${r.packets}, accepted ${accepted}, last retval 0x${retval.toString(16)}\n`);
+    process.stdout.write(`${style.bold('runs')}    ${formatNs(durationNs)} per packet (${runner.engineName})\n`);
+    maps.forEach((m, i) => {
+      for (const e of mapEntriesSorted(m)) process.stdout.write(`map ${i}  key: ${e.key}  value: ${e.value}\n`);
+    });
+  }
+  if (r.error) throw new CliError(`${capture}: ${r.error.message.replace(/^capture: /, '')}`, 2, r.error.code);
+  return 0;
+}
+
+export interface FilterOptions {
+  file: string;
+  write?: string;
+  count: boolean;
+  engine?: EngineName;
+}
+
+const two = (n: number): string => String(n).padStart(2, '0');
+
+/** tcpdump's default timestamp: local time of day, microseconds. */
+function timestamp(tsNs: bigint): string {
+  const ms = Number(tsNs / 1000000n);
+  const d = new Date(ms);
+  const us = Number((tsNs / 1000n) % 1000000n);
+  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(us).padStart(6, '0')}`;
+}
+
+export async function filterCommand(prog: ProgramInput, capture: string, opts: FilterOptions): Promise<number> {
+  if (prog.progType !== 'socket_filter') throw new CliError(`${opts.file}: filter runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
+  const { sys, progFd } = loadInput(prog, opts.file);
+  const runner = new PacketRunner(sys, progFd, opts.engine);
+  let out: number | undefined;
+  let writer: PcapWriter | undefined;
+  if (opts.write !== undefined) {
+    try {
+      out = openSync(opts.write, 'w');
+    } catch (e) {
+      throw new CliError(`${opts.write}: ${(e as Error).message}`, 2, (e as NodeJS.ErrnoException).code ?? 'EIO');
+    }
+  }
+  let matched = 0;
+  const lines: string[] = [];
+  const flush = (): void => {
+    if (lines.length) process.stdout.write(lines.join(''));
+    lines.length = 0;
+  };
+  let r;
+  try {
+    r = await forEachPacket(capture, (p) => {
+      const keep = runner.run(p.data, p.netOff);
+      if (keep === 0) return;
+      matched++;
+      // a socket trims the packet to the length the filter returned
+      const data = keep < p.data.length ? p.data.subarray(0, keep) : p.data;
+      if (out !== undefined) {
+        if (!writer) {
+          writer = new PcapWriter(p.linkType, { nanos: true });
+          writeSync(out, writer.header());
+        }
+        writeSync(out, writer.record({ data, origLen: p.origLen, tsNs: p.tsNs }));
+      } else if (!opts.count) {
+        lines.push(`${timestamp(p.tsNs)} ${summarize(data, p.linkType)}\n`);
+        if (lines.length >= 256) flush();
+      }
+    });
+  } finally {
+    flush();
+    if (out !== undefined) {
+      // an empty result is still a valid capture
+      if (!writer && r?.linkType !== undefined) writeSync(out, new PcapWriter(r.linkType, { nanos: true }).header());
+      closeSync(out);
+    }
+  }
+  if (opts.count) process.stdout.write(`${matched} packets\n`);
+  // wall time: reading the capture included, as a user of tcpdump -r sees it
+  process.stderr.write(`tsbpf: ${throughput(r.packets, r.bytes, r.wallMs, `; ${matched} matched`)}\n`);
+  if (r.error) throw new CliError(`${capture}: ${r.error.message.replace(/^capture: /, '')}`, 2, r.error.code);
+  return 0;
+}

@@ -1,0 +1,143 @@
+/**
+ * Captures through the CLI: `run --pcap`, `filter` (summaries, --count, -w
+ * with truncation to the returned length), classic BPF input, and a
+ * truncated capture processed up to the fault.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseCapture, writePcap } from '../src/pcap/index.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const dir = mkdtempSync(join(tmpdir(), 'tsbpf-capture-'));
+const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60000, env: { ...process.env, NO_COLOR: '1', TZ: 'UTC' } });
+
+/** An Ethernet/IPv4/TCP frame with the given flags and ports. */
+function tcpFrame(flags: number, sport: number, dport: number): Uint8Array {
+  const f = new Uint8Array(54);
+  f.set([0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x08, 0x00], 0);
+  f.set([0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2], 14);
+  f.set([sport >> 8, sport & 0xff, dport >> 8, dport & 0xff, 0, 0, 0, 7, 0, 0, 0, 0, 0x50, flags, 0x10, 0], 34);
+  return f;
+}
+const udpFrame = (): Uint8Array => {
+  const f = new Uint8Array(42);
+  f.set([0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x08, 0x00], 0);
+  f.set([0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 3], 14);
+  f.set([0x14, 0xe9, 0x00, 0x35, 0, 8, 0, 0], 34);
+  return f;
+};
+
+const packets = [tcpFrame(0x02, 40000, 80), tcpFrame(0x12, 80, 40000), udpFrame(), tcpFrame(0x02, 40001, 443), tcpFrame(0x10, 40000, 80)];
+const capture = join(dir, 'mix.pcap');
+writeFileSync(capture, writePcap(packets.map((data, i) => ({ data, tsNs: 3600_000_000_000n + BigInt(i) * 1_500_000n })), 1));
+const synFilter = join(projectExamples(), 'syn-filter.s');
+
+function projectExamples(): string {
+  return fileURLToPath(new URL('../../examples', import.meta.url));
+}
+
+// tcpdump -dd 'tcp' on Ethernet
+const TCP_DD = join(dir, 'tcp.dd');
+writeFileSync(TCP_DD, [
+  '{ 0x28, 0, 0, 0x0000000c },', '{ 0x15, 0, 5, 0x000086dd },', '{ 0x30, 0, 0, 0x00000014 },', '{ 0x15, 6, 0, 0x00000006 },',
+  '{ 0x15, 0, 6, 0x0000002c },', '{ 0x30, 0, 0, 0x00000036 },', '{ 0x15, 3, 4, 0x00000006 },', '{ 0x15, 0, 3, 0x00000800 },',
+  '{ 0x30, 0, 0, 0x00000017 },', '{ 0x15, 0, 1, 0x00000006 },', '{ 0x6, 0, 0, 0x00040000 },', '{ 0x6, 0, 0, 0x00000000 },',
+].join('\n') + '\n');
+
+test('run --pcap counts packets and accepted ones, maps carried over', () => {
+  // count packets per IP protocol in an array map indexed by the protocol byte
+  const counter = join(dir, 'count.s');
+  const asm = [
+    'mov %r6, %r1', 'ldabsb 23', 'stxw [%r10-4], %r0', 'mov %r2, %r10', 'add %r2, -4',
+    'lddw %r1, 0', 'call 1', 'jeq %r0, 0, +3', 'ldxdw %r1, [%r0+0]', 'add %r1, 1', 'stxdw [%r0+0], %r1', 'mov %r0, 1', 'exit',
+  ].join('\n');
+  writeFileSync(counter, asm);
+  const bin = join(dir, 'count.bin');
+  assert.equal(run(['asm', counter, '-o', bin]).status, 0);
+  const bytes = readFileSync(bin);
+  const insns = Array.from({ length: bytes.length / 8 }, (_, i) => bytes.subarray(i * 8, i * 8 + 8).toString('hex'));
+  const spec = join(dir, 'count.json');
+  writeFileSync(spec, JSON.stringify({ maps: [{ type: 'array', key_size: 4, value_size: 8, max_entries: 32 }], fixups: [[5, 0]], insns }));
+  const r = run(['run', spec, '--pcap', capture, '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.packets, 5);
+  assert.equal(j.runs, 5);
+  assert.equal(j.accepted, 5);
+  assert.equal(j.retval, 1);
+  const nonzero = j.maps[0].filter((e: { value: string }) => e.value !== '0000000000000000');
+  assert.deepEqual(nonzero, [
+    { key: '06000000', value: '0400000000000000' },
+    { key: '11000000', value: '0100000000000000' },
+  ]);
+  assert.equal(j.maps[0].length, 32);
+});
+
+test('filter prints tcpdump -nn summaries of the accepted packets', () => {
+  const r = run(['filter', synFilter, capture]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, [
+    '01:00:00.000000 IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 7, win 4096, length 0',
+    '01:00:00.004500 IP 10.0.0.1.40001 > 10.0.0.2.443: Flags [S], seq 7, win 4096, length 0',
+    '',
+  ].join('\n'));
+  assert.match(r.stderr, /^tsbpf: 5 packets \(0\.00 MB\) in \d+\.\d{3} s: .+ packets\/s, .+ MB\/s; 2 matched\n$/);
+});
+
+test('filter --count with a classic tcpdump -dd filter', () => {
+  const r = run(['filter', TCP_DD, capture, '--count']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '4 packets\n');
+  const i = run(['filter', TCP_DD, capture, '--count', '--engine', 'interpreter']);
+  assert.equal(i.stdout, '4 packets\n');
+});
+
+test('filter -w writes accepted packets truncated to the returned length', () => {
+  const trunc = join(dir, 'trunc.s');
+  writeFileSync(trunc, 'mov %r6, %r1\nldabsb 23\njne %r0, 6, +2\nmov %r0, 20\nexit\nmov %r0, 0\nexit\n');
+  const out = join(dir, 'out.pcap');
+  const r = run(['filter', trunc, capture, '-w', out]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, '');
+  const got = [...parseCapture(new Uint8Array(readFileSync(out)))];
+  assert.equal(got.length, 4);
+  for (const p of got) {
+    assert.equal(p.data.length, 20);
+    assert.equal(p.origLen, 54);
+    assert.equal(p.linkType, 1);
+  }
+  assert.deepEqual(Array.from(got[1]!.data), Array.from(packets[1]!.subarray(0, 20)));
+  assert.equal(got[3]!.tsNs, 3600_000_000_000n + 4n * 1_500_000n);
+});
+
+test('a truncated capture: the packets before the fault are processed, then the error names the offset', () => {
+  const whole = readFileSync(capture);
+  const cut = join(dir, 'cut.pcap');
+  // global header 24 + 2 records of 16 + 54, then 10 bytes of the third record's header
+  writeFileSync(cut, whole.subarray(0, 24 + 2 * 70 + 10));
+  const r = run(['run', synFilter, '--pcap', cut, '--json']);
+  assert.equal(r.status, 2);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.packets, 2);
+  assert.equal(j.accepted, 1);
+  assert.equal(r.stderr, `tsbpf: ${cut}: offset 164: truncated record header (EINVAL)\n`);
+  const f = run(['filter', synFilter, cut]);
+  assert.equal(f.status, 2);
+  assert.equal(f.stdout.split('\n').length, 2);
+});
+
+test('disasm of classic BPF shows tcpdump -d and the converted eBPF', () => {
+  const r = run(['disasm', TCP_DD]);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.split('\n');
+  assert.equal(lines[0], 'classic BPF (tcpdump -d):');
+  assert.equal(lines[1], '(000) ldh      [12]');
+  assert.equal(lines[11], '(010) ret      #262144');
+  assert.ok(lines.includes('eBPF:'));
+  assert.ok(lines.includes('3: (28) r0 = *(u16 *)skb[12]'));
+});
