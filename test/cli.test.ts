@@ -99,7 +99,7 @@ describe('usage', () => {
   test('--help exits 0 and lists the commands', () => {
     const lines = ok(['--help']).split('\n');
     for (const prefix of [
-      '  tsbpf run PROG [--data HEX | --data-file FILE] [--repeat N] [--json]',
+      '  tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]',
       '  tsbpf disasm PROG ',
       '  tsbpf asm FILE [-o OUT] ',
       '  tsbpf conformance-plugin ',
