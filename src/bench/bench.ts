@@ -1,6 +1,7 @@
 /**
  * `tsbpf bench` / `npm run bench`: each workload on the interpreter (fast
- * path, and checked mode separately) and as native C compiled on the spot
+ * path, and checked mode separately), on the WebAssembly JIT (with its
+ * compile time per instruction), and as native C compiled on the spot
  * with `cc -O2` (see to-c.ts), measured in one run and reported as ns per
  * run, eBPF instructions per second and the ratio to native. Results are
  * cross-checked: every engine must return the same r0.
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { toSlots } from '../isa/instruction.js';
 import { Runtime } from '../runtime/runtime.js';
 import { Interpreter } from '../vm/interpreter.js';
+import { JitProgram } from '../jit/compile.js';
 import { toC } from './to-c.js';
 import type { Workload } from './workloads.js';
 import { workloads } from './workloads.js';
@@ -29,6 +31,7 @@ export interface BenchRow {
   insnsPerRun: number;
   interpreter: Measurement;
   checked: Measurement;
+  jit: Measurement & { compileUsPerInsn: number };
   native?: Measurement;
 }
 
@@ -65,17 +68,36 @@ const PROCESSES = 3;
  * same loop varies from process to process (by up to 1.5x on the machines we
  * measured), so the best of PROCESSES processes is reported.
  */
-function measureInterpreter(w: Workload, checked: boolean): Measurement & { insns: number } {
-  let best: (Measurement & { insns: number }) | undefined;
+type Mode = 'fast' | 'checked' | 'jit';
+
+function measureInterpreter(w: Workload, mode: Mode): Measurement & { insns: number; compileUsPerInsn: number } {
+  let best: (Measurement & { insns: number; compileUsPerInsn: number }) | undefined;
   for (let p = 0; p < PROCESSES; p++) {
-    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--measure', w.name, checked ? 'checked' : 'fast'], { encoding: 'utf8' });
-    const m = JSON.parse(out) as { nsPerRun: number; r0: string; insns: number };
-    if (!best || m.nsPerRun < best.nsPerRun) best = { nsPerRun: m.nsPerRun, r0: BigInt(m.r0), insns: m.insns };
+    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--measure', w.name, mode], { encoding: 'utf8' });
+    const m = JSON.parse(out) as { nsPerRun: number; r0: string; insns: number; compileUsPerInsn: number };
+    if (!best || m.nsPerRun < best.nsPerRun) best = { nsPerRun: m.nsPerRun, r0: BigInt(m.r0), insns: m.insns, compileUsPerInsn: m.compileUsPerInsn };
   }
   return best!;
 }
 
-function measureHere(w: Workload, checked: boolean): Measurement & { insns: number } {
+function measureJit(w: Workload): Measurement & { insns: number; compileUsPerInsn: number } {
+  const rt = new Runtime();
+  const addr = rt.mem.alloc(w.input.length);
+  rt.mem.write(addr, w.input);
+  const slots = toSlots(w.insns);
+  const t0 = performance.now();
+  const jit = new JitProgram(rt.mem, slots, { helpers: rt.helpers });
+  const compileUs = (performance.now() - t0) * 1000;
+  const input = { r1: addr, r2: w.input.length };
+  jit.exec(input);
+  const r0 = (BigInt(jit.retHi >>> 0) << 32n) | BigInt(jit.retLo >>> 0);
+  const ns = timeIt((n) => {
+    for (let i = 0; i < n; i++) jit.exec(input);
+  });
+  return { nsPerRun: ns, r0, insns: slots.length, compileUsPerInsn: compileUs / slots.length };
+}
+
+function measureHere(w: Workload, checked: boolean): Measurement & { insns: number; compileUsPerInsn: number } {
   const rt = new Runtime();
   const addr = rt.mem.alloc(w.input.length);
   rt.mem.write(addr, w.input);
@@ -85,7 +107,7 @@ function measureHere(w: Workload, checked: boolean): Measurement & { insns: numb
   const ns = timeIt((n) => {
     for (let i = 0; i < n; i++) it.execRaw(addr, len);
   });
-  return { nsPerRun: ns, r0: first.r0, insns: first.insns };
+  return { nsPerRun: ns, r0: first.r0, insns: first.insns, compileUsPerInsn: 0 };
 }
 
 /** Compile all workloads into one C program; undefined when no C compiler is available. */
@@ -148,18 +170,20 @@ export function runBench(): BenchRow[] {
   const ws = workloads();
   const native = measureNative(ws);
   return ws.map((w) => {
-    const fast = measureInterpreter(w, false);
-    const checked = measureInterpreter(w, true);
+    const fast = measureInterpreter(w, 'fast');
+    const checked = measureInterpreter(w, 'checked');
+    const jit = measureInterpreter(w, 'jit');
     const row: BenchRow = {
       workload: w.name,
       description: w.description,
       insnsPerRun: fast.insns,
       interpreter: { nsPerRun: fast.nsPerRun, r0: fast.r0 },
       checked: { nsPerRun: checked.nsPerRun, r0: checked.r0 },
+      jit: { nsPerRun: jit.nsPerRun, r0: jit.r0, compileUsPerInsn: jit.compileUsPerInsn },
     };
     const n = native?.get(w.name);
     if (n) row.native = n;
-    for (const [engine, m] of [['checked', checked], ['native', n]] as const) {
+    for (const [engine, m] of [['checked', checked], ['jit', jit], ['native', n]] as const) {
       if (m && m.r0 !== fast.r0) {
         throw new Error(`${w.name}: ${engine} returned 0x${m.r0.toString(16)}, the interpreter 0x${fast.r0.toString(16)}`);
       }
@@ -171,7 +195,7 @@ export function runBench(): BenchRow[] {
 const fmt = (x: number, digits = 1): string => x.toFixed(digits);
 
 export function formatTable(rows: BenchRow[]): string {
-  const header = ['workload', 'insns/run', 'native ns', 'interp ns', 'Minsn/s', 'x native', 'checked ns', 'x native'];
+  const header = ['workload', 'insns/run', 'native ns', 'interp ns', 'Minsn/s', 'x native', 'checked ns', 'x native', 'jit ns', 'x native', 'jit µs/insn'];
   const body = rows.map((r) => {
     const nat = r.native?.nsPerRun;
     return [
@@ -183,6 +207,9 @@ export function formatTable(rows: BenchRow[]): string {
       nat === undefined ? 'n/a' : fmt(r.interpreter.nsPerRun / nat),
       fmt(r.checked.nsPerRun),
       nat === undefined ? 'n/a' : fmt(r.checked.nsPerRun / nat),
+      fmt(r.jit.nsPerRun),
+      nat === undefined ? 'n/a' : fmt(r.jit.nsPerRun / nat, 2),
+      fmt(r.jit.compileUsPerInsn, 2),
     ];
   });
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
@@ -207,6 +234,6 @@ export function benchCommand(args: string[]): number {
 if (process.argv[2] === '--measure' && process.argv[1] === fileURLToPath(import.meta.url)) {
   const w = workloads().find((x) => x.name === process.argv[3]);
   if (!w) throw new Error(`unknown workload ${process.argv[3]}`);
-  const m = measureHere(w, process.argv[4] === 'checked');
-  process.stdout.write(JSON.stringify({ nsPerRun: m.nsPerRun, r0: `0x${m.r0.toString(16)}`, insns: m.insns }) + '\n');
+  const m = process.argv[4] === 'jit' ? measureJit(w) : measureHere(w, process.argv[4] === 'checked');
+  process.stdout.write(JSON.stringify({ nsPerRun: m.nsPerRun, r0: `0x${m.r0.toString(16)}`, insns: m.insns, compileUsPerInsn: m.compileUsPerInsn }) + '\n');
 }
