@@ -56,8 +56,14 @@ function throughput(packets: number, bytes: number, ms: number, extra: string): 
   return `${packets} packets (${(bytes / 1e6).toFixed(2)} MB) in ${s.toFixed(3)} s: ${rate(packets / s)} packets/s, ${(bytes / 1e6 / s).toFixed(1)} MB/s${extra}`;
 }
 
-/** Each record of the capture through the runner; a capture error comes after the packets before it. */
-async function forEachPacket(file: string, f: (p: Packet) => void): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
+/** Packets are run in batches of this many (one call into WebAssembly each with the JIT). */
+const BATCH = 256;
+
+/**
+ * Each record of the capture through the runner, in batches, and then `f`
+ * with its verdict, in order; a capture error comes after the packets before it.
+ */
+async function forEachPacket(file: string, runner: PacketRunner, f: (p: Packet, verdict: number) => void): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
   const bar = progress(file);
   let packets = 0;
   let bytes = 0;
@@ -65,20 +71,29 @@ async function forEachPacket(file: string, f: (p: Packet) => void): Promise<{ pa
   const wall0 = performance.now();
   const wall = (): number => performance.now() - wall0;
   const stream = readCapture(file);
+  const pending: Packet[] = [];
+  const flush = (): void => {
+    const t0 = performance.now();
+    const verdicts = runner.runBatch(pending);
+    ms += performance.now() - t0;
+    pending.forEach((p, i) => f(p, verdicts[i]!));
+    pending.length = 0;
+  };
   try {
     for await (const p of stream) {
-      const t0 = performance.now();
-      f(p);
-      ms += performance.now() - t0;
+      pending.push(p);
       packets++;
       bytes += p.data.length;
       bar.tick(p.data.length + 16);
+      if (pending.length >= BATCH) flush();
     }
   } catch (e) {
+    flush();
     bar.done();
     if (e instanceof BpfError) return { packets, bytes, ms, wallMs: wall(), error: e, linkType: stream.info?.linkType };
     throw e;
   }
+  flush();
   bar.done();
   return { packets, bytes, ms, wallMs: wall(), linkType: stream.info?.linkType };
 }
@@ -94,10 +109,13 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   const { sys, progFd, maps } = loadInput(prog, opts.file, { json: opts.json });
   const runner = new PacketRunner(sys, progFd, opts.engine);
   let accepted = 0;
-  const r = await forEachPacket(capture, (p) => {
-    if (runner.run(p.data, p.netOff) !== 0) accepted++;
+  let lastVerdictSeen = false;
+  const r = await forEachPacket(capture, runner, (_p, verdict) => {
+    lastVerdictSeen = true;
+    if (verdict !== 0) accepted++;
   });
-  const retval = r.packets > 0 ? runner.lastRetval : 0n;
+  // all 64 bits of the last packet's r0
+  const retval = lastVerdictSeen ? runner.lastRetval : 0n;
   const durationNs = r.packets > 0 ? (r.ms * 1e6) / r.packets : 0;
   if (opts.json) {
     process.stdout.write(JSON.stringify({
@@ -153,8 +171,7 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
   };
   let r;
   try {
-    r = await forEachPacket(capture, (p) => {
-      const keep = runner.run(p.data, p.netOff);
+    r = await forEachPacket(capture, runner, (p, keep) => {
       if (keep === 0) return;
       matched++;
       // a socket trims the packet to the length the filter returned

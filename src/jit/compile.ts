@@ -316,14 +316,16 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       { params: [T.i32], results: [T.i32] },
       { params: [T.i32, T.i32, T.i32, T.i32, T.i32], results: [] },
       { params: [T.i32, T.i32, T.i32, T.i32], results: [T.i32] },
+      { params: [T.i32, T.i32], results: [] },
     ],
     funcImports: [{ module: 'env', name: 'helper', type: 0 }],
     memoryImport: { module: 'env', name: 'memory', minPages: memPages.min, maxPages: memPages.max },
     funcs: [
       { type: 1, locals: [[11, T.i64], [2, T.i64], [2, T.i32]], body: c },
       { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
+      { type: 3, locals: [[2, T.i32]], body: batchFunction(scratch) },
     ],
-    exports: [{ name: 'run', func: 1 }],
+    exports: [{ name: 'run', func: 1 }, { name: 'batch', func: 3 }],
   });
 }
 
@@ -364,6 +366,36 @@ function divmod32(c: Code, d: number, src: () => void, mod: boolean, signed: boo
   c.op(OP.end);
 }
 
+/** Size of one batch descriptor: r1 (the context), packet address, length, network offset. */
+export const BATCH_DESC = 16;
+
+/**
+ * batch(desc, n): run the program n times without leaving WebAssembly; run i
+ * takes its inputs from the descriptor at desc + 16 i and leaves r0's low
+ * 32 bits in the i32 at desc + 16 n + 4 i.
+ */
+function batchFunction(scratch: number): Code {
+  const c = new Code();
+  const desc = 0;
+  const n = 1;
+  const i = 2;
+  c.i32(0).set(i)
+    .op(OP.block).byte(VOID).op(OP.loop).byte(VOID)
+    .get(i).get(n).op(OP.i32_ge_u).op(OP.br_if).u32(1)
+    // run(r1, 0, pkt, len, net)
+    .get(desc).get(i).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).tee(3)
+    .mem(OP.i32_load, 0).i32(0)
+    .get(3).mem(OP.i32_load, 4).get(3).mem(OP.i32_load, 8).get(3).mem(OP.i32_load, 12)
+    .op(OP.call).u32(1)
+    // the verdict
+    .get(desc).get(n).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).get(i).i32(4).op(OP.i32_mul).op(OP.i32_add)
+    .i32(scratch).mem(OP.i32_load).mem(OP.i32_store)
+    .get(i).i32(1).op(OP.i32_add).set(i)
+    .op(OP.br).u32(0)
+    .op(OP.end).op(OP.end);
+  return c;
+}
+
 /** (k, size, len, netOff) -> the packet offset of an LD_ABS/LD_IND, or -1 when out of bounds. */
 function packetOffsetFunction(): Code {
   const c = new Code();
@@ -395,6 +427,7 @@ export class JitProgram {
   retHi = 0;
   readonly executed = -1;
   private readonly run: (r1: number, r2: number, pkt: number, len: number, net: number) => void;
+  private readonly batchFn: (desc: number, n: number) => void;
   private readonly scratch: number;
   private regs: Int32Array;
   private readonly mem: AddressSpace;
@@ -437,6 +470,26 @@ export class JitProgram {
       throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
     }
     this.run = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
+    this.batchFn = instance.exports['batch'] as (desc: number, n: number) => void;
+  }
+
+  /**
+   * Run `n` times in one call into WebAssembly, over descriptors laid out at
+   * `desc` (BATCH_DESC bytes each: context, packet, length, network offset);
+   * the verdicts (r0's low 32 bits) land after them, one u32 per run.
+   */
+  execBatch(desc: number, n: number): void {
+    try {
+      this.batchFn(desc, n);
+    } catch (e) {
+      if (e instanceof BpfError) throw e;
+      if (e instanceof WebAssembly.RuntimeError) throw new BpfError('EFAULT', `JIT: ${e.message}`);
+      throw e;
+    }
+    // r0 of the last run, all 64 bits
+    if (this.regs.buffer !== this.mem.memory.buffer) this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, 32);
+    this.retLo = this.regs[0]!;
+    this.retHi = this.regs[1]!;
   }
 
   exec(input: RunInput = {}): void {
