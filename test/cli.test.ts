@@ -622,7 +622,13 @@ describe('conformance-plugin', () => {
     });
   }
 
-  for (const opt of ['--jit', '--foo']) {
+  test('--jit runs the program in the WebAssembly JIT', () => {
+    assert.equal(ok(['conformance-plugin', '--jit'], MOV42), '2a\n');
+    assert.equal(ok(['conformance-plugin', '--jit', base16(bytes('002a'))], LOAD_BYTE1), '2a\n');
+    assert.equal(ok(['conformance-plugin', '--jit'], ALL_ONES), 'ffffffffffffffff\n');
+  });
+
+  for (const opt of ['--foo', '--profile']) {
     test(`${opt} is rejected`, () => {
       const r = tsbpf(['conformance-plugin', opt], MOV42);
       assert.equal(r.status, 1);

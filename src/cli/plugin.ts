@@ -3,13 +3,14 @@
  * (../shared/conformance/README.md, section 3). argv: [MEMORY] [options];
  * stdin: the program as base16; stdout: r0 in hex; exit 0. Any failure exits
  * 1 with one line on stderr. Options: --interpret (the default, the checked
- * interpreter); anything else is rejected as uBPF's plugin does.
+ * interpreter) and --jit (the WebAssembly JIT, whose memory accesses are
+ * bounded by WebAssembly only); anything else is rejected as uBPF's plugin does.
  */
 
 import { readFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import { decodeSlots, slotsToInstructions, toSlots } from '../isa/instruction.js';
-import { runConformance } from '../progs/conformance.js';
+import { runConformance, runConformanceJit } from '../progs/conformance.js';
 
 function base16(text: string, what: string): Uint8Array {
   const tokens = text.split(/\s+/).filter((t) => t !== '');
@@ -33,8 +34,16 @@ function programBytes(text: string): Uint8Array {
 
 export function conformancePlugin(args: string[]): number {
   let memory: Uint8Array = new Uint8Array(0);
+  let jit = false;
   for (const a of args) {
-    if (a === '--interpret') continue;
+    if (a === '--interpret') {
+      jit = false;
+      continue;
+    }
+    if (a === '--jit') {
+      jit = true;
+      continue;
+    }
     if (a.startsWith('--')) {
       process.stderr.write(`Invalid arguments: ${a}\n`);
       return 1;
@@ -45,7 +54,7 @@ export function conformancePlugin(args: string[]): number {
     const bytes = programBytes(readFileSync(0, 'utf8'));
     const slots = toSlots(slotsToInstructions(decodeSlots(bytes)));
     if (slots.length === 0) throw new BpfError('EINVAL', 'empty program');
-    const r0 = runConformance(slots, memory);
+    const r0 = jit ? runConformanceJit(slots, memory) : runConformance(slots, memory);
     process.stdout.write(`${r0.toString(16)}\n`);
     return 0;
   } catch (e) {

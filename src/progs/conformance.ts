@@ -11,6 +11,7 @@ import { Runtime } from '../runtime/runtime.js';
 import { HelperRegistry, RET, ARG } from '../runtime/helpers.js';
 import type { Slot } from '../isa/instruction.js';
 import { Interpreter } from '../vm/interpreter.js';
+import { JitProgram } from '../jit/compile.js';
 
 export const CONFORMANCE_BUDGET = 1_000_000;
 
@@ -39,4 +40,16 @@ export function runConformance(slots: readonly Slot[], memory: Uint8Array, budge
     r2: memory.length,
     regions: [{ start: addr, end: addr + memory.length, writable: true, name: 'memory' }],
   }).r0;
+}
+
+/** The same under the WebAssembly JIT (programs it cannot compile fail with ENOTSUP). */
+export function runConformanceJit(slots: readonly Slot[], memory: Uint8Array): bigint {
+  const rt = new Runtime({ helpers: conformanceHelpers() });
+  const jit = new JitProgram(rt.mem, slots, { helpers: rt.helpers });
+  let r1 = 0;
+  if (memory.length > 0) {
+    r1 = rt.mem.alloc(memory.length);
+    rt.mem.write(r1, memory);
+  }
+  return jit.run1({ r1, r2: memory.length });
 }
