@@ -39,6 +39,13 @@ const T0 = 16;
 const T1 = 17;
 const K = 18;
 const A = 19;
+/** dispatch mode: the basic block to run next, and the fuel left */
+const PC = 20;
+const FUEL = 21;
+/** dispatches (taken jumps) allowed per run of a program with backward jumps */
+export const JIT_LOOP_BUDGET = 10_000_000;
+/** scratch offset of the flag set when a run runs out of fuel */
+const FUEL_FLAG = 8 * 15;
 
 const reg = (r: number): number => REG0 + r;
 
@@ -103,11 +110,17 @@ const CMP32: Record<number, number> = {
   0x60: OP.i32_gt_s, 0x70: OP.i32_ge_s, 0xc0: OP.i32_lt_s, 0xd0: OP.i32_le_s,
 };
 
-/** Compile `slots` (verified: no backward jumps, no local calls) into WebAssembly bytes. */
+/**
+ * Compile `slots` (no local calls, no callx) into WebAssembly bytes. Forward
+ * jumps only: nested blocks. With a backward jump: a dispatch loop over the
+ * basic blocks (`loop { block* br_table }`), the block to run next in a
+ * local, and fuel so that an unverified loop cannot run forever.
+ */
 export function compileToWasm(slots: readonly Slot[], scratch: number, memPages: { min: number; max?: number }): Uint8Array {
   const n = slots.length;
-  // Jump targets, each one block.
   const targets = new Set<number>();
+  const leaders = new Set<number>([0]);
+  let backward = false;
   for (let pc = 0; pc < n; pc++) {
     const s = slots[pc]!;
     const shape = opcodeShape(s.code);
@@ -116,17 +129,14 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     else if (shape === 'ja32') t = pc + s.imm + 1;
     else if (shape === 'call' && s.src !== 0) throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile local calls`);
     else if (shape === 'callx') throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile callx`);
+    if (shape === 'exit' || t !== undefined) leaders.add(pc + 1);
     if (t === undefined) continue;
-    if (t <= pc) throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile backward jumps`);
-    if (t > n) throw new BpfError('EINVAL', `insn ${pc}: jump out of range`);
+    if (t < 0 || t > n) throw new BpfError('EINVAL', `insn ${pc}: jump out of range`);
+    if (t <= pc) backward = true;
     targets.add(t);
+    leaders.add(t);
   }
-  const sorted = [...targets].sort((x, y) => x - y);
   const c = new Code();
-  for (let i = sorted.length - 1; i >= 0; i--) c.op(OP.block).byte(VOID);
-  let closed = 0;
-  const depth = (t: number): number => sorted.indexOf(t) - closed;
-
   // r10 is the top of the stack; r1, r2 come in as i32 addresses/lengths.
   c.i64(STACK_TOP).set(reg(10));
   c.get(P_R1).op(OP.i64_extend_i32_u).set(reg(1));
@@ -135,10 +145,53 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     c.i32(scratch).get(reg(0)).mem(OP.i64_store).op(OP.return);
   };
 
+  // Structured mode: one block per forward target, closed just before it.
+  const sorted = [...targets].sort((x, y) => x - y);
+  let closed = 0;
+  const depth = (t: number): number => sorted.indexOf(t) - closed;
+  // Dispatch mode: one block per basic block inside the loop.
+  const blocks = [...leaders].filter((l) => l < n).sort((x, y) => x - y);
+  const blockOf = new Map(blocks.map((l, i) => [l, i]));
+  const m = blocks.length;
+  let cur = -1;
+  const loopDepth = (): number => m - 1 - cur;
+
+  let goto: (t: number) => void;
+  let gotoIf: (t: number) => void;
+  if (!backward) {
+    for (let i = sorted.length - 1; i >= 0; i--) c.op(OP.block).byte(VOID);
+    goto = (t) => c.op(OP.br).u32(depth(t));
+    gotoIf = (t) => c.op(OP.br_if).u32(depth(t));
+  } else {
+    c.i32(JIT_LOOP_BUDGET).set(FUEL).i32(0).set(PC);
+    c.op(OP.loop).byte(VOID);
+    // out of fuel: flag it and stop
+    c.get(FUEL).i32(1).op(OP.i32_sub).tee(FUEL).op(OP.i32_eqz).op(OP.if).byte(VOID)
+      .i32(scratch + FUEL_FLAG).i32(1).mem(OP.i32_store).op(OP.return).op(OP.end);
+    for (let i = 0; i < m; i++) c.op(OP.block).byte(VOID);
+    c.get(PC).op(OP.br_table).u32(m);
+    for (let i = 0; i < m; i++) c.u32(i);
+    c.u32(m - 1);
+    const blockIndex = (t: number): number => {
+      const b = blockOf.get(t);
+      if (b === undefined) throw new BpfError('EINVAL', `jump to ${t}, past the end of the program`);
+      return b;
+    };
+    goto = (t) => c.i32(blockIndex(t)).set(PC).op(OP.br).u32(loopDepth());
+    gotoIf = (t) => {
+      c.op(OP.if).byte(VOID).i32(blockIndex(t)).set(PC).op(OP.br).u32(loopDepth() + 1).op(OP.end);
+    };
+  }
+
   for (let pc = 0; pc < n; pc++) {
-    while (closed < sorted.length && sorted[closed] === pc) {
+    if (!backward) {
+      while (closed < sorted.length && sorted[closed] === pc) {
+        c.op(OP.end);
+        closed++;
+      }
+    } else if (blockOf.has(pc)) {
       c.op(OP.end);
-      closed++;
+      cur = blockOf.get(pc)!;
     }
     const s = slots[pc]!;
     const code = s.code;
@@ -265,10 +318,10 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
         break;
       }
       case 'ja':
-        c.op(OP.br).u32(depth(pc + s.off + 1));
+        goto(pc + s.off + 1);
         break;
       case 'ja32':
-        c.op(OP.br).u32(depth(pc + imm + 1));
+        goto(pc + imm + 1);
         break;
       case 'jcond': {
         const t = pc + s.off + 1;
@@ -285,7 +338,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
           if (op === 0x40) c.op(OP.i32_and).i32(0).op(OP.i32_ne);
           else c.op(CMP32[op]!);
         }
-        c.op(OP.br_if).u32(depth(t));
+        gotoIf(t);
         break;
       }
       case 'call': {
@@ -304,9 +357,13 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
         throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile opcode 0x${code.toString(16)}`);
     }
   }
-  while (closed < sorted.length) {
-    c.op(OP.end);
-    closed++;
+  if (!backward) {
+    while (closed < sorted.length) {
+      c.op(OP.end);
+      closed++;
+    }
+  } else {
+    c.op(OP.end); // the loop
   }
   // Falling off the end cannot happen in a verified program; trap if it does.
   c.op(OP.unreachable);
@@ -321,7 +378,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     funcImports: [{ module: 'env', name: 'helper', type: 0 }],
     memoryImport: { module: 'env', name: 'memory', minPages: memPages.min, maxPages: memPages.max },
     funcs: [
-      { type: 1, locals: [[11, T.i64], [2, T.i64], [2, T.i32]], body: c },
+      { type: 1, locals: [[11, T.i64], [2, T.i64], [4, T.i32]], body: c },
       { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
       { type: 3, locals: [[2, T.i32]], body: batchFunction(scratch) },
     ],
@@ -504,6 +561,10 @@ export class JitProgram {
       throw e;
     }
     if (this.regs.buffer !== this.mem.memory.buffer) this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, 32);
+    if (this.regs[30] !== 0) {
+      this.regs[30] = 0;
+      throw new BpfError('E2BIG', `JIT: the budget of ${JIT_LOOP_BUDGET} taken jumps per run is exhausted`);
+    }
     this.retLo = this.regs[0]!;
     this.retHi = this.regs[1]!;
   }
