@@ -10,7 +10,7 @@ import { BpfError } from '../errors.js';
 import type { Instruction, Slot } from '../isa/instruction.js';
 import { decodeSlots, slotsToInstructions, toSlots } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
-import { convertClassic, detectClassicText, parseClassicText } from '../cbpf/index.js';
+import { convertClassic, decodeClassic, detectClassicText, parseClassicText } from '../cbpf/index.js';
 import type { SockFilter } from '../cbpf/index.js';
 
 export type InputFormat = 'elf' | 'spec' | 'asm' | 'cbpf' | 'raw';
@@ -75,15 +75,21 @@ function isText(bytes: Uint8Array): boolean {
   }
 }
 
-export function parseProgram(bytes: Uint8Array): ProgramInput {
-  const format = detectFormat(bytes);
+export interface ParseOptions {
+  /** read raw bytes as classic `struct sock_filter` instructions (there is no telling them from eBPF by content) */
+  classic?: boolean;
+}
+
+export function parseProgram(bytes: Uint8Array, options: ParseOptions = {}): ProgramInput {
+  const detected = detectFormat(bytes);
+  const format = options.classic && detected === 'raw' ? 'cbpf' : detected;
   const base = { format, progType: 'socket_filter', license: 'GPL', maps: [] as MapSpec[], fixups: [] as [number, number][] };
   switch (format) {
     case 'elf':
       throw new BpfError('ENOTSUP', 'ELF objects are not supported yet');
     case 'cbpf': {
       // checked as the kernel's classic checker does, then converted to eBPF
-      const classic = parseClassicText(new TextDecoder().decode(bytes));
+      const classic = detected === 'raw' ? decodeClassic(bytes) : parseClassicText(new TextDecoder().decode(bytes));
       const { insns } = convertClassic(classic);
       return { ...base, insns, slots: toSlots(insns), classic };
     }

@@ -55,6 +55,7 @@ Options of run:
   --unverified       skip the verifier; run in the checked interpreter
   --budget N         instruction budget per run with --unverified (default 1000000)
   --engine NAME      jit (the default for verified programs) or interpreter
+  --cbpf             PROG is raw classic BPF (struct sock_filter bytes), for run, verify, disasm, filter
   --json             one JSON object on stdout
 
 Environment: TSBPF_DEBUG=1 prints stack traces.`;
@@ -116,9 +117,9 @@ function cmdAsm(args: string[]): number {
 }
 
 function cmdDisasm(args: string[]): number {
-  const { positionals } = parse(args, {}, [1, 1], 'tsbpf disasm PROG');
+  const { values, positionals } = parse(args, { cbpf: { type: 'boolean' } }, [1, 1], 'tsbpf disasm PROG [--cbpf]');
   const file = positionals[0]!;
-  const prog = withContext(file, () => parseProgram(readInput(file)));
+  const prog = withContext(file, () => parseProgram(readInput(file), { classic: values['cbpf'] === true }));
   let text = disasm(prog.insns);
   if (prog.classic) {
     // classic input: tcpdump -d's view, then the eBPF it converts to
@@ -142,6 +143,7 @@ async function cmdRun(args: string[]): Promise<number> {
     budget: { type: 'string' },
     engine: { type: 'string' },
     unverified: { type: 'boolean' },
+    cbpf: { type: 'boolean' },
     json: { type: 'boolean' },
   }, [1, 1], usage);
   const file = positionals[0]!;
@@ -160,7 +162,7 @@ async function cmdRun(args: string[]): Promise<number> {
   if (engine !== undefined && engine !== 'interpreter' && engine !== 'jit') {
     throw new CliError(`--engine must be interpreter or jit, got '${engine}'`, 2, 'EINVAL');
   }
-  const prog = withContext(file, () => parseProgram(readInput(file)));
+  const prog = withContext(file, () => parseProgram(readInput(file), { classic: values['cbpf'] === true }));
   if (values['pcap'] !== undefined) {
     return runPcapCommand(prog, values['pcap'] as string, {
       json: values['json'] === true,
@@ -188,13 +190,14 @@ async function cmdFilter(args: string[]): Promise<number> {
     write: { type: 'string', short: 'w' },
     count: { type: 'boolean' },
     engine: { type: 'string' },
+    cbpf: { type: 'boolean' },
   }, [2, 2], usage);
   const engine = values['engine'] as string | undefined;
   if (engine !== undefined && engine !== 'interpreter' && engine !== 'jit') {
     throw new CliError(`--engine must be interpreter or jit, got '${engine}'`, 2, 'EINVAL');
   }
   const [file, capture] = positionals as [string, string];
-  const prog = withContext(file, () => parseProgram(readInput(file)));
+  const prog = withContext(file, () => parseProgram(readInput(file), { classic: values['cbpf'] === true }));
   return filterCommand(prog, capture, {
     file,
     count: values['count'] === true,
@@ -205,11 +208,11 @@ async function cmdFilter(args: string[]): Promise<number> {
 
 function cmdVerify(args: string[]): number {
   const usage = 'tsbpf verify PROG [--log-level 0|1|2] [--json]';
-  const { values, positionals } = parse(args, { 'log-level': { type: 'string' }, json: { type: 'boolean' } }, [1, 1], usage);
+  const { values, positionals } = parse(args, { 'log-level': { type: 'string' }, json: { type: 'boolean' }, cbpf: { type: 'boolean' } }, [1, 1], usage);
   const level = (values['log-level'] as string | undefined) ?? '1';
   if (!/^[012]$/.test(level)) throw new CliError(`--log-level must be 0, 1 or 2, got '${level}'`, 2, 'EINVAL');
   const file = positionals[0]!;
-  const prog = withContext(file, () => parseProgram(readInput(file)));
+  const prog = withContext(file, () => parseProgram(readInput(file), { classic: values['cbpf'] === true }));
   return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file });
 }
 

@@ -10,7 +10,9 @@
  *   prints the whole 64-bit constant (3.19 printed the low 32 bits) and byte
  *   swaps print `r1 = be16 r1` as later kernels do (3.19 printed
  *   `(u32) r1 endian (u32) r0` for to-big-endian, losing the width).
- * - 'log319': exactly what 3.19's verifier log prints, for log comparisons.
+ * - 'log319': exactly what 3.19's verifier log prints, for log comparisons;
+ *   opcodes 3.19 did not have (JMP32, ldsx, the fetch atomics) print in the
+ *   extended syntax rather than 3.19's `BUG` lines.
  */
 
 import type { Instruction, Slot } from './instruction.js';
@@ -105,7 +107,7 @@ export function disasmInsn(insn: Instruction | Slot, options: DisasmOptions = {}
 
   if (cls === BPF_LDX) {
     const mode = BPF_MODE(code);
-    if (mode === BPF_MEM || (mode === BPF_MEMSX && style === 'full')) {
+    if (mode === BPF_MEM || mode === BPF_MEMSX) {
       return `${op} r${insn.dst} = *(${ldstString(code, mode === BPF_MEMSX)} *)(r${insn.src} ${signed(insn.off)})`;
     }
     return `BUG_ldx_${hex2(code)}`;
@@ -137,8 +139,7 @@ export function disasmInsn(insn: Instruction | Slot, options: DisasmOptions = {}
     }
     if (code === (BPF_JMP | BPF_JA)) return `${op} goto pc${signed(insn.off)}`;
     if (code === (BPF_JMP | BPF_EXIT)) return `${op} exit`;
-    if (code === (BPF_JMP32 | BPF_JA) && style === 'full') return `${op} gotol pc${signed(insn.imm)}`;
-    if (cls === BPF_JMP32 && style === 'log319') return `${op} ${CLASS_STRING[cls]}`;
+    if (code === (BPF_JMP32 | BPF_JA)) return `${op} gotol pc${signed(insn.imm)}`;
     const pfx = cls === BPF_JMP32 ? '(u32) ' : '';
     const jstr = JMP_STRING[jop >> 4] ?? `BUG_jmp_${hex2(jop)}`;
     if (BPF_SRC(code) === BPF_X) {
