@@ -57,15 +57,14 @@ class Strtab {
   }
 }
 
-function bytesOf(le: boolean, size: number, fill: (v: DataView) => void): Uint8Array {
+function bytesOf(size: number, fill: (v: DataView) => void): Uint8Array {
   const b = new Uint8Array(size);
   fill(new DataView(b.buffer));
-  void le;
   return b;
 }
 
 function symbolsBytes(le: boolean, syms: { name: number; info: number; other?: number; shndx: number; value: number; size: number }[]): Uint8Array {
-  return bytesOf(le, syms.length * 24, (v) =>
+  return bytesOf(syms.length * 24, (v) =>
     syms.forEach((s, i) => {
       const o = i * 24;
       v.setUint32(o, s.name, le);
@@ -80,7 +79,7 @@ function symbolsBytes(le: boolean, syms: { name: number; info: number; other?: n
 
 function relBytes(le: boolean, rels: { offset: number; sym: number; type: number; addend?: bigint }[], rela: boolean): Uint8Array {
   const es = rela ? 24 : 16;
-  return bytesOf(le, rels.length * es, (v) =>
+  return bytesOf(rels.length * es, (v) =>
     rels.forEach((r, i) => {
       v.setBigUint64(i * es, BigInt(r.offset), le);
       v.setBigUint64(i * es + 8, (BigInt(r.sym) << 32n) | BigInt(r.type), le);
@@ -524,7 +523,8 @@ describe('elf: fuzz', () => {
 
 const clang = ['/usr/bin/clang', 'clang'].find((c) => spawnSync(c, ['--version']).status === 0);
 
-test('elf: clang -O2 -target bpf object', { skip: clang === undefined ? 'clang not found (neither /usr/bin/clang nor clang on PATH)' : false }, () => {
+for (const [target, extra] of [['bpf', []], ['bpfeb', []], ['bpf', ['-g']]] as const) {
+test(`elf: clang -O2 -target ${[target, ...extra].join(' ')} object`, { skip: clang === undefined ? 'clang not found (neither /usr/bin/clang nor clang on PATH)' : false }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-elf-'));
   try {
     const src = join(dir, 'prog.c');
@@ -540,9 +540,10 @@ test('elf: clang -O2 -target bpf object', { skip: clang === undefined ? 'clang n
       ].join('\n'),
     );
     const out = join(dir, 'prog.o');
-    const r = spawnSync(clang!, ['-O2', '-target', 'bpf', '-c', src, '-o', out], { encoding: 'utf8' });
+    const r = spawnSync(clang!, ['-O2', '-target', target, ...extra, '-c', src, '-o', out], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const f = parseElf(new Uint8Array(readFileSync(out)));
+    assert.equal(f.header.littleEndian, target === 'bpf');
     assert.equal(f.header.machine, EM_BPF);
     assert.equal(f.header.type, ET.REL);
     const prog = f.sectionByName('socket1')!;
@@ -561,3 +562,4 @@ test('elf: clang -O2 -target bpf object', { skip: clang === undefined ? 'clang n
     rmSync(dir, { recursive: true, force: true });
   }
 });
+}

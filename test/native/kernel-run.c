@@ -3,6 +3,7 @@
  * bpf(2) and run them with BPF_PROG_TEST_RUN. Reads lines from stdin:
  *   P <hex of the program's 8-byte slots>     load (prints "L <fd>" or "E <errno> <last log line>")
  *   R <hex of the packet>                     run the last program (prints "R <retval>" or "E <errno>")
+ *   B <repeat> <hex of the packet>            run it repeat times (prints "B <retval> <ns per run>")
  * The kernel strips an Ethernet header before a socket filter sees the
  * data, so each packet is prefixed with 14 zero bytes here.
  */
@@ -55,6 +56,17 @@ int main(void) {
       } else {
         printf("L %d\n", prog);
       }
+    } else if (line[0] == 'B') {
+      char *p = line + 2;
+      unsigned repeat = (unsigned)strtoul(p, &p, 10);
+      memset(buf, 0, 14);
+      int n = hex(p + 1, buf + 14, sizeof buf - 14);
+      attr.test.prog_fd = prog;
+      attr.test.data_in = (uint64_t)(uintptr_t)buf;
+      attr.test.data_size_in = n + 14;
+      attr.test.repeat = repeat;
+      int r = syscall(SYS_bpf, BPF_PROG_TEST_RUN, &attr, sizeof attr);
+      if (r < 0) printf("E %d\n", errno); else printf("B %u %u\n", attr.test.retval, attr.test.duration);
     } else if (line[0] == 'R') {
       memset(buf, 0, 14);
       int n = hex(line + 2, buf + 14, sizeof buf - 14);
