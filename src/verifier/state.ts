@@ -56,6 +56,8 @@ export interface VerifierState {
    * are): bytes below it are invalid, so states_equal need not look at them.
    */
   stackLow: number;
+  /** stackSlotType as 128 words, for comparing four byte-states at a time */
+  stackWords: Int32Array;
 }
 
 export const emptyReg = (): RegState => ({ type: REG.NOT_INIT, value: 0 });
@@ -65,22 +67,26 @@ export function initialState(): VerifierState {
   const regs = Array.from({ length: MAX_BPF_REG }, emptyReg);
   regs[10] = { type: REG.FRAME_PTR, value: 0 };
   regs[1] = { type: REG.PTR_TO_CTX, value: 0 };
+  const stackSlotType = new Uint8Array(MAX_BPF_STACK);
   return {
     regs,
-    stackSlotType: new Uint8Array(MAX_BPF_STACK),
+    stackSlotType,
     spilledRegs: Array.from({ length: MAX_BPF_STACK / BPF_REG_SIZE }, emptyReg),
     stackLow: MAX_BPF_STACK,
+    stackWords: new Int32Array(stackSlotType.buffer),
   };
 }
 
 export const copyReg = (r: RegState): RegState => (r.map ? { type: r.type, value: r.value, map: r.map } : { type: r.type, value: r.value });
 
 export function copyState(s: VerifierState): VerifierState {
+  const stackSlotType = s.stackSlotType.slice();
   return {
     regs: s.regs.map(copyReg),
-    stackSlotType: s.stackSlotType.slice(),
+    stackSlotType,
     spilledRegs: s.spilledRegs.map(copyReg),
     stackLow: s.stackLow,
+    stackWords: new Int32Array(stackSlotType.buffer),
   };
 }
 
@@ -104,8 +110,8 @@ export function statesEqual(old: VerifierState, cur: VerifierState): boolean {
   }
   // Bytes below old.stackLow are STACK_INVALID in old: nothing to compare there.
   // Compare four byte-states at a time; look at bytes only where the words differ.
-  const ow = new Int32Array(old.stackSlotType.buffer, old.stackSlotType.byteOffset, MAX_BPF_STACK / 4);
-  const cw = new Int32Array(cur.stackSlotType.buffer, cur.stackSlotType.byteOffset, MAX_BPF_STACK / 4);
+  const ow = old.stackWords;
+  const cw = cur.stackWords;
   for (let w = (old.stackLow >> 3) << 1; w < MAX_BPF_STACK / 4; w++) {
     const o = ow[w]!;
     if (o === 0) continue;
