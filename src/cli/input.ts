@@ -10,6 +10,7 @@ import { BpfError } from '../errors.js';
 import type { Instruction, Slot } from '../isa/instruction.js';
 import { decodeSlots, slotsToInstructions, toSlots } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
+import { loadCollectionSpec } from '../loader/collection.js';
 import { convertClassic, decodeClassic, detectClassicText, parseClassicText } from '../cbpf/index.js';
 import type { SockFilter } from '../cbpf/index.js';
 
@@ -34,6 +35,8 @@ export interface ProgramInput {
   license: string;
   maps: MapSpec[];
   fixups: [number, number][];
+  /** map names, for objects */
+  mapNames?: string[];
 }
 
 const PROG_TYPES = ['socket_filter', 'unspec'];
@@ -78,6 +81,8 @@ function isText(bytes: Uint8Array): boolean {
 export interface ParseOptions {
   /** read raw bytes as classic `struct sock_filter` instructions (there is no telling them from eBPF by content) */
   classic?: boolean;
+  /** for an object with several programs: the section or function name to run */
+  section?: string;
 }
 
 export function parseProgram(bytes: Uint8Array, options: ParseOptions = {}): ProgramInput {
@@ -86,7 +91,7 @@ export function parseProgram(bytes: Uint8Array, options: ParseOptions = {}): Pro
   const base = { format, progType: 'socket_filter', license: 'GPL', maps: [] as MapSpec[], fixups: [] as [number, number][] };
   switch (format) {
     case 'elf':
-      throw new BpfError('ENOTSUP', 'ELF objects are not supported yet');
+      return fromObject(bytes, options.section);
     case 'cbpf': {
       // checked as the kernel's classic checker does, then converted to eBPF
       const classic = detected === 'raw' ? decodeClassic(bytes) : parseClassicText(new TextDecoder().decode(bytes));
@@ -107,6 +112,34 @@ export function parseProgram(bytes: Uint8Array, options: ParseOptions = {}): Pro
     case 'spec':
       return parseSpec(new TextDecoder().decode(bytes));
   }
+}
+
+/** A program of a clang-compiled object, with every map of the object (in object order) and its references as fixups. */
+function fromObject(bytes: Uint8Array, section?: string): ProgramInput {
+  const spec = loadCollectionSpec(bytes);
+  const progs = Object.values(spec.programs);
+  if (progs.length === 0) throw new BpfError('EINVAL', 'the object has no program sections');
+  let prog = progs[0]!;
+  if (section !== undefined) {
+    const found = progs.filter((p) => p.name === section || p.section === section);
+    if (found.length !== 1) {
+      throw new BpfError('EINVAL', `${found.length === 0 ? 'no' : 'more than one'} program with section or name '${section}' (programs: ${progs.map((p) => `${p.section}/${p.name}`).join(', ')})`);
+    }
+    prog = found[0]!;
+  } else if (progs.length > 1) {
+    throw new BpfError('EINVAL', `the object has ${progs.length} programs: pick one with --section (${progs.map((p) => `${p.section}/${p.name}`).join(', ')})`);
+  }
+  const mapNames = Object.keys(spec.maps);
+  const maps: MapSpec[] = mapNames.map((n) => {
+    const m = spec.maps[n]!;
+    if (m.type !== 1 && m.type !== 2) throw new BpfError('ENOTSUP', `map ${n}: map type ${m.type} is not supported (1 hash, 2 array)`);
+    const out: MapSpec = { type: m.type === 1 ? 'hash' : 'array', key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries };
+    if (m.flags) out.flags = m.flags;
+    return out;
+  });
+  const fixups = prog.mapRefs.map((r) => [r.slot, mapNames.indexOf(r.map)] as [number, number]);
+  const slots = prog.insns.map((s) => ({ ...s }));
+  return { format: 'elf', insns: slotsToInstructions(slots), slots, progType: prog.type, license: spec.license, maps, fixups, mapNames };
 }
 
 /** The JSON program spec of CLI.md. */

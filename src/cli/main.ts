@@ -21,6 +21,8 @@ import { style } from './style.js';
 import { BatchSession } from './batch.js';
 import { filterCommand, runPcapCommand } from './capture.js';
 import { disassembleClassic } from '../cbpf/index.js';
+import { parseElf } from '../elf/index.js';
+import { loadCollectionSpec } from '../loader/collection.js';
 
 /** A failure with its exit status; the message is printed as one line. */
 export class CliError extends Error {
@@ -37,6 +39,7 @@ Usage:
   tsbpf verify PROG [--log-level 0|1|2] [--json]   the 3.19 verifier's verdict and log
   tsbpf disasm PROG            disassemble, in the kernel's verifier-log syntax
   tsbpf asm FILE [-o OUT]      assemble to raw 8-byte instruction slots
+  tsbpf inspect FILE.o         sections, programs and maps of a clang-compiled object
   tsbpf batch FILE [--json]    bpftool map commands, one per line, in one process
   tsbpf shell                  the same, interactive
   tsbpf conformance-plugin     the bpf_conformance plugin protocol
@@ -55,6 +58,7 @@ Options of run:
   --unverified       skip the verifier; run in the checked interpreter
   --budget N         instruction budget per run with --unverified (default 1000000)
   --engine NAME      jit (the default for verified programs) or interpreter
+  --section NAME     the program of an object to use (section or function name)
   --cbpf             PROG is raw classic BPF (struct sock_filter bytes), for run, verify, disasm, filter
   --json             one JSON object on stdout
 
@@ -83,6 +87,35 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>,
     throw new CliError(`wrong number of arguments (usage: ${usage})`, 2, 'EINVAL');
   }
   return parsed;
+}
+
+/** --cbpf and --section, for the commands taking PROG */
+function sourceOptions(values: Record<string, unknown>): { classic: boolean; section?: string } {
+  const section = values['section'] as string | undefined;
+  return section === undefined ? { classic: values['cbpf'] === true } : { classic: values['cbpf'] === true, section };
+}
+
+function cmdInspect(args: string[]): number {
+  const { values, positionals } = parse(args, { json: { type: 'boolean' } }, [1, 1], 'tsbpf inspect FILE.o [--json]');
+  const file = positionals[0]!;
+  const bytes = readInput(file);
+  const elf = withContext(file, () => parseElf(bytes));
+  const spec = withContext(file, () => loadCollectionSpec(bytes));
+  const programs = Object.values(spec.programs).map((p) => ({ name: p.name, section: p.section, type: p.type, insns: p.insns.length, maps: [...new Set(p.mapRefs.map((r) => r.map))] }));
+  const maps = Object.values(spec.maps).map((m) => ({ name: m.name, type: m.type === 1 ? 'hash' : m.type === 2 ? 'array' : `type ${m.type}`, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries, flags: m.flags }));
+  const sections = elf.sections.filter((s) => s.name !== '').map((s) => ({ name: s.name, type: s.type, size: s.size }));
+  if (values['json']) {
+    process.stdout.write(JSON.stringify({ license: spec.license, version: spec.version, programs, maps, sections }) + '\n');
+    return 0;
+  }
+  process.stdout.write(`${style.bold('license')}  ${spec.license || '(none)'}\n`);
+  process.stdout.write(`${style.bold('programs')}\n`);
+  for (const p of programs) process.stdout.write(`  ${p.section}/${p.name}  ${p.type}  ${p.insns} insns${p.maps.length ? `  maps: ${p.maps.join(', ')}` : ''}\n`);
+  process.stdout.write(`${style.bold('maps')}\n`);
+  for (const m of maps) process.stdout.write(`  ${m.name}  ${m.type}  key ${m.key_size}B  value ${m.value_size}B  max_entries ${m.max_entries}\n`);
+  process.stdout.write(`${style.bold('sections')}\n`);
+  for (const s of sections) process.stdout.write(`  ${s.name}  type ${s.type}  ${s.size} bytes\n`);
+  return 0;
 }
 
 function withContext<T>(context: string, f: () => T): T {
@@ -117,10 +150,15 @@ function cmdAsm(args: string[]): number {
 }
 
 function cmdDisasm(args: string[]): number {
-  const { values, positionals } = parse(args, { cbpf: { type: 'boolean' } }, [1, 1], 'tsbpf disasm PROG [--cbpf]');
+  const { values, positionals } = parse(args, { cbpf: { type: 'boolean' }, section: { type: 'string' } }, [1, 1], 'tsbpf disasm PROG [--cbpf] [--section NAME]');
   const file = positionals[0]!;
-  const prog = withContext(file, () => parseProgram(readInput(file), { classic: values['cbpf'] === true }));
+  const prog = withContext(file, () => parseProgram(readInput(file), sourceOptions(values)));
   let text = disasm(prog.insns);
+  if (prog.mapNames) {
+    // objects: name the map each ld_imm64 refers to
+    const names = new Map(prog.fixups.map(([slot, i]) => [slot, prog.mapNames![i]!]));
+    text = text.replace(/^(\d+): (.*)$/gm, (line, pc: string) => (names.has(Number(pc)) ? `${line}  ; map ${names.get(Number(pc))}` : line));
+  }
   if (prog.classic) {
     // classic input: tcpdump -d's view, then the eBPF it converts to
     text = `classic BPF (tcpdump -d):\n${disassembleClassic(prog.classic)}\neBPF:\n${text}`;
@@ -144,6 +182,7 @@ async function cmdRun(args: string[]): Promise<number> {
     engine: { type: 'string' },
     unverified: { type: 'boolean' },
     cbpf: { type: 'boolean' },
+    section: { type: 'string' },
     json: { type: 'boolean' },
   }, [1, 1], usage);
   const file = positionals[0]!;
@@ -162,7 +201,7 @@ async function cmdRun(args: string[]): Promise<number> {
   if (engine !== undefined && engine !== 'interpreter' && engine !== 'jit') {
     throw new CliError(`--engine must be interpreter or jit, got '${engine}'`, 2, 'EINVAL');
   }
-  const prog = withContext(file, () => parseProgram(readInput(file), { classic: values['cbpf'] === true }));
+  const prog = withContext(file, () => parseProgram(readInput(file), sourceOptions(values)));
   if (values['pcap'] !== undefined) {
     return runPcapCommand(prog, values['pcap'] as string, {
       json: values['json'] === true,
@@ -191,13 +230,14 @@ async function cmdFilter(args: string[]): Promise<number> {
     count: { type: 'boolean' },
     engine: { type: 'string' },
     cbpf: { type: 'boolean' },
+    section: { type: 'string' },
   }, [2, 2], usage);
   const engine = values['engine'] as string | undefined;
   if (engine !== undefined && engine !== 'interpreter' && engine !== 'jit') {
     throw new CliError(`--engine must be interpreter or jit, got '${engine}'`, 2, 'EINVAL');
   }
   const [file, capture] = positionals as [string, string];
-  const prog = withContext(file, () => parseProgram(readInput(file), { classic: values['cbpf'] === true }));
+  const prog = withContext(file, () => parseProgram(readInput(file), sourceOptions(values)));
   return filterCommand(prog, capture, {
     file,
     count: values['count'] === true,
@@ -208,11 +248,11 @@ async function cmdFilter(args: string[]): Promise<number> {
 
 function cmdVerify(args: string[]): number {
   const usage = 'tsbpf verify PROG [--log-level 0|1|2] [--json]';
-  const { values, positionals } = parse(args, { 'log-level': { type: 'string' }, json: { type: 'boolean' }, cbpf: { type: 'boolean' } }, [1, 1], usage);
+  const { values, positionals } = parse(args, { 'log-level': { type: 'string' }, json: { type: 'boolean' }, cbpf: { type: 'boolean' }, section: { type: 'string' } }, [1, 1], usage);
   const level = (values['log-level'] as string | undefined) ?? '1';
   if (!/^[012]$/.test(level)) throw new CliError(`--log-level must be 0, 1 or 2, got '${level}'`, 2, 'EINVAL');
   const file = positionals[0]!;
-  const prog = withContext(file, () => parseProgram(readInput(file), { classic: values['cbpf'] === true }));
+  const prog = withContext(file, () => parseProgram(readInput(file), sourceOptions(values)));
   return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file });
 }
 
@@ -303,6 +343,8 @@ async function main(argv: string[]): Promise<number> {
       return cmdVerify(rest);
     case 'filter':
       return cmdFilter(rest);
+    case 'inspect':
+      return cmdInspect(rest);
     case 'conformance-plugin':
       return conformancePlugin(rest);
     case 'batch':

@@ -1,0 +1,215 @@
+/**
+ * Loading clang-compiled objects, 3.19-era layout: programs in executable
+ * sections whose name selects the program type (as the kernel samples'
+ * bpf_load.c does: `socket*` is a socket filter), `license` and `version`
+ * sections, the legacy `maps` section of `struct bpf_map_def { type,
+ * key_size, value_size, max_entries[, map_flags] }` entries named by their
+ * symbols, and R_BPF_64_64 relocations turning ld_imm64 into map references.
+ * A section may hold several programs, one per function symbol.
+ *
+ * `loadCollectionSpec` gives the maps and programs as data (inspectable,
+ * modifiable); `new Collection(sys, spec)` creates the maps and loads the
+ * programs, like cilium/ebpf's CollectionSpec and Collection. What is not
+ * supported yet (BTF-defined `.maps`, global data, bpf-to-bpf calls) is a
+ * precise error.
+ */
+
+import { BpfError } from '../errors.js';
+import { decodeSlots, encodeSlots } from '../isa/instruction.js';
+import type { Slot } from '../isa/instruction.js';
+import { parseElf, SHF, SHT, STT, EM_BPF } from '../elf/index.js';
+import type { ElfFile, ElfSection } from '../elf/index.js';
+import type { BpfSystem } from '../api/bpf.js';
+import { BPF_CMD } from '../api/bpf.js';
+import { BpfMap } from '../api/map.js';
+import { BPF_PROG_TYPE } from '../progs/types.js';
+import type { ProgTypeName } from '../progs/types.js';
+
+/** R_BPF_64_64: an ld_imm64 of a symbol's address (map references). */
+export const R_BPF_64_64 = 1;
+/** R_BPF_64_32: a call's imm (bpf-to-bpf calls); clang 14 emits it for calls to functions. */
+export const R_BPF_64_32 = 10;
+
+export interface MapSpecData {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+}
+
+export interface ProgramSpecData {
+  /** the function symbol's name (or the section's, when it has no symbol) */
+  name: string;
+  section: string;
+  type: ProgTypeName;
+  /** the program's raw slots; ld_imm64 of maps carry src_reg 0 and imm 0 until loaded */
+  insns: Slot[];
+  /** the map each ld_imm64 slot refers to */
+  mapRefs: { slot: number; map: string }[];
+}
+
+export interface CollectionSpec {
+  maps: Record<string, MapSpecData>;
+  programs: Record<string, ProgramSpecData>;
+  license: string;
+  /** the `version` section (kernel version for kprobes), 0 when absent */
+  version: number;
+}
+
+/** Program type from the section name, as bpf_load.c chose it. */
+function programType(section: string): ProgTypeName | undefined {
+  if (section.startsWith('socket')) return 'socket_filter';
+  return undefined;
+}
+
+function cstring(b: Uint8Array): string {
+  const end = b.indexOf(0);
+  return new TextDecoder().decode(end < 0 ? b : b.subarray(0, end));
+}
+
+function legacyMaps(elf: ElfFile, section: ElfSection): Record<string, MapSpecData> {
+  const syms = elf.symbols().filter((s) => s.shndx === section.index && s.name !== '' && s.type !== STT.SECTION);
+  if (syms.length === 0) return {};
+  const data = section.data();
+  // bpf_load.c: the entry size is the section size over the number of map symbols
+  const entry = Math.floor(data.length / syms.length);
+  if (entry < 16 || entry * syms.length !== data.length) {
+    throw new BpfError('EINVAL', `section ${section.name}: ${data.length} bytes do not divide into ${syms.length} struct bpf_map_def entries`);
+  }
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const le = elf.header.littleEndian;
+  const maps: Record<string, MapSpecData> = {};
+  for (const s of syms) {
+    if (s.value % entry !== 0 || s.value + 16 > data.length) {
+      throw new BpfError('EINVAL', `section ${section.name}: map symbol ${s.name} at offset ${s.value} is not at an entry`);
+    }
+    maps[s.name] = {
+      name: s.name,
+      type: view.getUint32(s.value, le),
+      keySize: view.getUint32(s.value + 4, le),
+      valueSize: view.getUint32(s.value + 8, le),
+      maxEntries: view.getUint32(s.value + 12, le),
+      flags: entry >= 20 ? view.getUint32(s.value + 16, le) : 0,
+    };
+  }
+  return maps;
+}
+
+/** Read an object's maps and programs as data. Errors name the section and offset. */
+export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
+  const elf = parseElf(bytes);
+  if (elf.header.machine !== EM_BPF && elf.header.machine !== 0) {
+    throw new BpfError('EINVAL', `elf: machine ${elf.header.machine} is not BPF (247)`);
+  }
+  if (!elf.header.littleEndian) throw new BpfError('ENOTSUP', 'big-endian BPF objects are not supported');
+  const licenseSec = elf.sectionByName('license');
+  const license = licenseSec ? cstring(licenseSec.data()) : '';
+  const versionSec = elf.sectionByName('version');
+  const version = versionSec && versionSec.size >= 4 ? new DataView(versionSec.data().buffer, versionSec.data().byteOffset).getUint32(0, true) : 0;
+  if (elf.sectionByName('.maps')) throw new BpfError('ENOTSUP', 'section .maps: BTF-defined maps are not supported yet (use the legacy maps section)');
+
+  const maps: Record<string, MapSpecData> = {};
+  for (const s of elf.sections) {
+    if (s.name === 'maps' || s.name.startsWith('maps/')) Object.assign(maps, legacyMaps(elf, s));
+  }
+  const mapSections = new Set(elf.sections.filter((s) => s.name === 'maps' || s.name.startsWith('maps/')).map((s) => s.index));
+
+  const programs: Record<string, ProgramSpecData> = {};
+  const relocs = elf.relocations();
+  for (const sec of elf.sections) {
+    if (sec.type !== SHT.PROGBITS || (sec.flags & SHF.EXECINSTR) === 0 || sec.size === 0) continue;
+    const type = programType(sec.name);
+    if (!type) {
+      if (sec.name === '.text') continue; // subprograms only reachable by bpf-to-bpf calls
+      throw new BpfError('ENOTSUP', `section ${sec.name}: program type not supported (only socket* sections so far)`);
+    }
+    if (sec.size % 8 !== 0) throw new BpfError('EINVAL', `section ${sec.name}: size ${sec.size} is not a multiple of 8`);
+    const slots = decodeSlots(sec.data());
+    const refs = new Map<number, string>();
+    for (const r of relocs.get(sec.index) ?? []) {
+      const where = `relocation at offset ${r.offset} in section ${sec.name}`;
+      if (r.offset % 8 !== 0 || r.offset / 8 >= slots.length) throw new BpfError('EINVAL', `${where}: outside the program`);
+      const slot = r.offset / 8;
+      if (r.type === R_BPF_64_32) throw new BpfError('ENOTSUP', `${where}: bpf-to-bpf calls are not supported yet`);
+      if (r.type !== R_BPF_64_64) throw new BpfError('ENOTSUP', `relocation type ${r.type} in section ${sec.name} is not supported`);
+      if (slots[slot]!.code !== 0x18) throw new BpfError('EINVAL', `${where}: not an ld_imm64`);
+      if (!mapSections.has(r.symbol.shndx)) {
+        const target = elf.sections[r.symbol.shndx]?.name ?? `section ${r.symbol.shndx}`;
+        throw new BpfError('ENOTSUP', `${where}: a reference to ${r.symbol.name || target} in ${target} (global data is not supported yet)`);
+      }
+      refs.set(slot, r.symbol.name);
+    }
+    // one program per function symbol in the section, else the whole section
+    const funcs = elf.symbols().filter((s) => s.shndx === sec.index && s.type === STT.FUNC).sort((a, b) => a.value - b.value);
+    const parts = funcs.length > 0
+      ? funcs.map((f, i) => ({ name: f.name, start: f.value / 8, end: f.size > 0 ? (f.value + f.size) / 8 : (funcs[i + 1]?.value ?? sec.size) / 8 }))
+      : [{ name: sec.name, start: 0, end: slots.length }];
+    for (const p of parts) {
+      const insns = slots.slice(p.start, p.end).map((s) => ({ ...s }));
+      const mapRefs: { slot: number; map: string }[] = [];
+      for (const [slot, map] of refs) {
+        if (slot >= p.start && slot < p.end) {
+          if (!maps[map]) throw new BpfError('EINVAL', `section ${sec.name}: ld_imm64 at slot ${slot} refers to unknown map ${map}`);
+          mapRefs.push({ slot: slot - p.start, map });
+        }
+      }
+      if (programs[p.name]) throw new BpfError('EINVAL', `program ${p.name} is defined twice`);
+      programs[p.name] = { name: p.name, section: sec.name, type, insns, mapRefs };
+    }
+  }
+  return { maps, programs, license, version };
+}
+
+/** The maps created and the programs loaded from a CollectionSpec. */
+export class Collection {
+  readonly maps: Record<string, BpfMap> = {};
+  readonly programs: Record<string, { fd: number; name: string; section: string }> = {};
+  private readonly sys: BpfSystem;
+
+  constructor(sys: BpfSystem, spec: CollectionSpec, options: { logLevel?: number } = {}) {
+    this.sys = sys;
+    try {
+      for (const [name, m] of Object.entries(spec.maps)) {
+        const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: m.type, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries, map_flags: m.flags });
+        sys.mapOf(fd).name = name;
+        this.maps[name] = new BpfMap(sys, fd, undefined, undefined, name);
+      }
+      for (const [name, p] of Object.entries(spec.programs)) {
+        const slots = p.insns.map((s) => ({ ...s }));
+        for (const ref of p.mapRefs) {
+          slots[ref.slot]!.src = 1;
+          slots[ref.slot]!.imm = this.maps[ref.map]!.fd;
+        }
+        const logSize = options.logLevel ? 1 << 22 : 0;
+        try {
+          const fd = sys.bpf(BPF_CMD.BPF_PROG_LOAD, {
+            prog_type: p.type === 'unspec' ? BPF_PROG_TYPE.UNSPEC : BPF_PROG_TYPE.SOCKET_FILTER,
+            insns: encodeSlots(slots),
+            license: spec.license,
+            log_level: options.logLevel ?? 0,
+            log_size: logSize,
+            log_buf: options.logLevel ? new Uint8Array(logSize) : null,
+          });
+          this.programs[name] = { fd, name, section: p.section };
+        } catch (e) {
+          if (e instanceof BpfError) throw new BpfError(e.code, `program ${name} (section ${p.section}): ${e.message}`, { command: e.command, log: e.log });
+          throw e;
+        }
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  private closed = false;
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const p of Object.values(this.programs)) this.sys.close(p.fd);
+    for (const m of Object.values(this.maps)) m.close();
+  }
+}

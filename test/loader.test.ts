@@ -1,0 +1,132 @@
+/**
+ * Loading clang-compiled objects (legacy layout): the committed
+ * examples/proto-count.o read as a CollectionSpec, loaded as a Collection and
+ * run; the CLI's run/inspect/disasm on it; precise errors for what is not
+ * supported yet. Objects built here need clang and skip without it.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Collection, loadCollectionSpec } from '../src/loader/collection.js';
+import { BpfSystem, testRun } from '../src/api/bpf.js';
+import { BpfError } from '../src/errors.js';
+import { writePcap } from '../src/pcap/index.js';
+import { projectRoot } from './conformance-data.js';
+
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const object = join(projectRoot(), 'examples', 'proto-count.o');
+const dir = mkdtempSync(join(tmpdir(), 'tsbpf-loader-'));
+const hasClang = spawnSync('clang', ['--version']).status === 0;
+const noClang = hasClang ? false : 'clang is not installed';
+
+function ipv4(proto: number, len: number): Uint8Array {
+  const f = new Uint8Array(len);
+  f.set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00, 0x45], 0);
+  f[23] = proto;
+  return f;
+}
+
+test('the spec of examples/proto-count.o: one socket filter, one array map, the license', () => {
+  const spec = loadCollectionSpec(new Uint8Array(readFileSync(object)));
+  assert.equal(spec.license, 'GPL');
+  assert.deepEqual(spec.maps, { proto_count: { name: 'proto_count', type: 2, keySize: 4, valueSize: 16, maxEntries: 256, flags: 0 } });
+  assert.deepEqual(Object.keys(spec.programs), ['count']);
+  const p = spec.programs['count']!;
+  assert.equal(p.section, 'socket1');
+  assert.equal(p.type, 'socket_filter');
+  assert.equal(p.insns.length, 17);
+  assert.deepEqual(p.mapRefs, [{ slot: 7, map: 'proto_count' }]);
+  assert.equal(p.insns[7]!.code, 0x18);
+});
+
+test('a Collection creates the maps, loads the programs, and counts packets per protocol', () => {
+  const sys = new BpfSystem();
+  const col = new Collection(sys, loadCollectionSpec(new Uint8Array(readFileSync(object))));
+  const fd = col.programs['count']!.fd;
+  assert.equal(sys.progOf(fd).prog.verified, true);
+  for (const [proto, len] of [[6, 60], [6, 1500], [17, 80], [1, 98]] as const) testRun(sys, fd, ipv4(proto, len));
+  testRun(sys, fd, Uint8Array.of(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x06)); // ARP: not counted
+  const value = (proto: number): [bigint, bigint] => {
+    const v = col.maps['proto_count']!.lookup(Uint8Array.of(proto, 0, 0, 0))!;
+    const dv = new DataView(v.buffer, v.byteOffset);
+    return [dv.getBigUint64(0, true), dv.getBigUint64(8, true)];
+  };
+  assert.deepEqual(value(6), [2n, 1560n]);
+  assert.deepEqual(value(17), [1n, 80n]);
+  assert.deepEqual(value(1), [1n, 98n]);
+  assert.deepEqual(value(2), [0n, 0n]);
+  col.close();
+  assert.deepEqual(sys.fds(), []);
+});
+
+test('tsbpf run FILE.o --pcap prints the map after the capture', () => {
+  const cap = join(dir, 'c.pcap');
+  writeFileSync(cap, writePcap([ipv4(6, 60), ipv4(17, 70), ipv4(6, 64)].map((data, i) => ({ data, tsNs: BigInt(i) })), 1));
+  const r = spawnSync(process.execPath, [CLI, 'run', object, '--pcap', cap, '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const j = JSON.parse(r.stdout);
+  assert.equal(j.packets, 3);
+  assert.equal(j.accepted, 0);
+  const used = j.maps[0].filter((e: { value: string }) => /[^0]/.test(e.value));
+  assert.deepEqual(used, [
+    { key: '06000000', value: '02000000000000007c00000000000000' },
+    { key: '11000000', value: '01000000000000004600000000000000' },
+  ]);
+});
+
+test('tsbpf inspect and disasm on an object', () => {
+  const i = spawnSync(process.execPath, [CLI, 'inspect', object, '--json'], { encoding: 'utf8' });
+  assert.equal(i.status, 0, i.stderr);
+  const j = JSON.parse(i.stdout);
+  assert.deepEqual(j.programs, [{ name: 'count', section: 'socket1', type: 'socket_filter', insns: 17, maps: ['proto_count'] }]);
+  assert.deepEqual(j.maps, [{ name: 'proto_count', type: 'array', key_size: 4, value_size: 16, max_entries: 256, flags: 0 }]);
+  assert.equal(j.license, 'GPL');
+  const d = spawnSync(process.execPath, [CLI, 'disasm', object], { encoding: 'utf8' });
+  assert.equal(d.stdout.split('\n')[7], '7: (18) r1 = 0x0  ; map proto_count');
+});
+
+test('objects: what is not supported yet is a precise error', { skip: noClang }, () => {
+  const build = (name: string, src: string): Uint8Array => {
+    writeFileSync(join(dir, `${name}.c`), src);
+    const r = spawnSync('clang', ['-O2', '-target', 'bpf', '-c', join(dir, `${name}.c`), '-o', join(dir, `${name}.o`)], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return new Uint8Array(readFileSync(join(dir, `${name}.o`)));
+  };
+  const err = (f: () => unknown): BpfError => {
+    try {
+      f();
+    } catch (e) {
+      assert.ok(e instanceof BpfError);
+      return e;
+    }
+    throw new Error('no error');
+  };
+  const global = build('global', 'static volatile int counter;\n__attribute__((section("socket1"), used)) int f(void *ctx) { counter++; return counter; }\n');
+  const e1 = err(() => loadCollectionSpec(global));
+  assert.equal(e1.code, 'ENOTSUP');
+  assert.match(e1.message, /^relocation at offset \d+ in section socket1: a reference to .* \(global data is not supported yet\)$/);
+  const kprobe = build('kprobe', '__attribute__((section("kprobe/sys_write"), used)) int f(void *ctx) { return 0; }\n');
+  assert.equal(err(() => loadCollectionSpec(kprobe)).message, 'section kprobe/sys_write: program type not supported (only socket* sections so far)');
+  const two = build('two', '__attribute__((section("socket1"), used)) int a(void *c) { return 1; }\n__attribute__((section("socket2"), used)) int b(void *c) { return 2; }\n');
+  const spec = loadCollectionSpec(two);
+  assert.deepEqual(Object.keys(spec.programs).sort(), ['a', 'b']);
+  writeFileSync(join(dir, 'two.o'), two);
+  const r = spawnSync(process.execPath, [CLI, 'run', join(dir, 'two.o')], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /the object has 2 programs: pick one with --section \(socket1\/a, socket2\/b\)/);
+  const r2 = spawnSync(process.execPath, [CLI, 'run', join(dir, 'two.o'), '--section', 'socket2', '--json'], { encoding: 'utf8' });
+  assert.equal(JSON.parse(r2.stdout).retval, 2);
+});
+
+test('a truncated object is a clear error, not a crash', () => {
+  const bytes = readFileSync(object);
+  const cut = join(dir, 'cut.o');
+  writeFileSync(cut, bytes.subarray(0, 300));
+  const r = spawnSync(process.execPath, [CLI, 'run', cut], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /^tsbpf: .*cut\.o: elf: .+ \(EINVAL\)\n$/);
+});
