@@ -13,6 +13,7 @@ import type { EngineName } from '../api/bpf.js';
 import { PacketRunner } from '../api/packets.js';
 import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
 import type { Packet } from '../pcap/index.js';
+import type { BpfMap } from '../api/map.js';
 import type { ProgramInput } from './input.js';
 import { CliError } from './main.js';
 import { loadInput, mapEntriesSorted, retvalJson, formatNs } from './run.js';
@@ -125,12 +126,21 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   } else {
     process.stdout.write(`${style.bold('packets')} ${r.packets}, accepted ${accepted}, last retval 0x${retval.toString(16)}\n`);
     process.stdout.write(`${style.bold('runs')}    ${formatNs(durationNs)} per packet (${runner.engineName})\n`);
-    maps.forEach((m, i) => {
-      for (const e of mapEntriesSorted(m)) process.stdout.write(`map ${i}  key: ${e.key}  value: ${e.value}\n`);
-    });
+    maps.forEach((m, i) => process.stdout.write(mapTable(prog.mapNames?.[i] ?? `map ${i}`, m)));
   }
   if (r.error) throw new CliError(`${capture}: ${r.error.message.replace(/^capture: /, '')}`, 2, r.error.code);
   return 0;
+}
+
+/** A map as a table for the terminal: its entries (non-zero values only for an array), keys ascending. */
+export function mapTable(name: string, m: BpfMap): string {
+  const all = mapEntriesSorted(m);
+  const rows = m.type === 2 ? all.filter((e) => /[^0]/.test(e.value)) : all;
+  const group = (h: string): string => (h.match(/.{1,8}/g) ?? []).join(' ');
+  const keys = rows.map((r) => group(r.key));
+  const width = Math.max(3, ...keys.map((k) => k.length));
+  const head = `${style.bold(name)} (${m.type === 1 ? 'hash' : 'array'}, key ${m.keySize}B, value ${m.valueSize}B, ${all.length}${m.type === 2 ? ` entries, ${rows.length} non-zero` : ' entries'})\n`;
+  return head + `  ${'key'.padEnd(width)}  value\n` + rows.map((r, i) => `  ${keys[i]!.padEnd(width)}  ${group(r.value)}\n`).join('');
 }
 
 export interface FilterOptions {
