@@ -122,6 +122,52 @@ test('objects: what is not supported yet is a precise error', { skip: noClang },
   assert.equal(JSON.parse(r2.stdout).retval, 2);
 });
 
+test('BTF-defined maps in .maps are read from the BTF (libbpf __uint/__type convention)', { skip: noClang }, () => {
+  const src = `#define SEC(n) __attribute__((section(n), used))
+#define __uint(name, val) int (*name)[val]
+#define __type(name, val) typeof(val) *name
+struct key { unsigned int a; unsigned int b; };
+struct { __uint(type, 1); __uint(max_entries, 64); __type(key, struct key); __type(value, unsigned long long); } counts SEC(".maps");
+struct { __uint(type, 2); __uint(max_entries, 4); __type(key, unsigned int); __type(value, unsigned int); } arr SEC(".maps");
+static void *(*bpf_map_lookup_elem)(void *map, void *key) = (void *)1;
+static long (*bpf_map_update_elem)(void *map, void *key, void *value, unsigned long long flags) = (void *)2;
+unsigned long long load_byte(void *skb, unsigned long long off) asm("llvm.bpf.load.byte");
+SEC("socket1") int f(void *skb) {
+  struct key k = { load_byte(skb, 0), 7 };
+  unsigned long long one = 1;
+  unsigned long long *v = bpf_map_lookup_elem(&counts, &k);
+  if (v) __sync_fetch_and_add(v, 1); else bpf_map_update_elem(&counts, &k, &one, 1);
+  unsigned int i = 2;
+  unsigned int *a = bpf_map_lookup_elem(&arr, &i);
+  if (a) *a += 1;
+  return 0;
+}
+char _license[] SEC("license") = "GPL";
+`;
+  writeFileSync(join(dir, 'btf.c'), src);
+  const cc = spawnSync('clang', ['-O2', '-g', '-target', 'bpf', '-c', join(dir, 'btf.c'), '-o', join(dir, 'btf.o')], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, cc.stderr);
+  const spec = loadCollectionSpec(new Uint8Array(readFileSync(join(dir, 'btf.o'))));
+  assert.deepEqual(spec.maps, {
+    counts: { name: 'counts', type: 1, keySize: 8, valueSize: 8, maxEntries: 64, flags: 0 },
+    arr: { name: 'arr', type: 2, keySize: 4, valueSize: 4, maxEntries: 4, flags: 0 },
+  });
+  const sys = new BpfSystem();
+  const col = new Collection(sys, spec);
+  for (const b of [5, 5, 9]) testRun(sys, col.programs['f']!.fd, Uint8Array.of(b, 0));
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  assert.deepEqual([...col.maps['counts']!.entries()].map(([k, v]) => [hex(k), hex(v)]).sort(), [
+    ['0500000007000000', '0200000000000000'],
+    ['0900000007000000', '0100000000000000'],
+  ]);
+  assert.equal(hex(col.maps['arr']!.lookup(Uint8Array.of(2, 0, 0, 0))!), '03000000');
+  // without -g there is no BTF to read the maps from
+  spawnSync('clang', ['-O2', '-target', 'bpf', '-c', join(dir, 'btf.c'), '-o', join(dir, 'nobtf.o')]);
+  assert.throws(() => loadCollectionSpec(new Uint8Array(readFileSync(join(dir, 'nobtf.o')))), {
+    code: 'EINVAL', message: 'section .maps: BTF-defined maps need the .BTF section (compile with -g)',
+  });
+});
+
 test('a truncated object is a clear error, not a crash', () => {
   const bytes = readFileSync(object);
   const cut = join(dir, 'cut.o');

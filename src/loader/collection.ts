@@ -9,8 +9,9 @@
  *
  * `loadCollectionSpec` gives the maps and programs as data (inspectable,
  * modifiable); `new Collection(sys, spec)` creates the maps and loads the
- * programs, like cilium/ebpf's CollectionSpec and Collection. What is not
- * supported yet (BTF-defined `.maps`, global data, bpf-to-bpf calls) is a
+ * programs, like cilium/ebpf's CollectionSpec and Collection. BTF-defined
+ * maps in `.maps` (libbpf's `__uint`/`__type` convention) are read from the
+ * BTF. What is not supported yet (global data, bpf-to-bpf calls) is a
  * precise error.
  */
 
@@ -22,6 +23,7 @@ import type { ElfFile, ElfSection } from '../elf/index.js';
 import type { BpfSystem } from '../api/bpf.js';
 import { BPF_CMD } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
+import { Btf } from './btf.js';
 import { BPF_PROG_TYPE } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
 
@@ -108,13 +110,19 @@ export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
   const license = licenseSec ? cstring(licenseSec.data()) : '';
   const versionSec = elf.sectionByName('version');
   const version = versionSec && versionSec.size >= 4 ? new DataView(versionSec.data().buffer, versionSec.data().byteOffset).getUint32(0, true) : 0;
-  if (elf.sectionByName('.maps')) throw new BpfError('ENOTSUP', 'section .maps: BTF-defined maps are not supported yet (use the legacy maps section)');
-
   const maps: Record<string, MapSpecData> = {};
   for (const s of elf.sections) {
     if (s.name === 'maps' || s.name.startsWith('maps/')) Object.assign(maps, legacyMaps(elf, s));
   }
   const mapSections = new Set(elf.sections.filter((s) => s.name === 'maps' || s.name.startsWith('maps/')).map((s) => s.index));
+  const btfMaps = elf.sectionByName('.maps');
+  if (btfMaps) {
+    // BTF-defined maps: their definitions are in the BTF, their symbols in .maps
+    const btf = elf.sectionByName('.BTF');
+    if (!btf) throw new BpfError('EINVAL', 'section .maps: BTF-defined maps need the .BTF section (compile with -g)');
+    Object.assign(maps, new Btf(btf.data()).maps());
+    mapSections.add(btfMaps.index);
+  }
 
   const programs: Record<string, ProgramSpecData> = {};
   const relocs = elf.relocations();
