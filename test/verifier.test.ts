@@ -340,6 +340,22 @@ test("a socket filter reads the packet length at offset 0 of its context (4.1's 
   assert.equal(p.run(new Uint8Array(0)), 0n);
 });
 
+test('BPF_PSEUDO_MAP_VALUE: a pointer into an array value, bounds-checked with its offset', () => {
+  const sys = new BpfSystem();
+  const fd = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 16, max_entries: 1 });
+  const ok = Program.load(sys, { type: 'unspec', insns: `r1 = map[fd:${fd}][0]+8\n*(u64 *)(r1 +0) = 42\nr0 = *(u64 *)(r1 +0)\nexit` });
+  assert.equal(ok.run(), 42n);
+  const v = sys.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: fd, key: new Uint8Array(4), value: new Uint8Array(16) });
+  assert.equal(v, 0);
+  const past = load(sys, `r1 = map[fd:${fd}][0]+8\nr0 = *(u64 *)(r1 +8)\nexit`);
+  assert.equal(past.err?.code, 'EACCES');
+  assert.equal(past.log.trimEnd().split('\n').at(-1), 'invalid access to map value, value_size=16 off=16 size=8');
+  // an offset at or past the value size is refused at load
+  assert.equal(load(sys, `r1 = map[fd:${fd}][0]+16\nr0 = 0\nexit`).err?.code, 'EINVAL');
+  const hash = sys.bpf('BPF_MAP_CREATE', { map_type: 1, key_size: 4, value_size: 16, max_entries: 1 });
+  assert.equal(load(sys, `r1 = map[fd:${hash}][0]+0\nr0 = 0\nexit`).err?.code, 'EINVAL');
+});
+
 describe('the newer opcodes', () => {
   test('JMP32, JLT family, sdiv/smod, movsx, bswap, ldsx and atomics verify and run', () => {
     const sys = new BpfSystem();

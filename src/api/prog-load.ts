@@ -12,7 +12,7 @@ import { BpfError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
 import type { Instruction, Slot } from '../isa/instruction.js';
 import { decodeSlots, toSlots } from '../isa/instruction.js';
-import { BPF_MAXINSNS, BPF_PSEUDO_MAP_FD } from '../isa/opcodes.js';
+import { BPF_MAXINSNS, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../isa/opcodes.js';
 import type { ProgramType } from '../progs/types.js';
 import { SOCKET_FILTER, UNSPEC, BPF_PROG_TYPE } from '../progs/types.js';
 import { Interpreter } from '../vm/interpreter.js';
@@ -130,7 +130,8 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
       i++;
       continue;
     }
-    if (s.src !== BPF_PSEUDO_MAP_FD) reject('EINVAL', 'unrecognized bpf_ld_imm64 insn');
+    // BPF_PSEUDO_MAP_VALUE (later kernels, for global data): a pointer into the first value of an array map
+    if (s.src !== BPF_PSEUDO_MAP_FD && s.src !== BPF_PSEUDO_MAP_VALUE) reject('EINVAL', 'unrecognized bpf_ld_imm64 insn');
     let m: MapObject;
     try {
       m = sys.mapOf(s.imm);
@@ -146,12 +147,19 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
       sys.holdMap(m);
       maps.push(m);
     }
-    s.imm = m.impl.addr | 0;
-    next.imm = 0;
+    if (s.src === BPF_PSEUDO_MAP_VALUE) {
+      if (!m.impl.directValue) reject('EINVAL', `fd ${s.imm} does not allow direct value access (array maps do)`);
+      if (next.imm < 0 || next.imm >= m.impl.valueSize) reject('EINVAL', `invalid access to map value pointer, value_size=${m.impl.valueSize} off=${next.imm}`);
+      s.imm = m.impl.addr | 0;
+    } else {
+      s.imm = m.impl.addr | 0;
+      next.imm = 0;
+    }
     i++;
   }
 
   if (options.verify === false) {
+    toConstants(sys, slots);
     let interpreter: Interpreter;
     try {
       interpreter = new Interpreter(sys.runtime.mem, slots, { checked: true, budget: sys.unverifiedBudget, helpers: sys.runtime.helpers, regions: sys.runtime.regions });
@@ -179,8 +187,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
     const where = result.insn === undefined ? '' : `insn ${result.insn}: `;
     return reject(result.errno, `${where}${result.message || 'invalid program'}`, false);
   }
-  // After verification the pseudo ld_imm64 is an ordinary constant: the map's address.
-  for (const s of slots) if (s.code === 0x18 && s.src === BPF_PSEUDO_MAP_FD) s.src = 0;
+  toConstants(sys, slots);
 
   let interpreter: Interpreter;
   try {
@@ -204,6 +211,24 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
     }
   }
   return loaded;
+}
+
+/**
+ * After verification a pseudo ld_imm64 is an ordinary constant: the map's
+ * address, or the address of its first value plus the offset.
+ */
+function toConstants(sys: BpfSystem, slots: Slot[]): void {
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    if (s.code !== 0x18) continue;
+    if (s.src === BPF_PSEUDO_MAP_VALUE) {
+      const m = sys.mapByAddr(s.imm >>> 0)!;
+      s.imm = (m.impl.directValue!() + slots[i + 1]!.imm) | 0;
+      slots[i + 1]!.imm = 0;
+    }
+    if (s.src === BPF_PSEUDO_MAP_FD || s.src === BPF_PSEUDO_MAP_VALUE) s.src = 0;
+    i++;
+  }
 }
 
 /** Copy the log and its NUL into the user's buffer. */

@@ -22,6 +22,8 @@ export interface MapSpec {
   value_size: number;
   max_entries: number;
   flags?: number;
+  /** objects' global data: the value of element 0 */
+  initial?: Uint8Array;
 }
 
 export interface ProgramInput {
@@ -34,7 +36,8 @@ export interface ProgramInput {
   progType: string;
   license: string;
   maps: MapSpec[];
-  fixups: [number, number][];
+  /** [slot, map index] or, for global data, [slot, map index, offset into the value] */
+  fixups: ([number, number] | [number, number, number])[];
   /** map names, for objects */
   mapNames?: string[];
 }
@@ -135,9 +138,10 @@ function fromObject(bytes: Uint8Array, section?: string): ProgramInput {
     if (m.type !== 1 && m.type !== 2) throw new BpfError('ENOTSUP', `map ${n}: map type ${m.type} is not supported (1 hash, 2 array)`);
     const out: MapSpec = { type: m.type === 1 ? 'hash' : 'array', key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries };
     if (m.flags) out.flags = m.flags;
+    if (m.initial) out.initial = m.initial;
     return out;
   });
-  const fixups = prog.mapRefs.map((r) => [r.slot, mapNames.indexOf(r.map)] as [number, number]);
+  const fixups = prog.mapRefs.map((r) => (r.offset === undefined ? [r.slot, mapNames.indexOf(r.map)] : [r.slot, mapNames.indexOf(r.map), r.offset]) as [number, number] | [number, number, number]);
   const slots = prog.insns.map((s) => ({ ...s }));
   return { format: 'elf', insns: slotsToInstructions(slots), slots, progType: prog.type, license: spec.license, maps, fixups, mapNames };
 }

@@ -71,10 +71,14 @@ export function loadInput(prog: ProgramInput, file: string, opts: LoadInputOptio
       throw e;
     }
   });
+  prog.maps.forEach((m, i) => {
+    if (m.initial) maps[i]!.update(new Uint8Array(4), m.initial);
+  });
   const slots = prog.slots.map((s) => ({ ...s }));
-  for (const [slot, index] of prog.fixups) {
-    slots[slot]!.src = 1;
+  for (const [slot, index, offset] of prog.fixups) {
+    slots[slot]!.src = offset === undefined ? 1 : 2;
     slots[slot]!.imm = maps[index]!.fd;
+    if (offset !== undefined) slots[slot + 1]!.imm = offset;
   }
   const logLevel = opts.logLevel ?? 1;
   const logBuf = logLevel ? new Uint8Array(CLI_LOG_SIZE) : null;

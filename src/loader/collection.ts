@@ -11,8 +11,9 @@
  * modifiable); `new Collection(sys, spec)` creates the maps and loads the
  * programs, like cilium/ebpf's CollectionSpec and Collection. BTF-defined
  * maps in `.maps` (libbpf's `__uint`/`__type` convention) are read from the
- * BTF. What is not supported yet (global data, bpf-to-bpf calls) is a
- * precise error.
+ * BTF. Global data (.data, .rodata, .bss) becomes one-element array maps
+ * referenced with BPF_PSEUDO_MAP_VALUE, as libbpf does. What is not
+ * supported yet (bpf-to-bpf calls) is a precise error.
  */
 
 import { BpfError } from '../errors.js';
@@ -39,6 +40,8 @@ export interface MapSpecData {
   valueSize: number;
   maxEntries: number;
   flags: number;
+  /** global data (.data, .rodata, .bss): the value of element 0 at creation */
+  initial?: Uint8Array;
 }
 
 export interface ProgramSpecData {
@@ -48,8 +51,8 @@ export interface ProgramSpecData {
   type: ProgTypeName;
   /** the program's raw slots; ld_imm64 of maps carry src_reg 0 and imm 0 until loaded */
   insns: Slot[];
-  /** the map each ld_imm64 slot refers to */
-  mapRefs: { slot: number; map: string }[];
+  /** the map each ld_imm64 slot refers to; with `offset`, a pointer into the map's value (global data) */
+  mapRefs: { slot: number; map: string; offset?: number }[];
 }
 
 export interface CollectionSpec {
@@ -115,6 +118,14 @@ export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
     if (s.name === 'maps' || s.name.startsWith('maps/')) Object.assign(maps, legacyMaps(elf, s));
   }
   const mapSections = new Set(elf.sections.filter((s) => s.name === 'maps' || s.name.startsWith('maps/')).map((s) => s.index));
+  // global data: each .data/.rodata/.bss section is a one-element array map holding the section
+  const dataSections = new Map<number, string>();
+  for (const s of elf.sections) {
+    if (!/^\.(data|rodata|bss)(\.|$)/.test(s.name) || (s.type !== SHT.PROGBITS && s.type !== SHT.NOBITS) || s.size === 0) continue;
+    const initial = s.type === SHT.NOBITS ? new Uint8Array(s.size) : s.data().slice();
+    maps[s.name] = { name: s.name, type: 2, keySize: 4, valueSize: s.size, maxEntries: 1, flags: 0, initial };
+    dataSections.set(s.index, s.name);
+  }
   const btfMaps = elf.sectionByName('.maps');
   if (btfMaps) {
     // BTF-defined maps: their definitions are in the BTF, their symbols in .maps
@@ -135,7 +146,7 @@ export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
     }
     if (sec.size % 8 !== 0) throw new BpfError('EINVAL', `section ${sec.name}: size ${sec.size} is not a multiple of 8`);
     const slots = decodeSlots(sec.data());
-    const refs = new Map<number, string>();
+    const refs = new Map<number, { map: string; offset?: number }>();
     for (const r of relocs.get(sec.index) ?? []) {
       const where = `relocation at offset ${r.offset} in section ${sec.name}`;
       if (r.offset % 8 !== 0 || r.offset / 8 >= slots.length) throw new BpfError('EINVAL', `${where}: outside the program`);
@@ -143,11 +154,17 @@ export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
       if (r.type === R_BPF_64_32) throw new BpfError('ENOTSUP', `${where}: bpf-to-bpf calls are not supported yet`);
       if (r.type !== R_BPF_64_64) throw new BpfError('ENOTSUP', `relocation type ${r.type} in section ${sec.name} is not supported`);
       if (slots[slot]!.code !== 0x18) throw new BpfError('EINVAL', `${where}: not an ld_imm64`);
+      const data = dataSections.get(r.symbol.shndx);
+      if (data !== undefined) {
+        // the offset into the section: the symbol's value plus what clang left in imm
+        refs.set(slot, { map: data, offset: r.symbol.value + slots[slot]!.imm });
+        continue;
+      }
       if (!mapSections.has(r.symbol.shndx)) {
         const target = elf.sections[r.symbol.shndx]?.name ?? `section ${r.symbol.shndx}`;
-        throw new BpfError('ENOTSUP', `${where}: a reference to ${r.symbol.name || target} in ${target} (global data is not supported yet)`);
+        throw new BpfError('ENOTSUP', `${where}: a reference to ${r.symbol.name || target} in ${target} is not supported`);
       }
-      refs.set(slot, r.symbol.name);
+      refs.set(slot, { map: r.symbol.name });
     }
     // one program per function symbol in the section, else the whole section
     const funcs = elf.symbols().filter((s) => s.shndx === sec.index && s.type === STT.FUNC).sort((a, b) => a.value - b.value);
@@ -156,11 +173,11 @@ export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
       : [{ name: sec.name, start: 0, end: slots.length }];
     for (const p of parts) {
       const insns = slots.slice(p.start, p.end).map((s) => ({ ...s }));
-      const mapRefs: { slot: number; map: string }[] = [];
-      for (const [slot, map] of refs) {
+      const mapRefs: { slot: number; map: string; offset?: number }[] = [];
+      for (const [slot, ref] of refs) {
         if (slot >= p.start && slot < p.end) {
-          if (!maps[map]) throw new BpfError('EINVAL', `section ${sec.name}: ld_imm64 at slot ${slot} refers to unknown map ${map}`);
-          mapRefs.push({ slot: slot - p.start, map });
+          if (!maps[ref.map]) throw new BpfError('EINVAL', `section ${sec.name}: ld_imm64 at slot ${slot} refers to unknown map ${ref.map}`);
+          mapRefs.push(ref.offset === undefined ? { slot: slot - p.start, map: ref.map } : { slot: slot - p.start, map: ref.map, offset: ref.offset });
         }
       }
       if (programs[p.name]) throw new BpfError('EINVAL', `program ${p.name} is defined twice`);
@@ -183,12 +200,14 @@ export class Collection {
         const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: m.type, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries, map_flags: m.flags });
         sys.mapOf(fd).name = name;
         this.maps[name] = new BpfMap(sys, fd, undefined, undefined, name);
+        if (m.initial) this.maps[name].update(new Uint8Array(4), m.initial);
       }
       for (const [name, p] of Object.entries(spec.programs)) {
         const slots = p.insns.map((s) => ({ ...s }));
         for (const ref of p.mapRefs) {
-          slots[ref.slot]!.src = 1;
+          slots[ref.slot]!.src = ref.offset === undefined ? 1 : 2;
           slots[ref.slot]!.imm = this.maps[ref.map]!.fd;
+          if (ref.offset !== undefined) slots[ref.slot + 1]!.imm = ref.offset;
         }
         const logSize = options.logLevel ? 1 << 22 : 0;
         try {

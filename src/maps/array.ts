@@ -57,6 +57,10 @@ export class ArrayMap implements BpfMapImpl {
     };
   }
 
+  directValue(): number {
+    return this.base;
+  }
+
   private index(keyAddr: number): number {
     return this.mem.view.getUint32(keyAddr, true);
   }

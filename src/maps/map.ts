@@ -44,6 +44,11 @@ export interface BpfMapImpl {
   readonly mapFlags: number;
   /** the map's own address: what ld_imm64 with a map fd loads, and r1 of the helpers */
   readonly addr: number;
+  /**
+   * BPF_PSEUDO_MAP_VALUE (global data): the address of the first element's
+   * value, for maps that allow direct value access (arrays); undefined otherwise.
+   */
+  directValue?(): number;
   /** address of the value for the key at keyAddr, or 0 */
   lookup(keyAddr: number): number;
   /** flags is the full u64 as (lo, hi) */

@@ -153,7 +153,9 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
     const reg = cur.regs[regno]!;
     if (reg.type === REG.PTR_TO_MAP_VALUE) {
       const vs = reg.map!.valueSize;
-      if (off < 0 || off + size > vs) fail('EACCES', `invalid access to map value, value_size=${vs} off=${off} size=${size}`);
+      // a global-data pointer carries an offset of its own (0 for 3.19's lookups)
+      const at = off + (reg.off ?? 0);
+      if (at < 0 || at + size > vs) fail('EACCES', `invalid access to map value, value_size=${vs} off=${at} size=${size}`);
       if (!write && valueReg >= 0) markUnknown(valueReg);
     } else if (reg.type === REG.PTR_TO_CTX) {
       if (!env.isValidCtxAccess(off, size, write)) fail('EACCES', `invalid bpf_context access off=${off} size=${size}`);
@@ -315,13 +317,18 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
   };
 
   // check_ld_imm
-  const checkLdImm = (insn: Slot): void => {
+  const checkLdImm = (insn: Slot, next: Slot | undefined): void => {
     if (BPF_SIZE(insn.code) !== BPF_DW) fail('EINVAL', 'invalid BPF_LD_IMM insn');
     if (insn.off !== 0) fail('EINVAL', 'BPF_LD_IMM64 uses reserved fields');
     dstOp(insn.dst);
     if (insn.src === 0) return;
     const map = env.mapAt(insn.imm >>> 0);
     if (!map) throw new VerifyError('EFAULT', 'ld_imm64 of an unresolved map');
+    if (insn.src === 2) {
+      // BPF_PSEUDO_MAP_VALUE: a pointer into the map's first value
+      cur.regs[insn.dst] = { type: REG.PTR_TO_MAP_VALUE, value: map.addr, map, off: next?.imm ?? 0 };
+      return;
+    }
     cur.regs[insn.dst] = { type: REG.CONST_PTR_TO_MAP, value: map.addr, map };
   };
 
@@ -429,7 +436,7 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
         if (mode === BPF_ABS || mode === BPF_IND) {
           checkLdAbs(insn);
         } else if (mode === BPF_IMM) {
-          checkLdImm(insn);
+          checkLdImm(insn, insns[insnIdx + 1]);
           insnIdx++;
         } else {
           fail('EINVAL', 'invalid BPF_LD mode');

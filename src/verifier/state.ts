@@ -45,6 +45,8 @@ export interface RegState {
   /** imm (CONST_IMM, PTR_TO_STACK) or the map's address (map types); 0 otherwise */
   value: number;
   map?: MapInfo;
+  /** PTR_TO_MAP_VALUE from BPF_PSEUDO_MAP_VALUE (global data): the offset into the value; 3.19's pointers have none */
+  off?: number;
 }
 
 export interface VerifierState {
@@ -77,7 +79,7 @@ export function initialState(): VerifierState {
   };
 }
 
-export const copyReg = (r: RegState): RegState => (r.map ? { type: r.type, value: r.value, map: r.map } : { type: r.type, value: r.value });
+export const copyReg = (r: RegState): RegState => ({ ...r });
 
 export function copyState(s: VerifierState): VerifierState {
   const stackSlotType = s.stackSlotType.slice();
@@ -91,7 +93,7 @@ export function copyState(s: VerifierState): VerifierState {
 }
 
 /** The kernel's memcmp of two reg_states: type and union. */
-export const sameReg = (a: RegState, b: RegState): boolean => a.type === b.type && a.value === b.value;
+export const sameReg = (a: RegState, b: RegState): boolean => a.type === b.type && a.value === b.value && (a.off ?? 0) === (b.off ?? 0);
 
 /**
  * states_equal: is `cur` covered by the already-verified `old`? A register
