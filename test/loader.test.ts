@@ -86,7 +86,11 @@ test('tsbpf inspect and disasm on an object', () => {
   assert.deepEqual(j.maps, [{ name: 'proto_count', type: 'array', key_size: 4, value_size: 16, max_entries: 256, flags: 0 }]);
   assert.equal(j.license, 'GPL');
   const d = spawnSync(process.execPath, [CLI, 'disasm', object], { encoding: 'utf8' });
-  assert.equal(d.stdout.split('\n')[7], '7: (18) r1 = 0x0  ; map proto_count');
+  const lines = d.stdout.split('\n');
+  assert.equal(lines[0], 'socket1/count:');
+  assert.equal(lines[8], '7: (18) r1 = 0x0  ; map proto_count');
+  const modern = spawnSync(process.execPath, [CLI, 'disasm', join(projectRoot(), 'examples', 'modern.o')], { encoding: 'utf8' });
+  assert.equal(modern.stdout.split('\n')[3], '2: (18) r2 = 0x0  ; map .bss+0');
 });
 
 test('objects: what is not supported yet is a precise error', { skip: noClang }, () => {
@@ -125,6 +129,8 @@ test('objects: what is not supported yet is a precise error', { skip: noClang },
   assert.match(r.stderr, /the object has 2 programs: pick one with --section \(socket1\/a, socket2\/b\)/);
   const r2 = spawnSync(process.execPath, [CLI, 'run', join(dir, 'two.o'), '--section', 'socket2', '--json'], { encoding: 'utf8' });
   assert.equal(JSON.parse(r2.stdout).retval, 2);
+  const d = spawnSync(process.execPath, [CLI, 'disasm', join(dir, 'two.o')], { encoding: 'utf8' });
+  assert.equal(d.stdout, 'socket1/a:\n0: (b7) r0 = 1\n1: (95) exit\n\nsocket2/b:\n0: (b7) r0 = 2\n1: (95) exit\n');
 });
 
 test('BTF-defined maps in .maps are read from the BTF (libbpf __uint/__type convention)', { skip: noClang }, () => {

@@ -14,7 +14,8 @@ import { BpfError } from '../errors.js';
 import { disasm } from '../isa/disasm.js';
 import { encode } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
-import { parseHexData, parseProgram } from './input.js';
+import { detectFormat, parseHexData, parseProgram } from './input.js';
+import type { ProgramInput } from './input.js';
 import { runCommand, verifyCommand } from './run.js';
 import { conformancePlugin } from './plugin.js';
 import { style } from './style.js';
@@ -149,15 +150,30 @@ function cmdAsm(args: string[]): number {
   return 0;
 }
 
+/** Objects: name the map each ld_imm64 refers to (and the offset into global data). */
+function annotateMaps(text: string, prog: ProgramInput): string {
+  const names = new Map(prog.fixups.map(([slot, i, off]) => [slot, `${prog.mapNames![i]!}${off === undefined ? '' : `+${off}`}`]));
+  return text.replace(/^(\d+): (.*)$/gm, (line, pc: string) => (names.has(Number(pc)) ? `${line}  ; map ${names.get(Number(pc))}` : line));
+}
+
 function cmdDisasm(args: string[]): number {
   const { values, positionals } = parse(args, { cbpf: { type: 'boolean' }, section: { type: 'string' } }, [1, 1], 'tsbpf disasm PROG [--cbpf] [--section NAME]');
   const file = positionals[0]!;
-  const prog = withContext(file, () => parseProgram(readInput(file), sourceOptions(values)));
+  const bytes = readInput(file);
+  if (detectFormat(bytes) === 'elf' && values['section'] === undefined) {
+    // every program of the object, each under its section and name
+    const spec = withContext(file, () => loadCollectionSpec(bytes));
+    const parts = Object.values(spec.programs).map((p) => {
+      const prog = withContext(file, () => parseProgram(bytes, { classic: false, section: p.name }));
+      return `${p.section}/${p.name}:\n${annotateMaps(disasm(prog.insns), prog)}`;
+    });
+    process.stdout.write(parts.join('\n'));
+    return 0;
+  }
+  const prog = withContext(file, () => parseProgram(bytes, sourceOptions(values)));
   let text = disasm(prog.insns);
   if (prog.mapNames) {
-    // objects: name the map each ld_imm64 refers to
-    const names = new Map(prog.fixups.map(([slot, i]) => [slot, prog.mapNames![i]!]));
-    text = text.replace(/^(\d+): (.*)$/gm, (line, pc: string) => (names.has(Number(pc)) ? `${line}  ; map ${names.get(Number(pc))}` : line));
+    text = annotateMaps(text, prog);
   }
   if (prog.classic) {
     // classic input: tcpdump -d's view, then the eBPF it converts to
