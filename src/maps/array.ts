@@ -10,7 +10,7 @@ import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import type { Region } from '../vm/interpreter.js';
 import type { BpfMapImpl, MapAttr } from './map.js';
-import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, roundUp8 } from './map.js';
+import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, allocMapStorage, roundUp8 } from './map.js';
 
 export class ArrayMap implements BpfMapImpl {
   readonly type = BPF_MAP_TYPE.ARRAY;
@@ -35,16 +35,7 @@ export class ArrayMap implements BpfMapImpl {
     this.mapFlags = attr.mapFlags;
     this.elemSize = roundUp8(attr.valueSize);
     const bytes = this.elemSize * this.maxEntries;
-    if (!Number.isSafeInteger(bytes) || bytes > mem.maxBytes) {
-      throw new BpfError('ENOMEM', `array map of ${this.maxEntries} x ${this.elemSize} bytes does not fit in memory`);
-    }
-    this.addr = mem.alloc(16);
-    try {
-      this.base = mem.alloc(bytes);
-    } catch (e) {
-      mem.release(this.addr);
-      throw e;
-    }
+    ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes, `array map of ${this.maxEntries} x ${this.elemSize} bytes`));
     const valueSize = this.valueSize;
     const elemSize = this.elemSize;
     const base = this.base;

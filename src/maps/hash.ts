@@ -21,7 +21,7 @@ import type { AddressSpace } from '../runtime/memory.js';
 import type { Region } from '../vm/interpreter.js';
 import { jhash } from './jhash.js';
 import type { BpfMapImpl, MapAttr } from './map.js';
-import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, roundUp8, roundupPowOfTwo } from './map.js';
+import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, allocMapStorage, roundUp8, roundupPowOfTwo } from './map.js';
 import { MAX_BPF_STACK } from '../isa/opcodes.js';
 
 /** elements beyond max_entries for replacing elements a running program holds */
@@ -75,16 +75,9 @@ export class HashMap implements BpfMapImpl {
     const bytes = cap * this.elemSize;
     // Links take 13 bytes per element and 4 per bucket, outside the address space.
     const side = cap * 13 + this.nBuckets * 4;
-    if (!Number.isSafeInteger(bytes) || bytes > mem.maxBytes || side > mem.maxBytes) {
-      throw new BpfError('ENOMEM', `hash map of ${this.maxEntries} x ${this.elemSize} bytes does not fit in memory`);
-    }
-    this.addr = mem.alloc(16);
-    try {
-      this.base = mem.alloc(bytes);
-    } catch (e) {
-      mem.release(this.addr);
-      throw e;
-    }
+    const what = `hash map of ${this.maxEntries} x ${this.elemSize} bytes`;
+    if (side > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
+    ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes, what));
     this.heads = new Int32Array(this.nBuckets).fill(-1);
     this.next = new Int32Array(cap).fill(-1);
     this.hashes = new Uint32Array(cap);

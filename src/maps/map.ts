@@ -6,7 +6,8 @@
  * errno, as the kernel's map ops do; only creation throws.
  */
 
-import { ERRNO } from '../errors.js';
+import { BpfError, ERRNO } from '../errors.js';
+import type { AddressSpace } from '../runtime/memory.js';
 import type { Region } from '../vm/interpreter.js';
 
 export const BPF_MAP_TYPE = {
@@ -66,6 +67,22 @@ export interface BpfMapImpl {
 }
 
 /** round_up(n, 8) in exact arithmetic (sizes are u32; 32-bit bitwise math would wrap) */
+/**
+ * A map's memory: 16 bytes whose address is the map's identity (what
+ * ld_imm64 of its fd loads), and `bytes` of zeroed storage. ENOMEM, with
+ * nothing left allocated, when it does not fit.
+ */
+export function allocMapStorage(mem: AddressSpace, bytes: number, what: string): { addr: number; base: number } {
+  if (!Number.isSafeInteger(bytes) || bytes > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
+  const addr = mem.alloc(16);
+  try {
+    return { addr, base: mem.alloc(bytes) };
+  } catch (e) {
+    mem.release(addr);
+    throw e;
+  }
+}
+
 export const roundUp8 = (n: number): number => Math.ceil(n / 8) * 8;
 
 export function roundupPowOfTwo(n: number): number {
