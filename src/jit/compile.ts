@@ -428,8 +428,9 @@ export const BATCH_DESC = 16;
 
 /**
  * batch(desc, n): run the program n times without leaving WebAssembly; run i
- * takes its inputs from the descriptor at desc + 16 i and leaves r0's low
- * 32 bits in the i32 at desc + 16 n + 4 i.
+ * takes its inputs from the descriptor at desc + 16 i (r1, the packet, its
+ * length, which is also r2, and the network offset) and leaves r0's low 32
+ * bits in the i32 at desc + 16 n + 4 i.
  */
 function batchFunction(scratch: number): Code {
   const c = new Code();
@@ -439,9 +440,9 @@ function batchFunction(scratch: number): Code {
   c.i32(0).set(i)
     .op(OP.block).byte(VOID).op(OP.loop).byte(VOID)
     .get(i).get(n).op(OP.i32_ge_u).op(OP.br_if).u32(1)
-    // run(r1, 0, pkt, len, net)
+    // run(r1, r2 = len, pkt, len, net)
     .get(desc).get(i).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).tee(3)
-    .mem(OP.i32_load, 0).i32(0)
+    .mem(OP.i32_load, 0).get(3).mem(OP.i32_load, 8)
     .get(3).mem(OP.i32_load, 4).get(3).mem(OP.i32_load, 8).get(3).mem(OP.i32_load, 12)
     .op(OP.call).u32(1)
     // the verdict
