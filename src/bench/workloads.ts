@@ -193,3 +193,53 @@ export function packetParser(): Workload {
 export function workloads(): Workload[] {
   return [aluMix(), stackTraffic(), packetParser()];
 }
+
+/** `tcpdump -dd -y EN10MB 'tcp port 80'` (tcpdump 4.99, libpcap 1.10), the classic filter of the capture workload. */
+export const TCP_PORT_80_DD = `{ 0x28, 0, 0, 0x0000000c },
+{ 0x15, 0, 6, 0x000086dd },
+{ 0x30, 0, 0, 0x00000014 },
+{ 0x15, 0, 15, 0x00000006 },
+{ 0x28, 0, 0, 0x00000036 },
+{ 0x15, 12, 0, 0x00000050 },
+{ 0x28, 0, 0, 0x00000038 },
+{ 0x15, 10, 11, 0x00000050 },
+{ 0x15, 0, 10, 0x00000800 },
+{ 0x30, 0, 0, 0x00000017 },
+{ 0x15, 0, 8, 0x00000006 },
+{ 0x28, 0, 0, 0x00000014 },
+{ 0x45, 6, 0, 0x00001fff },
+{ 0xb1, 0, 0, 0x0000000e },
+{ 0x48, 0, 0, 0x0000000e },
+{ 0x15, 2, 0, 0x00000050 },
+{ 0x48, 0, 0, 0x00000010 },
+{ 0x15, 0, 1, 0x00000050 },
+{ 0x6, 0, 0, 0x00040000 },
+{ 0x6, 0, 0, 0x00000000 },
+`;
+
+/** 1024 Ethernet frames for the capture workload: IPv4 TCP to and from port 80 and others, UDP, IPv6 TCP, ARP. */
+export function capturePackets(): Uint8Array[] {
+  const rnd = prng(11);
+  const out: Uint8Array[] = [];
+  for (let i = 0; i < 1024; i++) {
+    const kind = i % 8;
+    const payload = Math.floor(rnd() * 64);
+    if (kind === 7) {
+      out.push(Uint8Array.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 2, 0, 0, 0, 0, 1, 0x08, 0x06, ...new Array(28).fill(1)]));
+      continue;
+    }
+    const v6 = kind === 6;
+    const proto = kind === 5 ? 17 : 6;
+    const sport = kind === 1 ? 80 : 1024 + Math.floor(rnd() * 60000);
+    const dport = kind === 0 || kind === 6 ? 80 : kind === 1 ? 40000 : 1 + Math.floor(rnd() * 1000);
+    const l4 = [sport >> 8, sport & 0xff, dport >> 8, dport & 0xff, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x10, 0xff, 0xff, 0, 0, 0, 0, ...new Array(payload).fill(0x61)];
+    const eth = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11];
+    if (v6) {
+      out.push(Uint8Array.from([...eth, 0x86, 0xdd, 0x60, 0, 0, 0, 0, l4.length, 6, 64, ...new Array(32).fill(0x20), ...l4]));
+    } else {
+      const ip = [0x45, 0, 0, 20 + l4.length, 0, 1, 0x40, 0, 64, proto, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2];
+      out.push(Uint8Array.from([...eth, 0x08, 0x00, ...ip, ...l4]));
+    }
+  }
+  return out;
+}
