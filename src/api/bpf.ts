@@ -22,7 +22,7 @@ import { mapHelpers } from '../progs/map-helpers.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { LoadedProgram, ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
-import type { RunInput } from '../vm/interpreter.js';
+import type { Interpreter } from '../vm/interpreter.js';
 import { BATCH_DESC } from '../jit/compile.js';
 import type { JitProgram } from '../jit/compile.js';
 
@@ -371,7 +371,7 @@ export interface TestRunResult {
 export type EngineName = 'jit' | 'interpreter';
 
 /** The engine a run uses: the JIT when the program has one, unless the interpreter is asked for. */
-export function engineOf(prog: LoadedProgram, engine?: EngineName): { exec(input: RunInput): void; retLo: number; retHi: number; readonly engineName: EngineName } {
+export function engineOf(prog: LoadedProgram, engine?: EngineName): Interpreter | JitProgram {
   if (engine === 'jit' && !prog.jit) {
     throw new BpfError('ENOTSUP', prog.verified ? 'the JIT cannot compile this program' : 'the JIT runs verified programs only');
   }
@@ -387,7 +387,7 @@ export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new U
   try {
     if (it.engineName === 'jit' && maps.length === 0 && repeat > 1) {
       // Many runs over one input without leaving WebAssembly: one descriptor per run, in chunks.
-      const jit = it as unknown as JitProgram;
+      const jit = it;
       const chunk = Math.min(repeat, 4096);
       const mem = sys.runtime.mem;
       const desc = mem.alloc(chunk * (BATCH_DESC + 4));

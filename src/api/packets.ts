@@ -11,7 +11,6 @@ import type { RunInput } from '../vm/interpreter.js';
 import type { BpfSystem, EngineName } from './bpf.js';
 import { engineOf } from './bpf.js';
 import { BATCH_DESC } from '../jit/compile.js';
-import type { JitProgram } from '../jit/compile.js';
 
 export class PacketRunner {
   private ctx = 0;
@@ -81,7 +80,7 @@ export class PacketRunner {
    */
   runBatch(packets: readonly { data: Uint8Array; netOff: number }[]): Uint32Array {
     const out = new Uint32Array(packets.length);
-    const jit = this.engine.engineName === 'jit' ? (this.engine as unknown as JitProgram) : undefined;
+    const jit = this.engine.engineName === 'jit' ? this.engine : undefined;
     if (!jit || this.maps.length > 0 || packets.length === 0) {
       packets.forEach((p, i) => {
         out[i] = this.run(p.data, p.netOff);

@@ -8,8 +8,9 @@
  *   WebAssembly's bounds check still confines any bug to the runtime memory).
  * - Control flow: verified 3.19 programs jump only forward, so every jump
  *   target gets a block opened at function entry (farthest outermost) and
- *   closed just before the target; a jump is a `br` to its block. Backward
- *   jumps would add `loop` blocks the same way (TODO: bounded loops).
+ *   closed just before the target; a jump is a `br` to its block. A program
+ *   with a backward jump (unverified ones) runs as a dispatch loop over its
+ *   basic blocks instead, with fuel.
  * - Helper calls store r1..r5 in a scratch area laid out like the
  *   interpreter's register file and call the trampoline, which runs the
  *   helper over an Int32Array view of it; r0 comes back the same way.
