@@ -499,6 +499,7 @@ export class JitProgram {
     const bytes = compileToWasm(slots, this.scratch, { min: pages });
     this.wasmBytes = bytes.length;
     this.regs = new Int32Array(mem.memory.buffer, this.scratch, 32);
+    this.regsGrowth = mem.growth;
     const helpers = options.helpers;
     const env: HelperEnv = {
       get u8() { return mem.u8; },
@@ -516,7 +517,7 @@ export class JitProgram {
         helper(id: number): number {
           const h = helpers.get(id >>> 0);
           if (!h) throw new BpfError('EINVAL', `call to unknown helper ${id}`);
-          if (self.regs.buffer !== mem.memory.buffer) self.regs = new Int32Array(mem.memory.buffer, self.scratch, 32);
+          self.refreshRegs();
           h.call(self.regs, env);
           return h.exitOnZero === true && self.regs[0] === 0 && self.regs[1] === 0 ? 1 : 0;
         },
@@ -546,7 +547,7 @@ export class JitProgram {
       throw e;
     }
     // r0 of the last run, all 64 bits
-    if (this.regs.buffer !== this.mem.memory.buffer) this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, 32);
+    this.refreshRegs();
     this.retLo = this.regs[0]!;
     this.retHi = this.regs[1]!;
   }
@@ -562,13 +563,23 @@ export class JitProgram {
       if (e instanceof WebAssembly.RuntimeError) throw new BpfError('EFAULT', `JIT: ${e.message}`);
       throw e;
     }
-    if (this.regs.buffer !== this.mem.memory.buffer) this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, 32);
+    this.refreshRegs();
     if (this.regs[30] !== 0) {
       this.regs[30] = 0;
       throw new BpfError('E2BIG', `JIT: the budget of ${JIT_LOOP_BUDGET} taken jumps per run is exhausted`);
     }
     this.retLo = this.regs[0]!;
     this.retHi = this.regs[1]!;
+  }
+
+  private regsGrowth = 0;
+
+  /** The scratch register file's view, made again when the memory has grown. */
+  private refreshRegs(): void {
+    if (this.regsGrowth !== this.mem.growth) {
+      this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, 32);
+      this.regsGrowth = this.mem.growth;
+    }
   }
 
   run1(input: RunInput = {}): bigint {

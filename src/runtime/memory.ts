@@ -60,20 +60,34 @@ export class AddressSpace {
     this.dvcache = new DataView(this.memory.buffer);
   }
 
-  /** A byte view of the whole memory, current after any growth. */
+  /** times this address space grew its memory; the views are refreshed when it moves */
+  private generation = 0;
+  private viewGeneration = 0;
+
+  /**
+   * A byte view of the whole memory, current after any growth. Only alloc()
+   * grows the memory, so a counter tells whether the views are stale without
+   * asking the memory for its buffer (a slow getter on hot paths).
+   */
   get u8(): Uint8Array {
-    if (this.u8cache.buffer !== this.memory.buffer) this.refresh();
+    if (this.viewGeneration !== this.generation) this.refresh();
     return this.u8cache;
   }
 
   get view(): DataView {
-    if (this.dvcache.buffer !== this.memory.buffer) this.refresh();
+    if (this.viewGeneration !== this.generation) this.refresh();
     return this.dvcache;
+  }
+
+  /** changes whenever the memory grows (and views of it must be made again) */
+  get growth(): number {
+    return this.generation;
   }
 
   private refresh(): void {
     this.u8cache = new Uint8Array(this.memory.buffer);
     this.dvcache = new DataView(this.memory.buffer);
+    this.viewGeneration = this.generation;
   }
 
   get byteLength(): number {
@@ -113,6 +127,7 @@ export class AddressSpace {
       } catch {
         throw new BpfError('ENOMEM', `cannot grow the address space to ${end} bytes`);
       }
+      this.generation++;
     }
     this.brk = end;
     this.sizes.set(addr, need);

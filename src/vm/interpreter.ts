@@ -651,10 +651,9 @@ export class Interpreter {
               budget -= pc - segStart + 1;
               return this.finish(budget);
             }
-            if (u8.buffer !== mem.memory.buffer) {
-              u8 = mem.u8;
-              dv = mem.view;
-            }
+            // a helper may have grown the memory
+            u8 = mem.u8;
+            dv = mem.view;
             break;
           case 0x8d: // callx: the helper id is in dst
             if (R[a | 1] !== 0) throw new BpfError('EINVAL', `pc ${pc}: callx to unknown helper 0x${(R[a | 1]! >>> 0).toString(16)}${(R[a]! >>> 0).toString(16).padStart(8, '0')}`);
@@ -662,10 +661,9 @@ export class Interpreter {
               budget -= pc - segStart + 1;
               return this.finish(budget);
             }
-            if (u8.buffer !== mem.memory.buffer) {
-              u8 = mem.u8;
-              dv = mem.view;
-            }
+            // a helper may have grown the memory
+            u8 = mem.u8;
+            dv = mem.view;
             break;
           case 0x95: // exit
             budget -= pc - segStart + 1;
