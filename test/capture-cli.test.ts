@@ -141,3 +141,19 @@ test('disasm of classic BPF shows tcpdump -d and the converted eBPF', () => {
   assert.ok(lines.includes('eBPF:'));
   assert.ok(lines.includes('3: (28) r0 = *(u16 *)skb[12]'));
 });
+
+test('the progress bar: drawn on a terminal, cleared at the end, absent otherwise', async () => {
+  const { progress } = await import('../src/cli/capture.js');
+  const size = readFileSync(capture).length;
+  const written: string[] = [];
+  const bar = progress(capture, { isTTY: true, write: (s: string) => written.push(s) });
+  bar.tick(Math.floor(size / 2));
+  bar.done();
+  assert.equal(written[0], '\r[' + '#'.repeat(15) + ' '.repeat(15) + ']  50%');
+  assert.equal(written[1], '\r' + ' '.repeat(40) + '\r');
+  const quiet: string[] = [];
+  const none = progress(capture, { isTTY: false, write: (s: string) => quiet.push(s) });
+  none.tick(size);
+  none.done();
+  assert.deepEqual(quiet, []);
+});

@@ -15,17 +15,17 @@ import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
 import type { Packet } from '../pcap/index.js';
 import type { BpfMap } from '../api/map.js';
 import type { ProgramInput } from './input.js';
-import { CliError } from './main.js';
+import { CliError } from './cli-error.js';
 import { loadInput, mapEntriesSorted, retvalJson, formatNs } from './run.js';
 import { style } from './style.js';
 
-interface Progress {
+export interface Progress {
   tick(bytes: number): void;
   done(): void;
 }
 
-function progress(file: string): Progress {
-  if (!process.stderr.isTTY) return { tick: () => {}, done: () => {} };
+export function progress(file: string, out: { isTTY?: boolean; write(s: string): unknown } = process.stderr): Progress {
+  if (!out.isTTY) return { tick: () => {}, done: () => {} };
   let total = 0;
   try {
     total = statSync(file).size;
@@ -43,10 +43,10 @@ function progress(file: string): Progress {
       const frac = Math.min(1, seen / total);
       const width = 30;
       const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, ' ');
-      process.stderr.write(`\r[${bar}] ${(frac * 100).toFixed(0).padStart(3)}%`);
+      out.write(`\r[${bar}] ${(frac * 100).toFixed(0).padStart(3)}%`);
     },
     done() {
-      if (last > 0) process.stderr.write(`\r${' '.repeat(40)}\r`);
+      if (last > 0) out.write(`\r${' '.repeat(40)}\r`);
     },
   };
 }

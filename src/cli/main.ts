@@ -20,17 +20,12 @@ import { runCommand, verifyCommand } from './run.js';
 import { conformancePlugin } from './plugin.js';
 import { style } from './style.js';
 import { BatchSession } from './batch.js';
+import { CliError } from './cli-error.js';
 import { filterCommand, runPcapCommand } from './capture.js';
 import { disassembleClassic } from '../cbpf/index.js';
 import { parseElf } from '../elf/index.js';
 import { loadCollectionSpec } from '../loader/collection.js';
 
-/** A failure with its exit status; the message is printed as one line. */
-export class CliError extends Error {
-  constructor(message: string, readonly exitCode: number, readonly errno?: string) {
-    super(message);
-  }
-}
 
 const USAGE = `tsbpf: the Linux eBPF subsystem in TypeScript
 

@@ -13,7 +13,7 @@ import { BpfMap } from '../api/map.js';
 import { BPF_PROG_TYPE } from '../progs/types.js';
 import { encodeSlots } from '../isa/instruction.js';
 import type { ProgramInput } from './input.js';
-import { CliError } from './main.js';
+import { CliError } from './cli-error.js';
 import { style } from './style.js';
 
 export interface RunOptions {
