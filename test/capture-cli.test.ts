@@ -157,3 +157,17 @@ test('the progress bar: drawn on a terminal, cleared at the end, absent otherwis
   none.done();
   assert.deepEqual(quiet, []);
 });
+
+test('filter and run --pcap: clear one-line errors for a missing or garbage capture, and --repeat with --pcap', () => {
+  const missing = run(['filter', synFilter, join(dir, 'nope.pcap')]);
+  assert.equal(missing.status, 2);
+  assert.equal(missing.stderr, `tsbpf: ${join(dir, 'nope.pcap')}: no such file (ENOENT)\n`);
+  const junk = join(dir, 'junk.pcap');
+  writeFileSync(junk, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8));
+  const g = run(['filter', synFilter, junk]);
+  assert.equal(g.status, 2);
+  assert.equal(g.stderr, `tsbpf: ${junk}: offset 0: unrecognised magic 0x01020304 (EINVAL)\n`);
+  const rep = run(['run', synFilter, '--pcap', capture, '--repeat', '2']);
+  assert.equal(rep.status, 2);
+  assert.equal(rep.stderr, 'tsbpf: --repeat does not apply to --pcap (each packet runs once) (EINVAL)\n');
+});

@@ -65,6 +65,12 @@ const BATCH = 256;
  * with its verdict, in order; a capture error comes after the packets before it.
  */
 async function forEachPacket(file: string, runner: PacketRunner, f: (p: Packet, verdict: number) => void): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
+  try {
+    statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
+    throw new CliError(`${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, 2, code);
+  }
   const bar = progress(file);
   let packets = 0;
   let bytes = 0;
@@ -207,7 +213,7 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
   }
   if (opts.count) process.stdout.write(`${matched} packets\n`);
   // wall time: reading the capture included, as a user of tcpdump -r sees it
-  process.stderr.write(`tsbpf: ${throughput(r.packets, r.bytes, r.wallMs, `; ${matched} matched`)}\n`);
+  if (r.packets > 0 || !r.error) process.stderr.write(`tsbpf: ${throughput(r.packets, r.bytes, r.wallMs, `; ${matched} matched`)}\n`);
   if (r.error) throw new CliError(`${capture}: ${r.error.message.replace(/^capture: /, '')}`, 2, r.error.code);
   return 0;
 }

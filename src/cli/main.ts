@@ -214,6 +214,7 @@ async function cmdRun(args: string[]): Promise<number> {
   }
   const prog = withContext(file, () => parseProgram(readInput(file), sourceOptions(values)));
   if (values['pcap'] !== undefined) {
+    if (values['repeat'] !== undefined) throw new CliError('--repeat does not apply to --pcap (each packet runs once)', 2, 'EINVAL');
     return runPcapCommand(prog, values['pcap'] as string, {
       json: values['json'] === true,
       file,
