@@ -23,7 +23,7 @@ import { Runtime } from '../runtime/runtime.js';
 import type { LoadedProgram, ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
 import type { Interpreter } from '../vm/interpreter.js';
-import { BATCH_DESC } from '../jit/compile.js';
+import { batchBytes, writeBatchDescriptor } from '../jit/compile.js';
 import type { JitProgram } from '../jit/compile.js';
 
 export const BPF_CMD = {
@@ -390,15 +390,11 @@ export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new U
       const jit = it;
       const chunk = Math.min(repeat, 4096);
       const mem = sys.runtime.mem;
-      const desc = mem.alloc(chunk * (BATCH_DESC + 4));
+      const desc = mem.alloc(batchBytes(chunk));
       try {
         const pkt = run.input.packet;
         for (let i = 0; i < chunk; i++) {
-          const d = desc + i * BATCH_DESC;
-          mem.view.setUint32(d, Number(run.input.r1 ?? 0), true);
-          mem.view.setUint32(d + 4, pkt?.addr ?? 0, true);
-          mem.view.setUint32(d + 8, pkt?.len ?? 0, true);
-          mem.view.setInt32(d + 12, pkt?.netOff ?? -1, true);
+          writeBatchDescriptor(mem.view, desc, i, Number(run.input.r1 ?? 0), pkt?.addr ?? 0, pkt?.len ?? 0, pkt?.netOff ?? -1);
         }
         const t0 = performance.now();
         for (let done = 0; done < repeat; done += chunk) jit.execBatch(desc, Math.min(chunk, repeat - done));

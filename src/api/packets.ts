@@ -10,12 +10,15 @@ import { SKB_CTX_SIZE, SKB_LEN_OFF } from '../progs/types.js';
 import type { RunInput } from '../vm/interpreter.js';
 import type { BpfSystem, EngineName } from './bpf.js';
 import { engineOf } from './bpf.js';
-import { BATCH_DESC } from '../jit/compile.js';
+import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/compile.js';
 
 export class PacketRunner {
   private ctx = 0;
   private capacity = 0;
   private readonly input: RunInput & { packet: { addr: number; len: number; netOff: number } };
+  /** what the checked interpreter lets a run touch: updated in place per packet */
+  private readonly ctxRegion = { start: 0, end: 0, writable: false, name: 'context' };
+  private readonly pktRegion = { start: 0, end: 0, writable: false, name: 'packet' };
   private readonly engine: ReturnType<typeof engineOf>;
   private readonly maps: { enterRun(): void; exitRun(): void }[];
   private readonly sys: BpfSystem;
@@ -26,7 +29,7 @@ export class PacketRunner {
     this.sys = sys;
     this.engine = engineOf(prog, engine);
     this.maps = prog.maps.map((m) => m.impl);
-    this.input = { r1: 0, packet: { addr: 0, len: 0, netOff: -1 }, regions: [] };
+    this.input = { r1: 0, packet: { addr: 0, len: 0, netOff: -1 }, regions: [this.ctxRegion, this.pktRegion] };
     this.grow(2048);
   }
 
@@ -52,10 +55,10 @@ export class PacketRunner {
     const pkt = this.input.packet;
     pkt.len = data.length;
     pkt.netOff = netOff;
-    this.input.regions = [
-      { start: this.ctx, end: this.ctx + SKB_CTX_SIZE, writable: false, name: 'context' },
-      { start: pkt.addr, end: pkt.addr + data.length, writable: false, name: 'packet' },
-    ];
+    this.ctxRegion.start = this.ctx;
+    this.ctxRegion.end = this.ctx + SKB_CTX_SIZE;
+    this.pktRegion.start = pkt.addr;
+    this.pktRegion.end = pkt.addr + data.length;
     for (const m of this.maps) m.enterRun();
     try {
       this.engine.exec(this.input);
@@ -87,7 +90,7 @@ export class PacketRunner {
       });
       return out;
     }
-    let bytes = packets.length * (BATCH_DESC + 4);
+    let bytes = batchBytes(packets.length);
     for (const p of packets) bytes += SKB_CTX_SIZE + ((p.data.length + 7) & ~7);
     const mem = this.sys.runtime.mem;
     if (bytes > this.arenaSize) {
@@ -98,19 +101,15 @@ export class PacketRunner {
     const view = mem.view;
     const u8 = mem.u8;
     const desc = this.arena;
-    let at = desc + packets.length * (BATCH_DESC + 4);
+    let at = desc + batchBytes(packets.length);
     packets.forEach((p, i) => {
       view.setUint32(at + SKB_LEN_OFF, p.data.length, true);
       u8.set(p.data, at + SKB_CTX_SIZE);
-      const d = desc + i * BATCH_DESC;
-      view.setUint32(d, at, true);
-      view.setUint32(d + 4, at + SKB_CTX_SIZE, true);
-      view.setUint32(d + 8, p.data.length, true);
-      view.setInt32(d + 12, p.netOff, true);
+      writeBatchDescriptor(view, desc, i, at, at + SKB_CTX_SIZE, p.data.length, p.netOff);
       at += SKB_CTX_SIZE + ((p.data.length + 7) & ~7);
     });
     jit.execBatch(desc, packets.length);
-    out.set(new Uint32Array(mem.memory.buffer, desc + packets.length * BATCH_DESC, packets.length));
+    out.set(batchVerdicts(mem, desc, packets.length));
     return out;
   }
 

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { toSlots } from '../isa/instruction.js';
 import { Runtime } from '../runtime/runtime.js';
 import { Interpreter } from '../vm/interpreter.js';
-import { BATCH_DESC, JitProgram } from '../jit/compile.js';
+import { batchBytes, batchVerdicts, JitProgram, writeBatchDescriptor } from '../jit/compile.js';
 import { toC } from './to-c.js';
 import type { Workload } from './workloads.js';
 import { capturePackets, TCP_PORT_80_DD, workloads } from './workloads.js';
@@ -98,13 +98,8 @@ function measureJit(w: Workload): Measurement & { insns: number; compileUsPerIns
   const r0 = (BigInt(jit.retHi >>> 0) << 32n) | BigInt(jit.retLo >>> 0);
   // Batched, as `run --repeat` and captures run: 1000 runs per call into WebAssembly.
   const BATCH_RUNS = 1000;
-  const desc = rt.mem.alloc(BATCH_RUNS * (BATCH_DESC + 4));
-  for (let i = 0; i < BATCH_RUNS; i++) {
-    rt.mem.view.setUint32(desc + i * BATCH_DESC, addr, true);
-    rt.mem.view.setUint32(desc + i * BATCH_DESC + 4, addr, true);
-    rt.mem.view.setUint32(desc + i * BATCH_DESC + 8, w.input.length, true);
-    rt.mem.view.setInt32(desc + i * BATCH_DESC + 12, -1, true);
-  }
+  const desc = rt.mem.alloc(batchBytes(BATCH_RUNS));
+  for (let i = 0; i < BATCH_RUNS; i++) writeBatchDescriptor(rt.mem.view, desc, i, addr, addr, w.input.length, -1);
   const ns = timeIt((n) => {
     for (let i = 0; i < n; i += BATCH_RUNS) jit.execBatch(desc, BATCH_RUNS);
   });
@@ -350,20 +345,17 @@ export function runCaptureBench(): CaptureRow {
   // batches of 1024 inside WebAssembly, as libpcap runs over packets already in memory
   const prog = sys.progOf(fd).prog.jit!;
   const mem = sys.runtime.mem;
-  let bytes = packets.length * (BATCH_DESC + 4);
+  let bytes = batchBytes(packets.length);
   for (const p of packets) bytes += 8 + ((p.length + 7) & ~7);
   const desc = mem.alloc(bytes);
-  let at = desc + packets.length * (BATCH_DESC + 4);
+  let at = desc + batchBytes(packets.length);
   packets.forEach((p, i) => {
     mem.view.setUint32(at, p.length, true);
     mem.u8.set(p, at + 8);
-    mem.view.setUint32(desc + i * BATCH_DESC, at, true);
-    mem.view.setUint32(desc + i * BATCH_DESC + 4, at + 8, true);
-    mem.view.setUint32(desc + i * BATCH_DESC + 8, p.length, true);
-    mem.view.setInt32(desc + i * BATCH_DESC + 12, 14, true);
+    writeBatchDescriptor(mem.view, desc, i, at, at + 8, p.length, 14);
     at += 8 + ((p.length + 7) & ~7);
   });
-  const verdicts = new Uint32Array(mem.memory.buffer, desc + packets.length * BATCH_DESC, packets.length);
+  const verdicts = batchVerdicts(mem, desc, packets.length);
   let jitBest = Infinity;
   let jitMatched = 0;
   const batches = Math.ceil(CAPTURE_RUNS / packets.length);

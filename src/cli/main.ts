@@ -85,6 +85,15 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>,
   return parsed;
 }
 
+/** --engine: jit, interpreter, or undefined for the default */
+function engineOption(values: Record<string, unknown>): 'jit' | 'interpreter' | undefined {
+  const engine = values['engine'] as string | undefined;
+  if (engine !== undefined && engine !== 'interpreter' && engine !== 'jit') {
+    throw new CliError(`--engine must be interpreter or jit, got '${engine}'`, 2, 'EINVAL');
+  }
+  return engine;
+}
+
 /** --cbpf and --section, for the commands taking PROG */
 function sourceOptions(values: Record<string, unknown>): { classic: boolean; section?: string } {
   const section = values['section'] as string | undefined;
@@ -208,17 +217,14 @@ async function cmdRun(args: string[]): Promise<number> {
     }
     return Number(v);
   };
-  const engine = values['engine'] as string | undefined;
-  if (engine !== undefined && engine !== 'interpreter' && engine !== 'jit') {
-    throw new CliError(`--engine must be interpreter or jit, got '${engine}'`, 2, 'EINVAL');
-  }
+  const engine = engineOption(values);
   const prog = withContext(file, () => parseProgram(readInput(file), sourceOptions(values)));
   if (values['pcap'] !== undefined) {
     if (values['repeat'] !== undefined) throw new CliError('--repeat does not apply to --pcap (each packet runs once)', 2, 'EINVAL');
     return runPcapCommand(prog, values['pcap'] as string, {
       json: values['json'] === true,
       file,
-      ...(engine === undefined ? {} : { engine: engine as 'jit' | 'interpreter' }),
+      ...(engine === undefined ? {} : { engine }),
     });
   }
   let data: Uint8Array = new Uint8Array(0);
@@ -228,7 +234,7 @@ async function cmdRun(args: string[]): Promise<number> {
     repeat: count('repeat', 1),
     budget: count('budget', 1_000_000),
     unverified: values['unverified'] === true,
-    ...(engine === undefined ? {} : { engine: engine as 'jit' | 'interpreter' }),
+    ...(engine === undefined ? {} : { engine }),
     json: values['json'] === true,
     file,
     dataContext: (values['data-file'] as string | undefined) ?? '--data',
@@ -244,17 +250,14 @@ async function cmdFilter(args: string[]): Promise<number> {
     cbpf: { type: 'boolean' },
     section: { type: 'string' },
   }, [2, 2], usage);
-  const engine = values['engine'] as string | undefined;
-  if (engine !== undefined && engine !== 'interpreter' && engine !== 'jit') {
-    throw new CliError(`--engine must be interpreter or jit, got '${engine}'`, 2, 'EINVAL');
-  }
+  const engine = engineOption(values);
   const [file, capture] = positionals as [string, string];
   const prog = withContext(file, () => parseProgram(readInput(file), sourceOptions(values)));
   return filterCommand(prog, capture, {
     file,
     count: values['count'] === true,
     ...(values['write'] === undefined ? {} : { write: values['write'] as string }),
-    ...(engine === undefined ? {} : { engine: engine as 'jit' | 'interpreter' }),
+    ...(engine === undefined ? {} : { engine }),
   });
 }
 

@@ -12,6 +12,7 @@ import type { EngineName } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
 import { BPF_PROG_TYPE } from '../progs/types.js';
 import { encodeSlots } from '../isa/instruction.js';
+import { linkMapRefs } from '../loader/collection.js';
 import type { ProgramInput } from './input.js';
 import { CliError } from './cli-error.js';
 import { style } from './style.js';
@@ -75,11 +76,7 @@ export function loadInput(prog: ProgramInput, file: string, opts: LoadInputOptio
     if (m.initial) maps[i]!.update(new Uint8Array(4), m.initial);
   });
   const slots = prog.slots.map((s) => ({ ...s }));
-  for (const [slot, index, offset] of prog.fixups) {
-    slots[slot]!.src = offset === undefined ? 1 : 2;
-    slots[slot]!.imm = maps[index]!.fd;
-    if (offset !== undefined) slots[slot + 1]!.imm = offset;
-  }
+  linkMapRefs(slots, prog.fixups.map(([slot, index, offset]) => ({ slot, fd: maps[index]!.fd, offset })));
   const logLevel = opts.logLevel ?? 1;
   const logBuf = logLevel ? new Uint8Array(CLI_LOG_SIZE) : null;
   const attr = {

@@ -187,6 +187,19 @@ export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
   return { maps, programs, license, version };
 }
 
+/**
+ * Point each ld_imm64 at its map: BPF_PSEUDO_MAP_FD (src 1, imm = the fd), or
+ * for global data BPF_PSEUDO_MAP_VALUE (src 2, the offset in the second slot).
+ */
+export function linkMapRefs(slots: Slot[], refs: readonly { slot: number; fd: number; offset?: number | undefined }[]): void {
+  for (const ref of refs) {
+    const s = slots[ref.slot]!;
+    s.src = ref.offset === undefined ? 1 : 2;
+    s.imm = ref.fd;
+    if (ref.offset !== undefined) slots[ref.slot + 1]!.imm = ref.offset;
+  }
+}
+
 /** The maps created and the programs loaded from a CollectionSpec. */
 export class Collection {
   readonly maps: Record<string, BpfMap> = {};
@@ -204,11 +217,7 @@ export class Collection {
       }
       for (const [name, p] of Object.entries(spec.programs)) {
         const slots = p.insns.map((s) => ({ ...s }));
-        for (const ref of p.mapRefs) {
-          slots[ref.slot]!.src = ref.offset === undefined ? 1 : 2;
-          slots[ref.slot]!.imm = this.maps[ref.map]!.fd;
-          if (ref.offset !== undefined) slots[ref.slot + 1]!.imm = ref.offset;
-        }
+        linkMapRefs(slots, p.mapRefs.map((r) => ({ slot: r.slot, fd: this.maps[r.map]!.fd, offset: r.offset })));
         const logSize = options.logLevel ? 1 << 22 : 0;
         try {
           const fd = sys.bpf(BPF_CMD.BPF_PROG_LOAD, {

@@ -94,14 +94,19 @@ export function argU64(regs: Int32Array, n: number): bigint {
   return (BigInt(regs[2 * n + 1]! >>> 0) << 32n) | BigInt(regs[2 * n]! >>> 0);
 }
 
-/** Set r0 to a number (a safe integer, negative numbers as two's complement) or a bigint. */
-export function setR0(regs: Int32Array, value: number | bigint): void {
+/** Set register r to a number (a safe integer, negative numbers as two's complement) or a bigint. */
+export function setReg(regs: Int32Array, r: number, value: number | bigint): void {
   if (typeof value === 'bigint') {
     const v = BigInt.asUintN(64, value);
-    regs[0] = Number(v & 0xffffffffn) | 0;
-    regs[1] = Number(v >> 32n) | 0;
+    regs[2 * r] = Number(v & 0xffffffffn) | 0;
+    regs[2 * r + 1] = Number(v >> 32n) | 0;
   } else {
-    regs[0] = value | 0;
-    regs[1] = Math.floor(value / 4294967296) | 0;
+    regs[2 * r] = value | 0;
+    regs[2 * r + 1] = Math.floor(value / 4294967296) | 0;
   }
+}
+
+/** Set r0, a helper's result. */
+export function setR0(regs: Int32Array, value: number | bigint): void {
+  setReg(regs, 0, value);
 }

@@ -28,6 +28,7 @@ import type { Slot } from '../isa/instruction.js';
 import { slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
+import { setReg } from '../runtime/helpers.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
 
@@ -729,17 +730,6 @@ export class Interpreter {
     } else if (k >= SKF_LL_OFF) start = k - SKF_LL_OFF;
     else return -1;
     return start + size <= this.pktLen ? start : -1;
-  }
-}
-
-function setReg(R: Int32Array, r: number, v: number | bigint): void {
-  if (typeof v === 'bigint') {
-    const x = BigInt.asUintN(64, v);
-    R[2 * r] = Number(x & 0xffffffffn) | 0;
-    R[2 * r + 1] = Number(x >> 32n) | 0;
-  } else {
-    R[2 * r] = v | 0;
-    R[2 * r + 1] = Math.floor(v / TWO32) | 0;
   }
 }
 
