@@ -3,7 +3,7 @@
  * runtime's single address space.
  *
  * Speed comes from three choices: the program is predecoded once into an
- * Int32Array (4 words per slot); registers are 64-bit values kept as two
+ * Int32Array (2 words per slot); registers are 64-bit values kept as two
  * 32-bit halves in an Int32Array, so the hot path never touches BigInt (only
  * 64-bit division of values that do not fit 32 bits falls back to it); and
  * dispatch is one `switch` on the full opcode byte, one case per opcode.
@@ -62,7 +62,7 @@ export interface RunInput {
   regions?: readonly Region[];
 }
 
-const STRIDE = 4;
+const STRIDE = 2;
 
 /**
  * The register file, one per process: r(i) = (REGS[2i], REGS[2i+1]). A
@@ -84,13 +84,13 @@ let running = false;
 export const MAX_INTERP_SLOTS = 65535;
 const CODE = new Int32Array((MAX_INTERP_SLOTS + 1) * STRIDE);
 let loaded: Int32Array | undefined;
-/** predecoded sentinel: falling off the end of the program */
-const OP_FELL_OFF = 0x100;
+/** predecoded sentinel, an opcode byte no instruction has: falling off the end of the program */
+const OP_FELL_OFF = 0xff;
 /** words saved per local call: return pc, r6..r9 (halves), r10 */
 const FRAME_WORDS = 10;
 const TWO32 = 4294967296;
 
-/** Lowered form: [code | dst*2 << 8 | src*2 << 16, (unused), off, imm] per slot, plus a sentinel. */
+/** Lowered form: [code | dst << 8 | src << 12 | off << 16, imm] per slot (2 words: one load fewer per instruction than 4), plus a sentinel. */
 function predecode(slots: readonly Slot[]): Int32Array {
   const n = slots.length;
   const p = new Int32Array((n + 1) * STRIDE);
@@ -98,7 +98,7 @@ function predecode(slots: readonly Slot[]): Int32Array {
   for (let i = 0; i < n; i++) {
     const s = slots[i]!;
     if (secondHalf[i]) {
-      p[i * STRIDE + 3] = s.imm;
+      p[i * STRIDE + 1] = s.imm;
       continue;
     }
     const problem = slotProblem(s);
@@ -110,9 +110,8 @@ function predecode(slots: readonly Slot[]): Int32Array {
       }
       secondHalf[i + 1] = 1;
     }
-    p[i * STRIDE] = s.code | ((s.dst * 2) << 8) | ((s.src * 2) << 16);
-    p[i * STRIDE + 2] = s.off;
-    p[i * STRIDE + 3] = s.imm;
+    p[i * STRIDE] = s.code | (s.dst << 8) | (s.src << 12) | (s.off << 16);
+    p[i * STRIDE + 1] = s.imm;
   }
   p[n * STRIDE] = OP_FELL_OFF;
   // Every static control transfer must land on an instruction (or, for a
@@ -325,14 +324,14 @@ export class Interpreter {
     let u = 0;
     try {
       for (;;) {
-        i = pc << 2;
+        i = pc << 1;
         w = P[i]!;
         // Masking proves the indexes below 32 = REGS.length, so V8 drops the bounds checks.
-        a = (w >> 8) & 0x1e;
-        b = (w >> 16) & 0x1e;
-        off = P[i + 2]!;
-        imm = P[i + 3]!;
-        switch (w & 0x1ff) {
+        a = (w >> 7) & 0x1e;
+        b = (w >> 11) & 0x1e;
+        off = w >> 16;
+        imm = P[i + 1]!;
+        switch (w & 0xff) {
           // ---------------------------------------------------- ALU64, K
           // 64-bit add/sub in int32 arithmetic: the low word carries out when the
           // unsigned sum is below an operand, and borrows when x < y unsigned.
@@ -452,7 +451,7 @@ export class Interpreter {
           // ---------------------------------------------------- LD
           case 0x18: // ld_imm64: the high half is the next slot's imm
             R[a] = imm;
-            R[a | 1] = P[i + 7]!;
+            R[a | 1] = P[i + 3]!;
             pc++;
             break;
           case 0x20: case 0x28: case 0x30: // LD_ABS W/H/B
@@ -674,7 +673,7 @@ export class Interpreter {
             frameLo = R[20]! - STACK_FRAME_SIZE;
             segStart = pc + 1;
             break;
-          case 0x100: // OP_FELL_OFF
+          case 0xff: // OP_FELL_OFF
             throw new BpfError('EFAULT', `pc ${pc - 1}: execution fell off the end of the program`);
           default:
             throw new InternalError(`predecoded opcode 0x${(w & 0xff).toString(16)} has no case`);
