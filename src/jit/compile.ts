@@ -1,7 +1,8 @@
 /**
- * The JIT: a verified program compiled to one WebAssembly function, emitted
- * as bytes by wasm.ts, importing the runtime's memory and one trampoline for
- * helper calls. V8 then compiles it to native code with native i64.
+ * The JIT: a program compiled to WebAssembly, one function per BPF function,
+ * emitted as bytes by wasm.ts, importing the runtime's memory and one
+ * trampoline for helper calls. V8 then compiles it to native code with
+ * native i64.
  *
  * - Registers r0..r10 are i64 locals; loads and stores are memory
  *   instructions at the program's addresses (the verifier proved them;
@@ -13,7 +14,14 @@
  *   basic blocks instead, with fuel.
  * - Helper calls store r1..r5 in a scratch area laid out like the
  *   interpreter's register file and call the trampoline, which runs the
- *   helper over an Int32Array view of it; r0 comes back the same way.
+ *   helper over an Int32Array view of it; r0 comes back the same way. callx
+ *   passes the id from its register.
+ * - Local calls (unverified programs, the conformance plugin) are
+ *   WebAssembly calls taking r0..r10 (r10 one 512-byte frame lower) and
+ *   returning r0..r5, as the interpreter's shared register file leaves them;
+ *   the depth is capped at 8 frames like the interpreter's, and a callee that
+ *   ends the program (exit-on-zero helper, LD_ABS out of bounds, fuel) sets a
+ *   stop flag its callers check.
  * - LD_ABS/LD_IND check bounds inline through a small function (negative
  *   SKF offsets included) and byte-swap in WebAssembly; out of bounds ends
  *   the program with r0 = 0.
@@ -26,7 +34,7 @@ import type { Slot } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
 import type { AddressSpace } from '../runtime/memory.js';
-import { PAGE_SIZE, STACK_TOP } from '../runtime/memory.js';
+import { MAX_CALL_FRAMES, PAGE_SIZE, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
 import type { RunInput } from '../vm/interpreter.js';
 import { Bytes, encodeModule, OP, T, VOID } from './wasm.js';
 
@@ -45,8 +53,12 @@ const PC = 20;
 const FUEL = 21;
 /** dispatches (taken jumps) allowed per run of a program with backward jumps */
 export const JIT_LOOP_BUDGET = 10_000_000;
-/** scratch offset of the flag set when a run runs out of fuel */
+/** scratch offset of the fault word: why a run stopped early (FAULT_*), 0 when it did not */
 const FUEL_FLAG = 8 * 15;
+const FAULT_FUEL = 1;
+const FAULT_DEPTH = 2;
+/** scratch offset of the stop flag: set when a subprogram ends the whole program */
+const STOP_FLAG = 8 * 15 + 4;
 
 const reg = (r: number): number => REG0 + r;
 
@@ -111,39 +123,122 @@ const CMP32: Record<number, number> = {
   0x60: OP.i32_gt_s, 0x70: OP.i32_ge_s, 0xc0: OP.i32_lt_s, 0xd0: OP.i32_le_s,
 };
 
+/** Type indexes of the module (see encodeModule's `types` below). */
+const TYPE_SUB = 4;
+/** Defined functions before the program's subprograms: run, packet offset, batch. */
+const FIRST_SUB = 4;
+
 /**
- * Compile `slots` (no local calls, no callx) into WebAssembly bytes. Forward
- * jumps only: nested blocks. With a backward jump: a dispatch loop over the
- * basic blocks (`loop { block* br_table }`), the block to run next in a
- * local, and fuel so that an unverified loop cannot run forever.
+ * Compile `slots` into WebAssembly bytes: one function per BPF function
+ * (the entry at 0 and each local-call target). Forward jumps only: nested
+ * blocks. With a backward jump: a dispatch loop over the basic blocks
+ * (`loop { block* br_table }`), the block to run next in a local, and fuel
+ * so that an unverified loop cannot run forever.
  */
 export function compileToWasm(slots: readonly Slot[], scratch: number, memPages: { min: number; max?: number }): Uint8Array {
   const n = slots.length;
-  const targets = new Set<number>();
-  const leaders = new Set<number>([0]);
-  let backward = false;
+  const entries = new Set<number>([0]);
   for (let pc = 0; pc < n; pc++) {
+    const s = slots[pc]!;
+    if (opcodeShape(s.code) === 'call' && s.src === 1) {
+      const t = pc + s.imm + 1;
+      if (t < 0 || t >= n) throw new BpfError('EINVAL', `insn ${pc}: call to ${t}, outside the program`);
+      entries.add(t);
+    } else if (opcodeShape(s.code) === 'call' && s.src !== 0) {
+      throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile kfunc calls`);
+    }
+    if (s.code === 0x18) pc++;
+  }
+  const starts = [...entries].sort((x, y) => x - y);
+  const funcIndex = new Map(starts.map((e, i) => [e, i === 0 ? 1 : FIRST_SUB + i - 1]));
+  const multi = starts.length > 1;
+  const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, { scratch, funcIndex, multi }));
+  const subs = bodies.slice(1).map((body) => ({ type: TYPE_SUB, locals: [[2, T.i64], [4, T.i32]] as [number, number][], body }));
+  return encodeModule({
+    types: [
+      { params: [T.i32], results: [T.i32] },
+      { params: [T.i32, T.i32, T.i32, T.i32, T.i32], results: [] },
+      { params: [T.i32, T.i32, T.i32, T.i32], results: [T.i32] },
+      { params: [T.i32, T.i32], results: [] },
+      // a subprogram: the entry's five i32 parameters (so local numbering is the same), r0..r10; r0..r5 come back
+      { params: [T.i32, T.i32, T.i32, T.i32, T.i32, ...new Array<number>(11).fill(T.i64)], results: new Array<number>(6).fill(T.i64) },
+    ],
+    funcImports: [{ module: 'env', name: 'helper', type: 0 }],
+    memoryImport: { module: 'env', name: 'memory', minPages: memPages.min, maxPages: memPages.max },
+    funcs: [
+      { type: 1, locals: [[11, T.i64], [2, T.i64], [4, T.i32]], body: bodies[0]! },
+      { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
+      { type: 3, locals: [[2, T.i32]], body: batchFunction(scratch) },
+      ...subs,
+    ],
+    exports: [{ name: 'run', func: 1 }, { name: 'batch', func: 3 }],
+  });
+}
+
+interface FunctionContext {
+  scratch: number;
+  /** BPF entry pc -> WebAssembly function index */
+  funcIndex: Map<number, number>;
+  /** the program has local calls: the entry clears the stop flag */
+  multi: boolean;
+}
+
+/** One BPF function, slots [start, end), as a WebAssembly function body. */
+function compileFunction(slots: readonly Slot[], start: number, end: number, fc: FunctionContext): Code {
+  const { scratch } = fc;
+  const main = start === 0;
+  const n = end;
+  const targets = new Set<number>();
+  const leaders = new Set<number>([start]);
+  let backward = false;
+  for (let pc = start; pc < n; pc++) {
     const s = slots[pc]!;
     const shape = opcodeShape(s.code);
     let t: number | undefined;
     if (shape === 'ja' || shape === 'jcond') t = pc + s.off + 1;
     else if (shape === 'ja32') t = pc + s.imm + 1;
-    else if (shape === 'call' && s.src !== 0) throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile local calls`);
-    else if (shape === 'callx') throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile callx`);
     if (shape === 'exit' || t !== undefined) leaders.add(pc + 1);
+    if (s.code === 0x18) pc++;
     if (t === undefined) continue;
-    if (t < 0 || t > n) throw new BpfError('EINVAL', `insn ${pc}: jump out of range`);
+    if (t < start || t > n) throw new BpfError('EINVAL', `insn ${pc}: jump to ${t}, outside its function [${start}, ${n})`);
     if (t <= pc) backward = true;
     targets.add(t);
     leaders.add(t);
   }
   const c = new Code();
-  // r10 is the top of the stack; r1, r2 come in as i32 addresses/lengths.
-  c.i64(STACK_TOP).set(reg(10));
-  c.get(P_R1).op(OP.i64_extend_i32_u).set(reg(1));
-  c.get(P_R2).op(OP.i64_extend_i32_u).set(reg(2));
+  if (main) {
+    // r10 is the top of the stack; r1, r2 come in as i32 addresses/lengths.
+    c.i64(STACK_TOP).set(reg(10));
+    c.get(P_R1).op(OP.i64_extend_i32_u).set(reg(1));
+    c.get(P_R2).op(OP.i64_extend_i32_u).set(reg(2));
+    if (fc.multi) c.i32(scratch + STOP_FLAG).i32(0).mem(OP.i32_store);
+  }
+  /** A subprogram returns r0..r5 to its caller. */
+  const returnRegs = (): void => {
+    for (let r = 0; r <= 5; r++) c.get(reg(r));
+    c.op(OP.return);
+  };
+  /** The BPF exit of this function. */
+  const exitFunction = (): void => {
+    if (main) c.i32(scratch).get(reg(0)).mem(OP.i64_store).op(OP.return);
+    else returnRegs();
+  };
+  /** End the whole program with r0 as it is (from any depth): the callers see the stop flag. */
   const exitWithR0 = (): void => {
-    c.i32(scratch).get(reg(0)).mem(OP.i64_store).op(OP.return);
+    c.i32(scratch).get(reg(0)).mem(OP.i64_store);
+    if (main) {
+      c.op(OP.return);
+      return;
+    }
+    c.i32(scratch + STOP_FLAG).i32(1).mem(OP.i32_store);
+    returnRegs();
+  };
+  /** Stop the program with error `code` in the fault word (see JitProgram.exec). */
+  const fault = (code: number): void => {
+    c.i32(scratch + FUEL_FLAG).i32(code).mem(OP.i32_store);
+    c.i32(scratch + STOP_FLAG).i32(1).mem(OP.i32_store);
+    if (main) c.op(OP.return);
+    else returnRegs();
   };
 
   // Structured mode: one block per forward target, closed just before it.
@@ -164,11 +259,12 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     goto = (t) => c.op(OP.br).u32(depth(t));
     gotoIf = (t) => c.op(OP.br_if).u32(depth(t));
   } else {
-    c.i32(JIT_LOOP_BUDGET).set(FUEL).i32(0).set(PC);
+    c.i32(JIT_LOOP_BUDGET).set(FUEL).i32(blockOf.get(start)!).set(PC);
     c.op(OP.loop).byte(VOID);
     // out of fuel: flag it and stop
-    c.get(FUEL).i32(1).op(OP.i32_sub).tee(FUEL).op(OP.i32_eqz).op(OP.if).byte(VOID)
-      .i32(scratch + FUEL_FLAG).i32(1).mem(OP.i32_store).op(OP.return).op(OP.end);
+    c.get(FUEL).i32(1).op(OP.i32_sub).tee(FUEL).op(OP.i32_eqz).op(OP.if).byte(VOID);
+    fault(FAULT_FUEL);
+    c.op(OP.end);
     for (let i = 0; i < m; i++) c.op(OP.block).byte(VOID);
     c.get(PC).op(OP.br_table).u32(m);
     for (let i = 0; i < m; i++) c.u32(i);
@@ -184,7 +280,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     };
   }
 
-  for (let pc = 0; pc < n; pc++) {
+  for (let pc = start; pc < n; pc++) {
     if (!backward) {
       while (closed < sorted.length && sorted[closed] === pc) {
         c.op(OP.end);
@@ -342,17 +438,34 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
         gotoIf(t);
         break;
       }
-      case 'call': {
-        for (let r = 1; r <= 5; r++) c.i32(scratch + 8 * r).get(reg(r)).mem(OP.i64_store);
-        c.i32(imm).op(OP.call).u32(0);
-        c.i32(scratch).mem(OP.i64_load).set(reg(0));
-        c.op(OP.if).byte(VOID);
-        exitWithR0();
-        c.op(OP.end);
+      case 'call':
+        if (sr === 1) {
+          // A local call: the callee gets a frame below ours and every register; r6..r9 and r10 stay ours.
+          c.get(reg(10)).i64(STACK_TOP - STACK_FRAME_SIZE * (MAX_CALL_FRAMES - 1)).op(OP.i64_le_u).op(OP.if).byte(VOID);
+          fault(FAULT_DEPTH);
+          c.op(OP.end);
+          c.get(P_R1).get(P_R2).get(P_PKT).get(P_LEN).get(P_NET);
+          for (let r = 0; r <= 9; r++) c.get(reg(r));
+          c.get(reg(10)).i64(STACK_FRAME_SIZE).op(OP.i64_sub);
+          c.op(OP.call).u32(fc.funcIndex.get(pc + imm + 1)!);
+          for (let r = 5; r >= 0; r--) c.set(reg(r));
+          c.i32(scratch + STOP_FLAG).mem(OP.i32_load).op(OP.if).byte(VOID);
+          if (main) c.op(OP.return);
+          else returnRegs();
+          c.op(OP.end);
+          break;
+        }
+        helperCall(c, scratch, () => c.i32(imm), exitWithR0);
         break;
-      }
+      case 'callx':
+        // The helper id is in dst; an id beyond 32 bits is an unknown helper.
+        helperCall(c, scratch, () => {
+          c.get(reg(d)).i64(32).op(OP.i64_shr_u).op(OP.i64_eqz).op(OP.if).byte(T.i32)
+            .get(reg(d)).op(OP.i32_wrap_i64).op(OP.else).i32(-1).op(OP.end);
+        }, exitWithR0);
+        break;
       case 'exit':
-        exitWithR0();
+        exitFunction();
         break;
       default:
         throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile opcode 0x${code.toString(16)}`);
@@ -368,23 +481,18 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
   }
   // Falling off the end cannot happen in a verified program; trap if it does.
   c.op(OP.unreachable);
+  return c;
+}
 
-  return encodeModule({
-    types: [
-      { params: [T.i32], results: [T.i32] },
-      { params: [T.i32, T.i32, T.i32, T.i32, T.i32], results: [] },
-      { params: [T.i32, T.i32, T.i32, T.i32], results: [T.i32] },
-      { params: [T.i32, T.i32], results: [] },
-    ],
-    funcImports: [{ module: 'env', name: 'helper', type: 0 }],
-    memoryImport: { module: 'env', name: 'memory', minPages: memPages.min, maxPages: memPages.max },
-    funcs: [
-      { type: 1, locals: [[11, T.i64], [2, T.i64], [4, T.i32]], body: c },
-      { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
-      { type: 3, locals: [[2, T.i32]], body: batchFunction(scratch) },
-    ],
-    exports: [{ name: 'run', func: 1 }, { name: 'batch', func: 3 }],
-  });
+/** A helper call: r1..r5 into the scratch register file, the id (pushed by `id`) to the trampoline, r0 back. */
+function helperCall(c: Code, scratch: number, id: () => void, exitWithR0: () => void): void {
+  for (let r = 1; r <= 5; r++) c.i32(scratch + 8 * r).get(reg(r)).mem(OP.i64_store);
+  id();
+  c.op(OP.call).u32(0);
+  c.i32(scratch).mem(OP.i64_load).set(reg(0));
+  c.op(OP.if).byte(VOID);
+  exitWithR0();
+  c.op(OP.end);
 }
 
 /** dst = dst / src or dst % src, 64-bit, with RFC 9669's zero and overflow cases. */
@@ -581,8 +689,10 @@ export class JitProgram {
       throw e;
     }
     this.refreshRegs();
-    if (this.regs[30] !== 0) {
+    const fault = this.regs[30];
+    if (fault !== 0) {
       this.regs[30] = 0;
+      if (fault === FAULT_DEPTH) throw new BpfError('E2BIG', `JIT: call depth exceeds ${MAX_CALL_FRAMES} frames`);
       throw new BpfError('E2BIG', `JIT: the budget of ${JIT_LOOP_BUDGET} taken jumps per run is exhausted`);
     }
     this.retLo = this.regs[0]!;
