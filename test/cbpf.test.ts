@@ -13,6 +13,7 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfError } from '../src/errors.js';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
+import { PacketRunner } from '../src/api/packets.js';
 import {
   BPF_ALU32_REG, BPF_ALU32_IMM, BPF_ALU64_REG, BPF_EXIT_INSN, BPF_JMP_A, BPF_JMP_IMM, BPF_JMP_REG,
   BPF_LD_ABS, BPF_LD_IND, BPF_LDX_MEM, BPF_MOV32_IMM, BPF_MOV32_REG, BPF_MOV64_REG, BPF_STX_MEM, BPF_RAW_INSN,
@@ -758,13 +759,18 @@ function runRandom(withLen: boolean): void {
       }
       throw new Error(`program ${i} rejected:\n${disassembleClassic(prog)}${String(e)}\n${(e as BpfError).log ?? ''}`);
     }
-    for (const pkt of packets) {
-      const want = runClassic(prog, pkt);
-      const got = testRun(sys, fd, pkt).retval;
-      if (got !== BigInt(want)) {
-        assert.fail(`program ${i} on ${pkt.length} bytes: eBPF ${got}, reference ${want}\n${disassembleClassic(prog)}`);
+    const wants = packets.map((pkt) => runClassic(prog, pkt));
+    packets.forEach((pkt, k) => {
+      for (const engine of ['jit', 'interpreter'] as const) {
+        const got = testRun(sys, fd, pkt, 1, engine).retval;
+        if (got !== BigInt(wants[k]!)) {
+          assert.fail(`program ${i} on ${pkt.length} bytes (${engine}): eBPF ${got}, reference ${wants[k]}\n${disassembleClassic(prog)}`);
+        }
       }
-    }
+    });
+    // and the JIT's batch loop, all packets in one call
+    const batched = new PacketRunner(sys, fd, 'jit').runBatch(packets.map((data) => ({ data, netOff: 14 })));
+    assert.deepEqual(Array.from(batched), wants.map((w) => w >>> 0), `program ${i} batched\n${disassembleClassic(prog)}`);
     sys.close(fd);
     ran++;
   }

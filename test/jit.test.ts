@@ -18,6 +18,8 @@ import { Program } from '../src/api/program.js';
 import { BpfMap, u32, u64 } from '../src/api/map.js';
 import { PacketRunner } from '../src/api/packets.js';
 import { loadVectors, parseVector, projectRoot } from './conformance-data.js';
+import { randomSocketFilter } from './random-programs.js';
+import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../src/jit/compile.js';
 
 test('conformance vectors under the JIT: all 313, local calls and callx included', () => {
   let passed = 0;
@@ -227,4 +229,53 @@ test('a batch of packets in one call gives the verdicts of one-by-one runs', () 
   const expected = packets.map((p) => (p.data.length < 2 ? 0 : ((p.data[0]! << 8) | p.data[1]!) + p.data.length));
   assert.deepEqual(Array.from(batched), expected);
   assert.deepEqual(packets.map((p) => single.run(p.data, p.netOff)), expected);
+});
+
+test('random socket filters (SKF offsets, out-of-bounds loads): batched JIT verdicts equal one-by-one interpreter runs', () => {
+  const rnd = prng(0x5eed);
+  let compared = 0;
+  for (let i = 0; i < 200; i++) {
+    const src = randomSocketFilter(rnd, true);
+    const sys = new BpfSystem();
+    const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, license: 'GPL', insns: encode(assemble(src)) });
+    const packets = Array.from({ length: 12 }, () => ({
+      data: Uint8Array.from({ length: Math.floor(rnd() * 90) }, () => Math.floor(rnd() * 256)),
+      netOff: rnd() < 0.8 ? 14 : -1,
+    }));
+    const batched = Array.from(new PacketRunner(sys, fd, 'jit').runBatch(packets));
+    const interp = new PacketRunner(sys, fd, 'interpreter');
+    const single = packets.map((p) => interp.run(p.data, p.netOff));
+    assert.deepEqual(batched, single, `program ${i}:\n${src}`);
+    compared += packets.length;
+  }
+  assert.equal(compared, 2400);
+});
+
+test('execBatch with loops, local calls and a fault: the same r0 as single runs, and E2BIG stops the batch', () => {
+  const rt = new Runtime({ helpers: conformanceHelpers() });
+  const buf = rt.mem.alloc(64);
+  const N = 5;
+  const desc = rt.mem.alloc(batchBytes(N));
+  // run i gets r2 = i + 1 (the length field)
+  for (let i = 0; i < N; i++) writeBatchDescriptor(rt.mem.view, desc, i, buf, buf, i + 1, -1);
+  const programs = [
+    // a loop: r0 = r2 * (r2 + 1) / 2
+    'mov %r0, 0\nl:\nadd %r0, %r2\nsub %r2, 1\njne %r2, 0, l\nexit',
+    // a local call doubling r2, and helper 5 ending the program from the callee when r2 is 3
+    'mov %r1, %r2\ncall local f\nadd %r0, 100\nexit\nf:\nmov %r0, %r1\nlsh %r0, 1\nmov %r6, %r1\nsub %r6, 3\nmov %r1, %r6\ncall 5\nmov %r0, %r6\nadd %r0, 3\nlsh %r0, 1\nexit',
+  ];
+  for (const src of programs) {
+    const jit = new JitProgram(rt.mem, toSlots(assemble(src)), { helpers: rt.helpers });
+    jit.execBatch(desc, N);
+    const verdicts = Array.from(batchVerdicts(rt.mem, desc, N));
+    const single = Array.from({ length: N }, (_, i) => Number(jit.run1({ r1: buf, r2: i + 1 })));
+    assert.deepEqual(verdicts, single, src);
+  }
+  assert.deepEqual(Array.from(batchVerdicts(rt.mem, desc, N)), [102, 104, 0, 108, 110]);
+  const endless = new JitProgram(rt.mem, toSlots(assemble('l:\nja l\nexit')), { helpers: rt.helpers });
+  assert.throws(() => endless.execBatch(desc, N), (e: unknown) => e instanceof BpfError && e.code === 'E2BIG');
+  // the fault word is cleared: a good batch runs afterwards
+  const ok = new JitProgram(rt.mem, toSlots(assemble('mov %r0, %r2\nexit')), { helpers: rt.helpers });
+  ok.execBatch(desc, N);
+  assert.deepEqual(Array.from(batchVerdicts(rt.mem, desc, N)), [1, 2, 3, 4, 5]);
 });

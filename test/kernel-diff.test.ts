@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
 import { assemble, encode } from '../src/isa/index.js';
 import { parseVector, projectRoot } from './conformance-data.js';
+import { randomSocketFilter } from './random-programs.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -76,39 +77,6 @@ test('socket-filter vectors agree with the host kernel', { skip }, () => {
   });
 });
 
-/** A random socket filter from a grammar both verifiers accept: packet loads, ALU on r0/r7/r8, forward jumps. */
-function randomProgram(rnd: () => number): string {
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const n = 5 + Math.floor(rnd() * 25);
-  const body: string[] = [];
-  for (let i = 0; i < n; i++) {
-    const kind = rnd();
-    const reg = pick(['%r0', '%r7', '%r8']);
-    if (kind < 0.3) {
-      const size = pick(['b', 'h', 'w']);
-      const k = rnd() < 0.9 ? Math.floor(rnd() * 70) : Math.floor(rnd() * 2000);
-      body.push(rnd() < 0.6 ? `ldabs${size} ${k}` : `ldind${size} %r7, ${k}`);
-    } else if (kind < 0.75) {
-      const w = pick(['', '32']);
-      const op = pick(['add', 'sub', 'mul', 'or', 'and', 'xor', 'lsh', 'rsh', 'arsh', 'div', 'mod', 'mov', 'neg']);
-      if (op === 'neg') body.push(`neg${w} ${reg}`);
-      else if (['lsh', 'rsh', 'arsh'].includes(op)) body.push(`${op}${w} ${reg}, ${Math.floor(rnd() * (w ? 32 : 64))}`);
-      else if (op === 'div' || op === 'mod') body.push(`${op}${w} ${reg}, ${1 + Math.floor(rnd() * 1000)}`);
-      else if (rnd() < 0.5) body.push(`${op}${w} ${reg}, ${pick(['%r0', '%r7', '%r8'])}`);
-      else body.push(`${op}${w} ${reg}, ${Math.floor(rnd() * 0x7fffffff) - (rnd() < 0.3 ? 0x40000000 : 0)}`);
-    } else {
-      const j = pick(['jeq', 'jne', 'jgt', 'jge', 'jset', 'jsgt', 'jsge', 'jlt', 'jle', 'jslt', 'jsle']);
-      // the distance is clamped below, once the body's length is known
-      body.push(`${j} %r0, ${Math.floor(rnd() * 300)}, +${1 + Math.floor(rnd() * 3)}`);
-    }
-  }
-  // forward jumps land at most on the final exit
-  for (let b = 0; b < body.length; b++) {
-    body[b] = body[b]!.replace(/\+(\d+)$/, (_m, d: string) => `+${Math.min(Number(d), body.length - b - 1)}`);
-  }
-  return ['mov %r6, %r1', 'mov %r0, 0', `mov %r7, ${Math.floor(rnd() * 40)}`, `mov %r8, ${Math.floor(rnd() * 1000)}`, ...body, 'exit'].join('\n');
-}
-
 test('random socket filters over random packets agree with the host kernel', { skip }, () => {
   let s = 0x2545f491;
   const rnd = (): number => {
@@ -120,7 +88,7 @@ test('random socket filters over random packets agree with the host kernel', { s
   const cases: Case[] = [];
   for (let i = 0; i < 300; i++) {
     const packets = Array.from({ length: 4 }, () => Uint8Array.from({ length: Math.floor(rnd() * 90) }, () => Math.floor(rnd() * 256)));
-    const src = randomProgram(rnd);
+    const src = randomSocketFilter(rnd);
     cases.push({ name: `random ${i}`, insns: encode(assemble(src)), packets, src });
   }
   const k = kernelRun(cases);

@@ -59,6 +59,13 @@ const FAULT_FUEL = 1;
 const FAULT_DEPTH = 2;
 /** scratch offset of the stop flag: set when a subprogram ends the whole program */
 const STOP_FLAG = 8 * 15 + 4;
+/** scratch offset of the fuel shared by the functions of a program with local calls */
+const FUEL_WORD = 8 * 13;
+/** batch mode's locals: the descriptors, their count, the run, its descriptor */
+const B_DESC = 22;
+const B_N = 23;
+const B_I = 24;
+const B_D = 25;
 
 const reg = (r: number): number => REG0 + r;
 
@@ -85,12 +92,10 @@ class Code extends Bytes {
   mem(o: number, offset = 0): this {
     return this.byte(o).u32(0).u32(offset);
   }
-  /** i32 bswap of the value on the stack (uses K) */
+  /** i32 bswap of the value on the stack (uses K): bytes 0 and 2 rotate left by 8, bytes 1 and 3 right by 8 */
   bswap32(): this {
-    return this.tee(K).i32(24).op(OP.i32_shl)
-      .get(K).i32(0xff00).op(OP.i32_and).i32(8).op(OP.i32_shl).op(OP.i32_or)
-      .get(K).i32(8).op(OP.i32_shr_u).i32(0xff00).op(OP.i32_and).op(OP.i32_or)
-      .get(K).i32(24).op(OP.i32_shr_u).op(OP.i32_or);
+    return this.tee(K).i32(8).op(OP.i32_rotl).i32(0x00ff00ff).op(OP.i32_and)
+      .get(K).i32(8).op(OP.i32_rotr).i32(0xff00ff00 | 0).op(OP.i32_and).op(OP.i32_or);
   }
 }
 
@@ -152,14 +157,16 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
   const starts = [...entries].sort((x, y) => x - y);
   const funcIndex = new Map(starts.map((e, i) => [e, i === 0 ? 1 : FIRST_SUB + i - 1]));
   const multi = starts.length > 1;
-  const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, { scratch, funcIndex, multi }));
+  const fc: FunctionContext = { scratch, funcIndex, multi };
+  const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
+  const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
   const subs = bodies.slice(1).map((body) => ({ type: TYPE_SUB, locals: [[2, T.i64], [4, T.i32]] as [number, number][], body }));
   return encodeModule({
     types: [
       { params: [T.i32], results: [T.i32] },
       { params: [T.i32, T.i32, T.i32, T.i32, T.i32], results: [] },
       { params: [T.i32, T.i32, T.i32, T.i32], results: [T.i32] },
-      { params: [T.i32, T.i32], results: [] },
+      { params: [], results: [] }, // unused
       // a subprogram: the entry's five i32 parameters (so local numbering is the same), r0..r10; r0..r5 come back
       { params: [T.i32, T.i32, T.i32, T.i32, T.i32, ...new Array<number>(11).fill(T.i64)], results: new Array<number>(6).fill(T.i64) },
     ],
@@ -168,7 +175,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     funcs: [
       { type: 1, locals: [[11, T.i64], [2, T.i64], [4, T.i32]], body: bodies[0]! },
       { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
-      { type: 3, locals: [[2, T.i32]], body: batchFunction(scratch) },
+      { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32]], body: batchBody },
       ...subs,
     ],
     exports: [{ name: 'run', func: 1 }, { name: 'batch', func: 3 }],
@@ -183,10 +190,19 @@ interface FunctionContext {
   multi: boolean;
 }
 
+/**
+ * How a BPF function is compiled: 'run', the entry function, one run per
+ * call; 'batch', the entry function inside a loop over batch descriptors
+ * (batch(desc, n, 0, 0, 0), see JitProgram.execBatch), so a run costs no call;
+ * 'sub', a local-call target.
+ */
+type FunctionMode = 'run' | 'batch' | 'sub';
+
 /** One BPF function, slots [start, end), as a WebAssembly function body. */
-function compileFunction(slots: readonly Slot[], start: number, end: number, fc: FunctionContext): Code {
+function compileFunction(slots: readonly Slot[], start: number, end: number, fc: FunctionContext, mode: FunctionMode): Code {
   const { scratch } = fc;
-  const main = start === 0;
+  const main = mode !== 'sub';
+  const batch = mode === 'batch';
   const n = end;
   const targets = new Set<number>();
   const leaders = new Set<number>([start]);
@@ -206,34 +222,54 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     leaders.add(t);
   }
   const c = new Code();
+  if (batch) {
+    // batch(desc, n): for i in 0..n: run over descriptor i, verdict i = r0's low 32 bits
+    c.get(P_R1).set(B_DESC).get(P_R2).set(B_N).i32(0).set(B_I);
+    c.op(OP.block).byte(VOID).op(OP.loop).byte(VOID);
+    c.get(B_I).get(B_N).op(OP.i32_ge_u).op(OP.br_if).u32(1);
+    c.get(B_DESC).get(B_I).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).tee(B_D).mem(OP.i32_load, 0).set(P_R1);
+    c.get(B_D).mem(OP.i32_load, 4).set(P_PKT);
+    c.get(B_D).mem(OP.i32_load, 8).tee(P_LEN).set(P_R2);
+    c.get(B_D).mem(OP.i32_load, 12).set(P_NET);
+    // every run starts from zeroed registers, as a call's fresh locals do
+    for (const r of [0, 3, 4, 5, 6, 7, 8, 9]) c.i64(0).set(reg(r));
+  }
   if (main) {
     // r10 is the top of the stack; r1, r2 come in as i32 addresses/lengths.
     c.i64(STACK_TOP).set(reg(10));
     c.get(P_R1).op(OP.i64_extend_i32_u).set(reg(1));
     c.get(P_R2).op(OP.i64_extend_i32_u).set(reg(2));
-    if (fc.multi) c.i32(scratch + STOP_FLAG).i32(0).mem(OP.i32_store);
+    if (fc.multi) {
+      c.i32(scratch + STOP_FLAG).i32(0).mem(OP.i32_store);
+      c.i32(scratch + FUEL_WORD).i32(JIT_LOOP_BUDGET).mem(OP.i32_store);
+    }
   }
+  if (batch) c.op(OP.block).byte(VOID); // the run's exit: br here, then the verdict
+  /** blocks open between the current instruction and the batch exit block */
+  let open = 0;
+  const toExit = (ifs: number): number => open + ifs;
   /** A subprogram returns r0..r5 to its caller. */
   const returnRegs = (): void => {
     for (let r = 0; r <= 5; r++) c.get(reg(r));
     c.op(OP.return);
   };
-  /** The BPF exit of this function. */
-  const exitFunction = (): void => {
-    if (main) c.i32(scratch).get(reg(0)).mem(OP.i64_store).op(OP.return);
+  /** The BPF exit of this function, `ifs` if-blocks deep. */
+  const exitFunction = (ifs = 0): void => {
+    if (batch) c.op(OP.br).u32(toExit(ifs));
+    else if (main) c.i32(scratch).get(reg(0)).mem(OP.i64_store).op(OP.return);
     else returnRegs();
   };
   /** End the whole program with r0 as it is (from any depth): the callers see the stop flag. */
-  const exitWithR0 = (): void => {
-    c.i32(scratch).get(reg(0)).mem(OP.i64_store);
+  const exitWithR0 = (ifs: number): void => {
     if (main) {
-      c.op(OP.return);
+      exitFunction(ifs);
       return;
     }
+    c.i32(scratch).get(reg(0)).mem(OP.i64_store);
     c.i32(scratch + STOP_FLAG).i32(1).mem(OP.i32_store);
     returnRegs();
   };
-  /** Stop the program with error `code` in the fault word (see JitProgram.exec). */
+  /** Stop the program (a batch: all of it) with error `code` in the fault word (see JitProgram.exec). */
   const fault = (code: number): void => {
     c.i32(scratch + FUEL_FLAG).i32(code).mem(OP.i32_store);
     c.i32(scratch + STOP_FLAG).i32(1).mem(OP.i32_store);
@@ -256,16 +292,16 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   let gotoIf: (t: number) => void;
   if (!backward) {
     for (let i = sorted.length - 1; i >= 0; i--) c.op(OP.block).byte(VOID);
+    open = sorted.length;
     goto = (t) => c.op(OP.br).u32(depth(t));
     gotoIf = (t) => c.op(OP.br_if).u32(depth(t));
   } else {
     c.i32(JIT_LOOP_BUDGET).set(FUEL).i32(blockOf.get(start)!).set(PC);
     c.op(OP.loop).byte(VOID);
     // out of fuel: flag it and stop
-    c.get(FUEL).i32(1).op(OP.i32_sub).tee(FUEL).op(OP.i32_eqz).op(OP.if).byte(VOID);
-    fault(FAULT_FUEL);
-    c.op(OP.end);
+    useFuel(c, fc, () => fault(FAULT_FUEL));
     for (let i = 0; i < m; i++) c.op(OP.block).byte(VOID);
+    open = m + 1;
     c.get(PC).op(OP.br_table).u32(m);
     for (let i = 0; i < m; i++) c.u32(i);
     c.u32(m - 1);
@@ -285,10 +321,12 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       while (closed < sorted.length && sorted[closed] === pc) {
         c.op(OP.end);
         closed++;
+        open--;
       }
     } else if (blockOf.has(pc)) {
       c.op(OP.end);
       cur = blockOf.get(pc)!;
+      open = m - cur;
     }
     const s = slots[pc]!;
     const code = s.code;
@@ -361,16 +399,32 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       case 'ldabs':
       case 'ldind': {
         const size = (code & 0x18) === 0x00 ? 4 : (code & 0x18) === 0x08 ? 2 : 1;
-        if (shape === 'ldind') c.get(reg(sr)).op(OP.i32_wrap_i64).i32(imm).op(OP.i32_add);
-        else c.i32(imm);
-        c.i32(size).get(P_LEN).get(P_NET).op(OP.call).u32(2).tee(A).i32(0).op(OP.i32_lt_s).op(OP.if).byte(VOID);
-        c.i64(0).set(reg(0));
-        exitWithR0();
-        c.op(OP.end);
-        c.get(P_PKT).get(A).op(OP.i32_add).tee(A);
-        if (size === 4) c.mem(OP.i32_load).bswap32();
-        else if (size === 2) c.mem(OP.i32_load8_u).i32(8).op(OP.i32_shl).get(A).mem(OP.i32_load8_u, 1).op(OP.i32_or);
-        else c.mem(OP.i32_load8_u);
+        if (shape === 'ldabs' && imm >= 0) {
+          // A constant offset: one inline bounds check, and the memarg carries the offset.
+          c.get(P_LEN).i32((imm + size) | 0).op(OP.i32_lt_u).op(OP.if).byte(VOID);
+          c.i64(0).set(reg(0));
+          exitWithR0(1);
+          c.op(OP.end);
+          c.get(P_PKT);
+          if (size === 4) c.mem(OP.i32_load, imm).bswap32();
+          else if (size === 2) c.mem(OP.i32_load8_u, imm).i32(8).op(OP.i32_shl).get(P_PKT).mem(OP.i32_load8_u, imm + 1).op(OP.i32_or);
+          else c.mem(OP.i32_load8_u, imm);
+        } else {
+          // A = the packet offset. 0 <= A and A + size <= len is checked inline;
+          // anything else (SKF_* offsets, out of bounds) goes through the packet
+          // offset function, -1 meaning out of bounds.
+          if (shape === 'ldind') c.get(reg(sr)).op(OP.i32_wrap_i64).i32(imm).op(OP.i32_add);
+          else c.i32(imm);
+          c.tee(A).op(OP.i64_extend_i32_u).i64(size).op(OP.i64_add).get(P_LEN).op(OP.i64_extend_i32_u).op(OP.i64_gt_u).op(OP.if).byte(VOID);
+          c.get(A).i32(size).get(P_LEN).get(P_NET).op(OP.call).u32(2).tee(A).i32(0).op(OP.i32_lt_s).op(OP.if).byte(VOID);
+          c.i64(0).set(reg(0));
+          exitWithR0(2);
+          c.op(OP.end).op(OP.end);
+          c.get(P_PKT).get(A).op(OP.i32_add).tee(A);
+          if (size === 4) c.mem(OP.i32_load).bswap32();
+          else if (size === 2) c.mem(OP.i32_load8_u).i32(8).op(OP.i32_shl).get(A).mem(OP.i32_load8_u, 1).op(OP.i32_or);
+          else c.mem(OP.i32_load8_u);
+        }
         c.op(OP.i64_extend_i32_u).set(reg(0));
         break;
       }
@@ -444,13 +498,19 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           c.get(reg(10)).i64(STACK_TOP - STACK_FRAME_SIZE * (MAX_CALL_FRAMES - 1)).op(OP.i64_le_u).op(OP.if).byte(VOID);
           fault(FAULT_DEPTH);
           c.op(OP.end);
+          useFuel(c, fc, () => fault(FAULT_FUEL));
           c.get(P_R1).get(P_R2).get(P_PKT).get(P_LEN).get(P_NET);
           for (let r = 0; r <= 9; r++) c.get(reg(r));
           c.get(reg(10)).i64(STACK_FRAME_SIZE).op(OP.i64_sub);
           c.op(OP.call).u32(fc.funcIndex.get(pc + imm + 1)!);
           for (let r = 5; r >= 0; r--) c.set(reg(r));
+          // the callee ended the program: r0 is in the scratch, a fault in the fault word
           c.i32(scratch + STOP_FLAG).mem(OP.i32_load).op(OP.if).byte(VOID);
-          if (main) c.op(OP.return);
+          if (batch) {
+            c.i32(scratch + FUEL_FLAG).mem(OP.i32_load).op(OP.if).byte(VOID).op(OP.return).op(OP.end);
+            c.i32(scratch).mem(OP.i64_load).set(reg(0));
+            exitFunction(1);
+          } else if (main) c.op(OP.return);
           else returnRegs();
           c.op(OP.end);
           break;
@@ -465,7 +525,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
         }, exitWithR0);
         break;
       case 'exit':
-        exitFunction();
+        exitFunction(0);
         break;
       default:
         throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile opcode 0x${code.toString(16)}`);
@@ -481,17 +541,39 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   }
   // Falling off the end cannot happen in a verified program; trap if it does.
   c.op(OP.unreachable);
+  if (batch) {
+    c.op(OP.end); // the run's exit block
+    c.get(B_DESC).get(B_N).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).get(B_I).i32(4).op(OP.i32_mul).op(OP.i32_add)
+      .get(reg(0)).op(OP.i32_wrap_i64).mem(OP.i32_store);
+    c.get(B_I).i32(1).op(OP.i32_add).set(B_I).op(OP.br).u32(0);
+    c.op(OP.end).op(OP.end); // loop, block
+    // the last run's r0, all 64 bits
+    c.i32(scratch).get(reg(0)).mem(OP.i64_store);
+  }
   return c;
 }
 
+/** Spend one unit of fuel, calling `out` when none is left: a local, or for programs with local calls a word shared by all their functions. */
+function useFuel(c: Code, fc: FunctionContext, out: () => void): void {
+  if (fc.multi) {
+    c.i32(fc.scratch + FUEL_WORD).i32(fc.scratch + FUEL_WORD).mem(OP.i32_load).i32(1).op(OP.i32_sub).tee(FUEL).mem(OP.i32_store);
+    c.get(FUEL);
+  } else {
+    c.get(FUEL).i32(1).op(OP.i32_sub).tee(FUEL);
+  }
+  c.op(OP.i32_eqz).op(OP.if).byte(VOID);
+  out();
+  c.op(OP.end);
+}
+
 /** A helper call: r1..r5 into the scratch register file, the id (pushed by `id`) to the trampoline, r0 back. */
-function helperCall(c: Code, scratch: number, id: () => void, exitWithR0: () => void): void {
+function helperCall(c: Code, scratch: number, id: () => void, exitWithR0: (ifs: number) => void): void {
   for (let r = 1; r <= 5; r++) c.i32(scratch + 8 * r).get(reg(r)).mem(OP.i64_store);
   id();
   c.op(OP.call).u32(0);
   c.i32(scratch).mem(OP.i64_load).set(reg(0));
   c.op(OP.if).byte(VOID);
-  exitWithR0();
+  exitWithR0(1);
   c.op(OP.end);
 }
 
@@ -552,34 +634,6 @@ export function batchVerdicts(mem: AddressSpace, desc: number, n: number): Uint3
   return new Uint32Array(mem.memory.buffer, desc + n * BATCH_DESC, n);
 }
 
-/**
- * batch(desc, n): run the program n times without leaving WebAssembly; run i
- * takes its inputs from the descriptor at desc + 16 i (r1, the packet, its
- * length, which is also r2, and the network offset) and leaves r0's low 32
- * bits in the i32 at desc + 16 n + 4 i.
- */
-function batchFunction(scratch: number): Code {
-  const c = new Code();
-  const desc = 0;
-  const n = 1;
-  const i = 2;
-  c.i32(0).set(i)
-    .op(OP.block).byte(VOID).op(OP.loop).byte(VOID)
-    .get(i).get(n).op(OP.i32_ge_u).op(OP.br_if).u32(1)
-    // run(r1, r2 = len, pkt, len, net)
-    .get(desc).get(i).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).tee(3)
-    .mem(OP.i32_load, 0).get(3).mem(OP.i32_load, 8)
-    .get(3).mem(OP.i32_load, 4).get(3).mem(OP.i32_load, 8).get(3).mem(OP.i32_load, 12)
-    .op(OP.call).u32(1)
-    // the verdict
-    .get(desc).get(n).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).get(i).i32(4).op(OP.i32_mul).op(OP.i32_add)
-    .i32(scratch).mem(OP.i32_load).mem(OP.i32_store)
-    .get(i).i32(1).op(OP.i32_add).set(i)
-    .op(OP.br).u32(0)
-    .op(OP.end).op(OP.end);
-  return c;
-}
-
 /** (k, size, len, netOff) -> the packet offset of an LD_ABS/LD_IND, or -1 when out of bounds. */
 function packetOffsetFunction(): Code {
   const c = new Code();
@@ -611,7 +665,7 @@ export class JitProgram {
   retHi = 0;
   readonly executed = -1;
   private readonly run: (r1: number, r2: number, pkt: number, len: number, net: number) => void;
-  private readonly batchFn: (desc: number, n: number) => void;
+  private readonly batchFn: (desc: number, n: number, z0: number, z1: number, z2: number) => void;
   private readonly scratch: number;
   private regs: Int32Array;
   private readonly mem: AddressSpace;
@@ -655,7 +709,7 @@ export class JitProgram {
       throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
     }
     this.run = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
-    this.batchFn = instance.exports['batch'] as (desc: number, n: number) => void;
+    this.batchFn = instance.exports['batch'] as (desc: number, n: number, z0: number, z1: number, z2: number) => void;
   }
 
   /**
@@ -665,7 +719,7 @@ export class JitProgram {
    */
   execBatch(desc: number, n: number): void {
     try {
-      this.batchFn(desc, n);
+      this.batchFn(desc, n, 0, 0, 0);
     } catch (e) {
       if (e instanceof BpfError) throw e;
       if (e instanceof WebAssembly.RuntimeError) throw new BpfError('EFAULT', `JIT: ${e.message}`);
@@ -673,6 +727,7 @@ export class JitProgram {
     }
     // r0 of the last run, all 64 bits
     this.refreshRegs();
+    this.checkFault();
     this.retLo = this.regs[0]!;
     this.retHi = this.regs[1]!;
   }
@@ -689,17 +744,21 @@ export class JitProgram {
       throw e;
     }
     this.refreshRegs();
-    const fault = this.regs[30];
-    if (fault !== 0) {
-      this.regs[30] = 0;
-      if (fault === FAULT_DEPTH) throw new BpfError('E2BIG', `JIT: call depth exceeds ${MAX_CALL_FRAMES} frames`);
-      throw new BpfError('E2BIG', `JIT: the budget of ${JIT_LOOP_BUDGET} taken jumps per run is exhausted`);
-    }
+    this.checkFault();
     this.retLo = this.regs[0]!;
     this.retHi = this.regs[1]!;
   }
 
   private regsGrowth = 0;
+
+  /** Throw the fault a run stopped on (E2BIG: out of fuel, or too deep), clearing it. */
+  private checkFault(): void {
+    const fault = this.regs[30];
+    if (fault === 0) return;
+    this.regs[30] = 0;
+    if (fault === FAULT_DEPTH) throw new BpfError('E2BIG', `JIT: call depth exceeds ${MAX_CALL_FRAMES} frames`);
+    throw new BpfError('E2BIG', `JIT: the budget of ${JIT_LOOP_BUDGET} taken jumps per run is exhausted`);
+  }
 
   /** The scratch register file's view, made again when the memory has grown. */
   private refreshRegs(): void {
