@@ -432,6 +432,14 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       case 'ldsx': {
         const o = address(c, sr, s.off);
         const sz = code & 0x18;
+        const next = slots[pc + 1];
+        if (code === 0x69 && next && next.code === 0xdc && next.imm === 16 && next.dst === d && !leaders.has(pc + 1)) {
+          // ldxh + be16 of the same register (how network code reads a u16 field): two byte loads
+          c.tee(A).mem(OP.i32_load8_u, o).i32(8).op(OP.i32_shl).get(A).mem(OP.i32_load8_u, o + 1).op(OP.i32_or)
+            .op(OP.i64_extend_i32_u).set(reg(d));
+          pc++;
+          break;
+        }
         const load = shape === 'ldx'
           ? sz === 0x18 ? OP.i64_load : sz === 0x00 ? OP.i64_load32_u : sz === 0x08 ? OP.i64_load16_u : OP.i64_load8_u
           : sz === 0x00 ? OP.i64_load32_s : sz === 0x08 ? OP.i64_load16_s : OP.i64_load8_s;
