@@ -279,3 +279,25 @@ test('execBatch with loops, local calls and a fault: the same r0 as single runs,
   ok.execBatch(desc, N);
   assert.deepEqual(Array.from(batchVerdicts(rt.mem, desc, N)), [1, 2, 3, 4, 5]);
 });
+
+test('ldxh + be16 is fused into byte loads, but not when a jump lands on the be16', () => {
+  const rt = new Runtime();
+  const buf = rt.mem.alloc(8);
+  rt.mem.write(buf, Uint8Array.from([0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0]));
+  const cases: [string, bigint][] = [
+    // fused: the same register
+    ['ldxh %r0, [%r1+2]\nbe16 %r0\nexit', 0x5678n],
+    // the base register is the destination
+    ['ldxh %r1, [%r1+6]\nbe16 %r1\nmov %r0, %r1\nexit', 0xdef0n],
+    // a different register: not fused
+    ['mov %r2, 0x1ffff\nldxh %r0, [%r1+0]\nbe16 %r2\nlsh %r2, 16\nor %r0, %r2\nexit', 0xffff3412n],
+    // a jump lands on the be16: both paths swap
+    ['ldxh %r0, [%r1+4]\njeq %r2, 0, +1\nldxh %r0, [%r1+0]\nbe16 %r0\nexit', 0x9abcn],
+    ['ldxh %r0, [%r1+4]\njne %r2, 0, +1\nldxh %r0, [%r1+0]\nbe16 %r0\nexit', 0x1234n],
+  ];
+  for (const [src, want] of cases) {
+    const slots = toSlots(assemble(src));
+    assert.equal(new JitProgram(rt.mem, slots, { helpers: rt.helpers }).run1({ r1: buf, r2: 0 }), want, src);
+    assert.equal(new Interpreter(rt.mem, slots, { helpers: rt.helpers }).run({ r1: buf, r2: 0 }).r0, want, src);
+  }
+});
