@@ -385,7 +385,7 @@ export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new U
   const run = prog.type.prepare(sys.runtime.mem, data);
   const maps = prog.maps.map((m) => m.impl);
   try {
-    if (it.engineName === 'jit' && maps.length === 0 && repeat > 1) {
+    if (it.engineName === 'jit' && repeat > 1) {
       // Many runs over one input without leaving WebAssembly: one descriptor per run, in chunks.
       const jit = it;
       const chunk = Math.min(repeat, 4096);
@@ -397,7 +397,15 @@ export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new U
           writeBatchDescriptor(mem.view, desc, i, Number(run.input.r1 ?? 0), pkt?.addr ?? 0, pkt?.len ?? 0, pkt?.netOff ?? -1);
         }
         const t0 = performance.now();
-        for (let done = 0; done < repeat; done += chunk) jit.execBatch(desc, Math.min(chunk, repeat - done));
+        for (let done = 0; done < repeat; done += chunk) {
+          // the batch bumps the maps' run generation per run
+          for (const m of maps) m.enterRun();
+          try {
+            jit.execBatch(desc, Math.min(chunk, repeat - done));
+          } finally {
+            for (const m of maps) m.exitRun();
+          }
+        }
         const elapsedMs = performance.now() - t0;
         return { retval: (BigInt(jit.retHi >>> 0) << 32n) | BigInt(jit.retLo >>> 0), durationNs: (elapsedMs * 1e6) / repeat, runs: repeat, dataOut: run.snapshot(), engine: 'jit' };
       } finally {

@@ -78,13 +78,13 @@ export class PacketRunner {
 
   /**
    * Run over many packets at once; returns each verdict (r0's low 32 bits).
-   * With the JIT and a program that uses no maps, the packets are laid out
-   * in memory and run in one call into WebAssembly; otherwise one by one.
+   * With the JIT, the packets are laid out in memory and run in one call into
+   * WebAssembly; with the interpreter, one by one.
    */
   runBatch(packets: readonly { data: Uint8Array; netOff: number }[]): Uint32Array {
     const out = new Uint32Array(packets.length);
     const jit = this.engine.engineName === 'jit' ? this.engine : undefined;
-    if (!jit || this.maps.length > 0 || packets.length === 0) {
+    if (!jit || packets.length === 0) {
       packets.forEach((p, i) => {
         out[i] = this.run(p.data, p.netOff);
       });
@@ -108,7 +108,13 @@ export class PacketRunner {
       writeBatchDescriptor(view, desc, i, at, at + SKB_CTX_SIZE, p.data.length, p.netOff);
       at += SKB_CTX_SIZE + ((p.data.length + 7) & ~7);
     });
-    jit.execBatch(desc, packets.length);
+    // One enterRun/exitRun around the batch: the batch bumps the run generation per run.
+    for (const m of this.maps) m.enterRun();
+    try {
+      jit.execBatch(desc, packets.length);
+    } finally {
+      for (const m of this.maps) m.exitRun();
+    }
     out.set(batchVerdicts(mem, desc, packets.length));
     return out;
   }

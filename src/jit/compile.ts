@@ -34,7 +34,7 @@ import type { Slot } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
 import type { AddressSpace } from '../runtime/memory.js';
-import { MAX_CALL_FRAMES, PAGE_SIZE, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
+import { MAX_CALL_FRAMES, PAGE_SIZE, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
 import type { RunInput } from '../vm/interpreter.js';
 import { Bytes, encodeModule, OP, T, VOID } from './wasm.js';
 
@@ -157,7 +157,8 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
   const starts = [...entries].sort((x, y) => x - y);
   const funcIndex = new Map(starts.map((e, i) => [e, i === 0 ? 1 : FIRST_SUB + i - 1]));
   const multi = starts.length > 1;
-  const fc: FunctionContext = { scratch, funcIndex, multi };
+  const helpers = slots.some((s) => (s.code === 0x85 && s.src === 0) || s.code === 0x8d);
+  const fc: FunctionContext = { scratch, funcIndex, multi, helpers };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
   const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
   const subs = bodies.slice(1).map((body) => ({ type: TYPE_SUB, locals: [[2, T.i64], [4, T.i32]] as [number, number][], body }));
@@ -188,6 +189,8 @@ interface FunctionContext {
   funcIndex: Map<number, number>;
   /** the program has local calls: the entry clears the stop flag */
   multi: boolean;
+  /** the program calls helpers */
+  helpers: boolean;
 }
 
 /**
@@ -233,6 +236,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     c.get(B_D).mem(OP.i32_load, 12).set(P_NET);
     // every run starts from zeroed registers, as a call's fresh locals do
     for (const r of [0, 3, 4, 5, 6, 7, 8, 9]) c.i64(0).set(reg(r));
+    // a new run generation for the maps' helpers (see HashMap)
+    if (fc.helpers) c.i32(RUN_GEN_ADDR).i32(RUN_GEN_ADDR).mem(OP.i32_load).i32(1).op(OP.i32_add).mem(OP.i32_store);
   }
   if (main) {
     // r10 is the top of the stack; r1, r2 come in as i32 addresses/lengths.

@@ -18,6 +18,7 @@
 
 import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../runtime/memory.js';
+import { RUN_GEN_ADDR } from '../runtime/memory.js';
 import type { Region } from '../vm/interpreter.js';
 import { jhash } from './jhash.js';
 import type { BpfMapImpl, MapAttr } from './map.js';
@@ -49,9 +50,15 @@ export class HashMap implements BpfMapImpl {
   private readonly next: Int32Array;
   private readonly hashes: Uint32Array;
   private readonly state: Uint8Array;
-  /** looked up by the running program: replacing it must not overwrite it */
-  private readonly pinned: Uint8Array;
-  private readonly pinnedList: number[] = [];
+  /**
+   * The run generation (RUN_GEN_ADDR) in which each element was last looked
+   * up: while that run lasts, replacing the element must not overwrite it.
+   * Generations rather than flags let a JIT batch run many programs between
+   * one enterRun and exitRun, bumping the generation per run in memory.
+   */
+  private readonly pinned: Uint32Array;
+  /** the generation of the run that retired a PENDING element */
+  private readonly retiredGen: Uint32Array;
   private readonly freeStack: Int32Array;
   private freeTop: number;
   private readonly pendingList: number[] = [];
@@ -82,7 +89,8 @@ export class HashMap implements BpfMapImpl {
     this.next = new Int32Array(cap).fill(-1);
     this.hashes = new Uint32Array(cap);
     this.state = new Uint8Array(cap);
-    this.pinned = new Uint8Array(cap);
+    this.pinned = new Uint32Array(cap);
+    this.retiredGen = new Uint32Array(cap);
     this.freeStack = new Int32Array(cap);
     // Hand out low indexes first, so storage fills from its start.
     for (let i = 0; i < cap; i++) this.freeStack[i] = cap - 1 - i;
@@ -131,10 +139,7 @@ export class HashMap implements BpfMapImpl {
   lookup(keyAddr: number): number {
     const { idx } = this.find(keyAddr, this.hashOf(keyAddr));
     if (idx < 0) return 0;
-    if (this.inRun && !this.pinned[idx]) {
-      this.pinned[idx] = 1;
-      this.pinnedList.push(idx);
-    }
+    if (this.inRun) this.pinned[idx] = this.generation();
     return this.elemAddr(idx) + this.keyRound;
   }
 
@@ -149,10 +154,20 @@ export class HashMap implements BpfMapImpl {
     this.heads[bucket] = idx;
   }
 
+  private generation(): number {
+    return this.mem.view.getUint32(RUN_GEN_ADDR, true);
+  }
+
+  /** Held by the current run: looked up in it. */
+  private isPinned(idx: number): boolean {
+    return this.inRun && this.pinned[idx] === this.generation();
+  }
+
   /** An unlinked element: free now, or after the run when the program may still hold it. */
   private retire(idx: number): void {
-    if (this.pinned[idx]) {
+    if (this.isPinned(idx)) {
       this.state[idx] = PENDING;
+      this.retiredGen[idx] = this.generation();
       this.pendingList.push(idx);
     } else {
       this.state[idx] = FREE;
@@ -169,7 +184,7 @@ export class HashMap implements BpfMapImpl {
     if (old >= 0 && flagsLo === BPF_NOEXIST) return E.EEXIST;
     if (old < 0 && flagsLo === BPF_EXIST) return E.ENOENT;
     const u8 = this.mem.u8;
-    if (old >= 0 && !this.pinned[old]) {
+    if (old >= 0 && !this.isPinned(old)) {
       // Nobody holds the old value: replace it in place and move it to the head, as the kernel's
       // new element would be.
       u8.copyWithin(this.elemAddr(old) + this.keyRound, valueAddr, valueAddr + this.valueSize);
@@ -177,6 +192,7 @@ export class HashMap implements BpfMapImpl {
       this.linkHead(bucket, old);
       return 0;
     }
+    if (this.freeTop === 0) this.reclaim();
     if (this.freeTop === 0) return E.ENOMEM;
     const idx = this.freeStack[--this.freeTop]!;
     const e = this.elemAddr(idx);
@@ -237,14 +253,29 @@ export class HashMap implements BpfMapImpl {
     return this.count;
   }
 
+  /** A run starts: a new generation (a JIT batch bumps it again per run). */
   enterRun(): void {
     this.inRun = true;
+    const v = this.mem.view;
+    v.setUint32(RUN_GEN_ADDR, v.getUint32(RUN_GEN_ADDR, true) + 1, true);
+  }
+
+  /** Inside a batch: free the elements retired by runs that have ended. */
+  private reclaim(): void {
+    const gen = this.generation();
+    let kept = 0;
+    for (const i of this.pendingList) {
+      if (this.retiredGen[i] === gen) this.pendingList[kept++] = i;
+      else {
+        this.state[i] = FREE;
+        this.freeStack[this.freeTop++] = i;
+      }
+    }
+    this.pendingList.length = kept;
   }
 
   exitRun(): void {
     this.inRun = false;
-    for (const i of this.pinnedList) this.pinned[i] = 0;
-    this.pinnedList.length = 0;
     for (const i of this.pendingList) {
       this.state[i] = FREE;
       this.freeStack[this.freeTop++] = i;

@@ -22,6 +22,12 @@ export const MAX_CALL_FRAMES = 8;
 export const STACK_BASE = NULL_PAGE_END;
 export const STACK_TOP = STACK_BASE + STACK_FRAME_SIZE * MAX_CALL_FRAMES;
 export const HEAP_BASE = STACK_TOP;
+/**
+ * The run generation, a u32 in the last word of the never-handed-out page:
+ * bumped per program run (by the maps' enterRun, and per run inside a JIT
+ * batch) so maps can tell which run looked an element up.
+ */
+export const RUN_GEN_ADDR = NULL_PAGE_END - 8;
 
 export interface MemoryOptions {
   /** upper bound of the memory in bytes (default 256 MiB) */
