@@ -16,9 +16,10 @@ import { toSlots } from '../isa/instruction.js';
 import { Runtime } from '../runtime/runtime.js';
 import { Interpreter } from '../vm/interpreter.js';
 import { batchBytes, batchVerdicts, JitProgram, writeBatchDescriptor } from '../jit/compile.js';
-import { toC } from './to-c.js';
+import { MAPS_C, toC } from './to-c.js';
 import type { Workload } from './workloads.js';
-import { capturePackets, TCP_PORT_80_DD, workloads } from './workloads.js';
+import { capturePackets, MAP_HEAVY, TCP_PORT_80_DD, workloads } from './workloads.js';
+import { assemble } from '../isa/asm.js';
 import { convertClassic, parseClassicText } from '../cbpf/index.js';
 import type { SockFilter } from '../cbpf/index.js';
 import { BpfSystem } from '../api/bpf.js';
@@ -38,6 +39,8 @@ export interface BenchRow {
   checked: Measurement;
   jit: Measurement & { compileUsPerInsn: number };
   native?: Measurement;
+  /** the host kernel's JIT through BPF_PROG_TEST_RUN (an XDP wrapper), r0's low 32 bits */
+  kernel?: Measurement;
 }
 
 /** Each timed round lasts about this long; the result is the best of ROUNDS rounds. */
@@ -132,18 +135,18 @@ function measureNative(ws: Workload[]): Map<string, Measurement> | undefined {
       const bytes = Array.from(w.input).join(', ');
       return `  {
     static uint8_t buf[${w.input.length}] = { ${bytes} };
-    uint64_t r0 = w${i}(buf, ${w.input.length});
+    uint64_t r0 = w${i}(buf, ${w.input.length}, buf);
     uint64_t n = 1000;
     for (;;) {
       double t0 = now();
-      for (uint64_t k = 0; k < n; k++) sink ^= w${i}(buf, ${w.input.length});
+      for (uint64_t k = 0; k < n; k++) sink ^= w${i}(buf, ${w.input.length}, buf);
       if (now() - t0 > ${ROUND_NS}) break;
       n *= 2;
     }
     double best = 1e300;
     for (int round = 0; round < ${ROUNDS}; round++) {
       double t0 = now();
-      for (uint64_t k = 0; k < n; k++) sink ^= w${i}(buf, ${w.input.length});
+      for (uint64_t k = 0; k < n; k++) sink ^= w${i}(buf, ${w.input.length}, buf);
       double per = (now() - t0) / n;
       if (per < best) best = per;
     }
@@ -177,9 +180,54 @@ ${runs}
   }
 }
 
+/** The kernel-run helper built here, or undefined without cc. */
+function buildKernelRunner(dir: string): string | undefined {
+  const cc = process.env['CC'] ?? 'cc';
+  const root = fileURLToPath(new URL('../../../', import.meta.url));
+  const exe = join(dir, 'kernel-run');
+  const r = spawnSync(cc, ['-O2', '-o', exe, join(root, 'test', 'native', 'kernel-run.c')]);
+  return r.status === 0 ? exe : undefined;
+}
+
+/** Run the helper on `input`; its output lines, or undefined when it cannot load (no bpf(2), not root). */
+function kernelRunner(input: string): string[] | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-kernel-'));
+  try {
+    const exe = buildKernelRunner(dir);
+    if (!exe) return undefined;
+    const out = spawnSync(exe, [], { input, encoding: 'utf8' }).stdout?.trim().split('\n') ?? [];
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The workloads as XDP programs in the host kernel; workload name -> ns per run and r0's low 32 bits. */
+function measureKernelWorkloads(ws: Workload[]): Map<string, Measurement> {
+  const result = new Map<string, Measurement>();
+  const hex = (b: Uint8Array | number[]): string => Buffer.from(b).toString('hex');
+  const lines = ws.map((w) => {
+    const data = new Uint8Array(128);
+    data.set(w.input);
+    const repeat = Math.max(10000, Math.floor(2e8 / Math.max(1, w.insns.length * 10)));
+    return `X ${hex(encode(w.kernel))}\nB ${repeat} ${hex(data)}`;
+  });
+  const out = kernelRunner(lines.join('\n') + '\n');
+  if (!out) return result;
+  ws.forEach((w, i) => {
+    const load = out[2 * i];
+    const run = out[2 * i + 1];
+    if (!load?.startsWith('L ') || !run?.startsWith('B ')) return;
+    const [, retval, ns] = run.split(' ');
+    result.set(w.name, { nsPerRun: Number(ns), r0: BigInt(retval!) });
+  });
+  return result;
+}
+
 export function runBench(): BenchRow[] {
   const ws = workloads();
   const native = measureNative(ws);
+  const kernel = measureKernelWorkloads(ws);
   return ws.map((w) => {
     const fast = measureInterpreter(w, 'fast');
     const checked = measureInterpreter(w, 'checked');
@@ -194,6 +242,11 @@ export function runBench(): BenchRow[] {
     };
     const n = native?.get(w.name);
     if (n) row.native = n;
+    const k = kernel.get(w.name);
+    if (k) {
+      if (k.r0 !== (fast.r0 & 0xffffffffn)) throw new Error(`${w.name}: the kernel returned 0x${k.r0.toString(16)}, the interpreter 0x${fast.r0.toString(16)}`);
+      row.kernel = k;
+    }
     for (const [engine, m] of [['checked', checked], ['jit', jit], ['native', n]] as const) {
       if (m && m.r0 !== fast.r0) {
         throw new Error(`${w.name}: ${engine} returned 0x${m.r0.toString(16)}, the interpreter 0x${fast.r0.toString(16)}`);
@@ -206,7 +259,7 @@ export function runBench(): BenchRow[] {
 const fmt = (x: number, digits = 1): string => x.toFixed(digits);
 
 export function formatTable(rows: BenchRow[]): string {
-  const header = ['workload', 'insns/run', 'native ns', 'interp ns', 'Minsn/s', 'x native', 'checked ns', 'x native', 'jit ns', 'x native', 'jit µs/insn'];
+  const header = ['workload', 'insns/run', 'native ns', 'interp ns', 'Minsn/s', 'x native', 'checked ns', 'x native', 'jit ns', 'x native', 'kernel ns', 'jit x kernel', 'jit µs/insn'];
   const body = rows.map((r) => {
     const nat = r.native?.nsPerRun;
     return [
@@ -220,6 +273,8 @@ export function formatTable(rows: BenchRow[]): string {
       nat === undefined ? 'n/a' : fmt(r.checked.nsPerRun / nat),
       fmt(r.jit.nsPerRun),
       nat === undefined ? 'n/a' : fmt(r.jit.nsPerRun / nat, 2),
+      r.kernel === undefined ? 'n/a' : fmt(r.kernel.nsPerRun),
+      r.kernel === undefined ? 'n/a' : fmt(r.jit.nsPerRun / r.kernel.nsPerRun, 2),
       fmt(r.jit.compileUsPerInsn, 2),
     ];
   });
@@ -243,6 +298,11 @@ export function benchCommand(args: string[]): number {
   process.stdout.write(`\ncapture: tcpdump 'tcp port 80' (classic BPF, converted) over ${c.packets} packets in memory, ${c.matched} matched, ns per packet\n`);
   process.stdout.write(`  interpreter ${c.interpreterNs.toFixed(1)}  JIT (batched) ${c.jitNs.toFixed(1)}  libpcap bpf_filter ${c.libpcapNs?.toFixed(1) ?? 'n/a (no libpcap-dev)'}  kernel BPF_PROG_TEST_RUN ${c.kernelNs?.toFixed(1) ?? 'n/a (no bpf(2))'}\n`);
   process.stdout.write(`  JIT x libpcap ${ratio(c.libpcapNs)}, JIT x kernel ${ratio(c.kernelNs)}\n`);
+  const m = runMapBench();
+  const mr = (x: number | undefined): string => (x === undefined ? 'n/a' : `${(m.jitNs / x).toFixed(2)}x`);
+  process.stdout.write(`\nmap: ${MAP_HEAVY.description}, over the same packets (${m.packets} runs; ${m.portPackets} port hits per pass, checked equal on every engine), ns per packet\n`);
+  process.stdout.write(`  interpreter ${m.interpreterNs.toFixed(1)}  JIT (batched) ${m.jitNs.toFixed(1)}  native C with C maps ${m.nativeNs?.toFixed(1) ?? 'n/a (no cc)'}  kernel BPF_PROG_TEST_RUN ${m.kernelNs?.toFixed(1) ?? 'n/a (no bpf(2))'}\n`);
+  process.stdout.write(`  JIT x native ${mr(m.nativeNs)}, JIT x kernel ${mr(m.kernelNs)}, interpreter x native ${m.nativeNs === undefined ? 'n/a' : `${(m.interpreterNs / m.nativeNs).toFixed(1)}x`}\n`);
   return 0;
 }
 
@@ -325,6 +385,25 @@ function measureKernel(insns: Uint8Array, packets: Uint8Array[]): number | undef
   }
 }
 
+/**
+ * Lay packets out in the runtime's memory once (context, packet, batch
+ * descriptor each), as libpcap's filter runs over packets already in memory.
+ */
+function layoutPackets(sys: BpfSystem, packets: Uint8Array[]): { desc: number; verdicts: Uint32Array } {
+  const mem = sys.runtime.mem;
+  let bytes = batchBytes(packets.length);
+  for (const p of packets) bytes += 8 + ((p.length + 7) & ~7);
+  const desc = mem.alloc(bytes);
+  let at = desc + batchBytes(packets.length);
+  packets.forEach((p, i) => {
+    mem.view.setUint32(at, p.length, true);
+    mem.u8.set(p, at + 8);
+    writeBatchDescriptor(mem.view, desc, i, at, at + 8, p.length, 14);
+    at += 8 + ((p.length + 7) & ~7);
+  });
+  return { desc, verdicts: batchVerdicts(mem, desc, packets.length) };
+}
+
 /** A tcpdump filter over a million packets in memory: interpreter, JIT (batched), libpcap, the kernel. */
 export function runCaptureBench(): CaptureRow {
   const classic = parseClassicText(TCP_PORT_80_DD);
@@ -344,18 +423,7 @@ export function runCaptureBench(): CaptureRow {
   // the JIT: the packets laid out in memory once (context, packet, descriptor), then run in
   // batches of 1024 inside WebAssembly, as libpcap runs over packets already in memory
   const prog = sys.progOf(fd).prog.jit!;
-  const mem = sys.runtime.mem;
-  let bytes = batchBytes(packets.length);
-  for (const p of packets) bytes += 8 + ((p.length + 7) & ~7);
-  const desc = mem.alloc(bytes);
-  let at = desc + batchBytes(packets.length);
-  packets.forEach((p, i) => {
-    mem.view.setUint32(at, p.length, true);
-    mem.u8.set(p, at + 8);
-    writeBatchDescriptor(mem.view, desc, i, at, at + 8, p.length, 14);
-    at += 8 + ((p.length + 7) & ~7);
-  });
-  const verdicts = batchVerdicts(mem, desc, packets.length);
+  const { desc, verdicts } = layoutPackets(sys, packets);
   let jitBest = Infinity;
   let jitMatched = 0;
   const batches = Math.ceil(CAPTURE_RUNS / packets.length);
@@ -379,4 +447,159 @@ export function runCaptureBench(): CaptureRow {
   const kernel = measureKernel(insns, packets);
   if (kernel !== undefined) row.kernelNs = kernel;
   return row;
+}
+
+export interface MapRow {
+  packets: number;
+  interpreterNs: number;
+  jitNs: number;
+  nativeNs?: number;
+  kernelNs?: number;
+  /** per pass over the 1024 packets: the sum of the verdicts, and of the per-port packet counters */
+  verdictSum: number;
+  portPackets: bigint;
+}
+
+/** The map-heavy workload loaded into a fresh system: its maps' descriptors replace the `map[fd:N]` indexes. */
+function loadMapHeavy(): { sys: BpfSystem; fd: number; ports: number } {
+  const sys = new BpfSystem();
+  const fds = MAP_HEAVY.maps.map((m) => sys.bpf('BPF_MAP_CREATE', {
+    map_type: m.type === 'hash' ? 1 : 2, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries,
+  }));
+  const insns = assemble(MAP_HEAVY.source).map((i) => (i.code === 0x18 && i.src === 1 ? { ...i, imm: fds[i.imm]! } : i));
+  const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(insns), license: 'GPL' });
+  return { sys, fd, ports: fds[0]! };
+}
+
+/** The sum of the per-port packet counters (the first u64 of each hash value). */
+function portPackets(sys: BpfSystem, mapFd: number): bigint {
+  const m = sys.mapOf(mapFd).impl;
+  let total = 0n;
+  const key = sys.runtime.mem.alloc(8);
+  const next = sys.runtime.mem.alloc(8);
+  try {
+    let prev = 0;
+    for (;;) {
+      if (m.getNextKey(prev, next) !== 0) break;
+      const v = m.lookup(next);
+      total += sys.runtime.mem.view.getBigUint64(v, true);
+      sys.runtime.mem.u8.copyWithin(key, next, next + 4);
+      prev = key;
+    }
+  } finally {
+    sys.runtime.mem.release(key);
+    sys.runtime.mem.release(next);
+  }
+  return total;
+}
+
+/** The map-heavy workload over the capture packets: interpreter, JIT (batched), native C with C maps, the kernel. */
+export function runMapBench(): MapRow {
+  const packets = capturePackets();
+  // correctness: one pass on each engine from empty maps, the same verdicts and counters
+  const pass = (engine: 'interpreter' | 'jit'): { verdicts: number[]; ports: bigint } => {
+    const { sys, fd, ports } = loadMapHeavy();
+    const verdicts = Array.from(new PacketRunner(sys, fd, engine).runBatch(packets.map((data) => ({ data, netOff: 14 }))));
+    return { verdicts, ports: portPackets(sys, ports) };
+  };
+  const a = pass('interpreter');
+  const b = pass('jit');
+  if (a.verdicts.join() !== b.verdicts.join() || a.ports !== b.ports) throw new Error('map workload: the JIT and the interpreter disagree');
+  const verdictSum = a.verdicts.reduce((x, y) => x + y, 0);
+
+  const interp = loadMapHeavy();
+  const runner = new PacketRunner(interp.sys, interp.fd, 'interpreter');
+  let t0 = performance.now();
+  for (let i = 0; i < CAPTURE_RUNS; i++) runner.run(packets[i % packets.length]!, 14);
+  const interpreterNs = ((performance.now() - t0) * 1e6) / CAPTURE_RUNS;
+
+  const jitSys = loadMapHeavy();
+  const prog = jitSys.sys.progOf(jitSys.fd).prog;
+  const { desc } = layoutPackets(jitSys.sys, packets);
+  const maps = prog.maps.map((m) => m.impl);
+  const batches = Math.ceil(CAPTURE_RUNS / packets.length);
+  let jitNs = Infinity;
+  for (let round = 0; round < 5; round++) {
+    t0 = performance.now();
+    for (let k = 0; k < batches; k++) {
+      for (const m of maps) m.enterRun();
+      prog.jit!.execBatch(desc, packets.length);
+      for (const m of maps) m.exitRun();
+    }
+    jitNs = Math.min(jitNs, ((performance.now() - t0) * 1e6) / (batches * packets.length));
+  }
+  const row: MapRow = { packets: CAPTURE_RUNS, interpreterNs, jitNs, verdictSum, portPackets: a.ports };
+  const native = measureMapNative(packets);
+  if (native) {
+    if (native.verdictSum !== verdictSum || native.portPackets !== a.ports) {
+      throw new Error(`map workload: native C gave verdicts ${native.verdictSum} and ${native.portPackets} port packets, tsbpf ${verdictSum} and ${a.ports}`);
+    }
+    row.nativeNs = native.ns;
+  }
+  const kernel = measureMapKernel(packets);
+  if (kernel !== undefined) row.kernelNs = kernel;
+  return row;
+}
+
+/** The map-heavy workload as C over C maps (to-c.ts, MAPS_C); undefined without cc. */
+function measureMapNative(packets: Uint8Array[]): { ns: number; verdictSum: number; portPackets: bigint } | undefined {
+  const cc = process.env['CC'] ?? 'cc';
+  if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).status !== 0) return undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-map-'));
+  try {
+    const pkts = packets.map((p, i) => `static uint8_t p${i}[] = { ${Array.from(p).join(',')} };`).join('\n');
+    const table = packets.map((p, i) => `{ p${i}, ${p.length} }`).join(',');
+    const init = MAP_HEAVY.maps.map((m, i) => `  map_init(&maps[${i}], ${m.type === 'hash' ? 1 : 2}, ${m.keySize}, ${m.valueSize}, ${m.maxEntries});`).join('\n');
+    const src = `#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+${MAPS_C}
+${toC('prog', assemble(MAP_HEAVY.source))}
+${pkts}
+static struct { uint8_t *d; uint32_t n; } pk[] = { ${table} };
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
+int main(void) {
+${init}
+  unsigned np = ${packets.length};
+  uint32_t ctx[${packets.length}][2];
+  for (unsigned i = 0; i < np; i++) ctx[i][0] = pk[i].n;
+  uint64_t vsum = 0;
+  for (unsigned i = 0; i < np; i++) vsum += (uint32_t)prog((uint8_t *)ctx[i], pk[i].n, pk[i].d);
+  uint64_t ports = 0;
+  struct map *h = &maps[0];
+  for (uint32_t b = 0; b < h->n_buckets; b++)
+    for (int32_t e = h->heads[b]; e >= 0; e = h->next[e]) ports += *(uint64_t *)(h->elems + (size_t)e * h->elem_size + 8);
+  double best = 1e300;
+  volatile uint64_t sink = 0;
+  for (int round = 0; round < 5; round++) {
+    double t0 = now();
+    for (unsigned i = 0; i < ${CAPTURE_RUNS}u; i++) sink += prog((uint8_t *)ctx[i % np], pk[i % np].n, pk[i % np].d);
+    double per = (now() - t0) / ${CAPTURE_RUNS};
+    if (per < best) best = per;
+  }
+  printf("%.3f %llu %llu\\n", best, (unsigned long long)vsum, (unsigned long long)ports);
+  return 0;
+}
+`;
+    writeFileSync(join(dir, 'm.c'), src);
+    const r = spawnSync(cc, ['-O2', '-w', '-o', join(dir, 'm'), join(dir, 'm.c')], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`the map workload's C baseline does not compile:\n${r.stderr}`);
+    const [ns, vsum, ports] = execFileSync(join(dir, 'm'), { encoding: 'utf8' }).trim().split(' ');
+    return { ns: Number(ns), verdictSum: Number(vsum), portPackets: BigInt(ports!) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The map-heavy workload in the host kernel (socket filter with its two maps), averaged over 16 packets. */
+function measureMapKernel(packets: Uint8Array[]): number | undefined {
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  const mapLines = MAP_HEAVY.maps.map((m) => `M ${m.type === 'hash' ? 1 : 2} ${m.keySize} ${m.valueSize} ${m.maxEntries}`);
+  const sample = packets.slice(0, 16);
+  const out = kernelRunner([...mapLines, `P ${hex(encode(assemble(MAP_HEAVY.source)))}`, ...sample.map((p) => `B 200000 ${hex(p)}`)].join('\n') + '\n');
+  if (!out || !out[MAP_HEAVY.maps.length]?.startsWith('L ')) return undefined;
+  const ns = out.slice(MAP_HEAVY.maps.length + 1).map((l) => (l.startsWith('B ') ? Number(l.split(' ')[2]) : NaN));
+  if (ns.length !== sample.length || ns.some((x) => !Number.isFinite(x))) return undefined;
+  return ns.reduce((x, y) => x + y, 0) / ns.length;
 }

@@ -18,6 +18,32 @@ export interface Workload {
   insns: Instruction[];
   /** the input buffer (r1), r2 is its length */
   input: Uint8Array;
+  /**
+   * The same computation as an XDP program for the host kernel (whose
+   * socket filters cannot read r1 as a buffer): XDP_PROLOGUE, then the
+   * body, with any bounds checks the kernel's verifier demands.
+   */
+  kernel: Instruction[];
+}
+
+/**
+ * The kernel column's prologue: the XDP packet must hold 128 bytes (the
+ * 64-byte input and 64 bytes of slack); then r1 = the data and r2 = 64, as
+ * tsbpf's runs start. With `saveEnd`, data_end is kept at fp-8.
+ */
+function xdpPrologue(saveEnd: boolean): Instruction[] {
+  return assemble(`
+    ldxw %r2, [%r1+0]
+    ldxw %r3, [%r1+4]
+    ${saveEnd ? 'stxdw [%r10-8], %r3' : ''}
+    mov %r4, %r2
+    add %r4, 128
+    jgt %r4, %r3, +3
+    mov %r1, %r2
+    mov %r2, 64
+    ja +2
+    mov %r0, 0
+    exit`);
 }
 
 function prng(seed: number): () => number {
@@ -56,7 +82,7 @@ export function aluMix(count = 1000): Workload {
   insns.push(BPF_MOV64_REG(0, 2));
   for (let r = 3; r <= 9; r++) insns.push(BPF_ALU64_REG(BPF_XOR, 0, r));
   insns.push(BPF_EXIT_INSN());
-  return { name: 'alu', description: `straight-line 64-bit ALU mix, ${insns.length} insns`, insns, input: input64() };
+  return { name: 'alu', description: `straight-line 64-bit ALU mix, ${insns.length} insns`, insns, input: input64(), kernel: [...xdpPrologue(false), ...insns] };
 }
 
 /** ~500 stack store/load pairs moving values between r2..r5 through 64 stack slots. */
@@ -78,7 +104,7 @@ export function stackTraffic(pairs = 500): Workload {
   insns.push(BPF_MOV64_REG(0, 2));
   for (let r = 3; r <= 5; r++) insns.push(BPF_ALU64_REG(BPF_XOR, 0, r));
   insns.push(BPF_EXIT_INSN());
-  return { name: 'stack', description: `${pairs} stack store/load pairs, ${insns.length} insns`, insns, input: input64() };
+  return { name: 'stack', description: `${pairs} stack store/load pairs, ${insns.length} insns`, insns, input: input64(), kernel: [...xdpPrologue(false), ...insns] };
 }
 
 /**
@@ -87,6 +113,10 @@ export function stackTraffic(pairs = 500): Workload {
  * flags and a flow hash; ~130 instructions, all run for the given frame.
  */
 export function packetParser(): Workload {
+  // The kernel's verifier forgets a packet pointer's range once a variable
+  // offset (the IP header length) is added: its version checks the TCP
+  // header against data_end (kept at fp-8 by the prologue) there.
+  const source = (kernel: boolean): string => src.replace('    add %r1, %r3\n', `    add %r1, %r3\n${kernel ? '    ldxdw %r4, [%r10-8]\n    mov %r5, %r1\n    add %r5, 34\n    jgt %r5, %r4, drop\n' : ''}`);
   const sumWords = Array.from({ length: 10 }, (_, i) => `ldxh %r2, [%r6+${14 + 2 * i}]\nbe16 %r2\nadd %r7, %r2`).join('\n');
   const tcpWords = Array.from({ length: 10 }, (_, i) => `ldxh %r5, [%r1+${14 + 2 * i}]\nbe16 %r5\nadd %r9, %r5`).join('\n');
   const src = `
@@ -186,8 +216,9 @@ export function packetParser(): Workload {
   frame.set(ip, 14);
   // TCP: ports 49152 -> 443, seq, ack, data offset 5, flags SYN
   frame.set([0xc0, 0x00, 0x01, 0xbb, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0], 34);
-  const insns = assemble(src);
-  return { name: 'packet', description: `Ethernet/IPv4/TCP parser with header checksum, ${insns.length} insns`, insns, input: frame };
+  const insns = assemble(source(false));
+  const kernel = [...xdpPrologue(true), ...assemble(source(true))];
+  return { name: 'packet', description: `Ethernet/IPv4/TCP parser with header checksum, ${insns.length} insns`, insns, input: frame, kernel };
 }
 
 export function workloads(): Workload[] {
@@ -243,3 +274,69 @@ export function capturePackets(): Uint8Array[] {
   }
   return out;
 }
+
+/** A map of the map-heavy workload: its index is the `map[fd:N]` the program names. */
+export interface WorkloadMap {
+  type: 'hash' | 'array';
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+}
+
+/**
+ * The map-heavy workload: a socket filter keeping per-port and per-protocol
+ * counters, as a traffic accounting tool does. For an IPv4 TCP/UDP packet it
+ * looks up the source and the destination port in a hash map (inserting the
+ * port with BPF_NOEXIST when it is new) and bumps its packet and byte
+ * counters with XADD; every packet bumps its IP protocol's counter in an
+ * array map. Three map lookups per run (each port block is 22 slots, which
+ * the jumps around them count); `map[fd:0]` and `map[fd:1]` are the
+ * maps' indexes, replaced by real descriptors when loaded.
+ */
+export const MAP_HEAVY = {
+  name: 'map',
+  description: 'per-port and per-protocol counters: 3 map lookups + XADDs per packet',
+  maps: [
+    { type: 'hash', keySize: 4, valueSize: 16, maxEntries: 2048 },
+    { type: 'array', keySize: 4, valueSize: 8, maxEntries: 256 },
+  ] as WorkloadMap[],
+  source: `
+    r6 = r1
+    r7 = *(u32 *)(r6 +0)
+    r0 = *(u16 *)skb[12]
+    if r0 != 0x800 goto pc+${2 * 22 + 3}
+    r0 = *(u8 *)skb[23]
+    if r0 == 0x6 goto pc+1
+    if r0 != 0x11 goto pc+${2 * 22}
+${[34, 36].map((off) => `    r0 = *(u16 *)skb[${off}]
+    *(u32 *)(r10 -8) = r0
+    r1 = map[fd:0]
+    r2 = r10
+    r2 += -8
+    call 1
+    if r0 == 0x0 goto pc+4
+    r1 = 1
+    lock *(u64 *)(r0 +0) += r1
+    lock *(u64 *)(r0 +8) += r7
+    goto pc+10
+    *(u64 *)(r10 -24) = 1
+    *(u64 *)(r10 -16) = r7
+    r1 = map[fd:0]
+    r2 = r10
+    r2 += -8
+    r3 = r10
+    r3 += -24
+    r4 = 1
+    call 2`).join('\n')}
+    r0 = *(u8 *)skb[23]
+    *(u32 *)(r10 -4) = r0
+    r1 = map[fd:1]
+    r2 = r10
+    r2 += -4
+    call 1
+    if r0 == 0x0 goto pc+2
+    r1 = 1
+    lock *(u64 *)(r0 +0) += r1
+    r0 = r7
+    exit`,
+};
