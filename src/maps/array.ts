@@ -10,7 +10,7 @@ import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import type { Region } from '../vm/interpreter.js';
 import type { BpfMapImpl, MapAttr } from './map.js';
-import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, allocMapStorage, roundUp8 } from './map.js';
+import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, MAP_HDR, allocMapStorage, roundUp8 } from './map.js';
 
 export class ArrayMap implements BpfMapImpl {
   readonly type = BPF_MAP_TYPE.ARRAY;
@@ -36,6 +36,12 @@ export class ArrayMap implements BpfMapImpl {
     this.elemSize = roundUp8(attr.valueSize);
     const bytes = this.elemSize * this.maxEntries;
     ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes, `array map of ${this.maxEntries} x ${this.elemSize} bytes`));
+    const v = mem.view;
+    v.setUint32(this.addr + MAP_HDR.TYPE, this.type, true);
+    v.setUint32(this.addr + MAP_HDR.KEY_SIZE, this.keySize, true);
+    v.setUint32(this.addr + MAP_HDR.VALUE_SIZE, this.valueSize, true);
+    v.setUint32(this.addr + MAP_HDR.MAX_ENTRIES, this.maxEntries, true);
+    v.setUint32(this.addr + MAP_HDR.STRIDE, this.elemSize, true);
     const valueSize = this.valueSize;
     const elemSize = this.elemSize;
     const base = this.base;

@@ -22,7 +22,7 @@ import { RUN_GEN_ADDR } from '../runtime/memory.js';
 import type { Region } from '../vm/interpreter.js';
 import { jhash } from './jhash.js';
 import type { BpfMapImpl, MapAttr } from './map.js';
-import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, allocMapStorage, roundUp8, roundupPowOfTwo } from './map.js';
+import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, MAP_HDR, allocMapStorage, roundUp8, roundupPowOfTwo } from './map.js';
 import { MAX_BPF_STACK } from '../isa/opcodes.js';
 
 /** elements beyond max_entries for replacing elements a running program holds */
@@ -46,9 +46,13 @@ export class HashMap implements BpfMapImpl {
   readonly base: number;
   readonly region: Region;
   private readonly mem: AddressSpace;
-  private readonly heads: Int32Array;
-  private readonly next: Int32Array;
-  private readonly hashes: Uint32Array;
+  /** views of the links in the runtime's memory (after the elements), made again if the memory grows */
+  private heads!: Int32Array;
+  private next!: Int32Array;
+  private hashes!: Uint32Array;
+  private viewsGrowth = -1;
+  private readonly linksAddr: number;
+  private readonly cap: number;
   private readonly state: Uint8Array;
   /**
    * The run generation (RUN_GEN_ADDR) in which each element was last looked
@@ -56,7 +60,7 @@ export class HashMap implements BpfMapImpl {
    * Generations rather than flags let a JIT batch run many programs between
    * one enterRun and exitRun, bumping the generation per run in memory.
    */
-  private readonly pinned: Uint32Array;
+  private pinned!: Uint32Array;
   /** the generation of the run that retired a PENDING element */
   private readonly retiredGen: Uint32Array;
   private readonly freeStack: Int32Array;
@@ -79,17 +83,33 @@ export class HashMap implements BpfMapImpl {
     this.elemSize = this.keyRound + roundUp8(attr.valueSize);
     this.nBuckets = roundupPowOfTwo(attr.maxEntries);
     const cap = this.maxEntries + SPARE;
+    this.cap = cap;
     const bytes = cap * this.elemSize;
-    // Links take 13 bytes per element and 4 per bucket, outside the address space.
-    const side = cap * 13 + this.nBuckets * 4;
+    // The links follow the elements in the runtime's memory, where the JIT's
+    // inline lookup walks them: 4 bytes per bucket, 12 per element (next,
+    // hash, pinning run). State and the free stack (5 more) stay outside.
+    const links = this.nBuckets * 4 + cap * 12;
     const what = `hash map of ${this.maxEntries} x ${this.elemSize} bytes`;
-    if (side > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
-    ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes, what));
-    this.heads = new Int32Array(this.nBuckets).fill(-1);
-    this.next = new Int32Array(cap).fill(-1);
-    this.hashes = new Uint32Array(cap);
+    if (cap * 5 > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
+    ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes + links, what));
+    this.linksAddr = this.base + bytes;
+    this.syncViews();
+    this.heads.fill(-1);
+    this.next.fill(-1);
+    const v = mem.view;
+    const h = this.addr;
+    v.setUint32(h + MAP_HDR.TYPE, this.type, true);
+    v.setUint32(h + MAP_HDR.KEY_SIZE, this.keySize, true);
+    v.setUint32(h + MAP_HDR.VALUE_SIZE, this.valueSize, true);
+    v.setUint32(h + MAP_HDR.MAX_ENTRIES, this.maxEntries, true);
+    v.setUint32(h + MAP_HDR.STRIDE, this.elemSize, true);
+    v.setUint32(h + MAP_HDR.KEY_ROUND, this.keyRound, true);
+    v.setUint32(h + MAP_HDR.MASK, this.nBuckets - 1, true);
+    v.setUint32(h + MAP_HDR.HEADS, this.linksAddr, true);
+    v.setUint32(h + MAP_HDR.NEXT, this.linksAddr + this.nBuckets * 4, true);
+    v.setUint32(h + MAP_HDR.HASHES, this.linksAddr + this.nBuckets * 4 + cap * 4, true);
+    v.setUint32(h + MAP_HDR.PINNED, this.linksAddr + this.nBuckets * 4 + cap * 8, true);
     this.state = new Uint8Array(cap);
-    this.pinned = new Uint32Array(cap);
     this.retiredGen = new Uint32Array(cap);
     this.freeStack = new Int32Array(cap);
     // Hand out low indexes first, so storage fills from its start.
@@ -108,6 +128,19 @@ export class HashMap implements BpfMapImpl {
         return state[idx] !== FREE && off >= keyRound && off + (end - addr) <= keyRound + valueSize;
       },
     };
+  }
+
+  /** (Re)make the link views: at creation, and after the memory has grown. */
+  private syncViews(): void {
+    if (this.viewsGrowth === this.mem.growth) return;
+    const buf = this.mem.memory.buffer;
+    const n = this.nBuckets;
+    const cap = this.cap;
+    this.heads = new Int32Array(buf, this.linksAddr, n);
+    this.next = new Int32Array(buf, this.linksAddr + n * 4, cap);
+    this.hashes = new Uint32Array(buf, this.linksAddr + n * 4 + cap * 4, cap);
+    this.pinned = new Uint32Array(buf, this.linksAddr + n * 4 + cap * 8, cap);
+    this.viewsGrowth = this.mem.growth;
   }
 
   private elemAddr(i: number): number {
@@ -137,6 +170,7 @@ export class HashMap implements BpfMapImpl {
   }
 
   lookup(keyAddr: number): number {
+    this.syncViews();
     const { idx } = this.find(keyAddr, this.hashOf(keyAddr));
     if (idx < 0) return 0;
     if (this.inRun) this.pinned[idx] = this.generation();
@@ -177,6 +211,7 @@ export class HashMap implements BpfMapImpl {
 
   update(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number): number {
     if (flagsHi !== 0 || flagsLo >>> 0 > BPF_EXIST) return E.EINVAL;
+    this.syncViews();
     const hash = this.hashOf(keyAddr);
     const bucket = hash & (this.nBuckets - 1);
     const { idx: old, prev } = this.find(keyAddr, hash);
@@ -215,6 +250,7 @@ export class HashMap implements BpfMapImpl {
   }
 
   delete(keyAddr: number): number {
+    this.syncViews();
     const hash = this.hashOf(keyAddr);
     const { idx, prev } = this.find(keyAddr, hash);
     if (idx < 0) return E.ENOENT;
@@ -225,6 +261,7 @@ export class HashMap implements BpfMapImpl {
   }
 
   getNextKey(keyAddr: number, nextKeyAddr: number): number {
+    this.syncViews();
     let bucket = 0;
     if (keyAddr !== 0) {
       const hash = this.hashOf(keyAddr);
@@ -257,6 +294,7 @@ export class HashMap implements BpfMapImpl {
   enterRun(): void {
     this.inRun = true;
     const v = this.mem.view;
+    v.setUint32(this.addr + MAP_HDR.IN_RUN, 1, true);
     v.setUint32(RUN_GEN_ADDR, v.getUint32(RUN_GEN_ADDR, true) + 1, true);
   }
 
@@ -276,6 +314,7 @@ export class HashMap implements BpfMapImpl {
 
   exitRun(): void {
     this.inRun = false;
+    this.mem.view.setUint32(this.addr + MAP_HDR.IN_RUN, 0, true);
     for (const i of this.pendingList) {
       this.state[i] = FREE;
       this.freeStack[this.freeTop++] = i;

@@ -68,15 +68,52 @@ export interface BpfMapImpl {
 
 /** round_up(n, 8) in exact arithmetic (sizes are u32; 32-bit bitwise math would wrap) */
 /**
- * A map's memory: 16 bytes whose address is the map's identity (what
- * ld_imm64 of its fd loads), and `bytes` of zeroed storage. ENOMEM, with
- * nothing left allocated, when it does not fit.
+ * The header at a map's address, u32 words the JIT's inline lookup reads
+ * (jit/maps.ts): it finds array values and walks hash buckets in
+ * WebAssembly, calling back into JavaScript only for updates and deletes.
+ */
+export const MAP_HDR = {
+  MAGIC: 0,
+  TYPE: 4,
+  KEY_SIZE: 8,
+  VALUE_SIZE: 12,
+  MAX_ENTRIES: 16,
+  /** 1 between enterRun and exitRun (hash maps pin looked-up elements then) */
+  IN_RUN: 20,
+  /** the elements (hash: key, then value) or values (array) */
+  BASE: 24,
+  /** bytes per element */
+  STRIDE: 28,
+  /** hash: the key's rounded size, where the value starts in an element */
+  KEY_ROUND: 32,
+  /** hash: n_buckets - 1 */
+  MASK: 36,
+  /** hash: i32 per bucket (first element or -1), i32 per element (next or -1), u32 per element (its jhash), u32 per element (the pinning run) */
+  HEADS: 40,
+  NEXT: 44,
+  HASHES: 48,
+  PINNED: 52,
+} as const;
+export const MAP_HDR_SIZE = 64;
+/** 'BPFM' little-endian: the header is a map's */
+export const MAP_MAGIC = 0x4d465042;
+
+/**
+ * A map's memory: a MAP_HDR_SIZE header whose address is the map's
+ * identity (what ld_imm64 of its fd loads; the header holds the map's
+ * shape, see MAP_HDR), and `bytes` of zeroed storage. ENOMEM, with nothing
+ * left allocated, when it does not fit.
  */
 export function allocMapStorage(mem: AddressSpace, bytes: number, what: string): { addr: number; base: number } {
   if (!Number.isSafeInteger(bytes) || bytes > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
-  const addr = mem.alloc(16);
+  const addr = mem.alloc(MAP_HDR_SIZE);
   try {
-    return { addr, base: mem.alloc(bytes) };
+    const base = mem.alloc(bytes);
+    const v = mem.view;
+    for (let o = 0; o < MAP_HDR_SIZE; o += 4) v.setUint32(addr + o, 0, true);
+    v.setUint32(addr + MAP_HDR.MAGIC, MAP_MAGIC, true);
+    v.setUint32(addr + MAP_HDR.BASE, base, true);
+    return { addr, base };
   } catch (e) {
     mem.release(addr);
     throw e;
