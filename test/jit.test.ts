@@ -362,3 +362,59 @@ test('batched runs with maps: a run replacing an element it holds, 200 packets, 
   assert.equal(total, BigInt(one.verdicts.filter((v) => v !== 0xf9).length));
   assert.ok(one.verdicts.some((v) => v === 1), 'an old value read through the held pointer');
 });
+
+test('the inline map lookup agrees with the maps own lookup: hash keys of 1..40 bytes (jhash words and tails), absent keys, array bounds', () => {
+  const rnd = prng(4242);
+  for (const keySize of [1, 2, 3, 4, 5, 7, 8, 11, 12, 13, 16, 23, 24, 25, 36, 40]) {
+    const sys = new BpfSystem();
+    const fd = sys.bpf('BPF_MAP_CREATE', { map_type: 1, key_size: keySize, value_size: 8, max_entries: 64 });
+    const map = sys.mapOf(fd).impl;
+    const mem = sys.runtime.mem;
+    const keys: Uint8Array[] = [];
+    const key = mem.alloc(keySize);
+    const value = mem.alloc(8);
+    for (let i = 0; i < 60; i++) {
+      const k = Uint8Array.from({ length: keySize }, () => Math.floor(rnd() * 256));
+      keys.push(k);
+      mem.write(key, k);
+      mem.view.setUint32(value, i, true);
+      map.update(key, value, 0, 0);
+    }
+    // absent keys: random ones, and present ones with one byte changed (the last, the first)
+    const probes = [...keys];
+    for (let i = 0; i < 40; i++) probes.push(Uint8Array.from({ length: keySize }, () => Math.floor(rnd() * 256)));
+    for (const k of keys.slice(0, 10)) {
+      const last = Uint8Array.from(k);
+      last[keySize - 1] ^= 1;
+      const first = Uint8Array.from(k);
+      first[0] ^= 0x80;
+      probes.push(last, first);
+    }
+    const src = `lddw %r6, ${map.addr}\nmov %r2, %r1\nmov %r1, %r6\ncall 1\nexit`;
+    const jit = new JitProgram(mem, toSlots(assemble(src)), { helpers: sys.runtime.helpers });
+    let found = 0;
+    for (const k of probes) {
+      mem.write(key, k);
+      const want = map.lookup(key);
+      assert.equal(jit.run1({ r1: key }), BigInt(want), `key size ${keySize}, key ${Buffer.from(k).toString('hex')}`);
+      if (want !== 0) found++;
+    }
+    assert.ok(found >= 60, `key size ${keySize}: ${found} found`);
+  }
+  // an array map: in range gives the value's address, out of range 0
+  const sys = new BpfSystem();
+  const fd = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 12, max_entries: 5 });
+  const map = sys.mapOf(fd).impl;
+  const mem = sys.runtime.mem;
+  const key = mem.alloc(4);
+  const jit = new JitProgram(mem, toSlots(assemble(`lddw %r6, ${map.addr}\nmov %r2, %r1\nmov %r1, %r6\ncall 1\nexit`)), { helpers: sys.runtime.helpers });
+  for (const i of [0, 1, 4, 5, 6, 0xffffffff, 0x80000000]) {
+    mem.view.setUint32(key, i, true);
+    const want = i < 5 ? map.lookup(key) : 0;
+    assert.equal(jit.run1({ r1: key }), BigInt(want), `index ${i}`);
+    if (i < 5) assert.notEqual(want, 0);
+  }
+  // not a map: the helper's own EFAULT
+  const bad = new JitProgram(mem, toSlots(assemble(`mov %r2, %r1\nmov %r1, %r1\nadd %r1, 4\ncall 1\nexit`)), { helpers: sys.runtime.helpers });
+  assert.throws(() => bad.run1({ r1: key }), (e: unknown) => e instanceof BpfError && e.code === 'EFAULT');
+});

@@ -37,6 +37,7 @@ import type { AddressSpace } from '../runtime/memory.js';
 import { MAX_CALL_FRAMES, PAGE_SIZE, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
 import type { RunInput } from '../vm/interpreter.js';
 import { Bytes, encodeModule, OP, T, VOID } from './wasm.js';
+import { LOOKUP_LOCALS, mapLookupFunction } from './maps.js';
 
 const P_R1 = 0;
 const P_R2 = 1;
@@ -140,7 +141,7 @@ const FIRST_SUB = 4;
  * (`loop { block* br_table }`), the block to run next in a local, and fuel
  * so that an unverified loop cannot run forever.
  */
-export function compileToWasm(slots: readonly Slot[], scratch: number, memPages: { min: number; max?: number }): Uint8Array {
+export function compileToWasm(slots: readonly Slot[], scratch: number, memPages: { min: number; max?: number }, options: CompileOptions = {}): Uint8Array {
   const n = slots.length;
   const entries = new Set<number>([0]);
   for (let pc = 0; pc < n; pc++) {
@@ -158,7 +159,10 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
   const funcIndex = new Map(starts.map((e, i) => [e, i === 0 ? 1 : FIRST_SUB + i - 1]));
   const multi = starts.length > 1;
   const helpers = slots.some((s) => (s.code === 0x85 && s.src === 0) || s.code === 0x8d);
-  const fc: FunctionContext = { scratch, funcIndex, multi, helpers };
+  const lookupFunc = options.inlineMapLookup && slots.some((s) => s.code === 0x85 && s.src === 0 && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
+    ? FIRST_SUB + starts.length - 1
+    : undefined;
+  const fc: FunctionContext = { scratch, funcIndex, multi, helpers, lookupFunc };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
   const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
   const subs = bodies.slice(1).map((body) => ({ type: TYPE_SUB, locals: [[2, T.i64], [4, T.i32]] as [number, number][], body }));
@@ -167,7 +171,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       { params: [T.i32], results: [T.i32] },
       { params: [T.i32, T.i32, T.i32, T.i32, T.i32], results: [] },
       { params: [T.i32, T.i32, T.i32, T.i32], results: [T.i32] },
-      { params: [], results: [] }, // unused
+      { params: [T.i32, T.i32], results: [T.i32] }, // the inline map lookup
       // a subprogram: the entry's five i32 parameters (so local numbering is the same), r0..r10; r0..r5 come back
       { params: [T.i32, T.i32, T.i32, T.i32, T.i32, ...new Array<number>(11).fill(T.i64)], results: new Array<number>(6).fill(T.i64) },
     ],
@@ -178,10 +182,19 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
       { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32]], body: batchBody },
       ...subs,
+      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction() }]),
     ],
     exports: [{ name: 'run', func: 1 }, { name: 'batch', func: 3 }],
   });
 }
+
+export interface CompileOptions {
+  /** helper 1 is bpf_map_lookup_elem: look values up in WebAssembly (jit/maps.ts) */
+  inlineMapLookup?: boolean;
+}
+
+/** bpf_map_lookup_elem's helper id */
+const BPF_FUNC_MAP_LOOKUP_ELEM = 1;
 
 interface FunctionContext {
   scratch: number;
@@ -191,6 +204,8 @@ interface FunctionContext {
   multi: boolean;
   /** the program calls helpers */
   helpers: boolean;
+  /** the function index of the inline map lookup, when the program uses it */
+  lookupFunc: number | undefined;
 }
 
 /**
@@ -528,6 +543,16 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           c.op(OP.end);
           break;
         }
+        if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined) {
+          // r0 = lookup(r1, r2) in WebAssembly; -1 (not a map it knows) takes the helper
+          c.get(reg(1)).op(OP.i32_wrap_i64).get(reg(2)).op(OP.i32_wrap_i64).op(OP.call).u32(fc.lookupFunc).tee(A)
+            .i32(-1).op(OP.i32_ne).op(OP.if).byte(VOID)
+            .get(A).op(OP.i64_extend_i32_u).set(reg(0))
+            .op(OP.else);
+          helperCall(c, scratch, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1));
+          c.op(OP.end);
+          break;
+        }
         helperCall(c, scratch, () => c.i32(imm), exitWithR0);
         break;
       case 'callx':
@@ -688,7 +713,9 @@ export class JitProgram {
     this.mem = mem;
     this.scratch = mem.alloc(8 * 16);
     const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
-    const bytes = compileToWasm(slots, this.scratch, { min: pages });
+    const bytes = compileToWasm(slots, this.scratch, { min: pages }, {
+      inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem',
+    });
     this.wasmBytes = bytes.length;
     this.regs = new Int32Array(mem.memory.buffer, this.scratch, 32);
     this.regsGrowth = mem.growth;
