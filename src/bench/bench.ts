@@ -364,25 +364,15 @@ int main(void) {
   }
 }
 
-/** The host kernel's JIT through BPF_PROG_TEST_RUN (the test helper), averaged over 16 of the packets. */
-function measureKernel(insns: Uint8Array, packets: Uint8Array[]): number | undefined {
-  const cc = process.env['CC'] ?? 'cc';
-  const root = fileURLToPath(new URL('../../../', import.meta.url));
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-kernel-'));
-  try {
-    const r = spawnSync(cc, ['-O2', '-o', join(dir, 'k'), join(root, 'test', 'native', 'kernel-run.c')]);
-    if (r.status !== 0) return undefined;
-    const sample = packets.slice(0, 16);
-    const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-    const input = `P ${hex(insns)}\n` + sample.map((p) => `B 200000 ${hex(p)}`).join('\n') + '\n';
-    const out = spawnSync(join(dir, 'k'), [], { input, encoding: 'utf8' }).stdout.trim().split('\n');
-    if (!out[0]?.startsWith('L ')) return undefined;
-    const ns = out.slice(1).map((l) => Number(l.split(' ')[2]));
-    if (ns.length !== sample.length || ns.some((x) => !Number.isFinite(x))) return undefined;
-    return ns.reduce((a, b) => a + b, 0) / ns.length;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** The host kernel's JIT through BPF_PROG_TEST_RUN (the test helper, after `mapLines` create maps), averaged over 16 of the packets. */
+function measureKernel(insns: Uint8Array, packets: Uint8Array[], mapLines: string[] = []): number | undefined {
+  const sample = packets.slice(0, 16);
+  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+  const out = kernelRunner([...mapLines, `P ${hex(insns)}`, ...sample.map((p) => `B 200000 ${hex(p)}`)].join('\n') + '\n');
+  if (!out || !out[mapLines.length]?.startsWith('L ')) return undefined;
+  const ns = out.slice(mapLines.length + 1).map((l) => (l.startsWith('B ') ? Number(l.split(' ')[2]) : NaN));
+  if (ns.length !== sample.length || ns.some((x) => !Number.isFinite(x))) return undefined;
+  return ns.reduce((x, y) => x + y, 0) / ns.length;
 }
 
 /**
@@ -594,12 +584,6 @@ ${init}
 
 /** The map-heavy workload in the host kernel (socket filter with its two maps), averaged over 16 packets. */
 function measureMapKernel(packets: Uint8Array[]): number | undefined {
-  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
   const mapLines = MAP_HEAVY.maps.map((m) => `M ${m.type === 'hash' ? 1 : 2} ${m.keySize} ${m.valueSize} ${m.maxEntries}`);
-  const sample = packets.slice(0, 16);
-  const out = kernelRunner([...mapLines, `P ${hex(encode(assemble(MAP_HEAVY.source)))}`, ...sample.map((p) => `B 200000 ${hex(p)}`)].join('\n') + '\n');
-  if (!out || !out[MAP_HEAVY.maps.length]?.startsWith('L ')) return undefined;
-  const ns = out.slice(MAP_HEAVY.maps.length + 1).map((l) => (l.startsWith('B ') ? Number(l.split(' ')[2]) : NaN));
-  if (ns.length !== sample.length || ns.some((x) => !Number.isFinite(x))) return undefined;
-  return ns.reduce((x, y) => x + y, 0) / ns.length;
+  return measureKernel(encode(assemble(MAP_HEAVY.source)), packets, mapLines);
 }
