@@ -63,6 +63,11 @@ export interface RunInput {
 }
 
 const STRIDE = 2;
+/** REGS[0..21] are r0..r10; constant registers (fast mode) start here */
+const POOL_BASE = 32;
+/** at most this many distinct constants per program; K-form instructions past it stay K-form */
+const REGS_LENGTH = 8192;
+const POOL_MAX = (REGS_LENGTH - POOL_BASE) / 2;
 
 /**
  * The register file, one per process: r(i) = (REGS[2i], REGS[2i+1]). A
@@ -72,7 +77,7 @@ const STRIDE = 2;
  * Runs do not nest (a helper never starts a program), so one file suffices;
  * `running` enforces that.
  */
-const REGS = new Int32Array(32);
+const REGS = new Int32Array(REGS_LENGTH);
 let running = false;
 
 /**
@@ -90,11 +95,45 @@ const OP_FELL_OFF = 0xff;
 const FRAME_WORDS = 10;
 const TWO32 = 4294967296;
 
-/** Lowered form: [code | dst << 8 | src << 12 | off << 16, imm] per slot (2 words: one load fewer per instruction than 4), plus a sentinel. */
-function predecode(slots: readonly Slot[]): Int32Array {
+/**
+ * Lowered form, 2 words per slot plus a sentinel:
+ *   word 0: key | dst << 10 | off << 16, where key (10 bits) is the opcode
+ *           byte, or for a fused pair (fast mode, see fuse()) a number from
+ *           FUSED_BASE up;
+ *   word 1: imm, or for an instruction that reads a source register and no
+ *           imm (X-form ALU and jumps, LDX, STX), that register's index into
+ *           REGS (2 * src). The few that need both (LD_IND, call) keep src in
+ *           the off field (2 * src), atomics in word 1 as op | 2 * src << 8.
+ * In fast mode, K-form ALU and ST instructions become their X-form / STX twin
+ * reading a constant register (the pool, REGS[POOL_BASE..]) holding the
+ * sign-extended imm, which halves the kinds fuse() has to pair.
+ */
+export interface Predecoded {
+  code: Int32Array;
+  /** constant registers, copied to REGS[POOL_BASE..] when the program is loaded */
+  pool: Int32Array;
+}
+
+export const KEY_MASK = 0x3ff;
+const DST_SHIFT = 10;
+
+function predecode(slots: readonly Slot[], fast: boolean): Predecoded {
   const n = slots.length;
   const p = new Int32Array((n + 1) * STRIDE);
   const secondHalf = new Uint8Array(n + 1);
+  const pool: number[] = [];
+  const poolIndex = new Map<number, number>();
+  /** the REGS index of the constant register holding sext(imm), or -1 when the pool is full */
+  const constant = (imm: number): number => {
+    let k = poolIndex.get(imm);
+    if (k === undefined) {
+      if (pool.length >= 2 * POOL_MAX) return -1;
+      k = POOL_BASE + pool.length;
+      pool.push(imm, imm >> 31);
+      poolIndex.set(imm, k);
+    }
+    return k;
+  };
   for (let i = 0; i < n; i++) {
     const s = slots[i]!;
     if (secondHalf[i]) {
@@ -110,10 +149,51 @@ function predecode(slots: readonly Slot[]): Int32Array {
       }
       secondHalf[i + 1] = 1;
     }
-    p[i * STRIDE] = s.code | (s.dst << 8) | (s.src << 12) | (s.off << 16);
-    p[i * STRIDE + 1] = s.imm;
+    let key = s.code;
+    let off = s.off;
+    let word1 = s.imm;
+    switch (opcodeShape(s.code)) {
+      case 'alu':
+        if (s.code & 0x08) word1 = s.src * 2;
+        else if (fast) {
+          const k = constant(s.imm);
+          if (k >= 0) {
+            key = s.code | 0x08;
+            word1 = k;
+            // K-form mov ignores off; X-form mov reads it as a sign-extension width
+            if ((s.code & 0xf0) === 0xb0) off = 0;
+          }
+        }
+        break;
+      case 'st':
+        if (fast) {
+          const k = constant(s.imm);
+          if (k >= 0) {
+            key = s.code + 1; // STX of the same size
+            word1 = k;
+          }
+        }
+        break;
+      case 'jcond':
+        if (s.code & 0x08) word1 = s.src * 2;
+        break;
+      case 'ldx': case 'ldsx': case 'stx':
+        word1 = s.src * 2;
+        break;
+      case 'atomic':
+        word1 = s.imm | (s.src * 2) << 8;
+        break;
+      case 'ldind': case 'call':
+        off = s.src * 2;
+        break;
+      default:
+        break;
+    }
+    p[i * STRIDE] = key | (s.dst << DST_SHIFT) | (off << 16);
+    p[i * STRIDE + 1] = word1;
   }
   p[n * STRIDE] = OP_FELL_OFF;
+  if (fast) fuse(p, n);
   // Every static control transfer must land on an instruction (or, for a
   // jump, on the sentinel past the end, which reports falling off).
   for (let i = 0; i < n; i++) {
@@ -128,7 +208,80 @@ function predecode(slots: readonly Slot[]): Int32Array {
       throw new BpfError('EINVAL', `jump out of range from insn ${i} to ${target}`);
     }
   }
-  return p;
+  return { code: p, pool: Int32Array.from(pool) };
+}
+
+/** Key of the first fused case; keys below are opcode bytes. */
+const FUSED_BASE = 0x100;
+// ---- BEGIN GENERATED: fusable kinds (scripts/gen-fused.mjs; do not edit) ----
+/** Number of fusable kinds; fusedKind() numbers them 0 .. FUSED_KINDS - 1. */
+const FUSED_KINDS = 17;
+/** Names of the fusable kinds, by number. */
+export const FUSED_KIND_NAMES: readonly string[] = ['add', 'sub', 'mul', 'or', 'and', 'xor', 'mov', 'lsh', 'rsh', 'arsh', 'be16', 'be32', 'be64', 'ldxw', 'ldxh', 'ldxb', 'ldxdw'];
+/** Key of the fused case for kinds (k1, k2) at [k1 * FUSED_KINDS + k2], or 0 when the pair is not fused. */
+const FUSED_PAIR_KEY = new Uint16Array([
+  256, 257, 258, 259, 260, 261, 262, 263, 264, 265, 0, 0, 0, 0, 0, 0, 0,
+  266, 267, 268, 269, 270, 271, 272, 273, 274, 275, 0, 0, 0, 0, 0, 0, 0,
+  276, 277, 278, 279, 280, 281, 282, 283, 284, 285, 0, 0, 0, 0, 0, 0, 0,
+  286, 287, 288, 289, 290, 291, 292, 293, 294, 295, 0, 0, 0, 0, 0, 0, 0,
+  296, 297, 298, 299, 300, 301, 302, 303, 304, 305, 0, 0, 0, 0, 0, 0, 0,
+  306, 307, 308, 309, 310, 311, 312, 313, 314, 315, 0, 0, 0, 0, 0, 0, 0,
+  316, 317, 318, 319, 320, 321, 322, 323, 324, 325, 0, 0, 0, 0, 0, 0, 0,
+  326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 0, 0, 0, 0, 0, 0, 0,
+  336, 337, 338, 339, 340, 341, 342, 343, 344, 345, 0, 0, 0, 0, 0, 0, 0,
+  346, 347, 348, 349, 350, 351, 352, 353, 354, 355, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 356, 357, 358, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 359, 360, 361, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 362, 363, 364, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 365, 366, 367, 0, 0, 0, 0,
+]);
+/** The fusable kind of a fast-mode predecoded instruction (key = opcode byte), or -1. */
+function fusedKind(key: number, off: number, imm: number): number {
+  switch (key) {
+    case 0x0f: return 0;
+    case 0x1f: return 1;
+    case 0x2f: return 2;
+    case 0x4f: return 3;
+    case 0x5f: return 4;
+    case 0x61: return 13;
+    case 0x69: return 14;
+    case 0x6f: return 7;
+    case 0x71: return 15;
+    case 0x79: return 16;
+    case 0x7f: return 8;
+    case 0xaf: return 5;
+    case 0xbf: return off === 0 ? 6 : -1;
+    case 0xcf: return 9;
+    case 0xd7: return imm === 16 ? 10 : imm === 32 ? 11 : imm === 64 ? 12 : -1;
+    case 0xdc: return imm === 16 ? 10 : imm === 32 ? 11 : imm === 64 ? 12 : -1;
+    default: return -1;
+  }
+}
+// ---- END GENERATED: fusable kinds ----
+
+/**
+ * Superinstructions (fast mode): slot i runs the instructions of slots i and
+ * i + 1 in one dispatch when both are of a fusable kind (straight-line, no
+ * control transfer). Only slot i's key changes: slot i + 1 keeps its own
+ * fields, which the fused case reads, so a jump into slot i + 1 runs it
+ * alone (itself possibly fused with i + 2). The fused case increments pc
+ * between the two, so the executed count stays exact and a fault in the
+ * second names its pc.
+ */
+function fuse(p: Int32Array, n: number): void {
+  const kinds = new Int32Array(n + 1).fill(-1);
+  for (let i = 0; i < n; i++) {
+    const w = p[i * STRIDE]!;
+    kinds[i] = fusedKind(w & KEY_MASK, w >> 16, p[i * STRIDE + 1]!);
+  }
+  for (let i = 0; i + 1 < n; i++) {
+    if (kinds[i]! < 0 || kinds[i + 1]! < 0) continue;
+    const key = FUSED_PAIR_KEY[kinds[i]! * FUSED_KINDS + kinds[i + 1]!]!;
+    if (key !== 0) p[i * STRIDE] = (p[i * STRIDE]! & ~KEY_MASK) | key;
+  }
 }
 
 function bswap32(x: number): number {
@@ -158,6 +311,7 @@ export class Interpreter {
   readonly engineName = 'interpreter' as const;
   readonly slots: readonly Slot[];
   private readonly prog: Int32Array;
+  private readonly pool: Int32Array;
   private readonly mem: AddressSpace;
   private readonly helpers: HelperRegistry;
   private readonly helperCache = new Map<number, Helper | null>();
@@ -186,10 +340,12 @@ export class Interpreter {
       throw new BpfError('E2BIG', `program of ${slots.length} instructions exceeds the interpreter's ${MAX_INTERP_SLOTS}`);
     }
     this.slots = slots;
-    this.prog = predecode(slots);
+    this.checked = options.checked ?? false;
+    const pre = predecode(slots, !this.checked);
+    this.prog = pre.code;
+    this.pool = pre.pool;
     this.mem = mem;
     this.helpers = options.helpers;
-    this.checked = options.checked ?? false;
     this.budget = options.budget ?? 1_000_000;
     if (!Number.isSafeInteger(this.budget) || this.budget <= 0) {
       throw new BpfError('EINVAL', `instruction budget must be a positive integer, got ${options.budget}`);
@@ -217,7 +373,7 @@ export class Interpreter {
   /** Set up registers and the packet, then execute; r0 lands in retLo/retHi. */
   exec(input: RunInput = {}): void {
     const R = this.regs;
-    R.fill(0);
+    for (let r = 0; r < 22; r++) R[r] = 0;
     setReg(R, 1, input.r1 ?? 0);
     setReg(R, 2, input.r2 ?? 0);
     R[20] = STACK_TOP;
@@ -232,7 +388,7 @@ export class Interpreter {
   /** Re-run with the registers r1 and r2 only (the packet and regions of the last exec stay). */
   execRaw(r1: number, r2: number): void {
     const R = this.regs;
-    R.fill(0);
+    for (let r = 0; r < 22; r++) R[r] = 0;
     R[2] = r1 | 0;
     R[3] = Math.floor(r1 / TWO32) | 0;
     R[4] = r2 | 0;
@@ -288,6 +444,7 @@ export class Interpreter {
     running = true;
     if (loaded !== this.prog) {
       CODE.set(this.prog);
+      REGS.set(this.pool, POOL_BASE);
       loaded = this.prog;
     }
     try {
@@ -322,16 +479,17 @@ export class Interpreter {
     let addr = 0;
     let t = 0;
     let u = 0;
+    let x = 0;
+    let y = 0;
     try {
       for (;;) {
         i = pc << 1;
         w = P[i]!;
-        // Masking proves the indexes below 32 = REGS.length, so V8 drops the bounds checks.
-        a = (w >> 7) & 0x1e;
-        b = (w >> 11) & 0x1e;
+        a = (w >> 9) & 0x1e;
         off = w >> 16;
         imm = P[i + 1]!;
-        switch (w & 0xff) {
+        b = imm & 0x1ffe;
+        switch (w & 0x3ff) {
           // ---------------------------------------------------- ALU64, K
           // 64-bit add/sub in int32 arithmetic: the low word carries out when the
           // unsigned sum is below an operand, and borrows when x < y unsigned.
@@ -458,7 +616,7 @@ export class Interpreter {
           case 0x40: case 0x48: case 0x50: { // LD_IND W/H/B
             const size = ((w & 0xff) & 0x18) === 0x00 ? 4 : ((w & 0xff) & 0x18) === 0x08 ? 2 : 1;
             // IND adds the source register in 32-bit int arithmetic, as the kernel's `int off`.
-            const k = (w & 0xff) >= 0x40 ? (R[b]! + imm) | 0 : imm;
+            const k = (w & 0xff) >= 0x40 ? (R[off]! + imm) | 0 : imm;
             t = this.packetOffset(k, size);
             if (t < 0) {
               // Out of bounds: the program ends at once and returns 0.
@@ -563,12 +721,12 @@ export class Interpreter {
           case 0xc3: // atomic, 32-bit
             addr = (R[a]! >>> 0) + off;
             if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 4, true);
-            atomic32(R, dv, addr, b, imm);
+            atomic32(R, dv, addr, imm >> 8, imm & 0xff);
             break;
           case 0xdb: // atomic, 64-bit
             addr = (R[a]! >>> 0) + off;
             if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 8, true);
-            atomic64(R, dv, addr, b, imm);
+            atomic64(R, dv, addr, imm >> 8, imm & 0xff);
             break;
           // ---------------------------------------------------- JMP
           case 0x05: // ja
@@ -631,7 +789,7 @@ export class Interpreter {
           case 0xd6: if (R[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0xde: if (R[a]! <= R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x85: // call: helper (src 0), local function (src 1), kfunc (src 2)
-            if (b === 2) {
+            if (off === 2) {
               budget -= pc - segStart + 1;
               if (budget < 0) throw this.overBudget(pc);
               if (frames.length >= (MAX_CALL_FRAMES - 1) * FRAME_WORDS) {
@@ -646,7 +804,7 @@ export class Interpreter {
               segStart = pc + 1;
               break;
             }
-            if (b === 4) throw new BpfError('EINVAL', `pc ${pc}: kfunc calls are not supported`);
+            if (off === 4) throw new BpfError('EINVAL', `pc ${pc}: kfunc calls are not supported`);
             if (this.callHelper(imm, pc, env)) {
               budget -= pc - segStart + 1;
               return this.finish(budget);
@@ -673,10 +831,1184 @@ export class Interpreter {
             frameLo = R[20]! - STACK_FRAME_SIZE;
             segStart = pc + 1;
             break;
+          // ---- BEGIN GENERATED: fused cases (scripts/gen-fused.mjs; do not edit) ----
+          case 0x100: // add + add
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            break;
+          case 0x101: // add + sub
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            break;
+          case 0x102: // add + mul
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            break;
+          case 0x103: // add + or
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            break;
+          case 0x104: // add + and
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            break;
+          case 0x105: // add + xor
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            break;
+          case 0x106: // add + mov
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            break;
+          case 0x107: // add + lsh
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            break;
+          case 0x108: // add + rsh
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            break;
+          case 0x109: // add + arsh
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            break;
+          case 0x10a: // sub + add
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            break;
+          case 0x10b: // sub + sub
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            break;
+          case 0x10c: // sub + mul
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            break;
+          case 0x10d: // sub + or
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            break;
+          case 0x10e: // sub + and
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            break;
+          case 0x10f: // sub + xor
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            break;
+          case 0x110: // sub + mov
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            break;
+          case 0x111: // sub + lsh
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            break;
+          case 0x112: // sub + rsh
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            break;
+          case 0x113: // sub + arsh
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            break;
+          case 0x114: // mul + add
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            break;
+          case 0x115: // mul + sub
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            break;
+          case 0x116: // mul + mul
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            break;
+          case 0x117: // mul + or
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            break;
+          case 0x118: // mul + and
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            break;
+          case 0x119: // mul + xor
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            break;
+          case 0x11a: // mul + mov
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            break;
+          case 0x11b: // mul + lsh
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            break;
+          case 0x11c: // mul + rsh
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            break;
+          case 0x11d: // mul + arsh
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            break;
+          case 0x11e: // or + add
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            break;
+          case 0x11f: // or + sub
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            break;
+          case 0x120: // or + mul
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            break;
+          case 0x121: // or + or
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            break;
+          case 0x122: // or + and
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            break;
+          case 0x123: // or + xor
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            break;
+          case 0x124: // or + mov
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            break;
+          case 0x125: // or + lsh
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            break;
+          case 0x126: // or + rsh
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            break;
+          case 0x127: // or + arsh
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            break;
+          case 0x128: // and + add
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            break;
+          case 0x129: // and + sub
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            break;
+          case 0x12a: // and + mul
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            break;
+          case 0x12b: // and + or
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            break;
+          case 0x12c: // and + and
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            break;
+          case 0x12d: // and + xor
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            break;
+          case 0x12e: // and + mov
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            break;
+          case 0x12f: // and + lsh
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            break;
+          case 0x130: // and + rsh
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            break;
+          case 0x131: // and + arsh
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            break;
+          case 0x132: // xor + add
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            break;
+          case 0x133: // xor + sub
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            break;
+          case 0x134: // xor + mul
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            break;
+          case 0x135: // xor + or
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            break;
+          case 0x136: // xor + and
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            break;
+          case 0x137: // xor + xor
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            break;
+          case 0x138: // xor + mov
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            break;
+          case 0x139: // xor + lsh
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            break;
+          case 0x13a: // xor + rsh
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            break;
+          case 0x13b: // xor + arsh
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            break;
+          case 0x13c: // mov + add
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            break;
+          case 0x13d: // mov + sub
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            break;
+          case 0x13e: // mov + mul
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            break;
+          case 0x13f: // mov + or
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            break;
+          case 0x140: // mov + and
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            break;
+          case 0x141: // mov + xor
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            break;
+          case 0x142: // mov + mov
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            break;
+          case 0x143: // mov + lsh
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            break;
+          case 0x144: // mov + rsh
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            break;
+          case 0x145: // mov + arsh
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            break;
+          case 0x146: // lsh + add
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            break;
+          case 0x147: // lsh + sub
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            break;
+          case 0x148: // lsh + mul
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            break;
+          case 0x149: // lsh + or
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            break;
+          case 0x14a: // lsh + and
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            break;
+          case 0x14b: // lsh + xor
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            break;
+          case 0x14c: // lsh + mov
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            break;
+          case 0x14d: // lsh + lsh
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            break;
+          case 0x14e: // lsh + rsh
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            break;
+          case 0x14f: // lsh + arsh
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            break;
+          case 0x150: // rsh + add
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            break;
+          case 0x151: // rsh + sub
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            break;
+          case 0x152: // rsh + mul
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            break;
+          case 0x153: // rsh + or
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            break;
+          case 0x154: // rsh + and
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            break;
+          case 0x155: // rsh + xor
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            break;
+          case 0x156: // rsh + mov
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            break;
+          case 0x157: // rsh + lsh
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            break;
+          case 0x158: // rsh + rsh
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            break;
+          case 0x159: // rsh + arsh
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            break;
+          case 0x15a: // arsh + add
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = (u + R[b]!) | 0;
+            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            R[a] = t;
+            break;
+          case 0x15b: // arsh + sub
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            R[a] = (u - t) | 0;
+            break;
+          case 0x15c: // arsh + mul
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = Math.imul(u, t);
+            R[a | 1] = (Math.round(((u >>> 0) * (t >>> 0) - (x >>> 0)) / 4294967296) + Math.imul(R[a | 1]!, t) + Math.imul(u, R[b | 1]!)) | 0;
+            R[a] = x;
+            break;
+          case 0x15d: // arsh + or
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] |= R[b]!;
+            R[a | 1] |= R[b | 1]!;
+            break;
+          case 0x15e: // arsh + and
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] &= R[b]!;
+            R[a | 1] &= R[b | 1]!;
+            break;
+          case 0x15f: // arsh + xor
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] ^= R[b]!;
+            R[a | 1] ^= R[b | 1]!;
+            break;
+          case 0x160: // arsh + mov
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            R[a] = R[b]!;
+            R[a | 1] = R[b | 1]!;
+            break;
+          case 0x161: // arsh + lsh
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a | 1] = (((R[a | 1]! << t) | ((u >>> 1) >>> (31 - t))) & ~x) | ((u << t) & x);
+            R[a] = (u << t) & ~x;
+            break;
+          case 0x162: // arsh + rsh
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >>> t) & x);
+            R[a | 1] = (y >>> t) & ~x;
+            break;
+          case 0x163: // arsh + arsh
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; b = P[i + 3]! & 0x1ffe;
+            u = R[a]!;
+            y = R[a | 1]!;
+            t = R[b]!;
+            x = (t << 26) >> 31;
+            R[a] = (((u >>> t) | ((y << 1) << (31 - t))) & ~x) | ((y >> t) & x);
+            R[a | 1] = ((y >> t) & ~x) | ((y >> 31) & x);
+            break;
+          case 0x164: // ldxw + be16
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            t = R[a]!;
+            R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
+            R[a | 1] = 0;
+            break;
+          case 0x165: // ldxw + be32
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            t = R[a]!;
+            R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            R[a | 1] = 0;
+            break;
+          case 0x166: // ldxw + be64
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            t = R[a]!;
+            u = R[a | 1]!;
+            R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
+            R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            break;
+          case 0x167: // ldxh + be16
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getUint16(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            t = R[a]!;
+            R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
+            R[a | 1] = 0;
+            break;
+          case 0x168: // ldxh + be32
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getUint16(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            t = R[a]!;
+            R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            R[a | 1] = 0;
+            break;
+          case 0x169: // ldxh + be64
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getUint16(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            t = R[a]!;
+            u = R[a | 1]!;
+            R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
+            R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            break;
+          case 0x16a: // ldxb + be16
+            addr = (R[b]! >>> 0) + off;
+            R[a] = u8[addr]!;
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            t = R[a]!;
+            R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
+            R[a | 1] = 0;
+            break;
+          case 0x16b: // ldxb + be32
+            addr = (R[b]! >>> 0) + off;
+            R[a] = u8[addr]!;
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            t = R[a]!;
+            R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            R[a | 1] = 0;
+            break;
+          case 0x16c: // ldxb + be64
+            addr = (R[b]! >>> 0) + off;
+            R[a] = u8[addr]!;
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            t = R[a]!;
+            u = R[a | 1]!;
+            R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
+            R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            break;
+          case 0x16d: // ldxdw + be16
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = dv.getInt32(addr + 4, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            t = R[a]!;
+            R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
+            R[a | 1] = 0;
+            break;
+          case 0x16e: // ldxdw + be32
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = dv.getInt32(addr + 4, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            t = R[a]!;
+            R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            R[a | 1] = 0;
+            break;
+          case 0x16f: // ldxdw + be64
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = dv.getInt32(addr + 4, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            t = R[a]!;
+            u = R[a | 1]!;
+            R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
+            R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            break;
+          // ---- END GENERATED: fused cases ----
           case 0xff: // OP_FELL_OFF
             throw new BpfError('EFAULT', `pc ${pc - 1}: execution fell off the end of the program`);
           default:
-            throw new InternalError(`predecoded opcode 0x${(w & 0xff).toString(16)} has no case`);
+            throw new InternalError(`predecoded key 0x${(w & KEY_MASK).toString(16)} has no case`);
         }
         pc++;
       }
