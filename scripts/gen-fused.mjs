@@ -109,6 +109,8 @@ const KINDS = [
 const PAIR_GROUPS = [
   ['alu', 'alu'], // straight-line 64-bit arithmetic
   ['load', 'swap'], // network-order loads
+  ['store', 'load'], // spill then fill
+  ['load', 'store'],
 ];
 
 const PAIRS = [];

@@ -117,8 +117,8 @@ test('every fusable kind pair: fast (fused) equals checked (unfused) over random
       }
     }
   }
-  // 10 x 10 ALU pairs and 4 x 3 load + swap pairs, 12 trials each
-  assert.equal(fusedPairs, (100 + 12) * 12);
+  // 10 x 10 ALU pairs, 4 x 3 load + swap, 4 x 4 store + load and load + store; 12 trials each
+  assert.equal(fusedPairs, (100 + 12 + 16 + 16) * 12);
 });
 
 test('random chains of ALU instructions (fused pairs back to back): fast equals checked', () => {

@@ -215,28 +215,32 @@ function predecode(slots: readonly Slot[], fast: boolean): Predecoded {
 const FUSED_BASE = 0x100;
 // ---- BEGIN GENERATED: fusable kinds (scripts/gen-fused.mjs; do not edit) ----
 /** Number of fusable kinds; fusedKind() numbers them 0 .. FUSED_KINDS - 1. */
-const FUSED_KINDS = 17;
+const FUSED_KINDS = 21;
 /** Names of the fusable kinds, by number. */
-export const FUSED_KIND_NAMES: readonly string[] = ['add', 'sub', 'mul', 'or', 'and', 'xor', 'mov', 'lsh', 'rsh', 'arsh', 'be16', 'be32', 'be64', 'ldxw', 'ldxh', 'ldxb', 'ldxdw'];
+export const FUSED_KIND_NAMES: readonly string[] = ['add', 'sub', 'mul', 'or', 'and', 'xor', 'mov', 'lsh', 'rsh', 'arsh', 'be16', 'be32', 'be64', 'ldxw', 'ldxh', 'ldxb', 'ldxdw', 'stxw', 'stxh', 'stxb', 'stxdw'];
 /** Key of the fused case for kinds (k1, k2) at [k1 * FUSED_KINDS + k2], or 0 when the pair is not fused. */
 const FUSED_PAIR_KEY = new Uint16Array([
-  256, 257, 258, 259, 260, 261, 262, 263, 264, 265, 0, 0, 0, 0, 0, 0, 0,
-  266, 267, 268, 269, 270, 271, 272, 273, 274, 275, 0, 0, 0, 0, 0, 0, 0,
-  276, 277, 278, 279, 280, 281, 282, 283, 284, 285, 0, 0, 0, 0, 0, 0, 0,
-  286, 287, 288, 289, 290, 291, 292, 293, 294, 295, 0, 0, 0, 0, 0, 0, 0,
-  296, 297, 298, 299, 300, 301, 302, 303, 304, 305, 0, 0, 0, 0, 0, 0, 0,
-  306, 307, 308, 309, 310, 311, 312, 313, 314, 315, 0, 0, 0, 0, 0, 0, 0,
-  316, 317, 318, 319, 320, 321, 322, 323, 324, 325, 0, 0, 0, 0, 0, 0, 0,
-  326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 0, 0, 0, 0, 0, 0, 0,
-  336, 337, 338, 339, 340, 341, 342, 343, 344, 345, 0, 0, 0, 0, 0, 0, 0,
-  346, 347, 348, 349, 350, 351, 352, 353, 354, 355, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 356, 357, 358, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 359, 360, 361, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 362, 363, 364, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 365, 366, 367, 0, 0, 0, 0,
+  256, 257, 258, 259, 260, 261, 262, 263, 264, 265, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  266, 267, 268, 269, 270, 271, 272, 273, 274, 275, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  276, 277, 278, 279, 280, 281, 282, 283, 284, 285, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  286, 287, 288, 289, 290, 291, 292, 293, 294, 295, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  296, 297, 298, 299, 300, 301, 302, 303, 304, 305, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  306, 307, 308, 309, 310, 311, 312, 313, 314, 315, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  316, 317, 318, 319, 320, 321, 322, 323, 324, 325, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  326, 327, 328, 329, 330, 331, 332, 333, 334, 335, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  336, 337, 338, 339, 340, 341, 342, 343, 344, 345, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  346, 347, 348, 349, 350, 351, 352, 353, 354, 355, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 356, 357, 358, 0, 0, 0, 0, 359, 360, 361, 362,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 363, 364, 365, 0, 0, 0, 0, 366, 367, 368, 369,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 370, 371, 372, 0, 0, 0, 0, 373, 374, 375, 376,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 377, 378, 379, 0, 0, 0, 0, 380, 381, 382, 383,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 384, 385, 386, 387, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 388, 389, 390, 391, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 392, 393, 394, 395, 0, 0, 0, 0,
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 396, 397, 398, 399, 0, 0, 0, 0,
 ]);
 /** The fusable kind of a fast-mode predecoded instruction (key = opcode byte), or -1. */
 function fusedKind(key: number, off: number, imm: number): number {
@@ -247,10 +251,14 @@ function fusedKind(key: number, off: number, imm: number): number {
     case 0x4f: return 3;
     case 0x5f: return 4;
     case 0x61: return 13;
+    case 0x63: return 17;
     case 0x69: return 14;
+    case 0x6b: return 18;
     case 0x6f: return 7;
     case 0x71: return 15;
+    case 0x73: return 19;
     case 0x79: return 16;
+    case 0x7b: return 20;
     case 0x7f: return 8;
     case 0xaf: return 5;
     case 0xbf: return off === 0 ? 6 : -1;
@@ -1920,7 +1928,40 @@ export class Interpreter {
             R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
             R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             break;
-          case 0x167: // ldxh + be16
+          case 0x167: // ldxw + stxw
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            break;
+          case 0x168: // ldxw + stxh
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt16(addr, R[b]!, true);
+            break;
+          case 0x169: // ldxw + stxb
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            u8[addr] = R[b]!;
+            break;
+          case 0x16a: // ldxw + stxdw
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            dv.setInt32(addr + 4, R[b | 1]!, true);
+            break;
+          case 0x16b: // ldxh + be16
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getUint16(addr, true);
             R[a | 1] = 0;
@@ -1929,7 +1970,7 @@ export class Interpreter {
             R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
             R[a | 1] = 0;
             break;
-          case 0x168: // ldxh + be32
+          case 0x16c: // ldxh + be32
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getUint16(addr, true);
             R[a | 1] = 0;
@@ -1938,7 +1979,7 @@ export class Interpreter {
             R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             R[a | 1] = 0;
             break;
-          case 0x169: // ldxh + be64
+          case 0x16d: // ldxh + be64
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getUint16(addr, true);
             R[a | 1] = 0;
@@ -1948,7 +1989,40 @@ export class Interpreter {
             R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
             R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             break;
-          case 0x16a: // ldxb + be16
+          case 0x16e: // ldxh + stxw
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getUint16(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            break;
+          case 0x16f: // ldxh + stxh
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getUint16(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt16(addr, R[b]!, true);
+            break;
+          case 0x170: // ldxh + stxb
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getUint16(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            u8[addr] = R[b]!;
+            break;
+          case 0x171: // ldxh + stxdw
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getUint16(addr, true);
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            dv.setInt32(addr + 4, R[b | 1]!, true);
+            break;
+          case 0x172: // ldxb + be16
             addr = (R[b]! >>> 0) + off;
             R[a] = u8[addr]!;
             R[a | 1] = 0;
@@ -1957,7 +2031,7 @@ export class Interpreter {
             R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
             R[a | 1] = 0;
             break;
-          case 0x16b: // ldxb + be32
+          case 0x173: // ldxb + be32
             addr = (R[b]! >>> 0) + off;
             R[a] = u8[addr]!;
             R[a | 1] = 0;
@@ -1966,7 +2040,7 @@ export class Interpreter {
             R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             R[a | 1] = 0;
             break;
-          case 0x16c: // ldxb + be64
+          case 0x174: // ldxb + be64
             addr = (R[b]! >>> 0) + off;
             R[a] = u8[addr]!;
             R[a | 1] = 0;
@@ -1976,7 +2050,40 @@ export class Interpreter {
             R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
             R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             break;
-          case 0x16d: // ldxdw + be16
+          case 0x175: // ldxb + stxw
+            addr = (R[b]! >>> 0) + off;
+            R[a] = u8[addr]!;
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            break;
+          case 0x176: // ldxb + stxh
+            addr = (R[b]! >>> 0) + off;
+            R[a] = u8[addr]!;
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt16(addr, R[b]!, true);
+            break;
+          case 0x177: // ldxb + stxb
+            addr = (R[b]! >>> 0) + off;
+            R[a] = u8[addr]!;
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            u8[addr] = R[b]!;
+            break;
+          case 0x178: // ldxb + stxdw
+            addr = (R[b]! >>> 0) + off;
+            R[a] = u8[addr]!;
+            R[a | 1] = 0;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            dv.setInt32(addr + 4, R[b | 1]!, true);
+            break;
+          case 0x179: // ldxdw + be16
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = dv.getInt32(addr + 4, true);
@@ -1985,7 +2092,7 @@ export class Interpreter {
             R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
             R[a | 1] = 0;
             break;
-          case 0x16e: // ldxdw + be32
+          case 0x17a: // ldxdw + be32
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = dv.getInt32(addr + 4, true);
@@ -1994,7 +2101,7 @@ export class Interpreter {
             R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             R[a | 1] = 0;
             break;
-          case 0x16f: // ldxdw + be64
+          case 0x17b: // ldxdw + be64
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = dv.getInt32(addr + 4, true);
@@ -2003,6 +2110,171 @@ export class Interpreter {
             u = R[a | 1]!;
             R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
             R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            break;
+          case 0x17c: // ldxdw + stxw
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = dv.getInt32(addr + 4, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            break;
+          case 0x17d: // ldxdw + stxh
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = dv.getInt32(addr + 4, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt16(addr, R[b]!, true);
+            break;
+          case 0x17e: // ldxdw + stxb
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = dv.getInt32(addr + 4, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            u8[addr] = R[b]!;
+            break;
+          case 0x17f: // ldxdw + stxdw
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = dv.getInt32(addr + 4, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            dv.setInt32(addr + 4, R[b | 1]!, true);
+            break;
+          case 0x180: // stxw + ldxw
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = 0;
+            break;
+          case 0x181: // stxw + ldxh
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getUint16(addr, true);
+            R[a | 1] = 0;
+            break;
+          case 0x182: // stxw + ldxb
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = u8[addr]!;
+            R[a | 1] = 0;
+            break;
+          case 0x183: // stxw + ldxdw
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = dv.getInt32(addr + 4, true);
+            break;
+          case 0x184: // stxh + ldxw
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt16(addr, R[b]!, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = 0;
+            break;
+          case 0x185: // stxh + ldxh
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt16(addr, R[b]!, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getUint16(addr, true);
+            R[a | 1] = 0;
+            break;
+          case 0x186: // stxh + ldxb
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt16(addr, R[b]!, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = u8[addr]!;
+            R[a | 1] = 0;
+            break;
+          case 0x187: // stxh + ldxdw
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt16(addr, R[b]!, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = dv.getInt32(addr + 4, true);
+            break;
+          case 0x188: // stxb + ldxw
+            addr = (R[a]! >>> 0) + off;
+            u8[addr] = R[b]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = 0;
+            break;
+          case 0x189: // stxb + ldxh
+            addr = (R[a]! >>> 0) + off;
+            u8[addr] = R[b]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getUint16(addr, true);
+            R[a | 1] = 0;
+            break;
+          case 0x18a: // stxb + ldxb
+            addr = (R[a]! >>> 0) + off;
+            u8[addr] = R[b]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = u8[addr]!;
+            R[a | 1] = 0;
+            break;
+          case 0x18b: // stxb + ldxdw
+            addr = (R[a]! >>> 0) + off;
+            u8[addr] = R[b]!;
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = dv.getInt32(addr + 4, true);
+            break;
+          case 0x18c: // stxdw + ldxw
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            dv.setInt32(addr + 4, R[b | 1]!, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = 0;
+            break;
+          case 0x18d: // stxdw + ldxh
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            dv.setInt32(addr + 4, R[b | 1]!, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getUint16(addr, true);
+            R[a | 1] = 0;
+            break;
+          case 0x18e: // stxdw + ldxb
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            dv.setInt32(addr + 4, R[b | 1]!, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = u8[addr]!;
+            R[a | 1] = 0;
+            break;
+          case 0x18f: // stxdw + ldxdw
+            addr = (R[a]! >>> 0) + off;
+            dv.setInt32(addr, R[b]!, true);
+            dv.setInt32(addr + 4, R[b | 1]!, true);
+            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1ffe;
+            addr = (R[b]! >>> 0) + off;
+            R[a] = dv.getInt32(addr, true);
+            R[a | 1] = dv.getInt32(addr + 4, true);
             break;
           // ---- END GENERATED: fused cases ----
           case 0xff: // OP_FELL_OFF
