@@ -236,3 +236,23 @@ test('the interpreter loop stays under TurboFan\'s bytecode limit and is optimiz
   assert.ok(Number(m[1]) < 60 * 1024, `loopInner bytecode ${m[1]} bytes, TurboFan's limit is 61440`);
   assert.match(r.stdout, /completed optimizing .*loopInner/);
 });
+
+test('past the constant pool (4080 distinct immediates) K-form instructions stay K-form and still agree', () => {
+  const n = 4200;
+  const lines = ['mov %r2, 0'];
+  let expect = 0n;
+  for (let k = 1; k <= n; k++) {
+    lines.push(k % 2 === 0 ? `add %r2, ${k * 7919}` : `xor %r2, ${-k}`);
+    expect = k % 2 === 0 ? BigInt.asUintN(64, expect + BigInt(k * 7919)) : BigInt.asUintN(64, expect ^ BigInt.asUintN(64, BigInt(-k)));
+  }
+  lines.push('mov %r0, %r2', 'exit');
+  const slots = toSlots(assemble(lines.join('\n')));
+  const rt = new Runtime();
+  const fast = new Interpreter(rt.mem, slots, { helpers: rt.helpers });
+  const k = keys(fast);
+  assert.ok(fused(k[1]!), 'the first instructions are fused');
+  assert.ok(!fused(k[n - 1]!) && (k[n - 1]! === 0x07 || k[n - 1]! === 0xa7), 'the last ones are K-form, unfused');
+  const checked = new Interpreter(rt.mem, slots, { checked: true, helpers: rt.helpers });
+  assert.deepEqual(fast.run(), { r0: expect, insns: n + 3 });
+  assert.deepEqual(checked.run(), { r0: expect, insns: n + 3 });
+});
