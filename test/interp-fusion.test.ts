@@ -12,7 +12,7 @@ import { assemble, toSlots } from '../src/isa/index.js';
 import { BpfError } from '../src/errors.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { STACK_TOP } from '../src/runtime/memory.js';
-import { FUSED_KIND_NAMES, Interpreter, KEY_MASK } from '../src/vm/interpreter.js';
+import { FUSED_KIND_NAMES, FUSED_KEYS, Interpreter, KEY_MASK } from '../src/vm/interpreter.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -26,14 +26,14 @@ function prng(seed: number): () => number {
   };
 }
 
-/** Fast-mode keys of the predecoded program: slot i is fused when its key is FUSED_BASE (0x100) or more. */
+/** Fast-mode keys of the predecoded program: slot i is fused when its key is one of the generated cases'. */
 function keys(it: Interpreter): number[] {
   const p = (it as unknown as { prog: Int32Array }).prog;
   const out: number[] = [];
   for (let i = 0; i + 2 < p.length; i += 2) out.push(p[i]! & KEY_MASK);
   return out;
 }
-const fused = (k: number): boolean => k >= 0x100 && k !== 0xff;
+const fused = (k: number): boolean => FUSED_KEYS.has(k);
 
 /** One instruction of the named kind, as assembler text, with random operands. */
 function kindInsn(kind: string, rnd: () => number, immForm: boolean): string {
@@ -117,19 +117,19 @@ test('every fusable kind pair: fast (fused) equals checked (unfused) over random
       }
     }
   }
-  // 10 x 10 ALU pairs, 4 x 3 load + swap, 4 x 4 store + load and load + store; 12 trials each
-  assert.equal(fusedPairs, (100 + 12 + 16 + 16) * 12);
+  // 4 x 3 load + swap and 4 x 4 store + load, with STX (ST is not fused); 12 trials each
+  // (ST, the imm form of a store, is not fused: half the store + load trials)
+  assert.equal(fusedPairs, 12 * 12 + 16 * 6);
 });
 
-test('random chains of ALU instructions (fused pairs back to back): fast equals checked', () => {
+test('random chains of loads, stores and swaps (fused pairs back to back): fast equals checked', () => {
   const rnd = prng(7);
-  const alu = FUSED_KIND_NAMES.slice(0, 10);
-  for (let trial = 0; trial < 200; trial++) {
+  for (let trial = 0; trial < 300; trial++) {
     const n = 1 + (rnd() % 9);
-    const body = Array.from({ length: n }, () => kindInsn(alu[rnd() % alu.length]!, rnd, (rnd() & 1) === 1));
+    const body = Array.from({ length: n }, () => kindInsn(FUSED_KIND_NAMES[rnd() % FUSED_KIND_NAMES.length]!, rnd, (rnd() & 3) === 0));
     const src = `${PROLOGUE}\n${body.join('\n')}\nmov %r0, %r${2 + (rnd() % 8)}\nexit`;
     const input = Uint8Array.from({ length: 64 }, () => rnd() & 0xff);
-    const [fast, checked] = runBoth(src, input, 8);
+    const [fast, checked] = runBoth(src, input);
     assert.deepEqual(fast, checked, src);
     assert.equal(fast.insns, 8 + n + 2);
   }
@@ -137,23 +137,25 @@ test('random chains of ALU instructions (fused pairs back to back): fast equals 
 
 test('a jump into the second half of a fused pair runs that instruction alone', () => {
   const src = `
-    mov %r3, 5
+    mov %r3, 0x1234
+    stxdw [%r10-8], %r3
     jeq %r2, 1, +1
-    add %r3, 7
-    mul %r3, 3
+    stxh [%r10-8], %r2
+    ldxh %r3, [%r10-8]
+    be16 %r3
     mov %r0, %r3
     exit`;
   const rt = new Runtime();
   const fast = new Interpreter(rt.mem, toSlots(assemble(src)), { helpers: rt.helpers });
   const k = keys(fast);
-  assert.ok(fused(k[2]!), 'add + mul is fused');
-  assert.ok(fused(k[3]!), 'mul + mov is fused too');
-  assert.ok(!fused(k[1]!), 'the jump is not');
+  assert.ok(fused(k[3]!), 'stxh + ldxh is fused');
+  assert.ok(fused(k[4]!), 'ldxh + be16 is fused too');
+  assert.ok(!fused(k[2]!), 'the jump is not');
   const checked = new Interpreter(rt.mem, toSlots(assemble(src)), { checked: true, helpers: rt.helpers });
-  // fall through: (5 + 7) * 3; jump: 5 * 3
+  // fall through: the stored r2 = 0 swapped; jump: 0x1234 swapped
   for (const it of [fast, checked]) {
-    assert.deepEqual(it.run({ r2: 0 }), { r0: 36n, insns: 6 });
-    assert.deepEqual(it.run({ r2: 1 }), { r0: 15n, insns: 5 });
+    assert.deepEqual(it.run({ r2: 0 }), { r0: 0n, insns: 8 });
+    assert.deepEqual(it.run({ r2: 1 }), { r0: 0x3412n, insns: 7 });
   }
 });
 
@@ -161,24 +163,26 @@ test('a backward loop through fused pairs counts every instruction', () => {
   const src = `
     mov %r0, 0
     mov %r3, 10
-    add %r0, %r3
-    xor %r0, 1
+    stxdw [%r10-8], %r3
+    ldxw %r4, [%r10-8]
+    be32 %r4
+    add %r0, %r4
     sub %r3, 1
-    jne %r3, 0, -4
+    jne %r3, 0, -6
     exit`;
   const rt = new Runtime();
   const fast = new Interpreter(rt.mem, toSlots(assemble(src)), { helpers: rt.helpers });
   assert.ok(fused(keys(fast)[2]!) && fused(keys(fast)[3]!));
   const checked = new Interpreter(rt.mem, toSlots(assemble(src)), { checked: true, helpers: rt.helpers });
-  let r0 = 0;
-  for (let r3 = 10; r3 > 0; r3--) r0 = (r0 + r3) ^ 1;
+  let r0 = 0n;
+  for (let r3 = 10n; r3 > 0n; r3--) r0 += r3 << 24n;
   for (const it of [fast, checked]) {
-    assert.deepEqual(it.run(), { r0: BigInt(r0), insns: 2 + 10 * 4 + 1 });
-    assert.equal(it.executed, 43);
+    assert.deepEqual(it.run(), { r0, insns: 2 + 10 * 6 + 1 });
+    assert.equal(it.executed, 63);
   }
   // the budget still ends a run at the exact instruction count in checked mode
-  const tight = new Interpreter(rt.mem, toSlots(assemble(src)), { checked: true, budget: 42, helpers: rt.helpers });
-  assert.throws(() => tight.run(), /instruction budget of 42 exceeded/);
+  const tight = new Interpreter(rt.mem, toSlots(assemble(src)), { checked: true, budget: 62, helpers: rt.helpers });
+  assert.throws(() => tight.run(), /instruction budget of 62 exceeded/);
 });
 
 test('a fault in a fused load names the load\'s pc', () => {
@@ -206,16 +210,15 @@ test('a fault in a fused load names the load\'s pc', () => {
 });
 
 test('a fault in the second instruction of a fused pair names its pc', () => {
-  // the second half of ALU + ALU cannot fault; a fused pair followed by a
-  // faulting load: the pair's pc + 1 advance must leave pc on the load
+  // store + load: the store is in range, the load faults; pc advances to it
   const rt = new Runtime();
   const src = `
-    mov %r2, %r1
-    add %r2, 8
-    ldxdw %r0, [%r2+0]
+    mov %r0, 0
+    stxdw [%r10-8], %r1
+    ldxdw %r0, [%r1+8]
     exit`;
   const fast = new Interpreter(rt.mem, toSlots(assemble(src)), { helpers: rt.helpers });
-  assert.ok(fused(keys(fast)[0]!));
+  assert.ok(fused(keys(fast)[1]!));
   const far = rt.mem.byteLength;
   assert.throws(() => fast.run({ r1: far }), new RegExp(`pc 2: memory access at 0x${(far + 8).toString(16)} outside`));
 });
@@ -233,26 +236,29 @@ test('the interpreter loop stays under TurboFan\'s bytecode limit and is optimiz
   assert.equal(r.status, 0, r.stderr);
   const m = /Bytecode length: (\d+)/.exec(r.stdout);
   assert.ok(m, 'bytecode printed');
-  assert.ok(Number(m[1]) < 60 * 1024, `loopInner bytecode ${m[1]} bytes, TurboFan's limit is 61440`);
+  // TurboFan gives up on functions over 60 KB (max_optimized_bytecode_size);
+  // a wide margin, as the bytecode size differs between V8 versions
+  assert.ok(Number(m[1]) <= 45 * 1024, `loopInner bytecode ${m[1]} bytes, over the 45 KB budget (TurboFan's limit is 61440)`);
   assert.match(r.stdout, /completed optimizing .*loopInner/);
 });
 
-test('past the constant pool (4080 distinct immediates) K-form instructions stay K-form and still agree', () => {
-  const n = 4200;
-  const lines = ['mov %r2, 0'];
-  let expect = 0n;
-  for (let k = 1; k <= n; k++) {
-    lines.push(k % 2 === 0 ? `add %r2, ${k * 7919}` : `xor %r2, ${-k}`);
-    expect = k % 2 === 0 ? BigInt.asUintN(64, expect + BigInt(k * 7919)) : BigInt.asUintN(64, expect ^ BigInt.asUintN(64, BigInt(-k)));
-  }
-  lines.push('mov %r0, %r2', 'exit');
-  const slots = toSlots(assemble(lines.join('\n')));
+test('K-form ALU and ST instructions are never fused, and agree with checked mode', () => {
+  const src = `
+    mov %r2, 7
+    stdw [%r10-8], 5
+    ldxdw %r3, [%r10-8]
+    add %r3, %r2
+    ldxh %r4, [%r1+0]
+    add %r4, 1
+    mov %r0, %r3
+    add %r0, %r4
+    exit`;
   const rt = new Runtime();
-  const fast = new Interpreter(rt.mem, slots, { helpers: rt.helpers });
-  const k = keys(fast);
-  assert.ok(fused(k[1]!), 'the first instructions are fused');
-  assert.ok(!fused(k[n - 1]!) && (k[n - 1]! === 0x07 || k[n - 1]! === 0xa7), 'the last ones are K-form, unfused');
-  const checked = new Interpreter(rt.mem, slots, { checked: true, helpers: rt.helpers });
-  assert.deepEqual(fast.run(), { r0: expect, insns: n + 3 });
-  assert.deepEqual(checked.run(), { r0: expect, insns: n + 3 });
+  const addr = rt.mem.alloc(8);
+  rt.mem.write(addr, Uint8Array.from([0x34, 0x12]));
+  const fast = new Interpreter(rt.mem, toSlots(assemble(src)), { helpers: rt.helpers });
+  assert.deepEqual(keys(fast).map(fused), [false, false, false, false, false, false, false, false, false]);
+  const checked = new Interpreter(rt.mem, toSlots(assemble(src)), { checked: true, helpers: rt.helpers });
+  const regions = [{ start: addr, end: addr + 8, writable: false, name: 'buffer' }];
+  for (const it of [fast, checked]) assert.deepEqual(it.run({ r1: addr, regions }), { r0: 12n + 0x1235n, insns: 9 });
 });
