@@ -133,9 +133,9 @@ function casesRegion(ind) {
     for (const l of k1.body) out.push(`${ind}  ${l}`);
     // The second instruction is slot pc + 1, intact: its fields come from there,
     // and pc names it while it runs (a fault reports its pc).
-    const reload = ['pc++;', 'w = P[i + 2]!;', 'a = (w >> 9) & 0x1e;'];
+    const reload = ['pc++;', 'w = P[i + 2]!;', 'a = (w >> 7) & 0x1e;'];
+    if (k2.b) reload.push('b = (w >> 11) & 0x1e;');
     if (k2.off) reload.push('off = w >> 16;');
-    if (k2.b) reload.push('b = P[i + 3]! & 0x1e;');
     out.push(`${ind}  ${reload.join(' ')}`);
     for (const l of k2.body) out.push(`${ind}  ${l}`);
     out.push(`${ind}  break;`);

@@ -95,17 +95,13 @@ const TWO32 = 4294967296;
 
 /**
  * Lowered form, 2 words per slot plus a sentinel:
- *   word 0: key | dst << 10 | off << 16, where key (10 bits) is the opcode
- *           byte, or for a fused pair (fast mode, see fuse()) an opcode byte
- *           no instruction uses;
- *   word 1: imm, or for an instruction that reads a source register and no
- *           imm (X-form ALU and jumps, LDX, STX), that register's index into
- *           REGS (2 * src). The few that need both (LD_IND, call) keep src in
- *           the off field (2 * src), atomics in word 1 as op | 2 * src << 8.
+ *   word 0: key | dst << 8 | src << 12 | off << 16, where key (8 bits) is
+ *           the opcode byte, or for a fused pair (fast mode, see fuse()) an
+ *           opcode byte no instruction uses;
+ *   word 1: imm.
  */
 
-export const KEY_MASK = 0x3ff;
-const DST_SHIFT = 10;
+export const KEY_MASK = 0xff;
 
 function predecode(slots: readonly Slot[], fast: boolean): Int32Array {
   const n = slots.length;
@@ -126,28 +122,8 @@ function predecode(slots: readonly Slot[], fast: boolean): Int32Array {
       }
       secondHalf[i + 1] = 1;
     }
-    const key = s.code;
-    let off = s.off;
-    let word1 = s.imm;
-    switch (opcodeShape(s.code)) {
-      case 'alu':
-      case 'jcond':
-        if (s.code & 0x08) word1 = s.src * 2;
-        break;
-      case 'ldx': case 'ldsx': case 'stx':
-        word1 = s.src * 2;
-        break;
-      case 'atomic':
-        word1 = s.imm | (s.src * 2) << 8;
-        break;
-      case 'ldind': case 'call':
-        off = s.src * 2;
-        break;
-      default:
-        break;
-    }
-    p[i * STRIDE] = key | (s.dst << DST_SHIFT) | (off << 16);
-    p[i * STRIDE + 1] = word1;
+    p[i * STRIDE] = s.code | (s.dst << 8) | (s.src << 12) | (s.off << 16);
+    p[i * STRIDE + 1] = s.imm;
   }
   p[n * STRIDE] = OP_FELL_OFF;
   if (fast) fuse(p, n);
@@ -424,11 +400,12 @@ export class Interpreter {
       for (;;) {
         i = pc << 1;
         w = P[i]!;
-        a = (w >> 9) & 0x1e;
+        // Masking proves the indexes below 32 = REGS.length, so V8 drops the bounds checks.
+        a = (w >> 7) & 0x1e;
+        b = (w >> 11) & 0x1e;
         off = w >> 16;
         imm = P[i + 1]!;
-        b = imm & 0x1e;
-        switch (w & 0x3ff) {
+        switch (w & 0xff) {
           // ---------------------------------------------------- ALU64, K
           // 64-bit add/sub in int32 arithmetic: the low word carries out when the
           // unsigned sum is below an operand, and borrows when x < y unsigned.
@@ -555,7 +532,7 @@ export class Interpreter {
           case 0x40: case 0x48: case 0x50: { // LD_IND W/H/B
             const size = ((w & 0xff) & 0x18) === 0x00 ? 4 : ((w & 0xff) & 0x18) === 0x08 ? 2 : 1;
             // IND adds the source register in 32-bit int arithmetic, as the kernel's `int off`.
-            const k = (w & 0xff) >= 0x40 ? (R[off]! + imm) | 0 : imm;
+            const k = (w & 0xff) >= 0x40 ? (R[b]! + imm) | 0 : imm;
             t = this.packetOffset(k, size);
             if (t < 0) {
               // Out of bounds: the program ends at once and returns 0.
@@ -660,12 +637,12 @@ export class Interpreter {
           case 0xc3: // atomic, 32-bit
             addr = (R[a]! >>> 0) + off;
             if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 4, true);
-            atomic32(R, dv, addr, imm >> 8, imm & 0xff);
+            atomic32(R, dv, addr, b, imm);
             break;
           case 0xdb: // atomic, 64-bit
             addr = (R[a]! >>> 0) + off;
             if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 8, true);
-            atomic64(R, dv, addr, imm >> 8, imm & 0xff);
+            atomic64(R, dv, addr, b, imm);
             break;
           // ---------------------------------------------------- JMP
           case 0x05: // ja
@@ -728,7 +705,7 @@ export class Interpreter {
           case 0xd6: if (R[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0xde: if (R[a]! <= R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x85: // call: helper (src 0), local function (src 1), kfunc (src 2)
-            if (off === 2) {
+            if (b === 2) {
               budget -= pc - segStart + 1;
               if (budget < 0) throw this.overBudget(pc);
               if (frames.length >= (MAX_CALL_FRAMES - 1) * FRAME_WORDS) {
@@ -743,7 +720,7 @@ export class Interpreter {
               segStart = pc + 1;
               break;
             }
-            if (off === 4) throw new BpfError('EINVAL', `pc ${pc}: kfunc calls are not supported`);
+            if (b === 4) throw new BpfError('EINVAL', `pc ${pc}: kfunc calls are not supported`);
             if (this.callHelper(imm, pc, env)) {
               budget -= pc - segStart + 1;
               return this.finish(budget);
@@ -775,7 +752,7 @@ export class Interpreter {
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
             t = R[a]!;
             R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
             R[a | 1] = 0;
@@ -784,7 +761,7 @@ export class Interpreter {
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
             t = R[a]!;
             R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             R[a | 1] = 0;
@@ -793,7 +770,7 @@ export class Interpreter {
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
             t = R[a]!;
             u = R[a | 1]!;
             R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
@@ -803,7 +780,7 @@ export class Interpreter {
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getUint16(addr, true);
             R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
             t = R[a]!;
             R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
             R[a | 1] = 0;
@@ -812,7 +789,7 @@ export class Interpreter {
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getUint16(addr, true);
             R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
             t = R[a]!;
             R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             R[a | 1] = 0;
@@ -821,7 +798,7 @@ export class Interpreter {
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getUint16(addr, true);
             R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
             t = R[a]!;
             u = R[a | 1]!;
             R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
@@ -831,7 +808,7 @@ export class Interpreter {
             addr = (R[b]! >>> 0) + off;
             R[a] = u8[addr]!;
             R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
             t = R[a]!;
             R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
             R[a | 1] = 0;
@@ -840,7 +817,7 @@ export class Interpreter {
             addr = (R[b]! >>> 0) + off;
             R[a] = u8[addr]!;
             R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
             t = R[a]!;
             R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             R[a | 1] = 0;
@@ -849,7 +826,7 @@ export class Interpreter {
             addr = (R[b]! >>> 0) + off;
             R[a] = u8[addr]!;
             R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
             t = R[a]!;
             u = R[a | 1]!;
             R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
@@ -859,7 +836,7 @@ export class Interpreter {
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = dv.getInt32(addr + 4, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
             t = R[a]!;
             R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
             R[a | 1] = 0;
@@ -868,7 +845,7 @@ export class Interpreter {
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = dv.getInt32(addr + 4, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
             t = R[a]!;
             R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             R[a | 1] = 0;
@@ -877,7 +854,7 @@ export class Interpreter {
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = dv.getInt32(addr + 4, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
             t = R[a]!;
             u = R[a | 1]!;
             R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
@@ -886,7 +863,7 @@ export class Interpreter {
           case 0x13: // stxw + ldxw
             addr = (R[a]! >>> 0) + off;
             dv.setInt32(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = 0;
@@ -894,7 +871,7 @@ export class Interpreter {
           case 0x19: // stxw + ldxh
             addr = (R[a]! >>> 0) + off;
             dv.setInt32(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getUint16(addr, true);
             R[a | 1] = 0;
@@ -902,7 +879,7 @@ export class Interpreter {
           case 0x1a: // stxw + ldxb
             addr = (R[a]! >>> 0) + off;
             dv.setInt32(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = u8[addr]!;
             R[a | 1] = 0;
@@ -910,7 +887,7 @@ export class Interpreter {
           case 0x1b: // stxw + ldxdw
             addr = (R[a]! >>> 0) + off;
             dv.setInt32(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = dv.getInt32(addr + 4, true);
@@ -918,7 +895,7 @@ export class Interpreter {
           case 0x21: // stxh + ldxw
             addr = (R[a]! >>> 0) + off;
             dv.setInt16(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = 0;
@@ -926,7 +903,7 @@ export class Interpreter {
           case 0x22: // stxh + ldxh
             addr = (R[a]! >>> 0) + off;
             dv.setInt16(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getUint16(addr, true);
             R[a | 1] = 0;
@@ -934,7 +911,7 @@ export class Interpreter {
           case 0x23: // stxh + ldxb
             addr = (R[a]! >>> 0) + off;
             dv.setInt16(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = u8[addr]!;
             R[a | 1] = 0;
@@ -942,7 +919,7 @@ export class Interpreter {
           case 0x29: // stxh + ldxdw
             addr = (R[a]! >>> 0) + off;
             dv.setInt16(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = dv.getInt32(addr + 4, true);
@@ -950,7 +927,7 @@ export class Interpreter {
           case 0x2a: // stxb + ldxw
             addr = (R[a]! >>> 0) + off;
             u8[addr] = R[b]!;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = 0;
@@ -958,7 +935,7 @@ export class Interpreter {
           case 0x2b: // stxb + ldxh
             addr = (R[a]! >>> 0) + off;
             u8[addr] = R[b]!;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getUint16(addr, true);
             R[a | 1] = 0;
@@ -966,7 +943,7 @@ export class Interpreter {
           case 0x31: // stxb + ldxb
             addr = (R[a]! >>> 0) + off;
             u8[addr] = R[b]!;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = u8[addr]!;
             R[a | 1] = 0;
@@ -974,7 +951,7 @@ export class Interpreter {
           case 0x32: // stxb + ldxdw
             addr = (R[a]! >>> 0) + off;
             u8[addr] = R[b]!;
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = dv.getInt32(addr + 4, true);
@@ -983,7 +960,7 @@ export class Interpreter {
             addr = (R[a]! >>> 0) + off;
             dv.setInt32(addr, R[b]!, true);
             dv.setInt32(addr + 4, R[b | 1]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = 0;
@@ -992,7 +969,7 @@ export class Interpreter {
             addr = (R[a]! >>> 0) + off;
             dv.setInt32(addr, R[b]!, true);
             dv.setInt32(addr + 4, R[b | 1]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getUint16(addr, true);
             R[a | 1] = 0;
@@ -1001,7 +978,7 @@ export class Interpreter {
             addr = (R[a]! >>> 0) + off;
             dv.setInt32(addr, R[b]!, true);
             dv.setInt32(addr + 4, R[b | 1]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = u8[addr]!;
             R[a | 1] = 0;
@@ -1010,7 +987,7 @@ export class Interpreter {
             addr = (R[a]! >>> 0) + off;
             dv.setInt32(addr, R[b]!, true);
             dv.setInt32(addr + 4, R[b | 1]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 9) & 0x1e; off = w >> 16; b = P[i + 3]! & 0x1e;
+            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
             addr = (R[b]! >>> 0) + off;
             R[a] = dv.getInt32(addr, true);
             R[a | 1] = dv.getInt32(addr + 4, true);
