@@ -280,7 +280,7 @@ test('execBatch with loops, local calls and a fault: the same r0 as single runs,
   assert.deepEqual(Array.from(batchVerdicts(rt.mem, desc, N)), [1, 2, 3, 4, 5]);
 });
 
-test('ldxh + be16 is fused into byte loads, but not when a jump lands on the be16', () => {
+test('ldxh + be16 is fused into one load and a swap, but not when a jump lands on the be16', () => {
   const rt = new Runtime();
   const buf = rt.mem.alloc(8);
   rt.mem.write(buf, Uint8Array.from([0x12, 0x34, 0x56, 0x78, 0x9a, 0xbc, 0xde, 0xf0]));
