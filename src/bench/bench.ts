@@ -168,11 +168,15 @@ ${runs}
     const exe = join(dir, 'bench');
     writeFileSync(src, program);
     execFileSync(cc, ['-O2', '-w', '-o', exe, src]);
-    const out = execFileSync(exe, { encoding: 'utf8' });
+    // best of PROCESSES processes, as the interpreter and JIT measurements
     const result = new Map<string, Measurement>();
-    for (const line of out.trim().split('\n')) {
-      const [name, r0, ns] = line.split(' ');
-      result.set(name!, { r0: BigInt(`0x${r0}`), nsPerRun: Number(ns) });
+    for (let p = 0; p < PROCESSES; p++) {
+      const out = execFileSync(exe, { encoding: 'utf8' });
+      for (const line of out.trim().split('\n')) {
+        const [name, r0, ns] = line.split(' ');
+        const prev = result.get(name!);
+        if (!prev || Number(ns) < prev.nsPerRun) result.set(name!, { r0: BigInt(`0x${r0}`), nsPerRun: Number(ns) });
+      }
     }
     return result;
   } finally {
@@ -357,8 +361,12 @@ int main(void) {
     writeFileSync(join(dir, 'f.c'), src);
     const r = spawnSync(cc, ['-O2', '-w', '-o', join(dir, 'f'), join(dir, 'f.c'), '-lpcap'], { encoding: 'utf8' });
     if (r.status !== 0) return undefined;
-    const [ns, matched] = execFileSync(join(dir, 'f'), { encoding: 'utf8' }).trim().split(' ');
-    return { ns: Number(ns), matched: Number(matched) };
+    let best: { ns: number; matched: number } | undefined;
+    for (let p = 0; p < PROCESSES; p++) {
+      const [ns, matched] = execFileSync(join(dir, 'f'), { encoding: 'utf8' }).trim().split(' ');
+      if (!best || Number(ns) < best.ns) best = { ns: Number(ns), matched: Number(matched) };
+    }
+    return best;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -575,8 +583,12 @@ ${init}
     writeFileSync(join(dir, 'm.c'), src);
     const r = spawnSync(cc, ['-O2', '-w', '-o', join(dir, 'm'), join(dir, 'm.c')], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`the map workload's C baseline does not compile:\n${r.stderr}`);
-    const [ns, vsum, ports] = execFileSync(join(dir, 'm'), { encoding: 'utf8' }).trim().split(' ');
-    return { ns: Number(ns), verdictSum: Number(vsum), portPackets: BigInt(ports!) };
+    let best: { ns: number; verdictSum: number; portPackets: bigint } | undefined;
+    for (let p = 0; p < PROCESSES; p++) {
+      const [ns, vsum, ports] = execFileSync(join(dir, 'm'), { encoding: 'utf8' }).trim().split(' ');
+      if (!best || Number(ns) < best.ns) best = { ns: Number(ns), verdictSum: Number(vsum), portPackets: BigInt(ports!) };
+    }
+    return best;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
