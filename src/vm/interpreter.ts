@@ -404,37 +404,36 @@ export class Interpreter {
         a = (w >> 7) & 0x1e;
         b = (w >> 11) & 0x1e;
         off = w >> 16;
-        imm = P[i + 1]!;
         switch (w & 0xff) {
           // ---------------------------------------------------- ALU64, K
           // 64-bit add/sub in int32 arithmetic: the low word carries out when the
           // unsigned sum is below an operand, and borrows when x < y unsigned.
-          case 0x07: // add
+          case 0x07: imm = P[i + 1]!; // add
             u = R[a]!;
             t = (u + imm) | 0;
             R[a] = t;
             R[a | 1] = (R[a | 1]! + (imm >> 31) + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
             break;
-          case 0x17: // sub
+          case 0x17: imm = P[i + 1]!; // sub
             u = R[a]!;
             R[a] = (u - imm) | 0;
             R[a | 1] = (R[a | 1]! - (imm >> 31) - ((u >>> 0) < (imm >>> 0) ? 1 : 0)) | 0;
             break;
-          case 0x27: // mul
+          case 0x27: imm = P[i + 1]!; // mul
             mul64(R, a, R[a]!, R[a | 1]!, imm, imm >> 31);
             break;
-          case 0x37: // div, sdiv (off = 1); the divisor is the sign-extended imm
+          case 0x37: imm = P[i + 1]!; // div, sdiv (off = 1); the divisor is the sign-extended imm
             divmod64(R, a, imm, imm >> 31, off === 1, false);
             break;
-          case 0x47: R[a] |= imm; R[a | 1] |= imm >> 31; break;
-          case 0x57: R[a] &= imm; R[a | 1] &= imm >> 31; break;
-          case 0x67: lsh64(R, a, imm & 63); break;
-          case 0x77: rsh64(R, a, imm & 63); break;
+          case 0x47: imm = P[i + 1]!; R[a] |= imm; R[a | 1] |= imm >> 31; break;
+          case 0x57: imm = P[i + 1]!; R[a] &= imm; R[a | 1] &= imm >> 31; break;
+          case 0x67: imm = P[i + 1]!; lsh64(R, a, imm & 63); break;
+          case 0x77: imm = P[i + 1]!; rsh64(R, a, imm & 63); break;
           case 0x87: neg64(R, a); break;
-          case 0x97: divmod64(R, a, imm, imm >> 31, off === 1, true); break;
-          case 0xa7: R[a] ^= imm; R[a | 1] ^= imm >> 31; break;
-          case 0xb7: R[a] = imm; R[a | 1] = imm >> 31; break;
-          case 0xc7: arsh64(R, a, imm & 63); break;
+          case 0x97: imm = P[i + 1]!; divmod64(R, a, imm, imm >> 31, off === 1, true); break;
+          case 0xa7: imm = P[i + 1]!; R[a] ^= imm; R[a | 1] ^= imm >> 31; break;
+          case 0xb7: imm = P[i + 1]!; R[a] = imm; R[a | 1] = imm >> 31; break;
+          case 0xc7: imm = P[i + 1]!; arsh64(R, a, imm & 63); break;
           // ---------------------------------------------------- ALU64, X
           case 0x0f:
             u = R[a]!;
@@ -467,7 +466,7 @@ export class Interpreter {
             }
             break;
           case 0xcf: arsh64(R, a, R[b]! & 63); break;
-          case 0xd7: // bswap16/32/64, unconditional
+          case 0xd7: imm = P[i + 1]!; // bswap16/32/64, unconditional
             if (imm === 16) R[a] = ((R[a]! & 0xff) << 8) | ((R[a]! >>> 8) & 0xff);
             else if (imm === 32) R[a] = bswap32(R[a]!);
             else {
@@ -479,19 +478,19 @@ export class Interpreter {
             R[a | 1] = 0;
             break;
           // ---------------------------------------------------- ALU32 (results zero-extended)
-          case 0x04: R[a] = R[a]! + imm; R[a | 1] = 0; break;
-          case 0x14: R[a] = R[a]! - imm; R[a | 1] = 0; break;
-          case 0x24: R[a] = Math.imul(R[a]!, imm); R[a | 1] = 0; break;
-          case 0x34: divmod32(R, a, imm, off === 1, false); break;
-          case 0x44: R[a] |= imm; R[a | 1] = 0; break;
-          case 0x54: R[a] &= imm; R[a | 1] = 0; break;
-          case 0x64: R[a] <<= imm; R[a | 1] = 0; break; // JS masks the count with & 31
-          case 0x74: R[a] = R[a]! >>> imm; R[a | 1] = 0; break;
+          case 0x04: imm = P[i + 1]!; R[a] = R[a]! + imm; R[a | 1] = 0; break;
+          case 0x14: imm = P[i + 1]!; R[a] = R[a]! - imm; R[a | 1] = 0; break;
+          case 0x24: imm = P[i + 1]!; R[a] = Math.imul(R[a]!, imm); R[a | 1] = 0; break;
+          case 0x34: imm = P[i + 1]!; divmod32(R, a, imm, off === 1, false); break;
+          case 0x44: imm = P[i + 1]!; R[a] |= imm; R[a | 1] = 0; break;
+          case 0x54: imm = P[i + 1]!; R[a] &= imm; R[a | 1] = 0; break;
+          case 0x64: imm = P[i + 1]!; R[a] <<= imm; R[a | 1] = 0; break; // JS masks the count with & 31
+          case 0x74: imm = P[i + 1]!; R[a] = R[a]! >>> imm; R[a | 1] = 0; break;
           case 0x84: R[a] = -R[a]!; R[a | 1] = 0; break;
-          case 0x94: divmod32(R, a, imm, off === 1, true); break;
-          case 0xa4: R[a] ^= imm; R[a | 1] = 0; break;
-          case 0xb4: R[a] = imm; R[a | 1] = 0; break;
-          case 0xc4: R[a] >>= imm; R[a | 1] = 0; break;
+          case 0x94: imm = P[i + 1]!; divmod32(R, a, imm, off === 1, true); break;
+          case 0xa4: imm = P[i + 1]!; R[a] ^= imm; R[a | 1] = 0; break;
+          case 0xb4: imm = P[i + 1]!; R[a] = imm; R[a | 1] = 0; break;
+          case 0xc4: imm = P[i + 1]!; R[a] >>= imm; R[a | 1] = 0; break;
           case 0x0c: R[a] = R[a]! + R[b]!; R[a | 1] = 0; break;
           case 0x1c: R[a] = R[a]! - R[b]!; R[a | 1] = 0; break;
           case 0x2c: R[a] = Math.imul(R[a]!, R[b]!); R[a | 1] = 0; break;
@@ -507,11 +506,11 @@ export class Interpreter {
             R[a | 1] = 0;
             break;
           case 0xcc: R[a] >>= R[b]!; R[a | 1] = 0; break;
-          case 0xd4: // to little endian: on our little-endian memory model, truncate
+          case 0xd4: imm = P[i + 1]!; // to little endian: on our little-endian memory model, truncate
             if (imm === 16) R[a] &= 0xffff;
             if (imm !== 64) R[a | 1] = 0;
             break;
-          case 0xdc: // to big endian: swap the low 16/32/64 bits
+          case 0xdc: imm = P[i + 1]!; // to big endian: swap the low 16/32/64 bits
             if (imm === 16) R[a] = ((R[a]! & 0xff) << 8) | ((R[a]! >>> 8) & 0xff);
             else if (imm === 32) R[a] = bswap32(R[a]!);
             else {
@@ -523,13 +522,14 @@ export class Interpreter {
             R[a | 1] = 0;
             break;
           // ---------------------------------------------------- LD
-          case 0x18: // ld_imm64: the high half is the next slot's imm
+          case 0x18: imm = P[i + 1]!; // ld_imm64: the high half is the next slot's imm
             R[a] = imm;
             R[a | 1] = P[i + 3]!;
             pc++;
             break;
           case 0x20: case 0x28: case 0x30: // LD_ABS W/H/B
           case 0x40: case 0x48: case 0x50: { // LD_IND W/H/B
+            imm = P[i + 1]!;
             const size = ((w & 0xff) & 0x18) === 0x00 ? 4 : ((w & 0xff) & 0x18) === 0x08 ? 2 : 1;
             // IND adds the source register in 32-bit int arithmetic, as the kernel's `int off`.
             const k = (w & 0xff) >= 0x40 ? (R[b]! + imm) | 0 : imm;
@@ -591,22 +591,22 @@ export class Interpreter {
             R[a | 1] = R[a]! >> 31;
             break;
           // ---------------------------------------------------- ST
-          case 0x62:
+          case 0x62: imm = P[i + 1]!;
             addr = (R[a]! >>> 0) + off;
             if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 4, true);
             dv.setInt32(addr, imm, true);
             break;
-          case 0x6a:
+          case 0x6a: imm = P[i + 1]!;
             addr = (R[a]! >>> 0) + off;
             if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 2, true);
             dv.setInt16(addr, imm, true);
             break;
-          case 0x72:
+          case 0x72: imm = P[i + 1]!;
             addr = (R[a]! >>> 0) + off;
             if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 1, true);
             u8[addr] = imm;
             break;
-          case 0x7a:
+          case 0x7a: imm = P[i + 1]!;
             addr = (R[a]! >>> 0) + off;
             if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 8, true);
             dv.setInt32(addr, imm, true);
@@ -634,12 +634,12 @@ export class Interpreter {
             dv.setInt32(addr, R[b]!, true);
             dv.setInt32(addr + 4, R[b | 1]!, true);
             break;
-          case 0xc3: // atomic, 32-bit
+          case 0xc3: imm = P[i + 1]!; // atomic, 32-bit
             addr = (R[a]! >>> 0) + off;
             if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 4, true);
             atomic32(R, dv, addr, b, imm);
             break;
-          case 0xdb: // atomic, 64-bit
+          case 0xdb: imm = P[i + 1]!; // atomic, 64-bit
             addr = (R[a]! >>> 0) + off;
             if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 8, true);
             atomic64(R, dv, addr, b, imm);
@@ -651,60 +651,60 @@ export class Interpreter {
             pc += off;
             segStart = pc + 1;
             break;
-          case 0x06: // gotol: the offset is imm
+          case 0x06: imm = P[i + 1]!; // gotol: the offset is imm
             budget -= pc - segStart + 1;
             if (budget < 0) throw this.overBudget(pc);
             pc += imm;
             segStart = pc + 1;
             break;
-          case 0x15: if (R[a] === imm && R[a | 1] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x15: imm = P[i + 1]!; if (R[a] === imm && R[a | 1] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x1d: if (R[a] === R[b] && R[a | 1] === R[b | 1]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x55: if (R[a] !== imm || R[a | 1] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x55: imm = P[i + 1]!; if (R[a] !== imm || R[a | 1] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x5d: if (R[a] !== R[b] || R[a | 1] !== R[b | 1]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x45: if ((R[a]! & imm) !== 0 || (R[a | 1]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x45: imm = P[i + 1]!; if ((R[a]! & imm) !== 0 || (R[a | 1]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x4d: if ((R[a]! & R[b]!) !== 0 || (R[a | 1]! & R[b | 1]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           // Conditional jumps, one case each. 64-bit comparisons compare the high
           // halves (signed or unsigned) and, when equal, the low halves unsigned.
-          case 0x25: if ((R[a | 1]! >>> 0) > ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x25: imm = P[i + 1]!; if ((R[a | 1]! >>> 0) > ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x2d: if ((R[a | 1]! >>> 0) > (R[b | 1]! >>> 0) || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) > (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x35: if ((R[a | 1]! >>> 0) > ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x35: imm = P[i + 1]!; if ((R[a | 1]! >>> 0) > ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x3d: if ((R[a | 1]! >>> 0) > (R[b | 1]! >>> 0) || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) >= (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xa5: if ((R[a | 1]! >>> 0) < ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xa5: imm = P[i + 1]!; if ((R[a | 1]! >>> 0) < ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0xad: if ((R[a | 1]! >>> 0) < (R[b | 1]! >>> 0) || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) < (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xb5: if ((R[a | 1]! >>> 0) < ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xb5: imm = P[i + 1]!; if ((R[a | 1]! >>> 0) < ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0xbd: if ((R[a | 1]! >>> 0) < (R[b | 1]! >>> 0) || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) <= (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x65: if (R[a | 1]! > (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x65: imm = P[i + 1]!; if (R[a | 1]! > (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x6d: if (R[a | 1]! > R[b | 1]! || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) > (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x75: if (R[a | 1]! > (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x75: imm = P[i + 1]!; if (R[a | 1]! > (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x7d: if (R[a | 1]! > R[b | 1]! || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) >= (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xc5: if (R[a | 1]! < (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xc5: imm = P[i + 1]!; if (R[a | 1]! < (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0xcd: if (R[a | 1]! < R[b | 1]! || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) < (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xd5: if (R[a | 1]! < (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xd5: imm = P[i + 1]!; if (R[a | 1]! < (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0xdd: if (R[a | 1]! < R[b | 1]! || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) <= (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           // JMP32: the low halves only, unsigned or signed.
-          case 0x16: if (R[a] === imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x16: imm = P[i + 1]!; if (R[a] === imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x1e: if (R[a] === R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x56: if (R[a] !== imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x56: imm = P[i + 1]!; if (R[a] !== imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x5e: if (R[a] !== R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x46: if ((R[a]! & imm) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x46: imm = P[i + 1]!; if ((R[a]! & imm) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x4e: if ((R[a]! & R[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x26: if ((R[a]! >>> 0) > (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x26: imm = P[i + 1]!; if ((R[a]! >>> 0) > (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x2e: if ((R[a]! >>> 0) > (R[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x36: if ((R[a]! >>> 0) >= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x36: imm = P[i + 1]!; if ((R[a]! >>> 0) >= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x3e: if ((R[a]! >>> 0) >= (R[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xa6: if ((R[a]! >>> 0) < (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xa6: imm = P[i + 1]!; if ((R[a]! >>> 0) < (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0xae: if ((R[a]! >>> 0) < (R[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xb6: if ((R[a]! >>> 0) <= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xb6: imm = P[i + 1]!; if ((R[a]! >>> 0) <= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0xbe: if ((R[a]! >>> 0) <= (R[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x66: if (R[a]! > imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x66: imm = P[i + 1]!; if (R[a]! > imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x6e: if (R[a]! > R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x76: if (R[a]! >= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x76: imm = P[i + 1]!; if (R[a]! >= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0x7e: if (R[a]! >= R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xc6: if (R[a]! < imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xc6: imm = P[i + 1]!; if (R[a]! < imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0xce: if (R[a]! < R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xd6: if (R[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xd6: imm = P[i + 1]!; if (R[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           case 0xde: if (R[a]! <= R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x85: // call: helper (src 0), local function (src 1), kfunc (src 2)
+          case 0x85: imm = P[i + 1]!; // call: helper (src 0), local function (src 1), kfunc (src 2)
             if (b === 2) {
               budget -= pc - segStart + 1;
               if (budget < 0) throw this.overBudget(pc);
