@@ -291,7 +291,8 @@ export function benchCommand(args: string[]): number {
   const json = args.includes('--json');
   const rows = runBench();
   if (json) {
-    process.stdout.write(JSON.stringify(rows, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)) + '\n');
+    const all = { workloads: rows, capture: runCaptureBench(), map: runMapBench() };
+    process.stdout.write(JSON.stringify(all, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)) + '\n');
     return 0;
   }
   process.stdout.write(`tsbpf benchmark: node ${process.version}, ${rows.some((r) => r.native) ? 'native = cc -O2, the same program transliterated to C' : 'no C compiler found: native column unavailable'}\n`);

@@ -1,0 +1,86 @@
+/**
+ * The benchmark's baselines compute what tsbpf computes: the C
+ * transliteration (to-c.ts) of every workload returns the interpreter's r0,
+ * and the map-heavy workload in C over C maps (MAPS_C) gives the verdicts and
+ * per-port counters of tsbpf's maps. Skips with a message without cc.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { assemble, toSlots } from '../src/isa/index.js';
+import { MAPS_C, toC } from '../src/bench/to-c.js';
+import { capturePackets, MAP_HEAVY, workloads } from '../src/bench/workloads.js';
+import { Runtime } from '../src/runtime/runtime.js';
+import { Interpreter } from '../src/vm/interpreter.js';
+import { BpfSystem } from '../src/api/bpf.js';
+import { PacketRunner } from '../src/api/packets.js';
+import { encode } from '../src/isa/instruction.js';
+
+const cc = process.env['CC'] ?? 'cc';
+const skip = spawnSync(cc, ['--version'], { stdio: 'ignore' }).status === 0 ? false : `no C compiler (${cc})`;
+if (skip) process.stdout.write(`# skipping the C baseline tests: ${skip}\n`);
+
+function compileAndRun(src: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-test-'));
+  try {
+    writeFileSync(join(dir, 'b.c'), src);
+    execFileSync(cc, ['-O2', '-w', '-o', join(dir, 'b'), join(dir, 'b.c')]);
+    return execFileSync(join(dir, 'b'), { encoding: 'utf8' }).trim();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('the C transliteration of each workload returns the interpreter\'s r0', { skip }, () => {
+  const ws = workloads();
+  const src = `#include <stdint.h>
+#include <stdio.h>
+${ws.map((w, i) => toC(`w${i}`, w.insns)).join('\n')}
+int main(void) {
+${ws.map((w, i) => `  { static uint8_t b[] = { ${Array.from(w.input).join(',')} }; printf("%llx\\n", (unsigned long long)w${i}(b, ${w.input.length}, b)); }`).join('\n')}
+  return 0;
+}
+`;
+  const native = compileAndRun(src).split('\n');
+  ws.forEach((w, i) => {
+    const rt = new Runtime();
+    const addr = rt.mem.alloc(w.input.length);
+    rt.mem.write(addr, w.input);
+    const r0 = new Interpreter(rt.mem, toSlots(w.insns), { helpers: rt.helpers }).run({ r1: addr, r2: w.input.length }).r0;
+    assert.equal(native[i], r0.toString(16), w.name);
+  });
+});
+
+test('the map-heavy workload in C over C maps: the verdicts and counters of tsbpf\'s maps', { skip }, () => {
+  const packets = capturePackets();
+  const src = `#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+${MAPS_C}
+${toC('prog', assemble(MAP_HEAVY.source))}
+${packets.map((p, i) => `static uint8_t p${i}[] = { ${Array.from(p).join(',') || '0'} };`).join('\n')}
+static struct { uint8_t *d; uint32_t n; } pk[] = { ${packets.map((p, i) => `{ p${i}, ${p.length} }`).join(',')} };
+int main(void) {
+${MAP_HEAVY.maps.map((m, i) => `  map_init(&maps[${i}], ${m.type === 'hash' ? 1 : 2}, ${m.keySize}, ${m.valueSize}, ${m.maxEntries});`).join('\n')}
+  for (unsigned i = 0; i < ${packets.length}; i++) { uint32_t ctx[2] = { pk[i].n, 0 }; printf("%u\\n", (uint32_t)prog((uint8_t *)ctx, pk[i].n, pk[i].d)); }
+  uint64_t total = 0;
+  for (uint32_t p = 0; p < 65536; p++) { uint64_t v = helper_1((uint64_t)(uintptr_t)&maps[0], (uint64_t)(uintptr_t)&p, 0, 0, 0); if (v) total += *(uint64_t *)(uintptr_t)v; }
+  printf("%llu\\n", (unsigned long long)total);
+  return 0;
+}
+`;
+  const out = compileAndRun(src).split('\n').map(Number);
+  const sys = new BpfSystem();
+  const fds = MAP_HEAVY.maps.map((m) => sys.bpf('BPF_MAP_CREATE', { map_type: m.type === 'hash' ? 1 : 2, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries }));
+  const insns = assemble(MAP_HEAVY.source).map((i) => (i.code === 0x18 && i.src === 1 ? { ...i, imm: fds[i.imm]! } : i));
+  const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(insns), license: 'GPL' });
+  const runner = new PacketRunner(sys, fd, 'interpreter');
+  const verdicts = packets.map((p) => runner.run(p, 14));
+  assert.deepEqual(out.slice(0, packets.length), verdicts);
+  // every IPv4 TCP/UDP packet bumps two ports: 6 of each 8 packets are
+  assert.equal(out[packets.length], (packets.length / 8) * 6 * 2);
+});
