@@ -36,7 +36,7 @@ import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import { MAX_CALL_FRAMES, PAGE_SIZE, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
 import type { RunInput } from '../vm/interpreter.js';
-import { Bytes, encodeModule, OP, T, VOID } from './wasm.js';
+import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
 import { LOOKUP_LOCALS, mapLookupFunction } from './maps.js';
 
 const P_R1 = 0;
@@ -70,29 +70,8 @@ const B_D = 25;
 
 const reg = (r: number): number => REG0 + r;
 
-/** Emitter helpers over a code buffer. */
-class Code extends Bytes {
-  op(o: number): this {
-    return this.byte(o);
-  }
-  get(l: number): this {
-    return this.byte(OP.local_get).u32(l);
-  }
-  set(l: number): this {
-    return this.byte(OP.local_set).u32(l);
-  }
-  tee(l: number): this {
-    return this.byte(OP.local_tee).u32(l);
-  }
-  i32(v: number): this {
-    return this.byte(OP.i32_const).s32(v);
-  }
-  i64(v: bigint | number): this {
-    return this.byte(OP.i64_const).s64(BigInt(v));
-  }
-  mem(o: number, offset = 0): this {
-    return this.byte(o).u32(0).u32(offset);
-  }
+/** The emitter, with the byte swaps the compiler needs. */
+class Code extends Emitter {
   /**
    * Swap the two bytes of the 16-bit value on the stack (its upper half
    * zero): x * 0x10001 holds the value twice, so bits 8..23 are the swap.
@@ -764,30 +743,24 @@ export class JitProgram {
    * the verdicts (r0's low 32 bits) land after them, one u32 per run.
    */
   execBatch(desc: number, n: number): void {
-    try {
-      this.batchFn(desc, n, 0, 0, 0);
-    } catch (e) {
-      if (e instanceof BpfError) throw e;
-      if (e instanceof WebAssembly.RuntimeError) throw new BpfError('EFAULT', `JIT: ${e.message}`);
-      throw e;
-    }
-    // r0 of the last run, all 64 bits
-    this.refreshRegs();
-    this.checkFault();
-    this.retLo = this.regs[0]!;
-    this.retHi = this.regs[1]!;
+    this.call(this.batchFn, desc, n, 0, 0, 0);
   }
 
   exec(input: RunInput = {}): void {
     const r1 = typeof input.r1 === 'bigint' ? Number(input.r1) : input.r1 ?? 0;
     const r2 = typeof input.r2 === 'bigint' ? Number(input.r2) : input.r2 ?? 0;
     const p = input.packet;
+    this.call(this.run, r1, r2, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
+  }
+
+  /** Call an export; a trap is EFAULT, a fault the run stopped on is thrown; r0 (of the last run) lands in retLo/retHi. */
+  private call(f: (a: number, b: number, c: number, d: number, e: number) => void, a: number, b: number, c: number, d: number, e: number): void {
     try {
-      this.run(r1, r2, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
-    } catch (e) {
-      if (e instanceof BpfError) throw e;
-      if (e instanceof WebAssembly.RuntimeError) throw new BpfError('EFAULT', `JIT: ${e.message}`);
-      throw e;
+      f(a, b, c, d, e);
+    } catch (err) {
+      if (err instanceof BpfError) throw err;
+      if (err instanceof WebAssembly.RuntimeError) throw new BpfError('EFAULT', `JIT: ${err.message}`);
+      throw err;
     }
     this.refreshRegs();
     this.checkFault();

@@ -13,7 +13,7 @@
 
 import { MAP_HDR, MAP_MAGIC } from '../maps/map.js';
 import { RUN_GEN_ADDR } from '../runtime/memory.js';
-import { Bytes, OP, VOID } from './wasm.js';
+import { Emitter, OP, VOID } from './wasm.js';
 
 // params
 const MAP = 0;
@@ -35,22 +35,7 @@ const HASH = 1;
 const ARRAY = 2;
 const JHASH_INITVAL = 0xdeadbeef | 0;
 
-class F extends Bytes {
-  op(o: number): this {
-    return this.byte(o);
-  }
-  get(l: number): this {
-    return this.byte(OP.local_get).u32(l);
-  }
-  set(l: number): this {
-    return this.byte(OP.local_set).u32(l);
-  }
-  tee(l: number): this {
-    return this.byte(OP.local_tee).u32(l);
-  }
-  i32(v: number): this {
-    return this.byte(OP.i32_const).s32(v);
-  }
+class F extends Emitter {
   load(offset = 0): this {
     return this.byte(OP.i32_load).u32(0).u32(offset);
   }
@@ -84,7 +69,7 @@ class F extends Bytes {
 }
 
 /** The body of lookup(map: i32, key: i32) -> i32. */
-export function mapLookupFunction(): Bytes {
+export function mapLookupFunction(): Emitter {
   const f = new F();
   // not a map this code knows: the slow path
   f.hdr(MAP_HDR.MAGIC).i32(MAP_MAGIC).op(OP.i32_ne).op(OP.if).byte(VOID).i32(-1).op(OP.return).op(OP.end);

@@ -132,3 +132,29 @@ export const OP = {
 
 /** block type: no result */
 export const VOID = 0x40;
+
+/** Instruction helpers over a code buffer: opcodes, locals, constants, memory accesses (memarg align 0). */
+export class Emitter extends Bytes {
+  op(o: number): this {
+    return this.byte(o);
+  }
+  get(l: number): this {
+    return this.byte(OP.local_get).u32(l);
+  }
+  set(l: number): this {
+    return this.byte(OP.local_set).u32(l);
+  }
+  tee(l: number): this {
+    return this.byte(OP.local_tee).u32(l);
+  }
+  i32(v: number): this {
+    return this.byte(OP.i32_const).s32(v);
+  }
+  i64(v: bigint | number): this {
+    return this.byte(OP.i64_const).s64(BigInt(v));
+  }
+  /** a load or store `o` with a static offset */
+  mem(o: number, offset = 0): this {
+    return this.byte(o).u32(0).u32(offset);
+  }
+}
