@@ -13,12 +13,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assemble, toSlots } from '../src/isa/index.js';
 import { MAPS_C, toC } from '../src/bench/to-c.js';
+import { loadMapHeavy } from '../src/bench/bench.js';
 import { capturePackets, MAP_HEAVY, workloads } from '../src/bench/workloads.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { Interpreter } from '../src/vm/interpreter.js';
-import { BpfSystem } from '../src/api/bpf.js';
 import { PacketRunner } from '../src/api/packets.js';
-import { encode } from '../src/isa/instruction.js';
 
 const cc = process.env['CC'] ?? 'cc';
 const skip = spawnSync(cc, ['--version'], { stdio: 'ignore' }).status === 0 ? false : `no C compiler (${cc})`;
@@ -74,10 +73,7 @@ ${MAP_HEAVY.maps.map((m, i) => `  map_init(&maps[${i}], ${m.type === 'hash' ? 1 
 }
 `;
   const out = compileAndRun(src).split('\n').map(Number);
-  const sys = new BpfSystem();
-  const fds = MAP_HEAVY.maps.map((m) => sys.bpf('BPF_MAP_CREATE', { map_type: m.type === 'hash' ? 1 : 2, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries }));
-  const insns = assemble(MAP_HEAVY.source).map((i) => (i.code === 0x18 && i.src === 1 ? { ...i, imm: fds[i.imm]! } : i));
-  const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(insns), license: 'GPL' });
+  const { sys, fd } = loadMapHeavy();
   const runner = new PacketRunner(sys, fd, 'interpreter');
   const verdicts = packets.map((p) => runner.run(p, 14));
   assert.deepEqual(out.slice(0, packets.length), verdicts);

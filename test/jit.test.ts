@@ -18,7 +18,7 @@ import { Program } from '../src/api/program.js';
 import { BpfMap, u32, u64 } from '../src/api/map.js';
 import { PacketRunner } from '../src/api/packets.js';
 import { loadVectors, parseVector, projectRoot } from './conformance-data.js';
-import { randomSocketFilter } from './random-programs.js';
+import { prng, randomSocketFilter } from './random-programs.js';
 import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../src/jit/compile.js';
 
 test('conformance vectors under the JIT: all 313, local calls and callx included', () => {
@@ -111,16 +111,6 @@ test('socket-filter vectors: the JIT agrees with the interpreter', () => {
     assert.equal(testRun(sys, fd, v.mem, 1, 'interpreter').retval, v.result, f);
   }
 });
-
-function prng(seed: number): () => number {
-  let s = seed;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
 
 /** A random straight-line-and-forward-jump program over r0-r9 and the stack; always terminates. */
 function randomProgram(rnd: () => number): string {

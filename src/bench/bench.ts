@@ -18,7 +18,7 @@ import { Interpreter } from '../vm/interpreter.js';
 import { batchBytes, batchVerdicts, JitProgram, writeBatchDescriptor } from '../jit/compile.js';
 import { MAPS_C, toC } from './to-c.js';
 import type { Workload } from './workloads.js';
-import { capturePackets, MAP_HEAVY, TCP_PORT_80_DD, workloads } from './workloads.js';
+import { capturePackets, MAP_HEAVY, TCP_PORT_80_DD, withMapFds, workloads } from './workloads.js';
 import { assemble } from '../isa/asm.js';
 import { convertClassic, parseClassicText } from '../cbpf/index.js';
 import type { SockFilter } from '../cbpf/index.js';
@@ -460,12 +460,12 @@ export interface MapRow {
 }
 
 /** The map-heavy workload loaded into a fresh system: its maps' descriptors replace the `map[fd:N]` indexes. */
-function loadMapHeavy(): { sys: BpfSystem; fd: number; ports: number } {
+export function loadMapHeavy(): { sys: BpfSystem; fd: number; ports: number } {
   const sys = new BpfSystem();
   const fds = MAP_HEAVY.maps.map((m) => sys.bpf('BPF_MAP_CREATE', {
     map_type: m.type === 'hash' ? 1 : 2, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries,
   }));
-  const insns = assemble(MAP_HEAVY.source).map((i) => (i.code === 0x18 && i.src === 1 ? { ...i, imm: fds[i.imm]! } : i));
+  const insns = withMapFds(assemble(MAP_HEAVY.source), fds);
   const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(insns), license: 'GPL' });
   return { sys, fd, ports: fds[0]! };
 }

@@ -275,6 +275,11 @@ export function capturePackets(): Uint8Array[] {
   return out;
 }
 
+/** `insns` with each `map[fd:N]` (an ld_imm64 of a map index N) naming the descriptor fds[N]. */
+export function withMapFds(insns: readonly Instruction[], fds: readonly number[]): Instruction[] {
+  return insns.map((i) => (i.code === 0x18 && i.src === 1 ? { ...i, imm: fds[i.imm]! } : i));
+}
+
 /** A map of the map-heavy workload: its index is the `map[fd:N]` the program names. */
 export interface WorkloadMap {
   type: 'hash' | 'array';

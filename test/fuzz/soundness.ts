@@ -37,16 +37,8 @@ import {
   BPF_LD_MAP_FD, BPF_LDX_MEM, BPF_MOV64_IMM, BPF_MOV64_REG, BPF_ST_MEM, BPF_STX_MEM, BPF_STX_XADD,
 } from '../../src/isa/builders.js';
 import { STACK_FRAME_SIZE, STACK_TOP } from '../../src/runtime/memory.js';
-
-export function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
+import { withMapFds } from '../../src/bench/workloads.js';
+import { prng } from '../random-programs.js';
 
 /** The maps every fuzzed program may use: map[fd:0] a hash map, map[fd:1] an array. */
 export const FUZZ_MAPS = [
@@ -164,11 +156,6 @@ export function randomProgram(rnd: () => number): Instruction[] {
   return out;
 }
 
-/** Replace the `map[fd:N]` indexes with descriptors. */
-function withFds(insns: readonly Instruction[], fds: readonly number[]): Instruction[] {
-  return insns.map((i) => (i.code === 0x18 && i.src === 1 ? { ...i, imm: fds[i.imm]! } : i));
-}
-
 export const FUZZ_PACKETS: Uint8Array[] = (() => {
   const rnd = prng(77);
   return Array.from({ length: 6 }, (_, i) => Uint8Array.from({ length: [0, 1, 14, 40, 60, 90][i]! }, () => Math.floor(rnd() * 256)));
@@ -211,7 +198,7 @@ function trace(insns: readonly Instruction[], engine: Engine, shift = 0): Trace 
   const sys = new BpfSystem();
   if (shift) sys.runtime.mem.alloc(shift);
   const fds = FUZZ_MAPS.map((m) => sys.bpf('BPF_MAP_CREATE', m));
-  const attr = { prog_type: 1, insns: encode(withFds(insns, fds)), license: 'GPL' };
+  const attr = { prog_type: 1, insns: encode(withMapFds(insns, fds)), license: 'GPL' };
   const fd = engine === 'checked' ? sys.loadUnverified(attr) : sys.bpf('BPF_PROG_LOAD', attr);
   const runner = new PacketRunner(sys, fd, engine === 'checked' ? 'interpreter' : engine === 'batch' ? 'jit' : engine);
   const t: Trace = { verdicts: [], stacks: [], maps: [] };
@@ -256,7 +243,7 @@ export function fuzz(seed: number, count: number, stopAtMs = Infinity): FuzzResu
     const probe = new BpfSystem();
     const fds = FUZZ_MAPS.map((m) => probe.bpf('BPF_MAP_CREATE', m));
     try {
-      probe.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(withFds(insns, fds)), license: 'GPL' });
+      probe.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(withMapFds(insns, fds)), license: 'GPL' });
     } catch (e) {
       if (e instanceof BpfError && (e.code === 'EACCES' || e.code === 'EINVAL')) continue; // rejected
       throw e;
