@@ -127,6 +127,7 @@ function predecode(slots: readonly Slot[], fast: boolean): Int32Array {
   }
   p[n * STRIDE] = OP_FELL_OFF;
   if (fast) fuse(p, n);
+  specializeShifts(p, n);
   // Every static control transfer must land on an instruction (or, for a
   // jump, on the sentinel past the end, which reports falling off).
   for (let i = 0; i < n; i++) {
@@ -202,6 +203,33 @@ function fuse(p: Int32Array, n: number): void {
     if (kinds[i]! < 0 || kinds[i + 1]! < 0) continue;
     const key = FUSED_PAIR_KEY[kinds[i]! * FUSED_KINDS + kinds[i + 1]!]!;
     if (key !== 0) p[i * STRIDE] = (p[i * STRIDE]! & ~KEY_MASK) | key;
+  }
+}
+
+/** Keys of the 64-bit shifts by a constant, split by amount (1..31, 32..63): no branch on the amount at run time. */
+const OP_LSH_LO = 0xf8;
+const OP_LSH_HI = 0xf9;
+const OP_RSH_LO = 0xfa;
+const OP_RSH_HI = 0xfb;
+const OP_ARSH_LO = 0xfc;
+const OP_ARSH_HI = 0xfd;
+
+/**
+ * A 64-bit shift by a constant takes the key of its amount's half, with
+ * imm = the amount within that half (1..31, or 0..31 for the high half).
+ * A shift by 0 keeps its own key.
+ */
+function specializeShifts(p: Int32Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const w = p[i * STRIDE]!;
+    const key = w & KEY_MASK;
+    if (key !== 0x67 && key !== 0x77 && key !== 0xc7) continue;
+    const amount = p[i * STRIDE + 1]! & 63;
+    if (amount === 0) continue;
+    const hi = amount >= 32;
+    const k = key === 0x67 ? (hi ? OP_LSH_HI : OP_LSH_LO) : key === 0x77 ? (hi ? OP_RSH_HI : OP_RSH_LO) : hi ? OP_ARSH_HI : OP_ARSH_LO;
+    p[i * STRIDE] = (w & ~KEY_MASK) | k;
+    p[i * STRIDE + 1] = hi ? amount - 32 : amount;
   }
 }
 
@@ -430,6 +458,21 @@ export class Interpreter {
           case 0x67: imm = P[i + 1]!; lsh64(R, a, imm & 63); break;
           case 0x77: imm = P[i + 1]!; rsh64(R, a, imm & 63); break;
           case 0x87: neg64(R, a); break;
+          case 0xf8: /* OP_LSH_LO */ imm = P[i + 1]!;
+            R[a | 1] = (R[a | 1]! << imm) | (R[a]! >>> (32 - imm));
+            R[a] <<= imm;
+            break;
+          case 0xf9: /* OP_LSH_HI */ imm = P[i + 1]!; R[a | 1] = R[a]! << imm; R[a] = 0; break;
+          case 0xfa: /* OP_RSH_LO */ imm = P[i + 1]!;
+            R[a] = (R[a]! >>> imm) | (R[a | 1]! << (32 - imm));
+            R[a | 1] = R[a | 1]! >>> imm;
+            break;
+          case 0xfb: /* OP_RSH_HI */ imm = P[i + 1]!; R[a] = R[a | 1]! >>> imm; R[a | 1] = 0; break;
+          case 0xfc: /* OP_ARSH_LO */ imm = P[i + 1]!;
+            R[a] = (R[a]! >>> imm) | (R[a | 1]! << (32 - imm));
+            R[a | 1] >>= imm;
+            break;
+          case 0xfd: /* OP_ARSH_HI */ imm = P[i + 1]!; R[a] = R[a | 1]! >> imm; R[a | 1] >>= 31; break;
           case 0x97: imm = P[i + 1]!; divmod64(R, a, imm, imm >> 31, off === 1, true); break;
           case 0xa7: imm = P[i + 1]!; R[a] ^= imm; R[a | 1] ^= imm >> 31; break;
           case 0xb7: imm = P[i + 1]!; R[a] = imm; R[a | 1] = imm >> 31; break;
