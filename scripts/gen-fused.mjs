@@ -38,34 +38,34 @@ const keyOf = (n) => {
 // The bodies must read every operand before writing dst (dst may equal src).
 const KINDS = [
   { name: 'be16', group: 'swap', codes: [0xdc, 0xd7], cond: 'imm === 16', body: [
-    't = R[a]!;',
-    'R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);',
-    'R[a | 1] = 0;'] },
+    't = RL[a]!;',
+    'RL[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);',
+    'RH[a] = 0;'] },
   { name: 'be32', group: 'swap', codes: [0xdc, 0xd7], cond: 'imm === 32', body: [
-    't = R[a]!;',
-    'R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);',
-    'R[a | 1] = 0;'] },
+    't = RL[a]!;',
+    'RL[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);',
+    'RH[a] = 0;'] },
   { name: 'be64', group: 'swap', codes: [0xdc, 0xd7], cond: 'imm === 64', body: [
-    't = R[a]!;',
-    'u = R[a | 1]!;',
-    'R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);',
-    'R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);'] },
+    't = RL[a]!;',
+    'u = RH[a]!;',
+    'RL[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);',
+    'RH[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);'] },
   { name: 'ldxw', group: 'load', codes: [0x61], b: true, off: true, body: [
-    'addr = (R[b]! >>> 0) + off;', 'R[a] = dv.getInt32(addr, true);', 'R[a | 1] = 0;'] },
+    'addr = (RL[b]! >>> 0) + off;', 'RL[a] = dv.getInt32(addr, true);', 'RH[a] = 0;'] },
   { name: 'ldxh', group: 'load', codes: [0x69], b: true, off: true, body: [
-    'addr = (R[b]! >>> 0) + off;', 'R[a] = dv.getUint16(addr, true);', 'R[a | 1] = 0;'] },
+    'addr = (RL[b]! >>> 0) + off;', 'RL[a] = dv.getUint16(addr, true);', 'RH[a] = 0;'] },
   { name: 'ldxb', group: 'load', codes: [0x71], b: true, off: true, body: [
-    'addr = (R[b]! >>> 0) + off;', 'R[a] = u8[addr]!;', 'R[a | 1] = 0;'] },
+    'addr = (RL[b]! >>> 0) + off;', 'RL[a] = u8[addr]!;', 'RH[a] = 0;'] },
   { name: 'ldxdw', group: 'load', codes: [0x79], b: true, off: true, body: [
-    'addr = (R[b]! >>> 0) + off;', 'R[a] = dv.getInt32(addr, true);', 'R[a | 1] = dv.getInt32(addr + 4, true);'] },
+    'addr = (RL[b]! >>> 0) + off;', 'RL[a] = dv.getInt32(addr, true);', 'RH[a] = dv.getInt32(addr + 4, true);'] },
   { name: 'stxw', group: 'store', codes: [0x63], b: true, off: true, body: [
-    'addr = (R[a]! >>> 0) + off;', 'dv.setInt32(addr, R[b]!, true);'] },
+    'addr = (RL[a]! >>> 0) + off;', 'dv.setInt32(addr, RL[b]!, true);'] },
   { name: 'stxh', group: 'store', codes: [0x6b], b: true, off: true, body: [
-    'addr = (R[a]! >>> 0) + off;', 'dv.setInt16(addr, R[b]!, true);'] },
+    'addr = (RL[a]! >>> 0) + off;', 'dv.setInt16(addr, RL[b]!, true);'] },
   { name: 'stxb', group: 'store', codes: [0x73], b: true, off: true, body: [
-    'addr = (R[a]! >>> 0) + off;', 'u8[addr] = R[b]!;'] },
+    'addr = (RL[a]! >>> 0) + off;', 'u8[addr] = RL[b]!;'] },
   { name: 'stxdw', group: 'store', codes: [0x7b], b: true, off: true, body: [
-    'addr = (R[a]! >>> 0) + off;', 'dv.setInt32(addr, R[b]!, true);', 'dv.setInt32(addr + 4, R[b | 1]!, true);'] },
+    'addr = (RL[a]! >>> 0) + off;', 'dv.setInt32(addr, RL[b]!, true);', 'dv.setInt32(addr + 4, RH[b]!, true);'] },
 ];
 
 /**
@@ -133,8 +133,8 @@ function casesRegion(ind) {
     for (const l of k1.body) out.push(`${ind}  ${l}`);
     // The second instruction is slot pc + 1, intact: its fields come from there,
     // and pc names it while it runs (a fault reports its pc).
-    const reload = ['pc++;', 'w = P[i + 2]!;', 'a = (w >> 7) & 0x1e;'];
-    if (k2.b) reload.push('b = (w >> 11) & 0x1e;');
+    const reload = ['pc++;', 'w = PW[pc]!;', 'a = (w >> 8) & 0xf;'];
+    if (k2.b) reload.push('b = (w >> 12) & 0xf;');
     if (k2.off) reload.push('off = w >> 16;');
     out.push(`${ind}  ${reload.join(' ')}`);
     for (const l of k2.body) out.push(`${ind}  ${l}`);

@@ -68,24 +68,39 @@ export interface RunInput {
 const STRIDE = 2;
 
 /**
- * The register file, one per process: r(i) = (REGS[2i], REGS[2i+1]). A
- * module-level constant lets V8 embed its address and length in the
- * compiled loop, dropping the loads and bounds checks a per-instance array
- * costs on every access (about a third of the time of an ALU instruction).
+ * The register file, one per process: r(i) = (RL[i], RH[i]), its low and
+ * high 32-bit halves. Module-level constants let V8 embed their addresses
+ * and lengths in the compiled loop, dropping the loads a per-instance array
+ * costs on every access. Two arrays indexed alike, rather than one indexed
+ * 2i and 2i+1, let V8 prove the second access in bounds from the first
+ * (the same index against the same length), so each operand costs one
+ * bounds check instead of two. They hold 32 entries for 11 registers: V8
+ * keeps typed arrays of up to 64 bytes inside its heap, where they can move
+ * and their address cannot be embedded.
  * Runs do not nest (a helper never starts a program), so one file suffices;
  * `running` enforces that.
  */
-const REGS = new Int32Array(32);
+const RL = new Int32Array(32);
+const RH = new Int32Array(32);
+/**
+ * The helpers' view of the registers (runtime/helpers.ts): r(i) =
+ * (HREGS[2i], HREGS[2i+1]). r0..r5 are copied in before a helper call and
+ * back after it.
+ */
+const HREGS = new Int32Array(32);
 let running = false;
 
 /**
- * The code arena, for the same reason: the predecoded program being run is
- * copied here (once, when a different program runs than last time), so the
- * loop reads its instructions from a constant array. It bounds a program to
- * MAX_INTERP_SLOTS slots, far above 3.19's 4096.
+ * The code arena, for the same reasons: the predecoded program being run is
+ * copied here (once, when a different program runs than last time), word 0
+ * of each slot to CODE_W and its imm to CODE_IMM, both indexed by pc, so
+ * the loop reads its instructions from constant arrays and an imm costs no
+ * bounds check of its own. It bounds a program to MAX_INTERP_SLOTS slots,
+ * far above 3.19's 4096.
  */
 export const MAX_INTERP_SLOTS = 65535;
-const CODE = new Int32Array((MAX_INTERP_SLOTS + 1) * STRIDE);
+const CODE_W = new Int32Array(MAX_INTERP_SLOTS + 1);
+const CODE_IMM = new Int32Array(MAX_INTERP_SLOTS + 1);
 let loaded: Int32Array | undefined;
 /** predecoded sentinel, an opcode byte no instruction has: falling off the end of the program */
 const OP_FELL_OFF = 0xff;
@@ -266,8 +281,8 @@ export class Interpreter {
   readonly checked: boolean;
   readonly budget: number;
   private readonly longRegions: () => readonly Region[];
-  /** register file: r(i) = (regs[2i], regs[2i+1]); shared, see REGS */
-  readonly regs = REGS;
+  /** the helpers' register file: r(i) = (regs[2i], regs[2i+1]); shared, see HREGS */
+  readonly regs = HREGS;
   /** r0 at the last exit, as halves */
   retLo = 0;
   retHi = 0;
@@ -318,11 +333,15 @@ export class Interpreter {
 
   /** Set up registers and the packet, then execute; r0 lands in retLo/retHi. */
   exec(input: RunInput = {}): void {
-    const R = this.regs;
-    for (let r = 0; r < 22; r++) R[r] = 0;
-    setReg(R, 1, input.r1 ?? 0);
-    setReg(R, 2, input.r2 ?? 0);
-    R[20] = STACK_TOP;
+    RL.fill(0);
+    RH.fill(0);
+    setReg(HREGS, 1, input.r1 ?? 0);
+    setReg(HREGS, 2, input.r2 ?? 0);
+    RL[1] = HREGS[2]!;
+    RH[1] = HREGS[3]!;
+    RL[2] = HREGS[4]!;
+    RH[2] = HREGS[5]!;
+    RL[10] = STACK_TOP;
     const pkt = input.packet;
     this.pktAddr = pkt?.addr ?? 0;
     this.pktLen = pkt?.len ?? 0;
@@ -333,13 +352,13 @@ export class Interpreter {
 
   /** Re-run with the registers r1 and r2 only (the packet and regions of the last exec stay). */
   execRaw(r1: number, r2: number): void {
-    const R = this.regs;
-    for (let r = 0; r < 22; r++) R[r] = 0;
-    R[2] = r1 | 0;
-    R[3] = Math.floor(r1 / TWO32) | 0;
-    R[4] = r2 | 0;
-    R[5] = Math.floor(r2 / TWO32) | 0;
-    R[20] = STACK_TOP;
+    RL.fill(0);
+    RH.fill(0);
+    RL[1] = r1 | 0;
+    RH[1] = Math.floor(r1 / TWO32) | 0;
+    RL[2] = r2 | 0;
+    RH[2] = Math.floor(r2 / TWO32) | 0;
+    RL[10] = STACK_TOP;
     this.loop();
   }
 
@@ -389,8 +408,12 @@ export class Interpreter {
     if (running) throw new InternalError('a program run started inside another run');
     running = true;
     if (loaded !== this.prog) {
-      CODE.set(this.prog);
-      loaded = this.prog;
+      const p = this.prog;
+      for (let k = 0, n = p.length / STRIDE; k < n; k++) {
+        CODE_W[k] = p[k * STRIDE]!;
+        CODE_IMM[k] = p[k * STRIDE + 1]!;
+      }
+      loaded = p;
     }
     try {
       this.loopInner();
@@ -400,8 +423,8 @@ export class Interpreter {
   }
 
   private loopInner(): void {
-    const P = CODE;
-    const R = REGS;
+    const PW = CODE_W;
+    const PI = CODE_IMM;
     const mem = this.mem;
     const checked = this.checked;
     let u8 = mem.u8;
@@ -415,7 +438,6 @@ export class Interpreter {
     this.frameBase = STACK_TOP;
     // Checked mode's inline fast path: accesses inside the current frame or its callers' frames.
     let frameLo = STACK_TOP - STACK_FRAME_SIZE;
-    let i = 0;
     let w = 0;
     let a = 0;
     let b = 0;
@@ -426,266 +448,265 @@ export class Interpreter {
     let u = 0;
     try {
       for (;;) {
-        i = pc << 1;
-        w = P[i]!;
-        // Masking proves the indexes below 32 = REGS.length, so V8 drops the bounds checks.
-        a = (w >> 7) & 0x1e;
-        b = (w >> 11) & 0x1e;
+        w = PW[pc]!;
+        // Register indexes are masked to 0..15, within the register arrays.
+        a = (w >> 8) & 0xf;
+        b = (w >> 12) & 0xf;
         off = w >> 16;
         switch (w & 0xff) {
           // ---------------------------------------------------- ALU64, K
           // 64-bit add/sub in int32 arithmetic: the low word carries out when the
           // unsigned sum is below an operand, and borrows when x < y unsigned.
-          case 0x07: imm = P[i + 1]!; // add
-            u = R[a]!;
+          case 0x07: imm = PI[pc]!; // add
+            u = RL[a]!;
             t = (u + imm) | 0;
-            R[a] = t;
-            R[a | 1] = (R[a | 1]! + (imm >> 31) + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            RL[a] = t;
+            RH[a] = (RH[a]! + (imm >> 31) + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
             break;
-          case 0x17: imm = P[i + 1]!; // sub
-            u = R[a]!;
-            R[a] = (u - imm) | 0;
-            R[a | 1] = (R[a | 1]! - (imm >> 31) - ((u >>> 0) < (imm >>> 0) ? 1 : 0)) | 0;
+          case 0x17: imm = PI[pc]!; // sub
+            u = RL[a]!;
+            RL[a] = (u - imm) | 0;
+            RH[a] = (RH[a]! - (imm >> 31) - ((u >>> 0) < (imm >>> 0) ? 1 : 0)) | 0;
             break;
-          case 0x27: imm = P[i + 1]!; // mul
-            mul64(R, a, R[a]!, R[a | 1]!, imm, imm >> 31);
+          case 0x27: imm = PI[pc]!; // mul
+            mul64(a, RL[a]!, RH[a]!, imm, imm >> 31);
             break;
-          case 0x37: imm = P[i + 1]!; // div, sdiv (off = 1); the divisor is the sign-extended imm
-            divmod64(R, a, imm, imm >> 31, off === 1, false);
+          case 0x37: imm = PI[pc]!; // div, sdiv (off = 1); the divisor is the sign-extended imm
+            divmod64(a, imm, imm >> 31, off === 1, false);
             break;
-          case 0x47: imm = P[i + 1]!; R[a] |= imm; R[a | 1] |= imm >> 31; break;
-          case 0x57: imm = P[i + 1]!; R[a] &= imm; R[a | 1] &= imm >> 31; break;
-          case 0x67: imm = P[i + 1]!; lsh64(R, a, imm & 63); break;
-          case 0x77: imm = P[i + 1]!; rsh64(R, a, imm & 63); break;
-          case 0x87: neg64(R, a); break;
-          case 0xf8: /* OP_LSH_LO */ imm = P[i + 1]!;
-            R[a | 1] = (R[a | 1]! << imm) | (R[a]! >>> (32 - imm));
-            R[a] <<= imm;
+          case 0x47: imm = PI[pc]!; RL[a] |= imm; RH[a] |= imm >> 31; break;
+          case 0x57: imm = PI[pc]!; RL[a] &= imm; RH[a] &= imm >> 31; break;
+          case 0x67: imm = PI[pc]!; lsh64(a, imm & 63); break;
+          case 0x77: imm = PI[pc]!; rsh64(a, imm & 63); break;
+          case 0x87: neg64(a); break;
+          case 0xf8: /* OP_LSH_LO */ imm = PI[pc]!;
+            RH[a] = (RH[a]! << imm) | (RL[a]! >>> (32 - imm));
+            RL[a] <<= imm;
             break;
-          case 0xf9: /* OP_LSH_HI */ imm = P[i + 1]!; R[a | 1] = R[a]! << imm; R[a] = 0; break;
-          case 0xfa: /* OP_RSH_LO */ imm = P[i + 1]!;
-            R[a] = (R[a]! >>> imm) | (R[a | 1]! << (32 - imm));
-            R[a | 1] = R[a | 1]! >>> imm;
+          case 0xf9: /* OP_LSH_HI */ imm = PI[pc]!; RH[a] = RL[a]! << imm; RL[a] = 0; break;
+          case 0xfa: /* OP_RSH_LO */ imm = PI[pc]!;
+            RL[a] = (RL[a]! >>> imm) | (RH[a]! << (32 - imm));
+            RH[a] = RH[a]! >>> imm;
             break;
-          case 0xfb: /* OP_RSH_HI */ imm = P[i + 1]!; R[a] = R[a | 1]! >>> imm; R[a | 1] = 0; break;
-          case 0xfc: /* OP_ARSH_LO */ imm = P[i + 1]!;
-            R[a] = (R[a]! >>> imm) | (R[a | 1]! << (32 - imm));
-            R[a | 1] >>= imm;
+          case 0xfb: /* OP_RSH_HI */ imm = PI[pc]!; RL[a] = RH[a]! >>> imm; RH[a] = 0; break;
+          case 0xfc: /* OP_ARSH_LO */ imm = PI[pc]!;
+            RL[a] = (RL[a]! >>> imm) | (RH[a]! << (32 - imm));
+            RH[a] >>= imm;
             break;
-          case 0xfd: /* OP_ARSH_HI */ imm = P[i + 1]!; R[a] = R[a | 1]! >> imm; R[a | 1] >>= 31; break;
-          case 0x97: imm = P[i + 1]!; divmod64(R, a, imm, imm >> 31, off === 1, true); break;
-          case 0xa7: imm = P[i + 1]!; R[a] ^= imm; R[a | 1] ^= imm >> 31; break;
-          case 0xb7: imm = P[i + 1]!; R[a] = imm; R[a | 1] = imm >> 31; break;
-          case 0xc7: imm = P[i + 1]!; arsh64(R, a, imm & 63); break;
+          case 0xfd: /* OP_ARSH_HI */ imm = PI[pc]!; RL[a] = RH[a]! >> imm; RH[a] >>= 31; break;
+          case 0x97: imm = PI[pc]!; divmod64(a, imm, imm >> 31, off === 1, true); break;
+          case 0xa7: imm = PI[pc]!; RL[a] ^= imm; RH[a] ^= imm >> 31; break;
+          case 0xb7: imm = PI[pc]!; RL[a] = imm; RH[a] = imm >> 31; break;
+          case 0xc7: imm = PI[pc]!; arsh64(a, imm & 63); break;
           // ---------------------------------------------------- ALU64, X
           case 0x0f:
-            u = R[a]!;
-            t = (u + R[b]!) | 0;
-            R[a | 1] = (R[a | 1]! + R[b | 1]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
-            R[a] = t;
+            u = RL[a]!;
+            t = (u + RL[b]!) | 0;
+            RH[a] = (RH[a]! + RH[b]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
+            RL[a] = t;
             break;
           case 0x1f:
-            u = R[a]!;
-            t = R[b]!;
-            R[a | 1] = (R[a | 1]! - R[b | 1]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
-            R[a] = (u - t) | 0;
+            u = RL[a]!;
+            t = RL[b]!;
+            RH[a] = (RH[a]! - RH[b]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
+            RL[a] = (u - t) | 0;
             break;
-          case 0x2f: mul64(R, a, R[a]!, R[a | 1]!, R[b]!, R[b | 1]!); break;
-          case 0x3f: divmod64(R, a, R[b]!, R[b | 1]!, off === 1, false); break;
-          case 0x4f: R[a] |= R[b]!; R[a | 1] |= R[b | 1]!; break;
-          case 0x5f: R[a] &= R[b]!; R[a | 1] &= R[b | 1]!; break;
-          case 0x6f: lsh64(R, a, R[b]! & 63); break;
-          case 0x7f: rsh64(R, a, R[b]! & 63); break;
-          case 0x9f: divmod64(R, a, R[b]!, R[b | 1]!, off === 1, true); break;
-          case 0xaf: R[a] ^= R[b]!; R[a | 1] ^= R[b | 1]!; break;
+          case 0x2f: mul64(a, RL[a]!, RH[a]!, RL[b]!, RH[b]!); break;
+          case 0x3f: divmod64(a, RL[b]!, RH[b]!, off === 1, false); break;
+          case 0x4f: RL[a] |= RL[b]!; RH[a] |= RH[b]!; break;
+          case 0x5f: RL[a] &= RL[b]!; RH[a] &= RH[b]!; break;
+          case 0x6f: lsh64(a, RL[b]! & 63); break;
+          case 0x7f: rsh64(a, RL[b]! & 63); break;
+          case 0x9f: divmod64(a, RL[b]!, RH[b]!, off === 1, true); break;
+          case 0xaf: RL[a] ^= RL[b]!; RH[a] ^= RH[b]!; break;
           case 0xbf: // mov, movsx (off = 8/16/32)
             if (off === 0) {
-              R[a] = R[b]!;
-              R[a | 1] = R[b | 1]!;
+              RL[a] = RL[b]!;
+              RH[a] = RH[b]!;
             } else {
-              t = off === 8 ? (R[b]! << 24) >> 24 : off === 16 ? (R[b]! << 16) >> 16 : R[b]!;
-              R[a] = t;
-              R[a | 1] = t >> 31;
+              t = off === 8 ? (RL[b]! << 24) >> 24 : off === 16 ? (RL[b]! << 16) >> 16 : RL[b]!;
+              RL[a] = t;
+              RH[a] = t >> 31;
             }
             break;
-          case 0xcf: arsh64(R, a, R[b]! & 63); break;
-          case 0xd7: imm = P[i + 1]!; // bswap16/32/64, unconditional
-            if (imm === 16) R[a] = ((R[a]! & 0xff) << 8) | ((R[a]! >>> 8) & 0xff);
-            else if (imm === 32) R[a] = bswap32(R[a]!);
+          case 0xcf: arsh64(a, RL[b]! & 63); break;
+          case 0xd7: imm = PI[pc]!; // bswap16/32/64, unconditional
+            if (imm === 16) RL[a] = ((RL[a]! & 0xff) << 8) | ((RL[a]! >>> 8) & 0xff);
+            else if (imm === 32) RL[a] = bswap32(RL[a]!);
             else {
-              t = R[a]!;
-              R[a] = bswap32(R[a | 1]!);
-              R[a | 1] = bswap32(t);
+              t = RL[a]!;
+              RL[a] = bswap32(RH[a]!);
+              RH[a] = bswap32(t);
               break;
             }
-            R[a | 1] = 0;
+            RH[a] = 0;
             break;
           // ---------------------------------------------------- ALU32 (results zero-extended)
-          case 0x04: imm = P[i + 1]!; R[a] = R[a]! + imm; R[a | 1] = 0; break;
-          case 0x14: imm = P[i + 1]!; R[a] = R[a]! - imm; R[a | 1] = 0; break;
-          case 0x24: imm = P[i + 1]!; R[a] = Math.imul(R[a]!, imm); R[a | 1] = 0; break;
-          case 0x34: imm = P[i + 1]!; divmod32(R, a, imm, off === 1, false); break;
-          case 0x44: imm = P[i + 1]!; R[a] |= imm; R[a | 1] = 0; break;
-          case 0x54: imm = P[i + 1]!; R[a] &= imm; R[a | 1] = 0; break;
-          case 0x64: imm = P[i + 1]!; R[a] <<= imm; R[a | 1] = 0; break; // JS masks the count with & 31
-          case 0x74: imm = P[i + 1]!; R[a] = R[a]! >>> imm; R[a | 1] = 0; break;
-          case 0x84: R[a] = -R[a]!; R[a | 1] = 0; break;
-          case 0x94: imm = P[i + 1]!; divmod32(R, a, imm, off === 1, true); break;
-          case 0xa4: imm = P[i + 1]!; R[a] ^= imm; R[a | 1] = 0; break;
-          case 0xb4: imm = P[i + 1]!; R[a] = imm; R[a | 1] = 0; break;
-          case 0xc4: imm = P[i + 1]!; R[a] >>= imm; R[a | 1] = 0; break;
-          case 0x0c: R[a] = R[a]! + R[b]!; R[a | 1] = 0; break;
-          case 0x1c: R[a] = R[a]! - R[b]!; R[a | 1] = 0; break;
-          case 0x2c: R[a] = Math.imul(R[a]!, R[b]!); R[a | 1] = 0; break;
-          case 0x3c: divmod32(R, a, R[b]!, off === 1, false); break;
-          case 0x4c: R[a] |= R[b]!; R[a | 1] = 0; break;
-          case 0x5c: R[a] &= R[b]!; R[a | 1] = 0; break;
-          case 0x6c: R[a] <<= R[b]!; R[a | 1] = 0; break;
-          case 0x7c: R[a] = R[a]! >>> R[b]!; R[a | 1] = 0; break;
-          case 0x9c: divmod32(R, a, R[b]!, off === 1, true); break;
-          case 0xac: R[a] ^= R[b]!; R[a | 1] = 0; break;
+          case 0x04: imm = PI[pc]!; RL[a] = RL[a]! + imm; RH[a] = 0; break;
+          case 0x14: imm = PI[pc]!; RL[a] = RL[a]! - imm; RH[a] = 0; break;
+          case 0x24: imm = PI[pc]!; RL[a] = Math.imul(RL[a]!, imm); RH[a] = 0; break;
+          case 0x34: imm = PI[pc]!; divmod32(a, imm, off === 1, false); break;
+          case 0x44: imm = PI[pc]!; RL[a] |= imm; RH[a] = 0; break;
+          case 0x54: imm = PI[pc]!; RL[a] &= imm; RH[a] = 0; break;
+          case 0x64: imm = PI[pc]!; RL[a] <<= imm; RH[a] = 0; break; // JS masks the count with & 31
+          case 0x74: imm = PI[pc]!; RL[a] = RL[a]! >>> imm; RH[a] = 0; break;
+          case 0x84: RL[a] = -RL[a]!; RH[a] = 0; break;
+          case 0x94: imm = PI[pc]!; divmod32(a, imm, off === 1, true); break;
+          case 0xa4: imm = PI[pc]!; RL[a] ^= imm; RH[a] = 0; break;
+          case 0xb4: imm = PI[pc]!; RL[a] = imm; RH[a] = 0; break;
+          case 0xc4: imm = PI[pc]!; RL[a] >>= imm; RH[a] = 0; break;
+          case 0x0c: RL[a] = RL[a]! + RL[b]!; RH[a] = 0; break;
+          case 0x1c: RL[a] = RL[a]! - RL[b]!; RH[a] = 0; break;
+          case 0x2c: RL[a] = Math.imul(RL[a]!, RL[b]!); RH[a] = 0; break;
+          case 0x3c: divmod32(a, RL[b]!, off === 1, false); break;
+          case 0x4c: RL[a] |= RL[b]!; RH[a] = 0; break;
+          case 0x5c: RL[a] &= RL[b]!; RH[a] = 0; break;
+          case 0x6c: RL[a] <<= RL[b]!; RH[a] = 0; break;
+          case 0x7c: RL[a] = RL[a]! >>> RL[b]!; RH[a] = 0; break;
+          case 0x9c: divmod32(a, RL[b]!, off === 1, true); break;
+          case 0xac: RL[a] ^= RL[b]!; RH[a] = 0; break;
           case 0xbc:
-            R[a] = off === 0 ? R[b]! : off === 8 ? (R[b]! << 24) >> 24 : (R[b]! << 16) >> 16;
-            R[a | 1] = 0;
+            RL[a] = off === 0 ? RL[b]! : off === 8 ? (RL[b]! << 24) >> 24 : (RL[b]! << 16) >> 16;
+            RH[a] = 0;
             break;
-          case 0xcc: R[a] >>= R[b]!; R[a | 1] = 0; break;
-          case 0xd4: imm = P[i + 1]!; // to little endian: on our little-endian memory model, truncate
-            if (imm === 16) R[a] &= 0xffff;
-            if (imm !== 64) R[a | 1] = 0;
+          case 0xcc: RL[a] >>= RL[b]!; RH[a] = 0; break;
+          case 0xd4: imm = PI[pc]!; // to little endian: on our little-endian memory model, truncate
+            if (imm === 16) RL[a] &= 0xffff;
+            if (imm !== 64) RH[a] = 0;
             break;
-          case 0xdc: imm = P[i + 1]!; // to big endian: swap the low 16/32/64 bits
-            if (imm === 16) R[a] = ((R[a]! & 0xff) << 8) | ((R[a]! >>> 8) & 0xff);
-            else if (imm === 32) R[a] = bswap32(R[a]!);
+          case 0xdc: imm = PI[pc]!; // to big endian: swap the low 16/32/64 bits
+            if (imm === 16) RL[a] = ((RL[a]! & 0xff) << 8) | ((RL[a]! >>> 8) & 0xff);
+            else if (imm === 32) RL[a] = bswap32(RL[a]!);
             else {
-              t = R[a]!;
-              R[a] = bswap32(R[a | 1]!);
-              R[a | 1] = bswap32(t);
+              t = RL[a]!;
+              RL[a] = bswap32(RH[a]!);
+              RH[a] = bswap32(t);
               break;
             }
-            R[a | 1] = 0;
+            RH[a] = 0;
             break;
           // ---------------------------------------------------- LD
-          case 0x18: imm = P[i + 1]!; // ld_imm64: the high half is the next slot's imm
-            R[a] = imm;
-            R[a | 1] = P[i + 3]!;
+          case 0x18: imm = PI[pc]!; // ld_imm64: the high half is the next slot's imm
+            RL[a] = imm;
+            RH[a] = PI[pc + 1]!;
             pc++;
             break;
           case 0x20: case 0x28: case 0x30: // LD_ABS W/H/B
           case 0x40: case 0x48: case 0x50: { // LD_IND W/H/B
-            imm = P[i + 1]!;
+            imm = PI[pc]!;
             const size = ((w & 0xff) & 0x18) === 0x00 ? 4 : ((w & 0xff) & 0x18) === 0x08 ? 2 : 1;
             // IND adds the source register in 32-bit int arithmetic, as the kernel's `int off`.
-            const k = (w & 0xff) >= 0x40 ? (R[b]! + imm) | 0 : imm;
+            const k = (w & 0xff) >= 0x40 ? (RL[b]! + imm) | 0 : imm;
             t = this.packetOffset(k, size);
             if (t < 0) {
               // Out of bounds: the program ends at once and returns 0.
               budget -= pc - segStart + 1;
-              R[0] = 0;
-              R[1] = 0;
+              RL[0] = 0;
+              RH[0] = 0;
               return this.finish(budget);
             }
             addr = this.pktAddr + t;
             if (checked) this.check(pc, addr, 0, size, false);
-            R[0] = size === 4 ? dv.getInt32(addr, false) : size === 2 ? dv.getUint16(addr, false) : u8[addr]!;
-            R[1] = 0;
+            RL[0] = size === 4 ? dv.getInt32(addr, false) : size === 2 ? dv.getUint16(addr, false) : u8[addr]!;
+            RH[0] = 0;
             break;
           }
           // ---------------------------------------------------- LDX
           case 0x61:
-            addr = (R[b]! >>> 0) + off;
-            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 4, false);
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = 0;
+            addr = (RL[b]! >>> 0) + off;
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[b]!, 4, false);
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = 0;
             break;
           case 0x69:
-            addr = (R[b]! >>> 0) + off;
-            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 2, false);
-            R[a] = dv.getUint16(addr, true);
-            R[a | 1] = 0;
+            addr = (RL[b]! >>> 0) + off;
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, RH[b]!, 2, false);
+            RL[a] = dv.getUint16(addr, true);
+            RH[a] = 0;
             break;
           case 0x71:
-            addr = (R[b]! >>> 0) + off;
-            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 1, false);
-            R[a] = u8[addr]!;
-            R[a | 1] = 0;
+            addr = (RL[b]! >>> 0) + off;
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, RH[b]!, 1, false);
+            RL[a] = u8[addr]!;
+            RH[a] = 0;
             break;
           case 0x79:
-            addr = (R[b]! >>> 0) + off;
-            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 8, false);
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = dv.getInt32(addr + 4, true);
+            addr = (RL[b]! >>> 0) + off;
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, RH[b]!, 8, false);
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = dv.getInt32(addr + 4, true);
             break;
           case 0x81: // LDSX
-            addr = (R[b]! >>> 0) + off;
-            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 4, false);
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = R[a]! >> 31;
+            addr = (RL[b]! >>> 0) + off;
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[b]!, 4, false);
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = RL[a]! >> 31;
             break;
           case 0x89:
-            addr = (R[b]! >>> 0) + off;
-            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 2, false);
-            R[a] = dv.getInt16(addr, true);
-            R[a | 1] = R[a]! >> 31;
+            addr = (RL[b]! >>> 0) + off;
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, RH[b]!, 2, false);
+            RL[a] = dv.getInt16(addr, true);
+            RH[a] = RL[a]! >> 31;
             break;
           case 0x91:
-            addr = (R[b]! >>> 0) + off;
-            if (checked && (R[b | 1]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, R[b | 1]!, 1, false);
-            R[a] = dv.getInt8(addr);
-            R[a | 1] = R[a]! >> 31;
+            addr = (RL[b]! >>> 0) + off;
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, RH[b]!, 1, false);
+            RL[a] = dv.getInt8(addr);
+            RH[a] = RL[a]! >> 31;
             break;
           // ---------------------------------------------------- ST
-          case 0x62: imm = P[i + 1]!;
-            addr = (R[a]! >>> 0) + off;
-            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 4, true);
+          case 0x62: imm = PI[pc]!;
+            addr = (RL[a]! >>> 0) + off;
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[a]!, 4, true);
             dv.setInt32(addr, imm, true);
             break;
-          case 0x6a: imm = P[i + 1]!;
-            addr = (R[a]! >>> 0) + off;
-            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 2, true);
+          case 0x6a: imm = PI[pc]!;
+            addr = (RL[a]! >>> 0) + off;
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, RH[a]!, 2, true);
             dv.setInt16(addr, imm, true);
             break;
-          case 0x72: imm = P[i + 1]!;
-            addr = (R[a]! >>> 0) + off;
-            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 1, true);
+          case 0x72: imm = PI[pc]!;
+            addr = (RL[a]! >>> 0) + off;
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, RH[a]!, 1, true);
             u8[addr] = imm;
             break;
-          case 0x7a: imm = P[i + 1]!;
-            addr = (R[a]! >>> 0) + off;
-            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 8, true);
+          case 0x7a: imm = PI[pc]!;
+            addr = (RL[a]! >>> 0) + off;
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, RH[a]!, 8, true);
             dv.setInt32(addr, imm, true);
             dv.setInt32(addr + 4, imm >> 31, true);
             break;
           // ---------------------------------------------------- STX
           case 0x63:
-            addr = (R[a]! >>> 0) + off;
-            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 4, true);
-            dv.setInt32(addr, R[b]!, true);
+            addr = (RL[a]! >>> 0) + off;
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[a]!, 4, true);
+            dv.setInt32(addr, RL[b]!, true);
             break;
           case 0x6b:
-            addr = (R[a]! >>> 0) + off;
-            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 2, true);
-            dv.setInt16(addr, R[b]!, true);
+            addr = (RL[a]! >>> 0) + off;
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, RH[a]!, 2, true);
+            dv.setInt16(addr, RL[b]!, true);
             break;
           case 0x73:
-            addr = (R[a]! >>> 0) + off;
-            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 1, true);
-            u8[addr] = R[b]!;
+            addr = (RL[a]! >>> 0) + off;
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, RH[a]!, 1, true);
+            u8[addr] = RL[b]!;
             break;
           case 0x7b:
-            addr = (R[a]! >>> 0) + off;
-            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 8, true);
-            dv.setInt32(addr, R[b]!, true);
-            dv.setInt32(addr + 4, R[b | 1]!, true);
+            addr = (RL[a]! >>> 0) + off;
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, RH[a]!, 8, true);
+            dv.setInt32(addr, RL[b]!, true);
+            dv.setInt32(addr + 4, RH[b]!, true);
             break;
-          case 0xc3: imm = P[i + 1]!; // atomic, 32-bit
-            addr = (R[a]! >>> 0) + off;
-            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 4, true);
-            atomic32(R, dv, addr, b, imm);
+          case 0xc3: imm = PI[pc]!; // atomic, 32-bit
+            addr = (RL[a]! >>> 0) + off;
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[a]!, 4, true);
+            atomic32(dv, addr, b, imm);
             break;
-          case 0xdb: imm = P[i + 1]!; // atomic, 64-bit
-            addr = (R[a]! >>> 0) + off;
-            if (checked && (R[a | 1]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, R[a | 1]!, 8, true);
-            atomic64(R, dv, addr, b, imm);
+          case 0xdb: imm = PI[pc]!; // atomic, 64-bit
+            addr = (RL[a]! >>> 0) + off;
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, RH[a]!, 8, true);
+            atomic64(dv, addr, b, imm);
             break;
           // ---------------------------------------------------- JMP
           case 0x05: // ja
@@ -694,76 +715,76 @@ export class Interpreter {
             pc += off;
             segStart = pc + 1;
             break;
-          case 0x06: imm = P[i + 1]!; // gotol: the offset is imm
+          case 0x06: imm = PI[pc]!; // gotol: the offset is imm
             budget -= pc - segStart + 1;
             if (budget < 0) throw this.overBudget(pc);
             pc += imm;
             segStart = pc + 1;
             break;
-          case 0x15: imm = P[i + 1]!; if (R[a] === imm && R[a | 1] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x1d: if (R[a] === R[b] && R[a | 1] === R[b | 1]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x55: imm = P[i + 1]!; if (R[a] !== imm || R[a | 1] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x5d: if (R[a] !== R[b] || R[a | 1] !== R[b | 1]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x45: imm = P[i + 1]!; if ((R[a]! & imm) !== 0 || (R[a | 1]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x4d: if ((R[a]! & R[b]!) !== 0 || (R[a | 1]! & R[b | 1]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x15: imm = PI[pc]!; if (RL[a] === imm && RH[a] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x1d: if (RL[a] === RL[b] && RH[a] === RH[b]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x55: imm = PI[pc]!; if (RL[a] !== imm || RH[a] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x5d: if (RL[a] !== RL[b] || RH[a] !== RH[b]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x45: imm = PI[pc]!; if ((RL[a]! & imm) !== 0 || (RH[a]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x4d: if ((RL[a]! & RL[b]!) !== 0 || (RH[a]! & RH[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           // Conditional jumps, one case each. 64-bit comparisons compare the high
           // halves (signed or unsigned) and, when equal, the low halves unsigned.
-          case 0x25: imm = P[i + 1]!; if ((R[a | 1]! >>> 0) > ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x2d: if ((R[a | 1]! >>> 0) > (R[b | 1]! >>> 0) || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) > (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x35: imm = P[i + 1]!; if ((R[a | 1]! >>> 0) > ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x3d: if ((R[a | 1]! >>> 0) > (R[b | 1]! >>> 0) || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) >= (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xa5: imm = P[i + 1]!; if ((R[a | 1]! >>> 0) < ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xad: if ((R[a | 1]! >>> 0) < (R[b | 1]! >>> 0) || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) < (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xb5: imm = P[i + 1]!; if ((R[a | 1]! >>> 0) < ((imm >> 31) >>> 0) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xbd: if ((R[a | 1]! >>> 0) < (R[b | 1]! >>> 0) || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) <= (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x65: imm = P[i + 1]!; if (R[a | 1]! > (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x6d: if (R[a | 1]! > R[b | 1]! || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) > (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x75: imm = P[i + 1]!; if (R[a | 1]! > (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x7d: if (R[a | 1]! > R[b | 1]! || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) >= (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xc5: imm = P[i + 1]!; if (R[a | 1]! < (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xcd: if (R[a | 1]! < R[b | 1]! || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) < (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xd5: imm = P[i + 1]!; if (R[a | 1]! < (imm >> 31) || (R[a | 1] === (imm >> 31) && (R[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xdd: if (R[a | 1]! < R[b | 1]! || (R[a | 1] === R[b | 1]! && (R[a]! >>> 0) <= (R[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x25: imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x2d: if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x35: imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x3d: if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xa5: imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xad: if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xb5: imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xbd: if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x65: imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x6d: if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x75: imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x7d: if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xc5: imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xcd: if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xd5: imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xdd: if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
           // JMP32: the low halves only, unsigned or signed.
-          case 0x16: imm = P[i + 1]!; if (R[a] === imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x1e: if (R[a] === R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x56: imm = P[i + 1]!; if (R[a] !== imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x5e: if (R[a] !== R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x46: imm = P[i + 1]!; if ((R[a]! & imm) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x4e: if ((R[a]! & R[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x26: imm = P[i + 1]!; if ((R[a]! >>> 0) > (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x2e: if ((R[a]! >>> 0) > (R[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x36: imm = P[i + 1]!; if ((R[a]! >>> 0) >= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x3e: if ((R[a]! >>> 0) >= (R[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xa6: imm = P[i + 1]!; if ((R[a]! >>> 0) < (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xae: if ((R[a]! >>> 0) < (R[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xb6: imm = P[i + 1]!; if ((R[a]! >>> 0) <= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xbe: if ((R[a]! >>> 0) <= (R[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x66: imm = P[i + 1]!; if (R[a]! > imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x6e: if (R[a]! > R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x76: imm = P[i + 1]!; if (R[a]! >= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x7e: if (R[a]! >= R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xc6: imm = P[i + 1]!; if (R[a]! < imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xce: if (R[a]! < R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xd6: imm = P[i + 1]!; if (R[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xde: if (R[a]! <= R[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x85: imm = P[i + 1]!; // call: helper (src 0), local function (src 1), kfunc (src 2)
-            if (b === 2) {
+          case 0x16: imm = PI[pc]!; if (RL[a] === imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x1e: if (RL[a] === RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x56: imm = PI[pc]!; if (RL[a] !== imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x5e: if (RL[a] !== RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x46: imm = PI[pc]!; if ((RL[a]! & imm) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x4e: if ((RL[a]! & RL[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x26: imm = PI[pc]!; if ((RL[a]! >>> 0) > (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x2e: if ((RL[a]! >>> 0) > (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x36: imm = PI[pc]!; if ((RL[a]! >>> 0) >= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x3e: if ((RL[a]! >>> 0) >= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xa6: imm = PI[pc]!; if ((RL[a]! >>> 0) < (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xae: if ((RL[a]! >>> 0) < (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xb6: imm = PI[pc]!; if ((RL[a]! >>> 0) <= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xbe: if ((RL[a]! >>> 0) <= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x66: imm = PI[pc]!; if (RL[a]! > imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x6e: if (RL[a]! > RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x76: imm = PI[pc]!; if (RL[a]! >= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x7e: if (RL[a]! >= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xc6: imm = PI[pc]!; if (RL[a]! < imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xce: if (RL[a]! < RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xd6: imm = PI[pc]!; if (RL[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0xde: if (RL[a]! <= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x85: imm = PI[pc]!; // call: helper (src 0), local function (src 1), kfunc (src 2)
+            if (b === 1) {
               budget -= pc - segStart + 1;
               if (budget < 0) throw this.overBudget(pc);
               if (frames.length >= (MAX_CALL_FRAMES - 1) * FRAME_WORDS) {
                 throw new BpfError('E2BIG', `pc ${pc}: call depth exceeds ${MAX_CALL_FRAMES} frames`);
               }
               // The callee gets a fresh frame below ours; r6..r9 and r10 come back at its exit.
-              frames.push(pc, R[12]!, R[13]!, R[14]!, R[15]!, R[16]!, R[17]!, R[18]!, R[19]!, R[20]!);
-              R[20] = R[20]! - STACK_FRAME_SIZE;
-              this.frameBase = R[20]!;
-              frameLo = R[20]! - STACK_FRAME_SIZE;
+              frames.push(pc, RL[6]!, RH[6]!, RL[7]!, RH[7]!, RL[8]!, RH[8]!, RL[9]!, RH[9]!, RL[10]!);
+              RL[10] = RL[10]! - STACK_FRAME_SIZE;
+              this.frameBase = RL[10]!;
+              frameLo = RL[10]! - STACK_FRAME_SIZE;
               pc += imm;
               segStart = pc + 1;
               break;
             }
-            if (b === 4) throw new BpfError('EINVAL', `pc ${pc}: kfunc calls are not supported`);
+            if (b === 2) throw new BpfError('EINVAL', `pc ${pc}: kfunc calls are not supported`);
             if (this.callHelper(imm, pc, env)) {
               budget -= pc - segStart + 1;
               return this.finish(budget);
@@ -773,8 +794,8 @@ export class Interpreter {
             dv = mem.view;
             break;
           case 0x8d: // callx: the helper id is in dst
-            if (R[a | 1] !== 0) throw new BpfError('EINVAL', `pc ${pc}: callx to unknown helper 0x${(R[a | 1]! >>> 0).toString(16)}${(R[a]! >>> 0).toString(16).padStart(8, '0')}`);
-            if (this.callHelper(R[a]! >>> 0, pc, env)) {
+            if (RH[a] !== 0) throw new BpfError('EINVAL', `pc ${pc}: callx to unknown helper 0x${(RH[a]! >>> 0).toString(16)}${(RL[a]! >>> 0).toString(16).padStart(8, '0')}`);
+            if (this.callHelper(RL[a]! >>> 0, pc, env)) {
               budget -= pc - segStart + 1;
               return this.finish(budget);
             }
@@ -786,254 +807,254 @@ export class Interpreter {
             budget -= pc - segStart + 1;
             if (frames.length === 0) return this.finish(budget);
             if (budget < 0) throw this.overBudget(pc);
-            pc = this.popFrame(frames, R);
-            frameLo = R[20]! - STACK_FRAME_SIZE;
+            pc = this.popFrame(frames);
+            frameLo = RL[10]! - STACK_FRAME_SIZE;
             segStart = pc + 1;
             break;
           // ---- BEGIN GENERATED: fused cases (scripts/gen-fused.mjs; do not edit) ----
           case 0x01: // ldxw + be16
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
-            t = R[a]!;
-            R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
-            R[a | 1] = 0;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = 0;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            t = RL[a]!;
+            RL[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
+            RH[a] = 0;
             break;
           case 0x02: // ldxw + be32
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
-            t = R[a]!;
-            R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
-            R[a | 1] = 0;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = 0;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            t = RL[a]!;
+            RL[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            RH[a] = 0;
             break;
           case 0x03: // ldxw + be64
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
-            t = R[a]!;
-            u = R[a | 1]!;
-            R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
-            R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = 0;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            t = RL[a]!;
+            u = RH[a]!;
+            RL[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
+            RH[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             break;
           case 0x08: // ldxh + be16
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getUint16(addr, true);
-            R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
-            t = R[a]!;
-            R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
-            R[a | 1] = 0;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getUint16(addr, true);
+            RH[a] = 0;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            t = RL[a]!;
+            RL[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
+            RH[a] = 0;
             break;
           case 0x09: // ldxh + be32
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getUint16(addr, true);
-            R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
-            t = R[a]!;
-            R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
-            R[a | 1] = 0;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getUint16(addr, true);
+            RH[a] = 0;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            t = RL[a]!;
+            RL[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            RH[a] = 0;
             break;
           case 0x0a: // ldxh + be64
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getUint16(addr, true);
-            R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
-            t = R[a]!;
-            u = R[a | 1]!;
-            R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
-            R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getUint16(addr, true);
+            RH[a] = 0;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            t = RL[a]!;
+            u = RH[a]!;
+            RL[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
+            RH[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             break;
           case 0x0b: // ldxb + be16
-            addr = (R[b]! >>> 0) + off;
-            R[a] = u8[addr]!;
-            R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
-            t = R[a]!;
-            R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
-            R[a | 1] = 0;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = u8[addr]!;
+            RH[a] = 0;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            t = RL[a]!;
+            RL[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
+            RH[a] = 0;
             break;
           case 0x0d: // ldxb + be32
-            addr = (R[b]! >>> 0) + off;
-            R[a] = u8[addr]!;
-            R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
-            t = R[a]!;
-            R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
-            R[a | 1] = 0;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = u8[addr]!;
+            RH[a] = 0;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            t = RL[a]!;
+            RL[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            RH[a] = 0;
             break;
           case 0x0e: // ldxb + be64
-            addr = (R[b]! >>> 0) + off;
-            R[a] = u8[addr]!;
-            R[a | 1] = 0;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
-            t = R[a]!;
-            u = R[a | 1]!;
-            R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
-            R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = u8[addr]!;
+            RH[a] = 0;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            t = RL[a]!;
+            u = RH[a]!;
+            RL[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
+            RH[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             break;
           case 0x10: // ldxdw + be16
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = dv.getInt32(addr + 4, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
-            t = R[a]!;
-            R[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
-            R[a | 1] = 0;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = dv.getInt32(addr + 4, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            t = RL[a]!;
+            RL[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
+            RH[a] = 0;
             break;
           case 0x11: // ldxdw + be32
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = dv.getInt32(addr + 4, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
-            t = R[a]!;
-            R[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
-            R[a | 1] = 0;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = dv.getInt32(addr + 4, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            t = RL[a]!;
+            RL[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            RH[a] = 0;
             break;
           case 0x12: // ldxdw + be64
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = dv.getInt32(addr + 4, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e;
-            t = R[a]!;
-            u = R[a | 1]!;
-            R[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
-            R[a | 1] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = dv.getInt32(addr + 4, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            t = RL[a]!;
+            u = RH[a]!;
+            RL[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
+            RH[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             break;
           case 0x13: // stxw + ldxw
-            addr = (R[a]! >>> 0) + off;
-            dv.setInt32(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = 0;
+            addr = (RL[a]! >>> 0) + off;
+            dv.setInt32(addr, RL[b]!, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = 0;
             break;
           case 0x19: // stxw + ldxh
-            addr = (R[a]! >>> 0) + off;
-            dv.setInt32(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getUint16(addr, true);
-            R[a | 1] = 0;
+            addr = (RL[a]! >>> 0) + off;
+            dv.setInt32(addr, RL[b]!, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getUint16(addr, true);
+            RH[a] = 0;
             break;
           case 0x1a: // stxw + ldxb
-            addr = (R[a]! >>> 0) + off;
-            dv.setInt32(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = u8[addr]!;
-            R[a | 1] = 0;
+            addr = (RL[a]! >>> 0) + off;
+            dv.setInt32(addr, RL[b]!, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = u8[addr]!;
+            RH[a] = 0;
             break;
           case 0x1b: // stxw + ldxdw
-            addr = (R[a]! >>> 0) + off;
-            dv.setInt32(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = dv.getInt32(addr + 4, true);
+            addr = (RL[a]! >>> 0) + off;
+            dv.setInt32(addr, RL[b]!, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = dv.getInt32(addr + 4, true);
             break;
           case 0x21: // stxh + ldxw
-            addr = (R[a]! >>> 0) + off;
-            dv.setInt16(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = 0;
+            addr = (RL[a]! >>> 0) + off;
+            dv.setInt16(addr, RL[b]!, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = 0;
             break;
           case 0x22: // stxh + ldxh
-            addr = (R[a]! >>> 0) + off;
-            dv.setInt16(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getUint16(addr, true);
-            R[a | 1] = 0;
+            addr = (RL[a]! >>> 0) + off;
+            dv.setInt16(addr, RL[b]!, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getUint16(addr, true);
+            RH[a] = 0;
             break;
           case 0x23: // stxh + ldxb
-            addr = (R[a]! >>> 0) + off;
-            dv.setInt16(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = u8[addr]!;
-            R[a | 1] = 0;
+            addr = (RL[a]! >>> 0) + off;
+            dv.setInt16(addr, RL[b]!, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = u8[addr]!;
+            RH[a] = 0;
             break;
           case 0x29: // stxh + ldxdw
-            addr = (R[a]! >>> 0) + off;
-            dv.setInt16(addr, R[b]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = dv.getInt32(addr + 4, true);
+            addr = (RL[a]! >>> 0) + off;
+            dv.setInt16(addr, RL[b]!, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = dv.getInt32(addr + 4, true);
             break;
           case 0x2a: // stxb + ldxw
-            addr = (R[a]! >>> 0) + off;
-            u8[addr] = R[b]!;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = 0;
+            addr = (RL[a]! >>> 0) + off;
+            u8[addr] = RL[b]!;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = 0;
             break;
           case 0x2b: // stxb + ldxh
-            addr = (R[a]! >>> 0) + off;
-            u8[addr] = R[b]!;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getUint16(addr, true);
-            R[a | 1] = 0;
+            addr = (RL[a]! >>> 0) + off;
+            u8[addr] = RL[b]!;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getUint16(addr, true);
+            RH[a] = 0;
             break;
           case 0x31: // stxb + ldxb
-            addr = (R[a]! >>> 0) + off;
-            u8[addr] = R[b]!;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = u8[addr]!;
-            R[a | 1] = 0;
+            addr = (RL[a]! >>> 0) + off;
+            u8[addr] = RL[b]!;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = u8[addr]!;
+            RH[a] = 0;
             break;
           case 0x32: // stxb + ldxdw
-            addr = (R[a]! >>> 0) + off;
-            u8[addr] = R[b]!;
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = dv.getInt32(addr + 4, true);
+            addr = (RL[a]! >>> 0) + off;
+            u8[addr] = RL[b]!;
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = dv.getInt32(addr + 4, true);
             break;
           case 0x33: // stxdw + ldxw
-            addr = (R[a]! >>> 0) + off;
-            dv.setInt32(addr, R[b]!, true);
-            dv.setInt32(addr + 4, R[b | 1]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = 0;
+            addr = (RL[a]! >>> 0) + off;
+            dv.setInt32(addr, RL[b]!, true);
+            dv.setInt32(addr + 4, RH[b]!, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = 0;
             break;
           case 0x38: // stxdw + ldxh
-            addr = (R[a]! >>> 0) + off;
-            dv.setInt32(addr, R[b]!, true);
-            dv.setInt32(addr + 4, R[b | 1]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getUint16(addr, true);
-            R[a | 1] = 0;
+            addr = (RL[a]! >>> 0) + off;
+            dv.setInt32(addr, RL[b]!, true);
+            dv.setInt32(addr + 4, RH[b]!, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getUint16(addr, true);
+            RH[a] = 0;
             break;
           case 0x39: // stxdw + ldxb
-            addr = (R[a]! >>> 0) + off;
-            dv.setInt32(addr, R[b]!, true);
-            dv.setInt32(addr + 4, R[b | 1]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = u8[addr]!;
-            R[a | 1] = 0;
+            addr = (RL[a]! >>> 0) + off;
+            dv.setInt32(addr, RL[b]!, true);
+            dv.setInt32(addr + 4, RH[b]!, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = u8[addr]!;
+            RH[a] = 0;
             break;
           case 0x3a: // stxdw + ldxdw
-            addr = (R[a]! >>> 0) + off;
-            dv.setInt32(addr, R[b]!, true);
-            dv.setInt32(addr + 4, R[b | 1]!, true);
-            pc++; w = P[i + 2]!; a = (w >> 7) & 0x1e; b = (w >> 11) & 0x1e; off = w >> 16;
-            addr = (R[b]! >>> 0) + off;
-            R[a] = dv.getInt32(addr, true);
-            R[a | 1] = dv.getInt32(addr + 4, true);
+            addr = (RL[a]! >>> 0) + off;
+            dv.setInt32(addr, RL[b]!, true);
+            dv.setInt32(addr + 4, RH[b]!, true);
+            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            addr = (RL[b]! >>> 0) + off;
+            RL[a] = dv.getInt32(addr, true);
+            RH[a] = dv.getInt32(addr + 4, true);
             break;
           // ---- END GENERATED: fused cases ----
           case 0xff: // OP_FELL_OFF
@@ -1054,18 +1075,21 @@ export class Interpreter {
   private finish(budget: number): void {
     this.executed = this.budget - budget;
     if (this.checked && budget < 0) throw this.overBudget(-1);
-    this.retLo = this.regs[0]!;
-    this.retHi = this.regs[1]!;
+    this.retLo = RL[0]!;
+    this.retHi = RH[0]!;
   }
 
   private overBudget(pc: number): BpfError {
     return new BpfError('E2BIG', `${pc >= 0 ? `pc ${pc}: ` : ''}instruction budget of ${this.budget} exceeded`);
   }
 
-  private popFrame(frames: number[], R: Int32Array): number {
-    R[20] = frames.pop()!;
-    for (let r = 19; r >= 12; r--) R[r] = frames.pop()!;
-    this.frameBase = R[20]!;
+  private popFrame(frames: number[]): number {
+    RL[10] = frames.pop()!;
+    for (let r = 9; r >= 6; r--) {
+      RH[r] = frames.pop()!;
+      RL[r] = frames.pop()!;
+    }
+    this.frameBase = RL[10]!;
     return frames.pop()!;
   }
 
@@ -1073,8 +1097,17 @@ export class Interpreter {
   private callHelper(id: number, pc: number, env: HelperEnv): boolean {
     const h = this.helper(id, pc);
     this.pcForHelper = pc;
-    h.call(this.regs, env);
-    return h.exitOnZero === true && this.regs[0] === 0 && this.regs[1] === 0;
+    const H = HREGS;
+    for (let r = 0; r <= 5; r++) {
+      H[2 * r] = RL[r]!;
+      H[2 * r + 1] = RH[r]!;
+    }
+    h.call(H, env);
+    for (let r = 0; r <= 5; r++) {
+      RL[r] = H[2 * r]!;
+      RH[r] = H[2 * r + 1]!;
+    }
+    return h.exitOnZero === true && RL[0] === 0 && RH[0] === 0;
   }
 
   /**
@@ -1096,7 +1129,7 @@ export class Interpreter {
 }
 
 /** r(a) = r(a) * (blo, bhi), the low 64 bits of the product. */
-function mul64(R: Int32Array, a: number, alo: number, ahi: number, blo: number, bhi: number): void {
+function mul64(a: number, alo: number, ahi: number, blo: number, bhi: number): void {
   // The low word is Math.imul's. The high word of the unsigned 32x32 product:
   // the double product is within 2^11 of the exact one, so after removing the
   // exact low word and dividing by 2^32 the error is below 2^-20 and
@@ -1104,96 +1137,96 @@ function mul64(R: Int32Array, a: number, alo: number, ahi: number, blo: number, 
   // word, where Math.imul's wrap-around is what we want.
   const lo = Math.imul(alo, blo);
   const hi = Math.round(((alo >>> 0) * (blo >>> 0) - (lo >>> 0)) / 4294967296);
-  R[a] = lo;
-  R[a | 1] = (hi + Math.imul(ahi, blo) + Math.imul(alo, bhi)) | 0;
+  RL[a] = lo;
+  RH[a] = (hi + Math.imul(ahi, blo) + Math.imul(alo, bhi)) | 0;
 }
 
-function lsh64(R: Int32Array, a: number, n: number): void {
+function lsh64(a: number, n: number): void {
   if (n === 0) return;
   if (n < 32) {
-    R[a | 1] = (R[a | 1]! << n) | (R[a]! >>> (32 - n));
-    R[a] = R[a]! << n;
+    RH[a] = (RH[a]! << n) | (RL[a]! >>> (32 - n));
+    RL[a] = RL[a]! << n;
   } else {
-    R[a | 1] = R[a]! << (n - 32);
-    R[a] = 0;
+    RH[a] = RL[a]! << (n - 32);
+    RL[a] = 0;
   }
 }
 
-function rsh64(R: Int32Array, a: number, n: number): void {
+function rsh64(a: number, n: number): void {
   if (n === 0) return;
   if (n < 32) {
-    R[a] = (R[a]! >>> n) | (R[a | 1]! << (32 - n));
-    R[a | 1] = R[a | 1]! >>> n;
+    RL[a] = (RL[a]! >>> n) | (RH[a]! << (32 - n));
+    RH[a] = RH[a]! >>> n;
   } else {
-    R[a] = R[a | 1]! >>> (n - 32);
-    R[a | 1] = 0;
+    RL[a] = RH[a]! >>> (n - 32);
+    RH[a] = 0;
   }
 }
 
-function arsh64(R: Int32Array, a: number, n: number): void {
+function arsh64(a: number, n: number): void {
   if (n === 0) return;
   if (n < 32) {
-    R[a] = (R[a]! >>> n) | (R[a | 1]! << (32 - n));
-    R[a | 1] = R[a | 1]! >> n;
+    RL[a] = (RL[a]! >>> n) | (RH[a]! << (32 - n));
+    RH[a] = RH[a]! >> n;
   } else {
-    R[a] = R[a | 1]! >> (n - 32);
-    R[a | 1] = R[a | 1]! >> 31;
+    RL[a] = RH[a]! >> (n - 32);
+    RH[a] = RH[a]! >> 31;
   }
 }
 
-function neg64(R: Int32Array, a: number): void {
-  const lo = R[a]!;
-  R[a] = -lo;
-  R[a | 1] = lo === 0 ? -R[a | 1]! : ~R[a | 1]!;
+function neg64(a: number): void {
+  const lo = RL[a]!;
+  RL[a] = -lo;
+  RH[a] = lo === 0 ? -RH[a]! : ~RH[a]!;
 }
 
 /**
  * 64-bit div/mod, unsigned or signed (RFC 9669): x / 0 = 0, x % 0 = x;
  * signed INT64_MIN / -1 wraps to INT64_MIN and INT64_MIN % -1 = 0.
  */
-function divmod64(R: Int32Array, a: number, blo: number, bhi: number, signed: boolean, mod: boolean): void {
-  const alo = R[a]!;
-  const ahi = R[a | 1]!;
+function divmod64(a: number, blo: number, bhi: number, signed: boolean, mod: boolean): void {
+  const alo = RL[a]!;
+  const ahi = RH[a]!;
   if (blo === 0 && bhi === 0) {
     if (!mod) {
-      R[a] = 0;
-      R[a | 1] = 0;
+      RL[a] = 0;
+      RH[a] = 0;
     }
     return;
   }
   if (!signed && ahi === 0 && bhi === 0) {
     const x = alo >>> 0;
     const y = blo >>> 0;
-    R[a] = mod ? x % y : (x / y) >>> 0;
+    RL[a] = mod ? x % y : (x / y) >>> 0;
     return;
   }
   if (signed && ahi === alo >> 31 && bhi === blo >> 31) {
     // Both fit in int32: exact in doubles (INT32_MIN / -1 = 2^31 is fine in 64 bits).
     const q = mod ? alo % blo : Math.trunc(alo / blo);
-    R[a] = q | 0;
-    R[a | 1] = q < 0 ? -1 : 0;
+    RL[a] = q | 0;
+    RH[a] = q < 0 ? -1 : 0;
     return;
   }
   const v = div64(alo, ahi, blo, bhi, signed, mod);
-  R[a] = Number(v & 0xffffffffn) | 0;
-  R[a | 1] = Number(v >> 32n) | 0;
+  RL[a] = Number(v & 0xffffffffn) | 0;
+  RH[a] = Number(v >> 32n) | 0;
 }
 
 /** 32-bit div/mod on the low halves; the result is zero-extended, also for mod by 0. */
-function divmod32(R: Int32Array, a: number, y: number, signed: boolean, mod: boolean): void {
-  const x = R[a]!;
-  R[a | 1] = 0;
+function divmod32(a: number, y: number, signed: boolean, mod: boolean): void {
+  const x = RL[a]!;
+  RH[a] = 0;
   if (y === 0) {
-    if (!mod) R[a] = 0;
+    if (!mod) RL[a] = 0;
     return;
   }
-  if (signed) R[a] = mod ? x % y : Math.trunc(x / y);
-  else R[a] = mod ? (x >>> 0) % (y >>> 0) : ((x >>> 0) / (y >>> 0)) >>> 0;
+  if (signed) RL[a] = mod ? x % y : Math.trunc(x / y);
+  else RL[a] = mod ? (x >>> 0) % (y >>> 0) : ((x >>> 0) / (y >>> 0)) >>> 0;
 }
 
-function atomic32(R: Int32Array, dv: DataView, addr: number, b: number, op: number): void {
+function atomic32(dv: DataView, addr: number, b: number, op: number): void {
   const old = dv.getInt32(addr, true);
-  const src = R[b]!;
+  const src = RL[b]!;
   switch (op & ~1) {
     case 0x00: dv.setInt32(addr, old + src, true); break;
     case 0x40: dv.setInt32(addr, old | src, true); break;
@@ -1201,24 +1234,24 @@ function atomic32(R: Int32Array, dv: DataView, addr: number, b: number, op: numb
     case 0xa0: dv.setInt32(addr, old ^ src, true); break;
     case 0xe0: dv.setInt32(addr, src, true); break; // xchg
     case 0xf0: // cmpxchg: compare with the low half of r0, old value into r0 (zero-extended)
-      if (old === R[0]) dv.setInt32(addr, src, true);
-      R[0] = old;
-      R[1] = 0;
+      if (old === RL[0]) dv.setInt32(addr, src, true);
+      RL[0] = old;
+      RH[0] = 0;
       return;
     default:
       throw new InternalError(`atomic op 0x${op.toString(16)} passed decode`);
   }
   if (op & 1) {
-    R[b] = old;
-    R[b | 1] = 0;
+    RL[b] = old;
+    RH[b] = 0;
   }
 }
 
-function atomic64(R: Int32Array, dv: DataView, addr: number, b: number, op: number): void {
+function atomic64(dv: DataView, addr: number, b: number, op: number): void {
   const lo = dv.getInt32(addr, true);
   const hi = dv.getInt32(addr + 4, true);
-  const slo = R[b]!;
-  const shi = R[b | 1]!;
+  const slo = RL[b]!;
+  const shi = RH[b]!;
   let nlo: number;
   let nhi: number;
   switch (op & ~1) {
@@ -1233,12 +1266,12 @@ function atomic64(R: Int32Array, dv: DataView, addr: number, b: number, op: numb
     case 0xa0: nlo = lo ^ slo; nhi = hi ^ shi; break;
     case 0xe0: nlo = slo; nhi = shi; break;
     case 0xf0:
-      if (lo === R[0] && hi === R[1]) {
+      if (lo === RL[0] && hi === RH[0]) {
         dv.setInt32(addr, slo, true);
         dv.setInt32(addr + 4, shi, true);
       }
-      R[0] = lo;
-      R[1] = hi;
+      RL[0] = lo;
+      RH[0] = hi;
       return;
     default:
       throw new InternalError(`atomic op 0x${op.toString(16)} passed decode`);
@@ -1246,7 +1279,7 @@ function atomic64(R: Int32Array, dv: DataView, addr: number, b: number, op: numb
   dv.setInt32(addr, nlo, true);
   dv.setInt32(addr + 4, nhi, true);
   if (op & 1) {
-    R[b] = lo;
-    R[b | 1] = hi;
+    RL[b] = lo;
+    RH[b] = hi;
   }
 }
