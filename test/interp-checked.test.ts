@@ -9,7 +9,7 @@ import { BpfError } from '../src/errors.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { HelperRegistry, RET, ARG, argU32, setR0 } from '../src/runtime/helpers.js';
 import { STACK_TOP, NULL_PAGE_END } from '../src/runtime/memory.js';
-import { Interpreter } from '../src/vm/interpreter.js';
+import { Interpreter, MAX_INTERP_SLOTS } from '../src/vm/interpreter.js';
 import type { RunInput } from '../src/vm/interpreter.js';
 import { SOCKET_FILTER } from '../src/progs/types.js';
 
@@ -169,4 +169,15 @@ test('fast mode still keeps every access inside the runtime memory', () => {
   fault(() => interp('lddw %r1, 0x7ffffff0\nldxdw %r0, [%r1+0]\nexit', { checked: false }).run(), 'EFAULT', /outside the address space/);
   // the null page is readable memory in fast mode (the verifier is the proof); it is still in bounds
   assert.equal(interp(`mov %r1, ${NULL_PAGE_END - 8}\nldxdw %r0, [%r1+0]\nexit`, { checked: false }).run().r0, 0n);
+});
+
+test('the interpreter takes programs up to MAX_INTERP_SLOTS slots and rejects longer ones with E2BIG', () => {
+  const rt = new Runtime();
+  const prog = (n: number) => toSlots([...Array.from({ length: n - 2 }, () => ({ code: 0x07, dst: 0, src: 0, off: 0, imm: 1 })), { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }]);
+  for (const checked of [false, true]) {
+    const it = new Interpreter(rt.mem, prog(MAX_INTERP_SLOTS), { helpers: rt.helpers, checked });
+    assert.equal(it.run().r0, BigInt(MAX_INTERP_SLOTS - 2));
+    assert.throws(() => new Interpreter(rt.mem, prog(MAX_INTERP_SLOTS + 1), { helpers: rt.helpers, checked }),
+      (e: unknown) => e instanceof BpfError && e.code === 'E2BIG' && e.message === `program of ${MAX_INTERP_SLOTS + 1} instructions exceeds the interpreter's ${MAX_INTERP_SLOTS}`);
+  }
 });
