@@ -87,7 +87,7 @@ function runBoth(src: string, input: Uint8Array, expectFusedAt?: number): [Outco
     if (!checked && expectFusedAt !== undefined) assert.ok(fused(keys(it)[expectFusedAt]!), `slot ${expectFusedAt} is fused in:\n${src}`);
     const res = it.run({ r1: addr, r2: 64, regions: [{ start: addr, end: addr + 64, writable: true, name: 'buffer' }] });
     outs.push({
-      regs: Array.from(it.regs.subarray(0, 22)),
+      regs: Array.from(it.registerHalves()),
       stack: Array.from(rt.mem.u8.subarray(STACK_TOP - 512, STACK_TOP)),
       buffer: Array.from(rt.mem.u8.subarray(addr, addr + 64)),
       r0: res.r0,

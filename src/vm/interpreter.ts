@@ -328,6 +328,16 @@ export class Interpreter {
     };
   }
 
+  /** r0..r10 after the last run, as halves: r(i) = (out[2i], out[2i+1]). */
+  registerHalves(): Int32Array {
+    const out = new Int32Array(22);
+    for (let r = 0; r <= 10; r++) {
+      out[2 * r] = RL[r]!;
+      out[2 * r + 1] = RH[r]!;
+    }
+    return out;
+  }
+
   /** Run once and return r0 as a bigint. */
   run(input: RunInput = {}): RunResult {
     this.exec(input);
