@@ -85,7 +85,7 @@ const RH = new Int32Array(32);
 /**
  * The helpers' view of the registers (runtime/helpers.ts): r(i) =
  * (HREGS[2i], HREGS[2i+1]). r0..r5 are copied in before a helper call and
- * back after it.
+ * r0, the only register a helper writes, back after it.
  */
 const HREGS = new Int32Array(32);
 let running = false;
@@ -1111,16 +1111,17 @@ export class Interpreter {
   private callHelper(id: number, pc: number, env: HelperEnv): boolean {
     const h = this.helper(id, pc);
     this.pcForHelper = pc;
+    // A helper reads r1..r5 and writes r0 (runtime/helpers.ts).
     const H = HREGS;
-    for (let r = 0; r <= 5; r++) {
+    for (let r = 1; r <= 5; r++) {
       H[2 * r] = RL[r]!;
       H[2 * r + 1] = RH[r]!;
     }
+    H[0] = RL[0]!;
+    H[1] = RH[0]!;
     h.call(H, env);
-    for (let r = 0; r <= 5; r++) {
-      RL[r] = H[2 * r]!;
-      RH[r] = H[2 * r + 1]!;
-    }
+    RL[0] = H[0]!;
+    RH[0] = H[1]!;
     return h.exitOnZero === true && RL[0] === 0 && RH[0] === 0;
   }
 
