@@ -31,7 +31,6 @@ import type { Slot } from '../isa/instruction.js';
 import { slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
-import { setReg } from '../runtime/helpers.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
 
@@ -346,14 +345,9 @@ export class Interpreter {
 
   /** Set up registers and the packet, then execute; r0 lands in retLo/retHi. */
   exec(input: RunInput = {}): void {
-    RL.fill(0);
-    RH.fill(0);
-    setReg(HREGS, 1, input.r1 ?? 0);
-    setReg(HREGS, 2, input.r2 ?? 0);
-    RL[1] = HREGS[2]!;
-    RH[1] = HREGS[3]!;
-    RL[2] = HREGS[4]!;
-    RH[2] = HREGS[5]!;
+    clearRegisters();
+    setHalves(1, input.r1 ?? 0);
+    setHalves(2, input.r2 ?? 0);
     RL[10] = STACK_TOP;
     const pkt = input.packet;
     this.pktAddr = pkt?.addr ?? 0;
@@ -365,8 +359,7 @@ export class Interpreter {
 
   /** Re-run with the registers r1 and r2 only (the packet and regions of the last exec stay). */
   execRaw(r1: number, r2: number): void {
-    RL.fill(0);
-    RH.fill(0);
+    clearRegisters();
     RL[1] = r1 | 0;
     RH[1] = Math.floor(r1 / TWO32) | 0;
     RL[2] = r2 | 0;
@@ -1113,12 +1106,18 @@ export class Interpreter {
     this.pcForHelper = pc;
     // A helper reads r1..r5 and writes r0 (runtime/helpers.ts).
     const H = HREGS;
-    for (let r = 1; r <= 5; r++) {
-      H[2 * r] = RL[r]!;
-      H[2 * r + 1] = RH[r]!;
-    }
     H[0] = RL[0]!;
     H[1] = RH[0]!;
+    H[2] = RL[1]!;
+    H[3] = RH[1]!;
+    H[4] = RL[2]!;
+    H[5] = RH[2]!;
+    H[6] = RL[3]!;
+    H[7] = RH[3]!;
+    H[8] = RL[4]!;
+    H[9] = RH[4]!;
+    H[10] = RL[5]!;
+    H[11] = RH[5]!;
     h.call(H, env);
     RL[0] = H[0]!;
     RH[0] = H[1]!;
@@ -1186,6 +1185,26 @@ function arsh64(a: number, n: number): void {
   } else {
     RL[a] = RH[a]! >> (n - 32);
     RH[a] = RH[a]! >> 31;
+  }
+}
+
+/** r0..r10 = 0 (a loop: TypedArray.prototype.fill is a call V8 does not inline). */
+function clearRegisters(): void {
+  for (let r = 0; r <= 10; r++) {
+    RL[r] = 0;
+    RH[r] = 0;
+  }
+}
+
+/** r(r) = value, a number or a bigint, taken modulo 2^64. */
+function setHalves(r: number, value: number | bigint): void {
+  if (typeof value === 'bigint') {
+    const v = BigInt.asUintN(64, value);
+    RL[r] = Number(v & 0xffffffffn) | 0;
+    RH[r] = Number(v >> 32n) | 0;
+  } else {
+    RL[r] = value | 0;
+    RH[r] = Math.floor(value / TWO32) | 0;
   }
 }
 
