@@ -286,8 +286,6 @@ export class Interpreter {
   readonly checked: boolean;
   readonly budget: number;
   private readonly longRegions: () => readonly Region[];
-  /** the helpers' register file: r(i) = (regs[2i], regs[2i+1]); shared, see HREGS */
-  readonly regs = HREGS;
   /** r0 at the last exit, as halves */
   retLo = 0;
   retHi = 0;
