@@ -3,15 +3,9 @@
  * JIT against the interpreter).
  */
 
-export function prng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../src/bench/workloads.js';
+
+export { prng };
 
 /**
  * A random socket filter from a grammar both verifiers (ours and the host

@@ -46,7 +46,8 @@ function xdpPrologue(saveEnd: boolean): Instruction[] {
     exit`);
 }
 
-function prng(seed: number): () => number {
+/** A deterministic xorshift32 generator of numbers in [0, 1); the tests' random programs use it too. */
+export function prng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
     s ^= s << 13;
