@@ -38,7 +38,7 @@ test('the C transliteration of each workload returns the interpreter\'s r0', { s
   const ws = workloads();
   const src = `#include <stdint.h>
 #include <stdio.h>
-${ws.map((w, i) => toC(`w${i}`, w.insns)).join('\n')}
+${ws.map((w, i) => toC(`w${i}`, w.source ?? w.insns)).join('\n')}
 int main(void) {
 ${ws.map((w, i) => `  { static uint8_t b[] = { ${Array.from(w.input).join(',')} }; printf("%llx\\n", (unsigned long long)w${i}(b, ${w.input.length}, b)); }`).join('\n')}
   return 0;

@@ -2,7 +2,9 @@
  * `tsbpf bench` / `npm run bench`: each workload on the interpreter (fast
  * path, and checked mode separately), on the WebAssembly JIT (with its
  * compile time per instruction), and as native C compiled on the spot
- * with `cc -O2` (see to-c.ts), measured in one run and reported as ns per
+ * with `cc -O2` (see to-c.ts; the ALU workload's interpreter program is
+ * clang's compilation of the C the native column compiles, see
+ * workloads.ts), measured in one run and reported as ns per
  * run, eBPF instructions per second and the ratio to native. Results are
  * cross-checked: every engine must return the same r0.
  */
@@ -130,7 +132,7 @@ function measureNative(ws: Workload[]): Map<string, Measurement> | undefined {
   if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).status !== 0) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-'));
   try {
-    const fns = ws.map((w, i) => toC(`w${i}`, w.insns)).join('\n\n');
+    const fns = ws.map((w, i) => toC(`w${i}`, w.source ?? w.insns)).join('\n\n');
     const runs = ws.map((w, i) => {
       const bytes = Array.from(w.input).join(', ');
       return `  {
@@ -295,7 +297,7 @@ export function benchCommand(args: string[]): number {
     process.stdout.write(JSON.stringify(all, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)) + '\n');
     return 0;
   }
-  process.stdout.write(`tsbpf benchmark: node ${process.version}, ${rows.some((r) => r.native) ? 'native = cc -O2, the same program transliterated to C' : 'no C compiler found: native column unavailable'}\n`);
+  process.stdout.write(`tsbpf benchmark: node ${process.version}, ${rows.some((r) => r.native) ? 'native = cc -O2 of the program transliterated to C (alu: of the C clang compiled it from)' : 'no C compiler found: native column unavailable'}\n`);
   for (const r of rows) process.stdout.write(`  ${r.workload}: ${r.description}\n`);
   process.stdout.write('\n' + formatTable(rows) + '\n');
   const c = runCaptureBench();

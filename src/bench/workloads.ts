@@ -5,6 +5,7 @@
 
 import type { Instruction } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
+import { ALU_CLANG } from './alu-clang.js';
 import {
   BPF_ADD, BPF_AND, BPF_ARSH, BPF_DW, BPF_LSH, BPF_MOV, BPF_MUL, BPF_OR, BPF_RSH, BPF_SUB, BPF_XOR,
 } from '../isa/opcodes.js';
@@ -24,6 +25,11 @@ export interface Workload {
    * body, with any bounds checks the kernel's verifier demands.
    */
   kernel: Instruction[];
+  /**
+   * The program the native column's C is written from, when `insns` is its
+   * compilation by clang rather than the program itself.
+   */
+  source?: Instruction[];
 }
 
 /**
@@ -62,28 +68,71 @@ function input64(): Uint8Array {
   return Uint8Array.from({ length: 64 }, () => Math.floor(rnd() * 256));
 }
 
-/** ~1000 straight-line 64-bit ALU instructions over r2..r9 loaded from the buffer. */
-export function aluMix(count = 1000): Workload {
+/**
+ * The ALU workload's source: a random straight-line 64-bit ALU program over
+ * r2..r9, loaded from the buffer and xor-ed into r0 at the end, written as a
+ * person would write it: every value it computes is used (a `mov` only
+ * overwrites a register whose value has been read), and no two operations of
+ * one associative kind follow each other on a register (`x += 3; x += 5`),
+ * which any compiler merges. gcc compiles its C transliteration for the
+ * native column; the interpreter runs what clang compiles from the same C
+ * (ALU_CLANG, scripts/gen-alu.mjs), as eBPF programs reach a runtime.
+ */
+export function aluSource(count = ALU_SOURCE_INSNS): Instruction[] {
   const rnd = prng(1);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const insns: Instruction[] = [];
   for (let r = 2; r <= 9; r++) insns.push(BPF_LDX_MEM(BPF_DW, r, 1, (r - 2) * 8));
   const ops = [BPF_ADD, BPF_SUB, BPF_XOR, BPF_OR, BPF_AND, BPF_MUL, BPF_LSH, BPF_RSH, BPF_ARSH, BPF_MOV, BPF_ADD, BPF_XOR];
+  // sub reassociates with add, and a left shift by k is a multiplication by 2^k
+  const kind = (op: number): number => (op === BPF_SUB ? BPF_ADD : op === BPF_LSH ? BPF_MUL : op);
   const regs = [2, 3, 4, 5, 6, 7, 8, 9];
+  const lastKind = new Map<number, number>(regs.map((r) => [r, -1]));
+  const unread = new Set<number>(regs);
   while (insns.length < count - 9) {
     const op = pick(ops);
     const dst = pick(regs);
+    if (op === BPF_MOV) {
+      if (unread.has(dst)) continue;
+      const src = pick(regs.filter((r) => r !== dst));
+      insns.push(BPF_MOV64_REG(dst, src));
+      unread.delete(src);
+      unread.add(dst);
+      lastKind.set(dst, lastKind.get(src)!);
+      continue;
+    }
+    if (kind(op) === lastKind.get(dst)) continue;
     const shift = op === BPF_LSH || op === BPF_RSH || op === BPF_ARSH;
     if (shift) insns.push(BPF_ALU64_IMM(op, dst, 1 + Math.floor(rnd() * 62)));
     else if (op === BPF_AND) insns.push(BPF_ALU64_IMM(op, dst, -1 - Math.floor(rnd() * 255)));
-    else if (op === BPF_MOV) insns.push(BPF_MOV64_REG(dst, pick(regs.filter((r) => r !== dst))));
-    else if (rnd() < 0.5) insns.push(BPF_ALU64_REG(op, dst, pick(regs.filter((r) => r !== dst))));
-    else insns.push(BPF_ALU64_IMM(op, dst, Math.floor(rnd() * 0x7fffffff) | 1));
+    else if (rnd() < 0.5) {
+      const src = pick(regs.filter((r) => r !== dst));
+      insns.push(BPF_ALU64_REG(op, dst, src));
+      unread.delete(src);
+    } else insns.push(BPF_ALU64_IMM(op, dst, Math.floor(rnd() * 0x7fffffff) | 1));
+    lastKind.set(dst, kind(op));
+    unread.add(dst);
   }
   insns.push(BPF_MOV64_REG(0, 2));
   for (let r = 3; r <= 9; r++) insns.push(BPF_ALU64_REG(BPF_XOR, 0, r));
   insns.push(BPF_EXIT_INSN());
-  return { name: 'alu', description: `straight-line 64-bit ALU mix, ${insns.length} insns`, insns, input: input64(), kernel: [...xdpPrologue(false), ...insns] };
+  return insns;
+}
+
+/** aluSource's length, chosen so that clang's compilation of it is about 1000 instructions. */
+export const ALU_SOURCE_INSNS = 1250;
+
+/** The ALU workload: clang's compilation of aluSource(); the native column is gcc's compilation of the same C. */
+export function aluMix(): Workload {
+  const insns = assemble(ALU_CLANG.asm);
+  return {
+    name: 'alu',
+    description: `straight-line 64-bit ALU mix, ${insns.length} insns (clang -O2 of a ${ALU_SOURCE_INSNS}-statement C function)`,
+    insns,
+    source: aluSource(),
+    input: input64(),
+    kernel: [...xdpPrologue(false), ...insns],
+  };
 }
 
 /** ~500 stack store/load pairs moving values between r2..r5 through 64 stack slots. */
