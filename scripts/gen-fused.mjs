@@ -137,7 +137,7 @@ function casesRegion(ind) {
     for (const l of k1.body) out.push(`${ind}  ${l}`);
     // The second instruction is slot pc + 1, intact: its fields come from there,
     // and pc names it while it runs (a fault reports its pc).
-    const reload = ['pc++;', 'w = PW[pc]!;', 'a = (w >> 8) & 0xf;'];
+    const reload = ['pc = (pc + 1) | 0;', 'w = PW[pc]!;', 'a = (w >> 8) & 0xf;'];
     if (k2.b) reload.push('b = (w >> 12) & 0xf;');
     if (k2.off) reload.push('off = w >> 16;');
     out.push(`${ind}  ${reload.join(' ')}`);

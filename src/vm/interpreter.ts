@@ -596,7 +596,7 @@ export class Interpreter {
           case 0x18: imm = PI[pc]!; // ld_imm64: the high half is the next slot's imm
             RL[a] = imm;
             RH[a] = PI[pc + 1]!;
-            pc++;
+            pc = (pc + 1) | 0;
             break;
           case 0x20: case 0x28: case 0x30: // LD_ABS W/H/B
           case 0x40: case 0x48: case 0x50: { // LD_IND W/H/B
@@ -719,62 +719,62 @@ export class Interpreter {
           case 0x05: // ja
             budget -= pc - segStart + 1;
             if (budget < 0) throw this.overBudget(pc);
-            pc += off;
+            pc = (pc + off) | 0;
             segStart = pc + 1;
             break;
           case 0x06: imm = PI[pc]!; // gotol: the offset is imm
             budget -= pc - segStart + 1;
             if (budget < 0) throw this.overBudget(pc);
-            pc += imm;
+            pc = (pc + imm) | 0;
             segStart = pc + 1;
             break;
-          case 0x15: imm = PI[pc]!; if (RL[a] === imm && RH[a] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x1d: if (RL[a] === RL[b] && RH[a] === RH[b]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x55: imm = PI[pc]!; if (RL[a] !== imm || RH[a] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x5d: if (RL[a] !== RL[b] || RH[a] !== RH[b]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x45: imm = PI[pc]!; if ((RL[a]! & imm) !== 0 || (RH[a]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x4d: if ((RL[a]! & RL[b]!) !== 0 || (RH[a]! & RH[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x15: imm = PI[pc]!; if (RL[a] === imm && RH[a] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x1d: if (RL[a] === RL[b] && RH[a] === RH[b]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x55: imm = PI[pc]!; if (RL[a] !== imm || RH[a] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x5d: if (RL[a] !== RL[b] || RH[a] !== RH[b]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x45: imm = PI[pc]!; if ((RL[a]! & imm) !== 0 || (RH[a]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x4d: if ((RL[a]! & RL[b]!) !== 0 || (RH[a]! & RH[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
           // Conditional jumps, one case each. 64-bit comparisons compare the high
           // halves (signed or unsigned) and, when equal, the low halves unsigned.
-          case 0x25: imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x2d: if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x35: imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x3d: if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xa5: imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xad: if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xb5: imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xbd: if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x65: imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x6d: if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x75: imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x7d: if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xc5: imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xcd: if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xd5: imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xdd: if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x25: imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x2d: if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x35: imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x3d: if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xa5: imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xad: if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xb5: imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xbd: if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x65: imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x6d: if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x75: imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x7d: if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xc5: imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xcd: if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xd5: imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xdd: if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
           // JMP32: the low halves only, unsigned or signed.
-          case 0x16: imm = PI[pc]!; if (RL[a] === imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x1e: if (RL[a] === RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x56: imm = PI[pc]!; if (RL[a] !== imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x5e: if (RL[a] !== RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x46: imm = PI[pc]!; if ((RL[a]! & imm) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x4e: if ((RL[a]! & RL[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x26: imm = PI[pc]!; if ((RL[a]! >>> 0) > (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x2e: if ((RL[a]! >>> 0) > (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x36: imm = PI[pc]!; if ((RL[a]! >>> 0) >= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x3e: if ((RL[a]! >>> 0) >= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xa6: imm = PI[pc]!; if ((RL[a]! >>> 0) < (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xae: if ((RL[a]! >>> 0) < (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xb6: imm = PI[pc]!; if ((RL[a]! >>> 0) <= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xbe: if ((RL[a]! >>> 0) <= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x66: imm = PI[pc]!; if (RL[a]! > imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x6e: if (RL[a]! > RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x76: imm = PI[pc]!; if (RL[a]! >= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0x7e: if (RL[a]! >= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xc6: imm = PI[pc]!; if (RL[a]! < imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xce: if (RL[a]! < RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xd6: imm = PI[pc]!; if (RL[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
-          case 0xde: if (RL[a]! <= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc += off; segStart = pc + 1; } break;
+          case 0x16: imm = PI[pc]!; if (RL[a] === imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x1e: if (RL[a] === RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x56: imm = PI[pc]!; if (RL[a] !== imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x5e: if (RL[a] !== RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x46: imm = PI[pc]!; if ((RL[a]! & imm) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x4e: if ((RL[a]! & RL[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x26: imm = PI[pc]!; if ((RL[a]! >>> 0) > (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x2e: if ((RL[a]! >>> 0) > (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x36: imm = PI[pc]!; if ((RL[a]! >>> 0) >= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x3e: if ((RL[a]! >>> 0) >= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xa6: imm = PI[pc]!; if ((RL[a]! >>> 0) < (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xae: if ((RL[a]! >>> 0) < (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xb6: imm = PI[pc]!; if ((RL[a]! >>> 0) <= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xbe: if ((RL[a]! >>> 0) <= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x66: imm = PI[pc]!; if (RL[a]! > imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x6e: if (RL[a]! > RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x76: imm = PI[pc]!; if (RL[a]! >= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x7e: if (RL[a]! >= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xc6: imm = PI[pc]!; if (RL[a]! < imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xce: if (RL[a]! < RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xd6: imm = PI[pc]!; if (RL[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xde: if (RL[a]! <= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
           case 0x85: imm = PI[pc]!; // call: helper (src 0), local function (src 1), kfunc (src 2)
             if (b === 1) {
               budget -= pc - segStart + 1;
@@ -787,7 +787,7 @@ export class Interpreter {
               RL[10] = RL[10]! - STACK_FRAME_SIZE;
               this.frameBase = RL[10]!;
               frameLo = RL[10]! - STACK_FRAME_SIZE;
-              pc += imm;
+              pc = (pc + imm) | 0;
               segStart = pc + 1;
               break;
             }
@@ -823,7 +823,7 @@ export class Interpreter {
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = 0;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf;
             t = RL[a]!;
             RL[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
             RH[a] = 0;
@@ -832,7 +832,7 @@ export class Interpreter {
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = 0;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf;
             t = RL[a]!;
             RL[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             RH[a] = 0;
@@ -841,7 +841,7 @@ export class Interpreter {
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = 0;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf;
             t = RL[a]!;
             u = RH[a]!;
             RL[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
@@ -851,7 +851,7 @@ export class Interpreter {
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getUint16(addr, true);
             RH[a] = 0;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf;
             t = RL[a]!;
             RL[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
             RH[a] = 0;
@@ -860,7 +860,7 @@ export class Interpreter {
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getUint16(addr, true);
             RH[a] = 0;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf;
             t = RL[a]!;
             RL[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             RH[a] = 0;
@@ -869,7 +869,7 @@ export class Interpreter {
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getUint16(addr, true);
             RH[a] = 0;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf;
             t = RL[a]!;
             u = RH[a]!;
             RL[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
@@ -879,7 +879,7 @@ export class Interpreter {
             addr = (RL[b]! >>> 0) + off;
             RL[a] = u8[addr]!;
             RH[a] = 0;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf;
             t = RL[a]!;
             RL[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
             RH[a] = 0;
@@ -888,7 +888,7 @@ export class Interpreter {
             addr = (RL[b]! >>> 0) + off;
             RL[a] = u8[addr]!;
             RH[a] = 0;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf;
             t = RL[a]!;
             RL[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             RH[a] = 0;
@@ -897,7 +897,7 @@ export class Interpreter {
             addr = (RL[b]! >>> 0) + off;
             RL[a] = u8[addr]!;
             RH[a] = 0;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf;
             t = RL[a]!;
             u = RH[a]!;
             RL[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
@@ -907,7 +907,7 @@ export class Interpreter {
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = dv.getInt32(addr + 4, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf;
             t = RL[a]!;
             RL[a] = ((t & 0xff) << 8) | ((t >>> 8) & 0xff);
             RH[a] = 0;
@@ -916,7 +916,7 @@ export class Interpreter {
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = dv.getInt32(addr + 4, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf;
             t = RL[a]!;
             RL[a] = ((t & 0xff) << 24) | ((t & 0xff00) << 8) | ((t >>> 8) & 0xff00) | (t >>> 24);
             RH[a] = 0;
@@ -925,7 +925,7 @@ export class Interpreter {
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = dv.getInt32(addr + 4, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf;
             t = RL[a]!;
             u = RH[a]!;
             RL[a] = ((u & 0xff) << 24) | ((u & 0xff00) << 8) | ((u >>> 8) & 0xff00) | (u >>> 24);
@@ -934,7 +934,7 @@ export class Interpreter {
           case 0x13: // stxw + ldxw
             addr = (RL[a]! >>> 0) + off;
             dv.setInt32(addr, RL[b]!, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = 0;
@@ -942,7 +942,7 @@ export class Interpreter {
           case 0x19: // stxw + ldxh
             addr = (RL[a]! >>> 0) + off;
             dv.setInt32(addr, RL[b]!, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getUint16(addr, true);
             RH[a] = 0;
@@ -950,7 +950,7 @@ export class Interpreter {
           case 0x1a: // stxw + ldxb
             addr = (RL[a]! >>> 0) + off;
             dv.setInt32(addr, RL[b]!, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = u8[addr]!;
             RH[a] = 0;
@@ -958,7 +958,7 @@ export class Interpreter {
           case 0x1b: // stxw + ldxdw
             addr = (RL[a]! >>> 0) + off;
             dv.setInt32(addr, RL[b]!, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = dv.getInt32(addr + 4, true);
@@ -966,7 +966,7 @@ export class Interpreter {
           case 0x21: // stxh + ldxw
             addr = (RL[a]! >>> 0) + off;
             dv.setInt16(addr, RL[b]!, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = 0;
@@ -974,7 +974,7 @@ export class Interpreter {
           case 0x22: // stxh + ldxh
             addr = (RL[a]! >>> 0) + off;
             dv.setInt16(addr, RL[b]!, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getUint16(addr, true);
             RH[a] = 0;
@@ -982,7 +982,7 @@ export class Interpreter {
           case 0x23: // stxh + ldxb
             addr = (RL[a]! >>> 0) + off;
             dv.setInt16(addr, RL[b]!, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = u8[addr]!;
             RH[a] = 0;
@@ -990,7 +990,7 @@ export class Interpreter {
           case 0x29: // stxh + ldxdw
             addr = (RL[a]! >>> 0) + off;
             dv.setInt16(addr, RL[b]!, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = dv.getInt32(addr + 4, true);
@@ -998,7 +998,7 @@ export class Interpreter {
           case 0x2a: // stxb + ldxw
             addr = (RL[a]! >>> 0) + off;
             u8[addr] = RL[b]!;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = 0;
@@ -1006,7 +1006,7 @@ export class Interpreter {
           case 0x2b: // stxb + ldxh
             addr = (RL[a]! >>> 0) + off;
             u8[addr] = RL[b]!;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getUint16(addr, true);
             RH[a] = 0;
@@ -1014,7 +1014,7 @@ export class Interpreter {
           case 0x31: // stxb + ldxb
             addr = (RL[a]! >>> 0) + off;
             u8[addr] = RL[b]!;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = u8[addr]!;
             RH[a] = 0;
@@ -1022,7 +1022,7 @@ export class Interpreter {
           case 0x32: // stxb + ldxdw
             addr = (RL[a]! >>> 0) + off;
             u8[addr] = RL[b]!;
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = dv.getInt32(addr + 4, true);
@@ -1031,7 +1031,7 @@ export class Interpreter {
             addr = (RL[a]! >>> 0) + off;
             dv.setInt32(addr, RL[b]!, true);
             dv.setInt32(addr + 4, RH[b]!, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = 0;
@@ -1040,7 +1040,7 @@ export class Interpreter {
             addr = (RL[a]! >>> 0) + off;
             dv.setInt32(addr, RL[b]!, true);
             dv.setInt32(addr + 4, RH[b]!, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getUint16(addr, true);
             RH[a] = 0;
@@ -1049,7 +1049,7 @@ export class Interpreter {
             addr = (RL[a]! >>> 0) + off;
             dv.setInt32(addr, RL[b]!, true);
             dv.setInt32(addr + 4, RH[b]!, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = u8[addr]!;
             RH[a] = 0;
@@ -1058,7 +1058,7 @@ export class Interpreter {
             addr = (RL[a]! >>> 0) + off;
             dv.setInt32(addr, RL[b]!, true);
             dv.setInt32(addr + 4, RH[b]!, true);
-            pc++; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
+            pc = (pc + 1) | 0; w = PW[pc]!; a = (w >> 8) & 0xf; b = (w >> 12) & 0xf; off = w >> 16;
             addr = (RL[b]! >>> 0) + off;
             RL[a] = dv.getInt32(addr, true);
             RH[a] = dv.getInt32(addr + 4, true);
@@ -1070,7 +1070,7 @@ export class Interpreter {
           default:
             throw new InternalError(`predecoded key 0x${(w & KEY_MASK).toString(16)} has no case`);
         }
-        pc++;
+        pc = (pc + 1) | 0;
       }
     } catch (e) {
       if (e instanceof RangeError) {
