@@ -11,7 +11,7 @@
  *   node scripts/gen-alu.mjs          rewrite src/bench/alu-clang.ts
  *   node scripts/gen-alu.mjs --check  exit 1 when it differs from this clang's output
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -30,7 +30,12 @@ typedef unsigned long long uint64_t; typedef signed char int8_t; typedef short i
 typedef long long int64_t; typedef unsigned long uintptr_t;
 `;
 
-const version = execFileSync('clang', ['--version'], { encoding: 'utf8' }).split('\n')[0].trim();
+const probe = spawnSync('clang', ['--version'], { encoding: 'utf8' });
+if (probe.status !== 0) {
+  process.stderr.write('gen-alu: clang is not installed (apt-get install -y clang)\n');
+  process.exit(2);
+}
+const version = probe.stdout.split('\n')[0].trim();
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-gen-alu-'));
 let insns;
 try {
