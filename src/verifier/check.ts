@@ -57,6 +57,8 @@ interface Pending {
 
 export interface CheckResult {
   insnProcessed: number;
+  /** 1 for every instruction some explored path reached (the first slot of an ld_imm64) */
+  visited: Uint8Array;
 }
 
 export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: VerifierEnv): CheckResult {
@@ -73,6 +75,7 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
   let insnProcessed = 0;
   let prevInsnIdx = 0;
   let doPrintState = false;
+  const visited = new Uint8Array(insns.length);
 
   const markUnknown = (r: number): void => {
     cur.regs[r] = { type: REG.UNKNOWN_VALUE, value: 0 };
@@ -256,7 +259,10 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
         if (cls === BPF_ALU64 && !movsx) cur.regs[insn.dst] = { ...cur.regs[insn.src]! };
         else cur.regs[insn.dst] = { type: REG.UNKNOWN_VALUE, value: 0 };
       } else {
-        cur.regs[insn.dst] = { type: REG.CONST_IMM, value: insn.imm };
+        // A 32-bit mov zero-extends: (u32) r1 = (u32) -1 leaves 0x00000000ffffffff, not -1.
+        // 3.19 recorded the sign-extended imm here, so `if r1 == -1` was folded as taken while
+        // the other side ran unverified (the CVE-2017-16995 class); the kernel's fix is followed.
+        cur.regs[insn.dst] = { type: REG.CONST_IMM, value: cls === BPF_ALU64 ? insn.imm : insn.imm >>> 0 };
       }
     } else if (op > BPF_END) {
       fail('EINVAL', `invalid BPF_ALU opcode ${op.toString(16)}`);
@@ -336,7 +342,10 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
   const checkLdAbs = (insn: Slot): void => {
     const mode = BPF_MODE(insn.code);
     if (!env.socketFilter) fail('EINVAL', 'BPF_LD_ABS|IND instructions are only allowed in socket filters');
-    if (insn.dst !== 0 || insn.off !== 0 || (mode === BPF_ABS && insn.src !== 0)) fail('EINVAL', 'BPF_LD_ABS uses reserved fields');
+    // 3.19 did not refuse size DW, which no engine (nor its own interpreter) can run; later kernels do
+    if (insn.dst !== 0 || insn.off !== 0 || BPF_SIZE(insn.code) === BPF_DW || (mode === BPF_ABS && insn.src !== 0)) {
+      fail('EINVAL', 'BPF_LD_ABS uses reserved fields');
+    }
     srcOp(6);
     if (cur.regs[6]!.type !== REG.PTR_TO_CTX) fail('EINVAL', 'at the time of BPF_LD_ABS|IND R6 != pointer to skb');
     if (mode === BPF_IND) srcOp(insn.src);
@@ -351,6 +360,8 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
     if ((size !== BPF_W && size !== BPF_DW) || (op !== 0 && !ATOMIC_OPS.includes(op))) fail('EINVAL', 'BPF_XADD uses reserved fields');
     srcOp(insn.src);
     srcOp(insn.dst);
+    // the fetched value lands in src (r0 for cmpxchg): r10 may not receive it
+    if (op & BPF_FETCH && op !== BPF_CMPXCHG && insn.src === 10) fail('EACCES', 'frame pointer is read only');
     if (op !== 0) {
       // RFC 9669 atomics: on the stack and on map values only
       if (cur.regs[insn.dst]!.type === REG.PTR_TO_CTX) fail('EACCES', `BPF_ATOMIC stores into R${insn.dst} ctx are not allowed`);
@@ -381,6 +392,7 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
         doPrintState = false;
       }
       if (log.enabled) verbose(`${insnIdx}: ${disasmInsn(insn, { style: 'log319' })}\n`);
+      visited[insnIdx] = 1;
 
       if (cls === BPF_ALU || cls === BPF_ALU64) {
         checkAlu(insn);
@@ -456,6 +468,6 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
     }
     insnIdx++;
   }
-  return { insnProcessed };
+  return { insnProcessed, visited };
 }
 

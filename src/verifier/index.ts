@@ -23,7 +23,8 @@ export { VerifyError } from './cfg.js';
 export * from './state.js';
 
 export type VerifyResult =
-  | { ok: true; insnProcessed: number }
+  /** visited: the instructions the verifier explored (1), for checking that a run executes nothing else */
+  | { ok: true; insnProcessed: number; visited: Uint8Array }
   | { ok: false; errno: VerifyError['errno']; message: string; insn?: number };
 
 export function verify(insns: readonly Slot[], env: VerifierEnv): VerifyResult {
@@ -36,9 +37,9 @@ export function verify(insns: readonly Slot[], env: VerifierEnv): VerifyResult {
       }
     });
     const pruning = checkCfg(insns, print);
-    const { insnProcessed } = doCheck(insns, pruning, env);
+    const { insnProcessed, visited } = doCheck(insns, pruning, env);
     if (env.log.level >= 2) print(`processed ${insnProcessed} insns\n`);
-    return { ok: true, insnProcessed };
+    return { ok: true, insnProcessed, visited };
   } catch (e) {
     if (e instanceof VerifyError) {
       // 3.19's log says "BPF_CALL uses reserved fields" for callx; the summary says why.

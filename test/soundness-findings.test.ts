@@ -1,0 +1,113 @@
+/**
+ * The hostile review's findings (issue 13), each as its reproducer: the
+ * verifier rules that let unverified code run, and what the engines must do
+ * when a program misbehaves anyway.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BpfError } from '../src/errors.js';
+import { BpfSystem, testRun } from '../src/api/bpf.js';
+import { assemble, encode } from '../src/isa/index.js';
+
+const SOCKET_FILTER = 1;
+
+function load(sys: BpfSystem, src: string): { fd?: number; err?: BpfError; log: string } {
+  const logSize = 1 << 20;
+  const insns = encode(assemble(src));
+  try {
+    const fd = sys.bpf('BPF_PROG_LOAD', {
+      prog_type: SOCKET_FILTER, insns, license: 'GPL', log_level: 1, log_size: logSize, log_buf: new Uint8Array(logSize),
+    });
+    return { fd, log: sys.progOf(fd).prog.log };
+  } catch (e) {
+    if (!(e instanceof BpfError)) throw e;
+    return { err: e, log: e.log ?? '' };
+  }
+}
+
+describe('finding 1: a 32-bit mov zero-extends its constant', () => {
+  const foldable = `(u32) r1 = (u32) -1
+    if r1 == 0xffffffff goto pc+2
+    r0 = 4660
+    exit
+    r0 = 0
+    exit`;
+
+  test('the fall-through of `if r1 == -1` is explored, and it is the path that runs on every engine', () => {
+    const sys = new BpfSystem();
+    const r = load(sys, foldable);
+    assert.equal(r.err, undefined);
+    assert.equal(r.log, [
+      '0: (b4) (u32) r1 = (u32) -1',
+      '1: (15) if r1 == 0xffffffff goto pc+2',
+      ' R1=imm4294967295 R10=fp',
+      '2: (b7) r0 = 4660',
+      '3: (95) exit',
+      '',
+      'from 1 to 4: R1=imm-1 R10=fp',
+      '4: (b7) r0 = 0',
+      '5: (95) exit',
+      '',
+    ].join('\n'));
+    for (const engine of ['interpreter', 'jit'] as const) {
+      assert.equal(testRun(sys, r.fd!, new Uint8Array(64), 1, engine).retval, 4660n);
+    }
+  });
+
+  test('the unverified path that dereferenced a map header is now checked and refused', () => {
+    const sys = new BpfSystem();
+    const m = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 8, max_entries: 1 });
+    const r = load(sys, `(u32) r1 = (u32) -1
+      if r1 == 0xffffffff goto pc+4
+      r1 = map[fd:${m}]
+      r0 = *(u64 *)(r1 +0)
+      exit
+      r0 = 0
+      exit`);
+    assert.equal(r.err?.code, 'EACCES');
+    assert.equal(r.err?.message, "insn 4: R1 invalid mem access 'map_ptr'");
+  });
+
+  test('a 64-bit mov of -1 is still the constant -1, and the comparison still folds', () => {
+    const sys = new BpfSystem();
+    const r = load(sys, foldable.replace('(u32) r1 = (u32) -1', 'r1 = -1'));
+    assert.equal(r.err, undefined);
+    assert.equal(r.log, ['0: (b7) r1 = -1', '1: (15) if r1 == 0xffffffff goto pc+2', '4: (b7) r0 = 0', '5: (95) exit', ''].join('\n'));
+    assert.equal(testRun(sys, r.fd!, new Uint8Array(64), 1, 'interpreter').retval, 0n);
+  });
+
+  test('a 32-bit mov of a non-negative constant keeps its value', () => {
+    const sys = new BpfSystem();
+    const r = load(sys, `(u32) r1 = (u32) 7
+      if r1 == 0x7 goto pc+1
+      exit
+      r0 = 0
+      exit`);
+    // the fall-through is never explored (r0 would be !read_ok there), so the fold holds
+    assert.equal(r.err, undefined);
+    assert.doesNotMatch(r.log, /^2:/m);
+  });
+});
+
+describe('finding 6: what the engines cannot run or must not write is refused', () => {
+  test('an atomic fetch into r10: frame pointer is read only', () => {
+    const r = load(new BpfSystem(), `r1 = r10
+      *(u64 *)(r10 -8) = 0
+      r10 = atomic64_fetch_add((u64 *)(r1 -8), r10)
+      r0 = 0
+      exit`);
+    assert.equal(r.err?.code, 'EACCES');
+    assert.equal(r.err?.message, 'insn 2: frame pointer is read only');
+  });
+
+  test('LD_ABS of size DW (0x38) is a reserved-field error, not a run-time unknown opcode', () => {
+    const sys = new BpfSystem();
+    const insns = new Uint8Array(24);
+    // r6 = r1; ldabs dw [0]; exit
+    insns.set([0xbf, 0x16, 0, 0, 0, 0, 0, 0, 0x38, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+    assert.throws(
+      () => sys.bpf('BPF_PROG_LOAD', { prog_type: SOCKET_FILTER, insns, license: 'GPL' }),
+      (e: unknown) => e instanceof BpfError && e.code === 'EINVAL' && e.message === 'insn 1: BPF_LD_ABS uses reserved fields',
+    );
+  });
+});
