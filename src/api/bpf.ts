@@ -24,7 +24,8 @@ import type { LoadedProgram, ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
 import type { Interpreter } from '../vm/interpreter.js';
 import { batchBytes, writeBatchDescriptor } from '../jit/compile.js';
-import type { JitProgram } from '../jit/compile.js';
+import { JitProgram } from '../jit/compile.js';
+import { SKB_CTX_SIZE } from '../progs/types.js';
 
 export const BPF_CMD = {
   BPF_MAP_CREATE: 0,
@@ -206,6 +207,7 @@ export class BpfSystem {
   private putProg(p: ProgObject): void {
     if (--p.refcnt > 0) return;
     p.prog.jit?.free();
+    hardenedJits.get(p.prog)?.free();
     for (const m of p.prog.maps) this.putMap(m);
   }
 
@@ -368,10 +370,31 @@ export interface TestRunResult {
  * Run a loaded program `repeat` times over `data` (for a socket filter, the
  * packet; for unspec, up to 16 bytes of context), with the maps carried over.
  */
-export type EngineName = 'jit' | 'interpreter';
+export type EngineName = 'jit' | 'interpreter' | 'jit-hardened';
 
-/** The engine a run uses: the JIT when the program has one, unless the interpreter is asked for. */
-export function engineOf(prog: LoadedProgram, engine?: EngineName): Interpreter | JitProgram {
+/** Each program's hardened JIT, compiled the first time a run asks for it. */
+const hardenedJits = new WeakMap<LoadedProgram, JitProgram>();
+
+/**
+ * The hardened JIT of a program, verified or not (jit/compile.ts): every
+ * access checked against its frames, its run's context and packet, and the
+ * values of the maps it references. A batch run's context has the shape the
+ * program type's prepare() gives it (progs/types.ts).
+ */
+function hardenedJit(prog: LoadedProgram, sys: BpfSystem | undefined): JitProgram {
+  let jit = hardenedJits.get(prog);
+  if (jit) return jit;
+  if (!sys) throw new BpfError('EINVAL', 'the hardened JIT needs the program\'s BpfSystem');
+  if (typeof WebAssembly !== 'object') throw new BpfError('ENOTSUP', 'the hardened JIT needs WebAssembly');
+  const batchContext = prog.type.name === 'socket_filter' ? { size: SKB_CTX_SIZE, writable: false } : { size: 16, writable: true };
+  jit = new JitProgram(sys.runtime.mem, prog.slots, { helpers: sys.runtime.helpers, hardened: { maps: prog.maps.map((m) => m.impl), batchContext } });
+  hardenedJits.set(prog, jit);
+  return jit;
+}
+
+/** The engine a run uses: the JIT when the program has one, unless the interpreter (or the hardened JIT) is asked for. */
+export function engineOf(prog: LoadedProgram, engine?: EngineName, sys?: BpfSystem): Interpreter | JitProgram {
+  if (engine === 'jit-hardened') return hardenedJit(prog, sys);
   if (engine === 'jit' && !prog.jit) {
     throw new BpfError('ENOTSUP', prog.verified ? 'the JIT cannot compile this program' : 'the JIT runs verified programs only');
   }
@@ -381,11 +404,11 @@ export function engineOf(prog: LoadedProgram, engine?: EngineName): Interpreter 
 export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new Uint8Array(0), repeat = 1, engine?: EngineName): TestRunResult {
   const { prog } = sys.progOf(progFd);
   if (!Number.isSafeInteger(repeat) || repeat < 1) throw new BpfError('EINVAL', `repeat must be a positive integer, got ${repeat}`);
-  const it = engineOf(prog, engine);
+  const it = engineOf(prog, engine, sys);
   const run = prog.type.prepare(sys.runtime.mem, data);
   const maps = prog.maps.map((m) => m.impl);
   try {
-    if (it.engineName === 'jit' && repeat > 1) {
+    if (it.engineName !== 'interpreter' && repeat > 1) {
       // Many runs over one input without leaving WebAssembly: one descriptor per run, in chunks.
       const jit = it;
       const chunk = Math.min(repeat, 4096);
@@ -407,7 +430,7 @@ export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new U
           }
         }
         const elapsedMs = performance.now() - t0;
-        return { retval: (BigInt(jit.retHi >>> 0) << 32n) | BigInt(jit.retLo >>> 0), durationNs: (elapsedMs * 1e6) / repeat, runs: repeat, dataOut: run.snapshot(), engine: 'jit' };
+        return { retval: (BigInt(jit.retHi >>> 0) << 32n) | BigInt(jit.retLo >>> 0), durationNs: (elapsedMs * 1e6) / repeat, runs: repeat, dataOut: run.snapshot(), engine: jit.engineName };
       } finally {
         mem.release(desc);
       }

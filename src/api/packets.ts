@@ -27,7 +27,7 @@ export class PacketRunner {
     const { prog } = sys.progOf(progFd);
     if (prog.type.name !== 'socket_filter') throw new BpfError('EINVAL', `a ${prog.type.name} program does not filter packets`);
     this.sys = sys;
-    this.engine = engineOf(prog, engine);
+    this.engine = engineOf(prog, engine, sys);
     this.maps = prog.maps.map((m) => m.impl);
     this.input = { r1: 0, packet: { addr: 0, len: 0, netOff: -1 }, regions: [this.ctxRegion, this.pktRegion] };
     this.grow(2048);
@@ -83,7 +83,7 @@ export class PacketRunner {
    */
   runBatch(packets: readonly { data: Uint8Array; netOff: number }[]): Uint32Array {
     const out = new Uint32Array(packets.length);
-    const jit = this.engine.engineName === 'jit' ? this.engine : undefined;
+    const jit = this.engine.engineName !== 'interpreter' ? this.engine : undefined;
     if (!jit || packets.length === 0) {
       packets.forEach((p, i) => {
         out[i] = this.run(p.data, p.netOff);

@@ -17,24 +17,44 @@
  *   helper over an Int32Array view of it; r0 comes back the same way. callx
  *   passes the id from its register.
  * - Local calls (unverified programs, the conformance plugin) are
- *   WebAssembly calls taking r0..r10 (r10 one 512-byte frame lower) and
- *   returning r0..r5, as the interpreter's shared register file leaves them;
- *   the depth is capped at 8 frames like the interpreter's, and a callee that
- *   ends the program (exit-on-zero helper, LD_ABS out of bounds, fuel) sets a
- *   stop flag its callers check.
+ *   WebAssembly calls taking r0..r10 and returning r0..r5, as the
+ *   interpreter's shared register file leaves them. The call depth lives in
+ *   a WebAssembly global, out of the program's reach: it caps calls at 8
+ *   frames like the interpreter (E2BIG), and the callee's r10 is computed
+ *   from it (STACK_TOP - depth * 512), never from the caller's r10, which an
+ *   unverified program may have moved. A callee that ends the program
+ *   (exit-on-zero helper, LD_ABS out of bounds, fuel) sets a stop flag its
+ *   callers check.
  * - LD_ABS/LD_IND check bounds inline through a small function (negative
  *   SKF offsets included) and byte-swap in WebAssembly; out of bounds ends
  *   the program with r0 = 0.
  * - Division and modulo follow RFC 9669: x/0 = 0, x%0 = x, and signed
  *   INT_MIN/-1 = INT_MIN, INT_MIN%-1 = 0, which WebAssembly would trap on.
+ *
+ * Hardened mode (JitOptions.hardened, for untrusted programs) checks every
+ * load, store and atomic inline, as the checked interpreter does: the
+ * 64-bit address and size must fall in the current frame or its callers'
+ * (by the depth), the run's two regions (context and packet, or a buffer),
+ * or the value part of an element of a map the program references; else
+ * the run stops with EFAULT naming pc, address and size. The bounds are
+ * immediates (stack, maps) or WebAssembly globals (the run's regions), so a
+ * program's stores cannot move them. Helpers check their pointer arguments
+ * against the same regions (HelperEnv.access) and their map arguments
+ * against the maps the program references; map lookups go through the
+ * helper rather than the inline lookup, which trusts the map header. Each
+ * frame is zeroed when its function starts, so a run never reads what
+ * another program left on the stack.
  */
 
 import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
-import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
+import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
 import type { AddressSpace } from '../runtime/memory.js';
-import { MAX_CALL_FRAMES, PAGE_SIZE, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
+import { MAX_CALL_FRAMES, NULL_PAGE_END, PAGE_SIZE, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
+import { ARG } from '../runtime/helpers.js';
+import type { BpfMapImpl } from '../maps/map.js';
+import { BPF_MAP_TYPE, roundUp8 } from '../maps/map.js';
 import type { RunInput } from '../vm/interpreter.js';
 import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
 import { LOOKUP_LOCALS, mapLookupFunction } from './maps.js';
@@ -58,6 +78,8 @@ export const JIT_LOOP_BUDGET = 10_000_000;
 const FUEL_FLAG = 8 * 15;
 const FAULT_FUEL = 1;
 const FAULT_DEPTH = 2;
+/** scratch offset of the pc a fault happened at */
+const FAULT_PC = 8 * 14;
 /** scratch offset of the stop flag: set when a subprogram ends the whole program */
 const STOP_FLAG = 8 * 15 + 4;
 /** scratch offset of the fuel shared by the functions of a program with local calls */
@@ -67,6 +89,27 @@ const B_DESC = 22;
 const B_N = 23;
 const B_I = 24;
 const B_D = 25;
+/** hardened mode's i64 locals: the effective address, a map offset, the frame's low bound and its span to STACK_TOP */
+const EA = 26;
+const MT = 27;
+const FRAME_LO = 28;
+const FRAME_SPAN = 29;
+
+/** Globals: the call depth (frames below the entry), then hardened mode's run regions A and B: low bound, end, low bound for writes. */
+const G_DEPTH = 0;
+const G_A_LO = 1;
+const G_B_LO = 4;
+/** offsets from a region's first global */
+const R_LO = 0;
+const R_END = 1;
+const R_LOW = 2;
+/**
+ * The low bound of an absent region (or of a read-only one, for writes):
+ * no address lies between it and end - size, as end is then 8 or a real
+ * address below 2^32 (see setRegion).
+ */
+export const NO_REGION = 0x7fffffffffffffffn;
+const NO_REGION_END = 8;
 
 const reg = (r: number): number => REG0 + r;
 
@@ -89,6 +132,49 @@ class Code extends Emitter {
 
 export interface JitOptions {
   helpers: HelperRegistry;
+  /** compile with per-access region checks (see the top of this file) */
+  hardened?: HardenedOptions;
+}
+
+/** What a hardened program may touch besides its stack frames and its run's regions. */
+export interface HardenedOptions {
+  /** the maps the program references (its ld_imm64 map fds and map values) */
+  maps: readonly BpfMapImpl[];
+  /**
+   * execBatch: the context of each run is [r1, r1 + size) (the packet,
+   * read-only, is the descriptor's); exec takes its regions from RunInput.
+   */
+  batchContext: { size: number; writable: boolean };
+}
+
+/** Where a map's values lie: element i's value is [start + i*stride + valueOff, + valueSize). */
+export interface ValueRegion {
+  addr: number;
+  start: number;
+  end: number;
+  stride: number;
+  valueOff: number;
+  valueSize: number;
+  name: string;
+}
+
+/**
+ * The value storage of a map for the hardened checks, from its shape (the
+ * maps' layout, maps/array.ts and maps/hash.ts), not from its header, which
+ * an earlier program could have overwritten. Hash maps: the value part of
+ * every element slot, allocated or free (a per-element state check would
+ * need the JavaScript-side state array); keys and links stay out of reach.
+ */
+export function valueRegion(m: BpfMapImpl): ValueRegion {
+  const v = roundUp8(m.valueSize);
+  if (m.type === BPF_MAP_TYPE.ARRAY) {
+    return { addr: m.addr, start: m.region.start, end: m.region.end, stride: v, valueOff: 0, valueSize: m.valueSize, name: 'array map value' };
+  }
+  if (m.type === BPF_MAP_TYPE.HASH) {
+    const k = roundUp8(m.keySize);
+    return { addr: m.addr, start: m.region.start, end: m.region.end, stride: k + v, valueOff: k, valueSize: m.valueSize, name: 'hash map value' };
+  }
+  throw new BpfError('ENOTSUP', `the hardened JIT does not know the layout of map type ${m.type}`);
 }
 
 /** The address the program's memory operand points to, as an i32 on the stack; returns the memarg offset to use. */
@@ -118,8 +204,15 @@ const CMP32: Record<number, number> = {
 
 /** Type indexes of the module (see encodeModule's `types` below). */
 const TYPE_SUB = 4;
-/** Defined functions before the program's subprograms: run, packet offset, batch. */
-const FIRST_SUB = 4;
+const TYPE_HELPER_HARDENED = 5;
+const TYPE_FAULT = 6;
+/** Function indexes: the imports (helper trampoline, access fault), then run, packet offset, batch, the subprograms. */
+const F_HELPER = 0;
+const F_FAULT = 1;
+const F_RUN = 2;
+const F_PKT_OFFSET = 3;
+const F_BATCH = 4;
+const FIRST_SUB = 5;
 
 /**
  * Compile `slots` into WebAssembly bytes: one function per BPF function
@@ -143,16 +236,23 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     if (s.code === 0x18) pc++;
   }
   const starts = [...entries].sort((x, y) => x - y);
-  const funcIndex = new Map(starts.map((e, i) => [e, i === 0 ? 1 : FIRST_SUB + i - 1]));
+  const funcIndex = new Map(starts.map((e, i) => [e, i === 0 ? F_RUN : FIRST_SUB + i - 1]));
   const multi = starts.length > 1;
   const helpers = slots.some((s) => (s.code === 0x85 && s.src === 0) || s.code === 0x8d);
-  const lookupFunc = options.inlineMapLookup && slots.some((s) => s.code === 0x85 && s.src === 0 && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
+  const hardened = options.hardened;
+  const lookupFunc = options.inlineMapLookup && !hardened && slots.some((s) => s.code === 0x85 && s.src === 0 && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
     ? FIRST_SUB + starts.length - 1
     : undefined;
-  const fc: FunctionContext = { scratch, funcIndex, multi, helpers, lookupFunc };
+  const setRegionsFunc = hardened ? FIRST_SUB + starts.length - 1 : undefined;
+  const fc: FunctionContext = { scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
   const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
-  const subs = bodies.slice(1).map((body) => ({ type: TYPE_SUB, locals: [[2, T.i64], [4, T.i32]] as [number, number][], body }));
+  // hardened mode's i64 locals come after eight i32 locals in every function
+  const hl: [number, number][] = hardened ? [[4, T.i64]] : [];
+  const subs = bodies.slice(1).map((body) => ({ type: TYPE_SUB, locals: [[2, T.i64], [hardened ? 8 : 4, T.i32], ...hl] as [number, number][], body }));
+  const region = (): { type: number; init: bigint }[] => [
+    { type: T.i64, init: NO_REGION }, { type: T.i64, init: BigInt(NO_REGION_END) }, { type: T.i64, init: NO_REGION },
+  ];
   return encodeModule({
     types: [
       { params: [T.i32], results: [T.i32] },
@@ -161,23 +261,37 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       { params: [T.i32, T.i32], results: [T.i32] }, // the inline map lookup
       // a subprogram: the entry's five i32 parameters (so local numbering is the same), r0..r10; r0..r5 come back
       { params: [T.i32, T.i32, T.i32, T.i32, T.i32, ...new Array<number>(11).fill(T.i64)], results: new Array<number>(6).fill(T.i64) },
+      // hardened: helper(id, pc) -> exit now; fault(pc, address, size | write << 8)
+      { params: [T.i32, T.i32], results: [T.i32] },
+      { params: [T.i32, T.i64, T.i32], results: [] },
     ],
-    funcImports: [{ module: 'env', name: 'helper', type: 0 }],
+    funcImports: [
+      { module: 'env', name: 'helper', type: hardened ? TYPE_HELPER_HARDENED : 0 },
+      { module: 'env', name: 'fault', type: TYPE_FAULT },
+    ],
     memoryImport: { module: 'env', name: 'memory', minPages: memPages.min, maxPages: memPages.max },
+    globals: [{ type: T.i32, init: 0 }, ...(hardened ? [...region(), ...region()] : [])],
     funcs: [
-      { type: 1, locals: [[11, T.i64], [2, T.i64], [4, T.i32]], body: bodies[0]! },
+      { type: 1, locals: [[11, T.i64], [2, T.i64], [hardened ? 8 : 4, T.i32], ...hl], body: bodies[0]! },
       { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
-      { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32]], body: batchBody },
+      { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32], ...hl], body: batchBody },
       ...subs,
       ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction() }]),
+      ...(setRegionsFunc === undefined ? [] : [{ type: 1, locals: [] as [number, number][], body: setRegionsFunction() }]),
     ],
-    exports: [{ name: 'run', func: 1 }, { name: 'batch', func: 3 }],
+    exports: [
+      { name: 'run', func: F_RUN }, { name: 'batch', func: F_BATCH }, { name: 'depth', global: G_DEPTH },
+      ...(setRegionsFunc === undefined ? [] : [{ name: 'setRegions', func: setRegionsFunc }]),
+      ...(hardened ? ['aLo', 'aEnd', 'aLoW', 'bLo', 'bEnd', 'bLoW'].map((name, i) => ({ name, global: G_A_LO + i })) : []),
+    ],
   });
 }
 
 export interface CompileOptions {
-  /** helper 1 is bpf_map_lookup_elem: look values up in WebAssembly (jit/maps.ts) */
+  /** helper 1 is bpf_map_lookup_elem: look values up in WebAssembly (jit/maps.ts); not in hardened mode */
   inlineMapLookup?: boolean;
+  /** per-access region checks: the maps' value regions and the batch context's shape */
+  hardened?: { maps: readonly ValueRegion[]; batchContext: { size: number; writable: boolean } };
 }
 
 /** bpf_map_lookup_elem's helper id */
@@ -193,6 +307,10 @@ interface FunctionContext {
   helpers: boolean;
   /** the function index of the inline map lookup, when the program uses it */
   lookupFunc: number | undefined;
+  /** hardened mode: the regions besides the stack and the run's */
+  hardened: CompileOptions['hardened'];
+  /** hardened mode: the function index of setRegions */
+  setRegionsFunc: number | undefined;
 }
 
 /**
@@ -240,6 +358,11 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     for (const r of [0, 3, 4, 5, 6, 7, 8, 9]) c.i64(0).set(reg(r));
     // a new run generation for the maps' helpers (see HashMap)
     if (fc.helpers) c.i32(RUN_GEN_ADDR).i32(RUN_GEN_ADDR).mem(OP.i32_load).i32(1).op(OP.i32_add).mem(OP.i32_store);
+    if (fc.hardened) {
+      // this run's regions: its context (the shape the program type gives) and its packet
+      const ctx = fc.hardened.batchContext;
+      c.get(P_R1).i32(ctx.size).get(P_PKT).get(P_LEN).i32(ctx.writable ? 1 : 0).op(OP.call).u32(fc.setRegionsFunc!);
+    }
   }
   if (main) {
     // r10 is the top of the stack; r1, r2 come in as i32 addresses/lengths.
@@ -249,7 +372,15 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     if (fc.multi) {
       c.i32(scratch + STOP_FLAG).i32(0).mem(OP.i32_store);
       c.i32(scratch + FUEL_WORD).i32(JIT_LOOP_BUDGET).mem(OP.i32_store);
+      c.i32(0).gset(G_DEPTH);
     }
+    // hardened: the frame starts zeroed, whatever an earlier program left there
+    if (fc.hardened) c.i32(STACK_TOP - STACK_FRAME_SIZE).i32(0).i32(STACK_FRAME_SIZE).fill();
+  } else if (fc.hardened) {
+    // a callee at depth d owns [STACK_TOP - (d+1)*512, STACK_TOP - d*512) and may reach its callers' frames above
+    c.gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(1).op(OP.i64_add).i64(STACK_FRAME_SIZE).op(OP.i64_mul).set(FRAME_SPAN);
+    c.i64(STACK_TOP).get(FRAME_SPAN).op(OP.i64_sub).set(FRAME_LO);
+    c.get(FRAME_LO).op(OP.i32_wrap_i64).i32(0).i32(STACK_FRAME_SIZE).fill();
   }
   if (batch) c.op(OP.block).byte(VOID); // the run's exit: br here, then the verdict
   /** blocks open between the current instruction and the batch exit block */
@@ -276,12 +407,62 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     c.i32(scratch + STOP_FLAG).i32(1).mem(OP.i32_store);
     returnRegs();
   };
-  /** Stop the program (a batch: all of it) with error `code` in the fault word (see JitProgram.exec). */
-  const fault = (code: number): void => {
+  /** Stop the program (a batch: all of it) with error `code` in the fault word, `pc` beside it (see JitProgram.exec). */
+  const fault = (code: number, pc = -1): void => {
+    c.i32(scratch + FAULT_PC).i32(pc).mem(OP.i32_store);
     c.i32(scratch + FUEL_FLAG).i32(code).mem(OP.i32_store);
     c.i32(scratch + STOP_FLAG).i32(1).mem(OP.i32_store);
     if (main) c.op(OP.return);
     else returnRegs();
+  };
+  /**
+   * Push the i32 address of the access [reg(base) + off, + size) and return
+   * the memarg offset to use. Hardened: check the 64-bit address first
+   * against the frames, the run's regions and the maps' values, calling the
+   * fault import (which throws) when none holds it.
+   */
+  const access = (base: number, off: number, size: number, write: boolean, pc: number): number => {
+    const h = fc.hardened;
+    if (!h) return address(c, base, off);
+    c.op(OP.block).byte(VOID);
+    c.get(reg(base));
+    if (off !== 0) c.i64(off).op(OP.i64_add);
+    c.set(EA);
+    // lo <= ea && ea <= end - size, in u64: ends are at least 8 (see setRegionsFunction)
+    const run = (g: number): void => {
+      c.get(EA).gget(g + (write ? R_LOW : R_LO)).op(OP.i64_ge_u)
+        .get(EA).gget(g + R_END).i64(size).op(OP.i64_sub).op(OP.i64_le_u)
+        .op(OP.i32_and).op(OP.br_if).u32(0);
+    };
+    // ea - lo <= span - size, in u64 (an address below lo wraps around)
+    const stack = (): void => {
+      c.get(EA);
+      if (main) c.i64(STACK_TOP - STACK_FRAME_SIZE).op(OP.i64_sub).i64(STACK_FRAME_SIZE - size);
+      else c.get(FRAME_LO).op(OP.i64_sub).get(FRAME_SPAN).i64(size).op(OP.i64_sub);
+      c.op(OP.i64_le_u).op(OP.br_if).u32(0);
+    };
+    // r10-based accesses are most likely on the stack, others in the context or packet
+    if (base === 10) stack();
+    run(G_A_LO);
+    run(G_B_LO);
+    if (base !== 10) stack();
+    for (const m of h.maps) {
+      if (m.valueSize < size) continue;
+      c.get(EA).i64(m.start).op(OP.i64_sub).tee(MT).i64(m.end - m.start - size).op(OP.i64_le_u);
+      if (m.valueOff === 0 && m.stride === m.valueSize) {
+        c.op(OP.br_if).u32(0);
+      } else {
+        // inside one element's value: (offset % stride) - valueOff <= valueSize - size, in u32
+        c.op(OP.if).byte(VOID);
+        c.get(MT).op(OP.i32_wrap_i64).i32(m.stride).op(OP.i32_rem_u).i32(m.valueOff).op(OP.i32_sub)
+          .i32(m.valueSize - size).op(OP.i32_le_u).op(OP.br_if).u32(1);
+        c.op(OP.end);
+      }
+    }
+    c.i32(pc).get(EA).i32(size | (write ? 0x100 : 0)).op(OP.call).u32(F_FAULT).op(OP.unreachable);
+    c.op(OP.end);
+    c.get(EA).op(OP.i32_wrap_i64);
+    return 0;
   };
 
   // Structured mode: one block per forward target, closed just before it.
@@ -422,7 +603,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           if (shape === 'ldind') c.get(reg(sr)).op(OP.i32_wrap_i64).i32(imm).op(OP.i32_add);
           else c.i32(imm);
           c.tee(A).op(OP.i64_extend_i32_u).i64(size).op(OP.i64_add).get(P_LEN).op(OP.i64_extend_i32_u).op(OP.i64_gt_u).op(OP.if).byte(VOID);
-          c.get(A).i32(size).get(P_LEN).get(P_NET).op(OP.call).u32(2).tee(A).i32(0).op(OP.i32_lt_s).op(OP.if).byte(VOID);
+          c.get(A).i32(size).get(P_LEN).get(P_NET).op(OP.call).u32(F_PKT_OFFSET).tee(A).i32(0).op(OP.i32_lt_s).op(OP.if).byte(VOID);
           c.i64(0).set(reg(0));
           exitWithR0(2);
           c.op(OP.end).op(OP.end);
@@ -436,8 +617,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       }
       case 'ldx':
       case 'ldsx': {
-        const o = address(c, sr, s.off);
         const sz = code & 0x18;
+        const o = access(sr, s.off, sz === 0x18 ? 8 : sz === 0x00 ? 4 : sz === 0x08 ? 2 : 1, false, pc);
         const next = slots[pc + 1];
         if (code === 0x69 && next && next.code === 0xdc && next.imm === 16 && next.dst === d && !leaders.has(pc + 1)) {
           // ldxh + be16 of the same register (how network code reads a u16 field): one load and a swap
@@ -453,10 +634,10 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       }
       case 'st':
       case 'stx': {
-        const o = address(c, d, s.off);
+        const sz = code & 0x18;
+        const o = access(d, s.off, sz === 0x18 ? 8 : sz === 0x00 ? 4 : sz === 0x08 ? 2 : 1, true, pc);
         if (shape === 'st') c.i64(imm);
         else c.get(reg(sr));
-        const sz = code & 0x18;
         c.mem(sz === 0x18 ? OP.i64_store : sz === 0x00 ? OP.i64_store32 : sz === 0x08 ? OP.i64_store16 : OP.i64_store8, o);
         break;
       }
@@ -464,7 +645,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
         const w = (code & 0x18) === 0x00;
         const load = w ? OP.i64_load32_u : OP.i64_load;
         const store = w ? OP.i64_store32 : OP.i64_store;
-        const o = address(c, d, s.off);
+        const o = access(d, s.off, w ? 4 : 8, true, pc);
         c.set(A).get(A).mem(load, o).set(T0); // T0 = old value
         if (imm === 0xf1) {
           // cmpxchg: compare with r0 (its low half for 32 bits), old value into r0
@@ -507,16 +688,19 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       }
       case 'call':
         if (sr === 1) {
-          // A local call: the callee gets a frame below ours and every register; r6..r9 and r10 stay ours.
-          c.get(reg(10)).i64(STACK_TOP - STACK_FRAME_SIZE * (MAX_CALL_FRAMES - 1)).op(OP.i64_le_u).op(OP.if).byte(VOID);
-          fault(FAULT_DEPTH);
+          // A local call: the callee gets the frame below ours (by the depth, whatever our r10 holds)
+          // and every register; r6..r9 and r10 stay ours.
+          c.gget(G_DEPTH).i32(MAX_CALL_FRAMES - 1).op(OP.i32_ge_u).op(OP.if).byte(VOID);
+          fault(FAULT_DEPTH, pc);
           c.op(OP.end);
           useFuel(c, fc, () => fault(FAULT_FUEL));
+          c.gget(G_DEPTH).i32(1).op(OP.i32_add).gset(G_DEPTH);
           c.get(P_R1).get(P_R2).get(P_PKT).get(P_LEN).get(P_NET);
           for (let r = 0; r <= 9; r++) c.get(reg(r));
-          c.get(reg(10)).i64(STACK_FRAME_SIZE).op(OP.i64_sub);
+          c.i64(STACK_TOP).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
           c.op(OP.call).u32(fc.funcIndex.get(pc + imm + 1)!);
           for (let r = 5; r >= 0; r--) c.set(reg(r));
+          c.gget(G_DEPTH).i32(1).op(OP.i32_sub).gset(G_DEPTH);
           // the callee ended the program: r0 is in the scratch, a fault in the fault word
           c.i32(scratch + STOP_FLAG).mem(OP.i32_load).op(OP.if).byte(VOID);
           if (batch) {
@@ -534,15 +718,15 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
             .i32(-1).op(OP.i32_ne).op(OP.if).byte(VOID)
             .get(A).op(OP.i64_extend_i32_u).set(reg(0))
             .op(OP.else);
-          helperCall(c, scratch, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1));
+          helperCall(c, fc, pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1));
           c.op(OP.end);
           break;
         }
-        helperCall(c, scratch, () => c.i32(imm), exitWithR0);
+        helperCall(c, fc, pc, () => c.i32(imm), exitWithR0);
         break;
       case 'callx':
         // The helper id is in dst; an id beyond 32 bits is an unknown helper.
-        helperCall(c, scratch, () => {
+        helperCall(c, fc, pc, () => {
           c.get(reg(d)).i64(32).op(OP.i64_shr_u).op(OP.i64_eqz).op(OP.if).byte(T.i32)
             .get(reg(d)).op(OP.i32_wrap_i64).op(OP.else).i32(-1).op(OP.end);
         }, exitWithR0);
@@ -589,11 +773,13 @@ function useFuel(c: Code, fc: FunctionContext, out: () => void): void {
   c.op(OP.end);
 }
 
-/** A helper call: r1..r5 into the scratch register file, the id (pushed by `id`) to the trampoline, r0 back. */
-function helperCall(c: Code, scratch: number, id: () => void, exitWithR0: (ifs: number) => void): void {
+/** A helper call: r1..r5 into the scratch register file, the id (pushed by `id`) to the trampoline (hardened: and the pc), r0 back. */
+function helperCall(c: Code, fc: FunctionContext, pc: number, id: () => void, exitWithR0: (ifs: number) => void): void {
+  const scratch = fc.scratch;
   for (let r = 1; r <= 5; r++) c.i32(scratch + 8 * r).get(reg(r)).mem(OP.i64_store);
   id();
-  c.op(OP.call).u32(0);
+  if (fc.hardened) c.i32(pc);
+  c.op(OP.call).u32(F_HELPER);
   c.i32(scratch).mem(OP.i64_load).set(reg(0));
   c.op(OP.if).byte(VOID);
   exitWithR0(1);
@@ -657,6 +843,30 @@ export function batchVerdicts(mem: AddressSpace, desc: number, n: number): Uint3
   return new Uint32Array(mem.memory.buffer, desc + n * BATCH_DESC, n);
 }
 
+/**
+ * Hardened mode: setRegions(aStart, aLen, bStart, bLen, writable) sets the
+ * run's two regions (bit 0 of writable: A may be written, bit 1: B). A
+ * region that is empty or starts in the null page is absent: its low bound
+ * is NO_REGION and its end 8, so the check `lo <= ea <= end - size` (u64)
+ * holds for no address; a present one ends at or above NULL_PAGE_END, so
+ * end - size cannot wrap.
+ */
+function setRegionsFunction(): Code {
+  const c = new Code();
+  const flags = 4;
+  for (const [g, lo, len, bit] of [[G_A_LO, 0, 1, 1], [G_B_LO, 2, 3, 2]] as const) {
+    c.get(lo).i32(NULL_PAGE_END).op(OP.i32_lt_u).get(len).op(OP.i32_eqz).op(OP.i32_or).op(OP.if).byte(VOID);
+    c.i64(NO_REGION).gset(g + R_LO).i64(NO_REGION_END).gset(g + R_END).i64(NO_REGION).gset(g + R_LOW);
+    c.op(OP.else);
+    c.get(lo).op(OP.i64_extend_i32_u).gset(g + R_LO);
+    c.get(lo).op(OP.i64_extend_i32_u).get(len).op(OP.i64_extend_i32_u).op(OP.i64_add).gset(g + R_END);
+    c.get(flags).i32(bit).op(OP.i32_and).op(OP.if).byte(T.i64).get(lo).op(OP.i64_extend_i32_u).op(OP.else).i64(NO_REGION).op(OP.end);
+    c.gset(g + R_LOW);
+    c.op(OP.end);
+  }
+  return c;
+}
+
 /** (k, size, len, netOff) -> the packet offset of an LD_ABS/LD_IND, or -1 when out of bounds. */
 function packetOffsetFunction(): Code {
   const c = new Code();
@@ -683,7 +893,7 @@ function packetOffsetFunction(): Code {
 
 /** A compiled program: same exec/retLo/retHi surface as the Interpreter. */
 export class JitProgram {
-  readonly engineName = 'jit' as const;
+  readonly engineName: 'jit' | 'jit-hardened';
   retLo = 0;
   retHi = 0;
   readonly executed = -1;
@@ -693,37 +903,61 @@ export class JitProgram {
   private regs: Int32Array;
   private readonly mem: AddressSpace;
   readonly wasmBytes: number;
+  /** hardened mode: what the checks allow, for helpers' pointers and fault messages (undefined otherwise) */
+  private readonly guard: Guard | undefined;
 
   constructor(mem: AddressSpace, slots: readonly Slot[], options: JitOptions) {
     this.mem = mem;
+    this.engineName = options.hardened ? 'jit-hardened' : 'jit';
+    const maps = options.hardened?.maps.map(valueRegion);
     this.scratch = mem.alloc(8 * 16);
     const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
-    const bytes = compileToWasm(slots, this.scratch, { min: pages }, {
-      inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem',
-    });
+    let bytes: Uint8Array;
+    try {
+      bytes = compileToWasm(slots, this.scratch, { min: pages }, {
+        inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem',
+        ...(options.hardened && maps ? { hardened: { maps, batchContext: options.hardened.batchContext } } : {}),
+      });
+    } catch (e) {
+      mem.release(this.scratch);
+      throw e;
+    }
     this.wasmBytes = bytes.length;
     this.regs = new Int32Array(mem.memory.buffer, this.scratch, 32);
     this.regsGrowth = mem.growth;
     const helpers = options.helpers;
+    const self = this;
+    let guard: Guard | undefined;
     const env: HelperEnv = {
       get u8() { return mem.u8; },
       get view() { return mem.view; },
       access(addr: number, size: number, write: boolean): void {
+        if (guard) {
+          guard.check(addr, size, write);
+          return;
+        }
         if (addr < 0 || addr + size > mem.byteLength) {
           throw new BpfError('EFAULT', `helper: invalid ${write ? 'write' : 'read'} of ${size} bytes at 0x${(addr >>> 0).toString(16)}`);
         }
       },
     };
-    const self = this;
     const imports = {
       env: {
         memory: mem.memory,
-        helper(id: number): number {
+        helper(id: number, pc: number): number {
           const h = helpers.get(id >>> 0);
-          if (!h) throw new BpfError('EINVAL', `call to unknown helper ${id}`);
+          if (!h) throw new BpfError('EINVAL', `${guard ? `pc ${pc}: ` : ''}call to unknown helper ${id >>> 0}`);
           self.refreshRegs();
+          if (guard) {
+            guard.pc = pc;
+            guard.mapArgs(h, self.regs);
+          }
           h.call(self.regs, env);
           return h.exitOnZero === true && self.regs[0] === 0 && self.regs[1] === 0 ? 1 : 0;
+        },
+        fault(pc: number, addr: bigint, sizeWrite: number): void {
+          guard!.pc = pc;
+          throw guard!.fault(BigInt.asUintN(64, addr), sizeWrite & 0xff, (sizeWrite & 0x100) !== 0);
         },
       },
     };
@@ -731,25 +965,35 @@ export class JitProgram {
     try {
       instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), imports);
     } catch (e) {
+      mem.release(this.scratch);
       throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
     }
     this.run = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
     this.batchFn = instance.exports['batch'] as (desc: number, n: number, z0: number, z1: number, z2: number) => void;
+    if (options.hardened && maps) {
+      guard = new Guard(instance, maps);
+      this.guard = guard;
+    }
   }
 
   /**
    * Run `n` times in one call into WebAssembly, over descriptors laid out at
    * `desc` (BATCH_DESC bytes each: context, packet, length, network offset);
    * the verdicts (r0's low 32 bits) land after them, one u32 per run.
+   * Hardened: each run may touch its context (HardenedOptions.batchContext)
+   * and its packet.
    */
   execBatch(desc: number, n: number): void {
+    if (this.guard) this.guard.names = BATCH_NAMES;
     this.call(this.batchFn, desc, n, 0, 0, 0);
   }
 
+  /** One run. Hardened: the run may touch at most two regions of input.regions (the context and packet, or a buffer). */
   exec(input: RunInput = {}): void {
     const r1 = typeof input.r1 === 'bigint' ? Number(input.r1) : input.r1 ?? 0;
     const r2 = typeof input.r2 === 'bigint' ? Number(input.r2) : input.r2 ?? 0;
     const p = input.packet;
+    if (this.guard) this.guard.setRegions(input.regions ?? []);
     this.call(this.run, r1, r2, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
   }
 
@@ -775,10 +1019,9 @@ export class JitProgram {
     const fault = this.regs[30];
     if (fault === 0) return;
     this.regs[30] = 0;
-    if (fault === FAULT_DEPTH) throw new BpfError('E2BIG', `JIT: call depth exceeds ${MAX_CALL_FRAMES} frames`);
+    if (fault === FAULT_DEPTH) throw new BpfError('E2BIG', `pc ${this.regs[FAULT_PC / 4]}: call depth exceeds ${MAX_CALL_FRAMES} frames`);
     throw new BpfError('E2BIG', `JIT: the budget of ${JIT_LOOP_BUDGET} taken jumps per run is exhausted`);
   }
-
   /** The scratch register file's view, made again when the memory has grown. */
   private refreshRegs(): void {
     if (this.regsGrowth !== this.mem.growth) {
@@ -794,5 +1037,105 @@ export class JitProgram {
 
   free(): void {
     this.mem.release(this.scratch);
+  }
+}
+
+const BATCH_NAMES = ['context', 'packet'] as const;
+
+/**
+ * Hardened mode's JavaScript side: the same regions as the compiled checks
+ * (read back from the instance's globals), for the helpers' pointer
+ * arguments (HelperEnv.access) and for the fault messages, which follow the
+ * checked interpreter's: pc, read or write, size, address, and why.
+ */
+class Guard {
+  /** the pc of the helper call or access being checked */
+  pc = 0;
+  /** the names of the run's regions A and B */
+  names: readonly string[] = BATCH_NAMES;
+  private readonly g: Record<string, WebAssembly.Global>;
+  private readonly setRegionsFn: (aStart: number, aLen: number, bStart: number, bLen: number, writable: number) => void;
+  private readonly maps: readonly ValueRegion[];
+  private readonly mapAddrs: Set<number>;
+
+  constructor(instance: WebAssembly.Instance, maps: readonly ValueRegion[]) {
+    this.g = instance.exports as unknown as Record<string, WebAssembly.Global>;
+    this.setRegionsFn = instance.exports['setRegions'] as Guard['setRegionsFn'];
+    this.maps = maps;
+    this.mapAddrs = new Set(maps.map((m) => m.addr));
+  }
+
+  /** exec's regions: at most two, A and B; the rest of memory stays out of reach. */
+  setRegions(regions: readonly { start: number; end: number; writable: boolean; name: string }[]): void {
+    if (regions.length > 2) throw new BpfError('EINVAL', `the hardened JIT takes at most 2 regions per run, got ${regions.length}`);
+    const a = regions[0];
+    const b = regions[1];
+    const len = (r: typeof a): number => (r && r.end > r.start ? r.end - r.start : 0);
+    this.setRegionsFn(a?.start ?? 0, len(a), b?.start ?? 0, len(b), (a?.writable ? 1 : 0) | (b?.writable ? 2 : 0));
+    this.names = [a?.name ?? 'region A', b?.name ?? 'region B'];
+  }
+
+  private num(name: string): number {
+    return Number(this.g[name]!.value as bigint);
+  }
+
+  /** The run's regions as the compiled code sees them: [lo, end), writable; absent ones left out. */
+  private runRegions(): { lo: number; end: number; writable: boolean; name: string }[] {
+    const out = [];
+    for (const [p, name] of [['a', this.names[0]!], ['b', this.names[1]!]] as const) {
+      const lo = this.g[`${p}Lo`]!.value as bigint;
+      if (lo === NO_REGION) continue;
+      out.push({ lo: Number(lo), end: this.num(`${p}End`), writable: (this.g[`${p}LoW`]!.value as bigint) !== NO_REGION, name });
+    }
+    return out;
+  }
+
+  /** Throw EFAULT unless [addr, addr + size) is allowed, as the compiled checks decide. */
+  check(addr: number, size: number, write: boolean): void {
+    const a = BigInt(addr);
+    if (this.why(a, size, write) !== undefined) throw this.fault(a, size, write);
+  }
+
+  /** Why an access is refused, or undefined when it is allowed. */
+  private why(addr: bigint, size: number, write: boolean): string | undefined {
+    if (addr >= 1n << 32n) return 'address beyond the address space';
+    const x = Number(addr);
+    const end = x + size;
+    if (x < NULL_PAGE_END) return 'null pointer dereference';
+    const depth = this.g['depth']!.value as number;
+    if (x >= STACK_TOP - (depth + 1) * STACK_FRAME_SIZE && end <= STACK_TOP) return undefined;
+    let readOnly: string | undefined;
+    for (const r of this.runRegions()) {
+      if (x >= r.lo && end <= r.end) {
+        if (!write || r.writable) return undefined;
+        readOnly ??= r.name;
+      }
+    }
+    for (const m of this.maps) {
+      const t = x - m.start;
+      if (t >= 0 && end <= m.end && (t % m.stride) - m.valueOff >= 0 && (t % m.stride) - m.valueOff + size <= m.valueSize) return undefined;
+    }
+    if (readOnly !== undefined) return `${readOnly} is read-only`;
+    if (x >= STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES && x < STACK_TOP) return 'outside the stack frame';
+    return 'outside any region the program may access';
+  }
+
+  /** The EFAULT of a refused access at the current pc. */
+  fault(addr: bigint, size: number, write: boolean): BpfError {
+    const why = this.why(addr, size, write) ?? 'outside any region the program may access';
+    return new BpfError('EFAULT', `pc ${this.pc}: invalid ${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'} at 0x${addr.toString(16)}: ${why}`);
+  }
+
+  /** A helper's map arguments must be maps the program references. */
+  mapArgs(h: Helper, regs: Int32Array): void {
+    h.proto.args.forEach((t, i) => {
+      if (t !== ARG.CONST_MAP_PTR) return;
+      const lo = regs[2 * (i + 1)]! >>> 0;
+      const hi = regs[2 * (i + 1) + 1]! >>> 0;
+      if (hi !== 0 || !this.mapAddrs.has(lo)) {
+        const v = (BigInt(hi) << 32n) | BigInt(lo);
+        throw new BpfError('EFAULT', `pc ${this.pc}: ${h.name}: r${i + 1} = 0x${v.toString(16)} is not a map this program references`);
+      }
+    });
   }
 }

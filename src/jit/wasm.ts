@@ -1,7 +1,8 @@
 /**
  * A small WebAssembly binary writer: just what the JIT emits (one memory
- * import, function imports, functions with locals, exports), as bytes, with
- * no toolchain at run time. Opcodes are named after the text format.
+ * import, function imports, mutable globals, functions with locals,
+ * exports), as bytes, with no toolchain at run time. Opcodes are named after
+ * the text format.
  */
 
 export const T = { i32: 0x7f, i64: 0x7e } as const;
@@ -70,9 +71,16 @@ export interface ModuleSpec {
   /** imported functions: module, name, type index */
   funcImports: { module: string; name: string; type: number }[];
   memoryImport: { module: string; name: string; minPages: number; maxPages?: number };
+  /**
+   * defined mutable globals, each with a constant initial value: state the
+   * compiled code keeps outside linear memory, where a program's stores
+   * cannot reach it (the call depth, the hardened mode's region bounds)
+   */
+  globals?: { type: number; init: number | bigint }[];
   /** defined functions: type index, local groups, body (without the final `end`) */
   funcs: { type: number; locals: [count: number, type: number][]; body: Bytes }[];
-  exports: { name: string; func: number }[];
+  /** a function or a global, by index */
+  exports: ({ name: string; func: number } | { name: string; global: number })[];
 }
 
 export function encodeModule(m: ModuleSpec): Uint8Array {
@@ -95,8 +103,21 @@ export function encodeModule(m: ModuleSpec): Uint8Array {
   const funcs = new Bytes().u32(m.funcs.length);
   for (const f of m.funcs) funcs.u32(f.type);
   section(3, funcs);
+  if (m.globals && m.globals.length > 0) {
+    const globals = new Bytes().u32(m.globals.length);
+    for (const g of m.globals) {
+      globals.byte(g.type).byte(0x01); // mutable
+      if (g.type === T.i64) globals.byte(OP.i64_const).s64(BigInt(g.init));
+      else globals.byte(OP.i32_const).s32(Number(g.init));
+      globals.byte(0x0b);
+    }
+    section(6, globals);
+  }
   const exports = new Bytes().u32(m.exports.length);
-  for (const e of m.exports) exports.name(e.name).byte(0x00).u32(e.func);
+  for (const e of m.exports) {
+    if ('func' in e) exports.name(e.name).byte(0x00).u32(e.func);
+    else exports.name(e.name).byte(0x03).u32(e.global);
+  }
   section(7, exports);
   const code = new Bytes().u32(m.funcs.length);
   for (const f of m.funcs) {
@@ -113,7 +134,7 @@ export function encodeModule(m: ModuleSpec): Uint8Array {
 export const OP = {
   unreachable: 0x00, block: 0x02, loop: 0x03, if: 0x04, else: 0x05, end: 0x0b, br: 0x0c, br_if: 0x0d, br_table: 0x0e,
   return: 0x0f, call: 0x10, drop: 0x1a, select: 0x1b,
-  local_get: 0x20, local_set: 0x21, local_tee: 0x22,
+  local_get: 0x20, local_set: 0x21, local_tee: 0x22, global_get: 0x23, global_set: 0x24,
   i32_load: 0x28, i64_load: 0x29, i32_load8_s: 0x2c, i32_load8_u: 0x2d, i32_load16_s: 0x2e, i32_load16_u: 0x2f,
   i64_load8_s: 0x30, i64_load8_u: 0x31, i64_load16_s: 0x32, i64_load16_u: 0x33, i64_load32_s: 0x34, i64_load32_u: 0x35,
   i32_store: 0x36, i64_store: 0x37, i32_store8: 0x3a, i32_store16: 0x3b, i64_store8: 0x3c, i64_store16: 0x3d, i64_store32: 0x3e,
@@ -146,6 +167,16 @@ export class Emitter extends Bytes {
   }
   tee(l: number): this {
     return this.byte(OP.local_tee).u32(l);
+  }
+  gget(g: number): this {
+    return this.byte(OP.global_get).u32(g);
+  }
+  gset(g: number): this {
+    return this.byte(OP.global_set).u32(g);
+  }
+  /** memory.fill (bulk memory): dest, value, length on the stack */
+  fill(): this {
+    return this.byte(0xfc).u32(11).byte(0);
   }
   i32(v: number): this {
     return this.byte(OP.i32_const).s32(v);
