@@ -21,6 +21,7 @@ import { conformancePlugin } from './plugin.js';
 import { style } from './style.js';
 import { BatchSession } from './batch.js';
 import { CliError } from './cli-error.js';
+import type { EngineName } from '../api/bpf.js';
 import { filterCommand, runPcapCommand } from './capture.js';
 import { disassembleClassic } from '../cbpf/index.js';
 import { parseElf } from '../elf/index.js';
@@ -53,7 +54,8 @@ Options of run:
   --repeat N         run N times and report the mean time per run
   --unverified       skip the verifier; run in the checked interpreter
   --budget N         instruction budget per run with --unverified (default 1000000)
-  --engine NAME      jit (the default for verified programs) or interpreter
+  --engine NAME      jit (the default for verified programs), interpreter, or jit-hardened
+                     (the JIT checking every access, for untrusted programs, verified or not)
   --section NAME     the program of an object to use (section or function name)
   --cbpf             PROG is raw classic BPF (struct sock_filter bytes), for run, verify, disasm, filter
   --json             one JSON object on stdout
@@ -85,11 +87,11 @@ function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>,
   return parsed;
 }
 
-/** --engine: jit, interpreter, or undefined for the default */
-function engineOption(values: Record<string, unknown>): 'jit' | 'interpreter' | undefined {
+/** --engine: jit, interpreter, jit-hardened, or undefined for the default */
+function engineOption(values: Record<string, unknown>): EngineName | undefined {
   const engine = values['engine'] as string | undefined;
-  if (engine !== undefined && engine !== 'interpreter' && engine !== 'jit') {
-    throw new CliError(`--engine must be interpreter or jit, got '${engine}'`, 2, 'EINVAL');
+  if (engine !== undefined && engine !== 'interpreter' && engine !== 'jit' && engine !== 'jit-hardened') {
+    throw new CliError(`--engine must be interpreter or jit, or jit-hardened for untrusted programs, got '${engine}'`, 2, 'EINVAL');
   }
   return engine;
 }
@@ -242,7 +244,7 @@ async function cmdRun(args: string[]): Promise<number> {
 }
 
 async function cmdFilter(args: string[]): Promise<number> {
-  const usage = 'tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count] [--engine interpreter|jit]';
+  const usage = 'tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count] [--engine interpreter|jit|jit-hardened]';
   const { values, positionals } = parse(args, {
     write: { type: 'string', short: 'w' },
     count: { type: 'boolean' },

@@ -145,6 +145,8 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
   const loaded = sys.progOf(progFd).prog;
   const how = result.engine === 'jit'
     ? 'verified, WebAssembly JIT'
+    : result.engine === 'jit-hardened'
+    ? `${loaded.verified ? 'verified' : 'unverified'}, hardened WebAssembly JIT`
     : `${loaded.interpreter.executed} insns in the last run, ${loaded.verified ? 'verified, interpreter' : 'unverified, checked interpreter'}`;
   process.stdout.write(`${style.bold('runs')}    ${result.runs} × ${formatNs(result.durationNs)} (${how})\n`);
   maps.forEach((m, i) => {
