@@ -40,8 +40,9 @@
  * immediates (stack, maps) or WebAssembly globals (the run's regions), so a
  * program's stores cannot move them. Helpers check their pointer arguments
  * against the same regions (HelperEnv.access) and their map arguments
- * against the maps the program references; map lookups go through the
- * helper rather than the inline lookup, which trusts the map header. Each
+ * against the maps the program references; the inline map lookup runs only
+ * for maps the program references (whose headers it cannot write), after
+ * the key's check. Each
  * frame is zeroed when its function starts, so a run never reads what
  * another program left on the stack.
  */
@@ -94,6 +95,8 @@ const EA = 26;
 const MT = 27;
 const FRAME_LO = 28;
 const FRAME_SPAN = 29;
+/** hardened mode's i64 locals 30..35: the run's region globals (G_A_LO..), copied at function entry */
+const REGION_LOCALS = 30;
 
 /** Globals: the call depth (frames below the entry), then hardened mode's run regions A and B: low bound, end, low bound for writes. */
 const G_DEPTH = 0;
@@ -105,11 +108,12 @@ const R_END = 1;
 const R_LOW = 2;
 /**
  * The low bound of an absent region (or of a read-only one, for writes):
- * no address lies between it and end - size, as end is then 8 or a real
- * address below 2^32 (see setRegion).
+ * no address lies between it and end - size, as end is then NO_REGION_END
+ * (above any access size: a map key is at most 512 bytes) or a real address
+ * below 2^32 (see setRegionsFunction).
  */
 export const NO_REGION = 0x7fffffffffffffffn;
-const NO_REGION_END = 8;
+const NO_REGION_END = 1 << 20;
 
 const reg = (r: number): number => REG0 + r;
 
@@ -149,7 +153,9 @@ export interface HardenedOptions {
 
 /** Where a map's values lie: element i's value is [start + i*stride + valueOff, + valueSize). */
 export interface ValueRegion {
+  /** the map's address (what ld_imm64 of its fd loads) and key size, for lookups */
   addr: number;
+  keySize: number;
   start: number;
   end: number;
   stride: number;
@@ -168,11 +174,11 @@ export interface ValueRegion {
 export function valueRegion(m: BpfMapImpl): ValueRegion {
   const v = roundUp8(m.valueSize);
   if (m.type === BPF_MAP_TYPE.ARRAY) {
-    return { addr: m.addr, start: m.region.start, end: m.region.end, stride: v, valueOff: 0, valueSize: m.valueSize, name: 'array map value' };
+    return { addr: m.addr, keySize: m.keySize, start: m.region.start, end: m.region.end, stride: v, valueOff: 0, valueSize: m.valueSize, name: 'array map value' };
   }
   if (m.type === BPF_MAP_TYPE.HASH) {
     const k = roundUp8(m.keySize);
-    return { addr: m.addr, start: m.region.start, end: m.region.end, stride: k + v, valueOff: k, valueSize: m.valueSize, name: 'hash map value' };
+    return { addr: m.addr, keySize: m.keySize, start: m.region.start, end: m.region.end, stride: k + v, valueOff: k, valueSize: m.valueSize, name: 'hash map value' };
   }
   throw new BpfError('ENOTSUP', `the hardened JIT does not know the layout of map type ${m.type}`);
 }
@@ -240,15 +246,15 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
   const multi = starts.length > 1;
   const helpers = slots.some((s) => (s.code === 0x85 && s.src === 0) || s.code === 0x8d);
   const hardened = options.hardened;
-  const lookupFunc = options.inlineMapLookup && !hardened && slots.some((s) => s.code === 0x85 && s.src === 0 && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
+  const lookupFunc = options.inlineMapLookup && slots.some((s) => s.code === 0x85 && s.src === 0 && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
     ? FIRST_SUB + starts.length - 1
     : undefined;
-  const setRegionsFunc = hardened ? FIRST_SUB + starts.length - 1 : undefined;
+  const setRegionsFunc = hardened ? FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) : undefined;
   const fc: FunctionContext = { scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
   const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
   // hardened mode's i64 locals come after eight i32 locals in every function
-  const hl: [number, number][] = hardened ? [[4, T.i64]] : [];
+  const hl: [number, number][] = hardened ? [[10, T.i64]] : [];
   const subs = bodies.slice(1).map((body) => ({ type: TYPE_SUB, locals: [[2, T.i64], [hardened ? 8 : 4, T.i32], ...hl] as [number, number][], body }));
   const region = (): { type: number; init: bigint }[] => [
     { type: T.i64, init: NO_REGION }, { type: T.i64, init: BigInt(NO_REGION_END) }, { type: T.i64, init: NO_REGION },
@@ -261,7 +267,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       { params: [T.i32, T.i32], results: [T.i32] }, // the inline map lookup
       // a subprogram: the entry's five i32 parameters (so local numbering is the same), r0..r10; r0..r5 come back
       { params: [T.i32, T.i32, T.i32, T.i32, T.i32, ...new Array<number>(11).fill(T.i64)], results: new Array<number>(6).fill(T.i64) },
-      // hardened: helper(id, pc) -> exit now; fault(pc, address, size | write << 8)
+      // hardened: helper(id, pc) -> exit now; fault(pc, address, size * 2 + write)
       { params: [T.i32, T.i32], results: [T.i32] },
       { params: [T.i32, T.i64, T.i32], results: [] },
     ],
@@ -345,6 +351,9 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     leaders.add(t);
   }
   const c = new Code();
+  // hardened: the entry frame starts zeroed, whatever another program left there (a batch:
+  // once, its runs being runs of this program); a callee's frame is zeroed at each call, below
+  if (main && fc.hardened) c.i32(STACK_TOP - STACK_FRAME_SIZE).i32(0).i32(STACK_FRAME_SIZE).fill();
   if (batch) {
     // batch(desc, n): for i in 0..n: run over descriptor i, verdict i = r0's low 32 bits
     c.get(P_R1).set(B_DESC).get(P_R2).set(B_N).i32(0).set(B_I);
@@ -364,6 +373,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       c.get(P_R1).i32(ctx.size).get(P_PKT).get(P_LEN).i32(ctx.writable ? 1 : 0).op(OP.call).u32(fc.setRegionsFunc!);
     }
   }
+  // hardened: the run's regions in locals, which V8 keeps in registers or the frame rather than reloading globals
+  if (fc.hardened) for (let k = 0; k < 6; k++) c.gget(G_A_LO + k).set(REGION_LOCALS + k);
   if (main) {
     // r10 is the top of the stack; r1, r2 come in as i32 addresses/lengths.
     c.i64(STACK_TOP).set(reg(10));
@@ -374,8 +385,6 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       c.i32(scratch + FUEL_WORD).i32(JIT_LOOP_BUDGET).mem(OP.i32_store);
       c.i32(0).gset(G_DEPTH);
     }
-    // hardened: the frame starts zeroed, whatever an earlier program left there
-    if (fc.hardened) c.i32(STACK_TOP - STACK_FRAME_SIZE).i32(0).i32(STACK_FRAME_SIZE).fill();
   } else if (fc.hardened) {
     // a callee at depth d owns [STACK_TOP - (d+1)*512, STACK_TOP - d*512) and may reach its callers' frames above
     c.gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(1).op(OP.i64_add).i64(STACK_FRAME_SIZE).op(OP.i64_mul).set(FRAME_SPAN);
@@ -428,10 +437,11 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     c.get(reg(base));
     if (off !== 0) c.i64(off).op(OP.i64_add);
     c.set(EA);
-    // lo <= ea && ea <= end - size, in u64: ends are at least 8 (see setRegionsFunction)
+    // lo <= ea && ea <= end - size, in u64: every end exceeds any access size (see setRegionsFunction)
     const run = (g: number): void => {
-      c.get(EA).gget(g + (write ? R_LOW : R_LO)).op(OP.i64_ge_u)
-        .get(EA).gget(g + R_END).i64(size).op(OP.i64_sub).op(OP.i64_le_u)
+      const l = REGION_LOCALS + g - G_A_LO;
+      c.get(EA).get(l + (write ? R_LOW : R_LO)).op(OP.i64_ge_u)
+        .get(EA).get(l + R_END).i64(size).op(OP.i64_sub).op(OP.i64_le_u)
         .op(OP.i32_and).op(OP.br_if).u32(0);
     };
     // ea - lo <= span - size, in u64 (an address below lo wraps around)
@@ -459,7 +469,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
         c.op(OP.end);
       }
     }
-    c.i32(pc).get(EA).i32(size | (write ? 0x100 : 0)).op(OP.call).u32(F_FAULT).op(OP.unreachable);
+    c.i32(pc).get(EA).i32(size * 2 + (write ? 1 : 0)).op(OP.call).u32(F_FAULT).op(OP.unreachable);
     c.op(OP.end);
     c.get(EA).op(OP.i32_wrap_i64);
     return 0;
@@ -712,6 +722,24 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           c.op(OP.end);
           break;
         }
+        if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined && fc.hardened) {
+          // Hardened: the inline lookup only for a map the program references (its header is out of the
+          // program's reach), after checking the key; anything else takes the helper, which checks both.
+          const maps = fc.hardened.maps;
+          maps.forEach((m, i) => {
+            c.get(reg(1)).i64(m.addr).op(OP.i64_eq).op(OP.if).byte(VOID);
+            c.i32(m.addr);
+            access(2, 0, m.keySize, false, pc);
+            c.op(OP.call).u32(fc.lookupFunc!).tee(A).i32(-1).op(OP.i32_ne).op(OP.if).byte(VOID)
+              .get(A).op(OP.i64_extend_i32_u).set(reg(0))
+              .op(OP.else);
+            helperCall(c, fc, pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + i + 2));
+            c.op(OP.end).op(OP.else);
+          });
+          helperCall(c, fc, pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + maps.length));
+          for (let i = 0; i < maps.length; i++) c.op(OP.end);
+          break;
+        }
         if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined) {
           // r0 = lookup(r1, r2) in WebAssembly; -1 (not a map it knows) takes the helper
           c.get(reg(1)).op(OP.i32_wrap_i64).get(reg(2)).op(OP.i32_wrap_i64).op(OP.call).u32(fc.lookupFunc).tee(A)
@@ -847,7 +875,7 @@ export function batchVerdicts(mem: AddressSpace, desc: number, n: number): Uint3
  * Hardened mode: setRegions(aStart, aLen, bStart, bLen, writable) sets the
  * run's two regions (bit 0 of writable: A may be written, bit 1: B). A
  * region that is empty or starts in the null page is absent: its low bound
- * is NO_REGION and its end 8, so the check `lo <= ea <= end - size` (u64)
+ * is NO_REGION and its end NO_REGION_END, so the check `lo <= ea <= end - size` (u64)
  * holds for no address; a present one ends at or above NULL_PAGE_END, so
  * end - size cannot wrap.
  */
@@ -957,7 +985,7 @@ export class JitProgram {
         },
         fault(pc: number, addr: bigint, sizeWrite: number): void {
           guard!.pc = pc;
-          throw guard!.fault(BigInt.asUintN(64, addr), sizeWrite & 0xff, (sizeWrite & 0x100) !== 0);
+          throw guard!.fault(BigInt.asUintN(64, addr), sizeWrite >>> 1, (sizeWrite & 1) !== 0);
         },
       },
     };
@@ -1057,9 +1085,12 @@ class Guard {
   private readonly setRegionsFn: (aStart: number, aLen: number, bStart: number, bLen: number, writable: number) => void;
   private readonly maps: readonly ValueRegion[];
   private readonly mapAddrs: Set<number>;
+  private readonly mapArgRegs = new Map<Helper, number[]>();
+  private readonly depth: WebAssembly.Global;
 
   constructor(instance: WebAssembly.Instance, maps: readonly ValueRegion[]) {
     this.g = instance.exports as unknown as Record<string, WebAssembly.Global>;
+    this.depth = this.g['depth']!;
     this.setRegionsFn = instance.exports['setRegions'] as Guard['setRegionsFn'];
     this.maps = maps;
     this.mapAddrs = new Set(maps.map((m) => m.addr));
@@ -1092,8 +1123,22 @@ class Guard {
 
   /** Throw EFAULT unless [addr, addr + size) is allowed, as the compiled checks decide. */
   check(addr: number, size: number, write: boolean): void {
+    // the frames and the maps' values first, where helpers' keys and values are, without BigInt
+    if (addr >= NULL_PAGE_END && addr + size <= STACK_TOP && addr >= STACK_TOP - ((this.depth.value as number) + 1) * STACK_FRAME_SIZE) return;
+    if (this.inMaps(addr, size)) return;
     const a = BigInt(addr);
     if (this.why(a, size, write) !== undefined) throw this.fault(a, size, write);
+  }
+
+  /** [x, x + size) lies in the value part of one element of a referenced map. */
+  private inMaps(x: number, size: number): boolean {
+    for (const m of this.maps) {
+      const t = x - m.start;
+      if (t < 0 || x + size > m.end) continue;
+      const o = (t % m.stride) - m.valueOff;
+      if (o >= 0 && o + size <= m.valueSize) return true;
+    }
+    return false;
   }
 
   /** Why an access is refused, or undefined when it is allowed. */
@@ -1102,7 +1147,7 @@ class Guard {
     const x = Number(addr);
     const end = x + size;
     if (x < NULL_PAGE_END) return 'null pointer dereference';
-    const depth = this.g['depth']!.value as number;
+    const depth = this.depth.value as number;
     if (x >= STACK_TOP - (depth + 1) * STACK_FRAME_SIZE && end <= STACK_TOP) return undefined;
     let readOnly: string | undefined;
     for (const r of this.runRegions()) {
@@ -1111,10 +1156,7 @@ class Guard {
         readOnly ??= r.name;
       }
     }
-    for (const m of this.maps) {
-      const t = x - m.start;
-      if (t >= 0 && end <= m.end && (t % m.stride) - m.valueOff >= 0 && (t % m.stride) - m.valueOff + size <= m.valueSize) return undefined;
-    }
+    if (this.inMaps(x, size)) return undefined;
     if (readOnly !== undefined) return `${readOnly} is read-only`;
     if (x >= STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES && x < STACK_TOP) return 'outside the stack frame';
     return 'outside any region the program may access';
@@ -1126,16 +1168,20 @@ class Guard {
     return new BpfError('EFAULT', `pc ${this.pc}: invalid ${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'} at 0x${addr.toString(16)}: ${why}`);
   }
 
-  /** A helper's map arguments must be maps the program references. */
+  /** A helper's map arguments (CONST_MAP_PTR in its prototype) must be maps the program references. */
   mapArgs(h: Helper, regs: Int32Array): void {
-    h.proto.args.forEach((t, i) => {
-      if (t !== ARG.CONST_MAP_PTR) return;
-      const lo = regs[2 * (i + 1)]! >>> 0;
-      const hi = regs[2 * (i + 1) + 1]! >>> 0;
+    let regsOf = this.mapArgRegs.get(h);
+    if (regsOf === undefined) {
+      regsOf = h.proto.args.flatMap((t, i) => (t === ARG.CONST_MAP_PTR ? [i + 1] : []));
+      this.mapArgRegs.set(h, regsOf);
+    }
+    for (const r of regsOf) {
+      const lo = regs[2 * r]! >>> 0;
+      const hi = regs[2 * r + 1]! >>> 0;
       if (hi !== 0 || !this.mapAddrs.has(lo)) {
         const v = (BigInt(hi) << 32n) | BigInt(lo);
-        throw new BpfError('EFAULT', `pc ${this.pc}: ${h.name}: r${i + 1} = 0x${v.toString(16)} is not a map this program references`);
+        throw new BpfError('EFAULT', `pc ${this.pc}: ${h.name}: r${r} = 0x${v.toString(16)} is not a map this program references`);
       }
-    });
+    }
   }
 }
