@@ -93,6 +93,13 @@ test('the depth bound holds in a batch, and the next batch starts from depth 0',
   assert.equal(seven.retLo, 7);
 });
 
+test('the JIT refuses registers beyond r10 (they would index its own locals) and a truncated ld_imm64', () => {
+  const rt = new Runtime();
+  const bad = (slots: { code: number; dst: number; src: number; off: number; imm: number }[]): string => outcome(() => new JitProgram(rt.mem, slots, { helpers: rt.helpers, hardened: NO_MAPS }).run1({}));
+  assert.equal(bad([{ code: 0xb7, dst: 15, src: 0, off: 0, imm: 1 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }]), 'EINVAL insn 0: invalid register r15');
+  assert.equal(bad([{ code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }, { code: 0x18, dst: 0, src: 0, off: 0, imm: 1 }]), 'EINVAL insn 1: invalid bpf_ld_imm64 insn');
+});
+
 /** The bpf_conformance runner's base16: two hex digits and two spaces per byte. */
 const base16 = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0') + '  ').join('');
 
@@ -174,6 +181,8 @@ test('hardened: frames by depth, a read-only context, and faults inside a batch'
   assert.equal(hardenedRun(h, 'stdw [%r10-520], 1\nexit'), `EFAULT pc 4: invalid write of 8 bytes at ${hex(STACK_TOP - 520)}: outside the stack frame`);
   // a program that moves r10 cannot move its frame
   assert.equal(hardenedRun(h, 'lddw %r10, 0x10200\nstdw [%r10-8], 1\nexit'), 'EFAULT pc 6: invalid write of 8 bytes at 0x101f8: outside the stack frame');
+  // r10 written by an atomic exchange: its accesses are checked, as any register's
+  assert.equal(hardenedRun(h, 'stdw [%r10-8], 0x10100\nlock xchg [%r10-8], %r10\nstdw [%r10-8], 1\nexit'), 'EFAULT pc 6: invalid write of 8 bytes at 0x100f8: outside the stack frame');
   // a callee reaches its caller's frame, not the frame below its own
   assert.equal(hardenedRun(h, 'stdw [%r10-8], 40\nmov %r1, %r10\ncall local f\nexit\nf:\nldxdw %r0, [%r1-8]\nadd %r0, 2\nexit'), '0x2a');
   assert.equal(hardenedRun(h, 'call local f\nexit\nf:\nstdw [%r10-520], 1\nexit'), `EFAULT pc 6: invalid write of 8 bytes at ${hex(STACK_TOP - 1032)}: outside the stack frame`);

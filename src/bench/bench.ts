@@ -1,7 +1,9 @@
 /**
  * `tsbpf bench` / `npm run bench`: each workload on the interpreter (fast
  * path, and checked mode separately), on the WebAssembly JIT (with its
- * compile time per instruction), and as native C compiled on the spot
+ * compile time per instruction) and the hardened JIT (every access checked,
+ * for untrusted programs; its cost as a ratio to the JIT and to native),
+ * and as native C compiled on the spot
  * with `cc -O2` (see to-c.ts; the ALU workload's interpreter program is
  * clang's compilation of the C the native column compiles, see
  * workloads.ts), measured in one run and reported as ns per
@@ -24,7 +26,7 @@ import { capturePackets, MAP_HEAVY, TCP_PORT_80_DD, withMapFds, workloads } from
 import { assemble } from '../isa/asm.js';
 import { convertClassic, parseClassicText } from '../cbpf/index.js';
 import type { SockFilter } from '../cbpf/index.js';
-import { BpfSystem } from '../api/bpf.js';
+import { BpfSystem, engineOf } from '../api/bpf.js';
 import { PacketRunner } from '../api/packets.js';
 import { encode } from '../isa/instruction.js';
 
@@ -40,6 +42,8 @@ export interface BenchRow {
   interpreter: Measurement;
   checked: Measurement;
   jit: Measurement & { compileUsPerInsn: number };
+  /** the hardened JIT: every load and store checked against the frames and the run's buffer */
+  hardened: Measurement;
   native?: Measurement;
   /** the host kernel's JIT through BPF_PROG_TEST_RUN (an XDP wrapper), r0's low 32 bits */
   kernel?: Measurement;
@@ -82,7 +86,7 @@ const PROCESSES = 5;
  * interpreter, JIT and native columns therefore report the best of
  * PROCESSES processes spread over the run.
  */
-type Mode = 'fast' | 'checked' | 'jit';
+type Mode = 'fast' | 'checked' | 'jit' | 'hardened';
 
 function measureInterpreter(w: Workload, mode: Mode): Measurement & { insns: number; compileUsPerInsn: number } {
   let best: (Measurement & { insns: number; compileUsPerInsn: number }) | undefined;
@@ -94,15 +98,16 @@ function measureInterpreter(w: Workload, mode: Mode): Measurement & { insns: num
   return best!;
 }
 
-function measureJit(w: Workload): Measurement & { insns: number; compileUsPerInsn: number } {
+function measureJit(w: Workload, hardened = false): Measurement & { insns: number; compileUsPerInsn: number } {
   const rt = new Runtime();
   const addr = rt.mem.alloc(w.input.length);
   rt.mem.write(addr, w.input);
   const slots = toSlots(w.insns);
   const t0 = performance.now();
-  const jit = new JitProgram(rt.mem, slots, { helpers: rt.helpers });
+  // hardened: the buffer is the run's one region, as the checked interpreter's (batches: the descriptor's context)
+  const jit = new JitProgram(rt.mem, slots, { helpers: rt.helpers, ...(hardened ? { hardened: { maps: [], batchContext: { size: w.input.length, writable: true } } } : {}) });
   const compileUs = (performance.now() - t0) * 1000;
-  const input = { r1: addr, r2: w.input.length };
+  const input = { r1: addr, r2: w.input.length, regions: [{ start: addr, end: addr + w.input.length, writable: true, name: 'buffer' }] };
   jit.exec(input);
   const r0 = (BigInt(jit.retHi >>> 0) << 32n) | BigInt(jit.retLo >>> 0);
   // Batched, as `run --repeat` and captures run: 1000 runs per call into WebAssembly.
@@ -242,6 +247,7 @@ export function runBench(): BenchRow[] {
     const fast = measureInterpreter(w, 'fast');
     const checked = measureInterpreter(w, 'checked');
     const jit = measureInterpreter(w, 'jit');
+    const hardened = measureInterpreter(w, 'hardened');
     const row: BenchRow = {
       workload: w.name,
       description: w.description,
@@ -249,6 +255,7 @@ export function runBench(): BenchRow[] {
       interpreter: { nsPerRun: fast.nsPerRun, r0: fast.r0 },
       checked: { nsPerRun: checked.nsPerRun, r0: checked.r0 },
       jit: { nsPerRun: jit.nsPerRun, r0: jit.r0, compileUsPerInsn: jit.compileUsPerInsn },
+      hardened: { nsPerRun: hardened.nsPerRun, r0: hardened.r0 },
     };
     const n = native?.get(w.name);
     if (n) row.native = n;
@@ -257,7 +264,7 @@ export function runBench(): BenchRow[] {
       if (k.r0 !== (fast.r0 & 0xffffffffn)) throw new Error(`${w.name}: the kernel returned 0x${k.r0.toString(16)}, the interpreter 0x${fast.r0.toString(16)}`);
       row.kernel = k;
     }
-    for (const [engine, m] of [['checked', checked], ['jit', jit], ['native', n]] as const) {
+    for (const [engine, m] of [['checked', checked], ['jit', jit], ['hardened JIT', hardened], ['native', n]] as const) {
       if (m && m.r0 !== fast.r0) {
         throw new Error(`${w.name}: ${engine} returned 0x${m.r0.toString(16)}, the interpreter 0x${fast.r0.toString(16)}`);
       }
@@ -269,7 +276,7 @@ export function runBench(): BenchRow[] {
 const fmt = (x: number, digits = 1): string => x.toFixed(digits);
 
 export function formatTable(rows: BenchRow[]): string {
-  const header = ['workload', 'insns/run', 'native ns', 'interp ns', 'Minsn/s', 'x native', 'checked ns', 'x native', 'jit ns', 'x native', 'kernel ns', 'jit x kernel', 'jit µs/insn'];
+  const header = ['workload', 'insns/run', 'native ns', 'interp ns', 'Minsn/s', 'x native', 'checked ns', 'x native', 'jit ns', 'x native', 'hardened ns', 'x jit', 'x native', 'kernel ns', 'jit x kernel', 'jit µs/insn'];
   const body = rows.map((r) => {
     const nat = r.native?.nsPerRun;
     return [
@@ -283,6 +290,9 @@ export function formatTable(rows: BenchRow[]): string {
       nat === undefined ? 'n/a' : fmt(r.checked.nsPerRun / nat),
       fmt(r.jit.nsPerRun),
       nat === undefined ? 'n/a' : fmt(r.jit.nsPerRun / nat, 2),
+      fmt(r.hardened.nsPerRun),
+      fmt(r.hardened.nsPerRun / r.jit.nsPerRun, 2),
+      nat === undefined ? 'n/a' : fmt(r.hardened.nsPerRun / nat, 2),
       r.kernel === undefined ? 'n/a' : fmt(r.kernel.nsPerRun),
       r.kernel === undefined ? 'n/a' : fmt(r.jit.nsPerRun / r.kernel.nsPerRun, 2),
       fmt(r.jit.compileUsPerInsn, 2),
@@ -309,11 +319,13 @@ export function benchCommand(args: string[]): number {
   process.stdout.write(`\ncapture: tcpdump 'tcp port 80' (classic BPF, converted) over ${c.packets} packets in memory, ${c.matched} matched, ns per packet\n`);
   process.stdout.write(`  interpreter ${c.interpreterNs.toFixed(1)}  JIT (batched) ${c.jitNs.toFixed(1)}  libpcap bpf_filter ${c.libpcapNs?.toFixed(1) ?? 'n/a (no libpcap-dev)'}  kernel BPF_PROG_TEST_RUN ${c.kernelNs?.toFixed(1) ?? 'n/a (no bpf(2))'}\n`);
   process.stdout.write(`  JIT x libpcap ${ratio(c.libpcapNs)}, JIT x kernel ${ratio(c.kernelNs)}\n`);
+  process.stdout.write(`  hardened JIT (batched) ${c.hardenedNs.toFixed(1)}: ${(c.hardenedNs / c.jitNs).toFixed(2)}x the JIT\n`);
   const m = runMapBench();
   const mr = (x: number | undefined): string => (x === undefined ? 'n/a' : `${(m.jitNs / x).toFixed(2)}x`);
   process.stdout.write(`\nmap: ${MAP_HEAVY.description}, over the same packets (${m.packets} runs; ${m.portPackets} port hits per pass, checked equal on every engine), ns per packet\n`);
   process.stdout.write(`  interpreter ${m.interpreterNs.toFixed(1)}  JIT (batched) ${m.jitNs.toFixed(1)}  native C with C maps ${m.nativeNs?.toFixed(1) ?? 'n/a (no cc)'}  kernel BPF_PROG_TEST_RUN ${m.kernelNs?.toFixed(1) ?? 'n/a (no bpf(2))'}\n`);
   process.stdout.write(`  JIT x native ${mr(m.nativeNs)}, JIT x kernel ${mr(m.kernelNs)}, interpreter x native ${m.nativeNs === undefined ? 'n/a' : `${(m.interpreterNs / m.nativeNs).toFixed(1)}x`}\n`);
+  process.stdout.write(`  hardened JIT (batched) ${m.hardenedNs.toFixed(1)}: ${(m.hardenedNs / m.jitNs).toFixed(2)}x the JIT, ${m.nativeNs === undefined ? 'n/a' : `${(m.hardenedNs / m.nativeNs).toFixed(2)}x`} native\n`);
   return 0;
 }
 
@@ -321,7 +333,8 @@ export function benchCommand(args: string[]): number {
 if (process.argv[2] === '--measure' && process.argv[1] === fileURLToPath(import.meta.url)) {
   const w = workloads().find((x) => x.name === process.argv[3]);
   if (!w) throw new Error(`unknown workload ${process.argv[3]}`);
-  const m = process.argv[4] === 'jit' ? measureJit(w) : measureHere(w, process.argv[4] === 'checked');
+  const mode = process.argv[4];
+  const m = mode === 'jit' || mode === 'hardened' ? measureJit(w, mode === 'hardened') : measureHere(w, mode === 'checked');
   process.stdout.write(JSON.stringify({ nsPerRun: m.nsPerRun, r0: `0x${m.r0.toString(16)}`, insns: m.insns, compileUsPerInsn: m.compileUsPerInsn }) + '\n');
 }
 
@@ -330,6 +343,8 @@ export interface CaptureRow {
   matched: number;
   interpreterNs: number;
   jitNs: number;
+  /** the hardened JIT, batched the same way */
+  hardenedNs: number;
   libpcapNs?: number;
   kernelNs?: number;
 }
@@ -427,23 +442,25 @@ export function runCaptureBench(): CaptureRow {
   const interpreterNs = ((performance.now() - t0) * 1e6) / CAPTURE_RUNS;
   // the JIT: the packets laid out in memory once (context, packet, descriptor), then run in
   // batches of 1024 inside WebAssembly, as libpcap runs over packets already in memory
-  const prog = sys.progOf(fd).prog.jit!;
   const { desc, verdicts } = layoutPackets(sys, packets);
-  let jitBest = Infinity;
-  let jitMatched = 0;
   const batches = Math.ceil(CAPTURE_RUNS / packets.length);
+  // the JIT, then the hardened JIT, alternating rounds so a drift of the machine's speed hits both
+  const progs = [sys.progOf(fd).prog.jit!, engineOf(sys.progOf(fd).prog, 'jit-hardened', sys) as JitProgram];
+  const best = [Infinity, Infinity];
   for (let round = 0; round < 5; round++) {
-    jitMatched = 0;
-    t0 = performance.now();
-    for (let b = 0; b < batches; b++) {
-      prog.execBatch(desc, packets.length);
-      for (let i = 0; i < verdicts.length; i++) jitMatched += verdicts[i] !== 0 ? 1 : 0;
-    }
-    jitBest = Math.min(jitBest, ((performance.now() - t0) * 1e6) / (batches * packets.length));
+    progs.forEach((prog, k) => {
+      let jitMatched = 0;
+      t0 = performance.now();
+      for (let b = 0; b < batches; b++) {
+        prog.execBatch(desc, packets.length);
+        for (let i = 0; i < verdicts.length; i++) jitMatched += verdicts[i] !== 0 ? 1 : 0;
+      }
+      best[k] = Math.min(best[k]!, ((performance.now() - t0) * 1e6) / (batches * packets.length));
+      if (Array.from(verdicts).join() !== expected.join()) throw new Error(`the batched ${prog.engineName} verdicts differ from the runner`);
+      if (jitMatched !== batches * expected.filter((x) => x !== 0).length) throw new Error(`the ${prog.engineName} verdicts changed between rounds`);
+    });
   }
-  if (Array.from(verdicts).join() !== expected.join()) throw new Error('the batched JIT verdicts differ from the runner');
-  const row: CaptureRow = { packets: CAPTURE_RUNS, matched, interpreterNs, jitNs: jitBest };
-  if (jitMatched !== batches * expected.filter((x) => x !== 0).length) throw new Error('the JIT verdicts changed between rounds');
+  const row: CaptureRow = { packets: CAPTURE_RUNS, matched, interpreterNs, jitNs: best[0]!, hardenedNs: best[1]! };
   const lib = measureLibpcap(classic, packets);
   if (lib) {
     if (lib.matched !== matched) throw new Error(`libpcap matched ${lib.matched} packets, tsbpf ${matched}`);
@@ -458,6 +475,8 @@ export interface MapRow {
   packets: number;
   interpreterNs: number;
   jitNs: number;
+  /** the hardened JIT, batched the same way */
+  hardenedNs: number;
   nativeNs?: number;
   kernelNs?: number;
   /** per pass over the 1024 packets: the sum of the verdicts, and of the per-port packet counters */
@@ -502,7 +521,7 @@ function portPackets(sys: BpfSystem, mapFd: number): bigint {
 export function runMapBench(): MapRow {
   const packets = capturePackets();
   // correctness: one pass on each engine from empty maps, the same verdicts and counters
-  const pass = (engine: 'interpreter' | 'jit'): { verdicts: number[]; ports: bigint } => {
+  const pass = (engine: 'interpreter' | 'jit' | 'jit-hardened'): { verdicts: number[]; ports: bigint } => {
     const { sys, fd, ports } = loadMapHeavy();
     const verdicts = Array.from(new PacketRunner(sys, fd, engine).runBatch(packets.map((data) => ({ data, netOff: 14 }))));
     return { verdicts, ports: portPackets(sys, ports) };
@@ -510,6 +529,8 @@ export function runMapBench(): MapRow {
   const a = pass('interpreter');
   const b = pass('jit');
   if (a.verdicts.join() !== b.verdicts.join() || a.ports !== b.ports) throw new Error('map workload: the JIT and the interpreter disagree');
+  const hp = pass('jit-hardened');
+  if (a.verdicts.join() !== hp.verdicts.join() || a.ports !== hp.ports) throw new Error('map workload: the hardened JIT and the interpreter disagree');
   const verdictSum = a.verdicts.reduce((x, y) => x + y, 0);
 
   const interp = loadMapHeavy();
@@ -523,22 +544,26 @@ export function runMapBench(): MapRow {
     interpreterNs = Math.min(interpreterNs, ((performance.now() - t0) * 1e6) / third);
   }
 
-  const jitSys = loadMapHeavy();
-  const prog = jitSys.sys.progOf(jitSys.fd).prog;
-  const { desc } = layoutPackets(jitSys.sys, packets);
-  const maps = prog.maps.map((m) => m.impl);
+  // the JIT and the hardened JIT, each in its own system, alternating rounds
   const batches = Math.ceil(CAPTURE_RUNS / packets.length);
-  let jitNs = Infinity;
+  const setups = (['jit', 'jit-hardened'] as const).map((engine) => {
+    const { sys, fd } = loadMapHeavy();
+    const prog = sys.progOf(fd).prog;
+    return { jit: engineOf(prog, engine, sys) as JitProgram, desc: layoutPackets(sys, packets).desc, maps: prog.maps.map((m) => m.impl) };
+  });
+  const best = [Infinity, Infinity];
   for (let round = 0; round < 5; round++) {
-    t0 = performance.now();
-    for (let k = 0; k < batches; k++) {
-      for (const m of maps) m.enterRun();
-      prog.jit!.execBatch(desc, packets.length);
-      for (const m of maps) m.exitRun();
-    }
-    jitNs = Math.min(jitNs, ((performance.now() - t0) * 1e6) / (batches * packets.length));
+    setups.forEach(({ jit, desc, maps }, i) => {
+      t0 = performance.now();
+      for (let k = 0; k < batches; k++) {
+        for (const m of maps) m.enterRun();
+        jit.execBatch(desc, packets.length);
+        for (const m of maps) m.exitRun();
+      }
+      best[i] = Math.min(best[i]!, ((performance.now() - t0) * 1e6) / (batches * packets.length));
+    });
   }
-  const row: MapRow = { packets: CAPTURE_RUNS, interpreterNs, jitNs, verdictSum, portPackets: a.ports };
+  const row: MapRow = { packets: CAPTURE_RUNS, interpreterNs, jitNs: best[0]!, hardenedNs: best[1]!, verdictSum, portPackets: a.ports };
   const native = measureMapNative(packets);
   if (native) {
     if (native.verdictSum !== verdictSum || native.portPackets !== a.ports) {

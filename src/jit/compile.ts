@@ -49,6 +49,7 @@
 
 import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
+import { slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
 import type { AddressSpace } from '../runtime/memory.js';
@@ -229,9 +230,14 @@ const FIRST_SUB = 5;
  */
 export function compileToWasm(slots: readonly Slot[], scratch: number, memPages: { min: number; max?: number }, options: CompileOptions = {}): Uint8Array {
   const n = slots.length;
+  if (n === 0) throw new BpfError('EINVAL', 'empty program');
   const entries = new Set<number>([0]);
   for (let pc = 0; pc < n; pc++) {
     const s = slots[pc]!;
+    // registers index the function's locals: r11..r15 would reach the compiler's own
+    const problem = slotProblem(s);
+    if (problem !== undefined) throw new BpfError('EINVAL', `insn ${pc}: ${problem}`);
+    if (s.code === 0x18 && (pc + 1 >= n || slots[pc + 1]!.code !== 0)) throw new BpfError('EINVAL', `insn ${pc}: invalid bpf_ld_imm64 insn`);
     if (opcodeShape(s.code) === 'call' && s.src === 1) {
       const t = pc + s.imm + 1;
       if (t < 0 || t >= n) throw new BpfError('EINVAL', `insn ${pc}: call to ${t}, outside the program`);
@@ -350,6 +356,16 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     targets.add(t);
     leaders.add(t);
   }
+  // r10 keeps the value the function starts with (STACK_TOP, or the callee's frame top the caller
+  // computed from the depth) unless an instruction of the function writes it
+  let r10Fixed = true;
+  for (let pc = start; pc < n; pc++) {
+    const s = slots[pc]!;
+    const shape = opcodeShape(s.code);
+    const writesDst = shape === 'alu' || shape === 'neg' || shape === 'end' || shape === 'lddw' || shape === 'ldx' || shape === 'ldsx';
+    if ((writesDst && s.dst === 10) || (shape === 'atomic' && s.src === 10)) r10Fixed = false;
+    if (s.code === 0x18) pc++;
+  }
   const c = new Code();
   // hardened: the entry frame starts zeroed, whatever another program left there (a batch:
   // once, its runs being runs of this program); a callee's frame is zeroed at each call, below
@@ -432,7 +448,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
    */
   const access = (base: number, off: number, size: number, write: boolean, pc: number): number => {
     const h = fc.hardened;
-    if (!h) return address(c, base, off);
+    // r10 + off inside the current frame, when nothing in this function writes r10: no check needed
+    if (!h || (base === 10 && r10Fixed && off >= -STACK_FRAME_SIZE && off + size <= 0)) return address(c, base, off);
     c.op(OP.block).byte(VOID);
     c.get(reg(base));
     if (off !== 0) c.i64(off).op(OP.i64_add);
