@@ -457,9 +457,11 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     // lo <= ea && ea <= end - size, in u64: every end exceeds any access size (see setRegionsFunction)
     const run = (g: number): void => {
       const l = REGION_LOCALS + g - G_A_LO;
-      c.get(EA).get(l + (write ? R_LOW : R_LO)).op(OP.i64_ge_u)
-        .get(EA).get(l + R_END).i64(size).op(OP.i64_sub).op(OP.i64_le_u)
-        .op(OP.i32_and).op(OP.br_if).u32(0);
+      // two predictable branches rather than a combined condition
+      c.op(OP.block).byte(VOID);
+      c.get(EA).get(l + (write ? R_LOW : R_LO)).op(OP.i64_lt_u).op(OP.br_if).u32(0);
+      c.get(EA).get(l + R_END).i64(size).op(OP.i64_sub).op(OP.i64_le_u).op(OP.br_if).u32(1);
+      c.op(OP.end);
     };
     // ea - lo <= span - size, in u64 (an address below lo wraps around)
     const stack = (): void => {
