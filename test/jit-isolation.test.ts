@@ -174,6 +174,10 @@ test('hardened: map values are reachable through lookups and map-value pointers,
   const arr = h.values(h.array);
   assert.equal(hardenedRun(h, `r1 = map[fd:${h.array}][0]+0\nstw [%r1+24], 3\nldxw %r0, [%r1+24]\nexit`), '0x3');
   assert.equal(hardenedRun(h, `r1 = map[fd:${h.array}][0]+0\nstdw [%r1+8], 3\nexit`), `EFAULT pc 6: invalid write of 8 bytes at ${hex(arr + 8)}: outside any region the program may access`);
+  // 8-byte values back to back: one value at a time, not a read straddling two
+  const other = h.values(h.other);
+  assert.equal(hardenedRun(h, `r1 = map[fd:${h.other}][0]+0\nstdw [%r1+8], 5\nldxdw %r0, [%r1+8]\nexit`), '0x5');
+  assert.equal(hardenedRun(h, `r1 = map[fd:${h.other}][0]+0\nldxdw %r0, [%r1+4]\nexit`), `EFAULT pc 6: invalid read of 8 bytes at ${hex(other + 4)}: outside any region the program may access`);
 });
 
 test('hardened: frames by depth, a read-only context, and faults inside a batch', () => {

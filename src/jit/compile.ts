@@ -477,16 +477,16 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     if (base !== 10) stack();
     for (const m of h.maps) {
       if (m.valueSize < size) continue;
+      // inside the storage, and inside one element's value: (offset % stride) - valueOff <= valueSize - size,
+      // in u32 (an access straddling two values is refused, as the checked interpreter does)
       c.get(EA).i64(m.start).op(OP.i64_sub).tee(MT).i64(m.end - m.start - size).op(OP.i64_le_u);
-      if (m.valueOff === 0 && m.stride === m.valueSize) {
-        c.op(OP.br_if).u32(0);
-      } else {
-        // inside one element's value: (offset % stride) - valueOff <= valueSize - size, in u32
-        c.op(OP.if).byte(VOID);
-        c.get(MT).op(OP.i32_wrap_i64).i32(m.stride).op(OP.i32_rem_u).i32(m.valueOff).op(OP.i32_sub)
-          .i32(m.valueSize - size).op(OP.i32_le_u).op(OP.br_if).u32(1);
-        c.op(OP.end);
-      }
+      c.op(OP.if).byte(VOID);
+      c.get(MT).op(OP.i32_wrap_i64);
+      if (m.stride & (m.stride - 1)) c.i32(m.stride).op(OP.i32_rem_u);
+      else c.i32(m.stride - 1).op(OP.i32_and);
+      if (m.valueOff !== 0) c.i32(m.valueOff).op(OP.i32_sub);
+      c.i32(m.valueSize - size).op(OP.i32_le_u).op(OP.br_if).u32(1);
+      c.op(OP.end);
     }
     c.i32(pc).get(EA).i32(size * 2 + (write ? 1 : 0)).op(OP.call).u32(F_FAULT).op(OP.unreachable);
     c.op(OP.end);
