@@ -42,8 +42,12 @@ export interface BenchRow {
   interpreter: Measurement;
   checked: Measurement;
   jit: Measurement & { compileUsPerInsn: number };
-  /** the hardened JIT: every load and store checked against the frames and the run's buffer */
-  hardened: Measurement;
+  /**
+   * the hardened JIT: every load and store checked against the frames and
+   * the run's buffer; pairedJitNs is the normal JIT timed in the same
+   * processes, rounds alternating with it, which the ratio uses
+   */
+  hardened: Measurement & { pairedJitNs: number };
   native?: Measurement;
   /** the host kernel's JIT through BPF_PROG_TEST_RUN (an XDP wrapper), r0's low 32 bits */
   kernel?: Measurement;
@@ -55,20 +59,34 @@ const ROUNDS = 9;
 
 /** Time `f` in rounds of ROUND_NS after a warm-up; the best round, per call. */
 function timeIt(f: (n: number) => void): number {
-  f(1000); // warm up: let V8 optimise the loop
-  let n = 1000;
-  for (;;) {
-    const t0 = process.hrtime.bigint();
-    f(n);
-    const dt = Number(process.hrtime.bigint() - t0);
-    if (dt > ROUND_NS) break;
-    n *= 2;
-  }
-  let best = Infinity;
+  return timeAlternating([f])[0]!;
+}
+
+/**
+ * Time each of `fs` in rounds of ROUND_NS after a warm-up, the functions
+ * taking turns round by round, so that a drift of the machine's speed
+ * reaches all of them alike; the best round of each, per call.
+ */
+function timeAlternating(fs: ((n: number) => void)[]): number[] {
+  const ns = fs.map((f) => {
+    f(1000); // warm up: let V8 optimise the loop
+    let n = 1000;
+    for (;;) {
+      const t0 = process.hrtime.bigint();
+      f(n);
+      const dt = Number(process.hrtime.bigint() - t0);
+      if (dt > ROUND_NS) break;
+      n *= 2;
+    }
+    return n;
+  });
+  const best = fs.map(() => Infinity);
   for (let round = 0; round < ROUNDS; round++) {
-    const t0 = process.hrtime.bigint();
-    f(n);
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / n);
+    fs.forEach((f, i) => {
+      const t0 = process.hrtime.bigint();
+      f(ns[i]!);
+      best[i] = Math.min(best[i]!, Number(process.hrtime.bigint() - t0) / ns[i]!);
+    });
   }
   return best;
 }
@@ -88,17 +106,25 @@ const PROCESSES = 5;
  */
 type Mode = 'fast' | 'checked' | 'jit' | 'hardened';
 
-function measureInterpreter(w: Workload, mode: Mode): Measurement & { insns: number; compileUsPerInsn: number } {
-  let best: (Measurement & { insns: number; compileUsPerInsn: number }) | undefined;
+type ChildMeasurement = Measurement & { insns: number; compileUsPerInsn: number; pairedJitNs?: number };
+
+function measureInterpreter(w: Workload, mode: Mode): ChildMeasurement {
+  let best: ChildMeasurement | undefined;
+  let paired = Infinity;
   for (let p = 0; p < PROCESSES; p++) {
     const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--measure', w.name, mode], { encoding: 'utf8' });
-    const m = JSON.parse(out) as { nsPerRun: number; r0: string; insns: number; compileUsPerInsn: number };
+    const m = JSON.parse(out) as { nsPerRun: number; r0: string; insns: number; compileUsPerInsn: number; pairedJitNs?: number };
     if (!best || m.nsPerRun < best.nsPerRun) best = { nsPerRun: m.nsPerRun, r0: BigInt(m.r0), insns: m.insns, compileUsPerInsn: m.compileUsPerInsn };
+    if (m.pairedJitNs !== undefined) paired = Math.min(paired, m.pairedJitNs);
   }
-  return best!;
+  return paired === Infinity ? best! : { ...best!, pairedJitNs: paired };
 }
 
-function measureJit(w: Workload, hardened = false): Measurement & { insns: number; compileUsPerInsn: number } {
+/**
+ * The JIT over a workload, batched. Hardened: the hardened JIT, timed in
+ * rounds alternating with the normal JIT's (pairedJitNs), for the ratio.
+ */
+function measureJit(w: Workload, hardened = false): ChildMeasurement {
   const rt = new Runtime();
   const addr = rt.mem.alloc(w.input.length);
   rt.mem.write(addr, w.input);
@@ -114,12 +140,14 @@ function measureJit(w: Workload, hardened = false): Measurement & { insns: numbe
   const BATCH_RUNS = 1000;
   const desc = rt.mem.alloc(batchBytes(BATCH_RUNS));
   for (let i = 0; i < BATCH_RUNS; i++) writeBatchDescriptor(rt.mem.view, desc, i, addr, addr, w.input.length, -1);
-  const ns = timeIt((n) => {
-    for (let i = 0; i < n; i += BATCH_RUNS) jit.execBatch(desc, BATCH_RUNS);
-  });
+  const batch = (j: JitProgram) => (n: number): void => {
+    for (let i = 0; i < n; i += BATCH_RUNS) j.execBatch(desc, BATCH_RUNS);
+  };
+  const normal = hardened ? new JitProgram(rt.mem, slots, { helpers: rt.helpers }) : undefined;
+  const [ns, pairedJitNs] = timeAlternating(normal ? [batch(jit), batch(normal)] : [batch(jit)]);
   const batched = (BigInt(jit.retHi >>> 0) << 32n) | BigInt(jit.retLo >>> 0);
   if (batched !== r0) throw new Error(`${w.name}: the batched JIT returned 0x${batched.toString(16)}, a single run 0x${r0.toString(16)}`);
-  return { nsPerRun: ns, r0, insns: slots.length, compileUsPerInsn: compileUs / slots.length };
+  return { nsPerRun: ns!, r0, insns: slots.length, compileUsPerInsn: compileUs / slots.length, ...(pairedJitNs === undefined ? {} : { pairedJitNs }) };
 }
 
 function measureHere(w: Workload, checked: boolean): Measurement & { insns: number; compileUsPerInsn: number } {
@@ -255,7 +283,7 @@ export function runBench(): BenchRow[] {
       interpreter: { nsPerRun: fast.nsPerRun, r0: fast.r0 },
       checked: { nsPerRun: checked.nsPerRun, r0: checked.r0 },
       jit: { nsPerRun: jit.nsPerRun, r0: jit.r0, compileUsPerInsn: jit.compileUsPerInsn },
-      hardened: { nsPerRun: hardened.nsPerRun, r0: hardened.r0 },
+      hardened: { nsPerRun: hardened.nsPerRun, r0: hardened.r0, pairedJitNs: hardened.pairedJitNs! },
     };
     const n = native?.get(w.name);
     if (n) row.native = n;
@@ -291,7 +319,7 @@ export function formatTable(rows: BenchRow[]): string {
       fmt(r.jit.nsPerRun),
       nat === undefined ? 'n/a' : fmt(r.jit.nsPerRun / nat, 2),
       fmt(r.hardened.nsPerRun),
-      fmt(r.hardened.nsPerRun / r.jit.nsPerRun, 2),
+      fmt(r.hardened.nsPerRun / r.hardened.pairedJitNs, 2),
       nat === undefined ? 'n/a' : fmt(r.hardened.nsPerRun / nat, 2),
       r.kernel === undefined ? 'n/a' : fmt(r.kernel.nsPerRun),
       r.kernel === undefined ? 'n/a' : fmt(r.jit.nsPerRun / r.kernel.nsPerRun, 2),
@@ -313,6 +341,7 @@ export function benchCommand(args: string[]): number {
   }
   process.stdout.write(`tsbpf benchmark: node ${process.version}, ${rows.some((r) => r.native) ? 'native = cc -O2 of the program transliterated to C (alu: of the C clang compiled it from)' : 'no C compiler found: native column unavailable'}\n`);
   for (const r of rows) process.stdout.write(`  ${r.workload}: ${r.description}\n`);
+  process.stdout.write('  hardened: the hardened JIT (every access checked, for untrusted programs); its x jit against the JIT timed in the same processes, rounds alternating\n');
   process.stdout.write('\n' + formatTable(rows) + '\n');
   const c = runCaptureBench();
   const ratio = (x: number | undefined): string => (x === undefined ? 'n/a' : `${(c.jitNs / x).toFixed(2)}x`);
@@ -335,7 +364,7 @@ if (process.argv[2] === '--measure' && process.argv[1] === fileURLToPath(import.
   if (!w) throw new Error(`unknown workload ${process.argv[3]}`);
   const mode = process.argv[4];
   const m = mode === 'jit' || mode === 'hardened' ? measureJit(w, mode === 'hardened') : measureHere(w, mode === 'checked');
-  process.stdout.write(JSON.stringify({ nsPerRun: m.nsPerRun, r0: `0x${m.r0.toString(16)}`, insns: m.insns, compileUsPerInsn: m.compileUsPerInsn }) + '\n');
+  process.stdout.write(JSON.stringify({ ...m, r0: `0x${m.r0.toString(16)}` }) + '\n');
 }
 
 export interface CaptureRow {
