@@ -42,9 +42,11 @@
  * against the same regions (HelperEnv.access) and their map arguments
  * against the maps the program references; the inline map lookup runs only
  * for maps the program references (whose headers it cannot write), after
- * the key's check. Each
- * frame is zeroed when its function starts, so a run never reads what
- * another program left on the stack.
+ * the key's check. The entry frame is zeroed when a run starts (a batch:
+ * when it starts, its runs being this program's) and a callee's frame at
+ * each call, so a program never reads what another left on the stack.
+ * Accesses at r10 + a constant inside the frame go unchecked in a function
+ * that never writes r10.
  */
 
 import { BpfError } from '../errors.js';
@@ -300,7 +302,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
 }
 
 export interface CompileOptions {
-  /** helper 1 is bpf_map_lookup_elem: look values up in WebAssembly (jit/maps.ts); not in hardened mode */
+  /** helper 1 is bpf_map_lookup_elem: look values up in WebAssembly (jit/maps.ts); hardened: for referenced maps only */
   inlineMapLookup?: boolean;
   /** per-access region checks: the maps' value regions and the batch context's shape */
   hardened?: { maps: readonly ValueRegion[]; batchContext: { size: number; writable: boolean } };
