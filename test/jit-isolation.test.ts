@@ -180,6 +180,28 @@ test('hardened: map values are reachable through lookups and map-value pointers,
   assert.equal(hardenedRun(h, `r1 = map[fd:${h.other}][0]+0\nldxdw %r0, [%r1+4]\nexit`), `EFAULT pc 6: invalid read of 8 bytes at ${hex(other + 4)}: outside any region the program may access`);
 });
 
+test('hardened with more maps than are checked inline: values of every referenced map, nothing else', () => {
+  const sys = new BpfSystem();
+  const fds = Array.from({ length: 6 }, (_, i) => sys.bpf('BPF_MAP_CREATE', { map_type: i % 2 === 0 ? 2 : 1, key_size: 4, value_size: 8 + 4 * i, max_entries: 4 }));
+  const refs = fds.map((fd, i) => `r${i === 5 ? 9 : i + 1} = map[fd:${fd}]`).join('\n').replace('r1 =', 'r6 =');
+  const run = (body: string): string => {
+    const fd = sys.loadUnverified({ prog_type: 0, insns: encode(assemble(`${refs}\n${body}`)), license: 'GPL' });
+    return outcome(() => testRun(sys, fd, new Uint8Array(16), 1, 'jit-hardened').retval);
+  };
+  // (the six lddw are pcs 0..11) the last map, a hash map of 28-byte values: insert key 2, look it up, write its last word
+  const insert = 'stw [%r10-4], 2\nstdw [%r10-16], 0\nmov %r1, %r9\nmov %r2, %r10\nadd %r2, -4\nmov %r3, %r10\nadd %r3, -32\nmov %r4, 0\ncall 2\n'
+    + 'mov %r1, %r9\nmov %r2, %r10\nadd %r2, -4\ncall 1\n';
+  assert.equal(run(`${insert}stw [%r0+24], 77\nldxw %r0, [%r0+24]\nexit`), '0x4d');
+  assert.equal(run(`${insert}stw [%r0+28], 77\nexit`), `EFAULT pc 25: invalid write of 4 bytes at ${hex(sys.mapOf(fds[5]!).impl.region.start + 8 + 28)}: outside any region the program may access`);
+  // array map 4 (16-byte values): a map-value pointer, and its header
+  assert.equal(run(`r1 = map[fd:${fds[4]}][0]+8\nstdw [%r1+0], 5\nldxdw %r0, [%r1+0]\nexit`), '0x5');
+  assert.equal(run(`ldxw %r0, [%r5+0]\nexit`), `EFAULT pc 12: invalid read of 4 bytes at ${hex(sys.mapOf(fds[4]!).impl.addr)}: outside any region the program may access`);
+  // a seventh map, not referenced
+  const other = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 8, max_entries: 4 });
+  const v = sys.mapOf(other).impl.region.start;
+  assert.equal(run(`lddw %r1, ${hex(v)}\nldxdw %r0, [%r1+0]\nexit`), `EFAULT pc 14: invalid read of 8 bytes at ${hex(v)}: outside any region the program may access`);
+});
+
 test('hardened: frames by depth, a read-only context, and faults inside a batch', () => {
   const h = hostile();
   assert.equal(hardenedRun(h, 'stdw [%r10-520], 1\nexit'), `EFAULT pc 4: invalid write of 8 bytes at ${hex(STACK_TOP - 520)}: outside the stack frame`);

@@ -215,6 +215,13 @@ const CMP32: Record<number, number> = {
 const TYPE_SUB = 4;
 const TYPE_HELPER_HARDENED = 5;
 const TYPE_FAULT = 6;
+const TYPE_CHECK_MAPS = 7;
+/**
+ * Hardened mode: up to this many referenced maps are checked inline at each
+ * access (and looked up inline); beyond, one function checks them all (and
+ * lookups take the helper), so code grows with accesses, not accesses x maps.
+ */
+const INLINE_MAPS = 4;
 /** Function indexes: the imports (helper trampoline, access fault), then run, packet offset, batch, the subprograms. */
 const F_HELPER = 0;
 const F_FAULT = 1;
@@ -258,7 +265,8 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     ? FIRST_SUB + starts.length - 1
     : undefined;
   const setRegionsFunc = hardened ? FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) : undefined;
-  const fc: FunctionContext = { scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc };
+  const checkMapsFunc = hardened && hardened.maps.length > INLINE_MAPS ? setRegionsFunc! + 1 : undefined;
+  const fc: FunctionContext = { scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
   const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
   // hardened mode's i64 locals come after eight i32 locals in every function
@@ -278,6 +286,8 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       // hardened: helper(id, pc) -> exit now; fault(pc, address, size * 2 + write)
       { params: [T.i32, T.i32], results: [T.i32] },
       { params: [T.i32, T.i64, T.i32], results: [] },
+      // hardened, many maps: checkMaps(address, size) -> 1 when inside a value
+      { params: [T.i64, T.i32], results: [T.i32] },
     ],
     funcImports: [
       { module: 'env', name: 'helper', type: hardened ? TYPE_HELPER_HARDENED : 0 },
@@ -292,6 +302,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       ...subs,
       ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction() }]),
       ...(setRegionsFunc === undefined ? [] : [{ type: 1, locals: [] as [number, number][], body: setRegionsFunction() }]),
+      ...(checkMapsFunc === undefined ? [] : [{ type: TYPE_CHECK_MAPS, locals: [[1, T.i64]] as [number, number][], body: checkMapsFunction(hardened!.maps) }]),
     ],
     exports: [
       { name: 'run', func: F_RUN }, { name: 'batch', func: F_BATCH }, { name: 'depth', global: G_DEPTH },
@@ -325,6 +336,8 @@ interface FunctionContext {
   hardened: CompileOptions['hardened'];
   /** hardened mode: the function index of setRegions */
   setRegionsFunc: number | undefined;
+  /** hardened mode with more than INLINE_MAPS maps: the function index of checkMaps */
+  checkMapsFunc: number | undefined;
 }
 
 /**
@@ -477,7 +490,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     run(G_A_LO);
     run(G_B_LO);
     if (base !== 10) stack();
-    for (const m of h.maps) {
+    if (fc.checkMapsFunc !== undefined) c.get(EA).i32(size).op(OP.call).u32(fc.checkMapsFunc).op(OP.br_if).u32(0);
+    else for (const m of h.maps) {
       if (m.valueSize < size) continue;
       // inside the storage, and inside one element's value: (offset % stride) - valueOff <= valueSize - size,
       // in u32 (an access straddling two values is refused, as the checked interpreter does)
@@ -743,7 +757,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           c.op(OP.end);
           break;
         }
-        if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined && fc.hardened) {
+        if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined && fc.hardened && fc.hardened.maps.length <= INLINE_MAPS) {
           // Hardened: the inline lookup only for a map the program references (its header is out of the
           // program's reach), after checking the key; anything else takes the helper, which checks both.
           const maps = fc.hardened.maps;
@@ -761,7 +775,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           for (let i = 0; i < maps.length; i++) c.op(OP.end);
           break;
         }
-        if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined) {
+        if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined && !fc.hardened) {
           // r0 = lookup(r1, r2) in WebAssembly; -1 (not a map it knows) takes the helper
           c.get(reg(1)).op(OP.i32_wrap_i64).get(reg(2)).op(OP.i32_wrap_i64).op(OP.call).u32(fc.lookupFunc).tee(A)
             .i32(-1).op(OP.i32_ne).op(OP.if).byte(VOID)
@@ -913,6 +927,32 @@ function setRegionsFunction(): Code {
     c.gset(g + R_LOW);
     c.op(OP.end);
   }
+  return c;
+}
+
+/**
+ * Hardened mode with many maps: checkMaps(ea, size) -> 1 when [ea, ea +
+ * size) lies inside one value of a referenced map (the test access() makes
+ * inline for a few maps, with the size a parameter: size <= valueSize first,
+ * so that no bound below can wrap).
+ */
+function checkMapsFunction(maps: readonly ValueRegion[]): Code {
+  const c = new Code();
+  const ea = 0;
+  const size = 1;
+  const t = 2;
+  for (const m of maps) {
+    c.get(size).i32(m.valueSize).op(OP.i32_le_u).op(OP.if).byte(VOID);
+    c.get(ea).i64(m.start).op(OP.i64_sub).tee(t).i64(m.end - m.start).get(size).op(OP.i64_extend_i32_u).op(OP.i64_sub).op(OP.i64_le_u);
+    c.op(OP.if).byte(VOID);
+    c.get(t).op(OP.i32_wrap_i64);
+    if (m.stride & (m.stride - 1)) c.i32(m.stride).op(OP.i32_rem_u);
+    else c.i32(m.stride - 1).op(OP.i32_and);
+    if (m.valueOff !== 0) c.i32(m.valueOff).op(OP.i32_sub);
+    c.i32(m.valueSize).get(size).op(OP.i32_sub).op(OP.i32_le_u).op(OP.if).byte(VOID).i32(1).op(OP.return).op(OP.end);
+    c.op(OP.end).op(OP.end);
+  }
+  c.i32(0);
   return c;
 }
 
