@@ -209,6 +209,14 @@ test('hardened: frames by depth, a read-only context, and faults inside a batch'
   assert.equal(hardenedRun(h, 'lddw %r10, 0x10200\nstdw [%r10-8], 1\nexit'), 'EFAULT pc 6: invalid write of 8 bytes at 0x101f8: outside the stack frame');
   // r10 written by an atomic exchange: its accesses are checked, as any register's
   assert.equal(hardenedRun(h, 'stdw [%r10-8], 0x10100\nlock xchg [%r10-8], %r10\nstdw [%r10-8], 1\nexit'), 'EFAULT pc 6: invalid write of 8 bytes at 0x100f8: outside the stack frame');
+  // pointers derived from r10 go unchecked only while provably inside the frame: past it, after a join,
+  // after a call that returned them, after an atomic fetch into them
+  const hdr = hex(h.addr(h.hash));
+  assert.equal(hardenedRun(h, 'mov %r2, %r10\nadd %r2, -520\nstdw [%r2+0], 1\nexit'), `EFAULT pc 6: invalid write of 8 bytes at ${hex(STACK_TOP - 520)}: outside the stack frame`);
+  assert.equal(hardenedRun(h, 'mov %r2, %r9\njne %r1, 0, +1\nmov %r2, %r10\nstdw [%r2-8], 1\nexit'), `EFAULT pc 7: invalid write of 8 bytes at ${hex(h.addr(h.array) - 8)}: outside any region the program may access`);
+  assert.equal(hardenedRun(h, 'mov %r1, %r10\nadd %r1, -8\ncall local f\nstdw [%r1+0], 1\nexit\nf:\nmov %r1, %r8\nexit'), `EFAULT pc 7: invalid write of 8 bytes at ${hdr}: outside any region the program may access`);
+  assert.equal(hardenedRun(h, 'stxdw [%r10-16], %r8\nmov %r3, %r10\nadd %r3, -16\nlock xchg [%r10-16], %r3\nstw [%r3+0], 1\nexit'), `EFAULT pc 8: invalid write of 4 bytes at ${hdr}: outside any region the program may access`);
+  assert.equal(hardenedRun(h, 'mov %r2, %r10\nadd %r2, -16\nstdw [%r2+8], 6\nldxdw %r0, [%r10-8]\nexit'), '0x6');
   // a callee reaches its caller's frame, not the frame below its own
   assert.equal(hardenedRun(h, 'stdw [%r10-8], 40\nmov %r1, %r10\ncall local f\nexit\nf:\nldxdw %r0, [%r1-8]\nadd %r0, 2\nexit'), '0x2a');
   assert.equal(hardenedRun(h, 'call local f\nexit\nf:\nstdw [%r10-520], 1\nexit'), `EFAULT pc 6: invalid write of 8 bytes at ${hex(STACK_TOP - 1032)}: outside the stack frame`);

@@ -461,10 +461,13 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
    * against the frames, the run's regions and the maps' values, calling the
    * fault import (which throws) when none holds it.
    */
+  /** registers known to hold r10 + k (only while r10 keeps its entry value), reg -> k; forgotten at each leader */
+  const frameOffsets = new Map<number, number>();
   const access = (base: number, off: number, size: number, write: boolean, pc: number): number => {
     const h = fc.hardened;
-    // r10 + off inside the current frame, when nothing in this function writes r10: no check needed
-    if (!h || (base === 10 && r10Fixed && off >= -STACK_FRAME_SIZE && off + size <= 0)) return address(c, base, off);
+    // r10 + k + off inside the current frame, when nothing in this function writes r10: no check needed
+    const k = base === 10 ? 0 : frameOffsets.get(base);
+    if (!h || (r10Fixed && k !== undefined && k + off >= -STACK_FRAME_SIZE && k + off + size <= 0)) return address(c, base, off);
     c.op(OP.block).byte(VOID);
     c.get(reg(base));
     if (off !== 0) c.i64(off).op(OP.i64_add);
@@ -570,6 +573,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     const cls = code & 0x07;
     const x = (code & 0x08) !== 0;
     const shape = opcodeShape(code);
+    if (leaders.has(pc)) frameOffsets.clear();
     switch (shape) {
       case 'alu': {
         if (cls === 0x07) {
@@ -800,6 +804,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       default:
         throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile opcode 0x${code.toString(16)}`);
     }
+    // (a fused ldxh + be16 writes one register: the ldx's forgetting covers both)
+    if (r10Fixed) trackFrameOffsets(frameOffsets, s);
   }
   if (!backward) {
     while (closed < sorted.length) {
@@ -821,6 +827,35 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     c.i32(scratch).get(reg(0)).mem(OP.i64_store);
   }
   return c;
+}
+
+/**
+ * After slot `s`: which registers
+ * hold r10 + k. `mov rd, r10`, `mov rd, rs` and 64-bit add/sub of a constant
+ * carry the offset; any other write to a register forgets it, as do calls
+ * (a helper writes r0, a local call returns r0..r5).
+ */
+function trackFrameOffsets(known: Map<number, number>, s: Slot): void {
+  const shape = opcodeShape(s.code);
+  if (s.code === 0xbf && s.off === 0) { // mov64 rd, rs
+    const k = s.src === 10 ? 0 : known.get(s.src);
+    if (k === undefined) known.delete(s.dst);
+    else known.set(s.dst, k);
+  } else if ((s.code === 0x07 || s.code === 0x17) && known.has(s.dst)) { // add64/sub64 rd, imm
+    const k = known.get(s.dst)! + (s.code === 0x07 ? s.imm : -s.imm);
+    // offsets far outside any frame are of no use, and stay exact in a double
+    if (Math.abs(k) > 1 << 20) known.delete(s.dst);
+    else known.set(s.dst, k);
+  } else if (shape === 'alu' || shape === 'neg' || shape === 'end' || shape === 'lddw' || shape === 'ldx' || shape === 'ldsx') {
+    known.delete(s.dst);
+  } else if (shape === 'atomic') {
+    if (s.imm & 1) known.delete(s.src);
+    if (s.imm === 0xf1) known.delete(0);
+  } else if (shape === 'ldabs' || shape === 'ldind' || shape === 'callx' || (shape === 'call' && s.src !== 1)) {
+    known.delete(0);
+  } else if (shape === 'call') {
+    for (let r = 0; r <= 5; r++) known.delete(r);
+  }
 }
 
 /** Spend one unit of fuel, calling `out` when none is left: a local, or for programs with local calls a word shared by all their functions. */
