@@ -399,13 +399,40 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     // a new run generation for the maps' helpers (see HashMap)
     if (fc.helpers) c.i32(RUN_GEN_ADDR).i32(RUN_GEN_ADDR).mem(OP.i32_load).i32(1).op(OP.i32_add).mem(OP.i32_store);
     if (fc.hardened) {
-      // this run's regions: its context (the shape the program type gives) and its packet
+      // this run's regions, straight into locals: its context (the shape the program type gives) and
+      // its packet; the globals follow only before a call that reads them (syncRegions)
       const ctx = fc.hardened.batchContext;
-      c.get(P_R1).i32(ctx.size).get(P_PKT).get(P_LEN).i32(ctx.writable ? 1 : 0).op(OP.call).u32(fc.setRegionsFunc!);
+      const set = (l: number, lo: () => void, end: () => void, writable: boolean, absent: () => void): void => {
+        absent();
+        c.op(OP.if).byte(VOID);
+        c.i64(NO_REGION).set(l + R_LO).i64(NO_REGION_END).set(l + R_END).i64(NO_REGION).set(l + R_LOW);
+        c.op(OP.else);
+        lo();
+        c.op(OP.i64_extend_i32_u).tee(l + R_LO);
+        // (lo stays on the stack for the end)
+        if (writable) c.tee(l + R_LOW);
+        else c.i64(NO_REGION).set(l + R_LOW);
+        end();
+        c.op(OP.i64_add).set(l + R_END);
+        c.op(OP.end);
+      };
+      set(REGION_LOCALS, () => c.get(P_R1), () => c.i64(ctx.size), ctx.writable && ctx.size > 0,
+        () => c.get(P_R1).i32(NULL_PAGE_END).op(OP.i32_lt_u).i32(ctx.size === 0 ? 1 : 0).op(OP.i32_or));
+      set(REGION_LOCALS + 3, () => c.get(P_PKT), () => c.get(P_LEN).op(OP.i64_extend_i32_u), false,
+        () => c.get(P_PKT).i32(NULL_PAGE_END).op(OP.i32_lt_u).get(P_LEN).op(OP.i32_eqz).op(OP.i32_or));
     }
   }
   // hardened: the run's regions in locals, which V8 keeps in registers or the frame rather than reloading globals
-  if (fc.hardened) for (let k = 0; k < 6; k++) c.gget(G_A_LO + k).set(REGION_LOCALS + k);
+  if (fc.hardened && !batch) for (let k = 0; k < 6; k++) c.gget(G_A_LO + k).set(REGION_LOCALS + k);
+  /** batch mode: the run's regions into the globals, before a call whose callee or JavaScript reads them */
+  const syncRegions = (): void => {
+    if (batch && fc.hardened) for (let k = 0; k < 6; k++) c.get(REGION_LOCALS + k).gset(G_A_LO + k);
+  };
+  /** A helper call at `pc` (see helperCall). */
+  const callHelper = (pc: number, id: () => void, exitWithR0: (ifs: number) => void): void => {
+    syncRegions();
+    helperCall(c, fc, pc, id, exitWithR0);
+  };
   if (main) {
     // r10 is the top of the stack; r1, r2 come in as i32 addresses/lengths.
     c.i64(STACK_TOP).set(reg(10));
@@ -507,6 +534,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       c.i32(m.valueSize - size).op(OP.i32_le_u).op(OP.br_if).u32(1);
       c.op(OP.end);
     }
+    syncRegions();
     c.i32(pc).get(EA).i32(size * 2 + (write ? 1 : 0)).op(OP.call).u32(F_FAULT).op(OP.unreachable);
     c.op(OP.end);
     c.get(EA).op(OP.i32_wrap_i64);
@@ -744,6 +772,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           c.op(OP.end);
           useFuel(c, fc, () => fault(FAULT_FUEL));
           c.gget(G_DEPTH).i32(1).op(OP.i32_add).gset(G_DEPTH);
+          syncRegions();
           c.get(P_R1).get(P_R2).get(P_PKT).get(P_LEN).get(P_NET);
           for (let r = 0; r <= 9; r++) c.get(reg(r));
           c.i64(STACK_TOP).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
@@ -772,10 +801,10 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
             c.op(OP.call).u32(fc.lookupFunc!).tee(A).i32(-1).op(OP.i32_ne).op(OP.if).byte(VOID)
               .get(A).op(OP.i64_extend_i32_u).set(reg(0))
               .op(OP.else);
-            helperCall(c, fc, pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + i + 2));
+            callHelper(pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + i + 2));
             c.op(OP.end).op(OP.else);
           });
-          helperCall(c, fc, pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + maps.length));
+          callHelper(pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + maps.length));
           for (let i = 0; i < maps.length; i++) c.op(OP.end);
           break;
         }
@@ -785,15 +814,15 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
             .i32(-1).op(OP.i32_ne).op(OP.if).byte(VOID)
             .get(A).op(OP.i64_extend_i32_u).set(reg(0))
             .op(OP.else);
-          helperCall(c, fc, pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1));
+          callHelper(pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1));
           c.op(OP.end);
           break;
         }
-        helperCall(c, fc, pc, () => c.i32(imm), exitWithR0);
+        callHelper(pc, () => c.i32(imm), exitWithR0);
         break;
       case 'callx':
         // The helper id is in dst; an id beyond 32 bits is an unknown helper.
-        helperCall(c, fc, pc, () => {
+        callHelper(pc, () => {
           c.get(reg(d)).i64(32).op(OP.i64_shr_u).op(OP.i64_eqz).op(OP.if).byte(T.i32)
             .get(reg(d)).op(OP.i32_wrap_i64).op(OP.else).i32(-1).op(OP.end);
         }, exitWithR0);
@@ -942,8 +971,9 @@ export function batchVerdicts(mem: AddressSpace, desc: number, n: number): Uint3
 }
 
 /**
- * Hardened mode: setRegions(aStart, aLen, bStart, bLen, writable) sets the
- * run's two regions (bit 0 of writable: A may be written, bit 1: B). A
+ * Hardened mode: setRegions(aStart, aLen, bStart, bLen, writable), which
+ * exec calls before a run (a batch computes the same per run, inline), sets
+ * the run's two regions (bit 0 of writable: A may be written, bit 1: B). A
  * region that is empty or starts in the null page is absent: its low bound
  * is NO_REGION and its end NO_REGION_END, so the check `lo <= ea <= end - size` (u64)
  * holds for no address; a present one ends at or above NULL_PAGE_END, so
