@@ -50,7 +50,7 @@ function initMask(o: number): number {
   return m;
 }
 
-function shapeOf(s: VerifierState): { freeRegs: number; words: Int32Array; masks: Int32Array; key: string } {
+function shapeOf(s: VerifierState): { freeRegs: number; words: Int32Array; masks: Int32Array; key: number } {
   let freeRegs = 0;
   for (let i = 0; i < MAX_BPF_REG; i++) {
     const t = s.regs[i]!.type;
@@ -58,14 +58,14 @@ function shapeOf(s: VerifierState): { freeRegs: number; words: Int32Array; masks
   }
   const words: number[] = [];
   const masks: number[] = [];
-  let key = `${freeRegs}`;
+  let key = freeRegs;
   for (let w = s.stackLow >> 2; w < STACK_WORDS; w++) {
     const o = s.stackWords[w]!;
     if (o === 0) continue;
     const m = initMask(o);
     words.push(w);
     masks.push(m);
-    key += `,${w}:${m}`;
+    key = mix(mix(key, w), m);
   }
   return { freeRegs, words: Int32Array.from(words), masks: Int32Array.from(masks), key };
 }
@@ -103,9 +103,16 @@ function shapeFits(g: Group, cur: VerifierState): boolean {
   return true;
 }
 
+function sameArray(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 export class PruneIndex {
   private readonly groups: Group[] = [];
-  private readonly byKey = new Map<string, Group>();
+  /** groups by a hash of their shape */
+  private readonly byKey = new Map<number, Group[]>();
 
   /**
    * Is `cur` covered by a stored state? `probe` is called once per group
@@ -128,10 +135,12 @@ export class PruneIndex {
   /** Store `s` (a copy the caller will not change). */
   add(s: VerifierState): void {
     const shape = shapeOf(s);
-    let g = this.byKey.get(shape.key);
+    let same = this.byKey.get(shape.key);
+    if (same === undefined) this.byKey.set(shape.key, (same = []));
+    let g = same.find((x) => x.freeRegs === shape.freeRegs && sameArray(x.words, shape.words) && sameArray(x.masks, shape.masks));
     if (g === undefined) {
       g = { freeRegs: shape.freeRegs, words: shape.words, masks: shape.masks, buckets: new Map() };
-      this.byKey.set(shape.key, g);
+      same.push(g);
       this.groups.push(g);
     }
     const h = hashUnder(g, s);
