@@ -533,7 +533,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           break;
         }
         if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined) {
-          // r0 = lookup(r1, r2) in WebAssembly; -1 (not a map it knows) takes the helper
+          // r0 = lookup(r1, r2) in WebAssembly; -1 (not one of the program's maps, or a mirror found
+          // inconsistent) takes the helper
           c.get(reg(1)).op(OP.i32_wrap_i64).get(reg(2)).op(OP.i32_wrap_i64).op(OP.call).u32(fc.lookupFunc).tee(A)
             .i32(-1).op(OP.i32_ne).op(OP.if).byte(VOID)
             .get(A).op(OP.i64_extend_i32_u).set(reg(0))
