@@ -10,9 +10,10 @@
  * A map's structure (shape, links) lives in JavaScript, outside the memory
  * programs address; what lives in that memory (the header, a hash map's
  * mirror of its links for the JIT, the pin words) is never trusted: a
- * program that escaped the verifier can change which element gets reused
- * or make its own lookups miss, never make the runtime loop, crash or
- * write outside the map's storage.
+ * program that escaped the verifier can change which element gets reused,
+ * or make the JIT's inline lookups in that map miss or find a stale element
+ * of the same map until the mirror is rewritten (maps/hash.ts); never make
+ * the runtime loop, crash, or write outside the map's storage.
  */
 
 import { BpfError, ERRNO } from '../errors.js';
