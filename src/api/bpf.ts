@@ -18,7 +18,7 @@ import type { ErrnoCode } from '../errors.js';
 import { errnoName } from '../errors.js';
 import { createMap } from '../maps/index.js';
 import type { BpfMapImpl } from '../maps/map.js';
-import { mapHelpers } from '../progs/map-helpers.js';
+import { installMapHelpers } from '../progs/map-helpers.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { LoadedProgram, ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
@@ -104,7 +104,7 @@ export class BpfSystem {
 
   constructor(runtime: Runtime = new Runtime()) {
     this.runtime = runtime;
-    for (const h of mapHelpers((addr) => this.mapsByAddr.get(addr)?.impl)) runtime.helpers.register(h);
+    installMapHelpers(runtime.helpers, (addr) => this.mapsByAddr.get(addr)?.impl);
   }
 
   /** The bpf(2) multiplexor. Returns the new fd for MAP_CREATE and PROG_LOAD, else 0. */

@@ -162,7 +162,9 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
     toConstants(sys, slots);
     let interpreter: Interpreter;
     try {
-      interpreter = new Interpreter(sys.runtime.mem, slots, { checked: true, budget: sys.unverifiedBudget, helpers: sys.runtime.helpers, regions: sys.runtime.regions });
+      interpreter = new Interpreter(sys.runtime.mem, slots, {
+        checked: true, budget: sys.unverifiedBudget, helpers: sys.runtime.helpers, regions: sys.runtime.regions, maps: maps.map((m) => m.impl),
+      });
     } catch (e) {
       if (e instanceof BpfError) return reject(e.code, e.message);
       throw e;
@@ -191,7 +193,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
 
   let interpreter: Interpreter;
   try {
-    interpreter = new Interpreter(sys.runtime.mem, slots, { checked: false, helpers: sys.runtime.helpers, regions: sys.runtime.regions });
+    interpreter = new Interpreter(sys.runtime.mem, slots, { checked: false, helpers: sys.runtime.helpers, regions: sys.runtime.regions, maps: maps.map((m) => m.impl) });
   } catch (e) {
     if (e instanceof BpfError) return reject(e.code, e.message);
     throw e;
@@ -204,7 +206,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
   const loaded: LoadedProgram = { type, slots, maps, license: lic, gplCompatible, verified: true, interpreter, log: log.toString() };
   if (sys.jitEnabled) {
     try {
-      loaded.jit = new JitProgram(sys.runtime.mem, slots, { helpers: sys.runtime.helpers });
+      loaded.jit = new JitProgram(sys.runtime.mem, slots, { helpers: sys.runtime.helpers, maps: maps.map((m) => m.impl) });
     } catch (e) {
       // ENOTSUP: a construct the JIT does not compile yet; the interpreter runs it.
       if (!(e instanceof BpfError) || e.code !== 'ENOTSUP') throw e;

@@ -33,6 +33,8 @@ import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
+import { programMaps } from '../runtime/helpers.js';
+import type { BpfMapImpl, JitMapLayout } from '../maps/map.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import { MAX_CALL_FRAMES, PAGE_SIZE, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
 import type { RunInput } from '../vm/interpreter.js';
@@ -89,6 +91,8 @@ class Code extends Emitter {
 
 export interface JitOptions {
   helpers: HelperRegistry;
+  /** the program's maps, the only ones its helper calls may use (runtime/helpers.ts, programMaps) */
+  maps?: readonly BpfMapImpl[];
 }
 
 /** The address the program's memory operand points to, as an i32 on the stack; returns the memarg offset to use. */
@@ -146,7 +150,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
   const funcIndex = new Map(starts.map((e, i) => [e, i === 0 ? 1 : FIRST_SUB + i - 1]));
   const multi = starts.length > 1;
   const helpers = slots.some((s) => (s.code === 0x85 && s.src === 0) || s.code === 0x8d);
-  const lookupFunc = options.inlineMapLookup && slots.some((s) => s.code === 0x85 && s.src === 0 && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
+  const lookupFunc = options.inlineMapLookup && options.inlineMapLookup.length > 0 && slots.some((s) => s.code === 0x85 && s.src === 0 && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
     ? FIRST_SUB + starts.length - 1
     : undefined;
   const fc: FunctionContext = { scratch, funcIndex, multi, helpers, lookupFunc };
@@ -169,15 +173,15 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
       { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32]], body: batchBody },
       ...subs,
-      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction() }]),
+      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(options.inlineMapLookup!) }]),
     ],
     exports: [{ name: 'run', func: 1 }, { name: 'batch', func: 3 }],
   });
 }
 
 export interface CompileOptions {
-  /** helper 1 is bpf_map_lookup_elem: look values up in WebAssembly (jit/maps.ts) */
-  inlineMapLookup?: boolean;
+  /** helper 1 is bpf_map_lookup_elem: look values up in WebAssembly (jit/maps.ts) in these maps, the program's */
+  inlineMapLookup?: readonly JitMapLayout[];
 }
 
 /** bpf_map_lookup_elem's helper id */
@@ -529,7 +533,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           break;
         }
         if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined) {
-          // r0 = lookup(r1, r2) in WebAssembly; -1 (not a map it knows) takes the helper
+          // r0 = lookup(r1, r2) in WebAssembly; -1 (not one of the program's maps, or a mirror found
+          // inconsistent) takes the helper
           c.get(reg(1)).op(OP.i32_wrap_i64).get(reg(2)).op(OP.i32_wrap_i64).op(OP.call).u32(fc.lookupFunc).tee(A)
             .i32(-1).op(OP.i32_ne).op(OP.if).byte(VOID)
             .get(A).op(OP.i64_extend_i32_u).set(reg(0))
@@ -698,8 +703,9 @@ export class JitProgram {
     this.mem = mem;
     this.scratch = mem.alloc(8 * 16);
     const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
+    const maps = programMaps(slots, options.helpers, options.maps);
     const bytes = compileToWasm(slots, this.scratch, { min: pages }, {
-      inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem',
+      inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? maps.list.map((m) => m.jitLayout()) : undefined,
     });
     this.wasmBytes = bytes.length;
     this.regs = new Int32Array(mem.memory.buffer, this.scratch, 32);
@@ -708,6 +714,7 @@ export class JitProgram {
     const env: HelperEnv = {
       get u8() { return mem.u8; },
       get view() { return mem.view; },
+      mapAt: maps.at,
       access(addr: number, size: number, write: boolean): void {
         if (addr < 0 || addr + size > mem.byteLength) {
           throw new BpfError('EFAULT', `helper: invalid ${write ? 'write' : 'read'} of ${size} bytes at 0x${(addr >>> 0).toString(16)}`);

@@ -34,6 +34,8 @@ import type { Slot } from '../isa/instruction.js';
 import { slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
+import { programMaps } from '../runtime/helpers.js';
+import type { BpfMapImpl } from '../maps/map.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
 
@@ -55,6 +57,8 @@ export interface InterpreterOptions {
   helpers: HelperRegistry;
   /** regions that live longer than a run (map storage); consulted in checked mode */
   regions?: () => readonly Region[];
+  /** the program's maps, the only ones its helper calls may use (runtime/helpers.ts, programMaps) */
+  maps?: readonly BpfMapImpl[];
 }
 
 /** Input of one run. Registers not given start at 0. */
@@ -319,6 +323,7 @@ export class Interpreter {
     this.env = {
       get u8() { return mem.u8; },
       get view() { return mem.view; },
+      mapAt: programMaps(slots, options.helpers, options.maps).at,
       access(addr: number, size: number, write: boolean): void {
         if (self.checked) self.check(self.pcForHelper, addr, 0, size, write);
         else if (addr < 0 || addr + size > mem.byteLength) {
