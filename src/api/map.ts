@@ -2,13 +2,18 @@
  * BpfMap: the idiomatic map API on top of bpf(), in the spirit of
  * cilium/ebpf's Map and aya's HashMap: lookup, update with named flags,
  * delete, nextKey, iteration, optional typed codecs, close. Every call goes
- * through BpfSystem.bpf(), so the low-level and the idiomatic API share one
- * implementation and one set of errors.
+ * through the bpf() command code (BpfSystem.bpfOnMap), so the low-level and
+ * the idiomatic API share one implementation and one set of errors.
+ *
+ * A BpfMap holds its own reference to the map, apart from its fd, and acts
+ * on the map itself: closing the fd through BpfSystem.close, or the fd's
+ * number being reused by another map, neither frees nor redirects it. After
+ * close() every call is EBADF.
  */
 
 import { BpfError } from '../errors.js';
 import { BPF_ANY, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST } from '../maps/map.js';
-import type { BpfSystem } from './bpf.js';
+import type { BpfSystem, MapObject } from './bpf.js';
 import { BPF_CMD } from './bpf.js';
 
 export interface Codec<T> {
@@ -70,7 +75,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   readonly valueSize: number;
   readonly maxEntries: number;
   readonly type: number;
-  private closed = false;
+  private obj: MapObject | undefined;
 
   constructor(
     readonly sys: BpfSystem,
@@ -79,7 +84,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     private readonly valueCodec: Codec<V> = bytes as unknown as Codec<V>,
     readonly name = '',
   ) {
-    const { impl } = sys.mapOf(fd);
+    const obj = sys.mapOf(fd);
+    sys.hold(obj);
+    this.obj = obj;
+    const { impl } = obj;
     this.keySize = impl.keySize;
     this.valueSize = impl.valueSize;
     this.maxEntries = impl.maxEntries;
@@ -96,8 +104,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     return new BpfMap<K, V>(sys, fd, codecs.key, codecs.value, spec.name ?? '');
   }
 
-  private live(): void {
-    if (this.closed) throw new BpfError('EBADF', `map ${this.name || this.fd} is closed`);
+  /** The map this wrapper holds; EBADF once closed. */
+  get object(): MapObject {
+    if (!this.obj) throw new BpfError('EBADF', `map ${this.name || this.fd} is closed`);
+    return this.obj;
   }
 
   private key(k: K): Uint8Array {
@@ -108,10 +118,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** The value for `key`, or undefined when there is none. */
   lookup(key: K): V | undefined {
-    this.live();
+    const obj = this.object;
     const value = new Uint8Array(this.valueSize);
     try {
-      this.sys.bpf(BPF_CMD.BPF_MAP_LOOKUP_ELEM, { map_fd: this.fd, key: this.key(key), value });
+      this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_LOOKUP_ELEM, { key: this.key(key), value });
     } catch (e) {
       if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
       throw e;
@@ -121,19 +131,19 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** BPF_MAP_UPDATE_ELEM; errors (EEXIST, ENOENT, E2BIG, ...) throw. */
   update(key: K, value: V, flags: UpdateFlag = 'any'): void {
-    this.live();
+    const obj = this.object;
     const f = Object.hasOwn(FLAGS, flags) ? FLAGS[flags] : undefined;
     if (f === undefined) throw new BpfError('EINVAL', `unknown update flag '${String(flags)}' (any, noexist, exist)`);
     const v = this.valueCodec.encode(value);
     if (v.length !== this.valueSize) throw new BpfError('EINVAL', `value of ${v.length} bytes, the map's values have ${this.valueSize}`);
-    this.sys.bpf(BPF_CMD.BPF_MAP_UPDATE_ELEM, { map_fd: this.fd, key: this.key(key), value: v, flags: f });
+    this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_UPDATE_ELEM, { key: this.key(key), value: v, flags: f });
   }
 
   /** Delete `key`: true if it was there, false if not; EINVAL (array maps) throws. */
   delete(key: K): boolean {
-    this.live();
+    const obj = this.object;
     try {
-      this.sys.bpf(BPF_CMD.BPF_MAP_DELETE_ELEM, { map_fd: this.fd, key: this.key(key) });
+      this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_DELETE_ELEM, { key: this.key(key) });
       return true;
     } catch (e) {
       if (e instanceof BpfError && e.code === 'ENOENT') return false;
@@ -143,10 +153,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** The key after `key` in the map's order (the first key without one), or undefined at the end. */
   nextKey(key?: K): K | undefined {
-    this.live();
+    const obj = this.object;
     const next = new Uint8Array(this.keySize);
     try {
-      this.sys.bpf(BPF_CMD.BPF_MAP_GET_NEXT_KEY, { map_fd: this.fd, key: key === undefined ? null : this.key(key), next_key: next });
+      this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_GET_NEXT_KEY, { key: key === undefined ? null : this.key(key), next_key: next });
     } catch (e) {
       if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
       throw e;
@@ -175,9 +185,12 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     return this.entries();
   }
 
+  /** Close the fd (if it still names this map) and drop the wrapper's reference. Closing twice is a no-op. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.sys.close(this.fd);
+    const obj = this.obj;
+    if (!obj) return;
+    this.obj = undefined;
+    this.sys.closeFdOf(this.fd, obj);
+    this.sys.release(obj);
   }
 }
