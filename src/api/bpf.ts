@@ -266,7 +266,7 @@ export class BpfSystem {
   private u32(a: Record<string, unknown>, field: string): number {
     const v = a[field] ?? 0;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0xffffffff) {
-      throw new BpfError('EINVAL', `${field} must be a 32-bit integer, got ${typeof v === 'number' ? v : typeof v}`);
+      throw new BpfError('EINVAL', `${field} must be a 32-bit integer, got ${describe(v)}`);
     }
     return v >>> 0;
   }
@@ -276,8 +276,8 @@ export class BpfSystem {
     let x: bigint;
     if (typeof v === 'bigint') x = v;
     else if (typeof v === 'number' && Number.isSafeInteger(v)) x = BigInt(v);
-    else throw new BpfError('EINVAL', `${field} must be an integer or a bigint`);
-    if (x < -(1n << 63n) || x >= 1n << 64n) throw new BpfError('EINVAL', `${field} does not fit in 64 bits`);
+    else throw new BpfError('EINVAL', `${field} must be an integer or a bigint, got ${describe(v)}`);
+    if (x < -(1n << 63n) || x >= 1n << 64n) throw new BpfError('EINVAL', `${field} ${describe(v)} does not fit in 64 bits`);
     const u = BigInt.asUintN(64, x);
     return [Number(u & 0xffffffffn) | 0, Number(u >> 32n) | 0];
   }
@@ -286,7 +286,7 @@ export class BpfSystem {
   private buffer(a: Record<string, unknown>, field: string, size: number): Uint8Array {
     const v = a[field];
     if (!(v instanceof Uint8Array)) {
-      throw new BpfError('EFAULT', `${field} must be a Uint8Array${v === undefined || v === null ? '' : `, got ${typeof v}`}`);
+      throw new BpfError('EFAULT', `${field} must be a Uint8Array, got ${describe(v)}`);
     }
     if (v.length < size) throw new BpfError('EFAULT', `${field} has ${v.length} bytes, the map needs ${size}`);
     return v;
@@ -392,14 +392,20 @@ export class BpfSystem {
   }
 }
 
-/** A value as an error message shows it: strings quoted, so '3' does not read as the number 3. */
+/**
+ * A value as an error message shows it, without calling user code: strings
+ * quoted, so '3' does not read as the number 3; objects by their kind.
+ */
 export function describe(v: unknown): string {
   if (typeof v === 'string') return `'${v.length > 40 ? v.slice(0, 40) + '...' : v}' (a string)`;
-  if (typeof v === 'number' || typeof v === 'bigint' || typeof v === 'boolean' || v === undefined) return String(v) + (typeof v === 'bigint' ? 'n' : '');
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined) return String(v);
   if (v === null) return 'null';
+  if (typeof v === 'symbol') return 'a symbol';
+  if (typeof v === 'function') return 'a function';
   if (Array.isArray(v)) return 'an array';
-  if (v instanceof Uint8Array) return 'a Uint8Array';
-  return `a ${typeof v}`;
+  const kind = Object.prototype.toString.call(v).slice(8, -1);
+  return kind === 'Object' ? 'an object' : `${/^[AEIO]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }
 
 function updateMessage(errno: number): string {
