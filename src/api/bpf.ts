@@ -276,7 +276,7 @@ export class BpfSystem {
     let x: bigint;
     if (typeof v === 'bigint') x = v;
     else if (typeof v === 'number' && Number.isSafeInteger(v)) x = BigInt(v);
-    else throw new BpfError('EINVAL', `${field} must be an integer or a bigint, got ${describe(v)}`);
+    else throw new BpfError('EINVAL', `${field} must be a safe integer or a bigint, got ${describe(v)}`);
     if (x < -(1n << 63n) || x >= 1n << 64n) throw new BpfError('EINVAL', `${field} ${describe(v)} does not fit in 64 bits`);
     const u = BigInt.asUintN(64, x);
     return [Number(u & 0xffffffffn) | 0, Number(u >> 32n) | 0];
