@@ -293,6 +293,13 @@ describe('close(), testRun() and the wrappers take only what they document', () 
     expectErr(() => m.update(0, 'abc' as unknown as Uint8Array), 'EINVAL', "value of 3 bytes, the map's values have 8");
     expectErr(() => m.update(0, new Uint8Array(8), 'sometimes' as never), 'EINVAL', "unknown update flag 'sometimes' (any, noexist, exist)");
     expectErr(() => m.lookup(1.5), 'EINVAL', '1.5 is not an integer');
+    expectErr(() => m.lookup(Object.create(null)), 'EINVAL', 'an object is not an integer');
+    expectErr(() => BpfMap.create(sys, null as never), 'EINVAL', 'a map spec must be an object { type, keySize, valueSize, maxEntries }, got null');
+    expectErr(() => BpfMap.create(sys, { type: 'lru' as never, keySize: 4, valueSize: 8, maxEntries: 2 }), 'EINVAL', "unknown map type 'lru' (hash, array)");
+    expectErr(() => BpfMap.create(sys, { type: 'array', keySize: 4, valueSize: 8, maxEntries: 2 }, null as never), 'EINVAL', 'codecs must be an object { key, value }, got null');
+    expectErr(() => Program.load(sys, 'r0 = 0\nexit' as never), 'EINVAL', "a program spec must be an object { type, insns, license }, got 'r0 = 0\\nexit' (a string)");
+    expectErr(() => Program.load(sys, { type: 7 as never, insns: [MOV0, EXIT] }), 'EINVAL', 'unknown program type 7 (socket_filter, unspec)');
+    expectErr(() => Program.load(sys, { insns: [MOV0, EXIT], license: 5 as never }), 'EFAULT', 'license must be a string or a Uint8Array, got 5', 'BPF_PROG_LOAD');
     expectErr(() => BpfMap.create(sys, { type: 'array', keySize: '4' as never, valueSize: 8, maxEntries: 2 }), 'EINVAL', "key_size must be a 32-bit integer, got '4' (a string)", 'BPF_MAP_CREATE');
     expectErr(() => Program.load(sys, { insns: [null] as never }), 'EINVAL', 'insns[0] must be an instruction { code, dst, src, off, imm }, got null', 'BPF_PROG_LOAD');
     expectErr(() => Program.load(sys, { insns: [MOV0, EXIT], logLevel: 1, logSize: -5 }), 'EINVAL', 'log_size must be an unsigned 32-bit integer, got -5', 'BPF_PROG_LOAD');

@@ -392,12 +392,18 @@ export class BpfSystem {
   }
 }
 
+/** A string in single quotes on one line: control characters escaped, long ones cut at 40. */
+export function quote(v: string): string {
+  const cut = v.length > 40 ? v.slice(0, 40) + '...' : v;
+  return `'${JSON.stringify(cut).slice(1, -1)}'`;
+}
+
 /**
  * A value as an error message shows it, without calling user code: strings
  * quoted, so '3' does not read as the number 3; objects by their kind.
  */
 export function describe(v: unknown): string {
-  if (typeof v === 'string') return `'${v.length > 40 ? v.slice(0, 40) + '...' : v}' (a string)`;
+  if (typeof v === 'string') return `${quote(v)} (a string)`;
   if (typeof v === 'bigint') return `${v}n`;
   if (typeof v === 'number' || typeof v === 'boolean' || v === undefined) return String(v);
   if (v === null) return 'null';

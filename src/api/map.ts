@@ -14,12 +14,17 @@
 import { BpfError } from '../errors.js';
 import { BPF_ANY, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST } from '../maps/map.js';
 import type { BpfSystem, MapObject } from './bpf.js';
-import { BPF_CMD } from './bpf.js';
+import { BPF_CMD, describe, quote } from './bpf.js';
 
 export interface Codec<T> {
   size?: number;
   encode(v: T): Uint8Array;
   decode(b: Uint8Array): T;
+}
+
+/** A name the caller gave: quoted when it is a string, else described. */
+export function named(v: unknown): string {
+  return typeof v === 'string' ? quote(v) : describe(v);
 }
 
 export const bytes: Codec<Uint8Array> = { encode: (v) => v, decode: (b) => b };
@@ -31,10 +36,10 @@ function intCodec<T extends number | bigint>(size: 1 | 2 | 4 | 8, signed: boolea
       const b = new Uint8Array(size);
       const dv = new DataView(b.buffer);
       if (size === 8) {
-        if (typeof v !== 'bigint' && !Number.isSafeInteger(v)) throw new BpfError('EINVAL', `${String(v)} is not an integer`);
+        if (typeof v !== 'bigint' && !Number.isSafeInteger(v)) throw new BpfError('EINVAL', `${describe(v)} is not an integer`);
         dv.setBigUint64(0, BigInt.asUintN(64, BigInt(v)), true);
       } else {
-        if (typeof v !== 'number' || !Number.isInteger(v)) throw new BpfError('EINVAL', `${String(v)} is not an integer`);
+        if (typeof v !== 'number' || !Number.isInteger(v)) throw new BpfError('EINVAL', `${describe(v)} is not an integer`);
         if (size === 4) dv.setUint32(0, v >>> 0, true);
         else if (size === 2) dv.setUint16(0, v & 0xffff, true);
         else dv.setUint8(0, v & 0xff);
@@ -96,8 +101,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** Create a map (BPF_MAP_CREATE) and wrap its fd. */
   static create<K = Uint8Array, V = Uint8Array>(sys: BpfSystem, spec: MapSpec, codecs: { key?: Codec<K>; value?: Codec<V> } = {}): BpfMap<K, V> {
+    if (typeof spec !== 'object' || spec === null) throw new BpfError('EINVAL', `a map spec must be an object { type, keySize, valueSize, maxEntries }, got ${describe(spec)}`);
+    if (typeof codecs !== 'object' || codecs === null) throw new BpfError('EINVAL', `codecs must be an object { key, value }, got ${describe(codecs)}`);
     const mapType = spec.type === 'hash' ? BPF_MAP_TYPE.HASH : spec.type === 'array' ? BPF_MAP_TYPE.ARRAY : -1;
-    if (mapType < 0) throw new BpfError('EINVAL', `unknown map type '${String(spec.type)}'`);
+    if (mapType < 0) throw new BpfError('EINVAL', `unknown map type ${named(spec.type)} (hash, array)`);
     const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: mapType, key_size: spec.keySize, value_size: spec.valueSize, max_entries: spec.maxEntries });
     const m = sys.mapOf(fd);
     m.name = spec.name ?? '';
@@ -133,7 +140,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   update(key: K, value: V, flags: UpdateFlag = 'any'): void {
     const obj = this.object;
     const f = Object.hasOwn(FLAGS, flags) ? FLAGS[flags] : undefined;
-    if (f === undefined) throw new BpfError('EINVAL', `unknown update flag '${String(flags)}' (any, noexist, exist)`);
+    if (f === undefined) throw new BpfError('EINVAL', `unknown update flag ${named(flags)} (any, noexist, exist)`);
     const v = this.valueCodec.encode(value);
     if (v.length !== this.valueSize) throw new BpfError('EINVAL', `value of ${v.length} bytes, the map's values have ${this.valueSize}`);
     this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_UPDATE_ELEM, { key: this.key(key), value: v, flags: f });
