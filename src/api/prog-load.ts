@@ -263,7 +263,11 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
       loaded.jit = new JitProgram(sys.runtime.mem, slots, { helpers: sys.runtime.helpers });
     } catch (e) {
       // ENOTSUP: a construct the JIT does not compile yet; the interpreter runs it.
-      if (!(e instanceof BpfError) || e.code !== 'ENOTSUP') throw e;
+      if (!(e instanceof BpfError) || e.code !== 'ENOTSUP') {
+        // no fd is created: give back the maps taken (ENOMEM must not leak them)
+        for (const m of maps) sys.putMap(m);
+        throw e;
+      }
     }
   }
   return loaded;
