@@ -217,9 +217,11 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
   if (options.verify === false) {
     toConstants(sys, slots);
     let interpreter: Interpreter;
+    // an unverified program touches the values of its own maps only, never another program's
+    const own = maps.map((m) => m.impl.region);
     try {
       interpreter = new Interpreter(sys.runtime.mem, slots, {
-        checked: true, budget: sys.unverifiedBudget, helpers: sys.runtime.helpers, regions: sys.runtime.regions, maps: maps.map((m) => m.impl),
+        checked: true, budget: sys.unverifiedBudget, helpers: sys.runtime.helpers, regions: () => own, maps: maps.map((m) => m.impl),
       });
     } catch (e) {
       if (e instanceof BpfError) return reject(e.code, e.message);
