@@ -11,7 +11,7 @@ export type { InterpreterOptions, Region, RunInput, RunResult } from './vm/inter
 export { SOCKET_FILTER, UNSPEC, programType, BPF_PROG_TYPE } from './progs/types.js';
 export type { ProgramType, ProgTypeName } from './progs/types.js';
 export { BpfSystem, BPF_CMD, testRun } from './api/bpf.js';
-export type { BpfCmdName, MapCreateAttr, MapElemAttr, TestRunResult } from './api/bpf.js';
+export type { BpfCmdName, BpfObject, EngineName, MapCreateAttr, MapElemAttr, MapObject, ProgObject, TestRunResult } from './api/bpf.js';
 export { BpfMap, bytes, u8, u16, u32, i32, u64, i64 } from './api/map.js';
 export type { Codec, MapSpec, UpdateFlag } from './api/map.js';
 export { Program } from './api/program.js';

@@ -31,7 +31,7 @@ import { loadVectors, parseVector, projectRoot } from './conformance-data.js';
 import { prng, randomSocketFilter } from './random-programs.js';
 
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const NO_MAPS: HardenedOptions = { maps: [], batchContext: { size: 8, writable: false } };
+const HARDENED: HardenedOptions = { batchContext: { size: 8, writable: false } };
 
 /** r0 in hex, or the error as "CODE message". */
 function outcome(f: () => bigint): string {
@@ -48,7 +48,7 @@ function engines(src: string): { jit: string; hardened: string; interp: string }
   const slots = toSlots(assemble(src));
   const run = (hardened: boolean): string => {
     const rt = new Runtime({ helpers: conformanceHelpers() });
-    return outcome(() => new JitProgram(rt.mem, slots, { helpers: rt.helpers, ...(hardened ? { hardened: NO_MAPS } : {}) }).run1({}));
+    return outcome(() => new JitProgram(rt.mem, slots, { helpers: rt.helpers, ...(hardened ? { hardened: HARDENED } : {}) }).run1({}));
   };
   const rt = new Runtime({ helpers: conformanceHelpers() });
   const interp = outcome(() => new Interpreter(rt.mem, slots, { checked: true, helpers: rt.helpers, regions: rt.regions }).run({}).r0);
@@ -69,7 +69,7 @@ test('a callee\'s r10 comes from the call depth, never from the caller\'s r10', 
   for (const hardened of [false, true]) {
     const jit = (src: string): bigint => {
       const rt = new Runtime({ helpers: conformanceHelpers() });
-      return new JitProgram(rt.mem, toSlots(assemble(src)), { helpers: rt.helpers, ...(hardened ? { hardened: NO_MAPS } : {}) }).run1({});
+      return new JitProgram(rt.mem, toSlots(assemble(src)), { helpers: rt.helpers, ...(hardened ? { hardened: HARDENED } : {}) }).run1({});
     };
     assert.equal(jit('mov %r10, 1024\ncall local f\nexit\nf:\nmov %r0, %r10\nexit'), BigInt(STACK_TOP - 512));
     assert.equal(jit('call local f\nexit\nf:\nlddw %r10, 0x12345\ncall local g\nexit\ng:\nmov %r0, %r10\nexit'), BigInt(STACK_TOP - 1024));
@@ -95,7 +95,7 @@ test('the depth bound holds in a batch, and the next batch starts from depth 0',
 
 test('the JIT refuses registers beyond r10 (they would index its own locals) and a truncated ld_imm64', () => {
   const rt = new Runtime();
-  const bad = (slots: { code: number; dst: number; src: number; off: number; imm: number }[]): string => outcome(() => new JitProgram(rt.mem, slots, { helpers: rt.helpers, hardened: NO_MAPS }).run1({}));
+  const bad = (slots: { code: number; dst: number; src: number; off: number; imm: number }[]): string => outcome(() => new JitProgram(rt.mem, slots, { helpers: rt.helpers, hardened: HARDENED }).run1({}));
   assert.equal(bad([{ code: 0xb7, dst: 15, src: 0, off: 0, imm: 1 }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }]), 'EINVAL insn 0: invalid register r15');
   assert.equal(bad([{ code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }, { code: 0x18, dst: 0, src: 0, off: 0, imm: 1 }]), 'EINVAL insn 1: invalid bpf_ld_imm64 insn');
 });
@@ -137,20 +137,25 @@ test('hardened: forged pointers to map headers, hash keys and links, another map
   const hdr = h.addr(h.hash);
   // (the prologue's two lddw are pcs 0..3)
   assert.equal(hardenedRun(h, 'ldxw %r0, [%r8+0]\nexit'), `EFAULT pc 4: invalid read of 4 bytes at ${hex(hdr)}: outside any region the program may access`);
-  assert.equal(hardenedRun(h, `stw [%r8+${MAP_HDR.NEXT}], 0\nexit`), `EFAULT pc 4: invalid write of 4 bytes at ${hex(hdr + MAP_HDR.NEXT)}: outside any region the program may access`);
+  assert.equal(hardenedRun(h, `stw [%r8+${MAP_HDR.MAX_ENTRIES}], 0\nexit`), `EFAULT pc 4: invalid write of 4 bytes at ${hex(hdr + MAP_HDR.MAX_ENTRIES)}: outside any region the program may access`);
   // the same read on the normal JIT reads the header: what the checks are for
   const fd = h.sys.loadUnverified({ prog_type: 0, insns: encode(assemble(`r1 = map[fd:${h.hash}]\nldxw %r0, [%r1+0]\nexit`)), license: 'GPL' });
   const rt = h.sys.runtime;
   assert.equal(new JitProgram(rt.mem, h.sys.progOf(fd).prog.slots, { helpers: rt.helpers }).run1({}), BigInt(MAP_MAGIC));
-  // the hash map's links follow its elements
-  const links = h.sys.mapOf(h.hash).impl.region.end;
-  assert.equal(hardenedRun(h, `lddw %r1, ${hex(links)}\nstw [%r1+0], 0\nexit`), `EFAULT pc 6: invalid write of 4 bytes at ${hex(links)}: outside any region the program may access`);
+  // the mirror of the hash map's links (for the inline lookup) follows its elements: its suspect word,
+  // bucket heads, next links and pin words
+  const layout = h.sys.mapOf(h.hash).impl.jitLayout();
+  assert.ok(layout.type === 1);
+  assert.equal(layout.suspect, h.sys.mapOf(h.hash).impl.region.end);
+  for (const at of [layout.suspect, layout.heads, layout.next + 4, layout.pinned]) {
+    assert.equal(hardenedRun(h, `lddw %r1, ${hex(at)}\nstw [%r1+0], 0\nexit`), `EFAULT pc 6: invalid write of 4 bytes at ${hex(at)}: outside any region the program may access`);
+  }
   // a map the program does not reference: its values, and as a helper's map
   const otherValue = h.values(h.other);
   assert.equal(hardenedRun(h, `lddw %r1, ${hex(otherValue)}\nstdw [%r1+0], 1\nexit`), `EFAULT pc 6: invalid write of 8 bytes at ${hex(otherValue)}: outside any region the program may access`);
   assert.equal(
     hardenedRun(h, `lddw %r1, ${hex(h.addr(h.other))}\nstw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\ncall 1\nexit`),
-    `EFAULT pc 9: bpf_map_lookup_elem: r1 = ${hex(h.addr(h.other))} is not a map this program references`,
+    `EFAULT bpf_map_lookup_elem: r1 = ${hex(h.addr(h.other))} is not a map of this program`,
   );
   // a helper's key pointer into a map header
   assert.equal(hardenedRun(h, `mov %r1, %r8\nmov %r2, %r9\ncall 1\nexit`), `EFAULT pc 6: invalid read of 4 bytes at ${hex(h.addr(h.array))}: outside any region the program may access`);
@@ -258,7 +263,7 @@ test('hardened = normal JIT on verified programs: all 313 conformance vectors', 
     const rt = new Runtime({ helpers: conformanceHelpers() });
     const slots = toSlots(assemble(v.asm));
     const jit = new JitProgram(rt.mem, slots, { helpers: rt.helpers });
-    const hardened = new JitProgram(rt.mem, slots, { helpers: rt.helpers, hardened: NO_MAPS });
+    const hardened = new JitProgram(rt.mem, slots, { helpers: rt.helpers, hardened: HARDENED });
     let r1 = 0;
     if (v.mem.length) {
       r1 = rt.mem.alloc(v.mem.length);
@@ -313,7 +318,7 @@ test('hardened = normal JIT: the bench workloads, and the map workload over the 
     const addr = rt.mem.alloc(w.input.length);
     const slots = toSlots(w.insns);
     const normal = new JitProgram(rt.mem, slots, { helpers: rt.helpers });
-    const hardened = new JitProgram(rt.mem, slots, { helpers: rt.helpers, hardened: { maps: [], batchContext: { size: w.input.length, writable: true } } });
+    const hardened = new JitProgram(rt.mem, slots, { helpers: rt.helpers, maps: [], hardened: { batchContext: { size: w.input.length, writable: true } } });
     rt.mem.write(addr, w.input);
     const a = normal.run1({ r1: addr, r2: w.input.length });
     rt.mem.write(addr, w.input);

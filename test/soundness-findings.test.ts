@@ -111,3 +111,29 @@ describe('finding 6: what the engines cannot run or must not write is refused', 
     );
   });
 });
+
+describe('finding 4: an unverified program touches only its own regions', () => {
+  test("another map's value, read by address, is EFAULT; its own map's value is readable", () => {
+    const sys = new BpfSystem();
+    const other = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 8, max_entries: 1 });
+    const mine = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 8, max_entries: 1 });
+    const otherValue = sys.mapOf(other).impl.directValue!();
+    const mineValue = sys.mapOf(mine).impl.directValue!();
+    // the value of map[0] is 0x1122334455667788 in both maps
+    for (const fd of [other, mine]) {
+      sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, key: new Uint8Array(4), value: new Uint8Array([0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11]) });
+    }
+    const prog = (addr: number, withMap: boolean): number => sys.loadUnverified({
+      prog_type: SOCKET_FILTER, license: 'GPL',
+      insns: encode(assemble(`${withMap ? `r2 = map[fd:${mine}]\n` : ''}r1 = 0x${addr.toString(16)}
+        r0 = *(u64 *)(r1 +0)
+        exit`)),
+    });
+    assert.equal(testRun(sys, prog(mineValue, true), new Uint8Array(64)).retval, 0x1122334455667788n);
+    assert.throws(() => testRun(sys, prog(otherValue, true), new Uint8Array(64)), (e: unknown) =>
+      e instanceof BpfError && e.code === 'EFAULT' &&
+      e.message === `pc 4: invalid read of 8 bytes at 0x${otherValue.toString(16)}: outside any region the program may access`);
+    assert.throws(() => testRun(sys, prog(mineValue, false), new Uint8Array(64)), (e: unknown) =>
+      e instanceof BpfError && e.code === 'EFAULT' && /outside any region the program may access/.test(e.message));
+  });
+});

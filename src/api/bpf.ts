@@ -7,18 +7,26 @@
  * set non-zero is EINVAL, as CHECK_ATTR. A key or value buffer shorter than
  * the map's key or value size is EFAULT, as a short user buffer faults.
  * Objects live in an fd table (0-2 stand for stdin/stdout/stderr, files of
- * another kind); a map stays alive while an fd or a loaded program holds it.
+ * another kind).
+ *
+ * Lifetimes are the kernel's: a map or a program is a reference-counted
+ * object, and an fd is only one kind of reference. A loaded program holds
+ * its maps; a PacketRunner, a Program, a BpfMap and a Collection each hold
+ * the object they wrap, apart from its fd. Memory is freed when the last
+ * reference goes, never before, so a program's baked-in map addresses stay
+ * valid for as long as anything can run it, and a closed or reused fd cannot
+ * redirect a wrapper to another object (wrappers act on the object itself).
  *
  * One extension over 3.19: BPF_MAP_GET_NEXT_KEY with no key returns the
  * first key, as kernels since 4.12 do (3.19 faulted on the NULL pointer).
  */
 
-import { BpfError } from '../errors.js';
+import { BpfError, InternalError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
 import { errnoName } from '../errors.js';
 import { createMap } from '../maps/index.js';
 import type { BpfMapImpl } from '../maps/map.js';
-import { mapHelpers } from '../progs/map-helpers.js';
+import { installMapHelpers } from '../progs/map-helpers.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { LoadedProgram, ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
@@ -57,7 +65,7 @@ export interface MapObject {
   kind: 'map';
   id: number;
   impl: BpfMapImpl;
-  /** fds plus programs holding it */
+  /** references: fds, programs using it, wrappers (BpfMap); 0 once freed */
   refcnt: number;
   name: string;
 }
@@ -66,10 +74,12 @@ export interface ProgObject {
   kind: 'prog';
   id: number;
   prog: LoadedProgram;
+  /** references: fds, runners, wrappers (Program, Collection); 0 once freed */
   refcnt: number;
 }
 
-type FileObject = MapObject | ProgObject;
+export type BpfObject = MapObject | ProgObject;
+type FileObject = BpfObject;
 
 const FIELDS: Record<number, readonly string[]> = {
   0: ['map_type', 'key_size', 'value_size', 'max_entries', 'map_flags'],
@@ -105,44 +115,98 @@ export class BpfSystem {
 
   constructor(runtime: Runtime = new Runtime()) {
     this.runtime = runtime;
-    for (const h of mapHelpers((addr) => this.mapsByAddr.get(addr)?.impl)) runtime.helpers.register(h);
+    installMapHelpers(runtime.helpers, (addr) => this.mapsByAddr.get(addr)?.impl);
   }
 
   /** The bpf(2) multiplexor. Returns the new fd for MAP_CREATE and PROG_LOAD, else 0. */
   bpf(cmd: number | BpfCmdName, attr: object): number {
-    const num = typeof cmd === 'string' ? BPF_CMD[cmd] : cmd;
-    const name = CMD_NAMES[num as number];
+    return this.command(cmd, attr, undefined);
+  }
+
+  /**
+   * A map command (LOOKUP, UPDATE, DELETE, GET_NEXT_KEY) on a map held by
+   * reference instead of named by map_fd: what BpfMap uses, so that closing
+   * its fd elsewhere, or the fd's number being reused, cannot redirect it.
+   * Same checks, errors and errnos as bpf(); attr.map_fd must be absent.
+   */
+  bpfOnMap(m: MapObject, cmd: number | BpfCmdName, attr: object): number {
+    return this.command(cmd, attr, m);
+  }
+
+  private command(cmd: unknown, attr: unknown, target: MapObject | undefined): number {
+    const num = typeof cmd === 'string' && Object.hasOwn(BPF_CMD, cmd) ? BPF_CMD[cmd as BpfCmdName] : cmd;
+    const name = typeof num === 'number' ? CMD_NAMES[num] : undefined;
     try {
-      if (name === undefined || typeof num !== 'number') throw new BpfError('EINVAL', `unknown command ${String(cmd)}`);
-      if (typeof attr !== 'object' || attr === null) throw new BpfError('EFAULT', 'attr must be an object');
+      if (name === undefined || typeof num !== 'number') throw new BpfError('EINVAL', `unknown command ${describe(cmd)}`);
+      if (typeof attr !== 'object' || attr === null) throw new BpfError('EFAULT', `attr must be an object, got ${describe(attr)}`);
       const a = attr as Record<string, unknown>;
       const used = FIELDS[num]!;
       for (const [k, v] of Object.entries(a)) {
         if (!used.includes(k) && !isZero(v)) throw new BpfError('EINVAL', `field '${k}' is not used by ${name} and must be zero`);
       }
+      if (target !== undefined) {
+        if (num === 0 || num === 5) throw new BpfError('EINVAL', `${name} does not act on a map`);
+        if (!isZero(a['map_fd'])) throw new BpfError('EINVAL', 'map_fd must be absent: the command acts on the map held');
+      }
+      const map = (): MapObject => target ? this.live(target) as MapObject : this.mapOf(a['map_fd']);
       switch (num) {
         case 0: return this.mapCreate(a);
-        case 1: return this.mapLookup(a);
-        case 2: return this.mapUpdate(a);
-        case 3: return this.mapDelete(a);
-        case 4: return this.mapGetNextKey(a);
+        case 1: return this.mapLookup(map(), a);
+        case 2: return this.mapUpdate(map(), a);
+        case 3: return this.mapDelete(map(), a);
+        case 4: return this.mapGetNextKey(map(), a);
         default: return this.progLoad(a);
       }
     } catch (e) {
       if (e instanceof BpfError && e.command === undefined) {
-        throw new BpfError(e.code, e.message, { command: name ?? String(cmd), log: e.log, cause: e.cause });
+        const command = name ?? (typeof cmd === 'string' || typeof cmd === 'number' ? String(cmd) : describe(cmd));
+        throw new BpfError(e.code, e.message, { command, log: e.log, cause: e.cause });
       }
       throw e;
     }
   }
 
-  /** close(2) of a bpf fd. */
+  /** close(2) of a bpf fd: drops the fd's reference; the object lives on while others hold it. */
   close(fd: number): void {
-    const f = Number.isInteger(fd) ? this.files.get(fd) : undefined;
-    if (!f) throw new BpfError('EBADF', `fd ${String(fd)} is not open`, { command: 'close' });
+    if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) {
+      // no coercion: close('3') must not close fd 3
+      throw new BpfError('EBADF', `fd ${describe(fd)} is not a file descriptor (a non-negative integer)`, { command: 'close' });
+    }
+    const f = this.files.get(fd);
+    if (!f) throw new BpfError('EBADF', `fd ${fd} is not open`, { command: 'close' });
     this.files.delete(fd);
-    if (f.kind === 'map') this.putMap(f);
-    else this.putProg(f);
+    this.release(f);
+  }
+
+  /** Close `fd` only if it still names `obj` (a wrapper closing the fd it was given, which may since have been closed and reused). */
+  closeFdOf(fd: number, obj: BpfObject): void {
+    if (this.files.get(fd) === obj) this.close(fd);
+  }
+
+  /** Take a reference to a live object (a runner or a wrapper holding it). EBADF once it is freed. */
+  hold(obj: BpfObject): void {
+    this.live(obj).refcnt++;
+  }
+
+  /** Drop a reference; the last one frees the object (a program then drops its maps). */
+  release(obj: BpfObject): void {
+    if (obj.refcnt <= 0) throw new InternalError(`${obj.kind} ${obj.id} released more often than held`);
+    if (--obj.refcnt > 0) return;
+    if (obj.kind === 'map') {
+      this.mapsByAddr.delete(obj.impl.addr);
+      this.runtime.removeRegion(obj.impl.region.start);
+      obj.impl.free();
+    } else {
+      obj.prog.jit?.free();
+      freeHardenedJit(obj.prog);
+      for (const m of obj.prog.maps) this.release(m);
+    }
+  }
+
+  /** `obj` if it has not been freed; EBADF otherwise (a defense: holders keep their objects alive). */
+  live(obj: BpfObject): BpfObject {
+    if (obj.refcnt <= 0) throw new BpfError('EBADF', `${obj.kind === 'map' ? 'map' : 'program'} ${obj.id} has been freed`);
+    return obj;
   }
 
   /** The map behind an fd: EBADF if not open, EINVAL if not a map. */
@@ -169,7 +233,7 @@ export class BpfSystem {
 
   private file(fd: unknown, field: string): FileObject {
     if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0 || fd > 0xffffffff) {
-      throw new BpfError('EBADF', `${field} ${String(fd)} is not a file descriptor`);
+      throw new BpfError('EBADF', `${field} ${describe(fd)} is not a file descriptor`);
     }
     const f = this.files.get(fd);
     if (!f) {
@@ -194,27 +258,17 @@ export class BpfSystem {
   }
 
   holdMap(m: MapObject): void {
-    m.refcnt++;
+    this.hold(m);
   }
 
   putMap(m: MapObject): void {
-    if (--m.refcnt > 0) return;
-    this.mapsByAddr.delete(m.impl.addr);
-    this.runtime.removeRegion(m.impl.region.start);
-    m.impl.free();
-  }
-
-  private putProg(p: ProgObject): void {
-    if (--p.refcnt > 0) return;
-    p.prog.jit?.free();
-    hardenedJits.get(p.prog)?.free();
-    for (const m of p.prog.maps) this.putMap(m);
+    this.release(m);
   }
 
   private u32(a: Record<string, unknown>, field: string): number {
     const v = a[field] ?? 0;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0xffffffff) {
-      throw new BpfError('EINVAL', `${field} must be a 32-bit integer, got ${typeof v === 'number' ? v : typeof v}`);
+      throw new BpfError('EINVAL', `${field} must be a 32-bit integer, got ${describe(v)}`);
     }
     return v >>> 0;
   }
@@ -224,8 +278,8 @@ export class BpfSystem {
     let x: bigint;
     if (typeof v === 'bigint') x = v;
     else if (typeof v === 'number' && Number.isSafeInteger(v)) x = BigInt(v);
-    else throw new BpfError('EINVAL', `${field} must be an integer or a bigint`);
-    if (x < -(1n << 63n) || x >= 1n << 64n) throw new BpfError('EINVAL', `${field} does not fit in 64 bits`);
+    else throw new BpfError('EINVAL', `${field} must be a safe integer or a bigint, got ${describe(v)}`);
+    if (x < -(1n << 63n) || x >= 1n << 64n) throw new BpfError('EINVAL', `${field} ${describe(v)} does not fit in 64 bits`);
     const u = BigInt.asUintN(64, x);
     return [Number(u & 0xffffffffn) | 0, Number(u >> 32n) | 0];
   }
@@ -234,7 +288,7 @@ export class BpfSystem {
   private buffer(a: Record<string, unknown>, field: string, size: number): Uint8Array {
     const v = a[field];
     if (!(v instanceof Uint8Array)) {
-      throw new BpfError('EFAULT', `${field} must be a Uint8Array${v === undefined || v === null ? '' : `, got ${typeof v}`}`);
+      throw new BpfError('EFAULT', `${field} must be a Uint8Array, got ${describe(v)}`);
     }
     if (v.length < size) throw new BpfError('EFAULT', `${field} has ${v.length} bytes, the map needs ${size}`);
     return v;
@@ -270,8 +324,7 @@ export class BpfSystem {
     return this.install(m);
   }
 
-  private mapLookup(a: Record<string, unknown>): number {
-    const { impl } = this.mapOf(a['map_fd']);
+  private mapLookup({ impl }: MapObject, a: Record<string, unknown>): number {
     const key = this.buffer(a, 'key', impl.keySize);
     const k = this.stage(impl.keySize);
     this.runtime.mem.write(k, key.subarray(0, impl.keySize));
@@ -283,8 +336,7 @@ export class BpfSystem {
     return 0;
   }
 
-  private mapUpdate(a: Record<string, unknown>): number {
-    const { impl } = this.mapOf(a['map_fd']);
+  private mapUpdate({ impl }: MapObject, a: Record<string, unknown>): number {
     const key = this.buffer(a, 'key', impl.keySize);
     const value = this.buffer(a, 'value', impl.valueSize);
     const [flo, fhi] = this.u64(a, 'flags');
@@ -296,8 +348,7 @@ export class BpfSystem {
     return 0;
   }
 
-  private mapDelete(a: Record<string, unknown>): number {
-    const { impl } = this.mapOf(a['map_fd']);
+  private mapDelete({ impl }: MapObject, a: Record<string, unknown>): number {
     const key = this.buffer(a, 'key', impl.keySize);
     const k = this.stage(impl.keySize);
     this.runtime.mem.write(k, key.subarray(0, impl.keySize));
@@ -306,8 +357,7 @@ export class BpfSystem {
     return 0;
   }
 
-  private mapGetNextKey(a: Record<string, unknown>): number {
-    const { impl } = this.mapOf(a['map_fd']);
+  private mapGetNextKey({ impl }: MapObject, a: Record<string, unknown>): number {
     const hasKey = a['key'] !== undefined && a['key'] !== null;
     const key = hasKey ? this.buffer(a, 'key', impl.keySize) : undefined;
     const k = this.stage(impl.keySize * 2);
@@ -342,6 +392,28 @@ export class BpfSystem {
     const p: ProgObject = { kind: 'prog', id: this.nextProgId++, prog, refcnt: 1 };
     return this.install(p);
   }
+}
+
+/** A string in single quotes on one line: control characters escaped, long ones cut at 40. */
+export function quote(v: string): string {
+  const cut = v.length > 40 ? v.slice(0, 40) + '...' : v;
+  return `'${JSON.stringify(cut).slice(1, -1)}'`;
+}
+
+/**
+ * A value as an error message shows it, without calling user code: strings
+ * quoted, so '3' does not read as the number 3; objects by their kind.
+ */
+export function describe(v: unknown): string {
+  if (typeof v === 'string') return `${quote(v)} (a string)`;
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined) return String(v);
+  if (v === null) return 'null';
+  if (typeof v === 'symbol') return 'a symbol';
+  if (typeof v === 'function') return 'a function';
+  if (Array.isArray(v)) return 'an array';
+  const kind = Object.prototype.toString.call(v).slice(8, -1);
+  return kind === 'Object' ? 'an object' : `${/^[AEIO]/.test(kind) ? 'an' : 'a'} ${kind}`;
 }
 
 function updateMessage(errno: number): string {
@@ -387,13 +459,22 @@ function hardenedJit(prog: LoadedProgram, sys: BpfSystem | undefined): JitProgra
   if (!sys) throw new BpfError('EINVAL', 'the hardened JIT needs the program\'s BpfSystem');
   if (typeof WebAssembly !== 'object') throw new BpfError('ENOTSUP', 'the hardened JIT needs WebAssembly');
   const batchContext = prog.type.name === 'socket_filter' ? { size: SKB_CTX_SIZE, writable: false } : { size: 16, writable: true };
-  jit = new JitProgram(sys.runtime.mem, prog.slots, { helpers: sys.runtime.helpers, hardened: { maps: prog.maps.map((m) => m.impl), batchContext } });
+  jit = new JitProgram(sys.runtime.mem, prog.slots, { helpers: sys.runtime.helpers, maps: prog.maps.map((m) => m.impl), hardened: { batchContext } });
   hardenedJits.set(prog, jit);
   return jit;
 }
 
+/** Free a program's hardened JIT, if a run compiled one (the program's last reference went: BpfSystem.release). */
+function freeHardenedJit(prog: LoadedProgram): void {
+  hardenedJits.get(prog)?.free();
+  hardenedJits.delete(prog);
+}
+
 /** The engine a run uses: the JIT when the program has one, unless the interpreter (or the hardened JIT) is asked for. */
 export function engineOf(prog: LoadedProgram, engine?: EngineName, sys?: BpfSystem): Interpreter | JitProgram {
+  if (engine !== undefined && engine !== 'jit' && engine !== 'interpreter' && engine !== 'jit-hardened') {
+    throw new BpfError('EINVAL', `unknown engine ${describe(engine)} (jit, interpreter, jit-hardened)`);
+  }
   if (engine === 'jit-hardened') return hardenedJit(prog, sys);
   if (engine === 'jit' && !prog.jit) {
     throw new BpfError('ENOTSUP', prog.verified ? 'the JIT cannot compile this program' : 'the JIT runs verified programs only');
@@ -402,8 +483,14 @@ export function engineOf(prog: LoadedProgram, engine?: EngineName, sys?: BpfSyst
 }
 
 export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new Uint8Array(0), repeat = 1, engine?: EngineName): TestRunResult {
-  const { prog } = sys.progOf(progFd);
-  if (!Number.isSafeInteger(repeat) || repeat < 1) throw new BpfError('EINVAL', `repeat must be a positive integer, got ${repeat}`);
+  return testRunObject(sys, sys.progOf(progFd), data, repeat, engine);
+}
+
+/** testRun on a program held by reference (Program uses it): EBADF if it has been freed. */
+export function testRunObject(sys: BpfSystem, obj: ProgObject, data: Uint8Array = new Uint8Array(0), repeat = 1, engine?: EngineName): TestRunResult {
+  const { prog } = sys.live(obj) as ProgObject;
+  if (!(data instanceof Uint8Array)) throw new BpfError('EINVAL', `data must be a Uint8Array, got ${describe(data)}`);
+  if (!Number.isSafeInteger(repeat) || repeat < 1) throw new BpfError('EINVAL', `repeat must be a positive integer, got ${describe(repeat)}`);
   const it = engineOf(prog, engine, sys);
   const run = prog.type.prepare(sys.runtime.mem, data);
   const maps = prog.maps.map((m) => m.impl);

@@ -2,19 +2,29 @@
  * BpfMap: the idiomatic map API on top of bpf(), in the spirit of
  * cilium/ebpf's Map and aya's HashMap: lookup, update with named flags,
  * delete, nextKey, iteration, optional typed codecs, close. Every call goes
- * through BpfSystem.bpf(), so the low-level and the idiomatic API share one
- * implementation and one set of errors.
+ * through the bpf() command code (BpfSystem.bpfOnMap), so the low-level and
+ * the idiomatic API share one implementation and one set of errors.
+ *
+ * A BpfMap holds its own reference to the map, apart from its fd, and acts
+ * on the map itself: closing the fd through BpfSystem.close, or the fd's
+ * number being reused by another map, neither frees nor redirects it. After
+ * close() every call is EBADF.
  */
 
 import { BpfError } from '../errors.js';
 import { BPF_ANY, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST } from '../maps/map.js';
-import type { BpfSystem } from './bpf.js';
-import { BPF_CMD } from './bpf.js';
+import type { BpfSystem, MapObject } from './bpf.js';
+import { BPF_CMD, describe, quote } from './bpf.js';
 
 export interface Codec<T> {
   size?: number;
   encode(v: T): Uint8Array;
   decode(b: Uint8Array): T;
+}
+
+/** A name the caller gave: quoted when it is a string, else described. */
+export function named(v: unknown): string {
+  return typeof v === 'string' ? quote(v) : describe(v);
 }
 
 export const bytes: Codec<Uint8Array> = { encode: (v) => v, decode: (b) => b };
@@ -26,10 +36,10 @@ function intCodec<T extends number | bigint>(size: 1 | 2 | 4 | 8, signed: boolea
       const b = new Uint8Array(size);
       const dv = new DataView(b.buffer);
       if (size === 8) {
-        if (typeof v !== 'bigint' && !Number.isSafeInteger(v)) throw new BpfError('EINVAL', `${String(v)} is not an integer`);
+        if (typeof v !== 'bigint' && !Number.isSafeInteger(v)) throw new BpfError('EINVAL', `${describe(v)} is not an integer`);
         dv.setBigUint64(0, BigInt.asUintN(64, BigInt(v)), true);
       } else {
-        if (typeof v !== 'number' || !Number.isInteger(v)) throw new BpfError('EINVAL', `${String(v)} is not an integer`);
+        if (typeof v !== 'number' || !Number.isInteger(v)) throw new BpfError('EINVAL', `${describe(v)} is not an integer`);
         if (size === 4) dv.setUint32(0, v >>> 0, true);
         else if (size === 2) dv.setUint16(0, v & 0xffff, true);
         else dv.setUint8(0, v & 0xff);
@@ -70,7 +80,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   readonly valueSize: number;
   readonly maxEntries: number;
   readonly type: number;
-  private closed = false;
+  private obj: MapObject | undefined;
 
   constructor(
     readonly sys: BpfSystem,
@@ -79,7 +89,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     private readonly valueCodec: Codec<V> = bytes as unknown as Codec<V>,
     readonly name = '',
   ) {
-    const { impl } = sys.mapOf(fd);
+    const obj = sys.mapOf(fd);
+    sys.hold(obj);
+    this.obj = obj;
+    const { impl } = obj;
     this.keySize = impl.keySize;
     this.valueSize = impl.valueSize;
     this.maxEntries = impl.maxEntries;
@@ -88,16 +101,20 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** Create a map (BPF_MAP_CREATE) and wrap its fd. */
   static create<K = Uint8Array, V = Uint8Array>(sys: BpfSystem, spec: MapSpec, codecs: { key?: Codec<K>; value?: Codec<V> } = {}): BpfMap<K, V> {
+    if (typeof spec !== 'object' || spec === null) throw new BpfError('EINVAL', `a map spec must be an object { type, keySize, valueSize, maxEntries }, got ${describe(spec)}`);
+    if (typeof codecs !== 'object' || codecs === null) throw new BpfError('EINVAL', `codecs must be an object { key, value }, got ${describe(codecs)}`);
     const mapType = spec.type === 'hash' ? BPF_MAP_TYPE.HASH : spec.type === 'array' ? BPF_MAP_TYPE.ARRAY : -1;
-    if (mapType < 0) throw new BpfError('EINVAL', `unknown map type '${String(spec.type)}'`);
+    if (mapType < 0) throw new BpfError('EINVAL', `unknown map type ${named(spec.type)} (hash, array)`);
     const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: mapType, key_size: spec.keySize, value_size: spec.valueSize, max_entries: spec.maxEntries });
     const m = sys.mapOf(fd);
     m.name = spec.name ?? '';
     return new BpfMap<K, V>(sys, fd, codecs.key, codecs.value, spec.name ?? '');
   }
 
-  private live(): void {
-    if (this.closed) throw new BpfError('EBADF', `map ${this.name || this.fd} is closed`);
+  /** The map this wrapper holds; EBADF once closed. */
+  get object(): MapObject {
+    if (!this.obj) throw new BpfError('EBADF', `map ${this.name || this.fd} is closed`);
+    return this.obj;
   }
 
   private key(k: K): Uint8Array {
@@ -108,10 +125,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** The value for `key`, or undefined when there is none. */
   lookup(key: K): V | undefined {
-    this.live();
+    const obj = this.object;
     const value = new Uint8Array(this.valueSize);
     try {
-      this.sys.bpf(BPF_CMD.BPF_MAP_LOOKUP_ELEM, { map_fd: this.fd, key: this.key(key), value });
+      this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_LOOKUP_ELEM, { key: this.key(key), value });
     } catch (e) {
       if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
       throw e;
@@ -121,19 +138,19 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** BPF_MAP_UPDATE_ELEM; errors (EEXIST, ENOENT, E2BIG, ...) throw. */
   update(key: K, value: V, flags: UpdateFlag = 'any'): void {
-    this.live();
+    const obj = this.object;
     const f = Object.hasOwn(FLAGS, flags) ? FLAGS[flags] : undefined;
-    if (f === undefined) throw new BpfError('EINVAL', `unknown update flag '${String(flags)}' (any, noexist, exist)`);
+    if (f === undefined) throw new BpfError('EINVAL', `unknown update flag ${named(flags)} (any, noexist, exist)`);
     const v = this.valueCodec.encode(value);
     if (v.length !== this.valueSize) throw new BpfError('EINVAL', `value of ${v.length} bytes, the map's values have ${this.valueSize}`);
-    this.sys.bpf(BPF_CMD.BPF_MAP_UPDATE_ELEM, { map_fd: this.fd, key: this.key(key), value: v, flags: f });
+    this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_UPDATE_ELEM, { key: this.key(key), value: v, flags: f });
   }
 
   /** Delete `key`: true if it was there, false if not; EINVAL (array maps) throws. */
   delete(key: K): boolean {
-    this.live();
+    const obj = this.object;
     try {
-      this.sys.bpf(BPF_CMD.BPF_MAP_DELETE_ELEM, { map_fd: this.fd, key: this.key(key) });
+      this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_DELETE_ELEM, { key: this.key(key) });
       return true;
     } catch (e) {
       if (e instanceof BpfError && e.code === 'ENOENT') return false;
@@ -143,10 +160,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** The key after `key` in the map's order (the first key without one), or undefined at the end. */
   nextKey(key?: K): K | undefined {
-    this.live();
+    const obj = this.object;
     const next = new Uint8Array(this.keySize);
     try {
-      this.sys.bpf(BPF_CMD.BPF_MAP_GET_NEXT_KEY, { map_fd: this.fd, key: key === undefined ? null : this.key(key), next_key: next });
+      this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_GET_NEXT_KEY, { key: key === undefined ? null : this.key(key), next_key: next });
     } catch (e) {
       if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
       throw e;
@@ -175,9 +192,12 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     return this.entries();
   }
 
+  /** Close the fd (if it still names this map) and drop the wrapper's reference. Closing twice is a no-op. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.sys.close(this.fd);
+    const obj = this.obj;
+    if (!obj) return;
+    this.obj = undefined;
+    this.sys.closeFdOf(this.fd, obj);
+    this.sys.release(obj);
   }
 }

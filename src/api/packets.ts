@@ -3,13 +3,19 @@
  * without allocating per packet. One context-and-packet buffer is reused
  * and grown as needed; maps carry over from packet to packet, and elements
  * a run replaced while holding them are recycled after each run.
+ *
+ * A runner holds a reference to its program (and so to the program's maps)
+ * until close(): closing the program's or the maps' fds meanwhile frees
+ * nothing, so the addresses compiled into the program never come to name
+ * another map. After close() every call is EBADF and touches no memory.
  */
 
 import { BpfError } from '../errors.js';
 import { SKB_CTX_SIZE, SKB_LEN_OFF } from '../progs/types.js';
 import type { RunInput } from '../vm/interpreter.js';
-import type { BpfSystem, EngineName } from './bpf.js';
-import { engineOf } from './bpf.js';
+import type { BpfSystem, EngineName, ProgObject } from './bpf.js';
+import { describe, engineOf } from './bpf.js';
+import type { Program } from './program.js';
 import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/compile.js';
 
 export class PacketRunner {
@@ -22,18 +28,29 @@ export class PacketRunner {
   private readonly engine: ReturnType<typeof engineOf>;
   private readonly maps: { enterRun(): void; exitRun(): void }[];
   private readonly sys: BpfSystem;
+  /** the program held, undefined once closed */
+  private obj: ProgObject | undefined;
 
-  constructor(sys: BpfSystem, progFd: number, engine?: EngineName) {
-    const { prog } = sys.progOf(progFd);
-    if (prog.type.name !== 'socket_filter') throw new BpfError('EINVAL', `a ${prog.type.name} program does not filter packets`);
+  /** A runner for a socket filter given by fd or by its Program wrapper. */
+  constructor(sys: BpfSystem, prog: number | Program, engine?: EngineName) {
+    const obj = typeof prog === 'object' && prog !== null ? prog.object : sys.progOf(prog);
+    const loaded = obj.prog;
+    if (loaded.type.name !== 'socket_filter') throw new BpfError('EINVAL', `a ${loaded.type.name} program does not filter packets`);
     this.sys = sys;
-    this.engine = engineOf(prog, engine, sys);
-    this.maps = prog.maps.map((m) => m.impl);
+    this.engine = engineOf(loaded, engine, sys);
+    this.maps = loaded.maps.map((m) => m.impl);
     this.input = { r1: 0, packet: { addr: 0, len: 0, netOff: -1 }, regions: [this.ctxRegion, this.pktRegion] };
     this.grow(2048);
+    sys.hold(obj);
+    this.obj = obj;
+  }
+
+  private live(): void {
+    if (!this.obj) throw new BpfError('EBADF', 'the packet runner is closed');
   }
 
   get engineName(): EngineName {
+    this.live();
     return this.engine.engineName;
   }
 
@@ -48,6 +65,8 @@ export class PacketRunner {
 
   /** Run over one packet; returns r0's low 32 bits, the number of bytes to keep (0 drops). */
   run(data: Uint8Array, netOff = -1): number {
+    this.live();
+    checkPacket(data, netOff, 'data');
     if (data.length > this.capacity) this.grow(data.length);
     const mem = this.sys.runtime.mem;
     mem.view.setUint32(this.ctx + SKB_LEN_OFF, data.length, true);
@@ -70,6 +89,7 @@ export class PacketRunner {
 
   /** r0 of the last run, all 64 bits. */
   get lastRetval(): bigint {
+    this.live();
     return (BigInt(this.engine.retHi >>> 0) << 32n) | BigInt(this.engine.retLo >>> 0);
   }
 
@@ -82,6 +102,13 @@ export class PacketRunner {
    * WebAssembly; with the interpreter, one by one.
    */
   runBatch(packets: readonly { data: Uint8Array; netOff: number }[]): Uint32Array {
+    this.live();
+    if (!Array.isArray(packets)) throw new BpfError('EINVAL', 'packets must be an array of { data, netOff }');
+    for (let i = 0; i < packets.length; i++) {
+      const p = packets[i] as { data?: unknown; netOff?: unknown } | undefined;
+      if (typeof p !== 'object' || p === null) throw new BpfError('EINVAL', `packet ${i} must be an object { data, netOff }`);
+      checkPacket(p.data, p.netOff, `packet ${i}`);
+    }
     const out = new Uint32Array(packets.length);
     const jit = this.engine.engineName !== 'interpreter' ? this.engine : undefined;
     if (!jit || packets.length === 0) {
@@ -119,10 +146,25 @@ export class PacketRunner {
     return out;
   }
 
+  /** Free the buffers and drop the runner's reference to its program. Closing twice is a no-op. */
   close(): void {
+    const obj = this.obj;
+    if (!obj) return;
+    this.obj = undefined;
     if (this.ctx) this.sys.runtime.mem.release(this.ctx);
     if (this.arena) this.sys.runtime.mem.release(this.arena);
     this.ctx = 0;
     this.arena = 0;
+    this.capacity = 0;
+    this.arenaSize = 0;
+    this.sys.release(obj);
+  }
+}
+
+/** A packet the runner can take: bytes, and a network header offset (-1 when unknown) inside them. */
+function checkPacket(data: unknown, netOff: unknown, what: string): void {
+  if (!(data instanceof Uint8Array)) throw new BpfError('EINVAL', `${what} must be a Uint8Array, got ${describe(data)}`);
+  if (typeof netOff !== 'number' || !Number.isInteger(netOff) || netOff < -1 || netOff > 0x7fffffff) {
+    throw new BpfError('EINVAL', `${what}: netOff must be -1 or a non-negative integer, got ${describe(netOff)}`);
   }
 }

@@ -19,6 +19,7 @@ import { Interpreter } from '../vm/interpreter.js';
 import { verify, VerifierLog } from '../verifier/index.js';
 import { JitProgram } from '../jit/compile.js';
 import type { BpfSystem, MapObject } from './bpf.js';
+import { describe } from './bpf.js';
 
 export interface ProgLoadAttr {
   prog_type: number;
@@ -56,31 +57,81 @@ function license(attr: ProgLoadAttr): string {
     const end = l.indexOf(0);
     return new TextDecoder().decode(l.subarray(0, end < 0 ? Math.min(l.length, 127) : Math.min(end, 127)));
   }
-  throw new BpfError('EFAULT', 'license must be a string');
+  throw new BpfError('EFAULT', `license must be a string or a Uint8Array, got ${describe(l)}`);
 }
 
 function u32(v: unknown, field: string): number {
   if (v === undefined || v === null) return 0;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-    throw new BpfError('EINVAL', `${field} must be an unsigned 32-bit integer`);
+    throw new BpfError('EINVAL', `${field} must be an unsigned 32-bit integer, got ${describe(v)}`);
   }
   return v;
 }
 
+function tooMany(cnt: number): BpfError {
+  return new BpfError('EINVAL', `insn_cnt ${cnt} is over the limit of ${BPF_MAXINSNS - 1}`);
+}
+
+/**
+ * An integer field of an instruction given as an object. Either two's
+ * complement reading of the field's width is accepted (imm 0xffffffff is -1),
+ * and the signed value is returned; anything else (a string, NaN, a value
+ * that does not fit) is EINVAL: it has no bit pattern to copy.
+ */
+function field(insn: Record<string, unknown>, index: number, name: string, lo: number, hi: number, bits: number): number {
+  const v = insn[name];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) {
+    throw new BpfError('EINVAL', `insns[${index}]: ${name} must be an integer in ${lo}..${hi}, got ${describe(v)}`);
+  }
+  return bits === 32 ? v | 0 : bits === 16 ? (v << 16) >> 16 : v;
+}
+
+/**
+ * The slots of insns given as logical instructions, read up to `limit`
+ * slots: as the kernel copies only insn_cnt instructions, elements past it
+ * are never looked at. A hole (sparse array), null or a value of the wrong
+ * type is EINVAL with the element's index.
+ */
+function arraySlots(insns: readonly unknown[], limit: number): Slot[] {
+  const out: Slot[] = [];
+  for (let i = 0; i < insns.length && out.length < limit; i++) {
+    const insn = insns[i];
+    if (typeof insn !== 'object' || insn === null || Array.isArray(insn) || insn instanceof Uint8Array) {
+      throw new BpfError('EINVAL', `insns[${i}] must be an instruction { code, dst, src, off, imm }, got ${i in insns ? describe(insn) : 'a hole (sparse array)'}`);
+    }
+    const o = insn as Record<string, unknown>;
+    const code = field(o, i, 'code', 0, 0xff, 8);
+    const s: Slot = { code, dst: field(o, i, 'dst', 0, 15, 4), src: field(o, i, 'src', 0, 15, 4), off: field(o, i, 'off', -0x8000, 0xffff, 16), imm: field(o, i, 'imm', -0x80000000, 0xffffffff, 32) };
+    out.push(s);
+    if (code === 0x18) {
+      const imm2 = o['imm2'] === undefined ? 0 : field(o, i, 'imm2', -0x80000000, 0xffffffff, 32);
+      out.push({ code: 0, dst: 0, src: 0, off: 0, imm: imm2 });
+    } else if (o['imm2'] !== undefined && o['imm2'] !== 0) {
+      throw new BpfError('EINVAL', `insns[${i}]: imm2 is for ld_imm64 (opcode 0x18) only`);
+    }
+  }
+  return out;
+}
+
 function instructions(attr: ProgLoadAttr): Slot[] {
-  const insns = attr.insns;
+  const insns: unknown = attr.insns;
+  const given = attr.insn_cnt === undefined || attr.insn_cnt === null ? undefined : u32(attr.insn_cnt, 'insn_cnt');
+  if (given !== undefined && given >= BPF_MAXINSNS) throw tooMany(given);
   if (insns instanceof Uint8Array) {
-    const cnt = u32(attr.insn_cnt ?? Math.floor(insns.length / 8), 'insn_cnt');
-    if (cnt >= BPF_MAXINSNS) throw new BpfError('EINVAL', `insn_cnt ${cnt} is over the limit of ${BPF_MAXINSNS - 1}`);
+    const cnt = given ?? Math.floor(insns.length / 8);
+    if (cnt >= BPF_MAXINSNS) throw tooMany(cnt);
     if (insns.length < cnt * 8) throw new BpfError('EFAULT', `insns has ${insns.length} bytes, insn_cnt needs ${cnt * 8}`);
     return decodeSlots(insns.subarray(0, cnt * 8));
   }
-  if (!Array.isArray(insns)) throw new BpfError('EFAULT', 'insns must be a Uint8Array or an array of instructions');
-  const slots = toSlots(insns as Instruction[]);
-  const cnt = u32(attr.insn_cnt ?? slots.length, 'insn_cnt');
-  if (cnt >= BPF_MAXINSNS) throw new BpfError('EINVAL', `insn_cnt ${cnt} is over the limit of ${BPF_MAXINSNS - 1}`);
+  if (!Array.isArray(insns)) throw new BpfError('EFAULT', `insns must be a Uint8Array or an array of instructions, got ${describe(insns)}`);
+  // without insn_cnt, one slot past the limit is enough to know the program is too long
+  const slots = arraySlots(insns, given ?? BPF_MAXINSNS);
+  if (given === undefined && slots.length >= BPF_MAXINSNS) {
+    throw new BpfError('EINVAL', `insns has more than the limit of ${BPF_MAXINSNS - 1} instruction slots`);
+  }
+  const cnt = given ?? slots.length;
   if (slots.length < cnt) throw new BpfError('EFAULT', `insns has ${slots.length} instructions, insn_cnt says ${cnt}`);
-  return slots.slice(0, cnt).map((s) => ({ code: s.code, dst: s.dst, src: s.src, off: s.off, imm: s.imm | 0 }));
+  return slots.slice(0, cnt);
 }
 
 export interface LoadOptions {
@@ -104,11 +155,16 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
   if (slots.length === 0) throw new BpfError('E2BIG', 'the program has no instructions');
   const level = u32(attr.log_level, 'log_level');
   const size = u32(attr.log_size, 'log_size');
-  const buf = attr.log_buf ?? null;
-  const logging = level !== 0 || size !== 0 || buf !== null;
-  if (logging && (size < 128 || size > 0xffffffff >>> 8 || level === 0 || !(buf instanceof Uint8Array))) {
+  const rawBuf: unknown = attr.log_buf;
+  // a NULL pointer: absent, null or 0
+  const present = rawBuf !== undefined && rawBuf !== null && rawBuf !== 0;
+  const logging = level !== 0 || size !== 0 || present;
+  if (logging && (size < 128 || size > 0xffffffff >>> 8 || level === 0 || !present)) {
     throw new BpfError('EINVAL', 'log_level, log_size (128..16777215) and log_buf must all be set to log');
   }
+  // a log_buf that is not a buffer is a bad pointer: the kernel faults when it writes the log
+  if (present && !(rawBuf instanceof Uint8Array)) throw new BpfError('EFAULT', `log_buf must be a Uint8Array, got ${describe(rawBuf)}`);
+  const buf = present ? rawBuf as Uint8Array : null;
   if (buf && buf.length < size) throw new BpfError('EFAULT', `log_buf has ${buf.length} bytes, log_size says ${size}`);
   const log = new VerifierLog(logging ? level : 0, size);
   const maps: MapObject[] = [];
@@ -161,8 +217,12 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
   if (options.verify === false) {
     toConstants(sys, slots);
     let interpreter: Interpreter;
+    // an unverified program touches the values of its own maps only, never another program's
+    const own = maps.map((m) => m.impl.region);
     try {
-      interpreter = new Interpreter(sys.runtime.mem, slots, { checked: true, budget: sys.unverifiedBudget, helpers: sys.runtime.helpers, regions: sys.runtime.regions });
+      interpreter = new Interpreter(sys.runtime.mem, slots, {
+        checked: true, budget: sys.unverifiedBudget, helpers: sys.runtime.helpers, regions: () => own, maps: maps.map((m) => m.impl),
+      });
     } catch (e) {
       if (e instanceof BpfError) return reject(e.code, e.message);
       throw e;
@@ -191,7 +251,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
 
   let interpreter: Interpreter;
   try {
-    interpreter = new Interpreter(sys.runtime.mem, slots, { checked: false, helpers: sys.runtime.helpers, regions: sys.runtime.regions });
+    interpreter = new Interpreter(sys.runtime.mem, slots, { checked: false, helpers: sys.runtime.helpers, regions: sys.runtime.regions, maps: maps.map((m) => m.impl) });
   } catch (e) {
     if (e instanceof BpfError) return reject(e.code, e.message);
     throw e;
@@ -204,10 +264,14 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
   const loaded: LoadedProgram = { type, slots, maps, license: lic, gplCompatible, verified: true, interpreter, log: log.toString() };
   if (sys.jitEnabled) {
     try {
-      loaded.jit = new JitProgram(sys.runtime.mem, slots, { helpers: sys.runtime.helpers });
+      loaded.jit = new JitProgram(sys.runtime.mem, slots, { helpers: sys.runtime.helpers, maps: maps.map((m) => m.impl) });
     } catch (e) {
       // ENOTSUP: a construct the JIT does not compile yet; the interpreter runs it.
-      if (!(e instanceof BpfError) || e.code !== 'ENOTSUP') throw e;
+      if (!(e instanceof BpfError) || e.code !== 'ENOTSUP') {
+        // no fd is created: give back the maps taken (ENOMEM must not leak them)
+        for (const m of maps) sys.putMap(m);
+        throw e;
+      }
     }
   }
   return loaded;

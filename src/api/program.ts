@@ -3,6 +3,10 @@
  * program, like cilium/ebpf's Program. `Program.load` takes instructions
  * (logical instructions, raw bytes, or assembly text), the program type and
  * license; `run(data)` returns r0.
+ *
+ * A Program holds its own reference to the loaded program, apart from its
+ * fd: closing the fd through BpfSystem.close (or the fd's number being
+ * reused) does not end or redirect it. After close() every call is EBADF.
  */
 
 import { BpfError } from '../errors.js';
@@ -10,8 +14,9 @@ import type { Instruction } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
 import { BPF_PROG_TYPE } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
-import type { BpfSystem, EngineName, TestRunResult } from './bpf.js';
-import { BPF_CMD, testRun } from './bpf.js';
+import type { BpfSystem, EngineName, ProgObject, TestRunResult } from './bpf.js';
+import { BPF_CMD, describe, testRunObject } from './bpf.js';
+import { named } from './map.js';
 
 export interface ProgramSpec {
   type?: ProgTypeName;
@@ -26,30 +31,39 @@ export interface ProgramSpec {
 }
 
 export class Program {
-  private closed = false;
+  private obj: ProgObject | undefined;
   /** the verifier log of the load ('' when logLevel was 0) */
   readonly log: string;
 
-  private constructor(readonly sys: BpfSystem, readonly fd: number, log: string) {
-    this.log = log;
+  private constructor(readonly sys: BpfSystem, readonly fd: number, obj: ProgObject) {
+    sys.hold(obj);
+    this.obj = obj;
+    this.log = obj.prog.log;
   }
 
   static load(sys: BpfSystem, spec: ProgramSpec): Program {
+    if (typeof spec !== 'object' || spec === null) throw new BpfError('EINVAL', `a program spec must be an object { type, insns, license }, got ${describe(spec)}`);
     const type = spec.type ?? 'socket_filter';
     const progType = type === 'socket_filter' ? BPF_PROG_TYPE.SOCKET_FILTER : type === 'unspec' ? BPF_PROG_TYPE.UNSPEC : -1;
-    if (progType < 0) throw new BpfError('EINVAL', `unknown program type '${String(type)}'`);
+    if (progType < 0) throw new BpfError('EINVAL', `unknown program type ${named(type)} (socket_filter, unspec)`);
     const insns = typeof spec.insns === 'string' ? assemble(spec.insns) : spec.insns;
     const logLevel = spec.logLevel ?? 0;
     const logSize = logLevel ? spec.logSize ?? 1 << 20 : 0;
-    const logBuf = logLevel ? new Uint8Array(logSize) : null;
+    const logBuf = logLevel && Number.isSafeInteger(logSize) && logSize >= 0 && logSize <= 0xffffff ? new Uint8Array(logSize) : null;
     const attr = { prog_type: progType, insns, license: spec.license ?? 'GPL', log_level: logLevel, log_size: logSize, log_buf: logBuf };
     const fd = spec.verify === false ? sys.loadUnverified(attr) : sys.bpf(BPF_CMD.BPF_PROG_LOAD, attr);
-    return new Program(sys, fd, sys.progOf(fd).prog.log);
+    return new Program(sys, fd, sys.progOf(fd));
+  }
+
+  /** The loaded program this wrapper holds; EBADF once closed. */
+  get object(): ProgObject {
+    if (!this.obj) throw new BpfError('EBADF', `program fd ${this.fd} is closed`);
+    return this.obj;
   }
 
   /** Whether the verifier proved this program safe (false when loaded with verify: false). */
   get verified(): boolean {
-    return this.sys.progOf(this.fd).prog.verified;
+    return this.object.prog.verified;
   }
 
   /** Run once over `data` (the packet of a socket filter, the context of unspec); r0 at exit. */
@@ -59,13 +73,15 @@ export class Program {
 
   /** Run `repeat` times; the JIT by default where the program has one, or the engine asked for. */
   testRun(data: Uint8Array = new Uint8Array(0), repeat = 1, engine?: EngineName): TestRunResult {
-    if (this.closed) throw new BpfError('EBADF', `program fd ${this.fd} is closed`);
-    return testRun(this.sys, this.fd, data, repeat, engine);
+    return testRunObject(this.sys, this.object, data, repeat, engine);
   }
 
+  /** Close the fd (if it still names this program) and drop the wrapper's reference. Closing twice is a no-op. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.sys.close(this.fd);
+    const obj = this.obj;
+    if (!obj) return;
+    this.obj = undefined;
+    this.sys.closeFdOf(this.fd, obj);
+    this.sys.release(obj);
   }
 }

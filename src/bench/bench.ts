@@ -131,7 +131,7 @@ function measureJit(w: Workload, hardened = false): ChildMeasurement {
   const slots = toSlots(w.insns);
   const t0 = performance.now();
   // hardened: the buffer is the run's one region, as the checked interpreter's (batches: the descriptor's context)
-  const jit = new JitProgram(rt.mem, slots, { helpers: rt.helpers, ...(hardened ? { hardened: { maps: [], batchContext: { size: w.input.length, writable: true } } } : {}) });
+  const jit = new JitProgram(rt.mem, slots, { helpers: rt.helpers, ...(hardened ? { maps: [], hardened: { batchContext: { size: w.input.length, writable: true } } } : {}) });
   const compileUs = (performance.now() - t0) * 1000;
   const input = { r1: addr, r2: w.input.length, regions: [{ start: addr, end: addr + w.input.length, writable: true, name: 'buffer' }] };
   jit.exec(input);

@@ -5,6 +5,12 @@
  * filter returned as a socket would, written as pcap or summarised one line
  * each. A progress bar goes to stderr when it is a terminal, and a final
  * throughput line always.
+ *
+ * A bad capture is handled as `tcpdump -r` does: a file that does not open
+ * as a capture (not pcap or pcapng, a directory) gives only the error; a
+ * capture that opened and then faults (a truncated or corrupt record) gives
+ * the results for the packets read before the fault, then the error. Either
+ * way the exit status is 2 (tcpdump says 1).
  */
 
 import { closeSync, openSync, statSync, writeSync } from 'node:fs';
@@ -15,7 +21,7 @@ import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
 import type { Packet } from '../pcap/index.js';
 import type { BpfMap } from '../api/map.js';
 import type { ProgramInput } from './input.js';
-import { CliError } from './cli-error.js';
+import { CliError, fileError } from './cli-error.js';
 import { loadInput, mapEntriesSorted, retvalJson, formatNs } from './run.js';
 import { style } from './style.js';
 
@@ -65,12 +71,13 @@ const BATCH = 256;
  * with its verdict, in order; a capture error comes after the packets before it.
  */
 async function forEachPacket(file: string, runner: PacketRunner, f: (p: Packet, verdict: number) => void): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
+  let isDirectory: boolean;
   try {
-    statSync(file);
+    isDirectory = statSync(file).isDirectory();
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'EIO';
-    throw new CliError(`${file}: ${code === 'ENOENT' ? 'no such file' : (e as Error).message}`, 2, code);
+    throw fileError(file, e);
   }
+  if (isDirectory) throw new CliError(`${file}: is a directory`, 2, 'EISDIR');
   const bar = progress(file);
   let packets = 0;
   let bytes = 0;
@@ -97,6 +104,8 @@ async function forEachPacket(file: string, runner: PacketRunner, f: (p: Packet, 
   } catch (e) {
     flush();
     bar.done();
+    // not a capture at all: the error alone, as tcpdump when pcap_open_offline fails
+    if (e instanceof BpfError && stream.info === undefined) throw captureError(file, e);
     if (e instanceof BpfError) return { packets, bytes, ms, wallMs: wall(), error: e, linkType: stream.info?.linkType };
     throw e;
   }
@@ -134,8 +143,12 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
     process.stdout.write(`${style.bold('runs')}    ${formatNs(durationNs)} per packet (${runner.engineName})\n`);
     maps.forEach((m, i) => process.stdout.write(mapTable(prog.mapNames?.[i] ?? `map ${i}`, m)));
   }
-  if (r.error) throw new CliError(`${capture}: ${r.error.message.replace(/^capture: /, '')}`, 2, r.error.code);
+  if (r.error) throw captureError(capture, r.error);
   return 0;
+}
+
+function captureError(file: string, e: BpfError): CliError {
+  return new CliError(`${file}: ${e.message.replace(/^capture: /, '')}`, 2, e.code);
 }
 
 /** A map as a table for the terminal: its entries (non-zero values only for an array), keys ascending. */
@@ -172,13 +185,18 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
   const runner = new PacketRunner(sys, progFd, opts.engine);
   let out: number | undefined;
   let writer: PcapWriter | undefined;
-  if (opts.write !== undefined) {
-    try {
-      out = openSync(opts.write, 'w');
-    } catch (e) {
-      throw new CliError(`${opts.write}: ${(e as Error).message}`, 2, (e as NodeJS.ErrnoException).code ?? 'EIO');
+  // -w is opened once the capture has opened, as tcpdump does: a capture
+  // that does not open leaves the output file untouched
+  const output = (): number => {
+    if (out === undefined) {
+      try {
+        out = openSync(opts.write!, 'w');
+      } catch (e) {
+        throw fileError(opts.write!, e);
+      }
     }
-  }
+    return out;
+  };
   let matched = 0;
   const lines: string[] = [];
   const flush = (): void => {
@@ -192,28 +210,27 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
       matched++;
       // a socket trims the packet to the length the filter returned
       const data = keep < p.data.length ? p.data.subarray(0, keep) : p.data;
-      if (out !== undefined) {
+      if (opts.write !== undefined) {
         if (!writer) {
           writer = new PcapWriter(p.linkType, { nanos: true });
-          writeSync(out, writer.header());
+          writeSync(output(), writer.header());
         }
-        writeSync(out, writer.record({ data, origLen: p.origLen, tsNs: p.tsNs }));
+        writeSync(output(), writer.record({ data, origLen: p.origLen, tsNs: p.tsNs }));
       } else if (!opts.count) {
         lines.push(`${timestamp(p.tsNs)} ${summarize(data, p.linkType)}\n`);
         if (lines.length >= 256) flush();
       }
     });
+    // an empty result is still a valid capture
+    if (opts.write !== undefined && !writer && r.linkType !== undefined) writeSync(output(), new PcapWriter(r.linkType, { nanos: true }).header());
   } finally {
     flush();
-    if (out !== undefined) {
-      // an empty result is still a valid capture
-      if (!writer && r?.linkType !== undefined) writeSync(out, new PcapWriter(r.linkType, { nanos: true }).header());
-      closeSync(out);
-    }
+    if (out !== undefined) closeSync(out);
+    runner.close();
   }
   if (opts.count) process.stdout.write(`${matched} packets\n`);
   // wall time: reading the capture included, as a user of tcpdump -r sees it
   if (r.packets > 0 || !r.error) process.stderr.write(`tsbpf: ${throughput(r.packets, r.bytes, r.wallMs, `; ${matched} matched`)}\n`);
-  if (r.error) throw new CliError(`${capture}: ${r.error.message.replace(/^capture: /, '')}`, 2, r.error.code);
+  if (r.error) throw captureError(capture, r.error);
   return 0;
 }

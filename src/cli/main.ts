@@ -20,7 +20,7 @@ import { runCommand, verifyCommand } from './run.js';
 import { conformancePlugin } from './plugin.js';
 import { style } from './style.js';
 import { BatchSession } from './batch.js';
-import { CliError } from './cli-error.js';
+import { CliError, fileError } from './cli-error.js';
 import type { EngineName } from '../api/bpf.js';
 import { filterCommand, runPcapCommand } from './capture.js';
 import { disassembleClassic } from '../cbpf/index.js';
@@ -66,9 +66,7 @@ export function readInput(path: string): Uint8Array {
   try {
     return path === '-' ? new Uint8Array(readFileSync(0)) : new Uint8Array(readFileSync(path));
   } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EISDIR' ? 'is a directory' : err.code === 'EACCES' ? 'permission denied' : err.message;
-    throw new CliError(`${path}: ${why}`, 2, err.code ?? 'EIO');
+    throw fileError(path, e);
   }
 }
 

@@ -40,24 +40,25 @@
  * immediates (stack, maps) or WebAssembly globals (the run's regions), so a
  * program's stores cannot move them. Helpers check their pointer arguments
  * against the same regions (HelperEnv.access) and their map arguments
- * against the maps the program references; the inline map lookup runs only
- * for maps the program references (whose headers it cannot write), after
- * the key's check. The entry frame is zeroed when a run starts (a batch:
+ * against the maps the program references (HelperEnv.mapAt, as on every
+ * engine); the inline map lookup (jit/maps.ts, each map's layout embedded
+ * as constants) runs only for maps the program references, after the key's
+ * check. The entry frame is zeroed when a run starts (a batch:
  * when it starts, its runs being this program's) and a callee's frame at
  * each call, so a program never reads what another left on the stack.
  * Accesses at r10 + a constant inside the frame go unchecked in a function
  * that never writes r10.
  */
 
-import { BpfError } from '../errors.js';
+import { BpfError, InternalError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
 import { slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
-import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
+import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
+import { programMaps } from '../runtime/helpers.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, PAGE_SIZE, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
-import { ARG } from '../runtime/helpers.js';
-import type { BpfMapImpl } from '../maps/map.js';
+import type { BpfMapImpl, JitMapLayout } from '../maps/map.js';
 import { BPF_MAP_TYPE, roundUp8 } from '../maps/map.js';
 import type { RunInput } from '../vm/interpreter.js';
 import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
@@ -139,14 +140,19 @@ class Code extends Emitter {
 
 export interface JitOptions {
   helpers: HelperRegistry;
+  /**
+   * the program's maps (BPF_PROG_LOAD's, from its ld_imm64 map fds and map
+   * values), the only ones its helper calls may use and, hardened, whose
+   * values it may touch; without it, the maps its ld_imm64 constants name
+   * (runtime/helpers.ts, programMaps)
+   */
+  maps?: readonly BpfMapImpl[];
   /** compile with per-access region checks (see the top of this file) */
   hardened?: HardenedOptions;
 }
 
-/** What a hardened program may touch besides its stack frames and its run's regions. */
+/** What a hardened program may touch besides its stack frames, its run's regions and its maps' values. */
 export interface HardenedOptions {
-  /** the maps the program references (its ld_imm64 map fds and map values) */
-  maps: readonly BpfMapImpl[];
   /**
    * execBatch: the context of each run is [r1, r1 + size) (the packet,
    * read-only, is the descriptor's); exec takes its regions from RunInput.
@@ -169,21 +175,38 @@ export interface ValueRegion {
 
 /**
  * The value storage of a map for the hardened checks, from its shape (the
- * maps' layout, maps/array.ts and maps/hash.ts), not from its header, which
- * an earlier program could have overwritten. Hash maps: the value part of
- * every element slot, allocated or free (a per-element state check would
- * need the JavaScript-side state array); keys and links stay out of reach.
+ * maps' layout, maps/array.ts and maps/hash.ts: element = key rounded to 8,
+ * then value rounded to 8; an array's elements have no key), not from its
+ * header, which nothing reads back. Hash maps: the value part of every
+ * element slot, allocated or free (a per-element state check would need the
+ * JavaScript-side state array); keys, the links' mirror after the elements
+ * and the pin words stay out of reach. Checked against the map's own
+ * JitMapLayout, so a change of layout in maps/ cannot silently widen what a
+ * hardened program reaches.
  */
 export function valueRegion(m: BpfMapImpl): ValueRegion {
   const v = roundUp8(m.valueSize);
-  if (m.type === BPF_MAP_TYPE.ARRAY) {
-    return { addr: m.addr, keySize: m.keySize, start: m.region.start, end: m.region.end, stride: v, valueOff: 0, valueSize: m.valueSize, name: 'array map value' };
-  }
-  if (m.type === BPF_MAP_TYPE.HASH) {
+  const l = m.jitLayout();
+  const { start, end } = m.region;
+  let r: ValueRegion;
+  let elems: number;
+  if (m.type === BPF_MAP_TYPE.ARRAY && l.type === BPF_MAP_TYPE.ARRAY) {
+    r = { addr: m.addr, keySize: m.keySize, start, end, stride: v, valueOff: 0, valueSize: m.valueSize, name: 'array map value' };
+    elems = m.maxEntries;
+  } else if (m.type === BPF_MAP_TYPE.HASH && l.type === BPF_MAP_TYPE.HASH) {
     const k = roundUp8(m.keySize);
-    return { addr: m.addr, keySize: m.keySize, start: m.region.start, end: m.region.end, stride: k + v, valueOff: k, valueSize: m.valueSize, name: 'hash map value' };
+    r = { addr: m.addr, keySize: m.keySize, start, end, stride: k + v, valueOff: k, valueSize: m.valueSize, name: 'hash map value' };
+    elems = l.cap;
+    if (l.keyRound !== k || Math.min(l.suspect, l.heads, l.next, l.hashes, l.pinned) < end) throw layoutMismatch(m);
+  } else {
+    throw new BpfError('ENOTSUP', `the hardened JIT does not know the layout of map type ${m.type}`);
   }
-  throw new BpfError('ENOTSUP', `the hardened JIT does not know the layout of map type ${m.type}`);
+  if (l.addr !== m.addr || l.base !== start || l.stride !== r.stride || end !== start + elems * r.stride) throw layoutMismatch(m);
+  return r;
+}
+
+function layoutMismatch(m: BpfMapImpl): InternalError {
+  return new InternalError(`the hardened JIT's value layout of the map at 0x${m.addr.toString(16)} disagrees with the map's own`);
 }
 
 /** The address the program's memory operand points to, as an i32 on the stack; returns the memarg offset to use. */
@@ -261,7 +284,9 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
   const multi = starts.length > 1;
   const helpers = slots.some((s) => (s.code === 0x85 && s.src === 0) || s.code === 0x8d);
   const hardened = options.hardened;
-  const lookupFunc = options.inlineMapLookup && slots.some((s) => s.code === 0x85 && s.src === 0 && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
+  // hardened with many maps: lookups take the helper (the key check needs the map's key size)
+  const inline = hardened && hardened.maps.length > INLINE_MAPS ? undefined : options.inlineMapLookup;
+  const lookupFunc = inline && inline.length > 0 && slots.some((s) => s.code === 0x85 && s.src === 0 && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
     ? FIRST_SUB + starts.length - 1
     : undefined;
   const setRegionsFunc = hardened ? FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) : undefined;
@@ -300,7 +325,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
       { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32], ...hl], body: batchBody },
       ...subs,
-      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction() }]),
+      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(inline!) }]),
       ...(setRegionsFunc === undefined ? [] : [{ type: 1, locals: [] as [number, number][], body: setRegionsFunction() }]),
       ...(checkMapsFunc === undefined ? [] : [{ type: TYPE_CHECK_MAPS, locals: [[1, T.i64]] as [number, number][], body: checkMapsFunction(hardened!.maps) }]),
     ],
@@ -313,8 +338,8 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
 }
 
 export interface CompileOptions {
-  /** helper 1 is bpf_map_lookup_elem: look values up in WebAssembly (jit/maps.ts); hardened: for referenced maps only */
-  inlineMapLookup?: boolean;
+  /** helper 1 is bpf_map_lookup_elem: look values up in WebAssembly (jit/maps.ts) in these maps, the program's; hardened: after the key's check */
+  inlineMapLookup?: readonly JitMapLayout[];
   /** per-access region checks: the maps' value regions and the batch context's shape */
   hardened?: { maps: readonly ValueRegion[]; batchContext: { size: number; writable: boolean } };
 }
@@ -791,8 +816,9 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           break;
         }
         if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined && fc.hardened && fc.hardened.maps.length <= INLINE_MAPS) {
-          // Hardened: the inline lookup only for a map the program references (its header is out of the
-          // program's reach), after checking the key; anything else takes the helper, which checks both.
+          // Hardened: the inline lookup (jit/maps.ts: the program's maps' layouts as constants) only for
+          // a map the program references, after checking the key; anything else takes the helper, which
+          // checks both, as does a -1 (a hash map's mirror found inconsistent).
           const maps = fc.hardened.maps;
           maps.forEach((m, i) => {
             c.get(reg(1)).i64(m.addr).op(OP.i64_eq).op(OP.if).byte(VOID);
@@ -809,7 +835,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           break;
         }
         if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined && !fc.hardened) {
-          // r0 = lookup(r1, r2) in WebAssembly; -1 (not a map it knows) takes the helper
+          // r0 = lookup(r1, r2) in WebAssembly; -1 (not one of the program's maps, or a mirror found
+          // inconsistent) takes the helper
           c.get(reg(1)).op(OP.i32_wrap_i64).get(reg(2)).op(OP.i32_wrap_i64).op(OP.call).u32(fc.lookupFunc).tee(A)
             .i32(-1).op(OP.i32_ne).op(OP.if).byte(VOID)
             .get(A).op(OP.i64_extend_i32_u).set(reg(0))
@@ -1063,14 +1090,16 @@ export class JitProgram {
   constructor(mem: AddressSpace, slots: readonly Slot[], options: JitOptions) {
     this.mem = mem;
     this.engineName = options.hardened ? 'jit-hardened' : 'jit';
-    const maps = options.hardened?.maps.map(valueRegion);
+    // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
+    const programs = programMaps(slots, options.helpers, options.maps);
+    const values = options.hardened ? programs.list.map(valueRegion) : undefined;
     this.scratch = mem.alloc(8 * 16);
     const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
     let bytes: Uint8Array;
     try {
       bytes = compileToWasm(slots, this.scratch, { min: pages }, {
-        inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem',
-        ...(options.hardened && maps ? { hardened: { maps, batchContext: options.hardened.batchContext } } : {}),
+        inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? programs.list.map((m) => m.jitLayout()) : undefined,
+        ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext } } : {}),
       });
     } catch (e) {
       mem.release(this.scratch);
@@ -1085,6 +1114,7 @@ export class JitProgram {
     const env: HelperEnv = {
       get u8() { return mem.u8; },
       get view() { return mem.view; },
+      mapAt: programs.at,
       access(addr: number, size: number, write: boolean): void {
         if (guard) {
           guard.check(addr, size, write);
@@ -1102,10 +1132,9 @@ export class JitProgram {
           const h = helpers.get(id >>> 0);
           if (!h) throw new BpfError('EINVAL', `${guard ? `pc ${pc}: ` : ''}call to unknown helper ${id >>> 0}`);
           self.refreshRegs();
-          if (guard) {
-            guard.pc = pc;
-            guard.mapArgs(h, self.regs);
-          }
+          // hardened: the pc for fault messages of the helper's pointer checks (env.access); its map
+          // arguments are checked by the helper itself against the program's maps (env.mapAt)
+          if (guard) guard.pc = pc;
           h.call(self.regs, env);
           return h.exitOnZero === true && self.regs[0] === 0 && self.regs[1] === 0 ? 1 : 0;
         },
@@ -1124,8 +1153,8 @@ export class JitProgram {
     }
     this.run = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
     this.batchFn = instance.exports['batch'] as (desc: number, n: number, z0: number, z1: number, z2: number) => void;
-    if (options.hardened && maps) {
-      guard = new Guard(instance, maps);
+    if (values) {
+      guard = new Guard(instance, values);
       this.guard = guard;
     }
   }
@@ -1210,8 +1239,6 @@ class Guard {
   private readonly g: Record<string, WebAssembly.Global>;
   private readonly setRegionsFn: (aStart: number, aLen: number, bStart: number, bLen: number, writable: number) => void;
   private readonly maps: readonly ValueRegion[];
-  private readonly mapAddrs: Set<number>;
-  private readonly mapArgRegs = new Map<Helper, number[]>();
   private readonly depth: WebAssembly.Global;
 
   constructor(instance: WebAssembly.Instance, maps: readonly ValueRegion[]) {
@@ -1219,7 +1246,6 @@ class Guard {
     this.depth = this.g['depth']!;
     this.setRegionsFn = instance.exports['setRegions'] as Guard['setRegionsFn'];
     this.maps = maps;
-    this.mapAddrs = new Set(maps.map((m) => m.addr));
   }
 
   /** exec's regions: at most two, A and B; the rest of memory stays out of reach. */
@@ -1292,22 +1318,5 @@ class Guard {
   fault(addr: bigint, size: number, write: boolean): BpfError {
     const why = this.why(addr, size, write) ?? 'outside any region the program may access';
     return new BpfError('EFAULT', `pc ${this.pc}: invalid ${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'} at 0x${addr.toString(16)}: ${why}`);
-  }
-
-  /** A helper's map arguments (CONST_MAP_PTR in its prototype) must be maps the program references. */
-  mapArgs(h: Helper, regs: Int32Array): void {
-    let regsOf = this.mapArgRegs.get(h);
-    if (regsOf === undefined) {
-      regsOf = h.proto.args.flatMap((t, i) => (t === ARG.CONST_MAP_PTR ? [i + 1] : []));
-      this.mapArgRegs.set(h, regsOf);
-    }
-    for (const r of regsOf) {
-      const lo = regs[2 * r]! >>> 0;
-      const hi = regs[2 * r + 1]! >>> 0;
-      if (hi !== 0 || !this.mapAddrs.has(lo)) {
-        const v = (BigInt(hi) << 32n) | BigInt(lo);
-        throw new BpfError('EFAULT', `pc ${this.pc}: ${h.name}: r${r} = 0x${v.toString(16)} is not a map this program references`);
-      }
-    }
   }
 }

@@ -21,7 +21,7 @@ import { decodeSlots, encodeSlots } from '../isa/instruction.js';
 import type { Slot } from '../isa/instruction.js';
 import { parseElf, SHF, SHT, STT, EM_BPF } from '../elf/index.js';
 import type { ElfFile, ElfSection } from '../elf/index.js';
-import type { BpfSystem } from '../api/bpf.js';
+import type { BpfSystem, ProgObject } from '../api/bpf.js';
 import { BPF_CMD } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
 import { Btf } from './btf.js';
@@ -200,11 +200,17 @@ export function linkMapRefs(slots: Slot[], refs: readonly { slot: number; fd: nu
   }
 }
 
-/** The maps created and the programs loaded from a CollectionSpec. */
+/**
+ * The maps created and the programs loaded from a CollectionSpec. The
+ * Collection holds a reference to each program, apart from its fd (and its
+ * BpfMaps hold theirs): close() releases them and closes the fds that still
+ * name them, never an fd number since reused by another object.
+ */
 export class Collection {
   readonly maps: Record<string, BpfMap> = {};
   readonly programs: Record<string, { fd: number; name: string; section: string }> = {};
   private readonly sys: BpfSystem;
+  private readonly held: { fd: number; obj: ProgObject }[] = [];
 
   constructor(sys: BpfSystem, spec: CollectionSpec, options: { logLevel?: number } = {}) {
     this.sys = sys;
@@ -228,6 +234,9 @@ export class Collection {
             log_size: logSize,
             log_buf: options.logLevel ? new Uint8Array(logSize) : null,
           });
+          const obj = sys.progOf(fd);
+          sys.hold(obj);
+          this.held.push({ fd, obj });
           this.programs[name] = { fd, name, section: p.section };
         } catch (e) {
           if (e instanceof BpfError) throw new BpfError(e.code, `program ${name} (section ${p.section}): ${e.message}`, { command: e.command, log: e.log });
@@ -245,7 +254,10 @@ export class Collection {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const p of Object.values(this.programs)) this.sys.close(p.fd);
+    for (const { fd, obj } of this.held) {
+      this.sys.closeFdOf(fd, obj);
+      this.sys.release(obj);
+    }
     for (const m of Object.values(this.maps)) m.close();
   }
 }

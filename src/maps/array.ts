@@ -4,13 +4,17 @@
  * 4-byte host-endian key. Every element always exists: update with
  * BPF_NOEXIST is EEXIST, delete is EINVAL, and get_next_key restarts at 0
  * from any out-of-range key.
+ *
+ * The shape (base, stride, max_entries) is this object's, never read back
+ * from memory: an index is checked against max_entries before it becomes
+ * an address, so any key gives a value inside the map or NULL.
  */
 
 import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import type { Region } from '../vm/interpreter.js';
-import type { BpfMapImpl, MapAttr } from './map.js';
-import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, MAP_HDR, allocMapStorage, roundUp8 } from './map.js';
+import type { BpfMapImpl, JitArrayLayout, MapAttr } from './map.js';
+import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, allocMapStorage, roundUp8 } from './map.js';
 
 export class ArrayMap implements BpfMapImpl {
   readonly type = BPF_MAP_TYPE.ARRAY;
@@ -35,13 +39,7 @@ export class ArrayMap implements BpfMapImpl {
     this.mapFlags = attr.mapFlags;
     this.elemSize = roundUp8(attr.valueSize);
     const bytes = this.elemSize * this.maxEntries;
-    ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes, `array map of ${this.maxEntries} x ${this.elemSize} bytes`));
-    const v = mem.view;
-    v.setUint32(this.addr + MAP_HDR.TYPE, this.type, true);
-    v.setUint32(this.addr + MAP_HDR.KEY_SIZE, this.keySize, true);
-    v.setUint32(this.addr + MAP_HDR.VALUE_SIZE, this.valueSize, true);
-    v.setUint32(this.addr + MAP_HDR.MAX_ENTRIES, this.maxEntries, true);
-    v.setUint32(this.addr + MAP_HDR.STRIDE, this.elemSize, true);
+    ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes, `array map of ${this.maxEntries} x ${this.elemSize} bytes`, attr));
     const valueSize = this.valueSize;
     const elemSize = this.elemSize;
     const base = this.base;
@@ -52,6 +50,10 @@ export class ArrayMap implements BpfMapImpl {
       name: 'array map value',
       contains: (addr, end) => (addr - base) % elemSize + (end - addr) <= valueSize,
     };
+  }
+
+  jitLayout(): JitArrayLayout {
+    return { type: BPF_MAP_TYPE.ARRAY, addr: this.addr, base: this.base, stride: this.elemSize, maxEntries: this.maxEntries };
   }
 
   directValue(): number {

@@ -7,13 +7,26 @@
  * absent key.
  *
  * Storage is preallocated in the runtime's memory: max_entries elements plus
- * SPARE, each `key (rounded to 8) | value (rounded to 8)`; the links live in
- * typed arrays beside it. An update replaces an element atomically: a
- * program holding a pointer to the old value (one it looked up in this run)
- * keeps reading the old value until it exits. Such an element is not reused
- * until the run ends; its replacement comes from the spares, and when a
- * single run exhausts them the update fails with ENOMEM, as the kernel's
- * GFP_ATOMIC allocation may.
+ * SPARE, each `key (rounded to 8) | value (rounded to 8)`. An update
+ * replaces an element atomically: a program holding a pointer to the old
+ * value (one it looked up in this run) keeps reading the old value until it
+ * exits. Such an element is not reused until the run ends; its replacement
+ * comes from the spares, and when a single run exhausts them the update
+ * fails with ENOMEM, as the kernel's GFP_ATOMIC allocation may.
+ *
+ * The links (bucket heads, next indexes, hashes) that every operation walks
+ * are typed arrays of this object, outside the memory programs address, so
+ * a program that escaped the verifier cannot make them cycle or point out
+ * of range; every walk is bounded anyway (cap elements), and an
+ * inconsistency is EFAULT. After the elements, the memory holds a mirror of
+ * the links for the JIT's inline lookup (jit/maps.ts) and the pin words;
+ * the map writes the mirror of a bucket after each change to it, and
+ * rewrites all of it when the JIT reports it inconsistent (the suspect
+ * word, checked on each lookup here, where the JIT's fallback arrives). A
+ * program that rewrites the mirror without tripping the JIT's checks can
+ * make the JIT's lookups in that map miss, or find a stale element of the
+ * same map, until the bucket next changes; never more. The pin words and
+ * the run generation only decide which element an update may reuse.
  */
 
 import { BpfError } from '../errors.js';
@@ -21,8 +34,8 @@ import type { AddressSpace } from '../runtime/memory.js';
 import { RUN_GEN_ADDR } from '../runtime/memory.js';
 import type { Region } from '../vm/interpreter.js';
 import { jhash } from './jhash.js';
-import type { BpfMapImpl, MapAttr } from './map.js';
-import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, MAP_HDR, allocMapStorage, roundUp8, roundupPowOfTwo } from './map.js';
+import type { BpfMapImpl, JitHashLayout, MapAttr } from './map.js';
+import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, allocMapStorage, corruptMap, roundUp8, roundupPowOfTwo } from './map.js';
 import { MAX_BPF_STACK } from '../isa/opcodes.js';
 
 /** elements beyond max_entries for replacing elements a running program holds */
@@ -32,6 +45,9 @@ const FREE = 0;
 const LIVE = 1;
 /** unlinked during a run while the program may still hold its value pointer */
 const PENDING = 2;
+
+/** bytes before the mirror's heads: the suspect word, and padding */
+const MIRROR_META = 8;
 
 export class HashMap implements BpfMapImpl {
   readonly type = BPF_MAP_TYPE.HASH;
@@ -45,20 +61,27 @@ export class HashMap implements BpfMapImpl {
   readonly keyRound: number;
   readonly base: number;
   readonly region: Region;
+  /** elements: max_entries + SPARE */
+  readonly cap: number;
   private readonly mem: AddressSpace;
-  /** views of the links in the runtime's memory (after the elements), made again if the memory grows */
-  private heads!: Int32Array;
-  private next!: Int32Array;
-  private hashes!: Uint32Array;
+  /** the authoritative links: first element per bucket, next element, jhash of the key (-1: none) */
+  private readonly heads: Int32Array;
+  private readonly next: Int32Array;
+  private readonly hashes: Uint32Array;
+  /** the mirror in memory (see the file comment), and its views, made again if the memory grows */
+  private readonly mirrorAddr: number;
+  private mHeads!: Int32Array;
+  private mNext!: Int32Array;
+  private mHashes!: Uint32Array;
+  private mSuspect!: Int32Array;
   private viewsGrowth = -1;
-  private readonly linksAddr: number;
-  private readonly cap: number;
   private readonly state: Uint8Array;
   /**
    * The run generation (RUN_GEN_ADDR) in which each element was last looked
-   * up: while that run lasts, replacing the element must not overwrite it.
-   * Generations rather than flags let a JIT batch run many programs between
-   * one enterRun and exitRun, bumping the generation per run in memory.
+   * up, in memory where the JIT's inline lookup writes it too: while that
+   * run lasts, replacing the element must not overwrite it. Generations
+   * rather than flags let a JIT batch run many programs between one
+   * enterRun and exitRun, bumping the generation per run in memory.
    */
   private pinned!: Uint32Array;
   /** the generation of the run that retired a PENDING element */
@@ -68,6 +91,9 @@ export class HashMap implements BpfMapImpl {
   private readonly pendingList: number[] = [];
   private count = 0;
   private inRun = false;
+  /** the predecessor of the element the last find() returned (-1: the bucket's head) */
+  private prev = -1;
+  private readonly what: string;
 
   constructor(mem: AddressSpace, attr: MapAttr) {
     if (attr.maxEntries === 0 || attr.keySize === 0 || attr.valueSize === 0) {
@@ -85,30 +111,21 @@ export class HashMap implements BpfMapImpl {
     const cap = this.maxEntries + SPARE;
     this.cap = cap;
     const bytes = cap * this.elemSize;
-    // The links follow the elements in the runtime's memory, where the JIT's
-    // inline lookup walks them: 4 bytes per bucket, 12 per element (next,
-    // hash, pinning run). State and the free stack (5 more) stay outside.
-    const links = this.nBuckets * 4 + cap * 12;
+    // The mirror follows the elements: the suspect word, 4 bytes per bucket, 12 per element (next,
+    // hash, pinning run). The authoritative links, state and free stack (21 bytes per element, 4 per
+    // bucket) stay outside.
+    const mirror = MIRROR_META + this.nBuckets * 4 + cap * 12;
     const what = `hash map of ${this.maxEntries} x ${this.elemSize} bytes`;
     if (cap * 5 > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
-    ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes + links, what));
-    this.linksAddr = this.base + bytes;
+    ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes + mirror, what, attr));
+    this.what = `hash map at 0x${this.addr.toString(16)}`;
+    this.mirrorAddr = this.base + bytes;
+    this.heads = new Int32Array(this.nBuckets).fill(-1);
+    this.next = new Int32Array(cap).fill(-1);
+    this.hashes = new Uint32Array(cap);
     this.syncViews();
-    this.heads.fill(-1);
-    this.next.fill(-1);
-    const v = mem.view;
-    const h = this.addr;
-    v.setUint32(h + MAP_HDR.TYPE, this.type, true);
-    v.setUint32(h + MAP_HDR.KEY_SIZE, this.keySize, true);
-    v.setUint32(h + MAP_HDR.VALUE_SIZE, this.valueSize, true);
-    v.setUint32(h + MAP_HDR.MAX_ENTRIES, this.maxEntries, true);
-    v.setUint32(h + MAP_HDR.STRIDE, this.elemSize, true);
-    v.setUint32(h + MAP_HDR.KEY_ROUND, this.keyRound, true);
-    v.setUint32(h + MAP_HDR.MASK, this.nBuckets - 1, true);
-    v.setUint32(h + MAP_HDR.HEADS, this.linksAddr, true);
-    v.setUint32(h + MAP_HDR.NEXT, this.linksAddr + this.nBuckets * 4, true);
-    v.setUint32(h + MAP_HDR.HASHES, this.linksAddr + this.nBuckets * 4 + cap * 4, true);
-    v.setUint32(h + MAP_HDR.PINNED, this.linksAddr + this.nBuckets * 4 + cap * 8, true);
+    this.mHeads.fill(-1);
+    this.mNext.fill(-1);
     this.state = new Uint8Array(cap);
     this.retiredGen = new Uint32Array(cap);
     this.freeStack = new Int32Array(cap);
@@ -130,39 +147,90 @@ export class HashMap implements BpfMapImpl {
     };
   }
 
-  /** (Re)make the link views: at creation, and after the memory has grown. */
+  jitLayout(): JitHashLayout {
+    const m = this.mirrorAddr;
+    const n = this.nBuckets;
+    const cap = this.cap;
+    return {
+      type: BPF_MAP_TYPE.HASH,
+      addr: this.addr,
+      base: this.base,
+      stride: this.elemSize,
+      keySize: this.keySize,
+      keyRound: this.keyRound,
+      nBuckets: n,
+      cap,
+      suspect: m,
+      heads: m + MIRROR_META,
+      next: m + MIRROR_META + n * 4,
+      hashes: m + MIRROR_META + n * 4 + cap * 4,
+      pinned: m + MIRROR_META + n * 4 + cap * 8,
+    };
+  }
+
+  /** (Re)make the views of the mirror and pin words: at creation, and after the memory has grown. */
   private syncViews(): void {
     if (this.viewsGrowth === this.mem.growth) return;
     const buf = this.mem.memory.buffer;
-    const n = this.nBuckets;
-    const cap = this.cap;
-    this.heads = new Int32Array(buf, this.linksAddr, n);
-    this.next = new Int32Array(buf, this.linksAddr + n * 4, cap);
-    this.hashes = new Uint32Array(buf, this.linksAddr + n * 4 + cap * 4, cap);
-    this.pinned = new Uint32Array(buf, this.linksAddr + n * 4 + cap * 8, cap);
+    const l = this.jitLayout();
+    this.mSuspect = new Int32Array(buf, l.suspect, 1);
+    this.mHeads = new Int32Array(buf, l.heads, this.nBuckets);
+    this.mNext = new Int32Array(buf, l.next, this.cap);
+    this.mHashes = new Uint32Array(buf, l.hashes, this.cap);
+    this.pinned = new Uint32Array(buf, l.pinned, this.cap);
     this.viewsGrowth = this.mem.growth;
+  }
+
+  /** Write bucket b's chain into the mirror (after each change to it). */
+  private mirrorBucket(b: number): void {
+    let i = this.heads[b]!;
+    this.mHeads[b] = i;
+    for (let steps = 0; i !== -1; steps++) {
+      this.checkLink(i, steps);
+      this.mNext[i] = this.next[i]!;
+      this.mHashes[i] = this.hashes[i]!;
+      i = this.next[i]!;
+    }
+  }
+
+  /** Rewrite the whole mirror from the authoritative links, and clear the suspect word. */
+  refreshMirror(): void {
+    this.syncViews();
+    this.mHeads.set(this.heads);
+    this.mNext.set(this.next);
+    this.mHashes.set(this.hashes);
+    this.mSuspect[0] = 0;
+  }
+
+  /** EFAULT unless i is an element index and a walk of `steps` elements so far is not too long. */
+  private checkLink(i: number, steps: number): void {
+    if (i >>> 0 >= this.cap) throw corruptMap(this.what, `element index ${i} of ${this.cap}`);
+    if (steps >= this.cap) throw corruptMap(this.what, `a chain longer than its ${this.cap} elements`);
   }
 
   private elemAddr(i: number): number {
     return this.base + i * this.elemSize;
   }
 
-  private find(keyAddr: number, hash: number): { idx: number; prev: number } {
+  /** The element holding the key at keyAddr (its predecessor in this.prev), or -1. At most cap elements are visited. */
+  private find(keyAddr: number, hash: number): number {
     const u8 = this.mem.u8;
+    const { next, hashes, keySize } = this;
     let prev = -1;
-    for (let i = this.heads[hash & (this.nBuckets - 1)]!; i !== -1; prev = i, i = this.next[i]!) {
-      if (this.hashes[i] !== hash) continue;
+    let steps = 0;
+    for (let i = this.heads[hash & (this.nBuckets - 1)]!; i !== -1; prev = i, i = next[i]!) {
+      this.checkLink(i, steps++);
+      if (hashes[i] !== hash) continue;
       const e = this.elemAddr(i);
-      let same = true;
-      for (let k = 0; k < this.keySize; k++) {
-        if (u8[e + k] !== u8[keyAddr + k]) {
-          same = false;
-          break;
-        }
+      let k = 0;
+      while (k < keySize && u8[e + k] === u8[keyAddr + k]) k++;
+      if (k === keySize) {
+        this.prev = prev;
+        return i;
       }
-      if (same) return { idx: i, prev };
     }
-    return { idx: -1, prev: -1 };
+    this.prev = -1;
+    return -1;
   }
 
   private hashOf(keyAddr: number): number {
@@ -171,12 +239,15 @@ export class HashMap implements BpfMapImpl {
 
   lookup(keyAddr: number): number {
     this.syncViews();
-    const { idx } = this.find(keyAddr, this.hashOf(keyAddr));
+    // The JIT's inline lookup found the mirror inconsistent and fell back to this helper.
+    if (this.mSuspect[0] !== 0) this.refreshMirror();
+    const idx = this.find(keyAddr, this.hashOf(keyAddr));
     if (idx < 0) return 0;
     if (this.inRun) this.pinned[idx] = this.generation();
     return this.elemAddr(idx) + this.keyRound;
   }
 
+  /** Unlink idx, whose predecessor is prev (-1: the head), from bucket b. */
   private unlink(bucket: number, idx: number, prev: number): void {
     if (prev < 0) this.heads[bucket] = this.next[idx]!;
     else this.next[prev] = this.next[idx]!;
@@ -214,7 +285,8 @@ export class HashMap implements BpfMapImpl {
     this.syncViews();
     const hash = this.hashOf(keyAddr);
     const bucket = hash & (this.nBuckets - 1);
-    const { idx: old, prev } = this.find(keyAddr, hash);
+    const old = this.find(keyAddr, hash);
+    const prev = this.prev;
     if (old < 0 && this.count >= this.maxEntries) return E.E2BIG;
     if (old >= 0 && flagsLo === BPF_NOEXIST) return E.EEXIST;
     if (old < 0 && flagsLo === BPF_EXIST) return E.ENOENT;
@@ -225,6 +297,7 @@ export class HashMap implements BpfMapImpl {
       u8.copyWithin(this.elemAddr(old) + this.keyRound, valueAddr, valueAddr + this.valueSize);
       this.unlink(bucket, old, prev);
       this.linkHead(bucket, old);
+      this.mirrorBucket(bucket);
       return 0;
     }
     if (this.freeTop === 0) this.reclaim();
@@ -246,26 +319,28 @@ export class HashMap implements BpfMapImpl {
     } else {
       this.count++;
     }
+    this.mirrorBucket(bucket);
     return 0;
   }
 
   delete(keyAddr: number): number {
     this.syncViews();
     const hash = this.hashOf(keyAddr);
-    const { idx, prev } = this.find(keyAddr, hash);
+    const idx = this.find(keyAddr, hash);
     if (idx < 0) return E.ENOENT;
-    this.unlink(hash & (this.nBuckets - 1), idx, prev);
+    const bucket = hash & (this.nBuckets - 1);
+    this.unlink(bucket, idx, this.prev);
     this.count--;
     this.retire(idx);
+    this.mirrorBucket(bucket);
     return 0;
   }
 
   getNextKey(keyAddr: number, nextKeyAddr: number): number {
-    this.syncViews();
     let bucket = 0;
     if (keyAddr !== 0) {
       const hash = this.hashOf(keyAddr);
-      const { idx } = this.find(keyAddr, hash);
+      const idx = this.find(keyAddr, hash);
       if (idx >= 0) {
         const n = this.next[idx]!;
         if (n !== -1) return this.copyKey(n, nextKeyAddr);
@@ -280,6 +355,7 @@ export class HashMap implements BpfMapImpl {
   }
 
   private copyKey(idx: number, to: number): number {
+    this.checkLink(idx, 0);
     const e = this.elemAddr(idx);
     this.mem.u8.copyWithin(to, e, e + this.keySize);
     return 0;
@@ -294,7 +370,6 @@ export class HashMap implements BpfMapImpl {
   enterRun(): void {
     this.inRun = true;
     const v = this.mem.view;
-    v.setUint32(this.addr + MAP_HDR.IN_RUN, 1, true);
     v.setUint32(RUN_GEN_ADDR, v.getUint32(RUN_GEN_ADDR, true) + 1, true);
   }
 
@@ -314,7 +389,6 @@ export class HashMap implements BpfMapImpl {
 
   exitRun(): void {
     this.inRun = false;
-    this.mem.view.setUint32(this.addr + MAP_HDR.IN_RUN, 0, true);
     for (const i of this.pendingList) {
       this.state[i] = FREE;
       this.freeStack[this.freeTop++] = i;

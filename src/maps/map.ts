@@ -3,7 +3,17 @@
  * operation takes addresses in the runtime's memory (keys, values, next
  * keys), so a helper call is a pure function of register values and the API
  * stages its buffers in memory first. Operations return 0 or a negative
- * errno, as the kernel's map ops do; only creation throws.
+ * errno, as the kernel's map ops do. Only creation throws, and, as a
+ * defence against a runtime bug, an operation that finds the map's own
+ * structure inconsistent (BpfError EFAULT): no walk is unbounded.
+ *
+ * A map's structure (shape, links) lives in JavaScript, outside the memory
+ * programs address; what lives in that memory (the header, a hash map's
+ * mirror of its links for the JIT, the pin words) is never trusted: a
+ * program that escaped the verifier can change which element gets reused,
+ * or make the JIT's inline lookups in that map miss or find a stale element
+ * of the same map until the mirror is rewritten (maps/hash.ts); never make
+ * the runtime loop, crash, or write outside the map's storage.
  */
 
 import { BpfError, ERRNO } from '../errors.js';
@@ -20,6 +30,11 @@ export const BPF_MAP_TYPE = {
 export const BPF_ANY = 0;
 export const BPF_NOEXIST = 1;
 export const BPF_EXIST = 2;
+
+/** The one line of the EFAULT a map operation throws when its own links are inconsistent. */
+export function corruptMap(what: string, detail: string): BpfError {
+  return new BpfError('EFAULT', `${what}: internal links are corrupt (${detail})`);
+}
 
 export const E = {
   ENOENT: -ERRNO.ENOENT,
@@ -59,6 +74,8 @@ export interface BpfMapImpl {
   getNextKey(keyAddr: number, nextKeyAddr: number): number;
   /** the storage a program may touch through value pointers (checked mode) */
   readonly region: Region;
+  /** the constants the JIT's inline lookup embeds (jit/maps.ts) */
+  jitLayout(): JitMapLayout;
   /** a program run starts / ends: elements replaced during a run stay intact until it ends */
   enterRun(): void;
   exitRun(): void;
@@ -66,11 +83,13 @@ export interface BpfMapImpl {
   free(): void;
 }
 
-/** round_up(n, 8) in exact arithmetic (sizes are u32; 32-bit bitwise math would wrap) */
 /**
- * The header at a map's address, u32 words the JIT's inline lookup reads
- * (jit/maps.ts): it finds array values and walks hash buckets in
- * WebAssembly, calling back into JavaScript only for updates and deletes.
+ * The header at a map's address: u32 words describing the map (magic,
+ * type, sizes), written once at creation for anyone inspecting memory.
+ * Nothing in the runtime reads them back: the map's address is its
+ * identity, and a program that escaped the verifier can rewrite these
+ * words, so the JavaScript side keeps the authoritative shape in the map
+ * object and the JIT embeds it as constants (JitMapLayout).
  */
 export const MAP_HDR = {
   MAGIC: 0,
@@ -78,33 +97,63 @@ export const MAP_HDR = {
   KEY_SIZE: 8,
   VALUE_SIZE: 12,
   MAX_ENTRIES: 16,
-  /** 1 between enterRun and exitRun (hash maps pin looked-up elements then) */
-  IN_RUN: 20,
-  /** the elements (hash: key, then value) or values (array) */
-  BASE: 24,
-  /** bytes per element */
-  STRIDE: 28,
-  /** hash: the key's rounded size, where the value starts in an element */
-  KEY_ROUND: 32,
-  /** hash: n_buckets - 1 */
-  MASK: 36,
-  /** hash: i32 per bucket (first element or -1), i32 per element (next or -1), u32 per element (its jhash), u32 per element (the pinning run) */
-  HEADS: 40,
-  NEXT: 44,
-  HASHES: 48,
-  PINNED: 52,
 } as const;
 export const MAP_HDR_SIZE = 64;
 /** 'BPFM' little-endian: the header is a map's */
 export const MAP_MAGIC = 0x4d465042;
 
 /**
+ * What the JIT's inline bpf_map_lookup_elem needs to know about a map
+ * (jit/maps.ts), captured when a program is compiled and embedded in its
+ * code as constants: a program cannot redirect them. Addresses are in the
+ * runtime's memory and fixed for the map's lifetime.
+ */
+export type JitMapLayout = JitArrayLayout | JitHashLayout;
+
+export interface JitArrayLayout {
+  readonly type: typeof BPF_MAP_TYPE.ARRAY;
+  readonly addr: number;
+  /** the first value; value i is at base + i * stride */
+  readonly base: number;
+  readonly stride: number;
+  readonly maxEntries: number;
+}
+
+export interface JitHashLayout {
+  readonly type: typeof BPF_MAP_TYPE.HASH;
+  readonly addr: number;
+  /** the elements: element i (key, then value at keyRound) is at base + i * stride */
+  readonly base: number;
+  readonly stride: number;
+  readonly keySize: number;
+  readonly keyRound: number;
+  /** a power of two */
+  readonly nBuckets: number;
+  /** elements (max_entries + spares): every valid element index is below it */
+  readonly cap: number;
+  /**
+   * The mirror of the links the map keeps in memory for the JIT (i32 per
+   * bucket, i32 per element, u32 per element), a copy of the authoritative
+   * links the map keeps outside the memory: a program may have rewritten
+   * it, so the JIT range-checks every index it reads there and bounds its
+   * walk, and sets the word at `suspect` when it finds it inconsistent.
+   */
+  readonly heads: number;
+  readonly next: number;
+  readonly hashes: number;
+  /** u32 per element: the run generation that last looked it up (see HashMap) */
+  readonly pinned: number;
+  /** non-zero: the JIT found the mirror inconsistent; the map rebuilds it */
+  readonly suspect: number;
+}
+
+/**
  * A map's memory: a MAP_HDR_SIZE header whose address is the map's
- * identity (what ld_imm64 of its fd loads; the header holds the map's
- * shape, see MAP_HDR), and `bytes` of zeroed storage. ENOMEM, with nothing
+ * identity (what ld_imm64 of its fd loads; the header describes the map,
+ * see MAP_HDR), and `bytes` of zeroed storage. ENOMEM, with nothing
  * left allocated, when it does not fit.
  */
-export function allocMapStorage(mem: AddressSpace, bytes: number, what: string): { addr: number; base: number } {
+export function allocMapStorage(mem: AddressSpace, bytes: number, what: string, attr: MapAttr): { addr: number; base: number } {
   if (!Number.isSafeInteger(bytes) || bytes > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
   const addr = mem.alloc(MAP_HDR_SIZE);
   try {
@@ -112,7 +161,10 @@ export function allocMapStorage(mem: AddressSpace, bytes: number, what: string):
     const v = mem.view;
     for (let o = 0; o < MAP_HDR_SIZE; o += 4) v.setUint32(addr + o, 0, true);
     v.setUint32(addr + MAP_HDR.MAGIC, MAP_MAGIC, true);
-    v.setUint32(addr + MAP_HDR.BASE, base, true);
+    v.setUint32(addr + MAP_HDR.TYPE, attr.mapType, true);
+    v.setUint32(addr + MAP_HDR.KEY_SIZE, attr.keySize, true);
+    v.setUint32(addr + MAP_HDR.VALUE_SIZE, attr.valueSize, true);
+    v.setUint32(addr + MAP_HDR.MAX_ENTRIES, attr.maxEntries, true);
     return { addr, base };
   } catch (e) {
     mem.release(addr);
@@ -120,6 +172,7 @@ export function allocMapStorage(mem: AddressSpace, bytes: number, what: string):
   }
 }
 
+/** round_up(n, 8) in exact arithmetic (sizes are u32; 32-bit bitwise math would wrap) */
 export const roundUp8 = (n: number): number => Math.ceil(n / 8) * 8;
 
 export function roundupPowOfTwo(n: number): number {

@@ -3,11 +3,16 @@
  * bpf_map_update_elem (2), bpf_map_delete_elem (3). r1 is the map's address
  * (what an ld_imm64 of a map fd loads), r2..r4 point to the key and value;
  * results are a value pointer or 0, and 0 or a negative errno as a u64.
+ *
+ * r1 must be one of the running program's own maps (HelperEnv.mapAt: the
+ * maps its instructions reference), verified or not: any other value,
+ * another program's map included, is EFAULT and ends the run. A map that
+ * finds its own links inconsistent also throws EFAULT (maps/map.ts).
  */
 
 import { BpfError } from '../errors.js';
 import type { BpfMapImpl } from '../maps/map.js';
-import type { Helper, HelperEnv, HelperProto } from '../runtime/helpers.js';
+import type { Helper, HelperEnv, HelperProto, HelperRegistry } from '../runtime/helpers.js';
 import { ARG, RET, argU32, setR0 } from '../runtime/helpers.js';
 
 export const BPF_FUNC = {
@@ -24,11 +29,12 @@ export const MAP_HELPER_PROTOS: Record<number, HelperProto> = {
   [BPF_FUNC.map_delete_elem]: { ret: RET.INTEGER, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY] },
 };
 
-function mapArg(regs: Int32Array, resolve: (addr: number) => BpfMapImpl | undefined, name: string): BpfMapImpl {
+function mapArg(regs: Int32Array, env: HelperEnv, name: string): BpfMapImpl {
   const addr = argU32(regs, 1);
-  const map = addr < 0 ? undefined : resolve(addr);
+  const map = addr < 0 ? undefined : env.mapAt(addr);
   if (!map) {
-    throw new BpfError('EFAULT', `${name}: r1 = 0x${(regs[3]! >>> 0).toString(16)}${(regs[2]! >>> 0).toString(16).padStart(8, '0')} is not a map`);
+    const r1 = (regs[3]! >>> 0) === 0 ? (regs[2]! >>> 0).toString(16) : `${(regs[3]! >>> 0).toString(16)}${(regs[2]! >>> 0).toString(16).padStart(8, '0')}`;
+    throw new BpfError('EFAULT', `${name}: r1 = 0x${r1} is not a map of this program`);
   }
   return map;
 }
@@ -42,14 +48,24 @@ function pointer(regs: Int32Array, n: number, size: number, write: boolean, env:
   return addr;
 }
 
-export function mapHelpers(resolve: (addr: number) => BpfMapImpl | undefined): Helper[] {
+/**
+ * Register helpers 1-3 in `registry`, and `resolve` (the runtime's maps by
+ * address) as the registry's map resolver for engines built without their
+ * program's list of maps (runtime/helpers.ts, programMaps).
+ */
+export function installMapHelpers(registry: HelperRegistry, resolve: (addr: number) => BpfMapImpl | undefined): void {
+  for (const h of mapHelpers()) registry.register(h);
+  registry.mapAt = resolve;
+}
+
+export function mapHelpers(): Helper[] {
   return [
     {
       id: BPF_FUNC.map_lookup_elem,
       name: 'bpf_map_lookup_elem',
       proto: MAP_HELPER_PROTOS[BPF_FUNC.map_lookup_elem]!,
       call(regs, env) {
-        const map = mapArg(regs, resolve, 'bpf_map_lookup_elem');
+        const map = mapArg(regs, env, 'bpf_map_lookup_elem');
         setR0(regs, map.lookup(pointer(regs, 2, map.keySize, false, env)));
       },
     },
@@ -58,7 +74,7 @@ export function mapHelpers(resolve: (addr: number) => BpfMapImpl | undefined): H
       name: 'bpf_map_update_elem',
       proto: MAP_HELPER_PROTOS[BPF_FUNC.map_update_elem]!,
       call(regs, env) {
-        const map = mapArg(regs, resolve, 'bpf_map_update_elem');
+        const map = mapArg(regs, env, 'bpf_map_update_elem');
         const key = pointer(regs, 2, map.keySize, false, env);
         const value = pointer(regs, 3, map.valueSize, false, env);
         setR0(regs, map.update(key, value, regs[8]!, regs[9]!));
@@ -69,7 +85,7 @@ export function mapHelpers(resolve: (addr: number) => BpfMapImpl | undefined): H
       name: 'bpf_map_delete_elem',
       proto: MAP_HELPER_PROTOS[BPF_FUNC.map_delete_elem]!,
       call(regs, env) {
-        const map = mapArg(regs, resolve, 'bpf_map_delete_elem');
+        const map = mapArg(regs, env, 'bpf_map_delete_elem');
         setR0(regs, map.delete(pointer(regs, 2, map.keySize, false, env)));
       },
     },

@@ -7,9 +7,16 @@
  *
  * Prototypes (argument and return types for the verifier) live beside the
  * implementation so one registration serves both.
+ *
+ * A program reaches maps through helpers only as its own instructions
+ * allow: each engine builds the program's map set once (programMaps) and
+ * offers it to helpers as HelperEnv.mapAt, so an address in r1 that is not
+ * one of those maps is a fault, whatever else lives at it.
  */
 
 import { BpfError } from '../errors.js';
+import type { Slot } from '../isa/instruction.js';
+import type { BpfMapImpl } from '../maps/map.js';
 
 /** Argument kinds, as 3.19's enum bpf_arg_type. */
 export const ARG = {
@@ -46,6 +53,11 @@ export interface HelperEnv {
    * stores, otherwise the bounds of the address space.
    */
   access(addr: number, size: number, write: boolean): void;
+  /**
+   * The map at `addr` when it is one of the running program's maps (see
+   * programMaps), else undefined: the only maps its helper calls may use.
+   */
+  mapAt(addr: number): BpfMapImpl | undefined;
 }
 
 export interface Helper {
@@ -63,6 +75,12 @@ export interface Helper {
 
 export class HelperRegistry {
   private readonly byId = new Map<number, Helper>();
+  /**
+   * The runtime's maps by address (BpfSystem sets it when it installs the
+   * map helpers), for engines built without the program's own list of maps
+   * (see programMaps).
+   */
+  mapAt: (addr: number) => BpfMapImpl | undefined = () => undefined;
 
   register(helper: Helper): this {
     if (!Number.isInteger(helper.id) || helper.id < 0 || helper.id > 0x7fffffff) {
@@ -109,4 +127,45 @@ export function setReg(regs: Int32Array, r: number, value: number | bigint): voi
 /** Set r0, a helper's result. */
 export function setR0(regs: Int32Array, value: number | bigint): void {
   setReg(regs, 0, value);
+}
+
+/** The maps a program may use through helpers. */
+export interface ProgramMaps {
+  readonly list: readonly BpfMapImpl[];
+  /** the map of `list` at addr, else undefined */
+  readonly at: (addr: number) => BpfMapImpl | undefined;
+}
+
+/**
+ * The maps of a program: `given`, the maps BPF_PROG_LOAD found in its
+ * pseudo ld_imm64 instructions (src 1, a map; src 2, a pointer into a
+ * map's value), which it resolves into plain constants before the engines
+ * see them. An engine built directly from instructions (without `given`)
+ * runs its caller's own code, where a map is an ld_imm64 constant: every
+ * ld_imm64 whose 64-bit constant is the address of a map of `registry`.
+ */
+export function programMaps(slots: readonly Slot[], registry: HelperRegistry, given?: readonly BpfMapImpl[]): ProgramMaps {
+  let list: BpfMapImpl[];
+  if (given) {
+    list = [...new Set(given)];
+  } else {
+    list = [];
+    for (let pc = 0; pc + 1 < slots.length; pc++) {
+      const s = slots[pc]!;
+      if (s.code !== 0x18) continue;
+      pc++;
+      if (slots[pc]!.imm !== 0) continue;
+      const m = registry.mapAt(s.imm >>> 0);
+      if (m && !list.includes(m)) list.push(m);
+    }
+  }
+  const at = list.length === 0
+    ? (): undefined => undefined
+    : list.length === 1
+      ? (addr: number): BpfMapImpl | undefined => (addr === list[0]!.addr ? list[0] : undefined)
+      : (addr: number): BpfMapImpl | undefined => {
+          for (const m of list) if (m.addr === addr) return m;
+          return undefined;
+        };
+  return { list, at };
 }

@@ -28,11 +28,19 @@ import type { VerifierLog } from './log.js';
 import { formatState } from './log.js';
 import type { MapInfo, RegState, VerifierState } from './state.js';
 import {
-  BPF_REG_SIZE, MAX_BPF_REG, MAX_BPF_STACK, REG, REG_TYPE_STR, STACK, copyState, initialState, statesEqual,
+  BPF_REG_SIZE, MAX_BPF_REG, MAX_BPF_STACK, REG, REG_TYPE_STR, STACK, copyState, initialState,
 } from './state.js';
+import { PruneIndex } from './prune.js';
 
 export const INSN_PROCESSED_LIMIT = 32768;
 export const MAX_PENDING_STATES = 1024;
+/**
+ * Pruning probes (a group of stored states looked up, or one state compared)
+ * per verification: a tsbpf bound, not 3.19's, so that no program keeps the
+ * verifier busy for long (about a second at most). Programs 3.19 could
+ * verify in reasonable time stay far below it.
+ */
+export const PRUNE_PROBE_LIMIT = 1 << 22;
 /** __BPF_FUNC_MAX_ID in 3.19 */
 export const BPF_FUNC_MAX_ID = 4;
 
@@ -70,7 +78,11 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
     throw new VerifyError(errno, msg, insnIdx);
   };
   let cur = initialState();
-  const explored: VerifierState[][] = insns.map(() => []);
+  const explored: (PruneIndex | undefined)[] = new Array(insns.length);
+  let probes = 0;
+  const probe = (): void => {
+    if (++probes > PRUNE_PROBE_LIMIT) fail('E2BIG', `BPF program is too complex: more than ${PRUNE_PROBE_LIMIT} state comparisons`);
+  };
   const pending: Pending[] = [];
   let insnProcessed = 0;
   let prevInsnIdx = 0;
@@ -111,11 +123,10 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
 
   const isStateVisited = (idx: number): boolean => {
     if (!pruning[idx]) return false;
-    // The kernel prepends new states and walks from the newest; appending and
-    // walking backwards is the same order without moving the list.
-    const list = explored[idx]!;
-    for (let i = list.length - 1; i >= 0; i--) if (statesEqual(list[i]!, cur)) return true;
-    list.push(copyState(cur));
+    // 3.19 compares cur with every state stored here; the index finds the same answer (prune.ts).
+    const index = (explored[idx] ??= new PruneIndex());
+    if (index.covers(cur, probe)) return true;
+    index.add(copyState(cur));
     return false;
   };
 

@@ -40,13 +40,14 @@ export interface MapInfo {
   valueSize: number;
 }
 
+/** A register's abstract value; never changed in place, so states can share them. */
 export interface RegState {
-  type: RegType;
+  readonly type: RegType;
   /** imm (CONST_IMM, PTR_TO_STACK) or the map's address (map types); 0 otherwise */
-  value: number;
-  map?: MapInfo;
+  readonly value: number;
+  readonly map?: MapInfo;
   /** PTR_TO_MAP_VALUE from BPF_PSEUDO_MAP_VALUE (global data): the offset into the value; 3.19's pointers have none */
-  off?: number;
+  readonly off?: number;
 }
 
 export interface VerifierState {
@@ -79,14 +80,13 @@ export function initialState(): VerifierState {
   };
 }
 
-export const copyReg = (r: RegState): RegState => ({ ...r });
-
 export function copyState(s: VerifierState): VerifierState {
   const stackSlotType = s.stackSlotType.slice();
   return {
-    regs: s.regs.map(copyReg),
+    // RegStates are immutable: the arrays are copied, the registers shared
+    regs: s.regs.slice(),
     stackSlotType,
-    spilledRegs: s.spilledRegs.map(copyReg),
+    spilledRegs: s.spilledRegs.slice(),
     stackLow: s.stackLow,
     stackWords: new Int32Array(stackSlotType.buffer),
   };

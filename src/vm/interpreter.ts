@@ -23,10 +23,17 @@
  *   the context and packet of this run, the runtime's registered regions such
  *   as map values), else BpfError EFAULT naming pc, address and size; and the
  *   run stops with E2BIG once it has executed more than `budget` instructions.
+ *   Its stack frames start zeroed, so it never reads what another program
+ *   left on the stack.
+ *
+ * In both modes a frame's bounds follow the call depth, which the program
+ * cannot reach: a local call gives the callee r10 = STACK_TOP - depth *
+ * STACK_FRAME_SIZE and the return restores the caller's r10 from the depth,
+ * so a program that moves r10 (unverified code may) moves no bound.
  *
  * The budget is counted at control transfers (taken jumps, calls, exits),
  * adding the length of the straight-line segment just run, so it costs
- * nothing per instruction.
+ * nothing per instruction. Coverage (checked mode) rides on the same points.
  */
 
 import { BpfError, InternalError } from '../errors.js';
@@ -34,6 +41,8 @@ import type { Slot } from '../isa/instruction.js';
 import { slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
+import { programMaps } from '../runtime/helpers.js';
+import type { BpfMapImpl } from '../maps/map.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
 
@@ -55,6 +64,16 @@ export interface InterpreterOptions {
   helpers: HelperRegistry;
   /** regions that live longer than a run (map storage); consulted in checked mode */
   regions?: () => readonly Region[];
+  /** the program's maps, the only ones its helper calls may use (runtime/helpers.ts, programMaps) */
+  maps?: readonly BpfMapImpl[];
+  /**
+   * Checked mode only (EINVAL in fast mode): after each run, coverage[pc] is
+   * 1 for every instruction the run executed (the first slot of an
+   * ld_imm64), accumulated over runs; at least as long as the program.
+   * Recorded per straight-line segment at control transfers, so it costs
+   * nothing per instruction, and nothing at all when absent.
+   */
+  coverage?: Uint8Array;
 }
 
 /** Input of one run. Registers not given start at 0. */
@@ -109,8 +128,6 @@ const CODE_IMM = new Int32Array(MAX_INTERP_SLOTS + 1);
 let loaded: Int32Array | undefined;
 /** predecoded sentinel, an opcode byte no instruction has: falling off the end of the program */
 const OP_FELL_OFF = 0xff;
-/** words saved per local call: return pc, r6..r9 (halves), r10 */
-const FRAME_WORDS = 10;
 const TWO32 = 4294967296;
 
 /**
@@ -297,6 +314,11 @@ export class Interpreter {
   private pktNetOff = -1;
   private frameBase = STACK_TOP;
   private pcForHelper = 0;
+  private readonly coverage: Uint8Array | undefined;
+  /** 1 at the second slot of each ld_imm64, which coverage never marks */
+  private readonly secondSlots: Uint8Array | undefined;
+  /** with coverage: instructions counted so far in this run (the budget's count) */
+  private used = 0;
   /** what helpers see: the memory, and access checks in this engine's mode */
   private readonly env: HelperEnv;
 
@@ -315,10 +337,24 @@ export class Interpreter {
       throw new BpfError('EINVAL', `instruction budget must be a positive integer, got ${options.budget}`);
     }
     this.longRegions = options.regions ?? (() => []);
+    const cov = options.coverage;
+    if (cov !== undefined) {
+      if (!this.checked) throw new BpfError('EINVAL', 'coverage is recorded in checked mode only');
+      if (!(cov instanceof Uint8Array) || cov.length < slots.length) {
+        throw new BpfError('EINVAL', `coverage must be a Uint8Array of at least ${slots.length} entries`);
+      }
+      const second = new Uint8Array(slots.length);
+      for (let i = 0; i + 1 < slots.length; i++) {
+        if (slots[i]!.code === 0x18) second[++i] = 1;
+      }
+      this.coverage = cov;
+      this.secondSlots = second;
+    }
     const self = this;
     this.env = {
       get u8() { return mem.u8; },
       get view() { return mem.view; },
+      mapAt: programMaps(slots, options.helpers, options.maps).at,
       access(addr: number, size: number, write: boolean): void {
         if (self.checked) self.check(self.pcForHelper, addr, 0, size, write);
         else if (addr < 0 || addr + size > mem.byteLength) {
@@ -439,12 +475,21 @@ export class Interpreter {
     const env = this.env;
     let pc = 0;
     let segStart = 0;
-    let budget = this.budget;
-    // Local-call frames: return pc and the caller's r6..r10.
+    // With coverage, the budget is counted in this.used at every control
+    // transfer (see transfer()): the local stays at -1 so each transfer takes
+    // the cold `budget < 0` branch, and runs without coverage pay nothing.
+    let budget = this.coverage === undefined ? this.budget : -1;
+    this.used = 0;
+    // Local-call frames: return pc and the caller's r6..r9.
     const frames: number[] = [];
+    // Call depth: 0 in the outermost frame. r10 and the frame bounds derive
+    // from it, never from a register the program controls.
+    let depth = 0;
     this.frameBase = STACK_TOP;
     // Checked mode's inline fast path: accesses inside the current frame or its callers' frames.
     let frameLo = STACK_TOP - STACK_FRAME_SIZE;
+    // Checked mode: a run starts with a zeroed frame, whatever the last program left there.
+    if (checked) u8.fill(0, frameLo, STACK_TOP);
     let w = 0;
     let a = 0;
     let b = 0;
@@ -610,7 +655,7 @@ export class Interpreter {
               budget -= pc - segStart + 1;
               RL[0] = 0;
               RH[0] = 0;
-              return this.finish(budget);
+              return this.finish(budget, segStart, pc);
             }
             addr = this.pktAddr + t;
             if (checked) this.check(pc, addr, 0, size, false);
@@ -718,75 +763,82 @@ export class Interpreter {
           // ---------------------------------------------------- JMP
           case 0x05: // ja
             budget -= pc - segStart + 1;
-            if (budget < 0) throw this.overBudget(pc);
+            if (budget < 0) budget = this.transfer(pc, segStart, budget);
             pc = (pc + off) | 0;
             segStart = pc + 1;
             break;
           case 0x06: imm = PI[pc]!; // gotol: the offset is imm
             budget -= pc - segStart + 1;
-            if (budget < 0) throw this.overBudget(pc);
+            if (budget < 0) budget = this.transfer(pc, segStart, budget);
             pc = (pc + imm) | 0;
             segStart = pc + 1;
             break;
-          case 0x15: imm = PI[pc]!; if (RL[a] === imm && RH[a] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x1d: if (RL[a] === RL[b] && RH[a] === RH[b]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x55: imm = PI[pc]!; if (RL[a] !== imm || RH[a] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x5d: if (RL[a] !== RL[b] || RH[a] !== RH[b]) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x45: imm = PI[pc]!; if ((RL[a]! & imm) !== 0 || (RH[a]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x4d: if ((RL[a]! & RL[b]!) !== 0 || (RH[a]! & RH[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x15: imm = PI[pc]!; if (RL[a] === imm && RH[a] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x1d: if (RL[a] === RL[b] && RH[a] === RH[b]) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x55: imm = PI[pc]!; if (RL[a] !== imm || RH[a] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x5d: if (RL[a] !== RL[b] || RH[a] !== RH[b]) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x45: imm = PI[pc]!; if ((RL[a]! & imm) !== 0 || (RH[a]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x4d: if ((RL[a]! & RL[b]!) !== 0 || (RH[a]! & RH[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
           // Conditional jumps, one case each. 64-bit comparisons compare the high
           // halves (signed or unsigned) and, when equal, the low halves unsigned.
-          case 0x25: imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x2d: if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x35: imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x3d: if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xa5: imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xad: if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xb5: imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xbd: if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x65: imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x6d: if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x75: imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x7d: if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xc5: imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xcd: if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xd5: imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xdd: if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x25: imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x2d: if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x35: imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x3d: if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xa5: imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xad: if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xb5: imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xbd: if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x65: imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x6d: if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x75: imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x7d: if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xc5: imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xcd: if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xd5: imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xdd: if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
           // JMP32: the low halves only, unsigned or signed.
-          case 0x16: imm = PI[pc]!; if (RL[a] === imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x1e: if (RL[a] === RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x56: imm = PI[pc]!; if (RL[a] !== imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x5e: if (RL[a] !== RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x46: imm = PI[pc]!; if ((RL[a]! & imm) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x4e: if ((RL[a]! & RL[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x26: imm = PI[pc]!; if ((RL[a]! >>> 0) > (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x2e: if ((RL[a]! >>> 0) > (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x36: imm = PI[pc]!; if ((RL[a]! >>> 0) >= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x3e: if ((RL[a]! >>> 0) >= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xa6: imm = PI[pc]!; if ((RL[a]! >>> 0) < (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xae: if ((RL[a]! >>> 0) < (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xb6: imm = PI[pc]!; if ((RL[a]! >>> 0) <= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xbe: if ((RL[a]! >>> 0) <= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x66: imm = PI[pc]!; if (RL[a]! > imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x6e: if (RL[a]! > RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x76: imm = PI[pc]!; if (RL[a]! >= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x7e: if (RL[a]! >= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xc6: imm = PI[pc]!; if (RL[a]! < imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xce: if (RL[a]! < RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xd6: imm = PI[pc]!; if (RL[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xde: if (RL[a]! <= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) throw this.overBudget(pc); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x16: imm = PI[pc]!; if (RL[a] === imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x1e: if (RL[a] === RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x56: imm = PI[pc]!; if (RL[a] !== imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x5e: if (RL[a] !== RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x46: imm = PI[pc]!; if ((RL[a]! & imm) !== 0) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x4e: if ((RL[a]! & RL[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x26: imm = PI[pc]!; if ((RL[a]! >>> 0) > (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x2e: if ((RL[a]! >>> 0) > (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x36: imm = PI[pc]!; if ((RL[a]! >>> 0) >= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x3e: if ((RL[a]! >>> 0) >= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xa6: imm = PI[pc]!; if ((RL[a]! >>> 0) < (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xae: if ((RL[a]! >>> 0) < (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xb6: imm = PI[pc]!; if ((RL[a]! >>> 0) <= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xbe: if ((RL[a]! >>> 0) <= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x66: imm = PI[pc]!; if (RL[a]! > imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x6e: if (RL[a]! > RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x76: imm = PI[pc]!; if (RL[a]! >= imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x7e: if (RL[a]! >= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xc6: imm = PI[pc]!; if (RL[a]! < imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xce: if (RL[a]! < RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xd6: imm = PI[pc]!; if (RL[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xde: if (RL[a]! <= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
           case 0x85: imm = PI[pc]!; // call: helper (src 0), local function (src 1), kfunc (src 2)
             if (b === 1) {
               budget -= pc - segStart + 1;
-              if (budget < 0) throw this.overBudget(pc);
-              if (frames.length >= (MAX_CALL_FRAMES - 1) * FRAME_WORDS) {
+              if (budget < 0) budget = this.transfer(pc, segStart, budget);
+              if (depth >= MAX_CALL_FRAMES - 1) {
                 throw new BpfError('E2BIG', `pc ${pc}: call depth exceeds ${MAX_CALL_FRAMES} frames`);
               }
-              // The callee gets a fresh frame below ours; r6..r9 and r10 come back at its exit.
-              frames.push(pc, RL[6]!, RH[6]!, RL[7]!, RH[7]!, RL[8]!, RH[8]!, RL[9]!, RH[9]!, RL[10]!);
-              RL[10] = RL[10]! - STACK_FRAME_SIZE;
-              this.frameBase = RL[10]!;
-              frameLo = RL[10]! - STACK_FRAME_SIZE;
+              // The callee gets a fresh frame below ours; r6..r9 come back at
+              // its exit. Its r10 and the checked bounds follow the depth, never
+              // the caller's r10: an unverified program may have moved r10 anywhere.
+              frames.push(pc, RL[6]!, RH[6]!, RL[7]!, RH[7]!, RL[8]!, RH[8]!, RL[9]!, RH[9]!);
+              depth++;
+              t = STACK_TOP - depth * STACK_FRAME_SIZE;
+              RL[10] = t;
+              RH[10] = 0;
+              this.frameBase = t;
+              frameLo = t - STACK_FRAME_SIZE;
+              // what another program left in this frame is not the callee's to read
+              if (checked) u8.fill(0, frameLo, t);
               pc = (pc + imm) | 0;
               segStart = pc + 1;
               break;
@@ -794,7 +846,7 @@ export class Interpreter {
             if (b === 2) throw new BpfError('EINVAL', `pc ${pc}: kfunc calls are not supported`);
             if (this.callHelper(imm, pc, env)) {
               budget -= pc - segStart + 1;
-              return this.finish(budget);
+              return this.finish(budget, segStart, pc);
             }
             // a helper may have grown the memory
             u8 = mem.u8;
@@ -804,7 +856,7 @@ export class Interpreter {
             if (RH[a] !== 0) throw new BpfError('EINVAL', `pc ${pc}: callx to unknown helper 0x${(RH[a]! >>> 0).toString(16)}${(RL[a]! >>> 0).toString(16).padStart(8, '0')}`);
             if (this.callHelper(RL[a]! >>> 0, pc, env)) {
               budget -= pc - segStart + 1;
-              return this.finish(budget);
+              return this.finish(budget, segStart, pc);
             }
             // a helper may have grown the memory
             u8 = mem.u8;
@@ -812,10 +864,15 @@ export class Interpreter {
             break;
           case 0x95: // exit
             budget -= pc - segStart + 1;
-            if (frames.length === 0) return this.finish(budget);
-            if (budget < 0) throw this.overBudget(pc);
+            if (depth === 0) return this.finish(budget, segStart, pc);
+            if (budget < 0) budget = this.transfer(pc, segStart, budget);
             pc = this.popFrame(frames);
-            frameLo = RL[10]! - STACK_FRAME_SIZE;
+            depth--;
+            t = STACK_TOP - depth * STACK_FRAME_SIZE;
+            RL[10] = t;
+            RH[10] = 0;
+            this.frameBase = t;
+            frameLo = t - STACK_FRAME_SIZE;
             segStart = pc + 1;
             break;
           // ---- BEGIN GENERATED: fused cases (scripts/gen-fused.mjs; do not edit) ----
@@ -1073,6 +1130,8 @@ export class Interpreter {
         pc = (pc + 1) | 0;
       }
     } catch (e) {
+      // the faulting instruction counts as executed: it was attempted
+      if (this.coverage !== undefined) this.cover(segStart, pc);
       if (e instanceof RangeError) {
         throw new BpfError('EFAULT', `pc ${pc}: memory access at 0x${(addr >>> 0).toString(16)} outside the address space`);
       }
@@ -1080,24 +1139,50 @@ export class Interpreter {
     }
   }
 
-  private finish(budget: number): void {
+  /** The program exits; the last segment, [segStart, pc], has been counted into `budget`. */
+  private finish(budget: number, segStart: number, pc: number): void {
+    if (this.coverage !== undefined) {
+      this.used += -1 - budget;
+      this.cover(segStart, pc);
+      budget = this.budget - this.used;
+    }
     this.executed = this.budget - budget;
     if (this.checked && budget < 0) throw this.overBudget(-1);
     this.retLo = RL[0]!;
     this.retHi = RH[0]!;
   }
 
+  /**
+   * A control transfer found the local budget negative: over budget, or
+   * (with coverage, where the local is kept at -1) the end of a segment to
+   * record. Returns the new local budget.
+   */
+  private transfer(pc: number, segStart: number, budget: number): number {
+    if (this.coverage === undefined) throw this.overBudget(pc);
+    this.used += -1 - budget;
+    this.cover(segStart, pc);
+    if (this.used > this.budget) throw this.overBudget(pc);
+    return -1;
+  }
+
+  /** coverage[i] = 1 for the instructions in [from, to] (not the second slots of ld_imm64). */
+  private cover(from: number, to: number): void {
+    const cov = this.coverage!;
+    const second = this.secondSlots!;
+    const last = Math.min(to, this.slots.length - 1);
+    for (let i = Math.max(from, 0); i <= last; i++) if (second[i] === 0) cov[i] = 1;
+  }
+
   private overBudget(pc: number): BpfError {
     return new BpfError('E2BIG', `${pc >= 0 ? `pc ${pc}: ` : ''}instruction budget of ${this.budget} exceeded`);
   }
 
+  /** Restore r6..r9 of the caller; returns the pc of its call. */
   private popFrame(frames: number[]): number {
-    RL[10] = frames.pop()!;
     for (let r = 9; r >= 6; r--) {
       RH[r] = frames.pop()!;
       RL[r] = frames.pop()!;
     }
-    this.frameBase = RL[10]!;
     return frames.pop()!;
   }
 

@@ -1,44 +1,68 @@
 /**
- * The verifier's soundness fuzzer, and the engines' differential oracle.
+ * The verifier's soundness fuzzer, the engines' differential oracle, and
+ * the checked interpreter's isolation fuzzer.
  *
  * It generates random socket filters from a grammar aimed at what the
  * verifier must get right: stack stores and loads at random offsets (some
  * out of the frame, some uninitialised), pointers spilled and filled,
  * pointer arithmetic, map lookups with and without the NULL check, value
  * accesses in and out of bounds, helper calls with good and bad arguments,
- * context reads, LD_ABS/LD_IND, and forward branches over all of it.
+ * context reads, LD_ABS/LD_IND, forward branches over all of it; 32- and
+ * 64-bit moves and ALU with boundary immediates followed by comparisons
+ * against constants (JMP and JMP32, every condition) that guard a trap on
+ * either side, so a wrong fold runs the trap; r10 in every operand
+ * position; every atomic operation with every register; and local calls
+ * that move r10 (the verifier refuses them, the checked interpreter runs
+ * them).
  *
  * Every program the verifier accepts (the corpus) then runs over a set of
  * packets on:
  *   - the checked interpreter: a fault there means the verifier accepted an
- *     unsafe program, a soundness bug;
+ *     unsafe program, a soundness bug; and the instructions it executed
+ *     (its coverage) must all be instructions the verifier visited, so a
+ *     path the verifier never explored is caught even when it happens to be
+ *     safe (the folding differential);
  *   - the fast interpreter, the JIT one run at a time, and the JIT batched:
  *     each must give the same verdicts, the same stack after each run, the
  *     same map contents afterwards, and the same faults.
  *
+ * A share of all programs (accepted or not, and every hostile one) also
+ * runs unverified in the checked interpreter, which must contain it: only
+ * BpfError may come out, the null page (with the run generation word) and
+ * every map header stay intact, the maps stay walkable, and a verified
+ * probe program with maps of its own still gives its result on every engine.
+ *
  * `node dist/test/fuzz/soundness.js [--seconds N] [--seed S]` runs it for a
- * while and prints the first disagreement; test/soundness.test.ts runs a
- * fixed corpus.
+ * while and prints the first problems; test/soundness.test.ts runs a fixed
+ * corpus and the reproducers of issue 13's findings (FINDINGS).
  */
 
 import { fileURLToPath } from 'node:url';
-import { BpfSystem } from '../../src/api/bpf.js';
+import { BpfSystem, testRun } from '../../src/api/bpf.js';
 import { PacketRunner } from '../../src/api/packets.js';
 import { BpfError } from '../../src/errors.js';
-import type { Instruction } from '../../src/isa/instruction.js';
-import { encode } from '../../src/isa/instruction.js';
+import type { Instruction, Slot } from '../../src/isa/instruction.js';
+import { encode, toSlots } from '../../src/isa/instruction.js';
 import { disasm } from '../../src/isa/disasm.js';
 import {
-  BPF_ADD, BPF_AND, BPF_B, BPF_DW, BPF_H, BPF_JEQ, BPF_JGT, BPF_JNE, BPF_JSET, BPF_JSGT, BPF_LSH, BPF_MOV, BPF_MUL, BPF_OR,
-  BPF_RSH, BPF_SUB, BPF_W, BPF_XOR,
+  ATOMIC_OPS, BPF_ADD, BPF_AND, BPF_ARSH, BPF_B, BPF_DIV, BPF_DW, BPF_END, BPF_H, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT,
+  BPF_JNE, BPF_JSET, BPF_JSGE, BPF_JSGT, BPF_JSLE, BPF_JSLT, BPF_LSH, BPF_MOD, BPF_MOV, BPF_MUL, BPF_NEG, BPF_OR, BPF_RSH, BPF_SUB,
+  BPF_TO_BE, BPF_TO_LE, BPF_W, BPF_XOR,
 } from '../../src/isa/opcodes.js';
 import {
-  BPF_ALU32_IMM, BPF_ALU64_IMM, BPF_ALU64_REG, BPF_EMIT_CALL, BPF_EXIT_INSN, BPF_JMP_IMM, BPF_JMP_REG, BPF_LD_ABS, BPF_LD_IND,
-  BPF_LD_MAP_FD, BPF_LDX_MEM, BPF_MOV64_IMM, BPF_MOV64_REG, BPF_ST_MEM, BPF_STX_MEM, BPF_STX_XADD,
+  BPF_ALU32_IMM, BPF_ALU32_REG, BPF_ALU64_IMM, BPF_ALU64_REG, BPF_ALU64_REG_OFF, BPF_ATOMIC_OP, BPF_BSWAP, BPF_CALL_REL, BPF_CALLX,
+  BPF_EMIT_CALL, BPF_ENDIAN, BPF_EXIT_INSN, BPF_JMP32_IMM, BPF_JMP32_REG, BPF_JMP_A, BPF_JMP_IMM, BPF_JMP_REG, BPF_LD_ABS, BPF_LD_IMM64,
+  BPF_LD_IND, BPF_LD_MAP_FD, BPF_LDX_MEM, BPF_MOV32_IMM, BPF_MOV32_REG, BPF_MOV64_IMM, BPF_MOV64_REG, BPF_RAW_INSN, BPF_ST_MEM,
+  BPF_STX_MEM, BPF_STX_XADD,
 } from '../../src/isa/builders.js';
-import { STACK_FRAME_SIZE, STACK_TOP } from '../../src/runtime/memory.js';
+import { MAP_HDR_SIZE } from '../../src/maps/map.js';
+import { SOCKET_FILTER } from '../../src/progs/types.js';
+import { Runtime } from '../../src/runtime/runtime.js';
+import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../../src/runtime/memory.js';
+import { verify, VerifierLog } from '../../src/verifier/index.js';
+import { Interpreter } from '../../src/vm/interpreter.js';
 import { withMapFds } from '../../src/bench/workloads.js';
-import { prng } from '../random-programs.js';
+import { prng, randomImm } from '../random-programs.js';
 
 /** The maps every fuzzed program may use: map[fd:0] a hash map, map[fd:1] an array. */
 export const FUZZ_MAPS = [
@@ -46,25 +70,117 @@ export const FUZZ_MAPS = [
   { map_type: 2, key_size: 4, value_size: 16, max_entries: 4 },
 ];
 
-/** A random program; `map[fd:N]` operands carry the map's index N, replaced at load. */
+/**
+ * A system with a small memory: the default reserves 256 MiB, and creating
+ * thousands of those spends the fuzzer's time in the garbage collector.
+ */
+function system(): BpfSystem {
+  return new BpfSystem(new Runtime({ maxBytes: 2 << 20 }));
+}
+
+const COND_OPS = [BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JGE, BPF_JSET, BPF_JSGT, BPF_JSGE, BPF_JLT, BPF_JLE, BPF_JSLT, BPF_JSLE];
+const ALU_OPS = [BPF_ADD, BPF_SUB, BPF_MUL, BPF_DIV, BPF_OR, BPF_AND, BPF_LSH, BPF_RSH, BPF_NEG, BPF_MOD, BPF_XOR, BPF_MOV, BPF_ARSH, BPF_END];
+
+/** Slots an instruction list takes (ld_imm64 takes two). */
+function slotCount(insns: readonly Instruction[]): number {
+  let n = 0;
+  for (const i of insns) n += i.code === 0x18 ? 2 : 1;
+  return n;
+}
+
+/**
+ * A random program; `map[fd:N]` operands carry the map's index N, replaced
+ * at load. About a quarter are hostile: they also move r10, make local
+ * calls and use opcodes the verifier refuses, for the unverified runs.
+ */
 export function randomProgram(rnd: () => number): Instruction[] {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
   const chance = (p: number): boolean => rnd() < p;
   const reg = (): number => pick([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  const anyReg = (): number => Math.floor(rnd() * 11);
   const scalarReg = (): number => pick([7, 8, 9]);
   const size = (): number => pick([BPF_DW, BPF_W, BPF_H, BPF_B]);
   const bytes = (sz: number): number => (sz === BPF_DW ? 8 : sz === BPF_W ? 4 : sz === BPF_H ? 2 : 1);
+  const imm = (): number => randomImm(rnd);
+  const hostile = chance(0.25);
   /** a stack offset: mostly aligned inside the frame, sometimes not */
   const stackOff = (sz: number): number => {
     if (chance(0.9)) return -bytes(sz) * (1 + Math.floor(rnd() * Math.min(16, 64 / bytes(sz))));
     return pick([0, 8, -STACK_FRAME_SIZE - 8, -STACK_FRAME_SIZE, -3, -STACK_FRAME_SIZE + 4]);
   };
+  /** one ALU instruction on d: every op, 32 and 64 bit, boundary immediates */
+  const alu = (d: number): Instruction => {
+    const wide = chance(0.5);
+    const op = pick(ALU_OPS);
+    if (op === BPF_NEG) return wide ? BPF_ALU64_IMM(BPF_NEG, d, 0) : BPF_ALU32_IMM(BPF_NEG, d, 0);
+    if (op === BPF_END) return chance(0.7) ? BPF_ENDIAN(pick([BPF_TO_LE, BPF_TO_BE]), d, pick([16, 32, 64])) : BPF_BSWAP(d, pick([16, 32, 64]));
+    if (chance(0.3)) {
+      const s = chance(0.8) ? scalarReg() : anyReg();
+      if ((op === BPF_DIV || op === BPF_MOD) && chance(0.3)) return BPF_ALU64_REG_OFF(op, d, s, 1);
+      return wide ? BPF_ALU64_REG(op, d, s) : BPF_ALU32_REG(op, d, s);
+    }
+    let k = imm();
+    if ((op === BPF_DIV || op === BPF_MOD) && k === 0) k = -1;
+    if ((op === BPF_LSH || op === BPF_RSH || op === BPF_ARSH) && chance(0.9)) k &= wide ? 63 : 31;
+    return wide ? BPF_ALU64_IMM(op, d, k) : BPF_ALU32_IMM(op, d, k);
+  };
+  /**
+   * What a comparison guards: unsafe (the verifier must refuse it if it can
+   * run) or harmless (accepted either way: only the folding differential
+   * notices it ran unexplored).
+   */
+  const trap = (d: number): Instruction[] => {
+    if (chance(0.35)) {
+      return pick([
+        () => [BPF_LDX_MEM(BPF_DW, 0, d, 0)],
+        () => [BPF_LD_MAP_FD(1, pick([0, 1])), BPF_ST_MEM(BPF_DW, 1, 0, 0x41)],
+        () => [BPF_LDX_MEM(BPF_DW, scalarReg(), 10, 8)],
+        () => [BPF_LDX_MEM(BPF_W, scalarReg(), 10, -400)],
+        () => [BPF_MOV64_REG(2, d), BPF_LDX_MEM(BPF_B, 0, 2, -1)],
+      ])();
+    }
+    return pick([
+      () => [BPF_MOV64_IMM(scalarReg(), 0x1234)],
+      () => [BPF_ALU64_IMM(BPF_ADD, scalarReg(), 1)],
+      () => [BPF_ST_MEM(BPF_DW, 10, -48, 3), BPF_MOV64_IMM(7, 5)],
+    ])();
+  };
+  /** `if d <op> <k or a register> goto` around a trap, which sits on the fall-through or at the target */
+  const guarded = (d: number, k: number): Instruction[] => {
+    const op = chance(0.6) ? pick([BPF_JEQ, BPF_JNE]) : pick(COND_OPS);
+    const jmp32 = chance(0.3);
+    const t = trap(d);
+    const jmp = (off: number): Instruction => {
+      if (chance(0.15)) {
+        const s = chance(0.7) ? scalarReg() : 10;
+        return jmp32 ? BPF_JMP32_REG(op, d, s, off) : BPF_JMP_REG(op, d, s, off);
+      }
+      return jmp32 ? BPF_JMP32_IMM(op, d, k, off) : BPF_JMP_IMM(op, d, k, off);
+    };
+    return chance(0.5) ? [jmp(slotCount(t)), ...t] : [jmp(1), BPF_JMP_A(slotCount(t)), ...t];
+  };
+  /** an atomic operation: every op, both sizes, any source register */
+  const atomic = (dst: number, off: number): Instruction => {
+    const src = chance(0.6) ? scalarReg() : anyReg();
+    return BPF_ATOMIC_OP(pick([BPF_DW, BPF_W]), pick(ATOMIC_OPS), dst, src, off);
+  };
+  // Local-call targets: bodies placed after the main program; a call is
+  // patched once the layout is known.
+  const subprograms: Instruction[][] = [];
+  const calls = new Map<Instruction, number>();
+  const localCall = (body: Instruction[]): Instruction => {
+    const c = BPF_CALL_REL(0);
+    calls.set(c, subprograms.length);
+    subprograms.push(body);
+    return c;
+  };
+
   const body: Instruction[][] = [];
   const blocks = 3 + Math.floor(rnd() * 9);
   for (let b = 0; b < blocks; b++) {
     const k = rnd();
     const blk: Instruction[] = [];
-    if (k < 0.15) {
+    if (k < 0.1) {
       // scalar ALU
       const d = chance(0.9) ? scalarReg() : reg();
       blk.push(BPF_MOV64_IMM(d, Math.floor(rnd() * 200) - 50));
@@ -74,14 +190,22 @@ export function randomProgram(rnd: () => number): Instruction[] {
         else if (chance(0.7)) blk.push(BPF_ALU64_REG(op, d, scalarReg()));
         else blk.push(BPF_ALU32_IMM(op, d, Math.floor(rnd() * 1000)));
       }
-    } else if (k < 0.3) {
+    } else if (k < 0.27) {
+      // a constant (32- or 64-bit mov of a boundary immediate, maybe some
+      // ALU on it), then a comparison against a constant guarding a trap
+      const d = chance(0.85) ? scalarReg() : pick([0, 1, 2, 3, 4, 5]);
+      const c = imm();
+      blk.push(chance(0.5) ? BPF_MOV32_IMM(d, c) : BPF_MOV64_IMM(d, c));
+      if (chance(0.4)) for (let i = 1 + Math.floor(rnd() * 2); i > 0; i--) blk.push(alu(d));
+      blk.push(...guarded(d, chance(0.6) ? c : pick([imm(), (c + 1) | 0, (c - 1) | 0, ~c, -c | 0, -1, 0])));
+    } else if (k < 0.37) {
       // a stack store, then maybe a load back
       const sz = size();
       const off = stackOff(sz);
-      if (chance(0.5)) blk.push(BPF_ST_MEM(sz, 10, off, Math.floor(rnd() * 256)));
+      if (chance(0.5)) blk.push(BPF_ST_MEM(sz, 10, off, chance(0.5) ? Math.floor(rnd() * 256) : imm()));
       else blk.push(BPF_STX_MEM(sz, 10, chance(0.8) ? scalarReg() : reg(), off));
       if (chance(0.6)) blk.push(BPF_LDX_MEM(chance(0.8) ? sz : size(), scalarReg(), 10, chance(0.8) ? off : stackOff(sz)));
-    } else if (k < 0.5) {
+    } else if (k < 0.54) {
       // a map lookup: the key on the stack, then a NULL check (usually) and value accesses
       const m = chance(0.6) ? 0 : 1;
       blk.push(BPF_ST_MEM(BPF_W, 10, -4, Math.floor(rnd() * (m === 0 ? 12 : 6))));
@@ -94,10 +218,11 @@ export function randomProgram(rnd: () => number): Instruction[] {
       for (let i = 1 + Math.floor(rnd() * 3); i > 0; i--) {
         const a = rnd();
         const sz = size();
-        if (a < 0.35) accesses.push(BPF_LDX_MEM(sz, scalarReg(), 0, vOff(sz)));
-        else if (a < 0.6) accesses.push(BPF_STX_MEM(sz, 0, scalarReg(), vOff(sz)));
-        else if (a < 0.75) accesses.push(BPF_STX_XADD(pick([BPF_DW, BPF_W]), 0, scalarReg(), chance(0.9) ? 8 : 12));
-        else if (a < 0.9) {
+        if (a < 0.3) accesses.push(BPF_LDX_MEM(sz, scalarReg(), 0, vOff(sz)));
+        else if (a < 0.5) accesses.push(BPF_STX_MEM(sz, 0, chance(0.9) ? scalarReg() : anyReg(), vOff(sz)));
+        else if (a < 0.6) accesses.push(BPF_STX_XADD(pick([BPF_DW, BPF_W]), 0, scalarReg(), chance(0.9) ? 8 : 12));
+        else if (a < 0.75) accesses.push(atomic(0, chance(0.9) ? 8 : pick([0, 4, 12, 16])));
+        else if (a < 0.95) {
           // spill the value pointer and use the fill
           accesses.push(BPF_STX_MEM(BPF_DW, 10, 0, -16), BPF_LDX_MEM(BPF_DW, 5, 10, chance(0.9) ? -16 : -12), BPF_LDX_MEM(BPF_DW, scalarReg(), 5, 0));
         } else {
@@ -109,13 +234,13 @@ export function randomProgram(rnd: () => number): Instruction[] {
       const check = blk.length - 1;
       blk.push(...accesses);
       const ji = blk[check]!;
-      if (ji.code === (0x05 | BPF_JEQ)) blk[check] = { ...ji, off: accesses.length };
+      if (ji.code === (0x05 | BPF_JEQ)) blk[check] = { ...ji, off: slotCount(accesses) };
       else if (ji.code === (0x05 | BPF_JNE)) {
         // `if r0 != 0` jumps into the accesses: the fall-through path has r0 == NULL
         blk[check] = { ...ji, off: 1 };
-        blk.splice(check + 1, 0, BPF_JMP_IMM(BPF_JEQ, 0, 0, accesses.length));
+        blk.splice(check + 1, 0, BPF_JMP_IMM(BPF_JEQ, 0, 0, slotCount(accesses)));
       }
-    } else if (k < 0.6) {
+    } else if (k < 0.61) {
       // an update from stack key and value
       const m = chance(0.7) ? 0 : 1;
       blk.push(BPF_ST_MEM(BPF_W, 10, -4, Math.floor(rnd() * 12)));
@@ -123,43 +248,138 @@ export function randomProgram(rnd: () => number): Instruction[] {
       blk.push(BPF_LD_MAP_FD(1, m), BPF_MOV64_REG(2, 10), BPF_ALU64_IMM(BPF_ADD, 2, -4), BPF_MOV64_REG(3, 10));
       blk.push(BPF_ALU64_IMM(BPF_ADD, 3, chance(0.9) ? -24 : -8), BPF_MOV64_IMM(4, pick([0, 0, 1, 2, 3])), BPF_EMIT_CALL(2));
       if (chance(0.5)) blk.push(BPF_MOV64_REG(scalarReg(), 0));
-    } else if (k < 0.72) {
+    } else if (k < 0.69) {
       // packet loads (r6 holds the context)
       if (chance(0.5)) blk.push(BPF_LD_ABS(pick([BPF_B, BPF_H, BPF_W]), Math.floor(rnd() * 70)));
       else blk.push(BPF_LD_IND(pick([BPF_B, BPF_H, BPF_W]), scalarReg(), Math.floor(rnd() * 40)));
       blk.push(BPF_MOV64_REG(scalarReg(), 0));
-    } else if (k < 0.8) {
+    } else if (k < 0.74) {
       // a context read: len at 0, anything else is refused
       blk.push(BPF_LDX_MEM(chance(0.8) ? BPF_W : size(), scalarReg(), 6, chance(0.85) ? 0 : pick([4, 2, -4, 8])));
-    } else if (k < 0.9) {
-      // stack pointer arithmetic and an access through it
+    } else if (k < 0.76) {
+      // stack pointer arithmetic (3.19 refuses the access) and an access through it
       const r = pick([3, 4, 5]);
       blk.push(BPF_MOV64_REG(r, 10), BPF_ALU64_IMM(BPF_ADD, r, -8 * (1 + Math.floor(rnd() * 8))));
       if (chance(0.5)) blk.push(BPF_STX_MEM(BPF_DW, r, scalarReg(), chance(0.9) ? 0 : 8));
       else blk.push(BPF_LDX_MEM(BPF_DW, scalarReg(), r, 0));
-    } else {
+    } else if (k < 0.85) {
+      // atomics on the stack: an initialised slot, through r10 or a copy of it;
+      // sometimes on a spilled pointer, whose fill must not stay a pointer
+      const off = -8 * (1 + Math.floor(rnd() * 6));
+      if (chance(0.15)) {
+        blk.push(BPF_STX_MEM(BPF_DW, 10, pick([10, 6, 3]), off));
+        if (blk[0]!.src === 3) blk.unshift(BPF_MOV64_REG(3, 10), BPF_ALU64_IMM(BPF_ADD, 3, -64));
+        blk.push(atomic(10, off), BPF_LDX_MEM(BPF_DW, 5, 10, off), BPF_LDX_MEM(BPF_DW, scalarReg(), 5, 0));
+      } else {
+        blk.push(BPF_ST_MEM(BPF_DW, 10, off, imm()));
+        if (chance(0.6)) blk.push(atomic(10, chance(0.9) ? off : off + pick([4, 8, -4])));
+        else blk.push(BPF_MOV64_REG(4, 10), atomic(4, off));
+        if (chance(0.5)) blk.push(BPF_LDX_MEM(pick([BPF_DW, BPF_W]), scalarReg(), 10, off));
+      }
+    } else if (k < 0.91) {
+      // r10 as a source: moved, added, compared, stored, atomically added
+      const r = scalarReg();
+      blk.push(...pick([
+        () => [BPF_MOV64_REG(r, 10)],
+        () => [BPF_MOV32_REG(r, 10)],
+        () => [BPF_ALU64_REG(pick([BPF_ADD, BPF_SUB, BPF_XOR, BPF_AND]), r, 10)],
+        () => [BPF_ALU32_REG(pick([BPF_ADD, BPF_SUB, BPF_OR]), r, 10)],
+        () => [BPF_STX_MEM(BPF_DW, 10, 10, -8 * (1 + Math.floor(rnd() * 4)))],
+        () => [BPF_ST_MEM(BPF_DW, 10, -8, 0), BPF_ATOMIC_OP(pick([BPF_DW, BPF_W]), pick([BPF_ADD, BPF_OR, BPF_XOR, 0xe1, 0xf1]), 10, 10, -8)],
+        () => guarded(10, imm()),
+        () => {
+          const t = trap(r);
+          return [(chance(0.5) ? BPF_JMP_REG : BPF_JMP32_REG)(pick(COND_OPS), scalarReg(), 10, slotCount(t)), ...t];
+        },
+      ])());
+    } else if (!hostile) {
       // a random register move: may leave pointers where scalars are expected
       blk.push(chance(0.5) ? BPF_MOV64_REG(scalarReg(), reg()) : BPF_MOV64_REG(reg(), scalarReg()));
+    } else {
+      // hostile: r10 as a destination, local calls that move it, opcodes the verifier refuses
+      blk.push(...pick([
+        () => [pick([
+          BPF_MOV64_IMM(10, pick([1024, 0, STACK_TOP - STACK_FRAME_SIZE, RUN_GEN_ADDR + 8])),
+          BPF_ALU64_IMM(pick([BPF_ADD, BPF_SUB, BPF_AND, BPF_XOR]), 10, imm()),
+          BPF_MOV32_IMM(10, imm()),
+          BPF_ALU64_REG(BPF_ADD, 10, scalarReg()),
+          BPF_MOV64_REG(10, anyReg()),
+          BPF_LD_IMM64(10, pick([1024, 0x100010000, NULL_PAGE_END - 8])),
+        ])],
+        () => [BPF_ST_MEM(BPF_DW, 10, -8, pick([1024, 0, RUN_GEN_ADDR + 8])), BPF_LDX_MEM(BPF_DW, 10, 10, -8)],
+        () => [BPF_ST_MEM(BPF_DW, 10, -8, 0), BPF_ATOMIC_OP(pick([BPF_DW, BPF_W]), pick(ATOMIC_OPS.filter((o) => o & 1)), 10, 10, -8)],
+        () => [BPF_ATOMIC_OP(pick([BPF_DW, BPF_W]), pick(ATOMIC_OPS), anyReg(), anyReg(), pick([0, -8, 8]))],
+        () => {
+          // a local call, maybe after moving r10; the callee plays with its r10 too
+          const pre = chance(0.6) ? [BPF_MOV64_IMM(10, pick([1024, 0, RUN_GEN_ADDR + 8, STACK_TOP + 4096]))] : [];
+          const callee: Instruction[] = pick([
+            () => [BPF_MOV64_REG(0, 10)],
+            () => [BPF_ST_MEM(BPF_DW, 10, -8, 5), BPF_LDX_MEM(BPF_DW, 0, 10, -8)],
+            () => [BPF_LD_IMM64(1, RUN_GEN_ADDR), BPF_ST_MEM(BPF_W, 1, 0, 0x41)],
+            () => [BPF_LDX_MEM(BPF_DW, 0, 10, pick([8, STACK_FRAME_SIZE - 8, STACK_FRAME_SIZE]))],
+            () => [BPF_ALU64_IMM(BPF_SUB, 10, STACK_FRAME_SIZE), BPF_ST_MEM(BPF_DW, 10, -8, 1)],
+            () => [BPF_MOV64_IMM(10, 1024), BPF_LDX_MEM(BPF_DW, 0, 10, -8)],
+          ])();
+          // sometimes recursion, which the depth bounds
+          if (chance(0.2)) callee.push(BPF_CALL_REL(-slotCount(callee) - 1));
+          callee.push(BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN());
+          return [...pre, localCall(callee)];
+        },
+        () => [pick([
+          BPF_RAW_INSN(0x38, 0, 0, 0, 0), // LD_ABS DW
+          BPF_RAW_INSN(0x58, 0, scalarReg(), 0, 0), // LD_IND DW
+          BPF_CALLX(scalarReg()),
+          BPF_RAW_INSN(0x85, 0, 2, 0, 1), // kfunc call
+          BPF_EMIT_CALL(pick([0, 4, 99, -1])),
+          BPF_LD_IND(pick([BPF_B, BPF_W]), 10, 0),
+        ])],
+      ])());
     }
     body.push(blk);
   }
   // forward branches over whole blocks
   const out: Instruction[] = [BPF_MOV64_REG(6, 1), BPF_MOV64_IMM(7, 1), BPF_MOV64_IMM(8, 2), BPF_MOV64_IMM(9, 3)];
+  if (chance(0.5)) out.push(BPF_MOV64_IMM(0, imm()));
   for (let b = 0; b < body.length; b++) {
     if (chance(0.25) && b + 1 < body.length) {
-      const skip = body.slice(b, b + 1 + Math.floor(rnd() * 2)).reduce((n, blk) => n + blk.reduce((m, i) => m + (i.code === 0x18 ? 2 : 1), 0), 0);
-      out.push(chance(0.5) ? BPF_JMP_IMM(pick([BPF_JEQ, BPF_JGT, BPF_JSET, BPF_JSGT]), scalarReg(), Math.floor(rnd() * 5), skip) : BPF_JMP_REG(BPF_JGT, scalarReg(), scalarReg(), skip));
+      const skip = body.slice(b, b + 1 + Math.floor(rnd() * 2)).reduce((n, blk) => n + slotCount(blk), 0);
+      const d = chance(0.05) ? 10 : scalarReg();
+      const op = chance(0.5) ? pick([BPF_JEQ, BPF_JGT, BPF_JSET, BPF_JSGT]) : pick(COND_OPS);
+      if (chance(0.5)) {
+        const k = chance(0.5) ? Math.floor(rnd() * 5) : imm();
+        out.push(chance(0.25) ? BPF_JMP32_IMM(op, d, k, skip) : BPF_JMP_IMM(op, d, k, skip));
+      } else {
+        out.push(chance(0.25) ? BPF_JMP32_REG(op, d, scalarReg(), skip) : BPF_JMP_REG(op, d, scalarReg(), skip));
+      }
     }
     out.push(...body[b]!);
   }
   out.push(chance(0.97) ? BPF_MOV64_REG(0, scalarReg()) : BPF_MOV64_IMM(1, 0), BPF_EXIT_INSN());
-  return out;
+  if (subprograms.length === 0) return out;
+  // the local calls' targets, after the main program
+  const at: number[] = [];
+  let pos = slotCount(out);
+  for (const s of subprograms) {
+    at.push(pos);
+    pos += slotCount(s);
+  }
+  const program = [...out, ...subprograms.flat()];
+  let slot = 0;
+  return program.map((insn) => {
+    const here = slot;
+    slot += insn.code === 0x18 ? 2 : 1;
+    const sub = calls.get(insn);
+    return sub === undefined ? insn : { ...insn, imm: at[sub]! - here - 1 };
+  });
 }
 
 export const FUZZ_PACKETS: Uint8Array[] = (() => {
   const rnd = prng(77);
   return Array.from({ length: 6 }, (_, i) => Uint8Array.from({ length: [0, 1, 14, 40, 60, 90][i]! }, () => Math.floor(rnd() * 256)));
 })();
+
+/** Each packet twice, so map state carries between runs. */
+const RUN_PACKETS = [...FUZZ_PACKETS, ...FUZZ_PACKETS];
 
 type Engine = 'checked' | 'interpreter' | 'jit' | 'batch';
 
@@ -193,35 +413,125 @@ function dumpMaps(sys: BpfSystem, fds: readonly number[]): string[] {
   }
 }
 
-/** Run on `engine` in a fresh system; `shift` moves every address (maps, context, packet) by that many bytes. */
-function trace(insns: readonly Instruction[], engine: Engine, shift = 0): Trace {
-  const sys = new BpfSystem();
-  if (shift) sys.runtime.mem.alloc(shift);
+/** A run's outcome: r0's low half, or the error's errno and message. Only BpfError may come out. */
+function outcome(f: () => number): string {
+  try {
+    return String(f());
+  } catch (e) {
+    if (e instanceof BpfError) return `${e.code}: ${e.message}`;
+    throw e;
+  }
+}
+
+interface TraceOptions {
+  /** move every address (maps, context, packet) by this many bytes */
+  shift?: number;
+  /** give each run its context and packet at a new address, as a batch does */
+  jitter?: boolean;
+  /** where the checked interpreter records the instructions it executed */
+  coverage?: Uint8Array;
+  /** checked: skip the verified load that places things as for the other engines */
+  unplaced?: boolean;
+}
+
+/** Run on `engine` in a fresh system, each packet of RUN_PACKETS in turn. */
+function trace(insns: readonly Instruction[], engine: Engine, options: TraceOptions = {}): Trace {
+  const sys = system();
+  const mem = sys.runtime.mem;
+  if (options.shift) mem.alloc(options.shift);
   const fds = FUZZ_MAPS.map((m) => sys.bpf('BPF_MAP_CREATE', m));
   const attr = { prog_type: 1, insns: encode(withMapFds(insns, fds)), license: 'GPL' };
-  const fd = engine === 'checked' ? sys.loadUnverified(attr) : sys.bpf('BPF_PROG_LOAD', attr);
-  const runner = new PacketRunner(sys, fd, engine === 'checked' ? 'interpreter' : engine === 'batch' ? 'jit' : engine);
-  const t: Trace = { verdicts: [], stacks: [], maps: [] };
-  const outcome = (f: () => number): string => {
+  let fd: number;
+  if (engine === 'checked' && options.unplaced) {
+    fd = sys.loadUnverified(attr);
+  } else if (engine === 'checked') {
+    // The checked interpreter runs the program loaded unverified, after the
+    // verified load: what that load allocates (the JIT's scratch) then sits
+    // where it does for the other engines, and the context and packet land
+    // at the same addresses, so even results that depend on them compare
+    // equal. (The oracle's own test examines a program the verifier refuses.)
     try {
-      return String(f());
+      sys.bpf('BPF_PROG_LOAD', attr);
     } catch (e) {
-      if (e instanceof BpfError) return `${e.code}: ${e.message}`;
-      throw e;
+      if (!(e instanceof BpfError)) throw e;
     }
-  };
-  // each packet twice, so map state carries between runs
-  const packets = [...FUZZ_PACKETS, ...FUZZ_PACKETS];
-  if (engine === 'batch') {
-    t.verdicts = [outcome(() => runner.runBatch(packets.map((data) => ({ data, netOff: 14 }))).reduce((a, v, i) => a + v * (i + 1), 0))];
+    fd = sys.loadUnverified(attr);
   } else {
-    for (const p of packets) {
+    fd = sys.bpf('BPF_PROG_LOAD', attr);
+  }
+  if (options.coverage) {
+    // the same checked interpreter the unverified load made, recording coverage
+    const prog = sys.progOf(fd).prog;
+    const rt = sys.runtime;
+    prog.interpreter = new Interpreter(rt.mem, prog.slots, {
+      checked: true, budget: sys.unverifiedBudget, helpers: rt.helpers, regions: rt.regions, coverage: options.coverage,
+    });
+  }
+  const name = engine === 'checked' ? 'interpreter' : engine === 'batch' ? 'jit' : engine;
+  let runner = new PacketRunner(sys, fd, name);
+  const t: Trace = { verdicts: [], stacks: [], maps: [] };
+  const stack = mem.u8.subarray(STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES, STACK_TOP);
+  if (engine === 'batch') {
+    t.verdicts = [outcome(() => runner.runBatch(RUN_PACKETS.map((data) => ({ data, netOff: 14 }))).reduce((a, v, i) => a + v * (i + 1), 0))];
+  } else {
+    RUN_PACKETS.forEach((p, i) => {
+      if (options.jitter && i > 0) {
+        // a spacer of a new size, then a runner whose context lands after it
+        mem.alloc(8 * i);
+        runner = new PacketRunner(sys, fd, name);
+      }
+      // What a run leaves on the stack is compared; the checked interpreter
+      // starts from a zeroed frame, so every engine does here.
+      stack.fill(0);
       t.verdicts.push(outcome(() => runner.run(p, 14)));
-      t.stacks.push(Buffer.from(sys.runtime.mem.u8.subarray(STACK_TOP - STACK_FRAME_SIZE, STACK_TOP)).toString('hex'));
-    }
+      t.stacks.push(Buffer.from(stack.subarray(stack.length - STACK_FRAME_SIZE)).toString('hex'));
+    });
   }
   t.maps = dumpMaps(sys, fds);
   return t;
+}
+
+/**
+ * The system programs are verified in, once per process: the verdict does
+ * not depend on the maps' contents, and without the JIT a load costs only
+ * the verification.
+ */
+let verifierSystem: { sys: BpfSystem; fds: number[] } | undefined;
+function forVerifying(): { sys: BpfSystem; fds: number[] } {
+  if (!verifierSystem) {
+    const sys = system();
+    sys.jitEnabled = false;
+    verifierSystem = { sys, fds: FUZZ_MAPS.map((m) => sys.bpf('BPF_MAP_CREATE', m)) };
+  }
+  return verifierSystem;
+}
+
+/**
+ * The instructions the verifier visits in `insns` (map[fd:N] = FUZZ_MAPS[N]),
+ * as prog-load runs it; undefined when it refuses the program.
+ */
+export function visitedByVerifier(insns: readonly Instruction[]): Uint8Array | undefined {
+  const { sys, fds } = forVerifying();
+  // replace_map_fd_with_map_ptr: the pseudo ld_imm64 holds the map's address
+  const slots: Slot[] = toSlots(withMapFds(insns, fds)).map((s) => ({ ...s }));
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    if (s.code !== 0x18) continue;
+    if (s.src === 1) s.imm = sys.mapOf(s.imm).impl.addr | 0;
+    i++;
+  }
+  const r = verify(slots, {
+    socketFilter: SOCKET_FILTER.ldAbs,
+    isValidCtxAccess: SOCKET_FILTER.isValidCtxAccess,
+    funcProto: SOCKET_FILTER.funcProto,
+    gplCompatible: true,
+    mapAt: (addr) => {
+      const m = sys.mapByAddr(addr);
+      return m ? { addr, keySize: m.impl.keySize, valueSize: m.impl.valueSize } : undefined;
+    },
+    log: new VerifierLog(0, 0),
+  });
+  return r.ok ? r.visited : undefined;
 }
 
 export interface FuzzResult {
@@ -229,25 +539,52 @@ export interface FuzzResult {
   accepted: number;
   /** accepted programs whose results depend on addresses (3.19 lets pointers leak): checked for soundness only */
   addressDependent: number;
+  /** programs run unverified in the checked interpreter (those it could load), and their runs */
+  unverified: number;
+  unverifiedRuns: number;
   /** what went wrong, with the program */
   problems: string[];
 }
 
-/** Generate `count` programs from `seed`; verify; run the accepted ones on every engine. */
+/** What only hostile programs contain: a local call, a write to r10. */
+function hostileInsn(i: Instruction): boolean {
+  const cls = i.code & 7;
+  if (i.code === 0x85 && i.src === 1) return true;
+  if (i.dst === 10 && (cls === 1 || cls === 4 || cls === 7)) return true;
+  return (i.code === 0xc3 || i.code === 0xdb) && i.src === 10 && (i.imm & 1) === 1;
+}
+
+/** Load with the verifier into a throwaway system: accepted or not. */
+export function accepted(insns: readonly Instruction[]): boolean {
+  const { sys, fds } = forVerifying();
+  try {
+    sys.close(sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(withMapFds(insns, fds)), license: 'GPL' }));
+    return true;
+  } catch (e) {
+    if (e instanceof BpfError) return false;
+    throw e;
+  }
+}
+
+/**
+ * Generate `count` programs from `seed`; verify; run the accepted ones on
+ * every engine, and a share of all (every hostile one) unverified.
+ */
 export function fuzz(seed: number, count: number, stopAtMs = Infinity): FuzzResult {
   const rnd = prng(seed);
-  const result: FuzzResult = { generated: 0, accepted: 0, addressDependent: 0, problems: [] };
+  const result: FuzzResult = { generated: 0, accepted: 0, addressDependent: 0, unverified: 0, unverifiedRuns: 0, problems: [] };
   for (let n = 0; n < count && Date.now() < stopAtMs; n++) {
     const insns = randomProgram(rnd);
     result.generated++;
-    const probe = new BpfSystem();
-    const fds = FUZZ_MAPS.map((m) => probe.bpf('BPF_MAP_CREATE', m));
-    try {
-      probe.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(withMapFds(insns, fds)), license: 'GPL' });
-    } catch (e) {
-      if (e instanceof BpfError && (e.code === 'EACCES' || e.code === 'EINVAL')) continue; // rejected
-      throw e;
+    // decided before verifying, so the choice does not depend on the verdict
+    const runUnverified = rnd() < 0.15 || insns.some(hostileInsn);
+    if (runUnverified) {
+      const u = containment(insns);
+      if (u.runs > 0) result.unverified++;
+      result.unverifiedRuns += u.runs;
+      result.problems.push(...u.problems);
     }
+    if (!accepted(insns)) continue;
     result.accepted++;
     const r = examine(insns);
     if (r.addressDependent) result.addressDependent++;
@@ -257,25 +594,53 @@ export function fuzz(seed: number, count: number, stopAtMs = Infinity): FuzzResu
 }
 
 /**
- * Run a program the verifier accepted on every engine: a fault in the
- * checked interpreter is a soundness bug; any difference between the
- * engines (where results do not depend on addresses) is an engine bug.
+ * The folding differential: the instructions a run executed (`coverage`,
+ * from the checked interpreter) must all have been visited by the verifier
+ * (`visited`, by default the verifier's own answer); a problem otherwise.
  */
-export function examine(insns: readonly Instruction[]): { problems: string[]; addressDependent: boolean } {
+export function unexplored(insns: readonly Instruction[], coverage: Uint8Array, visited = visitedByVerifier(insns)): string[] {
+  if (!visited) return [`the verifier accepted the program through BPF_PROG_LOAD but not when called directly\n${disasm(insns)}`];
+  const missed = [...coverage.keys()].filter((i) => coverage[i] === 1 && visited[i] !== 1);
+  if (missed.length === 0) return [];
+  return [`unexplored: the checked interpreter executed insn ${missed.join(', ')}, which the verifier never visited\n${disasm(insns)}`];
+}
+
+/** The instructions the checked interpreter executes over the fuzz packets, as fuzz runs them. */
+export function executed(insns: readonly Instruction[]): Uint8Array {
+  const coverage = new Uint8Array(slotCount(insns));
+  trace(insns, 'checked', { coverage });
+  return coverage;
+}
+
+export interface ExamineOptions {
+  /** the verifier's visited set to hold the run to (default: the verifier's own) */
+  visited?: Uint8Array;
+}
+
+/**
+ * Run a program the verifier accepted on every engine: a fault in the
+ * checked interpreter is a soundness bug, and so is an executed instruction
+ * the verifier never visited; any difference between the engines (where
+ * results do not depend on addresses) is an engine bug.
+ */
+export function examine(insns: readonly Instruction[], options: ExamineOptions = {}): { problems: string[]; addressDependent: boolean } {
   const problems: string[] = [];
   let addressDependent = false;
   const listing = (): string => disasm(insns);
-  const checked = trace(insns, 'checked');
+  const coverage = new Uint8Array(slotCount(insns));
+  const checked = trace(insns, 'checked', { coverage });
   const fault = checked.verdicts.find((v) => v.startsWith('EFAULT'));
   if (fault) {
     problems.push(`unsound: the verifier accepted a program that faults in the checked interpreter (${fault})\n${listing()}`);
     return { problems, addressDependent };
   }
+  problems.push(...unexplored(insns, coverage, options.visited));
   // 3.19 lets a program return, spill and store pointers: what depends on
-  // where things are (found by running again with every address moved)
-  // cannot match across engines that place things differently (a JIT's
-  // scratch, a batch's packets), and is left out of the comparison.
-  const moved = trace(insns, 'checked', 4096);
+  // where things are (found by running again with every address moved, and
+  // each run's context somewhere else) cannot match across engines that
+  // place things differently (a batch's packets), and is left out of the
+  // comparison.
+  const moved = trace(insns, 'checked', { shift: 4096, jitter: true, unplaced: true });
   const fields = (['verdicts', 'stacks', 'maps'] as const).filter((f) => moved[f].join('|') === checked[f].join('|'));
   if (fields.length < 3) addressDependent = true;
   // faults compare by errno: each engine words its messages its own way
@@ -299,6 +664,153 @@ export function examine(insns: readonly Instruction[]): { problems: string[]; ad
   return { problems, addressDependent };
 }
 
+/** The probe: a verified program over maps of its own, whose result shows the runtime still works. */
+const PROBE_KEY = 7;
+const PROBE_RESULT = 0x3333n;
+function probeProgram(arrayFd: number, hashFd: number): Instruction[] {
+  return [
+    BPF_ST_MEM(BPF_W, 10, -4, 0), BPF_LD_MAP_FD(1, arrayFd), BPF_MOV64_REG(2, 10), BPF_ALU64_IMM(BPF_ADD, 2, -4), BPF_EMIT_CALL(1),
+    BPF_JMP_IMM(BPF_JEQ, 0, 0, 11), BPF_LDX_MEM(BPF_DW, 6, 0, 8),
+    BPF_ST_MEM(BPF_W, 10, -4, PROBE_KEY), BPF_LD_MAP_FD(1, hashFd), BPF_MOV64_REG(2, 10), BPF_ALU64_IMM(BPF_ADD, 2, -4), BPF_EMIT_CALL(1),
+    BPF_JMP_IMM(BPF_JEQ, 0, 0, 3), BPF_LDX_MEM(BPF_DW, 0, 0, 8), BPF_ALU64_REG(BPF_ADD, 0, 6), BPF_EXIT_INSN(),
+    BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN(),
+  ];
+}
+
+const ZERO_PAGE = Buffer.alloc(NULL_PAGE_END);
+
+/**
+ * Run a program unverified in the checked interpreter and check that it
+ * stayed contained (see the file's opening). `runs` is 0 when the
+ * interpreter refused to load it (EINVAL for what it cannot run). `setup`
+ * may change the system before the program loads.
+ */
+export function containment(
+  insns: readonly Instruction[],
+  setup?: (sys: BpfSystem, fds: { program: readonly number[]; probe: readonly number[] }) => void,
+): { runs: number; outcomes: string[]; problems: string[] } {
+  const problems: string[] = [];
+  const outcomes: string[] = [];
+  const listing = (): string => disasm(insns);
+  const sys = system();
+  sys.unverifiedBudget = 20_000;
+  const mem = sys.runtime.mem;
+  const fds = FUZZ_MAPS.map((m) => sys.bpf('BPF_MAP_CREATE', m));
+  // some elements, so hash links exist for a program to corrupt
+  const put = (fd: number, key: number, value: bigint): void => {
+    const k = new Uint8Array(4);
+    new DataView(k.buffer).setUint32(0, key, true);
+    const v = new Uint8Array(16);
+    new DataView(v.buffer).setBigUint64(8, value, true);
+    sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, key: k, value: v, flags: 0 });
+  };
+  for (const key of [1, 2, 3]) put(fds[0]!, key, BigInt(key));
+  // the bystanders: maps the program does not reference, and a verified probe over them
+  const probeArray = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 16, max_entries: 2 });
+  const probeHash = sys.bpf('BPF_MAP_CREATE', { map_type: 1, key_size: 4, value_size: 16, max_entries: 4 });
+  put(probeArray, 0, 0x1111n);
+  put(probeHash, 1, 0x5n);
+  put(probeHash, PROBE_KEY, 0x2222n);
+  const probe = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(probeProgram(probeArray, probeHash)), license: 'GPL' });
+  // tests give the runtime a faulty part here, to see each check catch it
+  setup?.(sys, { program: fds, probe: [probeArray, probeHash] });
+  let fd: number;
+  try {
+    fd = sys.loadUnverified({ prog_type: 1, insns: encode(withMapFds(insns, fds)), license: 'GPL' });
+  } catch (e) {
+    if (e instanceof BpfError) return { runs: 0, outcomes, problems };
+    return { runs: 0, outcomes, problems: [`escape: loading unverified threw ${String(e)}\n${listing()}`] };
+  }
+  const allFds = [...fds, probeArray, probeHash];
+  const headers = allFds.map((f) => sys.mapOf(f).impl.addr);
+  const headerBytes = headers.map((a) => Buffer.from(mem.u8.subarray(a, a + MAP_HDR_SIZE)));
+  const hashMaps = sys.progOf(fd).prog.maps.filter((m) => m.impl.type === 1).length;
+  const runner = new PacketRunner(sys, fd, 'interpreter');
+  let runs = 0;
+  for (const p of RUN_PACKETS) {
+    const gen = mem.view.getUint32(RUN_GEN_ADDR, true);
+    try {
+      outcomes.push(outcome(() => runner.run(p, 14)));
+    } catch (e) {
+      problems.push(`escape: an unverified run threw ${String(e)}\n${listing()}`);
+      break;
+    }
+    runs++;
+    const page = Buffer.from(mem.memory.buffer, 0, NULL_PAGE_END);
+    const genNow = mem.view.getUint32(RUN_GEN_ADDR, true);
+    if (page.compare(ZERO_PAGE, 0, RUN_GEN_ADDR, 0, RUN_GEN_ADDR) !== 0 || page.compare(ZERO_PAGE, RUN_GEN_ADDR + 4, NULL_PAGE_END, RUN_GEN_ADDR + 4, NULL_PAGE_END) !== 0) {
+      problems.push(`escape: an unverified run wrote the null page\n${listing()}`);
+      break;
+    }
+    if (genNow !== ((gen + hashMaps) >>> 0)) {
+      problems.push(`escape: the run generation went from ${gen} to ${genNow} in an unverified run (expected +${hashMaps})\n${listing()}`);
+      break;
+    }
+    const bad = headers.findIndex((a, i) => Buffer.compare(mem.u8.subarray(a, a + MAP_HDR_SIZE), headerBytes[i]!) !== 0);
+    if (bad >= 0) {
+      problems.push(`escape: an unverified run changed the header of map ${bad}\n${listing()}`);
+      break;
+    }
+  }
+  try {
+    const maps = dumpMaps(sys, allFds);
+    if (maps[2] !== `0=${'00'.repeat(8)}1111${'00'.repeat(6)},1=${'00'.repeat(16)}` || maps[3] !== `1=${'00'.repeat(8)}05${'00'.repeat(7)},7=${'00'.repeat(8)}2222${'00'.repeat(6)}`) {
+      problems.push(`escape: an unverified run changed maps it does not reference: ${maps.slice(2).join(' ')}\n${listing()}`);
+    }
+    for (const engine of ['interpreter', 'jit'] as const) {
+      const r = testRun(sys, probe, new Uint8Array(20), 1, engine).retval;
+      if (r !== PROBE_RESULT) problems.push(`escape: after the unverified runs the probe gives ${r} on the ${engine}\n${listing()}`);
+    }
+  } catch (e) {
+    problems.push(`escape: after the unverified runs the runtime fails: ${String(e)}\n${listing()}`);
+  }
+  return { runs, outcomes, problems };
+}
+
+/**
+ * Issue 13's findings as fuzz-corpus programs (map[fd:N] = FUZZ_MAPS[N]):
+ * what the verifier must say, and for the accepted ones what examine()
+ * checks; every one also runs unverified through containment().
+ */
+export const FINDINGS: readonly { name: string; insns: Instruction[]; accepted: boolean }[] = [
+  {
+    // finding 1: 3.19 folded `if r1 == -1` after a 32-bit mov as taken
+    name: '(u32) r1 = (u32) -1; if r1 == -1',
+    insns: [BPF_MOV32_IMM(1, -1), BPF_JMP_IMM(BPF_JEQ, 1, -1, 2), BPF_MOV64_IMM(0, 0x1234), BPF_EXIT_INSN(), BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN()],
+    accepted: true,
+  },
+  {
+    // finding 1, with the map header dereference behind the unexplored path
+    name: '(u32) r1 = (u32) -1; if r1 == -1, a map header write behind it',
+    insns: [
+      BPF_MOV32_IMM(1, -1), BPF_JMP_IMM(BPF_JEQ, 1, -1, 4), BPF_LD_MAP_FD(1, 0), BPF_ST_MEM(BPF_DW, 1, 0, 0x41), BPF_EXIT_INSN(),
+      BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN(),
+    ],
+    accepted: false,
+  },
+  {
+    // finding 3: r10 moved into the null page, then a local call
+    name: 'r10 = 1024 and a local call writing the run generation word',
+    insns: [
+      BPF_MOV64_IMM(10, 1024), BPF_CALL_REL(2), BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN(),
+      BPF_LD_IMM64(1, RUN_GEN_ADDR), BPF_ST_MEM(BPF_W, 1, 0, 0x41414141), BPF_ST_MEM(BPF_DW, 10, -8, 0x41), BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN(),
+    ],
+    accepted: false,
+  },
+  {
+    // finding 6: an atomic fetch into r10
+    name: 'r10 = atomic64_fetch_add((u64 *)(r1 -8), r10)',
+    insns: [BPF_MOV64_REG(1, 10), BPF_ST_MEM(BPF_DW, 10, -8, 0), BPF_ATOMIC_OP(BPF_DW, BPF_ADD | 1, 1, 10, -8), BPF_ST_MEM(BPF_DW, 10, -8, 1), BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN()],
+    accepted: false,
+  },
+  {
+    // finding 6: LD_ABS of size DW, which no engine runs
+    name: 'LD_ABS DW',
+    insns: [BPF_MOV64_REG(6, 1), BPF_RAW_INSN(0x38, 0, 0, 0, 0), BPF_EXIT_INSN()],
+    accepted: false,
+  },
+];
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const arg = (name: string, def: number): number => {
     const i = process.argv.indexOf(name);
@@ -307,7 +819,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const seconds = arg('--seconds', 30);
   const seed = arg('--seed', Date.now() % 0xffffffff);
   const r = fuzz(seed, Infinity, Date.now() + seconds * 1000);
-  process.stdout.write(`seed ${seed}: ${r.generated} programs, ${r.accepted} accepted (${r.addressDependent} address-dependent), ${r.problems.length} problems\n`);
+  process.stdout.write(
+    `seed ${seed}: ${r.generated} programs, ${r.accepted} accepted (${r.addressDependent} address-dependent), ` +
+      `${r.unverified} run unverified (${r.unverifiedRuns} runs), ${r.problems.length} problems\n`,
+  );
   for (const p of r.problems.slice(0, 5)) process.stdout.write(`\n${p}\n`);
   process.exitCode = r.problems.length === 0 ? 0 : 1;
 }
