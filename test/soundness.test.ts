@@ -2,8 +2,9 @@
  * The soundness fuzzer's fixed corpus (test/fuzz/soundness.ts): programs the
  * verifier accepts must never fault in the checked interpreter nor execute
  * an instruction the verifier did not visit, and the fast interpreter, the
- * JIT and the batched JIT must agree with it on verdicts, stacks, map
- * contents and faults; programs run unverified must stay contained. Also
+ * JIT, the hardened JIT and both JITs batched must agree with it on
+ * verdicts, stacks, map contents and faults; programs run unverified must
+ * stay contained in the checked interpreter and on the hardened JIT. Also
  * issue 13's findings as corpus entries, and each oracle shown to catch
  * what it is for. `npm run fuzz` runs the fuzzer longer from a random seed.
  */
@@ -30,6 +31,7 @@ test('soundness fuzzer: 400 random programs, the accepted ones safe, explored an
   assert.ok(r.addressDependent < r.accepted / 4, `${r.addressDependent} of ${r.accepted} depend on addresses`);
   assert.ok(r.unverified >= 80, `only ${r.unverified} run unverified`);
   assert.ok(r.unverifiedRuns >= r.unverified * 10, `${r.unverifiedRuns} runs for ${r.unverified} programs`);
+  assert.ok(r.hardenedRuns >= r.unverifiedRuns * 0.9, `${r.hardenedRuns} runs on the hardened JIT, ${r.unverifiedRuns} checked`);
 });
 
 test('the generator covers what issue 13 asks for', () => {
@@ -86,17 +88,22 @@ describe('issue 13\'s findings in the corpus', () => {
   test('finding 1: the fall-through runs, and the verifier now visits it', () => {
     const f = FINDINGS[0]!;
     assert.deepEqual([...executed(f.insns)], [1, 1, 1, 1, 0, 0]);
-    assert.deepEqual(containment(f.insns).outcomes, Array(12).fill('4660'));
+    const u = containment(f.insns);
+    assert.deepEqual(u.outcomes, Array(12).fill('4660'));
+    assert.deepEqual(u.hardened, { runs: 12, outcomes: Array(12).fill('4660') });
   });
 
   test('finding 3: every unverified run stops at the null page, which stays intact', () => {
     const u = containment(FINDINGS[2]!.insns);
     assert.equal(u.runs, 12);
-    assert.deepEqual(u.outcomes, Array(12).fill(`EFAULT: pc 6: invalid write of 4 bytes at 0x${RUN_GEN_ADDR.toString(16)}: null pointer dereference`));
+    const fault = `EFAULT: pc 6: invalid write of 4 bytes at 0x${RUN_GEN_ADDR.toString(16)}: null pointer dereference`;
+    assert.deepEqual(u.outcomes, Array(12).fill(fault));
+    // the hardened JIT: the callee's frame from the call depth, the same fault in the same words
+    assert.deepEqual(u.hardened, { runs: 12, outcomes: Array(12).fill(fault) });
   });
 
   test('finding 6: LD_ABS DW is refused by the unverified load too', () => {
-    assert.deepEqual(containment(FINDINGS[4]!.insns), { runs: 0, outcomes: [], problems: [] });
+    assert.deepEqual(containment(FINDINGS[4]!.insns), { runs: 0, outcomes: [], hardened: { runs: 0, outcomes: [] }, problems: [] });
   });
 });
 
@@ -127,13 +134,14 @@ describe('each oracle catches what it is for', () => {
 
   test('containment catches a write to the null page', () => {
     const u = containment(callsHelper, rogue(50, 'scribble', (_r, env) => env.view.setUint8(100, 1)));
-    assert.deepEqual(u.problems, [`escape: an unverified run wrote the null page\n${disasm(callsHelper)}`]);
+    assert.deepEqual(u.problems, ['in the checked interpreter', 'on the hardened JIT'].map((w) => `escape: an unverified run ${w} wrote the null page\n${disasm(callsHelper)}`));
   });
 
   test('containment catches a run generation word moved other than by the run', () => {
     const u = containment(callsHelper, rogue(50, 'gen', (_r, env) => env.view.setUint32(RUN_GEN_ADDR, 77, true)));
-    assert.equal(u.problems.length, 1);
-    assert.match(u.problems[0]!, /^escape: the run generation went from \d+ to 77 in an unverified run \(expected \+0\)\n/);
+    assert.equal(u.problems.length, 2);
+    assert.match(u.problems[0]!, /^escape: the run generation went from \d+ to 77 in an unverified run in the checked interpreter \(expected \+0\)\n/);
+    assert.match(u.problems[1]!, /^escape: the run generation went from \d+ to 77 in an unverified run on the hardened JIT \(expected \+0\)\n/);
   });
 
   test('containment catches a changed map header, a changed bystander map and a broken probe', () => {
@@ -141,22 +149,23 @@ describe('each oracle catches what it is for', () => {
       const header = sys.mapOf(fds.probe[1]).impl.addr;
       rogue(50, 'header', (_r, env) => env.view.setUint32(header + MAP_HDR_SIZE - 4, 0xdead, true))(sys);
     });
-    assert.deepEqual(u.problems, [`escape: an unverified run changed the header of map 3\n${disasm(callsHelper)}`]);
+    assert.deepEqual(u.problems, ['in the checked interpreter', 'on the hardened JIT'].map((w) => `escape: an unverified run ${w} changed the header of map 3\n${disasm(callsHelper)}`));
     const v = containment(callsHelper, (sys, fds) => {
       const value = sys.mapOf(fds.probe[0]).impl.region.start;
       rogue(50, 'value', (_r, env) => env.view.setUint32(value + 8, 0, true))(sys);
     });
-    assert.deepEqual(v.problems.map((p) => p.split('\n')[0]), [
-      `escape: an unverified run changed maps it does not reference: 0=${'00'.repeat(16)},1=${'00'.repeat(16)} 1=${'00'.repeat(8)}05${'00'.repeat(7)},7=${'00'.repeat(8)}2222${'00'.repeat(6)}`,
-      'escape: after the unverified runs the probe gives 8738 on the interpreter',
-      'escape: after the unverified runs the probe gives 8738 on the jit',
-    ]);
+    assert.deepEqual(v.problems.map((p) => p.split('\n')[0]), ['in the checked interpreter', 'on the hardened JIT'].flatMap((w) => [
+      `escape: an unverified run ${w} changed maps it does not reference: 0=${'00'.repeat(16)},1=${'00'.repeat(16)} 1=${'00'.repeat(8)}05${'00'.repeat(7)},7=${'00'.repeat(8)}2222${'00'.repeat(6)}`,
+      `escape: after the unverified runs ${w} the probe gives 8738 on the interpreter`,
+      `escape: after the unverified runs ${w} the probe gives 8738 on the jit`,
+      `escape: after the unverified runs ${w} the probe gives 8738 on the jit-hardened`,
+    ]));
   });
 
   test('containment catches an error other than BpfError', () => {
     const u = containment(callsHelper, rogue(50, 'throws', () => {
       throw new TypeError('boom');
     }));
-    assert.deepEqual(u.problems, [`escape: an unverified run threw TypeError: boom\n${disasm(callsHelper)}`]);
+    assert.deepEqual(u.problems, ['in the checked interpreter', 'on the hardened JIT'].map((w) => `escape: an unverified run ${w} threw TypeError: boom\n${disasm(callsHelper)}`));
   });
 });

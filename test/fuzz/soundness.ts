@@ -22,15 +22,17 @@
  *     (its coverage) must all be instructions the verifier visited, so a
  *     path the verifier never explored is caught even when it happens to be
  *     safe (the folding differential);
- *   - the fast interpreter, the JIT one run at a time, and the JIT batched:
- *     each must give the same verdicts, the same stack after each run, the
- *     same map contents afterwards, and the same faults.
+ *   - the fast interpreter, the JIT and the hardened JIT one run at a time,
+ *     and both JITs batched: each must give the same verdicts, the same
+ *     stack after each run, the same map contents afterwards, and the same
+ *     faults.
  *
  * A share of all programs (accepted or not, and every hostile one) also
- * runs unverified in the checked interpreter, which must contain it: only
- * BpfError may come out, the null page (with the run generation word) and
- * every map header stay intact, the maps stay walkable, and a verified
- * probe program with maps of its own still gives its result on every engine.
+ * runs unverified in the checked interpreter and on the hardened JIT (each
+ * in a system of its own), which must contain it: only BpfError may come
+ * out, the null page (with the run generation word) and every map header
+ * stay intact, the maps stay walkable, and a verified probe program with
+ * maps of its own still gives its result on every engine.
  *
  * `node dist/test/fuzz/soundness.js [--seconds N] [--seed S]` runs it for a
  * while and prints the first problems; test/soundness.test.ts runs a fixed
@@ -381,7 +383,7 @@ export const FUZZ_PACKETS: Uint8Array[] = (() => {
 /** Each packet twice, so map state carries between runs. */
 const RUN_PACKETS = [...FUZZ_PACKETS, ...FUZZ_PACKETS];
 
-type Engine = 'checked' | 'interpreter' | 'jit' | 'batch';
+type Engine = 'checked' | 'interpreter' | 'jit' | 'jit-hardened' | 'batch' | 'batch-hardened';
 
 interface Trace {
   verdicts: string[];
@@ -467,11 +469,11 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
       checked: true, budget: sys.unverifiedBudget, helpers: rt.helpers, regions: rt.regions, coverage: options.coverage,
     });
   }
-  const name = engine === 'checked' ? 'interpreter' : engine === 'batch' ? 'jit' : engine;
+  const name = engine === 'checked' ? 'interpreter' : engine === 'batch' ? 'jit' : engine === 'batch-hardened' ? 'jit-hardened' : engine;
   let runner = new PacketRunner(sys, fd, name);
   const t: Trace = { verdicts: [], stacks: [], maps: [] };
   const stack = mem.u8.subarray(STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES, STACK_TOP);
-  if (engine === 'batch') {
+  if (engine === 'batch' || engine === 'batch-hardened') {
     t.verdicts = [outcome(() => runner.runBatch(RUN_PACKETS.map((data) => ({ data, netOff: 14 }))).reduce((a, v, i) => a + v * (i + 1), 0))];
   } else {
     RUN_PACKETS.forEach((p, i) => {
@@ -542,6 +544,8 @@ export interface FuzzResult {
   /** programs run unverified in the checked interpreter (those it could load), and their runs */
   unverified: number;
   unverifiedRuns: number;
+  /** the same programs' runs on the hardened JIT (those it could compile) */
+  hardenedRuns: number;
   /** what went wrong, with the program */
   problems: string[];
 }
@@ -572,7 +576,7 @@ export function accepted(insns: readonly Instruction[]): boolean {
  */
 export function fuzz(seed: number, count: number, stopAtMs = Infinity): FuzzResult {
   const rnd = prng(seed);
-  const result: FuzzResult = { generated: 0, accepted: 0, addressDependent: 0, unverified: 0, unverifiedRuns: 0, problems: [] };
+  const result: FuzzResult = { generated: 0, accepted: 0, addressDependent: 0, unverified: 0, unverifiedRuns: 0, hardenedRuns: 0, problems: [] };
   for (let n = 0; n < count && Date.now() < stopAtMs; n++) {
     const insns = randomProgram(rnd);
     result.generated++;
@@ -582,6 +586,7 @@ export function fuzz(seed: number, count: number, stopAtMs = Infinity): FuzzResu
       const u = containment(insns);
       if (u.runs > 0) result.unverified++;
       result.unverifiedRuns += u.runs;
+      result.hardenedRuns += u.hardened.runs;
       result.problems.push(...u.problems);
     }
     if (!accepted(insns)) continue;
@@ -645,7 +650,7 @@ export function examine(insns: readonly Instruction[], options: ExamineOptions =
   if (fields.length < 3) addressDependent = true;
   // faults compare by errno: each engine words its messages its own way
   const same = (x: string[], y: string[]): boolean => x.map((v) => v.split(':')[0]).join('|') === y.map((v) => v.split(':')[0]).join('|');
-  for (const engine of ['interpreter', 'jit'] as const) {
+  for (const engine of ['interpreter', 'jit', 'jit-hardened'] as const) {
     const t = trace(insns, engine);
     for (const field of fields) {
       if (!same(t[field], checked[field])) {
@@ -654,12 +659,14 @@ export function examine(insns: readonly Instruction[], options: ExamineOptions =
     }
   }
   if (!fields.includes('verdicts') || !fields.includes('maps')) return { problems, addressDependent };
-  const batch = trace(insns, 'batch');
   const expected = checked.verdicts.every((v) => /^\d+$/.test(v))
     ? String(checked.verdicts.reduce((a, v, i) => a + Number(v) * (i + 1), 0))
     : undefined;
-  if (expected !== undefined && (batch.verdicts[0] !== expected || batch.maps.join('|') !== checked.maps.join('|'))) {
-    problems.push(`the batched JIT differs from one-by-one runs\n${listing()}`);
+  for (const [engine, what] of [['batch', 'JIT'], ['batch-hardened', 'hardened JIT']] as const) {
+    const batch = trace(insns, engine);
+    if (expected !== undefined && (batch.verdicts[0] !== expected || batch.maps.join('|') !== checked.maps.join('|'))) {
+      problems.push(`the batched ${what} differs from one-by-one runs\n${listing()}`);
+    }
   }
   return { problems, addressDependent };
 }
@@ -679,16 +686,38 @@ function probeProgram(arrayFd: number, hashFd: number): Instruction[] {
 
 const ZERO_PAGE = Buffer.alloc(NULL_PAGE_END);
 
+/** What containment() found: the checked interpreter's runs and outcomes, the hardened JIT's, and the problems of both. */
+export interface Containment {
+  /** the checked interpreter's runs (0 when it refused to load the program: EINVAL for what it cannot run) */
+  runs: number;
+  outcomes: string[];
+  /** the hardened JIT's (0 runs when it refused to compile the program) */
+  hardened: { runs: number; outcomes: string[] };
+  problems: string[];
+}
+
 /**
- * Run a program unverified in the checked interpreter and check that it
- * stayed contained (see the file's opening). `runs` is 0 when the
- * interpreter refused to load it (EINVAL for what it cannot run). `setup`
- * may change the system before the program loads.
+ * Run a program unverified in the checked interpreter, and again in a
+ * fresh system on the hardened JIT, and check that each stayed contained
+ * (see the file's opening). `setup` may change each system before the
+ * program loads.
  */
 export function containment(
   insns: readonly Instruction[],
   setup?: (sys: BpfSystem, fds: { program: readonly number[]; probe: readonly number[] }) => void,
+): Containment {
+  const checked = containedOn(insns, 'interpreter', setup);
+  const hardened = containedOn(insns, 'jit-hardened', setup);
+  return { runs: checked.runs, outcomes: checked.outcomes, hardened: { runs: hardened.runs, outcomes: hardened.outcomes }, problems: [...checked.problems, ...hardened.problems] };
+}
+
+/** containment() on one engine: the unverified load's checked interpreter, or the hardened JIT. */
+function containedOn(
+  insns: readonly Instruction[],
+  engine: 'interpreter' | 'jit-hardened',
+  setup?: (sys: BpfSystem, fds: { program: readonly number[]; probe: readonly number[] }) => void,
 ): { runs: number; outcomes: string[]; problems: string[] } {
+  const where = engine === 'interpreter' ? 'in the checked interpreter' : 'on the hardened JIT';
   const problems: string[] = [];
   const outcomes: string[] = [];
   const listing = (): string => disasm(insns);
@@ -719,50 +748,57 @@ export function containment(
     fd = sys.loadUnverified({ prog_type: 1, insns: encode(withMapFds(insns, fds)), license: 'GPL' });
   } catch (e) {
     if (e instanceof BpfError) return { runs: 0, outcomes, problems };
-    return { runs: 0, outcomes, problems: [`escape: loading unverified threw ${String(e)}\n${listing()}`] };
+    return { runs: 0, outcomes, problems: [`escape: loading unverified (for a run ${where}) threw ${String(e)}\n${listing()}`] };
   }
   const allFds = [...fds, probeArray, probeHash];
   const headers = allFds.map((f) => sys.mapOf(f).impl.addr);
   const headerBytes = headers.map((a) => Buffer.from(mem.u8.subarray(a, a + MAP_HDR_SIZE)));
   const hashMaps = sys.progOf(fd).prog.maps.filter((m) => m.impl.type === 1).length;
-  const runner = new PacketRunner(sys, fd, 'interpreter');
+  let runner: PacketRunner;
+  try {
+    // unverified: 'interpreter' is the checked interpreter the load made; the hardened JIT compiles here
+    runner = new PacketRunner(sys, fd, engine);
+  } catch (e) {
+    if (e instanceof BpfError) return { runs: 0, outcomes, problems };
+    return { runs: 0, outcomes, problems: [`escape: compiling ${where} threw ${String(e)}\n${listing()}`] };
+  }
   let runs = 0;
   for (const p of RUN_PACKETS) {
     const gen = mem.view.getUint32(RUN_GEN_ADDR, true);
     try {
       outcomes.push(outcome(() => runner.run(p, 14)));
     } catch (e) {
-      problems.push(`escape: an unverified run threw ${String(e)}\n${listing()}`);
+      problems.push(`escape: an unverified run ${where} threw ${String(e)}\n${listing()}`);
       break;
     }
     runs++;
     const page = Buffer.from(mem.memory.buffer, 0, NULL_PAGE_END);
     const genNow = mem.view.getUint32(RUN_GEN_ADDR, true);
     if (page.compare(ZERO_PAGE, 0, RUN_GEN_ADDR, 0, RUN_GEN_ADDR) !== 0 || page.compare(ZERO_PAGE, RUN_GEN_ADDR + 4, NULL_PAGE_END, RUN_GEN_ADDR + 4, NULL_PAGE_END) !== 0) {
-      problems.push(`escape: an unverified run wrote the null page\n${listing()}`);
+      problems.push(`escape: an unverified run ${where} wrote the null page\n${listing()}`);
       break;
     }
     if (genNow !== ((gen + hashMaps) >>> 0)) {
-      problems.push(`escape: the run generation went from ${gen} to ${genNow} in an unverified run (expected +${hashMaps})\n${listing()}`);
+      problems.push(`escape: the run generation went from ${gen} to ${genNow} in an unverified run ${where} (expected +${hashMaps})\n${listing()}`);
       break;
     }
     const bad = headers.findIndex((a, i) => Buffer.compare(mem.u8.subarray(a, a + MAP_HDR_SIZE), headerBytes[i]!) !== 0);
     if (bad >= 0) {
-      problems.push(`escape: an unverified run changed the header of map ${bad}\n${listing()}`);
+      problems.push(`escape: an unverified run ${where} changed the header of map ${bad}\n${listing()}`);
       break;
     }
   }
   try {
     const maps = dumpMaps(sys, allFds);
     if (maps[2] !== `0=${'00'.repeat(8)}1111${'00'.repeat(6)},1=${'00'.repeat(16)}` || maps[3] !== `1=${'00'.repeat(8)}05${'00'.repeat(7)},7=${'00'.repeat(8)}2222${'00'.repeat(6)}`) {
-      problems.push(`escape: an unverified run changed maps it does not reference: ${maps.slice(2).join(' ')}\n${listing()}`);
+      problems.push(`escape: an unverified run ${where} changed maps it does not reference: ${maps.slice(2).join(' ')}\n${listing()}`);
     }
-    for (const engine of ['interpreter', 'jit'] as const) {
-      const r = testRun(sys, probe, new Uint8Array(20), 1, engine).retval;
-      if (r !== PROBE_RESULT) problems.push(`escape: after the unverified runs the probe gives ${r} on the ${engine}\n${listing()}`);
+    for (const e of ['interpreter', 'jit', 'jit-hardened'] as const) {
+      const r = testRun(sys, probe, new Uint8Array(20), 1, e).retval;
+      if (r !== PROBE_RESULT) problems.push(`escape: after the unverified runs ${where} the probe gives ${r} on the ${e}\n${listing()}`);
     }
   } catch (e) {
-    problems.push(`escape: after the unverified runs the runtime fails: ${String(e)}\n${listing()}`);
+    problems.push(`escape: after the unverified runs ${where} the runtime fails: ${String(e)}\n${listing()}`);
   }
   return { runs, outcomes, problems };
 }
@@ -821,7 +857,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const r = fuzz(seed, Infinity, Date.now() + seconds * 1000);
   process.stdout.write(
     `seed ${seed}: ${r.generated} programs, ${r.accepted} accepted (${r.addressDependent} address-dependent), ` +
-      `${r.unverified} run unverified (${r.unverifiedRuns} runs), ${r.problems.length} problems\n`,
+      `${r.unverified} run unverified (${r.unverifiedRuns} runs checked, ${r.hardenedRuns} on the hardened JIT), ${r.problems.length} problems\n`,
   );
   for (const p of r.problems.slice(0, 5)) process.stdout.write(`\n${p}\n`);
   process.exitCode = r.problems.length === 0 ? 0 : 1;
