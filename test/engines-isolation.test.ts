@@ -1,7 +1,8 @@
 /**
  * The checked interpreter's isolation (issue 13, findings 3 and 4): frames
  * bounded by the call depth, not by r10; stack frames that start zeroed,
- * whatever another program left there; and the coverage option the
+ * whatever another program left there (the first of each also on the
+ * hardened JIT, through the API); and the coverage option the
  * soundness fuzzer's folding differential records executed instructions
  * with.
  */
@@ -52,8 +53,11 @@ describe('finding 3: checked frames follow the call depth, not r10', () => {
       exit`);
     const view = sys.runtime.mem.view;
     view.setUint32(RUN_GEN_ADDR, 1234, true);
-    fault(() => testRun(sys, fd, new Uint8Array(16)), 'EFAULT', `pc 5: invalid write of 4 bytes at 0x${RUN_GEN_ADDR.toString(16)}: null pointer dereference`);
-    assert.equal(view.getUint32(RUN_GEN_ADDR, true), 1234);
+    // the checked interpreter (an unverified program's default) and the hardened JIT, in the same words
+    for (const engine of ['interpreter', 'jit-hardened'] as const) {
+      fault(() => testRun(sys, fd, new Uint8Array(16), 1, engine), 'EFAULT', `pc 5: invalid write of 4 bytes at 0x${RUN_GEN_ADDR.toString(16)}: null pointer dereference`);
+      assert.equal(view.getUint32(RUN_GEN_ADDR, true), 1234);
+    }
   });
 
   test('through the callee\'s own r10, too: it is the depth\'s frame, and its stores land there', () => {
@@ -67,9 +71,12 @@ describe('finding 3: checked frames follow the call depth, not r10', () => {
       ldxdw %r0, [%r10-8]
       add %r0, %r10
       exit`);
-    assert.equal(testRun(sys, fd, new Uint8Array(16)).retval, BigInt(STACK_TOP - STACK_FRAME_SIZE + 0x5a));
-    assert.equal(sys.runtime.mem.view.getUint32(1024 - STACK_FRAME_SIZE - 8, true), 0);
-    assert.equal(sys.runtime.mem.view.getUint32(STACK_TOP - STACK_FRAME_SIZE - 8, true), 0x5a);
+    for (const engine of ['interpreter', 'jit-hardened'] as const) {
+      sys.runtime.mem.view.setUint32(STACK_TOP - STACK_FRAME_SIZE - 8, 0, true);
+      assert.equal(testRun(sys, fd, new Uint8Array(16), 1, engine).retval, BigInt(STACK_TOP - STACK_FRAME_SIZE + 0x5a));
+      assert.equal(sys.runtime.mem.view.getUint32(1024 - STACK_FRAME_SIZE - 8, true), 0);
+      assert.equal(sys.runtime.mem.view.getUint32(STACK_TOP - STACK_FRAME_SIZE - 8, true), 0x5a);
+    }
   });
 
   test('a moved r10 in the outermost frame reaches nothing either', () => {
@@ -117,9 +124,11 @@ describe('finding 4 (stack): a checked run starts with zeroed frames', () => {
     });
     const b = unverified(sys, 'ldxdw %r0, [%r10-8]\nldxdw %r1, [%r10-512]\nor %r0, %r1\nexit');
     for (const engine of ['interpreter', 'jit'] as const) {
-      assert.equal(testRun(sys, a, new Uint8Array(16), 1, engine).retval, 0n);
-      assert.equal(sys.runtime.mem.view.getUint32(STACK_TOP - 8, true), 0xe75ec2e7, `${engine} left its secret`);
-      assert.equal(testRun(sys, b, new Uint8Array(16)).retval, 0n, `after the ${engine}`);
+      for (const reader of ['interpreter', 'jit-hardened'] as const) {
+        assert.equal(testRun(sys, a, new Uint8Array(16), 1, engine).retval, 0n);
+        assert.equal(sys.runtime.mem.view.getUint32(STACK_TOP - 8, true), 0xe75ec2e7, `${engine} left its secret`);
+        assert.equal(testRun(sys, b, new Uint8Array(16), 1, reader).retval, 0n, `${reader} after the ${engine}`);
+      }
     }
   });
 
