@@ -152,7 +152,8 @@ export function parseSpec(text: string): ProgramInput {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new BpfError('EINVAL', `invalid JSON: ${(e as Error).message}`);
+    // V8 quotes the text around the error, line breaks included: the message must stay one line
+    throw new BpfError('EINVAL', `invalid JSON: ${oneLine((e as Error).message)}`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new BpfError('EINVAL', 'a program spec must be a JSON object');
   const o = doc as Record<string, unknown>;
@@ -212,6 +213,11 @@ function parseMapSpec(m: unknown, i: number): MapSpec {
   const flags = int('flags', false);
   if (flags) spec.flags = flags;
   return spec;
+}
+
+/** Line breaks written as escapes, so a message quoting input stays one line. */
+function oneLine(s: string): string {
+  return s.replace(/[\n\r\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Parse `--data` hex: pairs of hex digits, spaces and `0x` prefixes allowed. */
