@@ -180,6 +180,18 @@ describe('function symbols must cover whole slots of their section', () => {
   test('an empty function at the end of its section', () => {
     refused(object({ funcValue: 80, funcSize: 0, relocations: [] }), 'EINVAL', 'section socket1: function prog: at offset 80: the function is empty');
   });
+  test('overlapping functions: each would load the same code again (20000 of them took 4 GB before)', () => {
+    const code = new Uint8Array(4096 * 8);
+    code.set(slots([0xb7, 0, 0, 0, 0], [0x95, 0, 0, 0, 0]), code.length - 16);
+    const bytes = writeObj({
+      sections: [{ name: 'socket1', type: PROGBITS, flags: 6, data: code }, LICENSE],
+      symbols: Array.from({ length: 2000 }, (_, i) => ({ name: `f${i}`, section: 'socket1', value: 0, size: code.length, type: STT_FUNC })),
+    }).bytes;
+    refused(bytes, 'EINVAL', 'section socket1: function f1: offset 0 overlaps function f0 (which ends at 32768)');
+    // a function starting inside the one before it
+    refused(object({ funcSize: 16, symbols: [{ name: 'g', section: 'socket1', value: 8, size: 16, type: STT_FUNC }], relocations: [] }), 'EINVAL', 'section socket1: function g: offset 8 overlaps function prog (which ends at 16)');
+  });
+
   test('an ld_imm64 cut in two by the end of a function', () => {
     refused(object({ funcSize: 8 }), 'EINVAL', 'section socket1: ld_imm64 at slot 0 is cut off by the end of function prog');
   });

@@ -19,7 +19,7 @@
 import { BpfError } from '../errors.js';
 import { decodeSlots, encodeSlots } from '../isa/instruction.js';
 import type { Slot } from '../isa/instruction.js';
-import { parseElf, SHF, SHT, STT, EM_BPF } from '../elf/index.js';
+import { escapeControls, parseElf, SHF, SHT, STT, EM_BPF } from '../elf/index.js';
 import type { ElfFile, ElfSection } from '../elf/index.js';
 import type { BpfSystem } from '../api/bpf.js';
 import { BPF_CMD } from '../api/bpf.js';
@@ -88,7 +88,7 @@ function addNamed<T>(table: Named<T>, name: string, value: T, what: string): voi
 }
 
 function legacyMaps(elf: ElfFile, section: ElfSection, maps: Named<MapSpecData>): void {
-  const syms = elf.symbols().filter((s) => s.shndx === section.index && s.name !== '' && s.type !== STT.SECTION);
+  const syms = elf.symbolsIn(section.index).filter((s) => s.name !== '' && s.type !== STT.SECTION);
   if (syms.length === 0) return;
   const data = section.data();
   // bpf_load.c: the entry size is the section size over the number of map symbols
@@ -129,21 +129,61 @@ interface Part {
  * section: an st_value of 4 would start a program in the middle of a slot.
  */
 function programParts(elf: ElfFile, sec: ElfSection, slotCount: number): Part[] {
-  const funcs = elf.symbols().filter((s) => s.shndx === sec.index && s.type === STT.FUNC).sort((a, b) => a.value - b.value);
+  const funcs = elf.symbolsIn(sec.index).filter((s) => s.type === STT.FUNC).sort((a, b) => a.value - b.value);
   if (funcs.length === 0) return [{ name: sec.name, start: 0, end: slotCount }];
-  return funcs.map((f, i) => {
-    const what = `section ${sec.name}: function ${f.name || `symbol ${f.index}`}`;
+  const parts: Part[] = [];
+  let prev: { name: string; end: number } | undefined;
+  funcs.forEach((f, i) => {
+    const name = f.name || `symbol ${f.index}`;
+    const what = `section ${sec.name}: function ${name}`;
     if (f.value % 8 !== 0) throw new BpfError('EINVAL', `${what}: offset ${f.value} is not at an instruction boundary (a multiple of 8)`);
     if (f.size % 8 !== 0) throw new BpfError('EINVAL', `${what}: size ${f.size} is not a multiple of 8`);
     const end = f.size > 0 ? f.value + f.size : funcs[i + 1]?.value ?? sec.size;
     if (end > sec.size) throw new BpfError('EINVAL', `${what}: offset ${f.value} size ${end - f.value} runs past the end of the section (${sec.size} bytes)`);
     if (end === f.value) throw new BpfError('EINVAL', `${what}: at offset ${f.value}: the function is empty`);
-    return { name: f.name || sec.name, start: f.value / 8, end: end / 8 };
+    // Overlapping functions would load the same code as many programs:
+    // compilers never emit them, and refusing them keeps the work linear in the section.
+    if (prev !== undefined && f.value < prev.end) throw new BpfError('EINVAL', `${what}: offset ${f.value} overlaps function ${prev.name} (which ends at ${prev.end})`);
+    prev = { name, end };
+    parts.push({ name: f.name || sec.name, start: f.value / 8, end: end / 8 });
   });
+  return parts;
+}
+
+/** The part holding a slot, by binary search over parts sorted and apart. */
+function partOf(parts: readonly Part[], slot: number): Part | undefined {
+  let lo = 0;
+  let hi = parts.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const p = parts[mid]!;
+    if (slot < p.start) hi = mid - 1;
+    else if (slot >= p.end) lo = mid + 1;
+    else return p;
+  }
+  return undefined;
+}
+
+/**
+ * The same error with control characters escaped: messages quote section,
+ * symbol and map names from the object, and must stay one printable line.
+ */
+function printable(e: unknown): unknown {
+  if (!(e instanceof BpfError)) return e;
+  const message = escapeControls(e.message);
+  return message === e.message ? e : new BpfError(e.code, message, { command: e.command, log: e.log, cause: e.cause });
 }
 
 /** Read an object's maps and programs as data. Errors name the section and offset. */
 export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
+  try {
+    return readCollectionSpec(bytes);
+  } catch (e) {
+    throw printable(e);
+  }
+}
+
+function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
   const elf = parseElf(bytes);
   if (elf.header.machine !== EM_BPF && elf.header.machine !== 0) {
     throw new BpfError('EINVAL', `elf: machine ${elf.header.machine} is not BPF (247)`);
@@ -218,17 +258,19 @@ export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
       }
       refs.set(slot, { map: r.symbol.name });
     }
-    for (const p of programParts(elf, sec, slots.length)) {
+    const parts = programParts(elf, sec, slots.length);
+    const refsOf = new Map<Part, { slot: number; map: string; offset?: number }[]>(parts.map((p) => [p, []]));
+    for (const slot of [...refs.keys()].sort((a, b) => a - b)) {
+      const ref = refs.get(slot)!;
+      const p = partOf(parts, slot);
+      if (p === undefined) continue; // in code between functions, which no program loads
+      if (!maps.has(ref.map)) throw new BpfError('EINVAL', `section ${sec.name}: ld_imm64 at slot ${slot} refers to unknown map ${ref.map}`);
+      if (slot + 1 >= p.end) throw new BpfError('EINVAL', `section ${sec.name}: ld_imm64 at slot ${slot} is cut off by the end of function ${p.name}`);
+      refsOf.get(p)!.push(ref.offset === undefined ? { slot: slot - p.start, map: ref.map } : { slot: slot - p.start, map: ref.map, offset: ref.offset });
+    }
+    for (const p of parts) {
       const insns = slots.slice(p.start, p.end).map((s) => ({ ...s }));
-      const mapRefs: { slot: number; map: string; offset?: number }[] = [];
-      for (const [slot, ref] of refs) {
-        if (slot >= p.start && slot < p.end) {
-          if (!maps.has(ref.map)) throw new BpfError('EINVAL', `section ${sec.name}: ld_imm64 at slot ${slot} refers to unknown map ${ref.map}`);
-          if (slot + 1 >= p.end) throw new BpfError('EINVAL', `section ${sec.name}: ld_imm64 at slot ${slot} is cut off by the end of function ${p.name}`);
-          mapRefs.push(ref.offset === undefined ? { slot: slot - p.start, map: ref.map } : { slot: slot - p.start, map: ref.map, offset: ref.offset });
-        }
-      }
-      addNamed(programs, p.name, { name: p.name, section: sec.name, type, insns, mapRefs }, 'program');
+      addNamed(programs, p.name, { name: p.name, section: sec.name, type, insns, mapRefs: refsOf.get(p)! }, 'program');
     }
   }
   return { maps: Object.fromEntries(maps), programs: Object.fromEntries(programs), license, version };
@@ -297,7 +339,7 @@ export class Collection {
       }
     } catch (e) {
       this.close();
-      throw e;
+      throw printable(e);
     }
   }
 

@@ -97,6 +97,8 @@ export interface TargetResult {
 
 /** One input taking longer than this (in-process, measured) is a problem: nothing here should take a second. */
 export const SLOW_MS = 3000;
+/** The process's resident memory past this after one input is a blow-up (typed arrays live outside the worker's heap limit). */
+export const RSS_LIMIT = 4 * 1024 ** 3;
 
 /** Input i's own seed, so one input is regenerated without replaying the run. */
 export function mix(seed: number, i: number): number {
@@ -288,6 +290,14 @@ function elfFields(b: Uint8Array): { at: number; width: 1 | 2 | 4 | 8 }[] {
     const off = Number(v.getBigUint64(h + 24, true));
     const size = Number(v.getBigUint64(h + 32, true));
     if (off + size > b.length) continue;
+    const flags = Number(v.getBigUint64(h + 8, true));
+    if (type === 1 && (flags & 2) === 0) {
+      // non-allocated data: .BTF and .BTF.ext (type records are u32 words)
+      for (let w = off; w + 4 <= off + Math.min(size, 4096); w += 4) out.push({ at: w, width: 4 });
+    } else if (type === 1 && (flags & 4) !== 0) {
+      // code: the opcode byte, the registers byte, the imm of each slot
+      for (let w = off; w + 8 <= off + Math.min(size, 4096); w += 8) out.push({ at: w, width: 1 }, { at: w + 1, width: 1 }, { at: w + 4, width: 4 });
+    }
     if (type === 2) {
       for (let s = off; s + 24 <= off + size; s += 24) out.push({ at: s, width: 4 }, { at: s + 4, width: 1 }, { at: s + 6, width: 2 }, { at: s + 8, width: 8 }, { at: s + 16, width: 8 });
     } else if (type === 9 || type === 4) {
@@ -978,11 +988,13 @@ async function outcome<I>(h: Harness<I>, input: I): Promise<{ what?: string; kno
   const what = verdict(error);
   if (what !== undefined) return { what, error, ms };
   if (ms > SLOW_MS) return { what: `slow: ${Math.round(ms)} ms for one input`, ms };
+  const rss = process.memoryUsage.rss();
+  if (rss > RSS_LIMIT) return { what: `memory: resident set ${Math.round(rss / 2 ** 20)} MiB after one input`, ms };
   return { error, ms };
 }
 
 /** Greedy shrinking: take the first smaller input that fails the same way, until none does (bounded in time). */
-async function shrink<I>(h: Harness<I>, input: I, what: string, budgetMs = 20_000): Promise<I> {
+async function shrink<I>(h: Harness<I>, input: I, what: string, budgetMs = 10_000, tick: () => void = () => undefined): Promise<I> {
   const key = classOf(what);
   const stop = performance.now() + budgetMs;
   let best = input;
@@ -990,8 +1002,9 @@ async function shrink<I>(h: Harness<I>, input: I, what: string, budgetMs = 20_00
     improved = false;
     for (const c of h.shrink(best)) {
       if (performance.now() > stop) break;
+      tick();
       const o = await outcome(h, c);
-      if (o.what !== undefined && classOf(o.what) === key && !o.what.startsWith('slow')) {
+      if (o.what !== undefined && classOf(o.what) === key && !/^(slow|memory)/.test(o.what)) {
         best = c;
         improved = true;
         break;
@@ -1009,11 +1022,13 @@ export interface RunOptions {
   stopAt?: number;
   /** the first input's index (a worker resuming after a hang) */
   start?: number;
-  /** called with the index before each input (the watchdog's heartbeat) */
-  onInput?: (index: number) => void;
+  /** called with the index before each input, and with no argument before each run of a shrinking candidate (the watchdog's heartbeat) */
+  onInput?: (index?: number) => void;
   /** keep at most this many problems of one class */
   perClass?: number;
   shrinkMs?: number;
+  /** called about once a second with the result so far (a worker reports it, in case it dies) */
+  onProgress?: (partial: TargetResult) => void;
 }
 
 export async function runTarget(target: Target, opts: RunOptions): Promise<TargetResult> {
@@ -1023,10 +1038,16 @@ export async function runTarget(target: Target, opts: RunOptions): Promise<Targe
 /** The loop of runTarget over any harness (the tests give it one that fails on purpose). */
 export async function runHarness<I>(target: Target, h: Harness<I>, opts: RunOptions): Promise<TargetResult> {
   const res: TargetResult = { target, tried: 0, accepted: 0, refused: {}, knownOpen: {}, problems: [] };
+  if (target === 'attr') for (const k of Object.keys(attrCallOutcomes)) delete attrCallOutcomes[k];
   const perClass = new Map<string, number>();
   const stopAt = opts.stopAt ?? Infinity;
+  let lastProgress = Date.now();
   for (let i = opts.start ?? 0; i < (opts.start ?? 0) + opts.count && Date.now() < stopAt; i++) {
     opts.onInput?.(i);
+    if (opts.onProgress && Date.now() - lastProgress > 1000) {
+      lastProgress = Date.now();
+      opts.onProgress(structuredClone({ ...res, calls: target === 'attr' ? { ...attrCallOutcomes } : undefined }));
+    }
     const input = h.generate(prng(mix(opts.seed, i)));
     const o = await outcome(h, input);
     res.tried++;
@@ -1043,7 +1064,7 @@ export async function runHarness<I>(target: Target, h: Harness<I>, opts: RunOpti
     const seen = perClass.get(key) ?? 0;
     perClass.set(key, seen + 1);
     if (seen >= (opts.perClass ?? 3)) continue;
-    const small = o.what.startsWith('slow') ? input : await shrink(h, input, o.what, opts.shrinkMs);
+    const small = /^(slow|memory)/.test(o.what) ? input : await shrink(h, input, o.what, opts.shrinkMs, () => opts.onInput?.());
     const what = small === input ? o.what : (await outcome(h, small)).what ?? o.what;
     res.problems.push({ target, seed: opts.seed, index: i, what, input: h.show(small) });
   }
@@ -1076,16 +1097,18 @@ async function runWatched(target: Target, seed: number, seconds: number): Promis
   const stopAt = Date.now() + seconds * 1000;
   let start = 0;
   while (Date.now() < stopAt) {
+    // [0]: the input's index; [1]: bumped before every input and every shrinking candidate
     const heartbeat = new SharedArrayBuffer(8);
     const beat = new Int32Array(heartbeat);
     Atomics.store(beat, 0, start);
     const job: WorkerJob = { target, seed, start, stopAt, heartbeat };
     const worker = new Worker(fileURLToPath(import.meta.url), { workerData: job, resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
+    let partial: TargetResult | undefined;
     const done = await new Promise<{ result?: TargetResult; failure?: string }>((resolve) => {
       let last = -1;
       let lastChange = Date.now();
       const timer = setInterval(() => {
-        const now = Atomics.load(beat, 0);
+        const now = Atomics.load(beat, 1);
         if (now !== last) {
           last = now;
           lastChange = Date.now();
@@ -1095,9 +1118,13 @@ async function runWatched(target: Target, seed: number, seconds: number): Promis
           resolve({ failure: `hang: input ran over ${HANG_MS / 1000} s` });
         }
       }, 250);
-      worker.on('message', (m: TargetResult) => {
+      worker.on('message', (m: { partial?: TargetResult; result?: TargetResult }) => {
+        if (m.partial) {
+          partial = m.partial;
+          return;
+        }
         clearInterval(timer);
-        resolve({ result: m });
+        resolve({ result: m.result! });
       });
       worker.on('error', (e) => {
         clearInterval(timer);
@@ -1108,8 +1135,8 @@ async function runWatched(target: Target, seed: number, seconds: number): Promis
         resolve({ failure: `worker exited with ${code}` });
       });
     });
-    if (done.result) {
-      const r = done.result;
+    const r = done.result ?? partial;
+    if (r) {
       total.tried += r.tried;
       total.accepted += r.accepted;
       for (const [k, v] of Object.entries(r.refused)) total.refused[k] = (total.refused[k] ?? 0) + v;
@@ -1119,10 +1146,11 @@ async function runWatched(target: Target, seed: number, seconds: number): Promis
         for (const [k, v] of Object.entries(r.calls)) total.calls[k] = (total.calls[k] ?? 0) + v;
       }
       total.problems.push(...r.problems);
-      break;
     }
+    if (done.result) break;
     const index = Atomics.load(beat, 0);
-    total.tried += index - start + 1;
+    // the inputs after the last progress report, the failing one included
+    total.tried += index - start + 1 - (partial?.tried ?? 0);
     total.problems.push({ target, seed, index, what: done.failure!, input: replayInput(target, seed, index) });
     start = index + 1;
   }
@@ -1175,7 +1203,12 @@ async function main(args: string[]): Promise<number> {
 if (!isMainThread && (workerData as WorkerJob | undefined)?.heartbeat !== undefined) {
   const job = workerData as WorkerJob;
   const beat = new Int32Array(job.heartbeat);
-  void runTarget(job.target, { seed: job.seed, count: Infinity, start: job.start, stopAt: job.stopAt, onInput: (i) => Atomics.store(beat, 0, i) }).then((r) => parentPort!.postMessage(r));
+  const onInput = (i?: number): void => {
+    if (i !== undefined) Atomics.store(beat, 0, i);
+    Atomics.add(beat, 1, 1);
+  };
+  const onProgress = (partial: TargetResult): void => parentPort!.postMessage({ partial });
+  void runTarget(job.target, { seed: job.seed, count: Infinity, start: job.start, stopAt: job.stopAt, onInput, onProgress }).then((result) => parentPort!.postMessage({ result }));
 } else if (isMainThread && process.argv[1] === fileURLToPath(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }
