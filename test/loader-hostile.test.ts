@@ -166,6 +166,11 @@ describe('names that are Object.prototype properties', () => {
   });
 });
 
+test('a section name with control characters is escaped in the one-line message', () => {
+  const bytes = writeObj({ sections: [{ name: 'kprobe\r\n1', type: PROGBITS, flags: 6, data: STORE42 }, LICENSE], symbols: [] }).bytes;
+  refused(bytes, 'ENOTSUP', 'section kprobe\\u000d\\u000a1: program type not supported (only socket* sections so far)');
+});
+
 describe('function symbols must cover whole slots of their section', () => {
   test('st_value 4: a fractional instruction slot', () => {
     refused(object({ funcValue: 4, funcSize: 76 }), 'EINVAL', 'section socket1: function prog: offset 4 is not at an instruction boundary (a multiple of 8)');

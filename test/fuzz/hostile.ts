@@ -313,6 +313,68 @@ function elfFields(b: Uint8Array): { at: number; width: 1 | 2 | 4 | 8 }[] {
 const HOSTILE_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', '', 'm', 'prog', '.data', '.bss', 'socket1', 'maps'];
 const SECTION_NAMES = ['socket1', 'socket/x', 'maps', 'maps/a', '.data', '.rodata', '.rodata.str1.1', '.bss', 'license', 'version', '.text', '.maps', '.BTF', 'kprobe/x', '__proto__'];
 
+/**
+ * A random .BTF section: a well-formed BTF-defined map (libbpf's `__uint` /
+ * `__type` convention) among random type records whose kinds, counts and
+ * type ids are often wrong (ids past the table, typedef cycles, arrays of
+ * themselves, huge element counts), then maybe a byte mutation on top.
+ */
+function randomBtf(rnd: Rnd, mapNames: readonly string[]): Uint8Array {
+  const strs: number[] = [0];
+  const str = (t: string): number => {
+    const at = strs.length;
+    for (const b of new TextEncoder().encode(t)) strs.push(b);
+    strs.push(0);
+    return at;
+  };
+  const words: number[] = [];
+  let id = 0;
+  const type = (name: number, kind: number, vlen: number, sizeOrType: number, extra: number[] = []): number => {
+    words.push(name, ((kind & 0x1f) << 24) | (vlen & 0xffff), sizeOrType >>> 0, ...extra);
+    return ++id;
+  };
+  const anyId = (): number => (chance(rnd, 0.9) ? 1 + int(rnd, id + 2) : pick(rnd, [0, 0xffffffff, 0x7fffffff]));
+  const u32 = (): number => Number(pick(rnd, INTERESTING_U64) & 0xffffffffn);
+  const INT = type(str('int'), 1, 0, 4, [32]);
+  const n = (count: number): number => type(0, 2, 0, type(0, 3, 0, 0, [INT, INT, count])); // int (*)[count]
+  const ptr = (to: number): number => type(0, 2, 0, to);
+  const vars: number[] = [];
+  for (const name of mapNames) {
+    const members: [string, number][] = [['type', n(pick(rnd, [1, 2, 2, 0, 99]))], ['max_entries', n(chance(rnd, 0.8) ? 4 : u32())], ['key', ptr(INT)], ['value', ptr(chance(rnd, 0.8) ? INT : anyId())]];
+    if (chance(rnd, 0.2)) members.push([pick(rnd, ['key_size', 'value_size', 'map_flags', '__proto__', 'constructor', 'pinning']), n(u32())]);
+    const struct = type(0, 4, members.length, 32, members.flatMap(([m, t], i) => [str(m), t, i * 64]));
+    vars.push(type(str(name), 14, 0, struct, [1]));
+  }
+  for (let k = int(rnd, 8); k > 0; k--) {
+    const kind = chance(rnd, 0.9) ? pick(rnd, [1, 2, 3, 4, 5, 7, 8, 9, 10, 13, 14, 15, 16]) : int(rnd, 32);
+    if (kind === 1 || kind === 14) type(str(pick(rnd, HOSTILE_NAMES)), kind, 0, anyId(), [u32()]);
+    else if (kind === 3) type(0, kind, 0, 0, [anyId(), INT, u32()]);
+    else if (kind === 4 || kind === 5) {
+      const vlen = int(rnd, 4);
+      type(0, kind, vlen, u32(), Array.from({ length: vlen }, () => [str(pick(rnd, ['type', 'key', 'value', 'max_entries', ...HOSTILE_NAMES])), anyId(), 0]).flat());
+    } else if (kind === 13) type(0, kind, 1, anyId(), [0, anyId()]);
+    else if (kind === 15) vars.push(anyId());
+    else type(str(pick(rnd, HOSTILE_NAMES)), kind, 0, chance(rnd, 0.3) ? id + 1 : anyId()); // id + 1: itself
+  }
+  type(str(chance(rnd, 0.9) ? '.maps' : '.data'), 15, vars.length, 0, vars.flatMap((v, i) => [v, i * 32, 32]));
+  const typeBytes = new Uint8Array(4 * words.length);
+  const tv = new DataView(typeBytes.buffer);
+  words.forEach((w, i) => tv.setUint32(4 * i, w >>> 0, true));
+  const header = new Uint8Array(24);
+  const hv = new DataView(header.buffer);
+  hv.setUint16(0, 0xeb9f, true);
+  hv.setUint8(2, 1);
+  hv.setUint32(4, 24, true);
+  hv.setUint32(8, 0, true);
+  hv.setUint32(12, typeBytes.length, true);
+  hv.setUint32(16, typeBytes.length, true);
+  hv.setUint32(20, strs.length, true);
+  const btf = concat([header, typeBytes, Uint8Array.from(strs)]);
+  if (!chance(rnd, 0.3)) return btf;
+  const fields = Array.from({ length: words.length }, (_, i) => ({ at: 24 + 4 * i, width: 4 as const }));
+  return mutate(rnd, btf, [...fields, { at: 4, width: 4 }, { at: 8, width: 4 }, { at: 12, width: 4 }, { at: 16, width: 4 }, { at: 20, width: 4 }]);
+}
+
 /** A random object from elf-writer: sections, symbols and relocations that are each plausible and together rarely are. */
 function randomObject(rnd: Rnd): Uint8Array {
   const sections: ObjSection[] = [];
@@ -357,6 +419,13 @@ function randomObject(rnd: Rnd): Uint8Array {
     sections.push({ name, type: exec || chance(rnd, 0.9) ? 1 : pick(rnd, [8, 3, 2, 0x6ffffff5]), flags: exec ? 6 : pick(rnd, [2, 3]), data });
   }
   const symbols: ObjSymbol[] = [];
+  if (chance(rnd, 0.25)) {
+    // BTF-defined maps: .maps symbols named as the BTF's variables (or not)
+    const names = Array.from({ length: 1 + int(rnd, 3) }, () => pick(rnd, HOSTILE_NAMES));
+    sections.push({ name: '.maps', type: 1, flags: 3, data: new Uint8Array(32 * names.length) });
+    sections.push({ name: '.BTF', type: 1, flags: 0, data: randomBtf(rnd, chance(rnd, 0.9) ? names : names.slice(1)) });
+    names.forEach((name, i) => symbols.push({ name, section: '.maps', value: 32 * i, size: 32, type: 1 }));
+  }
   for (let k = int(rnd, 7); k > 0; k--) {
     const sec = pick(rnd, sections);
     const size = sec.data?.length ?? 0;
