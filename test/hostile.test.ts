@@ -116,8 +116,9 @@ describe('crashes the fuzzers found, fixed', () => {
     refuses(() => assemble('exit\n , ,'), 'EINVAL', "line 2: unknown instruction ', ,': ', ,'");
   });
 
-  test('asm: a bare CR inside a line is escaped in the message', () => {
+  test('asm: a bare CR or an ESC inside a line is escaped in the message; a tab is kept', () => {
     refuses(() => assemble('mov %\rr0, 1'), 'EINVAL', "line 1: mov takes 2 operands, got 3: 'mov %\\u000dr0, 1'");
+    refuses(() => assemble('mov\t%r0, \u001b[2J'), 'EINVAL', "line 1: expected an immediate, got '\\u001b[2J': 'mov\t%r0, \\u001b[2J'");
   });
 
   const ret0: SockFilter = { code: 0x06, jt: 0, jf: 0, k: 0 };

@@ -193,8 +193,8 @@ export function formatDdd(prog: readonly SockFilter[]): string {
   return `${prog.length}\n` + prog.map((f) => `${f.code} ${f.jt} ${f.jf} ${f.k}\n`).join('');
 }
 
-/** At most 60 characters, line breaks escaped: a quoted line stays one line of message. */
+/** At most 60 characters, control characters but tab escaped: a quoted line stays one printable line of message. */
 function clip(s: string): string {
   const t = s.length > 60 ? `${s.slice(0, 57)}...` : s;
-  return t.replace(/[\r\n\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return t.replace(/[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -230,9 +230,9 @@ function parseMapSpec(m: unknown, i: number): MapSpec {
   return spec;
 }
 
-/** Control characters and line breaks written as escapes, so a message quoting input stays one printable line. */
+/** Control characters (but tab) and line breaks written as escapes, so a message quoting input stays one printable line. */
 function oneLine(s: string): string {
-  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return s.replace(/[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Parse `--data` hex: pairs of hex digits, spaces and `0x` prefixes allowed. */

@@ -405,9 +405,9 @@ function stripComment(line: string): string {
   return s.trim();
 }
 
-/** A bare CR or U+2028 inside a source line, escaped: an error message quoting the line stays one line. */
+/** Control characters but tab (a bare CR, U+2028, ESC) inside a source line, escaped: an error message quoting the line stays one printable line. */
 function oneLine(s: string): string {
-  return s.replace(/[\r\n\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return s.replace(/[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**
