@@ -4,7 +4,9 @@
  * a program may be attached; it does not run or convert anything.
  *
  * The kernel answers a bare -EINVAL; here each rejection is a BpfError
- * EINVAL naming the instruction and the reason. The order of the checks is
+ * EINVAL naming the instruction and the reason. Before the kernel's checks,
+ * the instructions themselves are checked to be {code, jt, jf, k} with
+ * fields of the right widths, since a library caller can pass anything. The order of the checks is
  * the kernel's: the length, then every instruction in turn (opcode, then the
  * per-opcode check), then the last instruction being a RET, then scratch
  * memory written before read.
@@ -15,6 +17,7 @@
 
 import { BpfError } from '../errors.js';
 import type { SockFilter } from './parse.js';
+import { checkSockFilters } from './parse.js';
 import {
   BPF_ABS, BPF_ALU, BPF_B, BPF_DIV, BPF_H, BPF_JA, BPF_JMP, BPF_K, BPF_LD, BPF_LDX, BPF_MEM, BPF_MOD,
   BPF_MAXINSNS, BPF_RET, BPF_ST, BPF_STX, BPF_W,
@@ -29,6 +32,7 @@ const fail = (msg: string): never => {
 
 /** Throws BpfError EINVAL unless 3.19 would accept the program. */
 export function checkClassic(prog: readonly SockFilter[]): void {
+  checkSockFilters(prog);
   const flen = prog.length;
   if (flen === 0 || flen > BPF_MAXINSNS) fail(`program has ${flen} instructions, must be 1..${BPF_MAXINSNS}`);
 

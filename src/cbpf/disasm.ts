@@ -17,6 +17,7 @@ import {
 } from '../isa/opcodes.js';
 import { BPF_A, BPF_MISC, BPF_TAX, BPF_TXA, SKF_AD_MAX, SKF_AD_OFF } from './opcodes.js';
 import type { SockFilter } from './parse.js';
+import { checkSockFilters } from './parse.js';
 
 /** libpcap's names for the ancillary offsets (bpf_image.c `offsets[]`). */
 const ANC_NAMES: Record<number, string> = {
@@ -93,5 +94,6 @@ export function bpfImage(p: SockFilter, n: number): string {
 
 /** The whole program as `tcpdump -d` prints it: one line per instruction, each ending in a newline. */
 export function disassembleClassic(prog: readonly SockFilter[]): string {
+  checkSockFilters(prog);
   return prog.map((p, n) => `${bpfImage(p, n)}\n`).join('');
 }

@@ -33,6 +33,7 @@ const DDD_LINE = /^(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$/;
 
 /** Non-empty lines with their 1-based line numbers; `#` and `//` comment lines are skipped. */
 function contentLines(text: string): { no: number; text: string }[] {
+  if (typeof text !== 'string') throw new BpfError('EINVAL', `classic program text must be a string, got ${describe(text)}`);
   const out: { no: number; text: string }[] = [];
   text.split(/\r?\n/).forEach((raw, i) => {
     const t = raw.trim();
@@ -120,6 +121,7 @@ export function parseClassicText(text: string): SockFilter[] {
 
 /** Raw `struct sock_filter` bytes, little-endian. */
 export function decodeClassic(bytes: Uint8Array): SockFilter[] {
+  if (!(bytes instanceof Uint8Array)) throw new BpfError('EINVAL', `raw classic program must be a Uint8Array, got ${describe(bytes)}`);
   if (bytes.length % SOCK_FILTER_SIZE !== 0) {
     throw new BpfError('EINVAL', `classic program length ${bytes.length} is not a multiple of ${SOCK_FILTER_SIZE} bytes`);
   }
@@ -136,18 +138,37 @@ export function parseClassic(input: string | Uint8Array): SockFilter[] {
   return typeof input === 'string' ? parseClassicText(input) : decodeClassic(input);
 }
 
-function checkFields(prog: readonly SockFilter[]): void {
-  prog.forEach((f, i) => {
+/**
+ * Refuses anything but an array of {code, jt, jf, k} with unsigned integer
+ * fields of the right widths: what a library caller hands in is checked
+ * before any arithmetic trusts it (a jt of 1.5 or 6n would otherwise reach
+ * jump-target computations).
+ */
+export function checkSockFilters(prog: unknown): asserts prog is readonly SockFilter[] {
+  if (!Array.isArray(prog)) throw new BpfError('EINVAL', `a classic program must be an array of {code, jt, jf, k}, got ${describe(prog)}`);
+  for (let i = 0; i < prog.length; i++) {
+    const f: unknown = prog[i];
+    if (typeof f !== 'object' || f === null) throw new BpfError('EINVAL', `insn ${i}: expected {code, jt, jf, k}, got ${describe(f)}`);
+    const { code, jt, jf, k } = f as Record<string, unknown>;
     const ok = (v: unknown, max: number): boolean => typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= max;
-    if (!ok(f.code, 0xffff)) throw new BpfError('EINVAL', `insn ${i}: code ${String(f.code)} is not a u16`);
-    if (!ok(f.jt, 0xff)) throw new BpfError('EINVAL', `insn ${i}: jt ${String(f.jt)} is not a u8`);
-    if (!ok(f.jf, 0xff)) throw new BpfError('EINVAL', `insn ${i}: jf ${String(f.jf)} is not a u8`);
-    if (!ok(f.k, 0xffffffff)) throw new BpfError('EINVAL', `insn ${i}: k ${String(f.k)} is not a u32`);
-  });
+    if (!ok(code, 0xffff)) throw new BpfError('EINVAL', `insn ${i}: code ${describe(code)} is not a u16`);
+    if (!ok(jt, 0xff)) throw new BpfError('EINVAL', `insn ${i}: jt ${describe(jt)} is not a u8`);
+    if (!ok(jf, 0xff)) throw new BpfError('EINVAL', `insn ${i}: jf ${describe(jf)} is not a u8`);
+    if (!ok(k, 0xffffffff)) throw new BpfError('EINVAL', `insn ${i}: k ${describe(k)} is not a u32`);
+  }
+}
+
+/** A value in an error message: never throws (String() does, on an object without a prototype), never spans lines. */
+function describe(v: unknown): string {
+  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined || v === null) return String(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'string') return clip(JSON.stringify(v));
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
 export function encodeClassic(prog: readonly SockFilter[]): Uint8Array {
-  checkFields(prog);
+  checkSockFilters(prog);
   const bytes = new Uint8Array(prog.length * SOCK_FILTER_SIZE);
   const view = new DataView(bytes.buffer);
   prog.forEach((f, i) => {
@@ -162,16 +183,18 @@ export function encodeClassic(prog: readonly SockFilter[]): Uint8Array {
 
 /** `tcpdump -dd` text, as libpcap's bpf_dump prints it (one line per instruction, each ending in a newline). */
 export function formatDd(prog: readonly SockFilter[]): string {
-  checkFields(prog);
+  checkSockFilters(prog);
   return prog.map((f) => `{ 0x${f.code.toString(16)}, ${f.jt}, ${f.jf}, 0x${f.k.toString(16).padStart(8, '0')} },\n`).join('');
 }
 
 /** `tcpdump -ddd` text. */
 export function formatDdd(prog: readonly SockFilter[]): string {
-  checkFields(prog);
+  checkSockFilters(prog);
   return `${prog.length}\n` + prog.map((f) => `${f.code} ${f.jt} ${f.jf} ${f.k}\n`).join('');
 }
 
+/** At most 60 characters, control characters but tab escaped: a quoted line stays one printable line of message. */
 function clip(s: string): string {
-  return s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  const t = s.length > 60 ? `${s.slice(0, 57)}...` : s;
+  return t.replace(/[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

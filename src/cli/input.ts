@@ -119,6 +119,16 @@ export function parseProgram(bytes: Uint8Array, options: ParseOptions = {}): Pro
 
 /** A program of a clang-compiled object, with every map of the object (in object order) and its references as fixups. */
 function fromObject(bytes: Uint8Array, section?: string): ProgramInput {
+  try {
+    return objectProgram(bytes, section);
+  } catch (e) {
+    // the messages quote program and map names from the object (and --section)
+    if (e instanceof BpfError && oneLine(e.message) !== e.message) throw new BpfError(e.code, oneLine(e.message), { command: e.command, log: e.log, cause: e.cause });
+    throw e;
+  }
+}
+
+function objectProgram(bytes: Uint8Array, section?: string): ProgramInput {
   const spec = loadCollectionSpec(bytes);
   const progs = Object.values(spec.programs);
   if (progs.length === 0) throw new BpfError('EINVAL', 'the object has no program sections');
@@ -141,7 +151,12 @@ function fromObject(bytes: Uint8Array, section?: string): ProgramInput {
     if (m.initial) out.initial = m.initial;
     return out;
   });
-  const fixups = prog.mapRefs.map((r) => (r.offset === undefined ? [r.slot, mapNames.indexOf(r.map)] : [r.slot, mapNames.indexOf(r.map), r.offset]) as [number, number] | [number, number, number]);
+  const indexOf = new Map(mapNames.map((n, i) => [n, i]));
+  const fixups = prog.mapRefs.map((r) => {
+    const index = indexOf.get(r.map);
+    if (index === undefined) throw new BpfError('EINVAL', `program ${prog.name}: slot ${r.slot} refers to unknown map ${r.map}`);
+    return r.offset === undefined ? [r.slot, index] : [r.slot, index, r.offset];
+  }) as ([number, number] | [number, number, number])[];
   const slots = prog.insns.map((s) => ({ ...s }));
   return { format: 'elf', insns: slotsToInstructions(slots), slots, progType: prog.type, license: spec.license, maps, fixups, mapNames };
 }
@@ -152,7 +167,8 @@ export function parseSpec(text: string): ProgramInput {
   try {
     doc = JSON.parse(text);
   } catch (e) {
-    throw new BpfError('EINVAL', `invalid JSON: ${(e as Error).message}`);
+    // V8 quotes the text around the error, line breaks included: the message must stay one line
+    throw new BpfError('EINVAL', `invalid JSON: ${oneLine((e as Error).message)}`);
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new BpfError('EINVAL', 'a program spec must be a JSON object');
   const o = doc as Record<string, unknown>;
@@ -212,6 +228,11 @@ function parseMapSpec(m: unknown, i: number): MapSpec {
   const flags = int('flags', false);
   if (flags) spec.flags = flags;
   return spec;
+}
+
+/** Control characters (but tab) and line breaks written as escapes, so a message quoting input stays one printable line. */
+function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** Parse `--data` hex: pairs of hex digits, spaces and `0x` prefixes allowed. */

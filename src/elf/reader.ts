@@ -138,8 +138,13 @@ function hex(n: number | bigint): string {
   return n < 0 ? `-0x${(-n).toString(16)}` : `0x${n.toString(16)}`;
 }
 
+/** Names come from the file: control characters in them are escaped, so a message stays one printable line. */
+export function escapeControls(s: string): string {
+  return s.replace(/[\u0000-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 function fail(message: string): never {
-  throw new BpfError('EINVAL', `elf: ${message}`);
+  throw new BpfError('EINVAL', `elf: ${escapeControls(message)}`);
 }
 
 /** A NUL-terminated string table (SHT_STRTAB). */
@@ -231,7 +236,7 @@ function hasFileData(type: number): boolean {
 export class ElfFile {
   private readonly byName = new Map<string, ElfSection>();
   private readonly strtabs = new Map<number, StringTable>();
-  private syms: ElfSymbol[] = [];
+  private readonly syms: ElfSymbol[] = [];
   private readonly symsBySection = new Map<number, ElfSymbol[]>();
   private readonly relocs = new Map<number, ElfRelocation[]>();
 
@@ -272,6 +277,25 @@ export class ElfFile {
     return this.symsBySection.get(symtab) ?? [];
   }
 
+  private byShndx: Map<number, ElfSymbol[]> | undefined;
+
+  /**
+   * The symbols defined in one section (st_shndx), from every symbol table,
+   * in file order. Indexed once, so a caller asking for each of many
+   * sections does not scan every symbol each time.
+   */
+  symbolsIn(section: number): readonly ElfSymbol[] {
+    if (this.byShndx === undefined) {
+      this.byShndx = new Map();
+      for (const sym of this.syms) {
+        const list = this.byShndx.get(sym.shndx);
+        if (list === undefined) this.byShndx.set(sym.shndx, [sym]);
+        else list.push(sym);
+      }
+    }
+    return this.byShndx.get(section) ?? [];
+  }
+
   /** Relocations grouped by the index of the section they apply to. */
   relocations(): ReadonlyMap<number, readonly ElfRelocation[]> {
     return this.relocs;
@@ -280,7 +304,9 @@ export class ElfFile {
   /** @internal */
   setSymbols(symtab: number, list: ElfSymbol[]): void {
     this.symsBySection.set(symtab, list);
-    this.syms = this.syms.concat(list);
+    // push, not concat: many symbol tables must not cost quadratic copying
+    for (const sym of list) this.syms.push(sym);
+    this.byShndx = undefined;
   }
 
   /** @internal */
@@ -465,8 +491,11 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   }
 
   const file = new ElfFile(header, sections);
+  // each symbol table's SHT_SYMTAB_SHNDX companion (the first one linking to it), found in one pass
+  const xindexOf = new Map<number, ElfSection>();
+  for (const s of sections) if (s.type === SHT.SYMTAB_SHNDX && !xindexOf.has(s.link)) xindexOf.set(s.link, s);
   for (const s of sections) {
-    if (s.type === SHT.SYMTAB || s.type === SHT.DYNSYM) file.setSymbols(s.index, readSymbols(r, file, s));
+    if (s.type === SHT.SYMTAB || s.type === SHT.DYNSYM) file.setSymbols(s.index, readSymbols(r, file, s, xindexOf.get(s.index)));
   }
   for (const s of sections) {
     if (s.type === SHT.REL || s.type === SHT.RELA) file.addRelocations(s.info, readRelocations(r, file, s));
@@ -517,11 +546,10 @@ function linked(file: ElfFile, s: ElfSection, raw: 'link' | 'info', hdrField: nu
   return t;
 }
 
-function readSymbols(r: Reader, file: ElfFile, s: ElfSection): ElfSymbol[] {
+function readSymbols(r: Reader, file: ElfFile, s: ElfSection, xindex: ElfSection | undefined): ElfSymbol[] {
   const label = sectionLabel(s);
   const shdr = file.header.shoff + s.index * SHDR_SIZE;
   const strs = file.stringTable(linked(file, s, 'link', shdr + 40, [SHT.STRTAB], 'a string table').index);
-  const xindex = file.sections.find((x) => x.type === SHT.SYMTAB_SHNDX && x.link === s.index);
   const count = s.size / SYM_SIZE;
   const out: ElfSymbol[] = [];
   for (let i = 0; i < count; i++) {

@@ -42,29 +42,38 @@ const fail = (msg: string): never => {
   throw new AsmError(msg);
 };
 
-const SIZE_BY_NAME: Record<string, number> = { u8: BPF_B, u16: BPF_H, u32: BPF_W, u64: BPF_DW, s8: BPF_B, s16: BPF_H, s32: BPF_W };
-const SIZE_BY_SUFFIX: Record<string, number> = { b: BPF_B, h: BPF_H, w: BPF_W, dw: BPF_DW };
+/**
+ * The mnemonic tables are indexed by words of the source text: without a
+ * prototype, `constructor` or `__proto__` finds nothing instead of one of
+ * Object.prototype's properties.
+ */
+function table<T>(entries: Record<string, T>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, entries);
+}
 
-const KERNEL_ALU: Record<string, number> = {
+const SIZE_BY_NAME: Record<string, number> = table({ u8: BPF_B, u16: BPF_H, u32: BPF_W, u64: BPF_DW, s8: BPF_B, s16: BPF_H, s32: BPF_W });
+const SIZE_BY_SUFFIX: Record<string, number> = table({ b: BPF_B, h: BPF_H, w: BPF_W, dw: BPF_DW });
+
+const KERNEL_ALU: Record<string, number> = table({
   '+=': BPF_ADD, '-=': BPF_SUB, '*=': BPF_MUL, '/=': BPF_DIV, '|=': BPF_OR, '&=': BPF_AND,
   '<<=': BPF_LSH, '>>=': BPF_RSH, 'neg': BPF_NEG, '%=': BPF_MOD, '^=': BPF_XOR, '=': BPF_MOV,
   's>>=': BPF_ARSH, 'endian': BPF_END, 's/=': BPF_DIV, 's%=': BPF_MOD,
-};
-const KERNEL_JMP: Record<string, number> = {
+});
+const KERNEL_JMP: Record<string, number> = table({
   '==': BPF_JEQ, '>': BPF_JGT, '>=': BPF_JGE, '&': BPF_JSET, '!=': BPF_JNE, 's>': BPF_JSGT,
   's>=': BPF_JSGE, '<': BPF_JLT, '<=': BPF_JLE, 's<': BPF_JSLT, 's<=': BPF_JSLE,
-};
-const CONF_ALU: Record<string, [op: number, off: number]> = {
+});
+const CONF_ALU: Record<string, [op: number, off: number]> = table({
   add: [BPF_ADD, 0], sub: [BPF_SUB, 0], mul: [BPF_MUL, 0], div: [BPF_DIV, 0], sdiv: [BPF_DIV, 1],
   mod: [BPF_MOD, 0], smod: [BPF_MOD, 1], or: [BPF_OR, 0], and: [BPF_AND, 0], xor: [BPF_XOR, 0],
   lsh: [BPF_LSH, 0], rsh: [BPF_RSH, 0], arsh: [BPF_ARSH, 0], mov: [BPF_MOV, 0],
-};
-const CONF_JMP: Record<string, number> = {
+});
+const CONF_JMP: Record<string, number> = table({
   jeq: BPF_JEQ, jgt: BPF_JGT, jge: BPF_JGE, jset: BPF_JSET, jne: BPF_JNE, jsgt: BPF_JSGT,
   jsge: BPF_JSGE, jlt: BPF_JLT, jle: BPF_JLE, jslt: BPF_JSLT, jsle: BPF_JSLE,
-};
-const ATOMIC_BY_NAME: Record<string, number> = { add: BPF_ADD, or: BPF_OR, and: BPF_AND, xor: BPF_XOR };
-const ATOMIC_BY_ASSIGN: Record<string, number> = { '+=': BPF_ADD, '|=': BPF_OR, '&=': BPF_AND, '^=': BPF_XOR };
+});
+const ATOMIC_BY_NAME: Record<string, number> = table({ add: BPF_ADD, or: BPF_OR, and: BPF_AND, xor: BPF_XOR });
+const ATOMIC_BY_ASSIGN: Record<string, number> = table({ '+=': BPF_ADD, '|=': BPF_OR, '&=': BPF_AND, '^=': BPF_XOR });
 
 function reg(text: string | undefined): number {
   const m = /^%?r(\d+)$/.exec(text ?? '');
@@ -266,7 +275,9 @@ const isReg = (t: string | undefined): boolean => /^%?r\d+$/.test(t ?? '');
 
 function parseConformance(tokens: string[], p: Pending): boolean {
   const [mn0, ...ops] = tokens;
-  const mn = mn0!.toLowerCase();
+  // a line of separators only (`,`) has no mnemonic
+  if (mn0 === undefined) return false;
+  const mn = mn0.toLowerCase();
   const arity = (n: number): void => {
     if (ops.length !== n) fail(`${mn} takes ${n} operand${n === 1 ? '' : 's'}, got ${ops.length}`);
   };
@@ -394,6 +405,11 @@ function stripComment(line: string): string {
   return s.trim();
 }
 
+/** Control characters but tab (a bare CR, U+2028, ESC) inside a source line, escaped: an error message quoting the line stays one printable line. */
+function oneLine(s: string): string {
+  return s.replace(/[\u0000-\u0008\u000a-\u001f\u007f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 /**
  * Assemble program text into logical instructions. Throws BpfError EINVAL
  * naming the line on any error.
@@ -439,7 +455,7 @@ export function assemble(source: string): Instruction[] {
       slot += p.insn.code === (BPF_LD | BPF_IMM | BPF_DW) ? 2 : 1;
     } catch (e) {
       if (e instanceof AsmError || e instanceof BpfError) {
-        throw new BpfError('EINVAL', `line ${ln + 1}: ${e.message}: '${lines[ln]!.trim()}'`);
+        throw new BpfError('EINVAL', oneLine(`line ${ln + 1}: ${e.message}: '${lines[ln]!.trim()}'`));
       }
       throw e;
     }

@@ -48,11 +48,23 @@ export class Btf {
     check(typeOff, typeLen, 'type table');
     check(strOff, strLen, 'string table');
     const strs = data.subarray(hdrLen + strOff, hdrLen + strOff + strLen);
+    // Many names point into one long string, each costing its length to scan
+    // and decode: a budget of a few passes over the table keeps the work
+    // linear in the section size (real tables are read about once over).
+    const names = new Map<number, string>();
+    const decoder = new TextDecoder();
+    let budget = 16 * strs.length + 65536;
     const str = (off: number): string => {
+      const hit = names.get(off);
+      if (hit !== undefined) return hit;
       if (off >= strs.length) fail(`string offset ${off} is past the string table`);
       const end = strs.indexOf(0, off);
       if (end < 0) fail(`string at ${off} is not NUL-terminated`);
-      return new TextDecoder().decode(strs.subarray(off, end));
+      budget -= end - off + 1;
+      if (budget < 0) fail(`string at ${off}: too many overlapping strings`);
+      const name = decoder.decode(strs.subarray(off, end));
+      names.set(off, name);
+      return name;
     };
     let p = hdrLen + typeOff;
     const end = p + typeLen;
@@ -120,11 +132,11 @@ export class Btf {
     }
   }
 
-  /** The maps of the `.maps` DATASEC, by variable name. */
-  maps(): Record<string, MapSpecData> {
+  /** The maps of the `.maps` DATASEC, by variable name (a Map: names come from the object). */
+  maps(): Map<string, MapSpecData> {
+    const out = new Map<string, MapSpecData>();
     const sec = this.types.find((t) => t.kind === KIND.DATASEC && t.name === '.maps');
-    if (!sec) return {};
-    const out: Record<string, MapSpecData> = {};
+    if (!sec) return out;
     for (const v of sec.vars!) {
       const variable = this.type(v.type);
       const def = this.resolve(variable.sizeOrType);
@@ -151,7 +163,12 @@ export class Btf {
           default: throw new BpfError('ENOTSUP', `map ${variable.name}: member ${member.name} is not supported`);
         }
       }
-      out[variable.name] = m;
+      // an array type's size is a product, so it can pass the u32 of union bpf_attr
+      if (m.keySize > 0xffffffff || m.valueSize > 0xffffffff) {
+        throw new BpfError('E2BIG', `map ${variable.name}: key size ${m.keySize} or value size ${m.valueSize} does not fit 32 bits`);
+      }
+      if (out.has(variable.name)) fail(`map ${variable.name} is defined twice`);
+      out.set(variable.name, m);
     }
     return out;
   }

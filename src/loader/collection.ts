@@ -19,7 +19,7 @@
 import { BpfError } from '../errors.js';
 import { decodeSlots, encodeSlots } from '../isa/instruction.js';
 import type { Slot } from '../isa/instruction.js';
-import { parseElf, SHF, SHT, STT, EM_BPF } from '../elf/index.js';
+import { escapeControls, parseElf, SHF, SHT, STT, EM_BPF } from '../elf/index.js';
 import type { ElfFile, ElfSection } from '../elf/index.js';
 import type { BpfSystem, ProgObject } from '../api/bpf.js';
 import { BPF_CMD } from '../api/bpf.js';
@@ -40,7 +40,7 @@ export interface MapSpecData {
   valueSize: number;
   maxEntries: number;
   flags: number;
-  /** global data (.data, .rodata, .bss): the value of element 0 at creation */
+  /** global data (.data, .rodata): the value of element 0 at creation; absent for .bss, which starts zeroed */
   initial?: Uint8Array;
 }
 
@@ -74,9 +74,22 @@ function cstring(b: Uint8Array): string {
   return new TextDecoder().decode(end < 0 ? b : b.subarray(0, end));
 }
 
-function legacyMaps(elf: ElfFile, section: ElfSection): Record<string, MapSpecData> {
-  const syms = elf.symbols().filter((s) => s.shndx === section.index && s.name !== '' && s.type !== STT.SECTION);
-  if (syms.length === 0) return {};
+/**
+ * Names index these tables, and names come from the object: a map or a
+ * program called `__proto__` or `constructor` must be one more entry, never
+ * a prototype's property. Hence Maps here; the spec's records are built with
+ * Object.fromEntries (own data properties, whatever the name).
+ */
+type Named<T> = Map<string, T>;
+
+function addNamed<T>(table: Named<T>, name: string, value: T, what: string): void {
+  if (table.has(name)) throw new BpfError('EINVAL', `${what} ${name} is defined twice`);
+  table.set(name, value);
+}
+
+function legacyMaps(elf: ElfFile, section: ElfSection, maps: Named<MapSpecData>): void {
+  const syms = elf.symbolsIn(section.index).filter((s) => s.name !== '' && s.type !== STT.SECTION);
+  if (syms.length === 0) return;
   const data = section.data();
   // bpf_load.c: the entry size is the section size over the number of map symbols
   const entry = Math.floor(data.length / syms.length);
@@ -85,25 +98,92 @@ function legacyMaps(elf: ElfFile, section: ElfSection): Record<string, MapSpecDa
   }
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const le = elf.header.littleEndian;
-  const maps: Record<string, MapSpecData> = {};
   for (const s of syms) {
     if (s.value % entry !== 0 || s.value + 16 > data.length) {
       throw new BpfError('EINVAL', `section ${section.name}: map symbol ${s.name} at offset ${s.value} is not at an entry`);
     }
-    maps[s.name] = {
+    addNamed(maps, s.name, {
       name: s.name,
       type: view.getUint32(s.value, le),
       keySize: view.getUint32(s.value + 4, le),
       valueSize: view.getUint32(s.value + 8, le),
       maxEntries: view.getUint32(s.value + 12, le),
       flags: entry >= 20 ? view.getUint32(s.value + 16, le) : 0,
-    };
+    }, 'map');
   }
-  return maps;
+}
+
+/** The largest global data section: its size becomes the map's value_size, a u32 in union bpf_attr. */
+export const MAX_GLOBAL_DATA = 0xffffffff;
+
+/** One program of a section: a function symbol's slots [start, end). */
+interface Part {
+  name: string;
+  start: number;
+  end: number;
+}
+
+/**
+ * The programs of an executable section, one per function symbol, else the
+ * whole section. A function must cover whole instruction slots inside the
+ * section: an st_value of 4 would start a program in the middle of a slot.
+ */
+function programParts(elf: ElfFile, sec: ElfSection, slotCount: number): Part[] {
+  const funcs = elf.symbolsIn(sec.index).filter((s) => s.type === STT.FUNC).sort((a, b) => a.value - b.value);
+  if (funcs.length === 0) return [{ name: sec.name, start: 0, end: slotCount }];
+  const parts: Part[] = [];
+  let prev: { name: string; end: number } | undefined;
+  funcs.forEach((f, i) => {
+    const name = f.name || `symbol ${f.index}`;
+    const what = `section ${sec.name}: function ${name}`;
+    if (f.value % 8 !== 0) throw new BpfError('EINVAL', `${what}: offset ${f.value} is not at an instruction boundary (a multiple of 8)`);
+    if (f.size % 8 !== 0) throw new BpfError('EINVAL', `${what}: size ${f.size} is not a multiple of 8`);
+    const end = f.size > 0 ? f.value + f.size : funcs[i + 1]?.value ?? sec.size;
+    if (end > sec.size) throw new BpfError('EINVAL', `${what}: offset ${f.value} size ${end - f.value} runs past the end of the section (${sec.size} bytes)`);
+    if (end === f.value) throw new BpfError('EINVAL', `${what}: at offset ${f.value}: the function is empty`);
+    // Overlapping functions would load the same code as many programs:
+    // compilers never emit them, and refusing them keeps the work linear in the section.
+    if (prev !== undefined && f.value < prev.end) throw new BpfError('EINVAL', `${what}: offset ${f.value} overlaps function ${prev.name} (which ends at ${prev.end})`);
+    prev = { name, end };
+    parts.push({ name: f.name || sec.name, start: f.value / 8, end: end / 8 });
+  });
+  return parts;
+}
+
+/** The part holding a slot, by binary search over parts sorted and apart. */
+function partOf(parts: readonly Part[], slot: number): Part | undefined {
+  let lo = 0;
+  let hi = parts.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const p = parts[mid]!;
+    if (slot < p.start) hi = mid - 1;
+    else if (slot >= p.end) lo = mid + 1;
+    else return p;
+  }
+  return undefined;
+}
+
+/**
+ * The same error with control characters escaped: messages quote section,
+ * symbol and map names from the object, and must stay one printable line.
+ */
+function printable(e: unknown): unknown {
+  if (!(e instanceof BpfError)) return e;
+  const message = escapeControls(e.message);
+  return message === e.message ? e : new BpfError(e.code, message, { command: e.command, log: e.log, cause: e.cause });
 }
 
 /** Read an object's maps and programs as data. Errors name the section and offset. */
 export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
+  try {
+    return readCollectionSpec(bytes);
+  } catch (e) {
+    throw printable(e);
+  }
+}
+
+function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
   const elf = parseElf(bytes);
   if (elf.header.machine !== EM_BPF && elf.header.machine !== 0) {
     throw new BpfError('EINVAL', `elf: machine ${elf.header.machine} is not BPF (247)`);
@@ -111,19 +191,27 @@ export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
   if (!elf.header.littleEndian) throw new BpfError('ENOTSUP', 'big-endian BPF objects are not supported');
   const licenseSec = elf.sectionByName('license');
   const license = licenseSec ? cstring(licenseSec.data()) : '';
-  const versionSec = elf.sectionByName('version');
-  const version = versionSec && versionSec.size >= 4 ? new DataView(versionSec.data().buffer, versionSec.data().byteOffset).getUint32(0, true) : 0;
-  const maps: Record<string, MapSpecData> = {};
+  // data(), not size: a SHT_NOBITS section has a size and no bytes
+  const versionData = elf.sectionByName('version')?.data();
+  const version = versionData && versionData.length >= 4 ? new DataView(versionData.buffer, versionData.byteOffset, versionData.byteLength).getUint32(0, true) : 0;
+  const maps: Named<MapSpecData> = new Map();
   for (const s of elf.sections) {
-    if (s.name === 'maps' || s.name.startsWith('maps/')) Object.assign(maps, legacyMaps(elf, s));
+    if (s.name === 'maps' || s.name.startsWith('maps/')) legacyMaps(elf, s, maps);
   }
   const mapSections = new Set(elf.sections.filter((s) => s.name === 'maps' || s.name.startsWith('maps/')).map((s) => s.index));
   // global data: each .data/.rodata/.bss section is a one-element array map holding the section
   const dataSections = new Map<number, string>();
   for (const s of elf.sections) {
     if (!/^\.(data|rodata|bss)(\.|$)/.test(s.name) || (s.type !== SHT.PROGBITS && s.type !== SHT.NOBITS) || s.size === 0) continue;
-    const initial = s.type === SHT.NOBITS ? new Uint8Array(s.size) : s.data().slice();
-    maps[s.name] = { name: s.name, type: 2, keySize: 4, valueSize: s.size, maxEntries: 1, flags: 0, initial };
+    // A .bss costs no file bytes, so its size is the object's word alone:
+    // refuse before anything is sized by it.
+    if (s.size > MAX_GLOBAL_DATA) {
+      throw new BpfError('E2BIG', `section ${s.name}: ${s.size} bytes of global data do not fit a map value (at most ${MAX_GLOBAL_DATA} bytes)`);
+    }
+    const m: MapSpecData = { name: s.name, type: 2, keySize: 4, valueSize: s.size, maxEntries: 1, flags: 0 };
+    // .bss needs no initial value: an array map's value starts zeroed.
+    if (s.type === SHT.PROGBITS) m.initial = s.data().slice();
+    addNamed(maps, s.name, m, 'map');
     dataSections.set(s.index, s.name);
   }
   const btfMaps = elf.sectionByName('.maps');
@@ -131,11 +219,11 @@ export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
     // BTF-defined maps: their definitions are in the BTF, their symbols in .maps
     const btf = elf.sectionByName('.BTF');
     if (!btf) throw new BpfError('EINVAL', 'section .maps: BTF-defined maps need the .BTF section (compile with -g)');
-    Object.assign(maps, new Btf(btf.data()).maps());
+    for (const [name, m] of new Btf(btf.data()).maps()) addNamed(maps, name, m, 'map');
     mapSections.add(btfMaps.index);
   }
 
-  const programs: Record<string, ProgramSpecData> = {};
+  const programs: Named<ProgramSpecData> = new Map();
   const relocs = elf.relocations();
   for (const sec of elf.sections) {
     if (sec.type !== SHT.PROGBITS || (sec.flags & SHF.EXECINSTR) === 0 || sec.size === 0) continue;
@@ -154,10 +242,14 @@ export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
       if (r.type === R_BPF_64_32) throw new BpfError('ENOTSUP', `${where}: bpf-to-bpf calls are not supported yet`);
       if (r.type !== R_BPF_64_64) throw new BpfError('ENOTSUP', `relocation type ${r.type} in section ${sec.name} is not supported`);
       if (slots[slot]!.code !== 0x18) throw new BpfError('EINVAL', `${where}: not an ld_imm64`);
+      if (slot + 1 >= slots.length) throw new BpfError('EINVAL', `${where}: the ld_imm64 is cut off by the end of the section`);
       const data = dataSections.get(r.symbol.shndx);
       if (data !== undefined) {
         // the offset into the section: the symbol's value plus what clang left in imm
-        refs.set(slot, { map: data, offset: r.symbol.value + slots[slot]!.imm });
+        const offset = r.symbol.value + slots[slot]!.imm;
+        const size = maps.get(data)!.valueSize;
+        if (offset < 0 || offset >= size) throw new BpfError('EINVAL', `${where}: offset ${offset} is outside ${data} (${size} bytes)`);
+        refs.set(slot, { map: data, offset });
         continue;
       }
       if (!mapSections.has(r.symbol.shndx)) {
@@ -166,37 +258,39 @@ export function loadCollectionSpec(bytes: Uint8Array): CollectionSpec {
       }
       refs.set(slot, { map: r.symbol.name });
     }
-    // one program per function symbol in the section, else the whole section
-    const funcs = elf.symbols().filter((s) => s.shndx === sec.index && s.type === STT.FUNC).sort((a, b) => a.value - b.value);
-    const parts = funcs.length > 0
-      ? funcs.map((f, i) => ({ name: f.name, start: f.value / 8, end: f.size > 0 ? (f.value + f.size) / 8 : (funcs[i + 1]?.value ?? sec.size) / 8 }))
-      : [{ name: sec.name, start: 0, end: slots.length }];
+    const parts = programParts(elf, sec, slots.length);
+    const refsOf = new Map<Part, { slot: number; map: string; offset?: number }[]>(parts.map((p) => [p, []]));
+    for (const slot of [...refs.keys()].sort((a, b) => a - b)) {
+      const ref = refs.get(slot)!;
+      const p = partOf(parts, slot);
+      if (p === undefined) continue; // in code between functions, which no program loads
+      if (!maps.has(ref.map)) throw new BpfError('EINVAL', `section ${sec.name}: ld_imm64 at slot ${slot} refers to unknown map ${ref.map}`);
+      if (slot + 1 >= p.end) throw new BpfError('EINVAL', `section ${sec.name}: ld_imm64 at slot ${slot} is cut off by the end of function ${p.name}`);
+      refsOf.get(p)!.push(ref.offset === undefined ? { slot: slot - p.start, map: ref.map } : { slot: slot - p.start, map: ref.map, offset: ref.offset });
+    }
     for (const p of parts) {
       const insns = slots.slice(p.start, p.end).map((s) => ({ ...s }));
-      const mapRefs: { slot: number; map: string; offset?: number }[] = [];
-      for (const [slot, ref] of refs) {
-        if (slot >= p.start && slot < p.end) {
-          if (!maps[ref.map]) throw new BpfError('EINVAL', `section ${sec.name}: ld_imm64 at slot ${slot} refers to unknown map ${ref.map}`);
-          mapRefs.push(ref.offset === undefined ? { slot: slot - p.start, map: ref.map } : { slot: slot - p.start, map: ref.map, offset: ref.offset });
-        }
-      }
-      if (programs[p.name]) throw new BpfError('EINVAL', `program ${p.name} is defined twice`);
-      programs[p.name] = { name: p.name, section: sec.name, type, insns, mapRefs };
+      addNamed(programs, p.name, { name: p.name, section: sec.name, type, insns, mapRefs: refsOf.get(p)! }, 'program');
     }
   }
-  return { maps, programs, license, version };
+  return { maps: Object.fromEntries(maps), programs: Object.fromEntries(programs), license, version };
 }
 
 /**
  * Point each ld_imm64 at its map: BPF_PSEUDO_MAP_FD (src 1, imm = the fd), or
  * for global data BPF_PSEUDO_MAP_VALUE (src 2, the offset in the second slot).
+ * A reference that is not the first slot of a whole ld_imm64 is EINVAL.
  */
 export function linkMapRefs(slots: Slot[], refs: readonly { slot: number; fd: number; offset?: number | undefined }[]): void {
   for (const ref of refs) {
-    const s = slots[ref.slot]!;
+    const s = slots[ref.slot];
+    const next = slots[ref.slot + 1];
+    if (!Number.isInteger(ref.slot) || s === undefined || next === undefined || s.code !== 0x18) {
+      throw new BpfError('EINVAL', `map reference at slot ${ref.slot}: not the first slot of an ld_imm64 (${slots.length} slots)`);
+    }
     s.src = ref.offset === undefined ? 1 : 2;
     s.imm = ref.fd;
-    if (ref.offset !== undefined) slots[ref.slot + 1]!.imm = ref.offset;
+    if (ref.offset !== undefined) next.imm = ref.offset;
   }
 }
 
@@ -207,8 +301,9 @@ export function linkMapRefs(slots: Slot[], refs: readonly { slot: number; fd: nu
  * name them, never an fd number since reused by another object.
  */
 export class Collection {
-  readonly maps: Record<string, BpfMap> = {};
-  readonly programs: Record<string, { fd: number; name: string; section: string }> = {};
+  /** by name; without a prototype, so any name (even `__proto__`) is just a key */
+  readonly maps: Record<string, BpfMap> = Object.create(null) as Record<string, BpfMap>;
+  readonly programs: Record<string, { fd: number; name: string; section: string }> = Object.create(null) as Record<string, { fd: number; name: string; section: string }>;
   private readonly sys: BpfSystem;
   private readonly held: { fd: number; obj: ProgObject }[] = [];
 
@@ -216,16 +311,24 @@ export class Collection {
     this.sys = sys;
     try {
       for (const [name, m] of Object.entries(spec.maps)) {
-        const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: m.type, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries, map_flags: m.flags });
-        sys.mapOf(fd).name = name;
-        this.maps[name] = new BpfMap(sys, fd, undefined, undefined, name);
-        if (m.initial) this.maps[name].update(new Uint8Array(4), m.initial);
+        try {
+          const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: m.type, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries, map_flags: m.flags });
+          sys.mapOf(fd).name = name;
+          this.maps[name] = new BpfMap(sys, fd, undefined, undefined, name);
+          if (m.initial) this.maps[name].update(new Uint8Array(4), m.initial);
+        } catch (e) {
+          if (e instanceof BpfError) throw new BpfError(e.code, `map ${name}: ${e.message}`, { command: e.command, log: e.log });
+          throw e;
+        }
       }
       for (const [name, p] of Object.entries(spec.programs)) {
-        const slots = p.insns.map((s) => ({ ...s }));
-        linkMapRefs(slots, p.mapRefs.map((r) => ({ slot: r.slot, fd: this.maps[r.map]!.fd, offset: r.offset })));
         const logSize = options.logLevel ? 1 << 22 : 0;
         try {
+          const slots = p.insns.map((s) => ({ ...s }));
+          linkMapRefs(slots, p.mapRefs.map((r) => {
+            if (!Object.hasOwn(this.maps, r.map)) throw new BpfError('EINVAL', `ld_imm64 at slot ${r.slot} refers to unknown map ${r.map}`);
+            return { slot: r.slot, fd: this.maps[r.map]!.fd, offset: r.offset };
+          }));
           const fd = sys.bpf(BPF_CMD.BPF_PROG_LOAD, {
             prog_type: p.type === 'unspec' ? BPF_PROG_TYPE.UNSPEC : BPF_PROG_TYPE.SOCKET_FILTER,
             insns: encodeSlots(slots),
@@ -245,7 +348,7 @@ export class Collection {
       }
     } catch (e) {
       this.close();
-      throw e;
+      throw printable(e);
     }
   }
 
