@@ -88,8 +88,6 @@ export interface TargetResult {
   accepted: number;
   /** inputs refused with a BpfError, by errno code */
   refused: Record<string, number>;
-  /** attr only: errors matching KNOWN_OPEN_API_CRASHES, by class name */
-  knownOpen: Record<string, number>;
   /** attr only: the bpf() calls made, by outcome ('ok' or the errno) */
   calls?: Record<string, number>;
   problems: Problem[];
@@ -881,32 +879,6 @@ interface AttrCall {
   attr: unknown;
 }
 
-/**
- * Crash classes of bpf() that another change (attr validation in src/api) is
- * fixing as this is written: the attr target counts them apart instead of as
- * problems, so the fixed corpus passes meanwhile. Remove each entry once that
- * change is merged; the fuzzer then holds the fix.
- */
-const isProgLoad = (call: AttrCall): boolean => call.cmd === 5 || call.cmd === 'BPF_PROG_LOAD';
-
-export const KNOWN_OPEN_API_CRASHES: readonly { name: string; matches: (e: unknown, call: AttrCall) => boolean }[] = [
-  {
-    // issue 13 finding 7: bpf(5, {insns: [null]}), or a hole in a sparse array
-    name: 'prog-load-insns-element-not-an-object',
-    matches: (e, call) => e instanceof TypeError && isProgLoad(call) && /reading 'code'/.test(e.message),
-  },
-  {
-    // bpf(5, {insns: [{code: 0xb7, dst: 0, src: 0, off: 0, imm: 5n}, ...]}): a bigint field of an instruction object
-    name: 'prog-load-insn-field-bigint',
-    matches: (e, call) => e instanceof TypeError && isProgLoad(call) && /Cannot mix BigInt/.test(e.message),
-  },
-  {
-    // bpf(1, {map_fd: Object.create(null)}): the EBADF message's String(fd) throws first
-    name: 'fd-not-convertible-to-string',
-    matches: (e) => e instanceof TypeError && /Cannot convert object to primitive value/.test(e.message),
-  },
-];
-
 const ATTR_VALUES: readonly unknown[] = [
   null, undefined, 0, 1, -1, 3, 4, 5, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32, 2 ** 32 - 1, 2 ** 53, -(2 ** 31) - 1, 0n, 1n, -1n, 2n ** 64n, 2n ** 63n,
   '', '0', 'GPL', '__proto__', true, false, {}, [], [null], [0], [1, 2], new Array(3), new Uint8Array(0), new Uint8Array(4), new Uint8Array(8), new Uint8Array(16),
@@ -974,17 +946,6 @@ function attrCalls(rnd: Rnd): AttrCall[] {
   return calls;
 }
 
-function knownOpen(e: unknown, call: AttrCall): string | undefined {
-  return KNOWN_OPEN_API_CRASHES.find((k) => k.matches(e, call))?.name;
-}
-
-/** Thrown out of the attr harness when a call hit a known open crash class: counted, not a problem. */
-class KnownOpenCrash extends Error {
-  constructor(readonly className: string) {
-    super(className);
-  }
-}
-
 /** attr's calls by outcome ('ok' or the errno), over the whole run: one input is a sequence of calls. */
 export const attrCallOutcomes: Record<string, number> = {};
 
@@ -1002,8 +963,6 @@ const attr: Harness<AttrCall[]> = {
           attrCallOutcomes[e.code] = (attrCallOutcomes[e.code] ?? 0) + 1;
           continue;
         }
-        const known = knownOpen(e, call);
-        if (known !== undefined) throw new KnownOpenCrash(known);
         throw e;
       }
     }
@@ -1043,7 +1002,7 @@ function verdict(e: unknown): string | undefined {
 /** Digits and quoted bits vary between inputs of one bug: the class key drops them. */
 const classOf = (what: string): string => what.replace(/0x[0-9a-f]+|\d+/gi, 'N').replace(/'[^']*'|"[^"]*"/g, 'S').slice(0, 160);
 
-async function outcome<I>(h: Harness<I>, input: I): Promise<{ what?: string; known?: string; error?: unknown; ms: number }> {
+async function outcome<I>(h: Harness<I>, input: I): Promise<{ what?: string; error?: unknown; ms: number }> {
   const t0 = performance.now();
   let error: unknown;
   try {
@@ -1053,7 +1012,6 @@ async function outcome<I>(h: Harness<I>, input: I): Promise<{ what?: string; kno
     error = e;
   }
   const ms = performance.now() - t0;
-  if (error instanceof KnownOpenCrash) return { known: error.className, ms };
   const what = verdict(error);
   if (what !== undefined) return { what, error, ms };
   if (ms > SLOW_MS) return { what: `slow: ${Math.round(ms)} ms for one input`, ms };
@@ -1106,7 +1064,7 @@ export async function runTarget(target: Target, opts: RunOptions): Promise<Targe
 
 /** The loop of runTarget over any harness (the tests give it one that fails on purpose). */
 export async function runHarness<I>(target: Target, h: Harness<I>, opts: RunOptions): Promise<TargetResult> {
-  const res: TargetResult = { target, tried: 0, accepted: 0, refused: {}, knownOpen: {}, problems: [] };
+  const res: TargetResult = { target, tried: 0, accepted: 0, refused: {}, problems: [] };
   if (target === 'attr') for (const k of Object.keys(attrCallOutcomes)) delete attrCallOutcomes[k];
   const perClass = new Map<string, number>();
   const stopAt = opts.stopAt ?? Infinity;
@@ -1120,10 +1078,6 @@ export async function runHarness<I>(target: Target, h: Harness<I>, opts: RunOpti
     const input = h.generate(prng(mix(opts.seed, i)));
     const o = await outcome(h, input);
     res.tried++;
-    if (o.known !== undefined) {
-      res.knownOpen[o.known] = (res.knownOpen[o.known] ?? 0) + 1;
-      continue;
-    }
     if (o.what === undefined) {
       if (o.error instanceof BpfError) res.refused[o.error.code] = (res.refused[o.error.code] ?? 0) + 1;
       else res.accepted++;
@@ -1162,7 +1116,7 @@ const HANG_MS = 15_000;
 const WORKER_HEAP_MB = 1024;
 
 async function runWatched(target: Target, seed: number, seconds: number): Promise<TargetResult> {
-  const total: TargetResult = { target, tried: 0, accepted: 0, refused: {}, knownOpen: {}, problems: [] };
+  const total: TargetResult = { target, tried: 0, accepted: 0, refused: {}, problems: [] };
   const stopAt = Date.now() + seconds * 1000;
   let start = 0;
   while (Date.now() < stopAt) {
@@ -1209,7 +1163,6 @@ async function runWatched(target: Target, seed: number, seconds: number): Promis
       total.tried += r.tried;
       total.accepted += r.accepted;
       for (const [k, v] of Object.entries(r.refused)) total.refused[k] = (total.refused[k] ?? 0) + v;
-      for (const [k, v] of Object.entries(r.knownOpen)) total.knownOpen[k] = (total.knownOpen[k] ?? 0) + v;
       if (r.calls) {
         total.calls ??= {};
         for (const [k, v] of Object.entries(r.calls)) total.calls[k] = (total.calls[k] ?? 0) + v;
@@ -1233,9 +1186,8 @@ function argValue(args: string[], name: string): string | undefined {
 
 function report(r: TargetResult): string {
   const refused = Object.entries(r.refused).sort().map(([k, v]) => `${k} ${v}`).join(', ');
-  const known = Object.entries(r.knownOpen).map(([k, v]) => `${k} ${v}`).join(', ');
   const calls = r.calls ? `; bpf() calls: ${Object.entries(r.calls).sort().map(([k, v]) => `${k} ${v}`).join(', ')}` : '';
-  let s = `${r.target}: ${r.tried} inputs, ${r.accepted} accepted, refused: ${refused || 'none'}${calls}${known ? `; known open api crashes: ${known}` : ''}; ${r.problems.length} problems\n`;
+  let s = `${r.target}: ${r.tried} inputs, ${r.accepted} accepted, refused: ${refused || 'none'}${calls}; ${r.problems.length} problems\n`;
   for (const p of r.problems) s += `  PROBLEM ${p.target} --seed ${p.seed} --replay ${p.index}: ${p.what}\n    input: ${p.input.split('\n').join('\n           ')}\n`;
   return s;
 }
