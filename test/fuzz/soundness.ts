@@ -428,8 +428,8 @@ function outcome(f: () => number): string {
 interface TraceOptions {
   /** move every address (maps, context, packet) by this many bytes */
   shift?: number;
-  /** give each run its context and packet at a new address, as a batch does */
-  jitter?: boolean;
+  /** give each run its context and packet at a new address, as a batch does: run i after a spacer of jitter * i bytes */
+  jitter?: number;
   /** where the checked interpreter records the instructions it executed */
   coverage?: Uint8Array;
   /** checked: skip the verified load that places things as for the other engines */
@@ -479,7 +479,7 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
     RUN_PACKETS.forEach((p, i) => {
       if (options.jitter && i > 0) {
         // a spacer of a new size, then a runner whose context lands after it
-        mem.alloc(8 * i);
+        mem.alloc(options.jitter * i);
         runner = new PacketRunner(sys, fd, name);
       }
       // What a run leaves on the stack is compared; the checked interpreter
@@ -628,6 +628,19 @@ export interface ExamineOptions {
  * the verifier never visited; any difference between the engines (where
  * results do not depend on addresses) is an engine bug.
  */
+/**
+ * Does some placement of the maps, context and packet change the verdicts
+ * or the maps? Tries base addresses 8 bytes apart across bits 3..9 (the
+ * allocator aligns to 8), each run's context moving by a different step.
+ */
+function placementMatters(insns: readonly Instruction[], checked: Trace): boolean {
+  for (let k = 1; k <= 128; k++) {
+    const t = trace(insns, 'checked', { shift: 4096 + 8 * k, jitter: 8 * ((k % 7) + 1), unplaced: true });
+    if (t.verdicts.join('|') !== checked.verdicts.join('|') || t.maps.join('|') !== checked.maps.join('|')) return true;
+  }
+  return false;
+}
+
 export function examine(insns: readonly Instruction[], options: ExamineOptions = {}): { problems: string[]; addressDependent: boolean } {
   const problems: string[] = [];
   let addressDependent = false;
@@ -645,8 +658,11 @@ export function examine(insns: readonly Instruction[], options: ExamineOptions =
   // each run's context somewhere else) cannot match across engines that
   // place things differently (a batch's packets), and is left out of the
   // comparison.
-  const moved = trace(insns, 'checked', { shift: 4096, jitter: true, unplaced: true });
-  const fields = (['verdicts', 'stacks', 'maps'] as const).filter((f) => moved[f].join('|') === checked[f].join('|'));
+  // Two placements whose addresses differ in different low bits: a result that
+  // depends on a few bits of an address (a shift by the context pointer) can
+  // coincide under one move and still differ in a batch.
+  const moves = [trace(insns, 'checked', { shift: 4096, jitter: 8, unplaced: true }), trace(insns, 'checked', { shift: 4096 + 40, jitter: 24, unplaced: true })];
+  const fields = (['verdicts', 'stacks', 'maps'] as const).filter((f) => moves.every((moved) => moved[f].join('|') === checked[f].join('|')));
   if (fields.length < 3) addressDependent = true;
   // faults compare by errno: each engine words its messages its own way
   const same = (x: string[], y: string[]): boolean => x.map((v) => v.split(':')[0]).join('|') === y.map((v) => v.split(':')[0]).join('|');
@@ -665,7 +681,10 @@ export function examine(insns: readonly Instruction[], options: ExamineOptions =
   for (const [engine, what] of [['batch', 'JIT'], ['batch-hardened', 'hardened JIT']] as const) {
     const batch = trace(insns, engine);
     if (expected !== undefined && (batch.verdicts[0] !== expected || batch.maps.join('|') !== checked.maps.join('|'))) {
-      problems.push(`the batched ${what} differs from one-by-one runs\n${listing()}`);
+      // A batch places each run's context where no single run does; before
+      // calling it a bug, rule out a result that depends on a few address bits.
+      if (placementMatters(insns, checked)) addressDependent = true;
+      else problems.push(`the batched ${what} differs from one-by-one runs\n${listing()}`);
     }
   }
   return { problems, addressDependent };
