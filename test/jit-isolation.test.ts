@@ -144,7 +144,7 @@ test('hardened: forged pointers to map headers, hash keys and links, another map
   assert.equal(new JitProgram(rt.mem, h.sys.progOf(fd).prog.slots, { helpers: rt.helpers }).run1({}), BigInt(MAP_MAGIC));
   // the mirror of the hash map's links (for the inline lookup) follows its elements: its suspect word,
   // bucket heads, next links and pin words
-  const layout = h.sys.mapOf(h.hash).impl.jitLayout();
+  const layout = h.sys.mapOf(h.hash).impl.jitLayout!();
   assert.ok(layout.type === 1);
   assert.equal(layout.suspect, h.sys.mapOf(h.hash).impl.region.end);
   for (const at of [layout.suspect, layout.heads, layout.next + 4, layout.pinned]) {

@@ -24,16 +24,15 @@
 import { BpfError, InternalError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
 import { errnoName } from '../errors.js';
-import { createMap } from '../maps/index.js';
+import { createMap } from '../maps/types.js';
 import type { BpfMapImpl } from '../maps/map.js';
-import { installMapHelpers } from '../progs/map-helpers.js';
+import { installHelpers } from '../progs/helpers.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { LoadedProgram, ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
 import type { Interpreter } from '../vm/interpreter.js';
 import { batchBytes, writeBatchDescriptor } from '../jit/compile.js';
 import { JitProgram } from '../jit/compile.js';
-import { SKB_CTX_SIZE } from '../progs/types.js';
 
 export const BPF_CMD = {
   BPF_MAP_CREATE: 0,
@@ -115,7 +114,7 @@ export class BpfSystem {
 
   constructor(runtime: Runtime = new Runtime()) {
     this.runtime = runtime;
-    installMapHelpers(runtime.helpers, (addr) => this.mapsByAddr.get(addr)?.impl);
+    installHelpers(runtime.helpers, (addr) => this.mapsByAddr.get(addr)?.impl);
   }
 
   /** The bpf(2) multiplexor. Returns the new fd for MAP_CREATE and PROG_LOAD, else 0. */
@@ -458,7 +457,7 @@ function hardenedJit(prog: LoadedProgram, sys: BpfSystem | undefined): JitProgra
   if (jit) return jit;
   if (!sys) throw new BpfError('EINVAL', 'the hardened JIT needs the program\'s BpfSystem');
   if (typeof WebAssembly !== 'object') throw new BpfError('ENOTSUP', 'the hardened JIT needs WebAssembly');
-  const batchContext = prog.type.name === 'socket_filter' ? { size: SKB_CTX_SIZE, writable: false } : { size: 16, writable: true };
+  const batchContext = prog.type.context;
   jit = new JitProgram(sys.runtime.mem, prog.slots, { helpers: sys.runtime.helpers, maps: prog.maps.map((m) => m.impl), hardened: { batchContext } });
   hardenedJits.set(prog, jit);
   return jit;

@@ -14,7 +14,8 @@ import type { Instruction, Slot } from '../isa/instruction.js';
 import { decodeSlots, toSlots } from '../isa/instruction.js';
 import { BPF_MAXINSNS, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../isa/opcodes.js';
 import type { ProgramType } from '../progs/types.js';
-import { SOCKET_FILTER, UNSPEC, BPF_PROG_TYPE } from '../progs/types.js';
+import { progTypeById, verifierRules } from '../progs/types.js';
+import { PROFILE_3_19 } from '../progs/profile.js';
 import { Interpreter } from '../vm/interpreter.js';
 import { verify, VerifierLog } from '../verifier/index.js';
 import { JitProgram } from '../jit/compile.js';
@@ -147,9 +148,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
   const lic = license(attr);
   const gplCompatible = GPL_COMPATIBLE.includes(lic);
   const slots = instructions(attr);
-  const progType = u32(attr.prog_type, 'prog_type');
-  const type = progType === BPF_PROG_TYPE.SOCKET_FILTER ? SOCKET_FILTER : progType === BPF_PROG_TYPE.UNSPEC ? UNSPEC : undefined;
-  if (!type) throw new BpfError('EINVAL', `unknown prog_type ${progType}`);
+  const type = progTypeById(u32(attr.prog_type, 'prog_type'));
 
   // bpf_check
   if (slots.length === 0) throw new BpfError('E2BIG', 'the program has no instructions');
@@ -233,9 +232,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
 
   // do_check, after check_cfg
   const result = verify(slots, {
-    socketFilter: type.ldAbs,
-    isValidCtxAccess: type.isValidCtxAccess,
-    funcProto: type.funcProto,
+    ...verifierRules(type, PROFILE_3_19),
     gplCompatible,
     mapAt: (addr) => {
       const m = sys.mapByAddr(addr);

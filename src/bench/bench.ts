@@ -29,6 +29,8 @@ import type { SockFilter } from '../cbpf/index.js';
 import { BpfSystem, engineOf } from '../api/bpf.js';
 import { PacketRunner } from '../api/packets.js';
 import { encode } from '../isa/instruction.js';
+import { mapTypeByName } from '../maps/types.js';
+import { BPF_PROG_TYPE } from '../progs/types.js';
 
 export interface Measurement {
   nsPerRun: number;
@@ -459,7 +461,7 @@ export function runCaptureBench(): CaptureRow {
   const packets = capturePackets();
   const sys = new BpfSystem();
   const insns = encode(convertClassic(classic).insns);
-  const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns, license: 'GPL' });
+  const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: BPF_PROG_TYPE.SOCKET_FILTER, insns, license: 'GPL' });
   const interp = new PacketRunner(sys, fd, 'interpreter');
   const jit = new PacketRunner(sys, fd, 'jit');
   const batch = packets.map((data) => ({ data, netOff: 14 }));
@@ -517,10 +519,10 @@ export interface MapRow {
 export function loadMapHeavy(): { sys: BpfSystem; fd: number; ports: number } {
   const sys = new BpfSystem();
   const fds = MAP_HEAVY.maps.map((m) => sys.bpf('BPF_MAP_CREATE', {
-    map_type: m.type === 'hash' ? 1 : 2, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries,
+    map_type: mapTypeByName(m.type).id, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries,
   }));
   const insns = withMapFds(assemble(MAP_HEAVY.source), fds);
-  const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(insns), license: 'GPL' });
+  const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: BPF_PROG_TYPE.SOCKET_FILTER, insns: encode(insns), license: 'GPL' });
   return { sys, fd, ports: fds[0]! };
 }
 
@@ -613,7 +615,7 @@ function measureMapNative(packets: Uint8Array[]): { ns: number; verdictSum: numb
   try {
     const pkts = packets.map((p, i) => `static uint8_t p${i}[] = { ${Array.from(p).join(',')} };`).join('\n');
     const table = packets.map((p, i) => `{ p${i}, ${p.length} }`).join(',');
-    const init = MAP_HEAVY.maps.map((m, i) => `  map_init(&maps[${i}], ${m.type === 'hash' ? 1 : 2}, ${m.keySize}, ${m.valueSize}, ${m.maxEntries});`).join('\n');
+    const init = MAP_HEAVY.maps.map((m, i) => `  map_init(&maps[${i}], ${mapTypeByName(m.type).id}, ${m.keySize}, ${m.valueSize}, ${m.maxEntries});`).join('\n');
     const src = `#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -662,6 +664,6 @@ ${init}
 
 /** The map-heavy workload in the host kernel (socket filter with its two maps), averaged over 16 packets. */
 function measureMapKernel(packets: Uint8Array[]): number | undefined {
-  const mapLines = MAP_HEAVY.maps.map((m) => `M ${m.type === 'hash' ? 1 : 2} ${m.keySize} ${m.valueSize} ${m.maxEntries}`);
+  const mapLines = MAP_HEAVY.maps.map((m) => `M ${mapTypeByName(m.type).id} ${m.keySize} ${m.valueSize} ${m.maxEntries}`);
   return measureKernel(encode(assemble(MAP_HEAVY.source)), packets, mapLines);
 }

@@ -10,7 +10,9 @@ import { BpfError } from '../errors.js';
 import { BpfSystem, BPF_CMD, testRun } from '../api/bpf.js';
 import type { EngineName } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
-import { BPF_PROG_TYPE } from '../progs/types.js';
+import { progTypeByName } from '../progs/types.js';
+import { mapTypeName } from '../maps/types.js';
+import type { MapTypeName } from '../maps/types.js';
 import { encodeSlots } from '../isa/instruction.js';
 import { linkMapRefs } from '../loader/collection.js';
 import type { ProgramInput } from './input.js';
@@ -66,7 +68,7 @@ export function loadInput(prog: ProgramInput, file: string, opts: LoadInputOptio
   if (budget !== undefined) sys.unverifiedBudget = budget;
   const maps = prog.maps.map((m, i) => {
     try {
-      return BpfMap.create(sys, { type: m.type as 'hash' | 'array', keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name: `map${i}` });
+      return BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name: `map${i}` });
     } catch (e) {
       if (e instanceof BpfError) throw new CliError(`${file}: maps[${i}]: ${e.message}`, 2, e.code);
       throw e;
@@ -80,7 +82,7 @@ export function loadInput(prog: ProgramInput, file: string, opts: LoadInputOptio
   const logLevel = opts.logLevel ?? 1;
   const logBuf = logLevel ? new Uint8Array(CLI_LOG_SIZE) : null;
   const attr = {
-    prog_type: prog.progType === 'unspec' ? BPF_PROG_TYPE.UNSPEC : BPF_PROG_TYPE.SOCKET_FILTER,
+    prog_type: progTypeByName(prog.progType).id,
     insns: encodeSlots(slots),
     license: prog.license,
     log_level: logLevel,
@@ -150,7 +152,7 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
     : `${loaded.interpreter.executed} insns in the last run, ${loaded.verified ? 'verified, interpreter' : 'unverified, checked interpreter'}`;
   process.stdout.write(`${style.bold('runs')}    ${result.runs} × ${formatNs(result.durationNs)} (${how})\n`);
   maps.forEach((m, i) => {
-    process.stdout.write(`${style.bold(`map ${i}`)}   ${m.type === 1 ? 'hash' : 'array'} key ${m.keySize} value ${m.valueSize} entries ${m.maxEntries}\n`);
+    process.stdout.write(`${style.bold(`map ${i}`)}   ${mapTypeName(m.type)} key ${m.keySize} value ${m.valueSize} entries ${m.maxEntries}\n`);
     for (const e of mapDumps[i]!) process.stdout.write(`  key: ${spaced(e.key)}  value: ${spaced(e.value)}\n`);
   });
   return 0;

@@ -55,11 +55,12 @@ import type { Slot } from '../isa/instruction.js';
 import { slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
-import { programMaps } from '../runtime/helpers.js';
+import { helperLabel, programMaps } from '../runtime/helpers.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, PAGE_SIZE, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
 import type { BpfMapImpl, JitMapLayout } from '../maps/map.js';
 import { BPF_MAP_TYPE, roundUp8 } from '../maps/map.js';
+import { mapTypeName } from '../maps/types.js';
 import type { RunInput } from '../vm/interpreter.js';
 import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
 import { LOOKUP_LOCALS, mapLookupFunction } from './maps.js';
@@ -186,20 +187,20 @@ export interface ValueRegion {
  */
 export function valueRegion(m: BpfMapImpl): ValueRegion {
   const v = roundUp8(m.valueSize);
-  const l = m.jitLayout();
+  const l = m.jitLayout?.();
   const { start, end } = m.region;
   let r: ValueRegion;
   let elems: number;
-  if (m.type === BPF_MAP_TYPE.ARRAY && l.type === BPF_MAP_TYPE.ARRAY) {
+  if (l && m.type === BPF_MAP_TYPE.ARRAY && l.type === BPF_MAP_TYPE.ARRAY) {
     r = { addr: m.addr, keySize: m.keySize, start, end, stride: v, valueOff: 0, valueSize: m.valueSize, name: 'array map value' };
     elems = m.maxEntries;
-  } else if (m.type === BPF_MAP_TYPE.HASH && l.type === BPF_MAP_TYPE.HASH) {
+  } else if (l && m.type === BPF_MAP_TYPE.HASH && l.type === BPF_MAP_TYPE.HASH) {
     const k = roundUp8(m.keySize);
     r = { addr: m.addr, keySize: m.keySize, start, end, stride: k + v, valueOff: k, valueSize: m.valueSize, name: 'hash map value' };
     elems = l.cap;
     if (l.keyRound !== k || Math.min(l.suspect, l.heads, l.next, l.hashes, l.pinned) < end) throw layoutMismatch(m);
   } else {
-    throw new BpfError('ENOTSUP', `the hardened JIT does not know the layout of map type ${m.type}`);
+    throw new BpfError('ENOTSUP', `the hardened JIT does not know the layout of map type ${mapTypeName(m.type)} (${m.type})`);
   }
   if (l.addr !== m.addr || l.base !== start || l.stride !== r.stride || end !== start + elems * r.stride) throw layoutMismatch(m);
   return r;
@@ -1098,7 +1099,7 @@ export class JitProgram {
     let bytes: Uint8Array;
     try {
       bytes = compileToWasm(slots, this.scratch, { min: pages }, {
-        inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? programs.list.map((m) => m.jitLayout()) : undefined,
+        inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? programs.list.flatMap((m) => m.jitLayout?.() ?? []) : undefined,
         ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext } } : {}),
       });
     } catch (e) {
@@ -1130,7 +1131,7 @@ export class JitProgram {
         memory: mem.memory,
         helper(id: number, pc: number): number {
           const h = helpers.get(id >>> 0);
-          if (!h) throw new BpfError('EINVAL', `${guard ? `pc ${pc}: ` : ''}call to unknown helper ${id >>> 0}`);
+          if (!h) throw new BpfError('EINVAL', `${guard ? `pc ${pc}: ` : ''}call to unknown helper ${helperLabel(id >>> 0)}`);
           self.refreshRegs();
           // hardened: the pc for fault messages of the helper's pointer checks (env.access); its map
           // arguments are checked by the helper itself against the program's maps (env.mapAt)

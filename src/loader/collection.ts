@@ -25,8 +25,9 @@ import type { BpfSystem, ProgObject } from '../api/bpf.js';
 import { BPF_CMD } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
 import { Btf } from './btf.js';
-import { BPF_PROG_TYPE } from '../progs/types.js';
+import { PROG_TYPES, progTypeByName, progTypeBySection } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
+import { BPF_MAP_TYPE } from '../maps/map.js';
 
 /** R_BPF_64_64: an ld_imm64 of a symbol's address (map references). */
 export const R_BPF_64_64 = 1;
@@ -63,10 +64,9 @@ export interface CollectionSpec {
   version: number;
 }
 
-/** Program type from the section name, as bpf_load.c chose it. */
+/** Program type from the section name, as bpf_load.c chose it (the table's `sections`). */
 function programType(section: string): ProgTypeName | undefined {
-  if (section.startsWith('socket')) return 'socket_filter';
-  return undefined;
+  return progTypeBySection(section)?.name as ProgTypeName | undefined;
 }
 
 function cstring(b: Uint8Array): string {
@@ -208,7 +208,7 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
     if (s.size > MAX_GLOBAL_DATA) {
       throw new BpfError('E2BIG', `section ${s.name}: ${s.size} bytes of global data do not fit a map value (at most ${MAX_GLOBAL_DATA} bytes)`);
     }
-    const m: MapSpecData = { name: s.name, type: 2, keySize: 4, valueSize: s.size, maxEntries: 1, flags: 0 };
+    const m: MapSpecData = { name: s.name, type: BPF_MAP_TYPE.ARRAY, keySize: 4, valueSize: s.size, maxEntries: 1, flags: 0 };
     // .bss needs no initial value: an array map's value starts zeroed.
     if (s.type === SHT.PROGBITS) m.initial = s.data().slice();
     addNamed(maps, s.name, m, 'map');
@@ -230,7 +230,7 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
     const type = programType(sec.name);
     if (!type) {
       if (sec.name === '.text') continue; // subprograms only reachable by bpf-to-bpf calls
-      throw new BpfError('ENOTSUP', `section ${sec.name}: program type not supported (only socket* sections so far)`);
+      throw new BpfError('ENOTSUP', `section ${sec.name}: program type not supported (only ${PROG_TYPES.flatMap((t) => t.sections.map((p) => `${p}*`)).join(', ')} sections so far)`);
     }
     if (sec.size % 8 !== 0) throw new BpfError('EINVAL', `section ${sec.name}: size ${sec.size} is not a multiple of 8`);
     const slots = decodeSlots(sec.data());
@@ -330,7 +330,7 @@ export class Collection {
             return { slot: r.slot, fd: this.maps[r.map]!.fd, offset: r.offset };
           }));
           const fd = sys.bpf(BPF_CMD.BPF_PROG_LOAD, {
-            prog_type: p.type === 'unspec' ? BPF_PROG_TYPE.UNSPEC : BPF_PROG_TYPE.SOCKET_FILTER,
+            prog_type: progTypeByName(p.type).id,
             insns: encodeSlots(slots),
             license: spec.license,
             log_level: options.logLevel ?? 0,

@@ -1,12 +1,14 @@
 /**
- * The helper registry: functions a program calls with `call N`. A helper
+ * The helper registry: the functions a runtime's engines call for `call N`
+ * (the helper table, progs/helpers.ts, installs the kernel's; a runtime may
+ * add its own, as the conformance vectors' `unwind`). A helper
  * reads its arguments from the caller's register file (r1..r5) and writes its
  * result to r0, so the engines pass no allocation across the call. The
  * register file is an Int32Array of 32 entries: r(i) is the pair
  * (lo = regs[2i], hi = regs[2i+1]).
  *
  * Prototypes (argument and return types for the verifier) live beside the
- * implementation so one registration serves both.
+ * implementation: the verifier reads them from the helper table.
  *
  * A program reaches maps through helpers only as its own instructions
  * allow: each engine builds the program's map set once (programMaps) and
@@ -17,6 +19,7 @@
 import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
 import type { BpfMapImpl } from '../maps/map.js';
+import { uapiHelperName } from './uapi.js';
 
 /** Argument kinds, as 3.19's enum bpf_arg_type. */
 export const ARG = {
@@ -101,6 +104,12 @@ export class HelperRegistry {
   ids(): number[] {
     return [...this.byId.keys()].sort((a, b) => a - b);
   }
+}
+
+/** Helper `id` as run-time errors name it: `8 (bpf_get_smp_processor_id)`, or the bare number when the kernel has no such helper. */
+export function helperLabel(id: number): string {
+  const name = uapiHelperName(id);
+  return name === undefined ? `${id}` : `${id} (${name})`;
 }
 
 /** Argument n (1..5) as an unsigned 32-bit number, when its high half is zero; else -1. */

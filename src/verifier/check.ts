@@ -22,6 +22,7 @@ import {
 } from '../isa/opcodes.js';
 import { disasmInsn } from '../isa/disasm.js';
 import type { HelperProto } from '../runtime/helpers.js';
+import type { Profile } from '../progs/profile.js';
 import { ARG, RET } from '../runtime/helpers.js';
 import { VerifyError } from './cfg.js';
 import type { VerifierLog } from './log.js';
@@ -41,14 +42,15 @@ export const MAX_PENDING_STATES = 1024;
  * verify in reasonable time stay far below it.
  */
 export const PRUNE_PROBE_LIMIT = 1 << 22;
-/** __BPF_FUNC_MAX_ID in 3.19 */
-export const BPF_FUNC_MAX_ID = 4;
 
 export interface VerifierEnv {
   /** BPF_PROG_TYPE_SOCKET_FILTER allows LD_ABS/LD_IND */
   socketFilter: boolean;
   isValidCtxAccess(off: number, size: number, write: boolean): boolean;
+  /** the helper prototypes the program's type and profile allow (progs/helpers.ts, funcProtoFor) */
   funcProto(id: number): HelperProto | undefined;
+  /** the kernel modelled: its helper id bound (__BPF_FUNC_MAX_ID) */
+  profile: Profile;
   gplCompatible: boolean;
   /** the map an ld_imm64 with src_reg 1 refers to, by the address it now holds */
   mapAt(addr: number): MapInfo | undefined;
@@ -228,7 +230,7 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
 
   // check_call
   const checkCall = (funcId: number): void => {
-    if (funcId < 0 || funcId >= BPF_FUNC_MAX_ID) fail('EINVAL', `invalid func ${funcId}`);
+    if (funcId < 0 || funcId >= env.profile.maxHelperId) fail('EINVAL', `invalid func ${funcId}`);
     const fn = env.funcProto(funcId);
     if (!fn) return fail('EINVAL', `unknown func ${funcId}`);
     if (!env.gplCompatible && fn.gplOnly) fail('EINVAL', 'cannot call GPL only function from proprietary program');

@@ -18,7 +18,7 @@ import { doCheck } from './check.js';
 
 export { VerifierLog, formatState } from './log.js';
 export type { VerifierEnv } from './check.js';
-export { INSN_PROCESSED_LIMIT, MAX_PENDING_STATES, BPF_FUNC_MAX_ID } from './check.js';
+export { INSN_PROCESSED_LIMIT, MAX_PENDING_STATES } from './check.js';
 export { VerifyError } from './cfg.js';
 export * from './state.js';
 

@@ -41,7 +41,7 @@ import type { Slot } from '../isa/instruction.js';
 import { slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
-import { programMaps } from '../runtime/helpers.js';
+import { helperLabel, programMaps } from '../runtime/helpers.js';
 import type { BpfMapImpl } from '../maps/map.js';
 import type { AddressSpace } from '../runtime/memory.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
@@ -443,7 +443,7 @@ export class Interpreter {
       h = this.helpers.get(id) ?? null;
       this.helperCache.set(id, h);
     }
-    if (h === null) throw new BpfError('EINVAL', `pc ${pc}: call to unknown helper ${id}`);
+    if (h === null) throw new BpfError('EINVAL', `pc ${pc}: call to unknown helper ${helperLabel(id)}`);
     return h;
   }
 
