@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfError } from '../src/errors.js';
+import { BpfSystem } from '../src/api/bpf.js';
 import { assemble } from '../src/isa/asm.js';
 import { disasm } from '../src/isa/disasm.js';
 import { toSlots } from '../src/isa/instruction.js';
@@ -72,6 +73,12 @@ test('map types: found by number and name, refused by name', () => {
   assert.equal(mapTypeName(6), 'percpu_array');
   assert.equal(mapTypeName(99), 'type 99');
   assert.deepEqual(MAP_TYPES.map((t) => t.dense), [false, true]);
+  // BPF_MAP_CREATE by number, and messages naming the type
+  const sys = new BpfSystem();
+  const fd = sys.bpf('BPF_MAP_CREATE', { map_type: BPF_MAP_TYPE.ARRAY, key_size: 4, value_size: 8, max_entries: 2 });
+  assert.equal(sys.mapOf(fd).impl.type, 2);
+  assert.equal(err(() => sys.bpf('BPF_MAP_DELETE_ELEM', { map_fd: fd, key: new Uint8Array(4) })), 'EINVAL array map elements cannot be deleted');
+  assert.equal(err(() => sys.bpf('BPF_MAP_CREATE', { map_type: BPF_MAP_TYPE.QUEUE, key_size: 0, value_size: 8, max_entries: 2 })), 'EINVAL map type queue (22) is not supported (supported: hash, array)');
 });
 
 test('program types: found by number, name and ELF section; refused by name', () => {

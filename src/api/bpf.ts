@@ -24,7 +24,7 @@
 import { BpfError, InternalError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
 import { errnoName } from '../errors.js';
-import { createMap } from '../maps/types.js';
+import { createMap, mapTypeName } from '../maps/types.js';
 import type { BpfMapImpl } from '../maps/map.js';
 import { installHelpers } from '../progs/helpers.js';
 import { Runtime } from '../runtime/runtime.js';
@@ -352,7 +352,7 @@ export class BpfSystem {
     const k = this.stage(impl.keySize);
     this.runtime.mem.write(k, key.subarray(0, impl.keySize));
     const r = impl.delete(k);
-    if (r < 0) this.fail(r, r === -2 ? 'no such key' : 'elements of an array map cannot be deleted');
+    if (r < 0) this.fail(r, r === -2 ? 'no such key' : `${mapTypeName(impl.type)} map elements cannot be deleted`);
     return 0;
   }
 

@@ -1,14 +1,14 @@
 /**
  * The helper registry: the functions a runtime's engines call for `call N`
  * (the helper table, progs/helpers.ts, installs the kernel's; a runtime may
- * add its own, as the conformance vectors' `unwind`). A helper
- * reads its arguments from the caller's register file (r1..r5) and writes its
- * result to r0, so the engines pass no allocation across the call. The
- * register file is an Int32Array of 32 entries: r(i) is the pair
+ * add its own, as the conformance vectors' `unwind`). A helper reads its
+ * arguments from the caller's register file (r1..r5) and writes its result
+ * to r0, so the engines pass no allocation across the call. The register
+ * file is an Int32Array of 32 entries: r(i) is the pair
  * (lo = regs[2i], hi = regs[2i+1]).
  *
- * Prototypes (argument and return types for the verifier) live beside the
- * implementation: the verifier reads them from the helper table.
+ * Prototypes (argument and return types) are the verifier's, which reads
+ * them from the helper table, never from this registry.
  *
  * A program reaches maps through helpers only as its own instructions
  * allow: each engine builds the program's map set once (programMaps) and
@@ -66,7 +66,12 @@ export interface HelperEnv {
 export interface Helper {
   id: number;
   name: string;
-  proto: HelperProto;
+  /**
+   * The argument and return types. The verifier reads them from the helper
+   * table (progs/helpers.ts, where HelperDef requires them); a helper only a
+   * runtime registers may omit them: no verified program can call it.
+   */
+  proto?: HelperProto;
   /** Compute r0 from regs[2..11] (r1..r5) into regs[0..1]. */
   call(regs: Int32Array, env: HelperEnv): void;
   /**
