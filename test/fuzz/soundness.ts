@@ -591,7 +591,14 @@ export function fuzz(seed: number, count: number, stopAtMs = Infinity): FuzzResu
     }
     if (!accepted(insns)) continue;
     result.accepted++;
-    const r = examine(insns);
+    let r: ReturnType<typeof examine>;
+    try {
+      r = examine(insns);
+    } catch (e) {
+      // the oracle's own setup failing (an engine refusing an accepted program) is a problem too, not a crash
+      result.problems.push(`examining the program threw ${e instanceof Error ? `${e.name} ${(e as { code?: string }).code ?? ''}: ${e.message}` : String(e)}\n${disasm(insns)}`);
+      continue;
+    }
     if (r.addressDependent) result.addressDependent++;
     result.problems.push(...r.problems);
   }
