@@ -13,13 +13,14 @@ import type { ErrnoCode } from '../errors.js';
 import type { Instruction, Slot } from '../isa/instruction.js';
 import { decodeSlots, toSlots } from '../isa/instruction.js';
 import { BPF_MAXINSNS, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../isa/opcodes.js';
-import type { ProgramType } from '../progs/types.js';
 import { SOCKET_FILTER, UNSPEC, BPF_PROG_TYPE } from '../progs/types.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Engine } from '../runtime/engine.js';
 import { Interpreter } from '../vm/interpreter.js';
 import { verify, VerifierLog } from '../verifier/index.js';
 import { JitProgram } from '../jit/compile.js';
-import type { BpfSystem, MapObject } from './bpf.js';
-import { describe } from './bpf.js';
+import type { LoadedProgram, MapObject } from './objects.js';
+import { describe } from './describe.js';
 
 export interface ProgLoadAttr {
   prog_type: number;
@@ -32,19 +33,23 @@ export interface ProgLoadAttr {
   log_buf?: Uint8Array | null;
 }
 
-export interface LoadedProgram {
-  type: ProgramType;
-  /** instructions as loaded, map references resolved to map addresses */
-  slots: Slot[];
-  maps: MapObject[];
-  license: string;
-  gplCompatible: boolean;
-  verified: boolean;
-  interpreter: Interpreter;
-  /** the program compiled to WebAssembly (verified programs, where WebAssembly is available) */
-  jit?: JitProgram;
-  /** the verifier log at the requested level ('' when logging was off) */
-  log: string;
+/**
+ * What BPF_PROG_LOAD needs of the system it loads into: its runtime, its
+ * settings, and its maps by fd and by address, with their reference counts.
+ * BpfSystem (bpf.ts) is one; naming the needs here keeps this file below
+ * bpf.ts instead of in a circle with it.
+ */
+export interface ProgLoadSystem {
+  readonly runtime: Runtime;
+  /** instruction budget per run of a program loaded without verification */
+  readonly unverifiedBudget: number;
+  /** compile verified programs to WebAssembly at load */
+  readonly jitEnabled: boolean;
+  /** the map behind an fd (EBADF, EINVAL otherwise) */
+  mapOf(fd: unknown): MapObject;
+  mapByAddr(addr: number): MapObject | undefined;
+  holdMap(m: MapObject): void;
+  putMap(m: MapObject): void;
 }
 
 const GPL_COMPATIBLE = ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'];
@@ -143,7 +148,7 @@ export interface LoadOptions {
   verify?: boolean;
 }
 
-export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOptions = {}): LoadedProgram {
+export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadOptions = {}): LoadedProgram {
   const lic = license(attr);
   const gplCompatible = GPL_COMPATIBLE.includes(lic);
   const slots = instructions(attr);
@@ -216,7 +221,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
 
   if (options.verify === false) {
     toConstants(sys, slots);
-    let interpreter: Interpreter;
+    let interpreter: Engine;
     // an unverified program touches the values of its own maps only, never another program's
     const own = maps.map((m) => m.impl.region);
     try {
@@ -249,7 +254,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
   }
   toConstants(sys, slots);
 
-  let interpreter: Interpreter;
+  let interpreter: Engine;
   try {
     interpreter = new Interpreter(sys.runtime.mem, slots, { checked: false, helpers: sys.runtime.helpers, regions: sys.runtime.regions, maps: maps.map((m) => m.impl) });
   } catch (e) {
@@ -281,7 +286,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
  * After verification a pseudo ld_imm64 is an ordinary constant: the map's
  * address, or the address of its first value plus the offset.
  */
-function toConstants(sys: BpfSystem, slots: Slot[]): void {
+function toConstants(sys: ProgLoadSystem, slots: Slot[]): void {
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
     if (s.code !== 0x18) continue;

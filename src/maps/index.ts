@@ -1,6 +1,6 @@
 /** Map creation by type, with 3.19's create-time validation. */
 import { BpfError } from '../errors.js';
-import type { AddressSpace } from '../runtime/memory.js';
+import type { AddressSpace } from '../memory/address-space.js';
 import { ArrayMap } from './array.js';
 import { HashMap } from './hash.js';
 import type { BpfMapImpl, MapAttr } from './map.js';

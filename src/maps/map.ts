@@ -17,8 +17,8 @@
  */
 
 import { BpfError, ERRNO } from '../errors.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import type { Region } from '../vm/interpreter.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import type { Region } from '../memory/address-space.js';
 
 export const BPF_MAP_TYPE = {
   UNSPEC: 0,

@@ -7,8 +7,8 @@
  */
 
 import { BpfError } from '../errors.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import type { RunInput } from '../vm/interpreter.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import type { RunInput } from '../runtime/engine.js';
 import type { HelperProto } from '../runtime/helpers.js';
 import { MAP_HELPER_PROTOS } from './map-helpers.js';
 

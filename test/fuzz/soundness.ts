@@ -60,7 +60,7 @@ import {
 import { MAP_HDR_SIZE } from '../../src/maps/map.js';
 import { SOCKET_FILTER } from '../../src/progs/types.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../../src/runtime/memory.js';
+import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../../src/memory/address-space.js';
 import { verify, VerifierLog } from '../../src/verifier/index.js';
 import { Interpreter } from '../../src/vm/interpreter.js';
 import { withMapFds } from '../../src/bench/workloads.js';
