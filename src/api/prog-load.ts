@@ -12,7 +12,8 @@ import { BpfError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
 import type { Instruction, Slot } from '../isa/instruction.js';
 import { decodeSlots, toSlots } from '../isa/instruction.js';
-import { BPF_MAXINSNS, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../isa/opcodes.js';
+import { BPF_CALL, BPF_JMP, BPF_MAXINSNS, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../isa/opcodes.js';
+import { UNVISITED_TRAP } from '../runtime/helpers.js';
 import { SOCKET_FILTER, UNSPEC, BPF_PROG_TYPE } from '../progs/types.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Engine } from '../runtime/engine.js';
@@ -253,6 +254,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     return reject(result.errno, `${where}${result.message || 'invalid program'}`, false);
   }
   toConstants(sys, slots);
+  sanitizeUnvisited(slots, result.visited);
 
   let interpreter: Engine;
   try {
@@ -280,6 +282,25 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     }
   }
   return loaded;
+}
+
+/**
+ * Instructions no explored path reached (behind a comparison the verifier
+ * folded) become traps: a call to helper -1, which no registry can hold and
+ * every engine reports as EFAULT. A verified program then runs only code the
+ * verifier checked even if the verifier was wrong about which side runs, and
+ * no engine meets an instruction it would refuse in dead code. Later kernels
+ * do the same (sanitize_dead_code).
+ */
+function sanitizeUnvisited(slots: Slot[], visited: Uint8Array): void {
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    if (visited[i] === 1) {
+      if (s.code === 0x18) i++;
+      continue;
+    }
+    slots[i] = { code: BPF_JMP | BPF_CALL, dst: 0, src: 0, off: 0, imm: UNVISITED_TRAP };
+  }
 }
 
 /**

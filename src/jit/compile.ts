@@ -55,7 +55,7 @@ import type { Slot } from '../isa/instruction.js';
 import { slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
-import { programMaps } from '../runtime/helpers.js';
+import { programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, PAGE_SIZE, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
 import type { BpfMapImpl, JitMapLayout } from '../maps/map.js';
@@ -848,10 +848,12 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
         callHelper(pc, () => c.i32(imm), exitWithR0);
         break;
       case 'callx':
-        // The helper id is in dst; an id beyond 32 bits is an unknown helper.
+        // The helper id is in dst. Ids from 2^31 up can be no helper's (the registry holds
+        // 0..2^31-1): they all pass as -2, an unknown helper, so that -1 stays the trap of
+        // `call UNVISITED_TRAP`, which callx cannot reach.
         callHelper(pc, () => {
-          c.get(reg(d)).i64(32).op(OP.i64_shr_u).op(OP.i64_eqz).op(OP.if).byte(T.i32)
-            .get(reg(d)).op(OP.i32_wrap_i64).op(OP.else).i32(-1).op(OP.end);
+          c.get(reg(d)).i64(0x7fffffff).op(OP.i64_le_u).op(OP.if).byte(T.i32)
+            .get(reg(d)).op(OP.i32_wrap_i64).op(OP.else).i32(-2).op(OP.end);
         }, exitWithR0);
         break;
       case 'exit':
@@ -1130,6 +1132,7 @@ export class JitProgram implements Engine {
         memory: mem.memory,
         helper(id: number, pc: number): number {
           const h = helpers.get(id >>> 0);
+          if (!h && id === UNVISITED_TRAP) throw new BpfError('EFAULT', unvisitedTrapMessage(guard ? pc : undefined));
           if (!h) throw new BpfError('EINVAL', `${guard ? `pc ${pc}: ` : ''}call to unknown helper ${id >>> 0}`);
           self.refreshRegs();
           // hardened: the pc for fault messages of the helper's pointer checks (env.access); its map

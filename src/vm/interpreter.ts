@@ -41,7 +41,7 @@ import type { Slot } from '../isa/instruction.js';
 import { slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
-import { programMaps } from '../runtime/helpers.js';
+import { programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
 import type { BpfMapImpl } from '../maps/map.js';
 import type { AddressSpace, Region } from '../memory/address-space.js';
 import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
@@ -420,7 +420,10 @@ export class Interpreter implements Engine {
       h = this.helpers.get(id) ?? null;
       this.helperCache.set(id, h);
     }
-    if (h === null) throw new BpfError('EINVAL', `pc ${pc}: call to unknown helper ${id}`);
+    if (h === null) {
+      if (id === UNVISITED_TRAP) throw new BpfError('EFAULT', unvisitedTrapMessage(pc));
+      throw new BpfError('EINVAL', `pc ${pc}: call to unknown helper ${id}`);
+    }
     return h;
   }
 
