@@ -1,17 +1,19 @@
 /** tsbpf's public API. */
 export * from './errors.js';
 export * from './isa/index.js';
-export { AddressSpace, STACK_TOP, STACK_FRAME_SIZE, MAX_CALL_FRAMES, NULL_PAGE_END } from './runtime/memory.js';
-export type { MemoryOptions } from './runtime/memory.js';
+export { AddressSpace, STACK_TOP, STACK_FRAME_SIZE, MAX_CALL_FRAMES, NULL_PAGE_END } from './memory/address-space.js';
+export type { MemoryOptions, Region } from './memory/address-space.js';
 export { HelperRegistry, ARG, RET, argU32, argU64, setR0 } from './runtime/helpers.js';
 export type { Helper, HelperProto, HelperEnv } from './runtime/helpers.js';
 export { Runtime } from './runtime/runtime.js';
 export { Interpreter } from './vm/interpreter.js';
-export type { InterpreterOptions, Region, RunInput, RunResult } from './vm/interpreter.js';
+export type { InterpreterOptions } from './vm/interpreter.js';
+export type { Engine, EngineName, RunInput, RunResult } from './runtime/engine.js';
 export { SOCKET_FILTER, UNSPEC, programType, BPF_PROG_TYPE } from './progs/types.js';
 export type { ProgramType, ProgTypeName } from './progs/types.js';
 export { BpfSystem, BPF_CMD, testRun } from './api/bpf.js';
-export type { BpfCmdName, BpfObject, EngineName, MapCreateAttr, MapElemAttr, MapObject, ProgObject, TestRunResult } from './api/bpf.js';
+export type { BpfCmdName, MapCreateAttr, MapElemAttr, TestRunResult } from './api/bpf.js';
+export type { BpfObject, MapObject, ProgObject } from './api/objects.js';
 export { BpfMap, bytes, u8, u16, u32, i32, u64, i64 } from './api/map.js';
 export type { Codec, MapSpec, UpdateFlag } from './api/map.js';
 export { Program } from './api/program.js';

@@ -8,9 +8,9 @@ import { assemble, toSlots } from '../src/isa/index.js';
 import { BpfError } from '../src/errors.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { HelperRegistry, RET, ARG, argU32, setR0 } from '../src/runtime/helpers.js';
-import { STACK_TOP, NULL_PAGE_END } from '../src/runtime/memory.js';
+import { STACK_TOP, NULL_PAGE_END } from '../src/memory/address-space.js';
 import { Interpreter, MAX_INTERP_SLOTS } from '../src/vm/interpreter.js';
-import type { RunInput } from '../src/vm/interpreter.js';
+import type { RunInput } from '../src/runtime/engine.js';
 import { SOCKET_FILTER } from '../src/progs/types.js';
 
 function interp(src: string, opts: { checked?: boolean; budget?: number; rt?: Runtime } = {}): Interpreter {

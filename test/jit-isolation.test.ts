@@ -20,11 +20,11 @@ import { batchBytes, JitProgram, writeBatchDescriptor } from '../src/jit/compile
 import type { HardenedOptions } from '../src/jit/compile.js';
 import { BpfError } from '../src/errors.js';
 import { assemble, encode, toSlots } from '../src/isa/index.js';
-import { conformanceHelpers } from '../src/progs/conformance.js';
+import { conformanceHelpers } from '../src/api/conformance.js';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
 import { PacketRunner } from '../src/api/packets.js';
 import { MAP_HDR, MAP_MAGIC } from '../src/maps/map.js';
-import { RUN_GEN_ADDR, STACK_TOP } from '../src/runtime/memory.js';
+import { RUN_GEN_ADDR, STACK_TOP } from '../src/memory/address-space.js';
 import { capturePackets, workloads } from '../src/bench/workloads.js';
 import { loadMapHeavy } from '../src/bench/bench.js';
 import { loadVectors, parseVector, projectRoot } from './conformance-data.js';

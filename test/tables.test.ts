@@ -16,9 +16,9 @@ import { PROG_TYPES, PROG_TYPE_NAMES, progTypeById, progTypeByName, progTypeBySe
 import { HELPERS, funcProtoFor, helperDef } from '../src/progs/helpers.js';
 import { PROFILE_3_19, introducedBy } from '../src/progs/profile.js';
 import type { Profile } from '../src/progs/profile.js';
-import { BPF_FUNC, BPF_MAP_TYPE, BPF_PROG_TYPE, uapiHelperName, uapiMapTypeName, uapiProgTypeName } from '../src/runtime/uapi.js';
+import { BPF_FUNC, BPF_MAP_TYPE, BPF_PROG_TYPE, uapiHelperName, uapiMapTypeName, uapiProgTypeName } from '../src/isa/uapi.js';
 import { helperLabel } from '../src/runtime/helpers.js';
-import { AddressSpace } from '../src/runtime/memory.js';
+import { AddressSpace } from '../src/memory/address-space.js';
 import { verify, VerifierLog } from '../src/verifier/index.js';
 
 function err(f: () => unknown): string {

@@ -28,11 +28,17 @@ import { createMap, mapTypeName } from '../maps/types.js';
 import type { BpfMapImpl } from '../maps/map.js';
 import { installHelpers } from '../progs/helpers.js';
 import { Runtime } from '../runtime/runtime.js';
-import type { LoadedProgram, ProgLoadAttr } from './prog-load.js';
+import type { Engine, EngineName } from '../runtime/engine.js';
+import type { ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
-import type { Interpreter } from '../vm/interpreter.js';
+import type { BpfObject, LoadedProgram, MapObject, ProgObject } from './objects.js';
+import { describe } from './describe.js';
 import { batchBytes, writeBatchDescriptor } from '../jit/compile.js';
 import { JitProgram } from '../jit/compile.js';
+
+// The fd table's object types and the engine names are part of this file's surface.
+export type { BpfObject, LoadedProgram, MapObject, ProgObject } from './objects.js';
+export type { EngineName } from '../runtime/engine.js';
 
 export const BPF_CMD = {
   BPF_MAP_CREATE: 0,
@@ -59,25 +65,6 @@ export interface MapElemAttr {
   flags?: number | bigint;
 }
 
-/** A map as the fd table holds it. */
-export interface MapObject {
-  kind: 'map';
-  id: number;
-  impl: BpfMapImpl;
-  /** references: fds, programs using it, wrappers (BpfMap); 0 once freed */
-  refcnt: number;
-  name: string;
-}
-
-export interface ProgObject {
-  kind: 'prog';
-  id: number;
-  prog: LoadedProgram;
-  /** references: fds, runners, wrappers (Program, Collection); 0 once freed */
-  refcnt: number;
-}
-
-export type BpfObject = MapObject | ProgObject;
 type FileObject = BpfObject;
 
 const FIELDS: Record<number, readonly string[]> = {
@@ -393,28 +380,6 @@ export class BpfSystem {
   }
 }
 
-/** A string in single quotes on one line: control characters escaped, long ones cut at 40. */
-export function quote(v: string): string {
-  const cut = v.length > 40 ? v.slice(0, 40) + '...' : v;
-  return `'${JSON.stringify(cut).slice(1, -1)}'`;
-}
-
-/**
- * A value as an error message shows it, without calling user code: strings
- * quoted, so '3' does not read as the number 3; objects by their kind.
- */
-export function describe(v: unknown): string {
-  if (typeof v === 'string') return `${quote(v)} (a string)`;
-  if (typeof v === 'bigint') return `${v}n`;
-  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined) return String(v);
-  if (v === null) return 'null';
-  if (typeof v === 'symbol') return 'a symbol';
-  if (typeof v === 'function') return 'a function';
-  if (Array.isArray(v)) return 'an array';
-  const kind = Object.prototype.toString.call(v).slice(8, -1);
-  return kind === 'Object' ? 'an object' : `${/^[AEIO]/.test(kind) ? 'an' : 'a'} ${kind}`;
-}
-
 function updateMessage(errno: number): string {
   switch (errno) {
     case -22: return 'invalid flags';
@@ -436,12 +401,6 @@ export interface TestRunResult {
   dataOut: Uint8Array;
   engine: EngineName;
 }
-
-/**
- * Run a loaded program `repeat` times over `data` (for a socket filter, the
- * packet; for unspec, up to 16 bytes of context), with the maps carried over.
- */
-export type EngineName = 'jit' | 'interpreter' | 'jit-hardened';
 
 /** Each program's hardened JIT, compiled the first time a run asks for it. */
 const hardenedJits = new WeakMap<LoadedProgram, JitProgram>();
@@ -470,7 +429,7 @@ function freeHardenedJit(prog: LoadedProgram): void {
 }
 
 /** The engine a run uses: the JIT when the program has one, unless the interpreter (or the hardened JIT) is asked for. */
-export function engineOf(prog: LoadedProgram, engine?: EngineName, sys?: BpfSystem): Interpreter | JitProgram {
+export function engineOf(prog: LoadedProgram, engine?: EngineName, sys?: BpfSystem): Engine {
   if (engine !== undefined && engine !== 'jit' && engine !== 'interpreter' && engine !== 'jit-hardened') {
     throw new BpfError('EINVAL', `unknown engine ${describe(engine)} (jit, interpreter, jit-hardened)`);
   }
@@ -481,6 +440,10 @@ export function engineOf(prog: LoadedProgram, engine?: EngineName, sys?: BpfSyst
   return engine !== 'interpreter' && prog.jit ? prog.jit : prog.interpreter;
 }
 
+/**
+ * Run a loaded program `repeat` times over `data` (for a socket filter, the
+ * packet; for unspec, up to 16 bytes of context), with the maps carried over.
+ */
 export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new Uint8Array(0), repeat = 1, engine?: EngineName): TestRunResult {
   return testRunObject(sys, sys.progOf(progFd), data, repeat, engine);
 }
@@ -494,9 +457,8 @@ export function testRunObject(sys: BpfSystem, obj: ProgObject, data: Uint8Array 
   const run = prog.type.prepare(sys.runtime.mem, data);
   const maps = prog.maps.map((m) => m.impl);
   try {
-    if (it.engineName !== 'interpreter' && repeat > 1) {
-      // Many runs over one input without leaving WebAssembly: one descriptor per run, in chunks.
-      const jit = it;
+    if (it.execBatch !== undefined && repeat > 1) {
+      // Many runs over one input in one call (the JIT: without leaving WebAssembly): one descriptor per run, in chunks.
       const chunk = Math.min(repeat, 4096);
       const mem = sys.runtime.mem;
       const desc = mem.alloc(batchBytes(chunk));
@@ -510,13 +472,13 @@ export function testRunObject(sys: BpfSystem, obj: ProgObject, data: Uint8Array 
           // the batch bumps the maps' run generation per run
           for (const m of maps) m.enterRun();
           try {
-            jit.execBatch(desc, Math.min(chunk, repeat - done));
+            it.execBatch(desc, Math.min(chunk, repeat - done));
           } finally {
             for (const m of maps) m.exitRun();
           }
         }
         const elapsedMs = performance.now() - t0;
-        return { retval: (BigInt(jit.retHi >>> 0) << 32n) | BigInt(jit.retLo >>> 0), durationNs: (elapsedMs * 1e6) / repeat, runs: repeat, dataOut: run.snapshot(), engine: jit.engineName };
+        return { retval: (BigInt(it.retHi >>> 0) << 32n) | BigInt(it.retLo >>> 0), durationNs: (elapsedMs * 1e6) / repeat, runs: repeat, dataOut: run.snapshot(), engine: it.engineName };
       } finally {
         mem.release(desc);
       }

@@ -15,8 +15,10 @@ import { BpfError } from '../errors.js';
 import { BPF_ANY, BPF_EXIST, BPF_NOEXIST } from '../maps/map.js';
 import { mapTypeByName } from '../maps/types.js';
 import type { MapTypeName } from '../maps/types.js';
-import type { BpfSystem, MapObject } from './bpf.js';
-import { BPF_CMD, describe, quote } from './bpf.js';
+import type { BpfSystem } from './bpf.js';
+import { BPF_CMD } from './bpf.js';
+import type { MapObject } from './objects.js';
+import { describe, quote } from './describe.js';
 
 export interface Codec<T> {
   size?: number;

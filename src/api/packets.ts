@@ -13,9 +13,11 @@
 
 import { BpfError } from '../errors.js';
 import type { PacketContext } from '../progs/types.js';
-import type { RunInput } from '../vm/interpreter.js';
-import type { BpfSystem, EngineName, ProgObject } from './bpf.js';
-import { describe, engineOf } from './bpf.js';
+import type { Engine, EngineName, RunInput } from '../runtime/engine.js';
+import type { BpfSystem } from './bpf.js';
+import { engineOf } from './bpf.js';
+import type { ProgObject } from './objects.js';
+import { describe } from './describe.js';
 import type { Program } from './program.js';
 import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/compile.js';
 
@@ -26,7 +28,7 @@ export class PacketRunner {
   /** what the checked interpreter lets a run touch: updated in place per packet */
   private readonly ctxRegion = { start: 0, end: 0, writable: false, name: 'context' };
   private readonly pktRegion = { start: 0, end: 0, writable: false, name: 'packet' };
-  private readonly engine: ReturnType<typeof engineOf>;
+  private readonly engine: Engine;
   /** how a packet becomes the context (the program type's) */
   private readonly pc: PacketContext;
   private readonly maps: { enterRun(): void; exitRun(): void }[];
@@ -115,8 +117,8 @@ export class PacketRunner {
       checkPacket(p.data, p.netOff, `packet ${i}`);
     }
     const out = new Uint32Array(packets.length);
-    const jit = this.engine.engineName !== 'interpreter' ? this.engine : undefined;
-    if (!jit || packets.length === 0) {
+    const engine = this.engine;
+    if (engine.execBatch === undefined || packets.length === 0) {
       packets.forEach((p, i) => {
         out[i] = this.run(p.data, p.netOff);
       });
@@ -144,7 +146,7 @@ export class PacketRunner {
     // One enterRun/exitRun around the batch: the batch bumps the run generation per run.
     for (const m of this.maps) m.enterRun();
     try {
-      jit.execBatch(desc, packets.length);
+      engine.execBatch(desc, packets.length);
     } finally {
       for (const m of this.maps) m.exitRun();
     }

@@ -14,8 +14,11 @@ import type { Instruction } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
 import { progTypeByName } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
-import type { BpfSystem, EngineName, ProgObject, TestRunResult } from './bpf.js';
-import { BPF_CMD, describe, testRunObject } from './bpf.js';
+import type { EngineName } from '../runtime/engine.js';
+import type { BpfSystem, TestRunResult } from './bpf.js';
+import { BPF_CMD, testRunObject } from './bpf.js';
+import type { ProgObject } from './objects.js';
+import { describe } from './describe.js';
 import { named } from './map.js';
 
 export interface ProgramSpec {

@@ -27,7 +27,7 @@ import { disassembleClassic } from '../cbpf/index.js';
 import { parseElf } from '../elf/index.js';
 import { loadCollectionSpec } from '../loader/collection.js';
 import { mapTypeName } from '../maps/types.js';
-import { uapiHelperName } from '../runtime/uapi.js';
+import { uapiHelperName } from '../isa/uapi.js';
 
 
 const USAGE = `tsbpf: the Linux eBPF subsystem in TypeScript

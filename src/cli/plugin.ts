@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import { decodeSlots, slotsToInstructions, toSlots } from '../isa/instruction.js';
-import { runConformance, runConformanceJit } from '../progs/conformance.js';
+import { runConformance, runConformanceJit } from '../api/conformance.js';
 
 function base16(text: string, what: string): Uint8Array {
   const tokens = text.split(/\s+/).filter((t) => t !== '');

@@ -7,10 +7,11 @@
  */
 
 import { BpfError } from '../errors.js';
-import { BpfSystem, BPF_CMD, testRun } from '../api/bpf.js';
+import { BpfSystem, testRun } from '../api/bpf.js';
 import type { EngineName } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
-import { progTypeByName } from '../progs/types.js';
+import { Program } from '../api/program.js';
+import type { ProgTypeName } from '../progs/types.js';
 import { mapTypeName } from '../maps/types.js';
 import type { MapTypeName } from '../maps/types.js';
 import { encodeSlots } from '../isa/instruction.js';
@@ -79,19 +80,16 @@ export function loadInput(prog: ProgramInput, file: string, opts: LoadInputOptio
   });
   const slots = prog.slots.map((s) => ({ ...s }));
   linkMapRefs(slots, prog.fixups.map(([slot, index, offset]) => ({ slot, fd: maps[index]!.fd, offset })));
-  const logLevel = opts.logLevel ?? 1;
-  const logBuf = logLevel ? new Uint8Array(CLI_LOG_SIZE) : null;
-  const attr = {
-    prog_type: progTypeByName(prog.progType).id,
-    insns: encodeSlots(slots),
-    license: prog.license,
-    log_level: logLevel,
-    log_size: logLevel ? CLI_LOG_SIZE : 0,
-    log_buf: logBuf,
-  };
   try {
-    const progFd = opts.verify === false ? sys.loadUnverified(attr) : sys.bpf(BPF_CMD.BPF_PROG_LOAD, attr);
-    return { sys, progFd, maps, log: sys.progOf(progFd).prog.log };
+    const loaded = Program.load(sys, {
+      type: prog.progType as ProgTypeName,
+      insns: encodeSlots(slots),
+      license: prog.license,
+      logLevel: opts.logLevel ?? 1,
+      logSize: CLI_LOG_SIZE,
+      verify: opts.verify,
+    });
+    return { sys, progFd: loaded.fd, maps, log: loaded.log };
   } catch (e) {
     // A program the kernel would refuse to load is a rejected program: exit 1.
     if (e instanceof BpfError) {

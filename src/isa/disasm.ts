@@ -32,7 +32,7 @@ export interface DisasmOptions {
    * 'full' style: the name of helper `id`, when known, to print a helper
    * call as bpftool does (`call bpf_map_lookup_elem#1`, which the assembler
    * reads back). The ISA knows no helper names: callers pass them
-   * (runtime/uapi.ts). 'log319' always prints 3.19's `call 1`.
+   * (isa/uapi.ts). 'log319' always prints 3.19's `call 1`.
    */
   helperName?: (id: number) => string | undefined;
 }

@@ -55,13 +55,13 @@ import type { Slot } from '../isa/instruction.js';
 import { slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
-import { helperLabel, programMaps } from '../runtime/helpers.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import { MAX_CALL_FRAMES, NULL_PAGE_END, PAGE_SIZE, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
+import { helperLabel, programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import { MAX_CALL_FRAMES, NULL_PAGE_END, PAGE_SIZE, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
 import type { BpfMapImpl, JitMapLayout } from '../maps/map.js';
 import { BPF_MAP_TYPE, roundUp8 } from '../maps/map.js';
 import { mapTypeName } from '../maps/types.js';
-import type { RunInput } from '../vm/interpreter.js';
+import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
 import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
 import { LOOKUP_LOCALS, mapLookupFunction } from './maps.js';
 
@@ -849,10 +849,12 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
         callHelper(pc, () => c.i32(imm), exitWithR0);
         break;
       case 'callx':
-        // The helper id is in dst; an id beyond 32 bits is an unknown helper.
+        // The helper id is in dst. Ids from 2^31 up can be no helper's (the registry holds
+        // 0..2^31-1): they all pass as -2, an unknown helper, so that -1 stays the trap of
+        // `call UNVISITED_TRAP`, which callx cannot reach.
         callHelper(pc, () => {
-          c.get(reg(d)).i64(32).op(OP.i64_shr_u).op(OP.i64_eqz).op(OP.if).byte(T.i32)
-            .get(reg(d)).op(OP.i32_wrap_i64).op(OP.else).i32(-1).op(OP.end);
+          c.get(reg(d)).i64(0x7fffffff).op(OP.i64_le_u).op(OP.if).byte(T.i32)
+            .get(reg(d)).op(OP.i32_wrap_i64).op(OP.else).i32(-2).op(OP.end);
         }, exitWithR0);
         break;
       case 'exit':
@@ -1073,13 +1075,13 @@ function packetOffsetFunction(): Code {
   return c;
 }
 
-/** A compiled program: same exec/retLo/retHi surface as the Interpreter. */
-export class JitProgram {
+/** A compiled program: an Engine, as the Interpreter is. */
+export class JitProgram implements Engine {
   readonly engineName: 'jit' | 'jit-hardened';
   retLo = 0;
   retHi = 0;
   readonly executed = -1;
-  private readonly run: (r1: number, r2: number, pkt: number, len: number, net: number) => void;
+  private readonly runFn: (r1: number, r2: number, pkt: number, len: number, net: number) => void;
   private readonly batchFn: (desc: number, n: number, z0: number, z1: number, z2: number) => void;
   private readonly scratch: number;
   private regs: Int32Array;
@@ -1131,6 +1133,7 @@ export class JitProgram {
         memory: mem.memory,
         helper(id: number, pc: number): number {
           const h = helpers.get(id >>> 0);
+          if (!h && id === UNVISITED_TRAP) throw new BpfError('EFAULT', unvisitedTrapMessage(guard ? pc : undefined));
           if (!h) throw new BpfError('EINVAL', `${guard ? `pc ${pc}: ` : ''}call to unknown helper ${helperLabel(id >>> 0)}`);
           self.refreshRegs();
           // hardened: the pc for fault messages of the helper's pointer checks (env.access); its map
@@ -1152,7 +1155,7 @@ export class JitProgram {
       mem.release(this.scratch);
       throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
     }
-    this.run = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
+    this.runFn = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
     this.batchFn = instance.exports['batch'] as (desc: number, n: number, z0: number, z1: number, z2: number) => void;
     if (values) {
       guard = new Guard(instance, values);
@@ -1178,7 +1181,7 @@ export class JitProgram {
     const r2 = typeof input.r2 === 'bigint' ? Number(input.r2) : input.r2 ?? 0;
     const p = input.packet;
     if (this.guard) this.guard.setRegions(input.regions ?? []);
-    this.call(this.run, r1, r2, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
+    this.call(this.runFn, r1, r2, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
   }
 
   /** Call an export; a trap is EFAULT, a fault the run stopped on is thrown; r0 (of the last run) lands in retLo/retHi. */
@@ -1212,6 +1215,11 @@ export class JitProgram {
       this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, 32);
       this.regsGrowth = this.mem.growth;
     }
+  }
+
+  /** One run; insns is -1: the JIT does not count instructions. */
+  run(input: RunInput = {}): RunResult {
+    return { r0: this.run1(input), insns: this.executed };
   }
 
   run1(input: RunInput = {}): bigint {

@@ -11,8 +11,8 @@
  */
 
 import { BpfError } from '../errors.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import type { Region } from '../vm/interpreter.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import type { Region } from '../memory/address-space.js';
 import type { BpfMapImpl, JitArrayLayout, MapAttr, MapType } from './map.js';
 import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, allocMapStorage, roundUp8 } from './map.js';
 

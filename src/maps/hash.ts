@@ -30,9 +30,9 @@
  */
 
 import { BpfError } from '../errors.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import { RUN_GEN_ADDR } from '../runtime/memory.js';
-import type { Region } from '../vm/interpreter.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import { RUN_GEN_ADDR } from '../memory/address-space.js';
+import type { Region } from '../memory/address-space.js';
 import { jhash } from './jhash.js';
 import type { BpfMapImpl, JitHashLayout, MapAttr, MapType } from './map.js';
 import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, allocMapStorage, corruptMap, roundUp8, roundupPowOfTwo } from './map.js';

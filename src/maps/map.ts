@@ -17,9 +17,9 @@
  */
 
 import { BpfError, ERRNO } from '../errors.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import type { Region } from '../vm/interpreter.js';
-import { BPF_MAP_TYPE } from '../runtime/uapi.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import type { Region } from '../memory/address-space.js';
+import { BPF_MAP_TYPE } from '../isa/uapi.js';
 
 export { BPF_MAP_TYPE };
 
@@ -90,7 +90,7 @@ export interface BpfMapImpl {
  * beside its implementation (hash.ts, array.ts).
  */
 export interface MapType<N extends string = string> {
-  /** the uapi name without BPF_MAP_TYPE_, in lower case (runtime/uapi.ts) */
+  /** the uapi name without BPF_MAP_TYPE_, in lower case (isa/uapi.ts) */
   readonly name: N;
   /** the uapi number, map_type of BPF_MAP_CREATE */
   readonly id: number;

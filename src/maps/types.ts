@@ -7,12 +7,12 @@
  * implementation and row, plus the row's line in MAP_TYPES.
  *
  * A type the kernel defines but tsbpf does not implement is refused by its
- * uapi name (runtime/uapi.ts): `map type percpu_hash (5) is not supported`.
+ * uapi name (isa/uapi.ts): `map type percpu_hash (5) is not supported`.
  */
 
 import { BpfError } from '../errors.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import { uapiMapTypeId, uapiMapTypeName } from '../runtime/uapi.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import { uapiMapTypeId, uapiMapTypeName } from '../isa/uapi.js';
 import { ARRAY_MAP } from './array.js';
 import { HASH_MAP } from './hash.js';
 import type { BpfMapImpl, MapAttr, MapType } from './map.js';

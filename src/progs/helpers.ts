@@ -14,19 +14,13 @@
 
 import { InternalError } from '../errors.js';
 import type { BpfMapImpl } from '../maps/map.js';
-import type { Helper, HelperProto, HelperRegistry } from '../runtime/helpers.js';
+import type { HelperProto, HelperRegistry } from '../runtime/helpers.js';
+import type { HelperDef } from './helper-def.js';
 import { MAP_DELETE_ELEM, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM } from './map-helpers.js';
 import type { Profile } from './profile.js';
 import { introducedBy } from './profile.js';
 
-export interface HelperDef extends Helper {
-  /** the argument and return types the verifier checks a call against */
-  readonly proto: HelperProto;
-  /** the program types (by name) whose programs may call it, or 'all' */
-  readonly progTypes: 'all' | readonly string[];
-  /** the kernel version that introduced it: profiles of earlier kernels do not have it */
-  readonly since: string;
-}
+export type { HelperDef } from './helper-def.js';
 
 export const HELPERS: readonly HelperDef[] = [MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM];
 

@@ -16,8 +16,8 @@ import { BpfError } from '../errors.js';
 import type { BpfMapImpl } from '../maps/map.js';
 import type { HelperEnv } from '../runtime/helpers.js';
 import { ARG, RET, argU32, setR0 } from '../runtime/helpers.js';
-import { BPF_FUNC } from '../runtime/uapi.js';
-import type { HelperDef } from './helpers.js';
+import { BPF_FUNC } from '../isa/uapi.js';
+import type { HelperDef } from './helper-def.js';
 
 export { BPF_FUNC };
 

@@ -6,10 +6,10 @@
  * decision 5). The program-type table's row (progs/types.ts).
  */
 
-import type { AddressSpace } from '../runtime/memory.js';
-import type { RunInput } from '../vm/interpreter.js';
-import { BPF_PROG_TYPE } from '../runtime/uapi.js';
-import type { PacketContext, PreparedRun, ProgramType } from './types.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import type { RunInput } from '../runtime/engine.js';
+import { BPF_PROG_TYPE } from '../isa/uapi.js';
+import type { PacketContext, PreparedRun, ProgramType } from './program-type.js';
 
 /** The socket filter's context: the packet length as a u32 at offset 0. */
 export const SKB_CTX_SIZE = 8;

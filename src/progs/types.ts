@@ -9,16 +9,15 @@
  * Adding a program type is its file plus its line in PROG_TYPES.
  *
  * A type the kernel defines but tsbpf does not implement is refused by its
- * uapi name (runtime/uapi.ts): `program type xdp (6) is not supported`.
+ * uapi name (isa/uapi.ts): `program type xdp (6) is not supported`.
  */
 
 import { BpfError } from '../errors.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import { BPF_PROG_TYPE, uapiProgTypeId, uapiProgTypeName } from '../runtime/uapi.js';
-import type { RunInput } from '../vm/interpreter.js';
+import { BPF_PROG_TYPE, uapiProgTypeId, uapiProgTypeName } from '../isa/uapi.js';
 import type { HelperProto } from '../runtime/helpers.js';
 import { funcProtoFor } from './helpers.js';
 import type { Profile } from './profile.js';
+import type { ProgramType } from './program-type.js';
 import { SOCKET_FILTER } from './socket-filter.js';
 import { UNSPEC } from './unspec.js';
 
@@ -26,44 +25,7 @@ export { BPF_PROG_TYPE };
 export { SOCKET_FILTER, SKB_CTX_SIZE, SKB_LEN_OFF, prepareSocketFilter } from './socket-filter.js';
 export type { PacketOptions } from './socket-filter.js';
 export { UNSPEC } from './unspec.js';
-
-export interface PreparedRun {
-  input: RunInput;
-  /** the bytes of the context/packet as they are after a run */
-  snapshot(): Uint8Array;
-  release(): void;
-}
-
-/**
- * How a packet becomes the context of a type that runs over packets: r1
- * points to `ctxSize` bytes of context, the packet follows them in memory,
- * and `fill` writes the context's fields for a packet of `len` bytes.
- */
-export interface PacketContext {
-  readonly ctxSize: number;
-  fill(view: DataView, ctx: number, len: number): void;
-}
-
-export interface ProgramType<N extends string = string> {
-  /** the uapi name without BPF_PROG_TYPE_, in lower case */
-  readonly name: N;
-  /** the uapi number, prog_type of BPF_PROG_LOAD */
-  readonly id: number;
-  /** the kernel version that introduced it */
-  readonly since: string;
-  /** prefixes of the ELF section names that hold programs of this type */
-  readonly sections: readonly string[];
-  /** the verifier's is_valid_access for the context */
-  isValidCtxAccess(off: number, size: number, write: boolean): boolean;
-  /** LD_ABS / LD_IND are allowed */
-  readonly ldAbs: boolean;
-  /** r1's region during a run: its size, and whether the program may write it */
-  readonly context: { readonly size: number; readonly writable: boolean };
-  /** present when programs of the type run over packets (PacketRunner, the CLI's --pcap and filter) */
-  readonly packet?: PacketContext;
-  /** copy a run's data into memory and describe r1, r2 and the packet */
-  prepare(mem: AddressSpace, data: Uint8Array): PreparedRun;
-}
+export type { PacketContext, PreparedRun, ProgramType } from './program-type.js';
 
 export const PROG_TYPES = [SOCKET_FILTER, UNSPEC] as const;
 

@@ -5,9 +5,9 @@
  */
 
 import { BpfError } from '../errors.js';
-import type { RunInput } from '../vm/interpreter.js';
-import { BPF_PROG_TYPE } from '../runtime/uapi.js';
-import type { ProgramType } from './types.js';
+import type { RunInput } from '../runtime/engine.js';
+import { BPF_PROG_TYPE } from '../isa/uapi.js';
+import type { ProgramType } from './program-type.js';
 
 const UNSPEC_CTX_SIZE = 16;
 

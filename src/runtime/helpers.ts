@@ -19,9 +19,19 @@
 import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
 import type { BpfMapImpl } from '../maps/map.js';
-import { uapiHelperName } from './uapi.js';
+import { uapiHelperName } from '../isa/uapi.js';
 
 /** Argument kinds, as 3.19's enum bpf_arg_type. */
+/**
+ * The helper id of the trap that replaces, after verification, every
+ * instruction the verifier never reached (api/prog-load.ts): no registry can
+ * hold it (ids are 0..2^31-1), and the engines report a call to it as EFAULT.
+ */
+export const UNVISITED_TRAP = -1;
+
+/** The engines' message for reaching that trap (the JIT knows the pc in hardened mode only). */
+export const unvisitedTrapMessage = (pc?: number): string => `${pc === undefined ? '' : `pc ${pc}: `}reached an instruction the verifier never visited`;
+
 export const ARG = {
   ANYTHING: 0,
   CONST_MAP_PTR: 1,

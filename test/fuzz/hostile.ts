@@ -38,7 +38,8 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { BpfSystem, BPF_CMD } from '../../src/api/bpf.js';
 import { BpfError, ERRNO } from '../../src/errors.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { Collection, linkMapRefs, loadCollectionSpec } from '../../src/loader/collection.js';
+import { Collection } from '../../src/api/collection.js';
+import { linkMapRefs, loadCollectionSpec } from '../../src/loader/collection.js';
 import { parseProgram } from '../../src/cli/input.js';
 import { parseCapture, readCapture, summarize, writePcap } from '../../src/pcap/index.js';
 import type { Packet } from '../../src/pcap/index.js';
