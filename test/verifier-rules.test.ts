@@ -8,13 +8,14 @@ import assert from 'node:assert/strict';
 import { assemble, toSlots } from '../src/isa/index.js';
 import type { Slot } from '../src/isa/instruction.js';
 import { BPF_ALU64 } from '../src/isa/opcodes.js';
-import { UNSPEC } from '../src/progs/types.js';
+import { UNSPEC, verifierRules } from '../src/progs/types.js';
+import { PROFILE_3_19 } from '../src/progs/profile.js';
 import type { InsnRule, RuleTable, VerifierEnv } from '../src/verifier/index.js';
 import { PATH_END, REG, RULES_319, VerifierLog, verify } from '../src/verifier/index.js';
 
 function env(log: VerifierLog): VerifierEnv {
   return {
-    socketFilter: UNSPEC.ldAbs, isValidCtxAccess: UNSPEC.isValidCtxAccess, funcProto: UNSPEC.funcProto,
+    ...verifierRules(UNSPEC, PROFILE_3_19),
     gplCompatible: true, mapAt: () => undefined, log,
   };
 }
