@@ -438,10 +438,7 @@ export interface TestRunResult {
   engine: EngineName;
 }
 
-/**
- * Run a loaded program `repeat` times over `data` (for a socket filter, the
- * packet; for unspec, up to 16 bytes of context), with the maps carried over.
- */
+/** The engines a program runs on: the WebAssembly JIT, the interpreter, the JIT checking every access. */
 export type EngineName = 'jit' | 'interpreter' | 'jit-hardened';
 
 /** Each program's hardened JIT, compiled the first time a run asks for it. */
@@ -482,6 +479,10 @@ export function engineOf(prog: LoadedProgram, engine?: EngineName, sys?: BpfSyst
   return engine !== 'interpreter' && prog.jit ? prog.jit : prog.interpreter;
 }
 
+/**
+ * Run a loaded program `repeat` times over `data` (for a socket filter, the
+ * packet; for unspec, up to 16 bytes of context), with the maps carried over.
+ */
 export function testRun(sys: BpfSystem, progFd: number, data: Uint8Array = new Uint8Array(0), repeat = 1, engine?: EngineName): TestRunResult {
   return testRunObject(sys, sys.progOf(progFd), data, repeat, engine);
 }

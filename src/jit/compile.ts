@@ -50,10 +50,10 @@
  * that never writes r10.
  */
 
-import { BpfError, InternalError } from '../errors.js';
+import { assertNever, BpfError, InternalError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
-import { slotProblem } from '../isa/instruction.js';
-import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
+import { isHelperCall, isIndirectCall, isKfuncCall, isLdImm64, isLdImm64Pair, isLocalCall, slotProblem } from '../isa/instruction.js';
+import { BPF_DW, BPF_H, BPF_SIZE, BPF_W, opcodeShape, sizeBytes, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
 import { programMaps } from '../runtime/helpers.js';
 import type { AddressSpace } from '../runtime/memory.js';
@@ -269,24 +269,24 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     // registers index the function's locals: r11..r15 would reach the compiler's own
     const problem = slotProblem(s);
     if (problem !== undefined) throw new BpfError('EINVAL', `insn ${pc}: ${problem}`);
-    if (s.code === 0x18 && (pc + 1 >= n || slots[pc + 1]!.code !== 0)) throw new BpfError('EINVAL', `insn ${pc}: invalid bpf_ld_imm64 insn`);
-    if (opcodeShape(s.code) === 'call' && s.src === 1) {
+    if (isLdImm64(s) && !isLdImm64Pair(slots, pc)) throw new BpfError('EINVAL', `insn ${pc}: invalid bpf_ld_imm64 insn`);
+    if (isLocalCall(s)) {
       const t = pc + s.imm + 1;
       if (t < 0 || t >= n) throw new BpfError('EINVAL', `insn ${pc}: call to ${t}, outside the program`);
       entries.add(t);
-    } else if (opcodeShape(s.code) === 'call' && s.src !== 0) {
+    } else if (isKfuncCall(s)) {
       throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile kfunc calls`);
     }
-    if (s.code === 0x18) pc++;
+    if (isLdImm64(s)) pc++;
   }
   const starts = [...entries].sort((x, y) => x - y);
   const funcIndex = new Map(starts.map((e, i) => [e, i === 0 ? F_RUN : FIRST_SUB + i - 1]));
   const multi = starts.length > 1;
-  const helpers = slots.some((s) => (s.code === 0x85 && s.src === 0) || s.code === 0x8d);
+  const helpers = slots.some((s) => isHelperCall(s) || isIndirectCall(s));
   const hardened = options.hardened;
   // hardened with many maps: lookups take the helper (the key check needs the map's key size)
   const inline = hardened && hardened.maps.length > INLINE_MAPS ? undefined : options.inlineMapLookup;
-  const lookupFunc = inline && inline.length > 0 && slots.some((s) => s.code === 0x85 && s.src === 0 && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
+  const lookupFunc = inline && inline.length > 0 && slots.some((s) => isHelperCall(s) && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
     ? FIRST_SUB + starts.length - 1
     : undefined;
   const setRegionsFunc = hardened ? FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) : undefined;
@@ -389,7 +389,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     if (shape === 'ja' || shape === 'jcond') t = pc + s.off + 1;
     else if (shape === 'ja32') t = pc + s.imm + 1;
     if (shape === 'exit' || t !== undefined) leaders.add(pc + 1);
-    if (s.code === 0x18) pc++;
+    if (isLdImm64(s)) pc++;
     if (t === undefined) continue;
     if (t < start || t > n) throw new BpfError('EINVAL', `insn ${pc}: jump to ${t}, outside its function [${start}, ${n})`);
     if (t <= pc) backward = true;
@@ -404,7 +404,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     const shape = opcodeShape(s.code);
     const writesDst = shape === 'alu' || shape === 'neg' || shape === 'end' || shape === 'lddw' || shape === 'ldx' || shape === 'ldsx';
     if ((writesDst && s.dst === 10) || (shape === 'atomic' && s.src === 10)) r10Fixed = false;
-    if (s.code === 0x18) pc++;
+    if (isLdImm64(s)) pc++;
   }
   const c = new Code();
   // hardened: the entry frame starts zeroed, whatever another program left there (a batch:
@@ -687,7 +687,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
         break;
       case 'ldabs':
       case 'ldind': {
-        const size = (code & 0x18) === 0x00 ? 4 : (code & 0x18) === 0x08 ? 2 : 1;
+        const size = sizeBytes(BPF_SIZE(code));
         if (shape === 'ldabs' && imm >= 0) {
           // A constant offset: one inline bounds check, and the memarg carries the offset.
           c.get(P_LEN).i32((imm + size) | 0).op(OP.i32_lt_u).op(OP.if).byte(VOID);
@@ -719,8 +719,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       }
       case 'ldx':
       case 'ldsx': {
-        const sz = code & 0x18;
-        const o = access(sr, s.off, sz === 0x18 ? 8 : sz === 0x00 ? 4 : sz === 0x08 ? 2 : 1, false, pc);
+        const sz = BPF_SIZE(code);
+        const o = access(sr, s.off, sizeBytes(sz), false, pc);
         const next = slots[pc + 1];
         if (code === 0x69 && next && next.code === 0xdc && next.imm === 16 && next.dst === d && !leaders.has(pc + 1)) {
           // ldxh + be16 of the same register (how network code reads a u16 field): one load and a swap
@@ -729,22 +729,22 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           break;
         }
         const load = shape === 'ldx'
-          ? sz === 0x18 ? OP.i64_load : sz === 0x00 ? OP.i64_load32_u : sz === 0x08 ? OP.i64_load16_u : OP.i64_load8_u
-          : sz === 0x00 ? OP.i64_load32_s : sz === 0x08 ? OP.i64_load16_s : OP.i64_load8_s;
+          ? sz === BPF_DW ? OP.i64_load : sz === BPF_W ? OP.i64_load32_u : sz === BPF_H ? OP.i64_load16_u : OP.i64_load8_u
+          : sz === BPF_W ? OP.i64_load32_s : sz === BPF_H ? OP.i64_load16_s : OP.i64_load8_s;
         c.mem(load, o).set(reg(d));
         break;
       }
       case 'st':
       case 'stx': {
-        const sz = code & 0x18;
-        const o = access(d, s.off, sz === 0x18 ? 8 : sz === 0x00 ? 4 : sz === 0x08 ? 2 : 1, true, pc);
+        const sz = BPF_SIZE(code);
+        const o = access(d, s.off, sizeBytes(sz), true, pc);
         if (shape === 'st') c.i64(imm);
         else c.get(reg(sr));
-        c.mem(sz === 0x18 ? OP.i64_store : sz === 0x00 ? OP.i64_store32 : sz === 0x08 ? OP.i64_store16 : OP.i64_store8, o);
+        c.mem(sz === BPF_DW ? OP.i64_store : sz === BPF_W ? OP.i64_store32 : sz === BPF_H ? OP.i64_store16 : OP.i64_store8, o);
         break;
       }
       case 'atomic': {
-        const w = (code & 0x18) === 0x00;
+        const w = BPF_SIZE(code) === BPF_W;
         const load = w ? OP.i64_load32_u : OP.i64_load;
         const store = w ? OP.i64_store32 : OP.i64_store;
         const o = access(d, s.off, w ? 4 : 8, true, pc);
@@ -857,8 +857,12 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       case 'exit':
         exitFunction(0);
         break;
+      case undefined:
+        // compileToWasm refused unknown opcodes (slotProblem) before compiling any function
+        throw new InternalError(`insn ${pc}: opcode 0x${code.toString(16)} reached the JIT's code generation`);
       default:
-        throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile opcode 0x${code.toString(16)}`);
+        // every shape has its case: a new one fails to compile here
+        assertNever(shape);
     }
     // (a fused ldxh + be16 writes one register: the ldx's forgetting covers both)
     if (r10Fixed) trackFrameOffsets(frameOffsets, s);

@@ -22,7 +22,3 @@ export function createMap(mem: AddressSpace, attr: MapAttr): BpfMapImpl {
       throw new BpfError('EINVAL', `unknown map_type ${attr.mapType} (1 hash, 2 array)`);
   }
 }
-
-export function mapTypeName(type: number): string {
-  return type === BPF_MAP_TYPE.HASH ? 'hash' : type === BPF_MAP_TYPE.ARRAY ? 'array' : `type ${type}`;
-}

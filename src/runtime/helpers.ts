@@ -5,8 +5,8 @@
  * register file is an Int32Array of 32 entries: r(i) is the pair
  * (lo = regs[2i], hi = regs[2i+1]).
  *
- * Prototypes (argument and return types for the verifier) live beside the
- * implementation so one registration serves both.
+ * Each helper carries its prototype (`proto`), but nothing reads it yet:
+ * the verifier takes prototypes from its own table (verifier/check.ts).
  *
  * A program reaches maps through helpers only as its own instructions
  * allow: each engine builds the program's map set once (programMaps) and
@@ -16,6 +16,7 @@
 
 import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
+import { isLdImm64 } from '../isa/instruction.js';
 import type { BpfMapImpl } from '../maps/map.js';
 
 /** Argument kinds, as 3.19's enum bpf_arg_type. */
@@ -152,7 +153,7 @@ export function programMaps(slots: readonly Slot[], registry: HelperRegistry, gi
     list = [];
     for (let pc = 0; pc + 1 < slots.length; pc++) {
       const s = slots[pc]!;
-      if (s.code !== 0x18) continue;
+      if (!isLdImm64(s)) continue;
       pc++;
       if (slots[pc]!.imm !== 0) continue;
       const m = registry.mapAt(s.imm >>> 0);
