@@ -13,7 +13,7 @@ import {
 import { BpfError } from '../src/errors.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { Interpreter } from '../src/vm/interpreter.js';
-import { JitProgram } from '../src/jit/compile.js';
+import { JitProgram } from '../src/jit/program.js';
 import { BpfSystem } from '../src/api/bpf.js';
 
 const s = (code: number, dst = 0, src = 0, off = 0, imm = 0): Slot => ({ code, dst, src, off, imm });

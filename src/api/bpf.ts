@@ -31,8 +31,8 @@ import { Runtime } from '../runtime/runtime.js';
 import type { LoadedProgram, ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
 import type { Interpreter } from '../vm/interpreter.js';
-import { batchBytes, writeBatchDescriptor } from '../jit/compile.js';
-import { JitProgram } from '../jit/compile.js';
+import { batchBytes, writeBatchDescriptor } from '../jit/batch.js';
+import { JitProgram } from '../jit/program.js';
 import { SKB_CTX_SIZE } from '../progs/types.js';
 
 export const BPF_CMD = {
@@ -445,7 +445,7 @@ export type EngineName = 'jit' | 'interpreter' | 'jit-hardened';
 const hardenedJits = new WeakMap<LoadedProgram, JitProgram>();
 
 /**
- * The hardened JIT of a program, verified or not (jit/compile.ts): every
+ * The hardened JIT of a program, verified or not (jit/hardened.ts): every
  * access checked against its frames, its run's context and packet, and the
  * values of the maps it references. A batch run's context has the shape the
  * program type's prepare() gives it (progs/types.ts).

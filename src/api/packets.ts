@@ -16,7 +16,7 @@ import type { RunInput } from '../vm/interpreter.js';
 import type { BpfSystem, EngineName, ProgObject } from './bpf.js';
 import { describe, engineOf } from './bpf.js';
 import type { Program } from './program.js';
-import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/compile.js';
+import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/batch.js';
 
 export class PacketRunner {
   private ctx = 0;

@@ -17,7 +17,7 @@ import type { ProgramType } from '../progs/types.js';
 import { SOCKET_FILTER, UNSPEC, BPF_PROG_TYPE } from '../progs/types.js';
 import { Interpreter } from '../vm/interpreter.js';
 import { verify, VerifierLog } from '../verifier/index.js';
-import { JitProgram } from '../jit/compile.js';
+import { JitProgram } from '../jit/program.js';
 import type { BpfSystem, MapObject } from './bpf.js';
 import { describe } from './bpf.js';
 

@@ -11,7 +11,7 @@ import { Runtime } from '../runtime/runtime.js';
 import { HelperRegistry, RET, ARG } from '../runtime/helpers.js';
 import type { Slot } from '../isa/instruction.js';
 import { Interpreter } from '../vm/interpreter.js';
-import { JitProgram } from '../jit/compile.js';
+import { JitProgram } from '../jit/program.js';
 
 export const CONFORMANCE_BUDGET = 1_000_000;
 
