@@ -368,7 +368,7 @@ async function main(argv: string[]): Promise<number> {
       return cmdShell(rest);
     case 'bench': {
       const { benchCommand } = await import('../bench/bench.js');
-      return benchCommand(rest);
+      return benchCommand(rest, (s) => process.stdout.write(s));
     }
     default:
       throw new CliError(`unknown command '${cmd}' (try 'tsbpf --help')`, 2, 'EINVAL');
