@@ -95,8 +95,12 @@ for (const f of ['map_type', 'key_size', 'value_size', 'max_entries', 'map_flags
   rows.push([0, f, -(2 ** 31) - 1, 'EINVAL', `${f} must be a 32-bit integer, got -2147483649`]);
 }
 rows.push(
-  [0, 'map_type', 9, 'EINVAL', 'unknown map_type 9 (1 hash, 2 array)'],
-  [0, 'map_type', -1, 'EINVAL', 'unknown map_type 4294967295 (1 hash, 2 array)'],
+  [0, 'map_type', 9, 'EINVAL', 'map type lru_hash (9) is not supported (supported: hash, array)'],
+  [0, 'map_type', 5, 'EINVAL', 'map type percpu_hash (5) is not supported (supported: hash, array)'],
+  [0, 'map_type', 0, 'EINVAL', 'map type unspec (0) is not supported (supported: hash, array)'],
+  [0, 'map_type', 33, 'EINVAL', 'map type arena (33) is not supported (supported: hash, array)'],
+  [0, 'map_type', 34, 'EINVAL', 'unknown map type 34 (supported: hash, array)'],
+  [0, 'map_type', -1, 'EINVAL', 'unknown map type 4294967295 (supported: hash, array)'],
   [0, 'key_size', 0, 'EINVAL', 'invalid hash map: key_size, value_size and max_entries must be non-zero'],
   [0, 'value_size', 0, 'EINVAL', 'invalid hash map: key_size, value_size and max_entries must be non-zero'],
   [0, 'max_entries', 0, 'EINVAL', 'invalid hash map: key_size, value_size and max_entries must be non-zero'],
@@ -155,7 +159,10 @@ rows.push(
   [5, 'insn_cnt', 3, 'EFAULT', 'insns has 2 instructions, insn_cnt says 3'],
   [5, 'insn_cnt', 4096, 'EINVAL', 'insn_cnt 4096 is over the limit of 4095'],
   [5, 'insn_cnt', 0xffffffff, 'EINVAL', 'insn_cnt 4294967295 is over the limit of 4095'],
-  [5, 'prog_type', 7, 'EINVAL', 'unknown prog_type 7'],
+  [5, 'prog_type', 7, 'EINVAL', 'program type perf_event (7) is not supported (supported: socket_filter, unspec)'],
+  [5, 'prog_type', 6, 'EINVAL', 'program type xdp (6) is not supported (supported: socket_filter, unspec)'],
+  [5, 'prog_type', 32, 'EINVAL', 'program type netfilter (32) is not supported (supported: socket_filter, unspec)'],
+  [5, 'prog_type', 33, 'EINVAL', 'unknown program type 33 (supported: socket_filter, unspec)'],
   [5, 'log_size', 127, 'EINVAL', 'log_level, log_size (128..16777215) and log_buf must all be set to log'],
   [5, 'log_size', 2 ** 24, 'EINVAL', 'log_level, log_size (128..16777215) and log_buf must all be set to log'],
   [5, 'log_size', 512, 'EFAULT', 'log_buf has 256 bytes, log_size says 512'],
@@ -295,10 +302,12 @@ describe('close(), testRun() and the wrappers take only what they document', () 
     expectErr(() => m.lookup(1.5), 'EINVAL', '1.5 is not an integer');
     expectErr(() => m.lookup(Object.create(null)), 'EINVAL', 'an object is not an integer');
     expectErr(() => BpfMap.create(sys, null as never), 'EINVAL', 'a map spec must be an object { type, keySize, valueSize, maxEntries }, got null');
-    expectErr(() => BpfMap.create(sys, { type: 'lru' as never, keySize: 4, valueSize: 8, maxEntries: 2 }), 'EINVAL', "unknown map type 'lru' (hash, array)");
+    expectErr(() => BpfMap.create(sys, { type: 'lru' as never, keySize: 4, valueSize: 8, maxEntries: 2 }), 'EINVAL', "unknown map type 'lru' (supported: hash, array)");
+    expectErr(() => BpfMap.create(sys, { type: 'lru_hash' as never, keySize: 4, valueSize: 8, maxEntries: 2 }), 'EINVAL', 'map type lru_hash (9) is not supported (supported: hash, array)');
     expectErr(() => BpfMap.create(sys, { type: 'array', keySize: 4, valueSize: 8, maxEntries: 2 }, null as never), 'EINVAL', 'codecs must be an object { key, value }, got null');
     expectErr(() => Program.load(sys, 'r0 = 0\nexit' as never), 'EINVAL', "a program spec must be an object { type, insns, license }, got 'r0 = 0\\nexit' (a string)");
-    expectErr(() => Program.load(sys, { type: 7 as never, insns: [MOV0, EXIT] }), 'EINVAL', 'unknown program type 7 (socket_filter, unspec)');
+    expectErr(() => Program.load(sys, { type: 7 as never, insns: [MOV0, EXIT] }), 'EINVAL', 'unknown program type 7 (supported: socket_filter, unspec)');
+    expectErr(() => Program.load(sys, { type: 'xdp' as never, insns: [MOV0, EXIT] }), 'EINVAL', 'program type xdp (6) is not supported (supported: socket_filter, unspec)');
     expectErr(() => Program.load(sys, { insns: [MOV0, EXIT], license: 5 as never }), 'EFAULT', 'license must be a string or a Uint8Array, got 5', 'BPF_PROG_LOAD');
     expectErr(() => BpfMap.create(sys, { type: 'array', keySize: '4' as never, valueSize: 8, maxEntries: 2 }), 'EINVAL', "key_size must be a 32-bit integer, got '4' (a string)", 'BPF_MAP_CREATE');
     expectErr(() => Program.load(sys, { insns: [null] as never }), 'EINVAL', 'insns[0] must be an instruction { code, dst, src, off, imm }, got null', 'BPF_PROG_LOAD');

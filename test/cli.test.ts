@@ -237,7 +237,7 @@ describe('disasm and asm', () => {
     '4: (7b) *(u64 *)(r10 -8) = r2',
     '5: (72) *(u8 *)(r10 -16) = 7',
     '6: (15) if r2 == 0x10 goto pc+1',
-    '7: (85) call 1',
+    '7: (85) call bpf_map_lookup_elem#1',
     '8: (95) exit',
     '',
   ].join('\n');

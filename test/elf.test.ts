@@ -481,7 +481,6 @@ describe('elf: fuzz', () => {
   test('3000 copies with random byte flips: ElfFile or BpfError EINVAL only', () => {
     const rand = mulberry32(0x5eed);
     const counts = { ok: 0, einval: 0 };
-    const start = performance.now();
     for (let i = 0; i < 3000; i++) {
       const w = reference(i % 2 === 0, i % 3 === 0);
       const b = w.bytes;
@@ -499,7 +498,6 @@ describe('elf: fuzz', () => {
     assert.equal(counts.ok + counts.einval, 3000);
     assert.ok(counts.ok > 100, `too few parses survive: ${counts.ok}`);
     assert.ok(counts.einval > 100, `too few rejections: ${counts.einval}`);
-    assert.ok(performance.now() - start < 5000, 'fuzzing took more than 5 s');
   });
 
   test('hostile symtab: many distinct offsets into one long string stay linear', () => {

@@ -12,7 +12,7 @@ import { BpfError } from '../src/errors.js';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
 import { assemble, encode, toSlots } from '../src/isa/index.js';
 import { Runtime } from '../src/runtime/runtime.js';
-import { NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../src/runtime/memory.js';
+import { NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../src/memory/address-space.js';
 import { Interpreter } from '../src/vm/interpreter.js';
 
 const SOCKET_FILTER = 1;

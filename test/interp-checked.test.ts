@@ -8,9 +8,9 @@ import { assemble, toSlots } from '../src/isa/index.js';
 import { BpfError } from '../src/errors.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { HelperRegistry, RET, ARG, argU32, setR0 } from '../src/runtime/helpers.js';
-import { STACK_TOP, NULL_PAGE_END } from '../src/runtime/memory.js';
+import { STACK_TOP, NULL_PAGE_END } from '../src/memory/address-space.js';
 import { Interpreter, MAX_INTERP_SLOTS } from '../src/vm/interpreter.js';
-import type { RunInput } from '../src/vm/interpreter.js';
+import type { RunInput } from '../src/runtime/engine.js';
 import { SOCKET_FILTER } from '../src/progs/types.js';
 
 function interp(src: string, opts: { checked?: boolean; budget?: number; rt?: Runtime } = {}): Interpreter {
@@ -136,7 +136,9 @@ test('helpers: registry calls, unknown ids, callx, and exit-on-zero', () => {
   assert.equal(interp('call 9\nexit', { rt }).run().r0, 0xfffffffffffffffen);
   assert.equal(interp('mov %r1, 0\ncall 5\nmov %r0, 3\nexit', { rt }).run().r0, 0n);
   assert.equal(interp('mov %r1, 1\ncall 5\nmov %r0, 3\nexit', { rt }).run().r0, 3n);
-  fault(() => interp('call 8\nexit', { rt }).run(), 'EINVAL', /^pc 0: call to unknown helper 8$/);
+  fault(() => interp('call 8\nexit', { rt }).run(), 'EINVAL', /^pc 0: call to unknown helper 8 \(bpf_get_smp_processor_id\)$/);
+  // an id the kernel has no helper for keeps its bare number
+  fault(() => interp('call 999\nexit', { rt }).run(), 'EINVAL', /^pc 0: call to unknown helper 999$/);
 });
 
 test('local calls get a fresh frame and preserve r6-r9 and r10', () => {

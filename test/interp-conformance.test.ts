@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { assemble, toSlots } from '../src/isa/index.js';
-import { runConformance } from '../src/progs/conformance.js';
+import { runConformance } from '../src/api/conformance.js';
 import { loadVectors } from './conformance-data.js';
 
 const vectors = loadVectors();

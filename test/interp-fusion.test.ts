@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { assemble, toSlots } from '../src/isa/index.js';
 import { BpfError } from '../src/errors.js';
 import { Runtime } from '../src/runtime/runtime.js';
-import { STACK_TOP } from '../src/runtime/memory.js';
+import { STACK_TOP } from '../src/memory/address-space.js';
 import { FUSED_KIND_NAMES, FUSED_KEYS, Interpreter, KEY_MASK } from '../src/vm/interpreter.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

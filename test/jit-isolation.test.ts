@@ -19,11 +19,11 @@ import { JitProgram } from '../src/jit/program.js';
 import type { HardenedOptions } from '../src/jit/hardened.js';
 import { BpfError } from '../src/errors.js';
 import { assemble, encode, toSlots } from '../src/isa/index.js';
-import { conformanceHelpers } from '../src/progs/conformance.js';
+import { conformanceHelpers } from '../src/api/conformance.js';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
 import { PacketRunner } from '../src/api/packets.js';
 import { MAP_HDR, MAP_MAGIC } from '../src/maps/map.js';
-import { RUN_GEN_ADDR, STACK_TOP } from '../src/runtime/memory.js';
+import { RUN_GEN_ADDR, STACK_TOP } from '../src/memory/address-space.js';
 import { capturePackets, workloads } from '../src/bench/workloads.js';
 import { loadMapHeavy } from '../src/bench/bench.js';
 import { tsbpf } from './cli-harness.js';
@@ -143,7 +143,7 @@ test('hardened: forged pointers to map headers, hash keys and links, another map
   assert.equal(new JitProgram(rt.mem, h.sys.progOf(fd).prog.slots, { helpers: rt.helpers }).run1({}), BigInt(MAP_MAGIC));
   // the mirror of the hash map's links (for the inline lookup) follows its elements: its suspect word,
   // bucket heads, next links and pin words
-  const layout = h.sys.mapOf(h.hash).impl.jitLayout();
+  const layout = h.sys.mapOf(h.hash).impl.jitLayout!();
   assert.ok(layout.type === 1);
   assert.equal(layout.suspect, h.sys.mapOf(h.hash).impl.region.end);
   for (const at of [layout.suspect, layout.heads, layout.next + 4, layout.pinned]) {

@@ -12,7 +12,7 @@ import { Interpreter } from '../src/vm/interpreter.js';
 import { JitProgram } from '../src/jit/program.js';
 import { BpfError } from '../src/errors.js';
 import { assemble, encode, toSlots } from '../src/isa/index.js';
-import { conformanceHelpers } from '../src/progs/conformance.js';
+import { conformanceHelpers } from '../src/api/conformance.js';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
 import { Program } from '../src/api/program.js';
 import { BpfMap, u32, u64 } from '../src/api/map.js';

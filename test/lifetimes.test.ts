@@ -15,10 +15,11 @@ import type { EngineName } from '../src/api/bpf.js';
 import { BpfMap, u32, u64 } from '../src/api/map.js';
 import { Program } from '../src/api/program.js';
 import { PacketRunner } from '../src/api/packets.js';
-import { Collection, loadCollectionSpec } from '../src/loader/collection.js';
+import { Collection } from '../src/api/collection.js';
+import { loadCollectionSpec } from '../src/loader/collection.js';
 import { BpfError } from '../src/errors.js';
 import type { ErrnoCode } from '../src/errors.js';
-import { NULL_PAGE_END } from '../src/runtime/memory.js';
+import { NULL_PAGE_END } from '../src/memory/address-space.js';
 import { assemble, encode } from '../src/isa/index.js';
 import { projectRoot } from './conformance-data.js';
 

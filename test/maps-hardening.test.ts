@@ -22,7 +22,7 @@ import { jhash } from '../src/maps/jhash.js';
 import { HashMap, SPARE } from '../src/maps/hash.js';
 import type { BpfMapImpl, JitHashLayout } from '../src/maps/map.js';
 import { MAP_HDR_SIZE } from '../src/maps/map.js';
-import { RUN_GEN_ADDR } from '../src/runtime/memory.js';
+import { RUN_GEN_ADDR } from '../src/memory/address-space.js';
 import { Interpreter } from '../src/vm/interpreter.js';
 import { prng } from './random-programs.js';
 

@@ -7,7 +7,11 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfError } from '../src/errors.js';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
-import { assemble, encode } from '../src/isa/index.js';
+import { assemble, encode, toSlots } from '../src/isa/index.js';
+import { Runtime } from '../src/runtime/runtime.js';
+import { UNVISITED_TRAP } from '../src/runtime/helpers.js';
+import { Interpreter } from '../src/vm/interpreter.js';
+import { JitProgram } from '../src/jit/program.js';
 
 const SOCKET_FILTER = 1;
 
@@ -135,5 +139,38 @@ describe('finding 4: an unverified program touches only its own regions', () => 
       e.message === `pc 4: invalid read of 8 bytes at 0x${otherValue.toString(16)}: outside any region the program may access`);
     assert.throws(() => testRun(sys, prog(mineValue, false), new Uint8Array(64)), (e: unknown) =>
       e instanceof BpfError && e.code === 'EFAULT' && /outside any region the program may access/.test(e.message));
+  });
+});
+
+describe('instructions the verifier never visited become traps', () => {
+  // r1 = 5 makes `if r1 == 5` always taken: the fall-through is never explored, so the kfunc call
+  // there (which the verifier would refuse, and the JIT cannot compile) is dead code.
+  const src = `r1 = 5
+    if r1 == 0x5 goto pc+2
+    call 7
+    exit
+    r0 = 0
+    exit`;
+
+  test('a folded-away instruction is replaced by the trap; the JIT then compiles the program', () => {
+    const sys = new BpfSystem();
+    const slots = encode(assemble(src));
+    slots[2 * 8 + 1] = 0x20; // call 7 -> src 2: a kfunc call
+    const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: SOCKET_FILTER, insns: slots, license: 'GPL' });
+    const prog = sys.progOf(fd).prog;
+    assert.deepEqual(prog.slots.map((s) => [s.code, s.src, s.imm]), [[0xb7, 0, 5], [0x15, 0, 5], [0x85, 0, UNVISITED_TRAP], [0x85, 0, UNVISITED_TRAP], [0xb7, 0, 0], [0x95, 0, 0]]);
+    assert.ok(prog.jit !== undefined);
+    for (const engine of ['interpreter', 'jit', 'jit-hardened'] as const) assert.equal(testRun(sys, fd, new Uint8Array(64), 1, engine).retval, 0n);
+  });
+
+  test('reaching the trap is EFAULT on every engine', () => {
+    const rt = new Runtime();
+    const slots = toSlots([{ code: 0x85, dst: 0, src: 0, off: 0, imm: UNVISITED_TRAP }, { code: 0x95, dst: 0, src: 0, off: 0, imm: 0 }]);
+    for (const checked of [false, true]) {
+      assert.throws(() => new Interpreter(rt.mem, slots, { checked, helpers: rt.helpers }).run(), (e: unknown) =>
+        e instanceof BpfError && e.code === 'EFAULT' && e.message === 'pc 0: reached an instruction the verifier never visited');
+    }
+    assert.throws(() => new JitProgram(rt.mem, slots, { helpers: rt.helpers }).run(), (e: unknown) =>
+      e instanceof BpfError && e.code === 'EFAULT' && e.message === 'reached an instruction the verifier never visited');
   });
 });

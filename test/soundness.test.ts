@@ -17,7 +17,7 @@ import { disasm } from '../src/isa/disasm.js';
 import type { Instruction } from '../src/isa/instruction.js';
 import { ATOMIC_OPS } from '../src/isa/opcodes.js';
 import { MAP_HDR_SIZE } from '../src/maps/map.js';
-import { RUN_GEN_ADDR } from '../src/runtime/memory.js';
+import { RUN_GEN_ADDR } from '../src/memory/address-space.js';
 import { ARG, RET } from '../src/runtime/helpers.js';
 import { accepted, containment, examine, executed, FINDINGS, fuzz, randomProgram, unexplored } from './fuzz/soundness.js';
 import { prng } from './random-programs.js';

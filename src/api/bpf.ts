@@ -24,16 +24,21 @@
 import { BpfError, InternalError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
 import { errnoName } from '../errors.js';
-import { createMap } from '../maps/index.js';
+import { createMap, mapTypeName } from '../maps/types.js';
 import type { BpfMapImpl } from '../maps/map.js';
-import { installMapHelpers } from '../progs/map-helpers.js';
+import { installHelpers } from '../progs/helpers.js';
 import { Runtime } from '../runtime/runtime.js';
-import type { LoadedProgram, ProgLoadAttr } from './prog-load.js';
+import type { Engine, EngineName } from '../runtime/engine.js';
+import type { ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
-import type { Interpreter } from '../vm/interpreter.js';
+import type { BpfObject, LoadedProgram, MapObject, ProgObject } from './objects.js';
+import { describe } from './describe.js';
 import { batchBytes, writeBatchDescriptor } from '../jit/batch.js';
 import { JitProgram } from '../jit/program.js';
-import { SKB_CTX_SIZE } from '../progs/types.js';
+
+// The fd table's object types and the engine names are part of this file's surface.
+export type { BpfObject, LoadedProgram, MapObject, ProgObject } from './objects.js';
+export type { EngineName } from '../runtime/engine.js';
 
 export const BPF_CMD = {
   BPF_MAP_CREATE: 0,
@@ -60,25 +65,6 @@ export interface MapElemAttr {
   flags?: number | bigint;
 }
 
-/** A map as the fd table holds it. */
-export interface MapObject {
-  kind: 'map';
-  id: number;
-  impl: BpfMapImpl;
-  /** references: fds, programs using it, wrappers (BpfMap); 0 once freed */
-  refcnt: number;
-  name: string;
-}
-
-export interface ProgObject {
-  kind: 'prog';
-  id: number;
-  prog: LoadedProgram;
-  /** references: fds, runners, wrappers (Program, Collection); 0 once freed */
-  refcnt: number;
-}
-
-export type BpfObject = MapObject | ProgObject;
 type FileObject = BpfObject;
 
 const FIELDS: Record<number, readonly string[]> = {
@@ -115,7 +101,7 @@ export class BpfSystem {
 
   constructor(runtime: Runtime = new Runtime()) {
     this.runtime = runtime;
-    installMapHelpers(runtime.helpers, (addr) => this.mapsByAddr.get(addr)?.impl);
+    installHelpers(runtime.helpers, (addr) => this.mapsByAddr.get(addr)?.impl);
   }
 
   /** The bpf(2) multiplexor. Returns the new fd for MAP_CREATE and PROG_LOAD, else 0. */
@@ -353,7 +339,7 @@ export class BpfSystem {
     const k = this.stage(impl.keySize);
     this.runtime.mem.write(k, key.subarray(0, impl.keySize));
     const r = impl.delete(k);
-    if (r < 0) this.fail(r, r === -2 ? 'no such key' : 'elements of an array map cannot be deleted');
+    if (r < 0) this.fail(r, r === -2 ? 'no such key' : `${mapTypeName(impl.type)} map elements cannot be deleted`);
     return 0;
   }
 
@@ -394,28 +380,6 @@ export class BpfSystem {
   }
 }
 
-/** A string in single quotes on one line: control characters escaped, long ones cut at 40. */
-export function quote(v: string): string {
-  const cut = v.length > 40 ? v.slice(0, 40) + '...' : v;
-  return `'${JSON.stringify(cut).slice(1, -1)}'`;
-}
-
-/**
- * A value as an error message shows it, without calling user code: strings
- * quoted, so '3' does not read as the number 3; objects by their kind.
- */
-export function describe(v: unknown): string {
-  if (typeof v === 'string') return `${quote(v)} (a string)`;
-  if (typeof v === 'bigint') return `${v}n`;
-  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined) return String(v);
-  if (v === null) return 'null';
-  if (typeof v === 'symbol') return 'a symbol';
-  if (typeof v === 'function') return 'a function';
-  if (Array.isArray(v)) return 'an array';
-  const kind = Object.prototype.toString.call(v).slice(8, -1);
-  return kind === 'Object' ? 'an object' : `${/^[AEIO]/.test(kind) ? 'an' : 'a'} ${kind}`;
-}
-
 function updateMessage(errno: number): string {
   switch (errno) {
     case -22: return 'invalid flags';
@@ -438,9 +402,6 @@ export interface TestRunResult {
   engine: EngineName;
 }
 
-/** The engines a program runs on: the WebAssembly JIT, the interpreter, the JIT checking every access. */
-export type EngineName = 'jit' | 'interpreter' | 'jit-hardened';
-
 /** Each program's hardened JIT, compiled the first time a run asks for it. */
 const hardenedJits = new WeakMap<LoadedProgram, JitProgram>();
 
@@ -455,7 +416,7 @@ function hardenedJit(prog: LoadedProgram, sys: BpfSystem | undefined): JitProgra
   if (jit) return jit;
   if (!sys) throw new BpfError('EINVAL', 'the hardened JIT needs the program\'s BpfSystem');
   if (typeof WebAssembly !== 'object') throw new BpfError('ENOTSUP', 'the hardened JIT needs WebAssembly');
-  const batchContext = prog.type.name === 'socket_filter' ? { size: SKB_CTX_SIZE, writable: false } : { size: 16, writable: true };
+  const batchContext = prog.type.context;
   jit = new JitProgram(sys.runtime.mem, prog.slots, { helpers: sys.runtime.helpers, maps: prog.maps.map((m) => m.impl), hardened: { batchContext } });
   hardenedJits.set(prog, jit);
   return jit;
@@ -468,7 +429,7 @@ function freeHardenedJit(prog: LoadedProgram): void {
 }
 
 /** The engine a run uses: the JIT when the program has one, unless the interpreter (or the hardened JIT) is asked for. */
-export function engineOf(prog: LoadedProgram, engine?: EngineName, sys?: BpfSystem): Interpreter | JitProgram {
+export function engineOf(prog: LoadedProgram, engine?: EngineName, sys?: BpfSystem): Engine {
   if (engine !== undefined && engine !== 'jit' && engine !== 'interpreter' && engine !== 'jit-hardened') {
     throw new BpfError('EINVAL', `unknown engine ${describe(engine)} (jit, interpreter, jit-hardened)`);
   }
@@ -496,9 +457,8 @@ export function testRunObject(sys: BpfSystem, obj: ProgObject, data: Uint8Array 
   const run = prog.type.prepare(sys.runtime.mem, data);
   const maps = prog.maps.map((m) => m.impl);
   try {
-    if (it.engineName !== 'interpreter' && repeat > 1) {
-      // Many runs over one input without leaving WebAssembly: one descriptor per run, in chunks.
-      const jit = it;
+    if (it.execBatch !== undefined && repeat > 1) {
+      // Many runs over one input in one call (the JIT: without leaving WebAssembly): one descriptor per run, in chunks.
       const chunk = Math.min(repeat, 4096);
       const mem = sys.runtime.mem;
       const desc = mem.alloc(batchBytes(chunk));
@@ -512,13 +472,13 @@ export function testRunObject(sys: BpfSystem, obj: ProgObject, data: Uint8Array 
           // the batch bumps the maps' run generation per run
           for (const m of maps) m.enterRun();
           try {
-            jit.execBatch(desc, Math.min(chunk, repeat - done));
+            it.execBatch(desc, Math.min(chunk, repeat - done));
           } finally {
             for (const m of maps) m.exitRun();
           }
         }
         const elapsedMs = performance.now() - t0;
-        return { retval: (BigInt(jit.retHi >>> 0) << 32n) | BigInt(jit.retLo >>> 0), durationNs: (elapsedMs * 1e6) / repeat, runs: repeat, dataOut: run.snapshot(), engine: jit.engineName };
+        return { retval: (BigInt(it.retHi >>> 0) << 32n) | BigInt(it.retLo >>> 0), durationNs: (elapsedMs * 1e6) / repeat, runs: repeat, dataOut: run.snapshot(), engine: it.engineName };
       } finally {
         mem.release(desc);
       }

@@ -12,9 +12,13 @@
  */
 
 import { BpfError } from '../errors.js';
-import { BPF_ANY, BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST } from '../maps/map.js';
-import type { BpfSystem, MapObject } from './bpf.js';
-import { BPF_CMD, describe, quote } from './bpf.js';
+import { BPF_ANY, BPF_EXIST, BPF_NOEXIST } from '../maps/map.js';
+import { mapTypeByName } from '../maps/types.js';
+import type { MapTypeName } from '../maps/types.js';
+import type { BpfSystem } from './bpf.js';
+import { BPF_CMD } from './bpf.js';
+import type { MapObject } from './objects.js';
+import { describe, quote } from './describe.js';
 
 export interface Codec<T> {
   size?: number;
@@ -68,7 +72,7 @@ export type UpdateFlag = 'any' | 'noexist' | 'exist';
 const FLAGS: Record<UpdateFlag, number> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST };
 
 export interface MapSpec {
-  type: 'hash' | 'array';
+  type: MapTypeName;
   keySize: number;
   valueSize: number;
   maxEntries: number;
@@ -103,8 +107,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   static create<K = Uint8Array, V = Uint8Array>(sys: BpfSystem, spec: MapSpec, codecs: { key?: Codec<K>; value?: Codec<V> } = {}): BpfMap<K, V> {
     if (typeof spec !== 'object' || spec === null) throw new BpfError('EINVAL', `a map spec must be an object { type, keySize, valueSize, maxEntries }, got ${describe(spec)}`);
     if (typeof codecs !== 'object' || codecs === null) throw new BpfError('EINVAL', `codecs must be an object { key, value }, got ${describe(codecs)}`);
-    const mapType = spec.type === 'hash' ? BPF_MAP_TYPE.HASH : spec.type === 'array' ? BPF_MAP_TYPE.ARRAY : -1;
-    if (mapType < 0) throw new BpfError('EINVAL', `unknown map type ${named(spec.type)} (hash, array)`);
+    const mapType = mapTypeByName(spec.type, named(spec.type)).id;
     const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: mapType, key_size: spec.keySize, value_size: spec.valueSize, max_entries: spec.maxEntries });
     const m = sys.mapOf(fd);
     m.name = spec.name ?? '';

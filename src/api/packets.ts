@@ -1,5 +1,6 @@
 /**
- * PacketRunner: run a loaded socket filter over many packets (a capture)
+ * PacketRunner: run a loaded program of a type that runs over packets (a
+ * socket filter) over many packets (a capture)
  * without allocating per packet. One context-and-packet buffer is reused
  * and grown as needed; maps carry over from packet to packet, and elements
  * a run replaced while holding them are recycled after each run.
@@ -11,10 +12,12 @@
  */
 
 import { BpfError } from '../errors.js';
-import { SKB_CTX_SIZE, SKB_LEN_OFF } from '../progs/types.js';
-import type { RunInput } from '../vm/interpreter.js';
-import type { BpfSystem, EngineName, ProgObject } from './bpf.js';
-import { describe, engineOf } from './bpf.js';
+import type { PacketContext } from '../progs/types.js';
+import type { Engine, EngineName, RunInput } from '../runtime/engine.js';
+import type { BpfSystem } from './bpf.js';
+import { engineOf } from './bpf.js';
+import type { ProgObject } from './objects.js';
+import { describe } from './describe.js';
 import type { Program } from './program.js';
 import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/batch.js';
 
@@ -25,7 +28,9 @@ export class PacketRunner {
   /** what the checked interpreter lets a run touch: updated in place per packet */
   private readonly ctxRegion = { start: 0, end: 0, writable: false, name: 'context' };
   private readonly pktRegion = { start: 0, end: 0, writable: false, name: 'packet' };
-  private readonly engine: ReturnType<typeof engineOf>;
+  private readonly engine: Engine;
+  /** how a packet becomes the context (the program type's) */
+  private readonly pc: PacketContext;
   private readonly maps: { enterRun(): void; exitRun(): void }[];
   private readonly sys: BpfSystem;
   /** the program held, undefined once closed */
@@ -35,7 +40,8 @@ export class PacketRunner {
   constructor(sys: BpfSystem, prog: number | Program, engine?: EngineName) {
     const obj = typeof prog === 'object' && prog !== null ? prog.object : sys.progOf(prog);
     const loaded = obj.prog;
-    if (loaded.type.name !== 'socket_filter') throw new BpfError('EINVAL', `a ${loaded.type.name} program does not filter packets`);
+    if (!loaded.type.packet) throw new BpfError('EINVAL', `a ${loaded.type.name} program does not filter packets`);
+    this.pc = loaded.type.packet;
     this.sys = sys;
     this.engine = engineOf(loaded, engine, sys);
     this.maps = loaded.maps.map((m) => m.impl);
@@ -58,9 +64,9 @@ export class PacketRunner {
     const mem = this.sys.runtime.mem;
     if (this.ctx) mem.release(this.ctx);
     this.capacity = Math.max(size, this.capacity * 2);
-    this.ctx = mem.alloc(SKB_CTX_SIZE + this.capacity);
+    this.ctx = mem.alloc(this.pc.ctxSize + this.capacity);
     this.input.r1 = this.ctx;
-    this.input.packet.addr = this.ctx + SKB_CTX_SIZE;
+    this.input.packet.addr = this.ctx + this.pc.ctxSize;
   }
 
   /** Run over one packet; returns r0's low 32 bits, the number of bytes to keep (0 drops). */
@@ -69,13 +75,14 @@ export class PacketRunner {
     checkPacket(data, netOff, 'data');
     if (data.length > this.capacity) this.grow(data.length);
     const mem = this.sys.runtime.mem;
-    mem.view.setUint32(this.ctx + SKB_LEN_OFF, data.length, true);
-    mem.u8.set(data, this.ctx + SKB_CTX_SIZE);
+    const ctxSize = this.pc.ctxSize;
+    this.pc.fill(mem.view, this.ctx, data.length);
+    mem.u8.set(data, this.ctx + ctxSize);
     const pkt = this.input.packet;
     pkt.len = data.length;
     pkt.netOff = netOff;
     this.ctxRegion.start = this.ctx;
-    this.ctxRegion.end = this.ctx + SKB_CTX_SIZE;
+    this.ctxRegion.end = this.ctx + ctxSize;
     this.pktRegion.start = pkt.addr;
     this.pktRegion.end = pkt.addr + data.length;
     for (const m of this.maps) m.enterRun();
@@ -110,15 +117,16 @@ export class PacketRunner {
       checkPacket(p.data, p.netOff, `packet ${i}`);
     }
     const out = new Uint32Array(packets.length);
-    const jit = this.engine.engineName !== 'interpreter' ? this.engine : undefined;
-    if (!jit || packets.length === 0) {
+    const engine = this.engine;
+    if (engine.execBatch === undefined || packets.length === 0) {
       packets.forEach((p, i) => {
         out[i] = this.run(p.data, p.netOff);
       });
       return out;
     }
     let bytes = batchBytes(packets.length);
-    for (const p of packets) bytes += SKB_CTX_SIZE + ((p.data.length + 7) & ~7);
+    const ctxSize = this.pc.ctxSize;
+    for (const p of packets) bytes += ctxSize + ((p.data.length + 7) & ~7);
     const mem = this.sys.runtime.mem;
     if (bytes > this.arenaSize) {
       if (this.arena) mem.release(this.arena);
@@ -130,15 +138,15 @@ export class PacketRunner {
     const desc = this.arena;
     let at = desc + batchBytes(packets.length);
     packets.forEach((p, i) => {
-      view.setUint32(at + SKB_LEN_OFF, p.data.length, true);
-      u8.set(p.data, at + SKB_CTX_SIZE);
-      writeBatchDescriptor(view, desc, i, at, at + SKB_CTX_SIZE, p.data.length, p.netOff);
-      at += SKB_CTX_SIZE + ((p.data.length + 7) & ~7);
+      this.pc.fill(view, at, p.data.length);
+      u8.set(p.data, at + ctxSize);
+      writeBatchDescriptor(view, desc, i, at, at + ctxSize, p.data.length, p.netOff);
+      at += ctxSize + ((p.data.length + 7) & ~7);
     });
     // One enterRun/exitRun around the batch: the batch bumps the run generation per run.
     for (const m of this.maps) m.enterRun();
     try {
-      jit.execBatch(desc, packets.length);
+      engine.execBatch(desc, packets.length);
     } finally {
       for (const m of this.maps) m.exitRun();
     }

@@ -12,14 +12,17 @@ import { BpfError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
 import type { Instruction, Slot } from '../isa/instruction.js';
 import { decodeSlots, isLdImm64, isLdImm64Pair, isMapLoad, isMapValueLoad, toSlots } from '../isa/instruction.js';
-import { BPF_MAXINSNS, LD_IMM64 } from '../isa/opcodes.js';
-import type { ProgramType } from '../progs/types.js';
-import { SOCKET_FILTER, UNSPEC, BPF_PROG_TYPE } from '../progs/types.js';
+import { BPF_CALL, BPF_JMP, BPF_MAXINSNS, LD_IMM64 } from '../isa/opcodes.js';
+import { UNVISITED_TRAP } from '../runtime/helpers.js';
+import { progTypeById, verifierRules } from '../progs/types.js';
+import { PROFILE_3_19 } from '../progs/profile.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Engine } from '../runtime/engine.js';
 import { Interpreter } from '../vm/interpreter.js';
 import { verify, VerifierLog } from '../verifier/index.js';
 import { JitProgram } from '../jit/program.js';
-import type { BpfSystem, MapObject } from './bpf.js';
-import { describe } from './bpf.js';
+import type { LoadedProgram, MapObject } from './objects.js';
+import { describe } from './describe.js';
 
 export interface ProgLoadAttr {
   prog_type: number;
@@ -32,19 +35,23 @@ export interface ProgLoadAttr {
   log_buf?: Uint8Array | null;
 }
 
-export interface LoadedProgram {
-  type: ProgramType;
-  /** instructions as loaded, map references resolved to map addresses */
-  slots: Slot[];
-  maps: MapObject[];
-  license: string;
-  gplCompatible: boolean;
-  verified: boolean;
-  interpreter: Interpreter;
-  /** the program compiled to WebAssembly (verified programs, where WebAssembly is available) */
-  jit?: JitProgram;
-  /** the verifier log at the requested level ('' when logging was off) */
-  log: string;
+/**
+ * What BPF_PROG_LOAD needs of the system it loads into: its runtime, its
+ * settings, and its maps by fd and by address, with their reference counts.
+ * BpfSystem (bpf.ts) is one; naming the needs here keeps this file below
+ * bpf.ts instead of in a circle with it.
+ */
+export interface ProgLoadSystem {
+  readonly runtime: Runtime;
+  /** instruction budget per run of a program loaded without verification */
+  readonly unverifiedBudget: number;
+  /** compile verified programs to WebAssembly at load */
+  readonly jitEnabled: boolean;
+  /** the map behind an fd (EBADF, EINVAL otherwise) */
+  mapOf(fd: unknown): MapObject;
+  mapByAddr(addr: number): MapObject | undefined;
+  holdMap(m: MapObject): void;
+  putMap(m: MapObject): void;
 }
 
 const GPL_COMPATIBLE = ['GPL', 'GPL v2', 'GPL and additional rights', 'Dual BSD/GPL', 'Dual MIT/GPL', 'Dual MPL/GPL'];
@@ -143,13 +150,11 @@ export interface LoadOptions {
   verify?: boolean;
 }
 
-export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOptions = {}): LoadedProgram {
+export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadOptions = {}): LoadedProgram {
   const lic = license(attr);
   const gplCompatible = GPL_COMPATIBLE.includes(lic);
   const slots = instructions(attr);
-  const progType = u32(attr.prog_type, 'prog_type');
-  const type = progType === BPF_PROG_TYPE.SOCKET_FILTER ? SOCKET_FILTER : progType === BPF_PROG_TYPE.UNSPEC ? UNSPEC : undefined;
-  if (!type) throw new BpfError('EINVAL', `unknown prog_type ${progType}`);
+  const type = progTypeById(u32(attr.prog_type, 'prog_type'));
 
   // bpf_check
   if (slots.length === 0) throw new BpfError('E2BIG', 'the program has no instructions');
@@ -216,7 +221,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
 
   if (options.verify === false) {
     toConstants(sys, slots);
-    let interpreter: Interpreter;
+    let interpreter: Engine;
     // an unverified program touches the values of its own maps only, never another program's
     const own = maps.map((m) => m.impl.region);
     try {
@@ -233,9 +238,7 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
 
   // do_check, after check_cfg
   const result = verify(slots, {
-    socketFilter: type.ldAbs,
-    isValidCtxAccess: type.isValidCtxAccess,
-    funcProto: type.funcProto,
+    ...verifierRules(type, PROFILE_3_19),
     gplCompatible,
     mapAt: (addr) => {
       const m = sys.mapByAddr(addr);
@@ -248,8 +251,9 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
     return reject(result.errno, `${where}${result.message || 'invalid program'}`, false);
   }
   toConstants(sys, slots);
+  sanitizeUnvisited(slots, result.visited);
 
-  let interpreter: Interpreter;
+  let interpreter: Engine;
   try {
     interpreter = new Interpreter(sys.runtime.mem, slots, { checked: false, helpers: sys.runtime.helpers, regions: sys.runtime.regions, maps: maps.map((m) => m.impl) });
   } catch (e) {
@@ -278,10 +282,29 @@ export function progLoad(sys: BpfSystem, attr: ProgLoadAttr, options: LoadOption
 }
 
 /**
+ * Instructions no explored path reached (behind a comparison the verifier
+ * folded) become traps: a call to helper -1, which no registry can hold and
+ * every engine reports as EFAULT. A verified program then runs only code the
+ * verifier checked even if the verifier was wrong about which side runs, and
+ * no engine meets an instruction it would refuse in dead code. Later kernels
+ * do the same (sanitize_dead_code).
+ */
+function sanitizeUnvisited(slots: Slot[], visited: Uint8Array): void {
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    if (visited[i] === 1) {
+      if (isLdImm64(s)) i++;
+      continue;
+    }
+    slots[i] = { code: BPF_JMP | BPF_CALL, dst: 0, src: 0, off: 0, imm: UNVISITED_TRAP };
+  }
+}
+
+/**
  * After verification a pseudo ld_imm64 is an ordinary constant: the map's
  * address, or the address of its first value plus the offset.
  */
-function toConstants(sys: BpfSystem, slots: Slot[]): void {
+function toConstants(sys: ProgLoadSystem, slots: Slot[]): void {
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
     if (!isLdImm64(s)) continue;

@@ -12,10 +12,13 @@
 import { BpfError } from '../errors.js';
 import type { Instruction } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
-import { BPF_PROG_TYPE } from '../progs/types.js';
+import { progTypeByName } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
-import type { BpfSystem, EngineName, ProgObject, TestRunResult } from './bpf.js';
-import { BPF_CMD, describe, testRunObject } from './bpf.js';
+import type { EngineName } from '../runtime/engine.js';
+import type { BpfSystem, TestRunResult } from './bpf.js';
+import { BPF_CMD, testRunObject } from './bpf.js';
+import type { ProgObject } from './objects.js';
+import { describe } from './describe.js';
 import { named } from './map.js';
 
 export interface ProgramSpec {
@@ -44,8 +47,7 @@ export class Program {
   static load(sys: BpfSystem, spec: ProgramSpec): Program {
     if (typeof spec !== 'object' || spec === null) throw new BpfError('EINVAL', `a program spec must be an object { type, insns, license }, got ${describe(spec)}`);
     const type = spec.type ?? 'socket_filter';
-    const progType = type === 'socket_filter' ? BPF_PROG_TYPE.SOCKET_FILTER : type === 'unspec' ? BPF_PROG_TYPE.UNSPEC : -1;
-    if (progType < 0) throw new BpfError('EINVAL', `unknown program type ${named(type)} (socket_filter, unspec)`);
+    const progType = progTypeByName(type, named(type)).id;
     const insns = typeof spec.insns === 'string' ? assemble(spec.insns) : spec.insns;
     const logLevel = spec.logLevel ?? 0;
     const logSize = logLevel ? spec.logSize ?? 1 << 20 : 0;

@@ -30,7 +30,9 @@ import { assemble } from '../isa/asm.js';
 import { convertClassic, parseClassicText } from '../cbpf/index.js';
 import { BpfSystem, engineOf } from '../api/bpf.js';
 import { PacketRunner } from '../api/packets.js';
+import { Program } from '../api/program.js';
 import { encode } from '../isa/instruction.js';
+import { mapTypeByName } from '../maps/types.js';
 import type { Measurement } from './timing.js';
 import { CAPTURE_RUNS, PROCESSES, timeAlternating, timeIt } from './timing.js';
 import { measureMapNative, measureNative } from './native.js';
@@ -194,7 +196,7 @@ export function runCaptureBench(): CaptureRow {
   const packets = capturePackets();
   const sys = new BpfSystem();
   const insns = encode(convertClassic(classic).insns);
-  const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns, license: 'GPL' });
+  const { fd } = Program.load(sys, { type: 'socket_filter', insns, license: 'GPL' });
   const interp = new PacketRunner(sys, fd, 'interpreter');
   const jit = new PacketRunner(sys, fd, 'jit');
   const batch = packets.map((data) => ({ data, netOff: 14 }));
@@ -209,7 +211,7 @@ export function runCaptureBench(): CaptureRow {
   const { desc, verdicts } = layoutPackets(sys, packets);
   const batches = Math.ceil(CAPTURE_RUNS / packets.length);
   // the JIT, then the hardened JIT, alternating rounds so a drift of the machine's speed hits both
-  const progs = [sys.progOf(fd).prog.jit!, engineOf(sys.progOf(fd).prog, 'jit-hardened', sys) as JitProgram];
+  const progs = [engineOf(sys.progOf(fd).prog, 'jit', sys) as JitProgram, engineOf(sys.progOf(fd).prog, 'jit-hardened', sys) as JitProgram];
   const best = [Infinity, Infinity];
   for (let round = 0; round < 5; round++) {
     progs.forEach((prog, k) => {
@@ -239,10 +241,10 @@ export function runCaptureBench(): CaptureRow {
 export function loadMapHeavy(): { sys: BpfSystem; fd: number; ports: number } {
   const sys = new BpfSystem();
   const fds = MAP_HEAVY.maps.map((m) => sys.bpf('BPF_MAP_CREATE', {
-    map_type: m.type === 'hash' ? 1 : 2, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries,
+    map_type: mapTypeByName(m.type).id, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries,
   }));
   const insns = withMapFds(assemble(MAP_HEAVY.source), fds);
-  const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(insns), license: 'GPL' });
+  const { fd } = Program.load(sys, { type: 'socket_filter', insns: encode(insns), license: 'GPL' });
   return { sys, fd, ports: fds[0]! };
 }
 

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { assemble } from '../isa/asm.js';
 import { encode } from '../isa/instruction.js';
+import { mapTypeByName } from '../maps/types.js';
 import type { Workload } from './workloads.js';
 import { MAP_HEAVY } from './workloads.js';
 import type { Measurement } from './timing.js';
@@ -79,6 +80,6 @@ export function measureKernel(insns: Uint8Array, packets: Uint8Array[], mapLines
 
 /** The map-heavy workload in the host kernel (socket filter with its two maps), averaged over 16 packets. */
 export function measureMapKernel(packets: Uint8Array[]): number | undefined {
-  const mapLines = MAP_HEAVY.maps.map((m) => `M ${m.type === 'hash' ? 1 : 2} ${m.keySize} ${m.valueSize} ${m.maxEntries}`);
+  const mapLines = MAP_HEAVY.maps.map((m) => `M ${mapTypeByName(m.type).id} ${m.keySize} ${m.valueSize} ${m.maxEntries}`);
   return measureKernel(encode(assemble(MAP_HEAVY.source)), packets, mapLines);
 }

@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { assemble } from '../isa/asm.js';
+import { mapTypeByName } from '../maps/types.js';
 import { MAPS_C, toC } from './to-c.js';
 import type { Workload } from './workloads.js';
 import { MAP_HEAVY } from './workloads.js';
@@ -84,7 +85,7 @@ export function measureMapNative(packets: Uint8Array[]): { ns: number; verdictSu
   try {
     const pkts = packets.map((p, i) => `static uint8_t p${i}[] = { ${Array.from(p).join(',')} };`).join('\n');
     const table = packets.map((p, i) => `{ p${i}, ${p.length} }`).join(',');
-    const init = MAP_HEAVY.maps.map((m, i) => `  map_init(&maps[${i}], ${m.type === 'hash' ? 1 : 2}, ${m.keySize}, ${m.valueSize}, ${m.maxEntries});`).join('\n');
+    const init = MAP_HEAVY.maps.map((m, i) => `  map_init(&maps[${i}], ${mapTypeByName(m.type).id}, ${m.keySize}, ${m.valueSize}, ${m.maxEntries});`).join('\n');
     const src = `#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>

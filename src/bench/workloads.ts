@@ -5,6 +5,7 @@
 
 import type { Instruction } from '../isa/instruction.js';
 import { isMapLoad } from '../isa/instruction.js';
+import type { MapTypeName } from '../maps/types.js';
 import { assemble } from '../isa/asm.js';
 import { ALU_CLANG } from './alu-clang.js';
 import {
@@ -333,7 +334,7 @@ export function withMapFds(insns: readonly Instruction[], fds: readonly number[]
 
 /** A map of the map-heavy workload: its index is the `map[fd:N]` the program names. */
 export interface WorkloadMap {
-  type: 'hash' | 'array';
+  type: MapTypeName;
   keySize: number;
   valueSize: number;
   maxEntries: number;

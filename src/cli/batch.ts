@@ -10,6 +10,8 @@ import { BpfError } from '../errors.js';
 import { BpfSystem } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
 import type { UpdateFlag } from '../api/map.js';
+import { MAP_TYPES, findMapTypeByName, mapTypeName } from '../maps/types.js';
+import type { MapTypeName } from '../maps/types.js';
 
 export type BatchResult = { ok: true; [k: string]: unknown } | { ok: false; code: string };
 
@@ -93,7 +95,7 @@ export class BatchSession {
     }
     for (const k of ['type', 'key', 'value', 'entries', 'name']) if (!opts.has(k)) usage(`map create: '${k}' is required`);
     const type = opts.get('type')!;
-    if (type !== 'hash' && type !== 'array') usage(`map create: type must be hash or array, got '${type}'`);
+    if (!findMapTypeByName(type)) usage(`map create: type must be ${MAP_TYPES.map((t) => t.name).join(' or ')}, got '${type}'`);
     if (this.pinned.has(path)) throw new BpfError('EEXIST', `map create: '${path}' is already pinned`);
     const num = (k: string): number => {
       const v = opts.get(k)!;
@@ -101,7 +103,7 @@ export class BatchSession {
       if (n === undefined || n < 0 || n > 0xffffffff) usage(`map create: ${k} must be an unsigned 32-bit number, got '${v}'`);
       return n!;
     };
-    const spec = { type: type as 'hash' | 'array', keySize: num('key'), valueSize: num('value'), maxEntries: num('entries'), name: opts.get('name')! };
+    const spec = { type: type as MapTypeName, keySize: num('key'), valueSize: num('value'), maxEntries: num('entries'), name: opts.get('name')! };
     const flags = opts.has('flags') ? num('flags') : 0;
     if (flags !== 0) throw new BpfError('EINVAL', `map create: map flags 0x${flags.toString(16)} are not supported (3.19 has none)`);
     const m = BpfMap.create(this.sys, spec);
@@ -205,7 +207,7 @@ export class BatchSession {
     const list = a.length > 0 ? [this.map(a, 'show')] : this.maps.filter((m) => this.sys.fds().some((f) => f.fd === m.fd));
     const maps = list.map((m) => {
       const id = this.sys.mapOf(m.fd).id;
-      const type = m.type === 1 ? 'hash' : 'array';
+      const type = mapTypeName(m.type);
       out.push(`${id}: ${type}  name ${m.name}  flags 0x0\n\tkey ${m.keySize}B  value ${m.valueSize}B  max_entries ${m.maxEntries}\n`);
       return { id, type, name: m.name, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries };
     });

@@ -21,6 +21,8 @@ import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
 import type { Packet } from '../pcap/index.js';
 import type { BpfMap } from '../api/map.js';
 import type { ProgramInput } from './input.js';
+import { findMapType, mapTypeName } from '../maps/types.js';
+import { findProgTypeByName } from '../progs/types.js';
 import { CliError, fileError } from './cli-error.js';
 import { loadInput, mapEntriesSorted, retvalJson, formatNs } from './run.js';
 import { style } from './style.js';
@@ -123,7 +125,7 @@ export interface RunPcapOptions {
 }
 
 export async function runPcapCommand(prog: ProgramInput, capture: string, opts: RunPcapOptions, io: CliIo): Promise<number> {
-  if (prog.progType !== 'socket_filter') throw new CliError(`${opts.file}: --pcap runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
+  if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: --pcap runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
   const { sys, progFd, maps } = loadInput(prog, opts.file, io, { json: opts.json });
   const runner = new PacketRunner(sys, progFd, opts.engine);
   let accepted = 0;
@@ -156,11 +158,12 @@ function captureError(file: string, e: BpfError): CliError {
 /** A map as a table for the terminal: its entries (non-zero values only for an array), keys ascending. */
 export function mapTable(name: string, m: BpfMap, out: Styled): string {
   const all = mapEntriesSorted(m);
-  const rows = m.type === 2 ? all.filter((e) => /[^0]/.test(e.value)) : all;
+  const dense = findMapType(m.type)?.dense === true;
+  const rows = dense ? all.filter((e) => /[^0]/.test(e.value)) : all;
   const group = (h: string): string => (h.match(/.{1,8}/g) ?? []).join(' ');
   const keys = rows.map((r) => group(r.key));
   const width = Math.max(3, ...keys.map((k) => k.length));
-  const head = `${style.bold(name, out)} (${m.type === 1 ? 'hash' : 'array'}, key ${m.keySize}B, value ${m.valueSize}B, ${all.length}${m.type === 2 ? ` entries, ${rows.length} non-zero` : ' entries'})\n`;
+  const head = `${style.bold(name, out)} (${mapTypeName(m.type)}, key ${m.keySize}B, value ${m.valueSize}B, ${all.length}${dense ? ` entries, ${rows.length} non-zero` : ' entries'})\n`;
   return head + `  ${'key'.padEnd(width)}  value\n` + rows.map((r, i) => `  ${keys[i]!.padEnd(width)}  ${group(r.value)}\n`).join('');
 }
 
@@ -182,7 +185,7 @@ function timestamp(tsNs: bigint): string {
 }
 
 export async function filterCommand(prog: ProgramInput, capture: string, opts: FilterOptions, io: CliIo): Promise<number> {
-  if (prog.progType !== 'socket_filter') throw new CliError(`${opts.file}: filter runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
+  if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: filter runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
   const { sys, progFd } = loadInput(prog, opts.file, io);
   const runner = new PacketRunner(sys, progFd, opts.engine);
   let out: number | undefined;

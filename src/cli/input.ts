@@ -14,6 +14,8 @@ import { assemble } from '../isa/asm.js';
 import { loadCollectionSpec } from '../loader/collection.js';
 import { convertClassic, decodeClassic, detectClassicText, parseClassicText } from '../cbpf/index.js';
 import type { SockFilter } from '../cbpf/index.js';
+import { MAP_TYPES, findMapType, findMapTypeByName, unsupportedMapType } from '../maps/types.js';
+import { PROG_TYPE_NAMES } from '../progs/types.js';
 
 export type InputFormat = 'elf' | 'spec' | 'asm' | 'cbpf' | 'raw';
 
@@ -43,7 +45,9 @@ export interface ProgramInput {
   mapNames?: string[];
 }
 
-const PROG_TYPES = ['socket_filter', 'unspec'];
+/** `"a", "b" or "c"` */
+const orList = (names: readonly string[]): string =>
+  names.length < 2 ? names.map((n) => `"${n}"`).join('') : `${names.slice(0, -1).map((n) => `"${n}"`).join(', ')} or "${names[names.length - 1]}"`;
 
 export function detectFormat(bytes: Uint8Array): InputFormat {
   if (bytes.length >= 4 && bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) return 'elf';
@@ -146,8 +150,9 @@ function objectProgram(bytes: Uint8Array, section?: string): ProgramInput {
   const mapNames = Object.keys(spec.maps);
   const maps: MapSpec[] = mapNames.map((n) => {
     const m = spec.maps[n]!;
-    if (m.type !== 1 && m.type !== 2) throw new BpfError('ENOTSUP', `map ${n}: map type ${m.type} is not supported (1 hash, 2 array)`);
-    const out: MapSpec = { type: m.type === 1 ? 'hash' : 'array', key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries };
+    const type = findMapType(m.type);
+    if (!type) throw new BpfError('ENOTSUP', `map ${n}: ${unsupportedMapType(m.type)}`);
+    const out: MapSpec = { type: type.name, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries };
     if (m.flags) out.flags = m.flags;
     if (m.initial) out.initial = m.initial;
     return out;
@@ -187,8 +192,8 @@ export function parseSpec(text: string): ProgramInput {
     for (let j = 0; j < 8; j++) bytes[i * 8 + j] = parseInt(h.slice(2 * j, 2 * j + 2), 16);
   });
   const progType = o['prog_type'] ?? 'socket_filter';
-  if (typeof progType !== 'string' || !PROG_TYPES.includes(progType)) {
-    throw new BpfError('EINVAL', `unknown prog_type ${JSON.stringify(progType)} (expected one of ${PROG_TYPES.join(', ')})`);
+  if (typeof progType !== 'string' || !(PROG_TYPE_NAMES as readonly string[]).includes(progType)) {
+    throw new BpfError('EINVAL', `unknown prog_type ${JSON.stringify(progType)} (expected one of ${PROG_TYPE_NAMES.join(', ')})`);
   }
   const license = o['license'] ?? 'GPL';
   if (typeof license !== 'string') throw new BpfError('EINVAL', "'license' must be a string");
@@ -216,7 +221,7 @@ function parseMapSpec(m: unknown, i: number): MapSpec {
   for (const k of Object.keys(o)) {
     if (!['type', 'key_size', 'value_size', 'max_entries', 'flags', 'name'].includes(k)) throw new BpfError('EINVAL', `maps[${i}]: unknown field '${k}'`);
   }
-  if (o['type'] !== 'hash' && o['type'] !== 'array') throw new BpfError('EINVAL', `maps[${i}].type must be "hash" or "array"`);
+  if (!findMapTypeByName(o['type'])) throw new BpfError('EINVAL', `maps[${i}].type must be ${orList(MAP_TYPES.map((t) => t.name))}`);
   const int = (k: string, required: boolean): number => {
     const v = o[k];
     if (v === undefined && !required) return 0;
@@ -225,7 +230,7 @@ function parseMapSpec(m: unknown, i: number): MapSpec {
     }
     return v;
   };
-  const spec: MapSpec = { type: o['type'], key_size: int('key_size', true), value_size: int('value_size', true), max_entries: int('max_entries', true) };
+  const spec: MapSpec = { type: o['type'] as string, key_size: int('key_size', true), value_size: int('value_size', true), max_entries: int('max_entries', true) };
   const flags = int('flags', false);
   if (flags) spec.flags = flags;
   return spec;

@@ -27,6 +27,9 @@ import { disassembleClassic } from '../cbpf/index.js';
 import { parseElf } from '../elf/index.js';
 import { loadCollectionSpec } from '../loader/collection.js';
 import type { CliIo } from './io.js';
+import { mapTypeName } from '../maps/types.js';
+import { uapiHelperName } from '../isa/uapi.js';
+
 
 const USAGE = `tsbpf: the Linux eBPF subsystem in TypeScript
 
@@ -108,7 +111,7 @@ function cmdInspect(args: string[], io: CliIo): number {
   const elf = withContext(file, () => parseElf(bytes));
   const spec = withContext(file, () => loadCollectionSpec(bytes));
   const programs = Object.values(spec.programs).map((p) => ({ name: p.name, section: p.section, type: p.type, insns: p.insns.length, maps: [...new Set(p.mapRefs.map((r) => r.map))] }));
-  const maps = Object.values(spec.maps).map((m) => ({ name: m.name, type: m.type === 1 ? 'hash' : m.type === 2 ? 'array' : `type ${m.type}`, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries, flags: m.flags }));
+  const maps = Object.values(spec.maps).map((m) => ({ name: m.name, type: mapTypeName(m.type), key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries, flags: m.flags }));
   const sections = elf.sections.filter((s) => s.name !== '').map((s) => ({ name: s.name, type: s.type, size: s.size }));
   if (values['json']) {
     io.stdout.write(JSON.stringify({ license: spec.license, version: spec.version, programs, maps, sections }) + '\n');
@@ -161,6 +164,9 @@ function annotateMaps(text: string, prog: ProgramInput): string {
   return text.replace(/^(\d+): (.*)$/gm, (line, pc: string) => (names.has(Number(pc)) ? `${line}  ; map ${names.get(Number(pc))}` : line));
 }
 
+/** Helper calls by name, as bpftool prints them (`call bpf_map_lookup_elem#1`); `tsbpf asm` reads them back. */
+const DISASM_OPTIONS = { helperName: uapiHelperName };
+
 function cmdDisasm(args: string[], io: CliIo): number {
   const { values, positionals } = parse(args, { cbpf: { type: 'boolean' }, section: { type: 'string' } }, [1, 1], 'tsbpf disasm PROG [--cbpf] [--section NAME]');
   const file = positionals[0]!;
@@ -170,13 +176,13 @@ function cmdDisasm(args: string[], io: CliIo): number {
     const spec = withContext(file, () => loadCollectionSpec(bytes));
     const parts = Object.values(spec.programs).map((p) => {
       const prog = withContext(file, () => parseProgram(bytes, { classic: false, section: p.name }));
-      return `${p.section}/${p.name}:\n${annotateMaps(disasm(prog.insns), prog)}`;
+      return `${p.section}/${p.name}:\n${annotateMaps(disasm(prog.insns, DISASM_OPTIONS), prog)}`;
     });
     io.stdout.write(parts.join('\n'));
     return 0;
   }
   const prog = withContext(file, () => parseProgram(bytes, sourceOptions(values)));
-  let text = disasm(prog.insns);
+  let text = disasm(prog.insns, DISASM_OPTIONS);
   if (prog.mapNames) {
     text = annotateMaps(text, prog);
   }

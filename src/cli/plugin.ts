@@ -9,7 +9,7 @@
 
 import { BpfError } from '../errors.js';
 import { decodeSlots, slotsToInstructions, toSlots } from '../isa/instruction.js';
-import { runConformance, runConformanceJit } from '../progs/conformance.js';
+import { runConformance, runConformanceJit } from '../api/conformance.js';
 import type { CliIo } from './io.js';
 
 function base16(text: string, what: string): Uint8Array {

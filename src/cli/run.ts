@@ -7,10 +7,13 @@
  */
 
 import { BpfError } from '../errors.js';
-import { BpfSystem, BPF_CMD, testRun } from '../api/bpf.js';
+import { BpfSystem, testRun } from '../api/bpf.js';
 import type { EngineName } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
-import { BPF_PROG_TYPE } from '../progs/types.js';
+import { Program } from '../api/program.js';
+import type { ProgTypeName } from '../progs/types.js';
+import { mapTypeName } from '../maps/types.js';
+import type { MapTypeName } from '../maps/types.js';
 import { encodeSlots } from '../isa/instruction.js';
 import { linkMapRefs } from '../loader/collection.js';
 import type { ProgramInput } from './input.js';
@@ -67,7 +70,7 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
   if (budget !== undefined) sys.unverifiedBudget = budget;
   const maps = prog.maps.map((m, i) => {
     try {
-      return BpfMap.create(sys, { type: m.type as 'hash' | 'array', keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name: `map${i}` });
+      return BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name: `map${i}` });
     } catch (e) {
       if (e instanceof BpfError) throw new CliError(`${file}: maps[${i}]: ${e.message}`, 2, e.code);
       throw e;
@@ -78,19 +81,16 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
   });
   const slots = prog.slots.map((s) => ({ ...s }));
   linkMapRefs(slots, prog.fixups.map(([slot, index, offset]) => ({ slot, fd: maps[index]!.fd, offset })));
-  const logLevel = opts.logLevel ?? 1;
-  const logBuf = logLevel ? new Uint8Array(CLI_LOG_SIZE) : null;
-  const attr = {
-    prog_type: prog.progType === 'unspec' ? BPF_PROG_TYPE.UNSPEC : BPF_PROG_TYPE.SOCKET_FILTER,
-    insns: encodeSlots(slots),
-    license: prog.license,
-    log_level: logLevel,
-    log_size: logLevel ? CLI_LOG_SIZE : 0,
-    log_buf: logBuf,
-  };
   try {
-    const progFd = opts.verify === false ? sys.loadUnverified(attr) : sys.bpf(BPF_CMD.BPF_PROG_LOAD, attr);
-    return { sys, progFd, maps, log: sys.progOf(progFd).prog.log };
+    const loaded = Program.load(sys, {
+      type: prog.progType as ProgTypeName,
+      insns: encodeSlots(slots),
+      license: prog.license,
+      logLevel: opts.logLevel ?? 1,
+      logSize: CLI_LOG_SIZE,
+      verify: opts.verify,
+    });
+    return { sys, progFd: loaded.fd, maps, log: loaded.log };
   } catch (e) {
     // A program the kernel would refuse to load is a rejected program: exit 1.
     if (e instanceof BpfError) {
@@ -151,7 +151,7 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
     : `${loaded.interpreter.executed} insns in the last run, ${loaded.verified ? 'verified, interpreter' : 'unverified, checked interpreter'}`;
   io.stdout.write(`${style.bold('runs', io.stdout)}    ${result.runs} × ${formatNs(result.durationNs)} (${how})\n`);
   maps.forEach((m, i) => {
-    io.stdout.write(`${style.bold(`map ${i}`, io.stdout)}   ${m.type === 1 ? 'hash' : 'array'} key ${m.keySize} value ${m.valueSize} entries ${m.maxEntries}\n`);
+    io.stdout.write(`${style.bold(`map ${i}`, io.stdout)}   ${mapTypeName(m.type)} key ${m.keySize} value ${m.valueSize} entries ${m.maxEntries}\n`);
     for (const e of mapDumps[i]!) io.stdout.write(`  key: ${spaced(e.key)}  value: ${spaced(e.value)}\n`);
   });
   return 0;

@@ -6,14 +6,15 @@
  *    the `N:` index and the `(xx)` opcode are optional; when the opcode is
  *    given it must match what the text assembles to. A hex constant after
  *    `=` (`r1 = 0x10`) is an ld_imm64, as the kernel prints one; a decimal one
- *    is a mov.
+ *    is a mov. A helper call may carry bpftool's name
+ *    (`call bpf_map_lookup_elem#1`).
  * 2. the bpf_conformance dialect (`mov %r0, 1`, `ldxw %r0, [%r1+4]`,
  *    `jeq %r1, 0xb, exit`, `lock fetch add [%r10-8], %r1`).
  *
  * Both accept labels (`name:` on a line of its own) as jump and call targets;
  * the first `exit` defines the label `exit` unless the program defines it.
- * Comments start with `#`, `;` or `//`. Errors are BpfError EINVAL naming
- * the line.
+ * Comments start with `#` (but for a helper's `name#N`), `;` or `//`.
+ * Errors are BpfError EINVAL naming the line.
  */
 
 import { BpfError } from '../errors.js';
@@ -140,7 +141,8 @@ const IMM = '(-?\\d+|0x[0-9a-fA-F]+)';
 const TGT = '(pc[+-]\\d+|[A-Za-z_.][\\w.]*)';
 const K_RE = {
   exit: /^exit$/,
-  call: /^call (-?\d+)$/,
+  // bpftool names helpers: `call bpf_map_lookup_elem#1`; the number decides
+  call: /^call (?:[A-Za-z_]\w*#)?(-?\d+)$/,
   callLocal: new RegExp(`^call ${TGT}$`),
   callKfunc: /^call (?:kfunc|runtime) (-?\d+)$/,
   callx: new RegExp(`^callx ${R}$`),
@@ -398,7 +400,10 @@ function parseConformance(tokens: string[], p: Pending): boolean {
 
 function stripComment(line: string): string {
   let s = line.replace(/\r$/, '');
-  for (const marker of ['#', ';', '//']) {
+  // `#` between a name and a digit is bpftool's helper number (`bpf_map_lookup_elem#1`), not a comment
+  const hash = s.search(/(?<!\w)#|#(?!\d)/);
+  if (hash >= 0) s = s.slice(0, hash);
+  for (const marker of [';', '//']) {
     const i = s.indexOf(marker);
     if (i >= 0) s = s.slice(0, i);
   }

@@ -28,6 +28,13 @@ export type DisasmStyle = 'full' | 'log319';
 
 export interface DisasmOptions {
   style?: DisasmStyle;
+  /**
+   * 'full' style: the name of helper `id`, when known, to print a helper
+   * call as bpftool does (`call bpf_map_lookup_elem#1`, which the assembler
+   * reads back). The ISA knows no helper names: callers pass them
+   * (isa/uapi.ts). 'log319' always prints 3.19's `call 1`.
+   */
+  helperName?: (id: number) => string | undefined;
 }
 
 /** bpf_alu_string[op >> 4], with 3.19's 14 entries */
@@ -135,7 +142,8 @@ export function disasmInsn(insn: Instruction | Slot, options: DisasmOptions = {}
       if (BPF_SRC(code) === BPF_X && style === 'full') return `${op} callx r${insn.dst}`;
       if (style === 'full' && insn.src === 1) return `${op} call pc${signed(insn.imm)}`;
       if (style === 'full' && insn.src === 2) return `${op} call kfunc ${insn.imm}`;
-      return `${op} call ${insn.imm}`;
+      const name = style === 'full' && insn.src === 0 && BPF_SRC(code) === BPF_K ? options.helperName?.(insn.imm) : undefined;
+      return name === undefined ? `${op} call ${insn.imm}` : `${op} call ${name}#${insn.imm}`;
     }
     if (code === (BPF_JMP | BPF_JA)) return `${op} goto pc${signed(insn.off)}`;
     if (code === (BPF_JMP | BPF_EXIT)) return `${op} exit`;

@@ -6,7 +6,7 @@
  * testRun, api/packets.ts) and reads the verdicts back.
  */
 
-import type { AddressSpace } from '../runtime/memory.js';
+import type { AddressSpace } from '../memory/address-space.js';
 
 /** Size of one batch descriptor: r1 (the context), packet address, length, network offset. */
 export const BATCH_DESC = 16;

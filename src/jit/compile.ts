@@ -63,7 +63,7 @@ import {
   isHelperCall, isIndirectCall, isKfuncCall, isLdImm64, isLdImm64Pair, isLocalCall, slotProblem,
 } from '../isa/instruction.js';
 import { BPF_DW, BPF_H, BPF_SIZE, BPF_W, opcodeShape, sizeBytes, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
-import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
+import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
 import type { JitMapLayout } from '../maps/map.js';
 import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
 import { LOOKUP_LOCALS, mapLookupFunction } from './maps.js';
@@ -724,10 +724,12 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
         callHelper(pc, () => c.i32(imm), exitWithR0);
         break;
       case 'callx':
-        // The helper id is in dst; an id beyond 32 bits is an unknown helper.
+        // The helper id is in dst. Ids from 2^31 up can be no helper's (the registry holds
+        // 0..2^31-1): they all pass as -2, an unknown helper, so that -1 stays the trap of
+        // `call UNVISITED_TRAP`, which callx cannot reach.
         callHelper(pc, () => {
-          c.get(reg(d)).i64(32).op(OP.i64_shr_u).op(OP.i64_eqz).op(OP.if).byte(T.i32)
-            .get(reg(d)).op(OP.i32_wrap_i64).op(OP.else).i32(-1).op(OP.end);
+          c.get(reg(d)).i64(0x7fffffff).op(OP.i64_le_u).op(OP.if).byte(T.i32)
+            .get(reg(d)).op(OP.i32_wrap_i64).op(OP.else).i32(-2).op(OP.end);
         }, exitWithR0);
         break;
       case 'exit':
@@ -882,5 +884,4 @@ function packetOffsetFunction(): Code {
   c.get(start);
   return c;
 }
-
 

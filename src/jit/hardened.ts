@@ -11,9 +11,10 @@
  */
 
 import { BpfError, InternalError } from '../errors.js';
-import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
+import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
 import type { BpfMapImpl } from '../maps/map.js';
 import { BPF_MAP_TYPE, roundUp8 } from '../maps/map.js';
+import { mapTypeName } from '../maps/types.js';
 import { Emitter, OP, T, VOID } from './wasm.js';
 import { G_A_LO, G_B_LO, NO_REGION, NO_REGION_END, R_END, R_LO, R_LOW } from './layout.js';
 
@@ -52,20 +53,20 @@ export interface ValueRegion {
  */
 export function valueRegion(m: BpfMapImpl): ValueRegion {
   const v = roundUp8(m.valueSize);
-  const l = m.jitLayout();
+  const l = m.jitLayout?.();
   const { start, end } = m.region;
   let r: ValueRegion;
   let elems: number;
-  if (m.type === BPF_MAP_TYPE.ARRAY && l.type === BPF_MAP_TYPE.ARRAY) {
+  if (l && m.type === BPF_MAP_TYPE.ARRAY && l.type === BPF_MAP_TYPE.ARRAY) {
     r = { addr: m.addr, keySize: m.keySize, start, end, stride: v, valueOff: 0, valueSize: m.valueSize, name: 'array map value' };
     elems = m.maxEntries;
-  } else if (m.type === BPF_MAP_TYPE.HASH && l.type === BPF_MAP_TYPE.HASH) {
+  } else if (l && m.type === BPF_MAP_TYPE.HASH && l.type === BPF_MAP_TYPE.HASH) {
     const k = roundUp8(m.keySize);
     r = { addr: m.addr, keySize: m.keySize, start, end, stride: k + v, valueOff: k, valueSize: m.valueSize, name: 'hash map value' };
     elems = l.cap;
     if (l.keyRound !== k || Math.min(l.suspect, l.heads, l.next, l.hashes, l.pinned) < end) throw layoutMismatch(m);
   } else {
-    throw new BpfError('ENOTSUP', `the hardened JIT does not know the layout of map type ${m.type}`);
+    throw new BpfError('ENOTSUP', `the hardened JIT does not know the layout of map type ${mapTypeName(m.type)} (${m.type})`);
   }
   if (l.addr !== m.addr || l.base !== start || l.stride !== r.stride || end !== start + elems * r.stride) throw layoutMismatch(m);
   return r;

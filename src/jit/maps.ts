@@ -22,7 +22,7 @@
 
 import type { JitArrayLayout, JitHashLayout, JitMapLayout } from '../maps/map.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
-import { RUN_GEN_ADDR } from '../runtime/memory.js';
+import { RUN_GEN_ADDR } from '../memory/address-space.js';
 import { Emitter, OP, VOID } from './wasm.js';
 
 // params

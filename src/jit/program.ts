@@ -3,7 +3,7 @@
  * instantiates the module over the runtime's memory with its two imports
  * (the helper trampoline and, hardened, the access fault), and runs it one
  * input at a time (exec) or over a batch of descriptors (execBatch,
- * batch.ts), with the same exec/retLo/retHi surface as the Interpreter. A
+ * batch.ts): an Engine (runtime/engine.ts), as the Interpreter is. A
  * run stopped early (fuel, call depth) is read back from the scratch area's
  * fault word (layout.ts) and thrown as a BpfError.
  */
@@ -11,11 +11,11 @@
 import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
 import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
-import { programMaps } from '../runtime/helpers.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import { MAX_CALL_FRAMES, PAGE_SIZE } from '../runtime/memory.js';
+import { helperLabel, programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import { MAX_CALL_FRAMES, PAGE_SIZE } from '../memory/address-space.js';
 import type { BpfMapImpl } from '../maps/map.js';
-import type { RunInput } from '../vm/interpreter.js';
+import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
 import { compileToWasm } from './compile.js';
 import type { HardenedOptions } from './hardened.js';
 import { BATCH_NAMES, Guard, valueRegion } from './hardened.js';
@@ -34,13 +34,13 @@ export interface JitOptions {
   hardened?: HardenedOptions;
 }
 
-/** A compiled program: same exec/retLo/retHi surface as the Interpreter. */
-export class JitProgram {
+/** A compiled program: an Engine, as the Interpreter is. */
+export class JitProgram implements Engine {
   readonly engineName: 'jit' | 'jit-hardened';
   retLo = 0;
   retHi = 0;
   readonly executed = -1;
-  private readonly run: (r1: number, r2: number, pkt: number, len: number, net: number) => void;
+  private readonly runFn: (r1: number, r2: number, pkt: number, len: number, net: number) => void;
   private readonly batchFn: (desc: number, n: number, z0: number, z1: number, z2: number) => void;
   private readonly scratch: number;
   private regs: Int32Array;
@@ -60,7 +60,7 @@ export class JitProgram {
     let bytes: Uint8Array;
     try {
       bytes = compileToWasm(slots, this.scratch, { min: pages }, {
-        inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? programs.list.map((m) => m.jitLayout()) : undefined,
+        inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? programs.list.flatMap((m) => m.jitLayout?.() ?? []) : undefined,
         ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext } } : {}),
       });
     } catch (e) {
@@ -92,7 +92,8 @@ export class JitProgram {
         memory: mem.memory,
         helper(id: number, pc: number): number {
           const h = helpers.get(id >>> 0);
-          if (!h) throw new BpfError('EINVAL', `${guard ? `pc ${pc}: ` : ''}call to unknown helper ${id >>> 0}`);
+          if (!h && id === UNVISITED_TRAP) throw new BpfError('EFAULT', unvisitedTrapMessage(guard ? pc : undefined));
+          if (!h) throw new BpfError('EINVAL', `${guard ? `pc ${pc}: ` : ''}call to unknown helper ${helperLabel(id >>> 0)}`);
           self.refreshRegs();
           // hardened: the pc for fault messages of the helper's pointer checks (env.access); its map
           // arguments are checked by the helper itself against the program's maps (env.mapAt)
@@ -113,7 +114,7 @@ export class JitProgram {
       mem.release(this.scratch);
       throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
     }
-    this.run = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
+    this.runFn = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
     this.batchFn = instance.exports['batch'] as (desc: number, n: number, z0: number, z1: number, z2: number) => void;
     if (values) {
       guard = new Guard(instance, values);
@@ -139,7 +140,7 @@ export class JitProgram {
     const r2 = typeof input.r2 === 'bigint' ? Number(input.r2) : input.r2 ?? 0;
     const p = input.packet;
     if (this.guard) this.guard.setRegions(input.regions ?? []);
-    this.call(this.run, r1, r2, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
+    this.call(this.runFn, r1, r2, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
   }
 
   /** Call an export; a trap is EFAULT, a fault the run stopped on is thrown; r0 (of the last run) lands in retLo/retHi. */
@@ -173,6 +174,11 @@ export class JitProgram {
       this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, 32);
       this.regsGrowth = this.mem.growth;
     }
+  }
+
+  /** One run; insns is -1: the JIT does not count instructions. */
+  run(input: RunInput = {}): RunResult {
+    return { r0: this.run1(input), insns: this.executed };
   }
 
   run1(input: RunInput = {}): bigint {

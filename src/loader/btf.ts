@@ -7,7 +7,7 @@
  */
 
 import { BpfError } from '../errors.js';
-import type { MapSpecData } from './collection.js';
+import type { MapSpecData } from './spec.js';
 
 const KIND = {
   INT: 1, PTR: 2, ARRAY: 3, STRUCT: 4, UNION: 5, ENUM: 6, FWD: 7, TYPEDEF: 8, VOLATILE: 9, CONST: 10, RESTRICT: 11,

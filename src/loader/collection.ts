@@ -1,5 +1,5 @@
 /**
- * Loading clang-compiled objects, 3.19-era layout: programs in executable
+ * Reading clang-compiled objects, 3.19-era layout: programs in executable
  * sections whose name selects the program type (as the kernel samples'
  * bpf_load.c does: `socket*` is a socket filter), `license` and `version`
  * sections, the legacy `maps` section of `struct bpf_map_def { type,
@@ -8,12 +8,13 @@
  * A section may hold several programs, one per function symbol.
  *
  * `loadCollectionSpec` gives the maps and programs as data (inspectable,
- * modifiable); `new Collection(sys, spec)` creates the maps and loads the
- * programs, like cilium/ebpf's CollectionSpec and Collection. BTF-defined
- * maps in `.maps` (libbpf's `__uint`/`__type` convention) are read from the
- * BTF. Global data (.data, .rodata, .bss) becomes one-element array maps
- * referenced with BPF_PSEUDO_MAP_VALUE, as libbpf does. What is not
- * supported yet (bpf-to-bpf calls) is a precise error.
+ * modifiable; the types are in spec.ts), as cilium/ebpf's elf_reader.go
+ * does; turning a spec into live maps and programs is api/collection.ts's
+ * business, which this layer knows nothing of. BTF-defined maps in `.maps`
+ * (libbpf's `__uint`/`__type` convention) are read from the BTF. Global
+ * data (.data, .rodata, .bss) becomes one-element array maps referenced
+ * with BPF_PSEUDO_MAP_VALUE, as libbpf does. What is not supported yet
+ * (bpf-to-bpf calls) is a precise error.
  */
 
 import { BpfError } from '../errors.js';
@@ -21,52 +22,20 @@ import { decodeSlots, encodeSlots, isLdImm64 } from '../isa/instruction.js';
 import type { Slot } from '../isa/instruction.js';
 import { escapeControls, parseElf, SHF, SHT, STT, EM_BPF } from '../elf/index.js';
 import type { ElfFile, ElfSection } from '../elf/index.js';
-import type { BpfSystem, ProgObject } from '../api/bpf.js';
-import { BPF_CMD } from '../api/bpf.js';
-import { BpfMap } from '../api/map.js';
 import { Btf } from './btf.js';
-import { BPF_PROG_TYPE } from '../progs/types.js';
+import { PROG_TYPES, progTypeBySection } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
+import { BPF_MAP_TYPE } from '../maps/map.js';
+import type { CollectionSpec, MapSpecData, ProgramSpecData } from './spec.js';
 
 /** R_BPF_64_64: an ld_imm64 of a symbol's address (map references). */
 export const R_BPF_64_64 = 1;
 /** R_BPF_64_32: a call's imm (bpf-to-bpf calls); clang 14 emits it for calls to functions. */
 export const R_BPF_64_32 = 10;
 
-export interface MapSpecData {
-  name: string;
-  type: number;
-  keySize: number;
-  valueSize: number;
-  maxEntries: number;
-  flags: number;
-  /** global data (.data, .rodata): the value of element 0 at creation; absent for .bss, which starts zeroed */
-  initial?: Uint8Array;
-}
-
-export interface ProgramSpecData {
-  /** the function symbol's name (or the section's, when it has no symbol) */
-  name: string;
-  section: string;
-  type: ProgTypeName;
-  /** the program's raw slots; ld_imm64 of maps carry src_reg 0 and imm 0 until loaded */
-  insns: Slot[];
-  /** the map each ld_imm64 slot refers to; with `offset`, a pointer into the map's value (global data) */
-  mapRefs: { slot: number; map: string; offset?: number }[];
-}
-
-export interface CollectionSpec {
-  maps: Record<string, MapSpecData>;
-  programs: Record<string, ProgramSpecData>;
-  license: string;
-  /** the `version` section (kernel version for kprobes), 0 when absent */
-  version: number;
-}
-
-/** Program type from the section name, as bpf_load.c chose it. */
+/** Program type from the section name, as bpf_load.c chose it (the table's `sections`). */
 function programType(section: string): ProgTypeName | undefined {
-  if (section.startsWith('socket')) return 'socket_filter';
-  return undefined;
+  return progTypeBySection(section)?.name as ProgTypeName | undefined;
 }
 
 function cstring(b: Uint8Array): string {
@@ -168,7 +137,7 @@ function partOf(parts: readonly Part[], slot: number): Part | undefined {
  * The same error with control characters escaped: messages quote section,
  * symbol and map names from the object, and must stay one printable line.
  */
-function printable(e: unknown): unknown {
+export function printable(e: unknown): unknown {
   if (!(e instanceof BpfError)) return e;
   const message = escapeControls(e.message);
   return message === e.message ? e : new BpfError(e.code, message, { command: e.command, log: e.log, cause: e.cause });
@@ -208,7 +177,7 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
     if (s.size > MAX_GLOBAL_DATA) {
       throw new BpfError('E2BIG', `section ${s.name}: ${s.size} bytes of global data do not fit a map value (at most ${MAX_GLOBAL_DATA} bytes)`);
     }
-    const m: MapSpecData = { name: s.name, type: 2, keySize: 4, valueSize: s.size, maxEntries: 1, flags: 0 };
+    const m: MapSpecData = { name: s.name, type: BPF_MAP_TYPE.ARRAY, keySize: 4, valueSize: s.size, maxEntries: 1, flags: 0 };
     // .bss needs no initial value: an array map's value starts zeroed.
     if (s.type === SHT.PROGBITS) m.initial = s.data().slice();
     addNamed(maps, s.name, m, 'map');
@@ -230,7 +199,7 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
     const type = programType(sec.name);
     if (!type) {
       if (sec.name === '.text') continue; // subprograms only reachable by bpf-to-bpf calls
-      throw new BpfError('ENOTSUP', `section ${sec.name}: program type not supported (only socket* sections so far)`);
+      throw new BpfError('ENOTSUP', `section ${sec.name}: program type not supported (only ${PROG_TYPES.flatMap((t) => t.sections.map((p) => `${p}*`)).join(', ')} sections so far)`);
     }
     if (sec.size % 8 !== 0) throw new BpfError('EINVAL', `section ${sec.name}: size ${sec.size} is not a multiple of 8`);
     const slots = decodeSlots(sec.data());
@@ -291,76 +260,5 @@ export function linkMapRefs(slots: Slot[], refs: readonly { slot: number; fd: nu
     s.src = ref.offset === undefined ? 1 : 2;
     s.imm = ref.fd;
     if (ref.offset !== undefined) next.imm = ref.offset;
-  }
-}
-
-/**
- * The maps created and the programs loaded from a CollectionSpec. The
- * Collection holds a reference to each program, apart from its fd (and its
- * BpfMaps hold theirs): close() releases them and closes the fds that still
- * name them, never an fd number since reused by another object.
- */
-export class Collection {
-  /** by name; without a prototype, so any name (even `__proto__`) is just a key */
-  readonly maps: Record<string, BpfMap> = Object.create(null) as Record<string, BpfMap>;
-  readonly programs: Record<string, { fd: number; name: string; section: string }> = Object.create(null) as Record<string, { fd: number; name: string; section: string }>;
-  private readonly sys: BpfSystem;
-  private readonly held: { fd: number; obj: ProgObject }[] = [];
-
-  constructor(sys: BpfSystem, spec: CollectionSpec, options: { logLevel?: number } = {}) {
-    this.sys = sys;
-    try {
-      for (const [name, m] of Object.entries(spec.maps)) {
-        try {
-          const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: m.type, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries, map_flags: m.flags });
-          sys.mapOf(fd).name = name;
-          this.maps[name] = new BpfMap(sys, fd, undefined, undefined, name);
-          if (m.initial) this.maps[name].update(new Uint8Array(4), m.initial);
-        } catch (e) {
-          if (e instanceof BpfError) throw new BpfError(e.code, `map ${name}: ${e.message}`, { command: e.command, log: e.log });
-          throw e;
-        }
-      }
-      for (const [name, p] of Object.entries(spec.programs)) {
-        const logSize = options.logLevel ? 1 << 22 : 0;
-        try {
-          const slots = p.insns.map((s) => ({ ...s }));
-          linkMapRefs(slots, p.mapRefs.map((r) => {
-            if (!Object.hasOwn(this.maps, r.map)) throw new BpfError('EINVAL', `ld_imm64 at slot ${r.slot} refers to unknown map ${r.map}`);
-            return { slot: r.slot, fd: this.maps[r.map]!.fd, offset: r.offset };
-          }));
-          const fd = sys.bpf(BPF_CMD.BPF_PROG_LOAD, {
-            prog_type: p.type === 'unspec' ? BPF_PROG_TYPE.UNSPEC : BPF_PROG_TYPE.SOCKET_FILTER,
-            insns: encodeSlots(slots),
-            license: spec.license,
-            log_level: options.logLevel ?? 0,
-            log_size: logSize,
-            log_buf: options.logLevel ? new Uint8Array(logSize) : null,
-          });
-          const obj = sys.progOf(fd);
-          sys.hold(obj);
-          this.held.push({ fd, obj });
-          this.programs[name] = { fd, name, section: p.section };
-        } catch (e) {
-          if (e instanceof BpfError) throw new BpfError(e.code, `program ${name} (section ${p.section}): ${e.message}`, { command: e.command, log: e.log });
-          throw e;
-        }
-      }
-    } catch (e) {
-      this.close();
-      throw printable(e);
-    }
-  }
-
-  private closed = false;
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const { fd, obj } of this.held) {
-      this.sys.closeFdOf(fd, obj);
-      this.sys.release(obj);
-    }
-    for (const m of Object.values(this.maps)) m.close();
   }
 }

@@ -11,9 +11,9 @@
  */
 
 import { BpfError } from '../errors.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import type { Region } from '../vm/interpreter.js';
-import type { BpfMapImpl, JitArrayLayout, MapAttr } from './map.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import type { Region } from '../memory/address-space.js';
+import type { BpfMapImpl, JitArrayLayout, MapAttr, MapType } from './map.js';
 import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, allocMapStorage, roundUp8 } from './map.js';
 
 export class ArrayMap implements BpfMapImpl {
@@ -101,3 +101,12 @@ export class ArrayMap implements BpfMapImpl {
     this.mem.release(this.addr);
   }
 }
+
+/** The map-type table's row (maps/types.ts). */
+export const ARRAY_MAP: MapType<'array'> = {
+  name: 'array',
+  id: BPF_MAP_TYPE.ARRAY,
+  since: '3.19',
+  dense: true,
+  create: (mem, attr) => new ArrayMap(mem, attr),
+};

@@ -30,11 +30,11 @@
  */
 
 import { BpfError } from '../errors.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import { RUN_GEN_ADDR } from '../runtime/memory.js';
-import type { Region } from '../vm/interpreter.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import { RUN_GEN_ADDR } from '../memory/address-space.js';
+import type { Region } from '../memory/address-space.js';
 import { jhash } from './jhash.js';
-import type { BpfMapImpl, JitHashLayout, MapAttr } from './map.js';
+import type { BpfMapImpl, JitHashLayout, MapAttr, MapType } from './map.js';
 import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, allocMapStorage, corruptMap, roundUp8, roundupPowOfTwo } from './map.js';
 import { MAX_BPF_STACK } from '../isa/opcodes.js';
 
@@ -401,3 +401,12 @@ export class HashMap implements BpfMapImpl {
     this.mem.release(this.addr);
   }
 }
+
+/** The map-type table's row (maps/types.ts). */
+export const HASH_MAP: MapType<'hash'> = {
+  name: 'hash',
+  id: BPF_MAP_TYPE.HASH,
+  since: '3.19',
+  dense: false,
+  create: (mem, attr) => new HashMap(mem, attr),
+};

@@ -17,14 +17,11 @@
  */
 
 import { BpfError, ERRNO } from '../errors.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import type { Region } from '../vm/interpreter.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import type { Region } from '../memory/address-space.js';
+import { BPF_MAP_TYPE } from '../isa/uapi.js';
 
-export const BPF_MAP_TYPE = {
-  UNSPEC: 0,
-  HASH: 1,
-  ARRAY: 2,
-} as const;
+export { BPF_MAP_TYPE };
 
 /** update flags (uapi) */
 export const BPF_ANY = 0;
@@ -74,13 +71,42 @@ export interface BpfMapImpl {
   getNextKey(keyAddr: number, nextKeyAddr: number): number;
   /** the storage a program may touch through value pointers (checked mode) */
   readonly region: Region;
-  /** the constants the JIT's inline lookup embeds (jit/maps.ts) */
-  jitLayout(): JitMapLayout;
+  /**
+   * The constants the JIT's inline lookup embeds (jit/maps.ts). A map type
+   * without one still runs under the JIT, whose lookups then call the
+   * helper; the hardened JIT refuses programs using it (ENOTSUP).
+   */
+  jitLayout?(): JitMapLayout;
   /** a program run starts / ends: elements replaced during a run stay intact until it ends */
   enterRun(): void;
   exitRun(): void;
   /** release the storage */
   free(): void;
+}
+
+/**
+ * A row of the map-type table (maps/types.ts): everything the rest of
+ * tsbpf knows about a map type. Each implemented type declares its row
+ * beside its implementation (hash.ts, array.ts).
+ */
+export interface MapType<N extends string = string> {
+  /** the uapi name without BPF_MAP_TYPE_, in lower case (isa/uapi.ts) */
+  readonly name: N;
+  /** the uapi number, map_type of BPF_MAP_CREATE */
+  readonly id: number;
+  /** the kernel version that introduced it */
+  readonly since: string;
+  /**
+   * Every index below max_entries always has a value (arrays): a dump
+   * lists the non-zero ones; otherwise a dump lists the elements present.
+   */
+  readonly dense: boolean;
+  /**
+   * BPF_MAP_CREATE for this type, after the checks common to all types:
+   * the type's own create-time validation (BpfError, with the errno the
+   * kernel returns) and its storage, allocated once.
+   */
+  create(mem: AddressSpace, attr: MapAttr): BpfMapImpl;
 }
 
 /**

@@ -1,6 +1,8 @@
 /**
  * The 3.19 helpers (kernel/bpf/helpers.c): bpf_map_lookup_elem (1),
- * bpf_map_update_elem (2), bpf_map_delete_elem (3). r1 is the map's address
+ * bpf_map_update_elem (2), bpf_map_delete_elem (3), each declared once
+ * here (id, name, prototype, implementation, program types, kernel) and
+ * listed in the helper table (progs/helpers.ts). r1 is the map's address
  * (what an ld_imm64 of a map fd loads), r2..r4 point to the key and value;
  * results are a value pointer or 0, and 0 or a negative errno as a u64.
  *
@@ -12,22 +14,12 @@
 
 import { BpfError } from '../errors.js';
 import type { BpfMapImpl } from '../maps/map.js';
-import type { Helper, HelperEnv, HelperProto, HelperRegistry } from '../runtime/helpers.js';
+import type { HelperEnv } from '../runtime/helpers.js';
 import { ARG, RET, argU32, setR0 } from '../runtime/helpers.js';
+import { BPF_FUNC } from '../isa/uapi.js';
+import type { HelperDef } from './helper-def.js';
 
-export const BPF_FUNC = {
-  unspec: 0,
-  map_lookup_elem: 1,
-  map_update_elem: 2,
-  map_delete_elem: 3,
-} as const;
-
-/** The prototypes of helpers 1-3 (kernel/bpf/helpers.c), for the verifier. */
-export const MAP_HELPER_PROTOS: Record<number, HelperProto> = {
-  [BPF_FUNC.map_lookup_elem]: { ret: RET.PTR_TO_MAP_VALUE_OR_NULL, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY] },
-  [BPF_FUNC.map_update_elem]: { ret: RET.INTEGER, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY, ARG.PTR_TO_MAP_VALUE, ARG.ANYTHING] },
-  [BPF_FUNC.map_delete_elem]: { ret: RET.INTEGER, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY] },
-};
+export { BPF_FUNC };
 
 function mapArg(regs: Int32Array, env: HelperEnv, name: string): BpfMapImpl {
   const addr = argU32(regs, 1);
@@ -48,46 +40,40 @@ function pointer(regs: Int32Array, n: number, size: number, write: boolean, env:
   return addr;
 }
 
-/**
- * Register helpers 1-3 in `registry`, and `resolve` (the runtime's maps by
- * address) as the registry's map resolver for engines built without their
- * program's list of maps (runtime/helpers.ts, programMaps).
- */
-export function installMapHelpers(registry: HelperRegistry, resolve: (addr: number) => BpfMapImpl | undefined): void {
-  for (const h of mapHelpers()) registry.register(h);
-  registry.mapAt = resolve;
-}
+export const MAP_LOOKUP_ELEM: HelperDef = {
+  id: BPF_FUNC.map_lookup_elem,
+  name: 'bpf_map_lookup_elem',
+  proto: { ret: RET.PTR_TO_MAP_VALUE_OR_NULL, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY] },
+  progTypes: 'all',
+  since: '3.19',
+  call(regs, env) {
+    const map = mapArg(regs, env, 'bpf_map_lookup_elem');
+    setR0(regs, map.lookup(pointer(regs, 2, map.keySize, false, env)));
+  },
+};
 
-export function mapHelpers(): Helper[] {
-  return [
-    {
-      id: BPF_FUNC.map_lookup_elem,
-      name: 'bpf_map_lookup_elem',
-      proto: MAP_HELPER_PROTOS[BPF_FUNC.map_lookup_elem]!,
-      call(regs, env) {
-        const map = mapArg(regs, env, 'bpf_map_lookup_elem');
-        setR0(regs, map.lookup(pointer(regs, 2, map.keySize, false, env)));
-      },
-    },
-    {
-      id: BPF_FUNC.map_update_elem,
-      name: 'bpf_map_update_elem',
-      proto: MAP_HELPER_PROTOS[BPF_FUNC.map_update_elem]!,
-      call(regs, env) {
-        const map = mapArg(regs, env, 'bpf_map_update_elem');
-        const key = pointer(regs, 2, map.keySize, false, env);
-        const value = pointer(regs, 3, map.valueSize, false, env);
-        setR0(regs, map.update(key, value, regs[8]!, regs[9]!));
-      },
-    },
-    {
-      id: BPF_FUNC.map_delete_elem,
-      name: 'bpf_map_delete_elem',
-      proto: MAP_HELPER_PROTOS[BPF_FUNC.map_delete_elem]!,
-      call(regs, env) {
-        const map = mapArg(regs, env, 'bpf_map_delete_elem');
-        setR0(regs, map.delete(pointer(regs, 2, map.keySize, false, env)));
-      },
-    },
-  ];
-}
+export const MAP_UPDATE_ELEM: HelperDef = {
+  id: BPF_FUNC.map_update_elem,
+  name: 'bpf_map_update_elem',
+  proto: { ret: RET.INTEGER, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY, ARG.PTR_TO_MAP_VALUE, ARG.ANYTHING] },
+  progTypes: 'all',
+  since: '3.19',
+  call(regs, env) {
+    const map = mapArg(regs, env, 'bpf_map_update_elem');
+    const key = pointer(regs, 2, map.keySize, false, env);
+    const value = pointer(regs, 3, map.valueSize, false, env);
+    setR0(regs, map.update(key, value, regs[8]!, regs[9]!));
+  },
+};
+
+export const MAP_DELETE_ELEM: HelperDef = {
+  id: BPF_FUNC.map_delete_elem,
+  name: 'bpf_map_delete_elem',
+  proto: { ret: RET.INTEGER, args: [ARG.CONST_MAP_PTR, ARG.PTR_TO_MAP_KEY] },
+  progTypes: 'all',
+  since: '3.19',
+  call(regs, env) {
+    const map = mapArg(regs, env, 'bpf_map_delete_elem');
+    setR0(regs, map.delete(pointer(regs, 2, map.keySize, false, env)));
+  },
+};

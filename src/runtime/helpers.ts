@@ -1,12 +1,14 @@
 /**
- * The helper registry: functions a program calls with `call N`. A helper
- * reads its arguments from the caller's register file (r1..r5) and writes its
- * result to r0, so the engines pass no allocation across the call. The
- * register file is an Int32Array of 32 entries: r(i) is the pair
+ * The helper registry: the functions a runtime's engines call for `call N`
+ * (the helper table, progs/helpers.ts, installs the kernel's; a runtime may
+ * add its own, as the conformance vectors' `unwind`). A helper reads its
+ * arguments from the caller's register file (r1..r5) and writes its result
+ * to r0, so the engines pass no allocation across the call. The register
+ * file is an Int32Array of 32 entries: r(i) is the pair
  * (lo = regs[2i], hi = regs[2i+1]).
  *
- * Each helper carries its prototype (`proto`), but nothing reads it yet:
- * the verifier takes prototypes from its own table (verifier/check.ts).
+ * Prototypes (argument and return types) are the verifier's, which reads
+ * them from the helper table, never from this registry.
  *
  * A program reaches maps through helpers only as its own instructions
  * allow: each engine builds the program's map set once (programMaps) and
@@ -18,8 +20,19 @@ import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
 import { isLdImm64 } from '../isa/instruction.js';
 import type { BpfMapImpl } from '../maps/map.js';
+import { uapiHelperName } from '../isa/uapi.js';
 
 /** Argument kinds, as 3.19's enum bpf_arg_type. */
+/**
+ * The helper id of the trap that replaces, after verification, every
+ * instruction the verifier never reached (api/prog-load.ts): no registry can
+ * hold it (ids are 0..2^31-1), and the engines report a call to it as EFAULT.
+ */
+export const UNVISITED_TRAP = -1;
+
+/** The engines' message for reaching that trap (the JIT knows the pc in hardened mode only). */
+export const unvisitedTrapMessage = (pc?: number): string => `${pc === undefined ? '' : `pc ${pc}: `}reached an instruction the verifier never visited`;
+
 export const ARG = {
   ANYTHING: 0,
   CONST_MAP_PTR: 1,
@@ -64,7 +77,12 @@ export interface HelperEnv {
 export interface Helper {
   id: number;
   name: string;
-  proto: HelperProto;
+  /**
+   * The argument and return types. The verifier reads them from the helper
+   * table (progs/helpers.ts, where HelperDef requires them); a helper only a
+   * runtime registers may omit them: no verified program can call it.
+   */
+  proto?: HelperProto;
   /** Compute r0 from regs[2..11] (r1..r5) into regs[0..1]. */
   call(regs: Int32Array, env: HelperEnv): void;
   /**
@@ -102,6 +120,12 @@ export class HelperRegistry {
   ids(): number[] {
     return [...this.byId.keys()].sort((a, b) => a - b);
   }
+}
+
+/** Helper `id` as run-time errors name it: `8 (bpf_get_smp_processor_id)`, or the bare number when the kernel has no such helper. */
+export function helperLabel(id: number): string {
+  const name = uapiHelperName(id);
+  return name === undefined ? `${id}` : `${id} (${name})`;
 }
 
 /** Argument n (1..5) as an unsigned 32-bit number, when its high half is zero; else -1. */

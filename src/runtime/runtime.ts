@@ -5,10 +5,10 @@
  * a value written through a map pointer visible to the API without copying.
  */
 
-import type { Region } from '../vm/interpreter.js';
+import type { Region } from '../memory/address-space.js';
 import { HelperRegistry } from './helpers.js';
-import type { MemoryOptions } from './memory.js';
-import { AddressSpace } from './memory.js';
+import type { MemoryOptions } from '../memory/address-space.js';
+import { AddressSpace } from '../memory/address-space.js';
 
 export class Runtime {
   readonly mem: AddressSpace;

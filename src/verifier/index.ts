@@ -13,12 +13,15 @@
 import type { Slot } from '../isa/instruction.js';
 import { BPF_CALL, BPF_JMP, BPF_X } from '../isa/opcodes.js';
 import { checkCfg, VerifyError } from './cfg.js';
-import type { VerifierEnv } from './check.js';
 import { doCheck } from './check.js';
+import type { RuleTable, VerifierEnv } from './context.js';
+import { RULES_319 } from './rules.js';
 
 export { VerifierLog, formatState } from './log.js';
-export type { VerifierEnv } from './check.js';
-export { INSN_PROCESSED_LIMIT, MAX_PENDING_STATES, BPF_FUNC_MAX_ID } from './check.js';
+export type { InsnRule, RuleTable, VerifierEnv } from './context.js';
+export { CheckContext, PATH_END } from './context.js';
+export { RULES_319 } from './rules.js';
+export { INSN_PROCESSED_LIMIT, MAX_PENDING_STATES } from './check.js';
 export { VerifyError } from './cfg.js';
 export * from './state.js';
 
@@ -27,7 +30,8 @@ export type VerifyResult =
   | { ok: true; insnProcessed: number; visited: Uint8Array }
   | { ok: false; errno: VerifyError['errno']; message: string; insn?: number };
 
-export function verify(insns: readonly Slot[], env: VerifierEnv): VerifyResult {
+/** `rules`: the profile's rule per instruction class (3.19's unless given). */
+export function verify(insns: readonly Slot[], env: VerifierEnv, rules: RuleTable = RULES_319): VerifyResult {
   const print = (s: string): void => env.log.print(s);
   try {
     insns.forEach((insn, i) => {
@@ -37,7 +41,7 @@ export function verify(insns: readonly Slot[], env: VerifierEnv): VerifyResult {
       }
     });
     const pruning = checkCfg(insns, print);
-    const { insnProcessed, visited } = doCheck(insns, pruning, env);
+    const { insnProcessed, visited } = doCheck(insns, pruning, env, rules);
     if (env.log.level >= 2) print(`processed ${insnProcessed} insns\n`);
     return { ok: true, insnProcessed, visited };
   } catch (e) {

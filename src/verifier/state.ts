@@ -4,7 +4,8 @@
  * map; the stack is 512 byte-states (invalid, spill, misc) plus the register
  * spilled into each 8-byte slot. This file offers only what the domain
  * needs: construction, copy, and 3.19's states_equal comparison for pruning.
- * The per-instruction rules live in check.ts, the text in log.ts.
+ * The walk is check.ts, the per-instruction rules alu.ts, jmp.ts, mem.ts,
+ * call.ts and ld.ts, the text log.ts.
  *
  * The kernel's reg_state keeps `imm` and `map_ptr` in one union and
  * compares it bytewise; here a map "pointer" is the map's address in the

@@ -42,20 +42,11 @@ import type { Slot } from '../isa/instruction.js';
 import { isLdImm64, isLdImm64Pair, isLocalCall, slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
-import { programMaps } from '../runtime/helpers.js';
+import { helperLabel, programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
 import type { BpfMapImpl } from '../maps/map.js';
-import type { AddressSpace } from '../runtime/memory.js';
-import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../runtime/memory.js';
-
-export interface Region {
-  start: number;
-  /** exclusive */
-  end: number;
-  writable: boolean;
-  name: string;
-  /** a finer test inside [start, end), e.g. only the value part of allocated map elements */
-  contains?: (addr: number, end: number) => boolean;
-}
+import type { AddressSpace, Region } from '../memory/address-space.js';
+import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
+import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
 
 export interface InterpreterOptions {
   /** check every memory access against the allowed regions (default false) */
@@ -75,16 +66,6 @@ export interface InterpreterOptions {
    * nothing per instruction, and nothing at all when absent.
    */
   coverage?: Uint8Array;
-}
-
-/** Input of one run. Registers not given start at 0. */
-export interface RunInput {
-  r1?: number | bigint;
-  r2?: number | bigint;
-  /** the packet LD_ABS / LD_IND read */
-  packet?: { addr: number; len: number; netOff?: number };
-  /** regions this run may touch besides the stack (checked mode) */
-  regions?: readonly Region[];
 }
 
 const STRIDE = 2;
@@ -284,14 +265,7 @@ function div64(alo: number, ahi: number, blo: number, bhi: number, signed: boole
   return BigInt.asUintN(64, mod ? a % b : a / b);
 }
 
-export interface RunResult {
-  /** r0 at exit, as an unsigned 64-bit value */
-  r0: bigint;
-  /** instructions executed, counted at control transfers */
-  insns: number;
-}
-
-export class Interpreter {
+export class Interpreter implements Engine {
   readonly engineName = 'interpreter' as const;
   readonly slots: readonly Slot[];
   private readonly prog: Int32Array;
@@ -378,6 +352,9 @@ export class Interpreter {
     return { r0: (BigInt(this.retHi >>> 0) << 32n) | BigInt(this.retLo >>> 0), insns: this.executed };
   }
 
+  /** Nothing to give back: the code arena and the registers are the module's, the predecoded program is garbage-collected. */
+  free(): void {}
+
   /** Set up registers and the packet, then execute; r0 lands in retLo/retHi. */
   exec(input: RunInput = {}): void {
     clearRegisters();
@@ -441,7 +418,10 @@ export class Interpreter {
       h = this.helpers.get(id) ?? null;
       this.helperCache.set(id, h);
     }
-    if (h === null) throw new BpfError('EINVAL', `pc ${pc}: call to unknown helper ${id}`);
+    if (h === null) {
+      if (id === UNVISITED_TRAP) throw new BpfError('EFAULT', unvisitedTrapMessage(pc));
+      throw new BpfError('EINVAL', `pc ${pc}: call to unknown helper ${helperLabel(id)}`);
+    }
     return h;
   }
 

@@ -38,7 +38,8 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { BpfSystem, BPF_CMD } from '../../src/api/bpf.js';
 import { BpfError, ERRNO } from '../../src/errors.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { Collection, linkMapRefs, loadCollectionSpec } from '../../src/loader/collection.js';
+import { Collection } from '../../src/api/collection.js';
+import { linkMapRefs, loadCollectionSpec } from '../../src/loader/collection.js';
 import { parseProgram } from '../../src/cli/input.js';
 import { parseCapture, readCapture, summarize, writePcap } from '../../src/pcap/index.js';
 import type { Packet } from '../../src/pcap/index.js';
@@ -50,7 +51,7 @@ import type { SockFilter } from '../../src/cbpf/index.js';
 import { assemble } from '../../src/isa/asm.js';
 import { disasm } from '../../src/isa/disasm.js';
 import { encode, encodeSlots } from '../../src/isa/instruction.js';
-import { BPF_PROG_TYPE } from '../../src/progs/types.js';
+import { progTypeByName } from '../../src/progs/types.js';
 import { prng } from '../random-programs.js';
 import { conformanceDir, projectRoot } from '../conformance-data.js';
 import { slots as slotBytes, writeObj } from './elf-writer.js';
@@ -479,7 +480,7 @@ function loadProgramInput(prog: ReturnType<typeof parseProgram>): void {
   const slots = prog.slots.map((s) => ({ ...s }));
   linkMapRefs(slots, prog.fixups.map(([slot, index, offset]) => ({ slot, fd: fds[index]!, offset })));
   sys.bpf(BPF_CMD.BPF_PROG_LOAD, {
-    prog_type: prog.progType === 'unspec' ? BPF_PROG_TYPE.UNSPEC : BPF_PROG_TYPE.SOCKET_FILTER,
+    prog_type: progTypeByName(prog.progType).id,
     insns: encodeSlots(slots),
     license: prog.license,
   });

@@ -58,9 +58,10 @@ import {
   BPF_STX_MEM, BPF_STX_XADD,
 } from '../../src/isa/builders.js';
 import { MAP_HDR_SIZE } from '../../src/maps/map.js';
-import { SOCKET_FILTER } from '../../src/progs/types.js';
+import { SOCKET_FILTER, verifierRules } from '../../src/progs/types.js';
+import { PROFILE_3_19 } from '../../src/progs/profile.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../../src/runtime/memory.js';
+import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../../src/memory/address-space.js';
 import { verify, VerifierLog } from '../../src/verifier/index.js';
 import { Interpreter } from '../../src/vm/interpreter.js';
 import { withMapFds } from '../../src/bench/workloads.js';
@@ -523,9 +524,7 @@ export function visitedByVerifier(insns: readonly Instruction[]): Uint8Array | u
     i++;
   }
   const r = verify(slots, {
-    socketFilter: SOCKET_FILTER.ldAbs,
-    isValidCtxAccess: SOCKET_FILTER.isValidCtxAccess,
-    funcProto: SOCKET_FILTER.funcProto,
+    ...verifierRules(SOCKET_FILTER, PROFILE_3_19),
     gplCompatible: true,
     mapAt: (addr) => {
       const m = sys.mapByAddr(addr);
@@ -591,7 +590,14 @@ export function fuzz(seed: number, count: number, stopAtMs = Infinity): FuzzResu
     }
     if (!accepted(insns)) continue;
     result.accepted++;
-    const r = examine(insns);
+    let r: ReturnType<typeof examine>;
+    try {
+      r = examine(insns);
+    } catch (e) {
+      // the oracle's own setup failing (an engine refusing an accepted program) is a problem too, not a crash
+      result.problems.push(`examining the program threw ${e instanceof Error ? `${e.name} ${(e as { code?: string }).code ?? ''}: ${e.message}` : String(e)}\n${disasm(insns)}`);
+      continue;
+    }
     if (r.addressDependent) result.addressDependent++;
     result.problems.push(...r.problems);
   }

@@ -10,7 +10,9 @@
  *   0x11000 ..           the heap: contexts, packets, map storage
  *
  * The heap is a first-fit allocator with coalescing; memory grows on demand
- * up to a limit. It owns no eBPF semantics.
+ * up to a limit. A Region names a range of it a program may touch (what the
+ * checked interpreter and the hardened JIT test accesses against). It owns
+ * no eBPF semantics: maps, helpers and engines all build on it.
  */
 
 import { BpfError } from '../errors.js';
@@ -30,6 +32,17 @@ export const HEAP_BASE = STACK_TOP;
  * batch) so maps can tell which run looked an element up.
  */
 export const RUN_GEN_ADDR = NULL_PAGE_END - 8;
+
+/** A range of the address space a program may touch: a map's storage, a run's context or packet. */
+export interface Region {
+  start: number;
+  /** exclusive */
+  end: number;
+  writable: boolean;
+  name: string;
+  /** a finer test inside [start, end), e.g. only the value part of allocated map elements */
+  contains?: (addr: number, end: number) => boolean;
+}
 
 export interface MemoryOptions {
   /** upper bound of the memory in bytes (default 256 MiB) */

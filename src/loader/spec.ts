@@ -1,0 +1,42 @@
+/**
+ * The object-file specs: the maps and programs of a BPF object as data,
+ * before anything is created or loaded (cilium/ebpf's CollectionSpec,
+ * MapSpec and ProgramSpec). The ELF reader (collection.ts) and the BTF
+ * reader (btf.ts) build them; api/collection.ts turns them into live maps
+ * and programs. Types only, so both readers import them without importing
+ * each other.
+ */
+
+import type { Slot } from '../isa/instruction.js';
+import type { ProgTypeName } from '../progs/types.js';
+
+export interface MapSpecData {
+  name: string;
+  type: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  /** global data (.data, .rodata): the value of element 0 at creation; absent for .bss, which starts zeroed */
+  initial?: Uint8Array;
+}
+
+export interface ProgramSpecData {
+  /** the function symbol's name (or the section's, when it has no symbol) */
+  name: string;
+  section: string;
+  type: ProgTypeName;
+  /** the program's raw slots; ld_imm64 of maps carry src_reg 0 and imm 0 until loaded */
+  insns: Slot[];
+  /** the map each ld_imm64 slot refers to; with `offset`, a pointer into the map's value (global data) */
+  mapRefs: { slot: number; map: string; offset?: number }[];
+}
+
+export interface CollectionSpec {
+  maps: Record<string, MapSpecData>;
+  programs: Record<string, ProgramSpecData>;
+  license: string;
+  /** the `version` section (kernel version for kprobes), 0 when absent */
+  version: number;
+}
+

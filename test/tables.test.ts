@@ -1,0 +1,153 @@
+/**
+ * The map-type, program-type and helper tables (issue 14): rows agree with
+ * the uapi vocabulary, lookups name what they refuse, the verifier's helper
+ * bound is the profile's, disasm names helpers only where asked.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BpfError } from '../src/errors.js';
+import { BpfSystem } from '../src/api/bpf.js';
+import { assemble } from '../src/isa/asm.js';
+import { disasm } from '../src/isa/disasm.js';
+import { toSlots } from '../src/isa/instruction.js';
+import { MAP_TYPES, findMapType, mapTypeById, mapTypeByName, mapTypeName } from '../src/maps/types.js';
+import { PROG_TYPES, PROG_TYPE_NAMES, progTypeById, progTypeByName, progTypeBySection, verifierRules } from '../src/progs/types.js';
+import { HELPERS, funcProtoFor, helperDef } from '../src/progs/helpers.js';
+import { PROFILE_3_19, introducedBy } from '../src/progs/profile.js';
+import type { Profile } from '../src/progs/profile.js';
+import { BPF_FUNC, BPF_MAP_TYPE, BPF_PROG_TYPE, uapiHelperName, uapiMapTypeName, uapiProgTypeName } from '../src/isa/uapi.js';
+import { helperLabel } from '../src/runtime/helpers.js';
+import { AddressSpace } from '../src/memory/address-space.js';
+import { verify, VerifierLog } from '../src/verifier/index.js';
+
+function err(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    assert.ok(e instanceof BpfError, `not a BpfError: ${String(e)}`);
+    return `${e.code} ${e.message}`;
+  }
+  assert.fail('no error');
+}
+
+test('the uapi lists: numbers in order, names as the kernel spells them', () => {
+  assert.equal(Object.keys(BPF_MAP_TYPE).length, 34);
+  assert.equal(Object.keys(BPF_PROG_TYPE).length, 33);
+  assert.equal(Object.keys(BPF_FUNC).length, 212);
+  for (const t of [BPF_MAP_TYPE, BPF_PROG_TYPE, BPF_FUNC]) assert.deepEqual(Object.values(t), [...Object.values(t).keys()]);
+  assert.equal(uapiMapTypeName(5), 'percpu_hash');
+  assert.equal(uapiMapTypeName(33), 'arena');
+  assert.equal(uapiMapTypeName(34), undefined);
+  assert.equal(uapiProgTypeName(6), 'xdp');
+  assert.equal(uapiProgTypeName(32), 'netfilter');
+  assert.equal(uapiHelperName(1), 'bpf_map_lookup_elem');
+  assert.equal(uapiHelperName(6), 'bpf_trace_printk');
+  assert.equal(uapiHelperName(211), 'bpf_cgrp_storage_delete');
+  assert.equal(uapiHelperName(0), undefined);
+  assert.equal(uapiHelperName(212), undefined);
+  assert.equal(uapiHelperName(1.5), undefined);
+});
+
+test('every row carries its uapi name and number', () => {
+  assert.deepEqual(MAP_TYPES.map((t) => [t.name, t.id, t.since]), [['hash', 1, '3.19'], ['array', 2, '3.19']]);
+  for (const t of MAP_TYPES) assert.equal(uapiMapTypeName(t.id), t.name);
+  assert.deepEqual(PROG_TYPES.map((t) => [t.name, t.id, t.since]), [['socket_filter', 1, '3.19'], ['unspec', 0, '3.19']]);
+  for (const t of PROG_TYPES) assert.equal(uapiProgTypeName(t.id), t.name);
+  assert.deepEqual(HELPERS.map((h) => [h.id, h.name, h.since, h.progTypes]), [
+    [1, 'bpf_map_lookup_elem', '3.19', 'all'], [2, 'bpf_map_update_elem', '3.19', 'all'], [3, 'bpf_map_delete_elem', '3.19', 'all'],
+  ]);
+  for (const h of HELPERS) assert.equal(uapiHelperName(h.id), h.name);
+});
+
+test('map types: found by number and name, refused by name', () => {
+  assert.equal(mapTypeById(2).name, 'array');
+  assert.equal(mapTypeByName('hash').id, 1);
+  assert.equal(findMapType(5), undefined);
+  assert.equal(err(() => mapTypeById(5)), 'EINVAL map type percpu_hash (5) is not supported (supported: hash, array)');
+  assert.equal(err(() => mapTypeById(1000)), 'EINVAL unknown map type 1000 (supported: hash, array)');
+  assert.equal(err(() => mapTypeByName('ringbuf')), 'EINVAL map type ringbuf (27) is not supported (supported: hash, array)');
+  assert.equal(err(() => mapTypeByName('unspec')), 'EINVAL unknown map type unspec (supported: hash, array)');
+  assert.equal(err(() => mapTypeByName(3, '3')), 'EINVAL unknown map type 3 (supported: hash, array)');
+  assert.equal(mapTypeName(1), 'hash');
+  assert.equal(mapTypeName(6), 'percpu_array');
+  assert.equal(mapTypeName(99), 'type 99');
+  assert.deepEqual(MAP_TYPES.map((t) => t.dense), [false, true]);
+  // BPF_MAP_CREATE by number, and messages naming the type
+  const sys = new BpfSystem();
+  const fd = sys.bpf('BPF_MAP_CREATE', { map_type: BPF_MAP_TYPE.ARRAY, key_size: 4, value_size: 8, max_entries: 2 });
+  assert.equal(sys.mapOf(fd).impl.type, 2);
+  assert.equal(err(() => sys.bpf('BPF_MAP_DELETE_ELEM', { map_fd: fd, key: new Uint8Array(4) })), 'EINVAL array map elements cannot be deleted');
+  assert.equal(err(() => sys.bpf('BPF_MAP_CREATE', { map_type: BPF_MAP_TYPE.QUEUE, key_size: 0, value_size: 8, max_entries: 2 })), 'EINVAL map type queue (22) is not supported (supported: hash, array)');
+});
+
+test('program types: found by number, name and ELF section; refused by name', () => {
+  assert.equal(progTypeById(1).name, 'socket_filter');
+  assert.equal(progTypeByName('unspec').id, 0);
+  assert.equal(err(() => progTypeById(6)), 'EINVAL program type xdp (6) is not supported (supported: socket_filter, unspec)');
+  assert.equal(err(() => progTypeById(-1 >>> 0)), 'EINVAL unknown program type 4294967295 (supported: socket_filter, unspec)');
+  assert.equal(err(() => progTypeByName('kprobe')), 'EINVAL program type kprobe (2) is not supported (supported: socket_filter, unspec)');
+  assert.equal(err(() => progTypeByName('nonsense')), "EINVAL unknown program type 'nonsense' (supported: socket_filter, unspec)");
+  assert.deepEqual(PROG_TYPE_NAMES, ['socket_filter', 'unspec']);
+  assert.equal(progTypeBySection('socket1')?.name, 'socket_filter');
+  assert.equal(progTypeBySection('kprobe/sys_write'), undefined);
+  assert.equal(progTypeBySection('.text'), undefined);
+});
+
+test('a packet becomes a socket filter context in one place: the length at offset 0, the packet after the context', () => {
+  const sf = progTypeById(1);
+  assert.deepEqual(sf.context, { size: 8, writable: false });
+  assert.equal(sf.packet?.ctxSize, 8);
+  assert.equal(progTypeById(0).packet, undefined);
+  assert.deepEqual(progTypeById(0).context, { size: 16, writable: true });
+  const mem = new AddressSpace();
+  const run = sf.prepare(mem, new Uint8Array([1, 2, 3]));
+  const r1 = Number(run.input.r1);
+  assert.equal(mem.view.getUint32(r1, true), 3);
+  assert.equal(run.input.packet?.addr, r1 + 8);
+  assert.deepEqual([...run.snapshot()], [1, 2, 3]);
+  run.release();
+});
+
+test('helper prototypes come from the helper table, filtered by program type and profile', () => {
+  const proto = funcProtoFor('socket_filter', PROFILE_3_19);
+  assert.equal(proto(1), helperDef(1)!.proto);
+  assert.equal(proto(4), undefined);
+  // a profile of a kernel before 3.19 has none of them
+  assert.equal(funcProtoFor('socket_filter', { name: '3.18', maxHelperId: 1 })(1), undefined);
+  assert.equal(introducedBy('3.19', PROFILE_3_19), true);
+  assert.equal(introducedBy('4.1', PROFILE_3_19), false);
+  assert.equal(introducedBy('3.2', PROFILE_3_19), true);
+  assert.equal(introducedBy('3.19.1', { name: '3.19', maxHelperId: 4 }), false);
+});
+
+test("the verifier's helper bound is the profile's (__BPF_FUNC_MAX_ID), not the checker's", () => {
+  const check = (profile: Profile): string => {
+    const log = new VerifierLog(1, 1 << 16);
+    const r = verify(toSlots(assemble('call 4\nr0 = 0\nexit')), {
+      ...verifierRules(progTypeById(0), PROFILE_3_19), profile, gplCompatible: true, mapAt: () => undefined, log,
+    });
+    assert.equal(r.ok, false);
+    return log.toString();
+  };
+  assert.equal(check(PROFILE_3_19), '0: (85) call 4\ninvalid func 4\n');
+  // a profile whose kernel knows more ids: 4 passes the bound, and no helper 4 is declared
+  assert.equal(check({ name: '3.19', maxHelperId: 212 }), '0: (85) call 4\nunknown func 4\n');
+});
+
+test('disasm names helpers only when given names, and never in the 3.19 log style', () => {
+  const prog = assemble('call 1\ncall 6\ncall 999\ncall local f\nexit\nf:\nexit');
+  assert.equal(disasm(prog), '0: (85) call 1\n1: (85) call 6\n2: (85) call 999\n3: (85) call pc+1\n4: (95) exit\n5: (95) exit\n');
+  const named = disasm(prog, { helperName: uapiHelperName });
+  assert.equal(named, '0: (85) call bpf_map_lookup_elem#1\n1: (85) call bpf_trace_printk#6\n2: (85) call 999\n3: (85) call pc+1\n4: (95) exit\n5: (95) exit\n');
+  assert.equal(disasm(prog, { helperName: uapiHelperName, style: 'log319' }).split('\n')[0], '0: (85) call 1');
+  // the assembler reads bpftool's form back; the number decides
+  assert.deepEqual(assemble(named), prog);
+  assert.deepEqual(assemble('call bpf_map_update_elem#2 # a comment'), assemble('call 2'));
+  assert.deepEqual(assemble('r0 = 1 #1\nexit'), assemble('r0 = 1\nexit'));
+});
+
+test('run-time errors name a helper the kernel has', () => {
+  assert.equal(helperLabel(8), '8 (bpf_get_smp_processor_id)');
+  assert.equal(helperLabel(5000), '5000');
+});
