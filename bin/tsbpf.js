@@ -1,3 +1,14 @@
 #!/usr/bin/env node
-// The tsbpf command: the compiled CLI (built by `npm ci` / `npm run build`).
-import '../dist/src/cli/main.js';
+// The tsbpf command: the compiled CLI (built by `npm ci` / `npm run build`),
+// run over the process's own streams. The only place that runs main() and
+// owns the process: its exit code, and a closed pipe.
+import { main } from '../dist/src/cli/main.js';
+import { processIo } from '../dist/src/cli/io.js';
+
+// A closed pipe (`tsbpf disasm x | head`) ends the output quietly, as for any Unix tool.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw e;
+});
+
+process.exitCode = await main(process.argv.slice(2), processIo());

@@ -65,6 +65,7 @@ export class InternalError extends Error {
   }
 }
 
+/** Exhaustiveness over a union: `default: assertNever(x)` fails to compile when a member has no case. */
 export function assertNever(x: never): never {
   throw new InternalError(`unexpected value ${String(x)}`);
 }

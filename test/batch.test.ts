@@ -4,19 +4,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { BatchSession, fprintHex, printEntry } from '../src/cli/batch.js';
+import { spawnTsbpf, tsbpf } from './cli-harness.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-batch-'));
 
-function tsbpf(args: string[], input?: string) {
-  return spawnSync(process.execPath, [CLI, ...args], { input, encoding: 'utf8', timeout: 20000, env: { ...process.env, NO_COLOR: '1' } });
-}
 
 const SCRIPT = `# the strict 3.19 test_maps hash sequence, then an array map
 map create /sys/fs/bpf/h type hash key 8 value 8 entries 2 name h
@@ -41,10 +36,10 @@ map update name h key 1 2 value 1
 map frobnicate
 `;
 
-test('batch --json prints one object per command line, in order', () => {
+test('batch --json prints one object per command line, in order', async () => {
   const f = join(dir, 'script.txt');
   writeFileSync(f, SCRIPT);
-  const r = tsbpf(['batch', f, '--json']);
+  const r = await tsbpf(['batch', f, '--json']);
   assert.equal(r.status, 1);
   const objs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as unknown);
   assert.deepEqual(objs, [
@@ -76,10 +71,10 @@ test('batch --json prints one object per command line, in order', () => {
   assert.match(err[8]!, new RegExp(`^tsbpf: ${f}:21: unknown map command 'frobnicate'`));
 });
 
-test('batch human output follows bpftool', () => {
+test('batch human output follows bpftool', async () => {
   const f = join(dir, 'human.txt');
   writeFileSync(f, SCRIPT.split('\n').slice(0, 13).join('\n'));
-  const r = tsbpf(['batch', f]);
+  const r = await tsbpf(['batch', f]);
   assert.equal(r.stdout, [
     'key: 01 00 00 00 00 00 00 00  value: d2 04 00 00 00 00 00 00',
     'key:',
@@ -101,7 +96,7 @@ test('batch human output follows bpftool', () => {
   ].join('\n'));
 });
 
-test("bpftool's hex layout: groups of 8, lines of 16, names on their own lines for wide entries", () => {
+test("bpftool's hex layout: groups of 8, lines of 16, names on their own lines for wide entries", async () => {
   const b = Uint8Array.from({ length: 20 }, (_, i) => i);
   assert.equal(fprintHex(b), '00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f\n10 11 12 13');
   assert.equal(printEntry(Uint8Array.of(1), Uint8Array.of(2)), 'key: 01  value: 02\n');
@@ -110,7 +105,7 @@ test("bpftool's hex layout: groups of 8, lines of 16, names on their own lines f
   assert.equal(printEntry(new Uint8Array(4), new Uint8Array(17)), 'key:\n00 00 00 00\nvalue:\n00 00 00 00 00 00 00 00  00 00 00 00 00 00 00 00\n00\n');
 });
 
-test('map create validates like bpftool and 3.19', () => {
+test('map create validates like bpftool and 3.19', async () => {
   const s = new BatchSession();
   const run = (l: string) => s.execute(l)!;
   assert.deepEqual(run('map create m type hash key 8 value 8 entries 4').result, { ok: false, code: 'EINVAL' });
@@ -129,15 +124,22 @@ test('map create validates like bpftool and 3.19', () => {
   assert.deepEqual(run('map update name m key 1 0 0 0 0 0 0 0 value 0 0 0 0 0 0 0 0 sometimes').result, { ok: false, code: 'EINVAL' });
 });
 
-test('shell reads commands from stdin and keeps going after errors', () => {
-  const r = tsbpf(['shell'], 'map create m type hash key 1 value 1 entries 4 name m\nmap update name m key 7 value 9\nbogus\nmap dump name m\nquit\nmap dump name m\n');
+test('shell reads commands from stdin and keeps going after errors', async () => {
+  const r = await tsbpf(['shell'], 'map create m type hash key 1 value 1 entries 4 name m\nmap update name m key 7 value 9\nbogus\nmap dump name m\nquit\nmap dump name m\n');
   assert.equal(r.stdout, 'key: 07  value: 09\nFound 1 element\n');
   assert.equal(r.stderr, "Error: unknown object 'bogus' (only 'map' so far) (EINVAL)\n");
   assert.equal(r.status, 1);
 });
 
-test('batch on a missing file is a usage error', () => {
-  const r = tsbpf(['batch', join(dir, 'nope.txt')]);
+test('shell with its stdin piped into the tsbpf process: the same output and exit status', () => {
+  const r = spawnTsbpf(['shell'], 'map create m type hash key 1 value 1 entries 4 name m\nmap update name m key 7 value 9\nbogus\nmap dump name m\nquit\n');
+  assert.equal(r.stdout, 'key: 07  value: 09\nFound 1 element\n');
+  assert.equal(r.stderr, "Error: unknown object 'bogus' (only 'map' so far) (EINVAL)\n");
+  assert.equal(r.status, 1);
+});
+
+test('batch on a missing file is a usage error', async () => {
+  const r = await tsbpf(['batch', join(dir, 'nope.txt')]);
   assert.equal(r.status, 2);
   assert.equal(r.stderr, `tsbpf: ${join(dir, 'nope.txt')}: no such file (ENOENT)\n`);
 });

@@ -18,6 +18,10 @@ import { capturePackets, MAP_HEAVY, workloads } from '../src/bench/workloads.js'
 import { Runtime } from '../src/runtime/runtime.js';
 import { Interpreter } from '../src/vm/interpreter.js';
 import { PacketRunner } from '../src/api/packets.js';
+import { formatCapture, formatJson, formatMap, formatTable } from '../src/bench/report.js';
+import type { BenchRow, CaptureRow, MapRow } from '../src/bench/report.js';
+import { kernelRunSource } from '../src/bench/kernel.js';
+import { existsSync, readFileSync } from 'node:fs';
 
 const cc = process.env['CC'] ?? 'cc';
 const skip = spawnSync(cc, ['--version'], { stdio: 'ignore' }).status === 0 ? false : `no C compiler (${cc})`;
@@ -79,4 +83,37 @@ ${MAP_HEAVY.maps.map((m, i) => `  map_init(&maps[${i}], ${m.type === 'hash' ? 1 
   assert.deepEqual(out.slice(0, packets.length), verdicts);
   // every IPv4 TCP/UDP packet bumps two ports: 6 of each 8 packets are
   assert.equal(out[packets.length], (packets.length / 8) * 6 * 2);
+});
+
+const ROW: BenchRow = {
+  workload: 'alu', description: 'd', insnsPerRun: 1000,
+  interpreter: { nsPerRun: 2000, r0: 7n }, checked: { nsPerRun: 4000, r0: 7n },
+  jit: { nsPerRun: 100, r0: 7n, compileUsPerInsn: 0.5 }, hardened: { nsPerRun: 150, r0: 7n, pairedJitNs: 120 },
+  native: { nsPerRun: 50, r0: 7n },
+};
+const CAPTURE: CaptureRow = { packets: 1000000, matched: 250000, interpreterNs: 80, jitNs: 20, hardenedNs: 30, libpcapNs: 40 };
+const MAP: MapRow = { packets: 1000000, interpreterNs: 300, jitNs: 60, hardenedNs: 90, nativeNs: 30, verdictSum: 5, portPackets: 12n };
+
+test('the report: the workloads table, the capture and map lines, the JSON object', () => {
+  assert.equal(formatTable([ROW]), [
+    'workload  insns/run  native ns  interp ns  Minsn/s  x native  checked ns  x native  jit ns  x native  hardened ns  x jit  x native  kernel ns  jit x kernel  jit µs/insn',
+    'alu            1000       50.0     2000.0      500      40.0      4000.0      80.0   100.0      2.00        150.0   1.25      3.00        n/a           n/a         0.50',
+  ].join('\n'));
+  assert.equal(formatCapture(CAPTURE), "\ncapture: tcpdump 'tcp port 80' (classic BPF, converted) over 1000000 packets in memory, 250000 matched, ns per packet\n"
+    + '  interpreter 80.0  JIT (batched) 20.0  libpcap bpf_filter 40.0  kernel BPF_PROG_TEST_RUN n/a (no bpf(2))\n'
+    + '  JIT x libpcap 0.50x, JIT x kernel n/a\n'
+    + '  hardened JIT (batched) 30.0: 1.50x the JIT\n');
+  assert.equal(formatMap(MAP), `\nmap: ${MAP_HEAVY.description}, over the same packets (1000000 runs; 12 port hits per pass, checked equal on every engine), ns per packet\n`
+    + '  interpreter 300.0  JIT (batched) 60.0  native C with C maps 30.0  kernel BPF_PROG_TEST_RUN n/a (no bpf(2))\n'
+    + '  JIT x native 2.00x, JIT x kernel n/a, interpreter x native 10.0x\n'
+    + '  hardened JIT (batched) 90.0: 1.50x the JIT, 3.00x native\n');
+  const json = JSON.parse(formatJson({ workloads: [ROW], capture: CAPTURE, map: MAP })) as { workloads: { interpreter: { r0: string } }[]; map: { portPackets: string } };
+  assert.equal(json.workloads[0]!.interpreter.r0, '0x7');
+  assert.equal(json.map.portPackets, '0xc');
+});
+
+test('the kernel runner the bench builds is shipped with the package (src/bench/native, in package.json files)', () => {
+  assert.ok(existsSync(kernelRunSource()), kernelRunSource());
+  const pkg = JSON.parse(readFileSync(join(kernelRunSource(), '..', '..', '..', '..', 'package.json'), 'utf8')) as { files: string[] };
+  assert.ok(pkg.files.includes('src/bench/native'), `files: ${pkg.files.join(', ')}`);
 });

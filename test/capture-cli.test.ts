@@ -5,16 +5,17 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCapture, writePcap } from '../src/pcap/index.js';
+import { tsbpf } from './cli-harness.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-capture-'));
-const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60000, env: { ...process.env, NO_COLOR: '1', TZ: 'UTC' } });
+// filter prints tcpdump's local time of day: UTC here, whatever the machine's zone
+process.env['TZ'] = 'UTC';
+const run = (args: string[]) => tsbpf(args);
 
 /** An Ethernet/IPv4/TCP frame with the given flags and ports. */
 function tcpFrame(flags: number, sport: number, dport: number): Uint8Array {
@@ -49,7 +50,7 @@ writeFileSync(TCP_DD, [
   '{ 0x30, 0, 0, 0x00000017 },', '{ 0x15, 0, 1, 0x00000006 },', '{ 0x6, 0, 0, 0x00040000 },', '{ 0x6, 0, 0, 0x00000000 },',
 ].join('\n') + '\n');
 
-test('run --pcap counts packets and accepted ones, maps carried over', () => {
+test('run --pcap counts packets and accepted ones, maps carried over', async () => {
   // count packets per IP protocol in an array map indexed by the protocol byte
   const counter = join(dir, 'count.s');
   const asm = [
@@ -58,12 +59,12 @@ test('run --pcap counts packets and accepted ones, maps carried over', () => {
   ].join('\n');
   writeFileSync(counter, asm);
   const bin = join(dir, 'count.bin');
-  assert.equal(run(['asm', counter, '-o', bin]).status, 0);
+  assert.equal((await run(['asm', counter, '-o', bin])).status, 0);
   const bytes = readFileSync(bin);
   const insns = Array.from({ length: bytes.length / 8 }, (_, i) => bytes.subarray(i * 8, i * 8 + 8).toString('hex'));
   const spec = join(dir, 'count.json');
   writeFileSync(spec, JSON.stringify({ maps: [{ type: 'array', key_size: 4, value_size: 8, max_entries: 32 }], fixups: [[5, 0]], insns }));
-  const r = run(['run', spec, '--pcap', capture, '--json']);
+  const r = await run(['run', spec, '--pcap', capture, '--json']);
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.packets, 5);
@@ -78,8 +79,8 @@ test('run --pcap counts packets and accepted ones, maps carried over', () => {
   assert.equal(j.maps[0].length, 32);
 });
 
-test('filter prints tcpdump -nn summaries of the accepted packets', () => {
-  const r = run(['filter', synFilter, capture]);
+test('filter prints tcpdump -nn summaries of the accepted packets', async () => {
+  const r = await run(['filter', synFilter, capture]);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, [
     '01:00:00.000000 IP 10.0.0.1.40000 > 10.0.0.2.80: Flags [S], seq 7, win 4096, length 0',
@@ -89,19 +90,19 @@ test('filter prints tcpdump -nn summaries of the accepted packets', () => {
   assert.match(r.stderr, /^tsbpf: 5 packets \(0\.00 MB\) in \d+\.\d{3} s: .+ packets\/s, .+ MB\/s; 2 matched\n$/);
 });
 
-test('filter --count with a classic tcpdump -dd filter', () => {
-  const r = run(['filter', TCP_DD, capture, '--count']);
+test('filter --count with a classic tcpdump -dd filter', async () => {
+  const r = await run(['filter', TCP_DD, capture, '--count']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, '4 packets\n');
-  const i = run(['filter', TCP_DD, capture, '--count', '--engine', 'interpreter']);
+  const i = await run(['filter', TCP_DD, capture, '--count', '--engine', 'interpreter']);
   assert.equal(i.stdout, '4 packets\n');
 });
 
-test('filter -w writes accepted packets truncated to the returned length', () => {
+test('filter -w writes accepted packets truncated to the returned length', async () => {
   const trunc = join(dir, 'trunc.s');
   writeFileSync(trunc, 'mov %r6, %r1\nldabsb 23\njne %r0, 6, +2\nmov %r0, 20\nexit\nmov %r0, 0\nexit\n');
   const out = join(dir, 'out.pcap');
-  const r = run(['filter', trunc, capture, '-w', out]);
+  const r = await run(['filter', trunc, capture, '-w', out]);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout, '');
   const got = [...parseCapture(new Uint8Array(readFileSync(out)))];
@@ -115,24 +116,24 @@ test('filter -w writes accepted packets truncated to the returned length', () =>
   assert.equal(got[3]!.tsNs, 3600_000_000_000n + 4n * 1_500_000n);
 });
 
-test('a truncated capture: the packets before the fault are processed, then the error names the offset', () => {
+test('a truncated capture: the packets before the fault are processed, then the error names the offset', async () => {
   const whole = readFileSync(capture);
   const cut = join(dir, 'cut.pcap');
   // global header 24 + 2 records of 16 + 54, then 10 bytes of the third record's header
   writeFileSync(cut, whole.subarray(0, 24 + 2 * 70 + 10));
-  const r = run(['run', synFilter, '--pcap', cut, '--json']);
+  const r = await run(['run', synFilter, '--pcap', cut, '--json']);
   assert.equal(r.status, 2);
   const j = JSON.parse(r.stdout);
   assert.equal(j.packets, 2);
   assert.equal(j.accepted, 1);
   assert.equal(r.stderr, `tsbpf: ${cut}: offset 164: truncated record header (EINVAL)\n`);
-  const f = run(['filter', synFilter, cut]);
+  const f = await run(['filter', synFilter, cut]);
   assert.equal(f.status, 2);
   assert.equal(f.stdout.split('\n').length, 2);
 });
 
-test('disasm of classic BPF shows tcpdump -d and the converted eBPF', () => {
-  const r = run(['disasm', TCP_DD]);
+test('disasm of classic BPF shows tcpdump -d and the converted eBPF', async () => {
+  const r = await run(['disasm', TCP_DD]);
   assert.equal(r.status, 0, r.stderr);
   const lines = r.stdout.split('\n');
   assert.equal(lines[0], 'classic BPF (tcpdump -d):');
@@ -158,16 +159,16 @@ test('the progress bar: drawn on a terminal, cleared at the end, absent otherwis
   assert.deepEqual(quiet, []);
 });
 
-test('filter and run --pcap: clear one-line errors for a missing or garbage capture, and --repeat with --pcap', () => {
-  const missing = run(['filter', synFilter, join(dir, 'nope.pcap')]);
+test('filter and run --pcap: clear one-line errors for a missing or garbage capture, and --repeat with --pcap', async () => {
+  const missing = await run(['filter', synFilter, join(dir, 'nope.pcap')]);
   assert.equal(missing.status, 2);
   assert.equal(missing.stderr, `tsbpf: ${join(dir, 'nope.pcap')}: no such file (ENOENT)\n`);
   const junk = join(dir, 'junk.pcap');
   writeFileSync(junk, Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8));
-  const g = run(['filter', synFilter, junk]);
+  const g = await run(['filter', synFilter, junk]);
   assert.equal(g.status, 2);
   assert.equal(g.stderr, `tsbpf: ${junk}: offset 0: unrecognised magic 0x01020304 (EINVAL)\n`);
-  const rep = run(['run', synFilter, '--pcap', capture, '--repeat', '2']);
+  const rep = await run(['run', synFilter, '--pcap', capture, '--repeat', '2']);
   assert.equal(rep.status, 2);
   assert.equal(rep.stderr, 'tsbpf: --repeat does not apply to --pcap (each packet runs once) (EINVAL)\n');
 });

@@ -1,22 +1,22 @@
 /**
  * The CLI on captures that are not captures (issue 13, finding 8), run
- * through its process. tcpdump -r is the model: a file that does not open
+ * through main(). tcpdump -r is the model: a file that does not open
  * as a capture gives the error alone; a capture that opens and then faults
  * gives the results for the packets read, then the error. tsbpf exits 2 in
  * both cases (tcpdump exits 1). A directory is EISDIR, never EINVAL.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writePcap } from '../src/pcap/index.js';
+import { tsbpf } from './cli-harness.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-errors-'));
-const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 60000, env: { ...process.env, NO_COLOR: '1', TZ: 'UTC' } });
+process.env['TZ'] = 'UTC';
+const run = (args: string[]) => tsbpf(args);
 const synFilter = fileURLToPath(new URL('../../examples/syn-filter.s', import.meta.url));
 
 const text = join(dir, 'notes.pcap');
@@ -33,46 +33,46 @@ for (const [name, file, message] of [
   ['text', text, `offset 0: unrecognised magic 0x74686973 (EINVAL)`],
   ['a cut global header', short, `offset 0: truncated file header (EINVAL)`],
 ] as const) {
-  test(`run --pcap and filter on ${name}: the error alone, exit 2`, () => {
+  test(`run --pcap and filter on ${name}: the error alone, exit 2`, async () => {
     for (const args of [['run', synFilter, '--pcap', file], ['run', synFilter, '--pcap', file, '--json'], ['filter', synFilter, file], ['filter', synFilter, file, '--count']]) {
-      const r = run(args);
+      const r = await run(args);
       assert.equal(r.stdout, '', args.join(' '));
       assert.equal(r.stderr, `tsbpf: ${file}: ${message}\n`, args.join(' '));
       assert.equal(r.status, 2);
     }
     // and -w leaves no output file behind: the capture never opened
     const out = join(dir, `${name.replace(/ /g, '-')}.out.pcap`);
-    const w = run(['filter', synFilter, file, '-w', out]);
+    const w = await run(['filter', synFilter, file, '-w', out]);
     assert.equal(w.status, 2);
     assert.equal(existsSync(out), false);
   });
 }
 
-test('a capture that opens and faults before its first packet: the (empty) results, then the error', () => {
-  const r = run(['run', synFilter, '--pcap', headerOnly, '--json']);
+test('a capture that opens and faults before its first packet: the (empty) results, then the error', async () => {
+  const r = await run(['run', synFilter, '--pcap', headerOnly, '--json']);
   assert.equal(r.status, 2);
   assert.deepEqual(JSON.parse(r.stdout), { retval: 0, duration_ns: 0, runs: 0, maps: [], packets: 0, accepted: 0 });
   assert.equal(r.stderr, `tsbpf: ${headerOnly}: offset 24: truncated record header (EINVAL)\n`);
-  const c = run(['filter', synFilter, headerOnly, '--count']);
+  const c = await run(['filter', synFilter, headerOnly, '--count']);
   assert.equal(c.status, 2);
   assert.equal(c.stdout, '0 packets\n');
   assert.equal(c.stderr, `tsbpf: ${headerOnly}: offset 24: truncated record header (EINVAL)\n`);
 });
 
-test('a directory as the capture or as -w is EISDIR', () => {
+test('a directory as the capture or as -w is EISDIR', async () => {
   for (const args of [['filter', synFilter, folder], ['run', synFilter, '--pcap', folder], ['filter', synFilter, folder, '--count']]) {
-    const r = run(args);
+    const r = await run(args);
     assert.equal(r.stdout, '');
     assert.equal(r.stderr, `tsbpf: ${folder}: is a directory (EISDIR)\n`);
     assert.equal(r.status, 2);
   }
   const good = join(dir, 'good.pcap');
   writeFileSync(good, writePcap([{ data: new Uint8Array(60), tsNs: 0n }], 1));
-  const w = run(['filter', synFilter, good, '-w', folder]);
+  const w = await run(['filter', synFilter, good, '-w', folder]);
   assert.equal(w.stderr, `tsbpf: ${folder}: is a directory (EISDIR)\n`);
   assert.equal(w.status, 2);
   const missing = join(dir, 'missing.pcap');
-  const m = run(['filter', synFilter, missing]);
+  const m = await run(['filter', synFilter, missing]);
   assert.equal(m.stderr, `tsbpf: ${missing}: no such file (ENOENT)\n`);
   assert.equal(m.status, 2);
 });

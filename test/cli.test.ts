@@ -1,19 +1,16 @@
 /**
  * End-to-end tests of the `tsbpf` command (../shared/docs/CLI.md): each test
- * spawns the compiled CLI with Node and checks exit status, stdout and the
- * one-line stderr error format `tsbpf: <context>: <message> (<ERRNO>)`.
+ * runs the command (in process, through main(); a few through bin/tsbpf.js as
+ * a process of its own) and checks exit status, stdout and the one-line
+ * stderr error format `tsbpf: <context>: <message> (<ERRNO>)`.
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-/** The compiled test lives in dist/test/, the CLI in dist/src/cli/main.js. */
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
-const TIMEOUT_MS = 20_000;
+import { BIN, spawnTsbpf, tsbpf } from './cli-harness.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -28,27 +25,9 @@ function file(name: string, content: string | Uint8Array): string {
 
 const bytes = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex.replace(/\s+/g, ''), 'hex'));
 
-interface Result {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function tsbpf(args: string[], input?: string): Result {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    input: input ?? '',
-    encoding: 'utf8',
-    timeout: TIMEOUT_MS,
-    env: { ...process.env, TSBPF_DEBUG: '', NO_COLOR: '1' },
-  });
-  assert.equal(r.error, undefined, `tsbpf ${args.join(' ')} did not finish: ${String(r.error)}`);
-  assert.equal(r.signal, null, `tsbpf ${args.join(' ')} was killed by ${String(r.signal)}`);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
 /** Success: exit 0, nothing on stderr. */
-function ok(args: string[], input?: string): string {
-  const r = tsbpf(args, input);
+async function ok(args: string[], input?: string): Promise<string> {
+  const r = await tsbpf(args, input);
   assert.equal(r.stderr, '', `stderr of tsbpf ${args.join(' ')}`);
   assert.equal(r.status, 0);
   return r.stdout;
@@ -58,8 +37,8 @@ function ok(args: string[], input?: string): string {
  * A failure: the given exit status and exactly one stderr line, of the form
  * `tsbpf: ...: message (ERRNO)`, with no stack trace. Returns that line.
  */
-function fails(args: string[], status: number, errno: string, input?: string): string {
-  const r = tsbpf(args, input);
+async function fails(args: string[], status: number, errno: string, input?: string): Promise<string> {
+  const r = await tsbpf(args, input);
   assert.ok(!r.stderr.includes('    at '), `stack trace on stderr:\n${r.stderr}`);
   assert.equal(r.status, status, `exit status of tsbpf ${args.join(' ')}; stderr: ${r.stderr}`);
   const lines = r.stderr.split('\n');
@@ -84,8 +63,8 @@ interface RunJson {
   maps: unknown[];
 }
 
-function runJson(args: string[]): RunJson {
-  const out = ok(['run', ...args, '--json']);
+async function runJson(args: string[]): Promise<RunJson> {
+  const out = await ok(['run', ...args, '--json']);
   assert.ok(out.endsWith('\n') && out.indexOf('\n') === out.length - 1, `one JSON line: ${out}`);
   const j = JSON.parse(out) as RunJson;
   assert.deepEqual(Object.keys(j).sort(), ['duration_ns', 'maps', 'retval', 'runs']);
@@ -96,8 +75,8 @@ function runJson(args: string[]): RunJson {
 }
 
 describe('usage', () => {
-  test('--help exits 0 and lists the commands', () => {
-    const lines = ok(['--help']).split('\n');
+  test('--help exits 0 and lists the commands', async () => {
+    const lines = (await ok(['--help'])).split('\n');
     for (const prefix of [
       '  tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]',
       '  tsbpf disasm PROG ',
@@ -108,14 +87,14 @@ describe('usage', () => {
     }
   });
 
-  test('no arguments exits 2', () => {
-    assert.equal(tsbpf([]).status, 2);
+  test('no arguments exits 2', async () => {
+    assert.equal((await tsbpf([])).status, 2);
   });
 });
 
 describe('run', () => {
-  test('conformance dialect, human output', () => {
-    const out = ok(['run', file('a.s', MOV42_CONF)]);
+  test('conformance dialect, human output', async () => {
+    const out = await ok(['run', file('a.s', MOV42_CONF)]);
     const [retval, runs, end, ...rest] = out.split('\n');
     assert.equal(retval, 'retval  0x2a (42)');
     assert.match(runs!, /^runs {4}1 × \d+(\.\d+)? (ns|µs|ms) \(verified, WebAssembly JIT\)$/);
@@ -123,13 +102,13 @@ describe('run', () => {
     assert.deepEqual(rest, []);
   });
 
-  test('kernel syntax, human output', () => {
-    const out = ok(['run', file('k.s', MOV42_KERNEL)]);
+  test('kernel syntax, human output', async () => {
+    const out = await ok(['run', file('k.s', MOV42_KERNEL)]);
     assert.equal(out.split('\n')[0], 'retval  0x2a (42)');
   });
 
-  test('a 64-bit result in human output shows unsigned and signed', () => {
-    const out = ok(['run', file('big.s', 'lddw %r0, 0xffffffffffffffff\nexit\n')]);
+  test('a 64-bit result in human output shows unsigned and signed', async () => {
+    const out = await ok(['run', file('big.s', 'lddw %r0, 0xffffffffffffffff\nexit\n')]);
     assert.equal(out.split('\n')[0], 'retval  0xffffffffffffffff (18446744073709551615 = -1)');
   });
 
@@ -177,16 +156,23 @@ describe('run', () => {
     },
   ];
   for (const c of jsonCases) {
-    test(`--json: ${c.name}`, () => {
-      const j = runJson(c.args());
+    test(`--json: ${c.name}`, async () => {
+      const j = await runJson(c.args());
       assert.equal(j.retval, c.retval);
       assert.equal(j.runs, c.runs ?? 1);
     });
   }
 
-  test('program on stdin with "-"', () => {
-    const out = ok(['run', '-', '--json'], MOV42_CONF);
+  test('program on stdin with "-"', async () => {
+    const out = await ok(['run', '-', '--json'], MOV42_CONF);
     assert.equal((JSON.parse(out) as RunJson).retval, 42);
+  });
+
+  test('program on stdin with "-", piped into the tsbpf process', async () => {
+    const r = spawnTsbpf(['run', '-', '--json'], MOV42_CONF);
+    assert.equal(r.stderr, '');
+    assert.equal(r.status, 0);
+    assert.equal((JSON.parse(r.stdout) as RunJson).retval, 42);
   });
 });
 
@@ -206,23 +192,23 @@ describe('run with maps', () => {
     'exit',
   ].join('\n');
   const spec = (insns: string[], maps: object[], fixups: number[][]): object => ({ prog_type: 'unspec', maps, fixups, insns });
-  test('a spec with a hash map and a fixup prints the map after the run', () => {
+  test('a spec with a hash map and a fixup prints the map after the run', async () => {
     const asmFile = file('upd.s', src);
-    const raw = ok(['asm', asmFile, '-o', asmFile + '.bin']);
+    const raw = await ok(['asm', asmFile, '-o', asmFile + '.bin']);
     assert.equal(raw, '');
     const bytes = new Uint8Array(readFileSync(asmFile + '.bin'));
     const insns = Array.from({ length: bytes.length / 8 }, (_, i) => Buffer.from(bytes.subarray(i * 8, i * 8 + 8)).toString('hex'));
-    const j = JSON.parse(ok(['run', file('upd.json', JSON.stringify(spec(insns, [{ type: 'hash', key_size: 8, value_size: 8, max_entries: 4 }], [[6, 0]]))), '--json', '--repeat', '3']));
+    const j = JSON.parse(await ok(['run', file('upd.json', JSON.stringify(spec(insns, [{ type: 'hash', key_size: 8, value_size: 8, max_entries: 4 }], [[6, 0]]))), '--json', '--repeat', '3']));
     assert.equal(j.retval, 0);
     assert.equal(j.runs, 3);
     assert.deepEqual(j.maps, [[{ key: '0600000000000000', value: '2a00000000000000' }]]);
   });
-  test('an array map is printed whole, keys ascending', () => {
+  test('an array map is printed whole, keys ascending', async () => {
     const asmFile = file('upd2.s', src.replace('stdw [%r10-8], 6', 'stw [%r10-8], 1\nstw [%r10-4], 0'));
-    ok(['asm', asmFile, '-o', asmFile + '.bin']);
+    await ok(['asm', asmFile, '-o', asmFile + '.bin']);
     const bytes = new Uint8Array(readFileSync(asmFile + '.bin'));
     const insns = Array.from({ length: bytes.length / 8 }, (_, i) => Buffer.from(bytes.subarray(i * 8, i * 8 + 8)).toString('hex'));
-    const j = JSON.parse(ok(['run', file('upd2.json', JSON.stringify(spec(insns, [{ type: 'array', key_size: 4, value_size: 8, max_entries: 3 }], [[7, 0]]))), '--json']));
+    const j = JSON.parse(await ok(['run', file('upd2.json', JSON.stringify(spec(insns, [{ type: 'array', key_size: 4, value_size: 8, max_entries: 3 }], [[7, 0]]))), '--json']));
     assert.equal(j.retval, 0);
     assert.deepEqual(j.maps, [[
       { key: '00000000', value: '0000000000000000' },
@@ -265,57 +251,57 @@ describe('disasm and asm', () => {
     8500000001000000
     9500000000000000`);
 
-  test('disasm of assembly prints the verifier-log syntax', () => {
-    assert.equal(ok(['disasm', file('prog.s', SOURCE)]), DISASM);
+  test('disasm of assembly prints the verifier-log syntax', async () => {
+    assert.equal(await ok(['disasm', file('prog.s', SOURCE)]), DISASM);
   });
 
-  test('disasm of the raw bytes prints the same', () => {
-    assert.equal(ok(['disasm', file('prog.bin', BYTES)]), DISASM);
+  test('disasm of the raw bytes prints the same', async () => {
+    assert.equal(await ok(['disasm', file('prog.bin', BYTES)]), DISASM);
   });
 
-  test('asm -o writes exactly the expected bytes', () => {
+  test('asm -o writes exactly the expected bytes', async () => {
     const out = join(dir, 'asm-out.bin');
-    assert.equal(ok(['asm', file('prog.s', SOURCE), '-o', out]), '');
+    assert.equal(await ok(['asm', file('prog.s', SOURCE), '-o', out]), '');
     assert.deepEqual(new Uint8Array(readFileSync(out)), BYTES);
   });
 
-  test('asm to stdout (not a TTY) writes the raw bytes', () => {
-    const r = spawnSync(process.execPath, [CLI, 'asm', file('prog.s', SOURCE)], { timeout: TIMEOUT_MS });
+  test('asm to stdout (not a TTY) writes the raw bytes', async () => {
+    const r = await tsbpf(['asm', file('prog.s', SOURCE)]);
     assert.equal(r.status, 0);
-    assert.deepEqual(new Uint8Array(r.stdout), BYTES);
+    assert.deepEqual(r.stdoutBytes, BYTES);
   });
 
-  test('asm then disasm then asm round trip', () => {
+  test('asm then disasm then asm round trip', async () => {
     const first = join(dir, 'round1.bin');
-    ok(['asm', file('prog.s', SOURCE), '-o', first]);
-    const text = ok(['disasm', first]);
+    await ok(['asm', file('prog.s', SOURCE), '-o', first]);
+    const text = await ok(['disasm', first]);
     assert.equal(text, DISASM);
     const second = join(dir, 'round2.bin');
-    ok(['asm', file('disasm.txt', text), '-o', second]);
+    await ok(['asm', file('disasm.txt', text), '-o', second]);
     assert.deepEqual(readFileSync(second), readFileSync(first));
   });
 });
 
 describe('run-time faults exit 1', () => {
-  test('a null pointer read is EFAULT in the checked interpreter', () => {
+  test('a null pointer read is EFAULT in the checked interpreter', async () => {
     const prog = file('null.s', 'mov %r1, 0\nldxw %r0, [%r1+0]\nexit\n');
-    const line = fails(['run', prog, '--unverified'], 1, 'EFAULT');
+    const line = await fails(['run', prog, '--unverified'], 1, 'EFAULT');
     assert.equal(line, `tsbpf: ${prog}: pc 1: invalid read of 4 bytes at 0x0: null pointer dereference (EFAULT)`);
   });
 
-  test('an infinite loop stops at the budget with E2BIG', () => {
+  test('an infinite loop stops at the budget with E2BIG', async () => {
     const prog = file('loop.s', 'ja -1\nexit\n');
-    const line = fails(['run', prog, '--budget', '1000', '--unverified'], 1, 'E2BIG');
+    const line = await fails(['run', prog, '--budget', '1000', '--unverified'], 1, 'E2BIG');
     assert.ok(line.startsWith(`tsbpf: ${prog}: `), line);
     assert.ok(line.includes('budget of 1000 '), line);
   });
 
-  test('an infinite loop under the default budget still terminates', () => {
-    fails(['run', file('loop.s', 'ja -1\nexit\n'), '--unverified'], 1, 'E2BIG');
+  test('an infinite loop under the default budget still terminates', async () => {
+    await fails(['run', file('loop.s', 'ja -1\nexit\n'), '--unverified'], 1, 'E2BIG');
   });
 
-  test('falling off the end is EFAULT', () => {
-    fails(['run', file('noexit.s', 'mov %r0, 1\n'), '--unverified'], 1, 'EFAULT');
+  test('falling off the end is EFAULT', async () => {
+    await fails(['run', file('noexit.s', 'mov %r0, 1\n'), '--unverified'], 1, 'EFAULT');
   });
 });
 
@@ -327,18 +313,18 @@ describe('the verifier rejects before running: exit 1', () => {
     ['reading r2 (not initialised)', 'mov %r0, %r2\nexit\n', 'EACCES', 'insn 0: R2 !read_ok'],
   ];
   for (const [name, src, errno, message] of cases) {
-    test(name, () => {
+    test(name, async () => {
       const prog = file('v.s', src);
-      const r = tsbpf(['run', prog]);
+      const r = await tsbpf(['run', prog]);
       assert.equal(r.status, 1);
       assert.equal(r.stderr, `tsbpf: ${prog}: ${message} (${errno})\n`);
       // the log goes to stdout, its last line the verifier's message
       assert.equal(r.stdout.trimEnd().split('\n').at(-1), message.replace(/^insn \d+: /, ''));
     });
   }
-  test('--json prints the verify object', () => {
+  test('--json prints the verify object', async () => {
     const prog = file('v.s', 'mov %r0, %r2\nexit\n');
-    const r = tsbpf(['run', prog, '--json']);
+    const r = await tsbpf(['run', prog, '--json']);
     assert.equal(r.status, 1);
     assert.deepEqual(JSON.parse(r.stdout), { accepted: false, code: 'EACCES', log: '0: (bf) r0 = r2\nR2 !read_ok\n' });
   });
@@ -541,9 +527,9 @@ describe('bad input exits 2 with one error line', () => {
     },
   ];
   for (const c of cases) {
-    test(c.name, () => {
+    test(c.name, async () => {
       const args = c.args();
-      const line = fails(args, 2, c.errno);
+      const line = await fails(args, 2, c.errno);
       if (c.line) assert.equal(line, c.line(args));
       for (const s of c.includes ?? []) assert.ok(line.includes(s), `'${s}' in: ${line}`);
       // Errors about the program file name it as the context.
@@ -563,14 +549,14 @@ describe('bad input exits 2 with one error line', () => {
     },
   ];
   for (const c of usageErrors) {
-    test(`usage error: ${c.name}`, () => {
-      const line = fails(c.args(), 2, 'EINVAL');
+    test(`usage error: ${c.name}`, async () => {
+      const line = await fails(c.args(), 2, 'EINVAL');
       assert.ok(line.includes(c.includes), line);
     });
   }
   for (const c of usageErrors) {
-    test(`usage error: ${c.name}: exit 2, first stderr line is the error`, () => {
-      const r = tsbpf(c.args());
+    test(`usage error: ${c.name}: exit 2, first stderr line is the error`, async () => {
+      const r = await tsbpf(c.args());
       assert.equal(r.status, 2);
       assert.ok(!r.stderr.includes('    at '));
       const first = r.stderr.split('\n')[0]!;
@@ -579,20 +565,20 @@ describe('bad input exits 2 with one error line', () => {
     });
   }
 
-  test('a jump out of range names the file', () => {
+  test('a jump out of range names the file', async () => {
     const prog = file('far.bin', bytes('9500000000000000 0500050000000000'));
-    const r = tsbpf(['run', prog, '--unverified']);
+    const r = await tsbpf(['run', prog, '--unverified']);
     assert.equal(r.status, 1);
     assert.equal(r.stderr, `tsbpf: ${prog}: jump out of range from insn 1 to 7 (EINVAL)\n`);
     // the verifier sees the unreachable instruction first
-    const v = tsbpf(['run', prog]);
+    const v = await tsbpf(['run', prog]);
     assert.equal(v.status, 1);
     assert.equal(v.stderr, `tsbpf: ${prog}: unreachable insn 1 (EINVAL)\n`);
   });
 
   for (const seed of [1, 2, 3]) {
-    test(`4096 pseudo-random bytes (seed ${seed}) fail cleanly`, () => {
-      const r = tsbpf(['run', file(`garbage-${seed}.bin`, garbage(seed))]);
+    test(`4096 pseudo-random bytes (seed ${seed}) fail cleanly`, async () => {
+      const r = await tsbpf(['run', file(`garbage-${seed}.bin`, garbage(seed))]);
       assert.ok(r.status === 1 || r.status === 2, `exit status ${r.status}`);
       assert.ok(!r.stderr.includes('    at '));
       assert.match(r.stderr, /^tsbpf: [^\n]+ \(E[A-Z0-9]+\)\n$/);
@@ -617,38 +603,75 @@ describe('conformance-plugin', () => {
     { name: 'plain hex on stdin', args: [], stdin: 'b70000002a0000009500000000000000\n', out: '2a\n' },
   ];
   for (const c of cases) {
-    test(c.name, () => {
-      assert.equal(ok(['conformance-plugin', ...c.args], c.stdin), c.out);
+    test(c.name, async () => {
+      assert.equal(await ok(['conformance-plugin', ...c.args], c.stdin), c.out);
     });
   }
 
-  test('--jit runs the program in the WebAssembly JIT', () => {
-    assert.equal(ok(['conformance-plugin', '--jit'], MOV42), '2a\n');
-    assert.equal(ok(['conformance-plugin', '--jit', base16(bytes('002a'))], LOAD_BYTE1), '2a\n');
-    assert.equal(ok(['conformance-plugin', '--jit'], ALL_ONES), 'ffffffffffffffff\n');
+  test('--jit runs the program in the WebAssembly JIT', async () => {
+    assert.equal(await ok(['conformance-plugin', '--jit'], MOV42), '2a\n');
+    assert.equal(await ok(['conformance-plugin', '--jit', base16(bytes('002a'))], LOAD_BYTE1), '2a\n');
+    assert.equal(await ok(['conformance-plugin', '--jit'], ALL_ONES), 'ffffffffffffffff\n');
   });
 
   for (const opt of ['--foo', '--profile']) {
-    test(`${opt} is rejected`, () => {
-      const r = tsbpf(['conformance-plugin', opt], MOV42);
+    test(`${opt} is rejected`, async () => {
+      const r = await tsbpf(['conformance-plugin', opt], MOV42);
       assert.equal(r.status, 1);
       assert.equal(r.stdout, '');
       assert.equal(r.stderr, `Invalid arguments: ${opt}\n`);
     });
   }
 
-  test('a faulting program exits non-zero', () => {
-    const r = tsbpf(['conformance-plugin'], NULL_READ);
+  test('a faulting program exits non-zero', async () => {
+    const r = await tsbpf(['conformance-plugin'], NULL_READ);
     assert.notEqual(r.status, 0);
     assert.equal(r.stdout, '');
     assert.ok(!r.stderr.includes('    at '));
     assert.ok(r.stderr.endsWith(' (EFAULT)\n'), r.stderr);
   });
 
-  test('an unknown opcode exits non-zero', () => {
-    const r = tsbpf(['conformance-plugin'], base16(bytes('ff00000000000000')));
+  test('an unknown opcode exits non-zero', async () => {
+    const r = await tsbpf(['conformance-plugin'], base16(bytes('ff00000000000000')));
     assert.notEqual(r.status, 0);
     assert.equal(r.stdout, '');
     assert.ok(r.stderr.endsWith(' (EINVAL)\n'), r.stderr);
+  });
+});
+
+describe('the tsbpf process (bin/tsbpf.js)', () => {
+  test('the bin entry: --help exits 0, no arguments 2, a failure prints one line', async () => {
+    const help = spawnTsbpf(['--help']);
+    assert.equal(help.status, 0);
+    assert.equal(help.stderr, '');
+    assert.ok(help.stdout.startsWith('tsbpf: the Linux eBPF subsystem in TypeScript\n'), help.stdout);
+    assert.equal(spawnTsbpf([]).status, 2);
+    const missing = join(dir, 'no-such-file.s');
+    const r = spawnTsbpf(['disasm', missing]);
+    assert.equal(r.status, 2);
+    assert.equal(r.stderr, `tsbpf: ${missing}: no such file (ENOENT)\n`);
+  });
+
+  test('importing the CLI runs nothing (no output, exit 0): bin/tsbpf.js is what runs main()', () => {
+    const url = new URL('../src/cli/main.js', import.meta.url).href;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', `await import(${JSON.stringify(url)});`], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r.stdout, '');
+    assert.equal(r.stderr, '');
+    assert.equal(r.status, 0);
+    assert.match(spawnTsbpf(['--version']).stdout, /^tsbpf \d+\.\d+\.\d+\n$/);
+  });
+
+  test('a reader that closes the pipe early (tsbpf disasm | head -1) ends the output quietly: exit 0, nothing on stderr', async () => {
+    const prog = file('long.s', 'r0 = 0\n'.repeat(20000) + 'exit\n');
+    const child = spawn(process.execPath, [BIN, 'disasm', prog], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', TSBPF_DEBUG: '' } });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const first = await new Promise<string>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(d.toString())));
+    // like head: read one chunk, then close the read end of the pipe
+    child.stdout.destroy();
+    const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
+    assert.ok(first.startsWith('0: (b7) r0 = 0\n'), first.slice(0, 40));
+    assert.equal(stderr, '');
+    assert.equal(code, 0);
   });
 });

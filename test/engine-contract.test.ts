@@ -12,7 +12,8 @@ import { assemble, toSlots } from '../src/isa/index.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import type { Engine, EngineName, RunInput } from '../src/runtime/engine.js';
 import { Interpreter } from '../src/vm/interpreter.js';
-import { JitProgram, batchBytes, batchVerdicts, writeBatchDescriptor } from '../src/jit/compile.js';
+import { JitProgram } from '../src/jit/program.js';
+import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../src/jit/batch.js';
 
 /** r0 = the u32 at r1 + r2 (a byte offset into 8 bytes), plus a loop of r2 rounds: 3 + 3 * r2 + 2 instructions. */
 const SOURCE = `

@@ -6,25 +6,25 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { projectRoot } from './conformance-data.js';
+import { tsbpf } from './cli-harness.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+// filter prints tcpdump's local time of day: UTC here, whatever the machine's zone
+process.env['TZ'] = 'UTC';
 const ex = (f: string): string => join(projectRoot(), 'examples', f);
 const sample = ex('sample.pcap');
 
 interface RunOut { packets: number; accepted: number; maps: { key: string; value: string }[][] }
-function run(obj: string): RunOut {
-  const r = spawnSync(process.execPath, [CLI, 'run', ex(obj), '--pcap', sample, '--json'], { encoding: 'utf8' });
+async function run(obj: string): Promise<RunOut> {
+  const r = await tsbpf(['run', ex(obj), '--pcap', sample, '--json']);
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as RunOut;
 }
 const nonzero = (m: { key: string; value: string }[]): { key: string; value: string }[] => m.filter((e) => /[^0]/.test(e.value));
 
-test('proto-count: packets and bytes per IP protocol', () => {
-  const j = run('proto-count.o');
+test('proto-count: packets and bytes per IP protocol', async () => {
+  const j = await run('proto-count.o');
   assert.equal(j.packets, 9);
   assert.equal(j.accepted, 0);
   // TCP: five 54-byte packets and one with 100 bytes of payload; UDP: 76 + 102 bytes
@@ -34,8 +34,8 @@ test('proto-count: packets and bytes per IP protocol', () => {
   ]);
 });
 
-test('flow-table: one entry per 5-tuple, first inserted with BPF_NOEXIST then counted in place', () => {
-  const j = run('flow-table.o');
+test('flow-table: one entry per 5-tuple, first inserted with BPF_NOEXIST then counted in place', async () => {
+  const j = await run('flow-table.o');
   // key: saddr, daddr (host-order words of the big-endian loads), sport, dport, proto
   assert.deepEqual(j.maps[0], [
     { key: '0100000a1401a8c0409cbb0106000000', value: '03000000000000000601000000000000' },
@@ -46,8 +46,8 @@ test('flow-table: one entry per 5-tuple, first inserted with BPF_NOEXIST then co
   ]);
 });
 
-test('ipv4-options: the first option type counted, the DNS query accepted past its longer header', () => {
-  const j = run('ipv4-options.o');
+test('ipv4-options: the first option type counted, the DNS query accepted past its longer header', async () => {
+  const j = await run('ipv4-options.o');
   assert.equal(j.accepted, 1);
   assert.deepEqual(nonzero(j.maps[0]!), [
     { key: '00000000', value: '0700000000000000' },
@@ -55,9 +55,9 @@ test('ipv4-options: the first option type counted, the DNS query accepted past i
   ]);
 });
 
-test('syn-filter.o and syn-filter.s keep the same two connection attempts', () => {
+test('syn-filter.o and syn-filter.s keep the same two connection attempts', async () => {
   for (const prog of ['syn-filter.o', 'syn-filter.s']) {
-    const r = spawnSync(process.execPath, [CLI, 'filter', ex(prog), sample], { encoding: 'utf8', env: { ...process.env, TZ: 'UTC' } });
+    const r = await tsbpf(['filter', ex(prog), sample]);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, [
       '16:00:00.000000 IP 10.0.0.1.40000 > 192.168.1.20.443: Flags [S], seq 1, win 65535, length 0',
@@ -67,8 +67,8 @@ test('syn-filter.o and syn-filter.s keep the same two connection attempts', () =
   }
 });
 
-test('modern: a BTF-defined hash map and global variables (.rodata, .bss, .data as one-element arrays)', () => {
-  const j = run('modern.o');
+test('modern: a BTF-defined hash map and global variables (.rodata, .bss, .data as one-element arrays)', async () => {
+  const j = await run('modern.o');
   assert.equal(j.packets, 9);
   // TCP to ports below the read-only limit 1024: 443 three times, 80 twice
   assert.equal(j.accepted, 5);

@@ -10,14 +10,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Runtime } from '../src/runtime/runtime.js';
 import { Interpreter } from '../src/vm/interpreter.js';
-import { batchBytes, JitProgram, writeBatchDescriptor } from '../src/jit/compile.js';
-import type { HardenedOptions } from '../src/jit/compile.js';
+import { batchBytes, writeBatchDescriptor } from '../src/jit/batch.js';
+import { JitProgram } from '../src/jit/program.js';
+import type { HardenedOptions } from '../src/jit/hardened.js';
 import { BpfError } from '../src/errors.js';
 import { assemble, encode, toSlots } from '../src/isa/index.js';
 import { conformanceHelpers } from '../src/api/conformance.js';
@@ -27,10 +26,11 @@ import { MAP_HDR, MAP_MAGIC } from '../src/maps/map.js';
 import { RUN_GEN_ADDR, STACK_TOP } from '../src/memory/address-space.js';
 import { capturePackets, workloads } from '../src/bench/workloads.js';
 import { loadMapHeavy } from '../src/bench/bench.js';
+import { tsbpf } from './cli-harness.js';
+import type { CliResult } from './cli-harness.js';
 import { loadVectors, parseVector, projectRoot } from './conformance-data.js';
 import { prng, randomSocketFilter } from './random-programs.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const HARDENED: HardenedOptions = { batchContext: { size: 8, writable: false } };
 
 /** r0 in hex, or the error as "CODE message". */
@@ -103,11 +103,10 @@ test('the JIT refuses registers beyond r10 (they would index its own locals) and
 /** The bpf_conformance runner's base16: two hex digits and two spaces per byte. */
 const base16 = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, '0') + '  ').join('');
 
-test('conformance-plugin --jit: the r10 recursion is one E2BIG line and exit 1, as with --interpret (was a stack overflow, exit 70)', () => {
+test('conformance-plugin --jit: the r10 recursion is one E2BIG line and exit 1, as with --interpret (was a stack overflow, exit 70)', async () => {
   const program = base16(encode(assemble('call local f\nexit\nf:\nlddw %r10, 0x20000\ncall local f\nexit')));
   for (const opt of ['--jit', '--interpret']) {
-    const r = spawnSync(process.execPath, [CLI, 'conformance-plugin', opt], { input: program, encoding: 'utf8', timeout: 60_000 });
-    assert.equal(r.error, undefined);
+    const r = await tsbpf(['conformance-plugin', opt], program);
     assert.equal(r.stdout, '', opt);
     assert.equal(r.stderr, 'pc 4: call depth exceeds 8 frames (E2BIG)\n', opt);
     assert.equal(r.status, 1, opt);
@@ -351,17 +350,12 @@ test('hardened = normal JIT: the bench workloads, and the map workload over the 
   assert.deepEqual(pass('jit-hardened'), normal);
 });
 
-test('CLI: run --engine jit-hardened runs an unverified program with its accesses checked', () => {
-  const run = (src: string): { status: number | null; stdout: string; stderr: string } => {
-    const r = spawnSync(process.execPath, [CLI, 'run', '-', '--unverified', '--engine', 'jit-hardened'], {
-      input: src, encoding: 'utf8', timeout: 60_000, env: { ...process.env, NO_COLOR: '1', TSBPF_DEBUG: '' },
-    });
-    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-  };
-  const good = run('stdw [%r10-8], 5\nldxdw %r0, [%r10-8]\nexit\n');
+test('CLI: run --engine jit-hardened runs an unverified program with its accesses checked', async () => {
+  const run = (src: string): Promise<CliResult> => tsbpf(['run', '-', '--unverified', '--engine', 'jit-hardened'], src);
+  const good = await run('stdw [%r10-8], 5\nldxdw %r0, [%r10-8]\nexit\n');
   assert.equal(good.status, 0, good.stderr);
   assert.match(good.stdout, /^retval {2}0x5 \(5\)\nruns {4}1 × .* \(unverified, hardened WebAssembly JIT\)\n$/);
-  const bad = run('mov %r1, 0\nldxdw %r0, [%r1+0]\nexit\n');
+  const bad = await run('mov %r1, 0\nldxdw %r0, [%r1+0]\nexit\n');
   assert.equal(bad.stdout, '');
   assert.equal(bad.stderr, 'tsbpf: -: pc 1: invalid read of 8 bytes at 0x0: null pointer dereference (EFAULT)\n');
   assert.equal(bad.status, 1);

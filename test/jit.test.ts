@@ -9,7 +9,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Runtime } from '../src/runtime/runtime.js';
 import { Interpreter } from '../src/vm/interpreter.js';
-import { JitProgram } from '../src/jit/compile.js';
+import { JitProgram } from '../src/jit/program.js';
 import { BpfError } from '../src/errors.js';
 import { assemble, encode, toSlots } from '../src/isa/index.js';
 import { conformanceHelpers } from '../src/api/conformance.js';
@@ -19,7 +19,7 @@ import { BpfMap, u32, u64 } from '../src/api/map.js';
 import { PacketRunner } from '../src/api/packets.js';
 import { loadVectors, parseVector, projectRoot } from './conformance-data.js';
 import { prng, randomSocketFilter } from './random-programs.js';
-import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../src/jit/compile.js';
+import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../src/jit/batch.js';
 
 test('conformance vectors under the JIT: all 313, local calls and callx included', () => {
   let passed = 0;

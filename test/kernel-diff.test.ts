@@ -9,27 +9,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
 import { assemble, encode } from '../src/isa/index.js';
 import { parseVector, projectRoot } from './conformance-data.js';
 import { randomSocketFilter } from './random-programs.js';
+import { buildKernelHelper } from './kernel-helper.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-function buildHelper(): { exe?: string; why?: string } {
-  const src = join(projectRoot(), 'test', 'native', 'kernel-run.c');
-  const exe = join(mkdtempSync(join(tmpdir(), 'tsbpf-kernel-')), 'kernel-run');
-  const cc = spawnSync(process.env['CC'] ?? 'cc', ['-O2', '-o', exe, src], { encoding: 'utf8' });
-  if (cc.error || cc.status !== 0) return { why: `no C compiler to build the bpf(2) helper (${cc.error?.message ?? cc.stderr.trim()})` };
-  const probe = spawnSync(exe, [], { input: 'P b7000000000000009500000000000000\nR 00\n', encoding: 'utf8' });
-  if (!/^L \d+\nR 0\n$/.test(probe.stdout)) return { why: `bpf(2) is not available here (${probe.stdout.trim() || probe.error?.message || 'no output'}; root on Linux is needed)` };
-  return { exe };
-}
-
-const helper = buildHelper();
+const helper = buildKernelHelper();
 const skip = helper.exe ? false : helper.why!;
 if (skip) process.stderr.write(`kernel differential tests skipped: ${skip}\n`);
 

@@ -1,17 +1,18 @@
 /**
- * The host kernel for differential tests: builds test/native/kernel-run.c
- * (bpf(2) BPF_PROG_LOAD and BPF_PROG_TEST_RUN behind a line protocol, see
- * that file) with cc and checks that bpf(2) answers, or says why not.
+ * The host kernel for differential tests: builds the bench's kernel runner,
+ * src/bench/native/kernel-run.c (bpf(2) BPF_PROG_LOAD and BPF_PROG_TEST_RUN
+ * behind a line protocol, see that file), with cc and checks that bpf(2)
+ * answers, or says why not.
  */
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { projectRoot } from './conformance-data.js';
+import { kernelRunSource } from '../src/bench/kernel.js';
 
 export function buildKernelHelper(): { exe?: string; why?: string } {
-  const src = join(projectRoot(), 'test', 'native', 'kernel-run.c');
+  const src = kernelRunSource();
   const exe = join(mkdtempSync(join(tmpdir(), 'tsbpf-kernel-')), 'kernel-run');
   const cc = spawnSync(process.env['CC'] ?? 'cc', ['-O2', '-o', exe, src], { encoding: 'utf8' });
   if (cc.error || cc.status !== 0) return { why: `no C compiler to build the bpf(2) helper (${cc.error?.message ?? cc.stderr.trim()})` };

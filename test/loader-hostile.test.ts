@@ -5,12 +5,11 @@
  * the file, and references cut off by a section's or a function's end. Each
  * object is written byte by byte by test/fuzz/elf-writer.ts and checked twice:
  * through the library (loadCollectionSpec, then Collection) for the exact
- * BpfError, and through the CLI process (`bin/tsbpf.js run` and `inspect`)
+ * BpfError, and through the CLI (`tsbpf run` and `inspect`, in process)
  * for exit 2 and its one `tsbpf: FILE: message (ERRNO)` line.
  */
 import { test, describe, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,11 +19,11 @@ import type { CollectionSpec } from '../src/loader/spec.js';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
 import { BpfError } from '../src/errors.js';
 import { decodeSlots } from '../src/isa/instruction.js';
-import { projectRoot } from './conformance-data.js';
 import { slots, writeObj } from './fuzz/elf-writer.js';
 import type { ObjReloc, ObjSection, ObjSymbol } from './fuzz/elf-writer.js';
+import { tsbpf } from './cli-harness.js';
+import type { CliResult } from './cli-harness.js';
 
-const BIN = join(projectRoot(), 'bin', 'tsbpf.js');
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-loader-hostile-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -79,14 +78,12 @@ function file(bytes: Uint8Array): string {
   return path;
 }
 
-function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 20_000, env: { ...process.env, TSBPF_DEBUG: '', NO_COLOR: '1' } });
-  assert.equal(r.error, undefined, `tsbpf ${args.join(' ')} did not finish`);
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+function cli(args: string[]): Promise<CliResult> {
+  return tsbpf(args);
 }
 
 /** The library's BpfError, then the CLI's one line and exit 2 for `run` and `inspect`. */
-function refused(bytes: Uint8Array, code: string, message: string, collection?: { cliMessage: string }): void {
+async function refused(bytes: Uint8Array, code: string, message: string, collection?: { cliMessage: string }): Promise<void> {
   const phase = collection === undefined ? 'spec' : 'collection';
   const e = (() => {
     try {
@@ -104,7 +101,7 @@ function refused(bytes: Uint8Array, code: string, message: string, collection?: 
   const path = file(bytes);
   const commands = phase === 'spec' ? [['run', path, '--data', '00'], ['inspect', path]] : [['run', path, '--data', '00']];
   for (const args of commands) {
-    const r = cli(args);
+    const r = await cli(args);
     assert.equal(r.stdout, '', `stdout of ${args[0]}`);
     assert.equal(r.status, 2, `exit status of ${args[0]}: ${r.stderr}`);
     const want = `tsbpf: ${path}: ${collection?.cliMessage ?? message} (${code})\n`;
@@ -113,7 +110,7 @@ function refused(bytes: Uint8Array, code: string, message: string, collection?: 
 }
 
 describe('names that are Object.prototype properties', () => {
-  test('a map named __proto__ is one more map, created, linked and written by its program', () => {
+  test('a map named __proto__ is one more map, created, linked and written by its program', async () => {
     const bytes = object({ map: '__proto__' });
     const spec = loadCollectionSpec(bytes);
     assert.deepEqual(Object.keys(spec.maps), ['__proto__']);
@@ -128,20 +125,20 @@ describe('names that are Object.prototype properties', () => {
     col.close();
 
     const path = file(bytes);
-    const run = cli(['run', path, '--data', '00', '--json']);
+    const run = await cli(['run', path, '--data', '00', '--json']);
     assert.equal(run.stderr, '');
     assert.equal(run.status, 0);
     const j = JSON.parse(run.stdout) as { retval: number; maps: unknown[] };
     assert.equal(j.retval, 0);
     assert.deepEqual(j.maps, [[{ key: '00000000', value: '2a00000000000000' }]]);
-    const inspect = cli(['inspect', path, '--json']);
+    const inspect = await cli(['inspect', path, '--json']);
     assert.equal(inspect.status, 0);
     const ij = JSON.parse(inspect.stdout) as { programs: unknown[]; maps: unknown[] };
     assert.deepEqual(ij.maps, [{ name: '__proto__', type: 'array', key_size: 4, value_size: 8, max_entries: 1, flags: 0 }]);
     assert.deepEqual(ij.programs, [{ name: 'prog', section: 'socket1', type: 'socket_filter', insns: 10, maps: ['__proto__'] }]);
   });
 
-  test('a program named __proto__ and a map named constructor are found by name', () => {
+  test('a program named __proto__ and a map named constructor are found by name', async () => {
     const spec = loadCollectionSpec(object({ map: 'constructor', func: '__proto__' }));
     assert.deepEqual(Object.keys(spec.programs), ['__proto__']);
     assert.deepEqual(Object.keys(spec.maps), ['constructor']);
@@ -152,7 +149,7 @@ describe('names that are Object.prototype properties', () => {
     col.close();
   });
 
-  test('a spec referring to a map it does not define is EINVAL, even when the name is an Object property', () => {
+  test('a spec referring to a map it does not define is EINVAL, even when the name is an Object property', async () => {
     const spec = loadCollectionSpec(object());
     const bad: CollectionSpec = { ...spec, maps: {}, programs: { prog: { ...spec.programs['prog']!, mapRefs: [{ slot: 0, map: 'constructor' }] } } };
     assert.throws(() => new Collection(new BpfSystem(), bad), {
@@ -162,69 +159,69 @@ describe('names that are Object.prototype properties', () => {
     });
   });
 
-  test('two maps of one name are EINVAL: a legacy map named .data beside a .data section', () => {
-    refused(object({ map: '.data', extra: [{ name: '.data', type: PROGBITS, flags: 3, data: new Uint8Array(8) }] }), 'EINVAL', 'map .data is defined twice');
+  test('two maps of one name are EINVAL: a legacy map named .data beside a .data section', async () => {
+    await refused(object({ map: '.data', extra: [{ name: '.data', type: PROGBITS, flags: 3, data: new Uint8Array(8) }] }), 'EINVAL', 'map .data is defined twice');
   });
 });
 
-test('a section name with control characters is escaped in the one-line message', () => {
+test('a section name with control characters is escaped in the one-line message', async () => {
   const bytes = writeObj({ sections: [{ name: 'kprobe\r\n1', type: PROGBITS, flags: 6, data: STORE42 }, LICENSE], symbols: [] }).bytes;
-  refused(bytes, 'ENOTSUP', 'section kprobe\\u000d\\u000a1: program type not supported (only socket* sections so far)');
+  await refused(bytes, 'ENOTSUP', 'section kprobe\\u000d\\u000a1: program type not supported (only socket* sections so far)');
 });
 
 describe('function symbols must cover whole slots of their section', () => {
-  test('st_value 4: a fractional instruction slot', () => {
-    refused(object({ funcValue: 4, funcSize: 76 }), 'EINVAL', 'section socket1: function prog: offset 4 is not at an instruction boundary (a multiple of 8)');
+  test('st_value 4: a fractional instruction slot', async () => {
+    await refused(object({ funcValue: 4, funcSize: 76 }), 'EINVAL', 'section socket1: function prog: offset 4 is not at an instruction boundary (a multiple of 8)');
   });
-  test('st_size 12', () => {
-    refused(object({ funcSize: 12 }), 'EINVAL', 'section socket1: function prog: size 12 is not a multiple of 8');
+  test('st_size 12', async () => {
+    await refused(object({ funcSize: 12 }), 'EINVAL', 'section socket1: function prog: size 12 is not a multiple of 8');
   });
-  test('a function running past its section', () => {
-    refused(object({ funcSize: 88 }), 'EINVAL', 'section socket1: function prog: offset 0 size 88 runs past the end of the section (80 bytes)');
-    refused(object({ funcValue: 2 ** 40, funcSize: 8 }), 'EINVAL', 'section socket1: function prog: offset 1099511627776 size 8 runs past the end of the section (80 bytes)');
+  test('a function running past its section', async () => {
+    await refused(object({ funcSize: 88 }), 'EINVAL', 'section socket1: function prog: offset 0 size 88 runs past the end of the section (80 bytes)');
+    await refused(object({ funcValue: 2 ** 40, funcSize: 8 }), 'EINVAL', 'section socket1: function prog: offset 1099511627776 size 8 runs past the end of the section (80 bytes)');
   });
-  test('an empty function at the end of its section', () => {
-    refused(object({ funcValue: 80, funcSize: 0, relocations: [] }), 'EINVAL', 'section socket1: function prog: at offset 80: the function is empty');
+  test('an empty function at the end of its section', async () => {
+    await refused(object({ funcValue: 80, funcSize: 0, relocations: [] }), 'EINVAL', 'section socket1: function prog: at offset 80: the function is empty');
   });
-  test('overlapping functions: each would load the same code again (20000 of them took 4 GB before)', () => {
+  test('overlapping functions: each would load the same code again (20000 of them took 4 GB before)', async () => {
     const code = new Uint8Array(4096 * 8);
     code.set(slots([0xb7, 0, 0, 0, 0], [0x95, 0, 0, 0, 0]), code.length - 16);
     const bytes = writeObj({
       sections: [{ name: 'socket1', type: PROGBITS, flags: 6, data: code }, LICENSE],
       symbols: Array.from({ length: 2000 }, (_, i) => ({ name: `f${i}`, section: 'socket1', value: 0, size: code.length, type: STT_FUNC })),
     }).bytes;
-    refused(bytes, 'EINVAL', 'section socket1: function f1: offset 0 overlaps function f0 (which ends at 32768)');
+    await refused(bytes, 'EINVAL', 'section socket1: function f1: offset 0 overlaps function f0 (which ends at 32768)');
     // a function starting inside the one before it
-    refused(object({ funcSize: 16, symbols: [{ name: 'g', section: 'socket1', value: 8, size: 16, type: STT_FUNC }], relocations: [] }), 'EINVAL', 'section socket1: function g: offset 8 overlaps function prog (which ends at 16)');
+    await refused(object({ funcSize: 16, symbols: [{ name: 'g', section: 'socket1', value: 8, size: 16, type: STT_FUNC }], relocations: [] }), 'EINVAL', 'section socket1: function g: offset 8 overlaps function prog (which ends at 16)');
   });
 
-  test('an ld_imm64 cut in two by the end of a function', () => {
-    refused(object({ funcSize: 8 }), 'EINVAL', 'section socket1: ld_imm64 at slot 0 is cut off by the end of function prog');
+  test('an ld_imm64 cut in two by the end of a function', async () => {
+    await refused(object({ funcSize: 8 }), 'EINVAL', 'section socket1: ld_imm64 at slot 0 is cut off by the end of function prog');
   });
-  test('an ld_imm64 cut off by the end of its section', () => {
+  test('an ld_imm64 cut off by the end of its section', async () => {
     const code = slots([0xb7, 0, 0, 0, 0], [0x18, 1, 0, 0, 0]);
-    refused(object({ code, relocations: [{ section: 'socket1', offset: 8, symbol: 'counts', type: R_BPF_64_64 }] }), 'EINVAL', 'relocation at offset 8 in section socket1: the ld_imm64 is cut off by the end of the section');
+    await refused(object({ code, relocations: [{ section: 'socket1', offset: 8, symbol: 'counts', type: R_BPF_64_64 }] }), 'EINVAL', 'relocation at offset 8 in section socket1: the ld_imm64 is cut off by the end of the section');
   });
 });
 
 describe('global data sizes', () => {
   const bss = (size: number | bigint): ObjSection => ({ name: '.bss', type: NOBITS, flags: 3, size });
-  test('a .bss of 2^40 bytes is E2BIG before anything is allocated', () => {
-    refused(object({ extra: [bss(2n ** 40n)] }), 'E2BIG', 'section .bss: 1099511627776 bytes of global data do not fit a map value (at most 4294967295 bytes)');
+  test('a .bss of 2^40 bytes is E2BIG before anything is allocated', async () => {
+    await refused(object({ extra: [bss(2n ** 40n)] }), 'E2BIG', 'section .bss: 1099511627776 bytes of global data do not fit a map value (at most 4294967295 bytes)');
   });
-  test('a .bss of 2^53 + 1 bytes is refused by the reader', () => {
+  test('a .bss of 2^53 + 1 bytes is refused by the reader', async () => {
     const bytes = object({ extra: [bss(2n ** 53n + 1n)] });
     assert.throws(() => loadCollectionSpec(bytes), { name: 'BpfError', code: 'EINVAL', message: /^elf: section 4: offset 0x[0-9a-f]+: sh_size 0x20000000000001 is too large$/ });
   });
-  test('a .bss of 2^31 bytes reads as a spec with no initial value, and is ENOMEM when created', () => {
+  test('a .bss of 2^31 bytes reads as a spec with no initial value, and is ENOMEM when created', async () => {
     const bytes = object({ extra: [bss(2 ** 31)] });
     const spec = loadCollectionSpec(bytes);
     assert.deepEqual(spec.maps['.bss'], { name: '.bss', type: 2, keySize: 4, valueSize: 2 ** 31, maxEntries: 1, flags: 0 });
-    refused(bytes, 'ENOMEM', 'map .bss: array map of 1 x 2147483648 bytes does not fit in memory', {
+    await refused(bytes, 'ENOMEM', 'map .bss: array map of 1 x 2147483648 bytes does not fit in memory', {
       cliMessage: 'maps[1]: array map of 1 x 2147483648 bytes does not fit in memory',
     });
   });
-  test('a reference past the end of .data is EINVAL', () => {
+  test('a reference past the end of .data is EINVAL', async () => {
     const code = slots([0x18, 1, 0, 0, 16], [0, 0, 0, 0, 0], [0xb7, 0, 0, 0, 0], [0x95, 0, 0, 0, 0]);
     const bytes = object({
       code,
@@ -232,15 +229,15 @@ describe('global data sizes', () => {
       symbols: [{ name: 'x', section: '.data', value: 0, size: 8, type: STT_OBJECT }],
       relocations: [{ section: 'socket1', offset: 0, symbol: 'x', type: R_BPF_64_64 }],
     });
-    refused(bytes, 'EINVAL', 'relocation at offset 0 in section socket1: offset 16 is outside .data (8 bytes)');
+    await refused(bytes, 'EINVAL', 'relocation at offset 0 in section socket1: offset 16 is outside .data (8 bytes)');
   });
-  test('a version section without bytes (SHT_NOBITS) reads as version 0', () => {
+  test('a version section without bytes (SHT_NOBITS) reads as version 0', async () => {
     const spec = loadCollectionSpec(object({ extra: [{ name: 'version', type: NOBITS, flags: 3, size: 4 }] }));
     assert.equal(spec.version, 0);
   });
 });
 
-test('linkMapRefs refuses a reference that is not the first slot of an ld_imm64', () => {
+test('linkMapRefs refuses a reference that is not the first slot of an ld_imm64', async () => {
   const s = decodeSlots(slots([0x18, 1, 0, 0, 0], [0, 0, 0, 0, 0], [0x95, 0, 0, 0, 0]));
   for (const slot of [1, 2, 3, -1, 0.5]) {
     assert.throws(() => linkMapRefs(s, [{ slot, fd: 3 }]), { name: 'BpfError', code: 'EINVAL', message: `map reference at slot ${slot}: not the first slot of an ld_imm64 (3 slots)` });

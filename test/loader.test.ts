@@ -17,8 +17,8 @@ import { BpfSystem, testRun } from '../src/api/bpf.js';
 import { BpfError } from '../src/errors.js';
 import { writePcap } from '../src/pcap/index.js';
 import { projectRoot } from './conformance-data.js';
+import { tsbpf } from './cli-harness.js';
 
-const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const object = join(projectRoot(), 'examples', 'proto-count.o');
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-loader-'));
 const hasClang = spawnSync('clang', ['--version']).status === 0;
@@ -31,7 +31,7 @@ function ipv4(proto: number, len: number): Uint8Array {
   return f;
 }
 
-test('the spec of examples/proto-count.o: one socket filter, one array map, the license', () => {
+test('the spec of examples/proto-count.o: one socket filter, one array map, the license', async () => {
   const spec = loadCollectionSpec(new Uint8Array(readFileSync(object)));
   assert.equal(spec.license, 'GPL');
   assert.deepEqual(spec.maps, { proto_count: { name: 'proto_count', type: 2, keySize: 4, valueSize: 16, maxEntries: 256, flags: 0 } });
@@ -44,7 +44,7 @@ test('the spec of examples/proto-count.o: one socket filter, one array map, the 
   assert.equal(p.insns[7]!.code, 0x18);
 });
 
-test('a Collection creates the maps, loads the programs, and counts packets per protocol', () => {
+test('a Collection creates the maps, loads the programs, and counts packets per protocol', async () => {
   const sys = new BpfSystem();
   const col = new Collection(sys, loadCollectionSpec(new Uint8Array(readFileSync(object))));
   const fd = col.programs['count']!.fd;
@@ -64,10 +64,10 @@ test('a Collection creates the maps, loads the programs, and counts packets per 
   assert.deepEqual(sys.fds(), []);
 });
 
-test('tsbpf run FILE.o --pcap prints the map after the capture', () => {
+test('tsbpf run FILE.o --pcap prints the map after the capture', async () => {
   const cap = join(dir, 'c.pcap');
   writeFileSync(cap, writePcap([ipv4(6, 60), ipv4(17, 70), ipv4(6, 64)].map((data, i) => ({ data, tsNs: BigInt(i) })), 1));
-  const r = spawnSync(process.execPath, [CLI, 'run', object, '--pcap', cap, '--json'], { encoding: 'utf8' });
+  const r = await tsbpf(['run', object, '--pcap', cap, '--json']);
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   assert.equal(j.packets, 3);
@@ -79,22 +79,22 @@ test('tsbpf run FILE.o --pcap prints the map after the capture', () => {
   ]);
 });
 
-test('tsbpf inspect and disasm on an object', () => {
-  const i = spawnSync(process.execPath, [CLI, 'inspect', object, '--json'], { encoding: 'utf8' });
+test('tsbpf inspect and disasm on an object', async () => {
+  const i = await tsbpf(['inspect', object, '--json']);
   assert.equal(i.status, 0, i.stderr);
   const j = JSON.parse(i.stdout);
   assert.deepEqual(j.programs, [{ name: 'count', section: 'socket1', type: 'socket_filter', insns: 17, maps: ['proto_count'] }]);
   assert.deepEqual(j.maps, [{ name: 'proto_count', type: 'array', key_size: 4, value_size: 16, max_entries: 256, flags: 0 }]);
   assert.equal(j.license, 'GPL');
-  const d = spawnSync(process.execPath, [CLI, 'disasm', object], { encoding: 'utf8' });
+  const d = await tsbpf(['disasm', object]);
   const lines = d.stdout.split('\n');
   assert.equal(lines[0], 'socket1/count:');
   assert.equal(lines[8], '7: (18) r1 = 0x0  ; map proto_count');
-  const modern = spawnSync(process.execPath, [CLI, 'disasm', join(projectRoot(), 'examples', 'modern.o')], { encoding: 'utf8' });
+  const modern = await tsbpf(['disasm', join(projectRoot(), 'examples', 'modern.o')]);
   assert.equal(modern.stdout.split('\n')[3], '2: (18) r2 = 0x0  ; map .bss+0');
 });
 
-test('objects: what is not supported yet is a precise error', { skip: noClang }, () => {
+test('objects: what is not supported yet is a precise error', { skip: noClang }, async () => {
   const build = (name: string, src: string): Uint8Array => {
     writeFileSync(join(dir, `${name}.c`), src);
     const r = spawnSync('clang', ['-O2', '-target', 'bpf', '-c', join(dir, `${name}.c`), '-o', join(dir, `${name}.o`)], { encoding: 'utf8' });
@@ -125,16 +125,16 @@ test('objects: what is not supported yet is a precise error', { skip: noClang },
   const spec = loadCollectionSpec(two);
   assert.deepEqual(Object.keys(spec.programs).sort(), ['a', 'b']);
   writeFileSync(join(dir, 'two.o'), two);
-  const r = spawnSync(process.execPath, [CLI, 'run', join(dir, 'two.o')], { encoding: 'utf8' });
+  const r = await tsbpf(['run', join(dir, 'two.o')]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /the object has 2 programs: pick one with --section \(socket1\/a, socket2\/b\)/);
-  const r2 = spawnSync(process.execPath, [CLI, 'run', join(dir, 'two.o'), '--section', 'socket2', '--json'], { encoding: 'utf8' });
+  const r2 = await tsbpf(['run', join(dir, 'two.o'), '--section', 'socket2', '--json']);
   assert.equal(JSON.parse(r2.stdout).retval, 2);
-  const d = spawnSync(process.execPath, [CLI, 'disasm', join(dir, 'two.o')], { encoding: 'utf8' });
+  const d = await tsbpf(['disasm', join(dir, 'two.o')]);
   assert.equal(d.stdout, 'socket1/a:\n0: (b7) r0 = 1\n1: (95) exit\n\nsocket2/b:\n0: (b7) r0 = 2\n1: (95) exit\n');
 });
 
-test('BTF-defined maps in .maps are read from the BTF (libbpf __uint/__type convention)', { skip: noClang }, () => {
+test('BTF-defined maps in .maps are read from the BTF (libbpf __uint/__type convention)', { skip: noClang }, async () => {
   const src = `#define SEC(n) __attribute__((section(n), used))
 #define __uint(name, val) int (*name)[val]
 #define __type(name, val) typeof(val) *name
@@ -180,11 +180,11 @@ char _license[] SEC("license") = "GPL";
   });
 });
 
-test('a truncated object is a clear error, not a crash', () => {
+test('a truncated object is a clear error, not a crash', async () => {
   const bytes = readFileSync(object);
   const cut = join(dir, 'cut.o');
   writeFileSync(cut, bytes.subarray(0, 300));
-  const r = spawnSync(process.execPath, [CLI, 'run', cut], { encoding: 'utf8' });
+  const r = await tsbpf(['run', cut]);
   assert.equal(r.status, 2);
   assert.match(r.stderr, /^tsbpf: .*cut\.o: elf: .+ \(EINVAL\)\n$/);
 });

@@ -17,7 +17,7 @@ import { Program } from '../src/api/program.js';
 import { BpfError } from '../src/errors.js';
 import type { ErrnoCode } from '../src/errors.js';
 import { assemble, encode, toSlots } from '../src/isa/index.js';
-import { JitProgram } from '../src/jit/compile.js';
+import { JitProgram } from '../src/jit/program.js';
 import { jhash } from '../src/maps/jhash.js';
 import { HashMap, SPARE } from '../src/maps/hash.js';
 import type { BpfMapImpl, JitHashLayout } from '../src/maps/map.js';

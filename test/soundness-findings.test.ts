@@ -11,7 +11,7 @@ import { assemble, encode, toSlots } from '../src/isa/index.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { UNVISITED_TRAP } from '../src/runtime/helpers.js';
 import { Interpreter } from '../src/vm/interpreter.js';
-import { JitProgram } from '../src/jit/compile.js';
+import { JitProgram } from '../src/jit/program.js';
 
 const SOCKET_FILTER = 1;
 

@@ -33,8 +33,8 @@ import type { ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
 import type { BpfObject, LoadedProgram, MapObject, ProgObject } from './objects.js';
 import { describe } from './describe.js';
-import { batchBytes, writeBatchDescriptor } from '../jit/compile.js';
-import { JitProgram } from '../jit/compile.js';
+import { batchBytes, writeBatchDescriptor } from '../jit/batch.js';
+import { JitProgram } from '../jit/program.js';
 
 // The fd table's object types and the engine names are part of this file's surface.
 export type { BpfObject, LoadedProgram, MapObject, ProgObject } from './objects.js';
@@ -406,7 +406,7 @@ export interface TestRunResult {
 const hardenedJits = new WeakMap<LoadedProgram, JitProgram>();
 
 /**
- * The hardened JIT of a program, verified or not (jit/compile.ts): every
+ * The hardened JIT of a program, verified or not (jit/hardened.ts): every
  * access checked against its frames, its run's context and packet, and the
  * values of the maps it references. A batch run's context has the shape the
  * program type's prepare() gives it (progs/types.ts).

@@ -16,7 +16,7 @@ import { HelperRegistry, RET, ARG } from '../runtime/helpers.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Slot } from '../isa/instruction.js';
 import { Interpreter } from '../vm/interpreter.js';
-import { JitProgram } from '../jit/compile.js';
+import { JitProgram } from '../jit/program.js';
 
 export const CONFORMANCE_BUDGET = 1_000_000;
 

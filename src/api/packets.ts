@@ -19,7 +19,7 @@ import { engineOf } from './bpf.js';
 import type { ProgObject } from './objects.js';
 import { describe } from './describe.js';
 import type { Program } from './program.js';
-import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/compile.js';
+import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/batch.js';
 
 export class PacketRunner {
   private ctx = 0;

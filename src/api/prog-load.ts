@@ -11,8 +11,8 @@
 import { BpfError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
 import type { Instruction, Slot } from '../isa/instruction.js';
-import { decodeSlots, toSlots } from '../isa/instruction.js';
-import { BPF_CALL, BPF_JMP, BPF_MAXINSNS, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE } from '../isa/opcodes.js';
+import { decodeSlots, isLdImm64, isLdImm64Pair, isMapLoad, isMapValueLoad, toSlots } from '../isa/instruction.js';
+import { BPF_CALL, BPF_JMP, BPF_MAXINSNS, LD_IMM64 } from '../isa/opcodes.js';
 import { UNVISITED_TRAP } from '../runtime/helpers.js';
 import { progTypeById, verifierRules } from '../progs/types.js';
 import { PROFILE_3_19 } from '../progs/profile.js';
@@ -20,7 +20,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Engine } from '../runtime/engine.js';
 import { Interpreter } from '../vm/interpreter.js';
 import { verify, VerifierLog } from '../verifier/index.js';
-import { JitProgram } from '../jit/compile.js';
+import { JitProgram } from '../jit/program.js';
 import type { LoadedProgram, MapObject } from './objects.js';
 import { describe } from './describe.js';
 
@@ -110,7 +110,7 @@ function arraySlots(insns: readonly unknown[], limit: number): Slot[] {
     const code = field(o, i, 'code', 0, 0xff, 8);
     const s: Slot = { code, dst: field(o, i, 'dst', 0, 15, 4), src: field(o, i, 'src', 0, 15, 4), off: field(o, i, 'off', -0x8000, 0xffff, 16), imm: field(o, i, 'imm', -0x80000000, 0xffffffff, 32) };
     out.push(s);
-    if (code === 0x18) {
+    if (code === LD_IMM64) {
       const imm2 = o['imm2'] === undefined ? 0 : field(o, i, 'imm2', -0x80000000, 0xffffffff, 32);
       out.push({ code: 0, dst: 0, src: 0, off: 0, imm: imm2 });
     } else if (o['imm2'] !== undefined && o['imm2'] !== 0) {
@@ -184,15 +184,15 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   // replace_map_fd_with_map_ptr
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
-    if (s.code !== 0x18) continue;
-    const next = slots[i + 1];
-    if (!next || next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) reject('EINVAL', 'invalid bpf_ld_imm64 insn');
+    if (!isLdImm64(s)) continue;
+    if (!isLdImm64Pair(slots, i)) reject('EINVAL', 'invalid bpf_ld_imm64 insn');
+    const next = slots[i + 1]!;
     if (s.src === 0) {
       i++;
       continue;
     }
     // BPF_PSEUDO_MAP_VALUE (later kernels, for global data): a pointer into the first value of an array map
-    if (s.src !== BPF_PSEUDO_MAP_FD && s.src !== BPF_PSEUDO_MAP_VALUE) reject('EINVAL', 'unrecognized bpf_ld_imm64 insn');
+    if (!isMapLoad(s) && !isMapValueLoad(s)) reject('EINVAL', 'unrecognized bpf_ld_imm64 insn');
     let m: MapObject;
     try {
       m = sys.mapOf(s.imm);
@@ -208,7 +208,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
       sys.holdMap(m);
       maps.push(m);
     }
-    if (s.src === BPF_PSEUDO_MAP_VALUE) {
+    if (isMapValueLoad(s)) {
       if (!m.impl.directValue) reject('EINVAL', `fd ${s.imm} does not allow direct value access (array maps do)`);
       if (next.imm < 0 || next.imm >= m.impl.valueSize) reject('EINVAL', `invalid access to map value pointer, value_size=${m.impl.valueSize} off=${next.imm}`);
       s.imm = m.impl.addr | 0;
@@ -293,7 +293,7 @@ function sanitizeUnvisited(slots: Slot[], visited: Uint8Array): void {
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
     if (visited[i] === 1) {
-      if (s.code === 0x18) i++;
+      if (isLdImm64(s)) i++;
       continue;
     }
     slots[i] = { code: BPF_JMP | BPF_CALL, dst: 0, src: 0, off: 0, imm: UNVISITED_TRAP };
@@ -307,13 +307,13 @@ function sanitizeUnvisited(slots: Slot[], visited: Uint8Array): void {
 function toConstants(sys: ProgLoadSystem, slots: Slot[]): void {
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
-    if (s.code !== 0x18) continue;
-    if (s.src === BPF_PSEUDO_MAP_VALUE) {
+    if (!isLdImm64(s)) continue;
+    if (isMapValueLoad(s)) {
       const m = sys.mapByAddr(s.imm >>> 0)!;
       s.imm = (m.impl.directValue!() + slots[i + 1]!.imm) | 0;
       slots[i + 1]!.imm = 0;
     }
-    if (s.src === BPF_PSEUDO_MAP_FD || s.src === BPF_PSEUDO_MAP_VALUE) s.src = 0;
+    if (isMapLoad(s) || isMapValueLoad(s)) s.src = 0;
     i++;
   }
 }

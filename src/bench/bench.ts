@@ -9,92 +9,37 @@
  * workloads.ts), measured in one run and reported as ns per
  * run, eBPF instructions per second and the ratio to native. Results are
  * cross-checked: every engine must return the same r0.
+ *
+ * This file measures the engines (each in fresh processes: the child mode
+ * at its end) and runs the capture and map benches; beside it, timing.ts
+ * (rounds and processes), native.ts (the C baselines), kernel.ts (the host
+ * kernel's column, native/kernel-run.c), libpcap.ts and report.ts (rows and
+ * text).
  */
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { toSlots } from '../isa/instruction.js';
 import { Runtime } from '../runtime/runtime.js';
 import { Interpreter } from '../vm/interpreter.js';
-import { batchBytes, batchVerdicts, JitProgram, writeBatchDescriptor } from '../jit/compile.js';
-import { MAPS_C, toC } from './to-c.js';
+import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/batch.js';
+import { JitProgram } from '../jit/program.js';
 import type { Workload } from './workloads.js';
 import { capturePackets, MAP_HEAVY, TCP_PORT_80_DD, withMapFds, workloads } from './workloads.js';
 import { assemble } from '../isa/asm.js';
 import { convertClassic, parseClassicText } from '../cbpf/index.js';
-import type { SockFilter } from '../cbpf/index.js';
 import { BpfSystem, engineOf } from '../api/bpf.js';
 import { PacketRunner } from '../api/packets.js';
 import { Program } from '../api/program.js';
 import { encode } from '../isa/instruction.js';
 import { mapTypeByName } from '../maps/types.js';
-
-export interface Measurement {
-  nsPerRun: number;
-  r0: bigint;
-}
-
-export interface BenchRow {
-  workload: string;
-  description: string;
-  insnsPerRun: number;
-  interpreter: Measurement;
-  checked: Measurement;
-  jit: Measurement & { compileUsPerInsn: number };
-  /**
-   * the hardened JIT: every load and store checked against the frames and
-   * the run's buffer; pairedJitNs is the normal JIT timed in the same
-   * processes, rounds alternating with it, which the ratio uses
-   */
-  hardened: Measurement & { pairedJitNs: number };
-  native?: Measurement;
-  /** the host kernel's JIT through BPF_PROG_TEST_RUN (an XDP wrapper), r0's low 32 bits */
-  kernel?: Measurement;
-}
-
-/** Each timed round lasts about this long; the result is the best of ROUNDS rounds. */
-const ROUND_NS = 50e6;
-const ROUNDS = 9;
-
-/** Time `f` in rounds of ROUND_NS after a warm-up; the best round, per call. */
-function timeIt(f: (n: number) => void): number {
-  return timeAlternating([f])[0]!;
-}
-
-/**
- * Time each of `fs` in rounds of ROUND_NS after a warm-up, the functions
- * taking turns round by round, so that a drift of the machine's speed
- * reaches all of them alike; the best round of each, per call.
- */
-function timeAlternating(fs: ((n: number) => void)[]): number[] {
-  const ns = fs.map((f) => {
-    f(1000); // warm up: let V8 optimise the loop
-    let n = 1000;
-    for (;;) {
-      const t0 = process.hrtime.bigint();
-      f(n);
-      const dt = Number(process.hrtime.bigint() - t0);
-      if (dt > ROUND_NS) break;
-      n *= 2;
-    }
-    return n;
-  });
-  const best = fs.map(() => Infinity);
-  for (let round = 0; round < ROUNDS; round++) {
-    fs.forEach((f, i) => {
-      const t0 = process.hrtime.bigint();
-      f(ns[i]!);
-      best[i] = Math.min(best[i]!, Number(process.hrtime.bigint() - t0) / ns[i]!);
-    });
-  }
-  return best;
-}
-
-/** Fresh processes per measurement of the interpreter, the JIT and native code; the best is reported. */
-const PROCESSES = 5;
+import type { Measurement } from './timing.js';
+import { CAPTURE_RUNS, PROCESSES, timeAlternating, timeIt } from './timing.js';
+import { measureMapNative, measureNative } from './native.js';
+import { measureKernel, measureKernelWorkloads, measureMapKernel } from './kernel.js';
+import { measureLibpcap } from './libpcap.js';
+import type { BenchRow, CaptureRow, MapRow } from './report.js';
+import { formatCapture, formatJson, formatMap, formatWorkloads } from './report.js';
 
 /**
  * Each interpreter measurement runs in fresh processes, so one workload's
@@ -165,110 +110,6 @@ function measureHere(w: Workload, checked: boolean): Measurement & { insns: numb
   return { nsPerRun: ns, r0: first.r0, insns: first.insns, compileUsPerInsn: 0 };
 }
 
-/** Compile all workloads into one C program; undefined when no C compiler is available. */
-function measureNative(ws: Workload[]): Map<string, Measurement> | undefined {
-  const cc = process.env['CC'] ?? 'cc';
-  if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).status !== 0) return undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-'));
-  try {
-    const fns = ws.map((w, i) => toC(`w${i}`, w.source ?? w.insns)).join('\n\n');
-    const runs = ws.map((w, i) => {
-      const bytes = Array.from(w.input).join(', ');
-      return `  {
-    static uint8_t buf[${w.input.length}] = { ${bytes} };
-    uint64_t r0 = w${i}(buf, ${w.input.length}, buf);
-    uint64_t n = 1000;
-    for (;;) {
-      double t0 = now();
-      for (uint64_t k = 0; k < n; k++) sink ^= w${i}(buf, ${w.input.length}, buf);
-      if (now() - t0 > ${ROUND_NS}) break;
-      n *= 2;
-    }
-    double best = 1e300;
-    for (int round = 0; round < ${ROUNDS}; round++) {
-      double t0 = now();
-      for (uint64_t k = 0; k < n; k++) sink ^= w${i}(buf, ${w.input.length}, buf);
-      double per = (now() - t0) / n;
-      if (per < best) best = per;
-    }
-    printf("%s %llx %.3f\\n", "${w.name}", (unsigned long long)r0, best);
-  }`;
-    }).join('\n');
-    const program = `#include <stdint.h>
-#include <stdio.h>
-#include <time.h>
-static volatile uint64_t sink;
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
-${fns}
-int main(void) {
-${runs}
-  return 0;
-}
-`;
-    const src = join(dir, 'bench.c');
-    const exe = join(dir, 'bench');
-    writeFileSync(src, program);
-    execFileSync(cc, ['-O2', '-w', '-o', exe, src]);
-    // best of PROCESSES processes, as the interpreter and JIT measurements
-    const result = new Map<string, Measurement>();
-    for (let p = 0; p < PROCESSES; p++) {
-      const out = execFileSync(exe, { encoding: 'utf8' });
-      for (const line of out.trim().split('\n')) {
-        const [name, r0, ns] = line.split(' ');
-        const prev = result.get(name!);
-        if (!prev || Number(ns) < prev.nsPerRun) result.set(name!, { r0: BigInt(`0x${r0}`), nsPerRun: Number(ns) });
-      }
-    }
-    return result;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** The kernel-run helper built here, or undefined without cc. */
-function buildKernelRunner(dir: string): string | undefined {
-  const cc = process.env['CC'] ?? 'cc';
-  const root = fileURLToPath(new URL('../../../', import.meta.url));
-  const exe = join(dir, 'kernel-run');
-  const r = spawnSync(cc, ['-O2', '-o', exe, join(root, 'test', 'native', 'kernel-run.c')]);
-  return r.status === 0 ? exe : undefined;
-}
-
-/** Run the helper on `input`; its output lines, or undefined when it cannot load (no bpf(2), not root). */
-function kernelRunner(input: string): string[] | undefined {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-kernel-'));
-  try {
-    const exe = buildKernelRunner(dir);
-    if (!exe) return undefined;
-    const out = spawnSync(exe, [], { input, encoding: 'utf8' }).stdout?.trim().split('\n') ?? [];
-    return out;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** The workloads as XDP programs in the host kernel; workload name -> ns per run and r0's low 32 bits. */
-function measureKernelWorkloads(ws: Workload[]): Map<string, Measurement> {
-  const result = new Map<string, Measurement>();
-  const hex = (b: Uint8Array | number[]): string => Buffer.from(b).toString('hex');
-  const lines = ws.map((w) => {
-    const data = new Uint8Array(128);
-    data.set(w.input);
-    const repeat = Math.max(10000, Math.floor(2e8 / Math.max(1, w.insns.length * 10)));
-    return `X ${hex(encode(w.kernel))}\nB ${repeat} ${hex(data)}`;
-  });
-  const out = kernelRunner(lines.join('\n') + '\n');
-  if (!out) return result;
-  ws.forEach((w, i) => {
-    const load = out[2 * i];
-    const run = out[2 * i + 1];
-    if (!load?.startsWith('L ') || !run?.startsWith('B ')) return;
-    const [, retval, ns] = run.split(' ');
-    result.set(w.name, { nsPerRun: Number(ns), r0: BigInt(retval!) });
-  });
-  return result;
-}
-
 export function runBench(): BenchRow[] {
   const ws = workloads();
   const native = measureNative(ws);
@@ -303,60 +144,21 @@ export function runBench(): BenchRow[] {
   });
 }
 
-const fmt = (x: number, digits = 1): string => x.toFixed(digits);
-
-export function formatTable(rows: BenchRow[]): string {
-  const header = ['workload', 'insns/run', 'native ns', 'interp ns', 'Minsn/s', 'x native', 'checked ns', 'x native', 'jit ns', 'x native', 'hardened ns', 'x jit', 'x native', 'kernel ns', 'jit x kernel', 'jit µs/insn'];
-  const body = rows.map((r) => {
-    const nat = r.native?.nsPerRun;
-    return [
-      r.workload,
-      String(r.insnsPerRun),
-      nat === undefined ? 'n/a' : fmt(nat),
-      fmt(r.interpreter.nsPerRun),
-      fmt((r.insnsPerRun / r.interpreter.nsPerRun) * 1000, 0),
-      nat === undefined ? 'n/a' : fmt(r.interpreter.nsPerRun / nat),
-      fmt(r.checked.nsPerRun),
-      nat === undefined ? 'n/a' : fmt(r.checked.nsPerRun / nat),
-      fmt(r.jit.nsPerRun),
-      nat === undefined ? 'n/a' : fmt(r.jit.nsPerRun / nat, 2),
-      fmt(r.hardened.nsPerRun),
-      fmt(r.hardened.nsPerRun / r.hardened.pairedJitNs, 2),
-      nat === undefined ? 'n/a' : fmt(r.hardened.nsPerRun / nat, 2),
-      r.kernel === undefined ? 'n/a' : fmt(r.kernel.nsPerRun),
-      r.kernel === undefined ? 'n/a' : fmt(r.jit.nsPerRun / r.kernel.nsPerRun, 2),
-      fmt(r.jit.compileUsPerInsn, 2),
-    ];
-  });
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(header), ...body.map(line)].join('\n');
-}
-
-export function benchCommand(args: string[]): number {
+/**
+ * `tsbpf bench`: the workloads table, then the capture and map benches, each
+ * written as soon as it is measured (or, with --json, one object at the
+ * end). `write` is the CLI's standard output.
+ */
+export function benchCommand(args: string[], write: (text: string) => unknown): number {
   const json = args.includes('--json');
   const rows = runBench();
   if (json) {
-    const all = { workloads: rows, capture: runCaptureBench(), map: runMapBench() };
-    process.stdout.write(JSON.stringify(all, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)) + '\n');
+    write(formatJson({ workloads: rows, capture: runCaptureBench(), map: runMapBench() }));
     return 0;
   }
-  process.stdout.write(`tsbpf benchmark: node ${process.version}, ${rows.some((r) => r.native) ? 'native = cc -O2 of the program transliterated to C (alu: of the C clang compiled it from)' : 'no C compiler found: native column unavailable'}\n`);
-  for (const r of rows) process.stdout.write(`  ${r.workload}: ${r.description}\n`);
-  process.stdout.write('  hardened: the hardened JIT (every access checked, for untrusted programs); its x jit against the JIT timed in the same processes, rounds alternating\n');
-  process.stdout.write('\n' + formatTable(rows) + '\n');
-  const c = runCaptureBench();
-  const ratio = (x: number | undefined): string => (x === undefined ? 'n/a' : `${(c.jitNs / x).toFixed(2)}x`);
-  process.stdout.write(`\ncapture: tcpdump 'tcp port 80' (classic BPF, converted) over ${c.packets} packets in memory, ${c.matched} matched, ns per packet\n`);
-  process.stdout.write(`  interpreter ${c.interpreterNs.toFixed(1)}  JIT (batched) ${c.jitNs.toFixed(1)}  libpcap bpf_filter ${c.libpcapNs?.toFixed(1) ?? 'n/a (no libpcap-dev)'}  kernel BPF_PROG_TEST_RUN ${c.kernelNs?.toFixed(1) ?? 'n/a (no bpf(2))'}\n`);
-  process.stdout.write(`  JIT x libpcap ${ratio(c.libpcapNs)}, JIT x kernel ${ratio(c.kernelNs)}\n`);
-  process.stdout.write(`  hardened JIT (batched) ${c.hardenedNs.toFixed(1)}: ${(c.hardenedNs / c.jitNs).toFixed(2)}x the JIT\n`);
-  const m = runMapBench();
-  const mr = (x: number | undefined): string => (x === undefined ? 'n/a' : `${(m.jitNs / x).toFixed(2)}x`);
-  process.stdout.write(`\nmap: ${MAP_HEAVY.description}, over the same packets (${m.packets} runs; ${m.portPackets} port hits per pass, checked equal on every engine), ns per packet\n`);
-  process.stdout.write(`  interpreter ${m.interpreterNs.toFixed(1)}  JIT (batched) ${m.jitNs.toFixed(1)}  native C with C maps ${m.nativeNs?.toFixed(1) ?? 'n/a (no cc)'}  kernel BPF_PROG_TEST_RUN ${m.kernelNs?.toFixed(1) ?? 'n/a (no bpf(2))'}\n`);
-  process.stdout.write(`  JIT x native ${mr(m.nativeNs)}, JIT x kernel ${mr(m.kernelNs)}, interpreter x native ${m.nativeNs === undefined ? 'n/a' : `${(m.interpreterNs / m.nativeNs).toFixed(1)}x`}\n`);
-  process.stdout.write(`  hardened JIT (batched) ${m.hardenedNs.toFixed(1)}: ${(m.hardenedNs / m.jitNs).toFixed(2)}x the JIT, ${m.nativeNs === undefined ? 'n/a' : `${(m.hardenedNs / m.nativeNs).toFixed(2)}x`} native\n`);
+  write(formatWorkloads(rows));
+  write(formatCapture(runCaptureBench()));
+  write(formatMap(runMapBench()));
   return 0;
 }
 
@@ -367,73 +169,6 @@ if (process.argv[2] === '--measure' && process.argv[1] === fileURLToPath(import.
   const mode = process.argv[4];
   const m = mode === 'jit' || mode === 'hardened' ? measureJit(w, mode === 'hardened') : measureHere(w, mode === 'checked');
   process.stdout.write(JSON.stringify({ ...m, r0: `0x${m.r0.toString(16)}` }) + '\n');
-}
-
-export interface CaptureRow {
-  packets: number;
-  matched: number;
-  interpreterNs: number;
-  jitNs: number;
-  /** the hardened JIT, batched the same way */
-  hardenedNs: number;
-  libpcapNs?: number;
-  kernelNs?: number;
-}
-
-const CAPTURE_RUNS = 1_000_000;
-
-/** libpcap's bpf_filter over the same packets, compiled here against -lpcap; undefined without it. */
-function measureLibpcap(prog: SockFilter[], packets: Uint8Array[]): { ns: number; matched: number } | undefined {
-  const cc = process.env['CC'] ?? 'cc';
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-pcap-'));
-  try {
-    const insns = prog.map((p) => `{ ${p.code}, ${p.jt}, ${p.jf}, ${p.k}u }`).join(',\n');
-    const pkts = packets.map((p, i) => `static const unsigned char p${i}[] = { ${Array.from(p).join(',')} };`).join('\n');
-    const table = packets.map((p, i) => `{ p${i}, ${p.length} }`).join(',');
-    const src = `#include <pcap/pcap.h>
-#include <stdio.h>
-#include <time.h>
-static struct bpf_insn prog[] = { ${insns} };
-${pkts}
-static struct { const unsigned char *d; unsigned n; } pk[] = { ${table} };
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
-int main(void) {
-  unsigned np = ${packets.length}, matched = 0;
-  double best = 1e300;
-  for (int round = 0; round < 5; round++) {
-    matched = 0;
-    double t0 = now();
-    for (unsigned i = 0; i < ${CAPTURE_RUNS}u; i++) matched += bpf_filter(prog, pk[i % np].d, pk[i % np].n, pk[i % np].n) != 0;
-    double per = (now() - t0) / ${CAPTURE_RUNS};
-    if (per < best) best = per;
-  }
-  printf("%.3f %u\\n", best, matched);
-  return 0;
-}
-`;
-    writeFileSync(join(dir, 'f.c'), src);
-    const r = spawnSync(cc, ['-O2', '-w', '-o', join(dir, 'f'), join(dir, 'f.c'), '-lpcap'], { encoding: 'utf8' });
-    if (r.status !== 0) return undefined;
-    let best: { ns: number; matched: number } | undefined;
-    for (let p = 0; p < PROCESSES; p++) {
-      const [ns, matched] = execFileSync(join(dir, 'f'), { encoding: 'utf8' }).trim().split(' ');
-      if (!best || Number(ns) < best.ns) best = { ns: Number(ns), matched: Number(matched) };
-    }
-    return best;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** The host kernel's JIT through BPF_PROG_TEST_RUN (the test helper, after `mapLines` create maps), averaged over 16 of the packets. */
-function measureKernel(insns: Uint8Array, packets: Uint8Array[], mapLines: string[] = []): number | undefined {
-  const sample = packets.slice(0, 16);
-  const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-  const out = kernelRunner([...mapLines, `P ${hex(insns)}`, ...sample.map((p) => `B 200000 ${hex(p)}`)].join('\n') + '\n');
-  if (!out || !out[mapLines.length]?.startsWith('L ')) return undefined;
-  const ns = out.slice(mapLines.length + 1).map((l) => (l.startsWith('B ') ? Number(l.split(' ')[2]) : NaN));
-  if (ns.length !== sample.length || ns.some((x) => !Number.isFinite(x))) return undefined;
-  return ns.reduce((x, y) => x + y, 0) / ns.length;
 }
 
 /**
@@ -500,19 +235,6 @@ export function runCaptureBench(): CaptureRow {
   const kernel = measureKernel(insns, packets);
   if (kernel !== undefined) row.kernelNs = kernel;
   return row;
-}
-
-export interface MapRow {
-  packets: number;
-  interpreterNs: number;
-  jitNs: number;
-  /** the hardened JIT, batched the same way */
-  hardenedNs: number;
-  nativeNs?: number;
-  kernelNs?: number;
-  /** per pass over the 1024 packets: the sum of the verdicts, and of the per-port packet counters */
-  verdictSum: number;
-  portPackets: bigint;
 }
 
 /** The map-heavy workload loaded into a fresh system: its maps' descriptors replace the `map[fd:N]` indexes. */
@@ -607,63 +329,3 @@ export function runMapBench(): MapRow {
   return row;
 }
 
-/** The map-heavy workload as C over C maps (to-c.ts, MAPS_C); undefined without cc. */
-function measureMapNative(packets: Uint8Array[]): { ns: number; verdictSum: number; portPackets: bigint } | undefined {
-  const cc = process.env['CC'] ?? 'cc';
-  if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).status !== 0) return undefined;
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-map-'));
-  try {
-    const pkts = packets.map((p, i) => `static uint8_t p${i}[] = { ${Array.from(p).join(',')} };`).join('\n');
-    const table = packets.map((p, i) => `{ p${i}, ${p.length} }`).join(',');
-    const init = MAP_HEAVY.maps.map((m, i) => `  map_init(&maps[${i}], ${mapTypeByName(m.type).id}, ${m.keySize}, ${m.valueSize}, ${m.maxEntries});`).join('\n');
-    const src = `#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-${MAPS_C}
-${toC('prog', assemble(MAP_HEAVY.source))}
-${pkts}
-static struct { uint8_t *d; uint32_t n; } pk[] = { ${table} };
-static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
-int main(void) {
-${init}
-  unsigned np = ${packets.length};
-  uint32_t ctx[${packets.length}][2];
-  for (unsigned i = 0; i < np; i++) ctx[i][0] = pk[i].n;
-  uint64_t vsum = 0;
-  for (unsigned i = 0; i < np; i++) vsum += (uint32_t)prog((uint8_t *)ctx[i], pk[i].n, pk[i].d);
-  uint64_t ports = 0;
-  struct map *h = &maps[0];
-  for (uint32_t b = 0; b < h->n_buckets; b++)
-    for (int32_t e = h->heads[b]; e >= 0; e = h->next[e]) ports += *(uint64_t *)(h->elems + (size_t)e * h->elem_size + 8);
-  double best = 1e300;
-  volatile uint64_t sink = 0;
-  for (int round = 0; round < 5; round++) {
-    double t0 = now();
-    for (unsigned i = 0; i < ${CAPTURE_RUNS}u; i++) sink += prog((uint8_t *)ctx[i % np], pk[i % np].n, pk[i % np].d);
-    double per = (now() - t0) / ${CAPTURE_RUNS};
-    if (per < best) best = per;
-  }
-  printf("%.3f %llu %llu\\n", best, (unsigned long long)vsum, (unsigned long long)ports);
-  return 0;
-}
-`;
-    writeFileSync(join(dir, 'm.c'), src);
-    const r = spawnSync(cc, ['-O2', '-w', '-o', join(dir, 'm'), join(dir, 'm.c')], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`the map workload's C baseline does not compile:\n${r.stderr}`);
-    let best: { ns: number; verdictSum: number; portPackets: bigint } | undefined;
-    for (let p = 0; p < PROCESSES; p++) {
-      const [ns, vsum, ports] = execFileSync(join(dir, 'm'), { encoding: 'utf8' }).trim().split(' ');
-      if (!best || Number(ns) < best.ns) best = { ns: Number(ns), verdictSum: Number(vsum), portPackets: BigInt(ports!) };
-    }
-    return best;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** The map-heavy workload in the host kernel (socket filter with its two maps), averaged over 16 packets. */
-function measureMapKernel(packets: Uint8Array[]): number | undefined {
-  const mapLines = MAP_HEAVY.maps.map((m) => `M ${mapTypeByName(m.type).id} ${m.keySize} ${m.valueSize} ${m.maxEntries}`);
-  return measureKernel(encode(assemble(MAP_HEAVY.source)), packets, mapLines);
-}

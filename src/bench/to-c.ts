@@ -11,7 +11,7 @@
 
 import { BpfError } from '../errors.js';
 import type { Instruction } from '../isa/instruction.js';
-import { constant64 } from '../isa/instruction.js';
+import { constant64, isExit, isHelperCall, isLdImm64, isMapLoad, slotCount } from '../isa/instruction.js';
 import {
   BPF_ALU, BPF_ALU64, BPF_CLASS, BPF_JMP, BPF_JMP32, BPF_LDX, BPF_OP, BPF_SIZE, BPF_SRC, BPF_ST, BPF_STX,
   BPF_X, sizeBytes,
@@ -33,7 +33,7 @@ export function toC(name: string, insns: readonly Instruction[]): string {
   let slot = 0;
   for (const i of insns) {
     slotOf.push(slot);
-    slot += i.code === 0x18 ? 2 : 1;
+    slot += slotCount(i);
   }
   lines.push(`__attribute__((noinline)) uint64_t ${name}(uint8_t *ctx, uint64_t len, const uint8_t *pkt) {`);
   lines.push('  uint64_t stack[64];');
@@ -47,15 +47,15 @@ export function toC(name: string, insns: readonly Instruction[]): string {
     const op = BPF_OP(insn.code);
     const x = BPF_SRC(insn.code) === BPF_X;
     let stmt: string;
-    if (insn.code === 0x18 && insn.src === 1) stmt = `${d} = (uint64_t)(uintptr_t)&maps[${insn.imm}];`;
-    else if (insn.code === 0x18) stmt = `${d} = 0x${constant64(insn).toString(16)}ull;`;
+    if (isMapLoad(insn)) stmt = `${d} = (uint64_t)(uintptr_t)&maps[${insn.imm}];`;
+    else if (isLdImm64(insn)) stmt = `${d} = 0x${constant64(insn).toString(16)}ull;`;
     else if ((insn.code & 0xe7) === 0x20 || (insn.code & 0xe7) === 0x40) {
       // LD_ABS / LD_IND: out of bounds ends the program with 0
       const size = sizeBytes(BPF_SIZE(insn.code));
       const k = (insn.code & 0xe0) === 0x40 ? `(uint32_t)((int32_t)${s} + ${insn.imm})` : `${insn.imm >>> 0}u`;
       const load = size === 4 ? '__builtin_bswap32(*(volatile uint32_t *)(pkt + k))' : size === 2 ? '__builtin_bswap16(*(volatile uint16_t *)(pkt + k))' : '*(volatile uint8_t *)(pkt + k)';
       stmt = `{ uint32_t k = ${k}; if (k > len || len - k < ${size}) return 0; r0 = ${load}; }`;
-    } else if (insn.code === 0x85 && insn.src === 0) stmt = `r0 = helper_${insn.imm}(r1, r2, r3, r4, r5);`;
+    } else if (isHelperCall(insn)) stmt = `r0 = helper_${insn.imm}(r1, r2, r3, r4, r5);`;
     else if ((insn.code === 0xdb || insn.code === 0xc3) && insn.imm === 0) {
       const ty = insn.code === 0xdb ? 'uint64_t' : 'uint32_t';
       stmt = `__atomic_fetch_add((${ty} *)(uintptr_t)(${d} + ${insn.off}), (${ty})${s}, __ATOMIC_RELAXED);`;
@@ -84,7 +84,7 @@ export function toC(name: string, insns: readonly Instruction[]): string {
       else stmt = `${mem} = ${cls === BPF_STX ? s : `(uint${bits}_t)${insn.imm}`};`;
     } else if (cls === BPF_JMP || cls === BPF_JMP32) {
       const target = `L${pc + insn.off + 1}`;
-      if (insn.code === 0x95) stmt = 'return r0;';
+      if (isExit(insn)) stmt = 'return r0;';
       else if (insn.code === 0x05) stmt = `goto ${target};`;
       else {
         const is32 = cls === BPF_JMP32;

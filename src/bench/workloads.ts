@@ -4,6 +4,7 @@
  */
 
 import type { Instruction } from '../isa/instruction.js';
+import { isMapLoad } from '../isa/instruction.js';
 import type { MapTypeName } from '../maps/types.js';
 import { assemble } from '../isa/asm.js';
 import { ALU_CLANG } from './alu-clang.js';
@@ -328,7 +329,7 @@ export function capturePackets(): Uint8Array[] {
 
 /** `insns` with each `map[fd:N]` (an ld_imm64 of a map index N) naming the descriptor fds[N]. */
 export function withMapFds(insns: readonly Instruction[], fds: readonly number[]): Instruction[] {
-  return insns.map((i) => (i.code === 0x18 && i.src === 1 ? { ...i, imm: fds[i.imm]! } : i));
+  return insns.map((i) => (isMapLoad(i) ? { ...i, imm: fds[i.imm]! } : i));
 }
 
 /** A map of the map-heavy workload: its index is the `map[fd:N]` the program names. */

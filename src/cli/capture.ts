@@ -26,13 +26,15 @@ import { findProgTypeByName } from '../progs/types.js';
 import { CliError, fileError } from './cli-error.js';
 import { loadInput, mapEntriesSorted, retvalJson, formatNs } from './run.js';
 import { style } from './style.js';
+import type { Styled } from './style.js';
+import type { CliIo, CliOutput } from './io.js';
 
 export interface Progress {
   tick(bytes: number): void;
   done(): void;
 }
 
-export function progress(file: string, out: { isTTY?: boolean; write(s: string): unknown } = process.stderr): Progress {
+export function progress(file: string, out: CliOutput): Progress {
   if (!out.isTTY) return { tick: () => {}, done: () => {} };
   let total = 0;
   try {
@@ -72,7 +74,7 @@ const BATCH = 256;
  * Each record of the capture through the runner, in batches, and then `f`
  * with its verdict, in order; a capture error comes after the packets before it.
  */
-async function forEachPacket(file: string, runner: PacketRunner, f: (p: Packet, verdict: number) => void): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
+async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, f: (p: Packet, verdict: number) => void): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
   let isDirectory: boolean;
   try {
     isDirectory = statSync(file).isDirectory();
@@ -80,7 +82,7 @@ async function forEachPacket(file: string, runner: PacketRunner, f: (p: Packet, 
     throw fileError(file, e);
   }
   if (isDirectory) throw new CliError(`${file}: is a directory`, 2, 'EISDIR');
-  const bar = progress(file);
+  const bar = progress(file, io.stderr);
   let packets = 0;
   let bytes = 0;
   let ms = 0;
@@ -122,13 +124,13 @@ export interface RunPcapOptions {
   engine?: EngineName;
 }
 
-export async function runPcapCommand(prog: ProgramInput, capture: string, opts: RunPcapOptions): Promise<number> {
+export async function runPcapCommand(prog: ProgramInput, capture: string, opts: RunPcapOptions, io: CliIo): Promise<number> {
   if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: --pcap runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
-  const { sys, progFd, maps } = loadInput(prog, opts.file, { json: opts.json });
+  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { json: opts.json });
   const runner = new PacketRunner(sys, progFd, opts.engine);
   let accepted = 0;
   let lastVerdictSeen = false;
-  const r = await forEachPacket(capture, runner, (_p, verdict) => {
+  const r = await forEachPacket(capture, runner, io, (_p, verdict) => {
     lastVerdictSeen = true;
     if (verdict !== 0) accepted++;
   });
@@ -136,14 +138,14 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   const retval = lastVerdictSeen ? runner.lastRetval : 0n;
   const durationNs = r.packets > 0 ? (r.ms * 1e6) / r.packets : 0;
   if (opts.json) {
-    process.stdout.write(JSON.stringify({
+    io.stdout.write(JSON.stringify({
       retval: retvalJson(retval), duration_ns: Math.round(durationNs * 10) / 10, runs: r.packets,
       maps: maps.map(mapEntriesSorted), packets: r.packets, accepted,
     }) + '\n');
   } else {
-    process.stdout.write(`${style.bold('packets')} ${r.packets}, accepted ${accepted}, last retval 0x${retval.toString(16)}\n`);
-    process.stdout.write(`${style.bold('runs')}    ${formatNs(durationNs)} per packet (${runner.engineName})\n`);
-    maps.forEach((m, i) => process.stdout.write(mapTable(prog.mapNames?.[i] ?? `map ${i}`, m)));
+    io.stdout.write(`${style.bold('packets', io.stdout)} ${r.packets}, accepted ${accepted}, last retval 0x${retval.toString(16)}\n`);
+    io.stdout.write(`${style.bold('runs', io.stdout)}    ${formatNs(durationNs)} per packet (${runner.engineName})\n`);
+    maps.forEach((m, i) => io.stdout.write(mapTable(prog.mapNames?.[i] ?? `map ${i}`, m, io.stdout)));
   }
   if (r.error) throw captureError(capture, r.error);
   return 0;
@@ -154,14 +156,14 @@ function captureError(file: string, e: BpfError): CliError {
 }
 
 /** A map as a table for the terminal: its entries (non-zero values only for an array), keys ascending. */
-export function mapTable(name: string, m: BpfMap): string {
+export function mapTable(name: string, m: BpfMap, out: Styled): string {
   const all = mapEntriesSorted(m);
   const dense = findMapType(m.type)?.dense === true;
   const rows = dense ? all.filter((e) => /[^0]/.test(e.value)) : all;
   const group = (h: string): string => (h.match(/.{1,8}/g) ?? []).join(' ');
   const keys = rows.map((r) => group(r.key));
   const width = Math.max(3, ...keys.map((k) => k.length));
-  const head = `${style.bold(name)} (${mapTypeName(m.type)}, key ${m.keySize}B, value ${m.valueSize}B, ${all.length}${dense ? ` entries, ${rows.length} non-zero` : ' entries'})\n`;
+  const head = `${style.bold(name, out)} (${mapTypeName(m.type)}, key ${m.keySize}B, value ${m.valueSize}B, ${all.length}${dense ? ` entries, ${rows.length} non-zero` : ' entries'})\n`;
   return head + `  ${'key'.padEnd(width)}  value\n` + rows.map((r, i) => `  ${keys[i]!.padEnd(width)}  ${group(r.value)}\n`).join('');
 }
 
@@ -182,9 +184,9 @@ function timestamp(tsNs: bigint): string {
   return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(us).padStart(6, '0')}`;
 }
 
-export async function filterCommand(prog: ProgramInput, capture: string, opts: FilterOptions): Promise<number> {
+export async function filterCommand(prog: ProgramInput, capture: string, opts: FilterOptions, io: CliIo): Promise<number> {
   if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: filter runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
-  const { sys, progFd } = loadInput(prog, opts.file);
+  const { sys, progFd } = loadInput(prog, opts.file, io);
   const runner = new PacketRunner(sys, progFd, opts.engine);
   let out: number | undefined;
   let writer: PcapWriter | undefined;
@@ -203,12 +205,12 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
   let matched = 0;
   const lines: string[] = [];
   const flush = (): void => {
-    if (lines.length) process.stdout.write(lines.join(''));
+    if (lines.length) io.stdout.write(lines.join(''));
     lines.length = 0;
   };
   let r;
   try {
-    r = await forEachPacket(capture, runner, (p, keep) => {
+    r = await forEachPacket(capture, runner, io, (p, keep) => {
       if (keep === 0) return;
       matched++;
       // a socket trims the packet to the length the filter returned
@@ -231,9 +233,9 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
     if (out !== undefined) closeSync(out);
     runner.close();
   }
-  if (opts.count) process.stdout.write(`${matched} packets\n`);
+  if (opts.count) io.stdout.write(`${matched} packets\n`);
   // wall time: reading the capture included, as a user of tcpdump -r sees it
-  if (r.packets > 0 || !r.error) process.stderr.write(`tsbpf: ${throughput(r.packets, r.bytes, r.wallMs, `; ${matched} matched`)}\n`);
+  if (r.packets > 0 || !r.error) io.stderr.write(`tsbpf: ${throughput(r.packets, r.bytes, r.wallMs, `; ${matched} matched`)}\n`);
   if (r.error) throw captureError(capture, r.error);
   return 0;
 }

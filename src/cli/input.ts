@@ -1,14 +1,15 @@
 /**
  * Program inputs for the CLI: detect the format of a file from its content
  * (../shared/docs/CLI.md, "Program inputs") and turn it into slots plus what
- * the program needs to run (its type, its maps). Formats that later issues
- * add (ELF objects, classic BPF) are recognised and refused with a clear
- * error until then.
+ * the program needs to run (its type, its maps): assembly text, a JSON
+ * program spec, a clang-compiled ELF object (through loader/), classic BPF
+ * (tcpdump -dd / -ddd text, or raw with --cbpf, converted by cbpf/), or raw
+ * 8-byte instruction slots.
  */
 
 import { BpfError } from '../errors.js';
 import type { Instruction, Slot } from '../isa/instruction.js';
-import { decodeSlots, slotsToInstructions, toSlots } from '../isa/instruction.js';
+import { decodeSlots, isLdImm64, slotsToInstructions, toSlots } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
 import { loadCollectionSpec } from '../loader/collection.js';
 import { convertClassic, decodeClassic, detectClassicText, parseClassicText } from '../cbpf/index.js';
@@ -206,7 +207,7 @@ export function parseSpec(text: string): ProgramInput {
   const slots = decodeSlots(bytes);
   for (const [slot, index] of fixups as [number, number][]) {
     if (index >= mapSpecs.length) throw new BpfError('EINVAL', `fixup [${slot}, ${index}]: there is no maps[${index}]`);
-    if (slot >= slots.length || slots[slot]!.code !== 0x18) {
+    if (slot >= slots.length || !isLdImm64(slots[slot]!)) {
       throw new BpfError('EINVAL', `fixup [${slot}, ${index}]: slot ${slot} is not an ld_imm64`);
     }
   }

@@ -1,10 +1,10 @@
-#!/usr/bin/env node
 /**
  * The `tsbpf` command (../shared/docs/CLI.md). This file parses arguments,
- * dispatches to one function per command, and owns the only process exits
- * and the error format `tsbpf: <context>: <message> (<ERRNO>)`. Exit status:
- * 0 success, 1 the program was rejected or failed at run time, 2 bad usage or
- * unreadable input.
+ * dispatches to one function per command, and owns the error format
+ * `tsbpf: <context>: <message> (<ERRNO>)`. main(argv, io) returns the exit
+ * status: 0 success, 1 the program was rejected or failed at run time, 2 bad
+ * usage or unreadable input. Importing it runs nothing: bin/tsbpf.js runs it
+ * with the process's streams and owns the process (exit code, EPIPE).
  */
 
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -26,6 +26,7 @@ import { filterCommand, runPcapCommand } from './capture.js';
 import { disassembleClassic } from '../cbpf/index.js';
 import { parseElf } from '../elf/index.js';
 import { loadCollectionSpec } from '../loader/collection.js';
+import type { CliIo } from './io.js';
 import { mapTypeName } from '../maps/types.js';
 import { uapiHelperName } from '../isa/uapi.js';
 
@@ -64,9 +65,10 @@ Options of run:
 
 Environment: TSBPF_DEBUG=1 prints stack traces.`;
 
-export function readInput(path: string): Uint8Array {
+/** A file's bytes, or standard input's for '-'. */
+export function readInput(path: string, io: CliIo): Uint8Array {
   try {
-    return path === '-' ? new Uint8Array(readFileSync(0)) : new Uint8Array(readFileSync(path));
+    return path === '-' ? io.stdin.readAll() : new Uint8Array(readFileSync(path));
   } catch (e) {
     throw fileError(path, e);
   }
@@ -102,26 +104,26 @@ function sourceOptions(values: Record<string, unknown>): { classic: boolean; sec
   return section === undefined ? { classic: values['cbpf'] === true } : { classic: values['cbpf'] === true, section };
 }
 
-function cmdInspect(args: string[]): number {
+function cmdInspect(args: string[], io: CliIo): number {
   const { values, positionals } = parse(args, { json: { type: 'boolean' } }, [1, 1], 'tsbpf inspect FILE.o [--json]');
   const file = positionals[0]!;
-  const bytes = readInput(file);
+  const bytes = readInput(file, io);
   const elf = withContext(file, () => parseElf(bytes));
   const spec = withContext(file, () => loadCollectionSpec(bytes));
   const programs = Object.values(spec.programs).map((p) => ({ name: p.name, section: p.section, type: p.type, insns: p.insns.length, maps: [...new Set(p.mapRefs.map((r) => r.map))] }));
   const maps = Object.values(spec.maps).map((m) => ({ name: m.name, type: mapTypeName(m.type), key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries, flags: m.flags }));
   const sections = elf.sections.filter((s) => s.name !== '').map((s) => ({ name: s.name, type: s.type, size: s.size }));
   if (values['json']) {
-    process.stdout.write(JSON.stringify({ license: spec.license, version: spec.version, programs, maps, sections }) + '\n');
+    io.stdout.write(JSON.stringify({ license: spec.license, version: spec.version, programs, maps, sections }) + '\n');
     return 0;
   }
-  process.stdout.write(`${style.bold('license')}  ${spec.license || '(none)'}\n`);
-  process.stdout.write(`${style.bold('programs')}\n`);
-  for (const p of programs) process.stdout.write(`  ${p.section}/${p.name}  ${p.type}  ${p.insns} insns${p.maps.length ? `  maps: ${p.maps.join(', ')}` : ''}\n`);
-  process.stdout.write(`${style.bold('maps')}\n`);
-  for (const m of maps) process.stdout.write(`  ${m.name}  ${m.type}  key ${m.key_size}B  value ${m.value_size}B  max_entries ${m.max_entries}\n`);
-  process.stdout.write(`${style.bold('sections')}\n`);
-  for (const s of sections) process.stdout.write(`  ${s.name}  type ${s.type}  ${s.size} bytes\n`);
+  io.stdout.write(`${style.bold('license', io.stdout)}  ${spec.license || '(none)'}\n`);
+  io.stdout.write(`${style.bold('programs', io.stdout)}\n`);
+  for (const p of programs) io.stdout.write(`  ${p.section}/${p.name}  ${p.type}  ${p.insns} insns${p.maps.length ? `  maps: ${p.maps.join(', ')}` : ''}\n`);
+  io.stdout.write(`${style.bold('maps', io.stdout)}\n`);
+  for (const m of maps) io.stdout.write(`  ${m.name}  ${m.type}  key ${m.key_size}B  value ${m.value_size}B  max_entries ${m.max_entries}\n`);
+  io.stdout.write(`${style.bold('sections', io.stdout)}\n`);
+  for (const s of sections) io.stdout.write(`  ${s.name}  type ${s.type}  ${s.size} bytes\n`);
   return 0;
 }
 
@@ -134,11 +136,11 @@ function withContext<T>(context: string, f: () => T): T {
   }
 }
 
-function cmdAsm(args: string[]): number {
+function cmdAsm(args: string[], io: CliIo): number {
   const usage = 'tsbpf asm FILE [-o OUT]';
   const { values, positionals } = parse(args, { output: { type: 'string', short: 'o' } }, [1, 1], usage);
   const file = positionals[0]!;
-  const text = new TextDecoder().decode(readInput(file));
+  const text = new TextDecoder().decode(readInput(file, io));
   const bytes = withContext(file, () => encode(assemble(text)));
   const out = values['output'] as string | undefined;
   if (out !== undefined) {
@@ -147,11 +149,11 @@ function cmdAsm(args: string[]): number {
     } catch (e) {
       throw new CliError(`${out}: ${(e as Error).message}`, 2, (e as NodeJS.ErrnoException).code ?? 'EIO');
     }
-  } else if (process.stdout.isTTY) {
+  } else if (io.stdout.isTTY) {
     // Raw bytes would garble a terminal: show the slots as hex instead.
-    for (let p = 0; p < bytes.length; p += 8) process.stdout.write(Buffer.from(bytes.subarray(p, p + 8)).toString('hex') + '\n');
+    for (let p = 0; p < bytes.length; p += 8) io.stdout.write(Buffer.from(bytes.subarray(p, p + 8)).toString('hex') + '\n');
   } else {
-    process.stdout.write(bytes);
+    io.stdout.write(bytes);
   }
   return 0;
 }
@@ -165,10 +167,10 @@ function annotateMaps(text: string, prog: ProgramInput): string {
 /** Helper calls by name, as bpftool prints them (`call bpf_map_lookup_elem#1`); `tsbpf asm` reads them back. */
 const DISASM_OPTIONS = { helperName: uapiHelperName };
 
-function cmdDisasm(args: string[]): number {
+function cmdDisasm(args: string[], io: CliIo): number {
   const { values, positionals } = parse(args, { cbpf: { type: 'boolean' }, section: { type: 'string' } }, [1, 1], 'tsbpf disasm PROG [--cbpf] [--section NAME]');
   const file = positionals[0]!;
-  const bytes = readInput(file);
+  const bytes = readInput(file, io);
   if (detectFormat(bytes) === 'elf' && values['section'] === undefined) {
     // every program of the object, each under its section and name
     const spec = withContext(file, () => loadCollectionSpec(bytes));
@@ -176,7 +178,7 @@ function cmdDisasm(args: string[]): number {
       const prog = withContext(file, () => parseProgram(bytes, { classic: false, section: p.name }));
       return `${p.section}/${p.name}:\n${annotateMaps(disasm(prog.insns, DISASM_OPTIONS), prog)}`;
     });
-    process.stdout.write(parts.join('\n'));
+    io.stdout.write(parts.join('\n'));
     return 0;
   }
   const prog = withContext(file, () => parseProgram(bytes, sourceOptions(values)));
@@ -188,15 +190,15 @@ function cmdDisasm(args: string[]): number {
     // classic input: tcpdump -d's view, then the eBPF it converts to
     text = `classic BPF (tcpdump -d):\n${disassembleClassic(prog.classic)}\neBPF:\n${text}`;
   }
-  if (process.stdout.isTTY) {
-    process.stdout.write(text.replace(/^(\d+:)( \([0-9a-f]{2}\))/gm, (_m, idx: string, op: string) => style.dim(idx) + style.dim(op)));
+  if (io.stdout.isTTY) {
+    io.stdout.write(text.replace(/^(\d+:)( \([0-9a-f]{2}\))/gm, (_m, idx: string, op: string) => style.dim(idx, io.stdout) + style.dim(op, io.stdout)));
   } else {
-    process.stdout.write(text);
+    io.stdout.write(text);
   }
   return 0;
 }
 
-async function cmdRun(args: string[]): Promise<number> {
+async function cmdRun(args: string[], io: CliIo): Promise<number> {
   const usage = 'tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]';
   const { values, positionals } = parse(args, {
     data: { type: 'string' },
@@ -223,18 +225,18 @@ async function cmdRun(args: string[]): Promise<number> {
     return Number(v);
   };
   const engine = engineOption(values);
-  const prog = withContext(file, () => parseProgram(readInput(file), sourceOptions(values)));
+  const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
   if (values['pcap'] !== undefined) {
     if (values['repeat'] !== undefined) throw new CliError('--repeat does not apply to --pcap (each packet runs once)', 2, 'EINVAL');
     return runPcapCommand(prog, values['pcap'] as string, {
       json: values['json'] === true,
       file,
       ...(engine === undefined ? {} : { engine }),
-    });
+    }, io);
   }
   let data: Uint8Array = new Uint8Array(0);
   if (values['data'] !== undefined) data = withContext('--data', () => parseHexData(values['data'] as string));
-  if (values['data-file'] !== undefined) data = readInput(values['data-file'] as string);
+  if (values['data-file'] !== undefined) data = readInput(values['data-file'] as string, io);
   return runCommand(prog, data, {
     repeat: count('repeat', 1),
     budget: count('budget', 1_000_000),
@@ -243,10 +245,10 @@ async function cmdRun(args: string[]): Promise<number> {
     json: values['json'] === true,
     file,
     dataContext: (values['data-file'] as string | undefined) ?? '--data',
-  });
+  }, io);
 }
 
-async function cmdFilter(args: string[]): Promise<number> {
+async function cmdFilter(args: string[], io: CliIo): Promise<number> {
   const usage = 'tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count] [--engine interpreter|jit|jit-hardened]';
   const { values, positionals } = parse(args, {
     write: { type: 'string', short: 'w' },
@@ -257,75 +259,78 @@ async function cmdFilter(args: string[]): Promise<number> {
   }, [2, 2], usage);
   const engine = engineOption(values);
   const [file, capture] = positionals as [string, string];
-  const prog = withContext(file, () => parseProgram(readInput(file), sourceOptions(values)));
+  const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
   return filterCommand(prog, capture, {
     file,
     count: values['count'] === true,
     ...(values['write'] === undefined ? {} : { write: values['write'] as string }),
     ...(engine === undefined ? {} : { engine }),
-  });
+  }, io);
 }
 
-function cmdVerify(args: string[]): number {
+function cmdVerify(args: string[], io: CliIo): number {
   const usage = 'tsbpf verify PROG [--log-level 0|1|2] [--json]';
   const { values, positionals } = parse(args, { 'log-level': { type: 'string' }, json: { type: 'boolean' }, cbpf: { type: 'boolean' }, section: { type: 'string' } }, [1, 1], usage);
   const level = (values['log-level'] as string | undefined) ?? '1';
   if (!/^[012]$/.test(level)) throw new CliError(`--log-level must be 0, 1 or 2, got '${level}'`, 2, 'EINVAL');
   const file = positionals[0]!;
-  const prog = withContext(file, () => parseProgram(readInput(file), sourceOptions(values)));
-  return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file });
+  const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
+  return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file }, io);
 }
 
-function cmdBatch(args: string[]): number {
+function cmdBatch(args: string[], io: CliIo): number {
   const { values, positionals } = parse(args, { json: { type: 'boolean' } }, [1, 1], 'tsbpf batch FILE [--json]');
   const file = positionals[0]!;
-  const lines = new TextDecoder().decode(readInput(file)).split('\n');
+  const lines = new TextDecoder().decode(readInput(file, io)).split('\n');
   const session = new BatchSession();
   let failed = 0;
   lines.forEach((line, i) => {
     const r = session.execute(line.replace(/\r$/, ''));
     if (!r) return;
-    if (values['json']) process.stdout.write(JSON.stringify(r.result) + '\n');
-    else process.stdout.write(r.out);
+    if (values['json']) io.stdout.write(JSON.stringify(r.result) + '\n');
+    else io.stdout.write(r.out);
     if (r.error !== undefined) {
       failed++;
-      process.stderr.write(`tsbpf: ${file}:${i + 1}: ${r.error}\n`);
+      io.stderr.write(`tsbpf: ${file}:${i + 1}: ${r.error}\n`);
     }
   });
   return failed > 0 ? 1 : 0;
 }
 
-async function cmdShell(args: string[]): Promise<number> {
+async function cmdShell(args: string[], io: CliIo): Promise<number> {
   parse(args, {}, [0, 0], 'tsbpf shell');
   const { createInterface } = await import('node:readline');
   const session = new BatchSession();
-  const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY === true, historySize: 1000 });
+  const tty = io.stdin.isTTY === true;
+  // an interactive shell edits lines on a terminal: io.stdout is then the process's own stream
+  const output = tty ? io.stdout as NodeJS.WritableStream : undefined;
+  const rl = createInterface({ input: io.stdin.stream(), output, terminal: tty, historySize: 1000 });
   const prompt = (): void => {
-    if (process.stdin.isTTY) rl.prompt();
+    if (tty) rl.prompt();
   };
   rl.setPrompt('tsbpf> ');
-  if (process.stdin.isTTY) process.stdout.write("tsbpf shell: bpftool's map commands ('map create m type hash key 4 value 8 entries 16 name m'), 'help', 'quit'\n");
+  if (tty) io.stdout.write("tsbpf shell: bpftool's map commands ('map create m type hash key 4 value 8 entries 16 name m'), 'help', 'quit'\n");
   prompt();
   let failed = 0;
   for await (const line of rl) {
     const t = line.trim();
     if (t === 'quit' || t === 'exit') break;
     if (t === 'help') {
-      process.stdout.write(SHELL_HELP);
+      io.stdout.write(SHELL_HELP);
     } else {
       const r = session.execute(line);
       if (r) {
-        process.stdout.write(r.out);
+        io.stdout.write(r.out);
         if (r.error !== undefined) {
           failed++;
-          process.stderr.write(`${style.red('Error', process.stderr)}: ${r.error}\n`);
+          io.stderr.write(`${style.red('Error', io.stderr)}: ${r.error}\n`);
         }
       }
     }
     prompt();
   }
   rl.close();
-  return process.stdin.isTTY || failed === 0 ? 0 : 1;
+  return tty || failed === 0 ? 0 : 1;
 }
 
 const SHELL_HELP = `map create PATH type hash|array key N value N entries N name NAME [flags N]
@@ -338,75 +343,72 @@ map show [MAP]
 MAP is id N, pinned PATH or name NAME; BYTES are decimal, or hexadecimal after 'hex'.
 `;
 
-async function main(argv: string[]): Promise<number> {
+/**
+ * Run the `tsbpf` command line `argv` (without node and the script) over
+ * `io`; the exit status. Errors are reported on io.stderr, never thrown.
+ */
+export async function main(argv: readonly string[], io: CliIo): Promise<number> {
+  try {
+    return await dispatch(argv, io);
+  } catch (e) {
+    return report(e, io);
+  }
+}
+
+async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
   const [cmd, ...rest] = argv;
   switch (cmd) {
     case undefined:
     case '-h':
     case '--help':
     case 'help':
-      process.stdout.write(USAGE + '\n');
+      io.stdout.write(USAGE + '\n');
       return cmd === undefined ? 2 : 0;
     case '--version':
     case '-V': {
       const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-      process.stdout.write(`tsbpf ${pkg.version}\n`);
+      io.stdout.write(`tsbpf ${pkg.version}\n`);
       return 0;
     }
     case 'asm':
-      return cmdAsm(rest);
+      return cmdAsm(rest, io);
     case 'disasm':
-      return cmdDisasm(rest);
+      return cmdDisasm(rest, io);
     case 'run':
-      return cmdRun(rest);
+      return cmdRun(rest, io);
     case 'verify':
-      return cmdVerify(rest);
+      return cmdVerify(rest, io);
     case 'filter':
-      return cmdFilter(rest);
+      return cmdFilter(rest, io);
     case 'inspect':
-      return cmdInspect(rest);
+      return cmdInspect(rest, io);
     case 'conformance-plugin':
-      return conformancePlugin(rest);
+      return conformancePlugin(rest, io);
     case 'batch':
-      return cmdBatch(rest);
+      return cmdBatch(rest, io);
     case 'shell':
-      return cmdShell(rest);
+      return cmdShell(rest, io);
     case 'bench': {
       const { benchCommand } = await import('../bench/bench.js');
-      return benchCommand(rest);
+      return benchCommand(rest, (text) => io.stdout.write(text));
     }
     default:
       throw new CliError(`unknown command '${cmd}' (try 'tsbpf --help')`, 2, 'EINVAL');
   }
 }
 
-function report(e: unknown): number {
-  if (process.env['TSBPF_DEBUG'] === '1' && e instanceof Error) process.stderr.write(`${e.stack ?? e.message}\n`);
+function report(e: unknown, io: CliIo): number {
+  if (process.env['TSBPF_DEBUG'] === '1' && e instanceof Error) io.stderr.write(`${e.stack ?? e.message}\n`);
   if (e instanceof CliError) {
     const [first, ...more] = e.message.split('\n');
-    process.stderr.write(`tsbpf: ${first}${e.errno ? ` (${e.errno})` : ''}\n${more.map((l) => l + '\n').join('')}`);
+    io.stderr.write(`tsbpf: ${first}${e.errno ? ` (${e.errno})` : ''}\n${more.map((l) => l + '\n').join('')}`);
     return e.exitCode;
   }
   if (e instanceof BpfError) {
-    process.stderr.write(`tsbpf: ${e.message} (${e.code})\n`);
+    io.stderr.write(`tsbpf: ${e.message} (${e.code})\n`);
     return 2;
   }
   const msg = e instanceof Error ? e.message : String(e);
-  process.stderr.write(`tsbpf: internal error: ${msg} (set TSBPF_DEBUG=1 for a stack trace)\n`);
+  io.stderr.write(`tsbpf: internal error: ${msg} (set TSBPF_DEBUG=1 for a stack trace)\n`);
   return 70;
 }
-
-// A closed pipe (`tsbpf disasm x | head`) ends the output quietly, as for any Unix tool.
-process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  throw e;
-});
-
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.exitCode = report(e);
-  },
-);

@@ -7,10 +7,10 @@
  * bounded by WebAssembly only); anything else is rejected as uBPF's plugin does.
  */
 
-import { readFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import { decodeSlots, slotsToInstructions, toSlots } from '../isa/instruction.js';
 import { runConformance, runConformanceJit } from '../api/conformance.js';
+import type { CliIo } from './io.js';
 
 function base16(text: string, what: string): Uint8Array {
   const tokens = text.split(/\s+/).filter((t) => t !== '');
@@ -32,7 +32,7 @@ function programBytes(text: string): Uint8Array {
   return base16(t, 'program');
 }
 
-export function conformancePlugin(args: string[]): number {
+export function conformancePlugin(args: string[], io: CliIo): number {
   let memory: Uint8Array = new Uint8Array(0);
   let jit = false;
   for (const a of args) {
@@ -45,21 +45,21 @@ export function conformancePlugin(args: string[]): number {
       continue;
     }
     if (a.startsWith('--')) {
-      process.stderr.write(`Invalid arguments: ${a}\n`);
+      io.stderr.write(`Invalid arguments: ${a}\n`);
       return 1;
     }
     memory = base16(a, 'memory');
   }
   try {
-    const bytes = programBytes(readFileSync(0, 'utf8'));
+    const bytes = programBytes(new TextDecoder().decode(io.stdin.readAll()));
     const slots = toSlots(slotsToInstructions(decodeSlots(bytes)));
     if (slots.length === 0) throw new BpfError('EINVAL', 'empty program');
     const r0 = jit ? runConformanceJit(slots, memory) : runConformance(slots, memory);
-    process.stdout.write(`${r0.toString(16)}\n`);
+    io.stdout.write(`${r0.toString(16)}\n`);
     return 0;
   } catch (e) {
     if (e instanceof BpfError) {
-      process.stderr.write(`${e.message} (${e.code})\n`);
+      io.stderr.write(`${e.message} (${e.code})\n`);
       return 1;
     }
     throw e;

@@ -18,6 +18,7 @@ import { encodeSlots } from '../isa/instruction.js';
 import { linkMapRefs } from '../loader/collection.js';
 import type { ProgramInput } from './input.js';
 import { CliError } from './cli-error.js';
+import type { CliIo, CliOutput } from './io.js';
 import { style } from './style.js';
 
 export interface RunOptions {
@@ -63,7 +64,7 @@ const CLI_LOG_SIZE = 1 << 22;
  * unless asked otherwise). A rejection prints the log (or the verify JSON)
  * and exits 1.
  */
-export function loadInput(prog: ProgramInput, file: string, opts: LoadInputOptions = {}): LoadedInput {
+export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: LoadInputOptions = {}): LoadedInput {
   const budget = opts.budget;
   const sys = new BpfSystem();
   if (budget !== undefined) sys.unverifiedBudget = budget;
@@ -93,8 +94,8 @@ export function loadInput(prog: ProgramInput, file: string, opts: LoadInputOptio
   } catch (e) {
     // A program the kernel would refuse to load is a rejected program: exit 1.
     if (e instanceof BpfError) {
-      if (opts.json) process.stdout.write(JSON.stringify({ accepted: false, code: e.code, log: e.log ?? '' }) + '\n');
-      else if (e.log) process.stdout.write(highlightLog(e.log));
+      if (opts.json) io.stdout.write(JSON.stringify({ accepted: false, code: e.code, log: e.log ?? '' }) + '\n');
+      else if (e.log) io.stdout.write(highlightLog(e.log, io.stdout));
       throw new CliError(`${file}: ${e.message}`, 1, e.code);
     }
     throw e;
@@ -102,14 +103,14 @@ export function loadInput(prog: ProgramInput, file: string, opts: LoadInputOptio
 }
 
 /** The log for a terminal: the last instruction line in bold, the message after it in red. */
-export function highlightLog(log: string): string {
+export function highlightLog(log: string, out: CliOutput): string {
   const lines = log.replace(/\n$/, '').split('\n');
   let lastInsn = -1;
   lines.forEach((l, i) => {
     if (/^\d+: \(/.test(l)) lastInsn = i;
   });
   return lines
-    .map((l, i) => (i === lastInsn ? style.bold(l) : i > lastInsn && lastInsn >= 0 && l !== '' ? style.red(l) : l))
+    .map((l, i) => (i === lastInsn ? style.bold(l, out) : i > lastInsn && lastInsn >= 0 && l !== '' ? style.red(l, out) : l))
     .join('\n') + '\n';
 }
 
@@ -120,15 +121,15 @@ export function mapEntriesSorted(m: BpfMap): { key: string; value: string }[] {
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
 }
 
-export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOptions): number {
-  const { sys, progFd, maps } = loadInput(prog, opts.file, { budget: opts.budget, verify: !opts.unverified, json: opts.json });
+export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOptions, io: CliIo): number {
+  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { budget: opts.budget, verify: !opts.unverified, json: opts.json });
   let result;
   try {
     result = testRun(sys, progFd, data, opts.repeat, opts.engine);
   } catch (e) {
     if (e instanceof BpfError) {
       if (/context is 16 bytes/.test(e.message)) throw new CliError(`${opts.dataContext}: ${e.message}`, 2, e.code);
-      if (opts.json) process.stdout.write(JSON.stringify({ retval: null, code: e.code, error: e.message }) + '\n');
+      if (opts.json) io.stdout.write(JSON.stringify({ retval: null, code: e.code, error: e.message }) + '\n');
       throw new CliError(`${opts.file}: ${e.message}`, 1, e.code);
     }
     throw e;
@@ -136,22 +137,22 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
   const r0 = result.retval;
   const mapDumps = maps.map(mapEntriesSorted);
   if (opts.json) {
-    process.stdout.write(JSON.stringify({ retval: retvalJson(r0), duration_ns: Math.round(result.durationNs * 10) / 10, runs: result.runs, maps: mapDumps }) + '\n');
+    io.stdout.write(JSON.stringify({ retval: retvalJson(r0), duration_ns: Math.round(result.durationNs * 10) / 10, runs: result.runs, maps: mapDumps }) + '\n');
     return 0;
   }
   const signed = BigInt.asIntN(64, r0);
   const decimal = signed < 0n ? `${r0} = ${signed}` : `${r0}`;
-  process.stdout.write(`${style.bold('retval')}  ${style.green(`0x${r0.toString(16)}`)} (${decimal})\n`);
+  io.stdout.write(`${style.bold('retval', io.stdout)}  ${style.green(`0x${r0.toString(16)}`, io.stdout)} (${decimal})\n`);
   const loaded = sys.progOf(progFd).prog;
   const how = result.engine === 'jit'
     ? 'verified, WebAssembly JIT'
     : result.engine === 'jit-hardened'
     ? `${loaded.verified ? 'verified' : 'unverified'}, hardened WebAssembly JIT`
     : `${loaded.interpreter.executed} insns in the last run, ${loaded.verified ? 'verified, interpreter' : 'unverified, checked interpreter'}`;
-  process.stdout.write(`${style.bold('runs')}    ${result.runs} × ${formatNs(result.durationNs)} (${how})\n`);
+  io.stdout.write(`${style.bold('runs', io.stdout)}    ${result.runs} × ${formatNs(result.durationNs)} (${how})\n`);
   maps.forEach((m, i) => {
-    process.stdout.write(`${style.bold(`map ${i}`)}   ${mapTypeName(m.type)} key ${m.keySize} value ${m.valueSize} entries ${m.maxEntries}\n`);
-    for (const e of mapDumps[i]!) process.stdout.write(`  key: ${spaced(e.key)}  value: ${spaced(e.value)}\n`);
+    io.stdout.write(`${style.bold(`map ${i}`, io.stdout)}   ${mapTypeName(m.type)} key ${m.keySize} value ${m.valueSize} entries ${m.maxEntries}\n`);
+    for (const e of mapDumps[i]!) io.stdout.write(`  key: ${spaced(e.key)}  value: ${spaced(e.value)}\n`);
   });
   return 0;
 }
@@ -171,13 +172,13 @@ export interface VerifyOptions {
 }
 
 /** `tsbpf verify`: load the program and report the verdict with the log. */
-export function verifyCommand(prog: ProgramInput, opts: VerifyOptions): number {
-  const { log } = loadInput(prog, opts.file, { logLevel: opts.logLevel, json: opts.json });
+export function verifyCommand(prog: ProgramInput, opts: VerifyOptions, io: CliIo): number {
+  const { log } = loadInput(prog, opts.file, io, { logLevel: opts.logLevel, json: opts.json });
   if (opts.json) {
-    process.stdout.write(JSON.stringify({ accepted: true, code: null, log }) + '\n');
+    io.stdout.write(JSON.stringify({ accepted: true, code: null, log }) + '\n');
     return 0;
   }
-  process.stdout.write(log);
-  process.stdout.write(`${style.green('accepted')}: ${prog.slots.length} instructions\n`);
+  io.stdout.write(log);
+  io.stdout.write(`${style.green('accepted', io.stdout)}: ${prog.slots.length} instructions\n`);
   return 0;
 }

@@ -1,8 +1,13 @@
-/** Terminal styling for human output: ANSI colours when stdout is a TTY and NO_COLOR is unset. */
+/** Terminal styling for human output: ANSI colours when the stream written to is a TTY and NO_COLOR is unset. */
 
-const enabled = (stream: NodeJS.WriteStream): boolean => stream.isTTY === true && process.env['NO_COLOR'] === undefined;
+/** The stream the styled text goes to: only whether it is a terminal matters. */
+export interface Styled {
+  readonly isTTY?: boolean;
+}
 
-const wrap = (open: string, close: string) => (s: string, stream: NodeJS.WriteStream = process.stdout): string =>
+const enabled = (stream: Styled): boolean => stream.isTTY === true && process.env['NO_COLOR'] === undefined;
+
+const wrap = (open: string, close: string) => (s: string, stream: Styled): string =>
   enabled(stream) ? `\x1b[${open}m${s}\x1b[${close}m` : s;
 
 export const style = {

@@ -19,7 +19,7 @@
 
 import { BpfError } from '../errors.js';
 import type { Instruction } from './instruction.js';
-import { slotProblem, splitConstant64 } from './instruction.js';
+import { isExit, slotCount, slotProblem, splitConstant64 } from './instruction.js';
 import {
   BPF_ABS, BPF_ADD, BPF_ALU, BPF_ALU64, BPF_AND, BPF_ARSH, BPF_ATOMIC, BPF_B, BPF_CALL, BPF_CMPXCHG,
   BPF_DIV, BPF_DW, BPF_END, BPF_EXIT, BPF_FETCH, BPF_H, BPF_IMM, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGE,
@@ -455,9 +455,9 @@ export function assemble(source: string): Instruction[] {
         if (hint === (BPF_ALU | BPF_END | BPF_TO_BE) && p.insn.code === (BPF_ALU | BPF_END | BPF_TO_LE)) p.insn.code = hint;
         else fail(`opcode (${h![1]}) does not match the instruction, which assembles to (${p.insn.code.toString(16).padStart(2, '0')})`);
       }
-      if (p.insn.code === (BPF_JMP | BPF_EXIT) && firstExit === undefined) firstExit = slot;
+      if (isExit(p.insn) && firstExit === undefined) firstExit = slot;
       pending.push(p);
-      slot += p.insn.code === (BPF_LD | BPF_IMM | BPF_DW) ? 2 : 1;
+      slot += slotCount(p.insn);
     } catch (e) {
       if (e instanceof AsmError || e instanceof BpfError) {
         throw new BpfError('EINVAL', oneLine(`line ${ln + 1}: ${e.message}: '${lines[ln]!.trim()}'`));
@@ -484,7 +484,7 @@ export function assemble(source: string): Instruction[] {
     const problem = slotProblem(p.insn);
     if (problem !== undefined) throw new BpfError('EINVAL', `line ${p.line}: ${problem}`);
     out.push(p.insn);
-    slot += p.insn.code === (BPF_LD | BPF_IMM | BPF_DW) ? 2 : 1;
+    slot += slotCount(p.insn);
   }
   return out;
 }

@@ -16,7 +16,7 @@
  */
 
 import type { Instruction, Slot } from './instruction.js';
-import { constant64, hex2 } from './instruction.js';
+import { constant64, hex2, slotCount } from './instruction.js';
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CLASS, BPF_CMPXCHG, BPF_DIV, BPF_EXIT,
   BPF_FETCH, BPF_IMM, BPF_IND, BPF_JA, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_MEM,
@@ -169,7 +169,7 @@ export function disasm(insns: readonly Instruction[], options: DisasmOptions = {
   let pc = 0;
   for (const insn of insns) {
     lines.push(`${pc}: ${disasmInsn(insn, options)}`);
-    pc += insn.code === (BPF_LD | BPF_IMM | BPF_DW) ? 2 : 1;
+    pc += slotCount(insn);
   }
   return lines.join('\n') + (lines.length > 0 ? '\n' : '');
 }

@@ -15,8 +15,8 @@
 
 import { BpfError } from '../errors.js';
 import {
-  ATOMIC_OPS, BPF_ALU, BPF_CLASS, BPF_DIV, BPF_MOD, BPF_MOV, BPF_OP, BPF_SRC, BPF_X,
-  MAX_BPF_REG, opcodeShape,
+  ATOMIC_OPS, BPF_ALU, BPF_CLASS, BPF_DIV, BPF_MOD, BPF_MOV, BPF_OP, BPF_PSEUDO_CALL, BPF_PSEUDO_KFUNC_CALL,
+  BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, BPF_SRC, BPF_X, CALL, CALLX, EXIT, LD_IMM64, MAX_BPF_REG, opcodeShape,
 } from './opcodes.js';
 
 export interface Slot {
@@ -36,9 +36,54 @@ export interface Instruction extends Slot {
 
 export const SLOT_SIZE = 8;
 
+/*
+ * The questions an instruction answers about itself, asked here rather than
+ * as raw opcode tests at each caller (as cilium/ebpf's asm.Instruction has
+ * IsLoadFromMap, IsConstantLoad, IsBuiltinCall). Each takes a slot or a
+ * logical instruction; the hot loops of the engines keep their literal
+ * opcodes.
+ */
+
+/** ld_imm64: the one instruction of two slots, the second carrying the high half of the constant in imm. */
+export const isLdImm64 = (s: Pick<Slot, 'code'>): boolean => s.code === LD_IMM64;
+
+/** A pseudo ld_imm64 of a map (BPF_PSEUDO_MAP_FD, src 1): imm is the map's fd until the program is loaded. */
+export const isMapLoad = (s: Pick<Slot, 'code' | 'src'>): boolean => s.code === LD_IMM64 && s.src === BPF_PSEUDO_MAP_FD;
+
+/** A pseudo ld_imm64 of a pointer into a map's value (BPF_PSEUDO_MAP_VALUE, src 2): the map's fd, the offset in the second slot. */
+export const isMapValueLoad = (s: Pick<Slot, 'code' | 'src'>): boolean => s.code === LD_IMM64 && s.src === BPF_PSEUDO_MAP_VALUE;
+
+/** A call of the helper numbered imm (src 0). */
+export const isHelperCall = (s: Pick<Slot, 'code' | 'src'>): boolean => s.code === CALL && s.src === 0;
+
+/** A bpf-to-bpf call (BPF_PSEUDO_CALL, src 1) of the function at pc + imm + 1. */
+export const isLocalCall = (s: Pick<Slot, 'code' | 'src'>): boolean => s.code === CALL && s.src === BPF_PSEUDO_CALL;
+
+/** A call of a kernel function by BTF id (BPF_PSEUDO_KFUNC_CALL, src 2). */
+export const isKfuncCall = (s: Pick<Slot, 'code' | 'src'>): boolean => s.code === CALL && s.src === BPF_PSEUDO_KFUNC_CALL;
+
+/** callx: a call of the helper whose id is in dst. */
+export const isIndirectCall = (s: Pick<Slot, 'code'>): boolean => s.code === CALLX;
+
+/** exit: return r0 to the caller (from the entry function: end the program). */
+export const isExit = (s: Pick<Slot, 'code'>): boolean => s.code === EXIT;
+
 /** Number of 8-byte slots an instruction occupies (2 for ld_imm64). */
-export function slotCount(insn: Slot): 1 | 2 {
-  return insn.code === 0x18 ? 2 : 1;
+export function slotCount(insn: Pick<Slot, 'code'>): 1 | 2 {
+  return insn.code === LD_IMM64 ? 2 : 1;
+}
+
+/**
+ * The one check of an ld_imm64's pair: slots[i] is an ld_imm64 and
+ * slots[i + 1] exists with opcode, registers and offset zero, only imm (the
+ * high half of the constant) set. The kernel refuses anything else as
+ * "invalid bpf_ld_imm64 insn".
+ */
+export function isLdImm64Pair(slots: readonly Slot[], i: number): boolean {
+  const first = slots[i];
+  const next = slots[i + 1];
+  return first !== undefined && first.code === LD_IMM64 && next !== undefined
+    && next.code === 0 && next.dst === 0 && next.src === 0 && next.off === 0;
 }
 
 /** The 64-bit constant of an ld_imm64, as an unsigned bigint. */
@@ -91,7 +136,7 @@ export function toSlots(insns: readonly Instruction[]): Slot[] {
   const out: Slot[] = [];
   for (const i of insns) {
     out.push({ code: i.code, dst: i.dst, src: i.src, off: i.off, imm: i.imm });
-    if (i.code === 0x18) out.push({ code: 0, dst: 0, src: 0, off: 0, imm: i.imm2 ?? 0 });
+    if (isLdImm64(i)) out.push({ code: 0, dst: 0, src: 0, off: 0, imm: i.imm2 ?? 0 });
   }
   return out;
 }
@@ -175,13 +220,10 @@ export function slotsToInstructions(slots: readonly Slot[]): Instruction[] {
     const s = slots[i]!;
     const problem = slotProblem(s);
     if (problem !== undefined) throw new BpfError('EINVAL', `slot ${i}: ${problem}`);
-    if (s.code === 0x18) {
-      const next = slots[i + 1];
-      if (next === undefined) throw new BpfError('EINVAL', `slot ${i}: ld_imm64 is missing its second slot`);
-      if (next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) {
-        throw new BpfError('EINVAL', `slot ${i + 1}: second slot of ld_imm64 must have only imm set`);
-      }
-      out.push({ ...s, imm2: next.imm });
+    if (isLdImm64(s)) {
+      if (i + 1 >= slots.length) throw new BpfError('EINVAL', `slot ${i}: ld_imm64 is missing its second slot`);
+      if (!isLdImm64Pair(slots, i)) throw new BpfError('EINVAL', `slot ${i + 1}: second slot of ld_imm64 must have only imm set`);
+      out.push({ ...s, imm2: slots[i + 1]!.imm });
       i++;
     } else {
       out.push({ ...s });

@@ -93,7 +93,17 @@ export const BPF_PSEUDO_MAP_VALUE = 2;
 export const BPF_PSEUDO_CALL = 1;
 export const BPF_PSEUDO_KFUNC_CALL = 2;
 
-// Registers and limits.
+// The opcodes the ISA's questions test (instruction.ts: isLdImm64, isHelperCall, ...).
+/** ld_imm64 (BPF_LD | BPF_IMM | BPF_DW): the only instruction that takes two slots */
+export const LD_IMM64 = BPF_LD | BPF_IMM | BPF_DW;
+/** call (BPF_JMP | BPF_CALL | BPF_K): a helper, a local function or a kfunc, by src */
+export const CALL = BPF_JMP | BPF_CALL | BPF_K;
+/** callx (BPF_JMP | BPF_CALL | BPF_X): the helper whose id is in dst */
+export const CALLX = BPF_JMP | BPF_CALL | BPF_X;
+/** exit (BPF_JMP | BPF_EXIT) */
+export const EXIT = BPF_JMP | BPF_EXIT;
+
+// Registers and limits: each defined here once, for every layer.
 export const BPF_REG_0 = 0;
 export const BPF_REG_1 = 1;
 export const BPF_REG_2 = 2;
@@ -106,8 +116,11 @@ export const BPF_REG_8 = 8;
 export const BPF_REG_9 = 9;
 export const BPF_REG_10 = 10;
 export const BPF_REG_FP = BPF_REG_10;
+/** registers r0..r10 */
 export const MAX_BPF_REG = 11;
+/** the instruction slot limit of a program (3.19: insn_cnt must stay below it) */
 export const BPF_MAXINSNS = 4096;
+/** bytes of stack per frame */
 export const MAX_BPF_STACK = 512;
 /** negative LD_ABS offsets address the network / link-layer header (filter.h) */
 export const SKF_NET_OFF = -0x100000;

@@ -48,77 +48,35 @@
  * each call, so a program never reads what another left on the stack.
  * Accesses at r10 + a constant inside the frame go unchecked in a function
  * that never writes r10.
+ *
+ * This file is the code generator. Beside it: layout.ts (the module's
+ * locals, globals, scratch words and indexes), batch.ts (the batch
+ * descriptor format), hardened.ts (the maps' value regions, the region
+ * functions and the JavaScript side of the checks), program.ts (JitProgram,
+ * which compiles, instantiates and runs), wasm.ts (the encoder), maps.ts
+ * (the inline map lookup).
  */
 
-import { BpfError, InternalError } from '../errors.js';
+import { assertNever, BpfError, InternalError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
-import { slotProblem } from '../isa/instruction.js';
-import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
-import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
-import { helperLabel, programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
-import type { AddressSpace } from '../memory/address-space.js';
-import { MAX_CALL_FRAMES, NULL_PAGE_END, PAGE_SIZE, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
-import type { BpfMapImpl, JitMapLayout } from '../maps/map.js';
-import { BPF_MAP_TYPE, roundUp8 } from '../maps/map.js';
-import { mapTypeName } from '../maps/types.js';
-import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
+import {
+  isHelperCall, isIndirectCall, isKfuncCall, isLdImm64, isLdImm64Pair, isLocalCall, slotProblem,
+} from '../isa/instruction.js';
+import { BPF_DW, BPF_H, BPF_SIZE, BPF_W, opcodeShape, sizeBytes, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
+import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
+import type { JitMapLayout } from '../maps/map.js';
 import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
 import { LOOKUP_LOCALS, mapLookupFunction } from './maps.js';
-
-const P_R1 = 0;
-const P_R2 = 1;
-const P_PKT = 2;
-const P_LEN = 3;
-const P_NET = 4;
-const REG0 = 5;
-const T0 = 16;
-const T1 = 17;
-const K = 18;
-const A = 19;
-/** dispatch mode: the basic block to run next, and the fuel left */
-const PC = 20;
-const FUEL = 21;
-/** dispatches (taken jumps) allowed per run of a program with backward jumps */
-export const JIT_LOOP_BUDGET = 10_000_000;
-/** scratch offset of the fault word: why a run stopped early (FAULT_*), 0 when it did not */
-const FUEL_FLAG = 8 * 15;
-const FAULT_FUEL = 1;
-const FAULT_DEPTH = 2;
-/** scratch offset of the pc a fault happened at */
-const FAULT_PC = 8 * 14;
-/** scratch offset of the stop flag: set when a subprogram ends the whole program */
-const STOP_FLAG = 8 * 15 + 4;
-/** scratch offset of the fuel shared by the functions of a program with local calls */
-const FUEL_WORD = 8 * 13;
-/** batch mode's locals: the descriptors, their count, the run, its descriptor */
-const B_DESC = 22;
-const B_N = 23;
-const B_I = 24;
-const B_D = 25;
-/** hardened mode's i64 locals: the effective address, a map offset, the frame's low bound and its span to STACK_TOP */
-const EA = 26;
-const MT = 27;
-const FRAME_LO = 28;
-const FRAME_SPAN = 29;
-/** hardened mode's i64 locals 30..35: the run's region globals (G_A_LO..), copied at function entry */
-const REGION_LOCALS = 30;
-
-/** Globals: the call depth (frames below the entry), then hardened mode's run regions A and B: low bound, end, low bound for writes. */
-const G_DEPTH = 0;
-const G_A_LO = 1;
-const G_B_LO = 4;
-/** offsets from a region's first global */
-const R_LO = 0;
-const R_END = 1;
-const R_LOW = 2;
-/**
- * The low bound of an absent region (or of a read-only one, for writes):
- * no address lies between it and end - size, as end is then NO_REGION_END
- * (above any access size: a map key is at most 512 bytes) or a real address
- * below 2^32 (see setRegionsFunction).
- */
-export const NO_REGION = 0x7fffffffffffffffn;
-const NO_REGION_END = 1 << 20;
+import { BATCH_DESC } from './batch.js';
+import type { ValueRegion } from './hardened.js';
+import { checkMapsFunction, setRegionsFunction } from './hardened.js';
+import {
+  P_R1, P_R2, P_PKT, P_LEN, P_NET, REG0, T0, T1, K, A, PC, FUEL, JIT_LOOP_BUDGET, FUEL_FLAG, FAULT_FUEL,
+  FAULT_DEPTH, FAULT_PC, STOP_FLAG, FUEL_WORD, B_DESC, B_N, B_I, B_D, EA, MT, FRAME_LO, FRAME_SPAN,
+  REGION_LOCALS, G_DEPTH, G_A_LO, G_B_LO, R_LO, R_END, R_LOW, NO_REGION, NO_REGION_END, TYPE_SUB,
+  TYPE_HELPER_HARDENED, TYPE_FAULT, TYPE_CHECK_MAPS, F_HELPER, F_FAULT, F_RUN, F_PKT_OFFSET, F_BATCH,
+  FIRST_SUB, BPF_FUNC_MAP_LOOKUP_ELEM,
+} from './layout.js';
 
 const reg = (r: number): number => REG0 + r;
 
@@ -139,76 +97,7 @@ class Code extends Emitter {
   }
 }
 
-export interface JitOptions {
-  helpers: HelperRegistry;
-  /**
-   * the program's maps (BPF_PROG_LOAD's, from its ld_imm64 map fds and map
-   * values), the only ones its helper calls may use and, hardened, whose
-   * values it may touch; without it, the maps its ld_imm64 constants name
-   * (runtime/helpers.ts, programMaps)
-   */
-  maps?: readonly BpfMapImpl[];
-  /** compile with per-access region checks (see the top of this file) */
-  hardened?: HardenedOptions;
-}
 
-/** What a hardened program may touch besides its stack frames, its run's regions and its maps' values. */
-export interface HardenedOptions {
-  /**
-   * execBatch: the context of each run is [r1, r1 + size) (the packet,
-   * read-only, is the descriptor's); exec takes its regions from RunInput.
-   */
-  batchContext: { size: number; writable: boolean };
-}
-
-/** Where a map's values lie: element i's value is [start + i*stride + valueOff, + valueSize). */
-export interface ValueRegion {
-  /** the map's address (what ld_imm64 of its fd loads) and key size, for lookups */
-  addr: number;
-  keySize: number;
-  start: number;
-  end: number;
-  stride: number;
-  valueOff: number;
-  valueSize: number;
-  name: string;
-}
-
-/**
- * The value storage of a map for the hardened checks, from its shape (the
- * maps' layout, maps/array.ts and maps/hash.ts: element = key rounded to 8,
- * then value rounded to 8; an array's elements have no key), not from its
- * header, which nothing reads back. Hash maps: the value part of every
- * element slot, allocated or free (a per-element state check would need the
- * JavaScript-side state array); keys, the links' mirror after the elements
- * and the pin words stay out of reach. Checked against the map's own
- * JitMapLayout, so a change of layout in maps/ cannot silently widen what a
- * hardened program reaches.
- */
-export function valueRegion(m: BpfMapImpl): ValueRegion {
-  const v = roundUp8(m.valueSize);
-  const l = m.jitLayout?.();
-  const { start, end } = m.region;
-  let r: ValueRegion;
-  let elems: number;
-  if (l && m.type === BPF_MAP_TYPE.ARRAY && l.type === BPF_MAP_TYPE.ARRAY) {
-    r = { addr: m.addr, keySize: m.keySize, start, end, stride: v, valueOff: 0, valueSize: m.valueSize, name: 'array map value' };
-    elems = m.maxEntries;
-  } else if (l && m.type === BPF_MAP_TYPE.HASH && l.type === BPF_MAP_TYPE.HASH) {
-    const k = roundUp8(m.keySize);
-    r = { addr: m.addr, keySize: m.keySize, start, end, stride: k + v, valueOff: k, valueSize: m.valueSize, name: 'hash map value' };
-    elems = l.cap;
-    if (l.keyRound !== k || Math.min(l.suspect, l.heads, l.next, l.hashes, l.pinned) < end) throw layoutMismatch(m);
-  } else {
-    throw new BpfError('ENOTSUP', `the hardened JIT does not know the layout of map type ${mapTypeName(m.type)} (${m.type})`);
-  }
-  if (l.addr !== m.addr || l.base !== start || l.stride !== r.stride || end !== start + elems * r.stride) throw layoutMismatch(m);
-  return r;
-}
-
-function layoutMismatch(m: BpfMapImpl): InternalError {
-  return new InternalError(`the hardened JIT's value layout of the map at 0x${m.addr.toString(16)} disagrees with the map's own`);
-}
 
 /** The address the program's memory operand points to, as an i32 on the stack; returns the memarg offset to use. */
 function address(c: Code, base: number, off: number): number {
@@ -235,24 +124,12 @@ const CMP32: Record<number, number> = {
   0x60: OP.i32_gt_s, 0x70: OP.i32_ge_s, 0xc0: OP.i32_lt_s, 0xd0: OP.i32_le_s,
 };
 
-/** Type indexes of the module (see encodeModule's `types` below). */
-const TYPE_SUB = 4;
-const TYPE_HELPER_HARDENED = 5;
-const TYPE_FAULT = 6;
-const TYPE_CHECK_MAPS = 7;
 /**
  * Hardened mode: up to this many referenced maps are checked inline at each
  * access (and looked up inline); beyond, one function checks them all (and
  * lookups take the helper), so code grows with accesses, not accesses x maps.
  */
 const INLINE_MAPS = 4;
-/** Function indexes: the imports (helper trampoline, access fault), then run, packet offset, batch, the subprograms. */
-const F_HELPER = 0;
-const F_FAULT = 1;
-const F_RUN = 2;
-const F_PKT_OFFSET = 3;
-const F_BATCH = 4;
-const FIRST_SUB = 5;
 
 /**
  * Compile `slots` into WebAssembly bytes: one function per BPF function
@@ -270,24 +147,24 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     // registers index the function's locals: r11..r15 would reach the compiler's own
     const problem = slotProblem(s);
     if (problem !== undefined) throw new BpfError('EINVAL', `insn ${pc}: ${problem}`);
-    if (s.code === 0x18 && (pc + 1 >= n || slots[pc + 1]!.code !== 0)) throw new BpfError('EINVAL', `insn ${pc}: invalid bpf_ld_imm64 insn`);
-    if (opcodeShape(s.code) === 'call' && s.src === 1) {
+    if (isLdImm64(s) && !isLdImm64Pair(slots, pc)) throw new BpfError('EINVAL', `insn ${pc}: invalid bpf_ld_imm64 insn`);
+    if (isLocalCall(s)) {
       const t = pc + s.imm + 1;
       if (t < 0 || t >= n) throw new BpfError('EINVAL', `insn ${pc}: call to ${t}, outside the program`);
       entries.add(t);
-    } else if (opcodeShape(s.code) === 'call' && s.src !== 0) {
+    } else if (isKfuncCall(s)) {
       throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile kfunc calls`);
     }
-    if (s.code === 0x18) pc++;
+    if (isLdImm64(s)) pc++;
   }
   const starts = [...entries].sort((x, y) => x - y);
   const funcIndex = new Map(starts.map((e, i) => [e, i === 0 ? F_RUN : FIRST_SUB + i - 1]));
   const multi = starts.length > 1;
-  const helpers = slots.some((s) => (s.code === 0x85 && s.src === 0) || s.code === 0x8d);
+  const helpers = slots.some((s) => isHelperCall(s) || isIndirectCall(s));
   const hardened = options.hardened;
   // hardened with many maps: lookups take the helper (the key check needs the map's key size)
   const inline = hardened && hardened.maps.length > INLINE_MAPS ? undefined : options.inlineMapLookup;
-  const lookupFunc = inline && inline.length > 0 && slots.some((s) => s.code === 0x85 && s.src === 0 && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
+  const lookupFunc = inline && inline.length > 0 && slots.some((s) => isHelperCall(s) && s.imm === BPF_FUNC_MAP_LOOKUP_ELEM)
     ? FIRST_SUB + starts.length - 1
     : undefined;
   const setRegionsFunc = hardened ? FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) : undefined;
@@ -345,8 +222,6 @@ export interface CompileOptions {
   hardened?: { maps: readonly ValueRegion[]; batchContext: { size: number; writable: boolean } };
 }
 
-/** bpf_map_lookup_elem's helper id */
-const BPF_FUNC_MAP_LOOKUP_ELEM = 1;
 
 interface FunctionContext {
   scratch: number;
@@ -390,7 +265,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     if (shape === 'ja' || shape === 'jcond') t = pc + s.off + 1;
     else if (shape === 'ja32') t = pc + s.imm + 1;
     if (shape === 'exit' || t !== undefined) leaders.add(pc + 1);
-    if (s.code === 0x18) pc++;
+    if (isLdImm64(s)) pc++;
     if (t === undefined) continue;
     if (t < start || t > n) throw new BpfError('EINVAL', `insn ${pc}: jump to ${t}, outside its function [${start}, ${n})`);
     if (t <= pc) backward = true;
@@ -405,7 +280,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     const shape = opcodeShape(s.code);
     const writesDst = shape === 'alu' || shape === 'neg' || shape === 'end' || shape === 'lddw' || shape === 'ldx' || shape === 'ldsx';
     if ((writesDst && s.dst === 10) || (shape === 'atomic' && s.src === 10)) r10Fixed = false;
-    if (s.code === 0x18) pc++;
+    if (isLdImm64(s)) pc++;
   }
   const c = new Code();
   // hardened: the entry frame starts zeroed, whatever another program left there (a batch:
@@ -688,7 +563,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
         break;
       case 'ldabs':
       case 'ldind': {
-        const size = (code & 0x18) === 0x00 ? 4 : (code & 0x18) === 0x08 ? 2 : 1;
+        const size = sizeBytes(BPF_SIZE(code));
         if (shape === 'ldabs' && imm >= 0) {
           // A constant offset: one inline bounds check, and the memarg carries the offset.
           c.get(P_LEN).i32((imm + size) | 0).op(OP.i32_lt_u).op(OP.if).byte(VOID);
@@ -720,8 +595,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       }
       case 'ldx':
       case 'ldsx': {
-        const sz = code & 0x18;
-        const o = access(sr, s.off, sz === 0x18 ? 8 : sz === 0x00 ? 4 : sz === 0x08 ? 2 : 1, false, pc);
+        const sz = BPF_SIZE(code);
+        const o = access(sr, s.off, sizeBytes(sz), false, pc);
         const next = slots[pc + 1];
         if (code === 0x69 && next && next.code === 0xdc && next.imm === 16 && next.dst === d && !leaders.has(pc + 1)) {
           // ldxh + be16 of the same register (how network code reads a u16 field): one load and a swap
@@ -730,22 +605,22 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           break;
         }
         const load = shape === 'ldx'
-          ? sz === 0x18 ? OP.i64_load : sz === 0x00 ? OP.i64_load32_u : sz === 0x08 ? OP.i64_load16_u : OP.i64_load8_u
-          : sz === 0x00 ? OP.i64_load32_s : sz === 0x08 ? OP.i64_load16_s : OP.i64_load8_s;
+          ? sz === BPF_DW ? OP.i64_load : sz === BPF_W ? OP.i64_load32_u : sz === BPF_H ? OP.i64_load16_u : OP.i64_load8_u
+          : sz === BPF_W ? OP.i64_load32_s : sz === BPF_H ? OP.i64_load16_s : OP.i64_load8_s;
         c.mem(load, o).set(reg(d));
         break;
       }
       case 'st':
       case 'stx': {
-        const sz = code & 0x18;
-        const o = access(d, s.off, sz === 0x18 ? 8 : sz === 0x00 ? 4 : sz === 0x08 ? 2 : 1, true, pc);
+        const sz = BPF_SIZE(code);
+        const o = access(d, s.off, sizeBytes(sz), true, pc);
         if (shape === 'st') c.i64(imm);
         else c.get(reg(sr));
-        c.mem(sz === 0x18 ? OP.i64_store : sz === 0x00 ? OP.i64_store32 : sz === 0x08 ? OP.i64_store16 : OP.i64_store8, o);
+        c.mem(sz === BPF_DW ? OP.i64_store : sz === BPF_W ? OP.i64_store32 : sz === BPF_H ? OP.i64_store16 : OP.i64_store8, o);
         break;
       }
       case 'atomic': {
-        const w = (code & 0x18) === 0x00;
+        const w = BPF_SIZE(code) === BPF_W;
         const load = w ? OP.i64_load32_u : OP.i64_load;
         const store = w ? OP.i64_store32 : OP.i64_store;
         const o = access(d, s.off, w ? 4 : 8, true, pc);
@@ -860,8 +735,12 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       case 'exit':
         exitFunction(0);
         break;
+      case undefined:
+        // compileToWasm refused unknown opcodes (slotProblem) before compiling any function
+        throw new InternalError(`insn ${pc}: opcode 0x${code.toString(16)} reached the JIT's code generation`);
       default:
-        throw new BpfError('ENOTSUP', `insn ${pc}: the JIT does not compile opcode 0x${code.toString(16)}`);
+        // every shape has its case: a new one fails to compile here
+        assertNever(shape);
     }
     // (a fused ldxh + be16 writes one register: the ldx's forgetting covers both)
     if (r10Fixed) trackFrameOffsets(frameOffsets, s);
@@ -980,76 +859,7 @@ function divmod32(c: Code, d: number, src: () => void, mod: boolean, signed: boo
   c.op(OP.end);
 }
 
-/** Size of one batch descriptor: r1 (the context), packet address, length, network offset. */
-export const BATCH_DESC = 16;
 
-/** Bytes a batch of n runs needs: n descriptors, then n verdicts. */
-export const batchBytes = (n: number): number => n * (BATCH_DESC + 4);
-
-/** Fill descriptor i of the batch at `desc`. */
-export function writeBatchDescriptor(view: DataView, desc: number, i: number, ctx: number, pkt: number, len: number, netOff: number): void {
-  const d = desc + i * BATCH_DESC;
-  view.setUint32(d, ctx, true);
-  view.setUint32(d + 4, pkt, true);
-  view.setUint32(d + 8, len, true);
-  view.setInt32(d + 12, netOff, true);
-}
-
-/** The verdicts of a batch of n runs at `desc` (a view into the runtime's memory). */
-export function batchVerdicts(mem: AddressSpace, desc: number, n: number): Uint32Array {
-  return new Uint32Array(mem.memory.buffer, desc + n * BATCH_DESC, n);
-}
-
-/**
- * Hardened mode: setRegions(aStart, aLen, bStart, bLen, writable), which
- * exec calls before a run (a batch computes the same per run, inline), sets
- * the run's two regions (bit 0 of writable: A may be written, bit 1: B). A
- * region that is empty or starts in the null page is absent: its low bound
- * is NO_REGION and its end NO_REGION_END, so the check `lo <= ea <= end - size` (u64)
- * holds for no address; a present one ends at or above NULL_PAGE_END, so
- * end - size cannot wrap.
- */
-function setRegionsFunction(): Code {
-  const c = new Code();
-  const flags = 4;
-  for (const [g, lo, len, bit] of [[G_A_LO, 0, 1, 1], [G_B_LO, 2, 3, 2]] as const) {
-    c.get(lo).i32(NULL_PAGE_END).op(OP.i32_lt_u).get(len).op(OP.i32_eqz).op(OP.i32_or).op(OP.if).byte(VOID);
-    c.i64(NO_REGION).gset(g + R_LO).i64(NO_REGION_END).gset(g + R_END).i64(NO_REGION).gset(g + R_LOW);
-    c.op(OP.else);
-    c.get(lo).op(OP.i64_extend_i32_u).gset(g + R_LO);
-    c.get(lo).op(OP.i64_extend_i32_u).get(len).op(OP.i64_extend_i32_u).op(OP.i64_add).gset(g + R_END);
-    c.get(flags).i32(bit).op(OP.i32_and).op(OP.if).byte(T.i64).get(lo).op(OP.i64_extend_i32_u).op(OP.else).i64(NO_REGION).op(OP.end);
-    c.gset(g + R_LOW);
-    c.op(OP.end);
-  }
-  return c;
-}
-
-/**
- * Hardened mode with many maps: checkMaps(ea, size) -> 1 when [ea, ea +
- * size) lies inside one value of a referenced map (the test access() makes
- * inline for a few maps, with the size a parameter: size <= valueSize first,
- * so that no bound below can wrap).
- */
-function checkMapsFunction(maps: readonly ValueRegion[]): Code {
-  const c = new Code();
-  const ea = 0;
-  const size = 1;
-  const t = 2;
-  for (const m of maps) {
-    c.get(size).i32(m.valueSize).op(OP.i32_le_u).op(OP.if).byte(VOID);
-    c.get(ea).i64(m.start).op(OP.i64_sub).tee(t).i64(m.end - m.start).get(size).op(OP.i64_extend_i32_u).op(OP.i64_sub).op(OP.i64_le_u);
-    c.op(OP.if).byte(VOID);
-    c.get(t).op(OP.i32_wrap_i64);
-    if (m.stride & (m.stride - 1)) c.i32(m.stride).op(OP.i32_rem_u);
-    else c.i32(m.stride - 1).op(OP.i32_and);
-    if (m.valueOff !== 0) c.i32(m.valueOff).op(OP.i32_sub);
-    c.i32(m.valueSize).get(size).op(OP.i32_sub).op(OP.i32_le_u).op(OP.if).byte(VOID).i32(1).op(OP.return).op(OP.end);
-    c.op(OP.end).op(OP.end);
-  }
-  c.i32(0);
-  return c;
-}
 
 /** (k, size, len, netOff) -> the packet offset of an LD_ABS/LD_IND, or -1 when out of bounds. */
 function packetOffsetFunction(): Code {
@@ -1075,257 +885,3 @@ function packetOffsetFunction(): Code {
   return c;
 }
 
-/** A compiled program: an Engine, as the Interpreter is. */
-export class JitProgram implements Engine {
-  readonly engineName: 'jit' | 'jit-hardened';
-  retLo = 0;
-  retHi = 0;
-  readonly executed = -1;
-  private readonly runFn: (r1: number, r2: number, pkt: number, len: number, net: number) => void;
-  private readonly batchFn: (desc: number, n: number, z0: number, z1: number, z2: number) => void;
-  private readonly scratch: number;
-  private regs: Int32Array;
-  private readonly mem: AddressSpace;
-  readonly wasmBytes: number;
-  /** hardened mode: what the checks allow, for helpers' pointers and fault messages (undefined otherwise) */
-  private readonly guard: Guard | undefined;
-
-  constructor(mem: AddressSpace, slots: readonly Slot[], options: JitOptions) {
-    this.mem = mem;
-    this.engineName = options.hardened ? 'jit-hardened' : 'jit';
-    // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
-    const programs = programMaps(slots, options.helpers, options.maps);
-    const values = options.hardened ? programs.list.map(valueRegion) : undefined;
-    this.scratch = mem.alloc(8 * 16);
-    const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
-    let bytes: Uint8Array;
-    try {
-      bytes = compileToWasm(slots, this.scratch, { min: pages }, {
-        inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? programs.list.flatMap((m) => m.jitLayout?.() ?? []) : undefined,
-        ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext } } : {}),
-      });
-    } catch (e) {
-      mem.release(this.scratch);
-      throw e;
-    }
-    this.wasmBytes = bytes.length;
-    this.regs = new Int32Array(mem.memory.buffer, this.scratch, 32);
-    this.regsGrowth = mem.growth;
-    const helpers = options.helpers;
-    const self = this;
-    let guard: Guard | undefined;
-    const env: HelperEnv = {
-      get u8() { return mem.u8; },
-      get view() { return mem.view; },
-      mapAt: programs.at,
-      access(addr: number, size: number, write: boolean): void {
-        if (guard) {
-          guard.check(addr, size, write);
-          return;
-        }
-        if (addr < 0 || addr + size > mem.byteLength) {
-          throw new BpfError('EFAULT', `helper: invalid ${write ? 'write' : 'read'} of ${size} bytes at 0x${(addr >>> 0).toString(16)}`);
-        }
-      },
-    };
-    const imports = {
-      env: {
-        memory: mem.memory,
-        helper(id: number, pc: number): number {
-          const h = helpers.get(id >>> 0);
-          if (!h && id === UNVISITED_TRAP) throw new BpfError('EFAULT', unvisitedTrapMessage(guard ? pc : undefined));
-          if (!h) throw new BpfError('EINVAL', `${guard ? `pc ${pc}: ` : ''}call to unknown helper ${helperLabel(id >>> 0)}`);
-          self.refreshRegs();
-          // hardened: the pc for fault messages of the helper's pointer checks (env.access); its map
-          // arguments are checked by the helper itself against the program's maps (env.mapAt)
-          if (guard) guard.pc = pc;
-          h.call(self.regs, env);
-          return h.exitOnZero === true && self.regs[0] === 0 && self.regs[1] === 0 ? 1 : 0;
-        },
-        fault(pc: number, addr: bigint, sizeWrite: number): void {
-          guard!.pc = pc;
-          throw guard!.fault(BigInt.asUintN(64, addr), sizeWrite >>> 1, (sizeWrite & 1) !== 0);
-        },
-      },
-    };
-    let instance: WebAssembly.Instance;
-    try {
-      instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), imports);
-    } catch (e) {
-      mem.release(this.scratch);
-      throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
-    }
-    this.runFn = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
-    this.batchFn = instance.exports['batch'] as (desc: number, n: number, z0: number, z1: number, z2: number) => void;
-    if (values) {
-      guard = new Guard(instance, values);
-      this.guard = guard;
-    }
-  }
-
-  /**
-   * Run `n` times in one call into WebAssembly, over descriptors laid out at
-   * `desc` (BATCH_DESC bytes each: context, packet, length, network offset);
-   * the verdicts (r0's low 32 bits) land after them, one u32 per run.
-   * Hardened: each run may touch its context (HardenedOptions.batchContext)
-   * and its packet.
-   */
-  execBatch(desc: number, n: number): void {
-    if (this.guard) this.guard.names = BATCH_NAMES;
-    this.call(this.batchFn, desc, n, 0, 0, 0);
-  }
-
-  /** One run. Hardened: the run may touch at most two regions of input.regions (the context and packet, or a buffer). */
-  exec(input: RunInput = {}): void {
-    const r1 = typeof input.r1 === 'bigint' ? Number(input.r1) : input.r1 ?? 0;
-    const r2 = typeof input.r2 === 'bigint' ? Number(input.r2) : input.r2 ?? 0;
-    const p = input.packet;
-    if (this.guard) this.guard.setRegions(input.regions ?? []);
-    this.call(this.runFn, r1, r2, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
-  }
-
-  /** Call an export; a trap is EFAULT, a fault the run stopped on is thrown; r0 (of the last run) lands in retLo/retHi. */
-  private call(f: (a: number, b: number, c: number, d: number, e: number) => void, a: number, b: number, c: number, d: number, e: number): void {
-    try {
-      f(a, b, c, d, e);
-    } catch (err) {
-      if (err instanceof BpfError) throw err;
-      if (err instanceof WebAssembly.RuntimeError) throw new BpfError('EFAULT', `JIT: ${err.message}`);
-      throw err;
-    }
-    this.refreshRegs();
-    this.checkFault();
-    this.retLo = this.regs[0]!;
-    this.retHi = this.regs[1]!;
-  }
-
-  private regsGrowth = 0;
-
-  /** Throw the fault a run stopped on (E2BIG: out of fuel, or too deep), clearing it. */
-  private checkFault(): void {
-    const fault = this.regs[30];
-    if (fault === 0) return;
-    this.regs[30] = 0;
-    if (fault === FAULT_DEPTH) throw new BpfError('E2BIG', `pc ${this.regs[FAULT_PC / 4]}: call depth exceeds ${MAX_CALL_FRAMES} frames`);
-    throw new BpfError('E2BIG', `JIT: the budget of ${JIT_LOOP_BUDGET} taken jumps per run is exhausted`);
-  }
-  /** The scratch register file's view, made again when the memory has grown. */
-  private refreshRegs(): void {
-    if (this.regsGrowth !== this.mem.growth) {
-      this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, 32);
-      this.regsGrowth = this.mem.growth;
-    }
-  }
-
-  /** One run; insns is -1: the JIT does not count instructions. */
-  run(input: RunInput = {}): RunResult {
-    return { r0: this.run1(input), insns: this.executed };
-  }
-
-  run1(input: RunInput = {}): bigint {
-    this.exec(input);
-    return (BigInt(this.retHi >>> 0) << 32n) | BigInt(this.retLo >>> 0);
-  }
-
-  free(): void {
-    this.mem.release(this.scratch);
-  }
-}
-
-const BATCH_NAMES = ['context', 'packet'] as const;
-
-/**
- * Hardened mode's JavaScript side: the same regions as the compiled checks
- * (read back from the instance's globals), for the helpers' pointer
- * arguments (HelperEnv.access) and for the fault messages, which follow the
- * checked interpreter's: pc, read or write, size, address, and why.
- */
-class Guard {
-  /** the pc of the helper call or access being checked */
-  pc = 0;
-  /** the names of the run's regions A and B */
-  names: readonly string[] = BATCH_NAMES;
-  private readonly g: Record<string, WebAssembly.Global>;
-  private readonly setRegionsFn: (aStart: number, aLen: number, bStart: number, bLen: number, writable: number) => void;
-  private readonly maps: readonly ValueRegion[];
-  private readonly depth: WebAssembly.Global;
-
-  constructor(instance: WebAssembly.Instance, maps: readonly ValueRegion[]) {
-    this.g = instance.exports as unknown as Record<string, WebAssembly.Global>;
-    this.depth = this.g['depth']!;
-    this.setRegionsFn = instance.exports['setRegions'] as Guard['setRegionsFn'];
-    this.maps = maps;
-  }
-
-  /** exec's regions: at most two, A and B; the rest of memory stays out of reach. */
-  setRegions(regions: readonly { start: number; end: number; writable: boolean; name: string }[]): void {
-    if (regions.length > 2) throw new BpfError('EINVAL', `the hardened JIT takes at most 2 regions per run, got ${regions.length}`);
-    const a = regions[0];
-    const b = regions[1];
-    const len = (r: typeof a): number => (r && r.end > r.start ? r.end - r.start : 0);
-    this.setRegionsFn(a?.start ?? 0, len(a), b?.start ?? 0, len(b), (a?.writable ? 1 : 0) | (b?.writable ? 2 : 0));
-    this.names = [a?.name ?? 'region A', b?.name ?? 'region B'];
-  }
-
-  private num(name: string): number {
-    return Number(this.g[name]!.value as bigint);
-  }
-
-  /** The run's regions as the compiled code sees them: [lo, end), writable; absent ones left out. */
-  private runRegions(): { lo: number; end: number; writable: boolean; name: string }[] {
-    const out = [];
-    for (const [p, name] of [['a', this.names[0]!], ['b', this.names[1]!]] as const) {
-      const lo = this.g[`${p}Lo`]!.value as bigint;
-      if (lo === NO_REGION) continue;
-      out.push({ lo: Number(lo), end: this.num(`${p}End`), writable: (this.g[`${p}LoW`]!.value as bigint) !== NO_REGION, name });
-    }
-    return out;
-  }
-
-  /** Throw EFAULT unless [addr, addr + size) is allowed, as the compiled checks decide. */
-  check(addr: number, size: number, write: boolean): void {
-    // the frames and the maps' values first, where helpers' keys and values are, without BigInt
-    if (addr >= NULL_PAGE_END && addr + size <= STACK_TOP && addr >= STACK_TOP - ((this.depth.value as number) + 1) * STACK_FRAME_SIZE) return;
-    if (this.inMaps(addr, size)) return;
-    const a = BigInt(addr);
-    if (this.why(a, size, write) !== undefined) throw this.fault(a, size, write);
-  }
-
-  /** [x, x + size) lies in the value part of one element of a referenced map. */
-  private inMaps(x: number, size: number): boolean {
-    for (const m of this.maps) {
-      const t = x - m.start;
-      if (t < 0 || x + size > m.end) continue;
-      const o = (t % m.stride) - m.valueOff;
-      if (o >= 0 && o + size <= m.valueSize) return true;
-    }
-    return false;
-  }
-
-  /** Why an access is refused, or undefined when it is allowed. */
-  private why(addr: bigint, size: number, write: boolean): string | undefined {
-    if (addr >= 1n << 32n) return 'address beyond the address space';
-    const x = Number(addr);
-    const end = x + size;
-    if (x < NULL_PAGE_END) return 'null pointer dereference';
-    const depth = this.depth.value as number;
-    if (x >= STACK_TOP - (depth + 1) * STACK_FRAME_SIZE && end <= STACK_TOP) return undefined;
-    let readOnly: string | undefined;
-    for (const r of this.runRegions()) {
-      if (x >= r.lo && end <= r.end) {
-        if (!write || r.writable) return undefined;
-        readOnly ??= r.name;
-      }
-    }
-    if (this.inMaps(x, size)) return undefined;
-    if (readOnly !== undefined) return `${readOnly} is read-only`;
-    if (x >= STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES && x < STACK_TOP) return 'outside the stack frame';
-    return 'outside any region the program may access';
-  }
-
-  /** The EFAULT of a refused access at the current pc. */
-  fault(addr: bigint, size: number, write: boolean): BpfError {
-    const why = this.why(addr, size, write) ?? 'outside any region the program may access';
-    return new BpfError('EFAULT', `pc ${this.pc}: invalid ${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'} at 0x${addr.toString(16)}: ${why}`);
-  }
-}

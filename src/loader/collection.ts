@@ -18,7 +18,7 @@
  */
 
 import { BpfError } from '../errors.js';
-import { decodeSlots } from '../isa/instruction.js';
+import { decodeSlots, encodeSlots, isLdImm64 } from '../isa/instruction.js';
 import type { Slot } from '../isa/instruction.js';
 import { escapeControls, parseElf, SHF, SHT, STT, EM_BPF } from '../elf/index.js';
 import type { ElfFile, ElfSection } from '../elf/index.js';
@@ -210,7 +210,7 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
       const slot = r.offset / 8;
       if (r.type === R_BPF_64_32) throw new BpfError('ENOTSUP', `${where}: bpf-to-bpf calls are not supported yet`);
       if (r.type !== R_BPF_64_64) throw new BpfError('ENOTSUP', `relocation type ${r.type} in section ${sec.name} is not supported`);
-      if (slots[slot]!.code !== 0x18) throw new BpfError('EINVAL', `${where}: not an ld_imm64`);
+      if (!isLdImm64(slots[slot]!)) throw new BpfError('EINVAL', `${where}: not an ld_imm64`);
       if (slot + 1 >= slots.length) throw new BpfError('EINVAL', `${where}: the ld_imm64 is cut off by the end of the section`);
       const data = dataSections.get(r.symbol.shndx);
       if (data !== undefined) {
@@ -254,7 +254,7 @@ export function linkMapRefs(slots: Slot[], refs: readonly { slot: number; fd: nu
   for (const ref of refs) {
     const s = slots[ref.slot];
     const next = slots[ref.slot + 1];
-    if (!Number.isInteger(ref.slot) || s === undefined || next === undefined || s.code !== 0x18) {
+    if (!Number.isInteger(ref.slot) || s === undefined || next === undefined || !isLdImm64(s)) {
       throw new BpfError('EINVAL', `map reference at slot ${ref.slot}: not the first slot of an ld_imm64 (${slots.length} slots)`);
     }
     s.src = ref.offset === undefined ? 1 : 2;

@@ -16,10 +16,12 @@
  */
 
 import { BpfError } from '../errors.js';
+import { MAX_BPF_STACK } from '../isa/opcodes.js';
 
 export const PAGE_SIZE = 65536;
 export const NULL_PAGE_END = PAGE_SIZE;
-export const STACK_FRAME_SIZE = 512;
+/** a frame is the ISA's stack limit */
+export const STACK_FRAME_SIZE = MAX_BPF_STACK;
 export const MAX_CALL_FRAMES = 8;
 export const STACK_BASE = NULL_PAGE_END;
 export const STACK_TOP = STACK_BASE + STACK_FRAME_SIZE * MAX_CALL_FRAMES;

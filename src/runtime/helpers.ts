@@ -18,6 +18,7 @@
 
 import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
+import { isLdImm64 } from '../isa/instruction.js';
 import type { BpfMapImpl } from '../maps/map.js';
 import { uapiHelperName } from '../isa/uapi.js';
 
@@ -176,7 +177,7 @@ export function programMaps(slots: readonly Slot[], registry: HelperRegistry, gi
     list = [];
     for (let pc = 0; pc + 1 < slots.length; pc++) {
       const s = slots[pc]!;
-      if (s.code !== 0x18) continue;
+      if (!isLdImm64(s)) continue;
       pc++;
       if (slots[pc]!.imm !== 0) continue;
       const m = registry.mapAt(s.imm >>> 0);

@@ -12,6 +12,8 @@
  * runtime's memory, below 2^32, so the union is one number (`value`).
  */
 
+import { MAX_BPF_REG, MAX_BPF_STACK } from '../isa/opcodes.js';
+
 export const REG = {
   NOT_INIT: 0,
   UNKNOWN_VALUE: 1,
@@ -30,8 +32,8 @@ export const REG_TYPE_STR = ['?', 'inv', 'ctx', 'map_ptr', 'map_value', 'map_val
 
 export const STACK = { INVALID: 0, SPILL: 1, MISC: 2 } as const;
 
-export const MAX_BPF_REG = 11;
-export const MAX_BPF_STACK = 512;
+/** the ISA's limits (defined in isa/opcodes.ts), for the verifier's other files */
+export { MAX_BPF_REG, MAX_BPF_STACK };
 export const BPF_REG_SIZE = 8;
 
 /** What the verifier knows of a map: its address, and the sizes checks need. */

@@ -8,7 +8,8 @@
  * halves in two module-level arrays, low and high, so the hot path never
  * touches BigInt (only 64-bit division of values that do not fit 32 bits
  * falls back to it); dispatch is one `switch` on the full opcode byte, one
- * case per opcode, plus a few keys for forms known when predecoding (64-bit
+ * case per opcode (a literal label, named by a comment in the disassembler's
+ * syntax, which test/interp-dispatch.test.ts checks), plus a few keys for forms known when predecoding (64-bit
  * shifts by a constant, by half: specializeShifts()); and in fast mode, two
  * kinds of consecutive pairs (load + byte swap, store + load) run as one
  * superinstruction, one dispatch for two (fuse(); the cases are generated
@@ -38,7 +39,7 @@
 
 import { BpfError, InternalError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
-import { slotProblem } from '../isa/instruction.js';
+import { isLdImm64, isLdImm64Pair, isLocalCall, slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
 import { helperLabel, programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
@@ -133,11 +134,8 @@ function predecode(slots: readonly Slot[], fast: boolean): Int32Array {
     }
     const problem = slotProblem(s);
     if (problem !== undefined) throw new BpfError('EINVAL', `insn ${i}: ${problem}`);
-    if (s.code === 0x18) {
-      const next = slots[i + 1];
-      if (next === undefined || next.code !== 0 || next.dst !== 0 || next.src !== 0 || next.off !== 0) {
-        throw new BpfError('EINVAL', `insn ${i}: invalid bpf_ld_imm64 insn`);
-      }
+    if (isLdImm64(s)) {
+      if (!isLdImm64Pair(slots, i)) throw new BpfError('EINVAL', `insn ${i}: invalid bpf_ld_imm64 insn`);
       secondHalf[i + 1] = 1;
     }
     p[i * STRIDE] = s.code | (s.dst << 8) | (s.src << 12) | (s.off << 16);
@@ -154,7 +152,7 @@ function predecode(slots: readonly Slot[], fast: boolean): Int32Array {
     const shape = opcodeShape(s.code);
     let target: number | undefined;
     if (shape === 'ja' || shape === 'jcond') target = i + s.off + 1;
-    else if (shape === 'ja32' || (shape === 'call' && s.src === 1)) target = i + s.imm + 1;
+    else if (shape === 'ja32' || isLocalCall(s)) target = i + s.imm + 1;
     if (target === undefined) continue;
     if (target < 0 || target >= n || secondHalf[target]) {
       throw new BpfError('EINVAL', `jump out of range from insn ${i} to ${target}`);
@@ -319,7 +317,7 @@ export class Interpreter implements Engine {
       }
       const second = new Uint8Array(slots.length);
       for (let i = 0; i + 1 < slots.length; i++) {
-        if (slots[i]!.code === 0x18) second[++i] = 1;
+        if (isLdImm64(slots[i]!)) second[++i] = 1;
       }
       this.coverage = cov;
       this.secondSlots = second;
@@ -489,28 +487,28 @@ export class Interpreter implements Engine {
           // ---------------------------------------------------- ALU64, K
           // 64-bit add/sub in int32 arithmetic: the low word carries out when the
           // unsigned sum is below an operand, and borrows when x < y unsigned.
-          case 0x07: imm = PI[pc]!; // add
+          case 0x07: /* dst += imm */ imm = PI[pc]!;
             u = RL[a]!;
             t = (u + imm) | 0;
             RL[a] = t;
             RH[a] = (RH[a]! + (imm >> 31) + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
             break;
-          case 0x17: imm = PI[pc]!; // sub
+          case 0x17: /* dst -= imm */ imm = PI[pc]!;
             u = RL[a]!;
             RL[a] = (u - imm) | 0;
             RH[a] = (RH[a]! - (imm >> 31) - ((u >>> 0) < (imm >>> 0) ? 1 : 0)) | 0;
             break;
-          case 0x27: imm = PI[pc]!; // mul
+          case 0x27: /* dst *= imm */ imm = PI[pc]!;
             mul64(a, RL[a]!, RH[a]!, imm, imm >> 31);
             break;
-          case 0x37: imm = PI[pc]!; // div, sdiv (off = 1); the divisor is the sign-extended imm
+          case 0x37: /* dst /= imm; sdiv when off = 1; the divisor is the sign-extended imm */ imm = PI[pc]!;
             divmod64(a, imm, imm >> 31, off === 1, false);
             break;
-          case 0x47: imm = PI[pc]!; RL[a] |= imm; RH[a] |= imm >> 31; break;
-          case 0x57: imm = PI[pc]!; RL[a] &= imm; RH[a] &= imm >> 31; break;
-          case 0x67: imm = PI[pc]!; lsh64(a, imm & 63); break;
-          case 0x77: imm = PI[pc]!; rsh64(a, imm & 63); break;
-          case 0x87: neg64(a); break;
+          case 0x47: /* dst |= imm */ imm = PI[pc]!; RL[a] |= imm; RH[a] |= imm >> 31; break;
+          case 0x57: /* dst &= imm */ imm = PI[pc]!; RL[a] &= imm; RH[a] &= imm >> 31; break;
+          case 0x67: /* dst <<= imm */ imm = PI[pc]!; lsh64(a, imm & 63); break;
+          case 0x77: /* dst >>= imm */ imm = PI[pc]!; rsh64(a, imm & 63); break;
+          case 0x87: /* dst neg 0; dst = -dst */ neg64(a); break;
           case 0xf8: /* OP_LSH_LO */ imm = PI[pc]!;
             RH[a] = (RH[a]! << imm) | (RL[a]! >>> (32 - imm));
             RL[a] <<= imm;
@@ -526,32 +524,32 @@ export class Interpreter implements Engine {
             RH[a] >>= imm;
             break;
           case 0xfd: /* OP_ARSH_HI */ imm = PI[pc]!; RL[a] = RH[a]! >> imm; RH[a] >>= 31; break;
-          case 0x97: imm = PI[pc]!; divmod64(a, imm, imm >> 31, off === 1, true); break;
-          case 0xa7: imm = PI[pc]!; RL[a] ^= imm; RH[a] ^= imm >> 31; break;
-          case 0xb7: imm = PI[pc]!; RL[a] = imm; RH[a] = imm >> 31; break;
-          case 0xc7: imm = PI[pc]!; arsh64(a, imm & 63); break;
+          case 0x97: /* dst %= imm; smod when off = 1 */ imm = PI[pc]!; divmod64(a, imm, imm >> 31, off === 1, true); break;
+          case 0xa7: /* dst ^= imm */ imm = PI[pc]!; RL[a] ^= imm; RH[a] ^= imm >> 31; break;
+          case 0xb7: /* dst = imm */ imm = PI[pc]!; RL[a] = imm; RH[a] = imm >> 31; break;
+          case 0xc7: /* dst s>>= imm */ imm = PI[pc]!; arsh64(a, imm & 63); break;
           // ---------------------------------------------------- ALU64, X
-          case 0x0f:
+          case 0x0f: // dst += src
             u = RL[a]!;
             t = (u + RL[b]!) | 0;
             RH[a] = (RH[a]! + RH[b]! + ((t >>> 0) < (u >>> 0) ? 1 : 0)) | 0;
             RL[a] = t;
             break;
-          case 0x1f:
+          case 0x1f: // dst -= src
             u = RL[a]!;
             t = RL[b]!;
             RH[a] = (RH[a]! - RH[b]! - ((u >>> 0) < (t >>> 0) ? 1 : 0)) | 0;
             RL[a] = (u - t) | 0;
             break;
-          case 0x2f: mul64(a, RL[a]!, RH[a]!, RL[b]!, RH[b]!); break;
-          case 0x3f: divmod64(a, RL[b]!, RH[b]!, off === 1, false); break;
-          case 0x4f: RL[a] |= RL[b]!; RH[a] |= RH[b]!; break;
-          case 0x5f: RL[a] &= RL[b]!; RH[a] &= RH[b]!; break;
-          case 0x6f: lsh64(a, RL[b]! & 63); break;
-          case 0x7f: rsh64(a, RL[b]! & 63); break;
-          case 0x9f: divmod64(a, RL[b]!, RH[b]!, off === 1, true); break;
-          case 0xaf: RL[a] ^= RL[b]!; RH[a] ^= RH[b]!; break;
-          case 0xbf: // mov, movsx (off = 8/16/32)
+          case 0x2f: /* dst *= src */ mul64(a, RL[a]!, RH[a]!, RL[b]!, RH[b]!); break;
+          case 0x3f: /* dst /= src; sdiv when off = 1 */ divmod64(a, RL[b]!, RH[b]!, off === 1, false); break;
+          case 0x4f: /* dst |= src */ RL[a] |= RL[b]!; RH[a] |= RH[b]!; break;
+          case 0x5f: /* dst &= src */ RL[a] &= RL[b]!; RH[a] &= RH[b]!; break;
+          case 0x6f: /* dst <<= src */ lsh64(a, RL[b]! & 63); break;
+          case 0x7f: /* dst >>= src */ rsh64(a, RL[b]! & 63); break;
+          case 0x9f: /* dst %= src; smod when off = 1 */ divmod64(a, RL[b]!, RH[b]!, off === 1, true); break;
+          case 0xaf: /* dst ^= src */ RL[a] ^= RL[b]!; RH[a] ^= RH[b]!; break;
+          case 0xbf: // dst = src; movsx when off = 8/16/32
             if (off === 0) {
               RL[a] = RL[b]!;
               RH[a] = RH[b]!;
@@ -561,8 +559,8 @@ export class Interpreter implements Engine {
               RH[a] = t >> 31;
             }
             break;
-          case 0xcf: arsh64(a, RL[b]! & 63); break;
-          case 0xd7: imm = PI[pc]!; // bswap16/32/64, unconditional
+          case 0xcf: /* dst s>>= src */ arsh64(a, RL[b]! & 63); break;
+          case 0xd7: /* dst = bswap<imm> dst */ imm = PI[pc]!;
             if (imm === 16) RL[a] = ((RL[a]! & 0xff) << 8) | ((RL[a]! >>> 8) & 0xff);
             else if (imm === 32) RL[a] = bswap32(RL[a]!);
             else {
@@ -574,39 +572,39 @@ export class Interpreter implements Engine {
             RH[a] = 0;
             break;
           // ---------------------------------------------------- ALU32 (results zero-extended)
-          case 0x04: imm = PI[pc]!; RL[a] = RL[a]! + imm; RH[a] = 0; break;
-          case 0x14: imm = PI[pc]!; RL[a] = RL[a]! - imm; RH[a] = 0; break;
-          case 0x24: imm = PI[pc]!; RL[a] = Math.imul(RL[a]!, imm); RH[a] = 0; break;
-          case 0x34: imm = PI[pc]!; divmod32(a, imm, off === 1, false); break;
-          case 0x44: imm = PI[pc]!; RL[a] |= imm; RH[a] = 0; break;
-          case 0x54: imm = PI[pc]!; RL[a] &= imm; RH[a] = 0; break;
-          case 0x64: imm = PI[pc]!; RL[a] <<= imm; RH[a] = 0; break; // JS masks the count with & 31
-          case 0x74: imm = PI[pc]!; RL[a] = RL[a]! >>> imm; RH[a] = 0; break;
-          case 0x84: RL[a] = -RL[a]!; RH[a] = 0; break;
-          case 0x94: imm = PI[pc]!; divmod32(a, imm, off === 1, true); break;
-          case 0xa4: imm = PI[pc]!; RL[a] ^= imm; RH[a] = 0; break;
-          case 0xb4: imm = PI[pc]!; RL[a] = imm; RH[a] = 0; break;
-          case 0xc4: imm = PI[pc]!; RL[a] >>= imm; RH[a] = 0; break;
-          case 0x0c: RL[a] = RL[a]! + RL[b]!; RH[a] = 0; break;
-          case 0x1c: RL[a] = RL[a]! - RL[b]!; RH[a] = 0; break;
-          case 0x2c: RL[a] = Math.imul(RL[a]!, RL[b]!); RH[a] = 0; break;
-          case 0x3c: divmod32(a, RL[b]!, off === 1, false); break;
-          case 0x4c: RL[a] |= RL[b]!; RH[a] = 0; break;
-          case 0x5c: RL[a] &= RL[b]!; RH[a] = 0; break;
-          case 0x6c: RL[a] <<= RL[b]!; RH[a] = 0; break;
-          case 0x7c: RL[a] = RL[a]! >>> RL[b]!; RH[a] = 0; break;
-          case 0x9c: divmod32(a, RL[b]!, off === 1, true); break;
-          case 0xac: RL[a] ^= RL[b]!; RH[a] = 0; break;
-          case 0xbc:
+          case 0x04: /* (u32) dst += (u32) imm */ imm = PI[pc]!; RL[a] = RL[a]! + imm; RH[a] = 0; break;
+          case 0x14: /* (u32) dst -= (u32) imm */ imm = PI[pc]!; RL[a] = RL[a]! - imm; RH[a] = 0; break;
+          case 0x24: /* (u32) dst *= (u32) imm */ imm = PI[pc]!; RL[a] = Math.imul(RL[a]!, imm); RH[a] = 0; break;
+          case 0x34: /* (u32) dst /= (u32) imm; sdiv when off = 1 */ imm = PI[pc]!; divmod32(a, imm, off === 1, false); break;
+          case 0x44: /* (u32) dst |= (u32) imm */ imm = PI[pc]!; RL[a] |= imm; RH[a] = 0; break;
+          case 0x54: /* (u32) dst &= (u32) imm */ imm = PI[pc]!; RL[a] &= imm; RH[a] = 0; break;
+          case 0x64: /* (u32) dst <<= (u32) imm */ imm = PI[pc]!; RL[a] <<= imm; RH[a] = 0; break; // JS masks the count with & 31
+          case 0x74: /* (u32) dst >>= (u32) imm */ imm = PI[pc]!; RL[a] = RL[a]! >>> imm; RH[a] = 0; break;
+          case 0x84: /* (u32) dst neg (u32) 0; dst = -dst */ RL[a] = -RL[a]!; RH[a] = 0; break;
+          case 0x94: /* (u32) dst %= (u32) imm; smod when off = 1 */ imm = PI[pc]!; divmod32(a, imm, off === 1, true); break;
+          case 0xa4: /* (u32) dst ^= (u32) imm */ imm = PI[pc]!; RL[a] ^= imm; RH[a] = 0; break;
+          case 0xb4: /* (u32) dst = (u32) imm */ imm = PI[pc]!; RL[a] = imm; RH[a] = 0; break;
+          case 0xc4: /* (u32) dst s>>= (u32) imm */ imm = PI[pc]!; RL[a] >>= imm; RH[a] = 0; break;
+          case 0x0c: /* (u32) dst += (u32) src */ RL[a] = RL[a]! + RL[b]!; RH[a] = 0; break;
+          case 0x1c: /* (u32) dst -= (u32) src */ RL[a] = RL[a]! - RL[b]!; RH[a] = 0; break;
+          case 0x2c: /* (u32) dst *= (u32) src */ RL[a] = Math.imul(RL[a]!, RL[b]!); RH[a] = 0; break;
+          case 0x3c: /* (u32) dst /= (u32) src; sdiv when off = 1 */ divmod32(a, RL[b]!, off === 1, false); break;
+          case 0x4c: /* (u32) dst |= (u32) src */ RL[a] |= RL[b]!; RH[a] = 0; break;
+          case 0x5c: /* (u32) dst &= (u32) src */ RL[a] &= RL[b]!; RH[a] = 0; break;
+          case 0x6c: /* (u32) dst <<= (u32) src */ RL[a] <<= RL[b]!; RH[a] = 0; break;
+          case 0x7c: /* (u32) dst >>= (u32) src */ RL[a] = RL[a]! >>> RL[b]!; RH[a] = 0; break;
+          case 0x9c: /* (u32) dst %= (u32) src; smod when off = 1 */ divmod32(a, RL[b]!, off === 1, true); break;
+          case 0xac: /* (u32) dst ^= (u32) src */ RL[a] ^= RL[b]!; RH[a] = 0; break;
+          case 0xbc: // (u32) dst = (u32) src; movsx when off = 8/16
             RL[a] = off === 0 ? RL[b]! : off === 8 ? (RL[b]! << 24) >> 24 : (RL[b]! << 16) >> 16;
             RH[a] = 0;
             break;
-          case 0xcc: RL[a] >>= RL[b]!; RH[a] = 0; break;
-          case 0xd4: imm = PI[pc]!; // to little endian: on our little-endian memory model, truncate
+          case 0xcc: /* (u32) dst s>>= (u32) src */ RL[a] >>= RL[b]!; RH[a] = 0; break;
+          case 0xd4: /* dst = le<imm> dst; on our little-endian memory model, truncate */ imm = PI[pc]!;
             if (imm === 16) RL[a] &= 0xffff;
             if (imm !== 64) RH[a] = 0;
             break;
-          case 0xdc: imm = PI[pc]!; // to big endian: swap the low 16/32/64 bits
+          case 0xdc: /* dst = be<imm> dst; swap the low 16/32/64 bits */ imm = PI[pc]!;
             if (imm === 16) RL[a] = ((RL[a]! & 0xff) << 8) | ((RL[a]! >>> 8) & 0xff);
             else if (imm === 32) RL[a] = bswap32(RL[a]!);
             else {
@@ -618,13 +616,17 @@ export class Interpreter implements Engine {
             RH[a] = 0;
             break;
           // ---------------------------------------------------- LD
-          case 0x18: imm = PI[pc]!; // ld_imm64: the high half is the next slot's imm
+          case 0x18: /* dst = imm64; the high half is the next slot's imm */ imm = PI[pc]!;
             RL[a] = imm;
             RH[a] = PI[pc + 1]!;
             pc = (pc + 1) | 0;
             break;
-          case 0x20: case 0x28: case 0x30: // LD_ABS W/H/B
-          case 0x40: case 0x48: case 0x50: { // LD_IND W/H/B
+          case 0x20: // r0 = *(u32 *)skb[imm]
+          case 0x28: // r0 = *(u16 *)skb[imm]
+          case 0x30: // r0 = *(u8 *)skb[imm]
+          case 0x40: // r0 = *(u32 *)skb[src + imm]
+          case 0x48: // r0 = *(u16 *)skb[src + imm]
+          case 0x50: /* r0 = *(u8 *)skb[src + imm] */ {
             imm = PI[pc]!;
             const size = ((w & 0xff) & 0x18) === 0x00 ? 4 : ((w & 0xff) & 0x18) === 0x08 ? 2 : 1;
             // IND adds the source register in 32-bit int arithmetic, as the kernel's `int off`.
@@ -644,163 +646,163 @@ export class Interpreter implements Engine {
             break;
           }
           // ---------------------------------------------------- LDX
-          case 0x61:
+          case 0x61: // dst = *(u32 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
             if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[b]!, 4, false);
             RL[a] = dv.getInt32(addr, true);
             RH[a] = 0;
             break;
-          case 0x69:
+          case 0x69: // dst = *(u16 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
             if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, RH[b]!, 2, false);
             RL[a] = dv.getUint16(addr, true);
             RH[a] = 0;
             break;
-          case 0x71:
+          case 0x71: // dst = *(u8 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
             if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, RH[b]!, 1, false);
             RL[a] = u8[addr]!;
             RH[a] = 0;
             break;
-          case 0x79:
+          case 0x79: // dst = *(u64 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
             if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, RH[b]!, 8, false);
             RL[a] = dv.getInt32(addr, true);
             RH[a] = dv.getInt32(addr + 4, true);
             break;
-          case 0x81: // LDSX
+          case 0x81: // dst = *(s32 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
             if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[b]!, 4, false);
             RL[a] = dv.getInt32(addr, true);
             RH[a] = RL[a]! >> 31;
             break;
-          case 0x89:
+          case 0x89: // dst = *(s16 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
             if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, RH[b]!, 2, false);
             RL[a] = dv.getInt16(addr, true);
             RH[a] = RL[a]! >> 31;
             break;
-          case 0x91:
+          case 0x91: // dst = *(s8 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
             if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, RH[b]!, 1, false);
             RL[a] = dv.getInt8(addr);
             RH[a] = RL[a]! >> 31;
             break;
           // ---------------------------------------------------- ST
-          case 0x62: imm = PI[pc]!;
+          case 0x62: /* *(u32 *)(dst +off) = imm */ imm = PI[pc]!;
             addr = (RL[a]! >>> 0) + off;
             if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[a]!, 4, true);
             dv.setInt32(addr, imm, true);
             break;
-          case 0x6a: imm = PI[pc]!;
+          case 0x6a: /* *(u16 *)(dst +off) = imm */ imm = PI[pc]!;
             addr = (RL[a]! >>> 0) + off;
             if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, RH[a]!, 2, true);
             dv.setInt16(addr, imm, true);
             break;
-          case 0x72: imm = PI[pc]!;
+          case 0x72: /* *(u8 *)(dst +off) = imm */ imm = PI[pc]!;
             addr = (RL[a]! >>> 0) + off;
             if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, RH[a]!, 1, true);
             u8[addr] = imm;
             break;
-          case 0x7a: imm = PI[pc]!;
+          case 0x7a: /* *(u64 *)(dst +off) = imm */ imm = PI[pc]!;
             addr = (RL[a]! >>> 0) + off;
             if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, RH[a]!, 8, true);
             dv.setInt32(addr, imm, true);
             dv.setInt32(addr + 4, imm >> 31, true);
             break;
           // ---------------------------------------------------- STX
-          case 0x63:
+          case 0x63: // *(u32 *)(dst +off) = src
             addr = (RL[a]! >>> 0) + off;
             if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[a]!, 4, true);
             dv.setInt32(addr, RL[b]!, true);
             break;
-          case 0x6b:
+          case 0x6b: // *(u16 *)(dst +off) = src
             addr = (RL[a]! >>> 0) + off;
             if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, RH[a]!, 2, true);
             dv.setInt16(addr, RL[b]!, true);
             break;
-          case 0x73:
+          case 0x73: // *(u8 *)(dst +off) = src
             addr = (RL[a]! >>> 0) + off;
             if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, RH[a]!, 1, true);
             u8[addr] = RL[b]!;
             break;
-          case 0x7b:
+          case 0x7b: // *(u64 *)(dst +off) = src
             addr = (RL[a]! >>> 0) + off;
             if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, RH[a]!, 8, true);
             dv.setInt32(addr, RL[b]!, true);
             dv.setInt32(addr + 4, RH[b]!, true);
             break;
-          case 0xc3: imm = PI[pc]!; // atomic, 32-bit
+          case 0xc3: /* lock *(u32 *)(dst +off) += src; the other atomic operations by imm */ imm = PI[pc]!;
             addr = (RL[a]! >>> 0) + off;
             if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[a]!, 4, true);
             atomic32(dv, addr, b, imm);
             break;
-          case 0xdb: imm = PI[pc]!; // atomic, 64-bit
+          case 0xdb: /* lock *(u64 *)(dst +off) += src; the other atomic operations by imm */ imm = PI[pc]!;
             addr = (RL[a]! >>> 0) + off;
             if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, RH[a]!, 8, true);
             atomic64(dv, addr, b, imm);
             break;
           // ---------------------------------------------------- JMP
-          case 0x05: // ja
+          case 0x05: // goto pc+off
             budget -= pc - segStart + 1;
             if (budget < 0) budget = this.transfer(pc, segStart, budget);
             pc = (pc + off) | 0;
             segStart = pc + 1;
             break;
-          case 0x06: imm = PI[pc]!; // gotol: the offset is imm
+          case 0x06: /* gotol pc+imm */ imm = PI[pc]!;
             budget -= pc - segStart + 1;
             if (budget < 0) budget = this.transfer(pc, segStart, budget);
             pc = (pc + imm) | 0;
             segStart = pc + 1;
             break;
-          case 0x15: imm = PI[pc]!; if (RL[a] === imm && RH[a] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x1d: if (RL[a] === RL[b] && RH[a] === RH[b]) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x55: imm = PI[pc]!; if (RL[a] !== imm || RH[a] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x5d: if (RL[a] !== RL[b] || RH[a] !== RH[b]) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x45: imm = PI[pc]!; if ((RL[a]! & imm) !== 0 || (RH[a]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x4d: if ((RL[a]! & RL[b]!) !== 0 || (RH[a]! & RH[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x15: /* if dst == imm goto pc+off */ imm = PI[pc]!; if (RL[a] === imm && RH[a] === imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x1d: /* if dst == src goto pc+off */ if (RL[a] === RL[b] && RH[a] === RH[b]) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x55: /* if dst != imm goto pc+off */ imm = PI[pc]!; if (RL[a] !== imm || RH[a] !== imm >> 31) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x5d: /* if dst != src goto pc+off */ if (RL[a] !== RL[b] || RH[a] !== RH[b]) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x45: /* if dst & imm goto pc+off */ imm = PI[pc]!; if ((RL[a]! & imm) !== 0 || (RH[a]! & (imm >> 31)) !== 0) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x4d: /* if dst & src goto pc+off */ if ((RL[a]! & RL[b]!) !== 0 || (RH[a]! & RH[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
           // Conditional jumps, one case each. 64-bit comparisons compare the high
           // halves (signed or unsigned) and, when equal, the low halves unsigned.
-          case 0x25: imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x2d: if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x35: imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x3d: if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xa5: imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xad: if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xb5: imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xbd: if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x65: imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x6d: if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x75: imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x7d: if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xc5: imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xcd: if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xd5: imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xdd: if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x25: /* if dst > imm goto pc+off */ imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x2d: /* if dst > src goto pc+off */ if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x35: /* if dst >= imm goto pc+off */ imm = PI[pc]!; if ((RH[a]! >>> 0) > ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x3d: /* if dst >= src goto pc+off */ if ((RH[a]! >>> 0) > (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xa5: /* if dst < imm goto pc+off */ imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xad: /* if dst < src goto pc+off */ if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xb5: /* if dst <= imm goto pc+off */ imm = PI[pc]!; if ((RH[a]! >>> 0) < ((imm >> 31) >>> 0) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xbd: /* if dst <= src goto pc+off */ if ((RH[a]! >>> 0) < (RH[b]! >>> 0) || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x65: /* if dst s> imm goto pc+off */ imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) > (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x6d: /* if dst s> src goto pc+off */ if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) > (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x75: /* if dst s>= imm goto pc+off */ imm = PI[pc]!; if (RH[a]! > (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) >= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x7d: /* if dst s>= src goto pc+off */ if (RH[a]! > RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) >= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xc5: /* if dst s< imm goto pc+off */ imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) < (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xcd: /* if dst s< src goto pc+off */ if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) < (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xd5: /* if dst s<= imm goto pc+off */ imm = PI[pc]!; if (RH[a]! < (imm >> 31) || (RH[a] === (imm >> 31) && (RL[a]! >>> 0) <= (imm >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xdd: /* if dst s<= src goto pc+off */ if (RH[a]! < RH[b]! || (RH[a] === RH[b]! && (RL[a]! >>> 0) <= (RL[b]! >>> 0))) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
           // JMP32: the low halves only, unsigned or signed.
-          case 0x16: imm = PI[pc]!; if (RL[a] === imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x1e: if (RL[a] === RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x56: imm = PI[pc]!; if (RL[a] !== imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x5e: if (RL[a] !== RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x46: imm = PI[pc]!; if ((RL[a]! & imm) !== 0) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x4e: if ((RL[a]! & RL[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x26: imm = PI[pc]!; if ((RL[a]! >>> 0) > (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x2e: if ((RL[a]! >>> 0) > (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x36: imm = PI[pc]!; if ((RL[a]! >>> 0) >= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x3e: if ((RL[a]! >>> 0) >= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xa6: imm = PI[pc]!; if ((RL[a]! >>> 0) < (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xae: if ((RL[a]! >>> 0) < (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xb6: imm = PI[pc]!; if ((RL[a]! >>> 0) <= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xbe: if ((RL[a]! >>> 0) <= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x66: imm = PI[pc]!; if (RL[a]! > imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x6e: if (RL[a]! > RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x76: imm = PI[pc]!; if (RL[a]! >= imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x7e: if (RL[a]! >= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xc6: imm = PI[pc]!; if (RL[a]! < imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xce: if (RL[a]! < RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xd6: imm = PI[pc]!; if (RL[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0xde: if (RL[a]! <= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
-          case 0x85: imm = PI[pc]!; // call: helper (src 0), local function (src 1), kfunc (src 2)
+          case 0x16: /* if (u32) dst == imm goto pc+off */ imm = PI[pc]!; if (RL[a] === imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x1e: /* if (u32) dst == (u32) src goto pc+off */ if (RL[a] === RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x56: /* if (u32) dst != imm goto pc+off */ imm = PI[pc]!; if (RL[a] !== imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x5e: /* if (u32) dst != (u32) src goto pc+off */ if (RL[a] !== RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x46: /* if (u32) dst & imm goto pc+off */ imm = PI[pc]!; if ((RL[a]! & imm) !== 0) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x4e: /* if (u32) dst & (u32) src goto pc+off */ if ((RL[a]! & RL[b]!) !== 0) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x26: /* if (u32) dst > imm goto pc+off */ imm = PI[pc]!; if ((RL[a]! >>> 0) > (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x2e: /* if (u32) dst > (u32) src goto pc+off */ if ((RL[a]! >>> 0) > (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x36: /* if (u32) dst >= imm goto pc+off */ imm = PI[pc]!; if ((RL[a]! >>> 0) >= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x3e: /* if (u32) dst >= (u32) src goto pc+off */ if ((RL[a]! >>> 0) >= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xa6: /* if (u32) dst < imm goto pc+off */ imm = PI[pc]!; if ((RL[a]! >>> 0) < (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xae: /* if (u32) dst < (u32) src goto pc+off */ if ((RL[a]! >>> 0) < (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xb6: /* if (u32) dst <= imm goto pc+off */ imm = PI[pc]!; if ((RL[a]! >>> 0) <= (imm >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xbe: /* if (u32) dst <= (u32) src goto pc+off */ if ((RL[a]! >>> 0) <= (RL[b]! >>> 0)) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x66: /* if (u32) dst s> imm goto pc+off */ imm = PI[pc]!; if (RL[a]! > imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x6e: /* if (u32) dst s> (u32) src goto pc+off */ if (RL[a]! > RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x76: /* if (u32) dst s>= imm goto pc+off */ imm = PI[pc]!; if (RL[a]! >= imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x7e: /* if (u32) dst s>= (u32) src goto pc+off */ if (RL[a]! >= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xc6: /* if (u32) dst s< imm goto pc+off */ imm = PI[pc]!; if (RL[a]! < imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xce: /* if (u32) dst s< (u32) src goto pc+off */ if (RL[a]! < RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xd6: /* if (u32) dst s<= imm goto pc+off */ imm = PI[pc]!; if (RL[a]! <= imm) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0xde: /* if (u32) dst s<= (u32) src goto pc+off */ if (RL[a]! <= RL[b]!) { budget -= pc - segStart + 1; if (budget < 0) budget = this.transfer(pc, segStart, budget); pc = (pc + off) | 0; segStart = pc + 1; } break;
+          case 0x85: /* call imm; helper (src 0), local function (src 1), kfunc (src 2) */ imm = PI[pc]!;
             if (b === 1) {
               budget -= pc - segStart + 1;
               if (budget < 0) budget = this.transfer(pc, segStart, budget);
@@ -832,7 +834,7 @@ export class Interpreter implements Engine {
             u8 = mem.u8;
             dv = mem.view;
             break;
-          case 0x8d: // callx: the helper id is in dst
+          case 0x8d: // callx dst
             if (RH[a] !== 0) throw new BpfError('EINVAL', `pc ${pc}: callx to unknown helper 0x${(RH[a]! >>> 0).toString(16)}${(RL[a]! >>> 0).toString(16).padStart(8, '0')}`);
             if (this.callHelper(RL[a]! >>> 0, pc, env)) {
               budget -= pc - segStart + 1;

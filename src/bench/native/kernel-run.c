@@ -1,6 +1,8 @@
 /*
- * Differential-test helper: load socket filters into the host kernel with
- * bpf(2) and run them with BPF_PROG_TEST_RUN. Reads lines from stdin:
+ * The kernel runner: load programs into the host kernel with bpf(2) and run
+ * them with BPF_PROG_TEST_RUN, for the bench's kernel column (src/bench/kernel.ts
+ * builds it with cc) and the differential tests (test/kernel-helper.ts).
+ * Reads lines from stdin:
  *   P <hex of the program's 8-byte slots>     load (prints "L <fd>" or "E <errno> <last log line>")
  *   R <hex of the packet>                     run the last program (prints "R <retval>" or "E <errno>")
  *   B <repeat> <hex of the packet>            run it repeat times (prints "B <retval> <ns per run>")

@@ -1,0 +1,29 @@
+/**
+ * The batch descriptor format: how `JitProgram.execBatch` (and the batch
+ * function compile.ts generates) finds each run's input and leaves its
+ * verdict. A batch of n runs is n descriptors of BATCH_DESC bytes, then n
+ * u32 verdicts, in the runtime's memory; the API fills them (api/bpf.ts
+ * testRun, api/packets.ts) and reads the verdicts back.
+ */
+
+import type { AddressSpace } from '../memory/address-space.js';
+
+/** Size of one batch descriptor: r1 (the context), packet address, length, network offset. */
+export const BATCH_DESC = 16;
+
+/** Bytes a batch of n runs needs: n descriptors, then n verdicts. */
+export const batchBytes = (n: number): number => n * (BATCH_DESC + 4);
+
+/** Fill descriptor i of the batch at `desc`. */
+export function writeBatchDescriptor(view: DataView, desc: number, i: number, ctx: number, pkt: number, len: number, netOff: number): void {
+  const d = desc + i * BATCH_DESC;
+  view.setUint32(d, ctx, true);
+  view.setUint32(d + 4, pkt, true);
+  view.setUint32(d + 8, len, true);
+  view.setInt32(d + 12, netOff, true);
+}
+
+/** The verdicts of a batch of n runs at `desc` (a view into the runtime's memory). */
+export function batchVerdicts(mem: AddressSpace, desc: number, n: number): Uint32Array {
+  return new Uint32Array(mem.memory.buffer, desc + n * BATCH_DESC, n);
+}

@@ -1,0 +1,192 @@
+/**
+ * A compiled program: JitProgram compiles slots with compile.ts,
+ * instantiates the module over the runtime's memory with its two imports
+ * (the helper trampoline and, hardened, the access fault), and runs it one
+ * input at a time (exec) or over a batch of descriptors (execBatch,
+ * batch.ts): an Engine (runtime/engine.ts), as the Interpreter is. A
+ * run stopped early (fuel, call depth) is read back from the scratch area's
+ * fault word (layout.ts) and thrown as a BpfError.
+ */
+
+import { BpfError } from '../errors.js';
+import type { Slot } from '../isa/instruction.js';
+import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
+import { helperLabel, programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import { MAX_CALL_FRAMES, PAGE_SIZE } from '../memory/address-space.js';
+import type { BpfMapImpl } from '../maps/map.js';
+import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
+import { compileToWasm } from './compile.js';
+import type { HardenedOptions } from './hardened.js';
+import { BATCH_NAMES, Guard, valueRegion } from './hardened.js';
+import { BPF_FUNC_MAP_LOOKUP_ELEM, FAULT_DEPTH, FAULT_PC, JIT_LOOP_BUDGET } from './layout.js';
+
+export interface JitOptions {
+  helpers: HelperRegistry;
+  /**
+   * the program's maps (BPF_PROG_LOAD's, from its ld_imm64 map fds and map
+   * values), the only ones its helper calls may use and, hardened, whose
+   * values it may touch; without it, the maps its ld_imm64 constants name
+   * (runtime/helpers.ts, programMaps)
+   */
+  maps?: readonly BpfMapImpl[];
+  /** compile with per-access region checks (see the top of compile.ts, and hardened.ts) */
+  hardened?: HardenedOptions;
+}
+
+/** A compiled program: an Engine, as the Interpreter is. */
+export class JitProgram implements Engine {
+  readonly engineName: 'jit' | 'jit-hardened';
+  retLo = 0;
+  retHi = 0;
+  readonly executed = -1;
+  private readonly runFn: (r1: number, r2: number, pkt: number, len: number, net: number) => void;
+  private readonly batchFn: (desc: number, n: number, z0: number, z1: number, z2: number) => void;
+  private readonly scratch: number;
+  private regs: Int32Array;
+  private readonly mem: AddressSpace;
+  readonly wasmBytes: number;
+  /** hardened mode: what the checks allow, for helpers' pointers and fault messages (undefined otherwise) */
+  private readonly guard: Guard | undefined;
+
+  constructor(mem: AddressSpace, slots: readonly Slot[], options: JitOptions) {
+    this.mem = mem;
+    this.engineName = options.hardened ? 'jit-hardened' : 'jit';
+    // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
+    const programs = programMaps(slots, options.helpers, options.maps);
+    const values = options.hardened ? programs.list.map(valueRegion) : undefined;
+    this.scratch = mem.alloc(8 * 16);
+    const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
+    let bytes: Uint8Array;
+    try {
+      bytes = compileToWasm(slots, this.scratch, { min: pages }, {
+        inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? programs.list.flatMap((m) => m.jitLayout?.() ?? []) : undefined,
+        ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext } } : {}),
+      });
+    } catch (e) {
+      mem.release(this.scratch);
+      throw e;
+    }
+    this.wasmBytes = bytes.length;
+    this.regs = new Int32Array(mem.memory.buffer, this.scratch, 32);
+    this.regsGrowth = mem.growth;
+    const helpers = options.helpers;
+    const self = this;
+    let guard: Guard | undefined;
+    const env: HelperEnv = {
+      get u8() { return mem.u8; },
+      get view() { return mem.view; },
+      mapAt: programs.at,
+      access(addr: number, size: number, write: boolean): void {
+        if (guard) {
+          guard.check(addr, size, write);
+          return;
+        }
+        if (addr < 0 || addr + size > mem.byteLength) {
+          throw new BpfError('EFAULT', `helper: invalid ${write ? 'write' : 'read'} of ${size} bytes at 0x${(addr >>> 0).toString(16)}`);
+        }
+      },
+    };
+    const imports = {
+      env: {
+        memory: mem.memory,
+        helper(id: number, pc: number): number {
+          const h = helpers.get(id >>> 0);
+          if (!h && id === UNVISITED_TRAP) throw new BpfError('EFAULT', unvisitedTrapMessage(guard ? pc : undefined));
+          if (!h) throw new BpfError('EINVAL', `${guard ? `pc ${pc}: ` : ''}call to unknown helper ${helperLabel(id >>> 0)}`);
+          self.refreshRegs();
+          // hardened: the pc for fault messages of the helper's pointer checks (env.access); its map
+          // arguments are checked by the helper itself against the program's maps (env.mapAt)
+          if (guard) guard.pc = pc;
+          h.call(self.regs, env);
+          return h.exitOnZero === true && self.regs[0] === 0 && self.regs[1] === 0 ? 1 : 0;
+        },
+        fault(pc: number, addr: bigint, sizeWrite: number): void {
+          guard!.pc = pc;
+          throw guard!.fault(BigInt.asUintN(64, addr), sizeWrite >>> 1, (sizeWrite & 1) !== 0);
+        },
+      },
+    };
+    let instance: WebAssembly.Instance;
+    try {
+      instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), imports);
+    } catch (e) {
+      mem.release(this.scratch);
+      throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
+    }
+    this.runFn = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
+    this.batchFn = instance.exports['batch'] as (desc: number, n: number, z0: number, z1: number, z2: number) => void;
+    if (values) {
+      guard = new Guard(instance, values);
+      this.guard = guard;
+    }
+  }
+
+  /**
+   * Run `n` times in one call into WebAssembly, over descriptors laid out at
+   * `desc` (BATCH_DESC bytes each: context, packet, length, network offset);
+   * the verdicts (r0's low 32 bits) land after them, one u32 per run.
+   * Hardened: each run may touch its context (HardenedOptions.batchContext)
+   * and its packet.
+   */
+  execBatch(desc: number, n: number): void {
+    if (this.guard) this.guard.names = BATCH_NAMES;
+    this.call(this.batchFn, desc, n, 0, 0, 0);
+  }
+
+  /** One run. Hardened: the run may touch at most two regions of input.regions (the context and packet, or a buffer). */
+  exec(input: RunInput = {}): void {
+    const r1 = typeof input.r1 === 'bigint' ? Number(input.r1) : input.r1 ?? 0;
+    const r2 = typeof input.r2 === 'bigint' ? Number(input.r2) : input.r2 ?? 0;
+    const p = input.packet;
+    if (this.guard) this.guard.setRegions(input.regions ?? []);
+    this.call(this.runFn, r1, r2, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
+  }
+
+  /** Call an export; a trap is EFAULT, a fault the run stopped on is thrown; r0 (of the last run) lands in retLo/retHi. */
+  private call(f: (a: number, b: number, c: number, d: number, e: number) => void, a: number, b: number, c: number, d: number, e: number): void {
+    try {
+      f(a, b, c, d, e);
+    } catch (err) {
+      if (err instanceof BpfError) throw err;
+      if (err instanceof WebAssembly.RuntimeError) throw new BpfError('EFAULT', `JIT: ${err.message}`);
+      throw err;
+    }
+    this.refreshRegs();
+    this.checkFault();
+    this.retLo = this.regs[0]!;
+    this.retHi = this.regs[1]!;
+  }
+
+  private regsGrowth = 0;
+
+  /** Throw the fault a run stopped on (E2BIG: out of fuel, or too deep), clearing it. */
+  private checkFault(): void {
+    const fault = this.regs[30];
+    if (fault === 0) return;
+    this.regs[30] = 0;
+    if (fault === FAULT_DEPTH) throw new BpfError('E2BIG', `pc ${this.regs[FAULT_PC / 4]}: call depth exceeds ${MAX_CALL_FRAMES} frames`);
+    throw new BpfError('E2BIG', `JIT: the budget of ${JIT_LOOP_BUDGET} taken jumps per run is exhausted`);
+  }
+  /** The scratch register file's view, made again when the memory has grown. */
+  private refreshRegs(): void {
+    if (this.regsGrowth !== this.mem.growth) {
+      this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, 32);
+      this.regsGrowth = this.mem.growth;
+    }
+  }
+
+  /** One run; insns is -1: the JIT does not count instructions. */
+  run(input: RunInput = {}): RunResult {
+    return { r0: this.run1(input), insns: this.executed };
+  }
+
+  run1(input: RunInput = {}): bigint {
+    this.exec(input);
+    return (BigInt(this.retHi >>> 0) << 32n) | BigInt(this.retLo >>> 0);
+  }
+
+  free(): void {
+    this.mem.release(this.scratch);
+  }
+}
