@@ -25,21 +25,12 @@ import { MAP_HDR_SIZE } from '../src/maps/map.js';
 import { RUN_GEN_ADDR } from '../src/memory/address-space.js';
 import { Interpreter } from '../src/vm/interpreter.js';
 import { prng } from './random-programs.js';
+import { le32, le64 } from './bytes.js';
 
 const HASH = 1;
 const ARRAY = 2;
 const MISS = 0xdeadn;
 
-function le64(v: number | bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, BigInt(v)), true);
-  return b;
-}
-function le32(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0, true);
-  return b;
-}
 const rd64 = (b: Uint8Array): bigint => new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
 
 function expectErr(f: () => unknown, code: ErrnoCode, message: string): void {

@@ -17,6 +17,7 @@ import { assemble } from '../src/isa/index.js';
 import { jhash } from '../src/maps/jhash.js';
 import { SPARE } from '../src/maps/hash.js';
 import { Runtime } from '../src/runtime/runtime.js';
+import { le32, le64 } from './bytes.js';
 
 // ---------------------------------------------------------------- helpers
 
@@ -35,16 +36,6 @@ const CMD_NAME: Record<number, string> = {
   5: 'BPF_PROG_LOAD',
 };
 
-function le64(v: number | bigint): Uint8Array {
-  const b = new Uint8Array(8);
-  new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, BigInt(v)), true);
-  return b;
-}
-function le32(v: number): Uint8Array {
-  const b = new Uint8Array(4);
-  new DataView(b.buffer).setUint32(0, v >>> 0, true);
-  return b;
-}
 function rd64(b: Uint8Array): bigint {
   return new DataView(b.buffer, b.byteOffset, b.byteLength).getBigInt64(0, true);
 }
