@@ -29,7 +29,7 @@ import { loadMapHeavy } from '../src/bench/bench.js';
 import { tsbpf } from './cli-harness.js';
 import type { CliResult } from './cli-harness.js';
 import { loadVectors, parseVector, projectRoot } from './conformance-data.js';
-import { prng, randomSocketFilter } from './random-programs.js';
+import { prng, randomPackets, randomSocketFilter } from './random-programs.js';
 
 const HARDENED: HardenedOptions = { batchContext: { size: 8, writable: false } };
 
@@ -298,10 +298,7 @@ test('hardened = normal JIT: socket-filter vectors (single runs and batches) and
     const src = randomSocketFilter(rnd, true);
     const sys = new BpfSystem();
     const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, license: 'GPL', insns: encode(assemble(src)) });
-    const packets = Array.from({ length: 12 }, () => ({
-      data: Uint8Array.from({ length: Math.floor(rnd() * 90) }, () => Math.floor(rnd() * 256)),
-      netOff: rnd() < 0.8 ? 14 : -1,
-    }));
+    const packets = randomPackets(rnd);
     const normal = Array.from(new PacketRunner(sys, fd, 'jit').runBatch(packets));
     const hardened = new PacketRunner(sys, fd, 'jit-hardened');
     assert.deepEqual(Array.from(hardened.runBatch(packets)), normal, `program ${i}:\n${src}`);

@@ -18,7 +18,7 @@ import { Program } from '../src/api/program.js';
 import { BpfMap, u32, u64 } from '../src/api/map.js';
 import { PacketRunner } from '../src/api/packets.js';
 import { loadVectors, parseVector, projectRoot } from './conformance-data.js';
-import { prng, randomSocketFilter } from './random-programs.js';
+import { prng, randomPackets, randomSocketFilter } from './random-programs.js';
 import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../src/jit/batch.js';
 
 test('conformance vectors under the JIT: all 313, local calls and callx included', () => {
@@ -229,10 +229,7 @@ test('random socket filters (SKF offsets, out-of-bounds loads): batched JIT verd
     const src = randomSocketFilter(rnd, true);
     const sys = new BpfSystem();
     const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, license: 'GPL', insns: encode(assemble(src)) });
-    const packets = Array.from({ length: 12 }, () => ({
-      data: Uint8Array.from({ length: Math.floor(rnd() * 90) }, () => Math.floor(rnd() * 256)),
-      netOff: rnd() < 0.8 ? 14 : -1,
-    }));
+    const packets = randomPackets(rnd);
     const batched = Array.from(new PacketRunner(sys, fd, 'jit').runBatch(packets));
     const interp = new PacketRunner(sys, fd, 'interpreter');
     const single = packets.map((p) => interp.run(p.data, p.netOff));

@@ -17,26 +17,13 @@ import { Program } from '../src/api/program.js';
 import { PacketRunner } from '../src/api/packets.js';
 import { Collection } from '../src/api/collection.js';
 import { loadCollectionSpec } from '../src/loader/collection.js';
-import { BpfError } from '../src/errors.js';
-import type { ErrnoCode } from '../src/errors.js';
+import { expectErr } from './expect-error.js';
 import { NULL_PAGE_END } from '../src/memory/address-space.js';
 import { assemble, encode } from '../src/isa/index.js';
 import { projectRoot } from './conformance-data.js';
 
 const ARRAY = 2;
 const ENGINES: EngineName[] = ['interpreter', 'jit', 'jit-hardened'];
-
-function expectErr(f: () => unknown, code: ErrnoCode, message: string): void {
-  let caught: unknown;
-  try {
-    f();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof BpfError, `expected a BpfError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code);
-  assert.equal(caught.message, message);
-}
 
 /** A socket filter counting its runs in element 0 of an array map: returns the new count. */
 function counter(mapFd: number): string {

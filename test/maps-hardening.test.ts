@@ -15,7 +15,7 @@ import assert from 'node:assert/strict';
 import { BpfSystem, BPF_CMD, testRun } from '../src/api/bpf.js';
 import { Program } from '../src/api/program.js';
 import { BpfError } from '../src/errors.js';
-import type { ErrnoCode } from '../src/errors.js';
+import { expectErr } from './expect-error.js';
 import { assemble, encode, toSlots } from '../src/isa/index.js';
 import { JitProgram } from '../src/jit/program.js';
 import { jhash } from '../src/maps/jhash.js';
@@ -32,18 +32,6 @@ const ARRAY = 2;
 const MISS = 0xdeadn;
 
 const rd64 = (b: Uint8Array): bigint => new DataView(b.buffer, b.byteOffset, 8).getBigUint64(0, true);
-
-function expectErr(f: () => unknown, code: ErrnoCode, message: string): void {
-  let caught: unknown;
-  try {
-    f();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof BpfError, `expected a BpfError ${code}, got ${String(caught)}`);
-  assert.equal(caught.code, code, caught.message);
-  assert.equal(caught.message, message);
-}
 
 type Engine = 'interpreter' | 'jit' | 'jit-hardened';
 const ENGINES: Engine[] = ['interpreter', 'jit'];

@@ -61,3 +61,11 @@ export const BOUNDARY_IMMS: readonly number[] = [
 export function randomImm(rnd: () => number): number {
   return rnd() < 0.7 ? BOUNDARY_IMMS[Math.floor(rnd() * BOUNDARY_IMMS.length)]! : Math.floor(rnd() * 4294967296) | 0;
 }
+
+/** 12 random packets of 0..89 bytes for socket filters, most with the network header at 14. */
+export function randomPackets(rnd: () => number): { data: Uint8Array; netOff: number }[] {
+  return Array.from({ length: 12 }, () => ({
+    data: Uint8Array.from({ length: Math.floor(rnd() * 90) }, () => Math.floor(rnd() * 256)),
+    netOff: rnd() < 0.8 ? 14 : -1,
+  }));
+}
