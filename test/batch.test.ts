@@ -4,13 +4,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatchSession, fprintHex, printEntry } from '../src/cli/batch.js';
 import { spawnTsbpf, tsbpf } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tsbpf-batch-'));
+const dir = tempDir('tsbpf-batch-');
 
 
 const SCRIPT = `# the strict 3.19 test_maps hash sequence, then an array map

@@ -5,14 +5,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCapture, writePcap } from '../src/pcap/index.js';
 import { tsbpf } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tsbpf-capture-'));
+const dir = tempDir('tsbpf-capture-');
 // filter prints tcpdump's local time of day: UTC here, whatever the machine's zone
 process.env['TZ'] = 'UTC';
 const run = (args: string[]) => tsbpf(args);

@@ -8,12 +8,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseElf } from '../src/elf/index.js';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
 import { projectRoot } from './conformance-data.js';
+import { tempDir } from './tmp.js';
 
 const probe = spawnSync('clang', ['--version'], { encoding: 'utf8' });
 const skip = probe.status === 0 ? false : 'clang is not installed (apt-get install -y clang)';
@@ -42,7 +42,7 @@ const cases: [string, Uint8Array, bigint][] = [
 
 for (const cpu of ['v1', 'v2', 'v3']) {
   test(`clang -mcpu=${cpu}: the object's socket1 program verifies and filters`, { skip }, () => {
-    const out = join(mkdtempSync(join(tmpdir(), 'tsbpf-clang-')), `f-${cpu}.o`);
+    const out = join(tempDir('tsbpf-clang-'), `f-${cpu}.o`);
     const cc = spawnSync('clang', ['-O2', '-target', 'bpf', `-mcpu=${cpu}`, '-c', join(projectRoot(), 'test', 'c', 'port-filter.c'), '-o', out], { encoding: 'utf8' });
     assert.equal(cc.status, 0, cc.stderr);
     const elf = parseElf(new Uint8Array(readFileSync(out)));

@@ -7,14 +7,14 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writePcap } from '../src/pcap/index.js';
 import { tsbpf } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-errors-'));
+const dir = tempDir('tsbpf-cli-errors-');
 process.env['TZ'] = 'UTC';
 const run = (args: string[]) => tsbpf(args);
 const synFilter = fileURLToPath(new URL('../../examples/syn-filter.s', import.meta.url));

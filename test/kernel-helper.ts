@@ -6,14 +6,13 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { kernelRunSource } from '../src/bench/kernel.js';
+import { tempDir } from './tmp.js';
 
 export function buildKernelHelper(): { exe?: string; why?: string } {
   const src = kernelRunSource();
-  const exe = join(mkdtempSync(join(tmpdir(), 'tsbpf-kernel-')), 'kernel-run');
+  const exe = join(tempDir('tsbpf-kernel-'), 'kernel-run');
   const cc = spawnSync(process.env['CC'] ?? 'cc', ['-O2', '-o', exe, src], { encoding: 'utf8' });
   if (cc.error || cc.status !== 0) return { why: `no C compiler to build the bpf(2) helper (${cc.error?.message ?? cc.stderr.trim()})` };
   const probe = spawnSync(exe, [], { input: 'P b7000000000000009500000000000000\nR 00\n', encoding: 'utf8' });

@@ -8,10 +8,9 @@
  * BpfError, and through the CLI (`tsbpf run` and `inspect`, in process)
  * for exit 2 and its one `tsbpf: FILE: message (ERRNO)` line.
  */
-import { test, describe, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Collection } from '../src/api/collection.js';
 import { linkMapRefs, loadCollectionSpec } from '../src/loader/collection.js';
@@ -23,9 +22,9 @@ import { slots, writeObj } from './fuzz/elf-writer.js';
 import type { ObjReloc, ObjSection, ObjSymbol } from './fuzz/elf-writer.js';
 import { tsbpf } from './cli-harness.js';
 import type { CliResult } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tsbpf-loader-hostile-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('tsbpf-loader-hostile-');
 
 const PROGBITS = 1;
 const NOBITS = 8;

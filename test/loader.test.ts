@@ -7,8 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Collection } from '../src/api/collection.js';
@@ -18,9 +17,10 @@ import { BpfError } from '../src/errors.js';
 import { writePcap } from '../src/pcap/index.js';
 import { projectRoot } from './conformance-data.js';
 import { tsbpf } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 
 const object = join(projectRoot(), 'examples', 'proto-count.o');
-const dir = mkdtempSync(join(tmpdir(), 'tsbpf-loader-'));
+const dir = tempDir('tsbpf-loader-');
 const hasClang = spawnSync('clang', ['--version']).status === 0;
 const noClang = hasClang ? false : 'clang is not installed';
 

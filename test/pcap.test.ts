@@ -8,14 +8,14 @@
  */
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from '../src/errors.js';
 import {
   parseCapture, readCapture, writePcap, PcapWriter, summarize, formatIpv6, LINKTYPE, MAX_RECORD,
 } from '../src/pcap/index.js';
 import type { Packet } from '../src/pcap/index.js';
+import { tempDir } from './tmp.js';
 
 // ---------------------------------------------------------------- helpers
 
@@ -438,8 +438,7 @@ describe('truncated and corrupt input', () => {
 // ---------------------------------------------------------------- streaming
 
 describe('streaming reader', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-pcap-'));
-  process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir('tsbpf-pcap-');
 
   async function drain(it: AsyncIterable<Packet>): Promise<Packet[]> {
     const out: Packet[] = [];
