@@ -3,7 +3,7 @@
  * .data, .rodata), which tsbpf turns into one-element array maps as libbpf
  * does. Counts packets per TCP destination port below a read-only limit
  * and keeps totals in globals. Build with BTF (-g):
- *   clang -O2 -g -target bpf -c examples/modern.c -o examples/modern.o
+ *   clang -O2 -g -fdebug-compilation-dir=. -target bpf -c examples/modern.c -o examples/modern.o
  */
 #define SEC(name) __attribute__((section(name), used))
 #define __uint(name, val) int (*name)[val]

@@ -4,7 +4,7 @@
  * clang's llvm.bpf.load.* builtins. Build (npm run examples):
  *   clang -O2 -target bpf -c examples/proto-count.c -o examples/proto-count.o
  * Run over a capture:
- *   npx tsbpf run examples/proto-count.o --pcap capture.pcap
+ *   npx tsbpf run examples/proto-count.o --pcap examples/sample.pcap
  */
 struct bpf_map_def {
   unsigned int type;
