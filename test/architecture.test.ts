@@ -12,11 +12,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import ts from 'typescript';
 import { projectRoot } from './conformance-data.js';
+import { tempDir } from './tmp.js';
 
 /**
  * Layers from the bottom up: each entry is one rank; folders of one rank are
@@ -135,7 +135,7 @@ test('every layer of the table exists under src/', () => {
 });
 
 test('the check itself: a planted upward import, a sideways one, a circle and an unplaced folder are each reported at their line', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-arch-'));
+  const dir = tempDir('tsbpf-arch-');
   try {
     const src = join(dir, 'src');
     const put = (path: string, text: string): void => {

@@ -8,8 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { assemble, toSlots } from '../src/isa/index.js';
 import { MAPS_C, toC } from '../src/bench/to-c.js';
@@ -22,13 +21,14 @@ import { formatCapture, formatJson, formatMap, formatTable } from '../src/bench/
 import type { BenchRow, CaptureRow, MapRow } from '../src/bench/report.js';
 import { kernelRunSource } from '../src/bench/kernel.js';
 import { existsSync, readFileSync } from 'node:fs';
+import { tempDir } from './tmp.js';
 
 const cc = process.env['CC'] ?? 'cc';
 const skip = spawnSync(cc, ['--version'], { stdio: 'ignore' }).status === 0 ? false : `no C compiler (${cc})`;
 if (skip) process.stdout.write(`# skipping the C baseline tests: ${skip}\n`);
 
 function compileAndRun(src: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-test-'));
+  const dir = tempDir('tsbpf-bench-test-');
   try {
     writeFileSync(join(dir, 'b.c'), src);
     execFileSync(cc, ['-O2', '-w', '-o', join(dir, 'b'), join(dir, 'b.c')]);

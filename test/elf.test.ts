@@ -8,12 +8,12 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfError } from '../src/errors.js';
 import { parseElf, EM_BPF, ET, SHT, SHF, SHN, STB, STT, ELFDATA2LSB, ELFDATA2MSB } from '../src/elf/index.js';
 import type { ElfFile } from '../src/elf/index.js';
+import { tempDir } from './tmp.js';
 
 // ---- a tiny ELF64 writer, for the tests only ----
 
@@ -523,7 +523,7 @@ const clang = ['/usr/bin/clang', 'clang'].find((c) => spawnSync(c, ['--version']
 
 for (const [target, extra] of [['bpf', []], ['bpfeb', []], ['bpf', ['-g']]] as const) {
 test(`elf: clang -O2 -target ${[target, ...extra].join(' ')} object`, { skip: clang === undefined ? 'clang not found (neither /usr/bin/clang nor clang on PATH)' : false }, () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-elf-'));
+  const dir = tempDir('tsbpf-elf-');
   try {
     const src = join(dir, 'prog.c');
     writeFileSync(
