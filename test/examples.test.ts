@@ -11,8 +11,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, symlinkSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { projectRoot } from './conformance-data.js';
 import { tsbpf } from './cli-harness.js';
 import type { CliResult } from './cli-harness.js';
@@ -324,6 +325,53 @@ test('README: every npx tsbpf line runs from the checkout root and shows what th
       const r = await tsbpf(c.args, c.stdin === undefined ? '' : new Uint8Array(readFileSync(c.stdin)));
       ok(r, cwd);
       want.check?.(r, cwd);
+    });
+  }
+});
+
+/**
+ * The README's TypeScript blocks, transpiled (types removed, nothing checked: the package test
+ * type-checks against the .d.ts) with their `tsbpf` imports pointed at this build, run as
+ * modules from the checkout's root: what each prints is what its comments say.
+ */
+const README_TS: { imports: string; todo?: string; check: (stdout: string) => void }[] = [
+  {
+    imports: 'BpfSystem, Collection, loadCollectionSpec, parseCapture, VerifierError',
+    todo: 'Collection, loadCollectionSpec and VerifierError from the main entry, programs.x as Programs: the a15-lib branch (issue 15, point 1)',
+    check: (stdout) => assert.deepEqual(stdout.trimEnd().split('\n').sort(), [
+      '0100000a1401a8c0409cbb0106000000 03000000000000000601000000000000',
+      '0100000a3500000ae914350011000000 01000000000000004c00000000000000',
+      '0200000a1401a8c0419c500006000000 02000000000000006c00000000000000',
+      '1401a8c00100000abb01409c06000000 01000000000000003600000000000000',
+      '3500000a0100000a3500e91411000000 01000000000000006600000000000000',
+    ]),
+  },
+  {
+    imports: 'BpfSystem, BpfMap, Program, u32, u64',
+    check: (stdout) => assert.equal(stdout, '0n\n1n\n'),
+  },
+];
+
+test('README: the library examples run and print what they say', async (t) => {
+  const { default: ts } = await import('typescript');
+  const readme = readFileSync(join(projectRoot(), 'README.md'), 'utf8');
+  const blocks = [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((m) => m[1]!);
+  assert.equal(blocks.length, README_TS.length);
+  const dir = tempDir('tsbpf-readme-ts-');
+  const entry = fileURLToPath(new URL('../src/index.js', import.meta.url));
+  for (const [i, want] of README_TS.entries()) {
+    const source = blocks[i]!;
+    assert.match(source, new RegExp(`^import \\{ ${want.imports} \\} from 'tsbpf';$`, 'm'));
+    await t.test(`block ${i + 1}: import { ${want.imports} }`, { todo: want.todo }, () => {
+      const js = ts.transpileModule(source.replace(/from 'tsbpf';/g, `from ${JSON.stringify(entry)};`), {
+        compilerOptions: { module: ts.ModuleKind.ES2022, target: ts.ScriptTarget.ES2022 },
+      }).outputText;
+      const file = join(dir, `block${i + 1}.mjs`);
+      writeFileSync(file, js);
+      const r = spawnSync(process.execPath, [file], { cwd: projectRoot(), encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stderr, '');
+      want.check(r.stdout);
     });
   }
 });
