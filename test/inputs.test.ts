@@ -17,8 +17,12 @@ import { disasmSlots } from '../src/isa/disasm.js';
 import { detectFormat, programInput } from '../src/loader/input.js';
 import { CASES, slotsOf } from './verifier-cases.js';
 import type { VerifierCase } from './verifier-cases.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Program } from '../src/api/program.js';
 import { tsbpf } from './cli-harness.js';
 import { expectErr } from './expect-error.js';
+import { projectRoot } from './conformance-data.js';
 
 const LOG_SIZE = 1 << 22;
 
@@ -198,5 +202,72 @@ describe('programInput as a library', () => {
     expectErr(() => programInput(null as unknown as string), 'EINVAL', 'a program input must be a Uint8Array or a string, got null');
     expectErr(() => programInput(JSON.stringify({ insns: [EXIT], maps: [{ type: 'hash', key_size: 4, value_size: 4, max_entries: 1, name: 'a\nb' }] })), 'EINVAL', 'maps[0].name must be a string of printable characters');
     expectErr(() => programInput(JSON.stringify({ insns: [MOV0, '1800000000000000'], maps: [{ type: 'hash', key_size: 4, value_size: 4, max_entries: 1 }], fixups: [[1, 0]] })), 'EINVAL', 'fixup [1, 0]: the ld_imm64 at slot 1 has no second slot');
+  });
+});
+
+describe('Program.load takes every input the CLI takes', () => {
+  const ipv4 = (proto: number, len: number): Uint8Array => {
+    const f = new Uint8Array(len);
+    f.set([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 0x08, 0x00, 0x45], 0);
+    f[23] = proto;
+    return f;
+  };
+
+  test('an ELF object: its type, license and maps; the Program owns the maps', () => {
+    const sys = new BpfSystem();
+    const obj = new Uint8Array(readFileSync(join(projectRoot(), 'examples', 'proto-count.o')));
+    const p = Program.load(sys, { insns: obj, section: 'count' });
+    assert.equal(p.verified, true);
+    assert.deepEqual(Object.keys(p.maps), ['proto_count']);
+    p.run(ipv4(6, 60));
+    p.run(ipv4(6, 40));
+    const v = p.maps['proto_count']!.lookup(Uint8Array.of(6, 0, 0, 0))!;
+    assert.deepEqual([new DataView(v.buffer).getBigUint64(0, true), new DataView(v.buffer).getBigUint64(8, true)], [2n, 100n]);
+    const map = p.maps['proto_count']!;
+    p.close();
+    expectErr(() => map.lookup(Uint8Array.of(6, 0, 0, 0)), 'EBADF', 'map proto_count is closed');
+  });
+
+  test('assembly, tcpdump -dd text, raw slots, classic sock_filter bytes', () => {
+    const sys = new BpfSystem();
+    assert.equal(Program.load(sys, { insns: 'r0 = 7\nexit\n' }).run(), 7n);
+    assert.equal(Program.load(sys, { insns: 'mov %r0, 9\nexit\n' }).run(), 9n);
+    assert.equal(Program.load(sys, { insns: '{ 0x6, 0, 0, 0x00000044 },\n' }).run(new Uint8Array(14)), 0x44n);
+    assert.equal(Program.load(sys, { insns: '1\n6 0 0 85\n' }).run(new Uint8Array(14)), 85n);
+    assert.equal(Program.load(sys, { insns: new Uint8Array(Buffer.from('b7000000030000009500000000000000', 'hex')) }).run(), 3n);
+    assert.equal(Program.load(sys, { insns: Uint8Array.of(6, 0, 0, 0, 5, 0, 0, 0), classic: true }).run(new Uint8Array(14)), 5n);
+  });
+
+  test('a JSON program spec: its type and maps by name; a failed load closes the maps it created', () => {
+    const sys = new BpfSystem();
+    const text = JSON.stringify({
+      prog_type: 'unspec',
+      maps: [{ type: 'array', key_size: 4, value_size: 8, max_entries: 1, name: 'counts' }],
+      // r1 = map; *(u32 *)(r10 - 4) = 0; r2 = r10 - 4; call lookup; if r0 == 0 goto exit; *(u64 *)(r0 + 0) = 5; r0 = 0; exit
+      insns: ['1801000000000000', '0000000000000000', '620afcff00000000', 'bfa2000000000000', '07020000fcffffff', '8500000001000000', '1500010000000000', '7a00000005000000', 'b700000000000000', EXIT],
+      fixups: [[0, 0]],
+    });
+    const p = Program.load(sys, { insns: text });
+    assert.equal(p.object.prog.type.name, 'unspec');
+    assert.equal(p.run(new Uint8Array(16)), 0n);
+    assert.deepEqual(p.maps['counts']!.lookup(new Uint8Array(4)), Uint8Array.of(5, 0, 0, 0, 0, 0, 0, 0));
+    p.close();
+    const junk = JSON.stringify({ maps: [{ type: 'hash', key_size: 4, value_size: 4, max_entries: 1 }], insns: ['1801000000000000', '0000000000000000', 'bff0000000000000', EXIT], fixups: [[0, 0]] });
+    const before = sys.bpf('BPF_MAP_CREATE', { map_type: 1, key_size: 4, value_size: 4, max_entries: 1 });
+    sys.close(before);
+    assert.throws(() => Program.load(sys, { insns: junk, logLevel: 1 }), (e: unknown) => {
+      assert.ok(e instanceof BpfError);
+      assert.equal(e.code, 'EINVAL');
+      assert.equal(e.message, 'insn 2: R15 is invalid');
+      assert.match(e.log ?? '', /^0: \(18\) r1 = 0x[0-9a-f]+\n2: \(bf\) r0 = r15\nR15 is invalid\n$/);
+      return true;
+    });
+    // the map created for the spec was closed: its fd is the next one again
+    assert.equal(sys.bpf('BPF_MAP_CREATE', { map_type: 1, key_size: 4, value_size: 4, max_entries: 1 }), before);
+  });
+
+  test('junk raw slots reach the verifier', () => {
+    expectErr(() => Program.load(new BpfSystem(), { insns: new Uint8Array(Buffer.from('f400000000000000' + EXIT, 'hex')) }), 'EINVAL', 'insn 0: invalid BPF_ALU opcode f0');
+    expectErr(() => Program.load(new BpfSystem(), { insns: 42 as unknown as string }), 'EINVAL', 'insns must be instructions, a Uint8Array (raw slots, an ELF object, classic BPF) or text (assembly, a JSON program spec, tcpdump -dd), got 42');
   });
 });
