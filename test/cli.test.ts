@@ -366,25 +366,6 @@ describe('bad input exits 2 with one error line', () => {
       line: (a) => `tsbpf: ${a[1]}: program length 11 is not a multiple of 8 bytes (EINVAL)`,
     },
     {
-      name: 'raw unknown opcode 0xff names the slot',
-      args: () => ['run', file('unk.bin', bytes('b700000007000000 ff00000000000000'))],
-      errno: 'EINVAL',
-      line: (a) => `tsbpf: ${a[1]}: slot 1: unknown opcode 0xff (EINVAL)`,
-    },
-    {
-      name: 'disasm of a raw unknown opcode',
-      args: () => ['disasm', file('unk.bin', bytes('ff00000000000000'))],
-      errno: 'EINVAL',
-      includes: ['slot 0', 'unknown opcode 0xff'],
-      prog: true,
-    },
-    {
-      name: 'truncated ld_imm64',
-      args: () => ['run', file('trunc.bin', bytes('1800000007000000'))],
-      errno: 'EINVAL',
-      line: (a) => `tsbpf: ${a[1]}: slot 0: ld_imm64 is missing its second slot (EINVAL)`,
-    },
-    {
       name: 'assembly: unknown mnemonic',
       args: () => ['run', file('m.s', 'mov %r0, 1\nfrob %r0, 1\nexit\n')],
       errno: 'EINVAL',

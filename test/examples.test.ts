@@ -82,11 +82,12 @@ test('modern: a BTF-defined hash map and global variables (.rodata, .bss, .data 
   assert.equal(j.packets, 9);
   // TCP to ports below the read-only limit 1024: 443 three times, 80 twice
   assert.equal(j.accepted, 5);
+  // in libbpf's creation order: the BTF-defined map, then global data by section
   assert.deepEqual(j.maps, [
+    [{ key: '50000000', value: '0200000000000000' }, { key: 'bb010000', value: '0300000000000000' }],
     [{ key: '00000000', value: '00040000' }],
     [{ key: '00000000', value: '09000000000000000500000000000000' }],
     [{ key: '00000000', value: '07000000' }],
-    [{ key: '50000000', value: '0200000000000000' }, { key: 'bb010000', value: '0300000000000000' }],
   ]);
 });
 

@@ -1,8 +1,9 @@
 /**
  * Program: the idiomatic wrapper of BPF_PROG_LOAD and running a loaded
- * program, like cilium/ebpf's Program. `Program.load` takes instructions
- * (logical instructions, raw bytes, or assembly text), the program type and
- * license; `run(data)` returns r0.
+ * program, like cilium/ebpf's Program. `Program.load` takes instructions in
+ * every form the CLI reads (logical instructions, raw slot bytes, an ELF
+ * object, assembly text, a JSON program spec, classic BPF: see
+ * program-input.ts), the program type and license; `run(data)` returns r0.
  *
  * A Program holds its own reference to the loaded program, apart from its
  * fd: closing the fd through BpfSystem.close (or the fd's number being
@@ -11,7 +12,6 @@
 
 import { BpfError } from '../errors.js';
 import type { Instruction } from '../isa/instruction.js';
-import { assemble } from '../isa/asm.js';
 import { progTypeByName } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
 import type { EngineName } from '../runtime/engine.js';
@@ -20,11 +20,24 @@ import { BPF_CMD, testRunObject } from './bpf.js';
 import type { ProgObject } from './objects.js';
 import { describe } from './describe.js';
 import { named } from './map.js';
+import type { BpfMap } from './map.js';
+import { resolveSource } from './program-input.js';
 
 export interface ProgramSpec {
+  /** the program type; by default the input's own (an object's section, a JSON spec's prog_type), else socket_filter */
   type?: ProgTypeName;
-  /** logical instructions, raw 8-byte slots, or assembly text */
+  /**
+   * Logical instructions; a Uint8Array of raw 8-byte slots, of an ELF object
+   * (clang -target bpf), or of classic `struct sock_filter`s with `classic`;
+   * or text: assembly, a JSON program spec, tcpdump -dd / -ddd output. Junk
+   * instructions are the verifier's to refuse, with 3.19's message and log.
+   */
   insns: readonly Instruction[] | Uint8Array | string;
+  /** Uint8Array `insns` are classic BPF (struct sock_filter), converted to eBPF as the kernel does */
+  classic?: boolean;
+  /** for an ELF object with several programs: the section or function name of the one to load */
+  section?: string;
+  /** by default the input's own (an object's license section, a JSON spec's license), else GPL */
   license?: string;
   /** 0 (default) no log; 1 the verifier log */
   logLevel?: number;
@@ -37,6 +50,12 @@ export class Program {
   private obj: ProgObject | undefined;
   /** the verifier log of the load ('' when logLevel was 0) */
   readonly log: string;
+  /**
+   * The maps created for the input by load (an object's or a JSON spec's), by
+   * name; empty for instructions that refer to maps by fd. The Program owns
+   * them: close() closes them.
+   */
+  readonly maps: Readonly<Record<string, BpfMap>> = Object.create(null) as Record<string, BpfMap>;
 
   private constructor(readonly sys: BpfSystem, readonly fd: number, obj: ProgObject) {
     sys.hold(obj);
@@ -46,13 +65,24 @@ export class Program {
 
   static load(sys: BpfSystem, spec: ProgramSpec): Program {
     if (typeof spec !== 'object' || spec === null) throw new BpfError('EINVAL', `a program spec must be an object { type, insns, license }, got ${describe(spec)}`);
-    const type = spec.type ?? 'socket_filter';
+    const source = resolveSource(sys, spec);
+    try {
+      const program = Program.loadResolved(sys, spec, source.insns, source.type, source.license);
+      (program as { maps: Record<string, BpfMap> }).maps = source.maps;
+      return program;
+    } catch (e) {
+      for (const m of Object.values(source.maps)) m.close();
+      throw e;
+    }
+  }
+
+  private static loadResolved(sys: BpfSystem, spec: ProgramSpec, insns: readonly Instruction[] | Uint8Array, inputType: ProgTypeName | undefined, inputLicense: string | undefined): Program {
+    const type = spec.type ?? inputType ?? 'socket_filter';
     const progType = progTypeByName(type, named(type)).id;
-    const insns = typeof spec.insns === 'string' ? assemble(spec.insns) : spec.insns;
     const logLevel = spec.logLevel ?? 0;
     const logSize = logLevel ? spec.logSize ?? 1 << 20 : 0;
     const logBuf = logLevel && Number.isSafeInteger(logSize) && logSize >= 0 && logSize <= 0xffffff ? new Uint8Array(logSize) : null;
-    const attr = { prog_type: progType, insns, license: spec.license ?? 'GPL', log_level: logLevel, log_size: logSize, log_buf: logBuf };
+    const attr = { prog_type: progType, insns, license: spec.license ?? inputLicense ?? 'GPL', log_level: logLevel, log_size: logSize, log_buf: logBuf };
     const fd = spec.verify === false ? sys.loadUnverified(attr) : sys.bpf(BPF_CMD.BPF_PROG_LOAD, attr);
     return new Program(sys, fd, sys.progOf(fd));
   }
@@ -85,5 +115,6 @@ export class Program {
     this.obj = undefined;
     this.sys.closeFdOf(this.fd, obj);
     this.sys.release(obj);
+    for (const m of Object.values(this.maps)) m.close();
   }
 }

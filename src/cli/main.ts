@@ -11,7 +11,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { BpfError } from '../errors.js';
-import { disasm } from '../isa/disasm.js';
+import { disasmSlots } from '../isa/disasm.js';
 import { encode } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
 import { detectFormat, parseHexData, parseProgram } from './input.js';
@@ -176,13 +176,13 @@ function cmdDisasm(args: string[], io: CliIo): number {
     const spec = withContext(file, () => loadCollectionSpec(bytes));
     const parts = Object.values(spec.programs).map((p) => {
       const prog = withContext(file, () => parseProgram(bytes, { classic: false, section: p.name }));
-      return `${p.section}/${p.name}:\n${annotateMaps(disasm(prog.insns, DISASM_OPTIONS), prog)}`;
+      return `${p.section}/${p.name}:\n${annotateMaps(disasmSlots(prog.slots, DISASM_OPTIONS), prog)}`;
     });
     io.stdout.write(parts.join('\n'));
     return 0;
   }
   const prog = withContext(file, () => parseProgram(bytes, sourceOptions(values)));
-  let text = disasm(prog.insns, DISASM_OPTIONS);
+  let text = disasmSlots(prog.slots, DISASM_OPTIONS);
   if (prog.mapNames) {
     text = annotateMaps(text, prog);
   }

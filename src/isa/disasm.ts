@@ -16,7 +16,7 @@
  */
 
 import type { Instruction, Slot } from './instruction.js';
-import { constant64, hex2, slotCount } from './instruction.js';
+import { constant64, hex2, isLdImm64, isLdImm64Pair, slotCount, slotProblem } from './instruction.js';
 import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CLASS, BPF_CMPXCHG, BPF_DIV, BPF_EXIT,
   BPF_FETCH, BPF_IMM, BPF_IND, BPF_JA, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_MEM,
@@ -174,3 +174,39 @@ export function disasm(insns: readonly Instruction[], options: DisasmOptions = {
   return lines.join('\n') + (lines.length > 0 ? '\n' : '');
 }
 
+
+/**
+ * Raw slots as given to BPF_PROG_LOAD, junk included: a slot that is no
+ * meaningful instruction (an unknown opcode, a register past r10, a lone or
+ * malformed ld_imm64 half...) prints as its 16 hex digits in memory order (as
+ * the JSON program spec writes slots) with the reason after `;`, and the
+ * slots after it are read on their own, as the verifier reads them. Every
+ * other instruction prints as disasm does; indexes are slot indexes.
+ */
+export function disasmSlots(slots: readonly Slot[], options: DisasmOptions = {}): string {
+  const lines: string[] = [];
+  const raw = (i: number, why: string): void => {
+    const s = slots[i]!;
+    const bytes = [s.code, (s.dst & 0x0f) | ((s.src & 0x0f) << 4), s.off & 0xff, (s.off >> 8) & 0xff, s.imm & 0xff, (s.imm >>> 8) & 0xff, (s.imm >>> 16) & 0xff, (s.imm >>> 24) & 0xff];
+    lines.push(`${i}: (${hex2(s.code)}) raw ${bytes.map(hex2).join('')}  ; ${why}`);
+  };
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    const problem = slotProblem(s);
+    if (problem !== undefined) {
+      raw(i, problem);
+      continue;
+    }
+    if (isLdImm64(s)) {
+      if (!isLdImm64Pair(slots, i)) {
+        raw(i, i + 1 >= slots.length ? 'ld_imm64 without its second slot' : 'ld_imm64 whose second slot is not code 0 with only imm set');
+        continue;
+      }
+      lines.push(`${i}: ${disasmInsn({ ...s, imm2: slots[i + 1]!.imm }, options)}`);
+      i++;
+      continue;
+    }
+    lines.push(`${i}: ${disasmInsn(s, options)}`);
+  }
+  return lines.join('\n') + (lines.length > 0 ? '\n' : '');
+}

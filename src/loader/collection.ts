@@ -56,8 +56,14 @@ function addNamed<T>(table: Named<T>, name: string, value: T, what: string): voi
   table.set(name, value);
 }
 
-function legacyMaps(elf: ElfFile, section: ElfSection, maps: Named<MapSpecData>): void {
-  const syms = elf.symbolsIn(section.index).filter((s) => s.name !== '' && s.type !== STT.SECTION);
+/**
+ * The entries of a legacy maps section, by offset, into `maps`; `at` gets
+ * each entry's name by section and offset, for relocations that name the
+ * section symbol (clang's choice for a static map) rather than the map's.
+ */
+function legacyMaps(elf: ElfFile, section: ElfSection, maps: Named<MapSpecData>, at: Map<string, string>): void {
+  // by offset: an entry's place in the section, not its symbol's in the symbol table, makes its map's index
+  const syms = elf.symbolsIn(section.index).filter((s) => s.name !== '' && s.type !== STT.SECTION).sort((a, b) => a.value - b.value);
   if (syms.length === 0) return;
   const data = section.data();
   // bpf_load.c: the entry size is the section size over the number of map symbols
@@ -71,6 +77,7 @@ function legacyMaps(elf: ElfFile, section: ElfSection, maps: Named<MapSpecData>)
     if (s.value % entry !== 0 || s.value + 16 > data.length) {
       throw new BpfError('EINVAL', `section ${section.name}: map symbol ${s.name} at offset ${s.value} is not at an entry`);
     }
+    at.set(`${section.index}:${s.value}`, s.name);
     addNamed(maps, s.name, {
       name: s.name,
       type: view.getUint32(s.value, le),
@@ -163,11 +170,25 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
   // data(), not size: a SHT_NOBITS section has a size and no bytes
   const versionData = elf.sectionByName('version')?.data();
   const version = versionData && versionData.length >= 4 ? new DataView(versionData.buffer, versionData.byteOffset, versionData.byteLength).getUint32(0, true) : 0;
+  // The order of this table is the order maps are created in (and so of
+  // their fds, and of listings): the legacy `maps` sections' entries by
+  // offset, as 3.19's bpf_load.c created them; then the BTF-defined maps in
+  // the order of the .maps DATASEC's variables; then global data by section,
+  // as libbpf does. Never symbol-table order, which clang does not promise.
   const maps: Named<MapSpecData> = new Map();
+  const legacyAt = new Map<string, string>();
   for (const s of elf.sections) {
-    if (s.name === 'maps' || s.name.startsWith('maps/')) legacyMaps(elf, s, maps);
+    if (s.name === 'maps' || s.name.startsWith('maps/')) legacyMaps(elf, s, maps, legacyAt);
   }
   const mapSections = new Set(elf.sections.filter((s) => s.name === 'maps' || s.name.startsWith('maps/')).map((s) => s.index));
+  const btfMaps = elf.sectionByName('.maps');
+  if (btfMaps) {
+    // BTF-defined maps: their definitions are in the BTF, their symbols in .maps
+    const btf = elf.sectionByName('.BTF');
+    if (!btf) throw new BpfError('EINVAL', 'section .maps: BTF-defined maps need the .BTF section (compile with -g)');
+    for (const [name, m] of new Btf(btf.data()).maps()) addNamed(maps, name, m, 'map');
+    mapSections.add(btfMaps.index);
+  }
   // global data: each .data/.rodata/.bss section is a one-element array map holding the section
   const dataSections = new Map<number, string>();
   for (const s of elf.sections) {
@@ -182,14 +203,6 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
     if (s.type === SHT.PROGBITS) m.initial = s.data().slice();
     addNamed(maps, s.name, m, 'map');
     dataSections.set(s.index, s.name);
-  }
-  const btfMaps = elf.sectionByName('.maps');
-  if (btfMaps) {
-    // BTF-defined maps: their definitions are in the BTF, their symbols in .maps
-    const btf = elf.sectionByName('.BTF');
-    if (!btf) throw new BpfError('EINVAL', 'section .maps: BTF-defined maps need the .BTF section (compile with -g)');
-    for (const [name, m] of new Btf(btf.data()).maps()) addNamed(maps, name, m, 'map');
-    mapSections.add(btfMaps.index);
   }
 
   const programs: Named<ProgramSpecData> = new Map();
@@ -224,6 +237,15 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
       if (!mapSections.has(r.symbol.shndx)) {
         const target = elf.sections[r.symbol.shndx]?.name ?? `section ${r.symbol.shndx}`;
         throw new BpfError('ENOTSUP', `${where}: a reference to ${r.symbol.name || target} in ${target} is not supported`);
+      }
+      if (r.symbol.type === STT.SECTION) {
+        // a static map: the section's symbol, the entry's offset left by clang in imm
+        const offset = r.symbol.value + slots[slot]!.imm;
+        const name = legacyAt.get(`${r.symbol.shndx}:${offset}`);
+        if (name === undefined) throw new BpfError('EINVAL', `${where}: offset ${offset} in section ${elf.sections[r.symbol.shndx]?.name ?? r.symbol.shndx} is not the start of a map`);
+        slots[slot]!.imm = 0;
+        refs.set(slot, { map: name });
+        continue;
       }
       refs.set(slot, { map: r.symbol.name });
     }

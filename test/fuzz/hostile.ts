@@ -49,7 +49,7 @@ import {
 } from '../../src/cbpf/index.js';
 import type { SockFilter } from '../../src/cbpf/index.js';
 import { assemble } from '../../src/isa/asm.js';
-import { disasm } from '../../src/isa/disasm.js';
+import { disasm, disasmSlots } from '../../src/isa/disasm.js';
 import { encode, encodeSlots } from '../../src/isa/instruction.js';
 import { progTypeByName } from '../../src/progs/types.js';
 import { prng } from '../random-programs.js';
@@ -249,7 +249,7 @@ function seeds(): NonNullable<typeof seedCache> {
   // the kernel dialect, as the disassembler prints the example objects
   for (const o of objects) {
     try {
-      for (const p of Object.values(loadCollectionSpec(o).programs)) asm.push(disasm(parseProgram(o, { section: p.name }).insns));
+      for (const p of Object.values(loadCollectionSpec(o).programs)) asm.push(disasmSlots(parseProgram(o, { section: p.name }).slots));
     } catch {
       // an example this build cannot read is no seed
     }
