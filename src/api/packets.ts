@@ -20,6 +20,7 @@ import type { ProgObject } from './objects.js';
 import { describe } from './describe.js';
 import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/batch.js';
 
+/** Runs a socket filter over many packets without allocating per packet; holds its program until close(). */
 export class PacketRunner {
   private ctx = 0;
   private capacity = 0;

@@ -21,6 +21,7 @@
 import { BpfError, InternalError } from '../errors.js';
 import { networkOffset } from './linktype.js';
 
+/** One packet of a capture: its bytes, wire length, timestamp, link type and network header offset. */
 export interface Packet {
   /** The captured bytes; a view into the reader's input, copy it to keep it past the next chunk's mutation. */
   data: Uint8Array;
@@ -35,6 +36,7 @@ export interface Packet {
   netOff: number;
 }
 
+/** A capture interface: link type, snaplen, timestamp resolution and offset. */
 export interface InterfaceInfo {
   linkType: number;
   /** 0 means no limit (pcapng allows it). */
@@ -45,6 +47,7 @@ export interface InterfaceInfo {
   tsOffsetNs: bigint;
 }
 
+/** What the header of a capture (or pcapng section) says: format, byte order, version, interfaces. */
 export interface CaptureInfo {
   format: 'pcap' | 'pcapng';
   /** The byte order of the file (pcapng: of the current section). */
@@ -455,6 +458,7 @@ export class CaptureIterator implements IterableIterator<Packet> {
     return this.state.info;
   }
 
+  /** The next packet; done at the end of the capture. Throws the BpfError of a corrupt record after the packets before it. */
   next(): IteratorResult<Packet, undefined> {
     const r = this.steps.next();
     if (r.done) return { done: true, value: undefined };
@@ -463,11 +467,13 @@ export class CaptureIterator implements IterableIterator<Packet> {
     return { done: false, value: r.value };
   }
 
+  /** Stop reading. */
   return(): IteratorResult<Packet, undefined> {
     this.steps.return();
     return { done: true, value: undefined };
   }
 
+  /** The iterator itself. */
   [Symbol.iterator](): CaptureIterator {
     return this;
   }
@@ -491,6 +497,7 @@ export class CaptureStream implements AsyncIterableIterator<Packet> {
     return this.state.info;
   }
 
+  /** The next packet, read from the source as far as needed; done at its end. A corrupt record rejects, after the packets before it. */
   async next(): Promise<IteratorResult<Packet, undefined>> {
     if (this.finished) return { done: true, value: undefined };
     try {
@@ -516,11 +523,13 @@ export class CaptureStream implements AsyncIterableIterator<Packet> {
     }
   }
 
+  /** Stop reading and release the source. */
   async return(): Promise<IteratorResult<Packet, undefined>> {
     await this.finish();
     return { done: true, value: undefined };
   }
 
+  /** The iterator itself. */
   [Symbol.asyncIterator](): CaptureStream {
     return this;
   }
@@ -538,9 +547,13 @@ export class CaptureStream implements AsyncIterableIterator<Packet> {
  * types need neither the DOM library nor Node's): a reader giving chunks.
  */
 export interface ReadableStreamLike {
+  /** Lock the stream to a reader. */
   getReader(): {
+    /** The next chunk, or done. */
     read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>;
+    /** Stop the stream: nobody reads on. */
     cancel(reason?: unknown): Promise<void>;
+    /** Unlock the stream. */
     releaseLock(): void;
   };
 }
