@@ -67,9 +67,21 @@ interface FreeBlock {
   size: number;
 }
 
+/**
+ * A WebAssembly.Memory as the address space's type names it: declared here,
+ * so that tsbpf's types need neither the DOM library nor Node's (@types/node
+ * has no WebAssembly namespace). The value is a real WebAssembly.Memory.
+ */
+export interface WasmMemory {
+  /** The memory's bytes (a new ArrayBuffer after each growth). */
+  readonly buffer: ArrayBuffer;
+  /** Grow by `delta` 64 KiB pages; returns the previous size in pages. */
+  grow(delta: number): number;
+}
+
 /** The one WebAssembly.Memory every map, stack, context and packet lives in: its layout, allocation and views. */
 export class AddressSpace {
-  readonly memory: WebAssembly.Memory;
+  readonly memory: WasmMemory;
   readonly maxBytes: number;
   private u8cache: Uint8Array;
   private dvcache: DataView;
