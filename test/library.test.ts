@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  BpfError, BpfSystem, Collection, Program, VerifierError, encodeSlots, readCapture, verifyProgram, writePcap, LINKTYPE,
+  BpfError, BpfSystem, Collection, Program, VerifierError, encodeSlots, parseCapture, readCapture, verifyProgram, writePcap, LINKTYPE,
 } from '../src/index.js';
 import type { CollectionSpec, Slot } from '../src/index.js';
 import { loadCollectionSpecFile, readCaptureFile } from '../src/node.js';
@@ -140,6 +140,10 @@ test('a Collection\'s programs run packets, batches and captures (web stream and
   let n = 0;
   for await (const v of count.runCapture(readCapture(capture))) n += v.packet.data.length;
   assert.equal(n, 232);
+  // and parseCapture's, synchronous
+  const sync: number[] = [];
+  for await (const v of count.runCapture(parseCapture(capture))) sync.push(v.packet.data.length);
+  assert.deepEqual(sync, [98, 70, 64]);
   const lengths: number[] = [];
   for await (const v of count.runCapture(readCaptureFile(join(projectRoot(), 'examples', 'sample.pcap')))) lengths.push(v.packet.data.length);
   assert.deepEqual(lengths, [54, 54, 54, 154, 54, 76, 102, 54, 42]);
