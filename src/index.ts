@@ -1,8 +1,16 @@
-/** tsbpf's public API. */
+/**
+ * tsbpf's main entry (`import ... from 'tsbpf'`): the bpf() system and its
+ * idiomatic wrappers (Program, BpfMap, Collection, VerifierError), object
+ * files as specs, captures, classic BPF, the instruction set and the
+ * verifier's verdict. It imports nothing of Node: what reads files by path
+ * is `tsbpf/node`. The subpath entries (`tsbpf/isa`, `tsbpf/cbpf`,
+ * `tsbpf/elf`, `tsbpf/pcap`, `tsbpf/loader`, `tsbpf/verifier`) give each
+ * layer whole, constants included; docs/api.md lists them.
+ */
 export * from './errors.js';
 export * from './isa/index.js';
 export { AddressSpace, STACK_TOP, STACK_FRAME_SIZE, MAX_CALL_FRAMES, NULL_PAGE_END } from './memory/address-space.js';
-export type { MemoryOptions, Region } from './memory/address-space.js';
+export type { MemoryOptions, Region, WasmMemory } from './memory/address-space.js';
 export { HelperRegistry, ARG, RET, argU32, argU64, setR0 } from './runtime/helpers.js';
 export type { Helper, HelperProto, HelperEnv } from './runtime/helpers.js';
 export { Runtime } from './runtime/runtime.js';
@@ -17,7 +25,11 @@ export type { BpfObject, MapObject, ProgObject } from './api/objects.js';
 export { BpfMap, bytes, u8, u16, u32, i32, u64, i64 } from './api/map.js';
 export type { Codec, MapSpec, UpdateFlag } from './api/map.js';
 export { Program } from './api/program.js';
-export type { ProgramSpec } from './api/program.js';
+export type { ProgramSpec, CaptureVerdict } from './api/program.js';
+export { Collection } from './api/collection.js';
+export type { CollectionOptions } from './api/collection.js';
+export { verifyProgram } from './api/verify.js';
+export type { Verdict } from './api/verify.js';
 export { BPF_MAP_TYPE, BPF_ANY, BPF_NOEXIST, BPF_EXIST, createMap, jhash } from './maps/index.js';
 export { BPF_FUNC } from './progs/map-helpers.js';
 export { PROG_TYPES, progTypeById, progTypeByName } from './progs/types.js';
@@ -29,3 +41,10 @@ export type { HelperDef } from './progs/helpers.js';
 export { PROFILE_3_19 } from './progs/profile.js';
 export type { Profile } from './progs/profile.js';
 export { PacketRunner } from './api/packets.js';
+export * from './loader/index.js';
+export * from './pcap/index.js';
+export {
+  parseClassic, parseClassicText, parseDd, parseDdd, decodeClassic, encodeClassic, detectClassicText, formatDd, formatDdd,
+  checkClassic, checkSockFilters, convertClassic, disassembleClassic, bpfImage,
+} from './cbpf/index.js';
+export type { SockFilter, ConvertedProgram } from './cbpf/index.js';

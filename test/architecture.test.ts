@@ -37,7 +37,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['api'],
   ['bench'],
   ['cli'],
-  ['index.ts'],
+  ['index.ts', 'node.ts'],
 ];
 
 interface Edge {

@@ -338,7 +338,6 @@ test('README: every npx tsbpf line runs from the checkout root and shows what th
 const README_TS: { imports: string; todo?: string; check: (stdout: string) => void }[] = [
   {
     imports: 'BpfSystem, Collection, loadCollectionSpec, parseCapture, VerifierError',
-    todo: 'Collection, loadCollectionSpec and VerifierError from the main entry, programs.x as Programs: the a15-lib branch (issue 15, point 1)',
     check: (stdout) => assert.deepEqual(stdout.trimEnd().split('\n').sort(), [
       '0100000a1401a8c0409cbb0106000000 03000000000000000601000000000000',
       '0100000a3500000ae914350011000000 01000000000000004c00000000000000',

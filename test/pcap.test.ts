@@ -16,6 +16,8 @@ import {
 } from '../src/pcap/index.js';
 import type { Packet } from '../src/pcap/index.js';
 import { tempDir } from './tmp.js';
+import { readCaptureFile } from '../src/pcap/file.js';
+import { Readable } from 'node:stream';
 
 // ---------------------------------------------------------------- helpers
 
@@ -454,7 +456,7 @@ describe('streaming reader', () => {
     const { bytes } = handPcapng();
     const path = join(dir, 'hand.pcapng');
     writeFileSync(path, bytes);
-    const stream = readCapture(path, { chunkSize: 7 });
+    const stream = readCaptureFile(path, { chunkSize: 7 });
     const streamed = await drain(stream);
     const copy = (ps: Packet[]): unknown => ps.map((p) => ({ ...p, data: Array.from(p.data) }));
     assert.deepEqual(copy(streamed), copy([...parseCapture(bytes)]));
@@ -476,9 +478,90 @@ describe('streaming reader', () => {
       for await (const p of readCapture(chunked(concat(bytes, Uint8Array.of(0, 0, 0)), 5))) got.push(p);
     }, (e) => (assertEinval(e, 'capture: offset 42: truncated record header'), true));
     assert.equal(got.length, 1);
-    await assert.rejects(drain(readCapture(join(dir, 'missing.pcap'))), (e) => e instanceof BpfError && e.code === 'ENOENT');
+    await assert.rejects(drain(readCaptureFile(join(dir, 'missing.pcap'))), (e) => e instanceof BpfError && e.code === 'ENOENT');
     await assert.rejects(drain(readCapture(chunked(new Uint8Array(0), 1))), (e) => (assertEinval(e, 'capture: empty file'), true));
-    assert.throws(() => readCapture(42 as unknown as Uint8Array), (e) => (assertEinval(e, /not a path/), true));
+    assert.throws(() => readCapture(42 as unknown as Uint8Array), (e) => (assertEinval(e, 'capture: source is not a Uint8Array, a ReadableStream or an async iterable of chunks'), true));
+    // the main entry reads no files: a path is refused with where to go instead
+    assert.throws(() => readCapture('x.pcap' as unknown as Uint8Array), (e) => (assertEinval(e, `capture: "x.pcap": readCapture takes bytes or a stream; read a file with readCaptureFile from 'tsbpf/node'`), true));
+    assert.throws(() => readCaptureFile(join(dir, 'x'), { chunkSize: 0 }), (e) => (assertEinval(e, 'capture: chunk size 0 is not a positive integer'), true));
+    await assert.rejects(drain(readCapture(Readable.from(['text']))), (e) => (assertEinval(e, 'capture: source yielded a chunk that is not a Uint8Array'), true));
+  });
+
+  test('a web ReadableStream and a Node Readable give what the in-memory parser gives', async () => {
+    const bytes = writePcap([5, 300, 1].map((n, i) => ({ data: new Uint8Array(n).fill(i), tsNs: BigInt(i) * 1000n })), 1);
+    const expected = [...parseCapture(bytes)];
+    const web = (size: number): ReadableStream<Uint8Array> => {
+      let at = 0;
+      return new ReadableStream<Uint8Array>({
+        pull(c) {
+          if (at >= bytes.length) return c.close();
+          c.enqueue(bytes.slice(at, at + size));
+          at += size;
+        },
+      });
+    };
+    for (const size of [1, 13, 1000]) assert.deepEqual(await drain(readCapture(web(size))), expected, `web chunk ${size}`);
+    // a Node Readable yields Buffers: packets are plain Uint8Arrays all the same
+    const node = Readable.from(Array.from({ length: Math.ceil(bytes.length / 9) }, (_, i) => Buffer.from(bytes.subarray(i * 9, i * 9 + 9))));
+    assert.deepEqual(await drain(readCapture(node)), expected);
+  });
+
+  test('a web stream left early is cancelled; one read to the end is not', async () => {
+    const bytes = writePcap([1, 2, 3].map(() => ({ data: Uint8Array.of(9), tsNs: 0n })), 1);
+    let cancelled: unknown = 'no';
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(bytes);
+      },
+      cancel(reason) {
+        cancelled = reason;
+      },
+    });
+    for await (const p of readCapture(stream)) {
+      assert.equal(p.data[0], 9);
+      break;
+    }
+    assert.equal(cancelled, undefined);
+    assert.equal(stream.locked, false);
+    let cancels = 0;
+    const whole = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(bytes);
+        c.close();
+      },
+      cancel() {
+        cancels++;
+      },
+    });
+    assert.equal((await drain(readCapture(whole))).length, 3);
+    assert.equal(cancels, 0);
+    assert.equal(whole.locked, false);
+  });
+
+  test('packets come as their records arrive, before the stream ends (a live pipe)', { timeout: 5000 }, async () => {
+    const w = new PcapWriter(LINKTYPE.ETHERNET);
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: number[] = [];
+    async function* live(): AsyncGenerator<Uint8Array> {
+      yield w.header();
+      yield w.record({ data: Uint8Array.of(1), tsNs: 0n });
+      yield w.record({ data: Uint8Array.of(2), tsNs: 0n });
+      // the writer is still running: the reader must not wait for more to hand out the two
+      await gate;
+      yield w.record({ data: Uint8Array.of(3), tsNs: 0n });
+    }
+    const reading = (async () => {
+      for await (const p of readCapture(live())) {
+        seen.push(p.data[0]!);
+        if (seen.length === 2) {
+          assert.deepEqual(seen, [1, 2]);
+          release();
+        }
+      }
+    })();
+    await reading;
+    assert.deepEqual(seen, [1, 2, 3]);
   });
 
   test('breaking out early closes the source', async () => {
@@ -516,7 +599,7 @@ describe('streaming reader', () => {
     assert.ok(total > 10 * 1024 * 1024, `capture is ${total} bytes`);
     let n = 0;
     let maxBacking = 0;
-    for await (const p of readCapture(path, { chunkSize: 64 * 1024 })) {
+    for await (const p of readCaptureFile(path, { chunkSize: 64 * 1024 })) {
       assert.equal(p.tsNs, BigInt(n) * 1_000_001n);
       assert.equal(p.data.length, 42 + (n % 1400));
       assert.equal(p.netOff, 14);

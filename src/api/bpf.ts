@@ -40,6 +40,7 @@ import { JitProgram } from '../jit/program.js';
 export type { BpfObject, LoadedProgram, MapObject, ProgObject } from './objects.js';
 export type { EngineName } from '../runtime/engine.js';
 
+/** The bpf(2) commands of 3.19 by name (BPF_MAP_CREATE = 0 ... BPF_PROG_LOAD = 5). */
 export const BPF_CMD = {
   BPF_MAP_CREATE: 0,
   BPF_MAP_LOOKUP_ELEM: 1,
@@ -48,8 +49,10 @@ export const BPF_CMD = {
   BPF_MAP_GET_NEXT_KEY: 4,
   BPF_PROG_LOAD: 5,
 } as const;
+/** A bpf(2) command name: 'BPF_MAP_CREATE', 'BPF_PROG_LOAD', ... */
 export type BpfCmdName = keyof typeof BPF_CMD;
 
+/** The union bpf_attr fields of BPF_MAP_CREATE. */
 export interface MapCreateAttr {
   map_type: number;
   key_size: number;
@@ -57,6 +60,7 @@ export interface MapCreateAttr {
   max_entries: number;
   map_flags?: number;
 }
+/** The union bpf_attr fields of the map element commands (lookup, update, delete, get_next_key). */
 export interface MapElemAttr {
   map_fd: number;
   key?: Uint8Array | null;
@@ -85,6 +89,7 @@ function isZero(v: unknown): boolean {
 /** The stdio descriptors: open, but not bpf objects. */
 const RESERVED_FDS = 3;
 
+/** One simulated kernel: the bpf(2) multiplexor, its fd table and reference counts, over one Runtime. */
 export class BpfSystem {
   readonly runtime: Runtime;
   private readonly files = new Map<number, FileObject>();
@@ -202,6 +207,7 @@ export class BpfSystem {
     return f;
   }
 
+  /** The program behind an fd (EBADF when none is open, EINVAL when it is a map). */
   progOf(fd: unknown): ProgObject {
     const f = this.file(fd, 'prog_fd');
     if (f.kind !== 'prog') throw new BpfError('EINVAL', `fd ${String(fd)} is not a program`);
@@ -213,6 +219,7 @@ export class BpfSystem {
     return [...this.files.entries()].sort((x, y) => x[0] - y[0]).map(([fd, f]) => ({ fd, kind: f.kind, id: f.id }));
   }
 
+  /** The map whose storage starts at `addr` in the address space, if any. */
   mapByAddr(addr: number): MapObject | undefined {
     return this.mapsByAddr.get(addr);
   }
@@ -243,10 +250,12 @@ export class BpfSystem {
     return this.install(f);
   }
 
+  /** Take a reference on a map (a program using it does). */
   holdMap(m: MapObject): void {
     this.hold(m);
   }
 
+  /** Drop a reference taken with holdMap; the last one frees the map. */
   putMap(m: MapObject): void {
     this.release(m);
   }
@@ -391,6 +400,7 @@ function updateMessage(errno: number): string {
   }
 }
 
+/** The result of a test run: r0, the mean time per run, the engine, the data after the last run. */
 export interface TestRunResult {
   /** r0 at exit, unsigned 64-bit */
   retval: bigint;

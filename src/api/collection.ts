@@ -5,14 +5,17 @@
  * inspected or changed first; a Collection creates every map (global data
  * with its initial value), points each program's ld_imm64 at its maps and
  * loads it through Program.load, the one path that loads a program with
- * its log (the CLI's also takes it).
+ * its log (the CLI's also takes it). `programs.x` are Programs (run,
+ * runBatch, runCapture, testRun), `maps.x` BpfMaps; a rejected program is a
+ * VerifierError with its log (never empty) and the slot at fault.
  *
  * The Collection holds a reference to each program, apart from its fd (and
  * its BpfMaps hold theirs): close() releases them and closes the fds that
  * still name them, never an fd number since reused by another object.
  */
 
-import { BpfError } from '../errors.js';
+import { BpfError, VerifierError } from '../errors.js';
+import { escapeControls } from '../elf/index.js';
 import { encodeSlots } from '../isa/instruction.js';
 import { linkMapRefs, printable } from '../loader/collection.js';
 import type { CollectionSpec } from '../loader/spec.js';
@@ -24,13 +27,28 @@ import { Program } from './program.js';
 /** The log size a Collection asks for when logging (3.19's maximum would be 16 MiB). */
 const COLLECTION_LOG_SIZE = 1 << 22;
 
-export class Collection {
-  /** by name; without a prototype, so any name (even `__proto__`) is just a key */
-  readonly maps: Record<string, BpfMap> = Object.create(null) as Record<string, BpfMap>;
-  readonly programs: Record<string, { fd: number; name: string; section: string }> = Object.create(null) as Record<string, { fd: number; name: string; section: string }>;
-  private readonly held: Program[] = [];
+/** How a Collection loads its programs. */
+export interface CollectionOptions {
+  /** 1: keep each program's verifier log in Program.log (a rejected program has its log whatever this says) */
+  logLevel?: number;
+}
 
-  constructor(sys: BpfSystem, spec: CollectionSpec, options: { logLevel?: number } = {}) {
+/**
+ * The maps and programs of a CollectionSpec, created and loaded: as
+ * cilium/ebpf's NewCollection. close() releases them all.
+ */
+export class Collection {
+  /** The maps by name; without a prototype, so any name (even `__proto__`) is just a key. */
+  readonly maps: Record<string, BpfMap> = Object.create(null) as Record<string, BpfMap>;
+  /** The programs by name (the function's symbol, else the section's name); without a prototype, as maps. */
+  readonly programs: Record<string, Program> = Object.create(null) as Record<string, Program>;
+
+  /**
+   * Create every map of the spec (in the spec's order), then load every
+   * program against them. On any failure what was made is closed again and
+   * the error names the map or program (and section).
+   */
+  constructor(sys: BpfSystem, spec: CollectionSpec, options: CollectionOptions = {}) {
     try {
       for (const [name, m] of Object.entries(spec.maps)) {
         try {
@@ -57,10 +75,12 @@ export class Collection {
             logLevel: options.logLevel ?? 0,
             logSize: COLLECTION_LOG_SIZE,
           });
-          this.held.push(prog);
-          this.programs[name] = { fd: prog.fd, name, section: p.section };
+          this.programs[name] = prog;
         } catch (e) {
-          if (e instanceof BpfError) throw new BpfError(e.code, `program ${name} (section ${p.section}): ${e.message}`, { command: e.command, log: e.log });
+          const context = `program ${name} (section ${p.section})`;
+          // names come from the object: escaped here, as printable() escapes other errors below
+          if (e instanceof VerifierError) throw e.withContext(escapeControls(context));
+          if (e instanceof BpfError) throw new BpfError(e.code, `${context}: ${e.message}`, { command: e.command, log: e.log });
           throw e;
         }
       }
@@ -72,10 +92,11 @@ export class Collection {
 
   private closed = false;
 
+  /** Close every map and program of the collection (their fds too, where they still name them). Twice is a no-op. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const p of this.held) p.close();
+    for (const p of Object.values(this.programs)) p.close();
     for (const m of Object.values(this.maps)) m.close();
   }
 }

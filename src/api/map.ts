@@ -20,9 +20,12 @@ import { BPF_CMD } from './bpf.js';
 import type { MapObject } from './objects.js';
 import { describe, quote } from './describe.js';
 
+/** How a BpfMap turns keys or values to bytes and back (u32, u64, bytes, ... or your own). */
 export interface Codec<T> {
   size?: number;
+  /** A key or value to its bytes (exactly the map's key or value size). */
   encode(v: T): Uint8Array;
+  /** Bytes read from the map to a key or value. */
   decode(b: Uint8Array): T;
 }
 
@@ -31,6 +34,7 @@ export function named(v: unknown): string {
   return typeof v === 'string' ? quote(v) : describe(v);
 }
 
+/** The identity codec: keys or values as raw Uint8Arrays. */
 export const bytes: Codec<Uint8Array> = { encode: (v) => v, decode: (b) => b };
 
 function intCodec<T extends number | bigint>(size: 1 | 2 | 4 | 8, signed: boolean): Codec<T> {
@@ -62,15 +66,22 @@ function intCodec<T extends number | bigint>(size: 1 | 2 | 4 | 8, signed: boolea
 
 /** Little-endian integer codecs, as a C key or value of that type. */
 export const u8 = intCodec<number>(1, false);
+/** Codec: an unsigned 16-bit little-endian integer as a number. */
 export const u16 = intCodec<number>(2, false);
+/** Codec: an unsigned 32-bit little-endian integer as a number. */
 export const u32 = intCodec<number>(4, false);
+/** Codec: a signed 32-bit little-endian integer as a number. */
 export const i32 = intCodec<number>(4, true);
+/** Codec: an unsigned 64-bit little-endian integer as a bigint. */
 export const u64 = intCodec<bigint>(8, false);
+/** Codec: a signed 64-bit little-endian integer as a bigint. */
 export const i64 = intCodec<bigint>(8, true);
 
+/** BPF_MAP_UPDATE_ELEM's flag by name: any (BPF_ANY), noexist, exist. */
 export type UpdateFlag = 'any' | 'noexist' | 'exist';
 const FLAGS: Record<UpdateFlag, number> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST };
 
+/** What BpfMap.create makes: type, key and value sizes, entries, and a name. */
 export interface MapSpec {
   type: MapTypeName;
   keySize: number;
@@ -79,6 +90,7 @@ export interface MapSpec {
   name?: string;
 }
 
+/** A map by its fd, with typed keys and values (Codec): lookup, update, delete, iterate, close. Holds its own reference to the map. */
 export class BpfMap<K = Uint8Array, V = Uint8Array> {
   readonly keySize: number;
   readonly valueSize: number;
@@ -184,6 +196,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     }
   }
 
+  /** Every element as [key, value], in get_next_key order. */
   *entries(): IterableIterator<[K, V]> {
     for (const k of this.keys()) {
       const v = this.lookup(k);
@@ -191,6 +204,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     }
   }
 
+  /** The same as entries(). */
   [Symbol.iterator](): IterableIterator<[K, V]> {
     return this.entries();
   }

@@ -40,6 +40,7 @@ export interface LoadedProgram {
   log: string;
 }
 
+/** A loaded program as the fd table holds it, with its reference count. */
 export interface ProgObject {
   kind: 'prog';
   id: number;
@@ -48,4 +49,5 @@ export interface ProgObject {
   refcnt: number;
 }
 
+/** What an fd names: a map or a program. */
 export type BpfObject = MapObject | ProgObject;

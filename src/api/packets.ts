@@ -18,9 +18,9 @@ import type { BpfSystem } from './bpf.js';
 import { engineOf } from './bpf.js';
 import type { ProgObject } from './objects.js';
 import { describe } from './describe.js';
-import type { Program } from './program.js';
 import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/batch.js';
 
+/** Runs a socket filter over many packets without allocating per packet; holds its program until close(). */
 export class PacketRunner {
   private ctx = 0;
   private capacity = 0;
@@ -36,8 +36,12 @@ export class PacketRunner {
   /** the program held, undefined once closed */
   private obj: ProgObject | undefined;
 
-  /** A runner for a socket filter given by fd or by its Program wrapper. */
-  constructor(sys: BpfSystem, prog: number | Program, engine?: EngineName) {
+  /**
+   * A runner for a socket filter given by fd or by its Program wrapper (any
+   * object holding the loaded program: naming Program here would be a circle,
+   * as Program runs captures through a runner).
+   */
+  constructor(sys: BpfSystem, prog: number | { readonly object: ProgObject }, engine?: EngineName) {
     const obj = typeof prog === 'object' && prog !== null ? prog.object : sys.progOf(prog);
     const loaded = obj.prog;
     if (!loaded.type.packet) throw new BpfError('EINVAL', `a ${loaded.type.name} program does not filter packets`);

@@ -8,7 +8,7 @@
  * runtime's memory bounds still confine any verifier bug.
  */
 
-import { BpfError } from '../errors.js';
+import { BpfError, VerifierError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
 import type { Instruction, Slot } from '../isa/instruction.js';
 import { decodeSlots, isLdImm64, isLdImm64Pair, isMapLoad, isMapValueLoad, toSlots } from '../isa/instruction.js';
@@ -173,31 +173,32 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   if (buf && buf.length < size) throw new BpfError('EFAULT', `log_buf has ${buf.length} bytes, log_size says ${size}`);
   const log = new VerifierLog(logging ? level : 0, size);
   const maps: MapObject[] = [];
-  const reject = (code: ErrnoCode, message: string, print = true): never => {
+  // bpf_check's rejections share the log: a VerifierError, with the slot at fault when there is one
+  const reject = (code: ErrnoCode, message: string, print = true, insn?: number): never => {
     if (print) log.print(message + '\n');
     for (const m of maps) sys.putMap(m);
     finishLog(log, buf);
     const errCode = log.full ? 'ENOSPC' : code;
-    throw new BpfError(errCode, message, { log: log.toString() });
+    throw new VerifierError(errCode, message, log.toString(), { command: 'BPF_PROG_LOAD', insn, truncated: log.full });
   };
 
   // replace_map_fd_with_map_ptr
   for (let i = 0; i < slots.length; i++) {
     const s = slots[i]!;
     if (!isLdImm64(s)) continue;
-    if (!isLdImm64Pair(slots, i)) reject('EINVAL', 'invalid bpf_ld_imm64 insn');
+    if (!isLdImm64Pair(slots, i)) reject('EINVAL', 'invalid bpf_ld_imm64 insn', true, i);
     const next = slots[i + 1]!;
     if (s.src === 0) {
       i++;
       continue;
     }
     // BPF_PSEUDO_MAP_VALUE (later kernels, for global data): a pointer into the first value of an array map
-    if (!isMapLoad(s) && !isMapValueLoad(s)) reject('EINVAL', 'unrecognized bpf_ld_imm64 insn');
+    if (!isMapLoad(s) && !isMapValueLoad(s)) reject('EINVAL', 'unrecognized bpf_ld_imm64 insn', true, i);
     let m: MapObject;
     try {
       m = sys.mapOf(s.imm);
     } catch (e) {
-      if (e instanceof BpfError) return reject(e.code, `fd ${s.imm} is not pointing to valid bpf_map`);
+      if (e instanceof BpfError) return reject(e.code, `fd ${s.imm} is not pointing to valid bpf_map`, true, i);
       throw e;
     }
     if (!maps.includes(m)) {
@@ -209,8 +210,8 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
       maps.push(m);
     }
     if (isMapValueLoad(s)) {
-      if (!m.impl.directValue) reject('EINVAL', `fd ${s.imm} does not allow direct value access (array maps do)`);
-      if (next.imm < 0 || next.imm >= m.impl.valueSize) reject('EINVAL', `invalid access to map value pointer, value_size=${m.impl.valueSize} off=${next.imm}`);
+      if (!m.impl.directValue) reject('EINVAL', `fd ${s.imm} does not allow direct value access (array maps do)`, true, i);
+      if (next.imm < 0 || next.imm >= m.impl.valueSize) reject('EINVAL', `invalid access to map value pointer, value_size=${m.impl.valueSize} off=${next.imm}`, true, i);
       s.imm = m.impl.addr | 0;
     } else {
       s.imm = m.impl.addr | 0;
@@ -248,7 +249,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   });
   if (!result.ok) {
     const where = result.insn === undefined ? '' : `insn ${result.insn}: `;
-    return reject(result.errno, `${where}${result.message || 'invalid program'}`, false);
+    return reject(result.errno, `${where}${result.message || 'invalid program'}`, false, result.insn);
   }
   toConstants(sys, slots);
   sanitizeUnvisited(slots, result.visited);
@@ -263,7 +264,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   finishLog(log, buf);
   if (log.full) {
     for (const m of maps) sys.putMap(m);
-    throw new BpfError('ENOSPC', 'the verifier log is full', { log: log.toString() });
+    throw new VerifierError('ENOSPC', 'the verifier log is full', log.toString(), { command: 'BPF_PROG_LOAD', truncated: true });
   }
   const loaded: LoadedProgram = { type, slots, maps, license: lic, gplCompatible, verified: true, interpreter, log: log.toString() };
   if (sys.jitEnabled) {

@@ -3,14 +3,18 @@
  * program, like cilium/ebpf's Program. `Program.load` takes instructions in
  * every form the CLI reads (logical instructions, raw slot bytes, an ELF
  * object, assembly text, a JSON program spec, classic BPF: see
- * program-input.ts), the program type and license; `run(data)` returns r0.
+ * program-input.ts), the program type and license; `run(data)` returns r0;
+ * `runBatch` and `runCapture` run a socket filter over many packets. A
+ * rejected load throws a VerifierError whose log is never empty: when no log
+ * was asked for, the load is made again with one, as cilium/ebpf does, so
+ * the error explains itself.
  *
  * A Program holds its own reference to the loaded program, apart from its
  * fd: closing the fd through BpfSystem.close (or the fd's number being
  * reused) does not end or redirect it. After close() every call is EBADF.
  */
 
-import { BpfError } from '../errors.js';
+import { BpfError, VerifierError } from '../errors.js';
 import type { Instruction } from '../isa/instruction.js';
 import { progTypeByName } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
@@ -22,7 +26,11 @@ import { describe } from './describe.js';
 import { named } from './map.js';
 import type { BpfMap } from './map.js';
 import { resolveSource } from './program-input.js';
+import { PacketRunner } from './packets.js';
+import { CaptureIterator, CaptureStream, readCapture } from '../pcap/reader.js';
+import type { CaptureSource, Packet } from '../pcap/reader.js';
 
+/** What Program.load loads: the instructions, their program type and license, and how to log. */
 export interface ProgramSpec {
   /** the program type; by default the input's own (an object's section, a JSON spec's prog_type), else socket_filter */
   type?: ProgTypeName;
@@ -39,13 +47,21 @@ export interface ProgramSpec {
   section?: string;
   /** by default the input's own (an object's license section, a JSON spec's license), else GPL */
   license?: string;
-  /** 0 (default) no log; 1 the verifier log */
+  /** 0 (default) no log unless the load is rejected; 1 the verifier log, kept in Program.log */
   logLevel?: number;
   logSize?: number;
   /** false: load without the verifier and run in the checked interpreter (see BpfSystem.loadUnverified) */
   verify?: boolean;
 }
 
+/** A packet of a capture with the verdict of one run over it. */
+export interface CaptureVerdict {
+  packet: Packet;
+  /** r0's low 32 bits: for a socket filter, the bytes to keep (0 drops the packet) */
+  verdict: number;
+}
+
+/** A loaded program: run it, test-run it, close it. Made by Program.load or a Collection. */
 export class Program {
   private obj: ProgObject | undefined;
   /** the verifier log of the load ('' when logLevel was 0) */
@@ -63,6 +79,10 @@ export class Program {
     this.log = obj.prog.log;
   }
 
+  /**
+   * BPF_PROG_LOAD: load and (unless `verify: false`) verify the program. A
+   * rejection is a VerifierError carrying the log and the slot at fault.
+   */
   static load(sys: BpfSystem, spec: ProgramSpec): Program {
     if (typeof spec !== 'object' || spec === null) throw new BpfError('EINVAL', `a program spec must be an object { type, insns, license }, got ${describe(spec)}`);
     const source = resolveSource(sys, spec);
@@ -83,7 +103,13 @@ export class Program {
     const logSize = logLevel ? spec.logSize ?? 1 << 20 : 0;
     const logBuf = logLevel && Number.isSafeInteger(logSize) && logSize >= 0 && logSize <= 0xffffff ? new Uint8Array(logSize) : null;
     const attr = { prog_type: progType, insns, license: spec.license ?? inputLicense ?? 'GPL', log_level: logLevel, log_size: logSize, log_buf: logBuf };
-    const fd = spec.verify === false ? sys.loadUnverified(attr) : sys.bpf(BPF_CMD.BPF_PROG_LOAD, attr);
+    const load = (a: typeof attr): number => spec.verify === false ? sys.loadUnverified(a) : sys.bpf(BPF_CMD.BPF_PROG_LOAD, a);
+    let fd: number;
+    try {
+      fd = load(attr);
+    } catch (e) {
+      throw e instanceof VerifierError && logLevel === 0 ? withLog(sys, e, (size) => load({ ...attr, log_level: 1, log_size: size, log_buf: new Uint8Array(size) })) : e;
+    }
     return new Program(sys, fd, sys.progOf(fd));
   }
 
@@ -108,6 +134,38 @@ export class Program {
     return testRunObject(this.sys, this.object, data, repeat, engine);
   }
 
+  /**
+   * Run a socket filter over many packets (`netOff`: where the network
+   * header starts, -1 when unknown); each verdict is r0's low 32 bits. Maps
+   * carry over from packet to packet. The JIT runs the batch in one call.
+   */
+  runBatch(packets: readonly { data: Uint8Array; netOff: number }[], engine?: EngineName): Uint32Array {
+    const runner = new PacketRunner(this.sys, this, engine);
+    try {
+      return runner.runBatch(packets);
+    } finally {
+      runner.close();
+    }
+  }
+
+  /**
+   * Run a socket filter over every packet of a capture, yielding each packet
+   * with its verdict as soon as its record has been read (a live stream gives
+   * verdicts as packets arrive). The capture is bytes, a stream (see
+   * CaptureSource), or a reader from parseCapture or readCapture (a file:
+   * `readCaptureFile` of `tsbpf/node`). A packet's data is a view of the
+   * input: copy it to keep it. Maps carry over from packet to packet.
+   */
+  async *runCapture(capture: CaptureSource | CaptureStream | CaptureIterator, engine?: EngineName): AsyncGenerator<CaptureVerdict, void, undefined> {
+    const packets = capture instanceof CaptureStream || capture instanceof CaptureIterator ? capture : readCapture(capture);
+    const runner = new PacketRunner(this.sys, this, engine);
+    try {
+      for await (const packet of packets) yield { packet, verdict: runner.run(packet.data, packet.netOff) };
+    } finally {
+      runner.close();
+    }
+  }
+
   /** Close the fd (if it still names this program) and drop the wrapper's reference. Closing twice is a no-op. */
   close(): void {
     const obj = this.obj;
@@ -117,4 +175,29 @@ export class Program {
     this.sys.release(obj);
     for (const m of Object.values(this.maps)) m.close();
   }
+}
+
+/** The log sizes a rejected load is retried with: 1 MiB, then 3.19's largest (16 MiB less one byte). */
+const RETRY_LOG_SIZES = [1 << 20, 0xffffff];
+
+/**
+ * A rejection without a log (none was asked for) made again with one, as
+ * cilium/ebpf does: the same verdict, now with the log that explains it. A
+ * log that overflows both sizes is kept cut short (`truncated`), under the
+ * first verdict's code and message. The verifier is deterministic, so the
+ * second load is rejected too; were it not, its program is closed and the
+ * first verdict stands without a log.
+ */
+function withLog(sys: BpfSystem, first: VerifierError, load: (logSize: number) => number): VerifierError {
+  for (const size of RETRY_LOG_SIZES) {
+    try {
+      sys.close(load(size));
+    } catch (e) {
+      if (!(e instanceof VerifierError)) break;
+      if (e.truncated && size !== RETRY_LOG_SIZES[RETRY_LOG_SIZES.length - 1]) continue;
+      return new VerifierError(first.code, first.message, e.log, { command: first.command, insn: first.insn, truncated: e.truncated });
+    }
+    break;
+  }
+  return first;
 }

@@ -58,8 +58,11 @@ import type { SockFilter } from './parse.js';
 
 /** Register mapping of converted programs (include/linux/filter.h). */
 export const REG_A = 0;
+/** The eBPF register holding classic BPF's X. */
 export const REG_X = 7;
+/** The eBPF scratch register of a converted classic program. */
 export const REG_TMP = 8;
+/** The eBPF register holding the context (the skb) in a converted classic program. */
 export const REG_CTX = 6;
 const REG_ARG1 = 1;
 const REG_FP = 10;
@@ -67,6 +70,7 @@ const REG_FP = 10;
 /** Instructions before the first converted one. */
 export const PROLOGUE_LEN = 3;
 
+/** A classic program converted to eBPF: the instructions and where each classic instruction begins. */
 export interface ConvertedProgram {
   /** logical eBPF instructions (no ld_imm64, so index = slot) */
   insns: Instruction[];

@@ -11,16 +11,20 @@ import {
   BPF_MUL, BPF_NEG, BPF_OR, BPF_RET, BPF_RSH, BPF_ST, BPF_STX, BPF_SUB, BPF_W, BPF_X, BPF_XOR,
 } from '../isa/opcodes.js';
 
+/** Classic BPF's MISC class (TAX, TXA). */
 export const BPF_MISC = 0x07;
 /** RET source: the accumulator (BPF_RVAL) */
 export const BPF_A = 0x10;
 /** MISC operations (BPF_MISCOP) */
 export const BPF_TAX = 0x00;
+/** MISC operation: A = X. */
 export const BPF_TXA = 0x80;
+/** Classic BPF scratch memory: M[0..15]. */
 export const BPF_MEMWORDS = 16;
 
 /** Ancillary loads: LD ABS at SKF_AD_OFF + one of these reads skb metadata. */
 export const SKF_AD_OFF = -0x1000;
+/** The ancillary data offsets (added to SKF_AD_OFF) of 3.19's filter.h: protocol, pkttype, ifindex, ... */
 export const SKF_AD = {
   PROTOCOL: 0,
   PKTTYPE: 4,
@@ -39,6 +43,7 @@ export const SKF_AD = {
   RANDOM: 56,
   VLAN_TPID: 60,
 } as const;
+/** The end of the ancillary offsets (filter.h). */
 export const SKF_AD_MAX = 64;
 /** the offsets 3.19's bpf_anc_helper knows */
 export const ANCILLARY: ReadonlySet<number> = new Set(Object.values(SKF_AD));

@@ -24,6 +24,7 @@ export interface SockFilter {
   k: number;
 }
 
+/** Bytes of one classic instruction (struct sock_filter). */
 export const SOCK_FILTER_SIZE = 8;
 
 /** A C integer literal as the -dd form uses: hex `0x..` or decimal. */
@@ -167,6 +168,7 @@ function describe(v: unknown): string {
   return typeof v === 'object' ? 'an object' : `a ${typeof v}`;
 }
 
+/** Classic instructions to struct sock_filter bytes. */
 export function encodeClassic(prog: readonly SockFilter[]): Uint8Array {
   checkSockFilters(prog);
   const bytes = new Uint8Array(prog.length * SOCK_FILTER_SIZE);

@@ -17,7 +17,8 @@ import { closeSync, openSync, statSync, writeSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import type { EngineName } from '../api/bpf.js';
 import { PacketRunner } from '../api/packets.js';
-import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
+import { PcapWriter, summarize } from '../pcap/index.js';
+import { readCaptureFile } from '../pcap/file.js';
 import type { Packet } from '../pcap/index.js';
 import type { BpfMap } from '../api/map.js';
 import type { ProgramInput } from './input.js';
@@ -88,7 +89,7 @@ async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, f: (
   let ms = 0;
   const wall0 = performance.now();
   const wall = (): number => performance.now() - wall0;
-  const stream = readCapture(file);
+  const stream = readCaptureFile(file);
   const pending: Packet[] = [];
   const flush = (): void => {
     const t0 = performance.now();

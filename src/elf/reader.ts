@@ -23,13 +23,20 @@
  */
 import { BpfError } from '../errors.js';
 
+/** e_ident[EI_CLASS]: 32-bit objects. */
 export const ELFCLASS32 = 1;
+/** e_ident[EI_CLASS]: 64-bit objects (BPF objects are). */
 export const ELFCLASS64 = 2;
+/** e_ident[EI_DATA]: little-endian. */
 export const ELFDATA2LSB = 1;
+/** e_ident[EI_DATA]: big-endian. */
 export const ELFDATA2MSB = 2;
+/** e_version: the current ELF version. */
 export const EV_CURRENT = 1;
+/** e_machine of a BPF object. */
 export const EM_BPF = 247;
 
+/** e_type values: relocatable, executable, shared, core. */
 export const ET = { NONE: 0, REL: 1, EXEC: 2, DYN: 3, CORE: 4 } as const;
 
 /** Section types; others are kept as plain numbers. */
@@ -45,8 +52,10 @@ export const SHT = {
   SYMTAB_SHNDX: 18,
 } as const;
 
+/** Section flags: writable, allocated, executable. */
 export const SHF = { WRITE: 1, ALLOC: 2, EXECINSTR: 4 } as const;
 
+/** Special section indexes (undefined, reserved range, absolute, common, extended). */
 export const SHN = {
   UNDEF: 0,
   LORESERVE: 0xff00,
@@ -55,7 +64,9 @@ export const SHN = {
   XINDEX: 0xffff,
 } as const;
 
+/** Symbol bindings: local, global, weak. */
 export const STB = { LOCAL: 0, GLOBAL: 1, WEAK: 2 } as const;
+/** Symbol types: none, object, function, section, file. */
 export const STT = { NOTYPE: 0, OBJECT: 1, FUNC: 2, SECTION: 3, FILE: 4 } as const;
 
 const EHDR_SIZE = 64;
@@ -64,6 +75,7 @@ const SYM_SIZE = 24;
 const REL_SIZE = 16;
 const RELA_SIZE = 24;
 
+/** The ELF header fields tsbpf reads. */
 export interface ElfHeader {
   readonly class: typeof ELFCLASS64;
   /** ELFDATA2LSB or ELFDATA2MSB */
@@ -88,6 +100,7 @@ export interface ElfHeader {
   readonly shstrndx: number;
 }
 
+/** A section header, its name, and its bytes on demand. */
 export interface ElfSection {
   readonly index: number;
   readonly name: string;
@@ -105,6 +118,7 @@ export interface ElfSection {
   data(): Uint8Array;
 }
 
+/** A symbol table entry with its name. */
 export interface ElfSymbol {
   /** index of the symbol table section holding it */
   readonly symtab: number;
@@ -121,6 +135,7 @@ export interface ElfSymbol {
   readonly shndx: number;
 }
 
+/** A relocation entry (SHT_REL or SHT_RELA) with its symbol resolved. */
 export interface ElfRelocation {
   /** index of the SHT_REL/SHT_RELA section holding it */
   readonly section: number;
@@ -171,6 +186,7 @@ export class StringTable {
     return this.bytes.length;
   }
 
+  /** The NUL-terminated string at `offset`. */
   get(offset: number): string {
     const hit = this.cache.get(offset);
     if (hit !== undefined) return hit;
@@ -233,6 +249,7 @@ function hasFileData(type: number): boolean {
   return type !== SHT.NOBITS && type !== SHT.NULL;
 }
 
+/** A parsed ELF64 file: header, sections, symbols, relocations, string tables. */
 export class ElfFile {
   private readonly byName = new Map<string, ElfSection>();
   private readonly strtabs = new Map<number, StringTable>();

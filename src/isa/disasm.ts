@@ -24,8 +24,10 @@ import {
   BPF_SIZE, BPF_SRC, BPF_ST, BPF_STX, BPF_TO_BE, BPF_X, BPF_XCHG, BPF_END, BPF_DW,
 } from './opcodes.js';
 
+/** 'log319': 3.19's verifier-log syntax; 'full': the same with later kernels' instructions and names. */
 export type DisasmStyle = 'full' | 'log319';
 
+/** How to disassemble: the style, and helper names for the full style. */
 export interface DisasmOptions {
   style?: DisasmStyle;
   /**

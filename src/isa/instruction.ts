@@ -19,6 +19,7 @@ import {
   BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, BPF_SRC, BPF_X, CALL, CALLX, EXIT, LD_IMM64, MAX_BPF_REG, opcodeShape,
 } from './opcodes.js';
 
+/** One 8-byte instruction slot (struct bpf_insn): opcode, registers, offset, immediate. */
 export interface Slot {
   code: number;
   dst: number;
@@ -29,11 +30,13 @@ export interface Slot {
   imm: number;
 }
 
+/** A logical instruction: a slot, and for ld_imm64 the second slot's imm as imm2. */
 export interface Instruction extends Slot {
   /** ld_imm64 only: the second slot's imm, i.e. the high 32 bits of the constant (signed 32-bit) */
   imm2?: number;
 }
 
+/** Bytes of one instruction slot (struct bpf_insn). */
 export const SLOT_SIZE = 8;
 
 /*
@@ -118,6 +121,7 @@ export function decodeSlots(bytes: Uint8Array): Slot[] {
   return out;
 }
 
+/** Slots to their 8-byte little-endian encoding. */
 export function encodeSlots(slots: readonly Slot[]): Uint8Array {
   const bytes = new Uint8Array(slots.length * SLOT_SIZE);
   const view = new DataView(bytes.buffer);
@@ -232,6 +236,7 @@ export function slotsToInstructions(slots: readonly Slot[]): Instruction[] {
   return out;
 }
 
+/** A byte as two lower-case hex digits. */
 export function hex2(n: number): string {
   return (n & 0xff).toString(16).padStart(2, '0');
 }

@@ -89,7 +89,7 @@ export class JitProgram implements Engine {
     };
     const imports = {
       env: {
-        memory: mem.memory,
+        memory: mem.memory as WebAssembly.Memory,
         helper(id: number, pc: number): number {
           const h = helpers.get(id >>> 0);
           if (!h && id === UNVISITED_TRAP) throw new BpfError('EFAULT', unvisitedTrapMessage(guard ? pc : undefined));

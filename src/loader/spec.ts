@@ -10,6 +10,7 @@
 import type { Slot } from '../isa/instruction.js';
 import type { ProgTypeName } from '../progs/types.js';
 
+/** A map as an object file defines it: type, sizes, entries, flags, initial value (global data). */
 export interface MapSpecData {
   name: string;
   type: number;
@@ -21,6 +22,7 @@ export interface MapSpecData {
   initial?: Uint8Array;
 }
 
+/** A program as an object file holds it: name, section, type, raw slots, map references. */
 export interface ProgramSpecData {
   /** the function symbol's name (or the section's, when it has no symbol) */
   name: string;
@@ -32,6 +34,7 @@ export interface ProgramSpecData {
   mapRefs: { slot: number; map: string; offset?: number }[];
 }
 
+/** An object file's maps and programs as data, as loadCollectionSpec reads them (cilium/ebpf's CollectionSpec). */
 export interface CollectionSpec {
   maps: Record<string, MapSpecData>;
   programs: Record<string, ProgramSpecData>;

@@ -25,7 +25,9 @@ export { BPF_MAP_TYPE };
 
 /** update flags (uapi) */
 export const BPF_ANY = 0;
+/** BPF_MAP_UPDATE_ELEM flag: create a new element only. */
 export const BPF_NOEXIST = 1;
+/** BPF_MAP_UPDATE_ELEM flag: update an existing element only. */
 export const BPF_EXIST = 2;
 
 /** The one line of the EFAULT a map operation throws when its own links are inconsistent. */

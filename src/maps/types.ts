@@ -17,6 +17,7 @@ import { ARRAY_MAP } from './array.js';
 import { HASH_MAP } from './hash.js';
 import type { BpfMapImpl, MapAttr, MapType } from './map.js';
 
+/** Every map type tsbpf implements (hash, array), one row each. */
 export const MAP_TYPES = [HASH_MAP, ARRAY_MAP] as const;
 
 /** The names of the implemented map types ('hash' | 'array'). */

@@ -19,11 +19,14 @@ import { BpfError } from '../errors.js';
 import { MAX_BPF_STACK } from '../isa/opcodes.js';
 
 export const PAGE_SIZE = 65536;
+/** The end of the unmapped first page: addresses below it fault like NULL. */
 export const NULL_PAGE_END = PAGE_SIZE;
 /** a frame is the ISA's stack limit */
 export const STACK_FRAME_SIZE = MAX_BPF_STACK;
+/** Stack frames the address space reserves (the stack region holds this many frames of MAX_BPF_STACK bytes). */
 export const MAX_CALL_FRAMES = 8;
 export const STACK_BASE = NULL_PAGE_END;
+/** The address one past the top stack frame: r10 of a program's first frame. */
 export const STACK_TOP = STACK_BASE + STACK_FRAME_SIZE * MAX_CALL_FRAMES;
 export const HEAP_BASE = STACK_TOP;
 /**
@@ -44,6 +47,7 @@ export interface Region {
   contains?: (addr: number, end: number) => boolean;
 }
 
+/** Sizes of a new AddressSpace. */
 export interface MemoryOptions {
   /** upper bound of the memory in bytes (default 256 MiB) */
   maxBytes?: number;
@@ -63,8 +67,21 @@ interface FreeBlock {
   size: number;
 }
 
+/**
+ * A WebAssembly.Memory as the address space's type names it: declared here,
+ * so that tsbpf's types need neither the DOM library nor Node's (@types/node
+ * has no WebAssembly namespace). The value is a real WebAssembly.Memory.
+ */
+export interface WasmMemory {
+  /** The memory's bytes (a new ArrayBuffer after each growth). */
+  readonly buffer: ArrayBuffer;
+  /** Grow by `delta` 64 KiB pages; returns the previous size in pages. */
+  grow(delta: number): number;
+}
+
+/** The one WebAssembly.Memory every map, stack, context and packet lives in: its layout, allocation and views. */
 export class AddressSpace {
-  readonly memory: WebAssembly.Memory;
+  readonly memory: WasmMemory;
   readonly maxBytes: number;
   private u8cache: Uint8Array;
   private dvcache: DataView;

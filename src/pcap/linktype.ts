@@ -18,6 +18,7 @@ export const LINKTYPE = {
   LINUX_SLL2: 276,
 } as const;
 
+/** The EtherTypes the link-layer code knows (IPv4, IPv6, ARP, VLAN and stacked VLAN tags). */
 export const ETHERTYPE = {
   IPV4: 0x0800,
   ARP: 0x0806,
@@ -28,6 +29,7 @@ export const ETHERTYPE = {
   QINQ_OLD: 0x9100,
 } as const;
 
+/** Whether a link type carries bare IP packets (no link-layer header). */
 export function isRawIp(linkType: number): boolean {
   return (
     linkType === LINKTYPE.RAW ||

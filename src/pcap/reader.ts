@@ -1,9 +1,11 @@
 /**
  * Capture file reader: classic pcap (microsecond and nanosecond magics, either
  * byte order) and pcapng (sections, interfaces, enhanced/simple/obsolete
- * packet blocks), from bytes in memory, a file, or any async stream of chunks.
- * It owns the file formats only; link-layer framing is linktype.ts's and
- * protocol decoding summary.ts's.
+ * packet blocks), from bytes in memory, a web ReadableStream, a Node stream,
+ * or any async iterable of chunks. It owns the file formats only; link-layer
+ * framing is linktype.ts's and protocol decoding summary.ts's. Reading a file
+ * by path is file.ts's: this file imports nothing of Node, so the package's
+ * main entry bundles for a browser.
  *
  * One decoder serves every source: `decode` is a generator that yields
  * packets and, when it needs bytes it has not got, the MORE token. The
@@ -16,11 +18,10 @@
  * fault, and are thrown only after every packet before it has been yielded.
  * Formats: pcap per draft-ietf-opsawg-pcap, pcapng per draft-ietf-opsawg-pcapng.
  */
-import { createReadStream } from 'node:fs';
-import { BpfError, ERRNO, InternalError } from '../errors.js';
-import type { ErrnoCode } from '../errors.js';
+import { BpfError, InternalError } from '../errors.js';
 import { networkOffset } from './linktype.js';
 
+/** One packet of a capture: its bytes, wire length, timestamp, link type and network header offset. */
 export interface Packet {
   /** The captured bytes; a view into the reader's input, copy it to keep it past the next chunk's mutation. */
   data: Uint8Array;
@@ -35,6 +36,7 @@ export interface Packet {
   netOff: number;
 }
 
+/** A capture interface: link type, snaplen, timestamp resolution and offset. */
 export interface InterfaceInfo {
   linkType: number;
   /** 0 means no limit (pcapng allows it). */
@@ -45,6 +47,7 @@ export interface InterfaceInfo {
   tsOffsetNs: bigint;
 }
 
+/** What the header of a capture (or pcapng section) says: format, byte order, version, interfaces. */
 export interface CaptureInfo {
   format: 'pcap' | 'pcapng';
   /** The byte order of the file (pcapng: of the current section). */
@@ -68,7 +71,6 @@ export interface CaptureInfo {
 export const MAX_RECORD = 256 * 1024 * 1024;
 /** libpcap's MAXIMUM_SNAPLEN: records up to this are accepted even above a file's (often wrong) snaplen. */
 const LIBPCAP_MAX_SNAPLEN = 262144;
-const DEFAULT_CHUNK = 1024 * 1024;
 
 const MICRO = 1_000_000n;
 const NANO = 1_000_000_000n;
@@ -456,6 +458,7 @@ export class CaptureIterator implements IterableIterator<Packet> {
     return this.state.info;
   }
 
+  /** The next packet; done at the end of the capture. Throws the BpfError of a corrupt record after the packets before it. */
   next(): IteratorResult<Packet, undefined> {
     const r = this.steps.next();
     if (r.done) return { done: true, value: undefined };
@@ -464,11 +467,13 @@ export class CaptureIterator implements IterableIterator<Packet> {
     return { done: false, value: r.value };
   }
 
+  /** Stop reading. */
   return(): IteratorResult<Packet, undefined> {
     this.steps.return();
     return { done: true, value: undefined };
   }
 
+  /** The iterator itself. */
   [Symbol.iterator](): CaptureIterator {
     return this;
   }
@@ -492,6 +497,7 @@ export class CaptureStream implements AsyncIterableIterator<Packet> {
     return this.state.info;
   }
 
+  /** The next packet, read from the source as far as needed; done at its end. A corrupt record rejects, after the packets before it. */
   async next(): Promise<IteratorResult<Packet, undefined>> {
     if (this.finished) return { done: true, value: undefined };
     try {
@@ -517,11 +523,13 @@ export class CaptureStream implements AsyncIterableIterator<Packet> {
     }
   }
 
+  /** Stop reading and release the source. */
   async return(): Promise<IteratorResult<Packet, undefined>> {
     await this.finish();
     return { done: true, value: undefined };
   }
 
+  /** The iterator itself. */
   [Symbol.asyncIterator](): CaptureStream {
     return this;
   }
@@ -534,12 +542,30 @@ export class CaptureStream implements AsyncIterableIterator<Packet> {
   }
 }
 
-export interface ReadOptions {
-  /** Bytes per read from a file; default 1 MiB. */
-  chunkSize?: number;
+/**
+ * The part of a web `ReadableStream` the reader uses (declared here, so the
+ * types need neither the DOM library nor Node's): a reader giving chunks.
+ */
+export interface ReadableStreamLike {
+  /** Lock the stream to a reader. */
+  getReader(): {
+    /** The next chunk, or done. */
+    read(): Promise<{ done: true; value?: undefined } | { done: false; value: Uint8Array }>;
+    /** Stop the stream: nobody reads on. */
+    cancel(reason?: unknown): Promise<void>;
+    /** Unlock the stream. */
+    releaseLock(): void;
+  };
 }
 
-export type CaptureSource = string | Uint8Array | AsyncIterable<Uint8Array>;
+/**
+ * Where a capture's bytes come from: bytes in memory, a web ReadableStream
+ * (`fetch(url).body`, `file.stream()`), or an async iterable of chunks (a
+ * Node Readable such as `process.stdin` or `fs.createReadStream`, or an
+ * async generator). Chunks must not be modified once given: packets are
+ * views of them. A file by path is `readCaptureFile` of `tsbpf/node`.
+ */
+export type CaptureSource = Uint8Array | ReadableStreamLike | AsyncIterable<Uint8Array>;
 
 /** Parses an in-memory capture synchronously; see CaptureIterator. */
 export function parseCapture(bytes: Uint8Array): CaptureIterator {
@@ -547,48 +573,63 @@ export function parseCapture(bytes: Uint8Array): CaptureIterator {
 }
 
 /**
- * Reads a capture from a file path, bytes in memory, or an async iterable of
- * chunks (which must not be modified once yielded: packets are views of
- * them). A file is read chunkSize bytes at a time and is closed when the
- * iteration ends, breaks or fails; its I/O errors become BpfErrors.
+ * Reads a capture from a source (see CaptureSource) as it arrives: each
+ * packet is yielded as soon as its record is complete, so a live pipe gives
+ * packets one by one. The source is released (a stream's reader cancelled,
+ * an iterator's return() called) when the iteration ends, breaks or fails.
  */
-export function readCapture(source: CaptureSource, options: ReadOptions = {}): CaptureStream {
-  const chunkSize = options.chunkSize ?? DEFAULT_CHUNK;
-  if (!Number.isInteger(chunkSize) || chunkSize < 1) {
-    throw new BpfError('EINVAL', `capture: chunk size ${String(chunkSize)} is not a positive integer`);
-  }
-  if (typeof source === 'string') {
-    return new CaptureStream(() => fileChunks(source, chunkSize)[Symbol.asyncIterator]());
-  }
+export function readCapture(source: CaptureSource): CaptureStream {
   if (source instanceof Uint8Array) {
     return new CaptureStream(() => once(source)[Symbol.asyncIterator]());
   }
-  if (source !== null && typeof source === 'object' && Symbol.asyncIterator in source) {
-    return new CaptureStream(() => source[Symbol.asyncIterator]());
+  if (typeof source === 'string') {
+    throw new BpfError('EINVAL', `capture: ${JSON.stringify(source)}: readCapture takes bytes or a stream; read a file with readCaptureFile from 'tsbpf/node'`);
   }
-  throw new BpfError('EINVAL', 'capture: source is not a path, a Uint8Array or an async iterable of chunks');
+  if (source !== null && typeof source === 'object') {
+    if (typeof (source as ReadableStreamLike).getReader === 'function') {
+      const stream = source as ReadableStreamLike;
+      return new CaptureStream(() => webChunks(stream)[Symbol.asyncIterator]());
+    }
+    if (Symbol.asyncIterator in source) {
+      const iterable = source as AsyncIterable<Uint8Array>;
+      return new CaptureStream(() => plainChunks(iterable)[Symbol.asyncIterator]());
+    }
+  }
+  throw new BpfError('EINVAL', 'capture: source is not a Uint8Array, a ReadableStream or an async iterable of chunks');
 }
 
 async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
   yield bytes;
 }
 
-async function* fileChunks(path: string, chunkSize: number): AsyncGenerator<Uint8Array> {
-  const stream = createReadStream(path, { highWaterMark: chunkSize });
-  try {
-    for await (const chunk of stream as AsyncIterable<Buffer>) {
-      // A plain Uint8Array view, so packets compare equal to ones built by hand.
-      yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    }
-  } catch (e) {
-    throw ioError(path, e);
-  } finally {
-    stream.destroy();
-  }
+/**
+ * A chunk as a plain Uint8Array view (a Node Buffer is a subclass), so
+ * packets compare equal to ones built by hand; anything else is refused.
+ */
+function plain(chunk: unknown): Uint8Array {
+  if (!(chunk instanceof Uint8Array)) throw new BpfError('EINVAL', 'capture: source yielded a chunk that is not a Uint8Array');
+  return chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
-function ioError(path: string, e: unknown): BpfError {
-  const err = e as NodeJS.ErrnoException;
-  const code: ErrnoCode = typeof err?.code === 'string' && err.code in ERRNO ? (err.code as ErrnoCode) : 'EINVAL';
-  return new BpfError(code, `capture: ${path}: ${err?.message ?? String(e)}`, { cause: e });
+async function* plainChunks(source: AsyncIterable<unknown>): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) yield plain(chunk);
+}
+
+async function* webChunks(stream: ReadableStreamLike): AsyncGenerator<Uint8Array> {
+  const reader = stream.getReader();
+  let done = false;
+  try {
+    for (;;) {
+      const r = await reader.read();
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield plain(r.value);
+    }
+  } finally {
+    // Stopped early: tell the stream nobody reads on (a fetch stops downloading).
+    if (!done) await reader.cancel().catch(() => undefined);
+    reader.releaseLock();
+  }
 }

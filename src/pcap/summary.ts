@@ -29,10 +29,12 @@ function hex(v: number, digits: number): string {
   return v.toString(16).padStart(digits, '0');
 }
 
+/** Four bytes as a dotted IPv4 address. */
 export function formatIpv4(b: Uint8Array, at = 0): string {
   return `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
 }
 
+/** Six bytes as a colon-separated MAC address. */
 export function formatMac(b: Uint8Array, at = 0): string {
   return Array.from(b.subarray(at, at + 6), (x) => hex(x, 2)).join(':');
 }

@@ -6,6 +6,7 @@
  */
 import { BpfError } from '../errors.js';
 
+/** The snaplen and timestamp resolution of a written capture. */
 export interface PcapWriterOptions {
   /** Packets are cut to this many bytes; default 262144, libpcap's maximum. */
   snaplen?: number;
@@ -13,6 +14,7 @@ export interface PcapWriterOptions {
   nanos?: boolean;
 }
 
+/** A packet to write: bytes, wire length, timestamp. */
 export interface PcapRecordInput {
   data: Uint8Array;
   /** The length on the wire; default data.length. */
@@ -28,6 +30,7 @@ function u32Valid(v: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= U32_MAX;
 }
 
+/** Writes classic pcap bytes: the header, then one record per packet. */
 export class PcapWriter {
   readonly linkType: number;
   readonly snaplen: number;

@@ -7,6 +7,7 @@
 
 import type { Helper, HelperProto } from '../runtime/helpers.js';
 
+/** A helper as the helper table defines it: a Helper plus the program types and kernel it belongs to. */
 export interface HelperDef extends Helper {
   /** the argument and return types the verifier checks a call against */
   readonly proto: HelperProto;

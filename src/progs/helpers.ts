@@ -22,6 +22,7 @@ import { introducedBy } from './profile.js';
 
 export type { HelperDef } from './helper-def.js';
 
+/** Every helper tsbpf implements: id, name, prototype, implementation, program types. */
 export const HELPERS: readonly HelperDef[] = [MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM];
 
 const BY_ID = new Map<number, HelperDef>();

@@ -25,6 +25,7 @@ export interface PacketContext {
   fill(view: DataView, ctx: number, len: number): void;
 }
 
+/** A program type's row: id, name, context layout and access rules, helpers, how a run's data becomes its input. */
 export interface ProgramType<N extends string = string> {
   /** the uapi name without BPF_PROG_TYPE_, in lower case */
   readonly name: N;

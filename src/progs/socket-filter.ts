@@ -43,6 +43,7 @@ export function prepareSocketFilter(mem: AddressSpace, data: Uint8Array, options
   return { input, snapshot: () => mem.read(pkt, data.length), release: () => mem.release(ctx) };
 }
 
+/** BPF_PROG_TYPE_SOCKET_FILTER: the packet as context (struct __sk_buff), LD_ABS/LD_IND allowed. */
 export const SOCKET_FILTER: ProgramType<'socket_filter'> = {
   name: 'socket_filter',
   id: BPF_PROG_TYPE.SOCKET_FILTER,

@@ -27,6 +27,7 @@ export type { PacketOptions } from './socket-filter.js';
 export { UNSPEC } from './unspec.js';
 export type { PacketContext, PreparedRun, ProgramType } from './program-type.js';
 
+/** Every program type tsbpf implements (socket_filter, unspec), one row each. */
 export const PROG_TYPES = [SOCKET_FILTER, UNSPEC] as const;
 
 /** The names of the implemented program types ('socket_filter' | 'unspec'). */

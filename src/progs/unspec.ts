@@ -11,6 +11,7 @@ import type { ProgramType } from './program-type.js';
 
 const UNSPEC_CTX_SIZE = 16;
 
+/** BPF_PROG_TYPE_UNSPEC: a 16-byte context of two u64 fields, read-only (3.19's test_stub). */
 export const UNSPEC: ProgramType<'unspec'> = {
   name: 'unspec',
   id: BPF_PROG_TYPE.UNSPEC,

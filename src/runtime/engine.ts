@@ -22,6 +22,7 @@ export interface RunInput {
   regions?: readonly Region[];
 }
 
+/** What a run returns: r0 and the instructions executed (-1 from the JIT, which does not count). */
 export interface RunResult {
   /** r0 at exit, as an unsigned 64-bit value */
   r0: bigint;

@@ -33,6 +33,7 @@ export const UNVISITED_TRAP = -1;
 /** The engines' message for reaching that trap (the JIT knows the pc in hardened mode only). */
 export const unvisitedTrapMessage = (pc?: number): string => `${pc === undefined ? '' : `pc ${pc}: `}reached an instruction the verifier never visited`;
 
+/** The argument kinds of a helper prototype (3.19's enum bpf_arg_type). */
 export const ARG = {
   ANYTHING: 0,
   CONST_MAP_PTR: 1,
@@ -51,6 +52,7 @@ export const RET = {
 } as const;
 export type RetType = (typeof RET)[keyof typeof RET];
 
+/** A helper's prototype as the verifier checks calls against it: return type, argument types, GPL only. */
 export interface HelperProto {
   ret: RetType;
   args: ArgType[];
@@ -74,6 +76,7 @@ export interface HelperEnv {
   mapAt(addr: number): BpfMapImpl | undefined;
 }
 
+/** A helper function a program can call: id, name, prototype, implementation. */
 export interface Helper {
   id: number;
   name: string;
@@ -92,6 +95,7 @@ export interface Helper {
   exitOnZero?: boolean;
 }
 
+/** The helpers a runtime offers, by id. */
 export class HelperRegistry {
   private readonly byId = new Map<number, Helper>();
   /**
@@ -101,6 +105,7 @@ export class HelperRegistry {
    */
   mapAt: (addr: number) => BpfMapImpl | undefined = () => undefined;
 
+  /** Add (or replace) the helper with this id; returns the registry. */
   register(helper: Helper): this {
     if (!Number.isInteger(helper.id) || helper.id < 0 || helper.id > 0x7fffffff) {
       throw new BpfError('EINVAL', `helper id ${helper.id} is not a non-negative 32-bit integer`);
@@ -109,14 +114,17 @@ export class HelperRegistry {
     return this;
   }
 
+  /** The helper with this id, if registered. */
   get(id: number): Helper | undefined {
     return this.byId.get(id);
   }
 
+  /** Whether a helper with this id is registered. */
   has(id: number): boolean {
     return this.byId.has(id);
   }
 
+  /** The registered ids, ascending. */
   ids(): number[] {
     return [...this.byId.keys()].sort((a, b) => a - b);
   }
@@ -133,6 +141,7 @@ export function argU32(regs: Int32Array, n: number): number {
   return regs[2 * n + 1] === 0 ? regs[2 * n]! >>> 0 : -1;
 }
 
+/** Argument n (1..5) of a helper call as an unsigned 64-bit value, read from the register file. */
 export function argU64(regs: Int32Array, n: number): bigint {
   return (BigInt(regs[2 * n + 1]! >>> 0) << 32n) | BigInt(regs[2 * n]! >>> 0);
 }

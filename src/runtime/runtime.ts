@@ -10,6 +10,7 @@ import { HelperRegistry } from './helpers.js';
 import type { MemoryOptions } from '../memory/address-space.js';
 import { AddressSpace } from '../memory/address-space.js';
 
+/** An address space, a helper registry and the long-lived regions: what engines run in. */
 export class Runtime {
   readonly mem: AddressSpace;
   readonly helpers: HelperRegistry;
@@ -20,10 +21,12 @@ export class Runtime {
     this.helpers = options.helpers ?? new HelperRegistry();
   }
 
+  /** Register a long-lived region (map storage) the checked interpreter lets programs touch. */
   addRegion(region: Region): void {
     this.longRegions.push(region);
   }
 
+  /** Forget the long-lived region starting at `start` (its map was freed). */
   removeRegion(start: number): void {
     const i = this.longRegions.findIndex((r) => r.start === start);
     if (i >= 0) this.longRegions.splice(i, 1);

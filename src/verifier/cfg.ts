@@ -8,6 +8,7 @@
 import type { Slot } from '../isa/instruction.js';
 import { BPF_CALL, BPF_CLASS, BPF_EXIT, BPF_JA, BPF_JMP, BPF_K, BPF_OP, BPF_SRC, BPF_JMP32 } from '../isa/opcodes.js';
 
+/** A verifier rejection inside the verifier: errno and message (prog-load turns it into a VerifierError). */
 export class VerifyError extends Error {
   constructor(
     readonly errno: 'EINVAL' | 'EACCES' | 'E2BIG' | 'EFAULT' | 'ENOMEM',

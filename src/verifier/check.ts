@@ -23,7 +23,9 @@ import type { VerifierState } from './state.js';
 import { copyState } from './state.js';
 
 
+/** 3.19's limit on instructions processed by the verifier: a program that needs more is rejected. */
 export const INSN_PROCESSED_LIMIT = 32768;
+/** The most branches the verifier keeps to explore later before it rejects the program. */
 export const MAX_PENDING_STATES = 1024;
 /**
  * Pruning probes (a group of stored states looked up, or one state compared)

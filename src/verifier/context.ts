@@ -26,9 +26,11 @@ import { formatState } from './log.js';
 import type { MapInfo, VerifierState } from './state.js';
 import { MAX_BPF_REG, REG, initialState } from './state.js';
 
+/** What the verifier needs to know of the program's type and system: context access, helper prototypes, maps, the log. */
 export interface VerifierEnv {
   /** BPF_PROG_TYPE_SOCKET_FILTER allows LD_ABS/LD_IND */
   socketFilter: boolean;
+  /** The program type's rule for a context access of `size` bytes at `off`. */
   isValidCtxAccess(off: number, size: number, write: boolean): boolean;
   /** the helper prototypes the program's type and profile allow (progs/helpers.ts, funcProtoFor) */
   funcProto(id: number): HelperProto | undefined;
@@ -54,6 +56,7 @@ export type InsnRule = (c: CheckContext, insn: Slot, idx: number) => number;
 /** One rule per instruction class, indexed by BPF_CLASS(code) (0..7); a missing one refuses the class. */
 export type RuleTable = readonly (InsnRule | undefined)[];
 
+/** What a rule sees and changes: the current path's state, the instruction's index, the environment and the log; fail() rejects. */
 export class CheckContext {
   /** The state of the path being walked: the walker replaces it when it switches paths. */
   cur: VerifierState = initialState();
@@ -81,6 +84,7 @@ export class CheckContext {
     if (this.log.enabled) this.log.print(formatState(this.cur));
   }
 
+  /** Register r now holds an unknown scalar. */
   markUnknown(r: number): void {
     this.cur.regs[r] = { type: REG.UNKNOWN_VALUE, value: 0 };
   }

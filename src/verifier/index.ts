@@ -25,6 +25,7 @@ export { INSN_PROCESSED_LIMIT, MAX_PENDING_STATES } from './check.js';
 export { VerifyError } from './cfg.js';
 export * from './state.js';
 
+/** bpf_check's verdict: accepted with the instructions processed, or rejected with errno, message and slot. */
 export type VerifyResult =
   /** visited: the instructions the verifier explored (1), for checking that a run executes nothing else */
   | { ok: true; insnProcessed: number; visited: Uint8Array }

@@ -6,6 +6,7 @@
 import type { VerifierState } from './state.js';
 import { BPF_REG_SIZE, MAX_BPF_REG, MAX_BPF_STACK, REG, REG_TYPE_STR, STACK } from './state.js';
 
+/** The verifier's log: level, size limit, and what was printed (3.19's verbose()). */
 export class VerifierLog {
   private readonly parts: string[] = [];
   private length = 0;
@@ -15,6 +16,7 @@ export class VerifierLog {
     return this.level !== 0;
   }
 
+  /** Append to the log, cut at its size (the kernel's verbose()). */
   print(s: string): void {
     if (this.level === 0 || this.length >= this.size - 1) return;
     const room = this.size - 1 - this.length;
@@ -28,6 +30,7 @@ export class VerifierLog {
     return this.level !== 0 && this.length >= this.size - 1;
   }
 
+  /** The log so far. */
   toString(): string {
     const text = this.parts.join('');
     this.parts.length = 0;

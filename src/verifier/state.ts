@@ -14,6 +14,7 @@
 
 import { MAX_BPF_REG, MAX_BPF_STACK } from '../isa/opcodes.js';
 
+/** The register types of 3.19's verifier (enum bpf_reg_type). */
 export const REG = {
   NOT_INIT: 0,
   UNKNOWN_VALUE: 1,
@@ -25,15 +26,18 @@ export const REG = {
   PTR_TO_STACK: 7,
   CONST_IMM: 8,
 } as const;
+/** One of REG's values. */
 export type RegType = (typeof REG)[keyof typeof REG];
 
 /** reg_type_str[] */
 export const REG_TYPE_STR = ['?', 'inv', 'ctx', 'map_ptr', 'map_value', 'map_value_or_null', 'fp', 'fp', 'imm'];
 
+/** What a stack byte holds, as 3.19's verifier tracks it (enum bpf_stack_slot_type). */
 export const STACK = { INVALID: 0, SPILL: 1, MISC: 2 } as const;
 
 /** the ISA's limits (defined in isa/opcodes.ts), for the verifier's other files */
 export { MAX_BPF_REG, MAX_BPF_STACK };
+/** Bytes of a register spilled to the stack. */
 export const BPF_REG_SIZE = 8;
 
 /** What the verifier knows of a map: its address, and the sizes checks need. */
@@ -53,6 +57,7 @@ export interface RegState {
   readonly off?: number;
 }
 
+/** The verifier's abstract state on one path: registers and stack. */
 export interface VerifierState {
   regs: RegState[];
   stackSlotType: Uint8Array;
@@ -66,6 +71,7 @@ export interface VerifierState {
   stackWords: Int32Array;
 }
 
+/** A register not yet written (NOT_INIT). */
 export const emptyReg = (): RegState => ({ type: REG.NOT_INIT, value: 0 });
 
 /** init_reg_state: R1 = ctx, R10 = frame pointer, everything else not initialised. */
@@ -83,6 +89,7 @@ export function initialState(): VerifierState {
   };
 }
 
+/** A deep copy of a verifier state (for a branch to explore later). */
 export function copyState(s: VerifierState): VerifierState {
   const stackSlotType = s.stackSlotType.slice();
   return {

@@ -48,6 +48,7 @@ import type { AddressSpace, Region } from '../memory/address-space.js';
 import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
 
+/** How an Interpreter runs: checked or fast, budget, helpers, regions, maps. */
 export interface InterpreterOptions {
   /** check every memory access against the allowed regions (default false) */
   checked?: boolean;
@@ -265,6 +266,7 @@ function div64(alo: number, ahi: number, blo: number, bhi: number, signed: boole
   return BigInt.asUintN(64, mod ? a % b : a / b);
 }
 
+/** The interpreter engine: fast mode for verified programs, checked mode (every access checked, an instruction budget) for the rest. */
 export class Interpreter implements Engine {
   readonly engineName = 'interpreter' as const;
   readonly slots: readonly Slot[];
