@@ -19,16 +19,15 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { projectRoot } from './conformance-data.js';
+import { tempDir } from './tmp.js';
 
 const root = projectRoot();
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown>; version: string };
-const work = mkdtempSync(join(tmpdir(), 'tsbpf-package-'));
-after(() => rmSync(work, { recursive: true, force: true }));
+const work = tempDir('tsbpf-package-');
 const project = join(work, 'project');
 const installed = join(project, 'node_modules', 'tsbpf');
 
