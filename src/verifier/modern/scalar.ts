@@ -32,7 +32,7 @@ import {
   add64, hex64, hiOf, loOf, r64, s64Of, sar64, shl64, shr64, slt64, sub64, Tnum, TNUM_UNKNOWN, tnumAdd,
   tnumAnd, tnumArshift, tnumBswap16, tnumBswap32, tnumBswap64, tnumCast, tnumClearSubreg, tnumConstHL,
   tnumConstSubreg, tnumIn, tnumIntersect, tnumIsConst, tnumIsUnknown, tnumLshift, tnumMul, tnumNeg, tnumOr,
-  tnumOverlap, tnumRangeHL, tnumRshift, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg, tnumXor, u64Of, ult64,
+  tnumOverlap, tnumRangeHL, tnumRshift, tnumStep, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg, tnumXor, u64Of, ult64,
 } from './tnum.js';
 
 const S32_MIN = -0x80000000;
@@ -161,8 +161,20 @@ function updateBounds(r: Scalar): void {
   h = t.vhi | (t.mhi & S32_MAX); l = t.vlo | t.mlo;
   if (slt64(h, l, r.smaxH, r.smaxL)) { r.smaxH = h; r.smaxL = l; }
   if (ult64(r.uminH, r.uminL, t.vhi, t.vlo)) { r.uminH = t.vhi; r.uminL = t.vlo; }
-  h = t.vhi | t.mhi; l = t.vlo | t.mlo;
-  if (ult64(h, l, r.umaxH, r.umaxL)) { r.umaxH = h; r.umaxL = l; }
+  const th = t.vhi | t.mhi, tl = t.vlo | t.mlo;
+  if (ult64(th, tl, r.umaxH, r.umaxL)) { r.umaxH = th; r.umaxL = tl; }
+  // the u64 range may meet the tnum in one value only: then that is the value
+  tnumStep(t, r.uminH, r.uminL);
+  const nh = r64.hi, nl = r64.lo;
+  const uminIn = (r.uminH & ~t.mhi) === t.vhi && (r.uminL & ~t.mlo) === t.vlo;
+  if (uminIn) {
+    if (ult64(r.umaxH, r.umaxL, nh, nl)) markKnown(r, r.uminH, r.uminL);
+  } else if (nh === th && nl === tl) {
+    markKnown(r, th, tl);
+  } else if (!ult64(r.umaxH, r.umaxL, nh, nl)) {
+    tnumStep(t, nh, nl);
+    if (ult64(r.umaxH, r.umaxL, r64.hi, r64.lo)) markKnown(r, nh, nl);
+  }
 }
 
 function raiseS32(r: Scalar, lo: number, hi: number): void {
@@ -192,6 +204,15 @@ function deduce32(r: Scalar): void {
   if (r.s32min >>> 0 <= r.s32max >>> 0) {
     r.u32min = umax32(r.u32min, r.s32min);
     r.u32max = umin32(r.u32max, r.s32max);
+  } else if (r.u32max >>> 0 < r.s32min >>> 0) {
+    // the s32 range wraps as u32 ([s32min, -1] and [0, s32max]) and the u32 range meets
+    // only its non-negative part (the 6.18 kernel does this for 32 bits as for 64)
+    r.s32min = r.u32min | 0;
+    r.u32max = umin32(r.u32max, r.s32max);
+  } else if (r.s32max >>> 0 < r.u32min >>> 0) {
+    // ... or only its negative part
+    r.s32max = r.u32max | 0;
+    r.u32min = umax32(r.u32min, r.s32min);
   }
 }
 
@@ -241,9 +262,16 @@ function boundOffset(r: Scalar): void {
   r.varOff = tnumWithSubreg(tnumClearSubreg(v64), v32);
 }
 
-/** Make every part agree with the others (reg_bounds_sync), in place. */
+/**
+ * Make every part agree with the others (reg_bounds_sync), in place. The
+ * deduction runs three times: with two (the kernel source we read) the host's
+ * 6.18 kernel still learns more after a JMP32 narrowing (a u32 bound from a
+ * 64-bit range found in the second round); three matches its logs in every
+ * case of the differential run (see the commit message).
+ */
 function sync(r: Scalar): void {
   updateBounds(r);
+  deduce32(r); deduce64(r); deduceMixed(r);
   deduce32(r); deduce64(r); deduceMixed(r);
   deduce32(r); deduce64(r); deduceMixed(r);
   boundOffset(r);

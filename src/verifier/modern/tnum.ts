@@ -322,6 +322,46 @@ export function tnumIsAligned(a: Tnum, size: number | bigint): boolean {
   return ((a.vhi & hiOf(low)) | (a.mhi & hiOf(low)) | (a.vlo & loOf(low)) | (a.mlo & loOf(low))) === 0;
 }
 
+/**
+ * The smallest member of t greater than z, into r64 (the kernel's tnum_step);
+ * t.value when z is below it, the largest member when z is not below that.
+ * The member agrees with z above some bit k where z has 0 and t allows 1,
+ * and is t's smallest below k; k is the lowest such bit at or above every
+ * known bit of t that z contradicts.
+ */
+export function tnumStep(t: Tnum, zh: number, zl: number): void {
+  const th = t.vhi | t.mhi, tl = t.vlo | t.mlo;
+  if (!ult64(zh, zl, th, tl)) {
+    r64.hi = th;
+    r64.lo = tl;
+    return;
+  }
+  if (ult64(zh, zl, t.vhi, t.vlo)) {
+    r64.hi = t.vhi;
+    r64.lo = t.vlo;
+    return;
+  }
+  const badH = (zh ^ t.vhi) & ~t.mhi, badL = (zl ^ t.vlo) & ~t.mlo;
+  let keepH = -1, keepL = -1;
+  if (badH !== 0) {
+    keepH = -1 << (31 - Math.clz32(badH));
+    keepL = 0;
+  } else if (badL !== 0) {
+    keepL = -1 << (31 - Math.clz32(badL));
+  }
+  const cL = ~zl & tl & keepL;
+  if (cL !== 0) {
+    const bit = cL & -cL;
+    r64.hi = zh;
+    r64.lo = (zl & ~((bit << 1) - 1)) | bit | (t.vlo & (bit - 1));
+  } else {
+    const cH = ~zh & th & keepH;
+    const bit = cH & -cH;
+    r64.hi = (zh & ~((bit << 1) - 1)) | bit | (t.vhi & (bit - 1));
+    r64.lo = t.vlo;
+  }
+}
+
 /** Whether b's values are all values of a (b is a subset of a). */
 export function tnumIn(a: Tnum, b: Tnum): boolean {
   if ((b.mhi & ~a.mhi) !== 0 || (b.mlo & ~a.mlo) !== 0) return false;
