@@ -251,15 +251,37 @@ function deduceMixed(r: Scalar): void {
   if (r.s32min >= 0 && !slt64(r.sminH, r.sminL, -1, S32_MIN) && !slt64(0, S32_MAX, r.smaxH, r.smaxL)) {
     r.sminH = 0; r.sminL = r.s32min; r.smaxH = 0; r.smaxL = r.s32max;
     r.uminH = 0; r.uminL = r.s32min; r.umaxH = 0; r.umaxL = r.s32max;
-    r.varOff = tnumIntersect(r.varOff, tnumRangeHL(0, r.s32min, 0, r.s32max));
+    intersectRange(r, 0, r.s32min, 0, r.s32max);
   }
+}
+
+/**
+ * r.varOff = tnum_intersect(r.varOff, tnum_range(min, max)) in place: the bits
+ * above the highest bit where min and max differ are known. Allocates only
+ * when the tnum changes (this runs several times in every sync).
+ */
+function intersectRange(r: Scalar, minH: number, minL: number, maxH: number, maxL: number): void {
+  const dh = minH ^ maxH, dl = minL ^ maxL;
+  if (dh < 0) return; // the range differs in bit 63: tnum_range is unknown
+  const bits = dh !== 0 ? 64 - Math.clz32(dh) : 32 - Math.clz32(dl);
+  const kh = bits > 32 ? -1 >>> (64 - bits) : 0, kl = bits >= 32 ? -1 : bits === 0 ? 0 : -1 >>> (32 - bits);
+  const t = r.varOff;
+  const mh = t.mhi & kh, ml = t.mlo & kl;
+  const vh = (t.vhi | (minH & ~kh)) & ~mh, vl = (t.vlo | (minL & ~kl)) & ~ml;
+  if (vh !== t.vhi || vl !== t.vlo || mh !== t.mhi || ml !== t.mlo) r.varOff = new Tnum(vh, vl, mh, ml);
 }
 
 /** Known bits implied by the unsigned bounds (__reg_bound_offset). */
 function boundOffset(r: Scalar): void {
-  const v64 = tnumIntersect(r.varOff, tnumRangeHL(r.uminH, r.uminL, r.umaxH, r.umaxL));
-  const v32 = tnumIntersect(tnumSubreg(v64), tnumRangeHL(0, r.u32min, 0, r.u32max));
-  r.varOff = tnumWithSubreg(tnumClearSubreg(v64), v32);
+  intersectRange(r, r.uminH, r.uminL, r.umaxH, r.umaxL);
+  // then the subregister with the u32 range (the upper half unchanged)
+  const d32 = r.u32min ^ r.u32max;
+  if (d32 < 0) return;
+  const bits = 32 - Math.clz32(d32);
+  const k = bits === 0 ? 0 : -1 >>> (32 - bits);
+  const t = r.varOff;
+  const ml = t.mlo & k, vl = (t.vlo | (r.u32min & ~k)) & ~ml;
+  if (vl !== t.vlo || ml !== t.mlo) r.varOff = new Tnum(t.vhi, vl, t.mhi, ml);
 }
 
 /**
@@ -271,9 +293,15 @@ function boundOffset(r: Scalar): void {
  */
 function sync(r: Scalar): void {
   updateBounds(r);
-  deduce32(r); deduce64(r); deduceMixed(r);
-  deduce32(r); deduce64(r); deduceMixed(r);
-  deduce32(r); deduce64(r); deduceMixed(r);
+  // a round that changes nothing ends the rounds (the rest would change nothing either)
+  for (let round = 0; round < 3; round++) {
+    const a = r.sminH, b = r.sminL, c = r.smaxH, d = r.smaxL, e = r.uminH, f = r.uminL, g = r.umaxH, h = r.umaxL;
+    const i = r.s32min, j = r.s32max, k = r.u32min, l = r.u32max, t = r.varOff;
+    deduce32(r); deduce64(r); deduceMixed(r);
+    if (a === r.sminH && b === r.sminL && c === r.smaxH && d === r.smaxL && e === r.uminH && f === r.uminL &&
+        g === r.umaxH && h === r.umaxL && i === r.s32min && j === r.s32max && k === r.u32min && l === r.u32max &&
+        t === r.varOff) break;
+  }
   boundOffset(r);
   updateBounds(r);
 }
