@@ -428,6 +428,11 @@ test('scalar: narrowing prints as the 6.18 kernel prints it', () => {
   const neg = scalarFrom({ smin: -0x100000000n + 2n, smax: 0n });
   assert.equal(scalarStr(scalarNarrow(BPF_JSLE, true, neg, K(0)).fallthrough[0]),
     'scalar(smin=0xffffffff00000002,smax=0xffffffff7fffffff,umin=0xffffffff00000002,umax=0xffffffff7fffffff,smin32=umin32=2,umax32=0x7fffffff,var_off=(0xffffffff00000000; 0x7fffffff))');
+  // if r1 > r1 goto: not predicted by 6.18; the taken side narrows the one register twice
+  const same = scalarNarrow(BPF_JGT, false, U32, U32, true);
+  assert.equal(scalarStr(same.taken[0]), 'scalar(smin=umin=umin32=1,smax=umax=umax32=0xfffffffe,var_off=(0x0; 0xffffffff))');
+  assert.equal(same.taken[1], same.taken[0]);
+  assert.equal(scalarStr(same.fallthrough[0]), scalarStr(U32));
   // jset with a single bit learns the bit; its negation clears the bits
   const n = scalarNarrow(BPF_JSET, false, BYTE, K(4));
   assert.equal(scalarStr(n.taken[0]), 'scalar(smin=umin=smin32=umin32=4,smax=umax=smax32=umax32=255,var_off=(0x4; 0xfb))');

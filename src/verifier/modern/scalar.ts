@@ -1004,10 +1004,14 @@ export interface Narrowed {
  * The operands of `if a OP b` narrowed on both sides (reg_set_min_max), for
  * a JMP or JMP32 condition. Meaningful when scalarBranchTaken says -1; the
  * kernel does not narrow a predicted branch. A side no value can reach may
- * come back inconsistent: scalarSanity says so.
+ * come back inconsistent: scalarSanity says so. `sameReg` says that a and b
+ * are one register (`if r1 > r1`): the kernel then narrows one value through
+ * both operands (6.18: `if r1 > r1` leaves r1 in [umin+1, umax-1] when taken),
+ * and both results are that value.
  */
-export function scalarNarrow(op: number, jmp32: boolean, a: Scalar, b: Scalar): Narrowed {
-  const fa = copy(a), fb = copy(b), ta = copy(a), tb = copy(b);
+export function scalarNarrow(op: number, jmp32: boolean, a: Scalar, b: Scalar, sameReg = false): Narrowed {
+  const fa = copy(a), ta = copy(a);
+  const fb = sameReg ? fa : copy(b), tb = sameReg ? ta : copy(b);
   refine(fa, fb, revOp(op), jmp32);
   sync(fa);
   sync(fb);
