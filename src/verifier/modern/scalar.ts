@@ -30,7 +30,7 @@ import {
 import { InternalError } from '../../errors.js';
 import {
   add64, hex64, hiOf, loOf, r64, s64Of, sar64, shl64, shr64, slt64, sub64, Tnum, TNUM_UNKNOWN, tnumAdd,
-  tnumAnd, tnumArshift, tnumBswap16, tnumBswap32, tnumBswap64, tnumCast, tnumClearSubreg, tnumConstHL,
+  tnumAnd, tnumArshift, tnumBswap16, tnumBswap32, tnumBswap64, tnumCast, tnumConstHL,
   tnumConstSubreg, tnumIn, tnumIntersect, tnumIsConst, tnumIsUnknown, tnumLshift, tnumMul, tnumNeg, tnumOr,
   tnumOverlap, tnumRangeHL, tnumRshift, tnumStep, tnumStr, tnumSub, tnumSubreg, tnumWithSubreg, tnumXor, u64Of, ult64,
 } from './tnum.js';
@@ -613,6 +613,30 @@ export function scalarAlu(op: number, alu64: boolean, dst: Scalar, src: Scalar):
   return finish(r, alu64);
 }
 
+/**
+ * Whether the kernel splits the state before `dst OP src` (its
+ * maybe_fork_scalars, in the 6.18 stable kernels): for AND and OR with a known
+ * src, a dst whose signed range is exactly [-1, 0] (64-bit, else 32-bit; the
+ * `x s>> 63 & K` idiom) becomes two states, one where dst is -1 (the walker
+ * continues with it) and one where it is 0 (pushed to be explored from the
+ * same instruction). The values are unsynced, as the kernel leaves them
+ * (a 32-bit split sets only the subregister). Undefined when no split.
+ */
+export function scalarAluFork(op: number, dst: Scalar, src: Scalar): [minusOne: Scalar, zero: Scalar] | undefined {
+  if ((op !== BPF_AND && op !== BPF_OR) || !tnumIsConst(src.varOff)) return undefined;
+  const m = copy(dst), z = copy(dst);
+  if (dst.sminH === -1 && dst.sminL === -1 && dst.smaxH === 0 && dst.smaxL === 0) {
+    markKnown(m, -1, -1);
+    markKnown(z, 0, 0);
+  } else if (dst.s32min === -1 && dst.s32max === 0) {
+    markKnown32(m, -1);
+    markKnown32(z, 0);
+  } else {
+    return undefined;
+  }
+  return [m, z];
+}
+
 function finish(r: Scalar, alu64: boolean): Scalar {
   if (!alu64) zext(r);
   sync(r);
@@ -657,7 +681,16 @@ function sx64(r: Scalar, bits: 8 | 16 | 32): void {
       return;
     }
   }
-  const lim = bits === 32 ? S32_MAX : (1 << (bits - 1)) - 1;
+  if (bits === 32) {
+    // the low half is unchanged, so are its bounds; and sign extension from 32 bits
+    // maps the s32 range onto the s64 one (the 6.18 host keeps both, its logs show)
+    r.sminH = r.s32min >> 31; r.sminL = r.s32min;
+    r.smaxH = r.s32max >> 31; r.smaxL = r.s32max;
+    r.uminH = 0; r.uminL = 0; r.umaxH = -1; r.umaxL = -1;
+    r.varOff = TNUM_UNKNOWN;
+    return;
+  }
+  const lim = (1 << (bits - 1)) - 1;
   r.sminH = -1; r.sminL = r.s32min = -lim - 1;
   r.smaxH = 0; r.smaxL = r.s32max = lim;
   r.uminH = 0; r.uminL = r.u32min = 0;
