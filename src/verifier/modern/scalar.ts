@@ -681,16 +681,18 @@ function sx64(r: Scalar, bits: 8 | 16 | 32): void {
       return;
     }
   }
-  if (bits === 32) {
-    // the low half is unchanged, so are its bounds; and sign extension from 32 bits
-    // maps the s32 range onto the s64 one (the 6.18 host keeps both, its logs show)
+  // Sign extension from 32 bits leaves the low half, so its bounds, and maps the s32
+  // range onto the s64 one; from 8 or 16 bits it is the same when the s32 range is
+  // inside the narrow type's. The 6.18 host keeps these bounds (its logs show; the
+  // kernel source we read resets them to the narrow type's range).
+  const lim = bits === 32 ? S32_MAX : (1 << (bits - 1)) - 1;
+  if (bits === 32 || (r.s32min >= -lim - 1 && r.s32max <= lim)) {
     r.sminH = r.s32min >> 31; r.sminL = r.s32min;
     r.smaxH = r.s32max >> 31; r.smaxL = r.s32max;
     r.uminH = 0; r.uminL = 0; r.umaxH = -1; r.umaxL = -1;
     r.varOff = TNUM_UNKNOWN;
     return;
   }
-  const lim = (1 << (bits - 1)) - 1;
   r.sminH = -1; r.sminL = r.s32min = -lim - 1;
   r.smaxH = 0; r.smaxL = r.s32max = lim;
   r.uminH = 0; r.uminL = r.u32min = 0;
