@@ -200,6 +200,17 @@ const model = {
     const mu = (alpha ^ beta) | a.mask | b.mask;
     return tnumOf(dv & ~mu, mu);
   },
+  mul(a: Tnum, b: Tnum): Tnum {
+    let acc = tnumOf(0n, 0n), av = a.value, am = a.mask, bt = b;
+    while (av !== 0n || am !== 0n) {
+      if (av & 1n) acc = model.add(acc, bt);
+      else if (am & 1n) acc = tnumUnion(acc, model.add(acc, bt));
+      av >>= 1n;
+      am >>= 1n;
+      bt = tnumOf(u64(bt.value << 1n), u64(bt.mask << 1n));
+    }
+    return acc;
+  },
   range(min: bigint, max: bigint): Tnum {
     const chi = min ^ max;
     const bits = chi === 0n ? 0 : chi.toString(2).length;
@@ -212,10 +223,11 @@ const model = {
 const tnumArb: fc.Arbitrary<Tnum> = fc.tuple(interesting, fc.oneof(interesting, fc.constant(0n), fc.constant(M64))).map(([v, m]) => tnumOf(v, m));
 const tnumMember = (t: Tnum, r: bigint): bigint => t.value | (r & t.mask);
 
-test('tnum: add, sub and range over int32 halves equal the kernel formulas over bigint', () => {
+test('tnum: add, sub, mul and range over int32 halves equal the kernel formulas over bigint', () => {
   fc.assert(fc.property(tnumArb, tnumArb, (a, b) => {
     assert.equal(tnumStr(tnumAdd(a, b)), tnumStr(model.add(a, b)));
     assert.equal(tnumStr(tnumSub(a, b)), tnumStr(model.sub(a, b)));
+    assert.equal(tnumStr(tnumMul(a, b)), tnumStr(model.mul(a, b)));
   }), { numRuns: 2000 });
   fc.assert(fc.property(interesting, interesting, (x, y) => {
     const [lo, hi] = x <= y ? [x, y] : [y, x];

@@ -274,21 +274,40 @@ export function tnumUnion(a: Tnum, b: Tnum): Tnum {
 /**
  * Long multiplication over the bits of a, lowest first: a known 1 adds the
  * shifted b, an unknown bit takes the union of adding and not adding it.
+ * (tnumAdd and tnumUnion inlined on halves: no Tnum per step.)
  */
 export function tnumMul(a: Tnum, b: Tnum): Tnum {
-  let acc = TNUM_ZERO;
+  let cvh = 0, cvl = 0, cmh = 0, cml = 0; // the accumulator
   let avh = a.vhi, avl = a.vlo, amh = a.mhi, aml = a.mlo;
-  let bb = b;
+  let bvh = b.vhi, bvl = b.vlo, bmh = b.mhi, bml = b.mlo;
   while ((avh | avl | amh | aml) !== 0) {
-    if (avl & 1) acc = tnumAdd(acc, bb);
-    else if (aml & 1) acc = tnumUnion(acc, tnumAdd(acc, bb));
+    if ((avl & 1) !== 0 || (aml & 1) !== 0) {
+      // s = acc + b
+      add64(cmh, cml, bmh, bml);
+      const smh = r64.hi, sml = r64.lo;
+      add64(cvh, cvl, bvh, bvl);
+      const svh = r64.hi, svl = r64.lo;
+      add64(smh, sml, svh, svl);
+      const muh = (r64.hi ^ svh) | cmh | bmh, mul = (r64.lo ^ svl) | cml | bml;
+      const sh = svh & ~muh, sl = svl & ~mul;
+      if ((avl & 1) !== 0) {
+        cvh = sh; cvl = sl; cmh = muh; cml = mul;
+      } else {
+        // union(acc, s)
+        const uh = (cvh ^ sh) | cmh | muh, ul = (cvl ^ sl) | cml | mul;
+        cvh = cvh & sh & ~uh; cvl = cvl & sl & ~ul; cmh = uh; cml = ul;
+      }
+    }
     avl = (avl >>> 1) | (avh << 31);
     avh = avh >>> 1;
     aml = (aml >>> 1) | (amh << 31);
     amh = amh >>> 1;
-    bb = tnumLshift(bb, 1);
+    bvh = (bvh << 1) | (bvl >>> 31);
+    bvl = bvl << 1;
+    bmh = (bmh << 1) | (bml >>> 31);
+    bml = bml << 1;
   }
-  return acc;
+  return mk(cvh, cvl, cmh, cml);
 }
 
 /**
