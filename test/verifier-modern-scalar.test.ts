@@ -546,8 +546,12 @@ function buildKlog(): { exe?: string; why?: string } {
 
 interface Step {
   hex: string;
-  /** model the instruction on the registers; 'stop' when the path ends (a jump predicted taken) */
-  sim(R: Scalar[]): 'stop' | void;
+  /**
+   * model the instruction on the registers; 'stop' when the path ends (a jump
+   * predicted taken); a jump that may go either way leaves its taken side's
+   * registers in `taken`
+   */
+  sim(R: Scalar[], taken?: Scalar[][]): 'stop' | void;
   jmp?: { code: number; dst: number; src: number; imm: number };
 }
 
@@ -616,28 +620,38 @@ function randomProgram(rnd: (n: number) => number, len: number): Step[] {
       const op = pick(JMP_OPS), useX = rnd(2) === 0, j32 = rnd(2) === 0, imm = useX ? 0 : pick(IMMS);
       steps.push({
         hex: '', jmp: { code: (j32 ? 6 : 5) | op | (useX ? 8 : 0), dst: d, src: useX ? s : 0, imm },
-        sim(R) {
+        sim(R, taken) {
           const b = useX ? R[s]! : scalarImm(imm);
           const t = scalarBranchTaken(op, j32, R[d]!, b);
           if (t === 1) return 'stop';
           if (t === 0) return;
           const n = scalarNarrow(op, j32, R[d]!, b, useX && d === s);
+          const T = [...R];
+          T[d] = n.taken[0];
+          if (useX) T[s] = n.taken[1];
+          taken?.push(T);
           R[d] = n.fallthrough[0];
           if (useX) R[s] = n.fallthrough[1];
         },
       });
     }
   }
-  const end = steps.length;
-  steps.forEach((x, i) => { if (x.jmp) x.hex = slot(x.jmp.code, x.jmp.dst, x.jmp.src, end - i - 1, x.jmp.imm); });
+  // each jump lands on an exit of its own, so that the kernel, visiting it first there,
+  // logs the taken side's state (`from 17 to 40: R1=...`) instead of pruning it
   steps.push({ hex: slot(0xb7, 0, 0, 0, 0), sim() {} }, { hex: slot(0x95, 0, 0, 0, 0), sim() {} });
+  const n = steps.length;
+  steps.slice(0, n).forEach((x, i) => {
+    if (!x.jmp) return;
+    x.hex = slot(x.jmp.code, x.jmp.dst, x.jmp.src, steps.length - i - 1, x.jmp.imm);
+    steps.push({ hex: slot(0xb7, 0, 0, 0, 0), sim() {} }, { hex: slot(0x95, 0, 0, 0, 0), sim() {} });
+  });
   return steps;
 }
 
 const klog = process.platform === 'linux' ? buildKlog() : { why: 'not Linux' };
 const kskip = klog.exe ? false : klog.why!;
 
-test('scalar: every register value the host kernel logs for random programs is scalarStr of the model', { skip: kskip }, () => {
+test('scalar: every register value the host kernel logs for random programs (after each instruction, and on the taken side of each jump) is scalarStr of the model', { skip: kskip }, () => {
   let seed = 20261206;
   const rnd = (n: number): number => {
     seed = (Math.imul(seed, 1103515245) + 12345) & 0x7fffffff;
@@ -647,34 +661,47 @@ test('scalar: every register value the host kernel logs for random programs is s
   const r = spawnSync(klog.exe!, [], { input: progs.map((p) => p.map((x) => x.hex).join('')).join('\n') + '\n', encoding: 'utf8', maxBuffer: 1 << 28 });
   const logs = r.stdout.split(/^== /m).slice(1);
   assert.equal(logs.length, progs.length);
-  let compared = 0;
+  let compared = 0, takenCompared = 0;
   const differ: string[] = [];
   logs.forEach((log, pi) => {
     assert.ok(log.startsWith('OK'), `program ${pi} rejected: ${log.trim().split('\n').slice(-3).join(' | ')}`);
     const printed = new Map<number, string>();
+    const takenLog = new Map<number, string>();
     for (const l of log.split('\n')) {
       const m = /^(\d+): \([0-9a-f]{2}\).*?; (R.*)$/.exec(l);
       if (m && !printed.has(+m[1]!)) printed.set(+m[1]!, m[2]!);
+      const f = /^from (\d+) to \d+: (R.*)$/.exec(l);
+      if (f && !takenLog.has(+f[1]!)) takenLog.set(+f[1]!, f[2]!);
     }
     const R: Scalar[] = [];
     const prog = progs[pi]!;
     for (let i = 0; i < prog.length; i++) {
       const before = R.map((x) => scalarStr(x));
-      const stop = prog[i]!.sim(R);
-      for (const part of (printed.get(i) ?? '').split(/ (?=R\d+=)/)) {
-        const m = /^R(\d+)=(.*)$/.exec(part);
-        if (!m) continue;
-        const reg = +m[1]!;
-        if (reg === 0 || reg === 9 || reg === 10 || !R[reg]) continue;
-        // the walker's business, not the domain's: linked-register ids and precision marks
-        const kernel = m[2]!.replace(/id=\d+([+-]\d+)?,?/, '').replace(/^P/, '').replace('scalar(,', 'scalar(');
-        compared++;
-        const mine = scalarStr(R[reg]!);
-        if (kernel !== mine) differ.push(`program ${pi} insn ${i} (${prog[i]!.hex}) R${reg}: kernel ${kernel}, tsbpf ${mine}; before: ${before.map((b, j) => `R${j}=${b}`).join(' ')}`);
+      const taken: Scalar[][] = [];
+      const stop = prog[i]!.sim(R, taken);
+      const compare = (line: string | undefined, regs: Scalar[], side: string): void => {
+        for (const part of (line ?? '').split(/ (?=R\d+=)/)) {
+          const m = /^R(\d+)=(.*)$/.exec(part);
+          if (!m) continue;
+          const reg = +m[1]!;
+          if (reg === 0 || reg === 9 || reg === 10 || !regs[reg]) continue;
+          // the walker's business, not the domain's: linked-register ids and precision marks
+          const kernel = m[2]!.replace(/id=\d+([+-]\d+)?,?/, '').replace(/^P/, '').replace('scalar(,', 'scalar(');
+          compared++;
+          const mine = scalarStr(regs[reg]!);
+          if (kernel !== mine) differ.push(`program ${pi} insn ${i} (${prog[i]!.hex}) ${side} R${reg}: kernel ${kernel}, tsbpf ${mine}; before: ${before.map((b, j) => `R${j}=${b}`).join(' ')}`);
+        }
+      };
+      compare(printed.get(i), R, 'after');
+      if (taken.length > 0) {
+        assert.ok(takenLog.has(i), `program ${pi}: no taken-side state logged for the jump at ${i}`);
+        takenCompared++;
+        compare(takenLog.get(i), taken[0]!, 'taken');
       }
       if (stop) break;
     }
   });
   assert.ok(compared > 5000, `only ${compared} values compared`);
+  assert.ok(takenCompared > 300, `only ${takenCompared} taken sides compared`);
   assert.deepEqual(differ.slice(0, 5), []);
 });
