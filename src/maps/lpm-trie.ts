@@ -6,7 +6,8 @@
  *
  * - lookup: the longest stored prefix P with P.prefixlen <= key.prefixlen
  *   whose first P.prefixlen bits equal the key's (a program passes the full
- *   length for a longest-prefix match).
+ *   length for a longest-prefix match); nothing for a prefixlen above
+ *   max_prefixlen.
  * - update: prefixlen above max_prefixlen is EINVAL; an existing entry (same
  *   prefixlen, same leading bits) with BPF_NOEXIST is EEXIST; a new one with
  *   BPF_EXIST is ENOENT, and ENOSPC when max_entries are stored. The entry
@@ -121,6 +122,7 @@ export class LpmTrieMap implements BpfMapImpl {
 
   private findLongest(keyAddr: number): Entry | undefined {
     const limit = this.prefixlenAt(keyAddr);
+    if (limit > this.maxPrefixlen) return undefined;
     for (const len of this.lens) {
       if (len > limit) continue;
       const e = this.byPrefix.get(this.prefixId(keyAddr + 4, len));
