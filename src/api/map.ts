@@ -107,7 +107,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   static create<K = Uint8Array, V = Uint8Array>(sys: BpfSystem, spec: MapSpec, codecs: { key?: Codec<K>; value?: Codec<V> } = {}): BpfMap<K, V> {
     if (typeof spec !== 'object' || spec === null) throw new BpfError('EINVAL', `a map spec must be an object { type, keySize, valueSize, maxEntries }, got ${describe(spec)}`);
     if (typeof codecs !== 'object' || codecs === null) throw new BpfError('EINVAL', `codecs must be an object { key, value }, got ${describe(codecs)}`);
-    const mapType = mapTypeByName(spec.type, named(spec.type)).id;
+    const mapType = mapTypeByName(spec.type, named(spec.type), sys.profile).id;
     const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: mapType, key_size: spec.keySize, value_size: spec.valueSize, max_entries: spec.maxEntries });
     const m = sys.mapOf(fd);
     m.name = spec.name ?? '';

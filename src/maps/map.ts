@@ -20,8 +20,8 @@ import { BpfError, ERRNO } from '../errors.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import type { Region } from '../memory/address-space.js';
 import { BPF_MAP_TYPE } from '../isa/uapi.js';
-import type { Profile } from '../progs/profile.js';
-import { PROFILE_3_19 } from '../progs/profile.js';
+import type { Profile } from '../isa/profile.js';
+import { PROFILE_3_19 } from '../isa/profile.js';
 
 export { BPF_MAP_TYPE };
 

@@ -15,8 +15,8 @@
 import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import { uapiMapTypeId, uapiMapTypeName } from '../isa/uapi.js';
-import type { Profile } from '../progs/profile.js';
-import { introducedBy } from '../progs/profile.js';
+import type { Profile } from '../isa/profile.js';
+import { PROFILE_3_19, introducedBy } from '../isa/profile.js';
 import { ARRAY_MAP, PERCPU_ARRAY_MAP } from './array.js';
 import { HASH_MAP, LRU_HASH_MAP, LRU_PERCPU_HASH_MAP, PERCPU_HASH_MAP } from './hash.js';
 import { LPM_TRIE_MAP } from './lpm-trie.js';
@@ -58,23 +58,24 @@ export function unsupportedMapType(id: number, profile?: Profile): string {
   return name === undefined ? `unknown map type ${id} (${supported(profile)})` : `map type ${name} (${id}) is not supported (${supported(profile)})`;
 }
 
-/** The row of map type `id` under `profile` (any profile when absent); EINVAL naming the type otherwise. */
-export function mapTypeById(id: number, profile?: Profile): MapType {
+/** The row of map type `id` under `profile` (3.19 unless given); EINVAL naming the type otherwise. */
+export function mapTypeById(id: number, profile: Profile = PROFILE_3_19): MapType {
   const t = findMapType(id);
-  if (!t || (profile !== undefined && !introducedBy(t.since, profile))) throw new BpfError('EINVAL', unsupportedMapType(id, profile));
+  if (!t || !introducedBy(t.since, profile)) throw new BpfError('EINVAL', unsupportedMapType(id, profile));
   return t;
 }
 
 /**
- * The row of the map type called `name` (the API's and the CLI's spelling);
- * EINVAL otherwise, with `shown` as the message shows the name given.
+ * The row of the map type called `name` (the API's and the CLI's spelling)
+ * under `profile` (3.19 unless given); EINVAL otherwise, with `shown` as
+ * the message shows the name given.
  */
-export function mapTypeByName(name: unknown, shown = String(name)): MapType {
+export function mapTypeByName(name: unknown, shown = String(name), profile: Profile = PROFILE_3_19): MapType {
   const t = findMapTypeByName(name);
-  if (t) return t;
-  const id = typeof name === 'string' ? uapiMapTypeId(name) : undefined;
-  if (id !== undefined && id !== 0) throw new BpfError('EINVAL', unsupportedMapType(id));
-  throw new BpfError('EINVAL', `unknown map type ${shown} (${supported()})`);
+  if (t && introducedBy(t.since, profile)) return t;
+  const id = t?.id ?? (typeof name === 'string' ? uapiMapTypeId(name) : undefined);
+  if (id !== undefined && id !== 0) throw new BpfError('EINVAL', unsupportedMapType(id, profile));
+  throw new BpfError('EINVAL', `unknown map type ${shown} (${supported(profile)})`);
 }
 
 /** The name displays give map type `id`: its uapi name, implemented or not, else `type N`. */

@@ -13,8 +13,8 @@ import type { Region } from '../memory/address-space.js';
 import { HelperRegistry } from './helpers.js';
 import type { MemoryOptions } from '../memory/address-space.js';
 import { AddressSpace } from '../memory/address-space.js';
-import type { Profile } from '../progs/profile.js';
-import { PROFILE_3_19, PROFILES, findProfile } from '../progs/profile.js';
+import type { Profile } from '../isa/profile.js';
+import { PROFILE_3_19, PROFILES, findProfile } from '../isa/profile.js';
 
 /** simulated CPUs at most (the kernel's NR_CPUS is larger; this bounds per-CPU storage) */
 export const MAX_CPUS = 1024;
