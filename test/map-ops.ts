@@ -47,6 +47,24 @@ export function possibleCpus(): number {
 const unhex = (s: string): Uint8Array | null => (s === '-' ? null : Uint8Array.from(s.match(/../g) ?? [], (h) => parseInt(h, 16)));
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
+/**
+ * Object ids differ between the host kernel (global counters) and tsbpf:
+ * the answers of `I`, `L` and `X` lines with the ids named by the fd that
+ * `I fd` lines learnt them from (`0 id3`), so the two sides compare. (A
+ * sequence asks `I` of one kind of object: maps' and programs' ids are
+ * separate counters.)
+ */
+export function nameIds(lines: readonly string[], answers: readonly string[]): string[] {
+  const names = new Map<string, string>();
+  return answers.map((a, i) => {
+    const [c, fd] = lines[i]!.split(' ');
+    const m = /^0 ([0-9a-f]{8})$/.exec(a);
+    if (c === 'I' && m) names.set(m[1]!, `id${fd}`);
+    if (m && (c === 'I' || c === 'L' || c === 'X') && names.has(m[1]!)) return `0 ${names.get(m[1]!)}`;
+    return a;
+  });
+}
+
 /** tsbpf's side: the answer of one line, from `sys`. */
 export function tsbpfAnswer(sys: BpfSystem, line: string): string {
   const [c, ...p] = line.split(' ');
@@ -79,6 +97,14 @@ export function tsbpfAnswer(sys: BpfSystem, line: string): string {
       case 'Z':
         sys.close(n(0));
         return '0';
+      case 'P':
+        // r0 = 0; exit
+        return String(sys.bpf('BPF_PROG_LOAD', { prog_type: n(0), insns: Uint8Array.from([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]), insn_cnt: 2, license: 'GPL' }));
+      case 'I': {
+        const f = sys.fds().find((x) => x.fd === n(0));
+        if (!f) return String(-ERRNO.EBADF);
+        return `0 ${le32(f.id)}`;
+      }
       default:
         return `? ${line}`;
     }
@@ -117,36 +143,39 @@ export interface SeqSpec {
   valueSize: number;
   maxEntries: number;
   flags: number;
+  /** inner_map_fd */
+  inner?: number;
   /** bytes of a value on bpf(2) */
   sysValue: number;
   /** a random key (hex, or '-' for none) */
   key(r: () => number): string;
   ops: readonly string[];
+  /** objects made before the map (fds from 3 on); the map under test gets the next fd */
+  setup?: readonly string[];
+  /** a random value to update with (default: random bytes); fd maps give an fd */
+  value?(r: () => number): string;
 }
 
-/** The lines of one random sequence on `spec`: create (fd 3), then `count` operations. */
+/** The lines of one random sequence on `spec`: the setup, the map, `count` operations, and every fd closed. */
 export function randomSequence(spec: SeqSpec, seed: number, count: number): string[] {
   const r = rng(seed);
-  const lines = [`C ${spec.type} ${spec.keySize} ${spec.valueSize} ${spec.maxEntries} ${spec.flags} 0`];
-  const fd = 3;
-  const ks = Math.max(spec.keySize, 1);
+  const setup = spec.setup ?? [];
+  const fd = 3 + setup.filter((l) => l[0] === 'C' || l[0] === 'P').length;
+  const lines = [...setup, `C ${spec.type} ${spec.keySize} ${spec.valueSize} ${spec.maxEntries} ${spec.flags} ${spec.inner ?? 0}`];
   for (let i = 0; i < count; i++) {
     const op = pick(r, spec.ops);
     const key = spec.key(r);
     const flags = pick(r, [0, 0, 0, 1, 2, 2, 3]);
     switch (op) {
-      case 'U': lines.push(`U ${fd} ${key} ${bytes(r, spec.sysValue)} ${flags}`); break;
+      case 'U': lines.push(`U ${fd} ${key} ${spec.value ? spec.value(r) : bytes(r, spec.sysValue)} ${flags}`); break;
       case 'L': lines.push(`L ${fd} ${key} ${spec.sysValue}`); break;
       case 'X': lines.push(`X ${fd} ${key} ${spec.sysValue}`); break;
       case 'D': lines.push(`D ${fd} ${key}`); break;
       case 'N': lines.push(`N ${fd} ${r() < 0.25 ? '-' : key} ${spec.keySize}`); break;
-      case 'W': // a walk: get_next_key from no key, then from each key it gave (the answers' keys are not known here: from random keys)
-        lines.push(`N ${fd} - ${spec.keySize}`);
-        break;
       default: throw new Error(`op ${op}`);
     }
-    void ks;
   }
+  for (let f = fd; f >= 3; f--) lines.push(`Z ${f}`);
   return lines;
 }
 
@@ -172,9 +201,38 @@ export function specs(cpus: number): SeqSpec[] {
     { name: 'lru_percpu_hash', type: 10, keySize: 4, valueSize: 4, maxEntries: 128, flags: ZERO_SEED, sysValue: pcpu(4), key: u32key(12), ops: ['U', 'U', 'L', 'D', 'N', 'X'] },
     { name: 'lpm_trie', type: 11, keySize: 8, valueSize: 4, maxEntries: 12, flags: 1, sysValue: 4, key: lpmKey, ops: ['U', 'U', 'U', 'L', 'L', 'D', 'N', 'N', 'X'] },
     { name: 'queue', type: 22, keySize: 0, valueSize: 4, maxEntries: 4, flags: 0, sysValue: 4, key: (r) => (r() < 0.9 ? '-' : '00'), ops: ['U', 'U', 'L', 'X', 'X', 'D', 'N'] },
+    {
+      name: 'prog_array', type: 3, keySize: 4, valueSize: 4, maxEntries: 4, flags: 0, sysValue: 4, key: u32key(6), ops: ['U', 'U', 'L', 'D', 'N', 'X'],
+      // fds 3, 4: programs; 5: a map (EINVAL as a value); 99: not open (EBADF); 0: not a bpf object
+      setup: ['P 1', 'P 1', 'C 2 4 4 4 0 0', 'I 3', 'I 4'], value: (r) => le32(pick(r, [3, 3, 4, 4, 5, 99, 0])),
+    },
+    {
+      name: 'array_of_maps', type: 12, keySize: 4, valueSize: 4, maxEntries: 4, flags: 0, inner: 3, sysValue: 4, key: u32key(6), ops: ['U', 'U', 'L', 'D', 'N', 'X'],
+      // 3: the template, 4: another like it, 5 and 6: unlike it (max_entries, type)
+      setup: ['C 2 4 8 4 0 0', 'C 2 4 8 4 0 0', 'C 2 4 8 8 0 0', 'C 1 4 8 4 0 0', 'I 3', 'I 4'], value: (r) => le32(pick(r, [3, 4, 4, 5, 6, 99, 0])),
+    },
+    {
+      name: 'hash_of_maps', type: 13, keySize: 8, valueSize: 4, maxEntries: 3, flags: ZERO_SEED, inner: 3, sysValue: 4,
+      key: (r) => le32(Math.floor(r() * 5)) + '00000000', ops: ['U', 'U', 'L', 'D', 'N', 'X'],
+      // 3: the template (BPF_F_INNER_MAP: any max_entries), 4 and 5: like it, 6: unlike it (flags)
+      setup: ['C 2 4 8 4 4096 0', 'C 2 4 8 16 4096 0', 'C 2 4 8 4 4096 0', 'C 2 4 8 4 0 0', 'I 3', 'I 4', 'I 5'], value: (r) => le32(pick(r, [3, 4, 5, 5, 6, 99])),
+    },
+    {
+      name: 'ringbuf', type: 27, keySize: 0, valueSize: 0, maxEntries: 4096, flags: 0, sysValue: 0, key: (r) => (r() < 0.8 ? '-' : '00'),
+      ops: ['U', 'L', 'D', 'N', 'X'], value: () => '-',
+    },
     { name: 'stack', type: 23, keySize: 0, valueSize: 6, maxEntries: 3, flags: 0, sysValue: 6, key: (r) => (r() < 0.9 ? '-' : '00'), ops: ['U', 'U', 'L', 'X', 'X', 'D', 'N'] },
   ];
 }
+
+/** Template cases for maps of maps: each sequence alone on a fresh system. */
+export const INNER_CASES: readonly (readonly string[])[] = [
+  ['C 2 4 8 4 0 0', 'C 12 4 4 4 0 3', 'C 12 4 8 4 0 3', 'C 12 8 4 4 0 3', 'C 12 4 4 4 1 3', 'C 13 4 4 4 1 3', 'C 13 4 8 4 0 3'],
+  ['C 3 4 4 4 0 0', 'C 12 4 4 4 0 3', 'C 13 4 4 4 0 3'],
+  ['C 2 4 8 4 0 0', 'C 12 4 4 4 0 3', 'C 12 4 4 4 0 4', 'C 13 4 4 4 0 4'],
+  ['C 27 0 0 4096 0 0', 'C 12 4 4 4 0 3', 'C 22 0 4 4 0 0', 'C 13 4 4 4 0 5', 'C 6 4 4 4 0 0', 'C 12 4 4 4 0 7', 'C 11 8 4 4 1 0', 'C 12 4 4 4 0 9'],
+  ['P 1', 'C 12 4 4 4 0 3', 'C 2 4 4 4 0 0', 'C 3 4 4 4 0 0', 'I 3', 'U 5 00000000 04000000 0', 'U 5 00000000 03000000 0', 'L 5 00000000 4', 'U 5 00000000 03000000 0', 'L 5 00000000 4', 'Z 3', 'L 5 00000000 4', 'D 5 00000000', 'D 5 00000000'],
+];
 
 /** Create-time cases: each line alone on a fresh system (fd 3 when it succeeds). */
 export const CREATE_CASES: readonly string[] = [
@@ -191,6 +249,12 @@ export const CREATE_CASES: readonly string[] = [
   'C 11 8 4 4 0 0', 'C 11 8 4 4 1 0', 'C 11 4 4 4 1 0', 'C 11 5 4 4 1 0', 'C 11 260 4 4 1 0', 'C 11 261 4 4 1 0', 'C 11 8 0 4 1 0', 'C 11 8 4 0 1 0', 'C 11 8 4 4 3 0',
   // queue and stack: key_size 0
   'C 22 0 4 4 0 0', 'C 22 4 4 4 0 0', 'C 22 0 0 4 0 0', 'C 22 0 4 0 0 0', 'C 22 0 4 4 1 0', 'C 23 0 4 4 0 0', 'C 23 0 4 4 8 0',
+  // ringbuf: a power-of-2 multiple of the page
+  'C 27 0 0 4096 0 0', 'C 27 0 0 8192 0 0', 'C 27 0 0 12288 0 0', 'C 27 0 0 2048 0 0', 'C 27 4 0 4096 0 0', 'C 27 0 4 4096 0 0', 'C 27 0 0 4096 1 0', 'C 27 0 0 4096 4 0', 'C 27 0 0 0 0 0',
+  // prog_array: value_size 4, no program-side access flags, no mmap, no inner-map flag
+  'C 3 4 4 4 0 0', 'C 3 4 8 4 0 0', 'C 3 8 4 4 0 0', 'C 3 4 4 4 8 0', 'C 3 4 4 4 128 0', 'C 3 4 4 4 1024 0', 'C 3 4 4 4 4096 0', 'C 3 4 4 0 0 0',
+  // maps of maps: inner_map_fd 0 is no map
+  'C 12 4 4 4 0 0', 'C 13 4 4 4 0 0', 'C 12 4 4 4 0 99',
   // an unknown map type
   'C 99 4 4 4 0 0',
 ];

@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfSystem } from '../src/api/bpf.js';
-import { CREATE_CASES, buildMapOps, kernelAnswers, possibleCpus, randomSequence, specs, tsbpfAnswer } from './map-ops.js';
+import { CREATE_CASES, INNER_CASES, buildMapOps, kernelAnswers, nameIds, possibleCpus, randomSequence, specs, tsbpfAnswer } from './map-ops.js';
 
 const helper = buildMapOps();
 const skip = helper.exe ? false : helper.why!;
@@ -32,7 +32,7 @@ function compare(lines: readonly string[], kernel: readonly string[], tsbpf: rea
 
 const tsbpfAnswers = (lines: readonly string[]): string[] => {
   const sys = new BpfSystem({ profile: 'modern', cpus });
-  return lines.map((l) => tsbpfAnswer(sys, l));
+  return nameIds(lines, lines.map((l) => tsbpfAnswer(sys, l)));
 };
 
 test('map creation: every create-time case gives the host kernel\'s fd or errno', { skip }, () => {
@@ -45,6 +45,13 @@ test('map creation: every create-time case gives the host kernel\'s fd or errno'
   assert.deepEqual(mismatches, []);
 });
 
+test('maps of maps: inner map templates, and a prog array holding programs, as the host kernel', { skip }, () => {
+  for (const lines of INNER_CASES) {
+    const diff = compare(lines, nameIds(lines, kernelAnswers(helper.exe!, lines)), tsbpfAnswers(lines));
+    assert.equal(diff, undefined, diff);
+  }
+});
+
 for (const spec of specs(cpus)) {
   test(`${spec.name}: ${SEQUENCES} random sequences of ${OPS} commands agree with the host kernel (${cpus} CPUs)`, { skip }, () => {
     // one kernel process per type: all sequences in it, each on its own map (closed after)
@@ -52,9 +59,9 @@ for (const spec of specs(cpus)) {
     const starts: number[] = [];
     for (let s = 0; s < SEQUENCES; s++) {
       starts.push(all.length);
-      all.push(...randomSequence(spec, 1000 * spec.type + s, OPS), 'Z 3');
+      all.push(...randomSequence(spec, 1000 * spec.type + s, OPS));
     }
-    const kernel = kernelAnswers(helper.exe!, all);
+    const kernel = nameIds(all, kernelAnswers(helper.exe!, all));
     for (let s = 0; s < SEQUENCES; s++) {
       const lines = all.slice(starts[s], s + 1 < SEQUENCES ? starts[s + 1] : all.length);
       const k = kernel.slice(starts[s], starts[s]! + lines.length);

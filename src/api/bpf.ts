@@ -35,7 +35,7 @@ import { BpfError, InternalError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
 import { errnoName } from '../errors.js';
 import { createMap, mapTypeName } from '../maps/types.js';
-import type { BpfMapImpl, MapAttr, MapEnv } from '../maps/map.js';
+import type { BpfMapImpl, FdRef, MapAttr, MapEnv } from '../maps/map.js';
 import { BPF_F, isModern } from '../maps/map.js';
 import { installHelpers } from '../progs/helpers.js';
 import { Runtime } from '../runtime/runtime.js';
@@ -400,7 +400,7 @@ export class BpfSystem {
     }
     if (attr.mapType === 12 || attr.mapType === 13) {
       const fd = a['inner_map_fd'] ?? 0;
-      attr.inner = this.mapOf(fd).impl;
+      attr.inner = () => this.mapOf(fd).impl;
     }
     return name;
   }
@@ -452,7 +452,7 @@ export class BpfSystem {
       if (v !== 0) this.runtime.mem.u8.copyWithin(out, v, v + size);
     }
     if (r < 0) this.fail(r, r === -2 ? 'no such key' : r === -524 ? `${mapTypeName(impl.type)} maps do not support this command` : `error ${r}`);
-    const value = this.buffer(a, 'value', size);
+    const value = size === 0 && (a['value'] === undefined || a['value'] === null) ? new Uint8Array(0) : this.buffer(a, 'value', size);
     value.set(this.runtime.mem.u8.subarray(out, out + size));
     return 0;
   }
@@ -465,9 +465,15 @@ export class BpfSystem {
     const size = this.sysValueSize(impl);
     const k = this.stageKey(impl, a, size);
     const v = k + Math.max(impl.keySize, 1);
-    const value = this.buffer(a, 'value', size);
+    const value = size === 0 && (a['value'] === undefined || a['value'] === null) ? new Uint8Array(0) : this.buffer(a, 'value', size);
     this.runtime.mem.write(v, value.subarray(0, size));
-    const r = impl.sysUpdate ? impl.sysUpdate(k, v, flo, fhi) : impl.update(k, v, flo, fhi);
+    let r: number;
+    if (impl.fdUpdate && impl.fdKind) {
+      const fd = this.runtime.mem.view.getUint32(v, true);
+      r = impl.fdUpdate(k, () => this.fdRef(fd, impl.fdKind!), flo, fhi);
+    } else {
+      r = impl.sysUpdate ? impl.sysUpdate(k, v, flo, fhi) : impl.update(k, v, flo, fhi);
+    }
     if (r < 0) this.fail(r, r === -28 ? 'the map is full' : r === -524 ? `${mapTypeName(impl.type)} maps do not support this command` : updateMessage(r));
     return 0;
   }
@@ -492,6 +498,30 @@ export class BpfSystem {
     const out = this.buffer(a, 'next_key', impl.keySize);
     out.set(this.runtime.mem.u8.subarray(next, next + impl.keySize));
     return 0;
+  }
+
+  /**
+   * The reference a prog array or a map of maps takes to the object behind
+   * the fd in an update's value: EBADF when it is not open, EINVAL when it
+   * is not a `kind`. The map owns the reference from then on.
+   */
+  private fdRef(fd: number, kind: 'prog' | 'map'): FdRef {
+    const f = this.file(fd, 'value');
+    if (f.kind !== kind) throw new BpfError('EINVAL', `fd ${fd} is not a ${kind === 'prog' ? 'program' : 'map'}`);
+    this.hold(f);
+    let held = true;
+    return {
+      kind,
+      id: f.id,
+      map: f.kind === 'map' ? f.impl : undefined,
+      progType: f.kind === 'prog' ? f.prog.type.id : undefined,
+      object: f,
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.release(f);
+      },
+    };
   }
 
   /** BPF_MAP_FREEZE: from now on bpf(2) may read the map but not write it (programs still may). */

@@ -67,6 +67,8 @@ export interface HashKind {
   readonly name: string;
   readonly perCpu: boolean;
   readonly lru: boolean;
+  /** an update of an existing element writes in place (per-CPU maps; hash_of_maps since 6.7), keeping its place in the bucket */
+  readonly inPlace?: boolean;
 }
 const PLAIN: HashKind = { type: BPF_MAP_TYPE.HASH, name: 'hash', perCpu: false, lru: false };
 
@@ -431,8 +433,8 @@ export class HashMapBase implements BpfMapImpl {
     if (old < 0 && flagsLo === BPF_EXIST) return E.ENOENT;
     if (old < 0 && this.count >= this.maxEntries) return lru ? E.ENOMEM : E.E2BIG;
     const u8 = this.mem.u8;
-    if (old >= 0 && perCpu) {
-      // per-CPU values are updated in place: the element keeps its place in its bucket
+    if (old >= 0 && (perCpu || this.kind.inPlace)) {
+      // per-CPU values (and the kinds with inPlace) are updated in place: the element keeps its place in its bucket
       this.writeValue(old, valueAddr, allCpus, false);
       if (lru) this.touch(old);
       return 0;

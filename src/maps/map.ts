@@ -49,8 +49,31 @@ export interface MapAttr {
   valueSize: number;
   maxEntries: number;
   mapFlags: number;
-  /** maps of maps: the map inner_map_fd names, the template every inner map must match */
-  inner?: BpfMapImpl;
+  /**
+   * Maps of maps: the map inner_map_fd names, the template every inner map
+   * must match; resolved when the type's create() asks (after its own
+   * attribute checks, as the kernel's order of errors has it): EBADF or EINVAL.
+   */
+  inner?: () => BpfMapImpl;
+}
+
+/**
+ * What a prog array or a map of maps holds in an element: a reference to a
+ * program or a map (bpf.ts resolves the fd in the value to one). The map
+ * owns the reference from a successful update and releases it when the
+ * element is replaced or deleted, or the map is freed.
+ */
+export interface FdRef {
+  readonly kind: 'map' | 'prog';
+  /** the object's id: what a syscall lookup returns */
+  readonly id: number;
+  /** a map's implementation (maps of maps) */
+  readonly map?: BpfMapImpl;
+  /** a program's type number (prog arrays hold one type) */
+  readonly progType?: number;
+  /** the object itself (bpf.ts's MapObject or ProgObject), for the helpers that use it (bpf_tail_call) */
+  readonly object: unknown;
+  release(): void;
 }
 
 /** map_flags bits (uapi) */
@@ -129,6 +152,19 @@ export interface BpfMapImpl {
   push?(valueAddr: number, flagsLo: number, flagsHi: number): number;
   pop?(outAddr: number): number;
   peek?(outAddr: number): number;
+  /**
+   * Prog arrays and maps of maps: their values are fds of this kind on the
+   * syscall side (a syscall lookup gives the object's id as a u32).
+   */
+  readonly fdKind?: 'prog' | 'map';
+  /**
+   * The syscall update of an fd map: `resolve` turns the value's fd into a
+   * reference (throwing EBADF or EINVAL), called where the kernel resolves
+   * it among the type's checks. On success the map owns the reference.
+   */
+  fdUpdate?(keyAddr: number, resolve: () => FdRef, flagsLo: number, flagsHi: number): number;
+  /** The reference in the element of the key at keyAddr (bpf_tail_call's program, a map of maps' inner map). */
+  fdLookup?(keyAddr: number): FdRef | undefined;
   /**
    * The constants the JIT's inline lookup embeds (jit/maps.ts). A map type
    * without one still runs under the JIT, whose lookups then call the

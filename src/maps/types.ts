@@ -21,6 +21,8 @@ import { ARRAY_MAP, PERCPU_ARRAY_MAP } from './array.js';
 import { HASH_MAP, LRU_HASH_MAP, LRU_PERCPU_HASH_MAP, PERCPU_HASH_MAP } from './hash.js';
 import { LPM_TRIE_MAP } from './lpm-trie.js';
 import { QUEUE_MAP, STACK_MAP } from './queue-stack.js';
+import { RINGBUF_MAP } from './ringbuf.js';
+import { ARRAY_OF_MAPS_MAP, HASH_OF_MAPS_MAP, PROG_ARRAY_MAP } from './fd-maps.js';
 import type { BpfMapImpl, MapAttr, MapEnv, MapType } from './map.js';
 import { BPF_F, ONE_CPU } from './map.js';
 
@@ -34,6 +36,10 @@ export const MAP_TYPES = [
   LPM_TRIE_MAP,
   QUEUE_MAP,
   STACK_MAP,
+  RINGBUF_MAP,
+  PROG_ARRAY_MAP,
+  ARRAY_OF_MAPS_MAP,
+  HASH_OF_MAPS_MAP,
 ] as const;
 
 /** The names of the implemented map types ('hash' | 'array'). */

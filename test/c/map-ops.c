@@ -13,6 +13,8 @@
  *   X fd key value_len        lookup_and_delete   -> 0 value
  *   F fd                      freeze              -> 0
  *   Z fd                      close               -> 0
+ *   P prog_type               load "r0 = 0; exit" -> fd (for prog arrays)
+ *   I fd                      the object's id     -> 0 id (u32, little-endian hex)
  *
  * The process pins itself to CPU 0 first: the kernel's LRU lists and
  * per-CPU values depend on the CPU a syscall runs on, and tsbpf's syscall
@@ -87,6 +89,16 @@ int main(void) {
     } else if (c == 'F' && sscanf(line + 1, "%llu", &p[0]) == 1) {
       a.map_fd = p[0];
       answer(sys(BPF_MAP_FREEZE, &a), NULL, 0);
+    } else if (c == 'P' && sscanf(line + 1, "%llu", &p[0]) == 1) {
+      struct bpf_insn insns[2] = { { .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = 0, .imm = 0 }, { .code = BPF_JMP | BPF_EXIT } };
+      a.prog_type = p[0]; a.insns = (uintptr_t)insns; a.insn_cnt = 2; a.license = (uintptr_t)"GPL";
+      answer(sys(BPF_PROG_LOAD, &a), NULL, 0);
+    } else if (c == 'I' && sscanf(line + 1, "%llu", &p[0]) == 1) {
+      /* bpf_map_info and bpf_prog_info both start with u32 type, u32 id */
+      static uint32_t info[64];
+      memset(info, 0, sizeof info);
+      a.info.bpf_fd = p[0]; a.info.info_len = sizeof info; a.info.info = (uintptr_t)info;
+      answer(sys(BPF_OBJ_GET_INFO_BY_FD, &a), (unsigned char *)&info[1], 4);
     } else if (c == 'Z' && sscanf(line + 1, "%llu", &p[0]) == 1) {
       answer(close(p[0]) ? -errno : 0, NULL, 0);
     } else {
