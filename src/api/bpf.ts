@@ -45,7 +45,7 @@ import type { Engine, EngineName } from '../runtime/engine.js';
 import type { ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
 import type { BpfObject, LoadedProgram, MapObject, ProgObject } from './objects.js';
-import { describe } from './describe.js';
+import { describe, quote } from './describe.js';
 import { batchBytes, writeBatchDescriptor } from '../jit/batch.js';
 import { JitProgram } from '../jit/program.js';
 
@@ -396,7 +396,7 @@ export class BpfSystem {
     }
     const name = a['map_name'] ?? '';
     if (typeof name !== 'string' || name.length > MAP_NAME_MAX || !/^[A-Za-z0-9_.]*$/.test(name)) {
-      throw new BpfError('EINVAL', `map_name ${describe(name)} must be at most ${MAP_NAME_MAX} characters of [A-Za-z0-9_.]`);
+      throw new BpfError('EINVAL', `map_name ${typeof name === 'string' ? quote(name) : describe(name)} must be at most ${MAP_NAME_MAX} characters of [A-Za-z0-9_.]`);
     }
     if (attr.mapType === 12 || attr.mapType === 13) {
       const fd = a['inner_map_fd'] ?? 0;

@@ -182,8 +182,8 @@ export class HashMapBase implements BpfMapImpl {
     if (cap * 5 > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
     ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes + mirror, what, attr));
     this.what = `${kind.name} map at 0x${this.addr.toString(16)}`;
-    this.lruPrev = new Int32Array(kind.lru ? cap : 0);
-    this.lruNext = new Int32Array(kind.lru ? cap : 0);
+    this.lruPrev = new Int32Array(kind.lru ? cap : 0).fill(-1);
+    this.lruNext = new Int32Array(kind.lru ? cap : 0).fill(-1);
     this.mirrorAddr = this.base + bytes;
     this.heads = new Int32Array(this.nBuckets).fill(-1);
     this.next = new Int32Array(cap).fill(-1);

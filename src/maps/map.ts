@@ -165,6 +165,8 @@ export interface BpfMapImpl {
   fdUpdate?(keyAddr: number, resolve: () => FdRef, flagsLo: number, flagsHi: number): number;
   /** The reference in the element of the key at keyAddr (bpf_tail_call's program, a map of maps' inner map). */
   fdLookup?(keyAddr: number): FdRef | undefined;
+  /** ring buffers: the consumer, reading the submitted records in order (maps/ringbuf.ts) */
+  records?(): Uint8Array[];
   /**
    * The constants the JIT's inline lookup embeds (jit/maps.ts). A map type
    * without one still runs under the JIT, whose lookups then call the
