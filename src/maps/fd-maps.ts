@@ -79,7 +79,8 @@ export class FdArrayMap implements BpfMapImpl {
   readonly region: Region;
   readonly fdKind: 'prog' | 'map';
   private readonly mem: AddressSpace;
-  private readonly refs: (FdRef | undefined)[];
+  /** the occupied slots (a Map: max_entries may be large and mostly empty) */
+  private readonly refs = new Map<number, FdRef>();
   private readonly template: InnerTemplate | undefined;
   /** prog_array: the program type of its programs, once one was stored */
   private ownerType: number | undefined;
@@ -94,7 +95,8 @@ export class FdArrayMap implements BpfMapImpl {
     this.mem = mem;
     this.maxEntries = attr.maxEntries;
     this.mapFlags = attr.mapFlags;
-    this.refs = new Array<FdRef | undefined>(attr.maxEntries).fill(undefined);
+    // the kernel's array of pointers: 8 bytes an element, within the memory's budget
+    if (attr.maxEntries * 8 > mem.maxBytes) throw new BpfError('ENOMEM', `${name} map of ${attr.maxEntries} elements does not fit in memory`);
     // the header only: the elements are references, kept here
     ({ addr: this.addr, base: this.base } = allocMapStorage(mem, 8, `${name} map`, attr));
     this.region = { start: this.base, end: this.base, writable: false, name: `${name} map`, contains: () => false };
@@ -112,7 +114,7 @@ export class FdArrayMap implements BpfMapImpl {
 
   fdLookup(keyAddr: number): FdRef | undefined {
     const i = this.index(keyAddr);
-    return i < this.maxEntries ? this.refs[i] : undefined;
+    return i < this.maxEntries ? this.refs.get(i) : undefined;
   }
 
   sysLookup(keyAddr: number, outAddr: number): number {
@@ -143,8 +145,8 @@ export class FdArrayMap implements BpfMapImpl {
       }
       this.ownerType = ref.progType;
     }
-    const old = this.refs[i];
-    this.refs[i] = ref;
+    const old = this.refs.get(i);
+    this.refs.set(i, ref);
     old?.release();
     return 0;
   }
@@ -152,9 +154,9 @@ export class FdArrayMap implements BpfMapImpl {
   delete(keyAddr: number): number {
     const i = this.index(keyAddr);
     if (i >= this.maxEntries) return E.E2BIG;
-    const old = this.refs[i];
+    const old = this.refs.get(i);
     if (!old) return E.ENOENT;
-    this.refs[i] = undefined;
+    this.refs.delete(i);
     old.release();
     return 0;
   }
@@ -173,11 +175,9 @@ export class FdArrayMap implements BpfMapImpl {
   exitRun(): void {}
 
   free(): void {
-    for (let i = 0; i < this.refs.length; i++) {
-      const r = this.refs[i];
-      this.refs[i] = undefined;
-      r?.release();
-    }
+    const refs = [...this.refs.values()];
+    this.refs.clear();
+    for (const r of refs) r.release();
     this.mem.release(this.base);
     this.mem.release(this.addr);
   }
