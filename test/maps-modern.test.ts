@@ -11,8 +11,9 @@
 
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { BpfSystem } from '../src/api/bpf.js';
+import { BpfSystem, testRun } from '../src/api/bpf.js';
 import { BpfMap, u32, u64 } from '../src/api/map.js';
+import { assemble } from '../src/isa/index.js';
 import { BpfError } from '../src/errors.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { RingbufMap } from '../src/maps/ringbuf.js';
@@ -435,4 +436,53 @@ describe('prog_array and maps of maps', () => {
     assert.equal(sys.mapOf(big).refcnt, 1);
     assert.deepEqual(walk(sys, outer, 8), [[2, 0, 0, 0, 0, 0, 0, 0]]);
   });
+});
+
+describe('programs reach the new maps through the map helpers, in both engines', () => {
+  const counter = (fd: number, keyBytes: number[]): string => `
+    ${keyBytes.map((b, i) => `*(u8 *)(r10 -${16 - i}) = ${b}`).join('\n')}
+    r1 = map[fd:${fd}]
+    r2 = r10
+    r2 += -16
+    call 1
+    if r0 == 0x0 goto pc+4
+    r1 = *(u64 *)(r0 +0)
+    r1 += 1
+    *(u64 *)(r0 +0) = r1
+    r0 = 1
+    exit`;
+  const run = (sys: BpfSystem, insns: string, engine: 'interpreter' | 'jit', times: number): void => {
+    const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: assemble(insns), license: 'GPL' });
+    // one run, then a batch (the JIT's execBatch)
+    assert.equal(testRun(sys, fd, new Uint8Array(1), 1, engine).engine, engine);
+    if (times > 1) testRun(sys, fd, new Uint8Array(1), times - 1, engine);
+    sys.close(fd);
+  };
+
+  for (const engine of ['interpreter', 'jit'] as const) {
+    test(`${engine}: a percpu_array counts on the running CPU; lru_hash and lpm_trie lookups`, () => {
+      const sys = modern(2);
+      const pc = create(sys, 6, 4, 8, 2);
+      sys.runtime.cpu = 1;
+      run(sys, counter(pc, [1, 0, 0, 0]), engine, 3);
+      sys.runtime.cpu = 0;
+      run(sys, counter(pc, [1, 0, 0, 0]), engine, 1);
+      assert.deepEqual(lookup(sys, pc, le32(1), 16), [1, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0]);
+      // lru_hash: the program's lookups keep key 1 recent, so inserting 3 evicts 2
+      const lru = create(sys, 9, 4, 8, 2);
+      update(sys, lru, le32(1), le64(0));
+      update(sys, lru, le32(2), le64(0));
+      run(sys, counter(lru, [1, 0, 0, 0]), engine, 2);
+      update(sys, lru, le32(3), le64(0));
+      assert.deepEqual(walk(sys, lru, 4).map((k) => k[0]).sort(), [1, 3]);
+      assert.deepEqual(lookup(sys, lru, le32(1), 8), [2, 0, 0, 0, 0, 0, 0, 0]);
+      // lpm_trie: key 32 bits of 10.1.2.3 counts in 10.1.0.0/16
+      const lpm = create(sys, 11, 8, 8, 4, 1);
+      update(sys, lpm, Uint8Array.from([16, 0, 0, 0, 10, 1, 0, 0]), le64(0));
+      update(sys, lpm, Uint8Array.from([8, 0, 0, 0, 10, 0, 0, 0]), le64(0));
+      run(sys, counter(lpm, [32, 0, 0, 0, 10, 1, 2, 3]), engine, 5);
+      assert.deepEqual(lookup(sys, lpm, Uint8Array.from([16, 0, 0, 0, 10, 1, 0, 0]), 8), [5, 0, 0, 0, 0, 0, 0, 0]);
+      assert.deepEqual(lookup(sys, lpm, Uint8Array.from([8, 0, 0, 0, 10, 0, 0, 0]), 8), [0, 0, 0, 0, 0, 0, 0, 0]);
+    });
+  }
 });
