@@ -225,7 +225,16 @@ export function specs(cpus: number): SeqSpec[] {
   ];
 }
 
-/** Template cases for maps of maps: each sequence alone on a fresh system. */
+/**
+ * lru_hash of 8, ten new keys: both evict 1 and 2, the kernel in batches of
+ * target_free = clamp(8 / CPUs / 2, 1, 128), which is at most 2 from 2
+ * possible CPUs up (see maps/hash.ts): the orders agree there.
+ */
+export const LRU_CASE: readonly string[] = [
+  'C 9 4 4 8 0 0', ...Array.from({ length: 10 }, (_, k) => `U 3 ${le32(k + 1)} ${le32(k)} 0`), ...Array.from({ length: 10 }, (_, k) => `L 3 ${le32(k + 1)} 4`),
+];
+
+/** Fixed sequences, each alone on a fresh system: inner map templates, a prog array's references. */
 export const INNER_CASES: readonly (readonly string[])[] = [
   ['C 2 4 8 4 0 0', 'C 12 4 4 4 0 3', 'C 12 4 8 4 0 3', 'C 12 8 4 4 0 3', 'C 12 4 4 4 1 3', 'C 13 4 4 4 1 3', 'C 13 4 8 4 0 3'],
   ['C 3 4 4 4 0 0', 'C 12 4 4 4 0 3', 'C 13 4 4 4 0 3'],

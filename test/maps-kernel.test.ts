@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfSystem } from '../src/api/bpf.js';
-import { CREATE_CASES, INNER_CASES, buildMapOps, kernelAnswers, nameIds, possibleCpus, randomSequence, specs, tsbpfAnswer } from './map-ops.js';
+import { CREATE_CASES, INNER_CASES, LRU_CASE, buildMapOps, kernelAnswers, nameIds, possibleCpus, randomSequence, specs, tsbpfAnswer } from './map-ops.js';
 
 const helper = buildMapOps();
 const skip = helper.exe ? false : helper.why!;
@@ -50,6 +50,11 @@ test('maps of maps: inner map templates, and a prog array holding programs, as t
     const diff = compare(lines, nameIds(lines, kernelAnswers(helper.exe!, lines)), tsbpfAnswers(lines));
     assert.equal(diff, undefined, diff);
   }
+});
+
+test('lru_hash eviction where the kernel\'s batches and tsbpf\'s order agree (2 or more CPUs)', { skip: skip || (cpus < 2 && 'one possible CPU: the kernel evicts 4 at once') }, () => {
+  const diff = compare(LRU_CASE, kernelAnswers(helper.exe!, LRU_CASE), tsbpfAnswers(LRU_CASE));
+  assert.equal(diff, undefined, diff);
 });
 
 for (const spec of specs(cpus)) {
