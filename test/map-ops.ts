@@ -199,6 +199,10 @@ export function specs(cpus: number): SeqSpec[] {
     // LRU without eviction: far fewer keys than max_entries (the kernel evicts in batches; see maps/hash.ts)
     { name: 'lru_hash', type: 9, keySize: 4, valueSize: 8, maxEntries: 128, flags: ZERO_SEED, sysValue: 8, key: u32key(12), ops: ['U', 'U', 'L', 'D', 'N', 'X'] },
     { name: 'lru_percpu_hash', type: 10, keySize: 4, valueSize: 4, maxEntries: 128, flags: ZERO_SEED, sysValue: pcpu(4), key: u32key(12), ops: ['U', 'U', 'L', 'D', 'N', 'X'] },
+    // with eviction: many more keys than entries (the kernel's LRU lists, modelled in maps/lru.ts)
+    { name: 'lru_hash evicting', type: 9, keySize: 4, valueSize: 4, maxEntries: 8, flags: ZERO_SEED, sysValue: 4, key: u32key(24), ops: ['U', 'U', 'U', 'L', 'D', 'N', 'X'] },
+    { name: 'lru_hash evicting, 64', type: 9, keySize: 4, valueSize: 4, maxEntries: 64, flags: ZERO_SEED, sysValue: 4, key: u32key(120), ops: ['U', 'U', 'U', 'U', 'L', 'D', 'X'] },
+    { name: 'lru_percpu_hash evicting', type: 10, keySize: 4, valueSize: 4, maxEntries: 6, flags: ZERO_SEED, sysValue: pcpu(4), key: u32key(16), ops: ['U', 'U', 'U', 'L', 'D', 'N', 'X'] },
     { name: 'lpm_trie', type: 11, keySize: 8, valueSize: 4, maxEntries: 12, flags: 1, sysValue: 4, key: lpmKey, ops: ['U', 'U', 'U', 'L', 'L', 'D', 'N', 'N', 'X'] },
     { name: 'queue', type: 22, keySize: 0, valueSize: 4, maxEntries: 4, flags: 0, sysValue: 4, key: (r) => (r() < 0.9 ? '-' : '00'), ops: ['U', 'U', 'L', 'X', 'X', 'D', 'N'] },
     {
@@ -225,11 +229,7 @@ export function specs(cpus: number): SeqSpec[] {
   ];
 }
 
-/**
- * lru_hash of 8, ten new keys: both evict 1 and 2, the kernel in batches of
- * target_free = clamp(8 / CPUs / 2, 1, 128), which is at most 2 from 2
- * possible CPUs up (see maps/hash.ts): the orders agree there.
- */
+/** lru_hash of 8, ten new keys: 1 and 2 are evicted (with 2 CPUs, in one refill of target_free = 2; maps/lru.ts). */
 export const LRU_CASE: readonly string[] = [
   'C 9 4 4 8 0 0', ...Array.from({ length: 10 }, (_, k) => `U 3 ${le32(k + 1)} ${le32(k)} 0`), ...Array.from({ length: 10 }, (_, k) => `L 3 ${le32(k + 1)} 4`),
 ];

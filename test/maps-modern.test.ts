@@ -195,7 +195,7 @@ describe('per-CPU maps', () => {
 });
 
 describe('lru_hash', () => {
-  test('a full map evicts the least recently used: program lookups and updates refresh, syscall lookups do not', () => {
+  test('one CPU, 3 entries (refills of 1): the oldest unreferenced goes; a program\'s lookup marks an element, the syscall\'s does not', () => {
     const sys = modern();
     const fd = create(sys, 9, 4, 8, 3);
     const impl = sys.mapOf(fd).impl;
@@ -212,6 +212,15 @@ describe('lru_hash', () => {
     update(sys, fd, le32(5), le64(50));
     expectErr(() => update(sys, fd, le32(4), le64(0), 1), 'EEXIST', 'the key exists (BPF_NOEXIST)');
     assert.deepEqual(walk(sys, fd, 4).map((k) => k[0]).sort(), [4, 5]);
+  });
+
+  test('2 CPUs, 256 entries: 300 new keys evict the 64 oldest at once (target_free 64), as measured on 6.18', () => {
+    const sys = modern(2);
+    const fd = create(sys, 9, 4, 4, 256);
+    for (let k = 1; k <= 300; k++) update(sys, fd, le32(k), le32(k));
+    const keys = walk(sys, fd, 4).map((k) => new DataView(Uint8Array.from(k).buffer).getUint32(0, true)).sort((a, b) => a - b);
+    assert.equal(keys.length, 236);
+    assert.deepEqual([keys[0], keys[235]], [65, 300]);
   });
 
   test('lru_percpu_hash: BPF_EXIST on a full map evicts nothing', () => {

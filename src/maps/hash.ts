@@ -36,23 +36,14 @@
  *   in its bucket), and the syscall's lookup and update carry every CPU's
  *   value, as the kernel's bpf_percpu_hash_copy and _update.
  * - lru_hash and lru_percpu_hash (4.10): a full map evicts instead of
- *   failing. Modelled order: strict least-recently-used over the live
- *   elements, where a program's lookup and every insertion make an element
- *   the most recent and the syscall's lookup does not (the kernel's
- *   lookup_elem_sys does not set the reference bit). Where the kernel
- *   differs: it approximates recency with reference bits over active and
- *   inactive lists, and hands out free nodes through per-CPU lists refilled
- *   target_free = clamp(max_entries / possible CPUs / 2, 1, 128) at a time,
- *   evicting that many unreferenced oldest elements when none is free
- *   (measured on 6.18, 2 CPUs: 300 new keys into 256 entries leave 236, the
- *   64 oldest evicted at once, where tsbpf keeps 256, evicting one at a time;
- *   8 entries and 10 keys leave the same 8 in both). Nodes freed by deletes
- *   and replacements go back through those lists, so after deletes the kernel
- *   may evict while tsbpf, counting live elements, does not. As in the
- *   kernel, an lru_hash update takes its node before looking the key up, so
- *   an update of a full map evicts even when it then fails or replaces
- *   (lru_percpu_hash: unless the flags are BPF_EXIST), and max_entries are
- *   all the map has.
+ *   failing, in the kernel's order: its LRU lists are modelled node for
+ *   node (maps/lru.ts), with the syscall side on CPU 0 and a program on its
+ *   run's CPU. As in the kernel, an lru_hash update takes its node before
+ *   looking the key up, so an update that needs a node evicts even when it
+ *   then fails or replaces (lru_percpu_hash: unless the flags are
+ *   BPF_EXIST), a replacement marks the new node referenced, a program's
+ *   lookup marks its element, the syscall's lookup does not, and
+ *   max_entries nodes are all the map has.
  * Under the modern profile an update checks BPF_NOEXIST/BPF_EXIST before
  * the map's capacity (E2BIG), as kernels since 4.x do; 3.19 checks E2BIG first.
  */
@@ -66,6 +57,7 @@ import type { BpfMapImpl, JitHashLayout, MapAttr, MapEnv, MapType } from './map.
 import { BPF_EXIST, BPF_F, BPF_F_ACCESS_MASK, BPF_MAP_TYPE, BPF_NOEXIST, E, ONE_CPU, allocMapStorage, corruptMap, isModern, roundUp8, roundupPowOfTwo } from './map.js';
 import { MAX_BPF_STACK } from '../isa/opcodes.js';
 import { PCPU_MAX_VALUE } from './array.js';
+import { LruLists } from './lru.js';
 
 /** the variants of the hash map this file implements */
 export interface HashKind {
@@ -145,11 +137,8 @@ export class HashMapBase implements BpfMapImpl {
   private readonly what: string;
   private readonly env: MapEnv;
   private readonly modern: boolean;
-  /** LRU: the live elements from most to least recent (doubly linked, -1 ends) */
-  private lruHead = -1;
-  private lruTail = -1;
-  private readonly lruPrev: Int32Array;
-  private readonly lruNext: Int32Array;
+  /** the LRU variants' lists (maps/lru.ts) */
+  private readonly lru: LruLists | undefined;
 
   constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU, kind: HashKind = PLAIN) {
     if (attr.maxEntries === 0 || attr.keySize === 0 || attr.valueSize === 0) {
@@ -188,8 +177,7 @@ export class HashMapBase implements BpfMapImpl {
     if (cap * 5 > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
     ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes + mirror, what, attr));
     this.what = `${kind.name} map at 0x${this.addr.toString(16)}`;
-    this.lruPrev = new Int32Array(kind.lru ? cap : 0).fill(-1);
-    this.lruNext = new Int32Array(kind.lru ? cap : 0).fill(-1);
+    this.lru = kind.lru ? new LruLists(this.maxEntries, cap, env.cpus, (i) => this.evictElement(i), this.what) : undefined;
     this.mirrorAddr = this.base + bytes;
     this.heads = new Int32Array(this.nBuckets).fill(-1);
     this.next = new Int32Array(cap).fill(-1);
@@ -317,7 +305,7 @@ export class HashMapBase implements BpfMapImpl {
     const idx = this.find(keyAddr, this.hashOf(keyAddr));
     if (idx < 0) return 0;
     if (this.inRun) this.pinned[idx] = this.generation();
-    if (this.kind.lru) this.touch(idx);
+    this.lru?.setRef(idx);
     return this.elemAddr(idx) + this.keyRound + this.cpu() * this.valueRound;
   }
 
@@ -328,43 +316,73 @@ export class HashMapBase implements BpfMapImpl {
     return c >= 0 && c < this.ncpus ? c : 0;
   }
 
-  /** LRU: make idx the most recent (it may be new: unlinked). */
-  private touch(idx: number): void {
-    if (this.lruHead === idx) return;
-    this.lruUnlink(idx);
-    this.lruPrev[idx] = -1;
-    this.lruNext[idx] = this.lruHead;
-    if (this.lruHead >= 0) this.lruPrev[this.lruHead] = idx;
-    this.lruHead = idx;
-    if (this.lruTail < 0) this.lruTail = idx;
+  /** The CPU an LRU node is taken on: the run's (the syscall side's outside runs: 0), inside the machine's CPUs. */
+  private lruCpu(): number {
+    const c = this.env.cpu();
+    return c >= 0 && c < this.env.cpus ? c : 0;
   }
 
-  private lruUnlink(idx: number): void {
-    const p = this.lruPrev[idx]!;
-    const n = this.lruNext[idx]!;
-    if (p === -1 && n === -1 && this.lruHead !== idx) return; // not on the list
-    if (p >= 0) this.lruNext[p] = n;
-    else this.lruHead = n;
-    if (n >= 0) this.lruPrev[n] = p;
-    else this.lruTail = p;
-    this.lruPrev[idx] = -1;
-    this.lruNext[idx] = -1;
-  }
-
-  /** LRU: remove the least recent element, as the kernel's shrink would (see the file comment). */
-  private evictOne(): void {
-    const idx = this.lruTail;
-    if (idx < 0) return;
+  /** The LRU's del_from_htab: element idx leaves its bucket (evicted). */
+  private evictElement(idx: number): void {
     this.checkLink(idx, 0);
-    const e = this.elemAddr(idx);
     const hash = this.hashes[idx]!;
-    if (this.find(e, hash) !== idx) throw corruptMap(this.what, `LRU element ${idx} is not in its bucket`);
+    if (this.find(this.elemAddr(idx), hash) !== idx) throw corruptMap(this.what, `LRU element ${idx} is not in its bucket`);
     const bucket = hash & (this.nBuckets - 1);
     this.unlink(bucket, idx, this.prev);
     this.count--;
-    this.lruUnlink(idx);
     this.retire(idx);
     this.mirrorBucket(bucket);
+  }
+
+  /** An LRU update (htab_lru_map_update_elem, __htab_lru_percpu_map_update_elem). */
+  private lruUpdate(lru: LruLists, keyAddr: number, valueAddr: number, flagsLo: number, allCpus: boolean): number {
+    const perCpu = this.kind.perCpu;
+    let node = -1;
+    if (!perCpu || flagsLo !== BPF_EXIST) {
+      if (this.freeTop === 0) this.reclaim();
+      if (this.freeTop === 0) return E.ENOMEM;
+      node = this.freeStack[--this.freeTop]!;
+      if (!lru.pop(this.lruCpu(), node)) {
+        this.freeStack[this.freeTop++] = node;
+        return E.ENOMEM;
+      }
+    }
+    const giveBack = (r: number): number => {
+      if (node >= 0) {
+        lru.pushFree(node);
+        this.freeStack[this.freeTop++] = node;
+      }
+      return r;
+    };
+    const hash = this.hashOf(keyAddr);
+    const bucket = hash & (this.nBuckets - 1);
+    const old = this.find(keyAddr, hash);
+    const prev = this.prev;
+    if (old >= 0 && flagsLo === BPF_NOEXIST) return giveBack(E.EEXIST);
+    if (old < 0 && flagsLo === BPF_EXIST) return giveBack(E.ENOENT);
+    if (old >= 0 && perCpu) {
+      lru.setRef(old);
+      this.writeValue(old, valueAddr, allCpus, false);
+      return giveBack(0);
+    }
+    const u8 = this.mem.u8;
+    const e = this.elemAddr(node);
+    u8.copyWithin(e, keyAddr, keyAddr + this.keySize);
+    u8.fill(0, e + this.keySize, e + this.keyRound);
+    this.writeValue(node, valueAddr, allCpus, true);
+    this.hashes[node] = hash;
+    this.state[node] = LIVE;
+    this.linkHead(bucket, node);
+    if (old >= 0) {
+      lru.setRef(node);
+      this.unlink(bucket, old, prev < 0 ? node : prev);
+      lru.pushFree(old);
+      this.retire(old);
+    } else {
+      this.count++;
+    }
+    this.mirrorBucket(bucket);
+    return 0;
   }
 
   /** Unlink idx, whose predecessor is prev (-1: the head), from bucket b. */
@@ -427,9 +445,8 @@ export class HashMapBase implements BpfMapImpl {
   private updateFrom(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number, allCpus: boolean): number {
     if (flagsHi !== 0 || flagsLo >>> 0 > BPF_EXIST) return E.EINVAL;
     this.syncViews();
-    const { lru, perCpu } = this.kind;
-    // The kernel's LRU update takes its node first, evicting when none is free (lru_percpu_hash: not for BPF_EXIST).
-    if (lru && this.count >= this.maxEntries && (!perCpu || flagsLo !== BPF_EXIST)) this.evictOne();
+    if (this.lru) return this.lruUpdate(this.lru, keyAddr, valueAddr, flagsLo, allCpus);
+    const { perCpu } = this.kind;
     const hash = this.hashOf(keyAddr);
     const bucket = hash & (this.nBuckets - 1);
     const old = this.find(keyAddr, hash);
@@ -437,12 +454,11 @@ export class HashMapBase implements BpfMapImpl {
     if (!this.modern && old < 0 && this.count >= this.maxEntries) return E.E2BIG;
     if (old >= 0 && flagsLo === BPF_NOEXIST) return E.EEXIST;
     if (old < 0 && flagsLo === BPF_EXIST) return E.ENOENT;
-    if (old < 0 && this.count >= this.maxEntries) return lru ? E.ENOMEM : E.E2BIG;
+    if (old < 0 && this.count >= this.maxEntries) return E.E2BIG;
     const u8 = this.mem.u8;
     if (old >= 0 && (perCpu || this.kind.inPlace)) {
       // per-CPU values (and the kinds with inPlace) are updated in place: the element keeps its place in its bucket
       this.writeValue(old, valueAddr, allCpus, false);
-      if (lru) this.touch(old);
       return 0;
     }
     if (old >= 0 && !this.isPinned(old)) {
@@ -451,7 +467,6 @@ export class HashMapBase implements BpfMapImpl {
       this.writeValue(old, valueAddr, allCpus, false);
       this.unlink(bucket, old, prev);
       this.linkHead(bucket, old);
-      if (lru) this.touch(old);
       this.mirrorBucket(bucket);
       return 0;
     }
@@ -465,12 +480,10 @@ export class HashMapBase implements BpfMapImpl {
     this.hashes[idx] = hash;
     this.state[idx] = LIVE;
     this.linkHead(bucket, idx);
-    if (lru) this.touch(idx);
     if (old >= 0) {
       // `prev` was found before the new head went in; the old element's predecessor is unchanged
       // unless it was the head, which is now the new element.
       this.unlink(bucket, old, prev < 0 ? idx : prev);
-      if (lru) this.lruUnlink(old);
       this.retire(old);
     } else {
       this.count++;
@@ -487,7 +500,7 @@ export class HashMapBase implements BpfMapImpl {
     const bucket = hash & (this.nBuckets - 1);
     this.unlink(bucket, idx, this.prev);
     this.count--;
-    if (this.kind.lru) this.lruUnlink(idx);
+    this.lru?.pushFree(idx);
     this.retire(idx);
     this.mirrorBucket(bucket);
     return 0;
