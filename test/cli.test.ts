@@ -539,9 +539,9 @@ describe('bad input exits 2 with one error line', () => {
 
   // CLI.md: "Errors go to stderr as one line", usage errors included.
   const usageErrors: { name: string; args: () => string[]; includes: string }[] = [
-    { name: 'unknown option', args: () => ['run', file('a.s', MOV42_CONF), '--foo'], includes: "Unknown option '--foo'" },
+    { name: 'unknown option', args: () => ['run', file('a.s', MOV42_CONF), '--foo'], includes: "run: unknown option '--foo'; see 'tsbpf run --help'" },
     { name: 'missing option argument', args: () => ['run', file('a.s', MOV42_CONF), '--repeat'], includes: '--repeat' },
-    { name: 'wrong number of arguments', args: () => ['disasm'], includes: 'wrong number of arguments' },
+    { name: 'a missing argument', args: () => ['disasm'], includes: 'disasm: missing PROG (usage: tsbpf disasm PROG' },
     {
       name: '--data with --data-file',
       args: () => ['run', file('a.s', MOV42_CONF), '--data', '00', '--data-file', file('d.bin', bytes('00'))],
@@ -615,11 +615,11 @@ describe('conformance-plugin', () => {
   });
 
   for (const opt of ['--foo', '--profile']) {
-    test(`${opt} is rejected`, async () => {
+    test(`${opt} is rejected as a usage error, the program not run`, async () => {
       const r = await tsbpf(['conformance-plugin', opt], MOV42);
-      assert.equal(r.status, 1);
+      assert.equal(r.status, 2);
       assert.equal(r.stdout, '');
-      assert.equal(r.stderr, `Invalid arguments: ${opt}\n`);
+      assert.equal(r.stderr, `tsbpf: conformance-plugin: unknown option '${opt}'; see 'tsbpf conformance-plugin --help' (EINVAL)\n`);
     });
   }
 

@@ -8,8 +8,6 @@
  */
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import type { ParseArgsConfig } from 'node:util';
 import { BpfError } from '../errors.js';
 import { disasm } from '../isa/disasm.js';
 import { encode } from '../isa/instruction.js';
@@ -29,41 +27,10 @@ import { loadCollectionSpec } from '../loader/collection.js';
 import type { CliIo } from './io.js';
 import { mapTypeName } from '../maps/types.js';
 import { uapiHelperName } from '../isa/uapi.js';
+import { help, parseCommand } from './args.js';
+import type { CommandSpec, Parsed } from './args.js';
+import { ASM, BATCH, BENCH, COMMANDS, CONFORMANCE_PLUGIN, DISASM, FILTER, HELP_CMD, INSPECT, RUN, SHELL, USAGE, VERIFY } from './commands.js';
 
-
-const USAGE = `tsbpf: the Linux eBPF subsystem in TypeScript
-
-Usage:
-  tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]
-  tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count]   tcpdump -r with an eBPF or classic filter
-  tsbpf verify PROG [--log-level 0|1|2] [--json]   the 3.19 verifier's verdict and log
-  tsbpf disasm PROG            disassemble, in the kernel's verifier-log syntax
-  tsbpf asm FILE [-o OUT]      assemble to raw 8-byte instruction slots
-  tsbpf inspect FILE.o         sections, programs and maps of a clang-compiled object
-  tsbpf batch FILE [--json]    bpftool map commands, one per line, in one process
-  tsbpf shell                  the same, interactive
-  tsbpf conformance-plugin     the bpf_conformance plugin protocol
-  tsbpf bench                  the benchmark table (interpreter vs native C)
-
-PROG is detected from its content: assembly text (kernel verifier-log syntax
-or the bpf_conformance dialect), a JSON program spec ({"insns": [...]}),
-classic BPF as printed by tcpdump -dd or -ddd, or raw little-endian 8-byte
-instruction slots. "-" reads standard input. CAPTURE is pcap or pcapng.
-
-Options of run:
-  --data HEX         the packet of a socket filter, the 16-byte context of unspec
-  --pcap FILE        run once per packet of a capture, maps carried over
-  --data-file FILE   the same, from a file
-  --repeat N         run N times and report the mean time per run
-  --unverified       skip the verifier; run in the checked interpreter
-  --budget N         instruction budget per run with --unverified (default 1000000)
-  --engine NAME      jit (the default for verified programs), interpreter, or jit-hardened
-                     (the JIT checking every access, for untrusted programs, verified or not)
-  --section NAME     the program of an object to use (section or function name)
-  --cbpf             PROG is raw classic BPF (struct sock_filter bytes), for run, verify, disasm, filter
-  --json             one JSON object on stdout
-
-Environment: TSBPF_DEBUG=1 prints stack traces.`;
 
 /** A file's bytes, or standard input's for '-'. */
 export function readInput(path: string, io: CliIo): Uint8Array {
@@ -74,20 +41,21 @@ export function readInput(path: string, io: CliIo): Uint8Array {
   }
 }
 
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals: [min: number, max: number], usage: string) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    const msg = (e as Error).message;
-    const short = /^(Unknown option '[^']+'|Option '[^']+' argument missing)/.exec(msg)?.[1] ?? msg.split('\n')[0];
-    throw new CliError(`${short} (usage: ${usage})`, 2, 'EINVAL');
+/**
+ * The options and arguments of one command; undefined when -h/--help was
+ * given, after printing the command's help (the caller then returns 0).
+ */
+function parse(spec: CommandSpec, args: readonly string[], io: CliIo): Pick<Parsed, 'values' | 'positionals'> | undefined {
+  const p = parseCommand(spec, args);
+  if (p.help) {
+    io.stdout.write(help(spec));
+    return undefined;
   }
-  if (parsed.positionals.length < positionals[0] || parsed.positionals.length > positionals[1]) {
-    throw new CliError(`wrong number of arguments (usage: ${usage})`, 2, 'EINVAL');
-  }
-  return parsed;
+  return p;
 }
+
+/** A value option's string, or undefined. */
+const str = (values: Record<string, unknown>, name: string): string | undefined => values[name] as string | undefined;
 
 /** --engine: jit, interpreter, jit-hardened, or undefined for the default */
 function engineOption(values: Record<string, unknown>): EngineName | undefined {
@@ -105,7 +73,9 @@ function sourceOptions(values: Record<string, unknown>): { classic: boolean; sec
 }
 
 function cmdInspect(args: string[], io: CliIo): number {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } }, [1, 1], 'tsbpf inspect FILE.o [--json]');
+  const p = parse(INSPECT, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const file = positionals[0]!;
   const bytes = readInput(file, io);
   const elf = withContext(file, () => parseElf(bytes));
@@ -137,8 +107,9 @@ function withContext<T>(context: string, f: () => T): T {
 }
 
 function cmdAsm(args: string[], io: CliIo): number {
-  const usage = 'tsbpf asm FILE [-o OUT]';
-  const { values, positionals } = parse(args, { output: { type: 'string', short: 'o' } }, [1, 1], usage);
+  const p = parse(ASM, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const file = positionals[0]!;
   const text = new TextDecoder().decode(readInput(file, io));
   const bytes = withContext(file, () => encode(assemble(text)));
@@ -168,7 +139,9 @@ function annotateMaps(text: string, prog: ProgramInput): string {
 const DISASM_OPTIONS = { helperName: uapiHelperName };
 
 function cmdDisasm(args: string[], io: CliIo): number {
-  const { values, positionals } = parse(args, { cbpf: { type: 'boolean' }, section: { type: 'string' } }, [1, 1], 'tsbpf disasm PROG [--cbpf] [--section NAME]');
+  const p = parse(DISASM, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const file = positionals[0]!;
   const bytes = readInput(file, io);
   if (detectFormat(bytes) === 'elf' && values['section'] === undefined) {
@@ -199,36 +172,24 @@ function cmdDisasm(args: string[], io: CliIo): number {
 }
 
 async function cmdRun(args: string[], io: CliIo): Promise<number> {
-  const usage = 'tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]';
-  const { values, positionals } = parse(args, {
-    data: { type: 'string' },
-    'data-file': { type: 'string' },
-    pcap: { type: 'string' },
-    repeat: { type: 'string' },
-    budget: { type: 'string' },
-    engine: { type: 'string' },
-    unverified: { type: 'boolean' },
-    cbpf: { type: 'boolean' },
-    section: { type: 'string' },
-    json: { type: 'boolean' },
-  }, [1, 1], usage);
+  const usage = `tsbpf ${RUN.usage[0]!}`;
+  const p = parse(RUN, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const file = positionals[0]!;
   if ([values['data'], values['data-file'], values['pcap']].filter((v) => v !== undefined).length > 1) {
     throw new CliError(`--data, --data-file and --pcap are exclusive (usage: ${usage})`, 2, 'EINVAL');
   }
-  const count = (name: string, def: number): number => {
-    const v = values[name] as string | undefined;
-    if (v === undefined) return def;
-    if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
-      throw new CliError(`--${name} must be a positive integer, got '${v}'`, 2, 'EINVAL');
-    }
-    return Number(v);
-  };
+  // every option is checked before any input is read
+  const repeat = count(values, 'repeat', 1);
+  const budget = count(values, 'budget', 1_000_000);
   const engine = engineOption(values);
+  const pcap = str(values, 'pcap');
+  if (pcap !== undefined && values['repeat'] !== undefined) throw new CliError('--repeat does not apply to --pcap (each packet runs once)', 2, 'EINVAL');
+  oneStdin(file, str(values, 'data-file'), pcap);
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
-  if (values['pcap'] !== undefined) {
-    if (values['repeat'] !== undefined) throw new CliError('--repeat does not apply to --pcap (each packet runs once)', 2, 'EINVAL');
-    return runPcapCommand(prog, values['pcap'] as string, {
+  if (pcap !== undefined) {
+    return runPcapCommand(prog, pcap, {
       json: values['json'] === true,
       file,
       ...(engine === undefined ? {} : { engine }),
@@ -238,25 +199,35 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   if (values['data'] !== undefined) data = withContext('--data', () => parseHexData(values['data'] as string));
   if (values['data-file'] !== undefined) data = readInput(values['data-file'] as string, io);
   return runCommand(prog, data, {
-    repeat: count('repeat', 1),
-    budget: count('budget', 1_000_000),
+    repeat,
+    budget,
     unverified: values['unverified'] === true,
     ...(engine === undefined ? {} : { engine }),
     json: values['json'] === true,
     file,
-    dataContext: (values['data-file'] as string | undefined) ?? '--data',
+    dataContext: str(values, 'data-file') ?? '--data',
   }, io);
 }
 
+/** --repeat, --budget: a positive integer, or `def` when not given. */
+function count(values: Record<string, unknown>, name: string, def: number): number {
+  const v = str(values, name);
+  if (v === undefined) return def;
+  if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+    throw new CliError(`--${name} must be a positive integer, got '${v}'`, 2, 'EINVAL');
+  }
+  return Number(v);
+}
+
+/** Standard input can be read once: at most one of the inputs may be '-'. */
+function oneStdin(...inputs: (string | undefined)[]): void {
+  if (inputs.filter((i) => i === '-').length > 1) throw new CliError("standard input ('-') can be only one of the inputs", 2, 'EINVAL');
+}
+
 async function cmdFilter(args: string[], io: CliIo): Promise<number> {
-  const usage = 'tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count] [--engine interpreter|jit|jit-hardened]';
-  const { values, positionals } = parse(args, {
-    write: { type: 'string', short: 'w' },
-    count: { type: 'boolean' },
-    engine: { type: 'string' },
-    cbpf: { type: 'boolean' },
-    section: { type: 'string' },
-  }, [2, 2], usage);
+  const p = parse(FILTER, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const engine = engineOption(values);
   const [file, capture] = positionals as [string, string];
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
@@ -269,8 +240,9 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
 }
 
 function cmdVerify(args: string[], io: CliIo): number {
-  const usage = 'tsbpf verify PROG [--log-level 0|1|2] [--json]';
-  const { values, positionals } = parse(args, { 'log-level': { type: 'string' }, json: { type: 'boolean' }, cbpf: { type: 'boolean' }, section: { type: 'string' } }, [1, 1], usage);
+  const p = parse(VERIFY, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const level = (values['log-level'] as string | undefined) ?? '1';
   if (!/^[012]$/.test(level)) throw new CliError(`--log-level must be 0, 1 or 2, got '${level}'`, 2, 'EINVAL');
   const file = positionals[0]!;
@@ -279,7 +251,9 @@ function cmdVerify(args: string[], io: CliIo): number {
 }
 
 function cmdBatch(args: string[], io: CliIo): number {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } }, [1, 1], 'tsbpf batch FILE [--json]');
+  const p = parse(BATCH, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const file = positionals[0]!;
   const lines = new TextDecoder().decode(readInput(file, io)).split('\n');
   const session = new BatchSession();
@@ -298,7 +272,7 @@ function cmdBatch(args: string[], io: CliIo): number {
 }
 
 async function cmdShell(args: string[], io: CliIo): Promise<number> {
-  parse(args, {}, [0, 0], 'tsbpf shell');
+  if (!parse(SHELL, args, io)) return 0;
   const { createInterface } = await import('node:readline');
   const session = new BatchSession();
   const tty = io.stdin.isTTY === true;
@@ -361,9 +335,21 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     case undefined:
     case '-h':
     case '--help':
-    case 'help':
       io.stdout.write(USAGE + '\n');
       return cmd === undefined ? 2 : 0;
+    case 'help': {
+      const p = parse(HELP_CMD, rest, io);
+      if (!p) return 0;
+      const name = p.positionals[0];
+      if (name === undefined) {
+        io.stdout.write(USAGE + '\n');
+        return 0;
+      }
+      const spec = COMMANDS.find((c) => c.name === name);
+      if (!spec) throw new CliError(`help: unknown command '${name}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`, 2, 'EINVAL');
+      io.stdout.write(help(spec));
+      return 0;
+    }
     case '--version':
     case '-V': {
       const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -382,13 +368,17 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
       return cmdFilter(rest, io);
     case 'inspect':
       return cmdInspect(rest, io);
-    case 'conformance-plugin':
-      return conformancePlugin(rest, io);
+    case 'conformance-plugin': {
+      const p = parse(CONFORMANCE_PLUGIN, rest, io);
+      if (!p) return 0;
+      return conformancePlugin(p.positionals[0], p.values['jit'] === true, io);
+    }
     case 'batch':
       return cmdBatch(rest, io);
     case 'shell':
       return cmdShell(rest, io);
     case 'bench': {
+      if (!parse(BENCH, rest, io)) return 0;
       const { benchCommand } = await import('../bench/bench.js');
       return benchCommand(rest, (text) => io.stdout.write(text));
     }
