@@ -133,7 +133,7 @@ const BAD: [string[], string][] = [
   [['run', MISSING, '--engine', 'fast'], "tsbpf: --engine must be interpreter or jit, or jit-hardened for untrusted programs, got 'fast' (EINVAL)"],
   [['run', '-', '--data-file', '-'], "tsbpf: standard input ('-') can be only one of the inputs (EINVAL)"],
   [['run'], 'tsbpf: run: missing PROG (usage: tsbpf run PROG [--data HEX | --data-file FILE | --pcap CAPTURE] [--repeat N] [--json]) (EINVAL)'],
-  [['filter', MISSING], 'tsbpf: filter: missing CAPTURE (usage: tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count]) (EINVAL)'],
+  [['filter', MISSING], 'tsbpf: filter: missing CAPTURE (usage: tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count] [--json]) (EINVAL)'],
   [['filter', MISSING, 'a.pcap', '-w'], "tsbpf: filter: -w needs a value (OUT); see 'tsbpf filter --help' (EINVAL)"],
   [['asm', MISSING, 'b'], "tsbpf: asm: unexpected argument 'b' (usage: tsbpf asm FILE [-o OUT]) (EINVAL)"],
   [['verify', MISSING, '--log-level', '3'], "tsbpf: --log-level must be 0, 1 or 2, got '3' (EINVAL)"],

@@ -74,7 +74,7 @@ const BATCH = 256;
  * Each record of the capture through the runner, in batches, and then `f`
  * with its verdict, in order; a capture error comes after the packets before it.
  */
-async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, f: (p: Packet, verdict: number) => void): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
+async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, prog: string, oneByOne: boolean, f: (p: Packet, verdict: number) => void): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
   let isDirectory: boolean;
   try {
     isDirectory = statSync(file).isDirectory();
@@ -91,6 +91,24 @@ async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, f: (
   const stream = readCapture(file);
   const pending: Packet[] = [];
   const flush = (): void => {
+    if (oneByOne) {
+      // an unverified program may fault: run each packet alone, to name the one that did
+      const first = packets - pending.length;
+      pending.forEach((p, i) => {
+        const t0 = performance.now();
+        let verdict: number;
+        try {
+          verdict = runner.run(p.data, p.netOff);
+        } catch (e) {
+          if (e instanceof BpfError) throw new PacketFault(first + i + 1, `${prog}: packet ${first + i + 1}: ${e.message}`, e.code);
+          throw e;
+        }
+        ms += performance.now() - t0;
+        f(p, verdict);
+      });
+      pending.length = 0;
+      return;
+    }
     const t0 = performance.now();
     const verdicts = runner.runBatch(pending);
     ms += performance.now() - t0;
@@ -106,6 +124,10 @@ async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, f: (
       if (pending.length >= BATCH) flush();
     }
   } catch (e) {
+    if (e instanceof PacketFault) {
+      bar.done();
+      throw e;
+    }
     flush();
     bar.done();
     // not a capture at all: the error alone, as tcpdump when pcap_open_offline fails
@@ -118,24 +140,48 @@ async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, f: (
   return { packets, bytes, ms, wallMs: wall(), linkType: stream.info?.linkType };
 }
 
+/** A run-time fault of the program on one packet of the capture: exit 1 once the results before it are out. */
+export class PacketFault extends CliError {
+  constructor(readonly packet: number, message: string, errno: string) {
+    super(message, 1, errno);
+  }
+}
+
 export interface RunPcapOptions {
   json: boolean;
   file: string;
   engine?: EngineName;
+  /** load without the verifier, run in the checked interpreter */
+  unverified?: boolean;
+  /** instructions per run with --unverified */
+  budget?: number;
 }
 
 export async function runPcapCommand(prog: ProgramInput, capture: string, opts: RunPcapOptions, io: CliIo): Promise<number> {
   if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: --pcap runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
-  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { json: opts.json });
+  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { json: opts.json, verify: opts.unverified !== true, ...(opts.budget === undefined ? {} : { budget: opts.budget }) });
   const runner = new PacketRunner(sys, progFd, opts.engine);
   let accepted = 0;
   let lastVerdictSeen = false;
-  const r = await forEachPacket(capture, runner, io, (_p, verdict) => {
-    lastVerdictSeen = true;
-    if (verdict !== 0) accepted++;
-  });
-  // all 64 bits of the last packet's r0
-  const retval = lastVerdictSeen ? runner.lastRetval : 0n;
+  let r;
+  let retval = 0n;
+  let engineName: string;
+  try {
+    r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true, (_p, verdict) => {
+      lastVerdictSeen = true;
+      if (verdict !== 0) accepted++;
+    });
+    // all 64 bits of the last packet's r0
+    if (lastVerdictSeen) retval = runner.lastRetval;
+    engineName = runner.engineName;
+  } catch (e) {
+    if (e instanceof PacketFault && opts.json) {
+      io.stdout.write(JSON.stringify({ retval: null, code: e.errno, error: e.message.slice(opts.file.length + 2), packets: e.packet - 1, accepted }) + '\n');
+    }
+    throw e;
+  } finally {
+    runner.close();
+  }
   const durationNs = r.packets > 0 ? (r.ms * 1e6) / r.packets : 0;
   if (opts.json) {
     io.stdout.write(JSON.stringify({
@@ -144,7 +190,7 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
     }) + '\n');
   } else {
     io.stdout.write(`${style.bold('packets', io.stdout)} ${r.packets}, accepted ${accepted}, last retval 0x${retval.toString(16)}\n`);
-    io.stdout.write(`${style.bold('runs', io.stdout)}    ${formatNs(durationNs)} per packet (${runner.engineName})\n`);
+    io.stdout.write(`${style.bold('runs', io.stdout)}    ${formatNs(durationNs)} per packet (${engineName}${opts.unverified ? ', unverified' : ''})\n`);
     maps.forEach((m, i) => io.stdout.write(mapTable(prog.mapNames?.[i] ?? `map ${i}`, m, io.stdout)));
   }
   if (r.error) throw captureError(capture, r.error);
@@ -171,7 +217,11 @@ export interface FilterOptions {
   file: string;
   write?: string;
   count: boolean;
+  /** one JSON object per accepted packet; with count, one in all */
+  json?: boolean;
   engine?: EngineName;
+  unverified?: boolean;
+  budget?: number;
 }
 
 const two = (n: number): string => String(n).padStart(2, '0');
@@ -186,7 +236,7 @@ function timestamp(tsNs: bigint): string {
 
 export async function filterCommand(prog: ProgramInput, capture: string, opts: FilterOptions, io: CliIo): Promise<number> {
   if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: filter runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
-  const { sys, progFd } = loadInput(prog, opts.file, io);
+  const { sys, progFd } = loadInput(prog, opts.file, io, { verify: opts.unverified !== true, ...(opts.budget === undefined ? {} : { budget: opts.budget }) });
   const runner = new PacketRunner(sys, progFd, opts.engine);
   let out: number | undefined;
   let writer: PcapWriter | undefined;
@@ -210,7 +260,9 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
   };
   let r;
   try {
-    r = await forEachPacket(capture, runner, io, (p, keep) => {
+    let index = 0;
+    r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true, (p, keep) => {
+      index++;
       if (keep === 0) return;
       matched++;
       // a socket trims the packet to the length the filter returned
@@ -221,6 +273,9 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
           writeSync(output(), writer.header());
         }
         writeSync(output(), writer.record({ data, origLen: p.origLen, tsNs: p.tsNs }));
+      } else if (opts.json && !opts.count) {
+        lines.push(JSON.stringify({ packet: index, ts_ns: p.tsNs.toString(), len: p.data.length, orig_len: p.origLen, retval: keep, summary: summarize(data, p.linkType) }) + '\n');
+        if (lines.length >= 256) flush();
       } else if (!opts.count) {
         lines.push(`${timestamp(p.tsNs)} ${summarize(data, p.linkType)}\n`);
         if (lines.length >= 256) flush();
@@ -233,7 +288,7 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
     if (out !== undefined) closeSync(out);
     runner.close();
   }
-  if (opts.count) io.stdout.write(`${matched} packets\n`);
+  if (opts.count) io.stdout.write(opts.json ? JSON.stringify({ packets: r.packets, matched }) + '\n' : `${matched} packets\n`);
   // wall time: reading the capture included, as a user of tcpdump -r sees it
   if (r.packets > 0 || !r.error) io.stderr.write(`tsbpf: ${throughput(r.packets, r.bytes, r.wallMs, `; ${matched} matched`)}\n`);
   if (r.error) throw captureError(capture, r.error);

@@ -53,7 +53,7 @@ export const RUN: CommandSpec = {
 
 export const FILTER: CommandSpec = {
   name: 'filter',
-  usage: ['filter PROG CAPTURE [-w OUT.pcap] [--count]'],
+  usage: ['filter PROG CAPTURE [-w OUT.pcap] [--count] [--json]'],
   summary:
     'tcpdump -r with an eBPF or classic filter: run PROG over each packet of CAPTURE\n' +
     '(pcap or pcapng) and print the accepted ones, one tcpdump -nn line each, or write\n' +
@@ -64,6 +64,9 @@ export const FILTER: CommandSpec = {
   options: [
     { name: 'write', short: 'w', value: 'OUT', help: 'write the accepted packets as pcap' },
     { name: 'count', help: 'print only the number of accepted packets' },
+    { name: 'json', help: 'one JSON object per accepted packet (with --count: one object in all)' },
+    UNVERIFIED,
+    BUDGET,
     ENGINE,
     SECTION,
     CBPF,
@@ -88,7 +91,7 @@ export const VERIFY: CommandSpec = {
 
 export const DISASM: CommandSpec = {
   name: 'disasm',
-  usage: ['disasm PROG [--section NAME]'],
+  usage: ['disasm PROG [--section NAME] [--json]'],
   summary:
     "Disassemble PROG in the kernel's verifier-log syntax, one instruction per line.\n" +
     'Every program of an object unless --section picks one; classic BPF is shown as\n' +
@@ -96,10 +99,11 @@ export const DISASM: CommandSpec = {
   args: [PROG_ARG],
   positionals: [1, 1],
   options: [
+    { name: 'json', help: 'one JSON object on stdout: each instruction with its pc, opcode, bytes and text' },
     SECTION,
     CBPF,
   ],
-  examples: ['disasm examples/syn-filter.o'],
+  examples: ['disasm examples/syn-filter.o', 'disasm examples/flow-table.o --json'],
 };
 
 export const ASM: CommandSpec = {

@@ -10,7 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import { disasm } from '../isa/disasm.js';
-import { encode } from '../isa/instruction.js';
+import { encode, encodeSlots } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
 import { detectFormat, parseHexData, parseProgram } from './input.js';
 import type { ProgramInput } from './input.js';
@@ -22,6 +22,7 @@ import { CliError, fileError } from './cli-error.js';
 import type { EngineName } from '../api/bpf.js';
 import { filterCommand, runPcapCommand } from './capture.js';
 import { disassembleClassic } from '../cbpf/index.js';
+import type { SockFilter } from '../cbpf/index.js';
 import { parseElf } from '../elf/index.js';
 import { loadCollectionSpec } from '../loader/collection.js';
 import type { CliIo } from './io.js';
@@ -142,19 +143,26 @@ function cmdDisasm(args: string[], io: CliIo): number {
   const p = parse(DISASM, args, io);
   if (!p) return 0;
   const { values, positionals } = p;
+  const json = values['json'] === true;
   const file = positionals[0]!;
   const bytes = readInput(file, io);
   if (detectFormat(bytes) === 'elf' && values['section'] === undefined) {
     // every program of the object, each under its section and name
     const spec = withContext(file, () => loadCollectionSpec(bytes));
-    const parts = Object.values(spec.programs).map((p) => {
-      const prog = withContext(file, () => parseProgram(bytes, { classic: false, section: p.name }));
-      return `${p.section}/${p.name}:\n${annotateMaps(disasm(prog.insns, DISASM_OPTIONS), prog)}`;
-    });
-    io.stdout.write(parts.join('\n'));
+    const progs = Object.values(spec.programs).map((p) => ({ p, prog: withContext(file, () => parseProgram(bytes, { classic: false, section: p.name })) }));
+    if (json) {
+      io.stdout.write(JSON.stringify({ programs: progs.map(({ p, prog }) => ({ section: p.section, name: p.name, insns: insnsJson(prog) })) }) + '\n');
+      return 0;
+    }
+    io.stdout.write(progs.map(({ p, prog }) => `${p.section}/${p.name}:\n${annotateMaps(disasm(prog.insns, DISASM_OPTIONS), prog)}`).join('\n'));
     return 0;
   }
   const prog = withContext(file, () => parseProgram(bytes, sourceOptions(values)));
+  if (json) {
+    const classic = prog.classic?.map((f, pc) => ({ pc, code: f.code, jt: f.jt, jf: f.jf, k: f.k, text: classicText(prog.classic!, pc) }));
+    io.stdout.write(JSON.stringify({ ...(classic ? { classic } : {}), insns: insnsJson(prog) }) + '\n');
+    return 0;
+  }
   let text = disasm(prog.insns, DISASM_OPTIONS);
   if (prog.mapNames) {
     text = annotateMaps(text, prog);
@@ -169,6 +177,35 @@ function cmdDisasm(args: string[], io: CliIo): number {
     io.stdout.write(text);
   }
   return 0;
+}
+
+/**
+ * disasm --json: each instruction as {pc, code, hex, text}, code the opcode
+ * byte, hex its slots'
+ * bytes (32 digits for an ld_imm64), `map` naming the map an object's
+ * ld_imm64 refers to. The text is the disassembler's, so the two outputs agree.
+ */
+function insnsJson(prog: ProgramInput): { pc: number; code: number; hex: string; text: string; map?: string }[] {
+  const bytes = encodeSlots(prog.slots);
+  const names = new Map(prog.fixups.map(([slot, i, off]) => [slot, `${prog.mapNames?.[i] ?? `map${i}`}${off === undefined ? '' : `+${off}`}`]));
+  const lines = disasm(prog.insns, DISASM_OPTIONS).split('\n').filter((l) => l !== '');
+  const parsed = lines.map((l) => /^(\d+): \(([0-9a-f]{2})\) (.*)$/.exec(l));
+  return parsed.map((m, i) => {
+    const pc = m ? Number(m[1]) : i;
+    const next = parsed[i + 1];
+    const end = next ? Number(next[1]) : prog.slots.length;
+    const hex = Buffer.from(bytes.subarray(pc * 8, end * 8)).toString('hex');
+    const out: { pc: number; code: number; hex: string; text: string; map?: string } = { pc, code: parseInt(m ? m[2]! : hex.slice(0, 2), 16), hex, text: m ? m[3]! : lines[i]! };
+    const map = names.get(pc);
+    if (map !== undefined) out.map = map;
+    return out;
+  });
+}
+
+/** One classic instruction as tcpdump -d prints it, without the (NNN) index and padding. */
+function classicText(filter: readonly SockFilter[], pc: number): string {
+  const line = disassembleClassic(filter).split('\n')[pc]!;
+  return line.replace(/^\(\d+\) /, '').replace(/\s+/g, ' ').trim();
 }
 
 async function cmdRun(args: string[], io: CliIo): Promise<number> {
@@ -186,12 +223,15 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   const engine = engineOption(values);
   const pcap = str(values, 'pcap');
   if (pcap !== undefined && values['repeat'] !== undefined) throw new CliError('--repeat does not apply to --pcap (each packet runs once)', 2, 'EINVAL');
+  budgetNeedsUnverified(values);
   oneStdin(file, str(values, 'data-file'), pcap);
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
   if (pcap !== undefined) {
     return runPcapCommand(prog, pcap, {
       json: values['json'] === true,
       file,
+      unverified: values['unverified'] === true,
+      budget,
       ...(engine === undefined ? {} : { engine }),
     }, io);
   }
@@ -219,6 +259,11 @@ function count(values: Record<string, unknown>, name: string, def: number): numb
   return Number(v);
 }
 
+/** A budget bounds the runs of unverified programs; a verified one has none to bound. */
+function budgetNeedsUnverified(values: Record<string, unknown>): void {
+  if (values['budget'] !== undefined && values['unverified'] !== true) throw new CliError('--budget applies to --unverified runs (a verified program needs no budget)', 2, 'EINVAL');
+}
+
 /** Standard input can be read once: at most one of the inputs may be '-'. */
 function oneStdin(...inputs: (string | undefined)[]): void {
   if (inputs.filter((i) => i === '-').length > 1) throw new CliError("standard input ('-') can be only one of the inputs", 2, 'EINVAL');
@@ -229,12 +274,20 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
   if (!p) return 0;
   const { values, positionals } = p;
   const engine = engineOption(values);
+  const budget = count(values, 'budget', 1_000_000);
+  budgetNeedsUnverified(values);
+  const write = str(values, 'write');
+  if (values['json'] === true && write !== undefined) throw new CliError('--json and -w are exclusive: -w writes the packets, --json prints them', 2, 'EINVAL');
   const [file, capture] = positionals as [string, string];
+  oneStdin(file, capture);
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
   return filterCommand(prog, capture, {
     file,
     count: values['count'] === true,
-    ...(values['write'] === undefined ? {} : { write: values['write'] as string }),
+    json: values['json'] === true,
+    unverified: values['unverified'] === true,
+    budget,
+    ...(write === undefined ? {} : { write }),
     ...(engine === undefined ? {} : { engine }),
   }, io);
 }
