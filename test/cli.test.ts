@@ -67,10 +67,11 @@ async function runJson(args: string[]): Promise<RunJson> {
   const out = await ok(['run', ...args, '--json']);
   assert.ok(out.endsWith('\n') && out.indexOf('\n') === out.length - 1, `one JSON line: ${out}`);
   const j = JSON.parse(out) as RunJson;
-  assert.deepEqual(Object.keys(j).sort(), ['duration_ns', 'maps', 'retval', 'runs']);
+  assert.deepEqual(Object.keys(j).sort(), ['duration_ns', 'map_dump', 'maps', 'retval', 'runs']);
   assert.equal(typeof j.duration_ns, 'number');
   assert.ok(Number.isFinite(j.duration_ns) && j.duration_ns >= 0, `duration_ns ${j.duration_ns}`);
   assert.deepEqual(j.maps, []);
+  assert.deepEqual((j as unknown as { map_dump: unknown[] }).map_dump, []);
   return j;
 }
 

@@ -19,14 +19,12 @@ import type { EngineName } from '../api/bpf.js';
 import { PacketRunner } from '../api/packets.js';
 import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
 import type { Packet } from '../pcap/index.js';
-import type { BpfMap } from '../api/map.js';
 import type { ProgramInput } from './input.js';
-import { findMapType, mapTypeName } from '../maps/types.js';
 import { findProgTypeByName } from '../progs/types.js';
 import { CliError, fileError } from './cli-error.js';
-import { loadInput, mapEntriesSorted, retvalJson, formatNs } from './run.js';
+import { loadInput, mapsJson, retvalJson, formatNs } from './run.js';
+import { mapDumpText } from './map-view.js';
 import { style } from './style.js';
-import type { Styled } from './style.js';
 import type { CliIo, CliOutput } from './io.js';
 
 export interface Progress {
@@ -186,12 +184,12 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   if (opts.json) {
     io.stdout.write(JSON.stringify({
       retval: retvalJson(retval), duration_ns: Math.round(durationNs * 10) / 10, runs: r.packets,
-      maps: maps.map(mapEntriesSorted), packets: r.packets, accepted,
+      ...mapsJson(maps), packets: r.packets, accepted,
     }) + '\n');
   } else {
     io.stdout.write(`${style.bold('packets', io.stdout)} ${r.packets}, accepted ${accepted}, last retval 0x${retval.toString(16)}\n`);
     io.stdout.write(`${style.bold('runs', io.stdout)}    ${formatNs(durationNs)} per packet (${engineName}${opts.unverified ? ', unverified' : ''})\n`);
-    maps.forEach((m, i) => io.stdout.write(mapTable(prog.mapNames?.[i] ?? `map ${i}`, m, io.stdout)));
+    for (const m of maps) io.stdout.write(mapDumpText(m.name, m));
   }
   if (r.error) throw captureError(capture, r.error);
   return 0;
@@ -199,18 +197,6 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
 
 function captureError(file: string, e: BpfError): CliError {
   return new CliError(`${file}: ${e.message.replace(/^capture: /, '')}`, 2, e.code);
-}
-
-/** A map as a table for the terminal: its entries (non-zero values only for an array), keys ascending. */
-export function mapTable(name: string, m: BpfMap, out: Styled): string {
-  const all = mapEntriesSorted(m);
-  const dense = findMapType(m.type)?.dense === true;
-  const rows = dense ? all.filter((e) => /[^0]/.test(e.value)) : all;
-  const group = (h: string): string => (h.match(/.{1,8}/g) ?? []).join(' ');
-  const keys = rows.map((r) => group(r.key));
-  const width = Math.max(3, ...keys.map((k) => k.length));
-  const head = `${style.bold(name, out)} (${mapTypeName(m.type)}, key ${m.keySize}B, value ${m.valueSize}B, ${all.length}${dense ? ` entries, ${rows.length} non-zero` : ' entries'})\n`;
-  return head + `  ${'key'.padEnd(width)}  value\n` + rows.map((r, i) => `  ${keys[i]!.padEnd(width)}  ${group(r.value)}\n`).join('');
 }
 
 export interface FilterOptions {

@@ -12,7 +12,6 @@ import type { EngineName } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
 import { Program } from '../api/program.js';
 import type { ProgTypeName } from '../progs/types.js';
-import { mapTypeName } from '../maps/types.js';
 import type { MapTypeName } from '../maps/types.js';
 import { encodeSlots } from '../isa/instruction.js';
 import { linkMapRefs } from '../loader/collection.js';
@@ -20,6 +19,8 @@ import type { ProgramInput } from './input.js';
 import { CliError } from './cli-error.js';
 import type { CliIo, CliOutput } from './io.js';
 import { style } from './style.js';
+import { mapDumpJson, mapDumpText } from './map-view.js';
+import type { MapDumpJson } from './map-view.js';
 
 export interface RunOptions {
   repeat: number;
@@ -70,7 +71,7 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
   if (budget !== undefined) sys.unverifiedBudget = budget;
   const maps = prog.maps.map((m, i) => {
     try {
-      return BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name: `map${i}` });
+      return BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name: mapName(prog, i) });
     } catch (e) {
       if (e instanceof BpfError) throw new CliError(`${file}: maps[${i}]: ${e.message}`, 2, e.code);
       throw e;
@@ -114,6 +115,19 @@ export function highlightLog(log: string, out: CliOutput): string {
     .join('\n') + '\n';
 }
 
+/** A map's name in output: the object's name for it, `map0`, `map1`... for a spec's. */
+export function mapName(prog: ProgramInput, i: number): string {
+  return prog.mapNames?.[i] ?? `map${i}`;
+}
+
+/**
+ * The maps after a run in --json: `maps` (CLI.md's contract: each map's
+ * entries, keys ascending) and `map_dump` (the named view of map-view.ts).
+ */
+export function mapsJson(maps: BpfMap[]): { maps: { key: string; value: string }[][]; map_dump: MapDumpJson[] } {
+  return { maps: maps.map(mapEntriesSorted), map_dump: maps.map((m) => mapDumpJson(m.name, m)) };
+}
+
 /** Entries of a map, keys ascending as bytes, as CLI.md's `maps` output. */
 export function mapEntriesSorted(m: BpfMap): { key: string; value: string }[] {
   return [...m.entries()]
@@ -135,9 +149,8 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
     throw e;
   }
   const r0 = result.retval;
-  const mapDumps = maps.map(mapEntriesSorted);
   if (opts.json) {
-    io.stdout.write(JSON.stringify({ retval: retvalJson(r0), duration_ns: Math.round(result.durationNs * 10) / 10, runs: result.runs, maps: mapDumps }) + '\n');
+    io.stdout.write(JSON.stringify({ retval: retvalJson(r0), duration_ns: Math.round(result.durationNs * 10) / 10, runs: result.runs, ...mapsJson(maps) }) + '\n');
     return 0;
   }
   const signed = BigInt.asIntN(64, r0);
@@ -150,14 +163,9 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
     ? `${loaded.verified ? 'verified' : 'unverified'}, hardened WebAssembly JIT`
     : `${loaded.interpreter.executed} insns in the last run, ${loaded.verified ? 'verified, interpreter' : 'unverified, checked interpreter'}`;
   io.stdout.write(`${style.bold('runs', io.stdout)}    ${result.runs} × ${formatNs(result.durationNs)} (${how})\n`);
-  maps.forEach((m, i) => {
-    io.stdout.write(`${style.bold(`map ${i}`, io.stdout)}   ${mapTypeName(m.type)} key ${m.keySize} value ${m.valueSize} entries ${m.maxEntries}\n`);
-    for (const e of mapDumps[i]!) io.stdout.write(`  key: ${spaced(e.key)}  value: ${spaced(e.value)}\n`);
-  });
+  for (const m of maps) io.stdout.write(mapDumpText(m.name, m));
   return 0;
 }
-
-const spaced = (h: string): string => (h.match(/../g) ?? []).join(' ');
 
 export function formatNs(ns: number): string {
   if (ns < 1000) return `${ns.toFixed(1)} ns`;
