@@ -6,7 +6,7 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -106,7 +106,9 @@ for (const spec of COMMANDS) {
         t.skip('examples/script.txt is added with the README examples');
         return;
       }
-      const r = await tsbpf(words);
+      // `< FILE`: the file on standard input
+      const lt = words.indexOf('<');
+      const r = lt < 0 ? await tsbpf(words) : await tsbpf(words.slice(0, lt), new Uint8Array(readFileSync(words[lt + 1]!)));
       assert.equal(r.status, 0, r.stderr);
     });
   }

@@ -13,7 +13,7 @@
  * way the exit status is 2 (tcpdump says 1).
  */
 
-import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, statSync, writeSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import type { EngineName } from '../api/bpf.js';
 import { PacketRunner } from '../api/packets.js';
@@ -72,22 +72,32 @@ const BATCH = 256;
  * Each record of the capture through the runner, in batches, and then `f`
  * with its verdict, in order; a capture error comes after the packets before it.
  */
-async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, prog: string, oneByOne: boolean, f: (p: Packet, verdict: number) => void): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
-  let isDirectory: boolean;
-  try {
-    isDirectory = statSync(file).isDirectory();
-  } catch (e) {
-    throw fileError(file, e);
+async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, prog: string, oneByOne: boolean, f: (p: Packet, verdict: number) => void, idle: () => void = () => {}): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
+  if (file !== '-') {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(file).isDirectory();
+    } catch (e) {
+      throw fileError(file, e);
+    }
+    if (isDirectory) throw new CliError(`${file}: is a directory`, 2, 'EISDIR');
   }
-  if (isDirectory) throw new CliError(`${file}: is a directory`, 2, 'EISDIR');
-  const bar = progress(file, io.stderr);
+  // no progress bar on a stream: there is no total to measure against
+  const bar = progress(file, file === '-' ? { write: () => undefined } : io.stderr);
   let packets = 0;
   let bytes = 0;
   let ms = 0;
   const wall0 = performance.now();
   const wall = (): number => performance.now() - wall0;
-  const stream = readCapture(file);
   const pending: Packet[] = [];
+  // Whenever the reader has handed over every whole packet it holds and waits
+  // for more input, the packets read so far are run and their output written:
+  // on a live pipe (tcpdump -U -w - | tsbpf filter F -) each packet shows as it
+  // arrives; on a file, batches merely end at read boundaries.
+  const stream = readCapture(whenWaiting(captureChunks(file, io), () => {
+    flush();
+    idle();
+  }));
   const flush = (): void => {
     if (oneByOne) {
       // an unverified program may fault: run each packet alone, to name the one that did
@@ -195,6 +205,35 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   return 0;
 }
 
+/** The bytes of a capture: standard input for '-' (as it arrives), else the file. */
+function captureChunks(file: string, io: CliIo): AsyncIterable<Uint8Array> {
+  if (file === '-') return io.stdin.chunks ? io.stdin.chunks() : once(io.stdin.readAll());
+  return fileChunks(file);
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
+
+async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  } catch (e) {
+    throw fileError(path, e);
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** `source`, calling `waiting` each time its reader asks for a chunk after the first. */
+async function* whenWaiting(source: AsyncIterable<Uint8Array>, waiting: () => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    yield chunk;
+    waiting();
+  }
+}
+
 function captureError(file: string, e: BpfError): CliError {
   return new CliError(`${file}: ${e.message.replace(/^capture: /, '')}`, 2, e.code);
 }
@@ -205,6 +244,8 @@ export interface FilterOptions {
   count: boolean;
   /** one JSON object per accepted packet; with count, one in all */
   json?: boolean;
+  /** write each packet's line as soon as it is decided (tcpdump -l) */
+  lineBuffered?: boolean;
   engine?: EngineName;
   unverified?: boolean;
   budget?: number;
@@ -221,6 +262,7 @@ function timestamp(tsNs: bigint): string {
 }
 
 export async function filterCommand(prog: ProgramInput, capture: string, opts: FilterOptions, io: CliIo): Promise<number> {
+  if (opts.write === '-' && io.stdout.isTTY) throw new CliError('-w -: standard output is a terminal; redirect it to a file or a pipe', 2, 'EINVAL');
   if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: filter runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
   const { sys, progFd } = loadInput(prog, opts.file, io, { verify: opts.unverified !== true, ...(opts.budget === undefined ? {} : { budget: opts.budget }) });
   const runner = new PacketRunner(sys, progFd, opts.engine);
@@ -228,7 +270,12 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
   let writer: PcapWriter | undefined;
   // -w is opened once the capture has opened, as tcpdump does: a capture
   // that does not open leaves the output file untouched
-  const output = (): number => {
+  const emit = (bytes: Uint8Array): void => {
+    // -w -: the capture on standard output, for the next command of a pipeline
+    if (opts.write === '-') {
+      io.stdout.write(bytes);
+      return;
+    }
     if (out === undefined) {
       try {
         out = openSync(opts.write!, 'w');
@@ -236,7 +283,7 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
         throw fileError(opts.write!, e);
       }
     }
-    return out;
+    writeSync(out, bytes);
   };
   let matched = 0;
   const lines: string[] = [];
@@ -256,19 +303,19 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
       if (opts.write !== undefined) {
         if (!writer) {
           writer = new PcapWriter(p.linkType, { nanos: true });
-          writeSync(output(), writer.header());
+          emit(writer.header());
         }
-        writeSync(output(), writer.record({ data, origLen: p.origLen, tsNs: p.tsNs }));
+        emit(writer.record({ data, origLen: p.origLen, tsNs: p.tsNs }));
       } else if (opts.json && !opts.count) {
         lines.push(JSON.stringify({ packet: index, ts_ns: p.tsNs.toString(), len: p.data.length, orig_len: p.origLen, retval: keep, summary: summarize(data, p.linkType) }) + '\n');
-        if (lines.length >= 256) flush();
+        if (lines.length >= 256 || opts.lineBuffered) flush();
       } else if (!opts.count) {
         lines.push(`${timestamp(p.tsNs)} ${summarize(data, p.linkType)}\n`);
-        if (lines.length >= 256) flush();
+        if (lines.length >= 256 || opts.lineBuffered) flush();
       }
-    });
+    }, flush);
     // an empty result is still a valid capture
-    if (opts.write !== undefined && !writer && r.linkType !== undefined) writeSync(output(), new PcapWriter(r.linkType, { nanos: true }).header());
+    if (opts.write !== undefined && !writer && r.linkType !== undefined) emit(new PcapWriter(r.linkType, { nanos: true }).header());
   } finally {
     flush();
     if (out !== undefined) closeSync(out);

@@ -62,7 +62,8 @@ export const FILTER: CommandSpec = {
   args: [PROG_ARG, ['CAPTURE', "the capture to read; '-' reads standard input as it arrives"]],
   positionals: [2, 2],
   options: [
-    { name: 'write', short: 'w', value: 'OUT', help: 'write the accepted packets as pcap' },
+    { name: 'write', short: 'w', value: 'OUT', help: "write the accepted packets as pcap ('-': standard output)" },
+    { name: 'line-buffered', short: 'l', help: "print each packet's line as soon as it is decided (tcpdump -l);\nfrom a pipe, packets are printed as they arrive in any case" },
     { name: 'count', help: 'print only the number of accepted packets' },
     { name: 'json', help: 'one JSON object per accepted packet (with --count: one object in all)' },
     UNVERIFIED,
@@ -71,7 +72,12 @@ export const FILTER: CommandSpec = {
     SECTION,
     CBPF,
   ],
-  examples: ['filter examples/syn-filter.s examples/sample.pcap', 'filter examples/syn-filter.o examples/sample.pcap -w syn.pcap'],
+  examples: [
+    'filter examples/syn-filter.s examples/sample.pcap',
+    'filter examples/syn-filter.o examples/sample.pcap -w syn.pcap',
+    'filter examples/syn-filter.s - < examples/sample.pcap',
+  ],
+  notes: 'A live capture, each packet printed as it arrives: tcpdump -U -w - | tsbpf filter F -',
 };
 
 export const VERIFY: CommandSpec = {
@@ -114,7 +120,7 @@ export const ASM: CommandSpec = {
     'little-endian 8-byte instruction slots; on a terminal, shown one slot per line in hex.',
   args: [['FILE', "the assembly; '-' reads standard input"]],
   positionals: [1, 1],
-  options: [{ name: 'output', short: 'o', value: 'OUT', help: 'write the slots to OUT instead of standard output' }],
+  options: [{ name: 'output', short: 'o', value: 'OUT', help: "write the slots to OUT instead of standard output ('-': standard output)" }],
   examples: ['asm examples/syn-filter.s -o syn-filter.bin'],
 };
 

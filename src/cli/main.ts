@@ -115,7 +115,8 @@ function cmdAsm(args: string[], io: CliIo): number {
   const text = new TextDecoder().decode(readInput(file, io));
   const bytes = withContext(file, () => encode(assemble(text)));
   const out = values['output'] as string | undefined;
-  if (out !== undefined) {
+  // -o -: standard output, as without -o
+  if (out !== undefined && out !== '-') {
     try {
       writeFileSync(out, bytes);
     } catch (e) {
@@ -280,11 +281,13 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
   if (values['json'] === true && write !== undefined) throw new CliError('--json and -w are exclusive: -w writes the packets, --json prints them', 2, 'EINVAL');
   const [file, capture] = positionals as [string, string];
   oneStdin(file, capture);
+  if (write === '-' && values['count'] === true) throw new CliError('--count and -w - both write to standard output', 2, 'EINVAL');
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
   return filterCommand(prog, capture, {
     file,
     count: values['count'] === true,
     json: values['json'] === true,
+    lineBuffered: values['line-buffered'] === true,
     unverified: values['unverified'] === true,
     budget,
     ...(write === undefined ? {} : { write }),
