@@ -29,6 +29,7 @@ export const RUN: CommandSpec = {
   name: 'run',
   usage: [
     'run PROG [--data HEX | --data-file FILE | --pcap CAPTURE] [--repeat N] [--json]',
+    'run PROG --mem HEX | --mem-file FILE [--unverified] [--json]',
   ],
   summary:
     'Load PROG (its maps created, verified unless --unverified) and run it: once, N times\n' +
@@ -40,6 +41,9 @@ export const RUN: CommandSpec = {
     { name: 'data', value: 'HEX', help: "the packet of a socket filter, or the unspec program's 16-byte context" },
     { name: 'data-file', value: 'FILE', help: "the same, from a file ('-': standard input)" },
     { name: 'pcap', value: 'CAPTURE', help: "run once per packet of a pcap or pcapng capture ('-': standard input)" },
+    { name: 'mem', value: 'HEX', help: "run as tsbpf's mem type: r1 = this buffer, r2 = its length (uBPF,\nbpf_conformance); verified for exactly this length, or --unverified" },
+    { name: 'mem-file', value: 'FILE', help: "the same, the buffer from a file ('-': standard input)" },
+    { name: 'link', value: 'TYPE', help: 'where --data\'s network header is, for SKF_NET_OFF loads: ethernet\n(the default: at offset 14) or raw (at offset 0, the packet starts with IP)' },
     { name: 'repeat', value: 'N', help: 'run N times and report the mean time per run' },
     UNVERIFIED,
     BUDGET,
@@ -48,7 +52,12 @@ export const RUN: CommandSpec = {
     CBPF,
     { name: 'json', help: 'one JSON object on stdout' },
   ],
-  examples: ['run examples/syn-filter.s --data-file examples/tcp-syn.bin', 'run examples/proto-count.o --pcap examples/sample.pcap'],
+  examples: [
+    'run examples/syn-filter.s --data-file examples/tcp-syn.bin',
+    'run examples/proto-count.o --pcap examples/sample.pcap',
+    "run - --mem 0102032a <<< $'r0 = *(u8 *)(r1 +3)\\nexit'",
+    'run examples/syn-filter.s --data-file examples/tcp-syn.bin --link ethernet',
+  ],
 };
 
 export const FILTER: CommandSpec = {
@@ -202,6 +211,7 @@ export const USAGE = `tsbpf: the Linux eBPF subsystem in TypeScript
 
 Usage:
   tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]
+  tsbpf run PROG --mem HEX     r1 = a buffer, r2 = its length, as uBPF and bpf_conformance
   tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count]   tcpdump -r with an eBPF or classic filter
   tsbpf verify PROG [--log-level 0|1|2] [--json]   the 3.19 verifier's verdict and log
   tsbpf disasm PROG            disassemble, in the kernel's verifier-log syntax

@@ -28,6 +28,7 @@ import { loadCollectionSpec } from '../loader/collection.js';
 import type { CliIo } from './io.js';
 import { mapTypeName } from '../maps/types.js';
 import { uapiHelperName } from '../isa/uapi.js';
+import { findProgTypeByName } from '../progs/types.js';
 import { help, parseCommand } from './args.js';
 import type { CommandSpec, Parsed } from './args.js';
 import { ASM, BATCH, BENCH, COMMANDS, CONFORMANCE_PLUGIN, DISASM, FILTER, HELP_CMD, INSPECT, RUN, SHELL, USAGE, VERIFY } from './commands.js';
@@ -215,8 +216,14 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   if (!p) return 0;
   const { values, positionals } = p;
   const file = positionals[0]!;
-  if ([values['data'], values['data-file'], values['pcap']].filter((v) => v !== undefined).length > 1) {
-    throw new CliError(`--data, --data-file and --pcap are exclusive (usage: ${usage})`, 2, 'EINVAL');
+  const inputs = ['data', 'data-file', 'pcap', 'mem', 'mem-file'];
+  if (inputs.filter((k) => values[k] !== undefined).length > 1) {
+    throw new CliError(`--data, --data-file, --pcap, --mem and --mem-file are exclusive (usage: ${usage})`, 2, 'EINVAL');
+  }
+  const link = str(values, 'link');
+  if (link !== undefined && link !== 'ethernet' && link !== 'raw') throw new CliError(`--link must be ethernet or raw, got '${link}'`, 2, 'EINVAL');
+  if (link !== undefined && values['data'] === undefined && values['data-file'] === undefined) {
+    throw new CliError('--link says where the network header of --data or --data-file is (a capture says it itself)', 2, 'EINVAL');
   }
   // every option is checked before any input is read
   const repeat = count(values, 'repeat', 1);
@@ -225,7 +232,7 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   const pcap = str(values, 'pcap');
   if (pcap !== undefined && values['repeat'] !== undefined) throw new CliError('--repeat does not apply to --pcap (each packet runs once)', 2, 'EINVAL');
   budgetNeedsUnverified(values);
-  oneStdin(file, str(values, 'data-file'), pcap);
+  oneStdin(file, str(values, 'data-file'), pcap, str(values, 'mem-file'));
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
   if (pcap !== undefined) {
     return runPcapCommand(prog, pcap, {
@@ -239,15 +246,32 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   let data: Uint8Array = new Uint8Array(0);
   if (values['data'] !== undefined) data = withContext('--data', () => parseHexData(values['data'] as string));
   if (values['data-file'] !== undefined) data = readInput(values['data-file'] as string, io);
+  if (values['mem'] !== undefined) data = withContext('--mem', () => hexOption('--mem', values['mem'] as string));
+  if (values['mem-file'] !== undefined) data = readInput(values['mem-file'] as string, io);
+  // --mem: PROG runs as tsbpf's mem type, whatever its input says; a spec of prog_type mem takes its buffer from --data too
+  const mem = values['mem'] !== undefined || values['mem-file'] !== undefined || prog.progType === 'mem';
+  if (link !== undefined && !findProgTypeByName(prog.progType)?.packet) throw new CliError(`${file}: --link applies to socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
   return runCommand(prog, data, {
+    mem,
+    ...(link === undefined ? {} : { link }),
     repeat,
     budget,
     unverified: values['unverified'] === true,
     ...(engine === undefined ? {} : { engine }),
     json: values['json'] === true,
     file,
-    dataContext: str(values, 'data-file') ?? '--data',
+    dataContext: str(values, 'data-file') ?? str(values, 'mem-file') ?? (values['mem'] !== undefined ? '--mem' : '--data'),
   }, io);
+}
+
+/** A hex option's bytes (parseHexData's reading: spaces, colons, commas and 0x ignored), its errors naming `name`. */
+function hexOption(name: string, text: string): Uint8Array {
+  try {
+    return parseHexData(text);
+  } catch (e) {
+    if (e instanceof BpfError) throw new BpfError(e.code, e.message.replace(/^--data /, `${name} `));
+    throw e;
+  }
 }
 
 /** --repeat, --budget: a positive integer, or `def` when not given. */

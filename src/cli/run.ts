@@ -11,6 +11,9 @@ import { BpfSystem, testRun } from '../api/bpf.js';
 import type { EngineName } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
 import { Program } from '../api/program.js';
+import { MemProgram } from '../api/mem-program.js';
+import { PacketRunner } from '../api/packets.js';
+import type { TestRunResult } from '../api/bpf.js';
 import type { ProgTypeName } from '../progs/types.js';
 import type { MapTypeName } from '../maps/types.js';
 import { encodeSlots } from '../isa/instruction.js';
@@ -19,7 +22,7 @@ import type { ProgramInput } from './input.js';
 import { CliError } from './cli-error.js';
 import type { CliIo, CliOutput } from './io.js';
 import { style } from './style.js';
-import { mapDumpJson, mapDumpText } from './map-view.js';
+import { fprintHex, mapDumpJson, mapDumpText } from './map-view.js';
 import type { MapDumpJson } from './map-view.js';
 
 export interface RunOptions {
@@ -33,6 +36,10 @@ export interface RunOptions {
   file: string;
   /** how to name the data in errors: '--data' or the data file */
   dataContext: string;
+  /** the data is a mem program's buffer (--mem, --mem-file, or a spec of prog_type mem) */
+  mem?: boolean;
+  /** --link: where a socket filter's packet has its network header (SKF_NET_OFF) */
+  link?: 'ethernet' | 'raw';
 }
 
 /** r0 as CLI.md wants it: a number when it fits in 2^53, else a decimal string. */
@@ -55,6 +62,8 @@ export interface LoadInputOptions {
   logLevel?: number;
   /** on a rejection: print the verify JSON object on stdout */
   json?: boolean;
+  /** load as tsbpf's mem type for a buffer of this many bytes (--mem), whatever type the input names */
+  memSize?: number;
 }
 
 /** The log size the CLI asks for: 3.19's maximum would be 16 MiB. */
@@ -83,14 +92,10 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
   const slots = prog.slots.map((s) => ({ ...s }));
   linkMapRefs(slots, prog.fixups.map(([slot, index, offset]) => ({ slot, fd: maps[index]!.fd, offset })));
   try {
-    const loaded = Program.load(sys, {
-      type: prog.progType as ProgTypeName,
-      insns: encodeSlots(slots),
-      license: prog.license,
-      logLevel: opts.logLevel ?? 1,
-      logSize: CLI_LOG_SIZE,
-      verify: opts.verify,
-    });
+    const common = { insns: encodeSlots(slots), license: prog.license, logLevel: opts.logLevel ?? 1, logSize: CLI_LOG_SIZE, verify: opts.verify };
+    const loaded = opts.memSize !== undefined
+      ? MemProgram.load(sys, { ...common, size: opts.memSize })
+      : Program.load(sys, { ...common, type: prog.progType as ProgTypeName });
     return { sys, progFd: loaded.fd, maps, log: loaded.log };
   } catch (e) {
     // A program the kernel would refuse to load is a rejected program: exit 1.
@@ -136,10 +141,11 @@ export function mapEntriesSorted(m: BpfMap): { key: string; value: string }[] {
 }
 
 export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOptions, io: CliIo): number {
-  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { budget: opts.budget, verify: !opts.unverified, json: opts.json });
-  let result;
+  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { budget: opts.budget, verify: !opts.unverified, json: opts.json, ...(opts.mem ? { memSize: data.length } : {}) });
+  let result: TestRunResult;
   try {
-    result = testRun(sys, progFd, data, opts.repeat, opts.engine);
+    // raw: the network header at offset 0, which testRun's Ethernet framing cannot say
+    result = opts.link === 'raw' ? runPacketAt(sys, progFd, data, 0, opts.repeat, opts.engine) : testRun(sys, progFd, data, opts.repeat, opts.engine);
   } catch (e) {
     if (e instanceof BpfError) {
       if (/context is 16 bytes/.test(e.message)) throw new CliError(`${opts.dataContext}: ${e.message}`, 2, e.code);
@@ -149,8 +155,10 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
     throw e;
   }
   const r0 = result.retval;
+  // a mem program's buffer after the run: what it wrote there is its output too
+  const memory = opts.mem ? { memory: Buffer.from(result.dataOut).toString('hex') } : {};
   if (opts.json) {
-    io.stdout.write(JSON.stringify({ retval: retvalJson(r0), duration_ns: Math.round(result.durationNs * 10) / 10, runs: result.runs, ...mapsJson(maps) }) + '\n');
+    io.stdout.write(JSON.stringify({ retval: retvalJson(r0), duration_ns: Math.round(result.durationNs * 10) / 10, runs: result.runs, ...mapsJson(maps), ...memory }) + '\n');
     return 0;
   }
   const signed = BigInt.asIntN(64, r0);
@@ -163,8 +171,22 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
     ? `${loaded.verified ? 'verified' : 'unverified'}, hardened WebAssembly JIT`
     : `${loaded.interpreter.executed} insns in the last run, ${loaded.verified ? 'verified, interpreter' : 'unverified, checked interpreter'}`;
   io.stdout.write(`${style.bold('runs', io.stdout)}    ${result.runs} × ${formatNs(result.durationNs)} (${how})\n`);
+  if (opts.mem) io.stdout.write(`${style.bold('memory', io.stdout)}  ${result.dataOut.length === 0 ? '(empty)' : fprintHex(result.dataOut).replace(/\n/g, '\n        ')}\n`);
   for (const m of maps) io.stdout.write(mapDumpText(m.name, m));
   return 0;
+}
+
+/** testRun's runs of a packet program with its network header at `netOff` (PacketRunner sets it; testRun assumes Ethernet). */
+function runPacketAt(sys: BpfSystem, progFd: number, data: Uint8Array, netOff: number, repeat: number, engine?: EngineName): TestRunResult {
+  const runner = new PacketRunner(sys, progFd, engine);
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < repeat; i++) runner.run(data, netOff);
+    const elapsedMs = performance.now() - t0;
+    return { retval: runner.lastRetval, durationNs: (elapsedMs * 1e6) / repeat, runs: repeat, dataOut: data, engine: runner.engineName };
+  } finally {
+    runner.close();
+  }
 }
 
 export function formatNs(ns: number): string {

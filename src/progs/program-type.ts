@@ -30,7 +30,7 @@ export interface ProgramType<N extends string = string> {
   readonly name: N;
   /** the uapi number, prog_type of BPF_PROG_LOAD */
   readonly id: number;
-  /** the kernel version that introduced it */
+  /** the kernel version that introduced it ('tsbpf' for tsbpf's own) */
   readonly since: string;
   /** prefixes of the ELF section names that hold programs of this type */
   readonly sections: readonly string[];
@@ -44,4 +44,9 @@ export interface ProgramType<N extends string = string> {
   readonly packet?: PacketContext;
   /** copy a run's data into memory and describe r1, r2 and the packet */
   prepare(mem: AddressSpace, data: Uint8Array): PreparedRun;
+  /**
+   * present when the context's size is given at load (tsbpf's mem type,
+   * BPF_PROG_LOAD's mem_size): the type for a context of `size` bytes
+   */
+  sized?(size: number): ProgramType;
 }
