@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of the `tsbpf` command (../shared/docs/CLI.md): each test
+ * End-to-end tests of the `tsbpf` command (docs/cli.md): each test
  * runs the command (in process, through main(); a few through bin/tsbpf.js as
  * a process of its own) and checks exit status, stdout and the one-line
  * stderr error format `tsbpf: <context>: <message> (<ERRNO>)`.

@@ -1,6 +1,6 @@
 /**
  * `tsbpf batch FILE` and `tsbpf shell`: bpftool's command syntax executed in
- * one process, so maps live from line to line (../shared/docs/CLI.md,
+ * one process, so maps live from line to line (docs/cli.md,
  * "batch and shell"). Human output follows bpftool's plain output
  * (print_entry_plain, `Found N elements`); `--json` prints one object per
  * command line. A failing line does not stop the batch.

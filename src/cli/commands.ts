@@ -212,9 +212,9 @@ export const USAGE = `tsbpf: the Linux eBPF subsystem in TypeScript
 Usage:
   tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]
   tsbpf run PROG --mem HEX     r1 = a buffer, r2 = its length, as uBPF and bpf_conformance
-  tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count]   tcpdump -r with an eBPF or classic filter
+  tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count] [--json]   tcpdump -r with an eBPF or classic filter
   tsbpf verify PROG [--log-level 0|1|2] [--json]   the 3.19 verifier's verdict and log
-  tsbpf disasm PROG            disassemble, in the kernel's verifier-log syntax
+  tsbpf disasm PROG [--json]   disassemble, in the kernel's verifier-log syntax
   tsbpf asm FILE [-o OUT]      assemble to raw 8-byte instruction slots
   tsbpf inspect FILE.o         sections, programs and maps of a clang-compiled object
   tsbpf batch FILE [--json]    bpftool map commands, one per line, in one process

@@ -1,6 +1,7 @@
 /**
- * The `tsbpf` command (../shared/docs/CLI.md). This file parses arguments,
- * dispatches to one function per command, and owns the error format
+ * The `tsbpf` command (docs/cli.md). This file dispatches to one function
+ * per command (each parses its arguments with args.ts against its entry in
+ * commands.ts, which also gives its --help), and owns the error format
  * `tsbpf: <context>: <message> (<ERRNO>)`. main(argv, io) returns the exit
  * status: 0 success, 1 the program was rejected or failed at run time, 2 bad
  * usage or unreadable input. Importing it runs nothing: bin/tsbpf.js runs it

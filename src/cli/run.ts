@@ -42,7 +42,7 @@ export interface RunOptions {
   link?: 'ethernet' | 'raw';
 }
 
-/** r0 as CLI.md wants it: a number when it fits in 2^53, else a decimal string. */
+/** r0 as docs/cli.md has it: a number when it fits in 2^53, else a decimal string. */
 export function retvalJson(r0: bigint): number | string {
   return r0 < 2n ** 53n ? Number(r0) : r0.toString();
 }
@@ -126,14 +126,14 @@ export function mapName(prog: ProgramInput, i: number): string {
 }
 
 /**
- * The maps after a run in --json: `maps` (CLI.md's contract: each map's
+ * The maps after a run in --json: `maps` (docs/cli.md, the first contract: each map's
  * entries, keys ascending) and `map_dump` (the named view of map-view.ts).
  */
 export function mapsJson(maps: BpfMap[]): { maps: { key: string; value: string }[][]; map_dump: MapDumpJson[] } {
   return { maps: maps.map(mapEntriesSorted), map_dump: maps.map((m) => mapDumpJson(m.name, m)) };
 }
 
-/** Entries of a map, keys ascending as bytes, as CLI.md's `maps` output. */
+/** Entries of a map, keys ascending as bytes, as docs/cli.md's `maps` output. */
 export function mapEntriesSorted(m: BpfMap): { key: string; value: string }[] {
   return [...m.entries()]
     .map(([k, v]) => ({ key: hex(k), value: hex(v) }))
