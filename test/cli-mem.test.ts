@@ -62,6 +62,11 @@ test('--mem: r2 holds the length; 3.19 lets a verified program read r1 and r10 o
   assert.equal(v.stderr, `tsbpf: ${len}: insn 0: R2 !read_ok (EACCES)\n`);
   const u = JSON.parse((await tsbpf(['run', len, '--mem', '0102032a', '--unverified', '--json'])).stdout) as Record<string, unknown>;
   assert.equal(u['retval'], 4);
+  // every run sees r2, whatever the engine and however many runs (a JIT batch of runs carries no r2)
+  for (const engine of ['interpreter', 'jit-hardened']) {
+    const h = JSON.parse((await tsbpf(['run', len, '--mem', '0102032a', '--unverified', '--engine', engine, '--repeat', '3', '--json'])).stdout) as Record<string, unknown>;
+    assert.deepEqual([h['retval'], h['runs']], [4, 3], engine);
+  }
   // unverified: the checked interpreter faults past the end instead
   const past = prog('past2.s', 'r0 = *(u8 *)(r1 +4)\nexit\n');
   const f = await tsbpf(['run', past, '--mem', '0102032a', '--unverified']);
@@ -124,6 +129,7 @@ test('MemProgram: the API of --mem', () => {
   const u = MemProgram.load(sys, { insns: 'r0 = r2\nexit\n', size: 3, verify: false });
   assert.equal(u.verified, false);
   assert.equal(u.run(new Uint8Array(3)), 3n);
+  assert.equal(u.runMem(new Uint8Array(3), 3, 'jit-hardened').retval, 3n);
   p.close();
   expectErr(() => p.run(new Uint8Array(4)), 'EBADF', `program fd ${p.fd} is closed`);
   // mem_size belongs to the mem type

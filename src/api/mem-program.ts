@@ -14,7 +14,7 @@ import { assemble } from '../isa/asm.js';
 import { MEM_PROG_TYPE_ID } from '../progs/mem.js';
 import type { EngineName } from '../runtime/engine.js';
 import type { BpfSystem, TestRunResult } from './bpf.js';
-import { BPF_CMD, testRunObject } from './bpf.js';
+import { BPF_CMD, engineOf, testRunObject } from './bpf.js';
 import type { ProgObject } from './objects.js';
 import { describe } from './describe.js';
 
@@ -75,8 +75,7 @@ export class MemProgram {
 
   /** `repeat` runs over one copy of `buffer` (each run sees the writes of the one before); the buffer after the last comes back as `memory`. */
   runMem(buffer: Uint8Array, repeat = 1, engine?: EngineName): MemRunResult {
-    const r = testRunObject(this.sys, this.object, buffer, repeat, engine);
-    return { ...r, memory: r.dataOut };
+    return runMemObject(this.sys, this.object, buffer, repeat, engine);
   }
 
   /** Close the fd (if it still names this program) and drop the reference. Closing twice is a no-op. */
@@ -86,5 +85,41 @@ export class MemProgram {
     this.obj = undefined;
     this.sys.closeFdOf(this.fd, obj);
     this.sys.release(obj);
+  }
+}
+
+/**
+ * `repeat` runs of a loaded mem program over one copy of `buffer`. A
+ * verified program goes through testRun (the JIT's batch of runs among
+ * them); an unverified one may read r2, which a batch descriptor does not
+ * carry, so its runs are made one by one with r2 = the length.
+ */
+export function runMemObject(sys: BpfSystem, obj: ProgObject, buffer: Uint8Array, repeat = 1, engine?: EngineName): MemRunResult {
+  const { prog } = sys.live(obj) as ProgObject;
+  if (prog.type.name !== 'mem') throw new BpfError('EINVAL', `a ${prog.type.name} program does not run over a buffer`);
+  if (prog.verified || repeat === 1) {
+    const r = testRunObject(sys, obj, buffer, repeat, engine);
+    return { ...r, memory: r.dataOut };
+  }
+  if (!(buffer instanceof Uint8Array)) throw new BpfError('EINVAL', `buffer must be a Uint8Array, got ${describe(buffer)}`);
+  if (!Number.isSafeInteger(repeat) || repeat < 1) throw new BpfError('EINVAL', `repeat must be a positive integer, got ${describe(repeat)}`);
+  const it = engineOf(prog, engine, sys);
+  const run = prog.type.prepare(sys.runtime.mem, buffer);
+  const maps = prog.maps.map((m) => m.impl);
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < repeat; i++) {
+      for (const m of maps) m.enterRun();
+      try {
+        it.exec(run.input);
+      } finally {
+        for (const m of maps) m.exitRun();
+      }
+    }
+    const elapsedMs = performance.now() - t0;
+    const memory = run.snapshot();
+    return { retval: (BigInt(it.retHi >>> 0) << 32n) | BigInt(it.retLo >>> 0), durationNs: (elapsedMs * 1e6) / repeat, runs: repeat, dataOut: memory, engine: it.engineName, memory };
+  } finally {
+    run.release();
   }
 }

@@ -11,7 +11,7 @@ import { BpfSystem, testRun } from '../api/bpf.js';
 import type { EngineName } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
 import { Program } from '../api/program.js';
-import { MemProgram } from '../api/mem-program.js';
+import { MemProgram, runMemObject } from '../api/mem-program.js';
 import { PacketRunner } from '../api/packets.js';
 import type { TestRunResult } from '../api/bpf.js';
 import type { ProgTypeName } from '../progs/types.js';
@@ -145,7 +145,11 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
   let result: TestRunResult;
   try {
     // raw: the network header at offset 0, which testRun's Ethernet framing cannot say
-    result = opts.link === 'raw' ? runPacketAt(sys, progFd, data, 0, opts.repeat, opts.engine) : testRun(sys, progFd, data, opts.repeat, opts.engine);
+    result = opts.link === 'raw'
+      ? runPacketAt(sys, progFd, data, 0, opts.repeat, opts.engine)
+      : opts.mem
+      ? runMemObject(sys, sys.progOf(progFd), data, opts.repeat, opts.engine)
+      : testRun(sys, progFd, data, opts.repeat, opts.engine);
   } catch (e) {
     if (e instanceof BpfError) {
       if (/context is 16 bytes/.test(e.message)) throw new CliError(`${opts.dataContext}: ${e.message}`, 2, e.code);
