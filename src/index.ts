@@ -38,9 +38,12 @@ export type { MapType } from './maps/map.js';
 export type { MapTypeName } from './maps/types.js';
 export { HELPERS, helperDef } from './progs/helpers.js';
 export type { HelperDef } from './progs/helpers.js';
-export { PROFILE_3_19 } from './progs/profile.js';
+export { PROFILE_3_19, PROFILE_MODERN } from './progs/profile.js';
 export type { Profile } from './progs/profile.js';
 export { PacketRunner } from './api/packets.js';
+export { MemProgram } from './api/mem-program.js';
+export type { MemProgramSpec, MemRunResult } from './api/mem-program.js';
+export { MEM_PROG_TYPE_ID, memType } from './progs/mem.js';
 export * from './loader/index.js';
 export * from './pcap/index.js';
 export {

@@ -159,10 +159,10 @@ rows.push(
   [5, 'insn_cnt', 3, 'EFAULT', 'insns has 2 instructions, insn_cnt says 3'],
   [5, 'insn_cnt', 4096, 'EINVAL', 'insn_cnt 4096 is over the limit of 4095'],
   [5, 'insn_cnt', 0xffffffff, 'EINVAL', 'insn_cnt 4294967295 is over the limit of 4095'],
-  [5, 'prog_type', 7, 'EINVAL', 'program type perf_event (7) is not supported (supported: socket_filter, unspec)'],
-  [5, 'prog_type', 6, 'EINVAL', 'program type xdp (6) is not supported (supported: socket_filter, unspec)'],
-  [5, 'prog_type', 32, 'EINVAL', 'program type netfilter (32) is not supported (supported: socket_filter, unspec)'],
-  [5, 'prog_type', 33, 'EINVAL', 'unknown program type 33 (supported: socket_filter, unspec)'],
+  [5, 'prog_type', 7, 'EINVAL', 'program type perf_event (7) is not supported (supported: socket_filter, unspec, mem)'],
+  [5, 'prog_type', 6, 'EINVAL', 'program type xdp (6) is not supported (supported: socket_filter, unspec, mem)'],
+  [5, 'prog_type', 32, 'EINVAL', 'program type netfilter (32) is not supported (supported: socket_filter, unspec, mem)'],
+  [5, 'prog_type', 33, 'EINVAL', 'unknown program type 33 (supported: socket_filter, unspec, mem)'],
   [5, 'log_size', 127, 'EINVAL', 'log_level, log_size (128..16777215) and log_buf must all be set to log'],
   [5, 'log_size', 2 ** 24, 'EINVAL', 'log_level, log_size (128..16777215) and log_buf must all be set to log'],
   [5, 'log_size', 512, 'EFAULT', 'log_buf has 256 bytes, log_size says 512'],
@@ -306,8 +306,8 @@ describe('close(), testRun() and the wrappers take only what they document', () 
     expectErr(() => BpfMap.create(sys, { type: 'lru_hash' as never, keySize: 4, valueSize: 8, maxEntries: 2 }), 'EINVAL', 'map type lru_hash (9) is not supported (supported: hash, array)');
     expectErr(() => BpfMap.create(sys, { type: 'array', keySize: 4, valueSize: 8, maxEntries: 2 }, null as never), 'EINVAL', 'codecs must be an object { key, value }, got null');
     expectErr(() => Program.load(sys, 'r0 = 0\nexit' as never), 'EINVAL', "a program spec must be an object { type, insns, license }, got 'r0 = 0\\nexit' (a string)");
-    expectErr(() => Program.load(sys, { type: 7 as never, insns: [MOV0, EXIT] }), 'EINVAL', 'unknown program type 7 (supported: socket_filter, unspec)');
-    expectErr(() => Program.load(sys, { type: 'xdp' as never, insns: [MOV0, EXIT] }), 'EINVAL', 'program type xdp (6) is not supported (supported: socket_filter, unspec)');
+    expectErr(() => Program.load(sys, { type: 7 as never, insns: [MOV0, EXIT] }), 'EINVAL', 'unknown program type 7 (supported: socket_filter, unspec, mem)');
+    expectErr(() => Program.load(sys, { type: 'xdp' as never, insns: [MOV0, EXIT] }), 'EINVAL', 'program type xdp (6) is not supported (supported: socket_filter, unspec, mem)');
     expectErr(() => Program.load(sys, { insns: [MOV0, EXIT], license: 5 as never }), 'EFAULT', 'license must be a string or a Uint8Array, got 5', 'BPF_PROG_LOAD');
     expectErr(() => BpfMap.create(sys, { type: 'array', keySize: '4' as never, valueSize: 8, maxEntries: 2 }), 'EINVAL', "key_size must be a 32-bit integer, got '4' (a string)", 'BPF_MAP_CREATE');
     expectErr(() => Program.load(sys, { insns: [null] as never }), 'EINVAL', 'insns[0] must be an instruction { code, dst, src, off, imm }, got null', 'BPF_PROG_LOAD');

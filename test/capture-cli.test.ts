@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseCapture, writePcap } from '../src/pcap/index.js';
+import { parseCapture } from '../src/pcap/index.js';
+import { MIX, mixPcap } from './frames.js';
 import { tsbpf } from './cli-harness.js';
 import { tempDir } from './tmp.js';
 
@@ -17,25 +18,9 @@ const dir = tempDir('tsbpf-capture-');
 process.env['TZ'] = 'UTC';
 const run = (args: string[]) => tsbpf(args);
 
-/** An Ethernet/IPv4/TCP frame with the given flags and ports. */
-function tcpFrame(flags: number, sport: number, dport: number): Uint8Array {
-  const f = new Uint8Array(54);
-  f.set([0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x08, 0x00], 0);
-  f.set([0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2], 14);
-  f.set([sport >> 8, sport & 0xff, dport >> 8, dport & 0xff, 0, 0, 0, 7, 0, 0, 0, 0, 0x50, flags, 0x10, 0], 34);
-  return f;
-}
-const udpFrame = (): Uint8Array => {
-  const f = new Uint8Array(42);
-  f.set([0, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0x08, 0x00], 0);
-  f.set([0x45, 0, 0, 28, 0, 1, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 3], 14);
-  f.set([0x14, 0xe9, 0x00, 0x35, 0, 8, 0, 0], 34);
-  return f;
-};
-
-const packets = [tcpFrame(0x02, 40000, 80), tcpFrame(0x12, 80, 40000), udpFrame(), tcpFrame(0x02, 40001, 443), tcpFrame(0x10, 40000, 80)];
+const packets = MIX;
 const capture = join(dir, 'mix.pcap');
-writeFileSync(capture, writePcap(packets.map((data, i) => ({ data, tsNs: 3600_000_000_000n + BigInt(i) * 1_500_000n })), 1));
+writeFileSync(capture, mixPcap());
 const synFilter = join(projectExamples(), 'syn-filter.s');
 
 function projectExamples(): string {

@@ -51,7 +51,7 @@ for (const [name, file, message] of [
 test('a capture that opens and faults before its first packet: the (empty) results, then the error', async () => {
   const r = await run(['run', synFilter, '--pcap', headerOnly, '--json']);
   assert.equal(r.status, 2);
-  assert.deepEqual(JSON.parse(r.stdout), { retval: 0, duration_ns: 0, runs: 0, maps: [], packets: 0, accepted: 0 });
+  assert.deepEqual(JSON.parse(r.stdout), { retval: 0, duration_ns: 0, runs: 0, maps: [], map_dump: [], packets: 0, accepted: 0 });
   assert.equal(r.stderr, `tsbpf: ${headerOnly}: offset 24: truncated record header (EINVAL)\n`);
   const c = await run(['filter', synFilter, headerOnly, '--count']);
   assert.equal(c.status, 2);

@@ -25,17 +25,35 @@ export interface CliResult {
 
 /** Run `tsbpf ARGS` in process, `input` on its standard input. */
 export async function tsbpf(args: readonly string[], input: string | Uint8Array = ''): Promise<CliResult> {
+  return tsbpfLive(args, input).done;
+}
+
+/**
+ * Run `tsbpf ARGS` in process and watch its output as it is written.
+ * `input` may be an async iterable of chunks: standard input then arrives
+ * chunk by chunk, as from a pipe (a capture read from '-' is read that way).
+ */
+export function tsbpfLive(args: readonly string[], input: string | Uint8Array | AsyncIterable<Uint8Array> = ''): { done: Promise<CliResult>; stdout: () => string } {
   const out: Buffer[] = [];
   const err: Buffer[] = [];
-  const bytes = typeof input === 'string' ? new Uint8Array(Buffer.from(input)) : input;
+  const streamed = typeof input === 'object' && Symbol.asyncIterator in input;
+  const bytes = streamed ? undefined : typeof input === 'string' ? new Uint8Array(Buffer.from(input)) : input as Uint8Array;
   const io: CliIo = {
     stdout: { write: (c) => out.push(Buffer.from(c)) },
     stderr: { write: (c) => err.push(Buffer.from(c)) },
-    stdin: { readAll: () => bytes, stream: () => Readable.from([Buffer.from(bytes)]) },
+    stdin: {
+      readAll: () => bytes ?? assert.fail('readAll() of a streamed standard input'),
+      stream: () => (streamed ? Readable.from(input as AsyncIterable<Uint8Array>) : Readable.from([Buffer.from(bytes!)])),
+      chunks: () => (streamed ? input as AsyncIterable<Uint8Array> : (async function* () {
+        yield bytes!;
+      })()),
+    },
   };
-  const status = await main(args, io);
-  const stdoutBytes = new Uint8Array(Buffer.concat(out));
-  return { status, stdout: Buffer.from(stdoutBytes).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes };
+  const done = main(args, io).then((status) => {
+    const stdoutBytes = new Uint8Array(Buffer.concat(out));
+    return { status, stdout: Buffer.from(stdoutBytes).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), stdoutBytes };
+  });
+  return { done, stdout: () => Buffer.concat(out).toString('utf8') };
 }
 
 /** Run bin/tsbpf.js ARGS as a process (no colours, no stack traces), `input` piped to its stdin. */

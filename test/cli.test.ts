@@ -1,5 +1,5 @@
 /**
- * End-to-end tests of the `tsbpf` command (../shared/docs/CLI.md): each test
+ * End-to-end tests of the `tsbpf` command (docs/cli.md): each test
  * runs the command (in process, through main(); a few through bin/tsbpf.js as
  * a process of its own) and checks exit status, stdout and the one-line
  * stderr error format `tsbpf: <context>: <message> (<ERRNO>)`.
@@ -66,10 +66,11 @@ async function runJson(args: string[]): Promise<RunJson> {
   const out = await ok(['run', ...args, '--json']);
   assert.ok(out.endsWith('\n') && out.indexOf('\n') === out.length - 1, `one JSON line: ${out}`);
   const j = JSON.parse(out) as RunJson;
-  assert.deepEqual(Object.keys(j).sort(), ['duration_ns', 'maps', 'retval', 'runs']);
+  assert.deepEqual(Object.keys(j).sort(), ['duration_ns', 'map_dump', 'maps', 'retval', 'runs']);
   assert.equal(typeof j.duration_ns, 'number');
   assert.ok(Number.isFinite(j.duration_ns) && j.duration_ns >= 0, `duration_ns ${j.duration_ns}`);
   assert.deepEqual(j.maps, []);
+  assert.deepEqual((j as unknown as { map_dump: unknown[] }).map_dump, []);
   return j;
 }
 
@@ -519,9 +520,9 @@ describe('bad input exits 2 with one error line', () => {
 
   // CLI.md: "Errors go to stderr as one line", usage errors included.
   const usageErrors: { name: string; args: () => string[]; includes: string }[] = [
-    { name: 'unknown option', args: () => ['run', file('a.s', MOV42_CONF), '--foo'], includes: "Unknown option '--foo'" },
+    { name: 'unknown option', args: () => ['run', file('a.s', MOV42_CONF), '--foo'], includes: "run: unknown option '--foo'; see 'tsbpf run --help'" },
     { name: 'missing option argument', args: () => ['run', file('a.s', MOV42_CONF), '--repeat'], includes: '--repeat' },
-    { name: 'wrong number of arguments', args: () => ['disasm'], includes: 'wrong number of arguments' },
+    { name: 'a missing argument', args: () => ['disasm'], includes: 'disasm: missing PROG (usage: tsbpf disasm PROG' },
     {
       name: '--data with --data-file',
       args: () => ['run', file('a.s', MOV42_CONF), '--data', '00', '--data-file', file('d.bin', bytes('00'))],
@@ -595,11 +596,11 @@ describe('conformance-plugin', () => {
   });
 
   for (const opt of ['--foo', '--profile']) {
-    test(`${opt} is rejected`, async () => {
+    test(`${opt} is rejected as a usage error, the program not run`, async () => {
       const r = await tsbpf(['conformance-plugin', opt], MOV42);
-      assert.equal(r.status, 1);
+      assert.equal(r.status, 2);
       assert.equal(r.stdout, '');
-      assert.equal(r.stderr, `Invalid arguments: ${opt}\n`);
+      assert.equal(r.stderr, `tsbpf: conformance-plugin: unknown option '${opt}'; see 'tsbpf conformance-plugin --help' (EINVAL)\n`);
     });
   }
 

@@ -56,8 +56,9 @@ test('every row carries its uapi name and number', () => {
     ['prog_array', 3, '4.2'], ['array_of_maps', 12, '4.12'], ['hash_of_maps', 13, '4.12'],
   ]);
   for (const t of MAP_TYPES) assert.equal(uapiMapTypeName(t.id), t.name);
-  assert.deepEqual(PROG_TYPES.map((t) => [t.name, t.id, t.since]), [['socket_filter', 1, '3.19'], ['unspec', 0, '3.19']]);
-  for (const t of PROG_TYPES) assert.equal(uapiProgTypeName(t.id), t.name);
+  assert.deepEqual(PROG_TYPES.map((t) => [t.name, t.id, t.since]), [['socket_filter', 1, '3.19'], ['unspec', 0, '3.19'], ['mem', 0x7473, 'tsbpf']]);
+  // tsbpf's own type (progs/mem.ts) has no uapi name: its number is none of the kernel's
+  for (const t of PROG_TYPES) assert.equal(uapiProgTypeName(t.id), t.since === 'tsbpf' ? undefined : t.name);
   assert.deepEqual(HELPERS.map((h) => [h.id, h.name, h.since, h.progTypes]), [
     [1, 'bpf_map_lookup_elem', '3.19', 'all'], [2, 'bpf_map_update_elem', '3.19', 'all'], [3, 'bpf_map_delete_elem', '3.19', 'all'],
   ]);
@@ -90,11 +91,11 @@ test('map types: found by number and name, refused by name', () => {
 test('program types: found by number, name and ELF section; refused by name', () => {
   assert.equal(progTypeById(1).name, 'socket_filter');
   assert.equal(progTypeByName('unspec').id, 0);
-  assert.equal(err(() => progTypeById(6)), 'EINVAL program type xdp (6) is not supported (supported: socket_filter, unspec)');
-  assert.equal(err(() => progTypeById(-1 >>> 0)), 'EINVAL unknown program type 4294967295 (supported: socket_filter, unspec)');
-  assert.equal(err(() => progTypeByName('kprobe')), 'EINVAL program type kprobe (2) is not supported (supported: socket_filter, unspec)');
-  assert.equal(err(() => progTypeByName('nonsense')), "EINVAL unknown program type 'nonsense' (supported: socket_filter, unspec)");
-  assert.deepEqual(PROG_TYPE_NAMES, ['socket_filter', 'unspec']);
+  assert.equal(err(() => progTypeById(6)), 'EINVAL program type xdp (6) is not supported (supported: socket_filter, unspec, mem)');
+  assert.equal(err(() => progTypeById(-1 >>> 0)), 'EINVAL unknown program type 4294967295 (supported: socket_filter, unspec, mem)');
+  assert.equal(err(() => progTypeByName('kprobe')), 'EINVAL program type kprobe (2) is not supported (supported: socket_filter, unspec, mem)');
+  assert.equal(err(() => progTypeByName('nonsense')), "EINVAL unknown program type 'nonsense' (supported: socket_filter, unspec, mem)");
+  assert.deepEqual(PROG_TYPE_NAMES, ['socket_filter', 'unspec', 'mem']);
   assert.equal(progTypeBySection('socket1')?.name, 'socket_filter');
   assert.equal(progTypeBySection('kprobe/sys_write'), undefined);
   assert.equal(progTypeBySection('.text'), undefined);

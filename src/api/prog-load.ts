@@ -33,6 +33,11 @@ export interface ProgLoadAttr {
   log_level?: number;
   log_size?: number;
   log_buf?: Uint8Array | null;
+  /**
+   * tsbpf only, for its mem program type (progs/mem.ts): the length of the
+   * buffer r1 points to, which the verifier bounds context accesses by
+   */
+  mem_size?: number;
 }
 
 /**
@@ -154,7 +159,10 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   const lic = license(attr);
   const gplCompatible = GPL_COMPATIBLE.includes(lic);
   const slots = instructions(attr);
-  const type = progTypeById(u32(attr.prog_type, 'prog_type'));
+  const rowType = progTypeById(u32(attr.prog_type, 'prog_type'));
+  const memSize = u32(attr.mem_size, 'mem_size');
+  if (memSize !== 0 && !rowType.sized) throw new BpfError('EINVAL', `mem_size is for the mem program type, not ${rowType.name}`);
+  const type = rowType.sized ? rowType.sized(memSize) : rowType;
 
   // bpf_check
   if (slots.length === 0) throw new BpfError('E2BIG', 'the program has no instructions');

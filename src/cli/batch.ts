@@ -1,6 +1,6 @@
 /**
  * `tsbpf batch FILE` and `tsbpf shell`: bpftool's command syntax executed in
- * one process, so maps live from line to line (../shared/docs/CLI.md,
+ * one process, so maps live from line to line (docs/cli.md,
  * "batch and shell"). Human output follows bpftool's plain output
  * (print_entry_plain, `Found N elements`); `--json` prints one object per
  * command line. A failing line does not stop the batch.
@@ -12,6 +12,7 @@ import { BpfMap } from '../api/map.js';
 import type { UpdateFlag } from '../api/map.js';
 import { MAP_TYPES, findMapTypeByName, mapTypeName } from '../maps/types.js';
 import type { MapTypeName } from '../maps/types.js';
+import { fprintHex, mapDumpJson, printEntry } from './map-view.js';
 
 export type BatchResult = { ok: true; [k: string]: unknown } | { ok: false; code: string };
 
@@ -21,22 +22,7 @@ const usage = (msg: string): never => {
   throw new UsageError(msg);
 };
 
-/** bpftool's fprint_hex: bytes as %02x, a double space every 8, a newline every 16. */
-export function fprintHex(b: Uint8Array): string {
-  let s = '';
-  for (let i = 0; i < b.length; i++) {
-    if (i > 0) s += i % 16 === 0 ? '\n' : i % 8 === 0 ? '  ' : ' ';
-    s += b[i]!.toString(16).padStart(2, '0');
-  }
-  return s;
-}
-
-/** bpftool's print_entry_plain for one key/value pair. */
-export function printEntry(key: Uint8Array, value: Uint8Array): string {
-  const breakNames = key.length > 16 || value.length > 16;
-  const singleLine = key.length + value.length <= 24 && !breakNames;
-  return `key:${breakNames ? '\n' : ' '}${fprintHex(key)}${singleLine ? '  ' : '\n'}value:${breakNames ? '\n' : ' '}${fprintHex(value)}\n`;
-}
+export { fprintHex, printEntry } from './map-view.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -194,13 +180,11 @@ export class BatchSession {
   private dump(a: string[], out: string[]): BatchResult {
     const m = this.map(a, 'dump');
     if (a.length > 0) usage(`map dump: unexpected '${a[0]}'`);
-    const entries: { key: string; value: string }[] = [];
-    for (const [k, v] of m.entries()) {
-      out.push(printEntry(k, v));
-      entries.push({ key: hex(k), value: hex(v) });
-    }
-    out.push(`Found ${entries.length} element${entries.length === 1 ? '' : 's'}\n`);
-    return { ok: true, entries };
+    // the JSON is the map view every command shows (map-view.ts); the text is bpftool's dump
+    const dump = mapDumpJson(m.name, m);
+    for (const [k, v] of m.entries()) out.push(printEntry(k, v));
+    out.push(`Found ${dump.entries.length} element${dump.entries.length === 1 ? '' : 's'}\n`);
+    return { ok: true, ...dump };
   }
 
   private show(a: string[], out: string[]): BatchResult {

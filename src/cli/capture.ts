@@ -13,21 +13,18 @@
  * way the exit status is 2 (tcpdump says 1).
  */
 
-import { closeSync, openSync, statSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, statSync, writeSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import type { EngineName } from '../api/bpf.js';
 import { PacketRunner } from '../api/packets.js';
-import { PcapWriter, summarize } from '../pcap/index.js';
-import { readCaptureFile } from '../pcap/file.js';
+import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
 import type { Packet } from '../pcap/index.js';
-import type { BpfMap } from '../api/map.js';
 import type { ProgramInput } from './input.js';
-import { findMapType, mapTypeName } from '../maps/types.js';
 import { findProgTypeByName } from '../progs/types.js';
 import { CliError, fileError } from './cli-error.js';
-import { loadInput, mapEntriesSorted, retvalJson, formatNs } from './run.js';
+import { loadInput, mapsJson, retvalJson, formatNs } from './run.js';
+import { mapDumpText } from './map-view.js';
 import { style } from './style.js';
-import type { Styled } from './style.js';
 import type { CliIo, CliOutput } from './io.js';
 
 export interface Progress {
@@ -75,23 +72,51 @@ const BATCH = 256;
  * Each record of the capture through the runner, in batches, and then `f`
  * with its verdict, in order; a capture error comes after the packets before it.
  */
-async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, f: (p: Packet, verdict: number) => void): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
-  let isDirectory: boolean;
-  try {
-    isDirectory = statSync(file).isDirectory();
-  } catch (e) {
-    throw fileError(file, e);
+async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, prog: string, oneByOne: boolean, f: (p: Packet, verdict: number) => void, idle: () => void = () => {}): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
+  if (file !== '-') {
+    let isDirectory: boolean;
+    try {
+      isDirectory = statSync(file).isDirectory();
+    } catch (e) {
+      throw fileError(file, e);
+    }
+    if (isDirectory) throw new CliError(`${file}: is a directory`, 2, 'EISDIR');
   }
-  if (isDirectory) throw new CliError(`${file}: is a directory`, 2, 'EISDIR');
-  const bar = progress(file, io.stderr);
+  // no progress bar on a stream: there is no total to measure against
+  const bar = progress(file, file === '-' ? { write: () => undefined } : io.stderr);
   let packets = 0;
   let bytes = 0;
   let ms = 0;
   const wall0 = performance.now();
   const wall = (): number => performance.now() - wall0;
-  const stream = readCaptureFile(file);
   const pending: Packet[] = [];
+  // Whenever the reader has handed over every whole packet it holds and waits
+  // for more input, the packets read so far are run and their output written:
+  // on a live pipe (tcpdump -U -w - | tsbpf filter F -) each packet shows as it
+  // arrives; on a file, batches merely end at read boundaries.
+  const stream = readCapture(whenWaiting(captureChunks(file, io), () => {
+    flush();
+    idle();
+  }));
   const flush = (): void => {
+    if (oneByOne) {
+      // an unverified program may fault: run each packet alone, to name the one that did
+      const first = packets - pending.length;
+      pending.forEach((p, i) => {
+        const t0 = performance.now();
+        let verdict: number;
+        try {
+          verdict = runner.run(p.data, p.netOff);
+        } catch (e) {
+          if (e instanceof BpfError) throw new PacketFault(first + i + 1, `${prog}: packet ${first + i + 1}: ${e.message}`, e.code);
+          throw e;
+        }
+        ms += performance.now() - t0;
+        f(p, verdict);
+      });
+      pending.length = 0;
+      return;
+    }
     const t0 = performance.now();
     const verdicts = runner.runBatch(pending);
     ms += performance.now() - t0;
@@ -107,6 +132,10 @@ async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, f: (
       if (pending.length >= BATCH) flush();
     }
   } catch (e) {
+    if (e instanceof PacketFault) {
+      bar.done();
+      throw e;
+    }
     flush();
     bar.done();
     // not a capture at all: the error alone, as tcpdump when pcap_open_offline fails
@@ -119,60 +148,107 @@ async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, f: (
   return { packets, bytes, ms, wallMs: wall(), linkType: stream.info?.linkType };
 }
 
+/** A run-time fault of the program on one packet of the capture: exit 1 once the results before it are out. */
+export class PacketFault extends CliError {
+  constructor(readonly packet: number, message: string, errno: string) {
+    super(message, 1, errno);
+  }
+}
+
 export interface RunPcapOptions {
   json: boolean;
   file: string;
   engine?: EngineName;
+  /** load without the verifier, run in the checked interpreter */
+  unverified?: boolean;
+  /** instructions per run with --unverified */
+  budget?: number;
 }
 
 export async function runPcapCommand(prog: ProgramInput, capture: string, opts: RunPcapOptions, io: CliIo): Promise<number> {
   if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: --pcap runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
-  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { json: opts.json });
+  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { json: opts.json, verify: opts.unverified !== true, ...(opts.budget === undefined ? {} : { budget: opts.budget }) });
   const runner = new PacketRunner(sys, progFd, opts.engine);
   let accepted = 0;
   let lastVerdictSeen = false;
-  const r = await forEachPacket(capture, runner, io, (_p, verdict) => {
-    lastVerdictSeen = true;
-    if (verdict !== 0) accepted++;
-  });
-  // all 64 bits of the last packet's r0
-  const retval = lastVerdictSeen ? runner.lastRetval : 0n;
+  let r;
+  let retval = 0n;
+  let engineName: string;
+  try {
+    r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true, (_p, verdict) => {
+      lastVerdictSeen = true;
+      if (verdict !== 0) accepted++;
+    });
+    // all 64 bits of the last packet's r0
+    if (lastVerdictSeen) retval = runner.lastRetval;
+    engineName = runner.engineName;
+  } catch (e) {
+    if (e instanceof PacketFault && opts.json) {
+      io.stdout.write(JSON.stringify({ retval: null, code: e.errno, error: e.message.slice(opts.file.length + 2), packets: e.packet - 1, accepted }) + '\n');
+    }
+    throw e;
+  } finally {
+    runner.close();
+  }
   const durationNs = r.packets > 0 ? (r.ms * 1e6) / r.packets : 0;
   if (opts.json) {
     io.stdout.write(JSON.stringify({
       retval: retvalJson(retval), duration_ns: Math.round(durationNs * 10) / 10, runs: r.packets,
-      maps: maps.map(mapEntriesSorted), packets: r.packets, accepted,
+      ...mapsJson(maps), packets: r.packets, accepted,
     }) + '\n');
   } else {
     io.stdout.write(`${style.bold('packets', io.stdout)} ${r.packets}, accepted ${accepted}, last retval 0x${retval.toString(16)}\n`);
-    io.stdout.write(`${style.bold('runs', io.stdout)}    ${formatNs(durationNs)} per packet (${runner.engineName})\n`);
-    maps.forEach((m, i) => io.stdout.write(mapTable(prog.mapNames?.[i] ?? `map ${i}`, m, io.stdout)));
+    io.stdout.write(`${style.bold('runs', io.stdout)}    ${formatNs(durationNs)} per packet (${engineName}${opts.unverified ? ', unverified' : ''})\n`);
+    for (const m of maps) io.stdout.write(mapDumpText(m.name, m));
   }
   if (r.error) throw captureError(capture, r.error);
   return 0;
+}
+
+/** The bytes of a capture: standard input for '-' (as it arrives), else the file. */
+function captureChunks(file: string, io: CliIo): AsyncIterable<Uint8Array> {
+  if (file === '-') return io.stdin.chunks ? io.stdin.chunks() : once(io.stdin.readAll());
+  return fileChunks(file);
+}
+
+async function* once(bytes: Uint8Array): AsyncGenerator<Uint8Array> {
+  yield bytes;
+}
+
+async function* fileChunks(path: string): AsyncGenerator<Uint8Array> {
+  const stream = createReadStream(path, { highWaterMark: 1 << 20 });
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) yield new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  } catch (e) {
+    throw fileError(path, e);
+  } finally {
+    stream.destroy();
+  }
+}
+
+/** `source`, calling `waiting` each time its reader asks for a chunk after the first. */
+async function* whenWaiting(source: AsyncIterable<Uint8Array>, waiting: () => void): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    yield chunk;
+    waiting();
+  }
 }
 
 function captureError(file: string, e: BpfError): CliError {
   return new CliError(`${file}: ${e.message.replace(/^capture: /, '')}`, 2, e.code);
 }
 
-/** A map as a table for the terminal: its entries (non-zero values only for an array), keys ascending. */
-export function mapTable(name: string, m: BpfMap, out: Styled): string {
-  const all = mapEntriesSorted(m);
-  const dense = findMapType(m.type)?.dense === true;
-  const rows = dense ? all.filter((e) => /[^0]/.test(e.value)) : all;
-  const group = (h: string): string => (h.match(/.{1,8}/g) ?? []).join(' ');
-  const keys = rows.map((r) => group(r.key));
-  const width = Math.max(3, ...keys.map((k) => k.length));
-  const head = `${style.bold(name, out)} (${mapTypeName(m.type)}, key ${m.keySize}B, value ${m.valueSize}B, ${all.length}${dense ? ` entries, ${rows.length} non-zero` : ' entries'})\n`;
-  return head + `  ${'key'.padEnd(width)}  value\n` + rows.map((r, i) => `  ${keys[i]!.padEnd(width)}  ${group(r.value)}\n`).join('');
-}
-
 export interface FilterOptions {
   file: string;
   write?: string;
   count: boolean;
+  /** one JSON object per accepted packet; with count, one in all */
+  json?: boolean;
+  /** write each packet's line as soon as it is decided (tcpdump -l) */
+  lineBuffered?: boolean;
   engine?: EngineName;
+  unverified?: boolean;
+  budget?: number;
 }
 
 const two = (n: number): string => String(n).padStart(2, '0');
@@ -186,14 +262,20 @@ function timestamp(tsNs: bigint): string {
 }
 
 export async function filterCommand(prog: ProgramInput, capture: string, opts: FilterOptions, io: CliIo): Promise<number> {
+  if (opts.write === '-' && io.stdout.isTTY) throw new CliError('-w -: standard output is a terminal; redirect it to a file or a pipe', 2, 'EINVAL');
   if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: filter runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
-  const { sys, progFd } = loadInput(prog, opts.file, io);
+  const { sys, progFd } = loadInput(prog, opts.file, io, { verify: opts.unverified !== true, ...(opts.budget === undefined ? {} : { budget: opts.budget }) });
   const runner = new PacketRunner(sys, progFd, opts.engine);
   let out: number | undefined;
   let writer: PcapWriter | undefined;
   // -w is opened once the capture has opened, as tcpdump does: a capture
   // that does not open leaves the output file untouched
-  const output = (): number => {
+  const emit = (bytes: Uint8Array): void => {
+    // -w -: the capture on standard output, for the next command of a pipeline
+    if (opts.write === '-') {
+      io.stdout.write(bytes);
+      return;
+    }
     if (out === undefined) {
       try {
         out = openSync(opts.write!, 'w');
@@ -201,7 +283,7 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
         throw fileError(opts.write!, e);
       }
     }
-    return out;
+    writeSync(out, bytes);
   };
   let matched = 0;
   const lines: string[] = [];
@@ -211,7 +293,9 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
   };
   let r;
   try {
-    r = await forEachPacket(capture, runner, io, (p, keep) => {
+    let index = 0;
+    r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true, (p, keep) => {
+      index++;
       if (keep === 0) return;
       matched++;
       // a socket trims the packet to the length the filter returned
@@ -219,22 +303,25 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
       if (opts.write !== undefined) {
         if (!writer) {
           writer = new PcapWriter(p.linkType, { nanos: true });
-          writeSync(output(), writer.header());
+          emit(writer.header());
         }
-        writeSync(output(), writer.record({ data, origLen: p.origLen, tsNs: p.tsNs }));
+        emit(writer.record({ data, origLen: p.origLen, tsNs: p.tsNs }));
+      } else if (opts.json && !opts.count) {
+        lines.push(JSON.stringify({ packet: index, ts_ns: p.tsNs.toString(), len: p.data.length, orig_len: p.origLen, retval: keep, summary: summarize(data, p.linkType) }) + '\n');
+        if (lines.length >= 256 || opts.lineBuffered) flush();
       } else if (!opts.count) {
         lines.push(`${timestamp(p.tsNs)} ${summarize(data, p.linkType)}\n`);
-        if (lines.length >= 256) flush();
+        if (lines.length >= 256 || opts.lineBuffered) flush();
       }
-    });
+    }, flush);
     // an empty result is still a valid capture
-    if (opts.write !== undefined && !writer && r.linkType !== undefined) writeSync(output(), new PcapWriter(r.linkType, { nanos: true }).header());
+    if (opts.write !== undefined && !writer && r.linkType !== undefined) emit(new PcapWriter(r.linkType, { nanos: true }).header());
   } finally {
     flush();
     if (out !== undefined) closeSync(out);
     runner.close();
   }
-  if (opts.count) io.stdout.write(`${matched} packets\n`);
+  if (opts.count) io.stdout.write(opts.json ? JSON.stringify({ packets: r.packets, matched }) + '\n' : `${matched} packets\n`);
   // wall time: reading the capture included, as a user of tcpdump -r sees it
   if (r.packets > 0 || !r.error) io.stderr.write(`tsbpf: ${throughput(r.packets, r.bytes, r.wallMs, `; ${matched} matched`)}\n`);
   if (r.error) throw captureError(capture, r.error);

@@ -20,6 +20,12 @@ export interface CliInput {
   readAll(): Uint8Array;
   /** as a stream, line by line: the shell */
   stream(): NodeJS.ReadableStream;
+  /**
+   * as chunks, each as soon as it arrives: a capture read from '-' (filter,
+   * run --pcap), so that a live pipe's packets are handled as they come.
+   * Absent: readAll() is used, at once.
+   */
+  chunks?(): AsyncIterable<Uint8Array>;
   /** a terminal: the shell prompts */
   readonly isTTY?: boolean;
 }
@@ -38,9 +44,14 @@ export function processIo(): CliIo {
     stdin: {
       readAll: () => new Uint8Array(readFileSync(0)),
       stream: () => process.stdin,
+      chunks: () => stdinChunks(),
       get isTTY() {
         return process.stdin.isTTY === true;
       },
     },
   };
+}
+
+async function* stdinChunks(): AsyncGenerator<Uint8Array> {
+  for await (const c of process.stdin as AsyncIterable<Buffer>) yield new Uint8Array(c.buffer, c.byteOffset, c.byteLength);
 }

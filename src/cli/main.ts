@@ -1,6 +1,7 @@
 /**
- * The `tsbpf` command (../shared/docs/CLI.md). This file parses arguments,
- * dispatches to one function per command, and owns the error format
+ * The `tsbpf` command (docs/cli.md). This file dispatches to one function
+ * per command (each parses its arguments with args.ts against its entry in
+ * commands.ts, which also gives its --help), and owns the error format
  * `tsbpf: <context>: <message> (<ERRNO>)`. main(argv, io) returns the exit
  * status: 0 success, 1 the program was rejected or failed at run time, 2 bad
  * usage or unreadable input. Importing it runs nothing: bin/tsbpf.js runs it
@@ -8,15 +9,13 @@
  */
 
 import { readFileSync, writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
-import type { ParseArgsConfig } from 'node:util';
 import { BpfError } from '../errors.js';
 import { disasmSlots } from '../isa/disasm.js';
-import { encode } from '../isa/instruction.js';
+import { encode, encodeSlots } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
 import { detectFormat, parseHexData, parseProgram } from './input.js';
 import type { ProgramInput } from './input.js';
-import { runCommand, verifyCommand } from './run.js';
+import { mapName, runCommand, verifyCommand } from './run.js';
 import { conformancePlugin } from './plugin.js';
 import { style } from './style.js';
 import { BatchSession } from './batch.js';
@@ -24,46 +23,17 @@ import { CliError, fileError } from './cli-error.js';
 import type { EngineName } from '../api/bpf.js';
 import { filterCommand, runPcapCommand } from './capture.js';
 import { disassembleClassic } from '../cbpf/index.js';
+import type { SockFilter } from '../cbpf/index.js';
 import { parseElf } from '../elf/index.js';
 import { loadCollectionSpec } from '../loader/collection.js';
 import type { CliIo } from './io.js';
 import { mapTypeName } from '../maps/types.js';
 import { uapiHelperName } from '../isa/uapi.js';
+import { findProgTypeByName } from '../progs/types.js';
+import { help, parseCommand } from './args.js';
+import type { CommandSpec, Parsed } from './args.js';
+import { ASM, BATCH, BENCH, COMMANDS, CONFORMANCE_PLUGIN, DISASM, FILTER, HELP_CMD, INSPECT, RUN, SHELL, USAGE, VERIFY } from './commands.js';
 
-
-const USAGE = `tsbpf: the Linux eBPF subsystem in TypeScript
-
-Usage:
-  tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]
-  tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count]   tcpdump -r with an eBPF or classic filter
-  tsbpf verify PROG [--log-level 0|1|2] [--json]   the 3.19 verifier's verdict and log
-  tsbpf disasm PROG            disassemble, in the kernel's verifier-log syntax
-  tsbpf asm FILE [-o OUT]      assemble to raw 8-byte instruction slots
-  tsbpf inspect FILE.o         sections, programs and maps of a clang-compiled object
-  tsbpf batch FILE [--json]    bpftool map commands, one per line, in one process
-  tsbpf shell                  the same, interactive
-  tsbpf conformance-plugin     the bpf_conformance plugin protocol
-  tsbpf bench                  the benchmark table (interpreter vs native C)
-
-PROG is detected from its content: assembly text (kernel verifier-log syntax
-or the bpf_conformance dialect), a JSON program spec ({"insns": [...]}),
-classic BPF as printed by tcpdump -dd or -ddd, or raw little-endian 8-byte
-instruction slots. "-" reads standard input. CAPTURE is pcap or pcapng.
-
-Options of run:
-  --data HEX         the packet of a socket filter, the 16-byte context of unspec
-  --pcap FILE        run once per packet of a capture, maps carried over
-  --data-file FILE   the same, from a file
-  --repeat N         run N times and report the mean time per run
-  --unverified       skip the verifier; run in the checked interpreter
-  --budget N         instruction budget per run with --unverified (default 1000000)
-  --engine NAME      jit (the default for verified programs), interpreter, or jit-hardened
-                     (the JIT checking every access, for untrusted programs, verified or not)
-  --section NAME     the program of an object to use (section or function name)
-  --cbpf             PROG is raw classic BPF (struct sock_filter bytes), for run, verify, disasm, filter
-  --json             one JSON object on stdout
-
-Environment: TSBPF_DEBUG=1 prints stack traces.`;
 
 /** A file's bytes, or standard input's for '-'. */
 export function readInput(path: string, io: CliIo): Uint8Array {
@@ -74,20 +44,21 @@ export function readInput(path: string, io: CliIo): Uint8Array {
   }
 }
 
-function parse(args: string[], options: NonNullable<ParseArgsConfig['options']>, positionals: [min: number, max: number], usage: string) {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    const msg = (e as Error).message;
-    const short = /^(Unknown option '[^']+'|Option '[^']+' argument missing)/.exec(msg)?.[1] ?? msg.split('\n')[0];
-    throw new CliError(`${short} (usage: ${usage})`, 2, 'EINVAL');
+/**
+ * The options and arguments of one command; undefined when -h/--help was
+ * given, after printing the command's help (the caller then returns 0).
+ */
+function parse(spec: CommandSpec, args: readonly string[], io: CliIo): Pick<Parsed, 'values' | 'positionals'> | undefined {
+  const p = parseCommand(spec, args);
+  if (p.help) {
+    io.stdout.write(help(spec));
+    return undefined;
   }
-  if (parsed.positionals.length < positionals[0] || parsed.positionals.length > positionals[1]) {
-    throw new CliError(`wrong number of arguments (usage: ${usage})`, 2, 'EINVAL');
-  }
-  return parsed;
+  return p;
 }
+
+/** A value option's string, or undefined. */
+const str = (values: Record<string, unknown>, name: string): string | undefined => values[name] as string | undefined;
 
 /** --engine: jit, interpreter, jit-hardened, or undefined for the default */
 function engineOption(values: Record<string, unknown>): EngineName | undefined {
@@ -105,7 +76,9 @@ function sourceOptions(values: Record<string, unknown>): { classic: boolean; sec
 }
 
 function cmdInspect(args: string[], io: CliIo): number {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } }, [1, 1], 'tsbpf inspect FILE.o [--json]');
+  const p = parse(INSPECT, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const file = positionals[0]!;
   const bytes = readInput(file, io);
   const elf = withContext(file, () => parseElf(bytes));
@@ -137,13 +110,15 @@ function withContext<T>(context: string, f: () => T): T {
 }
 
 function cmdAsm(args: string[], io: CliIo): number {
-  const usage = 'tsbpf asm FILE [-o OUT]';
-  const { values, positionals } = parse(args, { output: { type: 'string', short: 'o' } }, [1, 1], usage);
+  const p = parse(ASM, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const file = positionals[0]!;
   const text = new TextDecoder().decode(readInput(file, io));
   const bytes = withContext(file, () => encode(assemble(text)));
   const out = values['output'] as string | undefined;
-  if (out !== undefined) {
+  // -o -: standard output, as without -o
+  if (out !== undefined && out !== '-') {
     try {
       writeFileSync(out, bytes);
     } catch (e) {
@@ -168,20 +143,29 @@ function annotateMaps(text: string, prog: ProgramInput): string {
 const DISASM_OPTIONS = { helperName: uapiHelperName };
 
 function cmdDisasm(args: string[], io: CliIo): number {
-  const { values, positionals } = parse(args, { cbpf: { type: 'boolean' }, section: { type: 'string' } }, [1, 1], 'tsbpf disasm PROG [--cbpf] [--section NAME]');
+  const p = parse(DISASM, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
+  const json = values['json'] === true;
   const file = positionals[0]!;
   const bytes = readInput(file, io);
   if (detectFormat(bytes) === 'elf' && values['section'] === undefined) {
     // every program of the object, each under its section and name
     const spec = withContext(file, () => loadCollectionSpec(bytes));
-    const parts = Object.values(spec.programs).map((p) => {
-      const prog = withContext(file, () => parseProgram(bytes, { classic: false, section: p.name }));
-      return `${p.section}/${p.name}:\n${annotateMaps(disasmSlots(prog.slots, DISASM_OPTIONS), prog)}`;
-    });
-    io.stdout.write(parts.join('\n'));
+    const progs = Object.values(spec.programs).map((p) => ({ p, prog: withContext(file, () => parseProgram(bytes, { classic: false, section: p.name })) }));
+    if (json) {
+      io.stdout.write(JSON.stringify({ programs: progs.map(({ p, prog }) => ({ section: p.section, name: p.name, insns: insnsJson(prog) })) }) + '\n');
+      return 0;
+    }
+    io.stdout.write(progs.map(({ p, prog }) => `${p.section}/${p.name}:\n${annotateMaps(disasmSlots(prog.slots, DISASM_OPTIONS), prog)}`).join('\n'));
     return 0;
   }
   const prog = withContext(file, () => parseProgram(bytes, sourceOptions(values)));
+  if (json) {
+    const classic = prog.classic?.map((f, pc) => ({ pc, code: f.code, jt: f.jt, jf: f.jf, k: f.k, text: classicText(prog.classic!, pc) }));
+    io.stdout.write(JSON.stringify({ ...(classic ? { classic } : {}), insns: insnsJson(prog) }) + '\n');
+    return 0;
+  }
   let text = disasmSlots(prog.slots, DISASM_OPTIONS);
   if (prog.mapNames) {
     text = annotateMaps(text, prog);
@@ -198,79 +182,148 @@ function cmdDisasm(args: string[], io: CliIo): number {
   return 0;
 }
 
+/**
+ * disasm --json: each instruction as {pc, code, hex, text}, code the opcode
+ * byte, hex its slots'
+ * bytes (32 digits for an ld_imm64), `map` naming the map an object's
+ * ld_imm64 refers to. The text is the disassembler's, so the two outputs agree.
+ */
+function insnsJson(prog: ProgramInput): { pc: number; code: number; hex: string; text: string; map?: string }[] {
+  const bytes = encodeSlots(prog.slots);
+  const names = new Map(prog.fixups.map(([slot, i, off]) => [slot, `${mapName(prog, i)}${off === undefined ? '' : `+${off}`}`]));
+  const lines = disasmSlots(prog.slots, DISASM_OPTIONS).split('\n').filter((l) => l !== '');
+  const parsed = lines.map((l) => /^(\d+): \(([0-9a-f]{2})\) (.*)$/.exec(l));
+  return parsed.map((m, i) => {
+    const pc = m ? Number(m[1]) : i;
+    const next = parsed[i + 1];
+    const end = next ? Number(next[1]) : prog.slots.length;
+    const hex = Buffer.from(bytes.subarray(pc * 8, end * 8)).toString('hex');
+    const out: { pc: number; code: number; hex: string; text: string; map?: string } = { pc, code: parseInt(m ? m[2]! : hex.slice(0, 2), 16), hex, text: m ? m[3]! : lines[i]! };
+    const map = names.get(pc);
+    if (map !== undefined) out.map = map;
+    return out;
+  });
+}
+
+/** One classic instruction as tcpdump -d prints it, without the (NNN) index and padding. */
+function classicText(filter: readonly SockFilter[], pc: number): string {
+  const line = disassembleClassic(filter).split('\n')[pc]!;
+  return line.replace(/^\(\d+\) /, '').replace(/\s+/g, ' ').trim();
+}
+
 async function cmdRun(args: string[], io: CliIo): Promise<number> {
-  const usage = 'tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]';
-  const { values, positionals } = parse(args, {
-    data: { type: 'string' },
-    'data-file': { type: 'string' },
-    pcap: { type: 'string' },
-    repeat: { type: 'string' },
-    budget: { type: 'string' },
-    engine: { type: 'string' },
-    unverified: { type: 'boolean' },
-    cbpf: { type: 'boolean' },
-    section: { type: 'string' },
-    json: { type: 'boolean' },
-  }, [1, 1], usage);
+  const usage = `tsbpf ${RUN.usage[0]!}`;
+  const p = parse(RUN, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const file = positionals[0]!;
-  if ([values['data'], values['data-file'], values['pcap']].filter((v) => v !== undefined).length > 1) {
-    throw new CliError(`--data, --data-file and --pcap are exclusive (usage: ${usage})`, 2, 'EINVAL');
+  const inputs = ['data', 'data-file', 'pcap', 'mem', 'mem-file'];
+  if (inputs.filter((k) => values[k] !== undefined).length > 1) {
+    throw new CliError(`--data, --data-file, --pcap, --mem and --mem-file are exclusive (usage: ${usage})`, 2, 'EINVAL');
   }
-  const count = (name: string, def: number): number => {
-    const v = values[name] as string | undefined;
-    if (v === undefined) return def;
-    if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
-      throw new CliError(`--${name} must be a positive integer, got '${v}'`, 2, 'EINVAL');
-    }
-    return Number(v);
-  };
+  const link = str(values, 'link');
+  if (link !== undefined && link !== 'ethernet' && link !== 'raw') throw new CliError(`--link must be ethernet or raw, got '${link}'`, 2, 'EINVAL');
+  if (link !== undefined && values['data'] === undefined && values['data-file'] === undefined) {
+    throw new CliError('--link says where the network header of --data or --data-file is (a capture says it itself)', 2, 'EINVAL');
+  }
+  // every option is checked before any input is read
+  const repeat = count(values, 'repeat', 1);
+  const budget = count(values, 'budget', 1_000_000);
   const engine = engineOption(values);
+  const pcap = str(values, 'pcap');
+  if (pcap !== undefined && values['repeat'] !== undefined) throw new CliError('--repeat does not apply to --pcap (each packet runs once)', 2, 'EINVAL');
+  budgetNeedsUnverified(values);
+  oneStdin(file, str(values, 'data-file'), pcap, str(values, 'mem-file'));
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
-  if (values['pcap'] !== undefined) {
-    if (values['repeat'] !== undefined) throw new CliError('--repeat does not apply to --pcap (each packet runs once)', 2, 'EINVAL');
-    return runPcapCommand(prog, values['pcap'] as string, {
+  if (pcap !== undefined) {
+    return runPcapCommand(prog, pcap, {
       json: values['json'] === true,
       file,
+      unverified: values['unverified'] === true,
+      budget,
       ...(engine === undefined ? {} : { engine }),
     }, io);
   }
   let data: Uint8Array = new Uint8Array(0);
   if (values['data'] !== undefined) data = withContext('--data', () => parseHexData(values['data'] as string));
   if (values['data-file'] !== undefined) data = readInput(values['data-file'] as string, io);
+  if (values['mem'] !== undefined) data = withContext('--mem', () => hexOption('--mem', values['mem'] as string));
+  if (values['mem-file'] !== undefined) data = readInput(values['mem-file'] as string, io);
+  // --mem: PROG runs as tsbpf's mem type, whatever its input says; a spec of prog_type mem takes its buffer from --data too
+  const mem = values['mem'] !== undefined || values['mem-file'] !== undefined || prog.progType === 'mem';
+  if (link !== undefined && !findProgTypeByName(prog.progType)?.packet) throw new CliError(`${file}: --link applies to socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
   return runCommand(prog, data, {
-    repeat: count('repeat', 1),
-    budget: count('budget', 1_000_000),
+    mem,
+    ...(link === undefined ? {} : { link }),
+    repeat,
+    budget,
     unverified: values['unverified'] === true,
     ...(engine === undefined ? {} : { engine }),
     json: values['json'] === true,
     file,
-    dataContext: (values['data-file'] as string | undefined) ?? '--data',
+    dataContext: str(values, 'data-file') ?? str(values, 'mem-file') ?? (values['mem'] !== undefined ? '--mem' : '--data'),
   }, io);
 }
 
+/** A hex option's bytes (parseHexData's reading: spaces, colons, commas and 0x ignored), its errors naming `name`. */
+function hexOption(name: string, text: string): Uint8Array {
+  try {
+    return parseHexData(text);
+  } catch (e) {
+    if (e instanceof BpfError) throw new BpfError(e.code, e.message.replace(/^--data /, `${name} `));
+    throw e;
+  }
+}
+
+/** --repeat, --budget: a positive integer, or `def` when not given. */
+function count(values: Record<string, unknown>, name: string, def: number): number {
+  const v = str(values, name);
+  if (v === undefined) return def;
+  if (!/^\d+$/.test(v) || Number(v) < 1 || !Number.isSafeInteger(Number(v))) {
+    throw new CliError(`--${name} must be a positive integer, got '${v}'`, 2, 'EINVAL');
+  }
+  return Number(v);
+}
+
+/** A budget bounds the runs of unverified programs; a verified one has none to bound. */
+function budgetNeedsUnverified(values: Record<string, unknown>): void {
+  if (values['budget'] !== undefined && values['unverified'] !== true) throw new CliError('--budget applies to --unverified runs (a verified program needs no budget)', 2, 'EINVAL');
+}
+
+/** Standard input can be read once: at most one of the inputs may be '-'. */
+function oneStdin(...inputs: (string | undefined)[]): void {
+  if (inputs.filter((i) => i === '-').length > 1) throw new CliError("standard input ('-') can be only one of the inputs", 2, 'EINVAL');
+}
+
 async function cmdFilter(args: string[], io: CliIo): Promise<number> {
-  const usage = 'tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count] [--engine interpreter|jit|jit-hardened]';
-  const { values, positionals } = parse(args, {
-    write: { type: 'string', short: 'w' },
-    count: { type: 'boolean' },
-    engine: { type: 'string' },
-    cbpf: { type: 'boolean' },
-    section: { type: 'string' },
-  }, [2, 2], usage);
+  const p = parse(FILTER, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const engine = engineOption(values);
+  const budget = count(values, 'budget', 1_000_000);
+  budgetNeedsUnverified(values);
+  const write = str(values, 'write');
+  if (values['json'] === true && write !== undefined) throw new CliError('--json and -w are exclusive: -w writes the packets, --json prints them', 2, 'EINVAL');
   const [file, capture] = positionals as [string, string];
+  oneStdin(file, capture);
+  if (write === '-' && values['count'] === true) throw new CliError('--count and -w - both write to standard output', 2, 'EINVAL');
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
   return filterCommand(prog, capture, {
     file,
     count: values['count'] === true,
-    ...(values['write'] === undefined ? {} : { write: values['write'] as string }),
+    json: values['json'] === true,
+    lineBuffered: values['line-buffered'] === true,
+    unverified: values['unverified'] === true,
+    budget,
+    ...(write === undefined ? {} : { write }),
     ...(engine === undefined ? {} : { engine }),
   }, io);
 }
 
 function cmdVerify(args: string[], io: CliIo): number {
-  const usage = 'tsbpf verify PROG [--log-level 0|1|2] [--json]';
-  const { values, positionals } = parse(args, { 'log-level': { type: 'string' }, json: { type: 'boolean' }, cbpf: { type: 'boolean' }, section: { type: 'string' } }, [1, 1], usage);
+  const p = parse(VERIFY, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const level = (values['log-level'] as string | undefined) ?? '1';
   if (!/^[012]$/.test(level)) throw new CliError(`--log-level must be 0, 1 or 2, got '${level}'`, 2, 'EINVAL');
   const file = positionals[0]!;
@@ -279,7 +332,9 @@ function cmdVerify(args: string[], io: CliIo): number {
 }
 
 function cmdBatch(args: string[], io: CliIo): number {
-  const { values, positionals } = parse(args, { json: { type: 'boolean' } }, [1, 1], 'tsbpf batch FILE [--json]');
+  const p = parse(BATCH, args, io);
+  if (!p) return 0;
+  const { values, positionals } = p;
   const file = positionals[0]!;
   const lines = new TextDecoder().decode(readInput(file, io)).split('\n');
   const session = new BatchSession();
@@ -298,7 +353,7 @@ function cmdBatch(args: string[], io: CliIo): number {
 }
 
 async function cmdShell(args: string[], io: CliIo): Promise<number> {
-  parse(args, {}, [0, 0], 'tsbpf shell');
+  if (!parse(SHELL, args, io)) return 0;
   const { createInterface } = await import('node:readline');
   const session = new BatchSession();
   const tty = io.stdin.isTTY === true;
@@ -361,9 +416,21 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     case undefined:
     case '-h':
     case '--help':
-    case 'help':
       io.stdout.write(USAGE + '\n');
       return cmd === undefined ? 2 : 0;
+    case 'help': {
+      const p = parse(HELP_CMD, rest, io);
+      if (!p) return 0;
+      const name = p.positionals[0];
+      if (name === undefined) {
+        io.stdout.write(USAGE + '\n');
+        return 0;
+      }
+      const spec = COMMANDS.find((c) => c.name === name);
+      if (!spec) throw new CliError(`help: unknown command '${name}' (commands: ${COMMANDS.map((c) => c.name).join(', ')})`, 2, 'EINVAL');
+      io.stdout.write(help(spec));
+      return 0;
+    }
     case '--version':
     case '-V': {
       const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -382,13 +449,17 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
       return cmdFilter(rest, io);
     case 'inspect':
       return cmdInspect(rest, io);
-    case 'conformance-plugin':
-      return conformancePlugin(rest, io);
+    case 'conformance-plugin': {
+      const p = parse(CONFORMANCE_PLUGIN, rest, io);
+      if (!p) return 0;
+      return conformancePlugin(p.positionals[0], p.values['jit'] === true, io);
+    }
     case 'batch':
       return cmdBatch(rest, io);
     case 'shell':
       return cmdShell(rest, io);
     case 'bench': {
+      if (!parse(BENCH, rest, io)) return 0;
       const { benchCommand } = await import('../bench/bench.js');
       return benchCommand(rest, (text) => io.stdout.write(text));
     }

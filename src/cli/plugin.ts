@@ -4,7 +4,8 @@
  * stdin: the program as base16; stdout: r0 in hex; exit 0. Any failure exits
  * 1 with one line on stderr. Options: --interpret (the default, the checked
  * interpreter) and --jit (the WebAssembly JIT, whose memory accesses are
- * bounded by WebAssembly only); anything else is rejected as uBPF's plugin does.
+ * bounded by WebAssembly only); anything else is a usage error (exit 2) and
+ * --help prints the plugin's help, both through main.ts's common parser.
  */
 
 import { BpfError } from '../errors.js';
@@ -32,25 +33,13 @@ function programBytes(text: string): Uint8Array {
   return base16(t, 'program');
 }
 
-export function conformancePlugin(args: string[], io: CliIo): number {
-  let memory: Uint8Array = new Uint8Array(0);
-  let jit = false;
-  for (const a of args) {
-    if (a === '--interpret') {
-      jit = false;
-      continue;
-    }
-    if (a === '--jit') {
-      jit = true;
-      continue;
-    }
-    if (a.startsWith('--')) {
-      io.stderr.write(`Invalid arguments: ${a}\n`);
-      return 1;
-    }
-    memory = base16(a, 'memory');
-  }
+/**
+ * The plugin run: `memoryArg` is the base16 buffer (argv's one positional,
+ * parsed by main.ts with the plugin's two options), the program on stdin.
+ */
+export function conformancePlugin(memoryArg: string | undefined, jit: boolean, io: CliIo): number {
   try {
+    const memory = memoryArg === undefined ? new Uint8Array(0) : base16(memoryArg, 'memory');
     const bytes = programBytes(new TextDecoder().decode(io.stdin.readAll()));
     const slots = toSlots(slotsToInstructions(decodeSlots(bytes)));
     if (slots.length === 0) throw new BpfError('EINVAL', 'empty program');

@@ -11,8 +11,10 @@ import { BpfSystem, testRun } from '../api/bpf.js';
 import type { EngineName } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
 import { Program } from '../api/program.js';
+import { MemProgram, runMemObject } from '../api/mem-program.js';
+import { PacketRunner } from '../api/packets.js';
+import type { TestRunResult } from '../api/bpf.js';
 import type { ProgTypeName } from '../progs/types.js';
-import { mapTypeName } from '../maps/types.js';
 import type { MapTypeName } from '../maps/types.js';
 import { encodeSlots } from '../isa/instruction.js';
 import { linkMapRefs } from '../loader/collection.js';
@@ -20,6 +22,8 @@ import type { ProgramInput } from './input.js';
 import { CliError } from './cli-error.js';
 import type { CliIo, CliOutput } from './io.js';
 import { style } from './style.js';
+import { fprintHex, mapDumpJson, mapDumpText } from './map-view.js';
+import type { MapDumpJson } from './map-view.js';
 
 export interface RunOptions {
   repeat: number;
@@ -32,9 +36,13 @@ export interface RunOptions {
   file: string;
   /** how to name the data in errors: '--data' or the data file */
   dataContext: string;
+  /** the data is a mem program's buffer (--mem, --mem-file, or a spec of prog_type mem) */
+  mem?: boolean;
+  /** --link: where a socket filter's packet has its network header (SKF_NET_OFF) */
+  link?: 'ethernet' | 'raw';
 }
 
-/** r0 as CLI.md wants it: a number when it fits in 2^53, else a decimal string. */
+/** r0 as docs/cli.md has it: a number when it fits in 2^53, else a decimal string. */
 export function retvalJson(r0: bigint): number | string {
   return r0 < 2n ** 53n ? Number(r0) : r0.toString();
 }
@@ -54,6 +62,8 @@ export interface LoadInputOptions {
   logLevel?: number;
   /** on a rejection: print the verify JSON object on stdout */
   json?: boolean;
+  /** load as tsbpf's mem type for a buffer of this many bytes (--mem), whatever type the input names */
+  memSize?: number;
 }
 
 /** The log size the CLI asks for: 3.19's maximum would be 16 MiB. */
@@ -70,7 +80,7 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
   if (budget !== undefined) sys.unverifiedBudget = budget;
   const maps = prog.maps.map((m, i) => {
     try {
-      return BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name: `map${i}` });
+      return BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name: mapName(prog, i) });
     } catch (e) {
       if (e instanceof BpfError) throw new CliError(`${file}: maps[${i}]: ${e.message}`, 2, e.code);
       throw e;
@@ -82,14 +92,10 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
   const slots = prog.slots.map((s) => ({ ...s }));
   linkMapRefs(slots, prog.fixups.map(([slot, index, offset]) => ({ slot, fd: maps[index]!.fd, offset })));
   try {
-    const loaded = Program.load(sys, {
-      type: prog.progType as ProgTypeName,
-      insns: encodeSlots(slots),
-      license: prog.license,
-      logLevel: opts.logLevel ?? 1,
-      logSize: CLI_LOG_SIZE,
-      verify: opts.verify,
-    });
+    const common = { insns: encodeSlots(slots), license: prog.license, logLevel: opts.logLevel ?? 1, logSize: CLI_LOG_SIZE, verify: opts.verify };
+    const loaded = opts.memSize !== undefined
+      ? MemProgram.load(sys, { ...common, size: opts.memSize })
+      : Program.load(sys, { ...common, type: prog.progType as ProgTypeName });
     return { sys, progFd: loaded.fd, maps, log: loaded.log };
   } catch (e) {
     // A program the kernel would refuse to load is a rejected program: exit 1.
@@ -114,7 +120,20 @@ export function highlightLog(log: string, out: CliOutput): string {
     .join('\n') + '\n';
 }
 
-/** Entries of a map, keys ascending as bytes, as CLI.md's `maps` output. */
+/** A map's name in output: the object's name for it, a spec map's `name`, else `map0`, `map1`... */
+export function mapName(prog: ProgramInput, i: number): string {
+  return prog.mapNames?.[i] ?? prog.maps[i]?.name ?? `map${i}`;
+}
+
+/**
+ * The maps after a run in --json: `maps` (docs/cli.md, the first contract: each map's
+ * entries, keys ascending) and `map_dump` (the named view of map-view.ts).
+ */
+export function mapsJson(maps: BpfMap[]): { maps: { key: string; value: string }[][]; map_dump: MapDumpJson[] } {
+  return { maps: maps.map(mapEntriesSorted), map_dump: maps.map((m) => mapDumpJson(m.name, m)) };
+}
+
+/** Entries of a map, keys ascending as bytes, as docs/cli.md's `maps` output. */
 export function mapEntriesSorted(m: BpfMap): { key: string; value: string }[] {
   return [...m.entries()]
     .map(([k, v]) => ({ key: hex(k), value: hex(v) }))
@@ -122,10 +141,15 @@ export function mapEntriesSorted(m: BpfMap): { key: string; value: string }[] {
 }
 
 export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOptions, io: CliIo): number {
-  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { budget: opts.budget, verify: !opts.unverified, json: opts.json });
-  let result;
+  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { budget: opts.budget, verify: !opts.unverified, json: opts.json, ...(opts.mem ? { memSize: data.length } : {}) });
+  let result: TestRunResult;
   try {
-    result = testRun(sys, progFd, data, opts.repeat, opts.engine);
+    // raw: the network header at offset 0, which testRun's Ethernet framing cannot say
+    result = opts.link === 'raw'
+      ? runPacketAt(sys, progFd, data, 0, opts.repeat, opts.engine)
+      : opts.mem
+      ? runMemObject(sys, sys.progOf(progFd), data, opts.repeat, opts.engine)
+      : testRun(sys, progFd, data, opts.repeat, opts.engine);
   } catch (e) {
     if (e instanceof BpfError) {
       if (/context is 16 bytes/.test(e.message)) throw new CliError(`${opts.dataContext}: ${e.message}`, 2, e.code);
@@ -135,9 +159,10 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
     throw e;
   }
   const r0 = result.retval;
-  const mapDumps = maps.map(mapEntriesSorted);
+  // a mem program's buffer after the run: what it wrote there is its output too
+  const memory = opts.mem ? { memory: Buffer.from(result.dataOut).toString('hex') } : {};
   if (opts.json) {
-    io.stdout.write(JSON.stringify({ retval: retvalJson(r0), duration_ns: Math.round(result.durationNs * 10) / 10, runs: result.runs, maps: mapDumps }) + '\n');
+    io.stdout.write(JSON.stringify({ retval: retvalJson(r0), duration_ns: Math.round(result.durationNs * 10) / 10, runs: result.runs, ...mapsJson(maps), ...memory }) + '\n');
     return 0;
   }
   const signed = BigInt.asIntN(64, r0);
@@ -150,14 +175,23 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
     ? `${loaded.verified ? 'verified' : 'unverified'}, hardened WebAssembly JIT`
     : `${loaded.interpreter.executed} insns in the last run, ${loaded.verified ? 'verified, interpreter' : 'unverified, checked interpreter'}`;
   io.stdout.write(`${style.bold('runs', io.stdout)}    ${result.runs} × ${formatNs(result.durationNs)} (${how})\n`);
-  maps.forEach((m, i) => {
-    io.stdout.write(`${style.bold(`map ${i}`, io.stdout)}   ${mapTypeName(m.type)} key ${m.keySize} value ${m.valueSize} entries ${m.maxEntries}\n`);
-    for (const e of mapDumps[i]!) io.stdout.write(`  key: ${spaced(e.key)}  value: ${spaced(e.value)}\n`);
-  });
+  if (opts.mem) io.stdout.write(`${style.bold('memory', io.stdout)}  ${result.dataOut.length === 0 ? '(empty)' : fprintHex(result.dataOut).replace(/\n/g, '\n        ')}\n`);
+  for (const m of maps) io.stdout.write(mapDumpText(m.name, m));
   return 0;
 }
 
-const spaced = (h: string): string => (h.match(/../g) ?? []).join(' ');
+/** testRun's runs of a packet program with its network header at `netOff` (PacketRunner sets it; testRun assumes Ethernet). */
+function runPacketAt(sys: BpfSystem, progFd: number, data: Uint8Array, netOff: number, repeat: number, engine?: EngineName): TestRunResult {
+  const runner = new PacketRunner(sys, progFd, engine);
+  try {
+    const t0 = performance.now();
+    for (let i = 0; i < repeat; i++) runner.run(data, netOff);
+    const elapsedMs = performance.now() - t0;
+    return { retval: runner.lastRetval, durationNs: (elapsedMs * 1e6) / repeat, runs: repeat, dataOut: data, engine: runner.engineName };
+  } finally {
+    runner.close();
+  }
+}
 
 export function formatNs(ns: number): string {
   if (ns < 1000) return `${ns.toFixed(1)} ns`;

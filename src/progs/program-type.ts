@@ -31,12 +31,18 @@ export interface ProgramType<N extends string = string> {
   readonly name: N;
   /** the uapi number, prog_type of BPF_PROG_LOAD */
   readonly id: number;
-  /** the kernel version that introduced it */
+  /** the kernel version that introduced it ('tsbpf' for tsbpf's own) */
   readonly since: string;
   /** prefixes of the ELF section names that hold programs of this type */
   readonly sections: readonly string[];
   /** the verifier's is_valid_access for the context */
   isValidCtxAccess(off: number, size: number, write: boolean): boolean;
+  /**
+   * A constant r2 holds when the program starts, which the verifier knows (a
+   * tsbpf extension for its own mem type: the buffer's length); kernel types
+   * leave it out and start, as 3.19 does, with only r1 and r10 readable.
+   */
+  readonly entryR2?: number;
   /** LD_ABS / LD_IND are allowed */
   readonly ldAbs: boolean;
   /** r1's region during a run: its size, and whether the program may write it */
@@ -45,4 +51,9 @@ export interface ProgramType<N extends string = string> {
   readonly packet?: PacketContext;
   /** copy a run's data into memory and describe r1, r2 and the packet */
   prepare(mem: AddressSpace, data: Uint8Array): PreparedRun;
+  /**
+   * present when the context's size is given at load (tsbpf's mem type,
+   * BPF_PROG_LOAD's mem_size): the type for a context of `size` bytes
+   */
+  sized?(size: number): ProgramType;
 }

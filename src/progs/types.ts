@@ -3,7 +3,7 @@
  * each (ProgramType: name, uapi number, the verifier's context access rule,
  * LD_ABS/LD_IND, the context's shape, how a packet or a run's data becomes
  * r1, the ELF sections that select it), declared in its own file
- * (socket-filter.ts, unspec.ts) and listed in PROG_TYPES. BPF_PROG_LOAD, the
+ * (socket-filter.ts, unspec.ts, mem.ts: tsbpf's own buffer type) and listed in PROG_TYPES. BPF_PROG_LOAD, the
  * idiomatic API, the loader and the CLI look types up here; the helpers a
  * type may call are the helper table's (progs/helpers.ts, funcProtoFor).
  * Adding a program type is its file plus its line in PROG_TYPES.
@@ -20,15 +20,17 @@ import type { Profile } from './profile.js';
 import type { ProgramType } from './program-type.js';
 import { SOCKET_FILTER } from './socket-filter.js';
 import { UNSPEC } from './unspec.js';
+import { MEM } from './mem.js';
 
 export { BPF_PROG_TYPE };
 export { SOCKET_FILTER, SKB_CTX_SIZE, SKB_LEN_OFF, prepareSocketFilter } from './socket-filter.js';
 export type { PacketOptions } from './socket-filter.js';
 export { UNSPEC } from './unspec.js';
+export { MEM, MEM_PROG_TYPE_ID, MEM_MAX_SIZE, memType } from './mem.js';
 export type { PacketContext, PreparedRun, ProgramType } from './program-type.js';
 
-/** Every program type tsbpf implements (socket_filter, unspec), one row each. */
-export const PROG_TYPES = [SOCKET_FILTER, UNSPEC] as const;
+/** Every program type tsbpf implements (socket_filter, unspec, mem), one row each. */
+export const PROG_TYPES = [SOCKET_FILTER, UNSPEC, MEM] as const;
 
 /** The names of the implemented program types ('socket_filter' | 'unspec'). */
 export type ProgTypeName = (typeof PROG_TYPES)[number]['name'];
@@ -92,6 +94,8 @@ export function verifierRules(type: ProgramType, profile: Profile): {
   isValidCtxAccess(off: number, size: number, write: boolean): boolean;
   funcProto(id: number): HelperProto | undefined;
   profile: Profile;
+  entryR2?: number;
 } {
-  return { socketFilter: type.ldAbs, isValidCtxAccess: type.isValidCtxAccess, funcProto: funcProtoFor(type.name, profile), profile };
+  const rules = { socketFilter: type.ldAbs, isValidCtxAccess: type.isValidCtxAccess, funcProto: funcProtoFor(type.name, profile), profile };
+  return type.entryR2 === undefined ? rules : { ...rules, entryR2: type.entryR2 };
 }

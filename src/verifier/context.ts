@@ -37,6 +37,8 @@ export interface VerifierEnv {
   /** the kernel modelled: its helper id bound (__BPF_FUNC_MAX_ID) */
   profile: Profile;
   gplCompatible: boolean;
+  /** r2's value at entry when the program type gives it one (tsbpf's mem type: the buffer length), else r2 is not initialised */
+  entryR2?: number;
   /** the map an ld_imm64 with src_reg 1 refers to, by the address it now holds */
   mapAt(addr: number): MapInfo | undefined;
   log: VerifierLog;
@@ -59,7 +61,7 @@ export type RuleTable = readonly (InsnRule | undefined)[];
 /** What a rule sees and changes: the current path's state, the instruction's index, the environment and the log; fail() rejects. */
 export class CheckContext {
   /** The state of the path being walked: the walker replaces it when it switches paths. */
-  cur: VerifierState = initialState();
+  cur: VerifierState;
   /** The instruction being checked: a failure names it. */
   idx = 0;
   readonly log: VerifierLog;
@@ -71,6 +73,7 @@ export class CheckContext {
     private readonly branch: (target: number, prev: number) => VerifierState,
   ) {
     this.log = env.log;
+    this.cur = initialState(env.entryR2);
   }
 
   /** Print the kernel's message and refuse the program with its errno. */

@@ -74,11 +74,15 @@ export interface VerifierState {
 /** A register not yet written (NOT_INIT). */
 export const emptyReg = (): RegState => ({ type: REG.NOT_INIT, value: 0 });
 
-/** init_reg_state: R1 = ctx, R10 = frame pointer, everything else not initialised. */
-export function initialState(): VerifierState {
+/**
+ * init_reg_state: R1 = ctx, R10 = frame pointer, everything else not
+ * initialised; with `r2`, R2 a known constant (tsbpf's mem type).
+ */
+export function initialState(r2?: number): VerifierState {
   const regs = Array.from({ length: MAX_BPF_REG }, emptyReg);
   regs[10] = { type: REG.FRAME_PTR, value: 0 };
   regs[1] = { type: REG.PTR_TO_CTX, value: 0 };
+  if (r2 !== undefined) regs[2] = { type: REG.CONST_IMM, value: r2 };
   const stackSlotType = new Uint8Array(MAX_BPF_STACK);
   return {
     regs,

@@ -1,0 +1,234 @@
+/**
+ * What each `tsbpf` command accepts, as data: its synopsis, arguments,
+ * options, an example (args.ts parses against these and prints them as
+ * `tsbpf CMD --help`). docs/cli.md is the long form of the same; keep the two
+ * in step. The overview `tsbpf --help` is USAGE.
+ */
+
+import type { CommandSpec, OptionSpec } from './args.js';
+
+const PROG_ARG: [string, string] = [
+  'PROG',
+  'the program, its format detected from its content: assembly (kernel verifier-log\n' +
+  'syntax or the bpf_conformance dialect), a JSON program spec ({"insns": [...]}),\n' +
+  'a clang -target bpf object, classic BPF as printed by tcpdump -dd or -ddd, or raw\n' +
+  "8-byte instruction slots. '-' reads standard input.",
+];
+
+const SECTION: OptionSpec = { name: 'section', value: 'NAME', help: 'the program of an object to use (section or function name)' };
+const CBPF: OptionSpec = { name: 'cbpf', help: 'PROG is raw classic BPF (struct sock_filter bytes)' };
+const ENGINE: OptionSpec = {
+  name: 'engine',
+  value: 'NAME',
+  help: 'jit (the default for verified programs), interpreter, or jit-hardened\n(the JIT checking every access, for untrusted programs)',
+};
+const UNVERIFIED: OptionSpec = { name: 'unverified', help: 'skip the verifier; run in the checked interpreter' };
+const BUDGET: OptionSpec = { name: 'budget', value: 'N', help: 'instructions allowed per run with --unverified (default 1000000)' };
+
+export const RUN: CommandSpec = {
+  name: 'run',
+  usage: [
+    'run PROG [--data HEX | --data-file FILE | --pcap CAPTURE] [--repeat N] [--json]',
+    'run PROG --mem HEX | --mem-file FILE [--unverified] [--json]',
+  ],
+  summary:
+    'Load PROG (its maps created, verified unless --unverified) and run it: once, N times\n' +
+    'with --repeat, or once per packet of a capture with --pcap, the maps carried over.\n' +
+    'Prints r0, the time per run and every map.',
+  args: [PROG_ARG],
+  positionals: [1, 1],
+  options: [
+    { name: 'data', value: 'HEX', help: "the packet of a socket filter, or the unspec program's 16-byte context" },
+    { name: 'data-file', value: 'FILE', help: "the same, from a file ('-': standard input)" },
+    { name: 'pcap', value: 'CAPTURE', help: "run once per packet of a pcap or pcapng capture ('-': standard input)" },
+    { name: 'mem', value: 'HEX', help: "run as tsbpf's mem type: r1 = this buffer, r2 = its length (uBPF,\nbpf_conformance); verified for exactly this length, or --unverified" },
+    { name: 'mem-file', value: 'FILE', help: "the same, the buffer from a file ('-': standard input)" },
+    { name: 'link', value: 'TYPE', help: 'where --data\'s network header is, for SKF_NET_OFF loads: ethernet\n(the default: at offset 14) or raw (at offset 0, the packet starts with IP)' },
+    { name: 'repeat', value: 'N', help: 'run N times and report the mean time per run' },
+    UNVERIFIED,
+    BUDGET,
+    ENGINE,
+    SECTION,
+    CBPF,
+    { name: 'json', help: 'one JSON object on stdout' },
+  ],
+  examples: [
+    'run examples/syn-filter.s --data-file examples/tcp-syn.bin',
+    'run examples/proto-count.o --pcap examples/sample.pcap',
+    "run - --mem 0102032a <<< $'r0 = *(u8 *)(r1 +3)\\nexit'",
+    'run examples/syn-filter.s --data-file examples/tcp-syn.bin --link ethernet',
+  ],
+};
+
+export const FILTER: CommandSpec = {
+  name: 'filter',
+  usage: ['filter PROG CAPTURE [-w OUT.pcap] [--count] [--json]'],
+  summary:
+    'tcpdump -r with an eBPF or classic filter: run PROG over each packet of CAPTURE\n' +
+    '(pcap or pcapng) and print the accepted ones, one tcpdump -nn line each, or write\n' +
+    'them to OUT.pcap truncated to the length the filter returned, as a socket would.\n' +
+    'A throughput line goes to stderr.',
+  args: [PROG_ARG, ['CAPTURE', "the capture to read; '-' reads standard input as it arrives"]],
+  positionals: [2, 2],
+  options: [
+    { name: 'write', short: 'w', value: 'OUT', help: "write the accepted packets as pcap ('-': standard output)" },
+    { name: 'line-buffered', short: 'l', help: "print each packet's line as soon as it is decided (tcpdump -l);\nfrom a pipe, packets are printed as they arrive in any case" },
+    { name: 'count', help: 'print only the number of accepted packets' },
+    { name: 'json', help: 'one JSON object per accepted packet (with --count: one object in all)' },
+    UNVERIFIED,
+    BUDGET,
+    ENGINE,
+    SECTION,
+    CBPF,
+  ],
+  examples: [
+    'filter examples/syn-filter.s examples/sample.pcap',
+    'filter examples/syn-filter.o examples/sample.pcap -w syn.pcap',
+    'filter examples/syn-filter.s - < examples/sample.pcap',
+  ],
+  notes: 'A live capture, each packet printed as it arrives: tcpdump -U -w - | tsbpf filter F -',
+};
+
+export const VERIFY: CommandSpec = {
+  name: 'verify',
+  usage: ['verify PROG [--log-level 0|1|2] [--json]'],
+  summary: "Load PROG through the 3.19 verifier and print its log and verdict.\nExit 0 when accepted, 1 when rejected.",
+  args: [PROG_ARG],
+  positionals: [1, 1],
+  options: [
+    { name: 'log-level', value: 'L', help: 'the verifier log level: 0, 1 (the default) or 2' },
+    { name: 'json', help: 'one JSON object on stdout: {"accepted", "code", "log"}' },
+    SECTION,
+    CBPF,
+  ],
+  examples: ['verify examples/syn-filter.o --log-level 2'],
+};
+
+export const DISASM: CommandSpec = {
+  name: 'disasm',
+  usage: ['disasm PROG [--section NAME] [--json]'],
+  summary:
+    "Disassemble PROG in the kernel's verifier-log syntax, one instruction per line.\n" +
+    'Every program of an object unless --section picks one; classic BPF is shown as\n' +
+    'tcpdump -d prints it, then the eBPF it converts to.',
+  args: [PROG_ARG],
+  positionals: [1, 1],
+  options: [
+    { name: 'json', help: 'one JSON object on stdout: each instruction with its pc, opcode, bytes and text' },
+    SECTION,
+    CBPF,
+  ],
+  examples: ['disasm examples/syn-filter.o', 'disasm examples/flow-table.o --json'],
+};
+
+export const ASM: CommandSpec = {
+  name: 'asm',
+  usage: ['asm FILE [-o OUT]'],
+  summary:
+    'Assemble FILE (kernel verifier-log syntax or the bpf_conformance dialect) to raw\n' +
+    'little-endian 8-byte instruction slots; on a terminal, shown one slot per line in hex.',
+  args: [['FILE', "the assembly; '-' reads standard input"]],
+  positionals: [1, 1],
+  options: [{ name: 'output', short: 'o', value: 'OUT', help: "write the slots to OUT instead of standard output ('-': standard output)" }],
+  examples: ['asm examples/syn-filter.s -o syn-filter.bin'],
+};
+
+export const INSPECT: CommandSpec = {
+  name: 'inspect',
+  usage: ['inspect FILE.o [--json]'],
+  summary: 'The license, programs, maps and sections of a clang -target bpf object.',
+  args: [['FILE.o', "the object; '-' reads standard input"]],
+  positionals: [1, 1],
+  options: [{ name: 'json', help: 'one JSON object on stdout' }],
+  examples: ['inspect examples/flow-table.o'],
+};
+
+export const BATCH: CommandSpec = {
+  name: 'batch',
+  usage: ['batch FILE [--json]'],
+  summary:
+    "bpftool's map commands, one per line, run in one process so maps live from line\n" +
+    "to line; '#' starts a comment. A failing line does not stop the batch (exit 1 at the end).",
+  args: [['FILE', "the script; '-' reads standard input"]],
+  positionals: [1, 1],
+  options: [{ name: 'json', help: 'one JSON object per command line' }],
+  examples: ['batch examples/script.txt'],
+  notes: 'Commands: map create|update|lookup|getnext|delete|dump|show; run `tsbpf shell` and type help.',
+};
+
+export const SHELL: CommandSpec = {
+  name: 'shell',
+  usage: ['shell'],
+  summary: "The batch commands, interactive: bpftool's map commands at a prompt; 'help' lists them, 'quit' leaves.",
+  args: [],
+  positionals: [0, 0],
+  options: [],
+  examples: ['shell'],
+};
+
+export const CONFORMANCE_PLUGIN: CommandSpec = {
+  name: 'conformance-plugin',
+  usage: ['conformance-plugin [MEMORY] [--interpret | --jit]'],
+  summary:
+    "The bpf_conformance plugin protocol: the program comes on standard input in base16\n" +
+    '(bytes as hex, space-separated), r1 = MEMORY and r2 = its length; r0 is printed in hex.\n' +
+    'Unverified, as the conformance suite expects. Any failure exits 1 with one line on stderr.',
+  args: [['MEMORY', "the buffer as base16 bytes ('00 2a ...'); none: an empty buffer"]],
+  positionals: [0, 1],
+  options: [
+    { name: 'interpret', help: 'run in the checked interpreter (the default)' },
+    { name: 'jit', help: 'run in the WebAssembly JIT' },
+  ],
+  examples: ["conformance-plugin '00 2a' <<< 'b7 00 00 00 2a 00 00 00 95 00 00 00 00 00 00 00'"],
+  notes: 'With bpf_conformance: bpf_conformance_runner --plugin_path tsbpf --plugin_options conformance-plugin ...',
+};
+
+export const BENCH: CommandSpec = {
+  name: 'bench',
+  usage: ['bench [--json]'],
+  summary:
+    'The benchmark table: workloads in the interpreter, the JIT and native C, a capture\n' +
+    'filtered, map operations. Takes a minute or more.',
+  args: [],
+  positionals: [0, 0],
+  options: [{ name: 'json', help: 'the measurements as one JSON object' }],
+  examples: ['bench'],
+};
+
+export const HELP_CMD: CommandSpec = {
+  name: 'help',
+  usage: ['help [COMMAND]'],
+  summary: 'The overview, or the help of COMMAND (the same as tsbpf COMMAND --help).',
+  args: [['COMMAND', 'a command name']],
+  positionals: [0, 1],
+  options: [],
+  examples: ['help run'],
+};
+
+export const COMMANDS: readonly CommandSpec[] = [RUN, FILTER, VERIFY, DISASM, ASM, INSPECT, BATCH, SHELL, CONFORMANCE_PLUGIN, BENCH, HELP_CMD];
+
+export const USAGE = `tsbpf: the Linux eBPF subsystem in TypeScript
+
+Usage:
+  tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]
+  tsbpf run PROG --mem HEX     r1 = a buffer, r2 = its length, as uBPF and bpf_conformance
+  tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count] [--json]   tcpdump -r with an eBPF or classic filter
+  tsbpf verify PROG [--log-level 0|1|2] [--json]   the 3.19 verifier's verdict and log
+  tsbpf disasm PROG [--json]   disassemble, in the kernel's verifier-log syntax
+  tsbpf asm FILE [-o OUT]      assemble to raw 8-byte instruction slots
+  tsbpf inspect FILE.o         sections, programs and maps of a clang-compiled object
+  tsbpf batch FILE [--json]    bpftool map commands, one per line, in one process
+  tsbpf shell                  the same, interactive
+  tsbpf conformance-plugin     the bpf_conformance plugin protocol
+  tsbpf bench                  the benchmark table (interpreter vs native C)
+  tsbpf help COMMAND           a command's options and an example (or tsbpf COMMAND --help)
+
+PROG is detected from its content: assembly text (kernel verifier-log syntax
+or the bpf_conformance dialect), a JSON program spec ({"insns": [...]}),
+classic BPF as printed by tcpdump -dd or -ddd, a clang -target bpf object, or
+raw little-endian 8-byte instruction slots. "-" reads standard input, for
+PROG and for any other input file. CAPTURE is pcap or pcapng.
+
+Exit status: 0 success, 1 the program was rejected or failed at run time,
+2 bad usage or unreadable input. Environment: TSBPF_DEBUG=1 prints stack traces.
+Reference: docs/cli.md.`;
