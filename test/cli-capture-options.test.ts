@@ -2,17 +2,16 @@
  * Capture runs with --unverified and --budget (run --pcap and filter), the
  * packet a fault happened on, and the JSON of filter and disasm.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { mixPcap } from './frames.js';
 import { tsbpf } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-capture-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('tsbpf-cli-capture-');
 process.env['TZ'] = 'UTC';
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const capture = join(dir, 'mix.pcap');

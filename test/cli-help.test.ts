@@ -4,10 +4,9 @@
  * bad option is one `tsbpf: ...` line in tsbpf's words (no message of
  * Node's argument parser), exit 2, before any input is read.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../src/cli/main.js';
@@ -15,9 +14,9 @@ import { COMMANDS } from '../src/cli/commands.js';
 import { help } from '../src/cli/args.js';
 import type { CliIo } from '../src/cli/io.js';
 import { tsbpf } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-help-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('tsbpf-cli-help-');
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MISSING = join(dir, 'no-such-program.s');
 

@@ -4,17 +4,16 @@
  * `bpftool map dump`'s entries; JSON: {name, type, key_size, value_size,
  * entries}), and run's --json keeps CLI.md's `maps` beside it.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MIX, mixPcap } from './frames.js';
 import { tsbpf } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-maps-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('tsbpf-cli-maps-');
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const capture = join(dir, 'mix.pcap');
 writeFileSync(capture, mixPcap());

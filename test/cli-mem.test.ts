@@ -5,10 +5,9 @@
  * interpreter), checked against the bpf_conformance vectors; and --link
  * ethernet|raw, where a socket filter's --data has its network header.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfSystem } from '../src/api/bpf.js';
 import { MemProgram } from '../src/api/mem-program.js';
@@ -16,9 +15,9 @@ import { loadVectors } from './conformance-data.js';
 import { MIX } from './frames.js';
 import { expectErr } from './expect-error.js';
 import { tsbpf } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-mem-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('tsbpf-cli-mem-');
 
 function prog(name: string, text: string): string {
   const path = join(dir, name);

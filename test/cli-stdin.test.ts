@@ -4,20 +4,19 @@
  * packets are printed one by one (`tcpdump -U -w - | tsbpf filter F -`),
  * and `-w -` writing the filtered capture to standard output.
  */
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCapture } from '../src/pcap/index.js';
 import { main } from '../src/cli/main.js';
 import { MIX, mixPcap } from './frames.js';
 import { BIN, tsbpf, tsbpfLive } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'tsbpf-cli-stdin-'));
-after(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('tsbpf-cli-stdin-');
 process.env['TZ'] = 'UTC';
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const SYN = join(EXAMPLES, 'syn-filter.s');

@@ -8,16 +8,16 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BpfSystem } from '../src/api/bpf.js';
 import { BpfError, ERRNO } from '../src/errors.js';
 import { projectRoot } from './conformance-data.js';
+import { tempDir } from './tmp.js';
 
 /** The host kernel's side: builds map-ops.c and checks that bpf(2) creates a map, or says why not. */
 export function buildMapOps(): { exe?: string; why?: string } {
-  const exe = join(mkdtempSync(join(tmpdir(), 'tsbpf-map-ops-')), 'map-ops');
+  const exe = join(tempDir('tsbpf-map-ops-'), 'map-ops');
   const cc = spawnSync(process.env['CC'] ?? 'cc', ['-O2', '-o', exe, join(projectRoot(), 'test', 'c', 'map-ops.c')], { encoding: 'utf8' });
   if (cc.error || cc.status !== 0) return { why: `no C compiler to build test/c/map-ops.c (${cc.error?.message ?? cc.stderr.trim()})` };
   const probe = kernelAnswers(exe, ['C 2 4 4 1 0 0']);

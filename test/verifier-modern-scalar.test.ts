@@ -18,8 +18,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import {
@@ -37,6 +36,7 @@ import {
   scalarWithin, scalarZext32,
 } from '../src/verifier/modern/scalar.js';
 import { InternalError } from '../src/errors.js';
+import { tempDir } from './tmp.js';
 
 const M64 = (1n << 64n) - 1n;
 const u64 = (x: bigint): bigint => BigInt.asUintN(64, x);
@@ -534,7 +534,7 @@ int main(void) {
 `;
 
 function buildKlog(): { exe?: string; why?: string } {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-scalar-'));
+  const dir = tempDir('tsbpf-scalar-');
   writeFileSync(join(dir, 'klog.c'), KLOG_C);
   const exe = join(dir, 'klog');
   const cc = spawnSync(process.env['CC'] ?? 'cc', ['-O2', '-o', exe, join(dir, 'klog.c')], { encoding: 'utf8' });
