@@ -154,7 +154,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   const lic = license(attr);
   const gplCompatible = GPL_COMPATIBLE.includes(lic);
   const slots = instructions(attr);
-  const type = progTypeById(u32(attr.prog_type, 'prog_type'));
+  const type = progTypeById(u32(attr.prog_type, 'prog_type'), sys.runtime.profile);
 
   // bpf_check
   if (slots.length === 0) throw new BpfError('E2BIG', 'the program has no instructions');

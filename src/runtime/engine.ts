@@ -20,6 +20,17 @@ export interface RunInput {
   packet?: { addr: number; len: number; netOff?: number };
   /** regions this run may touch besides the stack (checked interpreter, hardened JIT) */
   regions?: readonly Region[];
+  /**
+   * The packet frame the run's helpers may move (XDP, tc: progs/frame.ts);
+   * engines only hand it to the helpers (HelperEnv.run.input).
+   */
+  frame?: RunFrame;
+}
+
+/** What engines know of a run's packet frame: the context a frame helper must be given. */
+export interface RunFrame {
+  readonly ctx: number;
+  readonly kind: 'xdp' | 'skb';
 }
 
 export interface RunResult {
