@@ -13,7 +13,10 @@ import type { ErrnoCode } from '../errors.js';
 import type { Instruction, Slot } from '../isa/instruction.js';
 import { decodeSlots, isLdImm64, isLdImm64Pair, isMapLoad, isMapValueLoad, toSlots } from '../isa/instruction.js';
 import { BPF_CALL, BPF_JMP, BPF_MAXINSNS, LD_IMM64 } from '../isa/opcodes.js';
-import { UNVISITED_TRAP } from '../runtime/helpers.js';
+import { CALLBACK_TAG, UNVISITED_TRAP } from '../runtime/helpers.js';
+
+/** ld_imm64's src for a subprogram's address */
+const BPF_PSEUDO_FUNC = 4;
 import { progTypeById, verifierRules } from '../progs/types.js';
 import { PROFILE_3_19 } from '../progs/profile.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -191,6 +194,13 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
       i++;
       continue;
     }
+    // BPF_PSEUDO_FUNC (5.13: a callback for bpf_loop, bpf_for_each_map_elem): imm is the subprogram's offset
+    if (s.src === BPF_PSEUDO_FUNC) {
+      const target = i + 1 + s.imm;
+      if (target < 0 || target >= slots.length || next.imm !== 0) reject('EINVAL', 'invalid bpf_ld_imm64 insn');
+      i++;
+      continue;
+    }
     // BPF_PSEUDO_MAP_VALUE (later kernels, for global data): a pointer into the first value of an array map
     if (!isMapLoad(s) && !isMapValueLoad(s)) reject('EINVAL', 'unrecognized bpf_ld_imm64 insn');
     let m: MapObject;
@@ -314,6 +324,12 @@ function toConstants(sys: ProgLoadSystem, slots: Slot[]): void {
       slots[i + 1]!.imm = 0;
     }
     if (isMapLoad(s) || isMapValueLoad(s)) s.src = 0;
+    // a callback: its pc, tagged (runtime/helpers.ts, CALLBACK_TAG), as the callback helpers take it
+    if (s.src === BPF_PSEUDO_FUNC) {
+      s.src = 0;
+      s.imm = i + 1 + s.imm;
+      slots[i + 1]!.imm = CALLBACK_TAG;
+    }
     i++;
   }
 }

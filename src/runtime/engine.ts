@@ -57,6 +57,12 @@ export interface Engine {
   readonly executed: number;
   /** One run over `input`; r0 lands in retLo/retHi. The hot path: nothing is allocated. */
   exec(input?: RunInput): void;
+  /**
+   * One run as the target of a tail call (runtime/helpers.ts, RunState):
+   * like exec, but the run's shared state (tail calls taken, its frame)
+   * carries on, and a tail call it asks for is left to the caller's exec.
+   */
+  execTail?(input: RunInput): void;
   /** One run, its r0 as a bigint. */
   run(input?: RunInput): RunResult;
   /**
