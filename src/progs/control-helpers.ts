@@ -31,7 +31,7 @@
 
 import { BpfError } from '../errors.js';
 import type { HelperEnv } from '../runtime/helpers.js';
-import { ARG, ARG_FLAG, CALLBACK_TAG, RET, argU64, setR0 } from '../runtime/helpers.js';
+import { ARG, ARG_FLAG, CALLBACK_TAG, RET, argU32, argU64, setR0 } from '../runtime/helpers.js';
 import { FdArrayMap } from '../maps/fd-maps.js';
 import { BPF_FUNC } from '../isa/uapi.js';
 import type { HelperDef } from './helper-def.js';
@@ -50,7 +50,9 @@ export const TAIL_CALL: HelperDef = {
   call(regs, env) {
     const saved0 = regs[0]!;
     const saved1 = regs[1]!;
-    const map = mapArg(regs, env, 'bpf_tail_call');
+    const addr = argU32(regs, 2);
+    const map = addr < 0 ? undefined : env.mapAt(addr);
+    if (!map) throw new BpfError('EFAULT', `bpf_tail_call: r2 = 0x${(regs[4]! >>> 0).toString(16)} is not a map of this program`);
     const index = argU64(regs, 3) & 0xffffffffn;
     const run = env.run;
     // r0 is not the helper's to change (the kernel's tail call is an instruction that leaves it)
