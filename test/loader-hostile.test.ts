@@ -165,7 +165,7 @@ describe('names that are Object.prototype properties', () => {
 
 test('a section name with control characters is escaped in the one-line message', async () => {
   const bytes = writeObj({ sections: [{ name: 'kprobe\r\n1', type: PROGBITS, flags: 6, data: STORE42 }, LICENSE], symbols: [] }).bytes;
-  await refused(bytes, 'ENOTSUP', 'section kprobe\\u000d\\u000a1: program type not supported (only socket* sections so far)');
+  await refused(bytes, 'ENOTSUP', 'section kprobe\\u000d\\u000a1: program type not supported (only socket*, xdp*, tc*, classifier* sections so far)');
 });
 
 describe('function symbols must cover whole slots of their section', () => {

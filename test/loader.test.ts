@@ -120,7 +120,7 @@ test('objects: what is not supported yet is a precise error', { skip: noClang },
   assert.equal(e1.code, 'ENOTSUP');
   assert.equal(e1.message, 'relocation at offset 0 in section socket1: bpf-to-bpf calls are not supported yet');
   const kprobe = build('kprobe', '__attribute__((section("kprobe/sys_write"), used)) int f(void *ctx) { return 0; }\n');
-  assert.equal(err(() => loadCollectionSpec(kprobe)).message, 'section kprobe/sys_write: program type not supported (only socket* sections so far)');
+  assert.equal(err(() => loadCollectionSpec(kprobe)).message, 'section kprobe/sys_write: program type not supported (only socket*, xdp*, tc*, classifier* sections so far)');
   const two = build('two', '__attribute__((section("socket1"), used)) int a(void *c) { return 1; }\n__attribute__((section("socket2"), used)) int b(void *c) { return 2; }\n');
   const spec = loadCollectionSpec(two);
   assert.deepEqual(Object.keys(spec.programs).sort(), ['a', 'b']);

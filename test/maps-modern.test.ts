@@ -463,8 +463,8 @@ describe('programs reach the new maps through the map helpers, in both engines',
   const run = (sys: BpfSystem, insns: string, engine: 'interpreter' | 'jit', times: number): void => {
     const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: assemble(insns), license: 'GPL' });
     // one run, then a batch (the JIT's execBatch)
-    assert.equal(testRun(sys, fd, new Uint8Array(1), 1, engine).engine, engine);
-    if (times > 1) testRun(sys, fd, new Uint8Array(1), times - 1, engine);
+    assert.equal(testRun(sys, fd, new Uint8Array(14), 1, engine).engine, engine);
+    if (times > 1) testRun(sys, fd, new Uint8Array(14), times - 1, engine);
     sys.close(fd);
   };
 

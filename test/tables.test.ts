@@ -14,7 +14,7 @@ import { toSlots } from '../src/isa/instruction.js';
 import { MAP_TYPES, findMapType, mapTypeById, mapTypeByName, mapTypeName } from '../src/maps/types.js';
 import { PROG_TYPES, PROG_TYPE_NAMES, progTypeById, progTypeByName, progTypeBySection, verifierRules } from '../src/progs/types.js';
 import { HELPERS, funcProtoFor, helperDef } from '../src/progs/helpers.js';
-import { PROFILE_3_19, introducedBy } from '../src/progs/profile.js';
+import { PROFILE_3_19, PROFILE_MODERN, introducedBy } from '../src/progs/profile.js';
 import type { Profile } from '../src/progs/profile.js';
 import { BPF_FUNC, BPF_MAP_TYPE, BPF_PROG_TYPE, uapiHelperName, uapiMapTypeName, uapiProgTypeName } from '../src/isa/uapi.js';
 import { helperLabel } from '../src/runtime/helpers.js';
@@ -56,11 +56,22 @@ test('every row carries its uapi name and number', () => {
     ['prog_array', 3, '4.2'], ['array_of_maps', 12, '4.12'], ['hash_of_maps', 13, '4.12'],
   ]);
   for (const t of MAP_TYPES) assert.equal(uapiMapTypeName(t.id), t.name);
-  assert.deepEqual(PROG_TYPES.map((t) => [t.name, t.id, t.since]), [['socket_filter', 1, '3.19'], ['unspec', 0, '3.19'], ['mem', 0x7473, 'tsbpf']]);
+  assert.deepEqual(PROG_TYPES.map((t) => [t.name, t.id, t.since]), [['socket_filter', 1, '3.19'], ['unspec', 0, '3.19'], ['xdp', 6, '4.8'], ['sched_cls', 3, '4.1'], ['mem', 0x7473, 'tsbpf']]);
   // tsbpf's own type (progs/mem.ts) has no uapi name: its number is none of the kernel's
   for (const t of PROG_TYPES) assert.equal(uapiProgTypeName(t.id), t.since === 'tsbpf' ? undefined : t.name);
   assert.deepEqual(HELPERS.map((h) => [h.id, h.name, h.since, h.progTypes]), [
     [1, 'bpf_map_lookup_elem', '3.19', 'all'], [2, 'bpf_map_update_elem', '3.19', 'all'], [3, 'bpf_map_delete_elem', '3.19', 'all'],
+    [5, 'bpf_ktime_get_ns', '4.1', 'all'], [6, 'bpf_trace_printk', '4.1', 'all'], [7, 'bpf_get_prandom_u32', '4.1', 'all'],
+    [8, 'bpf_get_smp_processor_id', '4.1', 'all'], [9, 'bpf_skb_store_bytes', '4.1', ['sched_cls']],
+    [10, 'bpf_l3_csum_replace', '4.1', ['sched_cls']], [11, 'bpf_l4_csum_replace', '4.1', ['sched_cls']], [12, 'bpf_tail_call', '4.2', 'all'],
+    [23, 'bpf_redirect', '4.4', ['sched_cls', 'xdp']], [26, 'bpf_skb_load_bytes', '4.5', ['socket_filter', 'sched_cls']],
+    [28, 'bpf_csum_diff', '4.6', ['sched_cls', 'xdp']], [44, 'bpf_xdp_adjust_head', '4.10', ['xdp']], [51, 'bpf_redirect_map', '4.14', ['xdp']],
+    [54, 'bpf_xdp_adjust_meta', '4.15', ['xdp']], [65, 'bpf_xdp_adjust_tail', '4.18', ['xdp']], [87, 'bpf_map_push_elem', '4.20', 'all'],
+    [88, 'bpf_map_pop_elem', '4.20', 'all'], [89, 'bpf_map_peek_elem', '4.20', 'all'], [93, 'bpf_spin_lock', '5.1', 'all'],
+    [94, 'bpf_spin_unlock', '5.1', 'all'], [113, 'bpf_probe_read_kernel', '5.5', 'all'], [130, 'bpf_ringbuf_output', '5.8', 'all'],
+    [131, 'bpf_ringbuf_reserve', '5.8', 'all'], [132, 'bpf_ringbuf_submit', '5.8', 'all'], [133, 'bpf_ringbuf_discard', '5.8', 'all'],
+    [134, 'bpf_ringbuf_query', '5.8', 'all'], [125, 'bpf_ktime_get_boot_ns', '5.8', 'all'], [164, 'bpf_for_each_map_elem', '5.13', 'all'],
+    [181, 'bpf_loop', '5.17', 'all'],
   ]);
   for (const h of HELPERS) assert.equal(uapiHelperName(h.id), h.name);
 });
@@ -95,7 +106,15 @@ test('program types: found by number, name and ELF section; refused by name', ()
   assert.equal(err(() => progTypeById(-1 >>> 0)), 'EINVAL unknown program type 4294967295 (supported: socket_filter, unspec, mem)');
   assert.equal(err(() => progTypeByName('kprobe')), 'EINVAL program type kprobe (2) is not supported (supported: socket_filter, unspec, mem)');
   assert.equal(err(() => progTypeByName('nonsense')), "EINVAL unknown program type 'nonsense' (supported: socket_filter, unspec, mem)");
-  assert.deepEqual(PROG_TYPE_NAMES, ['socket_filter', 'unspec', 'mem']);
+  assert.deepEqual(PROG_TYPE_NAMES, ['socket_filter', 'unspec', 'xdp', 'sched_cls', 'mem']);
+  // the modern profile has them, and its socket filter is the __sk_buff row
+  assert.equal(progTypeById(6, PROFILE_MODERN).name, 'xdp');
+  assert.equal(progTypeById(1, PROFILE_MODERN).context.size, 192);
+  assert.equal(progTypeById(1).context.size, 8);
+  assert.equal(err(() => progTypeById(2, PROFILE_MODERN)), 'EINVAL program type kprobe (2) is not supported (supported: socket_filter, unspec, xdp, sched_cls, mem)');
+  assert.equal(progTypeBySection('xdp')?.name, 'xdp');
+  assert.equal(progTypeBySection('tc')?.name, 'sched_cls');
+  assert.equal(progTypeBySection('classifier')?.name, 'sched_cls');
   assert.equal(progTypeBySection('socket1')?.name, 'socket_filter');
   assert.equal(progTypeBySection('kprobe/sys_write'), undefined);
   assert.equal(progTypeBySection('.text'), undefined);
@@ -120,6 +139,11 @@ test('helper prototypes come from the helper table, filtered by program type and
   const proto = funcProtoFor('socket_filter', PROFILE_3_19);
   assert.equal(proto(1), helperDef(1)!.proto);
   assert.equal(proto(4), undefined);
+  // the 3.19 profile's helper set is unchanged: the new helpers exist under the modern profile only
+  assert.equal(proto(6), undefined);
+  assert.equal(funcProtoFor('socket_filter', PROFILE_MODERN)(6), helperDef(6)!.proto);
+  assert.equal(funcProtoFor('socket_filter', PROFILE_MODERN)(44), undefined);
+  assert.equal(funcProtoFor('xdp', PROFILE_MODERN)(44), helperDef(44)!.proto);
   // a profile of a kernel before 3.19 has none of them
   assert.equal(funcProtoFor('socket_filter', { name: '3.18', maxHelperId: 1 })(1), undefined);
   assert.equal(introducedBy('3.19', PROFILE_3_19), true);

@@ -161,6 +161,13 @@ export class BpfSystem {
     this.mapEnv = { profile: rt.profile, cpus: rt.cpus, cpu: () => rt.cpu };
     this.modern = isModern(this.mapEnv);
     installHelpers(rt.helpers, (addr) => this.mapsByAddr.get(addr)?.impl);
+    // bpf_tail_call's target (a prog array holds ProgObjects): the engine of the caller's kind when it has one
+    rt.helpers.run.tailEngine = (target, current) => {
+      const p = target as ProgObject;
+      if (typeof p !== 'object' || p === null || p.kind !== 'prog' || p.refcnt === 0) return undefined;
+      if (current === 'jit-hardened') return hardenedJit(p.prog, this);
+      return current === 'jit' && p.prog.jit ? p.prog.jit : p.prog.interpreter;
+    };
   }
 
   /** The kernel this system models (runtime.profile). */
@@ -689,7 +696,8 @@ export function testRunObject(sys: BpfSystem, obj: ProgObject, data: Uint8Array 
   const run = prog.type.prepare(sys.runtime.mem, data);
   const maps = prog.maps.map((m) => m.impl);
   try {
-    if (it.execBatch !== undefined && repeat > 1) {
+    // a run whose helpers may move its frame (XDP, tc) runs one at a time: the helpers follow each run's input
+    if (it.execBatch !== undefined && repeat > 1 && run.input.frame === undefined) {
       // Many runs over one input in one call (the JIT: without leaving WebAssembly): one descriptor per run, in chunks.
       const chunk = Math.min(repeat, 4096);
       const mem = sys.runtime.mem;

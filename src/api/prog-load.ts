@@ -13,7 +13,10 @@ import type { ErrnoCode } from '../errors.js';
 import type { Instruction, Slot } from '../isa/instruction.js';
 import { decodeSlots, isLdImm64, isLdImm64Pair, isMapLoad, isMapValueLoad, toSlots } from '../isa/instruction.js';
 import { BPF_CALL, BPF_JMP, BPF_MAXINSNS, LD_IMM64 } from '../isa/opcodes.js';
-import { UNVISITED_TRAP } from '../runtime/helpers.js';
+import { CALLBACK_TAG, UNVISITED_TRAP } from '../runtime/helpers.js';
+
+/** ld_imm64's src for a subprogram's address */
+const BPF_PSEUDO_FUNC = 4;
 import { progTypeById, verifierRules } from '../progs/types.js';
 import { PROFILE_3_19 } from '../progs/profile.js';
 import type { Runtime } from '../runtime/runtime.js';
@@ -159,7 +162,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   const lic = license(attr);
   const gplCompatible = GPL_COMPATIBLE.includes(lic);
   const slots = instructions(attr);
-  const rowType = progTypeById(u32(attr.prog_type, 'prog_type'));
+  const rowType = progTypeById(u32(attr.prog_type, 'prog_type'), sys.runtime.profile);
   const memSize = u32(attr.mem_size, 'mem_size');
   if (memSize !== 0 && !rowType.sized) throw new BpfError('EINVAL', `mem_size is for the mem program type, not ${rowType.name}`);
   const type = rowType.sized ? rowType.sized(memSize) : rowType;
@@ -197,6 +200,13 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     if (!isLdImm64Pair(slots, i)) reject('EINVAL', 'invalid bpf_ld_imm64 insn', true, i);
     const next = slots[i + 1]!;
     if (s.src === 0) {
+      i++;
+      continue;
+    }
+    // BPF_PSEUDO_FUNC (5.13: a callback for bpf_loop, bpf_for_each_map_elem): imm is the subprogram's offset
+    if (s.src === BPF_PSEUDO_FUNC) {
+      const target = i + 1 + s.imm;
+      if (target < 0 || target >= slots.length || next.imm !== 0) reject('EINVAL', 'invalid bpf_ld_imm64 insn');
       i++;
       continue;
     }
@@ -323,6 +333,12 @@ function toConstants(sys: ProgLoadSystem, slots: Slot[]): void {
       slots[i + 1]!.imm = 0;
     }
     if (isMapLoad(s) || isMapValueLoad(s)) s.src = 0;
+    // a callback: its pc, tagged (runtime/helpers.ts, CALLBACK_TAG), as the callback helpers take it
+    if (s.src === BPF_PSEUDO_FUNC) {
+      s.src = 0;
+      s.imm = i + 1 + s.imm;
+      slots[i + 1]!.imm = CALLBACK_TAG;
+    }
     i++;
   }
 }

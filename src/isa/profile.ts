@@ -31,6 +31,8 @@ export function findProfile(name: unknown): Profile | undefined {
 
 /** Whether something introduced in kernel `since` ('3.19', '4.1') exists under `profile`. */
 export function introducedBy(since: string, profile: Profile): boolean {
+  // tsbpf's own extensions (the mem program type) belong to no kernel: every profile has them
+  if (since === 'tsbpf') return true;
   const a = since.split('.').map(Number);
   const b = (profile.version ?? profile.name).split('.').map(Number);
   for (let i = 0; i < Math.max(a.length, b.length); i++) {

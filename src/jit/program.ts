@@ -10,7 +10,7 @@
 
 import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
-import type { HelperEnv, HelperRegistry } from '../runtime/helpers.js';
+import type { HelperEnv, HelperRegistry, RunState } from '../runtime/helpers.js';
 import { helperLabel, programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import { MAX_CALL_FRAMES, PAGE_SIZE } from '../memory/address-space.js';
@@ -49,7 +49,15 @@ export class JitProgram implements Engine {
   /** hardened mode: what the checks allow, for helpers' pointers and fault messages (undefined otherwise) */
   private readonly guard: Guard | undefined;
 
+  private readonly runState: RunState;
+
   constructor(mem: AddressSpace, slots: readonly Slot[], options: JitOptions) {
+    // bpf_loop and bpf_for_each_map_elem call back into the program: the interpreter runs such programs
+    for (const s of slots) {
+      if (s.code === 0x85 && s.src === 0 && options.helpers.get(s.imm >>> 0)?.callsBack === true) {
+        throw new BpfError('ENOTSUP', `the JIT does not compile calls to ${options.helpers.get(s.imm >>> 0)!.name} (a callback): the interpreter runs this program`);
+      }
+    }
     this.mem = mem;
     this.engineName = options.hardened ? 'jit-hardened' : 'jit';
     // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
@@ -71,6 +79,7 @@ export class JitProgram implements Engine {
     this.regs = new Int32Array(mem.memory.buffer, this.scratch, 32);
     this.regsGrowth = mem.growth;
     const helpers = options.helpers;
+    this.runState = helpers.run;
     const self = this;
     let guard: Guard | undefined;
     const env: HelperEnv = {
@@ -86,6 +95,11 @@ export class JitProgram implements Engine {
           throw new BpfError('EFAULT', `helper: invalid ${write ? 'write' : 'read'} of ${size} bytes at 0x${(addr >>> 0).toString(16)}`);
         }
       },
+      run: helpers.run,
+      // the constructor refused programs calling a helper that runs callbacks
+      callback(): bigint {
+        throw new BpfError('ENOTSUP', 'the JIT does not run callbacks');
+      },
     };
     const imports = {
       env: {
@@ -99,6 +113,7 @@ export class JitProgram implements Engine {
           // arguments are checked by the helper itself against the program's maps (env.mapAt)
           if (guard) guard.pc = pc;
           h.call(self.regs, env);
+          if (h.tailCall === true && helpers.run.tail !== undefined) return 1;
           return h.exitOnZero === true && self.regs[0] === 0 && self.regs[1] === 0 ? 1 : 0;
         },
         fault(pc: number, addr: bigint, sizeWrite: number): void {
@@ -134,8 +149,27 @@ export class JitProgram implements Engine {
     this.call(this.batchFn, desc, n, 0, 0, 0);
   }
 
-  /** One run. Hardened: the run may touch at most two regions of input.regions (the context and packet, or a buffer). */
+  /**
+   * One run. Hardened: the run may touch at most two regions of
+   * input.regions (the context and packet, or a buffer). A tail call the
+   * run asks for continues in its target's engine, whose r0 is the run's.
+   */
   exec(input: RunInput = {}): void {
+    const run = this.runState;
+    run.begin(input);
+    this.execTail(input);
+    while (run.tail !== undefined) {
+      const next = run.tailEngine(run.tail, this.engineName);
+      run.tail = undefined;
+      if (next?.execTail === undefined) throw new BpfError('EFAULT', 'bpf_tail_call: the target program cannot run here');
+      next.execTail(input);
+      this.retLo = next.retLo;
+      this.retHi = next.retHi;
+    }
+  }
+
+  /** One run as a tail call's target (Engine.execTail). */
+  execTail(input: RunInput): void {
     const r1 = typeof input.r1 === 'bigint' ? Number(input.r1) : input.r1 ?? 0;
     const r2 = typeof input.r2 === 'bigint' ? Number(input.r2) : input.r2 ?? 0;
     const p = input.packet;

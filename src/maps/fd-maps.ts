@@ -117,6 +117,11 @@ export class FdArrayMap implements BpfMapImpl {
     return i < this.maxEntries ? this.refs.get(i) : undefined;
   }
 
+  /** The reference at index i (bpf_tail_call's lookup, which has the index in a register, not in memory). */
+  refAt(i: number): FdRef | undefined {
+    return i < this.maxEntries ? this.refs.get(i) : undefined;
+  }
+
   sysLookup(keyAddr: number, outAddr: number): number {
     const r = this.fdLookup(keyAddr);
     if (!r) return E.ENOENT;

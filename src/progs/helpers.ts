@@ -16,14 +16,27 @@ import { InternalError } from '../errors.js';
 import type { BpfMapImpl } from '../maps/map.js';
 import type { HelperProto, HelperRegistry } from '../runtime/helpers.js';
 import type { HelperDef } from './helper-def.js';
-import { MAP_DELETE_ELEM, MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM } from './map-helpers.js';
+import { MAP_DELETE_ELEM, MAP_LOOKUP_ELEM, MAP_PEEK_ELEM, MAP_POP_ELEM, MAP_PUSH_ELEM, MAP_UPDATE_ELEM } from './map-helpers.js';
+import { GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, KTIME_GET_BOOT_NS, KTIME_GET_NS, PROBE_READ_KERNEL, TRACE_PRINTK } from './misc-helpers.js';
+import { RINGBUF_DISCARD, RINGBUF_OUTPUT, RINGBUF_QUERY, RINGBUF_RESERVE, RINGBUF_SUBMIT } from './ringbuf-helpers.js';
+import {
+  CSUM_DIFF, L3_CSUM_REPLACE, L4_CSUM_REPLACE, REDIRECT, REDIRECT_MAP, SKB_LOAD_BYTES, SKB_STORE_BYTES, XDP_ADJUST_HEAD,
+  XDP_ADJUST_META, XDP_ADJUST_TAIL,
+} from './packet-helpers.js';
+import { FOR_EACH_MAP_ELEM, LOOP, SPIN_LOCK, SPIN_UNLOCK, TAIL_CALL } from './control-helpers.js';
 import type { Profile } from './profile.js';
 import { introducedBy } from './profile.js';
 
 export type { HelperDef } from './helper-def.js';
 
 /** Every helper tsbpf implements: id, name, prototype, implementation, program types. */
-export const HELPERS: readonly HelperDef[] = [MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM];
+export const HELPERS: readonly HelperDef[] = [
+  MAP_LOOKUP_ELEM, MAP_UPDATE_ELEM, MAP_DELETE_ELEM,
+  KTIME_GET_NS, TRACE_PRINTK, GET_PRANDOM_U32, GET_SMP_PROCESSOR_ID, SKB_STORE_BYTES, L3_CSUM_REPLACE, L4_CSUM_REPLACE,
+  TAIL_CALL, REDIRECT, SKB_LOAD_BYTES, CSUM_DIFF, XDP_ADJUST_HEAD, REDIRECT_MAP, XDP_ADJUST_META, XDP_ADJUST_TAIL,
+  MAP_PUSH_ELEM, MAP_POP_ELEM, MAP_PEEK_ELEM, SPIN_LOCK, SPIN_UNLOCK, PROBE_READ_KERNEL, RINGBUF_OUTPUT, RINGBUF_RESERVE,
+  RINGBUF_SUBMIT, RINGBUF_DISCARD, RINGBUF_QUERY, KTIME_GET_BOOT_NS, FOR_EACH_MAP_ELEM, LOOP,
+];
 
 const BY_ID = new Map<number, HelperDef>();
 for (const h of HELPERS) {

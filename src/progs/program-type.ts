@@ -25,6 +25,27 @@ export interface PacketContext {
   fill(view: DataView, ctx: number, len: number): void;
 }
 
+/**
+ * What a context access at (off, size, read or write) is, as the kernel's
+ * is_valid_access for the type says (for the modern verifier; the 3.19
+ * verifier asks isValidCtxAccess): refused, a scalar, or one of the
+ * pointers a context field gives (the kernel's info->reg_type).
+ */
+export type CtxPointer = 'pkt' | 'pkt_end' | 'pkt_meta' | 'sock_common_or_null' | 'flow_keys';
+export type CtxAccess =
+  | { readonly kind: 'denied' }
+  | { readonly kind: 'scalar' }
+  | { readonly kind: 'pointer'; readonly ptr: CtxPointer };
+
+export const CTX_DENIED: CtxAccess = { kind: 'denied' };
+export const CTX_SCALAR: CtxAccess = { kind: 'scalar' };
+
+/** The return values the kernel's verifier allows (check_return_code), inclusive; absent: any value. */
+export interface ReturnRange {
+  readonly min: number;
+  readonly max: number;
+}
+
 /** A program type's row: id, name, context layout and access rules, helpers, how a run's data becomes its input. */
 export interface ProgramType<N extends string = string> {
   /** the uapi name without BPF_PROG_TYPE_, in lower case */
@@ -35,7 +56,7 @@ export interface ProgramType<N extends string = string> {
   readonly since: string;
   /** prefixes of the ELF section names that hold programs of this type */
   readonly sections: readonly string[];
-  /** the verifier's is_valid_access for the context */
+  /** the 3.19 verifier's is_valid_access for the context */
   isValidCtxAccess(off: number, size: number, write: boolean): boolean;
   /**
    * A constant r2 holds when the program starts, which the verifier knows (a
@@ -43,6 +64,21 @@ export interface ProgramType<N extends string = string> {
    * leave it out and start, as 3.19 does, with only r1 and r10 readable.
    */
   readonly entryR2?: number;
+  /**
+   * The modern kernel's is_valid_access with the register type a load
+   * gives (the modern verifier's question); absent on 3.19-only rows.
+   * Narrow loads are allowed where the kernel allows them.
+   */
+  ctxAccess?(off: number, size: number, write: boolean): CtxAccess;
+  /** check_return_code's range for the type; absent: the kernel enforces none */
+  readonly returnRange?: ReturnRange;
+  /** direct packet access (data/data_end pointers): 'rw' for xdp and tc, absent otherwise */
+  readonly packetAccess?: 'r' | 'rw';
+  /**
+   * The row that stands for the same uapi type under profiles newer than
+   * 3.19 (the socket filter's __sk_buff context), when it differs.
+   */
+  readonly modern?: ProgramType<N>;
   /** LD_ABS / LD_IND are allowed */
   readonly ldAbs: boolean;
   /** r1's region during a run: its size, and whether the program may write it */

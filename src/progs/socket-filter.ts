@@ -4,12 +4,20 @@
  * __sk_buff.len), LD_ABS and LD_IND read the packet, which follows the
  * context in memory. Offset 0 is the first byte given (SEMANTICS.md
  * decision 5). The program-type table's row (progs/types.ts).
+ *
+ * Under the modern profile the same uapi type has the kernel's context,
+ * struct __sk_buff (SOCKET_FILTER_MODERN, sk-buff.ts): the fields
+ * sk_filter_is_valid_access allows read (len, pkt_type, mark, protocol,
+ * ifindex, hash, ...; no data pointers), cb[] writes, and a test run's data
+ * starting after the 14-byte Ethernet header, as bpf_prog_test_run_skb
+ * gives it (LD_ABS offset 0 is the network header).
  */
 
 import type { AddressSpace } from '../memory/address-space.js';
 import type { RunInput } from '../runtime/engine.js';
 import { BPF_PROG_TYPE } from '../isa/uapi.js';
 import type { PacketContext, PreparedRun, ProgramType } from './program-type.js';
+import { SK_BUFF_SIZE, prepareSkb, socketFilterCtxAccess } from './sk-buff.js';
 
 /** The socket filter's context: the packet length as a u32 at offset 0. */
 export const SKB_CTX_SIZE = 8;
@@ -43,6 +51,19 @@ export function prepareSocketFilter(mem: AddressSpace, data: Uint8Array, options
   return { input, snapshot: () => mem.read(pkt, data.length), release: () => mem.release(ctx) };
 }
 
+/** The socket filter of modern kernels: __sk_buff, data after the Ethernet header. */
+export const SOCKET_FILTER_MODERN: ProgramType<'socket_filter'> = {
+  name: 'socket_filter',
+  id: BPF_PROG_TYPE.SOCKET_FILTER,
+  since: '4.1',
+  sections: ['socket'],
+  isValidCtxAccess: (off, size, write) => socketFilterCtxAccess(off, size, write).kind === 'scalar',
+  ctxAccess: socketFilterCtxAccess,
+  ldAbs: true,
+  context: { size: SK_BUFF_SIZE, writable: true },
+  prepare: (mem, data) => prepareSkb(mem, data, false, true),
+};
+
 /** BPF_PROG_TYPE_SOCKET_FILTER: the packet as context (struct __sk_buff), LD_ABS/LD_IND allowed. */
 export const SOCKET_FILTER: ProgramType<'socket_filter'> = {
   name: 'socket_filter',
@@ -58,4 +79,5 @@ export const SOCKET_FILTER: ProgramType<'socket_filter'> = {
   context: { size: SKB_CTX_SIZE, writable: false },
   packet: SKB_PACKET,
   prepare: (mem, data) => prepareSocketFilter(mem, data, { netOff: data.length >= 14 ? 14 : -1 }),
+  modern: SOCKET_FILTER_MODERN,
 };

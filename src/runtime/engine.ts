@@ -20,6 +20,17 @@ export interface RunInput {
   packet?: { addr: number; len: number; netOff?: number };
   /** regions this run may touch besides the stack (checked interpreter, hardened JIT) */
   regions?: readonly Region[];
+  /**
+   * The packet frame the run's helpers may move (XDP, tc: progs/frame.ts);
+   * engines only hand it to the helpers (HelperEnv.run.input).
+   */
+  frame?: RunFrame;
+}
+
+/** What engines know of a run's packet frame: the context a frame helper must be given. */
+export interface RunFrame {
+  readonly ctx: number;
+  readonly kind: 'xdp' | 'skb';
 }
 
 /** What a run returns: r0 and the instructions executed (-1 from the JIT, which does not count). */
@@ -47,6 +58,12 @@ export interface Engine {
   readonly executed: number;
   /** One run over `input`; r0 lands in retLo/retHi. The hot path: nothing is allocated. */
   exec(input?: RunInput): void;
+  /**
+   * One run as the target of a tail call (runtime/helpers.ts, RunState):
+   * like exec, but the run's shared state (tail calls taken, its frame)
+   * carries on, and a tail call it asks for is left to the caller's exec.
+   */
+  execTail?(input: RunInput): void;
   /** One run, its r0 as a bigint. */
   run(input?: RunInput): RunResult;
   /**

@@ -20,6 +20,7 @@ import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
 import { isLdImm64 } from '../isa/instruction.js';
 import type { BpfMapImpl } from '../maps/map.js';
+import type { Region } from '../memory/address-space.js';
 import { uapiHelperName } from '../isa/uapi.js';
 
 /** Argument kinds, as 3.19's enum bpf_arg_type. */
@@ -33,7 +34,13 @@ export const UNVISITED_TRAP = -1;
 /** The engines' message for reaching that trap (the JIT knows the pc in hardened mode only). */
 export const unvisitedTrapMessage = (pc?: number): string => `${pc === undefined ? '' : `pc ${pc}: `}reached an instruction the verifier never visited`;
 
-/** The argument kinds of a helper prototype (3.19's enum bpf_arg_type). */
+/**
+ * Argument kinds: 0-5 are 3.19's enum bpf_arg_type, with its numbers and
+ * meaning (the 3.19 verifier compares against them); 6 and up are the
+ * modern kernel's base types, which only helpers of later kernels use and
+ * which may carry the ARG_FLAG modifiers (the kernel's MEM_RDONLY,
+ * MEM_UNINIT, PTR_MAYBE_NULL, OBJ_RELEASE).
+ */
 export const ARG = {
   ANYTHING: 0,
   CONST_MAP_PTR: 1,
@@ -41,14 +48,55 @@ export const ARG = {
   PTR_TO_MAP_VALUE: 3,
   PTR_TO_STACK: 4,
   CONST_STACK_SIZE: 5,
+  /** memory of the size given by the next argument (stack, map value, packet, ringbuf record...) */
+  PTR_TO_MEM: 6,
+  /** the size of the memory argument before it: a known constant > 0 */
+  CONST_SIZE: 7,
+  /** the same, 0 allowed */
+  CONST_SIZE_OR_ZERO: 8,
+  /** the program's context (r1 as the program got it) */
+  PTR_TO_CTX: 9,
+  /** a subprogram: the callback of bpf_loop / bpf_for_each_map_elem (ld_imm64 with BPF_PSEUDO_FUNC) */
+  PTR_TO_FUNC: 10,
+  /** a struct bpf_spin_lock inside a map value */
+  PTR_TO_SPIN_LOCK: 11,
+  /** a long (8 bytes) the helper writes */
+  PTR_TO_LONG: 12,
+  /** a constant size the helper allocates (bpf_ringbuf_reserve), 0 allowed */
+  CONST_ALLOC_SIZE_OR_ZERO: 13,
+  /** a ring buffer record from bpf_ringbuf_reserve (with RELEASE: submit, discard) */
+  PTR_TO_RINGBUF_MEM: 14,
 } as const;
-export type ArgType = (typeof ARG)[keyof typeof ARG];
 
-/** Return kinds, as 3.19's enum bpf_return_type. */
+/** Modifiers of the modern argument kinds (bits above the kind). */
+export const ARG_FLAG = {
+  /** the helper only reads the memory */
+  RDONLY: 1 << 8,
+  /** the helper writes the memory without reading it: it may be uninitialized */
+  UNINIT: 1 << 9,
+  /** NULL is also allowed */
+  MAYBE_NULL: 1 << 10,
+  /** the helper releases the reference (the verifier forgets the pointer) */
+  RELEASE: 1 << 11,
+} as const;
+
+/** An argument kind, with its modifiers for the modern kinds. */
+export type ArgType = number;
+/** The kind without the modifiers. */
+export const argBase = (t: ArgType): number => t & 0xff;
+
+/**
+ * Return kinds: 0-2 are 3.19's enum bpf_return_type (numbers and meaning
+ * kept); 3 and up are the modern kernel's.
+ */
 export const RET = {
   INTEGER: 0,
   VOID: 1,
   PTR_TO_MAP_VALUE_OR_NULL: 2,
+  /** memory of the size of argument 2 (a constant) or NULL: bpf_ringbuf_reserve's record (RET_PTR_TO_RINGBUF_MEM_OR_NULL) */
+  PTR_TO_MEM_OR_NULL: 3,
+  /** a map value pointer, never NULL (bpf_map_lookup_percpu_elem's kin) */
+  PTR_TO_MAP_VALUE: 4,
 } as const;
 export type RetType = (typeof RET)[keyof typeof RET];
 
@@ -57,6 +105,80 @@ export interface HelperProto {
   ret: RetType;
   args: ArgType[];
   gplOnly?: boolean;
+  /**
+   * Modern helpers: the range the verifier gives r0 on return, when the
+   * kernel narrows it (bpf_get_smp_processor_id: [0, nr_cpus - 1];
+   * bpf_get_prandom_u32 / ktime: u64 / u32 unknowns need none).
+   */
+  retRange?: { min: number; max: number };
+  /** callback helpers: the argument number (1-5) of the callback, and the range its return must be in */
+  callback?: { arg: number; ret: { min: number; max: number } };
+}
+
+/**
+ * What a run leaves for helpers and callers to share: the run in progress
+ * (its input and packet frame), a tail call it asked for, bpf_trace_printk's
+ * output, the redirect a bpf_redirect asked for, the clock, the random
+ * generator and the CPU. One per registry (so per Runtime); runs do not
+ * nest, so one suffices.
+ */
+export class RunState {
+  /** the input of the run in progress (set by each engine's exec) */
+  input: import('./engine.js').RunInput | undefined;
+  /** the program a bpf_tail_call asked to continue with (the object a prog array holds) */
+  tail: unknown;
+  /** tail calls taken in this run (the kernel's limit is 33) */
+  tailCalls = 0;
+  /** the engine of a tail call's target (BpfSystem installs it): its engine of the same kind, or its interpreter */
+  tailEngine: (target: unknown, current: string) => import('./engine.js').Engine | undefined = () => undefined;
+  /** bpf_trace_printk's lines, in order, until taken (takePrintk) */
+  readonly printk: string[] = [];
+  /** the last bpf_redirect / bpf_redirect_map of the run (undefined: none) */
+  redirect: { ifindex?: number; map?: number; key?: bigint; flags: bigint } | undefined;
+  /** ring buffer records reserved and not yet submitted or discarded: data address to its ring buffer */
+  readonly reserved = new Map<number, unknown>();
+  /** 16 bytes of the runtime's memory the helpers use to hand a map a key from a register (Runtime allocates it at first use) */
+  scratch: () => number = () => {
+    throw new BpfError('EFAULT', 'this helper needs a Runtime');
+  };
+  /** memory of the runtime for a helper's own use during a call (Runtime sets them) */
+  alloc: (size: number) => number = () => {
+    throw new BpfError('EFAULT', 'this helper needs a Runtime');
+  };
+  free: (addr: number) => void = () => {};
+  /** the simulated CPU of the run (Runtime sets it to its own) */
+  cpu: () => number = () => 0;
+  /** nanoseconds for bpf_ktime_get_ns / bpf_ktime_get_boot_ns: monotonic unless set (setClock) */
+  clock: () => bigint = () => process.hrtime.bigint();
+  private rng = (Math.random() * 0x100000000) >>> 0 || 1;
+
+  /** A fixed seed for bpf_get_prandom_u32 (xorshift32): the same seed gives the same sequence. */
+  seedRandom(seed: number): void {
+    this.rng = (seed >>> 0) || 1;
+  }
+
+  /** The next bpf_get_prandom_u32. */
+  nextRandom(): number {
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x >>> 0;
+    return this.rng;
+  }
+
+  /** bpf_trace_printk's lines since the last call. */
+  takePrintk(): string[] {
+    return this.printk.splice(0);
+  }
+
+  /** A run starts (the outermost exec of an engine): forget the last run's tail call and redirect. */
+  begin(input: import('./engine.js').RunInput): void {
+    this.input = input;
+    this.tail = undefined;
+    this.tailCalls = 0;
+    this.redirect = undefined;
+  }
 }
 
 /** What a helper may touch besides the registers; the engine running the program implements it. */
@@ -74,7 +196,19 @@ export interface HelperEnv {
    * programMaps), else undefined: the only maps its helper calls may use.
    */
   mapAt(addr: number): BpfMapImpl | undefined;
+  /** the run in progress and what it shares with its helpers */
+  readonly run: RunState;
+  /**
+   * Run the program's subprogram at `pc` with r1..r5 = args (a callback of
+   * bpf_loop, bpf_for_each_map_elem) and give its r0; `extra` is memory the
+   * callback may read besides its own (the key bpf_for_each_map_elem passes).
+   * An engine that cannot run callbacks throws ENOTSUP.
+   */
+  callback(pc: number, args: readonly (number | bigint)[], extra?: Region): bigint;
 }
+
+/** The high word of a callback's address as a program holds it (ld_imm64 of BPF_PSEUDO_FUNC after loading); the low word is its pc. */
+export const CALLBACK_TAG = 0x0cb0cb00;
 
 /** A helper function a program can call: id, name, prototype, implementation. */
 export interface Helper {
@@ -93,11 +227,17 @@ export interface Helper {
    * the helper returns 0 the program ends at once with r0 = 0.
    */
   exitOnZero?: boolean;
+  /** bpf_tail_call: the program ends when the helper set env.run.tail, and the engine continues with that program */
+  tailCall?: boolean;
+  /** the helper runs a callback (env.callback): engines that cannot run one refuse the program */
+  callsBack?: boolean;
 }
 
 /** The helpers a runtime offers, by id. */
 export class HelperRegistry {
   private readonly byId = new Map<number, Helper>();
+  /** the state runs share with their helpers (see RunState) */
+  readonly run = new RunState();
   /**
    * The runtime's maps by address (BpfSystem sets it when it installs the
    * map helpers), for engines built without the program's own list of maps

@@ -55,6 +55,12 @@ export class Runtime {
     this.cpus = cpus;
     this.mem = new AddressSpace(options);
     this.helpers = options.helpers ?? new HelperRegistry();
+    // bpf_get_smp_processor_id and per-CPU maps see the same CPU
+    this.helpers.run.cpu = () => this.cpu;
+    this.helpers.run.alloc = (size) => this.mem.alloc(size);
+    this.helpers.run.free = (addr) => this.mem.release(addr);
+    let scratch = 0;
+    this.helpers.run.scratch = () => (scratch ||= this.mem.alloc(16));
   }
 
   /** Register a long-lived region (map storage) the checked interpreter lets programs touch. */

@@ -335,6 +335,8 @@ export class Interpreter implements Engine {
           throw self.fault(self.pcForHelper, addr, 0, size, write, 'outside the address space');
         }
       },
+      run: options.helpers.run,
+      callback: (pc, args, extra) => self.callback(pc, args, extra),
     };
   }
 
@@ -357,8 +359,33 @@ export class Interpreter implements Engine {
   /** Nothing to give back: the code arena and the registers are the module's, the predecoded program is garbage-collected. */
   free(): void {}
 
-  /** Set up registers and the packet, then execute; r0 lands in retLo/retHi. */
+  /**
+   * Set up registers and the packet, then execute; r0 lands in retLo/retHi.
+   * A tail call the run asks for continues in its target's engine (see
+   * followTails), whose r0 is the run's.
+   */
   exec(input: RunInput = {}): void {
+    const run = this.helpers.run;
+    run.begin(input);
+    this.execTail(input);
+    if (run.tail !== undefined) this.followTails(input);
+  }
+
+  /** Continue with the programs tail calls asked for, each in its own engine (RunState.tailEngine). */
+  private followTails(input: RunInput): void {
+    const run = this.helpers.run;
+    while (run.tail !== undefined) {
+      const next = run.tailEngine(run.tail, this.engineName);
+      run.tail = undefined;
+      if (next?.execTail === undefined) throw new BpfError('EFAULT', 'bpf_tail_call: the target program cannot run here');
+      next.execTail(input);
+      this.retLo = next.retLo;
+      this.retHi = next.retHi;
+    }
+  }
+
+  /** One run as a tail call's target: the run's state (tail calls taken, the frame) carries on. */
+  execTail(input: RunInput): void {
     clearRegisters();
     setHalves(1, input.r1 ?? 0);
     setHalves(2, input.r2 ?? 0);
@@ -439,13 +466,72 @@ export class Interpreter implements Engine {
       loaded = p;
     }
     try {
-      this.loopInner();
+      this.loopInner(0, 0, this.budget);
     } finally {
       running = false;
     }
   }
 
-  private loopInner(): void {
+  /** at a helper call: the budget left and the call depth, for a callback the helper runs */
+  private budgetAtCall = 0;
+  private depthAtCall = 0;
+  /** instructions a callback run inside the last helper call executed, for the caller's budget */
+  private nestedUsed = 0;
+
+  /**
+   * Run the subprogram at `pc` as a callback of the helper being called
+   * (env.callback): a new frame below the caller's, r1..r5 = args, until it
+   * returns; the caller's r6..r10 and frame come back afterwards. Its
+   * instructions count against the run's budget.
+   */
+  private callback(pc: number, args: readonly (number | bigint)[], extra?: Region): bigint {
+    if (!Number.isInteger(pc) || pc < 0 || pc >= this.slots.length || (pc > 0 && isLdImm64(this.slots[pc - 1]!) && this.isSecondSlot(pc))) {
+      throw new BpfError('EFAULT', `pc ${this.pcForHelper}: callback at insn ${pc} is not an instruction of the program`);
+    }
+    const depth = this.depthAtCall + 1;
+    if (depth >= MAX_CALL_FRAMES) throw new BpfError('E2BIG', `pc ${this.pcForHelper}: call depth exceeds ${MAX_CALL_FRAMES} frames`);
+    const saved = new Int32Array(22);
+    for (let r = 0; r <= 10; r++) {
+      saved[2 * r] = RL[r]!;
+      saved[2 * r + 1] = RH[r]!;
+    }
+    const frameBase = this.frameBase;
+    const pcForHelper = this.pcForHelper;
+    const depthAtCall = this.depthAtCall;
+    const runRegions = this.runRegions;
+    const budget = this.budgetAtCall;
+    if (extra) this.runRegions = [...runRegions, extra];
+    for (let r = 1; r <= 5; r++) setHalves(r, args[r - 1] ?? 0);
+    RL[10] = STACK_TOP - depth * STACK_FRAME_SIZE;
+    RH[10] = 0;
+    try {
+      this.loopInner(pc, depth, budget);
+      if (this.coverage === undefined) {
+        // with coverage the budget is counted in this.used, which the callback's run went on counting
+        const left = this.budget - this.executed;
+        this.nestedUsed += budget - left;
+        this.budgetAtCall = left;
+      }
+      return (BigInt(RH[0]! >>> 0) << 32n) | BigInt(RL[0]! >>> 0);
+    } finally {
+      for (let r = 0; r <= 10; r++) {
+        RL[r] = saved[2 * r]!;
+        RH[r] = saved[2 * r + 1]!;
+      }
+      this.frameBase = frameBase;
+      this.pcForHelper = pcForHelper;
+      this.depthAtCall = depthAtCall;
+      this.runRegions = runRegions;
+    }
+  }
+
+  private isSecondSlot(pc: number): boolean {
+    let i = 0;
+    while (i < pc) i += isLdImm64(this.slots[i]!) ? 2 : 1;
+    return i !== pc;
+  }
+
+  private loopInner(startPc: number, baseDepth: number, startBudget: number): void {
     const PW = CODE_W;
     const PI = CODE_IMM;
     const mem = this.mem;
@@ -453,23 +539,25 @@ export class Interpreter implements Engine {
     let u8 = mem.u8;
     let dv = mem.view;
     const env = this.env;
-    let pc = 0;
-    let segStart = 0;
+    let pc = startPc;
+    let segStart = startPc;
     // With coverage, the budget is counted in this.used at every control
     // transfer (see transfer()): the local stays at -1 so each transfer takes
     // the cold `budget < 0` branch, and runs without coverage pay nothing.
-    let budget = this.coverage === undefined ? this.budget : -1;
-    this.used = 0;
+    let budget = this.coverage === undefined ? startBudget : -1;
+    // a callback (baseDepth > 0) goes on counting its run's instructions
+    if (baseDepth === 0) this.used = 0;
     // Local-call frames: return pc and the caller's r6..r9.
     const frames: number[] = [];
-    // Call depth: 0 in the outermost frame. r10 and the frame bounds derive
-    // from it, never from a register the program controls.
-    let depth = 0;
-    this.frameBase = STACK_TOP;
+    // Call depth: 0 in the outermost frame (a callback's frame for a
+    // callback). r10 and the frame bounds derive from it, never from a
+    // register the program controls.
+    let depth = baseDepth;
+    this.frameBase = STACK_TOP - depth * STACK_FRAME_SIZE;
     // Checked mode's inline fast path: accesses inside the current frame or its callers' frames.
-    let frameLo = STACK_TOP - STACK_FRAME_SIZE;
+    let frameLo = this.frameBase - STACK_FRAME_SIZE;
     // Checked mode: a run starts with a zeroed frame, whatever the last program left there.
-    if (checked) u8.fill(0, frameLo, STACK_TOP);
+    if (checked) u8.fill(0, frameLo, this.frameBase);
     let w = 0;
     let a = 0;
     let b = 0;
@@ -828,9 +916,17 @@ export class Interpreter implements Engine {
               break;
             }
             if (b === 2) throw new BpfError('EINVAL', `pc ${pc}: kfunc calls are not supported`);
+            // what a callback the helper runs may use (env.callback)
+            this.budgetAtCall = budget - (pc - segStart + 1);
+            this.depthAtCall = depth;
             if (this.callHelper(imm, pc, env)) {
               budget -= pc - segStart + 1;
               return this.finish(budget, segStart, pc);
+            }
+            if (this.nestedUsed !== 0) {
+              budget -= this.nestedUsed;
+              this.nestedUsed = 0;
+              if (budget < 0 && this.coverage === undefined) throw this.overBudget(pc);
             }
             // a helper may have grown the memory
             u8 = mem.u8;
@@ -848,7 +944,7 @@ export class Interpreter implements Engine {
             break;
           case 0x95: // exit
             budget -= pc - segStart + 1;
-            if (depth === 0) return this.finish(budget, segStart, pc);
+            if (depth === baseDepth) return this.finish(budget, segStart, pc);
             if (budget < 0) budget = this.transfer(pc, segStart, budget);
             pc = this.popFrame(frames);
             depth--;
@@ -1191,7 +1287,7 @@ export class Interpreter implements Engine {
     h.call(H, env);
     RL[0] = H[0]!;
     RH[0] = H[1]!;
-    return h.exitOnZero === true && RL[0] === 0 && RH[0] === 0;
+    return (h.exitOnZero === true && RL[0] === 0 && RH[0] === 0) || (h.tailCall === true && this.helpers.run.tail !== undefined);
   }
 
   /**

@@ -1,0 +1,303 @@
+/**
+ * The packet helpers, each declared once and listed in the helper table
+ * (progs/helpers.ts): bpf_skb_store_bytes (4.1), bpf_l3_csum_replace and
+ * bpf_l4_csum_replace (4.1), bpf_redirect (4.4), bpf_skb_load_bytes (4.5),
+ * bpf_csum_diff (4.6), bpf_xdp_adjust_head (4.10), bpf_redirect_map
+ * (4.14), bpf_xdp_adjust_meta (4.15), bpf_xdp_adjust_tail (4.18).
+ *
+ * They act on the run's packet frame (progs/frame.ts, RunInput.frame),
+ * never on the context's bytes, and only when r1 is that frame's context
+ * (else EFAULT, which ends the run: the kernel's verifier allows nothing
+ * else). Their checks and results are the kernel's (net/core/filter.c),
+ * as facts:
+ * - skb_load_bytes: offset + len within the data (len counts from data),
+ *   else -EFAULT with the destination zeroed;
+ * - skb_store_bytes: flags only BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH
+ *   (-EINVAL), offset + len within the data (-EFAULT);
+ * - l3/l4_csum_replace: the low 4 bits of flags are the field's size (0: from
+ *   must be 0 and `to` is a checksum difference, 2, 4), the checksum at an even
+ *   offset inside the data; l4 takes BPF_F_MARK_MANGLED_0 (a zero UDP checksum
+ *   stays zero, a result of zero becomes 0xffff), BPF_F_MARK_ENFORCE,
+ *   BPF_F_PSEUDO_HDR (which changes only the skb's csum, not visible here) and
+ *   BPF_F_IPV6;
+ * - csum_diff: sizes multiples of 4, together at most 512 bytes; the 32-bit
+ *   ones'-complement sum of ~from and to, seeded;
+ * - xdp_adjust_head/meta/tail: the bounds of the kernel (head: data stays
+ *   between the buffer's head plus sizeof(struct xdp_frame) plus the
+ *   metadata, and data_end - 14; meta: a multiple of 4, at most 252 bytes;
+ *   tail: data_end up to the buffer's end less its tailroom, at least 14
+ *   bytes of data; grown bytes are zeroed);
+ * - redirect / redirect_map: the verdict (XDP_REDIRECT / TC_ACT_REDIRECT,
+ *   or XDP_ABORTED / TC_ACT_SHOT for bad flags, redirect_map's fallback
+ *   action in the low 2 bits of flags when the key is absent) and, for the
+ *   caller to read, RunState.redirect. tsbpf has no devmap, cpumap or
+ *   xskmap: redirect_map takes any map of the program whose lookup finds
+ *   the key (the modern kernel's verifier allows only those three types).
+ */
+
+import { BpfError } from '../errors.js';
+import type { HelperEnv } from '../runtime/helpers.js';
+import { ARG, ARG_FLAG, RET, argU32, argU64, setR0 } from '../runtime/helpers.js';
+import { BPF_FUNC } from '../isa/uapi.js';
+import type { HelperDef } from './helper-def.js';
+import { PacketFrame } from './frame.js';
+import { mapArg, pointer } from './map-helpers.js';
+import { XDP_ACTION, XDP_FRAME_HEAD, XDP_TAILROOM } from './xdp.js';
+
+const ETH_HLEN = 14;
+const EINVAL = -22;
+const EFAULT = -14;
+const TC_ACT_SHOT = 2;
+const TC_ACT_REDIRECT = 7;
+
+/** The run's frame of `kind`, which r1 must name. */
+function frameOf(regs: Int32Array, env: HelperEnv, kind: 'xdp' | 'skb', name: string): PacketFrame {
+  const f = env.run.input?.frame;
+  if (!(f instanceof PacketFrame) || f.kind !== kind) throw new BpfError('EFAULT', `${name}: the run has no ${kind === 'xdp' ? 'XDP' : 'skb'} frame`);
+  if (argU32(regs, 1) !== f.ctx) throw new BpfError('EFAULT', `${name}: r1 is not the program's context`);
+  return f;
+}
+
+export const SKB_LOAD_BYTES: HelperDef = {
+  id: BPF_FUNC.skb_load_bytes,
+  name: 'bpf_skb_load_bytes',
+  proto: { ret: RET.INTEGER, args: [ARG.PTR_TO_CTX, ARG.ANYTHING, ARG.PTR_TO_MEM | ARG_FLAG.UNINIT, ARG.CONST_SIZE] },
+  progTypes: ['socket_filter', 'sched_cls'],
+  since: '4.5',
+  call(regs, env) {
+    const f = frameOf(regs, env, 'skb', 'bpf_skb_load_bytes');
+    const off = argU64(regs, 2) & 0xffffffffn;
+    const len = argU32(regs, 4);
+    if (len <= 0) return setR0(regs, EINVAL);
+    const to = pointer(regs, 3, len, true, env);
+    if (off > 0x7fffffffn || Number(off) + len > f.end - f.data) {
+      env.u8.fill(0, to, to + len);
+      return setR0(regs, EFAULT);
+    }
+    env.u8.copyWithin(to, f.data + Number(off), f.data + Number(off) + len);
+    setR0(regs, 0);
+  },
+};
+
+const BPF_F_RECOMPUTE_CSUM = 1;
+const BPF_F_INVALIDATE_HASH = 2;
+
+export const SKB_STORE_BYTES: HelperDef = {
+  id: BPF_FUNC.skb_store_bytes,
+  name: 'bpf_skb_store_bytes',
+  proto: { ret: RET.INTEGER, args: [ARG.PTR_TO_CTX, ARG.ANYTHING, ARG.PTR_TO_MEM | ARG_FLAG.RDONLY, ARG.CONST_SIZE, ARG.ANYTHING] },
+  progTypes: ['sched_cls'],
+  since: '4.1',
+  call(regs, env) {
+    const f = frameOf(regs, env, 'skb', 'bpf_skb_store_bytes');
+    const off = argU64(regs, 2) & 0xffffffffn;
+    const len = argU32(regs, 4);
+    const flags = argU64(regs, 5);
+    if ((flags & ~BigInt(BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH)) !== 0n || len <= 0) return setR0(regs, EINVAL);
+    const from = pointer(regs, 3, len, false, env);
+    if (off > 0x7fffffffn || Number(off) + len > f.end - f.data) return setR0(regs, EFAULT);
+    env.u8.copyWithin(f.data + Number(off), from, from + len);
+    setR0(regs, 0);
+  },
+};
+
+/** ones'-complement helpers on 32-bit partial sums and 16-bit checksums, over values as loaded (little-endian) */
+function add32(a: number, b: number): number {
+  const s = (a >>> 0) + (b >>> 0);
+  return (s >= 0x100000000 ? s - 0xffffffff : s) >>> 0;
+}
+function fold(sum: number): number {
+  let s = (sum & 0xffff) + (sum >>> 16);
+  s = (s & 0xffff) + (s >>> 16);
+  return (~s) & 0xffff;
+}
+/** csum_replace4 / csum_replace2 / csum_replace_by_diff on the 16-bit checksum `old` */
+function replace(old: number, from: number, to: number, size: number): number {
+  const unfolded = (~old) & 0xffff;
+  if (size === 0) return fold(add32(to, unfolded));
+  return fold(add32(add32(unfolded, (~from) >>> 0), to >>> 0));
+}
+
+const HDR_FIELD_MASK = 0xf;
+const BPF_F_PSEUDO_HDR = 1 << 4;
+const BPF_F_MARK_MANGLED_0 = 1 << 5;
+const BPF_F_MARK_ENFORCE = 1 << 6;
+const BPF_F_IPV6 = 1 << 7;
+
+function csumReplace(regs: Int32Array, env: HelperEnv, l4: boolean): void {
+  const name = l4 ? 'bpf_l4_csum_replace' : 'bpf_l3_csum_replace';
+  const f = frameOf(regs, env, 'skb', name);
+  const off = argU64(regs, 2);
+  const fromW = argU64(regs, 3);
+  const toW = argU64(regs, 4);
+  const flags = argU64(regs, 5);
+  const allowed = l4 ? BigInt(HDR_FIELD_MASK | BPF_F_PSEUDO_HDR | BPF_F_MARK_MANGLED_0 | BPF_F_MARK_ENFORCE | BPF_F_IPV6) : BigInt(HDR_FIELD_MASK);
+  if ((flags & ~allowed) !== 0n) return setR0(regs, EINVAL);
+  if (off > 0xffffn || (off & 1n) !== 0n) return setR0(regs, EFAULT);
+  const at = f.data + Number(off);
+  if (Number(off) + 2 > f.end - f.data) return setR0(regs, EFAULT);
+  const v = env.view;
+  const old = v.getUint16(at, true);
+  const fl = Number(flags);
+  const mangled0 = l4 && (fl & BPF_F_MARK_MANGLED_0) !== 0;
+  if (mangled0 && (fl & BPF_F_MARK_ENFORCE) === 0 && old === 0) return setR0(regs, 0);
+  const size = fl & HDR_FIELD_MASK;
+  const from = Number(fromW & 0xffffffffn);
+  const to = Number(toW & 0xffffffffn);
+  let sum: number;
+  if (size === 0) {
+    if (fromW !== 0n) return setR0(regs, EINVAL);
+    sum = replace(old, 0, to, 0);
+  } else if (size === 2) sum = replace(old, from & 0xffff, to & 0xffff, 2);
+  else if (size === 4) sum = replace(old, from, to, 4);
+  else return setR0(regs, EINVAL);
+  if (mangled0 && sum === 0) sum = 0xffff;
+  v.setUint16(at, sum, true);
+  setR0(regs, 0);
+}
+
+export const L3_CSUM_REPLACE: HelperDef = {
+  id: BPF_FUNC.l3_csum_replace,
+  name: 'bpf_l3_csum_replace',
+  proto: { ret: RET.INTEGER, args: [ARG.PTR_TO_CTX, ARG.ANYTHING, ARG.ANYTHING, ARG.ANYTHING, ARG.ANYTHING] },
+  progTypes: ['sched_cls'],
+  since: '4.1',
+  call: (regs, env) => csumReplace(regs, env, false),
+};
+
+export const L4_CSUM_REPLACE: HelperDef = {
+  id: BPF_FUNC.l4_csum_replace,
+  name: 'bpf_l4_csum_replace',
+  proto: { ret: RET.INTEGER, args: [ARG.PTR_TO_CTX, ARG.ANYTHING, ARG.ANYTHING, ARG.ANYTHING, ARG.ANYTHING] },
+  progTypes: ['sched_cls'],
+  since: '4.1',
+  call: (regs, env) => csumReplace(regs, env, true),
+};
+
+export const CSUM_DIFF: HelperDef = {
+  id: BPF_FUNC.csum_diff,
+  name: 'bpf_csum_diff',
+  proto: {
+    ret: RET.INTEGER,
+    args: [ARG.PTR_TO_MEM | ARG_FLAG.MAYBE_NULL | ARG_FLAG.RDONLY, ARG.CONST_SIZE_OR_ZERO, ARG.PTR_TO_MEM | ARG_FLAG.MAYBE_NULL | ARG_FLAG.RDONLY, ARG.CONST_SIZE_OR_ZERO, ARG.ANYTHING],
+  },
+  progTypes: ['sched_cls', 'xdp'],
+  since: '4.6',
+  call(regs, env) {
+    const fromSize = argU32(regs, 2);
+    const toSize = argU32(regs, 4);
+    if (fromSize < 0 || toSize < 0 || ((fromSize | toSize) & 3) !== 0 || fromSize + toSize > 512) return setR0(regs, EINVAL);
+    let sum = Number(argU64(regs, 5) & 0xffffffffn);
+    const v = env.view;
+    if (fromSize > 0) {
+      const from = pointer(regs, 1, fromSize, false, env);
+      for (let k = 0; k < fromSize; k += 4) sum = add32(sum, (~v.getUint32(from + k, true)) >>> 0);
+    }
+    if (toSize > 0) {
+      const to = pointer(regs, 3, toSize, false, env);
+      for (let k = 0; k < toSize; k += 4) sum = add32(sum, v.getUint32(to + k, true));
+    }
+    setR0(regs, sum);
+  },
+};
+
+/** The second argument as the kernel's int */
+const intArg = (regs: Int32Array, n: number): number => regs[2 * n]!;
+
+export const XDP_ADJUST_HEAD: HelperDef = {
+  id: BPF_FUNC.xdp_adjust_head,
+  name: 'bpf_xdp_adjust_head',
+  proto: { ret: RET.INTEGER, args: [ARG.PTR_TO_CTX, ARG.ANYTHING] },
+  progTypes: ['xdp'],
+  since: '4.10',
+  call(regs, env) {
+    const f = frameOf(regs, env, 'xdp', 'bpf_xdp_adjust_head');
+    const delta = intArg(regs, 2);
+    const metalen = f.data - f.meta;
+    const data = f.data + delta;
+    if (data < f.bufStart + XDP_FRAME_HEAD + metalen || data > f.end - ETH_HLEN) return setR0(regs, EINVAL);
+    if (metalen > 0) env.u8.copyWithin(f.meta + delta, f.meta, f.data);
+    f.meta += delta;
+    f.data = data;
+    f.sync();
+    setR0(regs, 0);
+  },
+};
+
+export const XDP_ADJUST_META: HelperDef = {
+  id: BPF_FUNC.xdp_adjust_meta,
+  name: 'bpf_xdp_adjust_meta',
+  proto: { ret: RET.INTEGER, args: [ARG.PTR_TO_CTX, ARG.ANYTHING] },
+  progTypes: ['xdp'],
+  since: '4.15',
+  call(regs, env) {
+    const f = frameOf(regs, env, 'xdp', 'bpf_xdp_adjust_meta');
+    const meta = f.meta + intArg(regs, 2);
+    const metalen = f.data - meta;
+    if (meta < f.bufStart + XDP_FRAME_HEAD || meta > f.data) return setR0(regs, EINVAL);
+    if ((metalen & 3) !== 0 || metalen > 255) return setR0(regs, -13);
+    f.meta = meta;
+    f.sync();
+    setR0(regs, 0);
+  },
+};
+
+export const XDP_ADJUST_TAIL: HelperDef = {
+  id: BPF_FUNC.xdp_adjust_tail,
+  name: 'bpf_xdp_adjust_tail',
+  proto: { ret: RET.INTEGER, args: [ARG.PTR_TO_CTX, ARG.ANYTHING] },
+  progTypes: ['xdp'],
+  since: '4.18',
+  call(regs, env) {
+    const f = frameOf(regs, env, 'xdp', 'bpf_xdp_adjust_tail');
+    const delta = intArg(regs, 2);
+    const end = f.end + delta;
+    if (end > f.bufEnd - XDP_TAILROOM || end < f.data + ETH_HLEN) return setR0(regs, EINVAL);
+    if (delta > 0) env.u8.fill(0, f.end, end);
+    f.end = end;
+    f.sync();
+    setR0(regs, 0);
+  },
+};
+
+const BPF_F_INGRESS = 1n;
+
+export const REDIRECT: HelperDef = {
+  id: BPF_FUNC.redirect,
+  name: 'bpf_redirect',
+  proto: { ret: RET.INTEGER, args: [ARG.ANYTHING, ARG.ANYTHING] },
+  progTypes: ['sched_cls', 'xdp'],
+  since: '4.4',
+  call(regs, env) {
+    const xdp = env.run.input?.frame instanceof PacketFrame && env.run.input.frame.kind === 'xdp';
+    const flags = argU64(regs, 2);
+    if (xdp ? flags !== 0n : (flags & ~BPF_F_INGRESS) !== 0n) return setR0(regs, xdp ? XDP_ACTION.ABORTED : TC_ACT_SHOT);
+    env.run.redirect = { ifindex: regs[2]! >>> 0, flags };
+    setR0(regs, xdp ? XDP_ACTION.REDIRECT : TC_ACT_REDIRECT);
+  },
+};
+
+const BPF_F_ACTION_MASK = 3n;
+const BPF_F_BROADCAST = 1n << 3n;
+const BPF_F_EXCLUDE_INGRESS = 1n << 4n;
+
+export const REDIRECT_MAP: HelperDef = {
+  id: BPF_FUNC.redirect_map,
+  name: 'bpf_redirect_map',
+  proto: { ret: RET.INTEGER, args: [ARG.CONST_MAP_PTR, ARG.ANYTHING, ARG.ANYTHING] },
+  progTypes: ['xdp'],
+  since: '4.14',
+  call(regs, env) {
+    const map = mapArg(regs, env, 'bpf_redirect_map');
+    const key = argU64(regs, 2);
+    const flags = argU64(regs, 3);
+    if ((flags & ~(BPF_F_ACTION_MASK | BPF_F_BROADCAST | BPF_F_EXCLUDE_INGRESS)) !== 0n) return setR0(regs, XDP_ACTION.ABORTED);
+    // the key as the map's lookup reads it: the low key_size bytes (u32 for devmaps), from a scratch of the helper
+    const scratch = env.run.scratch();
+    env.view.setBigUint64(scratch, key, true);
+    const found = map.keySize <= 8 && map.lookup(scratch) !== 0;
+    if (!found) return setR0(regs, flags & BPF_F_ACTION_MASK);
+    env.run.redirect = { map: map.addr, key, flags };
+    setR0(regs, XDP_ACTION.REDIRECT);
+  },
+};

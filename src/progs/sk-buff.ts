@@ -1,0 +1,124 @@
+/**
+ * struct __sk_buff, the context of tc programs (sched-cls.ts) and of socket
+ * filters under the modern profile (socket-filter.ts): its uapi layout
+ * (192 bytes on 6.18), the kernel's rules for accessing it
+ * (bpf_skb_is_valid_access with tc_cls_act_is_valid_access and
+ * sk_filter_is_valid_access on top) and how the kernel's test run
+ * (bpf_prog_test_run_skb) fills it for a frame.
+ *
+ * The context in memory is the uapi struct itself, data/data_end/data_meta
+ * holding real addresses (see frame.ts). A test run's skb comes from the
+ * frame through eth_type_trans on the loopback device: protocol is the
+ * ethertype (network order, so a u32 load gives the two bytes as stored:
+ * 0x0008 for IPv4), pkt_type from the destination MAC against the
+ * loopback's all-zero address (0 host, 1 broadcast, 2 multicast, 3 other
+ * host), ifindex 1 (lo), a VLAN tag stays in the data (vlan_present 0).
+ * tc programs see the frame from the Ethernet header (len is the frame's
+ * length); a socket filter's data starts after the 14-byte Ethernet
+ * header (len is 14 less). Fields the test run leaves zero stay zero
+ * (mark, priority, hash, cb, tstamp...); sk is NULL.
+ */
+
+import { BpfError } from '../errors.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import type { RunInput } from '../runtime/engine.js';
+import { PacketFrame } from './frame.js';
+import type { CtxAccess, PreparedRun } from './program-type.js';
+import { CTX_DENIED, CTX_SCALAR } from './program-type.js';
+
+export const SK_BUFF = {
+  len: 0, pkt_type: 4, mark: 8, queue_mapping: 12, protocol: 16, vlan_present: 20, vlan_tci: 24, vlan_proto: 28,
+  priority: 32, ingress_ifindex: 36, ifindex: 40, tc_index: 44, cb: 48, hash: 68, tc_classid: 72, data: 76,
+  data_end: 80, napi_id: 84, family: 88, remote_ip4: 92, local_ip4: 96, remote_ip6: 100, local_ip6: 116,
+  remote_port: 132, local_port: 136, data_meta: 140, flow_keys: 144, tstamp: 152, wire_len: 160, gso_segs: 164,
+  sk: 168, gso_size: 176, tstamp_type: 180, hwtstamp: 184,
+} as const;
+export const SK_BUFF_SIZE = 192;
+const CB_END = SK_BUFF.cb + 20;
+const ETH_HLEN = 14;
+
+/** size is 1, 2 or 4 (bpf_ctx_narrow_access_ok with the default 4) */
+const narrow = (size: number): boolean => size === 1 || size === 2 || size === 4;
+/** off in [field, field + 4) */
+const in4 = (off: number, field: number): boolean => off >= field && off < field + 4;
+
+/** bpf_skb_is_valid_access: the part every __sk_buff type shares. */
+function skbAccess(off: number, size: number, write: boolean): CtxAccess {
+  if (off < 0 || off >= SK_BUFF_SIZE || off % size !== 0) return CTX_DENIED;
+  if (off >= SK_BUFF.cb && off < CB_END) return off + size > CB_END ? CTX_DENIED : CTX_SCALAR;
+  if (in4(off, SK_BUFF.data) || in4(off, SK_BUFF.data_end) || in4(off, SK_BUFF.data_meta)) return size === 4 ? CTX_SCALAR : CTX_DENIED;
+  if (off >= SK_BUFF.flow_keys && off < SK_BUFF.flow_keys + 8) return CTX_DENIED;
+  if (off >= SK_BUFF.tstamp && off < SK_BUFF.tstamp + 8) return size === 8 && off === SK_BUFF.tstamp ? CTX_SCALAR : CTX_DENIED;
+  if (off >= SK_BUFF.sk && off < SK_BUFF.sk + 8) {
+    return !write && size === 8 && off === SK_BUFF.sk ? { kind: 'pointer', ptr: 'sock_common_or_null' } : CTX_DENIED;
+  }
+  // tstamp_type (tc allows it before asking here) and the padding after it
+  if (off >= SK_BUFF.tstamp_type && off < SK_BUFF.hwtstamp) return CTX_DENIED;
+  if (off >= SK_BUFF.hwtstamp) return !write && size === 8 && off === SK_BUFF.hwtstamp ? CTX_SCALAR : CTX_DENIED;
+  if (write) return size === 4 ? CTX_SCALAR : CTX_DENIED;
+  return narrow(size) ? CTX_SCALAR : CTX_DENIED;
+}
+
+const TC_WRITABLE = [SK_BUFF.mark, SK_BUFF.tc_index, SK_BUFF.priority, SK_BUFF.tc_classid, SK_BUFF.queue_mapping];
+
+/** tc_cls_act_is_valid_access (sched_cls, sched_act). */
+export function tcCtxAccess(off: number, size: number, write: boolean): CtxAccess {
+  if (write) {
+    const ok = TC_WRITABLE.some((f) => in4(off, f)) || (off >= SK_BUFF.cb && off < CB_END) || (off >= SK_BUFF.tstamp && off < SK_BUFF.tstamp + 8);
+    if (!ok) return CTX_DENIED;
+  }
+  if (off >= SK_BUFF.family && off < SK_BUFF.data_meta) return CTX_DENIED;
+  if (off === SK_BUFF.tstamp_type) return size === 1 && !write ? CTX_SCALAR : CTX_DENIED;
+  const a = skbAccess(off, size, write);
+  if (a.kind !== 'scalar') return a;
+  if (off === SK_BUFF.data) return { kind: 'pointer', ptr: 'pkt' };
+  if (off === SK_BUFF.data_end) return { kind: 'pointer', ptr: 'pkt_end' };
+  if (off === SK_BUFF.data_meta) return { kind: 'pointer', ptr: 'pkt_meta' };
+  return a;
+}
+
+/** sk_filter_is_valid_access (socket filters, modern kernels). */
+export function socketFilterCtxAccess(off: number, size: number, write: boolean): CtxAccess {
+  const denied = [SK_BUFF.tc_classid, SK_BUFF.data, SK_BUFF.data_meta, SK_BUFF.data_end, SK_BUFF.wire_len];
+  if (denied.some((f) => in4(off, f))) return CTX_DENIED;
+  if (off >= SK_BUFF.family && off < SK_BUFF.local_port + 4) return CTX_DENIED;
+  if ((off >= SK_BUFF.tstamp && off < SK_BUFF.tstamp + 8) || (off >= SK_BUFF.hwtstamp && off < SK_BUFF.hwtstamp + 8)) return CTX_DENIED;
+  if (write && !(off >= SK_BUFF.cb && off < CB_END)) return CTX_DENIED;
+  return skbAccess(off, size, write);
+}
+
+/** eth_type_trans's pkt_type against the loopback device's all-zero address. */
+function pktType(frame: Uint8Array): number {
+  const dst = frame.subarray(0, 6);
+  if ((dst[0]! & 1) !== 0) return dst.every((b) => b === 0xff) ? 1 : 2;
+  return dst.every((b) => b === 0) ? 0 : 3;
+}
+
+/**
+ * A test run's skb over `frame`: the __sk_buff, then the frame. `l2`: the
+ * data starts at the Ethernet header (tc) or after it (socket filters).
+ * `ctxWritable`: the checked interpreter lets the program write the
+ * context (tc and socket filters write some fields; which, the verifier
+ * decides).
+ */
+export function prepareSkb(mem: AddressSpace, frame: Uint8Array, l2: boolean, ctxWritable: boolean): PreparedRun {
+  if (frame.length < ETH_HLEN) throw new BpfError('EINVAL', `a test run's frame has at least ${ETH_HLEN} bytes (an Ethernet header), got ${frame.length}`);
+  const ctx = mem.alloc(SK_BUFF_SIZE + frame.length);
+  const pkt = ctx + SK_BUFF_SIZE;
+  mem.u8.fill(0, ctx, pkt);
+  mem.write(pkt, frame);
+  const v = mem.view;
+  v.setUint32(ctx + SK_BUFF.pkt_type, pktType(frame), true);
+  v.setUint32(ctx + SK_BUFF.protocol, frame[12]! | (frame[13]! << 8), true);
+  v.setUint32(ctx + SK_BUFF.ifindex, 1, true);
+  const start = l2 ? pkt : pkt + ETH_HLEN;
+  const f = new PacketFrame(mem, 'skb', ctx, { start: pkt, end: pkt + frame.length, data: start, len: pkt + frame.length - start },
+    l2 ? { data: SK_BUFF.data, end: SK_BUFF.data_end, meta: SK_BUFF.data_meta, len: SK_BUFF.len } : { data: -1, end: -1, meta: -1, len: SK_BUFF.len }, l2);
+  const input: RunInput = {
+    r1: ctx,
+    frame: f,
+    packet: { addr: start, len: f.end - start, netOff: l2 ? ETH_HLEN : 0 },
+    regions: [{ start: ctx, end: ctx + SK_BUFF_SIZE, writable: ctxWritable, name: 'context' }, f.region],
+  };
+  return { input, snapshot: () => f.bytes(), release: () => mem.release(ctx) };
+}

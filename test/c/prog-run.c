@@ -1,0 +1,109 @@
+/*
+ * The host kernel's side of test/progs-kernel.test.ts: loads a BPF object
+ * with libbpf, runs its programs with BPF_PROG_TEST_RUN and dumps its maps.
+ * Build: cc -O2 -o prog-run test/c/prog-run.c -lbpf
+ * Usage: prog-run OBJ, then lines on stdin:
+ *   R <program name> <hex frame>   run once: "R <retval> <hex data_out>" or "E <errno>"
+ *   D                              every map: "M <name> <type>", then
+ *                                  "K <hex key> <hex value>" per element (per-CPU
+ *                                  maps: the values of every possible CPU, each
+ *                                  rounded up to 8 bytes, concatenated) or
+ *                                  "V <hex record>" per ring buffer record
+ * It prints "C <possible cpus>" first. The process runs on CPU 0, so per-CPU
+ * values land in CPU 0's slot.
+ */
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void hexout(const unsigned char *p, size_t n) {
+  for (size_t i = 0; i < n; i++) printf("%02x", p[i]);
+}
+
+static int hexin(const char *s, unsigned char *out, size_t max) {
+  size_t n = 0;
+  while (s[0] && s[1] && s[0] != '\n' && n < max) {
+    unsigned v;
+    if (sscanf(s, "%2x", &v) != 1) break;
+    out[n++] = (unsigned char)v;
+    s += 2;
+  }
+  return (int)n;
+}
+
+static int ring_record(void *ctx, void *data, size_t size) {
+  (void)ctx;
+  printf("V ");
+  hexout(data, size);
+  printf("\n");
+  return 0;
+}
+
+static void dump(struct bpf_object *obj, int ncpus) {
+  struct bpf_map *m;
+  bpf_object__for_each_map(m, obj) {
+    int fd = bpf_map__fd(m);
+    enum bpf_map_type t = bpf_map__type(m);
+    printf("M %s %d\n", bpf_map__name(m), (int)t);
+    if (t == BPF_MAP_TYPE_RINGBUF) {
+      struct ring_buffer *rb = ring_buffer__new(fd, ring_record, NULL, NULL);
+      if (rb) { ring_buffer__consume(rb); ring_buffer__free(rb); }
+      continue;
+    }
+    if (t == BPF_MAP_TYPE_PROG_ARRAY || t == BPF_MAP_TYPE_QUEUE || t == BPF_MAP_TYPE_STACK) continue;
+    unsigned ks = bpf_map__key_size(m), vs = bpf_map__value_size(m);
+    int percpu = t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+    size_t vlen = percpu ? (size_t)((vs + 7) / 8 * 8) * ncpus : vs;
+    unsigned char *key = calloc(1, ks + 1), *next = calloc(1, ks + 1), *val = calloc(1, vlen + 8);
+    int first = 1;
+    while (bpf_map_get_next_key(fd, first ? NULL : key, next) == 0) {
+      first = 0;
+      memcpy(key, next, ks);
+      if (bpf_map_lookup_elem(fd, key, val) != 0) continue;
+      printf("K ");
+      hexout(key, ks);
+      printf(" ");
+      hexout(val, vlen);
+      printf("\n");
+    }
+    free(key); free(next); free(val);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc != 2) { fprintf(stderr, "usage: prog-run OBJ\n"); return 2; }
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(0, &set);
+  sched_setaffinity(0, sizeof set, &set);
+  libbpf_set_print(NULL);
+  struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
+  if (!obj) { printf("E %d open\n", errno); return 1; }
+  if (bpf_object__load(obj)) { printf("E %d load\n", errno); return 1; }
+  int ncpus = libbpf_num_possible_cpus();
+  printf("C %d\n", ncpus);
+  static char line[1 << 16];
+  static unsigned char in[1 << 15], out[1 << 15];
+  while (fgets(line, sizeof line, stdin)) {
+    if (line[0] == 'D') { dump(obj, ncpus); printf("Z\n"); fflush(stdout); continue; }
+    if (line[0] != 'R') continue;
+    char name[256];
+    int at = 0;
+    if (sscanf(line + 2, "%255s %n", name, &at) != 1) { printf("E 22\n"); continue; }
+    int n = hexin(line + 2 + at, in, sizeof in);
+    struct bpf_program *p = bpf_object__find_program_by_name(obj, name);
+    if (!p) { printf("E 2\n"); fflush(stdout); continue; }
+    LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = in, .data_size_in = n, .data_out = out, .data_size_out = sizeof out, .repeat = 1);
+    if (bpf_prog_test_run_opts(bpf_program__fd(p), &opts)) { printf("E %d\n", errno); fflush(stdout); continue; }
+    printf("R %u ", opts.retval);
+    hexout(out, opts.data_size_out);
+    printf("\n");
+    fflush(stdout);
+  }
+  return 0;
+}
