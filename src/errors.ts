@@ -16,11 +16,14 @@ export const ERRNO = {
   ENOMEM: 12,
   EACCES: 13,
   EFAULT: 14,
+  EBUSY: 16,
   EEXIST: 17,
   EINVAL: 22,
   ENOSPC: 28,
   ERANGE: 34,
   ENOTSUP: 95,
+  /** the kernel-internal ENOTSUPP that bpf(2) lets through (ringbuf element ops, lru + BPF_F_NO_PREALLOC) */
+  ENOTSUPP: 524,
 } as const;
 
 /** An errno name: 'EINVAL', 'EACCES', ... */

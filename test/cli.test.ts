@@ -439,7 +439,7 @@ describe('bad input exits 2 with one error line', () => {
       args: () =>
         ['run', file('j.json', JSON.stringify({ maps: [{ type: 'lru', key_size: 8, value_size: 8, max_entries: 4 }], ...SPEC7 }))],
       errno: 'EINVAL',
-      line: (a) => `tsbpf: ${a[1]}: maps[0].type must be "hash" or "array" (EINVAL)`,
+      line: (a) => `tsbpf: ${a[1]}: maps[0].type must be "hash", "array", "percpu_hash", "percpu_array", "lru_hash", "lru_percpu_hash", "lpm_trie", "queue" or "stack" (EINVAL)`,
     },
     {
       name: 'spec: a fixup that is not at an ld_imm64',

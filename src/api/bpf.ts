@@ -19,20 +19,33 @@
  *
  * One extension over 3.19: BPF_MAP_GET_NEXT_KEY with no key returns the
  * first key, as kernels since 4.12 do (3.19 faulted on the NULL pointer).
+ *
+ * Under the modern profile (BpfSystem({ profile: 'modern' })) the map
+ * commands take 6.18's attributes and checks: BPF_MAP_CREATE's map_flags,
+ * inner_map_fd, numa_node, map_name..., the lookup and update flags field,
+ * the map types of later kernels, BPF_MAP_LOOKUP_AND_DELETE_ELEM and
+ * BPF_MAP_FREEZE, the access flags (BPF_F_RDONLY, BPF_F_WRONLY) and a
+ * frozen map's EPERM, a key_size 0 map's NULL key, and the syscall's view
+ * of per-CPU values (round_up(value_size, 8) per simulated CPU). The
+ * CHECK_ATTR rule is the same: a field the command does not have must be
+ * zero. BPF_PROG_LOAD keeps 3.19's attributes in both profiles.
  */
 
 import { BpfError, InternalError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
 import { errnoName } from '../errors.js';
 import { createMap, mapTypeName } from '../maps/types.js';
-import type { BpfMapImpl } from '../maps/map.js';
+import type { BpfMapImpl, FdRef, MapAttr, MapEnv } from '../maps/map.js';
+import { BPF_F, isModern } from '../maps/map.js';
 import { installHelpers } from '../progs/helpers.js';
 import { Runtime } from '../runtime/runtime.js';
+import type { RuntimeOptions } from '../runtime/runtime.js';
+import type { Profile } from '../progs/profile.js';
 import type { Engine, EngineName } from '../runtime/engine.js';
 import type { ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
 import type { BpfObject, LoadedProgram, MapObject, ProgObject } from './objects.js';
-import { describe } from './describe.js';
+import { describe, quote } from './describe.js';
 import { batchBytes, writeBatchDescriptor } from '../jit/batch.js';
 import { JitProgram } from '../jit/program.js';
 
@@ -48,6 +61,10 @@ export const BPF_CMD = {
   BPF_MAP_DELETE_ELEM: 3,
   BPF_MAP_GET_NEXT_KEY: 4,
   BPF_PROG_LOAD: 5,
+  /** modern profile (4.20) */
+  BPF_MAP_LOOKUP_AND_DELETE_ELEM: 21,
+  /** modern profile (5.2) */
+  BPF_MAP_FREEZE: 22,
 } as const;
 /** A bpf(2) command name: 'BPF_MAP_CREATE', 'BPF_PROG_LOAD', ... */
 export type BpfCmdName = keyof typeof BPF_CMD;
@@ -59,6 +76,12 @@ export interface MapCreateAttr {
   value_size: number;
   max_entries: number;
   map_flags?: number;
+  /** modern profile: the template map of a map of maps */
+  inner_map_fd?: number;
+  /** modern profile, with BPF_F_NUMA_NODE: 0 (one node) */
+  numa_node?: number;
+  /** modern profile: up to 15 characters of [A-Za-z0-9_.] */
+  map_name?: string;
 }
 /** The union bpf_attr fields of the map element commands (lookup, update, delete, get_next_key). */
 export interface MapElemAttr {
@@ -80,6 +103,26 @@ const FIELDS: Record<number, readonly string[]> = {
   5: ['prog_type', 'insn_cnt', 'insns', 'license', 'log_level', 'log_size', 'log_buf'],
 };
 
+/** The modern profile's attributes per command (6.18's union bpf_attr, up to each command's last field). */
+const MODERN_FIELDS: Record<number, readonly string[]> = {
+  0: [
+    'map_type', 'key_size', 'value_size', 'max_entries', 'map_flags', 'inner_map_fd', 'numa_node', 'map_name', 'map_ifindex',
+    'btf_fd', 'btf_key_type_id', 'btf_value_type_id', 'btf_vmlinux_value_type_id', 'map_extra', 'value_type_btf_obj_fd', 'map_token_fd',
+  ],
+  1: ['map_fd', 'key', 'value', 'flags'],
+  2: ['map_fd', 'key', 'value', 'flags'],
+  3: ['map_fd', 'key'],
+  4: ['map_fd', 'key', 'next_key'],
+  5: FIELDS[5]!,
+  21: ['map_fd', 'key', 'value', 'flags'],
+  22: ['map_fd'],
+};
+
+/** BPF_F_LOCK: the lookup/update flag for values with a bpf_spin_lock (no map here has one) */
+const BPF_F_LOCK = 4;
+/** BPF_OBJ_NAME_LEN less its NUL */
+const MAP_NAME_MAX = 15;
+
 const CMD_NAMES = Object.fromEntries(Object.entries(BPF_CMD).map(([k, v]) => [v, k])) as Record<number, BpfCmdName>;
 
 function isZero(v: unknown): boolean {
@@ -92,6 +135,11 @@ const RESERVED_FDS = 3;
 /** One simulated kernel: the bpf(2) multiplexor, its fd table and reference counts, over one Runtime. */
 export class BpfSystem {
   readonly runtime: Runtime;
+  /** the machine maps are created in: the runtime's profile and CPUs */
+  readonly mapEnv: MapEnv;
+  private readonly modern: boolean;
+  /** maps frozen by BPF_MAP_FREEZE: the syscall side may no longer write them */
+  private readonly frozen = new WeakSet<MapObject>();
   private readonly files = new Map<number, FileObject>();
   private readonly mapsByAddr = new Map<number, MapObject>();
   private nextMapId = 1;
@@ -104,9 +152,19 @@ export class BpfSystem {
   /** compile verified programs to WebAssembly at load (when WebAssembly is available) */
   jitEnabled = typeof WebAssembly === 'object';
 
-  constructor(runtime: Runtime = new Runtime()) {
-    this.runtime = runtime;
-    installHelpers(runtime.helpers, (addr) => this.mapsByAddr.get(addr)?.impl);
+  /** A system over `runtime`, or over a new Runtime made with these options ({ profile: 'modern', cpus: 4 }). */
+  constructor(runtime: Runtime | RuntimeOptions = new Runtime()) {
+    if (typeof runtime !== 'object' || runtime === null) throw new BpfError('EINVAL', `a BpfSystem takes a Runtime or runtime options, got ${describe(runtime)}`);
+    this.runtime = runtime instanceof Runtime ? runtime : new Runtime(runtime);
+    const rt = this.runtime;
+    this.mapEnv = { profile: rt.profile, cpus: rt.cpus, cpu: () => rt.cpu };
+    this.modern = isModern(this.mapEnv);
+    installHelpers(rt.helpers, (addr) => this.mapsByAddr.get(addr)?.impl);
+  }
+
+  /** The kernel this system models (runtime.profile). */
+  get profile(): Profile {
+    return this.runtime.profile;
   }
 
   /** The bpf(2) multiplexor. Returns the new fd for MAP_CREATE and PROG_LOAD, else 0. */
@@ -126,12 +184,13 @@ export class BpfSystem {
 
   private command(cmd: unknown, attr: unknown, target: MapObject | undefined): number {
     const num = typeof cmd === 'string' && Object.hasOwn(BPF_CMD, cmd) ? BPF_CMD[cmd as BpfCmdName] : cmd;
-    const name = typeof num === 'number' ? CMD_NAMES[num] : undefined;
+    const fields = this.modern ? MODERN_FIELDS : FIELDS;
+    const name = typeof num === 'number' && fields[num] !== undefined ? CMD_NAMES[num] : undefined;
     try {
       if (name === undefined || typeof num !== 'number') throw new BpfError('EINVAL', `unknown command ${describe(cmd)}`);
       if (typeof attr !== 'object' || attr === null) throw new BpfError('EFAULT', `attr must be an object, got ${describe(attr)}`);
       const a = attr as Record<string, unknown>;
-      const used = FIELDS[num]!;
+      const used = fields[num]!;
       for (const [k, v] of Object.entries(a)) {
         if (!used.includes(k) && !isZero(v)) throw new BpfError('EINVAL', `field '${k}' is not used by ${name} and must be zero`);
       }
@@ -140,6 +199,18 @@ export class BpfSystem {
         if (!isZero(a['map_fd'])) throw new BpfError('EINVAL', 'map_fd must be absent: the command acts on the map held');
       }
       const map = (): MapObject => target ? this.live(target) as MapObject : this.mapOf(a['map_fd']);
+      if (this.modern) {
+        switch (num) {
+          case 0: return this.mapCreate(a);
+          case 1: return this.modernLookup(map(), a, false);
+          case 2: return this.modernUpdate(map(), a);
+          case 3: return this.modernDelete(map(), a);
+          case 4: return this.modernGetNextKey(map(), a);
+          case 21: return this.modernLookup(map(), a, true);
+          case 22: return this.mapFreeze(map());
+          default: return this.progLoad(a);
+        }
+      }
       switch (num) {
         case 0: return this.mapCreate(a);
         case 1: return this.mapLookup(map(), a);
@@ -305,18 +376,168 @@ export class BpfSystem {
   }
 
   private mapCreate(a: Record<string, unknown>): number {
-    const attr = {
+    const attr: MapAttr = {
       mapType: this.u32(a, 'map_type'),
       keySize: this.u32(a, 'key_size'),
       valueSize: this.u32(a, 'value_size'),
       maxEntries: this.u32(a, 'max_entries'),
       mapFlags: this.u32(a, 'map_flags'),
     };
-    const impl = createMap(this.runtime.mem, attr);
-    const m: MapObject = { kind: 'map', id: this.nextMapId++, impl, refcnt: 1, name: '' };
+    const name = this.modern ? this.modernCreateAttr(a, attr) : '';
+    const impl = createMap(this.runtime.mem, attr, this.mapEnv);
+    const m: MapObject = { kind: 'map', id: this.nextMapId++, impl, refcnt: 1, name };
     this.mapsByAddr.set(impl.addr, m);
     this.runtime.addRegion(impl.region);
     return this.install(m);
+  }
+
+  /**
+   * The modern BPF_MAP_CREATE attributes past 3.19's: map_extra (bloom
+   * filters only, none here), the NUMA node (one: node 0), no offload device,
+   * no BTF objects, the name; the inner map of a map of maps. Returns the name.
+   */
+  private modernCreateAttr(a: Record<string, unknown>, attr: MapAttr): string {
+    if (!isZero(a['map_extra'])) throw new BpfError('EINVAL', 'map_extra is for bloom filters, which tsbpf does not have');
+    if (attr.mapFlags & BPF_F.NUMA_NODE && this.u32(a, 'numa_node') !== 0) throw new BpfError('EINVAL', `numa_node ${this.u32(a, 'numa_node')} is not online (one node: 0)`);
+    if (!isZero(a['map_ifindex'])) throw new BpfError('EINVAL', 'map_ifindex: no device offloads maps here');
+    for (const f of ['btf_key_type_id', 'btf_value_type_id', 'btf_vmlinux_value_type_id', 'value_type_btf_obj_fd', 'map_token_fd']) {
+      if (!isZero(a[f])) throw new BpfError('EINVAL', `${f}: bpf(2) takes no BTF or token objects here (load BTF-defined maps from an object file)`);
+    }
+    const name = a['map_name'] ?? '';
+    if (typeof name !== 'string' || name.length > MAP_NAME_MAX || !/^[A-Za-z0-9_.]*$/.test(name)) {
+      throw new BpfError('EINVAL', `map_name ${typeof name === 'string' ? quote(name) : describe(name)} must be at most ${MAP_NAME_MAX} characters of [A-Za-z0-9_.]`);
+    }
+    if (attr.mapType === 12 || attr.mapType === 13) {
+      const fd = a['inner_map_fd'] ?? 0;
+      attr.inner = () => this.mapOf(fd).impl;
+    }
+    return name;
+  }
+
+  /** The bytes of a value on the syscall side (per-CPU maps: every CPU's). */
+  private sysValueSize(impl: BpfMapImpl): number {
+    return impl.sysValueSize ?? impl.valueSize;
+  }
+
+  /** The syscall's key: NULL (0) for a key_size 0 map, where a key given is EINVAL, as __bpf_copy_key. */
+  private stageKey(impl: BpfMapImpl, a: Record<string, unknown>, extra: number): number {
+    const k = this.stage(Math.max(impl.keySize, 1) + extra);
+    if (impl.keySize === 0) {
+      if (a['key'] !== undefined && a['key'] !== null) throw new BpfError('EINVAL', 'the map has no keys (key_size 0): key must be null');
+      return 0;
+    }
+    const key = this.buffer(a, 'key', impl.keySize);
+    this.runtime.mem.write(k, key.subarray(0, impl.keySize));
+    return k;
+  }
+
+  /** The syscall side's access to a map (map_get_sys_perms): EPERM when its flags or a freeze forbid it. */
+  private checkPerms(m: MapObject, read: boolean, write: boolean): void {
+    const f = m.impl.mapFlags;
+    if (read && f & BPF_F.WRONLY) throw new BpfError('EPERM', 'the map is write-only from bpf(2) (BPF_F_WRONLY)');
+    if (write && f & BPF_F.RDONLY) throw new BpfError('EPERM', 'the map is read-only from bpf(2) (BPF_F_RDONLY)');
+    if (write && this.frozen.has(m)) throw new BpfError('EPERM', 'the map is frozen: bpf(2) may no longer write it');
+  }
+
+  /** BPF_MAP_LOOKUP_ELEM, or with `andDelete` BPF_MAP_LOOKUP_AND_DELETE_ELEM, under the modern profile. */
+  private modernLookup(m: MapObject, a: Record<string, unknown>, andDelete: boolean): number {
+    const { impl } = m;
+    const [flo, fhi] = this.u64(a, 'flags');
+    if ((flo & ~BPF_F_LOCK) !== 0 || fhi !== 0) throw new BpfError('EINVAL', `flags ${describe(a['flags'])}: only BPF_F_LOCK (4) exists`);
+    this.checkPerms(m, true, andDelete);
+    if (andDelete && flo !== 0 && (impl.type === 22 || impl.type === 23)) throw new BpfError('EINVAL', 'flags must be 0 to pop a queue or stack');
+    if (flo !== 0) throw new BpfError('EINVAL', 'BPF_F_LOCK: the map\'s values have no bpf_spin_lock');
+    const size = this.sysValueSize(impl);
+    const k = this.stageKey(impl, a, size);
+    const out = k + Math.max(impl.keySize, 1);
+    let r: number;
+    if (andDelete) {
+      r = impl.lookupAndDelete ? impl.lookupAndDelete(k, out, 0, 0) : -524;
+    } else if (impl.sysLookup) {
+      r = impl.sysLookup(k, out);
+    } else {
+      const v = impl.lookup(k);
+      r = v === 0 ? -2 : 0;
+      if (v !== 0) this.runtime.mem.u8.copyWithin(out, v, v + size);
+    }
+    if (r < 0) this.fail(r, r === -2 ? 'no such key' : r === -524 ? `${mapTypeName(impl.type)} maps do not support this command` : `error ${r}`);
+    const value = size === 0 && (a['value'] === undefined || a['value'] === null) ? new Uint8Array(0) : this.buffer(a, 'value', size);
+    value.set(this.runtime.mem.u8.subarray(out, out + size));
+    return 0;
+  }
+
+  private modernUpdate(m: MapObject, a: Record<string, unknown>): number {
+    const { impl } = m;
+    this.checkPerms(m, false, true);
+    const [flo, fhi] = this.u64(a, 'flags');
+    if (flo & BPF_F_LOCK) throw new BpfError('EINVAL', 'BPF_F_LOCK: the map\'s values have no bpf_spin_lock');
+    const size = this.sysValueSize(impl);
+    const k = this.stageKey(impl, a, size);
+    const v = k + Math.max(impl.keySize, 1);
+    const value = size === 0 && (a['value'] === undefined || a['value'] === null) ? new Uint8Array(0) : this.buffer(a, 'value', size);
+    this.runtime.mem.write(v, value.subarray(0, size));
+    let r: number;
+    if (impl.fdUpdate && impl.fdKind) {
+      const fd = this.runtime.mem.view.getUint32(v, true);
+      r = impl.fdUpdate(k, () => this.fdRef(fd, impl.fdKind!), flo, fhi);
+    } else {
+      r = impl.sysUpdate ? impl.sysUpdate(k, v, flo, fhi) : impl.update(k, v, flo, fhi);
+    }
+    if (r < 0) this.fail(r, r === -28 ? 'the map is full' : r === -524 ? `${mapTypeName(impl.type)} maps do not support this command` : updateMessage(r));
+    return 0;
+  }
+
+  private modernDelete(m: MapObject, a: Record<string, unknown>): number {
+    const { impl } = m;
+    this.checkPerms(m, false, true);
+    const k = this.stageKey(impl, a, 0);
+    const r = impl.delete(k);
+    if (r < 0) this.fail(r, r === -2 ? 'no such key' : r === -524 ? `${mapTypeName(impl.type)} maps do not support this command` : `${mapTypeName(impl.type)} map elements cannot be deleted`);
+    return 0;
+  }
+
+  private modernGetNextKey(m: MapObject, a: Record<string, unknown>): number {
+    const { impl } = m;
+    this.checkPerms(m, true, false);
+    const hasKey = a['key'] !== undefined && a['key'] !== null;
+    const k = hasKey ? this.stageKey(impl, a, impl.keySize) : this.stage(Math.max(impl.keySize, 1) * 2);
+    const next = k + Math.max(impl.keySize, 1);
+    const r = impl.getNextKey(hasKey ? k : 0, next);
+    if (r < 0) this.fail(r, r === -2 ? 'no next key' : r === -524 ? `${mapTypeName(impl.type)} maps do not support this command` : `${mapTypeName(impl.type)} maps have no keys to walk`);
+    const out = this.buffer(a, 'next_key', impl.keySize);
+    out.set(this.runtime.mem.u8.subarray(next, next + impl.keySize));
+    return 0;
+  }
+
+  /**
+   * The reference a prog array or a map of maps takes to the object behind
+   * the fd in an update's value: EBADF when it is not open, EINVAL when it
+   * is not a `kind`. The map owns the reference from then on.
+   */
+  private fdRef(fd: number, kind: 'prog' | 'map'): FdRef {
+    const f = this.file(fd, 'value');
+    if (f.kind !== kind) throw new BpfError('EINVAL', `fd ${fd} is not a ${kind === 'prog' ? 'program' : 'map'}`);
+    this.hold(f);
+    let held = true;
+    return {
+      kind,
+      id: f.id,
+      map: f.kind === 'map' ? f.impl : undefined,
+      progType: f.kind === 'prog' ? f.prog.type.id : undefined,
+      object: f,
+      release: () => {
+        if (!held) return;
+        held = false;
+        this.release(f);
+      },
+    };
+  }
+
+  /** BPF_MAP_FREEZE: from now on bpf(2) may read the map but not write it (programs still may). */
+  private mapFreeze(m: MapObject): number {
+    this.checkPerms(m, false, true);
+    this.frozen.add(m);
+    return 0;
   }
 
   private mapLookup({ impl }: MapObject, a: Record<string, unknown>): number {

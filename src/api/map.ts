@@ -9,6 +9,13 @@
  * on the map itself: closing the fd through BpfSystem.close, or the fd's
  * number being reused by another map, neither frees nor redirects it. After
  * close() every call is EBADF.
+ *
+ * The later kernels' map types (the modern profile) have their own calls:
+ * per-CPU maps read and write every CPU's value (lookupPerCpu,
+ * updatePerCpu: what the kernel's syscall carries; lookup and update are
+ * EINVAL there, as one value would be ambiguous), queues and stacks push,
+ * pop and peek, ring buffers give their submitted records (records), and
+ * lookupAndDelete and freeze are the commands of those names.
  */
 
 import { BpfError } from '../errors.js';
@@ -88,6 +95,10 @@ export interface MapSpec {
   valueSize: number;
   maxEntries: number;
   name?: string;
+  /** map_flags (modern profile), e.g. BPF_F_NO_PREALLOC (1), which an lpm_trie requires */
+  flags?: number;
+  /** a map of maps' template: an inner map like the ones it will hold */
+  innerMap?: BpfMap<unknown, unknown>;
 }
 
 /** A map by its fd, with typed keys and values (Codec): lookup, update, delete, iterate, close. Holds its own reference to the map. */
@@ -119,8 +130,14 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   static create<K = Uint8Array, V = Uint8Array>(sys: BpfSystem, spec: MapSpec, codecs: { key?: Codec<K>; value?: Codec<V> } = {}): BpfMap<K, V> {
     if (typeof spec !== 'object' || spec === null) throw new BpfError('EINVAL', `a map spec must be an object { type, keySize, valueSize, maxEntries }, got ${describe(spec)}`);
     if (typeof codecs !== 'object' || codecs === null) throw new BpfError('EINVAL', `codecs must be an object { key, value }, got ${describe(codecs)}`);
-    const mapType = mapTypeByName(spec.type, named(spec.type)).id;
-    const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: mapType, key_size: spec.keySize, value_size: spec.valueSize, max_entries: spec.maxEntries });
+    const mapType = mapTypeByName(spec.type, named(spec.type), sys.profile).id;
+    const attr: Record<string, unknown> = { map_type: mapType, key_size: spec.keySize, value_size: spec.valueSize, max_entries: spec.maxEntries };
+    if (spec.flags !== undefined) attr['map_flags'] = spec.flags;
+    if (spec.innerMap !== undefined) {
+      if (!(spec.innerMap instanceof BpfMap)) throw new BpfError('EINVAL', `innerMap must be a BpfMap, got ${describe(spec.innerMap)}`);
+      attr['inner_map_fd'] = spec.innerMap.fd;
+    }
+    const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, attr);
     const m = sys.mapOf(fd);
     m.name = spec.name ?? '';
     return new BpfMap<K, V>(sys, fd, codecs.key, codecs.value, spec.name ?? '');
@@ -138,8 +155,110 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     return b;
   }
 
+  /** Per-CPU maps: a value per simulated CPU on the syscall side. */
+  get perCpu(): boolean {
+    const { impl } = this.object;
+    return impl.sysValueSize !== undefined && impl.sysValueSize !== impl.valueSize && impl.fdKind === undefined;
+  }
+
+  private notPerCpu(call: string): void {
+    if (this.perCpu) throw new BpfError('EINVAL', `${this.name || 'the map'} is a per-CPU map: use ${call}PerCpu, which carries every CPU's value`);
+  }
+
+  /** Every CPU's value for `key` (a per-CPU map), or undefined when there is none. */
+  lookupPerCpu(key: K): V[] | undefined {
+    const { impl } = this.object;
+    const stride = Math.ceil(this.valueSize / 8) * 8;
+    const all = new Uint8Array(impl.sysValueSize ?? this.valueSize);
+    try {
+      this.sys.bpfOnMap(this.object, BPF_CMD.BPF_MAP_LOOKUP_ELEM, { key: this.key(key), value: all });
+    } catch (e) {
+      if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
+      throw e;
+    }
+    const out: V[] = [];
+    for (let o = 0; o < all.length; o += stride) out.push(this.valueCodec.decode(all.slice(o, o + this.valueSize)));
+    return out;
+  }
+
+  /** Set `key`'s value on every CPU: one value for all, or one per CPU (a per-CPU map). */
+  updatePerCpu(key: K, values: V | readonly V[], flags: UpdateFlag = 'any'): void {
+    const { impl } = this.object;
+    const stride = Math.ceil(this.valueSize / 8) * 8;
+    const all = new Uint8Array(impl.sysValueSize ?? this.valueSize);
+    const cpus = all.length / stride;
+    const list = Array.isArray(values) ? (values as readonly V[]) : new Array<V>(cpus).fill(values as V);
+    if (list.length !== cpus) throw new BpfError('EINVAL', `${list.length} values for ${cpus} CPUs`);
+    list.forEach((v, i) => all.set(this.encodeValue(v), i * stride));
+    this.sys.bpfOnMap(this.object, BPF_CMD.BPF_MAP_UPDATE_ELEM, { key: this.key(key), value: all, flags: this.flag(flags) });
+  }
+
+  private encodeValue(value: V): Uint8Array {
+    const v = this.valueCodec.encode(value);
+    if (v.length !== this.valueSize) throw new BpfError('EINVAL', `value of ${v.length} bytes, the map's values have ${this.valueSize}`);
+    return v;
+  }
+
+  private flag(flags: UpdateFlag): number {
+    const f = Object.hasOwn(FLAGS, flags) ? FLAGS[flags] : undefined;
+    if (f === undefined) throw new BpfError('EINVAL', `unknown update flag ${named(flags)} (any, noexist, exist)`);
+    return f;
+  }
+
+  /** BPF_MAP_LOOKUP_AND_DELETE_ELEM: the value for `key`, removed; undefined when there is none. */
+  lookupAndDelete(key: K): V | undefined {
+    this.notPerCpu('lookup');
+    const value = new Uint8Array(this.valueSize);
+    try {
+      this.sys.bpfOnMap(this.object, BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM, { key: this.key(key), value });
+    } catch (e) {
+      if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
+      throw e;
+    }
+    return this.valueCodec.decode(value);
+  }
+
+  /** Queues and stacks: push a value ('exist': drop the oldest when full, else E2BIG). */
+  push(value: V, flags: 'any' | 'exist' = 'any'): void {
+    this.sys.bpfOnMap(this.object, BPF_CMD.BPF_MAP_UPDATE_ELEM, { value: this.encodeValue(value), flags: this.flag(flags) });
+  }
+
+  /** Queues and stacks: the next value, removed (the oldest of a queue, the newest of a stack); undefined when empty. */
+  pop(): V | undefined {
+    return this.takeValue(BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_ELEM);
+  }
+
+  /** Queues and stacks: the value pop() would give, left in place. */
+  peek(): V | undefined {
+    return this.takeValue(BPF_CMD.BPF_MAP_LOOKUP_ELEM);
+  }
+
+  private takeValue(cmd: number): V | undefined {
+    const value = new Uint8Array(this.valueSize);
+    try {
+      this.sys.bpfOnMap(this.object, cmd, { value });
+    } catch (e) {
+      if (e instanceof BpfError && e.code === 'ENOENT') return undefined;
+      throw e;
+    }
+    return this.valueCodec.decode(value);
+  }
+
+  /** Ring buffers: the records submitted since the last call, in order (they are consumed). */
+  records(): Uint8Array[] {
+    const { impl } = this.object;
+    if (!impl.records) throw new BpfError('EINVAL', `${this.name || 'the map'} is not a ring buffer`);
+    return impl.records();
+  }
+
+  /** BPF_MAP_FREEZE: bpf(2) may no longer write the map (programs still may). */
+  freeze(): void {
+    this.sys.bpfOnMap(this.object, BPF_CMD.BPF_MAP_FREEZE, {});
+  }
+
   /** The value for `key`, or undefined when there is none. */
   lookup(key: K): V | undefined {
+    this.notPerCpu('lookup');
     const obj = this.object;
     const value = new Uint8Array(this.valueSize);
     try {
@@ -153,6 +272,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** BPF_MAP_UPDATE_ELEM; errors (EEXIST, ENOENT, E2BIG, ...) throw. */
   update(key: K, value: V, flags: UpdateFlag = 'any'): void {
+    this.notPerCpu('update');
     const obj = this.object;
     const f = Object.hasOwn(FLAGS, flags) ? FLAGS[flags] : undefined;
     if (f === undefined) throw new BpfError('EINVAL', `unknown update flag ${named(flags)} (any, noexist, exist)`);
@@ -196,8 +316,9 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     }
   }
 
-  /** Every element as [key, value], in get_next_key order. */
+  /** Every element as [key, value], in get_next_key order (a per-CPU map: use keys() and lookupPerCpu). */
   *entries(): IterableIterator<[K, V]> {
+    this.notPerCpu('lookup');
     for (const k of this.keys()) {
       const v = this.lookup(k);
       if (v !== undefined) yield [k, v];

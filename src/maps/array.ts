@@ -5,6 +5,14 @@
  * BPF_NOEXIST is EEXIST, delete is EINVAL, and get_next_key restarts at 0
  * from any out-of-range key.
  *
+ * BPF_MAP_TYPE_PERCPU_ARRAY (4.6) is the same map with one value per
+ * simulated CPU: CPU c's values are a block of max_entries values at
+ * base + c * max_entries * stride, so a program's lookup gives its CPU's
+ * value, and the syscall's lookup and update carry every CPU's value, each
+ * in round_up(value_size, 8) bytes, as the kernel's bpf_percpu_array_copy
+ * and bpf_percpu_array_update do (the padding bytes included: the kernel
+ * copies whole longs).
+ *
  * The shape (base, stride, max_entries) is this object's, never read back
  * from memory: an index is checked against max_entries before it becomes
  * an address, so any key gives a value inside the map or NULL.
@@ -13,11 +21,15 @@
 import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import type { Region } from '../memory/address-space.js';
-import type { BpfMapImpl, JitArrayLayout, MapAttr, MapType } from './map.js';
-import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, allocMapStorage, roundUp8 } from './map.js';
+import type { BpfMapImpl, JitArrayLayout, MapAttr, MapEnv, MapType } from './map.js';
+import { BPF_EXIST, BPF_F, BPF_F_ACCESS_MASK, BPF_MAP_TYPE, BPF_NOEXIST, E, ONE_CPU, allocMapStorage, isModern, roundUp8 } from './map.js';
 
-export class ArrayMap implements BpfMapImpl {
-  readonly type = BPF_MAP_TYPE.ARRAY;
+/** PCPU_MIN_UNIT_SIZE: the largest per-CPU value the kernel allocates (E2BIG beyond) */
+export const PCPU_MAX_VALUE = 32768;
+
+/** Both array types; ArrayMap adds the inline JIT layout and direct value access. */
+export class ArrayMapBase implements BpfMapImpl {
+  readonly type: number;
   readonly keySize: number;
   readonly valueSize: number;
   readonly maxEntries: number;
@@ -26,20 +38,32 @@ export class ArrayMap implements BpfMapImpl {
   readonly elemSize: number;
   readonly base: number;
   readonly region: Region;
+  /** per-CPU: values per element (1 for a plain array) and the syscall's value size */
+  readonly ncpus: number;
+  readonly sysValueSize: number;
   private readonly mem: AddressSpace;
+  private readonly env: MapEnv;
 
-  constructor(mem: AddressSpace, attr: MapAttr) {
+  constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU, perCpu = false) {
+    const kind = perCpu ? 'percpu_array' : 'array';
     if (attr.maxEntries === 0 || attr.keySize !== 4 || attr.valueSize === 0) {
-      throw new BpfError('EINVAL', `invalid array map: key_size must be 4 (got ${attr.keySize}), value_size and max_entries non-zero`);
+      throw new BpfError('EINVAL', `invalid ${kind} map: key_size must be 4 (got ${attr.keySize}), value_size and max_entries non-zero`);
     }
+    if (perCpu && attr.valueSize > PCPU_MAX_VALUE) throw new BpfError('E2BIG', `percpu_array value_size ${attr.valueSize} exceeds ${PCPU_MAX_VALUE}`);
+    if (perCpu && !isModern(env)) throw new BpfError('EINVAL', 'percpu_array needs the modern profile');
+    this.type = perCpu ? BPF_MAP_TYPE.PERCPU_ARRAY : BPF_MAP_TYPE.ARRAY;
+    this.ncpus = perCpu ? env.cpus : 1;
+    this.env = env;
     this.mem = mem;
     this.keySize = attr.keySize;
     this.valueSize = attr.valueSize;
     this.maxEntries = attr.maxEntries;
     this.mapFlags = attr.mapFlags;
     this.elemSize = roundUp8(attr.valueSize);
-    const bytes = this.elemSize * this.maxEntries;
-    ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes, `array map of ${this.maxEntries} x ${this.elemSize} bytes`, attr));
+    this.sysValueSize = perCpu ? this.elemSize * this.ncpus : this.valueSize;
+    const bytes = this.elemSize * this.maxEntries * this.ncpus;
+    const what = `${kind} map of ${this.maxEntries} x ${this.elemSize} bytes${perCpu ? ` x ${this.ncpus} CPUs` : ''}`;
+    ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes, what, attr));
     const valueSize = this.valueSize;
     const elemSize = this.elemSize;
     const base = this.base;
@@ -47,26 +71,30 @@ export class ArrayMap implements BpfMapImpl {
       start: base,
       end: base + bytes,
       writable: true,
-      name: 'array map value',
+      name: `${kind} map value`,
       contains: (addr, end) => (addr - base) % elemSize + (end - addr) <= valueSize,
     };
-  }
-
-  jitLayout(): JitArrayLayout {
-    return { type: BPF_MAP_TYPE.ARRAY, addr: this.addr, base: this.base, stride: this.elemSize, maxEntries: this.maxEntries };
-  }
-
-  directValue(): number {
-    return this.base;
   }
 
   private index(keyAddr: number): number {
     return this.mem.view.getUint32(keyAddr, true);
   }
 
+  /** The address of element i's value for CPU cpu. */
+  private at(i: number, cpu: number): number {
+    return this.base + (cpu * this.maxEntries + i) * this.elemSize;
+  }
+
+  /** The running CPU (0 for a plain array), kept inside the map's CPUs. */
+  private cpu(): number {
+    if (this.ncpus === 1) return 0;
+    const c = this.env.cpu();
+    return c >= 0 && c < this.ncpus ? c : 0;
+  }
+
   lookup(keyAddr: number): number {
     const i = this.index(keyAddr);
-    return i < this.maxEntries ? this.base + i * this.elemSize : 0;
+    return i < this.maxEntries ? this.at(i, this.cpu()) : 0;
   }
 
   update(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number): number {
@@ -75,7 +103,28 @@ export class ArrayMap implements BpfMapImpl {
     if (i >= this.maxEntries) return E.E2BIG;
     if (flagsLo === BPF_NOEXIST) return E.EEXIST;
     const u8 = this.mem.u8;
-    u8.copyWithin(this.base + i * this.elemSize, valueAddr, valueAddr + this.valueSize);
+    u8.copyWithin(this.at(i, this.cpu()), valueAddr, valueAddr + this.valueSize);
+    return 0;
+  }
+
+  sysLookup(keyAddr: number, outAddr: number): number {
+    const i = this.index(keyAddr);
+    if (i >= this.maxEntries) return E.ENOENT;
+    if (this.ncpus === 1 && this.type === BPF_MAP_TYPE.ARRAY) {
+      this.mem.u8.copyWithin(outAddr, this.at(i, 0), this.at(i, 0) + this.valueSize);
+      return 0;
+    }
+    for (let c = 0; c < this.ncpus; c++) this.mem.u8.copyWithin(outAddr + c * this.elemSize, this.at(i, c), this.at(i, c) + this.elemSize);
+    return 0;
+  }
+
+  sysUpdate(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number): number {
+    if (this.type === BPF_MAP_TYPE.ARRAY) return this.update(keyAddr, valueAddr, flagsLo, flagsHi);
+    if (flagsHi !== 0 || flagsLo >>> 0 > BPF_EXIST) return E.EINVAL;
+    const i = this.index(keyAddr);
+    if (i >= this.maxEntries) return E.E2BIG;
+    if (flagsLo === BPF_NOEXIST) return E.EEXIST;
+    for (let c = 0; c < this.ncpus; c++) this.mem.u8.copyWithin(this.at(i, c), valueAddr + c * this.elemSize, valueAddr + (c + 1) * this.elemSize);
     return 0;
   }
 
@@ -102,11 +151,40 @@ export class ArrayMap implements BpfMapImpl {
   }
 }
 
-/** The map-type table's row (maps/types.ts). */
+/** BPF_MAP_TYPE_ARRAY. The JIT inlines its lookups; a per-CPU lookup depends on the run's CPU, so only plain arrays. */
+export class ArrayMap extends ArrayMapBase {
+  constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU) {
+    super(mem, attr, env, false);
+  }
+
+  jitLayout(): JitArrayLayout {
+    return { type: BPF_MAP_TYPE.ARRAY, addr: this.addr, base: this.base, stride: this.elemSize, maxEntries: this.maxEntries };
+  }
+
+  /** BPF_PSEUDO_MAP_VALUE (global data): plain arrays only, as the kernel's map_direct_value_addr. */
+  directValue(): number {
+    return this.base;
+  }
+}
+
+/** array_map_alloc_check's mask: NUMA node, mmapable, the access flags, inner-map */
+const ARRAY_FLAGS = BPF_F.NUMA_NODE | BPF_F.MMAPABLE | BPF_F_ACCESS_MASK | BPF_F.INNER_MAP;
+
+/** The map-type table's rows (maps/types.ts). */
 export const ARRAY_MAP: MapType<'array'> = {
   name: 'array',
   id: BPF_MAP_TYPE.ARRAY,
   since: '3.19',
   dense: true,
-  create: (mem, attr) => new ArrayMap(mem, attr),
+  flags: ARRAY_FLAGS,
+  create: (mem, attr, env) => new ArrayMap(mem, attr, env),
+};
+
+export const PERCPU_ARRAY_MAP: MapType<'percpu_array'> = {
+  name: 'percpu_array',
+  id: BPF_MAP_TYPE.PERCPU_ARRAY,
+  since: '4.6',
+  dense: true,
+  flags: ARRAY_FLAGS & ~BPF_F.MMAPABLE,
+  create: (mem, attr, env) => new ArrayMapBase(mem, attr, env, true),
 };

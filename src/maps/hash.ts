@@ -27,6 +27,34 @@
  * make the JIT's lookups in that map miss, or find a stale element of the
  * same map, until the bucket next changes; never more. The pin words and
  * the run generation only decide which element an update may reuse.
+ *
+ * The same structure serves the later kernels' variants (HashKind):
+ * - percpu_hash (4.6): an element holds one value per simulated CPU, each
+ *   round_up(value_size, 8) bytes; a program's lookup and update see its
+ *   run's CPU, a new element from a program has the other CPUs zeroed, an
+ *   update of an existing element is in place (the element keeps its place
+ *   in its bucket), and the syscall's lookup and update carry every CPU's
+ *   value, as the kernel's bpf_percpu_hash_copy and _update.
+ * - lru_hash and lru_percpu_hash (4.10): a full map evicts instead of
+ *   failing. Modelled order: strict least-recently-used over the live
+ *   elements, where a program's lookup and every insertion make an element
+ *   the most recent and the syscall's lookup does not (the kernel's
+ *   lookup_elem_sys does not set the reference bit). Where the kernel
+ *   differs: it approximates recency with reference bits over active and
+ *   inactive lists, and hands out free nodes through per-CPU lists refilled
+ *   target_free = clamp(max_entries / possible CPUs / 2, 1, 128) at a time,
+ *   evicting that many unreferenced oldest elements when none is free
+ *   (measured on 6.18, 2 CPUs: 300 new keys into 256 entries leave 236, the
+ *   64 oldest evicted at once, where tsbpf keeps 256, evicting one at a time;
+ *   8 entries and 10 keys leave the same 8 in both). Nodes freed by deletes
+ *   and replacements go back through those lists, so after deletes the kernel
+ *   may evict while tsbpf, counting live elements, does not. As in the
+ *   kernel, an lru_hash update takes its node before looking the key up, so
+ *   an update of a full map evicts even when it then fails or replaces
+ *   (lru_percpu_hash: unless the flags are BPF_EXIST), and max_entries are
+ *   all the map has.
+ * Under the modern profile an update checks BPF_NOEXIST/BPF_EXIST before
+ * the map's capacity (E2BIG), as kernels since 4.x do; 3.19 checks E2BIG first.
  */
 
 import { BpfError } from '../errors.js';
@@ -34,9 +62,24 @@ import type { AddressSpace } from '../memory/address-space.js';
 import { RUN_GEN_ADDR } from '../memory/address-space.js';
 import type { Region } from '../memory/address-space.js';
 import { jhash } from './jhash.js';
-import type { BpfMapImpl, JitHashLayout, MapAttr, MapType } from './map.js';
-import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, allocMapStorage, corruptMap, roundUp8, roundupPowOfTwo } from './map.js';
+import type { BpfMapImpl, JitHashLayout, MapAttr, MapEnv, MapType } from './map.js';
+import { BPF_EXIST, BPF_F, BPF_F_ACCESS_MASK, BPF_MAP_TYPE, BPF_NOEXIST, E, ONE_CPU, allocMapStorage, corruptMap, isModern, roundUp8, roundupPowOfTwo } from './map.js';
 import { MAX_BPF_STACK } from '../isa/opcodes.js';
+import { PCPU_MAX_VALUE } from './array.js';
+
+/** the variants of the hash map this file implements */
+export interface HashKind {
+  readonly type: number;
+  readonly name: string;
+  readonly perCpu: boolean;
+  readonly lru: boolean;
+  /** an update of an existing element writes in place (per-CPU maps; hash_of_maps since 6.7), keeping its place in the bucket */
+  readonly inPlace?: boolean;
+}
+const PLAIN: HashKind = { type: BPF_MAP_TYPE.HASH, name: 'hash', perCpu: false, lru: false };
+
+/** KMALLOC_MAX_SIZE on x86-64 less the kernel's element header: the modern kernel's E2BIG bound on key_size + value_size */
+const MODERN_ELEM_MAX = (4 << 20) - 48;
 
 /** elements beyond max_entries for replacing elements a running program holds */
 export const SPARE = 32;
@@ -49,8 +92,14 @@ const PENDING = 2;
 /** bytes before the mirror's heads: the suspect word, and padding */
 const MIRROR_META = 8;
 
-export class HashMap implements BpfMapImpl {
-  readonly type = BPF_MAP_TYPE.HASH;
+/** All the hash variants; HashMap (plain hash) adds the JIT's inline layout. */
+export class HashMapBase implements BpfMapImpl {
+  readonly type: number;
+  readonly kind: HashKind;
+  /** values per element (CPUs for the per-CPU variants, else 1), each valueRound bytes */
+  readonly ncpus: number;
+  readonly valueRound: number;
+  readonly sysValueSize: number;
   readonly keySize: number;
   readonly valueSize: number;
   readonly maxEntries: number;
@@ -94,19 +143,39 @@ export class HashMap implements BpfMapImpl {
   /** the predecessor of the element the last find() returned (-1: the bucket's head) */
   private prev = -1;
   private readonly what: string;
+  private readonly env: MapEnv;
+  private readonly modern: boolean;
+  /** LRU: the live elements from most to least recent (doubly linked, -1 ends) */
+  private lruHead = -1;
+  private lruTail = -1;
+  private readonly lruPrev: Int32Array;
+  private readonly lruNext: Int32Array;
 
-  constructor(mem: AddressSpace, attr: MapAttr) {
+  constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU, kind: HashKind = PLAIN) {
     if (attr.maxEntries === 0 || attr.keySize === 0 || attr.valueSize === 0) {
-      throw new BpfError('EINVAL', 'invalid hash map: key_size, value_size and max_entries must be non-zero');
+      throw new BpfError('EINVAL', `invalid ${kind.name} map: key_size, value_size and max_entries must be non-zero`);
     }
-    if (attr.keySize > MAX_BPF_STACK) throw new BpfError('E2BIG', `hash map key_size ${attr.keySize} exceeds ${MAX_BPF_STACK}`);
+    this.modern = isModern(env);
+    if (!this.modern && attr.keySize > MAX_BPF_STACK) throw new BpfError('E2BIG', `hash map key_size ${attr.keySize} exceeds ${MAX_BPF_STACK}`);
+    if (this.modern && attr.keySize + attr.valueSize >= MODERN_ELEM_MAX) {
+      throw new BpfError('E2BIG', `${kind.name} map key_size + value_size ${attr.keySize + attr.valueSize} reaches ${MODERN_ELEM_MAX}`);
+    }
+    if (kind.perCpu && attr.valueSize > PCPU_MAX_VALUE) throw new BpfError('E2BIG', `${kind.name} value_size ${attr.valueSize} exceeds ${PCPU_MAX_VALUE}`);
+    if (kind.lru && attr.mapFlags & BPF_F.NO_PREALLOC) throw new BpfError('ENOTSUPP', `${kind.name} maps are always preallocated (BPF_F_NO_PREALLOC)`);
+    if (!kind.lru && attr.mapFlags & BPF_F.NO_COMMON_LRU) throw new BpfError('EINVAL', `BPF_F_NO_COMMON_LRU is for LRU maps, not ${kind.name}`);
+    this.kind = kind;
+    this.type = kind.type;
+    this.env = env;
+    this.ncpus = kind.perCpu ? env.cpus : 1;
     this.mem = mem;
     this.keySize = attr.keySize;
     this.valueSize = attr.valueSize;
     this.maxEntries = attr.maxEntries;
     this.mapFlags = attr.mapFlags;
     this.keyRound = roundUp8(attr.keySize);
-    this.elemSize = this.keyRound + roundUp8(attr.valueSize);
+    this.valueRound = roundUp8(attr.valueSize);
+    this.sysValueSize = kind.perCpu ? this.valueRound * this.ncpus : this.valueSize;
+    this.elemSize = this.keyRound + this.valueRound * this.ncpus;
     this.nBuckets = roundupPowOfTwo(attr.maxEntries);
     const cap = this.maxEntries + SPARE;
     this.cap = cap;
@@ -115,10 +184,12 @@ export class HashMap implements BpfMapImpl {
     // hash, pinning run). The authoritative links, state and free stack (21 bytes per element, 4 per
     // bucket) stay outside.
     const mirror = MIRROR_META + this.nBuckets * 4 + cap * 12;
-    const what = `hash map of ${this.maxEntries} x ${this.elemSize} bytes`;
+    const what = `${kind.name} map of ${this.maxEntries} x ${this.elemSize} bytes`;
     if (cap * 5 > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
     ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes + mirror, what, attr));
-    this.what = `hash map at 0x${this.addr.toString(16)}`;
+    this.what = `${kind.name} map at 0x${this.addr.toString(16)}`;
+    this.lruPrev = new Int32Array(kind.lru ? cap : 0).fill(-1);
+    this.lruNext = new Int32Array(kind.lru ? cap : 0).fill(-1);
     this.mirrorAddr = this.base + bytes;
     this.heads = new Int32Array(this.nBuckets).fill(-1);
     this.next = new Int32Array(cap).fill(-1);
@@ -132,22 +203,24 @@ export class HashMap implements BpfMapImpl {
     // Hand out low indexes first, so storage fills from its start.
     for (let i = 0; i < cap; i++) this.freeStack[i] = cap - 1 - i;
     this.freeTop = cap;
-    const { base, elemSize, keyRound, valueSize, state } = this;
+    const { base, elemSize, keyRound, valueSize, valueRound, state } = this;
     this.region = {
       start: base,
       end: base + bytes,
       writable: true,
-      name: 'hash map value',
+      name: `${kind.name} map value`,
       contains: (addr, end) => {
         const rel = addr - base;
         const idx = Math.floor(rel / elemSize);
-        const off = rel - idx * elemSize;
-        return state[idx] !== FREE && off >= keyRound && off + (end - addr) <= keyRound + valueSize;
+        const off = rel - idx * elemSize - keyRound;
+        // per-CPU: inside one CPU's value
+        return state[idx] !== FREE && off >= 0 && off % valueRound + (end - addr) <= valueSize && off < valueRound * this.ncpus;
       },
     };
   }
 
-  jitLayout(): JitHashLayout {
+  /** Where the mirror and pin words are (the JIT's inline lookup of a plain hash reads them; every variant keeps them). */
+  protected mirrorLayout(): JitHashLayout {
     const m = this.mirrorAddr;
     const n = this.nBuckets;
     const cap = this.cap;
@@ -172,7 +245,7 @@ export class HashMap implements BpfMapImpl {
   private syncViews(): void {
     if (this.viewsGrowth === this.mem.growth) return;
     const buf = this.mem.memory.buffer;
-    const l = this.jitLayout();
+    const l = this.mirrorLayout();
     this.mSuspect = new Int32Array(buf, l.suspect, 1);
     this.mHeads = new Int32Array(buf, l.heads, this.nBuckets);
     this.mNext = new Int32Array(buf, l.next, this.cap);
@@ -244,7 +317,54 @@ export class HashMap implements BpfMapImpl {
     const idx = this.find(keyAddr, this.hashOf(keyAddr));
     if (idx < 0) return 0;
     if (this.inRun) this.pinned[idx] = this.generation();
-    return this.elemAddr(idx) + this.keyRound;
+    if (this.kind.lru) this.touch(idx);
+    return this.elemAddr(idx) + this.keyRound + this.cpu() * this.valueRound;
+  }
+
+  /** The running CPU (0 unless per-CPU), kept inside the map's CPUs. */
+  private cpu(): number {
+    if (this.ncpus === 1) return 0;
+    const c = this.env.cpu();
+    return c >= 0 && c < this.ncpus ? c : 0;
+  }
+
+  /** LRU: make idx the most recent (it may be new: unlinked). */
+  private touch(idx: number): void {
+    if (this.lruHead === idx) return;
+    this.lruUnlink(idx);
+    this.lruPrev[idx] = -1;
+    this.lruNext[idx] = this.lruHead;
+    if (this.lruHead >= 0) this.lruPrev[this.lruHead] = idx;
+    this.lruHead = idx;
+    if (this.lruTail < 0) this.lruTail = idx;
+  }
+
+  private lruUnlink(idx: number): void {
+    const p = this.lruPrev[idx]!;
+    const n = this.lruNext[idx]!;
+    if (p === -1 && n === -1 && this.lruHead !== idx) return; // not on the list
+    if (p >= 0) this.lruNext[p] = n;
+    else this.lruHead = n;
+    if (n >= 0) this.lruPrev[n] = p;
+    else this.lruTail = p;
+    this.lruPrev[idx] = -1;
+    this.lruNext[idx] = -1;
+  }
+
+  /** LRU: remove the least recent element, as the kernel's shrink would (see the file comment). */
+  private evictOne(): void {
+    const idx = this.lruTail;
+    if (idx < 0) return;
+    this.checkLink(idx, 0);
+    const e = this.elemAddr(idx);
+    const hash = this.hashes[idx]!;
+    if (this.find(e, hash) !== idx) throw corruptMap(this.what, `LRU element ${idx} is not in its bucket`);
+    const bucket = hash & (this.nBuckets - 1);
+    this.unlink(bucket, idx, this.prev);
+    this.count--;
+    this.lruUnlink(idx);
+    this.retire(idx);
+    this.mirrorBucket(bucket);
   }
 
   /** Unlink idx, whose predecessor is prev (-1: the head), from bucket b. */
@@ -281,22 +401,57 @@ export class HashMap implements BpfMapImpl {
   }
 
   update(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number): number {
+    return this.updateFrom(keyAddr, valueAddr, flagsLo, flagsHi, false);
+  }
+
+  sysUpdate(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number): number {
+    return this.updateFrom(keyAddr, valueAddr, flagsLo, flagsHi, true);
+  }
+
+  /** Write an element's value(s): every CPU's from a syscall's buffer, else the running CPU's (a new element's others zeroed). */
+  private writeValue(idx: number, valueAddr: number, allCpus: boolean, fresh: boolean): void {
+    const u8 = this.mem.u8;
+    const v = this.elemAddr(idx) + this.keyRound;
+    if (!this.kind.perCpu) {
+      u8.copyWithin(v, valueAddr, valueAddr + this.valueSize);
+      if (fresh) u8.fill(0, v + this.valueSize, v + this.valueRound);
+    } else if (allCpus) {
+      u8.copyWithin(v, valueAddr, valueAddr + this.valueRound * this.ncpus);
+    } else {
+      if (fresh) u8.fill(0, v, v + this.valueRound * this.ncpus);
+      const c = v + this.cpu() * this.valueRound;
+      u8.copyWithin(c, valueAddr, valueAddr + this.valueSize);
+    }
+  }
+
+  private updateFrom(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number, allCpus: boolean): number {
     if (flagsHi !== 0 || flagsLo >>> 0 > BPF_EXIST) return E.EINVAL;
     this.syncViews();
+    const { lru, perCpu } = this.kind;
+    // The kernel's LRU update takes its node first, evicting when none is free (lru_percpu_hash: not for BPF_EXIST).
+    if (lru && this.count >= this.maxEntries && (!perCpu || flagsLo !== BPF_EXIST)) this.evictOne();
     const hash = this.hashOf(keyAddr);
     const bucket = hash & (this.nBuckets - 1);
     const old = this.find(keyAddr, hash);
     const prev = this.prev;
-    if (old < 0 && this.count >= this.maxEntries) return E.E2BIG;
+    if (!this.modern && old < 0 && this.count >= this.maxEntries) return E.E2BIG;
     if (old >= 0 && flagsLo === BPF_NOEXIST) return E.EEXIST;
     if (old < 0 && flagsLo === BPF_EXIST) return E.ENOENT;
+    if (old < 0 && this.count >= this.maxEntries) return lru ? E.ENOMEM : E.E2BIG;
     const u8 = this.mem.u8;
+    if (old >= 0 && (perCpu || this.kind.inPlace)) {
+      // per-CPU values (and the kinds with inPlace) are updated in place: the element keeps its place in its bucket
+      this.writeValue(old, valueAddr, allCpus, false);
+      if (lru) this.touch(old);
+      return 0;
+    }
     if (old >= 0 && !this.isPinned(old)) {
       // Nobody holds the old value: replace it in place and move it to the head, as the kernel's
       // new element would be.
-      u8.copyWithin(this.elemAddr(old) + this.keyRound, valueAddr, valueAddr + this.valueSize);
+      this.writeValue(old, valueAddr, allCpus, false);
       this.unlink(bucket, old, prev);
       this.linkHead(bucket, old);
+      if (lru) this.touch(old);
       this.mirrorBucket(bucket);
       return 0;
     }
@@ -306,15 +461,16 @@ export class HashMap implements BpfMapImpl {
     const e = this.elemAddr(idx);
     u8.copyWithin(e, keyAddr, keyAddr + this.keySize);
     u8.fill(0, e + this.keySize, e + this.keyRound);
-    u8.copyWithin(e + this.keyRound, valueAddr, valueAddr + this.valueSize);
-    u8.fill(0, e + this.keyRound + this.valueSize, e + this.elemSize);
+    this.writeValue(idx, valueAddr, allCpus, true);
     this.hashes[idx] = hash;
     this.state[idx] = LIVE;
     this.linkHead(bucket, idx);
+    if (lru) this.touch(idx);
     if (old >= 0) {
       // `prev` was found before the new head went in; the old element's predecessor is unchanged
       // unless it was the head, which is now the new element.
       this.unlink(bucket, old, prev < 0 ? idx : prev);
+      if (lru) this.lruUnlink(old);
       this.retire(old);
     } else {
       this.count++;
@@ -331,9 +487,26 @@ export class HashMap implements BpfMapImpl {
     const bucket = hash & (this.nBuckets - 1);
     this.unlink(bucket, idx, this.prev);
     this.count--;
+    if (this.kind.lru) this.lruUnlink(idx);
     this.retire(idx);
     this.mirrorBucket(bucket);
     return 0;
+  }
+
+  sysLookup(keyAddr: number, outAddr: number): number {
+    this.syncViews();
+    if (this.mSuspect[0] !== 0) this.refreshMirror();
+    const idx = this.find(keyAddr, this.hashOf(keyAddr));
+    if (idx < 0) return E.ENOENT;
+    const v = this.elemAddr(idx) + this.keyRound;
+    this.mem.u8.copyWithin(outAddr, v, v + this.sysValueSize);
+    return 0;
+  }
+
+  lookupAndDelete(keyAddr: number, outAddr: number, flagsLo: number, flagsHi: number): number {
+    if (flagsLo !== 0 || flagsHi !== 0) return E.EINVAL;
+    const r = this.sysLookup(keyAddr, outAddr);
+    return r < 0 ? r : this.delete(keyAddr);
   }
 
   getNextKey(keyAddr: number, nextKeyAddr: number): number {
@@ -402,11 +575,37 @@ export class HashMap implements BpfMapImpl {
   }
 }
 
-/** The map-type table's row (maps/types.ts). */
+/** BPF_MAP_TYPE_HASH, whose lookups the JIT inlines (jit/maps.ts) over the mirror. */
+export class HashMap extends HashMapBase {
+  constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU) {
+    super(mem, attr, env, PLAIN);
+  }
+
+  jitLayout(): JitHashLayout {
+    return this.mirrorLayout();
+  }
+}
+
+/** htab_map_alloc_check's mask: no prealloc, NUMA node, the access flags, zero seed (tsbpf's seed is always 0) */
+const HASH_FLAGS = BPF_F.NO_PREALLOC | BPF_F.NUMA_NODE | BPF_F_ACCESS_MASK | BPF_F.ZERO_SEED;
+/** the LRU variants add BPF_F_NO_COMMON_LRU (accepted; tsbpf keeps one LRU order either way) */
+const LRU_FLAGS = HASH_FLAGS | BPF_F.NO_COMMON_LRU;
+
+/** The map-type table's rows (maps/types.ts). */
 export const HASH_MAP: MapType<'hash'> = {
   name: 'hash',
   id: BPF_MAP_TYPE.HASH,
   since: '3.19',
   dense: false,
-  create: (mem, attr) => new HashMap(mem, attr),
+  flags: HASH_FLAGS,
+  create: (mem, attr, env) => new HashMap(mem, attr, env),
 };
+
+const variant = <N extends string>(name: N, type: number, since: string, perCpu: boolean, lru: boolean): MapType<N> => {
+  const kind: HashKind = { type, name, perCpu, lru };
+  return { name, id: type, since, dense: false, flags: lru ? LRU_FLAGS : HASH_FLAGS, create: (mem, attr, env) => new HashMapBase(mem, attr, env, kind) };
+};
+
+export const PERCPU_HASH_MAP = variant('percpu_hash', BPF_MAP_TYPE.PERCPU_HASH, '4.6', true, false);
+export const LRU_HASH_MAP = variant('lru_hash', BPF_MAP_TYPE.LRU_HASH, '4.10', false, true);
+export const LRU_PERCPU_HASH_MAP = variant('lru_percpu_hash', BPF_MAP_TYPE.LRU_PERCPU_HASH, '4.10', true, true);

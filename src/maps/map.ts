@@ -20,6 +20,8 @@ import { BpfError, ERRNO } from '../errors.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import type { Region } from '../memory/address-space.js';
 import { BPF_MAP_TYPE } from '../isa/uapi.js';
+import type { Profile } from '../isa/profile.js';
+import { PROFILE_3_19 } from '../isa/profile.js';
 
 export { BPF_MAP_TYPE };
 
@@ -49,7 +51,69 @@ export interface MapAttr {
   valueSize: number;
   maxEntries: number;
   mapFlags: number;
+  /**
+   * Maps of maps: the map inner_map_fd names, the template every inner map
+   * must match; resolved when the type's create() asks (after its own
+   * attribute checks, as the kernel's order of errors has it): EBADF or EINVAL.
+   */
+  inner?: () => BpfMapImpl;
 }
+
+/**
+ * What a prog array or a map of maps holds in an element: a reference to a
+ * program or a map (bpf.ts resolves the fd in the value to one). The map
+ * owns the reference from a successful update and releases it when the
+ * element is replaced or deleted, or the map is freed.
+ */
+export interface FdRef {
+  readonly kind: 'map' | 'prog';
+  /** the object's id: what a syscall lookup returns */
+  readonly id: number;
+  /** a map's implementation (maps of maps) */
+  readonly map?: BpfMapImpl;
+  /** a program's type number (prog arrays hold one type) */
+  readonly progType?: number;
+  /** the object itself (bpf.ts's MapObject or ProgObject), for the helpers that use it (bpf_tail_call) */
+  readonly object: unknown;
+  release(): void;
+}
+
+/** map_flags bits (uapi) */
+export const BPF_F = {
+  NO_PREALLOC: 1 << 0,
+  NO_COMMON_LRU: 1 << 1,
+  NUMA_NODE: 1 << 2,
+  RDONLY: 1 << 3,
+  WRONLY: 1 << 4,
+  STACK_BUILD_ID: 1 << 5,
+  ZERO_SEED: 1 << 6,
+  RDONLY_PROG: 1 << 7,
+  WRONLY_PROG: 1 << 8,
+  CLONE: 1 << 9,
+  MMAPABLE: 1 << 10,
+  PRESERVE_ELEMS: 1 << 11,
+  INNER_MAP: 1 << 12,
+} as const;
+/** BPF_F_ACCESS_MASK: who may read and write through which side */
+export const BPF_F_ACCESS_MASK = BPF_F.RDONLY | BPF_F.WRONLY | BPF_F.RDONLY_PROG | BPF_F.WRONLY_PROG;
+
+/**
+ * The machine a map lives in (runtime/runtime.ts): per-CPU maps keep `cpus`
+ * values per element, and a program's lookup gives the value of the CPU its
+ * run executes on.
+ */
+export interface MapEnv {
+  /** the kernel modelled: its map types, flags and limits */
+  readonly profile: Profile;
+  readonly cpus: number;
+  cpu(): number;
+}
+
+/** 3.19 on one simulated CPU: what a map created without an environment gets. */
+export const ONE_CPU: MapEnv = { profile: PROFILE_3_19, cpus: 1, cpu: () => 0 };
+
+/** Whether the environment models a kernel after 3.19 (its relaxed limits and flags apply). */
+export const isModern = (env: MapEnv): boolean => env.profile.name !== '3.19';
 
 export interface BpfMapImpl {
   readonly type: number;
@@ -74,6 +138,38 @@ export interface BpfMapImpl {
   /** the storage a program may touch through value pointers (checked mode) */
   readonly region: Region;
   /**
+   * The syscall side, where it differs from the program side (the kernel's
+   * bpf_map_copy_value and bpf_map_update_value). Absent: a syscall lookup
+   * copies valueSize bytes from lookup()'s address, an update is update().
+   * sysValueSize: the bytes of a value there (per-CPU maps: round_up(value_size, 8) per CPU).
+   */
+  readonly sysValueSize?: number;
+  /** copy the value of the key at keyAddr (sysValueSize bytes) to outAddr: 0 or a negative errno */
+  sysLookup?(keyAddr: number, outAddr: number): number;
+  /** update from a sysValueSize-byte value at valueAddr */
+  sysUpdate?(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number): number;
+  /** BPF_MAP_LOOKUP_AND_DELETE_ELEM (and, for queues and stacks, pop): copy the value out, then delete */
+  lookupAndDelete?(keyAddr: number, outAddr: number, flagsLo: number, flagsHi: number): number;
+  /** queue and stack (bpf_map_push_elem / pop / peek): 0 or a negative errno */
+  push?(valueAddr: number, flagsLo: number, flagsHi: number): number;
+  pop?(outAddr: number): number;
+  peek?(outAddr: number): number;
+  /**
+   * Prog arrays and maps of maps: their values are fds of this kind on the
+   * syscall side (a syscall lookup gives the object's id as a u32).
+   */
+  readonly fdKind?: 'prog' | 'map';
+  /**
+   * The syscall update of an fd map: `resolve` turns the value's fd into a
+   * reference (throwing EBADF or EINVAL), called where the kernel resolves
+   * it among the type's checks. On success the map owns the reference.
+   */
+  fdUpdate?(keyAddr: number, resolve: () => FdRef, flagsLo: number, flagsHi: number): number;
+  /** The reference in the element of the key at keyAddr (bpf_tail_call's program, a map of maps' inner map). */
+  fdLookup?(keyAddr: number): FdRef | undefined;
+  /** ring buffers: the consumer, reading the submitted records in order (maps/ringbuf.ts) */
+  records?(): Uint8Array[];
+  /**
    * The constants the JIT's inline lookup embeds (jit/maps.ts). A map type
    * without one still runs under the JIT, whose lookups then call the
    * helper; the hardened JIT refuses programs using it (ENOTSUP).
@@ -96,8 +192,14 @@ export interface MapType<N extends string = string> {
   readonly name: N;
   /** the uapi number, map_type of BPF_MAP_CREATE */
   readonly id: number;
-  /** the kernel version that introduced it */
+  /** the kernel version that introduced it: profiles before it refuse to create it */
   readonly since: string;
+  /**
+   * The map_flags the modern profile accepts for this type (the kernel's
+   * create-flag mask; bits outside it are EINVAL). The 3.19 profile accepts
+   * none. Flag combinations the type refuses are its create()'s to check.
+   */
+  readonly flags: number;
   /**
    * Every index below max_entries always has a value (arrays): a dump
    * lists the non-zero ones; otherwise a dump lists the elements present.
@@ -108,7 +210,7 @@ export interface MapType<N extends string = string> {
    * the type's own create-time validation (BpfError, with the errno the
    * kernel returns) and its storage, allocated once.
    */
-  create(mem: AddressSpace, attr: MapAttr): BpfMapImpl;
+  create(mem: AddressSpace, attr: MapAttr, env: MapEnv): BpfMapImpl;
 }
 
 /**

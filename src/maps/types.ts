@@ -6,24 +6,48 @@
  * name), displays (mapTypeName). Adding a map type is one file with its
  * implementation and row, plus the row's line in MAP_TYPES.
  *
- * A type the kernel defines but tsbpf does not implement is refused by its
- * uapi name (isa/uapi.ts): `map type percpu_hash (5) is not supported`.
+ * A type the kernel defines but tsbpf does not implement, or one the
+ * profile's kernel predates (a row's `since`), is refused by its uapi name
+ * (isa/uapi.ts): `map type percpu_hash (5) is not supported`, naming the
+ * types that profile has.
  */
 
 import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import { uapiMapTypeId, uapiMapTypeName } from '../isa/uapi.js';
-import { ARRAY_MAP } from './array.js';
-import { HASH_MAP } from './hash.js';
-import type { BpfMapImpl, MapAttr, MapType } from './map.js';
+import type { Profile } from '../isa/profile.js';
+import { PROFILE_3_19, introducedBy } from '../isa/profile.js';
+import { ARRAY_MAP, PERCPU_ARRAY_MAP } from './array.js';
+import { HASH_MAP, LRU_HASH_MAP, LRU_PERCPU_HASH_MAP, PERCPU_HASH_MAP } from './hash.js';
+import { LPM_TRIE_MAP } from './lpm-trie.js';
+import { QUEUE_MAP, STACK_MAP } from './queue-stack.js';
+import { RINGBUF_MAP } from './ringbuf.js';
+import { ARRAY_OF_MAPS_MAP, HASH_OF_MAPS_MAP, PROG_ARRAY_MAP } from './fd-maps.js';
+import type { BpfMapImpl, MapAttr, MapEnv, MapType } from './map.js';
+import { BPF_F, ONE_CPU } from './map.js';
 
-/** Every map type tsbpf implements (hash, array), one row each. */
-export const MAP_TYPES = [HASH_MAP, ARRAY_MAP] as const;
+/** Every map type tsbpf implements, one row each; each row's `since` says the profile that has it. */
+export const MAP_TYPES = [
+  HASH_MAP,
+  ARRAY_MAP,
+  PERCPU_HASH_MAP,
+  PERCPU_ARRAY_MAP,
+  LRU_HASH_MAP,
+  LRU_PERCPU_HASH_MAP,
+  LPM_TRIE_MAP,
+  QUEUE_MAP,
+  STACK_MAP,
+  RINGBUF_MAP,
+  PROG_ARRAY_MAP,
+  ARRAY_OF_MAPS_MAP,
+  HASH_OF_MAPS_MAP,
+] as const;
 
 /** The names of the implemented map types ('hash' | 'array'). */
 export type MapTypeName = (typeof MAP_TYPES)[number]['name'];
 
-const supported = (): string => `supported: ${MAP_TYPES.map((t) => t.name).join(', ')}`;
+const supported = (profile?: Profile): string =>
+  `supported: ${MAP_TYPES.filter((t) => profile === undefined || introducedBy(t.since, profile)).map((t) => t.name).join(', ')}`;
 
 /** The row of map type `id`, or undefined when tsbpf does not implement it. */
 export function findMapType(id: number): MapType | undefined {
@@ -36,28 +60,29 @@ export function findMapTypeByName(name: unknown): MapType | undefined {
 }
 
 /** Why map type `id` cannot be created: it is one the kernel defines but tsbpf lacks, or no map type at all. */
-export function unsupportedMapType(id: number): string {
+export function unsupportedMapType(id: number, profile?: Profile): string {
   const name = uapiMapTypeName(id);
-  return name === undefined ? `unknown map type ${id} (${supported()})` : `map type ${name} (${id}) is not supported (${supported()})`;
+  return name === undefined ? `unknown map type ${id} (${supported(profile)})` : `map type ${name} (${id}) is not supported (${supported(profile)})`;
 }
 
-/** The row of map type `id`; EINVAL naming the type when tsbpf does not implement it. */
-export function mapTypeById(id: number): MapType {
+/** The row of map type `id` under `profile` (3.19 unless given); EINVAL naming the type otherwise. */
+export function mapTypeById(id: number, profile: Profile = PROFILE_3_19): MapType {
   const t = findMapType(id);
-  if (!t) throw new BpfError('EINVAL', unsupportedMapType(id));
+  if (!t || !introducedBy(t.since, profile)) throw new BpfError('EINVAL', unsupportedMapType(id, profile));
   return t;
 }
 
 /**
- * The row of the map type called `name` (the API's and the CLI's spelling);
- * EINVAL otherwise, with `shown` as the message shows the name given.
+ * The row of the map type called `name` (the API's and the CLI's spelling)
+ * under `profile` (3.19 unless given); EINVAL otherwise, with `shown` as
+ * the message shows the name given.
  */
-export function mapTypeByName(name: unknown, shown = String(name)): MapType {
+export function mapTypeByName(name: unknown, shown = String(name), profile: Profile = PROFILE_3_19): MapType {
   const t = findMapTypeByName(name);
-  if (t) return t;
-  const id = typeof name === 'string' ? uapiMapTypeId(name) : undefined;
-  if (id !== undefined && id !== 0) throw new BpfError('EINVAL', unsupportedMapType(id));
-  throw new BpfError('EINVAL', `unknown map type ${shown} (${supported()})`);
+  if (t && introducedBy(t.since, profile)) return t;
+  const id = t?.id ?? (typeof name === 'string' ? uapiMapTypeId(name) : undefined);
+  if (id !== undefined && id !== 0) throw new BpfError('EINVAL', unsupportedMapType(id, profile));
+  throw new BpfError('EINVAL', `unknown map type ${shown} (${supported(profile)})`);
 }
 
 /** The name displays give map type `id`: its uapi name, implemented or not, else `type N`. */
@@ -65,8 +90,21 @@ export function mapTypeName(id: number): string {
   return uapiMapTypeName(id) ?? `type ${id}`;
 }
 
-/** BPF_MAP_CREATE: the checks common to every type, then the type's own. */
-export function createMap(mem: AddressSpace, attr: MapAttr): BpfMapImpl {
-  if (attr.mapFlags !== 0) throw new BpfError('EINVAL', `map_flags ${attr.mapFlags} is not supported (3.19 has no map flags)`);
-  return mapTypeById(attr.mapType).create(mem, attr);
+/**
+ * BPF_MAP_CREATE under env.profile (3.19 unless given): the checks common to
+ * every type, then the type's own. 3.19 has no map flags; later kernels
+ * accept the type's mask (MapType.flags), and refuse BPF_F_RDONLY with
+ * BPF_F_WRONLY as bpf_get_file_flag does.
+ */
+export function createMap(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU): BpfMapImpl {
+  const profile = env.profile;
+  if (profile.name === '3.19') {
+    if (attr.mapFlags !== 0) throw new BpfError('EINVAL', `map_flags ${attr.mapFlags} is not supported (3.19 has no map flags)`);
+  } else if ((attr.mapFlags & (BPF_F.RDONLY | BPF_F.WRONLY)) === (BPF_F.RDONLY | BPF_F.WRONLY)) {
+    throw new BpfError('EINVAL', 'map_flags: BPF_F_RDONLY and BPF_F_WRONLY exclude each other');
+  }
+  const t = mapTypeById(attr.mapType, profile);
+  const extra = (attr.mapFlags & ~t.flags) >>> 0;
+  if (extra !== 0) throw new BpfError('EINVAL', `map_flags 0x${extra.toString(16)} not allowed for ${t.name} maps (allowed: 0x${t.flags.toString(16)})`);
+  return t.create(mem, attr, env);
 }

@@ -226,8 +226,8 @@ function showBytes(b: Uint8Array): string {
 }
 
 /** A fresh system per input, small: a hostile input must not be able to ask for more than this. */
-function smallSystem(): BpfSystem {
-  const sys = new BpfSystem(new Runtime({ maxBytes: 16 << 20, initialBytes: 1 << 20 }));
+function smallSystem(options: { profile?: string; cpus?: number } = {}): BpfSystem {
+  const sys = new BpfSystem(new Runtime({ maxBytes: 16 << 20, initialBytes: 1 << 20, ...options }));
   sys.unverifiedBudget = 10_000;
   return sys;
 }
@@ -909,15 +909,53 @@ function templates(rnd: Rnd, fds: number[]): Record<number, Record<string, unkno
   };
 }
 
-/** A sequence of calls on one system: map creations first (so fds exist), then anything. */
+/**
+ * The modern profile's attributes (issue 17): every map type of the table
+ * with sizes around its rules, map_flags bits, inner maps, names, null keys,
+ * fd values, BPF_MAP_LOOKUP_AND_DELETE_ELEM (21) and BPF_MAP_FREEZE (22).
+ */
+function modernTemplates(rnd: Rnd, fds: number[]): Record<number, Record<string, unknown>> {
+  const t = templates(rnd, fds);
+  const fd = (): unknown => (chance(rnd, 0.85) && fds.length > 0 ? pick(rnd, fds) : pick(rnd, [0, 1, 2, 99, -1, 1.5]));
+  const size = (n: number): number => (chance(rnd, 0.7) ? n : pick(rnd, [0, 1, 4, 5, 8, 12, 260, 261, 4096, 32769, 2 ** 31]));
+  const type = pick(rnd, [1, 2, 3, 5, 6, 9, 10, 11, 12, 13, 22, 23, 27, 7, 33]);
+  const keySize = { 11: 8, 22: 0, 23: 0, 27: 0 }[type] ?? 4;
+  const valueSize = { 27: 0 }[type] ?? (type === 3 || type === 12 || type === 13 ? 4 : pick(rnd, [4, 8, 13]));
+  const maxEntries = type === 27 ? pick(rnd, [4096, 8192, 4095, 1 << 20]) : pick(rnd, [1, 4, 64]);
+  const flags = type === 11 ? 1 : chance(rnd, 0.6) ? 0 : pick(rnd, [1, 2, 4, 8, 16, 24, 64, 128, 1024, 4096, 0xffffffff]);
+  // values: random bytes, an fd (prog arrays, maps of maps), or every CPU's (per-CPU maps: up to 4 CPUs of 16 bytes)
+  const value = (): unknown => pick(rnd, [randomBytes(rnd, pick(rnd, [0, 4, 8, 16, 64])), Uint8Array.from([pick(rnd, [3, 4, 5, 6, 99, 0]), 0, 0, 0]), null]);
+  const key = (): unknown => pick(rnd, [null, randomBytes(rnd, pick(rnd, [0, 4, 8])), Uint8Array.from([pick(rnd, [0, 8, 32, 33]), 0, 0, 0, 10, 1, 2, 3])]);
+  return {
+    ...t,
+    0: {
+      map_type: type, key_size: size(keySize), value_size: size(valueSize), max_entries: size(maxEntries), map_flags: flags,
+      ...(chance(rnd, 0.4) ? { inner_map_fd: fd() } : {}),
+      ...(chance(rnd, 0.2) ? { map_name: pick(rnd, ['counts', 'a.b_c', 'bad-name', 'x'.repeat(16), '', 7]) } : {}),
+      ...(chance(rnd, 0.1) ? { numa_node: pick(rnd, [0, 1]), map_extra: pick(rnd, [0, 1]) } : {}),
+    },
+    1: { map_fd: fd(), key: key(), value: value(), flags: pick(rnd, [0, 0, 4, 1]) },
+    2: { map_fd: fd(), key: key(), value: value(), flags: pick(rnd, [0, 1, 2, 3, 4, 2n ** 32n]) },
+    3: { map_fd: fd(), key: key() },
+    4: { map_fd: fd(), key: key(), next_key: randomBytes(rnd, pick(rnd, [0, 4, 8])) },
+    21: { map_fd: fd(), key: key(), value: value(), flags: pick(rnd, [0, 0, 4]) },
+    22: { map_fd: fd() },
+  };
+}
+
+const MODERN_CMDS = [0, 0, 1, 2, 2, 3, 4, 5, 21, 21, 22];
+
+/** A sequence of calls on one system: map creations first (so fds exist), then anything. Some systems model the modern profile. */
 function attrCalls(rnd: Rnd): AttrCall[] {
   const calls: AttrCall[] = [];
-  const fds = [3, 4, 5];
-  for (let n = 1 + int(rnd, 10); n > 0; n--) {
-    const t = templates(rnd, fds);
+  const fds = [3, 4, 5, 6];
+  const modern = chance(rnd, 0.5);
+  if (modern) calls.push({ cmd: 'system', attr: { profile: 'modern', cpus: pick(rnd, [1, 2, 4]) } });
+  for (let n = 1 + int(rnd, modern ? 16 : 10); n > 0; n--) {
+    const t = modern ? modernTemplates(rnd, fds) : templates(rnd, fds);
     const r = rnd();
-    let cmd: unknown = r < 0.9 ? int(rnd, 6) : pick(rnd, [6, -1, 1.5, NaN, '0', 'BPF_MAP_CREATE', 'BPF_PROG_LOAD', 'constructor', '__proto__', 'toString', null, undefined, 2 ** 32, 0n]);
-    if (calls.length < 2 && chance(rnd, 0.7)) cmd = 0;
+    let cmd: unknown = r < 0.9 ? (modern ? pick(rnd, MODERN_CMDS) : int(rnd, 6)) : pick(rnd, [6, -1, 1.5, NaN, '0', 'BPF_MAP_CREATE', 'BPF_PROG_LOAD', 'BPF_MAP_FREEZE', 'constructor', '__proto__', 'toString', null, undefined, 2 ** 32, 0n]);
+    if (calls.length < (modern ? 4 : 2) && chance(rnd, 0.7)) cmd = 0;
     const base = typeof cmd === 'number' && t[cmd] !== undefined ? t[cmd]! : t[int(rnd, 6)]!;
     let attr: unknown = { ...base };
     const a = attr as Record<string, unknown>;
@@ -953,8 +991,10 @@ export const attrCallOutcomes: Record<string, number> = {};
 const attr: Harness<AttrCall[]> = {
   generate: attrCalls,
   exercise(calls) {
-    const sys = smallSystem();
+    const first = calls[0];
+    const sys = first?.cmd === 'system' ? smallSystem(first.attr as { profile: string; cpus: number }) : smallSystem();
     for (const call of calls) {
+      if (call.cmd === 'system') continue;
       try {
         if (call.cmd === 'close') sys.close(call.attr as number);
         else sys.bpf(call.cmd as number, call.attr as object);
