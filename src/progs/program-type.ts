@@ -37,6 +37,13 @@ export interface ProgramType<N extends string = string> {
   readonly sections: readonly string[];
   /** the verifier's is_valid_access for the context */
   isValidCtxAccess(off: number, size: number, write: boolean): boolean;
+  /**
+   * The modern verifier's richer view of a context access (absent: every
+   * access isValidCtxAccess allows reads a number): what a load of `size`
+   * bytes at `off` gives, a number or one of the packet pointers
+   * (data, data_end, data_meta), or undefined when the access is invalid.
+   */
+  ctxAccess?(off: number, size: number, write: boolean): { kind: 'scalar' } | { kind: 'pkt' | 'pkt_end' | 'pkt_meta' } | undefined;
   /** LD_ABS / LD_IND are allowed */
   readonly ldAbs: boolean;
   /** r1's region during a run: its size, and whether the program may write it */

@@ -41,6 +41,15 @@ export const ARG = {
   PTR_TO_MAP_VALUE: 3,
   PTR_TO_STACK: 4,
   CONST_STACK_SIZE: 5,
+  // the modern kernel's argument types (enum bpf_arg_type without ARG_), checked by the modern verifier
+  PTR_TO_MEM: 6,
+  PTR_TO_UNINIT_MEM: 7,
+  CONST_SIZE: 8,
+  CONST_SIZE_OR_ZERO: 9,
+  PTR_TO_CTX: 10,
+  PTR_TO_FUNC: 11,
+  PTR_TO_STACK_OR_NULL: 12,
+  CONST_ALLOC_SIZE_OR_ZERO: 13,
 } as const;
 export type ArgType = (typeof ARG)[keyof typeof ARG];
 
@@ -49,6 +58,9 @@ export const RET = {
   INTEGER: 0,
   VOID: 1,
   PTR_TO_MAP_VALUE_OR_NULL: 2,
+  // the modern kernel's return types (enum bpf_return_type without RET_)
+  PTR_TO_MAP_VALUE: 3,
+  PTR_TO_MEM_OR_NULL: 4,
 } as const;
 export type RetType = (typeof RET)[keyof typeof RET];
 
