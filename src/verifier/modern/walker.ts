@@ -768,11 +768,11 @@ export class ModernWalker {
   private saneOffset(s: Scalar, tname: string, fixed?: number): void {
     const known = tnumIsConst(s.varOff);
     const val = BigInt.asIntN(64, s.value);
-    if (known && (val >= BPF_MAX_VAR_OFF || val <= -BPF_MAX_VAR_OFF)) this.fail('EACCES', `math between ${tname} pointer and ${val} is not allowed`);
-    if (fixed !== undefined && (fixed >= BPF_MAX_VAR_OFF || fixed <= -BPF_MAX_VAR_OFF)) this.fail('EACCES', `${tname} pointer offset ${fixed} is not allowed`);
+    if (known && (val >= BPF_MAX_VAR_OFF || val <= -BPF_MAX_VAR_OFF)) this.fail('EINVAL', `math between ${tname} pointer and ${val} is not allowed`);
+    if (fixed !== undefined && (fixed >= BPF_MAX_VAR_OFF || fixed <= -BPF_MAX_VAR_OFF)) this.fail('EINVAL', `${tname} pointer offset ${fixed} is not allowed`);
     const smin = s.smin;
-    if (smin === -(1n << 63n)) this.fail('EACCES', `math between ${tname} pointer and register with unbounded min value is not allowed`);
-    if (smin >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF) this.fail('EACCES', `value ${smin} makes ${tname} pointer be out of bounds`);
+    if (smin === -(1n << 63n)) this.fail('EINVAL', `math between ${tname} pointer and register with unbounded min value is not allowed`);
+    if (smin >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF) this.fail('EINVAL', `value ${smin} makes ${tname} pointer be out of bounds`);
   }
 
   // ---- memory ----
