@@ -16,6 +16,12 @@ import { BpfSystem } from '../src/api/bpf.js';
 import { assemble, encode } from '../src/isa/index.js';
 import { ERRNO } from '../src/errors.js';
 import { tempDir } from './tmp.js';
+import { toSlots } from '../src/isa/index.js';
+import { PROFILE_MODERN } from '../src/progs/profile.js';
+import { SOCKET_FILTER, verifierRules } from '../src/progs/types.js';
+import { VerifierLog } from '../src/verifier/index.js';
+import { verifyModern } from '../src/verifier/modern/index.js';
+import type { CtxAccessKind } from '../src/verifier/modern/index.js';
 import type { ModernCase } from './verifier-modern-cases.js';
 import { MODERN_CASES } from './verifier-modern-cases.js';
 
@@ -162,4 +168,38 @@ test('modern: every case has the host kernel\'s verdict, errno and error lines',
     }
   });
   assert.deepEqual(differ, []);
+});
+
+// ---- packet pointers, through a context description as XDP's (data at 0, data_end at 4) ----
+
+test('modern: packet ranges from `data + 14 > data_end` (logs as the 6.18 host logs the same XDP programs)', () => {
+  const run = (src: string): { ok: boolean; log: string; message?: string } => {
+    const log = new VerifierLog(1, 1 << 20);
+    const env = {
+      ...verifierRules(SOCKET_FILTER, PROFILE_MODERN), gplCompatible: true, mapAt: () => undefined, log,
+      ctxAccess: (off: number, size: number, write: boolean): CtxAccessKind | undefined =>
+        write || size !== 4 ? undefined : off === 0 ? { kind: 'pkt' } : off === 4 ? { kind: 'pkt_end' } : undefined,
+    };
+    const r = verifyModern(toSlots(assemble(src)), env);
+    return r.ok ? { ok: true, log: log.toString() } : { ok: false, log: log.toString(), message: r.message };
+  };
+  const head = 'r2 = *(u32 *)(r1 +0)\nr3 = *(u32 *)(r1 +4)\nr4 = r2\nr4 += 14\n';
+  assert.equal(run(head + 'if r4 > r3 goto pc+1\nr0 = *(u8 *)(r2 +13)\nr0 = 2\nexit').log,
+    'processed 10 insns (limit 1000000) max_states_per_insn 0 total_states 1 peak_states 1 mark_read 0\n');
+  assert.equal(run(head + 'if r3 >= r4 goto pc+2\nr0 = 1\nexit\nr0 = *(u16 *)(r2 +12)\nr0 = 2\nexit').ok, true);
+  const bad = run(head + 'if r4 > r3 goto pc+1\nr0 = *(u8 *)(r2 +14)\nr0 = 2\nexit');
+  assert.equal(bad.message, 'R2 offset is outside of the packet');
+  assert.equal(bad.log, [
+    '0: R1=ctx() R10=fp0',
+    '0: (61) r2 = *(u32 *)(r1 +0)          ; R1=ctx() R2=pkt(r=0)',
+    '1: (61) r3 = *(u32 *)(r1 +4)          ; R1=ctx() R3=pkt_end()',
+    '2: (bf) r4 = r2                       ; R2=pkt(r=0) R4=pkt(r=0)',
+    '3: (07) r4 += 14                      ; R4=pkt(off=14,r=0)',
+    '4: (2d) if r4 > r3 goto pc+1          ; R3=pkt_end() R4=pkt(off=14,r=14)',
+    '5: (71) r0 = *(u8 *)(r2 +14)',
+    'invalid access to packet, off=14 size=1, R2(id=0,off=14,r=14)',
+    'R2 offset is outside of the packet',
+    'processed 6 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0',
+    '',
+  ].join('\n'));
 });
