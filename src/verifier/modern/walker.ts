@@ -134,6 +134,8 @@ export class ModernWalker {
   private readonly stackDepth: number[];
   private histJumps = 0;
   private startPos = 0;
+  /** the stored states of each prune point by stateSig, for the loop check */
+  private readonly looping: (Map<number, VState[]> | undefined)[] = [];
 
   constructor(
     private readonly insns: readonly Slot[],
@@ -283,7 +285,7 @@ export class ModernWalker {
         if (log2) this.log.print(`mark_precise: frame${fr}: regs=${regsStr(fr)} stack=${stackStr(fr)} before ${h.idx}: ${this.insnText(this.insns[h.idx]!)}\n`);
         const r = this.backtrack(h, fr, regs, stack);
         if (r === 'all') return this.markAllPrecise(st0);
-        if (regs.every((x) => x === 0) && stack.every((x) => x === 0n)) return;
+        if (emptyMasks(regs, stack)) return;
       }
       skipFirst = false;
       subseq = st.firstInsn;
@@ -504,17 +506,24 @@ export class ModernWalker {
     const list = (this.explored[idx] ??= []);
     let cnt = 0;
     const fresh = (): number => this.newId();
-    for (const old of list) {
-      cnt++;
-      if (old.frames.length !== cur.frames.length) continue;
-      if (old.branches > 0) {
-        // a loop: the same state again means no progress
-        if (statesEqual(old, cur, true, fresh)) {
+    // states still being explored (loops) are found by a hash of the current frame's
+    // registers: only an exact match is an infinite loop, and a loop may leave thousands
+    const sig = stateSig(cur);
+    let looping = this.looping[idx];
+    if (looping) {
+      for (const old of looping.get(sig) ?? []) {
+        if (old.branches > 0 && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
           this.log.print(`infinite loop detected at insn ${idx}\n`);
           this.log.print(`cur state:${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
           this.log.print(`old state:${stateStr(old, cur.curframe, true, 0, 0n)}\n`);
           throw new Fail('EINVAL', `infinite loop detected at insn ${idx}`, idx);
         }
+      }
+    }
+    for (const old of list) {
+      cnt++;
+      if (old.frames.length !== cur.frames.length) continue;
+      if (old.branches > 0) {
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.insnProcessed - this.prevInsns < 100) addNew = false;
         continue;
       }
@@ -532,6 +541,10 @@ export class ModernWalker {
     nw.insnIdx = idx;
     nw.branches = 1;
     list.push(nw);
+    looping ??= this.looping[idx] = new Map();
+    const same = looping.get(sig);
+    if (same) same.push(nw);
+    else looping.set(sig, [nw]);
     cur.parent = nw;
     cur.firstInsn = idx;
     cur.hist = null;
@@ -1560,6 +1573,25 @@ export class ModernWalker {
     this.markAllScratched();
     return ret;
   }
+}
+
+function emptyMasks(regs: number[], stack: bigint[]): boolean {
+  for (let f = 0; f < regs.length; f++) if (regs[f] !== 0 || stack[f] !== 0n) return false;
+  return true;
+}
+
+/** A hash of the current frame's registers: states equal exactly hash the same. */
+function stateSig(st: VState): number {
+  let h = st.frames.length;
+  const regs = st.frames[st.curframe]!.regs;
+  for (let i = 0; i < 10; i++) {
+    const r = regs[i]!;
+    const t = r.s.varOff;
+    h = Math.imul(h ^ r.type, 0x9e3779b1) ^ r.off;
+    h = Math.imul(h ^ t.vlo, 0x85ebca6b) ^ t.vhi;
+    h = Math.imul(h ^ t.mlo, 0xc2b2ae35) ^ t.mhi;
+  }
+  return h | 0;
 }
 
 function flip(op: number): number {
