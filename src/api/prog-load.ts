@@ -23,6 +23,7 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Engine } from '../runtime/engine.js';
 import { Interpreter } from '../vm/interpreter.js';
 import { verify, VerifierLog } from '../verifier/index.js';
+import { verifyModern } from '../verifier/modern/index.js';
 import { JitProgram } from '../jit/program.js';
 import type { LoadedProgram, MapObject } from './objects.js';
 import { describe } from './describe.js';
@@ -255,16 +256,20 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     return { type, slots, maps, license: lic, gplCompatible, verified: false, interpreter, log: log.toString() };
   }
 
-  // do_check, after check_cfg
-  const result = verify(slots, {
-    ...verifierRules(type, PROFILE_3_19),
+  // do_check, after check_cfg: the modern profile's verifier when the system models today's kernel
+  const profile = sys.runtime.profile;
+  const env = {
+    ...verifierRules(type, profile),
     gplCompatible,
-    mapAt: (addr) => {
+    mapAt: (addr: number) => {
       const m = sys.mapByAddr(addr);
-      return m ? { addr, keySize: m.impl.keySize, valueSize: m.impl.valueSize } : undefined;
+      return m ? { addr, keySize: m.impl.keySize, valueSize: m.impl.valueSize, mapType: m.impl.type, maxEntries: m.impl.maxEntries } : undefined;
     },
     log,
-  });
+  };
+  const result = profile.name === 'modern'
+    ? verifyModern(slots, type.ctxAccess ? { ...env, ctxAccess: (off, size, write) => type.ctxAccess!(off, size, write) } : env)
+    : verify(slots, { ...env, ...verifierRules(type, PROFILE_3_19) });
   if (!result.ok) {
     const where = result.insn === undefined ? '' : `insn ${result.insn}: `;
     return reject(result.errno, `${where}${result.message || 'invalid program'}`, false, result.insn);

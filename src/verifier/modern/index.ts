@@ -1,0 +1,71 @@
+/**
+ * bpf_check of the modern profile: the checks before the walk (cfg.ts),
+ * the walk (walker.ts), the combined stack size of the call chains, and the
+ * statistics line every modern log ends with. The verdict has the shape of
+ * the 3.19 verifier's (VerifyResult), so that BPF_PROG_LOAD, the dead-code
+ * sanitiser and the soundness fuzzer use either profile the same way.
+ */
+
+import type { Slot } from '../../isa/instruction.js';
+import { BPF_CALL, BPF_JMP } from '../../isa/opcodes.js';
+import { VerifyError } from '../cfg.js';
+import type { VerifyResult } from '../index.js';
+import { modernCfg } from './cfg.js';
+import type { ModernEnv } from './walker.js';
+import { ModernLog, ModernWalker } from './walker.js';
+
+export type { ModernEnv, CtxAccessKind } from './walker.js';
+export { MODERN_INSN_LIMIT } from './walker.js';
+export { knownOpcode } from './cfg.js';
+
+const MAX_BPF_STACK = 512;
+
+/**
+ * check_max_stack_depth: along every chain of calls from the main program,
+ * the stack the frames use together (each rounded up to 16 bytes, as with
+ * the kernel's JIT) stays within 512 bytes.
+ */
+function checkStackDepth(insns: readonly Slot[], subprogs: readonly number[], depths: readonly number[], fail: (msg: string) => never): void {
+  const sub = (i: number): number => {
+    let k = 0;
+    while (k + 1 < subprogs.length && subprogs[k + 1]! <= i) k++;
+    return k;
+  };
+  const round = (d: number): number => Math.ceil(d / 16) * 16;
+  const visit = (k: number, frames: number, total: number): void => {
+    total += round(depths[k] ?? 0);
+    if (total > MAX_BPF_STACK) fail(`combined stack size of ${frames} calls is ${total}. Too large`);
+    const end = k + 1 < subprogs.length ? subprogs[k + 1]! : insns.length;
+    for (let i = subprogs[k]!; i < end; i++) {
+      const s = insns[i]!;
+      if (s.code === (BPF_JMP | BPF_CALL) && s.src === 1) visit(sub(i + s.imm + 1), frames + 1, total);
+    }
+  };
+  visit(0, 1, 0);
+}
+
+/** The modern verifier: verdict, processed instructions and visited instructions, as verify() gives them. */
+export function verifyModern(insns: readonly Slot[], env: ModernEnv): VerifyResult {
+  const log = new ModernLog(env.log.level);
+  let walker: ModernWalker | undefined;
+  const stats = (): string => walker?.statsLine() ?? 'processed 0 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n';
+  try {
+    const cfg = modernCfg(insns, (s) => log.print(s), env.log.level);
+    walker = new ModernWalker(insns, env, cfg.prune, cfg.subprogs, log);
+    const r = walker.run();
+    checkStackDepth(insns, cfg.subprogs, walker.depths(), (msg) => {
+      log.print(msg + '\n');
+      throw new VerifyError('EACCES', msg);
+    });
+    log.print(stats());
+    env.log.print(log.text);
+    return { ok: true, insnProcessed: r.insnProcessed, visited: r.visited };
+  } catch (e) {
+    if (e instanceof VerifyError) {
+      log.print(stats());
+      env.log.print(log.text);
+      return e.insn === undefined ? { ok: false, errno: e.errno, message: e.message } : { ok: false, errno: e.errno, message: e.message, insn: e.insn };
+    }
+    throw e;
+  }
+}

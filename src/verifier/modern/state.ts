@@ -1,0 +1,383 @@
+/**
+ * The abstract state of the modern verifier profile (the 6.18 kernel's
+ * bpf_verifier_state, privileged): registers of every type the modern
+ * kernel tracks, with a Scalar (scalar.ts) as a number's value or a
+ * pointer's variable offset; a call chain of frames, each with its
+ * registers and a stack of 64 eight-byte slots (byte types plus the
+ * register spilled into the slot); and, per state, the liveness marks,
+ * the parent checkpoint, the count of unfinished paths below a stored
+ * state and the instructions walked since the parent (for precision
+ * backtracking). It owns construction, copy-on-write copies, the
+ * comparisons pruning needs (regsafe, stacksafe, states_equal) and the
+ * text the log prints for a state. The walk is walker.ts.
+ *
+ * Registers are immutable objects shared between states; a frame is
+ * shared between copies of a state until one of them writes it (own()).
+ * Liveness and precision marks are per state, never shared.
+ */
+
+import type { Scalar } from './scalar.js';
+import { SCALAR_UNKNOWN, scalarConstHL, scalarEquals, scalarStr, scalarWithin } from './scalar.js';
+import { tnumIsConst, tnumStr } from './tnum.js';
+
+/** The register types of the modern kernel that tsbpf tracks (enum bpf_reg_type). */
+export const RT = {
+  NOT_INIT: 0,
+  SCALAR: 1,
+  PTR_TO_CTX: 2,
+  CONST_PTR_TO_MAP: 3,
+  PTR_TO_MAP_VALUE: 4,
+  PTR_TO_MAP_KEY: 5,
+  PTR_TO_STACK: 6,
+  PTR_TO_PACKET_META: 7,
+  PTR_TO_PACKET: 8,
+  PTR_TO_PACKET_END: 9,
+  PTR_TO_MEM: 10,
+  PTR_TO_FUNC: 11,
+} as const;
+
+const TYPE_STR = ['?', 'scalar', 'ctx', 'map_ptr', 'map_value', 'map_key', 'fp', 'pkt_meta', 'pkt', 'pkt_end', 'mem', 'func'];
+
+/** What the modern verifier knows of a map (the kernel's bpf_map fields it reads). */
+export interface ModernMapInfo {
+  addr: number;
+  keySize: number;
+  valueSize: number;
+  /** BPF_MAP_TYPE_*, when known: an array lookup with a constant key in range is never null */
+  mapType?: number;
+  maxEntries?: number;
+}
+
+/** A register's abstract value (immutable). */
+export interface Reg {
+  readonly type: number;
+  /** PTR_MAYBE_NULL */
+  readonly maybeNull: boolean;
+  /** the scalar's value, or the pointer's variable offset with its bounds */
+  readonly s: Scalar;
+  /** pointer: fixed offset */
+  readonly off: number;
+  /** null-check id (or_null pointers and what they become), packet id, scalar link id */
+  readonly id: number;
+  /** packet: bytes known to be in the packet after the pointer; mem: its size */
+  readonly range: number;
+  readonly map?: ModernMapInfo | undefined;
+  /** stack pointer: the frame it points into; func pointer: the subprogram */
+  readonly frameno: number;
+  /** ringbuf memory (PTR_TO_MEM | MEM_RINGBUF) */
+  readonly ringbuf?: boolean;
+  readonly precise: boolean;
+}
+
+const ZERO = scalarConstHL(0, 0);
+
+export const NOT_INIT: Reg = { type: RT.NOT_INIT, maybeNull: false, s: SCALAR_UNKNOWN, off: 0, id: 0, range: 0, frameno: 0, precise: false };
+export const UNKNOWN: Reg = { type: RT.SCALAR, maybeNull: false, s: SCALAR_UNKNOWN, off: 0, id: 0, range: 0, frameno: 0, precise: false };
+
+/** A scalar register with this value. */
+export const scalarReg = (s: Scalar): Reg => (s === SCALAR_UNKNOWN ? UNKNOWN : { type: RT.SCALAR, maybeNull: false, s, off: 0, id: 0, range: 0, frameno: 0, precise: false });
+
+/** A pointer of `type` with a zero offset (mark_reg_known_zero then the type). */
+export function ptrReg(type: number, extra: Partial<Reg> = {}): Reg {
+  return { type, maybeNull: false, s: ZERO, off: 0, id: 0, range: 0, frameno: 0, precise: false, ...extra };
+}
+
+export const isPtr = (r: Reg): boolean => r.type !== RT.SCALAR && r.type !== RT.NOT_INIT;
+export const isPkt = (r: Reg): boolean => r.type === RT.PTR_TO_PACKET || r.type === RT.PTR_TO_PACKET_META;
+
+/** reg_type_str */
+export function typeStr(r: Reg): string {
+  let s = TYPE_STR[r.type]!;
+  if (r.type === RT.PTR_TO_MEM && r.ringbuf) s = 'ringbuf_' + s;
+  return r.maybeNull ? s + '_or_null' : s;
+}
+
+export const typeName = (type: number): string => TYPE_STR[type]!;
+
+/** What a stack byte holds (enum bpf_stack_slot_type, the kinds tsbpf tracks). */
+export const ST = { INVALID: 0, SPILL: 1, MISC: 2, ZERO: 3 } as const;
+const ST_CHAR = ['?', 'r', 'm', '0'];
+
+export const MAX_BPF_STACK = 512;
+export const SLOTS = MAX_BPF_STACK / 8;
+
+/**
+ * One function's frame: registers, and the stack as byte types (index
+ * 8*spi + j is slot spi's slot_type[j], the byte at fp - 8*spi - 1 - j... as
+ * the kernel numbers them: j = (-off - 1) % 8) plus each slot's spilled register.
+ */
+export class Frame {
+  /** the state allowed to write this frame in place; null once shared */
+  owner: object | null = null;
+  constructor(
+    public regs: Reg[],
+    public stype: Uint8Array,
+    public spilled: Reg[],
+    /** the call instruction that entered this frame (-1 for the main program) */
+    public callsite: number,
+    public subprog: number,
+    /** stack bytes used (allocated_stack) */
+    public depth: number,
+  ) {}
+
+  clone(owner: object): Frame {
+    const f = new Frame(this.regs.slice(), this.stype.slice(), this.spilled.slice(), this.callsite, this.subprog, this.depth);
+    f.owner = owner;
+    return f;
+  }
+}
+
+export function newFrame(frameno: number, callsite: number, subprog: number): Frame {
+  const regs = new Array<Reg>(11).fill(NOT_INIT);
+  regs[10] = ptrReg(RT.PTR_TO_STACK, { frameno });
+  return new Frame(regs, new Uint8Array(MAX_BPF_STACK), new Array<Reg>(SLOTS).fill(NOT_INIT), callsite, subprog, 0);
+}
+
+/** Liveness flags of a register or stack slot. */
+export const LIVE_READ = 1;
+export const LIVE_WRITTEN = 2;
+
+/** One step of a path's history: the instruction and, for a stack spill or fill, its slot. */
+export interface Hist {
+  readonly idx: number;
+  /** frame * 64 + spi of a stack access that spilled or filled a register, else -1 */
+  readonly stack: number;
+  readonly prev: Hist | null;
+}
+
+/** The verifier state of one path, or a stored checkpoint. */
+export class VState {
+  frames: Frame[];
+  /** per frame: 11 register flags then 64 slot flags (LIVE_*) */
+  live: Uint8Array[];
+  /** per frame: 11 register precision marks then 64 spilled-slot marks */
+  parent: VState | null = null;
+  /** stored checkpoints: paths below not yet finished (the kernel's branches) */
+  branches = 0;
+  insnIdx = 0;
+  firstInsn = 0;
+  lastInsn = -1;
+  hist: Hist | null = null;
+
+  constructor(frames: Frame[], live: Uint8Array[]) {
+    this.frames = frames;
+    this.live = live;
+  }
+
+  get curframe(): number {
+    return this.frames.length - 1;
+  }
+
+  /** The frame `i`, writable by this state. */
+  own(i: number): Frame {
+    const f = this.frames[i]!;
+    if (f.owner === this) return f;
+    const c = f.clone(this);
+    this.frames[i] = c;
+    return c;
+  }
+
+  /** A copy sharing the frames (each side clones one before writing it). */
+  copy(): VState {
+    for (const f of this.frames) f.owner = null;
+    const s = new VState(this.frames.slice(), this.live.map((l) => l.slice()));
+    s.parent = this.parent;
+    s.insnIdx = this.insnIdx;
+    s.firstInsn = this.firstInsn;
+    s.lastInsn = this.lastInsn;
+    s.hist = this.hist;
+    return s;
+  }
+}
+
+export function initialState(): VState {
+  const f = newFrame(0, -1, 0);
+  f.regs[1] = ptrReg(RT.PTR_TO_CTX);
+  return new VState([f], [new Uint8Array(11 + SLOTS)]);
+}
+
+// ---- pruning ----
+
+/** The id correspondence of one states_equal (check_ids). */
+export class IdMap {
+  private readonly map = new Map<number, number>();
+  private readonly rev = new Map<number, number>();
+  check(old: number, cur: number): boolean {
+    if (old === 0 && cur === 0) return true;
+    if (old === 0 || cur === 0) return false;
+    const m = this.map.get(old);
+    const r = this.rev.get(cur);
+    if (m === undefined && r === undefined) {
+      this.map.set(old, cur);
+      this.rev.set(cur, old);
+      return true;
+    }
+    return m === cur && r === old;
+  }
+  /** check_scalar_ids: an id on one side only is a fresh one on the other */
+  checkScalar(old: number, cur: number, fresh: () => number): boolean {
+    return this.check(old || fresh(), cur || fresh());
+  }
+}
+
+function sameMap(a: Reg, b: Reg): boolean {
+  return (a.map?.addr ?? -1) === (b.map?.addr ?? -1);
+}
+
+/** Every field equal, ids through the map (regs_exact). */
+export function regsExact(old: Reg, cur: Reg, ids: IdMap): boolean {
+  return old.type === cur.type && old.maybeNull === cur.maybeNull && old.off === cur.off && old.range === cur.range &&
+    old.frameno === cur.frameno && sameMap(old, cur) && !!old.ringbuf === !!cur.ringbuf && scalarEquals(old.s, cur.s) && ids.check(old.id, cur.id);
+}
+
+/**
+ * regsafe: is every concrete value `cur` allows, as far as what follows can
+ * tell (read marks, precision), one `old` allowed? `exact` compares everything.
+ */
+export function regsafe(old: Reg, cur: Reg, live: number, ids: IdMap, exact: boolean, fresh: () => number): boolean {
+  if (!exact && !(live & LIVE_READ)) return true;
+  if (old.type === RT.NOT_INIT) return !exact || cur.type === RT.NOT_INIT;
+  if (exact) return regsExact(old, cur, ids);
+  if (old.type !== cur.type) return false;
+  switch (old.type) {
+    case RT.SCALAR:
+      if (!old.precise) return true;
+      return ids.checkScalar(old.id, cur.id, fresh) && scalarWithin(old.s, cur.s);
+    case RT.PTR_TO_MAP_KEY:
+    case RT.PTR_TO_MAP_VALUE:
+    case RT.PTR_TO_MEM:
+      // a pointer that may be null on one side only is a different pointer
+      if (old.maybeNull !== cur.maybeNull || !!old.ringbuf !== !!cur.ringbuf) return false;
+      return old.off === cur.off && sameMap(old, cur) && old.range === cur.range && scalarWithin(old.s, cur.s) && ids.check(old.id, cur.id);
+    case RT.PTR_TO_PACKET_META:
+    case RT.PTR_TO_PACKET:
+      // a longer known range is safe; the same variable part and id
+      if (cur.range < old.range) return false;
+      if (old.off !== cur.off) return false;
+      if (!ids.check(old.id, cur.id)) return false;
+      return scalarWithin(old.s, cur.s);
+    case RT.PTR_TO_STACK:
+      return old.frameno === cur.frameno && old.off === cur.off && scalarWithin(old.s, cur.s);
+    default:
+      return regsExact(old, cur, ids);
+  }
+}
+
+/** stacksafe for one frame. */
+function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exact: boolean, fresh: () => number): boolean {
+  const n = Math.max(old.depth, cur.depth);
+  for (let b = 0; b < n; b++) {
+    const spi = b >> 3;
+    const ot = old.stype[b]!;
+    const ct = cur.stype[b]!;
+    if (exact) {
+      if (ot !== ct) return false;
+      if ((b & 7) === 7 && ot === ST.SPILL && !regsExact(old.spilled[spi]!, cur.spilled[spi]!, ids)) return false;
+      continue;
+    }
+    if (!(oldLive[11 + spi]! & LIVE_READ)) {
+      b |= 7;
+      continue;
+    }
+    if (ot === ST.INVALID) continue;
+    // misc in old: anything written in cur is fine (invalid is readable too for a privileged program)
+    if (ot === ST.MISC) continue;
+    if (ot === ST.ZERO) {
+      if (ct === ST.ZERO) continue;
+      // a spilled constant zero is as good as zero bytes
+      if (ct === ST.SPILL && cur.spilled[spi]!.type === RT.SCALAR && tnumIsConst(cur.spilled[spi]!.s.varOff) && cur.spilled[spi]!.s.value === 0n) continue;
+      return false;
+    }
+    if (ot !== ct) return false;
+    // spilled registers are compared once per slot, on the slot's last byte
+    if ((b & 7) === 7 || old.stype[b + 1] !== ST.SPILL) {
+      if (!regsafe(old.spilled[spi]!, cur.spilled[spi]!, LIVE_READ, ids, false, fresh)) return false;
+      b |= 7;
+    }
+  }
+  return true;
+}
+
+/**
+ * states_equal: same call chain, and every frame's registers and stack safe.
+ * `exact` (loop detection) compares all of it, read or not.
+ */
+export function statesEqual(old: VState, cur: VState, exact: boolean, fresh: () => number): boolean {
+  if (old.frames.length !== cur.frames.length) return false;
+  for (let i = 0; i < old.frames.length; i++) if (old.frames[i]!.callsite !== cur.frames[i]!.callsite) return false;
+  const ids = new IdMap();
+  for (let i = 0; i < old.frames.length; i++) {
+    const of = old.frames[i]!, cf = cur.frames[i]!;
+    const live = old.live[i]!;
+    if (of !== cf) {
+      for (let r = 0; r < 10; r++) {
+        if (!regsafe(of.regs[r]!, cf.regs[r]!, live[r]!, ids, exact, fresh)) return false;
+      }
+      if (!stacksafe(of, cf, live, ids, exact, fresh)) return false;
+    } else {
+      // the same frame object: equal, except that its ids must map to themselves
+      for (let r = 0; r < 10; r++) if (!ids.check(of.regs[r]!.id, cf.regs[r]!.id)) return false;
+    }
+  }
+  return true;
+}
+
+// ---- the log ----
+
+function regStr(r: Reg, fi: number): string {
+  if (r.type === RT.SCALAR) return scalarStr(r.s, { precise: r.precise, id: r.id });
+  const constOff = tnumIsConst(r.s.varOff);
+  if (r.type === RT.PTR_TO_STACK && constOff) {
+    const v = Number(BigInt.asIntN(64, r.s.value)) + r.off;
+    return `fp${r.frameno !== fi ? `[${r.frameno}]` : ''}${v}`;
+  }
+  const parts: string[] = [];
+  if (r.id) parts.push(`id=${r.id}`);
+  if (r.map && (r.type === RT.CONST_PTR_TO_MAP || r.type === RT.PTR_TO_MAP_VALUE || r.type === RT.PTR_TO_MAP_KEY)) parts.push(`ks=${r.map.keySize},vs=${r.map.valueSize}`);
+  if (r.off) parts.push(`off=${r.off}`);
+  if (r.type === RT.PTR_TO_PACKET || r.type === RT.PTR_TO_PACKET_META) parts.push(`r=${r.range}`);
+  if (r.type === RT.PTR_TO_MEM) parts.push(`sz=${r.range}`);
+  if (constOff) {
+    if (r.s.value !== 0n) parts.push(`imm=${BigInt.asIntN(64, r.s.value)}`);
+  } else {
+    const m = /^scalar\((.*)\)$/.exec(scalarStr(r.s));
+    if (m?.[1]) parts.push(m[1]);
+  }
+  return `${typeStr(r)}${r.type === RT.PTR_TO_STACK && r.frameno !== fi ? `[${r.frameno}]` : ''}(${parts.join(',')})`;
+}
+
+export { regStr };
+
+/** print_verifier_state for frame `fi`: all of it, or only what `scratch` names (regs bits 0-10, slot bits in scratchStack). */
+export function stateStr(st: VState, fi: number, all: boolean, scratchRegs: number, scratchStack: bigint): string {
+  const f = st.frames[fi]!;
+  let out = fi > 0 ? ` frame${fi}:` : '';
+  for (let i = 0; i < 11; i++) {
+    const r = f.regs[i]!;
+    if (r.type === RT.NOT_INIT) continue;
+    if (!all && !(scratchRegs & (1 << i))) continue;
+    out += ` R${i}=${regStr(r, fi)}`;
+  }
+  for (let spi = 0; spi < (f.depth + 7) >> 3; spi++) {
+    if (!all && !((scratchStack >> BigInt(spi)) & 1n)) continue;
+    let types = '';
+    let valid = false;
+    for (let j = 0; j < 8; j++) {
+      const t = f.stype[spi * 8 + j]!;
+      if (t !== ST.INVALID) valid = true;
+      types += ST_CHAR[t];
+    }
+    if (!valid) continue;
+    const off = -(spi + 1) * 8;
+    if (f.stype[spi * 8 + 7] === ST.SPILL) {
+      // the bytes above a narrow spill, then the register
+      const first = types.indexOf('r');
+      out += ` fp${off}=${types.slice(0, first)}${regStr(f.spilled[spi]!, fi)}`;
+    } else {
+      out += ` fp${off}=${types}`;
+    }
+  }
+  return out;
+}
+
+export { tnumStr };

@@ -1,0 +1,1617 @@
+/**
+ * do_check of the modern verifier profile: the path-exploring abstract
+ * interpretation of the 6.18 kernel (privileged loader), over the state of
+ * state.ts. It owns the walk (pending branches, the processed-instruction
+ * limit, loops through back-edges), the rule of every instruction class
+ * (ALU/ALU64 with pointer arithmetic, LDX/STX/ST/ATOMIC against every
+ * pointer type with fixed and variable offsets, JMP/JMP32 with narrowing on
+ * both sides, null checks by id and packet ranges, helper calls against
+ * their prototypes, bpf-to-bpf calls with frames), pruning at prune points
+ * (states_equal with read marks and precision, mark_chain_precision by
+ * backtracking the path's history), the loop check (`infinite loop
+ * detected`), and the log in the modern kernel's format.
+ *
+ * It does not own the scalar arithmetic (scalar.ts), the control-flow
+ * check and subprogram discovery (cfg.ts), or what BPF_PROG_LOAD does
+ * before and after (api/prog-load.ts).
+ */
+
+import type { Slot } from '../../isa/instruction.js';
+import {
+  BPF_ADD, BPF_ALU, BPF_ALU64, BPF_AND, BPF_ARSH, BPF_ATOMIC, BPF_B, BPF_CALL, BPF_CLASS, BPF_CMPXCHG, BPF_DIV, BPF_DW,
+  BPF_END, BPF_EXIT, BPF_FETCH, BPF_H, BPF_IMM, BPF_IND, BPF_JA, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT, BPF_JMP,
+  BPF_JMP32, BPF_JNE, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMSX, BPF_MOD, BPF_MODE, BPF_MOV,
+  BPF_MUL, BPF_NEG, BPF_OP, BPF_OR, BPF_RSH, BPF_SIZE, BPF_SRC, BPF_ST, BPF_STX, BPF_SUB, BPF_W, BPF_X, BPF_XCHG, BPF_XOR,
+  BPF_ABS, BPF_JSGT, BPF_JSGE, BPF_JSLT, BPF_JSLE,
+} from '../../isa/opcodes.js';
+import { disasmInsn } from '../../isa/disasm.js';
+import { uapiHelperName } from '../../isa/uapi.js';
+import { ARG, ARG_FLAG, RET, argBase } from '../../runtime/helpers.js';
+import type { CtxAccess } from '../../progs/program-type.js';
+import type { HelperProto } from '../../runtime/helpers.js';
+import { VerifyError } from '../cfg.js';
+import type { VerifierEnv } from '../context.js';
+import type { Scalar } from './scalar.js';
+import {
+  SCALAR_UNKNOWN, scalarAlu, scalarAluFork, scalarBranchTaken, scalarConstHL, scalarEnd, scalarImm, scalarMov,
+  scalarMovImm, scalarMovsx, scalarNarrow, scalarSanity, scalarTruncate, scalarFrom, scalarConst,
+} from './scalar.js';
+import { tnumIsConst, tnumStr, tnumAdd, tnumSub } from './tnum.js';
+import type { Frame, Hist, ModernMapInfo, Reg } from './state.js';
+import {
+  LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, ptrReg,
+  scalarReg, stateStr, statesEqual, typeName, typeStr,
+} from './state.js';
+
+/** The modern kernel's limit on processed instructions (BPF_COMPLEXITY_LIMIT_INSNS). */
+export const MODERN_INSN_LIMIT = 1_000_000;
+/** Pending branches allowed (BPF_COMPLEXITY_LIMIT_JMP_SEQ). */
+const JMP_SEQ_LIMIT = 8192;
+const MAX_CALL_FRAMES = 8;
+const BPF_MAX_VAR_OFF = 1 << 29;
+const BPF_MAX_VAR_SIZ = 1 << 29;
+const MAX_PACKET_OFF = 0xffff;
+const AT_PKT_END = -1;
+const BEYOND_PKT_END = -2;
+const PATH_END = -1;
+/** BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY: a lookup with a constant key in range is never null */
+const ARRAY_TYPES = [2, 6];
+
+/** What a context access gives (the program type's ctxAccess): a number, or a packet pointer. */
+export type CtxAccessKind = { kind: 'scalar' } | { kind: 'pkt' | 'pkt_end' | 'pkt_meta' };
+
+/** The environment of the modern walker: the 3.19 one plus the program type's richer context description when it has one. */
+export interface ModernEnv extends VerifierEnv {
+  ctxAccess?(off: number, size: number, write: boolean): CtxAccess;
+  mapAt(addr: number): ModernMapInfo | undefined;
+}
+
+const ALU_STR: Record<number, string> = {
+  [BPF_ADD]: '+=', [BPF_SUB]: '-=', [BPF_MUL]: '*=', [BPF_DIV]: '/=', [BPF_OR]: '|=', [BPF_AND]: '&=', [BPF_LSH]: '<<=',
+  [BPF_RSH]: '>>=', [BPF_NEG]: 'neg', [BPF_MOD]: '%=', [BPF_XOR]: '^=', [BPF_MOV]: '=', [BPF_ARSH]: 's>>=', [BPF_END]: 'endian',
+};
+
+const SIZE_BYTES: Record<number, 1 | 2 | 4 | 8> = { [BPF_B]: 1, [BPF_H]: 2, [BPF_W]: 4, [BPF_DW]: 8 };
+
+interface Pending {
+  st: VState;
+  idx: number;
+  prev: number;
+  logPos: number;
+}
+
+/** The log of the modern profile: the kernel's verbose() with the rewinds its level 1 does. */
+export class ModernLog {
+  text = '';
+  constructor(readonly level: number) {}
+  print(s: string): void {
+    if (this.level) this.text += s;
+  }
+  get pos(): number {
+    return this.text.length;
+  }
+  reset(pos: number): void {
+    this.text = this.text.slice(0, pos);
+  }
+}
+
+/** Information a helper call's arguments gather (bpf_call_arg_meta). */
+interface CallMeta {
+  map?: ModernMapInfo | undefined;
+  constKey?: bigint | undefined;
+  memSize?: number;
+}
+
+export interface WalkResult {
+  insnProcessed: number;
+  visited: Uint8Array;
+  log: string;
+}
+
+/** A failure: the walker's message is in the log already. */
+class Fail extends VerifyError {}
+
+export class ModernWalker {
+  readonly log: ModernLog;
+  private cur: VState = initialState();
+  private readonly pending: Pending[] = [];
+  private readonly explored: (VState[] | undefined)[];
+  private idGen = 0;
+  private insnProcessed = 0;
+  private jmpsProcessed = 0;
+  private prevJmps = 0;
+  private prevInsns = 0;
+  private totalStates = 0;
+  private maxStatesPerInsn = 0;
+  private idx = 0;
+  private prevIdx = 0;
+  private readonly visited: Uint8Array;
+  private scratchRegs = 0;
+  private scratchStack: Set<number> | 'all' = 'all';
+  private prevLogPos = 0;
+  private prevInsnPrintPos = 0;
+  /** the first instruction of each subprogram, ascending (subprog 0 at 0) */
+  readonly subprogs: number[];
+  private readonly stackDepth: number[];
+  private histJumps = 0;
+  private startPos = 0;
+  /** the stored states of each prune point by stateSig, for the loop check */
+  private readonly looping: (Map<number, VState[]> | undefined)[] = [];
+
+  constructor(
+    private readonly insns: readonly Slot[],
+    private readonly env: ModernEnv,
+    private readonly prune: Uint8Array,
+    subprogs: number[],
+    log: ModernLog,
+  ) {
+    this.log = log;
+    this.explored = new Array(insns.length);
+    this.visited = new Uint8Array(insns.length);
+    this.subprogs = subprogs;
+    this.stackDepth = subprogs.map(() => 0);
+  }
+
+  // ---- failures and the log ----
+
+  private fail(errno: VerifyError['errno'], msg: string): never {
+    this.log.print(msg + '\n');
+    throw new Fail(errno, msg, this.idx);
+  }
+
+  private get regs(): Reg[] {
+    return this.cur.frames[this.cur.curframe]!.regs;
+  }
+
+  private scratchReg(r: number): void {
+    this.scratchRegs |= 1 << r;
+  }
+
+  private scratchSlot(spi: number): void {
+    if (this.scratchStack !== 'all') this.scratchStack.add(spi);
+  }
+
+  private get scratched(): boolean {
+    return this.scratchRegs !== 0 || this.scratchStack === 'all' || this.scratchStack.size > 0;
+  }
+
+  /** print_verifier_state of the current frame, only what was scratched, then clear the marks. */
+  private scratchedStateStr(): string {
+    const f = this.cur.curframe;
+    const all = this.scratchStack === 'all';
+    let stackMask = 0n;
+    if (this.scratchStack !== 'all') for (const s of this.scratchStack) stackMask |= 1n << BigInt(s);
+    const s = stateStr(this.cur, f, false, all ? 0x7ff : this.scratchRegs, all ? (1n << 64n) - 1n : stackMask);
+    this.scratchRegs = 0;
+    this.scratchStack = new Set();
+    return s;
+  }
+
+  /** print_insn_state: the scratched state after the instruction line, or on a line of its own. */
+  private printInsnState(): void {
+    if (!this.log.level) return;
+    const text = this.scratchedStateStr();
+    if (this.prevLogPos && this.prevLogPos === this.log.pos) {
+      this.log.reset(this.prevLogPos - 1);
+      const pos = this.prevInsnPrintPos;
+      // the kernel's vlog_alignment: the state starts at a column that is a multiple of 8, at least 40
+      const width = Math.ceil(Math.max(pos + 4, 40) / 8) * 8 - pos - 1;
+      this.log.print(' '.repeat(width) + ';');
+    } else {
+      this.log.print(`${this.idx}:`);
+    }
+    this.log.print(text + '\n');
+  }
+
+  private markAllScratched(): void {
+    this.scratchRegs = 0x7ff;
+    this.scratchStack = 'all';
+  }
+
+  // ---- registers ----
+
+  /** check_reg_arg(SRC_OP): readable, and a read for liveness. */
+  private srcOp(r: number): Reg {
+    if (r >= 11) this.fail('EINVAL', `R${r} is invalid`);
+    this.scratchReg(r);
+    const reg = this.regs[r]!;
+    if (reg.type === RT.NOT_INIT) this.fail('EACCES', `R${r} !read_ok`);
+    // the frame pointer is never written: no need to mark it
+    if (r !== 10) this.markRead(this.cur, this.cur.curframe, r, true);
+    return reg;
+  }
+
+  /** check_reg_arg(DST_OP_NO_MARK). */
+  private dstOp(r: number): void {
+    if (r >= 11) this.fail('EINVAL', `R${r} is invalid`);
+    this.scratchReg(r);
+    if (r === 10) this.fail('EACCES', 'frame pointer is read only');
+  }
+
+  private setReg(r: number, v: Reg, frame = this.cur.curframe): void {
+    this.cur.own(frame).regs[r] = v;
+    this.cur.live[frame]![r]! |= LIVE_WRITTEN;
+  }
+
+  /**
+   * mark_reg_read: the value of register/slot `k` (0-10, 11+spi) of frame
+   * `fi` at st matters, for st's checkpoints up the chain until a write
+   * screens them. `screen`: st's own writes screen too.
+   */
+  private markRead(st: VState, fi: number, k: number, screen: boolean): void {
+    let child = st;
+    let p = st.parent;
+    let writes = screen;
+    while (p) {
+      if (p.frames.length <= fi) break;
+      if (writes && child.live[fi]![k]! & LIVE_WRITTEN) break;
+      const l = p.live[fi]!;
+      if (l[k]! & LIVE_READ) break;
+      l[k] = l[k]! | LIVE_READ;
+      child = p;
+      p = p.parent;
+      writes = true;
+    }
+  }
+
+  private newId(): number {
+    return ++this.idGen;
+  }
+
+  // ---- precision (mark_chain_precision) ----
+
+  /** Mark register `regno` of the current frame (and/or stack slots) precise along the path's checkpoints. */
+  private markPrecise(regno: number, stackSlot = -1): void {
+    const st0 = this.cur;
+    const fr = st0.curframe;
+    if (regno >= 0 && st0.frames[fr]!.regs[regno]!.type !== RT.SCALAR) return;
+    const regs = new Array<number>(MAX_CALL_FRAMES).fill(0);
+    const stack = new Array<bigint>(MAX_CALL_FRAMES).fill(0n);
+    if (regno >= 0) regs[fr] = 1 << regno;
+    if (stackSlot >= 0) stack[stackSlot >> 6] = 1n << BigInt(stackSlot & 63);
+    if (regs[fr] === 0 && stack.every((x) => x === 0n)) return;
+    const log2 = this.log.level >= 2;
+    const regsStr = (f: number): string => [...Array(11).keys()].filter((i) => regs[f]! & (1 << i)).map((i) => `r${i}`).join(',');
+    const stackStr = (f: number): string => [...Array(SLOTS).keys()].filter((i) => (stack[f]! >> BigInt(i)) & 1n).map((i) => `-${(i + 1) * 8}`).join(',');
+    let st: VState | null = st0;
+    let skipFirst = true;
+    let subseq = -1;
+    while (st) {
+      if (log2) this.log.print(`mark_precise: frame${fr}: last_idx ${st.hist?.idx ?? st.insnIdx} first_idx ${st.firstInsn} subseq_idx ${subseq} \n`);
+      for (let h: Hist | null = st.hist; h; h = h.prev) {
+        if (skipFirst) {
+          skipFirst = false;
+          continue;
+        }
+        if (log2) this.log.print(`mark_precise: frame${fr}: regs=${regsStr(fr)} stack=${stackStr(fr)} before ${h.idx}: ${this.insnText(this.insns[h.idx]!)}\n`);
+        const r = this.backtrack(h, fr, regs, stack);
+        if (r === 'all') return this.markAllPrecise(st0);
+        if (emptyMasks(regs, stack)) return;
+      }
+      skipFirst = false;
+      subseq = st.firstInsn;
+      st = st.parent;
+      if (!st) return;
+      let any = false;
+      for (let f = Math.min(st.frames.length, MAX_CALL_FRAMES) - 1; f >= 0; f--) {
+        const frame = st.frames[f]!;
+        if (regs[f]) {
+          for (let i = 0; i < 11; i++) {
+            if (!(regs[f]! & (1 << i))) continue;
+            const reg = frame.regs[i]!;
+            if (reg.type !== RT.SCALAR || reg.precise) regs[f] = regs[f]! & ~(1 << i);
+            else st.own(f).regs[i] = { ...reg, precise: true };
+          }
+        }
+        if (stack[f]) {
+          for (let spi = 0; spi < SLOTS; spi++) {
+            if (!((stack[f]! >> BigInt(spi)) & 1n)) continue;
+            const reg = frame.spilled[spi]!;
+            if (frame.stype[spi * 8 + 7] !== ST.SPILL || reg.type !== RT.SCALAR || reg.precise) stack[f] = stack[f]! & ~(1n << BigInt(spi));
+            else st.own(f).spilled[spi] = { ...reg, precise: true };
+          }
+        }
+        if (f === fr && log2) this.log.print(`mark_precise: frame${f}: parent state regs=${regsStr(f)} stack=${stackStr(f)}: ${stateStr(st, f, true, 0, 0n)}\n`);
+        if (regs[f] || stack[f]) any = true;
+      }
+      for (let f = st.frames.length; f < MAX_CALL_FRAMES; f++) if (regs[f] || stack[f]) any = true;
+      if (!any) return;
+    }
+  }
+
+  /** mark_all_scalars_precise: the fallback where backtracking cannot follow. */
+  private markAllPrecise(st0: VState): void {
+    for (let st = st0.parent; st; st = st.parent) {
+      for (let f = 0; f < st.frames.length; f++) {
+        const frame = st.frames[f]!;
+        for (let i = 0; i < 11; i++) {
+          const reg = frame.regs[i]!;
+          if (reg.type === RT.SCALAR && !reg.precise) st.own(f).regs[i] = { ...reg, precise: true };
+        }
+        for (let spi = 0; spi < SLOTS; spi++) {
+          const reg = frame.spilled[spi]!;
+          if (frame.stype[spi * 8 + 7] === ST.SPILL && reg.type === RT.SCALAR && !reg.precise) st.own(f).spilled[spi] = { ...reg, precise: true };
+        }
+      }
+    }
+  }
+
+  /** backtrack_insn: what the instruction at h needs precise before it, given what is needed after it. */
+  private backtrack(h: Hist, fr: number, regs: number[], stack: bigint[]): 'ok' | 'all' {
+    const insn = this.insns[h.idx]!;
+    const cls = BPF_CLASS(insn.code);
+    const op = BPF_OP(insn.code);
+    const d = 1 << insn.dst;
+    const s = 1 << insn.src;
+    let m = regs[fr]!;
+    if (cls === BPF_ALU || cls === BPF_ALU64) {
+      if (!(m & d)) return 'ok';
+      if (op === BPF_MOV) {
+        m &= ~d;
+        if (BPF_SRC(insn.code) === BPF_X) m |= s;
+      } else if (BPF_SRC(insn.code) === BPF_X) {
+        m |= s;
+      }
+      regs[fr] = m;
+      return 'ok';
+    }
+    if (cls === BPF_LDX) {
+      if (!(m & d)) return 'ok';
+      regs[fr] = m & ~d;
+      if (h.stack >= 0) stack[h.stack >> 6] = stack[h.stack >> 6]! | (1n << BigInt(h.stack & 63));
+      return 'ok';
+    }
+    if (cls === BPF_STX || cls === BPF_ST) {
+      if (BPF_MODE(insn.code) === BPF_ATOMIC) {
+        if (insn.imm & BPF_FETCH) {
+          const load = insn.imm === BPF_CMPXCHG ? 1 : s;
+          if (m & load) return 'all';
+        }
+        return 'ok';
+      }
+      if (h.stack < 0) return 'ok';
+      const f = h.stack >> 6, bit = 1n << BigInt(h.stack & 63);
+      if (!(stack[f]! & bit)) return 'ok';
+      stack[f] = stack[f]! & ~bit;
+      if (cls === BPF_STX) regs[fr] = m | s;
+      return 'ok';
+    }
+    if (cls === BPF_JMP || cls === BPF_JMP32) {
+      if (op === BPF_EXIT || (op === BPF_CALL && insn.src === 1)) {
+        return regs.some((x) => x !== 0) || stack.some((x) => x !== 0n) ? 'all' : 'ok';
+      }
+      if (op === BPF_CALL) {
+        if (m & 0x3e) return 'all';
+        regs[fr] = m & ~1;
+        return 'ok';
+      }
+      if (op === BPF_JA) return 'ok';
+      // linked scalars narrowed together need precision together
+      if (h.stack < -1) {
+        const linked = -h.stack - 2;
+        if (m & linked) m |= linked;
+      }
+      if (BPF_SRC(insn.code) === BPF_X && m & (d | s)) m |= d | s;
+      regs[fr] = m;
+      return 'ok';
+    }
+    if (cls === BPF_LD) {
+      if (BPF_MODE(insn.code) === BPF_IMM) {
+        regs[fr] = m & ~d;
+        return 'ok';
+      }
+      if (m & 0x3e) return 'all';
+      if (BPF_MODE(insn.code) === BPF_IND && m & 1) return 'all';
+      regs[fr] = m & ~1;
+    }
+    return 'ok';
+  }
+
+  // ---- the walk ----
+
+  run(): WalkResult {
+    const log = this.log;
+    const insns = this.insns;
+    let doPrintState = false;
+    this.startPos = log.pos;
+    if (log.level) log.print(`0:${stateStr(this.cur, 0, true, 0, 0n)}\n`);
+    this.scratchRegs = 0;
+    this.scratchStack = new Set();
+    for (;;) {
+      const idx = this.idx;
+      if (idx < 0 || idx >= insns.length) this.fail('EFAULT', `invalid insn idx ${idx} insn_cnt ${insns.length}`);
+      if (++this.insnProcessed > MODERN_INSN_LIMIT) this.fail('E2BIG', `BPF program is too large. Processed ${this.insnProcessed} insn`);
+      let next: number;
+      if (this.prune[idx] && this.isStateVisited(idx)) {
+        if (log.level) {
+          if (doPrintState) log.print(`\nfrom ${this.prevIdx} to ${idx}: safe\n`);
+          else log.print(`${idx}: safe\n`);
+        }
+        next = PATH_END;
+      } else {
+        if (idx !== this.prevIdx + 1) this.histJumps++;
+        this.cur.hist = { idx, stack: -1, prev: this.cur.hist };
+        if (log.level >= 2 && doPrintState) {
+          log.print(`\nfrom ${this.prevIdx} to ${idx}:${stateStr(this.cur, this.cur.curframe, true, 0, 0n)}\n`);
+          doPrintState = false;
+        }
+        if (log.level) {
+          if (this.scratched) this.printInsnState();
+          this.prevLogPos = log.pos;
+          log.print(`${idx}: ${this.insnText(insns[idx]!)}\n`);
+          this.prevInsnPrintPos = log.pos - this.prevLogPos;
+          this.prevLogPos = log.pos;
+        }
+        this.visited[idx] = 1;
+        next = this.step(insns[idx]!, idx);
+      }
+      if (next === PATH_END) {
+        // process_bpf_exit: this path is done
+        this.jmpsProcessed++;
+        this.markAllScratched();
+        for (let st = this.cur.parent; st; st = st.parent) if (--st.branches > 0) break;
+        const p = this.pending.pop();
+        if (!p) break;
+        if (log.level === 1) log.reset(p.logPos);
+        this.cur = p.st;
+        this.prevIdx = p.prev;
+        this.idx = p.idx;
+        this.histJumps = 0;
+        doPrintState = true;
+        continue;
+      }
+      this.prevIdx = idx;
+      this.idx = next;
+    }
+    if (log.level === 1) log.reset(this.startPos);
+    return { insnProcessed: this.insnProcessed, visited: this.visited, log: log.text };
+  }
+
+  /** The final statistics line. */
+  statsLine(): string {
+    return `processed ${this.insnProcessed} insns (limit ${MODERN_INSN_LIMIT}) max_states_per_insn ${this.maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.totalStates} mark_read 0\n`;
+  }
+
+  /** The maximum stack depth each subprogram used, for the combined-stack check. */
+  depths(): readonly number[] {
+    return this.stackDepth;
+  }
+
+  private insnText(insn: Slot): string {
+    return disasmInsn(insn, {
+      style: 'full',
+      helperName: (id) => uapiHelperName(id),
+    });
+  }
+
+  /** push_stack: the other side of a branch, to walk later from `target`. */
+  private push(target: number, prev: number, st?: VState): VState {
+    // jmps_processed: on the 6.18 host, the states it adds count forks and path ends, not
+    // unconditional or predicted jumps (measured: a loop whose branches are all predicted
+    // adds a state every 8 instructions)
+    this.jmpsProcessed++;
+    const copy = st ?? this.cur.copy();
+    this.pending.push({ st: copy, idx: target, prev, logPos: this.log.pos });
+    if (this.cur.parent) this.cur.parent.branches++;
+    if (this.pending.length > JMP_SEQ_LIMIT) this.fail('E2BIG', `The sequence of ${this.pending.length} jumps is too complex.`);
+    return copy;
+  }
+
+  // ---- pruning ----
+
+  private isStateVisited(idx: number): boolean {
+    const cur = this.cur;
+    let addNew = true;
+    const force = this.histJumps > 40;
+    if (!force && this.jmpsProcessed - this.prevJmps < 2 && this.insnProcessed - this.prevInsns < 8) addNew = false;
+    const list = (this.explored[idx] ??= []);
+    let cnt = 0;
+    const fresh = (): number => this.newId();
+    // states still being explored (loops) are found by a hash of the current frame's
+    // registers: only an exact match is an infinite loop, and a loop may leave thousands
+    const sig = stateSig(cur);
+    let looping = this.looping[idx];
+    if (looping) {
+      for (const old of looping.get(sig) ?? []) {
+        if (old.branches > 0 && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
+          this.log.print(`infinite loop detected at insn ${idx}\n`);
+          this.log.print(`cur state:${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
+          this.log.print(`old state:${stateStr(old, cur.curframe, true, 0, 0n)}\n`);
+          throw new Fail('EINVAL', `infinite loop detected at insn ${idx}`, idx);
+        }
+      }
+    }
+    for (const old of list) {
+      cnt++;
+      if (old.frames.length !== cur.frames.length) continue;
+      if (old.branches > 0) {
+        if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.insnProcessed - this.prevInsns < 100) addNew = false;
+        continue;
+      }
+      if (statesEqual(old, cur, false, fresh)) {
+        this.propagate(old);
+        return true;
+      }
+    }
+    if (cnt > this.maxStatesPerInsn) this.maxStatesPerInsn = cnt;
+    if (!addNew) return false;
+    this.totalStates++;
+    this.prevJmps = this.jmpsProcessed;
+    this.prevInsns = this.insnProcessed;
+    const nw = cur.copy();
+    nw.insnIdx = idx;
+    nw.branches = 1;
+    list.push(nw);
+    looping ??= this.looping[idx] = new Map();
+    const same = looping.get(sig);
+    if (same) same.push(nw);
+    else looping.set(sig, [nw]);
+    cur.parent = nw;
+    cur.firstInsn = idx;
+    cur.hist = null;
+    this.histJumps = 0;
+    for (const l of cur.live) l.fill(0);
+    return false;
+  }
+
+  /** propagate_liveness and propagate_precision: what old's paths needed, cur's checkpoints need too. */
+  private propagate(old: VState): void {
+    const cur = this.cur;
+    for (let f = 0; f < old.frames.length; f++) {
+      const l = old.live[f]!;
+      for (let k = 0; k < l.length; k++) if (l[k]! & LIVE_READ) this.markRead(cur, f, k, false);
+    }
+    const fr = cur.curframe;
+    const of = old.frames[fr]!;
+    for (let i = 0; i < 11; i++) {
+      if (of.regs[i]!.type === RT.SCALAR && of.regs[i]!.precise && old.live[fr]![i]! & LIVE_READ) this.markPrecise(i);
+    }
+    for (let f = 0; f < old.frames.length; f++) {
+      const o = old.frames[f]!;
+      for (let spi = 0; spi < SLOTS; spi++) {
+        const r = o.spilled[spi]!;
+        if (o.stype[spi * 8 + 7] === ST.SPILL && r.type === RT.SCALAR && r.precise && old.live[f]![11 + spi]! & LIVE_READ) this.markPrecise(-1, f * 64 + spi);
+      }
+    }
+    if (old.frames.length > 1) {
+      // precision of the callers' registers: backtracking does not cross calls, mark them all
+      for (let f = 0; f < old.frames.length - 1; f++) {
+        for (let i = 0; i < 11; i++) if (old.frames[f]!.regs[i]!.precise) return this.markAllPrecise(cur);
+      }
+    }
+  }
+
+  // ---- instructions ----
+
+  private step(insn: Slot, idx: number): number {
+    switch (BPF_CLASS(insn.code)) {
+      case BPF_ALU:
+      case BPF_ALU64:
+        this.alu(insn, idx);
+        return idx + 1;
+      case BPF_LDX:
+        this.ldx(insn, idx);
+        return idx + 1;
+      case BPF_STX:
+      case BPF_ST:
+        this.store(insn, idx);
+        return idx + 1;
+      case BPF_JMP:
+      case BPF_JMP32:
+        return this.jmp(insn, idx);
+      case BPF_LD:
+        return this.ld(insn, idx);
+      default:
+        return this.fail('EINVAL', `unknown insn class ${BPF_CLASS(insn.code)}`);
+    }
+  }
+
+  // ---- ALU ----
+
+  private alu(insn: Slot, idx: number): void {
+    const op = BPF_OP(insn.code);
+    const alu64 = BPF_CLASS(insn.code) === BPF_ALU64;
+    const x = BPF_SRC(insn.code) === BPF_X;
+    if (op === BPF_END || op === BPF_NEG) {
+      if (op === BPF_NEG) {
+        if (x || insn.src !== 0 || insn.off !== 0 || insn.imm !== 0) this.fail('EINVAL', 'BPF_NEG uses reserved fields');
+      } else if (insn.src !== 0 || insn.off !== 0 || (insn.imm !== 16 && insn.imm !== 32 && insn.imm !== 64) || (alu64 && x)) {
+        this.fail('EINVAL', 'BPF_END uses reserved fields');
+      }
+      const dst = this.srcOp(insn.dst);
+      this.dstOp(insn.dst);
+      if (dst.type !== RT.SCALAR) return this.ptrAlu(insn, dst, scalarImm(op === BPF_NEG ? 0 : insn.imm), insn.dst, true);
+      const v = op === BPF_NEG
+        ? scalarAlu(BPF_NEG, alu64, dst.s, dst.s)
+        : scalarEnd(alu64 ? 'bswap' : x ? 'be' : 'le', insn.imm as 16 | 32 | 64, dst.s);
+      this.setReg(insn.dst, scalarReg(v));
+      return;
+    }
+    if (op === BPF_MOV) {
+      if (x) {
+        const okOff = alu64 ? [0, 8, 16, 32] : [0, 8, 16];
+        if (!okOff.includes(insn.off) || insn.imm !== 0) this.fail('EINVAL', 'BPF_MOV uses reserved fields');
+        this.srcOp(insn.src);
+      } else if (insn.src !== 0 || insn.off !== 0) {
+        this.fail('EINVAL', 'BPF_MOV uses reserved fields');
+      }
+      this.dstOp(insn.dst);
+      if (!x) {
+        this.setReg(insn.dst, scalarReg(scalarMovImm(alu64, insn.imm)));
+        return;
+      }
+      const src = this.regs[insn.src]!;
+      if (src.type !== RT.SCALAR) {
+        // a pointer copied whole keeps its type; a part of one is a number
+        this.setReg(insn.dst, alu64 && insn.off === 0 ? src : UNKNOWN);
+        return;
+      }
+      let v: Scalar;
+      let linked = false;
+      if (insn.off === 0) {
+        v = scalarMov(alu64, src.s);
+        linked = alu64 || (src.s.umaxH === 0);
+      } else {
+        v = scalarMovsx(alu64, src.s, insn.off as 8 | 16 | 32);
+        linked = src.s.umaxH === 0 && (src.s.umaxL >>> 0) < 2 ** (insn.off - 1);
+      }
+      let id = 0;
+      if (linked && !tnumIsConst(src.s.varOff)) {
+        id = src.id;
+        if (!id) {
+          id = this.newId();
+          this.cur.own(this.cur.curframe).regs[insn.src] = { ...src, id };
+        }
+      }
+      this.setReg(insn.dst, { ...scalarReg(v), id, precise: src.precise && v === src.s });
+      return;
+    }
+    if (op > BPF_END) this.fail('EINVAL', `invalid BPF_ALU opcode ${op.toString(16)}`);
+    const signedOk = insn.off === 0 || (insn.off === 1 && (op === BPF_DIV || op === BPF_MOD));
+    if (x) {
+      if (insn.imm !== 0 || !signedOk) this.fail('EINVAL', 'BPF_ALU uses reserved fields');
+      this.srcOp(insn.src);
+    } else if (insn.src !== 0 || !signedOk) {
+      this.fail('EINVAL', 'BPF_ALU uses reserved fields');
+    }
+    const dst = this.srcOp(insn.dst);
+    if ((op === BPF_MOD || op === BPF_DIV) && !x && insn.imm === 0) this.fail('EINVAL', 'div by zero');
+    if ((op === BPF_LSH || op === BPF_RSH || op === BPF_ARSH) && !x) {
+      if (insn.imm < 0 || insn.imm >= (alu64 ? 64 : 32)) this.fail('EINVAL', `invalid shift ${insn.imm}`);
+    }
+    this.dstOp(insn.dst);
+    const src = x ? this.regs[insn.src]! : scalarReg(scalarImm(insn.imm));
+    if (x && src.type !== RT.SCALAR) {
+      if (dst.type !== RT.SCALAR) {
+        // two pointers: only their difference is allowed, and it is a number
+        if (op === BPF_SUB) return this.setReg(insn.dst, UNKNOWN);
+        this.fail('EACCES', `R${insn.dst} pointer ${ALU_STR[op]} pointer prohibited`);
+      }
+      // scalar += pointer
+      this.markPrecise(insn.dst);
+      return this.ptrAlu(insn, src, dst.s, insn.dst, false, true);
+    }
+    if (dst.type !== RT.SCALAR) {
+      if (x) this.markPrecise(insn.src);
+      return this.ptrAlu(insn, dst, src.s, insn.dst, false);
+    }
+    if (x && dst.precise) this.markPrecise(insn.src);
+    const fork = scalarAluFork(op, dst.s, src.s);
+    if (fork) {
+      // maybe_fork_scalars: the 0 side walks the same instruction later
+      const other = this.push(idx, idx);
+      other.own(other.curframe).regs[insn.dst] = { ...dst, s: fork[1] };
+      this.setReg(insn.dst, { ...dst, s: fork[0] });
+    }
+    const d = this.regs[insn.dst]!;
+    this.setReg(insn.dst, scalarReg(scalarAlu(op, alu64, d.s, src.s)));
+  }
+
+  /** adjust_ptr_min_max_vals: pointer OP scalar (or scalar + pointer when `swapped`). */
+  private ptrAlu(insn: Slot, ptr: Reg, off: Scalar, dstno: number, unary: boolean, swapped = false): void {
+    const op = BPF_OP(insn.code);
+    const alu64 = BPF_CLASS(insn.code) === BPF_ALU64;
+    const known = tnumIsConst(off.varOff);
+    if (!alu64) {
+      if (op === BPF_SUB) return this.setReg(dstno, UNKNOWN);
+      this.fail('EACCES', `R${dstno} 32-bit pointer arithmetic prohibited`);
+    }
+    if (ptr.maybeNull) this.fail('EACCES', `R${dstno} pointer arithmetic on ${typeStr(ptr)} prohibited, null-check it first`);
+    switch (ptr.type) {
+      case RT.PTR_TO_CTX: case RT.PTR_TO_MAP_VALUE: case RT.PTR_TO_MAP_KEY: case RT.PTR_TO_STACK: case RT.PTR_TO_PACKET_META:
+      case RT.PTR_TO_PACKET: case RT.PTR_TO_MEM: case RT.PTR_TO_FUNC:
+        break;
+      default:
+        // a map pointer plus a known 0 is still the map pointer
+        if (ptr.type === RT.CONST_PTR_TO_MAP && known && off.value === 0n && op === BPF_ADD) break;
+        this.fail('EACCES', `R${dstno} pointer arithmetic on ${typeStr(ptr)} prohibited`);
+    }
+    if (unary) this.fail('EACCES', `R${dstno} pointer arithmetic with ${ALU_STR[op]} operator prohibited`);
+    // offsets from a dead branch may be inconsistent: the result is just a number
+    if ((known && (off.sminH !== off.smaxH || off.sminL !== off.smaxL || off.uminH !== off.umaxH || off.uminL !== off.umaxL)) || scalarSanity(off)) {
+      return this.setReg(dstno, UNKNOWN);
+    }
+    const tname = typeName(ptr.type);
+    this.saneOffset(off, tname);
+    this.saneOffset(ptr.s, tname, ptr.off);
+    const smin = off.smin, smax = off.smax, umin = off.umin, umax = off.umax;
+    const S64_MIN = -(1n << 63n), S64_MAX = (1n << 63n) - 1n, U64_MAX = (1n << 64n) - 1n;
+    const ps = ptr.s;
+    let res: Reg;
+    switch (op) {
+      case BPF_ADD: {
+        if (known && Math.abs(ptr.off + Number(smin)) < 2 ** 31) {
+          res = { ...ptr, off: ptr.off + Number(smin), precise: false };
+          break;
+        }
+        let nsmin = ps.smin + smin, nsmax = ps.smax + smax;
+        if (nsmin < S64_MIN || nsmin > S64_MAX || nsmax < S64_MIN || nsmax > S64_MAX) { nsmin = S64_MIN; nsmax = S64_MAX; }
+        let numin = ps.umin + umin, numax = ps.umax + umax;
+        if (numin > U64_MAX || numax > U64_MAX) { numin = 0n; numax = U64_MAX; }
+        const s = scalarFrom({ varOff: tnumAdd(ps.varOff, off.varOff), smin: nsmin, smax: nsmax, umin: numin, umax: numax });
+        res = { ...ptr, s, precise: false };
+        if (isPkt(ptr)) res = { ...res, id: this.newId(), range: 0 };
+        break;
+      }
+      case BPF_SUB: {
+        if (swapped) this.fail('EACCES', `R${dstno} tried to subtract pointer from scalar`);
+        if (ptr.type === RT.PTR_TO_STACK) this.fail('EACCES', `R${dstno} subtraction from stack pointer prohibited`);
+        if (known && Math.abs(ptr.off - Number(smin)) < 2 ** 31) {
+          res = { ...ptr, off: ptr.off - Number(smin), precise: false };
+          break;
+        }
+        let nsmin = ps.smin - smax, nsmax = ps.smax - smin;
+        if (nsmin < S64_MIN || nsmin > S64_MAX || nsmax < S64_MIN || nsmax > S64_MAX) { nsmin = S64_MIN; nsmax = S64_MAX; }
+        let numin: bigint, numax: bigint;
+        if (ps.umin < umax) { numin = 0n; numax = U64_MAX; } else { numin = ps.umin - umax; numax = ps.umax - umin; }
+        const s = scalarFrom({ varOff: tnumSub(ps.varOff, off.varOff), smin: nsmin, smax: nsmax, umin: numin, umax: numax });
+        res = { ...ptr, s, precise: false };
+        if (isPkt(ptr)) res = { ...res, id: this.newId(), range: 0 };
+        break;
+      }
+      case BPF_AND: case BPF_OR: case BPF_XOR:
+        return this.fail('EACCES', `R${dstno} bitwise operator ${ALU_STR[op]} on pointer prohibited`);
+      default:
+        return this.fail('EACCES', `R${dstno} pointer arithmetic with ${ALU_STR[op]} operator prohibited`);
+    }
+    this.saneOffset(res.s, tname, res.off);
+    this.setReg(dstno, res);
+  }
+
+  /** check_reg_sane_offset */
+  private saneOffset(s: Scalar, tname: string, fixed?: number): void {
+    const known = tnumIsConst(s.varOff);
+    const val = BigInt.asIntN(64, s.value);
+    if (known && (val >= BPF_MAX_VAR_OFF || val <= -BPF_MAX_VAR_OFF)) this.fail('EINVAL', `math between ${tname} pointer and ${val} is not allowed`);
+    if (fixed !== undefined && (fixed >= BPF_MAX_VAR_OFF || fixed <= -BPF_MAX_VAR_OFF)) this.fail('EINVAL', `${tname} pointer offset ${fixed} is not allowed`);
+    const smin = s.smin;
+    if (smin === -(1n << 63n)) this.fail('EINVAL', `math between ${tname} pointer and register with unbounded min value is not allowed`);
+    if (smin >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF) this.fail('EINVAL', `value ${smin} makes ${tname} pointer be out of bounds`);
+  }
+
+  // ---- memory ----
+
+  private ldx(insn: Slot, idx: number): void {
+    const mode = BPF_MODE(insn.code);
+    if ((mode !== BPF_MEM && mode !== BPF_MEMSX) || insn.imm !== 0 || (mode === BPF_MEMSX && BPF_SIZE(insn.code) === BPF_DW)) {
+      this.fail('EINVAL', 'BPF_LDX uses reserved fields');
+    }
+    this.srcOp(insn.src);
+    this.dstOp(insn.dst);
+    this.memAccess(idx, insn.src, insn.off, SIZE_BYTES[BPF_SIZE(insn.code)]!, false, insn.dst, mode === BPF_MEMSX);
+  }
+
+  private store(insn: Slot, idx: number): void {
+    const cls = BPF_CLASS(insn.code);
+    const mode = BPF_MODE(insn.code);
+    const size = SIZE_BYTES[BPF_SIZE(insn.code)]!;
+    if (cls === BPF_STX && mode === BPF_ATOMIC) return this.atomic(insn, idx, size);
+    if (cls === BPF_STX) {
+      if (mode !== BPF_MEM || insn.imm !== 0) this.fail('EINVAL', 'BPF_STX uses reserved fields');
+      this.srcOp(insn.src);
+      this.srcOp(insn.dst);
+      this.memAccess(idx, insn.dst, insn.off, size, true, insn.src, false);
+      return;
+    }
+    if (mode !== BPF_MEM || insn.src !== 0) this.fail('EINVAL', 'BPF_ST uses reserved fields');
+    this.srcOp(insn.dst);
+    this.memAccess(idx, insn.dst, insn.off, size, true, -1, false, insn.imm);
+  }
+
+  private atomic(insn: Slot, idx: number, size: 1 | 2 | 4 | 8): void {
+    const ops = [BPF_ADD, BPF_AND, BPF_OR, BPF_XOR];
+    const imm = insn.imm;
+    if (!(ops.includes(imm) || ops.includes(imm & ~BPF_FETCH) && imm & BPF_FETCH || imm === BPF_XCHG || imm === BPF_CMPXCHG)) {
+      this.fail('EINVAL', `BPF_ATOMIC uses invalid atomic opcode ${(imm >>> 0).toString(16).padStart(2, '0')}`);
+    }
+    if (size !== 4 && size !== 8) this.fail('EINVAL', 'invalid atomic operand size');
+    this.srcOp(insn.src);
+    const dst = this.srcOp(insn.dst);
+    if (imm === BPF_CMPXCHG) this.srcOp(0);
+    const t = dst.type;
+    if (t === RT.PTR_TO_CTX || isPkt(dst) || t === RT.PTR_TO_PACKET_END) {
+      this.fail('EACCES', `BPF_ATOMIC stores into R${insn.dst} ${typeStr(dst)} is not allowed`);
+    }
+    let load = -1;
+    if (imm & BPF_FETCH) {
+      load = imm === BPF_CMPXCHG ? 0 : insn.src;
+      this.dstOp(load);
+    }
+    this.memAccess(idx, insn.dst, insn.off, size, false, -1, false);
+    if (load >= 0) this.memAccess(idx, insn.dst, insn.off, size, false, load, false);
+    this.memAccess(idx, insn.dst, insn.off, size, true, -1, false);
+  }
+
+  /**
+   * check_mem_access: `size` bytes at R`regno` + off, read into R`valueReg`
+   * (write: from it; -1: no register, `stImm` the stored constant of BPF_ST).
+   */
+  private memAccess(idx: number, regno: number, off: number, size: 1 | 2 | 4 | 8, write: boolean, valueReg: number, sx: boolean, stImm?: number): void {
+    const reg = this.regs[regno]!;
+    off += reg.off;
+    let loaded: Reg | undefined;
+    switch (reg.type) {
+      case RT.PTR_TO_MAP_VALUE:
+      case RT.PTR_TO_MAP_KEY:
+      case RT.PTR_TO_MEM: {
+        if (reg.maybeNull) this.fail('EACCES', `R${regno} invalid mem access '${typeStr(reg)}'`);
+        const limit = reg.type === RT.PTR_TO_MEM ? reg.range : reg.type === RT.PTR_TO_MAP_KEY ? reg.map!.keySize : reg.map!.valueSize;
+        if (reg.type === RT.PTR_TO_MAP_KEY && write) this.fail('EACCES', `R${regno} cannot write into ${typeStr(reg)}`);
+        this.memRegion(regno, reg, off, size, limit, false);
+        if (!write && valueReg >= 0) loaded = UNKNOWN;
+        break;
+      }
+      case RT.PTR_TO_CTX: {
+        this.ptrOffOk(regno, reg);
+        const kind = this.ctxAccess(off, size, write);
+        if (kind === undefined) this.fail('EACCES', `invalid bpf_context access off=${off} size=${size}`);
+        if (!write && valueReg >= 0) {
+          if (kind.kind === 'scalar') loaded = UNKNOWN;
+          else loaded = ptrReg(kind.kind === 'pkt' ? RT.PTR_TO_PACKET : kind.kind === 'pkt_end' ? RT.PTR_TO_PACKET_END : RT.PTR_TO_PACKET_META);
+        }
+        break;
+      }
+      case RT.PTR_TO_STACK: {
+        this.stackBounds(regno, reg, off, size, write ? ' write to' : ' read from');
+        if (write) this.stackWrite(idx, reg, off, size, valueReg, stImm);
+        else loaded = this.stackRead(idx, reg, off, size, valueReg);
+        break;
+      }
+      case RT.PTR_TO_PACKET:
+      case RT.PTR_TO_PACKET_META:
+        if (write && !this.ctxAccessible()) this.fail('EACCES', 'cannot write into packet');
+        this.packetAccess(regno, reg, off, size, false);
+        if (!write && valueReg >= 0) loaded = UNKNOWN;
+        break;
+      default:
+        this.fail('EACCES', `R${regno} invalid mem access '${typeStr(reg)}'`);
+    }
+    if (loaded && valueReg >= 0) {
+      if (loaded.type === RT.SCALAR && size < 8) {
+        loaded = scalarReg(sx ? scalarMovsx(true, loaded.s, (size * 8) as 8 | 16 | 32) : scalarTruncate(loaded.s, size));
+      }
+      this.setReg(valueReg, loaded);
+    }
+  }
+
+  private ctxAccessible(): boolean {
+    return true;
+  }
+
+  private ctxAccess(off: number, size: number, write: boolean): CtxAccessKind | undefined {
+    if (this.env.ctxAccess) {
+      const a = this.env.ctxAccess(off, size, write);
+      if (a.kind === 'scalar') return { kind: 'scalar' };
+      // the pointers a context field gives that the walker tracks; others (sk, flow_keys) are refused
+      if (a.kind === 'pointer' && (a.ptr === 'pkt' || a.ptr === 'pkt_end' || a.ptr === 'pkt_meta')) return { kind: a.ptr };
+      return undefined;
+    }
+    return this.env.isValidCtxAccess(off, size, write) ? { kind: 'scalar' } : undefined;
+  }
+
+  /** __check_ptr_off_reg for the context: no offset, fixed or variable. */
+  private ptrOffOk(regno: number, reg: Reg): void {
+    if (reg.off < 0) this.fail('EACCES', `negative offset ${typeStr(reg)} ptr R${regno} off=${reg.off} disallowed`);
+    if (reg.off) this.fail('EACCES', `dereference of modified ${typeStr(reg)} ptr R${regno} off=${reg.off} disallowed`);
+    if (!tnumIsConst(reg.s.varOff) || reg.s.value !== 0n) this.fail('EACCES', `variable ${typeStr(reg)} access var_off=${tnumStr(reg.s.varOff)} disallowed`);
+  }
+
+  /** __check_mem_access's message for this pointer type. */
+  private memErr(regno: number, reg: Reg, off: number, size: number, limit: number): string {
+    switch (reg.type) {
+      case RT.PTR_TO_MAP_KEY: return `invalid access to map key, key_size=${limit} off=${off} size=${size}`;
+      case RT.PTR_TO_MAP_VALUE: return `invalid access to map value, value_size=${limit} off=${off} size=${size}`;
+      case RT.PTR_TO_PACKET: case RT.PTR_TO_PACKET_META: case RT.PTR_TO_PACKET_END:
+        return `invalid access to packet, off=${off} size=${size}, R${regno}(id=${reg.id},off=${off},r=${limit})`;
+      default: return `invalid access to memory, mem_size=${limit} off=${off} size=${size}`;
+    }
+  }
+
+  private memOk(off: number, size: number, limit: number, zeroOk: boolean): boolean {
+    return off >= 0 && (size > 0 || (size === 0 && zeroOk)) && off + size <= limit;
+  }
+
+  /** check_mem_region_access: fixed plus variable offset inside [0, limit). */
+  private memRegion(regno: number, reg: Reg, off: number, size: number, limit: number, zeroOk: boolean): void {
+    const s = reg.s;
+    const smin = s.smin;
+    if (smin < 0n && (smin === -(1n << 63n) || BigInt(off) + smin !== BigInt((off + Number(smin)) | 0) || smin + BigInt(off) < 0n)) {
+      this.fail('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    }
+    const lo = Number(smin) + off;
+    if (!this.memOk(lo, size, limit, zeroOk)) {
+      this.log.print(this.memErr(regno, reg, lo, size, limit) + '\n');
+      this.fail('EACCES', `R${regno} min value is outside of the allowed memory range`);
+    }
+    if (s.umax >= BigInt(BPF_MAX_VAR_OFF)) this.fail('EACCES', `R${regno} unbounded memory access, make sure to bounds check any such access`);
+    const hi = Number(s.umax) + off;
+    if (!this.memOk(hi, size, limit, zeroOk)) {
+      this.log.print(this.memErr(regno, reg, hi, size, limit) + '\n');
+      this.fail('EACCES', `R${regno} max value is outside of the allowed memory range`);
+    }
+  }
+
+  /** check_packet_access */
+  private packetAccess(regno: number, reg: Reg, off: number, size: number, zeroOk: boolean): void {
+    if (reg.s.smin < 0n) this.fail('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    if (reg.range < 0 || !this.memOk(off, size, reg.range, zeroOk)) {
+      if (reg.range >= 0) this.log.print(this.memErr(regno, reg, off, size, reg.range) + '\n');
+      this.fail('EACCES', `R${regno} offset is outside of the packet`);
+    }
+  }
+
+  /** check_stack_access_within_bounds */
+  private stackBounds(regno: number, reg: Reg, off: number, size: number, what: string): void {
+    let minOff: number, maxOff: number;
+    const s = reg.s;
+    const konst = tnumIsConst(s.varOff);
+    if (konst) {
+      minOff = Number(BigInt.asIntN(64, s.value)) + off;
+      maxOff = minOff + size;
+    } else {
+      if (s.smax >= BigInt(BPF_MAX_VAR_OFF) || s.smin <= -BigInt(BPF_MAX_VAR_OFF)) {
+        this.fail('EACCES', `invalid unbounded variable-offset${what} stack R${regno}`);
+      }
+      minOff = Number(s.smin) + off;
+      maxOff = Number(s.smax) + off + size;
+    }
+    if (minOff < -512 || minOff > -1 || maxOff > 0 || size < 0) {
+      if (konst) this.fail('EACCES', `invalid${what} stack R${regno} off=${off} size=${size}`);
+      this.fail('EACCES', `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(s.varOff)} off=${off} size=${size}`);
+    }
+    const f = this.cur.frames[reg.frameno]!;
+    if (-minOff > f.depth) this.cur.own(reg.frameno).depth = -minOff;
+    const sp = f.subprog;
+    if (-minOff > this.stackDepth[sp]!) this.stackDepth[sp] = -minOff;
+  }
+
+  /** check_stack_write (fixed or variable offset) */
+  private stackWrite(idx: number, ptr: Reg, off: number, size: number, valueReg: number, stImm?: number): void {
+    const fi = ptr.frameno;
+    if (!tnumIsConst(ptr.s.varOff)) {
+      // variable offset: every byte it may touch becomes misc (zero stays zero when zero is written)
+      const value = valueReg >= 0 ? this.regs[valueReg]! : undefined;
+      const zero = value ? value.type === RT.SCALAR && tnumIsConst(value.s.varOff) && value.s.value === 0n : stImm === 0;
+      const f = this.cur.own(fi);
+      const lo = Number(ptr.s.smin) + off, hi = Number(ptr.s.smax) + off + size;
+      for (let a = lo; a < hi; a++) {
+        const b = -a - 1;
+        const spi = b >> 3;
+        if (f.stype[spi * 8 + 7] === ST.SPILL) {
+          for (let j = 0; j < 8; j++) if (f.stype[spi * 8 + j] === ST.SPILL) f.stype[spi * 8 + j] = ST.MISC;
+          f.spilled[spi] = NOT_INIT;
+        }
+        const bi = spi * 8 + (b & 7);
+        if (!(zero && f.stype[bi] === ST.ZERO)) f.stype[bi] = ST.MISC;
+        this.scratchSlot(spi);
+      }
+      return;
+    }
+    const a = Number(BigInt.asIntN(64, ptr.s.value)) + off;
+    if (a % size !== 0) {
+      this.fail('EACCES', `misaligned stack access off ${tnumStr(ptr.s.varOff)}+${ptr.off}+${off - ptr.off} size ${size}`);
+    }
+    const slot = -a - 1;
+    const spi = slot >> 3;
+    this.scratchSlot(spi);
+    const value = valueReg >= 0 ? this.regs[valueReg]! : undefined;
+    const f = this.cur.own(fi);
+    const live = this.cur.live[fi]!;
+    const aligned = a % 8 === 0;
+    const spill = (r: Reg): void => {
+      f.spilled[spi] = r;
+      if (size === 8) live[11 + spi] = live[11 + spi]! | LIVE_WRITTEN;
+      for (let i = 8; i > 8 - size; i--) f.stype[spi * 8 + i - 1] = ST.SPILL;
+      for (let i = 8 - size; i > 0; i--) {
+        const t = f.stype[spi * 8 + i - 1]!;
+        if (t !== ST.ZERO && t !== ST.INVALID) f.stype[spi * 8 + i - 1] = ST.MISC;
+      }
+      this.cur.hist = { idx, stack: fi * 64 + spi, prev: this.cur.hist!.prev };
+    };
+    if (value && aligned && value.type === RT.SCALAR) {
+      const fits = size === 8 || (value.s.umaxH === 0 && (size === 4 || (value.s.umaxL >>> 0) < 2 ** (size * 8)));
+      let r = value;
+      if (fits && !r.id && !tnumIsConst(r.s.varOff)) {
+        r = { ...r, id: this.newId() };
+        this.cur.own(this.cur.curframe).regs[valueReg] = r;
+      }
+      spill(fits ? r : { ...r, id: 0 });
+    } else if (!value && aligned && stImm !== undefined) {
+      spill(scalarReg(scalarImm(stImm)));
+    } else if (value && isPtr(value)) {
+      if (size !== 8) this.fail('EACCES', 'invalid size of register spill');
+      if (fi !== this.cur.curframe && value.type === RT.PTR_TO_STACK) this.fail('EINVAL', 'cannot spill pointers to stack into stack frame of the caller');
+      spill(value);
+    } else {
+      let type: number = ST.MISC;
+      f.spilled[spi] = NOT_INIT;
+      if (f.stype[spi * 8 + 7] === ST.SPILL) for (let j = 0; j < 8; j++) if (f.stype[spi * 8 + j] === ST.SPILL) f.stype[spi * 8 + j] = ST.MISC;
+      if (size === 8) live[11 + spi] = live[11 + spi]! | LIVE_WRITTEN;
+      const zero = value ? value.type === RT.SCALAR && tnumIsConst(value.s.varOff) && value.s.value === 0n : stImm === 0;
+      if (zero) {
+        if (value) this.markPrecise(valueReg);
+        type = ST.ZERO;
+      }
+      for (let i = 0; i < size; i++) f.stype[spi * 8 + ((slot - i) & 7)] = type;
+    }
+  }
+
+  /** check_stack_read (fixed or variable offset): the value read, or undefined when none is loaded. */
+  private stackRead(idx: number, ptr: Reg, off: number, size: number, valueReg: number): Reg | undefined {
+    const fi = ptr.frameno;
+    const f = this.cur.frames[fi]!;
+    if (!tnumIsConst(ptr.s.varOff)) {
+      const lo = Number(ptr.s.smin) + off, hi = Number(ptr.s.smax) + off + size;
+      let zero = true;
+      for (let a = lo; a < hi; a++) {
+        const b = -a - 1;
+        const spi = b >> 3;
+        this.markRead(this.cur, fi, 11 + spi, true);
+        if (f.stype[spi * 8 + (b & 7)] !== ST.ZERO) zero = false;
+      }
+      return valueReg >= 0 ? (zero ? scalarReg(scalarConstHL(0, 0)) : UNKNOWN) : undefined;
+    }
+    const a = Number(BigInt.asIntN(64, ptr.s.value)) + off;
+    if (a % size !== 0) this.fail('EACCES', `misaligned stack access off ${tnumStr(ptr.s.varOff)}+${ptr.off}+${off - ptr.off} size ${size}`);
+    const slot = -a - 1;
+    const spi = slot >> 3;
+    this.scratchSlot(spi);
+    const st = f.stype;
+    const spilled = f.spilled[spi]!;
+    this.markRead(this.cur, fi, 11 + spi, true);
+    if (st[spi * 8 + 7] === ST.SPILL) {
+      let spillSize = 1;
+      for (let i = 7; i > 0 && st[spi * 8 + i - 1] === ST.SPILL; i--) spillSize++;
+      if (size !== 8 || spillSize !== 8) {
+        if (spilled.type !== RT.SCALAR) this.fail('EACCES', 'invalid size of register fill');
+        if (valueReg < 0) return undefined;
+        // a narrow fill of the low bytes of a narrow-enough spill keeps the value
+        if (size <= spillSize && (slot & 7) === 7 - (spillSize - size) + (spillSize - size) && (slot & 7) === 7) {
+          this.cur.hist = { idx, stack: fi * 64 + spi, prev: this.cur.hist!.prev };
+          const r = { ...spilled, id: spillSize > size ? 0 : spilled.id };
+          return r;
+        }
+        let spillCnt = 0, zeroCnt = 0;
+        for (let i = 0; i < size; i++) {
+          const t = st[spi * 8 + ((slot - i) & 7)]!;
+          if (t === ST.SPILL) spillCnt++;
+          else if (t === ST.ZERO) zeroCnt++;
+        }
+        if (spillCnt === size && tnumIsConst(spilled.s.varOff) && spilled.s.value === 0n) return scalarReg(scalarConstHL(0, 0));
+        if (zeroCnt === size) return scalarReg(scalarConstHL(0, 0));
+        return UNKNOWN;
+      }
+      if (valueReg >= 0) {
+        this.cur.hist = { idx, stack: fi * 64 + spi, prev: this.cur.hist!.prev };
+        return spilled;
+      }
+      return undefined;
+    }
+    if (valueReg < 0) return undefined;
+    let zero = true;
+    for (let i = 0; i < size; i++) if (st[spi * 8 + ((slot - i) & 7)] !== ST.ZERO) zero = false;
+    return zero ? scalarReg(scalarConstHL(0, 0)) : UNKNOWN;
+  }
+
+  // ---- LD ----
+
+  private ld(insn: Slot, idx: number): number {
+    const mode = BPF_MODE(insn.code);
+    if (mode === BPF_ABS || mode === BPF_IND) {
+      if (!this.env.socketFilter) this.fail('EINVAL', 'BPF_LD_[ABS|IND] instructions not allowed for this program type');
+      if (insn.dst !== 0 || insn.off !== 0 || BPF_SIZE(insn.code) === BPF_DW || (mode === BPF_ABS && insn.src !== 0)) {
+        this.fail('EINVAL', 'BPF_LD_[ABS|IND] uses reserved fields');
+      }
+      const ctx = this.srcOp(6);
+      if (ctx.type !== RT.PTR_TO_CTX) this.fail('EINVAL', 'at the time of BPF_LD_ABS|IND R6 != pointer to skb');
+      if (mode === BPF_IND) this.srcOp(insn.src);
+      this.ptrOffOk(6, ctx);
+      for (let r = 0; r <= 5; r++) {
+        this.scratchReg(r);
+        this.setReg(r, NOT_INIT);
+      }
+      this.setReg(0, UNKNOWN);
+      return idx + 1;
+    }
+    if (mode !== BPF_IMM || BPF_SIZE(insn.code) !== BPF_DW) this.fail('EINVAL', 'invalid BPF_LD_IMM insn');
+    if (insn.off !== 0) this.fail('EINVAL', 'BPF_LD_IMM64 uses reserved fields');
+    this.dstOp(insn.dst);
+    const next = this.insns[idx + 1];
+    if (insn.src === 0) {
+      this.setReg(insn.dst, scalarReg(scalarConstHL(next?.imm ?? 0, insn.imm)));
+      return idx + 2;
+    }
+    if (insn.src === 4) {
+      // BPF_PSEUDO_FUNC: a callback's address
+      const target = idx + insn.imm + 1;
+      const sp = this.subprogs.indexOf(target);
+      if (sp < 0) this.fail('EFAULT', `verifier bug. No program starts at insn ${target}`);
+      this.setReg(insn.dst, ptrReg(RT.PTR_TO_FUNC, { frameno: sp }));
+      return idx + 2;
+    }
+    const map = this.env.mapAt(insn.imm >>> 0);
+    if (!map) return this.fail('EINVAL', `fd ${insn.imm} is not pointing to valid bpf_map`);
+    if (insn.src === 2) this.setReg(insn.dst, ptrReg(RT.PTR_TO_MAP_VALUE, { map, off: next?.imm ?? 0 }));
+    else if (insn.src === 1) this.setReg(insn.dst, ptrReg(RT.CONST_PTR_TO_MAP, { map }));
+    else this.fail('EINVAL', 'bpf verifier is misconfigured');
+    return idx + 2;
+  }
+
+  // ---- JMP ----
+
+  private jmp(insn: Slot, idx: number): number {
+    const op = BPF_OP(insn.code);
+    const cls = BPF_CLASS(insn.code);
+    const x = BPF_SRC(insn.code) === BPF_X;
+    if (op === BPF_JA) {
+      if (x || insn.src !== 0 || insn.dst !== 0 || (cls === BPF_JMP && insn.imm !== 0) || (cls === BPF_JMP32 && insn.off !== 0)) {
+        this.fail('EINVAL', 'BPF_JA uses reserved fields');
+      }
+      return idx + (cls === BPF_JMP ? insn.off : insn.imm) + 1;
+    }
+    if (op === BPF_CALL) {
+      if (x || (insn.src !== 2 && insn.off !== 0) || (insn.src !== 0 && insn.src !== 1 && insn.src !== 2) || insn.dst !== 0 || cls === BPF_JMP32) {
+        this.fail('EINVAL', 'BPF_CALL uses reserved fields');
+      }
+      if (insn.src === 1) return this.subprogCall(insn, idx);
+      if (insn.src === 2) this.fail('EINVAL', 'calling kernel function is not supported without BTF');
+      this.helperCall(insn.imm, idx);
+      return idx + 1;
+    }
+    if (op === BPF_EXIT) {
+      if (x || insn.imm !== 0 || insn.src !== 0 || insn.dst !== 0 || cls === BPF_JMP32) this.fail('EINVAL', 'BPF_EXIT uses reserved fields');
+      if (this.cur.curframe > 0) return this.subprogExit();
+      this.srcOp(0);
+      return PATH_END;
+    }
+    return this.condJmp(insn, idx);
+  }
+
+  private condJmp(insn: Slot, idx: number): number {
+    const op = BPF_OP(insn.code);
+    const x = BPF_SRC(insn.code) === BPF_X;
+    const jmp32 = BPF_CLASS(insn.code) === BPF_JMP32;
+    if (op > BPF_JSLE) this.fail('EINVAL', `invalid BPF_JMP/JMP32 opcode ${op.toString(16)}`);
+    const dst = this.srcOp(insn.dst);
+    let src: Reg;
+    if (x) {
+      if (insn.imm !== 0) this.fail('EINVAL', 'BPF_JMP/JMP32 uses reserved fields');
+      src = this.srcOp(insn.src);
+    } else {
+      if (insn.src !== 0) this.fail('EINVAL', 'BPF_JMP/JMP32 uses reserved fields');
+      src = scalarReg(scalarImm(insn.imm));
+    }
+    const target = idx + insn.off + 1;
+    const pred = this.branchTaken(dst, src, op, jmp32);
+    if (pred >= 0) {
+      if (dst.type === RT.SCALAR) this.markPrecise(insn.dst);
+      if (x && src.type === RT.SCALAR) this.markPrecise(insn.src);
+      this.printInsnState();
+      return pred === 1 ? target : idx + 1;
+    }
+    const other = this.push(target, idx);
+    const fr = this.cur.curframe;
+    if (dst.type === RT.SCALAR && src.type === RT.SCALAR) {
+      const n = scalarNarrow(op, jmp32, dst.s, src.s, x && insn.src === insn.dst);
+      const fix = (s: Scalar): Scalar => (scalarSanity(s) ? SCALAR_UNKNOWN : s);
+      let linked = 0;
+      const apply = (st: VState, which: [Scalar, Scalar]): void => {
+        const f = st.own(fr);
+        const dOld = f.regs[insn.dst]!;
+        f.regs[insn.dst] = { ...dOld, s: fix(which[0]) };
+        if (x) {
+          const sOld = f.regs[insn.src]!;
+          f.regs[insn.src] = { ...sOld, s: fix(which[1]) };
+        }
+        // registers linked by id learn the same
+        for (const r of x ? [insn.dst, insn.src] : [insn.dst]) {
+          const reg = f.regs[r]!;
+          if (!reg.id) continue;
+          for (let i = 0; i < 10; i++) {
+            if (i === r || f.regs[i]!.type !== RT.SCALAR || f.regs[i]!.id !== reg.id) continue;
+            f.regs[i] = { ...f.regs[i]!, s: reg.s };
+            linked |= (1 << i) | (1 << r);
+          }
+        }
+      };
+      apply(other, n.taken);
+      apply(this.cur, n.fallthrough);
+      if (linked) {
+        // backtracking must know which registers learnt together
+        const h = this.cur.hist!;
+        this.cur.hist = { idx: h.idx, stack: -2 - linked, prev: h.prev };
+        other.hist = this.cur.hist;
+      }
+    } else if (!jmp32 && !x && insn.imm === 0 && (op === BPF_JEQ || op === BPF_JNE) && dst.maybeNull) {
+      this.markNull(this.cur, dst.id, op === BPF_JNE);
+      this.markNull(other, dst.id, op === BPF_JEQ);
+    } else if (x && !jmp32) {
+      this.pktCompare(insn, dst, src, other);
+    }
+    this.printInsnState();
+    return idx + 1;
+  }
+
+  /** is_branch_taken */
+  private branchTaken(a: Reg, b: Reg, op: number, jmp32: boolean): 1 | 0 | -1 {
+    if ((isPkt(a) || a.type === RT.PTR_TO_PACKET_END) && (isPkt(b) || b.type === RT.PTR_TO_PACKET_END) && !jmp32) {
+      let pkt: Reg;
+      if (b.type === RT.PTR_TO_PACKET_END) pkt = a;
+      else if (a.type === RT.PTR_TO_PACKET_END) { pkt = b; op = flip(op); } else return -1;
+      if (pkt.range >= 0) return -1;
+      if ((op === BPF_JLE || op === BPF_JGT) && pkt.range === BEYOND_PKT_END) return op === BPF_JGT ? 1 : 0;
+      if ((op === BPF_JLT || op === BPF_JGE) && (pkt.range === BEYOND_PKT_END || pkt.range === AT_PKT_END)) return op === BPF_JGE ? 1 : 0;
+      return -1;
+    }
+    if (isPtr(a) || isPtr(b)) {
+      let p = a, k = b;
+      const isConst = (r: Reg): boolean => r.type === RT.SCALAR && (jmp32 ? r.s.varOff.mlo === 0 : tnumIsConst(r.s.varOff));
+      if (!isConst(k)) { op = flip(op); p = b; k = a; }
+      if (!isConst(k)) return -1;
+      if (p.maybeNull) return -1;
+      const notNull = p.type === RT.PTR_TO_MAP_VALUE || p.type === RT.PTR_TO_MAP_KEY || p.type === RT.PTR_TO_MEM || p.type === RT.CONST_PTR_TO_MAP;
+      if (!notNull) return -1;
+      const v = jmp32 ? BigInt(k.s.varOff.vlo >>> 0) : k.s.value;
+      if (v !== 0n) return -1;
+      return op === BPF_JEQ ? 0 : op === BPF_JNE ? 1 : -1;
+    }
+    return scalarBranchTaken(op, jmp32, a.s, b.s);
+  }
+
+  /** mark_ptr_or_null_regs: every register sharing the id becomes the pointer, or the number 0. */
+  private markNull(st: VState, id: number, isNull: boolean): void {
+    if (!id) return;
+    for (let f = 0; f < st.frames.length; f++) {
+      const frame = st.frames[f]!;
+      const fix = (r: Reg): Reg | undefined => {
+        if (!r.maybeNull || r.id !== id) return undefined;
+        if (isNull) return scalarReg(scalarConstHL(0, 0));
+        return { ...r, maybeNull: false, id: r.type === RT.PTR_TO_MEM ? r.id : 0 };
+      };
+      for (let i = 0; i < 11; i++) {
+        const n = fix(frame.regs[i]!);
+        if (n) st.own(f).regs[i] = n;
+      }
+      for (let spi = 0; spi < SLOTS; spi++) {
+        if (frame.stype[spi * 8 + 7] !== ST.SPILL) continue;
+        const n = fix(st.frames[f]!.spilled[spi]!);
+        if (n) st.own(f).spilled[spi] = n;
+      }
+    }
+  }
+
+  /** try_match_pkt_pointers: what `pkt' OP pkt_end` teaches each side. */
+  private pktCompare(insn: Slot, dst: Reg, src: Reg, other: VState): void {
+    const op = BPF_OP(insn.code);
+    const initPkt = (r: Reg): boolean => r.type === RT.PTR_TO_PACKET && r.off === 0 && tnumIsConst(r.s.varOff) && r.s.value === 0n;
+    const dstFirst = (dst.type === RT.PTR_TO_PACKET && src.type === RT.PTR_TO_PACKET_END) || (dst.type === RT.PTR_TO_PACKET_META && initPkt(src));
+    const srcFirst = (dst.type === RT.PTR_TO_PACKET_END && src.type === RT.PTR_TO_PACKET) || (initPkt(dst) && src.type === RT.PTR_TO_PACKET_META);
+    if (!dstFirst && !srcFirst) return;
+    const thisB = this.cur;
+    const good = (st: VState, r: Reg, open: boolean): void => this.goodPkt(st, r, open);
+    const end = (st: VState, regn: number, open: boolean): void => {
+      const f = st.own(st.curframe);
+      const r = f.regs[regn]!;
+      if (r.type !== RT.PTR_TO_PACKET) return;
+      f.regs[regn] = { ...r, range: open ? BEYOND_PKT_END : AT_PKT_END };
+    };
+    switch (op) {
+      case BPF_JGT:
+        if (dstFirst) { good(thisB, dst, false); end(other, insn.dst, true); } else { good(other, src, true); end(thisB, insn.src, false); }
+        break;
+      case BPF_JLT:
+        if (dstFirst) { good(other, dst, true); end(thisB, insn.dst, false); } else { good(thisB, src, false); end(other, insn.src, true); }
+        break;
+      case BPF_JGE:
+        if (dstFirst) { good(thisB, dst, true); end(other, insn.dst, false); } else { good(other, src, false); end(thisB, insn.src, true); }
+        break;
+      case BPF_JLE:
+        if (dstFirst) { good(other, dst, false); end(thisB, insn.dst, true); } else { good(thisB, src, true); end(other, insn.src, false); }
+        break;
+    }
+  }
+
+  /** find_good_pkt_pointers */
+  private goodPkt(st: VState, r: Reg, open: boolean): void {
+    if (r.off < 0 || (r.off === 0 && open)) return;
+    if (r.s.umax > BigInt(MAX_PACKET_OFF) || r.s.umax + BigInt(r.off) > BigInt(MAX_PACKET_OFF)) return;
+    const range = r.off + (open ? 1 : 0);
+    for (let f = 0; f < st.frames.length; f++) {
+      const frame = st.frames[f]!;
+      for (let i = 0; i < 11; i++) {
+        const x = frame.regs[i]!;
+        if (x.type === r.type && x.id === r.id && x.range < range) st.own(f).regs[i] = { ...x, range };
+      }
+      for (let spi = 0; spi < SLOTS; spi++) {
+        const x = frame.spilled[spi]!;
+        if (frame.stype[spi * 8 + 7] === ST.SPILL && x.type === r.type && x.id === r.id && x.range < range) st.own(f).spilled[spi] = { ...x, range };
+      }
+    }
+  }
+
+  // ---- calls ----
+
+  private helperCall(id: number, idx: number): void {
+    const env = this.env;
+    const name = uapiHelperName(id);
+    const label = `${name ?? 'unknown'}#${id}`;
+    if (id < 0 || id >= env.profile.maxHelperId) this.fail('EINVAL', `invalid func ${label}`);
+    const fn = env.funcProto(id);
+    if (!fn) return this.fail('EINVAL', `program of this type cannot use helper ${label}`);
+    if (!env.gplCompatible && fn.gplOnly) this.fail('EINVAL', 'cannot call GPL-restricted function from non-GPL compatible program');
+    const meta: CallMeta = {};
+    for (let i = 0; i < 5; i++) this.funcArg(fn, i, meta);
+    for (let r = 0; r <= 5; r++) {
+      this.scratchReg(r);
+      this.setReg(r, NOT_INIT);
+    }
+    switch (fn.ret) {
+      case RET.INTEGER:
+        this.setReg(0, UNKNOWN);
+        break;
+      case RET.VOID:
+        break;
+      case RET.PTR_TO_MAP_VALUE_OR_NULL:
+      case RET.PTR_TO_MAP_VALUE: {
+        if (!meta.map) this.fail('EINVAL', 'kernel subsystem misconfigured verifier');
+        let maybeNull = fn.ret === RET.PTR_TO_MAP_VALUE_OR_NULL;
+        const m = meta.map!;
+        if (maybeNull && id === 1 && m.mapType !== undefined && ARRAY_TYPES.includes(m.mapType) && meta.constKey !== undefined &&
+            m.maxEntries !== undefined && meta.constKey < BigInt(m.maxEntries)) {
+          maybeNull = false;
+        }
+        this.setReg(0, ptrReg(RT.PTR_TO_MAP_VALUE, { map: m, maybeNull, id: maybeNull ? this.newId() : 0 }));
+        break;
+      }
+      case RET.PTR_TO_MEM_OR_NULL:
+        this.setReg(0, ptrReg(RT.PTR_TO_MEM, { maybeNull: true, ringbuf: true, range: meta.memSize ?? 0, id: this.newId() }));
+        break;
+      default:
+        this.fail('EINVAL', `unknown return type ${String(fn.ret)} of func ${label}`);
+    }
+    void idx;
+  }
+
+  /** check_func_arg for argument `arg` (0-4, register arg+1). */
+  private funcArg(fn: HelperProto, arg: number, meta: CallMeta): void {
+    const raw = fn.args[arg];
+    const regno = arg + 1;
+    if (raw === undefined) return;
+    // a modern argument kind is a base type with the kernel's modifier flags (ARG_FLAG)
+    const t = argBase(raw);
+    const reg = this.srcOp(regno);
+    if (t === ARG.ANYTHING) return;
+    const isNull = reg.type === RT.SCALAR && tnumIsConst(reg.s.varOff) && reg.s.value === 0n;
+    if (isNull && (raw & ARG_FLAG.MAYBE_NULL) !== 0) return;
+    const expect = (types: number[], names: string): void => {
+      if (!types.includes(reg.type) || reg.maybeNull) this.fail('EACCES', `R${regno} type=${typeStr(reg)} expected=${names}`);
+    };
+    const MEM_TYPES = [RT.PTR_TO_STACK, RT.PTR_TO_PACKET, RT.PTR_TO_PACKET_META, RT.PTR_TO_MAP_KEY, RT.PTR_TO_MAP_VALUE, RT.PTR_TO_MEM];
+    const MEM_NAMES = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, trusted_ptr_, arena';
+    const KV_NAMES = 'fp, pkt, pkt_meta, map_key, map_value, mem, ringbuf_mem, buf, untrusted_ptr_, arena';
+    switch (t) {
+      case ARG.CONST_MAP_PTR:
+        expect([RT.CONST_PTR_TO_MAP], 'map_ptr');
+        meta.map = reg.map;
+        return;
+      case ARG.PTR_TO_MAP_KEY:
+        expect(MEM_TYPES, KV_NAMES);
+        if (!meta.map) this.fail('EACCES', 'invalid map_ptr to access map->key');
+        this.helperMem(regno, meta.map!.keySize, false, false);
+        meta.constKey = this.constMapKey(reg, meta.map!.keySize);
+        return;
+      case ARG.PTR_TO_MAP_VALUE:
+        expect(MEM_TYPES, KV_NAMES);
+        if (!meta.map) this.fail('EACCES', 'invalid map_ptr to access map->value');
+        this.helperMem(regno, meta.map!.valueSize, false, false);
+        return;
+      case ARG.PTR_TO_STACK:
+        expect([RT.PTR_TO_STACK], 'fp');
+        return;
+      case ARG.PTR_TO_MEM:
+        expect(MEM_TYPES, MEM_NAMES);
+        return;
+      case ARG.CONST_SIZE:
+      case ARG.CONST_SIZE_OR_ZERO:
+      case ARG.CONST_STACK_SIZE: {
+        expect([RT.SCALAR], 'scalar');
+        const zeroOk = t === ARG.CONST_SIZE_OR_ZERO;
+        const s = reg.s;
+        if (s.smin < 0n) this.fail('EACCES', `R${regno} min value is negative, either use unsigned or 'var &= const'`);
+        if (s.umin === 0n && !zeroOk) this.fail('EACCES', `R${regno} invalid zero-sized read: u64=[${s.umin},${s.umax}]`);
+        if (s.umax >= BigInt(BPF_MAX_VAR_SIZ)) this.fail('EACCES', `R${regno} unbounded memory access, use 'var &= const' or 'if (var < const)'`);
+        const write = ((fn.args[arg - 1] ?? 0) & ARG_FLAG.UNINIT) !== 0;
+        this.helperMem(regno - 1, Number(s.umax), write, zeroOk);
+        this.markPrecise(regno);
+        return;
+      }
+      case ARG.CONST_ALLOC_SIZE_OR_ZERO: {
+        expect([RT.SCALAR], 'scalar');
+        if (!tnumIsConst(reg.s.varOff)) this.fail('EACCES', `R${regno} is not a known constant'`);
+        meta.memSize = Number(reg.s.value);
+        this.markPrecise(regno);
+        return;
+      }
+      case ARG.PTR_TO_CTX:
+        expect([RT.PTR_TO_CTX], 'ctx');
+        this.ptrOffOk(regno, reg);
+        return;
+      case ARG.PTR_TO_FUNC:
+        expect([RT.PTR_TO_FUNC], 'func');
+        return;
+      default:
+        this.fail('EFAULT', `unsupported arg_type ${String(t)}`);
+    }
+  }
+
+  /** check_helper_mem_access: `size` bytes at R`regno` for a helper. */
+  private helperMem(regno: number, size: number, write: boolean, zeroOk: boolean): void {
+    const reg = this.regs[regno]!;
+    switch (reg.type) {
+      case RT.PTR_TO_PACKET:
+      case RT.PTR_TO_PACKET_META:
+        return this.packetAccess(regno, reg, reg.off, size, zeroOk);
+      case RT.PTR_TO_MAP_KEY:
+        if (write) this.fail('EACCES', `R${regno} cannot write into ${typeStr(reg)}`);
+        return this.memRegion(regno, reg, reg.off, size, reg.map!.keySize, false);
+      case RT.PTR_TO_MAP_VALUE:
+        return this.memRegion(regno, reg, reg.off, size, reg.map!.valueSize, zeroOk);
+      case RT.PTR_TO_MEM:
+        return this.memRegion(regno, reg, reg.off, size, reg.range, zeroOk);
+      case RT.PTR_TO_STACK: {
+        if (size === 0 && !zeroOk) this.fail('EACCES', 'invalid zero-sized read');
+        this.stackBounds(regno, reg, reg.off, size, ' indirect access to');
+        const f = this.cur.frames[reg.frameno]!;
+        let lo: number, hi: number;
+        if (tnumIsConst(reg.s.varOff)) lo = hi = Number(BigInt.asIntN(64, reg.s.value)) + reg.off;
+        else { lo = Number(reg.s.smin) + reg.off; hi = Number(reg.s.smax) + reg.off; }
+        for (let a = lo; a < hi + size; a++) {
+          const b = -a - 1;
+          const spi = b >> 3;
+          if (write) {
+            const own = this.cur.own(reg.frameno);
+            const bi = spi * 8 + (b & 7);
+            if (own.stype[spi * 8 + 7] === ST.SPILL) {
+              own.spilled[spi] = UNKNOWN;
+              for (let j = 0; j < 8; j++) if (own.stype[spi * 8 + j] === ST.SPILL) own.stype[spi * 8 + j] = ST.MISC;
+            }
+            own.stype[bi] = ST.MISC;
+          }
+          this.markRead(this.cur, reg.frameno, 11 + spi, true);
+          void f;
+        }
+        return;
+      }
+      default:
+        if (zeroOk && size === 0 && reg.type === RT.SCALAR && tnumIsConst(reg.s.varOff) && reg.s.value === 0n) return;
+        this.fail('EACCES', `R${regno} type=${typeStr(reg)} expected=fp`);
+    }
+  }
+
+  /** get_constant_map_key: the key on the stack when it is a known number. */
+  private constMapKey(key: Reg, keySize: number): bigint | undefined {
+    if (key.type !== RT.PTR_TO_STACK || !tnumIsConst(key.s.varOff)) return undefined;
+    const a = key.off + Number(BigInt.asIntN(64, key.s.value));
+    const slot = -a - 1;
+    const spi = slot >> 3, o = slot & 7;
+    const f = this.cur.frames[key.frameno]!;
+    let zero = 0;
+    for (let i = o; i >= 0 && f.stype[spi * 8 + i] === ST.ZERO; i--) zero++;
+    if (zero >= keySize) return 0n;
+    if (f.stype[spi * 8 + 7] !== ST.SPILL || f.spilled[spi]!.type !== RT.SCALAR) return undefined;
+    let spill = 0;
+    for (let i = o; i >= 0 && f.stype[spi * 8 + i] === ST.SPILL; i--) spill++;
+    if (spill !== keySize) return undefined;
+    const r = f.spilled[spi]!;
+    if (!tnumIsConst(r.s.varOff)) return undefined;
+    this.markPrecise(-1, key.frameno * 64 + spi);
+    return r.s.value;
+  }
+
+  /** check_func_call for a bpf-to-bpf call: a new frame for the callee. */
+  private subprogCall(insn: Slot, idx: number): number {
+    const target = idx + insn.imm + 1;
+    const sp = this.subprogs.indexOf(target);
+    if (sp < 0) this.fail('EFAULT', `verifier bug. No program starts at insn ${target}`);
+    const cur = this.cur;
+    if (cur.curframe + 1 >= MAX_CALL_FRAMES) this.fail('E2BIG', `the call stack of ${cur.curframe + 2} frames is too deep`);
+    const caller = cur.frames[cur.curframe]!;
+    const fi = cur.curframe + 1;
+    const callee = newFrame(fi, idx, sp);
+    callee.owner = cur;
+    for (let r = 1; r <= 5; r++) {
+      callee.regs[r] = caller.regs[r]!;
+      // the callee's arguments are the caller's registers: their values matter
+      if (caller.regs[r]!.type !== RT.NOT_INIT) this.markRead(cur, cur.curframe, r, true);
+    }
+    for (let r = 0; r <= 5; r++) {
+      this.scratchReg(r);
+      this.setReg(r, NOT_INIT);
+    }
+    cur.frames.push(callee);
+    cur.live.push(new Uint8Array(11 + SLOTS).fill(LIVE_WRITTEN));
+    if (this.log.level) {
+      this.log.print(`caller:\n${stateStr(cur, fi - 1, true, 0, 0n)}\n`);
+      this.log.print(`callee:\n${stateStr(cur, fi, true, 0, 0n)}\n`);
+    }
+    this.markAllScratched();
+    return target;
+  }
+
+  /** prepare_func_exit: back to the caller with r0. */
+  private subprogExit(): number {
+    const cur = this.cur;
+    const callee = cur.frames[cur.curframe]!;
+    const r0 = callee.regs[0]!;
+    this.scratchReg(0);
+    if (r0.type === RT.NOT_INIT) this.fail('EACCES', 'R0 !read_ok');
+    this.markRead(cur, cur.curframe, 0, true);
+    if (r0.type === RT.PTR_TO_STACK) this.fail('EINVAL', 'cannot return stack pointer to the caller');
+    cur.frames.pop();
+    cur.live.pop();
+    this.setReg(0, r0);
+    const ret = callee.callsite + 1;
+    if (this.log.level) {
+      this.log.print(`returning from callee:\n${stateStr({ ...cur, frames: [...cur.frames, callee] } as VState, cur.curframe + 1, true, 0, 0n)}\n`);
+      this.log.print(`to caller at ${ret}:\n${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
+    }
+    this.markAllScratched();
+    return ret;
+  }
+}
+
+function emptyMasks(regs: number[], stack: bigint[]): boolean {
+  for (let f = 0; f < regs.length; f++) if (regs[f] !== 0 || stack[f] !== 0n) return false;
+  return true;
+}
+
+/** A hash of the current frame's registers: states equal exactly hash the same. */
+function stateSig(st: VState): number {
+  let h = st.frames.length;
+  const regs = st.frames[st.curframe]!.regs;
+  for (let i = 0; i < 10; i++) {
+    const r = regs[i]!;
+    const t = r.s.varOff;
+    h = Math.imul(h ^ r.type, 0x9e3779b1) ^ r.off;
+    h = Math.imul(h ^ t.vlo, 0x85ebca6b) ^ t.vhi;
+    h = Math.imul(h ^ t.mlo, 0xc2b2ae35) ^ t.mhi;
+  }
+  return h | 0;
+}
+
+function flip(op: number): number {
+  switch (op) {
+    case BPF_JGT: return BPF_JLT;
+    case BPF_JLT: return BPF_JGT;
+    case BPF_JGE: return BPF_JLE;
+    case BPF_JLE: return BPF_JGE;
+    case BPF_JSGT: return BPF_JSLT;
+    case BPF_JSLT: return BPF_JSGT;
+    case BPF_JSGE: return BPF_JSLE;
+    case BPF_JSLE: return BPF_JSGE;
+    default: return op;
+  }
+}
+
+export { scalarConst, BPF_JSET, BPF_MUL, BPF_XOR, BPF_IND, ST as STACK_TYPES, BPF_JNE };
+export type { Frame };
