@@ -81,7 +81,8 @@ int main(int argc, char **argv) {
   CPU_ZERO(&set);
   CPU_SET(0, &set);
   sched_setaffinity(0, sizeof set, &set);
-  libbpf_set_print(NULL);
+  /* libbpf's messages (the verifier's log of a refused program) only when asked */
+  if (!getenv("PROG_RUN_LOG")) libbpf_set_print(NULL);
   struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
   if (!obj) { printf("E %d open\n", errno); return 1; }
   if (bpf_object__load(obj)) { printf("E %d load\n", errno); return 1; }
