@@ -80,4 +80,45 @@ SEC("classifier") int tc_load_past(struct __sk_buff *skb) {
   return (int)(r * 16 + r2 + b[7]);
 }
 
+/*
+ * The writes the kernel treats apart: queue_mapping ~0 (NO_QUEUE_MAPPING)
+ * is ignored, the u16 fields keep their low 16 bits, narrow reads of cb[]
+ * and of the fields; the results go to slots 0..7 of `fields`.
+ */
+SEC("tc") int tc_writes(struct __sk_buff *ctx) {
+  /* volatile: each read is a load of the field, not the value clang saw written */
+  volatile struct __sk_buff *skb = ctx;
+  skb->queue_mapping = 9;
+  skb->queue_mapping = 0xffff;
+  put(0, skb->queue_mapping);
+  skb->queue_mapping = 0x10003;
+  put(1, skb->queue_mapping);
+  skb->tc_index = 0x12345;
+  put(2, skb->tc_index);
+  skb->cb[1] = 0x11223344;
+  put(3, *(volatile __u8 *)((volatile char *)&skb->cb[1] + 1) | *(volatile __u16 *)((volatile char *)&skb->cb[1] + 2) << 8);
+  put(4, *(volatile __u16 *)&skb->protocol);
+  put(5, *(volatile __u8 *)&skb->len);
+  skb->priority = 0xfffffff0;
+  put(6, skb->priority);
+  skb->mark = ~skb->mark;
+  put(7, skb->mark);
+  return skb->queue_mapping;
+}
+
+/* a modern socket filter: the __sk_buff fields it may read, cb[] writes, bpf_skb_load_bytes after the link header */
+SEC("socket") int sk_fields(struct __sk_buff *skb) {
+  put(8, skb->len);
+  put(9, skb->protocol);
+  put(10, skb->pkt_type);
+  put(11, skb->ifindex);
+  put(12, skb->queue_mapping);
+  skb->cb[2] = skb->len + 1;
+  put(13, skb->cb[2]);
+  __u8 b[2] = {};
+  long r = bpf_skb_load_bytes(skb, 0, b, 2);
+  put(14, (__u32)r << 16 | b[0] << 8 | b[1]);
+  return skb->len > 60 ? 0 : skb->len;
+}
+
 char _license[] SEC("license") = "GPL";

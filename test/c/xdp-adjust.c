@@ -99,3 +99,26 @@ SEC("xdp") int xdp_meta(struct xdp_md *ctx) {
 }
 
 char _license[] SEC("license") = "GPL";
+
+/*
+ * The exact limits, found by trying every step: the most adjust_head may
+ * prepend (the headroom less the xdp_frame), the most metadata
+ * adjust_meta allows, the most adjust_tail may append (up to the
+ * tailroom); the frame is put back after each try.
+ */
+SEC("xdp") int xdp_limits(struct xdp_md *ctx) {
+  __s64 head = 0, meta = 0, tail = 0;
+  for (int d = 1; d <= 300; d++) {
+    if (bpf_xdp_adjust_head(ctx, -d) == 0) { head = d; bpf_xdp_adjust_head(ctx, d); }
+  }
+  for (int d = 4; d <= 300; d += 4) {
+    if (bpf_xdp_adjust_meta(ctx, -d) == 0) { meta = d; bpf_xdp_adjust_meta(ctx, d); }
+  }
+  for (int d = 3400; d <= 4000; d++) {
+    if (bpf_xdp_adjust_tail(ctx, d) == 0) { tail = d; bpf_xdp_adjust_tail(ctx, -d); }
+  }
+  put(13, head);
+  put(14, meta);
+  put(15, tail);
+  return XDP_PASS;
+}
