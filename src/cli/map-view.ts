@@ -46,6 +46,8 @@ export type MapContents =
   | { kind: 'records'; records: Uint8Array[] }
   | { kind: 'values'; values: Uint8Array[] };
 
+/** per-CPU hash, per-CPU array, LRU per-CPU hash: shown with one value per CPU, even with one CPU */
+const PERCPU = new Set([5, 6, 10]);
 const RINGBUF = 27;
 const QUEUE = 22;
 const STACK = 23;
@@ -58,7 +60,7 @@ export function mapContents(m: BpfMap): MapContents {
     for (let v = m.pop(); v !== undefined && values.length <= m.maxEntries; v = m.pop()) values.push(v);
     return { kind: 'values', values };
   }
-  if (m.perCpu) return { kind: 'percpu', entries: [...m.keys()].flatMap((k) => { const v = m.lookupPerCpu(k); return v ? [[k, v] as [Uint8Array, Uint8Array[]]] : []; }) };
+  if (PERCPU.has(m.type)) return { kind: 'percpu', entries: [...m.keys()].flatMap((k) => { const v = m.lookupPerCpu(k); return v ? [[k, v] as [Uint8Array, Uint8Array[]]] : []; }) };
   return { kind: 'entries', entries: [...m.entries()] };
 }
 

@@ -23,15 +23,13 @@ import { CliError } from './cli-error.js';
 import { MAX_CPUS } from '../runtime/runtime.js';
 
 
-const article = (word: string): string => (/^[aeiou]/.test(word) ? 'an' : 'a');
-
 /** Why `prog` needs the modern profile, or undefined when 3.19 has all it uses. */
 export function modernReason(prog: ProgramInput): string | undefined {
   const type = findProgTypeByName(prog.progType);
-  if (type && !introducedBy(type.since, PROFILE_3_19)) return `${article(prog.progType)} ${prog.progType} program`;
+  if (type && !introducedBy(type.since, PROFILE_3_19)) return `program type ${prog.progType}`;
   for (const m of prog.maps) {
     const t = findMapTypeByName(m.type);
-    if (t && !introducedBy(t.since, PROFILE_3_19)) return `${article(m.type)} ${m.type} map`;
+    if (t && !introducedBy(t.since, PROFILE_3_19)) return `map type ${m.type}`;
   }
   return undefined;
 }
@@ -42,7 +40,7 @@ export function chooseProfile(prog: ProgramInput, option: unknown, file: string)
   if (option === undefined) return need ? PROFILE_MODERN : PROFILE_3_19;
   const p = findProfile(option);
   if (!p) throw new CliError(`--profile must be 3.19 or modern, got '${String(option)}'`, 2, 'EINVAL');
-  if (p === PROFILE_3_19 && need) throw new CliError(`${file}: ${need} needs --profile modern (Linux 3.19 has none)`, 2, 'EINVAL');
+  if (p === PROFILE_3_19 && need) throw new CliError(`${file}: ${need} needs --profile modern (it is not in Linux 3.19)`, 2, 'EINVAL');
   return p;
 }
 
