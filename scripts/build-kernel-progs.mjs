@@ -21,6 +21,7 @@ export const KERNEL_PROGS = [
   { name: 'tc-skb', flags: [] },
   { name: 'xdp-adjust', flags: [] },
   { name: 'maps-globals', flags: ['-mcpu=v3'] },
+  { name: 'helpers', flags: [] },
 ];
 
 const out = resolve(process.argv[2] ?? join(ROOT, 'test', 'c'));

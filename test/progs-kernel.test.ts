@@ -2,8 +2,8 @@
  * Kernel differential test for modern programs (issue 17): the XDP, tc and
  * map programs of test/c/ (built by scripts/build-kernel-progs.mjs, the
  * objects committed) run over every frame of examples/sample.pcap and a few
- * crafted frames (VLAN, QinQ, IPv6, telnet, a jumbo-ish frame, a bare
- * Ethernet header) by the host kernel, through libbpf and
+ * crafted frames (VLAN, QinQ, IPv6, telnet, a bare Ethernet header, the
+ * largest skb and one byte more, XDP frames with fragments) by the host kernel, through libbpf and
  * BPF_PROG_TEST_RUN (test/c/prog-run.c), and by tsbpf (a Collection under
  * the modern profile with as many CPUs as the host has possible CPUs).
  * Per frame the return value or errno and the frame after the run must be
@@ -30,6 +30,7 @@ import { parseCapture } from '../src/pcap/reader.js';
 import { projectRoot } from './conformance-data.js';
 import { possibleCpus } from './map-ops.js';
 import { tempDir } from './tmp.js';
+import { le32 } from './bytes.js';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
@@ -70,6 +71,10 @@ const CRAFTED: Uint8Array[] = [
   [0xff, 0xff, 0xff, 0xff, 0xff, 0xff, ...mac.slice(6), 0x86, 0xdd, 0x60], // broadcast, IPv6 cut short
   [0x01, 0, 0x5e, 0, 0, 1, ...mac.slice(6), 0x08, 0x00], // multicast, a bare Ethernet header
   [0, 0, 0, 0, 0, 0, ...mac.slice(6), 0x08, 0x06, ...new Array<number>(28).fill(7)], // to the loopback's address: ARP
+  [...mac, 0x08, 0x00, ...ipv4(17, udp(2000, 9, 3712 - 42))], // the largest skb a test run takes
+  [...mac, 0x08, 0x00, ...ipv4(17, udp(2000, 9, 3713 - 42))], // one byte more: EINVAL for tc and socket filters
+  [...mac, 0x08, 0x00, ...ipv4(6, tcp(7000, 80, 5000 - 54))], // XDP: 3520 bytes in the buffer, the rest in a fragment
+  [...mac, 0x86, 0xdd, ...ipv6(17, udp(53, 5353, 7617 - 62))], // XDP: a full fragment and one byte
 ].map((f) => Uint8Array.from(f));
 
 function frames(): Uint8Array[] {
@@ -90,17 +95,23 @@ interface Outcome {
 /** libbpf names global data maps after the object (`maps_glo.bss`); tsbpf by the section (`.bss`). */
 const mapName = (name: string): string => name.replace(/^[^.]*(?=\.(rodata|data|bss)$)/, '');
 
-function kernelSide(exe: string, obj: string, runs: [string, Uint8Array][]): Outcome {
-  const input = runs.map(([p, f]) => `R ${p} ${hex(f)}`).join('\n') + '\nD\n';
+/** A program to put in a prog array before the runs: [map, index, program]. */
+type Jump = [string, number, string];
+
+function kernelSide(exe: string, obj: string, runs: [string, Uint8Array][], jumps: readonly Jump[]): Outcome {
+  const input = [...jumps.map(([m, i, p]) => `P ${m} ${i} ${p}`), ...runs.map(([p, f]) => `R ${p} ${hex(f)}`), 'D'].join('\n') + '\n';
   const r = spawnSync(exe, [objPath(obj)], { input, encoding: 'utf8', maxBuffer: 1 << 26 });
   const lines = r.stdout.trimEnd().split('\n');
   assert.match(lines[0] ?? '', /^C \d+$/, `prog-run ${obj}: ${r.stdout.slice(0, 200)}`);
-  const out: Outcome = { runs: lines.slice(1, 1 + runs.length).map((l) => l.trimEnd()), maps: {} };
+  assert.deepEqual(lines.slice(1, 1 + jumps.length), jumps.map(() => 'P 0'));
+  const first = 1 + jumps.length;
+  const out: Outcome = { runs: lines.slice(first, first + runs.length).map((l) => l.trimEnd()), maps: {} };
   let cur: string[] = [];
-  for (const l of lines.slice(1 + runs.length)) {
+  for (const l of lines.slice(first + runs.length)) {
     if (l.startsWith('M ')) out.maps[mapName(l.split(' ')[1]!)] = cur = [];
     else if (l.startsWith('K ') || l.startsWith('V ')) cur.push(l);
   }
+  // keyed maps in key order (hash and LPM trie orders differ); records and queue values stay in order
   for (const k of Object.keys(out.maps)) if (out.maps[k]![0]?.startsWith('K ')) out.maps[k]!.sort();
   return out;
 }
@@ -112,7 +123,11 @@ function dumpMap(m: BpfMap): string[] {
   const lines: string[] = [];
   const type = m.type;
   if (type === MAP.ringbuf) return m.records().map((r) => `V ${hex(r)}`);
-  if (type === MAP.prog_array || type === MAP.queue || type === MAP.stack) return lines;
+  if (type === MAP.queue || type === MAP.stack) {
+    for (let v = m.pop(); v !== undefined; v = m.pop()) lines.push(`V ${hex(v)}`);
+    return lines;
+  }
+  if (type === MAP.prog_array) return lines;
   const perCpu = type === MAP.percpu_array || type === MAP.percpu_hash || type === MAP.lru_percpu_hash;
   for (let k = m.nextKey(); k !== undefined; k = m.nextKey(k)) {
     if (perCpu) {
@@ -128,10 +143,11 @@ function dumpMap(m: BpfMap): string[] {
   return lines.sort();
 }
 
-function tsbpfSide(obj: string, runs: [string, Uint8Array][], cpus: number): Outcome {
+function tsbpfSide(obj: string, runs: [string, Uint8Array][], jumps: readonly Jump[], cpus: number): Outcome {
   const sys = new BpfSystem({ profile: 'modern', cpus });
   // the modern verifier has not merged yet: the checked interpreter runs these unverified
   const c = new Collection(sys, loadCollectionSpec(readFileSync(objPath(obj))), { verify: false });
+  for (const [m, i, p] of jumps) c.maps[m]!.update(le32(i), le32(c.programs[p]!.fd));
   const out: Outcome = { runs: [], maps: {} };
   for (const [p, f] of runs) {
     try {
@@ -155,7 +171,7 @@ if (skip) process.stderr.write(`program kernel differential tests skipped: ${ski
  * Each object, the programs run over every frame (in this order, sharing
  * the object's maps), and a reason when tsbpf is known to differ.
  */
-const PROGRAMS: [string, string[], string?][] = [
+const PROGRAMS: [string, string[], string?, Jump[]?][] = [
   ['xdp-parse', ['xdp_parse']],
   ['tc-skb', ['tc_fields', 'tc_load_past', 'sk_fields']],
   // The kernel rewrites these context stores (a queue_mapping of 0xffff or more is ignored, tc_index keeps
@@ -163,15 +179,16 @@ const PROGRAMS: [string, string[], string?][] = [
   ['tc-skb', ['tc_writes'], 'queue_mapping and tc_index writes are stored as written (the kernel filters and narrows them)'],
   ['xdp-adjust', ['xdp_head', 'xdp_tail', 'xdp_meta', 'xdp_limits']],
   ['maps-globals', ['xdp_counters']],
+  ['helpers', ['xdp_helpers', 'tc_csum'], undefined, [['jumps', 0, 'xdp_tail_a'], ['jumps', 1, 'xdp_tail_b']]],
 ];
 
-for (const [obj, progs, todo] of PROGRAMS) {
+for (const [obj, progs, todo, jumps = []] of PROGRAMS) {
   test(`${obj}: ${progs.join(', ')} over every frame give the host kernel's verdicts, frames and maps`, { skip, ...(todo ? { todo } : {}) }, () => {
     const runs: [string, Uint8Array][] = [];
     for (const p of progs) for (const f of frames()) runs.push([p, f]);
     const cpus = possibleCpus();
-    const k = kernelSide(helper.exe!, obj, runs);
-    const t = tsbpfSide(obj, runs, cpus);
+    const k = kernelSide(helper.exe!, obj, runs, jumps);
+    const t = tsbpfSide(obj, runs, jumps, cpus);
     runs.forEach(([p], i) => assert.equal(t.runs[i], k.runs[i], `${p}, frame ${i % frames().length}`));
     assert.deepEqual(Object.keys(t.maps).sort(), Object.keys(k.maps).sort());
     for (const name of Object.keys(k.maps)) assert.deepEqual(t.maps[name], k.maps[name], `map ${name}`);

@@ -238,5 +238,6 @@ test('bpf_csum_diff and bpf_l3_csum_replace agree on an IPv4 header checksum upd
     r5 = 0
     call 28
     exit`);
-  assert.equal(testRun(sys, fd, frame(HOST, EXP)).retval, 0x0100000an);
+  // folded to 16 bits, as 6.18 returns it (test/progs-kernel.test.ts checks it against the kernel)
+  assert.equal(testRun(sys, fd, frame(HOST, EXP)).retval, 0x010an);
 });
