@@ -144,3 +144,12 @@ test('a verified load of a modern program: accepted, or refused with the hint th
   const j = await tsbpf(['verify', obj('xdp-parse'), '--json']);
   assert.deepEqual(JSON.parse(j.stdout), { accepted: false, code: 'EACCES', log: '0: (61) r7 = *(u32 *)(r1 +4)\ninvalid bpf_context access off=4 size=4\n', profile: 'modern', hint: UNVERIFIED_HINT });
 });
+
+test('filter --profile modern: a socket filter over the test run\'s __sk_buff; its length counts after the link header', async () => {
+  // sk_fields accepts skb->len bytes when the data after the Ethernet header is at most 60 bytes
+  const r = await tsbpf(['filter', obj('tc-skb'), PCAP, '--section', 'sk_fields', '--profile', 'modern', '--unverified', '--json']);
+  assert.equal(r.status, 0, r.stderr);
+  const lines = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { packet: number; retval: number; summary: string });
+  assert.deepEqual(lines.map((l) => [l.packet, l.retval]), [[1, 40], [2, 40], [3, 40], [5, 40], [8, 40], [9, 28]]);
+  assert.equal(lines[0]!.summary, 'IP 10.0.0.1.40000 > 192.168.1.20.443: Flags [S], seq 1, win 65535, length 0');
+});

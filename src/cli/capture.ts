@@ -18,6 +18,8 @@ import { BpfError } from '../errors.js';
 import type { EngineName } from '../api/bpf.js';
 /** pcap's LINKTYPE_ETHERNET: the frames XDP and tc programs take */
 const LINKTYPE_ETHERNET = 1;
+/** the Ethernet header a modern socket filter's data starts after */
+const ETH_HLEN = 14;
 import { PacketRunner } from '../api/packets.js';
 import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
 import type { Packet } from '../pcap/index.js';
@@ -387,8 +389,10 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
       index++;
       if (keep === 0) return;
       matched++;
-      // a socket trims the packet to the length the filter returned
-      const data = keep < p.data.length ? p.data.subarray(0, keep) : p.data;
+      // a socket trims the packet to the length the filter returned; a
+      // modern socket filter's length counts from after the link header
+      const cap = frames ? keep + ETH_HLEN : keep;
+      const data = cap < p.data.length ? p.data.subarray(0, cap) : p.data;
       if (opts.write !== undefined) {
         if (!writer) {
           writer = new PcapWriter(p.linkType, { nanos: true });
