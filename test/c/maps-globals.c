@@ -1,7 +1,8 @@
 /*
  * Kernel differential program (test/progs-kernel.test.ts): the modern maps
  * and data a program keeps across frames. A per-CPU array and an LRU hash
- * count frames (per length bucket and per ethertype), a ring buffer gets
+ * count frames (per length bucket and per ethertype), an LRU hash of 4
+ * entries keeps the last frames' lengths by sequence number, a ring buffer gets
  * one record per frame (reserve/submit for IPv4, output for the rest,
  * discard for ARP), globals in .rodata, .data and .bss are read and
  * updated, and the atomics (fetch_add, fetch_or, fetch_and, fetch_xor,
@@ -24,6 +25,14 @@ struct {
   __type(key, __u16);
   __type(value, __u64);
 } by_type SEC(".maps");
+
+/* an LRU hash smaller than the keys it is given: the kernel's eviction order shows */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 4);
+  __type(key, __u32);
+  __type(value, __u32);
+} recent SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
@@ -70,6 +79,11 @@ SEC("xdp") int xdp_counters(struct xdp_md *ctx) {
   else bpf_map_update_elem(&pc_hash, &k, &one, BPF_ANY);
 
   __u8 s = seq++;
+  __u32 rk = s, rv = len;
+  bpf_map_update_elem(&recent, &rk, &rv, BPF_ANY);
+  __u32 old = s > 2 ? s - 3 : 0;
+  __u32 *seen_old = bpf_map_lookup_elem(&recent, &old);
+  if (seen_old) *seen_old += 1;
   if (type == 0x0800) {
     struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
     if (e) { e->len = len; e->type = type; e->first = b[0]; e->seq = s; bpf_ringbuf_submit(e, 0); }
