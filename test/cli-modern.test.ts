@@ -74,7 +74,7 @@ test('run --cpus 2: per-CPU values for every CPU, ring buffer records in order, 
   assert.equal(r.status, 0, r.stderr);
   const j = JSON.parse(r.stdout);
   const byName = Object.fromEntries(j.map_dump.map((m: { name: string }) => [m.name, m]));
-  assert.deepEqual(Object.keys(byName), ['len_buckets', 'by_type', 'pc_hash', 'events', '.rodata', '.data', '.bss']);
+  assert.deepEqual(Object.keys(byName), ['len_buckets', 'by_type', 'pc_hash', 'recent', 'events', '.rodata', '.data', '.bss']);
   assert.deepEqual(byName['len_buckets'].entries[1], { key: '01000000', values: ['0600000000000000', '0000000000000000'] });
   assert.deepEqual(byName['pc_hash'].entries, [
     { key: '0a000000', values: ['02000000', '00000000'] },
@@ -83,7 +83,7 @@ test('run --cpus 2: per-CPU values for every CPU, ring buffer records in order, 
   ]);
   // one record per frame but the ARP one, whose reservation was discarded
   assert.deepEqual(byName['events'], { name: 'events', type: 'ringbuf', records: ['3600000000080200', '3600000000080201', '3600000000080202', '9a00000000080203', '3600000000080204', '4c00000000080205', '6600000000080206', '3600000000080207'] });
-  assert.deepEqual(j.maps[3], []);
+  assert.deepEqual(j.maps[4], []);
   assert.deepEqual(byName['.rodata'].entries, [{ key: '00000000', value: '05000000000000000807060504030201' }]);
   const t = await tsbpf(['run', obj('maps-globals'), '--pcap', PCAP, '--unverified', '--cpus', '2']);
   assert.ok(t.stdout.includes('map len_buckets type percpu_array key 4B value 8B entries 8 (4 all-zero not shown)\nkey:\n01 00 00 00\nvalue (CPU 00): 06 00 00 00 00 00 00 00\nvalue (CPU 01): 00 00 00 00 00 00 00 00\n'), t.stdout);
