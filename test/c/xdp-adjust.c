@@ -120,5 +120,13 @@ SEC("xdp") int xdp_limits(struct xdp_md *ctx) {
   put(13, head);
   put(14, meta);
   put(15, tail);
+  /* with 60 more bytes of headroom, the metadata's own limit shows */
+  if (bpf_xdp_adjust_head(ctx, 60) == 0) {
+    __s64 meta2 = 0;
+    for (int d = 4; d <= 300; d += 4) {
+      if (bpf_xdp_adjust_meta(ctx, -d) == 0) { meta2 = d; bpf_xdp_adjust_meta(ctx, d); }
+    }
+    put(12, meta2);
+  }
   return XDP_PASS;
 }
