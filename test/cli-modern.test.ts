@@ -153,3 +153,10 @@ test('filter --profile modern: a socket filter over the test run\'s __sk_buff; i
   assert.deepEqual(lines.map((l) => [l.packet, l.retval]), [[1, 40], [2, 40], [3, 40], [5, 40], [8, 40], [9, 28]]);
   assert.equal(lines[0]!.summary, 'IP 10.0.0.1.40000 > 192.168.1.20.443: Flags [S], seq 1, win 65535, length 0');
 });
+
+test('run --data: a frame the test run refuses is a usage error naming --data', async () => {
+  let r = await tsbpf(['run', obj('tc-skb'), '--section', 'tc_fields', '--unverified', '--data', '00']);
+  assert.deepEqual([r.status, r.stderr], [2, "tsbpf: --data: a test run's frame has at least 14 bytes (an Ethernet header), got 1 (EINVAL)\n"]);
+  r = await tsbpf(['run', obj('tc-skb'), '--section', 'tc_fields', '--unverified', '--data', '020000000002020000000001080045']);
+  assert.deepEqual([r.status, r.stderr], [2, "tsbpf: --data: a test run's IPv4 frame has at least 34 bytes (Ethernet and IPv4 headers), got 15 (EINVAL)\n"]);
+});

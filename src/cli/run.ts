@@ -193,7 +193,8 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
   } catch (e) {
     writePrintk(sys, io);
     if (e instanceof BpfError) {
-      if (/context is 16 bytes/.test(e.message)) throw new CliError(`${opts.dataContext}: ${e.message}`, 2, e.code);
+      // the input cannot be the program's context: a usage error naming the input
+      if (/context is 16 bytes|test run's .*frame|XDP frame is at most/.test(e.message)) throw new CliError(`${opts.dataContext}: ${e.message}`, 2, e.code);
       if (opts.json) io.stdout.write(JSON.stringify({ retval: null, code: e.code, error: e.message }) + '\n');
       throw new CliError(`${opts.file}: ${e.message}`, 1, e.code);
     }
