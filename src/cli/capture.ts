@@ -221,7 +221,7 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   // the test run's contexts: XDP and tc see the Ethernet frame, a modern socket filter the data after it
   const frames = profile === PROFILE_MODERN;
   if (!findProgTypeByName(prog.progType)?.packet && !framesOut(prog.progType)) {
-    throw new CliError(`${opts.file}: --pcap runs socket filters, XDP and tc programs, this is a ${prog.progType} program`, 2, 'EINVAL');
+    throw new CliError(`${opts.file}: --pcap runs socket filters, XDP and tc programs, not ${prog.progType} programs`, 2, 'EINVAL');
   }
   const { sys, progFd, maps } = loadInput(prog, opts.file, io, {
     json: opts.json, verify: opts.unverified !== true, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.budget === undefined ? {} : { budget: opts.budget }),
@@ -351,7 +351,7 @@ function timestamp(tsNs: bigint): string {
 
 export async function filterCommand(prog: ProgramInput, capture: string, opts: FilterOptions, io: CliIo): Promise<number> {
   if (opts.write === '-' && io.stdout.isTTY) throw new CliError('-w -: standard output is a terminal; redirect it to a file or a pipe', 2, 'EINVAL');
-  if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: filter runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
+  if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: filter runs socket filters, not ${prog.progType} programs (run --pcap runs those)`, 2, 'EINVAL');
   const profile = opts.profile ?? PROFILE_3_19;
   const { sys, progFd } = loadInput(prog, opts.file, io, { verify: opts.unverified !== true, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.budget === undefined ? {} : { budget: opts.budget }) });
   // a modern socket filter runs over the test run's __sk_buff, a packet at a time
