@@ -21,6 +21,8 @@ const load = (sys: BpfSystem, type: number, insns: string | Instruction[]): numb
 const frame = (dst: number[], type: [number, number]): Uint8Array =>
   new Uint8Array([...dst, 2, 2, 2, 2, 2, 2, ...type, 1, 2, 3, 4, 5, 6]);
 const HOST = [0, 0, 0, 0, 0, 0];
+/** an ethertype for local experiments (0x88b5): __sk_buff tests with 20-byte frames, which an IPv4 or IPv6 frame is too short to be */
+const EXP: [number, number] = [0x88, 0xb5];
 
 test('xdp: data_end - data is the frame length, data_meta = data, ingress_ifindex 1; the frame is writable', () => {
   const sys = modern();
@@ -89,15 +91,17 @@ test('tc: __sk_buff fields of a test run; LD_ABS and bpf_skb_load_bytes read fro
   const sys = modern();
   const field = (off: number, size = 'u32'): number => load(sys, 3, `r0 = *(${size} *)(r1 +${off})
     exit`);
-  const f = frame([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0x86, 0xdd]);
+  const f = frame([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], EXP);
   assert.equal(testRun(sys, field(SK_BUFF.len), f).retval, 20n);
-  assert.equal(testRun(sys, field(SK_BUFF.protocol), f).retval, 0xdd86n);
+  assert.equal(testRun(sys, field(SK_BUFF.protocol), f).retval, 0xb588n);
+  // the kernel's test run refuses an IPv6 (or IPv4) frame shorter than its network header
+  assert.throws(() => testRun(sys, field(SK_BUFF.len), frame(HOST, [0x86, 0xdd])), { code: 'EINVAL', message: "a test run's IPv6 frame has at least 54 bytes (Ethernet and IPv6 headers), got 20" });
   assert.equal(testRun(sys, field(SK_BUFF.pkt_type), f).retval, 1n);
-  assert.equal(testRun(sys, field(SK_BUFF.pkt_type), frame([1, 0, 0x5e, 0, 0, 1], [8, 0])).retval, 2n);
-  assert.equal(testRun(sys, field(SK_BUFF.pkt_type), frame([2, 0, 0, 0, 0, 1], [8, 0])).retval, 3n);
+  assert.equal(testRun(sys, field(SK_BUFF.pkt_type), frame([1, 0, 0x5e, 0, 0, 1], EXP)).retval, 2n);
+  assert.equal(testRun(sys, field(SK_BUFF.pkt_type), frame([2, 0, 0, 0, 0, 1], EXP)).retval, 3n);
   assert.equal(testRun(sys, field(SK_BUFF.ifindex), f).retval, 1n);
   assert.equal(testRun(sys, load(sys, 3, `r0 = *(u16 *)skb[12]
-    exit`), f).retval, 0x86ddn);
+    exit`), f).retval, 0x88b5n);
   const lb = load(sys, 3, `r6 = r1
     r2 = 12
     r3 = r10
@@ -121,7 +125,7 @@ test('tc: __sk_buff fields of a test run; LD_ABS and bpf_skb_load_bytes read fro
 
 test('socket filter (modern): __sk_buff, the data after the Ethernet header', () => {
   const sys = modern();
-  const f = frame(HOST, [8, 0]);
+  const f = frame(HOST, EXP);
   assert.equal(testRun(sys, load(sys, 1, `r0 = *(u32 *)(r1 +0)
     exit`), f).retval, 6n);
   assert.equal(testRun(sys, load(sys, 1, `r0 = *(u8 *)skb[0]
@@ -152,8 +156,8 @@ test('bpf_trace_printk: the kernel format, lines collected; a bad conversion is 
       call 6
       exit`);
   };
-  assert.equal(testRun(sys, printk('n=%d x=%04x', -5), frame(HOST, [8, 0])).retval, 11n);
-  assert.equal(testRun(sys, printk('%q', 1), frame(HOST, [8, 0])).retval, BigInt.asUintN(64, -22n));
+  assert.equal(testRun(sys, printk('n=%d x=%04x', -5), frame(HOST, EXP)).retval, 11n);
+  assert.equal(testRun(sys, printk('%q', 1), frame(HOST, EXP)).retval, BigInt.asUintN(64, -22n));
   assert.deepEqual(sys.runtime.helpers.run.takePrintk(), ['n=-5 x=0000']);
 });
 
@@ -234,5 +238,6 @@ test('bpf_csum_diff and bpf_l3_csum_replace agree on an IPv4 header checksum upd
     r5 = 0
     call 28
     exit`);
-  assert.equal(testRun(sys, fd, frame(HOST, [8, 0])).retval, 0x0100000an);
+  // folded to 16 bits, as 6.18 returns it (test/progs-kernel.test.ts checks it against the kernel)
+  assert.equal(testRun(sys, fd, frame(HOST, EXP)).retval, 0x010an);
 });

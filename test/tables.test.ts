@@ -65,7 +65,7 @@ test('every row carries its uapi name and number', () => {
     [8, 'bpf_get_smp_processor_id', '4.1', 'all'], [9, 'bpf_skb_store_bytes', '4.1', ['sched_cls']],
     [10, 'bpf_l3_csum_replace', '4.1', ['sched_cls']], [11, 'bpf_l4_csum_replace', '4.1', ['sched_cls']], [12, 'bpf_tail_call', '4.2', 'all'],
     [23, 'bpf_redirect', '4.4', ['sched_cls', 'xdp']], [26, 'bpf_skb_load_bytes', '4.5', ['socket_filter', 'sched_cls']],
-    [28, 'bpf_csum_diff', '4.6', ['sched_cls', 'xdp']], [44, 'bpf_xdp_adjust_head', '4.10', ['xdp']], [51, 'bpf_redirect_map', '4.14', ['xdp']],
+    [28, 'bpf_csum_diff', '4.6', ['sched_cls', 'xdp']], [38, 'bpf_skb_change_tail', '4.9', ['sched_cls']], [43, 'bpf_skb_change_head', '4.10', ['sched_cls']], [44, 'bpf_xdp_adjust_head', '4.10', ['xdp']], [51, 'bpf_redirect_map', '4.14', ['xdp']],
     [54, 'bpf_xdp_adjust_meta', '4.15', ['xdp']], [65, 'bpf_xdp_adjust_tail', '4.18', ['xdp']], [87, 'bpf_map_push_elem', '4.20', 'all'],
     [88, 'bpf_map_pop_elem', '4.20', 'all'], [89, 'bpf_map_peek_elem', '4.20', 'all'], [93, 'bpf_spin_lock', '5.1', 'all'],
     [94, 'bpf_spin_unlock', '5.1', 'all'], [113, 'bpf_probe_read_kernel', '5.5', 'all'], [130, 'bpf_ringbuf_output', '5.8', 'all'],

@@ -31,6 +31,8 @@ const COLLECTION_LOG_SIZE = 1 << 22;
 export interface CollectionOptions {
   /** 1: keep each program's verifier log in Program.log (a rejected program has its log whatever this says) */
   logLevel?: number;
+  /** false: load the programs without the verifier (Program.load's verify: false; the checked interpreter runs them) */
+  verify?: boolean;
 }
 
 /**
@@ -74,6 +76,7 @@ export class Collection {
             license: spec.license,
             logLevel: options.logLevel ?? 0,
             logSize: COLLECTION_LOG_SIZE,
+            ...(options.verify === false ? { verify: false } : {}),
           });
           this.programs[name] = prog;
         } catch (e) {

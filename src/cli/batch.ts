@@ -12,7 +12,7 @@ import { BpfMap } from '../api/map.js';
 import type { UpdateFlag } from '../api/map.js';
 import { MAP_TYPES, findMapTypeByName, mapTypeName } from '../maps/types.js';
 import type { MapTypeName } from '../maps/types.js';
-import { fprintHex, mapDumpJson, printEntry } from './map-view.js';
+import { fprintHex, mapContents, mapDumpJson, printEntry, printPerCpuEntry } from './map-view.js';
 
 export type BatchResult = { ok: true; [k: string]: unknown } | { ok: false; code: string };
 
@@ -181,9 +181,12 @@ export class BatchSession {
     const m = this.map(a, 'dump');
     if (a.length > 0) usage(`map dump: unexpected '${a[0]}'`);
     // the JSON is the map view every command shows (map-view.ts); the text is bpftool's dump
-    const dump = mapDumpJson(m.name, m);
-    for (const [k, v] of m.entries()) out.push(printEntry(k, v));
-    out.push(`Found ${dump.entries.length} element${dump.entries.length === 1 ? '' : 's'}\n`);
+    const c = mapContents(m);
+    const dump = mapDumpJson(m.name, m, c);
+    if (c.kind === 'entries') for (const [k, v] of c.entries) out.push(printEntry(k, v));
+    if (c.kind === 'percpu') for (const [k, v] of c.entries) out.push(printPerCpuEntry(k, v));
+    const n = c.kind === 'entries' || c.kind === 'percpu' ? c.entries.length : c.kind === 'records' ? c.records.length : c.values.length;
+    out.push(`Found ${n} element${n === 1 ? '' : 's'}\n`);
     return { ok: true, ...dump };
   }
 

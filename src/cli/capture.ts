@@ -16,14 +16,21 @@
 import { closeSync, createReadStream, openSync, statSync, writeSync } from 'node:fs';
 import { BpfError } from '../errors.js';
 import type { EngineName } from '../api/bpf.js';
+/** pcap's LINKTYPE_ETHERNET: the frames XDP and tc programs take */
+const LINKTYPE_ETHERNET = 1;
+/** the Ethernet header a modern socket filter's data starts after */
+const ETH_HLEN = 14;
 import { PacketRunner } from '../api/packets.js';
 import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
 import type { Packet } from '../pcap/index.js';
 import type { ProgramInput } from './input.js';
 import { findProgTypeByName } from '../progs/types.js';
 import { CliError, fileError } from './cli-error.js';
-import { loadInput, mapsJson, retvalJson, formatNs } from './run.js';
-import { mapDumpText } from './map-view.js';
+import { loadInput, mapsJson, mapsText, profileJson, profileText, retvalJson, sameBytes, formatNs, writePrintk } from './run.js';
+import { framesOut, verdictName } from './profile.js';
+import { BpfSystem, testRun } from '../api/bpf.js';
+import { PROFILE_3_19, PROFILE_MODERN } from '../progs/profile.js';
+import type { Profile } from '../progs/profile.js';
 import { style } from './style.js';
 import type { CliIo, CliOutput } from './io.js';
 
@@ -65,6 +72,46 @@ function throughput(packets: number, bytes: number, ms: number, extra: string): 
   return `${packets} packets (${(bytes / 1e6).toFixed(2)} MB) in ${s.toFixed(3)} s: ${rate(packets / s)} packets/s, ${(bytes / 1e6 / s).toFixed(1)} MB/s${extra}`;
 }
 
+/** What runs each packet: a PacketRunner (3.19's socket filters), or a FrameRunner (the test run's contexts). */
+interface Runner extends Pick<PacketRunner, 'runBatch' | 'engineName' | 'lastRetval' | 'close'> {
+  run(data: Uint8Array, netOff: number, linkType?: number): number;
+}
+
+/**
+ * Each packet as the kernel's BPF_PROG_TEST_RUN makes it the program's
+ * context (testRun): what XDP, tc and the modern socket filter see. Keeps
+ * every packet's r0 and the frame after the run; printk lines go to stderr
+ * after each packet.
+ */
+class FrameRunner {
+  lastRetval = 0n;
+  /** the frame after the last run */
+  lastOut: Uint8Array = new Uint8Array(0);
+  engineName: EngineName = 'interpreter';
+
+  constructor(private readonly sys: BpfSystem, private readonly progFd: number, private readonly io: CliIo, private readonly engine?: EngineName) {}
+
+  run(data: Uint8Array, _netOff?: number, linkType = LINKTYPE_ETHERNET): number {
+    if (linkType !== LINKTYPE_ETHERNET) throw new BpfError('EINVAL', `the test run takes Ethernet frames, the capture's link type is ${linkType}`);
+    let r;
+    try {
+      r = testRun(this.sys, this.progFd, data, 1, this.engine);
+    } finally {
+      writePrintk(this.sys, this.io);
+    }
+    this.lastRetval = r.retval;
+    this.lastOut = r.dataOut;
+    this.engineName = r.engine;
+    return Number(BigInt.asUintN(32, r.retval));
+  }
+
+  runBatch(packets: readonly { data: Uint8Array }[]): Uint32Array {
+    return Uint32Array.from(packets, (p) => this.run(p.data));
+  }
+
+  close(): void {}
+}
+
 /** Packets are run in batches of this many (one call into WebAssembly each with the JIT). */
 const BATCH = 256;
 
@@ -72,7 +119,7 @@ const BATCH = 256;
  * Each record of the capture through the runner, in batches, and then `f`
  * with its verdict, in order; a capture error comes after the packets before it.
  */
-async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, prog: string, oneByOne: boolean, f: (p: Packet, verdict: number) => void, idle: () => void = () => {}): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
+async function forEachPacket(file: string, runner: Runner, io: CliIo, prog: string, oneByOne: boolean, f: (p: Packet, verdict: number) => void, idle: () => void = () => {}): Promise<{ packets: number; bytes: number; ms: number; wallMs: number; error?: BpfError; linkType?: number }> {
   if (file !== '-') {
     let isDirectory: boolean;
     try {
@@ -106,7 +153,7 @@ async function forEachPacket(file: string, runner: PacketRunner, io: CliIo, prog
         const t0 = performance.now();
         let verdict: number;
         try {
-          verdict = runner.run(p.data, p.netOff);
+          verdict = runner.run(p.data, p.netOff, p.linkType);
         } catch (e) {
           if (e instanceof BpfError) throw new PacketFault(first + i + 1, `${prog}: packet ${first + i + 1}: ${e.message}`, e.code);
           throw e;
@@ -157,6 +204,10 @@ export class PacketFault extends CliError {
 
 export interface RunPcapOptions {
   json: boolean;
+  /** --retvals: every packet's r0, and the frames XDP/tc programs changed */
+  retvals?: boolean;
+  profile?: Profile;
+  cpus?: number;
   file: string;
   engine?: EngineName;
   /** load without the verifier, run in the checked interpreter */
@@ -166,18 +217,40 @@ export interface RunPcapOptions {
 }
 
 export async function runPcapCommand(prog: ProgramInput, capture: string, opts: RunPcapOptions, io: CliIo): Promise<number> {
-  if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: --pcap runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
-  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { json: opts.json, verify: opts.unverified !== true, ...(opts.budget === undefined ? {} : { budget: opts.budget }) });
-  const runner = new PacketRunner(sys, progFd, opts.engine);
+  const profile = opts.profile ?? PROFILE_3_19;
+  // the test run's contexts: XDP and tc see the Ethernet frame, a modern socket filter the data after it
+  const frames = profile === PROFILE_MODERN;
+  if (!findProgTypeByName(prog.progType)?.packet && !framesOut(prog.progType)) {
+    throw new CliError(`${opts.file}: --pcap runs socket filters, XDP and tc programs, not ${prog.progType} programs`, 2, 'EINVAL');
+  }
+  const { sys, progFd, maps } = loadInput(prog, opts.file, io, {
+    json: opts.json, verify: opts.unverified !== true, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.budget === undefined ? {} : { budget: opts.budget }),
+  });
+  const frameRunner = frames ? new FrameRunner(sys, progFd, io, opts.engine) : undefined;
+  const runner: Runner = frameRunner ?? new PacketRunner(sys, progFd, opts.engine);
+  const verdictNames = framesOut(prog.progType);
   let accepted = 0;
   let lastVerdictSeen = false;
   let r;
   let retval = 0n;
   let engineName: string;
+  const retvals: (number | string)[] = [];
+  const changed: { packet: number; frame: string }[] = [];
+  const verdicts = new Map<string, number>();
   try {
-    r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true, (_p, verdict) => {
+    r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true || frames, (p, verdict) => {
       lastVerdictSeen = true;
       if (verdict !== 0) accepted++;
+      if (frameRunner) {
+        if (opts.retvals) retvals.push(retvalJson(frameRunner.lastRetval));
+        if (verdictNames) {
+          const name = verdictName(prog.progType, frameRunner.lastRetval) ?? String(BigInt.asIntN(32, frameRunner.lastRetval));
+          verdicts.set(name, (verdicts.get(name) ?? 0) + 1);
+          if (opts.retvals && !sameBytes(frameRunner.lastOut, p.data)) changed.push({ packet: retvals.length, frame: Buffer.from(frameRunner.lastOut).toString('hex') });
+        }
+      } else if (opts.retvals) {
+        retvals.push(verdict);
+      }
     });
     // all 64 bits of the last packet's r0
     if (lastVerdictSeen) retval = runner.lastRetval;
@@ -191,15 +264,28 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
     runner.close();
   }
   const durationNs = r.packets > 0 ? (r.ms * 1e6) / r.packets : 0;
+  const verdictCounts = Object.fromEntries(verdicts);
   if (opts.json) {
     io.stdout.write(JSON.stringify({
       retval: retvalJson(retval), duration_ns: Math.round(durationNs * 10) / 10, runs: r.packets,
-      ...mapsJson(maps), packets: r.packets, accepted,
+      ...mapsJson(maps), packets: r.packets,
+      // accepted: a socket filter's non-zero verdicts; XDP and tc count each verdict instead
+      ...(verdictNames ? { verdicts: verdictCounts } : { accepted }),
+      ...profileJson(profile),
+      ...(opts.retvals ? { retvals } : {}),
+      ...(opts.retvals && verdictNames ? { frames: changed } : {}),
     }) + '\n');
   } else {
-    io.stdout.write(`${style.bold('packets', io.stdout)} ${r.packets}, accepted ${accepted}, last retval 0x${retval.toString(16)}\n`);
-    io.stdout.write(`${style.bold('runs', io.stdout)}    ${formatNs(durationNs)} per packet (${engineName}${opts.unverified ? ', unverified' : ''})\n`);
-    for (const m of maps) io.stdout.write(mapDumpText(m.name, m));
+    const counts = verdictNames ? `, ${[...verdicts].map(([n, c]) => `${n} ${c}`).join(', ') || 'no verdicts'}` : `, accepted ${accepted}`;
+    const lastName = verdictNames ? verdictName(prog.progType, retval) : undefined;
+    io.stdout.write(`${style.bold('packets', io.stdout)} ${r.packets}${counts}, last retval 0x${retval.toString(16)}${lastName ? ` (${lastName})` : ''}\n`);
+    if (opts.retvals) {
+      const names = retvals.map((v) => (verdictNames ? verdictName(prog.progType, BigInt(v)) ?? String(v) : String(v)));
+      io.stdout.write(`${style.bold('retvals', io.stdout)} ${names.join(' ')}\n`);
+      for (const c of changed) io.stdout.write(`${style.bold('frame', io.stdout)} ${c.packet}: ${c.frame}\n`);
+    }
+    io.stdout.write(`${style.bold('runs', io.stdout)}    ${formatNs(durationNs)} per packet (${profileText(profile)}${engineName}${opts.unverified ? ', unverified' : ''})\n`);
+    io.stdout.write(mapsText(maps));
   }
   if (r.error) throw captureError(capture, r.error);
   return 0;
@@ -249,6 +335,8 @@ export interface FilterOptions {
   engine?: EngineName;
   unverified?: boolean;
   budget?: number;
+  profile?: Profile;
+  cpus?: number;
 }
 
 const two = (n: number): string => String(n).padStart(2, '0');
@@ -263,9 +351,12 @@ function timestamp(tsNs: bigint): string {
 
 export async function filterCommand(prog: ProgramInput, capture: string, opts: FilterOptions, io: CliIo): Promise<number> {
   if (opts.write === '-' && io.stdout.isTTY) throw new CliError('-w -: standard output is a terminal; redirect it to a file or a pipe', 2, 'EINVAL');
-  if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: filter runs socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
-  const { sys, progFd } = loadInput(prog, opts.file, io, { verify: opts.unverified !== true, ...(opts.budget === undefined ? {} : { budget: opts.budget }) });
-  const runner = new PacketRunner(sys, progFd, opts.engine);
+  if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: filter runs socket filters, not ${prog.progType} programs (run --pcap runs those)`, 2, 'EINVAL');
+  const profile = opts.profile ?? PROFILE_3_19;
+  const { sys, progFd } = loadInput(prog, opts.file, io, { verify: opts.unverified !== true, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.budget === undefined ? {} : { budget: opts.budget }) });
+  // a modern socket filter runs over the test run's __sk_buff, a packet at a time
+  const frames = profile === PROFILE_MODERN;
+  const runner: Runner = frames ? new FrameRunner(sys, progFd, io, opts.engine) : new PacketRunner(sys, progFd, opts.engine);
   let out: number | undefined;
   let writer: PcapWriter | undefined;
   // -w is opened once the capture has opened, as tcpdump does: a capture
@@ -294,12 +385,14 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
   let r;
   try {
     let index = 0;
-    r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true, (p, keep) => {
+    r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true || frames, (p, keep) => {
       index++;
       if (keep === 0) return;
       matched++;
-      // a socket trims the packet to the length the filter returned
-      const data = keep < p.data.length ? p.data.subarray(0, keep) : p.data;
+      // a socket trims the packet to the length the filter returned; a
+      // modern socket filter's length counts from after the link header
+      const cap = frames ? keep + ETH_HLEN : keep;
+      const data = cap < p.data.length ? p.data.subarray(0, cap) : p.data;
       if (opts.write !== undefined) {
         if (!writer) {
           writer = new PcapWriter(p.linkType, { nanos: true });

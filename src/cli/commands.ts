@@ -23,6 +23,12 @@ const ENGINE: OptionSpec = {
   help: 'jit (the default for verified programs), interpreter, or jit-hardened\n(the JIT checking every access, for untrusted programs)',
 };
 const UNVERIFIED: OptionSpec = { name: 'unverified', help: 'skip the verifier; run in the checked interpreter' };
+const PROFILE: OptionSpec = {
+  name: 'profile',
+  value: '3.19|modern',
+  help: 'the kernel modelled; by default modern when the program needs it (an xdp, tc or\nclassifier section, a map type 3.19 lacks), else 3.19',
+};
+const CPUS: OptionSpec = { name: 'cpus', value: 'N', help: 'simulated CPUs: per-CPU maps hold N values (default 1)' };
 const BUDGET: OptionSpec = { name: 'budget', value: 'N', help: 'instructions allowed per run with --unverified (default 1000000)' };
 
 export const RUN: CommandSpec = {
@@ -45,6 +51,9 @@ export const RUN: CommandSpec = {
     { name: 'mem-file', value: 'FILE', help: "the same, the buffer from a file ('-': standard input)" },
     { name: 'link', value: 'TYPE', help: 'where --data\'s network header is, for SKF_NET_OFF loads: ethernet\n(the default: at offset 14) or raw (at offset 0, the packet starts with IP)' },
     { name: 'repeat', value: 'N', help: 'run N times and report the mean time per run' },
+    { name: 'retvals', help: "with --pcap: every packet's return value, and for XDP and tc the frames\nthe program changed (in --json: `retvals` and `frames`)" },
+    PROFILE,
+    CPUS,
     UNVERIFIED,
     BUDGET,
     ENGINE,
@@ -75,6 +84,8 @@ export const FILTER: CommandSpec = {
     { name: 'line-buffered', short: 'l', help: "print each packet's line as soon as it is decided (tcpdump -l);\nfrom a pipe, packets are printed as they arrive in any case" },
     { name: 'count', help: 'print only the number of accepted packets' },
     { name: 'json', help: 'one JSON object per accepted packet (with --count: one object in all)' },
+    PROFILE,
+    CPUS,
     UNVERIFIED,
     BUDGET,
     ENGINE,
@@ -98,6 +109,7 @@ export const VERIFY: CommandSpec = {
   options: [
     { name: 'log-level', value: 'L', help: 'the verifier log level: 0, 1 (the default) or 2' },
     { name: 'json', help: 'one JSON object on stdout: {"accepted", "code", "log"}' },
+    PROFILE,
     SECTION,
     CBPF,
   ],

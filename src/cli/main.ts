@@ -18,6 +18,7 @@ import type { ProgramInput } from './input.js';
 import { mapName, runCommand, verifyCommand } from './run.js';
 import { conformancePlugin } from './plugin.js';
 import { style } from './style.js';
+import { chooseProfile, cpusOption } from './profile.js';
 import { BatchSession } from './batch.js';
 import { CliError, fileError } from './cli-error.js';
 import type { EngineName } from '../api/bpf.js';
@@ -234,10 +235,16 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   if (pcap !== undefined && values['repeat'] !== undefined) throw new CliError('--repeat does not apply to --pcap (each packet runs once)', 2, 'EINVAL');
   budgetNeedsUnverified(values);
   oneStdin(file, str(values, 'data-file'), pcap, str(values, 'mem-file'));
+  const cpus = cpusOption(values['cpus']);
+  if (values['retvals'] === true && pcap === undefined) throw new CliError('--retvals lists the return value of each packet of --pcap', 2, 'EINVAL');
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
+  const profile = chooseProfile(prog, values['profile'], file);
   if (pcap !== undefined) {
     return runPcapCommand(prog, pcap, {
       json: values['json'] === true,
+      retvals: values['retvals'] === true,
+      profile,
+      cpus,
       file,
       unverified: values['unverified'] === true,
       budget,
@@ -254,6 +261,8 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   if (link !== undefined && !findProgTypeByName(prog.progType)?.packet) throw new CliError(`${file}: --link applies to socket filters, this is a ${prog.progType} program`, 2, 'EINVAL');
   return runCommand(prog, data, {
     mem,
+    profile,
+    cpus,
     ...(link === undefined ? {} : { link }),
     repeat,
     budget,
@@ -307,9 +316,12 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
   const [file, capture] = positionals as [string, string];
   oneStdin(file, capture);
   if (write === '-' && values['count'] === true) throw new CliError('--count and -w - both write to standard output', 2, 'EINVAL');
+  const cpus = cpusOption(values['cpus']);
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
   return filterCommand(prog, capture, {
     file,
+    profile: chooseProfile(prog, values['profile'], file),
+    cpus,
     count: values['count'] === true,
     json: values['json'] === true,
     lineBuffered: values['line-buffered'] === true,
@@ -328,7 +340,7 @@ function cmdVerify(args: string[], io: CliIo): number {
   if (!/^[012]$/.test(level)) throw new CliError(`--log-level must be 0, 1 or 2, got '${level}'`, 2, 'EINVAL');
   const file = positionals[0]!;
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
-  return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file }, io);
+  return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file, profile: chooseProfile(prog, values['profile'], file) }, io);
 }
 
 function cmdBatch(args: string[], io: CliIo): number {

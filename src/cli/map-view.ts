@@ -4,7 +4,12 @@
  * plain entries (print_entry_plain: `key: 01 00 00 00  value: 2a 00 ...`); JSON
  * is {"name", "type", "key_size", "value_size", "entries": [{"key", "value"}]},
  * hex strings, entries in the map's own order (its get_next_key order), as
- * bpftool dumps them.
+ * bpftool dumps them. A per-CPU map's entries are {"key", "values": [one per
+ * CPU]} (bpftool's `value (CPU 00):` lines in text); a ring buffer is
+ * {"name", "type": "ringbuf", "records": [...]}, the records a consumer
+ * reads after the run, in order (reading them consumes them); a queue or
+ * stack {"name", "type", "value_size", "values"}, in pop order (emptying it).
+ * Each map is read once (mapContents) and both views are made from that.
  */
 
 import type { BpfMap } from '../api/map.js';
@@ -29,35 +34,83 @@ export function printEntry(key: Uint8Array, value: Uint8Array): string {
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 
-export interface MapDumpJson {
-  name: string;
-  type: string;
-  key_size: number;
-  value_size: number;
-  entries: { key: string; value: string }[];
+export type MapDumpJson =
+  | { name: string; type: string; key_size: number; value_size: number; entries: ({ key: string; value: string } | { key: string; values: string[] })[] }
+  | { name: string; type: 'ringbuf'; records: string[] }
+  | { name: string; type: string; value_size: number; values: string[] };
+
+/** What a map holds after a run, read once: keyed entries (one value each, or one per CPU), ring buffer records, or queue/stack values. */
+export type MapContents =
+  | { kind: 'entries'; entries: [Uint8Array, Uint8Array][] }
+  | { kind: 'percpu'; entries: [Uint8Array, Uint8Array[]][] }
+  | { kind: 'records'; records: Uint8Array[] }
+  | { kind: 'values'; values: Uint8Array[] };
+
+/** per-CPU hash, per-CPU array, LRU per-CPU hash: shown with one value per CPU, even with one CPU */
+const PERCPU = new Set([5, 6, 10]);
+const RINGBUF = 27;
+const QUEUE = 22;
+const STACK = 23;
+
+/** Read `m` (consuming a ring buffer's records and a queue's or stack's values). */
+export function mapContents(m: BpfMap): MapContents {
+  if (m.type === RINGBUF) return { kind: 'records', records: m.records() };
+  if (m.type === QUEUE || m.type === STACK) {
+    const values: Uint8Array[] = [];
+    for (let v = m.pop(); v !== undefined && values.length <= m.maxEntries; v = m.pop()) values.push(v);
+    return { kind: 'values', values };
+  }
+  if (PERCPU.has(m.type)) return { kind: 'percpu', entries: [...m.keys()].flatMap((k) => { const v = m.lookupPerCpu(k); return v ? [[k, v] as [Uint8Array, Uint8Array[]]] : []; }) };
+  return { kind: 'entries', entries: [...m.entries()] };
 }
 
 /** A map as JSON: every entry, in map order. */
-export function mapDumpJson(name: string, m: BpfMap): MapDumpJson {
-  return {
-    name,
-    type: mapTypeName(m.type),
-    key_size: m.keySize,
-    value_size: m.valueSize,
-    entries: [...m.entries()].map(([k, v]) => ({ key: hex(k), value: hex(v) })),
-  };
+export function mapDumpJson(name: string, m: BpfMap, c: MapContents = mapContents(m)): MapDumpJson {
+  const type = mapTypeName(m.type);
+  switch (c.kind) {
+    case 'records':
+      return { name, type: 'ringbuf', records: c.records.map(hex) };
+    case 'values':
+      return { name, type, value_size: m.valueSize, values: c.values.map(hex) };
+    case 'percpu':
+      return { name, type, key_size: m.keySize, value_size: m.valueSize, entries: c.entries.map(([k, v]) => ({ key: hex(k), values: v.map(hex) })) };
+    case 'entries':
+      return { name, type, key_size: m.keySize, value_size: m.valueSize, entries: c.entries.map(([k, v]) => ({ key: hex(k), value: hex(v) })) };
+  }
 }
+
+/** bpftool's plain entry of a per-CPU map: the key, then `value (CPU NN):` per CPU. */
+export function printPerCpuEntry(key: Uint8Array, values: readonly Uint8Array[]): string {
+  const sep = values[0] !== undefined && values[0].length > 16 ? '\n' : ' ';
+  return `key:\n${fprintHex(key)}\n${values.map((v, i) => `value (CPU ${String(i).padStart(2, '0')}):${sep}${fprintHex(v)}\n`).join('')}`;
+}
+
+const zero = (v: Uint8Array): boolean => v.every((b) => b === 0);
 
 /**
  * A map as text after a run: `map NAME type hash key 16B value 16B entries 5`,
  * then one bpftool entry per element. An array's elements all exist, mostly
- * zero after a run: those are counted in the header, not printed.
+ * zero after a run: those are counted in the header, not printed (a per-CPU
+ * array's when every CPU's value is zero). A ring buffer: `map NAME type
+ * ringbuf records N`, then `record: HEX` each; a queue or stack its values.
  */
-export function mapDumpText(name: string, m: BpfMap): string {
-  const all = [...m.entries()];
+export function mapDumpText(name: string, m: BpfMap, c: MapContents = mapContents(m)): string {
+  const type = mapTypeName(m.type);
+  if (c.kind === 'records') return `map ${name} type ${type} records ${c.records.length}\n` + c.records.map((r) => `record: ${fprintHex(r)}\n`).join('');
+  if (c.kind === 'values') return `map ${name} type ${type} value ${m.valueSize}B values ${c.values.length}\n` + c.values.map((v) => `value: ${fprintHex(v)}\n`).join('');
   const dense = findMapType(m.type)?.dense === true;
-  const shown = dense ? all.filter(([, v]) => v.some((b) => b !== 0)) : all;
-  const hidden = all.length - shown.length;
-  const head = `map ${name} type ${mapTypeName(m.type)} key ${m.keySize}B value ${m.valueSize}B entries ${all.length}${hidden > 0 ? ` (${hidden} all-zero not shown)` : ''}\n`;
-  return head + shown.map(([k, v]) => printEntry(k, v)).join('');
+  const total = c.entries.length;
+  let body: string[];
+  let hidden: number;
+  if (c.kind === 'percpu') {
+    const shown = dense ? c.entries.filter(([, vs]) => !vs.every(zero)) : c.entries;
+    hidden = total - shown.length;
+    body = shown.map(([k, vs]) => printPerCpuEntry(k, vs));
+  } else {
+    const shown = dense ? c.entries.filter(([, v]) => !zero(v)) : c.entries;
+    hidden = total - shown.length;
+    body = shown.map(([k, v]) => printEntry(k, v));
+  }
+  const head = `map ${name} type ${type} key ${m.keySize}B value ${m.valueSize}B entries ${total}${hidden > 0 ? ` (${hidden} all-zero not shown)` : ''}\n`;
+  return head + body.join('');
 }

@@ -28,6 +28,13 @@ export class PacketFrame {
   end: number;
   /** the region the run may touch: [meta, end), kept in step */
   readonly region: Region;
+  /**
+   * XDP: the bytes of a frame beyond what the buffer holds, in page-sized
+   * fragments as the kernel's test run makes them (a multi-buffer frame):
+   * the program cannot reach them, bpf_xdp_adjust_tail grows and shrinks
+   * them, and they follow the buffer's bytes after the run.
+   */
+  frags: Uint8Array[] = [];
 
   constructor(
     private readonly mem: AddressSpace,
@@ -60,8 +67,22 @@ export class PacketFrame {
     this.region.end = this.end;
   }
 
-  /** The frame's bytes now (data to end). */
+  /** The frame's bytes now (data to end, then any fragments). */
   bytes(): Uint8Array {
-    return this.mem.read(this.data, this.end - this.data);
+    const linear = this.mem.read(this.data, this.end - this.data);
+    if (this.frags.length === 0) return linear;
+    const out = new Uint8Array(linear.length + this.fragsLength());
+    out.set(linear);
+    let at = linear.length;
+    for (const f of this.frags) {
+      out.set(f, at);
+      at += f.length;
+    }
+    return out;
+  }
+
+  /** The bytes in fragments. */
+  fragsLength(): number {
+    return this.frags.reduce((n, f) => n + f.length, 0);
   }
 }

@@ -3,7 +3,8 @@
  * (progs/helpers.ts): bpf_skb_store_bytes (4.1), bpf_l3_csum_replace and
  * bpf_l4_csum_replace (4.1), bpf_redirect (4.4), bpf_skb_load_bytes (4.5),
  * bpf_csum_diff (4.6), bpf_xdp_adjust_head (4.10), bpf_redirect_map
- * (4.14), bpf_xdp_adjust_meta (4.15), bpf_xdp_adjust_tail (4.18).
+ * (4.14), bpf_xdp_adjust_meta (4.15), bpf_xdp_adjust_tail (4.18),
+ * bpf_skb_change_tail (4.9), bpf_skb_change_head (4.10).
  *
  * They act on the run's packet frame (progs/frame.ts, RunInput.frame),
  * never on the context's bytes, and only when r1 is that frame's context
@@ -20,13 +21,15 @@
  *   stays zero, a result of zero becomes 0xffff), BPF_F_MARK_ENFORCE,
  *   BPF_F_PSEUDO_HDR (which changes only the skb's csum, not visible here) and
  *   BPF_F_IPV6;
- * - csum_diff: sizes multiples of 4, together at most 512 bytes; the 32-bit
- *   ones'-complement sum of ~from and to, seeded;
+ * - csum_diff: sizes multiples of 4, together at most 512 bytes; the
+ *   ones'-complement sum of ~from and to, seeded, folded to 16 bits (not
+ *   complemented), as 6.18 returns it;
  * - xdp_adjust_head/meta/tail: the bounds of the kernel (head: data stays
  *   between the buffer's head plus sizeof(struct xdp_frame) plus the
  *   metadata, and data_end - 14; meta: a multiple of 4, at most 252 bytes;
  *   tail: data_end up to the buffer's end less its tailroom, at least 14
- *   bytes of data; grown bytes are zeroed);
+ *   bytes of data; grown bytes are zeroed; a multi-buffer frame's tail is
+ *   its last fragment, see adjustFragsTail);
  * - redirect / redirect_map: the verdict (XDP_REDIRECT / TC_ACT_REDIRECT,
  *   or XDP_ABORTED / TC_ACT_SHOT for bad flags, redirect_map's fallback
  *   action in the low 2 bits of flags when the key is absent) and, for the
@@ -41,8 +44,9 @@ import { ARG, ARG_FLAG, RET, argU32, argU64, setR0 } from '../runtime/helpers.js
 import { BPF_FUNC } from '../isa/uapi.js';
 import type { HelperDef } from './helper-def.js';
 import { PacketFrame } from './frame.js';
+import { SKB_MAX_GROW } from './sk-buff.js';
 import { mapArg, pointer } from './map-helpers.js';
-import { XDP_ACTION, XDP_FRAME_HEAD, XDP_TAILROOM } from './xdp.js';
+import { XDP_ACTION, XDP_FRAME_HEAD, XDP_FRAME_SIZE as XDP_PAGE, XDP_TAILROOM } from './xdp.js';
 
 const ETH_HLEN = 14;
 const EINVAL = -22;
@@ -197,7 +201,10 @@ export const CSUM_DIFF: HelperDef = {
       const to = pointer(regs, 3, toSize, false, env);
       for (let k = 0; k < toSize; k += 4) sum = add32(sum, v.getUint32(to + k, true));
     }
-    setR0(regs, sum);
+    // 6.18 folds the sum to 16 bits, not complemented, on every architecture (measured: ~0x0100000a alone gives 0xfef5)
+    let s16 = (sum & 0xffff) + (sum >>> 16);
+    s16 = (s16 & 0xffff) + (s16 >>> 16);
+    setR0(regs, s16);
   },
 };
 
@@ -251,10 +258,92 @@ export const XDP_ADJUST_TAIL: HelperDef = {
   call(regs, env) {
     const f = frameOf(regs, env, 'xdp', 'bpf_xdp_adjust_tail');
     const delta = intArg(regs, 2);
+    if (f.frags.length > 0) return setR0(regs, adjustFragsTail(f, delta));
     const end = f.end + delta;
     if (end > f.bufEnd - XDP_TAILROOM || end < f.data + ETH_HLEN) return setR0(regs, EINVAL);
     if (delta > 0) env.u8.fill(0, f.end, end);
     f.end = end;
+    f.sync();
+    setR0(regs, 0);
+  },
+};
+
+/**
+ * bpf_xdp_adjust_tail on a multi-buffer frame: growing adds zeros to the
+ * last fragment, within its page; shrinking takes bytes off the end,
+ * fragments first (a fragment emptied is dropped), then from the buffer;
+ * at least 14 bytes stay in all.
+ */
+function adjustFragsTail(f: PacketFrame, delta: number): number {
+  const last = f.frags[f.frags.length - 1]!;
+  if (delta > 0) {
+    if (last.length + delta > XDP_PAGE) return EINVAL;
+    const grown = new Uint8Array(last.length + delta);
+    grown.set(last);
+    f.frags[f.frags.length - 1] = grown;
+    return 0;
+  }
+  let offset = -delta;
+  if (offset > f.end - f.data + f.fragsLength() - ETH_HLEN) return EINVAL;
+  while (offset > 0 && f.frags.length > 0) {
+    const tail = f.frags[f.frags.length - 1]!;
+    if (tail.length <= offset) {
+      f.frags.pop();
+      offset -= tail.length;
+    } else {
+      f.frags[f.frags.length - 1] = tail.slice(0, tail.length - offset);
+      offset = 0;
+    }
+  }
+  f.end -= offset;
+  f.sync();
+  return 0;
+}
+
+/**
+ * bpf_skb_change_tail (4.9) and bpf_skb_change_head (4.10), tc only: the
+ * skb's new length at most SKB_MAX_GROW (16064 bytes in a 6.18 test run),
+ * change_tail's at least the 14-byte Ethernet header, no flags (-EINVAL
+ * otherwise); the bytes added are zero. change_head adds room before the
+ * Ethernet header (the frame then starts with it).
+ *
+ * Known difference: LD_ABS / LD_IND read the packet as it was when the
+ * run began (the engines take its bounds then); direct access and the
+ * helpers see the change.
+ */
+export const SKB_CHANGE_TAIL: HelperDef = {
+  id: BPF_FUNC.skb_change_tail,
+  name: 'bpf_skb_change_tail',
+  proto: { ret: RET.INTEGER, args: [ARG.PTR_TO_CTX, ARG.ANYTHING, ARG.ANYTHING] },
+  progTypes: ['sched_cls'],
+  since: '4.9',
+  call(regs, env) {
+    const f = frameOf(regs, env, 'skb', 'bpf_skb_change_tail');
+    const len = argU32(regs, 2);
+    if (argU64(regs, 3) !== 0n || len > SKB_MAX_GROW || len < ETH_HLEN) return setR0(regs, EINVAL);
+    const end = f.data + len;
+    if (end > f.end) env.u8.fill(0, f.end, end);
+    f.end = end;
+    f.sync();
+    setR0(regs, 0);
+  },
+};
+
+export const SKB_CHANGE_HEAD: HelperDef = {
+  id: BPF_FUNC.skb_change_head,
+  name: 'bpf_skb_change_head',
+  proto: { ret: RET.INTEGER, args: [ARG.PTR_TO_CTX, ARG.ANYTHING, ARG.ANYTHING] },
+  progTypes: ['sched_cls'],
+  since: '4.10',
+  call(regs, env) {
+    const f = frameOf(regs, env, 'skb', 'bpf_skb_change_head');
+    const room = argU32(regs, 2);
+    if (argU64(regs, 3) !== 0n || room > SKB_MAX_GROW - (f.end - f.data)) return setR0(regs, EINVAL);
+    const data = f.data - room;
+    env.u8.fill(0, data, f.data);
+    // no metadata in a test run's skb: data_meta stays equal to data
+    f.meta = data;
+    f.data = data;
     f.sync();
     setR0(regs, 0);
   },

@@ -15,7 +15,10 @@
  * host), ifindex 1 (lo), a VLAN tag stays in the data (vlan_present 0).
  * tc programs see the frame from the Ethernet header (len is the frame's
  * length); a socket filter's data starts after the 14-byte Ethernet
- * header (len is 14 less). Fields the test run leaves zero stay zero
+ * header (len is 14 less), though the frame after the run (data_out) has 14
+ * zero bytes in front of the data, as the kernel's (it zeroes the link
+ * header it pushes back). An IPv4 or
+ * IPv6 frame shorter than its network header is EINVAL, as in the kernel. Fields the test run leaves zero stay zero
  * (mark, priority, hash, cb, tstamp...); sk is NULL.
  */
 
@@ -36,6 +39,12 @@ export const SK_BUFF = {
 export const SK_BUFF_SIZE = 192;
 const CB_END = SK_BUFF.cb + 20;
 const ETH_HLEN = 14;
+/** the largest frame a test run takes: a page less NET_SKB_PAD (64) and the skb_shared_info (320) (measured on 6.18) */
+export const SKB_MAX_FRAME = 4096 - 64 - 320;
+/** SKB_MAX_ALLOC: the most bpf_skb_change_tail/head may grow a test run's skb to (measured on 6.18: 16064) */
+export const SKB_MAX_GROW = 4 * 4096 - 320;
+/** the network headers a test run's skb must hold whole, by ethertype */
+const L3_HEADER: Record<number, { name: string; size: number }> = { 0x0800: { name: 'IPv4', size: 20 }, 0x86dd: { name: 'IPv6', size: 40 } };
 
 /** size is 1, 2 or 4 (bpf_ctx_narrow_access_ok with the default 4) */
 const narrow = (size: number): boolean => size === 1 || size === 2 || size === 4;
@@ -103,8 +112,17 @@ function pktType(frame: Uint8Array): number {
  */
 export function prepareSkb(mem: AddressSpace, frame: Uint8Array, l2: boolean, ctxWritable: boolean): PreparedRun {
   if (frame.length < ETH_HLEN) throw new BpfError('EINVAL', `a test run's frame has at least ${ETH_HLEN} bytes (an Ethernet header), got ${frame.length}`);
-  const ctx = mem.alloc(SK_BUFF_SIZE + frame.length);
-  const pkt = ctx + SK_BUFF_SIZE;
+  if (frame.length > SKB_MAX_FRAME) throw new BpfError('EINVAL', `a test run's skb frame is at most ${SKB_MAX_FRAME} bytes, got ${frame.length}`);
+  // The kernel's test run refuses an IPv4 or IPv6 frame too short for its
+  // network header (measured on 6.18: 14 + 20 and 14 + 40 bytes at least).
+  const l3 = L3_HEADER[(frame[12]! << 8) | frame[13]!];
+  if (l3 !== undefined && frame.length < ETH_HLEN + l3.size) {
+    throw new BpfError('EINVAL', `a test run's ${l3.name} frame has at least ${ETH_HLEN + l3.size} bytes (Ethernet and ${l3.name} headers), got ${frame.length}`);
+  }
+  // tc programs may grow the frame (bpf_skb_change_head/tail) up to SKB_MAX_GROW bytes: room on both sides
+  const room = l2 ? SKB_MAX_GROW - frame.length : 0;
+  const ctx = mem.alloc(SK_BUFF_SIZE + room + frame.length + room);
+  const pkt = ctx + SK_BUFF_SIZE + room;
   mem.u8.fill(0, ctx, pkt);
   mem.write(pkt, frame);
   const v = mem.view;
@@ -112,7 +130,7 @@ export function prepareSkb(mem: AddressSpace, frame: Uint8Array, l2: boolean, ct
   v.setUint32(ctx + SK_BUFF.protocol, frame[12]! | (frame[13]! << 8), true);
   v.setUint32(ctx + SK_BUFF.ifindex, 1, true);
   const start = l2 ? pkt : pkt + ETH_HLEN;
-  const f = new PacketFrame(mem, 'skb', ctx, { start: pkt, end: pkt + frame.length, data: start, len: pkt + frame.length - start },
+  const f = new PacketFrame(mem, 'skb', ctx, { start: pkt - room, end: pkt + frame.length + room, data: start, len: pkt + frame.length - start },
     l2 ? { data: SK_BUFF.data, end: SK_BUFF.data_end, meta: SK_BUFF.data_meta, len: SK_BUFF.len } : { data: -1, end: -1, meta: -1, len: SK_BUFF.len }, l2);
   const input: RunInput = {
     r1: ctx,
@@ -120,5 +138,13 @@ export function prepareSkb(mem: AddressSpace, frame: Uint8Array, l2: boolean, ct
     packet: { addr: start, len: f.end - start, netOff: l2 ? ETH_HLEN : 0 },
     regions: [{ start: ctx, end: ctx + SK_BUFF_SIZE, writable: ctxWritable, name: 'context' }, f.region],
   };
-  return { input, snapshot: () => f.bytes(), release: () => mem.release(ctx) };
+  // The kernel pushes room for the link header back before copying
+  // data_out, zeroed: a socket filter's frame after the run has 14 zero
+  // bytes where its Ethernet header was.
+  const snapshot = l2 ? (): Uint8Array => f.bytes() : (): Uint8Array => {
+    const out = new Uint8Array(f.end - pkt);
+    out.set(mem.read(start, f.end - start), ETH_HLEN);
+    return out;
+  };
+  return { input, snapshot, release: () => mem.release(ctx) };
 }

@@ -7,8 +7,13 @@
  * A run over a frame is what the kernel's BPF_PROG_TEST_RUN does with one
  * (bpf_prog_test_run_xdp): a page-sized buffer, the frame at the headroom
  * of XDP_PACKET_HEADROOM (256) bytes, the skb_shared_info's tailroom (320
- * bytes on x86-64) kept free at the end, so a frame holds at most 3520
- * bytes (more is EINVAL: the kernel then needs multi-buffer programs).
+ * bytes on x86-64) kept free at the end, so the buffer holds 3520 bytes of
+ * the frame. A longer frame (up to 3520 + 17 fragments of a page: 73152
+ * bytes, more is EINVAL) is a multi-buffer frame: the program sees its
+ * first 3520 bytes, the rest lies in page-sized fragments it cannot reach
+ * (bpf_xdp_adjust_tail acts on them), and the frame after the run is all
+ * of it. (Measured on 6.18 through BPF_PROG_TEST_RUN; the kernel runs such
+ * frames for programs loaded without BPF_F_XDP_HAS_FRAGS too.)
  * data_meta starts equal to data (no metadata), ingress_ifindex is the
  * loopback device's (1), rx_queue_index 0. The program sees the Ethernet
  * frame from byte 0. After the run the frame is data..data_end, which
@@ -41,8 +46,12 @@ export const XDP_HEADROOM = 256;
 export const XDP_FRAME_SIZE = 4096;
 /** SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) on x86-64: the tailroom a frame cannot grow into */
 export const XDP_TAILROOM = 320;
-/** the largest frame a test run takes (and bpf_xdp_adjust_tail can grow to) */
+/** the most of a frame the buffer holds (and bpf_xdp_adjust_tail can grow a one-buffer frame to) */
 export const XDP_MAX_DATA = XDP_FRAME_SIZE - XDP_HEADROOM - XDP_TAILROOM;
+/** MAX_SKB_FRAGS: the fragments of a multi-buffer frame, a page each */
+export const XDP_MAX_FRAGS = 17;
+/** the largest frame a test run takes */
+export const XDP_MAX_FRAME = XDP_MAX_DATA + XDP_MAX_FRAGS * XDP_FRAME_SIZE;
 /** sizeof(struct xdp_frame): the head of the buffer that adjust_head and adjust_meta must leave free */
 export const XDP_FRAME_HEAD = 40;
 /** the loopback device's ifindex, the test run's ingress device */
@@ -65,16 +74,18 @@ export function xdpCtxAccess(off: number, size: number, write: boolean): CtxAcce
 
 /** A run over one frame: the context, then the page holding the frame. */
 export function prepareXdp(mem: AddressSpace, frame: Uint8Array): PreparedRun {
-  if (frame.length > XDP_MAX_DATA) throw new BpfError('EINVAL', `an XDP frame is at most ${XDP_MAX_DATA} bytes, got ${frame.length}`);
+  if (frame.length > XDP_MAX_FRAME) throw new BpfError('EINVAL', `an XDP frame is at most ${XDP_MAX_FRAME} bytes (${XDP_MAX_DATA} and ${XDP_MAX_FRAGS} fragments of ${XDP_FRAME_SIZE}), got ${frame.length}`);
+  const linear = frame.subarray(0, XDP_MAX_DATA);
   const ctx = mem.alloc(XDP_MD_SIZE + XDP_FRAME_SIZE);
   const buf = ctx + XDP_MD_SIZE;
   mem.u8.fill(0, ctx, buf + XDP_FRAME_SIZE);
-  mem.write(buf + XDP_HEADROOM, frame);
+  mem.write(buf + XDP_HEADROOM, linear);
   const view = mem.view;
   view.setUint32(ctx + XDP_MD.ingress_ifindex, LOOPBACK_IFINDEX, true);
   const f = new PacketFrame(mem, 'xdp', ctx,
-    { start: buf, end: buf + XDP_FRAME_SIZE, data: buf + XDP_HEADROOM, len: frame.length },
+    { start: buf, end: buf + XDP_FRAME_SIZE, data: buf + XDP_HEADROOM, len: linear.length },
     { data: XDP_MD.data, end: XDP_MD.data_end, meta: XDP_MD.data_meta, len: -1 }, true);
+  for (let at = XDP_MAX_DATA; at < frame.length; at += XDP_FRAME_SIZE) f.frags.push(frame.slice(at, at + XDP_FRAME_SIZE));
   const input: RunInput = {
     r1: ctx,
     frame: f,

@@ -4,11 +4,13 @@
  * Build: cc -O2 -o prog-run test/c/prog-run.c -lbpf
  * Usage: prog-run OBJ, then lines on stdin:
  *   R <program name> <hex frame>   run once: "R <retval> <hex data_out>" or "E <errno>"
+ *   P <map> <index> <program>      put the program in a prog array: "P 0" or "E <errno>"
  *   D                              every map: "M <name> <type>", then
  *                                  "K <hex key> <hex value>" per element (per-CPU
  *                                  maps: the values of every possible CPU, each
  *                                  rounded up to 8 bytes, concatenated) or
- *                                  "V <hex record>" per ring buffer record
+ *                                  "V <hex record>" per ring buffer record and
+ *                                  per queue or stack value (popped, in order)
  * It prints "C <possible cpus>" first. The process runs on CPU 0, so per-CPU
  * values land in CPU 0's slot.
  */
@@ -55,7 +57,13 @@ static void dump(struct bpf_object *obj, int ncpus) {
       if (rb) { ring_buffer__consume(rb); ring_buffer__free(rb); }
       continue;
     }
-    if (t == BPF_MAP_TYPE_PROG_ARRAY || t == BPF_MAP_TYPE_QUEUE || t == BPF_MAP_TYPE_STACK) continue;
+    if (t == BPF_MAP_TYPE_QUEUE || t == BPF_MAP_TYPE_STACK) {
+      unsigned char v[1024];
+      unsigned vs = bpf_map__value_size(m);
+      while (vs <= sizeof v && bpf_map_lookup_and_delete_elem(fd, NULL, v) == 0) { printf("V "); hexout(v, vs); printf("\n"); }
+      continue;
+    }
+    if (t == BPF_MAP_TYPE_PROG_ARRAY) continue;
     unsigned ks = bpf_map__key_size(m), vs = bpf_map__value_size(m);
     int percpu = t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
     size_t vlen = percpu ? (size_t)((vs + 7) / 8 * 8) * ncpus : vs;
@@ -81,16 +89,30 @@ int main(int argc, char **argv) {
   CPU_ZERO(&set);
   CPU_SET(0, &set);
   sched_setaffinity(0, sizeof set, &set);
-  libbpf_set_print(NULL);
+  /* libbpf's messages (the verifier's log of a refused program) only when asked */
+  if (!getenv("PROG_RUN_LOG")) libbpf_set_print(NULL);
   struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
   if (!obj) { printf("E %d open\n", errno); return 1; }
   if (bpf_object__load(obj)) { printf("E %d load\n", errno); return 1; }
   int ncpus = libbpf_num_possible_cpus();
   printf("C %d\n", ncpus);
-  static char line[1 << 16];
-  static unsigned char in[1 << 15], out[1 << 15];
+  static char line[1 << 19];
+  static unsigned char in[1 << 18], out[1 << 18];
   while (fgets(line, sizeof line, stdin)) {
     if (line[0] == 'D') { dump(obj, ncpus); printf("Z\n"); fflush(stdout); continue; }
+    if (line[0] == 'P') {
+      char map[256], prog[256];
+      unsigned idx;
+      if (sscanf(line + 2, "%255s %u %255s", map, &idx, prog) != 3) { printf("E 22\n"); fflush(stdout); continue; }
+      struct bpf_map *m = bpf_object__find_map_by_name(obj, map);
+      struct bpf_program *p = bpf_object__find_program_by_name(obj, prog);
+      if (!m || !p) { printf("E 2\n"); fflush(stdout); continue; }
+      int pfd = bpf_program__fd(p);
+      if (bpf_map_update_elem(bpf_map__fd(m), &idx, &pfd, BPF_ANY)) printf("E %d\n", errno);
+      else printf("P 0\n");
+      fflush(stdout);
+      continue;
+    }
     if (line[0] != 'R') continue;
     char name[256];
     int at = 0;
