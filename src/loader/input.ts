@@ -180,7 +180,8 @@ function objectProgram(bytes: Uint8Array, section?: string): ProgramInput {
   if (progs.length === 0) throw new BpfError('EINVAL', 'the object has no program sections');
   let prog = progs[0]!;
   if (section !== undefined) {
-    const found = progs.filter((p) => p.name === section || p.section === section);
+    // a function name, a section name, or both as the listings print them (`section/name`)
+    const found = progs.filter((p) => p.name === section || p.section === section || `${p.section}/${p.name}` === section);
     if (found.length !== 1) {
       throw new BpfError('EINVAL', `${found.length === 0 ? 'no' : 'more than one'} program with section or name '${section}' (programs: ${progs.map((p) => `${p.section}/${p.name}`).join(', ')})`);
     }
