@@ -6,7 +6,7 @@
  * test/fuzz/modern-diff.ts). Reads lines from stdin:
  *   M <type> <key size> <value size> <max entries> [<flags>]
  *                          create a map (prints "M <fd>" or "E <errno>"); a later
- *                          program's ld_imm64 with src_reg 1 and imm N refers to
+ *                          program's ld_imm64 with src_reg 1 (or 2, a value) and imm N refers to
  *                          the Nth map
  *   V <prog type> <log level> <repeat> <hex of the program's 8-byte slots>
  *                          load it `repeat` times (closing each); prints
@@ -78,7 +78,8 @@ int main(void) {
       if (sscanf(line + 2, "%u %u %u %n", &type, &level, &repeat, &used) != 3 || repeat == 0) { printf("E 22 -1 -1 -1\nN 0\n"); fflush(stdout); continue; }
       int n = hex(line + 2 + used, buf, sizeof buf);
       for (int i = 0; i + 8 <= n; i += 8) {
-        if (buf[i] == 0x18 && (buf[i + 1] >> 4) == 1) {
+        /* src 1 (BPF_PSEUDO_MAP_FD) and 2 (BPF_PSEUDO_MAP_VALUE): imm is a map index */
+        if (buf[i] == 0x18 && ((buf[i + 1] >> 4) == 1 || (buf[i + 1] >> 4) == 2)) {
           int32_t idx;
           memcpy(&idx, buf + i + 4, 4);
           if (idx >= 0 && idx < nmaps) memcpy(buf + i + 4, &maps[idx], 4);
