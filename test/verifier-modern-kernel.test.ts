@@ -53,7 +53,8 @@ test('the kernel accepts every program of the soundness corpus (KERNEL_ACCEPTED)
 
 test('200 generated programs: the agreement table and every disagreement (printed, not asserted)', { skip }, (t) => {
   const k = kv as KernelVerifier;
-  const rows = compare(k, TARGET_MODERN, generated(0x9e11, 200, TARGET_MODERN));
+  // the kernel's E2BIG programs (loops it could not bound, 1M instructions walked) are not given to tsbpf: as slow there
+  const rows = compare(k, TARGET_MODERN, generated(0x9e11, 200, TARGET_MODERN), { skipTooLarge: true });
   assert.equal(rows.length, 200);
   // the comparison itself: each row's class follows from its two verdicts
   for (const r of rows) assert.equal(r.agreement, agreement(r.kernel, r.tsbpf));
@@ -62,7 +63,7 @@ test('200 generated programs: the agreement table and every disagreement (printe
   assert.ok(kAcc >= 50 && kAcc <= 150, `the kernel accepts ${kAcc} of 200`);
   for (const line of table(rows).trimEnd().split('\n')) t.diagnostic(line);
   rows.forEach((r, i) => {
-    if (r.agreement === 'both accept' || r.agreement === 'both refuse') return;
+    if (r.agreement === 'both accept' || r.agreement === 'both refuse' || r.agreement === 'not compared') return;
     const last = (log: string[]): string => log.filter((l) => !l.startsWith('processed ') && !l.startsWith('verification time')).at(-1) ?? '';
     t.diagnostic(`program ${i}, ${r.agreement}: kernel ${r.kernel.errno} '${last(r.kernel.log)}' | tsbpf ${r.tsbpf.errno} '${last(r.tsbpf.log)}'`);
   });
