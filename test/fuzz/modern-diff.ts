@@ -92,8 +92,8 @@ export function agreement(kernel: Verdict, tsbpf: Verdict): Agreement {
 export interface CompareOptions {
   /**
    * leave out of tsbpf's judgement the programs the kernel refuses as too
-   * large (E2BIG: it processed 1,000,000 instructions, a loop it could not
-   * bound): tsbpf's walk of them takes as long, and a test's time budget
+   * large (`BPF program is too large`: it processed 1,000,000 instructions,
+   * a loop it could not bound; E2BIG, or ENOSPC when the level-1 log filled): tsbpf's walk of them takes as long, and a test's time budget
    * does not hold it; their rows say 'not compared'
    */
   skipTooLarge?: boolean;
@@ -108,7 +108,8 @@ export function compare(kv: KernelVerifier, target: FuzzTarget, programs: readon
   return programs.map((insns, i) => {
     const k = kernel[i]!;
     const kv2: Verdict = { ok: k.ok, errno: k.errno, log: tail(k.log) };
-    if (options.skipTooLarge && k.errno === E2BIG) return { insns, kernel: kv2, tsbpf: { ok: false, errno: 0, log: ['not judged'] }, agreement: 'not compared' };
+    // E2BIG, or ENOSPC when the log of those 1M instructions filled the buffer first
+    if (options.skipTooLarge && (k.errno === E2BIG || k.log.some((l) => l.startsWith('BPF program is too large')))) return { insns, kernel: kv2, tsbpf: { ok: false, errno: 0, log: ['not judged'] }, agreement: 'not compared' };
     const t = ts.verdict(insns);
     return { insns, kernel: kv2, tsbpf: t, agreement: agreement(kv2, t) };
   });
