@@ -34,8 +34,9 @@
  * stay intact, the maps stay walkable, and a verified probe program with
  * maps of its own still gives its result on every engine.
  *
- * `node dist/test/fuzz/soundness.js [--seconds N] [--seed S]` runs it for a
- * while and prints the first problems; test/soundness.test.ts runs a fixed
+ * `node dist/test/fuzz/soundness.js [--seconds N] [--seed S] [--profile 3.19|modern] [--packets] [--last FILE]`
+ * runs it for a while and prints the first problems (--profile modern: the
+ * generator and target of modern.ts); test/soundness.test.ts runs a fixed
  * corpus and the reproducers of issue 13's findings (FINDINGS).
  */
 
@@ -631,11 +632,12 @@ export function accepted(insns: readonly Instruction[], target: FuzzTarget = TAR
  * Generate `count` programs from `seed`; verify; run the accepted ones on
  * every engine, and a share of all (every hostile one) unverified.
  */
-export function fuzz(seed: number, count: number, stopAtMs = Infinity, target: FuzzTarget = TARGET_319): FuzzResult {
+export function fuzz(seed: number, count: number, stopAtMs = Infinity, target: FuzzTarget = TARGET_319, onProgram?: (n: number, insns: Instruction[]) => void): FuzzResult {
   const rnd = prng(seed);
   const result: FuzzResult = { generated: 0, accepted: 0, addressDependent: 0, unverified: 0, unverifiedRuns: 0, hardenedRuns: 0, problems: [] };
   for (let n = 0; n < count && Date.now() < stopAtMs; n++) {
     const insns = target.generate(rnd);
+    onProgram?.(n, insns);
     result.generated++;
     // decided before verifying, so the choice does not depend on the verdict
     const runUnverified = rnd() < 0.15 || insns.some((i) => hostileInsn(i, target));
@@ -973,7 +975,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (profile !== '3.19' && profile !== 'modern') throw new Error(`--profile 3.19|modern, got ${profile}`);
   // modern.ts imports this file: loaded here, once this module has finished evaluating
   const target = profile === 'modern' ? (await import('./modern.js')).modernTarget({ packets: process.argv.includes('--packets') }) : TARGET_319;
-  const r = fuzz(seed, Infinity, Date.now() + seconds * 1000, target);
+  // --last FILE: each program's number and slots (hex) written there before it is tried, so a run
+  // stopped from outside (a verifier that never returns) leaves the culprit behind
+  const last = process.argv.indexOf('--last');
+  const lastFile = last > 0 ? process.argv[last + 1] : undefined;
+  const { writeFileSync } = await import('node:fs');
+  const r = fuzz(seed, Infinity, Date.now() + seconds * 1000, target, lastFile === undefined ? undefined : (n, insns) => {
+    writeFileSync(lastFile, `${n} ${Buffer.from(encode(insns)).toString('hex')}\n`);
+  });
   process.stdout.write(
     `${target.name} profile, seed ${seed}: ${r.generated} programs, ${r.accepted} accepted (${r.addressDependent} address-dependent), ` +
       `${r.unverified} run unverified (${r.unverifiedRuns} runs checked, ${r.hardenedRuns} on the hardened JIT), ${r.problems.length} problems\n`,
