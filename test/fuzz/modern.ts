@@ -381,10 +381,11 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
   };
 
   /**
-   * A counted loop with a break; some over a value, some one index too far,
-   * some endless: a step of 0 (the same state at the head: `infinite loop
-   * detected`), and with `slowLoops` an `==` exit the counter steps over,
-   * which only the 1,000,000-instruction limit ends.
+   * A counted loop with a break; some over a value, some one index too far;
+   * with `slowLoops` also endless ones (a step of 0 or -1, an `==` exit the
+   * counter steps over), which the kernel refuses as `infinite loop
+   * detected` when the state at the head repeats, else only at its
+   * 1,000,000-instruction limit.
    */
   const loop = (): Item[] => {
     const end = label();
@@ -395,7 +396,7 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
     const overValue = chance(0.4);
     if (overValue) items.push(...lookup(2, end), BPF_MOV64_REG(2, 0));
     const k = rnd();
-    // an `==` exit is reached from a start at or below it with a step of 1 (or 0, refused quickly)
+    // an `==` exit is reached from a start at or below it with a step of 1
     const exact = k >= 0.8 && !options.slowLoops;
     items.push(BPF_MOV64_IMM(1, chance(0.9) || exact ? 0 : int(0, 3)), { label: head });
     const wide = chance(0.75);
@@ -407,7 +408,8 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
     if (overValue) items.push(BPF_MOV64_REG(3, 1), BPF_ALU64_IMM(BPF_LSH, 3, 3), BPF_MOV64_REG(4, 2), BPF_ALU64_REG(BPF_ADD, 4, 3), access(4, BPF_DW, 0));
     else items.push(BPF_ALU64_REG(pick([BPF_ADD, BPF_XOR]), 7, 1));
     if (chance(0.5)) items.push(jump(out, (off) => BPF_JMP_IMM(pick([BPF_JEQ, BPF_JGT]), 7, int(0, 40), off))); // break
-    items.push(BPF_ALU64_IMM(BPF_ADD, 1, chance(0.85) ? 1 : pick(exact ? [0, 1] : [0, 2, -1])), goto(head), { label: out }, { label: end });
+    // steps that end every loop (2 overshoots an `==` exit: only with slowLoops, as 0 and -1)
+    items.push(BPF_ALU64_IMM(BPF_ADD, 1, chance(0.85) ? 1 : pick(options.slowLoops ? [0, 2, -1] : exact ? [1] : [2, 3])), goto(head), { label: out }, { label: end });
     return items;
   };
 
