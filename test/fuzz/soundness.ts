@@ -762,17 +762,19 @@ export function examine(insns: readonly Instruction[], options: ExamineOptions =
   // The modern kernel lets a privileged program read stack it never wrote
   // (a callee reading its caller's slot): what it reads is whatever the
   // last run left there, which a batch does not clear between runs. Found
-  // by running with the frames filled with another byte first; such
+  // by running the fast interpreter (the checked one zeroes its frame) with
+  // the frames filled with another byte first, and with them zeroed; such
   // results are left out like address-dependent ones (the stacks compare
   // regardless: their untouched bytes show the fill).
-  const filled = trace(insns, 'checked', { stackFill: 0x5a }, target);
+  const zeroed = trace(insns, 'interpreter', {}, target);
+  const filled = trace(insns, 'interpreter', { stackFill: 0x5a }, target);
   const fields = (['verdicts', 'stacks', 'maps'] as const).filter((f) =>
-    moves.every((moved) => moved[f].join('|') === checked[f].join('|')) && (f === 'stacks' || filled[f].join('|') === checked[f].join('|')));
+    moves.every((moved) => moved[f].join('|') === checked[f].join('|')) && (f === 'stacks' || filled[f].join('|') === zeroed[f].join('|')));
   if (fields.length < 3) addressDependent = true;
   // faults compare by errno: each engine words its messages its own way
   const same = (x: string[], y: string[]): boolean => x.map((v) => v.split(':')[0]).join('|') === y.map((v) => v.split(':')[0]).join('|');
   for (const engine of ['interpreter', 'jit', 'jit-hardened'] as const) {
-    const t = refusable(() => trace(insns, engine, {}, target));
+    const t = engine === 'interpreter' ? zeroed : refusable(() => trace(insns, engine, {}, target));
     if (!t) continue;
     for (const field of fields) {
       if (!same(t[field], checked[field])) {
