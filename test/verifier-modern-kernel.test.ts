@@ -18,6 +18,12 @@ import { KernelVerifier } from '../src/bench/kernel-verify.js';
 import { agreement, compare, generated, table, TsbpfModern } from './fuzz/modern-diff.js';
 import { AGREED, KERNEL_ACCEPTED } from './fuzz/modern-corpus.js';
 import { TARGET_MODERN } from './fuzz/modern.js';
+import { accepted } from './fuzz/soundness.js';
+import { BPF_ADD, BPF_JGE } from '../src/isa/opcodes.js';
+import { BPF_ALU64_IMM, BPF_EXIT_INSN, BPF_JMP_A, BPF_JMP_IMM, BPF_MOV64_IMM } from '../src/isa/builders.js';
+
+/** for i < 10: i++: accepted by the modern walker, refused by 3.19 (back-edge) */
+const LOOP = [BPF_MOV64_IMM(1, 0), BPF_JMP_IMM(BPF_JGE, 1, 10, 2), BPF_ALU64_IMM(BPF_ADD, 1, 1), BPF_JMP_A(-3), BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN()];
 
 const kv = KernelVerifier.build();
 const skip = kv instanceof KernelVerifier ? false : kv.why;
@@ -35,10 +41,13 @@ test('the committed corpus: the kernel and the modern profile still give the ver
   const kernel = k.load(TARGET_MODERN.maps, progs.map((p) => ({ progType: 1, logLevel: 1, insns: encode(p) })));
   const ts = new TsbpfModern(TARGET_MODERN);
   const wrong: string[] = [];
+  const last = (log: string[]): string => log.filter((l) => !l.startsWith('processed ') && !l.startsWith('verification time')).at(-1) ?? '';
   AGREED.forEach((a, i) => {
     const t = ts.verdict(progs[i]!);
-    if (kernel[i]!.errno !== a.errno) wrong.push(`#${i}: the kernel says ${kernel[i]!.errno}, the corpus ${a.errno}: ${kernel[i]!.log.at(-2) ?? ''}`);
-    if (t.errno !== a.errno) wrong.push(`#${i}: tsbpf says ${t.errno}, the corpus ${a.errno}: ${t.log.at(-1) ?? ''}`);
+    // (the modern walker's branch, merged, disagrees on 4: #28 and #38 accepted where the host refuses a
+    // misaligned stack write and a misaligned atomic; #29 and #35 EACCES where the host says EINVAL)
+    if (kernel[i]!.errno !== a.errno) wrong.push(`#${i}: the kernel says ${kernel[i]!.errno}, the corpus ${a.errno}: ${last(kernel[i]!.log)}`);
+    if (t.errno !== a.errno) wrong.push(`#${i}: tsbpf says ${t.errno}, the corpus ${a.errno} (the kernel: ${last(kernel[i]!.log)}): ${last(t.log)}`);
   });
   assert.deepEqual(wrong, []);
   // both verdicts in it
@@ -55,6 +64,7 @@ test('200 generated programs: the agreement table and every disagreement (printe
   const k = kv as KernelVerifier;
   // the kernel's E2BIG programs (loops it could not bound, 1M instructions walked) are not given to tsbpf: as slow there
   const rows = compare(k, TARGET_MODERN, generated(0x9e11, 200, TARGET_MODERN), { skipTooLarge: true });
+  t.diagnostic(`the modern profile ${accepted(LOOP, TARGET_MODERN) ? 'has its walker' : 'still runs the 3.19 verifier (a bounded loop is refused)'}`);
   assert.equal(rows.length, 200);
   // the comparison itself: each row's class follows from its two verdicts
   for (const r of rows) {
