@@ -14,7 +14,8 @@
  * at its end) and runs the capture and map benches; beside it, timing.ts
  * (rounds and processes), native.ts (the C baselines), kernel.ts (the host
  * kernel's column, native/kernel-run.c), libpcap.ts and report.ts (rows and
- * text).
+ * text); verifier.ts is the verifier section (tsbpf's verification time
+ * against the host kernel's, native/kernel-verify.c).
  */
 
 import { execFileSync } from 'node:child_process';
@@ -40,6 +41,7 @@ import { measureKernel, measureKernelWorkloads, measureMapKernel } from './kerne
 import { measureLibpcap } from './libpcap.js';
 import type { BenchRow, CaptureRow, MapRow } from './report.js';
 import { formatCapture, formatJson, formatMap, formatWorkloads } from './report.js';
+import { formatVerifier, runVerifierBench, verifierPrograms } from './verifier.js';
 
 /**
  * Each interpreter measurement runs in fresh processes, so one workload's
@@ -151,14 +153,23 @@ export function runBench(): BenchRow[] {
  */
 export function benchCommand(args: string[], write: (text: string) => unknown): number {
   const json = args.includes('--json');
+  // --verifier: the verifier section alone (it needs no engine measurements)
+  if (args.includes('--verifier')) {
+    const programs = verifierPrograms();
+    const v = runVerifierBench(programs);
+    write(json ? formatJson({ verifier: v }) : formatVerifier(v, programs));
+    return 0;
+  }
   const rows = runBench();
   if (json) {
-    write(formatJson({ workloads: rows, capture: runCaptureBench(), map: runMapBench() }));
+    write(formatJson({ workloads: rows, capture: runCaptureBench(), map: runMapBench(), verifier: runVerifierBench() }));
     return 0;
   }
   write(formatWorkloads(rows));
   write(formatCapture(runCaptureBench()));
   write(formatMap(runMapBench()));
+  const programs = verifierPrograms();
+  write(formatVerifier(runVerifierBench(programs), programs));
   return 0;
 }
 
