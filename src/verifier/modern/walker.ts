@@ -36,7 +36,7 @@ import {
   SCALAR_UNKNOWN, scalarAlu, scalarAluFork, scalarBranchTaken, scalarConstHL, scalarEnd, scalarImm, scalarMov,
   scalarMovImm, scalarMovsx, scalarNarrow, scalarSanity, scalarTruncate, scalarFrom, scalarConst,
 } from './scalar.js';
-import { tnumIsConst, tnumStr, tnumAdd, tnumSub } from './tnum.js';
+import { tnumIsConst, tnumStr, tnumAdd, tnumSub, tnumConst, tnumIsAligned } from './tnum.js';
 import type { Frame, Hist, ModernMapInfo, Reg } from './state.js';
 import {
   LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, ptrReg,
@@ -837,9 +837,38 @@ export class ModernWalker {
       load = imm === BPF_CMPXCHG ? 0 : insn.src;
       this.dstOp(load);
     }
-    this.memAccess(idx, insn.dst, insn.off, size, false, -1, false);
-    if (load >= 0) this.memAccess(idx, insn.dst, insn.off, size, false, load, false);
-    this.memAccess(idx, insn.dst, insn.off, size, true, -1, false);
+    // an atomic operation is always checked for alignment, whatever the pointer (strict_alignment_once)
+    this.strictOnce = true;
+    try {
+      this.memAccess(idx, insn.dst, insn.off, size, false, -1, false);
+      if (load >= 0) this.memAccess(idx, insn.dst, insn.off, size, false, load, false);
+      this.memAccess(idx, insn.dst, insn.off, size, true, -1, false);
+    } finally {
+      this.strictOnce = false;
+    }
+  }
+
+  /** Set while an atomic instruction's accesses are checked: alignment is then strict for every pointer type. */
+  private strictOnce = false;
+
+  /**
+   * check_ptr_alignment as the kernel does it on x86 (which has efficient
+   * unaligned access, so only the stack is always strict, and every pointer
+   * for an atomic): the known bits of var_off + off + insn off must be a
+   * multiple of the size. tsbpf's engines handle unaligned accesses, so this
+   * is the kernel's rule kept for agreement, not for safety.
+   */
+  private alignment(regno: number, reg: Reg, insnOff: number, size: number): void {
+    if (size === 1) return;
+    const desc = reg.type === RT.PTR_TO_STACK ? 'stack ' : reg.type === RT.PTR_TO_MAP_VALUE ? 'value '
+      : reg.type === RT.PTR_TO_CTX ? 'context ' : reg.type === RT.PTR_TO_MAP_KEY ? 'map_key ' : reg.type === RT.PTR_TO_MEM ? 'mem ' : undefined;
+    if (desc === undefined) return;
+    if (reg.type !== RT.PTR_TO_STACK && !this.strictOnce) return;
+    const at = tnumAdd(reg.s.varOff, tnumConst(BigInt(reg.off + insnOff)));
+    if (tnumIsAligned(at, size)) return;
+    const varOff = tnumIsConst(reg.s.varOff) ? String(reg.s.value) : tnumStr(reg.s.varOff);
+    this.fail('EACCES', `misaligned ${desc}access off ${varOff}+${reg.off}+${insnOff} size ${size}`);
+    void regno;
   }
 
   /**
@@ -848,6 +877,7 @@ export class ModernWalker {
    */
   private memAccess(idx: number, regno: number, off: number, size: 1 | 2 | 4 | 8, write: boolean, valueReg: number, sx: boolean, stImm?: number): void {
     const reg = this.regs[regno]!;
+    if (!reg.maybeNull) this.alignment(regno, reg, off, size);
     off += reg.off;
     let loaded: Reg | undefined;
     switch (reg.type) {
