@@ -129,6 +129,13 @@ export class RunState {
   tail: unknown;
   /** tail calls taken in this run (the kernel's limit is 33) */
   tailCalls = 0;
+  /**
+   * The instructions the run may still execute in the programs it
+   * tail-calls: set by a checked interpreter's run (its budget less what
+   * it executed), so that tail calls do not restart the budget; Infinity
+   * when no engine counts.
+   */
+  budgetLeft = Infinity;
   /** the engine of a tail call's target (BpfSystem installs it): its engine of the same kind, or its interpreter */
   tailEngine: (target: unknown, current: string) => import('./engine.js').Engine | undefined = () => undefined;
   /** bpf_trace_printk's lines, in order, until taken (takePrintk) */
@@ -177,6 +184,7 @@ export class RunState {
     this.input = input;
     this.tail = undefined;
     this.tailCalls = 0;
+    this.budgetLeft = Infinity;
     this.redirect = undefined;
   }
 }

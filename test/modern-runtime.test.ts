@@ -1,0 +1,96 @@
+/**
+ * The modern runtime's containment fuzzer (test/fuzz/modern-runtime.ts) on
+ * a fixed corpus, and the reproducers of what it found: each a program or
+ * a syscall that broke containment or the instruction budget before its fix.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BpfSystem, testRun } from '../src/api/bpf.js';
+import { assemble } from '../src/isa/index.js';
+import type { Instruction } from '../src/isa/instruction.js';
+import { NULL_PAGE_END } from '../src/memory/address-space.js';
+import { fuzzModern } from './fuzz/modern-runtime.js';
+import { expectErr } from './expect-error.js';
+
+const modern = (): BpfSystem => new BpfSystem({ profile: 'modern' });
+const nullPage = (sys: BpfSystem): number[] => [...sys.runtime.mem.u8.subarray(0, NULL_PAGE_END).keys()].filter((i) => sys.runtime.mem.u8[i] !== 0 && (i < NULL_PAGE_END - 8 || i >= NULL_PAGE_END - 4));
+const pseudoFunc = (dst: number, rel: number): Instruction => ({ code: 0x18, dst, src: 4, off: 0, imm: rel, imm2: 0 } as unknown as Instruction);
+
+test('finding: BPF_MAP_UPDATE_ELEM and LOOKUP_ELEM of a queue (no key) stage the value in memory of their own, not at address 1', () => {
+  const sys = modern();
+  for (const type of [22, 23]) {
+    const fd = sys.bpf('BPF_MAP_CREATE', { map_type: type, key_size: 0, value_size: 8, max_entries: 2 });
+    sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, value: new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]), flags: 0 });
+    assert.deepEqual(nullPage(sys), []);
+    const out = new Uint8Array(8);
+    sys.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: fd, value: out });
+    assert.deepEqual([...out], [1, 2, 3, 4, 5, 6, 7, 8]);
+    sys.bpf('BPF_MAP_LOOKUP_AND_DELETE_ELEM', { map_fd: fd, value: out });
+    assert.deepEqual(nullPage(sys), []);
+    expectErr(() => sys.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: fd, value: out }), 'ENOENT', 'no such key');
+  }
+});
+
+test('finding: bpf_loop called through callx counts its callbacks against the run\'s budget', () => {
+  const sys = modern();
+  sys.unverifiedBudget = 1000;
+  // a helper call first (the budget it saw went stale), 600 instructions of loop, then 150 callbacks of 5 through callx
+  const insns = [
+    ...assemble(`call 7
+      r8 = 300
+      r8 -= 1
+      if r8 != 0x0 goto pc-2
+      r1 = 150`),
+    pseudoFunc(2, 6),
+    ...assemble(`r3 = 0
+      r4 = 0
+      r5 = 181
+      callx r5
+      exit
+      r0 = 0
+      r0 += 1
+      r0 += 1
+      r0 = 0
+      exit`),
+  ];
+  const fd = sys.loadUnverified({ prog_type: 6, insns, license: 'GPL' });
+  expectErr(() => testRun(sys, fd, new Uint8Array(60)), 'E2BIG', 'instruction budget of 1000 exceeded');
+  sys.unverifiedBudget = 2000;
+  const fd2 = sys.loadUnverified({ prog_type: 6, insns, license: 'GPL' });
+  assert.equal(testRun(sys, fd2, new Uint8Array(60)).retval, 150n);
+  // 1 + 1 + 600 + 1 + 2 + 4 + 150 * 5 + 1
+  assert.equal(sys.progOf(fd2).prog.interpreter.executed, 1360);
+});
+
+test('finding: a chain of tail calls runs within one budget, not one per program', () => {
+  const sys = modern();
+  sys.unverifiedBudget = 1000;
+  const pa = sys.bpf('BPF_MAP_CREATE', { map_type: 3, key_size: 4, value_size: 4, max_entries: 1 });
+  const self = `r8 = 300
+    r8 -= 1
+    if r8 != 0x0 goto pc-2
+    r2 = map[fd:${pa}]
+    r3 = 0
+    call 12
+    r0 = 5
+    exit`;
+  const fd = sys.loadUnverified({ prog_type: 6, insns: assemble(self), license: 'GPL' });
+  sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: pa, key: new Uint8Array(4), value: new Uint8Array([fd, 0, 0, 0]) });
+  // 34 runs of 606 instructions: the second one runs out of the budget
+  expectErr(() => testRun(sys, fd, new Uint8Array(60)), 'E2BIG', 'pc 2: instruction budget of 1000 exceeded');
+  // with room for all 34, the chain ends after 33 tail calls and returns 5
+  sys.unverifiedBudget = 34 * 606;
+  const fd2 = sys.loadUnverified({ prog_type: 6, insns: assemble(self), license: 'GPL' });
+  sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: pa, key: new Uint8Array(4), value: new Uint8Array([fd2, 0, 0, 0]) });
+  assert.equal(testRun(sys, fd2, new Uint8Array(60)).retval, 5n);
+});
+
+test('the modern runtime fuzzer: a fixed corpus of 240 programs stays contained', () => {
+  for (const seed of [1, 2, 3]) {
+    const r = fuzzModern(seed, 80);
+    assert.equal(r.generated, 80);
+    assert.deepEqual(r.problems, []);
+    assert.ok(r.runs > 200, `seed ${seed}: ${r.runs} runs`);
+  }
+});
