@@ -66,6 +66,7 @@ import { verify, VerifierLog } from '../../src/verifier/index.js';
 import { Interpreter } from '../../src/vm/interpreter.js';
 import { withMapFds } from '../../src/bench/workloads.js';
 import { prng, randomImm } from '../random-programs.js';
+import { modernMain } from './modern-runtime.js';
 
 /** The maps every fuzzed program may use: map[fd:0] a hash map, map[fd:1] an array. */
 export const FUZZ_MAPS = [
@@ -872,7 +873,12 @@ export const FINDINGS: readonly { name: string; insns: Instruction[]; accepted: 
   },
 ];
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--target')) {
+  // `--target modern-runtime`: the modern runtime's containment fuzzer (modern-runtime.ts), same --seconds and --seed
+  const target = process.argv[process.argv.indexOf('--target') + 1];
+  if (target !== 'modern-runtime') throw new Error(`unknown --target ${target} (modern-runtime)`);
+  process.exitCode = modernMain(process.argv);
+} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const arg = (name: string, def: number): number => {
     const i = process.argv.indexOf(name);
     return i > 0 ? Number(process.argv[i + 1]) : def;
