@@ -55,6 +55,7 @@ import { MAP_HDR_SIZE } from '../../src/maps/map.js';
 import { RingbufMap } from '../../src/maps/ringbuf.js';
 import { QueueStackMap } from '../../src/maps/queue-stack.js';
 import { HELPERS } from '../../src/progs/helpers.js';
+import { ARG } from '../../src/runtime/helpers.js';
 import { PacketFrame } from '../../src/progs/frame.js';
 import { SK_BUFF } from '../../src/progs/sk-buff.js';
 import { XDP_FRAME_HEAD, XDP_MD } from '../../src/progs/xdp.js';
@@ -166,10 +167,10 @@ export function randomModernCase(rnd: () => number): ModernCase {
     const b: Instruction[] = [];
     for (let n = 1 + Math.floor(rnd() * 3); n > 0; n--) {
       const k = rnd();
-      if (k < 0.2) b.push(BPF_LDX_MEM(BPF_DW, 0, 2, pick([0, 8, -8, 16])));
-      else if (k < 0.35) b.push(BPF_ST_MEM(BPF_DW, 3, pick([0, 4, 8, 16, -8]), 7));
-      else if (k < 0.45) b.push(BPF_ST_MEM(BPF_W, 2, pick([0, 4]), 9));
-      else if (k < 0.55) b.push(BPF_ST_MEM(BPF_DW, 10, pick([-8, -512, 8, 504]), 3));
+      if (k < 0.2) b.push(BPF_LDX_MEM(chance(0.7) ? BPF_W : BPF_DW, 0, 2, chance(0.8) ? 0 : pick([8, -8, 16])));
+      else if (k < 0.35) b.push(BPF_ST_MEM(BPF_W, 3, chance(0.8) ? 0 : pick([4, 8, 16, -8]), 7));
+      else if (k < 0.4) b.push(BPF_ST_MEM(BPF_W, 2, pick([0, 4]), 9));
+      else if (k < 0.55) b.push(BPF_ST_MEM(BPF_DW, 10, chance(0.8) ? -8 : pick([-512, 8, 504]), 3));
       else if (k < 0.65) {
         // change the map being walked (for_each: r1 is the map, r2 the key)
         b.push(BPF_MOV64_REG(9, 2), BPF_MOV64_REG(8, 3), BPF_EMIT_CALL(pick([ID.delete, ID.lookup])));
@@ -190,11 +191,47 @@ export function randomModernCase(rnd: () => number): ModernCase {
     return b;
   };
 
+  /**
+   * A call of helper `def` with arguments its prototype asks for (the
+   * context, a map of a fitting type, initialised stack memory and its size,
+   * a callback...), the way a verified program would make it; sometimes one
+   * argument replaced by a hostile one.
+   */
+  const wellFormed = (def: (typeof HELPERS)[number]): Instruction[] => {
+    const out: Instruction[] = [BPF_ST_MEM(BPF_DW, 10, -64, 0x0a000001), BPF_ST_MEM(BPF_DW, 10, -56, 0x25642564), BPF_ST_MEM(BPF_DW, 10, -48, 0)];
+    const spoil = chance(0.25) ? 1 + Math.floor(rnd() * Math.max(def.proto.args.length, 1)) : 0;
+    def.proto.args.forEach((t, i) => {
+      const r = i + 1;
+      if (r === spoil) {
+        out.push(...(chance(0.5) ? pointerInto(r) : scalarInto(r)));
+        return;
+      }
+      switch (t & 0xff) {
+        case ARG.PTR_TO_CTX: out.push(BPF_MOV64_REG(r, 6)); break;
+        case ARG.CONST_MAP_PTR: out.push(mapInto(r, def.name.startsWith('bpf_ringbuf') ? M.ringbuf : def.id === ID.tail ? M.prog_array
+          : def.id === ID.push || def.id === ID.pop || def.id === ID.peek ? pick([M.queue, M.stack]) : undefined)); break;
+        case ARG.PTR_TO_MAP_KEY: case ARG.PTR_TO_MAP_VALUE: case ARG.PTR_TO_STACK: case ARG.PTR_TO_MEM: case ARG.PTR_TO_LONG:
+          out.push(BPF_MOV64_REG(r, 10), BPF_ALU64_IMM(BPF_ADD, r, pick([-64, -56, -48]))); break;
+        case ARG.CONST_SIZE: out.push(BPF_MOV64_IMM(r, pick([4, 8, 16]))); break;
+        case ARG.CONST_SIZE_OR_ZERO: case ARG.CONST_ALLOC_SIZE_OR_ZERO: out.push(BPF_MOV64_IMM(r, pick([0, 4, 8, 16]))); break;
+        case ARG.PTR_TO_FUNC: out.push(funcRef(r, callback(1))); break;
+        case ARG.PTR_TO_SPIN_LOCK: out.push(BPF_MOV64_REG(r, 7)); break;
+        case ARG.PTR_TO_RINGBUF_MEM: out.push(BPF_MOV64_REG(r, 9)); break;
+        default: out.push(BPF_MOV64_IMM(r, pick([0, 0, 1, 2, 14, 64])));
+      }
+    });
+    out.push(BPF_EMIT_CALL(def.id));
+    return out;
+  };
+
   const body: Instruction[] = [BPF_MOV64_REG(6, 1), BPF_MOV64_IMM(7, 0), BPF_MOV64_IMM(9, 0)];
   const blocks = 2 + Math.floor(rnd() * 7);
   for (let n = 0; n < blocks; n++) {
     const k = rnd();
-    if (k < 0.16) {
+    if (k < 0.1) {
+      body.push(...wellFormed(pick(HELPERS)));
+      if (chance(0.3)) body.push(BPF_MOV64_REG(7, 0));
+    } else if (k < 0.16) {
       // any helper, arguments of any kind, maybe through callx
       const id = pick(HELPER_IDS);
       for (let r = 1; r <= 5; r++) {
@@ -219,7 +256,7 @@ export function randomModernCase(rnd: () => number): ModernCase {
       }
       body.push(BPF_EMIT_CALL(op));
       if (op === ID.lookup) {
-        const acc = [access(0, pick([0, 4, 8, 12, 16, -8])), BPF_MOV64_REG(7, 0)];
+        const acc = [access(0, chance(0.85) ? pick([0, 4, 8]) : pick([12, 16, -8])), BPF_MOV64_REG(7, 0)];
         body.push(chance(0.85) ? BPF_JMP_IMM(BPF_JEQ, 0, 0, acc.length) : BPF_JMP_IMM(BPF_JNE, 0, 0, 0), ...acc);
       }
     } else if (k < 0.44 && type === 6) {
@@ -273,11 +310,14 @@ export function randomModernCase(rnd: () => number): ModernCase {
       // spin locks: in an array value, or elsewhere; taken twice, released unheld
       body.push(BPF_ST_MEM(BPF_W, 10, -4, pick([0, 1, 3])), mapInto(1, M.array), BPF_MOV64_REG(2, 10), BPF_ALU64_IMM(BPF_ADD, 2, -4), BPF_EMIT_CALL(ID.lookup));
       const seq: Instruction[] = [];
-      for (let i = 1 + Math.floor(rnd() * 3); i > 0; i--) {
-        if (chance(0.8)) seq.push(BPF_MOV64_REG(1, 0), BPF_ALU64_IMM(BPF_ADD, 1, pick([0, 0, 4, 8, 14, 16])));
+      const hostile = chance(0.3);
+      for (let i = hostile ? 1 + Math.floor(rnd() * 3) : 2; i > 0; i--) {
+        if (!hostile || chance(0.8)) seq.push(BPF_MOV64_REG(1, 0), BPF_ALU64_IMM(BPF_ADD, 1, hostile ? pick([0, 0, 4, 8, 14, 16]) : 0));
         else seq.push(...pointerInto(1));
-        seq.push(BPF_STX_MEM(BPF_DW, 10, 0, -16), BPF_EMIT_CALL(chance(0.55) ? ID.lock : ID.unlock), BPF_LDX_MEM(BPF_DW, 0, 10, -16));
+        seq.push(BPF_STX_MEM(BPF_DW, 10, 0, -16), BPF_EMIT_CALL(hostile ? (chance(0.55) ? ID.lock : ID.unlock) : i === 2 ? ID.lock : ID.unlock), BPF_LDX_MEM(BPF_DW, 0, 10, -16));
       }
+      // a value pointer for the well-formed calls' spin lock argument
+      seq.push(BPF_MOV64_REG(7, 0));
       body.push(BPF_JMP_IMM(BPF_JEQ, 0, 0, seq.length), ...seq);
     }
   }
