@@ -86,6 +86,50 @@ test('finding: a chain of tail calls runs within one budget, not one per program
   assert.equal(testRun(sys, fd2, new Uint8Array(60)).retval, 5n);
 });
 
+test('finding: a program looks up a map of maps and uses the inner map through the map helpers and its value', () => {
+  const sys = modern();
+  const inner = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 8, max_entries: 2 });
+  const other = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 8, max_entries: 2 });
+  for (const type of [12, 13]) {
+    const outer = sys.bpf('BPF_MAP_CREATE', { map_type: type, key_size: 4, value_size: 4, max_entries: 2, inner_map_fd: inner });
+    sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: outer, key: new Uint8Array(4), value: new Uint8Array([inner, 0, 0, 0]) });
+    sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: inner, key: new Uint8Array([1, 0, 0, 0]), value: new Uint8Array([42, 0, 0, 0, 0, 0, 0, 0]) });
+    // inner[1] += 1 through the value pointer, then the value read back
+    const fd = sys.loadUnverified({ prog_type: 6, insns: assemble(`*(u32 *)(r10 -4) = 0
+      r1 = map[fd:${outer}]
+      r2 = r10
+      r2 += -4
+      call 1
+      if r0 == 0x0 goto pc+9
+      r1 = r0
+      *(u32 *)(r10 -4) = 1
+      r2 = r10
+      r2 += -4
+      call 1
+      if r0 == 0x0 goto pc+4
+      r1 = *(u64 *)(r0 +0)
+      r1 += 1
+      *(u64 *)(r0 +0) = r1
+      r0 = r1
+      exit`), license: 'GPL' });
+    assert.equal(testRun(sys, fd, new Uint8Array(60)).retval, 43n);
+    // the inner map's address as a constant: the program's while the outer map holds it, not after
+    const addr = sys.mapOf(inner).impl.addr;
+    const byAddr = sys.loadUnverified({ prog_type: 6, insns: assemble(`*(u32 *)(r10 -4) = 1
+      r1 = map[fd:${outer}]
+      r1 = 0x${addr.toString(16)} ll
+      r2 = r10
+      r2 += -4
+      call 1
+      r0 = *(u64 *)(r0 +0)
+      exit`), license: 'GPL' });
+    assert.equal(testRun(sys, byAddr, new Uint8Array(60)).retval, 43n);
+    sys.bpf('BPF_MAP_DELETE_ELEM', { map_fd: outer, key: new Uint8Array(4) });
+    expectErr(() => testRun(sys, byAddr, new Uint8Array(60)), 'EFAULT', `bpf_map_lookup_elem: r1 = 0x${addr.toString(16)} is not a map of this program`);
+    sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: inner, key: new Uint8Array([1, 0, 0, 0]), value: new Uint8Array([42, 0, 0, 0, 0, 0, 0, 0]) });
+  }
+});
+
 test('the modern runtime fuzzer: a fixed corpus of 240 programs stays contained', () => {
   for (const seed of [1, 2, 3]) {
     const r = fuzzModern(seed, 80);

@@ -106,6 +106,11 @@ export class FdArrayMap implements BpfMapImpl {
     return this.mem.view.getUint32(keyAddr, true);
   }
 
+  /** The inner maps held (array_of_maps; none for a prog array). */
+  innerMaps(): BpfMapImpl[] {
+    return [...this.refs.values()].flatMap((r) => (r.map ? [r.map] : []));
+  }
+
   /** A program's lookup: the inner map's address (maps of maps), else nothing. */
   lookup(keyAddr: number): number {
     const r = this.fdLookup(keyAddr);
@@ -219,6 +224,11 @@ export class HashOfMaps extends HashMapBase {
 
   override lookup(keyAddr: number): number {
     return super.lookup(keyAddr) === 0 ? 0 : this.fdLookup(keyAddr)?.map?.addr ?? 0;
+  }
+
+  /** The inner maps held. */
+  innerMaps(): BpfMapImpl[] {
+    return [...this.refs.values()].flatMap((r) => (r.map ? [r.map] : []));
   }
 
   override update(_keyAddr: number, _valueAddr: number, _flagsLo: number, _flagsHi: number): number {

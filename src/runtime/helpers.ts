@@ -341,7 +341,8 @@ export function programMaps(slots: readonly Slot[], registry: HelperRegistry, gi
       if (m && !list.includes(m)) list.push(m);
     }
   }
-  const at = list.length === 0
+  const outer = list.filter((m) => m.innerMaps !== undefined);
+  const direct = list.length === 0
     ? (): undefined => undefined
     : list.length === 1
       ? (addr: number): BpfMapImpl | undefined => (addr === list[0]!.addr ? list[0] : undefined)
@@ -349,5 +350,13 @@ export function programMaps(slots: readonly Slot[], registry: HelperRegistry, gi
           for (const m of list) if (m.addr === addr) return m;
           return undefined;
         };
+  if (outer.length === 0) return { list, at: direct };
+  // a map of maps' inner maps, as held at the time of the call (a lookup in the outer map gave their address)
+  const at = (addr: number): BpfMapImpl | undefined => {
+    const m = direct(addr);
+    if (m) return m;
+    for (const o of outer) for (const i of o.innerMaps!()) if (i.addr === addr) return i;
+    return undefined;
+  };
   return { list, at };
 }

@@ -259,6 +259,18 @@ export function randomModernCase(rnd: () => number): ModernCase {
         const acc = [access(0, chance(0.85) ? pick([0, 4, 8]) : pick([12, 16, -8])), BPF_MOV64_REG(7, 0)];
         body.push(chance(0.85) ? BPF_JMP_IMM(BPF_JEQ, 0, 0, acc.length) : BPF_JMP_IMM(BPF_JNE, 0, 0, 0), ...acc);
       }
+    } else if (k < 0.38) {
+      // a map of maps: its inner map through the map helpers, and the inner map's value
+      const outer = pick([M.array_of_maps, M.hash_of_maps]);
+      body.push(BPF_ST_MEM(BPF_DW, 10, -16, pick([0, 1, 1, 2, 7])), mapInto(1, outer), BPF_MOV64_REG(2, 10), BPF_ALU64_IMM(BPF_ADD, 2, -16), BPF_EMIT_CALL(ID.lookup));
+      const use: Instruction[] = [BPF_MOV64_REG(1, 0), BPF_ST_MEM(BPF_DW, 10, -16, pick([0, 1, 2])), BPF_ST_MEM(BPF_DW, 10, -8, 77), BPF_MOV64_REG(2, 10), BPF_ALU64_IMM(BPF_ADD, 2, -16)];
+      const op = pick([ID.lookup, ID.lookup, ID.update, ID.delete, ID.forEach]);
+      if (op === ID.update) use.push(BPF_MOV64_REG(3, 10), BPF_ALU64_IMM(BPF_ADD, 3, -8), BPF_MOV64_IMM(4, 0));
+      if (op === ID.forEach) use.push(funcRef(2, callback(1)), BPF_MOV64_IMM(3, 0), BPF_MOV64_IMM(4, 0));
+      use.push(BPF_EMIT_CALL(op));
+      if (op === ID.lookup) use.push(BPF_JMP_IMM(BPF_JEQ, 0, 0, 2), access(0, chance(0.8) ? 0 : pick([4, 8, -8, 64])), BPF_MOV64_REG(7, 0));
+      if (chance(0.2)) use.unshift(BPF_ALU64_IMM(BPF_ADD, 0, pick([8, 16, 64, -64])));
+      body.push(chance(0.9) ? BPF_JMP_IMM(BPF_JEQ, 0, 0, use.length) : BPF_MOV64_IMM(8, 0), ...use);
     } else if (k < 0.44 && type === 6) {
       // adjust the frame by an extreme delta, then access it through fresh and stale pointers
       body.push(BPF_LDX_MEM(BPF_W, 8, 6, XDP_MD.data));
