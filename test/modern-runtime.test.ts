@@ -130,6 +130,40 @@ test('finding: a program looks up a map of maps and uses the inner map through t
   }
 });
 
+test('finding: a socket filter (read-only packet) calling bpf_skb_store_bytes or bpf_l3/l4_csum_replace gets EFAULT, its packet unchanged', () => {
+  const sys = modern();
+  const store = sys.loadUnverified({ prog_type: 1, insns: assemble(`*(u64 *)(r10 -8) = 65
+    r2 = 0
+    r3 = r10
+    r3 += -8
+    r4 = 4
+    r5 = 0
+    call 9
+    r0 = *(u8 *)skb[0]
+    exit`), license: 'GPL' });
+  expectErr(() => testRun(sys, store, new Uint8Array(60)), 'EFAULT', 'bpf_skb_store_bytes: the packet is read-only for this program');
+  for (const [id, name] of [[10, 'bpf_l3_csum_replace'], [11, 'bpf_l4_csum_replace']] as const) {
+    const csum = sys.loadUnverified({ prog_type: 1, insns: assemble(`r2 = 0
+      r3 = 0
+      r4 = 4660
+      r5 = 0
+      call ${id}
+      r0 = *(u16 *)skb[0]
+      exit`), license: 'GPL' });
+    expectErr(() => testRun(sys, csum, new Uint8Array(60)), 'EFAULT', `${name}: the packet is read-only for this program`);
+  }
+  // tc's packet is writable: the same store changes it
+  const tc = sys.loadUnverified({ prog_type: 3, insns: assemble(`*(u64 *)(r10 -8) = 65
+    r2 = 0
+    r3 = r10
+    r3 += -8
+    r4 = 4
+    r5 = 0
+    call 9
+    exit`), license: 'GPL' });
+  assert.deepEqual([...testRun(sys, tc, new Uint8Array(60)).dataOut.subarray(0, 5)], [65, 0, 0, 0, 0]);
+});
+
 test('the modern runtime fuzzer: a fixed corpus of 240 programs stays contained', () => {
   for (const seed of [1, 2, 3]) {
     const r = fuzzModern(seed, 80);

@@ -26,7 +26,8 @@
  * The oracle, for each run in the checked interpreter (and, for programs it
  * compiles, on the hardened JIT, in a system of its own): only BpfError
  * comes out; the null page (but the run generation word) and every map
- * header stay intact; an XDP frame stays inside its buffer with its
+ * header stay intact; a packet the run may only read (a socket filter's)
+ * is unchanged; an XDP frame stays inside its buffer with its
  * context's pointers in step and its metadata within bounds; no run
  * executes more instructions than its budget, counting its callbacks and
  * the programs it tail-called. After the runs: every map is walkable and
@@ -548,6 +549,8 @@ function runOn(c: ModernCase, engineName: 'interpreter' | 'jit-hardened', option
     }
     const maps = prog.maps.map((m) => m.impl);
     tailInsns = 0;
+    // what the run may not write (a socket filter's packet), to compare after it
+    const readOnly = (prepared.input.regions ?? []).filter((r) => !r.writable && r.name === 'packet').map((r) => ({ r, bytes: Buffer.from(mem.u8.slice(r.start, r.end)) }));
     let out: string;
     try {
       for (const m of maps) m.enterRun();
@@ -579,6 +582,9 @@ function runOn(c: ModernCase, engineName: 'interpreter' | 'jit-hardened', option
       problems.push(`escape: an unverified run ${where} changed the header of the map at 0x${uniq[bad]!.toString(16)}\n${listing()}`);
       prepared.release();
       break;
+    }
+    for (const { r, bytes } of readOnly) {
+      if (Buffer.compare(mem.u8.subarray(r.start, r.end), bytes) !== 0) problems.push(`escape: a run ${where} changed its read-only ${r.name}\n${listing()}`);
     }
     const f = prepared.input.frame;
     if (f instanceof PacketFrame) {
