@@ -164,6 +164,36 @@ test('finding: a socket filter (read-only packet) calling bpf_skb_store_bytes or
   assert.deepEqual([...testRun(sys, tc, new Uint8Array(60)).dataOut.subarray(0, 5)], [65, 0, 0, 0, 0]);
 });
 
+test('finding: a spin lock a faulting run left taken does not deadlock the next runs', () => {
+  const sys = modern();
+  const arr = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 16, max_entries: 1 });
+  const lockThen = (middle: string): number => sys.loadUnverified({ prog_type: 6, insns: assemble(`*(u32 *)(r10 -4) = 0
+    r1 = map[fd:${arr}]
+    r2 = r10
+    r2 += -4
+    call 1
+    if r0 == 0x0 goto pc+6
+    r6 = r0
+    r1 = r6
+    call 93
+    ${middle}
+    r1 = r6
+    call 94
+    r0 = 2
+    exit`), license: 'GPL' });
+  const faults = lockThen('r0 = *(u64 *)(r7 +0)');
+  const good = lockThen('r0 = 0');
+  const twice = lockThen(`r1 = r6
+    call 93`);
+  assert.equal(testRun(sys, good, new Uint8Array(60)).retval, 2n);
+  expectErr(() => testRun(sys, faults, new Uint8Array(60)), 'EFAULT', 'pc 10: invalid read of 8 bytes at 0x0: null pointer dereference');
+  assert.equal(testRun(sys, good, new Uint8Array(60)).retval, 2n);
+  // within a run, a lock taken twice is still the deadlock it is
+  const at = sys.mapOf(arr).impl.region.start;
+  expectErr(() => testRun(sys, twice, new Uint8Array(60)), 'EFAULT', `bpf_spin_lock: the lock at 0x${at.toString(16)} is already held (a deadlock in the kernel)`);
+  assert.equal(testRun(sys, good, new Uint8Array(60)).retval, 2n);
+});
+
 test('the modern runtime fuzzer: a fixed corpus of 240 programs stays contained', () => {
   for (const seed of [1, 2, 3]) {
     const r = fuzzModern(seed, 80);

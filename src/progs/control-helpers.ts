@@ -20,9 +20,12 @@
  *   it returns non-zero; the result is the elements visited. The key lives
  *   in memory of the helper the callback may read.
  * - bpf_spin_lock / unlock: one run at a time, so no waiting: the lock
- *   word (a u32 in a map value) is 1 while held; locking a held lock or
- *   unlocking a free one (a deadlock or a bug the kernel's verifier
- *   refuses) is EFAULT and ends the run.
+ *   word (a u32 in a map value) is 1 while held; locking a lock the run
+ *   holds or unlocking one it does not (a deadlock or a bug the kernel's
+ *   verifier refuses) is EFAULT and ends the run. Which locks a run holds
+ *   is the run's (RunState.locks), not the word's: a run that ended
+ *   holding one (an unverified program that faulted) does not leave it
+ *   taken for every later run of every program.
  *
  * Callbacks run in the interpreter (env.callback); the JIT refuses
  * programs calling bpf_loop or bpf_for_each_map_elem (ENOTSUP), and the
@@ -151,7 +154,8 @@ export const SPIN_LOCK: HelperDef = {
   since: '5.1',
   call(regs, env) {
     const a = lockWord(regs, env);
-    if (env.view.getUint32(a, true) !== 0) throw new BpfError('EFAULT', `bpf_spin_lock: the lock at 0x${a.toString(16)} is already held (a deadlock in the kernel)`);
+    if (env.run.locks.has(a)) throw new BpfError('EFAULT', `bpf_spin_lock: the lock at 0x${a.toString(16)} is already held (a deadlock in the kernel)`);
+    env.run.locks.add(a);
     env.view.setUint32(a, 1, true);
   },
 };
@@ -164,7 +168,7 @@ export const SPIN_UNLOCK: HelperDef = {
   since: '5.1',
   call(regs, env) {
     const a = lockWord(regs, env);
-    if (env.view.getUint32(a, true) === 0) throw new BpfError('EFAULT', `bpf_spin_unlock: the lock at 0x${a.toString(16)} is not held`);
+    if (!env.run.locks.delete(a)) throw new BpfError('EFAULT', `bpf_spin_unlock: the lock at 0x${a.toString(16)} is not held`);
     env.view.setUint32(a, 0, true);
   },
 };

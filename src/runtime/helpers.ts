@@ -142,6 +142,12 @@ export class RunState {
   readonly printk: string[] = [];
   /** the last bpf_redirect / bpf_redirect_map of the run (undefined: none) */
   redirect: { ifindex?: number; map?: number; key?: bigint; flags: bigint } | undefined;
+  /**
+   * The spin locks (lock word addresses) the run holds: a lock is held by a
+   * run, not by memory, so one a faulting run left taken is free for the
+   * next run (its word still reads 1 until then)
+   */
+  readonly locks = new Set<number>();
   /** ring buffer records reserved and not yet submitted or discarded: data address to its ring buffer */
   readonly reserved = new Map<number, unknown>();
   /** 16 bytes of the runtime's memory the helpers use to hand a map a key from a register (Runtime allocates it at first use) */
@@ -185,6 +191,7 @@ export class RunState {
     this.tail = undefined;
     this.tailCalls = 0;
     this.budgetLeft = Infinity;
+    this.locks.clear();
     this.redirect = undefined;
   }
 }
