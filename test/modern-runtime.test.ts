@@ -194,6 +194,53 @@ test('finding: a spin lock a faulting run left taken does not deadlock the next 
   assert.equal(testRun(sys, good, new Uint8Array(60)).retval, 2n);
 });
 
+test('finding: a record left reserved in a ring buffer since freed: committing its address later writes nothing', () => {
+  const sys = modern();
+  const rb = sys.bpf('BPF_MAP_CREATE', { map_type: 27, key_size: 0, value_size: 0, max_entries: 4096 });
+  const reserve = sys.loadUnverified({ prog_type: 6, insns: assemble(`r1 = map[fd:${rb}]
+    r2 = 16
+    r3 = 0
+    call 131
+    exit`), license: 'GPL' });
+  const at = Number(testRun(sys, reserve, new Uint8Array(60)).retval);
+  sys.close(reserve);
+  sys.close(rb);
+  // an array now where the ring was; a program with no map discards the old record's address
+  const arr = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 4096, max_entries: 2 });
+  const values = sys.mapOf(arr).impl.region;
+  assert.ok(at - 8 >= values.start && at <= values.end);
+  const discard = sys.loadUnverified({ prog_type: 6, insns: assemble(`r1 = 0x${at.toString(16)} ll
+    r2 = 0
+    call 133
+    r0 = 0
+    exit`), license: 'GPL' });
+  assert.equal(testRun(sys, discard, new Uint8Array(60)).retval, 0n);
+  assert.deepEqual([...sys.runtime.mem.u8.subarray(values.start, values.end)].filter((b) => b !== 0), []);
+});
+
+test('finding: a record a run left reserved is discarded when the next run begins; the consumer reads on', () => {
+  const sys = modern();
+  const rb = sys.bpf('BPF_MAP_CREATE', { map_type: 27, key_size: 0, value_size: 0, max_entries: 4096 });
+  const output = (reserveFirst: boolean): number => sys.loadUnverified({ prog_type: 6, insns: assemble(`${reserveFirst ? `r1 = map[fd:${rb}]
+    r2 = 8
+    r3 = 0
+    call 131
+    ` : ''}*(u64 *)(r10 -8) = 7
+    r1 = map[fd:${rb}]
+    r2 = r10
+    r2 += -8
+    r3 = 8
+    r4 = 0
+    call 130
+    exit`), license: 'GPL' });
+  const ring = sys.mapOf(rb).impl as unknown as { records(): Uint8Array[] };
+  assert.equal(testRun(sys, output(true), new Uint8Array(60)).retval, 0n);
+  // the record reserved first holds back the one output after it
+  assert.deepEqual(ring.records(), []);
+  assert.equal(testRun(sys, output(false), new Uint8Array(60)).retval, 0n);
+  assert.deepEqual(ring.records().map((r) => [...r]), [[7, 0, 0, 0, 0, 0, 0, 0], [7, 0, 0, 0, 0, 0, 0, 0]]);
+});
+
 test('the modern runtime fuzzer: a fixed corpus of 240 programs stays contained', () => {
   for (const seed of [1, 2, 3]) {
     const r = fuzzModern(seed, 80);

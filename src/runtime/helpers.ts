@@ -148,8 +148,13 @@ export class RunState {
    * next run (its word still reads 1 until then)
    */
   readonly locks = new Set<number>();
-  /** ring buffer records reserved and not yet submitted or discarded: data address to its ring buffer */
-  readonly reserved = new Map<number, unknown>();
+  /**
+   * ring buffer records reserved and not yet submitted or discarded: data
+   * address to its ring buffer. Those a run left reserved (an unverified
+   * program that faulted or never submitted) are discarded when the next
+   * run begins, so that they do not hold back the ring's consumer forever.
+   */
+  readonly reserved = new Map<number, { commit(addr: number, discard: boolean): number }>();
   /** 16 bytes of the runtime's memory the helpers use to hand a map a key from a register (Runtime allocates it at first use) */
   scratch: () => number = () => {
     throw new BpfError('EFAULT', 'this helper needs a Runtime');
@@ -192,6 +197,8 @@ export class RunState {
     this.tailCalls = 0;
     this.budgetLeft = Infinity;
     this.locks.clear();
+    for (const [addr, ring] of this.reserved) ring.commit(addr, true);
+    this.reserved.clear();
     this.redirect = undefined;
   }
 }
