@@ -445,6 +445,21 @@ function probe(sys: BpfSystem): { fd: number; expected: bigint } {
   return { fd, expected: 0x3333n };
 }
 
+/**
+ * The shared probe (map[fd:N] as MODERN_MAPS): a spin lock taken and
+ * released in array[0], a record output to the ring buffer, a value pushed
+ * and popped in the queue; 1 when all worked.
+ */
+const SHARED_PROBE: Instruction[] = [
+  BPF_ST_MEM(BPF_W, 10, -4, 0), BPF_LD_MAP_FD(1, M.array), BPF_MOV64_REG(2, 10), BPF_ALU64_IMM(BPF_ADD, 2, -4), BPF_EMIT_CALL(ID.lookup),
+  BPF_JMP_IMM(BPF_JEQ, 0, 0, 23), BPF_MOV64_REG(7, 0), BPF_MOV64_REG(1, 7), BPF_EMIT_CALL(ID.lock), BPF_MOV64_REG(1, 7), BPF_EMIT_CALL(ID.unlock),
+  BPF_ST_MEM(BPF_DW, 10, -16, 9), BPF_LD_MAP_FD(1, M.ringbuf), BPF_MOV64_REG(2, 10), BPF_ALU64_IMM(BPF_ADD, 2, -16), BPF_MOV64_IMM(3, 8), BPF_MOV64_IMM(4, 0),
+  BPF_EMIT_CALL(ID.rbOutput), BPF_JMP_IMM(BPF_JNE, 0, 0, 9),
+  BPF_LD_MAP_FD(1, M.queue), BPF_MOV64_REG(2, 10), BPF_ALU64_IMM(BPF_ADD, 2, -16), BPF_MOV64_IMM(3, 2), BPF_EMIT_CALL(ID.push), BPF_JMP_IMM(BPF_JNE, 0, 0, 2),
+  BPF_MOV64_IMM(0, 1), BPF_EXIT_INSN(),
+  BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN(),
+];
+
 /** What a case's runs gave: runs made (checked interpreter, hardened JIT), their outcomes, the problems found. */
 export interface ModernResult {
   runs: number;
@@ -604,10 +619,27 @@ function runOn(c: ModernCase, engineName: 'interpreter' | 'jit-hardened', option
     prepared.release();
   }
   run.tailEngine = tailEngine;
+  // a well-formed program over the same maps (what a verified one does): no run may have left them unusable
+  let shared: number | undefined;
+  try {
+    shared = load(6, SHARED_PROBE);
+    testRun(sys, shared, new Uint8Array(60));
+  } catch (e) {
+    problems.push(`shared: after the runs ${where} the probe over the program's maps fails: ${describeError(e)}\n${listing()}`);
+  }
   try {
     problems.push(...mapInvariants(sys, fds).map((p) => `maps: after the runs ${where}: ${p}\n${listing()}`));
   } catch (e) {
     problems.push(`maps: after the runs ${where} walking the maps threw ${describeError(e)}\n${listing()}`);
+  }
+  try {
+    // the ring's records were consumed (mapInvariants): the shared probe's output fits
+    if (shared !== undefined) {
+      const r = testRun(sys, shared, new Uint8Array(60)).retval;
+      if (r !== 1n) problems.push(`shared: after the runs ${where} the probe over the program's maps gives ${r}\n${listing()}`);
+    }
+  } catch (e) {
+    problems.push(`shared: after the runs ${where} the probe over the program's maps fails: ${describeError(e)}\n${listing()}`);
   }
   try {
     for (const e of ['interpreter', 'jit', 'jit-hardened'] as const) {
