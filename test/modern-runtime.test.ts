@@ -241,6 +241,29 @@ test('finding: a record a run left reserved is discarded when the next run begin
   assert.deepEqual(ring.records().map((r) => [...r]), [[7, 0, 0, 0, 0, 0, 0, 0], [7, 0, 0, 0, 0, 0, 0, 0]]);
 });
 
+test('finding: a tail call\'s target gets the context\'s packet pointers and sk from the frame, not what the caller wrote there', () => {
+  const sys = modern();
+  const pa = sys.bpf('BPF_MAP_CREATE', { map_type: 3, key_size: 4, value_size: 4, max_entries: 1 });
+  // data_end - data, plus sk (NULL in a test run) in the high half
+  const target = sys.loadUnverified({ prog_type: 3, insns: assemble(`r2 = *(u32 *)(r1 +76)
+    r0 = *(u32 *)(r1 +80)
+    r0 -= r2
+    r3 = *(u64 *)(r1 +168)
+    r3 <<= 32
+    r0 |= r3
+    exit`), license: 'GPL' });
+  sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: pa, key: new Uint8Array(4), value: new Uint8Array([target, 0, 0, 0]) });
+  const caller = sys.loadUnverified({ prog_type: 3, insns: assemble(`*(u32 *)(r1 +80) = -1
+    *(u32 *)(r1 +76) = 4096
+    *(u64 *)(r1 +168) = 65
+    r2 = map[fd:${pa}]
+    r3 = 0
+    call 12
+    r0 = 1
+    exit`), license: 'GPL' });
+  assert.equal(testRun(sys, caller, new Uint8Array(60)).retval, 60n);
+});
+
 test('the modern runtime fuzzer: a fixed corpus of 240 programs stays contained', () => {
   for (const seed of [1, 2, 3]) {
     const r = fuzzModern(seed, 80);

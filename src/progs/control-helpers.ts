@@ -36,6 +36,7 @@ import { BpfError } from '../errors.js';
 import type { HelperEnv } from '../runtime/helpers.js';
 import { ARG, ARG_FLAG, CALLBACK_TAG, RET, argU32, argU64, setR0 } from '../runtime/helpers.js';
 import { FdArrayMap } from '../maps/fd-maps.js';
+import { PacketFrame } from './frame.js';
 import { BPF_FUNC } from '../isa/uapi.js';
 import type { HelperDef } from './helper-def.js';
 import { mapArg, pointer } from './map-helpers.js';
@@ -67,6 +68,11 @@ export const TAIL_CALL: HelperDef = {
     if (!ref) return;
     run.tailCalls++;
     run.tail = ref.object;
+    // The context the target gets: its pointer fields as the frame has them, whatever
+    // this program wrote there (a checked run may write all of tc's context), since the
+    // target may be a verified program, run unchecked, that trusts them.
+    const f = env.run.input?.frame;
+    if (f instanceof PacketFrame) f.sync();
   },
 };
 
