@@ -158,6 +158,8 @@ export function randomModernCase(rnd: () => number): ModernCase {
     out.push(BPF_ST_MEM(BPF_DW, 10, -24, 5), BPF_ST_MEM(BPF_DW, 10, -32, 6));
     return out;
   };
+  /** call helper `id`, sometimes through callx (r5, which the callers below leave free) */
+  const call = (id: number): Instruction[] => (chance(0.2) ? [BPF_MOV64_IMM(5, id), BPF_CALLX(5)] : [BPF_EMIT_CALL(id)]);
   /** a packet access at r + off of a random size, read or write */
   const access = (r: number, off: number): Instruction => {
     const sz = pick([BPF_B, BPF_H, BPF_W, BPF_DW]);
@@ -296,15 +298,15 @@ export function randomModernCase(rnd: () => number): ModernCase {
     } else if (k < 0.64) {
       // a tail call through the prog array (the program itself at 0, a self-chain at 1, another type at 2, ...)
       body.push(chance(0.9) ? BPF_MOV64_REG(1, 6) : BPF_MOV64_IMM(1, 0), chance(0.9) ? mapInto(2, M.prog_array) : mapInto(2));
-      body.push(chance(0.9) ? BPF_MOV64_IMM(3, pick([0, 0, 1, 1, 2, 3, 4, 5])) : BPF_LD_IMM64(3, pick([-1, 0x100000000, 0xffffffff])), BPF_EMIT_CALL(ID.tail));
+      body.push(chance(0.9) ? BPF_MOV64_IMM(3, pick([0, 0, 1, 1, 2, 3, 4, 5])) : BPF_LD_IMM64(3, pick([-1, 0x100000000, 0xffffffff])), ...call(ID.tail));
     } else if (k < 0.73) {
       // bpf_loop
       body.push(chance(0.9) ? BPF_MOV64_IMM(1, pick([0, 1, 3, 50, 1000, 1 << 23])) : BPF_LD_IMM64(1, pick([(1 << 23) + 1, 0xffffffff, 0x100000003])));
       body.push(chance(0.93) ? funcRef(2, callback(1)) : pick([BPF_MOV64_IMM(2, 0), BPF_LD_IMM64(2, 0x0cb0cb00_00000000n + BigInt(pick([0, 1, 3, 4000])))]));
-      body.push(...(chance(0.5) ? [BPF_MOV64_REG(3, 6)] : pointerInto(3)), BPF_MOV64_IMM(4, chance(0.9) ? 0 : 1), BPF_EMIT_CALL(ID.loop), BPF_MOV64_REG(7, 0));
+      body.push(...(chance(0.5) ? [BPF_MOV64_REG(3, 6)] : pointerInto(3)), BPF_MOV64_IMM(4, chance(0.9) ? 0 : 1), ...call(ID.loop), BPF_MOV64_REG(7, 0));
     } else if (k < 0.8) {
       // bpf_for_each_map_elem over any map
-      body.push(mapInto(1), funcRef(2, callback(1)), ...(chance(0.5) ? [BPF_MOV64_REG(3, 6)] : pointerInto(3)), BPF_MOV64_IMM(4, chance(0.9) ? 0 : 3), BPF_EMIT_CALL(ID.forEach));
+      body.push(mapInto(1), funcRef(2, callback(1)), ...(chance(0.5) ? [BPF_MOV64_REG(3, 6)] : pointerInto(3)), BPF_MOV64_IMM(4, chance(0.9) ? 0 : 3), ...call(ID.forEach));
     } else if (k < 0.9) {
       // the ring buffer: reserve, write, submit / discard (or not, or twice, or something else)
       body.push(mapInto(1, chance(0.9) ? M.ringbuf : M.array), BPF_MOV64_IMM(2, pick([0, 1, 8, 16, 100, 2000, 4088, 4089, 5000])), BPF_MOV64_IMM(3, chance(0.9) ? 0 : 1));
