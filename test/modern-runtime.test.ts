@@ -264,6 +264,38 @@ test('finding: a tail call\'s target gets the context\'s packet pointers and sk 
   assert.equal(testRun(sys, caller, new Uint8Array(60)).retval, 60n);
 });
 
+test('finding: a program deleting from a prog array or map of maps gets -EINVAL (it could free itself, or a map it uses, mid-run)', () => {
+  const sys = modern();
+  const pa = sys.bpf('BPF_MAP_CREATE', { map_type: 3, key_size: 4, value_size: 4, max_entries: 1 });
+  const inner = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 8, max_entries: 1 });
+  const hom = sys.bpf('BPF_MAP_CREATE', { map_type: 13, key_size: 4, value_size: 4, max_entries: 1, inner_map_fd: inner });
+  sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: hom, key: new Uint8Array(4), value: new Uint8Array([inner, 0, 0, 0]) });
+  const del = (fd: number): string => `*(u32 *)(r10 -4) = 0
+    r1 = map[fd:${fd}]
+    r2 = r10
+    r2 += -4
+    call 3
+    `;
+  // itself, in the prog array that holds its only reference: then a lookup in the inner map of the other
+  const self = sys.loadUnverified({ prog_type: 6, insns: assemble(`${del(pa)}r6 = r0
+    ${del(hom)}r0 += r6
+    exit`), license: 'GPL' });
+  sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: pa, key: new Uint8Array(4), value: new Uint8Array([self, 0, 0, 0]) });
+  const caller = sys.loadUnverified({ prog_type: 6, insns: assemble(`r2 = map[fd:${pa}]
+    r3 = 0
+    call 12
+    exit`), license: 'GPL' });
+  sys.close(self);
+  // -EINVAL twice
+  assert.equal(testRun(sys, caller, new Uint8Array(60)).retval, BigInt.asUintN(64, -44n));
+  // both still hold their element
+  for (const fd of [pa, hom]) {
+    const out = new Uint8Array(4);
+    sys.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: fd, key: new Uint8Array(4), value: out });
+    assert.notEqual(new DataView(out.buffer).getUint32(0, true), 0);
+  }
+});
+
 test('the modern runtime fuzzer: a fixed corpus of 240 programs stays contained', () => {
   for (const seed of [1, 2, 3]) {
     const r = fuzzModern(seed, 80);
