@@ -165,6 +165,11 @@ export class BpfSystem {
     rt.helpers.run.tailEngine = (target, current) => {
       const p = target as ProgObject;
       if (typeof p !== 'object' || p === null || p.kind !== 'prog' || p.refcnt === 0) return undefined;
+      // the target's maps join the run (its lookups pin elements until the run ends, as the caller's do)
+      for (const m of p.prog.maps) {
+        m.impl.enterRun();
+        rt.helpers.run.entered.push(m.impl);
+      }
       if (current === 'jit-hardened') return hardenedJit(p.prog, this);
       return current === 'jit' && p.prog.jit ? p.prog.jit : p.prog.interpreter;
     };

@@ -138,6 +138,12 @@ export class RunState {
   budgetLeft = Infinity;
   /** the engine of a tail call's target (BpfSystem installs it): its engine of the same kind, or its interpreter */
   tailEngine: (target: unknown, current: string) => import('./engine.js').Engine | undefined = () => undefined;
+  /**
+   * The maps of the programs the run tail-called (BpfSystem's tailEngine
+   * enters them as the target starts), left when the run ends (end): a
+   * value pointer a target took stays its own until then, as the caller's do.
+   */
+  readonly entered: { exitRun(): void }[] = [];
   /** bpf_trace_printk's lines, in order, until taken (takePrintk) */
   readonly printk: string[] = [];
   /** the last bpf_redirect / bpf_redirect_map of the run (undefined: none) */
@@ -190,8 +196,14 @@ export class RunState {
     return this.printk.splice(0);
   }
 
+  /** The run ends (each engine's exec, however it ends): the maps tail calls entered leave it. */
+  end(): void {
+    for (const m of this.entered.splice(0)) m.exitRun();
+  }
+
   /** A run starts (the outermost exec of an engine): forget the last run's tail call and redirect. */
   begin(input: import('./engine.js').RunInput): void {
+    this.end();
     this.input = input;
     this.tail = undefined;
     this.tailCalls = 0;

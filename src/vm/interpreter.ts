@@ -370,8 +370,12 @@ export class Interpreter implements Engine {
   exec(input: RunInput = {}): void {
     const run = this.helpers.run;
     run.begin(input);
-    this.execTail(input);
-    if (run.tail !== undefined) this.followTails(input);
+    try {
+      this.execTail(input);
+      if (run.tail !== undefined) this.followTails(input);
+    } finally {
+      run.end();
+    }
   }
 
   /** Continue with the programs tail calls asked for, each in its own engine (RunState.tailEngine). */
