@@ -339,6 +339,52 @@ test('finding: a hash element a tail call\'s target looked up stays its own unti
   }
 });
 
+test('finding: a hash element looked up in an inner map stays the program\'s until the run ends (inner maps join the run with their map of maps)', () => {
+  const sys = modern();
+  const h = sys.bpf('BPF_MAP_CREATE', { map_type: 1, key_size: 4, value_size: 8, max_entries: 1 });
+  for (const type of [12, 13]) {
+    const outer = sys.bpf('BPF_MAP_CREATE', { map_type: type, key_size: 4, value_size: 4, max_entries: 1, inner_map_fd: h });
+    sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: outer, key: new Uint8Array(4), value: new Uint8Array([h, 0, 0, 0]) });
+    // inner = outer[0]; look up key 1, delete it, add key 2, write through the pointer to key 1's element
+    const fd = sys.loadUnverified({ prog_type: 6, insns: assemble(`*(u32 *)(r10 -4) = 0
+      r1 = map[fd:${outer}]
+      r2 = r10
+      r2 += -4
+      call 1
+      if r0 == 0x0 goto pc+21
+      r7 = r0
+      *(u32 *)(r10 -4) = 1
+      r1 = r7
+      r2 = r10
+      r2 += -4
+      call 1
+      if r0 == 0x0 goto pc+14
+      r6 = r0
+      r1 = r7
+      r2 = r10
+      r2 += -4
+      call 3
+      *(u32 *)(r10 -4) = 2
+      *(u64 *)(r10 -16) = 5
+      r1 = r7
+      r2 = r10
+      r2 += -4
+      r3 = r10
+      r3 += -16
+      r4 = 0
+      call 2
+      *(u64 *)(r6 +0) = 99
+      r0 = 0
+      exit`), license: 'GPL' });
+    sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: h, key: new Uint8Array([1, 0, 0, 0]), value: new Uint8Array(8) });
+    assert.equal(testRun(sys, fd, new Uint8Array(60)).retval, 0n);
+    const v = new Uint8Array(8);
+    sys.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: h, key: new Uint8Array([2, 0, 0, 0]), value: v });
+    assert.deepEqual([...v], [5, 0, 0, 0, 0, 0, 0, 0]);
+    sys.bpf('BPF_MAP_DELETE_ELEM', { map_fd: h, key: new Uint8Array([2, 0, 0, 0]) });
+  }
+});
+
 test('the modern runtime fuzzer: a fixed corpus of 240 programs stays contained', () => {
   for (const seed of [1, 2, 3]) {
     const r = fuzzModern(seed, 80);
