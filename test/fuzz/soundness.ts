@@ -35,7 +35,8 @@
  * maps of its own still gives its result on every engine.
  *
  * `node dist/test/fuzz/soundness.js [--seconds N] [--seed S]` runs it for a
- * while and prints the first problems; test/soundness.test.ts runs a fixed
+ * while and prints the first problems (`--target modern-runtime`: the modern
+ * runtime's containment fuzzer instead, modern-runtime.ts); test/soundness.test.ts runs a fixed
  * corpus and the reproducers of issue 13's findings (FINDINGS).
  */
 
