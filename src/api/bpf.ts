@@ -165,6 +165,11 @@ export class BpfSystem {
     rt.helpers.run.tailEngine = (target, current) => {
       const p = target as ProgObject;
       if (typeof p !== 'object' || p === null || p.kind !== 'prog' || p.refcnt === 0) return undefined;
+      // the target's maps join the run (its lookups pin elements until the run ends, as the caller's do)
+      for (const m of p.prog.maps) {
+        m.impl.enterRun();
+        rt.helpers.run.entered.push(m.impl);
+      }
       if (current === 'jit-hardened') return hardenedJit(p.prog, this);
       return current === 'jit' && p.prog.jit ? p.prog.jit : p.prog.interpreter;
     };
@@ -427,16 +432,22 @@ export class BpfSystem {
     return impl.sysValueSize ?? impl.valueSize;
   }
 
-  /** The syscall's key: NULL (0) for a key_size 0 map, where a key given is EINVAL, as __bpf_copy_key. */
-  private stageKey(impl: BpfMapImpl, a: Record<string, unknown>, extra: number): number {
+  /**
+   * The syscall's key: NULL (0) for a key_size 0 map, where a key given is
+   * EINVAL, as __bpf_copy_key; and the staging memory for `extra` bytes
+   * after it. The two are apart: a NULL key's extra bytes are still staged,
+   * never at address 1 (the null page).
+   */
+  private stageKey(impl: BpfMapImpl, a: Record<string, unknown>, extra: number): [key: number, after: number] {
     const k = this.stage(Math.max(impl.keySize, 1) + extra);
+    const after = k + Math.max(impl.keySize, 1);
     if (impl.keySize === 0) {
       if (a['key'] !== undefined && a['key'] !== null) throw new BpfError('EINVAL', 'the map has no keys (key_size 0): key must be null');
-      return 0;
+      return [0, after];
     }
     const key = this.buffer(a, 'key', impl.keySize);
     this.runtime.mem.write(k, key.subarray(0, impl.keySize));
-    return k;
+    return [k, after];
   }
 
   /** The syscall side's access to a map (map_get_sys_perms): EPERM when its flags or a freeze forbid it. */
@@ -456,8 +467,7 @@ export class BpfSystem {
     if (andDelete && flo !== 0 && (impl.type === 22 || impl.type === 23)) throw new BpfError('EINVAL', 'flags must be 0 to pop a queue or stack');
     if (flo !== 0) throw new BpfError('EINVAL', 'BPF_F_LOCK: the map\'s values have no bpf_spin_lock');
     const size = this.sysValueSize(impl);
-    const k = this.stageKey(impl, a, size);
-    const out = k + Math.max(impl.keySize, 1);
+    const [k, out] = this.stageKey(impl, a, size);
     let r: number;
     if (andDelete) {
       r = impl.lookupAndDelete ? impl.lookupAndDelete(k, out, 0, 0) : -524;
@@ -480,8 +490,7 @@ export class BpfSystem {
     const [flo, fhi] = this.u64(a, 'flags');
     if (flo & BPF_F_LOCK) throw new BpfError('EINVAL', 'BPF_F_LOCK: the map\'s values have no bpf_spin_lock');
     const size = this.sysValueSize(impl);
-    const k = this.stageKey(impl, a, size);
-    const v = k + Math.max(impl.keySize, 1);
+    const [k, v] = this.stageKey(impl, a, size);
     const value = size === 0 && (a['value'] === undefined || a['value'] === null) ? new Uint8Array(0) : this.buffer(a, 'value', size);
     this.runtime.mem.write(v, value.subarray(0, size));
     let r: number;
@@ -498,7 +507,7 @@ export class BpfSystem {
   private modernDelete(m: MapObject, a: Record<string, unknown>): number {
     const { impl } = m;
     this.checkPerms(m, false, true);
-    const k = this.stageKey(impl, a, 0);
+    const [k] = this.stageKey(impl, a, 0);
     const r = impl.delete(k);
     if (r < 0) this.fail(r, r === -2 ? 'no such key' : r === -524 ? `${mapTypeName(impl.type)} maps do not support this command` : `${mapTypeName(impl.type)} map elements cannot be deleted`);
     return 0;
@@ -508,8 +517,7 @@ export class BpfSystem {
     const { impl } = m;
     this.checkPerms(m, true, false);
     const hasKey = a['key'] !== undefined && a['key'] !== null;
-    const k = hasKey ? this.stageKey(impl, a, impl.keySize) : this.stage(Math.max(impl.keySize, 1) * 2);
-    const next = k + Math.max(impl.keySize, 1);
+    const [k, next] = hasKey ? this.stageKey(impl, a, impl.keySize) : [0, this.stage(Math.max(impl.keySize, 1) * 2) + Math.max(impl.keySize, 1)];
     const r = impl.getNextKey(hasKey ? k : 0, next);
     if (r < 0) this.fail(r, r === -2 ? 'no next key' : r === -524 ? `${mapTypeName(impl.type)} maps do not support this command` : `${mapTypeName(impl.type)} maps have no keys to walk`);
     const out = this.buffer(a, 'next_key', impl.keySize);

@@ -21,6 +21,7 @@ import { progTypeById, verifierRules } from '../progs/types.js';
 import { PROFILE_3_19 } from '../progs/profile.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Engine } from '../runtime/engine.js';
+import type { Region } from '../memory/address-space.js';
 import { Interpreter } from '../vm/interpreter.js';
 import { verify, VerifierLog } from '../verifier/index.js';
 import { verifyModern } from '../verifier/modern/index.js';
@@ -244,9 +245,12 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     let interpreter: Engine;
     // an unverified program touches the values of its own maps only, never another program's
     const own = maps.map((m) => m.impl.region);
+    // and the values of the inner maps its maps of maps hold at the time of the access
+    const outer = maps.map((m) => m.impl).filter((m) => m.innerMaps !== undefined);
+    const regions = outer.length === 0 ? (): readonly Region[] => own : (): readonly Region[] => [...own, ...outer.flatMap((o) => o.innerMaps!().map((i) => i.region))];
     try {
       interpreter = new Interpreter(sys.runtime.mem, slots, {
-        checked: true, budget: sys.unverifiedBudget, helpers: sys.runtime.helpers, regions: () => own, maps: maps.map((m) => m.impl),
+        checked: true, budget: sys.unverifiedBudget, helpers: sys.runtime.helpers, regions, maps: maps.map((m) => m.impl),
       });
     } catch (e) {
       if (e instanceof BpfError) return reject(e.code, e.message);

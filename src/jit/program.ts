@@ -157,14 +157,18 @@ export class JitProgram implements Engine {
   exec(input: RunInput = {}): void {
     const run = this.runState;
     run.begin(input);
-    this.execTail(input);
-    while (run.tail !== undefined) {
-      const next = run.tailEngine(run.tail, this.engineName);
-      run.tail = undefined;
-      if (next?.execTail === undefined) throw new BpfError('EFAULT', 'bpf_tail_call: the target program cannot run here');
-      next.execTail(input);
-      this.retLo = next.retLo;
-      this.retHi = next.retHi;
+    try {
+      this.execTail(input);
+      while (run.tail !== undefined) {
+        const next = run.tailEngine(run.tail, this.engineName);
+        run.tail = undefined;
+        if (next?.execTail === undefined) throw new BpfError('EFAULT', 'bpf_tail_call: the target program cannot run here');
+        next.execTail(input);
+        this.retLo = next.retLo;
+        this.retHi = next.retHi;
+      }
+    } finally {
+      run.end();
     }
   }
 

@@ -67,6 +67,22 @@ class InnerTemplate {
   }
 }
 
+/**
+ * The inner maps of a map of maps join a run with it: entered (each once)
+ * when the outer map enters, left when it leaves; a map of maps cannot be
+ * an inner map, so this does not recurse. The list entered goes on `stack`, for exitInner.
+ */
+function enterInner(inner: BpfMapImpl[], stack: BpfMapImpl[][]): void {
+  const entered = [...new Set(inner)];
+  for (const m of entered) m.enterRun();
+  stack.push(entered);
+}
+
+/** Leave what the matching enterInner entered (enterRun / exitRun nest: a stack of them). */
+function exitInner(stack: BpfMapImpl[][]): void {
+  for (const m of stack.pop() ?? []) m.exitRun();
+}
+
 /** prog_array and array_of_maps. */
 export class FdArrayMap implements BpfMapImpl {
   readonly type: number;
@@ -104,6 +120,11 @@ export class FdArrayMap implements BpfMapImpl {
 
   private index(keyAddr: number): number {
     return this.mem.view.getUint32(keyAddr, true);
+  }
+
+  /** The inner maps held (array_of_maps; none for a prog array). */
+  innerMaps(): BpfMapImpl[] {
+    return [...this.refs.values()].flatMap((r) => (r.map ? [r.map] : []));
   }
 
   /** A program's lookup: the inner map's address (maps of maps), else nothing. */
@@ -176,8 +197,18 @@ export class FdArrayMap implements BpfMapImpl {
     return 0;
   }
 
-  enterRun(): void {}
-  exitRun(): void {}
+  /** the inner maps entered with this map, one list per enterRun not yet left, to leave with it */
+  private readonly entered: BpfMapImpl[][] = [];
+
+  /** A run starts: the inner maps join it (a program's lookup in them pins elements as in its own maps). */
+  enterRun(): void {
+    // a prog array's are programs: nothing to enter
+    if (this.fdKind === 'map') enterInner(this.innerMaps(), this.entered);
+  }
+
+  exitRun(): void {
+    if (this.fdKind === 'map') exitInner(this.entered);
+  }
 
   free(): void {
     const refs = [...this.refs.values()];
@@ -219,6 +250,23 @@ export class HashOfMaps extends HashMapBase {
 
   override lookup(keyAddr: number): number {
     return super.lookup(keyAddr) === 0 ? 0 : this.fdLookup(keyAddr)?.map?.addr ?? 0;
+  }
+
+  /** The inner maps held. */
+  innerMaps(): BpfMapImpl[] {
+    return [...this.refs.values()].flatMap((r) => (r.map ? [r.map] : []));
+  }
+
+  private readonly entered: BpfMapImpl[][] = [];
+
+  override enterRun(): void {
+    super.enterRun();
+    enterInner(this.innerMaps(), this.entered);
+  }
+
+  override exitRun(): void {
+    exitInner(this.entered);
+    super.exitRun();
   }
 
   override update(_keyAddr: number, _valueAddr: number, _flagsLo: number, _flagsHi: number): number {

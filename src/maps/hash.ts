@@ -132,6 +132,8 @@ export class HashMapBase implements BpfMapImpl {
   private readonly pendingList: number[] = [];
   private count = 0;
   private inRun = false;
+  /** enterRun calls not yet matched by exitRun: a run enters a map once more when a tail call reaches a program holding it too */
+  private runDepth = 0;
   /** the predecessor of the element the last find() returned (-1: the bucket's head) */
   private prev = -1;
   private readonly what: string;
@@ -554,6 +556,8 @@ export class HashMapBase implements BpfMapImpl {
 
   /** A run starts: a new generation (a JIT batch bumps it again per run). */
   enterRun(): void {
+    // already in this run (the caller holds the map too): its generation, and what it pinned, stay
+    if (this.runDepth++ > 0) return;
     this.inRun = true;
     const v = this.mem.view;
     v.setUint32(RUN_GEN_ADDR, v.getUint32(RUN_GEN_ADDR, true) + 1, true);
@@ -574,6 +578,7 @@ export class HashMapBase implements BpfMapImpl {
   }
 
   exitRun(): void {
+    if (this.runDepth > 0 && --this.runDepth > 0) return;
     this.inRun = false;
     for (const i of this.pendingList) {
       this.state[i] = FREE;

@@ -138,6 +138,12 @@ export interface BpfMapImpl {
   /** the storage a program may touch through value pointers (checked mode) */
   readonly region: Region;
   /**
+   * Maps of maps: the inner maps held now. A program holding this map may
+   * use them (its lookup gives their address, the map helpers take it, their
+   * values are the program's to touch), as the kernel allows.
+   */
+  innerMaps?(): BpfMapImpl[];
+  /**
    * The syscall side, where it differs from the program side (the kernel's
    * bpf_map_copy_value and bpf_map_update_value). Absent: a syscall lookup
    * copies valueSize bytes from lookup()'s address, an update is update().

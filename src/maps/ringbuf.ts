@@ -188,6 +188,8 @@ export class RingbufMap implements BpfMapImpl {
   exitRun(): void {}
 
   free(): void {
+    // no record survives the ring: a commit of an old record's address (RunState.reserved) finds none and writes nothing
+    this.recs = [];
     this.mem.release(this.base);
     this.mem.release(this.addr);
   }

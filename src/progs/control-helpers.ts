@@ -20,9 +20,12 @@
  *   it returns non-zero; the result is the elements visited. The key lives
  *   in memory of the helper the callback may read.
  * - bpf_spin_lock / unlock: one run at a time, so no waiting: the lock
- *   word (a u32 in a map value) is 1 while held; locking a held lock or
- *   unlocking a free one (a deadlock or a bug the kernel's verifier
- *   refuses) is EFAULT and ends the run.
+ *   word (a u32 in a map value) is 1 while held; locking a lock the run
+ *   holds or unlocking one it does not (a deadlock or a bug the kernel's
+ *   verifier refuses) is EFAULT and ends the run. Which locks a run holds
+ *   is the run's (RunState.locks), not the word's: a run that ended
+ *   holding one (an unverified program that faulted) does not leave it
+ *   taken for every later run of every program.
  *
  * Callbacks run in the interpreter (env.callback); the JIT refuses
  * programs calling bpf_loop or bpf_for_each_map_elem (ENOTSUP), and the
@@ -33,6 +36,7 @@ import { BpfError } from '../errors.js';
 import type { HelperEnv } from '../runtime/helpers.js';
 import { ARG, ARG_FLAG, CALLBACK_TAG, RET, argU32, argU64, setR0 } from '../runtime/helpers.js';
 import { FdArrayMap } from '../maps/fd-maps.js';
+import { PacketFrame } from './frame.js';
 import { BPF_FUNC } from '../isa/uapi.js';
 import type { HelperDef } from './helper-def.js';
 import { mapArg, pointer } from './map-helpers.js';
@@ -64,6 +68,11 @@ export const TAIL_CALL: HelperDef = {
     if (!ref) return;
     run.tailCalls++;
     run.tail = ref.object;
+    // The context the target gets: its pointer fields as the frame has them, whatever
+    // this program wrote there (a checked run may write all of tc's context), since the
+    // target may be a verified program, run unchecked, that trusts them.
+    const f = env.run.input?.frame;
+    if (f instanceof PacketFrame) f.sync();
   },
 };
 
@@ -151,7 +160,8 @@ export const SPIN_LOCK: HelperDef = {
   since: '5.1',
   call(regs, env) {
     const a = lockWord(regs, env);
-    if (env.view.getUint32(a, true) !== 0) throw new BpfError('EFAULT', `bpf_spin_lock: the lock at 0x${a.toString(16)} is already held (a deadlock in the kernel)`);
+    if (env.run.locks.has(a)) throw new BpfError('EFAULT', `bpf_spin_lock: the lock at 0x${a.toString(16)} is already held (a deadlock in the kernel)`);
+    env.run.locks.add(a);
     env.view.setUint32(a, 1, true);
   },
 };
@@ -164,7 +174,7 @@ export const SPIN_UNLOCK: HelperDef = {
   since: '5.1',
   call(regs, env) {
     const a = lockWord(regs, env);
-    if (env.view.getUint32(a, true) === 0) throw new BpfError('EFAULT', `bpf_spin_unlock: the lock at 0x${a.toString(16)} is not held`);
+    if (!env.run.locks.delete(a)) throw new BpfError('EFAULT', `bpf_spin_unlock: the lock at 0x${a.toString(16)} is not held`);
     env.view.setUint32(a, 0, true);
   },
 };

@@ -42,8 +42,11 @@ export class PacketFrame {
     /** the context's address: the r1 the frame's helpers require */
     readonly ctx: number,
     buf: { start: number; end: number; data: number; len: number },
-    /** offsets of data, data_end, data_meta in the context (-1: no such field) and of a length field (skb len) */
-    private readonly fields: { data: number; end: number; meta: number; len: number },
+    /**
+     * offsets of data, data_end, data_meta in the context (-1: no such field) and of a length field (skb len);
+     * `nulls`: offsets of 8-byte pointer fields a test run leaves NULL (__sk_buff's sk, flow_keys)
+     */
+    private readonly fields: { data: number; end: number; meta: number; len: number; nulls?: readonly number[] },
     writable: boolean,
   ) {
     this.bufStart = buf.start;
@@ -63,6 +66,7 @@ export class PacketFrame {
     if (f.end >= 0) v.setUint32(this.ctx + f.end, this.end, true);
     if (f.meta >= 0) v.setUint32(this.ctx + f.meta, this.meta, true);
     if (f.len >= 0) v.setUint32(this.ctx + f.len, this.end - this.data, true);
+    for (const off of f.nulls ?? []) v.setBigUint64(this.ctx + off, 0n, true);
     this.region.start = this.meta;
     this.region.end = this.end;
   }

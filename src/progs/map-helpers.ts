@@ -10,6 +10,9 @@
  * _peek_elem) are declared here too: r2 is the value (or where to put it),
  * r3 push's flags (BPF_EXIST replaces the oldest element of a full map).
  *
+ * A program may not delete from a prog array or a map of maps (-EINVAL;
+ * the kernel's verifier refuses the call), nor update them.
+ *
  * r1 must be one of the running program's own maps (HelperEnv.mapAt: the
  * maps its instructions reference), verified or not: any other value,
  * another program's map included, is EFAULT and ends the run. A map that
@@ -78,6 +81,10 @@ export const MAP_DELETE_ELEM: HelperDef = {
   since: '3.19',
   call(regs, env) {
     const map = mapArg(regs, env, 'bpf_map_delete_elem');
+    // A prog array or map of maps: the kernel's verifier gives programs only bpf_tail_call / lookup on
+    // them; an unverified program gets -EINVAL (a delete would drop the last reference to the program
+    // running, or to a map it is using, in the middle of its run)
+    if (map.fdKind !== undefined) return setR0(regs, -22);
     setR0(regs, map.delete(pointer(regs, 2, map.keySize, false, env)));
   },
 };

@@ -54,11 +54,17 @@ const EFAULT = -14;
 const TC_ACT_SHOT = 2;
 const TC_ACT_REDIRECT = 7;
 
-/** The run's frame of `kind`, which r1 must name. */
-function frameOf(regs: Int32Array, env: HelperEnv, kind: 'xdp' | 'skb', name: string): PacketFrame {
+/**
+ * The run's frame of `kind`, which r1 must name. `write`: the helper
+ * writes the packet, which must be writable for the run (a socket
+ * filter's is not: the kernel gives it none of these helpers, and an
+ * unverified one calling them gets EFAULT rather than a changed packet).
+ */
+function frameOf(regs: Int32Array, env: HelperEnv, kind: 'xdp' | 'skb', name: string, write = false): PacketFrame {
   const f = env.run.input?.frame;
   if (!(f instanceof PacketFrame) || f.kind !== kind) throw new BpfError('EFAULT', `${name}: the run has no ${kind === 'xdp' ? 'XDP' : 'skb'} frame`);
   if (argU32(regs, 1) !== f.ctx) throw new BpfError('EFAULT', `${name}: r1 is not the program's context`);
+  if (write && !f.region.writable) throw new BpfError('EFAULT', `${name}: the packet is read-only for this program`);
   return f;
 }
 
@@ -93,7 +99,7 @@ export const SKB_STORE_BYTES: HelperDef = {
   progTypes: ['sched_cls'],
   since: '4.1',
   call(regs, env) {
-    const f = frameOf(regs, env, 'skb', 'bpf_skb_store_bytes');
+    const f = frameOf(regs, env, 'skb', 'bpf_skb_store_bytes', true);
     const off = argU64(regs, 2) & 0xffffffffn;
     const len = argU32(regs, 4);
     const flags = argU64(regs, 5);
@@ -130,7 +136,7 @@ const BPF_F_IPV6 = 1 << 7;
 
 function csumReplace(regs: Int32Array, env: HelperEnv, l4: boolean): void {
   const name = l4 ? 'bpf_l4_csum_replace' : 'bpf_l3_csum_replace';
-  const f = frameOf(regs, env, 'skb', name);
+  const f = frameOf(regs, env, 'skb', name, true);
   const off = argU64(regs, 2);
   const fromW = argU64(regs, 3);
   const toW = argU64(regs, 4);

@@ -7,8 +7,9 @@
  * A reserved record is memory inside the ring buffer's storage (its
  * region, which the program may write); submit and discard take its data
  * address, which RunState.reserved maps back to its ring buffer. A record
- * a program never submits stays reserved (busy): the kernel's verifier
- * refuses such programs; the consumer stops at it, as the kernel's does.
+ * a program never submits (the kernel's verifier refuses such programs)
+ * stays reserved (busy) until the next run begins, which discards it: the
+ * consumer stops at it until then, as the kernel's would.
  */
 
 import type { HelperEnv } from '../runtime/helpers.js';

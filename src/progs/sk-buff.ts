@@ -131,7 +131,8 @@ export function prepareSkb(mem: AddressSpace, frame: Uint8Array, l2: boolean, ct
   v.setUint32(ctx + SK_BUFF.ifindex, 1, true);
   const start = l2 ? pkt : pkt + ETH_HLEN;
   const f = new PacketFrame(mem, 'skb', ctx, { start: pkt - room, end: pkt + frame.length + room, data: start, len: pkt + frame.length - start },
-    l2 ? { data: SK_BUFF.data, end: SK_BUFF.data_end, meta: SK_BUFF.data_meta, len: SK_BUFF.len } : { data: -1, end: -1, meta: -1, len: SK_BUFF.len }, l2);
+    l2 ? { data: SK_BUFF.data, end: SK_BUFF.data_end, meta: SK_BUFF.data_meta, len: SK_BUFF.len, nulls: [SK_BUFF.sk, SK_BUFF.flow_keys] }
+      : { data: -1, end: -1, meta: -1, len: SK_BUFF.len, nulls: [SK_BUFF.sk, SK_BUFF.flow_keys] }, l2);
   const input: RunInput = {
     r1: ctx,
     frame: f,

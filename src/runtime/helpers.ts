@@ -129,14 +129,38 @@ export class RunState {
   tail: unknown;
   /** tail calls taken in this run (the kernel's limit is 33) */
   tailCalls = 0;
+  /**
+   * The instructions the run may still execute in the programs it
+   * tail-calls: set by a checked interpreter's run (its budget less what
+   * it executed), so that tail calls do not restart the budget; Infinity
+   * when no engine counts.
+   */
+  budgetLeft = Infinity;
   /** the engine of a tail call's target (BpfSystem installs it): its engine of the same kind, or its interpreter */
   tailEngine: (target: unknown, current: string) => import('./engine.js').Engine | undefined = () => undefined;
+  /**
+   * The maps of the programs the run tail-called (BpfSystem's tailEngine
+   * enters them as the target starts), left when the run ends (end): a
+   * value pointer a target took stays its own until then, as the caller's do.
+   */
+  readonly entered: { exitRun(): void }[] = [];
   /** bpf_trace_printk's lines, in order, until taken (takePrintk) */
   readonly printk: string[] = [];
   /** the last bpf_redirect / bpf_redirect_map of the run (undefined: none) */
   redirect: { ifindex?: number; map?: number; key?: bigint; flags: bigint } | undefined;
-  /** ring buffer records reserved and not yet submitted or discarded: data address to its ring buffer */
-  readonly reserved = new Map<number, unknown>();
+  /**
+   * The spin locks (lock word addresses) the run holds: a lock is held by a
+   * run, not by memory, so one a faulting run left taken is free for the
+   * next run (its word still reads 1 until then)
+   */
+  readonly locks = new Set<number>();
+  /**
+   * ring buffer records reserved and not yet submitted or discarded: data
+   * address to its ring buffer. Those a run left reserved (an unverified
+   * program that faulted or never submitted) are discarded when the next
+   * run begins, so that they do not hold back the ring's consumer forever.
+   */
+  readonly reserved = new Map<number, { commit(addr: number, discard: boolean): number }>();
   /** 16 bytes of the runtime's memory the helpers use to hand a map a key from a register (Runtime allocates it at first use) */
   scratch: () => number = () => {
     throw new BpfError('EFAULT', 'this helper needs a Runtime');
@@ -172,11 +196,21 @@ export class RunState {
     return this.printk.splice(0);
   }
 
+  /** The run ends (each engine's exec, however it ends): the maps tail calls entered leave it. */
+  end(): void {
+    for (const m of this.entered.splice(0)) m.exitRun();
+  }
+
   /** A run starts (the outermost exec of an engine): forget the last run's tail call and redirect. */
   begin(input: import('./engine.js').RunInput): void {
+    this.end();
     this.input = input;
     this.tail = undefined;
     this.tailCalls = 0;
+    this.budgetLeft = Infinity;
+    this.locks.clear();
+    for (const [addr, ring] of this.reserved) ring.commit(addr, true);
+    this.reserved.clear();
     this.redirect = undefined;
   }
 }
@@ -333,7 +367,8 @@ export function programMaps(slots: readonly Slot[], registry: HelperRegistry, gi
       if (m && !list.includes(m)) list.push(m);
     }
   }
-  const at = list.length === 0
+  const outer = list.filter((m) => m.innerMaps !== undefined);
+  const direct = list.length === 0
     ? (): undefined => undefined
     : list.length === 1
       ? (addr: number): BpfMapImpl | undefined => (addr === list[0]!.addr ? list[0] : undefined)
@@ -341,5 +376,13 @@ export function programMaps(slots: readonly Slot[], registry: HelperRegistry, gi
           for (const m of list) if (m.addr === addr) return m;
           return undefined;
         };
+  if (outer.length === 0) return { list, at: direct };
+  // a map of maps' inner maps, as held at the time of the call (a lookup in the outer map gave their address)
+  const at = (addr: number): BpfMapImpl | undefined => {
+    const m = direct(addr);
+    if (m) return m;
+    for (const o of outer) for (const i of o.innerMaps!()) if (i.addr === addr) return i;
+    return undefined;
+  };
   return { list, at };
 }

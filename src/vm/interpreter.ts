@@ -280,6 +280,8 @@ export class Interpreter implements Engine {
   /** r0 at the last exit, as halves */
   retLo = 0;
   retHi = 0;
+  /** the budget of the run in progress: `budget`, or less when it is a tail call's target (execTail) */
+  private limit: number;
   /** instructions executed by the last run */
   executed = 0;
   private runRegions: readonly Region[] = [];
@@ -307,6 +309,7 @@ export class Interpreter implements Engine {
     this.mem = mem;
     this.helpers = options.helpers;
     this.budget = options.budget ?? 1_000_000;
+    this.limit = this.budget;
     if (!Number.isSafeInteger(this.budget) || this.budget <= 0) {
       throw new BpfError('EINVAL', `instruction budget must be a positive integer, got ${options.budget}`);
     }
@@ -367,8 +370,12 @@ export class Interpreter implements Engine {
   exec(input: RunInput = {}): void {
     const run = this.helpers.run;
     run.begin(input);
-    this.execTail(input);
-    if (run.tail !== undefined) this.followTails(input);
+    try {
+      this.execTail(input);
+      if (run.tail !== undefined) this.followTails(input);
+    } finally {
+      run.end();
+    }
   }
 
   /** Continue with the programs tail calls asked for, each in its own engine (RunState.tailEngine). */
@@ -384,8 +391,20 @@ export class Interpreter implements Engine {
     }
   }
 
-  /** One run as a tail call's target: the run's state (tail calls taken, the frame) carries on. */
+  /**
+   * One run as a tail call's target: the run's state (tail calls taken, the
+   * frame) carries on, and so does its budget: a run begun in the checked
+   * interpreter executes at most that budget in all the programs it
+   * tail-calls (RunState.budgetLeft), not a budget per program.
+   */
   execTail(input: RunInput): void {
+    const run = this.helpers.run;
+    this.limit = Math.min(this.budget, run.budgetLeft);
+    this.execOnce(input);
+    if (this.checked || run.budgetLeft !== Infinity) run.budgetLeft = this.limit - this.executed;
+  }
+
+  private execOnce(input: RunInput): void {
     clearRegisters();
     setHalves(1, input.r1 ?? 0);
     setHalves(2, input.r2 ?? 0);
@@ -400,6 +419,7 @@ export class Interpreter implements Engine {
 
   /** Re-run with the registers r1 and r2 only (the packet and regions of the last exec stay). */
   execRaw(r1: number, r2: number): void {
+    this.limit = this.budget;
     clearRegisters();
     RL[1] = r1 | 0;
     RH[1] = Math.floor(r1 / TWO32) | 0;
@@ -466,7 +486,7 @@ export class Interpreter implements Engine {
       loaded = p;
     }
     try {
-      this.loopInner(0, 0, this.budget);
+      this.loopInner(0, 0, this.limit);
     } finally {
       running = false;
     }
@@ -508,7 +528,7 @@ export class Interpreter implements Engine {
       this.loopInner(pc, depth, budget);
       if (this.coverage === undefined) {
         // with coverage the budget is counted in this.used, which the callback's run went on counting
-        const left = this.budget - this.executed;
+        const left = this.limit - this.executed;
         this.nestedUsed += budget - left;
         this.budgetAtCall = left;
       }
@@ -934,9 +954,18 @@ export class Interpreter implements Engine {
             break;
           case 0x8d: // callx dst
             if (RH[a] !== 0) throw new BpfError('EINVAL', `pc ${pc}: callx to unknown helper 0x${(RH[a]! >>> 0).toString(16)}${(RL[a]! >>> 0).toString(16).padStart(8, '0')}`);
+            // as `call`: a callback the helper runs (bpf_loop by its id in a register) gets this
+            // run's budget and depth, and what it executed counts against the run
+            this.budgetAtCall = budget - (pc - segStart + 1);
+            this.depthAtCall = depth;
             if (this.callHelper(RL[a]! >>> 0, pc, env)) {
               budget -= pc - segStart + 1;
               return this.finish(budget, segStart, pc);
+            }
+            if (this.nestedUsed !== 0) {
+              budget -= this.nestedUsed;
+              this.nestedUsed = 0;
+              if (budget < 0 && this.coverage === undefined) throw this.overBudget(pc);
             }
             // a helper may have grown the memory
             u8 = mem.u8;
@@ -1224,9 +1253,9 @@ export class Interpreter implements Engine {
     if (this.coverage !== undefined) {
       this.used += -1 - budget;
       this.cover(segStart, pc);
-      budget = this.budget - this.used;
+      budget = this.limit - this.used;
     }
-    this.executed = this.budget - budget;
+    this.executed = this.limit - budget;
     if (this.checked && budget < 0) throw this.overBudget(-1);
     this.retLo = RL[0]!;
     this.retHi = RH[0]!;
@@ -1241,7 +1270,7 @@ export class Interpreter implements Engine {
     if (this.coverage === undefined) throw this.overBudget(pc);
     this.used += -1 - budget;
     this.cover(segStart, pc);
-    if (this.used > this.budget) throw this.overBudget(pc);
+    if (this.used > this.limit) throw this.overBudget(pc);
     return -1;
   }
 

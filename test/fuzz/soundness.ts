@@ -36,7 +36,8 @@
  *
  * `node dist/test/fuzz/soundness.js [--seconds N] [--seed S] [--profile 3.19|modern] [--packets] [--last FILE]`
  * runs it for a while and prints the first problems (--profile modern: the
- * generator and target of modern.ts); test/soundness.test.ts runs a fixed
+ * generator and target of modern.ts; `--target modern-runtime`: the modern
+ * runtime's containment fuzzer instead, modern-runtime.ts); test/soundness.test.ts runs a fixed
  * corpus and the reproducers of issue 13's findings (FINDINGS).
  */
 
@@ -69,6 +70,7 @@ import { Interpreter } from '../../src/vm/interpreter.js';
 import { UNVISITED_TRAP } from '../../src/runtime/helpers.js';
 import { withMapFds } from '../../src/bench/workloads.js';
 import { prng, randomImm } from '../random-programs.js';
+import { modernMain } from './modern-runtime.js';
 
 /** The maps every fuzzed program may use: map[fd:0] a hash map, map[fd:1] an array. */
 export const FUZZ_MAPS = [
@@ -979,7 +981,12 @@ export const FINDINGS: readonly { name: string; insns: Instruction[]; accepted: 
   },
 ];
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes('--target')) {
+  // `--target modern-runtime`: the modern runtime's containment fuzzer (modern-runtime.ts), same --seconds and --seed
+  const target = process.argv[process.argv.indexOf('--target') + 1];
+  if (target !== 'modern-runtime') throw new Error(`unknown --target ${target} (modern-runtime)`);
+  process.exitCode = modernMain(process.argv);
+} else if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const arg = (name: string, def: number): number => {
     const i = process.argv.indexOf(name);
     return i > 0 ? Number(process.argv[i + 1]) : def;
