@@ -65,7 +65,7 @@ export function sampleFrames(): Uint8Array[] {
 
 /**
  * tsbpf's JIT over `runs` packets (the frames repeated): ns per packet,
- * best of 5 rounds, and one pass's verdicts. Each frame is made the
+ * best of 3 rounds, and one pass's verdicts. Each frame is made the
  * program's context once, as the kernel's test run makes it once for all
  * its repeats, and the runs call the JIT one frame at a time: a run whose
  * helpers may move its frame does not take the batch path (see testRun).
@@ -96,7 +96,7 @@ function measureJit(p: XdpProgram, frames: Uint8Array[], runs: number): { ns: nu
     const passes = Math.max(1, Math.ceil(runs / frames.length));
     for (let k = 0; k < Math.min(passes, 100); k++) pass(); // warm-up
     let best = Infinity;
-    for (let round = 0; round < 5; round++) {
+    for (let round = 0; round < 3; round++) {
       const t0 = process.hrtime.bigint();
       for (let k = 0; k < passes; k++) pass();
       best = Math.min(best, Number(process.hrtime.bigint() - t0) / (passes * frames.length));
