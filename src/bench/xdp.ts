@@ -13,7 +13,7 @@
  */
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -46,6 +46,8 @@ export interface XdpRow {
   verdicts: Record<string, number>;
   jitNs: number;
   kernelNs?: number;
+  /** the same logic in C, cc -O2 (xdp-parse only) */
+  nativeNs?: number;
 }
 
 export interface XdpSection {
@@ -109,6 +111,113 @@ function measureJit(p: XdpProgram, frames: Uint8Array[], runs: number): { ns: nu
   }
 }
 
+/**
+ * xdp_parse's logic transliterated to C (test/c/xdp-parse.c's walk and
+ * verdicts; proto_count a C array, port_bytes an open-addressing table of
+ * 64 slots), run over the frames as the JIT runs them: the native column.
+ */
+const XDP_PARSE_C = `
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+static uint64_t proto_count[8];
+static struct { uint16_t key; uint8_t used; uint64_t val; } port_bytes[64];
+static void port_add(uint16_t k, uint64_t len) {
+  unsigned h = (k * 40503u) & 63;
+  for (int i = 0; i < 64; i++, h = (h + 1) & 63) {
+    if (port_bytes[h].used && port_bytes[h].key == k) { __atomic_fetch_add(&port_bytes[h].val, len, __ATOMIC_RELAXED); return; }
+    if (!port_bytes[h].used) { port_bytes[h].used = 1; port_bytes[h].key = k; port_bytes[h].val = len; return; }
+  }
+}
+static inline uint16_t be16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+__attribute__((noinline)) static unsigned xdp_parse(const uint8_t *data, const uint8_t *end) {
+  enum { P_ETH, P_VLAN, P_IPV4, P_IPV6, P_TCP, P_UDP, P_OTHER, P_SHORT };
+  if (data + 14 > end) { proto_count[P_SHORT]++; return 1; }
+  proto_count[P_ETH]++;
+  uint16_t proto = be16(data + 12);
+  const uint8_t *p = data + 14;
+  int tags = 0;
+  for (int i = 0; i < 2; i++) {
+    if (proto != 0x8100 && proto != 0x88a8) break;
+    if (p + 4 > end) { proto_count[P_SHORT]++; return 1; }
+    proto_count[P_VLAN]++;
+    proto = be16(p + 2);
+    p += 4;
+    tags++;
+  }
+  uint8_t l4;
+  if (proto == 0x0800) {
+    if (p + 20 > end) { proto_count[P_SHORT]++; return 1; }
+    proto_count[P_IPV4]++;
+    unsigned ihl = (p[0] & 15) * 4;
+    if (ihl < 20) return 0;
+    l4 = p[9];
+    p += ihl;
+  } else if (proto == 0x86dd) {
+    if (p + 40 > end) { proto_count[P_SHORT]++; return 1; }
+    proto_count[P_IPV6]++;
+    l4 = p[6];
+    p += 40;
+  } else {
+    proto_count[P_OTHER]++;
+    return tags == 2 ? 1 : 2;
+  }
+  uint16_t sport, dport;
+  if (l4 == 6) {
+    if (p + 20 > end) { proto_count[P_SHORT]++; return 1; }
+    proto_count[P_TCP]++;
+    sport = be16(p); dport = be16(p + 2);
+    if (dport == 23) return 1;
+  } else if (l4 == 17) {
+    if (p + 8 > end) { proto_count[P_SHORT]++; return 1; }
+    proto_count[P_UDP]++;
+    sport = be16(p); dport = be16(p + 2);
+    if (dport == 53 && sport < 1024) return 1;
+  } else {
+    proto_count[P_OTHER]++;
+    return 2;
+  }
+  port_add(dport, (uint64_t)(end - data));
+  if (tags == 2) return 1;
+  return sport == 40001 ? 3 : 2;
+}
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec * 1e9 + t.tv_nsec; }
+`;
+
+/** The native column: xdp_parse in C over the frames (undefined without cc). */
+function measureNativeXdpParse(frames: Uint8Array[], runs: number, dir: string): { ns: number; verdicts: number[] } | undefined {
+  const cc = process.env['CC'] ?? 'cc';
+  const passes = Math.max(1, Math.ceil(runs / frames.length));
+  const arrays = frames.map((f, i) => `static uint8_t f${i}[${Math.max(1, f.length)}] = { ${Array.from(f).join(', ') || '0'} };`).join('\n');
+  const main = `${arrays}
+static const uint8_t *fs[] = { ${frames.map((_, i) => `f${i}`).join(', ')} };
+static const unsigned ls[] = { ${frames.map((f) => f.length).join(', ')} };
+int main(void) {
+  unsigned n = ${frames.length}, v[${frames.length}];
+  for (unsigned i = 0; i < n; i++) v[i] = xdp_parse(fs[i], fs[i] + ls[i]);
+  double best = 1e300;
+  for (int round = 0; round < 3; round++) {
+    double t0 = now();
+    for (unsigned k = 0; k < ${passes}u; k++) for (unsigned i = 0; i < n; i++) v[i] = xdp_parse(fs[i], fs[i] + ls[i]);
+    double ns = (now() - t0) / ((double)${passes} * n);
+    if (ns < best) best = ns;
+  }
+  printf("%f", best);
+  for (unsigned i = 0; i < n; i++) printf(" %u", v[i]);
+  printf("\\n");
+  return 0;
+}
+`;
+  const src = join(dir, 'xdp-parse-native.c');
+  const exe = join(dir, 'xdp-parse-native');
+  writeFileSync(src, XDP_PARSE_C + main);
+  const built = spawnSync(cc, ['-O2', '-o', exe, src]);
+  if (built.error || built.status !== 0) return undefined;
+  const out = spawnSync(exe, [], { encoding: 'utf8' }).stdout.trim().split(' ').map(Number);
+  return { ns: out[0]!, verdicts: out.slice(1) };
+}
+
 /** The kernel runner built here: its path, or why not. */
 function buildKernelRunner(dir: string): { exe?: string; why?: string } {
   const cc = process.env['CC'] ?? 'cc';
@@ -160,6 +269,13 @@ export function runXdpBench(runs = CAPTURE_RUNS, programs: readonly XdpProgram[]
           row.kernelNs = k.ns;
         }
       }
+      if (p.name === 'xdp-parse') {
+        const n = measureNativeXdpParse(frames, runs, dir);
+        if (n) {
+          if (n.verdicts.join() !== jit.verdicts.join()) throw new Error(`xdp-parse: native C's verdicts ${n.verdicts.join()} differ from tsbpf's ${jit.verdicts.join()}`);
+          row.nativeNs = n.ns;
+        }
+      }
       return row;
     });
     if (kernelSkipped !== undefined) for (const r of rows) delete r.kernelNs;
@@ -172,10 +288,11 @@ export function runXdpBench(runs = CAPTURE_RUNS, programs: readonly XdpProgram[]
 /** The section's text: one line per program, ns per packet and the ratio JIT x kernel. */
 export function formatXdp(s: XdpSection): string {
   const lines = [`\nxdp/tc: clang-built objects (modern profile, verified) over the ${s.frames} frames of examples/sample.pcap repeated, on ${s.cpu}, ns per packet`];
-  lines.push(`${'program'.padEnd(10)} ${'packets'.padStart(8)}  ${'JIT'.padStart(7)}  ${'kernel'.padStart(7)}  ${'JIT x kernel'.padStart(12)}  verdicts`);
+  lines.push(`${'program'.padEnd(10)} ${'packets'.padStart(8)}  ${'JIT'.padStart(7)}  ${'kernel'.padStart(7)}  ${'native'.padStart(7)}  ${'JIT x kernel'.padStart(12)}  ${'JIT x native'.padStart(12)}  verdicts`);
+  const ratio = (a: number, b: number | undefined): string => (b === undefined ? 'n/a' : `${(a / b).toFixed(2)}x`).padStart(12);
   for (const r of s.rows) {
     const v = Object.entries(r.verdicts).map(([k, n]) => `${k}:${n}`).join(' ');
-    lines.push(`${r.program.padEnd(10)} ${String(r.packets).padStart(8)}  ${r.jitNs.toFixed(1).padStart(7)}  ${(r.kernelNs?.toFixed(1) ?? 'n/a').padStart(7)}  ${(r.kernelNs === undefined ? 'n/a' : `${(r.jitNs / r.kernelNs).toFixed(2)}x`).padStart(12)}  ${v}`);
+    lines.push(`${r.program.padEnd(10)} ${String(r.packets).padStart(8)}  ${r.jitNs.toFixed(1).padStart(7)}  ${(r.kernelNs?.toFixed(1) ?? 'n/a').padStart(7)}  ${(r.nativeNs?.toFixed(1) ?? 'n/a').padStart(7)}  ${ratio(r.jitNs, r.kernelNs)}  ${ratio(r.jitNs, r.nativeNs)}  ${v}`);
   }
   for (const p of XDP_PROGRAMS.filter((x) => s.rows.some((r) => r.program === x.name))) lines.push(`  ${p.name}: ${p.description} (${p.object}, ${p.program})`);
   if (s.kernelSkipped !== undefined) lines.push(`  kernel column skipped: ${s.kernelSkipped}`);
