@@ -197,7 +197,7 @@ int main(void) {
   unsigned n = ${frames.length}, v[${frames.length}];
   for (unsigned i = 0; i < n; i++) v[i] = xdp_parse(fs[i], fs[i] + ls[i]);
   double best = 1e300;
-  for (int round = 0; round < 3; round++) {
+  for (int round = 0; round < 9; round++) {
     double t0 = now();
     for (unsigned k = 0; k < ${passes}u; k++) for (unsigned i = 0; i < n; i++) v[i] = xdp_parse(fs[i], fs[i] + ls[i]);
     double ns = (now() - t0) / ((double)${passes} * n);
