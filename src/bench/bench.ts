@@ -15,7 +15,8 @@
  * (rounds and processes), native.ts (the C baselines), kernel.ts (the host
  * kernel's column, native/kernel-run.c), libpcap.ts and report.ts (rows and
  * text); verifier.ts is the verifier section (tsbpf's verification time
- * against the host kernel's, native/kernel-verify.c).
+ * against the host kernel's, native/kernel-verify.c); xdp.ts the XDP/tc
+ * section (clang-built objects on the JIT against the kernel's test run).
  */
 
 import { execFileSync } from 'node:child_process';
@@ -42,6 +43,7 @@ import { measureLibpcap } from './libpcap.js';
 import type { BenchRow, CaptureRow, MapRow } from './report.js';
 import { formatCapture, formatJson, formatMap, formatWorkloads } from './report.js';
 import { formatVerifier, runVerifierBench, verifierPrograms } from './verifier.js';
+import { formatXdp, runXdpBench } from './xdp.js';
 
 /**
  * Each interpreter measurement runs in fresh processes, so one workload's
@@ -160,9 +162,15 @@ export function benchCommand(args: string[], write: (text: string) => unknown): 
     write(json ? formatJson({ verifier: v }) : formatVerifier(v, programs));
     return 0;
   }
+  // --xdp: the XDP/tc section alone
+  if (args.includes('--xdp')) {
+    const x = runXdpBench();
+    write(json ? formatJson({ xdp: x }) : formatXdp(x));
+    return 0;
+  }
   const rows = runBench();
   if (json) {
-    write(formatJson({ workloads: rows, capture: runCaptureBench(), map: runMapBench(), verifier: runVerifierBench() }));
+    write(formatJson({ workloads: rows, capture: runCaptureBench(), map: runMapBench(), verifier: runVerifierBench(), xdp: runXdpBench() }));
     return 0;
   }
   write(formatWorkloads(rows));
@@ -170,6 +178,7 @@ export function benchCommand(args: string[], write: (text: string) => unknown): 
   write(formatMap(runMapBench()));
   const programs = verifierPrograms();
   write(formatVerifier(runVerifierBench(programs), programs));
+  write(formatXdp(runXdpBench()));
   return 0;
 }
 

@@ -7,6 +7,7 @@
 
 import type { Measurement } from './timing.js';
 import type { VerifierRow } from './verifier.js';
+import type { XdpSection } from './xdp.js';
 import { MAP_HEAVY } from './workloads.js';
 
 export interface BenchRow {
@@ -108,6 +109,6 @@ export function formatMap(m: MapRow): string {
 }
 
 /** Everything as one JSON object (64-bit values as hex strings), one line. */
-export function formatJson(all: { workloads?: BenchRow[]; capture?: CaptureRow; map?: MapRow; verifier?: readonly VerifierRow[] }): string {
+export function formatJson(all: { workloads?: BenchRow[]; capture?: CaptureRow; map?: MapRow; verifier?: readonly VerifierRow[]; xdp?: XdpSection }): string {
   return JSON.stringify(all, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)) + '\n';
 }

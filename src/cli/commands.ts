@@ -197,14 +197,17 @@ export const CONFORMANCE_PLUGIN: CommandSpec = {
 
 export const BENCH: CommandSpec = {
   name: 'bench',
-  usage: ['bench [--json]'],
+  usage: ['bench [--json] [--xdp]'],
   summary:
     'The benchmark table: workloads in the interpreter, the JIT and native C, a capture\n' +
     'filtered, map operations. Takes a minute or more.',
   args: [],
   positionals: [0, 0],
-  options: [{ name: 'json', help: 'the measurements as one JSON object' }],
-  examples: ['bench'],
+  options: [
+    { name: 'json', help: 'the measurements as one JSON object' },
+    { name: 'xdp', help: 'only the XDP/tc section: clang-built objects on the JIT against the kernel\'s BPF_PROG_TEST_RUN' },
+  ],
+  examples: ['bench', 'bench --xdp'],
 };
 
 export const HELP_CMD: CommandSpec = {
