@@ -197,17 +197,19 @@ export const CONFORMANCE_PLUGIN: CommandSpec = {
 
 export const BENCH: CommandSpec = {
   name: 'bench',
-  usage: ['bench [--json] [--xdp]'],
+  usage: ['bench [--json] [--verifier | --xdp]'],
   summary:
     'The benchmark table: workloads in the interpreter, the JIT and native C, a capture\n' +
-    'filtered, map operations. Takes a minute or more.',
+    'filtered, map operations, the verifier against the host kernel\'s, XDP/tc programs.\n' +
+    'Takes a few minutes.',
   args: [],
   positionals: [0, 0],
   options: [
     { name: 'json', help: 'the measurements as one JSON object' },
+    { name: 'verifier', help: 'only the verifier section: time per verification under both profiles against the host kernel\'s' },
     { name: 'xdp', help: 'only the XDP/tc section: clang-built objects on the JIT against the kernel\'s BPF_PROG_TEST_RUN' },
   ],
-  examples: ['bench', 'bench --xdp'],
+  examples: ['bench', 'bench --verifier', 'bench --xdp'],
 };
 
 export const HELP_CMD: CommandSpec = {
