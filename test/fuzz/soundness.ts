@@ -25,7 +25,10 @@
  *   - the fast interpreter, the JIT and the hardened JIT one run at a time,
  *     and both JITs batched: each must give the same verdicts, the same
  *     stack after each run, the same map contents afterwards, and the same
- *     faults.
+ *     faults. Program types without the 3.19 packet context (xdp, tc, the
+ *     modern socket filter) run as testRun runs them, a frame a run over
+ *     FUZZ_FRAMES, and also compare the frame after each run; they have no
+ *     batch.
  *
  * A share of all programs (accepted or not, and every hostile one) also
  * runs unverified in the checked interpreter and on the hardened JIT (each
