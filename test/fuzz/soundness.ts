@@ -25,7 +25,10 @@
  *   - the fast interpreter, the JIT and the hardened JIT one run at a time,
  *     and both JITs batched: each must give the same verdicts, the same
  *     stack after each run, the same map contents afterwards, and the same
- *     faults.
+ *     faults. Program types without the 3.19 packet context (xdp, tc, the
+ *     modern socket filter) run as testRun runs them, a frame a run over
+ *     FUZZ_FRAMES, and also compare the frame after each run; they have no
+ *     batch.
  *
  * A share of all programs (accepted or not, and every hostile one) also
  * runs unverified in the checked interpreter and on the hardened JIT (each
@@ -42,7 +45,8 @@
  */
 
 import { fileURLToPath } from 'node:url';
-import { BpfSystem, testRun } from '../../src/api/bpf.js';
+import { BpfSystem, engineOf, testRun } from '../../src/api/bpf.js';
+import type { EngineName } from '../../src/api/bpf.js';
 import { PacketRunner } from '../../src/api/packets.js';
 import { BpfError } from '../../src/errors.js';
 import type { Instruction, Slot } from '../../src/isa/instruction.js';
@@ -61,8 +65,8 @@ import {
 } from '../../src/isa/builders.js';
 import { MAP_HDR_SIZE } from '../../src/maps/map.js';
 import { HashMapBase } from '../../src/maps/hash.js';
-import { SOCKET_FILTER, verifierRules } from '../../src/progs/types.js';
-import { PROFILE_3_19 } from '../../src/progs/profile.js';
+import { progTypeById, SOCKET_FILTER, verifierRules } from '../../src/progs/types.js';
+import { PROFILE_3_19, PROFILE_MODERN } from '../../src/progs/profile.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../../src/memory/address-space.js';
 import { verify, VerifierLog } from '../../src/verifier/index.js';
@@ -108,7 +112,13 @@ export const TARGET_319: FuzzTarget = { name: '3.19', profile: '3.19', progType:
  * thousands of those spends the fuzzer's time in the garbage collector.
  */
 function system(target: FuzzTarget = TARGET_319): BpfSystem {
-  return new BpfSystem(new Runtime({ maxBytes: 2 << 20, profile: target.profile }));
+  const sys = new BpfSystem(new Runtime({ maxBytes: 2 << 20, profile: target.profile }));
+  // bpf_get_prandom_u32 and bpf_ktime_get_ns (the modern programs call
+  // them) give every system the same sequence and time, so the engines'
+  // runs, each in a system of its own, compare
+  sys.runtime.helpers.run.seedRandom(0x16);
+  sys.runtime.helpers.run.clock = () => 1_000_000_000n;
+  return sys;
 }
 
 const COND_OPS = [BPF_JEQ, BPF_JNE, BPF_JGT, BPF_JGE, BPF_JSET, BPF_JSGT, BPF_JSGE, BPF_JLT, BPF_JLE, BPF_JSLT, BPF_JSLE];
@@ -414,12 +424,81 @@ export const FUZZ_PACKETS: Uint8Array[] = (() => {
 /** Each packet twice, so map state carries between runs. */
 const RUN_PACKETS = [...FUZZ_PACKETS, ...FUZZ_PACKETS];
 
+/**
+ * The frames the program types without a 3.19 packet context (xdp,
+ * sched_cls, the modern socket filter) run over, through the test run: it
+ * refuses a frame shorter than an Ethernet header for an skb, and an IPv4
+ * or IPv6 frame shorter than its network header, so the short ones carry an
+ * ethertype that is neither (0x88b5, the local experimental one) and the
+ * IPv4 and IPv6 ones have 14 + 40 bytes at least.
+ */
+export const FUZZ_FRAMES: Uint8Array[] = (() => {
+  const rnd = prng(78);
+  return ([[14, 0x88b5], [40, 0x88b5], [54, 0x0800], [60, 0x86dd], [90, 0x0800], [128, 0x88b5]] as const).map(([len, type]) => {
+    const f = Uint8Array.from({ length: len }, () => Math.floor(rnd() * 256));
+    f[12] = type >> 8;
+    f[13] = type & 0xff;
+    return f;
+  });
+})();
+const RUN_FRAMES = [...FUZZ_FRAMES, ...FUZZ_FRAMES];
+
+/** Whether the target's programs run through a PacketRunner (a 3.19 packet context), which alone has a batch. */
+function packetContext(target: FuzzTarget): boolean {
+  return progTypeById(target.progType, target.profile === 'modern' ? PROFILE_MODERN : PROFILE_3_19).packet !== undefined;
+}
+
+/**
+ * How the fuzzer runs a loaded program, as the library runs its type: a
+ * 3.19-style socket filter (a packet context) through a PacketRunner, as
+ * captures run it; any other type (xdp, sched_cls, the modern socket
+ * filter) through testRun, one frame a run, as `run --pcap` and
+ * BPF_PROG_TEST_RUN do. `frame` is the bytes after the last run (testRun's
+ * data_out; empty for a PacketRunner, whose packets a program cannot
+ * write); `batch` is undefined where the library has no batch for the type
+ * (testRun runs a frame a helper may move one run at a time).
+ */
+interface FuzzRunner {
+  inputs: readonly Uint8Array[];
+  run(data: Uint8Array): number;
+  frame(): string;
+  batch?(inputs: readonly Uint8Array[]): number[];
+}
+
+function fuzzRunner(sys: BpfSystem, fd: number, engine: EngineName): FuzzRunner {
+  const obj = sys.progOf(fd);
+  if (obj.prog.type.packet) {
+    const runner = new PacketRunner(sys, fd, engine);
+    return {
+      inputs: RUN_PACKETS,
+      run: (data) => runner.run(data, 14),
+      frame: () => '',
+      batch: (inputs) => [...runner.runBatch(inputs.map((data) => ({ data, netOff: 14 })))],
+    };
+  }
+  // compiled here (the hardened JIT), so a refusal comes out of the constructor as PacketRunner's does
+  engineOf(obj.prog, engine, sys);
+  let out = '';
+  return {
+    inputs: RUN_FRAMES,
+    run: (data) => {
+      out = '';
+      const r = testRun(sys, fd, data, 1, engine);
+      out = Buffer.from(r.dataOut).toString('hex');
+      return Number(r.retval & 0xffffffffn);
+    },
+    frame: () => out,
+  };
+}
+
 type Engine = 'checked' | 'interpreter' | 'jit' | 'jit-hardened' | 'batch' | 'batch-hardened';
 
 interface Trace {
   verdicts: string[];
   /** the stack after each run (not for batches, which run in one call) */
   stacks: string[];
+  /** the frame after each run (testRun's data_out; empty strings for a PacketRunner, not for batches) */
+  frames: string[];
   maps: string[];
 }
 
@@ -503,23 +582,27 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
     });
   }
   const name = engine === 'checked' ? 'interpreter' : engine === 'batch' ? 'jit' : engine === 'batch-hardened' ? 'jit-hardened' : engine;
-  let runner = new PacketRunner(sys, fd, name);
-  const t: Trace = { verdicts: [], stacks: [], maps: [] };
+  let runner = fuzzRunner(sys, fd, name);
+  const t: Trace = { verdicts: [], stacks: [], frames: [], maps: [] };
   const stack = mem.u8.subarray(STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES, STACK_TOP);
   if (engine === 'batch' || engine === 'batch-hardened') {
-    t.verdicts = [outcome(() => runner.runBatch(RUN_PACKETS.map((data) => ({ data, netOff: 14 }))).reduce((a, v, i) => a + v * (i + 1), 0))];
+    const batch = runner.batch;
+    if (batch === undefined) throw new Error(`the fuzzer batches only packet-context programs, not ${target.name}'s`);
+    t.verdicts = [outcome(() => batch(runner.inputs).reduce((a, v, i) => a + v * (i + 1), 0))];
   } else {
-    RUN_PACKETS.forEach((p, i) => {
+    runner.inputs.forEach((p, i) => {
       if (options.jitter && i > 0) {
         // a spacer of a new size, then a runner whose context lands after it
+        // (testRun places each run's context anew: after the spacer too)
         mem.alloc(options.jitter * i);
-        runner = new PacketRunner(sys, fd, name);
+        runner = fuzzRunner(sys, fd, name);
       }
       // What a run leaves on the stack is compared; the checked interpreter
       // starts from a zeroed frame, so every engine does here.
       stack.fill(options.stackFill ?? 0);
-      t.verdicts.push(outcome(() => runner.run(p, 14)));
+      t.verdicts.push(outcome(() => runner.run(p)));
       t.stacks.push(Buffer.from(stack.subarray(stack.length - STACK_FRAME_SIZE)).toString('hex'));
+      t.frames.push(runner.frame());
     });
   }
   t.maps = dumpMaps(sys, fds);
@@ -770,9 +853,9 @@ export function examine(insns: readonly Instruction[], options: ExamineOptions =
   // regardless: their untouched bytes show the fill).
   const zeroed = trace(insns, 'interpreter', {}, target);
   const filled = trace(insns, 'interpreter', { stackFill: 0x5a }, target);
-  const fields = (['verdicts', 'stacks', 'maps'] as const).filter((f) =>
+  const fields = (['verdicts', 'stacks', 'frames', 'maps'] as const).filter((f) =>
     moves.every((moved) => moved[f].join('|') === checked[f].join('|')) && (f === 'stacks' || filled[f].join('|') === zeroed[f].join('|')));
-  if (fields.length < 3) addressDependent = true;
+  if (fields.length < 4) addressDependent = true;
   // faults compare by errno: each engine words its messages its own way
   const same = (x: string[], y: string[]): boolean => x.map((v) => v.split(':')[0]).join('|') === y.map((v) => v.split(':')[0]).join('|');
   for (const engine of ['interpreter', 'jit', 'jit-hardened'] as const) {
@@ -788,6 +871,8 @@ export function examine(insns: readonly Instruction[], options: ExamineOptions =
   const expected = checked.verdicts.every((v) => /^\d+$/.test(v))
     ? String(checked.verdicts.reduce((a, v, i) => a + Number(v) * (i + 1), 0))
     : undefined;
+  // testRun runs xdp, tc and the modern socket filter one frame a run (their helpers may move the frame): no batch to compare
+  if (!packetContext(target)) return { problems, addressDependent };
   for (const [engine, what] of [['batch', 'JIT'], ['batch-hardened', 'hardened JIT']] as const) {
     const batch = refusable(() => trace(insns, engine, {}, target));
     if (!batch) continue;
@@ -887,19 +972,19 @@ function containedOn(
   const headerBytes = headers.map((a) => Buffer.from(mem.u8.subarray(a, a + MAP_HDR_SIZE)));
   // every hash map (hash, percpu_hash, lru_hash, lru_percpu_hash) bumps the generation once per run
   const hashMaps = sys.progOf(fd).prog.maps.filter((m) => m.impl instanceof HashMapBase).length;
-  let runner: PacketRunner;
+  let runner: FuzzRunner;
   try {
     // unverified: 'interpreter' is the checked interpreter the load made; the hardened JIT compiles here
-    runner = new PacketRunner(sys, fd, engine);
+    runner = fuzzRunner(sys, fd, engine);
   } catch (e) {
     if (e instanceof BpfError) return { runs: 0, outcomes, problems };
     return { runs: 0, outcomes, problems: [`escape: compiling ${where} threw ${String(e)}\n${listing()}`] };
   }
   let runs = 0;
-  for (const p of RUN_PACKETS) {
+  for (const p of runner.inputs) {
     const gen = mem.view.getUint32(RUN_GEN_ADDR, true);
     try {
-      outcomes.push(outcome(() => runner.run(p, 14)));
+      outcomes.push(outcome(() => runner.run(p)));
     } catch (e) {
       problems.push(`escape: an unverified run ${where} threw ${String(e)}\n${listing()}`);
       break;
