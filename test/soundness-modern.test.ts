@@ -34,7 +34,7 @@ test('modern soundness fuzzer: 300 programs, the accepted ones safe, explored an
   // the modern walker accepts about as many as the host kernel (40%); the
   // accepted ones run through testRun over FUZZ_FRAMES, each frame twice
   assert.equal(modernWalker(), true);
-  assert.equal(r.accepted, 131);
+  assert.equal(r.accepted, 130); // one misaligned access refused since the alignment rule
   assert.equal(r.addressDependent, 0);
   assert.equal(r.unverified, 45);
   assert.equal(r.unverifiedRuns, 540);
