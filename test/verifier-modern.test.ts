@@ -200,3 +200,22 @@ test('modern: packet ranges from `data + 14 > data_end` (logs as the 6.18 host l
     '',
   ].join('\n'));
 });
+
+// ---- a loop that runs to the limit ----
+
+test('modern: a loop that never ends reaches the 1M-insn limit quickly, with the 6.18 host\'s message and state counts', () => {
+  const c: ModernCase = { name: 'endless counter', src: 'r1 = 0\nr1 += 1\nif r1 != 0 goto pc-2\nr0 = 0\nexit', expect: { processed: 0 } };
+  const t0 = performance.now();
+  // level 4: the statistics only (the kernel's BPF_LOG_STATS), so the log holds the error and the counts
+  const r = load(c, 4);
+  const ms = performance.now() - t0;
+  assert.equal(r.errno, 'E2BIG');
+  const lines = r.log.trimEnd().split('\n');
+  assert.equal(lines[0], 'BPF program is too large. Processed 1000001 insn');
+  assert.match(lines[1]!, /^verification time \d+ usec$/);
+  assert.equal(lines[2], 'stack depth 0');
+  // the host: max_states_per_insn 4 (states that keep missing are evicted), total_states 25001
+  assert.match(lines[3]!, /^processed 1000001 insns \(limit 1000000\) max_states_per_insn 4 total_states \d+ peak_states \d+ mark_read 0$/);
+  // ~1.3 s of CPU here (31 s before states were evicted and the level-1 log stopped re-slicing itself); generous for a loaded machine
+  assert.ok(ms < 20_000, `${ms} ms`);
+});

@@ -158,6 +158,11 @@ export class VState {
   firstInsn = 0;
   lastInsn = -1;
   hist: Hist | null = null;
+  /** stored checkpoints: pruning hits and misses (eviction from the explored list; -1 once evicted) */
+  hit = 0;
+  miss = 0;
+  /** stored checkpoints: the hash of the current frame's registers (the loop check compares exactly only on a match) */
+  sig = 0;
 
   constructor(frames: Frame[], live: Uint8Array[]) {
     this.frames = frames;

@@ -45,6 +45,16 @@ import {
 
 /** The modern kernel's limit on processed instructions (BPF_COMPLEXITY_LIMIT_INSNS). */
 export const MODERN_INSN_LIMIT = 1_000_000;
+/**
+ * tsbpf's guard on the walk's work besides processed instructions: state
+ * comparisons at prune points plus instructions backtracked for precision.
+ * The kernel has no such count (its eviction of states that keep missing
+ * and its precision walk stopping at the first precise checkpoint keep both
+ * small); this makes sure no program keeps the verifier busy for long even
+ * where tsbpf's copies of those heuristics fall short. The loop that runs
+ * to the 1M-insn limit does about 12M of this work (1.2 s at most here).
+ */
+export const MODERN_WORK_LIMIT = 1 << 25;
 /** Pending branches allowed (BPF_COMPLEXITY_LIMIT_JMP_SEQ). */
 const JMP_SEQ_LIMIT = 8192;
 const MAX_CALL_FRAMES = 8;
@@ -80,18 +90,58 @@ interface Pending {
   logPos: number;
 }
 
-/** The log of the modern profile: the kernel's verbose() with the rewinds its level 1 does. */
+/**
+ * The log of the modern profile: the kernel's verbose() with the rewinds its
+ * level 1 does. Kept as chunks with a running length, so that a rewind costs
+ * what it removes (a long path at level 1 prints and rewinds for every
+ * instruction; one string sliced each time made a 1M-insn loop quadratic).
+ * Text past `cap` (the user's log size) is counted but not kept: the log
+ * handed back is cut there anyway, and a rewind below it keeps what it needs.
+ */
 export class ModernLog {
-  text = '';
-  constructor(readonly level: number) {}
+  private readonly parts: string[] = [];
+  /** characters kept in parts */
+  private kept = 0;
+  /** the log's length, kept or not */
+  private len = 0;
+  /**
+   * `level`: 0, 1 or 2, how much of the walk to print (the kernel's BPF_LOG_LEVEL
+   * bits); `enabled`: whether anything prints, errors included (any nonzero log_level).
+   */
+  constructor(public level: number, private readonly cap = Infinity, private enabled = level !== 0) {}
   print(s: string): void {
-    if (this.level) this.text += s;
+    if (!this.enabled) return;
+    if (this.len === this.kept && this.kept < this.cap) {
+      this.parts.push(s);
+      this.kept += s.length;
+    } else if (this.level >= 2) {
+      // level 2 never rewinds: once past the cap nothing more can show, so the
+      // walker stops building text (the level reads 0 from here on)
+      this.level = 0;
+      this.enabled = false;
+    }
+    this.len += s.length;
   }
   get pos(): number {
-    return this.text.length;
+    return this.len;
   }
   reset(pos: number): void {
-    this.text = this.text.slice(0, pos);
+    if (pos >= this.len) return;
+    while (this.kept > pos) {
+      const last = this.parts.pop()!;
+      this.kept -= last.length;
+      if (this.kept < pos) {
+        this.parts.push(last.slice(0, pos - this.kept));
+        this.kept = pos;
+      }
+    }
+    this.len = pos;
+  }
+  get text(): string {
+    const t = this.parts.join('');
+    this.parts.length = 0;
+    if (t) this.parts.push(t);
+    return t;
   }
 }
 
@@ -135,8 +185,11 @@ export class ModernWalker {
   private readonly stackDepth: number[];
   private histJumps = 0;
   private startPos = 0;
-  /** the stored states of each prune point by stateSig, for the loop check */
-  private readonly looping: (Map<number, VState[]> | undefined)[] = [];
+  /** stored states not yet freed (in an explored list, or evicted with paths still open), and their maximum (peak_states) */
+  private liveStates = 0;
+  /** state comparisons and backtracked instructions (MODERN_WORK_LIMIT) */
+  workDone = 0;
+  private peakStates = 0;
 
   constructor(
     private readonly insns: readonly Slot[],
@@ -254,6 +307,13 @@ export class ModernWalker {
     }
   }
 
+  /** One unit of pruning or backtracking work, against MODERN_WORK_LIMIT. */
+  private work(): void {
+    if (++this.workDone > MODERN_WORK_LIMIT) {
+      this.fail('E2BIG', `BPF program is too complex: more than ${MODERN_WORK_LIMIT} state comparisons and precision steps after ${this.insnProcessed} insns`);
+    }
+  }
+
   private newId(): number {
     return ++this.idGen;
   }
@@ -284,6 +344,7 @@ export class ModernWalker {
           continue;
         }
         if (log2) this.log.print(`mark_precise: frame${fr}: regs=${regsStr(fr)} stack=${stackStr(fr)} before ${h.idx}: ${this.insnText(this.insns[h.idx]!)}\n`);
+        this.work();
         const r = this.backtrack(h, fr, regs, stack);
         if (r === 'all') return this.markAllPrecise(st0);
         if (emptyMasks(regs, stack)) return;
@@ -449,7 +510,11 @@ export class ModernWalker {
         // process_bpf_exit: this path is done
         this.jmpsProcessed++;
         this.markAllScratched();
-        for (let st = this.cur.parent; st; st = st.parent) if (--st.branches > 0) break;
+        for (let st = this.cur.parent; st; st = st.parent) {
+          if (--st.branches > 0) break;
+          // an evicted checkpoint whose paths are all done is freed (peak_states)
+          if (st.miss < 0) this.liveStates--;
+        }
         const p = this.pending.pop();
         if (!p) break;
         if (log.level === 1) log.reset(p.logPos);
@@ -469,7 +534,7 @@ export class ModernWalker {
 
   /** The final statistics line. */
   statsLine(): string {
-    return `processed ${this.insnProcessed} insns (limit ${MODERN_INSN_LIMIT}) max_states_per_insn ${this.maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.totalStates} mark_read 0\n`;
+    return `processed ${this.insnProcessed} insns (limit ${MODERN_INSN_LIMIT}) max_states_per_insn ${this.maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.peakStates} mark_read 0\n`;
   }
 
   /** The maximum stack depth each subprogram used, for the combined-stack check. */
@@ -507,45 +572,52 @@ export class ModernWalker {
     const list = (this.explored[idx] ??= []);
     let cnt = 0;
     const fresh = (): number => this.newId();
-    // states still being explored (loops) are found by a hash of the current frame's
-    // registers: only an exact match is an infinite loop, and a loop may leave thousands
+    // states still being explored (loops) are compared exactly only when a hash of the
+    // current frame's registers matches: anything else cannot be an infinite loop
     const sig = stateSig(cur);
-    let looping = this.looping[idx];
-    if (looping) {
-      for (const old of looping.get(sig) ?? []) {
-        if (old.branches > 0 && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
+    // newest first, as the kernel's list is; states that keep missing are dropped from the
+    // list (the kernel's miss_cnt > 3 * hit_cnt + 3 eviction): a loop that runs long leaves
+    // a checkpoint every few iterations, and without eviction each visit of the loop head
+    // would compare against all of them (quadratic: ~31 s to reach the 1M-insn limit)
+    let evicted = false;
+    for (let k = list.length - 1; k >= 0; k--) {
+      const old = list[k]!;
+      cnt++;
+      this.work();
+      if (old.branches > 0) {
+        if (old.sig === sig && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
           this.log.print(`infinite loop detected at insn ${idx}\n`);
           this.log.print(`cur state:${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
           this.log.print(`old state:${stateStr(old, cur.curframe, true, 0, 0n)}\n`);
           throw new Fail('EINVAL', `infinite loop detected at insn ${idx}`, idx);
         }
-      }
-    }
-    for (const old of list) {
-      cnt++;
-      if (old.frames.length !== cur.frames.length) continue;
-      if (old.branches > 0) {
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.insnProcessed - this.prevInsns < 100) addNew = false;
-        continue;
-      }
-      if (statesEqual(old, cur, false, fresh)) {
+      } else if (old.frames.length === cur.frames.length && statesEqual(old, cur, false, fresh)) {
+        old.hit++;
         this.propagate(old);
+        if (evicted) this.explored[idx] = list.filter((x) => x.miss >= 0);
         return true;
       }
+      if (addNew) old.miss++;
+      if (old.miss > old.hit * 3 + 3) {
+        // evicted: freed now if no path below it is still being walked, else when the last is
+        old.miss = -1;
+        evicted = true;
+        if (old.branches === 0) this.liveStates--;
+      }
     }
+    if (evicted) this.explored[idx] = list.filter((x) => x.miss >= 0);
     if (cnt > this.maxStatesPerInsn) this.maxStatesPerInsn = cnt;
     if (!addNew) return false;
     this.totalStates++;
+    if (++this.liveStates > this.peakStates) this.peakStates = this.liveStates;
     this.prevJmps = this.jmpsProcessed;
     this.prevInsns = this.insnProcessed;
     const nw = cur.copy();
     nw.insnIdx = idx;
     nw.branches = 1;
-    list.push(nw);
-    looping ??= this.looping[idx] = new Map();
-    const same = looping.get(sig);
-    if (same) same.push(nw);
-    else looping.set(sig, [nw]);
+    nw.sig = sig;
+    this.explored[idx]!.push(nw);
     cur.parent = nw;
     cur.firstInsn = idx;
     cur.hist = null;
