@@ -66,6 +66,8 @@ export interface Reg {
   readonly frameno: number;
   /** ringbuf memory (PTR_TO_MEM | MEM_RINGBUF) */
   readonly ringbuf?: boolean;
+  /** the acquired reference this pointer is (ref_obj_id): a ringbuf record until submitted or discarded */
+  readonly refObj?: number;
   readonly precise: boolean;
 }
 
@@ -163,6 +165,8 @@ export class VState {
   miss = 0;
   /** stored checkpoints: the hash of the current frame's registers (the loop check compares exactly only on a match) */
   sig = 0;
+  /** acquired references not yet released (the kernel's acquired_refs): id and the instruction that acquired it */
+  refs: readonly { readonly id: number; readonly insn: number }[] = [];
 
   constructor(frames: Frame[], live: Uint8Array[]) {
     this.frames = frames;
@@ -191,6 +195,7 @@ export class VState {
     s.firstInsn = this.firstInsn;
     s.lastInsn = this.lastInsn;
     s.hist = this.hist;
+    s.refs = this.refs;
     return s;
   }
 }
@@ -232,7 +237,8 @@ function sameMap(a: Reg, b: Reg): boolean {
 /** Every field equal, ids through the map (regs_exact). */
 export function regsExact(old: Reg, cur: Reg, ids: IdMap): boolean {
   return old.type === cur.type && old.maybeNull === cur.maybeNull && old.off === cur.off && old.range === cur.range &&
-    old.frameno === cur.frameno && sameMap(old, cur) && !!old.ringbuf === !!cur.ringbuf && scalarEquals(old.s, cur.s) && ids.check(old.id, cur.id);
+    old.frameno === cur.frameno && sameMap(old, cur) && !!old.ringbuf === !!cur.ringbuf && scalarEquals(old.s, cur.s) && ids.check(old.id, cur.id) &&
+    ids.check(old.refObj ?? 0, cur.refObj ?? 0);
 }
 
 /**
@@ -253,7 +259,8 @@ export function regsafe(old: Reg, cur: Reg, live: number, ids: IdMap, exact: boo
     case RT.PTR_TO_MEM:
       // a pointer that may be null on one side only is a different pointer
       if (old.maybeNull !== cur.maybeNull || !!old.ringbuf !== !!cur.ringbuf) return false;
-      return old.off === cur.off && sameMap(old, cur) && old.range === cur.range && scalarWithin(old.s, cur.s) && ids.check(old.id, cur.id);
+      return old.off === cur.off && sameMap(old, cur) && old.range === cur.range && scalarWithin(old.s, cur.s) && ids.check(old.id, cur.id) &&
+        ids.check(old.refObj ?? 0, cur.refObj ?? 0);
     case RT.PTR_TO_PACKET_META:
     case RT.PTR_TO_PACKET:
       // a longer known range is safe; the same variable part and id
@@ -311,6 +318,9 @@ export function statesEqual(old: VState, cur: VState, exact: boolean, fresh: () 
   if (old.frames.length !== cur.frames.length) return false;
   for (let i = 0; i < old.frames.length; i++) if (old.frames[i]!.callsite !== cur.frames[i]!.callsite) return false;
   const ids = new IdMap();
+  // refsafe: the same references held, their ids corresponding
+  if (old.refs.length !== cur.refs.length) return false;
+  for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
   for (let i = 0; i < old.frames.length; i++) {
     const of = old.frames[i]!, cf = cur.frames[i]!;
     const live = old.live[i]!;
@@ -338,6 +348,7 @@ function regStr(r: Reg, fi: number): string {
   }
   const parts: string[] = [];
   if (r.id) parts.push(`id=${r.id}`);
+  if (r.refObj) parts.push(`ref_obj_id=${r.refObj}`);
   if (r.map && (r.type === RT.CONST_PTR_TO_MAP || r.type === RT.PTR_TO_MAP_VALUE || r.type === RT.PTR_TO_MAP_KEY)) parts.push(`ks=${r.map.keySize},vs=${r.map.valueSize}`);
   if (r.off) parts.push(`off=${r.off}`);
   if (r.type === RT.PTR_TO_PACKET || r.type === RT.PTR_TO_PACKET_META) parts.push(`r=${r.range}`);
@@ -382,6 +393,7 @@ export function stateStr(st: VState, fi: number, all: boolean, scratchRegs: numb
       out += ` fp${off}=${types}`;
     }
   }
+  if (st.refs.length) out += ` refs=${st.refs.map((r) => r.id).join(',')}`;
   return out;
 }
 

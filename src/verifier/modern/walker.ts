@@ -64,6 +64,7 @@ const MAX_PACKET_OFF = 0xffff;
 const AT_PKT_END = -1;
 const BEYOND_PKT_END = -2;
 const PATH_END = -1;
+const BPF_MAP_TYPE_PROG_ARRAY = 3;
 /** BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY: a lookup with a constant key in range is never null */
 const ARRAY_TYPES = [2, 6];
 
@@ -150,6 +151,8 @@ interface CallMeta {
   map?: ModernMapInfo | undefined;
   constKey?: bigint | undefined;
   memSize?: number;
+  /** the reference a RELEASE argument gives back */
+  release?: number;
 }
 
 export interface WalkResult {
@@ -1253,6 +1256,7 @@ export class ModernWalker {
     if (op === BPF_EXIT) {
       if (x || insn.imm !== 0 || insn.src !== 0 || insn.dst !== 0 || cls === BPF_JMP32) this.fail('EINVAL', 'BPF_EXIT uses reserved fields');
       if (this.cur.curframe > 0) return this.subprogExit();
+      this.checkLeak('BPF_EXIT instruction in main prog');
       this.srcOp(0);
       return PATH_END;
     }
@@ -1353,12 +1357,14 @@ export class ModernWalker {
   /** mark_ptr_or_null_regs: every register sharing the id becomes the pointer, or the number 0. */
   private markNull(st: VState, id: number, isNull: boolean): void {
     if (!id) return;
+    // a reference found to be NULL was never acquired: nothing to release
+    if (isNull && st.refs.some((r) => r.id === id)) st.refs = st.refs.filter((r) => r.id !== id);
     for (let f = 0; f < st.frames.length; f++) {
       const frame = st.frames[f]!;
       const fix = (r: Reg): Reg | undefined => {
         if (!r.maybeNull || r.id !== id) return undefined;
         if (isNull) return scalarReg(scalarConstHL(0, 0));
-        return { ...r, maybeNull: false, id: r.type === RT.PTR_TO_MEM ? r.id : 0 };
+        return { ...r, maybeNull: false, id: 0 };
       };
       for (let i = 0; i < 11; i++) {
         const n = fix(frame.regs[i]!);
@@ -1433,6 +1439,15 @@ export class ModernWalker {
     if (!env.gplCompatible && fn.gplOnly) this.fail('EINVAL', 'cannot call GPL-restricted function from non-GPL compatible program');
     const meta: CallMeta = {};
     for (let i = 0; i < 5; i++) this.funcArg(fn, i, meta);
+    if (id === 12) {
+      // check_map_func_compatibility; the kernel's message has no newline
+      if (meta.map?.mapType !== undefined && meta.map.mapType !== BPF_MAP_TYPE_PROG_ARRAY) {
+        this.log.print('expected prog array map for tail call');
+        throw new Fail('EINVAL', 'expected prog array map for tail call', this.idx);
+      }
+      this.checkLeak('tail_call');
+    }
+    if (meta.release) this.release(meta.release);
     for (let r = 0; r <= 5; r++) {
       this.scratchReg(r);
       this.setReg(r, NOT_INIT);
@@ -1455,13 +1470,38 @@ export class ModernWalker {
         this.setReg(0, ptrReg(RT.PTR_TO_MAP_VALUE, { map: m, maybeNull, id: maybeNull ? this.newId() : 0 }));
         break;
       }
-      case RET.PTR_TO_MEM_OR_NULL:
-        this.setReg(0, ptrReg(RT.PTR_TO_MEM, { maybeNull: true, ringbuf: true, range: meta.memSize ?? 0, id: this.newId() }));
+      case RET.PTR_TO_MEM_OR_NULL: {
+        // acquire_reference: the record is a reference the program must submit or discard;
+        // its id is both the null-check id and the reference's (the kernel spends one id before it)
+        this.newId();
+        const ref = this.newId();
+        this.cur.refs = [...this.cur.refs, { id: ref, insn: idx }];
+        this.setReg(0, ptrReg(RT.PTR_TO_MEM, { maybeNull: true, ringbuf: true, range: meta.memSize ?? 0, id: ref, refObj: ref }));
         break;
+      }
       default:
         this.fail('EINVAL', `unknown return type ${String(fn.ret)} of func ${label}`);
     }
-    void idx;
+  }
+
+  /** check_resource_leak: references still held where the program's run may end. */
+  private checkLeak(what: string): void {
+    if (!this.cur.refs.length) return;
+    for (const r of this.cur.refs) this.log.print(`Unreleased reference id=${r.id} alloc_insn=${r.insn}\n`);
+    this.fail('EINVAL', `${what} would lead to reference leak`);
+  }
+
+  /** release_reference: the reference is gone, and every pointer that was it becomes a number. */
+  private release(ref: number): void {
+    const st = this.cur;
+    st.refs = st.refs.filter((r) => r.id !== ref);
+    for (let f = 0; f < st.frames.length; f++) {
+      const frame = st.frames[f]!;
+      for (let i = 0; i < 11; i++) if (frame.regs[i]!.refObj === ref) st.own(f).regs[i] = UNKNOWN;
+      for (let spi = 0; spi < SLOTS; spi++) {
+        if (frame.stype[spi * 8 + 7] === ST.SPILL && frame.spilled[spi]!.refObj === ref) st.own(f).spilled[spi] = UNKNOWN;
+      }
+    }
   }
 
   /** check_func_arg for argument `arg` (0-4, register arg+1). */
@@ -1531,6 +1571,17 @@ export class ModernWalker {
       case ARG.PTR_TO_FUNC:
         expect([RT.PTR_TO_FUNC], 'func');
         return;
+      case ARG.PTR_TO_RINGBUF_MEM: {
+        if (reg.type !== RT.PTR_TO_MEM || !reg.ringbuf || reg.maybeNull) this.fail('EACCES', `R${regno} type=${typeStr(reg)} expected=ringbuf_mem`);
+        if (raw & ARG_FLAG.RELEASE) {
+          if (reg.off !== 0 || !tnumIsConst(reg.s.varOff) || reg.s.value !== 0n) {
+            this.fail('EINVAL', `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
+          }
+          if (!reg.refObj || !this.cur.refs.some((r) => r.id === reg.refObj)) this.fail('EINVAL', `R${regno} must be referenced when passed to release function`);
+          meta.release = reg.refObj!;
+        }
+        return;
+      }
       default:
         this.fail('EFAULT', `unsupported arg_type ${String(t)}`);
     }
