@@ -111,6 +111,8 @@ export const SLOTS = MAX_BPF_STACK / 8;
 export class Frame {
   /** the state allowed to write this frame in place; null once shared */
   owner: object | null = null;
+  /** a callback's frame (bpf_loop, bpf_for_each_map_elem): the range its r0 must be in */
+  cbRet: { min: number; max: number } | null = null;
   constructor(
     public regs: Reg[],
     public stype: Uint8Array,
@@ -125,6 +127,7 @@ export class Frame {
   clone(owner: object): Frame {
     const f = new Frame(this.regs.slice(), this.stype.slice(), this.spilled.slice(), this.callsite, this.subprog, this.depth);
     f.owner = owner;
+    f.cbRet = this.cbRet;
     return f;
   }
 }
@@ -245,14 +248,14 @@ export function regsExact(old: Reg, cur: Reg, ids: IdMap): boolean {
  * regsafe: is every concrete value `cur` allows, as far as what follows can
  * tell (read marks, precision), one `old` allowed? `exact` compares everything.
  */
-export function regsafe(old: Reg, cur: Reg, live: number, ids: IdMap, exact: boolean, fresh: () => number): boolean {
-  if (!exact && !(live & LIVE_READ)) return true;
+export function regsafe(old: Reg, cur: Reg, live: number, ids: IdMap, exact: boolean, fresh: () => number, range = false): boolean {
+  if (!exact && !range && !(live & LIVE_READ)) return true;
   if (old.type === RT.NOT_INIT) return !exact || cur.type === RT.NOT_INIT;
   if (exact) return regsExact(old, cur, ids);
   if (old.type !== cur.type) return false;
   switch (old.type) {
     case RT.SCALAR:
-      if (!old.precise) return true;
+      if (!old.precise && !range) return true;
       return ids.checkScalar(old.id, cur.id, fresh) && scalarWithin(old.s, cur.s);
     case RT.PTR_TO_MAP_KEY:
     case RT.PTR_TO_MAP_VALUE:
@@ -276,7 +279,7 @@ export function regsafe(old: Reg, cur: Reg, live: number, ids: IdMap, exact: boo
 }
 
 /** stacksafe for one frame. */
-function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exact: boolean, fresh: () => number): boolean {
+function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exact: boolean, fresh: () => number, range: boolean): boolean {
   const n = Math.max(old.depth, cur.depth);
   for (let b = 0; b < n; b++) {
     const spi = b >> 3;
@@ -287,7 +290,7 @@ function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exac
       if ((b & 7) === 7 && ot === ST.SPILL && !regsExact(old.spilled[spi]!, cur.spilled[spi]!, ids)) return false;
       continue;
     }
-    if (!(oldLive[11 + spi]! & LIVE_READ)) {
+    if (!range && !(oldLive[11 + spi]! & LIVE_READ)) {
       b |= 7;
       continue;
     }
@@ -303,7 +306,7 @@ function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exac
     if (ot !== ct) return false;
     // spilled registers are compared once per slot, on the slot's last byte
     if ((b & 7) === 7 || old.stype[b + 1] !== ST.SPILL) {
-      if (!regsafe(old.spilled[spi]!, cur.spilled[spi]!, LIVE_READ, ids, false, fresh)) return false;
+      if (!regsafe(old.spilled[spi]!, cur.spilled[spi]!, LIVE_READ, ids, false, fresh, range)) return false;
       b |= 7;
     }
   }
@@ -312,9 +315,12 @@ function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exac
 
 /**
  * states_equal: same call chain, and every frame's registers and stack safe.
- * `exact` (loop detection) compares all of it, read or not.
+ * `exact` (loop detection) compares all of it, read or not. `range` (the
+ * kernel's RANGE_WITHIN, for a state still being explored): every register
+ * and slot counts as read and every number as precise, since the read marks
+ * of an unfinished state are not complete yet.
  */
-export function statesEqual(old: VState, cur: VState, exact: boolean, fresh: () => number): boolean {
+export function statesEqual(old: VState, cur: VState, exact: boolean, fresh: () => number, range = false): boolean {
   if (old.frames.length !== cur.frames.length) return false;
   for (let i = 0; i < old.frames.length; i++) if (old.frames[i]!.callsite !== cur.frames[i]!.callsite) return false;
   const ids = new IdMap();
@@ -326,9 +332,9 @@ export function statesEqual(old: VState, cur: VState, exact: boolean, fresh: () 
     const live = old.live[i]!;
     if (of !== cf) {
       for (let r = 0; r < 10; r++) {
-        if (!regsafe(of.regs[r]!, cf.regs[r]!, live[r]!, ids, exact, fresh)) return false;
+        if (!regsafe(of.regs[r]!, cf.regs[r]!, live[r]!, ids, exact, fresh, range)) return false;
       }
-      if (!stacksafe(of, cf, live, ids, exact, fresh)) return false;
+      if (!stacksafe(of, cf, live, ids, exact, fresh, range)) return false;
     } else {
       // the same frame object: equal, except that its ids must map to themselves
       for (let r = 0; r < 10; r++) if (!ids.check(of.regs[r]!.id, cf.regs[r]!.id)) return false;

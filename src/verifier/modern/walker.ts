@@ -65,6 +65,7 @@ const AT_PKT_END = -1;
 const BEYOND_PKT_END = -2;
 const PATH_END = -1;
 const BPF_MAP_TYPE_PROG_ARRAY = 3;
+const BPF_FUNC_FOR_EACH_MAP_ELEM = 164;
 /** BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY: a lookup with a constant key in range is never null */
 const ARRAY_TYPES = [2, 6];
 
@@ -183,6 +184,8 @@ export class ModernWalker {
   private scratchStack: Set<number> | 'all' = 'all';
   private prevLogPos = 0;
   private prevInsnPrintPos = 0;
+  /** helper calls with a callback */
+  private readonly cbSite: Uint8Array;
   /** the first instruction of each subprogram, ascending (subprog 0 at 0) */
   readonly subprogs: number[];
   private readonly stackDepth: number[];
@@ -206,6 +209,16 @@ export class ModernWalker {
     this.visited = new Uint8Array(insns.length);
     this.subprogs = subprogs;
     this.stackDepth = subprogs.map(() => 0);
+    // helper calls that take a callback are prune points (the kernel's calls_callback): each
+    // return from the callback comes back to the call, and its states must converge there
+    this.cbSite = new Uint8Array(insns.length);
+    for (let i = 0; i < insns.length; i++) {
+      const s = insns[i]!;
+      if (s.code === (BPF_JMP | BPF_CALL) && s.src === 0 && s.imm >= 0 && s.imm < env.profile.maxHelperId && env.funcProto(s.imm)?.callback) {
+        this.cbSite[i] = 1;
+        prune[i] = 1;
+      }
+    }
   }
 
   // ---- failures and the log ----
@@ -570,7 +583,9 @@ export class ModernWalker {
   private isStateVisited(idx: number): boolean {
     const cur = this.cur;
     let addNew = true;
-    const force = this.histJumps > 40;
+    // a callback's call always leaves a checkpoint (the kernel's force checkpoint): the callback's
+    // returns converge against it
+    const force = this.histJumps > 40 || this.cbSite[idx] === 1;
     if (!force && this.jmpsProcessed - this.prevJmps < 2 && this.insnProcessed - this.prevInsns < 8) addNew = false;
     const list = (this.explored[idx] ??= []);
     let cnt = 0;
@@ -587,7 +602,16 @@ export class ModernWalker {
       const old = list[k]!;
       cnt++;
       this.work();
-      if (old.branches > 0) {
+      if (old.branches > 0 && this.cbSite[idx]) {
+        // a callback that came back to its call: converged when this state is within one
+        // still being explored (RANGE_WITHIN); no infinite-loop check here, as in the kernel
+        if (old.frames.length === cur.frames.length && statesEqual(old, cur, false, fresh, true)) {
+          old.hit++;
+          this.propagate(old);
+          if (evicted) this.explored[idx] = list.filter((x) => x.miss >= 0);
+          return true;
+        }
+      } else if (old.branches > 0) {
         if (old.sig === sig && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
           this.log.print(`infinite loop detected at insn ${idx}\n`);
           this.log.print(`cur state:${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
@@ -1448,6 +1472,7 @@ export class ModernWalker {
       this.checkLeak('tail_call');
     }
     if (meta.release) this.release(meta.release);
+    if (fn.callback) this.pushCallback(fn, id, idx);
     for (let r = 0; r <= 5; r++) {
       this.scratchReg(r);
       this.setReg(r, NOT_INIT);
@@ -1482,6 +1507,41 @@ export class ModernWalker {
       default:
         this.fail('EINVAL', `unknown return type ${String(fn.ret)} of func ${label}`);
     }
+  }
+
+  /**
+   * push_callback_call: the callback's first run, to walk later, from the state
+   * before the call (the caller's argument registers kept: when the callback
+   * returns, the walk goes back to the call, which pushes the next run). The
+   * path at hand goes on as if the callback never ran.
+   */
+  private pushCallback(fn: HelperProto, id: number, idx: number): void {
+    const caller = this.regs;
+    const fnReg = caller[fn.callback!.arg]!;
+    const sp = fnReg.frameno;
+    const start = this.subprogs[sp];
+    if (fnReg.type !== RT.PTR_TO_FUNC || start === undefined) this.fail('EFAULT', `verifier bug: no callback subprogram for ${uapiHelperName(id) ?? id}`);
+    if (this.cur.curframe + 1 >= MAX_CALL_FRAMES) this.fail('E2BIG', `the call stack of ${this.cur.curframe + 2} frames is too deep`);
+    const entry = this.cur.copy();
+    const fi = entry.frames.length;
+    const callee = newFrame(fi, idx, sp);
+    callee.owner = entry;
+    callee.cbRet = fn.callback!.ret;
+    if (id === BPF_FUNC_FOR_EACH_MAP_ELEM) {
+      // (map, key, value, ctx)
+      const map = caller[1]!.map;
+      callee.regs[1] = caller[1]!;
+      callee.regs[2] = ptrReg(RT.PTR_TO_MAP_KEY, { map });
+      callee.regs[3] = ptrReg(RT.PTR_TO_MAP_VALUE, { map });
+      callee.regs[4] = caller[4]!;
+    } else {
+      // bpf_loop: (index, ctx)
+      callee.regs[1] = UNKNOWN;
+      callee.regs[2] = caller[3]!;
+    }
+    entry.frames.push(callee);
+    entry.live.push(new Uint8Array(11 + SLOTS).fill(LIVE_WRITTEN));
+    this.push(start!, idx, entry);
   }
 
   /** check_resource_leak: references still held where the program's run may end. */
@@ -1681,6 +1741,27 @@ export class ModernWalker {
     return target;
   }
 
+  /** prepare_func_exit of a callback: r0 in its range, then back to the helper call, which runs the callback again or goes on. */
+  private callbackExit(callee: Frame, r0: Reg): number {
+    const cur = this.cur;
+    const { min, max } = callee.cbRet!;
+    if (r0.type !== RT.SCALAR) this.fail('EINVAL', `At callback return the register R0 is not a known value (${typeStr(r0)})`);
+    if (r0.s.smin < BigInt(min) || r0.s.smax > BigInt(max)) {
+      const v = tnumIsConst(r0.s.varOff) ? `has value ${BigInt.asIntN(64, r0.s.value)}` : `has smin=${r0.s.smin} smax=${r0.s.smax}`;
+      this.fail('EINVAL', `At callback return the register R0 ${v} should have been in [${min}, ${max}]`);
+    }
+    this.markPrecise(0);
+    cur.frames.pop();
+    cur.live.pop();
+    const ret = callee.callsite;
+    if (this.log.level) {
+      this.log.print(`returning from callee:\n${stateStr({ ...cur, frames: [...cur.frames, callee] } as VState, cur.curframe + 1, true, 0, 0n)}\n`);
+      this.log.print(`to caller at ${ret}:\n${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
+    }
+    this.markAllScratched();
+    return ret;
+  }
+
   /** prepare_func_exit: back to the caller with r0. */
   private subprogExit(): number {
     const cur = this.cur;
@@ -1689,6 +1770,7 @@ export class ModernWalker {
     this.scratchReg(0);
     if (r0.type === RT.NOT_INIT) this.fail('EACCES', 'R0 !read_ok');
     this.markRead(cur, cur.curframe, 0, true);
+    if (callee.cbRet) return this.callbackExit(callee, r0);
     if (r0.type === RT.PTR_TO_STACK) this.fail('EINVAL', 'cannot return stack pointer to the caller');
     cur.frames.pop();
     cur.live.pop();
