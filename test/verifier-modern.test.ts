@@ -307,3 +307,17 @@ exit`);
   assert.equal(r.errno, 'EACCES');
   assert.equal(r.line, 'R9 !read_ok');
 });
+
+test('modern: BPF_PROG_LOAD takes up to 1,000,000 instructions (BPF_COMPLEXITY_LIMIT_INSNS), E2BIG past it; 3.19 keeps 4095', () => {
+  const prog = (n: number): Uint8Array => encode(assemble([...Array.from({ length: n - 2 }, (_, i) => `r0 = ${i & 0xffff}`), 'r0 = 7', 'exit'].join('\n')));
+  const sys = new BpfSystem({ profile: 'modern' });
+  const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: prog(16000), license: 'GPL' }) as number;
+  assert.equal(testRun(sys, fd, new Uint8Array(20)).retval, 7n);
+  // tsbpf's own limit: the interpreter addresses 16383 slots (src/vm/interpreter.ts)
+  assert.throws(() => sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: prog(20000), license: 'GPL' }),
+    (e: BpfError) => e.code === 'E2BIG' && e.message === "program of 20000 instructions exceeds the interpreter's 16383");
+  assert.throws(() => sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: new Uint8Array(8 * 1_000_001), license: 'GPL' }),
+    (e: BpfError) => e.code === 'E2BIG' && e.message === 'insn_cnt 1000001 is over the limit of 1000000');
+  assert.throws(() => new BpfSystem().bpf('BPF_PROG_LOAD', { prog_type: 1, insns: prog(4096), license: 'GPL' }),
+    (e: BpfError) => e.code === 'EINVAL' && e.message === 'insn_cnt 4096 is over the limit of 4095');
+});
