@@ -74,3 +74,10 @@ MODERN_CASES.push(
   { name: 'tail call with a hash map', maps: [[1, 4, 4, 4]], src: ['r2 = map[fd:0]', 'r3 = 0', 'call 12', 'r0 = 0', 'exit'].join('\n'), expect: { errno: 'EINVAL', lines: ['3: (85) call bpf_tail_call#12'] } },
   { name: 'tail call with a ringbuf record held', maps: [[3, 4, 4, 4], [27, 0, 0, 4096]], src: ['r6 = r1', 'r1 = map[fd:1]', 'r2 = 8', 'r3 = 0', 'call 131', 'if r0 == 0 goto pc+8', 'r7 = r0', 'r1 = r6', 'r2 = map[fd:0]', 'r3 = 0', 'call 12', 'r1 = r7', 'r2 = 0', 'call 133', 'r0 = 0', 'exit'].join('\n'), expect: { errno: 'EINVAL', lines: ['Unreleased reference id=2 alloc_insn=5', 'tail_call would lead to reference leak'] } },
 );
+
+/** Spin locks: the lock's place comes from the map's BTF, which tsbpf's maps lack; the host refuses the same maps the same way. */
+const LOCKED = ['r1 = 0', '*(u32 *)(r10 -4) = r1', 'r2 = r10', 'r2 += -4', 'r1 = map[fd:0]', 'call 1', 'if r0 == 0 goto pc+5', 'r6 = r0', 'r1 = r0', 'call 93', 'r1 = r6', 'call 94', 'r0 = 0', 'exit'];
+MODERN_CASES.push(
+  { name: 'spin lock in a map without BTF', maps: [[2, 4, 16, 1]], src: LOCKED.join('\n'), expect: { errno: 'EINVAL', lines: ["map '' has to have BTF in order to use bpf_spin_lock"] } },
+  { name: 'spin lock on the stack', src: ['r1 = r10', 'r1 += -8', 'call 93', 'r0 = 0', 'exit'].join('\n'), expect: { errno: 'EACCES', lines: ['R1 type=fp expected=map_value, ptr_'] } },
+);

@@ -1631,6 +1631,20 @@ export class ModernWalker {
       case ARG.PTR_TO_FUNC:
         expect([RT.PTR_TO_FUNC], 'func');
         return;
+      case ARG.PTR_TO_SPIN_LOCK: {
+        // process_spin_lock: the lock's place in the value comes from the map's BTF, and tsbpf's
+        // maps have none, so the kernel's verdict for every such map is this refusal
+        expect([RT.PTR_TO_MAP_VALUE], 'map_value, ptr_');
+        if (!tnumIsConst(reg.s.varOff)) this.fail('EINVAL', `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`);
+        // (the kernel says bpf_spin_lock for the unlock too)
+        this.fail('EINVAL', "map '' has to have BTF in order to use bpf_spin_lock");
+        return;
+      }
+      case ARG.PTR_TO_LONG:
+        // a long the helper writes (the kernel's fixed-size, uninit, write memory of 8 bytes)
+        expect(MEM_TYPES, MEM_NAMES);
+        this.helperMem(regno, 8, true, false);
+        return;
       case ARG.PTR_TO_RINGBUF_MEM: {
         if (reg.type !== RT.PTR_TO_MEM || !reg.ringbuf || reg.maybeNull) this.fail('EACCES', `R${regno} type=${typeStr(reg)} expected=ringbuf_mem`);
         if (raw & ARG_FLAG.RELEASE) {
