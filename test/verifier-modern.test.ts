@@ -214,8 +214,8 @@ test('modern: a loop that never ends reaches the 1M-insn limit quickly, with the
   assert.equal(lines[0], 'BPF program is too large. Processed 1000001 insn');
   assert.match(lines[1]!, /^verification time \d+ usec$/);
   assert.equal(lines[2], 'stack depth 0');
-  // the host: max_states_per_insn 4 (states that keep missing are evicted), total_states 25001
-  assert.match(lines[3]!, /^processed 1000001 insns \(limit 1000000\) max_states_per_insn 4 total_states \d+ peak_states \d+ mark_read 0$/);
+  // as on the host: states that keep missing are evicted (max_states_per_insn 4), a checkpoint every 20 iterations
+  assert.equal(lines[3], 'processed 1000001 insns (limit 1000000) max_states_per_insn 4 total_states 25001 peak_states 25001 mark_read 0');
   // ~1.3 s of CPU here (31 s before states were evicted and the level-1 log stopped re-slicing itself); generous for a loaded machine
   assert.ok(ms < 20_000, `${ms} ms`);
 });
