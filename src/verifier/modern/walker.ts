@@ -1730,7 +1730,14 @@ export class ModernWalker {
     return r.s.value;
   }
 
-  /** check_func_call for a bpf-to-bpf call: a new frame for the callee. */
+  /**
+   * check_func_call for a bpf-to-bpf call: a new frame for the callee,
+   * walked in the caller's context. The kernel verifies a global (non-static)
+   * function once on its own, from its BTF prototype (func info in
+   * BPF_PROG_LOAD), and a call to it only against that prototype; without
+   * BTF func info nothing tells a global function from a static one, so
+   * tsbpf verifies every callee as static.
+   */
   private subprogCall(insn: Slot, idx: number): number {
     const target = idx + insn.imm + 1;
     const sp = this.subprogs.indexOf(target);
