@@ -383,3 +383,20 @@ test('modern: the host kernel accepts the three clang-built examples too', { ski
   const out = spawnSync(klog.exe!, [], { input, encoding: 'utf8' }).stdout;
   assert.equal(out.slice(0, 4), '== 0', out);
 });
+
+test('modern: every case the verifier accepts also runs in the checked interpreter without a fault', () => {
+  let ran = 0;
+  for (const c of MODERN_CASES) {
+    if (!('processed' in c.expect)) continue;
+    const sys = new BpfSystem({ profile: 'modern' });
+    const fds = (c.maps ?? []).map(([t, ks, vs, mx]) => sys.bpf('BPF_MAP_CREATE', { map_type: t, key_size: ks, value_size: vs, max_entries: mx }) as number);
+    const insns = assemble(c.src);
+    for (const i of insns) if (i.code === 0x18 && i.src === 1) i.imm = fds[i.imm]!;
+    sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(insns), license: 'GPL' });
+    const fd = sys.loadUnverified({ prog_type: 1, insns, license: 'GPL' });
+    // a fault in the checked interpreter throws: the run completing is the check
+    assert.equal(typeof testRun(sys, fd, new Uint8Array(64)).retval, 'bigint', c.name);
+    ran++;
+  }
+  assert.equal(ran, 11);
+});
