@@ -364,7 +364,7 @@ export class ModernWalker {
         this.work();
         const r = this.backtrack(h, fr, regs, stack);
         if (r === 'all') return this.markAllPrecise(st0);
-        if (emptyMasks(regs, stack)) return;
+        if (emptyMasks(regs, stack, st0.frames.length)) return;
       }
       skipFirst = false;
       subseq = st.firstInsn;
@@ -1811,8 +1811,9 @@ export class ModernWalker {
   }
 }
 
-function emptyMasks(regs: number[], stack: bigint[]): boolean {
-  for (let f = 0; f < regs.length; f++) if (regs[f] !== 0 || stack[f] !== 0n) return false;
+/** Nothing left to mark in frames 0..n-1 (the frames the path has: the masks of deeper ones stay empty). */
+function emptyMasks(regs: number[], stack: bigint[], n: number): boolean {
+  for (let f = 0; f < n; f++) if (regs[f] !== 0 || stack[f] !== 0n) return false;
   return true;
 }
 
