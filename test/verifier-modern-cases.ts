@@ -54,3 +54,30 @@ export const MODERN_CASES: ModernCase[] = [
   { name: 'exit without r0', src: 'exit', expect: { errno: 'EACCES', lines: ['R0 !read_ok'] } },
   { name: 'constant through a spill and a fill', src: 'r1 = 1\nr2 = r1\nr3 = r10\nr3 += -16\n*(u64 *)(r3 +0) = r1\nr4 = *(u64 *)(r10 -16)\nif r4 == 1 goto pc+1\nr0 = *(u8 *)(r9 +0)\nr0 = 0\nexit', expect: { processed: 9 } },
 ];
+
+const RB: [number, number, number, number][] = [[27, 0, 0, 4096]];
+const RESERVE = ['r1 = map[fd:0]', 'r2 = 8', 'r3 = 0', 'call 131'];
+
+/** Reference tracking (ringbuf records) and tail calls, with the 6.18 host's verdicts and messages. */
+MODERN_CASES.push(
+  { name: 'ringbuf reserve, null check, submit', maps: RB, src: [...RESERVE, 'if r0 == 0 goto pc+5', 'r1 = 7', '*(u64 *)(r0 +0) = r1', 'r1 = r0', 'r2 = 0', 'call 132', 'r0 = 0', 'exit'].join('\n'), expect: { processed: 13 } },
+  { name: 'ringbuf reserve, discard', maps: RB, src: [...RESERVE, 'if r0 == 0 goto pc+3', 'r1 = r0', 'r2 = 0', 'call 133', 'r0 = 0', 'exit'].join('\n'), expect: { processed: 11 } },
+  { name: 'ringbuf record leaked', maps: RB, src: [...RESERVE, 'if r0 == 0 goto pc+0', 'r0 = 0', 'exit'].join('\n'), expect: { errno: 'EINVAL', lines: ['Unreleased reference id=2 alloc_insn=4', 'BPF_EXIT instruction in main prog would lead to reference leak'] } },
+  { name: 'ringbuf submit without null check', maps: RB, src: [...RESERVE, 'r1 = r0', 'r2 = 0', 'call 132', 'r0 = 0', 'exit'].join('\n'), expect: { errno: 'EACCES', lines: ['R1 type=ringbuf_mem_or_null expected=ringbuf_mem'] } },
+  { name: 'ringbuf record used after submit', maps: RB, src: [...RESERVE, 'if r0 == 0 goto pc+6', 'r6 = r0', 'r1 = r0', 'r2 = 0', 'call 132', 'r1 = 1', '*(u64 *)(r6 +0) = r1', 'r0 = 0', 'exit'].join('\n'), expect: { errno: 'EACCES', lines: ["R6 invalid mem access 'scalar'"] } },
+  { name: 'ringbuf record past its size', maps: RB, src: [...RESERVE, 'if r0 == 0 goto pc+5', 'r1 = 7', '*(u64 *)(r0 +4) = r1', 'r1 = r0', 'r2 = 0', 'call 132', 'r0 = 0', 'exit'].join('\n'), expect: { errno: 'EACCES', lines: ['invalid access to memory, mem_size=8 off=4 size=8', 'R0 min value is outside of the allowed memory range'] } },
+  { name: 'ringbuf submit of an offset pointer', maps: RB, src: [...RESERVE, 'if r0 == 0 goto pc+4', 'r1 = r0', 'r1 += 4', 'r2 = 0', 'call 132', 'r0 = 0', 'exit'].join('\n'), expect: { errno: 'EINVAL', lines: ['R1 must have zero offset when passed to release func or trusted arg to kfunc'] } },
+  { name: 'ringbuf submit of a stack pointer', maps: RB, src: ['r1 = r10', 'r1 += -8', 'r2 = 0', 'call 132', 'r0 = 0', 'exit'].join('\n'), expect: { errno: 'EACCES', lines: ['R1 type=fp expected=ringbuf_mem'] } },
+  { name: 'ringbuf_output from the stack', maps: RB, src: ['*(u64 *)(r10 -8) = 0', 'r1 = map[fd:0]', 'r2 = r10', 'r2 += -8', 'r3 = 8', 'r4 = 0', 'call 130', 'r0 = 0', 'exit'].join('\n'), expect: { processed: 9 } },
+  { name: 'tail call', maps: [[3, 4, 4, 4]], src: ['r2 = map[fd:0]', 'r3 = 0', 'call 12', 'r0 = 0', 'exit'].join('\n'), expect: { processed: 5 } },
+  // the kernel prints this message without a newline: the statistics line follows on the same line
+  { name: 'tail call with a hash map', maps: [[1, 4, 4, 4]], src: ['r2 = map[fd:0]', 'r3 = 0', 'call 12', 'r0 = 0', 'exit'].join('\n'), expect: { errno: 'EINVAL', lines: ['3: (85) call bpf_tail_call#12'] } },
+  { name: 'tail call with a ringbuf record held', maps: [[3, 4, 4, 4], [27, 0, 0, 4096]], src: ['r6 = r1', 'r1 = map[fd:1]', 'r2 = 8', 'r3 = 0', 'call 131', 'if r0 == 0 goto pc+8', 'r7 = r0', 'r1 = r6', 'r2 = map[fd:0]', 'r3 = 0', 'call 12', 'r1 = r7', 'r2 = 0', 'call 133', 'r0 = 0', 'exit'].join('\n'), expect: { errno: 'EINVAL', lines: ['Unreleased reference id=2 alloc_insn=5', 'tail_call would lead to reference leak'] } },
+);
+
+/** Spin locks: the lock's place comes from the map's BTF, which tsbpf's maps lack; the host refuses the same maps the same way. */
+const LOCKED = ['r1 = 0', '*(u32 *)(r10 -4) = r1', 'r2 = r10', 'r2 += -4', 'r1 = map[fd:0]', 'call 1', 'if r0 == 0 goto pc+5', 'r6 = r0', 'r1 = r0', 'call 93', 'r1 = r6', 'call 94', 'r0 = 0', 'exit'];
+MODERN_CASES.push(
+  { name: 'spin lock in a map without BTF', maps: [[2, 4, 16, 1]], src: LOCKED.join('\n'), expect: { errno: 'EINVAL', lines: ["map '' has to have BTF in order to use bpf_spin_lock"] } },
+  { name: 'spin lock on the stack', src: ['r1 = r10', 'r1 += -8', 'call 93', 'r0 = 0', 'exit'].join('\n'), expect: { errno: 'EACCES', lines: ['R1 type=fp expected=map_value, ptr_'] } },
+);

@@ -85,8 +85,17 @@ function u32(v: unknown, field: string): number {
   return v;
 }
 
-function tooMany(cnt: number): BpfError {
-  return new BpfError('EINVAL', `insn_cnt ${cnt} is over the limit of ${BPF_MAXINSNS - 1}`);
+/**
+ * The most instructions a load takes: 3.19's BPF_MAXINSNS - 1 (EINVAL past
+ * it), or, under the modern profile, a privileged loader's
+ * BPF_COMPLEXITY_LIMIT_INSNS (E2BIG past it).
+ */
+interface InsnLimit { max: number; errno: 'EINVAL' | 'E2BIG' }
+const LIMIT_3_19: InsnLimit = { max: BPF_MAXINSNS - 1, errno: 'EINVAL' };
+const LIMIT_MODERN: InsnLimit = { max: 1_000_000, errno: 'E2BIG' };
+
+function tooMany(cnt: number, lim: InsnLimit): BpfError {
+  return new BpfError(lim.errno, `insn_cnt ${cnt} is over the limit of ${lim.max}`);
 }
 
 /**
@@ -130,21 +139,21 @@ function arraySlots(insns: readonly unknown[], limit: number): Slot[] {
   return out;
 }
 
-function instructions(attr: ProgLoadAttr): Slot[] {
+function instructions(attr: ProgLoadAttr, lim: InsnLimit): Slot[] {
   const insns: unknown = attr.insns;
   const given = attr.insn_cnt === undefined || attr.insn_cnt === null ? undefined : u32(attr.insn_cnt, 'insn_cnt');
-  if (given !== undefined && given >= BPF_MAXINSNS) throw tooMany(given);
+  if (given !== undefined && given > lim.max) throw tooMany(given, lim);
   if (insns instanceof Uint8Array) {
     const cnt = given ?? Math.floor(insns.length / 8);
-    if (cnt >= BPF_MAXINSNS) throw tooMany(cnt);
+    if (cnt > lim.max) throw tooMany(cnt, lim);
     if (insns.length < cnt * 8) throw new BpfError('EFAULT', `insns has ${insns.length} bytes, insn_cnt needs ${cnt * 8}`);
     return decodeSlots(insns.subarray(0, cnt * 8));
   }
   if (!Array.isArray(insns)) throw new BpfError('EFAULT', `insns must be a Uint8Array or an array of instructions, got ${describe(insns)}`);
   // without insn_cnt, one slot past the limit is enough to know the program is too long
-  const slots = arraySlots(insns, given ?? BPF_MAXINSNS);
-  if (given === undefined && slots.length >= BPF_MAXINSNS) {
-    throw new BpfError('EINVAL', `insns has more than the limit of ${BPF_MAXINSNS - 1} instruction slots`);
+  const slots = arraySlots(insns, given ?? lim.max + 1);
+  if (given === undefined && slots.length > lim.max) {
+    throw new BpfError(lim.errno, `insns has more than the limit of ${lim.max} instruction slots`);
   }
   const cnt = given ?? slots.length;
   if (slots.length < cnt) throw new BpfError('EFAULT', `insns has ${slots.length} instructions, insn_cnt says ${cnt}`);
@@ -163,7 +172,7 @@ export interface LoadOptions {
 export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadOptions = {}): LoadedProgram {
   const lic = license(attr);
   const gplCompatible = GPL_COMPATIBLE.includes(lic);
-  const slots = instructions(attr);
+  const slots = instructions(attr, sys.runtime.profile.name === 'modern' ? LIMIT_MODERN : LIMIT_3_19);
   const rowType = progTypeById(u32(attr.prog_type, 'prog_type'), sys.runtime.profile);
   const memSize = u32(attr.mem_size, 'mem_size');
   if (memSize !== 0 && !rowType.sized) throw new BpfError('EINVAL', `mem_size is for the mem program type, not ${rowType.name}`);

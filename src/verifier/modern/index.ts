@@ -44,26 +44,44 @@ function checkStackDepth(insns: readonly Slot[], subprogs: readonly number[], de
   visit(0, 1, 0);
 }
 
+/**
+ * The log level's bits as the kernel reads them: 1 the path's log, 2 every
+ * state and the precision walk (it includes 1), 4 the statistics (time and
+ * stack depth) before the processed line. Any nonzero level gets that line.
+ */
+function verbosity(level: number): number {
+  return level & 2 ? 2 : level & 1;
+}
+
 /** The modern verifier: verdict, processed instructions and visited instructions, as verify() gives them. */
 export function verifyModern(insns: readonly Slot[], env: ModernEnv): VerifyResult {
-  const log = new ModernLog(env.log.level);
+  const t0 = performance.now();
+  const log = new ModernLog(verbosity(env.log.level), env.log.size, env.log.level !== 0);
   let walker: ModernWalker | undefined;
-  const stats = (): string => walker?.statsLine() ?? 'processed 0 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n';
+  let subprogs: number[] = [0];
+  const finish = (): void => {
+    env.log.print(log.text);
+    if (env.log.level & 4) {
+      const depths = walker?.depths() ?? [];
+      env.log.print(`verification time ${Math.round((performance.now() - t0) * 1000)} usec\n`);
+      env.log.print(`stack depth ${subprogs.map((_, k) => Math.ceil((depths[k] ?? 0) / 8) * 8).join('+')}\n`);
+    }
+    env.log.print(walker?.statsLine() ?? 'processed 0 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n');
+  };
   try {
-    const cfg = modernCfg(insns, (s) => log.print(s), env.log.level);
+    const cfg = modernCfg(insns, (s) => log.print(s), log.level);
+    subprogs = cfg.subprogs;
     walker = new ModernWalker(insns, env, cfg.prune, cfg.subprogs, log);
     const r = walker.run();
     checkStackDepth(insns, cfg.subprogs, walker.depths(), (msg) => {
       log.print(msg + '\n');
       throw new VerifyError('EACCES', msg);
     });
-    log.print(stats());
-    env.log.print(log.text);
+    finish();
     return { ok: true, insnProcessed: r.insnProcessed, visited: r.visited };
   } catch (e) {
     if (e instanceof VerifyError) {
-      log.print(stats());
-      env.log.print(log.text);
+      finish();
       return e.insn === undefined ? { ok: false, errno: e.errno, message: e.message } : { ok: false, errno: e.errno, message: e.message, insn: e.insn };
     }
     throw e;

@@ -66,6 +66,8 @@ export interface Reg {
   readonly frameno: number;
   /** ringbuf memory (PTR_TO_MEM | MEM_RINGBUF) */
   readonly ringbuf?: boolean;
+  /** the acquired reference this pointer is (ref_obj_id): a ringbuf record until submitted or discarded */
+  readonly refObj?: number;
   readonly precise: boolean;
 }
 
@@ -109,6 +111,8 @@ export const SLOTS = MAX_BPF_STACK / 8;
 export class Frame {
   /** the state allowed to write this frame in place; null once shared */
   owner: object | null = null;
+  /** a callback's frame (bpf_loop, bpf_for_each_map_elem): the range its r0 must be in */
+  cbRet: { min: number; max: number } | null = null;
   constructor(
     public regs: Reg[],
     public stype: Uint8Array,
@@ -123,6 +127,7 @@ export class Frame {
   clone(owner: object): Frame {
     const f = new Frame(this.regs.slice(), this.stype.slice(), this.spilled.slice(), this.callsite, this.subprog, this.depth);
     f.owner = owner;
+    f.cbRet = this.cbRet;
     return f;
   }
 }
@@ -158,6 +163,13 @@ export class VState {
   firstInsn = 0;
   lastInsn = -1;
   hist: Hist | null = null;
+  /** stored checkpoints: pruning hits and misses (eviction from the explored list; -1 once evicted) */
+  hit = 0;
+  miss = 0;
+  /** stored checkpoints: the hash of the current frame's registers (the loop check compares exactly only on a match) */
+  sig = 0;
+  /** acquired references not yet released (the kernel's acquired_refs): id and the instruction that acquired it */
+  refs: readonly { readonly id: number; readonly insn: number }[] = [];
 
   constructor(frames: Frame[], live: Uint8Array[]) {
     this.frames = frames;
@@ -186,6 +198,7 @@ export class VState {
     s.firstInsn = this.firstInsn;
     s.lastInsn = this.lastInsn;
     s.hist = this.hist;
+    s.refs = this.refs;
     return s;
   }
 }
@@ -227,28 +240,30 @@ function sameMap(a: Reg, b: Reg): boolean {
 /** Every field equal, ids through the map (regs_exact). */
 export function regsExact(old: Reg, cur: Reg, ids: IdMap): boolean {
   return old.type === cur.type && old.maybeNull === cur.maybeNull && old.off === cur.off && old.range === cur.range &&
-    old.frameno === cur.frameno && sameMap(old, cur) && !!old.ringbuf === !!cur.ringbuf && scalarEquals(old.s, cur.s) && ids.check(old.id, cur.id);
+    old.frameno === cur.frameno && sameMap(old, cur) && !!old.ringbuf === !!cur.ringbuf && scalarEquals(old.s, cur.s) && ids.check(old.id, cur.id) &&
+    ids.check(old.refObj ?? 0, cur.refObj ?? 0);
 }
 
 /**
  * regsafe: is every concrete value `cur` allows, as far as what follows can
  * tell (read marks, precision), one `old` allowed? `exact` compares everything.
  */
-export function regsafe(old: Reg, cur: Reg, live: number, ids: IdMap, exact: boolean, fresh: () => number): boolean {
-  if (!exact && !(live & LIVE_READ)) return true;
+export function regsafe(old: Reg, cur: Reg, live: number, ids: IdMap, exact: boolean, fresh: () => number, range = false): boolean {
+  if (!exact && !range && !(live & LIVE_READ)) return true;
   if (old.type === RT.NOT_INIT) return !exact || cur.type === RT.NOT_INIT;
   if (exact) return regsExact(old, cur, ids);
   if (old.type !== cur.type) return false;
   switch (old.type) {
     case RT.SCALAR:
-      if (!old.precise) return true;
+      if (!old.precise && !range) return true;
       return ids.checkScalar(old.id, cur.id, fresh) && scalarWithin(old.s, cur.s);
     case RT.PTR_TO_MAP_KEY:
     case RT.PTR_TO_MAP_VALUE:
     case RT.PTR_TO_MEM:
       // a pointer that may be null on one side only is a different pointer
       if (old.maybeNull !== cur.maybeNull || !!old.ringbuf !== !!cur.ringbuf) return false;
-      return old.off === cur.off && sameMap(old, cur) && old.range === cur.range && scalarWithin(old.s, cur.s) && ids.check(old.id, cur.id);
+      return old.off === cur.off && sameMap(old, cur) && old.range === cur.range && scalarWithin(old.s, cur.s) && ids.check(old.id, cur.id) &&
+        ids.check(old.refObj ?? 0, cur.refObj ?? 0);
     case RT.PTR_TO_PACKET_META:
     case RT.PTR_TO_PACKET:
       // a longer known range is safe; the same variable part and id
@@ -264,7 +279,7 @@ export function regsafe(old: Reg, cur: Reg, live: number, ids: IdMap, exact: boo
 }
 
 /** stacksafe for one frame. */
-function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exact: boolean, fresh: () => number): boolean {
+function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exact: boolean, fresh: () => number, range: boolean): boolean {
   const n = Math.max(old.depth, cur.depth);
   for (let b = 0; b < n; b++) {
     const spi = b >> 3;
@@ -275,7 +290,7 @@ function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exac
       if ((b & 7) === 7 && ot === ST.SPILL && !regsExact(old.spilled[spi]!, cur.spilled[spi]!, ids)) return false;
       continue;
     }
-    if (!(oldLive[11 + spi]! & LIVE_READ)) {
+    if (!range && !(oldLive[11 + spi]! & LIVE_READ)) {
       b |= 7;
       continue;
     }
@@ -291,7 +306,7 @@ function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exac
     if (ot !== ct) return false;
     // spilled registers are compared once per slot, on the slot's last byte
     if ((b & 7) === 7 || old.stype[b + 1] !== ST.SPILL) {
-      if (!regsafe(old.spilled[spi]!, cur.spilled[spi]!, LIVE_READ, ids, false, fresh)) return false;
+      if (!regsafe(old.spilled[spi]!, cur.spilled[spi]!, LIVE_READ, ids, false, fresh, range)) return false;
       b |= 7;
     }
   }
@@ -300,20 +315,26 @@ function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exac
 
 /**
  * states_equal: same call chain, and every frame's registers and stack safe.
- * `exact` (loop detection) compares all of it, read or not.
+ * `exact` (loop detection) compares all of it, read or not. `range` (the
+ * kernel's RANGE_WITHIN, for a state still being explored): every register
+ * and slot counts as read and every number as precise, since the read marks
+ * of an unfinished state are not complete yet.
  */
-export function statesEqual(old: VState, cur: VState, exact: boolean, fresh: () => number): boolean {
+export function statesEqual(old: VState, cur: VState, exact: boolean, fresh: () => number, range = false): boolean {
   if (old.frames.length !== cur.frames.length) return false;
   for (let i = 0; i < old.frames.length; i++) if (old.frames[i]!.callsite !== cur.frames[i]!.callsite) return false;
   const ids = new IdMap();
+  // refsafe: the same references held, their ids corresponding
+  if (old.refs.length !== cur.refs.length) return false;
+  for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;
   for (let i = 0; i < old.frames.length; i++) {
     const of = old.frames[i]!, cf = cur.frames[i]!;
     const live = old.live[i]!;
     if (of !== cf) {
       for (let r = 0; r < 10; r++) {
-        if (!regsafe(of.regs[r]!, cf.regs[r]!, live[r]!, ids, exact, fresh)) return false;
+        if (!regsafe(of.regs[r]!, cf.regs[r]!, live[r]!, ids, exact, fresh, range)) return false;
       }
-      if (!stacksafe(of, cf, live, ids, exact, fresh)) return false;
+      if (!stacksafe(of, cf, live, ids, exact, fresh, range)) return false;
     } else {
       // the same frame object: equal, except that its ids must map to themselves
       for (let r = 0; r < 10; r++) if (!ids.check(of.regs[r]!.id, cf.regs[r]!.id)) return false;
@@ -333,6 +354,7 @@ function regStr(r: Reg, fi: number): string {
   }
   const parts: string[] = [];
   if (r.id) parts.push(`id=${r.id}`);
+  if (r.refObj) parts.push(`ref_obj_id=${r.refObj}`);
   if (r.map && (r.type === RT.CONST_PTR_TO_MAP || r.type === RT.PTR_TO_MAP_VALUE || r.type === RT.PTR_TO_MAP_KEY)) parts.push(`ks=${r.map.keySize},vs=${r.map.valueSize}`);
   if (r.off) parts.push(`off=${r.off}`);
   if (r.type === RT.PTR_TO_PACKET || r.type === RT.PTR_TO_PACKET_META) parts.push(`r=${r.range}`);
@@ -377,6 +399,7 @@ export function stateStr(st: VState, fi: number, all: boolean, scratchRegs: numb
       out += ` fp${off}=${types}`;
     }
   }
+  if (st.refs.length) out += ` refs=${st.refs.map((r) => r.id).join(',')}`;
   return out;
 }
 

@@ -45,6 +45,17 @@ import {
 
 /** The modern kernel's limit on processed instructions (BPF_COMPLEXITY_LIMIT_INSNS). */
 export const MODERN_INSN_LIMIT = 1_000_000;
+/**
+ * tsbpf's guard on the walk's work besides processed instructions: state
+ * comparisons at prune points plus instructions backtracked for precision.
+ * The kernel has no such count (its eviction of states that keep missing
+ * and its precision walk stopping at the first precise checkpoint keep both
+ * small); this makes sure no program keeps the verifier busy for long even
+ * where tsbpf's copies of those heuristics fall short. The loop that runs
+ * to the 1M-insn limit does about 13M of this work (~1.3 s of CPU here);
+ * the limit is five times that.
+ */
+export const MODERN_WORK_LIMIT = 1 << 26;
 /** Pending branches allowed (BPF_COMPLEXITY_LIMIT_JMP_SEQ). */
 const JMP_SEQ_LIMIT = 8192;
 const MAX_CALL_FRAMES = 8;
@@ -54,6 +65,8 @@ const MAX_PACKET_OFF = 0xffff;
 const AT_PKT_END = -1;
 const BEYOND_PKT_END = -2;
 const PATH_END = -1;
+const BPF_MAP_TYPE_PROG_ARRAY = 3;
+const BPF_FUNC_FOR_EACH_MAP_ELEM = 164;
 /** BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY: a lookup with a constant key in range is never null */
 const ARRAY_TYPES = [2, 6];
 
@@ -80,18 +93,58 @@ interface Pending {
   logPos: number;
 }
 
-/** The log of the modern profile: the kernel's verbose() with the rewinds its level 1 does. */
+/**
+ * The log of the modern profile: the kernel's verbose() with the rewinds its
+ * level 1 does. Kept as chunks with a running length, so that a rewind costs
+ * what it removes (a long path at level 1 prints and rewinds for every
+ * instruction; one string sliced each time made a 1M-insn loop quadratic).
+ * Text past `cap` (the user's log size) is counted but not kept: the log
+ * handed back is cut there anyway, and a rewind below it keeps what it needs.
+ */
 export class ModernLog {
-  text = '';
-  constructor(readonly level: number) {}
+  private readonly parts: string[] = [];
+  /** characters kept in parts */
+  private kept = 0;
+  /** the log's length, kept or not */
+  private len = 0;
+  /**
+   * `level`: 0, 1 or 2, how much of the walk to print (the kernel's BPF_LOG_LEVEL
+   * bits); `enabled`: whether anything prints, errors included (any nonzero log_level).
+   */
+  constructor(public level: number, private readonly cap = Infinity, private enabled = level !== 0) {}
   print(s: string): void {
-    if (this.level) this.text += s;
+    if (!this.enabled) return;
+    if (this.len === this.kept && this.kept < this.cap) {
+      this.parts.push(s);
+      this.kept += s.length;
+    } else if (this.level >= 2) {
+      // level 2 never rewinds: once past the cap nothing more can show, so the
+      // walker stops building text (the level reads 0 from here on)
+      this.level = 0;
+      this.enabled = false;
+    }
+    this.len += s.length;
   }
   get pos(): number {
-    return this.text.length;
+    return this.len;
   }
   reset(pos: number): void {
-    this.text = this.text.slice(0, pos);
+    if (pos >= this.len) return;
+    while (this.kept > pos) {
+      const last = this.parts.pop()!;
+      this.kept -= last.length;
+      if (this.kept < pos) {
+        this.parts.push(last.slice(0, pos - this.kept));
+        this.kept = pos;
+      }
+    }
+    this.len = pos;
+  }
+  get text(): string {
+    const t = this.parts.join('');
+    this.parts.length = 0;
+    if (t) this.parts.push(t);
+    return t;
   }
 }
 
@@ -100,6 +153,8 @@ interface CallMeta {
   map?: ModernMapInfo | undefined;
   constKey?: bigint | undefined;
   memSize?: number;
+  /** the reference a RELEASE argument gives back */
+  release?: number;
 }
 
 export interface WalkResult {
@@ -130,13 +185,18 @@ export class ModernWalker {
   private scratchStack: Set<number> | 'all' = 'all';
   private prevLogPos = 0;
   private prevInsnPrintPos = 0;
+  /** helper calls with a callback */
+  private readonly cbSite: Uint8Array;
   /** the first instruction of each subprogram, ascending (subprog 0 at 0) */
   readonly subprogs: number[];
   private readonly stackDepth: number[];
   private histJumps = 0;
   private startPos = 0;
-  /** the stored states of each prune point by stateSig, for the loop check */
-  private readonly looping: (Map<number, VState[]> | undefined)[] = [];
+  /** stored states not yet freed (in an explored list, or evicted with paths still open), and their maximum (peak_states) */
+  private liveStates = 0;
+  /** state comparisons and backtracked instructions (MODERN_WORK_LIMIT) */
+  workDone = 0;
+  private peakStates = 0;
 
   constructor(
     private readonly insns: readonly Slot[],
@@ -150,6 +210,16 @@ export class ModernWalker {
     this.visited = new Uint8Array(insns.length);
     this.subprogs = subprogs;
     this.stackDepth = subprogs.map(() => 0);
+    // helper calls that take a callback are prune points (the kernel's calls_callback): each
+    // return from the callback comes back to the call, and its states must converge there
+    this.cbSite = new Uint8Array(insns.length);
+    for (let i = 0; i < insns.length; i++) {
+      const s = insns[i]!;
+      if (s.code === (BPF_JMP | BPF_CALL) && s.src === 0 && s.imm >= 0 && s.imm < env.profile.maxHelperId && env.funcProto(s.imm)?.callback) {
+        this.cbSite[i] = 1;
+        prune[i] = 1;
+      }
+    }
   }
 
   // ---- failures and the log ----
@@ -254,6 +324,13 @@ export class ModernWalker {
     }
   }
 
+  /** One unit of pruning or backtracking work, against MODERN_WORK_LIMIT. */
+  private work(): void {
+    if (++this.workDone > MODERN_WORK_LIMIT) {
+      this.fail('E2BIG', `BPF program is too complex: more than ${MODERN_WORK_LIMIT} state comparisons and precision steps after ${this.insnProcessed} insns`);
+    }
+  }
+
   private newId(): number {
     return ++this.idGen;
   }
@@ -284,9 +361,10 @@ export class ModernWalker {
           continue;
         }
         if (log2) this.log.print(`mark_precise: frame${fr}: regs=${regsStr(fr)} stack=${stackStr(fr)} before ${h.idx}: ${this.insnText(this.insns[h.idx]!)}\n`);
+        this.work();
         const r = this.backtrack(h, fr, regs, stack);
         if (r === 'all') return this.markAllPrecise(st0);
-        if (emptyMasks(regs, stack)) return;
+        if (emptyMasks(regs, stack, st0.frames.length)) return;
       }
       skipFirst = false;
       subseq = st.firstInsn;
@@ -444,12 +522,20 @@ export class ModernWalker {
         }
         this.visited[idx] = 1;
         next = this.step(insns[idx]!, idx);
+        // the kernel's instruction history also gets an entry for each jump taken or not
+        // (measured on the host: a two-instruction loop gets a checkpoint every 20 iterations)
+        const code = insns[idx]!.code;
+        if ((code & 7) === BPF_JMP32 || ((code & 7) === BPF_JMP && (code & 0xf0) !== BPF_CALL && (code & 0xf0) !== BPF_EXIT)) this.histJumps++;
       }
       if (next === PATH_END) {
         // process_bpf_exit: this path is done
         this.jmpsProcessed++;
         this.markAllScratched();
-        for (let st = this.cur.parent; st; st = st.parent) if (--st.branches > 0) break;
+        for (let st = this.cur.parent; st; st = st.parent) {
+          if (--st.branches > 0) break;
+          // an evicted checkpoint whose paths are all done is freed (peak_states)
+          if (st.miss < 0) this.liveStates--;
+        }
         const p = this.pending.pop();
         if (!p) break;
         if (log.level === 1) log.reset(p.logPos);
@@ -469,7 +555,7 @@ export class ModernWalker {
 
   /** The final statistics line. */
   statsLine(): string {
-    return `processed ${this.insnProcessed} insns (limit ${MODERN_INSN_LIMIT}) max_states_per_insn ${this.maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.totalStates} mark_read 0\n`;
+    return `processed ${this.insnProcessed} insns (limit ${MODERN_INSN_LIMIT}) max_states_per_insn ${this.maxStatesPerInsn} total_states ${this.totalStates} peak_states ${this.peakStates} mark_read 0\n`;
   }
 
   /** The maximum stack depth each subprogram used, for the combined-stack check. */
@@ -502,50 +588,68 @@ export class ModernWalker {
   private isStateVisited(idx: number): boolean {
     const cur = this.cur;
     let addNew = true;
-    const force = this.histJumps > 40;
+    // a callback's call always leaves a checkpoint (the kernel's force checkpoint): the callback's
+    // returns converge against it
+    const force = this.histJumps >= 40 || this.cbSite[idx] === 1;
     if (!force && this.jmpsProcessed - this.prevJmps < 2 && this.insnProcessed - this.prevInsns < 8) addNew = false;
     const list = (this.explored[idx] ??= []);
     let cnt = 0;
     const fresh = (): number => this.newId();
-    // states still being explored (loops) are found by a hash of the current frame's
-    // registers: only an exact match is an infinite loop, and a loop may leave thousands
+    // states still being explored (loops) are compared exactly only when a hash of the
+    // current frame's registers matches: anything else cannot be an infinite loop
     const sig = stateSig(cur);
-    let looping = this.looping[idx];
-    if (looping) {
-      for (const old of looping.get(sig) ?? []) {
-        if (old.branches > 0 && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
+    // newest first, as the kernel's list is; states that keep missing are dropped from the
+    // list (the kernel's miss_cnt > 3 * hit_cnt + 3 eviction): a loop that runs long leaves
+    // a checkpoint every few iterations, and without eviction each visit of the loop head
+    // would compare against all of them (quadratic: ~31 s to reach the 1M-insn limit)
+    let evicted = false;
+    for (let k = list.length - 1; k >= 0; k--) {
+      const old = list[k]!;
+      cnt++;
+      this.work();
+      if (old.branches > 0 && this.cbSite[idx]) {
+        // a callback that came back to its call: converged when this state is within one
+        // still being explored (RANGE_WITHIN); no infinite-loop check here, as in the kernel
+        if (old.frames.length === cur.frames.length && statesEqual(old, cur, false, fresh, true)) {
+          old.hit++;
+          this.propagate(old);
+          if (evicted) this.explored[idx] = list.filter((x) => x.miss >= 0);
+          return true;
+        }
+      } else if (old.branches > 0) {
+        if (old.sig === sig && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
           this.log.print(`infinite loop detected at insn ${idx}\n`);
           this.log.print(`cur state:${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
           this.log.print(`old state:${stateStr(old, cur.curframe, true, 0, 0n)}\n`);
           throw new Fail('EINVAL', `infinite loop detected at insn ${idx}`, idx);
         }
-      }
-    }
-    for (const old of list) {
-      cnt++;
-      if (old.frames.length !== cur.frames.length) continue;
-      if (old.branches > 0) {
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.insnProcessed - this.prevInsns < 100) addNew = false;
-        continue;
-      }
-      if (statesEqual(old, cur, false, fresh)) {
+      } else if (old.frames.length === cur.frames.length && statesEqual(old, cur, false, fresh)) {
+        old.hit++;
         this.propagate(old);
+        if (evicted) this.explored[idx] = list.filter((x) => x.miss >= 0);
         return true;
       }
+      if (addNew) old.miss++;
+      if (old.miss > old.hit * 3 + 3) {
+        // evicted: freed now if no path below it is still being walked, else when the last is
+        old.miss = -1;
+        evicted = true;
+        if (old.branches === 0) this.liveStates--;
+      }
     }
+    if (evicted) this.explored[idx] = list.filter((x) => x.miss >= 0);
     if (cnt > this.maxStatesPerInsn) this.maxStatesPerInsn = cnt;
     if (!addNew) return false;
     this.totalStates++;
+    if (++this.liveStates > this.peakStates) this.peakStates = this.liveStates;
     this.prevJmps = this.jmpsProcessed;
     this.prevInsns = this.insnProcessed;
     const nw = cur.copy();
     nw.insnIdx = idx;
     nw.branches = 1;
-    list.push(nw);
-    looping ??= this.looping[idx] = new Map();
-    const same = looping.get(sig);
-    if (same) same.push(nw);
-    else looping.set(sig, [nw]);
+    nw.sig = sig;
+    this.explored[idx]!.push(nw);
     cur.parent = nw;
     cur.firstInsn = idx;
     cur.hist = null;
@@ -1211,6 +1315,7 @@ export class ModernWalker {
     if (op === BPF_EXIT) {
       if (x || insn.imm !== 0 || insn.src !== 0 || insn.dst !== 0 || cls === BPF_JMP32) this.fail('EINVAL', 'BPF_EXIT uses reserved fields');
       if (this.cur.curframe > 0) return this.subprogExit();
+      this.checkLeak('BPF_EXIT instruction in main prog');
       this.srcOp(0);
       return PATH_END;
     }
@@ -1311,12 +1416,14 @@ export class ModernWalker {
   /** mark_ptr_or_null_regs: every register sharing the id becomes the pointer, or the number 0. */
   private markNull(st: VState, id: number, isNull: boolean): void {
     if (!id) return;
+    // a reference found to be NULL was never acquired: nothing to release
+    if (isNull && st.refs.some((r) => r.id === id)) st.refs = st.refs.filter((r) => r.id !== id);
     for (let f = 0; f < st.frames.length; f++) {
       const frame = st.frames[f]!;
       const fix = (r: Reg): Reg | undefined => {
         if (!r.maybeNull || r.id !== id) return undefined;
         if (isNull) return scalarReg(scalarConstHL(0, 0));
-        return { ...r, maybeNull: false, id: r.type === RT.PTR_TO_MEM ? r.id : 0 };
+        return { ...r, maybeNull: false, id: 0 };
       };
       for (let i = 0; i < 11; i++) {
         const n = fix(frame.regs[i]!);
@@ -1391,6 +1498,16 @@ export class ModernWalker {
     if (!env.gplCompatible && fn.gplOnly) this.fail('EINVAL', 'cannot call GPL-restricted function from non-GPL compatible program');
     const meta: CallMeta = {};
     for (let i = 0; i < 5; i++) this.funcArg(fn, i, meta);
+    if (id === 12) {
+      // check_map_func_compatibility; the kernel's message has no newline
+      if (meta.map?.mapType !== undefined && meta.map.mapType !== BPF_MAP_TYPE_PROG_ARRAY) {
+        this.log.print('expected prog array map for tail call');
+        throw new Fail('EINVAL', 'expected prog array map for tail call', this.idx);
+      }
+      this.checkLeak('tail_call');
+    }
+    if (meta.release) this.release(meta.release);
+    if (fn.callback) this.pushCallback(fn, id, idx);
     for (let r = 0; r <= 5; r++) {
       this.scratchReg(r);
       this.setReg(r, NOT_INIT);
@@ -1413,13 +1530,73 @@ export class ModernWalker {
         this.setReg(0, ptrReg(RT.PTR_TO_MAP_VALUE, { map: m, maybeNull, id: maybeNull ? this.newId() : 0 }));
         break;
       }
-      case RET.PTR_TO_MEM_OR_NULL:
-        this.setReg(0, ptrReg(RT.PTR_TO_MEM, { maybeNull: true, ringbuf: true, range: meta.memSize ?? 0, id: this.newId() }));
+      case RET.PTR_TO_MEM_OR_NULL: {
+        // acquire_reference: the record is a reference the program must submit or discard;
+        // its id is both the null-check id and the reference's (the kernel spends one id before it)
+        this.newId();
+        const ref = this.newId();
+        this.cur.refs = [...this.cur.refs, { id: ref, insn: idx }];
+        this.setReg(0, ptrReg(RT.PTR_TO_MEM, { maybeNull: true, ringbuf: true, range: meta.memSize ?? 0, id: ref, refObj: ref }));
         break;
+      }
       default:
         this.fail('EINVAL', `unknown return type ${String(fn.ret)} of func ${label}`);
     }
-    void idx;
+  }
+
+  /**
+   * push_callback_call: the callback's first run, to walk later, from the state
+   * before the call (the caller's argument registers kept: when the callback
+   * returns, the walk goes back to the call, which pushes the next run). The
+   * path at hand goes on as if the callback never ran.
+   */
+  private pushCallback(fn: HelperProto, id: number, idx: number): void {
+    const caller = this.regs;
+    const fnReg = caller[fn.callback!.arg]!;
+    const sp = fnReg.frameno;
+    const start = this.subprogs[sp];
+    if (fnReg.type !== RT.PTR_TO_FUNC || start === undefined) this.fail('EFAULT', `verifier bug: no callback subprogram for ${uapiHelperName(id) ?? id}`);
+    if (this.cur.curframe + 1 >= MAX_CALL_FRAMES) this.fail('E2BIG', `the call stack of ${this.cur.curframe + 2} frames is too deep`);
+    const entry = this.cur.copy();
+    const fi = entry.frames.length;
+    const callee = newFrame(fi, idx, sp);
+    callee.owner = entry;
+    callee.cbRet = fn.callback!.ret;
+    if (id === BPF_FUNC_FOR_EACH_MAP_ELEM) {
+      // (map, key, value, ctx)
+      const map = caller[1]!.map;
+      callee.regs[1] = caller[1]!;
+      callee.regs[2] = ptrReg(RT.PTR_TO_MAP_KEY, { map });
+      callee.regs[3] = ptrReg(RT.PTR_TO_MAP_VALUE, { map });
+      callee.regs[4] = caller[4]!;
+    } else {
+      // bpf_loop: (index, ctx)
+      callee.regs[1] = UNKNOWN;
+      callee.regs[2] = caller[3]!;
+    }
+    entry.frames.push(callee);
+    entry.live.push(new Uint8Array(11 + SLOTS).fill(LIVE_WRITTEN));
+    this.push(start!, idx, entry);
+  }
+
+  /** check_resource_leak: references still held where the program's run may end. */
+  private checkLeak(what: string): void {
+    if (!this.cur.refs.length) return;
+    for (const r of this.cur.refs) this.log.print(`Unreleased reference id=${r.id} alloc_insn=${r.insn}\n`);
+    this.fail('EINVAL', `${what} would lead to reference leak`);
+  }
+
+  /** release_reference: the reference is gone, and every pointer that was it becomes a number. */
+  private release(ref: number): void {
+    const st = this.cur;
+    st.refs = st.refs.filter((r) => r.id !== ref);
+    for (let f = 0; f < st.frames.length; f++) {
+      const frame = st.frames[f]!;
+      for (let i = 0; i < 11; i++) if (frame.regs[i]!.refObj === ref) st.own(f).regs[i] = UNKNOWN;
+      for (let spi = 0; spi < SLOTS; spi++) {
+        if (frame.stype[spi * 8 + 7] === ST.SPILL && frame.spilled[spi]!.refObj === ref) st.own(f).spilled[spi] = UNKNOWN;
+      }
+    }
   }
 
   /** check_func_arg for argument `arg` (0-4, register arg+1). */
@@ -1489,6 +1666,31 @@ export class ModernWalker {
       case ARG.PTR_TO_FUNC:
         expect([RT.PTR_TO_FUNC], 'func');
         return;
+      case ARG.PTR_TO_SPIN_LOCK: {
+        // process_spin_lock: the lock's place in the value comes from the map's BTF, and tsbpf's
+        // maps have none, so the kernel's verdict for every such map is this refusal
+        expect([RT.PTR_TO_MAP_VALUE], 'map_value, ptr_');
+        if (!tnumIsConst(reg.s.varOff)) this.fail('EINVAL', `R${regno} doesn't have constant offset. bpf_spin_lock has to be at the constant offset`);
+        // (the kernel says bpf_spin_lock for the unlock too)
+        this.fail('EINVAL', "map '' has to have BTF in order to use bpf_spin_lock");
+        return;
+      }
+      case ARG.PTR_TO_LONG:
+        // a long the helper writes (the kernel's fixed-size, uninit, write memory of 8 bytes)
+        expect(MEM_TYPES, MEM_NAMES);
+        this.helperMem(regno, 8, true, false);
+        return;
+      case ARG.PTR_TO_RINGBUF_MEM: {
+        if (reg.type !== RT.PTR_TO_MEM || !reg.ringbuf || reg.maybeNull) this.fail('EACCES', `R${regno} type=${typeStr(reg)} expected=ringbuf_mem`);
+        if (raw & ARG_FLAG.RELEASE) {
+          if (reg.off !== 0 || !tnumIsConst(reg.s.varOff) || reg.s.value !== 0n) {
+            this.fail('EINVAL', `R${regno} must have zero offset when passed to release func or trusted arg to kfunc`);
+          }
+          if (!reg.refObj || !this.cur.refs.some((r) => r.id === reg.refObj)) this.fail('EINVAL', `R${regno} must be referenced when passed to release function`);
+          meta.release = reg.refObj!;
+        }
+        return;
+      }
       default:
         this.fail('EFAULT', `unsupported arg_type ${String(t)}`);
     }
@@ -1558,7 +1760,14 @@ export class ModernWalker {
     return r.s.value;
   }
 
-  /** check_func_call for a bpf-to-bpf call: a new frame for the callee. */
+  /**
+   * check_func_call for a bpf-to-bpf call: a new frame for the callee,
+   * walked in the caller's context. The kernel verifies a global (non-static)
+   * function once on its own, from its BTF prototype (func info in
+   * BPF_PROG_LOAD), and a call to it only against that prototype; without
+   * BTF func info nothing tells a global function from a static one, so
+   * tsbpf verifies every callee as static.
+   */
   private subprogCall(insn: Slot, idx: number): number {
     const target = idx + insn.imm + 1;
     const sp = this.subprogs.indexOf(target);
@@ -1588,6 +1797,27 @@ export class ModernWalker {
     return target;
   }
 
+  /** prepare_func_exit of a callback: r0 in its range, then back to the helper call, which runs the callback again or goes on. */
+  private callbackExit(callee: Frame, r0: Reg): number {
+    const cur = this.cur;
+    const { min, max } = callee.cbRet!;
+    if (r0.type !== RT.SCALAR) this.fail('EINVAL', `At callback return the register R0 is not a known value (${typeStr(r0)})`);
+    if (r0.s.smin < BigInt(min) || r0.s.smax > BigInt(max)) {
+      const v = tnumIsConst(r0.s.varOff) ? `has value ${BigInt.asIntN(64, r0.s.value)}` : `has smin=${r0.s.smin} smax=${r0.s.smax}`;
+      this.fail('EINVAL', `At callback return the register R0 ${v} should have been in [${min}, ${max}]`);
+    }
+    this.markPrecise(0);
+    cur.frames.pop();
+    cur.live.pop();
+    const ret = callee.callsite;
+    if (this.log.level) {
+      this.log.print(`returning from callee:\n${stateStr({ ...cur, frames: [...cur.frames, callee] } as VState, cur.curframe + 1, true, 0, 0n)}\n`);
+      this.log.print(`to caller at ${ret}:\n${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
+    }
+    this.markAllScratched();
+    return ret;
+  }
+
   /** prepare_func_exit: back to the caller with r0. */
   private subprogExit(): number {
     const cur = this.cur;
@@ -1596,6 +1826,7 @@ export class ModernWalker {
     this.scratchReg(0);
     if (r0.type === RT.NOT_INIT) this.fail('EACCES', 'R0 !read_ok');
     this.markRead(cur, cur.curframe, 0, true);
+    if (callee.cbRet) return this.callbackExit(callee, r0);
     if (r0.type === RT.PTR_TO_STACK) this.fail('EINVAL', 'cannot return stack pointer to the caller');
     cur.frames.pop();
     cur.live.pop();
@@ -1610,8 +1841,9 @@ export class ModernWalker {
   }
 }
 
-function emptyMasks(regs: number[], stack: bigint[]): boolean {
-  for (let f = 0; f < regs.length; f++) if (regs[f] !== 0 || stack[f] !== 0n) return false;
+/** Nothing left to mark in frames 0..n-1 (the frames the path has: the masks of deeper ones stay empty). */
+function emptyMasks(regs: number[], stack: bigint[], n: number): boolean {
+  for (let f = 0; f < n; f++) if (regs[f] !== 0 || stack[f] !== 0n) return false;
   return true;
 }
 
