@@ -164,6 +164,30 @@ test('finding: a socket filter (read-only packet) calling bpf_skb_store_bytes or
   assert.deepEqual([...testRun(sys, tc, new Uint8Array(60)).dataOut.subarray(0, 5)], [65, 0, 0, 0, 0]);
 });
 
+test('finding: a socket filter (read-only packet) calling bpf_skb_change_head or bpf_skb_change_tail gets EFAULT, its packet unchanged', () => {
+  // found by the modern runtime fuzzer (seed 8) once the two helpers joined the table: they wrote the packet of any type
+  const sys = modern();
+  for (const [id, name, arg] of [[43, 'bpf_skb_change_head', 14], [38, 'bpf_skb_change_tail', 20]] as const) {
+    const prog = sys.loadUnverified({ prog_type: 1, insns: assemble(`r2 = ${arg}
+      r3 = 0
+      call ${id}
+      r0 = *(u8 *)skb[0]
+      exit`), license: 'GPL' });
+    expectErr(() => testRun(sys, prog, new Uint8Array(60)), 'EFAULT', `${name}: the packet is read-only for this program`);
+  }
+  // tc's packet is writable: change_tail grows it with zeros
+  const tc = sys.loadUnverified({ prog_type: 3, insns: assemble(`r2 = 80
+    r3 = 0
+    call 38
+    exit`), license: 'GPL' });
+  const frame = new Uint8Array(60).fill(7);
+  frame[12] = 0x88; frame[13] = 0xb5;
+  const out = testRun(sys, tc, frame);
+  assert.equal(out.retval, 0n);
+  assert.equal(out.dataOut.length, 80);
+  assert.deepEqual([...out.dataOut.subarray(58, 62)], [7, 7, 0, 0]);
+});
+
 test('finding: a spin lock a faulting run left taken does not deadlock the next runs', () => {
   const sys = modern();
   const arr = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 16, max_entries: 1 });

@@ -324,10 +324,12 @@ export const SKB_CHANGE_TAIL: HelperDef = {
   progTypes: ['sched_cls'],
   since: '4.9',
   call(regs, env) {
-    const f = frameOf(regs, env, 'skb', 'bpf_skb_change_tail');
+    const f = frameOf(regs, env, 'skb', 'bpf_skb_change_tail', true);
     const len = argU32(regs, 2);
     if (argU64(regs, 3) !== 0n || len > SKB_MAX_GROW || len < ETH_HLEN) return setR0(regs, EINVAL);
     const end = f.data + len;
+    // the frame's buffer has room for SKB_MAX_GROW; never write past it, whatever a run did to data
+    if (end > f.bufEnd) return setR0(regs, EINVAL);
     if (end > f.end) env.u8.fill(0, f.end, end);
     f.end = end;
     f.sync();
@@ -342,10 +344,11 @@ export const SKB_CHANGE_HEAD: HelperDef = {
   progTypes: ['sched_cls'],
   since: '4.10',
   call(regs, env) {
-    const f = frameOf(regs, env, 'skb', 'bpf_skb_change_head');
+    const f = frameOf(regs, env, 'skb', 'bpf_skb_change_head', true);
     const room = argU32(regs, 2);
     if (argU64(regs, 3) !== 0n || room > SKB_MAX_GROW - (f.end - f.data)) return setR0(regs, EINVAL);
     const data = f.data - room;
+    if (data < f.bufStart) return setR0(regs, EINVAL);
     env.u8.fill(0, data, f.data);
     // no metadata in a test run's skb: data_meta stays equal to data
     f.meta = data;
