@@ -307,3 +307,21 @@ export function is32(code: number): boolean {
   const cls = BPF_CLASS(code);
   return cls === BPF_ALU || cls === BPF_JMP32;
 }
+
+/**
+ * The jump condition with its operands swapped: `a > b` is `b < a`. JEQ,
+ * JNE and JSET read the same both ways and come back unchanged.
+ */
+export function swapJmpOperands(op: number): number {
+  switch (op) {
+    case BPF_JGT: return BPF_JLT;
+    case BPF_JLT: return BPF_JGT;
+    case BPF_JGE: return BPF_JLE;
+    case BPF_JLE: return BPF_JGE;
+    case BPF_JSGT: return BPF_JSLT;
+    case BPF_JSLT: return BPF_JSGT;
+    case BPF_JSGE: return BPF_JSLE;
+    case BPF_JSLE: return BPF_JSGE;
+    default: return op;
+  }
+}

@@ -39,6 +39,7 @@ import type { Instruction } from '../../src/isa/instruction.js';
 import {
   BPF_ADD, BPF_AND, BPF_ARSH, BPF_B, BPF_DIV, BPF_DW, BPF_H, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT, BPF_JNE, BPF_JSET, BPF_JSGE,
   BPF_JSGT, BPF_JSLE, BPF_JSLT, BPF_LSH, BPF_MOD, BPF_MUL, BPF_OR, BPF_RSH, BPF_SUB, BPF_W, BPF_XOR,
+  swapJmpOperands,
 } from '../../src/isa/opcodes.js';
 import {
   BPF_ALU32_IMM, BPF_ALU32_REG, BPF_ALU64_IMM, BPF_ALU64_REG, BPF_ATOMIC_OP, BPF_CALL_REL, BPF_EMIT_CALL, BPF_EXIT_INSN, BPF_JMP32_IMM, BPF_JMP32_REG,
@@ -167,20 +168,6 @@ function negate(op: number): number {
   }
 }
 
-/** The same condition with its operands swapped (`k < d` is `d > k`). */
-function swapped(op: number): number {
-  switch (op) {
-    case BPF_JGT: return BPF_JLT;
-    case BPF_JLT: return BPF_JGT;
-    case BPF_JGE: return BPF_JLE;
-    case BPF_JLE: return BPF_JGE;
-    case BPF_JSGT: return BPF_JSLT;
-    case BPF_JSLT: return BPF_JSGT;
-    case BPF_JSGE: return BPF_JSLE;
-    case BPF_JSLE: return BPF_JSGE;
-    default: return op;
-  }
-}
 
 const bytesOf = (sz: number): number => (sz === BPF_DW ? 8 : sz === BPF_W ? 4 : sz === BPF_H ? 2 : 1);
 
@@ -253,7 +240,7 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
       items.push(jump(end, (off) => J_IMM(op, d, k2, off)));
     } else if (form < 0.75) {
       // the constant in a register, on the left: `if k < d goto end`
-      items.push(BPF_MOV64_IMM(5, k2), jump(end, (off) => J_REG(swapped(op), 5, d, off)));
+      items.push(BPF_MOV64_IMM(5, k2), jump(end, (off) => J_REG(swapJmpOperands(op), 5, d, off)));
     } else {
       // the passing side jumps over the failure: `if d <= lim goto ok; goto end; ok:`
       const ok = label();

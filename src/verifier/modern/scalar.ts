@@ -26,6 +26,7 @@ import {
   BPF_ADD, BPF_AND, BPF_ARSH, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JLE, BPF_JLT, BPF_JNE, BPF_JSET,
   BPF_END, BPF_JSGE, BPF_JSGT, BPF_JSLE, BPF_JSLT, BPF_LSH, BPF_MOV, BPF_MUL, BPF_NEG, BPF_OR, BPF_RSH,
   BPF_SUB, BPF_XOR,
+  swapJmpOperands,
 } from '../../isa/opcodes.js';
 import { InternalError } from '../../errors.js';
 import {
@@ -902,21 +903,11 @@ function revOp(op: CondOp): CondOp {
   }
 }
 
-/** a > b is b < a: the operator with its operands swapped. */
-function flipOp(op: CondOp): CondOp {
-  switch (op) {
-    case BPF_JGE: return BPF_JLE;
-    case BPF_JGT: return BPF_JLT;
-    case BPF_JSGE: return BPF_JSLE;
-    case BPF_JSGT: return BPF_JSLT;
-    default: return op;
-  }
-}
 
 /** Narrow r1 and r2 (fresh copies) to `r1 OP r2` holding (regs_refine_cond_op). */
 function refine(r1: Scalar, r2: Scalar, op: CondOp, jmp32: boolean): void {
   if (op === BPF_JGE || op === BPF_JGT || op === BPF_JSGE || op === BPF_JSGT) {
-    op = flipOp(op);
+    op = swapJmpOperands(op) as CondOp;
     const t = r1; r1 = r2; r2 = t;
   }
   switch (op) {

@@ -23,6 +23,7 @@ import {
   BPF_JMP32, BPF_JNE, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LSH, BPF_MEM, BPF_MEMSX, BPF_MOD, BPF_MODE, BPF_MOV,
   BPF_MUL, BPF_NEG, BPF_OP, BPF_OR, BPF_RSH, BPF_SIZE, BPF_SRC, BPF_ST, BPF_STX, BPF_SUB, BPF_W, BPF_X, BPF_XCHG, BPF_XOR,
   BPF_ABS, BPF_JSGT, BPF_JSGE, BPF_JSLT, BPF_JSLE,
+  swapJmpOperands,
 } from '../../isa/opcodes.js';
 import { disasmInsn } from '../../isa/disasm.js';
 import { uapiHelperName } from '../../isa/uapi.js';
@@ -1392,7 +1393,7 @@ export class ModernWalker {
     if ((isPkt(a) || a.type === RT.PTR_TO_PACKET_END) && (isPkt(b) || b.type === RT.PTR_TO_PACKET_END) && !jmp32) {
       let pkt: Reg;
       if (b.type === RT.PTR_TO_PACKET_END) pkt = a;
-      else if (a.type === RT.PTR_TO_PACKET_END) { pkt = b; op = flip(op); } else return -1;
+      else if (a.type === RT.PTR_TO_PACKET_END) { pkt = b; op = swapJmpOperands(op); } else return -1;
       if (pkt.range >= 0) return -1;
       if ((op === BPF_JLE || op === BPF_JGT) && pkt.range === BEYOND_PKT_END) return op === BPF_JGT ? 1 : 0;
       if ((op === BPF_JLT || op === BPF_JGE) && (pkt.range === BEYOND_PKT_END || pkt.range === AT_PKT_END)) return op === BPF_JGE ? 1 : 0;
@@ -1401,7 +1402,7 @@ export class ModernWalker {
     if (isPtr(a) || isPtr(b)) {
       let p = a, k = b;
       const isConst = (r: Reg): boolean => r.type === RT.SCALAR && (jmp32 ? r.s.varOff.mlo === 0 : tnumIsConst(r.s.varOff));
-      if (!isConst(k)) { op = flip(op); p = b; k = a; }
+      if (!isConst(k)) { op = swapJmpOperands(op); p = b; k = a; }
       if (!isConst(k)) return -1;
       if (p.maybeNull) return -1;
       const notNull = p.type === RT.PTR_TO_MAP_VALUE || p.type === RT.PTR_TO_MAP_KEY || p.type === RT.PTR_TO_MEM || p.type === RT.CONST_PTR_TO_MAP;
@@ -1861,19 +1862,6 @@ function stateSig(st: VState): number {
   return h | 0;
 }
 
-function flip(op: number): number {
-  switch (op) {
-    case BPF_JGT: return BPF_JLT;
-    case BPF_JLT: return BPF_JGT;
-    case BPF_JGE: return BPF_JLE;
-    case BPF_JLE: return BPF_JGE;
-    case BPF_JSGT: return BPF_JSLT;
-    case BPF_JSLT: return BPF_JSGT;
-    case BPF_JSGE: return BPF_JSLE;
-    case BPF_JSLE: return BPF_JSGE;
-    default: return op;
-  }
-}
 
 export { scalarConst, BPF_JSET, BPF_MUL, BPF_XOR, BPF_IND, ST as STACK_TYPES, BPF_JNE };
 export type { Frame };
