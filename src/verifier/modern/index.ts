@@ -11,6 +11,7 @@ import { BPF_CALL, BPF_JMP } from '../../isa/opcodes.js';
 import { VerifyError } from '../cfg.js';
 import type { VerifyResult } from '../index.js';
 import { modernCfg } from './cfg.js';
+import { liveRegsTable } from './live-regs.js';
 import type { ModernEnv } from './walker.js';
 import { ModernLog, ModernWalker } from './walker.js';
 
@@ -71,6 +72,7 @@ export function verifyModern(insns: readonly Slot[], env: ModernEnv): VerifyResu
   try {
     const cfg = modernCfg(insns, (s) => log.print(s), log.level);
     subprogs = cfg.subprogs;
+    if (log.level >= 2) log.print(liveRegsTable(insns, (id) => (id >= 0 && id < env.profile.maxHelperId ? env.funcProto(id) : undefined)));
     walker = new ModernWalker(insns, env, cfg.prune, cfg.subprogs, log);
     const r = walker.run();
     checkStackDepth(insns, cfg.subprogs, walker.depths(), (msg) => {
