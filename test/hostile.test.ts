@@ -82,7 +82,10 @@ describe('the fuzzer machinery', () => {
     const r = spawnSync(process.execPath, [script, '--seconds', '1', '--seed', '3', '--target', 'asm'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(r.stderr, '');
     assert.equal(r.status, 0);
-    assert.match(r.stdout, /^hostile: seed 3, 1 s over asm\nasm: \d+ inputs, \d+ accepted, refused: EINVAL \d+; 0 problems\n$/);
+    // on a loaded machine the worker may start late: it still runs at least one input
+    const m = /^hostile: seed 3, 1 s over asm\nasm: (\d+) inputs, \d+ accepted, refused: (?:EINVAL \d+|none); 0 problems\n$/.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    assert.ok(Number(m[1]) >= 1, r.stdout);
     const bad = spawnSync(process.execPath, [script, '--target', 'nope'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(bad.status, 2);
     assert.equal(bad.stderr, "hostile: unknown target 'nope' (elf, pcap, cbpf, asm, spec, attr)\n");
