@@ -12,7 +12,8 @@
  * Maps defined with `__array(values, ...)` get what the object puts in
  * them: a map of maps is created against its inner map's template and
  * gets its maps once every map exists, a prog array its programs once every
- * program is loaded (libbpf's order).
+ * program is loaded (libbpf's order); a slot naming what the spec no longer
+ * has stays empty.
  *
  * The Collection holds a reference to each program, apart from its fd (and
  * its BpfMaps hold theirs): close() releases them and closes the fds that
@@ -80,7 +81,7 @@ export class Collection {
       // maps of maps: the maps their definitions name (`.values = { [i] = &map }`)
       for (const [name, m] of Object.entries(spec.maps)) {
         if (m.type === BPF_MAP_TYPE.PROG_ARRAY) continue;
-        this.fill(name, m, this.maps, (x) => x.fd, 'map');
+        this.fill(name, m, this.maps, (x) => x.fd);
       }
       for (const [name, p] of Object.entries(spec.programs)) {
         try {
@@ -108,7 +109,7 @@ export class Collection {
       }
       // prog arrays: the programs their definitions name, once all are loaded
       for (const [name, m] of Object.entries(spec.maps)) {
-        if (m.type === BPF_MAP_TYPE.PROG_ARRAY) this.fill(name, m, this.programs, (x) => x.fd, 'program');
+        if (m.type === BPF_MAP_TYPE.PROG_ARRAY) this.fill(name, m, this.programs, (x) => x.fd);
       }
     } catch (e) {
       this.close();
@@ -116,11 +117,15 @@ export class Collection {
     }
   }
 
-  /** Put in map `name` the objects its spec's `contents` name, each by fd at its index (a u32 key). */
-  private fill<T>(name: string, m: MapSpecData, objects: Record<string, T>, fdOf: (x: T) => number, what: string): void {
+  /**
+   * Put in map `name` the objects its spec's `contents` name, each by fd at
+   * its index (a u32 key). A slot naming a program or map taken out of the
+   * spec stays empty, as a program libbpf does not load leaves its slot.
+   */
+  private fill<T>(name: string, m: MapSpecData, objects: Record<string, T>, fdOf: (x: T) => number): void {
     for (const { index, name: target } of m.contents ?? []) {
+      if (!Object.hasOwn(objects, target)) continue;
       try {
-        if (!Object.hasOwn(objects, target)) throw new BpfError('EINVAL', `slot ${index} names ${what} ${target}, which the collection does not have`);
         const key = new Uint8Array(4);
         new DataView(key.buffer).setUint32(0, index, true);
         const value = new Uint8Array(4);
