@@ -21,7 +21,7 @@ import type { BpfMap } from '../src/api/map.js';
 import { Program } from '../src/api/program.js';
 import { BpfError, ERRNO } from '../src/errors.js';
 import { encodeSlots, isLocalCall } from '../src/isa/instruction.js';
-import { linkMapRefs, loadCollectionSpec } from '../src/loader/collection.js';
+import { MAX_LINKED_SLOTS, linkMapRefs, loadCollectionSpec } from '../src/loader/collection.js';
 import type { CollectionSpec } from '../src/loader/spec.js';
 import { parseCapture, writePcap } from '../src/pcap/index.js';
 import { projectRoot } from './conformance-data.js';
@@ -313,6 +313,33 @@ test('linking errors: each a BpfError naming the section and offset', () => {
   const unknown = err(() => loadCollectionSpec(on(5, 1)));
   assert.equal(unknown.code, 'ENOTSUP');
   assert.equal(unknown.message, 'relocation type 5 in section socket1 is not supported');
+});
+
+test('many programs calling one large function: linking stops at MAX_LINKED_SLOTS copied slots (E2BIG)', () => {
+  // a .text function of 2^16 slots called by 17 programs: 17 copies pass the 2^20 budget
+  const n = 1 << 16;
+  const text = new Uint8Array(n * 8);
+  for (let i = 0; i < n - 1; i++) text[i * 8] = 0xb7;
+  text[(n - 1) * 8] = 0x95;
+  const progs = MAX_LINKED_SLOTS / n + 1;
+  const code = new Uint8Array(progs * 16);
+  for (let p = 0; p < progs; p++) code.set(slots([0x85, 0, 1, 0, -1], [0x95, 0, 0, 0, 0]), p * 16);
+  const bytes = writeObj({
+    sections: [exec('socket1', code), exec('.text', text)],
+    symbols: [...Array.from({ length: progs }, (_, p) => ({ name: `p${p}`, section: 'socket1', value: p * 16, size: 16, type: 2, bind: 1 })), { name: 'g', section: '.text', value: 0, size: n * 8, type: 2, bind: 1 }],
+    relocations: Array.from({ length: progs }, (_, p) => ({ section: 'socket1', offset: p * 16, symbol: 'g', type: 10 })),
+  }).bytes;
+  const e = err(() => loadCollectionSpec(bytes));
+  assert.equal(e.code, 'E2BIG');
+  assert.equal(e.message, `section .text: linking the object's programs copies more than ${MAX_LINKED_SLOTS} slots of called functions`);
+  // one program fewer fits
+  const fits = loadCollectionSpec(writeObj({
+    sections: [exec('socket1', code.subarray(0, (progs - 1) * 16)), exec('.text', text)],
+    symbols: [...Array.from({ length: progs - 1 }, (_, p) => ({ name: `p${p}`, section: 'socket1', value: p * 16, size: 16, type: 2, bind: 1 })), { name: 'g', section: '.text', value: 0, size: n * 8, type: 2, bind: 1 }],
+    relocations: Array.from({ length: progs - 1 }, (_, p) => ({ section: 'socket1', offset: p * 16, symbol: 'g', type: 10 })),
+  }).bytes);
+  assert.equal(Object.keys(fits.programs).length, progs - 1);
+  assert.equal(fits.programs['p0']!.insns.length, 2 + n);
 });
 
 test('recursion links, and the verifier refuses it as the kernel does (E2BIG, the call stack of 9 frames is too deep)', () => {

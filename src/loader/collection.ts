@@ -62,7 +62,7 @@ const STV_HIDDEN = 2;
  * hostile object of many programs calling one large function would
  * otherwise cost programs x function size. Real objects stay far below.
  */
-export const MAX_LINKED_SLOTS = 1 << 21;
+export const MAX_LINKED_SLOTS = 1 << 20;
 
 /** Program type from the section name, as bpf_load.c chose it (the table's `sections`). */
 function programType(section: string): ProgTypeName | undefined {
