@@ -28,6 +28,7 @@ import { projectRoot } from './conformance-data.js';
 import { tsbpf } from './cli-harness.js';
 import { tempDir } from './tmp.js';
 import { slots, writeObj } from './fuzz/elf-writer.js';
+import { prng } from './random-programs.js';
 import type { Obj } from './fuzz/elf-writer.js';
 
 const C_DIR = join(projectRoot(), 'test', 'c');
@@ -340,6 +341,90 @@ test('many programs calling one large function: linking stops at MAX_LINKED_SLOT
   }).bytes);
   assert.equal(Object.keys(fits.programs).length, progs - 1);
   assert.equal(fits.programs['p0']!.insns.length, 2 + n);
+});
+
+/**
+ * A random call graph of up to 7 functions over .text and two program
+ * sections, static or global, each `r6 = c; call each callee, r6 += r0;
+ * r0 = r6; exit`, calls written each way clang writes them (pc-relative in
+ * a section, against the section symbol with imm the slot before the
+ * callee, against a global's symbol with imm -1). Function i calls only
+ * functions after it, so the graph is acyclic and at most 7 frames deep.
+ */
+function randomGraph(rnd: () => number): { bytes: Uint8Array; programs: Map<string, bigint> } {
+  const int = (n: number): number => Math.floor(rnd() * n);
+  const SECS = ['.text', 'socket1', 'socket2'];
+  const n = 1 + int(7);
+  const fns = Array.from({ length: n }, (_, i) => ({
+    name: `f${i}`, sec: SECS[int(3)]!, global: rnd() < 0.5, c: int(1000),
+    callees: Array.from({ length: n }, (_, j) => j).filter((j) => j > i && rnd() < 0.4),
+    at: 0,
+  }));
+  // layout: each section's functions in order, 3 + 2 per call slots each
+  const size = (f: (typeof fns)[number]): number => 3 + 2 * f.callees.length;
+  const used = new Map<string, number>();
+  for (const f of fns) {
+    f.at = used.get(f.sec) ?? 0;
+    used.set(f.sec, f.at + size(f));
+  }
+  const code = new Map<string, [number, number, number, number, number][]>(SECS.map((x) => [x, []]));
+  const relocations: Obj['relocations'] = [];
+  for (const f of fns) {
+    const out = code.get(f.sec)!;
+    out.push([0xb7, 6, 0, 0, f.c]);
+    for (const j of f.callees) {
+      const g = fns[j]!;
+      const slot = out.length;
+      const style = g.sec === f.sec ? int(2) : g.global ? 2 + int(2) : 3;
+      if (style === 0) out.push([0x85, 0, 1, 0, g.at - slot - 1]); // pc-relative, no relocation
+      else if (style === 2) {
+        out.push([0x85, 0, 1, 0, -1]); // a global: its symbol, imm -1
+        relocations.push({ section: f.sec, offset: slot * 8, symbol: g.name, type: 10 });
+      } else {
+        out.push([0x85, 0, 1, 0, g.at - 1]); // the section symbol, imm the callee's slot less one
+        relocations.push({ section: f.sec, offset: slot * 8, symbol: `${g.sec}.sym`, type: 10 });
+      }
+      out.push([0x0f, 6, 0, 0, 0]);
+    }
+    out.push([0xbf, 0, 6, 0, 0], [0x95, 0, 0, 0, 0]);
+  }
+  const sections = SECS.filter((x) => code.get(x)!.length > 0).map((x) => exec(x, slots(...code.get(x)!)));
+  const symbols: Obj['symbols'] = [
+    ...sections.map((x) => ({ name: `${x.name}.sym`, section: x.name, value: 0, size: 0, type: 3, bind: 0 })),
+    ...fns.map((f) => ({ name: f.name, section: f.sec, value: f.at * 8, size: size(f) * 8, type: 2, bind: f.global ? 1 : 0 })),
+  ];
+  const value = (i: number): bigint => fns[i]!.callees.reduce((acc, j) => acc + value(j), BigInt(fns[i]!.c));
+  const called = new Set(fns.flatMap((f) => f.callees));
+  const programs = new Map<string, bigint>();
+  fns.forEach((f, i) => {
+    if (f.sec !== '.text' && (f.global || !called.has(i))) programs.set(f.name, value(i));
+  });
+  return { bytes: writeObj({ sections: [...sections, GPL], symbols, relocations }).bytes, programs };
+}
+
+test('random call graphs: each program links to its functions and computes what its call graph says, in both engines', () => {
+  const sys = new BpfSystem({ profile: 'modern' });
+  let programs = 0;
+  for (let seed = 1; seed <= 150; seed++) {
+    const g = randomGraph(prng(seed));
+    const s = loadCollectionSpec(g.bytes);
+    assert.deepEqual(Object.keys(s.programs).sort(), [...g.programs.keys()].sort(), `seed ${seed}`);
+    const c = new Collection(sys, s);
+    for (const [name, want] of g.programs) {
+      const p = s.programs[name]!;
+      // every call lands on the first slot of a linked function, each linked once
+      const starts = p.functions!.map((f) => f.insn);
+      assert.equal(new Set(p.functions!.map((f) => f.name)).size, starts.length, `seed ${seed} ${name}`);
+      p.insns.forEach((x, i) => {
+        if (isLocalCall(x)) assert.ok(starts.includes(i + x.imm + 1), `seed ${seed} ${name}: call at ${i}`);
+      });
+      for (const engine of ['interpreter', 'jit'] as const) assert.equal(c.programs[name]!.testRun(new Uint8Array(20), 1, engine).retval, want, `seed ${seed} ${name} ${engine}`);
+      programs++;
+    }
+    c.close();
+  }
+  // the 150 graphs hold 86 programs (the rest have every function in .text)
+  assert.equal(programs, 86);
 });
 
 test('recursion links, and the verifier refuses it as the kernel does (E2BIG, the call stack of 9 frames is too deep)', () => {
