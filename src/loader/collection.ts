@@ -44,10 +44,10 @@ import type { CollectionSpec, FunctionSpec, MapSpecData, OriginSpec, ProgramSpec
 export const R_BPF_64_64 = 1;
 /**
  * R_BPF_64_32: a call's imm (bpf-to-bpf calls). Clang 14 emits it for a
- * call to a function of another section: against the function's symbol
- * with imm -1 for a global one, against the section's symbol with imm the
- * callee's slot less one for a static one. A call inside one section has
- * none: its imm is already pc-relative.
+ * call to a global function (against its symbol, imm -1) and to a static
+ * one of another section (against the section's symbol, imm the callee's
+ * slot less one). A call to a static function of its own section has none:
+ * its imm is already pc-relative.
  */
 export const R_BPF_64_32 = 10;
 /** R_BPF_64_ABS64: a 64-bit address in data; in `.maps`, a slot of `__array(values, ...)` naming a program or a map. */
