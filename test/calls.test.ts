@@ -350,22 +350,35 @@ test('many programs calling one large function: linking stops at MAX_LINKED_SLOT
  * a section, against the section symbol with imm the slot before the
  * callee, against a global's symbol with imm -1). Function i calls only
  * functions after it, so the graph is acyclic and at most 7 frames deep.
+ * Some also run a callback (static, or global in .text) through
+ * bpf_loop(1, cb, &slot, 0): the callback stores its constant in the
+ * caller's stack slot, which the caller adds; its address is an ld_imm64
+ * relocated as clang does it (the section symbol with the byte offset in
+ * imm, or a global's symbol).
  */
-function randomGraph(rnd: () => number): { bytes: Uint8Array; programs: Map<string, bigint> } {
+function randomGraph(rnd: () => number): { bytes: Uint8Array; programs: Map<string, bigint>; callbacks: boolean } {
   const int = (n: number): number => Math.floor(rnd() * n);
   const SECS = ['.text', 'socket1', 'socket2'];
+  type Fn = { name: string; sec: string; global: boolean; c: number; callees: number[]; cbs: number[]; at: number; size: number };
   const n = 1 + int(7);
-  const fns = Array.from({ length: n }, (_, i) => ({
+  const fns: Fn[] = Array.from({ length: n }, (_, i) => ({
     name: `f${i}`, sec: SECS[int(3)]!, global: rnd() < 0.5, c: int(1000),
-    callees: Array.from({ length: n }, (_, j) => j).filter((j) => j > i && rnd() < 0.4),
-    at: 0,
+    callees: Array.from({ length: n }, (_, j) => j).filter((j) => j > i && rnd() < 0.4), cbs: [], at: 0, size: 0,
   }));
-  // layout: each section's functions in order, 3 + 2 per call slots each
-  const size = (f: (typeof fns)[number]): number => 3 + 2 * f.callees.length;
+  const ncb = int(3);
+  const cbs: Fn[] = Array.from({ length: ncb }, (_, k) => {
+    const sec = SECS[int(3)]!;
+    return { name: `cb${k}`, sec, global: sec === '.text' && rnd() < 0.5, c: int(1000), callees: [], cbs: [], at: 0, size: 3 };
+  });
+  for (const f of fns) f.cbs = cbs.map((_, k) => k).filter(() => rnd() < 0.5);
+  // each callback is someone's (an unreferenced static function of a program section would be a program)
+  for (let k = 0; k < ncb; k++) if (!fns.some((f) => f.cbs.includes(k))) fns[0]!.cbs.push(k);
+  // layout: each section's functions in order
+  for (const f of fns) f.size = 3 + 2 * f.callees.length + 10 * f.cbs.length;
   const used = new Map<string, number>();
-  for (const f of fns) {
+  for (const f of [...fns, ...cbs]) {
     f.at = used.get(f.sec) ?? 0;
-    used.set(f.sec, f.at + size(f));
+    used.set(f.sec, f.at + f.size);
   }
   const code = new Map<string, [number, number, number, number, number][]>(SECS.map((x) => [x, []]));
   const relocations: Obj['relocations'] = [];
@@ -386,25 +399,38 @@ function randomGraph(rnd: () => number): { bytes: Uint8Array; programs: Map<stri
       }
       out.push([0x0f, 6, 0, 0, 0]);
     }
+    for (const k of f.cbs) {
+      const cb = cbs[k]!;
+      out.push([0x7a, 10, 0, -8, 0], [0xb7, 1, 0, 0, 1]);
+      const slot = out.length;
+      // the callback's address: a global's symbol (imm 0), or its section's symbol with the byte offset in imm
+      const bySymbol = cb.global && rnd() < 0.5;
+      out.push([0x18, 2, 0, 0, bySymbol ? 0 : cb.at * 8], [0, 0, 0, 0, 0]);
+      relocations.push({ section: f.sec, offset: slot * 8, symbol: bySymbol ? cb.name : `${cb.sec}.sym`, type: 1 });
+      out.push([0xbf, 3, 10, 0, 0], [0x07, 3, 0, 0, -8], [0xb7, 4, 0, 0, 0], [0x85, 0, 0, 0, 181], [0x79, 1, 10, -8, 0], [0x0f, 6, 1, 0, 0]);
+    }
     out.push([0xbf, 0, 6, 0, 0], [0x95, 0, 0, 0, 0]);
   }
+  // each callback: *(u64 *)ctx = c; return 0
+  for (const cb of cbs) code.get(cb.sec)!.push([0x7a, 2, 0, 0, cb.c], [0xb7, 0, 0, 0, 0], [0x95, 0, 0, 0, 0]);
   const sections = SECS.filter((x) => code.get(x)!.length > 0).map((x) => exec(x, slots(...code.get(x)!)));
   const symbols: Obj['symbols'] = [
     ...sections.map((x) => ({ name: `${x.name}.sym`, section: x.name, value: 0, size: 0, type: 3, bind: 0 })),
-    ...fns.map((f) => ({ name: f.name, section: f.sec, value: f.at * 8, size: size(f) * 8, type: 2, bind: f.global ? 1 : 0 })),
+    ...[...fns, ...cbs].map((f) => ({ name: f.name, section: f.sec, value: f.at * 8, size: f.size * 8, type: 2, bind: f.global ? 1 : 0 })),
   ];
-  const value = (i: number): bigint => fns[i]!.callees.reduce((acc, j) => acc + value(j), BigInt(fns[i]!.c));
+  const value = (i: number): bigint => fns[i]!.cbs.reduce((acc, k) => acc + BigInt(cbs[k]!.c), fns[i]!.callees.reduce((acc, j) => acc + value(j), BigInt(fns[i]!.c)));
   const called = new Set(fns.flatMap((f) => f.callees));
   const programs = new Map<string, bigint>();
   fns.forEach((f, i) => {
     if (f.sec !== '.text' && (f.global || !called.has(i))) programs.set(f.name, value(i));
   });
-  return { bytes: writeObj({ sections: [...sections, GPL], symbols, relocations }).bytes, programs };
+  return { bytes: writeObj({ sections: [...sections, GPL], symbols, relocations }).bytes, programs, callbacks: fns.some((f) => f.cbs.length > 0) };
 }
 
 test('random call graphs: each program links to its functions and computes what its call graph says, in both engines', () => {
   const sys = new BpfSystem({ profile: 'modern' });
   let programs = 0;
+  let withCallbacks = 0;
   for (let seed = 1; seed <= 150; seed++) {
     const g = randomGraph(prng(seed));
     const s = loadCollectionSpec(g.bytes);
@@ -412,19 +438,25 @@ test('random call graphs: each program links to its functions and computes what 
     const c = new Collection(sys, s);
     for (const [name, want] of g.programs) {
       const p = s.programs[name]!;
-      // every call lands on the first slot of a linked function, each linked once
+      // every call and callback lands on the first slot of a linked function, each linked once
       const starts = p.functions!.map((f) => f.insn);
       assert.equal(new Set(p.functions!.map((f) => f.name)).size, starts.length, `seed ${seed} ${name}`);
       p.insns.forEach((x, i) => {
-        if (isLocalCall(x)) assert.ok(starts.includes(i + x.imm + 1), `seed ${seed} ${name}: call at ${i}`);
+        if (isLocalCall(x) || (x.code === 0x18 && x.src === 4)) assert.ok(starts.includes(i + x.imm + 1), `seed ${seed} ${name}: call at ${i}`);
       });
-      for (const engine of ['interpreter', 'jit'] as const) assert.equal(c.programs[name]!.testRun(new Uint8Array(20), 1, engine).retval, want, `seed ${seed} ${name} ${engine}`);
+      // the JIT does not compile bpf_loop: programs with callbacks run in the interpreter only
+      const jit = sys.progOf(c.programs[name]!.fd).prog.jit !== undefined;
+      assert.equal(jit, !p.insns.some((x) => x.code === 0x18 && x.src === 4), `seed ${seed} ${name}`);
+      for (const engine of jit ? ['interpreter', 'jit'] as const : ['interpreter'] as const) {
+        assert.equal(c.programs[name]!.testRun(new Uint8Array(20), 1, engine).retval, want, `seed ${seed} ${name} ${engine}`);
+      }
       programs++;
+      if (!jit) withCallbacks++;
     }
     c.close();
   }
-  // the 150 graphs hold 86 programs (the rest have every function in .text)
-  assert.equal(programs, 86);
+  // the 150 graphs hold 86 programs (the rest have every function in .text), 53 of them with callbacks
+  assert.deepEqual([programs, withCallbacks], [86, 53]);
 });
 
 test('recursion links, and the verifier refuses it as the kernel does (E2BIG, the call stack of 9 frames is too deep)', () => {
