@@ -13,8 +13,11 @@ import type { VerifyResult } from '../index.js';
 import { modernCfg } from './cfg.js';
 import type { ModernEnv } from './walker.js';
 import { ModernLog, ModernWalker } from './walker.js';
+import { funcInfoEarly, funcInfoLayout } from './func-info.js';
 
 export type { ModernEnv, CtxAccessKind } from './walker.js';
+export type { FuncInfoEntry, GlobalArg, GlobalFuncProto, BtfView, BtfTypeView } from './func-info.js';
+export { globalFuncArgs } from './func-info.js';
 export { MODERN_INSN_LIMIT } from './walker.js';
 export { knownOpcode } from './cfg.js';
 
@@ -45,6 +48,28 @@ function checkStackDepth(insns: readonly Slot[], subprogs: readonly number[], de
 }
 
 /**
+ * do_check_subprogs: each global function some verified path calls, in
+ * subprogram order, verified on its own; those calls may reach more global
+ * functions, so the pass repeats until one verifies nothing new.
+ */
+function checkGlobals(walker: ModernWalker, info: NonNullable<ModernEnv['funcInfo']>, log: ModernLog): ReturnType<ModernWalker['run']> | undefined {
+  const verified = new Uint8Array(walker.subprogs.length);
+  let last: ReturnType<ModernWalker['run']> | undefined;
+  for (;;) {
+    let fresh = 0;
+    for (let sp = 1; sp < walker.subprogs.length; sp++) {
+      if (!walker.isGlobal(sp) || !walker.called[sp] || verified[sp]) continue;
+      last = walker.verifyGlobal(sp);
+      if (log.level) log.print(`Func#${sp} ('${info[sp]!.name}') is safe for any args that match its prototype\n`);
+      verified[sp] = 1;
+      fresh++;
+    }
+    if (fresh === 0) break;
+  }
+  return last;
+}
+
+/**
  * The log level's bits as the kernel reads them: 1 the path's log, 2 every
  * state and the precision walk (it includes 1), 4 the statistics (time and
  * stack depth) before the processed line. Any nonzero level gets that line.
@@ -69,10 +94,20 @@ export function verifyModern(insns: readonly Slot[], env: ModernEnv): VerifyResu
     env.log.print(walker?.statsLine() ?? 'processed 0 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n');
   };
   try {
-    const cfg = modernCfg(insns, (s) => log.print(s), log.level);
+    const info = env.funcInfo;
+    if (info) {
+      // check_btf_func_early (its messages have no newline)
+      const early = funcInfoEarly(info);
+      if (early !== undefined) {
+        log.print(early);
+        throw new VerifyError('EINVAL', early);
+      }
+    }
+    const cfg = modernCfg(insns, (s) => log.print(s), log.level, info && ((sp) => funcInfoLayout(info, sp)));
     subprogs = cfg.subprogs;
     walker = new ModernWalker(insns, env, cfg.prune, cfg.subprogs, log);
-    const r = walker.run();
+    let r = walker.run();
+    if (info) r = checkGlobals(walker, info, log) ?? r;
     checkStackDepth(insns, cfg.subprogs, walker.depths(), (msg) => {
       log.print(msg + '\n');
       throw new VerifyError('EACCES', msg);
