@@ -16,7 +16,7 @@ import { decode } from '../src/isa/instruction.js';
 import { BPF_ADD, BPF_JGE } from '../src/isa/opcodes.js';
 import { BPF_ALU64_IMM, BPF_EXIT_INSN, BPF_JMP_A, BPF_JMP_IMM, BPF_MOV64_IMM } from '../src/isa/builders.js';
 import { accepted, containment, examine, fuzz, randomProgram, TARGET_319 } from './fuzz/soundness.js';
-import { hasXdp, MODERN_MAPS, modernTarget, randomModernProgram, TARGET_MODERN } from './fuzz/modern.js';
+import { funcInfoOf, hasXdp, MODERN_MAPS, modernTarget, randomModernProgram, TARGET_MODERN } from './fuzz/modern.js';
 import { KERNEL_ACCEPTED } from './fuzz/modern-corpus.js';
 import { prng } from './random-programs.js';
 
@@ -39,6 +39,23 @@ test('modern soundness fuzzer: 300 programs, the accepted ones safe, explored an
   assert.equal(r.unverified, 45);
   assert.equal(r.unverifiedRuns, 540);
   assert.equal(r.hardenedRuns, 240);
+});
+
+test('global functions: 150 programs with func info, each global function verified on its own; the accepted ones safe and alike on every engine, the others contained', () => {
+  const target = modernTarget({ globals: true });
+  const progs: Instruction[][] = [];
+  const r = fuzz(0x5a, 150, Infinity, target, (_n, p) => progs.push(p));
+  assert.equal(r.generated, 150);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.accepted, 47);
+  assert.equal(r.addressDependent, 0);
+  assert.equal(r.unverified, 21);
+  // the slice exercises what it is for: accepted programs whose global functions take memory
+  const globals = progs.filter((p) => funcInfoOf(p)?.some((e) => e.linkage === 'global'));
+  const acc = globals.filter((p) => accepted(p, target));
+  assert.equal(globals.length, 83);
+  assert.equal(acc.length, 17);
+  assert.equal(acc.filter((p) => funcInfoOf(p)!.some((e) => e.args?.some((a) => a.kind === 'mem'))).length, 13);
 });
 
 test('the programs the 6.18 kernel accepts run fault-free and contained, and on every engine alike once the modern profile accepts them', () => {
