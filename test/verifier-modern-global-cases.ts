@@ -73,6 +73,17 @@ r0 <<= 1
 exit`;
 
 const MAIN: [number, string, 'global', Ty, Ty[]] = [0, 'prog', 'global', 'int', ['ctx']];
+
+/** main calls g1, which calls g2... down to gn: n + 1 frames */
+function chain(n: number, expect: GlobalCase['expect']): GlobalCase {
+  const lines = ['r1 = 1', 'call pc+1', 'exit'];
+  const funcs: GlobalCase['funcs'] = [MAIN];
+  for (let k = 1; k <= n; k++) {
+    funcs.push([lines.length, `g${k}`, 'global', 'int', ['int']]);
+    lines.push(...(k < n ? ['call pc+1', 'exit'] : ['r0 = 0', 'exit']));
+  }
+  return { name: `a chain of ${n} global functions`, src: lines.join('\n'), funcs, expect };
+}
 /** main: a pair {1, 2} on the stack, its address in r1, then the call */
 const PAIR_CALL = 'r1 = 0x200000001 ll\n*(u64 *)(r10 -8) = r1\nr1 = r10\nr1 += -8\ncall pc+1\nexit';
 
@@ -174,6 +185,18 @@ export const GLOBAL_CASES: GlobalCase[] = [
       'r0 = 1', 'if r1 == 0x0 goto pc+1', 'r0 = *(u32 *)(r1 +4)', 'exit'].join('\n'),
     funcs: [MAIN, [8, 'g1', 'global', 'int', ['pair*', 'int']], [20, 'g2', 'global', 'int', ['pair*']]],
     expect: { processed: 24 },
+  },
+  chain(7, { processed: 17 }),
+  chain(8, { errno: 'E2BIG', lines: ['Func#8 (\'g8\') is safe for any args that match its prototype', 'the call stack of 8 frames is too deep !'] }),
+  {
+    name: 'a global function calling itself (verified once, then the chain of calls is too deep)', src: 'r1 = 1\ncall pc+1\nexit\ncall pc-1\nexit',
+    funcs: [MAIN, [3, 'g', 'global', 'int', ['int']]],
+    expect: { errno: 'E2BIG', lines: ['Func#1 (\'g\') is safe for any args that match its prototype', 'the call stack of 8 frames is too deep !'] },
+  },
+  {
+    name: 'no func info: a static recursion the walk never reaches is still too deep', src: 'r1 = 0\nif r1 != 0 goto pc+2\nr0 = 0\nexit\ncall pc+1\nexit\ncall pc-1\nexit',
+    funcs: [MAIN, [6, 'g', 'static', 'int', ['int']]], records: [],
+    expect: { errno: 'E2BIG', lines: ['the call stack of 8 frames is too deep !'] },
   },
   {
     name: 'func_info with a record too few', src: 'call pc+1\nexit\nr0 = 0\nexit',

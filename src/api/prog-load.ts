@@ -231,8 +231,10 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   const memSize = u32(attr.mem_size, 'mem_size');
   if (memSize !== 0 && !rowType.sized) throw new BpfError('EINVAL', `mem_size is for the mem program type, not ${rowType.name}`);
   const type = rowType.sized ? rowType.sized(memSize) : rowType;
+  // no records is no func info, as func_info_cnt 0 is for the kernel
   const funcs = funcInfo(attr.func_info);
-  if (funcs && sys.runtime.profile.name !== 'modern') throw new BpfError('EINVAL', 'func_info needs the modern profile (3.19 has no bpf-to-bpf calls)');
+  const hasFuncs = funcs !== undefined && funcs.length > 0;
+  if (hasFuncs && sys.runtime.profile.name !== 'modern') throw new BpfError('EINVAL', 'func_info needs the modern profile (3.19 has no bpf-to-bpf calls)');
 
   // bpf_check
   if (slots.length === 0) throw new BpfError('E2BIG', 'the program has no instructions');
@@ -337,7 +339,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     log,
   };
   const result = profile.name === 'modern'
-    ? verifyModern(slots, { ...env, ...(type.ctxAccess ? { ctxAccess: (off: number, size: number, write: boolean) => type.ctxAccess!(off, size, write) } : {}), ...(funcs ? { funcInfo: funcs } : {}) })
+    ? verifyModern(slots, { ...env, ...(type.ctxAccess ? { ctxAccess: (off: number, size: number, write: boolean) => type.ctxAccess!(off, size, write) } : {}), ...(hasFuncs ? { funcInfo: funcs } : {}) })
     : verify(slots, { ...env, ...verifierRules(type, PROFILE_3_19) });
   if (!result.ok) {
     const where = result.insn === undefined ? '' : `insn ${result.insn}: `;

@@ -22,13 +22,17 @@ export { MODERN_INSN_LIMIT } from './walker.js';
 export { knownOpcode } from './cfg.js';
 
 const MAX_BPF_STACK = 512;
+const MAX_CALL_FRAMES = 8;
 
 /**
  * check_max_stack_depth: along every chain of calls from the main program,
  * the stack the frames use together (each rounded up to 16 bytes, as with
- * the kernel's JIT) stays within 512 bytes.
+ * the kernel's JIT) stays within 512 bytes, and the chain within 8 frames.
+ * The chains are read from the instructions, walked or not: a global
+ * function is verified from frame 0 whatever calls it, and a recursion the
+ * walk never reached still has no end, so only this check bounds them.
  */
-function checkStackDepth(insns: readonly Slot[], subprogs: readonly number[], depths: readonly number[], fail: (msg: string) => never): void {
+function checkStackDepth(insns: readonly Slot[], subprogs: readonly number[], depths: readonly number[], fail: (errno: 'EACCES' | 'E2BIG', msg: string) => never): void {
   const sub = (i: number): number => {
     let k = 0;
     while (k + 1 < subprogs.length && subprogs[k + 1]! <= i) k++;
@@ -37,11 +41,14 @@ function checkStackDepth(insns: readonly Slot[], subprogs: readonly number[], de
   const round = (d: number): number => Math.ceil(d / 16) * 16;
   const visit = (k: number, frames: number, total: number): void => {
     total += round(depths[k] ?? 0);
-    if (total > MAX_BPF_STACK) fail(`combined stack size of ${frames} calls is ${total}. Too large`);
+    if (total > MAX_BPF_STACK) fail('EACCES', `combined stack size of ${frames} calls is ${total}. Too large`);
     const end = k + 1 < subprogs.length ? subprogs[k + 1]! : insns.length;
     for (let i = subprogs[k]!; i < end; i++) {
       const s = insns[i]!;
-      if (s.code === (BPF_JMP | BPF_CALL) && s.src === 1) visit(sub(i + s.imm + 1), frames + 1, total);
+      if (s.code !== (BPF_JMP | BPF_CALL) || s.src !== 1) continue;
+      // the callee would be frame number `frames` (the main program's is 0)
+      if (frames >= MAX_CALL_FRAMES) fail('E2BIG', `the call stack of ${frames} frames is too deep !`);
+      visit(sub(i + s.imm + 1), frames + 1, total);
     }
   };
   visit(0, 1, 0);
@@ -108,9 +115,9 @@ export function verifyModern(insns: readonly Slot[], env: ModernEnv): VerifyResu
     walker = new ModernWalker(insns, env, cfg.prune, cfg.subprogs, log);
     let r = walker.run();
     if (info) r = checkGlobals(walker, info, log) ?? r;
-    checkStackDepth(insns, cfg.subprogs, walker.depths(), (msg) => {
+    checkStackDepth(insns, cfg.subprogs, walker.depths(), (errno, msg) => {
       log.print(msg + '\n');
-      throw new VerifyError('EACCES', msg);
+      throw new VerifyError(errno, msg);
     });
     finish();
     return { ok: true, insnProcessed: r.insnProcessed, visited: r.visited };
