@@ -41,21 +41,39 @@ test('modern soundness fuzzer: 300 programs, the accepted ones safe, explored an
   assert.equal(r.hardenedRuns, 240);
 });
 
-test('global functions: 150 programs with func info, each global function verified on its own; the accepted ones safe and alike on every engine, the others contained', () => {
-  const target = modernTarget({ globals: true });
+/** A slice of the globals mode: the fuzzer's counts, and how many accepted programs have global functions (with memory arguments). */
+function globalsSlice(packets: boolean, seed: number, count: number): { r: ReturnType<typeof fuzz>; withGlobals: number; accepted: number; mem: number } {
+  const target = modernTarget({ globals: true, packets });
   const progs: Instruction[][] = [];
-  const r = fuzz(0x5a, 150, Infinity, target, (_n, p) => progs.push(p));
-  assert.equal(r.generated, 150);
-  assert.deepEqual(r.problems, []);
-  assert.equal(r.accepted, 47);
-  assert.equal(r.addressDependent, 0);
-  assert.equal(r.unverified, 21);
-  // the slice exercises what it is for: accepted programs whose global functions take memory
+  const r = fuzz(seed, count, Infinity, target, (_n, p) => progs.push(p));
   const globals = progs.filter((p) => funcInfoOf(p)?.some((e) => e.linkage === 'global'));
   const acc = globals.filter((p) => accepted(p, target));
-  assert.equal(globals.length, 83);
-  assert.equal(acc.length, 17);
-  assert.equal(acc.filter((p) => funcInfoOf(p)!.some((e) => e.args?.some((a) => a.kind === 'mem'))).length, 13);
+  return { r, withGlobals: globals.length, accepted: acc.length, mem: acc.filter((p) => funcInfoOf(p)!.some((e) => e.args?.some((a) => a.kind === 'mem'))).length };
+}
+
+test('global functions: 150 programs with func info, each global function verified on its own; the accepted ones safe and alike on every engine, the others contained', () => {
+  const { r, withGlobals, accepted: acc, mem } = globalsSlice(false, 0x5a, 150);
+  assert.equal(r.generated, 150);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.accepted, 46);
+  // (a static callee of the older grammar reads its own uninitialised stack, as a privileged program may)
+  assert.equal(r.addressDependent, 1);
+  assert.equal(r.unverified, 22);
+  // the slice exercises what it is for: accepted programs whose global functions take memory
+  assert.equal(withGlobals, 105);
+  assert.equal(acc, 24);
+  assert.equal(mem, 15);
+});
+
+test('global functions with packet pointers: 100 XDP programs with func info', { skip: hasXdp() ? false : 'the XDP program type is not in this runtime yet (companion issue)' }, () => {
+  const { r, withGlobals, accepted: acc, mem } = globalsSlice(true, 0x5b, 100);
+  assert.equal(r.generated, 100);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.accepted, 29);
+  assert.equal(r.addressDependent, 0);
+  assert.equal(withGlobals, 56);
+  assert.equal(acc, 10);
+  assert.equal(mem, 9);
 });
 
 test('the programs the 6.18 kernel accepts run fault-free and contained, and on every engine alike once the modern profile accepts them', () => {

@@ -571,12 +571,21 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
     return { sub: subs.length - 1, kinds, nonnull, size };
   };
 
-  /** the arguments of a global function set up in r1-r3 (right most of the time), the call, r0 kept */
+  /**
+   * the arguments of a global function set up in r1-r3 (right most of the
+   * time), the call, r0 kept: numbers, the context, and for memory NULL, the
+   * caller's stack (a fixed or a variable offset), a map value or a packet
+   * pointer (XDP), the last two found first (r9 holds one; the call is
+   * skipped, r0 = 0, where there is none)
+   */
   const globalCall = (depth: number): Item[] => {
     const g = globalFunction(depth);
+    const pre: Item[] = [];
     const items: Item[] = [];
     const after: Item[] = [];
-    // the caller's buffers: fp-8..fp-64 (the stack pointer) or fp-72 for a short one
+    const skip = label();
+    let r9 = false;
+    // the caller's buffers: 72 bytes for each argument, fp-72*i down
     g.kinds.forEach((k, i) => {
       const r = i + 1;
       const wrong = chance(0.06);
@@ -586,24 +595,41 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
         else items.push(...(chance(0.5) ? [BPF_MOV64_REG(r, 6), BPF_ALU64_IMM(BPF_ADD, r, 4)] : [BPF_MOV64_IMM(r, 0)]));
       } else {
         const q = rnd();
-        if (q < 0.15) items.push(BPF_MOV64_IMM(r, 0)); // NULL: refused where nonnull
-        else {
+        const region = Math.ceil(g.size / 8) * 8;
+        if (q < 0.12) items.push(BPF_MOV64_IMM(r, 0)); // NULL: refused where nonnull
+        else if (q < 0.3 && !r9) {
+          // a map value (64-byte values), null-checked before the call most of the time, at an offset or not
+          r9 = true;
+          pre.push(...lookup(2, skip));
+          if (chance(0.3)) pre.push(BPF_ALU64_IMM(BPF_ADD, 0, pick([8, 32, 60])));
+          pre.push(BPF_MOV64_REG(9, 0));
+          items.push(BPF_MOV64_REG(r, 9));
+        } else if (q < 0.45 && packets && !r9) {
+          // a packet pointer with `size` bytes checked (or one fewer)
+          r9 = true;
+          pre.push(BPF_LDX_MEM(BPF_W, 4, 6, 0), BPF_LDX_MEM(BPF_W, 5, 6, 4), BPF_MOV64_REG(0, 4), BPF_ALU64_IMM(BPF_ADD, 0, chance(0.9) ? g.size : g.size - 1));
+          pre.push(jump(skip, (off) => BPF_JMP_REG(BPF_JGT, 0, 5, off)), BPF_MOV64_REG(9, 4));
+          items.push(BPF_MOV64_REG(r, 9));
+        } else if (q < 0.6 && g.size <= 56) {
+          // the stack at a variable offset: 0 or 8 into a buffer 8 bytes longer (or not)
+          const slot = -(region + (wrong ? 0 : 8)) - 72 * i;
+          for (let o = 0; o < region + 8; o += 8) if (slot + o < 0) items.push(BPF_ST_MEM(BPF_DW, 10, slot + o, int(0, 5)));
+          items.push(BPF_MOV64_REG(5, pick([7, 8])), BPF_ALU64_IMM(BPF_AND, 5, 8), BPF_MOV64_REG(r, 10), BPF_ALU64_IMM(BPF_ADD, r, slot), BPF_ALU64_REG(BPF_ADD, r, 5));
+        } else {
           const buf = wrong ? Math.max(4, g.size / 2) : g.size;
-          const slot = -(Math.ceil(buf / 8) * 8) - 8 * i * 9;
-          if (slot < -512 + 8) items.push(BPF_MOV64_IMM(r, 0));
-          else {
-            // sometimes a pointer spilled in the buffer first: the callee may overwrite it
-            const spill = depth === 0 && chance(0.25) && buf >= 8;
-            if (spill) items.push(BPF_STX_MEM(BPF_DW, 10, 6, slot));
-            else for (let o = 0; o < buf; o += 8) items.push(BPF_ST_MEM(BPF_DW, 10, slot + o, int(0, 5)));
-            items.push(BPF_MOV64_REG(r, 10), BPF_ALU64_IMM(BPF_ADD, r, slot));
-            if (spill) after.push(BPF_LDX_MEM(BPF_DW, 2, 10, slot), BPF_LDX_MEM(BPF_W, 2, 2, 0), BPF_ALU64_REG(BPF_ADD, 0, 2));
-          }
+          const slot = -(Math.ceil(buf / 8) * 8) - 72 * i;
+          // sometimes a pointer spilled in the buffer first: the callee may overwrite it
+          const spill = depth === 0 && chance(0.25) && buf >= 8;
+          if (spill) items.push(BPF_STX_MEM(BPF_DW, 10, 6, slot));
+          else for (let o = 0; o < buf; o += 8) items.push(BPF_ST_MEM(BPF_DW, 10, slot + o, int(0, 5)));
+          items.push(BPF_MOV64_REG(r, 10), BPF_ALU64_IMM(BPF_ADD, r, slot));
+          if (spill) after.push(BPF_LDX_MEM(BPF_DW, 2, 10, slot), BPF_LDX_MEM(BPF_W, 2, 2, 0), BPF_ALU64_REG(BPF_ADD, 0, 2));
         }
       }
     });
-    items.push({ call: g.sub }, ...after);
-    return items;
+    if (!r9) return [...items, { call: g.sub }, ...after];
+    const done = label();
+    return [...pre, ...items, { call: g.sub }, ...after, goto(done), { label: skip }, BPF_MOV64_IMM(0, 0), { label: done }, BPF_MOV64_IMM(9, 3)];
   };
 
   const globalBlock = (): Item[] => {
