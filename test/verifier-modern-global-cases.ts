@@ -159,6 +159,21 @@ export const GLOBAL_CASES: GlobalCase[] = [
     expect: { processed: 4 },
   },
   {
+    name: 'arg:nullable without arg:trusted', src: 'call pc+1\nexit\nr0 = 0\nexit',
+    funcs: [MAIN, [2, 'g', 'global', 'int', ['pair*']]], tags: [[1, 0, 'nullable']],
+    expect: { errno: 'EINVAL', lines: ['arg#0 has invalid combination of tags', 'Caller passes invalid args into func#1 (\'g\')'] },
+  },
+  {
+    name: 'arg:ctx on a pointer to another struct', src: 'call pc+1\nexit\nr0 = 0\nexit',
+    funcs: [MAIN, [2, 'g', 'global', 'int', ['pair*']]], tags: [[1, 0, 'ctx']],
+    expect: { errno: 'EINVAL', lines: ['arg#0 should be `struct __sk_buff *`', 'Caller passes invalid args into func#1 (\'g\')'] },
+  },
+  {
+    name: 'arg:ctx on a number', src: 'call pc+1\nexit\nr0 = 0\nexit',
+    funcs: [MAIN, [2, 'g', 'global', 'int', ['int']]], tags: [[1, 0, 'ctx']],
+    expect: { errno: 'EINVAL', lines: ['arg#0 has pointer tag, but is not a pointer type', 'Caller passes invalid args into func#1 (\'g\')'] },
+  },
+  {
     name: 'a struct passed by value', src: 'call pc+1\nexit\nr0 = 0\nexit',
     funcs: [MAIN, [2, 'gv', 'global', 'int', ['pair']]],
     expect: { errno: 'EINVAL', lines: ['Arg#0 type STRUCT in gv() is not supported yet.', 'Caller passes invalid args into func#1 (\'gv\')'] },

@@ -206,7 +206,7 @@ test('globalFuncArgs: prototypes from BTF as btf_prepare_func_args reads them', 
   assert.deepEqual(globalFuncArgs(view, st, ctx), { name: 'st', linkage: 'static' });
   assert.deepEqual(globalFuncArgs(view, v, ctx), { name: 'v', linkage: 'global', returnsScalar: false, args: [] });
   assert.deepEqual(globalFuncArgs(view, nn, ctx).args, [{ kind: 'mem', size: 8, nullable: false }, { kind: 'unsupported', message: 'arg#1 has pointer tag, but is not a pointer type' }]);
-  assert.deepEqual(globalFuncArgs(view, tr, ctx).args, [{ kind: 'unsupported', message: 'arg#0: the tag arg:trusted needs kernel types tsbpf does not have' }]);
+  assert.deepEqual(globalFuncArgs(view, tr, ctx).args, [{ kind: 'unsupported', message: 'arg#0 reference type(\'STRUCT pair\') has no matches' }]);
   assert.deepEqual(globalFuncArgs(view, bad, ctx).args, [{ kind: 'unsupported', message: 'arg#0 has unsupported set of tags' }]);
   // another program type's context is plain memory
   assert.deepEqual(globalFuncArgs(view, a, ['xdp_md', 'xdp_buff']).args![0], { kind: 'mem', size: 200, nullable: true });

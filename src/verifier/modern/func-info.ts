@@ -156,9 +156,12 @@ export interface GlobalFuncProto {
  * `ctxStructs`: the names of the program type's context struct (the uapi
  * one and the kernel's it projects, `__sk_buff` and `sk_buff`); a pointer to
  * one of them is a context argument. Tags (`arg:...` decl tags on a
- * parameter): `ctx` and `nonnull` as the kernel; `nullable`, `trusted`,
- * `untrusted` and `arena` need kernel types or arenas tsbpf does not have,
- * and make the argument unsupported. Throws a plain Error when `funcId` is
+ * parameter): `ctx`, `nonnull` and `nullable` (which needs `trusted`) as the
+ * kernel; `trusted` and `untrusted` name kernel types, none of which tsbpf
+ * has (the kernel's message for a type it does not find), and `arena` needs
+ * an arena: those arguments are unsupported. (The kernel's errno for an
+ * unknown tag is EOPNOTSUPP, for an unmatched type ENOENT; the verifier
+ * refuses every unsupported argument with EINVAL.) Throws a plain Error when `funcId` is
  * not a FUNC of a FUNC_PROTO: the loader checked that when it read func_info.
  */
 export function globalFuncArgs(btf: BtfView, funcId: number, ctxStructs: readonly string[]): GlobalFuncProto {
@@ -192,18 +195,20 @@ export function globalFuncArgs(btf: BtfView, funcId: number, ctxStructs: readonl
       return unsupported(`Arg#${i} type ${t === undefined ? 'UNKNOWN' : KIND_STR[t.kind] ?? 'UNKNOWN'} in ${fn.name}() is not supported yet.`);
     }
     const target = skipModifiers(btf, t.type ?? 0).t;
+    const ref = target === undefined ? 'UNKNOWN ' : `${KIND_STR[target.kind] ?? 'UNKNOWN'} ${target.name}`;
     const isCtx = target?.kind === 'struct' && ctxStructs.includes(target.name);
     if (tg.includes('ctx') || isCtx) {
       if (tg.some((x) => x !== 'ctx')) return unsupported(`arg#${i} has invalid combination of tags`);
+      // btf_validate_prog_ctx_type: a tagged pointer is to void or to the context's struct
+      if (!isCtx && target !== undefined) return unsupported(`arg#${i} should be \`${ctxStructs[0] ? `struct ${ctxStructs[0]}` : 'void'} *\``);
       return { kind: 'ctx' };
     }
-    const other = tg.find((x) => x !== 'nonnull');
-    if (other !== undefined) return unsupported(`arg#${i}: the tag arg:${other} needs kernel types tsbpf does not have`);
+    // trusted and untrusted pointers are to kernel types: tsbpf has none, so none matches
+    if (tg.includes('trusted') || tg.includes('untrusted')) return unsupported(`arg#${i} reference type('${ref}') has no matches`);
+    if (tg.includes('arena')) return unsupported(`arg#${i}: arg:arena needs a BPF arena, which tsbpf does not have`);
+    if (tg.includes('nullable')) return unsupported(`arg#${i} has invalid combination of tags`);
     const size = resolveSize(btf, t.type ?? 0);
-    if (size === undefined) {
-      const ref = target === undefined ? 'UNKNOWN ' : `${KIND_STR[target.kind] ?? 'UNKNOWN'} ${target.name}`;
-      return unsupported(`arg#${i} reference type('${ref}') size cannot be determined: -${EINVAL}`);
-    }
+    if (size === undefined) return unsupported(`arg#${i} reference type('${ref}') size cannot be determined: -${EINVAL}`);
     return { kind: 'mem', size, nullable: !tg.includes('nonnull') };
   });
   return { name: fn.name, linkage, args, returnsScalar };
