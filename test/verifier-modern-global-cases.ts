@@ -201,6 +201,20 @@ export const GLOBAL_CASES: GlobalCase[] = [
     funcs: [MAIN, [8, 'g1', 'global', 'int', ['pair*', 'int']], [20, 'g2', 'global', 'int', ['pair*']]],
     expect: { processed: 24 },
   },
+  {
+    name: 'a global function called from a static one (frame 1), itself verified from frame 0', src: [
+      'r1 = 0x200000001 ll', '*(u64 *)(r10 -8) = r1', 'r1 = r10', 'r1 += -8', 'call pc+2', 'r0 = 0', 'exit',
+      '*(u64 *)(r10 -16) = r1', 'r2 = 5', 'r1 = *(u64 *)(r10 -16)', 'call pc+2', 'r0 += 1', 'exit',
+      'r0 = 0', 'if r1 == 0 goto pc+1', 'r0 = *(u32 *)(r1 +4)', 'exit'].join('\n'),
+    funcs: [MAIN, [8, 's', 'static', 'int', ['pair*']], [14, 'g', 'global', 'int', ['pair*', 'int']]],
+    expect: { processed: 18 },
+  },
+  {
+    name: 'NULL passed through a static function (frame 1) to a global one that wants it nonnull', src: [
+      'r1 = 0', 'call pc+2', 'r0 = 0', 'exit', 'call pc+1', 'exit', 'r0 = *(u32 *)(r1 +0)', 'exit'].join('\n'),
+    funcs: [MAIN, [4, 's', 'static', 'int', ['pair*']], [6, 'g', 'global', 'int', ['pair*']]], tags: [[2, 0, 'nonnull']],
+    expect: { errno: 'EINVAL', lines: ['arg#0 is expected to be non-NULL', 'Caller passes invalid args into func#2 (\'g\')'] },
+  },
   chain(7, { processed: 17 }),
   chain(8, { errno: 'E2BIG', lines: ['Func#8 (\'g8\') is safe for any args that match its prototype', 'the call stack of 8 frames is too deep !'] }),
   {

@@ -19,7 +19,7 @@ import { BpfError } from '../src/errors.js';
 import { BpfSystem } from '../src/api/bpf.js';
 import { assemble, encode } from '../src/isa/index.js';
 import type { FuncInfoEntry } from '../src/verifier/modern/func-info.js';
-import { globalFuncArgs } from '../src/verifier/modern/func-info.js';
+import { ctxStructsOf, globalFuncArgs } from '../src/verifier/modern/func-info.js';
 import { BtfWriter } from './global-btf.js';
 import { GLOBAL_CASES, GLOB_EXAMPLE, caseBtf } from './verifier-modern-global-cases.js';
 import { projectRoot } from './conformance-data.js';
@@ -211,6 +211,10 @@ test('globalFuncArgs: prototypes from BTF as btf_prepare_func_args reads them', 
   // another program type's context is plain memory
   assert.deepEqual(globalFuncArgs(view, a, ['xdp_md', 'xdp_buff']).args![0], { kind: 'mem', size: 200, nullable: true });
   assert.throws(() => globalFuncArgs(view, int, ctx), /BTF type 1 is not a FUNC/);
+  // the program types' context structs
+  assert.deepEqual(ctxStructsOf(3), ['__sk_buff', 'sk_buff']);
+  assert.deepEqual(ctxStructsOf(6), ['xdp_md', 'xdp_buff']);
+  assert.deepEqual(globalFuncArgs(view, a, ctxStructsOf(6)).args![0], { kind: 'mem', size: 200, nullable: true });
 });
 
 // ---- the host kernel ----

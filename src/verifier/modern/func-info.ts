@@ -142,6 +142,23 @@ function resolveSize(btf: BtfView, id: number, depth = 0): number | undefined {
   }
 }
 
+/**
+ * The context struct names of a program type, for `globalFuncArgs`: the
+ * uapi struct a program declares and the kernel struct it stands for (the
+ * kernel accepts either, btf_is_projection_of), by BPF_PROG_TYPE_*; empty
+ * for types without one (tsbpf's mem type: a context argument needs `arg:ctx`).
+ */
+export function ctxStructsOf(progType: number): readonly string[] {
+  switch (progType) {
+    case 1: case 3: case 4: // socket filter, sched_cls, sched_act
+      return ['__sk_buff', 'sk_buff'];
+    case 6: // xdp
+      return ['xdp_md', 'xdp_buff'];
+    default:
+      return [];
+  }
+}
+
 /** The global function's translation: linkage, arguments and return, from its FUNC type. */
 export interface GlobalFuncProto {
   name: string;

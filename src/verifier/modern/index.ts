@@ -17,7 +17,7 @@ import { funcInfoEarly, funcInfoLayout } from './func-info.js';
 
 export type { ModernEnv, CtxAccessKind } from './walker.js';
 export type { FuncInfoEntry, GlobalArg, GlobalFuncProto, BtfView, BtfTypeView } from './func-info.js';
-export { globalFuncArgs } from './func-info.js';
+export { ctxStructsOf, globalFuncArgs } from './func-info.js';
 export { MODERN_INSN_LIMIT } from './walker.js';
 export { knownOpcode } from './cfg.js';
 
