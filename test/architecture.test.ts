@@ -32,7 +32,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['progs'],
   ['verifier'],
   ['vm', 'jit'],
-  ['cbpf', 'elf', 'pcap'],
+  ['cbpf', 'elf', 'pcap', 'btf'],
   ['loader'],
   ['api'],
   ['bench'],

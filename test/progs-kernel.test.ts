@@ -180,6 +180,8 @@ const PROGRAMS: [string, string[], string?, Jump[]?][] = [
   ['tc-skb', ['tc_writes'], 'queue_mapping and tc_index writes are stored as written (the kernel filters and narrows them)'],
   ['xdp-adjust', ['xdp_head', 'xdp_tail', 'xdp_meta', 'xdp_limits']],
   ['maps-globals', ['xdp_counters']],
+  // CO-RE: context views declared in another order, relocated against the kernel's BTF and tsbpf's
+  ['core', ['tc_core', 'xdp_core']],
   ['helpers', ['xdp_helpers', 'tc_csum'], undefined, [['jumps', 0, 'xdp_tail_a'], ['jumps', 1, 'xdp_tail_b']]],
 ];
 

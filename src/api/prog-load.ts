@@ -334,7 +334,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     gplCompatible,
     mapAt: (addr: number) => {
       const m = sys.mapByAddr(addr);
-      return m ? { addr, keySize: m.impl.keySize, valueSize: m.impl.valueSize, mapType: m.impl.type, maxEntries: m.impl.maxEntries } : undefined;
+      return m ? { addr, keySize: m.impl.keySize, valueSize: m.impl.valueSize, mapType: m.impl.type, maxEntries: m.impl.maxEntries, name: m.name } : undefined;
     },
     log,
   };

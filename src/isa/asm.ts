@@ -149,6 +149,11 @@ const K_RE = {
   goto: new RegExp(`^goto ${TGT}$`),
   gotol: new RegExp(`^gotol ${TGT}$`),
   jcond: new RegExp(`^if (\\(u32\\) )?${R} (==|!=|>=|>|<=|<|s>=|s>|s<=|s<|&) (?:(?:\\(u32\\) )?${R}|${IMM}) goto ${TGT}$`),
+  // the 6.x kernel's 32-bit forms: w registers
+  jcondW: new RegExp(`^if w(\\d+) (==|!=|>=|>|<=|<|s>=|s>|s<=|s<|&) (?:w(\\d+)|${IMM}) goto ${TGT}$`),
+  neg: /^([rw])(\d+) = -([rw])(\d+)$/,
+  movsxW: /^([rw])(\d+) = \(s(8|16|32)\)([rw])(\d+)$/,
+  aluW: new RegExp(`^w(\\d+) (s/=|s%=|s>>=|\\+=|-=|\\*=|/=|\\|=|&=|<<=|>>=|%=|\\^=|=) (?:w(\\d+)|${IMM})$`),
   ldabs: /^r0 = \*\((u8|u16|u32|u64) \*\)skb\[(-?\d+)\]$/,
   ldind: new RegExp(`^r0 = \\*\\((u8|u16|u32|u64) \\*\\)skb\\[${R} \\+ (-?\\d+)\\]$`),
   ldx: new RegExp(`^${R} = \\*\\(([us](?:8|16|32|64)) \\*\\)\\(${R} ${OFF}\\)$`),
@@ -189,6 +194,28 @@ function parseKernel(text: string, p: Pending): boolean {
     set(insn(BPF_JMP32 | BPF_JA, 0, 0, 0, 0));
     target(m[1]!, p, 'imm');
     return true;
+  }
+  if ((m = K_RE.jcondW.exec(text))) {
+    const op = KERNEL_JMP[m[2]!]!;
+    if (m[3] !== undefined) set(insn(BPF_JMP32 | op | BPF_X, reg(`r${m[1]}`), reg(`r${m[3]}`), 0, 0));
+    else set(insn(BPF_JMP32 | op | BPF_K, reg(`r${m[1]}`), 0, 0, imm32(m[4])));
+    target(m[5]!, p, 'off');
+    return true;
+  }
+  if ((m = K_RE.neg.exec(text))) {
+    if (m[1] !== m[3] || m[2] !== m[4]) fail('a negation reads and writes the same register');
+    return set(insn((m[1] === 'w' ? BPF_ALU : BPF_ALU64) | BPF_NEG | BPF_K, reg(`r${m[2]}`), 0, 0, 0));
+  }
+  if ((m = K_RE.movsxW.exec(text))) {
+    if (m[1] !== m[4]) fail('a sign-extending move is w to w or r to r');
+    return set(insn((m[1] === 'w' ? BPF_ALU : BPF_ALU64) | BPF_MOV | BPF_X, reg(`r${m[2]}`), reg(`r${m[5]}`), Number(m[3]), 0));
+  }
+  if ((m = K_RE.aluW.exec(text))) {
+    const opText = m[2]!;
+    const off = opText === 's/=' || opText === 's%=' ? 1 : 0;
+    const op = KERNEL_ALU[opText]!;
+    if (m[3] !== undefined) return set(insn(BPF_ALU | op | BPF_X, reg(`r${m[1]}`), reg(`r${m[3]}`), off, 0));
+    return set(insn(BPF_ALU | op | BPF_K, reg(`r${m[1]}`), 0, off, imm32(m[4])));
   }
   if ((m = K_RE.jcond.exec(text))) {
     const cls = m[1] ? BPF_JMP32 : BPF_JMP;
@@ -400,8 +427,9 @@ function parseConformance(tokens: string[], p: Pending): boolean {
 
 function stripComment(line: string): string {
   let s = line.replace(/\r$/, '');
-  // `#` between a name and a digit is bpftool's helper number (`bpf_map_lookup_elem#1`), not a comment
-  const hash = s.search(/(?<!\w)#|#(?!\d)/);
+  // `#` between a name and a number is bpftool's helper number (`bpf_map_lookup_elem#1`, the
+  // kernel log's `unknown#-1`), not a comment
+  const hash = s.search(/(?<!\w)#|#(?!-?\d)/);
   if (hash >= 0) s = s.slice(0, hash);
   for (const marker of [';', '//']) {
     const i = s.indexOf(marker);

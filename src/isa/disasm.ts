@@ -13,6 +13,10 @@
  * - 'log319': exactly what 3.19's verifier log prints, for log comparisons;
  *   opcodes 3.19 did not have (JMP32, ldsx, the fetch atomics) print in the
  *   extended syntax rather than 3.19's `BUG` lines.
+ * - 'modern': what the 6.x kernel's log prints: 32-bit operations on w
+ *   registers (`w1 <<= 8`, `if w1 < 0x7 goto pc+1`), `r0 = -r0`,
+ *   `r0 = (s8)r1`, helpers as `name#id` (`unknown#id` when it has no name),
+ *   and every ld_imm64 as its 64-bit value. The assembler reads it back.
  */
 
 import type { Instruction, Slot } from './instruction.js';
@@ -21,11 +25,11 @@ import {
   BPF_ABS, BPF_ALU, BPF_ALU64, BPF_ATOMIC, BPF_CALL, BPF_CLASS, BPF_CMPXCHG, BPF_DIV, BPF_EXIT,
   BPF_FETCH, BPF_IMM, BPF_IND, BPF_JA, BPF_JMP, BPF_JMP32, BPF_K, BPF_LD, BPF_LDX, BPF_MEM,
   BPF_MEMSX, BPF_MOD, BPF_MODE, BPF_MOV, BPF_OP, BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE,
-  BPF_SIZE, BPF_SRC, BPF_ST, BPF_STX, BPF_TO_BE, BPF_X, BPF_XCHG, BPF_END, BPF_DW,
+  BPF_SIZE, BPF_SRC, BPF_ST, BPF_STX, BPF_TO_BE, BPF_X, BPF_XCHG, BPF_END, BPF_DW, BPF_NEG,
 } from './opcodes.js';
 
 /** 'log319': 3.19's verifier-log syntax; 'full': the same with later kernels' instructions and names. */
-export type DisasmStyle = 'full' | 'log319';
+export type DisasmStyle = 'full' | 'log319' | 'modern';
 
 /** How to disassemble: the style, and helper names for the full style. */
 export interface DisasmOptions {
@@ -69,9 +73,20 @@ export function disasmInsn(insn: Instruction | Slot, options: DisasmOptions = {}
   const op = `(${hex2(code)})`;
 
   if (cls === BPF_ALU || cls === BPF_ALU64) {
-    const pfx = cls === BPF_ALU ? '(u32) ' : '';
     const aluOp = BPF_OP(code);
-    if (aluOp === BPF_END && style === 'full') {
+    if (style === 'modern' && aluOp !== BPF_END) {
+      const r = cls === BPF_ALU ? 'w' : 'r';
+      if (aluOp === BPF_NEG) return `${op} ${r}${insn.dst} = -${r}${insn.dst}`;
+      let o = ALU_STRING[aluOp >> 4] ?? `BUG_alu_${hex2(aluOp)}`;
+      if (insn.off === 1 && (aluOp === BPF_DIV || aluOp === BPF_MOD)) o = `s${o}`;
+      if (BPF_SRC(code) === BPF_X) {
+        const sx = aluOp === BPF_MOV && (insn.off === 8 || insn.off === 16 || insn.off === 32) ? `(s${insn.off})` : '';
+        return `${op} ${r}${insn.dst} ${o} ${sx}${r}${insn.src}`;
+      }
+      return `${op} ${r}${insn.dst} ${o} ${insn.imm}`;
+    }
+    const pfx = cls === BPF_ALU ? '(u32) ' : '';
+    if (aluOp === BPF_END && style !== 'log319') {
       const name = cls === BPF_ALU64 ? 'bswap' : BPF_SRC(code) === BPF_TO_BE ? 'be' : 'le';
       return `${op} r${insn.dst} = ${name}${insn.imm} r${insn.dst}`;
     }
@@ -129,6 +144,7 @@ export function disasmInsn(insn: Instruction | Slot, options: DisasmOptions = {}
     if (mode === BPF_IMM) {
       if (style === 'log319' || BPF_SIZE(code) !== BPF_DW) return `${op} r${insn.dst} = ${hexU32(insn.imm)}`;
       const wide = insn as Instruction;
+      if (style === 'modern') return `${op} r${insn.dst} = 0x${constant64(wide).toString(16)}`;
       if (insn.src === BPF_PSEUDO_MAP_FD) return `${op} r${insn.dst} = map[fd:${insn.imm}]`;
       if (insn.src === BPF_PSEUDO_MAP_VALUE) return `${op} r${insn.dst} = map[fd:${insn.imm}][0]+${wide.imm2 ?? 0}`;
       const value = `0x${constant64(wide).toString(16)}`;
@@ -140,6 +156,11 @@ export function disasmInsn(insn: Instruction | Slot, options: DisasmOptions = {}
 
   if (cls === BPF_JMP || cls === BPF_JMP32) {
     const jop = BPF_OP(code);
+    if (cls === BPF_JMP && jop === BPF_CALL && style === 'modern') {
+      if (insn.src === 1) return `${op} call pc${signed(insn.imm)}`;
+      if (insn.src === 2) return `${op} call kernel-function#${insn.imm}`;
+      return `${op} call ${(insn.src === 0 ? options.helperName?.(insn.imm) : undefined) ?? 'unknown'}#${insn.imm}`;
+    }
     if (cls === BPF_JMP && jop === BPF_CALL) {
       if (BPF_SRC(code) === BPF_X && style === 'full') return `${op} callx r${insn.dst}`;
       if (style === 'full' && insn.src === 1) return `${op} call pc${signed(insn.imm)}`;
@@ -150,8 +171,13 @@ export function disasmInsn(insn: Instruction | Slot, options: DisasmOptions = {}
     if (code === (BPF_JMP | BPF_JA)) return `${op} goto pc${signed(insn.off)}`;
     if (code === (BPF_JMP | BPF_EXIT)) return `${op} exit`;
     if (code === (BPF_JMP32 | BPF_JA)) return `${op} gotol pc${signed(insn.imm)}`;
-    const pfx = cls === BPF_JMP32 ? '(u32) ' : '';
     const jstr = JMP_STRING[jop >> 4] ?? `BUG_jmp_${hex2(jop)}`;
+    if (style === 'modern') {
+      const r = cls === BPF_JMP32 ? 'w' : 'r';
+      if (BPF_SRC(code) === BPF_X) return `${op} if ${r}${insn.dst} ${jstr} ${r}${insn.src} goto pc${signed(insn.off)}`;
+      return `${op} if ${r}${insn.dst} ${jstr} ${hexU32(insn.imm)} goto pc${signed(insn.off)}`;
+    }
+    const pfx = cls === BPF_JMP32 ? '(u32) ' : '';
     if (BPF_SRC(code) === BPF_X) {
       return `${op} if ${pfx}r${insn.dst} ${jstr} ${pfx}r${insn.src} goto pc${signed(insn.off)}`;
     }

@@ -23,6 +23,7 @@ import type { Slot } from '../isa/instruction.js';
 import { escapeControls, parseElf, SHF, SHT, STT, EM_BPF } from '../elf/index.js';
 import type { ElfFile, ElfSection } from '../elf/index.js';
 import { Btf } from './btf.js';
+import { coreRelocator } from './core.js';
 import { PROG_TYPES, progTypeBySection } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
@@ -207,6 +208,7 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
 
   const programs: Named<ProgramSpecData> = new Map();
   const relocs = elf.relocations();
+  const core = coreRelocator(elf);
   for (const sec of elf.sections) {
     if (sec.type !== SHT.PROGBITS || (sec.flags & SHF.EXECINSTR) === 0 || sec.size === 0) continue;
     const type = programType(sec.name);
@@ -216,6 +218,7 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
     }
     if (sec.size % 8 !== 0) throw new BpfError('EINVAL', `section ${sec.name}: size ${sec.size} is not a multiple of 8`);
     const slots = decodeSlots(sec.data());
+    core?.(slots, sec.name);
     const refs = new Map<number, { map: string; offset?: number }>();
     for (const r of relocs.get(sec.index) ?? []) {
       const where = `relocation at offset ${r.offset} in section ${sec.name}`;

@@ -239,6 +239,8 @@ function seeds(): NonNullable<typeof seedCache> {
   if (seedCache) return seedCache;
   const ex = join(projectRoot(), 'examples');
   const objects = readdirSync(ex).filter((f) => f.endsWith('.o')).sort().map((f) => new Uint8Array(readFileSync(join(ex, f))));
+  // objects with CO-RE relocations, so that mutations reach core.ts
+  for (const f of ['core.o', 'core-poison.o']) objects.push(new Uint8Array(readFileSync(join(projectRoot(), 'test', 'c', f))));
   const pcap = new Uint8Array(readFileSync(join(ex, 'sample.pcap')));
   const asm: string[] = [readFileSync(join(ex, 'syn-filter.s'), 'utf8')];
   const conf = conformanceDir();

@@ -11,6 +11,7 @@ import { BPF_CALL, BPF_JMP } from '../../isa/opcodes.js';
 import { VerifyError } from '../cfg.js';
 import type { VerifyResult } from '../index.js';
 import { modernCfg } from './cfg.js';
+import { liveRegsTable } from './live-regs.js';
 import type { ModernEnv } from './walker.js';
 import { ModernLog, ModernWalker } from './walker.js';
 import { funcInfoEarly, funcInfoLayout } from './func-info.js';
@@ -112,6 +113,7 @@ export function verifyModern(insns: readonly Slot[], env: ModernEnv): VerifyResu
     }
     const cfg = modernCfg(insns, (s) => log.print(s), log.level, info && ((sp) => funcInfoLayout(info, sp)));
     subprogs = cfg.subprogs;
+    if (log.level >= 2) log.print(liveRegsTable(insns, (id) => (id >= 0 && id < env.profile.maxHelperId ? env.funcProto(id) : undefined)));
     walker = new ModernWalker(insns, env, cfg.prune, cfg.subprogs, log);
     let r = walker.run();
     if (info) r = checkGlobals(walker, info, log) ?? r;

@@ -1117,6 +1117,11 @@ function unum(hi: number, lo: number): string {
   return hex64(hi, lo);
 }
 
+/** A small integer as verbose_unum prints it (a pointer's range: -2 is 0xfffffffffffffffe). */
+export function unumSmall(n: number): string {
+  return unum(n < 0 ? -1 : 0, n | 0);
+}
+
 /**
  * The scalar as the modern kernel's log prints a register's value after
  * `R1=` (print_reg_state for SCALAR_VALUE): a known value as a number, else

@@ -17,7 +17,7 @@
  */
 
 import type { Scalar } from './scalar.js';
-import { SCALAR_UNKNOWN, scalarConstHL, scalarEquals, scalarStr, scalarWithin } from './scalar.js';
+import { SCALAR_UNKNOWN, scalarConstHL, scalarEquals, scalarStr, scalarWithin, unumSmall } from './scalar.js';
 import { tnumIsConst, tnumStr } from './tnum.js';
 
 /** The register types of the modern kernel that tsbpf tracks (enum bpf_reg_type). */
@@ -46,6 +46,8 @@ export interface ModernMapInfo {
   /** BPF_MAP_TYPE_*, when known: an array lookup with a constant key in range is never null */
   mapType?: number;
   maxEntries?: number;
+  /** the map's name (BPF_MAP_CREATE's map_name), which the log prints as map=NAME */
+  name?: string;
 }
 
 /** A register's abstract value (immutable). */
@@ -355,9 +357,9 @@ function regStr(r: Reg, fi: number): string {
   const parts: string[] = [];
   if (r.id) parts.push(`id=${r.id}`);
   if (r.refObj) parts.push(`ref_obj_id=${r.refObj}`);
-  if (r.map && (r.type === RT.CONST_PTR_TO_MAP || r.type === RT.PTR_TO_MAP_VALUE || r.type === RT.PTR_TO_MAP_KEY)) parts.push(`ks=${r.map.keySize},vs=${r.map.valueSize}`);
+  if (r.map && (r.type === RT.CONST_PTR_TO_MAP || r.type === RT.PTR_TO_MAP_VALUE || r.type === RT.PTR_TO_MAP_KEY)) parts.push(`${r.map.name ? `map=${r.map.name},` : ''}ks=${r.map.keySize},vs=${r.map.valueSize}`);
   if (r.off) parts.push(`off=${r.off}`);
-  if (r.type === RT.PTR_TO_PACKET || r.type === RT.PTR_TO_PACKET_META) parts.push(`r=${r.range}`);
+  if (r.type === RT.PTR_TO_PACKET || r.type === RT.PTR_TO_PACKET_META) parts.push(`r=${unumSmall(r.range)}`);
   if (r.type === RT.PTR_TO_MEM) parts.push(`sz=${r.range}`);
   if (constOff) {
     if (r.s.value !== 0n) parts.push(`imm=${BigInt.asIntN(64, r.s.value)}`);

@@ -25,12 +25,12 @@ import {
   BPF_ABS, BPF_JSGT, BPF_JSGE, BPF_JSLT, BPF_JSLE,
   swapJmpOperands,
 } from '../../isa/opcodes.js';
-import { disasmInsn } from '../../isa/disasm.js';
 import { uapiHelperName } from '../../isa/uapi.js';
 import { ARG, ARG_FLAG, RET, argBase } from '../../runtime/helpers.js';
 import type { CtxAccess } from '../../progs/program-type.js';
 import type { HelperProto } from '../../runtime/helpers.js';
 import { VerifyError } from '../cfg.js';
+import { modernInsnText } from './live-regs.js';
 import type { VerifierEnv } from '../context.js';
 import type { Scalar } from './scalar.js';
 import {
@@ -373,7 +373,7 @@ export class ModernWalker {
           skipFirst = false;
           continue;
         }
-        if (log2) this.log.print(`mark_precise: frame${fr}: regs=${regsStr(fr)} stack=${stackStr(fr)} before ${h.idx}: ${this.insnText(this.insns[h.idx]!)}\n`);
+        if (log2) this.log.print(`mark_precise: frame${fr}: regs=${regsStr(fr)} stack=${stackStr(fr)} before ${h.idx}: ${modernInsnText(this.insns, h.idx)}\n`);
         this.work();
         const r = this.backtrack(h, fr, regs, stack);
         if (r === 'all') return this.markAllPrecise(st0);
@@ -535,7 +535,7 @@ export class ModernWalker {
         if (log.level) {
           if (this.scratched) this.printInsnState();
           this.prevLogPos = log.pos;
-          log.print(`${idx}: ${this.insnText(insns[idx]!)}\n`);
+          log.print(`${idx}: ${modernInsnText(insns, idx)}\n`);
           this.prevInsnPrintPos = log.pos - this.prevLogPos;
           this.prevLogPos = log.pos;
         }
@@ -580,13 +580,6 @@ export class ModernWalker {
   /** The maximum stack depth each subprogram used, for the combined-stack check. */
   depths(): readonly number[] {
     return this.stackDepth;
-  }
-
-  private insnText(insn: Slot): string {
-    return disasmInsn(insn, {
-      style: 'full',
-      helperName: (id) => uapiHelperName(id),
-    });
   }
 
   /** push_stack: the other side of a branch, to walk later from `target`. */
