@@ -25,6 +25,7 @@ import type { Region } from '../memory/address-space.js';
 import { Interpreter } from '../vm/interpreter.js';
 import { verify, VerifierLog } from '../verifier/index.js';
 import { verifyModern } from '../verifier/modern/index.js';
+import type { FuncInfoEntry, GlobalArg } from '../verifier/modern/index.js';
 import { JitProgram } from '../jit/program.js';
 import type { LoadedProgram, MapObject } from './objects.js';
 import { describe } from './describe.js';
@@ -43,6 +44,59 @@ export interface ProgLoadAttr {
    * buffer r1 points to, which the verifier bounds context accesses by
    */
   mem_size?: number;
+  /**
+   * tsbpf's form of func_info with the program's BTF (the kernel's
+   * prog_btf_fd, func_info, func_info_cnt), already resolved: one entry per
+   * subprogram, its first instruction, name, linkage and, for a global
+   * function, its arguments' kinds (verifier/modern/func-info.ts,
+   * `globalFuncArgs` makes them from BTF). The modern profile then verifies
+   * each global function on its own, as the kernel does; 3.19 has no
+   * bpf-to-bpf calls and refuses it.
+   */
+  func_info?: readonly FuncInfoEntry[];
+}
+
+/** func_info as given: an array of entries of the right shape (EINVAL naming the first field that is not). */
+function funcInfo(v: unknown): FuncInfoEntry[] | undefined {
+  if (v === undefined || v === null) return undefined;
+  const bad = (what: string, got: unknown): never => {
+    throw new BpfError('EINVAL', `func_info${what}, got ${describe(got)}`);
+  };
+  if (!Array.isArray(v)) bad(' must be an array of { insn, name, linkage, args?, returnsScalar? }', v);
+  const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null && !Array.isArray(x);
+  return (v as unknown[]).map((e, i): FuncInfoEntry => {
+    if (!isObj(e)) return bad(`[${i}] must be { insn, name, linkage, args?, returnsScalar? }`, e);
+    const insn = e['insn'];
+    if (typeof insn !== 'number' || !Number.isInteger(insn) || insn < 0 || insn > 0xffffffff) bad(`[${i}].insn must be an unsigned 32-bit integer`, insn);
+    if (typeof e['name'] !== 'string') bad(`[${i}].name must be a string`, e['name']);
+    const linkage = e['linkage'];
+    if (linkage !== 'static' && linkage !== 'global') bad(`[${i}].linkage must be 'static' or 'global'`, linkage);
+    const rs = e['returnsScalar'];
+    if (rs !== undefined && typeof rs !== 'boolean') bad(`[${i}].returnsScalar must be a boolean`, rs);
+    const rawArgs = e['args'];
+    if (rawArgs !== undefined && !Array.isArray(rawArgs)) bad(`[${i}].args must be an array`, rawArgs);
+    const args = (rawArgs as unknown[] | undefined)?.map((a, j): GlobalArg => {
+      const at = `[${i}].args[${j}]`;
+      if (!isObj(a)) return bad(`${at} must be { kind: 'scalar' | 'ctx' | 'mem' | 'unsupported' }`, a);
+      switch (a['kind']) {
+        case 'scalar': return { kind: 'scalar' };
+        case 'ctx': return { kind: 'ctx' };
+        case 'mem': {
+          const size = a['size'];
+          if (typeof size !== 'number' || !Number.isInteger(size) || size < 0 || size > 0x1fffffff) bad(`${at}.size must be an integer in 0..536870911`, size);
+          const nullable = a['nullable'] ?? true;
+          if (typeof nullable !== 'boolean') bad(`${at}.nullable must be a boolean`, nullable);
+          return { kind: 'mem', size: size as number, nullable: nullable as boolean };
+        }
+        case 'unsupported':
+          if (typeof a['message'] !== 'string') bad(`${at}.message must be a string`, a['message']);
+          return { kind: 'unsupported', message: a['message'] as string };
+        default:
+          return bad(`${at}.kind must be 'scalar', 'ctx', 'mem' or 'unsupported'`, a['kind']);
+      }
+    });
+    return { insn: insn as number, name: e['name'] as string, linkage: linkage as 'static' | 'global', ...(args ? { args } : {}), ...(rs !== undefined ? { returnsScalar: rs as boolean } : {}) };
+  });
 }
 
 /**
@@ -177,6 +231,10 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   const memSize = u32(attr.mem_size, 'mem_size');
   if (memSize !== 0 && !rowType.sized) throw new BpfError('EINVAL', `mem_size is for the mem program type, not ${rowType.name}`);
   const type = rowType.sized ? rowType.sized(memSize) : rowType;
+  // no records is no func info, as func_info_cnt 0 is for the kernel
+  const funcs = funcInfo(attr.func_info);
+  const hasFuncs = funcs !== undefined && funcs.length > 0;
+  if (hasFuncs && sys.runtime.profile.name !== 'modern') throw new BpfError('EINVAL', 'func_info needs the modern profile (3.19 has no bpf-to-bpf calls)');
 
   // bpf_check
   if (slots.length === 0) throw new BpfError('E2BIG', 'the program has no instructions');
@@ -281,7 +339,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     log,
   };
   const result = profile.name === 'modern'
-    ? verifyModern(slots, type.ctxAccess ? { ...env, ctxAccess: (off, size, write) => type.ctxAccess!(off, size, write) } : env)
+    ? verifyModern(slots, { ...env, ...(type.ctxAccess ? { ctxAccess: (off: number, size: number, write: boolean) => type.ctxAccess!(off, size, write) } : {}), ...(hasFuncs ? { funcInfo: funcs } : {}) })
     : verify(slots, { ...env, ...verifierRules(type, PROFILE_3_19) });
   if (!result.ok) {
     const where = result.insn === undefined ? '' : `insn ${result.insn}: `;

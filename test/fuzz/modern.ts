@@ -30,6 +30,15 @@
  *     call again, or misuse registers a call clobbers;
  *   - lookups in the modern map types (percpu_array, lru_hash,
  *     percpu_hash) with value accesses;
+ *   - global functions (`globals`: func info with global linkage, each
+ *     function verified on its own from its prototype): scalar, context and
+ *     memory arguments (nullable or `arg:nonnull`, 4 to 64 bytes) given
+ *     right or wrong (a short stack buffer, NULL, a modified context, a
+ *     pointer for a number), bodies that check or forget NULL, reach past
+ *     the argument's size, write the caller's stack (which then holds no
+ *     pointer it spilled there), call another global function or return a
+ *     pointer; the signature is the function's first instruction
+ *     (`r0 = 0x5a......`, see funcInfoOf), so a shrunk program keeps it;
  *   - packet pointers (`packets`: an XDP program, data/data_end from the
  *     context, ranges from comparisons in both directions), only where the
  *     runtime has the XDP program type.
@@ -50,6 +59,7 @@ import { findProgType } from '../../src/progs/types.js';
 import { funcProtoFor } from '../../src/progs/helpers.js';
 import { PROFILE_MODERN } from '../../src/progs/profile.js';
 import type { FuzzMap, FuzzTarget } from './soundness.js';
+import type { FuncInfoEntry, GlobalArg } from '../../src/verifier/modern/func-info.js';
 
 /**
  * The modern mode's maps (`map[fd:N]` is the Nth): the two of the 3.19 mode,
@@ -78,6 +88,67 @@ export interface ModernOptions {
    * 0.3 s; left out of timed fuzz runs by default)
    */
   slowLoops?: boolean;
+  /** global functions with func info (BPF_PROG_LOAD's func_info from funcInfoOf) */
+  globals?: boolean;
+}
+
+/** The top byte of a global function's signature instruction (`r0 = imm`, its first). */
+const GLOBAL_MARK = 0x5a;
+const GLOBAL_MEM_SIZES = [4, 8, 16, 64];
+type ArgKind = 'scalar' | 'ctx' | 'mem';
+
+/**
+ * A global function's signature as an imm: bits 0-2 the argument count,
+ * 3-8 each argument's kind (2 bits: scalar, ctx, mem), 9-11 each argument's
+ * nonnull, 12-13 the memory arguments' size, 14 a void return, 24-31 the mark.
+ */
+function signature(kinds: readonly ArgKind[], nonnull: readonly boolean[], sizeIdx: number, voidRet: boolean): number {
+  let imm = (GLOBAL_MARK << 24) | kinds.length | (sizeIdx << 12) | (voidRet ? 1 << 14 : 0);
+  kinds.forEach((k, i) => {
+    imm |= (k === 'scalar' ? 0 : k === 'ctx' ? 1 : 2) << (3 + 2 * i);
+    if (nonnull[i]) imm |= 1 << (9 + i);
+  });
+  return imm;
+}
+
+/**
+ * The func info of a program of the `globals` mode: one entry per
+ * subprogram (the main program, then each call or callback target), global
+ * where the subprogram starts with a signature instruction, static
+ * otherwise; undefined when no subprogram has one (the program then loads
+ * without func info, every callee static).
+ */
+export function funcInfoOf(insns: readonly Instruction[]): FuncInfoEntry[] | undefined {
+  // instruction index to slot index: ld_imm64 takes two slots
+  const slotOf: number[] = [];
+  let slot = 0;
+  for (const i of insns) {
+    slotOf.push(slot);
+    slot += i.code === 0x18 ? 2 : 1;
+  }
+  const insnAt = new Map<number, Instruction>(insns.map((x, k) => [slotOf[k]!, x]));
+  const starts = new Set([0]);
+  insns.forEach((x, k) => {
+    if ((x.code === 0x85 && x.src === 1) || (x.code === 0x18 && x.src === 4)) starts.add(slotOf[k]! + x.imm + 1);
+  });
+  const sorted = [...starts].sort((a, b) => a - b);
+  let any = false;
+  const entries = sorted.map((at, k): FuncInfoEntry => {
+    const first = insnAt.get(at);
+    if (k === 0) return { insn: 0, name: 'main', linkage: 'global', args: [{ kind: 'ctx' }], returnsScalar: true };
+    if (!first || first.code !== 0xb7 || first.dst !== 0 || (first.imm >>> 24) !== GLOBAL_MARK) return { insn: at, name: `static${k}`, linkage: 'static' };
+    any = true;
+    const imm = first.imm;
+    const n = Math.min(imm & 7, 5);
+    const size = GLOBAL_MEM_SIZES[(imm >> 12) & 3]!;
+    const args: GlobalArg[] = [];
+    for (let i = 0; i < n; i++) {
+      const kind = (imm >> (3 + 2 * i)) & 3;
+      args.push(kind === 0 ? { kind: 'scalar' } : kind === 1 ? { kind: 'ctx' } : { kind: 'mem', size, nullable: ((imm >> (9 + i)) & 1) === 0 });
+    }
+    return { insn: at, name: `global${k}`, linkage: 'global', args, returnsScalar: ((imm >> 14) & 1) === 0 };
+  });
+  return any ? entries : undefined;
 }
 
 /**
@@ -94,11 +165,12 @@ export function hasXdp(): boolean {
 export function modernTarget(options: ModernOptions = {}): FuzzTarget {
   if (options.packets && !hasXdp()) throw new Error('the XDP program type is not in this runtime: no packet-pointer mode');
   return {
-    name: `modern${options.packets ? ' (xdp)' : ''}${options.slowLoops ? ' with slow loops' : ''}`,
+    name: `modern${options.packets ? ' (xdp)' : ''}${options.globals ? ' (global functions)' : ''}${options.slowLoops ? ' with slow loops' : ''}`,
     profile: 'modern',
     progType: options.packets ? XDP : SOCKET_FILTER,
     maps: MODERN_MAPS,
     generate: (rnd) => randomModernProgram(rnd, options),
+    ...(options.globals ? { funcInfo: funcInfoOf } : {}),
   };
 }
 
@@ -449,6 +521,124 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
     return items;
   };
 
+  /**
+   * a global function (its signature its first instruction): arguments of
+   * the kinds drawn, a body that uses them as their types allow, or not
+   */
+  const globalFunction = (depth: number): { sub: number; kinds: ArgKind[]; nonnull: boolean[]; size: number } => {
+    const n = int(1, 3);
+    const kinds: ArgKind[] = [];
+    for (let i = 0; i < n; i++) kinds.push(pick(['scalar', 'ctx', 'mem', 'mem'] as const));
+    const nonnull = kinds.map(() => chance(0.3));
+    const sizeIdx = int(0, 3);
+    const size = GLOBAL_MEM_SIZES[sizeIdx]!;
+    const body: Item[] = [BPF_MOV64_IMM(0, signature(kinds, nonnull, sizeIdx, chance(0.03)))];
+    const end = label();
+    body.push(BPF_MOV64_IMM(0, 0));
+    kinds.forEach((k, i) => {
+      const r = i + 1;
+      if (k === 'scalar') {
+        if (chance(0.5)) body.push(BPF_ALU64_REG(BPF_ADD, 0, r));
+        else if (chance(0.3)) body.push(BPF_MOV64_REG(0, r), BPF_ALU64_IMM(BPF_AND, 0, 7), BPF_ALU64_IMM(BPF_ADD, 0, 1)); // a scalar, bounded here
+      } else if (k === 'ctx') {
+        body.push(BPF_LDX_MEM(BPF_W, 5, r, chance(0.95) ? 0 : 2), BPF_ALU64_REG(BPF_ADD, 0, 5)); // skb->len (offset 2: misaligned, refused)
+      } else {
+        const skip = label();
+        // a nullable pointer checked (most of the time), a nonnull one used as is
+        if (!nonnull[i] && chance(0.9)) body.push(jump(skip, (off) => BPF_JMP_IMM(BPF_JEQ, r, 0, off)));
+        const sz = size >= 8 ? pick([BPF_DW, BPF_W, BPF_B]) : pick([BPF_W, BPF_H, BPF_B]);
+        const width = bytesOf(sz);
+        const at = chance(0.9) ? width * int(0, size / width - 1) : size - width + pick([1, width]);
+        if (chance(0.5)) body.push(BPF_LDX_MEM(sz, 5, r, at), BPF_ALU64_REG(BPF_ADD, 0, 5));
+        else body.push(BPF_ST_MEM(sz, r, at, int(0, 99)));
+        if (size === 64 && kinds.includes('scalar') && chance(0.5)) {
+          // a variable offset from a scalar argument: bounded by the callee, or not
+          const s = kinds.indexOf('scalar') + 1;
+          body.push(BPF_MOV64_REG(5, s), BPF_ALU64_IMM(BPF_AND, 5, chance(0.9) ? 56 : 63), BPF_ALU64_REG(BPF_ADD, 5, r), BPF_LDX_MEM(BPF_DW, 5, 5, 0));
+        }
+        body.push({ label: skip });
+      }
+    });
+    if (depth < 2 && chance(0.2)) {
+      // a call to another global function, passing our own stack
+      // (the callee's context argument, if it has one, is where globalCall takes a context from)
+      if (kinds.includes('ctx')) body.push(BPF_MOV64_REG(6, kinds.indexOf('ctx') + 1));
+      const g = globalCall(depth + 1);
+      body.push(BPF_MOV64_REG(9, 0), ...g, BPF_ALU64_REG(BPF_ADD, 0, 9));
+    }
+    if (chance(0.03)) body.push(BPF_MOV64_REG(0, kinds.includes('ctx') ? kinds.indexOf('ctx') + 1 : 10)); // a pointer returned
+    subs.push([...body, { label: end }, BPF_EXIT_INSN()]);
+    return { sub: subs.length - 1, kinds, nonnull, size };
+  };
+
+  /**
+   * the arguments of a global function set up in r1-r3 (right most of the
+   * time), the call, r0 kept: numbers, the context, and for memory NULL, the
+   * caller's stack (a fixed or a variable offset), a map value or a packet
+   * pointer (XDP), the last two found first (r9 holds one; the call is
+   * skipped, r0 = 0, where there is none)
+   */
+  const globalCall = (depth: number): Item[] => {
+    const g = globalFunction(depth);
+    const pre: Item[] = [];
+    const items: Item[] = [];
+    const after: Item[] = [];
+    const skip = label();
+    let r9 = false;
+    // the caller's buffers: 72 bytes for each argument, fp-72*i down
+    g.kinds.forEach((k, i) => {
+      const r = i + 1;
+      const wrong = chance(0.06);
+      if (k === 'scalar') items.push(wrong ? BPF_MOV64_REG(r, 10) : chance(0.5) ? BPF_MOV64_IMM(r, int(0, 70)) : BPF_MOV64_REG(r, pick([7, 8, 9])));
+      else if (k === 'ctx') {
+        if (!wrong) items.push(BPF_MOV64_REG(r, 6));
+        else items.push(...(chance(0.5) ? [BPF_MOV64_REG(r, 6), BPF_ALU64_IMM(BPF_ADD, r, 4)] : [BPF_MOV64_IMM(r, 0)]));
+      } else {
+        const q = rnd();
+        const region = Math.ceil(g.size / 8) * 8;
+        if (q < 0.12) items.push(BPF_MOV64_IMM(r, 0)); // NULL: refused where nonnull
+        else if (q < 0.3 && !r9) {
+          // a map value (64-byte values), null-checked before the call most of the time, at an offset or not
+          r9 = true;
+          pre.push(...lookup(2, skip));
+          if (chance(0.3)) pre.push(BPF_ALU64_IMM(BPF_ADD, 0, pick([8, 32, 60])));
+          pre.push(BPF_MOV64_REG(9, 0));
+          items.push(BPF_MOV64_REG(r, 9));
+        } else if (q < 0.45 && packets && !r9) {
+          // a packet pointer with `size` bytes checked (or one fewer)
+          r9 = true;
+          pre.push(BPF_LDX_MEM(BPF_W, 4, 6, 0), BPF_LDX_MEM(BPF_W, 5, 6, 4), BPF_MOV64_REG(0, 4), BPF_ALU64_IMM(BPF_ADD, 0, chance(0.9) ? g.size : g.size - 1));
+          pre.push(jump(skip, (off) => BPF_JMP_REG(BPF_JGT, 0, 5, off)), BPF_MOV64_REG(9, 4));
+          items.push(BPF_MOV64_REG(r, 9));
+        } else if (q < 0.6 && g.size <= 56) {
+          // the stack at a variable offset: 0 or 8 into a buffer 8 bytes longer (or not)
+          const slot = -(region + (wrong ? 0 : 8)) - 72 * i;
+          for (let o = 0; o < region + 8; o += 8) if (slot + o < 0) items.push(BPF_ST_MEM(BPF_DW, 10, slot + o, int(0, 5)));
+          items.push(BPF_MOV64_REG(5, pick([7, 8])), BPF_ALU64_IMM(BPF_AND, 5, 8), BPF_MOV64_REG(r, 10), BPF_ALU64_IMM(BPF_ADD, r, slot), BPF_ALU64_REG(BPF_ADD, r, 5));
+        } else {
+          const buf = wrong ? Math.max(4, g.size / 2) : g.size;
+          const slot = -(Math.ceil(buf / 8) * 8) - 72 * i;
+          // sometimes a pointer spilled in the buffer first: the callee may overwrite it
+          const spill = depth === 0 && chance(0.25) && buf >= 8;
+          if (spill) items.push(BPF_STX_MEM(BPF_DW, 10, 6, slot));
+          else for (let o = 0; o < buf; o += 8) items.push(BPF_ST_MEM(BPF_DW, 10, slot + o, int(0, 5)));
+          items.push(BPF_MOV64_REG(r, 10), BPF_ALU64_IMM(BPF_ADD, r, slot));
+          if (spill) after.push(BPF_LDX_MEM(BPF_DW, 2, 10, slot), BPF_LDX_MEM(BPF_W, 2, 2, 0), BPF_ALU64_REG(BPF_ADD, 0, 2));
+        }
+      }
+    });
+    if (!r9) return [...items, { call: g.sub }, ...after];
+    const done = label();
+    return [...pre, ...items, { call: g.sub }, ...after, goto(done), { label: skip }, BPF_MOV64_IMM(0, 0), { label: done }, BPF_MOV64_IMM(9, 3)];
+  };
+
+  const globalBlock = (): Item[] => {
+    const items = globalCall(0);
+    items.push(BPF_MOV64_REG(pick([7, 8]), 0));
+    if (chance(0.04)) items.push(BPF_MOV64_REG(7, pick([1, 2, 3]))); // clobbered by the call
+    return items;
+  };
+
   /** a lookup in one of the new map types and accesses to its value */
   const newMapLookup = (): Item[] => {
     const end = label();
@@ -507,6 +697,7 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
   const blocks = int(2, 5);
   const kinds: (() => Item[])[] = [valueIndex, valueIndex, stackIndex, spillFill, pointerMath, rangeTrap, rangeTrap, loop, callBlock, callBlock, newMapLookup, scalarAlu];
   if (packets) kinds.push(packetBlock, packetBlock, packetBlock);
+  if (options.globals) kinds.push(globalBlock, globalBlock, globalBlock, globalBlock);
   for (let b = 0; b < blocks; b++) {
     const blk = pick(kinds)();
     if (chance(0.2)) {

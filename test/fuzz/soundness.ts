@@ -37,9 +37,10 @@
  * stay intact, the maps stay walkable, and a verified probe program with
  * maps of its own still gives its result on every engine.
  *
- * `node dist/test/fuzz/soundness.js [--seconds N] [--seed S] [--profile 3.19|modern] [--packets] [--last FILE]`
+ * `node dist/test/fuzz/soundness.js [--seconds N] [--seed S] [--profile 3.19|modern] [--packets] [--globals] [--last FILE]`
  * runs it for a while and prints the first problems (--profile modern: the
- * generator and target of modern.ts; `--target modern-runtime`: the modern
+ * generator and target of modern.ts, --globals with global functions and
+ * func info; `--target modern-runtime`: the modern
  * runtime's containment fuzzer instead, modern-runtime.ts); test/soundness.test.ts runs a fixed
  * corpus and the reproducers of issue 13's findings (FINDINGS).
  */
@@ -66,6 +67,7 @@ import {
 import { MAP_HDR_SIZE } from '../../src/maps/map.js';
 import { HashMapBase } from '../../src/maps/hash.js';
 import { progTypeById, SOCKET_FILTER, verifierRules } from '../../src/progs/types.js';
+import type { FuncInfoEntry } from '../../src/verifier/modern/func-info.js';
 import { PROFILE_3_19, PROFILE_MODERN } from '../../src/progs/profile.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../../src/memory/address-space.js';
@@ -103,7 +105,15 @@ export interface FuzzTarget {
   progType: number;
   maps: readonly FuzzMap[];
   generate: (rnd: () => number) => Instruction[];
+  /** func info for a program (modern targets with global functions: read from the program itself, so shrunk programs keep theirs) */
+  funcInfo?: (insns: readonly Instruction[]) => FuncInfoEntry[] | undefined;
 }
+
+/** BPF_PROG_LOAD's func_info for a target's program, when it has one. */
+const funcInfoAttr = (target: FuzzTarget, insns: readonly Instruction[]): { func_info?: FuncInfoEntry[] } => {
+  const fi = target.funcInfo?.(insns);
+  return fi ? { func_info: fi } : {};
+};
 
 export const TARGET_319: FuzzTarget = { name: '3.19', profile: '3.19', progType: 1, maps: FUZZ_MAPS, generate: (rnd) => randomProgram(rnd) };
 
@@ -554,7 +564,7 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
   const mem = sys.runtime.mem;
   if (options.shift) mem.alloc(options.shift);
   const fds = target.maps.map((m) => sys.bpf('BPF_MAP_CREATE', m));
-  const attr = { prog_type: target.progType, insns: encode(withMapFds(insns, fds)), license: 'GPL' };
+  const attr = { prog_type: target.progType, insns: encode(withMapFds(insns, fds)), license: 'GPL', ...funcInfoAttr(target, insns) };
   let fd: number;
   if (engine === 'checked' && options.unplaced) {
     fd = sys.loadUnverified(attr);
@@ -690,7 +700,7 @@ function visitedByLoad(insns: readonly Instruction[], target: FuzzTarget): Uint8
   const { sys, fds } = forVerifying(target);
   let fd: number;
   try {
-    fd = sys.bpf('BPF_PROG_LOAD', { prog_type: target.progType, insns: encode(withMapFds(insns, fds)), license: 'GPL' });
+    fd = sys.bpf('BPF_PROG_LOAD', { prog_type: target.progType, insns: encode(withMapFds(insns, fds)), license: 'GPL', ...funcInfoAttr(target, insns) });
   } catch (e) {
     if (e instanceof BpfError) return undefined;
     throw e;
@@ -711,7 +721,7 @@ function visitedByLoad(insns: readonly Instruction[], target: FuzzTarget): Uint8
 export function accepted(insns: readonly Instruction[], target: FuzzTarget = TARGET_319): boolean {
   const { sys, fds } = forVerifying(target);
   try {
-    sys.close(sys.bpf('BPF_PROG_LOAD', { prog_type: target.progType, insns: encode(withMapFds(insns, fds)), license: 'GPL' }));
+    sys.close(sys.bpf('BPF_PROG_LOAD', { prog_type: target.progType, insns: encode(withMapFds(insns, fds)), license: 'GPL', ...funcInfoAttr(target, insns) }));
     return true;
   } catch (e) {
     if (e instanceof BpfError) return false;
@@ -1082,7 +1092,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes(
   const profile = p > 0 ? process.argv[p + 1] : '3.19';
   if (profile !== '3.19' && profile !== 'modern') throw new Error(`--profile 3.19|modern, got ${profile}`);
   // modern.ts imports this file: loaded here, once this module has finished evaluating
-  const target = profile === 'modern' ? (await import('./modern.js')).modernTarget({ packets: process.argv.includes('--packets') }) : TARGET_319;
+  const target = profile === 'modern' ? (await import('./modern.js')).modernTarget({ packets: process.argv.includes('--packets'), globals: process.argv.includes('--globals') }) : TARGET_319;
   // --last FILE: each program's number and slots (hex) written there before it is tried, so a run
   // stopped from outside (a verifier that never returns) leaves the culprit behind
   const last = process.argv.indexOf('--last');

@@ -59,7 +59,13 @@ const isLdImm64 = (s: Slot | undefined): boolean => s !== undefined && s.code ==
  * check_subprogs and check_cfg; `print` writes the log. Throws VerifyError
  * with the kernel's message.
  */
-export function modernCfg(insns: readonly Slot[], print: (s: string) => void, level: number): ModernCfg {
+export function modernCfg(
+  insns: readonly Slot[],
+  print: (s: string) => void,
+  level: number,
+  /** check_btf_func, between check_subprogs and the walk: the func info's message when it does not fit the subprograms */
+  funcLayout?: (subprogs: readonly number[]) => string | undefined,
+): ModernCfg {
   const n = insns.length;
   const fail = (errno: VerifyError['errno'], msg: string, insn?: number): never => {
     print(msg + '\n');
@@ -102,6 +108,8 @@ export function modernCfg(insns: readonly Slot[], print: (s: string) => void, le
     const okLast = (lc === BPF_JMP && (BPF_OP(last.code) === BPF_EXIT || BPF_OP(last.code) === BPF_JA)) || (lc === BPF_JMP32 && BPF_OP(last.code) === BPF_JA);
     if (!okLast) fail('EINVAL', 'last insn is not an exit or jmp', end - 1);
   }
+  const layout = funcLayout?.(subprogs);
+  if (layout !== undefined) fail('EINVAL', layout);
   // depth-first walk from insn 0: reachability, ld_imm64 halves, prune points
   const prune = new Uint8Array(n);
   const seen = new Uint8Array(n);

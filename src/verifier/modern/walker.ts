@@ -39,6 +39,8 @@ import {
 } from './scalar.js';
 import { tnumIsConst, tnumStr, tnumAdd, tnumSub, tnumConst, tnumIsAligned } from './tnum.js';
 import type { Frame, Hist, ModernMapInfo, Reg } from './state.js';
+import type { FuncInfoEntry } from './func-info.js';
+import { prototypeProblem } from './func-info.js';
 import {
   LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, ptrReg,
   scalarReg, stateStr, statesEqual, typeName, typeStr,
@@ -78,6 +80,13 @@ export type CtxAccessKind = { kind: 'scalar' } | { kind: 'pkt' | 'pkt_end' | 'pk
 export interface ModernEnv extends VerifierEnv {
   ctxAccess?(off: number, size: number, write: boolean): CtxAccess;
   mapAt(addr: number): ModernMapInfo | undefined;
+  /**
+   * BPF_PROG_LOAD's func_info, resolved (func-info.ts): one entry per
+   * subprogram. A global function in it is verified once on its own, from
+   * its prototype, and calls to it are checked against the prototype.
+   * Without it every callee is walked in its caller's context.
+   */
+  funcInfo?: readonly FuncInfoEntry[];
 }
 
 const ALU_STR: Record<number, string> = {
@@ -172,6 +181,8 @@ export class ModernWalker {
   private cur: VState = initialState();
   private readonly pending: Pending[] = [];
   private readonly explored: (VState[] | undefined)[];
+  /** per subprogram: a global function some verified path calls (the kernel's func_info_aux.called) */
+  readonly called: Uint8Array;
   private idGen = 0;
   private insnProcessed = 0;
   private jmpsProcessed = 0;
@@ -211,6 +222,7 @@ export class ModernWalker {
     this.visited = new Uint8Array(insns.length);
     this.subprogs = subprogs;
     this.stackDepth = subprogs.map(() => 0);
+    this.called = new Uint8Array(subprogs.length);
     // helper calls that take a callback are prune points (the kernel's calls_callback): each
     // return from the callback comes back to the call, and its states must converge there
     this.cbSite = new Uint8Array(insns.length);
@@ -456,6 +468,12 @@ export class ModernWalker {
       return 'ok';
     }
     if (cls === BPF_JMP || cls === BPF_JMP32) {
+      if (op === BPF_CALL && insn.src === 1 && this.isGlobal(this.subprogs.indexOf(h.idx + insn.imm + 1))) {
+        // a global function is a call that sets r0 and clobbers r1-r5, as a helper
+        if (m & 0x3e) return 'all';
+        regs[fr] = m & ~1;
+        return 'ok';
+      }
       if (op === BPF_EXIT || (op === BPF_CALL && insn.src === 1)) {
         return regs.some((x) => x !== 0) || stack.some((x) => x !== 0n) ? 'all' : 'ok';
       }
@@ -493,7 +511,7 @@ export class ModernWalker {
     const insns = this.insns;
     let doPrintState = false;
     this.startPos = log.pos;
-    if (log.level) log.print(`0:${stateStr(this.cur, 0, true, 0, 0n)}\n`);
+    if (log.level) log.print(`${this.idx}:${stateStr(this.cur, 0, true, 0, 0n)}\n`);
     this.scratchRegs = 0;
     this.scratchStack = new Set();
     for (;;) {
@@ -1310,7 +1328,11 @@ export class ModernWalker {
       if (x || insn.imm !== 0 || insn.src !== 0 || insn.dst !== 0 || cls === BPF_JMP32) this.fail('EINVAL', 'BPF_EXIT uses reserved fields');
       if (this.cur.curframe > 0) return this.subprogExit();
       this.checkLeak('BPF_EXIT instruction in main prog');
-      this.srcOp(0);
+      const r0 = this.srcOp(0);
+      // check_return_code of a global function verified on its own: callers take r0 as a number
+      if (this.cur.frames[0]!.subprog !== 0 && r0.type !== RT.SCALAR) {
+        this.fail('EINVAL', `At subprogram exit the register R0 is not a scalar value (${typeStr(r0)})`);
+      }
       return PATH_END;
     }
     return this.condJmp(insn, idx);
@@ -1691,7 +1713,7 @@ export class ModernWalker {
   }
 
   /** check_helper_mem_access: `size` bytes at R`regno` for a helper. */
-  private helperMem(regno: number, size: number, write: boolean, zeroOk: boolean): void {
+  private helperMem(regno: number, size: number, write: boolean, zeroOk: boolean, stackWhat = ' indirect access to'): void {
     const reg = this.regs[regno]!;
     switch (reg.type) {
       case RT.PTR_TO_PACKET:
@@ -1706,7 +1728,7 @@ export class ModernWalker {
         return this.memRegion(regno, reg, reg.off, size, reg.range, zeroOk);
       case RT.PTR_TO_STACK: {
         if (size === 0 && !zeroOk) this.fail('EACCES', 'invalid zero-sized read');
-        this.stackBounds(regno, reg, reg.off, size, ' indirect access to');
+        this.stackBounds(regno, reg, reg.off, size, stackWhat);
         const f = this.cur.frames[reg.frameno]!;
         let lo: number, hi: number;
         if (tnumIsConst(reg.s.varOff)) lo = hi = Number(BigInt.asIntN(64, reg.s.value)) + reg.off;
@@ -1754,18 +1776,159 @@ export class ModernWalker {
     return r.s.value;
   }
 
+  // ---- global functions (func info) ----
+
+  /** Whether subprogram `sp` is a global function of the func info (the main program never is one here). */
+  isGlobal(sp: number): boolean {
+    return sp > 0 && this.env.funcInfo?.[sp]?.linkage === 'global';
+  }
+
+  /**
+   * check_func_call for a global function: the caller's registers checked
+   * against the prototype (btf_check_func_arg_match), then the call is a
+   * step like a helper's: the function is assumed valid (it is verified on
+   * its own after the main program, for any arguments of its types), r0 an
+   * unknown number, r1-r5 unreadable, and the walk goes on after the call.
+   */
+  private globalCall(sp: number, idx: number): number {
+    const fn = this.env.funcInfo![sp]!;
+    const invalid = (errno: VerifyError['errno'] = 'EINVAL'): never => this.fail(errno, `Caller passes invalid args into func#${sp} ('${fn.name}')`);
+    const problem = prototypeProblem(fn);
+    if (problem !== undefined) {
+      this.log.print(problem + '\n');
+      invalid();
+    }
+    const args = fn.args ?? [];
+    // the arguments' values decide whether the call is allowed: they are read
+    for (let i = 0; i < args.length; i++) {
+      if (this.regs[i + 1]!.type !== RT.NOT_INIT) this.markRead(this.cur, this.cur.curframe, i + 1, true);
+    }
+    for (let i = 0; i < args.length; i++) {
+      const a = args[i]!;
+      const regno = i + 1;
+      const reg = this.regs[regno]!;
+      this.scratchReg(regno);
+      if (a.kind === 'scalar') {
+        if (reg.type !== RT.SCALAR) {
+          this.log.print(`R${regno} is not a scalar\n`);
+          invalid();
+        }
+        continue;
+      }
+      // check_func_arg_reg_off: pointers that must be unmodified (the context, anything that may be null)
+      const offProblem = this.argRegOff(regno, reg);
+      if (offProblem !== undefined) {
+        this.log.print(offProblem + '\n');
+        invalid('EACCES');
+      }
+      if (a.kind === 'ctx') {
+        if (reg.type !== RT.PTR_TO_CTX) {
+          this.log.print(`arg#${i} expects pointer to ctx\n`);
+          invalid();
+        }
+        continue;
+      }
+      if (a.kind !== 'mem') continue;
+      // check_mem_reg: NULL is allowed where the argument may be null; anything else is
+      // memory of the argument's size, read and written by the callee
+      if (reg.type === RT.SCALAR && tnumIsConst(reg.s.varOff) && reg.s.value === 0n) {
+        this.markPrecise(regno);
+        if (!a.nullable) {
+          this.log.print(`arg#${i} is expected to be non-NULL\n`);
+          invalid();
+        }
+        continue;
+      }
+      const fi = this.cur.curframe;
+      if (reg.maybeNull) this.cur.own(fi).regs[regno] = { ...reg, maybeNull: false };
+      try {
+        this.helperMem(regno, a.size, false, true, ' read from');
+        this.helperMem(regno, a.size, true, true, ' write to');
+      } catch (e) {
+        if (!(e instanceof Fail)) throw e;
+        invalid();
+      } finally {
+        if (reg.maybeNull) this.cur.own(fi).regs[regno] = reg;
+      }
+      if (!a.nullable && reg.maybeNull) {
+        this.log.print(`arg#${i} is expected to be non-NULL\n`);
+        invalid();
+      }
+    }
+    if (this.log.level) this.log.print(`Func#${sp} ('${fn.name}') is global and assumed valid.\n`);
+    this.called[sp] = 1;
+    for (let r = 0; r <= 5; r++) {
+      this.scratchReg(r);
+      this.setReg(r, NOT_INIT);
+    }
+    // every global function returns a 64-bit number
+    this.setReg(0, UNKNOWN);
+    return idx + 1;
+  }
+
+  /** check_func_arg_reg_off for an argument of no particular type: the message, or undefined when it passes. */
+  private argRegOff(regno: number, reg: Reg): string | undefined {
+    switch (reg.type) {
+      case RT.PTR_TO_STACK: case RT.PTR_TO_PACKET: case RT.PTR_TO_PACKET_META: case RT.PTR_TO_MAP_KEY: case RT.SCALAR:
+        return undefined;
+      case RT.PTR_TO_MAP_VALUE: case RT.PTR_TO_MEM:
+        if (!reg.maybeNull) return undefined;
+    }
+    // __check_ptr_off_reg, no fixed offset allowed
+    if (reg.off < 0) return `negative offset ${typeStr(reg)} ptr R${regno} off=${reg.off} disallowed`;
+    if (reg.off) return `dereference of modified ${typeStr(reg)} ptr R${regno} off=${reg.off} disallowed`;
+    if (!tnumIsConst(reg.s.varOff) || reg.s.value !== 0n) return `variable ${typeStr(reg)} access var_off=${tnumStr(reg.s.varOff)} disallowed`;
+    return undefined;
+  }
+
+  /**
+   * do_check_common for global function `sp`: a walk of its own from its
+   * first instruction, frame 0 holding the arguments its prototype types
+   * (a nullable memory argument gets a null-check id), with the explored
+   * states of the previous walk freed and the counts (processed
+   * instructions, states, ids) going on. The log as the kernel's: the
+   * `Validating` line, and at level 1 a log emptied when the walk succeeds.
+   */
+  verifyGlobal(sp: number): WalkResult {
+    const fn = this.env.funcInfo![sp]!;
+    const start = this.subprogs[sp]!;
+    if (this.log.level) this.log.print(`Validating ${fn.name}() func#${sp}...\n`);
+    const problem = prototypeProblem(fn);
+    if (problem !== undefined) {
+      this.idx = start;
+      this.fail('EINVAL', problem);
+    }
+    const f = newFrame(0, -1, sp);
+    (fn.args ?? []).forEach((a, i) => {
+      if (a.kind === 'ctx') f.regs[i + 1] = ptrReg(RT.PTR_TO_CTX);
+      else if (a.kind === 'scalar') f.regs[i + 1] = UNKNOWN;
+      else if (a.kind === 'mem') f.regs[i + 1] = ptrReg(RT.PTR_TO_MEM, { range: a.size, maybeNull: a.nullable, id: a.nullable ? this.newId() : 0 });
+    });
+    const st = new VState([f], [new Uint8Array(11 + SLOTS)]);
+    st.firstInsn = start;
+    this.cur = st;
+    this.explored.fill(undefined);
+    this.idx = start;
+    this.prevIdx = start;
+    this.histJumps = 0;
+    const r = this.run();
+    if (this.log.level === 1) this.log.reset(0);
+    return r;
+  }
+
   /**
    * check_func_call for a bpf-to-bpf call: a new frame for the callee,
    * walked in the caller's context. The kernel verifies a global (non-static)
    * function once on its own, from its BTF prototype (func info in
-   * BPF_PROG_LOAD), and a call to it only against that prototype; without
-   * BTF func info nothing tells a global function from a static one, so
-   * tsbpf verifies every callee as static.
+   * BPF_PROG_LOAD), and a call to it only against that prototype
+   * (globalCall); without func info nothing tells a global function from a
+   * static one, so every callee is verified as static.
    */
   private subprogCall(insn: Slot, idx: number): number {
     const target = idx + insn.imm + 1;
     const sp = this.subprogs.indexOf(target);
     if (sp < 0) this.fail('EFAULT', `verifier bug. No program starts at insn ${target}`);
+    if (this.isGlobal(sp)) return this.globalCall(sp, idx);
     const cur = this.cur;
     if (cur.curframe + 1 >= MAX_CALL_FRAMES) this.fail('E2BIG', `the call stack of ${cur.curframe + 2} frames is too deep`);
     const caller = cur.frames[cur.curframe]!;
