@@ -46,6 +46,15 @@ import {
 
 /** The modern kernel's limit on processed instructions (BPF_COMPLEXITY_LIMIT_INSNS). */
 export const MODERN_INSN_LIMIT = 1_000_000;
+
+/**
+ * The helpers that may move or resize the packet (the 6.18 kernel's
+ * bpf_helper_changes_pkt_data): skb_store_bytes, l3/l4_csum_replace,
+ * clone_redirect, skb_vlan_push/pop, skb_change_proto/tail/head,
+ * skb_pull_data, xdp_adjust_head/meta/tail, skb_adjust_room,
+ * msg_pull/push/pop_data, the lwt and seg6 helpers and store_hdr_opt.
+ */
+export const CHANGES_PKT_DATA: ReadonlySet<number> = new Set([9, 10, 11, 13, 18, 19, 31, 38, 39, 43, 44, 50, 54, 63, 65, 73, 74, 75, 76, 90, 91, 143]);
 /**
  * tsbpf's guard on the walk's work besides processed instructions: state
  * comparisons at prune points plus instructions backtracked for precision.
@@ -1535,6 +1544,25 @@ export class ModernWalker {
       }
       default:
         this.fail('EINVAL', `unknown return type ${String(fn.ret)} of func ${label}`);
+    }
+    if (CHANGES_PKT_DATA.has(id)) this.clearPktPointers();
+  }
+
+  /**
+   * clear_all_pkt_pointers: after a helper that may move or resize the packet,
+   * every packet pointer of every frame, in a register or spilled, becomes an
+   * unknown number (as root; the kernel's mark_reg_invalid), so a stale
+   * pointer can be neither read through nor compared to the new end.
+   */
+  private clearPktPointers(): void {
+    const st = this.cur;
+    const stale = (r: Reg): boolean => r.type === RT.PTR_TO_PACKET || r.type === RT.PTR_TO_PACKET_META || r.type === RT.PTR_TO_PACKET_END;
+    for (let f = 0; f < st.frames.length; f++) {
+      const frame = st.frames[f]!;
+      for (let i = 0; i < 11; i++) if (stale(frame.regs[i]!)) st.own(f).regs[i] = UNKNOWN;
+      for (let spi = 0; spi < SLOTS; spi++) {
+        if (frame.stype[spi * 8 + 7] === ST.SPILL && stale(frame.spilled[spi]!)) st.own(f).spilled[spi] = UNKNOWN;
+      }
     }
   }
 
