@@ -237,4 +237,25 @@ export const GLOBAL_CASES: GlobalCase[] = [
     funcs: [MAIN, [2, 'g', 'global', 'int', ['int']]], records: [[0, 0], [3, 1]],
     expect: { errno: 'EINVAL', lines: ['func_info BTF section doesn\'t match subprog layout in BPF program'] },
   },
+  {
+    // a global function that may move the packet (bpf_skb_change_tail): the caller's packet pointers are stale after the call
+    name: 'a packet pointer kept across a global function that changes the packet',
+    src: STALE_PKT('r0 = *(u8 *)(r7 +0)'),
+    funcs: [MAIN, [13, 'grow', 'global', 'int', ['ctx']]],
+    expect: { errno: 'EACCES', lines: ['R7 invalid mem access \'scalar\''] },
+  },
+  {
+    name: 'packet pointers derived again after a global function that changes the packet',
+    src: STALE_PKT('r0 = 0\nr2 = *(u32 *)(r6 +76)\nr3 = *(u32 *)(r6 +80)\nr4 = r2\nr4 += 1\nif r4 > r3 goto pc+1\nr0 = *(u8 *)(r2 +0)'),
+    funcs: [MAIN, [19, 'grow', 'global', 'int', ['ctx']]],
+    expect: { processed: 25 },
+  },
 ];
+
+/** tc: a checked packet pointer in r7, a call to the global function after the main code (it calls bpf_skb_change_tail), then `tail` */
+function STALE_PKT(tail: string): string {
+  const n = tail.split('\n').length;
+  const body = ['r6 = r1', 'r2 = *(u32 *)(r6 +76)', 'r3 = *(u32 *)(r6 +80)', 'r4 = r2', 'r4 += 14', `if r4 > r3 goto pc+${4 + n}`, 'r7 = r2', 'r1 = r6',
+    `call pc+${3 + n}`, ...tail.split('\n'), 'exit', 'r0 = 0', 'exit'];
+  return [...body, 'r2 = 64', 'r3 = 0', 'call 38', 'r0 = 0', 'exit'].join('\n');
+}

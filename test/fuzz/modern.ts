@@ -682,6 +682,35 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
     return items;
   };
 
+  /**
+   * XDP: a checked packet pointer kept (in r2 or spilled) across a helper that may move the
+   * packet (adjust_head/meta/tail), then read through as it was, or derived again and
+   * checked: the verifier must forget the old pointers (clear_all_pkt_pointers)
+   */
+  const staleBlock = (): Item[] => {
+    const end = label();
+    const n = int(1, 20);
+    const items: Item[] = [BPF_LDX_MEM(BPF_W, 2, 6, 0), BPF_LDX_MEM(BPF_W, 3, 6, 4), BPF_MOV64_REG(4, 2), BPF_ALU64_IMM(BPF_ADD, 4, n)];
+    items.push(jump(end, (off) => BPF_JMP_REG(BPF_JGT, 4, 3, off)));
+    const spill = chance(0.5);
+    if (spill) items.push(BPF_STX_MEM(BPF_DW, 10, 2, -40));
+    else items.push(BPF_MOV64_REG(9, 2));
+    const [helper, delta] = pick([[44, pick([-8, 0, 4, 8])], [54, pick([-8, -4, 0])], [65, pick([-4, -1, 0, 4])]] as [number, number][]);
+    items.push(BPF_MOV64_REG(1, 6), BPF_MOV64_IMM(2, delta), BPF_EMIT_CALL(helper));
+    if (chance(0.6)) {
+      // the old pointer, as it was
+      if (spill) items.push(BPF_LDX_MEM(BPF_DW, 2, 10, -40));
+      else items.push(BPF_MOV64_REG(2, 9));
+      items.push(BPF_LDX_MEM(BPF_B, 7, 2, int(0, n - 1)));
+    } else {
+      // derived again from the context and checked again
+      items.push(BPF_LDX_MEM(BPF_W, 2, 6, 0), BPF_LDX_MEM(BPF_W, 3, 6, 4), BPF_MOV64_REG(4, 2), BPF_ALU64_IMM(BPF_ADD, 4, n));
+      items.push(jump(end, (off) => BPF_JMP_REG(BPF_JGT, 4, 3, off)), BPF_LDX_MEM(BPF_B, 7, 2, int(0, n - 1)));
+    }
+    items.push(BPF_MOV64_IMM(9, 3), { label: end });
+    return items;
+  };
+
   /** scalar ALU on r7-r9 (every op, 32 and 64 bit), so later bounds start from varied ranges */
   const scalarAlu = (): Item[] => {
     const d = pick([7, 8, 9]);
@@ -696,7 +725,7 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
   if (chance(0.5)) main.push(...unknown(8));
   const blocks = int(2, 5);
   const kinds: (() => Item[])[] = [valueIndex, valueIndex, stackIndex, spillFill, pointerMath, rangeTrap, rangeTrap, loop, callBlock, callBlock, newMapLookup, scalarAlu];
-  if (packets) kinds.push(packetBlock, packetBlock, packetBlock);
+  if (packets) kinds.push(packetBlock, packetBlock, packetBlock, staleBlock);
   if (options.globals) kinds.push(globalBlock, globalBlock, globalBlock, globalBlock);
   for (let b = 0; b < blocks; b++) {
     const blk = pick(kinds)();

@@ -48,6 +48,15 @@ import {
 
 /** The modern kernel's limit on processed instructions (BPF_COMPLEXITY_LIMIT_INSNS). */
 export const MODERN_INSN_LIMIT = 1_000_000;
+
+/**
+ * The helpers that may move or resize the packet (the 6.18 kernel's
+ * bpf_helper_changes_pkt_data): skb_store_bytes, l3/l4_csum_replace,
+ * clone_redirect, skb_vlan_push/pop, skb_change_proto/tail/head,
+ * skb_pull_data, xdp_adjust_head/meta/tail, skb_adjust_room,
+ * msg_pull/push/pop_data, the lwt and seg6 helpers and store_hdr_opt.
+ */
+export const CHANGES_PKT_DATA: ReadonlySet<number> = new Set([9, 10, 11, 13, 18, 19, 31, 38, 39, 43, 44, 50, 54, 63, 65, 73, 74, 75, 76, 90, 91, 143]);
 /**
  * tsbpf's guard on the walk's work besides processed instructions: state
  * comparisons at prune points plus instructions backtracked for precision.
@@ -1558,6 +1567,25 @@ export class ModernWalker {
       default:
         this.fail('EINVAL', `unknown return type ${String(fn.ret)} of func ${label}`);
     }
+    if (CHANGES_PKT_DATA.has(id)) this.clearPktPointers();
+  }
+
+  /**
+   * clear_all_pkt_pointers: after a helper that may move or resize the packet,
+   * every packet pointer of every frame, in a register or spilled, becomes an
+   * unknown number (as root; the kernel's mark_reg_invalid), so a stale
+   * pointer can be neither read through nor compared to the new end.
+   */
+  private clearPktPointers(): void {
+    const st = this.cur;
+    const stale = (r: Reg): boolean => r.type === RT.PTR_TO_PACKET || r.type === RT.PTR_TO_PACKET_META || r.type === RT.PTR_TO_PACKET_END;
+    for (let f = 0; f < st.frames.length; f++) {
+      const frame = st.frames[f]!;
+      for (let i = 0; i < 11; i++) if (stale(frame.regs[i]!)) st.own(f).regs[i] = UNKNOWN;
+      for (let spi = 0; spi < SLOTS; spi++) {
+        if (frame.stype[spi * 8 + 7] === ST.SPILL && stale(frame.spilled[spi]!)) st.own(f).spilled[spi] = UNKNOWN;
+      }
+    }
   }
 
   /**
@@ -1863,7 +1891,41 @@ export class ModernWalker {
     }
     // every global function returns a 64-bit number
     this.setReg(0, UNKNOWN);
+    // the callee is not walked here: what it may do to the packet decides for the caller's pointers
+    if (this.changesPktData()[sp]) this.clearPktPointers();
     return idx + 1;
+  }
+
+  private pktChanging: boolean[] | undefined;
+  /**
+   * Which subprograms may move or resize the packet: those calling such a
+   * helper, and those calling (bpf-to-bpf) one that may, found once over
+   * the instructions as the kernel's check_cfg merges its callees' effects.
+   */
+  private changesPktData(): boolean[] {
+    if (this.pktChanging) return this.pktChanging;
+    const n = this.subprogs.length;
+    const of = (i: number): number => {
+      let k = 0;
+      while (k + 1 < n && this.subprogs[k + 1]! <= i) k++;
+      return k;
+    };
+    const changes = new Array<boolean>(n).fill(false);
+    const calls: [number, number][] = [];
+    for (let i = 0; i < this.insns.length; i++) {
+      const s = this.insns[i]!;
+      if (s.code !== (BPF_JMP | BPF_CALL)) continue;
+      if (s.src === 0 && CHANGES_PKT_DATA.has(s.imm)) changes[of(i)] = true;
+      else if (s.src === 1) calls.push([of(i), of(i + s.imm + 1)]);
+    }
+    for (let more = true; more;) {
+      more = false;
+      for (const [caller, callee] of calls) {
+        if (changes[callee] && !changes[caller]) changes[caller] = more = true;
+      }
+    }
+    this.pktChanging = changes;
+    return changes;
   }
 
   /** check_func_arg_reg_off for an argument of no particular type: the message, or undefined when it passes. */
