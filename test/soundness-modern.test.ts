@@ -69,11 +69,13 @@ test('global functions with packet pointers: 100 XDP programs with func info', {
   const { r, withGlobals, accepted: acc, mem } = globalsSlice(true, 0x5b, 100);
   assert.equal(r.generated, 100);
   assert.deepEqual(r.problems, []);
-  assert.equal(r.accepted, 29);
-  assert.equal(r.addressDependent, 0);
-  assert.equal(withGlobals, 56);
-  assert.equal(acc, 10);
-  assert.equal(mem, 9);
+  assert.equal(r.accepted, 36);
+  // a packet pointer spilled before bpf_xdp_adjust_* is a number to the verifier afterwards (as in the
+  // kernel, for root): returning it is address-dependent
+  assert.equal(r.addressDependent, 2);
+  assert.equal(withGlobals, 51);
+  assert.equal(acc, 7);
+  assert.equal(mem, 6);
 });
 
 test('the programs the 6.18 kernel accepts run fault-free and contained, and on every engine alike once the modern profile accepts them', () => {
@@ -152,8 +154,9 @@ test('packet pointers: an XDP target where the runtime has the XDP program type'
   assert.equal(target.progType, 6);
   const r = fuzz(0x16, 100, Infinity, target);
   assert.deepEqual(r.problems, []);
-  assert.equal(r.accepted, 37);
-  assert.equal(r.addressDependent, 0);
+  assert.equal(r.accepted, 36);
+  // a packet pointer spilled across bpf_xdp_adjust_* and read back as the number it has become
+  assert.equal(r.addressDependent, 1);
   assert.equal(r.unverifiedRuns, 192);
 });
 
