@@ -122,23 +122,20 @@ export class BtfStrings {
     this.budget = 16 * bytes.length + 65536;
   }
 
-  private err(msg: string): BpfError {
-    return sectionError(this.section, msg);
-  }
 
   get length(): number {
     return this.bytes.length;
   }
 
-  /** The NUL-terminated string at `off`; `what` says whose offset it is in an error. */
-  at(off: number, what: string): string {
+  /** The NUL-terminated string at `off`; `what` says whose offset it is in an error, `section` which section holds that offset. */
+  at(off: number, what: string, section = this.section): string {
     const hit = this.names.get(off);
     if (hit !== undefined) return hit;
-    if (off >= this.bytes.length) throw this.err(`${what}: string offset ${off} is past the string table (${this.bytes.length} bytes)`);
+    if (off >= this.bytes.length) throw sectionError(section, `${what}: string offset ${off} is past the string table (${this.bytes.length} bytes)`);
     const end = this.bytes.indexOf(0, off);
-    if (end < 0) throw this.err(`${what}: the string at ${off} is not NUL-terminated`);
+    if (end < 0) throw sectionError(section, `${what}: the string at ${off} is not NUL-terminated`);
     this.budget -= end - off + 1;
-    if (this.budget < 0) throw this.err(`${what}: the string at ${off}: too many overlapping strings`);
+    if (this.budget < 0) throw sectionError(section, `${what}: the string at ${off}: too many overlapping strings`);
     const s = this.decoder.decode(this.bytes.subarray(off, end));
     this.names.set(off, s);
     return s;
@@ -187,13 +184,15 @@ export class Btf {
     const base = hdrLen + typeOff;
     const end = base + typeLen;
     let p = base;
+    /** where the type being read starts, for errors */
+    let start = p;
     const u32 = (at: number): number => {
-      if (at + 4 > end) throw err(`offset ${at}: type ${types.length} runs past the type table`);
+      if (at + 4 > end) throw err(`offset ${start}: type ${types.length} runs past the type table (${typeLen} bytes)`);
       return v.getUint32(at, true);
     };
     const name = (at: number, what: string): string => this.strings.at(u32(at), `offset ${at}: ${what}`);
     while (p < end) {
-      const start = p;
+      start = p;
       const id = types.length;
       if (id > BTF_MAX_TYPE) throw err(`offset ${start}: more than ${BTF_MAX_TYPE} types`);
       const info = u32(p + 4);
@@ -312,7 +311,7 @@ export class Btf {
           break;
         }
       }
-      if (p > end) throw err(`offset ${start}: type ${id} runs past the type table`);
+      if (p > end) throw err(`offset ${start}: type ${id} runs past the type table (${typeLen} bytes)`);
       types.push(t);
     }
     for (const r of refs) {
