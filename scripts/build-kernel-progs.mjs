@@ -22,6 +22,7 @@ export const KERNEL_PROGS = [
   { name: 'xdp-adjust', flags: [] },
   { name: 'maps-globals', flags: ['-mcpu=v3'] },
   { name: 'helpers', flags: [] },
+  { name: 'source-lines', flags: [] },
 ];
 
 const out = resolve(process.argv[2] ?? join(ROOT, 'test', 'c'));

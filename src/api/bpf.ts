@@ -100,8 +100,9 @@ const FIELDS: Record<number, readonly string[]> = {
   2: ['map_fd', 'key', 'value', 'flags'],
   3: ['map_fd', 'key'],
   4: ['map_fd', 'key', 'next_key'],
-  // mem_size: tsbpf's, for its mem program type (progs/mem.ts)
-  5: ['prog_type', 'insn_cnt', 'insns', 'license', 'log_level', 'log_size', 'log_buf', 'mem_size'],
+  // mem_size: tsbpf's, for its mem program type (progs/mem.ts); line_info: tsbpf's form of the
+  // kernel's line records (prog-load.ts), the source lines of the verifier's log
+  5: ['prog_type', 'insn_cnt', 'insns', 'license', 'log_level', 'log_size', 'log_buf', 'mem_size', 'line_info'],
 };
 
 /** The modern profile's attributes per command (6.18's union bpf_attr, up to each command's last field). */

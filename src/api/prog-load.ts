@@ -23,7 +23,8 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Region } from '../memory/address-space.js';
 import { Interpreter } from '../vm/interpreter.js';
-import { verify, VerifierLog } from '../verifier/index.js';
+import { checkSourceLines, verify, VerifierLog } from '../verifier/index.js';
+import type { SourceLine } from '../verifier/index.js';
 import { verifyModern } from '../verifier/modern/index.js';
 import { JitProgram } from '../jit/program.js';
 import type { LoadedProgram, MapObject } from './objects.js';
@@ -43,6 +44,13 @@ export interface ProgLoadAttr {
    * buffer r1 points to, which the verifier bounds context accesses by
    */
   mem_size?: number;
+  /**
+   * tsbpf's form of the kernel's line_info (with prog_btf_fd): the program's
+   * line records with their file name and text, first at insn 0, ascending.
+   * The modern verifier's log shows the source line above the instructions
+   * (as 6.18 does); so does 3.19's, which never had them, when given them.
+   */
+  line_info?: readonly SourceLine[];
 }
 
 /**
@@ -180,6 +188,8 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
 
   // bpf_check
   if (slots.length === 0) throw new BpfError('E2BIG', 'the program has no instructions');
+  const sourceLines = attr.line_info;
+  if (sourceLines !== undefined) checkSourceLines(sourceLines, slots.length);
   const level = u32(attr.log_level, 'log_level');
   const size = u32(attr.log_size, 'log_size');
   const rawBuf: unknown = attr.log_buf;
@@ -279,6 +289,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
       return m ? { addr, keySize: m.impl.keySize, valueSize: m.impl.valueSize, mapType: m.impl.type, maxEntries: m.impl.maxEntries } : undefined;
     },
     log,
+    sourceLines,
   };
   const result = profile.name === 'modern'
     ? verifyModern(slots, type.ctxAccess ? { ...env, ctxAccess: (off, size, write) => type.ctxAccess!(off, size, write) } : env)

@@ -23,6 +23,7 @@ import type { Slot } from '../isa/instruction.js';
 import { escapeControls, parseElf, SHF, SHT, STT, EM_BPF } from '../elf/index.js';
 import type { ElfFile, ElfSection } from '../elf/index.js';
 import { Btf } from './btf.js';
+import { ObjectDebugInfo } from './line-info.js';
 import { PROG_TYPES, progTypeBySection } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
@@ -206,6 +207,7 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
   }
 
   const programs: Named<ProgramSpecData> = new Map();
+  const debug = ObjectDebugInfo.of(elf);
   const relocs = elf.relocations();
   for (const sec of elf.sections) {
     if (sec.type !== SHT.PROGBITS || (sec.flags & SHF.EXECINSTR) === 0 || sec.size === 0) continue;
@@ -261,7 +263,8 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
     }
     for (const p of parts) {
       const insns = slots.slice(p.start, p.end).map((s) => ({ ...s }));
-      addNamed(programs, p.name, { name: p.name, section: sec.name, type, insns, mapRefs: refsOf.get(p)! }, 'program');
+      const info = debug.program([{ section: sec.name, sectionInsn: p.start, count: p.end - p.start, progInsn: 0 }]);
+      addNamed(programs, p.name, { name: p.name, section: sec.name, type, insns, mapRefs: refsOf.get(p)!, ...info }, 'program');
     }
   }
   return { maps: Object.fromEntries(maps), programs: Object.fromEntries(programs), license, version };

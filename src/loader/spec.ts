@@ -9,6 +9,7 @@
 
 import type { Slot } from '../isa/instruction.js';
 import type { ProgTypeName } from '../progs/types.js';
+import type { SourceLine } from '../verifier/source-lines.js';
 
 /** A map as an object file defines it: type, sizes, entries, flags, initial value (global data). */
 export interface MapSpecData {
@@ -32,6 +33,14 @@ export interface ProgramSpecData {
   insns: Slot[];
   /** the map each ld_imm64 slot refers to; with `offset`, a pointer into the map's value (global data) */
   mapRefs: { slot: number; map: string; offset?: number }[];
+  /**
+   * the source line of each run of instructions (from the object's .BTF.ext,
+   * program-relative, ascending; absent without -g): BPF_PROG_LOAD's
+   * `line_info`, shown in the verifier's log and by `tsbpf disasm`
+   */
+  lineInfo?: SourceLine[];
+  /** the functions of the program (func_info): where each starts and its name */
+  funcInfo?: { insn: number; name: string }[];
 }
 
 /** An object file's maps and programs as data, as loadCollectionSpec reads them (cilium/ebpf's CollectionSpec). */

@@ -1,0 +1,100 @@
+/**
+ * An object's source lines and function names per program: the `.BTF.ext`
+ * records of its code sections (read by btf/), given to each program
+ * relative to its own first instruction. A program is described as runs of
+ * instructions, each (section, first instruction in the section, count,
+ * first instruction in the program): one run for a function of a section,
+ * more once sub-programs are appended after it; the records inside each run
+ * are moved to where the run landed, as libbpf does when it relocates calls.
+ * A run that starts between two line records gets the one in effect there,
+ * so each run's first instruction has its line.
+ *
+ * An object without `.BTF.ext` has no lines (clang without -g); a `.BTF` or
+ * `.BTF.ext` that cannot be read is an error like any other bad section.
+ */
+
+import { Btf, parseBtfExt } from '../btf/index.js';
+import type { BtfExt, FuncInfo, LineInfo } from '../btf/index.js';
+import type { ElfFile } from '../elf/index.js';
+import type { SourceLine } from '../verifier/source-lines.js';
+
+/** Where a run of a program's instructions came from. */
+export interface InsnRun {
+  section: string;
+  /** the run's first instruction, as an index into the section */
+  sectionInsn: number;
+  count: number;
+  /** where the run starts in the program */
+  progInsn: number;
+}
+
+/** A function of a program (func_info): where it starts in the program and its name. */
+export interface FuncSpan {
+  insn: number;
+  name: string;
+}
+
+/** A program's debug information: its line records and functions, program-relative, ascending. */
+export interface ProgramDebugInfo {
+  lineInfo: SourceLine[];
+  funcInfo: FuncSpan[];
+}
+
+/** The last record at or before `insn` in records sorted by insn, by binary search; -1 when none. */
+function lastAtOrBefore(records: readonly { insn: number }[], insn: number): number {
+  let lo = 0;
+  let hi = records.length - 1;
+  let found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (records[mid]!.insn <= insn) {
+      found = mid;
+      lo = mid + 1;
+    } else hi = mid - 1;
+  }
+  return found;
+}
+
+const toLine = (l: LineInfo, insn: number): SourceLine => ({ insn, file: l.file, line: l.line, lineNum: l.lineNum, col: l.col });
+
+/** An object's `.BTF.ext` records, ready to hand out per program. */
+export class ObjectDebugInfo {
+  constructor(private readonly ext: BtfExt | undefined) {}
+
+  /** The object's, from its `.BTF` and `.BTF.ext` sections (none without `.BTF.ext`). */
+  static of(elf: ElfFile): ObjectDebugInfo {
+    const extSec = elf.sectionByName('.BTF.ext');
+    if (!extSec) return new ObjectDebugInfo(undefined);
+    const btfSec = elf.sectionByName('.BTF');
+    if (!btfSec) return new ObjectDebugInfo(undefined);
+    return new ObjectDebugInfo(parseBtfExt(extSec.data(), new Btf(btfSec.data())));
+  }
+
+  /** The lines and functions of a program made of these runs; undefined when the object has no line records for any of them. */
+  program(runs: readonly InsnRun[]): ProgramDebugInfo | undefined {
+    if (this.ext === undefined) return undefined;
+    const lineInfo: SourceLine[] = [];
+    const funcInfo: FuncSpan[] = [];
+    for (const run of runs) {
+      const end = run.sectionInsn + run.count;
+      const move = (insn: number): number => run.progInsn + insn - run.sectionInsn;
+      const lines = this.ext.lineInfo.get(run.section) ?? [];
+      let i = lastAtOrBefore(lines, run.sectionInsn);
+      if (i >= 0) {
+        lineInfo.push(toLine(lines[i]!, run.progInsn));
+        i++;
+      } else i = 0;
+      for (; i < lines.length && lines[i]!.insn < end; i++) {
+        if (lines[i]!.insn > run.sectionInsn) lineInfo.push(toLine(lines[i]!, move(lines[i]!.insn)));
+      }
+      const funcs: readonly FuncInfo[] = this.ext.funcInfo.get(run.section) ?? [];
+      for (let f = Math.max(0, lastAtOrBefore(funcs, run.sectionInsn)); f < funcs.length && funcs[f]!.insn < end; f++) {
+        if (funcs[f]!.insn >= run.sectionInsn) funcInfo.push({ insn: move(funcs[f]!.insn), name: funcs[f]!.name });
+      }
+    }
+    if (lineInfo.length === 0 && funcInfo.length === 0) return undefined;
+    lineInfo.sort((a, b) => a.insn - b.insn);
+    funcInfo.sort((a, b) => a.insn - b.insn);
+    return { lineInfo, funcInfo };
+  }
+}
