@@ -7,6 +7,8 @@
  *                printed once per line record the kernel finds)
  *   bad_index:   rejected: a map value indexed without a bounds check; the
  *                log's last lines show the offending C line
+ *   late_bad:    rejected on the second path explored (a level-1 log is
+ *                rewound to the branch, the last line printed is not)
  *   first/second: two programs in one section, so the second's line records
  *                are rebased to its own first instruction
  * Build: node scripts/build-kernel-progs.mjs (clang -O2 -g -target bpf,
@@ -51,6 +53,15 @@ int bad_index(struct xdp_md *ctx) {
   unsigned int i = r->n;
   r->c[i] += 1;
   return XDP_DROP;
+}
+
+SEC("xdp")
+int late_bad(struct xdp_md *ctx) {
+  unsigned char *d = (void *)(long)ctx->data;
+  void *end = (void *)(long)ctx->data_end;
+  if ((void *)(d + 32) > end)
+    return d[3];
+  return d[0] == 0x45 ? XDP_PASS : d[20];
 }
 
 SEC("xdp/two")
