@@ -28,6 +28,7 @@ import type { CollectionSpec } from '../src/loader/spec.js';
 import { SourceLinePrinter } from '../src/verifier/source-lines.js';
 import type { SourceLine } from '../src/verifier/source-lines.js';
 import { projectRoot } from './conformance-data.js';
+import { tsbpf } from './cli-harness.js';
 import { tempDir } from './tmp.js';
 
 const objPath = (name: string): string => join(projectRoot(), 'test', 'c', `${name}.o`);
@@ -193,7 +194,7 @@ describe('the 3.19 profile: source lines only on request', () => {
 function buildProgLog(): { exe?: string; why?: string } {
   const exe = join(tempDir('tsbpf-prog-log-'), 'prog-log');
   const cc = spawnSync(process.env['CC'] ?? 'cc', ['-O2', '-o', exe, join(projectRoot(), 'test', 'c', 'prog-log.c'), '-lbpf'], { encoding: 'utf8' });
-  if (cc.error || cc.status !== 0) return { why: `cannot build test/c/prog-log.c with cc and libbpf (${cc.error?.message ?? cc.stderr.trim().split('\n')[0]})` };
+  if (cc.error || cc.status !== 0) return { why: `cannot build test/c/prog-log.c with cc and libbpf (${cc.error?.message ?? (cc.stderr.trim().split('\n')[0] || `exit status ${cc.status}`)})` };
   const probe = spawnSync(exe, [objPath('source-lines'), 'first', '1', '6'], { encoding: 'utf8' });
   if (!/^OK\n/.test(probe.stdout)) return { why: `BPF_PROG_LOAD of an XDP program is not available here (${probe.stdout.trim() || probe.stderr.trim() || probe.error?.message || 'no output'}; root on Linux is needed)` };
   return { exe };
@@ -266,4 +267,39 @@ describe('the host kernel\'s source lines and tsbpf\'s agree', { skip: kernel.wh
       });
     }
   }
+});
+
+describe('the CLI: --source for verify, run and filter', () => {
+  const modernObj = join(projectRoot(), 'examples', 'modern.o');
+  test('verify: 3.19 without --source prints no source line; with it, the lines above the instructions', async () => {
+    const plain = await tsbpf(['verify', modernObj]);
+    assert.equal(plain.status, 0);
+    assert.deepEqual(sourceLinesOf(plain.stdout), []);
+    const withSource = await tsbpf(['verify', modernObj, '--source']);
+    assert.equal(withSource.status, 0);
+    const lines = sourceLinesOf(withSource.stdout);
+    assert.equal(lines[0], '; SEC("socket1") int modern(void *skb) { @ modern.c:29');
+    assert.equal(withSource.stdout.split('\n').filter((l) => !l.startsWith('; ')).join('\n'), plain.stdout);
+  });
+
+  test('verify: the modern profile prints them without asking; the JSON log carries them', async () => {
+    const r = await tsbpf(['verify', objPath('source-lines'), '--section', 'bad_index', '--json']);
+    assert.equal(r.status, 1);
+    const out = JSON.parse(r.stdout) as { accepted: boolean; log: string; profile: string };
+    assert.equal(out.profile, 'modern');
+    assert.equal(sourceLinesOf(out.log).at(-1), '; r->c[i] += 1; @ source-lines.c:54');
+  });
+
+  test('run and filter: a rejection\'s log with --source', async () => {
+    const s = spec('modern-examples');
+    assert.ok(s.programs['index_after_check']);
+    const run = await tsbpf(['run', objPath('modern-examples'), '--section', 'index_after_check', '--profile', '3.19', '--source', '--data', '00']);
+    assert.equal(run.status, 1);
+    assert.equal(sourceLinesOf(run.stdout).at(-1), '; r->c[i]++; @ modern-examples.c:35');
+    const filter = await tsbpf(['filter', objPath('modern-examples'), join(projectRoot(), 'examples', 'sample.pcap'), '--section', 'index_after_check', '--profile', '3.19', '--source']);
+    assert.equal(filter.status, 1);
+    assert.equal(sourceLinesOf(filter.stdout).at(-1), '; r->c[i]++; @ modern-examples.c:35');
+    const without = await tsbpf(['run', objPath('modern-examples'), '--section', 'index_after_check', '--profile', '3.19', '--data', '00']);
+    assert.deepEqual(sourceLinesOf(without.stdout), []);
+  });
 });

@@ -248,6 +248,7 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
       file,
       unverified: values['unverified'] === true,
       budget,
+      source: values['source'] === true,
       ...(engine === undefined ? {} : { engine }),
     }, io);
   }
@@ -270,6 +271,7 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
     ...(engine === undefined ? {} : { engine }),
     json: values['json'] === true,
     file,
+    source: values['source'] === true,
     dataContext: str(values, 'data-file') ?? str(values, 'mem-file') ?? (values['mem'] !== undefined ? '--mem' : '--data'),
   }, io);
 }
@@ -327,6 +329,7 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
     lineBuffered: values['line-buffered'] === true,
     unverified: values['unverified'] === true,
     budget,
+    source: values['source'] === true,
     ...(write === undefined ? {} : { write }),
     ...(engine === undefined ? {} : { engine }),
   }, io);
@@ -340,7 +343,7 @@ function cmdVerify(args: string[], io: CliIo): number {
   if (!/^[012]$/.test(level)) throw new CliError(`--log-level must be 0, 1 or 2, got '${level}'`, 2, 'EINVAL');
   const file = positionals[0]!;
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
-  return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file, profile: chooseProfile(prog, values['profile'], file) }, io);
+  return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file, profile: chooseProfile(prog, values['profile'], file), source: values['source'] === true }, io);
 }
 
 function cmdBatch(args: string[], io: CliIo): number {
