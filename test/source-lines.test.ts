@@ -60,7 +60,7 @@ describe('the loader: each program its own records', () => {
   test('two programs of one section: the second one\'s records start at its own instruction 0', () => {
     const s = spec('source-lines');
     const second = s.programs['second']!;
-    assert.deepEqual(second.funcInfo, [{ insn: 0, name: 'second' }]);
+    assert.deepEqual(second.funcInfo, [{ insn: 0, name: 'second', decl: 'int second(struct xdp_md * ctx)' }]);
     assert.deepEqual(second.lineInfo!.map((l) => `${l.insn} ${l.lineNum}:${l.col} ${l.line.trim()}`), [
       '0 77:0 int second(struct xdp_md *ctx) {',
       '1 79:34 void *end = (void *)(long)ctx->data_end;',
@@ -85,7 +85,7 @@ describe('the loader: each program its own records', () => {
     assert.deepEqual(mid.funcInfo, []);
     // `second` (section insns 7..17) with `first` (0..6) appended after it, as a call would append a sub-program
     const both = info.program([{ section: 'xdp/two', sectionInsn: 7, count: 11, progInsn: 0 }, { section: 'xdp/two', sectionInsn: 0, count: 7, progInsn: 11 }])!;
-    assert.deepEqual(both.funcInfo, [{ insn: 0, name: 'second' }, { insn: 11, name: 'first' }]);
+    assert.deepEqual(both.funcInfo.map((f) => [f.insn, f.name]), [[0, 'second'], [11, 'first']]);
     assert.deepEqual(both.lineInfo.map((l) => [l.insn, l.lineNum]), [[0, 77], [1, 79], [2, 78], [3, 80], [5, 80], [7, 82], [9, 82], [10, 83], [11, 70], [12, 69], [13, 71], [15, 74]]);
     assert.equal(info.program([{ section: 'nope', sectionInsn: 0, count: 4, progInsn: 0 }]), undefined);
   });
@@ -301,5 +301,56 @@ describe('the CLI: --source for verify, run and filter', () => {
     assert.equal(sourceLinesOf(filter.stdout).at(-1), '; r->c[i]++; @ modern-examples.c:35');
     const without = await tsbpf(['run', objPath('modern-examples'), '--section', 'index_after_check', '--profile', '3.19', '--data', '00']);
     assert.deepEqual(sourceLinesOf(without.stdout), []);
+  });
+});
+
+describe('disasm: function headers and source lines of an object compiled with -g', () => {
+  test('text: the declaration above the function, each line record above its instruction', async () => {
+    const r = await tsbpf(['disasm', objPath('source-lines'), '--section', 'first']);
+    assert.equal(r.status, 0);
+    assert.equal(r.stdout, [
+      'int first(struct xdp_md * ctx):',
+      '; void *end = (void *)(long)ctx->data_end; @ source-lines.c:70',
+      '0: (61) r2 = *(u32 *)(r1 +4)',
+      '; void *data = (void *)(long)ctx->data; @ source-lines.c:69',
+      '1: (61) r1 = *(u32 *)(r1 +0)',
+      '; if (data + 14 > end) @ source-lines.c:71',
+      '2: (07) r1 += 14',
+      '3: (b7) r0 = 1',
+      '; } @ source-lines.c:74',
+      '4: (2d) if r1 > r2 goto pc+1',
+      '5: (b7) r0 = 2',
+      '6: (95) exit',
+      '',
+    ].join('\n'));
+  });
+
+  test('every program of the object: a helper call by name, the map annotation, the lines', async () => {
+    const r = await tsbpf(['disasm', objPath('source-lines')]);
+    assert.equal(r.status, 0);
+    const lines = r.stdout.split('\n');
+    assert.equal(lines[0], 'xdp/sum_values:');
+    assert.equal(lines[1], 'int sum_values(struct xdp_md * ctx):');
+    assert.ok(lines.includes('; struct rec *r = bpf_map_lookup_elem(&recs, &k); @ source-lines.c:35'));
+    assert.ok(lines.includes('6: (85) call bpf_map_lookup_elem#1'));
+    assert.ok(lines.includes('4: (18) r1 = 0x0  ; map recs'));
+    assert.deepEqual(lines.filter((l) => l.endsWith('):')), [
+      'int sum_values(struct xdp_md * ctx):', 'int bad_index(struct xdp_md * ctx):', 'int late_bad(struct xdp_md * ctx):', 'int first(struct xdp_md * ctx):', 'int second(struct xdp_md * ctx):',
+    ]);
+  });
+
+  test('--json: bpftool\'s keys on the instructions they belong to', async () => {
+    const r = await tsbpf(['disasm', objPath('source-lines'), '--section', 'first', '--json']);
+    const insns = (JSON.parse(r.stdout) as { insns: Record<string, unknown>[] }).insns;
+    assert.deepEqual(insns[0], {
+      pc: 0, code: 0x61, hex: '6112040000000000', text: 'r2 = *(u32 *)(r1 +4)', func: 'first', proto: 'int first(struct xdp_md * ctx)',
+      src: 'void *end = (void *)(long)ctx->data_end;', file: './test/c/source-lines.c', line_num: 70, line_col: 34,
+    });
+    assert.deepEqual(insns[3], { pc: 3, code: 0xb7, hex: 'b700000001000000', text: 'r0 = 1' });
+  });
+
+  test('an object without -g lists as before', async () => {
+    const r = await tsbpf(['disasm', join(projectRoot(), 'examples', 'syn-filter.o')]);
+    assert.equal(r.stdout.split('\n').filter((l) => l.startsWith(';') || l.endsWith('):')).length, 0);
   });
 });

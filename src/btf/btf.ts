@@ -430,6 +430,20 @@ export class Btf {
     return s.length > NAME_MAX ? `${s.slice(0, NAME_MAX)}...` : s;
   }
 
+  /**
+   * A function's declaration as bpftool prints a function's header, from a
+   * FUNC (or FUNC_PROTO) id and a name: `int sum(struct xdp_md * ctx, int n)`
+   * (each parameter its type's name, a space, its name; `...` for varargs).
+   */
+  funcDecl(id: number, name?: string): string {
+    const t = this.type(id);
+    const fname = name ?? t.name;
+    const proto = t.kind === 'func' ? this.types[t.type] : t;
+    if (proto === undefined || proto.kind !== 'func_proto') throw sectionError('.BTF', `type ${id} (${t.kind}) is not a function`);
+    const params = proto.params.map((p) => (p.type === 0 ? '...' : p.name === '' ? this.typeName(p.type) : `${this.typeName(p.type)} ${p.name}`));
+    return `${this.typeName(proto.type)} ${fname}(${params.join(', ')})`;
+  }
+
   /** C's declarator inside out: `inner` is what stands where the name would. */
   private nameOf(id: number, inner: string, depth: number): string {
     const join = (base: string): string => (inner === '' ? base : inner.startsWith('[') ? `${base}${inner}` : `${base} ${inner}`);

@@ -68,7 +68,7 @@ export interface ProgramInput {
   section?: string;
   /** for objects compiled with -g: the program's line records and functions (.BTF.ext), program-relative */
   lineInfo?: SourceLine[];
-  funcInfo?: { insn: number; name: string }[];
+  funcInfo?: { insn: number; name: string; decl: string }[];
 }
 
 /** Options of programInput. */

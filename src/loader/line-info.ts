@@ -28,10 +28,12 @@ export interface InsnRun {
   progInsn: number;
 }
 
-/** A function of a program (func_info): where it starts in the program and its name. */
+/** A function of a program (func_info): where it starts in the program, its name and its C declaration. */
 export interface FuncSpan {
   insn: number;
   name: string;
+  /** `int sum(struct xdp_md * ctx)`, as bpftool heads a function in a listing */
+  decl: string;
 }
 
 /** A program's debug information: its line records and functions, program-relative, ascending. */
@@ -59,7 +61,7 @@ const toLine = (l: LineInfo, insn: number): SourceLine => ({ insn, file: l.file,
 
 /** An object's `.BTF.ext` records, ready to hand out per program. */
 export class ObjectDebugInfo {
-  constructor(private readonly ext: BtfExt | undefined) {}
+  constructor(private readonly ext: BtfExt | undefined, private readonly btf?: Btf) {}
 
   /** The object's, from its `.BTF` and `.BTF.ext` sections (none without `.BTF.ext`). */
   static of(elf: ElfFile): ObjectDebugInfo {
@@ -67,7 +69,8 @@ export class ObjectDebugInfo {
     if (!extSec) return new ObjectDebugInfo(undefined);
     const btfSec = elf.sectionByName('.BTF');
     if (!btfSec) return new ObjectDebugInfo(undefined);
-    return new ObjectDebugInfo(parseBtfExt(extSec.data(), new Btf(btfSec.data())));
+    const btf = new Btf(btfSec.data());
+    return new ObjectDebugInfo(parseBtfExt(extSec.data(), btf), btf);
   }
 
   /** The lines and functions of a program made of these runs; undefined when the object has no line records for any of them. */
@@ -89,7 +92,8 @@ export class ObjectDebugInfo {
       }
       const funcs: readonly FuncInfo[] = this.ext.funcInfo.get(run.section) ?? [];
       for (let f = Math.max(0, lastAtOrBefore(funcs, run.sectionInsn)); f < funcs.length && funcs[f]!.insn < end; f++) {
-        if (funcs[f]!.insn >= run.sectionInsn) funcInfo.push({ insn: move(funcs[f]!.insn), name: funcs[f]!.name });
+        const fn = funcs[f]!;
+        if (fn.insn >= run.sectionInsn) funcInfo.push({ insn: move(fn.insn), name: fn.name, decl: this.btf ? this.btf.funcDecl(fn.typeId) : `${fn.name}()` });
       }
     }
     if (lineInfo.length === 0 && funcInfo.length === 0) return undefined;

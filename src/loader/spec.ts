@@ -39,8 +39,8 @@ export interface ProgramSpecData {
    * `line_info`, shown in the verifier's log and by `tsbpf disasm`
    */
   lineInfo?: SourceLine[];
-  /** the functions of the program (func_info): where each starts and its name */
-  funcInfo?: { insn: number; name: string }[];
+  /** the functions of the program (func_info): where each starts, its name and C declaration (`int f(struct xdp_md * ctx)`) */
+  funcInfo?: { insn: number; name: string; decl: string }[];
 }
 
 /** An object file's maps and programs as data, as loadCollectionSpec reads them (cilium/ebpf's CollectionSpec). */
