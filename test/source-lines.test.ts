@@ -29,6 +29,12 @@ import { SourceLinePrinter } from '../src/verifier/source-lines.js';
 import type { SourceLine } from '../src/verifier/source-lines.js';
 import { projectRoot } from './conformance-data.js';
 import { tsbpf } from './cli-harness.js';
+import { Runtime } from '../src/runtime/runtime.js';
+import { withMapFds } from '../src/bench/workloads.js';
+import { TARGET_319 } from './fuzz/soundness.js';
+import { TARGET_MODERN } from './fuzz/modern.js';
+import { generated } from './fuzz/modern-diff.js';
+import { prng } from './random-programs.js';
 import { tempDir } from './tmp.js';
 
 const objPath = (name: string): string => join(projectRoot(), 'test', 'c', `${name}.o`);
@@ -353,4 +359,47 @@ describe('disasm: function headers and source lines of an object compiled with -
     const r = await tsbpf(['disasm', join(projectRoot(), 'examples', 'syn-filter.o')]);
     assert.equal(r.stdout.split('\n').filter((l) => l.startsWith(';') || l.endsWith('):')).length, 0);
   });
+});
+
+describe('line records change nothing but the source lines', () => {
+  /**
+   * Generated programs of both soundness targets, loaded without and with
+   * random line records (log level 2, the whole walk printed): the same
+   * verdict and errno, and the log with its `; ` lines taken out is the log
+   * without records, byte for byte.
+   */
+  for (const target of [TARGET_319, TARGET_MODERN]) {
+    test(`${target.name}: 150 generated programs`, () => {
+      const sys = new BpfSystem(new Runtime({ maxBytes: 4 << 20, profile: target.profile }));
+      sys.jitEnabled = false;
+      const fds = target.maps.map((m) => sys.bpf('BPF_MAP_CREATE', m));
+      const rnd = prng(0x1607);
+      let rejected = 0;
+      let printed = 0;
+      for (const insns of generated(0x19, 150, target)) {
+        const bytes = encode(withMapFds(insns, fds));
+        const slots = bytes.length / 8;
+        const lines: SourceLine[] = [rec(0, 1, 'start();')];
+        for (let i = 1; i < slots; i++) if (rnd() < 0.4) lines.push(rec(i, 1 + Math.floor(rnd() * 6), `  line${i};`, i % 5));
+        const load = (line_info?: SourceLine[]): { errno: number; log: string } => {
+          const buf = new Uint8Array(1 << 22);
+          try {
+            sys.close(sys.bpf('BPF_PROG_LOAD', { prog_type: target.progType, insns: bytes, license: 'GPL', log_level: 2, log_size: buf.length, log_buf: buf, ...(line_info ? { line_info } : {}) }));
+            return { errno: 0, log: new TextDecoder().decode(buf.subarray(0, buf.indexOf(0))) };
+          } catch (e) {
+            if (!(e instanceof BpfError)) throw e;
+            return { errno: -e.errno, log: e.log ?? '' };
+          }
+        };
+        const plain = load();
+        const lined = load(lines);
+        assert.equal(lined.errno, plain.errno);
+        assert.equal(lined.log.split('\n').filter((l) => !l.startsWith('; ')).join('\n'), plain.log);
+        if (plain.errno !== 0) rejected++;
+        printed += sourceLinesOf(lined.log).length;
+      }
+      assert.ok(rejected > 10 && rejected < 140, `${rejected} of 150 rejected`);
+      assert.ok(printed > 150, `${printed} source lines printed`);
+    });
+  }
 });
