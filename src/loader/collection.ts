@@ -22,7 +22,8 @@ import { decodeSlots, encodeSlots, isLdImm64 } from '../isa/instruction.js';
 import type { Slot } from '../isa/instruction.js';
 import { escapeControls, parseElf, SHF, SHT, STT, EM_BPF } from '../elf/index.js';
 import type { ElfFile, ElfSection } from '../elf/index.js';
-import { Btf } from './btf.js';
+import { Btf } from '../btf/index.js';
+import { btfMaps } from './btf.js';
 import { ObjectDebugInfo } from './line-info.js';
 import { PROG_TYPES, progTypeBySection } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
@@ -182,13 +183,16 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
     if (s.name === 'maps' || s.name.startsWith('maps/')) legacyMaps(elf, s, maps, legacyAt);
   }
   const mapSections = new Set(elf.sections.filter((s) => s.name === 'maps' || s.name.startsWith('maps/')).map((s) => s.index));
-  const btfMaps = elf.sectionByName('.maps');
-  if (btfMaps) {
+  // the BTF, read once when the maps or the line records need it
+  let btf: Btf | undefined;
+  const btfSec = elf.sectionByName('.BTF');
+  const mapsSec = elf.sectionByName('.maps');
+  if (mapsSec) {
     // BTF-defined maps: their definitions are in the BTF, their symbols in .maps
-    const btf = elf.sectionByName('.BTF');
-    if (!btf) throw new BpfError('EINVAL', 'section .maps: BTF-defined maps need the .BTF section (compile with -g)');
-    for (const [name, m] of new Btf(btf.data()).maps()) addNamed(maps, name, m, 'map');
-    mapSections.add(btfMaps.index);
+    if (!btfSec) throw new BpfError('EINVAL', 'section .maps: BTF-defined maps need the .BTF section (compile with -g)');
+    btf = new Btf(btfSec.data());
+    for (const [name, m] of btfMaps(btf)) addNamed(maps, name, m, 'map');
+    mapSections.add(mapsSec.index);
   }
   // global data: each .data/.rodata/.bss section is a one-element array map holding the section
   const dataSections = new Map<number, string>();
@@ -207,7 +211,7 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
   }
 
   const programs: Named<ProgramSpecData> = new Map();
-  const debug = ObjectDebugInfo.of(elf);
+  const debug = ObjectDebugInfo.of(elf, btf);
   const relocs = elf.relocations();
   for (const sec of elf.sections) {
     if (sec.type !== SHT.PROGBITS || (sec.flags & SHF.EXECINSTR) === 0 || sec.size === 0) continue;

@@ -63,13 +63,13 @@ const toLine = (l: LineInfo, insn: number): SourceLine => ({ insn, file: l.file,
 export class ObjectDebugInfo {
   constructor(private readonly ext: BtfExt | undefined, private readonly btf?: Btf) {}
 
-  /** The object's, from its `.BTF` and `.BTF.ext` sections (none without `.BTF.ext`). */
-  static of(elf: ElfFile): ObjectDebugInfo {
+  /** The object's, from its `.BTF` (`btf` when already read) and `.BTF.ext` sections (none without `.BTF.ext`). */
+  static of(elf: ElfFile, read?: Btf): ObjectDebugInfo {
     const extSec = elf.sectionByName('.BTF.ext');
     if (!extSec) return new ObjectDebugInfo(undefined);
     const btfSec = elf.sectionByName('.BTF');
     if (!btfSec) return new ObjectDebugInfo(undefined);
-    const btf = new Btf(btfSec.data());
+    const btf = read ?? new Btf(btfSec.data());
     return new ObjectDebugInfo(parseBtfExt(extSec.data(), btf), btf);
   }
 
