@@ -68,14 +68,14 @@ describe('the loader: each program its own records', () => {
     const second = s.programs['second']!;
     assert.deepEqual(second.funcInfo, [{ insn: 0, name: 'second', decl: 'int second(struct xdp_md * ctx)' }]);
     assert.deepEqual(second.lineInfo!.map((l) => `${l.insn} ${l.lineNum}:${l.col} ${l.line.trim()}`), [
-      '0 77:0 int second(struct xdp_md *ctx) {',
-      '1 79:34 void *end = (void *)(long)ctx->data_end;',
-      '2 78:44 unsigned char *data = (void *)(long)ctx->data;',
-      '3 80:21 if ((void *)(data + 1) > end)',
-      '5 80:7 if ((void *)(data + 1) > end)',
-      '7 82:10 return data[0] == 0x45 ? XDP_PASS : data[20];',
-      '9 82:39 return data[0] == 0x45 ? XDP_PASS : data[20];',
-      '10 83:1 }',
+      '0 79:0 int second(struct xdp_md *ctx) {',
+      '1 81:34 void *end = (void *)(long)ctx->data_end;',
+      '2 80:44 unsigned char *data = (void *)(long)ctx->data;',
+      '3 82:21 if ((void *)(data + 1) > end)',
+      '5 82:7 if ((void *)(data + 1) > end)',
+      '7 84:10 return data[0] == 0x45 ? XDP_PASS : data[20];',
+      '9 84:39 return data[0] == 0x45 ? XDP_PASS : data[20];',
+      '10 85:1 }',
     ]);
     assert.equal(second.lineInfo![0]!.file, './test/c/source-lines.c');
     assert.deepEqual(s.programs['first']!.lineInfo!.map((l) => l.insn), [0, 1, 2, 4]);
@@ -87,12 +87,12 @@ describe('the loader: each program its own records', () => {
   test('runs: a run that starts between records gets the one in effect; runs appended in any order', () => {
     const info = ObjectDebugInfo.of(parseElf(new Uint8Array(readFileSync(objPath('source-lines')))));
     const mid = info.program([{ section: 'xdp/two', sectionInsn: 3, count: 2, progInsn: 0 }])!;
-    assert.deepEqual(mid.lineInfo.map((l) => [l.insn, l.lineNum]), [[0, 71], [1, 74]]);
+    assert.deepEqual(mid.lineInfo.map((l) => [l.insn, l.lineNum]), [[0, 73], [1, 76]]);
     assert.deepEqual(mid.funcInfo, []);
     // `second` (section insns 7..17) with `first` (0..6) appended after it, as a call would append a sub-program
     const both = info.program([{ section: 'xdp/two', sectionInsn: 7, count: 11, progInsn: 0 }, { section: 'xdp/two', sectionInsn: 0, count: 7, progInsn: 11 }])!;
     assert.deepEqual(both.funcInfo.map((f) => [f.insn, f.name]), [[0, 'second'], [11, 'first']]);
-    assert.deepEqual(both.lineInfo.map((l) => [l.insn, l.lineNum]), [[0, 77], [1, 79], [2, 78], [3, 80], [5, 80], [7, 82], [9, 82], [10, 83], [11, 70], [12, 69], [13, 71], [15, 74]]);
+    assert.deepEqual(both.lineInfo.map((l) => [l.insn, l.lineNum]), [[0, 79], [1, 81], [2, 80], [3, 82], [5, 82], [7, 84], [9, 84], [10, 85], [11, 72], [12, 71], [13, 73], [15, 76]]);
     assert.equal(info.program([{ section: 'nope', sectionInsn: 0, count: 4, progInsn: 0 }]), undefined);
   });
 });
@@ -128,17 +128,30 @@ describe('the modern log of a clang object compiled with -g', () => {
     })();
     assert.ok(e instanceof VerifierError);
     assert.deepEqual(sourceLinesOf(e.log), [
-      '; int bad_index(struct xdp_md *ctx) { @ source-lines.c:48',
-      '; unsigned int k = 1; @ source-lines.c:49',
+      '; int bad_index(struct xdp_md *ctx) { @ source-lines.c:50',
+      '; unsigned int k = 1; @ source-lines.c:51',
       ';  @ source-lines.c:0',
-      '; struct rec *r = bpf_map_lookup_elem(&recs, &k); @ source-lines.c:50',
-      '; if (!r) @ source-lines.c:51',
-      '; unsigned int i = r->n; @ source-lines.c:53',
-      '; r->c[i] += 1; @ source-lines.c:54',
+      '; struct rec *r = bpf_map_lookup_elem(&recs, &k); @ source-lines.c:52',
+      '; if (!r) @ source-lines.c:53',
+      '; unsigned int i = r->n; @ source-lines.c:55',
+      '; r->c[i] += 1; @ source-lines.c:56',
     ]);
     const lines = e.log.trimEnd().split('\n');
-    assert.deepEqual(lines.slice(-6, -3).map((l) => l.replace(/ +;.*/, '')), ['; r->c[i] += 1; @ source-lines.c:54', '10: (67) r1 <<= 2', '11: (0f) r0 += r1']);
+    assert.deepEqual(lines.slice(-6, -3).map((l) => l.replace(/ +;.*/, '')), ['; r->c[i] += 1; @ source-lines.c:56', '10: (67) r1 <<= 2', '11: (0f) r0 += r1']);
     assert.equal(lines.at(-2), 'R0 unbounded memory access, make sure to bounds check any such access');
+  });
+
+  test('infinite loop detected: the loop\'s line above the message, as the kernel prints it', () => {
+    const s = spec('source-lines');
+    try {
+      new Collection(new BpfSystem({ profile: 'modern' }), { ...s, programs: { spin: s.programs['spin']! } });
+      assert.fail('spin was accepted');
+    } catch (e) {
+      assert.ok(e instanceof VerifierError);
+      const lines = e.log.split('\n');
+      const at = lines.findIndex((l) => l.startsWith('infinite loop detected at insn '));
+      assert.equal(lines[at - 1], '; while (i < 10) { @ source-lines.c:90');
+    }
   });
 
   test('an accepted one at level 2: the lines on the path, a loop body\'s line again after its back-edge', () => {
@@ -146,8 +159,8 @@ describe('the modern log of a clang object compiled with -g', () => {
     const s = spec('source-lines');
     const c = new Collection(sys, { ...s, programs: { sum_values: s.programs['sum_values']! } }, { logLevel: 2 });
     const lines = sourceLinesOf(c.programs['sum_values']!.log);
-    assert.equal(lines.filter((l) => l === '; sum += r->c[i] * 3 + i; @ source-lines.c:41').length, 4);
-    assert.equal(lines[0], '; int sum_values(struct xdp_md *ctx) { @ source-lines.c:33');
+    assert.equal(lines.filter((l) => l === '; sum += r->c[i] * 3 + i; @ source-lines.c:43').length, 4);
+    assert.equal(lines[0], '; int sum_values(struct xdp_md *ctx) { @ source-lines.c:35');
     c.close();
   });
 });
@@ -241,10 +254,10 @@ function tsbpfLog(obj: string, prog: string, level: number): { errno: number; lo
  */
 const CASES: { obj: string; prog: string; type: number; levels: number[]; rejected?: string }[] = [
   { obj: 'source-lines', prog: 'sum_values', type: 6, levels: [1, 2] },
-  { obj: 'source-lines', prog: 'bad_index', type: 6, levels: [1, 2], rejected: '; r->c[i] += 1; @ source-lines.c:54' },
+  { obj: 'source-lines', prog: 'bad_index', type: 6, levels: [1, 2], rejected: '; r->c[i] += 1; @ source-lines.c:56' },
   { obj: 'source-lines', prog: 'late_bad', type: 6, levels: [1, 2], rejected: ';  @ source-lines.c:0' },
   { obj: 'source-lines', prog: 'first', type: 6, levels: [1, 2] },
-  { obj: 'source-lines', prog: 'second', type: 6, levels: [1, 2], rejected: '; return data[0] == 0x45 ? XDP_PASS : data[20]; @ source-lines.c:82' },
+  { obj: 'source-lines', prog: 'second', type: 6, levels: [1, 2], rejected: '; return data[0] == 0x45 ? XDP_PASS : data[20]; @ source-lines.c:84' },
   { obj: 'modern-examples', prog: 'index_after_check', type: 1, levels: [1, 2] },
   { obj: 'modern-examples', prog: 'bounded_loop', type: 1, levels: [1, 2] },
   { obj: 'tc-skb', prog: 'tc_writes', type: 3, levels: [1, 2] },
@@ -293,7 +306,7 @@ describe('the CLI: --source for verify, run and filter', () => {
     assert.equal(r.status, 1);
     const out = JSON.parse(r.stdout) as { accepted: boolean; log: string; profile: string };
     assert.equal(out.profile, 'modern');
-    assert.equal(sourceLinesOf(out.log).at(-1), '; r->c[i] += 1; @ source-lines.c:54');
+    assert.equal(sourceLinesOf(out.log).at(-1), '; r->c[i] += 1; @ source-lines.c:56');
   });
 
   test('run and filter: a rejection\'s log with --source', async () => {
@@ -316,14 +329,14 @@ describe('disasm: function headers and source lines of an object compiled with -
     assert.equal(r.status, 0);
     assert.equal(r.stdout, [
       'int first(struct xdp_md * ctx):',
-      '; void *end = (void *)(long)ctx->data_end; @ source-lines.c:70',
+      '; void *end = (void *)(long)ctx->data_end; @ source-lines.c:72',
       '0: (61) r2 = *(u32 *)(r1 +4)',
-      '; void *data = (void *)(long)ctx->data; @ source-lines.c:69',
+      '; void *data = (void *)(long)ctx->data; @ source-lines.c:71',
       '1: (61) r1 = *(u32 *)(r1 +0)',
-      '; if (data + 14 > end) @ source-lines.c:71',
+      '; if (data + 14 > end) @ source-lines.c:73',
       '2: (07) r1 += 14',
       '3: (b7) r0 = 1',
-      '; } @ source-lines.c:74',
+      '; } @ source-lines.c:76',
       '4: (2d) if r1 > r2 goto pc+1',
       '5: (b7) r0 = 2',
       '6: (95) exit',
@@ -337,11 +350,12 @@ describe('disasm: function headers and source lines of an object compiled with -
     const lines = r.stdout.split('\n');
     assert.equal(lines[0], 'xdp/sum_values:');
     assert.equal(lines[1], 'int sum_values(struct xdp_md * ctx):');
-    assert.ok(lines.includes('; struct rec *r = bpf_map_lookup_elem(&recs, &k); @ source-lines.c:35'));
+    assert.ok(lines.includes('; struct rec *r = bpf_map_lookup_elem(&recs, &k); @ source-lines.c:37'));
     assert.ok(lines.includes('6: (85) call bpf_map_lookup_elem#1'));
     assert.ok(lines.includes('4: (18) r1 = 0x0  ; map recs'));
     assert.deepEqual(lines.filter((l) => l.endsWith('):')), [
-      'int sum_values(struct xdp_md * ctx):', 'int bad_index(struct xdp_md * ctx):', 'int late_bad(struct xdp_md * ctx):', 'int first(struct xdp_md * ctx):', 'int second(struct xdp_md * ctx):',
+      'int sum_values(struct xdp_md * ctx):', 'int bad_index(struct xdp_md * ctx):', 'int late_bad(struct xdp_md * ctx):', 'int spin(struct xdp_md * ctx):',
+      'int first(struct xdp_md * ctx):', 'int second(struct xdp_md * ctx):',
     ]);
   });
 
@@ -350,7 +364,7 @@ describe('disasm: function headers and source lines of an object compiled with -
     const insns = (JSON.parse(r.stdout) as { insns: Record<string, unknown>[] }).insns;
     assert.deepEqual(insns[0], {
       pc: 0, code: 0x61, hex: '6112040000000000', text: 'r2 = *(u32 *)(r1 +4)', func: 'first', proto: 'int first(struct xdp_md * ctx)',
-      src: 'void *end = (void *)(long)ctx->data_end;', file: './test/c/source-lines.c', line_num: 70, line_col: 34,
+      src: 'void *end = (void *)(long)ctx->data_end;', file: './test/c/source-lines.c', line_num: 72, line_col: 34,
     });
     assert.deepEqual(insns[3], { pc: 3, code: 0xb7, hex: 'b700000001000000', text: 'r0 = 1' });
   });

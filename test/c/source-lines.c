@@ -11,6 +11,8 @@
  *                rewound to the branch, the last line printed is not)
  *   first/second: two programs in one section, so the second's line records
  *                are rebased to its own first instruction
+ *   spin:        rejected, `infinite loop detected`, with the loop's line
+ *                above it (the two verifiers detect it at other instructions)
  * Build: node scripts/build-kernel-progs.mjs (clang -O2 -g -target bpf,
  * -fdebug-compilation-dir=. so the file name is relative)
  */
@@ -80,6 +82,15 @@ int second(struct xdp_md *ctx) {
   if ((void *)(data + 1) > end)
     return XDP_ABORTED;
   return data[0] == 0x45 ? XDP_PASS : data[20];
+}
+
+SEC("xdp")
+int spin(struct xdp_md *ctx) {
+  unsigned int i = 0;
+  while (i < 10) {
+    asm volatile("" : "+r"(i));
+  }
+  return i;
 }
 
 char _license[] SEC("license") = "GPL";
