@@ -143,6 +143,8 @@ describe('kind_flag', () => {
       'char[3]', 'char[2][3]', 'char (*)[2][3]', 'void (const char *, ...)', 'void (*)(const char *, ...)', 'const char *', 'const char *const', 'const char *[4]', 'char (void)',
     ]);
     assert.equal(btf.sizeOf(3), 6);
+    assert.equal(btf.funcDecl(5, 'printk'), 'void printk(const char * fmt, ...)');
+    assert.equal(btf.funcDecl(11, 'none'), 'char none()');
   });
 });
 
@@ -271,6 +273,10 @@ describe('clang objects compiled with -g', () => {
       '7 modern-call.c:22:3   return 2 * x + y;',
     ]);
     assert.equal(btf.typeName(20), 'twice_plus');
+    assert.equal(btf.funcDecl(20), 'int twice_plus(unsigned int x, int y)');
+    assert.equal(btf.funcDecl(18), 'int noinline_call(struct __sk_buff * skb)');
+    assert.equal(btf.funcDecl(19, 'f'), 'int f(unsigned int x, int y)');
+    refuses(() => btf.funcDecl(17), 'section .BTF: type 17 (int) is not a function');
     assert.equal(btf.typeName(19), 'int (unsigned int, int)');
     assert.equal(btf.typeName(1), 'struct __sk_buff *');
     assert.equal(btf.sizeOf(2), 192);
