@@ -20,8 +20,8 @@ import { Collection } from '../src/api/collection.js';
 import { Program } from '../src/api/program.js';
 import { BpfError, VerifierError } from '../src/errors.js';
 import { parseElf } from '../src/elf/index.js';
-import { BPF_EXIT_INSN, BPF_MOV64_IMM } from '../src/isa/builders.js';
-import { encode } from '../src/isa/instruction.js';
+import { BPF_CALL_REL, BPF_EXIT_INSN, BPF_LD_IMM64, BPF_MOV64_IMM } from '../src/isa/builders.js';
+import { decodeSlots, encode } from '../src/isa/instruction.js';
 import { loadCollectionSpec } from '../src/loader/collection.js';
 import { ObjectDebugInfo } from '../src/loader/line-info.js';
 import type { CollectionSpec } from '../src/loader/spec.js';
@@ -108,6 +108,17 @@ describe('BPF_PROG_LOAD line_info', () => {
     ['a bad line number', [{ ...rec(0, 1, 'a'), lineNum: -1 }], 'line_info[0]: line number -1 is not a natural number'],
     ['a record that is not an object', [null], 'line_info[0]: not an object { insn, file, line, lineNum, col }'],
   ];
+  test('a record inside an ld_imm64; a called function without its record', () => {
+    const sys = new BpfSystem({ profile: 'modern' });
+    const ldimm = encode([BPF_LD_IMM64(1, 7n), BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN()]);
+    const load = (insns: Uint8Array, line_info: SourceLine[]): number => sys.bpf(BPF_CMD.BPF_PROG_LOAD, { prog_type: 1, insns, license: 'GPL', line_info });
+    assert.throws(() => load(ldimm, [rec(0, 1, 'a'), rec(1, 2, 'b')]), (e: unknown) => e instanceof BpfError && e.message === 'line_info[1]: insn 1 is the second slot of an ld_imm64');
+    assert.ok(load(ldimm, [rec(0, 1, 'a'), rec(2, 2, 'b')]) > 0);
+    // call pc+2 enters a function at insn 3
+    const call = encode([BPF_CALL_REL(2), BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN(), BPF_MOV64_IMM(0, 1), BPF_EXIT_INSN()]);
+    assert.throws(() => load(call, [rec(0, 1, 'a'), rec(2, 2, 'b')]), (e: unknown) => e instanceof BpfError && e.message === 'line_info: no record at insn 3, where a called function starts');
+    assert.ok(load(call, [rec(0, 1, 'a'), rec(3, 2, 'b')]) > 0);
+  });
   for (const [what, v, message] of bad) {
     test(what, () => assert.throws(() => load(v), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL' && e.message === message));
   }
@@ -392,9 +403,15 @@ describe('line records change nothing but the source lines', () => {
       let printed = 0;
       for (const insns of generated(0x19, 150, target)) {
         const bytes = encode(withMapFds(insns, fds));
-        const slots = bytes.length / 8;
+        // records where the kernel takes them: at instructions (not an ld_imm64's second slot), one at each called function
+        const slots = decodeSlots(bytes);
         const lines: SourceLine[] = [rec(0, 1, 'start();')];
-        for (let i = 1; i < slots; i++) if (rnd() < 0.4) lines.push(rec(i, 1 + Math.floor(rnd() * 6), `  line${i};`, i % 5));
+        const calls = new Set(slots.flatMap((x, i) => (x.code === 0x85 && x.src === 1 ? [i + x.imm + 1] : [])));
+        for (let i = 1; i < slots.length; i++) {
+          // an ld_imm64's second slot has code 0, so a slot after a 0x18 is always one
+          if (slots[i - 1]!.code === 0x18) continue;
+          if (calls.has(i) || rnd() < 0.4) lines.push(rec(i, 1 + Math.floor(rnd() * 6), `  line${i};`, i % 5));
+        }
         const load = (line_info?: SourceLine[]): { errno: number; log: string } => {
           const buf = new Uint8Array(1 << 22);
           try {

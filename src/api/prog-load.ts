@@ -189,7 +189,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   // bpf_check
   if (slots.length === 0) throw new BpfError('E2BIG', 'the program has no instructions');
   const sourceLines = attr.line_info;
-  if (sourceLines !== undefined) checkSourceLines(sourceLines, slots.length);
+  if (sourceLines !== undefined) checkSourceLines(sourceLines, slots);
   const level = u32(attr.log_level, 'log_level');
   const size = u32(attr.log_size, 'log_size');
   const rawBuf: unknown = attr.log_buf;

@@ -17,6 +17,9 @@
  */
 
 import { BpfError } from '../errors.js';
+import type { Slot } from '../isa/instruction.js';
+import { isLdImm64 } from '../isa/instruction.js';
+import { BPF_CALL, BPF_JMP } from '../isa/opcodes.js';
 
 /** One line record of a program: the source of its instructions from `insn` on. */
 export interface SourceLine {
@@ -35,10 +38,21 @@ export interface SourceLine {
 /**
  * Check records as BPF_PROG_LOAD takes them (the kernel's check_btf_line):
  * the first at instruction 0, in strictly increasing order, each inside the
- * program; EINVAL with the record's index otherwise.
+ * program and at an instruction (never the second slot of an ld_imm64), and
+ * one at the start of every function a BPF_PSEUDO_CALL enters; EINVAL with
+ * the record's index otherwise.
  */
-export function checkSourceLines(lines: readonly SourceLine[], insnCount: number): void {
+export function checkSourceLines(lines: readonly SourceLine[], slots: readonly Slot[]): void {
   if (!Array.isArray(lines)) throw new BpfError('EINVAL', 'line_info must be an array of { insn, file, line, lineNum, col }');
+  const insnCount = slots.length;
+  // the second slots of ld_imm64s, and the first instructions of the functions called
+  const inside = new Uint8Array(insnCount);
+  const funcs = new Set<number>();
+  for (let i = 0; i < insnCount; i++) {
+    const s = slots[i]!;
+    if (isLdImm64(s)) inside[++i] = 1;
+    else if (s.code === (BPF_JMP | BPF_CALL) && s.src === 1) funcs.add(i + s.imm + 1);
+  }
   lines.forEach((l, i) => {
     const bad = (why: string): never => {
       throw new BpfError('EINVAL', `line_info[${i}]: ${why}`);
@@ -49,7 +63,12 @@ export function checkSourceLines(lines: readonly SourceLine[], insnCount: number
     if (i > 0 && l.insn <= lines[i - 1]!.insn) bad(`insn ${l.insn} does not follow insn ${lines[i - 1]!.insn}`);
     if (typeof l.file !== 'string' || typeof l.line !== 'string') bad('file and line must be strings');
     if (!Number.isSafeInteger(l.lineNum) || l.lineNum < 0) bad(`line number ${String(l.lineNum)} is not a natural number`);
+    if (inside[l.insn]) bad(`insn ${l.insn} is the second slot of an ld_imm64`);
+    funcs.delete(l.insn);
   });
+  for (const f of [...funcs].sort((a, b) => a - b)) {
+    if (f > 0 && f < insnCount) throw new BpfError('EINVAL', `line_info: no record at insn ${f}, where a called function starts`);
+  }
 }
 
 /** The basename the kernel prints: after the last '/'. */
