@@ -282,3 +282,23 @@ describe('clang objects compiled with -g', () => {
     assert.equal(btf.sizeOf(2), 192);
   });
 });
+
+test('the running kernel\'s own BTF (/sys/kernel/btf/vmlinux), where there is one: every kind read', (t) => {
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(readFileSync('/sys/kernel/btf/vmlinux'));
+  } catch (e) {
+    t.skip(`no kernel BTF here (${(e as Error).message})`);
+    return;
+  }
+  const btf = new Btf(bytes);
+  assert.ok(btf.count > 10_000, `${btf.count} types`);
+  const kinds = new Set(btf.types.map((x) => x?.kind));
+  for (const k of ['int', 'ptr', 'array', 'struct', 'union', 'enum', 'typedef', 'const', 'volatile', 'func', 'func_proto', 'var', 'datasec']) assert.ok(kinds.has(k as never), k);
+  const attr = btf.find('bpf_attr', 'union')!;
+  assert.equal(btf.typeName(attr.id), 'union bpf_attr');
+  const insn = btf.find('bpf_insn', 'struct')!;
+  assert.equal(btf.sizeOf(insn.id), 8);
+  assert.ok(insn.kind === 'struct' && insn.kindFlag, 'bpf_insn has bitfields (dst_reg:4, src_reg:4)');
+  assert.deepEqual(insn.members.map((m) => [m.name, m.bitOffset, m.bitfieldSize]), [['code', 0, 0], ['dst_reg', 8, 4], ['src_reg', 12, 4], ['off', 16, 0], ['imm', 32, 0]]);
+});
