@@ -29,6 +29,8 @@ import { SourceLinePrinter } from '../src/verifier/source-lines.js';
 import type { SourceLine } from '../src/verifier/source-lines.js';
 import { projectRoot } from './conformance-data.js';
 import { tsbpf } from './cli-harness.js';
+import { Btf, parseBtfExt } from '../src/btf/index.js';
+import { lineCol, Strings, writeBtf, writeBtfExt } from './fuzz/btf-writer.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { withMapFds } from '../src/bench/workloads.js';
 import { TARGET_319 } from './fuzz/soundness.js';
@@ -433,4 +435,14 @@ describe('line records change nothing but the source lines', () => {
       assert.ok(printed > 150, `${printed} source lines printed`);
     });
   }
+});
+
+test('a run before the first line record of its section: the program gets no lines (the load would refuse them)', () => {
+  const strings = new Strings();
+  for (const x of ['s', 'a.c', 'x();']) strings.add(x);
+  const btfBytes = writeBtf([{ name: 'int', kind: 1, sizeOrType: 4, extra: [32] }, { kind: 13, sizeOrType: 1 }, { name: 'f', kind: 12, vlen: 1, sizeOrType: 2 }], strings);
+  const ext = parseBtfExt(writeBtfExt({ func: [{ section: 's', records: [[16, 3]] }], line: [{ section: 's', records: [[16, 'a.c', 'x();', lineCol(4, 1)]] }] }, strings), new Btf(btfBytes));
+  const info = new ObjectDebugInfo(ext, new Btf(btfBytes));
+  assert.deepEqual(info.program([{ section: 's', sectionInsn: 0, count: 4, progInsn: 0 }]), { lineInfo: [], funcInfo: [{ insn: 2, name: 'f', decl: 'int f()' }] });
+  assert.deepEqual(info.program([{ section: 's', sectionInsn: 2, count: 2, progInsn: 0 }])!.lineInfo, [{ insn: 0, file: 'a.c', line: 'x();', lineNum: 4, col: 1 }]);
 });

@@ -7,7 +7,8 @@
  * more once sub-programs are appended after it; the records inside each run
  * are moved to where the run landed, as libbpf does when it relocates calls.
  * A run that starts between two line records gets the one in effect there,
- * so each run's first instruction has its line.
+ * so each run's first instruction has its line; a run before any record
+ * leaves the program without lines (BPF_PROG_LOAD would refuse them).
  *
  * An object without `.BTF.ext` has no lines (clang without -g); a `.BTF` or
  * `.BTF.ext` that cannot be read is an error like any other bad section.
@@ -76,8 +77,12 @@ export class ObjectDebugInfo {
   /** The lines and functions of a program made of these runs; undefined when the object has no line records for any of them. */
   program(runs: readonly InsnRun[]): ProgramDebugInfo | undefined {
     if (this.ext === undefined) return undefined;
-    const lineInfo: SourceLine[] = [];
+    let lineInfo: SourceLine[] = [];
     const funcInfo: FuncSpan[] = [];
+    // a run with no record in effect at its start (hand-written code, a stripped
+    // section) leaves the program without lines, as libbpf goes on without them:
+    // BPF_PROG_LOAD wants one at the start of the program and of each function
+    let uncovered = false;
     for (const run of runs) {
       const end = run.sectionInsn + run.count;
       const move = (insn: number): number => run.progInsn + insn - run.sectionInsn;
@@ -86,7 +91,10 @@ export class ObjectDebugInfo {
       if (i >= 0) {
         lineInfo.push(toLine(lines[i]!, run.progInsn));
         i++;
-      } else i = 0;
+      } else {
+        uncovered = true;
+        i = 0;
+      }
       for (; i < lines.length && lines[i]!.insn < end; i++) {
         if (lines[i]!.insn > run.sectionInsn) lineInfo.push(toLine(lines[i]!, move(lines[i]!.insn)));
       }
@@ -96,6 +104,7 @@ export class ObjectDebugInfo {
         if (fn.insn >= run.sectionInsn) funcInfo.push({ insn: move(fn.insn), name: fn.name, decl: this.btf ? this.btf.funcDecl(fn.typeId) : `${fn.name}()` });
       }
     }
+    if (uncovered) lineInfo = [];
     if (lineInfo.length === 0 && funcInfo.length === 0) return undefined;
     lineInfo.sort((a, b) => a.insn - b.insn);
     funcInfo.sort((a, b) => a.insn - b.insn);
