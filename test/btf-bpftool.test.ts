@@ -80,7 +80,7 @@ function bpftool(file: string): string[] {
 
 describe('every type as bpftool lists it', { skip }, () => {
   const objects = [
-    ...['helpers', 'maps-globals', 'modern-call', 'modern-examples', 'source-lines', 'tc-skb', 'xdp-adjust', 'xdp-parse'].map((n) => join(projectRoot(), 'test', 'c', `${n}.o`)),
+    ...['core-relos', 'helpers', 'maps-globals', 'modern-call', 'modern-examples', 'source-lines', 'tc-skb', 'xdp-adjust', 'xdp-parse'].map((n) => join(projectRoot(), 'test', 'c', `${n}.o`)),
     join(projectRoot(), 'examples', 'modern.o'),
   ];
   for (const f of objects) {

@@ -232,7 +232,7 @@ describe('.BTF.ext', () => {
 describe('clang objects compiled with -g', () => {
   const objects = [
     'test/c/helpers.o', 'test/c/maps-globals.o', 'test/c/modern-call.o', 'test/c/modern-examples.o', 'test/c/tc-skb.o', 'test/c/xdp-adjust.o',
-    'test/c/xdp-parse.o', 'examples/modern.o',
+    'test/c/xdp-parse.o', 'examples/modern.o', 'test/c/source-lines.o', 'test/c/core-relos.o',
   ];
   for (const f of objects) {
     test(`${f}: every type named and sized or refused as sizeless; every code section's lines and functions`, () => {
@@ -258,6 +258,26 @@ describe('clang objects compiled with -g', () => {
       }
     });
   }
+
+  test('core-relos.o: the CO-RE records, as clang made them (read, not applied)', () => {
+    const elf = parseElf(new Uint8Array(readFileSync(join(projectRoot(), 'test/c/core-relos.o'))));
+    const btf = new Btf(elf.sectionByName('.BTF')!.data());
+    const ext = parseBtfExt(elf.sectionByName('.BTF.ext')!.data(), btf);
+    const relos = ext.coreRelos.get('xdp')!;
+    assert.deepEqual(relos.map((r) => [r.insn, btf.typeName(r.typeId), r.access, r.kind]), [
+      [0, 'struct task', '0:1:1', 'field_byte_offset'],
+      [7, 'struct task', '0:0', 'field_exists'],
+      [10, 'struct task', '0', 'type_size'],
+    ]);
+    // what the records say: inner.b is at byte 16, struct task has 24 bytes
+    const task = btf.resolve(relos[0]!.typeId)!;
+    assert.ok(task.kind === 'struct');
+    const inner = btf.resolve(task.members[1]!.type)!;
+    assert.ok(inner.kind === 'struct');
+    assert.equal((task.members[1]!.bitOffset + inner.members[1]!.bitOffset) / 8, 16);
+    assert.equal(btf.sizeOf(task.id), 24);
+    assert.deepEqual(elf.sectionByName('xdp')!.data().subarray(0, 8), Uint8Array.from([0xb7, 0x02, 0, 0, 16, 0, 0, 0]));
+  });
 
   test('modern-call.o: its two functions and the source of its first instructions', () => {
     const elf = parseElf(new Uint8Array(readFileSync(join(projectRoot(), 'test/c/modern-call.o'))));
