@@ -104,7 +104,7 @@ test('the package holds the build and the CLI, no tests, no source maps', () => 
   const all = files(installed);
   assert.ok(all.includes('dist/src/index.js') && all.includes('dist/src/index.d.ts') && all.includes('dist/src/node.js') && all.includes('bin/tsbpf.js'));
   assert.deepEqual(all.filter((f) => f.endsWith('.map') || f.startsWith('dist/test/') || f.startsWith('test/')), []);
-  assert.deepEqual(entries, ['tsbpf', 'tsbpf/node', 'tsbpf/isa', 'tsbpf/cbpf', 'tsbpf/elf', 'tsbpf/pcap', 'tsbpf/loader', 'tsbpf/verifier']);
+  assert.deepEqual(entries, ['tsbpf', 'tsbpf/node', 'tsbpf/isa', 'tsbpf/cbpf', 'tsbpf/elf', 'tsbpf/pcap', 'tsbpf/loader', 'tsbpf/verifier', 'tsbpf/btf']);
   // the packed CLI runs
   writeFileSync(join(project, 'prog.s'), 'r0 = 1\nexit\n');
   assert.equal(run(process.execPath, [join(installed, 'bin', 'tsbpf.js'), 'disasm', 'prog.s'], project), '0: (b7) r0 = 1\n1: (95) exit\n');

@@ -100,8 +100,9 @@ const FIELDS: Record<number, readonly string[]> = {
   2: ['map_fd', 'key', 'value', 'flags'],
   3: ['map_fd', 'key'],
   4: ['map_fd', 'key', 'next_key'],
-  // mem_size: tsbpf's, for its mem program type (progs/mem.ts); func_info: tsbpf's resolved form (prog-load.ts)
-  5: ['prog_type', 'insn_cnt', 'insns', 'license', 'log_level', 'log_size', 'log_buf', 'mem_size', 'func_info'],
+  // mem_size: tsbpf's, for its mem program type (progs/mem.ts); func_info and line_info: tsbpf's resolved
+  // forms of the kernel's records (prog-load.ts): global functions' prototypes, the log's source lines
+  5: ['prog_type', 'insn_cnt', 'insns', 'license', 'log_level', 'log_size', 'log_buf', 'mem_size', 'func_info', 'line_info'],
 };
 
 /** The modern profile's attributes per command (6.18's union bpf_attr, up to each command's last field). */

@@ -40,6 +40,8 @@ export interface CollectionOptions {
   logLevel?: number;
   /** false: load the programs without the verifier (Program.load's verify: false; the checked interpreter runs them) */
   verify?: boolean;
+  /** source lines (the spec's lineInfo) in a 3.19 profile's logs too; the modern profile's logs always have them */
+  source?: boolean;
 }
 
 /**
@@ -97,6 +99,7 @@ export class Collection {
             logLevel: options.logLevel ?? 0,
             logSize: COLLECTION_LOG_SIZE,
             ...(options.verify === false ? { verify: false } : {}),
+            ...(p.lineInfo ? { lineInfo: p.lineInfo, source: options.source === true } : {}),
           });
           this.programs[name] = prog;
         } catch (e) {

@@ -23,7 +23,8 @@ import type { Runtime } from '../runtime/runtime.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Region } from '../memory/address-space.js';
 import { Interpreter } from '../vm/interpreter.js';
-import { verify, VerifierLog } from '../verifier/index.js';
+import { checkSourceLines, verify, VerifierLog } from '../verifier/index.js';
+import type { SourceLine } from '../verifier/index.js';
 import { verifyModern } from '../verifier/modern/index.js';
 import type { FuncInfoEntry, GlobalArg } from '../verifier/modern/index.js';
 import { JitProgram } from '../jit/program.js';
@@ -54,6 +55,13 @@ export interface ProgLoadAttr {
    * bpf-to-bpf calls and refuses it.
    */
   func_info?: readonly FuncInfoEntry[];
+  /**
+   * tsbpf's form of the kernel's line_info (with prog_btf_fd): the program's
+   * line records with their file name and text, first at insn 0, ascending.
+   * The modern verifier's log shows the source line above the instructions
+   * (as 6.18 does); so does 3.19's, which never had them, when given them.
+   */
+  line_info?: readonly SourceLine[];
 }
 
 /** func_info as given: an array of entries of the right shape (EINVAL naming the first field that is not). */
@@ -238,6 +246,8 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
 
   // bpf_check
   if (slots.length === 0) throw new BpfError('E2BIG', 'the program has no instructions');
+  const sourceLines = attr.line_info;
+  if (sourceLines !== undefined) checkSourceLines(sourceLines, slots);
   const level = u32(attr.log_level, 'log_level');
   const size = u32(attr.log_size, 'log_size');
   const rawBuf: unknown = attr.log_buf;
@@ -337,6 +347,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
       return m ? { addr, keySize: m.impl.keySize, valueSize: m.impl.valueSize, mapType: m.impl.type, maxEntries: m.impl.maxEntries, name: m.name } : undefined;
     },
     log,
+    sourceLines,
   };
   const result = profile.name === 'modern'
     ? verifyModern(slots, { ...env, ...(type.ctxAccess ? { ctxAccess: (off: number, size: number, write: boolean) => type.ctxAccess!(off, size, write) } : {}), ...(hasFuncs ? { funcInfo: funcs } : {}) })

@@ -18,6 +18,7 @@ import type { ProgramInput } from '../loader/input.js';
 import { linkMapRefs } from '../loader/collection.js';
 import { mapTypeByName } from '../maps/types.js';
 import type { ProgTypeName } from '../progs/types.js';
+import type { SourceLine } from '../verifier/source-lines.js';
 import type { BpfSystem } from './bpf.js';
 import { BPF_CMD } from './bpf.js';
 import { BpfMap } from './map.js';
@@ -40,6 +41,8 @@ export interface ResolvedSource {
   license?: string;
   /** the maps created for the input, by name (an object's symbol, a spec's `name`, else `map<index>`) */
   maps: Record<string, BpfMap>;
+  /** an object's line records for the program (compiled with -g) */
+  lineInfo?: SourceLine[];
 }
 
 /**
@@ -62,7 +65,9 @@ export function resolveSource(sys: BpfSystem, source: ProgramSource): ResolvedSo
   const options = source.section === undefined ? { classic: source.classic === true } : { classic: source.classic === true, section: source.section };
   const input = programInput(insns, options);
   try {
-    return { insns: encodeSlots(linked(sys, input, maps)), type: input.progType, license: input.license, maps };
+    const resolved: ResolvedSource = { insns: encodeSlots(linked(sys, input, maps)), type: input.progType, license: input.license, maps };
+    if (input.lineInfo) resolved.lineInfo = input.lineInfo;
+    return resolved;
   } catch (e) {
     for (const m of Object.values(maps)) m.close();
     throw e;

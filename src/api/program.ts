@@ -19,6 +19,7 @@ import type { Instruction } from '../isa/instruction.js';
 import { progTypeByName } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
 import type { EngineName } from '../runtime/engine.js';
+import type { SourceLine } from '../verifier/source-lines.js';
 import type { BpfSystem, TestRunResult } from './bpf.js';
 import { BPF_CMD, testRunObject } from './bpf.js';
 import type { ProgObject } from './objects.js';
@@ -52,6 +53,16 @@ export interface ProgramSpec {
   logSize?: number;
   /** false: load without the verifier and run in the checked interpreter (see BpfSystem.loadUnverified) */
   verify?: boolean;
+  /**
+   * The program's line records (BPF_PROG_LOAD's `line_info`), by default an
+   * ELF object's own (.BTF.ext, compiled with -g). The modern profile's log
+   * shows the source line above the instructions it produced, as the kernel's
+   * does; the 3.19 profile's only with `source: true`, so that its log stays
+   * 3.19's byte for byte by default.
+   */
+  lineInfo?: readonly SourceLine[];
+  /** show source lines in a 3.19 profile's log too (the modern profile always shows them) */
+  source?: boolean;
 }
 
 /** A packet of a capture with the verdict of one run over it. */
@@ -87,7 +98,7 @@ export class Program {
     if (typeof spec !== 'object' || spec === null) throw new BpfError('EINVAL', `a program spec must be an object { type, insns, license }, got ${describe(spec)}`);
     const source = resolveSource(sys, spec);
     try {
-      const program = Program.loadResolved(sys, spec, source.insns, source.type, source.license);
+      const program = Program.loadResolved(sys, spec, source.insns, source.type, source.license, spec.lineInfo ?? source.lineInfo);
       (program as { maps: Record<string, BpfMap> }).maps = source.maps;
       return program;
     } catch (e) {
@@ -96,13 +107,18 @@ export class Program {
     }
   }
 
-  private static loadResolved(sys: BpfSystem, spec: ProgramSpec, insns: readonly Instruction[] | Uint8Array, inputType: ProgTypeName | undefined, inputLicense: string | undefined): Program {
+  private static loadResolved(
+    sys: BpfSystem, spec: ProgramSpec, insns: readonly Instruction[] | Uint8Array, inputType: ProgTypeName | undefined, inputLicense: string | undefined,
+    lineInfo: readonly SourceLine[] | undefined,
+  ): Program {
     const type = spec.type ?? inputType ?? 'socket_filter';
     const progType = progTypeByName(type, named(type)).id;
     const logLevel = spec.logLevel ?? 0;
     const logSize = logLevel ? spec.logSize ?? 1 << 20 : 0;
     const logBuf = logLevel && Number.isSafeInteger(logSize) && logSize >= 0 && logSize <= 0xffffff ? new Uint8Array(logSize) : null;
-    const attr = { prog_type: progType, insns, license: spec.license ?? inputLicense ?? 'GPL', log_level: logLevel, log_size: logSize, log_buf: logBuf };
+    // 3.19's log has no source lines unless asked for
+    const lines = lineInfo !== undefined && (spec.source === true || sys.runtime.profile.name !== '3.19') ? lineInfo : undefined;
+    const attr = { prog_type: progType, insns, license: spec.license ?? inputLicense ?? 'GPL', log_level: logLevel, log_size: logSize, log_buf: logBuf, line_info: lines };
     const load = (a: typeof attr): number => spec.verify === false ? sys.loadUnverified(a) : sys.bpf(BPF_CMD.BPF_PROG_LOAD, a);
     let fd: number;
     try {

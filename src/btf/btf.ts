@@ -122,23 +122,25 @@ export class BtfStrings {
     this.budget = 16 * bytes.length + 65536;
   }
 
-  private err(msg: string): BpfError {
-    return sectionError(this.section, msg);
-  }
 
   get length(): number {
     return this.bytes.length;
   }
 
-  /** The NUL-terminated string at `off`; `what` says whose offset it is in an error. */
-  at(off: number, what: string): string {
+  /**
+   * The NUL-terminated string at `off`; `what` says whose offset it is in an
+   * error (a function: the message is built only when there is one),
+   * `section` which section holds that offset.
+   */
+  at(off: number, what: string | (() => string), section = this.section): string {
     const hit = this.names.get(off);
     if (hit !== undefined) return hit;
-    if (off >= this.bytes.length) throw this.err(`${what}: string offset ${off} is past the string table (${this.bytes.length} bytes)`);
+    const w = (): string => (typeof what === 'function' ? what() : what);
+    if (off >= this.bytes.length) throw sectionError(section, `${w()}: string offset ${off} is past the string table (${this.bytes.length} bytes)`);
     const end = this.bytes.indexOf(0, off);
-    if (end < 0) throw this.err(`${what}: the string at ${off} is not NUL-terminated`);
+    if (end < 0) throw sectionError(section, `${w()}: the string at ${off} is not NUL-terminated`);
     this.budget -= end - off + 1;
-    if (this.budget < 0) throw this.err(`${what}: the string at ${off}: too many overlapping strings`);
+    if (this.budget < 0) throw sectionError(section, `${w()}: the string at ${off}: too many overlapping strings`);
     const s = this.decoder.decode(this.bytes.subarray(off, end));
     this.names.set(off, s);
     return s;
@@ -183,17 +185,26 @@ export class Btf {
     if (strLen > 0 && data[hdrLen + strOff] !== 0) throw err(`offset ${hdrLen + strOff}: the string table does not start with an empty string`);
 
     const types: (BtfType | undefined)[] = [undefined];
-    const refs: { at: number; id: number; what: string }[] = [];
+    // type ids named by records, checked once every type is read (a record may name a later one):
+    // where, which id, whose, and what for (the message is built only for a bad one)
+    const refAt: number[] = [];
+    const refId: number[] = [];
+    const refOwner: number[] = [];
+    const refWhat: string[] = [];
+    const refIdx: number[] = [];
     const base = hdrLen + typeOff;
     const end = base + typeLen;
     let p = base;
+    /** where the type being read starts, for errors */
+    let start = p;
     const u32 = (at: number): number => {
-      if (at + 4 > end) throw err(`offset ${at}: type ${types.length} runs past the type table`);
+      if (at + 4 > end) throw err(`offset ${start}: type ${types.length} runs past the type table (${typeLen} bytes)`);
       return v.getUint32(at, true);
     };
-    const name = (at: number, what: string): string => this.strings.at(u32(at), `offset ${at}: ${what}`);
+    const name = (at: number, id: number, what?: string, i?: number): string =>
+      this.strings.at(u32(at), () => `offset ${at}: type ${id}${what === undefined ? '' : ` ${what} ${i!}`}`);
     while (p < end) {
-      const start = p;
+      start = p;
       const id = types.length;
       if (id > BTF_MAX_TYPE) throw err(`offset ${start}: more than ${BTF_MAX_TYPE} types`);
       const info = u32(p + 4);
@@ -202,10 +213,14 @@ export class Btf {
       if (kind === undefined) throw err(`offset ${start}: type ${id}: unknown kind ${kindNo}`);
       const vlen = info & 0xffff;
       const kindFlag = (info & 0x80000000) !== 0;
-      const tname = name(p, `type ${id}`);
+      const tname = name(p, id);
       const sizeOrType = u32(p + 8);
-      const ref = (at: number, tid: number, what: string): number => {
-        refs.push({ at, id: tid, what: `type ${id} (${kind}${tname ? ` ${tname}` : ''}): ${what}` });
+      const ref = (at: number, tid: number, what: string, i = -1): number => {
+        refAt.push(at);
+        refId.push(tid);
+        refOwner.push(id);
+        refWhat.push(what);
+        refIdx.push(i);
         return tid;
       };
       p += 12;
@@ -235,8 +250,8 @@ export class Btf {
           for (let i = 0; i < vlen; i++, p += 12) {
             const off = u32(p + 8);
             const member: BtfMember = {
-              name: name(p, `type ${id} member ${i}`),
-              type: ref(p + 4, u32(p + 4), `member ${i}`),
+              name: name(p, id, 'member', i),
+              type: ref(p + 4, u32(p + 4), 'member', i),
               // kind_flag: the offset word is bitfield size (8 bits) and bit offset (24 bits)
               bitOffset: kindFlag ? off & 0xffffff : off,
               bitfieldSize: kindFlag ? off >>> 24 : 0,
@@ -254,7 +269,7 @@ export class Btf {
           const wide = kind === 'enum64';
           if (![1, 2, 4, 8].includes(sizeOrType)) throw err(`offset ${start}: type ${id} (${kind} ${tname}): size ${sizeOrType} is not 1, 2, 4 or 8`);
           for (let i = 0; i < vlen; i++, p += wide ? 12 : 8) {
-            const vname = name(p, `type ${id} value ${i}`);
+            const vname = name(p, id, 'value', i);
             const lo = u32(p + 4);
             let value = wide ? (BigInt(u32(p + 8)) << 32n) | BigInt(lo) : BigInt(lo);
             // kind_flag: the values are signed
@@ -274,9 +289,9 @@ export class Btf {
         case 'func_proto': {
           const params: BtfParam[] = [];
           for (let i = 0; i < vlen; i++, p += 8) {
-            const param = { name: name(p, `type ${id} parameter ${i}`), type: u32(p + 4) };
+            const param = { name: name(p, id, 'parameter', i), type: u32(p + 4) };
             // type 0 is the `...` of a variadic function, which only the last parameter may be
-            if (param.type !== 0 || i !== vlen - 1) ref(p + 4, param.type, `parameter ${i}`);
+            if (param.type !== 0 || i !== vlen - 1) ref(p + 4, param.type, 'parameter', i);
             params.push(param);
           }
           t = { id, name: tname, kind, type: sizeOrType === 0 ? 0 : ref(start + 8, sizeOrType, 'return type'), params };
@@ -292,7 +307,7 @@ export class Btf {
         case 'datasec': {
           const vars: BtfVarSecinfo[] = [];
           for (let i = 0; i < vlen; i++, p += 12) {
-            const sec = { type: ref(p, u32(p), `variable ${i}`), offset: u32(p + 4), size: u32(p + 8) };
+            const sec = { type: ref(p, u32(p), 'variable', i), offset: u32(p + 4), size: u32(p + 8) };
             if (sizeOrType !== 0 && sec.offset + sec.size > sizeOrType) {
               throw err(`offset ${p}: type ${id} (datasec ${tname}): variable ${i} at ${sec.offset} (${sec.size} bytes) runs past its ${sizeOrType} bytes`);
             }
@@ -312,11 +327,14 @@ export class Btf {
           break;
         }
       }
-      if (p > end) throw err(`offset ${start}: type ${id} runs past the type table`);
+      if (p > end) throw err(`offset ${start}: type ${id} runs past the type table (${typeLen} bytes)`);
       types.push(t);
     }
-    for (const r of refs) {
-      if (r.id >= types.length) throw err(`offset ${r.at}: ${r.what}: type ${r.id} does not exist (${types.length - 1} types)`);
+    for (let k = 0; k < refId.length; k++) {
+      if (refId[k]! < types.length) continue;
+      const owner = types[refOwner[k]!]!;
+      const what = refIdx[k]! < 0 ? refWhat[k]! : `${refWhat[k]!} ${refIdx[k]!}`;
+      throw err(`offset ${refAt[k]!}: type ${owner.id} (${owner.kind}${owner.name ? ` ${owner.name}` : ''}): ${what}: type ${refId[k]!} does not exist (${types.length - 1} types)`);
     }
     this.types = types;
     this.resolved = new Int32Array(types.length).fill(-1);
@@ -429,6 +447,20 @@ export class Btf {
     this.nameBudget = 512;
     const s = this.nameOf(id, '', 0);
     return s.length > NAME_MAX ? `${s.slice(0, NAME_MAX)}...` : s;
+  }
+
+  /**
+   * A function's declaration as bpftool prints a function's header, from a
+   * FUNC (or FUNC_PROTO) id and a name: `int sum(struct xdp_md * ctx, int n)`
+   * (each parameter its type's name, a space, its name; `...` for varargs).
+   */
+  funcDecl(id: number, name?: string): string {
+    const t = this.type(id);
+    const fname = name ?? t.name;
+    const proto = t.kind === 'func' ? this.types[t.type] : t;
+    if (proto === undefined || proto.kind !== 'func_proto') throw sectionError('.BTF', `type ${id} (${t.kind}) is not a function`);
+    const params = proto.params.map((p) => (p.type === 0 ? '...' : p.name === '' ? this.typeName(p.type) : `${this.typeName(p.type)} ${p.name}`));
+    return `${this.typeName(proto.type)} ${fname}(${params.join(', ')})`;
   }
 
   /** C's declarator inside out: `inner` is what stands where the name would. */

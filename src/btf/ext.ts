@@ -83,7 +83,7 @@ export function parseBtfExt(data: Uint8Array, btf: Btf): BtfExt {
   // func_info and line_info came first (24 bytes of header); core_relo later (32)
   if (hdrLen < 24 || hdrLen > data.length) throw err(4, `header length ${hdrLen} is not between 24 and the section's ${data.length} bytes`);
   const out: BtfExt = { version, flags: v.getUint8(3), funcInfo: new Map(), lineInfo: new Map(), coreRelos: new Map() };
-  const str = (at: number, what: string): string => btf.strings.at(v.getUint32(at, true), `.BTF.ext offset ${at}: ${what}`);
+  const str = (at: number, what: string): string => btf.strings.at(v.getUint32(at, true), `offset ${at}: ${what}`, '.BTF.ext');
   const insnOf = (at: number): number => {
     const off = v.getUint32(at, true);
     if (off % 8 !== 0) throw err(at, `instruction offset ${off} is not a multiple of 8`);

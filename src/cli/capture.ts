@@ -214,6 +214,8 @@ export interface RunPcapOptions {
   unverified?: boolean;
   /** instructions per run with --unverified */
   budget?: number;
+  /** --source: the C source lines (an object's .BTF.ext) in a 3.19 profile's log too */
+  source?: boolean;
 }
 
 export async function runPcapCommand(prog: ProgramInput, capture: string, opts: RunPcapOptions, io: CliIo): Promise<number> {
@@ -225,6 +227,7 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   }
   const { sys, progFd, maps } = loadInput(prog, opts.file, io, {
     json: opts.json, verify: opts.unverified !== true, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.budget === undefined ? {} : { budget: opts.budget }),
+    source: opts.source === true,
   });
   const frameRunner = frames ? new FrameRunner(sys, progFd, io, opts.engine) : undefined;
   const runner: Runner = frameRunner ?? new PacketRunner(sys, progFd, opts.engine);
@@ -337,6 +340,8 @@ export interface FilterOptions {
   budget?: number;
   profile?: Profile;
   cpus?: number;
+  /** --source: the C source lines (an object's .BTF.ext) in a 3.19 profile's log too */
+  source?: boolean;
 }
 
 const two = (n: number): string => String(n).padStart(2, '0');
@@ -353,7 +358,9 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
   if (opts.write === '-' && io.stdout.isTTY) throw new CliError('-w -: standard output is a terminal; redirect it to a file or a pipe', 2, 'EINVAL');
   if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: filter runs socket filters, not ${prog.progType} programs (run --pcap runs those)`, 2, 'EINVAL');
   const profile = opts.profile ?? PROFILE_3_19;
-  const { sys, progFd } = loadInput(prog, opts.file, io, { verify: opts.unverified !== true, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.budget === undefined ? {} : { budget: opts.budget }) });
+  const { sys, progFd } = loadInput(prog, opts.file, io, {
+    verify: opts.unverified !== true, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.budget === undefined ? {} : { budget: opts.budget }), source: opts.source === true,
+  });
   // a modern socket filter runs over the test run's __sk_buff, a packet at a time
   const frames = profile === PROFILE_MODERN;
   const runner: Runner = frames ? new FrameRunner(sys, progFd, io, opts.engine) : new PacketRunner(sys, progFd, opts.engine);

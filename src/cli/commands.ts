@@ -29,6 +29,10 @@ const PROFILE: OptionSpec = {
   help: 'the kernel modelled; by default modern when the program needs it (an xdp, tc or\nclassifier section, a map type 3.19 lacks), else 3.19',
 };
 const CPUS: OptionSpec = { name: 'cpus', value: 'N', help: 'simulated CPUs: per-CPU maps hold N values (default 1)' };
+const SOURCE: OptionSpec = {
+  name: 'source',
+  help: "the C source line above the instructions it produced in the verifier's log (an\nobject compiled with -g); the modern profile always shows them, 3.19 only with this",
+};
 const BUDGET: OptionSpec = { name: 'budget', value: 'N', help: 'instructions allowed per run with --unverified (default 1000000)' };
 
 export const RUN: CommandSpec = {
@@ -59,6 +63,7 @@ export const RUN: CommandSpec = {
     ENGINE,
     SECTION,
     CBPF,
+    SOURCE,
     { name: 'json', help: 'one JSON object on stdout' },
   ],
   examples: [
@@ -91,6 +96,7 @@ export const FILTER: CommandSpec = {
     ENGINE,
     SECTION,
     CBPF,
+    SOURCE,
   ],
   examples: [
     'filter examples/syn-filter.s examples/sample.pcap',
@@ -112,8 +118,9 @@ export const VERIFY: CommandSpec = {
     PROFILE,
     SECTION,
     CBPF,
+    SOURCE,
   ],
-  examples: ['verify examples/syn-filter.o --log-level 2'],
+  examples: ['verify examples/syn-filter.o --log-level 2', 'verify examples/modern.o --source'],
 };
 
 export const DISASM: CommandSpec = {

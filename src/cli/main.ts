@@ -16,6 +16,7 @@ import { assemble } from '../isa/asm.js';
 import { detectFormat, parseHexData, parseProgram } from './input.js';
 import type { ProgramInput } from './input.js';
 import { mapName, runCommand, verifyCommand } from './run.js';
+import { sourceJson, withSource } from './source-view.js';
 import { conformancePlugin } from './plugin.js';
 import { style } from './style.js';
 import { chooseProfile, cpusOption } from './profile.js';
@@ -158,7 +159,7 @@ function cmdDisasm(args: string[], io: CliIo): number {
       io.stdout.write(JSON.stringify({ programs: progs.map(({ p, prog }) => ({ section: p.section, name: p.name, insns: insnsJson(prog) })) }) + '\n');
       return 0;
     }
-    io.stdout.write(progs.map(({ p, prog }) => `${p.section}/${p.name}:\n${annotateMaps(disasmSlots(prog.slots, DISASM_OPTIONS), prog)}`).join('\n'));
+    io.stdout.write(progs.map(({ p, prog }) => `${p.section}/${p.name}:\n${withSource(annotateMaps(disasmSlots(prog.slots, DISASM_OPTIONS), prog), prog)}`).join('\n'));
     return 0;
   }
   const prog = withContext(file, () => parseProgram(bytes, sourceOptions(values)));
@@ -171,6 +172,7 @@ function cmdDisasm(args: string[], io: CliIo): number {
   if (prog.mapNames) {
     text = annotateMaps(text, prog);
   }
+  text = withSource(text, prog);
   if (prog.classic) {
     // classic input: tcpdump -d's view, then the eBPF it converts to
     text = `classic BPF (tcpdump -d):\n${disassembleClassic(prog.classic)}\neBPF:\n${text}`;
@@ -189,7 +191,8 @@ function cmdDisasm(args: string[], io: CliIo): number {
  * bytes (32 digits for an ld_imm64), `map` naming the map an object's
  * ld_imm64 refers to. The text is the disassembler's, so the two outputs agree.
  */
-function insnsJson(prog: ProgramInput): { pc: number; code: number; hex: string; text: string; map?: string }[] {
+function insnsJson(prog: ProgramInput): ({ pc: number; code: number; hex: string; text: string; map?: string } & ReturnType<ReturnType<typeof sourceJson>>)[] {
+  const source = sourceJson(prog);
   const bytes = encodeSlots(prog.slots);
   const names = new Map(prog.fixups.map(([slot, i, off]) => [slot, `${mapName(prog, i)}${off === undefined ? '' : `+${off}`}`]));
   const lines = disasmSlots(prog.slots, DISASM_OPTIONS).split('\n').filter((l) => l !== '');
@@ -202,7 +205,7 @@ function insnsJson(prog: ProgramInput): { pc: number; code: number; hex: string;
     const out: { pc: number; code: number; hex: string; text: string; map?: string } = { pc, code: parseInt(m ? m[2]! : hex.slice(0, 2), 16), hex, text: m ? m[3]! : lines[i]! };
     const map = names.get(pc);
     if (map !== undefined) out.map = map;
-    return out;
+    return { ...out, ...source(pc) };
   });
 }
 
@@ -248,6 +251,7 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
       file,
       unverified: values['unverified'] === true,
       budget,
+      source: values['source'] === true,
       ...(engine === undefined ? {} : { engine }),
     }, io);
   }
@@ -270,6 +274,7 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
     ...(engine === undefined ? {} : { engine }),
     json: values['json'] === true,
     file,
+    source: values['source'] === true,
     dataContext: str(values, 'data-file') ?? str(values, 'mem-file') ?? (values['mem'] !== undefined ? '--mem' : '--data'),
   }, io);
 }
@@ -327,6 +332,7 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
     lineBuffered: values['line-buffered'] === true,
     unverified: values['unverified'] === true,
     budget,
+    source: values['source'] === true,
     ...(write === undefined ? {} : { write }),
     ...(engine === undefined ? {} : { engine }),
   }, io);
@@ -340,7 +346,7 @@ function cmdVerify(args: string[], io: CliIo): number {
   if (!/^[012]$/.test(level)) throw new CliError(`--log-level must be 0, 1 or 2, got '${level}'`, 2, 'EINVAL');
   const file = positionals[0]!;
   const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
-  return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file, profile: chooseProfile(prog, values['profile'], file) }, io);
+  return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file, profile: chooseProfile(prog, values['profile'], file), source: values['source'] === true }, io);
 }
 
 function cmdBatch(args: string[], io: CliIo): number {

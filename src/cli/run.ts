@@ -47,6 +47,8 @@ export interface RunOptions {
   profile?: Profile;
   /** --cpus */
   cpus?: number;
+  /** --source: the C source lines (an object's .BTF.ext) in a 3.19 profile's log too */
+  source?: boolean;
 }
 
 /** r0 as docs/cli.md has it: a number when it fits in 2^53, else a decimal string. */
@@ -75,6 +77,8 @@ export interface LoadInputOptions {
   profile?: Profile;
   /** simulated CPUs (--cpus) */
   cpus?: number;
+  /** --source: the C source lines (an object's .BTF.ext) in a 3.19 profile's log too */
+  source?: boolean;
 }
 
 /** The log size the CLI asks for: 3.19's maximum would be 16 MiB. */
@@ -123,7 +127,7 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
     const common = { insns: encodeSlots(slots), license: prog.license, logLevel: opts.logLevel ?? 1, logSize: CLI_LOG_SIZE, verify: opts.verify };
     const loaded = opts.memSize !== undefined
       ? MemProgram.load(sys, { ...common, size: opts.memSize })
-      : Program.load(sys, { ...common, type: prog.progType as ProgTypeName });
+      : Program.load(sys, { ...common, type: prog.progType as ProgTypeName, ...(prog.lineInfo ? { lineInfo: prog.lineInfo, source: opts.source === true } : {}) });
     return { sys, progFd: loaded.fd, maps, log: loaded.log };
   } catch (e) {
     // A program the kernel would refuse to load is a rejected program: exit 1.
@@ -197,7 +201,7 @@ export function mapsText(maps: BpfMap[]): string {
 
 export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOptions, io: CliIo): number {
   const profile = opts.profile ?? PROFILE_3_19;
-  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { budget: opts.budget, verify: !opts.unverified, json: opts.json, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.mem ? { memSize: data.length } : {}) });
+  const { sys, progFd, maps } = loadInput(prog, opts.file, io, { budget: opts.budget, verify: !opts.unverified, json: opts.json, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.mem ? { memSize: data.length } : {}), source: opts.source === true });
   let result: TestRunResult;
   try {
     // raw: the network header at offset 0, which testRun's Ethernet framing cannot say
@@ -286,12 +290,14 @@ export interface VerifyOptions {
   file: string;
   /** the kernel whose verifier judges (3.19 when not given) */
   profile?: Profile;
+  /** --source: the C source lines (an object's .BTF.ext) in a 3.19 profile's log too */
+  source?: boolean;
 }
 
 /** `tsbpf verify`: load the program and report the verdict with the log. */
 export function verifyCommand(prog: ProgramInput, opts: VerifyOptions, io: CliIo): number {
   const profile = opts.profile ?? PROFILE_3_19;
-  const { log } = loadInput(prog, opts.file, io, { logLevel: opts.logLevel, json: opts.json, profile });
+  const { log } = loadInput(prog, opts.file, io, { logLevel: opts.logLevel, json: opts.json, profile, source: opts.source === true });
   if (opts.json) {
     io.stdout.write(JSON.stringify({ accepted: true, code: null, log, ...profileJson(profile) }) + '\n');
     return 0;

@@ -33,8 +33,10 @@ import { decodeSlots, encodeSlots, isLdImm64, isLocalCall } from '../isa/instruc
 import type { Slot } from '../isa/instruction.js';
 import { escapeControls, parseElf, SHF, SHT, STB, STT, EM_BPF } from '../elf/index.js';
 import type { ElfFile, ElfRelocation, ElfSection } from '../elf/index.js';
-import { Btf } from './btf.js';
+import { Btf } from '../btf/index.js';
+import { btfMaps as readBtfMaps } from './btf.js';
 import type { BtfMapDef } from './btf.js';
+import { ObjectDebugInfo } from './line-info.js';
 import { coreRelocator } from './core.js';
 import { PROG_TYPES, progTypeBySection } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
@@ -219,14 +221,17 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
   const mapSections = new Set(elf.sections.filter((s) => s.name === 'maps' || s.name.startsWith('maps/')).map((s) => s.index));
   const btfMaps = elf.sectionByName('.maps');
   const btfDefs: Named<BtfMapDef> = new Map();
+  // the BTF, read once when the maps or the line records need it
+  let btf: Btf | undefined;
+  const btfSec = elf.sectionByName('.BTF');
   if (btfMaps) {
     // BTF-defined maps: their definitions are in the BTF, their symbols in .maps
-    const btf = elf.sectionByName('.BTF');
-    if (!btf) throw new BpfError('EINVAL', 'section .maps: BTF-defined maps need the .BTF section (compile with -g)');
+    if (!btfSec) throw new BpfError('EINVAL', 'section .maps: BTF-defined maps need the .BTF section (compile with -g)');
+    btf = new Btf(btfSec.data());
     // clang leaves the DATASEC's offsets 0 (libbpf fixes them from the
     // symbols): where each definition lies in .maps is its symbol's
     const syms = new Map(elf.symbolsIn(btfMaps.index).filter((x) => x.type === STT.OBJECT).map((x) => [x.name, x]));
-    for (const [name, m] of new Btf(btf.data()).maps()) {
+    for (const [name, m] of readBtfMaps(btf)) {
       addNamed(maps, name, m.spec, 'map');
       const sym = syms.get(name);
       btfDefs.set(name, { ...m, offset: sym?.value ?? 0, size: sym?.size ?? 0 });
@@ -281,13 +286,16 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
   }
 
   const programs: Named<ProgramSpecData> = new Map();
+  const debug = ObjectDebugInfo.of(elf, btf);
   const budget = { left: MAX_LINKED_SLOTS };
   for (const code of codes.values()) {
     if (code.type === undefined) continue; // .text: only ever called
     for (const p of code.parts) {
       if (p.local && called.has(`${code.sec.index}:${p.start}`)) continue;
       const linked = link(codes, code, p, maps, budget);
-      addNamed(programs, p.name, { name: p.name, section: code.sec.name, type: code.type, ...linked }, 'program');
+      // the .BTF.ext line and function records of every run of instructions the program was linked from
+      const info = debug.program(linked.origins.map((o) => ({ section: o.section, sectionInsn: o.sectionInsn, count: o.count, progInsn: o.insn })));
+      addNamed(programs, p.name, { name: p.name, section: code.sec.name, type: code.type, ...linked, ...info }, 'program');
     }
   }
   if (btfMaps) mapContents(elf, btfMaps, relocs.get(btfMaps.index) ?? [], btfDefs, maps, programs);

@@ -28,6 +28,7 @@ import type { SockFilter } from '../cbpf/index.js';
 import { MAP_TYPES, findMapType, findMapTypeByName, unsupportedMapType } from '../maps/types.js';
 import { PROG_TYPE_NAMES } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
+import type { SourceLine } from '../verifier/source-lines.js';
 
 /** How a program was given: an ELF object, a JSON program spec, assembly text, classic BPF, raw slots. */
 export type InputFormat = 'elf' | 'spec' | 'asm' | 'cbpf' | 'raw';
@@ -70,6 +71,9 @@ export interface ProgramInput {
   /** for objects: the program's function name and section */
   name?: string;
   section?: string;
+  /** for objects compiled with -g: the program's line records and functions (.BTF.ext), program-relative */
+  lineInfo?: SourceLine[];
+  funcInfo?: { insn: number; name: string; decl: string }[];
 }
 
 /** Options of programInput. */
@@ -215,7 +219,10 @@ function objectProgram(bytes: Uint8Array, section?: string): ProgramInput {
     return r.offset === undefined ? [r.slot, index] : [r.slot, index, r.offset];
   });
   const slots = prog.insns.map((s) => ({ ...s }));
-  return { format: 'elf', slots, progType: prog.type, license: spec.license, maps, fixups, mapNames, name: prog.name, section: prog.section };
+  const input: ProgramInput = { format: 'elf', slots, progType: prog.type, license: spec.license, maps, fixups, mapNames, name: prog.name, section: prog.section };
+  if (prog.lineInfo) input.lineInfo = prog.lineInfo;
+  if (prog.funcInfo) input.funcInfo = prog.funcInfo;
+  return input;
 }
 
 /**

@@ -9,6 +9,7 @@
 
 import type { Slot } from '../isa/instruction.js';
 import type { ProgTypeName } from '../progs/types.js';
+import type { SourceLine } from '../verifier/source-lines.js';
 
 /** A map as an object file defines it: type, sizes, entries, flags, initial value (global data). */
 export interface MapSpecData {
@@ -82,6 +83,14 @@ export interface ProgramSpecData {
   functions?: FunctionSpec[];
   /** Where each run of slots came from (ELF objects), in `insns` order. */
   origins?: OriginSpec[];
+  /**
+   * the source line of each run of instructions (from the object's .BTF.ext,
+   * program-relative, ascending; absent without -g): BPF_PROG_LOAD's
+   * `line_info`, shown in the verifier's log and by `tsbpf disasm`
+   */
+  lineInfo?: SourceLine[];
+  /** the functions of the program (func_info): where each starts, its name and C declaration (`int f(struct xdp_md * ctx)`) */
+  funcInfo?: { insn: number; name: string; decl: string }[];
 }
 
 /** An object file's maps and programs as data, as loadCollectionSpec reads them (cilium/ebpf's CollectionSpec). */

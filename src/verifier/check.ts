@@ -19,6 +19,7 @@ import { CheckContext, PATH_END } from './context.js';
 import { formatState } from './log.js';
 import { PruneIndex } from './prune.js';
 import { RULES_319 } from './rules.js';
+import { SourceLinePrinter } from './source-lines.js';
 import type { VerifierState } from './state.js';
 import { copyState } from './state.js';
 
@@ -70,6 +71,8 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
   let prevInsnIdx = 0;
   let doPrintState = false;
   const visited = new Uint8Array(insns.length);
+  // only when the program came with line records: 3.19's own log has none
+  const source = env.sourceLines && env.sourceLines.length > 0 ? new SourceLinePrinter(env.sourceLines) : undefined;
 
   const isStateVisited = (idx: number): boolean => {
     if (!pruning[idx]) return false;
@@ -98,6 +101,7 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
         log.print(`\nfrom ${prevInsnIdx} to ${insnIdx}:${formatState(c.cur)}`);
         doPrintState = false;
       }
+      if (log.enabled && source) log.print(source.at(insnIdx));
       if (log.enabled) log.print(`${insnIdx}: ${disasmInsn(insn, { style: 'log319' })}\n`);
       visited[insnIdx] = 1;
       const cls = BPF_CLASS(insn.code);

@@ -23,6 +23,7 @@ import type { Profile } from '../progs/profile.js';
 import { VerifyError } from './cfg.js';
 import type { VerifierLog } from './log.js';
 import { formatState } from './log.js';
+import type { SourceLine } from './source-lines.js';
 import type { MapInfo, VerifierState } from './state.js';
 import { MAX_BPF_REG, REG, initialState } from './state.js';
 
@@ -42,6 +43,8 @@ export interface VerifierEnv {
   /** the map an ld_imm64 with src_reg 1 refers to, by the address it now holds */
   mapAt(addr: number): MapInfo | undefined;
   log: VerifierLog;
+  /** the program's line records (checked, program-relative): the log shows the source line above each instruction's line */
+  sourceLines?: readonly SourceLine[] | undefined;
 }
 
 /** A rule's answer when the path ends at this instruction (exit). */

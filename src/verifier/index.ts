@@ -23,6 +23,8 @@ export { CheckContext, PATH_END } from './context.js';
 export { RULES_319 } from './rules.js';
 export { INSN_PROCESSED_LIMIT, MAX_PENDING_STATES } from './check.js';
 export { VerifyError } from './cfg.js';
+export { SourceLinePrinter, checkSourceLines } from './source-lines.js';
+export type { SourceLine } from './source-lines.js';
 export * from './state.js';
 
 /** bpf_check's verdict: accepted with the instructions processed, or rejected with errno, message and slot. */

@@ -20,7 +20,12 @@
  *   spec  the CLI's JSON program specs: parseProgram, then its maps created,
  *         fixups linked and the program loaded as `tsbpf run` does;
  *   attr  sys.bpf(cmd, attr) with random commands and valid, mutated and
- *         wrongly typed attrs, over fds that are open, closed and never were.
+ *         wrongly typed attrs, over fds that are open, closed and never were;
+ *   btf   .BTF and .BTF.ext sections of the clang objects compiled with -g,
+ *         mutated, and random type tables of every kind (btf-writer.ts):
+ *         the reader, then every type's name, resolution and size, the
+ *         .BTF.ext records, each program's line records and the log's
+ *         source-line printer over them.
  *
  * Input i of a run with seed S is generated from its own seed, mix(S, i), so
  * one input is reproduced by `--seed S --replay i` without replaying the
@@ -55,9 +60,15 @@ import { progTypeByName } from '../../src/progs/types.js';
 import { prng } from '../random-programs.js';
 import { conformanceDir, projectRoot } from '../conformance-data.js';
 import { slots as slotBytes, writeObj } from './elf-writer.js';
+import { Btf, parseBtfExt } from '../../src/btf/index.js';
+import { parseElf } from '../../src/elf/index.js';
+import { ObjectDebugInfo } from '../../src/loader/line-info.js';
+import { SourceLinePrinter } from '../../src/verifier/source-lines.js';
+import { Strings, writeBtf, writeBtfExt } from './btf-writer.js';
+import type { RawType } from './btf-writer.js';
 import type { ObjReloc, ObjSection, ObjSymbol } from './elf-writer.js';
 
-export const TARGETS = ['elf', 'pcap', 'cbpf', 'asm', 'spec', 'attr'] as const;
+export const TARGETS = ['elf', 'pcap', 'cbpf', 'asm', 'spec', 'attr', 'btf'] as const;
 export type Target = (typeof TARGETS)[number];
 
 type Rnd = () => number;
@@ -1028,7 +1039,137 @@ const attr: Harness<AttrCall[]> = {
   },
 };
 
-export const HARNESSES: Record<Target, Harness<unknown>> = { elf, pcap, cbpf, asm, spec, attr } as Record<Target, Harness<unknown>>;
+// ---- btf ----
+
+/** A .BTF section and maybe its .BTF.ext, as one input. */
+interface BtfInput {
+  btf: Uint8Array;
+  ext?: Uint8Array;
+}
+
+let btfSeedCache: BtfInput[] | undefined;
+/** The .BTF and .BTF.ext of every object compiled with -g (test/c/*.o, examples/modern.o). */
+function btfSeeds(): BtfInput[] {
+  if (btfSeedCache) return btfSeedCache;
+  const files = [
+    ...readdirSync(join(projectRoot(), 'test', 'c')).filter((f) => f.endsWith('.o')).sort().map((f) => join(projectRoot(), 'test', 'c', f)),
+    join(projectRoot(), 'examples', 'modern.o'),
+  ];
+  btfSeedCache = files.flatMap((f) => {
+    const elf = parseElf(new Uint8Array(readFileSync(f)));
+    const btf = elf.sectionByName('.BTF')?.data();
+    const ext = elf.sectionByName('.BTF.ext')?.data();
+    return btf ? [ext ? { btf: btf.slice(), ext: ext.slice() } : { btf: btf.slice() }] : [];
+  });
+  return btfSeedCache;
+}
+
+/** The offsets of a section's header words and its first 1024 words, for field mutations. */
+function wordFields(b: Uint8Array): { at: number; width: 1 | 2 | 4 | 8 }[] {
+  return Array.from({ length: Math.min(1024, b.length >> 2) }, (_, i) => ({ at: 4 * i, width: 4 as const }));
+}
+
+const BTF_NAMES = ['int', 'x', '', 'unsigned int', '__u32', 'a.c', '  return 0;', '\n', '__proto__', 'xdp', '0:1:2', 'main'];
+
+/** A random type table: every kind, with counts, sizes, offsets and type ids often wrong. */
+function randomBtfInput(rnd: Rnd): BtfInput {
+  const strings = new Strings();
+  for (const n of BTF_NAMES) strings.add(n);
+  const types: RawType[] = [];
+  const n = 1 + int(rnd, 24);
+  const id = (): number => (chance(rnd, 0.9) ? int(rnd, n + 1) : pick(rnd, [n + 1, 0xfffff, 0xffffffff]));
+  const u32 = (): number => (chance(rnd, 0.7) ? pick(rnd, [0, 1, 2, 4, 8, 16, 32, 64]) : Number(pick(rnd, INTERESTING_U64) & 0xffffffffn));
+  const name = (): string => pick(rnd, BTF_NAMES);
+  for (let i = 0; i < n; i++) {
+    const kind = chance(rnd, 0.95) ? 1 + int(rnd, 19) : int(rnd, 32);
+    const vlen = chance(rnd, 0.9) ? int(rnd, 4) : u32() & 0xffff;
+    const kindFlag = chance(rnd, 0.3);
+    const t: RawType = { name: name(), kind, vlen, kindFlag, sizeOrType: chance(rnd, 0.5) ? id() : u32() };
+    switch (kind) {
+      case 1: t.sizeOrType = pick(rnd, [1, 2, 4, 8, 16, 3]); t.extra = [(int(rnd, 8) << 24) | (int(rnd, 4) * 8 << 16) | pick(rnd, [1, 8, 16, 32, 64, 128, 0, 200])]; break;
+      case 3: t.extra = [id(), id(), u32()]; break;
+      case 4: case 5: t.extra = Array.from({ length: vlen }, () => [name(), id(), chance(rnd, 0.5) ? int(rnd, 64) : u32()]).flat(); break;
+      case 6: t.extra = Array.from({ length: vlen }, () => [name(), u32()]).flat(); break;
+      case 19: t.extra = Array.from({ length: vlen }, () => [name(), u32(), u32()]).flat(); break;
+      case 13: t.extra = Array.from({ length: vlen }, () => [name(), chance(rnd, 0.2) ? 0 : id()]).flat(); break;
+      case 14: case 17: t.extra = [chance(rnd, 0.8) ? int(rnd, 3) : u32()]; break;
+      case 15: t.extra = Array.from({ length: vlen }, () => [id(), u32(), u32()]).flat(); break;
+      default: break;
+    }
+    if (kind === 12 && chance(rnd, 0.8)) t.vlen = int(rnd, 3);
+    types.push(t);
+  }
+  const btf = writeBtf(types, strings);
+  if (chance(rnd, 0.3)) return { btf };
+  const funcIds = types.map((t, i) => (t.kind === 12 ? i + 1 : -1)).filter((x) => x > 0);
+  const insn = (): number => (chance(rnd, 0.9) ? 8 * int(rnd, 32) : u32());
+  const sec = (): string => pick(rnd, ['xdp', 'a.c', '', '__proto__']);
+  const sorted = (k: number, f: (off: number) => (number | string)[]): (number | string)[][] => {
+    const offs = Array.from({ length: k }, insn).sort((a, b) => a - b);
+    return offs.map(f);
+  };
+  const ext = writeBtfExt({
+    func: chance(rnd, 0.8) ? [{ section: sec(), records: sorted(1 + int(rnd, 3), (o) => [o, funcIds.length && chance(rnd, 0.9) ? pick(rnd, funcIds) : id()]) }] : [],
+    line: chance(rnd, 0.8) ? [{ section: sec(), records: sorted(1 + int(rnd, 6), (o) => [o, name(), name(), u32()]) }] : [],
+    core: chance(rnd, 0.3) ? [{ section: sec(), records: sorted(1 + int(rnd, 2), (o) => [o, id(), name(), int(rnd, 15)]) }] : [],
+  }, strings);
+  // the ext's strings were added after the BTF was written: write it again with them
+  return { btf: writeBtf(types, strings), ext };
+}
+
+/** A BpfError (one line) from a query over a table that read is an answer, not a problem: the other queries still run. */
+function tolerate(f: () => unknown): void {
+  try {
+    f();
+  } catch (e) {
+    if (!(e instanceof BpfError) || /[\n\r\u2028\u2029]/.test(e.message)) throw e;
+  }
+}
+
+const btfHarness: Harness<BtfInput> = {
+  generate(rnd) {
+    if (chance(rnd, 0.35)) {
+      const r = randomBtfInput(rnd);
+      return chance(rnd, 0.5) ? r : { ...r, btf: mutate(rnd, r.btf, wordFields(r.btf)) };
+    }
+    const seeds = btfSeeds();
+    const base = pick(rnd, seeds);
+    const which = rnd();
+    const btf = which < 0.5 ? mutate(rnd, base.btf, wordFields(base.btf), pick(rnd, seeds).btf) : base.btf;
+    const ext = base.ext && which >= 0.4 ? mutate(rnd, base.ext, wordFields(base.ext), pick(rnd, seeds).ext) : base.ext;
+    return ext ? { btf, ext } : { btf };
+  },
+  exercise(input) {
+    const btf = new Btf(input.btf);
+    for (let id = 0; id <= btf.count + 1; id++) {
+      tolerate(() => btf.typeName(id));
+      tolerate(() => btf.resolve(id));
+      tolerate(() => btf.sizeOf(id));
+    }
+    if (!input.ext) return;
+    const ext = parseBtfExt(input.ext, btf);
+    const info = new ObjectDebugInfo(ext);
+    for (const [section, lines] of ext.lineInfo) {
+      const last = lines.at(-1)?.insn ?? 0;
+      for (const run of [{ section, sectionInsn: 0, count: last + 1, progInsn: 0 }, { section, sectionInsn: last >> 1, count: 4, progInsn: 3 }]) {
+        const prog = info.program([run]);
+        if (!prog) continue;
+        const printer = new SourceLinePrinter(prog.lineInfo);
+        for (let i = 0; i < Math.min(run.count + 3, 4096); i++) printer.at(i);
+      }
+    }
+  },
+  show: (input) => `btf ${showBytes(input.btf)}${input.ext ? `; ext ${showBytes(input.ext)}` : ''}`,
+  *shrink(input) {
+    if (input.ext) {
+      for (const ext of shrinkBytes(input.ext)) yield { ...input, ext };
+      yield { btf: input.btf };
+    }
+    for (const btf of shrinkBytes(input.btf)) yield input.ext ? { btf, ext: input.ext } : { btf };
+  },
+};
+
+export const HARNESSES: Record<Target, Harness<unknown>> = { elf, pcap, cbpf, asm, spec, attr, btf: btfHarness } as Record<Target, Harness<unknown>>;
 
 // ---- running ----
 

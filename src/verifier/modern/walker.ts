@@ -32,6 +32,7 @@ import type { HelperProto } from '../../runtime/helpers.js';
 import { VerifyError } from '../cfg.js';
 import { modernInsnText } from './live-regs.js';
 import type { VerifierEnv } from '../context.js';
+import { SourceLinePrinter } from '../source-lines.js';
 import type { Scalar } from './scalar.js';
 import {
   SCALAR_UNKNOWN, scalarAlu, scalarAluFork, scalarBranchTaken, scalarConstHL, scalarEnd, scalarImm, scalarMov,
@@ -218,6 +219,8 @@ export class ModernWalker {
   /** state comparisons and backtracked instructions (MODERN_WORK_LIMIT) */
   workDone = 0;
   private peakStates = 0;
+  /** the source lines above instructions (verbose_linfo), when the program has line records */
+  private readonly source: SourceLinePrinter | undefined;
 
   constructor(
     private readonly insns: readonly Slot[],
@@ -227,6 +230,7 @@ export class ModernWalker {
     log: ModernLog,
   ) {
     this.log = log;
+    this.source = env.sourceLines?.length ? new SourceLinePrinter(env.sourceLines) : undefined;
     this.explored = new Array(insns.length);
     this.visited = new Uint8Array(insns.length);
     this.subprogs = subprogs;
@@ -543,6 +547,7 @@ export class ModernWalker {
         }
         if (log.level) {
           if (this.scratched) this.printInsnState();
+          if (this.source) log.print(this.source.at(idx));
           this.prevLogPos = log.pos;
           log.print(`${idx}: ${modernInsnText(insns, idx)}\n`);
           this.prevInsnPrintPos = log.pos - this.prevLogPos;
@@ -639,6 +644,7 @@ export class ModernWalker {
         }
       } else if (old.branches > 0) {
         if (old.sig === sig && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
+          if (this.source) this.log.print(this.source.at(idx));
           this.log.print(`infinite loop detected at insn ${idx}\n`);
           this.log.print(`cur state:${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
           this.log.print(`old state:${stateStr(old, cur.curframe, true, 0, 0n)}\n`);
