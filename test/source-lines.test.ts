@@ -446,3 +446,12 @@ test('a run before the first line record of its section: the program gets no lin
   assert.deepEqual(info.program([{ section: 's', sectionInsn: 0, count: 4, progInsn: 0 }]), { lineInfo: [], funcInfo: [{ insn: 2, name: 'f', decl: 'int f()' }] });
   assert.deepEqual(info.program([{ section: 's', sectionInsn: 2, count: 2, progInsn: 0 }])!.lineInfo, [{ insn: 0, file: 'a.c', line: 'x();', lineNum: 4, col: 1 }]);
 });
+
+test('Program.load of an object\'s program on a modern system: its maps of modern types, its lines in the log', () => {
+  // (map types were looked up under 3.19 there: `map type percpu_array (6) is not supported`)
+  const sys = new BpfSystem({ profile: 'modern' });
+  const p = Program.load(sys, { insns: new Uint8Array(readFileSync(objPath('maps-globals'))), section: 'xdp_counters', logLevel: 2 });
+  assert.deepEqual(Object.keys(p.maps).sort(), ['.bss', '.data', '.rodata', 'by_type', 'events', 'len_buckets', 'pc_hash', 'recent']);
+  assert.equal(sourceLinesOf(p.log)[0], '; SEC("xdp") int xdp_counters(struct xdp_md *ctx) { @ maps-globals.c:60');
+  p.close();
+});

@@ -80,7 +80,7 @@ function linked(sys: BpfSystem, input: ProgramInput, maps: Record<string, BpfMap
     const name = m.name ?? `map${i}`;
     try {
       if (Object.hasOwn(maps, name)) throw new BpfError('EINVAL', 'two maps have this name');
-      const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: mapTypeByName(m.type).id, key_size: m.key_size, value_size: m.value_size, max_entries: m.max_entries, map_flags: m.flags ?? 0 });
+      const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: mapTypeByName(m.type, m.type, sys.runtime.profile).id, key_size: m.key_size, value_size: m.value_size, max_entries: m.max_entries, map_flags: m.flags ?? 0 });
       sys.mapOf(fd).name = name;
       const map = new BpfMap(sys, fd, undefined, undefined, name);
       maps[name] = map;
