@@ -26,6 +26,7 @@ export const KERNEL_PROGS = [
   { name: 'core', flags: [] },
   { name: 'core-poison', flags: [] },
   { name: 'calls', flags: [] },
+  { name: 'global-funcs', flags: [] },
   { name: 'source-lines', flags: [] },
   // not run by the kernel test: the BTF reader's CO-RE records (test/btf.test.ts)
   { name: 'core-relos', flags: [] },

@@ -539,3 +539,30 @@ test('tsbpf verify and run on calls.o (one program, the profile chosen from its 
   assert.deepEqual(out.slice(0, 1), [{ key: '00000000', value: '0600000000000000' }]);
   assert.deepEqual(j.map_dump.find((m) => m.name === '.bss')!.entries, [{ key: '00000000', value: '1e00000000000000' }]);
 });
+
+test('global functions of an object (test/c/global-funcs.o) are verified on their own from .BTF.ext func_info and BTF, as the 6.18 host logs them', () => {
+  const sys = new BpfSystem({ profile: 'modern' });
+  const obj = loadCollectionSpec(new Uint8Array(readFileSync(join(C_DIR, 'global-funcs.o'))));
+  assert.deepEqual(obj.programs['tc_glob']!.funcInfo!.map((f) => [f.insn, f.name, f.linkage, JSON.stringify(f.args ?? null)]), [
+    [0, 'tc_glob', 'global', '[{"kind":"ctx"}]'],
+    [18, 'add_len', 'global', '[{"kind":"ctx"},{"kind":"scalar"}]'],
+    [21, 'sum_pair', 'global', '[{"kind":"mem","size":8,"nullable":true}]'],
+    [27, 'twice', 'static', 'null'],
+  ]);
+  const c = new Collection(sys, obj, { logLevel: 2 });
+  const log = c.programs['tc_glob']!.log.split('\n');
+  // lines of the host's log (bpftool -d prog load global-funcs.o)
+  for (const line of [
+    "Func#1 ('add_len') is global and assumed valid.",
+    "Func#2 ('sum_pair') is global and assumed valid.",
+    'Validating add_len() func#1...',
+    '18: R1=ctx() R2=scalar() R10=fp0',
+    'Validating sum_pair() func#2...',
+    '21: R1=mem_or_null(id=5,sz=8) R10=fp0',
+  ]) assert.ok(log.includes(line), line);
+  assert.match(log.at(-2)!, /^processed 30 insns /);
+  // and it runs as the kernel's test run does (progs-kernel.test.ts compares it with the host)
+  const frame = new Uint8Array(60);
+  assert.equal(c.programs['tc_glob']!.testRun(frame).retval, 60n + 3n + 3n);
+  c.close();
+});

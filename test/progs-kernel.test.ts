@@ -182,6 +182,8 @@ const PROGRAMS: [string, string[], string?, Jump[]?][] = [
   ['maps-globals', ['xdp_counters']],
   // CO-RE: context views declared in another order, relocated against the kernel's BTF and tsbpf's
   ['core', ['tc_core', 'xdp_core']],
+  // global functions verified on their own from their BTF prototypes (func_info)
+  ['global-funcs', ['tc_glob']],
   ['helpers', ['xdp_helpers', 'tc_csum'], undefined, [['jumps', 0, 'xdp_tail_a'], ['jumps', 1, 'xdp_tail_b']]],
 ];
 

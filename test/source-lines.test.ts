@@ -68,7 +68,8 @@ describe('the loader: each program its own records', () => {
   test('two programs of one section: the second one\'s records start at its own instruction 0', () => {
     const s = spec('source-lines');
     const second = s.programs['second']!;
-    assert.deepEqual(second.funcInfo, [{ insn: 0, name: 'second', decl: 'int second(struct xdp_md * ctx)' }]);
+    // with its prototype for BPF_PROG_LOAD's func_info (a program's own function: global, the context its argument)
+    assert.deepEqual(second.funcInfo, [{ insn: 0, name: 'second', decl: 'int second(struct xdp_md * ctx)', linkage: 'global', args: [{ kind: 'ctx' }], returnsScalar: true }]);
     assert.deepEqual(second.lineInfo!.map((l) => `${l.insn} ${l.lineNum}:${l.col} ${l.line.trim()}`), [
       '0 79:0 int second(struct xdp_md *ctx) {',
       '1 81:34 void *end = (void *)(long)ctx->data_end;',
@@ -443,7 +444,7 @@ test('a run before the first line record of its section: the program gets no lin
   const btfBytes = writeBtf([{ name: 'int', kind: 1, sizeOrType: 4, extra: [32] }, { kind: 13, sizeOrType: 1 }, { name: 'f', kind: 12, vlen: 1, sizeOrType: 2 }], strings);
   const ext = parseBtfExt(writeBtfExt({ func: [{ section: 's', records: [[16, 3]] }], line: [{ section: 's', records: [[16, 'a.c', 'x();', lineCol(4, 1)]] }] }, strings), new Btf(btfBytes));
   const info = new ObjectDebugInfo(ext, new Btf(btfBytes));
-  assert.deepEqual(info.program([{ section: 's', sectionInsn: 0, count: 4, progInsn: 0 }]), { lineInfo: [], funcInfo: [{ insn: 2, name: 'f', decl: 'int f()' }] });
+  assert.deepEqual(info.program([{ section: 's', sectionInsn: 0, count: 4, progInsn: 0 }]), { lineInfo: [], funcInfo: [{ insn: 2, name: 'f', decl: 'int f()', linkage: 'global', args: [], returnsScalar: true }] });
   assert.deepEqual(info.program([{ section: 's', sectionInsn: 2, count: 2, progInsn: 0 }])!.lineInfo, [{ insn: 0, file: 'a.c', line: 'x();', lineNum: 4, col: 1 }]);
 });
 

@@ -100,6 +100,7 @@ export class Collection {
             logSize: COLLECTION_LOG_SIZE,
             ...(options.verify === false ? { verify: false } : {}),
             ...(p.lineInfo ? { lineInfo: p.lineInfo, source: options.source === true } : {}),
+            ...(p.funcInfo ? { funcInfo: p.funcInfo } : {}),
           });
           this.programs[name] = prog;
         } catch (e) {

@@ -10,6 +10,7 @@
  * No instruction is decoded strictly: the verifier judges them all.
  */
 
+import type { FuncSpan } from '../loader/line-info.js';
 import { BpfError } from '../errors.js';
 import type { Instruction } from '../isa/instruction.js';
 import { encodeSlots } from '../isa/instruction.js';
@@ -43,6 +44,8 @@ export interface ResolvedSource {
   maps: Record<string, BpfMap>;
   /** an object's line records for the program (compiled with -g) */
   lineInfo?: SourceLine[];
+  /** an object's functions for the program, with their prototypes (compiled with -g) */
+  funcInfo?: FuncSpan[];
 }
 
 /**
@@ -67,6 +70,7 @@ export function resolveSource(sys: BpfSystem, source: ProgramSource): ResolvedSo
   try {
     const resolved: ResolvedSource = { insns: encodeSlots(linked(sys, input, maps)), type: input.progType, license: input.license, maps };
     if (input.lineInfo) resolved.lineInfo = input.lineInfo;
+    if (input.funcInfo) resolved.funcInfo = input.funcInfo;
     return resolved;
   } catch (e) {
     for (const m of Object.values(maps)) m.close();

@@ -14,6 +14,7 @@
  * reused) does not end or redirect it. After close() every call is EBADF.
  */
 
+import type { FuncSpan } from '../loader/line-info.js';
 import { BpfError, VerifierError } from '../errors.js';
 import type { Instruction } from '../isa/instruction.js';
 import { progTypeByName } from '../progs/types.js';
@@ -63,6 +64,13 @@ export interface ProgramSpec {
   lineInfo?: readonly SourceLine[];
   /** show source lines in a 3.19 profile's log too (the modern profile always shows them) */
   source?: boolean;
+  /**
+   * The program's functions with their linkage and prototypes
+   * (BPF_PROG_LOAD's `func_info`), by default an ELF object's own (.BTF.ext
+   * and BTF, compiled with -g): under the modern profile a global function is
+   * then verified on its own, as the kernel does. 3.19 has no func_info.
+   */
+  funcInfo?: readonly FuncSpan[];
 }
 
 /** A packet of a capture with the verdict of one run over it. */
@@ -98,7 +106,7 @@ export class Program {
     if (typeof spec !== 'object' || spec === null) throw new BpfError('EINVAL', `a program spec must be an object { type, insns, license }, got ${describe(spec)}`);
     const source = resolveSource(sys, spec);
     try {
-      const program = Program.loadResolved(sys, spec, source.insns, source.type, source.license, spec.lineInfo ?? source.lineInfo);
+      const program = Program.loadResolved(sys, spec, source.insns, source.type, source.license, spec.lineInfo ?? source.lineInfo, spec.funcInfo ?? source.funcInfo);
       (program as { maps: Record<string, BpfMap> }).maps = source.maps;
       return program;
     } catch (e) {
@@ -109,7 +117,7 @@ export class Program {
 
   private static loadResolved(
     sys: BpfSystem, spec: ProgramSpec, insns: readonly Instruction[] | Uint8Array, inputType: ProgTypeName | undefined, inputLicense: string | undefined,
-    lineInfo: readonly SourceLine[] | undefined,
+    lineInfo: readonly SourceLine[] | undefined, funcInfo?: readonly FuncSpan[],
   ): Program {
     const type = spec.type ?? inputType ?? 'socket_filter';
     const progType = progTypeByName(type, named(type)).id;
@@ -118,7 +126,11 @@ export class Program {
     const logBuf = logLevel && Number.isSafeInteger(logSize) && logSize >= 0 && logSize <= 0xffffff ? new Uint8Array(logSize) : null;
     // 3.19's log has no source lines unless asked for
     const lines = lineInfo !== undefined && (spec.source === true || sys.runtime.profile.name !== '3.19') ? lineInfo : undefined;
-    const attr = { prog_type: progType, insns, license: spec.license ?? inputLicense ?? 'GPL', log_level: logLevel, log_size: logSize, log_buf: logBuf, line_info: lines };
+    // func_info with prototypes (an object's BTF): the modern kernel's; 3.19 had none
+    const funcs = funcInfo !== undefined && funcInfo.length > 0 && sys.runtime.profile.name !== '3.19' && funcInfo.every((f) => f.linkage !== undefined)
+      ? funcInfo.map((f) => ({ insn: f.insn, name: f.name, linkage: f.linkage!, ...(f.args ? { args: f.args } : {}), ...(f.returnsScalar !== undefined ? { returnsScalar: f.returnsScalar } : {}) }))
+      : undefined;
+    const attr = { prog_type: progType, insns, license: spec.license ?? inputLicense ?? 'GPL', log_level: logLevel, log_size: logSize, log_buf: logBuf, line_info: lines, func_info: funcs };
     const load = (a: typeof attr): number => spec.verify === false ? sys.loadUnverified(a) : sys.bpf(BPF_CMD.BPF_PROG_LOAD, a);
     let fd: number;
     try {

@@ -127,7 +127,11 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
     const common = { insns: encodeSlots(slots), license: prog.license, logLevel: opts.logLevel ?? 1, logSize: CLI_LOG_SIZE, verify: opts.verify };
     const loaded = opts.memSize !== undefined
       ? MemProgram.load(sys, { ...common, size: opts.memSize })
-      : Program.load(sys, { ...common, type: prog.progType as ProgTypeName, ...(prog.lineInfo ? { lineInfo: prog.lineInfo, source: opts.source === true } : {}) });
+      : Program.load(sys, {
+        ...common, type: prog.progType as ProgTypeName,
+        ...(prog.lineInfo ? { lineInfo: prog.lineInfo, source: opts.source === true } : {}),
+        ...(prog.funcInfo ? { funcInfo: prog.funcInfo } : {}),
+      });
     return { sys, progFd: loaded.fd, maps, log: loaded.log };
   } catch (e) {
     // A program the kernel would refuse to load is a rejected program: exit 1.

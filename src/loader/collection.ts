@@ -38,7 +38,8 @@ import { btfMaps as readBtfMaps } from './btf.js';
 import type { BtfMapDef } from './btf.js';
 import { ObjectDebugInfo } from './line-info.js';
 import { coreRelocator } from './core.js';
-import { PROG_TYPES, progTypeBySection } from '../progs/types.js';
+import { PROG_TYPES, progTypeByName, progTypeBySection } from '../progs/types.js';
+import { ctxStructsOf } from '../verifier/modern/func-info.js';
 import type { ProgTypeName } from '../progs/types.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
 import type { CollectionSpec, FunctionSpec, MapSpecData, OriginSpec, ProgramSpecData } from './spec.js';
@@ -294,7 +295,8 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
       if (p.local && called.has(`${code.sec.index}:${p.start}`)) continue;
       const linked = link(codes, code, p, maps, budget);
       // the .BTF.ext line and function records of every run of instructions the program was linked from
-      const info = debug.program(linked.origins.map((o) => ({ section: o.section, sectionInsn: o.sectionInsn, count: o.count, progInsn: o.insn })));
+      const runs = linked.origins.map((o) => ({ section: o.section, sectionInsn: o.sectionInsn, count: o.count, progInsn: o.insn }));
+      const info = debug.program(runs, ctxStructsOf(progTypeByName(code.type).id));
       addNamed(programs, p.name, { name: p.name, section: code.sec.name, type: code.type, ...linked, ...info }, 'program');
     }
   }

@@ -17,6 +17,7 @@
  * their inputs through programInput.
  */
 
+import type { FuncSpan } from './line-info.js';
 import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
 import { decodeSlots, isLdImm64, toSlots } from '../isa/instruction.js';
@@ -73,7 +74,7 @@ export interface ProgramInput {
   section?: string;
   /** for objects compiled with -g: the program's line records and functions (.BTF.ext), program-relative */
   lineInfo?: SourceLine[];
-  funcInfo?: { insn: number; name: string; decl: string }[];
+  funcInfo?: FuncSpan[];
 }
 
 /** Options of programInput. */

@@ -18,6 +18,8 @@ import { Btf, parseBtfExt } from '../btf/index.js';
 import type { BtfExt, FuncInfo, LineInfo } from '../btf/index.js';
 import type { ElfFile } from '../elf/index.js';
 import type { SourceLine } from '../verifier/source-lines.js';
+import { globalFuncArgs } from '../verifier/modern/func-info.js';
+import type { GlobalArg } from '../verifier/modern/func-info.js';
 
 /** Where a run of a program's instructions came from. */
 export interface InsnRun {
@@ -35,6 +37,14 @@ export interface FuncSpan {
   name: string;
   /** `int sum(struct xdp_md * ctx)`, as bpftool heads a function in a listing */
   decl: string;
+  /**
+   * the function's linkage and, for a global one, its arguments' kinds from
+   * its BTF prototype (globalFuncArgs): BPF_PROG_LOAD's func_info, with which
+   * the modern verifier checks a global function on its own
+   */
+  linkage?: 'static' | 'global';
+  args?: GlobalArg[];
+  returnsScalar?: boolean;
 }
 
 /** A program's debug information: its line records and functions, program-relative, ascending. */
@@ -75,7 +85,7 @@ export class ObjectDebugInfo {
   }
 
   /** The lines and functions of a program made of these runs; undefined when the object has no line records for any of them. */
-  program(runs: readonly InsnRun[]): ProgramDebugInfo | undefined {
+  program(runs: readonly InsnRun[], ctxStructs: readonly string[] = []): ProgramDebugInfo | undefined {
     if (this.ext === undefined) return undefined;
     let lineInfo: SourceLine[] = [];
     const funcInfo: FuncSpan[] = [];
@@ -101,7 +111,9 @@ export class ObjectDebugInfo {
       const funcs: readonly FuncInfo[] = this.ext.funcInfo.get(run.section) ?? [];
       for (let f = Math.max(0, lastAtOrBefore(funcs, run.sectionInsn)); f < funcs.length && funcs[f]!.insn < end; f++) {
         const fn = funcs[f]!;
-        if (fn.insn >= run.sectionInsn) funcInfo.push({ insn: move(fn.insn), name: fn.name, decl: this.btf ? this.btf.funcDecl(fn.typeId) : `${fn.name}()` });
+        if (fn.insn < run.sectionInsn) continue;
+        const proto = this.btf ? globalFuncArgs(this.btf, fn.typeId, ctxStructs) : undefined;
+        funcInfo.push({ insn: move(fn.insn), name: fn.name, decl: this.btf ? this.btf.funcDecl(fn.typeId) : `${fn.name}()`, ...(proto ? { ...proto, name: fn.name } : {}) });
       }
     }
     if (uncovered) lineInfo = [];

@@ -7,6 +7,7 @@
  * each other.
  */
 
+import type { FuncSpan } from './line-info.js';
 import type { Slot } from '../isa/instruction.js';
 import type { ProgTypeName } from '../progs/types.js';
 import type { SourceLine } from '../verifier/source-lines.js';
@@ -89,8 +90,12 @@ export interface ProgramSpecData {
    * `line_info`, shown in the verifier's log and by `tsbpf disasm`
    */
   lineInfo?: SourceLine[];
-  /** the functions of the program (func_info): where each starts, its name and C declaration (`int f(struct xdp_md * ctx)`) */
-  funcInfo?: { insn: number; name: string; decl: string }[];
+  /**
+   * the functions of the program (func_info): where each starts, its name and
+   * C declaration (`int f(struct xdp_md * ctx)`), and its linkage and
+   * prototype's argument kinds, which BPF_PROG_LOAD's `func_info` takes
+   */
+  funcInfo?: FuncSpan[];
 }
 
 /** An object file's maps and programs as data, as loadCollectionSpec reads them (cilium/ebpf's CollectionSpec). */

@@ -12,6 +12,8 @@
  * What a global function means for the walk is walker.ts's.
  */
 
+import { BpfError } from '../../errors.js';
+
 /** How a global function's argument is typed (the kernel's bpf_subprog_arg_info, the kinds tsbpf models). */
 export type GlobalArg =
   /** ARG_ANYTHING: an int or enum; any scalar */
@@ -183,11 +185,11 @@ export interface GlobalFuncProto {
  */
 export function globalFuncArgs(btf: BtfView, funcId: number, ctxStructs: readonly string[]): GlobalFuncProto {
   const fn = btf.types[funcId];
-  if (fn?.kind !== 'func') throw new Error(`BTF type ${funcId} is not a FUNC`);
+  if (fn?.kind !== 'func') throw new BpfError('EINVAL', `BTF type ${funcId} is not a FUNC`);
   const linkage = fn.linkage === 1 ? 'global' : 'static';
   if (linkage === 'static') return { name: fn.name, linkage };
   const proto = btf.types[fn.type ?? 0];
-  if (proto?.kind !== 'func_proto') throw new Error(`BTF type ${fn.type ?? 0} of ${fn.name} is not a FUNC_PROTO`);
+  if (proto?.kind !== 'func_proto') throw new BpfError('EINVAL', `BTF type ${fn.type ?? 0} of ${fn.name} is not a FUNC_PROTO`);
   const params = proto.params ?? [];
   const ret = skipModifiers(btf, proto.type ?? 0).t;
   const returnsScalar = ret !== undefined && (ret.kind === 'int' || ret.kind === 'enum' || ret.kind === 'enum64');
