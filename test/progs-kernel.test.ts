@@ -183,18 +183,10 @@ const PROGRAMS: [string, string[], string?, Jump[]?][] = [
   ['helpers', ['xdp_helpers', 'tc_csum'], undefined, [['jumps', 0, 'xdp_tail_a'], ['jumps', 1, 'xdp_tail_b']]],
 ];
 
-/** Where the hardened JIT (src/jit) is known to differ from the checked interpreter on these programs. */
-const HARDENED_TODO: Record<string, string> = {
-  'xdp-adjust': 'after bpf_xdp_adjust_head the hardened JIT still checks accesses against the packet\'s first bounds (a false EFAULT)',
-  'maps-globals': 'the hardened JIT does not know the layout of per-CPU maps (ENOTSUP)',
-  'helpers': 'the hardened JIT does not know the layout of queue maps (ENOTSUP)',
-};
-
 for (const [obj, progs, todo, jumps = []] of PROGRAMS) {
   // the checked interpreter (the default for unverified programs), then the hardened JIT, which runs them too
   for (const engine of [undefined, 'jit-hardened'] as const) {
-    const why = todo ?? (engine ? HARDENED_TODO[obj] : undefined);
-    test(`${obj}: ${progs.join(', ')} over every frame give the host kernel's verdicts, frames and maps${engine ? ` (${engine})` : ''}`, { skip, ...(why ? { todo: why } : {}) }, () => {
+    test(`${obj}: ${progs.join(', ')} over every frame give the host kernel's verdicts, frames and maps${engine ? ` (${engine})` : ''}`, { skip, ...(todo ? { todo } : {}) }, () => {
       const runs: [string, Uint8Array][] = [];
       for (const p of progs) for (const f of frames()) runs.push([p, f]);
       const cpus = possibleCpus();
