@@ -52,6 +52,11 @@ export const MODERN_CASES: ModernCase[] = [
   { name: 'div by zero', src: 'r0 = *(u32 *)(r1 +0)\nr0 /= 0\nexit', expect: { errno: 'EINVAL', lines: ['div by zero'] } },
   { name: 'callee returns its argument', src: 'r1 = 5\ncall pc+1\nexit\nr0 = r1\nexit', expect: { processed: 5 } },
   { name: 'exit without r0', src: 'exit', expect: { errno: 'EACCES', lines: ['R0 !read_ok'] } },
+  {
+    name: 'one store through the context and the stack',
+    src: 'r2 = r10\nr2 += -64\nr3 = *(u32 *)(r1 +0)\nif r3 > 10 goto pc+1\nr2 = r1\n*(u32 *)(r2 +48) = 0\nr0 = 0\nexit',
+    expect: { errno: 'EINVAL', lines: ['same insn cannot be used with different pointers'] },
+  },
   { name: 'constant through a spill and a fill', src: 'r1 = 1\nr2 = r1\nr3 = r10\nr3 += -16\n*(u64 *)(r3 +0) = r1\nr4 = *(u64 *)(r10 -16)\nif r4 == 1 goto pc+1\nr0 = *(u8 *)(r9 +0)\nr0 = 0\nexit', expect: { processed: 9 } },
 ];
 

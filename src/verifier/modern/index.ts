@@ -78,7 +78,7 @@ export function verifyModern(insns: readonly Slot[], env: ModernEnv): VerifyResu
       throw new VerifyError('EACCES', msg);
     });
     finish();
-    return { ok: true, insnProcessed: r.insnProcessed, visited: r.visited };
+    return { ok: true, insnProcessed: r.insnProcessed, visited: r.visited, ctxAccesses: r.ctxAccesses };
   } catch (e) {
     if (e instanceof VerifyError) {
       finish();

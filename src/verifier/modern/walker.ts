@@ -162,6 +162,8 @@ export interface WalkResult {
   insnProcessed: number;
   visited: Uint8Array;
   log: string;
+  /** the loads and stores through the context pointer: insn -> the context offset, for convert_ctx_access */
+  ctxAccesses: Map<number, number>;
 }
 
 /** A failure: the walker's message is in the log already. */
@@ -182,6 +184,9 @@ export class ModernWalker {
   private idx = 0;
   private prevIdx = 0;
   private readonly visited: Uint8Array;
+  /** save_aux_ptr_type: per load/store, 1 when it went through the context, 2 through any other pointer */
+  private readonly ptrKind: Uint8Array;
+  private readonly ctxAccesses = new Map<number, number>();
   private scratchRegs = 0;
   private scratchStack: Set<number> | 'all' = 'all';
   private prevLogPos = 0;
@@ -209,6 +214,7 @@ export class ModernWalker {
     this.log = log;
     this.explored = new Array(insns.length);
     this.visited = new Uint8Array(insns.length);
+    this.ptrKind = new Uint8Array(insns.length);
     this.subprogs = subprogs;
     this.stackDepth = subprogs.map(() => 0);
     // helper calls that take a callback are prune points (the kernel's calls_callback): each
@@ -551,7 +557,7 @@ export class ModernWalker {
       this.idx = next;
     }
     if (log.level === 1) log.reset(this.startPos);
-    return { insnProcessed: this.insnProcessed, visited: this.visited, log: log.text };
+    return { insnProcessed: this.insnProcessed, visited: this.visited, log: log.text, ctxAccesses: this.ctxAccesses };
   }
 
   /** The final statistics line. */
@@ -903,7 +909,23 @@ export class ModernWalker {
     }
     this.srcOp(insn.src);
     this.dstOp(insn.dst);
+    const base = this.regs[insn.src]!.type;
     this.memAccess(idx, insn.src, insn.off, SIZE_BYTES[BPF_SIZE(insn.code)]!, false, insn.dst, mode === BPF_MEMSX);
+    this.savePtrType(idx, base, insn.off);
+  }
+
+  /**
+   * save_aux_ptr_type: one load or store instruction goes through the
+   * context on every path or on none ('same insn cannot be used with
+   * different pointers'), since a context access is rewritten at load
+   * (convert_ctx_access); the context accesses are remembered for that.
+   */
+  private savePtrType(idx: number, type: number, off: number): void {
+    const kind = type === RT.PTR_TO_CTX ? 1 : 2;
+    const prev = this.ptrKind[idx]!;
+    if (prev === 0) this.ptrKind[idx] = kind;
+    else if (prev !== kind) this.fail('EINVAL', 'same insn cannot be used with different pointers');
+    if (kind === 1) this.ctxAccesses.set(idx, off);
   }
 
   private store(insn: Slot, idx: number): void {
@@ -916,11 +938,13 @@ export class ModernWalker {
       this.srcOp(insn.src);
       this.srcOp(insn.dst);
       this.memAccess(idx, insn.dst, insn.off, size, true, insn.src, false);
+      this.savePtrType(idx, this.regs[insn.dst]!.type, insn.off);
       return;
     }
     if (mode !== BPF_MEM || insn.src !== 0) this.fail('EINVAL', 'BPF_ST uses reserved fields');
     this.srcOp(insn.dst);
     this.memAccess(idx, insn.dst, insn.off, size, true, -1, false, insn.imm);
+    this.savePtrType(idx, this.regs[insn.dst]!.type, insn.off);
   }
 
   private atomic(insn: Slot, idx: number, size: 1 | 2 | 4 | 8): void {
