@@ -182,7 +182,7 @@ const PROGRAMS: [string, string[], string?, Jump[]?][] = [
   ['tc-skb', ['tc_writes']],
   ['xdp-adjust', ['xdp_head', 'xdp_tail', 'xdp_meta', 'xdp_limits']],
   ['maps-globals', ['xdp_counters']],
-  ['helpers', ['xdp_helpers', 'tc_csum'], undefined, [['jumps', 0, 'xdp_tail_a'], ['jumps', 1, 'xdp_tail_b']]],
+  ['helpers', ['xdp_helpers', 'tc_csum', 'xdp_bytes'], undefined, [['jumps', 0, 'xdp_tail_a'], ['jumps', 1, 'xdp_tail_b']]],
 ];
 
 /** Where a program loaded without the verifier is known to differ from the kernel (see the README). */

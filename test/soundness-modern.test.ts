@@ -118,9 +118,20 @@ test('packet pointers: an XDP target where the runtime has the XDP program type'
   assert.equal(target.progType, 6);
   const r = fuzz(0x16, 100, Infinity, target);
   assert.deepEqual(r.problems, []);
-  assert.equal(r.accepted, 37);
+  assert.equal(r.accepted, 38);
   assert.equal(r.addressDependent, 0);
-  assert.equal(r.unverifiedRuns, 192);
+  assert.equal(r.unverifiedRuns, 168);
+  // accepted programs of the same seed calling bpf_xdp_load_bytes, bpf_xdp_store_bytes
+  const rnd = prng(0x16);
+  const calls = [0, 0];
+  for (let n = 0; n < 100; n++) {
+    const p = target.generate(rnd);
+    if (!accepted(p, target)) continue;
+    [189, 190].forEach((id, k) => {
+      if (p.some((x) => x.code === 0x85 && x.src === 0 && x.imm === id)) calls[k]!++;
+    });
+  }
+  assert.deepEqual(calls, [3, 3]);
 });
 
 test('context accesses: a tc target whose accepted programs have the stores and loads the load rewrites, safe and identical on every engine', () => {

@@ -32,7 +32,8 @@
  *     percpu_hash) with value accesses;
  *   - packet pointers (`packets`: an XDP program, data/data_end from the
  *     context, ranges from comparisons in both directions), only where the
- *     runtime has the XDP program type;
+ *     runtime has the XDP program type, and bpf_xdp_load_bytes /
+ *     bpf_xdp_store_bytes at offsets inside the frame and past it;
  *   - context accesses (`tc`: a tc classifier): loads of every __sk_buff
  *     field at every size and offset inside it (some refused), stores of
  *     boundary values (0xffff, 0x10003, -1...) to the fields whose stores
@@ -514,6 +515,24 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
     return [chance(0.6) ? BPF_ALU64_IMM(op, d, k) : BPF_ALU32_IMM(op, d, k), ...(chance(0.2) ? [BPF_MOV32_REG(d, d)] : [])];
   };
 
+  /**
+   * XDP: bpf_xdp_load_bytes or bpf_xdp_store_bytes (5.18) into or from a
+   * stack buffer, at a constant offset (inside the frame, past it, past
+   * 0xffff) or a scalar's, of a constant size (sometimes 0 or past the
+   * buffer: refused); the result kept, a loaded buffer read back.
+   */
+  const xdpBytes = (): Item[] => {
+    const store = chance(0.4);
+    const items: Item[] = [];
+    if (store || chance(0.3)) items.push(BPF_ST_MEM(BPF_DW, 10, -32, int(0, 1000)), BPF_ST_MEM(BPF_DW, 10, -24, 7));
+    items.push(chance(0.6) ? BPF_MOV64_IMM(2, pick([0, 1, 14, 40, 56, 60, 0xffff, 0x10000, -1])) : BPF_MOV64_REG(2, pick([7, 8, 9])));
+    items.push(BPF_MOV64_REG(1, 6), BPF_MOV64_REG(3, 10), BPF_ALU64_IMM(BPF_ADD, 3, -32));
+    items.push(BPF_MOV64_IMM(4, chance(0.9) ? pick([1, 4, 8, 16]) : pick([0, 17, 33])), BPF_EMIT_CALL(store ? 190 : 189));
+    items.push(BPF_MOV64_REG(pick([7, 8, 9]), 0));
+    if (!store) items.push(BPF_LDX_MEM(pick([BPF_W, BPF_B, BPF_DW]), pick([7, 8, 9]), 10, -32));
+    return items;
+  };
+
   /** tc: a context load, a store read back, or one store through the context or the stack (see the top) */
   const ctxBlock = (): Item[] => {
     const FIELDS = [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 68, 72, 76, 84, 88, 140, 160, 164, 176, 180, 184];
@@ -555,6 +574,7 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
   const blocks = int(2, 5);
   const kinds: (() => Item[])[] = [valueIndex, valueIndex, stackIndex, spillFill, pointerMath, rangeTrap, rangeTrap, loop, callBlock, callBlock, newMapLookup, scalarAlu];
   if (packets) kinds.push(packetBlock, packetBlock, packetBlock);
+  if (packets && proto(189) !== undefined) kinds.push(xdpBytes);
   if (tc) kinds.push(ctxBlock, ctxBlock, ctxBlock, ctxBlock);
   for (let b = 0; b < blocks; b++) {
     const blk = pick(kinds)();
