@@ -501,6 +501,8 @@ interface Trace {
   /** the frame after each run (testRun's data_out; empty strings for a PacketRunner, not for batches) */
   frames: string[];
   maps: string[];
+  /** the slots of the program run (the checked engine: of the verified load's program where there is one) */
+  slots: number;
 }
 
 function dumpMaps(sys: BpfSystem, fds: readonly number[]): string[] {
@@ -559,6 +561,7 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
   let fd: number;
   /** the checked interpreter records options.coverage already */
   let covered = false;
+  let ranSlots = slotCount(insns);
   if (engine === 'checked' && options.unplaced) {
     fd = sys.loadUnverified(attr);
   } else if (engine === 'checked') {
@@ -583,6 +586,7 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
         checked: true, budget: sys.unverifiedBudget, helpers: rt.helpers, regions: rt.regions, ...(options.coverage ? { coverage: options.coverage } : {}),
       });
       covered = true;
+      ranSlots = verified.length;
     }
   } else {
     fd = sys.bpf('BPF_PROG_LOAD', attr);
@@ -597,7 +601,7 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
   }
   const name = engine === 'checked' ? 'interpreter' : engine === 'batch' ? 'jit' : engine === 'batch-hardened' ? 'jit-hardened' : engine;
   let runner = fuzzRunner(sys, fd, name);
-  const t: Trace = { verdicts: [], stacks: [], frames: [], maps: [] };
+  const t: Trace = { verdicts: [], stacks: [], frames: [], maps: [], slots: ranSlots };
   const stack = mem.u8.subarray(STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES, STACK_TOP);
   if (engine === 'batch' || engine === 'batch-hardened') {
     const batch = runner.batch;
@@ -793,8 +797,7 @@ export function unexplored(insns: readonly Instruction[], coverage: Uint8Array, 
 /** The instructions the checked interpreter executes over the fuzz packets, as fuzz runs them. */
 export function executed(insns: readonly Instruction[], target: FuzzTarget = TARGET_319): Uint8Array {
   const coverage = coverageFor(insns);
-  trace(insns, 'checked', { coverage }, target);
-  return coverage;
+  return coverage.subarray(0, trace(insns, 'checked', { coverage }, target).slots);
 }
 
 export interface ExamineOptions {
