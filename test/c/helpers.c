@@ -11,7 +11,9 @@
  * bpf_xdp_store_bytes at the frame's start and end (in a fragment for the
  * long frames), across the buffer and its first fragment, one byte too
  * far (-EINVAL, the buffer left alone), past 0xffff (-EFAULT); results
- * summed over the frames in `sums`.
+ * summed over the frames in `sums`. tc again: the __sk_buff accesses the
+ * kernel rewrites at load (narrow loads inside a field, stores to its u16
+ * fields), summed over the frames in `ctxsums`.
  * Build: node scripts/build-kernel-progs.mjs
  */
 #include <linux/bpf.h>
@@ -176,6 +178,41 @@ SEC("xdp") int xdp_bytes(struct xdp_md *ctx) {
   /* across the buffer's end and the first fragment */
   if (len > 3530) sum(13, bpf_xdp_store_bytes(ctx, 3516, buf, 8));
   return XDP_PASS;
+}
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 12);
+  __type(key, __u32);
+  __type(value, __s64);
+} ctxsums SEC(".maps");
+
+static __always_inline void csum_(__u32 k, __s64 v) {
+  __s64 *p = bpf_map_lookup_elem(&ctxsums, &k);
+  if (p) *p += v;
+}
+
+/* a narrow load of `type` at byte `at` of field `f` */
+#define AT(type, f, at) (*(volatile type *)((volatile char *)&skb->f + (at)))
+
+SEC("tc") int tc_ctx(struct __sk_buff *ctx) {
+  volatile struct __sk_buff *skb = ctx;
+  csum_(0, AT(__u16, pkt_type, 2));
+  csum_(1, AT(__u8, pkt_type, 3));
+  csum_(2, AT(__u16, protocol, 2));
+  csum_(3, AT(__u8, protocol, 1));
+  /* 0xffff and more: ignored (the frames from 656 bytes on) */
+  skb->queue_mapping = skb->len * 100;
+  csum_(4, AT(__u16, queue_mapping, 2));
+  csum_(5, AT(__u8, queue_mapping, 1));
+  skb->tc_index = skb->len * 1000;
+  csum_(6, AT(__u16, tc_index, 2));
+  csum_(7, AT(__u8, tc_index, 2));
+  skb->tc_classid = skb->len * 77777;
+  csum_(8, skb->tc_classid);
+  csum_(9, AT(__u16, len, 2));
+  csum_(10, AT(__u16, mark, 2));
+  return skb->queue_mapping;
 }
 
 char _license[] SEC("license") = "GPL";
