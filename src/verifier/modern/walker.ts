@@ -1120,7 +1120,12 @@ export class ModernWalker {
   }
 
   /** check_stack_access_within_bounds */
-  private stackBounds(regno: number, reg: Reg, off: number, size: number, what: string): void {
+  /**
+   * check_stack_access_within_bounds. `rangeErrno`: what an access outside
+   * the frame gives (a helper's memory argument: EINVAL on 6.18, where a
+   * load or store gives EACCES; an unbounded offset is EACCES for both).
+   */
+  private stackBounds(regno: number, reg: Reg, off: number, size: number, what: string, rangeErrno: 'EACCES' | 'EINVAL' = 'EACCES'): void {
     let minOff: number, maxOff: number;
     const s = reg.s;
     const konst = tnumIsConst(s.varOff);
@@ -1135,8 +1140,8 @@ export class ModernWalker {
       maxOff = Number(s.smax) + off + size;
     }
     if (minOff < -512 || minOff > -1 || maxOff > 0 || size < 0) {
-      if (konst) this.fail('EACCES', `invalid${what} stack R${regno} off=${off} size=${size}`);
-      this.fail('EACCES', `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(s.varOff)} off=${off} size=${size}`);
+      if (konst) this.fail(rangeErrno, `invalid${what} stack R${regno} off=${off} size=${size}`);
+      this.fail(rangeErrno, `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(s.varOff)} off=${off} size=${size}`);
     }
     const f = this.cur.frames[reg.frameno]!;
     if (-minOff > f.depth) this.cur.own(reg.frameno).depth = -minOff;
@@ -1737,7 +1742,8 @@ export class ModernWalker {
         return this.memRegion(regno, reg, reg.off, size, reg.range, zeroOk);
       case RT.PTR_TO_STACK: {
         if (size === 0 && !zeroOk) this.fail('EACCES', 'invalid zero-sized read');
-        this.stackBounds(regno, reg, reg.off, size, ' indirect access to');
+        // 6.18 names the direction of a helper's access ('invalid write to stack R3 off=-32 size=33', EINVAL)
+        this.stackBounds(regno, reg, reg.off, size, write ? ' write to' : ' read from', 'EINVAL');
         const f = this.cur.frames[reg.frameno]!;
         let lo: number, hi: number;
         if (tnumIsConst(reg.s.varOff)) lo = hi = Number(BigInt.asIntN(64, reg.s.value)) + reg.off;
