@@ -34,7 +34,8 @@ test('modern soundness fuzzer: 300 programs, the accepted ones safe, explored an
   // the modern walker accepts about as many as the host kernel (40%); the
   // accepted ones run through testRun over FUZZ_FRAMES, each frame twice
   assert.equal(modernWalker(), true);
-  assert.equal(r.accepted, 130); // one misaligned access refused since the alignment rule
+  // one misaligned access refused since the alignment rule; one more accepted since bpf_get_smp_processor_id's range
+  assert.equal(r.accepted, 131);
   assert.equal(r.addressDependent, 0);
   assert.equal(r.unverified, 45);
   assert.equal(r.unverifiedRuns, 540);
@@ -118,7 +119,7 @@ test('packet pointers: an XDP target where the runtime has the XDP program type'
   assert.equal(target.progType, 6);
   const r = fuzz(0x16, 100, Infinity, target);
   assert.deepEqual(r.problems, []);
-  assert.equal(r.accepted, 38);
+  assert.equal(r.accepted, 40);
   assert.equal(r.addressDependent, 0);
   assert.equal(r.unverifiedRuns, 168);
   // accepted programs of the same seed calling bpf_xdp_load_bytes, bpf_xdp_store_bytes
@@ -131,7 +132,7 @@ test('packet pointers: an XDP target where the runtime has the XDP program type'
       if (p.some((x) => x.code === 0x85 && x.src === 0 && x.imm === id)) calls[k]!++;
     });
   }
-  assert.deepEqual(calls, [3, 3]);
+  assert.deepEqual(calls, [4, 3]);
 });
 
 test('context accesses: a tc target whose accepted programs have the stores and loads the load rewrites, safe and identical on every engine', () => {
@@ -159,7 +160,7 @@ test('context accesses: a tc target whose accepted programs have the stores and 
     if (p.some((x) => (x.code === 0x63 || x.code === 0x62) && x.dst === 6 && [12, 44, 72].includes(x.off))) stores++;
     if (p.some((x) => (x.code === 0x69 || x.code === 0x71) && x.src === 6 && [4, 12, 16, 44, 72].some((f) => x.off > f && x.off < f + 4))) quirk++;
   }
-  assert.deepEqual([stores, quirk, mixed], [12, 8, 4]);
+  assert.deepEqual([stores, quirk, mixed], [13, 9, 4]);
 });
 
 test('the packet-pointer mode refuses to start without the XDP program type', { skip: hasXdp() ? 'the runtime has XDP' : false }, () => {

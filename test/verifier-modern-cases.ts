@@ -52,6 +52,7 @@ export const MODERN_CASES: ModernCase[] = [
   { name: 'div by zero', src: 'r0 = *(u32 *)(r1 +0)\nr0 /= 0\nexit', expect: { errno: 'EINVAL', lines: ['div by zero'] } },
   { name: 'callee returns its argument', src: 'r1 = 5\ncall pc+1\nexit\nr0 = r1\nexit', expect: { processed: 5 } },
   { name: 'exit without r0', src: 'exit', expect: { errno: 'EACCES', lines: ['R0 !read_ok'] } },
+  { name: 'bpf_get_smp_processor_id is below 1024', src: 'call 8\nif r0 > 1023 goto pc+2\nr0 = 0\nexit\nr0 = *(u64 *)(r10 +8)\nexit', expect: { processed: 4 } },
   { name: 'a helper writing past the stack', src: 'r2 = 0\nr3 = r10\nr3 += -32\nr4 = 33\ncall 26\nr0 = 0\nexit', expect: { errno: 'EINVAL', lines: ['invalid write to stack R3 off=-32 size=33'] } },
   {
     name: 'a helper writing past the stack at a variable offset',

@@ -1544,7 +1544,11 @@ export class ModernWalker {
     }
     switch (fn.ret) {
       case RET.INTEGER:
-        this.setReg(0, UNKNOWN);
+        // do_refine_retval_range: the helpers whose result the kernel bounds (bpf_get_smp_processor_id)
+        if (fn.retRange) {
+          const { min, max } = fn.retRange;
+          this.setReg(0, scalarReg(scalarFrom({ smin: BigInt(min), smax: BigInt(max), umin: BigInt(min), umax: BigInt(max), smin32: min, smax32: max, umin32: min, umax32: max })));
+        } else this.setReg(0, UNKNOWN);
         break;
       case RET.VOID:
         break;
