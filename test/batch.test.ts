@@ -143,3 +143,39 @@ test('batch on a missing file is a usage error', async () => {
   assert.equal(r.status, 2);
   assert.equal(r.stderr, `tsbpf: ${join(dir, 'nope.txt')}: no such file (ENOENT)\n`);
 });
+
+test('batch --profile modern: 6.18\'s map types and flags, per-CPU values for --cpus CPUs, push/pop/peek on a queue', async () => {
+  const f = join(dir, 'modern.txt');
+  writeFileSync(f, [
+    'map create /p type percpu_array key 4 value 4 entries 2 name pc',
+    'map update name pc key 1 0 0 0 value 7 0 0 0',
+    'map update name pc key 0 0 0 0 value 1 0 0 0 2 0 0 0',
+    'map dump name pc',
+    'map create /q type queue key 0 value 2 entries 2 name q',
+    'map push name q value 1 2',
+    'map enqueue name q value 3 4',
+    'map push name q value 5 6',
+    'map push name q value 5 6 exist',
+    'map peek name q',
+    'map pop name q',
+    'map dequeue name q',
+    'map pop name q',
+    'map create /h type hash key 4 value 4 entries 4 name h flags 1',
+    'map show name h',
+  ].join('\n'));
+  const r = await tsbpf(['batch', f, '--profile', 'modern', '--cpus', '2']);
+  assert.equal(r.status, 1);
+  assert.equal(r.stdout, [
+    'key:\n00 00 00 00\nvalue (CPU 00): 01 00 00 00\nvalue (CPU 01): 02 00 00 00\n',
+    'key:\n01 00 00 00\nvalue (CPU 00): 07 00 00 00\nvalue (CPU 01): 07 00 00 00\n',
+    'Found 2 elements\n',
+    'value:\n03 04\n', 'value:\n03 04\n', 'value:\n05 06\n',
+    '3: hash  name h  flags 0x1\n\tkey 4B  value 4B  max_entries 4\n',
+  ].join(''));
+  assert.equal(r.stderr, `tsbpf: ${f}:8: the map is full (or the index is out of range) (E2BIG)\ntsbpf: ${f}:13: map pop: the map is empty (ENOENT)\n`);
+  // the default is 3.19's: no such types, no flags
+  const old = await tsbpf(['batch', f]);
+  assert.match(old.stderr, /^tsbpf: [^\n]*:1: map type percpu_array \(6\) is not supported \(supported: hash, array\) \(EINVAL\)\n/);
+  assert.match(old.stderr, /:14: map create: map flags 0x1 are not supported \(3\.19 has none; --profile modern has 6\.18's\) \(EINVAL\)\n/);
+  assert.equal((await tsbpf(['batch', f, '--profile', '4.0'])).stderr, "tsbpf: --profile must be 3.19 or modern, got '4.0' (EINVAL)\n");
+});

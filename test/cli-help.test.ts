@@ -143,7 +143,7 @@ const BAD: [string[], string][] = [
   [['filter', MISSING, 'a.pcap', '-w'], "tsbpf: filter: -w needs a value (OUT); see 'tsbpf filter --help' (EINVAL)"],
   [['asm', MISSING, 'b'], "tsbpf: asm: unexpected argument 'b' (usage: tsbpf asm FILE [-o OUT]) (EINVAL)"],
   [['verify', MISSING, '--log-level', '3'], "tsbpf: --log-level must be 0, 1 or 2, got '3' (EINVAL)"],
-  [['shell', 'x'], "tsbpf: shell: unexpected argument 'x' (usage: tsbpf shell) (EINVAL)"],
+  [['shell', 'x'], "tsbpf: shell: unexpected argument 'x' (usage: tsbpf shell [--profile 3.19|modern] [--cpus N]) (EINVAL)"],
   [['bench', '--quick'], "tsbpf: bench: unknown option '--quick'; see 'tsbpf bench --help' (EINVAL)"],
   [['conformance-plugin', '--profile'], "tsbpf: conformance-plugin: unknown option '--profile'; see 'tsbpf conformance-plugin --help' (EINVAL)"],
 ];

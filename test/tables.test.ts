@@ -72,6 +72,9 @@ test('every row carries its uapi name and number', () => {
     [131, 'bpf_ringbuf_reserve', '5.8', 'all'], [132, 'bpf_ringbuf_submit', '5.8', 'all'], [133, 'bpf_ringbuf_discard', '5.8', 'all'],
     [134, 'bpf_ringbuf_query', '5.8', 'all'], [125, 'bpf_ktime_get_boot_ns', '5.8', 'all'], [164, 'bpf_for_each_map_elem', '5.13', 'all'],
     [181, 'bpf_loop', '5.17', 'all'],
+    [188, 'bpf_xdp_get_buff_len', '5.18', ['xdp']],
+    [189, 'bpf_xdp_load_bytes', '5.18', ['xdp']],
+    [190, 'bpf_xdp_store_bytes', '5.18', ['xdp']],
   ]);
   for (const h of HELPERS) assert.equal(uapiHelperName(h.id), h.name);
 });

@@ -52,6 +52,24 @@ export const MODERN_CASES: ModernCase[] = [
   { name: 'div by zero', src: 'r0 = *(u32 *)(r1 +0)\nr0 /= 0\nexit', expect: { errno: 'EINVAL', lines: ['div by zero'] } },
   { name: 'callee returns its argument', src: 'r1 = 5\ncall pc+1\nexit\nr0 = r1\nexit', expect: { processed: 5 } },
   { name: 'exit without r0', src: 'exit', expect: { errno: 'EACCES', lines: ['R0 !read_ok'] } },
+  { name: 'bpf_get_smp_processor_id is below 1024', src: 'call 8\nif r0 > 1023 goto pc+2\nr0 = 0\nexit\nr0 = *(u64 *)(r10 +8)\nexit', expect: { processed: 4 } },
+  { name: 'a helper writing past the stack', src: 'r2 = 0\nr3 = r10\nr3 += -32\nr4 = 33\ncall 26\nr0 = 0\nexit', expect: { errno: 'EINVAL', lines: ['invalid write to stack R3 off=-32 size=33'] } },
+  {
+    name: 'a helper writing past the stack at a variable offset',
+    src: 'r2 = *(u32 *)(r1 +0)\nr2 &= 7\nr3 = r10\nr3 += -16\nr3 += r2\nr2 = 0\nr4 = 16\ncall 26\nr0 = 0\nexit',
+    expect: { errno: 'EINVAL', lines: ['invalid variable-offset write to stack R3 var_off=(0x0; 0x7) off=-16 size=16'] },
+  },
+  {
+    name: 'a helper writing at an unbounded stack offset',
+    src: 'r2 = *(u32 *)(r1 +0)\nr3 = r10\nr3 += -16\nr3 += r2\nr2 = 0\nr4 = 8\ncall 26\nr0 = 0\nexit',
+    expect: { errno: 'EACCES', lines: ['invalid unbounded variable-offset write to stack R3'] },
+  },
+  { name: 'a helper reading past the stack', src: 'r1 = r10\nr1 += -32\nr2 = 36\ncall 6\nr0 = 0\nexit', expect: { errno: 'EINVAL', lines: ['invalid read from stack R1 off=-32 size=36'] } },
+  {
+    name: 'one store through the context and the stack',
+    src: 'r2 = r10\nr2 += -64\nr3 = *(u32 *)(r1 +0)\nif r3 > 10 goto pc+1\nr2 = r1\n*(u32 *)(r2 +48) = 0\nr0 = 0\nexit',
+    expect: { errno: 'EINVAL', lines: ['same insn cannot be used with different pointers'] },
+  },
   { name: 'constant through a spill and a fill', src: 'r1 = 1\nr2 = r1\nr3 = r10\nr3 += -16\n*(u64 *)(r3 +0) = r1\nr4 = *(u64 *)(r10 -16)\nif r4 == 1 goto pc+1\nr0 = *(u8 *)(r9 +0)\nr0 = 0\nexit', expect: { processed: 9 } },
 ];
 

@@ -19,6 +19,7 @@ import { CALLBACK_TAG, UNVISITED_TRAP } from '../runtime/helpers.js';
 const BPF_PSEUDO_FUNC = 4;
 import { progTypeById, verifierRules } from '../progs/types.js';
 import { PROFILE_3_19 } from '../progs/profile.js';
+import { rewriteCtxAccesses } from '../progs/ctx-rewrite.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Region } from '../memory/address-space.js';
@@ -234,7 +235,7 @@ export interface LoadOptions {
 export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadOptions = {}): LoadedProgram {
   const lic = license(attr);
   const gplCompatible = GPL_COMPATIBLE.includes(lic);
-  const slots = instructions(attr, sys.runtime.profile.name === 'modern' ? LIMIT_MODERN : LIMIT_3_19);
+  let slots = instructions(attr, sys.runtime.profile.name === 'modern' ? LIMIT_MODERN : LIMIT_3_19);
   const rowType = progTypeById(u32(attr.prog_type, 'prog_type'), sys.runtime.profile);
   const memSize = u32(attr.mem_size, 'mem_size');
   if (memSize !== 0 && !rowType.sized) throw new BpfError('EINVAL', `mem_size is for the mem program type, not ${rowType.name}`);
@@ -356,8 +357,18 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     const where = result.insn === undefined ? '' : `insn ${result.insn}: `;
     return reject(result.errno, `${where}${result.message || 'invalid program'}`, false, result.insn);
   }
+  // convert_ctx_accesses: the context accesses the kernel's rewrite makes differ (progs/ctx-rewrite.ts)
+  let visited = result.visited;
+  if (type.rewriteCtxAccess && result.ctxAccesses !== undefined && result.ctxAccesses.size > 0) {
+    try {
+      ({ slots, visited } = rewriteCtxAccesses(slots, result.ctxAccesses, (off, insn) => type.rewriteCtxAccess!(off, insn), visited));
+    } catch (e) {
+      if (e instanceof BpfError) return reject(e.code, e.message);
+      throw e;
+    }
+  }
   toConstants(sys, slots);
-  sanitizeUnvisited(slots, result.visited);
+  sanitizeUnvisited(slots, visited);
 
   let interpreter: Engine;
   try {

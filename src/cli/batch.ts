@@ -33,7 +33,14 @@ export function tokenize(line: string): string[] {
 }
 
 export class BatchSession {
-  readonly sys = new BpfSystem();
+  readonly sys: BpfSystem;
+  /** the modern profile: 6.18's map types and map_flags */
+  private readonly modern: boolean;
+
+  constructor(options: { profile?: '3.19' | 'modern'; cpus?: number } = {}) {
+    this.modern = options.profile === 'modern';
+    this.sys = new BpfSystem({ profile: options.profile ?? '3.19', cpus: options.cpus ?? 1 });
+  }
   private readonly maps: BpfMap[] = [];
   private readonly pinned = new Map<string, BpfMap>();
 
@@ -63,10 +70,15 @@ export class BatchSession {
       case 'lookup': return this.lookup(args, out);
       case 'getnext': return this.getnext(args, out);
       case 'delete': return this.delete(args);
+      case 'push':
+      case 'enqueue': return this.push(args, cmd);
+      case 'pop':
+      case 'dequeue':
+      case 'peek': return this.pop(args, out, cmd);
       case 'dump': return this.dump(args, out);
       case 'show':
       case 'list': return this.show(args, out);
-      default: return usage(`unknown map command '${cmd ?? ''}' (create, update, lookup, getnext, delete, dump, show)`);
+      default: return usage(`unknown map command '${cmd ?? ''}' (create, update, lookup, getnext, delete, dump, show, push, pop, peek, enqueue, dequeue)`);
     }
   }
 
@@ -89,9 +101,9 @@ export class BatchSession {
       if (n === undefined || n < 0 || n > 0xffffffff) usage(`map create: ${k} must be an unsigned 32-bit number, got '${v}'`);
       return n!;
     };
-    const spec = { type: type as MapTypeName, keySize: num('key'), valueSize: num('value'), maxEntries: num('entries'), name: opts.get('name')! };
     const flags = opts.has('flags') ? num('flags') : 0;
-    if (flags !== 0) throw new BpfError('EINVAL', `map create: map flags 0x${flags.toString(16)} are not supported (3.19 has none)`);
+    if (flags !== 0 && !this.modern) throw new BpfError('EINVAL', `map create: map flags 0x${flags.toString(16)} are not supported (3.19 has none; --profile modern has 6.18's)`);
+    const spec = { type: type as MapTypeName, keySize: num('key'), valueSize: num('value'), maxEntries: num('entries'), name: opts.get('name')!, ...(flags !== 0 ? { flags } : {}) };
     const m = BpfMap.create(this.sys, spec);
     this.maps.push(m);
     this.pinned.set(path, m);
@@ -138,12 +150,39 @@ export class BatchSession {
   private update(a: string[]): BatchResult {
     const m = this.map(a, 'update');
     const key = this.bytes(a, 'key', m.keySize, 'update');
-    const value = this.bytes(a, 'value', m.valueSize, 'update');
+    // a per-CPU map: one value for every CPU, or one per CPU in a row
+    const cpus = m.perCpu ? this.sys.runtime.cpus : 1;
+    const count = cpus > 1 && a.slice(1 + (a[1] === 'hex' ? 1 : 0)).filter((t) => !['any', 'noexist', 'exist'].includes(t)).length === m.valueSize * cpus ? cpus : 1;
+    const value = this.bytes(a, 'value', m.valueSize * count, 'update');
     const flag = (a.shift() ?? 'any') as UpdateFlag;
     if (!['any', 'noexist', 'exist'].includes(flag)) usage(`map update: flag must be any, noexist or exist, got '${flag}'`);
     if (a.length > 0) usage(`map update: unexpected '${a[0]}'`);
-    m.update(key, value, flag);
+    if (m.perCpu) {
+      const each = Array.from({ length: count }, (_, c) => value.slice(c * m.valueSize, (c + 1) * m.valueSize));
+      m.updatePerCpu(key, count === 1 ? each[0]! : each, flag);
+    } else m.update(key, value, flag);
     return { ok: true };
+  }
+
+  /** push / enqueue (queue, stack): `value BYTES [any|exist]` (exist: a full map drops its oldest value) */
+  private push(a: string[], cmd: string): BatchResult {
+    const m = this.map(a, cmd);
+    const value = this.bytes(a, 'value', m.valueSize, cmd);
+    const flag = a.shift() ?? 'any';
+    if (flag !== 'any' && flag !== 'exist') return usage(`map ${cmd}: flag must be any or exist, got '${flag}'`);
+    if (a.length > 0) usage(`map ${cmd}: unexpected '${a[0]}'`);
+    m.push(value, flag);
+    return { ok: true };
+  }
+
+  /** pop / dequeue / peek: the oldest (queue) or newest (stack) value, removed but by peek */
+  private pop(a: string[], out: string[], cmd: string): BatchResult {
+    const m = this.map(a, cmd);
+    if (a.length > 0) usage(`map ${cmd}: unexpected '${a[0]}'`);
+    const v = cmd === 'peek' ? m.peek() : m.pop();
+    if (v === undefined) throw new BpfError('ENOENT', `map ${cmd}: the map is empty`);
+    out.push(`value:\n${fprintHex(v)}\n`);
+    return { ok: true, value: hex(v) };
   }
 
   private lookup(a: string[], out: string[]): BatchResult {
@@ -195,7 +234,7 @@ export class BatchSession {
     const maps = list.map((m) => {
       const id = this.sys.mapOf(m.fd).id;
       const type = mapTypeName(m.type);
-      out.push(`${id}: ${type}  name ${m.name}  flags 0x0\n\tkey ${m.keySize}B  value ${m.valueSize}B  max_entries ${m.maxEntries}\n`);
+      out.push(`${id}: ${type}  name ${m.name}  flags 0x${this.sys.mapOf(m.fd).impl.mapFlags.toString(16)}\n\tkey ${m.keySize}B  value ${m.valueSize}B  max_entries ${m.maxEntries}\n`);
       return { id, type, name: m.name, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries };
     });
     return { ok: true, maps };

@@ -33,6 +33,12 @@ const SOURCE: OptionSpec = {
   name: 'source',
   help: "the C source line above the instructions it produced in the verifier's log (an\nobject compiled with -g); the modern profile always shows them, 3.19 only with this",
 };
+/** batch and shell: the maps' kernel, for the whole session */
+const MAP_PROFILE: OptionSpec = {
+  name: 'profile',
+  value: '3.19|modern',
+  help: "the kernel modelled (default 3.19): modern has 6.18's map types and map flags",
+};
 const BUDGET: OptionSpec = { name: 'budget', value: 'N', help: 'instructions allowed per run with --unverified (default 1000000)' };
 
 export const RUN: CommandSpec = {
@@ -164,25 +170,25 @@ export const INSPECT: CommandSpec = {
 
 export const BATCH: CommandSpec = {
   name: 'batch',
-  usage: ['batch FILE [--json]'],
+  usage: ['batch FILE [--json] [--profile 3.19|modern] [--cpus N]'],
   summary:
     "bpftool's map commands, one per line, run in one process so maps live from line\n" +
     "to line; '#' starts a comment. A failing line does not stop the batch (exit 1 at the end).",
   args: [['FILE', "the script; '-' reads standard input"]],
   positionals: [1, 1],
-  options: [{ name: 'json', help: 'one JSON object per command line' }],
+  options: [{ name: 'json', help: 'one JSON object per command line' }, MAP_PROFILE, CPUS],
   examples: ['batch examples/script.txt'],
-  notes: 'Commands: map create|update|lookup|getnext|delete|dump|show; run `tsbpf shell` and type help.',
+  notes: 'Commands: map create|update|lookup|getnext|delete|dump|show|push|pop|peek|enqueue|dequeue;\nrun `tsbpf shell` and type help.',
 };
 
 export const SHELL: CommandSpec = {
   name: 'shell',
-  usage: ['shell'],
+  usage: ['shell [--profile 3.19|modern] [--cpus N]'],
   summary: "The batch commands, interactive: bpftool's map commands at a prompt; 'help' lists them, 'quit' leaves.",
   args: [],
   positionals: [0, 0],
-  options: [],
-  examples: ['shell'],
+  options: [MAP_PROFILE, CPUS],
+  examples: ['shell', 'shell --profile modern --cpus 4'],
 };
 
 export const CONFORMANCE_PLUGIN: CommandSpec = {

@@ -355,7 +355,7 @@ function cmdBatch(args: string[], io: CliIo): number {
   const { values, positionals } = p;
   const file = positionals[0]!;
   const lines = new TextDecoder().decode(readInput(file, io)).split('\n');
-  const session = new BatchSession();
+  const session = new BatchSession(sessionOptions(values));
   let failed = 0;
   lines.forEach((line, i) => {
     const r = session.execute(line.replace(/\r$/, ''));
@@ -370,10 +370,18 @@ function cmdBatch(args: string[], io: CliIo): number {
   return failed > 0 ? 1 : 0;
 }
 
+/** batch and shell: --profile (3.19 unless given) and --cpus for the session's system. */
+function sessionOptions(values: Record<string, unknown>): { profile: '3.19' | 'modern'; cpus: number } {
+  const p = values['profile'] ?? '3.19';
+  if (p !== '3.19' && p !== 'modern') throw new CliError(`--profile must be 3.19 or modern, got '${String(p)}'`, 2, 'EINVAL');
+  return { profile: p, cpus: cpusOption(values['cpus']) };
+}
+
 async function cmdShell(args: string[], io: CliIo): Promise<number> {
-  if (!parse(SHELL, args, io)) return 0;
+  const p = parse(SHELL, args, io);
+  if (!p) return 0;
   const { createInterface } = await import('node:readline');
-  const session = new BatchSession();
+  const session = new BatchSession(sessionOptions(p.values));
   const tty = io.stdin.isTTY === true;
   // an interactive shell edits lines on a terminal: io.stdout is then the process's own stream
   const output = tty ? io.stdout as NodeJS.WritableStream : undefined;
@@ -406,14 +414,20 @@ async function cmdShell(args: string[], io: CliIo): Promise<number> {
   return tty || failed === 0 ? 0 : 1;
 }
 
-const SHELL_HELP = `map create PATH type hash|array key N value N entries N name NAME [flags N]
+const SHELL_HELP = `map create PATH type TYPE key N value N entries N name NAME [flags N]
 map update MAP key [hex] BYTES value [hex] BYTES [any|noexist|exist]
+map push|enqueue MAP value [hex] BYTES [any|exist]
+map pop|dequeue|peek MAP
 map lookup MAP key [hex] BYTES
 map getnext MAP [key [hex] BYTES]
 map delete MAP key [hex] BYTES
 map dump MAP
 map show [MAP]
 MAP is id N, pinned PATH or name NAME; BYTES are decimal, or hexadecimal after 'hex'.
+TYPE is hash or array; with --profile modern also 6.18's percpu_array, percpu_hash,
+lru_hash, lru_percpu_hash, lpm_trie, queue, stack, ringbuf, prog_array, array_of_maps,
+hash_of_maps; flags are 6.18's map_flags. A per-CPU map's update takes one value for
+every CPU, or one per CPU in a row (--cpus N).
 `;
 
 /**

@@ -329,10 +329,18 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   const syncRegions = (): void => {
     if (batch && fc.hardened) for (let k = 0; k < 6; k++) c.get(REGION_LOCALS + k).gset(G_A_LO + k);
   };
+  /**
+   * exec, hardened: the regions back from the globals after a call, where a helper may have moved the
+   * run's frame (bpf_xdp_adjust_head...: Guard.resync set them again)
+   */
+  const reloadRegions = (): void => {
+    if (fc.hardened && !batch) for (let k = 0; k < 6; k++) c.gget(G_A_LO + k).set(REGION_LOCALS + k);
+  };
   /** A helper call at `pc` (see helperCall). */
   const callHelper = (pc: number, id: () => void, exitWithR0: (ifs: number) => void): void => {
     syncRegions();
     helperCall(c, fc, pc, id, exitWithR0);
+    reloadRegions();
   };
   if (main) {
     // r10 is the top of the stack; r1, r2 come in as i32 addresses/lengths.
@@ -680,6 +688,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           c.op(OP.call).u32(fc.funcIndex.get(pc + imm + 1)!);
           for (let r = 5; r >= 0; r--) c.set(reg(r));
           c.gget(G_DEPTH).i32(1).op(OP.i32_sub).gset(G_DEPTH);
+          reloadRegions();
           // the callee ended the program: r0 is in the scratch, a fault in the fault word
           c.i32(scratch + STOP_FLAG).mem(OP.i32_load).op(OP.if).byte(VOID);
           if (batch) {

@@ -15,6 +15,10 @@ import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../
 import type { BpfMapImpl } from '../maps/map.js';
 import { BPF_MAP_TYPE, roundUp8 } from '../maps/map.js';
 import { mapTypeName } from '../maps/types.js';
+import { ArrayMapBase } from '../maps/array.js';
+import { HashMapBase } from '../maps/hash.js';
+import { LpmTrieMap } from '../maps/lpm-trie.js';
+import { RingbufMap } from '../maps/ringbuf.js';
 import { Emitter, OP, T, VOID } from './wasm.js';
 import { G_A_LO, G_B_LO, NO_REGION, NO_REGION_END, R_END, R_LO, R_LOW } from './layout.js';
 
@@ -48,28 +52,67 @@ export interface ValueRegion {
  * element slot, allocated or free (a per-element state check would need the
  * JavaScript-side state array); keys, the links' mirror after the elements
  * and the pin words stay out of reach. Checked against the map's own
- * JitMapLayout, so a change of layout in maps/ cannot silently widen what a
- * hardened program reaches.
+ * JitMapLayout where it has one, so a change of layout in maps/ cannot
+ * silently widen what a hardened program reaches.
+ *
+ * Several regions, or none, per map: a per-CPU map's values are one region
+ * per CPU (a per-CPU hash element holds every CPU's value after its key, so
+ * CPU c's values are the elements' value parts at keyRound + c * valueRound;
+ * a per-CPU array is the array of max_entries x CPUs values it is laid out
+ * as). Maps whose values no program reaches (queue, stack: only the helpers
+ * copy values in and out; prog arrays: their values are references) give
+ * none. An LPM trie's values are its value slots, used or free, as a hash's.
+ * A ring buffer's records are the data area of the ring, reserved or not:
+ * coarser than the checked interpreter (which allows only records reserved
+ * and not yet committed), but inside the map's own storage, whose record
+ * headers and positions the JavaScript side keeps and never reads back.
+ * Maps of maps stay refused: the values a program reaches through them are
+ * those of whichever inner maps they hold at the time.
  */
-export function valueRegion(m: BpfMapImpl): ValueRegion {
+export function valueRegions(m: BpfMapImpl): ValueRegion[] {
   const v = roundUp8(m.valueSize);
   const l = m.jitLayout?.();
   const { start, end } = m.region;
-  let r: ValueRegion;
-  let elems: number;
-  if (l && m.type === BPF_MAP_TYPE.ARRAY && l.type === BPF_MAP_TYPE.ARRAY) {
-    r = { addr: m.addr, keySize: m.keySize, start, end, stride: v, valueOff: 0, valueSize: m.valueSize, name: 'array map value' };
-    elems = m.maxEntries;
-  } else if (l && m.type === BPF_MAP_TYPE.HASH && l.type === BPF_MAP_TYPE.HASH) {
-    const k = roundUp8(m.keySize);
-    r = { addr: m.addr, keySize: m.keySize, start, end, stride: k + v, valueOff: k, valueSize: m.valueSize, name: 'hash map value' };
-    elems = l.cap;
-    if (l.keyRound !== k || Math.min(l.suspect, l.heads, l.next, l.hashes, l.pinned) < end) throw layoutMismatch(m);
-  } else {
-    throw new BpfError('ENOTSUP', `the hardened JIT does not know the layout of map type ${mapTypeName(m.type)} (${m.type})`);
+  const one = (stride: number, valueOff: number, valueSize: number, elems: number, name: string): ValueRegion => {
+    if (end !== start + elems * stride) throw layoutMismatch(m);
+    return { addr: m.addr, keySize: m.keySize, start, end, stride, valueOff, valueSize, name };
+  };
+  switch (m.type) {
+    case BPF_MAP_TYPE.ARRAY:
+    case BPF_MAP_TYPE.PERCPU_ARRAY: {
+      if (!(m instanceof ArrayMapBase) || m.elemSize !== v) throw layoutMismatch(m);
+      if (m.type === BPF_MAP_TYPE.ARRAY && (l?.type !== BPF_MAP_TYPE.ARRAY || l.addr !== m.addr || l.base !== start || l.stride !== v)) throw layoutMismatch(m);
+      const name = m.type === BPF_MAP_TYPE.ARRAY ? 'array map value' : 'percpu_array map value';
+      return [one(v, 0, m.valueSize, m.maxEntries * m.ncpus, name)];
+    }
+    case BPF_MAP_TYPE.HASH:
+    case BPF_MAP_TYPE.PERCPU_HASH:
+    case BPF_MAP_TYPE.LRU_HASH:
+    case BPF_MAP_TYPE.LRU_PERCPU_HASH: {
+      if (!(m instanceof HashMapBase)) throw layoutMismatch(m);
+      const k = roundUp8(m.keySize);
+      if (m.keyRound !== k || m.valueRound !== v || m.elemSize !== k + v * m.ncpus || m.base !== start) throw layoutMismatch(m);
+      if (m.type === BPF_MAP_TYPE.HASH) {
+        if (l?.type !== BPF_MAP_TYPE.HASH || l.addr !== m.addr || l.base !== start || l.stride !== m.elemSize || l.keyRound !== k || l.cap !== m.cap) throw layoutMismatch(m);
+        if (Math.min(l.suspect, l.heads, l.next, l.hashes, l.pinned) < end) throw layoutMismatch(m);
+      }
+      const name = `${mapTypeName(m.type)} map value`;
+      return Array.from({ length: m.ncpus }, (_, c) => one(m.elemSize, k + c * v, m.valueSize, m.cap, name));
+    }
+    case BPF_MAP_TYPE.LPM_TRIE:
+      if (!(m instanceof LpmTrieMap)) throw layoutMismatch(m);
+      return [one(v, 0, m.valueSize, m.maxEntries, 'lpm_trie map value')];
+    case BPF_MAP_TYPE.RINGBUF:
+      if (!(m instanceof RingbufMap) || end !== start + 2 * m.maxEntries) throw layoutMismatch(m);
+      return [one(end - start, 0, end - start, 1, 'ringbuf record')];
+    case BPF_MAP_TYPE.QUEUE:
+    case BPF_MAP_TYPE.STACK:
+    case BPF_MAP_TYPE.PROG_ARRAY:
+      if (m.region.start !== m.region.end) throw layoutMismatch(m);
+      return [];
+    default:
+      throw new BpfError('ENOTSUP', `the hardened JIT does not know the layout of map type ${mapTypeName(m.type)} (${m.type})`);
   }
-  if (l.addr !== m.addr || l.base !== start || l.stride !== r.stride || end !== start + elems * r.stride) throw layoutMismatch(m);
-  return r;
 }
 
 function layoutMismatch(m: BpfMapImpl): InternalError {
@@ -127,6 +170,9 @@ export function checkMapsFunction(maps: readonly ValueRegion[]): Emitter {
   return c;
 }
 
+/** A region of exec's input (memory/address-space.ts's Region, as far as the guard reads it). */
+type RunRegion = { readonly start: number; readonly end: number; readonly writable: boolean; readonly name: string };
+
 /** The names of a batch run's regions A and B, for fault messages. */
 export const BATCH_NAMES = ['context', 'packet'] as const;
 
@@ -154,13 +200,39 @@ export class Guard {
   }
 
   /** exec's regions: at most two, A and B; the rest of memory stays out of reach. */
-  setRegions(regions: readonly { start: number; end: number; writable: boolean; name: string }[]): void {
+  setRegions(regions: readonly RunRegion[]): void {
     if (regions.length > 2) throw new BpfError('EINVAL', `the hardened JIT takes at most 2 regions per run, got ${regions.length}`);
     const a = regions[0];
     const b = regions[1];
     const len = (r: typeof a): number => (r && r.end > r.start ? r.end - r.start : 0);
     this.setRegionsFn(a?.start ?? 0, len(a), b?.start ?? 0, len(b), (a?.writable ? 1 : 0) | (b?.writable ? 2 : 0));
     this.names = [a?.name ?? 'region A', b?.name ?? 'region B'];
+    this.set = regions;
+    this.setBounds = [a?.start ?? 0, a?.end ?? 0, b?.start ?? 0, b?.end ?? 0];
+  }
+
+  /** execBatch: the regions are each descriptor's, which the compiled code sets (resync leaves them) */
+  batch(): void {
+    this.names = BATCH_NAMES;
+    this.set = [];
+    this.setBounds = [0, 0, 0, 0];
+  }
+
+  /** the regions exec set, and their bounds then */
+  private set: readonly RunRegion[] = [];
+  private setBounds: number[] = [0, 0, 0, 0];
+
+  /**
+   * After a helper call: a helper that moves the run's frame
+   * (bpf_xdp_adjust_head/meta/tail, bpf_skb_change_head/tail: progs/frame.ts)
+   * moves its region's bounds in place; set the globals again when they
+   * moved (the compiled code reloads them after every call).
+   */
+  resync(): void {
+    const a = this.set[0];
+    const b = this.set[1];
+    const n = this.setBounds;
+    if ((a?.start ?? 0) !== n[0] || (a?.end ?? 0) !== n[1] || (b?.start ?? 0) !== n[2] || (b?.end ?? 0) !== n[3]) this.setRegions(this.set);
   }
 
   private num(name: string): number {

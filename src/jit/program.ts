@@ -18,7 +18,7 @@ import type { BpfMapImpl } from '../maps/map.js';
 import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
 import { compileToWasm } from './compile.js';
 import type { HardenedOptions } from './hardened.js';
-import { BATCH_NAMES, Guard, valueRegion } from './hardened.js';
+import { Guard, valueRegions } from './hardened.js';
 import { BPF_FUNC_MAP_LOOKUP_ELEM, FAULT_DEPTH, FAULT_PC, JIT_LOOP_BUDGET } from './layout.js';
 
 export interface JitOptions {
@@ -62,7 +62,7 @@ export class JitProgram implements Engine {
     this.engineName = options.hardened ? 'jit-hardened' : 'jit';
     // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
     const programs = programMaps(slots, options.helpers, options.maps);
-    const values = options.hardened ? programs.list.map(valueRegion) : undefined;
+    const values = options.hardened ? programs.list.flatMap(valueRegions) : undefined;
     this.scratch = mem.alloc(8 * 16);
     const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
     let bytes: Uint8Array;
@@ -113,6 +113,7 @@ export class JitProgram implements Engine {
           // arguments are checked by the helper itself against the program's maps (env.mapAt)
           if (guard) guard.pc = pc;
           h.call(self.regs, env);
+          if (guard) guard.resync();
           if (h.tailCall === true && helpers.run.tail !== undefined) return 1;
           return h.exitOnZero === true && self.regs[0] === 0 && self.regs[1] === 0 ? 1 : 0;
         },
@@ -145,7 +146,7 @@ export class JitProgram implements Engine {
    * and its packet.
    */
   execBatch(desc: number, n: number): void {
-    if (this.guard) this.guard.names = BATCH_NAMES;
+    if (this.guard) this.guard.batch();
     this.call(this.batchFn, desc, n, 0, 0, 0);
   }
 

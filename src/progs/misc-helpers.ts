@@ -19,6 +19,7 @@
  */
 
 import { ARG, ARG_FLAG, RET, argU32, argU64, setR0 } from '../runtime/helpers.js';
+import { MAX_CPUS } from '../runtime/runtime.js';
 import { BPF_FUNC } from '../isa/uapi.js';
 import type { HelperDef } from './helper-def.js';
 import { pointer } from './map-helpers.js';
@@ -54,11 +55,15 @@ export const GET_PRANDOM_U32: HelperDef = {
 export const GET_SMP_PROCESSOR_ID: HelperDef = {
   id: BPF_FUNC.get_smp_processor_id,
   name: 'bpf_get_smp_processor_id',
-  // the verifier knows r0 < nr_cpu_ids; the range here is the widest tsbpf simulates (runtime.ts MAX_CPUS)
-  proto: { ret: RET.INTEGER, args: [], retRange: { min: 0, max: 1023 } },
+  // the verifier knows r0 < nr_cpu_ids; the range here is the widest tsbpf simulates (runtime.ts
+  // MAX_CPUS), and the helper keeps to it whatever a caller set Runtime.cpu to
+  proto: { ret: RET.INTEGER, args: [], retRange: { min: 0, max: MAX_CPUS - 1 } },
   progTypes: 'all',
   since: '4.1',
-  call: (regs, env) => setR0(regs, env.run.cpu()),
+  call: (regs, env) => {
+    const c = env.run.cpu();
+    setR0(regs, Number.isInteger(c) && c >= 0 && c < MAX_CPUS ? c : 0);
+  },
 };
 
 export const TRACE_PRINTK: HelperDef = {

@@ -4,7 +4,8 @@
  * bpf_l4_csum_replace (4.1), bpf_redirect (4.4), bpf_skb_load_bytes (4.5),
  * bpf_csum_diff (4.6), bpf_xdp_adjust_head (4.10), bpf_redirect_map
  * (4.14), bpf_xdp_adjust_meta (4.15), bpf_xdp_adjust_tail (4.18),
- * bpf_skb_change_tail (4.9), bpf_skb_change_head (4.10).
+ * bpf_skb_change_tail (4.9), bpf_skb_change_head (4.10), bpf_xdp_get_buff_len,
+ * bpf_xdp_load_bytes and bpf_xdp_store_bytes (5.18).
  *
  * They act on the run's packet frame (progs/frame.ts, RunInput.frame),
  * never on the context's bytes, and only when r1 is that frame's context
@@ -30,6 +31,9 @@
  *   tail: data_end up to the buffer's end less its tailroom, at least 14
  *   bytes of data; grown bytes are zeroed; a multi-buffer frame's tail is
  *   its last fragment, see adjustFragsTail);
+ * - xdp_load_bytes / xdp_store_bytes: offset and len at most 0xffff
+ *   (-EFAULT), offset + len within the frame, fragments included (-EINVAL),
+ *   the program's memory untouched on an error;
  * - redirect / redirect_map: the verdict (XDP_REDIRECT / TC_ACT_REDIRECT,
  *   or XDP_ABORTED / TC_ACT_SHOT for bad flags, redirect_map's fallback
  *   action in the low 2 bits of flags when the key is absent) and, for the
@@ -398,4 +402,87 @@ export const REDIRECT_MAP: HelperDef = {
     env.run.redirect = { map: map.addr, key, flags };
     setR0(regs, XDP_ACTION.REDIRECT);
   },
+};
+
+/**
+ * bpf_xdp_get_buff_len (5.18): the frame's bytes, the buffer's and its
+ * fragments' (xdp_get_buff_len).
+ */
+export const XDP_GET_BUFF_LEN: HelperDef = {
+  id: BPF_FUNC.xdp_get_buff_len,
+  name: 'bpf_xdp_get_buff_len',
+  proto: { ret: RET.INTEGER, args: [ARG.PTR_TO_CTX] },
+  progTypes: ['xdp'],
+  since: '5.18',
+  call(regs, env) {
+    const f = frameOf(regs, env, 'xdp', 'bpf_xdp_get_buff_len');
+    setR0(regs, f.end - f.data + f.fragsLength());
+  },
+};
+
+/**
+ * bpf_xdp_load_bytes / bpf_xdp_store_bytes (5.18): len bytes at `offset`
+ * into the frame, the buffer's bytes then its fragments' (a copy may span
+ * them), copied to or from the program's memory. As the kernel's
+ * bpf_xdp_pointer: an offset or len above 0xffff is -EFAULT, offset + len
+ * past the frame's length -EINVAL, and the program's memory is then left
+ * as it was.
+ */
+function xdpBytes(regs: Int32Array, env: HelperEnv, store: boolean): void {
+  const name = store ? 'bpf_xdp_store_bytes' : 'bpf_xdp_load_bytes';
+  const f = frameOf(regs, env, 'xdp', name, store);
+  const off = argU32Of(regs, 2);
+  const len = argU32Of(regs, 4);
+  if (off > 0xffff || len > 0xffff) return setR0(regs, EFAULT);
+  const linear = f.end - f.data;
+  if (off + len > linear + f.fragsLength()) return setR0(regs, EINVAL);
+  // the program's memory is checked where it is touched: an error above leaves it alone
+  const mem = pointer(regs, 3, len, !store, env);
+  const u8 = env.u8;
+  // the part in the buffer, then each fragment's
+  let at = off;
+  let done = 0;
+  if (at < linear) {
+    const n = Math.min(len, linear - at);
+    if (store) u8.copyWithin(f.data + at, mem, mem + n);
+    else u8.copyWithin(mem, f.data + at, f.data + at + n);
+    done = n;
+    at = 0;
+  } else at -= linear;
+  for (const frag of f.frags) {
+    if (done === len) break;
+    if (at >= frag.length) {
+      at -= frag.length;
+      continue;
+    }
+    const n = Math.min(len - done, frag.length - at);
+    if (store) frag.set(u8.subarray(mem + done, mem + done + n), at);
+    else u8.set(frag.subarray(at, at + n), mem + done);
+    done += n;
+    at = 0;
+  }
+  setR0(regs, 0);
+}
+
+/** a u32 argument (the low half of the register, as the kernel's u32 parameters take it) */
+function argU32Of(regs: Int32Array, n: number): number {
+  return regs[2 * n]! >>> 0;
+}
+
+export const XDP_LOAD_BYTES: HelperDef = {
+  id: BPF_FUNC.xdp_load_bytes,
+  name: 'bpf_xdp_load_bytes',
+  proto: { ret: RET.INTEGER, args: [ARG.PTR_TO_CTX, ARG.ANYTHING, ARG.PTR_TO_MEM | ARG_FLAG.UNINIT, ARG.CONST_SIZE] },
+  progTypes: ['xdp'],
+  since: '5.18',
+  call: (regs, env) => xdpBytes(regs, env, false),
+};
+
+export const XDP_STORE_BYTES: HelperDef = {
+  id: BPF_FUNC.xdp_store_bytes,
+  name: 'bpf_xdp_store_bytes',
+  proto: { ret: RET.INTEGER, args: [ARG.PTR_TO_CTX, ARG.ANYTHING, ARG.PTR_TO_MEM | ARG_FLAG.RDONLY, ARG.CONST_SIZE] },
+  progTypes: ['xdp'],
+  since: '5.18',
+  call: (regs, env) => xdpBytes(regs, env, true),
 };

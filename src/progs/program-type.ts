@@ -5,6 +5,7 @@
  * importing the table that lists it (no circle between the two).
  */
 
+import type { Slot } from '../isa/instruction.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import type { RunInput } from '../runtime/engine.js';
 
@@ -70,6 +71,14 @@ export interface ProgramType<N extends string = string> {
    * Narrow loads are allowed where the kernel allows them.
    */
   ctxAccess?(off: number, size: number, write: boolean): CtxAccess;
+  /**
+   * convert_ctx_access for a context load or store the modern verifier
+   * accepted at context offset `off`: the instructions that replace it
+   * (ctx-rewrite.ts splices them in at load), or undefined to keep it;
+   * absent: every access stays as written (the context in memory is the
+   * uapi struct).
+   */
+  rewriteCtxAccess?(off: number, insn: Slot): Slot[] | undefined;
   /** check_return_code's range for the type; absent: the kernel enforces none */
   readonly returnRange?: ReturnRange;
   /** direct packet access (data/data_end pointers): 'rw' for xdp and tc, absent otherwise */

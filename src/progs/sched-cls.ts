@@ -8,7 +8,9 @@
  * it: SEC("tc"), SEC("classifier") and the older "tc/..." forms.
  *
  * Writable context fields (tc_cls_act_is_valid_access): mark, tc_index,
- * priority, tc_classid, queue_mapping, cb[0..4] and tstamp. The verdict
+ * priority, tc_classid, queue_mapping, cb[0..4] and tstamp; the stores to
+ * the kernel's u16 fields are rewritten at load as the kernel does
+ * (sk-buff.ts, skbCtxRewrite). The verdict
  * (TC_ACT_UNSPEC -1, OK 0, SHOT 2, REDIRECT 7...) is not range-checked by
  * the verifier; a test run returns it as it is. After a run the frame is
  * data..data_end, which bpf_skb_store_bytes may have changed.
@@ -16,7 +18,7 @@
 
 import { BPF_PROG_TYPE } from '../isa/uapi.js';
 import type { ProgramType } from './program-type.js';
-import { SK_BUFF_SIZE, prepareSkb, tcCtxAccess } from './sk-buff.js';
+import { SK_BUFF_SIZE, prepareSkb, tcCtxAccess, skbCtxRewrite } from './sk-buff.js';
 
 export const TC_ACT = { UNSPEC: -1, OK: 0, RECLASSIFY: 1, SHOT: 2, PIPE: 3, STOLEN: 4, QUEUED: 5, REPEAT: 6, REDIRECT: 7 } as const;
 
@@ -27,6 +29,7 @@ export const SCHED_CLS: ProgramType<'sched_cls'> = {
   sections: ['tc', 'classifier'],
   isValidCtxAccess: (off, size, write) => tcCtxAccess(off, size, write).kind === 'scalar',
   ctxAccess: tcCtxAccess,
+  rewriteCtxAccess: skbCtxRewrite,
   packetAccess: 'rw',
   ldAbs: true,
   context: { size: SK_BUFF_SIZE, writable: true },

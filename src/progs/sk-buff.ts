@@ -13,7 +13,7 @@
  * 0x0008 for IPv4), or for an 802.3 length field (below 0x600)
  * ETH_P_802_3 when the payload starts 0xffff (raw IPX) and ETH_P_802_2
  * otherwise, pkt_type from the destination MAC against the
- * loopback's all-zero address (0 host, 1 broadcast, 2 multicast, 3 other
+ * loopback's all-zero address (0 host, 2 multicast and broadcast, 3 other
  * host), ifindex 1 (lo), a VLAN tag stays in the data (vlan_present 0).
  * tc programs see the frame from the Ethernet header (len is the frame's
  * length); a socket filter's data starts after the 14-byte Ethernet
@@ -25,6 +25,11 @@
  */
 
 import { BpfError } from '../errors.js';
+import type { Slot } from '../isa/instruction.js';
+import { BPF_B, BPF_CLASS, BPF_H, BPF_JA, BPF_JGE, BPF_JMP, BPF_K, BPF_LDX, BPF_SIZE, BPF_ST, BPF_W } from '../isa/opcodes.js';
+
+/** bytes by BPF_SIZE >> 3: W, H, B, DW */
+const SIZE_BYTES = [4, 2, 1, 8] as const;
 
 /** eth_type_trans's protocol, in network order as the field holds it: the ethertype, or ETH_P_802_3 (1) / ETH_P_802_2 (4) under 0x600 */
 function skbProtocol(frame: Uint8Array): number {
@@ -95,6 +100,64 @@ export function tcCtxAccess(off: number, size: number, write: boolean): CtxAcces
   return a;
 }
 
+/** NO_QUEUE_MAPPING: a queue_mapping store of this value or more leaves the field as it was */
+const NO_QUEUE_MAPPING = 0xffff;
+
+/**
+ * The bytes the kernel's field behind each __sk_buff field has where it is
+ * narrower than 4 (bpf_convert_ctx_access's target size; the others are 4
+ * or 8, or refused).
+ */
+const TARGET_SIZE: ReadonlyMap<number, 1 | 2> = new Map<number, 1 | 2>([
+  [SK_BUFF.pkt_type, 1], [SK_BUFF.queue_mapping, 2], [SK_BUFF.protocol, 2], [SK_BUFF.vlan_tci, 2], [SK_BUFF.vlan_proto, 2],
+  [SK_BUFF.tc_index, 2], [SK_BUFF.tc_classid, 2], [SK_BUFF.gso_segs, 2], [SK_BUFF.gso_size, 2],
+]);
+
+/**
+ * __sk_buff accesses as the kernel's bpf_convert_ctx_access rewrites them,
+ * where that differs from the uapi struct in memory (the
+ * ProgramType.rewriteCtxAccess of tc and of the modern socket filter;
+ * ctx-rewrite.ts splices the result in).
+ *
+ * Stores (tc): tc_index and tc_classid are u16 in the kernel (sk_buff's
+ * tc_index, qdisc_skb_cb's tc_classid): the store keeps the low 16 bits;
+ * queue_mapping is u16 too, and a value of NO_QUEUE_MAPPING (0xffff) or
+ * more is not stored at all (the register compared as 64 bits; a BPF_ST's
+ * imm compared signed, so a negative imm is stored: 0xffff for -1, as on
+ * the 6.18 host). mark and priority are u32, cb[] is stored at the size
+ * written, tstamp is u64: those stores stay as they are. The verifier
+ * allows only 4-byte stores to these fields.
+ *
+ * Narrow loads: the kernel loads the field at its own size and shifts only
+ * when the load is narrower than that, so a load at a nonzero offset into
+ * a field, as wide as the field or wider, gives the whole field (measured
+ * on 6.18: a u16 load at queue_mapping + 2 gives queue_mapping, a u8 load
+ * at pkt_type + 3 gives pkt_type), not the zero bytes the uapi struct has
+ * there. Such a load becomes a load of the field.
+ */
+export function skbCtxRewrite(off: number, insn: Slot): Slot[] | undefined {
+  const cls = BPF_CLASS(insn.code);
+  if (cls === BPF_LDX) {
+    const size = SIZE_BYTES[BPF_SIZE(insn.code) >> 3]!;
+    const field = off & ~3;
+    const t = off < SK_BUFF.cb || off >= CB_END ? TARGET_SIZE.get(field) : undefined;
+    if (t === undefined || off === field || size < t) return undefined;
+    return [{ ...insn, code: (insn.code & ~0x18) | (t === 1 ? BPF_B : BPF_H), off: insn.off - (off - field) }];
+  }
+  if (BPF_SIZE(insn.code) !== BPF_W) return undefined;
+  const half = { ...insn, code: (insn.code & ~0x18) | BPF_H };
+  switch (off) {
+    case SK_BUFF.tc_index:
+    case SK_BUFF.tc_classid:
+      return [half];
+    case SK_BUFF.queue_mapping:
+      if (BPF_CLASS(insn.code) === BPF_ST) return insn.imm >= NO_QUEUE_MAPPING ? [{ code: BPF_JMP | BPF_JA, dst: 0, src: 0, off: 0, imm: 0 }] : [half];
+      return [{ code: BPF_JMP | BPF_JGE | BPF_K, dst: insn.src, src: 0, off: 1, imm: NO_QUEUE_MAPPING }, half];
+    default:
+      return undefined;
+  }
+}
+
 /** sk_filter_is_valid_access (socket filters, modern kernels). */
 export function socketFilterCtxAccess(off: number, size: number, write: boolean): CtxAccess {
   const denied = [SK_BUFF.tc_classid, SK_BUFF.data, SK_BUFF.data_meta, SK_BUFF.data_end, SK_BUFF.wire_len];
@@ -105,10 +168,16 @@ export function socketFilterCtxAccess(off: number, size: number, write: boolean)
   return skbAccess(off, size, write);
 }
 
-/** eth_type_trans's pkt_type against the loopback device's all-zero address. */
+/**
+ * eth_type_trans's pkt_type on the loopback device, whose address and
+ * broadcast address are both all-zero: a group address (ff:ff:ff:ff:ff:ff
+ * included, which is not lo's broadcast address) is PACKET_MULTICAST (2),
+ * all-zero PACKET_HOST (0), anything else PACKET_OTHERHOST (3); measured
+ * on 6.18, where ff:ff:ff:ff:ff:ff gives 2.
+ */
 function pktType(frame: Uint8Array): number {
   const dst = frame.subarray(0, 6);
-  if ((dst[0]! & 1) !== 0) return dst.every((b) => b === 0xff) ? 1 : 2;
+  if ((dst[0]! & 1) !== 0) return 2;
   return dst.every((b) => b === 0) ? 0 : 3;
 }
 

@@ -17,7 +17,7 @@ import type { AddressSpace } from '../memory/address-space.js';
 import type { RunInput } from '../runtime/engine.js';
 import { BPF_PROG_TYPE } from '../isa/uapi.js';
 import type { PacketContext, PreparedRun, ProgramType } from './program-type.js';
-import { SK_BUFF_SIZE, prepareSkb, socketFilterCtxAccess } from './sk-buff.js';
+import { SK_BUFF_SIZE, prepareSkb, skbCtxRewrite, socketFilterCtxAccess } from './sk-buff.js';
 
 /** The socket filter's context: the packet length as a u32 at offset 0. */
 export const SKB_CTX_SIZE = 8;
@@ -59,6 +59,7 @@ export const SOCKET_FILTER_MODERN: ProgramType<'socket_filter'> = {
   sections: ['socket'],
   isValidCtxAccess: (off, size, write) => socketFilterCtxAccess(off, size, write).kind === 'scalar',
   ctxAccess: socketFilterCtxAccess,
+  rewriteCtxAccess: skbCtxRewrite,
   ldAbs: true,
   context: { size: SK_BUFF_SIZE, writable: true },
   prepare: (mem, data) => prepareSkb(mem, data, false, true),

@@ -29,8 +29,12 @@ export * from './state.js';
 
 /** bpf_check's verdict: accepted with the instructions processed, or rejected with errno, message and slot. */
 export type VerifyResult =
-  /** visited: the instructions the verifier explored (1), for checking that a run executes nothing else */
-  | { ok: true; insnProcessed: number; visited: Uint8Array }
+  /**
+   * visited: the instructions the verifier explored (1), for checking that a run executes nothing else;
+   * ctxAccesses (the modern profile): the loads and stores through the context pointer, insn -> context offset,
+   * for the load's rewrite (progs/ctx-rewrite.ts)
+   */
+  | { ok: true; insnProcessed: number; visited: Uint8Array; ctxAccesses?: ReadonlyMap<number, number> }
   | { ok: false; errno: VerifyError['errno']; message: string; insn?: number };
 
 /** `rules`: the profile's rule per instruction class (3.19's unless given). */

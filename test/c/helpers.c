@@ -7,6 +7,13 @@
  * bpf_l3_csum_replace and bpf_l4_csum_replace over an IPv4/TCP rewrite
  * (the frame after the run shows the checksums), bpf_redirect's TC verdict,
  * bpf_skb_change_tail, bpf_trace_printk's result. Results go to `out`.
+ * XDP again: bpf_xdp_get_buff_len, bpf_xdp_load_bytes and
+ * bpf_xdp_store_bytes at the frame's start and end (in a fragment for the
+ * long frames), across the buffer and its first fragment, one byte too
+ * far (-EINVAL, the buffer left alone), past 0xffff (-EFAULT); results
+ * summed over the frames in `sums`. tc again: the __sk_buff accesses the
+ * kernel rewrites at load (narrow loads inside a field, stores to its u16
+ * fields), summed over the frames in `ctxsums`.
  * Build: node scripts/build-kernel-progs.mjs
  */
 #include <linux/bpf.h>
@@ -48,6 +55,13 @@ struct {
   __type(key, struct lpm_key);
   __type(value, __u32);
 } routes SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 16);
+  __type(key, __u32);
+  __type(value, __s64);
+} sums SEC(".maps");
 
 static __always_inline void put(__u32 k, __s64 v) { bpf_map_update_elem(&out, &k, &v, BPF_ANY); }
 static __always_inline void add(__u32 k, __s64 v) {
@@ -125,6 +139,80 @@ SEC("tc") int tc_csum(struct __sk_buff *skb) {
   put(20, bpf_skb_change_tail(skb, skb->len, 1));
   put(21, skb->len);
   return TC_ACT_PIPE;
+}
+
+static __always_inline void sum(__u32 k, __s64 v) {
+  __s64 *p = bpf_map_lookup_elem(&sums, &k);
+  if (p) *p += v;
+}
+
+SEC("xdp") int xdp_bytes(struct xdp_md *ctx) {
+  __u32 len = bpf_xdp_get_buff_len(ctx);
+  __u64 buf[2];
+  sum(0, len);
+  /* the first 16 bytes (-EINVAL for the shortest frames) */
+  buf[0] = buf[1] = 0x5a5a5a5a5a5a5a5aULL;
+  sum(1, bpf_xdp_load_bytes(ctx, 0, buf, 16));
+  sum(2, buf[0] ^ buf[1]);
+  /* the last 8 bytes: in a fragment when the frame has one */
+  buf[0] = 0x5a5a5a5a5a5a5a5aULL;
+  sum(3, bpf_xdp_load_bytes(ctx, len - 8, buf, 8));
+  sum(4, buf[0]);
+  /* one byte past the end: -EINVAL, the buffer as it was */
+  buf[0] = 0x1111111111111111ULL;
+  sum(5, bpf_xdp_load_bytes(ctx, len - 7, buf, 8));
+  sum(6, buf[0]);
+  /* an offset above 0xffff: -EFAULT */
+  sum(7, bpf_xdp_load_bytes(ctx, 0x10000, buf, 4));
+  /* across the buffer's end and the first fragment when there is one */
+  if (len > 3530) {
+    sum(8, bpf_xdp_load_bytes(ctx, 3512, buf, 16));
+    sum(9, buf[0] ^ buf[1]);
+  }
+  /* the source MAC's last byte, then the frame's last 8 bytes; 8 bytes 4 from the end: -EINVAL */
+  __u8 m = len & 0xff;
+  sum(10, bpf_xdp_store_bytes(ctx, 11, &m, 1));
+  buf[0] = 0x0807060504030201ULL;
+  sum(11, bpf_xdp_store_bytes(ctx, len - 8, buf, 8));
+  sum(12, bpf_xdp_store_bytes(ctx, len - 4, buf, 8));
+  /* across the buffer's end and the first fragment */
+  if (len > 3530) sum(13, bpf_xdp_store_bytes(ctx, 3516, buf, 8));
+  return XDP_PASS;
+}
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 12);
+  __type(key, __u32);
+  __type(value, __s64);
+} ctxsums SEC(".maps");
+
+static __always_inline void csum_(__u32 k, __s64 v) {
+  __s64 *p = bpf_map_lookup_elem(&ctxsums, &k);
+  if (p) *p += v;
+}
+
+/* a narrow load of `type` at byte `at` of field `f` */
+#define AT(type, f, at) (*(volatile type *)((volatile char *)&skb->f + (at)))
+
+SEC("tc") int tc_ctx(struct __sk_buff *ctx) {
+  volatile struct __sk_buff *skb = ctx;
+  csum_(0, AT(__u16, pkt_type, 2));
+  csum_(1, AT(__u8, pkt_type, 3));
+  csum_(2, AT(__u16, protocol, 2));
+  csum_(3, AT(__u8, protocol, 1));
+  /* 0xffff and more: ignored (the frames from 656 bytes on) */
+  skb->queue_mapping = skb->len * 100;
+  csum_(4, AT(__u16, queue_mapping, 2));
+  csum_(5, AT(__u8, queue_mapping, 1));
+  skb->tc_index = skb->len * 1000;
+  csum_(6, AT(__u16, tc_index, 2));
+  csum_(7, AT(__u8, tc_index, 2));
+  skb->tc_classid = skb->len * 77777;
+  csum_(8, skb->tc_classid);
+  csum_(9, AT(__u16, len, 2));
+  csum_(10, AT(__u16, mark, 2));
+  return skb->queue_mapping;
 }
 
 char _license[] SEC("license") = "GPL";

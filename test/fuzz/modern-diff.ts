@@ -9,7 +9,7 @@
  * explained (a tsbpf acceptance the kernel refuses must be the kernel being
  * stricter than safety requires).
  *
- * `node dist/test/fuzz/modern-diff.js --count N --seed S [--packets] [--slow-loops] [--quiet] [--skip-too-large]`
+ * `node dist/test/fuzz/modern-diff.js --count N --seed S [--packets | --tc] [--slow-loops] [--quiet] [--skip-too-large]`
  * prints the table and every disagreement (`--corpus N` prints modern-corpus.ts instead); test/verifier-modern-kernel.test.ts
  * runs it on a committed corpus and a seeded sample.
  */
@@ -153,7 +153,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   };
   const count = arg('--count', 200);
   const seed = arg('--seed', 1);
-  const target = modernTarget({ packets: process.argv.includes('--packets'), slowLoops: process.argv.includes('--slow-loops') });
+  const target = modernTarget({ packets: process.argv.includes('--packets'), tc: process.argv.includes('--tc'), slowLoops: process.argv.includes('--slow-loops') });
   const kv = KernelVerifier.build();
   if (!(kv instanceof KernelVerifier)) {
     process.stdout.write(`no kernel differential: ${kv.why}\n`);

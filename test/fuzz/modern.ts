@@ -41,7 +41,16 @@
  *     (`r0 = 0x5a......`, see funcInfoOf), so a shrunk program keeps it;
  *   - packet pointers (`packets`: an XDP program, data/data_end from the
  *     context, ranges from comparisons in both directions), only where the
- *     runtime has the XDP program type.
+ *     runtime has the XDP program type, and bpf_xdp_load_bytes /
+ *     bpf_xdp_store_bytes at offsets inside the frame and past it;
+ *   - context accesses (`tc`: a tc classifier): loads of every __sk_buff
+ *     field at every size and offset inside it (some refused), stores of
+ *     boundary values (0xffff, 0x10003, -1...) to the fields whose stores
+ *     the load rewrites (queue_mapping, tc_index, tc_classid) and to the
+ *     others (mark, priority, cb[] at every size, tstamp), read back at
+ *     every size; one store reached through the context on one path and the
+ *     stack on another (refused: the kernel's 'same insn cannot be used
+ *     with different pointers').
  */
 
 import type { Instruction } from '../../src/isa/instruction.js';
@@ -75,13 +84,16 @@ export const MODERN_MAPS: readonly FuzzMap[] = [
   { map_type: 5, key_size: 4, value_size: 16, max_entries: 4 }, // percpu_hash
 ];
 
-/** BPF_PROG_TYPE_SOCKET_FILTER and BPF_PROG_TYPE_XDP. */
+/** BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_SCHED_CLS and BPF_PROG_TYPE_XDP. */
 const SOCKET_FILTER = 1;
+const SCHED_CLS = 3;
 const XDP = 6;
 
 export interface ModernOptions {
   /** XDP programs with packet pointers (needs the XDP program type: modernTarget throws without it) */
   packets?: boolean;
+  /** tc classifiers with context loads and stores (the accesses the load rewrites); not with `packets` */
+  tc?: boolean;
   /**
    * loops that never end and that only the 1,000,000-instruction limit
    * refuses (each costs a verifier that whole walk: the host takes about
@@ -165,9 +177,9 @@ export function hasXdp(): boolean {
 export function modernTarget(options: ModernOptions = {}): FuzzTarget {
   if (options.packets && !hasXdp()) throw new Error('the XDP program type is not in this runtime: no packet-pointer mode');
   return {
-    name: `modern${options.packets ? ' (xdp)' : ''}${options.globals ? ' (global functions)' : ''}${options.slowLoops ? ' with slow loops' : ''}`,
+    name: `modern${options.packets ? ' (xdp)' : options.tc ? ' (tc)' : ''}${options.globals ? ' (global functions)' : ''}${options.slowLoops ? ' with slow loops' : ''}`,
     profile: 'modern',
-    progType: options.packets ? XDP : SOCKET_FILTER,
+    progType: options.packets ? XDP : options.tc ? SCHED_CLS : SOCKET_FILTER,
     maps: MODERN_MAPS,
     generate: (rnd) => randomModernProgram(rnd, options),
     ...(options.globals ? { funcInfo: funcInfoOf } : {}),
@@ -253,7 +265,8 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
   const int = (lo: number, hi: number): number => lo + Math.floor(rnd() * (hi - lo + 1));
   const size = (): number => pick([BPF_DW, BPF_W, BPF_H, BPF_B]);
   const packets = options.packets === true;
-  const proto = funcProtoFor(packets ? 'xdp' : 'socket_filter', PROFILE_MODERN);
+  const tc = options.tc === true && !packets;
+  const proto = funcProtoFor(packets ? 'xdp' : tc ? 'sched_cls' : 'socket_filter', PROFILE_MODERN);
   // helpers returning a plain scalar, where this runtime has them
   const scalarHelpers = [7 /* get_prandom_u32 */, 8 /* get_smp_processor_id */, 5 /* ktime_get_ns */].filter((id) => proto(id) !== undefined);
   let labelNo = 0;
@@ -721,11 +734,67 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
     return [chance(0.6) ? BPF_ALU64_IMM(op, d, k) : BPF_ALU32_IMM(op, d, k), ...(chance(0.2) ? [BPF_MOV32_REG(d, d)] : [])];
   };
 
+  /**
+   * XDP: bpf_xdp_load_bytes or bpf_xdp_store_bytes (5.18) into or from a
+   * stack buffer, at a constant offset (inside the frame, past it, past
+   * 0xffff) or a scalar's, of a constant size (sometimes 0 or past the
+   * buffer: refused); the result kept, a loaded buffer read back.
+   */
+  const xdpBytes = (): Item[] => {
+    const store = chance(0.4);
+    const items: Item[] = [];
+    if (store || chance(0.3)) items.push(BPF_ST_MEM(BPF_DW, 10, -32, int(0, 1000)), BPF_ST_MEM(BPF_DW, 10, -24, 7));
+    items.push(chance(0.6) ? BPF_MOV64_IMM(2, pick([0, 1, 14, 40, 56, 60, 0xffff, 0x10000, -1])) : BPF_MOV64_REG(2, pick([7, 8, 9])));
+    items.push(BPF_MOV64_REG(1, 6), BPF_MOV64_REG(3, 10), BPF_ALU64_IMM(BPF_ADD, 3, -32));
+    items.push(BPF_MOV64_IMM(4, chance(0.9) ? pick([1, 4, 8, 16]) : pick([0, 17, 33])), BPF_EMIT_CALL(store ? 190 : 189));
+    items.push(BPF_MOV64_REG(pick([7, 8, 9]), 0));
+    if (!store) items.push(BPF_LDX_MEM(pick([BPF_W, BPF_B, BPF_DW]), pick([7, 8, 9]), 10, -32));
+    return items;
+  };
+
+  /** tc: a context load, a store read back, or one store through the context or the stack (see the top) */
+  const ctxBlock = (): Item[] => {
+    const FIELDS = [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60, 64, 68, 72, 76, 84, 88, 140, 160, 164, 176, 180, 184];
+    const WRITABLE = [8, 12, 12, 12, 32, 44, 44, 72, 72, 48, 52, 56, 60, 64, 152];
+    const d = pick([7, 8, 9]);
+    const inside = (field: number, sz: number): number => field + bytesOf(sz) * int(0, Math.max(0, 4 / bytesOf(sz) - 1));
+    const k = rnd();
+    if (k < 0.35) {
+      const sz = pick([BPF_W, BPF_H, BPF_B, BPF_H, BPF_B, BPF_DW]);
+      return [BPF_LDX_MEM(sz, d, 6, sz === BPF_DW ? pick([152, 168, 184, 8]) : inside(pick(FIELDS), sz))];
+    }
+    if (k < 0.9) {
+      const off = pick(WRITABLE);
+      const cb = off >= 48 && off < 68;
+      const sz = off === 152 ? BPF_DW : cb && chance(0.4) ? pick([BPF_H, BPF_B]) : BPF_W;
+      const at = cb ? inside(off, sz) : off;
+      const val = pick([0, 1, 9, 0xfffe, 0xffff, 0x10000, 0x10003, 0x12345, -1, -2, int(0, 70000)]);
+      const items: Item[] = [];
+      if (chance(0.5)) items.push(BPF_ST_MEM(sz, 6, at, val));
+      else {
+        const s = pick([7, 8, 9]);
+        if (chance(0.7)) items.push(BPF_MOV64_IMM(s, val));
+        items.push(BPF_STX_MEM(sz, 6, s, at));
+      }
+      const rsz = off === 152 ? BPF_DW : pick([BPF_W, BPF_H, BPF_B]);
+      items.push(BPF_LDX_MEM(rsz, d, 6, off === 152 ? 152 : inside(off, rsz)));
+      return items;
+    }
+    const other = label();
+    return [
+      BPF_MOV64_REG(1, 10), BPF_ALU64_IMM(BPF_ADD, 1, -64),
+      jump(other, (off) => BPF_JMP_IMM(pick(ALL_CONDS), pick([7, 8, 9]), int(0, 10), off)), BPF_MOV64_REG(1, 6), { label: other },
+      BPF_STX_MEM(BPF_W, 1, pick([7, 8, 9]), 48),
+    ];
+  };
+
   const main: Item[] = [BPF_MOV64_REG(6, 1), BPF_MOV64_IMM(7, 1), BPF_MOV64_IMM(8, 2), BPF_MOV64_IMM(9, 3)];
   if (chance(0.5)) main.push(...unknown(8));
   const blocks = int(2, 5);
   const kinds: (() => Item[])[] = [valueIndex, valueIndex, stackIndex, spillFill, pointerMath, rangeTrap, rangeTrap, loop, callBlock, callBlock, newMapLookup, scalarAlu];
   if (packets) kinds.push(packetBlock, packetBlock, packetBlock, staleBlock);
+  if (packets && proto(189) !== undefined) kinds.push(xdpBytes);
+  if (tc) kinds.push(ctxBlock, ctxBlock, ctxBlock, ctxBlock);
   if (options.globals) kinds.push(globalBlock, globalBlock, globalBlock, globalBlock);
   for (let b = 0; b < blocks; b++) {
     const blk = pick(kinds)();

@@ -37,10 +37,11 @@
  * stay intact, the maps stay walkable, and a verified probe program with
  * maps of its own still gives its result on every engine.
  *
- * `node dist/test/fuzz/soundness.js [--seconds N] [--seed S] [--profile 3.19|modern] [--packets] [--globals] [--last FILE]`
+ * `node dist/test/fuzz/soundness.js [--seconds N] [--seed S] [--profile 3.19|modern] [--packets|--tc] [--globals] [--last FILE]`
  * runs it for a while and prints the first problems (--profile modern: the
- * generator and target of modern.ts, --globals with global functions and
- * func info; `--target modern-runtime`: the modern
+ * generator and target of modern.ts, --packets its XDP programs, --tc its tc
+ * programs with context accesses, --globals with global functions and func
+ * info; `--target modern-runtime`: the modern
  * runtime's containment fuzzer instead, modern-runtime.ts); test/soundness.test.ts runs a fixed
  * corpus and the reproducers of issue 13's findings (FINDINGS).
  */
@@ -510,6 +511,8 @@ interface Trace {
   /** the frame after each run (testRun's data_out; empty strings for a PacketRunner, not for batches) */
   frames: string[];
   maps: string[];
+  /** the slots of the program run (the checked engine: of the verified load's program where there is one) */
+  slots: number;
 }
 
 function dumpMaps(sys: BpfSystem, fds: readonly number[]): string[] {
@@ -566,6 +569,9 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
   const fds = target.maps.map((m) => sys.bpf('BPF_MAP_CREATE', m));
   const attr = { prog_type: target.progType, insns: encode(withMapFds(insns, fds)), license: 'GPL', ...funcInfoAttr(target, insns) };
   let fd: number;
+  /** the checked interpreter records options.coverage already */
+  let covered = false;
+  let ranSlots = slotCount(insns);
   if (engine === 'checked' && options.unplaced) {
     fd = sys.loadUnverified(attr);
   } else if (engine === 'checked') {
@@ -574,16 +580,29 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
     // where it does for the other engines, and the context and packet land
     // at the same addresses, so even results that depend on them compare
     // equal. (The oracle's own test examines a program the verifier refuses.)
+    // Under the modern profile it runs the verified load's instructions where
+    // there is one: the load rewrites context accesses as the kernel does
+    // (progs/ctx-rewrite.ts), which the program as written does not say.
+    let verified: readonly Slot[] | undefined;
     try {
-      sys.bpf('BPF_PROG_LOAD', attr);
+      const loaded = sys.progOf(sys.bpf('BPF_PROG_LOAD', attr)).prog.slots;
+      if (target.profile === 'modern') verified = loaded;
     } catch (e) {
       if (!(e instanceof BpfError)) throw e;
     }
     fd = sys.loadUnverified(attr);
+    if (verified !== undefined) {
+      const rt = sys.runtime;
+      sys.progOf(fd).prog.interpreter = new Interpreter(rt.mem, verified, {
+        checked: true, budget: sys.unverifiedBudget, helpers: rt.helpers, regions: rt.regions, ...(options.coverage ? { coverage: options.coverage } : {}),
+      });
+      covered = true;
+      ranSlots = verified.length;
+    }
   } else {
     fd = sys.bpf('BPF_PROG_LOAD', attr);
   }
-  if (options.coverage) {
+  if (options.coverage && !covered) {
     // the same checked interpreter the unverified load made, recording coverage
     const prog = sys.progOf(fd).prog;
     const rt = sys.runtime;
@@ -593,7 +612,7 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
   }
   const name = engine === 'checked' ? 'interpreter' : engine === 'batch' ? 'jit' : engine === 'batch-hardened' ? 'jit-hardened' : engine;
   let runner = fuzzRunner(sys, fd, name);
-  const t: Trace = { verdicts: [], stacks: [], frames: [], maps: [] };
+  const t: Trace = { verdicts: [], stacks: [], frames: [], maps: [], slots: ranSlots };
   const stack = mem.u8.subarray(STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES, STACK_TOP);
   if (engine === 'batch' || engine === 'batch-hardened') {
     const batch = runner.batch;
@@ -690,6 +709,15 @@ function hostileInsn(i: Instruction, target: FuzzTarget = TARGET_319): boolean {
 }
 
 /**
+ * A coverage array for a run of `insns`, or of what the load makes of them:
+ * the rewrite of context accesses (progs/ctx-rewrite.ts) at most doubles
+ * the slots (a queue_mapping store becomes a test and a store).
+ */
+function coverageFor(insns: readonly Instruction[]): Uint8Array {
+  return new Uint8Array(2 * slotCount(insns));
+}
+
+/**
  * The visited set as BPF_PROG_LOAD leaves it, for profiles whose verifier
  * is not called directly here: prog-load turns every slot no explored path
  * reached into the UNVISITED_TRAP call (sanitizeUnvisited), whatever
@@ -779,9 +807,8 @@ export function unexplored(insns: readonly Instruction[], coverage: Uint8Array, 
 
 /** The instructions the checked interpreter executes over the fuzz packets, as fuzz runs them. */
 export function executed(insns: readonly Instruction[], target: FuzzTarget = TARGET_319): Uint8Array {
-  const coverage = new Uint8Array(slotCount(insns));
-  trace(insns, 'checked', { coverage }, target);
-  return coverage;
+  const coverage = coverageFor(insns);
+  return coverage.subarray(0, trace(insns, 'checked', { coverage }, target).slots);
 }
 
 export interface ExamineOptions {
@@ -830,7 +857,7 @@ export function examine(insns: readonly Instruction[], options: ExamineOptions =
   const target = options.target ?? TARGET_319;
   let addressDependent = false;
   const listing = (): string => disasm(insns);
-  const coverage = new Uint8Array(slotCount(insns));
+  const coverage = coverageFor(insns);
   const checked = trace(insns, 'checked', { coverage }, target);
   const fault = checked.verdicts.find((v) => v.startsWith('EFAULT'));
   if (fault) {
@@ -1092,7 +1119,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes(
   const profile = p > 0 ? process.argv[p + 1] : '3.19';
   if (profile !== '3.19' && profile !== 'modern') throw new Error(`--profile 3.19|modern, got ${profile}`);
   // modern.ts imports this file: loaded here, once this module has finished evaluating
-  const target = profile === 'modern' ? (await import('./modern.js')).modernTarget({ packets: process.argv.includes('--packets'), globals: process.argv.includes('--globals') }) : TARGET_319;
+  const target = profile === 'modern' ? (await import('./modern.js')).modernTarget({ packets: process.argv.includes('--packets'), tc: process.argv.includes('--tc'), globals: process.argv.includes('--globals') }) : TARGET_319;
   // --last FILE: each program's number and slots (hex) written there before it is tried, so a run
   // stopped from outside (a verifier that never returns) leaves the culprit behind
   const last = process.argv.indexOf('--last');

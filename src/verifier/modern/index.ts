@@ -122,7 +122,7 @@ export function verifyModern(insns: readonly Slot[], env: ModernEnv): VerifyResu
       throw new VerifyError(errno, msg);
     });
     finish();
-    return { ok: true, insnProcessed: r.insnProcessed, visited: r.visited };
+    return { ok: true, insnProcessed: r.insnProcessed, visited: r.visited, ctxAccesses: r.ctxAccesses };
   } catch (e) {
     if (e instanceof VerifyError) {
       finish();

@@ -181,6 +181,8 @@ export interface WalkResult {
   insnProcessed: number;
   visited: Uint8Array;
   log: string;
+  /** the loads and stores through the context pointer: insn -> the context offset, for convert_ctx_access */
+  ctxAccesses: Map<number, number>;
 }
 
 /** A failure: the walker's message is in the log already. */
@@ -203,6 +205,9 @@ export class ModernWalker {
   private idx = 0;
   private prevIdx = 0;
   private readonly visited: Uint8Array;
+  /** save_aux_ptr_type: per load/store, 1 when it went through the context, 2 through any other pointer */
+  private readonly ptrKind: Uint8Array;
+  private readonly ctxAccesses = new Map<number, number>();
   private scratchRegs = 0;
   private scratchStack: Set<number> | 'all' = 'all';
   private prevLogPos = 0;
@@ -233,6 +238,7 @@ export class ModernWalker {
     this.source = env.sourceLines?.length ? new SourceLinePrinter(env.sourceLines) : undefined;
     this.explored = new Array(insns.length);
     this.visited = new Uint8Array(insns.length);
+    this.ptrKind = new Uint8Array(insns.length);
     this.subprogs = subprogs;
     this.stackDepth = subprogs.map(() => 0);
     this.called = new Uint8Array(subprogs.length);
@@ -583,7 +589,7 @@ export class ModernWalker {
       this.idx = next;
     }
     if (log.level === 1) log.reset(this.startPos);
-    return { insnProcessed: this.insnProcessed, visited: this.visited, log: log.text };
+    return { insnProcessed: this.insnProcessed, visited: this.visited, log: log.text, ctxAccesses: this.ctxAccesses };
   }
 
   /** The final statistics line. */
@@ -929,7 +935,23 @@ export class ModernWalker {
     }
     this.srcOp(insn.src);
     this.dstOp(insn.dst);
+    const base = this.regs[insn.src]!.type;
     this.memAccess(idx, insn.src, insn.off, SIZE_BYTES[BPF_SIZE(insn.code)]!, false, insn.dst, mode === BPF_MEMSX);
+    this.savePtrType(idx, base, insn.off);
+  }
+
+  /**
+   * save_aux_ptr_type: one load or store instruction goes through the
+   * context on every path or on none ('same insn cannot be used with
+   * different pointers'), since a context access is rewritten at load
+   * (convert_ctx_access); the context accesses are remembered for that.
+   */
+  private savePtrType(idx: number, type: number, off: number): void {
+    const kind = type === RT.PTR_TO_CTX ? 1 : 2;
+    const prev = this.ptrKind[idx]!;
+    if (prev === 0) this.ptrKind[idx] = kind;
+    else if (prev !== kind) this.fail('EINVAL', 'same insn cannot be used with different pointers');
+    if (kind === 1) this.ctxAccesses.set(idx, off);
   }
 
   private store(insn: Slot, idx: number): void {
@@ -942,11 +964,13 @@ export class ModernWalker {
       this.srcOp(insn.src);
       this.srcOp(insn.dst);
       this.memAccess(idx, insn.dst, insn.off, size, true, insn.src, false);
+      this.savePtrType(idx, this.regs[insn.dst]!.type, insn.off);
       return;
     }
     if (mode !== BPF_MEM || insn.src !== 0) this.fail('EINVAL', 'BPF_ST uses reserved fields');
     this.srcOp(insn.dst);
     this.memAccess(idx, insn.dst, insn.off, size, true, -1, false, insn.imm);
+    this.savePtrType(idx, this.regs[insn.dst]!.type, insn.off);
   }
 
   private atomic(insn: Slot, idx: number, size: 1 | 2 | 4 | 8): void {
@@ -1122,7 +1146,12 @@ export class ModernWalker {
   }
 
   /** check_stack_access_within_bounds */
-  private stackBounds(regno: number, reg: Reg, off: number, size: number, what: string): void {
+  /**
+   * check_stack_access_within_bounds. `rangeErrno`: what an access outside
+   * the frame gives (a helper's memory argument: EINVAL on 6.18, where a
+   * load or store gives EACCES; an unbounded offset is EACCES for both).
+   */
+  private stackBounds(regno: number, reg: Reg, off: number, size: number, what: string, rangeErrno: 'EACCES' | 'EINVAL' = 'EACCES'): void {
     let minOff: number, maxOff: number;
     const s = reg.s;
     const konst = tnumIsConst(s.varOff);
@@ -1137,8 +1166,8 @@ export class ModernWalker {
       maxOff = Number(s.smax) + off + size;
     }
     if (minOff < -512 || minOff > -1 || maxOff > 0 || size < 0) {
-      if (konst) this.fail('EACCES', `invalid${what} stack R${regno} off=${off} size=${size}`);
-      this.fail('EACCES', `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(s.varOff)} off=${off} size=${size}`);
+      if (konst) this.fail(rangeErrno, `invalid${what} stack R${regno} off=${off} size=${size}`);
+      this.fail(rangeErrno, `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(s.varOff)} off=${off} size=${size}`);
     }
     const f = this.cur.frames[reg.frameno]!;
     if (-minOff > f.depth) this.cur.own(reg.frameno).depth = -minOff;
@@ -1545,7 +1574,11 @@ export class ModernWalker {
     }
     switch (fn.ret) {
       case RET.INTEGER:
-        this.setReg(0, UNKNOWN);
+        // do_refine_retval_range: the helpers whose result the kernel bounds (bpf_get_smp_processor_id)
+        if (fn.retRange) {
+          const { min, max } = fn.retRange;
+          this.setReg(0, scalarReg(scalarFrom({ smin: BigInt(min), smax: BigInt(max), umin: BigInt(min), umax: BigInt(max), smin32: min, smax32: max, umin32: min, umax32: max })));
+        } else this.setReg(0, UNKNOWN);
         break;
       case RET.VOID:
         break;
@@ -1747,7 +1780,7 @@ export class ModernWalker {
   }
 
   /** check_helper_mem_access: `size` bytes at R`regno` for a helper. */
-  private helperMem(regno: number, size: number, write: boolean, zeroOk: boolean, stackWhat = ' indirect access to'): void {
+  private helperMem(regno: number, size: number, write: boolean, zeroOk: boolean, stackWhat?: string): void {
     const reg = this.regs[regno]!;
     switch (reg.type) {
       case RT.PTR_TO_PACKET:
@@ -1762,7 +1795,8 @@ export class ModernWalker {
         return this.memRegion(regno, reg, reg.off, size, reg.range, zeroOk);
       case RT.PTR_TO_STACK: {
         if (size === 0 && !zeroOk) this.fail('EACCES', 'invalid zero-sized read');
-        this.stackBounds(regno, reg, reg.off, size, stackWhat);
+        // 6.18 names the direction of a helper's access ('invalid write to stack R3 off=-32 size=33', EINVAL)
+        this.stackBounds(regno, reg, reg.off, size, stackWhat ?? (write ? ' write to' : ' read from'), 'EINVAL');
         const f = this.cur.frames[reg.frameno]!;
         let lo: number, hi: number;
         if (tnumIsConst(reg.s.varOff)) lo = hi = Number(BigInt.asIntN(64, reg.s.value)) + reg.off;
