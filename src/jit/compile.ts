@@ -442,22 +442,33 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     return 0;
   };
 
-  // Structured mode: one block per forward target, closed just before it.
-  const sorted = [...targets].sort((x, y) => x - y);
-  let closed = 0;
-  const depth = (t: number): number => sorted.indexOf(t) - closed;
-  // Dispatch mode: one block per basic block inside the loop.
+  // The basic blocks in natural order, and the order they are emitted in.
   const blocks = [...leaders].filter((l) => l < n).sort((x, y) => x - y);
   const blockOf = new Map(blocks.map((l, i) => [l, i]));
   const m = blocks.length;
+  // A program whose backward jumps make no cycle (clang shares tails of code that way) still
+  // compiles to nested blocks: its basic blocks in a topological order, where every edge goes
+  // forward. Only a real loop needs the dispatch loop and its fuel.
+  const order = backward ? topologicalOrder(slots, blocks, blockOf, n) : blocks;
+  const dispatch = order === undefined;
+  /** emission position of the block starting at pc (n, past the end: m) */
+  const posOf = new Map<number, number>();
+  if (!dispatch) {
+    order.forEach((b, i) => posOf.set(b, i));
+    posOf.set(n, m);
+  }
+  // Structured mode: one wasm block per position something branches to, closed just before it.
+  const labels = dispatch ? [] : structuredLabels(slots, order, blockOf, blocks, posOf, n);
+  let closed = 0;
+  const depth = (t: number): number => labels.indexOf(posOf.get(t)!) - closed;
   let cur = -1;
   const loopDepth = (): number => m - 1 - cur;
 
   let goto: (t: number) => void;
   let gotoIf: (t: number) => void;
-  if (!backward) {
-    for (let i = sorted.length - 1; i >= 0; i--) c.op(OP.block).byte(VOID);
-    open = sorted.length;
+  if (!dispatch) {
+    for (let i = labels.length - 1; i >= 0; i--) c.op(OP.block).byte(VOID);
+    open = labels.length;
     goto = (t) => c.op(OP.br).u32(depth(t));
     gotoIf = (t) => c.op(OP.br_if).u32(depth(t));
   } else {
@@ -480,19 +491,27 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       c.op(OP.if).byte(VOID).i32(blockIndex(t)).set(PC).op(OP.br).u32(loopDepth() + 1).op(OP.end);
     };
   }
-
-  for (let pc = start; pc < n; pc++) {
-    if (!backward) {
-      while (closed < sorted.length && sorted[closed] === pc) {
-        c.op(OP.end);
-        closed++;
-        open--;
-      }
-    } else if (blockOf.has(pc)) {
+  /** structured mode: close the labels of positions up to `pos` */
+  const closeTo = (pos: number): void => {
+    while (closed < labels.length && labels[closed]! <= pos) {
       c.op(OP.end);
-      cur = blockOf.get(pc)!;
+      closed++;
+      open--;
+    }
+  };
+
+  const emitOrder = order ?? blocks;
+  for (let bi = 0; bi < emitOrder.length; bi++) {
+    const bStart = emitOrder[bi]!;
+    const bEnd = blocks[blockOf.get(bStart)! + 1] ?? n;
+    if (!dispatch) closeTo(bi);
+    else {
+      c.op(OP.end);
+      cur = blockOf.get(bStart)!;
       open = m - cur;
     }
+    let falls = true;
+  for (let pc = bStart; pc < bEnd; pc++) {
     const s = slots[pc]!;
     const code = s.code;
     const d = s.dst;
@@ -744,15 +763,13 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     }
     // (a fused ldxh + be16 writes one register: the ldx's forgetting covers both)
     if (r10Fixed) trackFrameOffsets(frameOffsets, s);
+    falls = shape !== 'exit' && shape !== 'ja' && shape !== 'ja32';
   }
-  if (!backward) {
-    while (closed < sorted.length) {
-      c.op(OP.end);
-      closed++;
-    }
-  } else {
-    c.op(OP.end); // the loop
+    // structured mode, a block placed apart from its fall-through successor: branch to it (always forward)
+    if (!dispatch && falls && posOf.get(bEnd) !== bi + 1) goto(bEnd);
   }
+  if (!dispatch) closeTo(m);
+  else c.op(OP.end); // the loop
   // Falling off the end cannot happen in a verified program; trap if it does.
   c.op(OP.unreachable);
   if (batch) {
@@ -765,6 +782,103 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     c.i32(scratch).get(reg(0)).mem(OP.i64_store);
   }
   return c;
+}
+
+/**
+ * The successors of the basic block [b, e): its jump's target and, unless
+ * it ends in exit or an unconditional jump, the pc after it (e; n is past
+ * the end of the function).
+ */
+function blockSuccessors(slots: readonly Slot[], b: number, e: number): number[] {
+  const last = lastSlot(slots, b, e);
+  const s = slots[last]!;
+  const shape = opcodeShape(s.code);
+  if (shape === 'exit') return [];
+  if (shape === 'ja') return [last + s.off + 1];
+  if (shape === 'ja32') return [last + s.imm + 1];
+  if (shape === 'jcond') return [last + s.off + 1, e];
+  return [e];
+}
+
+/**
+ * The basic blocks (their first pcs, `blocks` in natural order) in a
+ * topological order of the control-flow graph, or undefined when the graph
+ * has a cycle. Kahn's algorithm taking the lowest pc among the blocks ready,
+ * so a graph whose natural order is already topological keeps it.
+ */
+function topologicalOrder(slots: readonly Slot[], blocks: readonly number[], blockOf: ReadonlyMap<number, number>, n: number): number[] | undefined {
+  const m = blocks.length;
+  const succ = blocks.map((b, i) => blockSuccessors(slots, b, blocks[i + 1] ?? n).filter((t) => t < n).map((t) => blockOf.get(t)!));
+  const indeg = new Array<number>(m).fill(0);
+  for (const ss of succ) for (const t of ss) indeg[t]!++;
+  // ready blocks as a min-heap of block indexes
+  const heap: number[] = [];
+  const push = (x: number): void => {
+    let i = heap.push(x) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (heap[p]! <= x) break;
+      heap[i] = heap[p]!;
+      i = p;
+    }
+    heap[i] = x;
+  };
+  const pop = (): number => {
+    const top = heap[0]!;
+    const x = heap.pop()!;
+    if (heap.length > 0) {
+      let i = 0;
+      for (;;) {
+        let k = 2 * i + 1;
+        if (k >= heap.length) break;
+        if (k + 1 < heap.length && heap[k + 1]! < heap[k]!) k++;
+        if (heap[k]! >= x) break;
+        heap[i] = heap[k]!;
+        i = k;
+      }
+      heap[i] = x;
+    }
+    return top;
+  };
+  for (let i = 0; i < m; i++) if (indeg[i] === 0) push(i);
+  const order: number[] = [];
+  while (heap.length > 0) {
+    const i = pop();
+    order.push(blocks[i]!);
+    for (const t of succ[i]!) if (--indeg[t]! === 0) push(t);
+  }
+  return order.length === m ? order : undefined;
+}
+
+/**
+ * Structured mode: the emission positions (`posOf`; m is past the last
+ * block) that a branch targets, ascending: jump targets, and fall-through
+ * successors not placed right after their block.
+ */
+function structuredLabels(slots: readonly Slot[], order: readonly number[], blockOf: ReadonlyMap<number, number>, blocks: readonly number[], posOf: ReadonlyMap<number, number>, n: number): number[] {
+  const labels = new Set<number>();
+  order.forEach((b, i) => {
+    const e = blocks[blockOf.get(b)! + 1] ?? n;
+    const succ = blockSuccessors(slots, b, e);
+    const s = slots[lastSlot(slots, b, e)]!;
+    const shape = opcodeShape(s.code);
+    const jumps = shape === 'ja' || shape === 'ja32' || shape === 'jcond';
+    succ.forEach((t, k) => {
+      const fallThrough = !jumps || k === 1;
+      if (!fallThrough || posOf.get(t) !== i + 1) labels.add(posOf.get(t)!);
+    });
+  });
+  return [...labels].sort((x, y) => x - y);
+}
+
+/** The pc of the last instruction of the block [b, e) (the first slot of an ld_imm64). */
+function lastSlot(slots: readonly Slot[], b: number, e: number): number {
+  let last = b;
+  for (let pc = b; pc < e; pc++) {
+    last = pc;
+    if (isLdImm64(slots[pc]!)) pc++;
+  }
+  return last;
 }
 
 /**
