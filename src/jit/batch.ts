@@ -7,6 +7,7 @@
  */
 
 import type { AddressSpace } from '../memory/address-space.js';
+import type { RunInput } from '../runtime/engine.js';
 
 /** Size of one batch descriptor: r1 (the context), packet address, length, network offset. */
 export const BATCH_DESC = 16;
@@ -26,4 +27,13 @@ export function writeBatchDescriptor(view: DataView, desc: number, i: number, ct
 /** The verdicts of a batch of n runs at `desc` (a view into the runtime's memory). */
 export function batchVerdicts(mem: AddressSpace, desc: number, n: number): Uint32Array {
   return new Uint32Array(mem.memory.buffer, desc + n * BATCH_DESC, n);
+}
+
+/** Fill descriptors 0..n-1 of the batch at `desc` from each run's input (its r1 and packet). */
+export function writeInputDescriptors(view: DataView, desc: number, inputs: readonly RunInput[]): void {
+  inputs.forEach((input, i) => {
+    const p = input.packet;
+    const r1 = typeof input.r1 === 'bigint' ? Number(BigInt.asUintN(32, input.r1)) : input.r1 ?? 0;
+    writeBatchDescriptor(view, desc, i, r1, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
+  });
 }

@@ -64,7 +64,8 @@ import {
 } from '../isa/instruction.js';
 import { BPF_DW, BPF_H, BPF_SIZE, BPF_W, opcodeShape, sizeBytes, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
-import type { JitMapLayout } from '../maps/map.js';
+import type { JitArrayLayout, JitMapLayout } from '../maps/map.js';
+import type { FrameFields } from '../progs/program-type.js';
 import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
 import { LOOKUP_LOCALS, mapLookupFunction } from './maps.js';
 import { BATCH_DESC } from './batch.js';
@@ -75,7 +76,8 @@ import {
   FAULT_DEPTH, FAULT_PC, STOP_FLAG, FUEL_WORD, B_DESC, B_N, B_I, B_D, EA, MT, FRAME_LO, FRAME_SPAN,
   REGION_LOCALS, G_DEPTH, G_A_LO, G_B_LO, R_LO, R_END, R_LOW, NO_REGION, NO_REGION_END, TYPE_SUB,
   TYPE_HELPER_HARDENED, TYPE_FAULT, TYPE_CHECK_MAPS, F_HELPER, F_FAULT, F_RUN, F_PKT_OFFSET, F_BATCH,
-  FIRST_SUB, BPF_FUNC_MAP_LOOKUP_ELEM,
+  FIRST_SUB, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES,
+  BATCH_RUN, FRAME_OK,
 } from './layout.js';
 
 const reg = (r: number): number => REG0 + r;
@@ -169,7 +171,12 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     : undefined;
   const setRegionsFunc = hardened ? FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) : undefined;
   const checkMapsFunc = hardened && hardened.maps.length > INLINE_MAPS ? setRegionsFunc! + 1 : undefined;
-  const fc: FunctionContext = { scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc };
+  const fc: FunctionContext = {
+    scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc,
+    // the other inline helpers: not hardened (their fast paths trust the verifier's proof, as the normal JIT does)
+    mapUpdate: hardened ? [] : options.inlineMapUpdate ?? [],
+    frame: hardened ? undefined : options.frame,
+  };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
   const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
   // hardened mode's i64 locals come after eight i32 locals in every function
@@ -220,6 +227,30 @@ export interface CompileOptions {
   inlineMapLookup?: readonly JitMapLayout[];
   /** per-access region checks: the maps' value regions and the batch context's shape */
   hardened?: { maps: readonly ValueRegion[]; batchContext: { size: number; writable: boolean } };
+  /**
+   * helper 2 is bpf_map_update_elem: its common case on these array maps
+   * (the program's, each with its value size) in WebAssembly (not hardened)
+   */
+  inlineMapUpdate?: readonly InlineArray[];
+  /**
+   * the program type's frame fields (ProgramType.frameFields), and which of
+   * the frame helpers the registry holds as the table defines them: their
+   * common case in WebAssembly (not hardened)
+   */
+  frame?: InlineFrame;
+}
+
+/** An array map whose bpf_map_update_elem the JIT inlines: its layout and value size. */
+export interface InlineArray extends JitArrayLayout {
+  readonly valueSize: number;
+}
+
+/** The frame helpers the JIT inlines for a program type with frame fields. */
+export interface InlineFrame {
+  readonly fields: FrameFields;
+  /** bpf_skb_load_bytes (26) and bpf_skb_store_bytes (9) are the table's */
+  readonly loadBytes: boolean;
+  readonly storeBytes: boolean;
 }
 
 
@@ -239,6 +270,10 @@ interface FunctionContext {
   setRegionsFunc: number | undefined;
   /** hardened mode with more than INLINE_MAPS maps: the function index of checkMaps */
   checkMapsFunc: number | undefined;
+  /** array maps whose updates are inlined (empty: none) */
+  mapUpdate: readonly InlineArray[];
+  /** the frame helpers inlined (undefined: none) */
+  frame: InlineFrame | undefined;
 }
 
 /**
@@ -295,6 +330,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     c.get(B_D).mem(OP.i32_load, 4).set(P_PKT);
     c.get(B_D).mem(OP.i32_load, 8).tee(P_LEN).set(P_R2);
     c.get(B_D).mem(OP.i32_load, 12).set(P_NET);
+    // the run's index, for the helpers it calls (JitProgram.execBatch with inputs)
+    if (fc.helpers) c.i32(scratch + BATCH_RUN).get(B_I).mem(OP.i32_store);
     // every run starts from zeroed registers, as a call's fresh locals do
     for (const r of [0, 3, 4, 5, 6, 7, 8, 9]) c.i64(0).set(reg(r));
     // a new run generation for the maps' helpers (see HashMap)
@@ -740,6 +777,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           c.op(OP.end);
           break;
         }
+        if (inlineHelper(c, fc, imm, () => callHelper(pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1)))) break;
         callHelper(pc, () => c.i32(imm), exitWithR0);
         break;
       case 'callx':
@@ -934,6 +972,104 @@ function helperCall(c: Code, fc: FunctionContext, pc: number, id: () => void, ex
   c.op(OP.if).byte(VOID);
   exitWithR0(1);
   c.op(OP.end);
+}
+
+/**
+ * A helper call's common case in WebAssembly, when the helper is one the
+ * JIT inlines: `block $done { block $slow { checks (br_if $slow), the
+ * helper's work, r0 = 0, br $done } slow() }`. Every check the helper makes
+ * in JavaScript that can fail is made here first: arguments outside what
+ * the fast path handles (flags, lengths, bounds, a map that is not the
+ * program's, a run without its frame) take `slow`, the helper itself, so
+ * the result and any error are the helper's own. Returns false when `id`
+ * is not inlined for this program (nothing emitted).
+ */
+function inlineHelper(c: Code, fc: FunctionContext, id: number, slow: () => void): boolean {
+  let fast: (() => void) | undefined;
+  if (id === BPF_FUNC_MAP_UPDATE_ELEM && fc.mapUpdate.length > 0) fast = () => arrayUpdate(c, fc.mapUpdate);
+  const f = fc.frame;
+  if (f && f.fields.kind === 'skb' && id === BPF_FUNC_SKB_LOAD_BYTES && f.loadBytes) fast = () => skbBytes(c, fc, f.fields, false);
+  if (f && f.fields.kind === 'skb' && f.fields.writable && id === BPF_FUNC_SKB_STORE_BYTES && f.storeBytes) fast = () => skbBytes(c, fc, f.fields, true);
+  if (!fast) return false;
+  c.op(OP.block).byte(VOID).op(OP.block).byte(VOID);
+  fast();
+  c.op(OP.end);
+  slow();
+  c.op(OP.end);
+  return true;
+}
+
+/** br_if 0 (to $slow) unless [r<reg>, + size) lies inside the memory (r<reg> as a u64; size an i64 pushed by `size`). */
+function inMemory(c: Code, r: number, size: () => void): void {
+  c.get(reg(r)).memBytes64();
+  size();
+  c.op(OP.i64_sub).op(OP.i64_gt_u).op(OP.br_if).u32(0);
+}
+
+/** Copy `size` bytes: destination and source (i32) pushed by the caller, in that order; memmove's semantics. */
+function copyBytes(c: Code, size: number): void {
+  const ops: Record<number, [number, number]> = {
+    1: [OP.i32_load8_u, OP.i32_store8], 2: [OP.i32_load16_u, OP.i32_store16], 4: [OP.i32_load, OP.i32_store], 8: [OP.i64_load, OP.i64_store],
+  };
+  const o = ops[size];
+  if (o) c.mem(o[0]).mem(o[1]);
+  else c.i32(size).copy();
+}
+
+/**
+ * bpf_map_update_elem on one of the program's array maps (ArrayMap.update):
+ * flags BPF_ANY or BPF_EXIST, the key and value inside the memory, the
+ * index below max_entries: the value copied in, r0 = 0. Anything else
+ * (BPF_NOEXIST's EEXIST, E2BIG, EINVAL, EFAULT) is the helper's.
+ */
+function arrayUpdate(c: Code, maps: readonly InlineArray[]): void {
+  c.get(reg(4)).i64(-3).op(OP.i64_and).op(OP.i64_eqz).op(OP.i32_eqz).op(OP.br_if).u32(0);
+  inMemory(c, 2, () => c.i64(4));
+  for (const m of maps) {
+    c.get(reg(1)).i64(m.addr).op(OP.i64_eq).op(OP.if).byte(VOID);
+    // (inside the if, $slow is one level out, $done two)
+    c.get(reg(3)).memBytes64().i64(m.valueSize).op(OP.i64_sub).op(OP.i64_gt_u).op(OP.br_if).u32(1);
+    c.get(reg(2)).op(OP.i32_wrap_i64).mem(OP.i32_load).tee(A).i32(m.maxEntries | 0).op(OP.i32_ge_u).op(OP.br_if).u32(1);
+    c.get(A).i32(m.stride).op(OP.i32_mul).i32(m.base | 0).op(OP.i32_add);
+    c.get(reg(3)).op(OP.i32_wrap_i64);
+    copyBytes(c, m.valueSize);
+    c.i64(0).set(reg(0)).op(OP.br).u32(2);
+    c.op(OP.end);
+  }
+}
+
+/**
+ * bpf_skb_load_bytes (store: bpf_skb_store_bytes) on the run's frame, read
+ * from the context's data and data_end fields (which the frame's helpers
+ * keep in step, and a verified program cannot write): the run has its
+ * frame and r1 is its context, len in [1, 2^31), the buffer (r3) inside
+ * the memory, offset + len inside the data, store's flags among
+ * BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH: the bytes copied, r0 = 0.
+ * Anything else is the helper's (EINVAL, EFAULT with the buffer zeroed,
+ * the EFAULT that ends the run).
+ */
+function skbBytes(c: Code, fc: FunctionContext, f: FrameFields, store: boolean): void {
+  c.i32(fc.scratch + FRAME_OK).mem(OP.i32_load).op(OP.i32_eqz).op(OP.br_if).u32(0);
+  c.get(reg(1)).get(P_R1).op(OP.i64_extend_i32_u).op(OP.i64_ne).op(OP.br_if).u32(0);
+  if (store) c.get(reg(5)).i64(3).op(OP.i64_gt_u).op(OP.br_if).u32(0);
+  c.get(reg(4)).i64(1).op(OP.i64_sub).i64(0x7fffffff).op(OP.i64_ge_u).op(OP.br_if).u32(0);
+  inMemory(c, 3, () => c.get(reg(4)));
+  // (offset & 0xffffffff) + len > data_end - data, signed: the fields as 64-bit numbers
+  c.get(reg(2)).i64(0xffffffff).op(OP.i64_and).get(reg(4)).op(OP.i64_add);
+  c.get(P_R1).mem(OP.i64_load32_u, f.end).get(P_R1).mem(OP.i64_load32_u, f.data).op(OP.i64_sub);
+  c.op(OP.i64_gt_s).op(OP.br_if).u32(0);
+  const packet = (): void => {
+    c.get(P_R1).mem(OP.i32_load, f.data).get(reg(2)).op(OP.i32_wrap_i64).op(OP.i32_add);
+  };
+  if (store) {
+    packet();
+    c.get(reg(3)).op(OP.i32_wrap_i64);
+  } else {
+    c.get(reg(3)).op(OP.i32_wrap_i64);
+    packet();
+  }
+  c.get(reg(4)).op(OP.i32_wrap_i64).copy();
+  c.i64(0).set(reg(0)).op(OP.br).u32(1);
 }
 
 /** dst = dst / src or dst % src, 64-bit, with RFC 9669's zero and overflow cases. */

@@ -19,7 +19,13 @@ import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
 import { compileToWasm } from './compile.js';
 import type { HardenedOptions } from './hardened.js';
 import { BATCH_NAMES, Guard, valueRegion } from './hardened.js';
-import { BPF_FUNC_MAP_LOOKUP_ELEM, FAULT_DEPTH, FAULT_PC, JIT_LOOP_BUDGET } from './layout.js';
+import {
+  BATCH_RUN, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES, FAULT_DEPTH,
+  FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET,
+} from './layout.js';
+import type { InlineArray } from './compile.js';
+import { BPF_MAP_TYPE } from '../maps/map.js';
+import type { FrameFields } from '../progs/program-type.js';
 
 export interface JitOptions {
   helpers: HelperRegistry;
@@ -32,6 +38,12 @@ export interface JitOptions {
   maps?: readonly BpfMapImpl[];
   /** compile with per-access region checks (see the top of compile.ts, and hardened.ts) */
   hardened?: HardenedOptions;
+  /**
+   * the program type's frame fields (ProgramType.frameFields): the frame
+   * helpers' common case runs in WebAssembly when a run's input has the
+   * frame (not hardened)
+   */
+  frame?: FrameFields;
 }
 
 /** A compiled program: an Engine, as the Interpreter is. */
@@ -50,6 +62,11 @@ export class JitProgram implements Engine {
   private readonly guard: Guard | undefined;
 
   private readonly runState: RunState;
+  /** the frame kind the inline frame helpers expect (JitOptions.frame), undefined without them */
+  private readonly frameKind: 'xdp' | 'skb' | undefined;
+  /** a batch over inputs in progress (execBatch): the inputs, and the run whose input the helpers follow */
+  private batchInputs: readonly RunInput[] | undefined;
+  private batchAt = -1;
 
   constructor(mem: AddressSpace, slots: readonly Slot[], options: JitOptions) {
     // bpf_loop and bpf_for_each_map_elem call back into the program: the interpreter runs such programs
@@ -60,6 +77,7 @@ export class JitProgram implements Engine {
     }
     this.mem = mem;
     this.engineName = options.hardened ? 'jit-hardened' : 'jit';
+    this.frameKind = options.hardened ? undefined : options.frame?.kind;
     // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
     const programs = programMaps(slots, options.helpers, options.maps);
     const values = options.hardened ? programs.list.map(valueRegion) : undefined;
@@ -69,6 +87,17 @@ export class JitProgram implements Engine {
     try {
       bytes = compileToWasm(slots, this.scratch, { min: pages }, {
         inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? programs.list.flatMap((m) => m.jitLayout?.() ?? []) : undefined,
+        inlineMapUpdate: options.helpers.get(BPF_FUNC_MAP_UPDATE_ELEM)?.name === 'bpf_map_update_elem' ? programs.list.flatMap((m): InlineArray[] => {
+          const l = m.jitLayout?.();
+          return l && l.type === BPF_MAP_TYPE.ARRAY && m.type === BPF_MAP_TYPE.ARRAY ? [{ ...l, valueSize: m.valueSize }] : [];
+        }) : undefined,
+        ...(options.frame && !options.hardened ? {
+          frame: {
+            fields: options.frame,
+            loadBytes: options.helpers.get(BPF_FUNC_SKB_LOAD_BYTES)?.name === 'bpf_skb_load_bytes',
+            storeBytes: options.helpers.get(BPF_FUNC_SKB_STORE_BYTES)?.name === 'bpf_skb_store_bytes',
+          },
+        } : {}),
         ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext } } : {}),
       });
     } catch (e) {
@@ -109,6 +138,10 @@ export class JitProgram implements Engine {
           if (!h && id === UNVISITED_TRAP) throw new BpfError('EFAULT', unvisitedTrapMessage(guard ? pc : undefined));
           if (!h) throw new BpfError('EINVAL', `${guard ? `pc ${pc}: ` : ''}call to unknown helper ${helperLabel(id >>> 0)}`);
           self.refreshRegs();
+          if (self.batchInputs !== undefined) {
+            if (h.tailCall === true) throw new BpfError('ENOTSUP', `${h.name}: a batch does not take tail calls; run such a program one input at a time`);
+            self.followBatch();
+          }
           // hardened: the pc for fault messages of the helper's pointer checks (env.access); its map
           // arguments are checked by the helper itself against the program's maps (env.mapAt)
           if (guard) guard.pc = pc;
@@ -144,9 +177,63 @@ export class JitProgram implements Engine {
    * Hardened: each run may touch its context (HardenedOptions.batchContext)
    * and its packet.
    */
-  execBatch(desc: number, n: number): void {
+  execBatch(desc: number, n: number, inputs?: readonly RunInput[]): void {
     if (this.guard) this.guard.names = BATCH_NAMES;
-    this.call(this.batchFn, desc, n, 0, 0, 0);
+    if (inputs === undefined) {
+      this.setFrameOk(false);
+      this.call(this.batchFn, desc, n, 0, 0, 0);
+      return;
+    }
+    this.execInputs(desc, n, inputs);
+  }
+
+  /**
+   * A batch whose runs each have an input (batch.ts, writeInputDescriptors:
+   * descriptor i made from inputs[i]), packet frames included (XDP, tc): as
+   * many runs of exec, in one call into WebAssembly. The helpers a run
+   * calls see its input, and the run's shared state (RunState) starts
+   * afresh for it, as exec's does; after the batch it is the last run's.
+   * A program that asks for a tail call is ENOTSUP (exec runs it), as is
+   * the hardened JIT (its checks follow one run's regions).
+   */
+  private execInputs(desc: number, n: number, inputs: readonly RunInput[]): void {
+    if (this.guard) throw new BpfError('ENOTSUP', 'the hardened JIT runs inputs with frames one at a time');
+    if (inputs.length !== n) throw new BpfError('EINVAL', `a batch of ${n} runs needs ${n} inputs, got ${inputs.length}`);
+    if (n === 0) return;
+    this.setFrameOk(inputs.every((i) => this.hasFrame(i)));
+    const run = this.runState;
+    run.begin(inputs[0]!);
+    this.batchAt = 0;
+    this.batchInputs = inputs;
+    try {
+      this.call(this.batchFn, desc, n, 0, 0, 0);
+      // the runs after the last that called a helper changed nothing a helper shares: begin the last
+      if (this.batchAt !== n - 1) run.begin(inputs[n - 1]!);
+    } finally {
+      this.batchInputs = undefined;
+      run.end();
+    }
+  }
+
+  /** A helper of a batch over inputs is called: the run's shared state follows the batch's current run. */
+  private followBatch(): void {
+    const i = this.regs[BATCH_RUN >> 2]!;
+    if (i === this.batchAt) return;
+    this.batchAt = i;
+    this.runState.begin(this.batchInputs![i]!);
+  }
+
+  /** The input has the frame the inline frame helpers expect, its context being r1. */
+  private hasFrame(input: RunInput): boolean {
+    const f = input.frame;
+    const r1 = typeof input.r1 === 'bigint' ? Number(input.r1) : input.r1 ?? 0;
+    return f !== undefined && f.kind === this.frameKind && f.ctx === r1;
+  }
+
+  private setFrameOk(ok: boolean): void {
+    if (this.frameKind === undefined) return;
+    this.refreshRegs();
+    this.regs[FRAME_OK >> 2] = ok ? 1 : 0;
   }
 
   /**
@@ -178,6 +265,7 @@ export class JitProgram implements Engine {
     const r2 = typeof input.r2 === 'bigint' ? Number(input.r2) : input.r2 ?? 0;
     const p = input.packet;
     if (this.guard) this.guard.setRegions(input.regions ?? []);
+    this.setFrameOk(this.frameKind !== undefined && this.hasFrame(input));
     this.call(this.runFn, r1, r2, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
   }
 

@@ -580,6 +580,8 @@ export class HashMapBase implements BpfMapImpl {
   exitRun(): void {
     if (this.runDepth > 0 && --this.runDepth > 0) return;
     this.inRun = false;
+    // (every run ends here: setting an empty list's length is not free)
+    if (this.pendingList.length === 0) return;
     for (const i of this.pendingList) {
       this.state[i] = FREE;
       this.freeStack[this.freeTop++] = i;
