@@ -62,6 +62,12 @@ export class JitProgram implements Engine {
   private readonly guard: Guard | undefined;
 
   private readonly runState: RunState;
+  /**
+   * execBatch takes this program over inputs (frames included): not
+   * hardened, and no helper call that may ask for a tail call (a direct
+   * call to one, or callx, whose helper is known only at run time)
+   */
+  readonly batchesInputs: boolean;
   /** the frame kind the inline frame helpers expect (JitOptions.frame), undefined without them */
   private readonly frameKind: 'xdp' | 'skb' | undefined;
   /** a batch over inputs in progress (execBatch): the inputs, and the run whose input the helpers follow */
@@ -78,6 +84,7 @@ export class JitProgram implements Engine {
     this.mem = mem;
     this.engineName = options.hardened ? 'jit-hardened' : 'jit';
     this.frameKind = options.hardened ? undefined : options.frame?.kind;
+    this.batchesInputs = !options.hardened && !slots.some((s) => (s.code === 0x85 && s.src === 0 && options.helpers.get(s.imm >>> 0)?.tailCall === true) || s.code === 0x8d);
     // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
     const programs = programMaps(slots, options.helpers, options.maps);
     const values = options.hardened ? programs.list.map(valueRegion) : undefined;
