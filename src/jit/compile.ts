@@ -66,6 +66,7 @@ import { BPF_DW, BPF_H, BPF_SIZE, BPF_W, opcodeShape, sizeBytes, SKF_LL_OFF, SKF
 import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
 import type { JitArrayLayout, JitMapLayout } from '../maps/map.js';
 import type { FrameFields } from '../progs/program-type.js';
+import { BPF_MAP_TYPE } from '../maps/map.js';
 import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
 import { LOOKUP_LOCALS, mapLookupFunction } from './maps.js';
 import { BATCH_DESC } from './batch.js';
@@ -175,6 +176,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc,
     // the other inline helpers: not hardened (their fast paths trust the verifier's proof, as the normal JIT does)
     mapUpdate: hardened ? [] : options.inlineMapUpdate ?? [],
+    lookupMaps: hardened ? [] : inline ?? [],
     frame: hardened ? undefined : options.frame,
   };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
@@ -270,6 +272,8 @@ interface FunctionContext {
   setRegionsFunc: number | undefined;
   /** hardened mode with more than INLINE_MAPS maps: the function index of checkMaps */
   checkMapsFunc: number | undefined;
+  /** the maps of the inline lookup (not hardened): a lookup in an array map known at the call is straight-line code */
+  lookupMaps: readonly JitMapLayout[];
   /** array maps whose updates are inlined (empty: none) */
   mapUpdate: readonly InlineArray[];
   /** the frame helpers inlined (undefined: none) */
@@ -428,6 +432,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
    */
   /** registers known to hold r10 + k (only while r10 keeps its entry value), reg -> k; forgotten at each leader */
   const frameOffsets = new Map<number, number>();
+  /** registers known to hold a constant (ld_imm64, mov of an immediate) since the block began, reg -> value */
+  const consts = new Map<number, bigint>();
   const access = (base: number, off: number, size: number, write: boolean, pc: number): number => {
     const h = fc.hardened;
     // r10 + k + off inside the current frame, when nothing in this function writes r10: no check needed
@@ -558,7 +564,10 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     const cls = code & 0x07;
     const x = (code & 0x08) !== 0;
     const shape = opcodeShape(code);
-    if (leaders.has(pc)) frameOffsets.clear();
+    if (leaders.has(pc)) {
+      frameOffsets.clear();
+      consts.clear();
+    }
     switch (shape) {
       case 'alu': {
         if (cls === 0x07) {
@@ -614,6 +623,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
         }
         break;
       case 'lddw':
+        consts.set(d, (BigInt(slots[pc + 1]!.imm >>> 0) << 32n) | BigInt(imm >>> 0));
         c.i64((BigInt(slots[pc + 1]!.imm >>> 0) << 32n) | BigInt(imm >>> 0)).set(reg(d));
         pc++;
         break;
@@ -766,6 +776,18 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           for (let i = 0; i < maps.length; i++) c.op(OP.end);
           break;
         }
+        const known = consts.get(1);
+        const array = imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined && known !== undefined
+          ? fc.lookupMaps.find((l): l is JitArrayLayout => l.type === BPF_MAP_TYPE.ARRAY && BigInt(l.addr) === known)
+          : undefined;
+        if (array) {
+          // r1 is this array map (an ld_imm64 earlier in the block): its lookup straight-line, as the
+          // lookup function's branch for it computes it (key < max_entries ? base + key * stride : 0)
+          c.get(reg(2)).op(OP.i32_wrap_i64).mem(OP.i32_load).tee(A).i32(array.maxEntries | 0).op(OP.i32_lt_u);
+          c.op(OP.if).byte(T.i64).get(A).op(OP.i64_extend_i32_u).i64(array.stride).op(OP.i64_mul).i64(array.base).op(OP.i64_add);
+          c.op(OP.else).i64(0).op(OP.end).set(reg(0));
+          break;
+        }
         if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined && !fc.hardened) {
           // r0 = lookup(r1, r2) in WebAssembly; -1 (not one of the program's maps, or a mirror found
           // inconsistent) takes the helper
@@ -801,6 +823,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     }
     // (a fused ldxh + be16 writes one register: the ldx's forgetting covers both)
     if (r10Fixed) trackFrameOffsets(frameOffsets, s);
+    trackConstants(consts, s);
     falls = shape !== 'exit' && shape !== 'ja' && shape !== 'ja32';
   }
     // structured mode, a block placed apart from its fall-through successor: branch to it (always forward)
@@ -946,6 +969,23 @@ function trackFrameOffsets(known: Map<number, number>, s: Slot): void {
   } else if (shape === 'call') {
     for (let r = 0; r <= 5; r++) known.delete(r);
   }
+}
+
+/**
+ * After slot `s`: which registers hold a known constant. mov64 of an
+ * immediate sets one (ld_imm64 too, in its case of compileFunction, which
+ * has both slots); every other write forgets it, and calls forget r0..r5
+ * (a helper's r0; r1..r5, which the calling convention leaves unknown).
+ */
+function trackConstants(known: Map<number, bigint>, s: Slot): void {
+  const shape = opcodeShape(s.code);
+  if (s.code === 0xb7 && s.off === 0) known.set(s.dst, BigInt.asUintN(64, BigInt(s.imm)));
+  else if (shape === 'alu' || shape === 'neg' || shape === 'end' || shape === 'ldx' || shape === 'ldsx') known.delete(s.dst);
+  else if (shape === 'atomic') {
+    if (s.imm & 1) known.delete(s.src);
+    if (s.imm === 0xf1) known.delete(0);
+  } else if (shape === 'ldabs' || shape === 'ldind') known.delete(0);
+  else if (shape === 'call' || shape === 'callx') for (let r = 0; r <= 5; r++) known.delete(r);
 }
 
 /** Spend one unit of fuel, calling `out` when none is left: a local, or for programs with local calls a word shared by all their functions. */
