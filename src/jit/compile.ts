@@ -783,15 +783,22 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
         if (array) {
           // r1 is this array map (an ld_imm64 earlier in the block): its lookup straight-line, as the
           // lookup function's branch for it computes it (key < max_entries ? base + key * stride : 0)
+          // (a key pointer past the end of memory, 2^32 and up included, is the helper's EFAULT)
+          c.get(reg(2)).memBytes64().i64(4).op(OP.i64_sub).op(OP.i64_gt_u).op(OP.if).byte(VOID);
+          callHelper(pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1));
+          c.op(OP.else);
           c.get(reg(2)).op(OP.i32_wrap_i64).mem(OP.i32_load).tee(A).i32(array.maxEntries | 0).op(OP.i32_lt_u);
           c.op(OP.if).byte(T.i64).get(A).op(OP.i64_extend_i32_u).i64(array.stride).op(OP.i64_mul).i64(array.base).op(OP.i64_add);
           c.op(OP.else).i64(0).op(OP.end).set(reg(0));
+          c.op(OP.end);
           break;
         }
         if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined && !fc.hardened) {
           // r0 = lookup(r1, r2) in WebAssembly; -1 (not one of the program's maps, or a mirror found
           // inconsistent) takes the helper
-          c.get(reg(1)).op(OP.i32_wrap_i64).get(reg(2)).op(OP.i32_wrap_i64).op(OP.call).u32(fc.lookupFunc).tee(A)
+          // (a key pointer of 2^32 and up goes to the helper: -1)
+          c.get(reg(2)).i64(0xffffffff).op(OP.i64_gt_u).op(OP.if).byte(T.i32).i32(-1).op(OP.else);
+          c.get(reg(1)).op(OP.i32_wrap_i64).get(reg(2)).op(OP.i32_wrap_i64).op(OP.call).u32(fc.lookupFunc).op(OP.end).tee(A)
             .i32(-1).op(OP.i32_ne).op(OP.if).byte(VOID)
             .get(A).op(OP.i64_extend_i32_u).set(reg(0))
             .op(OP.else);

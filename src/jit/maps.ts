@@ -2,8 +2,10 @@
  * bpf_map_lookup_elem in WebAssembly, so a program's lookups never leave
  * compiled code: lookup(map, key) -> the value's address, 0 when the key is
  * absent, or -1 when the helper must answer (the map is not one of the
- * program's, which the helper reports as EFAULT, or the hash map's mirror
- * looked inconsistent, which the helper's authoritative lookup repairs).
+ * program's, or the key lies past the end of memory, which the helper
+ * reports as EFAULT, or the hash map's mirror looked inconsistent, which
+ * the helper's authoritative lookup repairs). The caller sends a key
+ * pointer of 2^32 or more to the helper itself.
  *
  * The maps a program references are known when it is compiled, so their
  * shape is embedded as constants (maps/map.ts, JitMapLayout), one branch
@@ -98,6 +100,10 @@ export function mapLookupFunction(maps: readonly JitMapLayout[]): Emitter {
   const f = new F();
   for (const m of maps) {
     f.get(MAP).u(m.addr).op(OP.i32_eq).op(OP.if).byte(VOID);
+    // a key past the end of memory: the helper reports it (EFAULT), as it would a program's load
+    const keySize = m.type === BPF_MAP_TYPE.ARRAY ? 4 : m.keySize;
+    f.get(KEY).op(OP.i64_extend_i32_u).memBytes64().i64(keySize).op(OP.i64_sub).op(OP.i64_gt_u);
+    f.op(OP.if).byte(VOID).i32(-1).op(OP.return).op(OP.end);
     if (m.type === BPF_MAP_TYPE.ARRAY) arrayLookup(f, m);
     else hashLookup(f, m);
     f.op(OP.end);

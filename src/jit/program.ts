@@ -44,6 +44,11 @@ export interface JitOptions {
    * frame (not hardened)
    */
   frame?: FrameFields;
+  /**
+   * false: every helper call goes to its helper in JavaScript, none is
+   * inlined (the runtime fuzzer's reference for the inline helpers)
+   */
+  inline?: boolean;
 }
 
 /** A compiled program: an Engine, as the Interpreter is. */
@@ -83,22 +88,23 @@ export class JitProgram implements Engine {
     }
     this.mem = mem;
     this.engineName = options.hardened ? 'jit-hardened' : 'jit';
-    this.frameKind = options.hardened ? undefined : options.frame?.kind;
+    this.frameKind = options.hardened || options.inline === false ? undefined : options.frame?.kind;
     this.batchesInputs = !options.hardened && !slots.some((s) => (s.code === 0x85 && s.src === 0 && options.helpers.get(s.imm >>> 0)?.tailCall === true) || s.code === 0x8d);
     // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
     const programs = programMaps(slots, options.helpers, options.maps);
     const values = options.hardened ? programs.list.map(valueRegion) : undefined;
     this.scratch = mem.alloc(8 * 16);
     const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
+    const inline = options.inline !== false;
     let bytes: Uint8Array;
     try {
       bytes = compileToWasm(slots, this.scratch, { min: pages }, {
-        inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? programs.list.flatMap((m) => m.jitLayout?.() ?? []) : undefined,
-        inlineMapUpdate: options.helpers.get(BPF_FUNC_MAP_UPDATE_ELEM)?.name === 'bpf_map_update_elem' ? programs.list.flatMap((m): InlineArray[] => {
+        inlineMapLookup: inline && options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? programs.list.flatMap((m) => m.jitLayout?.() ?? []) : undefined,
+        inlineMapUpdate: inline && options.helpers.get(BPF_FUNC_MAP_UPDATE_ELEM)?.name === 'bpf_map_update_elem' ? programs.list.flatMap((m): InlineArray[] => {
           const l = m.jitLayout?.();
           return l && l.type === BPF_MAP_TYPE.ARRAY && m.type === BPF_MAP_TYPE.ARRAY ? [{ ...l, valueSize: m.valueSize }] : [];
         }) : undefined,
-        ...(options.frame && !options.hardened ? {
+        ...(inline && options.frame && !options.hardened ? {
           frame: {
             fields: options.frame,
             loadBytes: options.helpers.get(BPF_FUNC_SKB_LOAD_BYTES)?.name === 'bpf_skb_load_bytes',
