@@ -68,7 +68,7 @@ import type { JitArrayLayout, JitMapLayout } from '../maps/map.js';
 import type { FrameFields } from '../progs/program-type.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
 import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
-import { LOOKUP_LOCALS, mapLookupFunction } from './maps.js';
+import { LOOKUP_LOCALS, cpuOffset, mapLookupFunction } from './maps.js';
 import { BATCH_DESC } from './batch.js';
 import type { ValueRegion } from './hardened.js';
 import { checkMapsFunction, setRegionsFunction } from './hardened.js';
@@ -78,7 +78,7 @@ import {
   REGION_LOCALS, G_DEPTH, G_A_LO, G_B_LO, R_LO, R_END, R_LOW, NO_REGION, NO_REGION_END, TYPE_SUB,
   TYPE_HELPER_HARDENED, TYPE_FAULT, TYPE_CHECK_MAPS, F_HELPER, F_FAULT, F_RUN, F_PKT_OFFSET, F_BATCH,
   FIRST_SUB, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES,
-  BATCH_RUN, FRAME_OK,
+  BATCH_RUN, FRAME_OK, CPU_WORD,
 } from './layout.js';
 
 const reg = (r: number): number => REG0 + r;
@@ -212,7 +212,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
       { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32], ...hl], body: batchBody },
       ...subs,
-      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(inline!) }]),
+      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(inline!, scratch + CPU_WORD) }]),
       ...(setRegionsFunc === undefined ? [] : [{ type: 1, locals: [] as [number, number][], body: setRegionsFunction() }]),
       ...(checkMapsFunc === undefined ? [] : [{ type: TYPE_CHECK_MAPS, locals: [[1, T.i64]] as [number, number][], body: checkMapsFunction(hardened!.maps) }]),
     ],
@@ -789,6 +789,11 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           c.op(OP.else);
           c.get(reg(2)).op(OP.i32_wrap_i64).mem(OP.i32_load).tee(A).i32(array.maxEntries | 0).op(OP.i32_lt_u);
           c.op(OP.if).byte(T.i64).get(A).op(OP.i64_extend_i32_u).i64(array.stride).op(OP.i64_mul).i64(array.base).op(OP.i64_add);
+          if (array.ncpus !== undefined) {
+            // percpu_array: the run's CPU's block of values
+            cpuOffset(c, scratch + CPU_WORD, array.ncpus, array.maxEntries * array.stride);
+            c.op(OP.i64_extend_i32_u).op(OP.i64_add);
+          }
           c.op(OP.else).i64(0).op(OP.end).set(reg(0));
           c.op(OP.end);
           break;

@@ -39,6 +39,11 @@ export const BATCH_RUN = 8 * 11;
  * the run began; 0 sends every frame helper to JavaScript
  */
 export const FRAME_OK = 8 * 11 + 4;
+/**
+ * scratch offset of the CPU word: the run's simulated CPU, for the inline
+ * lookups of per-CPU maps (JitProgram writes it before each run or batch)
+ */
+export const CPU_WORD = 8 * 12;
 /** scratch offset of the stop flag: set when a subprogram ends the whole program */
 export const STOP_FLAG = 8 * 15 + 4;
 /** scratch offset of the fuel shared by the functions of a program with local calls */

@@ -20,11 +20,14 @@ import { compileToWasm } from './compile.js';
 import type { HardenedOptions } from './hardened.js';
 import { BATCH_NAMES, Guard, valueRegion } from './hardened.js';
 import {
-  BATCH_RUN, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES, FAULT_DEPTH,
+  BATCH_RUN, CPU_WORD, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES, FAULT_DEPTH,
   FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET,
 } from './layout.js';
 import type { InlineArray } from './compile.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
+import type { JitMapLayout } from '../maps/map.js';
+import { ArrayMapBase } from '../maps/array.js';
+import { HashMapBase } from '../maps/hash.js';
 import type { FrameFields } from '../progs/program-type.js';
 
 export interface JitOptions {
@@ -73,6 +76,8 @@ export class JitProgram implements Engine {
    * call to one, or callx, whose helper is known only at run time)
    */
   readonly batchesInputs: boolean;
+  /** the inline lookup reads per-CPU maps: the CPU word is written before each run */
+  private readonly perCpu: boolean;
   /** the frame kind the inline frame helpers expect (JitOptions.frame), undefined without them */
   private readonly frameKind: 'xdp' | 'skb' | undefined;
   /** a batch over inputs in progress (execBatch): the inputs, and the run whose input the helpers follow */
@@ -96,10 +101,18 @@ export class JitProgram implements Engine {
     this.scratch = mem.alloc(8 * 16);
     const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
     const inline = options.inline !== false;
+    // the inline lookup's maps: plain arrays and hashes, and (not hardened, whose checks know only those) per-CPU ones
+    const lookups = inline && options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem'
+      ? programs.list.flatMap((m): JitMapLayout[] => {
+        const l = m.jitLayout?.() ?? (options.hardened ? undefined : perCpuLayout(m));
+        return l ? [l] : [];
+      })
+      : undefined;
+    this.perCpu = lookups?.some((l) => (l.type === BPF_MAP_TYPE.ARRAY ? l.ncpus : l.perCpu) !== undefined) ?? false;
     let bytes: Uint8Array;
     try {
       bytes = compileToWasm(slots, this.scratch, { min: pages }, {
-        inlineMapLookup: inline && options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? programs.list.flatMap((m) => m.jitLayout?.() ?? []) : undefined,
+        inlineMapLookup: lookups,
         inlineMapUpdate: inline && options.helpers.get(BPF_FUNC_MAP_UPDATE_ELEM)?.name === 'bpf_map_update_elem' ? programs.list.flatMap((m): InlineArray[] => {
           const l = m.jitLayout?.();
           return l && l.type === BPF_MAP_TYPE.ARRAY && m.type === BPF_MAP_TYPE.ARRAY ? [{ ...l, valueSize: m.valueSize }] : [];
@@ -243,10 +256,12 @@ export class JitProgram implements Engine {
     return f !== undefined && f.kind === this.frameKind && f.ctx === r1;
   }
 
+  /** Before a run or a batch: whether the inline frame helpers may act (see FRAME_OK), and the run's CPU. */
   private setFrameOk(ok: boolean): void {
-    if (this.frameKind === undefined) return;
+    if (this.frameKind === undefined && !this.perCpu) return;
     this.refreshRegs();
     this.regs[FRAME_OK >> 2] = ok ? 1 : 0;
+    if (this.perCpu) this.regs[CPU_WORD >> 2] = this.runState.cpu();
   }
 
   /**
@@ -328,4 +343,16 @@ export class JitProgram implements Engine {
   free(): void {
     this.mem.release(this.scratch);
   }
+}
+
+/**
+ * The inline lookup's layout of a per-CPU map (percpu_array from its
+ * shape, percpu_hash from the map), undefined for any other map.
+ */
+function perCpuLayout(m: BpfMapImpl): JitMapLayout | undefined {
+  if (m instanceof ArrayMapBase && m.type === BPF_MAP_TYPE.PERCPU_ARRAY) {
+    return { type: BPF_MAP_TYPE.ARRAY, addr: m.addr, base: m.base, stride: m.elemSize, maxEntries: m.maxEntries, ncpus: m.ncpus };
+  }
+  if (m instanceof HashMapBase) return m.jitPerCpuLayout();
+  return undefined;
 }

@@ -231,6 +231,16 @@ export class HashMapBase implements BpfMapImpl {
     };
   }
 
+  /**
+   * percpu_hash: the layout of the JIT's inline lookup (jit/maps.ts), which
+   * picks the run's CPU's value; undefined for the other variants (a plain
+   * hash has jitLayout; an LRU lookup marks its element in JavaScript).
+   */
+  jitPerCpuLayout(): JitHashLayout | undefined {
+    if (!this.kind.perCpu || this.kind.lru) return undefined;
+    return { ...this.mirrorLayout(), perCpu: { ncpus: this.ncpus, valueRound: this.valueRound } };
+  }
+
   /** (Re)make the views of the mirror and pin words: at creation, and after the memory has grown. */
   private syncViews(): void {
     if (this.viewsGrowth === this.mem.growth) return;

@@ -37,7 +37,7 @@ import { Runtime } from '../../src/runtime/runtime.js';
 import { withMapFds } from '../../src/bench/workloads.js';
 
 /** The maps of a case, by index: arrays of several value sizes, a hash, a per-CPU array. */
-const INLINE_MAPS = [
+const INLINE_MAPS = [ // (a per-CPU map's syscall value is 8 bytes per CPU: 16 for the two CPUs)
   { map_type: 2, key_size: 4, value_size: 4, max_entries: 4 },
   { map_type: 2, key_size: 4, value_size: 12, max_entries: 3 },
   { map_type: 2, key_size: 4, value_size: 1, max_entries: 2 },
@@ -53,6 +53,8 @@ const TYPES = [6, 3, 1] as const;
 export interface InlineCase {
   type: number;
   insns: Instruction[];
+  /** the runtime's CPU during the runs (of 2; 5 is outside them: the maps use CPU 0) */
+  cpu: number;
 }
 
 /** A random case: r6 the context, r7 the xor of every helper's r0, r0 at exit r7 xor the stack's words. */
@@ -104,7 +106,7 @@ export function randomInlineCase(rnd: () => number): InlineCase {
   out.push(BPF_MOV64_REG(0, 7));
   for (let off = -64; off < 0; off += 8) out.push(BPF_LDX_MEM(BPF_DW, 1, 10, off), BPF_ALU64_REG(BPF_XOR, 0, 1));
   out.push(BPF_EXIT_INSN());
-  return { type, insns: out };
+  return { type, insns: out, cpu: pick([0, 1, 1, 5]) };
 }
 
 /** The frames every case runs over: short, exact-length boundaries of the offsets above, and an IPv4 one. */
@@ -118,11 +120,14 @@ interface Side {
 
 /** A system with the case's maps (with an element or two) and its program loaded unverified; its slots and maps. */
 function build(c: InlineCase): { sys: BpfSystem; prog: ReturnType<BpfSystem['progOf']>['prog']; fds: number[] } {
-  const sys = new BpfSystem(new Runtime({ maxBytes: 4 << 20, profile: 'modern' }));
+  const sys = new BpfSystem(new Runtime({ maxBytes: 4 << 20, profile: 'modern', cpus: 2 }));
   const fds = INLINE_MAPS.map((attr) => sys.bpf('BPF_MAP_CREATE', attr));
   const u32 = (n: number): Uint8Array => new Uint8Array(new Uint32Array([n]).buffer);
   sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fds[4]!, key: u32(1), value: new Uint8Array(8).fill(1), flags: 0 });
+  for (const k of [0, 1]) sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fds[6]!, key: u32(k), value: new Uint8Array(16).fill(k + 7), flags: 0 });
   const fd = sys.loadUnverified({ prog_type: c.type, insns: encode(withMapFds(c.insns, fds)), license: 'GPL' });
+  // the runs' CPU (the syscalls above and stateOf's run on CPU 0's side: they carry every CPU's value)
+  sys.runtime.cpu = c.cpu;
   return { sys, prog: sys.progOf(fd).prog, fds };
 }
 
@@ -213,7 +218,7 @@ function side(c: InlineCase, inline: boolean, batch: boolean): Side {
 
 /** Run a case on the three sides; the differences found (empty: none). */
 export function runInlineCase(c: InlineCase): string[] {
-  const listing = (): string => `type ${c.type}\n${disasm(c.insns)}`;
+  const listing = (): string => `type ${c.type}, cpu ${c.cpu}\n${disasm(c.insns)}`;
   const ref = side(c, false, false);
   const inl = side(c, true, false);
   const bat = side(c, true, true);
