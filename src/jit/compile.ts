@@ -69,7 +69,7 @@ import type { FrameFields } from '../progs/program-type.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
 import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
 import { LOOKUP_LOCALS, cpuOffset, mapLookupFunction } from './maps.js';
-import { BATCH_DESC } from './batch.js';
+import { BATCH_DESC, FRAME_KIND } from './batch.js';
 import type { ValueRegion } from './hardened.js';
 import { checkMapsFunction, setRegionsFunction } from './hardened.js';
 import {
@@ -336,6 +336,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     c.get(B_D).mem(OP.i32_load, 12).set(P_NET);
     // the run's index, for the helpers it calls (JitProgram.execBatch with inputs)
     if (fc.helpers) c.i32(scratch + BATCH_RUN).get(B_I).mem(OP.i32_store);
+    // whether the run has the frame the inline frame helpers expect (batch.ts, the descriptor's frame)
+    if (fc.frame) c.i32(scratch + FRAME_OK).get(B_D).mem(OP.i32_load, 16).i32(FRAME_KIND[fc.frame.fields.kind]).op(OP.i32_eq).mem(OP.i32_store);
     // every run starts from zeroed registers, as a call's fresh locals do
     for (const r of [0, 3, 4, 5, 6, 7, 8, 9]) c.i64(0).set(reg(r));
     // a new run generation for the maps' helpers (see HashMap)

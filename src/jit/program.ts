@@ -215,7 +215,8 @@ export class JitProgram implements Engine {
 
   /**
    * A batch whose runs each have an input (batch.ts, writeInputDescriptors:
-   * descriptor i made from inputs[i]), packet frames included (XDP, tc): as
+   * descriptor i made from inputs[i], its frame field telling the inline
+   * frame helpers whether they may act), packet frames included (XDP, tc): as
    * many runs of exec, in one call into WebAssembly. The helpers a run
    * calls see its input, and the run's shared state (RunState) starts
    * afresh for it, as exec's does; after the batch it is the last run's.
@@ -226,7 +227,8 @@ export class JitProgram implements Engine {
     if (this.guard) throw new BpfError('ENOTSUP', 'the hardened JIT runs inputs with frames one at a time');
     if (inputs.length !== n) throw new BpfError('EINVAL', `a batch of ${n} runs needs ${n} inputs, got ${inputs.length}`);
     if (n === 0) return;
-    this.setFrameOk(inputs.every((i) => this.hasFrame(i)));
+    // (the batch takes each run's frame flag from its descriptor: writeInputDescriptors)
+    this.setFrameOk(false);
     const run = this.runState;
     run.begin(inputs[0]!);
     this.batchAt = 0;
