@@ -4,7 +4,9 @@
  * every form the CLI reads (logical instructions, raw slot bytes, an ELF
  * object, assembly text, a JSON program spec, classic BPF: see
  * program-input.ts), the program type and license; `run(data)` returns r0;
- * `runBatch` and `runCapture` run a socket filter over many packets. A
+ * `runFrames` runs any type (XDP, tc) over many frames, thousands of runs
+ * per call into the JIT; `runBatch` and `runCapture` run a socket filter
+ * over many packets. A
  * rejected load throws a VerifierError whose log is never empty: when no log
  * was asked for, the load is made again with one, as cilium/ebpf does, so
  * the error explains itself.

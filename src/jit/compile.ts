@@ -7,11 +7,20 @@
  * - Registers r0..r10 are i64 locals; loads and stores are memory
  *   instructions at the program's addresses (the verifier proved them;
  *   WebAssembly's bounds check still confines any bug to the runtime memory).
- * - Control flow: verified 3.19 programs jump only forward, so every jump
- *   target gets a block opened at function entry (farthest outermost) and
- *   closed just before the target; a jump is a `br` to its block. A program
- *   with a backward jump (unverified ones) runs as a dispatch loop over its
- *   basic blocks instead, with fuel.
+ * - Control flow: the basic blocks are emitted in an order where every
+ *   edge goes forward (the natural order when all jumps do, as in verified
+ *   3.19 programs; else a topological order, as for clang's shared tails),
+ *   every block a branch targets gets a wasm block opened at function
+ *   entry (farthest outermost) and closed just before it, and a jump is a
+ *   `br` to it. A function whose jumps make a cycle (a loop: modern or
+ *   unverified programs) runs as a dispatch loop over its basic blocks
+ *   instead, with fuel.
+ * - The common case of some helpers runs in WebAssembly (not hardened):
+ *   bpf_map_lookup_elem (jit/maps.ts; straight-line for an array map r1 is
+ *   known to hold), bpf_map_update_elem on array maps, bpf_skb_load_bytes
+ *   and bpf_skb_store_bytes on the run's frame (inlineHelper). Each
+ *   checks, before acting, everything its helper checks; any other case
+ *   calls the helper, whose result and error are then the run's.
  * - Helper calls store r1..r5 in a scratch area laid out like the
  *   interpreter's register file and call the trampoline, which runs the
  *   helper over an Int32Array view of it; r0 comes back the same way. callx
@@ -294,7 +303,6 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   const main = mode !== 'sub';
   const batch = mode === 'batch';
   const n = end;
-  const targets = new Set<number>();
   const leaders = new Set<number>([start]);
   let backward = false;
   for (let pc = start; pc < n; pc++) {
@@ -308,7 +316,6 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     if (t === undefined) continue;
     if (t < start || t > n) throw new BpfError('EINVAL', `insn ${pc}: jump to ${t}, outside its function [${start}, ${n})`);
     if (t <= pc) backward = true;
-    targets.add(t);
     leaders.add(t);
   }
   // r10 keeps the value the function starts with (STACK_TOP, or the callee's frame top the caller

@@ -3,7 +3,8 @@
  * instantiates the module over the runtime's memory with its two imports
  * (the helper trampoline and, hardened, the access fault), and runs it one
  * input at a time (exec) or over a batch of descriptors (execBatch,
- * batch.ts): an Engine (runtime/engine.ts), as the Interpreter is. A
+ * batch.ts; with each run's input, XDP and tc frames included, so that the
+ * helpers a run calls follow it): an Engine (runtime/engine.ts), as the Interpreter is. A
  * run stopped early (fuel, call depth) is read back from the scratch area's
  * fault word (layout.ts) and thrown as a BpfError.
  */
