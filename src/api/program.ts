@@ -31,7 +31,7 @@ import { resolveSource } from './program-input.js';
 import { PacketRunner } from './packets.js';
 import { CaptureIterator, CaptureStream, readCapture } from '../pcap/reader.js';
 import { JitProgram } from '../jit/program.js';
-import { batchBytes, batchVerdicts, writeInputDescriptors } from '../jit/batch.js';
+import { batchVerdicts, inputBatchBytes, writeInputDescriptors } from '../jit/batch.js';
 import type { PreparedRun } from '../progs/program-type.js';
 import type { RunInput } from '../runtime/engine.js';
 import type { CaptureSource, Packet } from '../pcap/reader.js';
@@ -263,7 +263,7 @@ function runFramesObject(sys: BpfSystem, obj: ProgObject, frames: readonly Uint8
       const per = Math.min(repeat, Math.max(1, Math.floor(BATCH_RUNS / n)));
       const all: RunInput[] = [];
       for (let k = 0; k < per; k++) all.push(...inputs);
-      desc = mem.alloc(batchBytes(all.length));
+      desc = mem.alloc(inputBatchBytes(all.length));
       writeInputDescriptors(mem.view, desc, all);
       const rest = repeat % per === 0 ? all : all.slice(0, (repeat % per) * n);
       let runs = 0;

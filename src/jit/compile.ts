@@ -87,7 +87,7 @@ import {
   REGION_LOCALS, G_DEPTH, G_A_LO, G_B_LO, R_LO, R_END, R_LOW, NO_REGION, NO_REGION_END, TYPE_SUB,
   TYPE_HELPER_HARDENED, TYPE_FAULT, TYPE_CHECK_MAPS, F_HELPER, F_FAULT, F_RUN, F_PKT_OFFSET, F_BATCH,
   FIRST_SUB, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES,
-  BATCH_RUN, FRAME_OK, CPU_WORD,
+  BATCH_RUN, FRAME_OK, CPU_WORD, B_FRAMES,
 } from './layout.js';
 
 const reg = (r: number): number => REG0 + r;
@@ -219,7 +219,8 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     funcs: [
       { type: 1, locals: [[11, T.i64], [2, T.i64], [hardened ? 8 : 4, T.i32], ...hl], body: bodies[0]! },
       { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
-      { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32], ...hl], body: batchBody },
+      // (B_FRAMES, used only when not hardened, comes last: hardened mode's locals keep their indexes)
+      { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32], ...hl, [1, T.i32]], body: batchBody },
       ...subs,
       ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(inline!, scratch + CPU_WORD) }]),
       ...(setRegionsFunc === undefined ? [] : [{ type: 1, locals: [] as [number, number][], body: setRegionsFunction() }]),
@@ -335,6 +336,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   if (batch) {
     // batch(desc, n): for i in 0..n: run over descriptor i, verdict i = r0's low 32 bits
     c.get(P_R1).set(B_DESC).get(P_R2).set(B_N).i32(0).set(B_I);
+    // batch(desc, n, frames): the third argument, the runs' frame kinds or 0 (not hardened)
+    if (fc.frame) c.get(P_PKT).set(B_FRAMES);
     c.op(OP.block).byte(VOID).op(OP.loop).byte(VOID);
     c.get(B_I).get(B_N).op(OP.i32_ge_u).op(OP.br_if).u32(1);
     c.get(B_DESC).get(B_I).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).tee(B_D).mem(OP.i32_load, 0).set(P_R1);
@@ -343,8 +346,13 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     c.get(B_D).mem(OP.i32_load, 12).set(P_NET);
     // the run's index, for the helpers it calls (JitProgram.execBatch with inputs)
     if (fc.helpers) c.i32(scratch + BATCH_RUN).get(B_I).mem(OP.i32_store);
-    // whether the run has the frame the inline frame helpers expect (batch.ts, the descriptor's frame)
-    if (fc.frame) c.i32(scratch + FRAME_OK).get(B_D).mem(OP.i32_load, 16).i32(FRAME_KIND[fc.frame.fields.kind]).op(OP.i32_eq).mem(OP.i32_store);
+    // whether the run has the frame the inline frame helpers expect: its kind in the batch's frame
+    // kinds (batch.ts, writeInputDescriptors), none without them
+    if (fc.frame) {
+      c.i32(scratch + FRAME_OK).get(B_FRAMES).op(OP.if).byte(T.i32);
+      c.get(B_FRAMES).get(B_I).op(OP.i32_add).mem(OP.i32_load8_u).i32(FRAME_KIND[fc.frame.fields.kind]).op(OP.i32_eq);
+      c.op(OP.else).i32(0).op(OP.end).mem(OP.i32_store);
+    }
     // every run starts from zeroed registers, as a call's fresh locals do
     for (const r of [0, 3, 4, 5, 6, 7, 8, 9]) c.i64(0).set(reg(r));
     // a new run generation for the maps' helpers (see HashMap)

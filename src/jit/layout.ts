@@ -53,6 +53,8 @@ export const B_DESC = 22;
 export const B_N = 23;
 export const B_I = 24;
 export const B_D = 25;
+/** the batch's frame kinds (0: none), an i32 local after the others (and after hardened mode's i64s) */
+export const B_FRAMES = 26;
 /** hardened mode's i64 locals: the effective address, a map offset, the frame's low bound and its span to STACK_TOP */
 export const EA = 26;
 export const MT = 27;

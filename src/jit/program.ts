@@ -25,6 +25,7 @@ import {
   FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET,
 } from './layout.js';
 import type { InlineArray } from './compile.js';
+import { batchBytes } from './batch.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
 import type { JitMapLayout } from '../maps/map.js';
 import { ArrayMapBase } from '../maps/array.js';
@@ -215,9 +216,10 @@ export class JitProgram implements Engine {
   }
 
   /**
-   * A batch whose runs each have an input (batch.ts, writeInputDescriptors:
-   * descriptor i made from inputs[i], its frame field telling the inline
-   * frame helpers whether they may act), packet frames included (XDP, tc): as
+   * A batch whose runs each have an input (batch.ts, writeInputDescriptors
+   * into inputBatchBytes(n): descriptor i made from inputs[i], then each
+   * run's frame kind, which tells the inline frame helpers whether they may
+   * act), packet frames included (XDP, tc): as
    * many runs of exec, in one call into WebAssembly. The helpers a run
    * calls see its input, and the run's shared state (RunState) starts
    * afresh for it, as exec's does; after the batch it is the last run's.
@@ -228,14 +230,14 @@ export class JitProgram implements Engine {
     if (this.guard) throw new BpfError('ENOTSUP', 'the hardened JIT runs inputs with frames one at a time');
     if (inputs.length !== n) throw new BpfError('EINVAL', `a batch of ${n} runs needs ${n} inputs, got ${inputs.length}`);
     if (n === 0) return;
-    // (the batch takes each run's frame flag from its descriptor: writeInputDescriptors)
+    // (the batch takes each run's frame flag from the frame kinds: writeInputDescriptors)
     this.setFrameOk(false);
     const run = this.runState;
     run.begin(inputs[0]!);
     this.batchAt = 0;
     this.batchInputs = inputs;
     try {
-      this.call(this.batchFn, desc, n, 0, 0, 0);
+      this.call(this.batchFn, desc, n, desc + batchBytes(n), 0, 0);
       // the runs after the last that called a helper changed nothing a helper shares: begin the last
       if (this.batchAt !== n - 1) run.begin(inputs[n - 1]!);
     } finally {

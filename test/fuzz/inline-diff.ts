@@ -30,7 +30,7 @@ import {
   BPF_MOV64_REG, BPF_ST_MEM,
 } from '../../src/isa/builders.js';
 import { JitProgram } from '../../src/jit/program.js';
-import { batchBytes, batchVerdicts, writeInputDescriptors } from '../../src/jit/batch.js';
+import { batchVerdicts, inputBatchBytes, writeInputDescriptors } from '../../src/jit/batch.js';
 import { STACK_TOP } from '../../src/memory/address-space.js';
 import type { PreparedRun } from '../../src/progs/program-type.js';
 import { Runtime } from '../../src/runtime/runtime.js';
@@ -188,7 +188,7 @@ function side(c: InlineCase, inline: boolean, batch: boolean): Side {
         }));
       }
     } else {
-      const desc = mem.alloc(batchBytes(all.length));
+      const desc = mem.alloc(inputBatchBytes(all.length));
       try {
         writeInputDescriptors(mem.view, desc, all);
         let error: string | undefined;
