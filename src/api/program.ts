@@ -162,7 +162,10 @@ export class Program {
    * The JIT runs up to BATCH_RUNS runs per call into WebAssembly
    * (JitProgram.execBatch over the frames' inputs); the interpreter, the
    * hardened JIT and a program that can tail-call run one frame at a time.
-   * A frame the program type refuses is its testRun's error, before any run.
+   * A frame the program type refuses is its testRun's error, before any
+   * run; a run that fails ends the call with its error (the maps keep what
+   * the runs before it did). Every frame holds its context in memory for
+   * the call: about 4 KiB for XDP, 32 KiB for tc (room to grow the frame).
    */
   runFrames(frames: readonly Uint8Array[], options: { repeat?: number; engine?: EngineName } = {}): FrameRunResult {
     return runFramesObject(this.sys, this.object, frames, options.repeat ?? 1, options.engine);
