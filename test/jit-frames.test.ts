@@ -19,6 +19,7 @@ import { loadCollectionSpec } from '../src/loader/collection.js';
 import { sampleFrames } from '../src/bench/xdp.js';
 import { assemble } from '../src/isa/index.js';
 import { JitProgram } from '../src/jit/program.js';
+import { topologicalOrder } from '../src/jit/compile.js';
 import { Interpreter } from '../src/vm/interpreter.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { decodeSlots, encode } from '../src/isa/instruction.js';
@@ -190,6 +191,46 @@ test('a function whose backward jumps make no cycle compiles to blocks and runs 
       assert.equal(interp.run({ r1: buf }).r0, BigInt(want));
     });
   }
+});
+
+test('the JIT\'s block order: a graph with backward edges but no cycle gets a topological order, lowest pc first; a cycle gets none', () => {
+  const blocksOf = (src: string): { slots: ReturnType<typeof decodeSlots>; blocks: number[] } => {
+    const slots = decodeSlots(encode(assemble(src)));
+    const leaders = new Set<number>([0]);
+    slots.forEach((s, pc) => {
+      const jump = (s.code & 0x07) === 0x05 && s.code !== 0x85 && s.code !== 0x95;
+      if (jump) leaders.add(pc + s.off + 1).add(pc + 1);
+      if (s.code === 0x95) leaders.add(pc + 1);
+    });
+    return { slots, blocks: [...leaders].filter((l) => l < slots.length).sort((a, b) => a - b) };
+  };
+  const order = (src: string): number[] | undefined => {
+    const { slots, blocks } = blocksOf(src);
+    return topologicalOrder(slots, blocks, new Map(blocks.map((b, i) => [b, i])), slots.length);
+  };
+  // 6 and 8 jump back to 4: the shared tail goes last
+  assert.deepEqual(order(`
+    r2 = *(u8 *)(r1 +0)
+    r0 = 0
+    if r2 == 1 goto pc+3
+    if r2 == 2 goto pc+4
+    r0 += 100
+    exit
+    r0 += 1
+    goto pc-4
+    r0 += 2
+    goto pc-6`), [0, 3, 6, 8, 4]);
+  // forward jumps only: the natural order
+  assert.deepEqual(order(`
+    r0 = 0
+    if r1 == 0 goto pc+1
+    r0 = 1
+    exit`), [0, 2, 3]);
+  assert.equal(order(`
+    r0 = 0
+    r0 += 3
+    if r0 < 9 goto pc-2
+    exit`), undefined);
 });
 
 test('the runtime fuzzer\'s inline-helper cases, a fixed corpus: the JIT\'s inline helpers (exec and batch) agree with the helpers', () => {

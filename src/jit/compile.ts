@@ -896,7 +896,7 @@ function blockSuccessors(slots: readonly Slot[], b: number, e: number): number[]
  * has a cycle. Kahn's algorithm taking the lowest pc among the blocks ready,
  * so a graph whose natural order is already topological keeps it.
  */
-function topologicalOrder(slots: readonly Slot[], blocks: readonly number[], blockOf: ReadonlyMap<number, number>, n: number): number[] | undefined {
+export function topologicalOrder(slots: readonly Slot[], blocks: readonly number[], blockOf: ReadonlyMap<number, number>, n: number): number[] | undefined {
   const m = blocks.length;
   const succ = blocks.map((b, i) => blockSuccessors(slots, b, blocks[i + 1] ?? n).filter((t) => t < n).map((t) => blockOf.get(t)!));
   const indeg = new Array<number>(m).fill(0);
