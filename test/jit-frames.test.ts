@@ -71,6 +71,31 @@ test('runFrames: tc_fields (array updates, bpf_skb_load_bytes and bpf_skb_store_
   assert.deepEqual(jit.maps, int.maps);
 });
 
+test('testRun with repeat on XDP and tc (one batch per 4096 runs, the last shorter): the interpreter\'s r0, frame after and maps', () => {
+  const frames = sampleFrames();
+  for (const [rel, name, repeat] of [['test/c/tc-skb.o', 'tc_fields', 5000], ['test/c/xdp-adjust.o', 'xdp_head', 7], ['test/c/xdp-adjust.o', 'xdp_tail', 4100],
+    ['test/c/xdp-adjust.o', 'xdp_meta', 3], ['test/c/xdp-parse.o', 'xdp_parse', 4097]] as const) {
+    const on = (engine: EngineName): string[] => {
+      const sys = new BpfSystem({ profile: 'modern' });
+      const col = new Collection(sys, loadCollectionSpec(object(rel)));
+      try {
+        const out = [frames[1]!, frames[4]!].map((f) => {
+          const r = col.programs[name]!.testRun(f, repeat, engine);
+          assert.equal(r.runs, repeat);
+          return `${r.retval} ${Buffer.from(r.dataOut).toString('hex')}`;
+        });
+        for (const [n, m] of Object.entries(col.maps)) {
+          if (m.keySize > 0) out.push(`${n}: ${[...m.keys()].map((k) => Buffer.from(k as Uint8Array).toString('hex')).sort().join(' ')}`);
+        }
+        return out;
+      } finally {
+        col.close();
+      }
+    };
+    assert.deepEqual(on('jit'), on('interpreter'), `${rel} ${name}`);
+  }
+});
+
 test('runFrames: a program that can tail-call runs frame by frame (no batch), with the interpreter\'s verdicts', () => {
   const sys = new BpfSystem({ profile: 'modern' });
   const pa = sys.bpf('BPF_MAP_CREATE', { map_type: 3, key_size: 4, value_size: 4, max_entries: 2 });

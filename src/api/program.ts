@@ -273,6 +273,8 @@ function runFramesObject(sys: BpfSystem, obj: ProgObject, frames: readonly Uint8
       const t0 = performance.now();
       for (let done = 0; done < repeat; done += per) {
         const batch = repeat - done >= per ? all : rest;
+        // the last, shorter batch: its own layout (the frame kinds follow its n descriptors and verdicts)
+        if (batch !== all) writeInputDescriptors(mem.view, desc, batch);
         runs = batch.length;
         // the batch bumps the maps' run generation per run
         for (const m of maps) m.enterRun();

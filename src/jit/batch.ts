@@ -42,6 +42,8 @@ export function batchVerdicts(mem: AddressSpace, desc: number, n: number): Uint3
 /**
  * Fill the batch of inputs.length runs at `desc` (inputBatchBytes of them)
  * from each run's input: its descriptor (r1, packet) and its frame kind.
+ * The frame kinds follow the verdicts of exactly that many runs: a batch
+ * of another length needs its own layout.
  */
 export function writeInputDescriptors(view: DataView, desc: number, inputs: readonly RunInput[]): void {
   const kinds = desc + batchBytes(inputs.length);
