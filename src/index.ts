@@ -25,7 +25,7 @@ export type { BpfObject, MapObject, ProgObject } from './api/objects.js';
 export { BpfMap, bytes, u8, u16, u32, i32, u64, i64 } from './api/map.js';
 export type { Codec, MapSpec, UpdateFlag } from './api/map.js';
 export { Program } from './api/program.js';
-export type { ProgramSpec, CaptureVerdict } from './api/program.js';
+export type { ProgramSpec, CaptureVerdict, FrameRunResult } from './api/program.js';
 export { Collection } from './api/collection.js';
 export type { CollectionOptions } from './api/collection.js';
 export { verifyProgram } from './api/verify.js';

@@ -41,12 +41,12 @@ import { installHelpers } from '../progs/helpers.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { RuntimeOptions } from '../runtime/runtime.js';
 import type { Profile } from '../progs/profile.js';
-import type { Engine, EngineName } from '../runtime/engine.js';
+import type { Engine, EngineName, RunInput } from '../runtime/engine.js';
 import type { ProgLoadAttr } from './prog-load.js';
 import { progLoad } from './prog-load.js';
 import type { BpfObject, LoadedProgram, MapObject, ProgObject } from './objects.js';
 import { describe, quote } from './describe.js';
-import { batchBytes, writeBatchDescriptor } from '../jit/batch.js';
+import { batchBytes, inputBatchBytes, writeBatchDescriptor, writeInputDescriptors } from '../jit/batch.js';
 import { JitProgram } from '../jit/program.js';
 
 // The fd table's object types and the engine names are part of this file's surface.
@@ -705,23 +705,35 @@ export function testRunObject(sys: BpfSystem, obj: ProgObject, data: Uint8Array 
   const run = prog.type.prepare(sys.runtime.mem, data);
   const maps = prog.maps.map((m) => m.impl);
   try {
-    // a run whose helpers may move its frame (XDP, tc) runs one at a time: the helpers follow each run's input
-    if (it.execBatch !== undefined && repeat > 1 && run.input.frame === undefined) {
+    // a run with a packet frame (XDP, tc) batches only where its helpers can follow each run's input (JitProgram.batchesInputs)
+    const frames = run.input.frame !== undefined;
+    if (it.execBatch !== undefined && repeat > 1 && (!frames || (it instanceof JitProgram && it.batchesInputs))) {
       // Many runs over one input in one call (the JIT: without leaving WebAssembly): one descriptor per run, in chunks.
       const chunk = Math.min(repeat, 4096);
       const mem = sys.runtime.mem;
-      const desc = mem.alloc(batchBytes(chunk));
+      const desc = mem.alloc(frames ? inputBatchBytes(chunk) : batchBytes(chunk));
+      const inputs = frames ? new Array<RunInput>(chunk).fill(run.input) : undefined;
       try {
         const pkt = run.input.packet;
-        for (let i = 0; i < chunk; i++) {
-          writeBatchDescriptor(mem.view, desc, i, Number(run.input.r1 ?? 0), pkt?.addr ?? 0, pkt?.len ?? 0, pkt?.netOff ?? -1);
+        if (inputs) writeInputDescriptors(mem.view, desc, inputs);
+        else {
+          for (let i = 0; i < chunk; i++) {
+            writeBatchDescriptor(mem.view, desc, i, Number(run.input.r1 ?? 0), pkt?.addr ?? 0, pkt?.len ?? 0, pkt?.netOff ?? -1);
+          }
         }
         const t0 = performance.now();
         for (let done = 0; done < repeat; done += chunk) {
+          const n = Math.min(chunk, repeat - done);
+          // the last, shorter batch over inputs: its own layout (batch.ts, writeInputDescriptors)
+          if (inputs && n !== inputs.length) {
+            inputs.length = n;
+            writeInputDescriptors(mem.view, desc, inputs);
+          }
           // the batch bumps the maps' run generation per run
           for (const m of maps) m.enterRun();
           try {
-            it.execBatch(desc, Math.min(chunk, repeat - done));
+            if (inputs) (it as JitProgram).execBatch(desc, n, inputs);
+            else it.execBatch(desc, n);
           } finally {
             for (const m of maps) m.exitRun();
           }

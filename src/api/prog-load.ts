@@ -385,7 +385,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   const loaded: LoadedProgram = { type, slots, maps, license: lic, gplCompatible, verified: true, interpreter, log: log.toString() };
   if (sys.jitEnabled) {
     try {
-      loaded.jit = new JitProgram(sys.runtime.mem, slots, { helpers: sys.runtime.helpers, maps: maps.map((m) => m.impl) });
+      loaded.jit = new JitProgram(sys.runtime.mem, slots, { helpers: sys.runtime.helpers, maps: maps.map((m) => m.impl), ...(type.frameFields ? { frame: type.frameFields } : {}) });
     } catch (e) {
       // ENOTSUP: a construct the JIT does not compile yet; the interpreter runs it.
       if (!(e instanceof BpfError) || e.code !== 'ENOTSUP') {

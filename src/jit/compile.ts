@@ -7,11 +7,20 @@
  * - Registers r0..r10 are i64 locals; loads and stores are memory
  *   instructions at the program's addresses (the verifier proved them;
  *   WebAssembly's bounds check still confines any bug to the runtime memory).
- * - Control flow: verified 3.19 programs jump only forward, so every jump
- *   target gets a block opened at function entry (farthest outermost) and
- *   closed just before the target; a jump is a `br` to its block. A program
- *   with a backward jump (unverified ones) runs as a dispatch loop over its
- *   basic blocks instead, with fuel.
+ * - Control flow: the basic blocks are emitted in an order where every
+ *   edge goes forward (the natural order when all jumps do, as in verified
+ *   3.19 programs; else a topological order, as for clang's shared tails),
+ *   every block a branch targets gets a wasm block opened at function
+ *   entry (farthest outermost) and closed just before it, and a jump is a
+ *   `br` to it. A function whose jumps make a cycle (a loop: modern or
+ *   unverified programs) runs as a dispatch loop over its basic blocks
+ *   instead, with fuel.
+ * - The common case of some helpers runs in WebAssembly (not hardened):
+ *   bpf_map_lookup_elem (jit/maps.ts; straight-line for an array map r1 is
+ *   known to hold), bpf_map_update_elem on array maps, bpf_skb_load_bytes
+ *   and bpf_skb_store_bytes on the run's frame (inlineHelper). Each
+ *   checks, before acting, everything its helper checks; any other case
+ *   calls the helper, whose result and error are then the run's.
  * - Helper calls store r1..r5 in a scratch area laid out like the
  *   interpreter's register file and call the trampoline, which runs the
  *   helper over an Int32Array view of it; r0 comes back the same way. callx
@@ -64,10 +73,12 @@ import {
 } from '../isa/instruction.js';
 import { BPF_DW, BPF_H, BPF_SIZE, BPF_W, opcodeShape, sizeBytes, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
-import type { JitMapLayout } from '../maps/map.js';
+import type { JitArrayLayout, JitMapLayout } from '../maps/map.js';
+import type { FrameFields } from '../progs/program-type.js';
+import { BPF_MAP_TYPE } from '../maps/map.js';
 import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
-import { LOOKUP_LOCALS, mapLookupFunction } from './maps.js';
-import { BATCH_DESC } from './batch.js';
+import { LOOKUP_LOCALS, cpuOffset, mapLookupFunction } from './maps.js';
+import { BATCH_DESC, FRAME_KIND } from './batch.js';
 import type { ValueRegion } from './hardened.js';
 import { checkMapsFunction, setRegionsFunction } from './hardened.js';
 import {
@@ -75,7 +86,8 @@ import {
   FAULT_DEPTH, FAULT_PC, STOP_FLAG, FUEL_WORD, B_DESC, B_N, B_I, B_D, EA, MT, FRAME_LO, FRAME_SPAN,
   REGION_LOCALS, G_DEPTH, G_A_LO, G_B_LO, R_LO, R_END, R_LOW, NO_REGION, NO_REGION_END, TYPE_SUB,
   TYPE_HELPER_HARDENED, TYPE_FAULT, TYPE_CHECK_MAPS, F_HELPER, F_FAULT, F_RUN, F_PKT_OFFSET, F_BATCH,
-  FIRST_SUB, BPF_FUNC_MAP_LOOKUP_ELEM,
+  FIRST_SUB, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES,
+  BATCH_RUN, FRAME_OK, CPU_WORD, B_FRAMES,
 } from './layout.js';
 
 const reg = (r: number): number => REG0 + r;
@@ -169,7 +181,13 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     : undefined;
   const setRegionsFunc = hardened ? FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) : undefined;
   const checkMapsFunc = hardened && hardened.maps.length > INLINE_MAPS ? setRegionsFunc! + 1 : undefined;
-  const fc: FunctionContext = { scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc };
+  const fc: FunctionContext = {
+    scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc,
+    // the other inline helpers: not hardened (their fast paths trust the verifier's proof, as the normal JIT does)
+    mapUpdate: hardened ? [] : options.inlineMapUpdate ?? [],
+    lookupMaps: hardened ? [] : inline ?? [],
+    frame: hardened ? undefined : options.frame,
+  };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
   const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
   // hardened mode's i64 locals come after eight i32 locals in every function
@@ -201,9 +219,10 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     funcs: [
       { type: 1, locals: [[11, T.i64], [2, T.i64], [hardened ? 8 : 4, T.i32], ...hl], body: bodies[0]! },
       { type: 2, locals: [[1, T.i32]], body: packetOffsetFunction() },
-      { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32], ...hl], body: batchBody },
+      // (B_FRAMES, used only when not hardened, comes last: hardened mode's locals keep their indexes)
+      { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32], ...hl, [1, T.i32]], body: batchBody },
       ...subs,
-      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(inline!) }]),
+      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(inline!, scratch + CPU_WORD) }]),
       ...(setRegionsFunc === undefined ? [] : [{ type: 1, locals: [] as [number, number][], body: setRegionsFunction() }]),
       ...(checkMapsFunc === undefined ? [] : [{ type: TYPE_CHECK_MAPS, locals: [[1, T.i64]] as [number, number][], body: checkMapsFunction(hardened!.maps) }]),
     ],
@@ -220,6 +239,30 @@ export interface CompileOptions {
   inlineMapLookup?: readonly JitMapLayout[];
   /** per-access region checks: the maps' value regions and the batch context's shape */
   hardened?: { maps: readonly ValueRegion[]; batchContext: { size: number; writable: boolean } };
+  /**
+   * helper 2 is bpf_map_update_elem: its common case on these array maps
+   * (the program's, each with its value size) in WebAssembly (not hardened)
+   */
+  inlineMapUpdate?: readonly InlineArray[];
+  /**
+   * the program type's frame fields (ProgramType.frameFields), and which of
+   * the frame helpers the registry holds as the table defines them: their
+   * common case in WebAssembly (not hardened)
+   */
+  frame?: InlineFrame;
+}
+
+/** An array map whose bpf_map_update_elem the JIT inlines: its layout and value size. */
+export interface InlineArray extends JitArrayLayout {
+  readonly valueSize: number;
+}
+
+/** The frame helpers the JIT inlines for a program type with frame fields. */
+export interface InlineFrame {
+  readonly fields: FrameFields;
+  /** bpf_skb_load_bytes (26) and bpf_skb_store_bytes (9) are the table's */
+  readonly loadBytes: boolean;
+  readonly storeBytes: boolean;
 }
 
 
@@ -239,6 +282,12 @@ interface FunctionContext {
   setRegionsFunc: number | undefined;
   /** hardened mode with more than INLINE_MAPS maps: the function index of checkMaps */
   checkMapsFunc: number | undefined;
+  /** the maps of the inline lookup (not hardened): a lookup in an array map known at the call is straight-line code */
+  lookupMaps: readonly JitMapLayout[];
+  /** array maps whose updates are inlined (empty: none) */
+  mapUpdate: readonly InlineArray[];
+  /** the frame helpers inlined (undefined: none) */
+  frame: InlineFrame | undefined;
 }
 
 /**
@@ -255,7 +304,6 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   const main = mode !== 'sub';
   const batch = mode === 'batch';
   const n = end;
-  const targets = new Set<number>();
   const leaders = new Set<number>([start]);
   let backward = false;
   for (let pc = start; pc < n; pc++) {
@@ -269,7 +317,6 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     if (t === undefined) continue;
     if (t < start || t > n) throw new BpfError('EINVAL', `insn ${pc}: jump to ${t}, outside its function [${start}, ${n})`);
     if (t <= pc) backward = true;
-    targets.add(t);
     leaders.add(t);
   }
   // r10 keeps the value the function starts with (STACK_TOP, or the callee's frame top the caller
@@ -289,12 +336,23 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   if (batch) {
     // batch(desc, n): for i in 0..n: run over descriptor i, verdict i = r0's low 32 bits
     c.get(P_R1).set(B_DESC).get(P_R2).set(B_N).i32(0).set(B_I);
+    // batch(desc, n, frames): the third argument, the runs' frame kinds or 0 (not hardened)
+    if (fc.frame) c.get(P_PKT).set(B_FRAMES);
     c.op(OP.block).byte(VOID).op(OP.loop).byte(VOID);
     c.get(B_I).get(B_N).op(OP.i32_ge_u).op(OP.br_if).u32(1);
     c.get(B_DESC).get(B_I).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).tee(B_D).mem(OP.i32_load, 0).set(P_R1);
     c.get(B_D).mem(OP.i32_load, 4).set(P_PKT);
     c.get(B_D).mem(OP.i32_load, 8).tee(P_LEN).set(P_R2);
     c.get(B_D).mem(OP.i32_load, 12).set(P_NET);
+    // the run's index, for the helpers it calls (JitProgram.execBatch with inputs)
+    if (fc.helpers) c.i32(scratch + BATCH_RUN).get(B_I).mem(OP.i32_store);
+    // whether the run has the frame the inline frame helpers expect: its kind in the batch's frame
+    // kinds (batch.ts, writeInputDescriptors), none without them
+    if (fc.frame) {
+      c.i32(scratch + FRAME_OK).get(B_FRAMES).op(OP.if).byte(T.i32);
+      c.get(B_FRAMES).get(B_I).op(OP.i32_add).mem(OP.i32_load8_u).i32(FRAME_KIND[fc.frame.fields.kind]).op(OP.i32_eq);
+      c.op(OP.else).i32(0).op(OP.end).mem(OP.i32_store);
+    }
     // every run starts from zeroed registers, as a call's fresh locals do
     for (const r of [0, 3, 4, 5, 6, 7, 8, 9]) c.i64(0).set(reg(r));
     // a new run generation for the maps' helpers (see HashMap)
@@ -399,6 +457,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
    */
   /** registers known to hold r10 + k (only while r10 keeps its entry value), reg -> k; forgotten at each leader */
   const frameOffsets = new Map<number, number>();
+  /** registers known to hold a constant (ld_imm64, mov of an immediate) since the block began, reg -> value */
+  const consts = new Map<number, bigint>();
   const access = (base: number, off: number, size: number, write: boolean, pc: number): number => {
     const h = fc.hardened;
     // r10 + k + off inside the current frame, when nothing in this function writes r10: no check needed
@@ -450,22 +510,33 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     return 0;
   };
 
-  // Structured mode: one block per forward target, closed just before it.
-  const sorted = [...targets].sort((x, y) => x - y);
-  let closed = 0;
-  const depth = (t: number): number => sorted.indexOf(t) - closed;
-  // Dispatch mode: one block per basic block inside the loop.
+  // The basic blocks in natural order, and the order they are emitted in.
   const blocks = [...leaders].filter((l) => l < n).sort((x, y) => x - y);
   const blockOf = new Map(blocks.map((l, i) => [l, i]));
   const m = blocks.length;
+  // A program whose backward jumps make no cycle (clang shares tails of code that way) still
+  // compiles to nested blocks: its basic blocks in a topological order, where every edge goes
+  // forward. Only a real loop needs the dispatch loop and its fuel.
+  const order = backward ? topologicalOrder(slots, blocks, blockOf, n) : blocks;
+  const dispatch = order === undefined;
+  /** emission position of the block starting at pc (n, past the end: m) */
+  const posOf = new Map<number, number>();
+  if (!dispatch) {
+    order.forEach((b, i) => posOf.set(b, i));
+    posOf.set(n, m);
+  }
+  // Structured mode: one wasm block per position something branches to, closed just before it.
+  const labels = dispatch ? [] : structuredLabels(slots, order, blockOf, blocks, posOf, n);
+  let closed = 0;
+  const depth = (t: number): number => labels.indexOf(posOf.get(t)!) - closed;
   let cur = -1;
   const loopDepth = (): number => m - 1 - cur;
 
   let goto: (t: number) => void;
   let gotoIf: (t: number) => void;
-  if (!backward) {
-    for (let i = sorted.length - 1; i >= 0; i--) c.op(OP.block).byte(VOID);
-    open = sorted.length;
+  if (!dispatch) {
+    for (let i = labels.length - 1; i >= 0; i--) c.op(OP.block).byte(VOID);
+    open = labels.length;
     goto = (t) => c.op(OP.br).u32(depth(t));
     gotoIf = (t) => c.op(OP.br_if).u32(depth(t));
   } else {
@@ -488,19 +559,27 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       c.op(OP.if).byte(VOID).i32(blockIndex(t)).set(PC).op(OP.br).u32(loopDepth() + 1).op(OP.end);
     };
   }
-
-  for (let pc = start; pc < n; pc++) {
-    if (!backward) {
-      while (closed < sorted.length && sorted[closed] === pc) {
-        c.op(OP.end);
-        closed++;
-        open--;
-      }
-    } else if (blockOf.has(pc)) {
+  /** structured mode: close the labels of positions up to `pos` */
+  const closeTo = (pos: number): void => {
+    while (closed < labels.length && labels[closed]! <= pos) {
       c.op(OP.end);
-      cur = blockOf.get(pc)!;
+      closed++;
+      open--;
+    }
+  };
+
+  const emitOrder = order ?? blocks;
+  for (let bi = 0; bi < emitOrder.length; bi++) {
+    const bStart = emitOrder[bi]!;
+    const bEnd = blocks[blockOf.get(bStart)! + 1] ?? n;
+    if (!dispatch) closeTo(bi);
+    else {
+      c.op(OP.end);
+      cur = blockOf.get(bStart)!;
       open = m - cur;
     }
+    let falls = true;
+  for (let pc = bStart; pc < bEnd; pc++) {
     const s = slots[pc]!;
     const code = s.code;
     const d = s.dst;
@@ -510,7 +589,10 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     const cls = code & 0x07;
     const x = (code & 0x08) !== 0;
     const shape = opcodeShape(code);
-    if (leaders.has(pc)) frameOffsets.clear();
+    if (leaders.has(pc)) {
+      frameOffsets.clear();
+      consts.clear();
+    }
     switch (shape) {
       case 'alu': {
         if (cls === 0x07) {
@@ -566,6 +648,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
         }
         break;
       case 'lddw':
+        consts.set(d, (BigInt(slots[pc + 1]!.imm >>> 0) << 32n) | BigInt(imm >>> 0));
         c.i64((BigInt(slots[pc + 1]!.imm >>> 0) << 32n) | BigInt(imm >>> 0)).set(reg(d));
         pc++;
         break;
@@ -719,10 +802,34 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           for (let i = 0; i < maps.length; i++) c.op(OP.end);
           break;
         }
+        const known = consts.get(1);
+        const array = imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined && known !== undefined
+          ? fc.lookupMaps.find((l): l is JitArrayLayout => l.type === BPF_MAP_TYPE.ARRAY && BigInt(l.addr) === known)
+          : undefined;
+        if (array) {
+          // r1 is this array map (an ld_imm64 earlier in the block): its lookup straight-line, as the
+          // lookup function's branch for it computes it (key < max_entries ? base + key * stride : 0)
+          // (a key pointer past the end of memory, 2^32 and up included, is the helper's EFAULT)
+          c.get(reg(2)).memBytes64().i64(4).op(OP.i64_sub).op(OP.i64_gt_u).op(OP.if).byte(VOID);
+          callHelper(pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1));
+          c.op(OP.else);
+          c.get(reg(2)).op(OP.i32_wrap_i64).mem(OP.i32_load).tee(A).i32(array.maxEntries | 0).op(OP.i32_lt_u);
+          c.op(OP.if).byte(T.i64).get(A).op(OP.i64_extend_i32_u).i64(array.stride).op(OP.i64_mul).i64(array.base).op(OP.i64_add);
+          if (array.ncpus !== undefined) {
+            // percpu_array: the run's CPU's block of values
+            cpuOffset(c, scratch + CPU_WORD, array.ncpus, array.maxEntries * array.stride);
+            c.op(OP.i64_extend_i32_u).op(OP.i64_add);
+          }
+          c.op(OP.else).i64(0).op(OP.end).set(reg(0));
+          c.op(OP.end);
+          break;
+        }
         if (imm === BPF_FUNC_MAP_LOOKUP_ELEM && fc.lookupFunc !== undefined && !fc.hardened) {
           // r0 = lookup(r1, r2) in WebAssembly; -1 (not one of the program's maps, or a mirror found
           // inconsistent) takes the helper
-          c.get(reg(1)).op(OP.i32_wrap_i64).get(reg(2)).op(OP.i32_wrap_i64).op(OP.call).u32(fc.lookupFunc).tee(A)
+          // (a key pointer of 2^32 and up goes to the helper: -1)
+          c.get(reg(2)).i64(0xffffffff).op(OP.i64_gt_u).op(OP.if).byte(T.i32).i32(-1).op(OP.else);
+          c.get(reg(1)).op(OP.i32_wrap_i64).get(reg(2)).op(OP.i32_wrap_i64).op(OP.call).u32(fc.lookupFunc).op(OP.end).tee(A)
             .i32(-1).op(OP.i32_ne).op(OP.if).byte(VOID)
             .get(A).op(OP.i64_extend_i32_u).set(reg(0))
             .op(OP.else);
@@ -730,6 +837,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           c.op(OP.end);
           break;
         }
+        if (inlineHelper(c, fc, imm, () => callHelper(pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1)))) break;
         callHelper(pc, () => c.i32(imm), exitWithR0);
         break;
       case 'callx':
@@ -753,15 +861,14 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     }
     // (a fused ldxh + be16 writes one register: the ldx's forgetting covers both)
     if (r10Fixed) trackFrameOffsets(frameOffsets, s);
+    trackConstants(consts, s);
+    falls = shape !== 'exit' && shape !== 'ja' && shape !== 'ja32';
   }
-  if (!backward) {
-    while (closed < sorted.length) {
-      c.op(OP.end);
-      closed++;
-    }
-  } else {
-    c.op(OP.end); // the loop
+    // structured mode, a block placed apart from its fall-through successor: branch to it (always forward)
+    if (!dispatch && falls && posOf.get(bEnd) !== bi + 1) goto(bEnd);
   }
+  if (!dispatch) closeTo(m);
+  else c.op(OP.end); // the loop
   // Falling off the end cannot happen in a verified program; trap if it does.
   c.op(OP.unreachable);
   if (batch) {
@@ -774,6 +881,103 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     c.i32(scratch).get(reg(0)).mem(OP.i64_store);
   }
   return c;
+}
+
+/**
+ * The successors of the basic block [b, e): its jump's target and, unless
+ * it ends in exit or an unconditional jump, the pc after it (e; n is past
+ * the end of the function).
+ */
+function blockSuccessors(slots: readonly Slot[], b: number, e: number): number[] {
+  const last = lastSlot(slots, b, e);
+  const s = slots[last]!;
+  const shape = opcodeShape(s.code);
+  if (shape === 'exit') return [];
+  if (shape === 'ja') return [last + s.off + 1];
+  if (shape === 'ja32') return [last + s.imm + 1];
+  if (shape === 'jcond') return [last + s.off + 1, e];
+  return [e];
+}
+
+/**
+ * The basic blocks (their first pcs, `blocks` in natural order) in a
+ * topological order of the control-flow graph, or undefined when the graph
+ * has a cycle. Kahn's algorithm taking the lowest pc among the blocks ready,
+ * so a graph whose natural order is already topological keeps it.
+ */
+export function topologicalOrder(slots: readonly Slot[], blocks: readonly number[], blockOf: ReadonlyMap<number, number>, n: number): number[] | undefined {
+  const m = blocks.length;
+  const succ = blocks.map((b, i) => blockSuccessors(slots, b, blocks[i + 1] ?? n).filter((t) => t < n).map((t) => blockOf.get(t)!));
+  const indeg = new Array<number>(m).fill(0);
+  for (const ss of succ) for (const t of ss) indeg[t]!++;
+  // ready blocks as a min-heap of block indexes
+  const heap: number[] = [];
+  const push = (x: number): void => {
+    let i = heap.push(x) - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (heap[p]! <= x) break;
+      heap[i] = heap[p]!;
+      i = p;
+    }
+    heap[i] = x;
+  };
+  const pop = (): number => {
+    const top = heap[0]!;
+    const x = heap.pop()!;
+    if (heap.length > 0) {
+      let i = 0;
+      for (;;) {
+        let k = 2 * i + 1;
+        if (k >= heap.length) break;
+        if (k + 1 < heap.length && heap[k + 1]! < heap[k]!) k++;
+        if (heap[k]! >= x) break;
+        heap[i] = heap[k]!;
+        i = k;
+      }
+      heap[i] = x;
+    }
+    return top;
+  };
+  for (let i = 0; i < m; i++) if (indeg[i] === 0) push(i);
+  const order: number[] = [];
+  while (heap.length > 0) {
+    const i = pop();
+    order.push(blocks[i]!);
+    for (const t of succ[i]!) if (--indeg[t]! === 0) push(t);
+  }
+  return order.length === m ? order : undefined;
+}
+
+/**
+ * Structured mode: the emission positions (`posOf`; m is past the last
+ * block) that a branch targets, ascending: jump targets, and fall-through
+ * successors not placed right after their block.
+ */
+function structuredLabels(slots: readonly Slot[], order: readonly number[], blockOf: ReadonlyMap<number, number>, blocks: readonly number[], posOf: ReadonlyMap<number, number>, n: number): number[] {
+  const labels = new Set<number>();
+  order.forEach((b, i) => {
+    const e = blocks[blockOf.get(b)! + 1] ?? n;
+    const succ = blockSuccessors(slots, b, e);
+    const s = slots[lastSlot(slots, b, e)]!;
+    const shape = opcodeShape(s.code);
+    const jumps = shape === 'ja' || shape === 'ja32' || shape === 'jcond';
+    succ.forEach((t, k) => {
+      const fallThrough = !jumps || k === 1;
+      if (!fallThrough || posOf.get(t) !== i + 1) labels.add(posOf.get(t)!);
+    });
+  });
+  return [...labels].sort((x, y) => x - y);
+}
+
+/** The pc of the last instruction of the block [b, e) (the first slot of an ld_imm64). */
+function lastSlot(slots: readonly Slot[], b: number, e: number): number {
+  let last = b;
+  for (let pc = b; pc < e; pc++) {
+    last = pc;
+    if (isLdImm64(slots[pc]!)) pc++;
+  }
+  return last;
 }
 
 /**
@@ -805,6 +1009,23 @@ function trackFrameOffsets(known: Map<number, number>, s: Slot): void {
   }
 }
 
+/**
+ * After slot `s`: which registers hold a known constant. mov64 of an
+ * immediate sets one (ld_imm64 too, in its case of compileFunction, which
+ * has both slots); every other write forgets it, and calls forget r0..r5
+ * (a helper's r0; r1..r5, which the calling convention leaves unknown).
+ */
+function trackConstants(known: Map<number, bigint>, s: Slot): void {
+  const shape = opcodeShape(s.code);
+  if (s.code === 0xb7 && s.off === 0) known.set(s.dst, BigInt.asUintN(64, BigInt(s.imm)));
+  else if (shape === 'alu' || shape === 'neg' || shape === 'end' || shape === 'ldx' || shape === 'ldsx') known.delete(s.dst);
+  else if (shape === 'atomic') {
+    if (s.imm & 1) known.delete(s.src);
+    if (s.imm === 0xf1) known.delete(0);
+  } else if (shape === 'ldabs' || shape === 'ldind') known.delete(0);
+  else if (shape === 'call' || shape === 'callx') for (let r = 0; r <= 5; r++) known.delete(r);
+}
+
 /** Spend one unit of fuel, calling `out` when none is left: a local, or for programs with local calls a word shared by all their functions. */
 function useFuel(c: Code, fc: FunctionContext, out: () => void): void {
   if (fc.multi) {
@@ -829,6 +1050,104 @@ function helperCall(c: Code, fc: FunctionContext, pc: number, id: () => void, ex
   c.op(OP.if).byte(VOID);
   exitWithR0(1);
   c.op(OP.end);
+}
+
+/**
+ * A helper call's common case in WebAssembly, when the helper is one the
+ * JIT inlines: `block $done { block $slow { checks (br_if $slow), the
+ * helper's work, r0 = 0, br $done } slow() }`. Every check the helper makes
+ * in JavaScript that can fail is made here first: arguments outside what
+ * the fast path handles (flags, lengths, bounds, a map that is not the
+ * program's, a run without its frame) take `slow`, the helper itself, so
+ * the result and any error are the helper's own. Returns false when `id`
+ * is not inlined for this program (nothing emitted).
+ */
+function inlineHelper(c: Code, fc: FunctionContext, id: number, slow: () => void): boolean {
+  let fast: (() => void) | undefined;
+  if (id === BPF_FUNC_MAP_UPDATE_ELEM && fc.mapUpdate.length > 0) fast = () => arrayUpdate(c, fc.mapUpdate);
+  const f = fc.frame;
+  if (f && f.fields.kind === 'skb' && id === BPF_FUNC_SKB_LOAD_BYTES && f.loadBytes) fast = () => skbBytes(c, fc, f.fields, false);
+  if (f && f.fields.kind === 'skb' && f.fields.writable && id === BPF_FUNC_SKB_STORE_BYTES && f.storeBytes) fast = () => skbBytes(c, fc, f.fields, true);
+  if (!fast) return false;
+  c.op(OP.block).byte(VOID).op(OP.block).byte(VOID);
+  fast();
+  c.op(OP.end);
+  slow();
+  c.op(OP.end);
+  return true;
+}
+
+/** br_if 0 (to $slow) unless [r<reg>, + size) lies inside the memory (r<reg> as a u64; size an i64 pushed by `size`). */
+function inMemory(c: Code, r: number, size: () => void): void {
+  c.get(reg(r)).memBytes64();
+  size();
+  c.op(OP.i64_sub).op(OP.i64_gt_u).op(OP.br_if).u32(0);
+}
+
+/** Copy `size` bytes: destination and source (i32) pushed by the caller, in that order; memmove's semantics. */
+function copyBytes(c: Code, size: number): void {
+  const ops: Record<number, [number, number]> = {
+    1: [OP.i32_load8_u, OP.i32_store8], 2: [OP.i32_load16_u, OP.i32_store16], 4: [OP.i32_load, OP.i32_store], 8: [OP.i64_load, OP.i64_store],
+  };
+  const o = ops[size];
+  if (o) c.mem(o[0]).mem(o[1]);
+  else c.i32(size).copy();
+}
+
+/**
+ * bpf_map_update_elem on one of the program's array maps (ArrayMap.update):
+ * flags BPF_ANY or BPF_EXIST, the key and value inside the memory, the
+ * index below max_entries: the value copied in, r0 = 0. Anything else
+ * (BPF_NOEXIST's EEXIST, E2BIG, EINVAL, EFAULT) is the helper's.
+ */
+function arrayUpdate(c: Code, maps: readonly InlineArray[]): void {
+  c.get(reg(4)).i64(-3).op(OP.i64_and).op(OP.i64_eqz).op(OP.i32_eqz).op(OP.br_if).u32(0);
+  inMemory(c, 2, () => c.i64(4));
+  for (const m of maps) {
+    c.get(reg(1)).i64(m.addr).op(OP.i64_eq).op(OP.if).byte(VOID);
+    // (inside the if, $slow is one level out, $done two)
+    c.get(reg(3)).memBytes64().i64(m.valueSize).op(OP.i64_sub).op(OP.i64_gt_u).op(OP.br_if).u32(1);
+    c.get(reg(2)).op(OP.i32_wrap_i64).mem(OP.i32_load).tee(A).i32(m.maxEntries | 0).op(OP.i32_ge_u).op(OP.br_if).u32(1);
+    c.get(A).i32(m.stride).op(OP.i32_mul).i32(m.base | 0).op(OP.i32_add);
+    c.get(reg(3)).op(OP.i32_wrap_i64);
+    copyBytes(c, m.valueSize);
+    c.i64(0).set(reg(0)).op(OP.br).u32(2);
+    c.op(OP.end);
+  }
+}
+
+/**
+ * bpf_skb_load_bytes (store: bpf_skb_store_bytes) on the run's frame, read
+ * from the context's data and data_end fields (which the frame's helpers
+ * keep in step, and a verified program cannot write): the run has its
+ * frame and r1 is its context, len in [1, 2^31), the buffer (r3) inside
+ * the memory, offset + len inside the data, store's flags among
+ * BPF_F_RECOMPUTE_CSUM | BPF_F_INVALIDATE_HASH: the bytes copied, r0 = 0.
+ * Anything else is the helper's (EINVAL, EFAULT with the buffer zeroed,
+ * the EFAULT that ends the run).
+ */
+function skbBytes(c: Code, fc: FunctionContext, f: FrameFields, store: boolean): void {
+  c.i32(fc.scratch + FRAME_OK).mem(OP.i32_load).op(OP.i32_eqz).op(OP.br_if).u32(0);
+  c.get(reg(1)).get(P_R1).op(OP.i64_extend_i32_u).op(OP.i64_ne).op(OP.br_if).u32(0);
+  if (store) c.get(reg(5)).i64(3).op(OP.i64_gt_u).op(OP.br_if).u32(0);
+  c.get(reg(4)).i64(1).op(OP.i64_sub).i64(0x7fffffff).op(OP.i64_ge_u).op(OP.br_if).u32(0);
+  inMemory(c, 3, () => c.get(reg(4)));
+  // (offset & 0xffffffff) + len > data_end - data, signed: the fields as 64-bit numbers
+  c.get(reg(2)).i64(0xffffffff).op(OP.i64_and).get(reg(4)).op(OP.i64_add);
+  c.get(P_R1).mem(OP.i64_load32_u, f.end).get(P_R1).mem(OP.i64_load32_u, f.data).op(OP.i64_sub);
+  c.op(OP.i64_gt_s).op(OP.br_if).u32(0);
+  const packet = (): void => {
+    c.get(P_R1).mem(OP.i32_load, f.data).get(reg(2)).op(OP.i32_wrap_i64).op(OP.i32_add);
+  };
+  if (store) {
+    packet();
+    c.get(reg(3)).op(OP.i32_wrap_i64);
+  } else {
+    c.get(reg(3)).op(OP.i32_wrap_i64);
+    packet();
+  }
+  c.get(reg(4)).op(OP.i32_wrap_i64).copy();
+  c.i64(0).set(reg(0)).op(OP.br).u32(1);
 }
 
 /** dst = dst / src or dst % src, 64-bit, with RFC 9669's zero and overflow cases. */

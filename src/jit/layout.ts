@@ -27,6 +27,23 @@ export const FAULT_FUEL = 1;
 export const FAULT_DEPTH = 2;
 /** scratch offset of the pc a fault happened at */
 export const FAULT_PC = 8 * 14;
+/**
+ * scratch offset of the batch run word: a batch stores the index of the run
+ * it starts there, so that the helpers it calls follow that run's input
+ * (JitProgram.execBatch with inputs)
+ */
+export const BATCH_RUN = 8 * 11;
+/**
+ * scratch offset of the frame word: 1 when the run has the packet frame the
+ * inline frame helpers expect (JitOptions.frame), its context being r1 as
+ * the run began; 0 sends every frame helper to JavaScript
+ */
+export const FRAME_OK = 8 * 11 + 4;
+/**
+ * scratch offset of the CPU word: the run's simulated CPU, for the inline
+ * lookups of per-CPU maps (JitProgram writes it before each run or batch)
+ */
+export const CPU_WORD = 8 * 12;
 /** scratch offset of the stop flag: set when a subprogram ends the whole program */
 export const STOP_FLAG = 8 * 15 + 4;
 /** scratch offset of the fuel shared by the functions of a program with local calls */
@@ -36,6 +53,8 @@ export const B_DESC = 22;
 export const B_N = 23;
 export const B_I = 24;
 export const B_D = 25;
+/** the batch's frame kinds (0: none), an i32 local after the others (and after hardened mode's i64s) */
+export const B_FRAMES = 26;
 /** hardened mode's i64 locals: the effective address, a map offset, the frame's low bound and its span to STACK_TOP */
 export const EA = 26;
 export const MT = 27;
@@ -76,3 +95,7 @@ export const FIRST_SUB = 5;
 
 /** bpf_map_lookup_elem's helper id */
 export const BPF_FUNC_MAP_LOOKUP_ELEM = 1;
+/** the ids of the other helpers the JIT inlines: bpf_map_update_elem, bpf_skb_store_bytes, bpf_skb_load_bytes */
+export const BPF_FUNC_MAP_UPDATE_ELEM = 2;
+export const BPF_FUNC_SKB_STORE_BYTES = 9;
+export const BPF_FUNC_SKB_LOAD_BYTES = 26;

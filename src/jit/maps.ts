@@ -2,8 +2,10 @@
  * bpf_map_lookup_elem in WebAssembly, so a program's lookups never leave
  * compiled code: lookup(map, key) -> the value's address, 0 when the key is
  * absent, or -1 when the helper must answer (the map is not one of the
- * program's, which the helper reports as EFAULT, or the hash map's mirror
- * looked inconsistent, which the helper's authoritative lookup repairs).
+ * program's, or the key lies past the end of memory, which the helper
+ * reports as EFAULT, or the hash map's mirror looked inconsistent, which
+ * the helper's authoritative lookup repairs). The caller sends a key
+ * pointer of 2^32 or more to the helper itself.
  *
  * The maps a program references are known when it is compiled, so their
  * shape is embedded as constants (maps/map.ts, JitMapLayout), one branch
@@ -93,13 +95,30 @@ class F extends Emitter {
   }
 }
 
-/** The body of lookup(map: i32, key: i32) -> i32 for the program's maps. */
-export function mapLookupFunction(maps: readonly JitMapLayout[]): Emitter {
+/**
+ * Push the i32 byte offset of the run's CPU's value in a per-CPU map: the
+ * CPU word (`cpuWord`, written before each run), 0 when it is not below
+ * `ncpus` (as the maps keep a CPU outside theirs to CPU 0), times `stride`.
+ */
+export function cpuOffset(f: Emitter, cpuWord: number, ncpus: number, stride: number): void {
+  f.i32(cpuWord).mem(OP.i32_load).i32(0).i32(cpuWord).mem(OP.i32_load).i32(ncpus).op(OP.i32_lt_u).op(OP.select);
+  f.i32(stride | 0).op(OP.i32_mul);
+}
+
+/**
+ * The body of lookup(map: i32, key: i32) -> i32 for the program's maps;
+ * per-CPU ones pick the value of the CPU in the word at `cpuWord`.
+ */
+export function mapLookupFunction(maps: readonly JitMapLayout[], cpuWord: number): Emitter {
   const f = new F();
   for (const m of maps) {
     f.get(MAP).u(m.addr).op(OP.i32_eq).op(OP.if).byte(VOID);
-    if (m.type === BPF_MAP_TYPE.ARRAY) arrayLookup(f, m);
-    else hashLookup(f, m);
+    // a key past the end of memory: the helper reports it (EFAULT), as it would a program's load
+    const keySize = m.type === BPF_MAP_TYPE.ARRAY ? 4 : m.keySize;
+    f.get(KEY).op(OP.i64_extend_i32_u).memBytes64().i64(keySize).op(OP.i64_sub).op(OP.i64_gt_u);
+    f.op(OP.if).byte(VOID).i32(-1).op(OP.return).op(OP.end);
+    if (m.type === BPF_MAP_TYPE.ARRAY) arrayLookup(f, m, cpuWord);
+    else hashLookup(f, m, cpuWord);
     f.op(OP.end);
   }
   // not a map of this program: the helper reports it
@@ -107,10 +126,15 @@ export function mapLookupFunction(maps: readonly JitMapLayout[]): Emitter {
   return f;
 }
 
-/** key < max_entries ? base + key * stride : 0 */
-function arrayLookup(f: F, m: JitArrayLayout): void {
+/** key < max_entries ? base + key * stride (+ the CPU's block, per-CPU) : 0 */
+function arrayLookup(f: F, m: JitArrayLayout, cpuWord: number): void {
   f.get(KEY).load().tee(I).u(m.maxEntries).op(OP.i32_ge_u).op(OP.if).byte(VOID).i32(0).op(OP.return).op(OP.end);
-  f.get(I).u(m.stride).op(OP.i32_mul).u(m.base).op(OP.i32_add).op(OP.return);
+  f.get(I).u(m.stride).op(OP.i32_mul).u(m.base).op(OP.i32_add);
+  if (m.ncpus !== undefined) {
+    cpuOffset(f, cpuWord, m.ncpus, m.maxEntries * m.stride);
+    f.op(OP.i32_add);
+  }
+  f.op(OP.return);
 }
 
 /** c = jhash(key, key_size, 0), as maps/jhash.ts. */
@@ -192,7 +216,7 @@ function compareKey(f: F, keySize: number): void {
 }
 
 /** Walk the key's bucket in the mirror, bounded and range-checked. */
-function hashLookup(f: F, m: JitHashLayout): void {
+function hashLookup(f: F, m: JitHashLayout, cpuWord: number): void {
   jhash(f, m.keySize);
   // i = heads[c & mask]; J: steps left
   f.get(C).u(m.nBuckets - 1).op(OP.i32_and).i32(2).op(OP.i32_shl).load(m.heads).set(I);
@@ -211,7 +235,12 @@ function hashLookup(f: F, m: JitHashLayout): void {
   compareKey(f, m.keySize);
   // found: pin it for the current run, return the value
   f.get(I).i32(2).op(OP.i32_shl).i32(RUN_GEN_ADDR).load().byte(OP.i32_store).u32(0).u32(m.pinned >>> 0);
-  f.get(E).u(m.keyRound).op(OP.i32_add).op(OP.return);
+  f.get(E).u(m.keyRound).op(OP.i32_add);
+  if (m.perCpu) {
+    cpuOffset(f, cpuWord, m.perCpu.ncpus, m.perCpu.valueRound);
+    f.op(OP.i32_add);
+  }
+  f.op(OP.return);
   f.op(OP.end); // compare
   f.op(OP.end); // if hash
   f.get(I).i32(2).op(OP.i32_shl).load(m.next).set(I);

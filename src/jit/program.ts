@@ -3,7 +3,8 @@
  * instantiates the module over the runtime's memory with its two imports
  * (the helper trampoline and, hardened, the access fault), and runs it one
  * input at a time (exec) or over a batch of descriptors (execBatch,
- * batch.ts): an Engine (runtime/engine.ts), as the Interpreter is. A
+ * batch.ts; with each run's input, XDP and tc frames included, so that the
+ * helpers a run calls follow it): an Engine (runtime/engine.ts), as the Interpreter is. A
  * run stopped early (fuel, call depth) is read back from the scratch area's
  * fault word (layout.ts) and thrown as a BpfError.
  */
@@ -19,7 +20,17 @@ import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
 import { compileToWasm } from './compile.js';
 import type { HardenedOptions } from './hardened.js';
 import { Guard, valueRegions } from './hardened.js';
-import { BPF_FUNC_MAP_LOOKUP_ELEM, FAULT_DEPTH, FAULT_PC, JIT_LOOP_BUDGET } from './layout.js';
+import {
+  BATCH_RUN, CPU_WORD, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES, FAULT_DEPTH,
+  FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET,
+} from './layout.js';
+import type { InlineArray } from './compile.js';
+import { batchBytes } from './batch.js';
+import { BPF_MAP_TYPE } from '../maps/map.js';
+import type { JitMapLayout } from '../maps/map.js';
+import { ArrayMapBase } from '../maps/array.js';
+import { HashMapBase } from '../maps/hash.js';
+import type { FrameFields } from '../progs/program-type.js';
 
 export interface JitOptions {
   helpers: HelperRegistry;
@@ -32,6 +43,17 @@ export interface JitOptions {
   maps?: readonly BpfMapImpl[];
   /** compile with per-access region checks (see the top of compile.ts, and hardened.ts) */
   hardened?: HardenedOptions;
+  /**
+   * the program type's frame fields (ProgramType.frameFields): the frame
+   * helpers' common case runs in WebAssembly when a run's input has the
+   * frame (not hardened)
+   */
+  frame?: FrameFields;
+  /**
+   * false: every helper call goes to its helper in JavaScript, none is
+   * inlined (the runtime fuzzer's reference for the inline helpers)
+   */
+  inline?: boolean;
 }
 
 /** A compiled program: an Engine, as the Interpreter is. */
@@ -50,6 +72,19 @@ export class JitProgram implements Engine {
   private readonly guard: Guard | undefined;
 
   private readonly runState: RunState;
+  /**
+   * execBatch takes this program over inputs (frames included): not
+   * hardened, and no helper call that may ask for a tail call (a direct
+   * call to one, or callx, whose helper is known only at run time)
+   */
+  readonly batchesInputs: boolean;
+  /** the inline lookup reads per-CPU maps: the CPU word is written before each run */
+  private readonly perCpu: boolean;
+  /** the frame kind the inline frame helpers expect (JitOptions.frame), undefined without them */
+  private readonly frameKind: 'xdp' | 'skb' | undefined;
+  /** a batch over inputs in progress (execBatch): the inputs, and the run whose input the helpers follow */
+  private batchInputs: readonly RunInput[] | undefined;
+  private batchAt = -1;
 
   constructor(mem: AddressSpace, slots: readonly Slot[], options: JitOptions) {
     // bpf_loop and bpf_for_each_map_elem call back into the program: the interpreter runs such programs
@@ -60,15 +95,37 @@ export class JitProgram implements Engine {
     }
     this.mem = mem;
     this.engineName = options.hardened ? 'jit-hardened' : 'jit';
+    this.frameKind = options.hardened || options.inline === false ? undefined : options.frame?.kind;
+    this.batchesInputs = !options.hardened && !slots.some((s) => (s.code === 0x85 && s.src === 0 && options.helpers.get(s.imm >>> 0)?.tailCall === true) || s.code === 0x8d);
     // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
     const programs = programMaps(slots, options.helpers, options.maps);
     const values = options.hardened ? programs.list.flatMap(valueRegions) : undefined;
     this.scratch = mem.alloc(8 * 16);
     const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
+    const inline = options.inline !== false;
+    // the inline lookup's maps: plain arrays and hashes, and (not hardened, whose checks know only those) per-CPU ones
+    const lookups = inline && options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem'
+      ? programs.list.flatMap((m): JitMapLayout[] => {
+        const l = m.jitLayout?.() ?? (options.hardened ? undefined : perCpuLayout(m));
+        return l ? [l] : [];
+      })
+      : undefined;
+    this.perCpu = lookups?.some((l) => (l.type === BPF_MAP_TYPE.ARRAY ? l.ncpus : l.perCpu) !== undefined) ?? false;
     let bytes: Uint8Array;
     try {
       bytes = compileToWasm(slots, this.scratch, { min: pages }, {
-        inlineMapLookup: options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem' ? programs.list.flatMap((m) => m.jitLayout?.() ?? []) : undefined,
+        inlineMapLookup: lookups,
+        inlineMapUpdate: inline && options.helpers.get(BPF_FUNC_MAP_UPDATE_ELEM)?.name === 'bpf_map_update_elem' ? programs.list.flatMap((m): InlineArray[] => {
+          const l = m.jitLayout?.();
+          return l && l.type === BPF_MAP_TYPE.ARRAY && m.type === BPF_MAP_TYPE.ARRAY ? [{ ...l, valueSize: m.valueSize }] : [];
+        }) : undefined,
+        ...(inline && options.frame && !options.hardened ? {
+          frame: {
+            fields: options.frame,
+            loadBytes: options.helpers.get(BPF_FUNC_SKB_LOAD_BYTES)?.name === 'bpf_skb_load_bytes',
+            storeBytes: options.helpers.get(BPF_FUNC_SKB_STORE_BYTES)?.name === 'bpf_skb_store_bytes',
+          },
+        } : {}),
         ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext } } : {}),
       });
     } catch (e) {
@@ -109,6 +166,10 @@ export class JitProgram implements Engine {
           if (!h && id === UNVISITED_TRAP) throw new BpfError('EFAULT', unvisitedTrapMessage(guard ? pc : undefined));
           if (!h) throw new BpfError('EINVAL', `${guard ? `pc ${pc}: ` : ''}call to unknown helper ${helperLabel(id >>> 0)}`);
           self.refreshRegs();
+          if (self.batchInputs !== undefined) {
+            if (h.tailCall === true) throw new BpfError('ENOTSUP', `${h.name}: a batch does not take tail calls; run such a program one input at a time`);
+            self.followBatch();
+          }
           // hardened: the pc for fault messages of the helper's pointer checks (env.access); its map
           // arguments are checked by the helper itself against the program's maps (env.mapAt)
           if (guard) guard.pc = pc;
@@ -145,9 +206,68 @@ export class JitProgram implements Engine {
    * Hardened: each run may touch its context (HardenedOptions.batchContext)
    * and its packet.
    */
-  execBatch(desc: number, n: number): void {
+  execBatch(desc: number, n: number, inputs?: readonly RunInput[]): void {
     if (this.guard) this.guard.batch();
-    this.call(this.batchFn, desc, n, 0, 0, 0);
+    if (inputs === undefined) {
+      this.setFrameOk(false);
+      this.call(this.batchFn, desc, n, 0, 0, 0);
+      return;
+    }
+    this.execInputs(desc, n, inputs);
+  }
+
+  /**
+   * A batch whose runs each have an input (batch.ts, writeInputDescriptors
+   * into inputBatchBytes(n): descriptor i made from inputs[i], then each
+   * run's frame kind, which tells the inline frame helpers whether they may
+   * act), packet frames included (XDP, tc): as
+   * many runs of exec, in one call into WebAssembly. The helpers a run
+   * calls see its input, and the run's shared state (RunState) starts
+   * afresh for it, as exec's does; after the batch it is the last run's.
+   * A program that asks for a tail call is ENOTSUP (exec runs it), as is
+   * the hardened JIT (its checks follow one run's regions).
+   */
+  private execInputs(desc: number, n: number, inputs: readonly RunInput[]): void {
+    if (this.guard) throw new BpfError('ENOTSUP', 'the hardened JIT runs inputs with frames one at a time');
+    if (inputs.length !== n) throw new BpfError('EINVAL', `a batch of ${n} runs needs ${n} inputs, got ${inputs.length}`);
+    if (n === 0) return;
+    // (the batch takes each run's frame flag from the frame kinds: writeInputDescriptors)
+    this.setFrameOk(false);
+    const run = this.runState;
+    run.begin(inputs[0]!);
+    this.batchAt = 0;
+    this.batchInputs = inputs;
+    try {
+      this.call(this.batchFn, desc, n, desc + batchBytes(n), 0, 0);
+      // the runs after the last that called a helper changed nothing a helper shares: begin the last
+      if (this.batchAt !== n - 1) run.begin(inputs[n - 1]!);
+    } finally {
+      this.batchInputs = undefined;
+      run.end();
+    }
+  }
+
+  /** A helper of a batch over inputs is called: the run's shared state follows the batch's current run. */
+  private followBatch(): void {
+    const i = this.regs[BATCH_RUN >> 2]!;
+    if (i === this.batchAt) return;
+    this.batchAt = i;
+    this.runState.begin(this.batchInputs![i]!);
+  }
+
+  /** The input has the frame the inline frame helpers expect, its context being r1. */
+  private hasFrame(input: RunInput): boolean {
+    const f = input.frame;
+    const r1 = typeof input.r1 === 'bigint' ? Number(input.r1) : input.r1 ?? 0;
+    return f !== undefined && f.kind === this.frameKind && f.ctx === r1;
+  }
+
+  /** Before a run or a batch: whether the inline frame helpers may act (see FRAME_OK), and the run's CPU. */
+  private setFrameOk(ok: boolean): void {
+    if (this.frameKind === undefined && !this.perCpu) return;
+    this.refreshRegs();
+    this.regs[FRAME_OK >> 2] = ok ? 1 : 0;
+    if (this.perCpu) this.regs[CPU_WORD >> 2] = this.runState.cpu();
   }
 
   /**
@@ -179,6 +299,7 @@ export class JitProgram implements Engine {
     const r2 = typeof input.r2 === 'bigint' ? Number(input.r2) : input.r2 ?? 0;
     const p = input.packet;
     if (this.guard) this.guard.setRegions(input.regions ?? []);
+    this.setFrameOk(this.frameKind !== undefined && this.hasFrame(input));
     this.call(this.runFn, r1, r2, p?.addr ?? 0, p?.len ?? 0, p?.netOff ?? -1);
   }
 
@@ -228,4 +349,16 @@ export class JitProgram implements Engine {
   free(): void {
     this.mem.release(this.scratch);
   }
+}
+
+/**
+ * The inline lookup's layout of a per-CPU map (percpu_array from its
+ * shape, percpu_hash from the map), undefined for any other map.
+ */
+function perCpuLayout(m: BpfMapImpl): JitMapLayout | undefined {
+  if (m instanceof ArrayMapBase && m.type === BPF_MAP_TYPE.PERCPU_ARRAY) {
+    return { type: BPF_MAP_TYPE.ARRAY, addr: m.addr, base: m.base, stride: m.elemSize, maxEntries: m.maxEntries, ncpus: m.ncpus };
+  }
+  if (m instanceof HashMapBase) return m.jitPerCpuLayout();
+  return undefined;
 }

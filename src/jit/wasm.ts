@@ -174,6 +174,14 @@ export class Emitter extends Bytes {
   gset(g: number): this {
     return this.byte(OP.global_set).u32(g);
   }
+  /** memory.copy (bulk memory, memmove's semantics): dest, source, length on the stack */
+  copy(): this {
+    return this.byte(0xfc).u32(10).byte(0).byte(0);
+  }
+  /** the memory's size in bytes, as an i64 (memory.size is in 64 KiB pages) */
+  memBytes64(): this {
+    return this.byte(0x3f).byte(0).byte(OP.i64_extend_i32_u).i64(16).byte(OP.i64_shl);
+  }
   /** memory.fill (bulk memory): dest, value, length on the stack */
   fill(): this {
     return this.byte(0xfc).u32(11).byte(0);

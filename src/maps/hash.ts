@@ -231,6 +231,16 @@ export class HashMapBase implements BpfMapImpl {
     };
   }
 
+  /**
+   * percpu_hash: the layout of the JIT's inline lookup (jit/maps.ts), which
+   * picks the run's CPU's value; undefined for the other variants (a plain
+   * hash has jitLayout; an LRU lookup marks its element in JavaScript).
+   */
+  jitPerCpuLayout(): JitHashLayout | undefined {
+    if (!this.kind.perCpu || this.kind.lru) return undefined;
+    return { ...this.mirrorLayout(), perCpu: { ncpus: this.ncpus, valueRound: this.valueRound } };
+  }
+
   /** (Re)make the views of the mirror and pin words: at creation, and after the memory has grown. */
   private syncViews(): void {
     if (this.viewsGrowth === this.mem.growth) return;
@@ -580,6 +590,8 @@ export class HashMapBase implements BpfMapImpl {
   exitRun(): void {
     if (this.runDepth > 0 && --this.runDepth > 0) return;
     this.inRun = false;
+    // (every run ends here: setting an empty list's length is not free)
+    if (this.pendingList.length === 0) return;
     for (const i of this.pendingList) {
       this.state[i] = FREE;
       this.freeStack[this.freeTop++] = i;

@@ -253,6 +253,11 @@ export interface JitArrayLayout {
   readonly base: number;
   readonly stride: number;
   readonly maxEntries: number;
+  /**
+   * percpu_array (the JIT's inline lookup, not jitLayout()): the CPUs; CPU
+   * c's value i is c * maxEntries * stride bytes after the first CPU's
+   */
+  readonly ncpus?: number;
 }
 
 export interface JitHashLayout {
@@ -281,6 +286,11 @@ export interface JitHashLayout {
   readonly pinned: number;
   /** non-zero: the JIT found the mirror inconsistent; the map rebuilds it */
   readonly suspect: number;
+  /**
+   * percpu_hash (HashMapBase.jitPerCpuLayout): the CPUs; CPU c's value is
+   * c * valueRound bytes after the first, which follows the key
+   */
+  readonly perCpu?: { readonly ncpus: number; readonly valueRound: number };
 }
 
 /**

@@ -47,6 +47,14 @@ export interface ReturnRange {
   readonly max: number;
 }
 
+/** A packet frame's fields in a context (ProgramType.frameFields). */
+export interface FrameFields {
+  readonly kind: 'xdp' | 'skb';
+  readonly data: number;
+  readonly end: number;
+  readonly writable: boolean;
+}
+
 /** A program type's row: id, name, context layout and access rules, helpers, how a run's data becomes its input. */
 export interface ProgramType<N extends string = string> {
   /** the uapi name without BPF_PROG_TYPE_, in lower case */
@@ -88,6 +96,14 @@ export interface ProgramType<N extends string = string> {
    * 3.19 (the socket filter's __sk_buff context), when it differs.
    */
   readonly modern?: ProgramType<N>;
+  /**
+   * Where a run's packet frame (progs/frame.ts) shows in the context: the
+   * offsets of the u32 fields holding its data and data_end addresses,
+   * kept in step by the frame's helpers, and whether the program may write
+   * the packet. The JIT reads them to run the frame helpers' common case
+   * without leaving WebAssembly (jit/compile.ts). Absent: no such fields.
+   */
+  readonly frameFields?: FrameFields;
   /** LD_ABS / LD_IND are allowed */
   readonly ldAbs: boolean;
   /** r1's region during a run: its size, and whether the program may write it */

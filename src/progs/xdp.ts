@@ -105,5 +105,6 @@ export const XDP: ProgramType<'xdp'> = {
   packetAccess: 'rw',
   ldAbs: false,
   context: { size: XDP_MD_SIZE, writable: false },
+  frameFields: { kind: 'xdp', data: XDP_MD.data, end: XDP_MD.data_end, writable: true },
   prepare: prepareXdp,
 };

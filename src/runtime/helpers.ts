@@ -198,6 +198,8 @@ export class RunState {
 
   /** The run ends (each engine's exec, however it ends): the maps tail calls entered leave it. */
   end(): void {
+    // (every run ends here: nothing is allocated when there is nothing to leave)
+    if (this.entered.length === 0) return;
     for (const m of this.entered.splice(0)) m.exitRun();
   }
 
@@ -208,9 +210,11 @@ export class RunState {
     this.tail = undefined;
     this.tailCalls = 0;
     this.budgetLeft = Infinity;
-    this.locks.clear();
-    for (const [addr, ring] of this.reserved) ring.commit(addr, true);
-    this.reserved.clear();
+    if (this.locks.size !== 0) this.locks.clear();
+    if (this.reserved.size !== 0) {
+      for (const [addr, ring] of this.reserved) ring.commit(addr, true);
+      this.reserved.clear();
+    }
     this.redirect = undefined;
   }
 }

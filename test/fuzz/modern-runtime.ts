@@ -65,6 +65,7 @@ import { Runtime } from '../../src/runtime/runtime.js';
 import { NULL_PAGE_END, RUN_GEN_ADDR, STACK_TOP } from '../../src/memory/address-space.js';
 import { withMapFds } from '../../src/bench/workloads.js';
 import { prng } from '../random-programs.js';
+import { randomInlineCase, runInlineCase } from './inline-diff.js';
 
 /** The maps every program may use, by index (map[fd:N]); the inner maps of the maps of maps come first, unindexed. */
 export const MODERN_MAPS = [
@@ -728,16 +729,30 @@ export interface ModernFuzzResult {
   generated: number;
   runs: number;
   hardenedRuns: number;
+  /** cases of the JIT's inline helpers against the helpers run (inline-diff.ts) */
+  inlineCases: number;
   problems: string[];
 }
 
 /** Generate and run cases from `seed` until `count` or `deadline` (ms since the epoch); the problems found. */
 export function fuzzModern(seed: number, count: number, deadline = Infinity, options: ModernOptions = {}): ModernFuzzResult {
   const rnd = prng(seed);
-  const result: ModernFuzzResult = { generated: 0, runs: 0, hardenedRuns: 0, problems: [] };
+  const result: ModernFuzzResult = { generated: 0, runs: 0, hardenedRuns: 0, inlineCases: 0, problems: [] };
+  // a stream of its own, so the modern cases of a seed stay what they were
+  const inlineRnd = prng((seed ^ 0x1e1e) >>> 0);
   while (result.generated < count && Date.now() < deadline) {
     const c = randomModernCase(rnd);
     result.generated++;
+    // and a case of the JIT's inline helpers against the helpers (inline-diff.ts)
+    const ic = randomInlineCase(inlineRnd);
+    try {
+      result.problems.push(...runInlineCase(ic));
+      result.inlineCases++;
+    } catch (e) {
+      result.problems.push(`harness: running the inline case threw ${describeError(e)}
+type ${ic.type}
+${disasm(ic.insns)}`);
+    }
     try {
       const r = runModernCase(c, options);
       result.runs += r.runs;
@@ -759,7 +774,7 @@ export function modernMain(argv: readonly string[]): number {
   const seconds = arg('--seconds', 30);
   const seed = arg('--seed', Date.now() % 0xffffffff);
   const r = fuzzModern(seed, Infinity, Date.now() + seconds * 1000);
-  process.stdout.write(`modern-runtime seed ${seed}: ${r.generated} programs, ${r.runs} runs in the checked interpreter, ${r.hardenedRuns} on the hardened JIT, ${r.problems.length} problems\n`);
+  process.stdout.write(`modern-runtime seed ${seed}: ${r.generated} programs, ${r.runs} runs in the checked interpreter, ${r.hardenedRuns} on the hardened JIT, ${r.inlineCases} inline-helper cases, ${r.problems.length} problems\n`);
   for (const p of r.problems.slice(0, 5)) process.stdout.write(`\n${p}\n`);
   return r.problems.length === 0 ? 0 : 1;
 }
