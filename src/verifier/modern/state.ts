@@ -107,6 +107,13 @@ export const SLOTS = MAX_BPF_STACK / 8;
  * One function's frame: registers, and the stack as byte types (index
  * 8*spi + j is slot spi's slot_type[j], the byte at fp - 8*spi - 1 - j... as
  * the kernel numbers them: j = (-off - 1) % 8) plus each slot's spilled register.
+ *
+ * `stype` is only as long as the frame's depth (rounded up to a slot): bytes
+ * past it are STACK_INVALID, and an index past its end reads undefined.
+ * Most programs use under 64 bytes of stack, and a typed array that small
+ * lives on the V8 heap: a frame's clone (every write after a copy) then
+ * costs a few words, where 512 bytes off the heap made the clone the largest
+ * cost of a program with many branches.
  */
 export class Frame {
   /** the state allowed to write this frame in place; null once shared */
@@ -124,6 +131,17 @@ export class Frame {
     public depth: number,
   ) {}
 
+  /** allocated_stack grows to `depth` bytes; stype with it. */
+  grow(depth: number): void {
+    this.depth = depth;
+    const need = (depth + 7) & ~7;
+    if (need > this.stype.length) {
+      const t = new Uint8Array(need);
+      t.set(this.stype);
+      this.stype = t;
+    }
+  }
+
   clone(owner: object): Frame {
     const f = new Frame(this.regs.slice(), this.stype.slice(), this.spilled.slice(), this.callsite, this.subprog, this.depth);
     f.owner = owner;
@@ -135,12 +153,19 @@ export class Frame {
 export function newFrame(frameno: number, callsite: number, subprog: number): Frame {
   const regs = new Array<Reg>(11).fill(NOT_INIT);
   regs[10] = ptrReg(RT.PTR_TO_STACK, { frameno });
-  return new Frame(regs, new Uint8Array(MAX_BPF_STACK), new Array<Reg>(SLOTS).fill(NOT_INIT), callsite, subprog, 0);
+  return new Frame(regs, new Uint8Array(0), new Array<Reg>(SLOTS).fill(NOT_INIT), callsite, subprog, 0);
 }
 
 /** Liveness flags of a register or stack slot. */
 export const LIVE_READ = 1;
 export const LIVE_WRITTEN = 2;
+
+/**
+ * A frame's liveness flags (11 registers, then 64 slots), all `flag`. A plain
+ * array of small integers: every state copy copies them, and a typed array of
+ * 75 bytes would live off the V8 heap.
+ */
+export const newLive = (flag: number): number[] => new Array<number>(11 + SLOTS).fill(flag);
 
 /** One step of a path's history: the instruction and, for a stack spill or fill, its slot. */
 export interface Hist {
@@ -154,7 +179,7 @@ export interface Hist {
 export class VState {
   frames: Frame[];
   /** per frame: 11 register flags then 64 slot flags (LIVE_*) */
-  live: Uint8Array[];
+  live: number[][];
   /** per frame: 11 register precision marks then 64 spilled-slot marks */
   parent: VState | null = null;
   /** stored checkpoints: paths below not yet finished (the kernel's branches) */
@@ -171,7 +196,7 @@ export class VState {
   /** acquired references not yet released (the kernel's acquired_refs): id and the instruction that acquired it */
   refs: readonly { readonly id: number; readonly insn: number }[] = [];
 
-  constructor(frames: Frame[], live: Uint8Array[]) {
+  constructor(frames: Frame[], live: number[][]) {
     this.frames = frames;
     this.live = live;
   }
@@ -206,7 +231,7 @@ export class VState {
 export function initialState(): VState {
   const f = newFrame(0, -1, 0);
   f.regs[1] = ptrReg(RT.PTR_TO_CTX);
-  return new VState([f], [new Uint8Array(11 + SLOTS)]);
+  return new VState([f], [newLive(0)]);
 }
 
 // ---- pruning ----
@@ -279,12 +304,13 @@ export function regsafe(old: Reg, cur: Reg, live: number, ids: IdMap, exact: boo
 }
 
 /** stacksafe for one frame. */
-function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exact: boolean, fresh: () => number, range: boolean): boolean {
+function stacksafe(old: Frame, cur: Frame, oldLive: readonly number[], ids: IdMap, exact: boolean, fresh: () => number, range: boolean): boolean {
   const n = Math.max(old.depth, cur.depth);
   for (let b = 0; b < n; b++) {
     const spi = b >> 3;
-    const ot = old.stype[b]!;
-    const ct = cur.stype[b]!;
+    // past a frame's stype, bytes are invalid (Frame)
+    const ot = old.stype[b] ?? ST.INVALID;
+    const ct = cur.stype[b] ?? ST.INVALID;
     if (exact) {
       if (ot !== ct) return false;
       if ((b & 7) === 7 && ot === ST.SPILL && !regsExact(old.spilled[spi]!, cur.spilled[spi]!, ids)) return false;

@@ -40,7 +40,7 @@ import {
 import { tnumIsConst, tnumStr, tnumAdd, tnumSub, tnumConst, tnumIsAligned } from './tnum.js';
 import type { Frame, Hist, ModernMapInfo, Reg } from './state.js';
 import {
-  LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, ptrReg,
+  LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg,
   scalarReg, stateStr, statesEqual, typeName, typeStr,
 } from './state.js';
 
@@ -1115,7 +1115,7 @@ export class ModernWalker {
       this.fail('EACCES', `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(s.varOff)} off=${off} size=${size}`);
     }
     const f = this.cur.frames[reg.frameno]!;
-    if (-minOff > f.depth) this.cur.own(reg.frameno).depth = -minOff;
+    if (-minOff > f.depth) this.cur.own(reg.frameno).grow(-minOff);
     const sp = f.subprog;
     if (-minOff > this.stackDepth[sp]!) this.stackDepth[sp] = -minOff;
   }
@@ -1576,7 +1576,7 @@ export class ModernWalker {
       callee.regs[2] = caller[3]!;
     }
     entry.frames.push(callee);
-    entry.live.push(new Uint8Array(11 + SLOTS).fill(LIVE_WRITTEN));
+    entry.live.push(newLive(LIVE_WRITTEN));
     this.push(start!, idx, entry);
   }
 
@@ -1789,7 +1789,7 @@ export class ModernWalker {
       this.setReg(r, NOT_INIT);
     }
     cur.frames.push(callee);
-    cur.live.push(new Uint8Array(11 + SLOTS).fill(LIVE_WRITTEN));
+    cur.live.push(newLive(LIVE_WRITTEN));
     if (this.log.level) {
       this.log.print(`caller:\n${stateStr(cur, fi - 1, true, 0, 0n)}\n`);
       this.log.print(`callee:\n${stateStr(cur, fi, true, 0, 0n)}\n`);
