@@ -20,6 +20,9 @@ const BPF_PSEUDO_FUNC = 4;
 import { progTypeById, verifierRules } from '../progs/types.js';
 import { PROFILE_3_19 } from '../progs/profile.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { HelperProto } from '../runtime/helpers.js';
+import type { ProgramType } from '../progs/program-type.js';
+import type { Profile } from '../progs/profile.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Region } from '../memory/address-space.js';
 import { Interpreter } from '../vm/interpreter.js';
@@ -272,7 +275,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   // do_check, after check_cfg: the modern profile's verifier when the system models today's kernel
   const profile = sys.runtime.profile;
   const env = {
-    ...verifierRules(type, profile),
+    ...rulesFor(type, profile),
     gplCompatible,
     mapAt: (addr: number) => {
       const m = sys.mapByAddr(addr);
@@ -282,7 +285,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   };
   const result = profile.name === 'modern'
     ? verifyModern(slots, type.ctxAccess ? { ...env, ctxAccess: (off, size, write) => type.ctxAccess!(off, size, write) } : env)
-    : verify(slots, { ...env, ...verifierRules(type, PROFILE_3_19) });
+    : verify(slots, profile === PROFILE_3_19 ? env : { ...env, ...rulesFor(type, PROFILE_3_19) });
   if (!result.ok) {
     const where = result.insn === undefined ? '' : `insn ${result.insn}: `;
     return reject(result.errno, `${where}${result.message || 'invalid program'}`, false, result.insn);
@@ -316,6 +319,34 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     }
   }
   return loaded;
+}
+
+type Rules = ReturnType<typeof verifierRules>;
+const RULES = new WeakMap<ProgramType, Map<Profile, Rules>>();
+
+/**
+ * verifierRules for a type under a profile, kept for the next load, with its
+ * get_func_proto answers kept too: the verifier asks it for every call
+ * instruction, each answer is a lookup and a version comparison, and none
+ * changes while the process runs.
+ */
+function rulesFor(type: ProgramType, profile: Profile): Rules {
+  let byProfile = RULES.get(type);
+  if (byProfile === undefined) RULES.set(type, (byProfile = new Map()));
+  let rules = byProfile.get(profile);
+  if (rules === undefined) {
+    const base = verifierRules(type, profile);
+    const protos = new Map<number, HelperProto | undefined>();
+    const funcProto = (id: number): HelperProto | undefined => {
+      if (protos.has(id)) return protos.get(id);
+      const p = base.funcProto(id);
+      protos.set(id, p);
+      return p;
+    };
+    rules = { ...base, funcProto };
+    byProfile.set(profile, rules);
+  }
+  return rules;
 }
 
 /**

@@ -65,23 +65,34 @@ export interface Reg {
   /** stack pointer: the frame it points into; func pointer: the subprogram */
   readonly frameno: number;
   /** ringbuf memory (PTR_TO_MEM | MEM_RINGBUF) */
-  readonly ringbuf?: boolean;
+  readonly ringbuf?: boolean | undefined;
   /** the acquired reference this pointer is (ref_obj_id): a ringbuf record until submitted or discarded */
-  readonly refObj?: number;
+  readonly refObj?: number | undefined;
   readonly precise: boolean;
 }
 
 const ZERO = scalarConstHL(0, 0);
 
-export const NOT_INIT: Reg = { type: RT.NOT_INIT, maybeNull: false, s: SCALAR_UNKNOWN, off: 0, id: 0, range: 0, frameno: 0, precise: false };
-export const UNKNOWN: Reg = { type: RT.SCALAR, maybeNull: false, s: SCALAR_UNKNOWN, off: 0, id: 0, range: 0, frameno: 0, precise: false };
+// Every register object has all of Reg's fields, in this order, optional ones
+// included (undefined): one hidden class for all of them keeps V8's property
+// loads on registers monomorphic, and a spread ({ ...r, s }) keeps the shape.
+export const NOT_INIT: Reg = {
+  type: RT.NOT_INIT, maybeNull: false, s: SCALAR_UNKNOWN, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false,
+};
+export const UNKNOWN: Reg = {
+  type: RT.SCALAR, maybeNull: false, s: SCALAR_UNKNOWN, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false,
+};
 
 /** A scalar register with this value. */
-export const scalarReg = (s: Scalar): Reg => (s === SCALAR_UNKNOWN ? UNKNOWN : { type: RT.SCALAR, maybeNull: false, s, off: 0, id: 0, range: 0, frameno: 0, precise: false });
+export const scalarReg = (s: Scalar): Reg => (s === SCALAR_UNKNOWN ? UNKNOWN : {
+  type: RT.SCALAR, maybeNull: false, s, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false,
+});
 
 /** A pointer of `type` with a zero offset (mark_reg_known_zero then the type). */
 export function ptrReg(type: number, extra: Partial<Reg> = {}): Reg {
-  return { type, maybeNull: false, s: ZERO, off: 0, id: 0, range: 0, frameno: 0, precise: false, ...extra };
+  return {
+    type, maybeNull: false, s: ZERO, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false, ...extra,
+  };
 }
 
 export const isPtr = (r: Reg): boolean => r.type !== RT.SCALAR && r.type !== RT.NOT_INIT;
@@ -309,8 +320,8 @@ function stacksafe(old: Frame, cur: Frame, oldLive: readonly number[], ids: IdMa
   for (let b = 0; b < n; b++) {
     const spi = b >> 3;
     // past a frame's stype, bytes are invalid (Frame)
-    const ot = old.stype[b] ?? ST.INVALID;
-    const ct = cur.stype[b] ?? ST.INVALID;
+    const ot = b < old.stype.length ? old.stype[b]! : ST.INVALID;
+    const ct = b < cur.stype.length ? cur.stype[b]! : ST.INVALID;
     if (exact) {
       if (ot !== ct) return false;
       if ((b & 7) === 7 && ot === ST.SPILL && !regsExact(old.spilled[spi]!, cur.spilled[spi]!, ids)) return false;

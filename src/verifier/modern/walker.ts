@@ -407,7 +407,7 @@ export class ModernWalker {
           const reg = frame.regs[i]!;
           if (reg.type === RT.SCALAR && !reg.precise) st.own(f).regs[i] = { ...reg, precise: true };
         }
-        for (let spi = 0; spi < SLOTS; spi++) {
+        for (let spi = 0; spi < frame.stype.length >> 3; spi++) {
           const reg = frame.spilled[spi]!;
           if (frame.stype[spi * 8 + 7] === ST.SPILL && reg.type === RT.SCALAR && !reg.precise) st.own(f).spilled[spi] = { ...reg, precise: true };
         }
@@ -673,7 +673,7 @@ export class ModernWalker {
     }
     for (let f = 0; f < old.frames.length; f++) {
       const o = old.frames[f]!;
-      for (let spi = 0; spi < SLOTS; spi++) {
+      for (let spi = 0; spi < o.stype.length >> 3; spi++) {
         const r = o.spilled[spi]!;
         if (o.stype[spi * 8 + 7] === ST.SPILL && r.type === RT.SCALAR && r.precise && old.live[f]![11 + spi]! & LIVE_READ) this.markPrecise(-1, f * 64 + spi);
       }
@@ -1430,7 +1430,7 @@ export class ModernWalker {
         const n = fix(frame.regs[i]!);
         if (n) st.own(f).regs[i] = n;
       }
-      for (let spi = 0; spi < SLOTS; spi++) {
+      for (let spi = 0; spi < frame.stype.length >> 3; spi++) {
         if (frame.stype[spi * 8 + 7] !== ST.SPILL) continue;
         const n = fix(st.frames[f]!.spilled[spi]!);
         if (n) st.own(f).spilled[spi] = n;
@@ -1480,7 +1480,7 @@ export class ModernWalker {
         const x = frame.regs[i]!;
         if (x.type === r.type && x.id === r.id && x.range < range) st.own(f).regs[i] = { ...x, range };
       }
-      for (let spi = 0; spi < SLOTS; spi++) {
+      for (let spi = 0; spi < frame.stype.length >> 3; spi++) {
         const x = frame.spilled[spi]!;
         if (frame.stype[spi * 8 + 7] === ST.SPILL && x.type === r.type && x.id === r.id && x.range < range) st.own(f).spilled[spi] = { ...x, range };
       }
@@ -1594,7 +1594,7 @@ export class ModernWalker {
     for (let f = 0; f < st.frames.length; f++) {
       const frame = st.frames[f]!;
       for (let i = 0; i < 11; i++) if (frame.regs[i]!.refObj === ref) st.own(f).regs[i] = UNKNOWN;
-      for (let spi = 0; spi < SLOTS; spi++) {
+      for (let spi = 0; spi < frame.stype.length >> 3; spi++) {
         if (frame.stype[spi * 8 + 7] === ST.SPILL && frame.spilled[spi]!.refObj === ref) st.own(f).spilled[spi] = UNKNOWN;
       }
     }
