@@ -198,6 +198,9 @@ export class ModernWalker {
   /** state comparisons and backtracked instructions (MODERN_WORK_LIMIT) */
   workDone = 0;
   private peakStates = 0;
+  /** markPrecise's masks per frame (registers; stack slots), kept between calls */
+  private readonly btRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
+  private readonly btStack = new Array<bigint>(MAX_CALL_FRAMES).fill(0n);
 
   constructor(
     private readonly insns: readonly Slot[],
@@ -343,11 +346,12 @@ export class ModernWalker {
     const st0 = this.cur;
     const fr = st0.curframe;
     if (regno >= 0 && st0.frames[fr]!.regs[regno]!.type !== RT.SCALAR) return;
-    const regs = new Array<number>(MAX_CALL_FRAMES).fill(0);
-    const stack = new Array<bigint>(MAX_CALL_FRAMES).fill(0n);
+    if (regno < 0 && stackSlot < 0) return;
+    // the masks are the walker's, cleared here: markPrecise never runs inside itself
+    const regs = this.btRegs.fill(0);
+    const stack = this.btStack.fill(0n);
     if (regno >= 0) regs[fr] = 1 << regno;
     if (stackSlot >= 0) stack[stackSlot >> 6] = 1n << BigInt(stackSlot & 63);
-    if (regs[fr] === 0 && stack.every((x) => x === 0n)) return;
     const log2 = this.log.level >= 2;
     const regsStr = (f: number): string => [...Array(11).keys()].filter((i) => regs[f]! & (1 << i)).map((i) => `r${i}`).join(',');
     const stackStr = (f: number): string => [...Array(SLOTS).keys()].filter((i) => (stack[f]! >> BigInt(i)) & 1n).map((i) => `-${(i + 1) * 8}`).join(',');
@@ -839,16 +843,18 @@ export class ModernWalker {
     const tname = typeName(ptr.type);
     this.saneOffset(off, tname);
     this.saneOffset(ptr.s, tname, ptr.off);
-    const smin = off.smin, smax = off.smax, umin = off.umin, umax = off.umax;
+    // a known offset is exact (checked above) and within BPF_MAX_VAR_OFF (saneOffset): a number
+    const k = known ? off.sminH * 4294967296 + (off.sminL >>> 0) : 0;
     const S64_MIN = -(1n << 63n), S64_MAX = (1n << 63n) - 1n, U64_MAX = (1n << 64n) - 1n;
     const ps = ptr.s;
     let res: Reg;
     switch (op) {
       case BPF_ADD: {
-        if (known && Math.abs(ptr.off + Number(smin)) < 2 ** 31) {
-          res = { ...ptr, off: ptr.off + Number(smin), precise: false };
+        if (known && Math.abs(ptr.off + k) < 2 ** 31) {
+          res = { ...ptr, off: ptr.off + k, precise: false };
           break;
         }
+        const smin = off.smin, smax = off.smax, umin = off.umin, umax = off.umax;
         let nsmin = ps.smin + smin, nsmax = ps.smax + smax;
         if (nsmin < S64_MIN || nsmin > S64_MAX || nsmax < S64_MIN || nsmax > S64_MAX) { nsmin = S64_MIN; nsmax = S64_MAX; }
         let numin = ps.umin + umin, numax = ps.umax + umax;
@@ -861,10 +867,11 @@ export class ModernWalker {
       case BPF_SUB: {
         if (swapped) this.fail('EACCES', `R${dstno} tried to subtract pointer from scalar`);
         if (ptr.type === RT.PTR_TO_STACK) this.fail('EACCES', `R${dstno} subtraction from stack pointer prohibited`);
-        if (known && Math.abs(ptr.off - Number(smin)) < 2 ** 31) {
-          res = { ...ptr, off: ptr.off - Number(smin), precise: false };
+        if (known && Math.abs(ptr.off - k) < 2 ** 31) {
+          res = { ...ptr, off: ptr.off - k, precise: false };
           break;
         }
+        const smin = off.smin, smax = off.smax, umin = off.umin, umax = off.umax;
         let nsmin = ps.smin - smax, nsmax = ps.smax - smin;
         if (nsmin < S64_MIN || nsmin > S64_MAX || nsmax < S64_MIN || nsmax > S64_MAX) { nsmin = S64_MIN; nsmax = S64_MAX; }
         let numin: bigint, numax: bigint;
@@ -885,13 +892,14 @@ export class ModernWalker {
 
   /** check_reg_sane_offset */
   private saneOffset(s: Scalar, tname: string, fixed?: number): void {
-    const known = tnumIsConst(s.varOff);
-    const val = BigInt.asIntN(64, s.value);
-    if (known && (val >= BPF_MAX_VAR_OFF || val <= -BPF_MAX_VAR_OFF)) this.fail('EINVAL', `math between ${tname} pointer and ${val} is not allowed`);
+    // on the int32 halves: bigints only for a message
+    const t = s.varOff;
+    if (tnumIsConst(t) && !saneS64(t.vhi, t.vlo)) {
+      this.fail('EINVAL', `math between ${tname} pointer and ${BigInt.asIntN(64, s.value)} is not allowed`);
+    }
     if (fixed !== undefined && (fixed >= BPF_MAX_VAR_OFF || fixed <= -BPF_MAX_VAR_OFF)) this.fail('EINVAL', `${tname} pointer offset ${fixed} is not allowed`);
-    const smin = s.smin;
-    if (smin === -(1n << 63n)) this.fail('EINVAL', `math between ${tname} pointer and register with unbounded min value is not allowed`);
-    if (smin >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF) this.fail('EINVAL', `value ${smin} makes ${tname} pointer be out of bounds`);
+    if (s.sminH === -0x80000000 && s.sminL === 0) this.fail('EINVAL', `math between ${tname} pointer and register with unbounded min value is not allowed`);
+    if (!saneS64(s.sminH, s.sminL)) this.fail('EINVAL', `value ${s.smin} makes ${tname} pointer be out of bounds`);
   }
 
   // ---- memory ----
@@ -1843,6 +1851,11 @@ export class ModernWalker {
 }
 
 /** Nothing left to mark in frames 0..n-1 (the frames the path has: the masks of deeper ones stay empty). */
+/** -BPF_MAX_VAR_OFF < the signed 64-bit value (hi, lo) < BPF_MAX_VAR_OFF */
+function saneS64(hi: number, lo: number): boolean {
+  return hi === 0 ? lo >= 0 && lo < BPF_MAX_VAR_OFF : hi === -1 && lo < 0 && lo > -BPF_MAX_VAR_OFF;
+}
+
 function emptyMasks(regs: number[], stack: bigint[], n: number): boolean {
   for (let f = 0; f < n; f++) if (regs[f] !== 0 || stack[f] !== 0n) return false;
   return true;
