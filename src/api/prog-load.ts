@@ -28,6 +28,7 @@ import type { Region } from '../memory/address-space.js';
 import { Interpreter } from '../vm/interpreter.js';
 import { verify, VerifierLog } from '../verifier/index.js';
 import { verifyModern } from '../verifier/modern/index.js';
+import type { ModernEnv } from '../verifier/modern/index.js';
 import { JitProgram } from '../jit/program.js';
 import type { LoadedProgram, MapObject } from './objects.js';
 import { describe } from './describe.js';
@@ -274,17 +275,24 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
 
   // do_check, after check_cfg: the modern profile's verifier when the system models today's kernel
   const profile = sys.runtime.profile;
-  const env = {
-    ...rulesFor(type, profile),
+  const rules = rulesFor(type, profile);
+  // one object literal with every field: spreads of the rules made each load's env a slow object
+  const env: ModernEnv = {
+    socketFilter: rules.socketFilter,
+    isValidCtxAccess: rules.isValidCtxAccess,
+    funcProto: rules.funcProto,
+    profile: rules.profile,
+    entryR2: rules.entryR2,
     gplCompatible,
     mapAt: (addr: number) => {
       const m = sys.mapByAddr(addr);
       return m ? { addr, keySize: m.impl.keySize, valueSize: m.impl.valueSize, mapType: m.impl.type, maxEntries: m.impl.maxEntries } : undefined;
     },
     log,
+    ctxAccess: rules.ctxAccess,
   };
   const result = profile.name === 'modern'
-    ? verifyModern(slots, type.ctxAccess ? { ...env, ctxAccess: (off, size, write) => type.ctxAccess!(off, size, write) } : env)
+    ? verifyModern(slots, env)
     : verify(slots, profile === PROFILE_3_19 ? env : { ...env, ...rulesFor(type, PROFILE_3_19) });
   if (!result.ok) {
     const where = result.insn === undefined ? '' : `insn ${result.insn}: `;
@@ -321,7 +329,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   return loaded;
 }
 
-type Rules = ReturnType<typeof verifierRules>;
+type Rules = ReturnType<typeof verifierRules> & { ctxAccess: ModernEnv['ctxAccess'] };
 const RULES = new WeakMap<ProgramType, Map<Profile, Rules>>();
 
 /**
@@ -343,7 +351,8 @@ function rulesFor(type: ProgramType, profile: Profile): Rules {
       protos.set(id, p);
       return p;
     };
-    rules = { ...base, funcProto };
+    const ctx = type.ctxAccess;
+    rules = { ...base, funcProto, ctxAccess: ctx ? (off, size, write) => ctx(off, size, write) : undefined };
     byProfile.set(profile, rules);
   }
   return rules;
