@@ -1080,17 +1080,24 @@ export class ModernWalker {
   /** check_mem_region_access: fixed plus variable offset inside [0, limit). */
   private memRegion(regno: number, reg: Reg, off: number, size: number, limit: number, zeroOk: boolean): void {
     const s = reg.s;
-    const smin = s.smin;
-    if (smin < 0n && (smin === -(1n << 63n) || BigInt(off) + smin !== BigInt((off + Number(smin)) | 0) || smin + BigInt(off) < 0n)) {
-      this.fail('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    // bounds in [0, BPF_MAX_VAR_OFF), the usual case: the same checks on numbers
+    const small = s.sminH === 0 && s.sminL >= 0 && s.umaxH === 0 && s.umaxL >= 0 && s.umaxL < BPF_MAX_VAR_OFF;
+    let lo: number;
+    if (small) {
+      lo = s.sminL + off;
+    } else {
+      const smin = s.smin;
+      if (smin < 0n && (smin === -(1n << 63n) || BigInt(off) + smin !== BigInt((off + Number(smin)) | 0) || smin + BigInt(off) < 0n)) {
+        this.fail('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+      }
+      lo = Number(smin) + off;
     }
-    const lo = Number(smin) + off;
     if (!this.memOk(lo, size, limit, zeroOk)) {
       this.log.print(this.memErr(regno, reg, lo, size, limit) + '\n');
       this.fail('EACCES', `R${regno} min value is outside of the allowed memory range`);
     }
-    if (s.umax >= BigInt(BPF_MAX_VAR_OFF)) this.fail('EACCES', `R${regno} unbounded memory access, make sure to bounds check any such access`);
-    const hi = Number(s.umax) + off;
+    if (!small && s.umax >= BigInt(BPF_MAX_VAR_OFF)) this.fail('EACCES', `R${regno} unbounded memory access, make sure to bounds check any such access`);
+    const hi = (small ? s.umaxL : Number(s.umax)) + off;
     if (!this.memOk(hi, size, limit, zeroOk)) {
       this.log.print(this.memErr(regno, reg, hi, size, limit) + '\n');
       this.fail('EACCES', `R${regno} max value is outside of the allowed memory range`);
@@ -1099,7 +1106,7 @@ export class ModernWalker {
 
   /** check_packet_access */
   private packetAccess(regno: number, reg: Reg, off: number, size: number, zeroOk: boolean): void {
-    if (reg.s.smin < 0n) this.fail('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    if (reg.s.sminH < 0) this.fail('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
     if (reg.range < 0 || !this.memOk(off, size, reg.range, zeroOk)) {
       if (reg.range >= 0) this.log.print(this.memErr(regno, reg, off, size, reg.range) + '\n');
       this.fail('EACCES', `R${regno} offset is outside of the packet`);
@@ -1112,14 +1119,15 @@ export class ModernWalker {
     const s = reg.s;
     const konst = tnumIsConst(s.varOff);
     if (konst) {
-      minOff = Number(BigInt.asIntN(64, s.value)) + off;
+      minOff = s64Num(s.varOff.vhi, s.varOff.vlo) + off;
       maxOff = minOff + size;
     } else {
-      if (s.smax >= BigInt(BPF_MAX_VAR_OFF) || s.smin <= -BigInt(BPF_MAX_VAR_OFF)) {
+      const smin = s64Num(s.sminH, s.sminL), smax = s64Num(s.smaxH, s.smaxL);
+      if (smax >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF) {
         this.fail('EACCES', `invalid unbounded variable-offset${what} stack R${regno}`);
       }
-      minOff = Number(s.smin) + off;
-      maxOff = Number(s.smax) + off + size;
+      minOff = smin + off;
+      maxOff = smax + off + size;
     }
     if (minOff < -512 || minOff > -1 || maxOff > 0 || size < 0) {
       if (konst) this.fail('EACCES', `invalid${what} stack R${regno} off=${off} size=${size}`);
@@ -1139,7 +1147,7 @@ export class ModernWalker {
       const value = valueReg >= 0 ? this.regs[valueReg]! : undefined;
       const zero = value ? value.type === RT.SCALAR && tnumIsConst(value.s.varOff) && value.s.value === 0n : stImm === 0;
       const f = this.cur.own(fi);
-      const lo = Number(ptr.s.smin) + off, hi = Number(ptr.s.smax) + off + size;
+      const lo = s64Num(ptr.s.sminH, ptr.s.sminL) + off, hi = s64Num(ptr.s.smaxH, ptr.s.smaxL) + off + size;
       for (let a = lo; a < hi; a++) {
         const b = -a - 1;
         const spi = b >> 3;
@@ -1153,7 +1161,7 @@ export class ModernWalker {
       }
       return;
     }
-    const a = Number(BigInt.asIntN(64, ptr.s.value)) + off;
+    const a = s64Num(ptr.s.varOff.vhi, ptr.s.varOff.vlo) + off;
     if (a % size !== 0) {
       this.fail('EACCES', `misaligned stack access off ${tnumStr(ptr.s.varOff)}+${ptr.off}+${off - ptr.off} size ${size}`);
     }
@@ -1207,7 +1215,7 @@ export class ModernWalker {
     const fi = ptr.frameno;
     const f = this.cur.frames[fi]!;
     if (!tnumIsConst(ptr.s.varOff)) {
-      const lo = Number(ptr.s.smin) + off, hi = Number(ptr.s.smax) + off + size;
+      const lo = s64Num(ptr.s.sminH, ptr.s.sminL) + off, hi = s64Num(ptr.s.smaxH, ptr.s.smaxL) + off + size;
       let zero = true;
       for (let a = lo; a < hi; a++) {
         const b = -a - 1;
@@ -1217,7 +1225,7 @@ export class ModernWalker {
       }
       return valueReg >= 0 ? (zero ? scalarReg(scalarConstHL(0, 0)) : UNKNOWN) : undefined;
     }
-    const a = Number(BigInt.asIntN(64, ptr.s.value)) + off;
+    const a = s64Num(ptr.s.varOff.vhi, ptr.s.varOff.vlo) + off;
     if (a % size !== 0) this.fail('EACCES', `misaligned stack access off ${tnumStr(ptr.s.varOff)}+${ptr.off}+${off - ptr.off} size ${size}`);
     const slot = -a - 1;
     const spi = slot >> 3;
@@ -1854,6 +1862,15 @@ export class ModernWalker {
 }
 
 /** Nothing left to mark in frames 0..n-1 (the frames the path has: the masks of deeper ones stay empty). */
+/**
+ * The signed 64-bit value of int32 halves as a number: exact below 2^53 in
+ * magnitude, and ordered correctly against any bound beyond (stack offsets
+ * are compared with -512..0 and BPF_MAX_VAR_OFF).
+ */
+function s64Num(hi: number, lo: number): number {
+  return hi * 4294967296 + (lo >>> 0);
+}
+
 /** -BPF_MAX_VAR_OFF < the signed 64-bit value (hi, lo) < BPF_MAX_VAR_OFF */
 function saneS64(hi: number, lo: number): boolean {
   return hi === 0 ? lo >= 0 && lo < BPF_MAX_VAR_OFF : hi === -1 && lo < 0 && lo > -BPF_MAX_VAR_OFF;
