@@ -75,7 +75,7 @@ const ZERO = scalarConstHL(0, 0);
 
 // Every register object has all of Reg's fields, in this order, optional ones
 // included (undefined): one hidden class for all of them keeps V8's property
-// loads on registers monomorphic, and a spread ({ ...r, s }) keeps the shape.
+// loads on registers monomorphic (regWith keeps it too).
 export const NOT_INIT: Reg = {
   type: RT.NOT_INIT, maybeNull: false, s: SCALAR_UNKNOWN, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false,
 };
@@ -90,8 +90,21 @@ export const scalarReg = (s: Scalar): Reg => (s === SCALAR_UNKNOWN ? UNKNOWN : {
 
 /** A pointer of `type` with a zero offset (mark_reg_known_zero then the type). */
 export function ptrReg(type: number, extra: Partial<Reg> = {}): Reg {
+  return regWith({
+    type, maybeNull: false, s: ZERO, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false,
+  }, extra);
+}
+
+/**
+ * `r` with the fields `p` gives replaced ({ ...r, ...p }, for fields that are
+ * not set to undefined): one literal with every field, as object spreads of
+ * registers were the slowest line of a branch in V8's profile.
+ */
+export function regWith(r: Reg, p: Partial<Reg>): Reg {
   return {
-    type, maybeNull: false, s: ZERO, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false, ...extra,
+    type: p.type ?? r.type, maybeNull: p.maybeNull ?? r.maybeNull, s: p.s ?? r.s, off: p.off ?? r.off, id: p.id ?? r.id,
+    range: p.range ?? r.range, map: p.map ?? r.map, frameno: p.frameno ?? r.frameno, ringbuf: p.ringbuf ?? r.ringbuf,
+    refObj: p.refObj ?? r.refObj, precise: p.precise ?? r.precise,
   };
 }
 
@@ -119,12 +132,13 @@ export const SLOTS = MAX_BPF_STACK / 8;
  * 8*spi + j is slot spi's slot_type[j], the byte at fp - 8*spi - 1 - j... as
  * the kernel numbers them: j = (-off - 1) % 8) plus each slot's spilled register.
  *
- * `stype` is only as long as the frame's depth (rounded up to a slot): bytes
- * past it are STACK_INVALID, and an index past its end reads undefined.
- * Most programs use under 64 bytes of stack, and a typed array that small
- * lives on the V8 heap: a frame's clone (every write after a copy) then
- * costs a few words, where 512 bytes off the heap made the clone the largest
- * cost of a program with many branches.
+ * `stype` and `spilled` are only as long as the frame's depth (rounded up to
+ * a slot): bytes past it are STACK_INVALID (an index past the end reads
+ * undefined, which no comparison with SPILL matches), and every access
+ * grows them first (the walker's stackBounds). Plain arrays as long as the
+ * stack in use make a frame's clone (every write after a copy) a few short
+ * copies; 512 bytes off the V8 heap and 64 spilled registers made it the
+ * largest cost of a program with many branches.
  */
 export class Frame {
   /** the state allowed to write this frame in place; null once shared */
@@ -133,7 +147,7 @@ export class Frame {
   cbRet: { min: number; max: number } | null = null;
   constructor(
     public regs: Reg[],
-    public stype: Uint8Array,
+    public stype: number[],
     public spilled: Reg[],
     /** the call instruction that entered this frame (-1 for the main program) */
     public callsite: number,
@@ -142,14 +156,13 @@ export class Frame {
     public depth: number,
   ) {}
 
-  /** allocated_stack grows to `depth` bytes; stype with it. */
+  /** allocated_stack grows to `depth` bytes; stype and spilled with it. */
   grow(depth: number): void {
     this.depth = depth;
     const need = (depth + 7) & ~7;
-    if (need > this.stype.length) {
-      const t = new Uint8Array(need);
-      t.set(this.stype);
-      this.stype = t;
+    while (this.stype.length < need) {
+      for (let j = 0; j < 8; j++) this.stype.push(ST.INVALID);
+      this.spilled.push(NOT_INIT);
     }
   }
 
@@ -164,7 +177,7 @@ export class Frame {
 export function newFrame(frameno: number, callsite: number, subprog: number): Frame {
   const regs = new Array<Reg>(11).fill(NOT_INIT);
   regs[10] = ptrReg(RT.PTR_TO_STACK, { frameno });
-  return new Frame(regs, new Uint8Array(0), new Array<Reg>(SLOTS).fill(NOT_INIT), callsite, subprog, 0);
+  return new Frame(regs, [], [], callsite, subprog, 0);
 }
 
 /** Liveness flags of a register or stack slot. */

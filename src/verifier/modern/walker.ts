@@ -40,7 +40,7 @@ import {
 import { tnumIsConst, tnumStr, tnumAdd, tnumSub, tnumConstHL, tnumIsAligned } from './tnum.js';
 import type { Frame, Hist, ModernMapInfo, Reg } from './state.js';
 import {
-  LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg,
+  LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg, regWith,
   scalarReg, stateStr, statesEqual, typeName, typeStr,
 } from './state.js';
 
@@ -383,15 +383,16 @@ export class ModernWalker {
             if (!(regs[f]! & (1 << i))) continue;
             const reg = frame.regs[i]!;
             if (reg.type !== RT.SCALAR || reg.precise) regs[f] = regs[f]! & ~(1 << i);
-            else st.own(f).regs[i] = { ...reg, precise: true };
+            else st.own(f).regs[i] = regWith(reg, { precise: true });
           }
         }
         if (stack[f]) {
           for (let spi = 0; spi < SLOTS; spi++) {
             if (!((stack[f]! >> BigInt(spi)) & 1n)) continue;
-            const reg = frame.spilled[spi]!;
-            if (frame.stype[spi * 8 + 7] !== ST.SPILL || reg.type !== RT.SCALAR || reg.precise) stack[f] = stack[f]! & ~(1n << BigInt(spi));
-            else st.own(f).spilled[spi] = { ...reg, precise: true };
+            const reg = frame.spilled[spi];
+            // past the frame's stack (Frame): no spill there
+            if (reg === undefined || frame.stype[spi * 8 + 7] !== ST.SPILL || reg.type !== RT.SCALAR || reg.precise) stack[f] = stack[f]! & ~(1n << BigInt(spi));
+            else st.own(f).spilled[spi] = regWith(reg, { precise: true });
           }
         }
         if (f === fr && log2) this.log.print(`mark_precise: frame${f}: parent state regs=${regsStr(f)} stack=${stackStr(f)}: ${stateStr(st, f, true, 0, 0n)}\n`);
@@ -409,11 +410,11 @@ export class ModernWalker {
         const frame = st.frames[f]!;
         for (let i = 0; i < 11; i++) {
           const reg = frame.regs[i]!;
-          if (reg.type === RT.SCALAR && !reg.precise) st.own(f).regs[i] = { ...reg, precise: true };
+          if (reg.type === RT.SCALAR && !reg.precise) st.own(f).regs[i] = regWith(reg, { precise: true });
         }
         for (let spi = 0; spi < frame.stype.length >> 3; spi++) {
           const reg = frame.spilled[spi]!;
-          if (frame.stype[spi * 8 + 7] === ST.SPILL && reg.type === RT.SCALAR && !reg.precise) st.own(f).spilled[spi] = { ...reg, precise: true };
+          if (frame.stype[spi * 8 + 7] === ST.SPILL && reg.type === RT.SCALAR && !reg.precise) st.own(f).spilled[spi] = regWith(reg, { precise: true });
         }
       }
     }
@@ -770,10 +771,10 @@ export class ModernWalker {
         id = src.id;
         if (!id) {
           id = this.newId();
-          this.cur.own(this.cur.curframe).regs[insn.src] = { ...src, id };
+          this.cur.own(this.cur.curframe).regs[insn.src] = regWith(src, { id });
         }
       }
-      this.setReg(insn.dst, { ...scalarReg(v), id, precise: src.precise && v === src.s });
+      this.setReg(insn.dst, regWith(scalarReg(v), { id, precise: src.precise && v === src.s }));
       return;
     }
     if (op > BPF_END) this.fail('EINVAL', `invalid BPF_ALU opcode ${op.toString(16)}`);
@@ -810,8 +811,8 @@ export class ModernWalker {
     if (fork) {
       // maybe_fork_scalars: the 0 side walks the same instruction later
       const other = this.push(idx, idx);
-      other.own(other.curframe).regs[insn.dst] = { ...dst, s: fork[1] };
-      this.setReg(insn.dst, { ...dst, s: fork[0] });
+      other.own(other.curframe).regs[insn.dst] = regWith(dst, { s: fork[1] });
+      this.setReg(insn.dst, regWith(dst, { s: fork[0] }));
     }
     const d = this.regs[insn.dst]!;
     this.setReg(insn.dst, scalarReg(scalarAlu(op, alu64, d.s, src.s)));
@@ -844,15 +845,16 @@ export class ModernWalker {
     const tname = typeName(ptr.type);
     this.saneOffset(off, tname);
     this.saneOffset(ptr.s, tname, ptr.off);
-    // a known offset is exact (checked above) and within BPF_MAX_VAR_OFF (saneOffset): a number
-    const k = known ? off.sminH * 4294967296 + (off.sminL >>> 0) : 0;
+    // a known offset is exact (checked above) and within BPF_MAX_VAR_OFF (saneOffset): its low
+    // half is its value, an int32 (a double here would make every register's `off` a boxed double)
+    const k = known ? off.sminL | 0 : 0;
     const S64_MIN = -(1n << 63n), S64_MAX = (1n << 63n) - 1n, U64_MAX = (1n << 64n) - 1n;
     const ps = ptr.s;
     let res: Reg;
     switch (op) {
       case BPF_ADD: {
         if (known && Math.abs(ptr.off + k) < 2 ** 31) {
-          res = { ...ptr, off: ptr.off + k, precise: false };
+          res = regWith(ptr, { off: ptr.off + k, precise: false });
           break;
         }
         const smin = off.smin, smax = off.smax, umin = off.umin, umax = off.umax;
@@ -861,15 +863,15 @@ export class ModernWalker {
         let numin = ps.umin + umin, numax = ps.umax + umax;
         if (numin > U64_MAX || numax > U64_MAX) { numin = 0n; numax = U64_MAX; }
         const s = scalarFrom({ varOff: tnumAdd(ps.varOff, off.varOff), smin: nsmin, smax: nsmax, umin: numin, umax: numax });
-        res = { ...ptr, s, precise: false };
-        if (isPkt(ptr)) res = { ...res, id: this.newId(), range: 0 };
+        res = regWith(ptr, { s, precise: false });
+        if (isPkt(ptr)) res = regWith(res, { id: this.newId(), range: 0 });
         break;
       }
       case BPF_SUB: {
         if (swapped) this.fail('EACCES', `R${dstno} tried to subtract pointer from scalar`);
         if (ptr.type === RT.PTR_TO_STACK) this.fail('EACCES', `R${dstno} subtraction from stack pointer prohibited`);
         if (known && Math.abs(ptr.off - k) < 2 ** 31) {
-          res = { ...ptr, off: ptr.off - k, precise: false };
+          res = regWith(ptr, { off: ptr.off - k, precise: false });
           break;
         }
         const smin = off.smin, smax = off.smax, umin = off.umin, umax = off.umax;
@@ -878,8 +880,8 @@ export class ModernWalker {
         let numin: bigint, numax: bigint;
         if (ps.umin < umax) { numin = 0n; numax = U64_MAX; } else { numin = ps.umin - umax; numax = ps.umax - umin; }
         const s = scalarFrom({ varOff: tnumSub(ps.varOff, off.varOff), smin: nsmin, smax: nsmax, umin: numin, umax: numax });
-        res = { ...ptr, s, precise: false };
-        if (isPkt(ptr)) res = { ...res, id: this.newId(), range: 0 };
+        res = regWith(ptr, { s, precise: false });
+        if (isPkt(ptr)) res = regWith(res, { id: this.newId(), range: 0 });
         break;
       }
       case BPF_AND: case BPF_OR: case BPF_XOR:
@@ -1186,10 +1188,10 @@ export class ModernWalker {
       const fits = size === 8 || (value.s.umaxH === 0 && (size === 4 || (value.s.umaxL >>> 0) < 2 ** (size * 8)));
       let r = value;
       if (fits && !r.id && !tnumIsConst(r.s.varOff)) {
-        r = { ...r, id: this.newId() };
+        r = regWith(r, { id: this.newId() });
         this.cur.own(this.cur.curframe).regs[valueReg] = r;
       }
-      spill(fits ? r : { ...r, id: 0 });
+      spill(fits ? r : regWith(r, { id: 0 }));
     } else if (!value && aligned && stImm !== undefined) {
       spill(scalarReg(scalarImm(stImm)));
     } else if (value && isPtr(value)) {
@@ -1242,7 +1244,7 @@ export class ModernWalker {
         // a narrow fill of the low bytes of a narrow-enough spill keeps the value
         if (size <= spillSize && (slot & 7) === 7 - (spillSize - size) + (spillSize - size) && (slot & 7) === 7) {
           this.cur.hist = { idx, stack: fi * 64 + spi, prev: this.cur.hist!.prev };
-          const r = { ...spilled, id: spillSize > size ? 0 : spilled.id };
+          const r = regWith(spilled, { id: spillSize > size ? 0 : spilled.id });
           return r;
         }
         let spillCnt = 0, zeroCnt = 0;
@@ -1373,10 +1375,10 @@ export class ModernWalker {
       const apply = (st: VState, which: [Scalar, Scalar]): void => {
         const f = st.own(fr);
         const dOld = f.regs[insn.dst]!;
-        f.regs[insn.dst] = { ...dOld, s: fix(which[0]) };
+        f.regs[insn.dst] = regWith(dOld, { s: fix(which[0]) });
         if (x) {
           const sOld = f.regs[insn.src]!;
-          f.regs[insn.src] = { ...sOld, s: fix(which[1]) };
+          f.regs[insn.src] = regWith(sOld, { s: fix(which[1]) });
         }
         // registers linked by id learn the same
         for (const r of x ? [insn.dst, insn.src] : [insn.dst]) {
@@ -1384,7 +1386,7 @@ export class ModernWalker {
           if (!reg.id) continue;
           for (let i = 0; i < 10; i++) {
             if (i === r || f.regs[i]!.type !== RT.SCALAR || f.regs[i]!.id !== reg.id) continue;
-            f.regs[i] = { ...f.regs[i]!, s: reg.s };
+            f.regs[i] = regWith(f.regs[i]!, { s: reg.s });
             linked |= (1 << i) | (1 << r);
           }
         }
@@ -1443,7 +1445,7 @@ export class ModernWalker {
       const fix = (r: Reg): Reg | undefined => {
         if (!r.maybeNull || r.id !== id) return undefined;
         if (isNull) return scalarReg(scalarConstHL(0, 0));
-        return { ...r, maybeNull: false, id: 0 };
+        return regWith(r, { maybeNull: false, id: 0 });
       };
       for (let i = 0; i < 11; i++) {
         const n = fix(frame.regs[i]!);
@@ -1470,7 +1472,7 @@ export class ModernWalker {
       const f = st.own(st.curframe);
       const r = f.regs[regn]!;
       if (r.type !== RT.PTR_TO_PACKET) return;
-      f.regs[regn] = { ...r, range: open ? BEYOND_PKT_END : AT_PKT_END };
+      f.regs[regn] = regWith(r, { range: open ? BEYOND_PKT_END : AT_PKT_END });
     };
     switch (op) {
       case BPF_JGT:
@@ -1497,11 +1499,11 @@ export class ModernWalker {
       const frame = st.frames[f]!;
       for (let i = 0; i < 11; i++) {
         const x = frame.regs[i]!;
-        if (x.type === r.type && x.id === r.id && x.range < range) st.own(f).regs[i] = { ...x, range };
+        if (x.type === r.type && x.id === r.id && x.range < range) st.own(f).regs[i] = regWith(x, { range });
       }
       for (let spi = 0; spi < frame.stype.length >> 3; spi++) {
         const x = frame.spilled[spi]!;
-        if (frame.stype[spi * 8 + 7] === ST.SPILL && x.type === r.type && x.id === r.id && x.range < range) st.own(f).spilled[spi] = { ...x, range };
+        if (frame.stype[spi * 8 + 7] === ST.SPILL && x.type === r.type && x.id === r.id && x.range < range) st.own(f).spilled[spi] = regWith(x, { range });
       }
     }
   }
