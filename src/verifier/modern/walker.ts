@@ -1370,29 +1370,7 @@ export class ModernWalker {
     const fr = this.cur.curframe;
     if (dst.type === RT.SCALAR && src.type === RT.SCALAR) {
       const n = scalarNarrow(op, jmp32, dst.s, src.s, x && insn.src === insn.dst);
-      const fix = (s: Scalar): Scalar => (scalarSanity(s) ? SCALAR_UNKNOWN : s);
-      let linked = 0;
-      const apply = (st: VState, which: [Scalar, Scalar]): void => {
-        const f = st.own(fr);
-        const dOld = f.regs[insn.dst]!;
-        f.regs[insn.dst] = regWith(dOld, { s: fix(which[0]) });
-        if (x) {
-          const sOld = f.regs[insn.src]!;
-          f.regs[insn.src] = regWith(sOld, { s: fix(which[1]) });
-        }
-        // registers linked by id learn the same
-        for (const r of x ? [insn.dst, insn.src] : [insn.dst]) {
-          const reg = f.regs[r]!;
-          if (!reg.id) continue;
-          for (let i = 0; i < 10; i++) {
-            if (i === r || f.regs[i]!.type !== RT.SCALAR || f.regs[i]!.id !== reg.id) continue;
-            f.regs[i] = regWith(f.regs[i]!, { s: reg.s });
-            linked |= (1 << i) | (1 << r);
-          }
-        }
-      };
-      apply(other, n.taken);
-      apply(this.cur, n.fallthrough);
+      const linked = this.narrowed(other, fr, insn, x, n.taken[0], n.taken[1]) | this.narrowed(this.cur, fr, insn, x, n.fallthrough[0], n.fallthrough[1]);
       if (linked) {
         // backtracking must know which registers learnt together
         const h = this.cur.hist!;
@@ -1407,6 +1385,30 @@ export class ModernWalker {
     }
     this.printInsnState();
     return idx + 1;
+  }
+
+  /**
+   * One side of a branch on two scalars: dst (and src for BPF_X) narrowed to
+   * `d` and `sv` (unknown where the narrowing left an impossible value), and
+   * registers linked to them by id learn the same. Returns the registers
+   * that learnt together, as a mask, for backtracking.
+   */
+  private narrowed(st: VState, fr: number, insn: Slot, x: boolean, d: Scalar, sv: Scalar): number {
+    const f = st.own(fr);
+    f.regs[insn.dst] = regWith(f.regs[insn.dst]!, { s: scalarSanity(d) ? SCALAR_UNKNOWN : d });
+    if (x) f.regs[insn.src] = regWith(f.regs[insn.src]!, { s: scalarSanity(sv) ? SCALAR_UNKNOWN : sv });
+    let linked = 0;
+    for (let k = 0; k < (x ? 2 : 1); k++) {
+      const r = k === 0 ? insn.dst : insn.src;
+      const reg = f.regs[r]!;
+      if (!reg.id) continue;
+      for (let i = 0; i < 10; i++) {
+        if (i === r || f.regs[i]!.type !== RT.SCALAR || f.regs[i]!.id !== reg.id) continue;
+        f.regs[i] = regWith(f.regs[i]!, { s: reg.s });
+        linked |= (1 << i) | (1 << r);
+      }
+    }
+    return linked;
   }
 
   /** is_branch_taken */
