@@ -66,9 +66,14 @@ export interface VerifierRow {
 
 /** Loads of each program in the kernel; the best verification time is kept. */
 export const KERNEL_LOADS = 20;
-/** tsbpf loads a program at least this many times, and more while under TSBPF_BUDGET_MS in all. */
+/**
+ * tsbpf loads a program at least this many times, and more while under
+ * TSBPF_BUDGET_MS in all. The best of many loads is the time without the
+ * machine's other work; on a shared 2-core machine 300 ms left the programs
+ * that take 10-50 ms with a handful of loads, too few to meet a quiet moment.
+ */
 const TSBPF_MIN_LOADS = 2;
-const TSBPF_BUDGET_MS = 300;
+const TSBPF_BUDGET_MS = 600;
 
 const SOCKET_FILTER = 1;
 
