@@ -2,8 +2,9 @@
  * The abstract domain of the 3.19 verifier: a register is a type with, for
  * CONST_IMM and PTR_TO_STACK, a 32-bit value, and for the map types, the
  * map; the stack is 512 byte-states (invalid, spill, misc) plus the register
- * spilled into each 8-byte slot. This file offers only what the domain
- * needs: construction, copy, and 3.19's states_equal comparison for pruning.
+ * spilled into each 8-byte slot, kept per slot (VerifierState). This file
+ * offers only what the domain needs: construction, copy, reading and
+ * writing the stack, and 3.19's states_equal comparison for pruning.
  * The walk is check.ts, the per-instruction rules alu.ts, jmp.ts, mem.ts,
  * call.ts and ld.ts, the text log.ts.
  *
