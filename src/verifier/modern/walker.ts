@@ -200,7 +200,7 @@ export class ModernWalker {
   private peakStates = 0;
   /** markPrecise's masks per frame (registers; stack slots), kept between calls */
   private readonly btRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
-  private readonly btStack = new Array<bigint>(MAX_CALL_FRAMES).fill(0n);
+  private readonly btStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
 
   constructor(
     private readonly insns: readonly Slot[],
@@ -348,13 +348,16 @@ export class ModernWalker {
     if (regno >= 0 && st0.frames[fr]!.regs[regno]!.type !== RT.SCALAR) return;
     if (regno < 0 && stackSlot < 0) return;
     // the masks are the walker's, cleared here: markPrecise never runs inside itself
-    const regs = this.btRegs.fill(0);
-    const stack = this.btStack.fill(0n);
+    // (loops: Array.prototype.fill costs more than these few stores)
+    const regs = this.btRegs;
+    const stack = this.btStack;
+    for (let f = 0; f < MAX_CALL_FRAMES; f++) regs[f] = 0;
+    for (let k = 0; k < 2 * MAX_CALL_FRAMES; k++) stack[k] = 0;
     if (regno >= 0) regs[fr] = 1 << regno;
-    if (stackSlot >= 0) stack[stackSlot >> 6] = 1n << BigInt(stackSlot & 63);
+    if (stackSlot >= 0) bitSet(stack, stackSlot);
     const log2 = this.log.level >= 2;
     const regsStr = (f: number): string => [...Array(11).keys()].filter((i) => regs[f]! & (1 << i)).map((i) => `r${i}`).join(',');
-    const stackStr = (f: number): string => [...Array(SLOTS).keys()].filter((i) => (stack[f]! >> BigInt(i)) & 1n).map((i) => `-${(i + 1) * 8}`).join(',');
+    const stackStr = (f: number): string => [...Array(SLOTS).keys()].filter((i) => bitHas(stack, f * 64 + i)).map((i) => `-${(i + 1) * 8}`).join(',');
     let st: VState | null = st0;
     let skipFirst = true;
     let subseq = -1;
@@ -386,19 +389,19 @@ export class ModernWalker {
             else st.own(f).regs[i] = regWith(reg, { precise: true });
           }
         }
-        if (stack[f]) {
+        if (frameAny(stack, f)) {
           for (let spi = 0; spi < SLOTS; spi++) {
-            if (!((stack[f]! >> BigInt(spi)) & 1n)) continue;
+            if (!bitHas(stack, f * 64 + spi)) continue;
             const reg = frame.spilled[spi];
             // past the frame's stack (Frame): no spill there
-            if (reg === undefined || frame.stype[spi * 8 + 7] !== ST.SPILL || reg.type !== RT.SCALAR || reg.precise) stack[f] = stack[f]! & ~(1n << BigInt(spi));
+            if (reg === undefined || frame.stype[spi * 8 + 7] !== ST.SPILL || reg.type !== RT.SCALAR || reg.precise) bitClear(stack, f * 64 + spi);
             else st.own(f).spilled[spi] = regWith(reg, { precise: true });
           }
         }
         if (f === fr && log2) this.log.print(`mark_precise: frame${f}: parent state regs=${regsStr(f)} stack=${stackStr(f)}: ${stateStr(st, f, true, 0, 0n)}\n`);
-        if (regs[f] || stack[f]) any = true;
+        if (regs[f] || frameAny(stack, f)) any = true;
       }
-      for (let f = st.frames.length; f < MAX_CALL_FRAMES; f++) if (regs[f] || stack[f]) any = true;
+      for (let f = st.frames.length; f < MAX_CALL_FRAMES; f++) if (regs[f] || frameAny(stack, f)) any = true;
       if (!any) return;
     }
   }
@@ -421,7 +424,7 @@ export class ModernWalker {
   }
 
   /** backtrack_insn: what the instruction at h needs precise before it, given what is needed after it. */
-  private backtrack(h: Hist, fr: number, regs: number[], stack: bigint[]): 'ok' | 'all' {
+  private backtrack(h: Hist, fr: number, regs: number[], stack: number[]): 'ok' | 'all' {
     const insn = this.insns[h.idx]!;
     const cls = BPF_CLASS(insn.code);
     const op = BPF_OP(insn.code);
@@ -442,7 +445,7 @@ export class ModernWalker {
     if (cls === BPF_LDX) {
       if (!(m & d)) return 'ok';
       regs[fr] = m & ~d;
-      if (h.stack >= 0) stack[h.stack >> 6] = stack[h.stack >> 6]! | (1n << BigInt(h.stack & 63));
+      if (h.stack >= 0) bitSet(stack, h.stack);
       return 'ok';
     }
     if (cls === BPF_STX || cls === BPF_ST) {
@@ -454,15 +457,14 @@ export class ModernWalker {
         return 'ok';
       }
       if (h.stack < 0) return 'ok';
-      const f = h.stack >> 6, bit = 1n << BigInt(h.stack & 63);
-      if (!(stack[f]! & bit)) return 'ok';
-      stack[f] = stack[f]! & ~bit;
+      if (!bitHas(stack, h.stack)) return 'ok';
+      bitClear(stack, h.stack);
       if (cls === BPF_STX) regs[fr] = m | s;
       return 'ok';
     }
     if (cls === BPF_JMP || cls === BPF_JMP32) {
       if (op === BPF_EXIT || (op === BPF_CALL && insn.src === 1)) {
-        return regs.some((x) => x !== 0) || stack.some((x) => x !== 0n) ? 'all' : 'ok';
+        return regs.some((x) => x !== 0) || stack.some((x) => x !== 0) ? 'all' : 'ok';
       }
       if (op === BPF_CALL) {
         if (m & 0x3e) return 'all';
@@ -1875,13 +1877,20 @@ function s64Num(hi: number, lo: number): number {
   return hi * 4294967296 + (lo >>> 0);
 }
 
+// Backtracking's stack masks: bit f * 64 + spi for slot spi of frame f, two int32 words per frame
+// (bigints made each backtracking step several times slower).
+const bitHas = (m: readonly number[], b: number): boolean => ((m[b >> 5]! >>> (b & 31)) & 1) === 1;
+const bitSet = (m: number[], b: number): void => { m[b >> 5] = m[b >> 5]! | (1 << (b & 31)); };
+const bitClear = (m: number[], b: number): void => { m[b >> 5] = m[b >> 5]! & ~(1 << (b & 31)); };
+const frameAny = (m: readonly number[], f: number): boolean => (m[2 * f]! | m[2 * f + 1]!) !== 0;
+
 /** -BPF_MAX_VAR_OFF < the signed 64-bit value (hi, lo) < BPF_MAX_VAR_OFF */
 function saneS64(hi: number, lo: number): boolean {
   return hi === 0 ? lo >= 0 && lo < BPF_MAX_VAR_OFF : hi === -1 && lo < 0 && lo > -BPF_MAX_VAR_OFF;
 }
 
-function emptyMasks(regs: number[], stack: bigint[], n: number): boolean {
-  for (let f = 0; f < n; f++) if (regs[f] !== 0 || stack[f] !== 0n) return false;
+function emptyMasks(regs: number[], stack: number[], n: number): boolean {
+  for (let f = 0; f < n; f++) if (regs[f] !== 0 || frameAny(stack, f)) return false;
   return true;
 }
 
