@@ -742,8 +742,8 @@ export class ModernWalker {
     }
     if (op === BPF_MOV) {
       if (x) {
-        const okOff = alu64 ? [0, 8, 16, 32] : [0, 8, 16];
-        if (!okOff.includes(insn.off) || insn.imm !== 0) this.fail('EINVAL', 'BPF_MOV uses reserved fields');
+        const okOff = insn.off === 0 || insn.off === 8 || insn.off === 16 || (alu64 && insn.off === 32);
+        if (!okOff || insn.imm !== 0) this.fail('EINVAL', 'BPF_MOV uses reserved fields');
         this.srcOp(insn.src);
       } else if (insn.src !== 0 || insn.off !== 0) {
         this.fail('EINVAL', 'BPF_MOV uses reserved fields');
