@@ -12,7 +12,7 @@ import { BpfSystem } from '../src/api/bpf.js';
 import { assemble, encode } from '../src/isa/index.js';
 import { PruneIndex } from '../src/verifier/prune.js';
 import type { RegState, VerifierState } from '../src/verifier/state.js';
-import { MAX_BPF_STACK, REG, STACK, copyState, initialState, statesEqual } from '../src/verifier/state.js';
+import { REG, STACK, copyState, emptyReg, initialState, setStack, spilledAt, stackType, statesEqual } from '../src/verifier/state.js';
 import { PRUNE_PROBE_LIMIT } from '../src/verifier/check.js';
 import { prng } from './random-programs.js';
 
@@ -29,16 +29,14 @@ function randomState(rnd: () => number): VerifierState {
   const s = initialState();
   for (const r of [0, 2, 3]) s.regs[r] = randomReg(rnd);
   for (let slot = 0; slot < 4; slot++) {
-    const base = MAX_BPF_STACK - 8 * (slot + 1);
+    const off = -8 * (slot + 1);
     const kind = Math.floor(rnd() * 4);
     if (kind === 1) {
-      for (let i = 0; i < 8; i++) s.stackSlotType[base + i] = STACK.SPILL;
-      s.spilledRegs[base / 8] = rnd() < 0.5 ? { type: REG.PTR_TO_CTX, value: 0 } : { type: REG.PTR_TO_STACK, value: -16 };
+      setStack(s, off, 8, STACK.SPILL, rnd() < 0.5 ? { type: REG.PTR_TO_CTX, value: 0 } : { type: REG.PTR_TO_STACK, value: -16 });
     } else if (kind >= 2) {
       // misc, whole or the upper half only
-      for (let i = kind === 2 ? 0 : 4; i < 8; i++) s.stackSlotType[base + i] = STACK.MISC;
+      setStack(s, kind === 2 ? off : off + 4, kind === 2 ? 8 : 4, STACK.MISC, emptyReg());
     }
-    if (kind !== 0 && base < s.stackLow) s.stackLow = base + (kind === 3 ? 4 : 0);
   }
   return s;
 }
@@ -52,11 +50,8 @@ function specialise(old: VerifierState, rnd: () => number): VerifierState {
       if (reg.type !== REG.NOT_INIT) s.regs[r] = reg;
     }
   }
-  for (let b = MAX_BPF_STACK - 64; b < MAX_BPF_STACK; b++) {
-    if (s.stackSlotType[b] === STACK.INVALID && rnd() < 0.3) {
-      s.stackSlotType[b] = STACK.MISC;
-      if (b < s.stackLow) s.stackLow = b;
-    }
+  for (let off = -64; off < 0; off++) {
+    if (stackType(s, off) === STACK.INVALID && rnd() < 0.3) setStack(s, off, 1, STACK.MISC, spilledAt(s, off));
   }
   return s;
 }

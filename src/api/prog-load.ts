@@ -21,13 +21,16 @@ import { progTypeById, verifierRules } from '../progs/types.js';
 import { PROFILE_3_19 } from '../progs/profile.js';
 import { rewriteCtxAccesses } from '../progs/ctx-rewrite.js';
 import type { Runtime } from '../runtime/runtime.js';
+import type { HelperProto } from '../runtime/helpers.js';
+import type { ProgramType } from '../progs/program-type.js';
+import type { Profile } from '../progs/profile.js';
 import type { Engine } from '../runtime/engine.js';
 import type { Region } from '../memory/address-space.js';
 import { Interpreter } from '../vm/interpreter.js';
 import { checkSourceLines, verify, VerifierLog } from '../verifier/index.js';
 import type { SourceLine } from '../verifier/index.js';
 import { verifyModern } from '../verifier/modern/index.js';
-import type { FuncInfoEntry, GlobalArg } from '../verifier/modern/index.js';
+import type { FuncInfoEntry, GlobalArg, ModernEnv } from '../verifier/modern/index.js';
 import { JitProgram } from '../jit/program.js';
 import type { LoadedProgram, MapObject } from './objects.js';
 import { describe } from './describe.js';
@@ -340,8 +343,14 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
 
   // do_check, after check_cfg: the modern profile's verifier when the system models today's kernel
   const profile = sys.runtime.profile;
-  const env = {
-    ...verifierRules(type, profile),
+  const rules = rulesFor(type, profile);
+  // one object literal with every field: spreads of the rules made each load's env a slow object
+  const env: ModernEnv = {
+    socketFilter: rules.socketFilter,
+    isValidCtxAccess: rules.isValidCtxAccess,
+    funcProto: rules.funcProto,
+    profile: rules.profile,
+    entryR2: rules.entryR2,
     gplCompatible,
     mapAt: (addr: number) => {
       const m = sys.mapByAddr(addr);
@@ -349,10 +358,12 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     },
     log,
     sourceLines,
+    ctxAccess: rules.ctxAccess,
+    ...(hasFuncs ? { funcInfo: funcs } : {}),
   };
   const result = profile.name === 'modern'
-    ? verifyModern(slots, { ...env, ...(type.ctxAccess ? { ctxAccess: (off: number, size: number, write: boolean) => type.ctxAccess!(off, size, write) } : {}), ...(hasFuncs ? { funcInfo: funcs } : {}) })
-    : verify(slots, { ...env, ...verifierRules(type, PROFILE_3_19) });
+    ? verifyModern(slots, env)
+    : verify(slots, profile === PROFILE_3_19 ? env : { ...env, ...rulesFor(type, PROFILE_3_19) });
   if (!result.ok) {
     const where = result.insn === undefined ? '' : `insn ${result.insn}: `;
     return reject(result.errno, `${where}${result.message || 'invalid program'}`, false, result.insn);
@@ -396,6 +407,35 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     }
   }
   return loaded;
+}
+
+type Rules = ReturnType<typeof verifierRules> & { ctxAccess: ModernEnv['ctxAccess'] };
+const RULES = new WeakMap<ProgramType, Map<Profile, Rules>>();
+
+/**
+ * verifierRules for a type under a profile, kept for the next load, with its
+ * get_func_proto answers kept too: the verifier asks it for every call
+ * instruction, each answer is a lookup and a version comparison, and none
+ * changes while the process runs.
+ */
+function rulesFor(type: ProgramType, profile: Profile): Rules {
+  let byProfile = RULES.get(type);
+  if (byProfile === undefined) RULES.set(type, (byProfile = new Map()));
+  let rules = byProfile.get(profile);
+  if (rules === undefined) {
+    const base = verifierRules(type, profile);
+    const protos = new Map<number, HelperProto | undefined>();
+    const funcProto = (id: number): HelperProto | undefined => {
+      if (protos.has(id)) return protos.get(id);
+      const p = base.funcProto(id);
+      protos.set(id, p);
+      return p;
+    };
+    const ctx = type.ctxAccess;
+    rules = { ...base, funcProto, ctxAccess: ctx ? (off, size, write) => ctx(off, size, write) : undefined };
+    byProfile.set(profile, rules);
+  }
+  return rules;
 }
 
 /**

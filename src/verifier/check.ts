@@ -74,13 +74,12 @@ export function doCheck(insns: readonly Slot[], pruning: Uint8Array, env: Verifi
   // only when the program came with line records: 3.19's own log has none
   const source = env.sourceLines && env.sourceLines.length > 0 ? new SourceLinePrinter(env.sourceLines) : undefined;
 
+  const copyCur = (): VerifierState => copyState(c.cur);
   const isStateVisited = (idx: number): boolean => {
     if (!pruning[idx]) return false;
     // 3.19 compares cur with every state stored here; the index finds the same answer (prune.ts).
     const index = (explored[idx] ??= new PruneIndex());
-    if (index.covers(c.cur, probe)) return true;
-    index.add(copyState(c.cur));
-    return false;
+    return index.visit(c.cur, probe, copyCur);
   };
 
   for (;;) {

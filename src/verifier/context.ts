@@ -24,7 +24,7 @@ import { VerifyError } from './cfg.js';
 import type { VerifierLog } from './log.js';
 import { formatState } from './log.js';
 import type { SourceLine } from './source-lines.js';
-import type { MapInfo, VerifierState } from './state.js';
+import type { MapInfo, RegState, VerifierState } from './state.js';
 import { MAX_BPF_REG, REG, initialState } from './state.js';
 
 /** What the verifier needs to know of the program's type and system: context access, helper prototypes, maps, the log. */
@@ -49,6 +49,9 @@ export interface VerifierEnv {
 
 /** A rule's answer when the path ends at this instruction (exit). */
 export const PATH_END = -1;
+
+/** An unknown scalar (RegStates are immutable: one object serves every register). */
+const UNKNOWN: RegState = { type: REG.UNKNOWN_VALUE, value: 0 };
 
 /**
  * The rule of one instruction class: check `insn` (at `idx`) in `c.cur`,
@@ -92,7 +95,7 @@ export class CheckContext {
 
   /** Register r now holds an unknown scalar. */
   markUnknown(r: number): void {
-    this.cur.regs[r] = { type: REG.UNKNOWN_VALUE, value: 0 };
+    this.cur.regs[r] = UNKNOWN;
   }
 
   /** check_reg_arg(SRC_OP): the register exists and holds a value. */

@@ -51,10 +51,9 @@ export function formatState(s: VerifierState): string {
       out += `(ks=${r.map!.keySize},vs=${r.map!.valueSize})`;
     }
   }
-  for (let i = 0; i < MAX_BPF_STACK; i += BPF_REG_SIZE) {
-    if (s.stackSlotType[i] === STACK.SPILL) {
-      out += ` fp${-MAX_BPF_STACK + i}=${REG_TYPE_STR[s.spilledRegs[i / BPF_REG_SIZE]!.type]}`;
-    }
+  // from the deepest slot up, as 3.19 walks its stack array
+  for (let j = s.stack.length - 1; j >= 0; j--) {
+    if ((s.stack[j]! & 3) === STACK.SPILL) out += ` fp${-BPF_REG_SIZE * (j + 1)}=${REG_TYPE_STR[s.spilled[j]!.type]}`;
   }
   return out + '\n';
 }

@@ -17,8 +17,9 @@ import {
   ATOMIC_OPS, BPF_ATOMIC, BPF_CMPXCHG, BPF_DW, BPF_FETCH, BPF_MEM, BPF_MEMSX, BPF_MODE, BPF_SIZE, BPF_W, sizeBytes,
 } from '../isa/opcodes.js';
 import type { CheckContext } from './context.js';
+import type { RegState } from './state.js';
 import { VerifyError } from './cfg.js';
-import { BPF_REG_SIZE, MAX_BPF_STACK, REG, REG_TYPE_STR, STACK } from './state.js';
+import { BPF_REG_SIZE, MAX_BPF_STACK, REG, REG_TYPE_STR, STACK, setStack, spilledAt, stackType } from './state.js';
 
 /** BPF_LDX: dst = *(size *)(src + off) */
 export function checkLdx(c: CheckContext, insn: Slot, idx: number): number {
@@ -101,36 +102,34 @@ export function memAccess(c: CheckContext, regno: number, off: number, bpfSize: 
   }
 }
 
+/** What a misc write leaves as the slot's spilled register (RegStates are immutable: one object serves all). */
+const NOT_INIT: RegState = { type: REG.NOT_INIT, value: 0 };
+
 /** check_stack_write: a pointer is spilled whole (8 bytes), anything else makes the bytes misc. */
 function stackWrite(c: CheckContext, off: number, size: number, valueReg: number): void {
   const cur = c.cur;
-  const slot = (MAX_BPF_STACK + off) / BPF_REG_SIZE | 0;
-  if (MAX_BPF_STACK + off < cur.stackLow) cur.stackLow = MAX_BPF_STACK + off;
   const v = valueReg >= 0 ? cur.regs[valueReg]! : undefined;
   if (v && (v.type === REG.PTR_TO_MAP_VALUE || v.type === REG.PTR_TO_STACK || v.type === REG.PTR_TO_CTX)) {
     if (size !== BPF_REG_SIZE) c.fail('EACCES', 'invalid size of register spill');
-    cur.spilledRegs[slot] = { ...v };
-    for (let i = 0; i < BPF_REG_SIZE; i++) cur.stackSlotType[MAX_BPF_STACK + off + i] = STACK.SPILL;
+    setStack(cur, off, BPF_REG_SIZE, STACK.SPILL, v);
   } else {
-    cur.spilledRegs[slot] = { type: REG.NOT_INIT, value: 0 };
-    for (let i = 0; i < size; i++) cur.stackSlotType[MAX_BPF_STACK + off + i] = STACK.MISC;
+    setStack(cur, off, size, STACK.MISC, NOT_INIT);
   }
 }
 
 /** check_stack_read: a spill comes back whole (8 bytes), misc bytes give an unknown value. */
 function stackRead(c: CheckContext, off: number, size: number, valueReg: number): void {
   const cur = c.cur;
-  const base = MAX_BPF_STACK + off;
-  if (cur.stackSlotType[base] === STACK.SPILL) {
+  if (stackType(cur, off) === STACK.SPILL) {
     if (size !== BPF_REG_SIZE) c.fail('EACCES', 'invalid size of register spill');
     for (let i = 1; i < BPF_REG_SIZE; i++) {
-      if (cur.stackSlotType[base + i] !== STACK.SPILL) c.fail('EACCES', 'corrupted spill memory');
+      if (stackType(cur, off + i) !== STACK.SPILL) c.fail('EACCES', 'corrupted spill memory');
     }
-    if (valueReg >= 0) cur.regs[valueReg] = { ...cur.spilledRegs[(base / BPF_REG_SIZE) | 0]! };
+    if (valueReg >= 0) cur.regs[valueReg] = spilledAt(cur, off);
     return;
   }
   for (let i = 0; i < size; i++) {
-    if (cur.stackSlotType[base + i] !== STACK.MISC) c.fail('EACCES', `invalid read from stack off ${off}+${i} size ${size}`);
+    if (stackType(cur, off + i) !== STACK.MISC) c.fail('EACCES', `invalid read from stack off ${off}+${i} size ${size}`);
   }
   if (valueReg >= 0) c.markUnknown(valueReg);
 }
@@ -149,7 +148,7 @@ export function stackBoundary(c: CheckContext, regno: number, accessSize: number
     c.fail('EACCES', `invalid stack type R${regno} off=${off} access_size=${accessSize}`);
   }
   for (let i = 0; i < accessSize; i++) {
-    if (cur.stackSlotType[MAX_BPF_STACK + off + i] !== STACK.MISC) {
+    if (stackType(cur, off + i) !== STACK.MISC) {
       c.fail('EACCES', `invalid indirect read from stack off ${off}+${i} size ${accessSize}`);
     }
   }

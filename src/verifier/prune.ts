@@ -24,17 +24,16 @@
  */
 
 import type { RegState, VerifierState } from './state.js';
-import { MAX_BPF_REG, MAX_BPF_STACK, REG, STACK, statesEqual } from './state.js';
-
-const STACK_WORDS = MAX_BPF_STACK / 4;
+import { MAX_BPF_REG, REG, STACK, slotInitMask, statesEqual } from './state.js';
 
 interface Group {
   /** registers old leaves free: bit i for r(i) NOT_INIT or UNKNOWN_VALUE */
   freeRegs: number;
-  /** the stack words where old has initialised bytes, and for each, 0xff in those bytes */
-  words: Int32Array;
+  /** the stack slots (state.ts's stack[] indexes) where old has initialised bytes, and for each, 0b11 in those byte-states */
+  slots: Int32Array;
   masks: Int32Array;
-  buckets: Map<number, VerifierState[]>;
+  /** stored states by hashUnder: one state, or several whose hashes collide */
+  buckets: Map<number, VerifierState | VerifierState[]>;
 }
 
 const mix = (h: number, x: number): number => Math.imul(h ^ x, 0x9e3779b1) ^ (h >>> 15);
@@ -43,45 +42,68 @@ function mixReg(h: number, r: RegState): number {
   return mix(mix(mix(h, r.type), r.value | 0), Math.floor(r.value / 4294967296) ^ (r.off ?? 0));
 }
 
-/** 0xff in each byte of a stack word that is not STACK_INVALID */
-function initMask(o: number): number {
-  let m = 0;
-  for (let b = 0; b < 4; b++) if (((o >>> (8 * b)) & 0xff) !== STACK.INVALID) m |= 0xff << (8 * b);
-  return m;
-}
+const NOT_INIT: RegState = { type: REG.NOT_INIT, value: 0 };
 
-function shapeOf(s: VerifierState): { freeRegs: number; words: Int32Array; masks: Int32Array; key: number } {
+function freeRegsOf(s: VerifierState): number {
   let freeRegs = 0;
   for (let i = 0; i < MAX_BPF_REG; i++) {
     const t = s.regs[i]!.type;
     if (t === REG.NOT_INIT || t === REG.UNKNOWN_VALUE) freeRegs |= 1 << i;
   }
-  const words: number[] = [];
-  const masks: number[] = [];
+  return freeRegs;
+}
+
+/** A hash of the shape of `s` (its free registers, its initialised byte-states). */
+function shapeKey(s: VerifierState, freeRegs: number): number {
   let key = freeRegs;
-  for (let w = s.stackLow >> 2; w < STACK_WORDS; w++) {
-    const o = s.stackWords[w]!;
-    if (o === 0) continue;
-    const m = initMask(o);
-    words.push(w);
-    masks.push(m);
-    key = mix(mix(key, w), m);
+  const st = s.stack;
+  for (let j = 0; j < st.length; j++) {
+    const o = st[j]!;
+    if (o !== 0) key = mix(mix(key, j), slotInitMask(o));
   }
-  return { freeRegs, words: Int32Array.from(words), masks: Int32Array.from(masks), key };
+  return key;
+}
+
+/** Whether `g` is the group of the shape of `s` (compared in place: no allocation per stored state). */
+function isShapeOf(g: Group, s: VerifierState, freeRegs: number): boolean {
+  if (g.freeRegs !== freeRegs) return false;
+  const st = s.stack;
+  let k = 0;
+  for (let j = 0; j < st.length; j++) {
+    const o = st[j]!;
+    if (o === 0) continue;
+    if (k >= g.slots.length || g.slots[k] !== j || g.masks[k] !== slotInitMask(o)) return false;
+    k++;
+  }
+  return k === g.slots.length;
+}
+
+function newGroup(s: VerifierState, freeRegs: number): Group {
+  const slots: number[] = [];
+  const masks: number[] = [];
+  const st = s.stack;
+  for (let j = 0; j < st.length; j++) {
+    const o = st[j]!;
+    if (o === 0) continue;
+    slots.push(j);
+    masks.push(slotInitMask(o));
+  }
+  return { freeRegs, slots: Int32Array.from(slots), masks: Int32Array.from(masks), buckets: new Map() };
 }
 
 /** The hash of `s` on the parts a group's shape constrains. */
 function hashUnder(g: Group, s: VerifierState): number {
   let h = 0x2545f491;
   for (let i = 0; i < MAX_BPF_REG; i++) if (!(g.freeRegs & (1 << i))) h = mixReg(h, s.regs[i]!);
-  const { words, masks } = g;
-  const sw = s.stackWords;
-  for (let k = 0; k < words.length; k++) {
-    const w = words[k]!;
+  const { slots, masks } = g;
+  const st = s.stack;
+  for (let k = 0; k < slots.length; k++) {
+    const j = slots[k]!;
     const m = masks[k]!;
-    h = mix(h, sw[w]! & m);
+    const inStack = j < st.length;
+    h = mix(h, inStack ? st[j]! & m : 0);
     // a spill is compared where old's byte at the start of its slot is initialised
-    if ((w & 1) === 0 && (m & 0xff) !== 0) h = mixReg(h, s.spilledRegs[w >> 1]!);
+    if ((m & 3) !== STACK.INVALID) h = mixReg(h, inStack ? s.spilled[j]! : NOT_INIT);
   }
   return h;
 }
@@ -93,19 +115,14 @@ function hashUnder(g: Group, s: VerifierState): number {
  * shape differs.
  */
 function shapeFits(g: Group, cur: VerifierState): boolean {
-  const { words, masks } = g;
-  const sw = cur.stackWords;
-  for (let k = 0; k < words.length; k++) {
+  const { slots, masks } = g;
+  const st = cur.stack;
+  for (let k = 0; k < slots.length; k++) {
+    const j = slots[k]!;
+    if (j >= st.length) return false;
     const m = masks[k]!;
-    const o = sw[words[k]!]!;
-    if (o === 0 || (m & ~initMask(o)) !== 0) return false;
+    if ((m & ~slotInitMask(st[j]!)) !== 0) return false;
   }
-  return true;
-}
-
-function sameArray(a: Int32Array, b: Int32Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
 
@@ -119,33 +136,72 @@ export class PruneIndex {
    * probed and per state compared, for the caller's budget.
    */
   covers(cur: VerifierState, probe: () => void): boolean {
+    return this.visit(cur, probe, undefined);
+  }
+
+  /** Store `s` (a copy the caller will not change). */
+  add(s: VerifierState): void {
+    const freeRegs = freeRegsOf(s);
+    const g = this.groupOf(s, freeRegs, shapeKey(s, freeRegs));
+    insert(g, hashUnder(g, s), s);
+  }
+
+  /**
+   * covers(cur), and when no stored state covers it, add(copy()): one pass,
+   * which hashes cur under its own shape once for both (is_state_visited).
+   */
+  visit(cur: VerifierState, probe: () => void, copy: (() => VerifierState) | undefined): boolean {
+    const freeRegs = freeRegsOf(cur);
+    const key = shapeKey(cur, freeRegs);
+    let own: Group | undefined;
+    let ownHash = 0;
     for (const g of this.groups) {
       probe();
       if (!shapeFits(g, cur)) continue;
-      const list = g.buckets.get(hashUnder(g, cur));
+      const h = hashUnder(g, cur);
+      if (own === undefined && isShapeOf(g, cur, freeRegs)) {
+        own = g;
+        ownHash = h;
+      }
+      const list = g.buckets.get(h);
       if (list === undefined) continue;
+      if (!Array.isArray(list)) {
+        probe();
+        if (statesEqual(list, cur)) return true;
+        continue;
+      }
       for (const old of list) {
         probe();
         if (statesEqual(old, cur)) return true;
       }
     }
+    if (copy === undefined) return false;
+    if (own === undefined) {
+      own = this.groupOf(cur, freeRegs, key);
+      ownHash = hashUnder(own, cur);
+    }
+    insert(own, ownHash, copy());
     return false;
   }
 
-  /** Store `s` (a copy the caller will not change). */
-  add(s: VerifierState): void {
-    const shape = shapeOf(s);
-    let same = this.byKey.get(shape.key);
-    if (same === undefined) this.byKey.set(shape.key, (same = []));
-    let g = same.find((x) => x.freeRegs === shape.freeRegs && sameArray(x.words, shape.words) && sameArray(x.masks, shape.masks));
+  /** The group of the shape of `s`, made if new. */
+  private groupOf(s: VerifierState, freeRegs: number, key: number): Group {
+    let same = this.byKey.get(key);
+    if (same === undefined) this.byKey.set(key, (same = []));
+    let g = same.find((x) => isShapeOf(x, s, freeRegs));
     if (g === undefined) {
-      g = { freeRegs: shape.freeRegs, words: shape.words, masks: shape.masks, buckets: new Map() };
+      g = newGroup(s, freeRegs);
       same.push(g);
       this.groups.push(g);
     }
-    const h = hashUnder(g, s);
-    const list = g.buckets.get(h);
-    if (list === undefined) g.buckets.set(h, [s]);
-    else list.push(s);
+    return g;
   }
+}
+
+/** A state into its group's bucket: most buckets hold one state, kept without an array. */
+function insert(g: Group, h: number, s: VerifierState): void {
+  const list = g.buckets.get(h);
+  if (list === undefined) g.buckets.set(h, s);
+  else if (Array.isArray(list)) list.push(s);
+  else g.buckets.set(h, [list, s]);
 }

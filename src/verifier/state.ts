@@ -2,8 +2,9 @@
  * The abstract domain of the 3.19 verifier: a register is a type with, for
  * CONST_IMM and PTR_TO_STACK, a 32-bit value, and for the map types, the
  * map; the stack is 512 byte-states (invalid, spill, misc) plus the register
- * spilled into each 8-byte slot. This file offers only what the domain
- * needs: construction, copy, and 3.19's states_equal comparison for pruning.
+ * spilled into each 8-byte slot, kept per slot (VerifierState). This file
+ * offers only what the domain needs: construction, copy, reading and
+ * writing the stack, and 3.19's states_equal comparison for pruning.
  * The walk is check.ts, the per-instruction rules alu.ts, jmp.ts, mem.ts,
  * call.ts and ld.ts, the text log.ts.
  *
@@ -57,19 +58,66 @@ export interface RegState {
   readonly off?: number;
 }
 
-/** The verifier's abstract state on one path: registers and stack. */
+/**
+ * The verifier's abstract state on one path: registers and stack.
+ *
+ * The stack is kept per 8-byte slot, from the top down, and only as deep as
+ * the path has written: `stack[j]` holds the byte-states of fp-8(j+1) ..
+ * fp-8j-1, two bits a byte (the byte at fp-8(j+1)+b in bits 2b and 2b+1),
+ * and `spilled[j]` the register spilled into that slot (NOT_INIT where
+ * none). Slots past the arrays' end are all STACK_INVALID, and as 3.19
+ * never makes a written byte invalid again, the arrays only grow. Short
+ * arrays of small integers make a state cheap to copy (a branch and every
+ * stored state is one), which 512 byte-states were not: copying them was a
+ * fifth of the time of a program that explores many paths.
+ */
 export interface VerifierState {
   regs: RegState[];
-  stackSlotType: Uint8Array;
-  spilledRegs: RegState[];
-  /**
-   * Index of the lowest stack byte that is not STACK_INVALID (512 when all
-   * are): bytes below it are invalid, so states_equal need not look at them.
-   */
-  stackLow: number;
-  /** stackSlotType as 128 words, for comparing four byte-states at a time */
-  stackWords: Int32Array;
+  stack: number[];
+  spilled: RegState[];
 }
+
+/** A slot whose 8 bytes all hold `t` (STACK.SPILL or STACK.MISC), in stack[]'s encoding. */
+const fullSlot = (t: number): number => t * 0x5555;
+
+/**
+ * 0b11 in each byte-state of a slot word that is not STACK_INVALID:
+ * the parts of the slot a stored state constrains.
+ */
+export const slotInitMask = (w: number): number => {
+  const n = (w | (w >>> 1)) & 0x5555;
+  return n | (n << 1);
+};
+
+/** The byte-state (STACK) of the stack byte at fp`off` (-512..-1). */
+export function stackType(s: VerifierState, off: number): number {
+  const j = (-off - 1) >> 3;
+  return j < s.stack.length ? (s.stack[j]! >>> (2 * ((MAX_BPF_STACK + off) & 7))) & 3 : STACK.INVALID;
+}
+
+/** The register spilled into the slot holding fp`off` (NOT_INIT where none). */
+export function spilledAt(s: VerifierState, off: number): RegState {
+  const j = (-off - 1) >> 3;
+  return j < s.spilled.length ? s.spilled[j]! : NOT_INIT_REG;
+}
+
+/**
+ * Write the stack: `size` bytes from fp`off` (within one slot) become `t`,
+ * and the slot's spilled register becomes `spill` (a spill is a whole slot).
+ */
+export function setStack(s: VerifierState, off: number, size: number, t: number, spill: RegState): void {
+  const j = (-off - 1) >> 3;
+  while (s.stack.length <= j) {
+    s.stack.push(STACK.INVALID);
+    s.spilled.push(NOT_INIT_REG);
+  }
+  const b = (MAX_BPF_STACK + off) & 7;
+  const field = size >= BPF_REG_SIZE ? 0xffff : ((1 << (2 * size)) - 1) << (2 * b);
+  s.stack[j] = (s.stack[j]! & ~field) | (fullSlot(t) & field);
+  s.spilled[j] = spill;
+}
+
+const NOT_INIT_REG: RegState = { type: REG.NOT_INIT, value: 0 };
 
 /** A register not yet written (NOT_INIT). */
 export const emptyReg = (): RegState => ({ type: REG.NOT_INIT, value: 0 });
@@ -83,27 +131,12 @@ export function initialState(r2?: number): VerifierState {
   regs[10] = { type: REG.FRAME_PTR, value: 0 };
   regs[1] = { type: REG.PTR_TO_CTX, value: 0 };
   if (r2 !== undefined) regs[2] = { type: REG.CONST_IMM, value: r2 };
-  const stackSlotType = new Uint8Array(MAX_BPF_STACK);
-  return {
-    regs,
-    stackSlotType,
-    spilledRegs: Array.from({ length: MAX_BPF_STACK / BPF_REG_SIZE }, emptyReg),
-    stackLow: MAX_BPF_STACK,
-    stackWords: new Int32Array(stackSlotType.buffer),
-  };
+  return { regs, stack: [], spilled: [] };
 }
 
-/** A deep copy of a verifier state (for a branch to explore later). */
+/** A copy of a verifier state (for a branch to explore later); RegStates are immutable and shared. */
 export function copyState(s: VerifierState): VerifierState {
-  const stackSlotType = s.stackSlotType.slice();
-  return {
-    // RegStates are immutable: the arrays are copied, the registers shared
-    regs: s.regs.slice(),
-    stackSlotType,
-    spilledRegs: s.spilledRegs.slice(),
-    stackLow: s.stackLow,
-    stackWords: new Int32Array(stackSlotType.buffer),
-  };
+  return { regs: s.regs.slice(), stack: s.stack.slice(), spilled: s.spilled.slice() };
 }
 
 /** The kernel's memcmp of two reg_states: type and union. */
@@ -124,23 +157,17 @@ export function statesEqual(old: VerifierState, cur: VerifierState): boolean {
       return false;
     }
   }
-  // Bytes below old.stackLow are STACK_INVALID in old: nothing to compare there.
-  // Compare four byte-states at a time; look at bytes only where the words differ.
-  const ow = old.stackWords;
-  const cw = cur.stackWords;
-  for (let w = (old.stackLow >> 3) << 1; w < MAX_BPF_STACK / 4; w++) {
-    const o = ow[w]!;
+  // Slots past old's stack are invalid in old: nothing to compare there.
+  // A slot at a time; look at byte-states only where the slots differ.
+  const os = old.stack;
+  const cs = cur.stack;
+  for (let j = 0; j < os.length; j++) {
+    const o = os[j]!;
     if (o === 0) continue;
-    if (o !== cw[w]) {
-      for (let b = 0; b < 4; b++) {
-        const t = (o >>> (8 * b)) & 0xff;
-        if (t !== STACK.INVALID && t !== ((cw[w]! >>> (8 * b)) & 0xff)) return false;
-      }
-    }
-    // At each 8-byte boundary the spilled registers must match, unless old's byte there is invalid.
-    if ((w & 1) === 0 && (o & 0xff) !== STACK.INVALID) {
-      if (!sameReg(old.spilledRegs[w >> 1]!, cur.spilledRegs[w >> 1]!)) return false;
-    }
+    const c = j < cs.length ? cs[j]! : 0;
+    if (o !== c && (c & slotInitMask(o)) !== o) return false;
+    // The spilled registers must match, unless old's first byte of the slot is invalid.
+    if ((o & 3) !== STACK.INVALID && !sameReg(old.spilled[j]!, j < cs.length ? cur.spilled[j]! : NOT_INIT_REG)) return false;
   }
   return true;
 }

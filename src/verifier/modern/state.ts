@@ -67,23 +67,47 @@ export interface Reg {
   /** stack pointer: the frame it points into; func pointer: the subprogram */
   readonly frameno: number;
   /** ringbuf memory (PTR_TO_MEM | MEM_RINGBUF) */
-  readonly ringbuf?: boolean;
+  readonly ringbuf?: boolean | undefined;
   /** the acquired reference this pointer is (ref_obj_id): a ringbuf record until submitted or discarded */
-  readonly refObj?: number;
+  readonly refObj?: number | undefined;
   readonly precise: boolean;
 }
 
 const ZERO = scalarConstHL(0, 0);
 
-export const NOT_INIT: Reg = { type: RT.NOT_INIT, maybeNull: false, s: SCALAR_UNKNOWN, off: 0, id: 0, range: 0, frameno: 0, precise: false };
-export const UNKNOWN: Reg = { type: RT.SCALAR, maybeNull: false, s: SCALAR_UNKNOWN, off: 0, id: 0, range: 0, frameno: 0, precise: false };
+// Every register object has all of Reg's fields, in this order, optional ones
+// included (undefined): one hidden class for all of them keeps V8's property
+// loads on registers monomorphic (regWith keeps it too).
+export const NOT_INIT: Reg = {
+  type: RT.NOT_INIT, maybeNull: false, s: SCALAR_UNKNOWN, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false,
+};
+export const UNKNOWN: Reg = {
+  type: RT.SCALAR, maybeNull: false, s: SCALAR_UNKNOWN, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false,
+};
 
 /** A scalar register with this value. */
-export const scalarReg = (s: Scalar): Reg => (s === SCALAR_UNKNOWN ? UNKNOWN : { type: RT.SCALAR, maybeNull: false, s, off: 0, id: 0, range: 0, frameno: 0, precise: false });
+export const scalarReg = (s: Scalar): Reg => (s === SCALAR_UNKNOWN ? UNKNOWN : {
+  type: RT.SCALAR, maybeNull: false, s, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false,
+});
 
 /** A pointer of `type` with a zero offset (mark_reg_known_zero then the type). */
 export function ptrReg(type: number, extra: Partial<Reg> = {}): Reg {
-  return { type, maybeNull: false, s: ZERO, off: 0, id: 0, range: 0, frameno: 0, precise: false, ...extra };
+  return regWith({
+    type, maybeNull: false, s: ZERO, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false,
+  }, extra);
+}
+
+/**
+ * `r` with the fields `p` gives replaced ({ ...r, ...p }, for fields that are
+ * not set to undefined): one literal with every field, as object spreads of
+ * registers were the slowest line of a branch in V8's profile.
+ */
+export function regWith(r: Reg, p: Partial<Reg>): Reg {
+  return {
+    type: p.type ?? r.type, maybeNull: p.maybeNull ?? r.maybeNull, s: p.s ?? r.s, off: p.off ?? r.off, id: p.id ?? r.id,
+    range: p.range ?? r.range, map: p.map ?? r.map, frameno: p.frameno ?? r.frameno, ringbuf: p.ringbuf ?? r.ringbuf,
+    refObj: p.refObj ?? r.refObj, precise: p.precise ?? r.precise,
+  };
 }
 
 export const isPtr = (r: Reg): boolean => r.type !== RT.SCALAR && r.type !== RT.NOT_INIT;
@@ -109,6 +133,14 @@ export const SLOTS = MAX_BPF_STACK / 8;
  * One function's frame: registers, and the stack as byte types (index
  * 8*spi + j is slot spi's slot_type[j], the byte at fp - 8*spi - 1 - j... as
  * the kernel numbers them: j = (-off - 1) % 8) plus each slot's spilled register.
+ *
+ * `stype` and `spilled` are only as long as the frame's depth (rounded up to
+ * a slot): bytes past it are STACK_INVALID (an index past the end reads
+ * undefined, which no comparison with SPILL matches), and every access
+ * grows them first (the walker's stackBounds). Plain arrays as long as the
+ * stack in use make a frame's clone (every write after a copy) a few short
+ * copies; 512 bytes off the V8 heap and 64 spilled registers made it the
+ * largest cost of a program with many branches.
  */
 export class Frame {
   /** the state allowed to write this frame in place; null once shared */
@@ -117,7 +149,7 @@ export class Frame {
   cbRet: { min: number; max: number } | null = null;
   constructor(
     public regs: Reg[],
-    public stype: Uint8Array,
+    public stype: number[],
     public spilled: Reg[],
     /** the call instruction that entered this frame (-1 for the main program) */
     public callsite: number,
@@ -125,6 +157,16 @@ export class Frame {
     /** stack bytes used (allocated_stack) */
     public depth: number,
   ) {}
+
+  /** allocated_stack grows to `depth` bytes; stype and spilled with it. */
+  grow(depth: number): void {
+    this.depth = depth;
+    const need = (depth + 7) & ~7;
+    while (this.stype.length < need) {
+      for (let j = 0; j < 8; j++) this.stype.push(ST.INVALID);
+      this.spilled.push(NOT_INIT);
+    }
+  }
 
   clone(owner: object): Frame {
     const f = new Frame(this.regs.slice(), this.stype.slice(), this.spilled.slice(), this.callsite, this.subprog, this.depth);
@@ -137,12 +179,19 @@ export class Frame {
 export function newFrame(frameno: number, callsite: number, subprog: number): Frame {
   const regs = new Array<Reg>(11).fill(NOT_INIT);
   regs[10] = ptrReg(RT.PTR_TO_STACK, { frameno });
-  return new Frame(regs, new Uint8Array(MAX_BPF_STACK), new Array<Reg>(SLOTS).fill(NOT_INIT), callsite, subprog, 0);
+  return new Frame(regs, [], [], callsite, subprog, 0);
 }
 
 /** Liveness flags of a register or stack slot. */
 export const LIVE_READ = 1;
 export const LIVE_WRITTEN = 2;
+
+/**
+ * A frame's liveness flags (11 registers, then 64 slots), all `flag`. A plain
+ * array of small integers: every state copy copies them, and a typed array of
+ * 75 bytes would live off the V8 heap.
+ */
+export const newLive = (flag: number): number[] => new Array<number>(11 + SLOTS).fill(flag);
 
 /** One step of a path's history: the instruction and, for a stack spill or fill, its slot. */
 export interface Hist {
@@ -156,7 +205,7 @@ export interface Hist {
 export class VState {
   frames: Frame[];
   /** per frame: 11 register flags then 64 slot flags (LIVE_*) */
-  live: Uint8Array[];
+  live: number[][];
   /** per frame: 11 register precision marks then 64 spilled-slot marks */
   parent: VState | null = null;
   /** stored checkpoints: paths below not yet finished (the kernel's branches) */
@@ -173,7 +222,7 @@ export class VState {
   /** acquired references not yet released (the kernel's acquired_refs): id and the instruction that acquired it */
   refs: readonly { readonly id: number; readonly insn: number }[] = [];
 
-  constructor(frames: Frame[], live: Uint8Array[]) {
+  constructor(frames: Frame[], live: number[][]) {
     this.frames = frames;
     this.live = live;
   }
@@ -208,7 +257,7 @@ export class VState {
 export function initialState(): VState {
   const f = newFrame(0, -1, 0);
   f.regs[1] = ptrReg(RT.PTR_TO_CTX);
-  return new VState([f], [new Uint8Array(11 + SLOTS)]);
+  return new VState([f], [newLive(0)]);
 }
 
 // ---- pruning ----
@@ -281,12 +330,13 @@ export function regsafe(old: Reg, cur: Reg, live: number, ids: IdMap, exact: boo
 }
 
 /** stacksafe for one frame. */
-function stacksafe(old: Frame, cur: Frame, oldLive: Uint8Array, ids: IdMap, exact: boolean, fresh: () => number, range: boolean): boolean {
+function stacksafe(old: Frame, cur: Frame, oldLive: readonly number[], ids: IdMap, exact: boolean, fresh: () => number, range: boolean): boolean {
   const n = Math.max(old.depth, cur.depth);
   for (let b = 0; b < n; b++) {
     const spi = b >> 3;
-    const ot = old.stype[b]!;
-    const ct = cur.stype[b]!;
+    // past a frame's stype, bytes are invalid (Frame)
+    const ot = b < old.stype.length ? old.stype[b]! : ST.INVALID;
+    const ct = b < cur.stype.length ? cur.stype[b]! : ST.INVALID;
     if (exact) {
       if (ot !== ct) return false;
       if ((b & 7) === 7 && ot === ST.SPILL && !regsExact(old.spilled[spi]!, cur.spilled[spi]!, ids)) return false;

@@ -335,6 +335,8 @@ export function tnumCast(a: Tnum, size: 1 | 2 | 4 | 8): Tnum {
 
 /** Whether every value of a is a multiple of size (a power of two up to 2^63; 0 means any). */
 export function tnumIsAligned(a: Tnum, size: number | bigint): boolean {
+  // an access size (1..2^31): the mask is in the low half, no bigint needed
+  if (typeof size === 'number' && size >= 1 && size <= 0x80000000) return ((a.vlo | a.mlo) & (size - 1)) === 0;
   const low = BigInt(size) - 1n;
   if (low < 0n) return true;
   return ((a.vhi & hiOf(low)) | (a.mhi & hiOf(low)) | (a.vlo & loOf(low)) | (a.mlo & loOf(low))) === 0;

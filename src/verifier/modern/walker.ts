@@ -38,12 +38,12 @@ import {
   SCALAR_UNKNOWN, scalarAlu, scalarAluFork, scalarBranchTaken, scalarConstHL, scalarEnd, scalarImm, scalarMov,
   scalarMovImm, scalarMovsx, scalarNarrow, scalarSanity, scalarTruncate, scalarFrom, scalarConst,
 } from './scalar.js';
-import { tnumIsConst, tnumStr, tnumAdd, tnumSub, tnumConst, tnumIsAligned } from './tnum.js';
+import { tnumIsConst, tnumStr, tnumAdd, tnumSub, tnumConstHL, tnumIsAligned } from './tnum.js';
 import type { Frame, Hist, ModernMapInfo, Reg } from './state.js';
 import type { FuncInfoEntry } from './func-info.js';
 import { prototypeProblem } from './func-info.js';
 import {
-  LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, ptrReg,
+  LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg, regWith,
   scalarReg, stateStr, statesEqual, typeName, typeStr,
 } from './state.js';
 
@@ -226,6 +226,9 @@ export class ModernWalker {
   private peakStates = 0;
   /** the source lines above instructions (verbose_linfo), when the program has line records */
   private readonly source: SourceLinePrinter | undefined;
+  /** markPrecise's masks per frame (registers; stack slots), kept between calls */
+  private readonly btRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
+  private readonly btStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
 
   constructor(
     private readonly insns: readonly Slot[],
@@ -374,14 +377,18 @@ export class ModernWalker {
     const st0 = this.cur;
     const fr = st0.curframe;
     if (regno >= 0 && st0.frames[fr]!.regs[regno]!.type !== RT.SCALAR) return;
-    const regs = new Array<number>(MAX_CALL_FRAMES).fill(0);
-    const stack = new Array<bigint>(MAX_CALL_FRAMES).fill(0n);
+    if (regno < 0 && stackSlot < 0) return;
+    // the masks are the walker's, cleared here: markPrecise never runs inside itself
+    // (loops: Array.prototype.fill costs more than these few stores)
+    const regs = this.btRegs;
+    const stack = this.btStack;
+    for (let f = 0; f < MAX_CALL_FRAMES; f++) regs[f] = 0;
+    for (let k = 0; k < 2 * MAX_CALL_FRAMES; k++) stack[k] = 0;
     if (regno >= 0) regs[fr] = 1 << regno;
-    if (stackSlot >= 0) stack[stackSlot >> 6] = 1n << BigInt(stackSlot & 63);
-    if (regs[fr] === 0 && stack.every((x) => x === 0n)) return;
+    if (stackSlot >= 0) bitSet(stack, stackSlot);
     const log2 = this.log.level >= 2;
     const regsStr = (f: number): string => [...Array(11).keys()].filter((i) => regs[f]! & (1 << i)).map((i) => `r${i}`).join(',');
-    const stackStr = (f: number): string => [...Array(SLOTS).keys()].filter((i) => (stack[f]! >> BigInt(i)) & 1n).map((i) => `-${(i + 1) * 8}`).join(',');
+    const stackStr = (f: number): string => [...Array(SLOTS).keys()].filter((i) => bitHas(stack, f * 64 + i)).map((i) => `-${(i + 1) * 8}`).join(',');
     let st: VState | null = st0;
     let skipFirst = true;
     let subseq = -1;
@@ -410,21 +417,22 @@ export class ModernWalker {
             if (!(regs[f]! & (1 << i))) continue;
             const reg = frame.regs[i]!;
             if (reg.type !== RT.SCALAR || reg.precise) regs[f] = regs[f]! & ~(1 << i);
-            else st.own(f).regs[i] = { ...reg, precise: true };
+            else st.own(f).regs[i] = regWith(reg, { precise: true });
           }
         }
-        if (stack[f]) {
+        if (frameAny(stack, f)) {
           for (let spi = 0; spi < SLOTS; spi++) {
-            if (!((stack[f]! >> BigInt(spi)) & 1n)) continue;
-            const reg = frame.spilled[spi]!;
-            if (frame.stype[spi * 8 + 7] !== ST.SPILL || reg.type !== RT.SCALAR || reg.precise) stack[f] = stack[f]! & ~(1n << BigInt(spi));
-            else st.own(f).spilled[spi] = { ...reg, precise: true };
+            if (!bitHas(stack, f * 64 + spi)) continue;
+            const reg = frame.spilled[spi];
+            // past the frame's stack (Frame): no spill there
+            if (reg === undefined || frame.stype[spi * 8 + 7] !== ST.SPILL || reg.type !== RT.SCALAR || reg.precise) bitClear(stack, f * 64 + spi);
+            else st.own(f).spilled[spi] = regWith(reg, { precise: true });
           }
         }
         if (f === fr && log2) this.log.print(`mark_precise: frame${f}: parent state regs=${regsStr(f)} stack=${stackStr(f)}: ${stateStr(st, f, true, 0, 0n)}\n`);
-        if (regs[f] || stack[f]) any = true;
+        if (regs[f] || frameAny(stack, f)) any = true;
       }
-      for (let f = st.frames.length; f < MAX_CALL_FRAMES; f++) if (regs[f] || stack[f]) any = true;
+      for (let f = st.frames.length; f < MAX_CALL_FRAMES; f++) if (regs[f] || frameAny(stack, f)) any = true;
       if (!any) return;
     }
   }
@@ -436,18 +444,18 @@ export class ModernWalker {
         const frame = st.frames[f]!;
         for (let i = 0; i < 11; i++) {
           const reg = frame.regs[i]!;
-          if (reg.type === RT.SCALAR && !reg.precise) st.own(f).regs[i] = { ...reg, precise: true };
+          if (reg.type === RT.SCALAR && !reg.precise) st.own(f).regs[i] = regWith(reg, { precise: true });
         }
-        for (let spi = 0; spi < SLOTS; spi++) {
+        for (let spi = 0; spi < frame.stype.length >> 3; spi++) {
           const reg = frame.spilled[spi]!;
-          if (frame.stype[spi * 8 + 7] === ST.SPILL && reg.type === RT.SCALAR && !reg.precise) st.own(f).spilled[spi] = { ...reg, precise: true };
+          if (frame.stype[spi * 8 + 7] === ST.SPILL && reg.type === RT.SCALAR && !reg.precise) st.own(f).spilled[spi] = regWith(reg, { precise: true });
         }
       }
     }
   }
 
   /** backtrack_insn: what the instruction at h needs precise before it, given what is needed after it. */
-  private backtrack(h: Hist, fr: number, regs: number[], stack: bigint[]): 'ok' | 'all' {
+  private backtrack(h: Hist, fr: number, regs: number[], stack: number[]): 'ok' | 'all' {
     const insn = this.insns[h.idx]!;
     const cls = BPF_CLASS(insn.code);
     const op = BPF_OP(insn.code);
@@ -468,7 +476,7 @@ export class ModernWalker {
     if (cls === BPF_LDX) {
       if (!(m & d)) return 'ok';
       regs[fr] = m & ~d;
-      if (h.stack >= 0) stack[h.stack >> 6] = stack[h.stack >> 6]! | (1n << BigInt(h.stack & 63));
+      if (h.stack >= 0) bitSet(stack, h.stack);
       return 'ok';
     }
     if (cls === BPF_STX || cls === BPF_ST) {
@@ -480,9 +488,8 @@ export class ModernWalker {
         return 'ok';
       }
       if (h.stack < 0) return 'ok';
-      const f = h.stack >> 6, bit = 1n << BigInt(h.stack & 63);
-      if (!(stack[f]! & bit)) return 'ok';
-      stack[f] = stack[f]! & ~bit;
+      if (!bitHas(stack, h.stack)) return 'ok';
+      bitClear(stack, h.stack);
       if (cls === BPF_STX) regs[fr] = m | s;
       return 'ok';
     }
@@ -494,7 +501,7 @@ export class ModernWalker {
         return 'ok';
       }
       if (op === BPF_EXIT || (op === BPF_CALL && insn.src === 1)) {
-        return regs.some((x) => x !== 0) || stack.some((x) => x !== 0n) ? 'all' : 'ok';
+        return regs.some((x) => x !== 0) || stack.some((x) => x !== 0) ? 'all' : 'ok';
       }
       if (op === BPF_CALL) {
         if (m & 0x3e) return 'all';
@@ -687,7 +694,8 @@ export class ModernWalker {
     cur.firstInsn = idx;
     cur.hist = null;
     this.histJumps = 0;
-    for (const l of cur.live) l.fill(0);
+    // a loop, not fill(): the builtin costs more than 75 stores
+    for (const l of cur.live) for (let k = 0; k < l.length; k++) l[k] = 0;
     return false;
   }
 
@@ -705,7 +713,7 @@ export class ModernWalker {
     }
     for (let f = 0; f < old.frames.length; f++) {
       const o = old.frames[f]!;
-      for (let spi = 0; spi < SLOTS; spi++) {
+      for (let spi = 0; spi < o.stype.length >> 3; spi++) {
         const r = o.spilled[spi]!;
         if (o.stype[spi * 8 + 7] === ST.SPILL && r.type === RT.SCALAR && r.precise && old.live[f]![11 + spi]! & LIVE_READ) this.markPrecise(-1, f * 64 + spi);
       }
@@ -766,8 +774,8 @@ export class ModernWalker {
     }
     if (op === BPF_MOV) {
       if (x) {
-        const okOff = alu64 ? [0, 8, 16, 32] : [0, 8, 16];
-        if (!okOff.includes(insn.off) || insn.imm !== 0) this.fail('EINVAL', 'BPF_MOV uses reserved fields');
+        const okOff = insn.off === 0 || insn.off === 8 || insn.off === 16 || (alu64 && insn.off === 32);
+        if (!okOff || insn.imm !== 0) this.fail('EINVAL', 'BPF_MOV uses reserved fields');
         this.srcOp(insn.src);
       } else if (insn.src !== 0 || insn.off !== 0) {
         this.fail('EINVAL', 'BPF_MOV uses reserved fields');
@@ -797,10 +805,10 @@ export class ModernWalker {
         id = src.id;
         if (!id) {
           id = this.newId();
-          this.cur.own(this.cur.curframe).regs[insn.src] = { ...src, id };
+          this.cur.own(this.cur.curframe).regs[insn.src] = regWith(src, { id });
         }
       }
-      this.setReg(insn.dst, { ...scalarReg(v), id, precise: src.precise && v === src.s });
+      this.setReg(insn.dst, regWith(scalarReg(v), { id, precise: src.precise && v === src.s }));
       return;
     }
     if (op > BPF_END) this.fail('EINVAL', `invalid BPF_ALU opcode ${op.toString(16)}`);
@@ -837,8 +845,8 @@ export class ModernWalker {
     if (fork) {
       // maybe_fork_scalars: the 0 side walks the same instruction later
       const other = this.push(idx, idx);
-      other.own(other.curframe).regs[insn.dst] = { ...dst, s: fork[1] };
-      this.setReg(insn.dst, { ...dst, s: fork[0] });
+      other.own(other.curframe).regs[insn.dst] = regWith(dst, { s: fork[1] });
+      this.setReg(insn.dst, regWith(dst, { s: fork[0] }));
     }
     const d = this.regs[insn.dst]!;
     this.setReg(insn.dst, scalarReg(scalarAlu(op, alu64, d.s, src.s)));
@@ -871,39 +879,43 @@ export class ModernWalker {
     const tname = typeName(ptr.type);
     this.saneOffset(off, tname);
     this.saneOffset(ptr.s, tname, ptr.off);
-    const smin = off.smin, smax = off.smax, umin = off.umin, umax = off.umax;
+    // a known offset is exact (checked above) and within BPF_MAX_VAR_OFF (saneOffset): its low
+    // half is its value, an int32 (a double here would make every register's `off` a boxed double)
+    const k = known ? off.sminL | 0 : 0;
     const S64_MIN = -(1n << 63n), S64_MAX = (1n << 63n) - 1n, U64_MAX = (1n << 64n) - 1n;
     const ps = ptr.s;
     let res: Reg;
     switch (op) {
       case BPF_ADD: {
-        if (known && Math.abs(ptr.off + Number(smin)) < 2 ** 31) {
-          res = { ...ptr, off: ptr.off + Number(smin), precise: false };
+        if (known && Math.abs(ptr.off + k) < 2 ** 31) {
+          res = regWith(ptr, { off: ptr.off + k, precise: false });
           break;
         }
+        const smin = off.smin, smax = off.smax, umin = off.umin, umax = off.umax;
         let nsmin = ps.smin + smin, nsmax = ps.smax + smax;
         if (nsmin < S64_MIN || nsmin > S64_MAX || nsmax < S64_MIN || nsmax > S64_MAX) { nsmin = S64_MIN; nsmax = S64_MAX; }
         let numin = ps.umin + umin, numax = ps.umax + umax;
         if (numin > U64_MAX || numax > U64_MAX) { numin = 0n; numax = U64_MAX; }
         const s = scalarFrom({ varOff: tnumAdd(ps.varOff, off.varOff), smin: nsmin, smax: nsmax, umin: numin, umax: numax });
-        res = { ...ptr, s, precise: false };
-        if (isPkt(ptr)) res = { ...res, id: this.newId(), range: 0 };
+        res = regWith(ptr, { s, precise: false });
+        if (isPkt(ptr)) res = regWith(res, { id: this.newId(), range: 0 });
         break;
       }
       case BPF_SUB: {
         if (swapped) this.fail('EACCES', `R${dstno} tried to subtract pointer from scalar`);
         if (ptr.type === RT.PTR_TO_STACK) this.fail('EACCES', `R${dstno} subtraction from stack pointer prohibited`);
-        if (known && Math.abs(ptr.off - Number(smin)) < 2 ** 31) {
-          res = { ...ptr, off: ptr.off - Number(smin), precise: false };
+        if (known && Math.abs(ptr.off - k) < 2 ** 31) {
+          res = regWith(ptr, { off: ptr.off - k, precise: false });
           break;
         }
+        const smin = off.smin, smax = off.smax, umin = off.umin, umax = off.umax;
         let nsmin = ps.smin - smax, nsmax = ps.smax - smin;
         if (nsmin < S64_MIN || nsmin > S64_MAX || nsmax < S64_MIN || nsmax > S64_MAX) { nsmin = S64_MIN; nsmax = S64_MAX; }
         let numin: bigint, numax: bigint;
         if (ps.umin < umax) { numin = 0n; numax = U64_MAX; } else { numin = ps.umin - umax; numax = ps.umax - umin; }
         const s = scalarFrom({ varOff: tnumSub(ps.varOff, off.varOff), smin: nsmin, smax: nsmax, umin: numin, umax: numax });
-        res = { ...ptr, s, precise: false };
-        if (isPkt(ptr)) res = { ...res, id: this.newId(), range: 0 };
+        res = regWith(ptr, { s, precise: false });
+        if (isPkt(ptr)) res = regWith(res, { id: this.newId(), range: 0 });
         break;
       }
       case BPF_AND: case BPF_OR: case BPF_XOR:
@@ -917,13 +929,14 @@ export class ModernWalker {
 
   /** check_reg_sane_offset */
   private saneOffset(s: Scalar, tname: string, fixed?: number): void {
-    const known = tnumIsConst(s.varOff);
-    const val = BigInt.asIntN(64, s.value);
-    if (known && (val >= BPF_MAX_VAR_OFF || val <= -BPF_MAX_VAR_OFF)) this.fail('EINVAL', `math between ${tname} pointer and ${val} is not allowed`);
+    // on the int32 halves: bigints only for a message
+    const t = s.varOff;
+    if (tnumIsConst(t) && !saneS64(t.vhi, t.vlo)) {
+      this.fail('EINVAL', `math between ${tname} pointer and ${BigInt.asIntN(64, s.value)} is not allowed`);
+    }
     if (fixed !== undefined && (fixed >= BPF_MAX_VAR_OFF || fixed <= -BPF_MAX_VAR_OFF)) this.fail('EINVAL', `${tname} pointer offset ${fixed} is not allowed`);
-    const smin = s.smin;
-    if (smin === -(1n << 63n)) this.fail('EINVAL', `math between ${tname} pointer and register with unbounded min value is not allowed`);
-    if (smin >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF) this.fail('EINVAL', `value ${smin} makes ${tname} pointer be out of bounds`);
+    if (s.sminH === -0x80000000 && s.sminL === 0) this.fail('EINVAL', `math between ${tname} pointer and register with unbounded min value is not allowed`);
+    if (!saneS64(s.sminH, s.sminL)) this.fail('EINVAL', `value ${s.smin} makes ${tname} pointer be out of bounds`);
   }
 
   // ---- memory ----
@@ -1019,7 +1032,9 @@ export class ModernWalker {
       : reg.type === RT.PTR_TO_CTX ? 'context ' : reg.type === RT.PTR_TO_MAP_KEY ? 'map_key ' : reg.type === RT.PTR_TO_MEM ? 'mem ' : undefined;
     if (desc === undefined) return;
     if (reg.type !== RT.PTR_TO_STACK && !this.strictOnce) return;
-    const at = tnumAdd(reg.s.varOff, tnumConst(BigInt(reg.off + insnOff)));
+    // reg.off and insnOff are within BPF_MAX_VAR_OFF and 16 bits: their sum is an int32
+    const fixed = reg.off + insnOff;
+    const at = tnumAdd(reg.s.varOff, tnumConstHL(fixed < 0 ? -1 : 0, fixed));
     if (tnumIsAligned(at, size)) return;
     const varOff = tnumIsConst(reg.s.varOff) ? String(reg.s.value) : tnumStr(reg.s.varOff);
     this.fail('EACCES', `misaligned ${desc}access off ${varOff}+${reg.off}+${insnOff} size ${size}`);
@@ -1119,17 +1134,24 @@ export class ModernWalker {
   /** check_mem_region_access: fixed plus variable offset inside [0, limit). */
   private memRegion(regno: number, reg: Reg, off: number, size: number, limit: number, zeroOk: boolean): void {
     const s = reg.s;
-    const smin = s.smin;
-    if (smin < 0n && (smin === -(1n << 63n) || BigInt(off) + smin !== BigInt((off + Number(smin)) | 0) || smin + BigInt(off) < 0n)) {
-      this.fail('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    // bounds in [0, BPF_MAX_VAR_OFF), the usual case: the same checks on numbers
+    const small = s.sminH === 0 && s.sminL >= 0 && s.umaxH === 0 && s.umaxL >= 0 && s.umaxL < BPF_MAX_VAR_OFF;
+    let lo: number;
+    if (small) {
+      lo = s.sminL + off;
+    } else {
+      const smin = s.smin;
+      if (smin < 0n && (smin === -(1n << 63n) || BigInt(off) + smin !== BigInt((off + Number(smin)) | 0) || smin + BigInt(off) < 0n)) {
+        this.fail('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+      }
+      lo = Number(smin) + off;
     }
-    const lo = Number(smin) + off;
     if (!this.memOk(lo, size, limit, zeroOk)) {
       this.log.print(this.memErr(regno, reg, lo, size, limit) + '\n');
       this.fail('EACCES', `R${regno} min value is outside of the allowed memory range`);
     }
-    if (s.umax >= BigInt(BPF_MAX_VAR_OFF)) this.fail('EACCES', `R${regno} unbounded memory access, make sure to bounds check any such access`);
-    const hi = Number(s.umax) + off;
+    if (!small && s.umax >= BigInt(BPF_MAX_VAR_OFF)) this.fail('EACCES', `R${regno} unbounded memory access, make sure to bounds check any such access`);
+    const hi = (small ? s.umaxL : Number(s.umax)) + off;
     if (!this.memOk(hi, size, limit, zeroOk)) {
       this.log.print(this.memErr(regno, reg, hi, size, limit) + '\n');
       this.fail('EACCES', `R${regno} max value is outside of the allowed memory range`);
@@ -1138,7 +1160,7 @@ export class ModernWalker {
 
   /** check_packet_access */
   private packetAccess(regno: number, reg: Reg, off: number, size: number, zeroOk: boolean): void {
-    if (reg.s.smin < 0n) this.fail('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
+    if (reg.s.sminH < 0) this.fail('EACCES', `R${regno} min value is negative, either use unsigned index or do a if (index >=0) check.`);
     if (reg.range < 0 || !this.memOk(off, size, reg.range, zeroOk)) {
       if (reg.range >= 0) this.log.print(this.memErr(regno, reg, off, size, reg.range) + '\n');
       this.fail('EACCES', `R${regno} offset is outside of the packet`);
@@ -1156,21 +1178,22 @@ export class ModernWalker {
     const s = reg.s;
     const konst = tnumIsConst(s.varOff);
     if (konst) {
-      minOff = Number(BigInt.asIntN(64, s.value)) + off;
+      minOff = s64Num(s.varOff.vhi, s.varOff.vlo) + off;
       maxOff = minOff + size;
     } else {
-      if (s.smax >= BigInt(BPF_MAX_VAR_OFF) || s.smin <= -BigInt(BPF_MAX_VAR_OFF)) {
+      const smin = s64Num(s.sminH, s.sminL), smax = s64Num(s.smaxH, s.smaxL);
+      if (smax >= BPF_MAX_VAR_OFF || smin <= -BPF_MAX_VAR_OFF) {
         this.fail('EACCES', `invalid unbounded variable-offset${what} stack R${regno}`);
       }
-      minOff = Number(s.smin) + off;
-      maxOff = Number(s.smax) + off + size;
+      minOff = smin + off;
+      maxOff = smax + off + size;
     }
     if (minOff < -512 || minOff > -1 || maxOff > 0 || size < 0) {
       if (konst) this.fail(rangeErrno, `invalid${what} stack R${regno} off=${off} size=${size}`);
       this.fail(rangeErrno, `invalid variable-offset${what} stack R${regno} var_off=${tnumStr(s.varOff)} off=${off} size=${size}`);
     }
     const f = this.cur.frames[reg.frameno]!;
-    if (-minOff > f.depth) this.cur.own(reg.frameno).depth = -minOff;
+    if (-minOff > f.depth) this.cur.own(reg.frameno).grow(-minOff);
     const sp = f.subprog;
     if (-minOff > this.stackDepth[sp]!) this.stackDepth[sp] = -minOff;
   }
@@ -1183,7 +1206,7 @@ export class ModernWalker {
       const value = valueReg >= 0 ? this.regs[valueReg]! : undefined;
       const zero = value ? value.type === RT.SCALAR && tnumIsConst(value.s.varOff) && value.s.value === 0n : stImm === 0;
       const f = this.cur.own(fi);
-      const lo = Number(ptr.s.smin) + off, hi = Number(ptr.s.smax) + off + size;
+      const lo = s64Num(ptr.s.sminH, ptr.s.sminL) + off, hi = s64Num(ptr.s.smaxH, ptr.s.smaxL) + off + size;
       for (let a = lo; a < hi; a++) {
         const b = -a - 1;
         const spi = b >> 3;
@@ -1197,7 +1220,7 @@ export class ModernWalker {
       }
       return;
     }
-    const a = Number(BigInt.asIntN(64, ptr.s.value)) + off;
+    const a = s64Num(ptr.s.varOff.vhi, ptr.s.varOff.vlo) + off;
     if (a % size !== 0) {
       this.fail('EACCES', `misaligned stack access off ${tnumStr(ptr.s.varOff)}+${ptr.off}+${off - ptr.off} size ${size}`);
     }
@@ -1222,10 +1245,10 @@ export class ModernWalker {
       const fits = size === 8 || (value.s.umaxH === 0 && (size === 4 || (value.s.umaxL >>> 0) < 2 ** (size * 8)));
       let r = value;
       if (fits && !r.id && !tnumIsConst(r.s.varOff)) {
-        r = { ...r, id: this.newId() };
+        r = regWith(r, { id: this.newId() });
         this.cur.own(this.cur.curframe).regs[valueReg] = r;
       }
-      spill(fits ? r : { ...r, id: 0 });
+      spill(fits ? r : regWith(r, { id: 0 }));
     } else if (!value && aligned && stImm !== undefined) {
       spill(scalarReg(scalarImm(stImm)));
     } else if (value && isPtr(value)) {
@@ -1251,7 +1274,7 @@ export class ModernWalker {
     const fi = ptr.frameno;
     const f = this.cur.frames[fi]!;
     if (!tnumIsConst(ptr.s.varOff)) {
-      const lo = Number(ptr.s.smin) + off, hi = Number(ptr.s.smax) + off + size;
+      const lo = s64Num(ptr.s.sminH, ptr.s.sminL) + off, hi = s64Num(ptr.s.smaxH, ptr.s.smaxL) + off + size;
       let zero = true;
       for (let a = lo; a < hi; a++) {
         const b = -a - 1;
@@ -1261,7 +1284,7 @@ export class ModernWalker {
       }
       return valueReg >= 0 ? (zero ? scalarReg(scalarConstHL(0, 0)) : UNKNOWN) : undefined;
     }
-    const a = Number(BigInt.asIntN(64, ptr.s.value)) + off;
+    const a = s64Num(ptr.s.varOff.vhi, ptr.s.varOff.vlo) + off;
     if (a % size !== 0) this.fail('EACCES', `misaligned stack access off ${tnumStr(ptr.s.varOff)}+${ptr.off}+${off - ptr.off} size ${size}`);
     const slot = -a - 1;
     const spi = slot >> 3;
@@ -1278,7 +1301,7 @@ export class ModernWalker {
         // a narrow fill of the low bytes of a narrow-enough spill keeps the value
         if (size <= spillSize && (slot & 7) === 7 - (spillSize - size) + (spillSize - size) && (slot & 7) === 7) {
           this.cur.hist = { idx, stack: fi * 64 + spi, prev: this.cur.hist!.prev };
-          const r = { ...spilled, id: spillSize > size ? 0 : spilled.id };
+          const r = regWith(spilled, { id: spillSize > size ? 0 : spilled.id });
           return r;
         }
         let spillCnt = 0, zeroCnt = 0;
@@ -1408,29 +1431,7 @@ export class ModernWalker {
     const fr = this.cur.curframe;
     if (dst.type === RT.SCALAR && src.type === RT.SCALAR) {
       const n = scalarNarrow(op, jmp32, dst.s, src.s, x && insn.src === insn.dst);
-      const fix = (s: Scalar): Scalar => (scalarSanity(s) ? SCALAR_UNKNOWN : s);
-      let linked = 0;
-      const apply = (st: VState, which: [Scalar, Scalar]): void => {
-        const f = st.own(fr);
-        const dOld = f.regs[insn.dst]!;
-        f.regs[insn.dst] = { ...dOld, s: fix(which[0]) };
-        if (x) {
-          const sOld = f.regs[insn.src]!;
-          f.regs[insn.src] = { ...sOld, s: fix(which[1]) };
-        }
-        // registers linked by id learn the same
-        for (const r of x ? [insn.dst, insn.src] : [insn.dst]) {
-          const reg = f.regs[r]!;
-          if (!reg.id) continue;
-          for (let i = 0; i < 10; i++) {
-            if (i === r || f.regs[i]!.type !== RT.SCALAR || f.regs[i]!.id !== reg.id) continue;
-            f.regs[i] = { ...f.regs[i]!, s: reg.s };
-            linked |= (1 << i) | (1 << r);
-          }
-        }
-      };
-      apply(other, n.taken);
-      apply(this.cur, n.fallthrough);
+      const linked = this.narrowed(other, fr, insn, x, n.taken[0], n.taken[1]) | this.narrowed(this.cur, fr, insn, x, n.fallthrough[0], n.fallthrough[1]);
       if (linked) {
         // backtracking must know which registers learnt together
         const h = this.cur.hist!;
@@ -1445,6 +1446,30 @@ export class ModernWalker {
     }
     this.printInsnState();
     return idx + 1;
+  }
+
+  /**
+   * One side of a branch on two scalars: dst (and src for BPF_X) narrowed to
+   * `d` and `sv` (unknown where the narrowing left an impossible value), and
+   * registers linked to them by id learn the same. Returns the registers
+   * that learnt together, as a mask, for backtracking.
+   */
+  private narrowed(st: VState, fr: number, insn: Slot, x: boolean, d: Scalar, sv: Scalar): number {
+    const f = st.own(fr);
+    f.regs[insn.dst] = regWith(f.regs[insn.dst]!, { s: scalarSanity(d) ? SCALAR_UNKNOWN : d });
+    if (x) f.regs[insn.src] = regWith(f.regs[insn.src]!, { s: scalarSanity(sv) ? SCALAR_UNKNOWN : sv });
+    let linked = 0;
+    for (let k = 0; k < (x ? 2 : 1); k++) {
+      const r = k === 0 ? insn.dst : insn.src;
+      const reg = f.regs[r]!;
+      if (!reg.id) continue;
+      for (let i = 0; i < 10; i++) {
+        if (i === r || f.regs[i]!.type !== RT.SCALAR || f.regs[i]!.id !== reg.id) continue;
+        f.regs[i] = regWith(f.regs[i]!, { s: reg.s });
+        linked |= (1 << i) | (1 << r);
+      }
+    }
+    return linked;
   }
 
   /** is_branch_taken */
@@ -1483,13 +1508,13 @@ export class ModernWalker {
       const fix = (r: Reg): Reg | undefined => {
         if (!r.maybeNull || r.id !== id) return undefined;
         if (isNull) return scalarReg(scalarConstHL(0, 0));
-        return { ...r, maybeNull: false, id: 0 };
+        return regWith(r, { maybeNull: false, id: 0 });
       };
       for (let i = 0; i < 11; i++) {
         const n = fix(frame.regs[i]!);
         if (n) st.own(f).regs[i] = n;
       }
-      for (let spi = 0; spi < SLOTS; spi++) {
+      for (let spi = 0; spi < frame.stype.length >> 3; spi++) {
         if (frame.stype[spi * 8 + 7] !== ST.SPILL) continue;
         const n = fix(st.frames[f]!.spilled[spi]!);
         if (n) st.own(f).spilled[spi] = n;
@@ -1510,7 +1535,7 @@ export class ModernWalker {
       const f = st.own(st.curframe);
       const r = f.regs[regn]!;
       if (r.type !== RT.PTR_TO_PACKET) return;
-      f.regs[regn] = { ...r, range: open ? BEYOND_PKT_END : AT_PKT_END };
+      f.regs[regn] = regWith(r, { range: open ? BEYOND_PKT_END : AT_PKT_END });
     };
     switch (op) {
       case BPF_JGT:
@@ -1537,11 +1562,11 @@ export class ModernWalker {
       const frame = st.frames[f]!;
       for (let i = 0; i < 11; i++) {
         const x = frame.regs[i]!;
-        if (x.type === r.type && x.id === r.id && x.range < range) st.own(f).regs[i] = { ...x, range };
+        if (x.type === r.type && x.id === r.id && x.range < range) st.own(f).regs[i] = regWith(x, { range });
       }
-      for (let spi = 0; spi < SLOTS; spi++) {
+      for (let spi = 0; spi < frame.stype.length >> 3; spi++) {
         const x = frame.spilled[spi]!;
-        if (frame.stype[spi * 8 + 7] === ST.SPILL && x.type === r.type && x.id === r.id && x.range < range) st.own(f).spilled[spi] = { ...x, range };
+        if (frame.stype[spi * 8 + 7] === ST.SPILL && x.type === r.type && x.id === r.id && x.range < range) st.own(f).spilled[spi] = regWith(x, { range });
       }
     }
   }
@@ -1658,7 +1683,7 @@ export class ModernWalker {
       callee.regs[2] = caller[3]!;
     }
     entry.frames.push(callee);
-    entry.live.push(new Uint8Array(11 + SLOTS).fill(LIVE_WRITTEN));
+    entry.live.push(newLive(LIVE_WRITTEN));
     this.push(start!, idx, entry);
   }
 
@@ -1676,7 +1701,7 @@ export class ModernWalker {
     for (let f = 0; f < st.frames.length; f++) {
       const frame = st.frames[f]!;
       for (let i = 0; i < 11; i++) if (frame.regs[i]!.refObj === ref) st.own(f).regs[i] = UNKNOWN;
-      for (let spi = 0; spi < SLOTS; spi++) {
+      for (let spi = 0; spi < frame.stype.length >> 3; spi++) {
         if (frame.stype[spi * 8 + 7] === ST.SPILL && frame.spilled[spi]!.refObj === ref) st.own(f).spilled[spi] = UNKNOWN;
       }
     }
@@ -2006,7 +2031,7 @@ export class ModernWalker {
       else if (a.kind === 'scalar') f.regs[i + 1] = UNKNOWN;
       else if (a.kind === 'mem') f.regs[i + 1] = ptrReg(RT.PTR_TO_MEM, { range: a.size, maybeNull: a.nullable, id: a.nullable ? this.newId() : 0 });
     });
-    const st = new VState([f], [new Uint8Array(11 + SLOTS)]);
+    const st = new VState([f], [newLive(0)]);
     st.firstInsn = start;
     this.cur = st;
     this.explored.fill(undefined);
@@ -2047,7 +2072,7 @@ export class ModernWalker {
       this.setReg(r, NOT_INIT);
     }
     cur.frames.push(callee);
-    cur.live.push(new Uint8Array(11 + SLOTS).fill(LIVE_WRITTEN));
+    cur.live.push(newLive(LIVE_WRITTEN));
     if (this.log.level) {
       this.log.print(`caller:\n${stateStr(cur, fi - 1, true, 0, 0n)}\n`);
       this.log.print(`callee:\n${stateStr(cur, fi, true, 0, 0n)}\n`);
@@ -2101,8 +2126,29 @@ export class ModernWalker {
 }
 
 /** Nothing left to mark in frames 0..n-1 (the frames the path has: the masks of deeper ones stay empty). */
-function emptyMasks(regs: number[], stack: bigint[], n: number): boolean {
-  for (let f = 0; f < n; f++) if (regs[f] !== 0 || stack[f] !== 0n) return false;
+/**
+ * The signed 64-bit value of int32 halves as a number: exact below 2^53 in
+ * magnitude, and ordered correctly against any bound beyond (stack offsets
+ * are compared with -512..0 and BPF_MAX_VAR_OFF).
+ */
+function s64Num(hi: number, lo: number): number {
+  return hi * 4294967296 + (lo >>> 0);
+}
+
+// Backtracking's stack masks: bit f * 64 + spi for slot spi of frame f, two int32 words per frame
+// (bigints made each backtracking step several times slower).
+const bitHas = (m: readonly number[], b: number): boolean => ((m[b >> 5]! >>> (b & 31)) & 1) === 1;
+const bitSet = (m: number[], b: number): void => { m[b >> 5] = m[b >> 5]! | (1 << (b & 31)); };
+const bitClear = (m: number[], b: number): void => { m[b >> 5] = m[b >> 5]! & ~(1 << (b & 31)); };
+const frameAny = (m: readonly number[], f: number): boolean => (m[2 * f]! | m[2 * f + 1]!) !== 0;
+
+/** -BPF_MAX_VAR_OFF < the signed 64-bit value (hi, lo) < BPF_MAX_VAR_OFF */
+function saneS64(hi: number, lo: number): boolean {
+  return hi === 0 ? lo >= 0 && lo < BPF_MAX_VAR_OFF : hi === -1 && lo < 0 && lo > -BPF_MAX_VAR_OFF;
+}
+
+function emptyMasks(regs: number[], stack: number[], n: number): boolean {
+  for (let f = 0; f < n; f++) if (regs[f] !== 0 || frameAny(stack, f)) return false;
   return true;
 }
 
