@@ -76,6 +76,8 @@ export class CodeGen {
 
   /** `ld{b,h,} [off]`, optionally `and #mask`, then a jump */
   private cmp(size: 1 | 2 | 4, off: number, code: number, k: number, mask?: number): Frag {
+    // a zero mask leaves nothing to test: libpcap's optimiser folds it away, load and all
+    if (mask !== undefined && mask >>> 0 === 0) return code === BPF_JEQ ? (k & mask) === 0 : code === BPF_JGE ? k === 0 : false;
     const stmts = [ins(BPF_LD | SIZE_CODE[size]! | BPF_ABS, off)];
     if (mask !== undefined && mask >>> 0 !== 0xffffffff) stmts.push(ins(BPF_ALU | BPF_AND | BPF_K, mask));
     return test(stmts, BPF_JMP | code | BPF_K, mask === undefined ? k : (k & mask));
@@ -373,9 +375,7 @@ export class CodeGen {
     let base: number;
     let tran = false;
     if (e.proto === 'link') {
-      if (this.link.kind !== 'ether' && this.link.kind !== 'sll' && this.link.kind !== 'sll2' && this.link.kind !== 'null') {
-        throw err(col, `'ether[]' is not supported on ${this.link.name}`);
-      }
+      // the link header starts the packet on every link type (on raw IP it is empty: ether[0] is the IP header's)
       pre = true;
       base = 0;
     } else if (ETHERTYPES.has(e.proto)) {

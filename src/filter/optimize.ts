@@ -18,7 +18,7 @@
 
 import { BpfError } from '../errors.js';
 import {
-  BPF_ABS, BPF_ALU, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN,
+  BPF_ABS, BPF_ALU, BPF_AND, BPF_JMP, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN,
   BPF_MEM, BPF_MSH, BPF_NEG, BPF_RET, BPF_ST, BPF_STX, BPF_X,
 } from '../isa/opcodes.js';
 import type { SockFilter } from '../cbpf/parse.js';
@@ -237,6 +237,16 @@ function simplify(root: { node: Node }): boolean {
 /** Threading, pruning and merging to a fixed point (bounded). */
 export function optimize(root: Node): Node {
   const r = { node: root };
+  // `and #m; jeq #0` is `jset #m` with the edges swapped, one instruction shorter
+  for (const b of blocksFrom(root)) {
+    const last = b.stmts[b.stmts.length - 1];
+    if (last !== undefined && last.code === (BPF_ALU | BPF_AND | BPF_K) && b.code === (BPF_JMP | BPF_JEQ | BPF_K) && b.k === 0) {
+      b.stmts = b.stmts.slice(0, -1);
+      b.code = BPF_JMP | BPF_JSET | BPF_K;
+      b.k = last.k;
+      [b.jt, b.jf] = [b.jf, b.jt];
+    }
+  }
   const values = new Map<Block, string>();
   for (let round = 0; round < 10000; round++) {
     const moved = thread(r.node, values);
