@@ -30,11 +30,17 @@ export interface CompileFilterOptions {
   snaplen?: number;
   /** false: no optimisation (libpcap's -O) */
   optimize?: boolean;
+  /** the null link type (0): the byte order of the capture, whose host wrote the address family (default little) */
+  byteOrder?: 'little' | 'big';
 }
 
 /** A pcap-filter expression as a classic BPF program for a link type (LINKTYPE number or name). */
 export function compileFilter(expr: string, linktype: number | string = 1, options: CompileFilterOptions = {}): SockFilter[] {
-  const link = linkLayer(linktype);
+  let link = linkLayer(linktype);
+  if (options.byteOrder !== undefined) {
+    if (options.byteOrder !== 'little' && options.byteOrder !== 'big') throw new BpfError('EINVAL', `byteOrder must be 'little' or 'big', got ${String(options.byteOrder)}`);
+    if (link.linktype === 0) link = { ...link, littleEndian: options.byteOrder === 'little' };
+  }
   const ast = parseFilter(expr);
   const snaplen = options.snaplen ?? FILTER_SNAPLEN;
   if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > 0xffffffff) throw new BpfError('EINVAL', `snaplen must be an integer from 1 to 4294967295, got ${String(snaplen)}`);
