@@ -18,7 +18,7 @@
 
 import { BpfError } from '../errors.js';
 import {
-  BPF_ABS, BPF_ALU, BPF_AND, BPF_JMP, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JGE, BPF_JGT, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN,
+  BPF_ABS, BPF_ALU, BPF_AND, BPF_JMP, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN,
   BPF_MEM, BPF_MSH, BPF_NEG, BPF_RET, BPF_ST, BPF_STX, BPF_X,
 } from '../isa/opcodes.js';
 import type { SockFilter } from '../cbpf/parse.js';
@@ -99,36 +99,18 @@ interface Fact {
 
 const factKey = (f: Fact): string => `${f.v}|${f.code}|${f.k}|${f.out ? 1 : 0}`;
 
-/** Does what `f` says of value v decide the test `code #k` on the same value? */
+/**
+ * Does what `f` says of value v decide the test `code #k` on the same value?
+ * Only as libpcap's optimiser decides it (fold_edge): the same test gives
+ * the same outcome, and after `v == a` was true, `v == b` is false. Deciding
+ * more (ranges, bit masks) would make shorter programs, but also refuse as
+ * "rejects all packets" expressions tcpdump accepts (`not len > 30 and
+ * len > 31`), and the refusals should be libpcap's.
+ */
 function decide(f: Fact, code: number, k: number): boolean | null {
-  const op = code & 0xf0;
-  const fop = f.code & 0xf0;
-  const evalAt = (x: number): boolean => (op === BPF_JEQ ? x === k : op === BPF_JGT ? x > k : op === BPF_JGE ? x >= k : (x & k) !== 0);
-  if (fop === BPF_JEQ && f.out) return evalAt(f.k);
-  if (fop === BPF_JEQ) return op === BPF_JEQ && k === f.k ? false : null;
-  if (fop === BPF_JGT || fop === BPF_JGE) {
-    let lo: number;
-    let hi: number;
-    if (fop === BPF_JGT) [lo, hi] = f.out ? [f.k + 1, 0xffffffff] : [0, f.k];
-    else [lo, hi] = f.out ? [f.k, 0xffffffff] : [0, f.k - 1];
-    if (lo > hi) return null;
-    if (lo === hi) return evalAt(lo);
-    if (op === BPF_JEQ) return k < lo || k > hi ? false : null;
-    if (op === BPF_JGT) return lo > k ? true : hi <= k ? false : null;
-    if (op === BPF_JGE) return lo >= k ? true : hi < k ? false : null;
-    return null;
-  }
-  if (fop === BPF_JSET) {
-    if (op === BPF_JSET) {
-      if (f.out && (f.k & ~k) >>> 0 === 0) return true;
-      if (!f.out && (k & ~f.k) >>> 0 === 0) return false;
-      return null;
-    }
-    if (op === BPF_JEQ) {
-      if (!f.out && (k & f.k) !== 0) return false;
-      if (f.out && (k & f.k) === 0) return false;
-    }
-  }
+  if (f.code !== code) return null;
+  if (f.k === k) return f.out;
+  if (f.out && (code & 0xf0) === BPF_JEQ) return false;
   return null;
 }
 
