@@ -39,6 +39,10 @@ export const ETHER_EXPRS: readonly string[] = [
   'ip and (tcp[tcpflags] & tcp-syn != 0) and not src net 10.0.0.0/8', 'ip6 and not icmp6', 'arp or rarp', 'not arp and not rarp and not ip and not ip6',
   'tcp and (src port 80 or dst port 443) and not host 5.6.7.8', 'udp port 53 or tcp port 53 or icmp', 'host 1.2.3.4 and port 80 or host 5.6.7.8 and port 443',
   '',
+  // long lists: jumps past 255 instructions go through ja trampolines
+  Array.from({ length: 30 }, (_, i) => `port ${i + 1}`).join(' or '),
+  Array.from({ length: 30 }, (_, i) => `host 10.0.0.${i}`).join(' or '),
+  Array.from({ length: 40 }, (_, i) => `tcp[${i}] != ${i}`).join(' and '),
 ];
 
 export const LINK_EXPRS: readonly string[] = [

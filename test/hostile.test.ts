@@ -20,7 +20,7 @@ import { TARGETS, mix, runHarness, runTarget } from './fuzz/hostile.js';
 import type { Harness, Target } from './fuzz/hostile.js';
 
 /** Inputs per target: about half a second each on one core. */
-const CORPUS: Record<Target, number> = { elf: 400, pcap: 1500, cbpf: 1500, asm: 3000, spec: 800, attr: 600 };
+const CORPUS: Record<Target, number> = { elf: 400, pcap: 1500, cbpf: 1500, asm: 3000, spec: 800, attr: 600, filter: 3000 };
 const SEED = 13;
 
 describe('the fixed corpus of each target gives no problem', () => {
@@ -85,7 +85,7 @@ describe('the fuzzer machinery', () => {
     assert.match(r.stdout, /^hostile: seed 3, 1 s over asm\nasm: \d+ inputs, \d+ accepted, refused: EINVAL \d+; 0 problems\n$/);
     const bad = spawnSync(process.execPath, [script, '--target', 'nope'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(bad.status, 2);
-    assert.equal(bad.stderr, "hostile: unknown target 'nope' (elf, pcap, cbpf, asm, spec, attr)\n");
+    assert.equal(bad.stderr, "hostile: unknown target 'nope' (elf, pcap, cbpf, asm, spec, attr, filter)\n");
   });
 });
 

@@ -28,7 +28,7 @@ import type { Arith, Expr, Id, Qual } from './ast.js';
 import { and, not, or, test } from './blocks.js';
 import type { Frag } from './blocks.js';
 import type { LinkLayer } from './link.js';
-import { parseIpv6 } from './lexer.js';
+import { parseIpv6, printable } from './lexer.js';
 import { IP_PROTOCOLS, SERVICES } from './names.js';
 
 const ETH_IP = 0x0800;
@@ -54,7 +54,7 @@ const ALU_CODE: Record<string, number> = {
 const ins = (code: number, k = 0): SockFilter => ({ code, jt: 0, jf: 0, k: k >>> 0 });
 
 function err(col: number, msg: string): BpfError {
-  return new BpfError('EINVAL', `${msg} (at column ${col})`);
+  return new BpfError('EINVAL', `${printable(msg)} (at column ${col})`);
 }
 
 /** An arithmetic value: the checks it needs first, and the statements that leave it in A (or a constant). */

@@ -38,6 +38,11 @@ const RE_HID6 = /[0-9a-fA-F:][0-9a-fA-F:.]*/y;
 const RE_ID = /[A-Za-z0-9](?:[-_.A-Za-z0-9]*[.A-Za-z0-9])?/y;
 const RE_ESC = /\\[^ !()\n\t]+/y;
 
+/** Text for a one-line message: control characters and line separators as \\u{..} escapes. */
+export function printable(text: string): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}
+
 function stickyMatch(re: RegExp, text: string, at: number): string | null {
   re.lastIndex = at;
   const m = re.exec(text);
@@ -50,7 +55,7 @@ export function parseNumber(text: string, col: number): number {
   if (/^0[xX]/.test(text)) v = BigInt(text);
   else if (/^0[0-7]+$/.test(text)) v = BigInt(`0o${text.slice(1)}`);
   else if (/^[0-9]+$/.test(text)) v = BigInt(text);
-  else throw new BpfError('EINVAL', `syntax error at column ${col}: '${text}' is not a number`);
+  else throw new BpfError('EINVAL', `syntax error at column ${col}: '${printable(text)}' is not a number`);
   if (v > 0xffffffffn) throw new BpfError('EINVAL', `number ${text} at column ${col} does not fit in 32 bits`);
   return Number(v);
 }
@@ -132,7 +137,8 @@ export function tokenize(text: string): Token[] {
     const eid = stickyMatch(RE_EID, text, i);
     if (eid !== null) cands.push(['eid', eid]);
     const h6 = stickyMatch(RE_HID6, text, i);
-    const hid6 = h6 === null ? null : ipv6Prefix(h6);
+    // the longest IPv6 address in text form is 45 characters
+    const hid6 = h6 === null ? null : ipv6Prefix(h6.slice(0, 45));
     if (hid6 !== null) cands.push(['hid6', hid6]);
     const id = stickyMatch(RE_ID, text, i);
     if (id !== null) cands.push(['id', id]);
@@ -148,7 +154,7 @@ export function tokenize(text: string): Token[] {
         if (lower === 'length') out.push({ kind: 'kw', text: 'len', col });
         else if (KEYWORDS.has(lower) || PROTO_KEYWORDS.has(lower)) out.push({ kind: 'kw', text: lower, col });
         else if (NAMED_NUMBERS.has(lower)) out.push({ kind: 'num', text: word, col, value: NAMED_NUMBERS.get(lower)! });
-        else if (UNSUPPORTED_KEYWORDS.has(lower)) throw new BpfError('EINVAL', `'${word}' at column ${col} is not supported by this compiler`);
+        else if (UNSUPPORTED_KEYWORDS.has(lower)) throw new BpfError('EINVAL', `'${printable(word)}' at column ${col} is not supported by this compiler`);
         else out.push({ kind: 'id', text: word, col });
       } else {
         out.push({ kind, text: word, col });
@@ -156,7 +162,7 @@ export function tokenize(text: string): Token[] {
       continue;
     }
     const op = OPS.find((o) => text.startsWith(o, i));
-    if (op === undefined) throw new BpfError('EINVAL', `syntax error at column ${col}: unexpected character '${c}'`);
+    if (op === undefined) throw new BpfError('EINVAL', `syntax error at column ${col}: unexpected character '${printable(c)}'`);
     out.push({ kind: 'op', text: op, col });
     i += op.length;
   }

@@ -16,9 +16,8 @@
  * (or X, or the scratch cell). Blocks no path reaches are never laid out.
  */
 
-import { BpfError } from '../errors.js';
 import {
-  BPF_ABS, BPF_ALU, BPF_AND, BPF_JMP, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN,
+  BPF_ABS, BPF_ALU, BPF_AND, BPF_JA, BPF_JMP, BPF_IMM, BPF_IND, BPF_JEQ, BPF_JSET, BPF_K, BPF_LD, BPF_LDX, BPF_LEN,
   BPF_MEM, BPF_MSH, BPF_NEG, BPF_RET, BPF_ST, BPF_STX, BPF_X,
 } from '../isa/opcodes.js';
 import type { SockFilter } from '../cbpf/parse.js';
@@ -90,28 +89,69 @@ function testedValue(b: Block): string {
   return s.a;
 }
 
-interface Fact {
-  v: string;
-  code: number;
-  k: number;
-  out: boolean;
+/**
+ * What is known of one named value on a path: the set it is in (after
+ * `v == k` was true, or one of several), the constants it is not (after
+ * `v == k` was false), and the outcomes of other tests of it (`jgt #k`,
+ * `jset #m`), which decide only the same test again, as libpcap's fold_edge.
+ * Deciding more of the ordered tests (ranges) would refuse as "rejects all
+ * packets" expressions tcpdump accepts (`not len > 30 and len > 31`).
+ */
+interface Known {
+  in?: Set<number>;
+  out: Set<number>;
+  tests: Map<string, boolean>;
 }
 
-const factKey = (f: Fact): string => `${f.v}|${f.code}|${f.k}|${f.out ? 1 : 0}`;
+type Facts = Map<string, Known>;
 
-/**
- * Does what `f` says of value v decide the test `code #k` on the same value?
- * Only as libpcap's optimiser decides it (fold_edge): the same test gives
- * the same outcome, and after `v == a` was true, `v == b` is false. Deciding
- * more (ranges, bit masks) would make shorter programs, but also refuse as
- * "rejects all packets" expressions tcpdump accepts (`not len > 30 and
- * len > 31`), and the refusals should be libpcap's.
- */
-function decide(f: Fact, code: number, k: number): boolean | null {
-  if (f.code !== code) return null;
-  if (f.k === k) return f.out;
-  if (f.out && (code & 0xf0) === BPF_JEQ) return false;
-  return null;
+function learn(facts: Facts, v: string, code: number, k: number, outcome: boolean): Facts {
+  const next = new Map(facts);
+  const old = facts.get(v);
+  const kn: Known = { out: new Set(old?.out), tests: new Map(old?.tests) };
+  if (old?.in !== undefined) kn.in = new Set(old.in);
+  if ((code & 0xf0) === BPF_JEQ && (code & BPF_X) === 0) {
+    if (outcome) kn.in = new Set(kn.in === undefined || kn.in.has(k) ? [k] : []);
+    else {
+      kn.out.add(k);
+      kn.in?.delete(k);
+    }
+  } else {
+    kn.tests.set(`${code}|${k}`, outcome);
+  }
+  next.set(v, kn);
+  return next;
+}
+
+/** What holds on both of two paths. */
+function meet(a: Facts, b: Facts): Facts {
+  const out: Facts = new Map();
+  for (const [v, x] of a) {
+    const y = b.get(v);
+    if (y === undefined) continue;
+    const kn: Known = { out: new Set(), tests: new Map() };
+    if (x.in !== undefined && y.in !== undefined) kn.in = new Set([...x.in, ...y.in]);
+    // a side that knows the set it is in excludes everything else
+    const excluded = (s: Known, k: number): boolean => (s.in !== undefined ? !s.in.has(k) : s.out.has(k));
+    for (const k of new Set([...x.out, ...y.out])) if (excluded(x, k) && excluded(y, k)) kn.out.add(k);
+    for (const [t, o] of x.tests) if (y.tests.get(t) === o) kn.tests.set(t, o);
+    if (kn.in !== undefined || kn.out.size > 0 || kn.tests.size > 0) out.set(v, kn);
+  }
+  return out;
+}
+
+/** The outcome of `code #k` on value v, if the facts decide it. */
+function decide(facts: Facts, v: string, code: number, k: number): boolean | null {
+  const kn = facts.get(v);
+  if (kn === undefined) return null;
+  if ((code & 0xf0) === BPF_JEQ) {
+    if (kn.in !== undefined) {
+      if (!kn.in.has(k)) return false;
+      if (kn.in.size === 1) return true;
+    }
+    return kn.out.has(k) ? false : null;
+  }
+  return kn.tests.get(`${code}|${k}`) ?? null;
 }
 
 function blocksFrom(root: Node): Block[] {
@@ -129,10 +169,15 @@ function blocksFrom(root: Node): Block[] {
   return post.reverse();
 }
 
-/** One round of threading; true when an edge moved. */
+/**
+ * One pass of threading in layout order; true when an edge moved. An edge
+ * that moves gives its new target the facts it carries (which include the
+ * outcomes of the tests it skipped); its old target, later in the order,
+ * never counted it.
+ */
 function thread(root: Node, values: Map<Block, string>): boolean {
   const order = blocksFrom(root);
-  const entry = new Map<Block, Map<string, Fact> | null>();
+  const entry = new Map<Block, Facts>();
   if (root.kind === 'block') entry.set(root, new Map());
   const valueOf = (b: Block): string => {
     let v = values.get(b);
@@ -142,45 +187,34 @@ function thread(root: Node, values: Map<Block, string>): boolean {
     }
     return v;
   };
+  let moved = false;
   for (const b of order) {
-    const facts = entry.get(b) ?? new Map<string, Fact>();
+    // a block no edge reaches any more (it lost its last one in this pass) is left for the next pass
+    const facts = entry.get(b);
+    if (facts === undefined) continue;
     const v = valueOf(b);
     const known = (b.code & BPF_X) === 0;
     for (const side of ['jt', 'jf'] as const) {
-      const edge = new Map(facts);
-      if (known) {
-        const f = { v, code: b.code, k: b.k, out: side === 'jt' };
-        edge.set(factKey(f), f);
-      }
+      let edge = known ? learn(facts, v, b.code, b.k, side === 'jt') : facts;
       let target = b[side]!;
-      for (;;) {
-        if (target.kind !== 'block' || (target.code & BPF_X) !== 0) break;
+      while (target.kind === 'block' && (target.code & BPF_X) === 0) {
         const tv = valueOf(target);
-        let outcome: boolean | null = null;
-        for (const f of edge.values()) {
-          if (f.v !== tv) continue;
-          outcome = decide(f, target.code, target.k);
-          if (outcome !== null) break;
-        }
+        const outcome = decide(edge, tv, target.code, target.k);
         if (outcome === null) break;
-        const f = { v: tv, code: target.code, k: target.k, out: outcome };
-        edge.set(factKey(f), f);
+        edge = learn(edge, tv, target.code, target.k, outcome);
         target = outcome ? target.jt! : target.jf!;
       }
       if (target !== b[side]) {
         b[side] = target;
-        return true;
+        moved = true;
       }
       if (target.kind === 'block') {
         const prev = entry.get(target);
-        if (prev === undefined) entry.set(target, edge);
-        else if (prev !== null) {
-          for (const key of [...prev.keys()]) if (!edge.has(key)) prev.delete(key);
-        }
+        entry.set(target, prev === undefined ? edge : meet(prev, edge));
       }
     }
   }
-  return false;
+  return moved;
 }
 
 /** Drop tests whose edges meet, merge identical blocks; true when something changed. */
@@ -275,23 +309,43 @@ export function layout(root: Node, dropRedundant = true): SockFilter[] {
     leafOf(b.jf!);
   }
   leaves.sort((a, b) => b.k - a.k);
+  // a conditional jump reaches 255 instructions ahead: a farther target is
+  // reached through a `ja` placed right after the jump. Placing one moves
+  // what follows, so repeat until no jump is too far (trampolines are only
+  // ever added, so this ends).
+  const far = new Map<Block, { t: boolean; f: boolean }>(order.map((b) => [b, { t: false, f: false }]));
   const start = new Map<Block, number>();
-  let pc = 0;
-  for (const b of order) {
-    start.set(b, pc);
-    pc += kept.get(b)!.length + 1;
-  }
   const leafPc = new Map<number, number>();
-  for (const l of leaves) leafPc.set(l.k, pc++);
+  for (;;) {
+    let pc = 0;
+    for (const b of order) {
+      start.set(b, pc);
+      const fb = far.get(b)!;
+      pc += kept.get(b)!.length + 1 + (fb.t ? 1 : 0) + (fb.f ? 1 : 0);
+    }
+    for (const l of leaves) leafPc.set(l.k, pc++);
+    let grew = false;
+    for (const b of order) {
+      const fb = far.get(b)!;
+      const jumpAt = start.get(b)! + kept.get(b)!.length;
+      const at = (n: Node): number => (n.kind === 'ret' ? leafPc.get(n.k)! : start.get(n)!);
+      if (!fb.t && at(b.jt!) - jumpAt - 1 > 255) fb.t = grew = true;
+      if (!fb.f && at(b.jf!) - jumpAt - 1 > 255) fb.f = grew = true;
+    }
+    if (!grew) break;
+  }
   const target = (n: Node): number => (n.kind === 'ret' ? leafPc.get(n.k)! : start.get(n)!);
   const out: SockFilter[] = [];
   for (const b of order) {
     out.push(...kept.get(b)!.map((p) => ({ ...p })));
     const at = out.length;
-    const jt = target(b.jt!) - at - 1;
-    const jf = target(b.jf!) - at - 1;
-    if (jt > 255 || jf > 255) throw new BpfError('E2BIG', 'the filter is too large: a jump would span more than 255 instructions');
+    const fb = far.get(b)!;
+    // trampolines: jt's first, then jf's
+    const jt = fb.t ? 0 : target(b.jt!) - at - 1;
+    const jf = fb.f ? (fb.t ? 1 : 0) : target(b.jf!) - at - 1;
     out.push({ code: b.code, jt, jf, k: b.k });
+    if (fb.t) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: target(b.jt!) - out.length - 1 });
+    if (fb.f) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: target(b.jf!) - out.length - 1 });
   }
   for (const l of leaves) out.push({ code: BPF_RET | BPF_K, jt: 0, jf: 0, k: l.k });
   return out;

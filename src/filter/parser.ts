@@ -20,7 +20,7 @@
 
 import { BpfError } from '../errors.js';
 import type { Arith, ArithOp, Dir, Expr, Id, Qual, RelOp } from './ast.js';
-import { tokenize } from './lexer.js';
+import { printable, tokenize } from './lexer.js';
 import type { Token } from './lexer.js';
 import { PROTO_KEYWORDS } from './names.js';
 
@@ -37,7 +37,7 @@ const REL_OPS: Record<string, RelOp> = { '>': '>', '>=': '>=', '=': '=', '==': '
 const LEVELS: readonly (readonly string[])[] = [['|', '^'], ['&'], ['<<', '>>'], ['+', '-'], ['*', '/', '%']];
 
 function describe(t: Token): string {
-  return t.kind === 'eof' ? 'end of expression' : `'${t.text}'`;
+  return t.kind === 'eof' ? 'end of expression' : `'${printable(t.text)}'`;
 }
 
 class Parser {
