@@ -83,3 +83,12 @@ test("the expression is compiled for the capture's link type; --linktype names i
   assert.equal(refused.status, 2);
   assert.equal(refused.stderr, 'tsbpf: ethernet addresses are not supported on raw (at column 11) (EINVAL)\n  ether src 1:2:3:4:5:6\n            ^\n');
 });
+
+test('a missing program file is still a missing file, not a strange expression', () => {
+  const r = spawnTsbpf(['filter', join(dir, 'nope.s'), mix]);
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr, `tsbpf: ${join(dir, 'nope.s')}: no such file (ENOENT)\n`);
+  const bad = spawnTsbpf(['filter', 'tcp port', mix]);
+  assert.equal(bad.status, 2);
+  assert.equal(bad.stderr, 'tsbpf: syntax error at column 9: unexpected end of expression (EINVAL)\n  tcp port\n          ^\n');
+});

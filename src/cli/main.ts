@@ -328,9 +328,17 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
   if (values['linktype'] !== undefined && expr === undefined) throw new CliError('--linktype applies to an expression, not a program file', 2, 'EINVAL');
   if (write === '-' && values['count'] === true) throw new CliError('--count and -w - both write to standard output', 2, 'EINVAL');
   const cpus = cpusOption(values['cpus']);
-  const prog = expr === undefined
-    ? withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)))
-    : compileForCapture(expr, capture, str(values, 'linktype'));
+  let prog: ProgramInput;
+  if (expr === undefined) prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
+  else {
+    try {
+      prog = compileForCapture(expr, capture, str(values, 'linktype'));
+    } catch (e) {
+      // `prog.s` or `dir/x.o` that is not there: a missing file, rather than a strange expression
+      if (given === undefined && /[/\\]|\.[A-Za-z]{1,4}$/.test(first)) readInput(first, io);
+      throw e;
+    }
+  }
   return filterCommand(prog, capture, {
     file,
     profile: chooseProfile(prog, values['profile'], file),
