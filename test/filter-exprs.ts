@@ -38,6 +38,10 @@ export const ETHER_EXPRS: readonly string[] = [
   'tcp or (udp and port 53) or icmp', '(tcp or udp) and (port 80 or port 53)', 'not (tcp or udp)', 'not (host 1.2.3.4 or host 5.6.7.8)',
   'ip and (tcp[tcpflags] & tcp-syn != 0) and not src net 10.0.0.0/8', 'ip6 and not icmp6', 'arp or rarp', 'not arp and not rarp and not ip and not ip6',
   'tcp and (src port 80 or dst port 443) and not host 5.6.7.8', 'udp port 53 or tcp port 53 or icmp', 'host 1.2.3.4 and port 80 or host 5.6.7.8 and port 443',
+  'mpls', 'mpls 5', 'mpls 100', 'mpls and ip', 'mpls and ip6', 'mpls 5 and mpls 6 and tcp port 80', 'mpls and host 1.2.3.4',
+  'mpls and ip proto 6', 'mpls and udp', 'vlan and mpls and ip', 'not mpls and ip', 'mpls or ip', 'pppoes', 'pppoes 7', 'pppoes 3',
+  'pppoes and ip', 'pppoes and tcp port 80', 'pppoes and ip6 host ::1', 'pppoes 7 and udp', 'pppoes and host 1.2.3.4',
+  'pppoes and mpls', 'pppoes and arp', 'pppoes and ether[0] = 0', 'pppoes and ether host 1:2:3:4:5:6', 'pppoes and broadcast', 'mpls and ether[0] & 1 = 1', 'pppoes and ip multicast', 'vlan and pppoes 3 and ip', 'mpls and arp', 'mpls and vlan', 'pppoes and vlan',
   '',
   // long lists: jumps past 255 instructions go through ja trampolines
   Array.from({ length: 30 }, (_, i) => `port ${i + 1}`).join(' or '),

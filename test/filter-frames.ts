@@ -1,7 +1,8 @@
 /**
  * Frames for the filter compiler's differential tests: Ethernet frames with
  * and without (stacked) VLAN tags carrying IPv4 (with and without options,
- * fragments), IPv6 (with and without a fragment header), ARP and RARP, over
+ * fragments), IPv6 (with and without a fragment header), ARP and RARP, some
+ * inside MPLS labels or a PPPoE session, over
  * TCP, UDP, ICMP, ICMPv6, SCTP, IGMP, AH, ESP, VRRP and others, to
  * broadcast, multicast and unicast addresses; plus truncated copies. And the
  * same packets under the other link types' headers.
@@ -84,7 +85,20 @@ export function etherFrames(count: number, seed = 1): Uint8Array[] {
     const r = rnd();
     if (r < 0.15) tags.push(0x81, 0x00, 0x00, pick([5, 10, 100]));
     else if (r < 0.2) tags.push(0x88, 0xa8, 0x00, 10, 0x81, 0x00, 0x00, pick([5, 10]));
-    const f = [...pick(MACS), ...pick(MACS), ...tags, type >> 8, type & 255, ...bytes];
+    let t = type;
+    let payload = bytes;
+    const enc = rnd();
+    if ((type === 0x0800 || type === 0x86dd) && enc < 0.1) {
+      // one or two MPLS labels, the last with the bottom-of-stack bit
+      const labels = pick([[5], [6], [5, 6], [100, 5]]);
+      payload = [...labels.flatMap((l, i) => [(l >> 12) & 255, (l >> 4) & 255, ((l & 15) << 4) | (i === labels.length - 1 ? 1 : 0), 64]), ...bytes];
+      t = 0x8847;
+    } else if ((type === 0x0800 || type === 0x86dd) && enc < 0.18) {
+      const session = pick([7, 3, 0x1234]);
+      payload = [0x11, 0, session >> 8, session & 255, (bytes.length + 2) >> 8, (bytes.length + 2) & 255, 0, type === 0x0800 ? 0x21 : 0x57, ...bytes];
+      t = 0x8864;
+    }
+    const f = [...pick(MACS), ...pick(MACS), ...tags, t >> 8, t & 255, ...payload];
     const cut = rnd() < 0.08 ? Math.floor(rnd() * f.length) : f.length;
     return Uint8Array.from(f.slice(0, cut));
   });

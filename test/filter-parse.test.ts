@@ -70,6 +70,7 @@ test('addresses, nets, masks, MACs, IPv6 and names keep their form for code gene
   assert.deepEqual(parseFilter('udp port domain'), { type: 'prim', q: { proto: 'udp', dir: null, addr: 'port' }, id: { kind: 'name', text: 'domain' }, col: 10 });
   assert.deepEqual(parseFilter('ip broadcast'), { type: 'broadcast', proto: 'ip', col: 1 });
   assert.deepEqual(parseFilter('vlan 10 and less 60'), { type: 'and', left: { type: 'vlan', id: 10, col: 1 }, right: { type: 'less', value: 60, col: 13 } });
+  assert.deepEqual(parseFilter('mpls 5 or pppoes'), { type: 'or', left: { type: 'mpls', label: 5, col: 1 }, right: { type: 'pppoes', session: null, col: 11 } });
   assert.deepEqual(parseFilter(''), { type: 'true' });
 });
 
@@ -134,6 +135,10 @@ test('compileFilter: what a link type cannot express, and semantic errors, are r
   expectErr(() => compileFilter('host example.com'), 'EINVAL', "'example.com' is not an address or a number (host names are not looked up) (at column 6)");
   expectErr(() => compileFilter('ip port 80'), 'EINVAL', "illegal qualifier of 'port': 'ip' (at column 9)");
   expectErr(() => compileFilter('ip[1] / 0 = 1'), 'EINVAL', 'division by zero (at column 7)');
+  expectErr(() => compileFilter('mpls and vlan'), 'EINVAL', 'no VLAN match after MPLS (at column 10)');
+  expectErr(() => compileFilter('mpls and arp'), 'EINVAL', 'unsupported protocol over mpls (at column 10)');
+  expectErr(() => compileFilter('pppoes and ether host 1:2:3:4:5:6'), 'EINVAL', 'ethernet addresses are not supported on PPP (after pppoes) (at column 23)');
+  expectErr(() => compileFilter('mpls 1048576'), 'EINVAL', 'MPLS label 1048576 greater than maximum 1048575 (at column 1)');
   expectErr(() => compileFilter('vlan 5000'), 'EINVAL', 'VLAN tag 5000 greater than maximum 4095 (at column 1)');
   expectErr(() => compileFilter('ip6 broadcast'), 'EINVAL', 'only link-layer/IP broadcast filters supported (at column 1)');
   expectErr(() => compileFilter('ip', 'token-ring'), 'EINVAL', "unknown link type 'token-ring' (supported: ethernet, raw, ipv4, ipv6, linux_sll, linux_sll2, null, loop)");

@@ -41,6 +41,7 @@ const primitive: fc.Arbitrary<string> = fc.oneof(
   fc.tuple(fc.constantFrom('ip', 'ip6', ''), fc.constantFrom(6, 17, 1, 58, 132, 47)).map(([p, n]) => `${p === '' ? '' : `${p} `}proto ${n}`),
   fc.tuple(dir, mac).map(([d, m]) => `ether ${d}host ${m}`),
   fc.integer({ min: 0, max: 200 }).map((n) => `vlan ${n % 2 === 0 ? 5 : 10}`),
+  fc.constantFrom('mpls', 'mpls 5', 'mpls 6', 'pppoes', 'pppoes 7', 'pppoes 3'),
   fc.tuple(fc.constantFrom('less', 'greater'), fc.integer({ min: 30, max: 120 })).map(([k, n]) => `${k} ${n}`),
   fc.tuple(fc.constantFrom('>', '<', '=', '!=', '>=', '<='), fc.integer({ min: 30, max: 120 })).map(([o, n]) => `len ${o} ${n}`),
   fc.tuple(fc.constantFrom('ip', 'tcp', 'udp', 'icmp', 'ip6', 'ether', 'arp', 'icmp6'), fc.integer({ min: 0, max: 40 }), fc.constantFrom(1, 2, 4),

@@ -29,8 +29,18 @@ export function referenceVerdict(e: Expr, pkt: Uint8Array): boolean | null {
     for (let i = 0; i < size; i++) v = v * 256 + pkt[off + i]!;
     return v;
   };
+  let mode: 'link' | 'mpls' | 'ppp' = 'link';
+  let pppAt = 0;
   const nl = (): number => 14 + shift;
-  const etype = (t: number): boolean => (t <= 1500 ? ld(12 + shift, 2) <= 1500 && ld(nl(), 1) === t : ld(12 + shift, 2) === t);
+  const etype = (t: number): boolean => {
+    if (mode === 'mpls') {
+      const bos = (ld(nl() - 2, 1) & 1) === 1;
+      const ver = (ld(nl(), 1) & 0xf0) === (t === 0x800 ? 0x40 : 0x60);
+      return bos && ver;
+    }
+    if (mode === 'ppp') return ld(pppAt, 2) === (t === 0x800 ? 0x21 : t === 0x86dd ? 0x57 : t === 0x8847 ? 0x281 : t);
+    return t <= 1500 ? ld(12 + shift, 2) <= 1500 && ld(nl(), 1) === t : ld(12 + shift, 2) === t;
+  };
   const ipHlen = (): number => (ld(nl(), 1) & 0xf) * 4;
   const proto = (v: number, p: string | null): boolean => {
     if (p === null) {
@@ -75,6 +85,7 @@ export function referenceVerdict(e: Expr, pkt: Uint8Array): boolean | null {
     if (p === 'ip') return one(0x800, 12, 16);
     if (p === 'arp') return one(0x806, 14, 24);
     if (p === 'rarp') return one(0x8035, 14, 24);
+    if (mode === 'mpls') return one(0x800, 12, 16);
     return [one(0x800, 12, 16), one(0x806, 14, 24), one(0x8035, 14, 24)].some(Boolean);
   };
   const v4 = (text: string): [number, number] => {
@@ -170,7 +181,7 @@ export function referenceVerdict(e: Expr, pkt: Uint8Array): boolean | null {
         const idx = arith(a.index);
         let ok = true;
         let base: number;
-        if (a.proto === 'link') base = 0;
+        if (a.proto === 'link') base = mode === 'ppp' ? pppAt : 0;
         else if (a.proto in ETYPE) {
           ok = etype(ETYPE[a.proto]!);
           base = nl();
@@ -223,6 +234,21 @@ export function referenceVerdict(e: Expr, pkt: Uint8Array): boolean | null {
         if (x.proto === 'ip') { const lt = etype(0x800); return lt && ld(nl() + 16, 1) >= 224; }
         if (x.proto === 'ip6') { const lt = etype(0x86dd); return lt && ld(nl() + 24, 1) === 255; }
         return (ld(0, 1) & 1) !== 0;
+      case 'mpls': {
+        const first = mode === 'mpls' ? (ld(nl() - 2, 1) & 1) === 0 : etype(0x8847);
+        const label = x.label === null ? true : ((ld(nl(), 4) & 0xfffff000) >>> 0) === x.label * 4096;
+        shift += 4;
+        mode = 'mpls';
+        return first && label;
+      }
+      case 'pppoes': {
+        const is = etype(0x8864);
+        const session = x.session === null ? true : (ld(nl(), 4) & 0xffff) === x.session;
+        pppAt = nl() + 6;
+        shift += 8;
+        mode = 'ppp';
+        return is && session;
+      }
       case 'vlan': {
         const t = ld(12 + shift, 2);
         const tag = t === 0x8100 || t === 0x88a8 || t === 0x9100;

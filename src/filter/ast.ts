@@ -48,4 +48,6 @@ export type Expr =
   | { type: 'broadcast' | 'multicast'; proto: string | null; col: number }
   | { type: 'less' | 'greater'; value: number; col: number }
   | { type: 'vlan'; id: number | null; col: number }
+  | { type: 'mpls'; label: number | null; col: number }
+  | { type: 'pppoes'; session: number | null; col: number }
   | { type: 'true' };

@@ -65,8 +65,15 @@ interface Value {
 }
 
 export class CodeGen {
-  /** bytes every link-layer and network offset has moved by (4 per `vlan`) */
+  /** bytes every link-layer and network offset has moved by (4 per `vlan` or MPLS label, 8 for PPPoE) */
   private shift = 0;
+  /**
+   * What says which network protocol follows, after the primitives so far:
+   * the link layer; the MPLS label stack (the bottom-of-stack bit, then the
+   * IP version nibble); or PPPoE's PPP protocol field at pppProtoOff.
+   */
+  private mode: 'link' | 'mpls' | 'ppp' = 'link';
+  private pppProtoOff = 0;
 
   constructor(private readonly link: LinkLayer) {}
 
@@ -89,6 +96,14 @@ export class CodeGen {
 
   /** The link layer carries this Ethernet type (libpcap's gen_linktype). */
   linkType(type: number, col: number): Frag {
+    if (this.mode === 'mpls') {
+      if (type !== ETH_IP && type !== ETH_IPV6) throw err(col, 'unsupported protocol over mpls');
+      return and(this.eq(1, this.nl - 2, 1, 0x01), this.eq(1, this.nl, type === ETH_IP ? 0x40 : 0x60, 0xf0));
+    }
+    if (this.mode === 'ppp') {
+      // PPP's numbers for IPv4, IPv6 and MPLS; other Ethernet types compare as they are, as libpcap does
+      return this.eq(2, this.pppProtoOff, type === ETH_IP ? 0x21 : type === ETH_IPV6 ? 0x57 : type === 0x8847 ? 0x281 : type);
+    }
     const l = this.link;
     switch (l.kind) {
       case 'ether':
@@ -209,7 +224,8 @@ export class CodeGen {
       return and(lt, this.hostop(addr, mask, dir, src, dst, col));
     };
     switch (proto) {
-      case null: return or(or(one(ETH_IP, 12, 16), one(ETH_ARP, 14, 24)), one(ETH_RARP, 14, 24));
+      // inside MPLS only IPv4 is asked for
+      case null: return this.mode === 'mpls' ? one(ETH_IP, 12, 16) : or(or(one(ETH_IP, 12, 16), one(ETH_ARP, 14, 24)), one(ETH_RARP, 14, 24));
       case 'ip': return one(ETH_IP, 12, 16);
       case 'arp': return one(ETH_ARP, 14, 24);
       case 'rarp': return one(ETH_RARP, 14, 24);
@@ -241,6 +257,8 @@ export class CodeGen {
 
   private mac(text: string, dir: Qual['dir'], col: number): Frag {
     if (this.link.kind !== 'ether') throw err(col, `ethernet addresses are not supported on ${this.link.name}`);
+    // after `pppoes` the link layer is PPP's, as libpcap sees it
+    if (this.mode === 'ppp') throw err(col, 'ethernet addresses are not supported on PPP (after pppoes)');
     const hex = text.includes('.') ? text.replace(/\./g, '') : text.split(/[:-]/).map((b) => b.padStart(2, '0')).join('');
     const bytes = hex.match(/../g)!.map((b) => parseInt(b, 16));
     const hi = (bytes[0]! << 8) | bytes[1]!;
@@ -375,9 +393,10 @@ export class CodeGen {
     let base: number;
     let tran = false;
     if (e.proto === 'link') {
-      // the link header starts the packet on every link type (on raw IP it is empty: ether[0] is the IP header's)
+      // the link header starts the packet on every link type (on raw IP it is empty: ether[0] is the IP header's);
+      // after `pppoes` it is the PPP header, at the protocol field
       pre = true;
-      base = 0;
+      base = this.mode === 'ppp' ? this.pppProtoOff : 0;
     } else if (ETHERTYPES.has(e.proto)) {
       pre = this.linkType(ETHERTYPES.get(e.proto)!, col);
       base = this.nl;
@@ -476,12 +495,15 @@ export class CodeGen {
       case 'broadcast':
       case 'multicast': return this.cast(e.type, e.proto, e.col);
       case 'vlan': return this.vlan(e.id, e.col);
+      case 'mpls': return this.mpls(e.label, e.col);
+      case 'pppoes': return this.pppoes(e.session, e.col);
     }
   }
 
   private cast(kind: 'broadcast' | 'multicast', proto: string | null, col: number): Frag {
     if (proto === null || proto === 'link') {
       if (this.link.kind !== 'ether') throw err(col, `'${kind}' needs a link layer with addresses (not ${this.link.name})`);
+      if (this.mode === 'ppp') throw err(col, `'${kind}' needs a link layer with addresses (not PPP, after pppoes)`);
       if (kind === 'broadcast') return and(this.eq(4, 2, 0xffffffff), this.eq(2, 0, 0xffff));
       return this.cmp(1, 0, BPF_JSET, 1);
     }
@@ -494,7 +516,32 @@ export class CodeGen {
     throw err(col, kind === 'broadcast' ? 'only link-layer/IP broadcast filters supported' : 'only link-layer/IP/IPv6 multicast filters supported');
   }
 
+  private mpls(label: number | null, col: number): Frag {
+    if (this.link.kind !== 'ether') throw err(col, `no MPLS support for ${this.link.name}`);
+    if (label !== null && label > 1048575) throw err(col, `MPLS label ${label} greater than maximum 1048575`);
+    // a label after a label: the one before must not have been the bottom of the stack
+    let f = this.mode === 'mpls' ? not(this.cmp(1, this.nl - 2, BPF_JSET, 1)) : this.linkType(0x8847, col);
+    if (label !== null) f = and(f, this.eq(4, this.nl, (label << 12) >>> 0, 0xfffff000));
+    this.shift += 4;
+    this.mode = 'mpls';
+    return f;
+  }
+
+  private pppoes(session: number | null, col: number): Frag {
+    if (this.mode === 'mpls') throw err(col, 'unsupported protocol over mpls');
+    if (session !== null && session > 65535) throw err(col, `PPPoE session number ${session} greater than maximum 65535`);
+    let f = this.linkType(0x8864, col);
+    if (session !== null) f = and(f, this.eq(4, this.nl, session, 0xffff));
+    // the PPPoE header (6 bytes), then PPP's protocol field (2), then the network header
+    this.pppProtoOff = this.nl + 6;
+    this.shift += 8;
+    this.mode = 'ppp';
+    return f;
+  }
+
   private vlan(id: number | null, col: number): Frag {
+    if (this.mode === 'mpls') throw err(col, 'no VLAN match after MPLS');
+    if (this.mode === 'ppp') throw err(col, 'no VLAN support for PPP');
     if (this.link.kind !== 'ether') throw err(col, `no VLAN support for ${this.link.name}`);
     if (id !== null && id > 4095) throw err(col, `VLAN tag ${id} greater than maximum 4095`);
     const off = this.link.typeOffset! + this.shift;

@@ -72,7 +72,7 @@ export const PROTO_KEYWORDS: ReadonlyMap<string, string> = new Map([
 export const UNSUPPORTED_KEYWORDS: ReadonlySet<string> = new Set([
   'gateway', 'protochain', 'atalk', 'aarp', 'decnet', 'lat', 'sca', 'moprc', 'mopdl', 'iso', 'esis', 'es-is', 'isis',
   'is-is', 'l1', 'l2', 'iih', 'lsp', 'snp', 'csnp', 'psnp', 'clnp', 'stp', 'ipx', 'netbeui', 'radio', 'inbound',
-  'outbound', 'ifindex', 'mpls', 'pppoed', 'pppoes', 'geneve', 'vxlan', 'lane', 'llc', 'metac', 'bcc', 'oam',
+  'outbound', 'ifindex', 'pppoed', 'geneve', 'vxlan', 'lane', 'llc', 'metac', 'bcc', 'oam',
   'oamf4', 'oamf4ec', 'oamf4sc', 'sc', 'ilmic', 'vpi', 'vci', 'connectmsg', 'metaconnect', 'on', 'ifname', 'rnr',
   'rulenum', 'srnr', 'subrulenum', 'reason', 'rset', 'ruleset', 'action', 'type', 'subtype', 'dir', 'direction',
   'addr1', 'address1', 'addr2', 'address2', 'addr3', 'address3', 'addr4', 'address4', 'ra', 'ta', 'fisu', 'lssu',
@@ -82,5 +82,5 @@ export const UNSUPPORTED_KEYWORDS: ReadonlySet<string> = new Set([
 /** The other keywords of the grammar. */
 export const KEYWORDS: ReadonlySet<string> = new Set([
   'src', 'dst', 'host', 'net', 'mask', 'port', 'portrange', 'proto', 'broadcast', 'multicast', 'less', 'greater',
-  'len', 'vlan', 'and', 'or', 'not',
+  'len', 'vlan', 'mpls', 'pppoes', 'and', 'or', 'not',
 ]);

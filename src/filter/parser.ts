@@ -210,6 +210,16 @@ class Parser {
       const n = this.attempt(() => this.pnum());
       return { expr: { type: 'vlan', id: n, col: t.col }, q: null };
     }
+    if (this.is(t, 'kw', 'mpls')) {
+      this.next();
+      const n = this.attempt(() => this.pnum());
+      return { expr: { type: 'mpls', label: n, col: t.col }, q: null };
+    }
+    if (this.is(t, 'kw', 'pppoes')) {
+      this.next();
+      const n = this.attempt(() => this.pnum());
+      return { expr: { type: 'pppoes', session: n, col: t.col }, q: null };
+    }
     // pqual dqual aqual | pqual dqual | pqual aqual | pqual PROTO | pname | pqual broadcast/multicast
     let proto: string | null = null;
     if (t.kind === 'kw' && PROTO_KEYWORDS.has(t.text)) {
