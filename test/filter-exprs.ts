@@ -41,7 +41,7 @@ export const ETHER_EXPRS: readonly string[] = [
   'mpls', 'mpls 5', 'mpls 100', 'mpls and ip', 'mpls and ip6', 'mpls 5 and mpls 6 and tcp port 80', 'mpls and host 1.2.3.4',
   'mpls and ip proto 6', 'mpls and udp', 'vlan and mpls and ip', 'not mpls and ip', 'mpls or ip', 'pppoes', 'pppoes 7', 'pppoes 3',
   'pppoes and ip', 'pppoes and tcp port 80', 'pppoes and ip6 host ::1', 'pppoes 7 and udp', 'pppoes and host 1.2.3.4',
-  'pppoes and mpls', 'pppoes and arp', 'pppoes and ether[0] = 0', 'pppoes and ether host 1:2:3:4:5:6', 'pppoes and broadcast', 'mpls and ether[0] & 1 = 1', 'pppoes and ip multicast', 'vlan and pppoes 3 and ip', 'mpls and arp', 'mpls and vlan', 'pppoes and vlan',
+  'pppoes and mpls', 'pppoed', 'pppoed or pppoes', 'port imap', 'pppoes and arp', 'pppoes and ether[0] = 0', 'pppoes and ether host 1:2:3:4:5:6', 'pppoes and broadcast', 'mpls and ether[0] & 1 = 1', 'pppoes and ip multicast', 'vlan and pppoes 3 and ip', 'mpls and arp', 'mpls and vlan', 'pppoes and vlan',
   '',
   // long lists: jumps past 255 instructions go through ja trampolines
   Array.from({ length: 30 }, (_, i) => `port ${i + 1}`).join(' or '),

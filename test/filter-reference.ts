@@ -241,6 +241,7 @@ export function referenceVerdict(e: Expr, pkt: Uint8Array): boolean | null {
         mode = 'mpls';
         return first && label;
       }
+      case 'pppoed': return etype(0x8863);
       case 'pppoes': {
         const is = etype(0x8864);
         const session = x.session === null ? true : (ld(nl(), 4) & 0xffff) === x.session;

@@ -50,4 +50,5 @@ export type Expr =
   | { type: 'vlan'; id: number | null; col: number }
   | { type: 'mpls'; label: number | null; col: number }
   | { type: 'pppoes'; session: number | null; col: number }
+  | { type: 'pppoed'; col: number }
   | { type: 'true' };

@@ -497,6 +497,8 @@ export class CodeGen {
       case 'vlan': return this.vlan(e.id, e.col);
       case 'mpls': return this.mpls(e.label, e.col);
       case 'pppoes': return this.pppoes(e.session, e.col);
+      // PPPoE discovery: only the Ethernet type, no offsets move
+      case 'pppoed': return this.linkType(0x8863, e.col);
     }
   }
 

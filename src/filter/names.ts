@@ -22,7 +22,7 @@ export const SERVICES: ReadonlyMap<string, readonly [number, ServiceProto]> = ne
   ['http', [80, 'tcp']], ['www', [80, 'tcp']], ['kerberos', [88, 'both']], ['pop3', [110, 'tcp']],
   ['sunrpc', [111, 'both']], ['auth', [113, 'tcp']], ['nntp', [119, 'tcp']], ['ntp', [123, 'udp']],
   ['epmap', [135, 'tcp']], ['netbios-ns', [137, 'udp']], ['netbios-dgm', [138, 'udp']],
-  ['netbios-ssn', [139, 'tcp']], ['imap2', [143, 'tcp']], ['snmp', [161, 'both']], ['snmp-trap', [162, 'both']],
+  ['netbios-ssn', [139, 'tcp']], ['imap2', [143, 'tcp']], ['imap', [143, 'tcp']], ['snmp', [161, 'both']], ['snmp-trap', [162, 'both']],
   ['bgp', [179, 'tcp']], ['ldap', [389, 'both']], ['https', [443, 'both']], ['microsoft-ds', [445, 'tcp']],
   ['isakmp', [500, 'udp']], ['login', [513, 'tcp']], ['shell', [514, 'tcp']], ['syslog', [514, 'udp']],
   ['printer', [515, 'tcp']], ['submission', [587, 'tcp']], ['ipp', [631, 'tcp']], ['ldaps', [636, 'both']],
@@ -72,7 +72,7 @@ export const PROTO_KEYWORDS: ReadonlyMap<string, string> = new Map([
 export const UNSUPPORTED_KEYWORDS: ReadonlySet<string> = new Set([
   'gateway', 'protochain', 'atalk', 'aarp', 'decnet', 'lat', 'sca', 'moprc', 'mopdl', 'iso', 'esis', 'es-is', 'isis',
   'is-is', 'l1', 'l2', 'iih', 'lsp', 'snp', 'csnp', 'psnp', 'clnp', 'stp', 'ipx', 'netbeui', 'radio', 'inbound',
-  'outbound', 'ifindex', 'pppoed', 'geneve', 'vxlan', 'lane', 'llc', 'metac', 'bcc', 'oam',
+  'outbound', 'ifindex', 'geneve', 'vxlan', 'lane', 'llc', 'metac', 'bcc', 'oam',
   'oamf4', 'oamf4ec', 'oamf4sc', 'sc', 'ilmic', 'vpi', 'vci', 'connectmsg', 'metaconnect', 'on', 'ifname', 'rnr',
   'rulenum', 'srnr', 'subrulenum', 'reason', 'rset', 'ruleset', 'action', 'type', 'subtype', 'dir', 'direction',
   'addr1', 'address1', 'addr2', 'address2', 'addr3', 'address3', 'addr4', 'address4', 'ra', 'ta', 'fisu', 'lssu',
@@ -82,5 +82,5 @@ export const UNSUPPORTED_KEYWORDS: ReadonlySet<string> = new Set([
 /** The other keywords of the grammar. */
 export const KEYWORDS: ReadonlySet<string> = new Set([
   'src', 'dst', 'host', 'net', 'mask', 'port', 'portrange', 'proto', 'broadcast', 'multicast', 'less', 'greater',
-  'len', 'vlan', 'mpls', 'pppoes', 'and', 'or', 'not',
+  'len', 'vlan', 'mpls', 'pppoes', 'pppoed', 'and', 'or', 'not',
 ]);

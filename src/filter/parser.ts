@@ -215,6 +215,10 @@ class Parser {
       const n = this.attempt(() => this.pnum());
       return { expr: { type: 'mpls', label: n, col: t.col }, q: null };
     }
+    if (this.is(t, 'kw', 'pppoed')) {
+      this.next();
+      return { expr: { type: 'pppoed', col: t.col }, q: null };
+    }
     if (this.is(t, 'kw', 'pppoes')) {
       this.next();
       const n = this.attempt(() => this.pnum());
