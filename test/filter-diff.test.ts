@@ -11,9 +11,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tempDir } from './tmp.js';
 import { compileFilter, runClassic } from '../src/filter/index.js';
 import { parseDd } from '../src/cbpf/parse.js';
 import type { SockFilter } from '../src/cbpf/parse.js';
@@ -25,7 +25,7 @@ import { etherFrames, linkFrames } from './filter-frames.js';
 const TCPDUMP = spawnSync('tcpdump', ['--version'], { stdio: 'ignore' }).status === 0;
 const SKIP = TCPDUMP ? false : 'tcpdump is not installed (apt-get install tcpdump)';
 
-const dir = mkdtempSync(join(tmpdir(), 'tsbpf-filter-'));
+const dir = tempDir('tsbpf-filter-');
 
 /** tcpdump's program for expr on an (empty) capture of the link type, or its error line. */
 export function tcpdumpProgram(expr: string, linktype: number): SockFilter[] | string {
