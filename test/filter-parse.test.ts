@@ -92,6 +92,7 @@ test('arithmetic: precedence, unary minus, loads with sizes, all relations', () 
 
 test('syntax errors: one line, the column of the offending token', () => {
   expectErr(() => parseFilter('host 1.2.3.4 and and'), 'EINVAL', "syntax error at column 18: unexpected 'and'");
+  expectErr(() => parseFilter('TCP'), 'EINVAL', "syntax error at column 1: unexpected 'TCP'");
   expectErr(() => parseFilter('1.2.3.4'), 'EINVAL', "syntax error at column 1: unexpected '1.2.3.4'");
   expectErr(() => parseFilter('tcp or 80'), 'EINVAL', 'syntax error at column 10: unexpected end of expression');
   expectErr(() => parseFilter('(port 80'), 'EINVAL', 'syntax error at column 9: unexpected end of expression');

@@ -6,8 +6,9 @@
  * rule on a tie: so `10.1` is an address (not a name), `1-100` is a name
  * (a port range) rather than 1 and -100, `0x50` is a number, `tcp-syn` is
  * a named number, `aa:bb:cc:dd:ee:ff` a MAC address and `fe80::1` an IPv6
- * address. Words are keywords, named numbers or names, in that order; a
- * backslash makes a keyword a plain name (`ip proto \tcp`).
+ * address. Words are keywords, named numbers or names, in that order (all
+ * lower-case: `TCP` is a name, as in libpcap); a backslash makes a keyword a
+ * plain name (`ip proto \tcp`).
  */
 
 import { BpfError } from '../errors.js';
@@ -150,11 +151,11 @@ export function tokenize(text: string): Token[] {
       if (kind === 'num') {
         out.push({ kind, text: word, col, value: parseNumber(word, col) });
       } else if (kind === 'id') {
-        const lower = word.toLowerCase();
-        if (lower === 'length') out.push({ kind: 'kw', text: 'len', col });
-        else if (KEYWORDS.has(lower) || PROTO_KEYWORDS.has(lower)) out.push({ kind: 'kw', text: lower, col });
-        else if (NAMED_NUMBERS.has(lower)) out.push({ kind: 'num', text: word, col, value: NAMED_NUMBERS.get(lower)! });
-        else if (UNSUPPORTED_KEYWORDS.has(lower)) throw new BpfError('EINVAL', `'${printable(word)}' at column ${col} is not supported by this compiler`);
+        // keywords are lower-case, as in libpcap: `TCP` is a name (and a syntax error where a name cannot be)
+        if (word === 'length') out.push({ kind: 'kw', text: 'len', col });
+        else if (KEYWORDS.has(word) || PROTO_KEYWORDS.has(word)) out.push({ kind: 'kw', text: word, col });
+        else if (NAMED_NUMBERS.has(word)) out.push({ kind: 'num', text: word, col, value: NAMED_NUMBERS.get(word)! });
+        else if (UNSUPPORTED_KEYWORDS.has(word)) throw new BpfError('EINVAL', `'${printable(word)}' at column ${col} is not supported by this compiler`);
         else out.push({ kind: 'id', text: word, col });
       } else {
         out.push({ kind, text: word, col });
