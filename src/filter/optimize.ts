@@ -10,7 +10,11 @@
  *   to its outcome (`tcp port 80` tests the Ethernet type once per path);
  * - a test whose two edges meet is dropped;
  * - identical blocks (same statements, test and successors) are merged, as
- *   libpcap merges the arp and rarp tails of `host X`.
+ *   libpcap merges the arp and rarp tails of `host X`;
+ * - when nothing else changes, a test moves up an or-chain (and-chain) next
+ *   to an earlier test of the same value, as libpcap's or_pullup moves it:
+ *   the load is then shared, and the order of loads (which decides the
+ *   verdict on a frame cut short between them) is libpcap's.
  * Then the layout: blocks in an order where every jump goes forward, and a
  * load is dropped where every path into it already left that value in A
  * (or X, or the scratch cell). Blocks no path reaches are never laid out.
@@ -250,6 +254,46 @@ function simplify(root: { node: Node }): boolean {
   return changed;
 }
 
+/**
+ * Pull a test up an or-chain, as libpcap's or_pullup does: in a chain of
+ * blocks whose true edges all go to the same place (`a or b or c`), a later
+ * test of the value an earlier block already loaded moves up next to it, so
+ * the load is shared (`host a or b`: src == a, src == b, dst == a, dst == b).
+ * The same for and-chains on the false edges. Only blocks with one
+ * predecessor move, so no other path changes. True when something moved.
+ */
+function pullup(root: Node, values: Map<Block, string>): boolean {
+  const order = blocksFrom(root);
+  const preds = new Map<Block, number>();
+  for (const b of order) for (const n of [b.jt!, b.jf!]) if (n.kind === 'block') preds.set(n, (preds.get(n) ?? 0) + 1);
+  const valueOf = (b: Block): string => {
+    let v = values.get(b);
+    if (v === undefined) {
+      v = testedValue(b);
+      values.set(b, v);
+    }
+    return v;
+  };
+  for (const b1 of order) {
+    for (const [same, next] of [['jt', 'jf'], ['jf', 'jt']] as const) {
+      const exit = b1[same]!;
+      const b2 = b1[next]!;
+      if (b2.kind !== 'block' || b2[same] !== exit || preds.get(b2) !== 1 || valueOf(b2) === valueOf(b1)) continue;
+      let prev: Block = b2;
+      for (let cur = b2[next]!; cur.kind === 'block' && cur[same] === exit && preds.get(cur) === 1; cur = cur[next]!) {
+        if (valueOf(cur) === valueOf(b1)) {
+          prev[next] = cur[next];
+          cur[next] = b2;
+          b1[next] = cur;
+          return true;
+        }
+        prev = cur;
+      }
+    }
+  }
+  return false;
+}
+
 /** Threading, pruning and merging to a fixed point (bounded). */
 export function optimize(root: Node): Node {
   const r = { node: root };
@@ -267,7 +311,7 @@ export function optimize(root: Node): Node {
   for (let round = 0; round < 10000; round++) {
     const moved = thread(r.node, values);
     const merged = simplify(r);
-    if (!moved && !merged) break;
+    if (!moved && !merged && !pullup(r.node, values)) break;
   }
   return r.node;
 }
