@@ -274,6 +274,8 @@ function pullup(root: Node, values: Map<Block, string>): boolean {
     }
     return v;
   };
+  // a move leaves every block with the predecessors it had, so one pass makes many
+  let moved = false;
   for (const b1 of order) {
     for (const [same, next] of [['jt', 'jf'], ['jf', 'jt']] as const) {
       const exit = b1[same]!;
@@ -285,13 +287,14 @@ function pullup(root: Node, values: Map<Block, string>): boolean {
           prev[next] = cur[next];
           cur[next] = b2;
           b1[next] = cur;
-          return true;
+          moved = true;
+          break;
         }
         prev = cur;
       }
     }
   }
-  return false;
+  return moved;
 }
 
 /** Threading, pruning and merging to a fixed point (bounded). */
