@@ -33,6 +33,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['verifier'],
   ['vm', 'jit'],
   ['cbpf', 'elf', 'pcap', 'btf'],
+  ['filter'],
   ['loader'],
   ['api'],
   ['bench'],

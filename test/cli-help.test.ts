@@ -21,7 +21,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const MISSING = join(dir, 'no-such-program.s');
 
 /** The commands, named here so that a command losing its help fails the test. */
-const NAMES = ['run', 'filter', 'verify', 'disasm', 'asm', 'inspect', 'batch', 'shell', 'conformance-plugin', 'bench', 'help'];
+const NAMES = ['run', 'filter', 'compile', 'verify', 'disasm', 'asm', 'inspect', 'batch', 'shell', 'conformance-plugin', 'bench', 'help'];
 
 /** An io whose standard input fails the test if anything reads it. */
 function untouchedStdin(): { io: CliIo; out: () => string; err: () => string } {
@@ -99,7 +99,8 @@ for (const spec of COMMANDS) {
     if (['shell', 'bench'].includes(spec.name)) continue; // interactive, a minute long
     if (example.includes('<<<')) continue; // a shell here-string: run below
     test(`the example 'tsbpf ${example}' runs`, async (t) => {
-      const words = example.split(' ').map((w, i, all) =>
+      // words split at spaces, as a shell would split them: 'quoted words' stay one
+      const words = (example.match(/'[^']*'|\S+/g) ?? []).map((w) => w.replace(/^'(.*)'$/, '$1')).map((w, i, all) =>
         ['-o', '-w'].includes(all[i - 1]!) ? join(dir, w) : w.startsWith('examples/') ? join(ROOT, w) : w);
       const missing = words.filter((w) => w.startsWith(join(ROOT, 'examples')) && !existsSync(w));
       if (missing.length > 0 && missing.every((m) => m.endsWith('script.txt'))) {

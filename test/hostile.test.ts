@@ -20,7 +20,7 @@ import { TARGETS, mix, runHarness, runTarget } from './fuzz/hostile.js';
 import type { Harness, Target } from './fuzz/hostile.js';
 
 /** Inputs per target: about half a second each on one core. */
-const CORPUS: Record<Target, number> = { elf: 400, pcap: 1500, cbpf: 1500, asm: 3000, spec: 800, attr: 600, btf: 800 };
+const CORPUS: Record<Target, number> = { elf: 400, pcap: 1500, cbpf: 1500, asm: 3000, spec: 800, attr: 600, btf: 800, filter: 3000 };
 const SEED = 13;
 
 describe('the fixed corpus of each target gives no problem', () => {
@@ -88,7 +88,7 @@ describe('the fuzzer machinery', () => {
     assert.ok(Number(m[1]) >= 1, r.stdout);
     const bad = spawnSync(process.execPath, [script, '--target', 'nope'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(bad.status, 2);
-    assert.equal(bad.stderr, "hostile: unknown target 'nope' (elf, pcap, cbpf, asm, spec, attr, btf)\n");
+    assert.equal(bad.stderr, "hostile: unknown target 'nope' (elf, pcap, cbpf, asm, spec, attr, btf, filter)\n");
   });
 });
 

@@ -82,15 +82,19 @@ export const RUN: CommandSpec = {
 
 export const FILTER: CommandSpec = {
   name: 'filter',
-  usage: ['filter PROG CAPTURE [-w OUT.pcap] [--count] [--json]'],
+  usage: ['filter PROG CAPTURE [-w OUT.pcap] [--count] [--json]', "filter 'EXPR' CAPTURE [-w OUT.pcap] [--count] [--json]", 'filter -e EXPR CAPTURE ...'],
   summary:
-    'tcpdump -r with an eBPF or classic filter: run PROG over each packet of CAPTURE\n' +
-    '(pcap or pcapng) and print the accepted ones, one tcpdump -nn line each, or write\n' +
-    'them to OUT.pcap truncated to the length the filter returned, as a socket would.\n' +
+    'tcpdump -r with an eBPF or classic filter, or a tcpdump expression: run PROG over\n' +
+    'each packet of CAPTURE (pcap or pcapng) and print the accepted ones, one tcpdump -nn\n' +
+    'line each, or write them to OUT.pcap truncated to the length the filter returned,\n' +
+    'as a socket would. A first argument that is not a file is a pcap-filter expression,\n' +
+    "compiled for the capture's link type (tsbpf compile shows the program).\n" +
     'A throughput line goes to stderr.',
   args: [PROG_ARG, ['CAPTURE', "the capture to read; '-' reads standard input as it arrives"]],
-  positionals: [2, 2],
+  positionals: [1, 2],
   options: [
+    { name: 'expression', short: 'e', value: 'EXPR', help: 'the filter is this pcap-filter expression (tcpdump\'s language), even if a\nfile of that name exists' },
+    { name: 'linktype', value: 'NAME', help: "with an expression on standard input: the capture's link type (default ethernet)" },
     { name: 'write', short: 'w', value: 'OUT', help: "write the accepted packets as pcap ('-': standard output)" },
     { name: 'line-buffered', short: 'l', help: "print each packet's line as soon as it is decided (tcpdump -l);\nfrom a pipe, packets are printed as they arrive in any case" },
     { name: 'count', help: 'print only the number of accepted packets' },
@@ -107,9 +111,27 @@ export const FILTER: CommandSpec = {
   examples: [
     'filter examples/syn-filter.s examples/sample.pcap',
     'filter examples/syn-filter.o examples/sample.pcap -w syn.pcap',
+    "filter 'tcp[tcpflags] & tcp-syn != 0' examples/sample.pcap",
     'filter examples/syn-filter.s - < examples/sample.pcap',
   ],
   notes: 'A live capture, each packet printed as it arrives: tcpdump -U -w - | tsbpf filter F -',
+};
+
+export const COMPILE: CommandSpec = {
+  name: 'compile',
+  usage: ['compile EXPR [--linktype NAME] [-d | -dd | -ddd | --ebpf]'],
+  summary:
+    "Compile a tcpdump expression (pcap-filter(7)) to classic BPF with libpcap's meaning,\n" +
+    'and print it as tcpdump -d (the default), -dd or -ddd would, or the eBPF it runs as.',
+  args: [['EXPR', "the expression (quote it: 'tcp port 80 and host 10.0.0.1')"]],
+  positionals: [1, 1],
+  options: [
+    { name: 'linktype', value: 'NAME', help: 'ethernet (the default), raw, ipv4, ipv6, linux_sll, linux_sll2, null or loop;\nor a LINKTYPE number' },
+    { name: 'format', value: 'd|dd|ddd|ebpf', help: 'the output: -d (the default), -dd, -ddd as tcpdump prints them, or --ebpf' },
+    { name: 'ebpf', help: 'print the eBPF the classic program converts to (the same as --format ebpf)' },
+  ],
+  examples: ["compile 'tcp port 80'", "compile 'ip6 and udp port 53' -dd", "compile 'host 10.0.0.1' --linktype raw"],
+  notes: '-d, -dd and -ddd are accepted as tcpdump spells them.',
 };
 
 export const VERIFY: CommandSpec = {
@@ -235,7 +257,7 @@ export const HELP_CMD: CommandSpec = {
   examples: ['help run'],
 };
 
-export const COMMANDS: readonly CommandSpec[] = [RUN, FILTER, VERIFY, DISASM, ASM, INSPECT, BATCH, SHELL, CONFORMANCE_PLUGIN, BENCH, HELP_CMD];
+export const COMMANDS: readonly CommandSpec[] = [RUN, FILTER, COMPILE, VERIFY, DISASM, ASM, INSPECT, BATCH, SHELL, CONFORMANCE_PLUGIN, BENCH, HELP_CMD];
 
 export const USAGE = `tsbpf: the Linux eBPF subsystem in TypeScript
 
@@ -243,6 +265,8 @@ Usage:
   tsbpf run PROG [--data HEX | --data-file FILE | --pcap FILE] [--repeat N] [--json]
   tsbpf run PROG --mem HEX     r1 = a buffer, r2 = its length, as uBPF and bpf_conformance
   tsbpf filter PROG CAPTURE [-w OUT.pcap] [--count] [--json]   tcpdump -r with an eBPF or classic filter
+  tsbpf filter 'EXPR' CAPTURE  the same with a tcpdump expression ('tcp port 80')
+  tsbpf compile EXPR [-d|-dd|-ddd|--ebpf]   a tcpdump expression as classic BPF
   tsbpf verify PROG [--log-level 0|1|2] [--json]   the 3.19 verifier's verdict and log
   tsbpf disasm PROG [--json]   disassemble, in the kernel's verifier-log syntax
   tsbpf asm FILE [-o OUT]      assemble to raw 8-byte instruction slots

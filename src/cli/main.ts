@@ -24,6 +24,8 @@ import { BatchSession } from './batch.js';
 import { CliError, fileError } from './cli-error.js';
 import type { EngineName } from '../api/bpf.js';
 import { filterCommand, runPcapCommand } from './capture.js';
+import { captureLinkType, caret, compileCommand, expressionInput, isFile, tcpdumpFormatArgs } from './expression.js';
+import type { CompileFormat } from './expression.js';
 import { disassembleClassic } from '../cbpf/index.js';
 import type { SockFilter } from '../cbpf/index.js';
 import { parseElf } from '../elf/index.js';
@@ -34,7 +36,7 @@ import { uapiHelperName } from '../isa/uapi.js';
 import { findProgTypeByName } from '../progs/types.js';
 import { help, parseCommand } from './args.js';
 import type { CommandSpec, Parsed } from './args.js';
-import { ASM, BATCH, BENCH, COMMANDS, CONFORMANCE_PLUGIN, DISASM, FILTER, HELP_CMD, INSPECT, RUN, SHELL, USAGE, VERIFY } from './commands.js';
+import { ASM, BATCH, BENCH, COMMANDS, COMPILE, CONFORMANCE_PLUGIN, DISASM, FILTER, HELP_CMD, INSPECT, RUN, SHELL, USAGE, VERIFY } from './commands.js';
 
 
 /** A file's bytes, or standard input's for '-'. */
@@ -318,11 +320,30 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
   budgetNeedsUnverified(values);
   const write = str(values, 'write');
   if (values['json'] === true && write !== undefined) throw new CliError('--json and -w are exclusive: -w writes the packets, --json prints them', 2, 'EINVAL');
-  const [file, capture] = positionals as [string, string];
-  oneStdin(file, capture);
+  const given = str(values, 'expression');
+  if (given !== undefined ? positionals.length !== 1 : positionals.length !== 2) {
+    throw new CliError(`filter: ${given !== undefined ? 'with -e, the only argument is CAPTURE' : 'missing CAPTURE'} (usage: tsbpf ${FILTER.usage[0]!})`, 2, 'EINVAL');
+  }
+  const [first, second] = positionals as [string, string | undefined];
+  const capture = given !== undefined ? first : second!;
+  // an argument that is not a file is a tcpdump expression
+  const expr = given ?? (isFile(first) ? undefined : first);
+  const file = expr === undefined ? first : 'expression';
+  if (expr === undefined) oneStdin(file, capture);
+  if (values['linktype'] !== undefined && expr === undefined) throw new CliError('--linktype applies to an expression, not a program file', 2, 'EINVAL');
   if (write === '-' && values['count'] === true) throw new CliError('--count and -w - both write to standard output', 2, 'EINVAL');
   const cpus = cpusOption(values['cpus']);
-  const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
+  let prog: ProgramInput;
+  if (expr === undefined) prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
+  else {
+    try {
+      prog = compileForCapture(expr, capture, str(values, 'linktype'));
+    } catch (e) {
+      // `prog.s` or `dir/x.o` that is not there: a missing file, rather than a strange expression
+      if (given === undefined && /[/\\]|\.[A-Za-z]{1,4}$/.test(first)) readInput(first, io);
+      throw e;
+    }
+  }
   return filterCommand(prog, capture, {
     file,
     profile: chooseProfile(prog, values['profile'], file),
@@ -336,6 +357,31 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
     ...(write === undefined ? {} : { write }),
     ...(engine === undefined ? {} : { engine }),
   }, io);
+}
+
+/** An expression compiled for the capture's link type (from its header; --linktype or Ethernet for standard input). */
+function compileForCapture(expr: string, capture: string, linktype: string | undefined): ProgramInput {
+  const found = capture === '-' ? undefined : captureLinkType(capture);
+  const lt: number | string = found?.linktype ?? (linktype === undefined ? 'ethernet' : /^\d+$/.test(linktype) ? Number(linktype) : linktype);
+  try {
+    return expressionInput(expr, lt, found?.byteOrder);
+  } catch (e) {
+    if (e instanceof BpfError) throw new CliError(`${e.message}${caret(expr, e.message)}`, 2, e.code);
+    throw e;
+  }
+}
+
+function cmdCompile(args: string[], io: CliIo): number {
+  const p = parse(COMPILE, tcpdumpFormatArgs(args), io);
+  if (!p) return 0;
+  const { values, positionals } = p;
+  let format = (str(values, 'format') ?? 'd') as CompileFormat;
+  if (values['ebpf'] === true) {
+    if (values['format'] !== undefined) throw new CliError('--ebpf and -d/-dd/-ddd are exclusive', 2, 'EINVAL');
+    format = 'ebpf';
+  }
+  if (!['d', 'dd', 'ddd', 'ebpf'].includes(format)) throw new CliError(`--format must be d, dd, ddd or ebpf, got '${format}'`, 2, 'EINVAL');
+  return compileCommand(positionals[0]!, str(values, 'linktype'), format, io);
 }
 
 function cmdVerify(args: string[], io: CliIo): number {
@@ -479,6 +525,8 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
       return cmdVerify(rest, io);
     case 'filter':
       return cmdFilter(rest, io);
+    case 'compile':
+      return cmdCompile(rest, io);
     case 'inspect':
       return cmdInspect(rest, io);
     case 'conformance-plugin': {

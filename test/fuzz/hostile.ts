@@ -26,6 +26,11 @@
  *         the reader, then every type's name, resolution and size, the
  *         .BTF.ext records, each program's line records and the log's
  *         source-line printer over them.
+ *   filter tcpdump expressions (the differential test's, mutated token by
+ *         token, and token soup from the language's vocabulary) for every
+ *         link type: compileFilter, then the classic checker must accept the
+ *         program (a compiled filter is always a valid socket filter), and it
+ *         runs over a few frames.
  *
  * Input i of a run with seed S is generated from its own seed, mix(S, i), so
  * one input is reproduced by `--seed S --replay i` without replaying the
@@ -54,6 +59,9 @@ import {
 } from '../../src/cbpf/index.js';
 import type { SockFilter } from '../../src/cbpf/index.js';
 import { assemble } from '../../src/isa/asm.js';
+import { compileFilter, runClassic, FILTER_LINKTYPES } from '../../src/filter/index.js';
+import { ETHER_EXPRS } from '../filter-exprs.js';
+import { etherFrames } from '../filter-frames.js';
 import { disasm, disasmSlots } from '../../src/isa/disasm.js';
 import { encode, encodeSlots } from '../../src/isa/instruction.js';
 import { progTypeByName } from '../../src/progs/types.js';
@@ -68,7 +76,7 @@ import { Strings, writeBtf, writeBtfExt } from './btf-writer.js';
 import type { RawType } from './btf-writer.js';
 import type { ObjReloc, ObjSection, ObjSymbol } from './elf-writer.js';
 
-export const TARGETS = ['elf', 'pcap', 'cbpf', 'asm', 'spec', 'attr', 'btf'] as const;
+export const TARGETS = ['elf', 'pcap', 'cbpf', 'asm', 'spec', 'attr', 'btf', 'filter'] as const;
 export type Target = (typeof TARGETS)[number];
 
 type Rnd = () => number;
@@ -1169,7 +1177,43 @@ const btfHarness: Harness<BtfInput> = {
   },
 };
 
-export const HARNESSES: Record<Target, Harness<unknown>> = { elf, pcap, cbpf, asm, spec, attr, btf: btfHarness } as Record<Target, Harness<unknown>>;
+// ---- filter: tcpdump expressions ----
+
+interface FilterInput {
+  text: string;
+  linktype: string;
+}
+
+const FILTER_VOCAB = ['and', 'or', 'not', '!', '&&', '||', '(', ')', '[', ']', ':', '=', '!=', '<', '>', '<=', '>=', '+', '-', '*', '/', '%',
+  '&', '|', '^', '<<', '>>', 'host', 'net', 'port', 'portrange', 'proto', 'src', 'dst', 'ether', 'ip', 'ip6', 'arp', 'rarp', 'tcp', 'udp',
+  'icmp', 'icmp6', 'sctp', 'vlan', 'len', 'less', 'greater', 'broadcast', 'multicast', 'mask', 'tcpflags', 'tcp-syn', 'icmptype',
+  '1.2.3.4', '10/8', '10.0.0.0/33', 'fe80::1', 'fe80::/200', '::', 'aa:bb:cc:dd:ee:ff', '1-100', '65536-1', 'http', 'gateway', 'x', '\\tcp',
+  '0', '1', '4', '0xffffffff', '4294967296', '0777', '255', '4095', '4096'];
+let filterFrames: Uint8Array[] | undefined;
+
+const filter: Harness<FilterInput> = {
+  generate(rnd) {
+    const linktype = pick(rnd, FILTER_LINKTYPES);
+    if (chance(rnd, 0.6)) {
+      const base = pick(rnd, ETHER_EXPRS);
+      return { text: chance(rnd, 0.85) ? mutateText(rnd, base, [...FILTER_VOCAB, ...NUMBERS]) : base, linktype };
+    }
+    const n = 1 + int(rnd, 14);
+    return { text: Array.from({ length: n }, () => pick(rnd, FILTER_VOCAB)).join(chance(rnd, 0.8) ? ' ' : ''), linktype };
+  },
+  exercise(input) {
+    const prog = compileFilter(input.text, input.linktype);
+    checkClassic(prog);
+    filterFrames ??= etherFrames(24, 3);
+    for (const f of filterFrames) runClassic(prog, f);
+  },
+  show: (i) => `${i.linktype} ${JSON.stringify(i.text)}`,
+  *shrink(i) {
+    for (const text of shrinkText(i.text)) yield { text, linktype: i.linktype };
+  },
+};
+
+export const HARNESSES: Record<Target, Harness<unknown>> = { elf, pcap, cbpf, asm, spec, attr, btf: btfHarness, filter } as Record<Target, Harness<unknown>>;
 
 // ---- running ----
 
