@@ -189,8 +189,10 @@ function readmeCommands(readme: string): ReadmeCommand[] {
       const at = line.indexOf('npx tsbpf');
       if (at < 0) continue;
       const before = line.slice(0, at);
-      const args = line.slice(at + 'npx tsbpf'.length).trim().split(/\s+/).filter((a) => a !== '');
-      assert.ok(args.every((a) => !/["'|;&<>$`\\]/.test(a)), `README: no shell syntax after npx tsbpf: ${line}`);
+      // words, or single-quoted strings as a shell takes them (a tcpdump expression); no other shell syntax
+      const words = [...line.slice(at + 'npx tsbpf'.length).trim().matchAll(/'([^']*)'|(\S+)/g)];
+      assert.ok(words.every((w) => w[2] === undefined || !/["'|;&<>$`\\]/.test(w[2])), `README: no shell syntax after npx tsbpf: ${line}`);
+      const args = words.map((w) => w[1] ?? w[2]!);
       const cat = /^cat (\S+) \| $/.exec(before);
       if (cat) out.push({ line, args, stdin: cat[1]! });
       else if (before === '' || before === 'npm ci && ') out.push({ line, args });
@@ -256,6 +258,21 @@ const CHECKS: Record<string, { check?: Check; skip?: string; todo?: string }> = 
       const kept = [...parseCapture(new Uint8Array(readFileSync(join(cwd, 'port80.pcap'))))];
       // the SYN and the ACK of the connection to port 80
       assert.deepEqual(kept.map((p) => p.tsNs), [1764000001000000000n, 1764000001750000000n]);
+    },
+  },
+  'filter tcp port 80 examples/sample.pcap': {
+    check: (r) => assert.equal(r.stdout, [
+      '16:00:01.000000 IP 10.0.0.2.40001 > 192.168.1.20.80: Flags [S], seq 1, win 65535, length 0',
+      '16:00:01.750000 IP 10.0.0.2.40001 > 192.168.1.20.80: Flags [.], ack 0, win 65535, length 0',
+      '',
+    ].join('\n')),
+  },
+  'compile tcp port 80 -d': {
+    check: (r) => {
+      // as long as tcpdump -d 'tcp port 80' (20 instructions; test/filter-diff.test.ts compares verdicts with tcpdump's)
+      const lines = r.stdout.trimEnd().split('\n');
+      assert.equal(lines.length, 20);
+      assert.deepEqual([lines[0], lines[18], lines[19]], ['(000) ldh      [12]', '(018) ret      #262144', '(019) ret      #0']);
     },
   },
   'run examples/counter.json --pcap examples/sample.pcap --json': {
