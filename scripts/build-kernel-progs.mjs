@@ -4,7 +4,8 @@
 // -g gives the BTF the `.maps` definitions are read from,
 // -fdebug-compilation-dir=. keeps the checkout's path out of the DWARF, and
 // maps-globals needs -mcpu=v3 for its 32-bit atomic exchange and
-// compare-and-exchange.
+// compare-and-exchange. calls links bpf-to-bpf calls, callbacks and
+// __array(values, ...) maps (test/calls.test.ts).
 //
 // Usage: node scripts/build-kernel-progs.mjs [OUTDIR]
 import { spawnSync } from 'node:child_process';
@@ -24,6 +25,7 @@ export const KERNEL_PROGS = [
   { name: 'helpers', flags: [] },
   { name: 'core', flags: [] },
   { name: 'core-poison', flags: [] },
+  { name: 'calls', flags: [] },
 ];
 
 const out = resolve(process.argv[2] ?? join(ROOT, 'test', 'c'));

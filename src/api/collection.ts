@@ -9,6 +9,12 @@
  * runBatch, runCapture, testRun), `maps.x` BpfMaps; a rejected program is a
  * VerifierError with its log (never empty) and the slot at fault.
  *
+ * Maps defined with `__array(values, ...)` get what the object puts in
+ * them: a map of maps is created against its inner map's template and
+ * gets its maps once every map exists, a prog array its programs once every
+ * program is loaded (libbpf's order); a slot naming what the spec no longer
+ * has stays empty.
+ *
  * The Collection holds a reference to each program, apart from its fd (and
  * its BpfMaps hold theirs): close() releases them and closes the fds that
  * still name them, never an fd number since reused by another object.
@@ -18,10 +24,11 @@ import { BpfError, VerifierError } from '../errors.js';
 import { escapeControls } from '../elf/index.js';
 import { encodeSlots } from '../isa/instruction.js';
 import { linkMapRefs, printable } from '../loader/collection.js';
-import type { CollectionSpec } from '../loader/spec.js';
+import type { CollectionSpec, MapSpecData } from '../loader/spec.js';
 import type { BpfSystem } from './bpf.js';
 import { BPF_CMD } from './bpf.js';
 import { BpfMap } from './map.js';
+import { BPF_MAP_TYPE } from '../maps/map.js';
 import { Program } from './program.js';
 
 /** The log size a Collection asks for when logging (3.19's maximum would be 16 MiB). */
@@ -54,7 +61,15 @@ export class Collection {
     try {
       for (const [name, m] of Object.entries(spec.maps)) {
         try {
-          const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, { map_type: m.type, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries, map_flags: m.flags });
+          const attr = (d: MapSpecData): Record<string, number> => ({ map_type: d.type, key_size: d.keySize, value_size: d.valueSize, max_entries: d.maxEntries, map_flags: d.flags });
+          // a map of maps is created against a template of its inner maps, closed again once it is (libbpf's way)
+          const inner = m.inner === undefined ? undefined : sys.bpf(BPF_CMD.BPF_MAP_CREATE, attr(m.inner));
+          let fd: number;
+          try {
+            fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, inner === undefined ? attr(m) : { ...attr(m), inner_map_fd: inner });
+          } finally {
+            if (inner !== undefined) sys.close(inner);
+          }
           sys.mapOf(fd).name = name;
           this.maps[name] = new BpfMap(sys, fd, undefined, undefined, name);
           if (m.initial) this.maps[name].update(new Uint8Array(4), m.initial);
@@ -62,6 +77,11 @@ export class Collection {
           if (e instanceof BpfError) throw new BpfError(e.code, `map ${name}: ${e.message}`, { command: e.command, log: e.log });
           throw e;
         }
+      }
+      // maps of maps: the maps their definitions name (`.values = { [i] = &map }`)
+      for (const [name, m] of Object.entries(spec.maps)) {
+        if (m.type === BPF_MAP_TYPE.PROG_ARRAY) continue;
+        this.fill(name, m, this.maps, (x) => x.fd);
       }
       for (const [name, p] of Object.entries(spec.programs)) {
         try {
@@ -87,9 +107,34 @@ export class Collection {
           throw e;
         }
       }
+      // prog arrays: the programs their definitions name, once all are loaded
+      for (const [name, m] of Object.entries(spec.maps)) {
+        if (m.type === BPF_MAP_TYPE.PROG_ARRAY) this.fill(name, m, this.programs, (x) => x.fd);
+      }
     } catch (e) {
       this.close();
       throw printable(e);
+    }
+  }
+
+  /**
+   * Put in map `name` the objects its spec's `contents` name, each by fd at
+   * its index (a u32 key). A slot naming a program or map taken out of the
+   * spec stays empty, as a program libbpf does not load leaves its slot.
+   */
+  private fill<T>(name: string, m: MapSpecData, objects: Record<string, T>, fdOf: (x: T) => number): void {
+    for (const { index, name: target } of m.contents ?? []) {
+      if (!Object.hasOwn(objects, target)) continue;
+      try {
+        const key = new Uint8Array(4);
+        new DataView(key.buffer).setUint32(0, index, true);
+        const value = new Uint8Array(4);
+        new DataView(value.buffer).setUint32(0, fdOf(objects[target]!), true);
+        this.maps[name]!.update(key, value);
+      } catch (e) {
+        if (e instanceof BpfError) throw new BpfError(e.code, `map ${name}: ${e.message}`, { command: e.command, log: e.log });
+        throw e;
+      }
     }
   }
 

@@ -18,7 +18,7 @@ import type { ProgTypeName } from '../progs/types.js';
 import type { MapTypeName } from '../maps/types.js';
 import { encodeSlots } from '../isa/instruction.js';
 import { linkMapRefs } from '../loader/collection.js';
-import type { ProgramInput } from './input.js';
+import type { MapSpec, ProgramInput } from './input.js';
 import { CliError } from './cli-error.js';
 import { PROFILE_3_19, PROFILE_MODERN } from '../progs/profile.js';
 import type { Profile } from '../progs/profile.js';
@@ -90,9 +90,17 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
   const profile = opts.profile ?? PROFILE_3_19;
   const sys = new BpfSystem({ profile, cpus: opts.cpus ?? 1 });
   if (budget !== undefined) sys.unverifiedBudget = budget;
+  const create = (m: MapSpec, name: string, innerMap?: BpfMap): BpfMap =>
+    BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name, ...(m.flags ? { flags: m.flags } : {}), ...(innerMap ? { innerMap } : {}) });
   const maps = prog.maps.map((m, i) => {
     try {
-      return BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name: mapName(prog, i), ...(m.flags ? { flags: m.flags } : {}) });
+      // a map of maps is created against its inner map's template, closed once it is
+      const template = m.inner ? create(m.inner, m.inner.name ?? '') : undefined;
+      try {
+        return create(m, mapName(prog, i), template);
+      } finally {
+        template?.close();
+      }
     } catch (e) {
       if (e instanceof BpfError) throw new CliError(`${file}: maps[${i}]: ${e.message}`, 2, e.code);
       throw e;
@@ -100,6 +108,14 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
   });
   prog.maps.forEach((m, i) => {
     if (m.initial) maps[i]!.update(new Uint8Array(4), m.initial);
+    // an object's maps of maps: the maps its definition names
+    for (const [index, target] of m.contents ?? []) {
+      const key = new Uint8Array(4);
+      const value = new Uint8Array(4);
+      new DataView(key.buffer).setUint32(0, index, true);
+      new DataView(value.buffer).setUint32(0, maps[target]!.fd, true);
+      maps[i]!.update(key, value);
+    }
   });
   const slots = prog.slots.map((s) => ({ ...s }));
   linkMapRefs(slots, prog.fixups.map(([slot, index, offset]) => ({ slot, fd: maps[index]!.fd, offset })));

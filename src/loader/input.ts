@@ -22,6 +22,7 @@ import type { Slot } from '../isa/instruction.js';
 import { decodeSlots, isLdImm64, toSlots } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
 import { loadCollectionSpec } from './collection.js';
+import type { MapSpecData } from './spec.js';
 import { convertClassic, decodeClassic, detectClassicText, parseClassicText } from '../cbpf/index.js';
 import type { SockFilter } from '../cbpf/index.js';
 import { MAP_TYPES, findMapType, findMapTypeByName, unsupportedMapType } from '../maps/types.js';
@@ -42,6 +43,10 @@ export interface InputMapSpec {
   flags?: number;
   /** objects' global data: the value of element 0 */
   initial?: Uint8Array;
+  /** objects' maps of maps: the inner map's template (`__array(values, struct inner)`) */
+  inner?: InputMapSpec;
+  /** objects' maps of maps: the map at each index, by its index in the input's `maps` (`.values = { [i] = &m }`) */
+  contents?: [number, number][];
 }
 
 /** A map reference: [slot, map index] or, for global data, [slot, map index, offset into the value]. */
@@ -190,16 +195,20 @@ function objectProgram(bytes: Uint8Array, section?: string): ProgramInput {
     throw new BpfError('EINVAL', `the object has ${progs.length} programs: pick one with --section (${progs.map((p) => `${p.section}/${p.name}`).join(', ')})`);
   }
   const mapNames = Object.keys(spec.maps);
-  const maps: InputMapSpec[] = mapNames.map((n) => {
-    const m = spec.maps[n]!;
+  const indexOf = new Map(mapNames.map((n, i) => [n, i]));
+  const inputMap = (n: string, m: MapSpecData): InputMapSpec => {
     const type = findMapType(m.type);
     if (!type) throw new BpfError('ENOTSUP', `map ${n}: ${unsupportedMapType(m.type)}`);
     const out: InputMapSpec = { name: n, type: type.name, key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries };
     if (m.flags) out.flags = m.flags;
     if (m.initial) out.initial = m.initial;
+    if (m.inner) out.inner = inputMap(m.inner.name, m.inner);
+    // a prog array's programs are not this one program's to load: only maps of maps keep their contents
+    const maps = (m.contents ?? []).filter((c) => indexOf.has(c.name) && type.name !== 'prog_array');
+    if (maps.length > 0) out.contents = maps.map((c) => [c.index, indexOf.get(c.name)!]);
     return out;
-  });
-  const indexOf = new Map(mapNames.map((n, i) => [n, i]));
+  };
+  const maps: InputMapSpec[] = mapNames.map((n) => inputMap(n, spec.maps[n]!));
   const fixups = prog.mapRefs.map((r): InputFixup => {
     const index = indexOf.get(r.map);
     if (index === undefined) throw new BpfError('EINVAL', `program ${prog.name}: slot ${r.slot} refers to unknown map ${r.map}`);

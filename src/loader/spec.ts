@@ -20,9 +20,51 @@ export interface MapSpecData {
   flags: number;
   /** global data (.data, .rodata): the value of element 0 at creation; absent for .bss, which starts zeroed */
   initial?: Uint8Array;
+  /**
+   * A map of maps' inner map (BTF `__array(values, struct inner)`): the
+   * template it is created with (inner_map_fd), created and closed again
+   * around the outer map's creation, as libbpf does. Named `outer.inner`.
+   */
+  inner?: MapSpecData;
+  /**
+   * What an object puts in a prog array or a map of maps at load
+   * (`.values = { [i] = &x }`): the program (prog array) or map (map of
+   * maps) named at each index. A Collection fills map slots once every map
+   * exists and prog array slots once every program is loaded.
+   */
+  contents?: { index: number; name: string }[];
 }
 
-/** A program as an object file holds it: name, section, type, raw slots, map references. */
+/** One function of a linked program: where it starts in `insns`, and how the kernel would verify it. */
+export interface FunctionSpec {
+  name: string;
+  /** its first slot in the program's `insns` */
+  insn: number;
+  /**
+   * a global (non-static, not hidden) function, which the kernel verifies
+   * on its own from BTF func info; tsbpf verifies every function in its
+   * caller's context for now
+   */
+  global: boolean;
+}
+
+/** A run of a program's slots copied from one place of the object (for .BTF.ext line and func info). */
+export interface OriginSpec {
+  /** the executable section the slots come from */
+  section: string;
+  /** the first slot's index in that section */
+  sectionInsn: number;
+  /** the first slot's index in the program's `insns` */
+  insn: number;
+  /** how many slots */
+  count: number;
+}
+
+/**
+ * A program as an object file holds it: name, section, type, raw slots
+ * (its function, then the functions it calls, linked as libbpf links
+ * them), map references.
+ */
 export interface ProgramSpecData {
   /** the function symbol's name (or the section's, when it has no symbol) */
   name: string;
@@ -32,6 +74,14 @@ export interface ProgramSpecData {
   insns: Slot[];
   /** the map each ld_imm64 slot refers to; with `offset`, a pointer into the map's value (global data) */
   mapRefs: { slot: number; map: string; offset?: number }[];
+  /**
+   * The functions linked into the program (ELF objects): the program's own
+   * first, then each function it reaches by bpf-to-bpf calls or callbacks,
+   * appended once in the order libbpf appends them.
+   */
+  functions?: FunctionSpec[];
+  /** Where each run of slots came from (ELF objects), in `insns` order. */
+  origins?: OriginSpec[];
 }
 
 /** An object file's maps and programs as data, as loadCollectionSpec reads them (cilium/ebpf's CollectionSpec). */

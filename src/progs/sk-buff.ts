@@ -10,7 +10,9 @@
  * holding real addresses (see frame.ts). A test run's skb comes from the
  * frame through eth_type_trans on the loopback device: protocol is the
  * ethertype (network order, so a u32 load gives the two bytes as stored:
- * 0x0008 for IPv4), pkt_type from the destination MAC against the
+ * 0x0008 for IPv4), or for an 802.3 length field (below 0x600)
+ * ETH_P_802_3 when the payload starts 0xffff (raw IPX) and ETH_P_802_2
+ * otherwise, pkt_type from the destination MAC against the
  * loopback's all-zero address (0 host, 1 broadcast, 2 multicast, 3 other
  * host), ifindex 1 (lo), a VLAN tag stays in the data (vlan_present 0).
  * tc programs see the frame from the Ethernet header (len is the frame's
@@ -23,6 +25,13 @@
  */
 
 import { BpfError } from '../errors.js';
+
+/** eth_type_trans's protocol, in network order as the field holds it: the ethertype, or ETH_P_802_3 (1) / ETH_P_802_2 (4) under 0x600 */
+function skbProtocol(frame: Uint8Array): number {
+  const type = (frame[12]! << 8) | frame[13]!;
+  if (type >= 0x600) return frame[12]! | (frame[13]! << 8);
+  return frame[14] === 0xff && frame[15] === 0xff ? 0x0100 : 0x0400;
+}
 import type { AddressSpace } from '../memory/address-space.js';
 import type { RunInput } from '../runtime/engine.js';
 import { PacketFrame } from './frame.js';
@@ -127,7 +136,7 @@ export function prepareSkb(mem: AddressSpace, frame: Uint8Array, l2: boolean, ct
   mem.write(pkt, frame);
   const v = mem.view;
   v.setUint32(ctx + SK_BUFF.pkt_type, pktType(frame), true);
-  v.setUint32(ctx + SK_BUFF.protocol, frame[12]! | (frame[13]! << 8), true);
+  v.setUint32(ctx + SK_BUFF.protocol, skbProtocol(frame), true);
   v.setUint32(ctx + SK_BUFF.ifindex, 1, true);
   const start = l2 ? pkt : pkt + ETH_HLEN;
   const f = new PacketFrame(mem, 'skb', ctx, { start: pkt - room, end: pkt + frame.length + room, data: start, len: pkt + frame.length - start },

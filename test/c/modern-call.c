@@ -1,9 +1,9 @@
 /*
  * Issue 16's third example: a __noinline bpf-to-bpf call, for
- * test/verifier-modern.test.ts. tsbpf's ELF loader does not link calls yet
- * (loadCollectionSpec refuses R_BPF_64_32 and splits a section at each
- * function), so the test loads this section's bytes as they are: the entry
- * first, the callee after it, the call already pc-relative (no relocation).
+ * test/verifier-modern.test.ts, which loads this section's bytes as they
+ * are (the entry first, the callee after it, the call pc-relative: no
+ * relocation), and test/calls.test.ts, where loadCollectionSpec links the
+ * static callee of the program's own section as a sub-program (libbpf won't).
  * Build (from test/c):
  *   clang -O2 -g -target bpf -I/usr/include/x86_64-linux-gnu -c modern-call.c -o modern-call.o
  */

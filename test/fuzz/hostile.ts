@@ -7,7 +7,7 @@
  * shrunk copy of the input.
  *
  * Targets, each a harness below:
- *   elf   clang objects (examples/*.o, plus objects written by elf-writer.ts
+ *   elf   clang objects (examples/*.o, test/c/calls.o, plus objects written by elf-writer.ts
  *         with hostile names, offsets and sizes): loadCollectionSpec, then a
  *         Collection on a small BpfSystem, then the CLI's parseProgram;
  *   pcap  classic pcap (both magics, both byte orders) and pcapng: the
@@ -241,6 +241,8 @@ function seeds(): NonNullable<typeof seedCache> {
   const objects = readdirSync(ex).filter((f) => f.endsWith('.o')).sort().map((f) => new Uint8Array(readFileSync(join(ex, f))));
   // objects with CO-RE relocations, so that mutations reach core.ts
   for (const f of ['core.o', 'core-poison.o']) objects.push(new Uint8Array(readFileSync(join(projectRoot(), 'test', 'c', f))));
+  // bpf-to-bpf calls, callbacks and __array(values, ...) maps, for the linker
+  objects.push(new Uint8Array(readFileSync(join(projectRoot(), 'test', 'c', 'calls.o'))));
   const pcap = new Uint8Array(readFileSync(join(ex, 'sample.pcap')));
   const asm: string[] = [readFileSync(join(ex, 'syn-filter.s'), 'utf8')];
   const conf = conformanceDir();

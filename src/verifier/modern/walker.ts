@@ -1562,7 +1562,7 @@ export class ModernWalker {
       callee.regs[1] = caller[1]!;
       callee.regs[2] = ptrReg(RT.PTR_TO_MAP_KEY, { map });
       callee.regs[3] = ptrReg(RT.PTR_TO_MAP_VALUE, { map });
-      callee.regs[4] = caller[4]!;
+      callee.regs[4] = caller[3]!;
     } else {
       // bpf_loop: (index, ctx)
       callee.regs[1] = UNKNOWN;
