@@ -70,6 +70,8 @@ const BPF_MAP_TYPE_PROG_ARRAY = 3;
 const BPF_FUNC_FOR_EACH_MAP_ELEM = 164;
 /** BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY: a lookup with a constant key in range is never null */
 const ARRAY_TYPES = [2, 6];
+const BPF_MAP_TYPE_ARRAY_OF_MAPS = 12;
+const BPF_MAP_TYPE_HASH_OF_MAPS = 13;
 
 /** What a context access gives (the program type's ctxAccess): a number, or a packet pointer. */
 export type CtxAccessKind = { kind: 'scalar' } | { kind: 'pkt' | 'pkt_end' | 'pkt_meta' };
@@ -611,7 +613,7 @@ export class ModernWalker {
           return true;
         }
       } else if (old.branches > 0) {
-        if (old.sig === sig && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
+        if (old.sig === sig && old.cbUnroll === cur.cbUnroll && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
           this.log.print(`infinite loop detected at insn ${idx}\n`);
           this.log.print(`cur state:${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
           this.log.print(`old state:${stateStr(old, cur.curframe, true, 0, 0n)}\n`);
@@ -1500,6 +1502,9 @@ export class ModernWalker {
       }
       this.checkLeak('tail_call');
     }
+    // check_map_func_compatibility: a map of maps goes to bpf_map_lookup_elem only
+    const mt = meta.map?.mapType;
+    if ((mt === BPF_MAP_TYPE_ARRAY_OF_MAPS || mt === BPF_MAP_TYPE_HASH_OF_MAPS) && id !== 1) this.fail('EINVAL', `cannot pass map_type ${mt} into func ${label}`);
     if (meta.release) this.release(meta.release);
     if (fn.callback) this.pushCallback(fn, id, idx);
     for (let r = 0; r <= 5; r++) {
@@ -1520,6 +1525,11 @@ export class ModernWalker {
         if (maybeNull && id === 1 && m.mapType !== undefined && ARRAY_TYPES.includes(m.mapType) && meta.constKey !== undefined &&
             m.maxEntries !== undefined && meta.constKey < BigInt(m.maxEntries)) {
           maybeNull = false;
+        }
+        if (m.inner) {
+          // a map of maps: the inner map (its template), or null
+          this.setReg(0, ptrReg(RT.CONST_PTR_TO_MAP, { map: m.inner, maybeNull: true, id: this.newId() }));
+          break;
         }
         this.setReg(0, ptrReg(RT.PTR_TO_MAP_VALUE, { map: m, maybeNull, id: maybeNull ? this.newId() : 0 }));
         break;
@@ -1552,6 +1562,7 @@ export class ModernWalker {
     if (fnReg.type !== RT.PTR_TO_FUNC || start === undefined) this.fail('EFAULT', `verifier bug: no callback subprogram for ${uapiHelperName(id) ?? id}`);
     if (this.cur.curframe + 1 >= MAX_CALL_FRAMES) this.fail('E2BIG', `the call stack of ${this.cur.curframe + 2} frames is too deep`);
     const entry = this.cur.copy();
+    entry.cbUnroll++;
     const fi = entry.frames.length;
     const callee = newFrame(fi, idx, sp);
     callee.owner = entry;
