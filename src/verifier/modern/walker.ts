@@ -40,8 +40,8 @@ import {
 import { tnumIsConst, tnumStr, tnumAdd, tnumSub, tnumConst, tnumIsAligned } from './tnum.js';
 import type { Frame, Hist, ModernMapInfo, Reg } from './state.js';
 import {
-  LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, ptrReg,
-  scalarReg, stateStr, statesEqual, typeName, typeStr,
+  IdMap, LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, ptrReg,
+  regsExact, scalarReg, stateStr, statesEqual, typeName, typeStr,
 } from './state.js';
 
 /** The modern kernel's limit on processed instructions (BPF_COMPLEXITY_LIMIT_INSNS). */
@@ -1819,8 +1819,37 @@ export class ModernWalker {
       this.log.print(`returning from callee:\n${stateStr({ ...cur, frames: [...cur.frames, callee] } as VState, cur.curframe + 1, true, 0, 0n)}\n`);
       this.log.print(`to caller at ${ret}:\n${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
     }
+    this.widenImprecise(ret);
     this.markAllScratched();
     return ret;
+  }
+
+  /**
+   * widen_imprecise_scalars, after a callback's run: against the checkpoint
+   * of the helper call this path passed last (same frames), every scalar
+   * of the caller's frames that is neither precise on either side nor
+   * exactly the same becomes unknown. A sum the callback keeps in its
+   * caller's stack then converges at the call in two runs instead of
+   * never, as in the kernel; nothing learns from an imprecise value, so
+   * forgetting it is safe.
+   */
+  private widenImprecise(callsite: number): void {
+    const cur = this.cur;
+    let old = cur.parent;
+    while (old && !(old.insnIdx === callsite && sameCallsites(old, cur))) old = old.parent;
+    if (!old) return;
+    const ids = new IdMap();
+    const widen = (o: Reg, c: Reg): boolean => o.type === RT.SCALAR && c.type === RT.SCALAR && !o.precise && !c.precise && !regsExact(o, c, ids);
+    for (let f = old.curframe; f >= 0; f--) {
+      const fo = old.frames[f]!;
+      const fc = cur.frames[f]!;
+      for (let i = 0; i < 11; i++) if (widen(fo.regs[i]!, fc.regs[i]!)) cur.own(f).regs[i] = UNKNOWN;
+      const n = Math.floor(Math.min(fo.depth, fc.depth) / 8);
+      for (let spi = 0; spi < n; spi++) {
+        if (fo.stype[spi * 8 + 7] !== ST.SPILL || cur.frames[f]!.stype[spi * 8 + 7] !== ST.SPILL) continue;
+        if (widen(fo.spilled[spi]!, cur.frames[f]!.spilled[spi]!)) cur.own(f).spilled[spi] = UNKNOWN;
+      }
+    }
   }
 
   /** prepare_func_exit: back to the caller with r0. */
@@ -1844,6 +1873,13 @@ export class ModernWalker {
     this.markAllScratched();
     return ret;
   }
+}
+
+/** same_callsites: as many frames, each entered from the same call. */
+function sameCallsites(a: VState, b: VState): boolean {
+  if (a.frames.length !== b.frames.length) return false;
+  for (let f = 0; f < a.frames.length; f++) if (a.frames[f]!.callsite !== b.frames[f]!.callsite) return false;
+  return true;
 }
 
 /** Nothing left to mark in frames 0..n-1 (the frames the path has: the masks of deeper ones stay empty). */
