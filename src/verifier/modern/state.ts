@@ -186,6 +186,8 @@ export class VState {
    * helper bounds the runs; the call site's convergence ends the walk).
    */
   cbUnroll = 0;
+  /** stored checkpoints: every scalar of it and of its parents was marked precise (mark_all_scalars_precise) */
+  allPrecise = false;
 
   constructor(frames: Frame[], live: Uint8Array[]) {
     this.frames = frames;

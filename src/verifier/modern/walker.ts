@@ -403,6 +403,10 @@ export class ModernWalker {
   /** mark_all_scalars_precise: the fallback where backtracking cannot follow. */
   private markAllPrecise(st0: VState): void {
     for (let st = st0.parent; st; st = st.parent) {
+      // a stored state marked before had its parents marked then too (they change only by marks): the
+      // walk stops there, else every callback run would walk the whole chain of runs before it again
+      if (st.allPrecise) break;
+      st.allPrecise = true;
       for (let f = 0; f < st.frames.length; f++) {
         const frame = st.frames[f]!;
         for (let i = 0; i < 11; i++) {
