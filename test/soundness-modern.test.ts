@@ -80,6 +80,22 @@ test('global functions with packet pointers: 100 XDP programs with func info', {
   assert.equal(mem, 6);
 });
 
+test('modern soundness fuzzer with maps of maps and for_each_map_elem callbacks: 80 programs, the accepted ones safe and alike on every engine', () => {
+  const target = modernTarget({ innerMaps: true });
+  let inner = 0, each = 0;
+  const r = fuzz(0x17, 80, Infinity, target, (_, insns) => {
+    // a lookup in map[fd:6] or map[fd:7] (the maps of maps), a bpf_for_each_map_elem call
+    if (insns.some((i) => i.code === 0x18 && i.src === 1 && i.imm >= 6)) inner++;
+    if (insns.some((i) => i.code === 0x85 && i.src === 0 && i.imm === 164)) each++;
+  });
+  assert.equal(r.generated, 80);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.addressDependent, 0);
+  // both kinds are common, and some of each verify
+  assert.ok(inner >= 20 && each >= 20, `${inner} with maps of maps, ${each} with for_each`);
+  assert.ok(r.accepted >= 20, `${r.accepted} accepted`);
+});
+
 test('the programs the 6.18 kernel accepts run fault-free and contained, and on every engine alike once the modern profile accepts them', () => {
   assert.equal(KERNEL_ACCEPTED.length, 40);
   let examined = 0;

@@ -34,6 +34,7 @@ import type { FuncInfoEntry, GlobalArg, ModernEnv } from '../verifier/modern/ind
 import { JitProgram } from '../jit/program.js';
 import type { LoadedProgram, MapObject } from './objects.js';
 import { describe } from './describe.js';
+import { BPF_F } from '../maps/map.js';
 
 export interface ProgLoadAttr {
   prog_type: number;
@@ -354,7 +355,14 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     gplCompatible,
     mapAt: (addr: number) => {
       const m = sys.mapByAddr(addr);
-      return m ? { addr, keySize: m.impl.keySize, valueSize: m.impl.valueSize, mapType: m.impl.type, maxEntries: m.impl.maxEntries, name: m.name } : undefined;
+      if (!m) return undefined;
+      // a map of maps: its lookup gives the inner map, known by the template (max_entries only when every inner map has it)
+      const t = m.impl.innerMeta?.();
+      const inner = t && {
+        addr, keySize: t.keySize, valueSize: t.valueSize, mapType: t.type, meta: true,
+        ...((t.mapFlags & BPF_F.INNER_MAP) === 0 ? { maxEntries: t.maxEntries } : {}),
+      };
+      return { addr, keySize: m.impl.keySize, valueSize: m.impl.valueSize, mapType: m.impl.type, maxEntries: m.impl.maxEntries, name: m.name, ...(inner ? { inner } : {}) };
     },
     log,
     sourceLines,

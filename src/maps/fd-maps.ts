@@ -35,19 +35,19 @@
 import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import type { Region } from '../memory/address-space.js';
-import type { BpfMapImpl, FdRef, MapAttr, MapEnv, MapType } from './map.js';
+import type { BpfMapImpl, FdRef, InnerMeta, MapAttr, MapEnv, MapType } from './map.js';
 import { BPF_ANY, BPF_F, BPF_F_ACCESS_MASK, BPF_MAP_TYPE, E, allocMapStorage } from './map.js';
 import { HashMapBase } from './hash.js';
 
 const ENOTSUPP = -524;
 
 /** The template a map of maps keeps of its inner_map_fd (bpf_map_meta_alloc), and the match test (map_meta_equal). */
-class InnerTemplate {
-  private readonly type: number;
-  private readonly keySize: number;
-  private readonly valueSize: number;
-  private readonly mapFlags: number;
-  private readonly maxEntries: number;
+class InnerTemplate implements InnerMeta {
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly mapFlags: number;
+  readonly maxEntries: number;
 
   constructor(attr: MapAttr) {
     if (!attr.inner) throw new BpfError('EBADF', 'inner_map_fd 0 is not a map');
@@ -120,6 +120,11 @@ export class FdArrayMap implements BpfMapImpl {
 
   private index(keyAddr: number): number {
     return this.mem.view.getUint32(keyAddr, true);
+  }
+
+  /** The inner map template (array_of_maps; none for a prog array), what the verifier knows of an inner map. */
+  innerMeta(): InnerMeta | undefined {
+    return this.template;
   }
 
   /** The inner maps held (array_of_maps; none for a prog array). */
@@ -250,6 +255,11 @@ export class HashOfMaps extends HashMapBase {
 
   override lookup(keyAddr: number): number {
     return super.lookup(keyAddr) === 0 ? 0 : this.fdLookup(keyAddr)?.map?.addr ?? 0;
+  }
+
+  /** The inner map template, what the verifier knows of an inner map. */
+  innerMeta(): InnerMeta {
+    return this.template;
   }
 
   /** The inner maps held. */

@@ -59,6 +59,15 @@ export interface MapAttr {
   inner?: () => BpfMapImpl;
 }
 
+/** A map of maps' template of its inner maps: the fields every inner map matches (max_entries unless BPF_F_INNER_MAP). */
+export interface InnerMeta {
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly mapFlags: number;
+}
+
 /**
  * What a prog array or a map of maps holds in an element: a reference to a
  * program or a map (bpf.ts resolves the fd in the value to one). The map
@@ -143,6 +152,8 @@ export interface BpfMapImpl {
    * values are the program's to touch), as the kernel allows.
    */
   innerMaps?(): BpfMapImpl[];
+  /** Maps of maps: the template of inner_map_fd (the kernel's inner_map_meta), what the verifier knows of an inner map. */
+  innerMeta?(): InnerMeta | undefined;
   /**
    * The syscall side, where it differs from the program side (the kernel's
    * bpf_map_copy_value and bpf_map_update_value). Absent: a syscall lookup

@@ -8,8 +8,7 @@
  * array filled statically with __array(values, ...), and an array and a
  * hash of maps whose inner maps are named statically the same way. Each
  * XDP/tc program leaves its results in `out`; the inner maps change too.
- * The maps of maps are used by xdp_inner alone: tsbpf's modern verifier
- * does not model them yet, so its tests load that program unverified.
+ * The maps of maps are used by xdp_inner alone.
  * Build: node scripts/build-kernel-progs.mjs
  */
 #include <linux/bpf.h>
@@ -77,22 +76,21 @@ __noinline int mix(__u32 a, __u32 b) {
 }
 
 /*
- * The callbacks keep their sums in 16 bits: tsbpf's modern verifier tracks
- * every scalar a callback leaves in its caller's stack precisely, so an
- * unbounded sum never converges there (the kernel ignores the imprecise
- * sum and accepts it either way).
+ * The callbacks add to unbounded sums in their caller's stack: the
+ * verifier widens such imprecise numbers after a callback's run, else
+ * their states would never converge at the helper call.
  */
 struct loop_ctx { __u32 n; __u64 sum; };
 
 static int loop_step(__u32 i, struct loop_ctx *c) {
-  c->sum = (c->sum + i * 3 + 1) & 0xffff;
+  c->sum += i * 3 + 1;
   return i + 1 >= c->n;
 }
 
 struct each_ctx { __u32 add; __u64 sum; };
 
 static __u64 each_elem(struct bpf_map *map, __u32 *key, __u32 *val, struct each_ctx *c) {
-  c->sum = (c->sum + *val * 10 + *key) & 0xffff;
+  c->sum += *val * 10 + *key;
   *val = (*val + c->add) & 0xff;
   return *key >= 2;
 }
@@ -129,7 +127,7 @@ SEC("xdp") int xdp_each(struct xdp_md *ctx) {
   return XDP_PASS;
 }
 
-/* the maps of maps, apart: tsbpf's modern verifier does not know them yet (it loads this one unverified) */
+/* the maps of maps, apart: a lookup in the outer map gives the inner map, which the second lookup takes */
 SEC("xdp") int xdp_inner(struct xdp_md *ctx) {
   void *data = (void *)(long)ctx->data, *end = (void *)(long)ctx->data_end;
   __u32 len = end - data;

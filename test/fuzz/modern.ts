@@ -61,7 +61,7 @@ import {
 } from '../../src/isa/opcodes.js';
 import {
   BPF_ALU32_IMM, BPF_ALU32_REG, BPF_ALU64_IMM, BPF_ALU64_REG, BPF_ATOMIC_OP, BPF_CALL_REL, BPF_EMIT_CALL, BPF_EXIT_INSN, BPF_JMP32_IMM, BPF_JMP32_REG,
-  BPF_JMP_A, BPF_JMP_IMM, BPF_JMP_REG, BPF_LD_ABS, BPF_LD_MAP_FD, BPF_LDX_MEM, BPF_MOV32_REG, BPF_MOV64_IMM,
+  BPF_JMP_A, BPF_JMP_IMM, BPF_JMP_REG, BPF_LD_ABS, BPF_LD_IMM64_RAW, BPF_LD_MAP_FD, BPF_LDX_MEM, BPF_MOV32_REG, BPF_MOV64_IMM,
   BPF_MOV64_REG, BPF_ST_MEM, BPF_STX_MEM,
 } from '../../src/isa/builders.js';
 import { findProgType } from '../../src/progs/types.js';
@@ -84,6 +84,17 @@ export const MODERN_MAPS: readonly FuzzMap[] = [
   { map_type: 5, key_size: 4, value_size: 16, max_entries: 4 }, // percpu_hash
 ];
 
+/**
+ * The maps with `innerMaps`: MODERN_MAPS, then an array of maps over the
+ * 16-byte array (map[fd:6], the template at keys 0 and 2) and a hash of
+ * maps over the 64-byte one (map[fd:7], at keys 1 and 3).
+ */
+export const INNER_MAPS: readonly FuzzMap[] = [
+  ...MODERN_MAPS,
+  { map_type: 12, key_size: 4, value_size: 4, max_entries: 4, inner: 1, slots: [0, 2] },
+  { map_type: 13, key_size: 4, value_size: 4, max_entries: 4, inner: 2, slots: [1, 3] },
+];
+
 /** BPF_PROG_TYPE_SOCKET_FILTER, BPF_PROG_TYPE_SCHED_CLS and BPF_PROG_TYPE_XDP. */
 const SOCKET_FILTER = 1;
 const SCHED_CLS = 3;
@@ -100,6 +111,13 @@ export interface ModernOptions {
    * 0.3 s; left out of timed fuzz runs by default)
    */
   slowLoops?: boolean;
+  /**
+   * maps of maps (a lookup in the outer map, then in the inner one) and
+   * bpf_for_each_map_elem with generated callbacks; apart from the default
+   * target because the host wants BTF func info for a callback, so the
+   * kernel differential would refuse them all
+   */
+  innerMaps?: boolean;
   /** global functions with func info (BPF_PROG_LOAD's func_info from funcInfoOf) */
   globals?: boolean;
 }
@@ -177,10 +195,10 @@ export function hasXdp(): boolean {
 export function modernTarget(options: ModernOptions = {}): FuzzTarget {
   if (options.packets && !hasXdp()) throw new Error('the XDP program type is not in this runtime: no packet-pointer mode');
   return {
-    name: `modern${options.packets ? ' (xdp)' : options.tc ? ' (tc)' : ''}${options.globals ? ' (global functions)' : ''}${options.slowLoops ? ' with slow loops' : ''}`,
+    name: `modern${options.packets ? ' (xdp)' : options.tc ? ' (tc)' : ''}${options.globals ? ' (global functions)' : ''}${options.slowLoops ? ' with slow loops' : ''}${options.innerMaps ? ' with maps of maps and callbacks' : ''}`,
     profile: 'modern',
     progType: options.packets ? XDP : options.tc ? SCHED_CLS : SOCKET_FILTER,
-    maps: MODERN_MAPS,
+    maps: options.innerMaps ? INNER_MAPS : MODERN_MAPS,
     generate: (rnd) => randomModernProgram(rnd, options),
     ...(options.globals ? { funcInfo: funcInfoOf } : {}),
   };
@@ -194,7 +212,9 @@ type Item =
   | Instruction
   | { label: string }
   | { to: string; jmp: (off: number) => Instruction }
-  | { call: number };
+  | { call: number }
+  /** ld_imm64 of a callback's address (BPF_PSEUDO_FUNC) into dst */
+  | { func: number; dst: number };
 
 const isInsn = (x: Item): x is Instruction => 'code' in x;
 
@@ -209,6 +229,7 @@ function assemble(main: Item[], subs: Item[][]): Instruction[] {
     for (const it of part) {
       if ('label' in it) labels.set(it.label, pos);
       else if (isInsn(it)) pos += it.code === 0x18 ? 2 : 1;
+      else if ('func' in it) pos += 2;
       else pos += 1;
     }
   });
@@ -223,6 +244,9 @@ function assemble(main: Item[], subs: Item[][]): Instruction[] {
       } else if ('to' in it) {
         out.push(it.jmp(labels.get(it.to)! - pos - 1));
         pos++;
+      } else if ('func' in it) {
+        out.push(BPF_LD_IMM64_RAW(it.dst, 4, subAt[it.func]! - pos - 1));
+        pos += 2;
       } else {
         out.push(BPF_CALL_REL(subAt[it.call]! - pos - 1));
         pos++;
@@ -670,6 +694,66 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
     return items;
   };
 
+  /**
+   * a map of maps: the inner map at a key (some slots empty, a key past the
+   * array), mostly null-checked, then an element of it (a constant key: an
+   * array's in range needs no null check), and accesses in and past the
+   * template's value
+   */
+  const innerLookup = (): Item[] => {
+    const end = label();
+    const outer = pick([6, 7]);
+    const valueSize = outer === 6 ? 16 : 64;
+    const items: Item[] = [BPF_ST_MEM(BPF_W, 10, -4, int(0, 4)), BPF_LD_MAP_FD(1, outer), BPF_MOV64_REG(2, 10), BPF_ALU64_IMM(BPF_ADD, 2, -4), BPF_EMIT_CALL(1)];
+    if (chance(0.93)) items.push(jump(end, (off) => BPF_JMP_IMM(BPF_JEQ, 0, 0, off)));
+    // the inner map: a map for the next lookup, nothing to read (or, rarely, read anyway / used as a value's map)
+    if (chance(0.04)) items.push(BPF_LDX_MEM(BPF_W, 7, 0, 0));
+    items.push(BPF_MOV64_REG(1, 0), BPF_ST_MEM(BPF_W, 10, -8, int(0, 4)), BPF_MOV64_REG(2, 10), BPF_ALU64_IMM(BPF_ADD, 2, -8), BPF_EMIT_CALL(1));
+    if (chance(0.7)) items.push(jump(end, (off) => BPF_JMP_IMM(BPF_JEQ, 0, 0, off)));
+    for (let i = int(1, 2); i > 0; i--) {
+      const sz = size();
+      items.push(access(0, sz, chance(0.9) ? bytesOf(sz) * int(0, valueSize / bytesOf(sz) - 1) : pick([valueSize, -4, valueSize - 3])));
+    }
+    items.push({ label: end });
+    return items;
+  };
+
+  /** a callback of bpf_for_each_map_elem (r1 map, r2 key, r3 value, r4 the caller's 16 bytes): sums, value writes, a return */
+  const eachCallback = (valueSize: number): number => {
+    const body: Item[] = [];
+    const k = rnd();
+    // the caller's context: a running sum of keys (unbounded: widened between runs)
+    body.push(BPF_LDX_MEM(BPF_DW, 5, 4, chance(0.95) ? 0 : 16), BPF_LDX_MEM(BPF_W, 0, 2, 0), BPF_ALU64_REG(BPF_ADD, 5, 0), BPF_STX_MEM(BPF_DW, 4, 5, 0));
+    if (k < 0.4) {
+      // the value: a write, in or past it
+      const sz = size();
+      body.push(access(3, sz, chance(0.9) ? bytesOf(sz) * int(0, valueSize / bytesOf(sz) - 1) : valueSize));
+    } else if (k < 0.6) {
+      // the sum as an index into the value, masked (or not)
+      body.push(BPF_MOV64_REG(1, 5), BPF_ALU64_IMM(BPF_AND, 1, chance(0.9) ? valueSize - 8 : valueSize), BPF_ALU64_IMM(BPF_AND, 1, -8));
+      body.push(BPF_ALU64_REG(BPF_ADD, 3, 1), BPF_STX_MEM(BPF_DW, 3, 0, 0));
+    } else if (k < 0.7) body.push(BPF_STX_MEM(BPF_DW, 4, 0, 8)); // the key into the caller's second slot
+    else if (k < 0.75) body.push(BPF_STX_MEM(BPF_W, 2, 0, 0)); // a key is read-only
+    const ret = rnd();
+    if (ret < 0.5) body.push(BPF_MOV64_IMM(0, 0));
+    else if (ret < 0.8) body.push(BPF_ALU64_IMM(BPF_AND, 0, 1)); // stop at odd keys
+    else if (ret < 0.95) body.push(BPF_MOV64_IMM(0, 1));
+    else body.push(BPF_MOV64_IMM(0, 2)); // out of [0, 1]
+    subs.push([...body, BPF_EXIT_INSN()]);
+    return subs.length - 1;
+  };
+
+  /** bpf_for_each_map_elem over a hash or array map, with the caller's 16 bytes at fp-24 as the context */
+  const forEach = (): Item[] => {
+    const m = pick([0, 1, 2, 3]);
+    const cb = eachCallback(m === 2 ? 64 : 16);
+    const items: Item[] = [BPF_ST_MEM(BPF_DW, 10, -24, int(0, 3)), BPF_ST_MEM(BPF_DW, 10, -16, 0), BPF_LD_MAP_FD(1, m), { func: cb, dst: 2 }];
+    items.push(BPF_MOV64_REG(3, 10), BPF_ALU64_IMM(BPF_ADD, 3, -24), BPF_MOV64_IMM(4, 0), BPF_EMIT_CALL(164));
+    // the count of elements visited, or the sum the callbacks left
+    items.push(chance(0.5) ? BPF_MOV64_REG(7, 0) : BPF_LDX_MEM(BPF_DW, 7, 10, -24));
+    return items;
+  };
+
   /** XDP: data, data_end from the context, a range check in either direction, accesses in and past it */
   const packetBlock = (): Item[] => {
     const end = label();
@@ -796,6 +880,7 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
   if (packets && proto(189) !== undefined) kinds.push(xdpBytes);
   if (tc) kinds.push(ctxBlock, ctxBlock, ctxBlock, ctxBlock);
   if (options.globals) kinds.push(globalBlock, globalBlock, globalBlock, globalBlock);
+  if (options.innerMaps) kinds.push(innerLookup, innerLookup, forEach, forEach);
   for (let b = 0; b < blocks; b++) {
     const blk = pick(kinds)();
     if (chance(0.2)) {

@@ -92,6 +92,23 @@ export interface FuzzMap {
   value_size: number;
   max_entries: number;
   map_flags?: number;
+  /** a map of maps: the index of its template among the target's maps (created before it) */
+  inner?: number;
+  /** a map of maps: the keys that hold the template map itself */
+  slots?: readonly number[];
+}
+
+/** Creates a target's maps in order (a map of maps over its template, then filled): their fds. */
+function createMaps(sys: BpfSystem, maps: readonly FuzzMap[]): number[] {
+  const fds: number[] = [];
+  const u32 = (v: number): Uint8Array => new Uint8Array(new Uint32Array([v]).buffer);
+  for (const m of maps) {
+    const { inner, slots, ...attr } = m;
+    const fd = sys.bpf('BPF_MAP_CREATE', inner === undefined ? attr : { ...attr, inner_map_fd: fds[inner]! }) as number;
+    for (const k of slots ?? []) sys.bpf('BPF_MAP_UPDATE_ELEM', { map_fd: fd, key: u32(k), value: u32(fds[inner!]!) });
+    fds.push(fd);
+  }
+  return fds;
 }
 
 /**
@@ -526,7 +543,9 @@ function dumpMaps(sys: BpfSystem, fds: readonly number[]): string[] {
       let prev = 0;
       while (entries.length <= m.maxEntries && m.getNextKey(prev, next) === 0) {
         const v = m.lookup(next);
-        entries.push(`${mem.view.getUint32(next, true)}=${Buffer.from(mem.u8.subarray(v, v + m.valueSize)).toString('hex')}`);
+        // a map of maps: the key alone (a program's lookup gives the inner map's address, not a value)
+        if (m.innerMaps) entries.push(`${mem.view.getUint32(next, true)}`);
+        else entries.push(`${mem.view.getUint32(next, true)}=${Buffer.from(mem.u8.subarray(v, v + m.valueSize)).toString('hex')}`);
         mem.u8.copyWithin(key, next, next + 4);
         prev = key;
       }
@@ -566,7 +585,7 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
   const sys = system(target);
   const mem = sys.runtime.mem;
   if (options.shift) mem.alloc(options.shift);
-  const fds = target.maps.map((m) => sys.bpf('BPF_MAP_CREATE', m));
+  const fds = createMaps(sys, target.maps);
   const attr = { prog_type: target.progType, insns: encode(withMapFds(insns, fds)), license: 'GPL', ...funcInfoAttr(target, insns) };
   let fd: number;
   /** the checked interpreter records options.coverage already */
@@ -649,7 +668,7 @@ function forVerifying(target: FuzzTarget = TARGET_319): { sys: BpfSystem; fds: n
   if (!v) {
     const sys = system(target);
     sys.jitEnabled = false;
-    v = { sys, fds: target.maps.map((m) => sys.bpf('BPF_MAP_CREATE', m)) };
+    v = { sys, fds: createMaps(sys, target.maps) };
     verifierSystems.set(target, v);
   }
   return v;
@@ -978,7 +997,7 @@ function containedOn(
   const sys = system(target);
   sys.unverifiedBudget = 20_000;
   const mem = sys.runtime.mem;
-  const fds = target.maps.map((m) => sys.bpf('BPF_MAP_CREATE', m));
+  const fds = createMaps(sys, target.maps);
   // some elements, so hash links exist for a program to corrupt
   const put = (fd: number, key: number, value: bigint): void => {
     const k = new Uint8Array(4);

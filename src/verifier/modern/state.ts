@@ -48,6 +48,13 @@ export interface ModernMapInfo {
   maxEntries?: number;
   /** the map's name (BPF_MAP_CREATE's map_name), which the log prints as map=NAME */
   name?: string;
+  /**
+   * Maps of maps: the template of the inner maps (the kernel's inner_map_meta),
+   * what a lookup in this map gives a pointer to (map_ptr_or_null, without a name).
+   */
+  inner?: ModernMapInfo;
+  /** this is an inner map template: `addr` is its outer map's (it is not the outer map) */
+  meta?: boolean;
 }
 
 /** A register's abstract value (immutable). */
@@ -221,6 +228,15 @@ export class VState {
   sig = 0;
   /** acquired references not yet released (the kernel's acquired_refs): id and the instruction that acquired it */
   refs: readonly { readonly id: number; readonly insn: number }[] = [];
+  /**
+   * Callback runs this path has entered (the kernel's callback_unroll_depth):
+   * each run of a callback starts one deeper, so that a state of one run
+   * that repeats a state of an earlier run is not an infinite loop (the
+   * helper bounds the runs; the call site's convergence ends the walk).
+   */
+  cbUnroll = 0;
+  /** stored checkpoints: every scalar of it and of its parents was marked precise (mark_all_scalars_precise) */
+  allPrecise = false;
 
   constructor(frames: Frame[], live: number[][]) {
     this.frames = frames;
@@ -250,6 +266,7 @@ export class VState {
     s.lastInsn = this.lastInsn;
     s.hist = this.hist;
     s.refs = this.refs;
+    s.cbUnroll = this.cbUnroll;
     return s;
   }
 }
@@ -285,7 +302,8 @@ export class IdMap {
 }
 
 function sameMap(a: Reg, b: Reg): boolean {
-  return (a.map?.addr ?? -1) === (b.map?.addr ?? -1);
+  // an outer map's inner template shares its address: the flag tells them apart
+  return (a.map?.addr ?? -1) === (b.map?.addr ?? -1) && !!a.map?.meta === !!b.map?.meta;
 }
 
 /** Every field equal, ids through the map (regs_exact). */

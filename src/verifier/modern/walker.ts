@@ -43,8 +43,8 @@ import type { Frame, Hist, ModernMapInfo, Reg } from './state.js';
 import type { FuncInfoEntry } from './func-info.js';
 import { prototypeProblem } from './func-info.js';
 import {
-  LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg, regWith,
-  scalarReg, stateStr, statesEqual, typeName, typeStr,
+  IdMap, LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg, regWith,
+  regsExact, scalarReg, stateStr, statesEqual, typeName, typeStr,
 } from './state.js';
 
 /** The modern kernel's limit on processed instructions (BPF_COMPLEXITY_LIMIT_INSNS). */
@@ -82,6 +82,8 @@ const BPF_MAP_TYPE_PROG_ARRAY = 3;
 const BPF_FUNC_FOR_EACH_MAP_ELEM = 164;
 /** BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY: a lookup with a constant key in range is never null */
 const ARRAY_TYPES = [2, 6];
+const BPF_MAP_TYPE_ARRAY_OF_MAPS = 12;
+const BPF_MAP_TYPE_HASH_OF_MAPS = 13;
 
 /** What a context access gives (the program type's ctxAccess): a number, or a packet pointer. */
 export type CtxAccessKind = { kind: 'scalar' } | { kind: 'pkt' | 'pkt_end' | 'pkt_meta' };
@@ -440,6 +442,10 @@ export class ModernWalker {
   /** mark_all_scalars_precise: the fallback where backtracking cannot follow. */
   private markAllPrecise(st0: VState): void {
     for (let st = st0.parent; st; st = st.parent) {
+      // a stored state marked before had its parents marked then too (they change only by marks): the
+      // walk stops there, else every callback run would walk the whole chain of runs before it again
+      if (st.allPrecise) break;
+      st.allPrecise = true;
       for (let f = 0; f < st.frames.length; f++) {
         const frame = st.frames[f]!;
         for (let i = 0; i < 11; i++) {
@@ -656,7 +662,7 @@ export class ModernWalker {
           return true;
         }
       } else if (old.branches > 0) {
-        if (old.sig === sig && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
+        if (old.sig === sig && old.cbUnroll === cur.cbUnroll && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
           if (this.source) this.log.print(this.source.at(idx));
           this.log.print(`infinite loop detected at insn ${idx}\n`);
           this.log.print(`cur state:${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
@@ -1591,6 +1597,9 @@ export class ModernWalker {
       }
       this.checkLeak('tail_call');
     }
+    // check_map_func_compatibility: a map of maps goes to bpf_map_lookup_elem only
+    const mt = meta.map?.mapType;
+    if ((mt === BPF_MAP_TYPE_ARRAY_OF_MAPS || mt === BPF_MAP_TYPE_HASH_OF_MAPS) && id !== 1) this.fail('EINVAL', `cannot pass map_type ${mt} into func ${label}`);
     if (meta.release) this.release(meta.release);
     if (fn.callback) this.pushCallback(fn, id, idx);
     for (let r = 0; r <= 5; r++) {
@@ -1615,6 +1624,11 @@ export class ModernWalker {
         if (maybeNull && id === 1 && m.mapType !== undefined && ARRAY_TYPES.includes(m.mapType) && meta.constKey !== undefined &&
             m.maxEntries !== undefined && meta.constKey < BigInt(m.maxEntries)) {
           maybeNull = false;
+        }
+        if (m.inner) {
+          // a map of maps: the inner map (its template), or null
+          this.setReg(0, ptrReg(RT.CONST_PTR_TO_MAP, { map: m.inner, maybeNull: true, id: this.newId() }));
+          break;
         }
         this.setReg(0, ptrReg(RT.PTR_TO_MAP_VALUE, { map: m, maybeNull, id: maybeNull ? this.newId() : 0 }));
         break;
@@ -1666,6 +1680,7 @@ export class ModernWalker {
     if (fnReg.type !== RT.PTR_TO_FUNC || start === undefined) this.fail('EFAULT', `verifier bug: no callback subprogram for ${uapiHelperName(id) ?? id}`);
     if (this.cur.curframe + 1 >= MAX_CALL_FRAMES) this.fail('E2BIG', `the call stack of ${this.cur.curframe + 2} frames is too deep`);
     const entry = this.cur.copy();
+    entry.cbUnroll++;
     const fi = entry.frames.length;
     const callee = newFrame(fi, idx, sp);
     callee.owner = entry;
@@ -2098,8 +2113,37 @@ export class ModernWalker {
       this.log.print(`returning from callee:\n${stateStr({ ...cur, frames: [...cur.frames, callee] } as VState, cur.curframe + 1, true, 0, 0n)}\n`);
       this.log.print(`to caller at ${ret}:\n${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
     }
+    this.widenImprecise(ret);
     this.markAllScratched();
     return ret;
+  }
+
+  /**
+   * widen_imprecise_scalars, after a callback's run: against the checkpoint
+   * of the helper call this path passed last (same frames), every scalar
+   * of the caller's frames that is neither precise on either side nor
+   * exactly the same becomes unknown. A sum the callback keeps in its
+   * caller's stack then converges at the call in two runs instead of
+   * never, as in the kernel; nothing learns from an imprecise value, so
+   * forgetting it is safe.
+   */
+  private widenImprecise(callsite: number): void {
+    const cur = this.cur;
+    let old = cur.parent;
+    while (old && !(old.insnIdx === callsite && sameCallsites(old, cur))) old = old.parent;
+    if (!old) return;
+    const ids = new IdMap();
+    const widen = (o: Reg, c: Reg): boolean => o.type === RT.SCALAR && c.type === RT.SCALAR && !o.precise && !c.precise && !regsExact(o, c, ids);
+    for (let f = old.curframe; f >= 0; f--) {
+      const fo = old.frames[f]!;
+      const fc = cur.frames[f]!;
+      for (let i = 0; i < 11; i++) if (widen(fo.regs[i]!, fc.regs[i]!)) cur.own(f).regs[i] = UNKNOWN;
+      const n = Math.floor(Math.min(fo.depth, fc.depth) / 8);
+      for (let spi = 0; spi < n; spi++) {
+        if (fo.stype[spi * 8 + 7] !== ST.SPILL || cur.frames[f]!.stype[spi * 8 + 7] !== ST.SPILL) continue;
+        if (widen(fo.spilled[spi]!, cur.frames[f]!.spilled[spi]!)) cur.own(f).spilled[spi] = UNKNOWN;
+      }
+    }
   }
 
   /** prepare_func_exit: back to the caller with r0. */
@@ -2123,6 +2167,13 @@ export class ModernWalker {
     this.markAllScratched();
     return ret;
   }
+}
+
+/** same_callsites: as many frames, each entered from the same call. */
+function sameCallsites(a: VState, b: VState): boolean {
+  if (a.frames.length !== b.frames.length) return false;
+  for (let f = 0; f < a.frames.length; f++) if (a.frames[f]!.callsite !== b.frames[f]!.callsite) return false;
+  return true;
 }
 
 /** Nothing left to mark in frames 0..n-1 (the frames the path has: the masks of deeper ones stay empty). */
