@@ -754,6 +754,28 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
     return items;
   };
 
+  /**
+   * bpf_loop whose callback uses a counter in the caller's stack as an offset: it writes a byte at
+   * fp-48 + counter and steps the counter by 8 until it passes a limit; the count of runs (a constant,
+   * or a masked number) decides how far the writes go, which the verifier bounds by r1's maximum
+   */
+  const loopCounter = (): Item[] => {
+    const limit = pick([8, 16, 24, 32, 40, 48]);
+    const body: Item[] = [BPF_LDX_MEM(BPF_DW, 3, 2, 0)];
+    const skip = label();
+    body.push(jump(skip, (off) => BPF_JMP_IMM(BPF_JGT, 3, limit, off)), BPF_MOV64_REG(4, 2), BPF_ALU64_IMM(BPF_ADD, 4, -16));
+    body.push(BPF_ALU64_REG(BPF_ADD, 4, 3), BPF_MOV64_IMM(5, 1), BPF_STX_MEM(BPF_B, 4, 5, 0), BPF_ALU64_IMM(BPF_ADD, 3, 8), BPF_STX_MEM(BPF_DW, 2, 3, 0));
+    body.push({ label: skip }, BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN());
+    subs.push(body);
+    const cb = subs.length - 1;
+    const items: Item[] = [BPF_ST_MEM(BPF_DW, 10, -32, 0), BPF_ST_MEM(BPF_DW, 10, -40, 0), BPF_ST_MEM(BPF_DW, 10, -48, 0)];
+    if (chance(0.5)) items.push(BPF_MOV64_IMM(1, int(0, 8)));
+    else items.push(BPF_MOV64_REG(1, pick([7, 8, 9])), BPF_ALU64_IMM(BPF_AND, 1, pick([1, 3, 7])));
+    items.push({ func: cb, dst: 2 }, BPF_MOV64_REG(3, 10), BPF_ALU64_IMM(BPF_ADD, 3, -32), BPF_MOV64_IMM(4, 0), BPF_EMIT_CALL(181));
+    items.push(BPF_LDX_MEM(BPF_DW, 7, 10, -40));
+    return items;
+  };
+
   /** XDP: data, data_end from the context, a range check in either direction, accesses in and past it */
   const packetBlock = (): Item[] => {
     const end = label();
@@ -880,7 +902,7 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
   if (packets && proto(189) !== undefined) kinds.push(xdpBytes);
   if (tc) kinds.push(ctxBlock, ctxBlock, ctxBlock, ctxBlock);
   if (options.globals) kinds.push(globalBlock, globalBlock, globalBlock, globalBlock);
-  if (options.innerMaps) kinds.push(innerLookup, innerLookup, forEach, forEach);
+  if (options.innerMaps) kinds.push(innerLookup, innerLookup, forEach, forEach, loopCounter, loopCounter);
   for (let b = 0; b < blocks; b++) {
     const blk = pick(kinds)();
     if (chance(0.2)) {

@@ -154,6 +154,8 @@ export class Frame {
   owner: object | null = null;
   /** a callback's frame (bpf_loop, bpf_for_each_map_elem): the range its r0 must be in */
   cbRet: { min: number; max: number } | null = null;
+  /** callback_depth: the callback runs this frame's bpf_loop call has started on this path */
+  cbDepth = 0;
   constructor(
     public regs: Reg[],
     public stype: number[],
@@ -179,6 +181,7 @@ export class Frame {
     const f = new Frame(this.regs.slice(), this.stype.slice(), this.spilled.slice(), this.callsite, this.subprog, this.depth);
     f.owner = owner;
     f.cbRet = this.cbRet;
+    f.cbDepth = this.cbDepth;
     return f;
   }
 }

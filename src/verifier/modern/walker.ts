@@ -80,6 +80,7 @@ const BEYOND_PKT_END = -2;
 const PATH_END = -1;
 const BPF_MAP_TYPE_PROG_ARRAY = 3;
 const BPF_FUNC_FOR_EACH_MAP_ELEM = 164;
+const BPF_FUNC_LOOP = 181;
 /** BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY: a lookup with a constant key in range is never null */
 const ARRAY_TYPES = [2, 6];
 const BPF_MAP_TYPE_ARRAY_OF_MAPS = 12;
@@ -1601,7 +1602,17 @@ export class ModernWalker {
     const mt = meta.map?.mapType;
     if ((mt === BPF_MAP_TYPE_ARRAY_OF_MAPS || mt === BPF_MAP_TYPE_HASH_OF_MAPS) && id !== 1) this.fail('EINVAL', `cannot pass map_type ${mt} into func ${label}`);
     if (meta.release) this.release(meta.release);
-    if (fn.callback) this.pushCallback(fn, id, idx);
+    if (fn.callback && id === BPF_FUNC_LOOP) {
+      // bpf_loop runs its callback at most r1 times: r1's value decides when the runs end, so it is precise,
+      // and no run starts past its maximum
+      this.markPrecise(1);
+      const fr = this.cur.curframe;
+      if (this.cur.frames[fr]!.cbDepth < Number(this.regs[1]!.s.umax > 0x7fffffffn ? 0x7fffffffn : this.regs[1]!.s.umax)) this.pushCallback(fn, id, idx);
+      else {
+        this.cur.own(fr).cbDepth = 0;
+        if (this.log.level >= 2) this.log.print(`frame${fr} bpf_loop iteration limit reached\n`);
+      }
+    } else if (fn.callback) this.pushCallback(fn, id, idx);
     for (let r = 0; r <= 5; r++) {
       this.scratchReg(r);
       this.setReg(r, NOT_INIT);
@@ -1697,6 +1708,10 @@ export class ModernWalker {
       callee.regs[1] = UNKNOWN;
       callee.regs[2] = caller[3]!;
     }
+    // the run about to start counts in the caller's frame on the callback's path; the path going on after the
+    // call starts counting afresh
+    entry.own(fi - 1).cbDepth++;
+    this.cur.own(this.cur.curframe).cbDepth = 0;
     entry.frames.push(callee);
     entry.live.push(newLive(LIVE_WRITTEN));
     this.push(start!, idx, entry);
