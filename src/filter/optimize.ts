@@ -173,6 +173,16 @@ function blocksFrom(root: Node): Block[] {
   return post.reverse();
 }
 
+/** The value a block tests (testedValue), computed once per block and kept in `values`. */
+function memoValue(values: Map<Block, string>, b: Block): string {
+  let v = values.get(b);
+  if (v === undefined) {
+    v = testedValue(b);
+    values.set(b, v);
+  }
+  return v;
+}
+
 /**
  * One pass of threading in layout order; true when an edge moved. An edge
  * that moves gives its new target the facts it carries (which include the
@@ -183,14 +193,7 @@ function thread(root: Node, values: Map<Block, string>): boolean {
   const order = blocksFrom(root);
   const entry = new Map<Block, Facts>();
   if (root.kind === 'block') entry.set(root, new Map());
-  const valueOf = (b: Block): string => {
-    let v = values.get(b);
-    if (v === undefined) {
-      v = testedValue(b);
-      values.set(b, v);
-    }
-    return v;
-  };
+  const valueOf = (b: Block): string => memoValue(values, b);
   let moved = false;
   for (const b of order) {
     // a block no edge reaches any more (it lost its last one in this pass) is left for the next pass
@@ -266,14 +269,7 @@ function pullup(root: Node, values: Map<Block, string>): boolean {
   const order = blocksFrom(root);
   const preds = new Map<Block, number>();
   for (const b of order) for (const n of [b.jt!, b.jf!]) if (n.kind === 'block') preds.set(n, (preds.get(n) ?? 0) + 1);
-  const valueOf = (b: Block): string => {
-    let v = values.get(b);
-    if (v === undefined) {
-      v = testedValue(b);
-      values.set(b, v);
-    }
-    return v;
-  };
+  const valueOf = (b: Block): string => memoValue(values, b);
   // a move leaves every block with the predecessors it had, so one pass makes many
   let moved = false;
   for (const b1 of order) {
