@@ -10,3 +10,5 @@ export {
 export type { BtfKindName, BtfType, BtfMember, BtfEnumValue, BtfParam, BtfVarSecinfo } from './btf.js';
 export { parseBtfExt, CORE_RELO_KINDS } from './ext.js';
 export type { BtfExt, FuncInfo, LineInfo, CoreRelo, CoreReloKind } from './ext.js';
+export { btfCodec, BTF_VALUE_MAX_FIELDS } from './values.js';
+export type { BtfCodec, BtfCodecOptions, BtfValue } from './values.js';
