@@ -92,6 +92,7 @@ test('a rejected program in a Collection: a VerifierError naming it, with its lo
     },
     license: 'GPL',
     version: 0,
+    variables: {},
   };
   const e = verifierError(() => new Collection(sys, spec));
   assert.equal(e.code, 'EACCES');

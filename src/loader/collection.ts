@@ -37,6 +37,7 @@ import { Btf } from '../btf/index.js';
 import { btfMaps as readBtfMaps } from './btf.js';
 import type { BtfMapDef } from './btf.js';
 import { ObjectDebugInfo } from './line-info.js';
+import { readVariables } from './variables.js';
 import { coreRelocator } from './core.js';
 import { PROG_TYPES, progTypeByName, progTypeBySection } from '../progs/types.js';
 import { ctxStructsOf } from '../verifier/modern/func-info.js';
@@ -287,6 +288,8 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
   }
 
   const programs: Named<ProgramSpecData> = new Map();
+  // the variables' types are the BTF's: read it for them too when the maps did not need it
+  if (btf === undefined && btfSec !== undefined && dataSections.size > 0) btf = new Btf(btfSec.data());
   const debug = ObjectDebugInfo.of(elf, btf);
   const budget = { left: MAX_LINKED_SLOTS };
   for (const code of codes.values()) {
@@ -301,7 +304,9 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
     }
   }
   if (btfMaps) mapContents(elf, btfMaps, relocs.get(btfMaps.index) ?? [], btfDefs, maps, programs);
-  return { maps: Object.fromEntries(maps), programs: Object.fromEntries(programs), license, version };
+  const mapRecord: Record<string, MapSpecData> = Object.fromEntries(maps);
+  const variables = readVariables(elf, btf, dataSections, mapRecord);
+  return { maps: mapRecord, programs: Object.fromEntries(programs), license, version, variables };
 }
 
 /** An executable section read for linking. */

@@ -11,6 +11,7 @@ import type { FuncSpan } from './line-info.js';
 import type { Slot } from '../isa/instruction.js';
 import type { ProgTypeName } from '../progs/types.js';
 import type { SourceLine } from '../verifier/source-lines.js';
+import type { VariableSpec } from './variables.js';
 
 /** A map as an object file defines it: type, sizes, entries, flags, initial value (global data). */
 export interface MapSpecData {
@@ -105,5 +106,13 @@ export interface CollectionSpec {
   license: string;
   /** the `version` section (kernel version for kprobes), 0 when absent */
   version: number;
+  /**
+   * The variables of the global data (`.rodata`, `.data`, `.bss`...) by
+   * name, each read and set in its section's initial value before load
+   * (`spec.variables.port.set(443)`, cilium/ebpf's `Variables`); without a
+   * prototype, as maps. setVariables sets several by name with errors for
+   * the names that do not exist.
+   */
+  variables: Record<string, VariableSpec>;
 }
 

@@ -1,0 +1,258 @@
+/**
+ * An object's variables before load: every variable of its global data
+ * (`.rodata`, `.data`, `.bss` and their `.name` suffixed kin), by name, as
+ * cilium/ebpf's `CollectionSpec.Variables` and libbpf's skeleton give them.
+ * With BTF, each section's DATASEC lists its VARs with their types, and
+ * values are read and written through the BTF value codec (btf/values.ts):
+ * `const volatile __u16 port` is a number, a struct an object, a char
+ * array a string. Without BTF (or for a section the BTF does not
+ * describe), the section's ELF object symbols are the variables, as raw
+ * integers of 1, 2, 4 or 8 bytes (unsigned) or as bytes.
+ *
+ * A variable holds no bytes of its own: get() and set() read and write the
+ * initial value of its section's map in the spec it was made for (that
+ * map's `initial`, created zeroed for a `.bss` on the first set), so what a
+ * Collection or a program input creates afterwards starts with the value
+ * set. Where a variable lies comes from its ELF symbol, as libbpf reads it:
+ * clang leaves the DATASEC offsets 0.
+ */
+
+import { BpfError } from '../errors.js';
+import { STT } from '../elf/index.js';
+import type { ElfFile } from '../elf/index.js';
+import { btfCodec, sectionError } from '../btf/index.js';
+import type { Btf, BtfType } from '../btf/index.js';
+import type { MapSpecData } from './spec.js';
+
+/** How a variable's bytes become a value and back: a BTF codec, or a raw one by size. */
+interface ValueCodec {
+  readonly size: number;
+  encode(value: unknown): Uint8Array;
+  decode(bytes: Uint8Array): unknown;
+}
+
+/** One variable of an object's global data: where it lies, its C type, and its value in the spec's initial bytes. */
+export class VariableSpec {
+  private codecCache: ValueCodec | undefined;
+
+  /** @internal made by the loader for one spec's maps; `codec` builds the value codec on first use */
+  constructor(
+    /** the variable's name (its symbol's) */
+    readonly name: string,
+    /** the global data section holding it (the name of its map in the spec) */
+    readonly section: string,
+    /** its byte offset in the section */
+    readonly offset: number,
+    /** its size in bytes */
+    readonly size: number,
+    /** its C type as BTF names it (`const volatile __u16`, `struct limits`, `char[8]`); without BTF `__u32`-like by size, or `__u8[N]` */
+    readonly type: string,
+    private readonly maps: Record<string, MapSpecData>,
+    private readonly codec: () => ValueCodec,
+  ) {
+    this.readonly = /^\.rodata(\.|$)/.test(section);
+  }
+
+  /**
+   * `.rodata` (and `.rodata.*`): the kernel freezes the map after writing
+   * its initial value, so the value can be set only here, before load, and
+   * programs may not write it.
+   */
+  readonly readonly: boolean;
+
+  /** The value the program will start with, decoded from the section's initial bytes. */
+  get(): unknown {
+    return this.guard(() => this.valueCodec().decode(this.bytes()));
+  }
+
+  /**
+   * Encode `value` into the section's initial bytes (before load: a
+   * Collection or program input made from the spec afterwards starts with
+   * it). A value that does not fit the type is EINVAL and changes nothing.
+   */
+  set(value: unknown): void {
+    VariableSpec.setAll([[this, value]]);
+  }
+
+  /**
+   * Set each variable to its value, all or none: every value is encoded
+   * before the first is written, so a misfit leaves the spec as it was.
+   */
+  static setAll(plan: readonly (readonly [VariableSpec, unknown])[]): void {
+    const encoded = plan.map(([v, value]) => v.guard(() => {
+      const m = v.map();
+      if (m.initial !== undefined) v.check(m.initial);
+      return v.valueCodec().encode(value);
+    }));
+    plan.forEach(([v], i) => v.guard(() => v.write(encoded[i]!)));
+  }
+
+  private write(encoded: Uint8Array): void {
+    const m = this.map();
+    if (m.initial === undefined) m.initial = new Uint8Array(m.valueSize);
+    this.check(m.initial);
+    m.initial.set(encoded, this.offset);
+  }
+
+  /** The variable's current bytes in the spec (a copy). */
+  bytes(): Uint8Array {
+    const m = this.map();
+    if (m.initial === undefined) return new Uint8Array(this.size);
+    this.check(m.initial);
+    return m.initial.slice(this.offset, this.offset + this.size);
+  }
+
+  private valueCodec(): ValueCodec {
+    if (this.codecCache === undefined) {
+      const c = this.codec();
+      if (c.size !== this.size) throw new BpfError('EINVAL', `its type ${this.type} is ${c.size} bytes, the variable ${this.size}`);
+      this.codecCache = c;
+    }
+    return this.codecCache;
+  }
+
+  private map(): MapSpecData {
+    const m = Object.hasOwn(this.maps, this.section) ? this.maps[this.section] : undefined;
+    if (m === undefined) throw new BpfError('ENOENT', `variable ${this.name}: its section ${this.section} is no longer a map of the spec`);
+    return m;
+  }
+
+  /** The initial value must still hold the variable (a spec's `initial` may have been replaced). */
+  private check(initial: Uint8Array): void {
+    if (this.offset + this.size > initial.length) {
+      throw new BpfError('EINVAL', `variable ${this.name}: ${this.section}'s initial value is ${initial.length} bytes, the variable lies at ${this.offset}..${this.offset + this.size}`);
+    }
+  }
+
+  /**
+   * Errors name the variable, once: the codec's start with the path into
+   * the value (`limits.min_len: 70000 does not fit __u16`), others get it.
+   */
+  private guard<T>(f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      if (!(e instanceof BpfError) || e.message.startsWith(`variable ${this.name}: `)) throw e;
+      const path = e.message.startsWith(this.name) && /^[:.[]/.test(e.message.slice(this.name.length));
+      throw new BpfError(e.code, `variable ${path ? '' : `${this.name}: `}${e.message}`, { cause: e.cause });
+    }
+  }
+}
+
+/** Integer types by size, for variables without BTF. */
+const RAW_INT: Record<number, string> = { 1: '__u8', 2: '__u16', 4: '__u32', 8: '__u64' };
+
+/**
+ * The variables of an object's global data sections (`sections`: section
+ * index to name, as the loader made their maps), by name, in section order
+ * and within a section by offset. A name met twice (static variables of
+ * two sections) is kept for the first and given as `SECTION:name` for the
+ * later ones. Offsets and sizes are checked against the section.
+ */
+export function readVariables(elf: ElfFile, btf: Btf | undefined, sections: ReadonlyMap<number, string>, maps: Record<string, MapSpecData>): Record<string, VariableSpec> {
+  const out: Record<string, VariableSpec> = Object.create(null) as Record<string, VariableSpec>;
+  if (sections.size === 0) return out;
+  // the DATASECs by name, in one pass (a hostile object may have many sections and many types)
+  const datasecs = new Map<string, Extract<BtfType, { kind: 'datasec' }>>();
+  if (btf !== undefined) {
+    for (const t of btf.types) if (t !== undefined && t.kind === 'datasec' && !datasecs.has(t.name)) datasecs.set(t.name, t);
+  }
+  for (const [index, section] of sections) {
+    const size = maps[section]!.valueSize;
+    const symbols = elf.symbolsIn(index).filter((s) => s.type === STT.OBJECT && s.name !== '');
+    const found: { name: string; offset: number; size: number; type: string; codec: () => ValueCodec }[] = [];
+    const sec = datasecs.get(section);
+    if (btf !== undefined && sec !== undefined) {
+      const at = new Map(symbols.map((s) => [s.name, s]));
+      for (const v of sec.vars) {
+        const variable = btf.type(v.type);
+        if (variable.kind !== 'var') throw sectionError('.BTF', `DATASEC ${section}: type ${v.type} is a ${variable.kind}, not a variable`);
+        if (variable.name === '') continue;
+        const sym = at.get(variable.name);
+        found.push({
+          name: variable.name,
+          offset: sym?.value ?? v.offset,
+          size: v.size,
+          type: btf.typeName(variable.type),
+          codec: () => btfCodec(btf, variable.type, { root: variable.name }) as ValueCodec,
+        });
+      }
+    } else {
+      for (const s of symbols) {
+        if (s.size === 0) continue;
+        const int = RAW_INT[s.size];
+        found.push({ name: s.name, offset: s.value, size: s.size, type: int ?? `__u8[${s.size}]`, codec: () => rawCodec(s.size) });
+      }
+    }
+    found.sort((a, b) => a.offset - b.offset);
+    for (const f of found) {
+      if (f.offset < 0 || f.offset + f.size > size) {
+        throw new BpfError('EINVAL', `section ${section}: variable ${f.name} at offset ${f.offset} (${f.size} bytes) runs past the section's ${size} bytes`);
+      }
+      const key = Object.hasOwn(out, f.name) ? `${section}:${f.name}` : f.name;
+      if (Object.hasOwn(out, key)) throw new BpfError('EINVAL', `section ${section}: variable ${f.name} is defined twice`);
+      out[key] = new VariableSpec(f.name, section, f.offset, f.size, f.type, maps, f.codec);
+    }
+  }
+  return out;
+}
+
+/**
+ * Set several variables of a spec by name: each one that does not exist is
+ * ENOENT (naming the variables there are), each value that does not fit
+ * its type EINVAL; nothing is set unless every value fits.
+ */
+export function setVariables(variables: Record<string, VariableSpec>, values: Readonly<Record<string, unknown>>): void {
+  VariableSpec.setAll(Object.entries(values).map(([name, value]) => [variableNamed(variables, name), value]));
+}
+
+/** The variable of that name, or ENOENT listing the ones there are. */
+export function variableNamed(variables: Record<string, VariableSpec>, name: string): VariableSpec {
+  if (Object.hasOwn(variables, name)) return variables[name]!;
+  const names = Object.keys(variables);
+  const list = names.length === 0 ? 'the object has no variables' : `variables: ${names.length > 20 ? `${names.slice(0, 20).join(', ')}, ...` : names.join(', ')}`;
+  throw new BpfError('ENOENT', `no variable ${name} (${list})`);
+}
+
+/**
+ * A variable without BTF: an unsigned integer of its 1, 2, 4 or 8 bytes
+ * (a number, a bigint for 8), else its bytes as a Uint8Array.
+ */
+function rawCodec(size: number): ValueCodec {
+  const int = size === 1 || size === 2 || size === 4 || size === 8;
+  return {
+    size,
+    decode(bytes: Uint8Array): unknown {
+      if (!int) return bytes.slice();
+      let v = 0n;
+      for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[i]!);
+      return size === 8 ? v : Number(v);
+    },
+    encode(value: unknown): Uint8Array {
+      if (!int) {
+        if (!(value instanceof Uint8Array) || value.length !== size) throw new BpfError('EINVAL', `${describe(value)} is not a Uint8Array of ${size} bytes (a variable without BTF)`);
+        return value.slice();
+      }
+      const max = (1n << BigInt(size * 8)) - 1n;
+      if (!((typeof value === 'number' && Number.isInteger(value)) || typeof value === 'bigint')) {
+        throw new BpfError('EINVAL', `${describe(value)} is not an integer (a ${size}-byte variable without BTF)`);
+      }
+      // signedness is unknown without BTF: a negative value is taken as its two's complement
+      const v = BigInt(value);
+      if (v < -(max + 1n) / 2n || v > max) throw new BpfError('EINVAL', `${describe(value)} does not fit ${size} bytes (a variable without BTF)`);
+      const out = new Uint8Array(size);
+      for (let i = 0, x = BigInt.asUintN(size * 8, v); i < size; i++, x >>= 8n) out[i] = Number(x & 0xffn);
+      return out;
+    },
+  };
+}
+
+/** A value in a message: short, one line. */
+function describe(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (value instanceof Uint8Array) return `a Uint8Array of ${value.length} bytes`;
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return typeof value === 'object' ? 'an object' : String(value);
+}
