@@ -17,6 +17,8 @@ export interface OptionSpec {
   short?: string;
   /** the value's placeholder in help (`N`, `FILE`); absent for a flag */
   value?: string;
+  /** may be given many times: its values are collected in `Parsed.lists`, in order */
+  repeatable?: true;
   help: string;
 }
 
@@ -40,6 +42,8 @@ export interface CommandSpec {
 export interface Parsed {
   /** a flag is true, an option with a value its string */
   values: Record<string, string | true>;
+  /** each repeatable option's values in the order given (absent when not given) */
+  lists: Record<string, string[]>;
   positionals: string[];
   /** -h or --help was given: print help, run nothing */
   help: boolean;
@@ -54,7 +58,7 @@ const HELP: OptionSpec = { name: 'help', short: 'h', help: 'print this help and 
  */
 export function parseCommand(spec: CommandSpec, args: readonly string[]): Parsed {
   const end = args.indexOf('--');
-  if ((end < 0 ? args : args.slice(0, end)).some((a) => a === '-h' || a === '--help')) return { values: {}, positionals: [], help: true };
+  if ((end < 0 ? args : args.slice(0, end)).some((a) => a === '-h' || a === '--help')) return { values: {}, lists: {}, positionals: [], help: true };
   const fail = (msg: string): never => {
     throw new CliError(`${spec.name}: ${msg}; see 'tsbpf ${spec.name} --help'`, 2, 'EINVAL');
   };
@@ -62,6 +66,7 @@ export function parseCommand(spec: CommandSpec, args: readonly string[]): Parsed
     throw new CliError(`${spec.name}: ${msg} (usage: tsbpf ${spec.usage[0]!})`, 2, 'EINVAL');
   };
   const values: Record<string, string | true> = {};
+  const lists: Record<string, string[]> = {};
   const positionals: string[] = [];
   const options = [...spec.options, HELP];
   for (let i = 0; i < args.length; i++) {
@@ -109,6 +114,10 @@ export function parseCommand(spec: CommandSpec, args: readonly string[]): Parsed
       v = next!;
       i++;
     }
+    if (o.repeatable) {
+      (lists[o.name] ??= []).push(v!);
+      continue;
+    }
     if (values[o.name] !== undefined) fail(`--${o.name} is given twice`);
     values[o.name] = v!;
   }
@@ -118,7 +127,7 @@ export function parseCommand(spec: CommandSpec, args: readonly string[]): Parsed
     usage(`missing ${missing}`);
   }
   if (positionals.length > max) usage(`unexpected argument '${positionals[max]!}'`);
-  return { values, positionals, help: false };
+  return { values, lists, positionals, help: false };
 }
 
 /** The text of `tsbpf CMD --help`. */

@@ -39,6 +39,12 @@ const MAP_PROFILE: OptionSpec = {
   value: '3.19|modern',
   help: "the kernel modelled (default 3.19): modern has 6.18's map types and map flags",
 };
+const SET: OptionSpec = {
+  name: 'set',
+  value: 'NAME=VALUE',
+  repeatable: true,
+  help: "an object's variable (.rodata, .data, .bss) set before load, as many times as\nneeded: a number (decimal or 0x hex), true/false, an enum's name, a string for a\nchar array, JSON for a struct or array (tsbpf inspect lists them)",
+};
 const BUDGET: OptionSpec = { name: 'budget', value: 'N', help: 'instructions allowed per run with --unverified (default 1000000)' };
 
 export const RUN: CommandSpec = {
@@ -70,6 +76,7 @@ export const RUN: CommandSpec = {
     SECTION,
     CBPF,
     SOURCE,
+    SET,
     { name: 'json', help: 'one JSON object on stdout' },
   ],
   examples: [
@@ -107,6 +114,7 @@ export const FILTER: CommandSpec = {
     SECTION,
     CBPF,
     SOURCE,
+    SET,
   ],
   examples: [
     'filter examples/syn-filter.s examples/sample.pcap',
@@ -147,6 +155,7 @@ export const VERIFY: CommandSpec = {
     SECTION,
     CBPF,
     SOURCE,
+    SET,
   ],
   examples: ['verify examples/syn-filter.o --log-level 2', 'verify examples/modern.o --source'],
 };
@@ -183,7 +192,9 @@ export const ASM: CommandSpec = {
 export const INSPECT: CommandSpec = {
   name: 'inspect',
   usage: ['inspect FILE.o [--json]'],
-  summary: 'The license, programs, maps and sections of a clang -target bpf object.',
+  summary:
+    'The license, programs, maps, variables and sections of a clang -target bpf object;\n' +
+    'each variable of its global data with its section, offset, C type and initial value.',
   args: [['FILE.o', "the object; '-' reads standard input"]],
   positionals: [1, 1],
   options: [{ name: 'json', help: 'one JSON object on stdout' }],

@@ -28,7 +28,8 @@ import { captureLinkType, caret, compileCommand, expressionInput, isFile, tcpdum
 import type { CompileFormat } from './expression.js';
 import { disassembleClassic } from '../cbpf/index.js';
 import type { SockFilter } from '../cbpf/index.js';
-import { parseElf } from '../elf/index.js';
+import { escapeControls, parseElf } from '../elf/index.js';
+import { variableViews, variablesJson } from './variables-view.js';
 import { loadCollectionSpec } from '../loader/collection.js';
 import type { CliIo } from './io.js';
 import { mapTypeName } from '../maps/types.js';
@@ -52,7 +53,7 @@ export function readInput(path: string, io: CliIo): Uint8Array {
  * The options and arguments of one command; undefined when -h/--help was
  * given, after printing the command's help (the caller then returns 0).
  */
-function parse(spec: CommandSpec, args: readonly string[], io: CliIo): Pick<Parsed, 'values' | 'positionals'> | undefined {
+function parse(spec: CommandSpec, args: readonly string[], io: CliIo): Pick<Parsed, 'values' | 'lists' | 'positionals'> | undefined {
   const p = parseCommand(spec, args);
   if (p.help) {
     io.stdout.write(help(spec));
@@ -73,10 +74,29 @@ function engineOption(values: Record<string, unknown>): EngineName | undefined {
   return engine;
 }
 
-/** --cbpf and --section, for the commands taking PROG */
-function sourceOptions(values: Record<string, unknown>): { classic: boolean; section?: string } {
+/** --cbpf and --section, for the commands taking PROG; --set where the command has it */
+function sourceOptions(values: Record<string, unknown>, lists: Record<string, string[]> = {}): { classic: boolean; section?: string; variableText?: Record<string, string> } {
   const section = values['section'] as string | undefined;
-  return section === undefined ? { classic: values['cbpf'] === true } : { classic: values['cbpf'] === true, section };
+  const out: { classic: boolean; section?: string; variableText?: Record<string, string> } = { classic: values['cbpf'] === true };
+  if (section !== undefined) out.section = section;
+  const set = setOption(lists['set']);
+  if (set !== undefined) out.variableText = set;
+  return out;
+}
+
+/** --set NAME=VALUE, repeatable: the values as text by name (each read by its variable's type when the object is). */
+function setOption(given: readonly string[] | undefined): Record<string, string> | undefined {
+  if (given === undefined) return undefined;
+  // without a prototype: a variable may be called __proto__
+  const out = Object.create(null) as Record<string, string>;
+  for (const g of given) {
+    const eq = g.indexOf('=');
+    if (eq <= 0) throw new CliError(`--set takes NAME=VALUE, got '${g}'`, 2, 'EINVAL');
+    const name = g.slice(0, eq);
+    if (Object.hasOwn(out, name)) throw new CliError(`--set ${name} is given twice`, 2, 'EINVAL');
+    out[name] = g.slice(eq + 1);
+  }
+  return out;
 }
 
 function cmdInspect(args: string[], io: CliIo): number {
@@ -91,7 +111,9 @@ function cmdInspect(args: string[], io: CliIo): number {
   const maps = Object.values(spec.maps).map((m) => ({ name: m.name, type: mapTypeName(m.type), key_size: m.keySize, value_size: m.valueSize, max_entries: m.maxEntries, flags: m.flags }));
   const sections = elf.sections.filter((s) => s.name !== '').map((s) => ({ name: s.name, type: s.type, size: s.size }));
   if (values['json']) {
-    io.stdout.write(JSON.stringify({ license: spec.license, version: spec.version, programs, maps, sections }) + '\n');
+    // variables' values are JSON of their own (64-bit integers exact), spliced in before the sections
+    const head = JSON.stringify({ license: spec.license, version: spec.version, programs, maps });
+    io.stdout.write(`${head.slice(0, -1)},"variables":${variablesJson(variableViews(spec.variables))},"sections":${JSON.stringify(sections)}}\n`);
     return 0;
   }
   io.stdout.write(`${style.bold('license', io.stdout)}  ${spec.license || '(none)'}\n`);
@@ -99,6 +121,14 @@ function cmdInspect(args: string[], io: CliIo): number {
   for (const p of programs) io.stdout.write(`  ${p.section}/${p.name}  ${p.type}  ${p.insns} insns${p.maps.length ? `  maps: ${p.maps.join(', ')}` : ''}\n`);
   io.stdout.write(`${style.bold('maps', io.stdout)}\n`);
   for (const m of maps) io.stdout.write(`  ${m.name}  ${m.type}  key ${m.key_size}B  value ${m.value_size}B  max_entries ${m.max_entries}\n`);
+  const vars = variableViews(spec.variables, true);
+  if (vars.length > 0) {
+    io.stdout.write(`${style.bold('variables', io.stdout)}\n`);
+    for (const v of vars) {
+      const value = v.value ?? `(cannot decode: ${v.error!})`;
+      io.stdout.write(escapeControls(`  ${v.name}  ${v.section}+${v.offset}  ${v.size}B  ${v.type}${v.readonly ? '  (read-only)' : ''}  = ${value}`) + '\n');
+    }
+  }
   io.stdout.write(`${style.bold('sections', io.stdout)}\n`);
   for (const s of sections) io.stdout.write(`  ${s.name}  type ${s.type}  ${s.size} bytes\n`);
   return 0;
@@ -242,7 +272,8 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   oneStdin(file, str(values, 'data-file'), pcap, str(values, 'mem-file'));
   const cpus = cpusOption(values['cpus']);
   if (values['retvals'] === true && pcap === undefined) throw new CliError('--retvals lists the return value of each packet of --pcap', 2, 'EINVAL');
-  const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
+  const options = sourceOptions(values, p.lists);
+  const prog = withContext(file, () => parseProgram(readInput(file, io), options));
   const profile = chooseProfile(prog, values['profile'], file);
   if (pcap !== undefined) {
     return runPcapCommand(prog, pcap, {
@@ -333,8 +364,10 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
   if (values['linktype'] !== undefined && expr === undefined) throw new CliError('--linktype applies to an expression, not a program file', 2, 'EINVAL');
   if (write === '-' && values['count'] === true) throw new CliError('--count and -w - both write to standard output', 2, 'EINVAL');
   const cpus = cpusOption(values['cpus']);
+  const options = sourceOptions(values, p.lists);
+  if (expr !== undefined && options.variableText !== undefined) throw new CliError('--set applies to the variables of an object file, not to an expression', 2, 'EINVAL');
   let prog: ProgramInput;
-  if (expr === undefined) prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
+  if (expr === undefined) prog = withContext(file, () => parseProgram(readInput(file, io), options));
   else {
     try {
       prog = compileForCapture(expr, capture, str(values, 'linktype'));
@@ -391,7 +424,8 @@ function cmdVerify(args: string[], io: CliIo): number {
   const level = (values['log-level'] as string | undefined) ?? '1';
   if (!/^[012]$/.test(level)) throw new CliError(`--log-level must be 0, 1 or 2, got '${level}'`, 2, 'EINVAL');
   const file = positionals[0]!;
-  const prog = withContext(file, () => parseProgram(readInput(file, io), sourceOptions(values)));
+  const options = sourceOptions(values, p.lists);
+  const prog = withContext(file, () => parseProgram(readInput(file, io), options));
   return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file, profile: chooseProfile(prog, values['profile'], file), source: values['source'] === true }, io);
 }
 

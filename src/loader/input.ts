@@ -23,6 +23,7 @@ import type { Slot } from '../isa/instruction.js';
 import { decodeSlots, isLdImm64, toSlots } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
 import { loadCollectionSpec } from './collection.js';
+import { parseVariableText, setVariables, variableNamed } from './variables.js';
 import type { MapSpecData } from './spec.js';
 import { convertClassic, decodeClassic, detectClassicText, parseClassicText } from '../cbpf/index.js';
 import type { SockFilter } from '../cbpf/index.js';
@@ -83,6 +84,14 @@ export interface ProgramInputOptions {
   classic?: boolean;
   /** for an object with several programs: the section or function name of the one to take */
   section?: string;
+  /**
+   * for an object: variables of its global data set before its maps are
+   * made (as `spec.variables[name].set(value)`; an unknown name is ENOENT,
+   * a value that does not fit EINVAL)
+   */
+  variables?: Readonly<Record<string, unknown>>;
+  /** the same with each value as text, read by the variable's type (the CLI's `--set NAME=VALUE`; parseVariableText) */
+  variableText?: Readonly<Record<string, string>>;
 }
 
 /** `"a", "b" or "c"` */
@@ -148,10 +157,15 @@ export function programInput(input: Uint8Array | string, options: ProgramInputOp
   else throw new BpfError('EINVAL', `a program input must be a Uint8Array or a string, got ${input === null ? 'null' : typeof input}`);
   const detected = detectFormat(bytes);
   const format = options.classic && detected === 'raw' ? 'cbpf' : detected;
+  const setting = Object.keys(options.variables ?? {}).length + Object.keys(options.variableText ?? {}).length > 0;
+  if (setting && format !== 'elf') {
+    const what = { spec: 'a JSON program spec', asm: 'assembly', cbpf: 'classic BPF', raw: 'raw instruction slots' }[format];
+    throw new BpfError('EINVAL', `variables are set in an object's global data; this program is ${what}`);
+  }
   const base = { format, progType: 'socket_filter' as ProgTypeName, license: 'GPL', maps: [] as InputMapSpec[], fixups: [] as InputFixup[] };
   switch (format) {
     case 'elf':
-      return fromObject(bytes, options.section);
+      return fromObject(bytes, options);
     case 'cbpf': {
       // checked as the kernel's classic checker does (sk_chk_filter), then converted to eBPF
       const classic = detected === 'raw' ? decodeClassic(bytes) : parseClassicText(new TextDecoder().decode(bytes));
@@ -174,9 +188,9 @@ export function programInput(input: Uint8Array | string, options: ProgramInputOp
 }
 
 /** A program of a clang-compiled object, with every map of the object (in creation order) and its references as fixups. */
-function fromObject(bytes: Uint8Array, section?: string): ProgramInput {
+function fromObject(bytes: Uint8Array, options: ProgramInputOptions): ProgramInput {
   try {
-    return objectProgram(bytes, section);
+    return objectProgram(bytes, options);
   } catch (e) {
     // the messages quote program and map names from the object (and --section)
     if (e instanceof BpfError && oneLine(e.message) !== e.message) throw new BpfError(e.code, oneLine(e.message), { command: e.command, log: e.log, cause: e.cause });
@@ -184,8 +198,14 @@ function fromObject(bytes: Uint8Array, section?: string): ProgramInput {
   }
 }
 
-function objectProgram(bytes: Uint8Array, section?: string): ProgramInput {
+function objectProgram(bytes: Uint8Array, options: ProgramInputOptions): ProgramInput {
+  const { section } = options;
   const spec = loadCollectionSpec(bytes);
+  // variables first: the maps below take their sections' initial values
+  // without a prototype: a variable may be called __proto__
+  const values = Object.assign(Object.create(null) as Record<string, unknown>, options.variables);
+  for (const [name, text] of Object.entries(options.variableText ?? {})) values[name] = parseVariableText(variableNamed(spec.variables, name), text);
+  setVariables(spec.variables, values);
   const progs = Object.values(spec.programs);
   if (progs.length === 0) throw new BpfError('EINVAL', 'the object has no program sections');
   let prog = progs[0]!;

@@ -139,6 +139,9 @@ export class VariableSpec {
   }
 }
 
+/** What each variable with BTF is under its typedefs and qualifiers (its kind), for reading values from text. */
+const kinds = new WeakMap<VariableSpec, string>();
+
 /** Integer types by size, for variables without BTF. */
 const RAW_INT: Record<number, string> = { 1: '__u8', 2: '__u16', 4: '__u32', 8: '__u64' };
 
@@ -160,7 +163,7 @@ export function readVariables(elf: ElfFile, btf: Btf | undefined, sections: Read
   for (const [index, section] of sections) {
     const size = maps[section]!.valueSize;
     const symbols = elf.symbolsIn(index).filter((s) => s.type === STT.OBJECT && s.name !== '');
-    const found: { name: string; offset: number; size: number; type: string; codec: () => ValueCodec }[] = [];
+    const found: { name: string; offset: number; size: number; type: string; kind?: string; codec: () => ValueCodec }[] = [];
     const sec = datasecs.get(section);
     if (btf !== undefined && sec !== undefined) {
       const at = new Map(symbols.map((s) => [s.name, s]));
@@ -174,6 +177,7 @@ export function readVariables(elf: ElfFile, btf: Btf | undefined, sections: Read
           offset: sym?.value ?? v.offset,
           size: v.size,
           type: btf.typeName(variable.type),
+          kind: btf.resolve(variable.type)?.kind ?? 'void',
           codec: () => btfCodec(btf, variable.type, { root: variable.name }) as ValueCodec,
         });
       }
@@ -191,7 +195,9 @@ export function readVariables(elf: ElfFile, btf: Btf | undefined, sections: Read
       }
       const key = Object.hasOwn(out, f.name) ? `${section}:${f.name}` : f.name;
       if (Object.hasOwn(out, key)) throw new BpfError('EINVAL', `section ${section}: variable ${f.name} is defined twice`);
-      out[key] = new VariableSpec(f.name, section, f.offset, f.size, f.type, maps, f.codec);
+      const v = new VariableSpec(f.name, section, f.offset, f.size, f.type, maps, f.codec);
+      if (f.kind !== undefined) kinds.set(v, f.kind);
+      out[key] = v;
     }
   }
   return out;
@@ -255,4 +261,86 @@ function describe(value: unknown): string {
   if (Array.isArray(value)) return 'an array';
   if (value === null) return 'null';
   return typeof value === 'object' ? 'an object' : String(value);
+}
+
+/**
+ * A value written as text (the CLI's `--set NAME=VALUE`), read by the
+ * variable's type as its current value shows it: an integer in decimal or
+ * `0x` hex (a bigint for 64 bits; a number with a fraction for a float),
+ * `true`/`false` (or 1/0) for a bool, an enumerator's name or a number for
+ * an enum, the text itself for a char array, JSON for a struct, union or
+ * array (integers past 2^53 in it kept exact), hex for raw bytes. Whether
+ * the value then fits is set()'s to say.
+ */
+export function parseVariableText(v: VariableSpec, text: string): unknown {
+  const current = v.get();
+  const bad = (what: string): never => {
+    throw new BpfError('EINVAL', `variable ${v.name}: ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text)} is not ${what} (its type is ${v.type})`);
+  };
+  const kind = kinds.get(v);
+  const isEnum = kind === 'enum' || kind === 'enum64';
+  if (isEnum && typeof current !== 'object') {
+    // an enumerator's name, or its value as a number
+    return /^[-+]?(0x[0-9a-f]+|\d+)$/i.test(text.trim()) ? integer(text, typeof current === 'bigint') ?? bad('an enumerator or a number') : text;
+  }
+  switch (typeof current) {
+    case 'number': {
+      const n = integer(text, false);
+      if (n !== undefined) return n;
+      // a float's value: any decimal JavaScript reads
+      if (kind !== 'float') return bad('an integer (decimal, or hex with 0x)');
+      const f = text.trim() === '' ? NaN : Number(text);
+      return Number.isNaN(f) || /^[-+]?0x/i.test(text.trim()) ? bad('a number') : f;
+    }
+    case 'bigint':
+      return integer(text, true) ?? bad('an integer (decimal, or hex with 0x)');
+    case 'boolean': {
+      const t = text.trim().toLowerCase();
+      if (t === 'true' || t === '1') return true;
+      if (t === 'false' || t === '0') return false;
+      return bad('true or false');
+    }
+    case 'string':
+      return text;
+    default:
+      break;
+  }
+  if (current instanceof Uint8Array) {
+    const hex = text.replace(/^0x/i, '').replace(/[\s:]/g, '');
+    if (!/^([0-9a-f]{2})*$/i.test(hex)) return bad('hex bytes');
+    return Uint8Array.from(hex.match(/../g) ?? [], (b) => parseInt(b, 16));
+  }
+  try {
+    return parseJsonExact(text);
+  } catch {
+    return bad('JSON (a struct, union or array is written as JSON)');
+  }
+}
+
+/** A decimal or 0x-hex integer, signed; a bigint when asked (or past 2^53), else a number; undefined when the text is not one. */
+function integer(text: string, big: boolean): number | bigint | undefined {
+  const m = /^([-+]?)(0x[0-9a-f]+|\d+)$/i.exec(text.trim());
+  if (m === null) return undefined;
+  const v = m[1] === '-' ? -BigInt(m[2]!) : BigInt(m[2]!);
+  return big || v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER) ? v : Number(v);
+}
+
+/** JSON with integers past 2^53 read as bigints (JSON.parse would round them). */
+function parseJsonExact(text: string): unknown {
+  const marks: bigint[] = [];
+  // integer literals outside strings with 16 digits or more, replaced by markers before JSON.parse
+  const marked = text.replace(/"(?:[^"\\]|\\.)*"|-?\d{16,}(?![.eE\d])/g, (tok) => {
+    if (tok.startsWith('"')) return tok;
+    const v = BigInt(tok);
+    if (v <= BigInt(Number.MAX_SAFE_INTEGER) && v >= BigInt(Number.MIN_SAFE_INTEGER)) return tok;
+    marks.push(v);
+    return `{"\\u0000bigint":${marks.length - 1}}`;
+  });
+  return JSON.parse(marked, (_k, value: unknown) => {
+    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+      const keys = Object.keys(value);
+      if (keys.length === 1 && keys[0] === '\u0000bigint') return marks[(value as Record<string, number>)['\u0000bigint']!];
+    }
+    return value;
+  });
 }
