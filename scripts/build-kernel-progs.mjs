@@ -28,6 +28,8 @@ export const KERNEL_PROGS = [
   { name: 'calls', flags: [] },
   { name: 'global-funcs', flags: [] },
   { name: 'source-lines', flags: [] },
+  // variables set before load (test/vars.test.ts, test/vars-kernel.test.ts)
+  { name: 'vars', flags: [] },
   // not run by the kernel test: the BTF reader's CO-RE records (test/btf.test.ts)
   { name: 'core-relos', flags: [] },
 ];

@@ -2,7 +2,10 @@
  * The host kernel's side of test/progs-kernel.test.ts: loads a BPF object
  * with libbpf, runs its programs with BPF_PROG_TEST_RUN and dumps its maps.
  * Build: cc -O2 -o prog-run test/c/prog-run.c -lbpf
- * Usage: prog-run OBJ, then lines on stdin:
+ * Usage: prog-run OBJ [SECTION:OFFSET:HEX ...], then lines on stdin; each
+ * SECTION:OFFSET:HEX writes bytes into a global data map's initial value
+ * before load (bpf_map__set_initial_value: variables set before load, as a
+ * skeleton's `skel->rodata->port = 443` does). The lines:
  *   R <program name> <hex frame>   run once: "R <retval> <hex data_out>" or "E <errno>"
  *   P <map> <index> <program>      put the program in a prog array: "P 0" or "E <errno>"
  *   D                              every map: "M <name> <type>", then
@@ -22,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static unsigned char in_set[4096];
 
 static void hexout(const unsigned char *p, size_t n) {
   for (size_t i = 0; i < n; i++) printf("%02x", p[i]);
@@ -84,7 +89,7 @@ static void dump(struct bpf_object *obj, int ncpus) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 2) { fprintf(stderr, "usage: prog-run OBJ\n"); return 2; }
+  if (argc < 2) { fprintf(stderr, "usage: prog-run OBJ [SECTION:OFFSET:HEX ...]\n"); return 2; }
   cpu_set_t set;
   CPU_ZERO(&set);
   CPU_SET(0, &set);
@@ -93,6 +98,29 @@ int main(int argc, char **argv) {
   if (!getenv("PROG_RUN_LOG")) libbpf_set_print(NULL);
   struct bpf_object *obj = bpf_object__open_file(argv[1], NULL);
   if (!obj) { printf("E %d open\n", errno); return 1; }
+  for (int a = 2; a < argc; a++) {
+    char sec[64];
+    unsigned off;
+    int at = 0;
+    if (sscanf(argv[a], "%63[^:]:%u:%n", sec, &off, &at) != 2) { printf("E 22 set %s\n", argv[a]); return 1; }
+    struct bpf_map *m, *found = NULL;
+    size_t sl = strlen(sec), size = 0;
+    /* libbpf names global data maps after the object: "vars.rodata" for section .rodata */
+    bpf_object__for_each_map(m, obj) {
+      const char *n = bpf_map__name(m);
+      size_t nl = strlen(n);
+      if (nl >= sl && strcmp(n + nl - sl, sec) == 0) found = m;
+    }
+    const void *init = found ? bpf_map__initial_value(found, &size) : NULL;
+    if (!init) { printf("E 2 set %s\n", argv[a]); return 1; }
+    unsigned char *buf = malloc(size);
+    memcpy(buf, init, size);
+    int n = hexin(argv[a] + at, in_set, sizeof in_set);
+    if (off + n > size) { printf("E 22 set %s\n", argv[a]); return 1; }
+    memcpy(buf + off, in_set, n);
+    if (bpf_map__set_initial_value(found, buf, size) != 0) { printf("E %d set %s\n", errno, argv[a]); return 1; }
+    free(buf);
+  }
   if (bpf_object__load(obj)) { printf("E %d load\n", errno); return 1; }
   int ncpus = libbpf_num_possible_cpus();
   printf("C %d\n", ncpus);

@@ -74,11 +74,16 @@ SEC("xdp") int vars_xdp(struct xdp_md *ctx) {
 unsigned long long load_byte(void *skb, unsigned long long off) asm("llvm.bpf.load.byte");
 unsigned long long load_half(void *skb, unsigned long long off) asm("llvm.bpf.load.half");
 
-/* keeps TCP to or from `port` (the whole frame), drops the rest */
+/*
+ * keeps IPv4 TCP to or from `port` (the whole frame), drops the rest; the
+ * loads are relative to the network header (SKF_NET_OFF), which a packet
+ * socket's frame has after the Ethernet header and a test run's at 0
+ */
+#define NET (-0x100000)
 SEC("socket") int vars_socket(struct __sk_buff *skb) {
-  if (load_half(skb, 12) != ETH_P_IP || load_byte(skb, 23) != IPPROTO_TCP) return 0;
-  __u32 l4 = 14 + (load_byte(skb, 14) & 0xf) * 4;
-  if (load_half(skb, l4) != port && load_half(skb, l4 + 2) != port) return 0;
+  if (load_byte(skb, NET) >> 4 != 4 || load_byte(skb, NET + 9) != IPPROTO_TCP) return 0;
+  __u32 ihl = (load_byte(skb, NET) & 0xf) * 4;
+  if (load_half(skb, NET + ihl) != port && load_half(skb, NET + ihl + 2) != port) return 0;
   return -1;
 }
 
