@@ -89,7 +89,7 @@ export class VariableSpec {
 
   private write(encoded: Uint8Array): void {
     const m = this.map();
-    if (m.initial === undefined) m.initial = new Uint8Array(m.valueSize);
+    if (m.initial === undefined) m.initial = zeroed(m.valueSize, m.name);
     this.check(m.initial);
     m.initial.set(encoded, this.offset);
   }
@@ -97,7 +97,7 @@ export class VariableSpec {
   /** The variable's current bytes in the spec (a copy). */
   bytes(): Uint8Array {
     const m = this.map();
-    if (m.initial === undefined) return new Uint8Array(this.size);
+    if (m.initial === undefined) return zeroed(this.size, m.name);
     this.check(m.initial);
     return m.initial.slice(this.offset, this.offset + this.size);
   }
@@ -136,6 +136,15 @@ export class VariableSpec {
       const path = e.message.startsWith(this.name) && /^[:.[]/.test(e.message.slice(this.name.length));
       throw new BpfError(e.code, `variable ${path ? '' : `${this.name}: `}${e.message}`, { cause: e.cause });
     }
+  }
+}
+
+/** A zeroed section value (a .bss may claim up to 4 GiB of the object's word): ENOMEM when it cannot be had. */
+function zeroed(size: number, section: string): Uint8Array {
+  try {
+    return new Uint8Array(size);
+  } catch {
+    throw new BpfError('ENOMEM', `section ${section}: ${size} bytes of global data cannot be allocated`);
   }
 }
 

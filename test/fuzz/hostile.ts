@@ -262,6 +262,8 @@ function seeds(): NonNullable<typeof seedCache> {
   for (const f of ['core.o', 'core-poison.o']) objects.push(new Uint8Array(readFileSync(join(projectRoot(), 'test', 'c', f))));
   // bpf-to-bpf calls, callbacks and __array(values, ...) maps, for the linker
   objects.push(new Uint8Array(readFileSync(join(projectRoot(), 'test', 'c', 'calls.o'))));
+  // typed variables in .rodata, .data and .bss, for spec.variables
+  objects.push(new Uint8Array(readFileSync(join(projectRoot(), 'test', 'c', 'vars.o'))));
   const pcap = new Uint8Array(readFileSync(join(ex, 'sample.pcap')));
   const asm: string[] = [readFileSync(join(ex, 'syn-filter.s'), 'utf8')];
   const conf = conformanceDir();
@@ -484,6 +486,11 @@ const elf: Harness<Uint8Array> = {
   },
   exercise(bytes) {
     const spec = loadCollectionSpec(bytes);
+    // each variable read, and written back with what it read (a value may not decode, or not encode back: an answer)
+    for (const v of Object.values(spec.variables)) {
+      tolerate(() => v.set(v.get()));
+      tolerate(() => v.bytes());
+    }
     const col = new Collection(smallSystem(), spec);
     col.close();
     // the CLI's view of each program (input.ts), then its load as `tsbpf run` does
