@@ -22,7 +22,16 @@ import { STT } from '../elf/index.js';
 import type { ElfFile } from '../elf/index.js';
 import { btfCodec, sectionError } from '../btf/index.js';
 import type { Btf, BtfType } from '../btf/index.js';
-import type { MapSpecData } from './spec.js';
+
+/**
+ * What a variable needs of its section's map in the spec (a MapSpecData;
+ * spec.ts imports this file for VariableSpec, so not the other way round).
+ */
+interface SectionData {
+  name: string;
+  valueSize: number;
+  initial?: Uint8Array;
+}
 
 /** How a variable's bytes become a value and back: a BTF codec, or a raw one by size. */
 interface ValueCodec {
@@ -47,7 +56,7 @@ export class VariableSpec {
     readonly size: number,
     /** its C type as BTF names it (`const volatile __u16`, `struct limits`, `char[8]`); without BTF `__u32`-like by size, or `__u8[N]` */
     readonly type: string,
-    private readonly maps: Record<string, MapSpecData>,
+    private readonly maps: Record<string, SectionData>,
     private readonly codec: () => ValueCodec,
   ) {
     this.readonly = /^\.rodata(\.|$)/.test(section);
@@ -111,7 +120,7 @@ export class VariableSpec {
     return this.codecCache;
   }
 
-  private map(): MapSpecData {
+  private map(): SectionData {
     const m = Object.hasOwn(this.maps, this.section) ? this.maps[this.section] : undefined;
     if (m === undefined) throw new BpfError('ENOENT', `variable ${this.name}: its section ${this.section} is no longer a map of the spec`);
     return m;
@@ -161,7 +170,7 @@ const RAW_INT: Record<number, string> = { 1: '__u8', 2: '__u16', 4: '__u32', 8: 
  * two sections) is kept for the first and given as `SECTION:name` for the
  * later ones. Offsets and sizes are checked against the section.
  */
-export function readVariables(elf: ElfFile, btf: Btf | undefined, sections: ReadonlyMap<number, string>, maps: Record<string, MapSpecData>): Record<string, VariableSpec> {
+export function readVariables(elf: ElfFile, btf: Btf | undefined, sections: ReadonlyMap<number, string>, maps: Record<string, SectionData>): Record<string, VariableSpec> {
   const out: Record<string, VariableSpec> = Object.create(null) as Record<string, VariableSpec>;
   if (sections.size === 0) return out;
   // the DATASECs by name, in one pass (a hostile object may have many sections and many types)
