@@ -268,3 +268,18 @@ test('CLI: inspect lists the variables with section, offset, size, type and init
   assert.match(j.stdout, /"name":"seen","section":".bss","offset":0,"size":8,"type":"__u64","readonly":false,"value":0\}/);
   assert.ok(doc.sections.length > 0);
 });
+
+test('hostile objects: names are keys only (__proto__), a second variable of a name is SECTION:name, messages stay one line, bad extents are EINVAL', async () => {
+  const { writeObj } = await import('./fuzz/elf-writer.js');
+  const obj = (symbols: { name: string; value: number; size: number; section?: string }[]): Uint8Array => writeObj({
+    sections: [{ name: '.data', type: 1, flags: 3, data: Uint8Array.of(1, 2, 3, 4, 5, 6, 7, 8) }, { name: '.bss', type: 8, flags: 3, size: 4 }],
+    symbols: symbols.map((s) => ({ name: s.name, section: s.section ?? '.data', value: s.value, size: s.size, type: 1, bind: 1 })),
+  }).bytes;
+  const s = loadCollectionSpec(obj([{ name: '__proto__', value: 0, size: 4 }, { name: 'a\nb', value: 4, size: 2 }, { name: '__proto__', value: 0, size: 4, section: '.bss' }]));
+  assert.deepEqual(Object.keys(s.variables), ['__proto__', 'a\nb', '.bss:__proto__']);
+  assert.equal(s.variables['__proto__']!.get(), 0x04030201);
+  assert.equal(s.variables['.bss:__proto__']!.section, '.bss');
+  expectErr(() => s.variables['a\nb']!.set(1 << 16), 'EINVAL', 'variable a\\u000ab: 65536 does not fit 2 bytes (a variable without BTF)');
+  expectErr(() => setVariables(s.variables, { 'x\ny': 1 }), 'ENOENT', "no variable x\\u000ay (variables: __proto__, a\\u000ab, .bss:__proto__)");
+  expectErr(() => loadCollectionSpec(obj([{ name: 'big', value: 6, size: 4 }])), 'EINVAL', "section .data: variable big at offset 6 (4 bytes) runs past the section's 8 bytes");
+});

@@ -13,12 +13,13 @@
  * initial value of its section's map in the spec it was made for (that
  * map's `initial`, created zeroed for a `.bss` on the first set), so what a
  * Collection or a program input creates afterwards starts with the value
- * set. Where a variable lies comes from its ELF symbol, as libbpf reads it:
- * clang leaves the DATASEC offsets 0.
+ * set. Where a variable lies comes from its ELF symbol, as libbpf reads it
+ * (clang 14 may leave a DATASEC's offsets 0), else from the DATASEC.
+ * Names come from the object: messages escape their control characters.
  */
 
 import { BpfError } from '../errors.js';
-import { STT } from '../elf/index.js';
+import { STT, escapeControls } from '../elf/index.js';
 import type { ElfFile } from '../elf/index.js';
 import { btfCodec, sectionError } from '../btf/index.js';
 import type { Btf, BtfType } from '../btf/index.js';
@@ -122,14 +123,14 @@ export class VariableSpec {
 
   private map(): SectionData {
     const m = Object.hasOwn(this.maps, this.section) ? this.maps[this.section] : undefined;
-    if (m === undefined) throw new BpfError('ENOENT', `variable ${this.name}: its section ${this.section} is no longer a map of the spec`);
+    if (m === undefined) throw new BpfError('ENOENT', escapeControls(`variable ${this.name}: its section ${this.section} is no longer a map of the spec`));
     return m;
   }
 
   /** The initial value must still hold the variable (a spec's `initial` may have been replaced). */
   private check(initial: Uint8Array): void {
     if (this.offset + this.size > initial.length) {
-      throw new BpfError('EINVAL', `variable ${this.name}: ${this.section}'s initial value is ${initial.length} bytes, the variable lies at ${this.offset}..${this.offset + this.size}`);
+      throw new BpfError('EINVAL', escapeControls(`variable ${this.name}: ${this.section}'s initial value is ${initial.length} bytes, the variable lies at ${this.offset}..${this.offset + this.size}`));
     }
   }
 
@@ -141,9 +142,10 @@ export class VariableSpec {
     try {
       return f();
     } catch (e) {
-      if (!(e instanceof BpfError) || e.message.startsWith(`variable ${this.name}: `)) throw e;
-      const path = e.message.startsWith(this.name) && /^[:.[]/.test(e.message.slice(this.name.length));
-      throw new BpfError(e.code, `variable ${path ? '' : `${this.name}: `}${e.message}`, { cause: e.cause });
+      const name = escapeControls(this.name);
+      if (!(e instanceof BpfError) || e.message.startsWith(`variable ${name}: `)) throw e;
+      const path = e.message.startsWith(name) && /^[:.[]/.test(e.message.slice(name.length));
+      throw new BpfError(e.code, escapeControls(`variable ${path ? '' : `${name}: `}${e.message}`), { cause: e.cause });
     }
   }
 }
@@ -235,7 +237,7 @@ export function variableNamed(variables: Record<string, VariableSpec>, name: str
   if (Object.hasOwn(variables, name)) return variables[name]!;
   const names = Object.keys(variables);
   const list = names.length === 0 ? 'the object has no variables' : `variables: ${names.length > 20 ? `${names.slice(0, 20).join(', ')}, ...` : names.join(', ')}`;
-  throw new BpfError('ENOENT', `no variable ${name} (${list})`);
+  throw new BpfError('ENOENT', escapeControls(`no variable ${name} (${list})`));
 }
 
 /**
@@ -293,7 +295,7 @@ function describe(value: unknown): string {
 export function parseVariableText(v: VariableSpec, text: string): unknown {
   const current = v.get();
   const bad = (what: string): never => {
-    throw new BpfError('EINVAL', `variable ${v.name}: ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text)} is not ${what} (its type is ${v.type})`);
+    throw new BpfError('EINVAL', escapeControls(`variable ${v.name}: ${JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text)} is not ${what} (its type is ${v.type})`));
   };
   const kind = kinds.get(v);
   const isEnum = kind === 'enum' || kind === 'enum64';
