@@ -28,6 +28,8 @@ export const KERNEL_PROGS = [
   { name: 'calls', flags: [] },
   { name: 'global-funcs', flags: [] },
   { name: 'source-lines', flags: [] },
+  // typed maps and bpftool's formatted dumps (test/btf-values.test.ts)
+  { name: 'btf-values', flags: [] },
   // not run by the kernel test: the BTF reader's CO-RE records (test/btf.test.ts)
   { name: 'core-relos', flags: [] },
 ];
