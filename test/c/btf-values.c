@@ -2,7 +2,7 @@
  * BTF values (test/btf-values.test.ts): maps whose keys and values use every
  * kind a value can have, for the codec's round trips and for the formatted
  * dump compared with `bpftool -j map dump` of the same maps in the host
- * kernel. The XDP program counts frames per flow (a struct key, a struct of
+ * kernel (floats are in `stats` apart: bpftool 7.1 cannot print them). The XDP program counts frames per flow (a struct key, a struct of
  * two counters as value) and keeps the last frame's details in `last`.
  * Build: node scripts/build-kernel-progs.mjs
  */
@@ -27,6 +27,9 @@ enum verdict { V_PASS = 2, V_DROP = 1, V_ABORT = 0, V_NEG = -3 };
 
 typedef __u32 ifindex_t;
 
+/* a one-byte enum: bpftool reads its values signed */
+enum __attribute__((packed)) tiny { T_ONE = 1, T_BIG = 200 };
+
 struct detail {
   char name[8];
   enum verdict verdict;
@@ -46,8 +49,8 @@ struct detail {
   } named;
   const volatile ifindex_t ifindex;
   void *ptr;
-  float ratio;
-  double mean;
+  enum tiny tiny;
+  char letter;
   __s64 offset;
   unsigned __int128 wide;
   __u32 history[3];
@@ -66,6 +69,19 @@ struct {
   __type(key, __u32);
   __type(value, struct detail);
 } last SEC(".maps");
+
+struct measure {
+  float ratio;
+  double mean;
+  __u16 count;
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct measure);
+} stats SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -121,6 +137,9 @@ int count_flows(struct xdp_md *ctx)
     d->history[2] = (__u32)(data_end - data);
     d->word = key.saddr;
   }
+  struct measure *m = bpf_map_lookup_elem(&stats, &zero);
+  if (m)
+    m->count += 1;
   return XDP_PASS;
 }
 
