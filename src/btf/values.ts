@@ -18,7 +18,8 @@
  *   member's fields are the parent's (flattened, as C names them); unnamed
  *   bitfields are padding. Encoding a struct needs every member; a union
  *   takes any of its members (decoding gives them all, all from the same
- *   bytes, so writing them back in order gives the same bytes).
+ *   bytes, so writing them back in order gives the same bytes). A member
+ *   whose value is `undefined` is absent.
  * - array: a JavaScript array; a char array (elements `char` or
  *   BTF_INT_CHAR, as bpftool tells a string) is a string when its bytes are
  *   UTF-8 text followed only by NULs, else an array of numbers, as bpftool
@@ -513,7 +514,7 @@ class Compiler {
             const sub: Record<string, unknown> = {};
             let some = false;
             for (const k of f.anon) {
-              if (Object.hasOwn(value, k)) {
+              if (value[k] !== undefined) {
                 sub[k] = value[k];
                 some = true;
               }
@@ -523,7 +524,8 @@ class Compiler {
             any = true;
             continue;
           }
-          if (!Object.hasOwn(value, f.key)) {
+          // an undefined member is an absent one (as JSON leaves it out)
+          if (value[f.key] === undefined) {
             if (union) continue;
             throw path.error(`missing member ${f.key} of ${name}`);
           }
@@ -575,7 +577,7 @@ class Compiler {
         if (!isRecord(value)) throw path.error(`${shown(value)} is not an object (${name})`);
         for (const k of Object.keys(value)) if (!vars.some((x) => x.key === k)) throw path.error(`${name} has no variable ${shown(k)}`);
         for (const x of vars) {
-          if (!Object.hasOwn(value, x.key)) throw path.error(`missing variable ${x.key} of ${name}`);
+          if (value[x.key] === undefined) throw path.error(`missing variable ${x.key} of ${name}`);
           path.parts.push(`.${x.key}`);
           x.plan.encode(value[x.key], v, at + x.at, path);
           path.parts.pop();
