@@ -12,17 +12,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { Btf, btfCodec, btfDump, btfJson, btfText, BTF_VALUE_MAX_FIELDS } from '../src/btf/index.js';
+import { Btf, btfCodec, btfDump, btfJson, btfText, BtfDumpObject, BTF_VALUE_MAX_FIELDS } from '../src/btf/index.js';
 import type { BtfValue } from '../src/btf/index.js';
 import { BpfError } from '../src/errors.js';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
 import { Collection } from '../src/api/collection.js';
 import { loadCollectionSpec } from '../src/loader/collection.js';
 import { parseElf } from '../src/elf/index.js';
-import { mapContents, mapDumpJson, mapDumpText, jsonLine, RawJson } from '../src/cli/map-view.js';
+import { formattedEntry, jsonLine, mapContents, mapDumpJson, RawJson } from '../src/cli/map-view.js';
+import { possibleCpus } from './map-ops.js';
 import { BtfBuilder } from './btf-build.js';
 import { projectRoot } from './conformance-data.js';
 import { spawnTsbpf } from './cli-harness.js';
@@ -422,5 +423,185 @@ test('Collection: maps of an object with BTF are typed from their key and value 
     assert.equal(bytes.maps['stats']!.raw, bytes.maps['stats']);
   } finally {
     bytes.close();
+  }
+});
+
+// ------------------------------------------------------------ bpftool's view
+
+/** The `detail` value every dump test writes (the same bytes bpftool 7.1 was shown). */
+const DETAIL: Record<string, BtfValue> = {
+  name: 'eth0', verdict: 'V_NEG', seen: true, delta: -5, adjust: -300, low: 7, mid: 4095, high: 1, neg: -8, big: 2n ** 40n - 1n,
+  word: 0x01020304, bytes: [4, 3, 2, 1], named: { inner_a: 1, inner_b: 2 }, ifindex: 3, ptr: 0xdeadn, tiny: 200, letter: 65,
+  offset: -1n, wide: 2n ** 127n, history: [1, 2, 3],
+};
+
+test("btfDump: bpftool 7.1's formatted view of these types (text and JSON as it printed them)", () => {
+  const btf = objBtf();
+  const id = (name: string): number => btf.find(name)!.id;
+  const key = Buffer.from('0100000a0200000a005001bb06000000', 'hex');
+  const value = Buffer.from('0e000000000000005003000000000000', 'hex');
+  const flowKey = btfDump(btf, id('flow_key'), key);
+  const counters = btfDump(btf, id('counters'), value);
+  assert.equal(btfJson(flowKey), '{"saddr":167772161,"daddr":167772162,"sport":20480,"dport":47873,"proto":6}');
+  assert.equal(btfJson(counters), '{"packets":14,"bytes":848}');
+  // `bpftool map dump` of that one entry, byte for byte
+  const entry = btfText([new BtfDumpObject([['key', flowKey], ['value', counters]])]);
+  assert.equal(`${entry}\n`, [
+    '[{',
+    '        "key": {',
+    '            "saddr": 167772161,',
+    '            "daddr": 167772162,',
+    '            "sport": 20480,',
+    '            "dport": 47873,',
+    '            "proto": 6',
+    '        },',
+    '        "value": {',
+    '            "packets": 14,',
+    '            "bytes": 848',
+    '        }',
+    '    }',
+    ']',
+    '',
+  ].join('\n'));
+  // bitfields as hex strings (raw bits: neg:4 = -8 is "0x8"), the anonymous union under "", pointers in decimal
+  const detail = btfCodec(btf, id('detail')).encode(DETAIL);
+  assert.equal(btfJson(btfDump(btf, id('detail'), detail)),
+    '{"name":"eth0","verdict":"V_NEG","seen":true,"delta":-5,"adjust":-300,"low":"0x7","mid":"0xfff","high":"0x1","neg":"0x8","big":"0xffffffffff",' +
+    '"":{"word":16909060,"bytes":[4,3,2,1]},"named":{"inner_a":1,"inner_b":2},"ifindex":3,"ptr":57005,' +
+    // a one-byte enum's 200 is read signed (-56) and matches no name; char is a number; __int128 hex
+    '"tiny":-56,"letter":65,"offset":-1,"wide":"0x80000000000000000000000000000000","history":[1,2,3]}');
+  // text: bare hex for bitfields, %p for pointers
+  assert.match(btfText(btfDump(btf, id('detail'), detail)), /\n {4}"low": 0x7,\n[^]*\n {4}"ptr": 0xdead,\n/);
+  assert.match(btfText(btfDump(btf, id('detail'), new Uint8Array(112))), /\n {4}"ptr": \(nil\),\n/);
+  // char[16]: a string when printable up to a NUL (what follows the NUL unseen), else numbers; enum keys by name or number
+  const m = loadCollectionSpec(objBytes()).maps['names']!.btf!;
+  const json = (type: number, hex: string): string => btfJson(btfDump(m.btf, type, Buffer.from(hex.padEnd(32, '0'), 'hex')));
+  assert.equal(json(m.value, '70617373'), '"pass"');
+  assert.equal(json(m.value, '610062'), '"a"');
+  assert.equal(json(m.value, ''), '""');
+  assert.equal(json(m.value, '010203'), '[1,2,3,0,0,0,0,0,0,0,0,0,0,0,0,0]');
+  assert.equal(json(m.value, '6974277322095c'), '[105,116,39,115,34,9,92,0,0,0,0,0,0,0,0,0]');
+  assert.equal(json(m.value, '41'.repeat(16)), '[65,65,65,65,65,65,65,65,65,65,65,65,65,65,65,65]');
+  assert.equal(btfJson(btfDump(m.btf, m.key, Uint8Array.of(0xfd, 0xff, 0xff, 0xff))), '"V_NEG"');
+  assert.equal(btfJson(btfDump(m.btf, m.key, Uint8Array.of(9, 0, 0, 0))), '9');
+  assert.equal(btfText([1, 2].map((n) => new BtfDumpObject([['key', btfDump(m.btf, m.key, Uint8Array.of(n, 0, 0, 0))], ['value', btfDump(m.btf, m.value, Uint8Array.of(n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))]]))),
+    '[{\n        "key": "V_DROP",\n        "value": [1,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0\n        ]\n    },{\n        "key": "V_PASS",\n        "value": [2,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0\n        ]\n    }\n]');
+});
+
+// ------------------------------------------------------------ the CLI
+
+test('tsbpf run: maps with BTF as bpftool map dump prints them, and formatted entries in --json', () => {
+  const dir = tempDir('tsbpf-btf-values-');
+  const data = join(dir, 'frame.bin');
+  writeFileSync(data, frame(0));
+  const text = spawnTsbpf(['run', OBJ, '--data-file', data, '--repeat', '2']);
+  assert.equal(text.status, 0, text.stderr);
+  const flows = text.stdout.slice(text.stdout.indexOf('map flows'), text.stdout.indexOf('map per_cpu'));
+  assert.equal(flows, [
+    'map flows type hash key 16B value 16B entries 1',
+    '[{',
+    '        "key": {',
+    '            "saddr": 16777226,',
+    '            "daddr": 33554442,',
+    '            "sport": 12345,',
+    '            "dport": 80,',
+    '            "proto": 6',
+    '        },',
+    '        "value": {',
+    '            "packets": 2,',
+    '            "bytes": 108',
+    '        }',
+    '    }',
+    ']',
+    '',
+  ].join('\n'));
+  const json = spawnTsbpf(['run', OBJ, '--data-file', data, '--json', '--cpus', '2']);
+  assert.equal(json.status, 0, json.stderr);
+  const out = JSON.parse(json.stdout) as { map_dump: { name: string; entries: { formatted?: unknown }[] }[] };
+  const byName = Object.fromEntries(out.map_dump.map((m) => [m.name, m]));
+  assert.deepEqual(byName['flows']!.entries[0]!.formatted, { key: { saddr: 16777226, daddr: 33554442, sport: 12345, dport: 80, proto: 6 }, value: { packets: 1, bytes: 54 } });
+  assert.deepEqual(byName['per_cpu']!.entries[0]!.formatted, { key: 0, values: [{ cpu: 0, value: { packets: 1, bytes: 54 } }, { cpu: 1, value: { packets: 0, bytes: 0 } }] });
+  assert.deepEqual(byName['stats']!.entries[0]!.formatted, { key: 0, value: { ratio: 0, mean: 0, count: 1 } });
+  // the raw entries stay as they were
+  assert.deepEqual(Object.keys(byName['flows']!.entries[0]!), ['key', 'value', 'formatted']);
+});
+
+test('jsonLine: formatted values are written as bpftool writes them, u64 past 2^53 exact', () => {
+  const raw = new RawJson('{"bytes":18446744073709551615}');
+  assert.equal(jsonLine({ a: 1, formatted: raw, s: '\ud800' }), '{"a":1,"formatted":{"bytes":18446744073709551615},"s":"\\ud800"}');
+  // anything else stringifying it gets the parsed value
+  assert.equal(JSON.stringify({ formatted: new RawJson('{"x":"0x7"}') }), '{"formatted":{"x":"0x7"}}');
+});
+
+// ------------------------------------------------------------ the host kernel
+
+/** Whether bpftool can load the object and pin its maps here, or why not. */
+function hostBpftool(): { pins?: string; why?: string } {
+  if (process.platform !== 'linux') return { why: 'not Linux' };
+  if (process.getuid?.() !== 0) return { why: 'not root (bpftool prog loadall needs CAP_BPF and CAP_SYS_ADMIN)' };
+  const v = spawnSync('bpftool', ['version'], { encoding: 'utf8' });
+  if (v.error || v.status !== 0) return { why: `no bpftool (${v.error?.message ?? v.stderr.trim()})` };
+  if (!existsSync('/sys/fs/bpf')) return { why: 'no bpffs at /sys/fs/bpf' };
+  const base = `/sys/fs/bpf/tsbpf-btf-values-${process.pid}`;
+  mkdirSync(base, { recursive: true });
+  const r = spawnSync('bpftool', ['prog', 'loadall', OBJ, `${base}/progs`, 'pinmaps', `${base}/maps`], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    rmSync(base, { recursive: true, force: true });
+    return { why: `bpftool prog loadall failed: ${r.stderr.trim().split('\n').pop()}` };
+  }
+  return { pins: base };
+}
+
+const host = hostBpftool();
+if (host.why) process.stderr.write(`btf-values kernel differential test skipped: ${host.why}\n`);
+
+test('the formatted dump of every map equals bpftool -j map dump and bpftool map dump of the same contents in the host kernel', { skip: host.why ?? false }, () => {
+  const base = host.pins!;
+  const cpus = possibleCpus();
+  const sys = new BpfSystem({ profile: 'modern', cpus });
+  const col = new Collection(sys, loadCollectionSpec(objBytes()));
+  try {
+    for (const n of [0, 10, 3]) testRun(sys, col.programs['count_flows']!.fd, frame(n));
+    const other = frame(1);
+    other[29] = 9; // another source address
+    testRun(sys, col.programs['count_flows']!.fd, other);
+    col.maps['last']!.update(1, DETAIL);
+    for (const [k, v] of [['V_PASS', 'pass'], ['V_NEG', 'a'], [9, [1, 2, 3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]], ['V_ABORT', '']] as [BtfValue, BtfValue][]) col.maps['names']!.update(k, v);
+    // bpftool updates a per-CPU map with one value for every CPU: the same here
+    col.maps['per_cpu']!.updatePerCpu(0, { packets: 5n, bytes: 300n });
+    const spaced = (b: Uint8Array): string[] => [...b].map((x) => String(x));
+    for (const name of ['flows', 'last', 'names', 'per_cpu']) {
+      const m = col.maps[name]!.raw;
+      const pin = `${base}/maps/${name}`;
+      const c = mapContents(m);
+      const entries = c.kind === 'percpu' ? c.entries.map(([k, vs]) => [k, vs[0]!] as const) : c.kind === 'entries' ? c.entries : [];
+      for (const [k, v] of entries) {
+        const r = spawnSync('bpftool', ['map', 'update', 'pinned', pin, 'key', ...spaced(k), 'value', ...spaced(v)], { encoding: 'utf8' });
+        assert.equal(r.status, 0, r.stderr);
+      }
+      const kj = spawnSync('bpftool', ['-j', 'map', 'dump', 'pinned', pin], { encoding: 'utf8' });
+      assert.equal(kj.status, 0, kj.stderr);
+      const kernel = JSON.parse(kj.stdout) as { key: string[]; formatted: unknown }[];
+      const ours = mapDumpJson(name, m, mapContents(m));
+      assert.ok('entries' in ours);
+      const oursByKey = new Map(ours.entries.map((e) => [e.key, e]));
+      assert.equal(kernel.length, ours.entries.length, name);
+      for (const e of kernel) {
+        const key = e.key.map((x) => x.slice(2)).join('');
+        const mine = oursByKey.get(key);
+        assert.ok(mine?.formatted, `${name}: key ${key}`);
+        assert.deepEqual(JSON.parse(mine.formatted.json), e.formatted, `${name}: key ${key}`);
+      }
+      // the text, in the kernel's order of keys, byte for byte
+      const kt = spawnSync('bpftool', ['map', 'dump', 'pinned', pin], { encoding: 'utf8' });
+      assert.equal(kt.status, 0, kt.stderr);
+      const order = kernel.map((e) => Buffer.from(e.key.map((x) => x.slice(2)).join(''), 'hex'));
+      const byKey = new Map((c.kind === 'percpu' ? c.entries : c.kind === 'entries' ? c.entries : []).map(([k, v]) => [Buffer.from(k).toString('hex'), v]));
+      const text = btfText(order.map((k) => formattedEntry(m.btf!, k, byKey.get(k.toString('hex'))!))) + '\n';
+      assert.equal(text, kt.stdout, name);
+    }
+  } finally {
+    col.close();
+    rmSync(base, { recursive: true, force: true });
   }
 });

@@ -59,7 +59,7 @@ function dumpBtf(m: BpfMap): MapBtf | undefined {
 }
 
 /** One entry as bpftool's do_dump_btf walks it: key (when typed), then value, or values per CPU. */
-function formattedEntry(mb: MapBtf, key: Uint8Array, value: Uint8Array | readonly Uint8Array[]): BtfDumpObject {
+export function formattedEntry(mb: MapBtf, key: Uint8Array, value: Uint8Array | readonly Uint8Array[]): BtfDumpObject {
   const members: [string, BtfDumpNode][] = [];
   if (mb.key !== 0) members.push(['key', btfDump(mb.btf, mb.key, key)]);
   if (value instanceof Uint8Array) members.push(['value', btfDump(mb.btf, mb.value, value)]);
