@@ -482,6 +482,14 @@ test("btfDump: bpftool 7.1's formatted view of these types (text and JSON as it 
   assert.equal(json(m.value, '010203'), '[1,2,3,0,0,0,0,0,0,0,0,0,0,0,0,0]');
   assert.equal(json(m.value, '6974277322095c'), '[105,116,39,115,34,9,92,0,0,0,0,0,0,0,0,0]');
   assert.equal(json(m.value, '41'.repeat(16)), '[65,65,65,65,65,65,65,65,65,65,65,65,65,65,65,65]');
+  // a long string: no argument-count limit on the way
+  const w = new BtfBuilder();
+  const long = w.array(w.int('char', 1, { signed: true }), w.int('__ARRAY_SIZE_TYPE__', 4), 300000);
+  const longBtf = new Btf(w.bytes());
+  const text = new Uint8Array(300000).fill(0x41);
+  text[299999] = 0;
+  assert.equal(btfJson(btfDump(longBtf, long, text)), `"${'A'.repeat(299999)}"`);
+  assert.equal(btfCodec(longBtf, long).decode(text), 'A'.repeat(299999));
   assert.equal(btfJson(btfDump(m.btf, m.key, Uint8Array.of(0xfd, 0xff, 0xff, 0xff))), '"V_NEG"');
   assert.equal(btfJson(btfDump(m.btf, m.key, Uint8Array.of(9, 0, 0, 0))), '9');
   assert.equal(btfText([1, 2].map((n) => new BtfDumpObject([['key', btfDump(m.btf, m.key, Uint8Array.of(n, 0, 0, 0))], ['value', btfDump(m.btf, m.value, Uint8Array.of(n, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))]]))),

@@ -44,6 +44,8 @@ const MAX_NODES = 1 << 22;
 
 const leaf = (s: string): BtfDumpLeaf => new BtfDumpLeaf(s, s);
 
+const ASCII = new TextDecoder();
+
 /** jsonw_string's quoting, which JSON.stringify matches for the strings bpftool makes (printable ASCII, names). */
 const quoted = (s: string): string => JSON.stringify(s);
 
@@ -100,7 +102,8 @@ class Dumper {
         this.need(at, size, id);
         if (this.isStr(t, at)) {
           const end = this.bytes.indexOf(0, at);
-          return leaf(quoted(String.fromCharCode(...this.bytes.subarray(at, end))));
+          // printable ASCII only (isStr): UTF-8 decoding is the identity on it, and takes any length
+          return leaf(quoted(ASCII.decode(this.bytes.subarray(at, end))));
         }
         const stride = t.nelems === 0 ? 0 : this.btf.sizeOf(t.type);
         const out: BtfDumpNode[] = [];
