@@ -30,6 +30,8 @@ export const KERNEL_PROGS = [
   { name: 'source-lines', flags: [] },
   // variables set before load (test/vars.test.ts, test/vars-kernel.test.ts)
   { name: 'vars', flags: [] },
+  // typed maps and bpftool's formatted dumps (test/btf-values.test.ts)
+  { name: 'btf-values', flags: [] },
   // not run by the kernel test: the BTF reader's CO-RE records (test/btf.test.ts)
   { name: 'core-relos', flags: [] },
 ];

@@ -83,7 +83,12 @@ test('calls.o: programs are the global functions of program sections; .text func
   assert.equal(cb + p.insns[cb]!.imm + 1, 89);
   // the tail call's target and the maps of maps: their slots, as the object fills them
   assert.deepEqual(s.maps['jumps']!.contents, [{ index: 1, name: 'xdp_tail' }]);
-  assert.deepEqual(s.maps['by_index'], {
+  // the BTF key and value types: the outer map's key, the inner map's both (its values are fds)
+  const { btf: outerBtf, ...outer } = s.maps['by_index']!;
+  const { btf: innerBtf, ...inner } = outer.inner!;
+  assert.deepEqual([outerBtf!.btf.typeName(outerBtf!.key), outerBtf!.value], ['__u32', 0]);
+  assert.deepEqual([innerBtf!.btf.typeName(innerBtf!.key), innerBtf!.btf.typeName(innerBtf!.value)], ['__u32', '__u32']);
+  assert.deepEqual({ ...outer, inner }, {
     name: 'by_index', type: 12, keySize: 4, valueSize: 4, maxEntries: 3, flags: 0,
     inner: { name: 'by_index.inner', type: 2, keySize: 4, valueSize: 4, maxEntries: 4, flags: 0 },
     contents: [{ index: 0, name: 'inner_a' }, { index: 2, name: 'inner_b' }],
@@ -168,7 +173,7 @@ function tsbpfSide(engine: EngineName): Outcome {
       out.runs.push(`E ${ERRNO[x.code]}`);
     }
   }
-  for (const [name, m] of Object.entries(c.maps)) out.maps[name] = dump(m);
+  for (const [name, m] of Object.entries(c.maps)) out.maps[name] = dump(m.raw);
   c.close();
   assert.deepEqual(sys.fds(), []);
   return out;

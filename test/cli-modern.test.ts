@@ -32,12 +32,13 @@ test('run --pcap: an XDP object runs under the modern profile, verdicts by name,
   assert.deepEqual(j.frames, []);
   assert.equal(j.packets, 9);
   const ports = j.map_dump.find((m: { name: string }) => m.name === 'port_bytes');
+  // the object's BTF types the map (__u16 to __u64): each entry also as bpftool -j formats it
   assert.deepEqual(ports.entries, [
-    { key: '3500', value: '4c00000000000000' },
-    { key: '409c', value: '3600000000000000' },
-    { key: 'bb01', value: '0601000000000000' },
-    { key: 'e914', value: '6600000000000000' },
-    { key: '5000', value: '6c00000000000000' },
+    { key: '3500', value: '4c00000000000000', formatted: { key: 53, value: 76 } },
+    { key: '409c', value: '3600000000000000', formatted: { key: 40000, value: 54 } },
+    { key: 'bb01', value: '0601000000000000', formatted: { key: 443, value: 262 } },
+    { key: 'e914', value: '6600000000000000', formatted: { key: 5353, value: 102 } },
+    { key: '5000', value: '6c00000000000000', formatted: { key: 80, value: 108 } },
   ]);
   const t = await tsbpf(['run', obj('xdp-parse'), '--pcap', PCAP, '--unverified', '--retvals']);
   const lines = t.stdout.split('\n');
@@ -75,18 +76,20 @@ test('run --cpus 2: per-CPU values for every CPU, ring buffer records in order, 
   const j = JSON.parse(r.stdout);
   const byName = Object.fromEntries(j.map_dump.map((m: { name: string }) => [m.name, m]));
   assert.deepEqual(Object.keys(byName), ['len_buckets', 'by_type', 'pc_hash', 'recent', 'events', '.rodata', '.data', '.bss']);
-  assert.deepEqual(byName['len_buckets'].entries[1], { key: '01000000', values: ['0600000000000000', '0000000000000000'] });
+  const cpus = (v: number): { cpu: number; value: number }[] => [{ cpu: 0, value: v }, { cpu: 1, value: 0 }];
+  assert.deepEqual(byName['len_buckets'].entries[1], { key: '01000000', values: ['0600000000000000', '0000000000000000'], formatted: { key: 1, values: cpus(6) } });
   assert.deepEqual(byName['pc_hash'].entries, [
-    { key: '0a000000', values: ['02000000', '00000000'] },
-    { key: '0c000000', values: ['01000000', '00000000'] },
-    { key: '06000000', values: ['06000000', '00000000'] },
+    { key: '0a000000', values: ['02000000', '00000000'], formatted: { key: 10, values: cpus(2) } },
+    { key: '0c000000', values: ['01000000', '00000000'], formatted: { key: 12, values: cpus(1) } },
+    { key: '06000000', values: ['06000000', '00000000'], formatted: { key: 6, values: cpus(6) } },
   ]);
   // one record per frame but the ARP one, whose reservation was discarded
   assert.deepEqual(byName['events'], { name: 'events', type: 'ringbuf', records: ['3600000000080200', '3600000000080201', '3600000000080202', '9a00000000080203', '3600000000080204', '4c00000000080205', '6600000000080206', '3600000000080207'] });
   assert.deepEqual(j.maps[4], []);
   assert.deepEqual(byName['.rodata'].entries, [{ key: '00000000', value: '05000000000000000807060504030201' }]);
   const t = await tsbpf(['run', obj('maps-globals'), '--pcap', PCAP, '--unverified', '--cpus', '2']);
-  assert.ok(t.stdout.includes('map len_buckets type percpu_array key 4B value 8B entries 8 (4 all-zero not shown)\nkey:\n01 00 00 00\nvalue (CPU 00): 06 00 00 00 00 00 00 00\nvalue (CPU 01): 00 00 00 00 00 00 00 00\n'), t.stdout);
+  // as bpftool map dump prints a per-CPU map with BTF
+  assert.ok(t.stdout.includes('map len_buckets type percpu_array key 4B value 8B entries 8 (4 all-zero not shown)\n[{\n        "key": 1,\n        "values": [{\n                "cpu": 0,\n                "value": 6\n            },{\n                "cpu": 1,\n                "value": 0\n            }\n        ]\n    },{\n'), t.stdout);
   assert.ok(t.stdout.includes('map events type ringbuf records 8\nrecord: 36 00 00 00 00 08 02 00\n'), t.stdout);
 });
 

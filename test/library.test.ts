@@ -115,7 +115,7 @@ test('a Collection\'s programs run packets, batches and captures (web stream and
   const col = new Collection(sys, loadCollectionSpecFile(protoCount));
   const count = col.programs['count']!;
   const counted = (proto: number): [bigint, bigint] => {
-    const v = col.maps['proto_count']!.lookup(Uint8Array.of(proto, 0, 0, 0))!;
+    const v = col.maps['proto_count']!.raw.lookup(Uint8Array.of(proto, 0, 0, 0))!;
     const dv = new DataView(v.buffer, v.byteOffset);
     return [dv.getBigUint64(0, true), dv.getBigUint64(8, true)];
   };

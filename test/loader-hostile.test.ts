@@ -120,7 +120,7 @@ describe('names that are Object.prototype properties', () => {
     const col = new Collection(sys, spec);
     assert.deepEqual(Object.keys(col.maps), ['__proto__']);
     assert.equal(testRun(sys, col.programs['prog']!.fd, new Uint8Array(1)).retval, 0n);
-    assert.deepEqual([...col.maps['__proto__']!.lookup(new Uint8Array(4))!], [42, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual([...col.maps['__proto__']!.raw.lookup(new Uint8Array(4))!], [42, 0, 0, 0, 0, 0, 0, 0]);
     col.close();
 
     const path = file(bytes);
@@ -144,7 +144,7 @@ describe('names that are Object.prototype properties', () => {
     const sys = new BpfSystem();
     const col = new Collection(sys, spec);
     assert.equal(testRun(sys, col.programs['__proto__']!.fd, new Uint8Array(1)).retval, 0n);
-    assert.deepEqual([...col.maps['constructor']!.lookup(new Uint8Array(4))!], [42, 0, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual([...col.maps['constructor']!.raw.lookup(new Uint8Array(4))!], [42, 0, 0, 0, 0, 0, 0, 0]);
     col.close();
   });
 

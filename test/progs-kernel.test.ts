@@ -162,7 +162,7 @@ function tsbpfSide(obj: string, runs: [string, Uint8Array][], jumps: readonly Ju
       out.runs.push(`E ${ERRNO[e.code]}`);
     }
   }
-  for (const [name, m] of Object.entries(c.maps)) out.maps[name] = dumpMap(m);
+  for (const [name, m] of Object.entries(c.maps)) out.maps[name] = dumpMap(m.raw);
   c.close();
   return out;
 }

@@ -90,7 +90,7 @@ function tsbpfSide(values: Record<string, unknown>): Outcome {
       out.runs.push(`R ${BigInt.asUintN(32, r.retval)} ${hex(r.dataOut)}`);
     }
   }
-  for (const [name, m] of Object.entries(c.maps)) out.maps[name] = hex(m.lookup(new Uint8Array(4))!);
+  for (const [name, m] of Object.entries(c.maps)) out.maps[name] = hex(m.raw.lookup(new Uint8Array(4))!);
   c.close();
   return out;
 }

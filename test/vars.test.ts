@@ -36,7 +36,7 @@ function run(s: CollectionSpec): { xdp: number[]; socket: number[]; bss: string 
     const r0 = (p: string): number[] => frames().map((f) => Number(BigInt.asUintN(32, c.programs[p]!.testRun(f).retval)));
     const xdp = r0('vars_xdp');
     const socket = r0('vars_socket');
-    return { xdp, socket, bss: Buffer.from(c.maps['.bss']!.lookup(new Uint8Array(4))!).toString('hex') };
+    return { xdp, socket, bss: Buffer.from(c.maps['.bss']!.raw.lookup(new Uint8Array(4))!).toString('hex') };
   } finally {
     c.close();
   }

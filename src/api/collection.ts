@@ -15,6 +15,12 @@
  * program is loaded (libbpf's order); a slot naming what the spec no longer
  * has stays empty.
  *
+ * An object compiled with -g gives each BTF-defined map its key and value
+ * types: its BpfMap then has codecs from them (btfCodecs: `maps.flows.lookup({
+ * saddr, sport })` gives `{ packets: 14n, bytes: 848n }`), a Uint8Array of
+ * the right size still taken as bytes and `maps.x.raw` the map with bytes
+ * both ways. `typedMaps: false` keeps every map's keys and values as bytes.
+ *
  * The Collection holds a reference to each program, apart from its fd (and
  * its BpfMaps hold theirs): close() releases them and closes the fds that
  * still name them, never an fd number since reused by another object.
@@ -27,7 +33,8 @@ import { linkMapRefs, printable } from '../loader/collection.js';
 import type { CollectionSpec, MapSpecData } from '../loader/spec.js';
 import type { BpfSystem } from './bpf.js';
 import { BPF_CMD } from './bpf.js';
-import { BpfMap } from './map.js';
+import { BpfMap, btfCodecs } from './map.js';
+import type { BtfValue } from '../btf/index.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
 import { Program } from './program.js';
 
@@ -42,7 +49,17 @@ export interface CollectionOptions {
   verify?: boolean;
   /** source lines (the spec's lineInfo) in a 3.19 profile's logs too; the modern profile's logs always have them */
   source?: boolean;
+  /** false: every map's keys and values as bytes (Uint8Array), even where the object's BTF types them (default true) */
+  typedMaps?: boolean;
 }
+
+/**
+ * A map of a Collection: keys and values typed from the object's BTF where
+ * it has them (objects, numbers, bigints, strings, names of enum values), else bytes; a
+ * Uint8Array of the exact size is always taken as bytes, and `raw` gives
+ * bytes back.
+ */
+export type CollectionMap = BpfMap<BtfValue, BtfValue>;
 
 /**
  * The maps and programs of a CollectionSpec, created and loaded: as
@@ -50,7 +67,7 @@ export interface CollectionOptions {
  */
 export class Collection {
   /** The maps by name; without a prototype, so any name (even `__proto__`) is just a key. */
-  readonly maps: Record<string, BpfMap> = Object.create(null) as Record<string, BpfMap>;
+  readonly maps: Record<string, CollectionMap> = Object.create(null) as Record<string, CollectionMap>;
   /** The programs by name (the function's symbol, else the section's name); without a prototype, as maps. */
   readonly programs: Record<string, Program> = Object.create(null) as Record<string, Program>;
 
@@ -73,8 +90,9 @@ export class Collection {
             if (inner !== undefined) sys.close(inner);
           }
           sys.mapOf(fd).name = name;
-          this.maps[name] = new BpfMap(sys, fd, undefined, undefined, name);
-          if (m.initial) this.maps[name].update(new Uint8Array(4), m.initial);
+          const codecs = m.btf && options.typedMaps !== false ? btfCodecs(m.btf, m.keySize, m.valueSize) : undefined;
+          this.maps[name] = new BpfMap<BtfValue, BtfValue>(sys, fd, codecs?.key, codecs?.value, name, m.btf);
+          if (m.initial) this.maps[name].raw.update(new Uint8Array(4), m.initial);
         } catch (e) {
           if (e instanceof BpfError) throw new BpfError(e.code, `map ${name}: ${e.message}`, { command: e.command, log: e.log });
           throw e;
@@ -134,7 +152,7 @@ export class Collection {
         new DataView(key.buffer).setUint32(0, index, true);
         const value = new Uint8Array(4);
         new DataView(value.buffer).setUint32(0, fdOf(objects[target]!), true);
-        this.maps[name]!.update(key, value);
+        this.maps[name]!.raw.update(key, value);
       } catch (e) {
         if (e instanceof BpfError) throw new BpfError(e.code, `map ${name}: ${e.message}`, { command: e.command, log: e.log });
         throw e;

@@ -16,6 +16,12 @@
  * EINVAL there, as one value would be ambiguous), queues and stacks push,
  * pop and peek, ring buffers give their submitted records (records), and
  * lookupAndDelete and freeze are the commands of those names.
+ *
+ * A map may carry the BTF of its key and value (`MapSpec.btf`, what an
+ * object's `__type(key, ...)` and `__type(value, ...)` say): `btfCodecs`
+ * makes codecs of it (keys and values as JavaScript objects, numbers and
+ * bigints), which a Collection gives its maps; `raw` is the same map with
+ * bytes for keys and values, whatever its codecs.
  */
 
 import { BpfError } from '../errors.js';
@@ -26,6 +32,9 @@ import type { BpfSystem } from './bpf.js';
 import { BPF_CMD } from './bpf.js';
 import type { MapObject } from './objects.js';
 import { describe, quote } from './describe.js';
+import { btfCodec } from '../btf/index.js';
+import type { BtfValue } from '../btf/index.js';
+import type { MapBtf } from '../loader/spec.js';
 
 /** How a BpfMap turns keys or values to bytes and back (u32, u64, bytes, ... or your own). */
 export interface Codec<T> {
@@ -99,6 +108,28 @@ export interface MapSpec {
   flags?: number;
   /** a map of maps' template: an inner map like the ones it will hold */
   innerMap?: BpfMap<unknown, unknown>;
+  /** the BTF of its key and value (an object's BTF-defined map): kept for btfCodecs and readable dumps */
+  btf?: MapBtf;
+}
+
+/**
+ * Codecs from a map's BTF: keys and values as btfCodec gives them (structs
+ * as objects, 64-bit ints as bigints, enums by name). A side without a type
+ * (0) stays bytes; either side also takes a Uint8Array of exactly its size
+ * as the raw bytes. EINVAL when a type's size is not the map's.
+ */
+export function btfCodecs(mb: MapBtf, keySize: number, valueSize: number): { key: Codec<BtfValue>; value: Codec<BtfValue> } {
+  const side = (id: number, size: number, root: 'key' | 'value'): Codec<BtfValue> => {
+    if (id === 0) return bytes as Codec<BtfValue>;
+    const c = btfCodec(mb.btf, id, { root });
+    if (c.size !== size) throw new BpfError('EINVAL', `the ${root} type ${c.typeName} has ${c.size} bytes, the map's ${root}s ${size}`);
+    return {
+      size,
+      encode: (v) => (v instanceof Uint8Array && v.length === size ? v : c.encode(v)),
+      decode: (b) => c.decode(b),
+    };
+  };
+  return { key: side(mb.key, keySize, 'key'), value: side(mb.value, valueSize, 'value') };
 }
 
 /** A map by its fd, with typed keys and values (Codec): lookup, update, delete, iterate, close. Holds its own reference to the map. */
@@ -108,6 +139,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   readonly maxEntries: number;
   readonly type: number;
   private obj: MapObject | undefined;
+  /** the `raw` view, made on first use */
+  private rawView: BpfMap | undefined;
+  /** a view (raw) holds a reference but not the fd: closing it leaves the fd alone */
+  private view = false;
 
   constructor(
     readonly sys: BpfSystem,
@@ -115,6 +150,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     private readonly keyCodec: Codec<K> = bytes as unknown as Codec<K>,
     private readonly valueCodec: Codec<V> = bytes as unknown as Codec<V>,
     readonly name = '',
+    /** the BTF of its key and value, when it has some (MapSpec.btf) */
+    readonly btf?: MapBtf,
   ) {
     const obj = sys.mapOf(fd);
     sys.hold(obj);
@@ -140,7 +177,20 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     const fd = sys.bpf(BPF_CMD.BPF_MAP_CREATE, attr);
     const m = sys.mapOf(fd);
     m.name = spec.name ?? '';
-    return new BpfMap<K, V>(sys, fd, codecs.key, codecs.value, spec.name ?? '');
+    return new BpfMap<K, V>(sys, fd, codecs.key, codecs.value, spec.name ?? '', spec.btf);
+  }
+
+  /** The same map with keys and values as bytes, whatever this one's codecs (this map itself when it has none). Closed with it. */
+  get raw(): BpfMap {
+    if (this.keyCodec === (bytes as unknown) && this.valueCodec === (bytes as unknown)) return this as unknown as BpfMap;
+    if (this.rawView === undefined) {
+      const obj = this.object;
+      if (this.sys.mapOf(this.fd) !== obj) throw new BpfError('EBADF', `map ${this.name || this.fd}: its fd no longer names it`);
+      const v = new BpfMap(this.sys, this.fd, bytes, bytes, this.name, this.btf);
+      v.view = true;
+      this.rawView = v;
+    }
+    return this.rawView;
   }
 
   /** The map this wrapper holds; EBADF once closed. */
@@ -334,8 +384,9 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   close(): void {
     const obj = this.obj;
     if (!obj) return;
+    this.rawView?.close();
     this.obj = undefined;
-    this.sys.closeFdOf(this.fd, obj);
+    if (!this.view) this.sys.closeFdOf(this.fd, obj);
     this.sys.release(obj);
   }
 }

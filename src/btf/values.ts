@@ -18,7 +18,8 @@
  *   member's fields are the parent's (flattened, as C names them); unnamed
  *   bitfields are padding. Encoding a struct needs every member; a union
  *   takes any of its members (decoding gives them all, all from the same
- *   bytes, so writing them back in order gives the same bytes).
+ *   bytes, so writing them back in order gives the same bytes). A member
+ *   whose value is `undefined` is absent.
  * - array: a JavaScript array; a char array (elements `char` or
  *   BTF_INT_CHAR, as bpftool tells a string) is a string when its bytes are
  *   UTF-8 text followed only by NULs, else an array of numbers, as bpftool
@@ -490,7 +491,6 @@ class Compiler {
       fields.push({ key: m.name, plan, at, anon });
     }
     const union = t.kind === 'union';
-    const size = t.size;
     return {
       fields: count,
       decode: (v, at) => {
@@ -507,7 +507,6 @@ class Compiler {
         for (const k of Object.keys(value)) {
           if (!keys.has(k)) throw path.error(`${name} has no member ${shown(k)}`);
         }
-        new Uint8Array(v.buffer, v.byteOffset + at, size).fill(0);
         let any = false;
         for (const f of fields) {
           if (f.key === '') {
@@ -515,7 +514,7 @@ class Compiler {
             const sub: Record<string, unknown> = {};
             let some = false;
             for (const k of f.anon) {
-              if (Object.hasOwn(value, k)) {
+              if (value[k] !== undefined) {
                 sub[k] = value[k];
                 some = true;
               }
@@ -525,7 +524,8 @@ class Compiler {
             any = true;
             continue;
           }
-          if (!Object.hasOwn(value, f.key)) {
+          // an undefined member is an absent one (as JSON leaves it out)
+          if (value[f.key] === undefined) {
             if (union) continue;
             throw path.error(`missing member ${f.key} of ${name}`);
           }
@@ -557,14 +557,12 @@ class Compiler {
   private datasec(t: Extract<BtfType, { kind: 'datasec' }>, name: string): Plan {
     const vars: { key: string; plan: Plan; at: number }[] = [];
     let count = 0;
-    let size = t.size;
     for (const s of t.vars) {
       const vt = this.btf.type(s.type);
       const plan = this.plan(s.type);
       const key = vt.name;
       const vsize = this.btf.sizeOf(s.type);
       if (vsize !== s.size) throw new BpfError('EINVAL', escapeControls(`BTF type ${t.id} (${name}): variable ${key} has ${s.size} bytes, its type ${vsize}`));
-      size = Math.max(size, s.offset + s.size);
       vars.push({ key, plan, at: s.offset });
       count += Math.max(1, plan.fields);
     }
@@ -578,9 +576,8 @@ class Compiler {
       encode: (value, v, at, path) => {
         if (!isRecord(value)) throw path.error(`${shown(value)} is not an object (${name})`);
         for (const k of Object.keys(value)) if (!vars.some((x) => x.key === k)) throw path.error(`${name} has no variable ${shown(k)}`);
-        new Uint8Array(v.buffer, v.byteOffset + at, size).fill(0);
         for (const x of vars) {
-          if (!Object.hasOwn(value, x.key)) throw path.error(`missing variable ${x.key} of ${name}`);
+          if (value[x.key] === undefined) throw path.error(`missing variable ${x.key} of ${name}`);
           path.parts.push(`.${x.key}`);
           x.plan.encode(value[x.key], v, at + x.at, path);
           path.parts.pop();
@@ -615,10 +612,10 @@ export function btfCodec<T = BtfValue>(btf: Btf, typeId: number, options: BtfCod
     compilers.set(btf, c);
   }
   if (!Number.isInteger(typeId) || typeId < 0) throw new BpfError('EINVAL', `type id ${shown(typeId)} is not a non-negative integer`);
-  btf.type(typeId === 0 ? 1 : typeId); // a past-the-table id: the reader's error
+  if (typeId !== 0) btf.type(typeId); // a past-the-table id: the reader's error
   const plan = c.plan(typeId);
   const resolved = btf.resolve(typeId);
-  const size = resolved?.kind === 'datasec' ? Math.max(resolved.size, ...resolved.vars.map((x) => x.offset + x.size)) : btf.sizeOf(typeId);
+  const size = resolved?.kind === 'datasec' ? resolved.vars.reduce((m, x) => Math.max(m, x.offset + x.size), resolved.size) : btf.sizeOf(typeId);
   const root = options.root ?? 'value';
   const typeName = btf.typeName(typeId);
   const encodeInto = (value: T, target: Uint8Array, offset = 0): void => {
@@ -626,8 +623,11 @@ export function btfCodec<T = BtfValue>(btf: Btf, typeId: number, options: BtfCod
     if (!Number.isInteger(offset) || offset < 0 || offset + size > target.length) {
       throw new BpfError('EINVAL', `encodeInto: ${size} bytes at offset ${shown(offset)} do not fit a target of ${target.length}`);
     }
-    const path = new Path(root);
-    plan.encode(value, new DataView(target.buffer, target.byteOffset + offset, size), 0, path);
+    // into a fresh buffer, zero where nothing is written (padding), copied only once the
+    // whole value encoded: a value refused half-way leaves the target as it was
+    const scratch = new Uint8Array(size);
+    plan.encode(value, new DataView(scratch.buffer), 0, new Path(root));
+    target.set(scratch, offset);
   };
   return {
     size,
@@ -635,7 +635,7 @@ export function btfCodec<T = BtfValue>(btf: Btf, typeId: number, options: BtfCod
     typeName,
     encode(value: T): Uint8Array {
       const out = new Uint8Array(size);
-      encodeInto(value, out);
+      plan.encode(value, new DataView(out.buffer), 0, new Path(root));
       return out;
     },
     encodeInto,

@@ -26,6 +26,7 @@ import type { Packet } from '../pcap/index.js';
 import type { ProgramInput } from './input.js';
 import { findProgTypeByName } from '../progs/types.js';
 import { CliError, fileError } from './cli-error.js';
+import { jsonLine } from './map-view.js';
 import { loadInput, mapsJson, mapsText, profileJson, profileText, retvalJson, sameBytes, formatNs, writePrintk } from './run.js';
 import { framesOut, verdictName } from './profile.js';
 import { BpfSystem, testRun } from '../api/bpf.js';
@@ -269,7 +270,7 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   const durationNs = r.packets > 0 ? (r.ms * 1e6) / r.packets : 0;
   const verdictCounts = Object.fromEntries(verdicts);
   if (opts.json) {
-    io.stdout.write(JSON.stringify({
+    io.stdout.write(jsonLine({
       retval: retvalJson(retval), duration_ns: Math.round(durationNs * 10) / 10, runs: r.packets,
       ...mapsJson(maps), packets: r.packets,
       // accepted: a socket filter's non-zero verdicts; XDP and tc count each verdict instead

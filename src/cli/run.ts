@@ -25,7 +25,7 @@ import type { Profile } from '../progs/profile.js';
 import { UNVERIFIED_HINT, framesOut, verdictName, verifiesModern } from './profile.js';
 import type { CliIo, CliOutput } from './io.js';
 import { style } from './style.js';
-import { fprintHex, mapContents, mapDumpJson, mapDumpText } from './map-view.js';
+import { fprintHex, jsonLine, mapContents, mapDumpJson, mapDumpText } from './map-view.js';
 import type { MapContents, MapDumpJson } from './map-view.js';
 
 export interface RunOptions {
@@ -95,7 +95,7 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
   const sys = new BpfSystem({ profile, cpus: opts.cpus ?? 1 });
   if (budget !== undefined) sys.unverifiedBudget = budget;
   const create = (m: MapSpec, name: string, innerMap?: BpfMap): BpfMap =>
-    BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name, ...(m.flags ? { flags: m.flags } : {}), ...(innerMap ? { innerMap } : {}) });
+    BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name, ...(m.flags ? { flags: m.flags } : {}), ...(innerMap ? { innerMap } : {}), ...(m.btf ? { btf: m.btf } : {}) });
   const maps = prog.maps.map((m, i) => {
     try {
       // a map of maps is created against its inner map's template, closed once it is
@@ -232,7 +232,7 @@ export function runCommand(prog: ProgramInput, data: Uint8Array, opts: RunOption
   const verdict = verdictName(prog.progType, r0);
   const frame = framesOut(prog.progType) && !sameBytes(result.dataOut, data) ? result.dataOut : undefined;
   if (opts.json) {
-    io.stdout.write(JSON.stringify({
+    io.stdout.write(jsonLine({
       retval: retvalJson(r0), duration_ns: Math.round(result.durationNs * 10) / 10, runs: result.runs, ...mapsJson(maps), ...memory,
       ...profileJson(profile), ...(verdict ? { verdict } : {}), ...(frame ? { frame: hex(frame) } : {}),
     }) + '\n');

@@ -54,6 +54,8 @@ function mapDef(btf: Btf, name: string, def: BtfType | undefined, inner: boolean
   if (def?.kind !== 'struct') return fail(`map ${name}: not a struct`);
   const m: MapSpecData = { name, type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0 };
   let values: { offset: number; target: BtfType | undefined } | undefined;
+  let keyType = 0;
+  let valueType = 0;
   for (const member of def.members) {
     const ptr = btf.resolve(member.type);
     if (member.name === 'values') {
@@ -79,8 +81,8 @@ function mapDef(btf: Btf, name: string, def: BtfType | undefined, inner: boolean
       case 'map_flags': m.flags = n(); break;
       case 'key_size': m.keySize = n(); break;
       case 'value_size': m.valueSize = n(); break;
-      case 'key': m.keySize = btf.sizeOf(target); break;
-      case 'value': m.valueSize = btf.sizeOf(target); break;
+      case 'key': m.keySize = btf.sizeOf(target); keyType = target; break;
+      case 'value': m.valueSize = btf.sizeOf(target); valueType = target; break;
       default: throw new BpfError('ENOTSUP', `map ${name}: member ${member.name} is not supported`);
     }
   }
@@ -88,6 +90,8 @@ function mapDef(btf: Btf, name: string, def: BtfType | undefined, inner: boolean
   if (m.keySize > 0xffffffff || m.valueSize > 0xffffffff) {
     throw new BpfError('E2BIG', `map ${name}: key size ${m.keySize} or value size ${m.valueSize} does not fit 32 bits`);
   }
+  // the types, for typed maps and readable dumps (the kernel's btf_key_type_id and btf_value_type_id)
+  if (keyType !== 0 || valueType !== 0) m.btf = { btf, key: keyType, value: valueType };
   if (values === undefined) return { spec: m };
   if (inner) fail(`map ${name}: an inner map with __array(values, ...) (inner maps of inner maps are not supported)`);
   // the slots hold fds: 4-byte values, whatever the definition says

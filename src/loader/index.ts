@@ -6,7 +6,7 @@
  * linkMapRefs points a program's ld_imm64 at map fds by hand.
  */
 export { loadCollectionSpec, linkMapRefs, R_BPF_64_64, R_BPF_64_32, MAX_GLOBAL_DATA } from './collection.js';
-export type { CollectionSpec, FunctionSpec, MapSpecData, OriginSpec, ProgramSpecData } from './spec.js';
+export type { CollectionSpec, FunctionSpec, MapBtf, MapSpecData, OriginSpec, ProgramSpecData } from './spec.js';
 export { VariableSpec, setVariables } from './variables.js';
 export { programInput, detectFormat, parseSpec, isElf } from './input.js';
 export type { ProgramInput, ProgramInputOptions, InputFormat, InputMapSpec, InputFixup } from './input.js';

@@ -24,7 +24,7 @@ import { decodeSlots, isLdImm64, toSlots } from '../isa/instruction.js';
 import { assemble } from '../isa/asm.js';
 import { loadCollectionSpec } from './collection.js';
 import { parseVariableText, setVariables, variableNamed } from './variables.js';
-import type { MapSpecData } from './spec.js';
+import type { MapBtf, MapSpecData } from './spec.js';
 import { convertClassic, decodeClassic, detectClassicText, parseClassicText } from '../cbpf/index.js';
 import type { SockFilter } from '../cbpf/index.js';
 import { MAP_TYPES, findMapType, findMapTypeByName, unsupportedMapType } from '../maps/types.js';
@@ -50,6 +50,8 @@ export interface InputMapSpec {
   inner?: InputMapSpec;
   /** objects' maps of maps: the map at each index, by its index in the input's `maps` (`.values = { [i] = &m }`) */
   contents?: [number, number][];
+  /** objects' BTF-defined maps: the key and value types, for readable dumps */
+  btf?: MapBtf;
 }
 
 /** A map reference: [slot, map index] or, for global data, [slot, map index, offset into the value]. */
@@ -228,6 +230,7 @@ function objectProgram(bytes: Uint8Array, options: ProgramInputOptions): Program
     if (m.flags) out.flags = m.flags;
     if (m.initial) out.initial = m.initial;
     if (m.inner) out.inner = inputMap(m.inner.name, m.inner);
+    if (m.btf) out.btf = m.btf;
     // a prog array's programs are not this one program's to load: only maps of maps keep their contents
     const maps = (m.contents ?? []).filter((c) => indexOf.has(c.name) && type.name !== 'prog_array');
     if (maps.length > 0) out.contents = maps.map((c) => [c.index, indexOf.get(c.name)!]);

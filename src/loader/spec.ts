@@ -7,11 +7,24 @@
  * each other.
  */
 
+import type { Btf } from '../btf/index.js';
 import type { FuncSpan } from './line-info.js';
 import type { Slot } from '../isa/instruction.js';
 import type { ProgTypeName } from '../progs/types.js';
 import type { SourceLine } from '../verifier/source-lines.js';
 import type { VariableSpec } from './variables.js';
+
+/**
+ * A map's key and value types in its object's BTF (`__type(key, T)`,
+ * `__type(value, T)`), as the kernel's BPF_MAP_CREATE takes btf_key_type_id
+ * and btf_value_type_id: what typed maps and readable dumps are made from.
+ * 0 where the definition gives a size only (`__uint(key_size, 4)`).
+ */
+export interface MapBtf {
+  btf: Btf;
+  key: number;
+  value: number;
+}
 
 /** A map as an object file defines it: type, sizes, entries, flags, initial value (global data). */
 export interface MapSpecData {
@@ -36,6 +49,8 @@ export interface MapSpecData {
    * exists and prog array slots once every program is loaded.
    */
   contents?: { index: number; name: string }[];
+  /** the key and value types of a BTF-defined map (`__type(key, ...)`, `__type(value, ...)`) */
+  btf?: MapBtf;
 }
 
 /** One function of a linked program: where it starts in `insns`, and how the kernel would verify it. */

@@ -21,7 +21,8 @@
  *         fixups linked and the program loaded as `tsbpf run` does;
  *   attr  sys.bpf(cmd, attr) with random commands and valid, mutated and
  *         wrongly typed attrs, over fds that are open, closed and never were;
- *   btf   .BTF and .BTF.ext sections of the clang objects compiled with -g,
+ *   btf   .BTF and .BTF.ext sections of the clang objects compiled with -g
+ *         (each type's value codec and bpftool view run over its bytes),
  *         mutated, and random type tables of every kind (btf-writer.ts):
  *         the reader, then every type's name, resolution and size, the
  *         .BTF.ext records, each program's line records and the log's
@@ -68,7 +69,7 @@ import { progTypeByName } from '../../src/progs/types.js';
 import { prng } from '../random-programs.js';
 import { conformanceDir, projectRoot } from '../conformance-data.js';
 import { slots as slotBytes, writeObj } from './elf-writer.js';
-import { Btf, parseBtfExt } from '../../src/btf/index.js';
+import { Btf, btfCodec, btfDump, btfJson, btfText, parseBtfExt } from '../../src/btf/index.js';
 import { parseElf } from '../../src/elf/index.js';
 import { ObjectDebugInfo } from '../../src/loader/line-info.js';
 import { SourceLinePrinter } from '../../src/verifier/source-lines.js';
@@ -1160,6 +1161,20 @@ const btfHarness: Harness<BtfInput> = {
       tolerate(() => btf.typeName(id));
       tolerate(() => btf.resolve(id));
       tolerate(() => btf.sizeOf(id));
+      // values of the type: a codec, bytes decoded and encoded back, bpftool's view of them
+      if (id < 256) {
+        tolerate(() => {
+          const c = btfCodec(btf, id);
+          if (c.size > 1 << 16) return;
+          for (const fill of [0, 0xa5]) {
+            const bytes = new Uint8Array(c.size).fill(fill);
+            c.encode(c.decode(bytes));
+            const node = btfDump(btf, id, bytes);
+            btfJson(node);
+            btfText(node);
+          }
+        });
+      }
     }
     if (!input.ext) return;
     const ext = parseBtfExt(input.ext, btf);
