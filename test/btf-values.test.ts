@@ -412,11 +412,18 @@ test('Collection: maps of an object with BTF are typed from their key and value 
     assert.equal(col.maps['names']!.lookup('V_DROP'), 'drop');
     assert.deepEqual(col.maps['names']!.lookup(9), '');
     assert.deepEqual(col.maps['names']!.raw.lookup(Uint8Array.of(1, 0, 0, 0)), Uint8Array.from([100, 114, 111, 112, ...new Array<number>(12).fill(0)]));
+    // the raw view closed on its own leaves the map and its fd; a new one is made on next use
+    const fds = sys.fds().length;
+    col.maps['names']!.raw.close();
+    assert.equal(sys.fds().length, fds);
+    assert.equal(col.maps['names']!.raw.lookup(Uint8Array.of(1, 0, 0, 0))!.length, 16);
     einval(() => col.maps['names']!.update('V_MAYBE', 'x'), 'key: "V_MAYBE" is not a value of enum verdict (V_PASS, V_DROP, V_ABORT, V_NEG)');
     einval(() => col.maps['flows']!.update({ ...key, sport: -1 }, { packets: 1n, bytes: 1n }), 'key.sport: -1 does not fit __u16');
   } finally {
     col.close();
   }
+  assert.equal(sys.fds().length, 0);
+  assert.throws(() => col.maps['flows']!.raw, (e: unknown) => e instanceof BpfError && e.code === 'EBADF' && e.message === 'map flows is closed');
   const bytes = new Collection(new BpfSystem({ profile: 'modern' }), loadCollectionSpec(objBytes()), { typedMaps: false });
   try {
     assert.deepEqual(bytes.maps['stats']!.lookup(new Uint8Array(4)), new Uint8Array(24));

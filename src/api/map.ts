@@ -185,7 +185,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   /** The same map with keys and values as bytes, whatever this one's codecs (this map itself when it has none). Closed with it. */
   get raw(): BpfMap {
     if (this.keyCodec === (bytes as unknown) && this.valueCodec === (bytes as unknown)) return this as unknown as BpfMap;
-    if (this.rawView === undefined) {
+    // made again when the view was closed on its own (closing a view leaves the map and its fd)
+    if (this.rawView === undefined || this.rawView.obj === undefined) {
       const obj = this.object;
       if (this.sys.mapOf(this.fd) !== obj) throw new BpfError('EBADF', `map ${this.name || this.fd}: its fd no longer names it`);
       const v = new BpfMap(this.sys, this.fd, bytes, bytes, this.name, this.btf);
