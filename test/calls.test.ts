@@ -528,8 +528,9 @@ test('tsbpf verify and run on calls.o (one program, the profile chosen from its 
   assert.equal(j.packets, CRAFTED.length);
   const out = j.map_dump.find((m) => m.name === 'out')!.entries;
   // each of the 6 frames: bump(0, 1), and five bumps counted in .bss
-  assert.deepEqual(out.slice(0, 1), [{ key: '00000000', value: '0600000000000000' }]);
-  assert.deepEqual(j.map_dump.find((m) => m.name === '.bss')!.entries, [{ key: '00000000', value: '1e00000000000000' }]);
+  // (with BTF, each entry also as bpftool -j formats it; global data as its DATASEC)
+  assert.deepEqual(out.slice(0, 1), [{ key: '00000000', value: '0600000000000000', formatted: { key: 0, value: 6 } }]);
+  assert.deepEqual(j.map_dump.find((m) => m.name === '.bss')!.entries, [{ key: '00000000', value: '1e00000000000000', formatted: { value: { '.bss': [{ calls: 30 }] } } }]);
 });
 
 test('global functions of an object (test/c/global-funcs.o) are verified on their own from .BTF.ext func_info and BTF, as the 6.18 host logs them', () => {

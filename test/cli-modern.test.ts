@@ -86,7 +86,9 @@ test('run --cpus 2: per-CPU values for every CPU, ring buffer records in order, 
   // one record per frame but the ARP one, whose reservation was discarded
   assert.deepEqual(byName['events'], { name: 'events', type: 'ringbuf', records: ['3600000000080200', '3600000000080201', '3600000000080202', '9a00000000080203', '3600000000080204', '4c00000000080205', '6600000000080206', '3600000000080207'] });
   assert.deepEqual(j.maps[4], []);
-  assert.deepEqual(byName['.rodata'].entries, [{ key: '00000000', value: '05000000000000000807060504030201' }]);
+  assert.deepEqual(byName['.rodata'].entries.map((e: { key: string; value: string }) => [e.key, e.value]), [['00000000', '05000000000000000807060504030201']]);
+  // global data formatted as bpftool shows its DATASEC, the u64 exact (past 2^53: JSON.parse would round it)
+  assert.ok(r.stdout.includes('"formatted":{"value":{".rodata":[{"bucket_shift":5},{"salt":72623859790382856}]}}'), r.stdout);
   const t = await tsbpf(['run', obj('maps-globals'), '--pcap', PCAP, '--unverified', '--cpus', '2']);
   // as bpftool map dump prints a per-CPU map with BTF
   assert.ok(t.stdout.includes('map len_buckets type percpu_array key 4B value 8B entries 8 (4 all-zero not shown)\n[{\n        "key": 1,\n        "values": [{\n                "cpu": 0,\n                "value": 6\n            },{\n                "cpu": 1,\n                "value": 0\n            }\n        ]\n    },{\n'), t.stdout);

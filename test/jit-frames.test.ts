@@ -37,7 +37,7 @@ function framesOn(rel: string, name: string, engine: EngineName, repeat: number)
   try {
     const r = col.programs[name]!.runFrames(sampleFrames(), { repeat, engine });
     assert.equal(Number.isFinite(r.durationNs) && r.durationNs > 0, true);
-    const maps = Object.fromEntries(Object.entries(col.maps).map(([n, m]) => [n, [...m.entries()].map(([k, v]) => `${Buffer.from(k as Uint8Array).toString('hex')}=${Buffer.from(v as Uint8Array).toString('hex')}`).sort().join(' ')]));
+    const maps = Object.fromEntries(Object.entries(col.maps).map(([n, m]) => [n, [...m.raw.entries()].map(([k, v]) => `${Buffer.from(k).toString('hex')}=${Buffer.from(v).toString('hex')}`).sort().join(' ')]));
     return { verdicts: [...r.verdicts], frames: r.framesOut.map((f) => Buffer.from(f).toString('hex')), maps, runs: r.runs, engine: r.engine };
   } finally {
     col.close();
@@ -85,7 +85,7 @@ test('testRun with repeat on XDP and tc (one batch per 4096 runs, the last short
           return `${r.retval} ${Buffer.from(r.dataOut).toString('hex')}`;
         });
         for (const [n, m] of Object.entries(col.maps)) {
-          if (m.keySize > 0) out.push(`${n}: ${[...m.keys()].map((k) => Buffer.from(k as Uint8Array).toString('hex')).sort().join(' ')}`);
+          if (m.keySize > 0) out.push(`${n}: ${[...m.raw.keys()].map((k) => Buffer.from(k).toString('hex')).sort().join(' ')}`);
         }
         return out;
       } finally {

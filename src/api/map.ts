@@ -116,7 +116,8 @@ export interface MapSpec {
  * Codecs from a map's BTF: keys and values as btfCodec gives them (structs
  * as objects, 64-bit ints as bigints, enums by name). A side without a type
  * (0) stays bytes; either side also takes a Uint8Array of exactly its size
- * as the raw bytes. EINVAL when a type's size is not the map's.
+ * as the raw bytes; a global-data map's value (its section) stays bytes.
+ * EINVAL when a type's size is not the map's.
  */
 export function btfCodecs(mb: MapBtf, keySize: number, valueSize: number): { key: Codec<BtfValue>; value: Codec<BtfValue> } {
   const side = (id: number, size: number, root: 'key' | 'value'): Codec<BtfValue> => {
@@ -129,7 +130,8 @@ export function btfCodecs(mb: MapBtf, keySize: number, valueSize: number): { key
       decode: (b) => c.decode(b),
     };
   };
-  return { key: side(mb.key, keySize, 'key'), value: side(mb.value, valueSize, 'value') };
+  // a global-data map's value is its section: typed by spec.variables, bytes here
+  return { key: side(mb.key, keySize, 'key'), value: side(mb.vars ? 0 : mb.value, valueSize, 'value') };
 }
 
 /** A map by its fd, with typed keys and values (Codec): lookup, update, delete, iterate, close. Holds its own reference to the map. */
@@ -183,7 +185,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   /** The same map with keys and values as bytes, whatever this one's codecs (this map itself when it has none). Closed with it. */
   get raw(): BpfMap {
     if (this.keyCodec === (bytes as unknown) && this.valueCodec === (bytes as unknown)) return this as unknown as BpfMap;
-    if (this.rawView === undefined) {
+    // made again when the view was closed on its own (closing a view leaves the map and its fd)
+    if (this.rawView === undefined || this.rawView.obj === undefined) {
       const obj = this.object;
       if (this.sys.mapOf(this.fd) !== obj) throw new BpfError('EBADF', `map ${this.name || this.fd}: its fd no longer names it`);
       const v = new BpfMap(this.sys, this.fd, bytes, bytes, this.name, this.btf);

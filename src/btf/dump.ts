@@ -200,6 +200,17 @@ export function btfDump(btf: Btf, typeId: number, bytes: Uint8Array): BtfDumpNod
   return new Dumper(btf, bytes).node(typeId, 0, 0, 0);
 }
 
+/**
+ * A section's variables as bpftool shows a DATASEC value: `{".rodata":
+ * [{"port": 80}, ...]}`, each variable read at the offset given (a clang
+ * object's DATASEC has 0 for all, libbpf places them by their symbols).
+ */
+export function btfDumpDatasec(btf: Btf, datasecId: number, vars: readonly { type: number; offset: number }[], bytes: Uint8Array): BtfDumpNode {
+  const sec = btf.type(datasecId);
+  const d = new Dumper(btf, bytes);
+  return new BtfDumpObject([[sec.name, vars.map((v) => new BtfDumpObject([[btf.type(v.type).name, d.node(v.type, v.offset, 0, 1)]]))]]);
+}
+
 /** A dumped value as compact JSON, as `bpftool -j` prints it. */
 export function btfJson(node: BtfDumpNode): string {
   if (node instanceof BtfDumpLeaf) return node.json;

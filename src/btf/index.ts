@@ -12,5 +12,5 @@ export { parseBtfExt, CORE_RELO_KINDS } from './ext.js';
 export type { BtfExt, FuncInfo, LineInfo, CoreRelo, CoreReloKind } from './ext.js';
 export { btfCodec, BTF_VALUE_MAX_FIELDS } from './values.js';
 export type { BtfCodec, BtfCodecOptions, BtfValue } from './values.js';
-export { btfDump, btfJson, btfText, BtfDumpLeaf, BtfDumpObject, PrettyWriter } from './dump.js';
+export { btfDump, btfDumpDatasec, btfJson, btfText, BtfDumpLeaf, BtfDumpObject, PrettyWriter } from './dump.js';
 export type { BtfDumpNode } from './dump.js';

@@ -72,10 +72,12 @@ export const BTF_VALUE_MAX_FIELDS = 1 << 22;
 
 /** Where in a value an encode is, for errors: `.flows`, `[2]`, `.sport` pushed and popped. */
 class Path {
-  readonly parts: string[] = [];
+  /** `.name` segments (made once per member, when the codec is) and array indexes (formatted only for an error) */
+  readonly parts: (string | number)[] = [];
   constructor(readonly root: string) {}
   error(msg: string): BpfError {
-    return new BpfError('EINVAL', escapeControls(`${this.root}${this.parts.join('')}: ${msg}`));
+    const at = this.parts.map((x) => (typeof x === 'number' ? `[${x}]` : x)).join('');
+    return new BpfError('EINVAL', escapeControls(`${this.root}${at}: ${msg}`));
   }
 }
 
@@ -429,7 +431,7 @@ class Compiler {
         if (list === undefined) throw path.error(`${shown(value)} is not an array (${name}${chars ? ': a string or an array' : ''})`);
         if (list.length !== n) throw path.error(`an array of ${list.length} for ${name}, which has ${n} elements`);
         for (let i = 0; i < n; i++) {
-          path.parts.push(`[${i}]`);
+          path.parts.push(i);
           elem.encode(list[i], v, at + i * stride, path);
           path.parts.pop();
         }
@@ -441,6 +443,8 @@ class Compiler {
     interface Field {
       /** the member's name; '' for an anonymous struct or union, whose `anon` keys are ours */
       key: string;
+      /** `.key`, the member's segment of an error's path */
+      seg: string;
       plan: Plan;
       /** byte offset of the member (whole-byte members); bitfields have 0 and their bit offset in the plan */
       at: number;
@@ -488,7 +492,7 @@ class Compiler {
       } else addKey(m.name);
       // an empty struct still costs its visit
       count += Math.max(1, plan.fields);
-      fields.push({ key: m.name, plan, at, anon });
+      fields.push({ key: m.name, seg: `.${m.name}`, plan, at, anon });
     }
     const union = t.kind === 'union';
     return {
@@ -529,7 +533,7 @@ class Compiler {
             if (union) continue;
             throw path.error(`missing member ${f.key} of ${name}`);
           }
-          path.parts.push(`.${f.key}`);
+          path.parts.push(f.seg);
           f.plan.encode(value[f.key], v, at + f.at, path);
           path.parts.pop();
           any = true;
@@ -555,7 +559,7 @@ class Compiler {
   }
 
   private datasec(t: Extract<BtfType, { kind: 'datasec' }>, name: string): Plan {
-    const vars: { key: string; plan: Plan; at: number }[] = [];
+    const vars: { key: string; seg: string; plan: Plan; at: number }[] = [];
     let count = 0;
     for (const s of t.vars) {
       const vt = this.btf.type(s.type);
@@ -563,7 +567,7 @@ class Compiler {
       const key = vt.name;
       const vsize = this.btf.sizeOf(s.type);
       if (vsize !== s.size) throw new BpfError('EINVAL', escapeControls(`BTF type ${t.id} (${name}): variable ${key} has ${s.size} bytes, its type ${vsize}`));
-      vars.push({ key, plan, at: s.offset });
+      vars.push({ key, seg: `.${key}`, plan, at: s.offset });
       count += Math.max(1, plan.fields);
     }
     return {
@@ -578,7 +582,7 @@ class Compiler {
         for (const k of Object.keys(value)) if (!vars.some((x) => x.key === k)) throw path.error(`${name} has no variable ${shown(k)}`);
         for (const x of vars) {
           if (value[x.key] === undefined) throw path.error(`missing variable ${x.key} of ${name}`);
-          path.parts.push(`.${x.key}`);
+          path.parts.push(x.seg);
           x.plan.encode(value[x.key], v, at + x.at, path);
           path.parts.pop();
         }

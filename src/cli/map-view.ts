@@ -22,7 +22,7 @@
 
 import type { BpfMap } from '../api/map.js';
 import { findMapType, mapTypeName } from '../maps/types.js';
-import { BtfDumpLeaf, BtfDumpObject, btfDump, btfJson, btfText } from '../btf/index.js';
+import { BtfDumpLeaf, BtfDumpObject, btfDump, btfDumpDatasec, btfJson, btfText } from '../btf/index.js';
 import type { BtfDumpNode } from '../btf/index.js';
 import type { MapBtf } from '../loader/spec.js';
 
@@ -61,10 +61,11 @@ function dumpBtf(m: BpfMap): MapBtf | undefined {
 /** One entry as bpftool's do_dump_btf walks it: key (when typed), then value, or values per CPU. */
 export function formattedEntry(mb: MapBtf, key: Uint8Array, value: Uint8Array | readonly Uint8Array[]): BtfDumpObject {
   const members: [string, BtfDumpNode][] = [];
+  const dump = (v: Uint8Array): BtfDumpNode => (mb.vars ? btfDumpDatasec(mb.btf, mb.value, mb.vars, v) : btfDump(mb.btf, mb.value, v));
   if (mb.key !== 0) members.push(['key', btfDump(mb.btf, mb.key, key)]);
-  if (value instanceof Uint8Array) members.push(['value', btfDump(mb.btf, mb.value, value)]);
+  if (value instanceof Uint8Array) members.push(['value', dump(value)]);
   else {
-    members.push(['values', value.map((v, cpu) => new BtfDumpObject([['cpu', new BtfDumpLeaf(String(cpu), String(cpu))], ['value', btfDump(mb.btf, mb.value, v)]]))]);
+    members.push(['values', value.map((v, cpu) => new BtfDumpObject([['cpu', new BtfDumpLeaf(String(cpu), String(cpu))], ['value', dump(v)]]))]);
   }
   return new BtfDumpObject(members);
 }

@@ -13,7 +13,7 @@
 import { BpfError } from '../errors.js';
 import { sectionError } from '../btf/index.js';
 import type { Btf, BtfType } from '../btf/index.js';
-import type { MapSpecData } from './spec.js';
+import type { MapBtf, MapSpecData } from './spec.js';
 
 /** enum bpf_map_type: the types whose definitions may have `__array(values, ...)` */
 const PROG_ARRAY = 3;
@@ -107,4 +107,32 @@ function mapDef(btf: Btf, name: string, def: BtfType | undefined, inner: boolean
   }
   m.inner = mapDef(btf, `${name}.inner`, values.target, true).spec;
   return { spec: m, values: { offset: values.offset, kind: 'map' } };
+}
+
+/**
+ * The types of a global-data map: its section's DATASEC, each variable
+ * placed where its symbol says (libbpf's btf_fixup_datasec), so that the
+ * map shows as `{".rodata": [{"port": 80}, ...]}` as bpftool shows the
+ * kernel's. Undefined without a DATASEC of that name; a variable without a
+ * symbol, or whose symbol runs past the section, is left out.
+ */
+export function globalDataBtf(btf: Btf, section: string, size: number, symbols: readonly { name: string; value: number }[]): MapBtf | undefined {
+  const sec = btf.find(section, 'datasec');
+  if (sec === undefined || sec.kind !== 'datasec') return undefined;
+  const at = new Map(symbols.map((s) => [s.name, s.value]));
+  const vars = [];
+  for (const v of sec.vars) {
+    const variable = btf.types[v.type];
+    const offset = variable === undefined ? undefined : at.get(variable.name);
+    if (offset === undefined) continue;
+    let bytes: number;
+    try {
+      bytes = btf.sizeOf(v.type);
+    } catch {
+      continue; // a variable of no size (hostile BTF) shows nothing
+    }
+    if (offset + bytes > size) continue;
+    vars.push({ type: v.type, offset, size: bytes });
+  }
+  return { btf, key: 0, value: sec.id, vars };
 }

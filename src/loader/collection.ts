@@ -34,7 +34,7 @@ import type { Slot } from '../isa/instruction.js';
 import { escapeControls, parseElf, SHF, SHT, STB, STT, EM_BPF } from '../elf/index.js';
 import type { ElfFile, ElfRelocation, ElfSection } from '../elf/index.js';
 import { Btf } from '../btf/index.js';
-import { btfMaps as readBtfMaps } from './btf.js';
+import { btfMaps as readBtfMaps, globalDataBtf } from './btf.js';
 import type { BtfMapDef } from './btf.js';
 import { ObjectDebugInfo } from './line-info.js';
 import { readVariables } from './variables.js';
@@ -252,6 +252,12 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
     const m: MapSpecData = { name: s.name, type: BPF_MAP_TYPE.ARRAY, keySize: 4, valueSize: s.size, maxEntries: 1, flags: 0 };
     // .bss needs no initial value: an array map's value starts zeroed.
     if (s.type === SHT.PROGBITS) m.initial = s.data().slice();
+    // its DATASEC with the variables where their symbols are: a readable dump of the section
+    if (btfSec) {
+      btf ??= new Btf(btfSec.data());
+      const types = globalDataBtf(btf, s.name, s.size, elf.symbolsIn(s.index).filter((x) => x.type === STT.OBJECT));
+      if (types) m.btf = types;
+    }
     addNamed(maps, s.name, m, 'map');
     dataSections.set(s.index, s.name);
   }

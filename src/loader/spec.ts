@@ -7,7 +7,7 @@
  * each other.
  */
 
-import type { Btf } from '../btf/index.js';
+import type { Btf, BtfVarSecinfo } from '../btf/index.js';
 import type { FuncSpan } from './line-info.js';
 import type { Slot } from '../isa/instruction.js';
 import type { ProgTypeName } from '../progs/types.js';
@@ -24,6 +24,13 @@ export interface MapBtf {
   btf: Btf;
   key: number;
   value: number;
+  /**
+   * A global-data map (`.rodata`, `.data`, `.bss`): `value` is its section's
+   * DATASEC, and these its variables at their offsets in the section, from
+   * the symbol table (a clang object's DATASEC says 0 for every offset and
+   * size until libbpf fixes it up; the kernel's is the fixed one).
+   */
+  vars?: BtfVarSecinfo[];
 }
 
 /** A map as an object file defines it: type, sizes, entries, flags, initial value (global data). */

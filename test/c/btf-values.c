@@ -97,6 +97,13 @@ struct {
   __type(value, char[16]);
 } names SEC(".maps");
 
+/* global data, read only by the program: its maps dump as bpftool shows a DATASEC */
+const volatile __u16 port = 80;
+const volatile struct { __u8 a; __u32 b; } cfg = { 1, 2 };
+__u64 counter = 7;
+char tag[8] = "v1";
+__u32 seen_total;
+
 SEC("xdp")
 int count_flows(struct xdp_md *ctx)
 {
@@ -108,6 +115,8 @@ int count_flows(struct xdp_md *ctx)
 
   if (p + 34 > (__u8 *)data_end)
     return XDP_PASS;
+  if (port == 0 && cfg.a == 9 && counter == 3 && tag[0] == 'x' && seen_total == 5)
+    return XDP_DROP;
   key.proto = p[23];
   key.saddr = *(__u32 *)(p + 26);
   key.daddr = *(__u32 *)(p + 30);
