@@ -87,7 +87,7 @@ import {
   REGION_LOCALS, G_DEPTH, G_A_LO, G_B_LO, R_LO, R_END, R_LOW, NO_REGION, NO_REGION_END, TYPE_SUB,
   TYPE_HELPER_HARDENED, TYPE_FAULT, TYPE_CHECK_MAPS, F_HELPER, F_FAULT, F_RUN, F_PKT_OFFSET, F_BATCH,
   FIRST_SUB, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES,
-  BATCH_RUN, FRAME_OK, CPU_WORD, B_FRAMES,
+  BATCH_RUN, FRAME_OK, CPU_WORD, B_FRAMES, CB_PARAMS, CB_PC, TYPE_CALLBACK,
 } from './layout.js';
 
 const reg = (r: number): number => REG0 + r;
@@ -169,6 +169,12 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     }
     if (isLdImm64(s)) pc++;
   }
+  // callbacks (bpf_loop, bpf_for_each_map_elem): functions of their own, entered through callbackFunction
+  const callbacks = options.callbacks ?? [];
+  for (const pc of callbacks) {
+    if (!callbackEntries(slots, [pc]).includes(pc)) throw new BpfError('EINVAL', `insn ${pc}: not the start of a function a callback can enter`);
+    entries.add(pc);
+  }
   const starts = [...entries].sort((x, y) => x - y);
   const funcIndex = new Map(starts.map((e, i) => [e, i === 0 ? F_RUN : FIRST_SUB + i - 1]));
   const multi = starts.length > 1;
@@ -181,8 +187,11 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     : undefined;
   const setRegionsFunc = hardened ? FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) : undefined;
   const checkMapsFunc = hardened && hardened.maps.length > INLINE_MAPS ? setRegionsFunc! + 1 : undefined;
+  const callbackFunc = callbacks.length === 0
+    ? undefined
+    : FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) + (setRegionsFunc === undefined ? 0 : 1) + (checkMapsFunc === undefined ? 0 : 1);
   const fc: FunctionContext = {
-    scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc,
+    scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc, callbacks: callbacks.length > 0,
     // the other inline helpers: not hardened (their fast paths trust the verifier's proof, as the normal JIT does)
     mapUpdate: hardened ? [] : options.inlineMapUpdate ?? [],
     lookupMaps: hardened ? [] : inline ?? [],
@@ -209,6 +218,8 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       { params: [T.i32, T.i64, T.i32], results: [] },
       // hardened, many maps: checkMaps(address, size) -> 1 when inside a value
       { params: [T.i64, T.i32], results: [T.i32] },
+      // callback(sel): run callback `sel` (TYPE_CALLBACK)
+      { params: [T.i32], results: [] },
     ],
     funcImports: [
       { module: 'env', name: 'helper', type: hardened ? TYPE_HELPER_HARDENED : 0 },
@@ -225,10 +236,12 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(inline!, scratch + CPU_WORD) }]),
       ...(setRegionsFunc === undefined ? [] : [{ type: 1, locals: [] as [number, number][], body: setRegionsFunction() }]),
       ...(checkMapsFunc === undefined ? [] : [{ type: TYPE_CHECK_MAPS, locals: [[1, T.i64]] as [number, number][], body: checkMapsFunction(hardened!.maps) }]),
+      ...(callbackFunc === undefined ? [] : [{ type: TYPE_CALLBACK, locals: [[1, T.i64], [1, T.i32]] as [number, number][], body: callbackFunction(scratch, callbacks.map((pc) => funcIndex.get(pc)!)) }]),
     ],
     exports: [
       { name: 'run', func: F_RUN }, { name: 'batch', func: F_BATCH }, { name: 'depth', global: G_DEPTH },
       ...(setRegionsFunc === undefined ? [] : [{ name: 'setRegions', func: setRegionsFunc }]),
+      ...(callbackFunc === undefined ? [] : [{ name: 'callback', func: callbackFunc }]),
       ...(hardened ? ['aLo', 'aEnd', 'aLoW', 'bLo', 'bEnd', 'bLoW'].map((name, i) => ({ name, global: G_A_LO + i })) : []),
     ],
   });
@@ -250,6 +263,88 @@ export interface CompileOptions {
    * common case in WebAssembly (not hardened)
    */
   frame?: InlineFrame;
+  /**
+   * the pcs of the program's callbacks (callbackEntries), in the order the
+   * exported callback(sel) numbers them: each compiled as a function of its
+   * own (as a local call's target), which a helper runs through that export
+   * (JitProgram's HelperEnv.callback)
+   */
+  callbacks?: readonly number[];
+}
+
+/**
+ * Of the pcs `candidates` (the constants of ld_imm64s tagged as callbacks,
+ * runtime/helpers.ts's CALLBACK_TAG), those that can start a function of
+ * their own without changing the program around them: inside the program,
+ * not an ld_imm64's second slot, after an instruction that never falls
+ * through (exit, ja), and crossed by no jump. A verified program's
+ * callbacks are subprograms: always so. Ascending, without repeats.
+ */
+export function callbackEntries(slots: readonly Slot[], candidates: readonly number[]): number[] {
+  const n = slots.length;
+  const second = new Uint8Array(n);
+  for (let pc = 0; pc < n; pc++) if (isLdImm64(slots[pc]!)) second[++pc] = 1;
+  const ok = [...new Set(candidates)].filter((pc) => {
+    if (!Number.isInteger(pc) || pc < 0 || pc >= n || second[pc] === 1) return false;
+    if (pc === 0) return true;
+    const prev = slots[pc - 1]!;
+    const shape = second[pc - 1] === 1 ? 'lddw' : opcodeShape(prev.code);
+    return shape === 'exit' || shape === 'ja' || shape === 'ja32';
+  });
+  if (ok.length === 0) return ok;
+  // a jump from one side of an entry to the other would leave its function
+  const crossed = new Uint8Array(n + 1);
+  for (let pc = 0; pc < n; pc++) {
+    const s = slots[pc]!;
+    if (second[pc] === 1) continue;
+    const shape = opcodeShape(s.code);
+    const t = shape === 'ja' || shape === 'jcond' ? pc + s.off + 1 : shape === 'ja32' ? pc + s.imm + 1 : undefined;
+    if (t === undefined || t === pc + 1) continue;
+    // every boundary b with min < b <= max is crossed (clamped to the program)
+    const lo = Math.max(0, Math.min(pc, t) + 1);
+    const hi = Math.min(n, Math.max(pc, t));
+    for (let b = lo; b <= hi; b++) crossed[b] = 1;
+  }
+  return ok.filter((pc) => crossed[pc] === 0).sort((x, y) => x - y);
+}
+
+/**
+ * callback(sel): run callback `sel` (CompileOptions.callbacks) as a helper
+ * asks (HelperEnv.callback, in JitProgram): its r1..r5 from the scratch
+ * register file, the run's entry parameters from CB_PARAMS, a frame of its
+ * own below the caller's (by the depth, as a local call; JavaScript checked
+ * the depth first), one unit of the run's fuel; its r0 back in the scratch
+ * r0. A callback that ends the program (an exit-on-zero helper, LD_ABS out
+ * of bounds, a tail call) leaves the stop flag, which JavaScript reads.
+ */
+function callbackFunction(scratch: number, funcs: readonly number[]): Code {
+  const c = new Code();
+  const sel = 0;
+  const ret = 1;
+  const fuel = 2;
+  c.i32(scratch + FUEL_WORD).i32(scratch + FUEL_WORD).mem(OP.i32_load).i32(1).op(OP.i32_sub).tee(fuel).mem(OP.i32_store);
+  c.get(fuel).op(OP.i32_eqz).op(OP.if).byte(VOID);
+  c.i32(scratch + FAULT_PC).i32(-1).mem(OP.i32_store);
+  c.i32(scratch + FUEL_FLAG).i32(FAULT_FUEL).mem(OP.i32_store);
+  c.i32(scratch + STOP_FLAG).i32(1).mem(OP.i32_store);
+  c.op(OP.return);
+  c.op(OP.end);
+  c.gget(G_DEPTH).i32(1).op(OP.i32_add).gset(G_DEPTH);
+  funcs.forEach((f, k) => {
+    c.get(sel).i32(k).op(OP.i32_eq).op(OP.if).byte(VOID);
+    for (let j = 0; j < 5; j++) c.i32(scratch + CB_PARAMS + 4 * j).mem(OP.i32_load);
+    c.i64(0);
+    for (let r = 1; r <= 5; r++) c.i32(scratch + 8 * r).mem(OP.i64_load);
+    for (let r = 6; r <= 9; r++) c.i64(0);
+    c.i64(STACK_TOP).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
+    c.op(OP.call).u32(f);
+    for (let r = 5; r >= 1; r--) c.op(OP.drop);
+    c.set(ret);
+    c.op(OP.end);
+  });
+  c.gget(G_DEPTH).i32(1).op(OP.i32_sub).gset(G_DEPTH);
+  c.i32(scratch).get(ret).mem(OP.i64_store);
+  return c;
 }
 
 /** An array map whose bpf_map_update_elem the JIT inlines: its layout and value size. */
@@ -288,6 +383,12 @@ interface FunctionContext {
   mapUpdate: readonly InlineArray[];
   /** the frame helpers inlined (undefined: none) */
   frame: InlineFrame | undefined;
+  /**
+   * the program has callbacks: helper calls leave the run's parameters and
+   * their pc in CB_PARAMS / CB_PC, and (hardened) a refused access asks
+   * JavaScript, which allows reads of a callback's key (fault returns)
+   */
+  callbacks: boolean;
 }
 
 /**
@@ -504,7 +605,9 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       c.op(OP.end);
     }
     syncRegions();
-    c.i32(pc).get(EA).i32(size * 2 + (write ? 1 : 0)).op(OP.call).u32(F_FAULT).op(OP.unreachable);
+    c.i32(pc).get(EA).i32(size * 2 + (write ? 1 : 0)).op(OP.call).u32(F_FAULT);
+    // (with callbacks, fault returns for a read of the key bpf_for_each_map_elem passed: the access goes on)
+    if (!fc.callbacks) c.op(OP.unreachable);
     c.op(OP.end);
     c.get(EA).op(OP.i32_wrap_i64);
     return 0;
@@ -1043,6 +1146,11 @@ function useFuel(c: Code, fc: FunctionContext, out: () => void): void {
 function helperCall(c: Code, fc: FunctionContext, pc: number, id: () => void, exitWithR0: (ifs: number) => void): void {
   const scratch = fc.scratch;
   for (let r = 1; r <= 5; r++) c.i32(scratch + 8 * r).get(reg(r)).mem(OP.i64_store);
+  if (fc.callbacks) {
+    // what a callback this helper may run starts with (callbackFunction), and the pc for its errors
+    for (const [j, p] of [P_R1, P_R2, P_PKT, P_LEN, P_NET].entries()) c.i32(scratch + CB_PARAMS + 4 * j).get(p).mem(OP.i32_store);
+    c.i32(scratch + CB_PC).i32(pc).mem(OP.i32_store);
+  }
   id();
   if (fc.hardened) c.i32(pc);
   c.op(OP.call).u32(F_HELPER);

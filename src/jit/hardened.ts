@@ -187,6 +187,13 @@ export class Guard {
   pc = 0;
   /** the names of the run's regions A and B */
   names: readonly string[] = BATCH_NAMES;
+  /**
+   * What the callbacks running may read besides (the keys
+   * bpf_for_each_map_elem passes, innermost last): the compiled checks do
+   * not know them, so a read there reaches the fault import, which lets it
+   * go on (extraAllows); helpers' pointers are checked here too.
+   */
+  readonly extras: RunRegion[] = [];
   private readonly g: Record<string, WebAssembly.Global>;
   private readonly setRegionsFn: (aStart: number, aLen: number, bStart: number, bLen: number, writable: number) => void;
   private readonly maps: readonly ValueRegion[];
@@ -270,6 +277,12 @@ export class Guard {
     return false;
   }
 
+  /** A read of [addr, addr + size) inside one of the callbacks' extra regions (extras). */
+  extraAllows(addr: bigint, size: number, write: boolean): boolean {
+    if (write || this.extras.length === 0 || addr >= 1n << 32n) return false;
+    const x = Number(addr);
+    return this.extras.some((r) => x >= r.start && x + size <= r.end);
+  }
   /** Why an access is refused, or undefined when it is allowed. */
   private why(addr: bigint, size: number, write: boolean): string | undefined {
     if (addr >= 1n << 32n) return 'address beyond the address space';
@@ -286,6 +299,7 @@ export class Guard {
       }
     }
     if (this.inMaps(x, size)) return undefined;
+    if (this.extraAllows(addr, size, write)) return undefined;
     if (readOnly !== undefined) return `${readOnly} is read-only`;
     if (x >= STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES && x < STACK_TOP) return 'outside the stack frame';
     return 'outside any region the program may access';
