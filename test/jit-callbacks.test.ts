@@ -383,3 +383,24 @@ test('a bpf_loop program over many frames: the JIT\'s batch gives each frame the
   for (const engine of ENGINES) assert.deepEqual([...p.runFrames(frames, { engine }).verdicts].map(Number), want, engine);
   p.close();
 });
+
+test('a callback address that is no subprogram (unverified): the checked interpreter runs from it, the hardened JIT refuses it at the call', () => {
+  // bpf_loop(1, <tagged pc>, 0, 0) at pc 5: pc 0 (the entry function), 2 (the ld_imm64's second slot), 99 (past the end)
+  const tagged = (pc: number): Instruction[] => [
+    ...assemble(`r1 = 1\nr2 = 0x${(0x0cb0cb00n << 32n | BigInt(pc)).toString(16)}\nr3 = 0\nr4 = 0\ncall 181\nexit`),
+  ];
+  const want: Record<number, string[]> = {
+    // the interpreter's callback from pc 0 calls bpf_loop again, each a frame deeper
+    0: ['E2BIG: pc 5: call depth exceeds 8 frames', 'EFAULT: pc 5: callback at insn 0 is not a function the JIT compiled'],
+    2: ['EFAULT: pc 5: callback at insn 2 is not an instruction of the program', 'EFAULT: pc 5: callback at insn 2 is not an instruction of the program'],
+    99: ['EFAULT: pc 5: callback at insn 99 is not an instruction of the program', 'EFAULT: pc 5: callback at insn 99 is not an instruction of the program'],
+  };
+  for (const pc of [0, 2, 99]) {
+    const got = (['interpreter', 'jit-hardened'] as const).map((engine) => {
+      const sys = new BpfSystem({ profile: 'modern' });
+      const fd = sys.loadUnverified({ prog_type: 1, insns: encode(tagged(pc)), license: 'GPL' });
+      return outcome(() => testRun(sys, fd, new Uint8Array(20), 1, engine).retval);
+    });
+    assert.deepEqual(got, want[pc], `pc ${pc}`);
+  }
+});

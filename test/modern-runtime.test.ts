@@ -414,14 +414,12 @@ test('finding: a hash element looked up in an inner map stays the program\'s unt
 });
 
 test('the modern runtime fuzzer: a fixed corpus of 240 programs stays contained', () => {
-  // the hardened JIT runs every program but those using a map of maps (the values it reaches are its
-  // inner maps' at the time); callbacks (bpf_loop, bpf_for_each_map_elem) included
-  const hardened: Record<number, number> = { 1: 264, 2: 306, 3: 282 };
+  // the hardened JIT runs every program, callbacks (bpf_loop, bpf_for_each_map_elem) and maps of maps included
   for (const seed of [1, 2, 3]) {
     const r = fuzzModern(seed, 80);
     assert.equal(r.generated, 80);
     assert.deepEqual(r.problems, []);
     assert.equal(r.runs, 480, `seed ${seed}`);
-    assert.equal(r.hardenedRuns, hardened[seed], `seed ${seed}`);
+    assert.equal(r.hardenedRuns, 480, `seed ${seed}`);
   }
 });

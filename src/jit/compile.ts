@@ -192,6 +192,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     : FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) + (setRegionsFunc === undefined ? 0 : 1) + (checkMapsFunc === undefined ? 0 : 1);
   const fc: FunctionContext = {
     scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc, callbacks: callbacks.length > 0,
+    faultReturns: hardened !== undefined && (callbacks.length > 0 || hardened.inner === true),
     // the other inline helpers: not hardened (their fast paths trust the verifier's proof, as the normal JIT does)
     mapUpdate: hardened ? [] : options.inlineMapUpdate ?? [],
     lookupMaps: hardened ? [] : inline ?? [],
@@ -250,8 +251,12 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
 export interface CompileOptions {
   /** helper 1 is bpf_map_lookup_elem: look values up in WebAssembly (jit/maps.ts) in these maps, the program's; hardened: after the key's check */
   inlineMapLookup?: readonly JitMapLayout[];
-  /** per-access region checks: the maps' value regions and the batch context's shape */
-  hardened?: { maps: readonly ValueRegion[]; batchContext: { size: number; writable: boolean } };
+  /**
+   * per-access region checks: the maps' value regions and the batch
+   * context's shape; inner: the program uses maps of maps, whose inner maps'
+   * values the checks leave to the fault import (it returns when Guard allows)
+   */
+  hardened?: { maps: readonly ValueRegion[]; batchContext: { size: number; writable: boolean }; inner?: boolean };
   /**
    * helper 2 is bpf_map_update_elem: its common case on these array maps
    * (the program's, each with its value size) in WebAssembly (not hardened)
@@ -275,18 +280,18 @@ export interface CompileOptions {
 /**
  * Of the pcs `candidates` (the constants of ld_imm64s tagged as callbacks,
  * runtime/helpers.ts's CALLBACK_TAG), those that can start a function of
- * their own without changing the program around them: inside the program,
- * not an ld_imm64's second slot, after an instruction that never falls
- * through (exit, ja), and crossed by no jump. A verified program's
- * callbacks are subprograms: always so. Ascending, without repeats.
+ * their own without changing the program around them: inside the program
+ * but not its first slot (the entry function has the run's signature, not
+ * a subprogram's), not an ld_imm64's second slot, after an instruction that
+ * never falls through (exit, ja), and crossed by no jump. A verified
+ * program's callbacks are subprograms: always so. Ascending, without repeats.
  */
 export function callbackEntries(slots: readonly Slot[], candidates: readonly number[]): number[] {
   const n = slots.length;
   const second = new Uint8Array(n);
   for (let pc = 0; pc < n; pc++) if (isLdImm64(slots[pc]!)) second[++pc] = 1;
   const ok = [...new Set(candidates)].filter((pc) => {
-    if (!Number.isInteger(pc) || pc < 0 || pc >= n || second[pc] === 1) return false;
-    if (pc === 0) return true;
+    if (!Number.isInteger(pc) || pc <= 0 || pc >= n || second[pc] === 1) return false;
     const prev = slots[pc - 1]!;
     const shape = second[pc - 1] === 1 ? 'lddw' : opcodeShape(prev.code);
     return shape === 'exit' || shape === 'ja' || shape === 'ja32';
@@ -385,10 +390,15 @@ interface FunctionContext {
   frame: InlineFrame | undefined;
   /**
    * the program has callbacks: helper calls leave the run's parameters and
-   * their pc in CB_PARAMS / CB_PC, and (hardened) a refused access asks
-   * JavaScript, which allows reads of a callback's key (fault returns)
+   * their pc in CB_PARAMS / CB_PC
    */
   callbacks: boolean;
+  /**
+   * hardened, with callbacks or maps of maps: an access the compiled checks
+   * refuse asks JavaScript, which allows reads of a callback's key and the
+   * values of the inner maps held at the time (fault returns, the access goes on)
+   */
+  faultReturns: boolean;
 }
 
 /**
@@ -606,8 +616,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     }
     syncRegions();
     c.i32(pc).get(EA).i32(size * 2 + (write ? 1 : 0)).op(OP.call).u32(F_FAULT);
-    // (with callbacks, fault returns for a read of the key bpf_for_each_map_elem passed: the access goes on)
-    if (!fc.callbacks) c.op(OP.unreachable);
+    // (fault returns for a read of the key bpf_for_each_map_elem passed, or an inner map's value: the access goes on)
+    if (!fc.faultReturns) c.op(OP.unreachable);
     c.op(OP.end);
     c.get(EA).op(OP.i32_wrap_i64);
     return 0;

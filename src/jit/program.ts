@@ -96,6 +96,9 @@ export class JitProgram implements Engine {
     // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
     const programs = programMaps(slots, options.helpers, options.maps);
     const values = options.hardened ? programs.list.flatMap(valueRegions) : undefined;
+    // hardened: the inner maps of the program's maps of maps, held at the time of an access (Guard)
+    const outer = programs.list.filter((m) => m.innerMaps !== undefined);
+    const inner = outer.length === 0 ? undefined : (): BpfMapImpl[] => outer.flatMap((m) => m.innerMaps!());
     // bpf_loop and bpf_for_each_map_elem call back into the program: each callback (a subprogram whose
     // tagged address an ld_imm64 loads) is a function of the module, which the helper runs through
     // the callback export (env.callback below). Only for programs that may call such a helper: by id,
@@ -103,7 +106,7 @@ export class JitProgram implements Engine {
     const mayCallBack = slots.some((s) => (s.code === 0x85 && s.src === 0 && options.helpers.get(s.imm >>> 0)?.callsBack === true) || s.code === 0x8d);
     const callbacks = mayCallBack ? callbackEntries(slots, taggedCallbacks(slots)) : [];
     this.callbackSel = new Map(callbacks.map((pc, i) => [pc, i]));
-    this.slotCount = slots.length;
+    this.slots = slots;
     this.scratch = mem.alloc(SCRATCH_BYTES);
     const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
     const inline = options.inline !== false;
@@ -130,7 +133,7 @@ export class JitProgram implements Engine {
             storeBytes: options.helpers.get(BPF_FUNC_SKB_STORE_BYTES)?.name === 'bpf_skb_store_bytes',
           },
         } : {}),
-        ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext } } : {}),
+        ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext, inner: outer.length > 0 } } : {}),
         ...(callbacks.length > 0 ? { callbacks } : {}),
       });
     } catch (e) {
@@ -202,7 +205,7 @@ export class JitProgram implements Engine {
     this.depth = instance.exports['depth'] as WebAssembly.Global;
     this.batchFn = instance.exports['batch'] as (desc: number, n: number, z0: number, z1: number, z2: number) => void;
     if (values) {
-      guard = new Guard(instance, values);
+      guard = new Guard(instance, values, inner);
       this.guard = guard;
     }
   }
@@ -331,7 +334,7 @@ export class JitProgram implements Engine {
   /** callback pc -> its number in the module's callback export (CompileOptions.callbacks) */
   private readonly callbackSel: ReadonlyMap<number, number>;
   private readonly callbackFn: ((sel: number) => void) | undefined;
-  private readonly slotCount: number;
+  private readonly slots: readonly Slot[];
   /** the module's call depth (frames below the run's entry) */
   private readonly depth: WebAssembly.Global;
   /** the pc of the helper call whose callbacks run (bpf_loop...), for their errors */
@@ -370,7 +373,9 @@ export class JitProgram implements Engine {
     const at = this.callbackPc;
     const sel = this.callbackSel.get(pc);
     if (sel === undefined || this.callbackFn === undefined) {
-      throw new BpfError('EFAULT', `pc ${at}: callback at insn ${pc} is not ${Number.isInteger(pc) && pc >= 0 && pc < this.slotCount ? 'a function the JIT compiled' : 'an instruction of the program'}`);
+      // (as the interpreter says it of a pc outside the program or an ld_imm64's second slot)
+      const insn = Number.isInteger(pc) && pc >= 0 && pc < this.slots.length && !(pc > 0 && isLdImm64(this.slots[pc - 1]!) && secondSlot(this.slots, pc));
+      throw new BpfError('EFAULT', `pc ${at}: callback at insn ${pc} is not ${insn ? 'a function the JIT compiled' : 'an instruction of the program'}`);
     }
     if ((this.depth.value as number) + 1 >= MAX_CALL_FRAMES) throw new BpfError('E2BIG', `pc ${at}: call depth exceeds ${MAX_CALL_FRAMES} frames`);
     this.refreshRegs();
@@ -423,6 +428,13 @@ export class JitProgram implements Engine {
   free(): void {
     this.mem.release(this.scratch);
   }
+}
+
+/** pc is the second slot of an ld_imm64. */
+function secondSlot(slots: readonly Slot[], pc: number): boolean {
+  let i = 0;
+  while (i < pc) i += isLdImm64(slots[i]!) ? 2 : 1;
+  return i !== pc;
 }
 
 /** The pcs the program's ld_imm64s load as callbacks (their high word CALLBACK_TAG, as BPF_PROG_LOAD makes them). */
