@@ -67,6 +67,7 @@
  */
 
 import { assertNever, BpfError, InternalError } from '../errors.js';
+import { UNVISITED_TRAP } from '../runtime/helpers.js';
 import type { Slot } from '../isa/instruction.js';
 import {
   isHelperCall, isIndirectCall, isKfuncCall, isLdImm64, isLdImm64Pair, isLocalCall, slotProblem,
@@ -283,7 +284,8 @@ export interface CompileOptions {
  * their own without changing the program around them: inside the program
  * but not its first slot (the entry function has the run's signature, not
  * a subprogram's), not an ld_imm64's second slot, after an instruction that
- * never falls through (exit, ja), and crossed by no jump. A verified
+ * never falls through (exit, ja, or the trap BPF_PROG_LOAD puts in place of
+ * what the verifier never visited), and crossed by no jump. A verified
  * program's callbacks are subprograms: always so. Ascending, without repeats.
  */
 export function callbackEntries(slots: readonly Slot[], candidates: readonly number[]): number[] {
@@ -294,7 +296,8 @@ export function callbackEntries(slots: readonly Slot[], candidates: readonly num
     if (!Number.isInteger(pc) || pc <= 0 || pc >= n || second[pc] === 1) return false;
     const prev = slots[pc - 1]!;
     const shape = second[pc - 1] === 1 ? 'lddw' : opcodeShape(prev.code);
-    return shape === 'exit' || shape === 'ja' || shape === 'ja32';
+    const trap = shape === 'call' && prev.src === 0 && prev.imm === UNVISITED_TRAP;
+    return shape === 'exit' || shape === 'ja' || shape === 'ja32' || trap;
   });
   if (ok.length === 0) return ok;
   // a jump from one side of an entry to the other would leave its function
