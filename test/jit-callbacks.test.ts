@@ -17,6 +17,9 @@ import { assemble } from '../src/isa/index.js';
 import type { Instruction } from '../src/isa/instruction.js';
 import { encode } from '../src/isa/instruction.js';
 import { Program } from '../src/api/program.js';
+import { disasm } from '../src/isa/disasm.js';
+import { randomCallbackCase, runCallbackCase } from './fuzz/callback-diff.js';
+import { prng } from './random-programs.js';
 
 const ENGINES = ['interpreter', 'jit', 'jit-hardened'] as const;
 
@@ -403,4 +406,16 @@ test('a callback address that is no subprogram (unverified): the checked interpr
     });
     assert.deepEqual(got, want[pc], `pc ${pc}`);
   }
+});
+
+test('the callback fuzzer (callback-diff.ts): a fixed corpus of 40 programs, all verified, alike on every engine', () => {
+  const rnd = prng(17);
+  let accepted = 0;
+  for (let i = 0; i < 40; i++) {
+    const c = randomCallbackCase(rnd);
+    const r = runCallbackCase(c, () => `type ${c.type}\n${disasm(c.insns)}`);
+    assert.deepEqual(r.problems, [], `case ${i}`);
+    if (r.accepted) accepted++;
+  }
+  assert.equal(accepted, 40);
 });

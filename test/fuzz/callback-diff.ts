@@ -223,9 +223,11 @@ function mapsOf(sys: BpfSystem, fds: readonly number[]): string {
 
 type Side = { loaded: boolean; runs: string[]; maps: string };
 
-/** Load the case in a fresh system (verified, or unverified for the checked interpreter) and run every frame. */
-function side(c: CallbackCase, engine: 'interpreter' | 'jit' | 'jit-hardened' | 'checked' | 'batch'): Side {
-  const sys = new BpfSystem({ profile: 'modern', cpus: 2 });
+/**
+ * Load the case (verified, or unverified for the checked interpreter) over
+ * maps of its own, made and filled afresh in `sys`, and run every frame.
+ */
+function side(sys: BpfSystem, c: CallbackCase, engine: 'interpreter' | 'jit' | 'jit-hardened' | 'checked' | 'batch'): Side {
   const fds = CB_MAPS.map((m) => sys.bpf('BPF_MAP_CREATE', { ...m }) as number);
   for (const [m, k, v] of c.fill) {
     const percpu = CB_MAPS[m]!.map_type === 5 || CB_MAPS[m]!.map_type === 6;
@@ -283,16 +285,18 @@ export interface CallbackResult {
 
 /** Run a case on every engine (see the top of this file); the differences from the interpreter. */
 export function runCallbackCase(c: CallbackCase, listing: () => string): CallbackResult {
-  const ref = side(c, 'interpreter');
+  // one system (its address space is what costs), each engine's program over maps of its own
+  const sys = new BpfSystem({ profile: 'modern', cpus: 2 });
+  const ref = side(sys, c, 'interpreter');
   if (!ref.loaded) return { accepted: false, problems: [] };
   const problems: string[] = [];
   for (const engine of ['jit', 'jit-hardened', 'checked'] as const) {
-    const s = side(c, engine);
+    const s = side(sys, c, engine);
     if (JSON.stringify(s.runs) !== JSON.stringify(ref.runs)) problems.push(`callbacks: the ${engine}'s runs differ from the interpreter's\n${ref.runs.join('\n')}\n---\n${s.runs.join('\n')}\n${listing()}`);
     else if (s.maps !== ref.maps) problems.push(`callbacks: the maps after the ${engine}'s runs differ from the interpreter's\n${ref.maps}\n---\n${s.maps}\n${listing()}`);
   }
   // the JIT's batch: each frame's verdict and bytes as the interpreter's run of it (the batch stops at an error)
-  const b = side(c, 'batch');
+  const b = side(sys, c, 'batch');
   const want = ref.runs.some((r) => !r.startsWith('r0 ')) ? undefined : ref.runs;
   if (want !== undefined && JSON.stringify(b.runs) !== JSON.stringify(want)) problems.push(`callbacks: the JIT's batch differs from the interpreter's runs\n${want.join('\n')}\n---\n${b.runs.join('\n')}\n${listing()}`);
   else if (want !== undefined && b.maps !== ref.maps) problems.push(`callbacks: the maps after the JIT's batch differ from the interpreter's\n${ref.maps}\n---\n${b.maps}\n${listing()}`);
