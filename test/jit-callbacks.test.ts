@@ -169,6 +169,13 @@ test('bpf_loop on every engine: the callback runs until it returns 1, the result
   assert.deepEqual(onEveryEngine(SUM(0, 0)).outcomes, ['r0 0']);
 });
 
+test('bpf_loop with its callback moved from another register (the JIT leaves the loop to the helper, through JavaScript): the same results', () => {
+  const viaR5 = (parts: string[]): string[] => [parts[0]!.replace('r2 = func[0]', 'r5 = func[0]\n  r2 = r5'), ...parts.slice(1)];
+  assert.deepEqual(onEveryEngine(viaR5(SUM(4, 99))).outcomes, [`r0 ${(4n << 16n) | 6n}`]);
+  assert.deepEqual(onEveryEngine(viaR5(SUM(100, 5))).outcomes, [`r0 ${(6n << 16n) | 15n}`]);
+  assert.deepEqual(onEveryEngine(viaR5(SUM((1 << 23) + 1, 0))).outcomes, [`r0 ${BigInt.asUintN(64, -7n << 16n)}`]);
+});
+
 test('bpf_loop on every engine: nr_loops up to 1 << 23, E2BIG above; flags other than 0 are EINVAL, before any run', () => {
   // 1 << 23 is allowed (the callback stops at once), 1 << 23 + 1 is -E2BIG and no callback runs
   assert.deepEqual(onEveryEngine(SUM(1 << 23, 0)).outcomes, [`r0 ${1n << 16n}`]);

@@ -67,7 +67,7 @@
  */
 
 import { assertNever, BpfError, InternalError } from '../errors.js';
-import { UNVISITED_TRAP } from '../runtime/helpers.js';
+import { CALLBACK_TAG, UNVISITED_TRAP } from '../runtime/helpers.js';
 import type { Slot } from '../isa/instruction.js';
 import {
   isHelperCall, isIndirectCall, isKfuncCall, isLdImm64, isLdImm64Pair, isLocalCall, slotProblem,
@@ -88,7 +88,7 @@ import {
   REGION_LOCALS, G_DEPTH, G_A_LO, G_B_LO, R_LO, R_END, R_LOW, NO_REGION, NO_REGION_END, TYPE_SUB,
   TYPE_HELPER_HARDENED, TYPE_FAULT, TYPE_CHECK_MAPS, F_HELPER, F_FAULT, F_RUN, F_PKT_OFFSET, F_BATCH,
   FIRST_SUB, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES,
-  BATCH_RUN, FRAME_OK, CPU_WORD, B_FRAMES, CB_PARAMS, CB_PC, TYPE_CALLBACK,
+  BATCH_RUN, FRAME_OK, CPU_WORD, B_FRAMES, CB_PARAMS, CB_PC, TYPE_CALLBACK, BPF_FUNC_LOOP, BPF_MAX_LOOPS,
 } from './layout.js';
 
 const reg = (r: number): number => REG0 + r;
@@ -198,6 +198,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     mapUpdate: hardened ? [] : options.inlineMapUpdate ?? [],
     lookupMaps: hardened ? [] : inline ?? [],
     frame: hardened ? undefined : options.frame,
+    loopCallbacks: options.inlineLoop === true ? new Map(callbacks.map((pc) => [pc, funcIndex.get(pc)!])) : undefined,
   };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
   const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
@@ -276,6 +277,12 @@ export interface CompileOptions {
    * (JitProgram's HelperEnv.callback)
    */
   callbacks?: readonly number[];
+  /**
+   * helper 181 is bpf_loop: a call whose callback is known at compile time
+   * (an ld_imm64 earlier in the block) runs its loop in WebAssembly, calling
+   * the callback's function directly (inlineLoop in compile.ts)
+   */
+  inlineLoop?: boolean;
 }
 
 /**
@@ -402,6 +409,8 @@ interface FunctionContext {
    * values of the inner maps held at the time (fault returns, the access goes on)
    */
   faultReturns: boolean;
+  /** bpf_loop runs in WebAssembly (CompileOptions.inlineLoop): each callback's pc -> its function index */
+  loopCallbacks: ReadonlyMap<number, number> | undefined;
 }
 
 /**
@@ -952,6 +961,55 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           callHelper(pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1));
           c.op(OP.end);
           break;
+        }
+        if (imm === BPF_FUNC_LOOP && fc.loopCallbacks !== undefined) {
+          const cb = consts.get(2);
+          const f = cb !== undefined && cb >> 32n === BigInt(CALLBACK_TAG) ? fc.loopCallbacks.get(Number(cb & 0xffffffffn)) : undefined;
+          if (f !== undefined) {
+            // bpf_loop's common case in WebAssembly: flags 0, nr_loops within the limit, the callback called
+            // directly in a frame below ours as a local call's (depth, fuel, its frame zeroed when hardened);
+            // anything else is the helper's (-EINVAL, -E2BIG). r1..r5 stay ours, as after the helper.
+            c.op(OP.block).byte(VOID).op(OP.block).byte(VOID);
+            c.get(reg(4)).op(OP.i64_eqz).op(OP.i32_eqz).op(OP.br_if).u32(0);
+            c.get(reg(1)).i64(0xffffffff).op(OP.i64_and).tee(T1).i64(BPF_MAX_LOOPS).op(OP.i64_gt_u).op(OP.br_if).u32(0);
+            c.i64(0).set(T0);
+            c.op(OP.block).byte(VOID).op(OP.loop).byte(VOID);
+            c.get(T0).get(T1).op(OP.i64_ge_u).op(OP.br_if).u32(1);
+            c.gget(G_DEPTH).i32(MAX_CALL_FRAMES - 1).op(OP.i32_ge_u).op(OP.if).byte(VOID);
+            fault(FAULT_DEPTH, pc);
+            c.op(OP.end);
+            useFuel(c, fc, () => fault(FAULT_FUEL));
+            c.gget(G_DEPTH).i32(1).op(OP.i32_add).gset(G_DEPTH);
+            syncRegions();
+            c.get(P_R1).get(P_R2).get(P_PKT).get(P_LEN).get(P_NET);
+            // r0, r1 = the index, r2 = the context (our r3), r3..r5 = 0, r6..r9 = 0, r10 by the depth
+            c.i64(0).get(T0).get(reg(3)).i64(0).i64(0).i64(0).i64(0).i64(0).i64(0).i64(0);
+            c.i64(STACK_TOP).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
+            c.op(OP.call).u32(f);
+            for (let r = 5; r >= 1; r--) c.op(OP.drop);
+            c.set(reg(0));
+            c.gget(G_DEPTH).i32(1).op(OP.i32_sub).gset(G_DEPTH);
+            reloadRegions();
+            // the callback stopped: a fault stops the run (as after a local call); an exit-on-zero helper,
+            // LD_ABS out of bounds or a tail call ends the callback alone, its r0 as it left it
+            c.i32(scratch + STOP_FLAG).mem(OP.i32_load).op(OP.if).byte(VOID);
+            c.i32(scratch + FUEL_FLAG).mem(OP.i32_load).op(OP.if).byte(VOID);
+            if (main) c.op(OP.return);
+            else returnRegs();
+            c.op(OP.end);
+            c.i32(scratch + STOP_FLAG).i32(0).mem(OP.i32_store);
+            c.i32(scratch).mem(OP.i64_load).set(reg(0));
+            c.op(OP.end);
+            c.get(T0).i64(1).op(OP.i64_add).set(T0);
+            c.get(reg(0)).op(OP.i64_eqz).op(OP.br_if).u32(0);
+            c.op(OP.end).op(OP.end); // loop, $out
+            c.get(T0).set(reg(0));
+            c.op(OP.br).u32(1);
+            c.op(OP.end);
+            callHelper(pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1));
+            c.op(OP.end);
+            break;
+          }
         }
         if (inlineHelper(c, fc, imm, () => callHelper(pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1)))) break;
         callHelper(pc, () => c.i32(imm), exitWithR0);

@@ -112,3 +112,6 @@ export const BPF_FUNC_MAP_LOOKUP_ELEM = 1;
 export const BPF_FUNC_MAP_UPDATE_ELEM = 2;
 export const BPF_FUNC_SKB_STORE_BYTES = 9;
 export const BPF_FUNC_SKB_LOAD_BYTES = 26;
+/** bpf_loop's id, and its most iterations (1 << 23; more is -E2BIG), for the loop the JIT runs in WebAssembly */
+export const BPF_FUNC_LOOP = 181;
+export const BPF_MAX_LOOPS = 1 << 23;

@@ -24,7 +24,7 @@ import type { HardenedOptions } from './hardened.js';
 import { Guard, valueRegions } from './hardened.js';
 import {
   BATCH_RUN, CPU_WORD, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES, FAULT_DEPTH,
-  FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET, CB_PC, SCRATCH_BYTES, STOP_FLAG,
+  FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET, CB_PC, SCRATCH_BYTES, STOP_FLAG, BPF_FUNC_LOOP,
 } from './layout.js';
 import type { InlineArray } from './compile.js';
 import { batchBytes } from './batch.js';
@@ -134,7 +134,7 @@ export class JitProgram implements Engine {
           },
         } : {}),
         ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext, inner: outer.length > 0 } } : {}),
-        ...(callbacks.length > 0 ? { callbacks } : {}),
+        ...(callbacks.length > 0 ? { callbacks, inlineLoop: inline && options.helpers.get(BPF_FUNC_LOOP)?.name === 'bpf_loop' } : {}),
       });
     } catch (e) {
       mem.release(this.scratch);

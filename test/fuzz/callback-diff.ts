@@ -8,7 +8,10 @@
  * and other maps (update, delete, lookup of an array or hash, the map
  * being walked included), with counts at and past bpf_loop's limit and
  * flags other than 0; over array, hash, per-CPU array and per-CPU hash
- * maps, empty or filled.
+ * maps, empty or filled. bpf_loop's callback is loaded into r2 right
+ * before the call (the JIT runs the loop in WebAssembly) or moved there
+ * from another register (the helper runs it, calling back through
+ * JavaScript), so both ways are compared.
  *
  * The oracle is exact: each program is loaded verified in four systems
  * built alike (the interpreter, the JIT and the hardened JIT, each chosen
@@ -68,6 +71,11 @@ export function randomCallbackCase(rnd: () => number): CallbackCase {
     subs.push(body);
     return i;
   };
+  /**
+   * r2 = bpf_loop's callback: loaded into r2 (the JIT knows it at the call and runs the loop in
+   * WebAssembly), or through r5 (it does not: the helper runs it, calling back through JavaScript)
+   */
+  const loopFunc = (body: Instruction[]): Instruction[] => (chance(0.7) ? [funcRef(2, body)] : [funcRef(5, body), BPF_MOV64_REG(2, 5)]);
   /** bpf_loop's count: small, 0, at the limit with a stop at once, past it, or 2^32 + 2 (the low half counts) */
   const count = (level: number): { insns: Instruction[]; huge: boolean } => {
     const k = rnd();
@@ -116,7 +124,7 @@ export function randomCallbackCase(rnd: () => number): CallbackCase {
         const loop = chance(0.5);
         if (loop) {
           const c = count(level);
-          b.push(...c.insns, funcRef(2, callback(level + 1, pass, undefined, c.huge)));
+          b.push(...c.insns, ...loopFunc(callback(level + 1, pass, undefined, c.huge)));
         } else {
           const m = pick([0, 1, 2, 3, 4]);
           b.push(BPF_LD_MAP_FD(1, m), funcRef(2, callback(level + 1, pass, { valueSize: CB_MAPS[m]!.value_size }, false)));
@@ -141,7 +149,7 @@ export function randomCallbackCase(rnd: () => number): CallbackCase {
     const ctx = chance(0.85);
     if (chance(0.5)) {
       const c = count(0);
-      main.push(...c.insns, funcRef(2, callback(1, ctx, undefined, c.huge)));
+      main.push(...c.insns, ...loopFunc(callback(1, ctx, undefined, c.huge)));
       main.push(...ctxArg(ctx), BPF_MOV64_IMM(4, chance(0.95) ? 0 : 1), BPF_EMIT_CALL(LOOP));
     } else {
       const m = pick([0, 1, 2, 3, 4]);
