@@ -192,7 +192,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     ? undefined
     : FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) + (setRegionsFunc === undefined ? 0 : 1) + (checkMapsFunc === undefined ? 0 : 1);
   const fc: FunctionContext = {
-    scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc, callbacks: callbacks.length > 0,
+    scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc, callbacks: options.callbacks !== undefined,
     faultReturns: hardened !== undefined && (callbacks.length > 0 || hardened.inner === true),
     // the other inline helpers: not hardened (their fast paths trust the verifier's proof, as the normal JIT does)
     mapUpdate: hardened ? [] : options.inlineMapUpdate ?? [],
@@ -271,10 +271,13 @@ export interface CompileOptions {
    */
   frame?: InlineFrame;
   /**
-   * the pcs of the program's callbacks (callbackEntries), in the order the
-   * exported callback(sel) numbers them: each compiled as a function of its
-   * own (as a local call's target), which a helper runs through that export
-   * (JitProgram's HelperEnv.callback)
+   * the program may call a helper that runs callbacks: the pcs of its
+   * callbacks (callbackEntries, perhaps none), in the order the exported
+   * callback(sel) numbers them, each compiled as a function of its own (as
+   * a local call's target), which a helper runs through that export
+   * (JitProgram's HelperEnv.callback); its helper calls leave the run's
+   * parameters and their pc in CB_PARAMS / CB_PC (the scratch area is
+   * SCRATCH_BYTES long; without callbacks, 128 bytes)
    */
   callbacks?: readonly number[];
   /**

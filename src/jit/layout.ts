@@ -55,6 +55,8 @@ export const STOP_FLAG = 8 * 15 + 4;
  * register file; SCRATCH_BYTES is the scratch area's whole size.
  */
 export const CB_PARAMS = 8 * 16;
+/** the scratch area of a program that cannot call back: the register file and the words above */
+export const REGISTER_FILE_BYTES = 8 * 16;
 export const CB_PC = CB_PARAMS + 4 * 5;
 export const SCRATCH_BYTES = 8 * 19;
 /** scratch offset of the fuel shared by the functions of a program with local calls */

@@ -24,7 +24,7 @@ import type { HardenedOptions } from './hardened.js';
 import { Guard, valueRegions } from './hardened.js';
 import {
   BATCH_RUN, CPU_WORD, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES, FAULT_DEPTH,
-  FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET, CB_PC, SCRATCH_BYTES, STOP_FLAG, BPF_FUNC_LOOP,
+  FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET, CB_PC, SCRATCH_BYTES, REGISTER_FILE_BYTES, STOP_FLAG, BPF_FUNC_LOOP,
 } from './layout.js';
 import type { InlineArray } from './compile.js';
 import { batchBytes } from './batch.js';
@@ -107,7 +107,9 @@ export class JitProgram implements Engine {
     const callbacks = mayCallBack ? callbackEntries(slots, taggedCallbacks(slots)) : [];
     this.callbackSel = new Map(callbacks.map((pc, i) => [pc, i]));
     this.slots = slots;
-    this.scratch = mem.alloc(SCRATCH_BYTES);
+    // (the words after the register file only for programs that may call back: the others' memory stays laid out as it was)
+    this.scratchWords = (mayCallBack ? SCRATCH_BYTES : REGISTER_FILE_BYTES) >> 2;
+    this.scratch = mem.alloc(this.scratchWords * 4);
     const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
     const inline = options.inline !== false;
     // the inline lookup's maps: plain arrays and hashes, and (not hardened, whose checks know only those) per-CPU ones
@@ -134,14 +136,14 @@ export class JitProgram implements Engine {
           },
         } : {}),
         ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext, inner: outer.length > 0 } } : {}),
-        ...(callbacks.length > 0 ? { callbacks, inlineLoop: inline && options.helpers.get(BPF_FUNC_LOOP)?.name === 'bpf_loop' } : {}),
+        ...(mayCallBack ? { callbacks, inlineLoop: inline && options.helpers.get(BPF_FUNC_LOOP)?.name === 'bpf_loop' } : {}),
       });
     } catch (e) {
       mem.release(this.scratch);
       throw e;
     }
     this.wasmBytes = bytes.length;
-    this.regs = new Int32Array(mem.memory.buffer, this.scratch, SCRATCH_BYTES >> 2);
+    this.regs = new Int32Array(mem.memory.buffer, this.scratch, this.scratchWords);
     this.regsGrowth = mem.growth;
     const helpers = options.helpers;
     this.runState = helpers.run;
@@ -335,6 +337,8 @@ export class JitProgram implements Engine {
   private readonly callbackSel: ReadonlyMap<number, number>;
   private readonly callbackFn: ((sel: number) => void) | undefined;
   private readonly slots: readonly Slot[];
+  /** the scratch area's size in 32-bit words */
+  private readonly scratchWords: number;
   /** the module's call depth (frames below the run's entry) */
   private readonly depth: WebAssembly.Global;
   /** the pc of the helper call whose callbacks run (bpf_loop...), for their errors */
@@ -410,7 +414,7 @@ export class JitProgram implements Engine {
   /** The scratch register file's view, made again when the memory has grown. */
   private refreshRegs(): void {
     if (this.regsGrowth !== this.mem.growth) {
-      this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, SCRATCH_BYTES >> 2);
+      this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, this.scratchWords);
       this.regsGrowth = this.mem.growth;
     }
   }
