@@ -88,7 +88,7 @@ import {
   REGION_LOCALS, G_DEPTH, G_A_LO, G_B_LO, R_LO, R_END, R_LOW, NO_REGION, NO_REGION_END, TYPE_SUB,
   TYPE_HELPER_HARDENED, TYPE_FAULT, TYPE_CHECK_MAPS, F_HELPER, F_FAULT, F_RUN, F_PKT_OFFSET, F_BATCH,
   FIRST_SUB, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES,
-  BATCH_RUN, FRAME_OK, CPU_WORD, B_FRAMES, CB_PARAMS, CB_PC, TYPE_CALLBACK, BPF_FUNC_LOOP, BPF_MAX_LOOPS,
+  BATCH_RUN, FRAME_OK, CPU_WORD, B_FRAMES, CB_PARAMS, CB_PC, TYPE_CALLBACK, BPF_FUNC_LOOP, BPF_MAX_LOOPS, BPF_FUNC_FOR_EACH_MAP_ELEM, CB_KEYS,
 } from './layout.js';
 
 const reg = (r: number): number => REG0 + r;
@@ -199,6 +199,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     lookupMaps: hardened ? [] : inline ?? [],
     frame: hardened ? undefined : options.frame,
     loopCallbacks: options.inlineLoop === true ? new Map(callbacks.map((pc) => [pc, funcIndex.get(pc)!])) : undefined,
+    forEachArrays: hardened ? [] : options.inlineForEach ?? [],
   };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
   const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
@@ -286,6 +287,13 @@ export interface CompileOptions {
    * the callback's function directly (inlineLoop in compile.ts)
    */
   inlineLoop?: boolean;
+  /**
+   * with inlineLoop: helper 164 is bpf_for_each_map_elem, and these are the
+   * program's plain array maps: a call over one of them (r1 an ld_imm64
+   * earlier in the block) whose callback is known walks it in WebAssembly
+   * (not hardened)
+   */
+  inlineForEach?: readonly JitArrayLayout[];
 }
 
 /**
@@ -414,6 +422,8 @@ interface FunctionContext {
   faultReturns: boolean;
   /** bpf_loop runs in WebAssembly (CompileOptions.inlineLoop): each callback's pc -> its function index */
   loopCallbacks: ReadonlyMap<number, number> | undefined;
+  /** the plain array maps bpf_for_each_map_elem walks in WebAssembly (CompileOptions.inlineForEach; not hardened) */
+  forEachArrays: readonly JitArrayLayout[];
 }
 
 /**
@@ -965,16 +975,26 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           c.op(OP.end);
           break;
         }
-        if (imm === BPF_FUNC_LOOP && fc.loopCallbacks !== undefined) {
+        if ((imm === BPF_FUNC_LOOP || imm === BPF_FUNC_FOR_EACH_MAP_ELEM) && fc.loopCallbacks !== undefined) {
           const cb = consts.get(2);
           const f = cb !== undefined && cb >> 32n === BigInt(CALLBACK_TAG) ? fc.loopCallbacks.get(Number(cb & 0xffffffffn)) : undefined;
-          if (f !== undefined) {
-            // bpf_loop's common case in WebAssembly: flags 0, nr_loops within the limit, the callback called
-            // directly in a frame below ours as a local call's (depth, fuel, its frame zeroed when hardened);
-            // anything else is the helper's (-EINVAL, -E2BIG). r1..r5 stay ours, as after the helper.
+          const m = consts.get(1);
+          const array = imm === BPF_FUNC_FOR_EACH_MAP_ELEM && m !== undefined
+            ? fc.forEachArrays.find((l) => BigInt(l.addr) === m)
+            : undefined;
+          if (f !== undefined && (imm === BPF_FUNC_LOOP || array !== undefined)) {
+            // The helper's common case in WebAssembly, its callback called directly in a frame below
+            // ours, as a local call's (depth, fuel, its frame zeroed when hardened); anything else is
+            // the helper's. r1..r5 stay ours, as after the helper.
+            // - bpf_loop: flags 0, nr_loops (its low 32 bits) within the limit (else -EINVAL, -E2BIG);
+            //   the callback gets (index, ctx).
+            // - bpf_for_each_map_elem over one of the program's plain arrays (not hardened): flags 0; every
+            //   element in key order, the callback getting (map, &key, &value, ctx), the key in a word of
+            //   the scratch area for the depth (CB_KEYS), as the helper keeps it in memory of its own.
             c.op(OP.block).byte(VOID).op(OP.block).byte(VOID);
             c.get(reg(4)).op(OP.i64_eqz).op(OP.i32_eqz).op(OP.br_if).u32(0);
-            c.get(reg(1)).i64(0xffffffff).op(OP.i64_and).tee(T1).i64(BPF_MAX_LOOPS).op(OP.i64_gt_u).op(OP.br_if).u32(0);
+            if (array) c.i64(array.maxEntries).set(T1);
+            else c.get(reg(1)).i64(0xffffffff).op(OP.i64_and).tee(T1).i64(BPF_MAX_LOOPS).op(OP.i64_gt_u).op(OP.br_if).u32(0);
             c.i64(0).set(T0);
             c.op(OP.block).byte(VOID).op(OP.loop).byte(VOID);
             c.get(T0).get(T1).op(OP.i64_ge_u).op(OP.br_if).u32(1);
@@ -982,11 +1002,29 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
             fault(FAULT_DEPTH, pc);
             c.op(OP.end);
             useFuel(c, fc, () => fault(FAULT_FUEL));
+            // (for_each: the key word of this depth, before the depth goes up)
+            const key = (): void => {
+              c.gget(G_DEPTH).i32(4).op(OP.i32_mul).i32(scratch + CB_KEYS).op(OP.i32_add);
+            };
+            if (array) {
+              key();
+              c.get(T0).mem(OP.i64_store32);
+            }
             c.gget(G_DEPTH).i32(1).op(OP.i32_add).gset(G_DEPTH);
             syncRegions();
             c.get(P_R1).get(P_R2).get(P_PKT).get(P_LEN).get(P_NET);
-            // r0, r1 = the index, r2 = the context (our r3), r3..r5 = 0, r6..r9 = 0, r10 by the depth
-            c.i64(0).get(T0).get(reg(3)).i64(0).i64(0).i64(0).i64(0).i64(0).i64(0).i64(0);
+            if (array) {
+              // r0, r1 = the map, r2 = &key (the depth is ours + 1 now), r3 = &value, r4 = the context (our r3), r5 = 0
+              c.i64(0).i64(array.addr);
+              c.gget(G_DEPTH).i32(1).op(OP.i32_sub).i32(4).op(OP.i32_mul).i32(scratch + CB_KEYS).op(OP.i32_add).op(OP.i64_extend_i32_u);
+              c.get(T0).i64(array.stride).op(OP.i64_mul).i64(array.base).op(OP.i64_add);
+              c.get(reg(3)).i64(0);
+            } else {
+              // r0, r1 = the index, r2 = the context (our r3), r3..r5 = 0
+              c.i64(0).get(T0).get(reg(3)).i64(0).i64(0).i64(0);
+            }
+            // r6..r9 = 0, r10 by the depth
+            c.i64(0).i64(0).i64(0).i64(0);
             c.i64(STACK_TOP).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
             c.op(OP.call).u32(f);
             for (let r = 5; r >= 1; r--) c.op(OP.drop);
@@ -1003,6 +1041,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
             c.i32(scratch + STOP_FLAG).i32(0).mem(OP.i32_store);
             c.i32(scratch).mem(OP.i64_load).set(reg(0));
             c.op(OP.end);
+            // the runs made (bpf_loop) or elements visited (for_each), the one that stopped included
             c.get(T0).i64(1).op(OP.i64_add).set(T0);
             c.get(reg(0)).op(OP.i64_eqz).op(OP.br_if).u32(0);
             c.op(OP.end).op(OP.end); // loop, $out

@@ -58,7 +58,13 @@ export const CB_PARAMS = 8 * 16;
 /** the scratch area of a program that cannot call back: the register file and the words above */
 export const REGISTER_FILE_BYTES = 8 * 16;
 export const CB_PC = CB_PARAMS + 4 * 5;
-export const SCRATCH_BYTES = 8 * 19;
+/**
+ * the keys bpf_for_each_map_elem walks in WebAssembly give its callbacks: a
+ * u32 per depth of the caller (MAX_CALL_FRAMES of them), so that nested
+ * walks keep their own
+ */
+export const CB_KEYS = CB_PC + 4;
+export const SCRATCH_BYTES = CB_KEYS + 4 * 8;
 /** scratch offset of the fuel shared by the functions of a program with local calls */
 export const FUEL_WORD = 8 * 13;
 /** batch mode's locals: the descriptors, their count, the run, its descriptor */
@@ -117,3 +123,5 @@ export const BPF_FUNC_SKB_LOAD_BYTES = 26;
 /** bpf_loop's id, and its most iterations (1 << 23; more is -E2BIG), for the loop the JIT runs in WebAssembly */
 export const BPF_FUNC_LOOP = 181;
 export const BPF_MAX_LOOPS = 1 << 23;
+/** bpf_for_each_map_elem's id */
+export const BPF_FUNC_FOR_EACH_MAP_ELEM = 164;

@@ -24,12 +24,12 @@ import type { HardenedOptions } from './hardened.js';
 import { Guard, valueRegions } from './hardened.js';
 import {
   BATCH_RUN, CPU_WORD, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES, FAULT_DEPTH,
-  FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET, CB_PC, SCRATCH_BYTES, REGISTER_FILE_BYTES, STOP_FLAG, BPF_FUNC_LOOP,
+  FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET, CB_PC, SCRATCH_BYTES, REGISTER_FILE_BYTES, STOP_FLAG, BPF_FUNC_LOOP, BPF_FUNC_FOR_EACH_MAP_ELEM,
 } from './layout.js';
 import type { InlineArray } from './compile.js';
 import { batchBytes } from './batch.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
-import type { JitMapLayout } from '../maps/map.js';
+import type { JitArrayLayout, JitMapLayout } from '../maps/map.js';
 import { ArrayMapBase } from '../maps/array.js';
 import { HashMapBase } from '../maps/hash.js';
 import type { FrameFields } from '../progs/program-type.js';
@@ -136,7 +136,17 @@ export class JitProgram implements Engine {
           },
         } : {}),
         ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext, inner: outer.length > 0 } } : {}),
-        ...(mayCallBack ? { callbacks, inlineLoop: inline && options.helpers.get(BPF_FUNC_LOOP)?.name === 'bpf_loop' } : {}),
+        ...(mayCallBack ? {
+          callbacks,
+          inlineLoop: inline && options.helpers.get(BPF_FUNC_LOOP)?.name === 'bpf_loop',
+          // the program's plain arrays, which bpf_for_each_map_elem may walk in WebAssembly
+          ...(inline && !options.hardened && options.helpers.get(BPF_FUNC_FOR_EACH_MAP_ELEM)?.name === 'bpf_for_each_map_elem' ? {
+            inlineForEach: programs.list.flatMap((m): JitArrayLayout[] => {
+              const l = m.type === BPF_MAP_TYPE.ARRAY ? m.jitLayout?.() : undefined;
+              return l && l.type === BPF_MAP_TYPE.ARRAY && l.ncpus === undefined ? [l] : [];
+            }),
+          } : {}),
+        } : {}),
       });
     } catch (e) {
       mem.release(this.scratch);
