@@ -111,8 +111,8 @@ test('a static function in a program\'s own section is a sub-program there (test
 
 // ------------------------------------------------------------------ running it
 
-/** The programs the JIT compiles (bpf_loop and bpf_for_each_map_elem run in the interpreter only). */
-const JITTED = ['xdp_tail', 'xdp_inner', 'xdp_jump', 'tc_calls'];
+/** The programs the JIT compiles: all of them, callbacks (xdp_calls' bpf_loop, xdp_each's bpf_for_each_map_elem) included. */
+const JITTED = ['xdp_calls', 'xdp_each', 'xdp_tail', 'xdp_inner', 'xdp_jump', 'tc_calls'];
 
 const mac = [0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1];
 const CRAFTED: Uint8Array[] = [
@@ -164,9 +164,8 @@ function tsbpfSide(engine: EngineName): Outcome {
   const out: Outcome = { runs: [], maps: {} };
   for (const [p, f] of runs()) {
     const prog = progs[p]!;
-    const e = engine === 'jit' && !JITTED.includes(p) ? undefined : engine;
     try {
-      const r = prog.testRun(f, 1, e);
+      const r = prog.testRun(f, 1, engine);
       out.runs.push(`R ${BigInt.asUintN(32, r.retval)} ${hex(r.dataOut)}`);
     } catch (x) {
       if (!(x instanceof BpfError)) throw x;
@@ -179,10 +178,11 @@ function tsbpfSide(engine: EngineName): Outcome {
   return out;
 }
 
-test('calls.o under the modern profile: the interpreter and the JIT give the same runs and maps', () => {
+test('calls.o under the modern profile: the interpreter, the JIT and the hardened JIT give the same runs and maps', () => {
   const i = tsbpfSide('interpreter');
   const j = tsbpfSide('jit');
   assert.deepEqual(j, i);
+  assert.deepEqual(tsbpfSide('jit-hardened'), i);
   // the 60-byte frame through xdp_calls: level1(60) = ((((60 + 3) ^ 0x55) * 5 + 1) + 2) * 3 = 1599, and XDP_DROP
   const at = runs().findIndex(([p, f]) => p === 'xdp_calls' && f.length === 60 && f.every((b) => b === 0));
   assert.equal(i.runs[at], `R 1 ${'00'.repeat(60)}`);
@@ -419,7 +419,7 @@ function randomGraph(rnd: () => number): { bytes: Uint8Array; programs: Map<stri
   return { bytes: writeObj({ sections: [...sections, GPL], symbols, relocations }).bytes, programs, callbacks: fns.some((f) => f.cbs.length > 0) };
 }
 
-test('random call graphs: each program links to its functions and computes what its call graph says, in both engines', () => {
+test('random call graphs: each program links to its functions and computes what its call graph says, on every engine', () => {
   const sys = new BpfSystem({ profile: 'modern' });
   let programs = 0;
   let withCallbacks = 0;
@@ -436,14 +436,13 @@ test('random call graphs: each program links to its functions and computes what 
       p.insns.forEach((x, i) => {
         if (isLocalCall(x) || (x.code === 0x18 && x.src === 4)) assert.ok(starts.includes(i + x.imm + 1), `seed ${seed} ${name}: call at ${i}`);
       });
-      // the JIT does not compile bpf_loop: programs with callbacks run in the interpreter only
-      const jit = sys.progOf(c.programs[name]!.fd).prog.jit !== undefined;
-      assert.equal(jit, !p.insns.some((x) => x.code === 0x18 && x.src === 4), `seed ${seed} ${name}`);
-      for (const engine of jit ? ['interpreter', 'jit'] as const : ['interpreter'] as const) {
+      // the JIT compiles them all, callbacks (bpf_loop) included
+      assert.ok(sys.progOf(c.programs[name]!.fd).prog.jit !== undefined, `seed ${seed} ${name}`);
+      for (const engine of ['interpreter', 'jit', 'jit-hardened'] as const) {
         assert.equal(c.programs[name]!.testRun(new Uint8Array(20), 1, engine).retval, want, `seed ${seed} ${name} ${engine}`);
       }
       programs++;
-      if (!jit) withCallbacks++;
+      if (p.insns.some((x) => x.code === 0x18 && x.src === 4)) withCallbacks++;
     }
     c.close();
   }
@@ -481,7 +480,7 @@ test('bpf_for_each_map_elem: the callback\'s r4 is the caller\'s r3 (callback_ct
     [0x79, 1, 4, 0, 0], [0x07, 1, 0, 0, 2], [0x7a, 4, 0, 0, 7], [0xb7, 0, 0, 0, 0], [0x95, 0, 0, 0, 0],
   );
   const p = Program.load(sys, { type: 'socket_filter', insns, license: 'GPL' });
-  assert.equal(p.run(new Uint8Array(20)), 7n);
+  for (const engine of ['interpreter', 'jit', 'jit-hardened'] as const) assert.equal(p.testRun(new Uint8Array(20), 1, engine).retval, 7n, engine);
   p.close();
 });
 

@@ -414,14 +414,13 @@ test('finding: a hash element looked up in an inner map stays the program\'s unt
 });
 
 test('the modern runtime fuzzer: a fixed corpus of 240 programs stays contained', () => {
-  // the hardened JIT runs every program but those calling bpf_loop or bpf_for_each_map_elem (the JIT
-  // runs no callbacks) and those using a map of maps (the values it reaches are its inner maps' at the time)
-  const hardened: Record<number, number> = { 1: 144, 2: 162, 3: 144 };
+  // the hardened JIT runs every program, callbacks (bpf_loop, bpf_for_each_map_elem) and maps of maps included
   for (const seed of [1, 2, 3]) {
-    const r = fuzzModern(seed, 80);
+    // (the callback cases have a corpus of their own: jit-callbacks.test.ts)
+    const r = fuzzModern(seed, 80, Infinity, { callbacks: false });
     assert.equal(r.generated, 80);
     assert.deepEqual(r.problems, []);
     assert.equal(r.runs, 480, `seed ${seed}`);
-    assert.equal(r.hardenedRuns, hardened[seed], `seed ${seed}`);
+    assert.equal(r.hardenedRuns, 480, `seed ${seed}`);
   }
 });

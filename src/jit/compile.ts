@@ -67,6 +67,7 @@
  */
 
 import { assertNever, BpfError, InternalError } from '../errors.js';
+import { CALLBACK_TAG, UNVISITED_TRAP } from '../runtime/helpers.js';
 import type { Slot } from '../isa/instruction.js';
 import {
   isHelperCall, isIndirectCall, isKfuncCall, isLdImm64, isLdImm64Pair, isLocalCall, slotProblem,
@@ -87,7 +88,7 @@ import {
   REGION_LOCALS, G_DEPTH, G_A_LO, G_B_LO, R_LO, R_END, R_LOW, NO_REGION, NO_REGION_END, TYPE_SUB,
   TYPE_HELPER_HARDENED, TYPE_FAULT, TYPE_CHECK_MAPS, F_HELPER, F_FAULT, F_RUN, F_PKT_OFFSET, F_BATCH,
   FIRST_SUB, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES,
-  BATCH_RUN, FRAME_OK, CPU_WORD, B_FRAMES,
+  BATCH_RUN, FRAME_OK, CPU_WORD, B_FRAMES, CB_PARAMS, CB_PC, TYPE_CALLBACK, BPF_FUNC_LOOP, BPF_MAX_LOOPS, BPF_FUNC_FOR_EACH_MAP_ELEM, CB_KEYS,
 } from './layout.js';
 
 const reg = (r: number): number => REG0 + r;
@@ -169,6 +170,12 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     }
     if (isLdImm64(s)) pc++;
   }
+  // callbacks (bpf_loop, bpf_for_each_map_elem): functions of their own, entered through callbackFunction
+  const callbacks = options.callbacks ?? [];
+  for (const pc of callbacks) {
+    if (!callbackEntries(slots, [pc]).includes(pc)) throw new BpfError('EINVAL', `insn ${pc}: not the start of a function a callback can enter`);
+    entries.add(pc);
+  }
   const starts = [...entries].sort((x, y) => x - y);
   const funcIndex = new Map(starts.map((e, i) => [e, i === 0 ? F_RUN : FIRST_SUB + i - 1]));
   const multi = starts.length > 1;
@@ -181,12 +188,18 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     : undefined;
   const setRegionsFunc = hardened ? FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) : undefined;
   const checkMapsFunc = hardened && hardened.maps.length > INLINE_MAPS ? setRegionsFunc! + 1 : undefined;
+  const callbackFunc = callbacks.length === 0
+    ? undefined
+    : FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) + (setRegionsFunc === undefined ? 0 : 1) + (checkMapsFunc === undefined ? 0 : 1);
   const fc: FunctionContext = {
-    scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc,
+    scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc, callbacks: options.callbacks !== undefined,
+    faultReturns: hardened !== undefined && (callbacks.length > 0 || hardened.inner === true),
     // the other inline helpers: not hardened (their fast paths trust the verifier's proof, as the normal JIT does)
     mapUpdate: hardened ? [] : options.inlineMapUpdate ?? [],
     lookupMaps: hardened ? [] : inline ?? [],
     frame: hardened ? undefined : options.frame,
+    loopCallbacks: options.inlineLoop === true ? new Map(callbacks.map((pc) => [pc, funcIndex.get(pc)!])) : undefined,
+    forEachArrays: hardened ? [] : options.inlineForEach ?? [],
   };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
   const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
@@ -209,6 +222,8 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       { params: [T.i32, T.i64, T.i32], results: [] },
       // hardened, many maps: checkMaps(address, size) -> 1 when inside a value
       { params: [T.i64, T.i32], results: [T.i32] },
+      // callback(sel): run callback `sel` (TYPE_CALLBACK)
+      { params: [T.i32], results: [] },
     ],
     funcImports: [
       { module: 'env', name: 'helper', type: hardened ? TYPE_HELPER_HARDENED : 0 },
@@ -225,10 +240,12 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(inline!, scratch + CPU_WORD) }]),
       ...(setRegionsFunc === undefined ? [] : [{ type: 1, locals: [] as [number, number][], body: setRegionsFunction() }]),
       ...(checkMapsFunc === undefined ? [] : [{ type: TYPE_CHECK_MAPS, locals: [[1, T.i64]] as [number, number][], body: checkMapsFunction(hardened!.maps) }]),
+      ...(callbackFunc === undefined ? [] : [{ type: TYPE_CALLBACK, locals: [[1, T.i64], [1, T.i32]] as [number, number][], body: callbackFunction(scratch, callbacks.map((pc) => funcIndex.get(pc)!)) }]),
     ],
     exports: [
       { name: 'run', func: F_RUN }, { name: 'batch', func: F_BATCH }, { name: 'depth', global: G_DEPTH },
       ...(setRegionsFunc === undefined ? [] : [{ name: 'setRegions', func: setRegionsFunc }]),
+      ...(callbackFunc === undefined ? [] : [{ name: 'callback', func: callbackFunc }]),
       ...(hardened ? ['aLo', 'aEnd', 'aLoW', 'bLo', 'bEnd', 'bLoW'].map((name, i) => ({ name, global: G_A_LO + i })) : []),
     ],
   });
@@ -237,8 +254,12 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
 export interface CompileOptions {
   /** helper 1 is bpf_map_lookup_elem: look values up in WebAssembly (jit/maps.ts) in these maps, the program's; hardened: after the key's check */
   inlineMapLookup?: readonly JitMapLayout[];
-  /** per-access region checks: the maps' value regions and the batch context's shape */
-  hardened?: { maps: readonly ValueRegion[]; batchContext: { size: number; writable: boolean } };
+  /**
+   * per-access region checks: the maps' value regions and the batch
+   * context's shape; inner: the program uses maps of maps, whose inner maps'
+   * values the checks leave to the fault import (it returns when Guard allows)
+   */
+  hardened?: { maps: readonly ValueRegion[]; batchContext: { size: number; writable: boolean }; inner?: boolean };
   /**
    * helper 2 is bpf_map_update_elem: its common case on these array maps
    * (the program's, each with its value size) in WebAssembly (not hardened)
@@ -250,6 +271,106 @@ export interface CompileOptions {
    * common case in WebAssembly (not hardened)
    */
   frame?: InlineFrame;
+  /**
+   * the program may call a helper that runs callbacks: the pcs of its
+   * callbacks (callbackEntries, perhaps none), in the order the exported
+   * callback(sel) numbers them, each compiled as a function of its own (as
+   * a local call's target), which a helper runs through that export
+   * (JitProgram's HelperEnv.callback); its helper calls leave the run's
+   * parameters and their pc in CB_PARAMS / CB_PC (the scratch area is
+   * SCRATCH_BYTES long; without callbacks, 128 bytes)
+   */
+  callbacks?: readonly number[];
+  /**
+   * helper 181 is bpf_loop: a call whose callback is known at compile time
+   * (an ld_imm64 earlier in the block) runs its loop in WebAssembly, calling
+   * the callback's function directly (inlineLoop in compile.ts)
+   */
+  inlineLoop?: boolean;
+  /**
+   * with inlineLoop: helper 164 is bpf_for_each_map_elem, and these are the
+   * program's plain array maps: a call over one of them (r1 an ld_imm64
+   * earlier in the block) whose callback is known walks it in WebAssembly
+   * (not hardened)
+   */
+  inlineForEach?: readonly JitArrayLayout[];
+}
+
+/**
+ * Of the pcs `candidates` (the constants of ld_imm64s tagged as callbacks,
+ * runtime/helpers.ts's CALLBACK_TAG), those that can start a function of
+ * their own without changing the program around them: inside the program
+ * but not its first slot (the entry function has the run's signature, not
+ * a subprogram's), not an ld_imm64's second slot, after an instruction that
+ * never falls through (exit, ja, or the trap BPF_PROG_LOAD puts in place of
+ * what the verifier never visited), and crossed by no jump. A verified
+ * program's callbacks are subprograms: always so. Ascending, without repeats.
+ */
+export function callbackEntries(slots: readonly Slot[], candidates: readonly number[]): number[] {
+  const n = slots.length;
+  const second = new Uint8Array(n);
+  for (let pc = 0; pc < n; pc++) if (isLdImm64(slots[pc]!)) second[++pc] = 1;
+  const ok = [...new Set(candidates)].filter((pc) => {
+    if (!Number.isInteger(pc) || pc <= 0 || pc >= n || second[pc] === 1) return false;
+    const prev = slots[pc - 1]!;
+    const shape = second[pc - 1] === 1 ? 'lddw' : opcodeShape(prev.code);
+    const trap = shape === 'call' && prev.src === 0 && prev.imm === UNVISITED_TRAP;
+    return shape === 'exit' || shape === 'ja' || shape === 'ja32' || trap;
+  });
+  if (ok.length === 0) return ok;
+  // a jump from one side of an entry to the other would leave its function
+  const crossed = new Uint8Array(n + 1);
+  for (let pc = 0; pc < n; pc++) {
+    const s = slots[pc]!;
+    if (second[pc] === 1) continue;
+    const shape = opcodeShape(s.code);
+    const t = shape === 'ja' || shape === 'jcond' ? pc + s.off + 1 : shape === 'ja32' ? pc + s.imm + 1 : undefined;
+    if (t === undefined || t === pc + 1) continue;
+    // every boundary b with min < b <= max is crossed (clamped to the program)
+    const lo = Math.max(0, Math.min(pc, t) + 1);
+    const hi = Math.min(n, Math.max(pc, t));
+    for (let b = lo; b <= hi; b++) crossed[b] = 1;
+  }
+  return ok.filter((pc) => crossed[pc] === 0).sort((x, y) => x - y);
+}
+
+/**
+ * callback(sel): run callback `sel` (CompileOptions.callbacks) as a helper
+ * asks (HelperEnv.callback, in JitProgram): its r1..r5 from the scratch
+ * register file, the run's entry parameters from CB_PARAMS, a frame of its
+ * own below the caller's (by the depth, as a local call; JavaScript checked
+ * the depth first), one unit of the run's fuel; its r0 back in the scratch
+ * r0. A callback that ends the program (an exit-on-zero helper, LD_ABS out
+ * of bounds, a tail call) leaves the stop flag, which JavaScript reads.
+ */
+function callbackFunction(scratch: number, funcs: readonly number[]): Code {
+  const c = new Code();
+  const sel = 0;
+  const ret = 1;
+  const fuel = 2;
+  c.i32(scratch + FUEL_WORD).i32(scratch + FUEL_WORD).mem(OP.i32_load).i32(1).op(OP.i32_sub).tee(fuel).mem(OP.i32_store);
+  c.get(fuel).op(OP.i32_eqz).op(OP.if).byte(VOID);
+  c.i32(scratch + FAULT_PC).i32(-1).mem(OP.i32_store);
+  c.i32(scratch + FUEL_FLAG).i32(FAULT_FUEL).mem(OP.i32_store);
+  c.i32(scratch + STOP_FLAG).i32(1).mem(OP.i32_store);
+  c.op(OP.return);
+  c.op(OP.end);
+  c.gget(G_DEPTH).i32(1).op(OP.i32_add).gset(G_DEPTH);
+  funcs.forEach((f, k) => {
+    c.get(sel).i32(k).op(OP.i32_eq).op(OP.if).byte(VOID);
+    for (let j = 0; j < 5; j++) c.i32(scratch + CB_PARAMS + 4 * j).mem(OP.i32_load);
+    c.i64(0);
+    for (let r = 1; r <= 5; r++) c.i32(scratch + 8 * r).mem(OP.i64_load);
+    for (let r = 6; r <= 9; r++) c.i64(0);
+    c.i64(STACK_TOP).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
+    c.op(OP.call).u32(f);
+    for (let r = 5; r >= 1; r--) c.op(OP.drop);
+    c.set(ret);
+    c.op(OP.end);
+  });
+  c.gget(G_DEPTH).i32(1).op(OP.i32_sub).gset(G_DEPTH);
+  c.i32(scratch).get(ret).mem(OP.i64_store);
+  return c;
 }
 
 /** An array map whose bpf_map_update_elem the JIT inlines: its layout and value size. */
@@ -288,6 +409,21 @@ interface FunctionContext {
   mapUpdate: readonly InlineArray[];
   /** the frame helpers inlined (undefined: none) */
   frame: InlineFrame | undefined;
+  /**
+   * the program has callbacks: helper calls leave the run's parameters and
+   * their pc in CB_PARAMS / CB_PC
+   */
+  callbacks: boolean;
+  /**
+   * hardened, with callbacks or maps of maps: an access the compiled checks
+   * refuse asks JavaScript, which allows reads of a callback's key and the
+   * values of the inner maps held at the time (fault returns, the access goes on)
+   */
+  faultReturns: boolean;
+  /** bpf_loop runs in WebAssembly (CompileOptions.inlineLoop): each callback's pc -> its function index */
+  loopCallbacks: ReadonlyMap<number, number> | undefined;
+  /** the plain array maps bpf_for_each_map_elem walks in WebAssembly (CompileOptions.inlineForEach; not hardened) */
+  forEachArrays: readonly JitArrayLayout[];
 }
 
 /**
@@ -504,7 +640,9 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
       c.op(OP.end);
     }
     syncRegions();
-    c.i32(pc).get(EA).i32(size * 2 + (write ? 1 : 0)).op(OP.call).u32(F_FAULT).op(OP.unreachable);
+    c.i32(pc).get(EA).i32(size * 2 + (write ? 1 : 0)).op(OP.call).u32(F_FAULT);
+    // (fault returns for a read of the key bpf_for_each_map_elem passed, or an inner map's value: the access goes on)
+    if (!fc.faultReturns) c.op(OP.unreachable);
     c.op(OP.end);
     c.get(EA).op(OP.i32_wrap_i64);
     return 0;
@@ -837,6 +975,84 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           c.op(OP.end);
           break;
         }
+        if ((imm === BPF_FUNC_LOOP || imm === BPF_FUNC_FOR_EACH_MAP_ELEM) && fc.loopCallbacks !== undefined) {
+          const cb = consts.get(2);
+          const f = cb !== undefined && cb >> 32n === BigInt(CALLBACK_TAG) ? fc.loopCallbacks.get(Number(cb & 0xffffffffn)) : undefined;
+          const m = consts.get(1);
+          const array = imm === BPF_FUNC_FOR_EACH_MAP_ELEM && m !== undefined
+            ? fc.forEachArrays.find((l) => BigInt(l.addr) === m)
+            : undefined;
+          if (f !== undefined && (imm === BPF_FUNC_LOOP || array !== undefined)) {
+            // The helper's common case in WebAssembly, its callback called directly in a frame below
+            // ours, as a local call's (depth, fuel, its frame zeroed when hardened); anything else is
+            // the helper's. r1..r5 stay ours, as after the helper.
+            // - bpf_loop: flags 0, nr_loops (its low 32 bits) within the limit (else -EINVAL, -E2BIG);
+            //   the callback gets (index, ctx).
+            // - bpf_for_each_map_elem over one of the program's plain arrays (not hardened): flags 0; every
+            //   element in key order, the callback getting (map, &key, &value, ctx), the key in a word of
+            //   the scratch area for the depth (CB_KEYS), as the helper keeps it in memory of its own.
+            c.op(OP.block).byte(VOID).op(OP.block).byte(VOID);
+            c.get(reg(4)).op(OP.i64_eqz).op(OP.i32_eqz).op(OP.br_if).u32(0);
+            if (array) c.i64(array.maxEntries).set(T1);
+            else c.get(reg(1)).i64(0xffffffff).op(OP.i64_and).tee(T1).i64(BPF_MAX_LOOPS).op(OP.i64_gt_u).op(OP.br_if).u32(0);
+            c.i64(0).set(T0);
+            c.op(OP.block).byte(VOID).op(OP.loop).byte(VOID);
+            c.get(T0).get(T1).op(OP.i64_ge_u).op(OP.br_if).u32(1);
+            c.gget(G_DEPTH).i32(MAX_CALL_FRAMES - 1).op(OP.i32_ge_u).op(OP.if).byte(VOID);
+            fault(FAULT_DEPTH, pc);
+            c.op(OP.end);
+            useFuel(c, fc, () => fault(FAULT_FUEL));
+            // (for_each: the key word of this depth, before the depth goes up)
+            const key = (): void => {
+              c.gget(G_DEPTH).i32(4).op(OP.i32_mul).i32(scratch + CB_KEYS).op(OP.i32_add);
+            };
+            if (array) {
+              key();
+              c.get(T0).mem(OP.i64_store32);
+            }
+            c.gget(G_DEPTH).i32(1).op(OP.i32_add).gset(G_DEPTH);
+            syncRegions();
+            c.get(P_R1).get(P_R2).get(P_PKT).get(P_LEN).get(P_NET);
+            if (array) {
+              // r0, r1 = the map, r2 = &key (the depth is ours + 1 now), r3 = &value, r4 = the context (our r3), r5 = 0
+              c.i64(0).i64(array.addr);
+              c.gget(G_DEPTH).i32(1).op(OP.i32_sub).i32(4).op(OP.i32_mul).i32(scratch + CB_KEYS).op(OP.i32_add).op(OP.i64_extend_i32_u);
+              c.get(T0).i64(array.stride).op(OP.i64_mul).i64(array.base).op(OP.i64_add);
+              c.get(reg(3)).i64(0);
+            } else {
+              // r0, r1 = the index, r2 = the context (our r3), r3..r5 = 0
+              c.i64(0).get(T0).get(reg(3)).i64(0).i64(0).i64(0);
+            }
+            // r6..r9 = 0, r10 by the depth
+            c.i64(0).i64(0).i64(0).i64(0);
+            c.i64(STACK_TOP).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
+            c.op(OP.call).u32(f);
+            for (let r = 5; r >= 1; r--) c.op(OP.drop);
+            c.set(reg(0));
+            c.gget(G_DEPTH).i32(1).op(OP.i32_sub).gset(G_DEPTH);
+            reloadRegions();
+            // the callback stopped: a fault stops the run (as after a local call); an exit-on-zero helper,
+            // LD_ABS out of bounds or a tail call ends the callback alone, its r0 as it left it
+            c.i32(scratch + STOP_FLAG).mem(OP.i32_load).op(OP.if).byte(VOID);
+            c.i32(scratch + FUEL_FLAG).mem(OP.i32_load).op(OP.if).byte(VOID);
+            if (main) c.op(OP.return);
+            else returnRegs();
+            c.op(OP.end);
+            c.i32(scratch + STOP_FLAG).i32(0).mem(OP.i32_store);
+            c.i32(scratch).mem(OP.i64_load).set(reg(0));
+            c.op(OP.end);
+            // the runs made (bpf_loop) or elements visited (for_each), the one that stopped included
+            c.get(T0).i64(1).op(OP.i64_add).set(T0);
+            c.get(reg(0)).op(OP.i64_eqz).op(OP.br_if).u32(0);
+            c.op(OP.end).op(OP.end); // loop, $out
+            c.get(T0).set(reg(0));
+            c.op(OP.br).u32(1);
+            c.op(OP.end);
+            callHelper(pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1));
+            c.op(OP.end);
+            break;
+          }
+        }
         if (inlineHelper(c, fc, imm, () => callHelper(pc, () => c.i32(imm), (ifs) => exitWithR0(ifs + 1)))) break;
         callHelper(pc, () => c.i32(imm), exitWithR0);
         break;
@@ -1043,6 +1259,11 @@ function useFuel(c: Code, fc: FunctionContext, out: () => void): void {
 function helperCall(c: Code, fc: FunctionContext, pc: number, id: () => void, exitWithR0: (ifs: number) => void): void {
   const scratch = fc.scratch;
   for (let r = 1; r <= 5; r++) c.i32(scratch + 8 * r).get(reg(r)).mem(OP.i64_store);
+  if (fc.callbacks) {
+    // what a callback this helper may run starts with (callbackFunction), and the pc for its errors
+    for (const [j, p] of [P_R1, P_R2, P_PKT, P_LEN, P_NET].entries()) c.i32(scratch + CB_PARAMS + 4 * j).get(p).mem(OP.i32_store);
+    c.i32(scratch + CB_PC).i32(pc).mem(OP.i32_store);
+  }
   id();
   if (fc.hardened) c.i32(pc);
   c.op(OP.call).u32(F_HELPER);

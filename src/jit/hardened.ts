@@ -66,8 +66,10 @@ export interface ValueRegion {
  * coarser than the checked interpreter (which allows only records reserved
  * and not yet committed), but inside the map's own storage, whose record
  * headers and positions the JavaScript side keeps and never reads back.
- * Maps of maps stay refused: the values a program reaches through them are
- * those of whichever inner maps they hold at the time.
+ * Maps of maps give none: their values are references; the values a
+ * program reaches through them are those of whichever inner maps they hold
+ * at the time, which the compiled checks cannot know: an access there
+ * reaches the fault import, and Guard allows it (innerAllows).
  */
 export function valueRegions(m: BpfMapImpl): ValueRegion[] {
   const v = roundUp8(m.valueSize);
@@ -107,6 +109,10 @@ export function valueRegions(m: BpfMapImpl): ValueRegion[] {
       return [one(end - start, 0, end - start, 1, 'ringbuf record')];
     case BPF_MAP_TYPE.QUEUE:
     case BPF_MAP_TYPE.STACK:
+    case BPF_MAP_TYPE.ARRAY_OF_MAPS:
+    case BPF_MAP_TYPE.HASH_OF_MAPS:
+      // (a hash of maps keeps the inner maps' ids in hash elements of its own, which no program reads)
+      return [];
     case BPF_MAP_TYPE.PROG_ARRAY:
       if (m.region.start !== m.region.end) throw layoutMismatch(m);
       return [];
@@ -187,12 +193,28 @@ export class Guard {
   pc = 0;
   /** the names of the run's regions A and B */
   names: readonly string[] = BATCH_NAMES;
+  /**
+   * What the callbacks running may read besides (the keys
+   * bpf_for_each_map_elem passes, innermost last): the compiled checks do
+   * not know them, so a read there reaches the fault import, which lets it
+   * go on (extraAllows); helpers' pointers are checked here too.
+   */
+  readonly extras: RunRegion[] = [];
+  /**
+   * The inner maps the program's maps of maps hold now (undefined: it uses
+   * none): their values are allowed as the referenced maps' are, found at
+   * the time of the access (the compiled checks send it to the fault import).
+   */
+  private readonly inner: (() => readonly BpfMapImpl[]) | undefined;
+  /** each inner map's value regions, computed once (a map's layout does not change) */
+  private readonly innerRegions = new WeakMap<BpfMapImpl, readonly ValueRegion[]>();
   private readonly g: Record<string, WebAssembly.Global>;
   private readonly setRegionsFn: (aStart: number, aLen: number, bStart: number, bLen: number, writable: number) => void;
   private readonly maps: readonly ValueRegion[];
   private readonly depth: WebAssembly.Global;
 
-  constructor(instance: WebAssembly.Instance, maps: readonly ValueRegion[]) {
+  constructor(instance: WebAssembly.Instance, maps: readonly ValueRegion[], inner?: () => readonly BpfMapImpl[]) {
+    this.inner = inner;
     this.g = instance.exports as unknown as Record<string, WebAssembly.Global>;
     this.depth = this.g['depth']!;
     this.setRegionsFn = instance.exports['setRegions'] as Guard['setRegionsFn'];
@@ -254,22 +276,46 @@ export class Guard {
   check(addr: number, size: number, write: boolean): void {
     // the frames and the maps' values first, where helpers' keys and values are, without BigInt
     if (addr >= NULL_PAGE_END && addr + size <= STACK_TOP && addr >= STACK_TOP - ((this.depth.value as number) + 1) * STACK_FRAME_SIZE) return;
-    if (this.inMaps(addr, size)) return;
+    if (this.inMaps(addr, size) || this.innerAllows(addr, size)) return;
     const a = BigInt(addr);
     if (this.why(a, size, write) !== undefined) throw this.fault(a, size, write);
   }
 
   /** [x, x + size) lies in the value part of one element of a referenced map. */
   private inMaps(x: number, size: number): boolean {
-    for (const m of this.maps) {
-      const t = x - m.start;
-      if (t < 0 || x + size > m.end) continue;
-      const o = (t % m.stride) - m.valueOff;
-      if (o >= 0 && o + size <= m.valueSize) return true;
+    return inRegions(this.maps, x, size);
+  }
+
+  /**
+   * What the compiled checks leave to JavaScript (the fault import asks):
+   * a read of [addr, addr + size) inside one of the callbacks' extra regions
+   * (extras), or an access inside a value of an inner map held now.
+   */
+  extraAllows(addr: bigint, size: number, write: boolean): boolean {
+    if (addr >= 1n << 32n) return false;
+    const x = Number(addr);
+    if (!write && this.extras.some((r) => x >= r.start && x + size <= r.end)) return true;
+    return this.innerAllows(x, size);
+  }
+  /** [x, x + size) lies in the value part of one element of an inner map the program's maps of maps hold now. */
+  private innerAllows(x: number, size: number): boolean {
+    if (this.inner === undefined) return false;
+    for (const m of this.inner()) {
+      let regions = this.innerRegions.get(m);
+      if (regions === undefined) {
+        try {
+          regions = valueRegions(m);
+        } catch (e) {
+          // a layout the hardened JIT does not know: no value of it is reachable
+          if (!(e instanceof BpfError)) throw e;
+          regions = [];
+        }
+        this.innerRegions.set(m, regions);
+      }
+      if (inRegions(regions, x, size)) return true;
     }
     return false;
   }
-
   /** Why an access is refused, or undefined when it is allowed. */
   private why(addr: bigint, size: number, write: boolean): string | undefined {
     if (addr >= 1n << 32n) return 'address beyond the address space';
@@ -286,6 +332,7 @@ export class Guard {
       }
     }
     if (this.inMaps(x, size)) return undefined;
+    if (this.extraAllows(addr, size, write)) return undefined;
     if (readOnly !== undefined) return `${readOnly} is read-only`;
     if (x >= STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES && x < STACK_TOP) return 'outside the stack frame';
     return 'outside any region the program may access';
@@ -296,4 +343,15 @@ export class Guard {
     const why = this.why(addr, size, write) ?? 'outside any region the program may access';
     return new BpfError('EFAULT', `pc ${this.pc}: invalid ${write ? 'write' : 'read'} of ${size} byte${size === 1 ? '' : 's'} at 0x${addr.toString(16)}: ${why}`);
   }
+}
+
+/** [x, x + size) lies in the value part of one element of one of `maps`' regions. */
+function inRegions(maps: readonly ValueRegion[], x: number, size: number): boolean {
+  for (const m of maps) {
+    const t = x - m.start;
+    if (t < 0 || x + size > m.end) continue;
+    const o = (t % m.stride) - m.valueOff;
+    if (o >= 0 && o + size <= m.valueSize) return true;
+  }
+  return false;
 }

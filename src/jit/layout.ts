@@ -46,6 +46,25 @@ export const FRAME_OK = 8 * 11 + 4;
 export const CPU_WORD = 8 * 12;
 /** scratch offset of the stop flag: set when a subprogram ends the whole program */
 export const STOP_FLAG = 8 * 15 + 4;
+/**
+ * Programs with callbacks (bpf_loop, bpf_for_each_map_elem): before each
+ * helper call the code stores here the run's five entry parameters (P_R1..
+ * P_NET, i32 each) and the pc of the call, so that the callback entry
+ * (callbackFunction) starts a callback with the run's inputs and the
+ * JavaScript side names the pc in its errors. Past the 128 bytes of the
+ * register file; SCRATCH_BYTES is the scratch area's whole size.
+ */
+export const CB_PARAMS = 8 * 16;
+/** the scratch area of a program that cannot call back: the register file and the words above */
+export const REGISTER_FILE_BYTES = 8 * 16;
+export const CB_PC = CB_PARAMS + 4 * 5;
+/**
+ * the keys bpf_for_each_map_elem walks in WebAssembly give its callbacks: a
+ * u32 per depth of the caller (MAX_CALL_FRAMES of them), so that nested
+ * walks keep their own
+ */
+export const CB_KEYS = CB_PC + 4;
+export const SCRATCH_BYTES = CB_KEYS + 4 * 8;
 /** scratch offset of the fuel shared by the functions of a program with local calls */
 export const FUEL_WORD = 8 * 13;
 /** batch mode's locals: the descriptors, their count, the run, its descriptor */
@@ -85,6 +104,8 @@ export const TYPE_SUB = 4;
 export const TYPE_HELPER_HARDENED = 5;
 export const TYPE_FAULT = 6;
 export const TYPE_CHECK_MAPS = 7;
+/** callback(sel): run callback number `sel` of the program (see CB_PARAMS) */
+export const TYPE_CALLBACK = 8;
 /** Function indexes: the imports (helper trampoline, access fault), then run, packet offset, batch, the subprograms. */
 export const F_HELPER = 0;
 export const F_FAULT = 1;
@@ -99,3 +120,8 @@ export const BPF_FUNC_MAP_LOOKUP_ELEM = 1;
 export const BPF_FUNC_MAP_UPDATE_ELEM = 2;
 export const BPF_FUNC_SKB_STORE_BYTES = 9;
 export const BPF_FUNC_SKB_LOAD_BYTES = 26;
+/** bpf_loop's id, and its most iterations (1 << 23; more is -E2BIG), for the loop the JIT runs in WebAssembly */
+export const BPF_FUNC_LOOP = 181;
+export const BPF_MAX_LOOPS = 1 << 23;
+/** bpf_for_each_map_elem's id */
+export const BPF_FUNC_FOR_EACH_MAP_ELEM = 164;

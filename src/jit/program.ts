@@ -11,23 +11,25 @@
 
 import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
-import type { HelperEnv, HelperRegistry, RunState } from '../runtime/helpers.js';
-import { helperLabel, programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
+import type { Helper, HelperEnv, HelperRegistry, RunState } from '../runtime/helpers.js';
+import { CALLBACK_TAG, helperLabel, programMaps, setReg, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
+import type { Region } from '../memory/address-space.js';
+import { isLdImm64 } from '../isa/instruction.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import { MAX_CALL_FRAMES, PAGE_SIZE } from '../memory/address-space.js';
 import type { BpfMapImpl } from '../maps/map.js';
 import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
-import { compileToWasm } from './compile.js';
+import { callbackEntries, compileToWasm } from './compile.js';
 import type { HardenedOptions } from './hardened.js';
 import { Guard, valueRegions } from './hardened.js';
 import {
   BATCH_RUN, CPU_WORD, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES, FAULT_DEPTH,
-  FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET,
+  FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET, CB_PC, SCRATCH_BYTES, REGISTER_FILE_BYTES, STOP_FLAG, BPF_FUNC_LOOP, BPF_FUNC_FOR_EACH_MAP_ELEM,
 } from './layout.js';
 import type { InlineArray } from './compile.js';
 import { batchBytes } from './batch.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
-import type { JitMapLayout } from '../maps/map.js';
+import type { JitArrayLayout, JitMapLayout } from '../maps/map.js';
 import { ArrayMapBase } from '../maps/array.js';
 import { HashMapBase } from '../maps/hash.js';
 import type { FrameFields } from '../progs/program-type.js';
@@ -87,12 +89,6 @@ export class JitProgram implements Engine {
   private batchAt = -1;
 
   constructor(mem: AddressSpace, slots: readonly Slot[], options: JitOptions) {
-    // bpf_loop and bpf_for_each_map_elem call back into the program: the interpreter runs such programs
-    for (const s of slots) {
-      if (s.code === 0x85 && s.src === 0 && options.helpers.get(s.imm >>> 0)?.callsBack === true) {
-        throw new BpfError('ENOTSUP', `the JIT does not compile calls to ${options.helpers.get(s.imm >>> 0)!.name} (a callback): the interpreter runs this program`);
-      }
-    }
     this.mem = mem;
     this.engineName = options.hardened ? 'jit-hardened' : 'jit';
     this.frameKind = options.hardened || options.inline === false ? undefined : options.frame?.kind;
@@ -100,7 +96,20 @@ export class JitProgram implements Engine {
     // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
     const programs = programMaps(slots, options.helpers, options.maps);
     const values = options.hardened ? programs.list.flatMap(valueRegions) : undefined;
-    this.scratch = mem.alloc(8 * 16);
+    // hardened: the inner maps of the program's maps of maps, held at the time of an access (Guard)
+    const outer = programs.list.filter((m) => m.innerMaps !== undefined);
+    const inner = outer.length === 0 ? undefined : (): BpfMapImpl[] => outer.flatMap((m) => m.innerMaps!());
+    // bpf_loop and bpf_for_each_map_elem call back into the program: each callback (a subprogram whose
+    // tagged address an ld_imm64 loads) is a function of the module, which the helper runs through
+    // the callback export (env.callback below). Only for programs that may call such a helper: by id,
+    // or through callx, whose id is known at run time.
+    const mayCallBack = slots.some((s) => (s.code === 0x85 && s.src === 0 && options.helpers.get(s.imm >>> 0)?.callsBack === true) || s.code === 0x8d);
+    const callbacks = mayCallBack ? callbackEntries(slots, taggedCallbacks(slots)) : [];
+    this.callbackSel = new Map(callbacks.map((pc, i) => [pc, i]));
+    this.slots = slots;
+    // (the words after the register file only for programs that may call back: the others' memory stays laid out as it was)
+    this.scratchWords = (mayCallBack ? SCRATCH_BYTES : REGISTER_FILE_BYTES) >> 2;
+    this.scratch = mem.alloc(this.scratchWords * 4);
     const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
     const inline = options.inline !== false;
     // the inline lookup's maps: plain arrays and hashes, and (not hardened, whose checks know only those) per-CPU ones
@@ -126,14 +135,25 @@ export class JitProgram implements Engine {
             storeBytes: options.helpers.get(BPF_FUNC_SKB_STORE_BYTES)?.name === 'bpf_skb_store_bytes',
           },
         } : {}),
-        ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext } } : {}),
+        ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext, inner: outer.length > 0 } } : {}),
+        ...(mayCallBack ? {
+          callbacks,
+          inlineLoop: inline && options.helpers.get(BPF_FUNC_LOOP)?.name === 'bpf_loop',
+          // the program's plain arrays, which bpf_for_each_map_elem may walk in WebAssembly
+          ...(inline && !options.hardened && options.helpers.get(BPF_FUNC_FOR_EACH_MAP_ELEM)?.name === 'bpf_for_each_map_elem' ? {
+            inlineForEach: programs.list.flatMap((m): JitArrayLayout[] => {
+              const l = m.type === BPF_MAP_TYPE.ARRAY ? m.jitLayout?.() : undefined;
+              return l && l.type === BPF_MAP_TYPE.ARRAY && l.ncpus === undefined ? [l] : [];
+            }),
+          } : {}),
+        } : {}),
       });
     } catch (e) {
       mem.release(this.scratch);
       throw e;
     }
     this.wasmBytes = bytes.length;
-    this.regs = new Int32Array(mem.memory.buffer, this.scratch, 32);
+    this.regs = new Int32Array(mem.memory.buffer, this.scratch, this.scratchWords);
     this.regsGrowth = mem.growth;
     const helpers = options.helpers;
     this.runState = helpers.run;
@@ -153,10 +173,7 @@ export class JitProgram implements Engine {
         }
       },
       run: helpers.run,
-      // the constructor refused programs calling a helper that runs callbacks
-      callback(): bigint {
-        throw new BpfError('ENOTSUP', 'the JIT does not run callbacks');
-      },
+      callback: (pc, args, extra) => self.callback(pc, args, extra),
     };
     const imports = {
       env: {
@@ -173,14 +190,18 @@ export class JitProgram implements Engine {
           // hardened: the pc for fault messages of the helper's pointer checks (env.access); its map
           // arguments are checked by the helper itself against the program's maps (env.mapAt)
           if (guard) guard.pc = pc;
-          h.call(self.regs, env);
+          if (h.callsBack === true) self.callBack(h, env, guard ? pc : self.regs[CB_PC >> 2]!);
+          else h.call(self.regs, env);
           if (guard) guard.resync();
           if (h.tailCall === true && helpers.run.tail !== undefined) return 1;
           return h.exitOnZero === true && self.regs[0] === 0 && self.regs[1] === 0 ? 1 : 0;
         },
         fault(pc: number, addr: bigint, sizeWrite: number): void {
+          const ea = BigInt.asUintN(64, addr);
+          // (a callback's read of the key bpf_for_each_map_elem passed it: the compiled code goes on)
+          if (guard!.extraAllows(ea, sizeWrite >>> 1, (sizeWrite & 1) !== 0)) return;
           guard!.pc = pc;
-          throw guard!.fault(BigInt.asUintN(64, addr), sizeWrite >>> 1, (sizeWrite & 1) !== 0);
+          throw guard!.fault(ea, sizeWrite >>> 1, (sizeWrite & 1) !== 0);
         },
       },
     };
@@ -192,9 +213,11 @@ export class JitProgram implements Engine {
       throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
     }
     this.runFn = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
+    this.callbackFn = callbacks.length > 0 ? instance.exports['callback'] as (sel: number) => void : undefined;
+    this.depth = instance.exports['depth'] as WebAssembly.Global;
     this.batchFn = instance.exports['batch'] as (desc: number, n: number, z0: number, z1: number, z2: number) => void;
     if (values) {
-      guard = new Guard(instance, values);
+      guard = new Guard(instance, values, inner);
       this.guard = guard;
     }
   }
@@ -320,6 +343,76 @@ export class JitProgram implements Engine {
 
   private regsGrowth = 0;
 
+  /** callback pc -> its number in the module's callback export (CompileOptions.callbacks) */
+  private readonly callbackSel: ReadonlyMap<number, number>;
+  private readonly callbackFn: ((sel: number) => void) | undefined;
+  private readonly slots: readonly Slot[];
+  /** the scratch area's size in 32-bit words */
+  private readonly scratchWords: number;
+  /** the module's call depth (frames below the run's entry) */
+  private readonly depth: WebAssembly.Global;
+  /** the pc of the helper call whose callbacks run (bpf_loop...), for their errors */
+  private callbackPc = 0;
+
+  /**
+   * A helper that runs callbacks (bpf_loop, bpf_for_each_map_elem), called
+   * at `pc`: over registers of its own, since the callbacks it runs call
+   * helpers over the scratch register file (and may grow the memory, which
+   * moves it); its r0 goes back to the scratch.
+   */
+  private callBack(h: Helper, env: HelperEnv, pc: number): void {
+    const regs = this.regs.slice();
+    const saved = this.callbackPc;
+    this.callbackPc = pc;
+    try {
+      h.call(regs, env);
+    } finally {
+      this.callbackPc = saved;
+    }
+    this.refreshRegs();
+    this.regs[0] = regs[0]!;
+    this.regs[1] = regs[1]!;
+  }
+
+  /**
+   * HelperEnv.callback: run the callback at `pc` with r1..r5 = args in a
+   * frame below the caller's, as the interpreter does (8 frames at most,
+   * E2BIG beyond; its instructions take the run's fuel), and give its r0.
+   * A callback that ends the program (exit-on-zero helper, LD_ABS out of
+   * bounds, a tail call) ends only itself, its r0 as it was, as in the
+   * interpreter; a fault (fuel, depth) stops the run. Hardened: `extra` (the
+   * key bpf_for_each_map_elem passes) may be read while it runs.
+   */
+  private callback(pc: number, args: readonly (number | bigint)[], extra?: Region): bigint {
+    const at = this.callbackPc;
+    const sel = this.callbackSel.get(pc);
+    if (sel === undefined || this.callbackFn === undefined) {
+      // (as the interpreter says it of a pc outside the program or an ld_imm64's second slot)
+      const insn = Number.isInteger(pc) && pc >= 0 && pc < this.slots.length && !(pc > 0 && isLdImm64(this.slots[pc - 1]!) && secondSlot(this.slots, pc));
+      throw new BpfError('EFAULT', `pc ${at}: callback at insn ${pc} is not ${insn ? 'a function the JIT compiled' : 'an instruction of the program'}`);
+    }
+    if ((this.depth.value as number) + 1 >= MAX_CALL_FRAMES) throw new BpfError('E2BIG', `pc ${at}: call depth exceeds ${MAX_CALL_FRAMES} frames`);
+    this.refreshRegs();
+    for (let r = 1; r <= 5; r++) setReg(this.regs, r, args[r - 1] ?? 0);
+    const guard = this.guard;
+    const guardPc = guard?.pc ?? 0;
+    if (guard && extra) guard.extras.push(extra);
+    try {
+      this.callbackFn(sel);
+    } finally {
+      if (guard && extra) guard.extras.pop();
+      if (guard) guard.pc = guardPc;
+    }
+    this.refreshRegs();
+    const regs = this.regs;
+    if (regs[STOP_FLAG >> 2] !== 0) {
+      this.checkFault();
+      // the callback ended the program: it ends the callback alone (its r0 is in the scratch)
+      regs[STOP_FLAG >> 2] = 0;
+    }
+    return (BigInt(regs[1]! >>> 0) << 32n) | BigInt(regs[0]! >>> 0);
+  }
+
   /** Throw the fault a run stopped on (E2BIG: out of fuel, or too deep), clearing it. */
   private checkFault(): void {
     const fault = this.regs[30];
@@ -331,7 +424,7 @@ export class JitProgram implements Engine {
   /** The scratch register file's view, made again when the memory has grown. */
   private refreshRegs(): void {
     if (this.regsGrowth !== this.mem.growth) {
-      this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, 32);
+      this.regs = new Int32Array(this.mem.memory.buffer, this.scratch, this.scratchWords);
       this.regsGrowth = this.mem.growth;
     }
   }
@@ -349,6 +442,24 @@ export class JitProgram implements Engine {
   free(): void {
     this.mem.release(this.scratch);
   }
+}
+
+/** pc is the second slot of an ld_imm64. */
+function secondSlot(slots: readonly Slot[], pc: number): boolean {
+  let i = 0;
+  while (i < pc) i += isLdImm64(slots[i]!) ? 2 : 1;
+  return i !== pc;
+}
+
+/** The pcs the program's ld_imm64s load as callbacks (their high word CALLBACK_TAG, as BPF_PROG_LOAD makes them). */
+function taggedCallbacks(slots: readonly Slot[]): number[] {
+  const out: number[] = [];
+  for (let pc = 0; pc + 1 < slots.length; pc++) {
+    if (!isLdImm64(slots[pc]!)) continue;
+    if (slots[pc + 1]!.imm === CALLBACK_TAG) out.push(slots[pc]!.imm >>> 0);
+    pc++;
+  }
+  return out;
 }
 
 /**

@@ -27,9 +27,9 @@
  *   holding one (an unverified program that faulted) does not leave it
  *   taken for every later run of every program.
  *
- * Callbacks run in the interpreter (env.callback); the JIT refuses
- * programs calling bpf_loop or bpf_for_each_map_elem (ENOTSUP), and the
- * interpreter runs them.
+ * Callbacks run in the engine running the program (env.callback): the
+ * interpreter's loop from the callback's pc, or the JIT's function of the
+ * callback (jit/program.ts).
  */
 
 import { BpfError } from '../errors.js';

@@ -36,6 +36,10 @@
  * positions and records), and a probe program over maps of its own still
  * gives its result on every engine.
  *
+ * With each case it also runs a case of inline-diff.ts (the JIT's inline
+ * helpers against the helpers) and one of callback-diff.ts (verified
+ * programs with callbacks on every engine, compared exactly).
+ *
  * `node dist/test/fuzz/modern-runtime.js [--seconds N] [--seed S]` (or
  * `node dist/test/fuzz/soundness.js --target modern-runtime ...`) runs it
  * for a while; test/modern-runtime.test.ts runs a fixed corpus.
@@ -66,6 +70,7 @@ import { NULL_PAGE_END, RUN_GEN_ADDR, STACK_TOP } from '../../src/memory/address
 import { withMapFds } from '../../src/bench/workloads.js';
 import { prng } from '../random-programs.js';
 import { randomInlineCase, runInlineCase } from './inline-diff.js';
+import { randomCallbackCase, runCallbackCase } from './callback-diff.js';
 
 /** The maps every program may use, by index (map[fd:N]); the inner maps of the maps of maps come first, unindexed. */
 export const MODERN_MAPS = [
@@ -476,6 +481,8 @@ export interface ModernOptions {
   budget?: number;
   /** also run on the hardened JIT (default true) */
   hardened?: boolean;
+  /** fuzzModern: also a callback case (callback-diff.ts) with each case (default true) */
+  callbacks?: boolean;
 }
 
 /** Run a case unverified in the checked interpreter and on the hardened JIT, each in a system of its own, under the oracle. */
@@ -522,7 +529,8 @@ function runOn(c: ModernCase, engineName: 'interpreter' | 'jit-hardened', option
   try {
     engine = engineName === 'interpreter' ? prog.interpreter : engineOfHardened(sys, fd);
   } catch (e) {
-    if (e instanceof BpfError) return { runs: 0, outcomes, problems };
+    // (a module WebAssembly refuses is the JIT's bug, not the program's)
+    if (e instanceof BpfError && !e.message.startsWith('the JIT produced an invalid module')) return { runs: 0, outcomes, problems };
     return { runs: 0, outcomes, problems: [`escape: compiling ${where} threw ${describeError(e)}\n${listing()}`] };
   }
   const headers = [...fds, ...Array.from({ length: 32 }, (_, i) => i)].flatMap((f) => {
@@ -731,15 +739,19 @@ export interface ModernFuzzResult {
   hardenedRuns: number;
   /** cases of the JIT's inline helpers against the helpers run (inline-diff.ts) */
   inlineCases: number;
+  /** callback cases run on every engine (callback-diff.ts), and how many of them the verifier accepted */
+  callbackCases: number;
+  callbacksAccepted: number;
   problems: string[];
 }
 
 /** Generate and run cases from `seed` until `count` or `deadline` (ms since the epoch); the problems found. */
 export function fuzzModern(seed: number, count: number, deadline = Infinity, options: ModernOptions = {}): ModernFuzzResult {
   const rnd = prng(seed);
-  const result: ModernFuzzResult = { generated: 0, runs: 0, hardenedRuns: 0, inlineCases: 0, problems: [] };
-  // a stream of its own, so the modern cases of a seed stay what they were
+  const result: ModernFuzzResult = { generated: 0, runs: 0, hardenedRuns: 0, inlineCases: 0, callbackCases: 0, callbacksAccepted: 0, problems: [] };
+  // streams of their own, so the modern cases of a seed stay what they were
   const inlineRnd = prng((seed ^ 0x1e1e) >>> 0);
+  const callbackRnd = prng((seed ^ 0xcb0cb) >>> 0);
   while (result.generated < count && Date.now() < deadline) {
     const c = randomModernCase(rnd);
     result.generated++;
@@ -752,6 +764,19 @@ export function fuzzModern(seed: number, count: number, deadline = Infinity, opt
       result.problems.push(`harness: running the inline case threw ${describeError(e)}
 type ${ic.type}
 ${disasm(ic.insns)}`);
+    }
+    // and a callback case: bpf_loop / for_each on every engine, compared (callback-diff.ts)
+    if (options.callbacks !== false) {
+      const cc = randomCallbackCase(callbackRnd);
+      const listing = (): string => `type ${cc.type}\n${disasm(cc.insns)}`;
+      try {
+        const r = runCallbackCase(cc, listing);
+        result.callbackCases++;
+        if (r.accepted) result.callbacksAccepted++;
+        result.problems.push(...r.problems);
+      } catch (e) {
+        result.problems.push(`harness: running the callback case threw ${describeError(e)}\n${listing()}`);
+      }
     }
     try {
       const r = runModernCase(c, options);
@@ -774,7 +799,7 @@ export function modernMain(argv: readonly string[]): number {
   const seconds = arg('--seconds', 30);
   const seed = arg('--seed', Date.now() % 0xffffffff);
   const r = fuzzModern(seed, Infinity, Date.now() + seconds * 1000);
-  process.stdout.write(`modern-runtime seed ${seed}: ${r.generated} programs, ${r.runs} runs in the checked interpreter, ${r.hardenedRuns} on the hardened JIT, ${r.inlineCases} inline-helper cases, ${r.problems.length} problems\n`);
+  process.stdout.write(`modern-runtime seed ${seed}: ${r.generated} programs, ${r.runs} runs in the checked interpreter, ${r.hardenedRuns} on the hardened JIT, ${r.inlineCases} inline-helper cases, ${r.callbackCases} callback cases on every engine (${r.callbacksAccepted} verified), ${r.problems.length} problems\n`);
   for (const p of r.problems.slice(0, 5)) process.stdout.write(`\n${p}\n`);
   return r.problems.length === 0 ? 0 : 1;
 }
