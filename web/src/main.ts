@@ -697,7 +697,7 @@ function renderStep(): void {
   const n = trace.steps.length;
   const atEnd = cursor >= n;
   const step = trace.steps[Math.min(cursor, n - 1)];
-  $('dbg-status').textContent = atEnd || n === 0 ? `step ${n} of ${n}: ${trace.end}` : `step ${cursor + 1} of ${n}: before pc ${step!.pc}${step!.depth ? ` (call depth ${step!.depth})` : ''}`;
+  $('dbg-status').textContent = atEnd || n === 0 ? `end of the run (${n} steps): ${trace.end}` : `step ${cursor + 1} of ${n}: before pc ${step!.pc}${step!.depth ? ` (call depth ${step!.depth})` : ''}`;
   for (const li of $('dbg-listing').querySelectorAll('li')) li.classList.toggle('current', !atEnd && step !== undefined && li.dataset['pc'] === String(step.pc));
   if (!atEnd && step) $('dbg-listing').querySelector(`li[data-pc="${step.pc}"]`)?.scrollIntoView({ block: 'nearest' });
   if (!step) return;
@@ -710,6 +710,7 @@ function renderStep(): void {
     const cell = row.insertCell();
     cell.className = 'mono';
     cell.dataset['reg'] = String(r);
+    cell.dataset['value'] = `0x${v.toString(16)}`;
     cell.textContent = fmtReg(v);
     if (prev && prev.regs[r] !== v) cell.classList.add('changed');
   });
