@@ -395,6 +395,43 @@ test('dark theme, phone layout and Ctrl+Enter', { skip }, async () => {
   await page.close();
 });
 
+test('XDP: a type 3.19 lacks switches to the modern profile; a capture through runFrames; the debugger over a map', { skip }, async () => {
+  const { page, errors } = await open(`${fileUrl()}#prog=${b64url('r0 = 2\nexit\n')}&profile=3.19&type=xdp&data=${SYN}`);
+  assert.equal(await text(page, 'verdict'), 'accepted; XDP_PASS');
+  assert.equal(await page.inputValue('[data-testid="profile"]'), 'modern');
+  assert.equal(await text(page, 'status'), 'xdp programs need the modern profile: switched to it. modern profile · xdp · 2 instructions');
+  // the XDP parser over the capture: each frame's action as runFrames gives it in Node
+  await page.selectOption('[data-testid="example"]', 'xdp-parser');
+  await page.setInputFiles('[data-testid="file"]', join(root, 'examples', 'sample.pcap'));
+  await page.waitForSelector('#capture tbody tr');
+  const src = await page.evaluate(() => (document.querySelector('.cm-content') as HTMLElement).innerText);
+  const sys = new BpfSystem({ profile: 'modern' });
+  const map = BpfMap.create(sys, { type: 'array', keySize: 4, valueSize: 8, maxEntries: 256 });
+  const prog = Program.load(sys, { insns: src.replace(/map\[protos\]/g, `map[fd:${map.fd}]`), type: 'xdp' });
+  const frames = [...parseCapture(readFileSync(join(root, 'examples', 'sample.pcap')))].map((p) => p.data.slice());
+  const actions = [...prog.runFrames(frames).verdicts].map((v) => ['XDP_ABORTED', 'XDP_DROP', 'XDP_PASS'][v]);
+  prog.close();
+  assert.deepEqual(await page.$$eval('#capture tbody tr', (rs) => (rs as HTMLTableRowElement[]).map((r) => r.cells[4]!.textContent)), actions);
+  assert.equal(actions.filter((a) => a === 'XDP_DROP').length, 1);
+  // stepped to the end: the run's r0 and the map's count for TCP, one more than before the run
+  await page.click('.tabs button[data-tab="debug"]');
+  await page.click('[data-testid="dbg-start"]');
+  const count = async (): Promise<number> => Number.parseInt(/ {2}06000000: ([0-9a-f]{2})/.exec(await text(page, 'dbg-maps'))![1]!, 16);
+  const before = await count();
+  // the capture counted its TCP packets, the page's own run the SYN
+  assert.equal(before, 1 + frames.filter((f) => f[23] === 6).length);
+  // a breakpoint after the atomic add (pc 17, the protocol loaded again): the map has just changed
+  await page.click('#dbg-listing li[data-pc="17"]');
+  await page.click('[data-testid="dbg-cont"]');
+  assert.match(await text(page, 'dbg-status'), /^step \d+ of \d+: before pc 17$/);
+  assert.match(await text(page, 'dbg-maps'), /^protos \(changed\):\n/);
+  assert.equal(await count(), before + 1);
+  await page.click('[data-testid="dbg-cont"]');
+  assert.match(await text(page, 'dbg-status'), /^end of the run \(\d+ steps\): exit: r0 = 2 after \d+ instructions$/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('a program that does not assemble: the error names the line, which the editor marks', { skip }, async () => {
   const { page, errors } = await open(`${fileUrl()}#prog=${b64url('r0 = 1\nr0 +== 2\nexit\n')}`);
   assert.equal(await text(page, 'verdict'), "error: line 2: unknown instruction 'r0 +== 2': 'r0 +== 2'");

@@ -151,8 +151,8 @@ out:
     profile: 'modern',
     type: 'xdp',
     data: SYN_PACKET,
-    text: `# XDP (modern profile): parse Ethernet and IPv4 through data/data_end,
-# count packets per IP protocol, drop UDP to port 53, pass the rest.
+    text: `# XDP (modern profile): parse Ethernet, IPv4 (with options) and UDP through
+# data/data_end, count packets per IP protocol, drop UDP to port 53.
 #map protos array key=4 value=8 entries=256
     r6 = *(u32 *)(r1 +0)          # data
     r7 = *(u32 *)(r1 +4)          # data_end
@@ -172,10 +172,16 @@ out:
     lock *(u64 *)(r0 +0) += r1
     r3 = *(u8 *)(r6 +23)
     if r3 != 17 goto pass         # UDP?
-    r2 = r6
-    r2 += 42                      # + UDP header
-    if r2 > r7 goto pass
-    r3 = *(u16 *)(r6 +36)         # destination port, network order
+    r4 = *(u8 *)(r6 +14)
+    r4 &= 15
+    r4 <<= 2                      # IPv4 header length, options included: 0..60
+    r5 = r6
+    r5 += r4                      # a variable offset: the verifier tracks its range
+    r5 += 14                      # the UDP header
+    r2 = r5
+    r2 += 8
+    if r2 > r7 goto pass          # the UDP header is inside the packet
+    r3 = *(u16 *)(r5 +2)          # destination port, network order
     if r3 != 0x3500 goto pass     # 53 read little-endian
     r0 = 1                        # XDP_DROP
     exit

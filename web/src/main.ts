@@ -81,6 +81,8 @@ const PROG_TYPES: { name: ProgTypeName; label: string; profiles: ProfileName[] }
 
 const state: PageState = { kind: 'asm', profile: '3.19', type: 'socket_filter', text: '', data: '' };
 let session: Session | undefined;
+/** why the profile changed by itself at the last verify ('' when it did not) */
+let profileNote = '';
 let capture: { name: string; bytes: Uint8Array } | undefined;
 
 // ------------------------------------------------------------------ editor
@@ -226,8 +228,35 @@ function closeSession(): void {
 }
 
 /** Verify the page's program (log level 1 for the log shown, 2 for the states), load it when accepted. */
+/**
+ * The profile a program needs: a type 3.19 lacks (XDP, tc), picked in the
+ * selector or by an object's section, takes the modern profile, as the CLI
+ * chooses it; the status line says so. Returns the note, or ''.
+ */
+function chooseProfile(): string {
+  if (state.profile === 'modern') return '';
+  let type = state.type;
+  if (state.kind === 'object' && state.object) {
+    try {
+      const progs = Object.values(loadCollectionSpec(state.object).programs);
+      type = (progs.find((p) => p.name === state.section) ?? progs[0])?.type ?? type;
+    } catch {
+      return '';
+    }
+  } else if (state.kind !== 'asm') {
+    return '';
+  }
+  const row = PROG_TYPES.find((t) => t.name === type);
+  if (!row || row.profiles.includes('3.19')) return '';
+  state.profile = 'modern';
+  $<HTMLSelectElement>('profile').value = 'modern';
+  fillTypes();
+  return `${type} programs need the modern profile: switched to it. `;
+}
+
 function verify(): Session {
   closeSession();
+  profileNote = chooseProfile();
   const sys = new BpfSystem({ profile: state.profile });
   const s: Session = { sys, prog: undefined, maps: [], verdict: undefined, error: undefined, slotLine: new Map(), listing: [], states: new Map() };
   try {
@@ -401,7 +430,7 @@ function verifyAndRun(): void {
   resetDebugger();
   if (capture && s.prog) runCapture();
   else if (capture) $('capture-summary').textContent = 'The program is not loaded: nothing ran over the capture.';
-  $('status').textContent = `${state.profile} profile · ${progType()} · ${s.listing.length} instructions`;
+  $('status').textContent = `${profileNote}${state.profile} profile · ${progType()} · ${s.listing.length} instructions`;
 }
 
 function renderPacket(data: Uint8Array | undefined): void {
@@ -740,7 +769,10 @@ function renderStep(): void {
   for (const [name, entries] of step.maps) {
     const pre = document.createElement('pre');
     const changed = prev !== undefined && prev.maps !== step.maps;
-    pre.textContent = `${name}${changed ? ' (changed)' : ''}:\n` + (entries.length ? entries.map(([k, v]) => `  ${k}: ${v}`).join('\n') : '  (empty)');
+    // an array's untouched (all-zero) entries would drown the ones that matter
+    const shown = entries.filter(([, v]) => /[1-9a-f]/.test(v));
+    const hidden = entries.length - shown.length;
+    pre.textContent = `${name}${changed ? ' (changed)' : ''}:\n` + (shown.length ? shown.map(([k, v]) => `  ${k}: ${v}`).join('\n') : '  (no entry with a non-zero value)') + (hidden ? `\n  (${hidden} all-zero entr${hidden === 1 ? 'y' : 'ies'} not shown)` : '');
     mapsBox.appendChild(pre);
   }
   const failing = session?.verdict && !session.verdict.ok ? undefined : undefined;
