@@ -16,6 +16,7 @@ import { Interpreter } from '../src/vm/interpreter.js';
 import type { StepPoint } from '../src/vm/interpreter.js';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
 import type { ProgObject } from '../src/api/objects.js';
+import { prng, randomPackets, randomSocketFilter } from './random-programs.js';
 
 function interp(src: string, checked = true, budget?: number): Interpreter {
   const rt = new Runtime();
@@ -169,4 +170,47 @@ test('helper calls and a bpf_loop callback: one step each, the map changing betw
   // an ordinary run of the same program: the same r0, the map moved on by the same amount
   assert.equal(testRun(sys, fd, new Uint8Array(60)).retval, 3n);
   assert.equal(value(), 20n);
+});
+
+test('random socket filters: a stepped run ends as an ordinary checked run (r0, count, every register, or the same fault)', () => {
+  const rnd = prng(0x57e9);
+  let runs = 0;
+  const r0s = new Set<string>();
+  for (let i = 0; i < 120; i++) {
+    const sys = new BpfSystem();
+    const fd = sys.loadUnverified({ prog_type: 1, insns: assemble(randomSocketFilter(rnd, true)), license: 'GPL' });
+    const { prog } = sys.progOf(fd) as ProgObject;
+    const it = prog.interpreter as Interpreter;
+    for (const pkt of randomPackets(rnd).slice(0, 3)) {
+      const run = prog.type.prepare(sys.runtime.mem, pkt.data);
+      const outcome = (f: () => { r0: bigint; insns: number }): string => {
+        try {
+          const r = f();
+          return `r0=${r.r0} insns=${r.insns} regs=${regs(it).join(',')}`;
+        } catch (e) {
+          return `fault ${(e as BpfError).code}: ${(e as Error).message}`;
+        }
+      };
+      try {
+        const plain = outcome(() => it.run(run.input));
+        let steps = 0;
+        const stepped = outcome(() => {
+          const r = it.runStepped(run.input, () => {
+            steps++;
+          });
+          assert.equal(steps, r.insns);
+          return r;
+        });
+        // a fault names the same pc and access; the stepped run's budget message differs only in its count
+        assert.equal(stepped, plain, `program ${i}`);
+        r0s.add(plain.split(' ')[0]!);
+        runs++;
+      } finally {
+        run.release();
+      }
+    }
+  }
+  assert.equal(runs, 360);
+  // the programs do different things: many distinct results
+  assert.ok(r0s.size > 50, `${r0s.size} distinct r0 values`);
 });
