@@ -88,6 +88,8 @@ async function open(url: string, viewport = { width: 1400, height: 900 }): Promi
 
 const text = async (page: Page, id: string): Promise<string> => (await page.textContent(`[data-testid="${id}"]`)) ?? '';
 const b64url = (s: string | Uint8Array): string => Buffer.from(s).toString('base64url');
+/** The editor's lines as the page shows them (a failing line with its message). */
+const editorText = (page: Page): Promise<string> => page.$$eval('.cm-line', (ls) => ls.map((l) => l.textContent).join('\n'));
 const shot = (page: Page, name: string): Promise<Buffer> => page.screenshot({ path: join(out, `${name}.png`) });
 
 test('assembleWithLines: each instruction\'s source line, labels and comments skipped, ld_imm64 one instruction', () => {
@@ -148,7 +150,8 @@ test('a rejected program: the message, its hint, the failing instruction marked 
   assert.equal(await text(page, 'hint'), 'Hint: bpf_map_lookup_elem returns NULL when the key is absent. Compare r0 with 0 (if r0 == 0 goto ...) before reading or writing through it.');
   assert.deepEqual(await page.$$eval('#verifier-log .failing', (s) => s.map((x) => x.textContent)), ['7: (db) lock *(u64 *)(r0 +0) += r1', "R0 invalid mem access 'map_value_or_null'"]);
   assert.equal(await page.textContent('#listing li.failing'), 'lock *(u64 *)(r0 +0) += r1'.replace(/^/, '(db) '));
-  assert.equal((await page.textContent('.cm-line.failing'))!.trim(), 'lock *(u64 *)(r0 +0) += r1    # r0 may be NULL here');
+  // the line, and the message at its end
+  assert.equal((await page.textContent('.cm-line.failing'))!.trim(), "lock *(u64 *)(r0 +0) += r1    # r0 may be NULL here  ← R0 invalid mem access 'map_value_or_null'");
   // the log is the library's, byte for byte
   const sys = new BpfSystem();
   const fd = BpfMap.create(sys, { type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 }).fd;
@@ -435,7 +438,13 @@ test('XDP: a type 3.19 lacks switches to the modern profile; a capture through r
 test('a program that does not assemble: the error names the line, which the editor marks', { skip }, async () => {
   const { page, errors } = await open(`${fileUrl()}#prog=${b64url('r0 = 1\nr0 +== 2\nexit\n')}`);
   assert.equal(await text(page, 'verdict'), "error: line 2: unknown instruction 'r0 +== 2': 'r0 +== 2'");
-  assert.equal(await page.textContent('.cm-line.failing'), 'r0 +== 2');
+  assert.equal(await page.textContent('.cm-line.failing'), "r0 +== 2  ← unknown instruction 'r0 +== 2': 'r0 +== 2'");
+  // each input kind keeps its own text: a tcpdump expression, then back to the assembly as it was
+  await page.selectOption('[data-testid="kind"]', 'expr');
+  assert.equal(await editorText(page), 'tcp dst port 80 and tcp[tcpflags] & tcp-syn != 0\n');
+  assert.equal(await text(page, 'verdict'), 'accepted (3.19 profile); give a packet to run it');
+  await page.selectOption('[data-testid="kind"]', 'asm');
+  assert.equal(await editorText(page), "r0 = 1\nr0 +== 2  ← unknown instruction 'r0 +== 2': 'r0 +== 2'\nexit\n");
   assert.equal(await text(page, 'retval'), '-');
   // a packet that is not hex
   await page.click('.tabs button[data-tab="run"]');

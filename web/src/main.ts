@@ -14,7 +14,7 @@
  * verifies and runs on load; the verdict, the log and r0 land in
  * data-testid "verdict", "verifier-log" and "retval".
  */
-import { EditorView, keymap, lineNumbers, highlightActiveLine, Decoration } from '@codemirror/view';
+import { EditorView, keymap, lineNumbers, highlightActiveLine, Decoration, WidgetType } from '@codemirror/view';
 import type { DecorationSet } from '@codemirror/view';
 import { EditorState, StateField, StateEffect, RangeSetBuilder } from '@codemirror/state';
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
@@ -87,7 +87,24 @@ let capture: { name: string; bytes: Uint8Array } | undefined;
 
 // ------------------------------------------------------------------ editor
 
-const setMarks = StateEffect.define<{ failing?: number; current?: number }>();
+const setMarks = StateEffect.define<{ failing?: number; current?: number; message?: string }>();
+
+/** The verifier's message at the end of the failing line. */
+class MessageWidget extends WidgetType {
+  constructor(readonly text: string) {
+    super();
+  }
+  override eq(other: MessageWidget): boolean {
+    return other.text === this.text;
+  }
+  toDOM(): HTMLElement {
+    const span = document.createElement('span');
+    span.className = 'cm-verifier-message';
+    span.textContent = `  ← ${this.text}`;
+    return span;
+  }
+}
+
 const marks = StateField.define<DecorationSet>({
   create: () => Decoration.none,
   update(deco, tr) {
@@ -96,7 +113,11 @@ const marks = StateField.define<DecorationSet>({
       if (!e.is(setMarks)) continue;
       const b = new RangeSetBuilder<Decoration>();
       const lines = [[e.value.failing, 'failing'], [e.value.current, 'current']].filter((x): x is [number, string] => typeof x[0] === 'number' && x[0] >= 1 && x[0] <= tr.state.doc.lines).sort((a, c) => a[0] - c[0]);
-      for (const [ln, cls] of lines) b.add(tr.state.doc.line(ln).from, tr.state.doc.line(ln).from, Decoration.line({ class: cls }));
+      for (const [ln, cls] of lines) {
+        const line = tr.state.doc.line(ln);
+        b.add(line.from, line.from, Decoration.line({ class: cls }));
+        if (cls === 'failing' && e.value.message) b.add(line.to, line.to, Decoration.widget({ widget: new MessageWidget(e.value.message), side: 1 }));
+      }
       deco = b.finish();
     }
     return deco;
@@ -136,8 +157,15 @@ function setEditorText(text: string): void {
   clearTimeout(verifyTimer);
 }
 
+/** The message shown on the failing line: the rejection's or the assembler's, without its position. */
+function failingMessage(): string | undefined {
+  if (session?.error !== undefined) return session.error.replace(/^line \d+: /, '');
+  if (session?.verdict && !session.verdict.ok) return session.verdict.message.replace(/^insn \d+: /, '');
+  return undefined;
+}
+
 function markEditor(failing?: number, current?: number): void {
-  editor.dispatch({ effects: setMarks.of({ failing, current }) });
+  editor.dispatch({ effects: setMarks.of({ failing, current, message: failing === undefined ? undefined : failingMessage() }) });
   const ln = current ?? failing;
   if (ln !== undefined && ln >= 1 && ln <= editor.state.doc.lines) {
     editor.dispatch({ effects: EditorView.scrollIntoView(editor.state.doc.line(ln).from, { y: 'nearest' }) });
@@ -978,8 +1006,20 @@ function init(): void {
     const ex = EXAMPLES.find((e) => e.id === exSel.value);
     if (ex) loadExample(ex);
   });
+  // each input kind keeps its own text: switching to a tcpdump expression shows one, not the assembly
+  const texts: Partial<Record<Kind, string>> = {
+    asm: EXAMPLES.find((e) => e.kind === 'asm')!.text,
+    classic: EXAMPLES.find((e) => e.kind === 'classic')!.text,
+    expr: EXAMPLES.find((e) => e.kind === 'expr')!.text,
+  };
   $('kind').addEventListener('change', () => {
+    // state.kind is still the kind before the change
+    if (state.kind !== 'object') texts[state.kind] = editor.state.doc.toString();
     readControls();
+    if (state.kind !== 'object') {
+      state.text = texts[state.kind] ?? '';
+      if (state.kind !== 'asm') state.type = 'socket_filter';
+    }
     writeControls();
     verifyAndRun();
   });
