@@ -5,11 +5,10 @@
 // scripts) and app.css. `npm run web:dev` (--serve) rebuilds on every change
 // and serves web/dist on http://localhost:8000 (PORT to change it).
 import { build, context } from 'esbuild';
-import { copyFileSync, mkdirSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { readFileSync } from 'node:fs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, 'dist');
@@ -40,8 +39,8 @@ if (serve) {
   });
   await ctx.watch();
   const port = Number(process.env.PORT ?? 8000);
-  const { host } = await ctx.serve({ servedir: out, port });
-  console.log(`tsbpf playground: http://${host === '0.0.0.0' ? 'localhost' : host}:${port}/ (rebuilds on change)`);
+  const served = await ctx.serve({ servedir: out, port });
+  console.log(`tsbpf playground: http://localhost:${served.port}/ (rebuilds on change)`);
 } else {
   await build(options);
   const sizes = ['app.js', 'app.css', 'index.html'].map((f) => {
