@@ -20,7 +20,7 @@ import { EditorState, StateField, StateEffect, RangeSetBuilder } from '@codemirr
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import {
   BpfSystem, BpfMap, Program, Interpreter, verifyProgram, programInput, disasmSlots, assembleWithLines,
-  compileFilter, encodeClassic, loadCollectionSpec, parseCapture, summarize, BpfError, MAP_TYPES,
+  compileFilter, encodeClassic, loadCollectionSpec, parseCapture, summarize, BpfError, MAP_TYPES, slotCount, opcodeShape,
 } from '../../src/index.js';
 import type { Verdict, ProgramSpec, EngineName, Packet, ProgTypeName, MapTypeName } from '../../src/index.js';
 import { ebpfAsm, asmHighlight } from './asm-lang.js';
@@ -216,7 +216,7 @@ function buildSpec(sys: BpfSystem, withLines = false): { spec: ProgramSpec; maps
           let slot = 0;
           insns.forEach((insn, i) => {
             slotLine.set(slot, lines[i]!);
-            slot += insn.code === 0x18 ? 2 : 1;
+            slot += slotCount(insn);
           });
         }
         return { spec: { insns: text, type }, maps, slotLine };
@@ -715,8 +715,8 @@ function startDebugger(): void {
   try {
     const res = it.runStepped(run.input, (at) => {
       // maps change at helper calls and atomic stores: read them again after one
-      const prev = prevSlot === undefined ? undefined : loaded.slots[prevSlot];
-      if (prev && (prev.code === 0x85 || prev.code === 0xdb || prev.code === 0xc3)) {
+      const shape = prevSlot === undefined ? undefined : opcodeShape(loaded.slots[prevSlot]!.code);
+      if (shape === 'call' || shape === 'callx' || shape === 'atomic') {
         maps = new Map(s.maps.map((m) => [m.name, mapEntries(m.map, 64)]));
       }
       const h = it.registerHalves();
