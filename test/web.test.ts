@@ -156,7 +156,7 @@ test('a rejected program: the message, its hint, the failing instruction marked 
   const sys = new BpfSystem();
   const fd = BpfMap.create(sys, { type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 }).fd;
   const src = (await page.evaluate(() => (document.querySelector('.cm-content') as HTMLElement).innerText));
-  const v = verifyProgram({ insns: src.replace('map[counts]', `map[fd:${fd}]`), logLevel: 1 }, sys);
+  const v = verifyProgram({ insns: src.replace('map[counts]', `map[fd:${fd}]`), logLevel: 2 }, sys);
   assert.equal(v.ok, false);
   assert.equal(await text(page, 'verifier-log'), v.log.replace(/\n$/, '') + '\n');
   // a click on the log's line 5 selects instruction 5 and shows the verifier's state there (3.19: after the call)
@@ -194,7 +194,13 @@ test('the URL contract: #prog=&data=&profile=&type= verifies and runs on load, f
   assert.equal(await text(page, 'verdict'), `accepted; unknown XDP action ${data.length / 2}`);
   assert.equal(await text(page, 'retval'), String(data.length / 2));
   const sys = new BpfSystem({ profile: 'modern' });
-  assert.equal(await text(page, 'verifier-log'), verifyProgram({ insns: prog, type: 'xdp', logLevel: 1 }, sys).log.replace(/\n$/, '') + '\n');
+  // level 2 by default, level 1 with log=1
+  assert.equal(await text(page, 'verifier-log'), verifyProgram({ insns: prog, type: 'xdp', logLevel: 2 }, sys).log.replace(/\n$/, '') + '\n');
+  await page.goto(`${url}&log=1`);
+  await page.waitForFunction(() => (document.querySelector('[data-testid="log-level"]') as HTMLSelectElement).value === '1');
+  const level1 = verifyProgram({ insns: prog, type: 'xdp', logLevel: 1 }, new BpfSystem({ profile: 'modern' })).log;
+  assert.equal(level1, 'processed 4 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n');
+  assert.equal(await text(page, 'verifier-log'), level1);
   assert.equal(await page.inputValue('[data-testid="profile"]'), 'modern');
   assert.equal(await page.inputValue('[data-testid="type"]'), 'xdp');
   // a 3.19 rejection by URL: the back-edge

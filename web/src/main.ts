@@ -20,7 +20,7 @@ import { EditorState, StateField, StateEffect, RangeSetBuilder } from '@codemirr
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import {
   BpfSystem, BpfMap, Program, Interpreter, verifyProgram, programInput, disasmSlots, assembleWithLines,
-  compileFilter, encodeClassic, loadCollectionSpec, parseCapture, summarize, BpfError, MAP_TYPES, slotCount, opcodeShape,
+  compileFilter, encodeClassic, loadCollectionSpec, parseCapture, summarize, BpfError, MAP_TYPES, slotCount, opcodeShape, helperDef,
 } from '../../src/index.js';
 import type { Verdict, ProgramSpec, EngineName, Packet, ProgTypeName, MapTypeName } from '../../src/index.js';
 import { ebpfAsm, asmHighlight } from './asm-lang.js';
@@ -43,6 +43,8 @@ interface PageState {
   object?: Uint8Array;
   objectName?: string;
   section?: string;
+  /** the verifier log's level: 1 as the kernel's default, 2 with the states */
+  logLevel: 1 | 2;
 }
 
 /** A map of the current program: its name and live wrapper. */
@@ -79,7 +81,7 @@ const PROG_TYPES: { name: ProgTypeName; label: string; profiles: ProfileName[] }
   { name: 'unspec', label: 'unspec', profiles: ['3.19', 'modern'] },
 ];
 
-const state: PageState = { kind: 'asm', profile: '3.19', type: 'socket_filter', text: '', data: '' };
+const state: PageState = { kind: 'asm', profile: '3.19', type: 'socket_filter', text: '', data: '', logLevel: 2 };
 let session: Session | undefined;
 /** why the profile changed by itself at the last verify ('' when it did not) */
 let profileNote = '';
@@ -236,13 +238,17 @@ function buildSpec(sys: BpfSystem, withLines = false): { spec: ProgramSpec; maps
 }
 
 /** The instructions before load, for the listing (the verifier log's indexes are these slots'). */
+/** How listings print instructions: the profile's log syntax, helpers by name in the modern one (`call bpf_map_lookup_elem#1`). */
+function disasmOptions(): { style: 'modern' | 'log319'; helperName: (id: number) => string | undefined } {
+  return { style: state.profile === 'modern' ? 'modern' : 'log319', helperName: (id) => helperDef(id)?.name };
+}
+
 function listingOf(spec: ProgramSpec): [number, string][] {
-  const style = state.profile === 'modern' ? 'modern' : 'log319';
   const input = typeof spec.insns === 'string' || spec.insns instanceof Uint8Array
     ? programInput(spec.insns, { classic: spec.classic === true, ...(spec.section ? { section: spec.section } : {}) })
     : undefined;
   if (!input) return [];
-  return disasmSlots(input.slots, { style }).split('\n').filter((l) => l !== '').map((l) => {
+  return disasmSlots(input.slots, disasmOptions()).split('\n').filter((l) => l !== '').map((l) => {
     const m = /^(\d+): (.*)$/.exec(l)!;
     return [Number(m[1]), m[2]!];
   });
@@ -296,8 +302,9 @@ function verify(): Session {
     } catch {
       s.listing = [];
     }
-    s.verdict = verifyProgram({ ...built.spec, logLevel: 1 }, sys);
+    // the log shown at the level asked for; the states always from level 2's
     const detailed = verifyProgram({ ...built.spec, logLevel: 2 }, sys);
+    s.verdict = state.logLevel === 2 ? detailed : verifyProgram({ ...built.spec, logLevel: 1 }, sys);
     s.states = statesByInsn(detailed.log);
     if (s.verdict.ok) {
       s.prog = Program.load(sys, built.spec);
@@ -732,8 +739,7 @@ function startDebugger(): void {
     for (const m of impls) m.exitRun();
     run.release();
   }
-  const style = state.profile === 'modern' ? 'modern' : 'log319';
-  const listing = disasmSlots(loaded.slots, { style }).split('\n').filter((l) => l !== '').map((l): [number, string] => {
+  const listing = disasmSlots(loaded.slots, disasmOptions()).split('\n').filter((l) => l !== '').map((l): [number, string] => {
     const m = /^(\d+): (.*)$/.exec(l)!;
     return [Number(m[1]), m[2]!];
   });
@@ -855,6 +861,7 @@ function fragment(): string {
   if (state.data) p.set('data', state.data.replace(/\s+/g, ''));
   p.set('profile', state.profile);
   if (state.kind !== 'object') p.set('type', state.type);
+  if (state.logLevel === 1) p.set('log', '1');
   return p.toString();
 }
 
@@ -881,6 +888,7 @@ function applyFragment(hash: string): boolean {
   state.data = p.get('data') ?? '';
   state.profile = p.get('profile') === 'modern' ? 'modern' : '3.19';
   state.type = p.get('type') ?? 'socket_filter';
+  state.logLevel = p.get('log') === '1' ? 1 : 2;
   writeControls();
   return true;
 }
@@ -890,6 +898,7 @@ function readControls(): void {
   state.profile = $<HTMLSelectElement>('profile').value as ProfileName;
   state.type = $<HTMLSelectElement>('type').value;
   state.data = $<HTMLTextAreaElement>('data').value;
+  state.logLevel = $<HTMLSelectElement>('log-level').value === '1' ? 1 : 2;
   state.text = editor.state.doc.toString();
   const sec = $<HTMLSelectElement>('section');
   if (state.kind === 'object' && !sec.hidden && sec.value) state.section = sec.value;
@@ -928,6 +937,7 @@ function writeControls(): void {
   fillTypes();
   $<HTMLSelectElement>('type').value = state.type;
   $<HTMLTextAreaElement>('data').value = state.data;
+  $<HTMLSelectElement>('log-level').value = String(state.logLevel);
   if (state.kind !== 'object') setEditorText(state.text);
   $('source-title').textContent = { asm: 'eBPF assembly', classic: 'Classic BPF (tcpdump -dd)', expr: 'tcpdump expression', object: 'clang object' }[state.kind];
   renderObjectInfo();
@@ -1029,6 +1039,7 @@ function init(): void {
     verifyAndRun();
   });
   $('type').addEventListener('change', () => verifyAndRun());
+  $('log-level').addEventListener('change', () => verifyAndRun());
   $('section').addEventListener('change', () => verifyAndRun());
   $('data').addEventListener('change', () => verifyAndRun());
   $('run').addEventListener('click', () => verifyAndRun());
