@@ -140,6 +140,9 @@ test('every built-in example verifies and runs from file://, with its exact verd
   await page.selectOption('[data-testid="example"]', 'xdp-parser');
   const protos = await page.$$eval('[data-map="protos"] tbody tr', (rs) => (rs as HTMLTableRowElement[]).slice(0, -1).map((r) => [r.cells[0]!.textContent, (r.cells[1]!.firstChild as HTMLInputElement).value]).filter(([, v]) => v !== '0000000000000000'));
   assert.deepEqual(protos, [['06000000', '0100000000000000']]);
+  // the array's other 255 entries are zero and not listed
+  assert.equal(await page.$$eval('[data-map="protos"] tbody tr', (rs) => rs.length), 2);
+  assert.equal(await page.textContent('#maps .map-table p.help'), '255 all-zero entries not shown (set one with the last row)');
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -616,7 +616,10 @@ function renderMaps(): void {
     const head = table.createTHead().insertRow();
     for (const h of ['key', 'value', '']) head.appendChild(Object.assign(document.createElement('th'), { textContent: h, className: 'mono' }));
     const body = table.createTBody();
-    for (const [k, v] of entries) {
+    // an array has every key; its untouched (all-zero) entries would bury the ones in use
+    const isArray = /array/.test(type);
+    const shown = isArray ? entries.filter(([, v]) => /[1-9a-f]/.test(v)) : entries;
+    for (const [k, v] of shown) {
       const row = body.insertRow();
       if (before && before.get(k) !== v) row.className = 'changed-row';
       row.insertCell().textContent = k;
@@ -625,6 +628,11 @@ function renderMaps(): void {
       input.setAttribute('aria-label', `value of ${k}`);
       input.addEventListener('change', () => editMap(map, k, input.value));
       row.insertCell().appendChild(input);
+      if (isArray) {
+        // an array's elements cannot be deleted (EINVAL), only set
+        row.insertCell();
+        continue;
+      }
       const del = Object.assign(document.createElement('button'), { textContent: 'delete' });
       del.addEventListener('click', () => {
         try {
@@ -647,7 +655,13 @@ function renderMaps(): void {
     add.insertCell().appendChild(keyIn);
     add.insertCell().appendChild(valIn);
     add.insertCell().appendChild(set);
-    box.appendChild(table);
+    const wrap = document.createElement('div');
+    wrap.className = 'scroll';
+    wrap.appendChild(table);
+    box.appendChild(wrap);
+    if (shown.length < entries.length) {
+      box.appendChild(Object.assign(document.createElement('p'), { className: 'help', textContent: `${entries.length - shown.length} all-zero entries not shown (set one with the last row)` }));
+    }
     root.appendChild(box);
   }
   lastMapView = seen;
