@@ -335,6 +335,8 @@ function progType(): string {
 }
 
 function showVerdict(s: Session, run?: { r0: bigint; error?: string }): void {
+  // an object's program type is its section's: the selector shows it
+  if (state.kind === 'object' && s.prog) $<HTMLSelectElement>('type').value = s.prog.object.prog.type.name;
   const v = $('verdict');
   const hint = $('hint');
   hint.hidden = true;
@@ -729,7 +731,14 @@ function startDebugger(): void {
   const steps: Step[] = [];
   let maps = new Map<string, [string, string][]>(s.maps.map((m) => [m.name, mapEntries(m.map, 64)]));
   let prevSlot: number | undefined;
-  const run = loaded.type.prepare(mem, data);
+  let run: ReturnType<typeof loaded.type.prepare>;
+  try {
+    run = loaded.type.prepare(mem, data);
+  } catch (e) {
+    // a packet the program type refuses (an XDP frame shorter than its Ethernet header...)
+    $('dbg-status').textContent = `cannot run on this packet: ${(e as Error).message}`;
+    return;
+  }
   const impls = loaded.maps.map((m) => m.impl);
   let end: string;
   for (const m of impls) m.enterRun();
