@@ -412,6 +412,11 @@ test('XDP: a type 3.19 lacks switches to the modern profile; a capture through r
   assert.equal(await text(page, 'verdict'), 'accepted; XDP_PASS');
   assert.equal(await page.inputValue('[data-testid="profile"]'), 'modern');
   assert.equal(await text(page, 'status'), 'xdp programs need the modern profile: switched to it. modern profile · xdp · 2 instructions');
+  // and a map type 3.19 lacks
+  await page.goto(`${fileUrl()}#prog=${b64url('#map q queue key=0 value=4 entries=4\nr0 = 0\nexit\n')}&profile=3.19&type=socket_filter`);
+  await page.waitForFunction(() => document.querySelector('[data-testid="status"]')!.textContent!.startsWith('map type'));
+  assert.equal(await text(page, 'status'), 'map type queue needs the modern profile: switched to it. modern profile · socket_filter · 2 instructions');
+  assert.equal(await text(page, 'verdict'), 'accepted (modern profile); give a packet to run it');
   // the XDP parser over the capture: each frame's action as runFrames gives it in Node
   await page.selectOption('[data-testid="example"]', 'xdp-parser');
   await page.setInputFiles('[data-testid="file"]', join(root, 'examples', 'sample.pcap'));

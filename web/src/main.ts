@@ -20,7 +20,7 @@ import { EditorState, StateField, StateEffect, RangeSetBuilder } from '@codemirr
 import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import {
   BpfSystem, BpfMap, Program, Interpreter, verifyProgram, programInput, disasmSlots, assembleWithLines,
-  compileFilter, encodeClassic, loadCollectionSpec, parseCapture, summarize, BpfError, MAP_TYPES, slotCount, opcodeShape, helperDef,
+  compileFilter, encodeClassic, loadCollectionSpec, parseCapture, summarize, BpfError, MAP_TYPES, slotCount, opcodeShape, helperDef, mapTypeById, PROFILE_3_19,
 } from '../../src/index.js';
 import type { Verdict, ProgramSpec, EngineName, Packet, ProgTypeName, MapTypeName } from '../../src/index.js';
 import { ebpfAsm, asmHighlight } from './asm-lang.js';
@@ -263,29 +263,45 @@ function closeSession(): void {
 
 /** Verify the page's program (log level 1 for the log shown, 2 for the states), load it when accepted. */
 /**
- * The profile a program needs: a type 3.19 lacks (XDP, tc), picked in the
- * selector or by an object's section, takes the modern profile, as the CLI
- * chooses it; the status line says so. Returns the note, or ''.
+ * The profile a program needs, as the CLI chooses it: a program type 3.19
+ * lacks (XDP, tc: picked in the selector or by an object's section) or a map
+ * type it lacks (an object's map, or an assembly #map line) takes the modern
+ * profile; the status line says so. Returns the note, or ''.
  */
 function chooseProfile(): string {
   if (state.profile === 'modern') return '';
   let type = state.type;
-  if (state.kind === 'object' && state.object) {
-    try {
-      const progs = Object.values(loadCollectionSpec(state.object).programs);
+  let mapTypes: number[] = [];
+  try {
+    if (state.kind === 'object' && state.object) {
+      const spec = loadCollectionSpec(state.object);
+      const progs = Object.values(spec.programs);
       type = (progs.find((p) => p.name === state.section) ?? progs[0])?.type ?? type;
-    } catch {
+      mapTypes = Object.values(spec.maps).map((m) => m.type);
+    } else if (state.kind === 'asm') {
+      mapTypes = mapDirectives(state.text).map((d) => MAP_TYPES.find((t) => t.name === d.type)!.id);
+    } else {
       return '';
     }
-  } else if (state.kind !== 'asm') {
+  } catch {
+    // an input that does not parse: the load will say why
     return '';
   }
   const row = PROG_TYPES.find((t) => t.name === type);
-  if (!row || row.profiles.includes('3.19')) return '';
+  let why = row && !row.profiles.includes('3.19') ? `${type} programs need` : '';
+  for (const id of mapTypes) {
+    if (why) break;
+    try {
+      mapTypeById(id, PROFILE_3_19);
+    } catch {
+      why = `map type ${MAP_TYPES.find((t) => t.id === id)?.name ?? id} needs`;
+    }
+  }
+  if (!why) return '';
   state.profile = 'modern';
   $<HTMLSelectElement>('profile').value = 'modern';
   fillTypes();
-  return `${type} programs need the modern profile: switched to it. `;
+  return `${why} the modern profile: switched to it. `;
 }
 
 function verify(): Session {
