@@ -66,6 +66,8 @@ interface Session {
   /** the listing: [slot index, text] */
   listing: [number, string][];
   states: Map<number, string[]>;
+  /** under 3.19: the modern verifier's states on the same program, for comparison (3.19's log has states at branches only) */
+  modernStates: Map<number, string[]> | undefined;
 }
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -304,11 +306,26 @@ function chooseProfile(): string {
   return `${why} the modern profile: switched to it. `;
 }
 
+/** The modern verifier's level-2 states on the page's program, on a system of its own; undefined when it cannot judge it. */
+function modernStatesOf(): Map<number, string[]> | undefined {
+  const msys = new BpfSystem({ profile: 'modern' });
+  let maps: NamedMap[] = [];
+  try {
+    const built = buildSpec(msys);
+    maps = built.maps;
+    return statesByInsn(verifyProgram({ ...built.spec, logLevel: 2 }, msys).log);
+  } catch {
+    return undefined;
+  } finally {
+    for (const m of maps) m.map.close();
+  }
+}
+
 function verify(): Session {
   closeSession();
   profileNote = chooseProfile();
   const sys = new BpfSystem({ profile: state.profile });
-  const s: Session = { sys, prog: undefined, maps: [], verdict: undefined, error: undefined, slotLine: new Map(), listing: [], states: new Map() };
+  const s: Session = { sys, prog: undefined, maps: [], verdict: undefined, error: undefined, slotLine: new Map(), listing: [], states: new Map(), modernStates: undefined };
   try {
     const built = buildSpec(sys, true);
     s.maps = built.maps;
@@ -322,6 +339,7 @@ function verify(): Session {
     const detailed = verifyProgram({ ...built.spec, logLevel: 2 }, sys);
     s.verdict = state.logLevel === 2 ? detailed : verifyProgram({ ...built.spec, logLevel: 1 }, sys);
     s.states = statesByInsn(detailed.log);
+    if (state.profile === '3.19') s.modernStates = modernStatesOf();
     if (s.verdict.ok) {
       s.prog = Program.load(sys, built.spec);
       for (const [name, map] of Object.entries(s.prog.maps)) s.maps.push({ name, map });
@@ -442,11 +460,14 @@ function selectInsn(pc: number): void {
   $('state-pc').textContent = String(pc);
   const states = session.states.get(pc);
   const text = session.listing.find(([p]) => p === pc)?.[1] ?? '';
-  $('state').textContent = `${pc}: ${text}\n\n` + (states?.length
+  let body = states?.length
     ? states.join('\n\n')
     : state.profile === '3.19'
-      ? 'The 3.19 log records states at branches and branch targets only; none here. (The modern profile records every instruction.)'
-      : 'No state recorded: the verifier did not reach this instruction, or pruned it.');
+      ? 'The 3.19 log records states at branches and branch targets only; none here.'
+      : 'No state recorded: the verifier did not reach this instruction, or pruned it.';
+  const modern = session.modernStates?.get(pc);
+  if (modern?.length) body += `\n\nThe modern verifier (6.18) on the same program, for comparison:\n${modern.join('\n\n')}`;
+  $('state').textContent = `${pc}: ${text}\n\n${body}`;
   const failing = session.verdict && !session.verdict.ok && session.verdict.insn !== undefined ? session.slotLine.get(session.verdict.insn) : undefined;
   markEditor(failing, session.slotLine.get(pc));
 }
