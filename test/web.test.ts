@@ -209,6 +209,12 @@ test('the URL contract: #prog=&data=&profile=&type= verifies and runs on load, f
   assert.equal(await text(page, 'verifier-log'), level1);
   assert.equal(await page.inputValue('[data-testid="profile"]'), 'modern');
   assert.equal(await page.inputValue('[data-testid="type"]'), 'xdp');
+  // bpf_ktime_get_ns in a browser: the runtime's clock without Node's process (it threw a ReferenceError)
+  await page.goto(`${origin}/index.html#prog=${b64url('call 5\nif r0 == 0x0 goto pc+2\nr0 = 7\nexit\nr0 = 0\nexit\n')}&data=${SYN}&profile=modern&type=socket_filter`);
+  // the fragment is applied and verified in one task: the new text in the editor means the verdict is there too
+  await page.waitForFunction(() => document.querySelector('.cm-content')!.textContent!.includes('call 5'));
+  assert.equal(await text(page, 'verdict'), 'accepted; keep 7 bytes');
+  assert.equal(await text(page, 'retval'), '7');
   // a 3.19 rejection by URL: the back-edge
   await page.goto(`${origin}/index.html#prog=${b64url('r0 = 0\nif r0 == 0x0 goto pc-1\nexit\n')}&profile=3.19&type=socket_filter`);
   await page.waitForFunction(() => document.querySelector('[data-testid="verdict"]')!.textContent!.startsWith('rejected'));
