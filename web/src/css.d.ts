@@ -1,1 +1,2 @@
-declare module "*.css";
+// esbuild bundles the page's stylesheet from `import './style.css'`; TypeScript is told such an import exists.
+declare module '*.css';
