@@ -15,7 +15,7 @@ export { HelperRegistry, ARG, RET, argU32, argU64, setR0 } from './runtime/helpe
 export type { Helper, HelperProto, HelperEnv } from './runtime/helpers.js';
 export { Runtime } from './runtime/runtime.js';
 export { Interpreter } from './vm/interpreter.js';
-export type { InterpreterOptions } from './vm/interpreter.js';
+export type { InterpreterOptions, StepPoint, SteppedResult } from './vm/interpreter.js';
 export type { Engine, EngineName, RunInput, RunResult } from './runtime/engine.js';
 export { SOCKET_FILTER, UNSPEC, programType, BPF_PROG_TYPE } from './progs/types.js';
 export type { ProgramType, ProgTypeName } from './progs/types.js';

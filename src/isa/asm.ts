@@ -448,6 +448,14 @@ function oneLine(s: string): string {
  * naming the line on any error.
  */
 export function assemble(source: string): Instruction[] {
+  return assembleWithLines(source).insns;
+}
+
+/**
+ * assemble(), and for each instruction the source line (1-based) it came
+ * from: what an editor needs to put a verifier message on its line.
+ */
+export function assembleWithLines(source: string): { insns: Instruction[]; lines: number[] } {
   const pending: Pending[] = [];
   const labels = new Map<string, number>();
   let slot = 0;
@@ -496,6 +504,7 @@ export function assemble(source: string): Instruction[] {
   if (firstExit !== undefined && !labels.has('exit')) labels.set('exit', firstExit);
 
   const out: Instruction[] = [];
+  const outLines: number[] = [];
   slot = 0;
   for (const p of pending) {
     if (p.target) {
@@ -512,8 +521,9 @@ export function assemble(source: string): Instruction[] {
     const problem = slotProblem(p.insn);
     if (problem !== undefined) throw new BpfError('EINVAL', `line ${p.line}: ${problem}`);
     out.push(p.insn);
+    outLines.push(p.line);
     slot += slotCount(p.insn);
   }
-  return out;
+  return { insns: out, lines: outLines };
 }
 

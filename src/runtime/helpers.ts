@@ -173,7 +173,7 @@ export class RunState {
   /** the simulated CPU of the run (Runtime sets it to its own) */
   cpu: () => number = () => 0;
   /** nanoseconds for bpf_ktime_get_ns / bpf_ktime_get_boot_ns: monotonic unless set (setClock) */
-  clock: () => bigint = () => process.hrtime.bigint();
+  clock: () => bigint = monotonicNs;
   private rng = (Math.random() * 0x100000000) >>> 0 || 1;
 
   /** A fixed seed for bpf_get_prandom_u32 (xorshift32): the same seed gives the same sequence. */
@@ -389,4 +389,14 @@ export function programMaps(slots: readonly Slot[], registry: HelperRegistry, gi
     return undefined;
   };
   return { list, at };
+}
+
+/**
+ * Monotonic nanoseconds: Node's hrtime, or performance.now() where there
+ * is no `process` (a browser), to the microsecond it gives.
+ */
+function monotonicNs(): bigint {
+  const proc = (globalThis as { process?: { hrtime?: { bigint?: () => bigint } } }).process;
+  if (proc?.hrtime?.bigint) return proc.hrtime.bigint();
+  return BigInt(Math.round(performance.now() * 1000)) * 1000n;
 }

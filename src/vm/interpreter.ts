@@ -69,6 +69,17 @@ export interface InterpreterOptions {
   coverage?: Uint8Array;
 }
 
+/** What Interpreter.runStepped gives: r0 (at exit, or when stopped), the instructions executed, whether onStep stopped the run. */
+export interface SteppedResult extends RunResult {
+  stopped: boolean;
+}
+
+/** Where a stepped run stands before its next instruction: pc and the local-call depth (0 in the program's main function). */
+export interface StepPoint {
+  pc: number;
+  depth: number;
+}
+
 const STRIDE = 2;
 
 /**
@@ -111,6 +122,12 @@ const CODE_IMM = new Int32Array(MAX_INTERP_SLOTS + 1);
 let loaded: Int32Array | undefined;
 /** predecoded sentinel, an opcode byte no instruction has: falling off the end of the program */
 const OP_FELL_OFF = 0xff;
+/**
+ * predecoded key no instruction has, stepping only (runStepped): every
+ * instruction but the one being stepped carries it in the code arena, so
+ * the run pauses before the next instruction whichever way control goes
+ */
+const OP_STEP = 0xfe;
 const TWO32 = 4294967296;
 
 /**
@@ -297,6 +314,12 @@ export class Interpreter implements Engine {
   private used = 0;
   /** what helpers see: the memory, and access checks in this engine's mode */
   private readonly env: HelperEnv;
+  /** runStepped: the state loopInner resumes from (read and cleared by its prologue) */
+  private resume: { depth: number; frames: number[]; zeroFrame: boolean } | undefined;
+  /** runStepped: where loopInner paused (OP_STEP), undefined when the run exited */
+  private paused: { pc: number; depth: number } | undefined;
+  /** runStepped in progress: the code arena holds OP_STEP everywhere but the instruction being stepped */
+  private stepping = false;
 
   constructor(mem: AddressSpace, slots: readonly Slot[], options: InterpreterOptions) {
     if (slots.length === 0) throw new BpfError('EINVAL', 'empty program');
@@ -357,6 +380,107 @@ export class Interpreter implements Engine {
   run(input: RunInput = {}): RunResult {
     this.exec(input);
     return { r0: (BigInt(this.retHi >>> 0) << 32n) | BigInt(this.retLo >>> 0), insns: this.executed };
+  }
+
+  /**
+   * Single-stepping (checked mode only): one run over `input`, calling
+   * `onStep` before each instruction with its pc and call depth; there the
+   * registers are registerHalves() and the stack, context and maps are in
+   * the runtime's memory as the instruction will find them. `false` from
+   * onStep stops the run before that instruction (r0 is then r0 as it
+   * stands). What a debugger needs, at no cost to ordinary runs: the code
+   * arena holds OP_STEP in every slot but the one being stepped, so the
+   * loop pauses before the next instruction wherever control goes (jump,
+   * local call, return) and resumes with its frames. A callback a helper
+   * runs (bpf_loop) runs within its call's step; a tail call's target runs
+   * to its end unstepped. onStep must not run a program (EBUSY-like
+   * InternalError, as any nested run). The budget counts steps.
+   */
+  runStepped(input: RunInput, onStep: (at: StepPoint) => boolean | void): SteppedResult {
+    if (!this.checked) throw new BpfError('EINVAL', 'stepping runs in the checked interpreter only');
+    if (this.coverage !== undefined) throw new BpfError('EINVAL', 'stepping does not record coverage');
+    if (typeof onStep !== 'function') throw new BpfError('EINVAL', 'runStepped needs an onStep function');
+    if (running) throw new InternalError('a program run started inside another run');
+    const run = this.helpers.run;
+    run.begin(input);
+    try {
+      const stopped = this.stepAll(input, onStep);
+      if (stopped !== undefined) return stopped;
+      // a tail call's target runs in its own engine, to its end
+      if (run.tail !== undefined) this.followTails(input);
+    } finally {
+      run.end();
+    }
+    return { r0: (BigInt(this.retHi >>> 0) << 32n) | BigInt(this.retLo >>> 0), insns: this.executed, stopped: false };
+  }
+
+  /** runStepped's steps, inside its run: the result when onStep stopped it, else undefined (r0 in retLo/retHi). */
+  private stepAll(input: RunInput, onStep: (at: StepPoint) => boolean | void): SteppedResult | undefined {
+    const run = this.helpers.run;
+    const real = this.prog;
+    running = true;
+    this.stepping = true;
+    let steps = 0;
+    try {
+      clearRegisters();
+      setHalves(1, input.r1 ?? 0);
+      setHalves(2, input.r2 ?? 0);
+      RL[10] = STACK_TOP;
+      const pkt = input.packet;
+      this.pktAddr = pkt?.addr ?? 0;
+      this.pktLen = pkt?.len ?? 0;
+      this.pktNetOff = pkt?.netOff ?? -1;
+      this.runRegions = input.regions ?? [];
+      this.limit = Math.min(this.budget, run.budgetLeft);
+      this.loadTrapped(-1);
+      // the local-call frames, kept across the steps (loopInner pushes and pops them in place)
+      const frames: number[] = [];
+      let at: StepPoint = { pc: 0, depth: 0 };
+      for (;;) {
+        if (onStep({ pc: at.pc, depth: at.depth }) === false) {
+          this.executed = steps;
+          return { r0: (BigInt(RH[0]! >>> 0) << 32n) | BigInt(RL[0]! >>> 0), insns: steps, stopped: true };
+        }
+        if (steps >= this.limit) throw this.overBudget(at.pc);
+        CODE_W[at.pc] = real[at.pc * STRIDE]!;
+        this.resume = { depth: at.depth, frames, zeroFrame: steps === 0 };
+        this.paused = undefined;
+        try {
+          this.loopInner(at.pc, 0, this.limit);
+        } finally {
+          CODE_W[at.pc] = (real[at.pc * STRIDE]! & ~KEY_MASK) | OP_STEP;
+        }
+        steps++;
+        if (this.paused === undefined) break;
+        at = this.paused;
+      }
+      this.executed = steps;
+      run.budgetLeft = this.limit - steps;
+      return undefined;
+    } finally {
+      this.stepping = false;
+      this.resume = undefined;
+      // the next ordinary run reloads its own code
+      loaded = undefined;
+      running = false;
+    }
+  }
+
+  /**
+   * runStepped: the program in the code arena with OP_STEP in every slot
+   * but `except` (-1: none) and the sentinel; or, with `none`, the program
+   * as it is (a callback running within a step).
+   */
+  private loadTrapped(except: number, none = false): void {
+    const p = this.prog;
+    const n = p.length / STRIDE - 1;
+    for (let k = 0; k < n; k++) {
+      CODE_W[k] = none || k === except ? p[k * STRIDE]! : (p[k * STRIDE]! & ~KEY_MASK) | OP_STEP;
+      CODE_IMM[k] = p[k * STRIDE + 1]!;
+    }
+    CODE_W[n] = p[n * STRIDE]!;
+    CODE_IMM[n] = p[n * STRIDE + 1]!;
+    loaded = undefined;
   }
 
   /** Nothing to give back: the code arena and the registers are the module's, the predecoded program is garbage-collected. */
@@ -524,6 +648,9 @@ export class Interpreter implements Engine {
     for (let r = 1; r <= 5; r++) setHalves(r, args[r - 1] ?? 0);
     RL[10] = STACK_TOP - depth * STACK_FRAME_SIZE;
     RH[10] = 0;
+    // a stepped run: the callback runs whole, within its helper call's step
+    const stepping = this.stepping;
+    if (stepping) this.loadTrapped(pc, true);
     try {
       this.loopInner(pc, depth, budget);
       if (this.coverage === undefined) {
@@ -542,6 +669,7 @@ export class Interpreter implements Engine {
       this.pcForHelper = pcForHelper;
       this.depthAtCall = depthAtCall;
       this.runRegions = runRegions;
+      if (stepping) this.loadTrapped(pcForHelper);
     }
   }
 
@@ -567,17 +695,20 @@ export class Interpreter implements Engine {
     let budget = this.coverage === undefined ? startBudget : -1;
     // a callback (baseDepth > 0) goes on counting its run's instructions
     if (baseDepth === 0) this.used = 0;
+    // A stepped run (runStepped) resumes where its last step paused.
+    const resume = this.resume;
+    this.resume = undefined;
     // Local-call frames: return pc and the caller's r6..r9.
-    const frames: number[] = [];
+    const frames: number[] = resume === undefined ? [] : resume.frames;
     // Call depth: 0 in the outermost frame (a callback's frame for a
     // callback). r10 and the frame bounds derive from it, never from a
     // register the program controls.
-    let depth = baseDepth;
+    let depth = resume === undefined ? baseDepth : resume.depth;
     this.frameBase = STACK_TOP - depth * STACK_FRAME_SIZE;
     // Checked mode's inline fast path: accesses inside the current frame or its callers' frames.
     let frameLo = this.frameBase - STACK_FRAME_SIZE;
     // Checked mode: a run starts with a zeroed frame, whatever the last program left there.
-    if (checked) u8.fill(0, frameLo, this.frameBase);
+    if (checked && (resume === undefined || resume.zeroFrame)) u8.fill(0, frameLo, this.frameBase);
     let w = 0;
     let a = 0;
     let b = 0;
@@ -1230,6 +1361,9 @@ export class Interpreter implements Engine {
             RH[a] = dv.getInt32(addr + 4, true);
             break;
           // ---- END GENERATED: fused cases ----
+          case 0xfe: // OP_STEP (runStepped): pause before this instruction
+            this.paused = { pc, depth };
+            return;
           case 0xff: // OP_FELL_OFF
             throw new BpfError('EFAULT', `pc ${pc - 1}: execution fell off the end of the program`);
           case 0x00: // no instruction has opcode 0; a case for it starts the jump table at 0
