@@ -1,41 +1,45 @@
 /**
  * The fast path of `tsbpf filter 'EXPR' CAPTURE`: the tcpdump case, a
  * pcap-filter expression over a capture file, done the way tcpdump -r does
- * it rather than through the runtime. The whole file is read with one read;
- * the expression's classic program runs as a JavaScript function over the
- * records in place (classic-js.ts: the checked runtime's verdicts exactly);
- * the accepted records are assembled into one buffer and written with one
- * write. Nothing of the runtime, verifier, engines or object loader is
- * loaded: bin/tsbpf.js comes here (entry.ts) before it loads main.ts.
+ * it rather than through the runtime. The expression's classic program is
+ * compiled to a small WebAssembly module (classic-wasm.ts: the checked
+ * runtime's verdicts exactly). A classic pcap file is read in chunks into
+ * the module's memory, one buffer reused, and the module runs through each
+ * chunk's records in place; a pcapng file is read whole into it and its
+ * blocks walked here. The accepted records are appended, in the pcap
+ * writer's format, to one output buffer written with one write at the end.
+ * Nothing of the runtime, verifier, engines or object loader is loaded:
+ * bin/tsbpf.js comes here (entry.ts) before it loads main.ts.
  *
  * It answers only what it can answer exactly as capture.ts's filterCommand
  * would (the same output file, lines, counts, errors and exit status) and
  * returns undefined for anything else, before it has printed or written
  * anything: a program file, options other than -e, --linktype, -w, --count,
- * --json and -l, a capture on standard input, not a regular file or over
- * FAST_MAX_BYTES, a file that is not a capture, an expression that does
- * not compile, a program the verifier might refuse (classic-js.ts), a
- * pcapng file with a problem anywhere or with interfaces of different link
- * types, a record the pcap writer would refuse. The general path then does
- * it all again and gives today's result. A classic pcap file that ends in
- * a truncated or oversized record is answered here, as the general path
+ * --json and -l, a capture on standard input or not a regular file, a file
+ * that is not a capture, an expression that does not compile, a program the
+ * verifier might refuse (classic-wasm.ts), a pcapng file over
+ * FAST_MAX_BYTES, with a problem anywhere or with interfaces of different
+ * link types, a record the pcap writer would refuse. The general path then
+ * does it all again and gives today's result. A classic pcap file ending in
+ * a truncated or oversized record is answered here as the general path
  * answers it: the packets before it, the throughput line, the error, exit 2.
  *
- * Not shown here: the progress bar on a terminal (the general path's; a
- * file small enough for this path is read in well under a second).
+ * Not shown here: the progress bar on a terminal (the general path's; this
+ * path reads a capture at hundreds of MB/s).
  */
 
 import { closeSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 import { compileFilter } from '../filter/index.js';
+import type { SockFilter } from '../cbpf/parse.js';
 import { networkOffset } from '../pcap/linktype.js';
 import { parseCommand } from './args.js';
 import { FILTER } from './commands.js';
-import { compileClassicJs } from './classic-js.js';
-import type { ClassicFn } from './classic-js.js';
+import { compileClassicWasm } from './classic-wasm.js';
+import type { ClassicWasm } from './classic-wasm.js';
 import { throughput, timestamp } from './filter-output.js';
 import type { CliIo } from './io.js';
 
-/** Captures up to this size are read whole; larger ones stream through the general path. */
+/** pcapng captures up to this size are read whole; larger ones stream through the general path. */
 export const FAST_MAX_BYTES = 512 * 1024 * 1024;
 
 /** The options the fast path takes; any other sends the command to the general path. */
@@ -48,64 +52,14 @@ const LIBPCAP_MAX_SNAPLEN = 262144;
 const WRITE_SNAPLEN = 262144;
 const U32_MAX = 0xffffffff;
 const NANO = 1_000_000_000n;
+const PAGE = 65536;
+const PCAPNG_SHB = 0x0a0d0d0a;
 
-/** The accepted packets of a scan, in order, in growable columns. */
-class Matches {
-  count = 0;
-  /** the packet's first byte in the file */
-  off = new Int32Array(1024);
-  /** the bytes kept: the captured length cut to the verdict */
-  len = new Int32Array(1024);
-  orig = new Float64Array(1024);
-  /** the timestamp as seconds and nanoseconds, already carried as the writer carries them */
-  sec = new Float64Array(1024);
-  ns = new Int32Array(1024);
-  /** the packet's number in the capture, from 1 */
-  index = new Int32Array(1024);
-  verdict = new Float64Array(1024);
-  /** the captured length (--json's len) */
-  cap = new Int32Array(1024);
-
-  add(off: number, len: number, orig: number, sec: number, ns: number, index: number, verdict: number, cap: number): void {
-    if (this.count === this.off.length) this.grow();
-    const i = this.count++;
-    this.off[i] = off;
-    this.len[i] = len;
-    this.orig[i] = orig;
-    this.sec[i] = sec;
-    this.ns[i] = ns;
-    this.index[i] = index;
-    this.verdict[i] = verdict;
-    this.cap[i] = cap;
-  }
-
-  private grow(): void {
-    const n = this.off.length * 2;
-    const g = <T extends Int32Array | Float64Array>(a: T, make: new (n: number) => T): T => {
-      const b = new make(n);
-      b.set(a);
-      return b;
-    };
-    this.off = g(this.off, Int32Array);
-    this.len = g(this.len, Int32Array);
-    this.orig = g(this.orig, Float64Array);
-    this.sec = g(this.sec, Float64Array);
-    this.ns = g(this.ns, Int32Array);
-    this.index = g(this.index, Int32Array);
-    this.verdict = g(this.verdict, Float64Array);
-    this.cap = g(this.cap, Int32Array);
-  }
-}
-
-/** A scan's result: what the general path's forEachPacket would have counted, and its error. */
-interface Scan {
-  packets: number;
-  bytes: number;
-  linkType: number;
-  matches: Matches;
-  /** the capture error ending the scan (the reader's message without 'capture: ') */
-  error?: string;
-}
+/** The module's memory: the scan's output words first, then the capture's bytes. */
+const OUT_WORDS_BYTES = 12 * 4096;
+const BASE = OUT_WORDS_BYTES;
+/** Bytes of a classic pcap file read at a time (grown for a record that does not fit). */
+const CHUNK = 256 * 1024;
 
 /** Not for this path: the general path does it all. */
 class Decline extends Error {}
@@ -113,6 +67,80 @@ class Decline extends Error {}
 const decline = (): never => {
   throw new Decline();
 };
+
+/**
+ * The accepted packets, in order: the records as the general path's
+ * PcapWriter writes them (nanosecond magic, snaplen 262144), in one growing
+ * buffer, and what a line of output needs of each.
+ */
+class Accepted {
+  count = 0;
+  bytes = new Uint8Array(1 << 16);
+  size = 24;
+  /** per packet: where its record starts in bytes, its number in the capture, verdict, captured length */
+  record: number[] = [];
+  index: number[] = [];
+  verdict: number[] = [];
+  cap: number[] = [];
+
+  /** One accepted packet: data[s, s + keep) of `src`, its captured length, wire length and timestamp. */
+  add(src: Uint8Array, s: number, keep: number, cap: number, orig: number, sec: number, ns: number, index: number, verdict: number): void {
+    // what the pcap writer refuses, the general path reports its own way
+    if (orig < keep || sec > U32_MAX || keep > WRITE_SNAPLEN) decline();
+    const need = this.size + 16 + keep;
+    if (need > this.bytes.length) {
+      const grown = new Uint8Array(Math.max(need, this.bytes.length * 2));
+      grown.set(this.bytes.subarray(0, this.size));
+      this.bytes = grown;
+    }
+    const b = this.bytes;
+    const at = this.size;
+    put32(b, at, sec);
+    put32(b, at + 4, ns);
+    put32(b, at + 8, keep);
+    put32(b, at + 12, orig);
+    b.set(src.subarray(s, s + keep), at + 16);
+    this.size = need;
+    this.record.push(at);
+    this.index.push(index);
+    this.verdict.push(verdict);
+    this.cap.push(cap);
+    this.count++;
+  }
+
+  /** The pcap file: the header for `linkType`, then the records. */
+  file(linkType: number): Uint8Array {
+    const b = this.bytes;
+    put32(b, 0, 0xa1b23c4d);
+    b[4] = 2;
+    b[5] = 0;
+    b[6] = 4;
+    b[7] = 0;
+    put32(b, 8, 0);
+    put32(b, 12, 0);
+    put32(b, 16, WRITE_SNAPLEN);
+    put32(b, 20, linkType);
+    return b.subarray(0, this.size);
+  }
+}
+
+function put32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
+}
+
+/** A scan's result: what the general path's forEachPacket would have counted, and its error. */
+interface Scan {
+  packets: number;
+  bytes: number;
+  /** the capture's link type (pcapng: the first interface's), for the output file */
+  linkType: number;
+  accepted: Accepted;
+  /** the capture error ending the scan: the reader's message without 'capture: ' */
+  error?: string;
+}
 
 /**
  * `tsbpf filter ARGS` when the fast path can do it exactly: the exit
@@ -151,39 +179,33 @@ async function attempt(args: readonly string[], io: CliIo): Promise<number> {
   if (capture === '-') return decline();
 
   const wall0 = performance.now();
-  const bytes = readWhole(capture);
-  const head = captureHead(bytes);
-  const lt = values['linktype'] as string | undefined;
-  const linktype: number | string = head?.linktype ?? (lt === undefined ? 'ethernet' : /^\d+$/.test(lt) ? Number(lt) : lt);
-  let prog;
-  try {
-    prog = compileFilter(expr, linktype, head === undefined ? {} : { byteOrder: head.byteOrder });
-  } catch {
-    return decline();
-  }
-  const magic = bytes.length >= 4 ? u32be(bytes, 0) : 0;
-  const scan = magic === PCAPNG_SHB ? scanPcapng(bytes, prog) : scanPcap(bytes, prog, magic);
+  const scan = scanFile(capture, expr, values['linktype'] as string | undefined);
   const wallMs = performance.now() - wall0;
-  const m = scan.matches;
+  const acc = scan.accepted;
 
   if (write !== undefined) {
-    const out = pcapOut(bytes, scan);
+    // the general path writes no header when nothing was accepted and the link type is unknown
+    if (scan.linkType < 0) return decline();
+    const out = acc.file(scan.linkType);
     if (write === '-') io.stdout.write(out);
     else writeFile(write, out);
-  } else if (!count) {
+  } else if (!count && acc.count > 0) {
     const { summarize } = await import('../pcap/summary.js');
+    const b = acc.bytes;
+    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
     const lines: string[] = [];
-    for (let i = 0; i < m.count; i++) {
-      const data = bytes.subarray(m.off[i]!, m.off[i]! + m.len[i]!);
-      const tsNs = BigInt(m.sec[i]!) * NANO + BigInt(m.ns[i]!);
+    for (let i = 0; i < acc.count; i++) {
+      const r = acc.record[i]!;
+      const data = b.subarray(r + 16, r + 16 + dv.getUint32(r + 8, true));
+      const tsNs = BigInt(dv.getUint32(r, true)) * NANO + BigInt(dv.getUint32(r + 4, true));
       lines.push(json
-        ? JSON.stringify({ packet: m.index[i]!, ts_ns: tsNs.toString(), len: m.cap[i]!, orig_len: m.orig[i]!, retval: m.verdict[i]!, summary: summarize(data, scan.linkType) }) + '\n'
+        ? JSON.stringify({ packet: acc.index[i]!, ts_ns: tsNs.toString(), len: acc.cap[i]!, orig_len: dv.getUint32(r + 12, true), retval: acc.verdict[i]!, summary: summarize(data, scan.linkType) }) + '\n'
         : `${timestamp(tsNs)} ${summarize(data, scan.linkType)}\n`);
     }
-    if (lines.length) io.stdout.write(lines.join(''));
+    io.stdout.write(lines.join(''));
   }
-  if (count) io.stdout.write(json ? JSON.stringify({ packets: scan.packets, matched: m.count }) + '\n' : `${m.count} packets\n`);
-  if (scan.packets > 0 || scan.error === undefined) io.stderr.write(`tsbpf: ${throughput(scan.packets, scan.bytes, wallMs, `; ${m.count} matched`)}\n`);
+  if (count) io.stdout.write(json ? JSON.stringify({ packets: scan.packets, matched: acc.count }) + '\n' : `${acc.count} packets\n`);
+  if (scan.packets > 0 || scan.error === undefined) io.stderr.write(`tsbpf: ${throughput(scan.packets, scan.bytes, wallMs, `; ${acc.count} matched`)}\n`);
   if (scan.error !== undefined) {
     io.stderr.write(`tsbpf: ${capture}: ${scan.error} (EINVAL)\n`);
     return 2;
@@ -200,8 +222,19 @@ function isFile(arg: string): boolean {
   }
 }
 
-/** The whole file in one read: a regular file up to FAST_MAX_BYTES, else decline. */
-function readWhole(path: string): Uint8Array {
+/** readSync until `len` bytes or the end of the file; how many were read. */
+function readFully(fd: number, into: Uint8Array, at: number, len: number, pos: number): number {
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, into, at + got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+/** The capture file through the expression: a regular file only; reading errors are the general path's. */
+function scanFile(path: string, expr: string, linktypeOption: string | undefined): Scan {
   let fd: number;
   try {
     fd = openSync(path, 'r');
@@ -210,24 +243,38 @@ function readWhole(path: string): Uint8Array {
   }
   try {
     const st = fstatSync(fd);
-    if (!st.isFile() || st.size > FAST_MAX_BYTES || st.size < 4) return decline();
-    const buf = new Uint8Array(Buffer.allocUnsafeSlow(st.size).buffer, 0, st.size);
-    let got = 0;
-    while (got < buf.length) {
-      const n = readSync(fd, buf, got, buf.length - got, got);
-      if (n === 0) break;
-      got += n;
+    if (!st.isFile()) return decline();
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((BASE + CHUNK) / PAGE) });
+    let u8 = new Uint8Array(memory.buffer);
+    const got = readFully(fd, u8, BASE, CHUNK, 0);
+    const head = captureHead(u8.subarray(BASE, BASE + got));
+    const linktype: number | string = head?.linktype ?? (linktypeOption === undefined ? 'ethernet' : /^\d+$/.test(linktypeOption) ? Number(linktypeOption) : linktypeOption);
+    let prog: SockFilter[];
+    try {
+      prog = compileFilter(expr, linktype, head === undefined ? {} : { byteOrder: head.byteOrder });
+    } catch {
+      return decline();
     }
-    return got === buf.length ? buf : buf.subarray(0, got);
+    if (got < 24) return decline();
+    const magic = u32be(u8, BASE);
+    if (magic === PCAPNG_SHB) {
+      if (st.size > FAST_MAX_BYTES) return decline();
+      // the whole file in the memory, after what is read already
+      const total = st.size;
+      if (BASE + total > memory.buffer.byteLength) memory.grow(Math.ceil((BASE + total - memory.buffer.byteLength) / PAGE));
+      u8 = new Uint8Array(memory.buffer);
+      const rest = readFully(fd, u8, BASE + got, total - got, got);
+      return scanPcapng(memory, BASE, got + rest, prog);
+    }
+    return scanPcap(fd, memory, got, prog, magic);
   } catch (e) {
     if (e instanceof Decline) throw e;
+    // a read that failed: the general path reports it
     return decline();
   } finally {
     closeSync(fd);
   }
 }
-
-const PCAPNG_SHB = 0x0a0d0d0a;
 
 function u32be(b: Uint8Array, at: number): number {
   return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
@@ -256,88 +303,131 @@ function captureHead(bytes: Uint8Array): { linktype: number; byteOrder: 'little'
   return undefined;
 }
 
-/** The program for a link type, or decline (a program the verifier might refuse). */
-function filterFn(prog: Parameters<typeof compileClassicJs>[0], linkType: number): ClassicFn {
-  return compileClassicJs(prog, (b, s, n) => networkOffset(b.subarray(s, s + n), linkType)) ?? decline();
+/**
+ * The program's module over `memory`, its SKF_NET_OFF loads answered for
+ * `linkType` as the reader's netOff is (pcap/linktype.ts); undefined when
+ * the verifier might refuse the program.
+ */
+export function classicModule(prog: readonly SockFilter[], memory: WebAssembly.Memory, le: boolean, linkType: number): ClassicWasm | undefined {
+  const neg = (s: number, n: number, k: number, size: number): number => {
+    let start: number;
+    // the interpreter's packetOffset: SKF_NET_OFF (-0x100000) and SKF_LL_OFF (-0x200000) relative
+    if (k >= -0x100000) {
+      const net = networkOffset(new Uint8Array(memory.buffer, s, n), linkType);
+      if (net < 0) return -1;
+      start = net + (k + 0x100000);
+    } else if (k >= -0x200000) {
+      start = k + 0x200000;
+    } else {
+      return -1;
+    }
+    return start + size <= n ? start : -1;
+  };
+  return compileClassicWasm(prog, memory, le, neg);
 }
 
 /**
- * Classic pcap: every record through the filter in place. Mirrors
- * reader.ts's decodePcap, its limit and its three errors; a file whose
- * header is not whole is the general path's.
+ * Classic pcap, a chunk at a time: the module runs through the whole
+ * records of the chunk; the part of a record at its end moves to the front
+ * before the next read. Mirrors reader.ts's decodePcap: its limit on a
+ * record's length and its three errors.
  */
-function scanPcap(b: Uint8Array, prog: Parameters<typeof compileClassicJs>[0], magic: number): Scan {
+function scanPcap(fd: number, memory: WebAssembly.Memory, got: number, prog: SockFilter[], magic: number): Scan {
   let le: boolean;
-  let nanos: boolean;
   if (magic === 0xa1b2c3d4 || magic === 0xa1b23c4d) le = false;
   else if (magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1) le = true;
   else return decline();
-  nanos = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
-  if (b.length < 24) return decline();
-  const dv = new DataView(b.buffer, b.byteOffset, b.length);
-  const snaplen = dv.getUint32(16, le);
-  const linkType = dv.getUint32(20, le) & 0xffff;
+  const nanos = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
+  let dv = new DataView(memory.buffer);
+  let u8 = new Uint8Array(memory.buffer);
+  const snaplen = dv.getUint32(BASE + 16, le);
+  const linkType = dv.getUint32(BASE + 20, le) & 0xffff;
   const limit = Math.min(MAX_RECORD, Math.max(snaplen, LIBPCAP_MAX_SNAPLEN));
-  const fn = filterFn(prog, linkType);
-  const matches = new Matches();
-  const end = b.length;
-  let at = 24;
+  const wasm = classicModule(prog, memory, le, linkType) ?? decline();
+  const accepted = new Accepted();
+  const fracNs = nanos ? 1 : 1000;
   let packets = 0;
   let bytes = 0;
   let error: string | undefined;
-  const fracNs = nanos ? 1 : 1000;
-  while (at < end) {
-    if (at + 16 > end) {
-      error = `offset ${at}: truncated record header`;
-      break;
-    }
-    const incl = dv.getUint32(at + 8, le);
-    if (incl > limit) {
-      error = `offset ${at}: captured length ${incl} exceeds the limit ${limit}`;
-      break;
-    }
-    if (at + 16 + incl > end) {
-      error = `offset ${at}: truncated packet data (${incl} bytes declared, ${end - at - 16} present)`;
-      break;
-    }
-    const s = at + 16;
-    packets++;
-    bytes += incl;
-    const verdict = fn(b, s, incl);
-    if (verdict !== 0) {
+  // the file offset of the byte at BASE; the chunk is [BASE, end)
+  let filePos = 0;
+  let end = BASE + got;
+  let at = BASE + 24;
+  let eof = got < CHUNK;
+  for (;;) {
+    const outEnd = wasm.scan(at, end, 0, OUT_WORDS_BYTES, limit);
+    const before = packets;
+    packets += wasm.packets.value as number;
+    bytes += wasm.bytes.value as number;
+    at = wasm.at.value as number;
+    for (let w = 0; w < outEnd; w += 12) {
+      const s = dv.getUint32(w, true);
+      const verdict = dv.getUint32(w + 4, true);
+      const r = s - 16;
+      const incl = dv.getUint32(r + 8, le);
       // the reader's tsNs (sec * 1e9 + frac * unit), split again as the writer splits it
-      let sec = dv.getUint32(at, le);
-      let ns = dv.getUint32(at + 4, le) * fracNs;
+      let sec = dv.getUint32(r, le);
+      let ns = dv.getUint32(r + 4, le) * fracNs;
       if (ns >= 1e9) {
         sec += Math.floor(ns / 1e9);
         ns %= 1e9;
       }
-      matches.add(s, verdict < incl ? verdict : incl, dv.getUint32(at + 12, le), sec, ns, packets, verdict, incl);
+      accepted.add(u8, s, verdict < incl ? verdict : incl, incl, dv.getUint32(r + 12, le), sec, ns, before + dv.getUint32(w + 8, true), verdict);
     }
-    at = s + incl;
+    if (outEnd >= OUT_WORDS_BYTES) continue;
+    // stopped at a record not whole in the chunk, or over the limit
+    const left = end - at;
+    const incl = left >= 16 ? dv.getUint32(at + 8, le) : -1;
+    if (incl > limit) {
+      error = `offset ${filePos + at - BASE}: captured length ${incl} exceeds the limit ${limit}`;
+      break;
+    }
+    if (eof) {
+      if (left > 0) {
+        error = left < 16
+          ? `offset ${filePos + at - BASE}: truncated record header`
+          : `offset ${filePos + at - BASE}: truncated packet data (${incl} bytes declared, ${left - 16} present)`;
+      }
+      break;
+    }
+    // the partial record to the front, then read on
+    u8.copyWithin(BASE, at, end);
+    filePos += at - BASE;
+    at = BASE;
+    end = BASE + left;
+    const room = Math.max(CHUNK, 16 + Math.max(incl, 0));
+    if (BASE + room > memory.buffer.byteLength) {
+      memory.grow(Math.ceil((BASE + room - memory.buffer.byteLength) / PAGE));
+      dv = new DataView(memory.buffer);
+      u8 = new Uint8Array(memory.buffer);
+    }
+    const n = readFully(fd, u8, end, room - left, filePos + left);
+    end += n;
+    if (n < room - left) eof = true;
   }
-  return { packets, bytes, linkType, matches, ...(error === undefined ? {} : { error }) };
+  return { packets, bytes, linkType, accepted, ...(error === undefined ? {} : { error }) };
 }
 
 /**
- * pcapng: section headers, interfaces and enhanced, simple and obsolete
- * packet blocks as reader.ts's decodePcapng reads them, other blocks
- * skipped. Anything the reader would call an error, a timestamp the pcap
- * writer would refuse, or interfaces of different link types: decline.
+ * pcapng, read whole into the memory at `base`: section headers, interfaces
+ * and enhanced, simple and obsolete packet blocks as reader.ts's
+ * decodePcapng reads them, other blocks skipped, each packet through the
+ * module's filter. Anything the reader would call an error, or interfaces
+ * of different link types: decline.
  */
-function scanPcapng(b: Uint8Array, prog: Parameters<typeof compileClassicJs>[0]): Scan {
-  const dv = new DataView(b.buffer, b.byteOffset, b.length);
-  const end = b.length;
+function scanPcapng(memory: WebAssembly.Memory, base: number, size: number, prog: SockFilter[]): Scan {
+  const b = new Uint8Array(memory.buffer);
+  const dv = new DataView(memory.buffer);
+  const end = base + size;
   interface Iface { linkType: number; snaplen: number; ticks: bigint; offsetNs: bigint }
   let ifaces: Iface[] = [];
   let le = true;
-  let fn: ClassicFn | undefined;
+  let wasm: ClassicWasm | undefined;
   let linkType = -1;
-  let firstLinkType: number | undefined;
-  const matches = new Matches();
+  const accepted = new Accepted();
   let packets = 0;
   let bytes = 0;
-  let at = 0;
+  let at = base;
   const MIN: Record<number, number> = { [PCAPNG_SHB]: 28, 1: 20, 2: 32, 3: 16, 6: 32 };
   while (at < end) {
     if (at + 12 > end) return decline();
@@ -380,20 +470,19 @@ function scanPcapng(b: Uint8Array, prog: Parameters<typeof compileClassicJs>[0])
           }
           off += 4 + ((olen + 3) & ~3);
         }
-        // the program is compiled for the first interface's link type; another would need another netOffset
-        if (firstLinkType === undefined) {
-          firstLinkType = iface.linkType;
+        // one module for the first interface's link type; another would need another SKF_NET_OFF
+        if (wasm === undefined) {
           linkType = iface.linkType;
-          fn = filterFn(prog, linkType);
-        } else if (iface.linkType !== firstLinkType) {
+          wasm = classicModule(prog, memory, true, linkType) ?? decline();
+        } else if (iface.linkType !== linkType) {
           return decline();
         }
         ifaces.push(iface);
         break;
       }
       case 2:
-      case 6:
-      case 3: {
+      case 3:
+      case 6: {
         let iface: Iface | undefined;
         let s: number;
         let cap: number;
@@ -418,12 +507,11 @@ function scanPcapng(b: Uint8Array, prog: Parameters<typeof compileClassicJs>[0])
         }
         packets++;
         bytes += cap;
-        const verdict = fn!(b, s, cap);
+        const verdict = wasm!.filter(s, cap) >>> 0;
         if (verdict !== 0) {
           const tsNs = ts === null ? 0n : (ts * NANO) / iface.ticks + iface.offsetNs;
-          // what the pcap writer refuses, the general path reports its own way
-          if (tsNs < 0n || tsNs / NANO > BigInt(U32_MAX)) return decline();
-          matches.add(s, verdict < cap ? verdict : cap, orig, Number(tsNs / NANO), Number(tsNs % NANO), packets, verdict, cap);
+          if (tsNs < 0n) return decline();
+          accepted.add(b, s, verdict < cap ? verdict : cap, cap, orig, Number(tsNs / NANO), Number(tsNs % NANO), packets, verdict);
         }
         break;
       }
@@ -432,43 +520,7 @@ function scanPcapng(b: Uint8Array, prog: Parameters<typeof compileClassicJs>[0])
     }
     at += len;
   }
-  return { packets, bytes, linkType, matches };
-}
-
-/**
- * The accepted packets as the general path's PcapWriter writes them
- * (nanosecond magic, snaplen 262144, the capture's link type), in one
- * buffer. A record the writer would refuse: decline.
- */
-function pcapOut(b: Uint8Array, scan: Scan): Uint8Array {
-  const m = scan.matches;
-  // the general path writes no header when nothing was accepted and the link type is unknown
-  if (scan.linkType < 0 || scan.linkType > 0xffff) return decline();
-  let size = 24;
-  for (let i = 0; i < m.count; i++) {
-    if (m.orig[i]! < m.len[i]! || m.sec[i]! > U32_MAX) return decline();
-    size += 16 + Math.min(m.len[i]!, WRITE_SNAPLEN);
-  }
-  const out = new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
-  const dv = new DataView(out.buffer, 0, size);
-  dv.setUint32(0, 0xa1b23c4d, true);
-  dv.setUint16(4, 2, true);
-  dv.setUint16(6, 4, true);
-  dv.setUint32(8, 0, true);
-  dv.setUint32(12, 0, true);
-  dv.setUint32(16, WRITE_SNAPLEN, true);
-  dv.setUint32(20, scan.linkType, true);
-  let at = 24;
-  for (let i = 0; i < m.count; i++) {
-    const incl = Math.min(m.len[i]!, WRITE_SNAPLEN);
-    dv.setUint32(at, m.sec[i]!, true);
-    dv.setUint32(at + 4, m.ns[i]!, true);
-    dv.setUint32(at + 8, incl, true);
-    dv.setUint32(at + 12, m.orig[i]!, true);
-    out.set(b.subarray(m.off[i]!, m.off[i]! + incl), at + 16);
-    at += 16 + incl;
-  }
-  return out;
+  return { packets, bytes, linkType, accepted };
 }
 
 /** -w FILE: one write; a file that cannot be written is the general path's to report. */
