@@ -3,26 +3,28 @@
  * pcap-filter expression over a capture file, done the way tcpdump -r does
  * it rather than through the runtime. The expression's classic program is
  * compiled to a small WebAssembly module (classic-wasm.ts: the checked
- * runtime's verdicts exactly). A classic pcap file is read in chunks into
- * the module's memory, one buffer reused, and the module runs through each
- * chunk's records in place; a pcapng file is read whole into it and its
- * blocks walked here. The accepted records are appended, in the pcap
- * writer's format, to one output buffer written with one write at the end.
- * Nothing of the runtime, verifier, engines or object loader is loaded:
- * bin/tsbpf.js comes here (entry.ts) before it loads main.ts.
+ * runtime's verdicts exactly). The file is read in chunks into the module's
+ * memory, one buffer reused: for classic pcap the module itself runs
+ * through each chunk's records; pcapng blocks are walked here and each
+ * packet handed to the module's filter. The accepted records go out as the
+ * general path's PcapWriter writes them, through one reused buffer, or
+ * become tcpdump-style lines, or are only counted. Nothing of the runtime,
+ * verifier, engines or object loader is loaded: bin/tsbpf.js comes here
+ * (entry.ts) before it loads main.ts.
  *
  * It answers only what it can answer exactly as capture.ts's filterCommand
  * would (the same output file, lines, counts, errors and exit status) and
- * returns undefined for anything else, before it has printed or written
- * anything: a program file, options other than -e, --linktype, -w, --count,
- * --json and -l, a capture on standard input or not a regular file, a file
- * that is not a capture, an expression that does not compile, a program the
- * verifier might refuse (classic-wasm.ts), a pcapng file over
- * FAST_MAX_BYTES, with a problem anywhere or with interfaces of different
- * link types, a record the pcap writer would refuse. The general path then
- * does it all again and gives today's result. A classic pcap file ending in
- * a truncated or oversized record is answered here as the general path
- * answers it: the packets before it, the throughput line, the error, exit 2.
+ * returns undefined otherwise, having printed nothing: a program file,
+ * options other than -e, --linktype, -w, --count, --json and -l, a capture
+ * on standard input or not a regular file, a file that is not a capture, an
+ * expression that does not compile, a program the verifier might refuse
+ * (classic-wasm.ts), a pcapng file with a problem anywhere or with
+ * interfaces of different link types, a record the pcap writer would
+ * refuse. The general path then does it all again and gives today's result
+ * (an output file this path had begun is opened again, and so truncated).
+ * A classic pcap file ending in a truncated or oversized record is answered
+ * here as the general path answers it: the packets before it, the
+ * throughput line, the error, exit status 2.
  *
  * Not shown here: the progress bar on a terminal (the general path's; this
  * path reads a capture at hundreds of MB/s).
@@ -39,9 +41,6 @@ import type { ClassicWasm } from './classic-wasm.js';
 import { throughput, timestamp } from './filter-output.js';
 import type { CliIo } from './io.js';
 
-/** pcapng captures up to this size are read whole; larger ones stream through the general path. */
-export const FAST_MAX_BYTES = 512 * 1024 * 1024;
-
 /** The options the fast path takes; any other sends the command to the general path. */
 const FAST_OPTIONS = new Set(['expression', 'linktype', 'write', 'count', 'json', 'line-buffered']);
 
@@ -55,11 +54,13 @@ const NANO = 1_000_000_000n;
 const PAGE = 65536;
 const PCAPNG_SHB = 0x0a0d0d0a;
 
-/** The module's memory: the scan's output words first, then the capture's bytes. */
+/** The module's memory: the scan's output words first, then the chunk of the file. */
 const OUT_WORDS_BYTES = 12 * 4096;
 const BASE = OUT_WORDS_BYTES;
-/** Bytes of a classic pcap file read at a time (grown for a record that does not fit). */
+/** Bytes of the file read at a time (the buffer grows for a record or block that does not fit). */
 const CHUNK = 256 * 1024;
+/** The output buffer: written out whenever the next record does not fit. */
+const OUT_BUFFER = 1 << 20;
 
 /** Not for this path: the general path does it all. */
 class Decline extends Error {}
@@ -68,59 +69,93 @@ const decline = (): never => {
   throw new Decline();
 };
 
-/**
- * The accepted packets, in order: the records as the general path's
- * PcapWriter writes them (nanosecond magic, snaplen 262144), in one growing
- * buffer, and what a line of output needs of each.
- */
-class Accepted {
-  count = 0;
-  bytes = new Uint8Array(1 << 16);
-  size = 24;
-  /** per packet: where its record starts in bytes, its number in the capture, verdict, captured length */
-  record: number[] = [];
-  index: number[] = [];
-  verdict: number[] = [];
-  cap: number[] = [];
+/** Where the accepted packets go: a pcap file, lines, or only a count. */
+interface Sink {
+  count: number;
+  /** one accepted packet: src[s, s + keep), its captured and wire lengths, timestamp, number in the capture (from 1) and verdict */
+  add(src: Uint8Array, s: number, keep: number, cap: number, orig: number, sec: number, ns: number, index: number, verdict: number): void;
+}
 
-  /** One accepted packet: data[s, s + keep) of `src`, its captured length, wire length and timestamp. */
+/** --count: nothing but the count. */
+class CountSink implements Sink {
+  count = 0;
+  add(): void {
+    this.count++;
+  }
+}
+
+/** tcpdump-style lines, or --json's objects, as the general path prints them. */
+class LineSink implements Sink {
+  count = 0;
+  readonly lines: string[] = [];
+  constructor(private readonly json: boolean, private readonly linkType: () => number, private readonly summarize: (data: Uint8Array, linkType: number) => string) {}
+
   add(src: Uint8Array, s: number, keep: number, cap: number, orig: number, sec: number, ns: number, index: number, verdict: number): void {
+    this.count++;
+    const data = src.subarray(s, s + keep);
+    const tsNs = BigInt(sec) * NANO + BigInt(ns);
+    this.lines.push(this.json
+      ? JSON.stringify({ packet: index, ts_ns: tsNs.toString(), len: cap, orig_len: orig, retval: verdict, summary: this.summarize(data, this.linkType()) }) + '\n'
+      : `${timestamp(tsNs)} ${this.summarize(data, this.linkType())}\n`);
+  }
+}
+
+/**
+ * -w: the records as the general path's PcapWriter writes them (nanosecond
+ * magic, snaplen 262144), through one reused buffer to the file, or
+ * gathered for standard output (written whole at the end: until then this
+ * path may still decline).
+ */
+class PcapSink implements Sink {
+  count = 0;
+  private readonly buf = new Uint8Array(Buffer.allocUnsafeSlow(OUT_BUFFER).buffer, 0, OUT_BUFFER);
+  private used = 0;
+  private headed = false;
+  readonly gathered: Uint8Array[] = [];
+  constructor(private readonly fd: number | undefined, private readonly linkType: () => number) {}
+
+  add(src: Uint8Array, s: number, keep: number, _cap: number, orig: number, sec: number, ns: number): void {
     // what the pcap writer refuses, the general path reports its own way
     if (orig < keep || sec > U32_MAX || keep > WRITE_SNAPLEN) decline();
-    const need = this.size + 16 + keep;
-    if (need > this.bytes.length) {
-      const grown = new Uint8Array(Math.max(need, this.bytes.length * 2));
-      grown.set(this.bytes.subarray(0, this.size));
-      this.bytes = grown;
-    }
-    const b = this.bytes;
-    const at = this.size;
+    if (!this.headed) this.header();
+    if (this.used + 16 + keep > OUT_BUFFER) this.flush();
+    const b = this.buf;
+    const at = this.used;
     put32(b, at, sec);
     put32(b, at + 4, ns);
     put32(b, at + 8, keep);
     put32(b, at + 12, orig);
     b.set(src.subarray(s, s + keep), at + 16);
-    this.size = need;
-    this.record.push(at);
-    this.index.push(index);
-    this.verdict.push(verdict);
-    this.cap.push(cap);
+    this.used = at + 16 + keep;
     this.count++;
   }
 
-  /** The pcap file: the header for `linkType`, then the records. */
-  file(linkType: number): Uint8Array {
-    const b = this.bytes;
+  /** the 24-byte header, for the capture's link type (pcapng: its first interface's) */
+  private header(): void {
+    const linkType = this.linkType();
+    // the general path's writer refuses an unknown link type
+    if (linkType < 0) decline();
+    const b = this.buf;
     put32(b, 0, 0xa1b23c4d);
-    b[4] = 2;
-    b[5] = 0;
-    b[6] = 4;
-    b[7] = 0;
+    put32(b, 4, 0x00040002);
     put32(b, 8, 0);
     put32(b, 12, 0);
     put32(b, 16, WRITE_SNAPLEN);
     put32(b, 20, linkType);
-    return b.subarray(0, this.size);
+    this.used = 24;
+    this.headed = true;
+  }
+
+  private flush(): void {
+    if (this.fd === undefined) this.gathered.push(this.buf.slice(0, this.used));
+    else writeAll(this.fd, this.buf.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  /** the rest out (the header alone when nothing was accepted) */
+  finish(): void {
+    if (!this.headed) this.header();
+    this.flush();
   }
 }
 
@@ -131,20 +166,84 @@ function put32(b: Uint8Array, at: number, v: number): void {
   b[at + 3] = v >>> 24;
 }
 
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+}
+
 /** A scan's result: what the general path's forEachPacket would have counted, and its error. */
 interface Scan {
   packets: number;
   bytes: number;
-  /** the capture's link type (pcapng: the first interface's), for the output file */
-  linkType: number;
-  accepted: Accepted;
   /** the capture error ending the scan: the reader's message without 'capture: ' */
   error?: string;
 }
 
+/** The capture being read: its file, the module's memory holding the current chunk at [BASE, end). */
+class Chunks {
+  u8: Uint8Array;
+  dv: DataView;
+  /** the file offset of the byte at BASE */
+  filePos = 0;
+  end: number;
+  eof: boolean;
+
+  constructor(readonly fd: number, readonly memory: WebAssembly.Memory) {
+    this.u8 = new Uint8Array(memory.buffer);
+    this.dv = new DataView(memory.buffer);
+    const got = readFully(fd, this.u8, BASE, CHUNK, 0);
+    this.end = BASE + got;
+    this.eof = got < CHUNK;
+  }
+
+  /**
+   * `n` bytes from `at` in the chunk as far as the file has them, reading on
+   * when they are not there: the bytes from `at` move to BASE first, the
+   * memory grows if n would not fit. Returns where the byte at `at` is now
+   * (BASE after a move); fewer than n bytes follow it only at the end of the
+   * file.
+   */
+  ensure(at: number, n: number): number {
+    if (at + n <= this.end || this.eof) return at;
+    const left = this.end - at;
+    this.u8.copyWithin(BASE, at, this.end);
+    this.filePos += at - BASE;
+    this.end = BASE + left;
+    const room = Math.max(CHUNK, n);
+    if (BASE + room > this.memory.buffer.byteLength) {
+      this.memory.grow(Math.ceil((BASE + room - this.memory.buffer.byteLength) / PAGE));
+      this.u8 = new Uint8Array(this.memory.buffer);
+      this.dv = new DataView(this.memory.buffer);
+    }
+    while (this.end - BASE < n && !this.eof) {
+      const want = room - (this.end - BASE);
+      const got = readFully(this.fd, this.u8, this.end, want, this.filePos + (this.end - BASE));
+      this.end += got;
+      if (got < want) this.eof = true;
+    }
+    return BASE;
+  }
+
+  /** the file offset of memory position `at` */
+  offset(at: number): number {
+    return this.filePos + at - BASE;
+  }
+}
+
+/** readSync until `len` bytes or the end of the file; how many were read. */
+function readFully(fd: number, into: Uint8Array, at: number, len: number, pos: number): number {
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, into, at + got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
 /**
  * `tsbpf filter ARGS` when the fast path can do it exactly: the exit
- * status; undefined, having printed and written nothing, when it cannot.
+ * status; undefined, having printed nothing, when it cannot.
  */
 export async function fastFilter(args: readonly string[], io: CliIo): Promise<number | undefined> {
   try {
@@ -177,35 +276,71 @@ async function attempt(args: readonly string[], io: CliIo): Promise<number> {
   if (given === undefined && isFile(first)) return decline();
   const expr = given ?? first;
   if (capture === '-') return decline();
+  const summarize = write === undefined && !count ? (await import('../pcap/summary.js')).summarize : undefined;
 
   const wall0 = performance.now();
-  const scan = scanFile(capture, expr, values['linktype'] as string | undefined);
-  const wallMs = performance.now() - wall0;
-  const acc = scan.accepted;
-
-  if (write !== undefined) {
-    // the general path writes no header when nothing was accepted and the link type is unknown
-    if (scan.linkType < 0) return decline();
-    const out = acc.file(scan.linkType);
-    if (write === '-') io.stdout.write(out);
-    else writeFile(write, out);
-  } else if (!count && acc.count > 0) {
-    const { summarize } = await import('../pcap/summary.js');
-    const b = acc.bytes;
-    const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-    const lines: string[] = [];
-    for (let i = 0; i < acc.count; i++) {
-      const r = acc.record[i]!;
-      const data = b.subarray(r + 16, r + 16 + dv.getUint32(r + 8, true));
-      const tsNs = BigInt(dv.getUint32(r, true)) * NANO + BigInt(dv.getUint32(r + 4, true));
-      lines.push(json
-        ? JSON.stringify({ packet: acc.index[i]!, ts_ns: tsNs.toString(), len: acc.cap[i]!, orig_len: dv.getUint32(r + 12, true), retval: acc.verdict[i]!, summary: summarize(data, scan.linkType) }) + '\n'
-        : `${timestamp(tsNs)} ${summarize(data, scan.linkType)}\n`);
-    }
-    io.stdout.write(lines.join(''));
+  let fd: number;
+  try {
+    fd = openSync(capture, 'r');
+  } catch {
+    return decline();
   }
-  if (count) io.stdout.write(json ? JSON.stringify({ packets: scan.packets, matched: acc.count }) + '\n' : `${acc.count} packets\n`);
-  if (scan.packets > 0 || scan.error === undefined) io.stderr.write(`tsbpf: ${throughput(scan.packets, scan.bytes, wallMs, `; ${acc.count} matched`)}\n`);
+  let out: number | undefined;
+  let scan: Scan;
+  let sink: Sink;
+  let pcapSink: PcapSink | undefined;
+  try {
+    if (!fstatSync(fd).isFile()) return decline();
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((BASE + CHUNK) / PAGE) });
+    const chunks = new Chunks(fd, memory);
+    const head = captureHead(chunks.u8.subarray(BASE, chunks.end));
+    const lt = values['linktype'] as string | undefined;
+    const linktype: number | string = head?.linktype ?? (lt === undefined ? 'ethernet' : /^\d+$/.test(lt) ? Number(lt) : lt);
+    let prog: SockFilter[];
+    try {
+      prog = compileFilter(expr, linktype, head === undefined ? {} : { byteOrder: head.byteOrder });
+    } catch {
+      return decline();
+    }
+    if (chunks.end - BASE < 24) return decline();
+    const magic = u32be(chunks.u8, BASE);
+    const pcapng = magic === PCAPNG_SHB;
+    if (!pcapng && ![0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1].includes(magic)) return decline();
+    // the capture's link type as the output file's header gives it: pcap's, pcapng's first interface's
+    let linkType = pcapng ? -1 : chunks.dv.getUint32(BASE + 20, magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1) & 0xffff;
+    const getLinkType = (): number => linkType;
+    if (write !== undefined) {
+      if (write !== '-') {
+        try {
+          out = openSync(write, 'w');
+        } catch {
+          return decline();
+        }
+      }
+      sink = pcapSink = new PcapSink(out, getLinkType);
+    } else {
+      sink = count ? new CountSink() : new LineSink(json, getLinkType, summarize!);
+    }
+    scan = pcapng
+      ? scanPcapng(chunks, prog, sink, (t) => {
+        linkType = t;
+      })
+      : scanPcap(chunks, prog, sink, magic);
+    pcapSink?.finish();
+  } catch (e) {
+    if (e instanceof Decline) throw e;
+    // a read or write that failed: the general path reports it
+    return decline();
+  } finally {
+    closeSync(fd);
+    if (out !== undefined) closeSync(out);
+  }
+  const wallMs = performance.now() - wall0;
+
+  if (pcapSink && write === '-') for (const b of pcapSink.gathered) io.stdout.write(b);
+  if (sink instanceof LineSink && sink.lines.length > 0) io.stdout.write(sink.lines.join(''));
+  if (count) io.stdout.write(json ? JSON.stringify({ packets: scan.packets, matched: sink.count }) + '\n' : `${sink.count} packets\n`);
+  if (scan.packets > 0 || scan.error === undefined) io.stderr.write(`tsbpf: ${throughput(scan.packets, scan.bytes, wallMs, `; ${sink.count} matched`)}\n`);
   if (scan.error !== undefined) {
     io.stderr.write(`tsbpf: ${capture}: ${scan.error} (EINVAL)\n`);
     return 2;
@@ -219,60 +354,6 @@ function isFile(arg: string): boolean {
     return statSync(arg).isFile();
   } catch {
     return false;
-  }
-}
-
-/** readSync until `len` bytes or the end of the file; how many were read. */
-function readFully(fd: number, into: Uint8Array, at: number, len: number, pos: number): number {
-  let got = 0;
-  while (got < len) {
-    const n = readSync(fd, into, at + got, len - got, pos + got);
-    if (n === 0) break;
-    got += n;
-  }
-  return got;
-}
-
-/** The capture file through the expression: a regular file only; reading errors are the general path's. */
-function scanFile(path: string, expr: string, linktypeOption: string | undefined): Scan {
-  let fd: number;
-  try {
-    fd = openSync(path, 'r');
-  } catch {
-    return decline();
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile()) return decline();
-    const memory = new WebAssembly.Memory({ initial: Math.ceil((BASE + CHUNK) / PAGE) });
-    let u8 = new Uint8Array(memory.buffer);
-    const got = readFully(fd, u8, BASE, CHUNK, 0);
-    const head = captureHead(u8.subarray(BASE, BASE + got));
-    const linktype: number | string = head?.linktype ?? (linktypeOption === undefined ? 'ethernet' : /^\d+$/.test(linktypeOption) ? Number(linktypeOption) : linktypeOption);
-    let prog: SockFilter[];
-    try {
-      prog = compileFilter(expr, linktype, head === undefined ? {} : { byteOrder: head.byteOrder });
-    } catch {
-      return decline();
-    }
-    if (got < 24) return decline();
-    const magic = u32be(u8, BASE);
-    if (magic === PCAPNG_SHB) {
-      if (st.size > FAST_MAX_BYTES) return decline();
-      // the whole file in the memory, after what is read already
-      const total = st.size;
-      if (BASE + total > memory.buffer.byteLength) memory.grow(Math.ceil((BASE + total - memory.buffer.byteLength) / PAGE));
-      u8 = new Uint8Array(memory.buffer);
-      const rest = readFully(fd, u8, BASE + got, total - got, got);
-      return scanPcapng(memory, BASE, got + rest, prog);
-    }
-    return scanPcap(fd, memory, got, prog, magic);
-  } catch (e) {
-    if (e instanceof Decline) throw e;
-    // a read that failed: the general path reports it
-    return decline();
-  } finally {
-    closeSync(fd);
   }
 }
 
@@ -332,34 +413,25 @@ export function classicModule(prog: readonly SockFilter[], memory: WebAssembly.M
  * before the next read. Mirrors reader.ts's decodePcap: its limit on a
  * record's length and its three errors.
  */
-function scanPcap(fd: number, memory: WebAssembly.Memory, got: number, prog: SockFilter[], magic: number): Scan {
-  let le: boolean;
-  if (magic === 0xa1b2c3d4 || magic === 0xa1b23c4d) le = false;
-  else if (magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1) le = true;
-  else return decline();
+function scanPcap(c: Chunks, prog: SockFilter[], sink: Sink, magic: number): Scan {
+  const le = magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1;
   const nanos = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
-  let dv = new DataView(memory.buffer);
-  let u8 = new Uint8Array(memory.buffer);
-  const snaplen = dv.getUint32(BASE + 16, le);
-  const linkType = dv.getUint32(BASE + 20, le) & 0xffff;
+  const snaplen = c.dv.getUint32(BASE + 16, le);
+  const linkType = c.dv.getUint32(BASE + 20, le) & 0xffff;
   const limit = Math.min(MAX_RECORD, Math.max(snaplen, LIBPCAP_MAX_SNAPLEN));
-  const wasm = classicModule(prog, memory, le, linkType) ?? decline();
-  const accepted = new Accepted();
+  const wasm = classicModule(prog, c.memory, le, linkType) ?? decline();
   const fracNs = nanos ? 1 : 1000;
   let packets = 0;
   let bytes = 0;
   let error: string | undefined;
-  // the file offset of the byte at BASE; the chunk is [BASE, end)
-  let filePos = 0;
-  let end = BASE + got;
   let at = BASE + 24;
-  let eof = got < CHUNK;
   for (;;) {
-    const outEnd = wasm.scan(at, end, 0, OUT_WORDS_BYTES, limit);
+    const outEnd = wasm.scan(at, c.end, 0, OUT_WORDS_BYTES, limit);
     const before = packets;
     packets += wasm.packets.value as number;
     bytes += wasm.bytes.value as number;
     at = wasm.at.value as number;
+    const dv = c.dv;
     for (let w = 0; w < outEnd; w += 12) {
       const s = dv.getUint32(w, true);
       const verdict = dv.getUint32(w + 4, true);
@@ -372,65 +444,58 @@ function scanPcap(fd: number, memory: WebAssembly.Memory, got: number, prog: Soc
         sec += Math.floor(ns / 1e9);
         ns %= 1e9;
       }
-      accepted.add(u8, s, verdict < incl ? verdict : incl, incl, dv.getUint32(r + 12, le), sec, ns, before + dv.getUint32(w + 8, true), verdict);
+      sink.add(c.u8, s, verdict < incl ? verdict : incl, incl, dv.getUint32(r + 12, le), sec, ns, before + dv.getUint32(w + 8, true), verdict);
     }
     if (outEnd >= OUT_WORDS_BYTES) continue;
     // stopped at a record not whole in the chunk, or over the limit
-    const left = end - at;
-    const incl = left >= 16 ? dv.getUint32(at + 8, le) : -1;
+    const left = c.end - at;
+    const incl = left >= 16 ? c.dv.getUint32(at + 8, le) : -1;
     if (incl > limit) {
-      error = `offset ${filePos + at - BASE}: captured length ${incl} exceeds the limit ${limit}`;
+      error = `offset ${c.offset(at)}: captured length ${incl} exceeds the limit ${limit}`;
       break;
     }
-    if (eof) {
-      if (left > 0) {
-        error = left < 16
-          ? `offset ${filePos + at - BASE}: truncated record header`
-          : `offset ${filePos + at - BASE}: truncated packet data (${incl} bytes declared, ${left - 16} present)`;
+    if (left === 0 && c.eof) break;
+    const need = left >= 16 ? 16 + incl : 16;
+    at = c.ensure(at, need);
+    if (at + need > c.end) {
+      const rest = c.end - at;
+      if (rest > 0) {
+        error = rest < 16
+          ? `offset ${c.offset(at)}: truncated record header`
+          : `offset ${c.offset(at)}: truncated packet data (${incl} bytes declared, ${rest - 16} present)`;
       }
       break;
     }
-    // the partial record to the front, then read on
-    u8.copyWithin(BASE, at, end);
-    filePos += at - BASE;
-    at = BASE;
-    end = BASE + left;
-    const room = Math.max(CHUNK, 16 + Math.max(incl, 0));
-    if (BASE + room > memory.buffer.byteLength) {
-      memory.grow(Math.ceil((BASE + room - memory.buffer.byteLength) / PAGE));
-      dv = new DataView(memory.buffer);
-      u8 = new Uint8Array(memory.buffer);
-    }
-    const n = readFully(fd, u8, end, room - left, filePos + left);
-    end += n;
-    if (n < room - left) eof = true;
   }
-  return { packets, bytes, linkType, accepted, ...(error === undefined ? {} : { error }) };
+  return { packets, bytes, ...(error === undefined ? {} : { error }) };
 }
 
 /**
- * pcapng, read whole into the memory at `base`: section headers, interfaces
- * and enhanced, simple and obsolete packet blocks as reader.ts's
- * decodePcapng reads them, other blocks skipped, each packet through the
- * module's filter. Anything the reader would call an error, or interfaces
- * of different link types: decline.
+ * pcapng, a chunk at a time: section headers, interfaces and enhanced,
+ * simple and obsolete packet blocks as reader.ts's decodePcapng reads them,
+ * other blocks skipped, each packet through the module's filter. Anything
+ * the reader would call an error, or interfaces of different link types:
+ * decline. `linkType` learns the first interface's.
  */
-function scanPcapng(memory: WebAssembly.Memory, base: number, size: number, prog: SockFilter[]): Scan {
-  const b = new Uint8Array(memory.buffer);
-  const dv = new DataView(memory.buffer);
-  const end = base + size;
+function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: number) => void): Scan {
   interface Iface { linkType: number; snaplen: number; ticks: bigint; offsetNs: bigint }
   let ifaces: Iface[] = [];
   let le = true;
   let wasm: ClassicWasm | undefined;
-  let linkType = -1;
-  const accepted = new Accepted();
+  let firstLinkType = -1;
   let packets = 0;
   let bytes = 0;
-  let at = base;
+  let at = BASE;
   const MIN: Record<number, number> = { [PCAPNG_SHB]: 28, 1: 20, 2: 32, 3: 16, 6: 32 };
-  while (at < end) {
-    if (at + 12 > end) return decline();
+  for (;;) {
+    // the end of the file between blocks is the end of the capture
+    if (at === c.end) {
+      at = c.ensure(at, 1);
+      if (at === c.end) break;
+    }
+    at = c.ensure(at, 12);
+    if (at + 12 > c.end) return decline();
+    let dv = c.dv;
     const isShb = dv.getUint32(at, false) === PCAPNG_SHB;
     if (isShb) {
       const bom = dv.getUint32(at + 8, true);
@@ -440,9 +505,13 @@ function scanPcapng(memory: WebAssembly.Memory, base: number, size: number, prog
     }
     const type = isShb ? PCAPNG_SHB : dv.getUint32(at, le);
     const len = dv.getUint32(at + 4, le);
-    if (len < 12 || len % 4 !== 0 || len > MAX_RECORD || at + len > end) return decline();
+    if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) return decline();
     const min = MIN[type];
     if (min !== undefined && len < min) return decline();
+    at = c.ensure(at, len);
+    if (at + len > c.end) return decline();
+    dv = c.dv;
+    const b = c.u8;
     if (dv.getUint32(at + len - 4, le) !== len) return decline();
     const body = at + 8;
     const bodyLen = len - 12;
@@ -472,9 +541,10 @@ function scanPcapng(memory: WebAssembly.Memory, base: number, size: number, prog
         }
         // one module for the first interface's link type; another would need another SKF_NET_OFF
         if (wasm === undefined) {
-          linkType = iface.linkType;
-          wasm = classicModule(prog, memory, true, linkType) ?? decline();
-        } else if (iface.linkType !== linkType) {
+          firstLinkType = iface.linkType;
+          linkType(firstLinkType);
+          wasm = classicModule(prog, c.memory, true, firstLinkType) ?? decline();
+        } else if (iface.linkType !== firstLinkType) {
           return decline();
         }
         ifaces.push(iface);
@@ -511,7 +581,7 @@ function scanPcapng(memory: WebAssembly.Memory, base: number, size: number, prog
         if (verdict !== 0) {
           const tsNs = ts === null ? 0n : (ts * NANO) / iface.ticks + iface.offsetNs;
           if (tsNs < 0n) return decline();
-          accepted.add(b, s, verdict < cap ? verdict : cap, cap, orig, Number(tsNs / NANO), Number(tsNs % NANO), packets, verdict);
+          sink.add(b, s, verdict < cap ? verdict : cap, cap, orig, Number(tsNs / NANO), Number(tsNs % NANO), packets, verdict);
         }
         break;
       }
@@ -520,23 +590,5 @@ function scanPcapng(memory: WebAssembly.Memory, base: number, size: number, prog
     }
     at += len;
   }
-  return { packets, bytes, linkType, accepted };
-}
-
-/** -w FILE: one write; a file that cannot be written is the general path's to report. */
-function writeFile(path: string, bytes: Uint8Array): void {
-  let fd: number;
-  try {
-    fd = openSync(path, 'w');
-  } catch {
-    return decline();
-  }
-  try {
-    let done = 0;
-    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-  } catch {
-    return decline();
-  } finally {
-    closeSync(fd);
-  }
+  return { packets, bytes };
 }
