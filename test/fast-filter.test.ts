@@ -15,7 +15,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -31,7 +31,8 @@ import { writePcap } from '../src/pcap/index.js';
 import { classicModule, fastFilter } from '../src/cli/fast-filter.js';
 import { fastPathRefusal } from '../src/cli/classic-wasm.js';
 import type { CliIo } from '../src/cli/io.js';
-import { tsbpf } from './cli-harness.js';
+import { spawnTsbpf, tsbpf } from './cli-harness.js';
+import { bundleFresh } from '../src/cli/entry.js';
 import { ETHER_EXPRS, LINK_EXPRS } from './filter-exprs.js';
 import { etherFrames, linkFrames, prng } from './filter-frames.js';
 
@@ -374,6 +375,43 @@ test('fast path: it declines, writing and printing nothing, what only the genera
     const r = await tsbpf(['filter', 'tcp port', cap]);
     assert.equal(r.status, 2);
     assert.equal(r.stderr, 'tsbpf: syntax error at column 9: unexpected end of expression (EINVAL)\n  tcp port\n          ^\n');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fast path: its bundle is used only while fresh, and bin answers through it as through the modules', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-fast-'));
+  try {
+    const input = join(dir, 'a.js');
+    const bundle = join(dir, 'b.js');
+    const manifest = join(dir, 'b.json');
+    writeFileSync(input, 'export const a = 1;\n');
+    writeFileSync(bundle, 'export const a = 1;\n');
+    writeFileSync(manifest, JSON.stringify({ inputs: [{ path: 'a.js', size: 20 }] }));
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(input, old, old);
+    assert.equal(bundleFresh(bundle, manifest), true);
+    // an input rebuilt after the bundle (tsc alone), of another size, missing; a missing manifest
+    utimesSync(input, new Date(), new Date(Date.now() + 60_000));
+    assert.equal(bundleFresh(bundle, manifest), false);
+    utimesSync(input, old, old);
+    writeFileSync(manifest, JSON.stringify({ inputs: [{ path: 'a.js', size: 21 }] }));
+    assert.equal(bundleFresh(bundle, manifest), false);
+    writeFileSync(manifest, JSON.stringify({ inputs: [{ path: 'gone.js', size: 20 }] }));
+    assert.equal(bundleFresh(bundle, manifest), false);
+    assert.equal(bundleFresh(bundle, join(dir, 'none.json')), false);
+
+    // bin/tsbpf.js as a process (through the bundle after npm test's build, else the modules): what main gives
+    const cap = join(dir, 'c.pcap');
+    writeFileSync(cap, writePcap(etherFrames(500, 8).map((data, i) => ({ data, tsNs: BigInt(i) * 1_000_003n })), 1));
+    for (const args of [['tcp or udp port 53', cap, '-w', '-'], ['ip', cap, '--json'], ['vlan', cap, '--count']]) {
+      const viaBin = spawnTsbpf(['filter', ...args]);
+      const viaMain = await tsbpf(['filter', ...args]);
+      assert.equal(viaBin.status, viaMain.status);
+      assert.deepEqual(Buffer.from(viaBin.stdoutBytes), Buffer.from(viaMain.stdoutBytes), args.join(' '));
+      assert.equal(timings(viaBin.stderr), timings(viaMain.stderr));
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -4,18 +4,50 @@
  * the capture's framing, and every other command line (and every filter
  * command the fast path declines) to main.ts, loaded only then: its imports
  * (the runtime, verifier, engines and object loader) cost more start-up
- * time than tcpdump spends on a whole capture.
+ * time than tcpdump spends on a whole capture. The fast path is loaded from
+ * its one-module bundle (scripts/bundle-fast-filter.mjs) while that is
+ * fresh, else from its modules.
  */
 
+import { readFileSync, statSync } from 'node:fs';
 import type { CliIo } from './io.js';
-import { fastFilter } from './fast-filter.js';
+
+type FastFilter = (args: readonly string[], io: CliIo) => Promise<number | undefined>;
+
+/**
+ * Whether the bundle at `bundle` still holds what its inputs hold: each
+ * input listed in `manifest` has the recorded size and is no newer than the
+ * bundle. (A `tsc` build rewrites the inputs; a package keeps them all with
+ * one timestamp.) Anything unreadable: not fresh.
+ */
+export function bundleFresh(bundle: string, manifest: string): boolean {
+  try {
+    const built = statSync(bundle).mtimeMs;
+    const { inputs } = JSON.parse(readFileSync(manifest, 'utf8')) as { inputs: { path: string; size: number }[] };
+    const dir = new URL('.', `file://${bundle}`);
+    return inputs.length > 0 && inputs.every((i) => {
+      const st = statSync(new URL(i.path, dir));
+      return st.size === i.size && st.mtimeMs <= built;
+    });
+  } catch {
+    return false;
+  }
+}
+
+async function loadFastFilter(): Promise<FastFilter> {
+  const bundle = new URL('./fast-filter.bundle.js', import.meta.url);
+  if (bundleFresh(bundle.pathname, new URL('./fast-filter.bundle.json', import.meta.url).pathname)) {
+    return ((await import(bundle.href)) as { fastFilter: FastFilter }).fastFilter;
+  }
+  return (await import('./fast-filter.js')).fastFilter;
+}
 
 /** Run the command line `argv` over `io`; the exit status (main's contract). */
 export async function run(argv: readonly string[], io: CliIo): Promise<number> {
   if (argv[0] === 'filter') {
     let code: number | undefined;
     try {
-      code = await fastFilter(argv.slice(1), io);
+      code = await (await loadFastFilter())(argv.slice(1), io);
     } catch (e) {
       // the fast path throws nothing of its own (it declines instead): this is a fault, reported as main reports one
       if (process.env['TSBPF_DEBUG'] === '1' && e instanceof Error) io.stderr.write(`${e.stack ?? e.message}\n`);

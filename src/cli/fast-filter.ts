@@ -470,6 +470,18 @@ function scanPcap(c: Chunks, prog: SockFilter[], sink: Sink, magic: number): Sca
   return { packets, bytes, ...(error === undefined ? {} : { error }) };
 }
 
+/** The smallest legal length of each block type the reader parses (reader.ts's MIN_BLOCK); 12 for the others. */
+function minBlock(type: number): number {
+  switch (type) {
+    case PCAPNG_SHB: return 28;
+    case 1: return 20;
+    case 2: return 32;
+    case 3: return 16;
+    case 6: return 32;
+    default: return 12;
+  }
+}
+
 /**
  * pcapng, a chunk at a time: section headers, interfaces and enhanced,
  * simple and obsolete packet blocks as reader.ts's decodePcapng reads them,
@@ -478,7 +490,8 @@ function scanPcap(c: Chunks, prog: SockFilter[], sink: Sink, magic: number): Sca
  * decline. `linkType` learns the first interface's.
  */
 function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: number) => void): Scan {
-  interface Iface { linkType: number; snaplen: number; ticks: bigint; offsetNs: bigint }
+  /** ticks per second, and when it is a power of ten up to 1e9 without an offset, nanoseconds per tick (no bigint needed) */
+  interface Iface { linkType: number; snaplen: number; ticks: bigint; offsetNs: bigint; nsPerTick: number }
   let ifaces: Iface[] = [];
   let le = true;
   let wasm: ClassicWasm | undefined;
@@ -486,7 +499,6 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
   let packets = 0;
   let bytes = 0;
   let at = BASE;
-  const MIN: Record<number, number> = { [PCAPNG_SHB]: 28, 1: 20, 2: 32, 3: 16, 6: 32 };
   for (;;) {
     // the end of the file between blocks is the end of the capture
     if (at === c.end) {
@@ -506,8 +518,7 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
     const type = isShb ? PCAPNG_SHB : dv.getUint32(at, le);
     const len = dv.getUint32(at + 4, le);
     if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) return decline();
-    const min = MIN[type];
-    if (min !== undefined && len < min) return decline();
+    if (len < minBlock(type)) return decline();
     at = c.ensure(at, len);
     if (at + len > c.end) return decline();
     dv = c.dv;
@@ -521,7 +532,7 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
         ifaces = [];
         break;
       case 1: {
-        const iface: Iface = { linkType: dv.getUint16(body, le), snaplen: dv.getUint32(body + 4, le), ticks: 1_000_000n, offsetNs: 0n };
+        const iface: Iface = { linkType: dv.getUint16(body, le), snaplen: dv.getUint32(body + 4, le), ticks: 1_000_000n, offsetNs: 0n, nsPerTick: 0 };
         let off = 8;
         while (off + 4 <= bodyLen) {
           const code = dv.getUint16(body + off, le);
@@ -539,6 +550,7 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
           }
           off += 4 + ((olen + 3) & ~3);
         }
+        iface.nsPerTick = iface.offsetNs === 0n && NANO % iface.ticks === 0n ? Number(NANO / iface.ticks) : 0;
         // one module for the first interface's link type; another would need another SKF_NET_OFF
         if (wasm === undefined) {
           firstLinkType = iface.linkType;
@@ -557,7 +569,8 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
         let s: number;
         let cap: number;
         let orig: number;
-        let ts: bigint | null = null;
+        let hi = -1;
+        let lo = 0;
         if (type === 3) {
           iface = ifaces[0];
           if (iface === undefined) return decline();
@@ -573,15 +586,39 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
           if (cap > bodyLen - 20) return decline();
           orig = dv.getUint32(body + 16, le);
           s = body + 20;
-          ts = (BigInt(dv.getUint32(body + 4, le)) << 32n) | BigInt(dv.getUint32(body + 8, le));
+          hi = dv.getUint32(body + 4, le);
+          lo = dv.getUint32(body + 8, le);
         }
         packets++;
         bytes += cap;
         const verdict = wasm!.filter(s, cap) >>> 0;
         if (verdict !== 0) {
-          const tsNs = ts === null ? 0n : (ts * NANO) / iface.ticks + iface.offsetNs;
-          if (tsNs < 0n) return decline();
-          sink.add(b, s, verdict < cap ? verdict : cap, cap, orig, Number(tsNs / NANO), Number(tsNs % NANO), packets, verdict);
+          let sec = 0;
+          let ns = 0;
+          const ticks = hi * 4294967296 + lo;
+          if (hi < 0) {
+            // a simple packet block has no timestamp: 0
+          } else if (iface.nsPerTick !== 0 && ticks <= Number.MAX_SAFE_INTEGER) {
+            // the reader's (ts * 1e9) / ticksPerSecond, exactly, in doubles: ts is below 2^53 and 1e9 a multiple of the rate
+            const perSecond = 1e9 / iface.nsPerTick;
+            sec = Math.floor(ticks / perSecond);
+            let rem = ticks - sec * perSecond;
+            // the division may round across a whole second; the products are exact
+            if (rem < 0) {
+              sec--;
+              rem += perSecond;
+            } else if (rem >= perSecond) {
+              sec++;
+              rem -= perSecond;
+            }
+            ns = rem * iface.nsPerTick;
+          } else {
+            const tsNs = ((BigInt(hi) << 32n) | BigInt(lo)) * NANO / iface.ticks + iface.offsetNs;
+            if (tsNs < 0n) return decline();
+            sec = Number(tsNs / NANO);
+            ns = Number(tsNs % NANO);
+          }
+          sink.add(b, s, verdict < cap ? verdict : cap, cap, orig, sec, ns, packets, verdict);
         }
         break;
       }
