@@ -371,6 +371,18 @@ test('fast path: it declines, writing and printing nothing, what only the genera
       assert.equal(await fastFilter(args, io), undefined, args.join(' '));
       assert.equal(existsSync(out), false);
     }
+    // a record the pcap writer refuses (wire length below the captured): declined once the output file is begun, and left to the general path
+    const short = join(dir, 'short.pcap');
+    writeFileSync(short, pcapFile(true, false, 1, etherFrames(30, 1).map((data, i) => ({ sec: i, frac: 0, data, orig: i === 20 ? 10 : data.length }))));
+    const silent: CliIo = {
+      stdout: { write: () => assert.fail('wrote to stdout') },
+      stderr: { write: () => assert.fail('wrote to stderr') },
+      stdin: { readAll: () => assert.fail('stdin'), stream: () => assert.fail('stdin') },
+    };
+    assert.equal(await fastFilter(['len > 0', short, '-w', out], silent), undefined);
+    const general = await tsbpf(['filter', 'len > 0', short, '-w', out]);
+    assert.equal(general.status, 2);
+    assert.match(general.stderr, /^tsbpf: pcap writer: origLen 10 is below the data length \d+ \(EINVAL\)\n$/);
     // and the general path then answers them as before
     const r = await tsbpf(['filter', 'tcp port', cap]);
     assert.equal(r.status, 2);

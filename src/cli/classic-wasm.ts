@@ -98,6 +98,20 @@ export interface ClassicWasm {
   /** classic pcap records of [at, end) through filter; see the file's comment */
   scan(at: number, end: number, out: number, outEnd: number, limit: number): number;
   // (returns where the accepted records it wrote end)
+  /**
+   * The same loop writing each accepted record as the pcap writer writes it
+   * (nanosecond timestamps, the data cut to the verdict) to [out, outEnd);
+   * it stops before a record that would not fit (`full` is then 1). Returns
+   * where the written records end, or -1 at a record the writer refuses
+   * (wire length below the kept length, more than 262144 bytes kept, seconds
+   * past 32 bits), `at` then being that record. `fracNs`: nanoseconds per
+   * unit of the records' fraction (1000 for microseconds, 1).
+   */
+  records(at: number, end: number, out: number, outEnd: number, limit: number, fracNs: number): number;
+  /** whether the last records stopped for want of room */
+  readonly full: WebAssembly.Global;
+  /** how many records the last records wrote */
+  readonly accepted: WebAssembly.Global;
   /** where the last scan stopped */
   readonly at: WebAssembly.Global;
   /** how many records it took */
@@ -125,15 +139,20 @@ export function compileClassicWasm(prog: readonly SockFilter[], memory: WebAssem
       { params: [T.i32, T.i32, T.i32, T.i32], results: [T.i32] },
       { params: [T.i32, T.i32], results: [T.i32] },
       { params: [T.i32, T.i32, T.i32, T.i32, T.i32], results: [T.i32] },
+      { params: [T.i32, T.i32, T.i32, T.i32, T.i32, T.i32], results: [T.i32] },
     ],
     funcImports: [{ module: 'm', name: 'neg', type: 0 }],
     memoryImport: { module: 'm', name: 'mem', minPages: 1 },
-    globals: [{ type: T.i32, init: 0 }, { type: T.i32, init: 0 }, { type: T.i32, init: 0 }],
+    globals: [{ type: T.i32, init: 0 }, { type: T.i32, init: 0 }, { type: T.i32, init: 0 }, { type: T.i32, init: 0 }, { type: T.i32, init: 0 }],
     funcs: [
       { type: 1, locals: [[3 + 16, T.i32]], body: filterBody(prog) },
       { type: 2, locals: [[4, T.i32]], body: scanBody(le) },
+      { type: 3, locals: [[6, T.i32], [2, T.i64]], body: recordsBody(le) },
     ],
-    exports: [{ name: 'filter', func: 1 }, { name: 'scan', func: 2 }, { name: 'at', global: 0 }, { name: 'packets', global: 1 }, { name: 'bytes', global: 2 }],
+    exports: [
+      { name: 'filter', func: 1 }, { name: 'scan', func: 2 }, { name: 'records', func: 3 },
+      { name: 'at', global: 0 }, { name: 'packets', global: 1 }, { name: 'bytes', global: 2 }, { name: 'full', global: 3 }, { name: 'accepted', global: 4 },
+    ],
   });
   const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), { m: { mem: memory, neg } });
   return inst.exports as unknown as ClassicWasm;
@@ -400,5 +419,89 @@ function scanBody(le: boolean): Emitter {
   e.get(L_PACKETS).gset(G_PACKETS);
   // where the accepted records written end
   e.get(P_OUT);
+  return e;
+}
+
+// records' locals: the parameters (at, end, out, outEnd, limit, fracNs), then incl, s, verdict, packets, keep, orig, and sec, ns as i64
+const R_AT = 0;
+const R_END = 1;
+const R_OUT = 2;
+const R_OUT_END = 3;
+const R_LIMIT = 4;
+const R_FRAC = 5;
+const R_INCL = 6;
+const R_S = 7;
+const R_V = 8;
+const R_PACKETS = 9;
+const R_KEEP = 10;
+const R_ORIG = 11;
+const R_SEC = 12;
+const R_NS = 13;
+const G_FULL = 3;
+const G_ACCEPTED = 4;
+/** PcapWriter's snaplen: a kept length above it is the writer's to cut, not this loop's. */
+const WRITE_SNAPLEN = 262144;
+
+/** The record loop writing pcap records (see ClassicWasm.records). */
+function recordsBody(le: boolean): Emitter {
+  const e = new Emitter();
+  const header = (off: number, tmp: number): void => {
+    e.get(R_AT).mem(OP.i32_load, off);
+    if (!le) bswap32(e, tmp);
+  };
+  e.i32(0).gset(G_BYTES);
+  e.i32(0).gset(G_FULL);
+  e.i32(0).gset(G_ACCEPTED);
+  // block $refuse { block $stop { loop $next { ... } } ... return out } ... return -1
+  e.op(OP.block).byte(VOID);
+  e.op(OP.block).byte(VOID);
+  e.op(OP.loop).byte(VOID);
+  // depths inside the loop: 0 $next, 1 $stop, 2 $refuse
+  e.get(R_AT).i32(16).op(OP.i32_add).get(R_END).op(OP.i32_gt_u).op(OP.br_if).u32(1);
+  header(8, R_INCL);
+  e.tee(R_INCL).get(R_LIMIT).op(OP.i32_gt_u).op(OP.br_if).u32(1);
+  e.get(R_AT).i32(16).op(OP.i32_add).tee(R_S).get(R_INCL).op(OP.i32_add).get(R_END).op(OP.i32_gt_u).op(OP.br_if).u32(1);
+  e.get(R_S).get(R_INCL).op(OP.call).u32(1).tee(R_V);
+  e.op(OP.if).byte(VOID);
+  // inside the if: 0 if, 1 $next, 2 $stop, 3 $refuse
+  // keep = min(verdict, incl), unsigned
+  e.get(R_V).get(R_INCL).get(R_V).get(R_INCL).op(OP.i32_lt_u).op(OP.select).set(R_KEEP);
+  header(12, R_ORIG);
+  e.tee(R_ORIG).get(R_KEEP).op(OP.i32_lt_u).op(OP.br_if).u32(3);
+  e.get(R_KEEP).i32(WRITE_SNAPLEN).op(OP.i32_gt_u).op(OP.br_if).u32(3);
+  // no room: stop before this record (the filter runs again on it, to the same verdict)
+  e.get(R_OUT).i32(16).op(OP.i32_add).get(R_KEEP).op(OP.i32_add).get(R_OUT_END).op(OP.i32_gt_u);
+  e.op(OP.if).byte(VOID).i32(1).gset(G_FULL).op(OP.br).u32(3).op(OP.end);
+  // the reader's sec * 1e9 + frac * unit, split again into seconds and nanoseconds
+  header(0, R_V);
+  e.op(OP.i64_extend_i32_u).set(R_SEC);
+  header(4, R_V);
+  e.op(OP.i64_extend_i32_u).get(R_FRAC).op(OP.i64_extend_i32_u).op(OP.i64_mul).set(R_NS);
+  e.get(R_SEC).get(R_NS).i64(1_000_000_000).op(OP.i64_div_u).op(OP.i64_add).tee(R_SEC);
+  e.i64(0xffffffff).op(OP.i64_gt_u).op(OP.br_if).u32(3);
+  e.get(R_NS).i64(1_000_000_000).op(OP.i64_rem_u).set(R_NS);
+  e.get(R_OUT).get(R_SEC).op(OP.i32_wrap_i64).mem(OP.i32_store, 0);
+  e.get(R_OUT).get(R_NS).op(OP.i32_wrap_i64).mem(OP.i32_store, 4);
+  e.get(R_OUT).get(R_KEEP).mem(OP.i32_store, 8);
+  e.get(R_OUT).get(R_ORIG).mem(OP.i32_store, 12);
+  e.get(R_OUT).i32(16).op(OP.i32_add).get(R_S).get(R_KEEP).copy();
+  e.get(R_OUT).i32(16).op(OP.i32_add).get(R_KEEP).op(OP.i32_add).set(R_OUT);
+  e.gget(G_ACCEPTED).i32(1).op(OP.i32_add).gset(G_ACCEPTED);
+  e.op(OP.end);
+  e.get(R_PACKETS).i32(1).op(OP.i32_add).set(R_PACKETS);
+  e.gget(G_BYTES).get(R_INCL).op(OP.i32_add).gset(G_BYTES);
+  e.get(R_S).get(R_INCL).op(OP.i32_add).set(R_AT);
+  e.op(OP.br).u32(0);
+  e.op(OP.end);
+  e.op(OP.end);
+  // $stop: the end of the chunk, a record over the limit, or no room
+  e.get(R_AT).gset(G_AT);
+  e.get(R_PACKETS).gset(G_PACKETS);
+  e.get(R_OUT).op(OP.return);
+  e.op(OP.end);
+  // $refuse: a record the writer refuses, at R_AT
+  e.get(R_AT).gset(G_AT);
+  e.get(R_PACKETS).gset(G_PACKETS);
+  e.i32(-1);
   return e;
 }

@@ -54,9 +54,11 @@ const NANO = 1_000_000_000n;
 const PAGE = 65536;
 const PCAPNG_SHB = 0x0a0d0d0a;
 
-/** The module's memory: the scan's output words first, then the chunk of the file. */
-const OUT_WORDS_BYTES = 12 * 4096;
-const BASE = OUT_WORDS_BYTES;
+/** The module's memory: the records it writes for -w, the scan's output words, then the chunk of the file. */
+const OUT_RECORDS = 1 << 20;
+const OUT_WORDS = OUT_RECORDS;
+const OUT_WORDS_END = OUT_WORDS + 12 * 4096;
+const BASE = OUT_WORDS_END;
 /** Bytes of the file read at a time (the buffer grows for a record or block that does not fit). */
 const CHUNK = 256 * 1024;
 /** The output buffer: written out whenever the next record does not fit. */
@@ -150,6 +152,15 @@ class PcapSink implements Sink {
     if (this.fd === undefined) this.gathered.push(this.buf.slice(0, this.used));
     else writeAll(this.fd, this.buf.subarray(0, this.used));
     this.used = 0;
+  }
+
+  /** `n` records the module wrote, as they are */
+  records(bytes: Uint8Array, n: number): void {
+    if (!this.headed) this.header();
+    this.flush();
+    if (this.fd === undefined) this.gathered.push(bytes.slice());
+    else writeAll(this.fd, bytes);
+    this.count += n;
   }
 
   /** the rest out (the header alone when nothing was accepted) */
@@ -414,6 +425,8 @@ export function classicModule(prog: readonly SockFilter[], memory: WebAssembly.M
  * record's length and its three errors.
  */
 function scanPcap(c: Chunks, prog: SockFilter[], sink: Sink, magic: number): Scan {
+  // -w: the module writes the records itself
+  const direct = sink instanceof PcapSink ? sink : undefined;
   const le = magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1;
   const nanos = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
   const snaplen = c.dv.getUint32(BASE + 16, le);
@@ -425,14 +438,25 @@ function scanPcap(c: Chunks, prog: SockFilter[], sink: Sink, magic: number): Sca
   let bytes = 0;
   let error: string | undefined;
   let at = BASE + 24;
-  for (;;) {
-    const outEnd = wasm.scan(at, c.end, 0, OUT_WORDS_BYTES, limit);
+  /** One call of the module over [at, end): the accepted packets to the sink; whether it stopped for want of room. */
+  const step = (): boolean => {
+    if (direct) {
+      const written = wasm.records(at, c.end, 0, OUT_RECORDS, limit, fracNs);
+      // a record the writer refuses: the general path says how
+      if (written < 0) return decline();
+      packets += wasm.packets.value as number;
+      bytes += wasm.bytes.value as number;
+      at = wasm.at.value as number;
+      if (written > 0) direct.records(c.u8.subarray(0, written), wasm.accepted.value as number);
+      return (wasm.full.value as number) !== 0;
+    }
+    const outEnd = wasm.scan(at, c.end, OUT_WORDS, OUT_WORDS_END, limit);
     const before = packets;
     packets += wasm.packets.value as number;
     bytes += wasm.bytes.value as number;
     at = wasm.at.value as number;
     const dv = c.dv;
-    for (let w = 0; w < outEnd; w += 12) {
+    for (let w = OUT_WORDS; w < outEnd; w += 12) {
       const s = dv.getUint32(w, true);
       const verdict = dv.getUint32(w + 4, true);
       const r = s - 16;
@@ -446,7 +470,10 @@ function scanPcap(c: Chunks, prog: SockFilter[], sink: Sink, magic: number): Sca
       }
       sink.add(c.u8, s, verdict < incl ? verdict : incl, incl, dv.getUint32(r + 12, le), sec, ns, before + dv.getUint32(w + 8, true), verdict);
     }
-    if (outEnd >= OUT_WORDS_BYTES) continue;
+    return outEnd >= OUT_WORDS_END;
+  };
+  for (;;) {
+    if (step()) continue;
     // stopped at a record not whole in the chunk, or over the limit
     const left = c.end - at;
     const incl = left >= 16 ? c.dv.getUint32(at + 8, le) : -1;
