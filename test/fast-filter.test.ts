@@ -87,7 +87,7 @@ function corpus(exprs: readonly string[], linkType: number, frames: readonly Uin
 }
 
 test('fast path: the differential corpus on Ethernet, the same verdicts as the checked runtime', () => {
-  const frames = etherFrames(400, 3);
+  const frames = etherFrames(250, 3);
   const exprs = ETHER_EXPRS.filter((e) => compiles(e, 1));
   const fast = corpus(exprs, 1, frames);
   // every expression of the corpus is one the fast path takes
@@ -283,6 +283,10 @@ test('fast path: the command\'s output, lines, counts, errors and status are the
     const many = Array.from({ length: 12000 }, (_, i) => frames[i % frames.length]!);
     files['chunks.pcap'] = pcapFile(false, false, 1, many.map((data, i) => ({ sec: i, frac: i * 7, data })));
     files['chunks.pcapng'] = pcapng(true, [{ linkType: 1, snaplen: 0 }], many.map((data, i) => ({ kind: 'epb' as const, ts: BigInt(i) * 999n, data })));
+    // runs of enhanced packet blocks the module reads itself: big-endian, two interfaces of one unit, a simple packet block between
+    files['ng-uniform-be.pcapng'] = pcapng(false, [{ linkType: 1, snaplen: 0, tsresol: 9 }, { linkType: 1, snaplen: 0, tsresol: 9 }],
+      many.slice(0, 3000).map((data, i) => (i % 500 === 7 ? { kind: 'spb' as const, data } : { kind: 'epb' as const, iface: i % 2, ts: 1_733_400_000_123_456_789n + BigInt(i) * 987_654_321n, data })));
+    files['ng-ms.pcapng'] = pcapng(true, [{ linkType: 1, snaplen: 0, tsresol: 3 }], many.slice(0, 2000).map((data, i) => ({ kind: 'epb' as const, ts: 1_733_400_000_000n + BigInt(i * 17), data })));
     const chunked = files['chunks.pcap']!;
     files['chunks-cut.pcap'] = chunked.subarray(0, chunked.length - 300);
     // a record larger than a chunk (the file's snaplen allows it)

@@ -108,6 +108,13 @@ export interface ClassicWasm {
    * unit of the records' fraction (1000 for microseconds, 1).
    */
   records(at: number, end: number, out: number, outEnd: number, limit: number, fracNs: number): number;
+  /**
+   * `records` for pcapng: consecutive enhanced packet blocks of [at, end)
+   * from interfaces below `ifaces` (all of them with the timestamp unit
+   * `nsPerTick` nanoseconds), whole and well formed; it stops at any other
+   * block, or one it would have to check further, for the caller to read.
+   */
+  epbs(at: number, end: number, out: number, outEnd: number, ifaces: number, nsPerTick: number): number;
   /** whether the last records stopped for want of room */
   readonly full: WebAssembly.Global;
   /** how many records the last records wrote */
@@ -148,9 +155,10 @@ export function compileClassicWasm(prog: readonly SockFilter[], memory: WebAssem
       { type: 1, locals: [[3 + 16, T.i32]], body: filterBody(prog) },
       { type: 2, locals: [[4, T.i32]], body: scanBody(le) },
       { type: 3, locals: [[6, T.i32], [2, T.i64]], body: recordsBody(le) },
+      { type: 3, locals: [[6, T.i32], [2, T.i64]], body: epbsBody(le) },
     ],
     exports: [
-      { name: 'filter', func: 1 }, { name: 'scan', func: 2 }, { name: 'records', func: 3 },
+      { name: 'filter', func: 1 }, { name: 'scan', func: 2 }, { name: 'records', func: 3 }, { name: 'epbs', func: 4 },
       { name: 'at', global: 0 }, { name: 'packets', global: 1 }, { name: 'bytes', global: 2 }, { name: 'full', global: 3 }, { name: 'accepted', global: 4 },
     ],
   });
@@ -502,6 +510,94 @@ function recordsBody(le: boolean): Emitter {
   // $refuse: a record the writer refuses, at R_AT
   e.get(R_AT).gset(G_AT);
   e.get(R_PACKETS).gset(G_PACKETS);
+  e.i32(-1);
+  return e;
+}
+
+// epbs' locals: the parameters (at, end, out, outEnd, ifaces, nsPerTick), then len, s, verdict/scratch, cap, keep, orig, and ticks, sec as i64
+const E_AT = 0;
+const E_END = 1;
+const E_OUT = 2;
+const E_OUT_END = 3;
+const E_IFACES = 4;
+const E_NS_PER_TICK = 5;
+const E_LEN = 6;
+const E_S = 7;
+const E_V = 8;
+const E_CAP = 9;
+const E_KEEP = 10;
+const E_ORIG = 11;
+const E_TICKS = 12;
+const E_SEC = 13;
+
+/** The enhanced-packet-block loop writing pcap records (see ClassicWasm.epbs). */
+function epbsBody(le: boolean): Emitter {
+  const e = new Emitter();
+  /** the u32 at at + off, in the section's byte order */
+  const field = (base: number, off: number): void => {
+    e.get(base).mem(OP.i32_load, off);
+    if (!le) bswap32(e, E_V);
+  };
+  e.i32(0).gset(G_BYTES);
+  e.i32(0).gset(G_FULL);
+  e.i32(0).gset(G_ACCEPTED);
+  e.i32(0).gset(G_PACKETS);
+  e.op(OP.block).byte(VOID);
+  e.op(OP.block).byte(VOID);
+  e.op(OP.loop).byte(VOID);
+  // depths in the loop: 0 $next, 1 $stop, 2 $refuse
+  // the smallest block whole in the chunk, of type 6
+  e.get(E_AT).i32(32).op(OP.i32_add).get(E_END).op(OP.i32_gt_u).op(OP.br_if).u32(1);
+  field(E_AT, 0);
+  e.i32(6).op(OP.i32_ne).op(OP.br_if).u32(1);
+  // a length of at least 32, a multiple of 4, within the chunk, repeated at the block's end
+  field(E_AT, 4);
+  e.tee(E_LEN).i32(32).op(OP.i32_lt_u).op(OP.br_if).u32(1);
+  e.get(E_LEN).i32(3).op(OP.i32_and).op(OP.br_if).u32(1);
+  e.get(E_LEN).get(E_END).get(E_AT).op(OP.i32_sub).op(OP.i32_gt_u).op(OP.br_if).u32(1);
+  e.get(E_AT).get(E_LEN).op(OP.i32_add).i32(4).op(OP.i32_sub).set(E_S);
+  field(E_S, 0);
+  e.get(E_LEN).op(OP.i32_ne).op(OP.br_if).u32(1);
+  // a declared interface, and the captured length within the block
+  field(E_AT, 8);
+  e.get(E_IFACES).op(OP.i32_ge_u).op(OP.br_if).u32(1);
+  field(E_AT, 20);
+  e.tee(E_CAP).get(E_LEN).i32(32).op(OP.i32_sub).op(OP.i32_gt_u).op(OP.br_if).u32(1);
+  e.get(E_AT).i32(28).op(OP.i32_add).tee(E_S).get(E_CAP).op(OP.call).u32(1).tee(E_V);
+  e.op(OP.if).byte(VOID);
+  // inside: 0 if, 1 $next, 2 $stop, 3 $refuse
+  e.get(E_V).get(E_CAP).get(E_V).get(E_CAP).op(OP.i32_lt_u).op(OP.select).set(E_KEEP);
+  field(E_AT, 24);
+  e.tee(E_ORIG).get(E_KEEP).op(OP.i32_lt_u).op(OP.br_if).u32(3);
+  e.get(E_KEEP).i32(WRITE_SNAPLEN).op(OP.i32_gt_u).op(OP.br_if).u32(3);
+  e.get(E_OUT).i32(16).op(OP.i32_add).get(E_KEEP).op(OP.i32_add).get(E_OUT_END).op(OP.i32_gt_u);
+  e.op(OP.if).byte(VOID).i32(1).gset(G_FULL).op(OP.br).u32(3).op(OP.end);
+  // ticks = high << 32 | low; seconds = ticks / (1e9 / nsPerTick), nanoseconds the rest times nsPerTick
+  field(E_AT, 12);
+  e.op(OP.i64_extend_i32_u).i64(32).op(OP.i64_shl);
+  field(E_AT, 16);
+  e.op(OP.i64_extend_i32_u).op(OP.i64_or).set(E_TICKS);
+  e.get(E_TICKS).i64(1_000_000_000).get(E_NS_PER_TICK).op(OP.i64_extend_i32_u).op(OP.i64_div_u).op(OP.i64_div_u).tee(E_SEC);
+  e.i64(0xffffffff).op(OP.i64_gt_u).op(OP.br_if).u32(3);
+  e.get(E_OUT).get(E_SEC).op(OP.i32_wrap_i64).mem(OP.i32_store, 0);
+  e.get(E_OUT).get(E_TICKS).i64(1_000_000_000).get(E_NS_PER_TICK).op(OP.i64_extend_i32_u).op(OP.i64_div_u).op(OP.i64_rem_u);
+  e.get(E_NS_PER_TICK).op(OP.i64_extend_i32_u).op(OP.i64_mul).op(OP.i32_wrap_i64).mem(OP.i32_store, 4);
+  e.get(E_OUT).get(E_KEEP).mem(OP.i32_store, 8);
+  e.get(E_OUT).get(E_ORIG).mem(OP.i32_store, 12);
+  e.get(E_OUT).i32(16).op(OP.i32_add).get(E_S).get(E_KEEP).copy();
+  e.get(E_OUT).i32(16).op(OP.i32_add).get(E_KEEP).op(OP.i32_add).set(E_OUT);
+  e.gget(G_ACCEPTED).i32(1).op(OP.i32_add).gset(G_ACCEPTED);
+  e.op(OP.end);
+  e.gget(G_PACKETS).i32(1).op(OP.i32_add).gset(G_PACKETS);
+  e.gget(G_BYTES).get(E_CAP).op(OP.i32_add).gset(G_BYTES);
+  e.get(E_AT).get(E_LEN).op(OP.i32_add).set(E_AT);
+  e.op(OP.br).u32(0);
+  e.op(OP.end);
+  e.op(OP.end);
+  e.get(E_AT).gset(G_AT);
+  e.get(E_OUT).op(OP.return);
+  e.op(OP.end);
+  e.get(E_AT).gset(G_AT);
   e.i32(-1);
   return e;
 }
