@@ -10,6 +10,8 @@
  */
 
 import { readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { CliIo } from './io.js';
 
 type FastFilter = (args: readonly string[], io: CliIo) => Promise<number | undefined>;
@@ -24,9 +26,9 @@ export function bundleFresh(bundle: string, manifest: string): boolean {
   try {
     const built = statSync(bundle).mtimeMs;
     const { inputs } = JSON.parse(readFileSync(manifest, 'utf8')) as { inputs: { path: string; size: number }[] };
-    const dir = new URL('.', `file://${bundle}`);
+    const dir = dirname(bundle);
     return inputs.length > 0 && inputs.every((i) => {
-      const st = statSync(new URL(i.path, dir));
+      const st = statSync(join(dir, i.path));
       return st.size === i.size && st.mtimeMs <= built;
     });
   } catch {
@@ -36,7 +38,7 @@ export function bundleFresh(bundle: string, manifest: string): boolean {
 
 async function loadFastFilter(): Promise<FastFilter> {
   const bundle = new URL('./fast-filter.bundle.js', import.meta.url);
-  if (bundleFresh(bundle.pathname, new URL('./fast-filter.bundle.json', import.meta.url).pathname)) {
+  if (bundleFresh(fileURLToPath(bundle), fileURLToPath(new URL('./fast-filter.bundle.json', import.meta.url)))) {
     return ((await import(bundle.href)) as { fastFilter: FastFilter }).fastFilter;
   }
   return (await import('./fast-filter.js')).fastFilter;
