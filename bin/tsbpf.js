@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // The tsbpf command: the compiled CLI (built by `npm ci` / `npm run build`),
-// run over the process's own streams. The only place that runs main() and
-// owns the process: its exit code, and a closed pipe.
-import { main } from '../dist/src/cli/main.js';
+// run over the process's own streams. The only place that runs the CLI and
+// owns the process: its exit code, and a closed pipe. entry.js loads main.js
+// only when a command needs it (the fast filter path does not).
+import { run } from '../dist/src/cli/entry.js';
 import { processIo } from '../dist/src/cli/io.js';
 
 // A closed pipe (`tsbpf disasm x | head`) ends the output quietly, as for any Unix tool.
@@ -11,4 +12,4 @@ process.stdout.on('error', (e) => {
   throw e;
 });
 
-process.exitCode = await main(process.argv.slice(2), processIo());
+process.exitCode = await run(process.argv.slice(2), processIo());

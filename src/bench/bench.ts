@@ -16,7 +16,9 @@
  * kernel's column, native/kernel-run.c), libpcap.ts and report.ts (rows and
  * text); verifier.ts is the verifier section (tsbpf's verification time
  * against the host kernel's, native/kernel-verify.c); xdp.ts the XDP/tc
- * section (clang-built objects on the JIT against the kernel's test run).
+ * section (clang-built objects on the JIT against the kernel's test run);
+ * filter-e2e.ts the end-to-end filter rows (tsbpf filter against tcpdump,
+ * each a process, over a generated capture).
  */
 
 import { execFileSync } from 'node:child_process';
@@ -44,6 +46,7 @@ import type { BenchRow, CaptureRow, MapRow } from './report.js';
 import { formatCapture, formatJson, formatMap, formatWorkloads } from './report.js';
 import { formatVerifier, runVerifierBench, verifierPrograms } from './verifier.js';
 import { formatXdp, runXdpBench } from './xdp.js';
+import { formatFilterE2E, runFilterE2E } from './filter-e2e.js';
 
 /**
  * Each interpreter measurement runs in fresh processes, so one workload's
@@ -162,6 +165,12 @@ export function benchCommand(args: string[], write: (text: string) => unknown): 
     write(json ? formatJson({ verifier: v }) : formatVerifier(v, programs));
     return 0;
   }
+  // --filter: the end-to-end filter section alone (tsbpf filter against tcpdump, as processes)
+  if (args.includes('--filter')) {
+    const f = runFilterE2E();
+    write(json ? formatJson({ filter: f }) : formatFilterE2E(f));
+    return 0;
+  }
   // --xdp: the XDP/tc section alone
   if (args.includes('--xdp')) {
     const x = runXdpBench();
@@ -170,11 +179,12 @@ export function benchCommand(args: string[], write: (text: string) => unknown): 
   }
   const rows = runBench();
   if (json) {
-    write(formatJson({ workloads: rows, capture: runCaptureBench(), map: runMapBench(), verifier: runVerifierBench(), xdp: runXdpBench() }));
+    write(formatJson({ workloads: rows, capture: runCaptureBench(), filter: runFilterE2E(), map: runMapBench(), verifier: runVerifierBench(), xdp: runXdpBench() }));
     return 0;
   }
   write(formatWorkloads(rows));
   write(formatCapture(runCaptureBench()));
+  write(formatFilterE2E(runFilterE2E()));
   write(formatMap(runMapBench()));
   const programs = verifierPrograms();
   write(formatVerifier(runVerifierBench(programs), programs));

@@ -5,6 +5,7 @@
  * object. It measures nothing.
  */
 
+import type { FilterE2ESection } from './filter-e2e.js';
 import type { Measurement } from './timing.js';
 import type { VerifierRow } from './verifier.js';
 import type { XdpSection } from './xdp.js';
@@ -109,6 +110,6 @@ export function formatMap(m: MapRow): string {
 }
 
 /** Everything as one JSON object (64-bit values as hex strings), one line. */
-export function formatJson(all: { workloads?: BenchRow[]; capture?: CaptureRow; map?: MapRow; verifier?: readonly VerifierRow[]; xdp?: XdpSection }): string {
+export function formatJson(all: { workloads?: BenchRow[]; capture?: CaptureRow; filter?: FilterE2ESection; map?: MapRow; verifier?: readonly VerifierRow[]; xdp?: XdpSection }): string {
   return JSON.stringify(all, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)) + '\n';
 }

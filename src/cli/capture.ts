@@ -33,6 +33,7 @@ import { BpfSystem, testRun } from '../api/bpf.js';
 import { PROFILE_3_19, PROFILE_MODERN } from '../progs/profile.js';
 import type { Profile } from '../progs/profile.js';
 import { style } from './style.js';
+import { throughput, timestamp } from './filter-output.js';
 import type { CliIo, CliOutput } from './io.js';
 
 export interface Progress {
@@ -65,12 +66,6 @@ export function progress(file: string, out: CliOutput): Progress {
       if (last > 0) out.write(`\r${' '.repeat(40)}\r`);
     },
   };
-}
-
-function throughput(packets: number, bytes: number, ms: number, extra: string): string {
-  const s = Math.max(ms, 1e-3) / 1000;
-  const rate = (x: number): string => (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : x >= 1e3 ? `${(x / 1e3).toFixed(1)}k` : x.toFixed(0));
-  return `${packets} packets (${(bytes / 1e6).toFixed(2)} MB) in ${s.toFixed(3)} s: ${rate(packets / s)} packets/s, ${(bytes / 1e6 / s).toFixed(1)} MB/s${extra}`;
 }
 
 /** What runs each packet: a PacketRunner (3.19's socket filters), or a FrameRunner (the test run's contexts). */
@@ -343,16 +338,6 @@ export interface FilterOptions {
   cpus?: number;
   /** --source: the C source lines (an object's .BTF.ext) in a 3.19 profile's log too */
   source?: boolean;
-}
-
-const two = (n: number): string => String(n).padStart(2, '0');
-
-/** tcpdump's default timestamp: local time of day, microseconds. */
-function timestamp(tsNs: bigint): string {
-  const ms = Number(tsNs / 1000000n);
-  const d = new Date(ms);
-  const us = Number((tsNs / 1000n) % 1000000n);
-  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(us).padStart(6, '0')}`;
 }
 
 export async function filterCommand(prog: ProgramInput, capture: string, opts: FilterOptions, io: CliIo): Promise<number> {

@@ -24,6 +24,7 @@ import { BatchSession } from './batch.js';
 import { CliError, fileError } from './cli-error.js';
 import type { EngineName } from '../api/bpf.js';
 import { filterCommand, runPcapCommand } from './capture.js';
+import { fastFilter } from './fast-filter.js';
 import { captureLinkType, caret, compileCommand, expressionInput, isFile, tcpdumpFormatArgs } from './expression.js';
 import type { CompileFormat } from './expression.js';
 import { disassembleClassic } from '../cbpf/index.js';
@@ -558,7 +559,8 @@ async function dispatch(argv: readonly string[], io: CliIo): Promise<number> {
     case 'verify':
       return cmdVerify(rest, io);
     case 'filter':
-      return cmdFilter(rest, io);
+      // the tcpdump case, when it can be done without the runtime (fast-filter.ts)
+      return (await fastFilter(rest, io)) ?? cmdFilter(rest, io);
     case 'compile':
       return cmdCompile(rest, io);
     case 'inspect':

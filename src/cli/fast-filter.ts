@@ -1,0 +1,679 @@
+/**
+ * The fast path of `tsbpf filter 'EXPR' CAPTURE`: the tcpdump case, a
+ * pcap-filter expression over a capture file, done the way tcpdump -r does
+ * it rather than through the runtime. The expression's classic program is
+ * compiled to a small WebAssembly module (classic-wasm.ts: the checked
+ * runtime's verdicts exactly). The file is read in chunks into the module's
+ * memory, one buffer reused: for classic pcap the module itself runs
+ * through each chunk's records; pcapng blocks are walked here and each
+ * packet handed to the module's filter. The accepted records go out as the
+ * general path's PcapWriter writes them, through one reused buffer, or
+ * become tcpdump-style lines, or are only counted. Nothing of the runtime,
+ * verifier, engines or object loader is loaded: bin/tsbpf.js comes here
+ * (entry.ts) before it loads main.ts.
+ *
+ * It answers only what it can answer exactly as capture.ts's filterCommand
+ * would (the same output file, lines, counts, errors and exit status) and
+ * returns undefined otherwise, having printed nothing: a program file,
+ * options other than -e, --linktype, -w, --count, --json and -l, a capture
+ * on standard input or not a regular file, a file that is not a capture, an
+ * expression that does not compile, a program the verifier might refuse
+ * (classic-wasm.ts), a pcapng file with a problem anywhere or with
+ * interfaces of different link types, a record the pcap writer would
+ * refuse. The general path then does it all again and gives today's result
+ * (an output file this path had begun is opened again, and so truncated).
+ * A classic pcap file ending in a truncated or oversized record is answered
+ * here as the general path answers it: the packets before it, the
+ * throughput line, the error, exit status 2.
+ *
+ * Not shown here: the progress bar on a terminal (the general path's; this
+ * path reads a capture at hundreds of MB/s).
+ */
+
+import { closeSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { compileFilter } from '../filter/index.js';
+import type { SockFilter } from '../cbpf/parse.js';
+import { networkOffset } from '../pcap/linktype.js';
+import { parseCommand } from './args.js';
+import { FILTER } from './commands.js';
+import { compileClassicWasm } from './classic-wasm.js';
+import type { ClassicWasm } from './classic-wasm.js';
+import { throughput, timestamp } from './filter-output.js';
+import type { CliIo } from './io.js';
+
+/** The options the fast path takes; any other sends the command to the general path. */
+const FAST_OPTIONS = new Set(['expression', 'linktype', 'write', 'count', 'json', 'line-buffered']);
+
+/** The reader's MAX_RECORD and libpcap's largest snaplen (pcap/reader.ts). */
+const MAX_RECORD = 256 * 1024 * 1024;
+const LIBPCAP_MAX_SNAPLEN = 262144;
+/** PcapWriter's default snaplen: written records are cut to it. */
+const WRITE_SNAPLEN = 262144;
+const U32_MAX = 0xffffffff;
+const NANO = 1_000_000_000n;
+const PAGE = 65536;
+const PCAPNG_SHB = 0x0a0d0d0a;
+
+/** The module's memory: the records it writes for -w, the scan's output words, then the chunk of the file. */
+const OUT_RECORDS = 1 << 20;
+const OUT_WORDS = OUT_RECORDS;
+const OUT_WORDS_END = OUT_WORDS + 12 * 4096;
+const BASE = OUT_WORDS_END;
+/** Bytes of the file read at a time (the buffer grows for a record or block that does not fit). */
+const CHUNK = 256 * 1024;
+/** The output buffer: written out whenever the next record does not fit. */
+const OUT_BUFFER = 1 << 20;
+
+/** Not for this path: the general path does it all. */
+class Decline extends Error {}
+
+const decline = (): never => {
+  throw new Decline();
+};
+
+/** Where the accepted packets go: a pcap file, lines, or only a count. */
+interface Sink {
+  count: number;
+  /** one accepted packet: src[s, s + keep), its captured and wire lengths, timestamp, number in the capture (from 1) and verdict */
+  add(src: Uint8Array, s: number, keep: number, cap: number, orig: number, sec: number, ns: number, index: number, verdict: number): void;
+}
+
+/** --count: nothing but the count. */
+class CountSink implements Sink {
+  count = 0;
+  add(): void {
+    this.count++;
+  }
+}
+
+/** tcpdump-style lines, or --json's objects, as the general path prints them. */
+class LineSink implements Sink {
+  count = 0;
+  readonly lines: string[] = [];
+  constructor(private readonly json: boolean, private readonly linkType: () => number, private readonly summarize: (data: Uint8Array, linkType: number) => string) {}
+
+  add(src: Uint8Array, s: number, keep: number, cap: number, orig: number, sec: number, ns: number, index: number, verdict: number): void {
+    this.count++;
+    const data = src.subarray(s, s + keep);
+    const tsNs = BigInt(sec) * NANO + BigInt(ns);
+    this.lines.push(this.json
+      ? JSON.stringify({ packet: index, ts_ns: tsNs.toString(), len: cap, orig_len: orig, retval: verdict, summary: this.summarize(data, this.linkType()) }) + '\n'
+      : `${timestamp(tsNs)} ${this.summarize(data, this.linkType())}\n`);
+  }
+}
+
+/**
+ * -w: the records as the general path's PcapWriter writes them (nanosecond
+ * magic, snaplen 262144), through one reused buffer to the file, or
+ * gathered for standard output (written whole at the end: until then this
+ * path may still decline).
+ */
+class PcapSink implements Sink {
+  count = 0;
+  private readonly buf = new Uint8Array(Buffer.allocUnsafeSlow(OUT_BUFFER).buffer, 0, OUT_BUFFER);
+  private used = 0;
+  private headed = false;
+  readonly gathered: Uint8Array[] = [];
+  constructor(private readonly fd: number | undefined, private readonly linkType: () => number) {}
+
+  add(src: Uint8Array, s: number, keep: number, _cap: number, orig: number, sec: number, ns: number): void {
+    // what the pcap writer refuses, the general path reports its own way
+    if (orig < keep || sec > U32_MAX || keep > WRITE_SNAPLEN) decline();
+    if (!this.headed) this.header();
+    if (this.used + 16 + keep > OUT_BUFFER) this.flush();
+    const b = this.buf;
+    const at = this.used;
+    put32(b, at, sec);
+    put32(b, at + 4, ns);
+    put32(b, at + 8, keep);
+    put32(b, at + 12, orig);
+    b.set(src.subarray(s, s + keep), at + 16);
+    this.used = at + 16 + keep;
+    this.count++;
+  }
+
+  /** the 24-byte header, for the capture's link type (pcapng: its first interface's) */
+  private header(): void {
+    const linkType = this.linkType();
+    // the general path's writer refuses an unknown link type
+    if (linkType < 0) decline();
+    const b = this.buf;
+    put32(b, 0, 0xa1b23c4d);
+    put32(b, 4, 0x00040002);
+    put32(b, 8, 0);
+    put32(b, 12, 0);
+    put32(b, 16, WRITE_SNAPLEN);
+    put32(b, 20, linkType);
+    this.used = 24;
+    this.headed = true;
+  }
+
+  private flush(): void {
+    if (this.fd === undefined) this.gathered.push(this.buf.slice(0, this.used));
+    else writeAll(this.fd, this.buf.subarray(0, this.used));
+    this.used = 0;
+  }
+
+  /** `n` records the module wrote, as they are */
+  records(bytes: Uint8Array, n: number): void {
+    if (!this.headed) this.header();
+    this.flush();
+    if (this.fd === undefined) this.gathered.push(bytes.slice());
+    else writeAll(this.fd, bytes);
+    this.count += n;
+  }
+
+  /** the rest out (the header alone when nothing was accepted) */
+  finish(): void {
+    if (!this.headed) this.header();
+    this.flush();
+  }
+}
+
+function put32(b: Uint8Array, at: number, v: number): void {
+  b[at] = v;
+  b[at + 1] = v >>> 8;
+  b[at + 2] = v >>> 16;
+  b[at + 3] = v >>> 24;
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+}
+
+/** A scan's result: what the general path's forEachPacket would have counted, and its error. */
+interface Scan {
+  packets: number;
+  bytes: number;
+  /** the capture error ending the scan: the reader's message without 'capture: ' */
+  error?: string;
+}
+
+/** The capture being read: its file, the module's memory holding the current chunk at [BASE, end). */
+class Chunks {
+  u8: Uint8Array;
+  dv: DataView;
+  /** the file offset of the byte at BASE */
+  filePos = 0;
+  end: number;
+  eof: boolean;
+
+  constructor(readonly fd: number, readonly memory: WebAssembly.Memory) {
+    this.u8 = new Uint8Array(memory.buffer);
+    this.dv = new DataView(memory.buffer);
+    const got = readFully(fd, this.u8, BASE, CHUNK, 0);
+    this.end = BASE + got;
+    this.eof = got < CHUNK;
+  }
+
+  /**
+   * `n` bytes from `at` in the chunk as far as the file has them, reading on
+   * when they are not there: the bytes from `at` move to BASE first, the
+   * memory grows if n would not fit. Returns where the byte at `at` is now
+   * (BASE after a move); fewer than n bytes follow it only at the end of the
+   * file.
+   */
+  ensure(at: number, n: number): number {
+    if (at + n <= this.end || this.eof) return at;
+    const left = this.end - at;
+    this.u8.copyWithin(BASE, at, this.end);
+    this.filePos += at - BASE;
+    this.end = BASE + left;
+    const room = Math.max(CHUNK, n);
+    if (BASE + room > this.memory.buffer.byteLength) {
+      this.memory.grow(Math.ceil((BASE + room - this.memory.buffer.byteLength) / PAGE));
+      this.u8 = new Uint8Array(this.memory.buffer);
+      this.dv = new DataView(this.memory.buffer);
+    }
+    while (this.end - BASE < n && !this.eof) {
+      const want = room - (this.end - BASE);
+      const got = readFully(this.fd, this.u8, this.end, want, this.filePos + (this.end - BASE));
+      this.end += got;
+      if (got < want) this.eof = true;
+    }
+    return BASE;
+  }
+
+  /** the file offset of memory position `at` */
+  offset(at: number): number {
+    return this.filePos + at - BASE;
+  }
+}
+
+/** readSync until `len` bytes or the end of the file; how many were read. */
+function readFully(fd: number, into: Uint8Array, at: number, len: number, pos: number): number {
+  let got = 0;
+  while (got < len) {
+    const n = readSync(fd, into, at + got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+/**
+ * `tsbpf filter ARGS` when the fast path can do it exactly: the exit
+ * status; undefined, having printed nothing, when it cannot.
+ */
+export async function fastFilter(args: readonly string[], io: CliIo): Promise<number | undefined> {
+  try {
+    return await attempt(args, io);
+  } catch (e) {
+    if (e instanceof Decline) return undefined;
+    throw e;
+  }
+}
+
+async function attempt(args: readonly string[], io: CliIo): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseCommand(FILTER, args);
+  } catch {
+    return decline();
+  }
+  const { values, positionals, help } = parsed;
+  if (help || Object.keys(values).some((k) => !FAST_OPTIONS.has(k))) return decline();
+  const given = values['expression'] as string | undefined;
+  if (given !== undefined ? positionals.length !== 1 : positionals.length !== 2) return decline();
+  const write = values['write'] as string | undefined;
+  const count = values['count'] === true;
+  const json = values['json'] === true;
+  if (json && write !== undefined) return decline();
+  if (write === '-' && (count || io.stdout.isTTY)) return decline();
+  const first = positionals[0]!;
+  const capture = given !== undefined ? first : positionals[1]!;
+  // an argument that names a file is a program: the general path reads it
+  if (given === undefined && isFile(first)) return decline();
+  const expr = given ?? first;
+  if (capture === '-') return decline();
+  const summarize = write === undefined && !count ? (await import('../pcap/summary.js')).summarize : undefined;
+
+  const wall0 = performance.now();
+  let fd: number;
+  try {
+    fd = openSync(capture, 'r');
+  } catch {
+    return decline();
+  }
+  let out: number | undefined;
+  let scan: Scan;
+  let sink: Sink;
+  let pcapSink: PcapSink | undefined;
+  try {
+    if (!fstatSync(fd).isFile()) return decline();
+    const memory = new WebAssembly.Memory({ initial: Math.ceil((BASE + CHUNK) / PAGE) });
+    const chunks = new Chunks(fd, memory);
+    const head = captureHead(chunks.u8.subarray(BASE, chunks.end));
+    const lt = values['linktype'] as string | undefined;
+    const linktype: number | string = head?.linktype ?? (lt === undefined ? 'ethernet' : /^\d+$/.test(lt) ? Number(lt) : lt);
+    let prog: SockFilter[];
+    try {
+      prog = compileFilter(expr, linktype, head === undefined ? {} : { byteOrder: head.byteOrder });
+    } catch {
+      return decline();
+    }
+    if (chunks.end - BASE < 24) return decline();
+    const magic = u32be(chunks.u8, BASE);
+    const pcapng = magic === PCAPNG_SHB;
+    if (!pcapng && ![0xa1b2c3d4, 0xa1b23c4d, 0xd4c3b2a1, 0x4d3cb2a1].includes(magic)) return decline();
+    // the capture's link type as the output file's header gives it: pcap's, pcapng's first interface's
+    let linkType = pcapng ? -1 : chunks.dv.getUint32(BASE + 20, magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1) & 0xffff;
+    const getLinkType = (): number => linkType;
+    if (write !== undefined) {
+      if (write !== '-') {
+        try {
+          out = openSync(write, 'w');
+        } catch {
+          return decline();
+        }
+      }
+      sink = pcapSink = new PcapSink(out, getLinkType);
+    } else {
+      sink = count ? new CountSink() : new LineSink(json, getLinkType, summarize!);
+    }
+    scan = pcapng
+      ? scanPcapng(chunks, prog, sink, (t) => {
+        linkType = t;
+      })
+      : scanPcap(chunks, prog, sink, magic);
+    pcapSink?.finish();
+  } catch (e) {
+    if (e instanceof Decline) throw e;
+    // a read or write that failed: the general path reports it
+    return decline();
+  } finally {
+    closeSync(fd);
+    if (out !== undefined) closeSync(out);
+  }
+  const wallMs = performance.now() - wall0;
+
+  if (pcapSink && write === '-') for (const b of pcapSink.gathered) io.stdout.write(b);
+  if (sink instanceof LineSink && sink.lines.length > 0) io.stdout.write(sink.lines.join(''));
+  if (count) io.stdout.write(json ? JSON.stringify({ packets: scan.packets, matched: sink.count }) + '\n' : `${sink.count} packets\n`);
+  if (scan.packets > 0 || scan.error === undefined) io.stderr.write(`tsbpf: ${throughput(scan.packets, scan.bytes, wallMs, `; ${sink.count} matched`)}\n`);
+  if (scan.error !== undefined) {
+    io.stderr.write(`tsbpf: ${capture}: ${scan.error} (EINVAL)\n`);
+    return 2;
+  }
+  return 0;
+}
+
+function isFile(arg: string): boolean {
+  if (arg === '-') return true;
+  try {
+    return statSync(arg).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function u32be(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+/**
+ * The link type and byte order the expression is compiled for, from the
+ * file's first 4096 bytes, as the general path's captureLinkType reads them
+ * (cli/expression.ts): pcap's header, or pcapng's first interface when it
+ * directly follows the section header.
+ */
+function captureHead(bytes: Uint8Array): { linktype: number; byteOrder: 'little' | 'big' } | undefined {
+  const n = Math.min(bytes.length, 4096);
+  if (n < 24) return undefined;
+  const v = new DataView(bytes.buffer, bytes.byteOffset, n);
+  const magicLe = v.getUint32(0, true);
+  if (magicLe === 0xa1b2c3d4 || magicLe === 0xa1b23c4d) return { linktype: v.getUint32(20, true) & 0xffff, byteOrder: 'little' };
+  if (magicLe === 0xd4c3b2a1 || magicLe === 0x4d3cb2a1) return { linktype: v.getUint32(20, false) & 0xffff, byteOrder: 'big' };
+  if (magicLe === PCAPNG_SHB) {
+    const le = v.getUint32(8, true) === 0x1a2b3c4d;
+    const shbLen = v.getUint32(4, le);
+    if (shbLen + 12 > n) return undefined;
+    if (v.getUint32(shbLen, le) !== 1) return undefined;
+    return { linktype: v.getUint16(shbLen + 8, le), byteOrder: le ? 'little' : 'big' };
+  }
+  return undefined;
+}
+
+/**
+ * The program's module over `memory`, its SKF_NET_OFF loads answered for
+ * `linkType` as the reader's netOff is (pcap/linktype.ts); undefined when
+ * the verifier might refuse the program.
+ */
+export function classicModule(prog: readonly SockFilter[], memory: WebAssembly.Memory, le: boolean, linkType: number): ClassicWasm | undefined {
+  const neg = (s: number, n: number, k: number, size: number): number => {
+    let start: number;
+    // the interpreter's packetOffset: SKF_NET_OFF (-0x100000) and SKF_LL_OFF (-0x200000) relative
+    if (k >= -0x100000) {
+      const net = networkOffset(new Uint8Array(memory.buffer, s, n), linkType);
+      if (net < 0) return -1;
+      start = net + (k + 0x100000);
+    } else if (k >= -0x200000) {
+      start = k + 0x200000;
+    } else {
+      return -1;
+    }
+    return start + size <= n ? start : -1;
+  };
+  return compileClassicWasm(prog, memory, le, neg);
+}
+
+/**
+ * Classic pcap, a chunk at a time: the module runs through the whole
+ * records of the chunk; the part of a record at its end moves to the front
+ * before the next read. Mirrors reader.ts's decodePcap: its limit on a
+ * record's length and its three errors.
+ */
+function scanPcap(c: Chunks, prog: SockFilter[], sink: Sink, magic: number): Scan {
+  // -w: the module writes the records itself
+  const direct = sink instanceof PcapSink ? sink : undefined;
+  const le = magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1;
+  const nanos = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
+  const snaplen = c.dv.getUint32(BASE + 16, le);
+  const linkType = c.dv.getUint32(BASE + 20, le) & 0xffff;
+  const limit = Math.min(MAX_RECORD, Math.max(snaplen, LIBPCAP_MAX_SNAPLEN));
+  const wasm = classicModule(prog, c.memory, le, linkType) ?? decline();
+  const fracNs = nanos ? 1 : 1000;
+  let packets = 0;
+  let bytes = 0;
+  let error: string | undefined;
+  let at = BASE + 24;
+  /** One call of the module over [at, end): the accepted packets to the sink; whether it stopped for want of room. */
+  const step = (): boolean => {
+    if (direct) {
+      const written = wasm.records(at, c.end, 0, OUT_RECORDS, limit, fracNs);
+      // a record the writer refuses: the general path says how
+      if (written < 0) return decline();
+      packets += wasm.packets.value as number;
+      bytes += wasm.bytes.value as number;
+      at = wasm.at.value as number;
+      if (written > 0) direct.records(c.u8.subarray(0, written), wasm.accepted.value as number);
+      return (wasm.full.value as number) !== 0;
+    }
+    const outEnd = wasm.scan(at, c.end, OUT_WORDS, OUT_WORDS_END, limit);
+    const before = packets;
+    packets += wasm.packets.value as number;
+    bytes += wasm.bytes.value as number;
+    at = wasm.at.value as number;
+    const dv = c.dv;
+    for (let w = OUT_WORDS; w < outEnd; w += 12) {
+      const s = dv.getUint32(w, true);
+      const verdict = dv.getUint32(w + 4, true);
+      const r = s - 16;
+      const incl = dv.getUint32(r + 8, le);
+      // the reader's tsNs (sec * 1e9 + frac * unit), split again as the writer splits it
+      let sec = dv.getUint32(r, le);
+      let ns = dv.getUint32(r + 4, le) * fracNs;
+      if (ns >= 1e9) {
+        sec += Math.floor(ns / 1e9);
+        ns %= 1e9;
+      }
+      sink.add(c.u8, s, verdict < incl ? verdict : incl, incl, dv.getUint32(r + 12, le), sec, ns, before + dv.getUint32(w + 8, true), verdict);
+    }
+    return outEnd >= OUT_WORDS_END;
+  };
+  for (;;) {
+    if (step()) continue;
+    // stopped at a record not whole in the chunk, or over the limit
+    const left = c.end - at;
+    const incl = left >= 16 ? c.dv.getUint32(at + 8, le) : -1;
+    if (incl > limit) {
+      error = `offset ${c.offset(at)}: captured length ${incl} exceeds the limit ${limit}`;
+      break;
+    }
+    if (left === 0 && c.eof) break;
+    const need = left >= 16 ? 16 + incl : 16;
+    at = c.ensure(at, need);
+    if (at + need > c.end) {
+      const rest = c.end - at;
+      if (rest > 0) {
+        error = rest < 16
+          ? `offset ${c.offset(at)}: truncated record header`
+          : `offset ${c.offset(at)}: truncated packet data (${incl} bytes declared, ${rest - 16} present)`;
+      }
+      break;
+    }
+  }
+  return { packets, bytes, ...(error === undefined ? {} : { error }) };
+}
+
+/** The smallest legal length of each block type the reader parses (reader.ts's MIN_BLOCK); 12 for the others. */
+function minBlock(type: number): number {
+  switch (type) {
+    case PCAPNG_SHB: return 28;
+    case 1: return 20;
+    case 2: return 32;
+    case 3: return 16;
+    case 6: return 32;
+    default: return 12;
+  }
+}
+
+/**
+ * pcapng, a chunk at a time: section headers, interfaces and enhanced,
+ * simple and obsolete packet blocks as reader.ts's decodePcapng reads them,
+ * other blocks skipped, each packet through the module's filter. Anything
+ * the reader would call an error, or interfaces of different link types:
+ * decline. `linkType` learns the first interface's.
+ */
+function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: number) => void): Scan {
+  // -w: the module reads runs of enhanced packet blocks and writes the records itself
+  const direct = sink instanceof PcapSink ? sink : undefined;
+  let wasmLe = true;
+  /** the interfaces the module may take (0: none), all of one timestamp unit: nsPerTick */
+  let uniform = 0;
+  let uniformNs = 0;
+  /** ticks per second, and when it is a power of ten up to 1e9 without an offset, nanoseconds per tick (no bigint needed) */
+  interface Iface { linkType: number; snaplen: number; ticks: bigint; offsetNs: bigint; nsPerTick: number }
+  let ifaces: Iface[] = [];
+  let le = true;
+  let wasm: ClassicWasm | undefined;
+  let firstLinkType = -1;
+  let packets = 0;
+  let bytes = 0;
+  let at = BASE;
+  for (;;) {
+    if (direct && uniform > 0 && le === wasmLe) {
+      const written = wasm!.epbs(at, c.end, 0, OUT_RECORDS, uniform, uniformNs);
+      // a record the writer refuses: the general path says how
+      if (written < 0) return decline();
+      packets += wasm!.packets.value as number;
+      bytes += wasm!.bytes.value as number;
+      at = wasm!.at.value as number;
+      if (written > 0) direct.records(c.u8.subarray(0, written), wasm!.accepted.value as number);
+      if ((wasm!.full.value as number) !== 0) continue;
+    }
+    // the end of the file between blocks is the end of the capture
+    if (at === c.end) {
+      at = c.ensure(at, 1);
+      if (at === c.end) break;
+    }
+    at = c.ensure(at, 12);
+    if (at + 12 > c.end) return decline();
+    let dv = c.dv;
+    const isShb = dv.getUint32(at, false) === PCAPNG_SHB;
+    if (isShb) {
+      const bom = dv.getUint32(at + 8, true);
+      if (bom === 0x1a2b3c4d) le = true;
+      else if (bom === 0x4d3c2b1a) le = false;
+      else return decline();
+    }
+    const type = isShb ? PCAPNG_SHB : dv.getUint32(at, le);
+    const len = dv.getUint32(at + 4, le);
+    if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) return decline();
+    if (len < minBlock(type)) return decline();
+    at = c.ensure(at, len);
+    if (at + len > c.end) return decline();
+    dv = c.dv;
+    const b = c.u8;
+    if (dv.getUint32(at + len - 4, le) !== len) return decline();
+    const body = at + 8;
+    const bodyLen = len - 12;
+    switch (type) {
+      case PCAPNG_SHB:
+        if (dv.getUint16(body + 4, le) !== 1) return decline();
+        ifaces = [];
+        uniform = 0;
+        break;
+      case 1: {
+        const iface: Iface = { linkType: dv.getUint16(body, le), snaplen: dv.getUint32(body + 4, le), ticks: 1_000_000n, offsetNs: 0n, nsPerTick: 0 };
+        let off = 8;
+        while (off + 4 <= bodyLen) {
+          const code = dv.getUint16(body + off, le);
+          const olen = dv.getUint16(body + off + 2, le);
+          if (code === 0) break;
+          if (off + 4 + olen > bodyLen) return decline();
+          const v = body + off + 4;
+          if (code === 9 && olen >= 1) {
+            const r = BigInt(b[v]! & 0x7f);
+            iface.ticks = b[v]! & 0x80 ? 1n << r : 10n ** r;
+          } else if (code === 14 && olen >= 8) {
+            const hi = BigInt(dv.getUint32(v + (le ? 4 : 0), le));
+            const lo = BigInt(dv.getUint32(v + (le ? 0 : 4), le));
+            iface.offsetNs = BigInt.asIntN(64, (hi << 32n) | lo) * NANO;
+          }
+          off += 4 + ((olen + 3) & ~3);
+        }
+        iface.nsPerTick = iface.offsetNs === 0n && NANO % iface.ticks === 0n ? Number(NANO / iface.ticks) : 0;
+        // one module for the first interface's link type; another would need another SKF_NET_OFF
+        if (wasm === undefined) {
+          firstLinkType = iface.linkType;
+          linkType(firstLinkType);
+          wasm = classicModule(prog, c.memory, le, firstLinkType) ?? decline();
+          wasmLe = le;
+        } else if (iface.linkType !== firstLinkType) {
+          return decline();
+        }
+        ifaces.push(iface);
+        // the module takes the section's interfaces while they share one unit of time
+        uniform = ifaces.every((i) => i.nsPerTick !== 0 && i.nsPerTick === ifaces[0]!.nsPerTick) ? ifaces.length : 0;
+        uniformNs = ifaces[0]!.nsPerTick;
+        break;
+      }
+      case 2:
+      case 3:
+      case 6: {
+        let iface: Iface | undefined;
+        let s: number;
+        let cap: number;
+        let orig: number;
+        let hi = -1;
+        let lo = 0;
+        if (type === 3) {
+          iface = ifaces[0];
+          if (iface === undefined) return decline();
+          orig = dv.getUint32(body, le);
+          cap = Math.min(orig, bodyLen - 4);
+          if (iface.snaplen !== 0) cap = Math.min(cap, iface.snaplen);
+          s = body + 4;
+        } else {
+          const id = type === 6 ? dv.getUint32(body, le) : dv.getUint16(body, le);
+          iface = ifaces[id];
+          if (iface === undefined) return decline();
+          cap = dv.getUint32(body + 12, le);
+          if (cap > bodyLen - 20) return decline();
+          orig = dv.getUint32(body + 16, le);
+          s = body + 20;
+          hi = dv.getUint32(body + 4, le);
+          lo = dv.getUint32(body + 8, le);
+        }
+        packets++;
+        bytes += cap;
+        const verdict = wasm!.filter(s, cap) >>> 0;
+        if (verdict !== 0) {
+          let sec = 0;
+          let ns = 0;
+          const ticks = hi * 4294967296 + lo;
+          if (hi < 0) {
+            // a simple packet block has no timestamp: 0
+          } else if (iface.nsPerTick !== 0 && ticks <= Number.MAX_SAFE_INTEGER) {
+            // the reader's (ts * 1e9) / ticksPerSecond, exactly, in doubles: ts is below 2^53 and 1e9 a multiple of the rate
+            const perSecond = 1e9 / iface.nsPerTick;
+            sec = Math.floor(ticks / perSecond);
+            let rem = ticks - sec * perSecond;
+            // the division may round across a whole second; the products are exact
+            if (rem < 0) {
+              sec--;
+              rem += perSecond;
+            } else if (rem >= perSecond) {
+              sec++;
+              rem -= perSecond;
+            }
+            ns = rem * iface.nsPerTick;
+          } else {
+            const tsNs = ((BigInt(hi) << 32n) | BigInt(lo)) * NANO / iface.ticks + iface.offsetNs;
+            if (tsNs < 0n) return decline();
+            sec = Number(tsNs / NANO);
+            ns = Number(tsNs % NANO);
+          }
+          sink.add(b, s, verdict < cap ? verdict : cap, cap, orig, sec, ns, packets, verdict);
+        }
+        break;
+      }
+      default:
+        break;
+    }
+    at += len;
+  }
+  return { packets, bytes };
+}
