@@ -6,7 +6,10 @@
  * batch.ts; with each run's input, XDP and tc frames included, so that the
  * helpers a run calls follow it): an Engine (runtime/engine.ts), as the Interpreter is. A
  * run stopped early (fuel, call depth) is read back from the scratch area's
- * fault word (layout.ts) and thrown as a BpfError.
+ * fault word (layout.ts) and thrown as a BpfError. The helpers that run
+ * callbacks (bpf_loop, bpf_for_each_map_elem), where the compiled code does
+ * not run the loop itself, call back through the module's callback export
+ * (HelperEnv.callback).
  */
 
 import { BpfError } from '../errors.js';
@@ -190,7 +193,7 @@ export class JitProgram implements Engine {
           // hardened: the pc for fault messages of the helper's pointer checks (env.access); its map
           // arguments are checked by the helper itself against the program's maps (env.mapAt)
           if (guard) guard.pc = pc;
-          if (h.callsBack === true) self.callBack(h, env, guard ? pc : self.regs[CB_PC >> 2]!);
+          if (h.callsBack === true) self.callBack(h, env, guard ? pc : self.regs[CB_PC >> 2] ?? -1);
           else h.call(self.regs, env);
           if (guard) guard.resync();
           if (h.tailCall === true && helpers.run.tail !== undefined) return 1;
@@ -198,7 +201,7 @@ export class JitProgram implements Engine {
         },
         fault(pc: number, addr: bigint, sizeWrite: number): void {
           const ea = BigInt.asUintN(64, addr);
-          // (a callback's read of the key bpf_for_each_map_elem passed it: the compiled code goes on)
+          // (a callback's read of the key bpf_for_each_map_elem passed it, or an inner map's value: the compiled code goes on)
           if (guard!.extraAllows(ea, sizeWrite >>> 1, (sizeWrite & 1) !== 0)) return;
           guard!.pc = pc;
           throw guard!.fault(ea, sizeWrite >>> 1, (sizeWrite & 1) !== 0);
