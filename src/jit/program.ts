@@ -356,6 +356,10 @@ export class JitProgram implements Engine {
   private readonly depth: WebAssembly.Global;
   /** the pc of the helper call whose callbacks run (bpf_loop...), for their errors */
   private callbackPc = 0;
+  /** the last 64-bit callback argument given as a bigint, and its halves */
+  private argBig: bigint | undefined;
+  private argLo = 0;
+  private argHi = 0;
 
   /**
    * A helper that runs callbacks (bpf_loop, bpf_for_each_map_elem), called
@@ -396,7 +400,23 @@ export class JitProgram implements Engine {
     }
     if ((this.depth.value as number) + 1 >= MAX_CALL_FRAMES) throw new BpfError('E2BIG', `pc ${at}: call depth exceeds ${MAX_CALL_FRAMES} frames`);
     this.refreshRegs();
-    for (let r = 1; r <= 5; r++) setReg(this.regs, r, args[r - 1] ?? 0);
+    const regs0 = this.regs;
+    for (let r = 1; r <= 5; r++) {
+      const v = args[r - 1] ?? 0;
+      // (the same context for every callback of a loop: its halves once)
+      if (typeof v === 'bigint') {
+        if (v !== this.argBig) {
+          this.argBig = v;
+          const u = BigInt.asUintN(64, v);
+          this.argLo = Number(u & 0xffffffffn) | 0;
+          this.argHi = Number(u >> 32n) | 0;
+        }
+        regs0[2 * r] = this.argLo;
+        regs0[2 * r + 1] = this.argHi;
+      } else {
+        setReg(regs0, r, v);
+      }
+    }
     const guard = this.guard;
     const guardPc = guard?.pc ?? 0;
     if (guard && extra) guard.extras.push(extra);
@@ -413,6 +433,8 @@ export class JitProgram implements Engine {
       // the callback ended the program: it ends the callback alone (its r0 is in the scratch)
       regs[STOP_FLAG >> 2] = 0;
     }
+    // (most callbacks return 0: no BigInt made for it)
+    if (regs[0] === 0 && regs[1] === 0) return 0n;
     return (BigInt(regs[1]! >>> 0) << 32n) | BigInt(regs[0]! >>> 0);
   }
 
