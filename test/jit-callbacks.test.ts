@@ -426,3 +426,16 @@ test('the callback fuzzer (callback-diff.ts): a fixed corpus of 40 programs, all
   }
   assert.equal(accepted, 40);
 });
+
+test('repeated test runs (a batch in one call into WebAssembly, hardened included) give each run the callbacks\' result', () => {
+  // a socket filter's repeats run as execBatch over one input: the loop's callbacks run inside the batch
+  for (const [parts, want] of [[SUM(100, 5), (6n << 16n) | 15n], [SUM(4, 99), (4n << 16n) | 6n]] as const) {
+    for (const engine of ENGINES) {
+      const { sys } = system([]);
+      const fd = sys.bpf('BPF_PROG_LOAD', { prog_type: 1, insns: encode(program(parts, [])), license: 'GPL' }) as number;
+      const r = testRun(sys, fd, new Uint8Array(20), 50, engine);
+      assert.equal(r.retval, want, engine);
+      assert.equal(r.runs, 50);
+    }
+  }
+});

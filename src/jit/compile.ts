@@ -34,6 +34,14 @@
  *   unverified program may have moved. A callee that ends the program
  *   (exit-on-zero helper, LD_ABS out of bounds, fuel) sets a stop flag its
  *   callers check.
+ * - Callbacks (bpf_loop, bpf_for_each_map_elem: a subprogram whose tagged
+ *   address an ld_imm64 loads, callbackEntries) are functions of their own,
+ *   as local calls' targets are. bpf_loop, and bpf_for_each_map_elem over a
+ *   plain array (not hardened), whose callback (and map) the block loaded
+ *   run their loop here, calling the callback directly in a frame below the
+ *   caller's; otherwise the helper runs them through the callback export
+ *   (callbackFunction). A callback that ends the program ends itself only,
+ *   as in the interpreter.
  * - LD_ABS/LD_IND check bounds inline through a small function (negative
  *   SKF offsets included) and byte-swap in WebAssembly; out of bounds ends
  *   the program with r0 = 0.

@@ -6,7 +6,10 @@
  * batch.ts; with each run's input, XDP and tc frames included, so that the
  * helpers a run calls follow it): an Engine (runtime/engine.ts), as the Interpreter is. A
  * run stopped early (fuel, call depth) is read back from the scratch area's
- * fault word (layout.ts) and thrown as a BpfError.
+ * fault word (layout.ts) and thrown as a BpfError. The helpers that run
+ * callbacks (bpf_loop, bpf_for_each_map_elem), where the compiled code does
+ * not run the loop itself, call back through the module's callback export
+ * (HelperEnv.callback).
  */
 
 import { BpfError } from '../errors.js';
@@ -190,7 +193,7 @@ export class JitProgram implements Engine {
           // hardened: the pc for fault messages of the helper's pointer checks (env.access); its map
           // arguments are checked by the helper itself against the program's maps (env.mapAt)
           if (guard) guard.pc = pc;
-          if (h.callsBack === true) self.callBack(h, env, guard ? pc : self.regs[CB_PC >> 2]!);
+          if (h.callsBack === true) self.callBack(h, env, guard ? pc : self.regs[CB_PC >> 2] ?? -1);
           else h.call(self.regs, env);
           if (guard) guard.resync();
           if (h.tailCall === true && helpers.run.tail !== undefined) return 1;
@@ -198,7 +201,7 @@ export class JitProgram implements Engine {
         },
         fault(pc: number, addr: bigint, sizeWrite: number): void {
           const ea = BigInt.asUintN(64, addr);
-          // (a callback's read of the key bpf_for_each_map_elem passed it: the compiled code goes on)
+          // (a callback's read of the key bpf_for_each_map_elem passed it, or an inner map's value: the compiled code goes on)
           if (guard!.extraAllows(ea, sizeWrite >>> 1, (sizeWrite & 1) !== 0)) return;
           guard!.pc = pc;
           throw guard!.fault(ea, sizeWrite >>> 1, (sizeWrite & 1) !== 0);
@@ -353,6 +356,10 @@ export class JitProgram implements Engine {
   private readonly depth: WebAssembly.Global;
   /** the pc of the helper call whose callbacks run (bpf_loop...), for their errors */
   private callbackPc = 0;
+  /** the last 64-bit callback argument given as a bigint, and its halves */
+  private argBig: bigint | undefined;
+  private argLo = 0;
+  private argHi = 0;
 
   /**
    * A helper that runs callbacks (bpf_loop, bpf_for_each_map_elem), called
@@ -393,7 +400,23 @@ export class JitProgram implements Engine {
     }
     if ((this.depth.value as number) + 1 >= MAX_CALL_FRAMES) throw new BpfError('E2BIG', `pc ${at}: call depth exceeds ${MAX_CALL_FRAMES} frames`);
     this.refreshRegs();
-    for (let r = 1; r <= 5; r++) setReg(this.regs, r, args[r - 1] ?? 0);
+    const regs0 = this.regs;
+    for (let r = 1; r <= 5; r++) {
+      const v = args[r - 1] ?? 0;
+      // (the same context for every callback of a loop: its halves once)
+      if (typeof v === 'bigint') {
+        if (v !== this.argBig) {
+          this.argBig = v;
+          const u = BigInt.asUintN(64, v);
+          this.argLo = Number(u & 0xffffffffn) | 0;
+          this.argHi = Number(u >> 32n) | 0;
+        }
+        regs0[2 * r] = this.argLo;
+        regs0[2 * r + 1] = this.argHi;
+      } else {
+        setReg(regs0, r, v);
+      }
+    }
     const guard = this.guard;
     const guardPc = guard?.pc ?? 0;
     if (guard && extra) guard.extras.push(extra);
@@ -410,6 +433,8 @@ export class JitProgram implements Engine {
       // the callback ended the program: it ends the callback alone (its r0 is in the scratch)
       regs[STOP_FLAG >> 2] = 0;
     }
+    // (most callbacks return 0: no BigInt made for it)
+    if (regs[0] === 0 && regs[1] === 0) return 0n;
     return (BigInt(regs[1]! >>> 0) << 32n) | BigInt(regs[0]! >>> 0);
   }
 
