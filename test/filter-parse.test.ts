@@ -123,6 +123,21 @@ test('compileFilter: the programs tcpdump -d prints for ip, tcp port 80 and host
   assert.equal(linkLayer('EN10MB').linktype, 1);
 });
 
+test('compileFilter: a long or-list shares the tail its IPv6 and IPv4 arms have in common, as libpcap does', () => {
+  // tcpdump -dd gives 111 instructions for the 30 ports: after the first dst-port comparison of each arm (the
+  // load differs: [56] or [x + 16]) the other 29 are the same jeq chain, laid out once; unmerged it was 140
+  const ports = (n: number): string => Array.from({ length: n }, (_, i) => `port ${i + 1}`).join(' or ');
+  assert.equal(compileFilter(ports(30)).length, 111);
+  assert.equal(disassembleClassic(compileFilter(ports(3))).split('\n').slice(14, 16).join('\n'), [
+    '(014) ldh      [x + 16]', '(015) jeq      #0x1             jt 28\tjf 26',
+  ].join('\n'));
+  assert.equal(disassembleClassic(compileFilter(ports(3))).split('\n').slice(24, 28).join('\n'), [
+    '(024) ldh      [56]', '(025) jeq      #0x1             jt 28\tjf 26', '(026) jeq      #0x2             jt 28\tjf 27',
+    '(027) jeq      #0x3             jt 28\tjf 29',
+  ].join('\n'));
+  assert.equal(compileFilter(ports(3)).length, 30);
+});
+
 test('compileFilter: what a link type cannot express, and semantic errors, are refused with the column', () => {
   expectErr(() => compileFilter('arp', 'raw'), 'EINVAL', 'expression rejects all packets');
   expectErr(() => compileFilter('ether host 1:2:3:4:5:6', 'raw'), 'EINVAL', 'ethernet addresses are not supported on raw (at column 12)');

@@ -15,9 +15,11 @@
  *   to an earlier test of the same value, as libpcap's or_pullup moves it:
  *   the load is then shared, and the order of loads (which decides the
  *   verdict on a frame cut short between them) is libpcap's.
- * Then the layout: blocks in an order where every jump goes forward, and a
- * load is dropped where every path into it already left that value in A
- * (or X, or the scratch cell). Blocks no path reaches are never laid out.
+ * Then the final graph (finalGraph, shared with the eBPF back end): a load
+ * is dropped where every path into it already left that value in A (or X,
+ * or the scratch cell), and blocks whose remaining code and successors are
+ * the same are merged; then the layout, blocks in an order where every jump
+ * goes forward. Blocks no path reaches are never laid out.
  */
 
 import {
@@ -315,12 +317,39 @@ export function optimize(root: Node): Node {
   return r.node;
 }
 
-/** The classic program of a block graph; loads that leave every register as it was are dropped. */
-export function layout(root: Node, dropRedundant = true): SockFilter[] {
+/**
+ * A block as laid out: the statements kept after the redundant loads are
+ * dropped, its test, and its successors in the final graph.
+ */
+export interface FinalBlock {
+  kind: 'block';
+  stmts: SockFilter[];
+  code: number;
+  k: number;
+  jt: FinalNode;
+  jf: FinalNode;
+}
+
+export type FinalNode = FinalBlock | Leaf;
+
+/**
+ * The graph both back ends lay out (classic here, eBPF in ebpf.ts): each
+ * block's statements with the loads dropped that leave every register as
+ * it was on every path into it, then blocks whose kept code and successors
+ * are the same merged, bottom-up. The merge is what libpcap gets from
+ * comparing blocks after its dead-load elimination: the IPv6 and IPv4 arms
+ * of `port 1 or port 2 or ... or port 30` each test the destination port
+ * against 30 constants, and after the first comparison of each arm (which
+ * loads the port, from [56] or [x + 16]) the other 29 are the same
+ * `jeq #n` on A with the same successors, so one chain serves both. Two
+ * blocks of the same kept code run the same instructions from whatever the
+ * registers hold, so a path through the merged block computes what it
+ * computed through its own: the merge never changes a verdict.
+ */
+export function finalGraph(root: Node, dropRedundant = true): { root: FinalNode; order: FinalBlock[] } {
   const order = blocksFrom(root);
   // entry states: the meet over the edges into each block
   const entry = new Map<Block, State>();
-  const outState = new Map<Block, State>();
   const kept = new Map<Block, SockFilter[]>();
   if (root.kind === 'block') entry.set(root, fresh());
   const meet = (a: State, b: State): State => {
@@ -334,61 +363,98 @@ export function layout(root: Node, dropRedundant = true): SockFilter[] {
     const stmts: SockFilter[] = [];
     for (const p of b.stmts) if (!step(s, p) || !dropRedundant) stmts.push(p);
     kept.set(b, stmts);
-    outState.set(b, s);
     for (const n of [b.jt!, b.jf!]) {
       if (n.kind !== 'block') continue;
       const prev = entry.get(n);
       entry.set(n, prev === undefined ? { a: s.a, x: s.x, m: new Map(s.m) } : meet(prev, s));
     }
   }
+  // bottom-up (successors first): one final block per distinct (kept code, test, successors)
+  const made = new Map<Block, FinalNode>();
+  const canon = new Map<string, FinalBlock>();
+  const ids = new Map<FinalNode, number>();
+  const keyOf = (n: FinalNode): string => (n.kind === 'ret' ? `r${n.k}` : `b${ids.get(n)!}`);
+  const finalOf = (n: Node): FinalNode => (n.kind === 'ret' ? n : made.get(n)!);
+  for (const b of [...order].reverse()) {
+    const jt = finalOf(b.jt!);
+    const jf = finalOf(b.jf!);
+    const stmts = kept.get(b)!;
+    const key = `${stmts.map((p) => `${p.code},${p.k}`).join(';')}|${b.code},${b.k}|${keyOf(jt)}|${keyOf(jf)}`;
+    let f = dropRedundant ? canon.get(key) : undefined;
+    if (f === undefined) {
+      f = { kind: 'block', stmts, code: b.code, k: b.k, jt, jf };
+      ids.set(f, ids.size);
+      canon.set(key, f);
+    }
+    made.set(b, f);
+  }
+  const froot = finalOf(root);
+  // reverse postorder of the final graph: every edge goes forward
+  const seen = new Set<FinalBlock>();
+  const post: FinalBlock[] = [];
+  const visit = (n: FinalNode): void => {
+    if (n.kind !== 'block' || seen.has(n)) return;
+    seen.add(n);
+    visit(n.jt);
+    visit(n.jf);
+    post.push(n);
+  };
+  visit(froot);
+  return { root: froot, order: post.reverse() };
+}
+
+/** The classic program of a block graph; loads that leave every register as it was are dropped. */
+export function layout(root: Node, dropRedundant = true): SockFilter[] {
+  const fg = finalGraph(root, dropRedundant);
+  const order = fg.order;
   // positions: blocks in order, then the returns
   const leaves: Leaf[] = [];
-  const leafOf = (n: Node): void => {
+  const leafOf = (n: FinalNode): void => {
     if (n.kind === 'ret' && !leaves.some((l) => l.k === n.k)) leaves.push(n);
   };
-  if (root.kind === 'ret') leafOf(root);
+  if (fg.root.kind === 'ret') leafOf(fg.root);
   for (const b of order) {
-    leafOf(b.jt!);
-    leafOf(b.jf!);
+    leafOf(b.jt);
+    leafOf(b.jf);
   }
   leaves.sort((a, b) => b.k - a.k);
   // a conditional jump reaches 255 instructions ahead: a farther target is
   // reached through a `ja` placed right after the jump. Placing one moves
   // what follows, so repeat until no jump is too far (trampolines are only
   // ever added, so this ends).
-  const far = new Map<Block, { t: boolean; f: boolean }>(order.map((b) => [b, { t: false, f: false }]));
-  const start = new Map<Block, number>();
+  const far = new Map<FinalBlock, { t: boolean; f: boolean }>(order.map((b) => [b, { t: false, f: false }]));
+  const start = new Map<FinalBlock, number>();
   const leafPc = new Map<number, number>();
   for (;;) {
     let pc = 0;
     for (const b of order) {
       start.set(b, pc);
       const fb = far.get(b)!;
-      pc += kept.get(b)!.length + 1 + (fb.t ? 1 : 0) + (fb.f ? 1 : 0);
+      pc += b.stmts.length + 1 + (fb.t ? 1 : 0) + (fb.f ? 1 : 0);
     }
     for (const l of leaves) leafPc.set(l.k, pc++);
     let grew = false;
     for (const b of order) {
       const fb = far.get(b)!;
-      const jumpAt = start.get(b)! + kept.get(b)!.length;
-      const at = (n: Node): number => (n.kind === 'ret' ? leafPc.get(n.k)! : start.get(n)!);
-      if (!fb.t && at(b.jt!) - jumpAt - 1 > 255) fb.t = grew = true;
-      if (!fb.f && at(b.jf!) - jumpAt - 1 > 255) fb.f = grew = true;
+      const jumpAt = start.get(b)! + b.stmts.length;
+      const at = (n: FinalNode): number => (n.kind === 'ret' ? leafPc.get(n.k)! : start.get(n)!);
+      if (!fb.t && at(b.jt) - jumpAt - 1 > 255) fb.t = grew = true;
+      if (!fb.f && at(b.jf) - jumpAt - 1 > 255) fb.f = grew = true;
     }
     if (!grew) break;
   }
-  const target = (n: Node): number => (n.kind === 'ret' ? leafPc.get(n.k)! : start.get(n)!);
+  const target = (n: FinalNode): number => (n.kind === 'ret' ? leafPc.get(n.k)! : start.get(n)!);
   const out: SockFilter[] = [];
   for (const b of order) {
-    out.push(...kept.get(b)!.map((p) => ({ ...p })));
+    out.push(...b.stmts.map((p) => ({ ...p })));
     const at = out.length;
     const fb = far.get(b)!;
     // trampolines: jt's first, then jf's
-    const jt = fb.t ? 0 : target(b.jt!) - at - 1;
-    const jf = fb.f ? (fb.t ? 1 : 0) : target(b.jf!) - at - 1;
+    const jt = fb.t ? 0 : target(b.jt) - at - 1;
+    const jf = fb.f ? (fb.t ? 1 : 0) : target(b.jf) - at - 1;
     out.push({ code: b.code, jt, jf, k: b.k });
-    if (fb.t) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: target(b.jt!) - out.length - 1 });
-    if (fb.f) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: target(b.jf!) - out.length - 1 });
+    if (fb.t) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: target(b.jt) - out.length - 1 });
+    if (fb.f) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: target(b.jf) - out.length - 1 });
   }
   for (const l of leaves) out.push({ code: BPF_RET | BPF_K, jt: 0, jf: 0, k: l.k });
   return out;
