@@ -141,15 +141,13 @@ export function emitEbpf(root: FinalNode, order: readonly FinalBlock[], target: 
     out.push(insn);
   };
 
-
   for (let i = 0; i < order.length; i++) {
     const b = order[i]!;
     const next = order[i + 1];
     blockAt.set(b, out.length);
-    // A's liveness after each statement: backwards from what the block's exits need
+    // A's liveness after each statement, backwards from the test (which reads A)
     const after: boolean[] = new Array<boolean>(b.stmts.length);
-    let live = (liveOf(b.jt) | liveOf(b.jf)) & 1;
-    live |= 1; // the test reads A
+    let live = 1;
     for (let s = b.stmts.length - 1; s >= 0; s--) {
       after[s] = (live & 1) !== 0;
       const e = effect(b.stmts[s]!);
