@@ -138,6 +138,16 @@ test('compileFilter: a long or-list shares the tail its IPv6 and IPv4 arms have 
   assert.equal(compileFilter(ports(3)).length, 30);
 });
 
+test('compileFilter: a protocol tested after the ports narrows the protocol chain they test (port 53 and udp is udp port 53)', () => {
+  // tcpdump -dd: 24 and 22 instructions; the tcp and sctp paths can only reject, so they go at the first test
+  assert.deepEqual(compileFilter('port 53 and udp'), compileFilter('udp port 53'));
+  assert.deepEqual(compileFilter('port 80 and tcp'), compileFilter('tcp port 80'));
+  assert.equal(compileFilter('port 53 and udp').length, 20);
+  assert.equal(compileFilter('portrange 5060-8080 and udp').length, 23);
+  // what rejects everything is still refused as tcpdump refuses it
+  expectErr(() => compileFilter('port 53 and icmp'), 'EINVAL', 'expression rejects all packets');
+});
+
 test('compileFilter: what a link type cannot express, and semantic errors, are refused with the column', () => {
   expectErr(() => compileFilter('arp', 'raw'), 'EINVAL', 'expression rejects all packets');
   expectErr(() => compileFilter('ether host 1:2:3:4:5:6', 'raw'), 'EINVAL', 'ethernet addresses are not supported on raw (at column 12)');

@@ -50,8 +50,13 @@ function compileGraph(expr: string, linktype: number | string, options: CompileF
   const ast = parseFilter(expr);
   const snaplen = options.snaplen ?? FILTER_SNAPLEN;
   if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > 0xffffffff) throw new BpfError('EINVAL', `snaplen must be an integer from 1 to 4294967295, got ${String(snaplen)}`);
-  let root = finish(new CodeGen(link).gen(ast), snaplen);
-  if (options.optimize !== false) root = optimize(root);
+  const build = (): Node => finish(new CodeGen(link).gen(ast), snaplen);
+  let root = build();
+  if (options.optimize !== false) {
+    root = optimize(root);
+    // refused only where libpcap's optimiser would find it too (optimize.ts's rejectPaths finds more)
+    if (root.kind === 'ret' && root.k === 0) root = optimize(build(), false);
+  }
   if (root.kind === 'ret' && root.k === 0) throw new BpfError('EINVAL', 'expression rejects all packets');
   return root;
 }

@@ -14,7 +14,12 @@
  * - when nothing else changes, a test moves up an or-chain (and-chain) next
  *   to an earlier test of the same value, as libpcap's or_pullup moves it:
  *   the load is then shared, and the order of loads (which decides the
- *   verdict on a frame cut short between them) is libpcap's.
+ *   verdict on a frame cut short between them) is libpcap's;
+ * - when that changes nothing either, an edge into a part of the graph
+ *   where every path rejects (given what the edge knows) goes straight to
+ *   `ret #0`, and a test one side of which rejects goes when the other side
+ *   would reject those frames too (rejectPaths: `port 53 and udp` becomes
+ *   `udp port 53`).
  * Then the final graph (finalGraph, shared with the eBPF back end): a load
  * is dropped where every path into it already left that value in A (or X,
  * or the scratch cell), and blocks whose remaining code and successors are
@@ -295,8 +300,72 @@ function pullup(root: Node, values: Map<Block, string>): boolean {
   return moved;
 }
 
-/** Threading, pruning and merging to a fixed point (bounded). */
-export function optimize(root: Node): Node {
+/** Blocks mustReject may look at from one edge before it gives up (a larger graph is left as it is). */
+const REJECT_BUDGET = 64;
+
+/**
+ * Edges into a part of the graph where every path rejects, given what the
+ * edge knows, go straight to `ret #0`. `port 53 and udp` tests the IPv4
+ * protocol against tcp, udp and sctp for the port, and udp again at the
+ * end: from `b[23] == 6` every path meets `b[23] == 17` false, so that edge
+ * rejects at once, the or-chain shrinks to the udp test, and the last test
+ * is decided by threading (libpcap gets close to this by moving tests).
+ * Then `b[23] == 6` rejects at once, and the udp test would reject it too:
+ * that test goes. A frame that took such an edge was rejected before too,
+ * by a test or by a load past its end (which returns 0), so no verdict
+ * changes. True when an edge moved.
+ */
+function rejectPaths(root: Node, values: Map<Block, string>): boolean {
+  const order = blocksFrom(root);
+  const entry = new Map<Block, Facts>();
+  if (root.kind === 'block') entry.set(root, new Map());
+  const valueOf = (b: Block): string => memoValue(values, b);
+  const reject: Leaf = { kind: 'ret', k: 0 };
+  let moved = false;
+  const mustReject = (n: Node, facts: Facts, budget: { left: number }): boolean => {
+    if (n.kind === 'ret') return n.k === 0;
+    if (--budget.left < 0) return false;
+    if ((n.code & BPF_X) !== 0) return mustReject(n.jt!, facts, budget) && mustReject(n.jf!, facts, budget);
+    const v = valueOf(n);
+    const o = decide(facts, v, n.code, n.k);
+    if (o !== null) return mustReject(o ? n.jt! : n.jf!, facts, budget);
+    return mustReject(n.jt!, learn(facts, v, n.code, n.k, true), budget) && mustReject(n.jf!, learn(facts, v, n.code, n.k, false), budget);
+  };
+  for (const b of order) {
+    const facts = entry.get(b);
+    if (facts === undefined) continue;
+    const v = valueOf(b);
+    const known = (b.code & BPF_X) === 0;
+    for (const side of ['jt', 'jf'] as const) {
+      const edge = known ? learn(facts, v, b.code, b.k, side === 'jt') : facts;
+      const target = b[side]!;
+      const other = side === 'jt' ? b.jf! : b.jt!;
+      // a test one side of which rejects, where the other side's part would reject those frames as well, tests
+      // nothing: both edges go the other way and simplify drops it (`jeq #6` before `jeq #17 ... else ret #0`)
+      if (known && target.kind === 'ret' && target.k === 0 && other.kind === 'block' && mustReject(other, edge, { left: REJECT_BUDGET })) {
+        b[side] = other;
+        moved = true;
+        continue;
+      }
+      if (target.kind !== 'block') continue;
+      if (mustReject(target, edge, { left: REJECT_BUDGET })) {
+        b[side] = reject;
+        moved = true;
+        continue;
+      }
+      const prev = entry.get(target);
+      entry.set(target, prev === undefined ? edge : meet(prev, edge));
+    }
+  }
+  return moved;
+}
+
+/**
+ * Threading, pruning and merging to a fixed point (bounded). `rejects`
+ * false leaves out rejectPaths, which can prove that an expression rejects
+ * every packet where libpcap cannot (compileFilter then compiles it without).
+ */
+export function optimize(root: Node, rejects = true): Node {
   const r = { node: root };
   // `and #m; jeq #0` is `jset #m` with the edges swapped, one instruction shorter
   for (const b of blocksFrom(root)) {
@@ -312,7 +381,10 @@ export function optimize(root: Node): Node {
   for (let round = 0; round < 10000; round++) {
     const moved = thread(r.node, values);
     const merged = simplify(r);
-    if (!moved && !merged && !pullup(r.node, values)) break;
+    if (moved || merged || pullup(r.node, values)) continue;
+    if (!rejects || !rejectPaths(r.node, values)) break;
+    // a test rejectPaths sent one way goes before threading sees it again (which would thread its edge back)
+    simplify(r);
   }
   return r.node;
 }
