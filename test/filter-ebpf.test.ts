@@ -144,6 +144,36 @@ test('direct eBPF runs no more instructions per packet than the classic program 
   assert.ok(direct / converted < 0.8, `${direct} against ${converted}`);
 });
 
+test('direct eBPF: an offset of 2^31 or more is past the end, as in classic BPF, not an SKF_NET_OFF/SKF_LL_OFF load', () => {
+  // as a capture is filtered, the network header at 14: eBPF's s32 offsets at -0x100000 and -0x200000 would read it
+  const frames = etherFrames(200, 9);
+  const batch = frames.map((data) => ({ data, netOff: 14 }));
+  const sys = new BpfSystem();
+  const exprs = [
+    'ether[0xfff00000] = 0x45', 'ether[0xffe00000] = 0', 'ether[0xfff00000 : 2] != 1', 'ip[0xfff00000 - 14] = 0x45', 'tcp[0xfff00000] = 0',
+    'ether[ip[0] + 0xffefffbb] = 0x45', 'ether[ip[0] * 0x1000000 + 0x40000000] = 0', 'ether[len + 0x7ffffff0] = 0', 'ether[ip[0] - 0x45] = 0',
+  ];
+  const problems: string[] = [];
+  for (const expr of exprs) {
+    const classic = compileFilter(expr);
+    const want = frames.map((f) => runClassic(classic, f));
+    const p = Program.load(sys, { type: 'socket_filter', insns: encode(compileFilterEbpf(expr)), license: 'GPL' });
+    for (const engine of ENGINES) {
+      const got = Array.from(p.runBatch(batch, engine));
+      const bad = got.findIndex((v, i) => v !== want[i]);
+      if (bad !== -1) problems.push(`${expr} (${engine}): frame ${bad}: eBPF ${got[bad]}, classic ${want[bad]}`);
+    }
+    p.close();
+  }
+  assert.deepEqual(problems, []);
+  // the classic program does accept some frames where the offset is in range (the comparison means something)
+  assert.ok(frames.some((f) => runClassic(compileFilter('ether[ip[0] - 0x45] = 0'), f) !== 0));
+  assert.ok(text(compileFilterEbpf('ether[0xfff00000] = 0x45')).includes('r0 = *(u8 *)skb[-2147483648]'));
+  // X from arithmetic is guarded before the load; the header length of ldxb needs no guard
+  assert.ok(text(compileFilterEbpf('ether[ip[0] + 1] = 0')).includes('r7 = r0\nif r7 > 0x7fffffff goto pc+2\nr0 = *(u8 *)skb[r7 + 0]'));
+  assert.ok(!text(compileFilterEbpf('tcp[0] = 0')).includes(' > 0x7'));
+});
+
 /** The program as the 6.x log prints it, without the pc and opcode columns. */
 const text = (insns: ReturnType<typeof compileFilterEbpf>): string => disasm(insns, { style: 'modern' }).replace(/^\d+: \([0-9a-f]{2}\) /gm, '');
 

@@ -29,6 +29,13 @@
  * libpcap's bpf_filter) does, and a socket filter may not read __sk_buff's
  * data/data_end (the kernel's sk_filter_is_valid_access refuses them, and
  * so does progs/sk-buff.ts), so direct packet access is not open to it.
+ * One difference is bridged: eBPF's LD_ABS/LD_IND offset is a signed 32-bit
+ * value whose negative range reads relative to the network or link header
+ * (SKF_NET_OFF, SKF_LL_OFF), where classic BPF's offset of 2^31 or more is
+ * past the end of any packet. Such a constant offset becomes one below
+ * SKF_LL_OFF (also a load that ends the program with 0), and an LD_IND whose
+ * X may be that large (X from arithmetic, not from `ldxb`) is guarded with a
+ * jump to `ret #0` (so `ether[0xfff00000] = 0x45` rejects, as tcpdump's).
  */
 
 import { InternalError } from '../errors.js';
@@ -52,6 +59,10 @@ const X = 7;
 const FP = 10;
 /** the stack word where A waits while an `ldxb 4*([k]&0xf)` runs (below the sixteen scratch cells) */
 const A_SAVE = -72;
+/** an LD_ABS offset no packet has (below SKF_LL_OFF): the load ends the program with 0 */
+const NEVER = -0x80000000;
+/** where a guarded LD_IND goes when X + k would pass 2^31 */
+const REJECT: FinalNode = { kind: 'ret', k: 0 };
 
 /** Which eBPF jumps the target kernel has: 3.19 lacks jlt/jle (4.14). */
 export type EbpfTarget = '3.19' | 'modern';
@@ -101,6 +112,20 @@ export function emitEbpf(root: FinalNode, order: readonly FinalBlock[], target: 
     const b = order[i]!;
     const { use, def } = blockUses(b);
     liveIn.set(b, use | ((liveOf(b.jt) | liveOf(b.jf)) & ~def));
+  }
+  // the largest value X can hold at each block's entry: an LD_IND whose X + k may pass 2^31 needs a guard, since
+  // eBPF adds them as a signed 32-bit offset (a negative one reads SKF_NET_OFF/SKF_LL_OFF) where classic BPF's
+  // offset is past the end of any packet; `ldxb 4*([k]&0xf)` leaves at most 60, a constant itself
+  const xMaxIn = new Map<FinalBlock, number>();
+  const xAfter = (xMax: number, p: SockFilter): number => {
+    if ((p.code & 0x07) === BPF_LDX) return (p.code & 0xe0) === BPF_MSH ? 60 : (p.code & 0xe0) === BPF_IMM ? p.k >>> 0 : 0xffffffff;
+    return p.code === 0x07 ? 0xffffffff : xMax; // tax
+  };
+  if (root.kind === 'block') xMaxIn.set(root, 0);
+  for (const b of order) {
+    let xMax = xMaxIn.get(b) ?? 0xffffffff;
+    for (const p of b.stmts) xMax = xAfter(xMax, p);
+    for (const n of [b.jt, b.jf]) if (n.kind === 'block') xMaxIn.set(n, Math.max(xMaxIn.get(n) ?? 0, xMax));
   }
   // scratch cells: the first two the program names live in r8 and r9
   const cellReg = new Map<number, number>();
@@ -153,7 +178,11 @@ export function emitEbpf(root: FinalNode, order: readonly FinalBlock[], target: 
       const e = effect(b.stmts[s]!);
       live = (live & ~e.def) | e.use;
     }
-    b.stmts.forEach((p, s) => statement(p, after[s]!));
+    let xMax = xMaxIn.get(b) ?? 0xffffffff;
+    b.stmts.forEach((p, s) => {
+      statement(p, after[s]!, xMax);
+      xMax = xAfter(xMax, p);
+    });
     // the test
     const code = b.code;
     let src = code & BPF_X ? X : -1;
@@ -187,15 +216,21 @@ export function emitEbpf(root: FinalNode, order: readonly FinalBlock[], target: 
     else jumpTo(BPF_JMP_A(0), n);
   }
 
-  function statement(p: SockFilter, aLiveAfter: boolean): void {
+  function statement(p: SockFilter, aLiveAfter: boolean, xMax: number): void {
     const cls = p.code & 0x07;
     const mode = p.code & 0xe0;
     const size = p.code & 0x18;
     const k = p.k | 0;
     switch (cls) {
       case BPF_LD:
-        if (mode === BPF_ABS) out.push(BPF_LD_ABS(size, k));
-        else if (mode === BPF_IND) out.push(BPF_LD_IND(size, X, k));
+        // an offset of 2^31 or more is past the end of any packet: a load below SKF_LL_OFF ends the program with 0
+        // just the same, where the offset itself (negative as eBPF's s32) would read SKF_NET_OFF or SKF_LL_OFF
+        if ((mode === BPF_ABS || mode === BPF_IND) && k < 0) out.push(BPF_LD_ABS(size, NEVER));
+        else if (mode === BPF_ABS) out.push(BPF_LD_ABS(size, k));
+        else if (mode === BPF_IND) {
+          if (xMax + k > 0x7fffffff) jumpTo(BPF_JMP_IMM(BPF_JGT, X, 0x7fffffff - k, 0), REJECT);
+          out.push(BPF_LD_IND(size, X, k));
+        }
         else if (mode === BPF_IMM) out.push(BPF_MOV32_IMM(R0, k));
         else if (mode === BPF_LEN) out.push(BPF_LDX_MEM(BPF_W, R0, CTX, 0));
         else if (mode === BPF_MEM) out.push(cellReg.has(p.k) ? BPF_MOV64_REG(R0, cellReg.get(p.k)!) : BPF_LDX_MEM(BPF_W, R0, FP, cellOff(p.k)));
@@ -204,7 +239,7 @@ export function emitEbpf(root: FinalNode, order: readonly FinalBlock[], target: 
       case BPF_LDX:
         if (mode === BPF_MSH) {
           if (aLiveAfter) out.push(BPF_STX_MEM(BPF_DW, FP, R0, A_SAVE));
-          out.push(BPF_LD_ABS(BPF_B, k), BPF_ALU32_IMM(BPF_AND, R0, 0xf), BPF_ALU32_IMM(BPF_LSH, R0, 2), BPF_MOV64_REG(X, R0));
+          out.push(BPF_LD_ABS(BPF_B, k < 0 ? NEVER : k), BPF_ALU32_IMM(BPF_AND, R0, 0xf), BPF_ALU32_IMM(BPF_LSH, R0, 2), BPF_MOV64_REG(X, R0));
           if (aLiveAfter) out.push(BPF_LDX_MEM(BPF_DW, R0, FP, A_SAVE));
         } else if (mode === BPF_IMM) out.push(BPF_MOV32_IMM(X, k));
         else if (mode === BPF_LEN) out.push(BPF_LDX_MEM(BPF_W, X, CTX, 0));
