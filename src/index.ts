@@ -51,5 +51,5 @@ export {
   checkClassic, checkSockFilters, convertClassic, disassembleClassic, bpfImage,
 } from './cbpf/index.js';
 export type { SockFilter, ConvertedProgram } from './cbpf/index.js';
-export { compileFilter, parseFilter, runClassic, FILTER_SNAPLEN, FILTER_LINKTYPES } from './filter/index.js';
-export type { CompileFilterOptions, Expr as FilterExpr } from './filter/index.js';
+export { compileFilter, compileFilterEbpf, parseFilter, runClassic, FILTER_SNAPLEN, FILTER_LINKTYPES } from './filter/index.js';
+export type { CompileFilterOptions, CompileFilterEbpfOptions, EbpfTarget, Expr as FilterExpr } from './filter/index.js';

@@ -27,10 +27,13 @@ test('compile prints -d (the default), -dd, -ddd and --ebpf', () => {
   assert.equal(spawnTsbpf(['compile', '-ddd', 'tcp port 80']).stdout, formatDdd(prog));
   const raw = spawnTsbpf(['compile', 'ip', '--linktype', 'raw', '-d']);
   assert.equal(raw.stdout, disassembleClassic(compileFilter('ip', 'raw')));
+  // --ebpf: the program compiled straight to eBPF (src/filter/ebpf.ts), not the classic one converted
   const e = spawnTsbpf(['compile', 'ip', '--ebpf']);
   assert.equal(e.status, 0, e.stderr);
-  assert.match(e.stdout, /^0: \(b4\) \(u32\) r0 = \(u32\) 0\n/);
-  assert.match(e.stdout, /r0 = \*\(u16 \*\)skb\[12\]\n/);
+  assert.equal(e.stdout, [
+    '0: (bf) r6 = r1', '1: (28) r0 = *(u16 *)skb[12]', '2: (15) if r0 == 0x800 goto pc+2', '3: (b4) (u32) r0 = (u32) 0',
+    '4: (95) exit', '5: (b4) (u32) r0 = (u32) 262144', '6: (95) exit', '',
+  ].join('\n'));
 });
 
 test('compile: a syntax error is one line and a caret under its column, exit 2', () => {
@@ -91,4 +94,65 @@ test('a missing program file is still a missing file, not a strange expression',
   const bad = spawnTsbpf(['filter', 'tcp port', mix]);
   assert.equal(bad.status, 2);
   assert.equal(bad.stderr, 'tsbpf: syntax error at column 9: unexpected end of expression (EINVAL)\n  tcp port\n          ^\n');
+});
+
+test('run, verify and disasm take an expression wherever they take PROG (an argument that is not a file, or -e)', () => {
+  // run --pcap: compiled for the capture's link type, the same packets as filter accepts
+  const r = spawnTsbpf(['run', 'tcp[tcpflags] & tcp-syn != 0', '--pcap', mix, '--json', '--retvals']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).retvals, [262144, 262144, 0, 262144, 0]);
+  const rawFile = join(dir, 'raw-run.pcap');
+  writeFileSync(rawFile, writePcap(MIX.map((f, i) => ({ data: f.subarray(14), tsNs: BigInt(i) })), 101));
+  assert.deepEqual(JSON.parse(spawnTsbpf(['run', '-e', 'tcp port 80', '--pcap', rawFile, '--json', '--retvals']).stdout).retvals, [262144, 262144, 0, 0, 262144]);
+  // run --data: Ethernet unless --linktype (or --link raw) says otherwise
+  const udp = Buffer.from(MIX[2]!).toString('hex');
+  assert.equal(JSON.parse(spawnTsbpf(['run', 'udp port 53', '--data', udp, '--json']).stdout).retval, 262144);
+  assert.equal(JSON.parse(spawnTsbpf(['run', 'udp port 53', '--data', udp.slice(28), '--json']).stdout).retval, 0);
+  assert.equal(JSON.parse(spawnTsbpf(['run', 'udp port 53', '--data', udp.slice(28), '--link', 'raw', '--json']).stdout).retval, 262144);
+  assert.equal(JSON.parse(spawnTsbpf(['run', 'udp port 53', '--data', udp.slice(28), '--linktype', 'raw', '--json']).stdout).retval, 262144);
+  // verify: the verifier's log of the eBPF the expression compiles to
+  const v = spawnTsbpf(['verify', '-e', 'ip', '--linktype', 'raw', '--json']);
+  assert.equal(v.status, 0, v.stderr);
+  assert.deepEqual(JSON.parse(v.stdout), {
+    accepted: true,
+    code: null,
+    log: '0: (bf) r6 = r1\n1: (30) r0 = *(u8 *)skb[0]\n2: (54) (u32) r0 &= (u32) 240\n3: (15) if r0 == 0x40 goto pc+2\n R0=inv R6=ctx R10=fp\n'
+      + '4: (b4) (u32) r0 = (u32) 0\n5: (95) exit\n\nfrom 3 to 6: R0=imm64 R6=ctx R10=fp\n6: (b4) (u32) r0 = (u32) 262144\n7: (95) exit\n',
+  });
+  const tp = spawnTsbpf(['verify', 'tcp port 80']);
+  assert.equal(tp.status, 0, tp.stderr);
+  assert.ok(tp.stdout.endsWith('\naccepted: 28 instructions\n'), tp.stdout);
+  // disasm: the classic program, then the eBPF it compiles to
+  const d = spawnTsbpf(['disasm', 'ip', '--linktype', 'raw']);
+  assert.equal(d.status, 0, d.stderr);
+  assert.equal(d.stdout, [
+    'classic BPF (tcpdump -d):', '(000) ldb      [0]', '(001) and      #0xf0', '(002) jeq      #0x40            jt 3\tjf 4',
+    '(003) ret      #262144', '(004) ret      #0', '', 'eBPF:', '0: (bf) r6 = r1', '1: (30) r0 = *(u8 *)skb[0]',
+    '2: (54) (u32) r0 &= (u32) 240', '3: (15) if r0 == 0x40 goto pc+2', '4: (b4) (u32) r0 = (u32) 0', '5: (95) exit',
+    '6: (b4) (u32) r0 = (u32) 262144', '7: (95) exit', '',
+  ].join('\n'));
+  const dj = JSON.parse(spawnTsbpf(['disasm', '-e', 'ip', '--json']).stdout);
+  assert.deepEqual(dj.classic.map((c: { text: string }) => c.text), ['ldh [12]', 'jeq #0x800 jt 2 jf 3', 'ret #262144', 'ret #0']);
+  assert.equal(dj.insns.length, 7);
+});
+
+test('run, verify, disasm: -e over a file of that name, and the mistakes of a program argument', () => {
+  const named = join(dir, 'ip');
+  writeFileSync(named, 'r0 = 7\nexit\n');
+  // a file is read as a program; with -e the argument is an expression (over no data: a load past the end, 0)
+  assert.equal(JSON.parse(spawnTsbpf(['run', named, '--json']).stdout).retval, 7);
+  assert.equal(JSON.parse(spawnTsbpf(['run', '-e', 'ip', '--json']).stdout).retval, 0);
+  assert.equal(JSON.parse(spawnTsbpf(['run', '-e', 'ip', '--json', '--data', Buffer.from(MIX[0]!).toString('hex')]).stdout).retval, 262144);
+  const usage = (cmd: string, args: string[]): string => spawnTsbpf([cmd, ...args]).stderr;
+  assert.equal(usage('run', ['-e', 'ip', named]), `tsbpf: run: -e gives the program, so '${named}' is one argument too many (usage: tsbpf run PROG [--data HEX | --data-file FILE | --pcap CAPTURE] [--repeat N] [--json]) (EINVAL)\n`);
+  assert.equal(usage('verify', []), 'tsbpf: verify: missing PROG (usage: tsbpf verify PROG [--log-level 0|1|2] [--json]) (EINVAL)\n');
+  assert.equal(usage('disasm', []), 'tsbpf: disasm: missing PROG (usage: tsbpf disasm PROG [--section NAME] [--json]) (EINVAL)\n');
+  assert.equal(usage('verify', [named, '--linktype', 'raw']), 'tsbpf: --linktype applies to an expression, not a program file (EINVAL)\n');
+  assert.equal(usage('disasm', ['tcp port 80', '--section', 'x']), 'tsbpf: --section applies to a program file, not an expression (EINVAL)\n');
+  assert.equal(usage('run', ['-e', 'ip', '--cbpf']), 'tsbpf: --cbpf applies to a program file, not an expression (EINVAL)\n');
+  assert.equal(usage('verify', [join(dir, 'nope.o')]), `tsbpf: ${join(dir, 'nope.o')}: no such file (ENOENT)\n`);
+  assert.equal(usage('disasm', ['tcp port']), 'tsbpf: syntax error at column 9: unexpected end of expression (EINVAL)\n  tcp port\n          ^\n');
+  assert.equal(usage('run', ['vlan', '--linktype', 'raw']), 'tsbpf: no VLAN support for raw (at column 1) (EINVAL)\n  vlan\n  ^\n');
+  assert.equal(usage('verify', ['ip', '--linktype', 'fddi']), "tsbpf: unknown link type 'fddi' (supported: ethernet, raw, ipv4, ipv6, linux_sll, linux_sll2, null, loop) (EINVAL)\n");
+  assert.equal(spawnTsbpf(['verify', 'ip', '--linktype', 'fddi']).status, 2);
 });

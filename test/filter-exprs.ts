@@ -31,7 +31,7 @@ export const ETHER_EXPRS: readonly string[] = [
   'icmp[0] = 3', 'icmp[icmpcode] = 0', 'icmp6[icmp6type] = icmp6-echo', 'icmp6[icmp6type] = icmp6-neighborsolicit or icmp6[0] = 136',
   'ip6[6] = 17', 'ip6[6] = 44', 'ip6[40:2] = 80', 'arp[7] = 1', 'arp[6:2] = 1', 'rarp[7] = 1', 'ether[0] & 1 = 1', 'ether[12:2] = 0x800',
   'ether[0:4] = 0xffffffff', 'link[6] = 1', 'sctp[2:2] = 80', 'igmp[0] = 0x11', 'vrrp[0] = 0x21',
-  'ip[2:2] - 20 > len / 2', 'len - 14 > ip[2:2]', 'ip[0] + ip[1] = 0x45', 'ip[2:2] * 2 > 100', 'ip[2:2] % 4 = 0', 'ip[8] ^ 0xff = 191',
+  'tcp[ip[0] & 3] = 1', 'udp[ip[9] & 7 : 2] > 10', 'ip[2:2] - 20 > len / 2', 'len - 14 > ip[2:2]', 'ip[0] + ip[1] = 0x45', 'ip[2:2] * 2 > 100', 'ip[2:2] % 4 = 0', 'ip[8] ^ 0xff = 191',
   'ip[0] | 0x0f = 0x4f', 'ip[0] << 1 = 0x8a', '-ip[0] = -69', 'ip[2:2] / 4 > 10', '(ip[0] & 0xf0) >> 4 = 4', '1 = 1 and tcp',
   'vlan', 'vlan 5', 'vlan 10', 'vlan and ip', 'vlan 5 and ip', 'vlan and tcp port 80', 'vlan and vlan', 'vlan and vlan 10 and udp',
   'vlan 10 and vlan 5', 'not vlan', 'vlan or ip', 'ip or vlan', 'vlan and host 1.2.3.4', 'vlan and ether host 1:2:3:4:5:6',

@@ -123,6 +123,31 @@ test('compileFilter: the programs tcpdump -d prints for ip, tcp port 80 and host
   assert.equal(linkLayer('EN10MB').linktype, 1);
 });
 
+test('compileFilter: a long or-list shares the tail its IPv6 and IPv4 arms have in common, as libpcap does', () => {
+  // tcpdump -dd gives 111 instructions for the 30 ports: after the first dst-port comparison of each arm (the
+  // load differs: [56] or [x + 16]) the other 29 are the same jeq chain, laid out once; unmerged it was 140
+  const ports = (n: number): string => Array.from({ length: n }, (_, i) => `port ${i + 1}`).join(' or ');
+  assert.equal(compileFilter(ports(30)).length, 111);
+  assert.equal(disassembleClassic(compileFilter(ports(3))).split('\n').slice(14, 16).join('\n'), [
+    '(014) ldh      [x + 16]', '(015) jeq      #0x1             jt 28\tjf 26',
+  ].join('\n'));
+  assert.equal(disassembleClassic(compileFilter(ports(3))).split('\n').slice(24, 28).join('\n'), [
+    '(024) ldh      [56]', '(025) jeq      #0x1             jt 28\tjf 26', '(026) jeq      #0x2             jt 28\tjf 27',
+    '(027) jeq      #0x3             jt 28\tjf 29',
+  ].join('\n'));
+  assert.equal(compileFilter(ports(3)).length, 30);
+});
+
+test('compileFilter: a protocol tested after the ports narrows the protocol chain they test (port 53 and udp is udp port 53)', () => {
+  // tcpdump -dd: 24 and 22 instructions; the tcp and sctp paths can only reject, so they go at the first test
+  assert.deepEqual(compileFilter('port 53 and udp'), compileFilter('udp port 53'));
+  assert.deepEqual(compileFilter('port 80 and tcp'), compileFilter('tcp port 80'));
+  assert.equal(compileFilter('port 53 and udp').length, 20);
+  assert.equal(compileFilter('portrange 5060-8080 and udp').length, 23);
+  // what rejects everything is still refused as tcpdump refuses it
+  expectErr(() => compileFilter('port 53 and icmp'), 'EINVAL', 'expression rejects all packets');
+});
+
 test('compileFilter: what a link type cannot express, and semantic errors, are refused with the column', () => {
   expectErr(() => compileFilter('arp', 'raw'), 'EINVAL', 'expression rejects all packets');
   expectErr(() => compileFilter('ether host 1:2:3:4:5:6', 'raw'), 'EINVAL', 'ethernet addresses are not supported on raw (at column 12)');

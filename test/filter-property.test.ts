@@ -5,12 +5,18 @@
  * reference evaluator's (test/filter-reference.ts) on every frame where
  * that has one answer, always; and equal `tcpdump -dd`'s program where
  * tcpdump is installed. Compiling never throws anything but a BpfError.
+ * The eBPF compiled straight from the same expression loads under the 3.19
+ * verifier and gives the classic program's verdict on every frame (truncated
+ * ones included) in the interpreter and the JIT.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fc from 'fast-check';
-import { compileFilter, parseFilter, runClassic } from '../src/filter/index.js';
+import { compileFilter, compileFilterEbpf, parseFilter, runClassic } from '../src/filter/index.js';
+import { encode } from '../src/isa/instruction.js';
+import { BpfSystem } from '../src/api/bpf.js';
+import { Program } from '../src/api/program.js';
 import { parseDd } from '../src/cbpf/parse.js';
 import type { SockFilter } from '../src/cbpf/parse.js';
 import { BpfError } from '../src/errors.js';
@@ -111,4 +117,23 @@ test('random expressions: verdicts and refusals equal tcpdump -dd\'s', { skip: T
       assert.equal(runClassic(prog, f), runClassic(ref, f), `${expr} on ${Buffer.from(f).toString('hex')}`);
     }
   }), { numRuns: 150, seed: 18 });
+});
+
+test('random expressions: the direct eBPF loads and gives the classic program\'s verdict on every frame, on the interpreter and the JIT', () => {
+  const sys = new BpfSystem();
+  const batch = frames.map((data) => ({ data, netOff: -1 }));
+  let compared = 0;
+  fc.assert(fc.property(expression, (expr) => {
+    const prog = compileOrError(expr);
+    if (prog instanceof BpfError) return;
+    const p = Program.load(sys, { type: 'socket_filter', insns: encode(compileFilterEbpf(expr)), license: 'GPL' });
+    try {
+      const want = frames.map((f) => runClassic(prog, f));
+      for (const engine of ['interpreter', 'jit'] as const) assert.deepEqual(Array.from(p.runBatch(batch, engine)), want, `${expr} (${engine})`);
+      compared++;
+    } finally {
+      p.close();
+    }
+  }), { numRuns: 300, seed: 19 });
+  assert.ok(compared > 200, `only ${compared} expressions compared`);
 });

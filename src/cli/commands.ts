@@ -12,8 +12,17 @@ const PROG_ARG: [string, string] = [
   'the program, its format detected from its content: assembly (kernel verifier-log\n' +
   'syntax or the bpf_conformance dialect), a JSON program spec ({"insns": [...]}),\n' +
   'a clang -target bpf object, classic BPF as printed by tcpdump -dd or -ddd, or raw\n' +
-  "8-byte instruction slots. '-' reads standard input.",
+  "8-byte instruction slots. '-' reads standard input. An argument that is not a file\n" +
+  "is a tcpdump expression (pcap-filter(7): 'tcp port 80'), compiled as tsbpf compile\n" +
+  'does and run as the eBPF socket filter it compiles to.',
 ];
+/** run, verify, disasm: the program as an expression */
+const EXPRESSION: OptionSpec = { name: 'expression', short: 'e', value: 'EXPR', help: "PROG is this pcap-filter expression (tcpdump's language), even if a file of\nthat name exists" };
+const LINKTYPE: OptionSpec = {
+  name: 'linktype',
+  value: 'NAME',
+  help: "the link type an expression is compiled for: ethernet (the default), raw, ipv4,\nipv6, linux_sll, linux_sll2, null, loop or a LINKTYPE number",
+};
 
 const SECTION: OptionSpec = { name: 'section', value: 'NAME', help: 'the program of an object to use (section or function name)' };
 const CBPF: OptionSpec = { name: 'cbpf', help: 'PROG is raw classic BPF (struct sock_filter bytes)' };
@@ -52,13 +61,14 @@ export const RUN: CommandSpec = {
   usage: [
     'run PROG [--data HEX | --data-file FILE | --pcap CAPTURE] [--repeat N] [--json]',
     'run PROG --mem HEX | --mem-file FILE [--unverified] [--json]',
+    "run 'EXPR' | -e EXPR [--linktype NAME] ...",
   ],
   summary:
     'Load PROG (its maps created, verified unless --unverified) and run it: once, N times\n' +
     'with --repeat, or once per packet of a capture with --pcap, the maps carried over.\n' +
     'Prints r0, the time per run and every map.',
   args: [PROG_ARG],
-  positionals: [1, 1],
+  positionals: [0, 1],
   options: [
     { name: 'data', value: 'HEX', help: "the packet of a socket filter, or the unspec program's 16-byte context" },
     { name: 'data-file', value: 'FILE', help: "the same, from a file ('-': standard input)" },
@@ -77,10 +87,13 @@ export const RUN: CommandSpec = {
     CBPF,
     SOURCE,
     SET,
+    EXPRESSION,
+    { ...LINKTYPE, help: `${LINKTYPE.help}\n(with --pcap: the capture's own; with --link raw: raw)` },
     { name: 'json', help: 'one JSON object on stdout' },
   ],
   examples: [
     'run examples/syn-filter.s --data-file examples/tcp-syn.bin',
+    "run 'tcp port 80' --pcap examples/sample.pcap",
     'run examples/proto-count.o --pcap examples/sample.pcap',
     "run - --mem 0102032a <<< $'r0 = *(u8 *)(r1 +3)\\nexit'",
     'run examples/syn-filter.s --data-file examples/tcp-syn.bin --link ethernet',
@@ -136,7 +149,7 @@ export const COMPILE: CommandSpec = {
   options: [
     { name: 'linktype', value: 'NAME', help: 'ethernet (the default), raw, ipv4, ipv6, linux_sll, linux_sll2, null or loop;\nor a LINKTYPE number' },
     { name: 'format', value: 'd|dd|ddd|ebpf', help: 'the output: -d (the default), -dd, -ddd as tcpdump prints them, or --ebpf' },
-    { name: 'ebpf', help: 'print the eBPF the classic program converts to (the same as --format ebpf)' },
+    { name: 'ebpf', help: 'print the eBPF socket filter the expression compiles to, the program filter\nruns (the same as --format ebpf)' },
   ],
   examples: ["compile 'tcp port 80'", "compile 'ip6 and udp port 53' -dd", "compile 'host 10.0.0.1' --linktype raw"],
   notes: '-d, -dd and -ddd are accepted as tcpdump spells them.',
@@ -144,10 +157,10 @@ export const COMPILE: CommandSpec = {
 
 export const VERIFY: CommandSpec = {
   name: 'verify',
-  usage: ['verify PROG [--log-level 0|1|2] [--json]'],
+  usage: ['verify PROG [--log-level 0|1|2] [--json]', "verify 'EXPR' | -e EXPR [--linktype NAME] ..."],
   summary: "Load PROG through the 3.19 verifier and print its log and verdict.\nExit 0 when accepted, 1 when rejected.",
   args: [PROG_ARG],
-  positionals: [1, 1],
+  positionals: [0, 1],
   options: [
     { name: 'log-level', value: 'L', help: 'the verifier log level: 0, 1 (the default) or 2' },
     { name: 'json', help: 'one JSON object on stdout: {"accepted", "code", "log"}' },
@@ -156,25 +169,30 @@ export const VERIFY: CommandSpec = {
     CBPF,
     SOURCE,
     SET,
+    EXPRESSION,
+    LINKTYPE,
   ],
-  examples: ['verify examples/syn-filter.o --log-level 2', 'verify examples/modern.o --source'],
+  examples: ['verify examples/syn-filter.o --log-level 2', 'verify examples/modern.o --source', "verify 'ip6 and udp port 53'"],
 };
 
 export const DISASM: CommandSpec = {
   name: 'disasm',
-  usage: ['disasm PROG [--section NAME] [--json]'],
+  usage: ['disasm PROG [--section NAME] [--json]', "disasm 'EXPR' | -e EXPR [--linktype NAME] [--json]"],
   summary:
     "Disassemble PROG in the kernel's verifier-log syntax, one instruction per line.\n" +
     'Every program of an object unless --section picks one; classic BPF is shown as\n' +
-    'tcpdump -d prints it, then the eBPF it converts to.',
+    'tcpdump -d prints it, then the eBPF it converts to (an expression: its classic\n' +
+    'program, then the eBPF it compiles to).',
   args: [PROG_ARG],
-  positionals: [1, 1],
+  positionals: [0, 1],
   options: [
     { name: 'json', help: 'one JSON object on stdout: each instruction with its pc, opcode, bytes and text' },
     SECTION,
     CBPF,
+    EXPRESSION,
+    LINKTYPE,
   ],
-  examples: ['disasm examples/syn-filter.o', 'disasm examples/flow-table.o --json'],
+  examples: ['disasm examples/syn-filter.o', 'disasm examples/flow-table.o --json', "disasm 'tcp port 80' --linktype raw"],
 };
 
 export const ASM: CommandSpec = {

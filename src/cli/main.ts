@@ -174,6 +174,35 @@ function annotateMaps(text: string, prog: ProgramInput): string {
   return text.replace(/^(\d+): (.*)$/gm, (line, pc: string) => (names.has(Number(pc)) ? `${line}  ; map ${names.get(Number(pc))}` : line));
 }
 
+/**
+ * The PROG argument of run, verify and disasm, as filter reads its filter:
+ * a program file ('-' standard input), or a tcpdump expression when the
+ * argument is not a file or -e EXPR gives it, compiled for the capture's
+ * link type (run --pcap), else --linktype, else `linktype` (run --link raw),
+ * else Ethernet. `file` names the program in messages ('expression' for one).
+ */
+function programArgument(spec: CommandSpec, values: Record<string, unknown>, positionals: readonly string[], io: CliIo, lists: Record<string, string[]>, capture?: string, linktype?: string): { prog: ProgramInput; file: string; expr: boolean } {
+  const given = str(values, 'expression');
+  const usage = `(usage: tsbpf ${spec.usage[0]!})`;
+  if (given !== undefined && positionals.length > 0) throw new CliError(`${spec.name}: -e gives the program, so '${positionals[0]!}' is one argument too many ${usage}`, 2, 'EINVAL');
+  if (given === undefined && positionals.length === 0) throw new CliError(`${spec.name}: missing PROG ${usage}`, 2, 'EINVAL');
+  const first = positionals[0];
+  const expr = given ?? (isFile(first!) ? undefined : first!);
+  if (expr === undefined) {
+    if (values['linktype'] !== undefined) throw new CliError('--linktype applies to an expression, not a program file', 2, 'EINVAL');
+    return { prog: withContext(first!, () => parseProgram(readInput(first!, io), sourceOptions(values, lists))), file: first!, expr: false };
+  }
+  for (const o of ['section', 'cbpf']) if (values[o] !== undefined) throw new CliError(`--${o} applies to a program file, not an expression`, 2, 'EINVAL');
+  if (lists['set'] !== undefined) throw new CliError('--set applies to the variables of an object file, not to an expression', 2, 'EINVAL');
+  try {
+    return { prog: compileForCapture(expr, capture, str(values, 'linktype') ?? linktype), file: 'expression', expr: true };
+  } catch (e) {
+    // `prog.s`, `dir/x.o` or `--help` after `--` that is not there: a missing file, rather than a strange expression
+    if (given === undefined && /[/\\]|\.[A-Za-z]{1,4}$|^--/.test(first!)) readInput(first!, io);
+    throw e;
+  }
+}
+
 /** Helper calls by name, as bpftool prints them (`call bpf_map_lookup_elem#1`); `tsbpf asm` reads them back. */
 const DISASM_OPTIONS = { helperName: uapiHelperName };
 
@@ -182,9 +211,9 @@ function cmdDisasm(args: string[], io: CliIo): number {
   if (!p) return 0;
   const { values, positionals } = p;
   const json = values['json'] === true;
-  const file = positionals[0]!;
-  const bytes = readInput(file, io);
-  if (detectFormat(bytes) === 'elf' && values['section'] === undefined) {
+  const file = positionals[0];
+  const bytes = values['expression'] === undefined && file !== undefined && isFile(file) ? readInput(file, io) : undefined;
+  if (bytes !== undefined && detectFormat(bytes) === 'elf' && values['section'] === undefined) {
     // every program of the object, each under its section and name
     const spec = withContext(file, () => loadCollectionSpec(bytes));
     const progs = Object.values(spec.programs).map((p) => ({ p, prog: withContext(file, () => parseProgram(bytes, { classic: false, section: p.name })) }));
@@ -195,7 +224,7 @@ function cmdDisasm(args: string[], io: CliIo): number {
     io.stdout.write(progs.map(({ p, prog }) => `${p.section}/${p.name}:\n${withSource(annotateMaps(disasmSlots(prog.slots, DISASM_OPTIONS), prog), prog)}`).join('\n'));
     return 0;
   }
-  const prog = withContext(file, () => parseProgram(bytes, sourceOptions(values)));
+  const { prog } = bytes !== undefined ? { prog: withContext(file!, () => parseProgram(bytes, sourceOptions(values))) } : programArgument(DISASM, values, positionals, io, {});
   if (json) {
     const classic = prog.classic?.map((f, pc) => ({ pc, code: f.code, jt: f.jt, jf: f.jf, k: f.k, text: classicText(prog.classic!, pc) }));
     io.stdout.write(JSON.stringify({ ...(classic ? { classic } : {}), insns: insnsJson(prog) }) + '\n');
@@ -253,7 +282,6 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   const p = parse(RUN, args, io);
   if (!p) return 0;
   const { values, positionals } = p;
-  const file = positionals[0]!;
   const inputs = ['data', 'data-file', 'pcap', 'mem', 'mem-file'];
   if (inputs.filter((k) => values[k] !== undefined).length > 1) {
     throw new CliError(`--data, --data-file, --pcap, --mem and --mem-file are exclusive (usage: ${usage})`, 2, 'EINVAL');
@@ -270,11 +298,11 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   const pcap = str(values, 'pcap');
   if (pcap !== undefined && values['repeat'] !== undefined) throw new CliError('--repeat does not apply to --pcap (each packet runs once)', 2, 'EINVAL');
   budgetNeedsUnverified(values);
-  oneStdin(file, str(values, 'data-file'), pcap, str(values, 'mem-file'));
+  oneStdin(values['expression'] === undefined ? positionals[0] : undefined, str(values, 'data-file'), pcap, str(values, 'mem-file'));
   const cpus = cpusOption(values['cpus']);
   if (values['retvals'] === true && pcap === undefined) throw new CliError('--retvals lists the return value of each packet of --pcap', 2, 'EINVAL');
-  const options = sourceOptions(values, p.lists);
-  const prog = withContext(file, () => parseProgram(readInput(file, io), options));
+  // an expression over --data with --link raw reads a packet that starts with its IP header
+  const { prog, file } = programArgument(RUN, values, positionals, io, p.lists, pcap, link === 'raw' ? 'raw' : undefined);
   const profile = chooseProfile(prog, values['profile'], file);
   if (pcap !== undefined) {
     return runPcapCommand(prog, pcap, {
@@ -393,9 +421,9 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
   }, io);
 }
 
-/** An expression compiled for the capture's link type (from its header; --linktype or Ethernet for standard input). */
-function compileForCapture(expr: string, capture: string, linktype: string | undefined): ProgramInput {
-  const found = capture === '-' ? undefined : captureLinkType(capture);
+/** An expression compiled for the capture's link type (from its header; else --linktype, else Ethernet: standard input, no capture). */
+function compileForCapture(expr: string, capture: string | undefined, linktype: string | undefined): ProgramInput {
+  const found = capture === undefined || capture === '-' ? undefined : captureLinkType(capture);
   const lt: number | string = found?.linktype ?? (linktype === undefined ? 'ethernet' : /^\d+$/.test(linktype) ? Number(linktype) : linktype);
   try {
     return expressionInput(expr, lt, found?.byteOrder);
@@ -424,9 +452,7 @@ function cmdVerify(args: string[], io: CliIo): number {
   const { values, positionals } = p;
   const level = (values['log-level'] as string | undefined) ?? '1';
   if (!/^[012]$/.test(level)) throw new CliError(`--log-level must be 0, 1 or 2, got '${level}'`, 2, 'EINVAL');
-  const file = positionals[0]!;
-  const options = sourceOptions(values, p.lists);
-  const prog = withContext(file, () => parseProgram(readInput(file, io), options));
+  const { prog, file } = programArgument(VERIFY, values, positionals, io, p.lists);
   return verifyCommand(prog, { logLevel: Number(level), json: values['json'] === true, file, profile: chooseProfile(prog, values['profile'], file), source: values['source'] === true }, io);
 }
 

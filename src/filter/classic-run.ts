@@ -1,7 +1,8 @@
 /**
  * A reference interpreter of classic BPF over a packet, as a socket filter
- * runs it: A, X and 16 scratch cells start at 0, an out-of-bounds load or
- * a division by zero ends the program with 0. It exists to compare
+ * runs it (libpcap's bpf_filter): A, X and 16 scratch cells start at 0, an
+ * out-of-bounds load (offsets are unsigned, X + k never wraps) or a
+ * division by zero ends the program with 0. It exists to compare
  * programs' verdicts (ours against tcpdump -dd's) exactly and without a
  * kernel; the engines run the converted eBPF.
  */
@@ -29,7 +30,8 @@ export function runClassic(prog: readonly SockFilter[], pkt: Uint8Array, wirelen
         const mode = p.code & 0xe0;
         if (mode === 0x00) a = k;
         else if (mode === 0x20 || mode === 0x40) {
-          const v = load(mode === 0x20 ? k : (x + k) >>> 0, size);
+          // X + k does not wrap: past 2^32 it is past the end, as libpcap's bpf_filter checks it
+          const v = load(mode === 0x20 ? k : x + k, size);
           if (v === null) return 0;
           a = v;
         } else if (mode === 0x60) a = m[k & 15]!;

@@ -2,7 +2,8 @@
  * tcpdump expressions compiled in TypeScript: `compileFilter(expr, linktype)`
  * parses a pcap-filter(7) expression, generates classic BPF with libpcap's
  * meaning for the link type, optimises it and returns the `SockFilter[]`
- * that tcpdump -dd would give (the same verdicts, a comparable length).
+ * that tcpdump -dd would give (the same verdicts, a comparable length);
+ * `compileFilterEbpf` lays the same graph out as an eBPF socket filter.
  * Like libpcap, an expression that matches nothing is an error.
  */
 
@@ -11,7 +12,11 @@ import type { SockFilter } from '../cbpf/parse.js';
 import { finish } from './blocks.js';
 import { CodeGen } from './codegen.js';
 import { linkLayer } from './link.js';
-import { layout, optimize } from './optimize.js';
+import { finalGraph, layout, optimize } from './optimize.js';
+import type { Node } from './blocks.js';
+import { emitEbpf } from './ebpf.js';
+import type { EbpfTarget } from './ebpf.js';
+import type { Instruction } from '../isa/instruction.js';
 import { parseFilter } from './parser.js';
 
 export { parseFilter } from './parser.js';
@@ -21,6 +26,7 @@ export type { Expr, Arith, Id, Qual, Dir, AddrKind, ArithOp, RelOp } from './ast
 export { linkLayer, FILTER_LINKTYPES } from './link.js';
 export type { LinkLayer } from './link.js';
 export { runClassic } from './classic-run.js';
+export type { EbpfTarget } from './ebpf.js';
 
 /** tcpdump's snapshot length: what a matching packet's program returns */
 export const FILTER_SNAPLEN = 262144;
@@ -34,8 +40,8 @@ export interface CompileFilterOptions {
   byteOrder?: 'little' | 'big';
 }
 
-/** A pcap-filter expression as a classic BPF program for a link type (LINKTYPE number or name). */
-export function compileFilter(expr: string, linktype: number | string = 1, options: CompileFilterOptions = {}): SockFilter[] {
+/** The optimised block graph of an expression (what both back ends lay out). */
+function compileGraph(expr: string, linktype: number | string, options: CompileFilterOptions): Node {
   let link = linkLayer(linktype);
   if (options.byteOrder !== undefined) {
     if (options.byteOrder !== 'little' && options.byteOrder !== 'big') throw new BpfError('EINVAL', `byteOrder must be 'little' or 'big', got ${String(options.byteOrder)}`);
@@ -44,8 +50,35 @@ export function compileFilter(expr: string, linktype: number | string = 1, optio
   const ast = parseFilter(expr);
   const snaplen = options.snaplen ?? FILTER_SNAPLEN;
   if (!Number.isInteger(snaplen) || snaplen < 1 || snaplen > 0xffffffff) throw new BpfError('EINVAL', `snaplen must be an integer from 1 to 4294967295, got ${String(snaplen)}`);
-  let root = finish(new CodeGen(link).gen(ast), snaplen);
-  if (options.optimize !== false) root = optimize(root);
+  const build = (): Node => finish(new CodeGen(link).gen(ast), snaplen);
+  let root = build();
+  if (options.optimize !== false) {
+    root = optimize(root);
+    // refused only where libpcap's optimiser would find it too (optimize.ts's rejectPaths finds more)
+    if (root.kind === 'ret' && root.k === 0) root = optimize(build(), false);
+  }
   if (root.kind === 'ret' && root.k === 0) throw new BpfError('EINVAL', 'expression rejects all packets');
-  return layout(root, options.optimize !== false);
+  return root;
+}
+
+/** A pcap-filter expression as a classic BPF program for a link type (LINKTYPE number or name). */
+export function compileFilter(expr: string, linktype: number | string = 1, options: CompileFilterOptions = {}): SockFilter[] {
+  return layout(compileGraph(expr, linktype, options), options.optimize !== false);
+}
+
+export interface CompileFilterEbpfOptions extends CompileFilterOptions {
+  /** the kernel whose jumps may be used: '3.19' (default; loads under both profiles) or 'modern' (adds jlt/jle) */
+  target?: EbpfTarget;
+}
+
+/**
+ * A pcap-filter expression compiled straight to an eBPF socket filter
+ * (ebpf.ts): the verdicts of compileFilter's classic program on every
+ * packet, in fewer instructions per packet than that program converted.
+ */
+export function compileFilterEbpf(expr: string, linktype: number | string = 1, options: CompileFilterEbpfOptions = {}): Instruction[] {
+  const target = options.target ?? '3.19';
+  if (target !== '3.19' && target !== 'modern') throw new BpfError('EINVAL', `target must be '3.19' or 'modern', got ${String(target)}`);
+  const fg = finalGraph(compileGraph(expr, linktype, options), options.optimize !== false);
+  return emitEbpf(fg.root, fg.order, target);
 }

@@ -14,10 +14,17 @@
  * - when nothing else changes, a test moves up an or-chain (and-chain) next
  *   to an earlier test of the same value, as libpcap's or_pullup moves it:
  *   the load is then shared, and the order of loads (which decides the
- *   verdict on a frame cut short between them) is libpcap's.
- * Then the layout: blocks in an order where every jump goes forward, and a
- * load is dropped where every path into it already left that value in A
- * (or X, or the scratch cell). Blocks no path reaches are never laid out.
+ *   verdict on a frame cut short between them) is libpcap's;
+ * - when that changes nothing either, an edge into a part of the graph
+ *   where every path rejects (given what the edge knows) goes straight to
+ *   `ret #0`, and a test one side of which rejects goes when the other side
+ *   would reject those frames too (rejectPaths: `port 53 and udp` becomes
+ *   `udp port 53`).
+ * Then the final graph (finalGraph, shared with the eBPF back end): a load
+ * is dropped where every path into it already left that value in A (or X,
+ * or the scratch cell), and blocks whose remaining code and successors are
+ * the same are merged; then the layout, blocks in an order where every jump
+ * goes forward. Blocks no path reaches are never laid out.
  */
 
 import {
@@ -293,8 +300,72 @@ function pullup(root: Node, values: Map<Block, string>): boolean {
   return moved;
 }
 
-/** Threading, pruning and merging to a fixed point (bounded). */
-export function optimize(root: Node): Node {
+/** Blocks mustReject may look at from one edge before it gives up (a larger graph is left as it is). */
+const REJECT_BUDGET = 64;
+
+/**
+ * Edges into a part of the graph where every path rejects, given what the
+ * edge knows, go straight to `ret #0`. `port 53 and udp` tests the IPv4
+ * protocol against tcp, udp and sctp for the port, and udp again at the
+ * end: from `b[23] == 6` every path meets `b[23] == 17` false, so that edge
+ * rejects at once, the or-chain shrinks to the udp test, and the last test
+ * is decided by threading (libpcap gets close to this by moving tests).
+ * Then `b[23] == 6` rejects at once, and the udp test would reject it too:
+ * that test goes. A frame that took such an edge was rejected before too,
+ * by a test or by a load past its end (which returns 0), so no verdict
+ * changes. True when an edge moved.
+ */
+function rejectPaths(root: Node, values: Map<Block, string>): boolean {
+  const order = blocksFrom(root);
+  const entry = new Map<Block, Facts>();
+  if (root.kind === 'block') entry.set(root, new Map());
+  const valueOf = (b: Block): string => memoValue(values, b);
+  const reject: Leaf = { kind: 'ret', k: 0 };
+  let moved = false;
+  const mustReject = (n: Node, facts: Facts, budget: { left: number }): boolean => {
+    if (n.kind === 'ret') return n.k === 0;
+    if (--budget.left < 0) return false;
+    if ((n.code & BPF_X) !== 0) return mustReject(n.jt!, facts, budget) && mustReject(n.jf!, facts, budget);
+    const v = valueOf(n);
+    const o = decide(facts, v, n.code, n.k);
+    if (o !== null) return mustReject(o ? n.jt! : n.jf!, facts, budget);
+    return mustReject(n.jt!, learn(facts, v, n.code, n.k, true), budget) && mustReject(n.jf!, learn(facts, v, n.code, n.k, false), budget);
+  };
+  for (const b of order) {
+    const facts = entry.get(b);
+    if (facts === undefined) continue;
+    const v = valueOf(b);
+    const known = (b.code & BPF_X) === 0;
+    for (const side of ['jt', 'jf'] as const) {
+      const edge = known ? learn(facts, v, b.code, b.k, side === 'jt') : facts;
+      const target = b[side]!;
+      const other = side === 'jt' ? b.jf! : b.jt!;
+      // a test one side of which rejects, where the other side's part would reject those frames as well, tests
+      // nothing: both edges go the other way and simplify drops it (`jeq #6` before `jeq #17 ... else ret #0`)
+      if (known && target.kind === 'ret' && target.k === 0 && other.kind === 'block' && mustReject(other, edge, { left: REJECT_BUDGET })) {
+        b[side] = other;
+        moved = true;
+        continue;
+      }
+      if (target.kind !== 'block') continue;
+      if (mustReject(target, edge, { left: REJECT_BUDGET })) {
+        b[side] = reject;
+        moved = true;
+        continue;
+      }
+      const prev = entry.get(target);
+      entry.set(target, prev === undefined ? edge : meet(prev, edge));
+    }
+  }
+  return moved;
+}
+
+/**
+ * Threading, pruning and merging to a fixed point (bounded). `rejects`
+ * false leaves out rejectPaths, which can prove that an expression rejects
+ * every packet where libpcap cannot (compileFilter then compiles it without).
+ */
+export function optimize(root: Node, rejects = true): Node {
   const r = { node: root };
   // `and #m; jeq #0` is `jset #m` with the edges swapped, one instruction shorter
   for (const b of blocksFrom(root)) {
@@ -310,17 +381,47 @@ export function optimize(root: Node): Node {
   for (let round = 0; round < 10000; round++) {
     const moved = thread(r.node, values);
     const merged = simplify(r);
-    if (!moved && !merged && !pullup(r.node, values)) break;
+    if (moved || merged || pullup(r.node, values)) continue;
+    if (!rejects || !rejectPaths(r.node, values)) break;
+    // a test rejectPaths sent one way goes before threading sees it again (which would thread its edge back)
+    simplify(r);
   }
   return r.node;
 }
 
-/** The classic program of a block graph; loads that leave every register as it was are dropped. */
-export function layout(root: Node, dropRedundant = true): SockFilter[] {
+/**
+ * A block as laid out: the statements kept after the redundant loads are
+ * dropped, its test, and its successors in the final graph.
+ */
+export interface FinalBlock {
+  kind: 'block';
+  stmts: SockFilter[];
+  code: number;
+  k: number;
+  jt: FinalNode;
+  jf: FinalNode;
+}
+
+export type FinalNode = FinalBlock | Leaf;
+
+/**
+ * The graph both back ends lay out (classic here, eBPF in ebpf.ts): each
+ * block's statements with the loads dropped that leave every register as
+ * it was on every path into it, then blocks whose kept code and successors
+ * are the same merged, bottom-up. The merge is what libpcap gets from
+ * comparing blocks after its dead-load elimination: the IPv6 and IPv4 arms
+ * of `port 1 or port 2 or ... or port 30` each test the destination port
+ * against 30 constants, and after the first comparison of each arm (which
+ * loads the port, from [56] or [x + 16]) the other 29 are the same
+ * `jeq #n` on A with the same successors, so one chain serves both. Two
+ * blocks of the same kept code run the same instructions from whatever the
+ * registers hold, so a path through the merged block computes what it
+ * computed through its own: the merge never changes a verdict.
+ */
+export function finalGraph(root: Node, dropRedundant = true): { root: FinalNode; order: FinalBlock[] } {
   const order = blocksFrom(root);
   // entry states: the meet over the edges into each block
   const entry = new Map<Block, State>();
-  const outState = new Map<Block, State>();
   const kept = new Map<Block, SockFilter[]>();
   if (root.kind === 'block') entry.set(root, fresh());
   const meet = (a: State, b: State): State => {
@@ -334,61 +435,98 @@ export function layout(root: Node, dropRedundant = true): SockFilter[] {
     const stmts: SockFilter[] = [];
     for (const p of b.stmts) if (!step(s, p) || !dropRedundant) stmts.push(p);
     kept.set(b, stmts);
-    outState.set(b, s);
     for (const n of [b.jt!, b.jf!]) {
       if (n.kind !== 'block') continue;
       const prev = entry.get(n);
       entry.set(n, prev === undefined ? { a: s.a, x: s.x, m: new Map(s.m) } : meet(prev, s));
     }
   }
+  // bottom-up (successors first): one final block per distinct (kept code, test, successors)
+  const made = new Map<Block, FinalNode>();
+  const canon = new Map<string, FinalBlock>();
+  const ids = new Map<FinalNode, number>();
+  const keyOf = (n: FinalNode): string => (n.kind === 'ret' ? `r${n.k}` : `b${ids.get(n)!}`);
+  const finalOf = (n: Node): FinalNode => (n.kind === 'ret' ? n : made.get(n)!);
+  for (const b of [...order].reverse()) {
+    const jt = finalOf(b.jt!);
+    const jf = finalOf(b.jf!);
+    const stmts = kept.get(b)!;
+    const key = `${stmts.map((p) => `${p.code},${p.k}`).join(';')}|${b.code},${b.k}|${keyOf(jt)}|${keyOf(jf)}`;
+    let f = dropRedundant ? canon.get(key) : undefined;
+    if (f === undefined) {
+      f = { kind: 'block', stmts, code: b.code, k: b.k, jt, jf };
+      ids.set(f, ids.size);
+      canon.set(key, f);
+    }
+    made.set(b, f);
+  }
+  const froot = finalOf(root);
+  // reverse postorder of the final graph: every edge goes forward
+  const seen = new Set<FinalBlock>();
+  const post: FinalBlock[] = [];
+  const visit = (n: FinalNode): void => {
+    if (n.kind !== 'block' || seen.has(n)) return;
+    seen.add(n);
+    visit(n.jt);
+    visit(n.jf);
+    post.push(n);
+  };
+  visit(froot);
+  return { root: froot, order: post.reverse() };
+}
+
+/** The classic program of a block graph; loads that leave every register as it was are dropped. */
+export function layout(root: Node, dropRedundant = true): SockFilter[] {
+  const fg = finalGraph(root, dropRedundant);
+  const order = fg.order;
   // positions: blocks in order, then the returns
   const leaves: Leaf[] = [];
-  const leafOf = (n: Node): void => {
+  const leafOf = (n: FinalNode): void => {
     if (n.kind === 'ret' && !leaves.some((l) => l.k === n.k)) leaves.push(n);
   };
-  if (root.kind === 'ret') leafOf(root);
+  if (fg.root.kind === 'ret') leafOf(fg.root);
   for (const b of order) {
-    leafOf(b.jt!);
-    leafOf(b.jf!);
+    leafOf(b.jt);
+    leafOf(b.jf);
   }
   leaves.sort((a, b) => b.k - a.k);
   // a conditional jump reaches 255 instructions ahead: a farther target is
   // reached through a `ja` placed right after the jump. Placing one moves
   // what follows, so repeat until no jump is too far (trampolines are only
   // ever added, so this ends).
-  const far = new Map<Block, { t: boolean; f: boolean }>(order.map((b) => [b, { t: false, f: false }]));
-  const start = new Map<Block, number>();
+  const far = new Map<FinalBlock, { t: boolean; f: boolean }>(order.map((b) => [b, { t: false, f: false }]));
+  const start = new Map<FinalBlock, number>();
   const leafPc = new Map<number, number>();
   for (;;) {
     let pc = 0;
     for (const b of order) {
       start.set(b, pc);
       const fb = far.get(b)!;
-      pc += kept.get(b)!.length + 1 + (fb.t ? 1 : 0) + (fb.f ? 1 : 0);
+      pc += b.stmts.length + 1 + (fb.t ? 1 : 0) + (fb.f ? 1 : 0);
     }
     for (const l of leaves) leafPc.set(l.k, pc++);
     let grew = false;
     for (const b of order) {
       const fb = far.get(b)!;
-      const jumpAt = start.get(b)! + kept.get(b)!.length;
-      const at = (n: Node): number => (n.kind === 'ret' ? leafPc.get(n.k)! : start.get(n)!);
-      if (!fb.t && at(b.jt!) - jumpAt - 1 > 255) fb.t = grew = true;
-      if (!fb.f && at(b.jf!) - jumpAt - 1 > 255) fb.f = grew = true;
+      const jumpAt = start.get(b)! + b.stmts.length;
+      const at = (n: FinalNode): number => (n.kind === 'ret' ? leafPc.get(n.k)! : start.get(n)!);
+      if (!fb.t && at(b.jt) - jumpAt - 1 > 255) fb.t = grew = true;
+      if (!fb.f && at(b.jf) - jumpAt - 1 > 255) fb.f = grew = true;
     }
     if (!grew) break;
   }
-  const target = (n: Node): number => (n.kind === 'ret' ? leafPc.get(n.k)! : start.get(n)!);
+  const target = (n: FinalNode): number => (n.kind === 'ret' ? leafPc.get(n.k)! : start.get(n)!);
   const out: SockFilter[] = [];
   for (const b of order) {
-    out.push(...kept.get(b)!.map((p) => ({ ...p })));
+    out.push(...b.stmts.map((p) => ({ ...p })));
     const at = out.length;
     const fb = far.get(b)!;
     // trampolines: jt's first, then jf's
-    const jt = fb.t ? 0 : target(b.jt!) - at - 1;
-    const jf = fb.f ? (fb.t ? 1 : 0) : target(b.jf!) - at - 1;
+    const jt = fb.t ? 0 : target(b.jt) - at - 1;
+    const jf = fb.f ? (fb.t ? 1 : 0) : target(b.jf) - at - 1;
     out.push({ code: b.code, jt, jf, k: b.k });
-    if (fb.t) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: target(b.jt!) - out.length - 1 });
-    if (fb.f) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: target(b.jf!) - out.length - 1 });
+    if (fb.t) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: target(b.jt) - out.length - 1 });
+    if (fb.f) out.push({ code: BPF_JMP | BPF_JA, jt: 0, jf: 0, k: target(b.jf) - out.length - 1 });
   }
   for (const l of leaves) out.push({ code: BPF_RET | BPF_K, jt: 0, jf: 0, k: l.k });
   return out;

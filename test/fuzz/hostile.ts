@@ -31,7 +31,9 @@
  *         token, and token soup from the language's vocabulary) for every
  *         link type: compileFilter, then the classic checker must accept the
  *         program (a compiled filter is always a valid socket filter), and it
- *         runs over a few frames.
+ *         runs over a few frames; the eBPF compiled straight from the same
+ *         expression must pass the 3.19 verifier and give the classic
+ *         program's verdict on each of them.
  *
  * Input i of a run with seed S is generated from its own seed, mix(S, i), so
  * one input is reproduced by `--seed S --replay i` without replaying the
@@ -50,6 +52,7 @@ import { BpfSystem, BPF_CMD } from '../../src/api/bpf.js';
 import { BpfError, ERRNO } from '../../src/errors.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { Collection } from '../../src/api/collection.js';
+import { Program } from '../../src/api/program.js';
 import { linkMapRefs, loadCollectionSpec } from '../../src/loader/collection.js';
 import { parseProgram } from '../../src/cli/input.js';
 import { parseCapture, readCapture, summarize, writePcap } from '../../src/pcap/index.js';
@@ -60,7 +63,7 @@ import {
 } from '../../src/cbpf/index.js';
 import type { SockFilter } from '../../src/cbpf/index.js';
 import { assemble } from '../../src/isa/asm.js';
-import { compileFilter, runClassic, FILTER_LINKTYPES } from '../../src/filter/index.js';
+import { compileFilter, compileFilterEbpf, runClassic, FILTER_LINKTYPES } from '../../src/filter/index.js';
 import { ETHER_EXPRS } from '../filter-exprs.js';
 import { etherFrames } from '../filter-frames.js';
 import { disasm, disasmSlots } from '../../src/isa/disasm.js';
@@ -1212,6 +1215,7 @@ const FILTER_VOCAB = ['and', 'or', 'not', '!', '&&', '||', '(', ')', '[', ']', '
   '1.2.3.4', '10/8', '10.0.0.0/33', 'fe80::1', 'fe80::/200', '::', 'aa:bb:cc:dd:ee:ff', '1-100', '65536-1', 'http', 'gateway', 'x', '\\tcp',
   '0', '1', '4', '0xffffffff', '4294967296', '0777', '255', '4095', '4096'];
 let filterFrames: Uint8Array[] | undefined;
+let filterSys: BpfSystem | undefined;
 
 const filter: Harness<FilterInput> = {
   generate(rnd) {
@@ -1227,7 +1231,17 @@ const filter: Harness<FilterInput> = {
     const prog = compileFilter(input.text, input.linktype);
     checkClassic(prog);
     filterFrames ??= etherFrames(24, 3);
-    for (const f of filterFrames) runClassic(prog, f);
+    const want = filterFrames.map((f) => runClassic(prog, f));
+    // the same expression compiled straight to eBPF: the 3.19 verifier accepts it, and it gives the classic verdicts
+    filterSys ??= new BpfSystem();
+    const p = Program.load(filterSys, { type: 'socket_filter', insns: encode(compileFilterEbpf(input.text, input.linktype)), license: 'GPL' });
+    try {
+      const got = p.runBatch(filterFrames.map((data) => ({ data, netOff: -1 })), 'interpreter');
+      const bad = want.findIndex((v, i) => got[i] !== v);
+      if (bad !== -1) throw new Error(`direct eBPF returns ${got[bad]} on frame ${bad}, the classic program ${want[bad]}`);
+    } finally {
+      p.close();
+    }
   },
   show: (i) => `${i.linktype} ${JSON.stringify(i.text)}`,
   *shrink(i) {
