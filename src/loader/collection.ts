@@ -294,8 +294,6 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
   }
 
   const programs: Named<ProgramSpecData> = new Map();
-  // the variables' types are the BTF's: read it for them too when the maps did not need it
-  if (btf === undefined && btfSec !== undefined && dataSections.size > 0) btf = new Btf(btfSec.data());
   const debug = ObjectDebugInfo.of(elf, btf);
   const budget = { left: MAX_LINKED_SLOTS };
   for (const code of codes.values()) {
@@ -311,7 +309,7 @@ function readCollectionSpec(bytes: Uint8Array): CollectionSpec {
   }
   if (btfMaps) mapContents(elf, btfMaps, relocs.get(btfMaps.index) ?? [], btfDefs, maps, programs);
   const mapRecord: Record<string, MapSpecData> = Object.fromEntries(maps);
-  const variables = readVariables(elf, btf, dataSections, mapRecord);
+  const variables = readVariables(elf, dataSections, mapRecord);
   return { maps: mapRecord, programs: Object.fromEntries(programs), license, version, variables };
 }
 

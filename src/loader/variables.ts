@@ -2,8 +2,9 @@
  * An object's variables before load: every variable of its global data
  * (`.rodata`, `.data`, `.bss` and their `.name` suffixed kin), by name, as
  * cilium/ebpf's `CollectionSpec.Variables` and libbpf's skeleton give them.
- * With BTF, each section's DATASEC lists its VARs with their types, and
- * values are read and written through the BTF value codec (btf/values.ts):
+ * With BTF, each section's DATASEC lists its VARs with their types (the
+ * map's MapBtf, placed by loader/btf.ts's globalDataBtf), and values are
+ * read and written through the BTF value codec (btf/values.ts):
  * `const volatile __u16 port` is a number, a struct an object, a char
  * array a string. Without BTF (or for a section the BTF does not
  * describe), the section's ELF object symbols are the variables, as raw
@@ -14,15 +15,15 @@
  * map's `initial`, created zeroed for a `.bss` on the first set), so what a
  * Collection or a program input creates afterwards starts with the value
  * set. Where a variable lies comes from its ELF symbol, as libbpf reads it
- * (clang 14 may leave a DATASEC's offsets 0), else from the DATASEC.
- * Names come from the object: messages escape their control characters.
+ * (clang 14 may leave a DATASEC's offsets 0). Names come from the object:
+ * messages escape their control characters.
  */
 
 import { BpfError } from '../errors.js';
 import { STT, escapeControls } from '../elf/index.js';
 import type { ElfFile } from '../elf/index.js';
-import { btfCodec, sectionError } from '../btf/index.js';
-import type { Btf, BtfType } from '../btf/index.js';
+import { btfCodec } from '../btf/index.js';
+import type { Btf, BtfVarSecinfo } from '../btf/index.js';
 
 /**
  * What a variable needs of its section's map in the spec (a MapSpecData;
@@ -32,6 +33,8 @@ interface SectionData {
   name: string;
   valueSize: number;
   initial?: Uint8Array;
+  /** a global-data map's DATASEC and its variables where their symbols place them (MapBtf) */
+  btf?: { btf: Btf; vars?: readonly BtfVarSecinfo[] };
 }
 
 /** How a variable's bytes become a value and back: a BTF codec, or a raw one by size. */
@@ -168,50 +171,46 @@ const RAW_INT: Record<number, string> = { 1: '__u8', 2: '__u16', 4: '__u32', 8: 
 /**
  * The variables of an object's global data sections (`sections`: section
  * index to name, as the loader made their maps), by name, in section order
- * and within a section by offset. A name met twice (static variables of
- * two sections) is kept for the first and given as `SECTION:name` for the
- * later ones. Offsets and sizes are checked against the section.
+ * and within a section by offset. A section with a DATASEC has the
+ * variables its map's types place (MapBtf.vars: where their symbols are,
+ * as libbpf's fix-up puts them); one without, its ELF object symbols. A
+ * name met twice (static variables of two sections) is kept for the first
+ * and given as `SECTION:name` for the later ones. Raw symbols are checked
+ * against the section.
  */
-export function readVariables(elf: ElfFile, btf: Btf | undefined, sections: ReadonlyMap<number, string>, maps: Record<string, SectionData>): Record<string, VariableSpec> {
+export function readVariables(elf: ElfFile, sections: ReadonlyMap<number, string>, maps: Record<string, SectionData>): Record<string, VariableSpec> {
   const out: Record<string, VariableSpec> = Object.create(null) as Record<string, VariableSpec>;
-  if (sections.size === 0) return out;
-  // the DATASECs by name, in one pass (a hostile object may have many sections and many types)
-  const datasecs = new Map<string, Extract<BtfType, { kind: 'datasec' }>>();
-  if (btf !== undefined) {
-    for (const t of btf.types) if (t !== undefined && t.kind === 'datasec' && !datasecs.has(t.name)) datasecs.set(t.name, t);
-  }
   for (const [index, section] of sections) {
-    const size = maps[section]!.valueSize;
-    const symbols = elf.symbolsIn(index).filter((s) => s.type === STT.OBJECT && s.name !== '');
+    const map = maps[section]!;
     const found: { name: string; offset: number; size: number; type: string; kind?: string; codec: () => ValueCodec }[] = [];
-    const sec = datasecs.get(section);
-    if (btf !== undefined && sec !== undefined) {
-      const at = new Map(symbols.map((s) => [s.name, s]));
-      for (const v of sec.vars) {
+    const types = map.btf;
+    if (types?.vars !== undefined) {
+      const btf = types.btf;
+      for (const v of types.vars) {
         const variable = btf.type(v.type);
-        if (variable.kind !== 'var') throw sectionError('.BTF', `DATASEC ${section}: type ${v.type} is a ${variable.kind}, not a variable`);
         if (variable.name === '') continue;
-        const sym = at.get(variable.name);
+        // the VAR's type: what the C declaration says, and what the codec reads
+        const id = variable.kind === 'var' ? variable.type : v.type;
         found.push({
           name: variable.name,
-          offset: sym?.value ?? v.offset,
+          offset: v.offset,
           size: v.size,
-          type: btf.typeName(variable.type),
-          kind: btf.resolve(variable.type)?.kind ?? 'void',
-          codec: () => btfCodec(btf, variable.type, { root: variable.name }) as ValueCodec,
+          type: btf.typeName(id),
+          kind: btf.resolve(id)?.kind ?? 'void',
+          codec: () => btfCodec(btf, id, { root: variable.name }) as ValueCodec,
         });
       }
     } else {
-      for (const s of symbols) {
-        if (s.size === 0) continue;
+      for (const s of elf.symbolsIn(index)) {
+        if (s.type !== STT.OBJECT || s.name === '' || s.size === 0) continue;
         const int = RAW_INT[s.size];
         found.push({ name: s.name, offset: s.value, size: s.size, type: int ?? `__u8[${s.size}]`, codec: () => rawCodec(s.size) });
       }
     }
     found.sort((a, b) => a.offset - b.offset);
     for (const f of found) {
-      if (f.offset < 0 || f.offset + f.size > size) {
-        throw new BpfError('EINVAL', `section ${section}: variable ${f.name} at offset ${f.offset} (${f.size} bytes) runs past the section's ${size} bytes`);
+      if (f.offset < 0 || f.offset + f.size > map.valueSize) {
+        throw new BpfError('EINVAL', `section ${section}: variable ${f.name} at offset ${f.offset} (${f.size} bytes) runs past the section's ${map.valueSize} bytes`);
       }
       const key = Object.hasOwn(out, f.name) ? `${section}:${f.name}` : f.name;
       if (Object.hasOwn(out, key)) throw new BpfError('EINVAL', `section ${section}: variable ${f.name} is defined twice`);
