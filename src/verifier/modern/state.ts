@@ -6,8 +6,8 @@
  * registers and a stack of 64 eight-byte slots (byte types plus the
  * register spilled into the slot); and, per state, the liveness marks,
  * the parent checkpoint, the count of unfinished paths below a stored
- * state and the instructions walked since the parent (for precision
- * backtracking). It owns construction, copy-on-write copies, the
+ * state and where its stretch of the path lies in the walker's jump
+ * history (for precision backtracking). It owns construction, copy-on-write copies, the
  * comparisons pruning needs (regsafe, stacksafe, states_equal) and the
  * text the log prints for a state. The walk is walker.ts.
  *
@@ -203,14 +203,6 @@ export const LIVE_WRITTEN = 2;
  */
 export const newLive = (flag: number): number[] => new Array<number>(11 + SLOTS).fill(flag);
 
-/** One step of a path's history: the instruction and, for a stack spill or fill, its slot. */
-export interface Hist {
-  readonly idx: number;
-  /** frame * 64 + spi of a stack access that spilled or filled a register, else -1 */
-  readonly stack: number;
-  readonly prev: Hist | null;
-}
-
 /** The verifier state of one path, or a stored checkpoint. */
 export class VState {
   frames: Frame[];
@@ -222,8 +214,16 @@ export class VState {
   branches = 0;
   insnIdx = 0;
   firstInsn = 0;
+  /** stored checkpoints: the last instruction of the path's stretch it holds (-1: none) */
   lastInsn = -1;
-  hist: Hist | null = null;
+  /**
+   * The stretch of the path this state holds, in the walker's history
+   * (walker.ts, the jump history): entries [histStart, histEnd). The
+   * current state's end is the history's length; a stored checkpoint's and
+   * a pending branch's are fixed when they are made.
+   */
+  histStart = 0;
+  histEnd = 0;
   /** stored checkpoints: pruning hits and misses (eviction from the explored list; -1 once evicted) */
   hit = 0;
   miss = 0;
@@ -267,7 +267,8 @@ export class VState {
     s.insnIdx = this.insnIdx;
     s.firstInsn = this.firstInsn;
     s.lastInsn = this.lastInsn;
-    s.hist = this.hist;
+    s.histStart = this.histStart;
+    s.histEnd = this.histEnd;
     s.refs = this.refs;
     s.cbUnroll = this.cbUnroll;
     return s;

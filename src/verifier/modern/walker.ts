@@ -39,7 +39,7 @@ import {
   scalarMovImm, scalarMovsx, scalarNarrow, scalarSanity, scalarTruncate, scalarFrom, scalarConst,
 } from './scalar.js';
 import { tnumIsConst, tnumStr, tnumAdd, tnumSub, tnumConstHL, tnumIsAligned } from './tnum.js';
-import type { Frame, Hist, ModernMapInfo, Reg } from './state.js';
+import type { Frame, ModernMapInfo, Reg } from './state.js';
 import type { FuncInfoEntry } from './func-info.js';
 import { prototypeProblem } from './func-info.js';
 import {
@@ -232,6 +232,33 @@ export class ModernWalker {
   /** markPrecise's masks per frame (registers; stack slots), kept between calls */
   private readonly btRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
   private readonly btStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
+  /**
+   * The jump history (the kernel's insn_hist): what backtracking cannot
+   * read from the program text. A stretch of a path is walked back one
+   * instruction at a time, the previous one being the one before it in the
+   * program, except where an entry says otherwise: an entry records a
+   * visit of instruction hIdx reached from hPrev, for each visit that is
+   * the first of a state's stretch or not reached by falling through
+   * (jump targets, returns, a forked instruction walked again), and for
+   * each visit with something to tell backtracking (hStack: the slot a
+   * spill or fill used, frame * 64 + spi; -2 - mask for registers a
+   * branch narrowed together; else -1). Entries are in path order; a state
+   * holds [histStart, histEnd) of them, and as the walk is depth-first, a
+   * popped branch's end truncates the history (what was past it belongs to
+   * finished paths, which are never backtracked again). One entry per
+   * instruction, as before, made every step allocate and backtracking
+   * chase pointers.
+   */
+  private readonly hIdx: number[] = [];
+  private readonly hPrev: number[] = [];
+  private readonly hStack: number[] = [];
+  private hLen = 0;
+  /** the entry of the instruction being walked, or -1 when it has none (yet) */
+  private entryAt = -1;
+  /** the next instruction walked starts the current state's stretch: it gets an entry */
+  private forceEntry = true;
+  /** the last instruction entered in the current state's stretch (-1: none yet) */
+  private curLast = -1;
 
   constructor(
     private readonly insns: readonly Slot[],
@@ -373,6 +400,21 @@ export class ModernWalker {
     return ++this.idGen;
   }
 
+  /** An entry for the visit of `idx` being walked, reached from prevIdx. */
+  private histEntry(idx: number): void {
+    const k = this.hLen++;
+    this.hIdx[k] = idx;
+    this.hPrev[k] = this.prevIdx;
+    this.hStack[k] = -1;
+    this.entryAt = k;
+  }
+
+  /** What backtracking must know of the instruction being walked (see hStack), in its entry. */
+  private histNote(stack: number): void {
+    if (this.entryAt < 0) this.histEntry(this.idx);
+    this.hStack[this.entryAt] = stack;
+  }
+
   // ---- precision (mark_chain_precision) ----
 
   /** Mark register `regno` of the current frame (and/or stack slots) precise along the path's checkpoints. */
@@ -390,28 +432,43 @@ export class ModernWalker {
     if (regno >= 0) regs[fr] = 1 << regno;
     if (stackSlot >= 0) bitSet(stack, stackSlot);
     const log2 = this.log.level >= 2;
-    const regsStr = (f: number): string => [...Array(11).keys()].filter((i) => regs[f]! & (1 << i)).map((i) => `r${i}`).join(',');
-    const stackStr = (f: number): string => [...Array(SLOTS).keys()].filter((i) => bitHas(stack, f * 64 + i)).map((i) => `-${(i + 1) * 8}`).join(',');
+    const hIdx = this.hIdx, hPrev = this.hPrev, hStack = this.hStack;
+    const nFrames = st0.frames.length;
     let st: VState | null = st0;
     let skipFirst = true;
     let subseq = -1;
+    // the stretch being walked back: its last instruction and its entries [start, p)
+    let last = this.curLast;
+    let start = st0.histStart;
+    let p = this.hLen;
     while (st) {
-      if (log2) this.log.print(`mark_precise: frame${fr}: last_idx ${st.hist?.idx ?? st.insnIdx} first_idx ${st.firstInsn} subseq_idx ${subseq} \n`);
-      for (let h: Hist | null = st.hist; h; h = h.prev) {
+      if (log2) this.log.print(`mark_precise: frame${fr}: last_idx ${last >= 0 ? last : st.insnIdx} first_idx ${st.firstInsn} subseq_idx ${subseq} \n`);
+      // the stretch's visits, newest first (its first visit always has an entry)
+      for (let i = last; i >= 0;) {
+        // this visit's entry, if it has one, is the newest entry not yet passed (see hIdx)
+        const has = p > start && hIdx[p - 1] === i;
         if (skipFirst) {
           skipFirst = false;
-          continue;
+        } else {
+          if (log2) this.log.print(`mark_precise: frame${fr}: regs=${btRegsStr(regs, fr)} stack=${btStackStr(stack, fr)} before ${i}: ${modernInsnText(this.insns, i)}\n`);
+          this.work();
+          if (this.backtrack(i, has ? hStack[p - 1]! : -1, fr, regs, stack)) return this.markAllPrecise(st0);
+          if (emptyMasks(regs, stack, nFrames)) return;
         }
-        if (log2) this.log.print(`mark_precise: frame${fr}: regs=${regsStr(fr)} stack=${stackStr(fr)} before ${h.idx}: ${modernInsnText(this.insns, h.idx)}\n`);
-        this.work();
-        const r = this.backtrack(h, fr, regs, stack);
-        if (r === 'all') return this.markAllPrecise(st0);
-        if (emptyMasks(regs, stack, st0.frames.length)) return;
+        if (has) {
+          if (--p === start) break;
+          i = hPrev[p]!;
+        } else {
+          i--;
+        }
       }
       skipFirst = false;
       subseq = st.firstInsn;
       st = st.parent;
       if (!st) return;
+      last = st.lastInsn;
+      start = st.histStart;
+      p = st.histEnd;
       let any = false;
       for (let f = Math.min(st.frames.length, MAX_CALL_FRAMES) - 1; f >= 0; f--) {
         const frame = st.frames[f]!;
@@ -432,7 +489,7 @@ export class ModernWalker {
             else st.own(f).spilled[spi] = regWith(reg, { precise: true });
           }
         }
-        if (f === fr && log2) this.log.print(`mark_precise: frame${f}: parent state regs=${regsStr(f)} stack=${stackStr(f)}: ${stateStr(st, f, true, 0, 0n)}\n`);
+        if (f === fr && log2) this.log.print(`mark_precise: frame${f}: parent state regs=${btRegsStr(regs, f)} stack=${btStackStr(stack, f)}: ${stateStr(st, f, true, 0, 0n)}\n`);
         if (regs[f] || frameAny(stack, f)) any = true;
       }
       for (let f = st.frames.length; f < MAX_CALL_FRAMES; f++) if (regs[f] || frameAny(stack, f)) any = true;
@@ -461,16 +518,20 @@ export class ModernWalker {
     }
   }
 
-  /** backtrack_insn: what the instruction at h needs precise before it, given what is needed after it. */
-  private backtrack(h: Hist, fr: number, regs: number[], stack: number[]): 'ok' | 'all' {
-    const insn = this.insns[h.idx]!;
+  /**
+   * backtrack_insn: what instruction `idx` needs precise before it, given
+   * what is needed after it; `hstack` is its visit's hStack (-1 without
+   * one). True when backtracking cannot follow (mark everything precise).
+   */
+  private backtrack(idx: number, hstack: number, fr: number, regs: number[], stack: number[]): boolean {
+    const insn = this.insns[idx]!;
     const cls = BPF_CLASS(insn.code);
     const op = BPF_OP(insn.code);
     const d = 1 << insn.dst;
     const s = 1 << insn.src;
     let m = regs[fr]!;
     if (cls === BPF_ALU || cls === BPF_ALU64) {
-      if (!(m & d)) return 'ok';
+      if (!(m & d)) return false;
       if (op === BPF_MOV) {
         m &= ~d;
         if (BPF_SRC(insn.code) === BPF_X) m |= s;
@@ -478,63 +539,63 @@ export class ModernWalker {
         m |= s;
       }
       regs[fr] = m;
-      return 'ok';
+      return false;
     }
     if (cls === BPF_LDX) {
-      if (!(m & d)) return 'ok';
+      if (!(m & d)) return false;
       regs[fr] = m & ~d;
-      if (h.stack >= 0) bitSet(stack, h.stack);
-      return 'ok';
+      if (hstack >= 0) bitSet(stack, hstack);
+      return false;
     }
     if (cls === BPF_STX || cls === BPF_ST) {
       if (BPF_MODE(insn.code) === BPF_ATOMIC) {
         if (insn.imm & BPF_FETCH) {
           const load = insn.imm === BPF_CMPXCHG ? 1 : s;
-          if (m & load) return 'all';
+          if (m & load) return true;
         }
-        return 'ok';
+        return false;
       }
-      if (h.stack < 0) return 'ok';
-      if (!bitHas(stack, h.stack)) return 'ok';
-      bitClear(stack, h.stack);
+      if (hstack < 0) return false;
+      if (!bitHas(stack, hstack)) return false;
+      bitClear(stack, hstack);
       if (cls === BPF_STX) regs[fr] = m | s;
-      return 'ok';
+      return false;
     }
     if (cls === BPF_JMP || cls === BPF_JMP32) {
-      if (op === BPF_CALL && insn.src === 1 && this.isGlobal(this.subprogs.indexOf(h.idx + insn.imm + 1))) {
+      if (op === BPF_CALL && insn.src === 1 && this.isGlobal(this.subprogs.indexOf(idx + insn.imm + 1))) {
         // a global function is a call that sets r0 and clobbers r1-r5, as a helper
-        if (m & 0x3e) return 'all';
+        if (m & 0x3e) return true;
         regs[fr] = m & ~1;
-        return 'ok';
+        return false;
       }
       if (op === BPF_EXIT || (op === BPF_CALL && insn.src === 1)) {
-        return regs.some((x) => x !== 0) || stack.some((x) => x !== 0) ? 'all' : 'ok';
+        return regs.some((x) => x !== 0) || stack.some((x) => x !== 0);
       }
       if (op === BPF_CALL) {
-        if (m & 0x3e) return 'all';
+        if (m & 0x3e) return true;
         regs[fr] = m & ~1;
-        return 'ok';
+        return false;
       }
-      if (op === BPF_JA) return 'ok';
+      if (op === BPF_JA) return false;
       // linked scalars narrowed together need precision together
-      if (h.stack < -1) {
-        const linked = -h.stack - 2;
+      if (hstack < -1) {
+        const linked = -hstack - 2;
         if (m & linked) m |= linked;
       }
       if (BPF_SRC(insn.code) === BPF_X && m & (d | s)) m |= d | s;
       regs[fr] = m;
-      return 'ok';
+      return false;
     }
     if (cls === BPF_LD) {
       if (BPF_MODE(insn.code) === BPF_IMM) {
         regs[fr] = m & ~d;
-        return 'ok';
+        return false;
       }
-      if (m & 0x3e) return 'all';
-      if (BPF_MODE(insn.code) === BPF_IND && m & 1) return 'all';
+      if (m & 0x3e) return true;
+      if (BPF_MODE(insn.code) === BPF_IND && m & 1) return true;
       regs[fr] = m & ~1;
     }
-    return 'ok';
+    return false;
   }
 
   // ---- the walk ----
@@ -559,8 +620,16 @@ export class ModernWalker {
         }
         next = PATH_END;
       } else {
-        if (idx !== this.prevIdx + 1) this.histJumps++;
-        this.cur.hist = { idx, stack: -1, prev: this.cur.hist };
+        if (idx !== this.prevIdx + 1) {
+          this.histJumps++;
+          this.histEntry(idx);
+        } else if (this.forceEntry) {
+          this.histEntry(idx);
+        } else {
+          this.entryAt = -1;
+        }
+        this.forceEntry = false;
+        this.curLast = idx;
         if (log.level >= 2 && doPrintState) {
           log.print(`\nfrom ${this.prevIdx} to ${idx}:${stateStr(this.cur, this.cur.curframe, true, 0, 0n)}\n`);
           doPrintState = false;
@@ -593,6 +662,9 @@ export class ModernWalker {
         if (!p) break;
         if (log.level === 1) log.reset(p.logPos);
         this.cur = p.st;
+        // what the finished path added to the history is not needed again
+        this.hLen = p.st.histEnd;
+        this.curLast = p.prev;
         this.prevIdx = p.prev;
         this.idx = p.idx;
         this.histJumps = 0;
@@ -623,6 +695,7 @@ export class ModernWalker {
     // adds a state every 8 instructions)
     this.jmpsProcessed++;
     const copy = st ?? this.cur.copy();
+    copy.histEnd = this.hLen;
     this.pending.push({ st: copy, idx: target, prev, logPos: this.log.pos });
     if (this.cur.parent) this.cur.parent.branches++;
     if (this.pending.length > JMP_SEQ_LIMIT) this.fail('E2BIG', `The sequence of ${this.pending.length} jumps is too complex.`);
@@ -696,10 +769,14 @@ export class ModernWalker {
     nw.insnIdx = idx;
     nw.branches = 1;
     nw.sig = sig;
+    nw.histEnd = this.hLen;
+    nw.lastInsn = this.curLast;
     this.explored[idx]!.push(nw);
     cur.parent = nw;
     cur.firstInsn = idx;
-    cur.hist = null;
+    cur.histStart = this.hLen;
+    this.forceEntry = true;
+    this.curLast = -1;
     this.histJumps = 0;
     // a loop, not fill(): the builtin costs more than 75 stores
     for (const l of cur.live) for (let k = 0; k < l.length; k++) l[k] = 0;
@@ -1246,7 +1323,7 @@ export class ModernWalker {
         const t = f.stype[spi * 8 + i - 1]!;
         if (t !== ST.ZERO && t !== ST.INVALID) f.stype[spi * 8 + i - 1] = ST.MISC;
       }
-      this.cur.hist = { idx, stack: fi * 64 + spi, prev: this.cur.hist!.prev };
+      this.histNote(fi * 64 + spi);
     };
     if (value && aligned && value.type === RT.SCALAR) {
       const fits = size === 8 || (value.s.umaxH === 0 && (size === 4 || (value.s.umaxL >>> 0) < 2 ** (size * 8)));
@@ -1307,7 +1384,7 @@ export class ModernWalker {
         if (valueReg < 0) return undefined;
         // a narrow fill of the low bytes of a narrow-enough spill keeps the value
         if (size <= spillSize && (slot & 7) === 7 - (spillSize - size) + (spillSize - size) && (slot & 7) === 7) {
-          this.cur.hist = { idx, stack: fi * 64 + spi, prev: this.cur.hist!.prev };
+          this.histNote(fi * 64 + spi);
           const r = regWith(spilled, { id: spillSize > size ? 0 : spilled.id });
           return r;
         }
@@ -1322,7 +1399,7 @@ export class ModernWalker {
         return UNKNOWN;
       }
       if (valueReg >= 0) {
-        this.cur.hist = { idx, stack: fi * 64 + spi, prev: this.cur.hist!.prev };
+        this.histNote(fi * 64 + spi);
         return spilled;
       }
       return undefined;
@@ -1441,9 +1518,8 @@ export class ModernWalker {
       const linked = this.narrowed(other, fr, insn, x, n.taken[0], n.taken[1]) | this.narrowed(this.cur, fr, insn, x, n.fallthrough[0], n.fallthrough[1]);
       if (linked) {
         // backtracking must know which registers learnt together
-        const h = this.cur.hist!;
-        this.cur.hist = { idx: h.idx, stack: -2 - linked, prev: h.prev };
-        other.hist = this.cur.hist;
+        this.histNote(-2 - linked);
+        other.histEnd = this.hLen;
       }
     } else if (!jmp32 && !x && insn.imm === 0 && (op === BPF_JEQ || op === BPF_JNE) && dst.maybeNull) {
       this.markNull(this.cur, dst.id, op === BPF_JNE);
@@ -2068,6 +2144,9 @@ export class ModernWalker {
     this.idx = start;
     this.prevIdx = start;
     this.histJumps = 0;
+    this.hLen = 0;
+    this.forceEntry = true;
+    this.curLast = -1;
     const r = this.run();
     if (this.log.level === 1) this.log.reset(0);
     return r;
@@ -2211,6 +2290,18 @@ const frameAny = (m: readonly number[], f: number): boolean => (m[2 * f]! | m[2 
 /** -BPF_MAX_VAR_OFF < the signed 64-bit value (hi, lo) < BPF_MAX_VAR_OFF */
 function saneS64(hi: number, lo: number): boolean {
   return hi === 0 ? lo >= 0 && lo < BPF_MAX_VAR_OFF : hi === -1 && lo < 0 && lo > -BPF_MAX_VAR_OFF;
+}
+
+/** The level-2 log's view of backtracking's masks for frame f: registers (r1,r6) and stack offsets (-8,-16). */
+function btRegsStr(regs: readonly number[], f: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < 11; i++) if (regs[f]! & (1 << i)) out.push(`r${i}`);
+  return out.join(',');
+}
+function btStackStr(stack: readonly number[], f: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < SLOTS; i++) if (bitHas(stack, f * 64 + i)) out.push(`-${(i + 1) * 8}`);
+  return out.join(',');
 }
 
 function emptyMasks(regs: number[], stack: number[], n: number): boolean {
