@@ -100,6 +100,13 @@ export interface ModernEnv extends VerifierEnv {
    * Without it every callee is walked in its caller's context.
    */
   funcInfo?: readonly FuncInfoEntry[];
+  /**
+   * When bpf_check began (performance.now()), for log level 4's
+   * `verification time`: BPF_PROG_LOAD's checks before the walk (the map
+   * fds, the log's attributes) count in it, as in the kernel's. Without it
+   * the time starts with verifyModern.
+   */
+  startTime?: number;
 }
 
 const ALU_STR: Record<number, string> = {
