@@ -195,6 +195,31 @@ export interface WalkResult {
   ctxAccesses: Map<number, number>;
 }
 
+/**
+ * A precision walk over the current stretch, remembered: walked back from
+ * the visit (i, p) (its instruction and the history entries not yet passed
+ * there, which together name one visit of the stretch) with the masks
+ * regs/stack for frame fr, it did `steps` steps and ended with `out` (0:
+ * at the stretch's start with the masks outRegs/outStack; 1: the masks
+ * emptied; 2: mark everything precise). Backtracking is a function of the
+ * visits walked and the masks, so a later walk that meets that visit with
+ * those masks ends the same way. Valid while the stretch's generation is
+ * `gen` (ModernWalker.histGen).
+ */
+class Memo {
+  gen = -1;
+  i = -1;
+  p = -1;
+  fr = -1;
+  steps = 0;
+  out = 0;
+  readonly regs = new Array<number>(MAX_CALL_FRAMES).fill(0);
+  readonly stack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
+  readonly outRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
+  readonly outStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
+}
+const MEMOS = 4;
+
 /** A failure: the walker's message is in the log already. */
 class Fail extends VerifyError {}
 
@@ -266,6 +291,26 @@ export class ModernWalker {
   private forceEntry = true;
   /** the last instruction entered in the current state's stretch (-1: none yet) */
   private curLast = -1;
+  /**
+   * The current stretch's generation: it changes whenever the stretch
+   * does other than by growing (a checkpoint starts a new one, a pop
+   * switches paths, a global function's walk starts), which is when
+   * `memo` stops describing it.
+   */
+  private histGen = 0;
+  /**
+   * The last MEMOS precision walks over the current stretch, for later
+   * ones to reuse (see Memo), and which one the next replaces. A loop
+   * asking for the same registers every iteration then walks back one
+   * iteration, not the whole stretch since the last checkpoint (the
+   * kernel walks it all: a bounded loop spent a third of its verification
+   * backtracking). Not at log level 2, which prints every step.
+   */
+  private readonly memos: Memo[] = Array.from({ length: MEMOS }, () => new Memo());
+  private memoNext = 0;
+  /** the key of the walk in progress (its first step's visit and masks), until it is stored as the memo */
+  private readonly keyRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
+  private readonly keyStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
 
   constructor(
     private readonly insns: readonly Slot[],
@@ -441,6 +486,8 @@ export class ModernWalker {
     const log2 = this.log.level >= 2;
     const hIdx = this.hIdx, hPrev = this.hPrev, hStack = this.hStack;
     const nFrames = st0.frames.length;
+    // this walk's memo key (keyI < 0: none yet; -2: no memo at level 2) and its steps from there
+    let keyI = log2 ? -2 : -1, keyP = 0, steps = 0;
     let st: VState | null = st0;
     let skipFirst = true;
     let subseq = -1;
@@ -457,10 +504,37 @@ export class ModernWalker {
         if (skipFirst) {
           skipFirst = false;
         } else {
+          if (keyI !== -2 && st === st0) {
+            if (keyI === -1) {
+              keyI = i;
+              keyP = p;
+              copyMasks(regs, stack, this.keyRegs, this.keyStack);
+            }
+            const m = this.memoAt(i, p, fr, regs, stack);
+            if (m) {
+              // the rest of this stretch's walk is the memo's: its steps count as done
+              this.workDone += m.steps - 1;
+              this.work();
+              steps += m.steps;
+              const out = m.out;
+              copyMasks(m.outRegs, m.outStack, regs, stack);
+              this.storeMemo(keyI, keyP, fr, steps, out, regs, stack);
+              if (out === 2) return this.markAllPrecise(st0);
+              if (out === 1) return;
+              break;
+            }
+            steps++;
+          }
           if (log2) this.log.print(`mark_precise: frame${fr}: regs=${btRegsStr(regs, fr)} stack=${btStackStr(stack, fr)} before ${i}: ${modernInsnText(this.insns, i)}\n`);
           this.work();
-          if (this.backtrack(i, has ? hStack[p - 1]! : -1, fr, regs, stack)) return this.markAllPrecise(st0);
-          if (emptyMasks(regs, stack, nFrames)) return;
+          if (this.backtrack(i, has ? hStack[p - 1]! : -1, fr, regs, stack)) {
+            if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 2, regs, stack);
+            return this.markAllPrecise(st0);
+          }
+          if (emptyMasks(regs, stack, nFrames)) {
+            if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 1, regs, stack);
+            return;
+          }
         }
         if (has) {
           if (--p === start) break;
@@ -469,6 +543,7 @@ export class ModernWalker {
           i--;
         }
       }
+      if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 0, regs, stack);
       skipFirst = false;
       subseq = st.firstInsn;
       st = st.parent;
@@ -502,6 +577,31 @@ export class ModernWalker {
       for (let f = st.frames.length; f < MAX_CALL_FRAMES; f++) if (regs[f] || frameAny(stack, f)) any = true;
       if (!any) return;
     }
+  }
+
+  /** A memo of the current stretch for a walk at the visit (i, p) of frame fr with these masks. */
+  private memoAt(i: number, p: number, fr: number, regs: readonly number[], stack: readonly number[]): Memo | undefined {
+    for (let k = 0; k < MEMOS; k++) {
+      const m = this.memos[k]!;
+      if (m.i === i && m.p === p && m.gen === this.histGen && m.fr === fr && sameMasks(regs, stack, m.regs, m.stack)) return m;
+    }
+    return undefined;
+  }
+
+  /** The memo of a walk of the current stretch from its key (keyRegs/keyStack, the masks there) to its end. */
+  private storeMemo(i: number, p: number, fr: number, steps: number, out: number, regs: readonly number[], stack: readonly number[]): void {
+    // a walk that met a memo at its first step is that memo again
+    if (this.memoAt(i, p, fr, this.keyRegs, this.keyStack)) return;
+    const m = this.memos[this.memoNext]!;
+    this.memoNext = (this.memoNext + 1) % MEMOS;
+    m.gen = this.histGen;
+    m.i = i;
+    m.p = p;
+    m.fr = fr;
+    m.steps = steps;
+    m.out = out;
+    copyMasks(this.keyRegs, this.keyStack, m.regs, m.stack);
+    copyMasks(regs, stack, m.outRegs, m.outStack);
   }
 
   /** mark_all_scalars_precise: the fallback where backtracking cannot follow. */
@@ -671,6 +771,7 @@ export class ModernWalker {
         this.cur = p.st;
         // what the finished path added to the history is not needed again
         this.hLen = p.st.histEnd;
+        this.histGen++;
         this.curLast = p.prev;
         this.prevIdx = p.prev;
         this.idx = p.idx;
@@ -782,6 +883,7 @@ export class ModernWalker {
     cur.parent = nw;
     cur.firstInsn = idx;
     cur.histStart = this.hLen;
+    this.histGen++;
     this.forceEntry = true;
     this.curLast = -1;
     this.histJumps = 0;
@@ -2152,6 +2254,7 @@ export class ModernWalker {
     this.prevIdx = start;
     this.histJumps = 0;
     this.hLen = 0;
+    this.histGen++;
     this.forceEntry = true;
     this.curLast = -1;
     const r = this.run();
@@ -2309,6 +2412,17 @@ function btStackStr(stack: readonly number[], f: number): string {
   const out: string[] = [];
   for (let i = 0; i < SLOTS; i++) if (bitHas(stack, f * 64 + i)) out.push(`-${(i + 1) * 8}`);
   return out.join(',');
+}
+
+function copyMasks(regs: readonly number[], stack: readonly number[], toRegs: number[], toStack: number[]): void {
+  for (let f = 0; f < MAX_CALL_FRAMES; f++) toRegs[f] = regs[f]!;
+  for (let k = 0; k < 2 * MAX_CALL_FRAMES; k++) toStack[k] = stack[k]!;
+}
+
+function sameMasks(regs: readonly number[], stack: readonly number[], r2: readonly number[], s2: readonly number[]): boolean {
+  for (let f = 0; f < MAX_CALL_FRAMES; f++) if (regs[f] !== r2[f]) return false;
+  for (let k = 0; k < 2 * MAX_CALL_FRAMES; k++) if (stack[k] !== s2[k]) return false;
+  return true;
 }
 
 function emptyMasks(regs: number[], stack: number[], n: number): boolean {
