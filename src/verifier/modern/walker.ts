@@ -240,6 +240,8 @@ export class ModernWalker {
   private idx = 0;
   private prevIdx = 0;
   private readonly visited: Uint8Array;
+  /** per instruction, its constant operand as a register (immReg) */
+  private readonly immRegs: (Reg | undefined)[];
   /** save_aux_ptr_type: per load/store, 1 when it went through the context, 2 through any other pointer */
   private readonly ptrKind: Uint8Array;
   private readonly ctxAccesses = new Map<number, number>();
@@ -324,6 +326,7 @@ export class ModernWalker {
     this.explored = new Array(insns.length);
     this.visited = new Uint8Array(insns.length);
     this.ptrKind = new Uint8Array(insns.length);
+    this.immRegs = new Array<Reg | undefined>(insns.length);
     this.subprogs = subprogs;
     this.stackDepth = subprogs.map(() => 0);
     this.called = new Uint8Array(subprogs.length);
@@ -450,6 +453,22 @@ export class ModernWalker {
 
   private newId(): number {
     return ++this.idGen;
+  }
+
+  /**
+   * The constant register of instruction `idx`, made once: its immediate
+   * operand sign-extended, or zero-extended (`zext`, a 32-bit mov's).
+   * Registers and scalars are immutable, so every visit shares it; a
+   * program of constants allocated two scalars and two registers per
+   * instruction visited, the most of its garbage.
+   */
+  private immReg(idx: number, imm: number, zext: boolean): Reg {
+    let r = this.immRegs[idx];
+    if (r === undefined) {
+      r = scalarReg(scalarMovImm(!zext, imm));
+      this.immRegs[idx] = r;
+    }
+    return r;
   }
 
   /** An entry for the visit of `idx` being walked, reached from prevIdx. */
@@ -975,7 +994,7 @@ export class ModernWalker {
       }
       this.dstOp(insn.dst);
       if (!x) {
-        this.setReg(insn.dst, scalarReg(scalarMovImm(alu64, insn.imm)));
+        this.setReg(insn.dst, this.immReg(idx, insn.imm, !alu64));
         return;
       }
       const src = this.regs[insn.src]!;
@@ -1018,7 +1037,7 @@ export class ModernWalker {
       if (insn.imm < 0 || insn.imm >= (alu64 ? 64 : 32)) this.fail('EINVAL', `invalid shift ${insn.imm}`);
     }
     this.dstOp(insn.dst);
-    const src = x ? this.regs[insn.src]! : scalarReg(scalarImm(insn.imm));
+    const src = x ? this.regs[insn.src]! : this.immReg(idx, insn.imm, false);
     if (x && src.type !== RT.SCALAR) {
       if (dst.type !== RT.SCALAR) {
         // two pointers: only their difference is allowed, and it is a number
@@ -1443,7 +1462,7 @@ export class ModernWalker {
       }
       spill(fits ? r : regWith(r, { id: 0 }));
     } else if (!value && aligned && stImm !== undefined) {
-      spill(scalarReg(scalarImm(stImm)));
+      spill(this.immReg(idx, stImm, false));
     } else if (value && isPtr(value)) {
       if (size !== 8) this.fail('EACCES', 'invalid size of register spill');
       if (fi !== this.cur.curframe && value.type === RT.PTR_TO_STACK) this.fail('EINVAL', 'cannot spill pointers to stack into stack frame of the caller');
@@ -1610,7 +1629,7 @@ export class ModernWalker {
       src = this.srcOp(insn.src);
     } else {
       if (insn.src !== 0) this.fail('EINVAL', 'BPF_JMP/JMP32 uses reserved fields');
-      src = scalarReg(scalarImm(insn.imm));
+      src = this.immReg(idx, insn.imm, false);
     }
     const target = idx + insn.off + 1;
     const pred = this.branchTaken(dst, src, op, jmp32);
@@ -1623,7 +1642,7 @@ export class ModernWalker {
     const other = this.push(target, idx);
     const fr = this.cur.curframe;
     if (dst.type === RT.SCALAR && src.type === RT.SCALAR) {
-      const n = scalarNarrow(op, jmp32, dst.s, src.s, x && insn.src === insn.dst);
+      const n = scalarNarrow(op, jmp32, dst.s, src.s, x && insn.src === insn.dst, !x);
       const linked = this.narrowed(other, fr, insn, x, n.taken[0], n.taken[1]) | this.narrowed(this.cur, fr, insn, x, n.fallthrough[0], n.fallthrough[1]);
       if (linked) {
         // backtracking must know which registers learnt together
