@@ -283,21 +283,36 @@ export function initialState(): VState {
 
 // ---- pruning ----
 
-/** The id correspondence of one states_equal (check_ids). */
+/**
+ * The id correspondence of one states_equal (check_ids). Ids are small
+ * positive integers (the walker counts them from 1), so the two directions
+ * are arrays indexed by id, each entry valid only when its stamp is the
+ * current one: `reset` forgets every pair at once, and states_equal reuses
+ * one map instead of making two Maps per state compared.
+ */
 export class IdMap {
-  private readonly map = new Map<number, number>();
-  private readonly rev = new Map<number, number>();
+  private readonly map: number[] = [];
+  private readonly rev: number[] = [];
+  private readonly mapStamp: number[] = [];
+  private readonly revStamp: number[] = [];
+  private stamp = 1;
+  /** Forget every pair. */
+  reset(): void {
+    this.stamp++;
+  }
   check(old: number, cur: number): boolean {
     if (old === 0 && cur === 0) return true;
     if (old === 0 || cur === 0) return false;
-    const m = this.map.get(old);
-    const r = this.rev.get(cur);
-    if (m === undefined && r === undefined) {
-      this.map.set(old, cur);
-      this.rev.set(cur, old);
+    const hasM = this.mapStamp[old] === this.stamp;
+    const hasR = this.revStamp[cur] === this.stamp;
+    if (!hasM && !hasR) {
+      this.map[old] = cur;
+      this.mapStamp[old] = this.stamp;
+      this.rev[cur] = old;
+      this.revStamp[cur] = this.stamp;
       return true;
     }
-    return m === cur && r === old;
+    return hasM && hasR && this.map[old] === cur && this.rev[cur] === old;
   }
   /** check_scalar_ids: an id on one side only is a fresh one on the other */
   checkScalar(old: number, cur: number, fresh: () => number): boolean {
@@ -387,6 +402,9 @@ function stacksafe(old: Frame, cur: Frame, oldLive: readonly number[], ids: IdMa
   return true;
 }
 
+/** The id map of statesEqual, reused (statesEqual never runs inside itself). */
+const STATES_EQUAL_IDS = new IdMap();
+
 /**
  * states_equal: same call chain, and every frame's registers and stack safe.
  * `exact` (loop detection) compares all of it, read or not. `range` (the
@@ -397,7 +415,8 @@ function stacksafe(old: Frame, cur: Frame, oldLive: readonly number[], ids: IdMa
 export function statesEqual(old: VState, cur: VState, exact: boolean, fresh: () => number, range = false): boolean {
   if (old.frames.length !== cur.frames.length) return false;
   for (let i = 0; i < old.frames.length; i++) if (old.frames[i]!.callsite !== cur.frames[i]!.callsite) return false;
-  const ids = new IdMap();
+  const ids = STATES_EQUAL_IDS;
+  ids.reset();
   // refsafe: the same references held, their ids corresponding
   if (old.refs.length !== cur.refs.length) return false;
   for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;

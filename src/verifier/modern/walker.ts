@@ -308,9 +308,9 @@ export class ModernWalker {
    * kernel walks it all: a bounded loop spent a third of its verification
    * backtracking). Not at log level 2, which prints every step.
    */
-  private readonly memos: Memo[] = Array.from({ length: MEMOS }, () => new Memo());
+  private memos: Memo[] | undefined;
   private memoNext = 0;
-  /** the key of the walk in progress (its first step's visit and masks), until it is stored as the memo */
+  /** the key of the walk in progress (its first step's visit and masks), until it is stored as a memo */
   private readonly keyRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
   private readonly keyStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
 
@@ -600,8 +600,10 @@ export class ModernWalker {
 
   /** A memo of the current stretch for a walk at the visit (i, p) of frame fr with these masks. */
   private memoAt(i: number, p: number, fr: number, regs: readonly number[], stack: readonly number[]): Memo | undefined {
+    const memos = this.memos;
+    if (memos === undefined) return undefined;
     for (let k = 0; k < MEMOS; k++) {
-      const m = this.memos[k]!;
+      const m = memos[k]!;
       if (m.i === i && m.p === p && m.gen === this.histGen && m.fr === fr && sameMasks(regs, stack, m.regs, m.stack)) return m;
     }
     return undefined;
@@ -611,6 +613,8 @@ export class ModernWalker {
   private storeMemo(i: number, p: number, fr: number, steps: number, out: number, regs: readonly number[], stack: readonly number[]): void {
     // a walk that met a memo at its first step is that memo again
     if (this.memoAt(i, p, fr, this.keyRegs, this.keyStack)) return;
+    // made at the first walk: most programs never need one, and a load makes a walker
+    this.memos ??= Array.from({ length: MEMOS }, () => new Memo());
     const m = this.memos[this.memoNext]!;
     this.memoNext = (this.memoNext + 1) % MEMOS;
     m.gen = this.histGen;
