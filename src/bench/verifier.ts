@@ -77,7 +77,7 @@ export interface VerifierRow {
 }
 
 /** Loads of each program in the kernel; the best verification time is kept. */
-export const KERNEL_LOADS = 20;
+export const KERNEL_LOADS = 200;
 /**
  * tsbpf loads a program at least this many times, and more while under
  * TSBPF_BUDGET_MS in all. The best of many loads is the time without the

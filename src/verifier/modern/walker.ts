@@ -527,7 +527,7 @@ export class ModernWalker {
             if (keyI === -1) {
               keyI = i;
               keyP = p;
-              copyMasks(regs, stack, this.keyRegs, this.keyStack);
+              copyMasks(regs, stack, this.keyRegs, this.keyStack, nFrames);
             }
             const m = this.memoAt(i, p, fr, regs, stack);
             if (m) {
@@ -536,8 +536,9 @@ export class ModernWalker {
               this.work();
               steps += m.steps;
               const out = m.out;
-              copyMasks(m.outRegs, m.outStack, regs, stack);
-              this.storeMemo(keyI, keyP, fr, steps, out, regs, stack);
+              copyMasks(m.outRegs, m.outStack, regs, stack, nFrames);
+              // met at its first step, this walk is that memo again
+              if (i !== keyI || p !== keyP) this.storeMemo(keyI, keyP, fr, steps, out, regs, stack);
               if (out === 2) return this.markAllPrecise(st0);
               if (out === 1) return;
               break;
@@ -604,15 +605,13 @@ export class ModernWalker {
     if (memos === undefined) return undefined;
     for (let k = 0; k < MEMOS; k++) {
       const m = memos[k]!;
-      if (m.i === i && m.p === p && m.gen === this.histGen && m.fr === fr && sameMasks(regs, stack, m.regs, m.stack)) return m;
+      if (m.i === i && m.p === p && m.gen === this.histGen && m.fr === fr && sameMasks(regs, stack, m.regs, m.stack, fr + 1)) return m;
     }
     return undefined;
   }
 
   /** The memo of a walk of the current stretch from its key (keyRegs/keyStack, the masks there) to its end. */
   private storeMemo(i: number, p: number, fr: number, steps: number, out: number, regs: readonly number[], stack: readonly number[]): void {
-    // a walk that met a memo at its first step is that memo again
-    if (this.memoAt(i, p, fr, this.keyRegs, this.keyStack)) return;
     // made at the first walk: most programs never need one, and a load makes a walker
     this.memos ??= Array.from({ length: MEMOS }, () => new Memo());
     const m = this.memos[this.memoNext]!;
@@ -623,8 +622,8 @@ export class ModernWalker {
     m.fr = fr;
     m.steps = steps;
     m.out = out;
-    copyMasks(this.keyRegs, this.keyStack, m.regs, m.stack);
-    copyMasks(regs, stack, m.outRegs, m.outStack);
+    copyMasks(this.keyRegs, this.keyStack, m.regs, m.stack, fr + 1);
+    copyMasks(regs, stack, m.outRegs, m.outStack, fr + 1);
   }
 
   /** mark_all_scalars_precise: the fallback where backtracking cannot follow. */
@@ -2437,14 +2436,20 @@ function btStackStr(stack: readonly number[], f: number): string {
   return out.join(',');
 }
 
-function copyMasks(regs: readonly number[], stack: readonly number[], toRegs: number[], toStack: number[]): void {
-  for (let f = 0; f < MAX_CALL_FRAMES; f++) toRegs[f] = regs[f]!;
-  for (let k = 0; k < 2 * MAX_CALL_FRAMES; k++) toStack[k] = stack[k]!;
+/*
+ * Backtracking's masks of frames 0..n-1, copied and compared (a walk from
+ * frame fr has n = fr + 1: it changes no deeper frame's, which stay empty,
+ * since walking back into a callee passes its exit first, where non-empty
+ * masks give up and mark everything precise).
+ */
+function copyMasks(regs: readonly number[], stack: readonly number[], toRegs: number[], toStack: number[], n: number): void {
+  for (let f = 0; f < n; f++) toRegs[f] = regs[f]!;
+  for (let k = 0; k < 2 * n; k++) toStack[k] = stack[k]!;
 }
 
-function sameMasks(regs: readonly number[], stack: readonly number[], r2: readonly number[], s2: readonly number[]): boolean {
-  for (let f = 0; f < MAX_CALL_FRAMES; f++) if (regs[f] !== r2[f]) return false;
-  for (let k = 0; k < 2 * MAX_CALL_FRAMES; k++) if (stack[k] !== s2[k]) return false;
+function sameMasks(regs: readonly number[], stack: readonly number[], r2: readonly number[], s2: readonly number[], n: number): boolean {
+  for (let f = 0; f < n; f++) if (regs[f] !== r2[f]) return false;
+  for (let k = 0; k < 2 * n; k++) if (stack[k] !== s2[k]) return false;
   return true;
 }
 
