@@ -309,6 +309,8 @@ export class ModernWalker {
    * backtracking). Not at log level 2, which prints every step.
    */
   private memos: Memo[] | undefined;
+  /** markPrecise's memos that can apply to the walk in progress */
+  private readonly memoCands: Memo[] = [];
   private memoNext = 0;
   /** the key of the walk in progress (its first step's visit and masks), until it is stored as a memo */
   private readonly keyRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
@@ -507,6 +509,12 @@ export class ModernWalker {
     const nFrames = st0.frames.length;
     // this walk's memo key (keyI < 0: none yet; -2: no memo at level 2) and its steps from there
     let keyI = log2 ? -2 : -1, keyP = 0, steps = 0;
+    // the memos this walk may meet: of this stretch, from this frame
+    const cands = this.memoCands;
+    let nCands = 0;
+    if (!log2 && this.memos !== undefined) {
+      for (const m of this.memos) if (m.gen === this.histGen && m.fr === fr) cands[nCands++] = m;
+    }
     let st: VState | null = st0;
     let skipFirst = true;
     let subseq = -1;
@@ -529,7 +537,14 @@ export class ModernWalker {
               keyP = p;
               copyMasks(regs, stack, this.keyRegs, this.keyStack, nFrames);
             }
-            const m = this.memoAt(i, p, fr, regs, stack);
+            let m: Memo | undefined;
+            for (let k = 0; k < nCands; k++) {
+              const c = cands[k]!;
+              if (c.i === i && c.p === p && sameMasks(regs, stack, c.regs, c.stack, nFrames)) {
+                m = c;
+                break;
+              }
+            }
             if (m) {
               // the rest of this stretch's walk is the memo's: its steps count as done
               this.workDone += m.steps - 1;
@@ -597,17 +612,6 @@ export class ModernWalker {
       for (let f = st.frames.length; f < MAX_CALL_FRAMES; f++) if (regs[f] || frameAny(stack, f)) any = true;
       if (!any) return;
     }
-  }
-
-  /** A memo of the current stretch for a walk at the visit (i, p) of frame fr with these masks. */
-  private memoAt(i: number, p: number, fr: number, regs: readonly number[], stack: readonly number[]): Memo | undefined {
-    const memos = this.memos;
-    if (memos === undefined) return undefined;
-    for (let k = 0; k < MEMOS; k++) {
-      const m = memos[k]!;
-      if (m.i === i && m.p === p && m.gen === this.histGen && m.fr === fr && sameMasks(regs, stack, m.regs, m.stack, fr + 1)) return m;
-    }
-    return undefined;
   }
 
   /** The memo of a walk of the current stretch from its key (keyRegs/keyStack, the masks there) to its end. */
