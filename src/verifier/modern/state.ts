@@ -259,10 +259,13 @@ export class VState {
     return c;
   }
 
-  /** A copy sharing the frames (each side clones one before writing it). */
-  copy(): VState {
+  /**
+   * A copy sharing the frames (each side clones one before writing it), with
+   * copies of the liveness flags, or `live` (given away to it) instead.
+   */
+  copy(live?: number[][]): VState {
     for (const f of this.frames) f.owner = null;
-    const s = new VState(this.frames.slice(), this.live.map((l) => l.slice()));
+    const s = new VState(this.frames.slice(), live ?? this.live.map((l) => l.slice()));
     s.parent = this.parent;
     s.insnIdx = this.insnIdx;
     s.firstInsn = this.firstInsn;

@@ -850,7 +850,8 @@ export class ModernWalker {
     const fresh = (): number => this.newId();
     // states still being explored (loops) are compared exactly only when a hash of the
     // current frame's registers matches: anything else cannot be an infinite loop
-    const sig = stateSig(cur);
+    // made when first needed: a state pruned against finished ones never needs it
+    let sig = 0, haveSig = false;
     // newest first, as the kernel's list is; states that keep missing are dropped from the
     // list (the kernel's miss_cnt > 3 * hit_cnt + 3 eviction): a loop that runs long leaves
     // a checkpoint every few iterations, and without eviction each visit of the loop head
@@ -870,6 +871,10 @@ export class ModernWalker {
           return true;
         }
       } else if (old.branches > 0) {
+        if (!haveSig) {
+          sig = stateSig(cur);
+          haveSig = true;
+        }
         if (old.sig === sig && old.cbUnroll === cur.cbUnroll && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
           if (this.source) this.log.print(this.source.at(idx));
           this.log.print(`infinite loop detected at insn ${idx}\n`);
@@ -899,10 +904,11 @@ export class ModernWalker {
     if (++this.liveStates > this.peakStates) this.peakStates = this.liveStates;
     this.prevJmps = this.jmpsProcessed;
     this.prevInsns = this.insnProcessed;
-    const nw = cur.copy();
+    const nw = cur.copy(cur.live);
+    cur.live = cur.live.slice();
     nw.insnIdx = idx;
     nw.branches = 1;
-    nw.sig = sig;
+    nw.sig = haveSig ? sig : stateSig(cur);
     nw.histEnd = this.hLen;
     nw.lastInsn = this.curLast;
     this.explored[idx]!.push(nw);
@@ -913,8 +919,8 @@ export class ModernWalker {
     this.forceEntry = true;
     this.curLast = -1;
     this.histJumps = 0;
-    // a loop, not fill(): the builtin costs more than 75 stores
-    for (const l of cur.live) for (let k = 0; k < l.length; k++) l[k] = 0;
+    // the checkpoint took cur's flags as they were (above); cur's stretch starts with none
+    for (let f = 0; f < cur.live.length; f++) cur.live[f] = newLive(0);
     return false;
   }
 
