@@ -1069,8 +1069,12 @@ export class ModernWalker {
     const fork = scalarAluFork(op, dst.s, src.s);
     if (fork) {
       // maybe_fork_scalars: the 0 side walks the same instruction later
+      const frame = this.cur.frames[this.cur.curframe]!;
+      const owned = frame.owner === this.cur;
       const other = this.push(idx, idx);
       other.own(other.curframe).regs[insn.dst] = regWith(dst, { s: fork[1] });
+      // as for a branch (condJmp): the other side copied the frame, which is this path's alone again
+      if (owned) frame.owner = this.cur;
       this.setReg(insn.dst, regWith(dst, { s: fork[0] }));
     }
     const d = this.regs[insn.dst]!;
@@ -1652,11 +1656,17 @@ export class ModernWalker {
       this.printInsnState();
       return pred === 1 ? target : idx + 1;
     }
-    const other = this.push(target, idx);
     const fr = this.cur.curframe;
+    const frame = this.cur.frames[fr]!;
+    const owned = frame.owner === this.cur;
+    const other = this.push(target, idx);
     if (dst.type === RT.SCALAR && src.type === RT.SCALAR) {
       const n = scalarNarrow(op, jmp32, dst.s, src.s, x && insn.src === insn.dst, !x);
-      const linked = this.narrowed(other, fr, insn, x, n.taken[0], n.taken[1]) | this.narrowed(this.cur, fr, insn, x, n.fallthrough[0], n.fallthrough[1]);
+      const linkedOther = this.narrowed(other, fr, insn, x, n.taken[0], n.taken[1]);
+      // the other side has its own copy of the frame now: the frame is this path's alone
+      // again if it was before the push (else it would be copied a second time, unread)
+      if (owned) frame.owner = this.cur;
+      const linked = linkedOther | this.narrowed(this.cur, fr, insn, x, n.fallthrough[0], n.fallthrough[1]);
       if (linked) {
         // backtracking must know which registers learnt together
         this.histNote(-2 - linked);
