@@ -263,38 +263,45 @@ export function measureTsbpf(p: VerifierProgram, profile: '3.19' | 'modern', bud
   return { ...verdict, processed: processedIn(log), us: best, ...(verifyUs < Infinity ? { verifyUs } : {}) };
 }
 
-/** The kernel's verdicts and BPF_LOG_STATS times for `progs`, or undefined without bpf(2). */
-function measureKernelVerifier(progs: readonly VerifierProgram[]): (VerifierMeasure | undefined)[] | undefined {
-  const kv = KernelVerifier.build();
-  if (!(kv instanceof KernelVerifier)) return undefined;
+/** The kernel's verdict and BPF_LOG_STATS time for `p`, or undefined when the runner fails. */
+function measureKernelVerifier(kv: KernelVerifier, p: VerifierProgram): VerifierMeasure | undefined {
   try {
-    return progs.map((p) => {
-      const [stats, why] = kv.load(p.maps, [
-        { progType: p.progType, logLevel: 4, repeat: KERNEL_LOADS, insns: p.insns },
-        { progType: p.progType, logLevel: 1, insns: p.insns },
-      ]) as [KernelVerdict, KernelVerdict];
-      const reason = why.log.filter((l) => !l.startsWith('processed ') && !l.startsWith('verification time')).at(-1) ?? '';
-      return { ok: stats.ok, ...(stats.ok ? {} : { error: `${stats.errno}: ${reason}` }), processed: stats.processed >= 0 ? stats.processed : why.processed, us: stats.usec };
-    });
+    const [stats, why] = kv.load(p.maps, [
+      { progType: p.progType, logLevel: 4, repeat: KERNEL_LOADS, insns: p.insns },
+      { progType: p.progType, logLevel: 1, insns: p.insns },
+    ]) as [KernelVerdict, KernelVerdict];
+    const reason = why.log.filter((l) => !l.startsWith('processed ') && !l.startsWith('verification time')).at(-1) ?? '';
+    return { ok: stats.ok, ...(stats.ok ? {} : { error: `${stats.errno}: ${reason}` }), processed: stats.processed >= 0 ? stats.processed : why.processed, us: stats.usec };
   } catch {
     return undefined;
-  } finally {
-    kv.close();
   }
 }
 
-/** Every program under each of its profiles, with the kernel's column where bpf(2) answers. */
+/**
+ * Every program under each of its profiles, with the kernel's column where
+ * bpf(2) answers. Each program's kernel loads come right before its tsbpf
+ * loads, so that both sides of a ratio meet about the same load of the
+ * machine (all the kernel's first, on a shared machine, gave ratios that
+ * moved by half between runs with the kernel's times).
+ */
 export function runVerifierBench(programs = verifierPrograms()): VerifierRow[] {
-  const kernel = measureKernelVerifier(programs);
   // warm up: V8 optimises the verifier on every program's paths before any load is timed
   // (only the first program's, before: the next few programs were timed while V8 compiled)
   for (const p of programs) for (const profile of p.profiles) measureTsbpf(p, profile, WARMUP_MS);
-  return programs.flatMap((p, i) => p.profiles.map((profile) => {
-    const row: VerifierRow = { program: p.name, profile, slots: p.insns.length / 8, tsbpf: measureTsbpf(p, profile) };
-    const k = kernel?.[i];
-    if (k) row.kernel = k;
-    return row;
-  }));
+  const built = KernelVerifier.build();
+  const kv = built instanceof KernelVerifier ? built : undefined;
+  try {
+    return programs.flatMap((p) => {
+      const k = kv && measureKernelVerifier(kv, p);
+      return p.profiles.map((profile) => {
+        const row: VerifierRow = { program: p.name, profile, slots: p.insns.length / 8, tsbpf: measureTsbpf(p, profile) };
+        if (k) row.kernel = k;
+        return row;
+      });
+    });
+  } finally {
+    kv?.close();
+  }
 }
 
 const verdict = (m: VerifierMeasure): string => (m.ok ? 'ok' : (m.error ?? 'refused').split(':')[0]!);
