@@ -47,16 +47,26 @@ test('3.19 explores every path of the diamonds: 10 * 2^n - 1 processed, E2BIG fr
   assert.equal(s.processed, 1000);
 });
 
+test('the modern profile is also timed by its own BPF_LOG_STATS line (verify µs, whole numbers); 3.19 is not', () => {
+  const m = measureTsbpf(plain('s', straightLine(50), ['modern']), 'modern', 5);
+  assert.equal(m.ok, true);
+  assert.equal(m.processed, 50);
+  assert.equal(Number.isInteger(m.verifyUs), true, `verifyUs ${m.verifyUs}`);
+  assert.equal(measureTsbpf(plain('s', straightLine(50)), '3.19', 5).verifyUs, undefined);
+});
+
 test('the table: verdicts, processed, times and the ratio to the kernel; refusals with their reasons', () => {
   const rows: VerifierRow[] = [
     { program: 'diamonds-14', profile: '3.19', slots: 46, tsbpf: { ok: false, error: 'E2BIG: too large', processed: 32769, us: 300000 }, kernel: { ok: true, processed: 128, us: 150 } },
-    { program: 'loop-100', profile: 'modern', slots: 19, tsbpf: { ok: true, processed: 911, us: 100 } },
+    { program: 'loop-100', profile: 'modern', slots: 19, tsbpf: { ok: true, processed: 911, us: 100, verifyUs: 80 } },
+    { program: 'diamonds-8', profile: 'modern', slots: 28, tsbpf: { ok: true, processed: 52, us: 45.25, verifyUs: 30 }, kernel: { ok: true, processed: 72, us: 40 } },
   ];
-  const text = formatVerifier(rows, [plain('diamonds-14', diamonds(14)), plain('loop-100', boundedLoop(100), ['modern'])]);
+  const text = formatVerifier(rows, [plain('diamonds-14', diamonds(14)), plain('loop-100', boundedLoop(100), ['modern']), plain('diamonds-8', diamonds(8), ['modern'])]);
   const lines = text.split('\n');
-  assert.equal(lines.find((l) => l.startsWith('program')), 'program      profile  slots  tsbpf  processed  tsbpf µs  kernel  processed  kernel µs  x kernel');
-  assert.equal(lines.find((l) => l.startsWith('diamonds-14 ')), 'diamonds-14  3.19        46  E2BIG      32769  300000.0      ok        128        150   2000.00');
-  assert.equal(lines.find((l) => l.startsWith('loop-100 ')), 'loop-100     modern      19     ok        911     100.0     n/a        n/a        n/a       n/a');
+  assert.equal(lines.find((l) => l.startsWith('program')), 'program      profile  slots  tsbpf  processed   load µs  verify µs  kernel  processed  kernel µs   load x  verify x');
+  assert.equal(lines.find((l) => l.startsWith('diamonds-14 ')), 'diamonds-14  3.19        46  E2BIG      32769  300000.0        n/a      ok        128        150  2000.00       n/a');
+  assert.equal(lines.find((l) => l.startsWith('loop-100 ')), 'loop-100     modern      19     ok        911     100.0         80     n/a        n/a        n/a      n/a       n/a');
+  assert.equal(lines.find((l) => l.startsWith('diamonds-8 ')), 'diamonds-8   modern      28     ok         52      45.3         30      ok         72         40     1.13      0.75');
   assert.equal(lines.find((l) => l.startsWith('  diamonds-14 (')), '  diamonds-14 (3.19), tsbpf: E2BIG: too large');
 });
 

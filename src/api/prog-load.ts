@@ -249,7 +249,8 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   const hasFuncs = funcs !== undefined && funcs.length > 0;
   if (hasFuncs && sys.runtime.profile.name !== 'modern') throw new BpfError('EINVAL', 'func_info needs the modern profile (3.19 has no bpf-to-bpf calls)');
 
-  // bpf_check
+  // bpf_check (the kernel's verification time, log level 4, starts here)
+  const startTime = performance.now();
   if (slots.length === 0) throw new BpfError('E2BIG', 'the program has no instructions');
   const sourceLines = attr.line_info;
   if (sourceLines !== undefined) checkSourceLines(sourceLines, slots);
@@ -368,6 +369,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     sourceLines,
     ctxAccess: rules.ctxAccess,
     ...(hasFuncs ? { funcInfo: funcs } : {}),
+    startTime,
   };
   const result = profile.name === 'modern'
     ? verifyModern(slots, env)

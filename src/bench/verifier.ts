@@ -2,11 +2,21 @@
  * The bench's verifier section (issue 16, point 10): programs the verifier
  * finds easy or hard (straight-line code, the diamond family, each example
  * object, a bounded loop), each verified by tsbpf in process under the
- * 3.19 and the modern profile (BPF_PROG_LOAD without the JIT and without a
- * log, best of several loads) and by the host kernel (BPF_PROG_LOAD with
+ * 3.19 and the modern profile and by the host kernel (BPF_PROG_LOAD with
  * log_level 4, BPF_LOG_STATS: the kernel's own `verification time N usec`,
  * best of KERNEL_LOADS loads), with the instructions each processed and the
- * ratio of the times. Without bpf(2) the kernel columns are n/a.
+ * ratios of the times. Without bpf(2) the kernel columns are n/a.
+ *
+ * tsbpf has two times. `load`: the whole BPF_PROG_LOAD without the JIT and
+ * without a log (best of several loads), which also decodes the
+ * instructions and builds the interpreter. `verify` (the modern profile):
+ * the same span the kernel's number measures, bpf_check from its start
+ * (map fds, the control-flow check, the walk, the stack check), read from
+ * tsbpf's own log at level 4 as the kernel's is (whole µs, best of several
+ * loads). The kernel's time leaves out the copy of the instructions and the
+ * JIT, so `verify` is the fair comparison, and the one issue 16's target is
+ * about; `load` says what a user waits for. 3.19 has no level 4 (its log
+ * prints every instruction at any level), so its rows have `load` only.
  *
  * The diamond family: N independent if-diamonds on one unknown scalar,
  * each leaving either the spilled context pointer or an immediate in a stack
@@ -52,8 +62,10 @@ export interface VerifierMeasure {
   error?: string;
   /** instructions the verifier processed (-1 when the log does not say) */
   processed: number;
-  /** time per verification in µs */
+  /** time per verification in µs (tsbpf: the whole BPF_PROG_LOAD; the kernel: its BPF_LOG_STATS time) */
   us: number;
+  /** tsbpf under the modern profile: its own BPF_LOG_STATS verification time, best of several loads (µs) */
+  verifyUs?: number;
 }
 
 export interface VerifierRow {
@@ -65,7 +77,7 @@ export interface VerifierRow {
 }
 
 /** Loads of each program in the kernel; the best verification time is kept. */
-export const KERNEL_LOADS = 20;
+export const KERNEL_LOADS = 200;
 /**
  * tsbpf loads a program at least this many times, and more while under
  * TSBPF_BUDGET_MS in all. The best of many loads is the time without the
@@ -187,7 +199,16 @@ const processedIn = (log: string): number => {
   return m ? Number(m[1]) : -1;
 };
 
-/** tsbpf's verdict, processed count (from a level-2 log) and best time per BPF_PROG_LOAD without the JIT and the log. */
+const verificationIn = (log: string): number => {
+  const m = /^verification time (\d+) usec$/m.exec(log);
+  return m ? Number(m[1]) : Infinity;
+};
+
+/**
+ * tsbpf's verdict, processed count (from a level-2 log), best time per
+ * BPF_PROG_LOAD without the JIT and the log, and under the modern profile
+ * the best verification time of level-4 loads (each measure with the budget).
+ */
 export function measureTsbpf(p: VerifierProgram, profile: '3.19' | 'modern', budgetMs = TSBPF_BUDGET_MS): VerifierMeasure {
   const sys = new BpfSystem(new Runtime({ profile, maxBytes: 64 << 20 }));
   sys.jitEnabled = false;
@@ -222,52 +243,78 @@ export function measureTsbpf(p: VerifierProgram, profile: '3.19' | 'modern', bud
     best = Math.min(best, Number(process.hrtime.bigint() - s) / 1000);
     if (n > 10_000) break;
   }
-  return { ...verdict, processed: processedIn(log), us: best };
+  if (profile !== 'modern') return { ...verdict, processed: processedIn(log), us: best };
+  // BPF_LOG_STATS: the kernel's log level 4, read as the kernel's is read
+  let verifyUs = Infinity;
+  const stats = { ...attr, log_level: 4, log_size: 4096, log_buf: new Uint8Array(4096) };
+  const t1 = performance.now();
+  for (let n = 0; n < TSBPF_MIN_LOADS || performance.now() - t1 < budgetMs; n++) {
+    let text: string;
+    try {
+      sys.close(sys.bpf('BPF_PROG_LOAD', stats));
+      text = new TextDecoder().decode(stats.log_buf.subarray(0, Math.max(0, stats.log_buf.indexOf(0))));
+    } catch (e) {
+      if (!(e instanceof BpfError)) throw e;
+      text = e.log ?? '';
+    }
+    verifyUs = Math.min(verifyUs, verificationIn(text));
+    if (n > 10_000) break;
+  }
+  return { ...verdict, processed: processedIn(log), us: best, ...(verifyUs < Infinity ? { verifyUs } : {}) };
 }
 
-/** The kernel's verdicts and BPF_LOG_STATS times for `progs`, or undefined without bpf(2). */
-function measureKernelVerifier(progs: readonly VerifierProgram[]): (VerifierMeasure | undefined)[] | undefined {
-  const kv = KernelVerifier.build();
-  if (!(kv instanceof KernelVerifier)) return undefined;
+/** The kernel's verdict and BPF_LOG_STATS time for `p`, or undefined when the runner fails. */
+function measureKernelVerifier(kv: KernelVerifier, p: VerifierProgram): VerifierMeasure | undefined {
   try {
-    return progs.map((p) => {
-      const [stats, why] = kv.load(p.maps, [
-        { progType: p.progType, logLevel: 4, repeat: KERNEL_LOADS, insns: p.insns },
-        { progType: p.progType, logLevel: 1, insns: p.insns },
-      ]) as [KernelVerdict, KernelVerdict];
-      const reason = why.log.filter((l) => !l.startsWith('processed ') && !l.startsWith('verification time')).at(-1) ?? '';
-      return { ok: stats.ok, ...(stats.ok ? {} : { error: `${stats.errno}: ${reason}` }), processed: stats.processed >= 0 ? stats.processed : why.processed, us: stats.usec };
-    });
+    const [stats, why] = kv.load(p.maps, [
+      { progType: p.progType, logLevel: 4, repeat: KERNEL_LOADS, insns: p.insns },
+      { progType: p.progType, logLevel: 1, insns: p.insns },
+    ]) as [KernelVerdict, KernelVerdict];
+    const reason = why.log.filter((l) => !l.startsWith('processed ') && !l.startsWith('verification time')).at(-1) ?? '';
+    return { ok: stats.ok, ...(stats.ok ? {} : { error: `${stats.errno}: ${reason}` }), processed: stats.processed >= 0 ? stats.processed : why.processed, us: stats.usec };
   } catch {
     return undefined;
-  } finally {
-    kv.close();
   }
 }
 
-/** Every program under each of its profiles, with the kernel's column where bpf(2) answers. */
+/**
+ * Every program under each of its profiles, with the kernel's column where
+ * bpf(2) answers. Each program's kernel loads come right before its tsbpf
+ * loads, so that both sides of a ratio meet about the same load of the
+ * machine (all the kernel's first, on a shared machine, gave ratios that
+ * moved by half between runs with the kernel's times).
+ */
 export function runVerifierBench(programs = verifierPrograms()): VerifierRow[] {
-  const kernel = measureKernelVerifier(programs);
   // warm up: V8 optimises the verifier on every program's paths before any load is timed
   // (only the first program's, before: the next few programs were timed while V8 compiled)
   for (const p of programs) for (const profile of p.profiles) measureTsbpf(p, profile, WARMUP_MS);
-  return programs.flatMap((p, i) => p.profiles.map((profile) => {
-    const row: VerifierRow = { program: p.name, profile, slots: p.insns.length / 8, tsbpf: measureTsbpf(p, profile) };
-    const k = kernel?.[i];
-    if (k) row.kernel = k;
-    return row;
-  }));
+  const built = KernelVerifier.build();
+  const kv = built instanceof KernelVerifier ? built : undefined;
+  try {
+    return programs.flatMap((p) => {
+      const k = kv && measureKernelVerifier(kv, p);
+      return p.profiles.map((profile) => {
+        const row: VerifierRow = { program: p.name, profile, slots: p.insns.length / 8, tsbpf: measureTsbpf(p, profile) };
+        if (k) row.kernel = k;
+        return row;
+      });
+    });
+  } finally {
+    kv?.close();
+  }
 }
 
 const verdict = (m: VerifierMeasure): string => (m.ok ? 'ok' : (m.error ?? 'refused').split(':')[0]!);
 
 /** The section's text: what is measured, the table, and each refusal's reason. */
 export function formatVerifier(rows: readonly VerifierRow[], programs = verifierPrograms()): string {
-  const header = ['program', 'profile', 'slots', 'tsbpf', 'processed', 'tsbpf µs', 'kernel', 'processed', 'kernel µs', 'x kernel'];
+  const header = ['program', 'profile', 'slots', 'tsbpf', 'processed', 'load µs', 'verify µs', 'kernel', 'processed', 'kernel µs', 'load x', 'verify x'];
+  const ratio = (us: number | undefined, k: VerifierMeasure | undefined): string => (us !== undefined && k && k.us > 0 ? (us / k.us).toFixed(2) : 'n/a');
   const body = rows.map((r) => [
     r.program, r.profile, String(r.slots), verdict(r.tsbpf), String(r.tsbpf.processed), r.tsbpf.us.toFixed(1),
+    r.tsbpf.verifyUs !== undefined ? String(r.tsbpf.verifyUs) : 'n/a',
     r.kernel ? verdict(r.kernel) : 'n/a', r.kernel ? String(r.kernel.processed) : 'n/a', r.kernel ? String(r.kernel.us) : 'n/a',
-    r.kernel && r.kernel.us > 0 ? (r.tsbpf.us / r.kernel.us).toFixed(2) : 'n/a',
+    ratio(r.tsbpf.us, r.kernel), ratio(r.tsbpf.verifyUs, r.kernel),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
   const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
@@ -275,9 +322,11 @@ export function formatVerifier(rows: readonly VerifierRow[], programs = verifier
     ...(r.tsbpf.ok ? [] : [`  ${r.program} (${r.profile}), tsbpf: ${r.tsbpf.error}`]),
     ...(r.kernel && !r.kernel.ok && r.profile === 'modern' ? [`  ${r.program}, kernel: errno ${r.kernel.error}`] : []),
   ]);
-  return `\nverifier: time per verification; tsbpf: BPF_PROG_LOAD in process without the JIT or a log, best of at least ${TSBPF_MIN_LOADS} loads `
-    + `(${TSBPF_BUDGET_MS} ms each program); kernel: the host's BPF_LOG_STATS verification time, best of ${KERNEL_LOADS} loads (µs, whole numbers); `
-    + 'x kernel = tsbpf µs / kernel µs\n'
+  return `\nverifier: time per verification; kernel µs: the host's BPF_LOG_STATS verification time (log_level 4), best of ${KERNEL_LOADS} loads (whole µs); `
+    + `tsbpf, best of at least ${TSBPF_MIN_LOADS} loads (${TSBPF_BUDGET_MS} ms each program and measure): load µs, the whole BPF_PROG_LOAD in process without the JIT or a log `
+    + '(with the decoding of the instructions and the interpreter\'s build, which the kernel\'s time leaves out); verify µs, the modern profile\'s own BPF_LOG_STATS '
+    + 'verification time, the span the kernel\'s number covers (bpf_check from its start: map fds, control-flow check, walk, stack check; whole µs), the fair comparison; '
+    + 'load x and verify x = those / kernel µs\n'
     + programs.map((p) => `  ${p.name}: ${p.description}\n`).join('')
     + '\n' + [line(header), ...body.map(line)].join('\n') + '\n'
     + (reasons.length ? `refusals:\n${reasons.join('\n')}\n` : '');

@@ -16,6 +16,13 @@ import { VerifyError } from '../cfg.js';
 
 /** Whether the 6.18 kernel knows the opcode (bpf_opcode_in_insntable). */
 export function knownOpcode(code: number): boolean {
+  return (code & 0xff) === code && KNOWN[code] === 1;
+}
+
+/** knownOpcode of each byte, once (the check runs over every instruction of every load). */
+const KNOWN = Uint8Array.from({ length: 256 }, (_, code) => (opcodeKnown(code) ? 1 : 0));
+
+function opcodeKnown(code: number): boolean {
   const cls = code & 7;
   const op = code & 0xf0;
   const x = code & 8;

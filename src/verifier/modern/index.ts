@@ -88,7 +88,7 @@ function verbosity(level: number): number {
 
 /** The modern verifier: verdict, processed instructions and visited instructions, as verify() gives them. */
 export function verifyModern(insns: readonly Slot[], env: ModernEnv): VerifyResult {
-  const t0 = performance.now();
+  const t0 = env.startTime ?? performance.now();
   const log = new ModernLog(verbosity(env.log.level), env.log.size, env.log.level !== 0);
   let walker: ModernWalker | undefined;
   let subprogs: number[] = [0];

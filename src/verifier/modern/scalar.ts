@@ -1093,16 +1093,20 @@ export interface Narrowed {
  * come back inconsistent: scalarSanity says so. `sameReg` says that a and b
  * are one register (`if r1 > r1`): the kernel then narrows one value through
  * both operands (6.18: `if r1 > r1` leaves r1 in [umin+1, umax-1] when taken),
- * and both results are that value.
+ * and both results are that value. `onlyA`: b's results are not wanted (an
+ * immediate operand): they are b itself, unnarrowed, and a's are the same
+ * (narrowing a never reads what b becomes), without the cost of making b's
+ * consistent.
  */
-export function scalarNarrow(op: number, jmp32: boolean, a: Scalar, b: Scalar, sameReg = false): Narrowed {
+export function scalarNarrow(op: number, jmp32: boolean, a: Scalar, b: Scalar, sameReg = false, onlyA = false): Narrowed {
   const fa = copy(a), ta = copy(a);
   const fb = sameReg ? fa : copy(b), tb = sameReg ? ta : copy(b);
   refine(fa, fb, revOp(op), jmp32);
   sync(fa);
-  sync(fb);
   refine(ta, tb, op, jmp32);
   sync(ta);
+  if (onlyA && !sameReg) return { taken: [ta, b], fallthrough: [fa, b] };
+  sync(fb);
   sync(tb);
   return { taken: [ta, tb], fallthrough: [fa, fb] };
 }

@@ -6,8 +6,8 @@
  * registers and a stack of 64 eight-byte slots (byte types plus the
  * register spilled into the slot); and, per state, the liveness marks,
  * the parent checkpoint, the count of unfinished paths below a stored
- * state and the instructions walked since the parent (for precision
- * backtracking). It owns construction, copy-on-write copies, the
+ * state and where its stretch of the path lies in the walker's jump
+ * history (for precision backtracking). It owns construction, copy-on-write copies, the
  * comparisons pruning needs (regsafe, stacksafe, states_equal) and the
  * text the log prints for a state. The walk is walker.ts.
  *
@@ -203,14 +203,6 @@ export const LIVE_WRITTEN = 2;
  */
 export const newLive = (flag: number): number[] => new Array<number>(11 + SLOTS).fill(flag);
 
-/** One step of a path's history: the instruction and, for a stack spill or fill, its slot. */
-export interface Hist {
-  readonly idx: number;
-  /** frame * 64 + spi of a stack access that spilled or filled a register, else -1 */
-  readonly stack: number;
-  readonly prev: Hist | null;
-}
-
 /** The verifier state of one path, or a stored checkpoint. */
 export class VState {
   frames: Frame[];
@@ -222,8 +214,16 @@ export class VState {
   branches = 0;
   insnIdx = 0;
   firstInsn = 0;
+  /** stored checkpoints: the last instruction of the path's stretch it holds (-1: none) */
   lastInsn = -1;
-  hist: Hist | null = null;
+  /**
+   * The stretch of the path this state holds, in the walker's history
+   * (walker.ts, the jump history): entries [histStart, histEnd). The
+   * current state's end is the history's length; a stored checkpoint's and
+   * a pending branch's are fixed when they are made.
+   */
+  histStart = 0;
+  histEnd = 0;
   /** stored checkpoints: pruning hits and misses (eviction from the explored list; -1 once evicted) */
   hit = 0;
   miss = 0;
@@ -259,15 +259,19 @@ export class VState {
     return c;
   }
 
-  /** A copy sharing the frames (each side clones one before writing it). */
-  copy(): VState {
+  /**
+   * A copy sharing the frames (each side clones one before writing it), with
+   * copies of the liveness flags, or `live` (given away to it) instead.
+   */
+  copy(live?: number[][]): VState {
     for (const f of this.frames) f.owner = null;
-    const s = new VState(this.frames.slice(), this.live.map((l) => l.slice()));
+    const s = new VState(this.frames.slice(), live ?? this.live.map((l) => l.slice()));
     s.parent = this.parent;
     s.insnIdx = this.insnIdx;
     s.firstInsn = this.firstInsn;
     s.lastInsn = this.lastInsn;
-    s.hist = this.hist;
+    s.histStart = this.histStart;
+    s.histEnd = this.histEnd;
     s.refs = this.refs;
     s.cbUnroll = this.cbUnroll;
     return s;
@@ -282,21 +286,36 @@ export function initialState(): VState {
 
 // ---- pruning ----
 
-/** The id correspondence of one states_equal (check_ids). */
+/**
+ * The id correspondence of one states_equal (check_ids). Ids are small
+ * positive integers (the walker counts them from 1), so the two directions
+ * are arrays indexed by id, each entry valid only when its stamp is the
+ * current one: `reset` forgets every pair at once, and states_equal reuses
+ * one map instead of making two Maps per state compared.
+ */
 export class IdMap {
-  private readonly map = new Map<number, number>();
-  private readonly rev = new Map<number, number>();
+  private readonly map: number[] = [];
+  private readonly rev: number[] = [];
+  private readonly mapStamp: number[] = [];
+  private readonly revStamp: number[] = [];
+  private stamp = 1;
+  /** Forget every pair. */
+  reset(): void {
+    this.stamp++;
+  }
   check(old: number, cur: number): boolean {
     if (old === 0 && cur === 0) return true;
     if (old === 0 || cur === 0) return false;
-    const m = this.map.get(old);
-    const r = this.rev.get(cur);
-    if (m === undefined && r === undefined) {
-      this.map.set(old, cur);
-      this.rev.set(cur, old);
+    const hasM = this.mapStamp[old] === this.stamp;
+    const hasR = this.revStamp[cur] === this.stamp;
+    if (!hasM && !hasR) {
+      this.map[old] = cur;
+      this.mapStamp[old] = this.stamp;
+      this.rev[cur] = old;
+      this.revStamp[cur] = this.stamp;
       return true;
     }
-    return m === cur && r === old;
+    return hasM && hasR && this.map[old] === cur && this.rev[cur] === old;
   }
   /** check_scalar_ids: an id on one side only is a fresh one on the other */
   checkScalar(old: number, cur: number, fresh: () => number): boolean {
@@ -386,6 +405,9 @@ function stacksafe(old: Frame, cur: Frame, oldLive: readonly number[], ids: IdMa
   return true;
 }
 
+/** The id map of statesEqual, reused (statesEqual never runs inside itself). */
+const STATES_EQUAL_IDS = new IdMap();
+
 /**
  * states_equal: same call chain, and every frame's registers and stack safe.
  * `exact` (loop detection) compares all of it, read or not. `range` (the
@@ -396,7 +418,8 @@ function stacksafe(old: Frame, cur: Frame, oldLive: readonly number[], ids: IdMa
 export function statesEqual(old: VState, cur: VState, exact: boolean, fresh: () => number, range = false): boolean {
   if (old.frames.length !== cur.frames.length) return false;
   for (let i = 0; i < old.frames.length; i++) if (old.frames[i]!.callsite !== cur.frames[i]!.callsite) return false;
-  const ids = new IdMap();
+  const ids = STATES_EQUAL_IDS;
+  ids.reset();
   // refsafe: the same references held, their ids corresponding
   if (old.refs.length !== cur.refs.length) return false;
   for (let i = 0; i < old.refs.length; i++) if (!ids.check(old.refs[i]!.id, cur.refs[i]!.id)) return false;

@@ -39,7 +39,7 @@ import {
   scalarMovImm, scalarMovsx, scalarNarrow, scalarSanity, scalarTruncate, scalarFrom, scalarConst,
 } from './scalar.js';
 import { tnumIsConst, tnumStr, tnumAdd, tnumSub, tnumConstHL, tnumIsAligned } from './tnum.js';
-import type { Frame, Hist, ModernMapInfo, Reg } from './state.js';
+import type { Frame, ModernMapInfo, Reg } from './state.js';
 import type { FuncInfoEntry } from './func-info.js';
 import { prototypeProblem } from './func-info.js';
 import {
@@ -100,6 +100,13 @@ export interface ModernEnv extends VerifierEnv {
    * Without it every callee is walked in its caller's context.
    */
   funcInfo?: readonly FuncInfoEntry[];
+  /**
+   * When bpf_check began (performance.now()), for log level 4's
+   * `verification time`: BPF_PROG_LOAD's checks before the walk (the map
+   * fds, the log's attributes) count in it, as in the kernel's. Without it
+   * the time starts with verifyModern.
+   */
+  startTime?: number;
 }
 
 const ALU_STR: Record<number, string> = {
@@ -188,6 +195,31 @@ export interface WalkResult {
   ctxAccesses: Map<number, number>;
 }
 
+/**
+ * A precision walk over the current stretch, remembered: walked back from
+ * the visit (i, p) (its instruction and the history entries not yet passed
+ * there, which together name one visit of the stretch) with the masks
+ * regs/stack for frame fr, it did `steps` steps and ended with `out` (0:
+ * at the stretch's start with the masks outRegs/outStack; 1: the masks
+ * emptied; 2: mark everything precise). Backtracking is a function of the
+ * visits walked and the masks, so a later walk that meets that visit with
+ * those masks ends the same way. Valid while the stretch's generation is
+ * `gen` (ModernWalker.histGen).
+ */
+class Memo {
+  gen = -1;
+  i = -1;
+  p = -1;
+  fr = -1;
+  steps = 0;
+  out = 0;
+  readonly regs = new Array<number>(MAX_CALL_FRAMES).fill(0);
+  readonly stack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
+  readonly outRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
+  readonly outStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
+}
+const MEMOS = 4;
+
 /** A failure: the walker's message is in the log already. */
 class Fail extends VerifyError {}
 
@@ -208,6 +240,8 @@ export class ModernWalker {
   private idx = 0;
   private prevIdx = 0;
   private readonly visited: Uint8Array;
+  /** per instruction, its constant operand as a register (immReg) */
+  private readonly immRegs: (Reg | undefined)[];
   /** save_aux_ptr_type: per load/store, 1 when it went through the context, 2 through any other pointer */
   private readonly ptrKind: Uint8Array;
   private readonly ctxAccesses = new Map<number, number>();
@@ -232,6 +266,55 @@ export class ModernWalker {
   /** markPrecise's masks per frame (registers; stack slots), kept between calls */
   private readonly btRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
   private readonly btStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
+  /**
+   * The jump history (the kernel's insn_hist): what backtracking cannot
+   * read from the program text. A stretch of a path is walked back one
+   * instruction at a time, the previous one being the one before it in the
+   * program, except where an entry says otherwise: an entry records a
+   * visit of instruction hIdx reached from hPrev, for each visit that is
+   * the first of a state's stretch or not reached by falling through
+   * (jump targets, returns, a forked instruction walked again), and for
+   * each visit with something to tell backtracking (hStack: the slot a
+   * spill or fill used, frame * 64 + spi; -2 - mask for registers a
+   * branch narrowed together; else -1). Entries are in path order; a state
+   * holds [histStart, histEnd) of them, and as the walk is depth-first, a
+   * popped branch's end truncates the history (what was past it belongs to
+   * finished paths, which are never backtracked again). One entry per
+   * instruction, as before, made every step allocate and backtracking
+   * chase pointers.
+   */
+  private readonly hIdx: number[] = [];
+  private readonly hPrev: number[] = [];
+  private readonly hStack: number[] = [];
+  private hLen = 0;
+  /** the entry of the instruction being walked, or -1 when it has none (yet) */
+  private entryAt = -1;
+  /** the next instruction walked starts the current state's stretch: it gets an entry */
+  private forceEntry = true;
+  /** the last instruction entered in the current state's stretch (-1: none yet) */
+  private curLast = -1;
+  /**
+   * The current stretch's generation: it changes whenever the stretch
+   * does other than by growing (a checkpoint starts a new one, a pop
+   * switches paths, a global function's walk starts), which is when
+   * `memo` stops describing it.
+   */
+  private histGen = 0;
+  /**
+   * The last MEMOS precision walks over the current stretch, for later
+   * ones to reuse (see Memo), and which one the next replaces. A loop
+   * asking for the same registers every iteration then walks back one
+   * iteration, not the whole stretch since the last checkpoint (the
+   * kernel walks it all: a bounded loop spent a third of its verification
+   * backtracking). Not at log level 2, which prints every step.
+   */
+  private memos: Memo[] | undefined;
+  /** markPrecise's memos that can apply to the walk in progress */
+  private readonly memoCands: Memo[] = [];
+  private memoNext = 0;
+  /** the key of the walk in progress (its first step's visit and masks), until it is stored as a memo */
+  private readonly keyRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
+  private readonly keyStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
 
   constructor(
     private readonly insns: readonly Slot[],
@@ -245,6 +328,7 @@ export class ModernWalker {
     this.explored = new Array(insns.length);
     this.visited = new Uint8Array(insns.length);
     this.ptrKind = new Uint8Array(insns.length);
+    this.immRegs = new Array<Reg | undefined>(insns.length);
     this.subprogs = subprogs;
     this.stackDepth = subprogs.map(() => 0);
     this.called = new Uint8Array(subprogs.length);
@@ -373,6 +457,37 @@ export class ModernWalker {
     return ++this.idGen;
   }
 
+  /**
+   * The constant register of instruction `idx`, made once: its immediate
+   * operand sign-extended, or zero-extended (`zext`, a 32-bit mov's).
+   * Registers and scalars are immutable, so every visit shares it; a
+   * program of constants allocated two scalars and two registers per
+   * instruction visited, the most of its garbage.
+   */
+  private immReg(idx: number, imm: number, zext: boolean): Reg {
+    let r = this.immRegs[idx];
+    if (r === undefined) {
+      r = scalarReg(scalarMovImm(!zext, imm));
+      this.immRegs[idx] = r;
+    }
+    return r;
+  }
+
+  /** An entry for the visit of `idx` being walked, reached from prevIdx. */
+  private histEntry(idx: number): void {
+    const k = this.hLen++;
+    this.hIdx[k] = idx;
+    this.hPrev[k] = this.prevIdx;
+    this.hStack[k] = -1;
+    this.entryAt = k;
+  }
+
+  /** What backtracking must know of the instruction being walked (see hStack), in its entry. */
+  private histNote(stack: number): void {
+    if (this.entryAt < 0) this.histEntry(this.idx);
+    this.hStack[this.entryAt] = stack;
+  }
+
   // ---- precision (mark_chain_precision) ----
 
   /** Mark register `regno` of the current frame (and/or stack slots) precise along the path's checkpoints. */
@@ -390,28 +505,87 @@ export class ModernWalker {
     if (regno >= 0) regs[fr] = 1 << regno;
     if (stackSlot >= 0) bitSet(stack, stackSlot);
     const log2 = this.log.level >= 2;
-    const regsStr = (f: number): string => [...Array(11).keys()].filter((i) => regs[f]! & (1 << i)).map((i) => `r${i}`).join(',');
-    const stackStr = (f: number): string => [...Array(SLOTS).keys()].filter((i) => bitHas(stack, f * 64 + i)).map((i) => `-${(i + 1) * 8}`).join(',');
+    const hIdx = this.hIdx, hPrev = this.hPrev, hStack = this.hStack;
+    const nFrames = st0.frames.length;
+    // this walk's memo key (keyI < 0: none yet; -2: no memo at level 2) and its steps from there
+    let keyI = log2 ? -2 : -1, keyP = 0, steps = 0;
+    // the memos this walk may meet: of this stretch, from this frame
+    const cands = this.memoCands;
+    let nCands = 0;
+    if (!log2 && this.memos !== undefined) {
+      for (const m of this.memos) if (m.gen === this.histGen && m.fr === fr) cands[nCands++] = m;
+    }
     let st: VState | null = st0;
     let skipFirst = true;
     let subseq = -1;
+    // the stretch being walked back: its last instruction and its entries [start, p)
+    let last = this.curLast;
+    let start = st0.histStart;
+    let p = this.hLen;
     while (st) {
-      if (log2) this.log.print(`mark_precise: frame${fr}: last_idx ${st.hist?.idx ?? st.insnIdx} first_idx ${st.firstInsn} subseq_idx ${subseq} \n`);
-      for (let h: Hist | null = st.hist; h; h = h.prev) {
+      if (log2) this.log.print(`mark_precise: frame${fr}: last_idx ${last >= 0 ? last : st.insnIdx} first_idx ${st.firstInsn} subseq_idx ${subseq} \n`);
+      // the stretch's visits, newest first (its first visit always has an entry)
+      for (let i = last; i >= 0;) {
+        // this visit's entry, if it has one, is the newest entry not yet passed (see hIdx)
+        const has = p > start && hIdx[p - 1] === i;
         if (skipFirst) {
           skipFirst = false;
-          continue;
+        } else {
+          if (keyI !== -2 && st === st0) {
+            if (keyI === -1) {
+              keyI = i;
+              keyP = p;
+              copyMasks(regs, stack, this.keyRegs, this.keyStack, nFrames);
+            }
+            let m: Memo | undefined;
+            for (let k = 0; k < nCands; k++) {
+              const c = cands[k]!;
+              if (c.i === i && c.p === p && sameMasks(regs, stack, c.regs, c.stack, nFrames)) {
+                m = c;
+                break;
+              }
+            }
+            if (m) {
+              // the rest of this stretch's walk is the memo's: its steps count as done
+              this.workDone += m.steps - 1;
+              this.work();
+              steps += m.steps;
+              const out = m.out;
+              copyMasks(m.outRegs, m.outStack, regs, stack, nFrames);
+              // met at its first step, this walk is that memo again
+              if (i !== keyI || p !== keyP) this.storeMemo(keyI, keyP, fr, steps, out, regs, stack);
+              if (out === 2) return this.markAllPrecise(st0);
+              if (out === 1) return;
+              break;
+            }
+            steps++;
+          }
+          if (log2) this.log.print(`mark_precise: frame${fr}: regs=${btRegsStr(regs, fr)} stack=${btStackStr(stack, fr)} before ${i}: ${modernInsnText(this.insns, i)}\n`);
+          this.work();
+          if (this.backtrack(i, has ? hStack[p - 1]! : -1, fr, regs, stack)) {
+            if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 2, regs, stack);
+            return this.markAllPrecise(st0);
+          }
+          if (emptyMasks(regs, stack, nFrames)) {
+            if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 1, regs, stack);
+            return;
+          }
         }
-        if (log2) this.log.print(`mark_precise: frame${fr}: regs=${regsStr(fr)} stack=${stackStr(fr)} before ${h.idx}: ${modernInsnText(this.insns, h.idx)}\n`);
-        this.work();
-        const r = this.backtrack(h, fr, regs, stack);
-        if (r === 'all') return this.markAllPrecise(st0);
-        if (emptyMasks(regs, stack, st0.frames.length)) return;
+        if (has) {
+          if (--p === start) break;
+          i = hPrev[p]!;
+        } else {
+          i--;
+        }
       }
+      if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 0, regs, stack);
       skipFirst = false;
       subseq = st.firstInsn;
       st = st.parent;
       if (!st) return;
+      last = st.lastInsn;
+      start = st.histStart;
+      p = st.histEnd;
       let any = false;
       for (let f = Math.min(st.frames.length, MAX_CALL_FRAMES) - 1; f >= 0; f--) {
         const frame = st.frames[f]!;
@@ -432,12 +606,28 @@ export class ModernWalker {
             else st.own(f).spilled[spi] = regWith(reg, { precise: true });
           }
         }
-        if (f === fr && log2) this.log.print(`mark_precise: frame${f}: parent state regs=${regsStr(f)} stack=${stackStr(f)}: ${stateStr(st, f, true, 0, 0n)}\n`);
+        if (f === fr && log2) this.log.print(`mark_precise: frame${f}: parent state regs=${btRegsStr(regs, f)} stack=${btStackStr(stack, f)}: ${stateStr(st, f, true, 0, 0n)}\n`);
         if (regs[f] || frameAny(stack, f)) any = true;
       }
       for (let f = st.frames.length; f < MAX_CALL_FRAMES; f++) if (regs[f] || frameAny(stack, f)) any = true;
       if (!any) return;
     }
+  }
+
+  /** The memo of a walk of the current stretch from its key (keyRegs/keyStack, the masks there) to its end. */
+  private storeMemo(i: number, p: number, fr: number, steps: number, out: number, regs: readonly number[], stack: readonly number[]): void {
+    // made at the first walk: most programs never need one, and a load makes a walker
+    this.memos ??= Array.from({ length: MEMOS }, () => new Memo());
+    const m = this.memos[this.memoNext]!;
+    this.memoNext = (this.memoNext + 1) % MEMOS;
+    m.gen = this.histGen;
+    m.i = i;
+    m.p = p;
+    m.fr = fr;
+    m.steps = steps;
+    m.out = out;
+    copyMasks(this.keyRegs, this.keyStack, m.regs, m.stack, fr + 1);
+    copyMasks(regs, stack, m.outRegs, m.outStack, fr + 1);
   }
 
   /** mark_all_scalars_precise: the fallback where backtracking cannot follow. */
@@ -461,16 +651,20 @@ export class ModernWalker {
     }
   }
 
-  /** backtrack_insn: what the instruction at h needs precise before it, given what is needed after it. */
-  private backtrack(h: Hist, fr: number, regs: number[], stack: number[]): 'ok' | 'all' {
-    const insn = this.insns[h.idx]!;
+  /**
+   * backtrack_insn: what instruction `idx` needs precise before it, given
+   * what is needed after it; `hstack` is its visit's hStack (-1 without
+   * one). True when backtracking cannot follow (mark everything precise).
+   */
+  private backtrack(idx: number, hstack: number, fr: number, regs: number[], stack: number[]): boolean {
+    const insn = this.insns[idx]!;
     const cls = BPF_CLASS(insn.code);
     const op = BPF_OP(insn.code);
     const d = 1 << insn.dst;
     const s = 1 << insn.src;
     let m = regs[fr]!;
     if (cls === BPF_ALU || cls === BPF_ALU64) {
-      if (!(m & d)) return 'ok';
+      if (!(m & d)) return false;
       if (op === BPF_MOV) {
         m &= ~d;
         if (BPF_SRC(insn.code) === BPF_X) m |= s;
@@ -478,63 +672,63 @@ export class ModernWalker {
         m |= s;
       }
       regs[fr] = m;
-      return 'ok';
+      return false;
     }
     if (cls === BPF_LDX) {
-      if (!(m & d)) return 'ok';
+      if (!(m & d)) return false;
       regs[fr] = m & ~d;
-      if (h.stack >= 0) bitSet(stack, h.stack);
-      return 'ok';
+      if (hstack >= 0) bitSet(stack, hstack);
+      return false;
     }
     if (cls === BPF_STX || cls === BPF_ST) {
       if (BPF_MODE(insn.code) === BPF_ATOMIC) {
         if (insn.imm & BPF_FETCH) {
           const load = insn.imm === BPF_CMPXCHG ? 1 : s;
-          if (m & load) return 'all';
+          if (m & load) return true;
         }
-        return 'ok';
+        return false;
       }
-      if (h.stack < 0) return 'ok';
-      if (!bitHas(stack, h.stack)) return 'ok';
-      bitClear(stack, h.stack);
+      if (hstack < 0) return false;
+      if (!bitHas(stack, hstack)) return false;
+      bitClear(stack, hstack);
       if (cls === BPF_STX) regs[fr] = m | s;
-      return 'ok';
+      return false;
     }
     if (cls === BPF_JMP || cls === BPF_JMP32) {
-      if (op === BPF_CALL && insn.src === 1 && this.isGlobal(this.subprogs.indexOf(h.idx + insn.imm + 1))) {
+      if (op === BPF_CALL && insn.src === 1 && this.isGlobal(this.subprogs.indexOf(idx + insn.imm + 1))) {
         // a global function is a call that sets r0 and clobbers r1-r5, as a helper
-        if (m & 0x3e) return 'all';
+        if (m & 0x3e) return true;
         regs[fr] = m & ~1;
-        return 'ok';
+        return false;
       }
       if (op === BPF_EXIT || (op === BPF_CALL && insn.src === 1)) {
-        return regs.some((x) => x !== 0) || stack.some((x) => x !== 0) ? 'all' : 'ok';
+        return regs.some((x) => x !== 0) || stack.some((x) => x !== 0);
       }
       if (op === BPF_CALL) {
-        if (m & 0x3e) return 'all';
+        if (m & 0x3e) return true;
         regs[fr] = m & ~1;
-        return 'ok';
+        return false;
       }
-      if (op === BPF_JA) return 'ok';
+      if (op === BPF_JA) return false;
       // linked scalars narrowed together need precision together
-      if (h.stack < -1) {
-        const linked = -h.stack - 2;
+      if (hstack < -1) {
+        const linked = -hstack - 2;
         if (m & linked) m |= linked;
       }
       if (BPF_SRC(insn.code) === BPF_X && m & (d | s)) m |= d | s;
       regs[fr] = m;
-      return 'ok';
+      return false;
     }
     if (cls === BPF_LD) {
       if (BPF_MODE(insn.code) === BPF_IMM) {
         regs[fr] = m & ~d;
-        return 'ok';
+        return false;
       }
-      if (m & 0x3e) return 'all';
-      if (BPF_MODE(insn.code) === BPF_IND && m & 1) return 'all';
+      if (m & 0x3e) return true;
+      if (BPF_MODE(insn.code) === BPF_IND && m & 1) return true;
       regs[fr] = m & ~1;
     }
-    return 'ok';
+    return false;
   }
 
   // ---- the walk ----
@@ -559,8 +753,16 @@ export class ModernWalker {
         }
         next = PATH_END;
       } else {
-        if (idx !== this.prevIdx + 1) this.histJumps++;
-        this.cur.hist = { idx, stack: -1, prev: this.cur.hist };
+        if (idx !== this.prevIdx + 1) {
+          this.histJumps++;
+          this.histEntry(idx);
+        } else if (this.forceEntry) {
+          this.histEntry(idx);
+        } else {
+          this.entryAt = -1;
+        }
+        this.forceEntry = false;
+        this.curLast = idx;
         if (log.level >= 2 && doPrintState) {
           log.print(`\nfrom ${this.prevIdx} to ${idx}:${stateStr(this.cur, this.cur.curframe, true, 0, 0n)}\n`);
           doPrintState = false;
@@ -593,6 +795,10 @@ export class ModernWalker {
         if (!p) break;
         if (log.level === 1) log.reset(p.logPos);
         this.cur = p.st;
+        // what the finished path added to the history is not needed again
+        this.hLen = p.st.histEnd;
+        this.histGen++;
+        this.curLast = p.prev;
         this.prevIdx = p.prev;
         this.idx = p.idx;
         this.histJumps = 0;
@@ -623,6 +829,7 @@ export class ModernWalker {
     // adds a state every 8 instructions)
     this.jmpsProcessed++;
     const copy = st ?? this.cur.copy();
+    copy.histEnd = this.hLen;
     this.pending.push({ st: copy, idx: target, prev, logPos: this.log.pos });
     if (this.cur.parent) this.cur.parent.branches++;
     if (this.pending.length > JMP_SEQ_LIMIT) this.fail('E2BIG', `The sequence of ${this.pending.length} jumps is too complex.`);
@@ -643,7 +850,8 @@ export class ModernWalker {
     const fresh = (): number => this.newId();
     // states still being explored (loops) are compared exactly only when a hash of the
     // current frame's registers matches: anything else cannot be an infinite loop
-    const sig = stateSig(cur);
+    // made when first needed: a state pruned against finished ones never needs it
+    let sig = 0, haveSig = false;
     // newest first, as the kernel's list is; states that keep missing are dropped from the
     // list (the kernel's miss_cnt > 3 * hit_cnt + 3 eviction): a loop that runs long leaves
     // a checkpoint every few iterations, and without eviction each visit of the loop head
@@ -663,6 +871,10 @@ export class ModernWalker {
           return true;
         }
       } else if (old.branches > 0) {
+        if (!haveSig) {
+          sig = stateSig(cur);
+          haveSig = true;
+        }
         if (old.sig === sig && old.cbUnroll === cur.cbUnroll && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
           if (this.source) this.log.print(this.source.at(idx));
           this.log.print(`infinite loop detected at insn ${idx}\n`);
@@ -692,17 +904,23 @@ export class ModernWalker {
     if (++this.liveStates > this.peakStates) this.peakStates = this.liveStates;
     this.prevJmps = this.jmpsProcessed;
     this.prevInsns = this.insnProcessed;
-    const nw = cur.copy();
+    const nw = cur.copy(cur.live);
+    cur.live = cur.live.slice();
     nw.insnIdx = idx;
     nw.branches = 1;
-    nw.sig = sig;
+    nw.sig = haveSig ? sig : stateSig(cur);
+    nw.histEnd = this.hLen;
+    nw.lastInsn = this.curLast;
     this.explored[idx]!.push(nw);
     cur.parent = nw;
     cur.firstInsn = idx;
-    cur.hist = null;
+    cur.histStart = this.hLen;
+    this.histGen++;
+    this.forceEntry = true;
+    this.curLast = -1;
     this.histJumps = 0;
-    // a loop, not fill(): the builtin costs more than 75 stores
-    for (const l of cur.live) for (let k = 0; k < l.length; k++) l[k] = 0;
+    // the checkpoint took cur's flags as they were (above); cur's stretch starts with none
+    for (let f = 0; f < cur.live.length; f++) cur.live[f] = newLive(0);
     return false;
   }
 
@@ -789,7 +1007,7 @@ export class ModernWalker {
       }
       this.dstOp(insn.dst);
       if (!x) {
-        this.setReg(insn.dst, scalarReg(scalarMovImm(alu64, insn.imm)));
+        this.setReg(insn.dst, this.immReg(idx, insn.imm, !alu64));
         return;
       }
       const src = this.regs[insn.src]!;
@@ -832,7 +1050,7 @@ export class ModernWalker {
       if (insn.imm < 0 || insn.imm >= (alu64 ? 64 : 32)) this.fail('EINVAL', `invalid shift ${insn.imm}`);
     }
     this.dstOp(insn.dst);
-    const src = x ? this.regs[insn.src]! : scalarReg(scalarImm(insn.imm));
+    const src = x ? this.regs[insn.src]! : this.immReg(idx, insn.imm, false);
     if (x && src.type !== RT.SCALAR) {
       if (dst.type !== RT.SCALAR) {
         // two pointers: only their difference is allowed, and it is a number
@@ -851,8 +1069,12 @@ export class ModernWalker {
     const fork = scalarAluFork(op, dst.s, src.s);
     if (fork) {
       // maybe_fork_scalars: the 0 side walks the same instruction later
+      const frame = this.cur.frames[this.cur.curframe]!;
+      const owned = frame.owner === this.cur;
       const other = this.push(idx, idx);
       other.own(other.curframe).regs[insn.dst] = regWith(dst, { s: fork[1] });
+      // as for a branch (condJmp): the other side copied the frame, which is this path's alone again
+      if (owned) frame.owner = this.cur;
       this.setReg(insn.dst, regWith(dst, { s: fork[0] }));
     }
     const d = this.regs[insn.dst]!;
@@ -1246,7 +1468,7 @@ export class ModernWalker {
         const t = f.stype[spi * 8 + i - 1]!;
         if (t !== ST.ZERO && t !== ST.INVALID) f.stype[spi * 8 + i - 1] = ST.MISC;
       }
-      this.cur.hist = { idx, stack: fi * 64 + spi, prev: this.cur.hist!.prev };
+      this.histNote(fi * 64 + spi);
     };
     if (value && aligned && value.type === RT.SCALAR) {
       const fits = size === 8 || (value.s.umaxH === 0 && (size === 4 || (value.s.umaxL >>> 0) < 2 ** (size * 8)));
@@ -1257,7 +1479,7 @@ export class ModernWalker {
       }
       spill(fits ? r : regWith(r, { id: 0 }));
     } else if (!value && aligned && stImm !== undefined) {
-      spill(scalarReg(scalarImm(stImm)));
+      spill(this.immReg(idx, stImm, false));
     } else if (value && isPtr(value)) {
       if (size !== 8) this.fail('EACCES', 'invalid size of register spill');
       if (fi !== this.cur.curframe && value.type === RT.PTR_TO_STACK) this.fail('EINVAL', 'cannot spill pointers to stack into stack frame of the caller');
@@ -1307,7 +1529,7 @@ export class ModernWalker {
         if (valueReg < 0) return undefined;
         // a narrow fill of the low bytes of a narrow-enough spill keeps the value
         if (size <= spillSize && (slot & 7) === 7 - (spillSize - size) + (spillSize - size) && (slot & 7) === 7) {
-          this.cur.hist = { idx, stack: fi * 64 + spi, prev: this.cur.hist!.prev };
+          this.histNote(fi * 64 + spi);
           const r = regWith(spilled, { id: spillSize > size ? 0 : spilled.id });
           return r;
         }
@@ -1322,7 +1544,7 @@ export class ModernWalker {
         return UNKNOWN;
       }
       if (valueReg >= 0) {
-        this.cur.hist = { idx, stack: fi * 64 + spi, prev: this.cur.hist!.prev };
+        this.histNote(fi * 64 + spi);
         return spilled;
       }
       return undefined;
@@ -1424,7 +1646,7 @@ export class ModernWalker {
       src = this.srcOp(insn.src);
     } else {
       if (insn.src !== 0) this.fail('EINVAL', 'BPF_JMP/JMP32 uses reserved fields');
-      src = scalarReg(scalarImm(insn.imm));
+      src = this.immReg(idx, insn.imm, false);
     }
     const target = idx + insn.off + 1;
     const pred = this.branchTaken(dst, src, op, jmp32);
@@ -1434,16 +1656,21 @@ export class ModernWalker {
       this.printInsnState();
       return pred === 1 ? target : idx + 1;
     }
-    const other = this.push(target, idx);
     const fr = this.cur.curframe;
+    const frame = this.cur.frames[fr]!;
+    const owned = frame.owner === this.cur;
+    const other = this.push(target, idx);
     if (dst.type === RT.SCALAR && src.type === RT.SCALAR) {
-      const n = scalarNarrow(op, jmp32, dst.s, src.s, x && insn.src === insn.dst);
-      const linked = this.narrowed(other, fr, insn, x, n.taken[0], n.taken[1]) | this.narrowed(this.cur, fr, insn, x, n.fallthrough[0], n.fallthrough[1]);
+      const n = scalarNarrow(op, jmp32, dst.s, src.s, x && insn.src === insn.dst, !x);
+      const linkedOther = this.narrowed(other, fr, insn, x, n.taken[0], n.taken[1]);
+      // the other side has its own copy of the frame now: the frame is this path's alone
+      // again if it was before the push (else it would be copied a second time, unread)
+      if (owned) frame.owner = this.cur;
+      const linked = linkedOther | this.narrowed(this.cur, fr, insn, x, n.fallthrough[0], n.fallthrough[1]);
       if (linked) {
         // backtracking must know which registers learnt together
-        const h = this.cur.hist!;
-        this.cur.hist = { idx: h.idx, stack: -2 - linked, prev: h.prev };
-        other.hist = this.cur.hist;
+        this.histNote(-2 - linked);
+        other.histEnd = this.hLen;
       }
     } else if (!jmp32 && !x && insn.imm === 0 && (op === BPF_JEQ || op === BPF_JNE) && dst.maybeNull) {
       this.markNull(this.cur, dst.id, op === BPF_JNE);
@@ -2068,6 +2295,10 @@ export class ModernWalker {
     this.idx = start;
     this.prevIdx = start;
     this.histJumps = 0;
+    this.hLen = 0;
+    this.histGen++;
+    this.forceEntry = true;
+    this.curLast = -1;
     const r = this.run();
     if (this.log.level === 1) this.log.reset(0);
     return r;
@@ -2211,6 +2442,35 @@ const frameAny = (m: readonly number[], f: number): boolean => (m[2 * f]! | m[2 
 /** -BPF_MAX_VAR_OFF < the signed 64-bit value (hi, lo) < BPF_MAX_VAR_OFF */
 function saneS64(hi: number, lo: number): boolean {
   return hi === 0 ? lo >= 0 && lo < BPF_MAX_VAR_OFF : hi === -1 && lo < 0 && lo > -BPF_MAX_VAR_OFF;
+}
+
+/** The level-2 log's view of backtracking's masks for frame f: registers (r1,r6) and stack offsets (-8,-16). */
+function btRegsStr(regs: readonly number[], f: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < 11; i++) if (regs[f]! & (1 << i)) out.push(`r${i}`);
+  return out.join(',');
+}
+function btStackStr(stack: readonly number[], f: number): string {
+  const out: string[] = [];
+  for (let i = 0; i < SLOTS; i++) if (bitHas(stack, f * 64 + i)) out.push(`-${(i + 1) * 8}`);
+  return out.join(',');
+}
+
+/*
+ * Backtracking's masks of frames 0..n-1, copied and compared (a walk from
+ * frame fr has n = fr + 1: it changes no deeper frame's, which stay empty,
+ * since walking back into a callee passes its exit first, where non-empty
+ * masks give up and mark everything precise).
+ */
+function copyMasks(regs: readonly number[], stack: readonly number[], toRegs: number[], toStack: number[], n: number): void {
+  for (let f = 0; f < n; f++) toRegs[f] = regs[f]!;
+  for (let k = 0; k < 2 * n; k++) toStack[k] = stack[k]!;
+}
+
+function sameMasks(regs: readonly number[], stack: readonly number[], r2: readonly number[], s2: readonly number[], n: number): boolean {
+  for (let f = 0; f < n; f++) if (regs[f] !== r2[f]) return false;
+  for (let k = 0; k < 2 * n; k++) if (stack[k] !== s2[k]) return false;
+  return true;
 }
 
 function emptyMasks(regs: number[], stack: number[], n: number): boolean {
