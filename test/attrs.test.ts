@@ -297,7 +297,11 @@ describe('close(), testRun() and the wrappers take only what they document', () 
   test('BpfMap and Program pass wrong values on as the same errors', () => {
     const sys = system();
     const m = BpfMap.create(sys, { type: 'array', keySize: 4, valueSize: 8, maxEntries: 2 }, { key: u32 });
-    expectErr(() => m.update(0, 'abc' as unknown as Uint8Array), 'EINVAL', "value of 3 bytes, the map's values have 8");
+    expectErr(() => m.update(0, 'abc' as unknown as Uint8Array), 'EINVAL', 'value must be a Uint8Array of 8 bytes (this map has no value codec), got string');
+    expectErr(() => m.update(0, new Uint8Array(3)), 'EINVAL', "value of 3 bytes, the map's values have 8");
+    const raw = BpfMap.create(sys, { type: 'array', keySize: 4, valueSize: 8, maxEntries: 2 });
+    expectErr(() => raw.lookup(0 as never), 'EINVAL', 'key must be a Uint8Array of 4 bytes (this map has no key codec), got number');
+    expectErr(() => raw.update(new Uint8Array(4), 7 as never), 'EINVAL', 'value must be a Uint8Array of 8 bytes (this map has no value codec), got number');
     expectErr(() => m.update(0, new Uint8Array(8), 'sometimes' as never), 'EINVAL', "unknown update flag 'sometimes' (any, noexist, exist)");
     expectErr(() => m.lookup(1.5), 'EINVAL', '1.5 is not an integer');
     expectErr(() => m.lookup(Object.create(null)), 'EINVAL', 'an object is not an integer');

@@ -15,8 +15,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, rmSync, writeFileSync, existsSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { compileFilter } from '../src/filter/index.js';
@@ -32,6 +31,7 @@ import { classicModule, fastFilter } from '../src/cli/fast-filter.js';
 import { fastPathRefusal } from '../src/cli/classic-wasm.js';
 import type { CliIo } from '../src/cli/io.js';
 import { spawnTsbpf, tsbpf } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 import { bundleFresh } from '../src/cli/entry.js';
 import { ETHER_EXPRS, LINK_EXPRS } from './filter-exprs.js';
 import { etherFrames, linkFrames, prng } from './filter-frames.js';
@@ -261,7 +261,7 @@ function pcapFile(le: boolean, nanos: boolean, linkType: number, recs: { sec: nu
 }
 
 test('fast path: the command\'s output, lines, counts, errors and status are the general path\'s', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-fast-'));
+  const dir = tempDir('tsbpf-fast-');
   try {
     const frames = etherFrames(300, 21);
     const rnd = prng(4);
@@ -341,7 +341,7 @@ test('fast path: the command\'s output, lines, counts, errors and status are the
 });
 
 test('fast path: it declines, writing and printing nothing, what only the general path does', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-fast-'));
+  const dir = tempDir('tsbpf-fast-');
   try {
     const cap = join(dir, 'c.pcap');
     writeFileSync(cap, pcapFile(true, false, 1, etherFrames(10, 1).map((data, i) => ({ sec: i, frac: 0, data }))));
@@ -397,7 +397,7 @@ test('fast path: it declines, writing and printing nothing, what only the genera
 });
 
 test('fast path: its bundle is used only while fresh, and bin answers through it as through the modules', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-fast-'));
+  const dir = tempDir('tsbpf-fast-');
   try {
     const input = join(dir, 'a.js');
     const bundle = join(dir, 'b.js');
@@ -434,7 +434,7 @@ test('fast path: its bundle is used only while fresh, and bin answers through it
 });
 
 test('fast path: corrupted captures: it declines or answers exactly as the general path, never a fault of its own', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-fast-'));
+  const dir = tempDir('tsbpf-fast-');
   try {
     const frames = etherFrames(60, 31);
     const bases = [

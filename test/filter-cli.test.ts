@@ -156,3 +156,18 @@ test('run, verify, disasm: -e over a file of that name, and the mistakes of a pr
   assert.equal(usage('verify', ['ip', '--linktype', 'fddi']), "tsbpf: unknown link type 'fddi' (supported: ethernet, raw, ipv4, ipv6, linux_sll, linux_sll2, null, loop) (EINVAL)\n");
   assert.equal(spawnTsbpf(['verify', 'ip', '--linktype', 'fddi']).status, 2);
 });
+
+test('an expression under --profile modern is refused where it would run (its offsets count from the frame), verified where it is only judged', () => {
+  const msg = 'tsbpf: an expression runs over the whole frame, as tcpdump runs it: --profile modern gives a socket filter the data after the Ethernet header (verify takes --profile modern) (EINVAL)\n';
+  const f = spawnTsbpf(['filter', 'tcp port 80', mix, '--profile', 'modern', '--count']);
+  assert.equal(f.stderr, msg);
+  assert.equal(f.status, 2);
+  const r = spawnTsbpf(['run', 'udp', '--pcap', mix, '--profile', 'modern']);
+  assert.equal(r.stderr, msg);
+  assert.equal(r.status, 2);
+  const v = spawnTsbpf(['verify', 'tcp port 80', '--profile', 'modern']);
+  assert.equal(v.status, 0, v.stderr);
+  assert.equal(v.stdout, 'processed 37 insns (limit 1000000) max_states_per_insn 0 total_states 7 peak_states 7 mark_read 0\naccepted: 28 instructions (modern profile)\n');
+  const set = spawnTsbpf(['verify', 'tcp port 80', '--set', 'port=1']);
+  assert.equal(set.stderr, 'tsbpf: --set applies to the variables of an object file, not to an expression (EINVAL)\n');
+});

@@ -204,6 +204,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   private key(k: K): Uint8Array {
     const b = this.keyCodec.encode(k);
+    // the bytes codec passes anything through: a number or a string is no key
+    if (!(b instanceof Uint8Array)) throw new BpfError('EINVAL', `key must be a Uint8Array of ${this.keySize} bytes (this map has no key codec), got ${typeof k}`);
     if (b.length !== this.keySize) throw new BpfError('EINVAL', `key of ${b.length} bytes, the map's keys have ${this.keySize}`);
     return b;
   }
@@ -248,6 +250,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   private encodeValue(value: V): Uint8Array {
     const v = this.valueCodec.encode(value);
+    if (!(v instanceof Uint8Array)) throw new BpfError('EINVAL', `value must be a Uint8Array of ${this.valueSize} bytes (this map has no value codec), got ${typeof value}`);
     if (v.length !== this.valueSize) throw new BpfError('EINVAL', `value of ${v.length} bytes, the map's values have ${this.valueSize}`);
     return v;
   }
@@ -329,8 +332,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     const obj = this.object;
     const f = Object.hasOwn(FLAGS, flags) ? FLAGS[flags] : undefined;
     if (f === undefined) throw new BpfError('EINVAL', `unknown update flag ${named(flags)} (any, noexist, exist)`);
-    const v = this.valueCodec.encode(value);
-    if (v.length !== this.valueSize) throw new BpfError('EINVAL', `value of ${v.length} bytes, the map's values have ${this.valueSize}`);
+    const v = this.encodeValue(value);
     this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_UPDATE_ELEM, { key: this.key(key), value: v, flags: f });
   }
 

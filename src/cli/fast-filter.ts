@@ -272,8 +272,9 @@ async function attempt(args: readonly string[], io: CliIo): Promise<number> {
   } catch {
     return decline();
   }
-  const { values, positionals, help } = parsed;
-  if (help || Object.keys(values).some((k) => !FAST_OPTIONS.has(k))) return decline();
+  const { values, positionals, help, lists } = parsed;
+  // repeatable options (--set) are in lists: none of them is the fast path's
+  if (help || Object.keys(values).some((k) => !FAST_OPTIONS.has(k)) || Object.keys(lists).length > 0) return decline();
   const given = values['expression'] as string | undefined;
   if (given !== undefined ? positionals.length !== 1 : positionals.length !== 2) return decline();
   const write = values['write'] as string | undefined;

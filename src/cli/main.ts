@@ -20,6 +20,8 @@ import { sourceJson, withSource } from './source-view.js';
 import { conformancePlugin } from './plugin.js';
 import { style } from './style.js';
 import { chooseProfile, cpusOption } from './profile.js';
+import { PROFILE_MODERN } from '../progs/profile.js';
+import type { Profile } from '../progs/profile.js';
 import { BatchSession } from './batch.js';
 import { CliError, fileError } from './cli-error.js';
 import type { EngineName } from '../api/bpf.js';
@@ -203,6 +205,15 @@ function programArgument(spec: CommandSpec, values: Record<string, unknown>, pos
   }
 }
 
+/**
+ * An expression is a classic filter over the whole frame, as libpcap runs it; a
+ * modern socket filter's data starts after the Ethernet header (the kernel's
+ * test run), where the expression's offsets would read the wrong bytes.
+ */
+function expressionRunsUnder(profile: Profile): void {
+  if (profile === PROFILE_MODERN) throw new CliError('an expression runs over the whole frame, as tcpdump runs it: --profile modern gives a socket filter the data after the Ethernet header (verify takes --profile modern)', 2, 'EINVAL');
+}
+
 /** Helper calls by name, as bpftool prints them (`call bpf_map_lookup_elem#1`); `tsbpf asm` reads them back. */
 const DISASM_OPTIONS = { helperName: uapiHelperName };
 
@@ -302,8 +313,9 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   const cpus = cpusOption(values['cpus']);
   if (values['retvals'] === true && pcap === undefined) throw new CliError('--retvals lists the return value of each packet of --pcap', 2, 'EINVAL');
   // an expression over --data with --link raw reads a packet that starts with its IP header
-  const { prog, file } = programArgument(RUN, values, positionals, io, p.lists, pcap, link === 'raw' ? 'raw' : undefined);
+  const { prog, file, expr } = programArgument(RUN, values, positionals, io, p.lists, pcap, link === 'raw' ? 'raw' : undefined);
   const profile = chooseProfile(prog, values['profile'], file);
+  if (expr) expressionRunsUnder(profile);
   if (pcap !== undefined) {
     return runPcapCommand(prog, pcap, {
       json: values['json'] === true,
@@ -406,9 +418,11 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
       throw e;
     }
   }
+  const profile = chooseProfile(prog, values['profile'], file);
+  if (expr !== undefined) expressionRunsUnder(profile);
   return filterCommand(prog, capture, {
     file,
-    profile: chooseProfile(prog, values['profile'], file),
+    profile,
     cpus,
     count: values['count'] === true,
     json: values['json'] === true,

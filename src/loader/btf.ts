@@ -109,6 +109,19 @@ function mapDef(btf: Btf, name: string, def: BtfType | undefined, inner: boolean
   return { spec: m, values: { offset: values.offset, kind: 'map' } };
 }
 
+// each BTF's DATASECs by name, found in one pass: an object may hold many data
+// sections, and a scan of every type for each would be quadratic
+const datasecsOf = new WeakMap<Btf, Map<string, BtfType>>();
+function datasecs(btf: Btf): Map<string, BtfType> {
+  let m = datasecsOf.get(btf);
+  if (m === undefined) {
+    m = new Map();
+    for (const t of btf.types) if (t !== undefined && t.kind === 'datasec' && !m.has(t.name)) m.set(t.name, t);
+    datasecsOf.set(btf, m);
+  }
+  return m;
+}
+
 /**
  * The types of a global-data map: its section's DATASEC, each variable
  * placed where its symbol says (libbpf's btf_fixup_datasec), so that the
@@ -117,7 +130,7 @@ function mapDef(btf: Btf, name: string, def: BtfType | undefined, inner: boolean
  * symbol, or whose symbol runs past the section, is left out.
  */
 export function globalDataBtf(btf: Btf, section: string, size: number, symbols: readonly { name: string; value: number }[]): MapBtf | undefined {
-  const sec = btf.find(section, 'datasec');
+  const sec = datasecs(btf).get(section);
   if (sec === undefined || sec.kind !== 'datasec') return undefined;
   const at = new Map(symbols.map((s) => [s.name, s.value]));
   const vars = [];
