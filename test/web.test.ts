@@ -5,7 +5,8 @@
  * rejected program with its hint and marked line, the URL contract, a
  * shared link, a clang .o by file picker and by drag and drop, a pcap, the
  * step debugger's registers against the interpreter's own stepped run, the
- * maps table, keyboard shortcuts. Each main view is saved as a screenshot
+ * maps table (a -g object's struct keys and values by BTF field name,
+ * edited by field), keyboard shortcuts. Each main view is saved as a screenshot
  * in test-output/web/ for a reviewer. Skips, saying why, where no Chromium
  * is installed (apt-get install chromium-headless-shell; or TSBPF_CHROMIUM).
  */
@@ -342,8 +343,28 @@ test('a -g object\'s maps by their BTF: struct keys and values by field name aft
   await page.fill('[data-testid="map-key-flows"]', '{ saddr: 1, daddr: 2, sport: 3, dport: 4, proto: 17 }');
   await page.fill('[data-testid="map-value-flows"]', '{ packets: 5, bytes: 0x100 }');
   await page.click('[data-testid="map-set-flows"]');
+  // the table was drawn again: its add row is empty
+  await page.fill('[data-testid="map-key-flows"]', '{ saddr: 1, daddr: 2, sport: 3, dport: 4, proto: 17 }');
+  await page.fill('[data-testid="map-value-flows"]', '{ packets: 5, bytes: }');
+  await page.click('[data-testid="map-set-flows"]');
+  assert.equal(await text(page, 'status'), "map update refused: value: unexpected '}' at column 22");
+  // raw bytes of a typed side go in <>; bare hex is refused with that hint
+  await page.fill('[data-testid="map-key-last"]', '0a000000');
+  await page.fill('[data-testid="map-value-last"]', `<${'00'.repeat(112)}>`);
+  await page.click('[data-testid="map-set-last"]');
+  assert.equal(await text(page, 'status'), 'map update refused: key: unexpected text after the value at column 2 (raw bytes go in <>: <0a000000>)');
+  await page.fill('[data-testid="map-key-last"]', '<01000000>');
+  await page.fill('[data-testid="map-value-last"]', `<${'00'.repeat(107)}2a${'00'.repeat(4)}>`);
+  await page.click('[data-testid="map-set-last"]');
+  const set = (await table('last'))[3]!;
+  assert.deepEqual([set[0], set[1], set.at(-2)], ['1', '""', '[0, 0, 704643072]']);
   await page.click('.tabs button[data-tab="debug"]');
   await page.click('[data-testid="dbg-start"]');
+  // the debugger's first step: the maps as edited, by field name too
+  assert.deepEqual((await page.$$eval('#dbg-maps pre', (ps) => ps.map((p) => p.textContent))).slice(0, 2), [
+    'flows:\n  { saddr: 16777226, daddr: 33554442, sport: 40000, dport: 80, proto: 6 }: { packets: 41, bytes: 54 }\n  { saddr: 1, daddr: 2, sport: 3, dport: 4, proto: 17 }: { packets: 5, bytes: 256 }',
+    'per_cpu:\n  0: { packets: 1, bytes: 54 }\n  (1 all-zero entry not shown)',
+  ]);
   await page.click('.tabs button[data-tab="maps"]');
   assert.deepEqual((await table('flows')).slice(2), [
     ['16777226', '33554442', '40000', '80', '6', '42', '108', 'delete'],

@@ -4,7 +4,8 @@
  * and log, each line linked to its instruction, the verifier's states per
  * instruction (from the level-2 log) and a hint for common rejections; runs
  * on a packet or a capture with both engines; a step debugger over the
- * checked interpreter (Interpreter.runStepped); maps as editable tables; the
+ * checked interpreter (Interpreter.runStepped); maps as editable tables (by
+ * field name where a clang -g object's BTF types a key or value, else hex); the
  * whole state in the URL fragment. Everything runs in the page: tsbpf is
  * bundled from src/ (its main entry imports nothing of Node).
  *
@@ -688,13 +689,23 @@ function mapEntries(nm: NamedMap, max = 256): [string, string, boolean][] {
   return rawEntries(nm.map, max).map((e) => [keyText(nm, e.key), valueText(nm, e.value), isZero(e.value)]);
 }
 
-/** Key or value text as bytes: the loose JSON form through the side's codec, or hex of exactly its size. */
+/**
+ * Key or value text as bytes: hex for a side without a type; the loose JSON
+ * form through the side's codec for a typed one, where raw bytes are
+ * written `<hex>` (plain digits would be ambiguous: `10` is ten, not 0x10).
+ */
 function sideBytes(codec: SideCodec | undefined, text: string, size: number, what: 'key' | 'value'): Uint8Array {
   if (!codec) return fromHex(text);
-  const hex = text.replace(/0x/gi, '').replace(/[\s:,]/g, '');
-  // hex of exactly the size is raw bytes, unless it reads as a value (a plain decimal number)
-  if (hex.length === 2 * size && /^[0-9a-f]+$/i.test(hex) && !/^\s*-?\d+\s*$/.test(text)) return fromHex(text);
-  return codec.encode(parseValue(text, what));
+  try {
+    const v = parseValue(text, what);
+    if (v instanceof Uint8Array && v.length !== size) throw new BpfError('EINVAL', `${what}: <${toHex(v)}> has ${v.length} bytes, the map's ${what}s ${size}`);
+    return codec.encode(v);
+  } catch (e) {
+    // bare hex of the side's size is most likely bytes pasted from a hex view
+    const hex = text.replace(/\s/g, '');
+    if (e instanceof BpfError && hex.length === 2 * size && /^[0-9a-f]+$/i.test(hex)) throw new BpfError('EINVAL', `${e.message} (raw bytes go in <>: <${hex}>)`);
+    throw e;
+  }
 }
 
 /** The fields a table shows as columns: a struct's top-level fields, else one column for the whole side. */
@@ -794,7 +805,7 @@ function renderMaps(): void {
     }
     const add = body.insertRow();
     const form = (c: SideCodec | undefined, cols: string[] | undefined, size: number, side: string): string =>
-      c ? `${side}: ${cols ? `{ ${cols.join(', ')} }` : formatValue(c.decode(new Uint8Array(size)) as Value)} or ${size} bytes hex` : `${side}, ${size} bytes hex`;
+      c ? `${side}: ${cols ? `{ ${cols.join(', ')} }` : formatValue(c.decode(new Uint8Array(size)) as Value)} or <${size} bytes hex>` : `${side}, ${size} bytes hex`;
     const keyIn = Object.assign(document.createElement('input'), { placeholder: form(nm.key, keyCols, map.keySize, 'key'), spellcheck: false });
     const valIn = Object.assign(document.createElement('input'), { placeholder: form(nm.value, valCols, map.valueSize, 'value'), spellcheck: false });
     keyIn.dataset['testid'] = `map-key-${name}`;
