@@ -29,6 +29,10 @@ import { Interpreter } from '../src/vm/interpreter.js';
 import { parseCapture } from '../src/pcap/reader.js';
 import { summarize } from '../src/pcap/summary.js';
 import { BpfError } from '../src/errors.js';
+import { btfCodecs } from '../src/api/map.js';
+import { loadCollectionSpec } from '../src/loader/index.js';
+import { formatValue, parseValue } from '../web/src/values.js';
+import type { Value } from '../web/src/values.js';
 
 const root = projectRoot();
 const out = join(root, 'test-output', 'web');
@@ -92,6 +96,46 @@ const b64url = (s: string | Uint8Array): string => Buffer.from(s).toString('base
 /** The editor's lines as the page shows them (a failing line with its message). */
 const editorText = (page: Page): Promise<string> => page.$$eval('.cm-line', (ls) => ls.map((l) => l.textContent).join('\n'));
 const shot = (page: Page, name: string): Promise<Buffer> => page.screenshot({ path: join(out, `${name}.png`) });
+
+test('the maps tables\' text form: every decoded key and value of btf-values.o reads back to its bytes; bad text is one EINVAL line', () => {
+  const obj = readFileSync(join(root, 'test', 'c', 'btf-values.o'));
+  const spec = loadCollectionSpec(obj);
+  const sys = new BpfSystem({ profile: 'modern' });
+  const prog = Program.load(sys, { insns: obj });
+  prog.run(Buffer.from(SYN, 'hex'));
+  let checked = 0;
+  for (const [name, map] of Object.entries(prog.maps)) {
+    const mb = spec.maps[name]!.btf!;
+    const c = btfCodecs(mb, map.keySize, map.valueSize);
+    for (const k of map.keys()) {
+      const v = map.lookup(k)!;
+      for (const [codec, bytes] of [[c.key, k], [c.value, v]] as const) {
+        const text = formatValue(codec.decode(bytes) as Value);
+        assert.deepEqual(codec.encode(parseValue(text, name) as never), bytes, `${name}: ${text}`);
+        checked++;
+      }
+    }
+  }
+  prog.close();
+  assert.equal(checked, 18);
+  assert.equal(formatValue({ a: -3, b: 1n << 64n, 'x-y': [true, 'V_PASS'], raw: new Uint8Array([1, 255]), e: {} }), '{ a: -3, b: 18446744073709551616, "x-y": [true, "V_PASS"], raw: <01ff>, e: {} }');
+  assert.deepEqual(parseValue(' { a: -0x10, "b c": [ 1.5e2 , V_PASS, "q\\"" ], d: <0a 0b>, big: 9007199254740993, f: false } ', 'v'),
+    { a: -16, 'b c': [150, 'V_PASS', 'q"'], d: new Uint8Array([10, 11]), big: 9007199254740993n, f: false });
+  const bad: [string, string][] = [
+    ['', 'value: a value is missing at column 1'],
+    ['{ a 1 }', "value: expected ':' after a at column 5"],
+    ['[1 2]', "value: expected ',' or ']' at column 4"],
+    ['{ a: 1', "value: expected ',' or '}' at column 7"],
+    ['"open', 'value: a string without its closing quote at column 1'],
+    ['<0g>', 'value: bytes in <> must be pairs of hex digits at column 1'],
+    ['<abc>', 'value: bytes in <> must be pairs of hex digits at column 1'],
+    ['<ab', "value: '<' without its '>' at column 1"],
+    ['1 2', 'value: unexpected text after the value at column 3'],
+    ['#', "value: unexpected '#' at column 1"],
+    ['['.repeat(70), 'value: nested too deeply at column 66'],
+  ];
+  for (const [text, message] of bad) assert.throws(() => parseValue(text, 'value'), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL' && e.message === message, text);
+});
 
 test('assembleWithLines: each instruction\'s source line, labels and comments skipped, ld_imm64 one instruction', () => {
   const { insns, lines } = assembleWithLines('# head\n  r1 = 0x100000000\nl:\n\n  r0 = 1 ; c\n  if r0 != 0x0 goto l\n  exit\n');

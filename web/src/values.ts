@@ -106,14 +106,10 @@ export function parseValue(text: string, what: string): Value {
     if (c === '<') {
       const end = text.indexOf('>', i);
       if (end < 0) fail("'<' without its '>'");
-      const hex = text.slice(i + 1, end);
-      try {
-        const b = fromHex(hex);
-        i = end + 1;
-        return b;
-      } catch (e) {
-        return fail((e as Error).message);
-      }
+      const hex = text.slice(i + 1, end).replace(/\s/g, '');
+      if (!/^([0-9a-fA-F]{2})*$/.test(hex)) fail('bytes in <> must be pairs of hex digits');
+      i = end + 1;
+      return fromHex(hex);
     }
     const num = /^-?(0x[0-9a-fA-F]+|\d+(\.\d+)?([eE][+-]?\d+)?)/.exec(text.slice(i));
     if (num) {
