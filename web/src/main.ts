@@ -4,7 +4,8 @@
  * and log, each line linked to its instruction, the verifier's states per
  * instruction (from the level-2 log) and a hint for common rejections; runs
  * on a packet or a capture with both engines; a step debugger over the
- * checked interpreter (Interpreter.runStepped); maps as editable tables; the
+ * checked interpreter (Interpreter.runStepped); maps as editable tables (by
+ * field name where a clang -g object's BTF types a key or value, else hex); the
  * whole state in the URL fragment. Everything runs in the page: tsbpf is
  * bundled from src/ (its main entry imports nothing of Node).
  *
@@ -21,6 +22,7 @@ import { defaultKeymap, history, historyKeymap } from '@codemirror/commands';
 import {
   BpfSystem, BpfMap, Program, Interpreter, verifyProgram, programInput, disasmSlots, assembleWithLines,
   compileFilter, encodeClassic, loadCollectionSpec, parseCapture, summarize, BpfError, MAP_TYPES, slotCount, opcodeShape, helperDef, mapTypeById, PROFILE_3_19,
+  btfCodecs,
 } from '../../src/index.js';
 import type { Verdict, ProgramSpec, EngineName, Packet, ProgTypeName, MapTypeName } from '../../src/index.js';
 import { ebpfAsm, asmHighlight } from './asm-lang.js';
@@ -28,6 +30,8 @@ import { EXAMPLES } from './examples.js';
 import type { Example } from './examples.js';
 import { buildPacket, fromHex, toHex, hexDump } from './packet.js';
 import { lineInsn, statesByInsn, hintFor } from './log.js';
+import { formatValue, parseValue, isRecord, sameValue } from './values.js';
+import type { Value } from './values.js';
 import './style.css';
 
 type Kind = 'asm' | 'classic' | 'expr' | 'object';
@@ -47,10 +51,15 @@ interface PageState {
   logLevel: 1 | 2;
 }
 
-/** A map of the current program: its name and live wrapper. */
+/** A side's codec from the object's BTF (what btfCodecs gives). */
+type SideCodec = ReturnType<typeof btfCodecs>['key'];
+
+/** A map of the current program: its name, live wrapper, and its key's and value's BTF codecs when the object has them (hex otherwise). */
 interface NamedMap {
   name: string;
   map: BpfMap;
+  key?: SideCodec;
+  value?: SideCodec;
 }
 
 /** The result of the last verify: the system, the program when accepted, its maps and how log indexes map to editor lines. */
@@ -342,7 +351,8 @@ function verify(): Session {
     if (state.profile === '3.19') s.modernStates = modernStatesOf();
     if (s.verdict.ok) {
       s.prog = Program.load(sys, built.spec);
-      for (const [name, map] of Object.entries(s.prog.maps)) s.maps.push({ name, map });
+      const typed = state.kind === 'object' && state.object ? btfSides(state.object) : new Map<string, Pick<NamedMap, 'key' | 'value'>>();
+      for (const [name, map] of Object.entries(s.prog.maps)) s.maps.push({ name, map, ...typed.get(name) });
     }
   } catch (e) {
     s.error = e instanceof Error ? e.message : String(e);
@@ -607,23 +617,102 @@ function compareEngines(): void {
 
 // ------------------------------------------------------------------ maps
 
-function hexOf(v: Uint8Array | Uint8Array[]): string {
-  return Array.isArray(v) ? v.map(toHex).join(' | ') : toHex(v);
+/**
+ * The BTF codecs of an object's maps, by name: a side (key or value) with a
+ * type decodes by field name, a side without one (global data, a map
+ * defined without __type) stays hex. A map whose types do not match its
+ * sizes stays hex too: the table still works, only less readable.
+ */
+function btfSides(object: Uint8Array): Map<string, Pick<NamedMap, 'key' | 'value'>> {
+  const out = new Map<string, Pick<NamedMap, 'key' | 'value'>>();
+  try {
+    for (const [name, m] of Object.entries(loadCollectionSpec(object).maps)) {
+      if (!m.btf) continue;
+      try {
+        const c = btfCodecs(m.btf, m.keySize, m.valueSize);
+        // btfCodecs leaves an untyped side as bytes: such a side is shown as hex
+        const sides: Pick<NamedMap, 'key' | 'value'> = {};
+        if (m.btf.key !== 0) sides.key = c.key;
+        if (m.btf.value !== 0 && !m.btf.vars) sides.value = c.value;
+        out.set(name, sides);
+      } catch {
+        // sizes the types do not match: hex
+      }
+    }
+  } catch {
+    // the object loaded, so its spec reads; nothing typed if not
+  }
+  return out;
 }
 
-/** Up to `max` entries of a map as [key hex, value hex]. */
-function mapEntries(m: BpfMap, max = 256): [string, string][] {
-  const out: [string, string][] = [];
+/** One entry as stored: the key, and the value (one per CPU for a per-CPU map). */
+interface RawEntry {
+  key: Uint8Array;
+  value: Uint8Array | Uint8Array[];
+}
+
+/** Up to `max` entries of a map, as bytes. */
+function rawEntries(m: BpfMap, max = 256): RawEntry[] {
+  const out: RawEntry[] = [];
   try {
     for (const k of m.keys()) {
       if (out.length >= max) break;
       const v = m.perCpu ? m.lookupPerCpu(k) : m.lookup(k);
-      if (v !== undefined) out.push([toHex(k), hexOf(v)]);
+      if (v !== undefined) out.push({ key: k, value: v });
     }
   } catch {
     // a queue, stack or ring buffer has no keys to walk
   }
   return out;
+}
+
+function hexOf(v: Uint8Array | Uint8Array[]): string {
+  return Array.isArray(v) ? v.map(toHex).join(' | ') : toHex(v);
+}
+
+const isZero = (v: Uint8Array | Uint8Array[]): boolean => (Array.isArray(v) ? v.every((b) => b.every((x) => x === 0)) : v.every((x) => x === 0));
+
+/** A key as shown: decoded by its BTF, else hex. */
+function keyText(nm: NamedMap, k: Uint8Array): string {
+  return nm.key ? formatValue(nm.key.decode(k) as Value) : toHex(k);
+}
+
+/** A value as shown: decoded by its BTF (a per-CPU map's as a list, one per CPU), else hex. */
+function valueText(nm: NamedMap, v: Uint8Array | Uint8Array[]): string {
+  if (!nm.value) return hexOf(v);
+  const c = nm.value;
+  return Array.isArray(v) ? formatValue(v.map((b) => c.decode(b) as Value)) : formatValue(c.decode(v) as Value);
+}
+
+/** Up to `max` entries as the debugger lists them: [key, value, all-zero]. */
+function mapEntries(nm: NamedMap, max = 256): [string, string, boolean][] {
+  return rawEntries(nm.map, max).map((e) => [keyText(nm, e.key), valueText(nm, e.value), isZero(e.value)]);
+}
+
+/**
+ * Key or value text as bytes: hex for a side without a type; the loose JSON
+ * form through the side's codec for a typed one, where raw bytes are
+ * written `<hex>` (plain digits would be ambiguous: `10` is ten, not 0x10).
+ */
+function sideBytes(codec: SideCodec | undefined, text: string, size: number, what: 'key' | 'value'): Uint8Array {
+  if (!codec) return fromHex(text);
+  try {
+    const v = parseValue(text, what);
+    if (v instanceof Uint8Array && v.length !== size) throw new BpfError('EINVAL', `${what}: <${toHex(v)}> has ${v.length} bytes, the map's ${what}s ${size}`);
+    return codec.encode(v);
+  } catch (e) {
+    // bare hex of the side's size is most likely bytes pasted from a hex view
+    const hex = text.replace(/\s/g, '');
+    if (e instanceof BpfError && hex.length === 2 * size && /^[0-9a-f]+$/i.test(hex)) throw new BpfError('EINVAL', `${e.message} (raw bytes go in <>: <${hex}>)`);
+    throw e;
+  }
+}
+
+/** The fields a table shows as columns: a struct's top-level fields, else one column for the whole side. */
+function columnsOf(codec: SideCodec | undefined, size: number, perCpu: boolean): string[] | undefined {
+  if (!codec || perCpu) return undefined;
+  const zero = codec.decode(new Uint8Array(size)) as Value;
+  return isRecord(zero) ? Object.keys(zero) : undefined;
 }
 
 let lastMapView = new Map<string, Map<string, string>>();
@@ -637,36 +726,67 @@ function renderMaps(): void {
     return;
   }
   const seen = new Map<string, Map<string, string>>();
-  for (const { name, map } of maps) {
-    let entries: [string, string][];
-    try {
-      entries = mapEntries(map);
-    } catch {
-      continue;
-    }
+  for (const nm of maps) {
+    const { name, map } = nm;
+    const entries = rawEntries(map);
     const before = lastMapView.get(name);
-    seen.set(name, new Map(entries));
+    seen.set(name, new Map(entries.map((e) => [toHex(e.key), hexOf(e.value)])));
     const box = document.createElement('div');
     box.className = 'map-table';
     const type = MAP_TYPES.find((t) => t.id === map.type)?.name ?? String(map.type);
     box.appendChild(Object.assign(document.createElement('h4'), { textContent: `${name} (${type}, key ${map.keySize} B, value ${map.valueSize} B, ${map.maxEntries} entries)` }));
     const table = document.createElement('table');
     table.dataset['map'] = name;
-    const head = table.createTHead().insertRow();
-    for (const h of ['key', 'value', '']) head.appendChild(Object.assign(document.createElement('th'), { textContent: h, className: 'mono' }));
+    const keyCols = columnsOf(nm.key, map.keySize, false);
+    const valCols = columnsOf(nm.value, map.valueSize, map.perCpu);
+    const thead = table.createTHead();
+    if (keyCols || valCols) {
+      // a typed map: a row naming the sides over a row of field names
+      const sides = thead.insertRow();
+      sides.appendChild(Object.assign(document.createElement('th'), { textContent: 'key', colSpan: keyCols?.length ?? 1 }));
+      sides.appendChild(Object.assign(document.createElement('th'), { textContent: 'value', colSpan: valCols?.length ?? 1 }));
+      sides.appendChild(document.createElement('th'));
+      const fields = thead.insertRow();
+      fields.className = 'fields';
+      for (const f of keyCols ?? ['']) fields.appendChild(Object.assign(document.createElement('th'), { textContent: f, className: 'mono' }));
+      for (const f of valCols ?? ['']) fields.appendChild(Object.assign(document.createElement('th'), { textContent: f, className: 'mono' }));
+      fields.appendChild(document.createElement('th'));
+    } else {
+      const head = thead.insertRow();
+      for (const h of ['key', 'value', '']) head.appendChild(Object.assign(document.createElement('th'), { textContent: h, className: 'mono' }));
+    }
     const body = table.createTBody();
     // an array has every key; its untouched (all-zero) entries would bury the ones in use
     const isArray = /array/.test(type);
-    const shown = isArray ? entries.filter(([, v]) => /[1-9a-f]/.test(v)) : entries;
-    for (const [k, v] of shown) {
+    const shown = isArray ? entries.filter((e) => !isZero(e.value)) : entries;
+    for (const e of shown) {
       const row = body.insertRow();
-      if (before && before.get(k) !== v) row.className = 'changed-row';
-      row.insertCell().textContent = k;
-      row.cells[0]!.className = 'mono';
-      const input = Object.assign(document.createElement('input'), { value: v, spellcheck: false });
-      input.setAttribute('aria-label', `value of ${k}`);
-      input.addEventListener('change', () => editMap(map, k, input.value));
-      row.insertCell().appendChild(input);
+      const kHex = toHex(e.key);
+      if (before && before.get(kHex) !== hexOf(e.value)) row.className = 'changed-row';
+      if (keyCols) {
+        const k = nm.key!.decode(e.key) as { [f: string]: Value };
+        for (const f of keyCols) Object.assign(row.insertCell(), { textContent: formatValue(k[f]!), className: 'mono' }).dataset['field'] = f;
+      } else {
+        Object.assign(row.insertCell(), { textContent: keyText(nm, e.key), className: 'mono' });
+      }
+      const kShown = keyText(nm, e.key);
+      if (valCols && !Array.isArray(e.value)) {
+        const v = nm.value!.decode(e.value) as { [f: string]: Value };
+        for (const f of valCols) {
+          const shownValue = formatValue(v[f]!);
+          // each field as wide as its text: a struct of twenty fields scrolls rather than clips
+          const input = Object.assign(document.createElement('input'), { value: shownValue, spellcheck: false, size: Math.max(4, shownValue.length + 1) });
+          input.setAttribute('aria-label', `${f} of ${kShown}`);
+          input.dataset['field'] = f;
+          input.addEventListener('change', () => editField(nm, e.key, f, input.value));
+          row.insertCell().appendChild(input);
+        }
+      } else {
+        const input = Object.assign(document.createElement('input'), { value: valueText(nm, e.value), spellcheck: false });
+        input.setAttribute('aria-label', `value of ${kShown}`);
+        input.addEventListener('change', () => editMap(nm, e.key, input.value));
+        row.insertCell().appendChild(input);
+      }
       if (isArray) {
         // an array's elements cannot be deleted (EINVAL), only set
         row.insertCell();
@@ -675,24 +795,35 @@ function renderMaps(): void {
       const del = Object.assign(document.createElement('button'), { textContent: 'delete' });
       del.addEventListener('click', () => {
         try {
-          map.delete(fromHex(k));
+          map.delete(e.key);
           renderMaps();
-        } catch (e) {
-          $('status').textContent = `delete: ${(e as Error).message}`;
+        } catch (err) {
+          $('status').textContent = `delete: ${(err as Error).message}`;
         }
       });
       row.insertCell().appendChild(del);
     }
     const add = body.insertRow();
-    const keyIn = Object.assign(document.createElement('input'), { placeholder: `key, ${map.keySize} bytes hex`, spellcheck: false });
-    const valIn = Object.assign(document.createElement('input'), { placeholder: `value, ${map.valueSize} bytes hex`, spellcheck: false });
+    const form = (c: SideCodec | undefined, cols: string[] | undefined, size: number, side: string): string =>
+      c ? `${side}: ${cols ? `{ ${cols.join(', ')} }` : formatValue(c.decode(new Uint8Array(size)) as Value)} or <${size} bytes hex>` : `${side}, ${size} bytes hex`;
+    const keyIn = Object.assign(document.createElement('input'), { placeholder: form(nm.key, keyCols, map.keySize, 'key'), spellcheck: false });
+    const valIn = Object.assign(document.createElement('input'), { placeholder: form(nm.value, valCols, map.valueSize, 'value'), spellcheck: false });
     keyIn.dataset['testid'] = `map-key-${name}`;
     valIn.dataset['testid'] = `map-value-${name}`;
     const set = Object.assign(document.createElement('button'), { textContent: 'set' });
     set.dataset['testid'] = `map-set-${name}`;
-    set.addEventListener('click', () => editMap(map, keyIn.value, valIn.value));
-    add.insertCell().appendChild(keyIn);
-    add.insertCell().appendChild(valIn);
+    set.addEventListener('click', () => {
+      let key: Uint8Array;
+      try {
+        key = sideBytes(nm.key, keyIn.value, map.keySize, 'key');
+      } catch (err) {
+        $('status').textContent = `map update refused: ${(err as Error).message}`;
+        return;
+      }
+      editMap(nm, key, valIn.value);
+    });
+    Object.assign(add.insertCell(), { colSpan: keyCols?.length ?? 1 }).appendChild(keyIn);
+    Object.assign(add.insertCell(), { colSpan: valCols?.length ?? 1 }).appendChild(valIn);
     add.insertCell().appendChild(set);
     const wrap = document.createElement('div');
     wrap.className = 'scroll';
@@ -706,17 +837,71 @@ function renderMaps(): void {
   lastMapView = seen;
 }
 
-function editMap(map: BpfMap, keyHex: string, valueHex: string): void {
+/** Store `valueText` (loose JSON through the BTF codec, or hex) at `key`. */
+function editMap(nm: NamedMap, key: Uint8Array, text: string): void {
+  const { map } = nm;
   try {
-    const key = fromHex(keyHex);
-    const value = fromHex(valueHex);
-    if (map.perCpu) map.updatePerCpu(key, value);
-    else map.update(key, value);
-    $('status').textContent = `map updated: ${toHex(key)} = ${toHex(value)}`;
+    let value: Uint8Array | Uint8Array[];
+    if (map.perCpu && nm.value) {
+      const all = parseValue(text, 'value');
+      if (!Array.isArray(all)) throw new BpfError('EINVAL', `value: a per-CPU map takes a list, one value per CPU`);
+      value = all.map((v) => nm.value!.encode(v as never));
+    } else {
+      value = sideBytes(nm.value, text, map.valueSize, 'value');
+    }
+    store(nm, key, value);
   } catch (e) {
     $('status').textContent = `map update refused: ${(e as Error).message}`;
   }
   renderMaps();
+}
+
+/**
+ * Set one top-level field of a struct value and keep the others. A union's
+ * members all decode from the same bytes and encode in order, so a member
+ * written after the edited one would put the old bytes back: when the
+ * edited field does not read back as typed, the encoding is tried again
+ * without each other member in turn (a struct needs every member, so only
+ * a union's siblings can go).
+ */
+function editField(nm: NamedMap, key: Uint8Array, field: string, text: string): void {
+  const c = nm.value!;
+  try {
+    const old = nm.map.lookup(key);
+    if (old === undefined) throw new BpfError('ENOENT', 'the entry is gone');
+    const want = parseValue(text, `value.${field}`);
+    const obj = { ...(c.decode(old) as { [f: string]: Value }), [field]: want };
+    const reads = (b: Uint8Array): boolean => sameValue((c.decode(b) as { [f: string]: Value })[field]!, want);
+    let bytes = c.encode(obj as never);
+    if (!reads(bytes)) {
+      for (const other of Object.keys(obj)) {
+        if (other === field) continue;
+        const without: { [f: string]: Value | undefined } = { ...obj, [other]: undefined };
+        try {
+          const b = c.encode(without as never);
+          if (reads(b)) {
+            bytes = b;
+            break;
+          }
+        } catch {
+          // a struct member cannot be left out
+        }
+      }
+    }
+    store(nm, key, bytes);
+  } catch (e) {
+    $('status').textContent = `map update refused: ${(e as Error).message}`;
+  }
+  renderMaps();
+}
+
+function store(nm: NamedMap, key: Uint8Array, value: Uint8Array | Uint8Array[]): void {
+  const { map } = nm;
+  // a per-CPU map given one value sets it on every CPU
+  if (map.perCpu) map.updatePerCpu(key, value);
+  else if (Array.isArray(value)) throw new BpfError('EINVAL', 'value: one value, not a list (the map is not per-CPU)');
+  else map.update(key, value);
+  $('status').textContent = `map updated: ${keyText(nm, key)} = ${valueText(nm, value)}`;
 }
 
 // ------------------------------------------------------------------ debugger
@@ -728,7 +913,7 @@ interface Step {
   regs: bigint[];
   stack: Uint8Array;
   /** the maps' entries, when they changed since the step before (else the same object) */
-  maps: Map<string, [string, string][]>;
+  maps: Map<string, [string, string, boolean][]>;
 }
 
 const MAX_STEPS = 20000;
@@ -766,7 +951,7 @@ function startDebugger(): void {
     checked: true, helpers: s.sys.runtime.helpers, maps: loaded.maps.map((m) => m.impl), regions: () => loaded.maps.map((m) => m.impl.region), budget: MAX_STEPS,
   });
   const steps: Step[] = [];
-  let maps = new Map<string, [string, string][]>(s.maps.map((m) => [m.name, mapEntries(m.map, 64)]));
+  let maps = new Map<string, [string, string, boolean][]>(s.maps.map((m) => [m.name, mapEntries(m, 64)]));
   let prevSlot: number | undefined;
   let run: ReturnType<typeof loaded.type.prepare>;
   try {
@@ -784,7 +969,7 @@ function startDebugger(): void {
       // maps change at helper calls and atomic stores: read them again after one
       const shape = prevSlot === undefined ? undefined : opcodeShape(loaded.slots[prevSlot]!.code);
       if (shape === 'call' || shape === 'callx' || shape === 'atomic') {
-        maps = new Map(s.maps.map((m) => [m.name, mapEntries(m.map, 64)]));
+        maps = new Map(s.maps.map((m) => [m.name, mapEntries(m, 64)]));
       }
       const h = it.registerHalves();
       const regs = Array.from({ length: 11 }, (_, r) => (BigInt(h[2 * r + 1]! >>> 0) << 32n) | BigInt(h[2 * r]! >>> 0));
@@ -864,7 +1049,7 @@ function renderStep(): void {
     const pre = document.createElement('pre');
     const changed = prev !== undefined && prev.maps !== step.maps;
     // an array's untouched (all-zero) entries would drown the ones that matter
-    const shown = entries.filter(([, v]) => /[1-9a-f]/.test(v));
+    const shown = entries.filter(([, , zero]) => !zero);
     const hidden = entries.length - shown.length;
     pre.textContent = `${name}${changed ? ' (changed)' : ''}:\n` + (shown.length ? shown.map(([k, v]) => `  ${k}: ${v}`).join('\n') : '  (no entry with a non-zero value)') + (hidden ? `\n  (${hidden} all-zero entr${hidden === 1 ? 'y' : 'ies'} not shown)` : '');
     mapsBox.appendChild(pre);
