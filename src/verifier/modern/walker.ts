@@ -482,6 +482,28 @@ export class ModernWalker {
     this.entryAt = k;
   }
 
+  /**
+   * The visit of `idx` joins the current stretch: its history entry where
+   * backtracking needs one (a jump target, or the stretch's first visit),
+   * and it becomes the stretch's last instruction. At a prune point this
+   * comes before the walk's own step but after the state comparison; a
+   * pruned visit enters too (isStateVisited), as the kernel's
+   * is_state_visited records the pruned instruction in the jump history
+   * before propagate_precision backtracks from it.
+   */
+  private enterVisit(idx: number): void {
+    if (idx !== this.prevIdx + 1) {
+      this.histJumps++;
+      this.histEntry(idx);
+    } else if (this.forceEntry) {
+      this.histEntry(idx);
+    } else {
+      this.entryAt = -1;
+    }
+    this.forceEntry = false;
+    this.curLast = idx;
+  }
+
   /** What backtracking must know of the instruction being walked (see hStack), in its entry. */
   private histNote(stack: number): void {
     if (this.entryAt < 0) this.histEntry(this.idx);
@@ -753,16 +775,7 @@ export class ModernWalker {
         }
         next = PATH_END;
       } else {
-        if (idx !== this.prevIdx + 1) {
-          this.histJumps++;
-          this.histEntry(idx);
-        } else if (this.forceEntry) {
-          this.histEntry(idx);
-        } else {
-          this.entryAt = -1;
-        }
-        this.forceEntry = false;
-        this.curLast = idx;
+        this.enterVisit(idx);
         if (log.level >= 2 && doPrintState) {
           log.print(`\nfrom ${this.prevIdx} to ${idx}:${stateStr(this.cur, this.cur.curframe, true, 0, 0n)}\n`);
           doPrintState = false;
@@ -866,7 +879,7 @@ export class ModernWalker {
         // still being explored (RANGE_WITHIN); no infinite-loop check here, as in the kernel
         if (old.frames.length === cur.frames.length && statesEqual(old, cur, false, fresh, true)) {
           old.hit++;
-          this.propagate(old);
+          this.propagate(old, idx);
           if (evicted) this.explored[idx] = list.filter((x) => x.miss >= 0);
           return true;
         }
@@ -885,7 +898,7 @@ export class ModernWalker {
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.insnProcessed - this.prevInsns < 100) addNew = false;
       } else if (old.frames.length === cur.frames.length && statesEqual(old, cur, false, fresh)) {
         old.hit++;
-        this.propagate(old);
+        this.propagate(old, idx);
         if (evicted) this.explored[idx] = list.filter((x) => x.miss >= 0);
         return true;
       }
@@ -924,9 +937,19 @@ export class ModernWalker {
     return false;
   }
 
-  /** propagate_liveness and propagate_precision: what old's paths needed, cur's checkpoints need too. */
-  private propagate(old: VState): void {
+  /**
+   * propagate_liveness and propagate_precision: what old's paths needed,
+   * cur's checkpoints need too. Old's registers are as they were before
+   * `idx`, where cur was pruned: the backtracking walk starts at idx (and
+   * skips it, as a walk skips the instruction it starts from), so the
+   * instruction before it is the first backtracked. Started from the
+   * instruction before, the walk skipped that one: after `r2 = r1` it
+   * marked r2, not r1, precise in cur's checkpoints, and a checkpoint whose
+   * r1 stayed imprecise then pruned paths with any r1.
+   */
+  private propagate(old: VState, idx: number): void {
     const cur = this.cur;
+    this.enterVisit(idx);
     for (let f = 0; f < old.frames.length; f++) {
       const l = old.live[f]!;
       for (let k = 0; k < l.length; k++) if (l[k]! & LIVE_READ) this.markRead(cur, f, k, false);
