@@ -24,6 +24,8 @@ import { BpfError } from '../src/errors.js';
 import { BpfSystem, testRun } from '../src/api/bpf.js';
 import { assemble, encode } from '../src/isa/index.js';
 import { tempDir } from './tmp.js';
+import { fuzz } from './fuzz/soundness.js';
+import { modernTarget } from './fuzz/modern.js';
 
 /** The shape: X reaches the store with r2 = 3 (precise there), Y and Z join at 11/12 and copy r1 into r2 right before it. */
 const head = [
@@ -183,6 +185,19 @@ test('modern precision at a prune point: the refused program is unsafe (the chec
     assert.match(e.message, /^pc 25: invalid write of 1 byte at 0x[0-9a-f]+: outside any region the program may access$/);
     return true;
   });
+});
+
+// ---- the fuzzer's shape ----
+
+test('modern precision at a prune point: the soundness fuzzer with pruneJoin blocks (seed 6, 200 programs) finds nothing', () => {
+  // before the fix this slice had one unsound acceptance (a store at fp+0 from pc 64, the checked interpreter's fault)
+  const r = fuzz(6, 200, Infinity, modernTarget({ joins: true }));
+  assert.equal(r.generated, 200);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.accepted, 87);
+  assert.equal(r.addressDependent, 0);
+  assert.equal(r.unverified, 27);
+  assert.equal(r.unverifiedRuns, 324);
 });
 
 // ---- the host kernel ----

@@ -32,7 +32,7 @@
  *     percpu_hash) with value accesses;
  *   - three paths joining before a stack store, one of them copying the
  *     offset from another register right before it (precision carried back
- *     from a pruned state through the copy, pruneJoin);
+ *     from a pruned state through the copy, pruneJoin; with `joins`);
  *   - global functions (`globals`: func info with global linkage, each
  *     function verified on its own from its prototype): scalar, context and
  *     memory arguments (nullable or `arg:nonnull`, 4 to 64 bytes) given
@@ -123,6 +123,13 @@ export interface ModernOptions {
   innerMaps?: boolean;
   /** global functions with func info (BPF_PROG_LOAD's func_info from funcInfoOf) */
   globals?: boolean;
+  /**
+   * pruneJoin blocks too (precision carried back from a pruned state); an
+   * option so that the seeded corpora of the other modes keep their
+   * programs (soundness-modern.test.ts pins their counts); the command
+   * line's modern runs turn it on
+   */
+  joins?: boolean;
 }
 
 /** The top byte of a global function's signature instruction (`r0 = imm`, its first). */
@@ -198,7 +205,7 @@ export function hasXdp(): boolean {
 export function modernTarget(options: ModernOptions = {}): FuzzTarget {
   if (options.packets && !hasXdp()) throw new Error('the XDP program type is not in this runtime: no packet-pointer mode');
   return {
-    name: `modern${options.packets ? ' (xdp)' : options.tc ? ' (tc)' : ''}${options.globals ? ' (global functions)' : ''}${options.slowLoops ? ' with slow loops' : ''}${options.innerMaps ? ' with maps of maps and callbacks' : ''}`,
+    name: `modern${options.packets ? ' (xdp)' : options.tc ? ' (tc)' : ''}${options.globals ? ' (global functions)' : ''}${options.slowLoops ? ' with slow loops' : ''}${options.innerMaps ? ' with maps of maps and callbacks' : ''}${options.joins ? ' with prune joins' : ''}`,
     profile: 'modern',
     progType: options.packets ? XDP : options.tc ? SCHED_CLS : SOCKET_FILTER,
     maps: options.innerMaps ? INNER_MAPS : MODERN_MAPS,
@@ -933,12 +940,13 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
   const main: Item[] = [BPF_MOV64_REG(6, 1), BPF_MOV64_IMM(7, 1), BPF_MOV64_IMM(8, 2), BPF_MOV64_IMM(9, 3)];
   if (chance(0.5)) main.push(...unknown(8));
   const blocks = int(2, 5);
-  const kinds: (() => Item[])[] = [valueIndex, valueIndex, stackIndex, spillFill, pointerMath, rangeTrap, rangeTrap, loop, callBlock, callBlock, newMapLookup, scalarAlu, pruneJoin];
+  const kinds: (() => Item[])[] = [valueIndex, valueIndex, stackIndex, spillFill, pointerMath, rangeTrap, rangeTrap, loop, callBlock, callBlock, newMapLookup, scalarAlu];
   if (packets) kinds.push(packetBlock, packetBlock, packetBlock, staleBlock);
   if (packets && proto(189) !== undefined) kinds.push(xdpBytes);
   if (tc) kinds.push(ctxBlock, ctxBlock, ctxBlock, ctxBlock);
   if (options.globals) kinds.push(globalBlock, globalBlock, globalBlock, globalBlock);
   if (options.innerMaps) kinds.push(innerLookup, innerLookup, forEach, forEach, loopCounter, loopCounter);
+  if (options.joins) kinds.push(pruneJoin, pruneJoin);
   for (let b = 0; b < blocks; b++) {
     const blk = pick(kinds)();
     if (chance(0.2)) {
