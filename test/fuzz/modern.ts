@@ -30,6 +30,9 @@
  *     call again, or misuse registers a call clobbers;
  *   - lookups in the modern map types (percpu_array, lru_hash,
  *     percpu_hash) with value accesses;
+ *   - three paths joining before a stack store, one of them copying the
+ *     offset from another register right before it (precision carried back
+ *     from a pruned state through the copy, pruneJoin; with `joins`);
  *   - global functions (`globals`: func info with global linkage, each
  *     function verified on its own from its prototype): scalar, context and
  *     memory arguments (nullable or `arg:nonnull`, 4 to 64 bytes) given
@@ -120,6 +123,13 @@ export interface ModernOptions {
   innerMaps?: boolean;
   /** global functions with func info (BPF_PROG_LOAD's func_info from funcInfoOf) */
   globals?: boolean;
+  /**
+   * pruneJoin blocks too (precision carried back from a pruned state); an
+   * option so that the seeded corpora of the other modes keep their
+   * programs (soundness-modern.test.ts pins their counts); the command
+   * line's modern runs turn it on
+   */
+  joins?: boolean;
 }
 
 /** The top byte of a global function's signature instruction (`r0 = imm`, its first). */
@@ -195,7 +205,7 @@ export function hasXdp(): boolean {
 export function modernTarget(options: ModernOptions = {}): FuzzTarget {
   if (options.packets && !hasXdp()) throw new Error('the XDP program type is not in this runtime: no packet-pointer mode');
   return {
-    name: `modern${options.packets ? ' (xdp)' : options.tc ? ' (tc)' : ''}${options.globals ? ' (global functions)' : ''}${options.slowLoops ? ' with slow loops' : ''}${options.innerMaps ? ' with maps of maps and callbacks' : ''}`,
+    name: `modern${options.packets ? ' (xdp)' : options.tc ? ' (tc)' : ''}${options.globals ? ' (global functions)' : ''}${options.slowLoops ? ' with slow loops' : ''}${options.innerMaps ? ' with maps of maps and callbacks' : ''}${options.joins ? ' with prune joins' : ''}`,
     profile: 'modern',
     progType: options.packets ? XDP : options.tc ? SCHED_CLS : SOCKET_FILTER,
     maps: options.innerMaps ? INNER_MAPS : MODERN_MAPS,
@@ -894,6 +904,39 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
     ];
   };
 
+  /**
+   * Precision carried back from a pruned state (a16-prec): three paths to
+   * a stack store at fp-64 + r3. X sets r3 itself and jumps to the store
+   * (its checkpoint there has r3 precise); Y and Z join at P and copy r2
+   * into r3 (a move, a 32-bit move or a spill and fill) right before the
+   * store, Y with the value X had, Z (walked last) mostly with one past
+   * the stack. When Y is pruned at the store, the precision of r3 must go
+   * back through the copy to r2 in the checkpoint at P, or P prunes Z.
+   * Padding of random length moves the checkpoints around.
+   */
+  const pruneJoin = (): Item[] => {
+    const d = pick([7, 8, 9]);
+    const z = label(), y = label(), p = label(), q = label(), end = label();
+    const small = 8 * int(0, 7);
+    const far = chance(0.7) ? pick([64, 72, 1000, 0x10000]) : 8 * int(0, 7);
+    const pad = (): Item[] => Array.from({ length: int(0, 10) }, () => BPF_ALU64_IMM(BPF_ADD, 5, 1));
+    const cond = (): number => pick(ALL_CONDS);
+    const copy = rnd();
+    return [
+      BPF_MOV64_IMM(2, small), BPF_MOV64_IMM(5, 0),
+      jump(z, (off) => BPF_JMP_IMM(cond(), d, int(0, 10), off)),
+      jump(y, (off) => BPF_JMP_IMM(cond(), d, int(0, 10), off)),
+      BPF_MOV64_IMM(3, small), ...pad(),
+      jump(q, (off) => BPF_JMP_IMM(cond(), d, int(0, 10), off)), goto(end),
+      { label: z }, BPF_MOV64_IMM(2, far), goto(p),
+      { label: y }, ...pad(),
+      { label: p }, BPF_MOV64_IMM(5, 0), ...pad(),
+      ...(copy < 0.6 ? [BPF_MOV64_REG(3, 2)] : copy < 0.8 ? [BPF_MOV32_REG(3, 2)] : [BPF_STX_MEM(BPF_DW, 10, 2, -72), BPF_LDX_MEM(BPF_DW, 3, 10, -72)]),
+      { label: q }, BPF_MOV64_REG(1, 10), BPF_ALU64_IMM(BPF_ADD, 1, -64), BPF_ALU64_REG(BPF_ADD, 1, 3), BPF_STX_MEM(BPF_DW, 1, d, 0),
+      { label: end },
+    ];
+  };
+
   const main: Item[] = [BPF_MOV64_REG(6, 1), BPF_MOV64_IMM(7, 1), BPF_MOV64_IMM(8, 2), BPF_MOV64_IMM(9, 3)];
   if (chance(0.5)) main.push(...unknown(8));
   const blocks = int(2, 5);
@@ -903,6 +946,7 @@ export function randomModernProgram(rnd: () => number, options: ModernOptions = 
   if (tc) kinds.push(ctxBlock, ctxBlock, ctxBlock, ctxBlock);
   if (options.globals) kinds.push(globalBlock, globalBlock, globalBlock, globalBlock);
   if (options.innerMaps) kinds.push(innerLookup, innerLookup, forEach, forEach, loopCounter, loopCounter);
+  if (options.joins) kinds.push(pruneJoin, pruneJoin);
   for (let b = 0; b < blocks; b++) {
     const blk = pick(kinds)();
     if (chance(0.2)) {

@@ -41,7 +41,8 @@
  * runs it for a while and prints the first problems (--profile modern: the
  * generator and target of modern.ts, --packets its XDP programs, --tc its tc
  * programs with context accesses, --globals with global functions and func
- * info; `--target modern-runtime`: the modern
+ * info; modern runs have modern.ts's pruneJoin blocks too;
+ * `--target modern-runtime`: the modern
  * runtime's containment fuzzer instead, modern-runtime.ts); test/soundness.test.ts runs a fixed
  * corpus and the reproducers of issue 13's findings (FINDINGS).
  */
@@ -1138,7 +1139,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes(
   const profile = p > 0 ? process.argv[p + 1] : '3.19';
   if (profile !== '3.19' && profile !== 'modern') throw new Error(`--profile 3.19|modern, got ${profile}`);
   // modern.ts imports this file: loaded here, once this module has finished evaluating
-  const target = profile === 'modern' ? (await import('./modern.js')).modernTarget({ packets: process.argv.includes('--packets'), tc: process.argv.includes('--tc'), globals: process.argv.includes('--globals') }) : TARGET_319;
+  const target = profile === 'modern' ? (await import('./modern.js')).modernTarget({ packets: process.argv.includes('--packets'), tc: process.argv.includes('--tc'), globals: process.argv.includes('--globals'), joins: true }) : TARGET_319;
   // --last FILE: each program's number and slots (hex) written there before it is tried, so a run
   // stopped from outside (a verifier that never returns) leaves the culprit behind
   const last = process.argv.indexOf('--last');

@@ -482,6 +482,28 @@ export class ModernWalker {
     this.entryAt = k;
   }
 
+  /**
+   * The visit of `idx` joins the current stretch: its history entry where
+   * backtracking needs one (a jump target, or the stretch's first visit),
+   * and it becomes the stretch's last instruction. At a prune point this
+   * comes before the walk's own step but after the state comparison; a
+   * pruned visit enters too (isStateVisited), as the kernel's
+   * is_state_visited records the pruned instruction in the jump history
+   * before propagate_precision backtracks from it.
+   */
+  private enterVisit(idx: number): void {
+    if (idx !== this.prevIdx + 1) {
+      this.histJumps++;
+      this.histEntry(idx);
+    } else if (this.forceEntry) {
+      this.histEntry(idx);
+    } else {
+      this.entryAt = -1;
+    }
+    this.forceEntry = false;
+    this.curLast = idx;
+  }
+
   /** What backtracking must know of the instruction being walked (see hStack), in its entry. */
   private histNote(stack: number): void {
     if (this.entryAt < 0) this.histEntry(this.idx);
@@ -496,14 +518,26 @@ export class ModernWalker {
     const fr = st0.curframe;
     if (regno >= 0 && st0.frames[fr]!.regs[regno]!.type !== RT.SCALAR) return;
     if (regno < 0 && stackSlot < 0) return;
-    // the masks are the walker's, cleared here: markPrecise never runs inside itself
+    this.clearMasks();
+    if (regno >= 0) this.btRegs[fr] = 1 << regno;
+    if (stackSlot >= 0) bitSet(this.btStack, stackSlot);
+    this.markChain();
+  }
+
+  /** Empty backtracking's masks (btRegs, btStack) for a new walk. */
+  private clearMasks(): void {
+    // the masks are the walker's: a walk never runs inside another
     // (loops: Array.prototype.fill costs more than these few stores)
+    for (let f = 0; f < MAX_CALL_FRAMES; f++) this.btRegs[f] = 0;
+    for (let k = 0; k < 2 * MAX_CALL_FRAMES; k++) this.btStack[k] = 0;
+  }
+
+  /** __mark_chain_precision: walk the path back from the current state with the masks set, marking its checkpoints. */
+  private markChain(): void {
+    const st0 = this.cur;
+    const fr = st0.curframe;
     const regs = this.btRegs;
     const stack = this.btStack;
-    for (let f = 0; f < MAX_CALL_FRAMES; f++) regs[f] = 0;
-    for (let k = 0; k < 2 * MAX_CALL_FRAMES; k++) stack[k] = 0;
-    if (regno >= 0) regs[fr] = 1 << regno;
-    if (stackSlot >= 0) bitSet(stack, stackSlot);
     const log2 = this.log.level >= 2;
     const hIdx = this.hIdx, hPrev = this.hPrev, hStack = this.hStack;
     const nFrames = st0.frames.length;
@@ -753,16 +787,7 @@ export class ModernWalker {
         }
         next = PATH_END;
       } else {
-        if (idx !== this.prevIdx + 1) {
-          this.histJumps++;
-          this.histEntry(idx);
-        } else if (this.forceEntry) {
-          this.histEntry(idx);
-        } else {
-          this.entryAt = -1;
-        }
-        this.forceEntry = false;
-        this.curLast = idx;
+        this.enterVisit(idx);
         if (log.level >= 2 && doPrintState) {
           log.print(`\nfrom ${this.prevIdx} to ${idx}:${stateStr(this.cur, this.cur.curframe, true, 0, 0n)}\n`);
           doPrintState = false;
@@ -866,7 +891,7 @@ export class ModernWalker {
         // still being explored (RANGE_WITHIN); no infinite-loop check here, as in the kernel
         if (old.frames.length === cur.frames.length && statesEqual(old, cur, false, fresh, true)) {
           old.hit++;
-          this.propagate(old);
+          this.propagate(old, idx);
           if (evicted) this.explored[idx] = list.filter((x) => x.miss >= 0);
           return true;
         }
@@ -885,7 +910,7 @@ export class ModernWalker {
         if (!force && this.jmpsProcessed - this.prevJmps < 20 && this.insnProcessed - this.prevInsns < 100) addNew = false;
       } else if (old.frames.length === cur.frames.length && statesEqual(old, cur, false, fresh)) {
         old.hit++;
-        this.propagate(old);
+        this.propagate(old, idx);
         if (evicted) this.explored[idx] = list.filter((x) => x.miss >= 0);
         return true;
       }
@@ -924,31 +949,52 @@ export class ModernWalker {
     return false;
   }
 
-  /** propagate_liveness and propagate_precision: what old's paths needed, cur's checkpoints need too. */
-  private propagate(old: VState): void {
+  /**
+   * propagate_liveness and propagate_precision: what old's paths needed,
+   * cur's checkpoints need too. Old's registers are as they were before
+   * `idx`, where cur was pruned: the backtracking walk starts at idx (and
+   * skips it, as a walk skips the instruction it starts from), so the
+   * instruction before it is the first backtracked. Started from the
+   * instruction before, the walk skipped that one: after `r2 = r1` it
+   * marked r2, not r1, precise in cur's checkpoints, and a checkpoint whose
+   * r1 stayed imprecise then pruned paths with any r1.
+   */
+  private propagate(old: VState, idx: number): void {
     const cur = this.cur;
+    this.enterVisit(idx);
     for (let f = 0; f < old.frames.length; f++) {
       const l = old.live[f]!;
       for (let k = 0; k < l.length; k++) if (l[k]! & LIVE_READ) this.markRead(cur, f, k, false);
     }
-    const fr = cur.curframe;
-    const of = old.frames[fr]!;
-    for (let i = 0; i < 11; i++) {
-      if (of.regs[i]!.type === RT.SCALAR && of.regs[i]!.precise && old.live[fr]![i]! & LIVE_READ) this.markPrecise(i);
-    }
-    for (let f = 0; f < old.frames.length; f++) {
+    // propagate_precision: every frame's precise registers and spilled scalars (those its paths
+    // read) in the masks together, one walk back for all, as the kernel's (and its level-2
+    // line per frame, `frame 1: propagating r6,fp-8`); a caller's bits ride along until the
+    // walk reaches the call, where backtrack() gives up and marks everything precise
+    this.clearMasks();
+    const regs = this.btRegs;
+    const stack = this.btStack;
+    let any = false;
+    for (let f = old.frames.length - 1; f >= 0; f--) {
       const o = old.frames[f]!;
+      const live = old.live[f]!;
+      const names: string[] = [];
+      for (let i = 0; i < 11; i++) {
+        const r = o.regs[i]!;
+        if (r.type !== RT.SCALAR || !r.precise || !(live[i]! & LIVE_READ)) continue;
+        regs[f] = regs[f]! | (1 << i);
+        names.push(`r${i}`);
+      }
       for (let spi = 0; spi < o.stype.length >> 3; spi++) {
         const r = o.spilled[spi]!;
-        if (o.stype[spi * 8 + 7] === ST.SPILL && r.type === RT.SCALAR && r.precise && old.live[f]![11 + spi]! & LIVE_READ) this.markPrecise(-1, f * 64 + spi);
+        if (o.stype[spi * 8 + 7] !== ST.SPILL || r.type !== RT.SCALAR || !r.precise || !(live[11 + spi]! & LIVE_READ)) continue;
+        bitSet(stack, f * 64 + spi);
+        names.push(`fp${-(spi + 1) * 8}`);
       }
+      if (names.length === 0) continue;
+      any = true;
+      if (this.log.level >= 2) this.log.print(`frame ${f}: propagating ${names.join(',')}\n`);
     }
-    if (old.frames.length > 1) {
-      // precision of the callers' registers: backtracking does not cross calls, mark them all
-      for (let f = 0; f < old.frames.length - 1; f++) {
-        for (let i = 0; i < 11; i++) if (old.frames[f]!.regs[i]!.precise) return this.markAllPrecise(cur);
-      }
-    }
+    if (any) this.markChain();
   }
 
   // ---- instructions ----
