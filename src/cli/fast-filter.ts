@@ -30,7 +30,7 @@
  * path reads a capture at hundreds of MB/s).
  */
 
-import { closeSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readSync, statSync, write, writeSync } from 'node:fs';
 import { compileFilter } from '../filter/index.js';
 import type { SockFilter } from '../cbpf/parse.js';
 import { networkOffset } from '../pcap/linktype.js';
@@ -61,6 +61,8 @@ const OUT_WORDS_END = OUT_WORDS + 12 * 4096;
 const BASE = OUT_WORDS_END;
 /** Bytes of the file read at a time (the buffer grows for a record or block that does not fit). */
 const CHUNK = 256 * 1024;
+/** Bytes per half of classic pcap's read-ahead (DoubleChunks). */
+const READ_AHEAD = 1 << 20;
 /** The output buffer: written out whenever the next record does not fit. */
 const OUT_BUFFER = 1 << 20;
 
@@ -114,6 +116,7 @@ class PcapSink implements Sink {
   private used = 0;
   private headed = false;
   readonly gathered: Uint8Array[] = [];
+  private pending: Promise<void> | undefined;
   constructor(private readonly fd: number | undefined, private readonly linkType: () => number) {}
 
   add(src: Uint8Array, s: number, keep: number, _cap: number, orig: number, sec: number, ns: number): void {
@@ -149,6 +152,7 @@ class PcapSink implements Sink {
   }
 
   private flush(): void {
+    if (this.used === 0) return;
     if (this.fd === undefined) this.gathered.push(this.buf.slice(0, this.used));
     else writeAll(this.fd, this.buf.subarray(0, this.used));
     this.used = 0;
@@ -161,6 +165,27 @@ class PcapSink implements Sink {
     if (this.fd === undefined) this.gathered.push(bytes.slice());
     else writeAll(this.fd, bytes);
     this.count += n;
+  }
+
+  /**
+   * `n` records the module wrote, as they are, written in the thread pool:
+   * the write before it awaited first (so one is in flight, and the area it
+   * wrote from is free again).
+   */
+  async recordsAsync(bytes: Uint8Array, n: number): Promise<void> {
+    await this.drain();
+    if (!this.headed) this.header();
+    this.flush();
+    this.count += n;
+    if (this.fd === undefined) this.gathered.push(bytes.slice());
+    else this.pending = writeAllAsync(this.fd, bytes);
+  }
+
+  /** the write in flight done; its error thrown */
+  async drain(): Promise<void> {
+    const p = this.pending;
+    this.pending = undefined;
+    if (p !== undefined) await p;
   }
 
   /** the rest out (the header alone when nothing was accepted) */
@@ -180,6 +205,16 @@ function put32(b: Uint8Array, at: number, v: number): void {
 function writeAll(fd: number, bytes: Uint8Array): void {
   let done = 0;
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+}
+
+/** fs.write in the thread pool until all of `bytes` is written, at the file's position. */
+async function writeAllAsync(fd: number, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    done += await new Promise<number>((resolve, reject) => {
+      write(fd, bytes, done, bytes.length - done, null, (err, n) => (err ? reject(err) : resolve(n)));
+    });
+  }
 }
 
 /** A scan's result: what the general path's forEachPacket would have counted, and its error. */
@@ -241,6 +276,132 @@ class Chunks {
   }
 }
 
+/** A read of up to `len` bytes of the file at `pos` into `into` at `at`: how many were read (0 at the end of the file). */
+export type ReadAt = (fd: number, into: Uint8Array, at: number, len: number, pos: number) => Promise<number>;
+
+/** fs.read in libuv's thread pool: the copy from the page cache happens beside the filtering. */
+const readAsync: ReadAt = (fd, into, at, len, pos) => new Promise((resolve, reject) => {
+  read(fd, into, at, len, pos, (err, n) => (err ? reject(err) : resolve(n)));
+});
+
+/** `read` until `len` bytes or the end of the file. */
+async function readAllAsync(readAt: ReadAt, fd: number, into: Uint8Array, at: number, len: number, pos: number): Promise<number> {
+  let got = 0;
+  while (got < len) {
+    const n = await readAt(fd, into, at + got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+/**
+ * Classic pcap read ahead: two halves of the file's bytes in the module's
+ * memory, the next one being read (in the thread pool) while the module
+ * runs through the other. Each half has a gap of `gap` bytes before it: at
+ * the end of one half, the record not whole in it (at most a record header
+ * and `limit` bytes, hence the gap's size) is copied into the gap before
+ * the other, so that it runs on into the other half's bytes; the half left
+ * behind is then given the next read. Each read fills its half but at the
+ * end of the file (a short read is read on), so the file offset of every
+ * read is known before the one before it completes. The memory is laid out
+ * once and never grows while a read is in flight.
+ */
+class DoubleChunks {
+  readonly u8: Uint8Array;
+  readonly dv: DataView;
+  /** the two halves' first bytes */
+  private readonly half: [number, number];
+  /** which half is being run through */
+  private cur = 0;
+  /** the file offset of the current half's first byte */
+  private curPos = 0;
+  /** the file offset of the next read */
+  private nextPos: number;
+  /** the other half's read, in flight (undefined past the end of the file) */
+  private pending: Promise<number> | undefined;
+  end: number;
+  eof = false;
+
+  /**
+   * Over `c`'s memory, grown to the layout (and `after` bytes more for
+   * the caller, from limitEnd): its first chunk becomes the first half.
+   * `room` is where the layout begins.
+   */
+  constructor(c: Chunks, readonly fd: number, private readonly chunk: number, gap: number, room: number, private readonly readAt: ReadAt, after: number) {
+    const first = room + gap;
+    const second = first + chunk + gap;
+    const need = second + chunk + after;
+    const memory = c.memory;
+    if (need > memory.buffer.byteLength) memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
+    this.u8 = new Uint8Array(memory.buffer);
+    this.dv = new DataView(memory.buffer);
+    this.half = [first, second];
+    const got = c.end - BASE;
+    this.u8.copyWithin(first, BASE, c.end);
+    this.end = first + got;
+    this.nextPos = got;
+    this.pending = c.eof ? undefined : this.issue(1);
+  }
+
+  /** where the file's first byte is */
+  get start(): number {
+    return this.half[0];
+  }
+
+  /** the end of the layout: what follows is free for the caller */
+  get limitEnd(): number {
+    return this.half[1] + this.chunk;
+  }
+
+  private issue(h: number): Promise<number> {
+    const pos = this.nextPos;
+    this.nextPos += this.chunk;
+    return readAllAsync(this.readAt, this.fd, this.u8, this.half[h]!, this.chunk, pos);
+  }
+
+  /**
+   * `n` bytes from `at` as far as the file has them: the part of the
+   * current half from `at` moves into the gap before the other, whose read
+   * is awaited (the next issued into the half left), until n bytes follow
+   * or the file ends. Returns where the byte at `at` is now.
+   */
+  async ensure(at: number, n: number): Promise<number> {
+    while (at + n > this.end && !this.eof) {
+      const left = this.end - at;
+      const next = 1 - this.cur;
+      const to = this.half[next]! - left;
+      this.u8.copyWithin(to, at, this.end);
+      const pending = this.pending;
+      const nextStart = this.curPos + (this.end - this.half[this.cur]!);
+      let got = 0;
+      if (pending !== undefined) {
+        // the half left behind is free now: its read goes out before the other's is awaited (past the end of the file it reads nothing)
+        this.pending = this.issue(this.cur);
+        got = await pending;
+      }
+      if (got < this.chunk) this.eof = true;
+      this.cur = next;
+      this.curPos = nextStart;
+      this.end = this.half[next]! + got;
+      at = to;
+    }
+    return at;
+  }
+
+  /** the file offset of memory position `at` */
+  offset(at: number): number {
+    return this.curPos + at - this.half[this.cur]!;
+  }
+
+  /** the read in flight, if any, done (its buffer must not be reused while the kernel copies into it) */
+  async settle(): Promise<void> {
+    const p = this.pending;
+    this.pending = undefined;
+    if (p !== undefined) await p.catch(() => 0);
+  }
+}
+
 /** readSync until `len` bytes or the end of the file; how many were read. */
 function readFully(fd: number, into: Uint8Array, at: number, len: number, pos: number): number {
   let got = 0;
@@ -256,16 +417,16 @@ function readFully(fd: number, into: Uint8Array, at: number, len: number, pos: n
  * `tsbpf filter ARGS` when the fast path can do it exactly: the exit
  * status; undefined, having printed nothing, when it cannot.
  */
-export async function fastFilter(args: readonly string[], io: CliIo): Promise<number | undefined> {
+export async function fastFilter(args: readonly string[], io: CliIo, opts: ReadOptions = {}): Promise<number | undefined> {
   try {
-    return await attempt(args, io);
+    return await attempt(args, io, opts);
   } catch (e) {
     if (e instanceof Decline) return undefined;
     throw e;
   }
 }
 
-async function attempt(args: readonly string[], io: CliIo): Promise<number> {
+async function attempt(args: readonly string[], io: CliIo, opts: ReadOptions): Promise<number> {
   let parsed;
   try {
     parsed = parseCommand(FILTER, args);
@@ -337,7 +498,7 @@ async function attempt(args: readonly string[], io: CliIo): Promise<number> {
       ? scanPcapng(chunks, prog, sink, (t) => {
         linkType = t;
       })
-      : scanPcap(chunks, prog, sink, magic);
+      : await scanPcap(chunks, prog, sink, magic, opts);
     pcapSink?.finish();
   } catch (e) {
     if (e instanceof Decline) throw e;
@@ -419,37 +580,69 @@ export function classicModule(prog: readonly SockFilter[], memory: WebAssembly.M
   return compileClassicWasm(prog, memory, le, neg);
 }
 
+/** How `tsbpf filter` reads a classic pcap file (tests shrink the halves and make reads short). */
+export interface ReadOptions {
+  /** the reads, fs.read's by default */
+  read?: ReadAt;
+  /** bytes per half of the read-ahead (READ_AHEAD by default) */
+  chunk?: number;
+}
+
 /**
  * Classic pcap, a chunk at a time: the module runs through the whole
- * records of the chunk; the part of a record at its end moves to the front
- * before the next read. Mirrors reader.ts's decodePcap: its limit on a
- * record's length and its three errors.
+ * records of the chunk; the part of a record at its end runs on into the
+ * next (DoubleChunks, the next chunk read while this one is filtered; a
+ * file whose snaplen allows records over libpcap's limit is read the plain
+ * way, Chunks, growing for each). Mirrors reader.ts's decodePcap: its
+ * limit on a record's length and its three errors. With -w the accepted
+ * records gather in one of two output areas and go out (written in the
+ * thread pool) while the module fills the other.
  */
-function scanPcap(c: Chunks, prog: SockFilter[], sink: Sink, magic: number): Scan {
+async function scanPcap(c0: Chunks, prog: SockFilter[], sink: Sink, magic: number, opts: ReadOptions): Promise<Scan> {
   // -w: the module writes the records itself
   const direct = sink instanceof PcapSink ? sink : undefined;
   const le = magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1;
   const nanos = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
-  const snaplen = c.dv.getUint32(BASE + 16, le);
-  const linkType = c.dv.getUint32(BASE + 20, le) & 0xffff;
+  const snaplen = c0.dv.getUint32(BASE + 16, le);
+  const linkType = c0.dv.getUint32(BASE + 20, le) & 0xffff;
   const limit = Math.min(MAX_RECORD, Math.max(snaplen, LIBPCAP_MAX_SNAPLEN));
-  const wasm = classicModule(prog, c.memory, le, linkType) ?? decline();
+  const ahead = limit === LIBPCAP_MAX_SNAPLEN && !c0.eof;
+  const c = ahead ? new DoubleChunks(c0, c0.fd, opts.chunk ?? READ_AHEAD, 16 + limit, BASE, opts.read ?? readAsync, direct ? OUT_RECORDS : 0) : c0;
+  // the second output area, after the halves (read-ahead only: the plain way's memory grows)
+  const outs = c instanceof DoubleChunks ? [0, c.limitEnd] : [0];
+  let outArea = 0;
+  let outAt = 0;
+  const wasm = classicModule(prog, c0.memory, le, linkType) ?? decline();
   const fracNs = nanos ? 1 : 1000;
   let packets = 0;
   let bytes = 0;
   let error: string | undefined;
-  let at = BASE + 24;
+  let at = c === c0 ? BASE + 24 : (c as DoubleChunks).start + 24;
+  /** -w: the records written to the current output area since it was last written out */
+  let outCount = 0;
+  /** the current output area out (and the other's write awaited, so the module may fill it) */
+  const writeOut = async (): Promise<void> => {
+    const base = outs[outArea]!;
+    if (outAt > base) await direct!.recordsAsync(c.u8.subarray(base, outAt), outCount);
+    outCount = 0;
+    outArea = (outArea + 1) % outs.length;
+    outAt = outs[outArea]!;
+  };
   /** One call of the module over [at, end): the accepted packets to the sink; whether it stopped for want of room. */
-  const step = (): boolean => {
+  const step = async (): Promise<boolean> => {
     if (direct) {
-      const written = wasm.records(at, c.end, 0, OUT_RECORDS, limit, fracNs);
+      const written = wasm.records(at, c.end, outAt, outs[outArea]! + OUT_RECORDS, limit, fracNs);
       // a record the writer refuses: the general path says how
       if (written < 0) return decline();
       packets += wasm.packets.value as number;
       bytes += wasm.bytes.value as number;
       at = wasm.at.value as number;
-      if (written > 0) direct.records(c.u8.subarray(0, written), wasm.accepted.value as number);
-      return (wasm.full.value as number) !== 0;
+      outCount += wasm.accepted.value as number;
+      outAt = written;
+      const full = (wasm.full.value as number) !== 0;
+      // fewer, larger writes: the area goes out when half full (or full)
+      if (full || outAt - outs[outArea]! >= OUT_RECORDS / 2) await writeOut();
+      return full;
     }
     const outEnd = wasm.scan(at, c.end, OUT_WORDS, OUT_WORDS_END, limit);
     const before = packets;
@@ -473,27 +666,34 @@ function scanPcap(c: Chunks, prog: SockFilter[], sink: Sink, magic: number): Sca
     }
     return outEnd >= OUT_WORDS_END;
   };
-  for (;;) {
-    if (step()) continue;
-    // stopped at a record not whole in the chunk, or over the limit
-    const left = c.end - at;
-    const incl = left >= 16 ? c.dv.getUint32(at + 8, le) : -1;
-    if (incl > limit) {
-      error = `offset ${c.offset(at)}: captured length ${incl} exceeds the limit ${limit}`;
-      break;
-    }
-    if (left === 0 && c.eof) break;
-    const need = left >= 16 ? 16 + incl : 16;
-    at = c.ensure(at, need);
-    if (at + need > c.end) {
-      const rest = c.end - at;
-      if (rest > 0) {
-        error = rest < 16
-          ? `offset ${c.offset(at)}: truncated record header`
-          : `offset ${c.offset(at)}: truncated packet data (${incl} bytes declared, ${rest - 16} present)`;
+  try {
+    for (;;) {
+      if (await step()) continue;
+      // stopped at a record not whole in the chunk, or over the limit
+      const left = c.end - at;
+      const incl = left >= 16 ? c.dv.getUint32(at + 8, le) : -1;
+      if (incl > limit) {
+        error = `offset ${c.offset(at)}: captured length ${incl} exceeds the limit ${limit}`;
+        break;
       }
-      break;
+      if (left === 0 && c.eof) break;
+      const need = left >= 16 ? 16 + incl : 16;
+      at = await c.ensure(at, need);
+      if (at + need > c.end) {
+        const rest = c.end - at;
+        if (rest > 0) {
+          error = rest < 16
+            ? `offset ${c.offset(at)}: truncated record header`
+            : `offset ${c.offset(at)}: truncated packet data (${incl} bytes declared, ${rest - 16} present)`;
+        }
+        break;
+      }
     }
+    if (direct) await writeOut();
+  } finally {
+    // nothing may still be copying into the memory or out of it when the files close
+    if (c instanceof DoubleChunks) await c.settle();
+    await direct?.drain();
   }
   return { packets, bytes, ...(error === undefined ? {} : { error }) };
 }
