@@ -28,6 +28,8 @@ import { PacketRunner } from '../src/api/packets.js';
 import { networkOffset } from '../src/pcap/linktype.js';
 import { writePcap } from '../src/pcap/index.js';
 import { classicModule, fastFilter } from '../src/cli/fast-filter.js';
+import type { ReadAt, ReadOptions } from '../src/cli/fast-filter.js';
+import { read } from 'node:fs';
 import { fastPathRefusal } from '../src/cli/classic-wasm.js';
 import type { CliIo } from '../src/cli/io.js';
 import { spawnTsbpf, tsbpf } from './cli-harness.js';
@@ -188,12 +190,10 @@ interface Run {
 
 const timings = (s: string): string => s.replace(/in \d+\.\d+ s: [\d.]+[kM]? packets\/s, [\d.]+ MB\/s/g, 'in T s: R packets/s, R MB/s');
 
-/** The fast path directly (it must take the command), and the general path (`--engine interpreter`), each writing its own -w file. */
-async function both(dir: string, args: string[], withOut: boolean): Promise<[Run, Run]> {
+/** The fast path directly (it must take the command), writing its -w file to fast.pcap. */
+async function fastRun(dir: string, args: string[], withOut: boolean, opts: ReadOptions = {}): Promise<Run> {
   const outFast = join(dir, 'fast.pcap');
-  const outSlow = join(dir, 'slow.pcap');
   rmSync(outFast, { force: true });
-  rmSync(outSlow, { force: true });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const io: CliIo = {
@@ -201,16 +201,21 @@ async function both(dir: string, args: string[], withOut: boolean): Promise<[Run
     stderr: { write: (c) => err.push(Buffer.from(c)) },
     stdin: { readAll: () => assert.fail('stdin'), stream: () => assert.fail('stdin') },
   };
-  const w = (o: string): string[] => (withOut ? ['-w', o] : []);
-  const status = await fastFilter([...args, ...w(outFast)], io);
+  const status = await fastFilter([...args, ...(withOut ? ['-w', outFast] : [])], io, opts);
   assert.notEqual(status, undefined, `the fast path declined: ${args.join(' ')}`);
   const fast: Run = { status: status!, stdout: Buffer.concat(out).toString('latin1'), stderr: timings(Buffer.concat(err).toString('utf8')) };
-  const r = await tsbpf(['filter', ...args, ...w(outSlow), '--engine', 'interpreter']);
+  if (withOut && existsSync(outFast)) fast.out = readFileSync(outFast).toString('hex');
+  return fast;
+}
+
+/** The fast path directly, and the general path (`--engine interpreter`), each writing its own -w file. */
+async function both(dir: string, args: string[], withOut: boolean, opts: ReadOptions = {}): Promise<[Run, Run]> {
+  const outSlow = join(dir, 'slow.pcap');
+  rmSync(outSlow, { force: true });
+  const fast = await fastRun(dir, args, withOut, opts);
+  const r = await tsbpf(['filter', ...args, ...(withOut ? ['-w', outSlow] : []), '--engine', 'interpreter']);
   const slow: Run = { status: r.status, stdout: Buffer.from(r.stdoutBytes).toString('latin1'), stderr: timings(r.stderr) };
-  if (withOut) {
-    if (existsSync(outFast)) fast.out = readFileSync(outFast).toString('hex');
-    if (existsSync(outSlow)) slow.out = readFileSync(outSlow).toString('hex');
-  }
+  if (withOut && existsSync(outSlow)) slow.out = readFileSync(outSlow).toString('hex');
   return [fast, slow];
 }
 
@@ -335,6 +340,65 @@ test('fast path: the command\'s output, lines, counts, errors and status are the
     const [fast, slow] = await both(dir, ['tcp', le1, '-w', '-'], false);
     assert.deepEqual(fast, slow);
     assert.equal(fast.stdout.slice(0, 4), '\x4d\x3c\xb2\xa1');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fast path: classic pcap\'s read-ahead: records straddling the two halves, tiny and huge records, short reads, the end of the file at a half\'s end', async () => {
+  const dir = tempDir('tsbpf-fast-');
+  try {
+    const frames = etherFrames(300, 33);
+    const recs = Array.from({ length: 3000 }, (_, i) => ({ sec: 1_700_000_000 + i, frac: i * 331, data: frames[i % frames.length]! }));
+    const files: Record<string, Uint8Array> = {};
+    files['mix.pcap'] = pcapFile(true, false, 1, recs);
+    files['mix-be-ns.pcap'] = pcapFile(false, true, 1, recs.map((r) => ({ ...r, frac: r.frac * 1000 + 1 })));
+    // records of no bytes at all: their 16-byte headers straddle the halves
+    const empty = { sec: 5, frac: 6, data: new Uint8Array(0), orig: 0 };
+    files['tiny.pcap'] = pcapFile(true, false, 1, Array.from({ length: 2000 }, (_, i) => (i % 9 === 4 ? recs[i]! : empty)));
+    // 24 + 400 * 16 + 672 = 4096 + 3 * 1000: with halves of 1000 bytes after the 4096-byte first read, the file ends at a half's end
+    const exact = pcapFile(true, false, 1, [...Array.from({ length: 399 }, () => empty), { sec: 1, frac: 2, data: new Uint8Array(672).fill(0x45) }]);
+    assert.equal(exact.length, 4096 + 3000);
+    files['exact.pcap'] = exact;
+    // the largest record libpcap takes (262144 bytes, its limit and the gap before a half), an IPv4 frame at its front
+    const huge = new Uint8Array(262144);
+    huge.set(frames.find((f) => f.length > 40 && f[12] === 8 && f[13] === 0)!);
+    files['huge.pcap'] = pcapFile(true, false, 1, [...recs.slice(0, 40), { sec: 9, frac: 9, data: huge }, ...recs.slice(40, 80), { sec: 10, frac: 1, data: huge }]);
+    // ends cut inside a record's data and inside a header, and a record over the limit, past the first read
+    const mix = files['mix.pcap']!;
+    files['cut-data.pcap'] = mix.subarray(0, mix.length - 7);
+    files['cut-head.pcap'] = mix.subarray(0, mix.length - frames[2999 % frames.length]!.length - 9);
+    const over = pcapFile(true, false, 1, recs.slice(0, 500));
+    let o = 24;
+    for (let i = 0; i < 400; i++) o += 16 + recs[i]!.data.length;
+    new DataView(over.buffer).setUint32(o + 8, 262145, true);
+    files['over.pcap'] = over;
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+
+    let reads = 0;
+    let shortReads = 0;
+    /** reads of 1 to 13 bytes: every read of a half is made of short ones */
+    const short: ReadAt = (fd, into, at, len, pos) => new Promise((resolve, reject) => {
+      reads++;
+      const n = Math.min(len, 1 + (reads % 13));
+      if (n < len) shortReads++;
+      read(fd, into, at, n, pos, (err, got) => (err ? reject(err) : resolve(got)));
+    });
+    const ways: ReadOptions[] = [{ chunk: 1000 }, { chunk: 64 }, { chunk: 4099, read: short }, { chunk: 70_000 }];
+    for (const name of Object.keys(files)) {
+      for (const [args, withOut] of [[['tcp port 80 or udp', join(dir, name)], true], [['ip', join(dir, name), '--count'], false], [['udp', join(dir, name), '--json'], false]] as [string[], boolean][]) {
+        // the general path once; each way of reading against it
+        const [fast, slow] = await both(dir, args, withOut, ways[0]);
+        assert.deepEqual(fast, slow, `${args.join(' ')} ${JSON.stringify(ways[0])}`);
+        for (const opts of ways.slice(1)) assert.deepEqual(await fastRun(dir, args, withOut, opts), slow, `${args.join(' ')} ${JSON.stringify(opts.chunk)}`);
+      }
+    }
+    assert.ok(shortReads > 1000, `${shortReads} short reads`);
+    // what the general path says for them (the read-ahead's own offsets)
+    const fast = await fastRun(dir, ['ip', join(dir, 'over.pcap'), '--count'], false, { chunk: 1000 });
+    assert.equal(fast.stderr.split('\n')[1], `tsbpf: ${join(dir, 'over.pcap')}: offset ${o}: captured length 262145 exceeds the limit 262144 (EINVAL)`);
+    const cut = await fastRun(dir, ['ip', join(dir, 'cut-data.pcap'), '--count'], false, { chunk: 1000 });
+    assert.match(cut.stderr, /truncated packet data \(\d+ bytes declared, \d+ present\) \(EINVAL\)/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -234,12 +234,13 @@ class Chunks {
   end: number;
   eof: boolean;
 
-  constructor(readonly fd: number, readonly memory: WebAssembly.Memory) {
+  /** `first`: the bytes of the first read (tests make it small, to reach the read-ahead with small files) */
+  constructor(readonly fd: number, readonly memory: WebAssembly.Memory, first = CHUNK) {
     this.u8 = new Uint8Array(memory.buffer);
     this.dv = new DataView(memory.buffer);
-    const got = readFully(fd, this.u8, BASE, CHUNK, 0);
+    const got = readFully(fd, this.u8, BASE, first, 0);
     this.end = BASE + got;
-    this.eof = got < CHUNK;
+    this.eof = got < first;
   }
 
   /**
@@ -465,7 +466,8 @@ async function attempt(args: readonly string[], io: CliIo, opts: ReadOptions): P
   try {
     if (!fstatSync(fd).isFile()) return decline();
     const memory = new WebAssembly.Memory({ initial: Math.ceil((BASE + CHUNK) / PAGE) });
-    const chunks = new Chunks(fd, memory);
+    // the first read: at least the 4096 bytes captureHead may look at
+    const chunks = new Chunks(fd, memory, opts.chunk === undefined ? CHUNK : Math.min(CHUNK, Math.max(4096, opts.chunk)));
     const head = captureHead(chunks.u8.subarray(BASE, chunks.end));
     const lt = values['linktype'] as string | undefined;
     const linktype: number | string = head?.linktype ?? (lt === undefined ? 'ethernet' : /^\d+$/.test(lt) ? Number(lt) : lt);
@@ -584,7 +586,7 @@ export function classicModule(prog: readonly SockFilter[], memory: WebAssembly.M
 export interface ReadOptions {
   /** the reads, fs.read's by default */
   read?: ReadAt;
-  /** bytes per half of the read-ahead (READ_AHEAD by default) */
+  /** bytes per half of the read-ahead (READ_AHEAD by default), and of the first read when smaller than its 256 KiB (but at least 4096) */
   chunk?: number;
 }
 
