@@ -34,7 +34,9 @@ import { fastPathRefusal } from '../src/cli/classic-wasm.js';
 import type { CliIo } from '../src/cli/io.js';
 import { spawnTsbpf, tsbpf } from './cli-harness.js';
 import { tempDir } from './tmp.js';
-import { bundleFresh } from '../src/cli/entry.js';
+import { bundleFresh, loadBundle } from '../src/cli/entry.js';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { ETHER_EXPRS, LINK_EXPRS } from './filter-exprs.js';
 import { etherFrames, linkFrames, prng } from './filter-frames.js';
 
@@ -481,6 +483,33 @@ test('fast path: its bundle is used only while fresh, and bin answers through it
     writeFileSync(manifest, JSON.stringify({ inputs: [{ path: 'gone.js', size: 20 }] }));
     assert.equal(bundleFresh(bundle, manifest), false);
     assert.equal(bundleFresh(bundle, join(dir, 'none.json')), false);
+
+    // the CommonJS bundle through vm.Script: its code cache used only when no older than the bundle; one V8 refuses costs nothing but the time
+    const cjs = join(dir, 'b.cjs');
+    const cache = join(dir, 'b.cache');
+    writeFileSync(cjs, "const { join } = require('node:path');\nexports.fastFilter = async (args) => join(...args).length;\n");
+    const first = loadBundle(cjs, undefined);
+    assert.equal(await first.exports.fastFilter(['ab', 'c'], undefined as unknown as CliIo), 4);
+    assert.equal(first.script.cachedDataRejected, undefined);
+    writeFileSync(cache, first.script.createCachedData());
+    utimesSync(cjs, old, old);
+    assert.equal(loadBundle(cjs, cache).script.cachedDataRejected, false);
+    utimesSync(cache, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    assert.equal(loadBundle(cjs, cache).script.cachedDataRejected, undefined);
+    // (another source: this process's V8 keeps what it compiled, and would not look at a cache for b.cjs again)
+    writeFileSync(cjs, "exports.fastFilter = async (args) => args.length + 10;\n");
+    writeFileSync(cache, new Uint8Array(64).fill(7));
+    const refused = loadBundle(cjs, cache);
+    assert.equal(refused.script.cachedDataRejected, true);
+    assert.equal(await refused.exports.fastFilter(['x'], undefined as unknown as CliIo), 11);
+    assert.equal(loadBundle(cjs, join(dir, 'none.cache')).script.cachedDataRejected, undefined);
+    // the build's own bundle and cache (after npm test's build): V8 takes the cache
+    const built = fileURLToPath(new URL('../src/cli/fast-filter.bundle.cjs', import.meta.url));
+    if (bundleFresh(built, built.replace(/\.cjs$/, '.json'))) {
+      const entry = fileURLToPath(new URL('../src/cli/entry.js', import.meta.url));
+      const code = `import { loadBundle } from ${JSON.stringify(entry)}; process.stdout.write(String(loadBundle(${JSON.stringify(built)}, ${JSON.stringify(built.replace(/\.cjs$/, '.cache'))}).script.cachedDataRejected));`;
+      assert.equal(execFileSync(process.execPath, ['--input-type=module', '-e', code]).toString(), 'false');
+    }
 
     // bin/tsbpf.js as a process (through the bundle after npm test's build, else the modules): what main gives
     const cap = join(dir, 'c.pcap');
