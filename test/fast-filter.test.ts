@@ -347,12 +347,15 @@ test('fast path: the command\'s output, lines, counts, errors and status are the
   }
 });
 
-test('fast path: classic pcap\'s read-ahead: records straddling the two halves, tiny and huge records, short reads, the end of the file at a half\'s end', async () => {
+test('fast path: the read-ahead (pcap and pcapng): records straddling the two halves, tiny and huge records, short reads, the end of the file at a half\'s end', async () => {
   const dir = tempDir('tsbpf-fast-');
   try {
     const frames = etherFrames(300, 33);
     const recs = Array.from({ length: 3000 }, (_, i) => ({ sec: 1_700_000_000 + i, frac: i * 331, data: frames[i % frames.length]! }));
     const files: Record<string, Uint8Array> = {};
+    // the largest record libpcap takes (262144 bytes, its limit and the gap before a half), an IPv4 frame at its front
+    const huge = new Uint8Array(262144);
+    huge.set(frames.find((f) => f.length > 40 && f[12] === 8 && f[13] === 0)!);
     files['mix.pcap'] = pcapFile(true, false, 1, recs);
     files['mix-be-ns.pcap'] = pcapFile(false, true, 1, recs.map((r) => ({ ...r, frac: r.frac * 1000 + 1 })));
     // records of no bytes at all: their 16-byte headers straddle the halves
@@ -362,10 +365,17 @@ test('fast path: classic pcap\'s read-ahead: records straddling the two halves, 
     const exact = pcapFile(true, false, 1, [...Array.from({ length: 399 }, () => empty), { sec: 1, frac: 2, data: new Uint8Array(672).fill(0x45) }]);
     assert.equal(exact.length, 4096 + 3000);
     files['exact.pcap'] = exact;
-    // the largest record libpcap takes (262144 bytes, its limit and the gap before a half), an IPv4 frame at its front
-    const huge = new Uint8Array(262144);
-    huge.set(frames.find((f) => f.length > 40 && f[12] === 8 && f[13] === 0)!);
     files['huge.pcap'] = pcapFile(true, false, 1, [...recs.slice(0, 40), { sec: 9, frac: 9, data: huge }, ...recs.slice(40, 80), { sec: 10, frac: 1, data: huge }]);
+    // pcapng read ahead too: runs of enhanced packet blocks (the module's), a simple packet block now and then (walked in JS), both byte orders
+    files['mix.pcapng'] = pcapng(true, [{ linkType: 1, snaplen: 0, tsresol: 9 }], recs.map((r, i) => (i % 97 === 5 ? { kind: 'spb' as const, data: r.data } : { kind: 'epb' as const, ts: BigInt(r.sec) * 1_000_000_000n + BigInt(r.frac), data: r.data })));
+    files['mix-be.pcapng'] = pcapng(false, [{ linkType: 1, snaplen: 0 }], recs.slice(0, 1500).map((r) => ({ kind: 'epb' as const, ts: BigInt(r.sec) * 1_000_000n + BigInt(r.frac), data: r.data })));
+    // a 262176-byte enhanced packet block between two runs (made by hand: the helper spreads its bytes as arguments); 64 bytes of section, interface and skipped block before the second run's packets
+    const epb = new Uint8Array(32 + huge.length);
+    const ev = new DataView(epb.buffer);
+    for (const [o, v] of [[0, 6], [4, epb.length], [12, 0], [16, 77], [20, huge.length], [24, huge.length], [28 + huge.length, epb.length]] as const) ev.setUint32(o, v, true);
+    epb.set(huge, 28);
+    const runs = [recs.slice(0, 30), recs.slice(30, 60)].map((part) => pcapng(true, [{ linkType: 1, snaplen: 0 }], part.map((r, i) => ({ kind: 'epb' as const, ts: BigInt(i), data: r.data }))));
+    files['huge.pcapng'] = Buffer.concat([runs[0]!, epb, runs[1]!.subarray(64)]);
     // ends cut inside a record's data and inside a header, and a record over the limit, past the first read
     const mix = files['mix.pcap']!;
     files['cut-data.pcap'] = mix.subarray(0, mix.length - 7);

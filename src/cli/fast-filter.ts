@@ -61,7 +61,9 @@ const OUT_WORDS_END = OUT_WORDS + 12 * 4096;
 const BASE = OUT_WORDS_END;
 /** Bytes of the file read at a time (the buffer grows for a record or block that does not fit). */
 const CHUNK = 256 * 1024;
-/** Bytes per half of classic pcap's read-ahead (DoubleChunks). */
+/** The largest pcapng block the read-ahead takes (the general path reads a file with a larger one). */
+const PCAPNG_GAP = 1 << 20;
+/** Bytes per half of the read-ahead (DoubleChunks). */
 const READ_AHEAD = 1 << 20;
 /** The output buffer: written out whenever the next record does not fit. */
 const OUT_BUFFER = 1 << 20;
@@ -329,7 +331,7 @@ class DoubleChunks {
    * the caller, from limitEnd): its first chunk becomes the first half.
    * `room` is where the layout begins.
    */
-  constructor(c: Chunks, readonly fd: number, private readonly chunk: number, gap: number, room: number, private readonly readAt: ReadAt, after: number) {
+  constructor(c: Chunks, readonly fd: number, private readonly chunk: number, private readonly gap: number, room: number, private readonly readAt: ReadAt, after: number) {
     const first = room + gap;
     const second = first + chunk + gap;
     const need = second + chunk + after;
@@ -368,6 +370,8 @@ class DoubleChunks {
    * or the file ends. Returns where the byte at `at` is now.
    */
   async ensure(at: number, n: number): Promise<number> {
+    // more than the gap holds (a pcapng block over libpcap's limit): the general path reads it
+    if (n > this.gap) decline();
     while (at + n > this.end && !this.eof) {
       const left = this.end - at;
       const next = 1 - this.cur;
@@ -497,9 +501,9 @@ async function attempt(args: readonly string[], io: CliIo, opts: ReadOptions): P
       sink = count ? new CountSink() : new LineSink(json, getLinkType, summarize!);
     }
     scan = pcapng
-      ? scanPcapng(chunks, prog, sink, (t) => {
+      ? await scanPcapng(chunks, prog, sink, (t) => {
         linkType = t;
-      })
+      }, opts)
       : await scanPcap(chunks, prog, sink, magic, opts);
     pcapSink?.finish();
   } catch (e) {
@@ -582,6 +586,52 @@ export function classicModule(prog: readonly SockFilter[], memory: WebAssembly.M
   return compileClassicWasm(prog, memory, le, neg);
 }
 
+/**
+ * -w's output areas in the module's memory: the module writes accepted
+ * records into the current one; when it is half full (or full) it goes out
+ * through the sink, written in the thread pool, and the module fills the
+ * other (whose write is awaited first). One area, at 0, where the memory
+ * may still grow (Chunks).
+ */
+class OutAreas {
+  private area = 0;
+  /** where the module writes next */
+  at: number;
+  /** the records written to the current area since it last went out */
+  private count = 0;
+  constructor(private readonly sink: PcapSink, private readonly starts: readonly number[], private readonly u8: () => Uint8Array) {
+    this.at = starts[0]!;
+  }
+
+  /** the end of the current area */
+  get end(): number {
+    return this.starts[this.area]! + OUT_RECORDS;
+  }
+
+  /** the module wrote up to `written`, `accepted` records; `full`: it stopped for want of room */
+  async wrote(written: number, accepted: number, full: boolean): Promise<void> {
+    this.at = written;
+    this.count += accepted;
+    if (full || written - this.starts[this.area]! >= OUT_RECORDS / 2) await this.out();
+  }
+
+  /** whether the current area holds records not yet out */
+  get holding(): boolean {
+    return this.at > this.starts[this.area]!;
+  }
+
+  /** the current area out, the next one ready */
+  async out(): Promise<void> {
+    const base = this.starts[this.area]!;
+    if (this.at > base) await this.sink.recordsAsync(this.u8().subarray(base, this.at), this.count);
+    this.count = 0;
+    this.area = (this.area + 1) % this.starts.length;
+    this.at = this.starts[this.area]!;
+    // one area: the module may not write into it again until its write is done
+    if (this.starts.length === 1) await this.sink.drain();
+  }
+}
+
 /** How `tsbpf filter` reads a classic pcap file (tests shrink the halves and make reads short). */
 export interface ReadOptions {
   /** the reads, fs.read's by default */
@@ -610,40 +660,25 @@ async function scanPcap(c0: Chunks, prog: SockFilter[], sink: Sink, magic: numbe
   const limit = Math.min(MAX_RECORD, Math.max(snaplen, LIBPCAP_MAX_SNAPLEN));
   const ahead = limit === LIBPCAP_MAX_SNAPLEN && !c0.eof;
   const c = ahead ? new DoubleChunks(c0, c0.fd, opts.chunk ?? READ_AHEAD, 16 + limit, BASE, opts.read ?? readAsync, direct ? OUT_RECORDS : 0) : c0;
-  // the second output area, after the halves (read-ahead only: the plain way's memory grows)
-  const outs = c instanceof DoubleChunks ? [0, c.limitEnd] : [0];
-  let outArea = 0;
-  let outAt = 0;
+  // the second output area after the halves (read-ahead only: the plain way's memory grows)
+  const outs = direct ? new OutAreas(direct, c instanceof DoubleChunks ? [0, c.limitEnd] : [0], () => c.u8) : undefined;
   const wasm = classicModule(prog, c0.memory, le, linkType) ?? decline();
   const fracNs = nanos ? 1 : 1000;
   let packets = 0;
   let bytes = 0;
   let error: string | undefined;
   let at = c === c0 ? BASE + 24 : (c as DoubleChunks).start + 24;
-  /** -w: the records written to the current output area since it was last written out */
-  let outCount = 0;
-  /** the current output area out (and the other's write awaited, so the module may fill it) */
-  const writeOut = async (): Promise<void> => {
-    const base = outs[outArea]!;
-    if (outAt > base) await direct!.recordsAsync(c.u8.subarray(base, outAt), outCount);
-    outCount = 0;
-    outArea = (outArea + 1) % outs.length;
-    outAt = outs[outArea]!;
-  };
   /** One call of the module over [at, end): the accepted packets to the sink; whether it stopped for want of room. */
   const step = async (): Promise<boolean> => {
-    if (direct) {
-      const written = wasm.records(at, c.end, outAt, outs[outArea]! + OUT_RECORDS, limit, fracNs);
+    if (outs) {
+      const written = wasm.records(at, c.end, outs.at, outs.end, limit, fracNs);
       // a record the writer refuses: the general path says how
       if (written < 0) return decline();
       packets += wasm.packets.value as number;
       bytes += wasm.bytes.value as number;
       at = wasm.at.value as number;
-      outCount += wasm.accepted.value as number;
-      outAt = written;
       const full = (wasm.full.value as number) !== 0;
-      // fewer, larger writes: the area goes out when half full (or full)
-      if (full || outAt - outs[outArea]! >= OUT_RECORDS / 2) await writeOut();
+      await outs.wrote(written, wasm.accepted.value as number, full);
       return full;
     }
     const outEnd = wasm.scan(at, c.end, OUT_WORDS, OUT_WORDS_END, limit);
@@ -691,7 +726,7 @@ async function scanPcap(c0: Chunks, prog: SockFilter[], sink: Sink, magic: numbe
         break;
       }
     }
-    if (direct) await writeOut();
+    await outs?.out();
   } finally {
     // nothing may still be copying into the memory or out of it when the files close
     if (c instanceof DoubleChunks) await c.settle();
@@ -719,9 +754,25 @@ function minBlock(type: number): number {
  * the reader would call an error, or interfaces of different link types:
  * decline. `linkType` learns the first interface's.
  */
-function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: number) => void): Scan {
+async function scanPcapng(c0: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: number) => void, opts: ReadOptions): Promise<Scan> {
   // -w: the module reads runs of enhanced packet blocks and writes the records itself
   const direct = sink instanceof PcapSink ? sink : undefined;
+  // read ahead as for pcap; a block over the gap (1 MiB: four times libpcap's limit on a packet) declines there
+  const c = c0.eof ? c0 : new DoubleChunks(c0, c0.fd, opts.chunk ?? READ_AHEAD, PCAPNG_GAP, BASE, opts.read ?? readAsync, direct ? OUT_RECORDS : 0);
+  const outs = direct ? new OutAreas(direct, c instanceof DoubleChunks ? [0, c.limitEnd] : [0], () => c.u8) : undefined;
+  /** `n` bytes from `at` (awaited only when they are not there yet: most blocks are) */
+  const ensure = async (at: number, n: number): Promise<number> => (at + n <= c.end || c.eof ? at : await c.ensure(at, n));
+  try {
+    return await walkPcapng(c, c0.memory, prog, sink, outs, ensure, linkType);
+  } finally {
+    if (c instanceof DoubleChunks) await c.settle();
+    await direct?.drain();
+  }
+}
+
+/** scanPcapng's walk over the blocks. */
+async function walkPcapng(c: Chunks | DoubleChunks, memory: WebAssembly.Memory, prog: SockFilter[], sink: Sink, outs: OutAreas | undefined,
+  ensure: (at: number, n: number) => Promise<number>, linkType: (t: number) => void): Promise<Scan> {
   let wasmLe = true;
   /** the interfaces the module may take (0: none), all of one timestamp unit: nsPerTick */
   let uniform = 0;
@@ -734,24 +785,25 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
   let firstLinkType = -1;
   let packets = 0;
   let bytes = 0;
-  let at = BASE;
+  let at = c instanceof DoubleChunks ? c.start : BASE;
   for (;;) {
-    if (direct && uniform > 0 && le === wasmLe) {
-      const written = wasm!.epbs(at, c.end, 0, OUT_RECORDS, uniform, uniformNs);
+    if (outs && uniform > 0 && le === wasmLe) {
+      const written = wasm!.epbs(at, c.end, outs.at, outs.end, uniform, uniformNs);
       // a record the writer refuses: the general path says how
       if (written < 0) return decline();
       packets += wasm!.packets.value as number;
       bytes += wasm!.bytes.value as number;
       at = wasm!.at.value as number;
-      if (written > 0) direct.records(c.u8.subarray(0, written), wasm!.accepted.value as number);
-      if ((wasm!.full.value as number) !== 0) continue;
+      const full = (wasm!.full.value as number) !== 0;
+      await outs.wrote(written, wasm!.accepted.value as number, full);
+      if (full) continue;
     }
     // the end of the file between blocks is the end of the capture
     if (at === c.end) {
-      at = c.ensure(at, 1);
+      at = await ensure(at, 1);
       if (at === c.end) break;
     }
-    at = c.ensure(at, 12);
+    at = await ensure(at, 12);
     if (at + 12 > c.end) return decline();
     let dv = c.dv;
     const isShb = dv.getUint32(at, false) === PCAPNG_SHB;
@@ -765,7 +817,7 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
     const len = dv.getUint32(at + 4, le);
     if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) return decline();
     if (len < minBlock(type)) return decline();
-    at = c.ensure(at, len);
+    at = await ensure(at, len);
     if (at + len > c.end) return decline();
     dv = c.dv;
     const b = c.u8;
@@ -802,7 +854,7 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
         if (wasm === undefined) {
           firstLinkType = iface.linkType;
           linkType(firstLinkType);
-          wasm = classicModule(prog, c.memory, le, firstLinkType) ?? decline();
+          wasm = classicModule(prog, memory, le, firstLinkType) ?? decline();
           wasmLe = le;
         } else if (iface.linkType !== firstLinkType) {
           return decline();
@@ -869,7 +921,12 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
             sec = Number(tsNs / NANO);
             ns = Number(tsNs % NANO);
           }
-          sink.add(b, s, verdict < cap ? verdict : cap, cap, orig, sec, ns, packets, verdict);
+          // the module's records before it go out first, in order, and are written before the sink's own buffer may be
+          if (outs) {
+            if (outs.holding) await outs.out();
+            await (sink as PcapSink).drain();
+          }
+          sink.add(c.u8, s, verdict < cap ? verdict : cap, cap, orig, sec, ns, packets, verdict);
         }
         break;
       }
@@ -878,5 +935,6 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
     }
     at += len;
   }
+  await outs?.out();
   return { packets, bytes };
 }
