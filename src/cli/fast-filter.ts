@@ -357,10 +357,21 @@ class DoubleChunks {
     return this.half[1] + this.chunk;
   }
 
-  private issue(h: number): Promise<number> {
+  /**
+   * The read of half `h`, as two reads at once: the module filters faster
+   * than one thread copies from the page cache, and the pool has the
+   * threads (the count: the first part's when it ends the file).
+   */
+  private async issue(h: number): Promise<number> {
     const pos = this.nextPos;
     this.nextPos += this.chunk;
-    return readAllAsync(this.readAt, this.fd, this.u8, this.half[h]!, this.chunk, pos);
+    const part = Math.ceil(this.chunk / 2 / 4096) * 4096;
+    if (part >= this.chunk) return readAllAsync(this.readAt, this.fd, this.u8, this.half[h]!, this.chunk, pos);
+    const [a, b] = await Promise.all([
+      readAllAsync(this.readAt, this.fd, this.u8, this.half[h]!, part, pos),
+      readAllAsync(this.readAt, this.fd, this.u8, this.half[h]! + part, this.chunk - part, pos + part),
+    ]);
+    return a < part ? a : part + b;
   }
 
   /**
