@@ -3,12 +3,16 @@
  * pcap-filter expression over a capture file, done the way tcpdump -r does
  * it rather than through the runtime. The expression's classic program is
  * compiled to a small WebAssembly module (classic-wasm.ts: the checked
- * runtime's verdicts exactly). The file is read in chunks into the module's
- * memory, one buffer reused: for classic pcap the module itself runs
- * through each chunk's records; pcapng blocks are walked here and each
- * packet handed to the module's filter. The accepted records go out as the
- * general path's PcapWriter writes them, through one reused buffer, or
- * become tcpdump-style lines, or are only counted. Nothing of the runtime,
+ * runtime's verdicts exactly). The file is read into the module's memory
+ * ahead of the filtering, in two halves (DoubleChunks: the next half read
+ * in libuv's thread pool while the module runs through this one; a pcap
+ * file whose snaplen allows records over libpcap's limit, or one that fits
+ * the first read, is read plainly, Chunks): for classic pcap the module
+ * itself runs through the records, for pcapng through runs of enhanced
+ * packet blocks, the other blocks walked here. The accepted records go out
+ * as the general path's PcapWriter writes them (with -w the module writes
+ * them into one of two output areas, written out asynchronously while it
+ * fills the other), or become tcpdump-style lines, or are only counted. Nothing of the runtime,
  * verifier, engines or object loader is loaded: bin/tsbpf.js comes here
  * (entry.ts) before it loads main.ts.
  *
