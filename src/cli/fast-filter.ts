@@ -184,7 +184,7 @@ class PcapSink implements Sink {
     this.flush();
     this.count += n;
     if (this.fd === undefined) this.gathered.push(bytes.slice());
-    else this.pending = writeAllAsync(this.fd, bytes);
+    else this.pending = handled(writeAllAsync(this.fd, bytes));
   }
 
   /** the write in flight done; its error thrown */
@@ -291,6 +291,17 @@ const readAsync: ReadAt = (fd, into, at, len, pos) => new Promise((resolve, reje
   read(fd, into, at, len, pos, (err, n) => (err ? reject(err) : resolve(n)));
 });
 
+/**
+ * `p`, marked as handled: a read or write in flight that fails while the
+ * module runs is reported when it is awaited (the general path then
+ * reports the error its own way), not as an unhandled rejection ending the
+ * process.
+ */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
 /** `read` until `len` bytes or the end of the file. */
 async function readAllAsync(readAt: ReadAt, fd: number, into: Uint8Array, at: number, len: number, pos: number): Promise<number> {
   let got = 0;
@@ -348,7 +359,7 @@ class DoubleChunks {
     this.u8.copyWithin(first, BASE, c.end);
     this.end = first + got;
     this.nextPos = got;
-    this.pending = c.eof ? undefined : this.issue(1);
+    this.pending = c.eof ? undefined : handled(this.issue(1));
   }
 
   /** where the file's first byte is */
@@ -397,7 +408,7 @@ class DoubleChunks {
       let got = 0;
       if (pending !== undefined) {
         // the half left behind is free now: its read goes out before the other's is awaited (past the end of the file it reads nothing)
-        this.pending = this.issue(this.cur);
+        this.pending = handled(this.issue(this.cur));
         got = await pending;
       }
       if (got < this.chunk) this.eof = true;
