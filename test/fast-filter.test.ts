@@ -411,7 +411,7 @@ test('fast path: the read-ahead (pcap and pcapng): records straddling the two ha
     assert.equal(fast.stderr.split('\n')[1], `tsbpf: ${join(dir, 'over.pcap')}: offset ${o}: captured length 262145 exceeds the limit 262144 (EINVAL)`);
     const cut = await fastRun(dir, ['ip', join(dir, 'cut-data.pcap'), '--count'], false, { chunk: 1000 });
     assert.match(cut.stderr, /truncated packet data \(\d+ bytes declared, \d+ present\) \(EINVAL\)/);
-    // a read failing while the module filters (a timer later, with nothing awaiting it yet): declined for the general path to report, no unhandled rejection
+    // a read failing (a timer later): declined, printing nothing, for the general path to report
     for (const name of ['mix.pcap', 'mix.pcapng']) {
       let calls = 0;
       const failing: ReadAt = (fd, into, at, len, pos) => new Promise((resolve, reject) => {
