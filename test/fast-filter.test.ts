@@ -28,11 +28,15 @@ import { PacketRunner } from '../src/api/packets.js';
 import { networkOffset } from '../src/pcap/linktype.js';
 import { writePcap } from '../src/pcap/index.js';
 import { classicModule, fastFilter } from '../src/cli/fast-filter.js';
+import type { ReadAt, ReadOptions } from '../src/cli/fast-filter.js';
+import { read } from 'node:fs';
 import { fastPathRefusal } from '../src/cli/classic-wasm.js';
 import type { CliIo } from '../src/cli/io.js';
 import { spawnTsbpf, tsbpf } from './cli-harness.js';
 import { tempDir } from './tmp.js';
-import { bundleFresh } from '../src/cli/entry.js';
+import { bundleFresh, loadBundle } from '../src/cli/entry.js';
+import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
 import { ETHER_EXPRS, LINK_EXPRS } from './filter-exprs.js';
 import { etherFrames, linkFrames, prng } from './filter-frames.js';
 
@@ -188,12 +192,10 @@ interface Run {
 
 const timings = (s: string): string => s.replace(/in \d+\.\d+ s: [\d.]+[kM]? packets\/s, [\d.]+ MB\/s/g, 'in T s: R packets/s, R MB/s');
 
-/** The fast path directly (it must take the command), and the general path (`--engine interpreter`), each writing its own -w file. */
-async function both(dir: string, args: string[], withOut: boolean): Promise<[Run, Run]> {
+/** The fast path directly (it must take the command), writing its -w file to fast.pcap. */
+async function fastRun(dir: string, args: string[], withOut: boolean, opts: ReadOptions = {}): Promise<Run> {
   const outFast = join(dir, 'fast.pcap');
-  const outSlow = join(dir, 'slow.pcap');
   rmSync(outFast, { force: true });
-  rmSync(outSlow, { force: true });
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   const io: CliIo = {
@@ -201,16 +203,21 @@ async function both(dir: string, args: string[], withOut: boolean): Promise<[Run
     stderr: { write: (c) => err.push(Buffer.from(c)) },
     stdin: { readAll: () => assert.fail('stdin'), stream: () => assert.fail('stdin') },
   };
-  const w = (o: string): string[] => (withOut ? ['-w', o] : []);
-  const status = await fastFilter([...args, ...w(outFast)], io);
+  const status = await fastFilter([...args, ...(withOut ? ['-w', outFast] : [])], io, opts);
   assert.notEqual(status, undefined, `the fast path declined: ${args.join(' ')}`);
   const fast: Run = { status: status!, stdout: Buffer.concat(out).toString('latin1'), stderr: timings(Buffer.concat(err).toString('utf8')) };
-  const r = await tsbpf(['filter', ...args, ...w(outSlow), '--engine', 'interpreter']);
+  if (withOut && existsSync(outFast)) fast.out = readFileSync(outFast).toString('hex');
+  return fast;
+}
+
+/** The fast path directly, and the general path (`--engine interpreter`), each writing its own -w file. */
+async function both(dir: string, args: string[], withOut: boolean, opts: ReadOptions = {}): Promise<[Run, Run]> {
+  const outSlow = join(dir, 'slow.pcap');
+  rmSync(outSlow, { force: true });
+  const fast = await fastRun(dir, args, withOut, opts);
+  const r = await tsbpf(['filter', ...args, ...(withOut ? ['-w', outSlow] : []), '--engine', 'interpreter']);
   const slow: Run = { status: r.status, stdout: Buffer.from(r.stdoutBytes).toString('latin1'), stderr: timings(r.stderr) };
-  if (withOut) {
-    if (existsSync(outFast)) fast.out = readFileSync(outFast).toString('hex');
-    if (existsSync(outSlow)) slow.out = readFileSync(outSlow).toString('hex');
-  }
+  if (withOut && existsSync(outSlow)) slow.out = readFileSync(outSlow).toString('hex');
   return [fast, slow];
 }
 
@@ -340,6 +347,87 @@ test('fast path: the command\'s output, lines, counts, errors and status are the
   }
 });
 
+test('fast path: the read-ahead (pcap and pcapng): records straddling the two halves, tiny and huge records, short reads, the end of the file at a half\'s end', async () => {
+  const dir = tempDir('tsbpf-fast-');
+  try {
+    const frames = etherFrames(300, 33);
+    const recs = Array.from({ length: 3000 }, (_, i) => ({ sec: 1_700_000_000 + i, frac: i * 331, data: frames[i % frames.length]! }));
+    const files: Record<string, Uint8Array> = {};
+    // the largest record libpcap takes (262144 bytes, its limit and the gap before a half), an IPv4 frame at its front
+    const huge = new Uint8Array(262144);
+    huge.set(frames.find((f) => f.length > 40 && f[12] === 8 && f[13] === 0)!);
+    files['mix.pcap'] = pcapFile(true, false, 1, recs);
+    files['mix-be-ns.pcap'] = pcapFile(false, true, 1, recs.map((r) => ({ ...r, frac: r.frac * 1000 + 1 })));
+    // records of no bytes at all: their 16-byte headers straddle the halves
+    const empty = { sec: 5, frac: 6, data: new Uint8Array(0), orig: 0 };
+    files['tiny.pcap'] = pcapFile(true, false, 1, Array.from({ length: 2000 }, (_, i) => (i % 9 === 4 ? recs[i]! : empty)));
+    // 24 + 400 * 16 + 672 = 4096 + 3 * 1000: with halves of 1000 bytes after the 4096-byte first read, the file ends at a half's end
+    const exact = pcapFile(true, false, 1, [...Array.from({ length: 399 }, () => empty), { sec: 1, frac: 2, data: new Uint8Array(672).fill(0x45) }]);
+    assert.equal(exact.length, 4096 + 3000);
+    files['exact.pcap'] = exact;
+    files['huge.pcap'] = pcapFile(true, false, 1, [...recs.slice(0, 40), { sec: 9, frac: 9, data: huge }, ...recs.slice(40, 80), { sec: 10, frac: 1, data: huge }]);
+    // pcapng read ahead too: runs of enhanced packet blocks (the module's), a simple packet block now and then (walked in JS), both byte orders
+    files['mix.pcapng'] = pcapng(true, [{ linkType: 1, snaplen: 0, tsresol: 9 }], recs.map((r, i) => (i % 97 === 5 ? { kind: 'spb' as const, data: r.data } : { kind: 'epb' as const, ts: BigInt(r.sec) * 1_000_000_000n + BigInt(r.frac), data: r.data })));
+    files['mix-be.pcapng'] = pcapng(false, [{ linkType: 1, snaplen: 0 }], recs.slice(0, 1500).map((r) => ({ kind: 'epb' as const, ts: BigInt(r.sec) * 1_000_000n + BigInt(r.frac), data: r.data })));
+    // a 262176-byte enhanced packet block between two runs (made by hand: the helper spreads its bytes as arguments); 64 bytes of section, interface and skipped block before the second run's packets
+    const epb = new Uint8Array(32 + huge.length);
+    const ev = new DataView(epb.buffer);
+    for (const [o, v] of [[0, 6], [4, epb.length], [12, 0], [16, 77], [20, huge.length], [24, huge.length], [28 + huge.length, epb.length]] as const) ev.setUint32(o, v, true);
+    epb.set(huge, 28);
+    const runs = [recs.slice(0, 30), recs.slice(30, 60)].map((part) => pcapng(true, [{ linkType: 1, snaplen: 0 }], part.map((r, i) => ({ kind: 'epb' as const, ts: BigInt(i), data: r.data }))));
+    files['huge.pcapng'] = Buffer.concat([runs[0]!, epb, runs[1]!.subarray(64)]);
+    // ends cut inside a record's data and inside a header, and a record over the limit, past the first read
+    const mix = files['mix.pcap']!;
+    files['cut-data.pcap'] = mix.subarray(0, mix.length - 7);
+    files['cut-head.pcap'] = mix.subarray(0, mix.length - frames[2999 % frames.length]!.length - 9);
+    const over = pcapFile(true, false, 1, recs.slice(0, 500));
+    let o = 24;
+    for (let i = 0; i < 400; i++) o += 16 + recs[i]!.data.length;
+    new DataView(over.buffer).setUint32(o + 8, 262145, true);
+    files['over.pcap'] = over;
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+
+    let reads = 0;
+    let shortReads = 0;
+    /** reads of 1 to 13 bytes: every read of a half is made of short ones */
+    const short: ReadAt = (fd, into, at, len, pos) => new Promise((resolve, reject) => {
+      reads++;
+      const n = Math.min(len, 1 + (reads % 13));
+      if (n < len) shortReads++;
+      read(fd, into, at, n, pos, (err, got) => (err ? reject(err) : resolve(got)));
+    });
+    const ways: ReadOptions[] = [{ chunk: 1000 }, { chunk: 64 }, { chunk: 4099, read: short }, { chunk: 70_000 }];
+    for (const name of Object.keys(files)) {
+      for (const [args, withOut] of [[['tcp port 80 or udp', join(dir, name)], true], [['ip', join(dir, name), '--count'], false], [['udp', join(dir, name), '--json'], false]] as [string[], boolean][]) {
+        // the general path once; each way of reading against it
+        const [fast, slow] = await both(dir, args, withOut, ways[0]);
+        assert.deepEqual(fast, slow, `${args.join(' ')} ${JSON.stringify(ways[0])}`);
+        for (const opts of ways.slice(1)) assert.deepEqual(await fastRun(dir, args, withOut, opts), slow, `${args.join(' ')} ${JSON.stringify(opts.chunk)}`);
+      }
+    }
+    assert.ok(shortReads > 1000, `${shortReads} short reads`);
+    // what the general path says for them (the read-ahead's own offsets)
+    const fast = await fastRun(dir, ['ip', join(dir, 'over.pcap'), '--count'], false, { chunk: 1000 });
+    assert.equal(fast.stderr.split('\n')[1], `tsbpf: ${join(dir, 'over.pcap')}: offset ${o}: captured length 262145 exceeds the limit 262144 (EINVAL)`);
+    const cut = await fastRun(dir, ['ip', join(dir, 'cut-data.pcap'), '--count'], false, { chunk: 1000 });
+    assert.match(cut.stderr, /truncated packet data \(\d+ bytes declared, \d+ present\) \(EINVAL\)/);
+    // a read failing (a timer later): declined, printing nothing, for the general path to report
+    for (const name of ['mix.pcap', 'mix.pcapng']) {
+      let calls = 0;
+      const failing: ReadAt = (fd, into, at, len, pos) => new Promise((resolve, reject) => {
+        if (++calls === 4) setTimeout(() => reject(new Error('EIO')), 1);
+        else read(fd, into, at, len, pos, (err, got) => (err ? reject(err) : resolve(got)));
+      });
+      const quiet = { write: () => assert.fail('printed') };
+      const io: CliIo = { stdout: quiet, stderr: quiet, stdin: { readAll: () => assert.fail('stdin'), stream: () => assert.fail('stdin') } };
+      assert.equal(await fastFilter(['tcp', join(dir, name), '-w', join(dir, 'fail.pcap')], io, { chunk: 1000, read: failing }), undefined);
+      assert.ok(calls > 4, `${calls} reads`);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('fast path: it declines, writing and printing nothing, what only the general path does', async () => {
   const dir = tempDir('tsbpf-fast-');
   try {
@@ -417,6 +505,33 @@ test('fast path: its bundle is used only while fresh, and bin answers through it
     writeFileSync(manifest, JSON.stringify({ inputs: [{ path: 'gone.js', size: 20 }] }));
     assert.equal(bundleFresh(bundle, manifest), false);
     assert.equal(bundleFresh(bundle, join(dir, 'none.json')), false);
+
+    // the CommonJS bundle through vm.Script: its code cache used only when no older than the bundle; one V8 refuses costs nothing but the time
+    const cjs = join(dir, 'b.cjs');
+    const cache = join(dir, 'b.cache');
+    writeFileSync(cjs, "const { join } = require('node:path');\nexports.fastFilter = async (args) => join(...args).length;\n");
+    const first = loadBundle(cjs, undefined);
+    assert.equal(await first.exports.fastFilter(['ab', 'c'], undefined as unknown as CliIo), 4);
+    assert.equal(first.script.cachedDataRejected, undefined);
+    writeFileSync(cache, first.script.createCachedData());
+    utimesSync(cjs, old, old);
+    assert.equal(loadBundle(cjs, cache).script.cachedDataRejected, false);
+    utimesSync(cache, new Date(Date.now() - 120_000), new Date(Date.now() - 120_000));
+    assert.equal(loadBundle(cjs, cache).script.cachedDataRejected, undefined);
+    // (another source: this process's V8 keeps what it compiled, and would not look at a cache for b.cjs again)
+    writeFileSync(cjs, "exports.fastFilter = async (args) => args.length + 10;\n");
+    writeFileSync(cache, new Uint8Array(64).fill(7));
+    const refused = loadBundle(cjs, cache);
+    assert.equal(refused.script.cachedDataRejected, true);
+    assert.equal(await refused.exports.fastFilter(['x'], undefined as unknown as CliIo), 11);
+    assert.equal(loadBundle(cjs, join(dir, 'none.cache')).script.cachedDataRejected, undefined);
+    // the build's own bundle and cache (after npm test's build): V8 takes the cache
+    const built = fileURLToPath(new URL('../src/cli/fast-filter.bundle.cjs', import.meta.url));
+    if (bundleFresh(built, built.replace(/\.cjs$/, '.json'))) {
+      const entry = fileURLToPath(new URL('../src/cli/entry.js', import.meta.url));
+      const code = `import { loadBundle } from ${JSON.stringify(entry)}; process.stdout.write(String(loadBundle(${JSON.stringify(built)}, ${JSON.stringify(built.replace(/\.cjs$/, '.cache'))}).script.cachedDataRejected));`;
+      assert.equal(execFileSync(process.execPath, ['--input-type=module', '-e', code]).toString(), 'false');
+    }
 
     // bin/tsbpf.js as a process (through the bundle after npm test's build, else the modules): what main gives
     const cap = join(dir, 'c.pcap');

@@ -3,12 +3,16 @@
  * pcap-filter expression over a capture file, done the way tcpdump -r does
  * it rather than through the runtime. The expression's classic program is
  * compiled to a small WebAssembly module (classic-wasm.ts: the checked
- * runtime's verdicts exactly). The file is read in chunks into the module's
- * memory, one buffer reused: for classic pcap the module itself runs
- * through each chunk's records; pcapng blocks are walked here and each
- * packet handed to the module's filter. The accepted records go out as the
- * general path's PcapWriter writes them, through one reused buffer, or
- * become tcpdump-style lines, or are only counted. Nothing of the runtime,
+ * runtime's verdicts exactly). The file is read into the module's memory
+ * ahead of the filtering, in two halves (DoubleChunks: the next half read
+ * in libuv's thread pool while the module runs through this one; a pcap
+ * file whose snaplen allows records over libpcap's limit, or one that fits
+ * the first read, is read plainly, Chunks): for classic pcap the module
+ * itself runs through the records, for pcapng through runs of enhanced
+ * packet blocks, the other blocks walked here. The accepted records go out
+ * as the general path's PcapWriter writes them (with -w the module writes
+ * them into one of two output areas, written out asynchronously while it
+ * fills the other), or become tcpdump-style lines, or are only counted. Nothing of the runtime,
  * verifier, engines or object loader is loaded: bin/tsbpf.js comes here
  * (entry.ts) before it loads main.ts.
  *
@@ -30,7 +34,7 @@
  * path reads a capture at hundreds of MB/s).
  */
 
-import { closeSync, fstatSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, read, readSync, statSync, write, writeSync } from 'node:fs';
 import { compileFilter } from '../filter/index.js';
 import type { SockFilter } from '../cbpf/parse.js';
 import { networkOffset } from '../pcap/linktype.js';
@@ -61,6 +65,10 @@ const OUT_WORDS_END = OUT_WORDS + 12 * 4096;
 const BASE = OUT_WORDS_END;
 /** Bytes of the file read at a time (the buffer grows for a record or block that does not fit). */
 const CHUNK = 256 * 1024;
+/** The largest pcapng block the read-ahead takes (the general path reads a file with a larger one). */
+const PCAPNG_GAP = 1 << 20;
+/** Bytes per half of the read-ahead (DoubleChunks). */
+const READ_AHEAD = 1 << 20;
 /** The output buffer: written out whenever the next record does not fit. */
 const OUT_BUFFER = 1 << 20;
 
@@ -114,6 +122,7 @@ class PcapSink implements Sink {
   private used = 0;
   private headed = false;
   readonly gathered: Uint8Array[] = [];
+  private pending: Promise<void> | undefined;
   constructor(private readonly fd: number | undefined, private readonly linkType: () => number) {}
 
   add(src: Uint8Array, s: number, keep: number, _cap: number, orig: number, sec: number, ns: number): void {
@@ -149,6 +158,7 @@ class PcapSink implements Sink {
   }
 
   private flush(): void {
+    if (this.used === 0) return;
     if (this.fd === undefined) this.gathered.push(this.buf.slice(0, this.used));
     else writeAll(this.fd, this.buf.subarray(0, this.used));
     this.used = 0;
@@ -161,6 +171,27 @@ class PcapSink implements Sink {
     if (this.fd === undefined) this.gathered.push(bytes.slice());
     else writeAll(this.fd, bytes);
     this.count += n;
+  }
+
+  /**
+   * `n` records the module wrote, as they are, written in the thread pool:
+   * the write before it awaited first (so one is in flight, and the area it
+   * wrote from is free again).
+   */
+  async recordsAsync(bytes: Uint8Array, n: number): Promise<void> {
+    await this.drain();
+    if (!this.headed) this.header();
+    this.flush();
+    this.count += n;
+    if (this.fd === undefined) this.gathered.push(bytes.slice());
+    else this.pending = handled(writeAllAsync(this.fd, bytes));
+  }
+
+  /** the write in flight done; its error thrown */
+  async drain(): Promise<void> {
+    const p = this.pending;
+    this.pending = undefined;
+    if (p !== undefined) await p;
   }
 
   /** the rest out (the header alone when nothing was accepted) */
@@ -182,6 +213,16 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
 }
 
+/** fs.write in the thread pool until all of `bytes` is written, at the file's position. */
+async function writeAllAsync(fd: number, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    done += await new Promise<number>((resolve, reject) => {
+      write(fd, bytes, done, bytes.length - done, null, (err, n) => (err ? reject(err) : resolve(n)));
+    });
+  }
+}
+
 /** A scan's result: what the general path's forEachPacket would have counted, and its error. */
 interface Scan {
   packets: number;
@@ -199,12 +240,13 @@ class Chunks {
   end: number;
   eof: boolean;
 
-  constructor(readonly fd: number, readonly memory: WebAssembly.Memory) {
+  /** `first`: the bytes of the first read (tests make it small, to reach the read-ahead with small files) */
+  constructor(readonly fd: number, readonly memory: WebAssembly.Memory, first = CHUNK) {
     this.u8 = new Uint8Array(memory.buffer);
     this.dv = new DataView(memory.buffer);
-    const got = readFully(fd, this.u8, BASE, CHUNK, 0);
+    const got = readFully(fd, this.u8, BASE, first, 0);
     this.end = BASE + got;
-    this.eof = got < CHUNK;
+    this.eof = got < first;
   }
 
   /**
@@ -241,6 +283,156 @@ class Chunks {
   }
 }
 
+/** A read of up to `len` bytes of the file at `pos` into `into` at `at`: how many were read (0 at the end of the file). */
+export type ReadAt = (fd: number, into: Uint8Array, at: number, len: number, pos: number) => Promise<number>;
+
+/** fs.read in libuv's thread pool: the copy from the page cache happens beside the filtering. */
+const readAsync: ReadAt = (fd, into, at, len, pos) => new Promise((resolve, reject) => {
+  read(fd, into, at, len, pos, (err, n) => (err ? reject(err) : resolve(n)));
+});
+
+/**
+ * `p`, marked as handled: a read or write in flight that fails while the
+ * module runs is reported when it is awaited (the general path then
+ * reports the error its own way), not as an unhandled rejection ending the
+ * process.
+ */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+/** `read` until `len` bytes or the end of the file. */
+async function readAllAsync(readAt: ReadAt, fd: number, into: Uint8Array, at: number, len: number, pos: number): Promise<number> {
+  let got = 0;
+  while (got < len) {
+    const n = await readAt(fd, into, at + got, len - got, pos + got);
+    if (n === 0) break;
+    got += n;
+  }
+  return got;
+}
+
+/**
+ * Classic pcap read ahead: two halves of the file's bytes in the module's
+ * memory, the next one being read (in the thread pool) while the module
+ * runs through the other. Each half has a gap of `gap` bytes before it: at
+ * the end of one half, the record not whole in it (at most a record header
+ * and `limit` bytes, hence the gap's size) is copied into the gap before
+ * the other, so that it runs on into the other half's bytes; the half left
+ * behind is then given the next read. Each read fills its half but at the
+ * end of the file (a short read is read on), so the file offset of every
+ * read is known before the one before it completes. The memory is laid out
+ * once and never grows while a read is in flight.
+ */
+class DoubleChunks {
+  readonly u8: Uint8Array;
+  readonly dv: DataView;
+  /** the two halves' first bytes */
+  private readonly half: [number, number];
+  /** which half is being run through */
+  private cur = 0;
+  /** the file offset of the current half's first byte */
+  private curPos = 0;
+  /** the file offset of the next read */
+  private nextPos: number;
+  /** the other half's read, in flight (undefined past the end of the file) */
+  private pending: Promise<number> | undefined;
+  end: number;
+  eof = false;
+
+  /**
+   * Over `c`'s memory, grown to the layout (and `after` bytes more for
+   * the caller, from limitEnd): its first chunk becomes the first half.
+   * `room` is where the layout begins.
+   */
+  constructor(c: Chunks, readonly fd: number, private readonly chunk: number, private readonly gap: number, room: number, private readonly readAt: ReadAt, after: number) {
+    const first = room + gap;
+    const second = first + chunk + gap;
+    const need = second + chunk + after;
+    const memory = c.memory;
+    if (need > memory.buffer.byteLength) memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
+    this.u8 = new Uint8Array(memory.buffer);
+    this.dv = new DataView(memory.buffer);
+    this.half = [first, second];
+    const got = c.end - BASE;
+    this.u8.copyWithin(first, BASE, c.end);
+    this.end = first + got;
+    this.nextPos = got;
+    this.pending = c.eof ? undefined : handled(this.issue(1));
+  }
+
+  /** where the file's first byte is */
+  get start(): number {
+    return this.half[0];
+  }
+
+  /** the end of the layout: what follows is free for the caller */
+  get limitEnd(): number {
+    return this.half[1] + this.chunk;
+  }
+
+  /**
+   * The read of half `h`, as two reads at once: the module filters faster
+   * than one thread copies from the page cache, and the pool has the
+   * threads (the count: the first part's when it ends the file).
+   */
+  private async issue(h: number): Promise<number> {
+    const pos = this.nextPos;
+    this.nextPos += this.chunk;
+    const part = Math.ceil(this.chunk / 2 / 4096) * 4096;
+    if (part >= this.chunk) return readAllAsync(this.readAt, this.fd, this.u8, this.half[h]!, this.chunk, pos);
+    const [a, b] = await Promise.all([
+      readAllAsync(this.readAt, this.fd, this.u8, this.half[h]!, part, pos),
+      readAllAsync(this.readAt, this.fd, this.u8, this.half[h]! + part, this.chunk - part, pos + part),
+    ]);
+    return a < part ? a : part + b;
+  }
+
+  /**
+   * `n` bytes from `at` as far as the file has them: the part of the
+   * current half from `at` moves into the gap before the other, whose read
+   * is awaited (the next issued into the half left), until n bytes follow
+   * or the file ends. Returns where the byte at `at` is now.
+   */
+  async ensure(at: number, n: number): Promise<number> {
+    // more than the gap holds (a pcapng block over libpcap's limit): the general path reads it
+    if (n > this.gap) decline();
+    while (at + n > this.end && !this.eof) {
+      const left = this.end - at;
+      const next = 1 - this.cur;
+      const to = this.half[next]! - left;
+      this.u8.copyWithin(to, at, this.end);
+      const pending = this.pending;
+      const nextStart = this.curPos + (this.end - this.half[this.cur]!);
+      let got = 0;
+      if (pending !== undefined) {
+        // the half left behind is free now: its read goes out before the other's is awaited (past the end of the file it reads nothing)
+        this.pending = handled(this.issue(this.cur));
+        got = await pending;
+      }
+      if (got < this.chunk) this.eof = true;
+      this.cur = next;
+      this.curPos = nextStart;
+      this.end = this.half[next]! + got;
+      at = to;
+    }
+    return at;
+  }
+
+  /** the file offset of memory position `at` */
+  offset(at: number): number {
+    return this.curPos + at - this.half[this.cur]!;
+  }
+
+  /** the read in flight, if any, done (its buffer must not be reused while the kernel copies into it) */
+  async settle(): Promise<void> {
+    const p = this.pending;
+    this.pending = undefined;
+    if (p !== undefined) await p.catch(() => 0);
+  }
+}
+
 /** readSync until `len` bytes or the end of the file; how many were read. */
 function readFully(fd: number, into: Uint8Array, at: number, len: number, pos: number): number {
   let got = 0;
@@ -256,16 +448,16 @@ function readFully(fd: number, into: Uint8Array, at: number, len: number, pos: n
  * `tsbpf filter ARGS` when the fast path can do it exactly: the exit
  * status; undefined, having printed nothing, when it cannot.
  */
-export async function fastFilter(args: readonly string[], io: CliIo): Promise<number | undefined> {
+export async function fastFilter(args: readonly string[], io: CliIo, opts: ReadOptions = {}): Promise<number | undefined> {
   try {
-    return await attempt(args, io);
+    return await attempt(args, io, opts);
   } catch (e) {
     if (e instanceof Decline) return undefined;
     throw e;
   }
 }
 
-async function attempt(args: readonly string[], io: CliIo): Promise<number> {
+async function attempt(args: readonly string[], io: CliIo, opts: ReadOptions): Promise<number> {
   let parsed;
   try {
     parsed = parseCommand(FILTER, args);
@@ -304,7 +496,8 @@ async function attempt(args: readonly string[], io: CliIo): Promise<number> {
   try {
     if (!fstatSync(fd).isFile()) return decline();
     const memory = new WebAssembly.Memory({ initial: Math.ceil((BASE + CHUNK) / PAGE) });
-    const chunks = new Chunks(fd, memory);
+    // the first read: at least the 4096 bytes captureHead may look at
+    const chunks = new Chunks(fd, memory, opts.chunk === undefined ? CHUNK : Math.min(CHUNK, Math.max(4096, opts.chunk)));
     const head = captureHead(chunks.u8.subarray(BASE, chunks.end));
     const lt = values['linktype'] as string | undefined;
     const linktype: number | string = head?.linktype ?? (lt === undefined ? 'ethernet' : /^\d+$/.test(lt) ? Number(lt) : lt);
@@ -334,10 +527,10 @@ async function attempt(args: readonly string[], io: CliIo): Promise<number> {
       sink = count ? new CountSink() : new LineSink(json, getLinkType, summarize!);
     }
     scan = pcapng
-      ? scanPcapng(chunks, prog, sink, (t) => {
+      ? await scanPcapng(chunks, prog, sink, (t) => {
         linkType = t;
-      })
-      : scanPcap(chunks, prog, sink, magic);
+      }, opts)
+      : await scanPcap(chunks, prog, sink, magic, opts);
     pcapSink?.finish();
   } catch (e) {
     if (e instanceof Decline) throw e;
@@ -420,36 +613,99 @@ export function classicModule(prog: readonly SockFilter[], memory: WebAssembly.M
 }
 
 /**
- * Classic pcap, a chunk at a time: the module runs through the whole
- * records of the chunk; the part of a record at its end moves to the front
- * before the next read. Mirrors reader.ts's decodePcap: its limit on a
- * record's length and its three errors.
+ * -w's output areas in the module's memory: the module writes accepted
+ * records into the current one; when it is half full (or full) it goes out
+ * through the sink, written in the thread pool, and the module fills the
+ * other (whose write is awaited first). One area, at 0, where the memory
+ * may still grow (Chunks).
  */
-function scanPcap(c: Chunks, prog: SockFilter[], sink: Sink, magic: number): Scan {
+class OutAreas {
+  private area = 0;
+  /** where the module writes next */
+  at: number;
+  /** the records written to the current area since it last went out */
+  private count = 0;
+  constructor(private readonly sink: PcapSink, private readonly starts: readonly number[], private readonly u8: () => Uint8Array) {
+    this.at = starts[0]!;
+  }
+
+  /** the end of the current area */
+  get end(): number {
+    return this.starts[this.area]! + OUT_RECORDS;
+  }
+
+  /** the module wrote up to `written`, `accepted` records; `full`: it stopped for want of room */
+  async wrote(written: number, accepted: number, full: boolean): Promise<void> {
+    this.at = written;
+    this.count += accepted;
+    if (full || written - this.starts[this.area]! >= OUT_RECORDS / 2) await this.out();
+  }
+
+  /** whether the current area holds records not yet out */
+  get holding(): boolean {
+    return this.at > this.starts[this.area]!;
+  }
+
+  /** the current area out, the next one ready */
+  async out(): Promise<void> {
+    const base = this.starts[this.area]!;
+    if (this.at > base) await this.sink.recordsAsync(this.u8().subarray(base, this.at), this.count);
+    this.count = 0;
+    this.area = (this.area + 1) % this.starts.length;
+    this.at = this.starts[this.area]!;
+    // one area: the module may not write into it again until its write is done
+    if (this.starts.length === 1) await this.sink.drain();
+  }
+}
+
+/** How `tsbpf filter` reads a classic pcap file (tests shrink the halves and make reads short). */
+export interface ReadOptions {
+  /** the reads, fs.read's by default */
+  read?: ReadAt;
+  /** bytes per half of the read-ahead (READ_AHEAD by default), and of the first read when smaller than its 256 KiB (but at least 4096) */
+  chunk?: number;
+}
+
+/**
+ * Classic pcap, a chunk at a time: the module runs through the whole
+ * records of the chunk; the part of a record at its end runs on into the
+ * next (DoubleChunks, the next chunk read while this one is filtered; a
+ * file whose snaplen allows records over libpcap's limit is read the plain
+ * way, Chunks, growing for each). Mirrors reader.ts's decodePcap: its
+ * limit on a record's length and its three errors. With -w the accepted
+ * records gather in one of two output areas and go out (written in the
+ * thread pool) while the module fills the other.
+ */
+async function scanPcap(c0: Chunks, prog: SockFilter[], sink: Sink, magic: number, opts: ReadOptions): Promise<Scan> {
   // -w: the module writes the records itself
   const direct = sink instanceof PcapSink ? sink : undefined;
   const le = magic === 0xd4c3b2a1 || magic === 0x4d3cb2a1;
   const nanos = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
-  const snaplen = c.dv.getUint32(BASE + 16, le);
-  const linkType = c.dv.getUint32(BASE + 20, le) & 0xffff;
+  const snaplen = c0.dv.getUint32(BASE + 16, le);
+  const linkType = c0.dv.getUint32(BASE + 20, le) & 0xffff;
   const limit = Math.min(MAX_RECORD, Math.max(snaplen, LIBPCAP_MAX_SNAPLEN));
-  const wasm = classicModule(prog, c.memory, le, linkType) ?? decline();
+  const ahead = limit === LIBPCAP_MAX_SNAPLEN && !c0.eof;
+  const c = ahead ? new DoubleChunks(c0, c0.fd, opts.chunk ?? READ_AHEAD, 16 + limit, BASE, opts.read ?? readAsync, direct ? OUT_RECORDS : 0) : c0;
+  // the second output area after the halves (read-ahead only: the plain way's memory grows)
+  const outs = direct ? new OutAreas(direct, c instanceof DoubleChunks ? [0, c.limitEnd] : [0], () => c.u8) : undefined;
+  const wasm = classicModule(prog, c0.memory, le, linkType) ?? decline();
   const fracNs = nanos ? 1 : 1000;
   let packets = 0;
   let bytes = 0;
   let error: string | undefined;
-  let at = BASE + 24;
+  let at = c === c0 ? BASE + 24 : (c as DoubleChunks).start + 24;
   /** One call of the module over [at, end): the accepted packets to the sink; whether it stopped for want of room. */
-  const step = (): boolean => {
-    if (direct) {
-      const written = wasm.records(at, c.end, 0, OUT_RECORDS, limit, fracNs);
+  const step = async (): Promise<boolean> => {
+    if (outs) {
+      const written = wasm.records(at, c.end, outs.at, outs.end, limit, fracNs);
       // a record the writer refuses: the general path says how
       if (written < 0) return decline();
       packets += wasm.packets.value as number;
       bytes += wasm.bytes.value as number;
       at = wasm.at.value as number;
-      if (written > 0) direct.records(c.u8.subarray(0, written), wasm.accepted.value as number);
-      return (wasm.full.value as number) !== 0;
+      const full = (wasm.full.value as number) !== 0;
+      await outs.wrote(written, wasm.accepted.value as number, full);
+      return full;
     }
     const outEnd = wasm.scan(at, c.end, OUT_WORDS, OUT_WORDS_END, limit);
     const before = packets;
@@ -473,27 +729,34 @@ function scanPcap(c: Chunks, prog: SockFilter[], sink: Sink, magic: number): Sca
     }
     return outEnd >= OUT_WORDS_END;
   };
-  for (;;) {
-    if (step()) continue;
-    // stopped at a record not whole in the chunk, or over the limit
-    const left = c.end - at;
-    const incl = left >= 16 ? c.dv.getUint32(at + 8, le) : -1;
-    if (incl > limit) {
-      error = `offset ${c.offset(at)}: captured length ${incl} exceeds the limit ${limit}`;
-      break;
-    }
-    if (left === 0 && c.eof) break;
-    const need = left >= 16 ? 16 + incl : 16;
-    at = c.ensure(at, need);
-    if (at + need > c.end) {
-      const rest = c.end - at;
-      if (rest > 0) {
-        error = rest < 16
-          ? `offset ${c.offset(at)}: truncated record header`
-          : `offset ${c.offset(at)}: truncated packet data (${incl} bytes declared, ${rest - 16} present)`;
+  try {
+    for (;;) {
+      if (await step()) continue;
+      // stopped at a record not whole in the chunk, or over the limit
+      const left = c.end - at;
+      const incl = left >= 16 ? c.dv.getUint32(at + 8, le) : -1;
+      if (incl > limit) {
+        error = `offset ${c.offset(at)}: captured length ${incl} exceeds the limit ${limit}`;
+        break;
       }
-      break;
+      if (left === 0 && c.eof) break;
+      const need = left >= 16 ? 16 + incl : 16;
+      at = await c.ensure(at, need);
+      if (at + need > c.end) {
+        const rest = c.end - at;
+        if (rest > 0) {
+          error = rest < 16
+            ? `offset ${c.offset(at)}: truncated record header`
+            : `offset ${c.offset(at)}: truncated packet data (${incl} bytes declared, ${rest - 16} present)`;
+        }
+        break;
+      }
     }
+    await outs?.out();
+  } finally {
+    // nothing may still be copying into the memory or out of it when the files close
+    if (c instanceof DoubleChunks) await c.settle();
+    await direct?.drain();
   }
   return { packets, bytes, ...(error === undefined ? {} : { error }) };
 }
@@ -517,9 +780,25 @@ function minBlock(type: number): number {
  * the reader would call an error, or interfaces of different link types:
  * decline. `linkType` learns the first interface's.
  */
-function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: number) => void): Scan {
+async function scanPcapng(c0: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: number) => void, opts: ReadOptions): Promise<Scan> {
   // -w: the module reads runs of enhanced packet blocks and writes the records itself
   const direct = sink instanceof PcapSink ? sink : undefined;
+  // read ahead as for pcap; a block over the gap (1 MiB: four times libpcap's limit on a packet) declines there
+  const c = c0.eof ? c0 : new DoubleChunks(c0, c0.fd, opts.chunk ?? READ_AHEAD, PCAPNG_GAP, BASE, opts.read ?? readAsync, direct ? OUT_RECORDS : 0);
+  const outs = direct ? new OutAreas(direct, c instanceof DoubleChunks ? [0, c.limitEnd] : [0], () => c.u8) : undefined;
+  /** `n` bytes from `at` (awaited only when they are not there yet: most blocks are) */
+  const ensure = async (at: number, n: number): Promise<number> => (at + n <= c.end || c.eof ? at : await c.ensure(at, n));
+  try {
+    return await walkPcapng(c, c0.memory, prog, sink, outs, ensure, linkType);
+  } finally {
+    if (c instanceof DoubleChunks) await c.settle();
+    await direct?.drain();
+  }
+}
+
+/** scanPcapng's walk over the blocks. */
+async function walkPcapng(c: Chunks | DoubleChunks, memory: WebAssembly.Memory, prog: SockFilter[], sink: Sink, outs: OutAreas | undefined,
+  ensure: (at: number, n: number) => Promise<number>, linkType: (t: number) => void): Promise<Scan> {
   let wasmLe = true;
   /** the interfaces the module may take (0: none), all of one timestamp unit: nsPerTick */
   let uniform = 0;
@@ -532,24 +811,25 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
   let firstLinkType = -1;
   let packets = 0;
   let bytes = 0;
-  let at = BASE;
+  let at = c instanceof DoubleChunks ? c.start : BASE;
   for (;;) {
-    if (direct && uniform > 0 && le === wasmLe) {
-      const written = wasm!.epbs(at, c.end, 0, OUT_RECORDS, uniform, uniformNs);
+    if (outs && uniform > 0 && le === wasmLe) {
+      const written = wasm!.epbs(at, c.end, outs.at, outs.end, uniform, uniformNs);
       // a record the writer refuses: the general path says how
       if (written < 0) return decline();
       packets += wasm!.packets.value as number;
       bytes += wasm!.bytes.value as number;
       at = wasm!.at.value as number;
-      if (written > 0) direct.records(c.u8.subarray(0, written), wasm!.accepted.value as number);
-      if ((wasm!.full.value as number) !== 0) continue;
+      const full = (wasm!.full.value as number) !== 0;
+      await outs.wrote(written, wasm!.accepted.value as number, full);
+      if (full) continue;
     }
     // the end of the file between blocks is the end of the capture
     if (at === c.end) {
-      at = c.ensure(at, 1);
+      at = await ensure(at, 1);
       if (at === c.end) break;
     }
-    at = c.ensure(at, 12);
+    at = await ensure(at, 12);
     if (at + 12 > c.end) return decline();
     let dv = c.dv;
     const isShb = dv.getUint32(at, false) === PCAPNG_SHB;
@@ -563,7 +843,7 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
     const len = dv.getUint32(at + 4, le);
     if (len < 12 || len % 4 !== 0 || len > MAX_RECORD) return decline();
     if (len < minBlock(type)) return decline();
-    at = c.ensure(at, len);
+    at = await ensure(at, len);
     if (at + len > c.end) return decline();
     dv = c.dv;
     const b = c.u8;
@@ -600,7 +880,7 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
         if (wasm === undefined) {
           firstLinkType = iface.linkType;
           linkType(firstLinkType);
-          wasm = classicModule(prog, c.memory, le, firstLinkType) ?? decline();
+          wasm = classicModule(prog, memory, le, firstLinkType) ?? decline();
           wasmLe = le;
         } else if (iface.linkType !== firstLinkType) {
           return decline();
@@ -667,7 +947,12 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
             sec = Number(tsNs / NANO);
             ns = Number(tsNs % NANO);
           }
-          sink.add(b, s, verdict < cap ? verdict : cap, cap, orig, sec, ns, packets, verdict);
+          // the module's records before it go out first, in order, and are written before the sink's own buffer may be
+          if (outs) {
+            if (outs.holding) await outs.out();
+            await (sink as PcapSink).drain();
+          }
+          sink.add(c.u8, s, verdict < cap ? verdict : cap, cap, orig, sec, ns, packets, verdict);
         }
         break;
       }
@@ -676,5 +961,6 @@ function scanPcapng(c: Chunks, prog: SockFilter[], sink: Sink, linkType: (t: num
     }
     at += len;
   }
+  await outs?.out();
   return { packets, bytes };
 }
