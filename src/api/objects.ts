@@ -10,6 +10,7 @@
 
 import type { Slot } from '../isa/instruction.js';
 import type { BpfMapImpl } from '../maps/map.js';
+import type { JitTier } from '../jit/tier.js';
 import type { Engine } from '../runtime/engine.js';
 import type { ProgramType } from '../progs/types.js';
 
@@ -34,8 +35,14 @@ export interface LoadedProgram {
   verified: boolean;
   /** the interpreter: fast for verified programs, checked for unverified ones */
   interpreter: Engine;
-  /** the program compiled to WebAssembly (verified programs, where WebAssembly is available) */
+  /**
+   * the program compiled to WebAssembly (verified programs, where WebAssembly
+   * is available); on a tiered load a getter that compiles it on the spot
+   * if the background compile has not finished (tier)
+   */
   jit?: Engine;
+  /** a tiered load (BpfSystem.jitTiering): the JIT compiling in the background, and whether it is ready */
+  tier?: JitTier;
   /** the verifier log at the requested level ('' when logging was off) */
   log: string;
 }
