@@ -66,6 +66,8 @@ export interface LoadedInput {
 }
 
 export interface LoadInputOptions {
+  /** tiered execution (BpfSystem.jitTiering): captures start on the interpreter while the JIT compiles */
+  tiered?: boolean;
   budget?: number;
   verify?: boolean;
   logLevel?: number;
@@ -94,6 +96,7 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
   const profile = opts.profile ?? PROFILE_3_19;
   const sys = new BpfSystem({ profile, cpus: opts.cpus ?? 1 });
   if (budget !== undefined) sys.unverifiedBudget = budget;
+  if (opts.tiered === true) sys.jitTiering = true;
   const create = (m: MapSpec, name: string, innerMap?: BpfMap): BpfMap =>
     BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name, ...(m.flags ? { flags: m.flags } : {}), ...(innerMap ? { innerMap } : {}), ...(m.btf ? { btf: m.btf } : {}) });
   const maps = prog.maps.map((m, i) => {
