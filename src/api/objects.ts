@@ -10,7 +10,6 @@
 
 import type { Slot } from '../isa/instruction.js';
 import type { BpfMapImpl } from '../maps/map.js';
-import type { JitTier } from '../jit/tier.js';
 import type { Engine } from '../runtime/engine.js';
 import type { ProgramType } from '../progs/types.js';
 
@@ -41,8 +40,20 @@ export interface LoadedProgram {
    * if the background compile has not finished (tier)
    */
   jit?: Engine;
-  /** a tiered load (BpfSystem.jitTiering): the JIT compiling in the background, and whether it is ready */
-  tier?: JitTier;
+  /**
+   * a tiered load (BpfSystem.jitTiering): the JIT compiling in the
+   * background (jit/tier.ts, JitTier; named here by its shape, so that the
+   * package's declarations do not reach the JIT's)
+   */
+  tier?: {
+    /** the JIT if it has compiled by now, never waiting */
+    ready(): Engine | undefined;
+    /** the JIT now, compiled on the spot if need be (undefined: the JIT cannot compile the program) */
+    force(): Engine | undefined;
+    free(): void;
+    /** resolves once the background compile has ended, with the JIT or without it */
+    readonly settled: Promise<void>;
+  };
   /** the verifier log at the requested level ('' when logging was off) */
   log: string;
 }

@@ -96,7 +96,6 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
   const profile = opts.profile ?? PROFILE_3_19;
   const sys = new BpfSystem({ profile, cpus: opts.cpus ?? 1 });
   if (budget !== undefined) sys.unverifiedBudget = budget;
-  if (opts.tiered === true) sys.jitTiering = true;
   const create = (m: MapSpec, name: string, innerMap?: BpfMap): BpfMap =>
     BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name, ...(m.flags ? { flags: m.flags } : {}), ...(innerMap ? { innerMap } : {}), ...(m.btf ? { btf: m.btf } : {}) });
   const maps = prog.maps.map((m, i) => {
@@ -132,6 +131,8 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
       ? MemProgram.load(sys, { ...common, size: opts.memSize })
       : Program.load(sys, {
         ...common, type: prog.progType as ProgTypeName,
+        // tiered only where asked (captures): a single run or --repeat runs the JIT compiled during the load
+        tiered: opts.tiered === true,
         ...(prog.lineInfo ? { lineInfo: prog.lineInfo, source: opts.source === true } : {}),
         ...(prog.funcInfo ? { funcInfo: prog.funcInfo } : {}),
       });

@@ -111,7 +111,7 @@ export class JitProgram implements Engine {
     let module: WebAssembly.Module;
     if (ready) {
       this.scratch = ready.scratch;
-      module = ready.module;
+      module = ready.module as WebAssembly.Module;
     } else {
       this.scratch = mem.alloc(this.scratchWords * 4);
       try {
@@ -478,11 +478,16 @@ interface JitPlan {
   compile: CompileOptions;
 }
 
-/** What JitProgram.create hands its constructor: the plan, the scratch area allocated for it and the compiled module. */
+/**
+ * What createJit hands the constructor: the plan, the scratch area allocated
+ * for it and the compiled module (a WebAssembly.Module, typed opaquely: the
+ * package's declarations name no WebAssembly type, so that they check
+ * without the DOM's or Node's types).
+ */
 interface Prepared {
   plan: JitPlan;
   scratch: number;
-  module: WebAssembly.Module;
+  module: object;
 }
 
 function planJit(slots: readonly Slot[], options: JitOptions): JitPlan {
