@@ -549,11 +549,14 @@ function planJit(slots: readonly Slot[], options: JitOptions): JitPlan {
  * layouts, frame fields, hardened regions). The same program loaded again
  * (a second Program over the same object file, a CLI batch, a test
  * suite's fresh runtimes, whose allocations repeat) skips the emitter and
- * WebAssembly's compile. The key is exact (the instruction words and the
- * options' JSON, not a hash of them), so a hit is the module the emitter
- * would make again. Bounded: the oldest entry goes first.
+ * WebAssembly's compile. The key is the options' JSON and two 32-bit hashes
+ * of the instruction words; an entry keeps the words, and a hit must match
+ * them all (a hash collision is a miss), so a hit is the module the emitter
+ * would make again. (A string of every instruction as the key cost 0.6 ms
+ * a 1000-instruction compile: building and hashing 20 KB.) Bounded: the
+ * oldest entry goes first.
  */
-const MODULES = new Map<string, WebAssembly.Module>();
+const MODULES = new Map<string, { words: Int32Array; module: WebAssembly.Module }>();
 const MODULE_CACHE_ENTRIES = 256;
 /** each cached module's size in bytes (JitProgram.wasmBytes) */
 const MODULE_BYTES = new WeakMap<WebAssembly.Module, number>();
@@ -568,28 +571,64 @@ export const moduleCache = {
   },
 };
 
-function moduleKey(slots: readonly Slot[], scratch: number, pages: number, opts: CompileOptions): string {
-  // 5 fields a slot, in one string: ~20 bytes an instruction, built without a per-slot array
-  let k = `${scratch}:${pages}:${JSON.stringify(opts, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v))}:`;
-  for (const s of slots) k += `${s.code},${s.dst},${s.src},${s.off},${s.imm};`;
-  return k;
+/** The instructions as words: code | dst << 8 | src << 16, off, imm per slot. */
+function slotWords(slots: readonly Slot[]): Int32Array {
+  const w = new Int32Array(slots.length * 3);
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    w[3 * i] = s.code | (s.dst << 8) | (s.src << 16);
+    w[3 * i + 1] = s.off;
+    w[3 * i + 2] = s.imm;
+  }
+  return w;
 }
 
-function remember(key: string, module: WebAssembly.Module, bytes: number): void {
+interface CacheKey {
+  key: string;
+  words: Int32Array;
+}
+
+function moduleKey(slots: readonly Slot[], scratch: number, pages: number, opts: CompileOptions): CacheKey {
+  const words = slotWords(slots);
+  // FNV-1a over the words, and a second hash with another prime and seed
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c;
+  for (let i = 0; i < words.length; i++) {
+    h1 = Math.imul(h1 ^ words[i]!, 0x01000193);
+    h2 = Math.imul(h2 ^ words[i]!, 0x5bd1e995) ^ (h2 >>> 15);
+  }
+  const json = JSON.stringify(opts, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+  return { key: `${scratch}:${pages}:${slots.length}:${h1 >>> 0}:${h2 >>> 0}:${json}`, words };
+}
+
+function sameWords(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The cached module for `k`, counting the hit or the miss. */
+function cached(k: CacheKey): WebAssembly.Module | undefined {
+  const e = MODULES.get(k.key);
+  if (e !== undefined && sameWords(e.words, k.words)) {
+    moduleCache.hits++;
+    return e.module;
+  }
+  moduleCache.misses++;
+  return undefined;
+}
+
+function remember(k: CacheKey, module: WebAssembly.Module, bytes: number): void {
   MODULE_BYTES.set(module, bytes);
   if (MODULES.size >= MODULE_CACHE_ENTRIES) MODULES.delete(MODULES.keys().next().value!);
-  MODULES.set(key, module);
+  MODULES.set(k.key, { words: k.words, module });
 }
 
 /** The module of `slots` compiled for `scratch` (from the cache, or emitted and compiled now). */
 function moduleFor(slots: readonly Slot[], scratch: number, pages: number, opts: CompileOptions): WebAssembly.Module {
   const key = moduleKey(slots, scratch, pages, opts);
-  const hit = MODULES.get(key);
-  if (hit !== undefined) {
-    moduleCache.hits++;
-    return hit;
-  }
-  moduleCache.misses++;
+  const hit = cached(key);
+  if (hit !== undefined) return hit;
   const bytes = compileToWasm(slots, scratch, { min: pages }, opts);
   let module: WebAssembly.Module;
   try {
@@ -604,12 +643,8 @@ function moduleFor(slots: readonly Slot[], scratch: number, pages: number, opts:
 /** moduleFor, with WebAssembly's compile in the background (WebAssembly.compile) on a miss. */
 async function moduleForAsync(slots: readonly Slot[], scratch: number, pages: number, opts: CompileOptions): Promise<WebAssembly.Module> {
   const key = moduleKey(slots, scratch, pages, opts);
-  const hit = MODULES.get(key);
-  if (hit !== undefined) {
-    moduleCache.hits++;
-    return hit;
-  }
-  moduleCache.misses++;
+  const hit = cached(key);
+  if (hit !== undefined) return hit;
   const bytes = compileToWasm(slots, scratch, { min: pages }, opts);
   let module: WebAssembly.Module;
   try {
