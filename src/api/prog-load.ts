@@ -31,7 +31,7 @@ import { checkSourceLines, verify, VerifierLog } from '../verifier/index.js';
 import type { SourceLine } from '../verifier/index.js';
 import { verifyModern } from '../verifier/modern/index.js';
 import type { FuncInfoEntry, GlobalArg, ModernEnv } from '../verifier/modern/index.js';
-import { createJit, JitProgram } from '../jit/program.js';
+import { JitProgram, JitReservation } from '../jit/program.js';
 import { JitTier } from '../jit/tier.js';
 import type { LoadedProgram, MapObject } from './objects.js';
 import { describe } from './describe.js';
@@ -410,8 +410,16 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   const jitOptions = { helpers: sys.runtime.helpers, maps: maps.map((m) => m.impl), ...(type.frameFields ? { frame: type.frameFields } : {}) };
   if (sys.jitEnabled && sys.jitTiering === true) {
     // tiered: the interpreter runs from the first run, the JIT once its background compile resolves
-    const mem = sys.runtime.mem;
-    const tier = new JitTier(() => new JitProgram(mem, slots, jitOptions), () => createJit(mem, slots, jitOptions));
+    // (the JIT's scratch area reserved now: the memory is laid out as an eager load's)
+    let jit: JitReservation;
+    try {
+      jit = new JitReservation(sys.runtime.mem, slots, jitOptions);
+    } catch (e) {
+      // (ENOMEM for the scratch area: no fd is created, the maps taken are given back)
+      for (const m of maps) sys.putMap(m);
+      throw e;
+    }
+    const tier = new JitTier(() => jit.now(), () => jit.later(), () => jit.release());
     loaded.tier = tier;
     Object.defineProperty(loaded, 'jit', { get: () => tier.force(), enumerable: true, configurable: true });
   } else if (sys.jitEnabled) {

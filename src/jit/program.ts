@@ -479,7 +479,7 @@ interface JitPlan {
 }
 
 /**
- * What createJit hands the constructor: the plan, the scratch area allocated
+ * What JitReservation hands the constructor: the plan, the scratch area allocated
  * for it and the compiled module (a WebAssembly.Module, typed opaquely: the
  * package's declarations name no WebAssembly type, so that they check
  * without the DOM's or Node's types).
@@ -658,20 +658,59 @@ async function moduleForAsync(slots: readonly Slot[], scratch: number, pages: nu
 }
 
 /**
- * JitProgram's constructor with WebAssembly's compile of the module off the
- * caller's path (WebAssembly.compile, which engines run on background
- * threads): the same module as the constructor's, instantiated when it
- * resolves. The emitter runs before the first await.
+ * A JIT compile reserved at load and made later (tiered execution,
+ * jit/tier.ts): the plan and the scratch area are made now, so that the
+ * memory is laid out as an eager load lays it out (a program's or a
+ * debugger's addresses do not depend on when the compile ends); the module
+ * is compiled by now() on the spot or by later() in the background
+ * (WebAssembly.compile, the emitter before its first await). The scratch
+ * area goes to the first of them; one made after that takes its own.
+ * release() gives it back if neither took it.
  */
-export async function createJit(mem: AddressSpace, slots: readonly Slot[], options: JitOptions): Promise<JitProgram> {
-  const plan = planJit(slots, options);
-  const scratch = mem.alloc(plan.scratchWords * 4);
-  let module: WebAssembly.Module;
-  try {
-    module = await moduleForAsync(slots, scratch, mem.memory.buffer.byteLength / PAGE_SIZE, plan.compile);
-  } catch (e) {
-    mem.release(scratch);
-    throw e;
+export class JitReservation {
+  private readonly plan: JitPlan;
+  private readonly scratch: number;
+  private taken = false;
+
+  constructor(private readonly mem: AddressSpace, private readonly slots: readonly Slot[], private readonly options: JitOptions) {
+    this.plan = planJit(slots, options);
+    this.scratch = mem.alloc(this.plan.scratchWords * 4);
   }
-  return new JitProgram(mem, slots, options, { plan, scratch, module });
+
+  private take(): number | undefined {
+    if (this.taken) return undefined;
+    this.taken = true;
+    return this.scratch;
+  }
+
+  now(): JitProgram {
+    const scratch = this.take();
+    if (scratch === undefined) return new JitProgram(this.mem, this.slots, this.options);
+    let module: WebAssembly.Module;
+    try {
+      module = moduleFor(this.slots, scratch, this.mem.memory.buffer.byteLength / PAGE_SIZE, this.plan.compile);
+    } catch (e) {
+      this.mem.release(scratch);
+      throw e;
+    }
+    return new JitProgram(this.mem, this.slots, this.options, { plan: this.plan, scratch, module });
+  }
+
+  async later(): Promise<JitProgram> {
+    const scratch = this.take();
+    if (scratch === undefined) return new JitProgram(this.mem, this.slots, this.options);
+    let module: WebAssembly.Module;
+    try {
+      module = await moduleForAsync(this.slots, scratch, this.mem.memory.buffer.byteLength / PAGE_SIZE, this.plan.compile);
+    } catch (e) {
+      this.mem.release(scratch);
+      throw e;
+    }
+    return new JitProgram(this.mem, this.slots, this.options, { plan: this.plan, scratch, module });
+  }
+
+  release(): void {
+    const scratch = this.take();
+    if (scratch !== undefined) this.mem.release(scratch);
+  }
 }

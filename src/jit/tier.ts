@@ -3,7 +3,7 @@
  * first run while its JIT module compiles in the background, and on the
  * JIT from the first run after the compile resolves, as V8 tiers
  * JavaScript up. JitTier owns that one transition for one program: it
- * starts the compile (createJit: the emitter in a later task, then
+ * starts the compile (JitReservation.later: the emitter in a later task, then
  * WebAssembly.compile off the caller's path), says whether the JIT is ready
  * without ever waiting (ready), and compiles on the spot when a caller
  * insists on the JIT (force: --engine jit, a tail call from JIT code, a
@@ -34,13 +34,15 @@ export class JitTier {
   readonly settled: Promise<void>;
 
   /**
-   * `now` compiles synchronously (the JitProgram constructor), `later` in
-   * the background (createJit); both over the same program and options.
+   * `now` compiles synchronously, `later` in the background, both over the
+   * same program and options (JitReservation's); `cancel` gives back what
+   * was reserved for them when neither is to run.
    */
-  constructor(private readonly now: () => JitProgram, later: () => Promise<JitProgram>, defer: Defer = laterTask) {
+  constructor(private readonly now: () => JitProgram, later: () => Promise<JitProgram>, private readonly cancel: () => void = () => {}, defer: Defer = laterTask) {
     this.settled = new Promise<void>((resolve) => {
       defer(() => {
         if (this.jit !== undefined || this.failed || this.freed) {
+          cancel();
           resolve();
           return;
         }
@@ -94,5 +96,6 @@ export class JitTier {
     this.freed = true;
     this.jit?.free();
     this.jit = undefined;
+    this.cancel();
   }
 }
