@@ -153,6 +153,14 @@ export class BpfSystem {
   unverifiedBudget = 1_000_000;
   /** compile verified programs to WebAssembly at load (when WebAssembly is available) */
   jitEnabled = typeof WebAssembly === 'object';
+  /**
+   * Tiered execution (jit/tier.ts): a verified program's JIT compiles in the
+   * background after BPF_PROG_LOAD and the interpreter runs it until then;
+   * runs that ask for no engine switch to the JIT between runs. Off for the
+   * bare bpf(2) interface (a test run right after a load runs the JIT, as
+   * before); Program, Collection and the CLI turn it on for their loads.
+   */
+  jitTiering = false;
 
   /** A system over `runtime`, or over a new Runtime made with these options ({ profile: 'modern', cpus: 4 }). */
   constructor(runtime: Runtime | RuntimeOptions = new Runtime()) {
@@ -273,7 +281,9 @@ export class BpfSystem {
       this.runtime.removeRegion(obj.impl.region.start);
       obj.impl.free();
     } else {
-      obj.prog.jit?.free();
+      // (a tiered program's JIT is freed through its tier: reading .jit would compile it)
+      if (obj.prog.tier) obj.prog.tier.free();
+      else obj.prog.jit?.free();
       freeHardenedJit(obj.prog);
       for (const m of obj.prog.maps) this.release(m);
     }
@@ -685,7 +695,10 @@ export function engineOf(prog: LoadedProgram, engine?: EngineName, sys?: BpfSyst
   if (engine === 'jit' && !prog.jit) {
     throw new BpfError('ENOTSUP', prog.verified ? 'the JIT cannot compile this program' : 'the JIT runs verified programs only');
   }
-  return engine !== 'interpreter' && prog.jit ? prog.jit : prog.interpreter;
+  if (engine === 'interpreter') return prog.interpreter;
+  // no engine asked for on a tiered load: the JIT once it has compiled, never waiting for it
+  if (engine === undefined && prog.tier) return prog.tier.ready() ?? prog.interpreter;
+  return prog.jit ?? prog.interpreter;
 }
 
 /**

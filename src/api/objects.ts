@@ -34,8 +34,26 @@ export interface LoadedProgram {
   verified: boolean;
   /** the interpreter: fast for verified programs, checked for unverified ones */
   interpreter: Engine;
-  /** the program compiled to WebAssembly (verified programs, where WebAssembly is available) */
+  /**
+   * the program compiled to WebAssembly (verified programs, where WebAssembly
+   * is available); on a tiered load a getter that compiles it on the spot
+   * if the background compile has not finished (tier)
+   */
   jit?: Engine;
+  /**
+   * a tiered load (BpfSystem.jitTiering): the JIT compiling in the
+   * background (jit/tier.ts, JitTier; named here by its shape, so that the
+   * package's declarations do not reach the JIT's)
+   */
+  tier?: {
+    /** the JIT if it has compiled by now, never waiting */
+    ready(): Engine | undefined;
+    /** the JIT now, compiled on the spot if need be (undefined: the JIT cannot compile the program) */
+    force(): Engine | undefined;
+    free(): void;
+    /** resolves once the background compile has ended, with the JIT or without it */
+    readonly settled: Promise<void>;
+  };
   /** the verifier log at the requested level ('' when logging was off) */
   log: string;
 }

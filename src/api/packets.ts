@@ -16,7 +16,7 @@ import type { PacketContext } from '../progs/types.js';
 import type { Engine, EngineName, RunInput } from '../runtime/engine.js';
 import type { BpfSystem } from './bpf.js';
 import { engineOf } from './bpf.js';
-import type { ProgObject } from './objects.js';
+import type { LoadedProgram, ProgObject } from './objects.js';
 import { describe } from './describe.js';
 import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/batch.js';
 
@@ -28,7 +28,12 @@ export class PacketRunner {
   /** what the checked interpreter lets a run touch: updated in place per packet */
   private readonly ctxRegion = { start: 0, end: 0, writable: false, name: 'context' };
   private readonly pktRegion = { start: 0, end: 0, writable: false, name: 'packet' };
-  private readonly engine: Engine;
+  /** the engine of the last run (before any: the one the next run takes) */
+  private engine: Engine;
+  /** a tiered program run with no engine asked for: the engine is picked again before each run (JitTier) */
+  private readonly tiered: LoadedProgram | undefined;
+  /** the engines that have run, in the order they first ran */
+  private readonly ran: EngineName[] = [];
   /** how a packet becomes the context (the program type's) */
   private readonly pc: PacketContext;
   private readonly maps: { enterRun(): void; exitRun(): void }[];
@@ -48,6 +53,7 @@ export class PacketRunner {
     this.pc = loaded.type.packet;
     this.sys = sys;
     this.engine = engineOf(loaded, engine, sys);
+    this.tiered = engine === undefined && loaded.tier !== undefined ? loaded : undefined;
     this.maps = loaded.maps.map((m) => m.impl);
     this.input = { r1: 0, packet: { addr: 0, len: 0, netOff: -1 }, regions: [this.ctxRegion, this.pktRegion] };
     this.grow(2048);
@@ -62,6 +68,20 @@ export class PacketRunner {
   get engineName(): EngineName {
     this.live();
     return this.engine.engineName;
+  }
+
+  /** The engines that have run so far, in order: 'jit', or 'interpreter then jit' on a tiered program ('' before any run). */
+  get enginesRun(): string {
+    this.live();
+    return this.ran.join(' then ');
+  }
+
+  /** The engine for the next run: a tiered program's JIT from the first run after its compile resolves. */
+  private next(): Engine {
+    const e = this.tiered ? engineOf(this.tiered) : this.engine;
+    if (this.ran.length === 0 || this.ran[this.ran.length - 1] !== e.engineName) this.ran.push(e.engineName);
+    this.engine = e;
+    return e;
   }
 
   private grow(size: number): void {
@@ -91,7 +111,7 @@ export class PacketRunner {
     this.pktRegion.end = pkt.addr + data.length;
     for (const m of this.maps) m.enterRun();
     try {
-      this.engine.exec(this.input);
+      this.next().exec(this.input);
     } finally {
       for (const m of this.maps) m.exitRun();
     }
@@ -121,8 +141,9 @@ export class PacketRunner {
       checkPacket(p.data, p.netOff, `packet ${i}`);
     }
     const out = new Uint32Array(packets.length);
-    const engine = this.engine;
-    if (engine.execBatch === undefined || packets.length === 0) {
+    if (packets.length === 0) return out;
+    const engine = this.next();
+    if (engine.execBatch === undefined) {
       packets.forEach((p, i) => {
         out[i] = this.run(p.data, p.netOff);
       });

@@ -31,7 +31,8 @@ import { checkSourceLines, verify, VerifierLog } from '../verifier/index.js';
 import type { SourceLine } from '../verifier/index.js';
 import { verifyModern } from '../verifier/modern/index.js';
 import type { FuncInfoEntry, GlobalArg, ModernEnv } from '../verifier/modern/index.js';
-import { JitProgram } from '../jit/program.js';
+import { JitProgram, JitReservation } from '../jit/program.js';
+import { JitTier } from '../jit/tier.js';
 import type { LoadedProgram, MapObject } from './objects.js';
 import { describe } from './describe.js';
 import { BPF_F } from '../maps/map.js';
@@ -124,6 +125,8 @@ export interface ProgLoadSystem {
   readonly unverifiedBudget: number;
   /** compile verified programs to WebAssembly at load */
   readonly jitEnabled: boolean;
+  /** with jitEnabled: compile in the background, the interpreter running the program meanwhile (JitTier) */
+  readonly jitTiering?: boolean;
   /** the map behind an fd (EBADF, EINVAL otherwise) */
   mapOf(fd: unknown): MapObject;
   mapByAddr(addr: number): MapObject | undefined;
@@ -404,9 +407,24 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
     throw new VerifierError('ENOSPC', 'the verifier log is full', log.toString(), { command: 'BPF_PROG_LOAD', truncated: true });
   }
   const loaded: LoadedProgram = { type, slots, maps, license: lic, gplCompatible, verified: true, interpreter, log: log.toString() };
-  if (sys.jitEnabled) {
+  const jitOptions = { helpers: sys.runtime.helpers, maps: maps.map((m) => m.impl), ...(type.frameFields ? { frame: type.frameFields } : {}) };
+  if (sys.jitEnabled && sys.jitTiering === true) {
+    // tiered: the interpreter runs from the first run, the JIT once its background compile resolves
+    // (the JIT's scratch area reserved now: the memory is laid out as an eager load's)
+    let jit: JitReservation;
     try {
-      loaded.jit = new JitProgram(sys.runtime.mem, slots, { helpers: sys.runtime.helpers, maps: maps.map((m) => m.impl), ...(type.frameFields ? { frame: type.frameFields } : {}) });
+      jit = new JitReservation(sys.runtime.mem, slots, jitOptions);
+    } catch (e) {
+      // (ENOMEM for the scratch area: no fd is created, the maps taken are given back)
+      for (const m of maps) sys.putMap(m);
+      throw e;
+    }
+    const tier = new JitTier(() => jit.now(), () => jit.later(), () => jit.release());
+    loaded.tier = tier;
+    Object.defineProperty(loaded, 'jit', { get: () => tier.force(), enumerable: true, configurable: true });
+  } else if (sys.jitEnabled) {
+    try {
+      loaded.jit = new JitProgram(sys.runtime.mem, slots, jitOptions);
     } catch (e) {
       // ENOTSUP: a construct the JIT does not compile yet; the interpreter runs it.
       if (!(e instanceof BpfError) || e.code !== 'ENOTSUP') {

@@ -61,6 +61,12 @@ export interface ProgramSpec {
   /** false: load without the verifier and run in the checked interpreter (see BpfSystem.loadUnverified) */
   verify?: boolean;
   /**
+   * true (default): tiered execution (BpfSystem.jitTiering): runs that ask
+   * for no engine start on the interpreter and switch to the JIT once it has
+   * compiled in the background; false: the JIT compiles during the load
+   */
+  tiered?: boolean;
+  /**
    * The program's line records (BPF_PROG_LOAD's `line_info`), by default an
    * ELF object's own (.BTF.ext, compiled with -g). The modern profile's log
    * shows the source line above the instructions it produced, as the kernel's
@@ -150,7 +156,17 @@ export class Program {
       ? funcInfo.map((f) => ({ insn: f.insn, name: f.name, linkage: f.linkage!, ...(f.args ? { args: f.args } : {}), ...(f.returnsScalar !== undefined ? { returnsScalar: f.returnsScalar } : {}) }))
       : undefined;
     const attr = { prog_type: progType, insns, license: spec.license ?? inputLicense ?? 'GPL', log_level: logLevel, log_size: logSize, log_buf: logBuf, line_info: lines, func_info: funcs };
-    const load = (a: typeof attr): number => spec.verify === false ? sys.loadUnverified(a) : sys.bpf(BPF_CMD.BPF_PROG_LOAD, a);
+    const load = (a: typeof attr): number => {
+      if (spec.verify === false) return sys.loadUnverified(a);
+      // this load's choice of tiering, the system's own left as it was
+      const was = sys.jitTiering;
+      sys.jitTiering = spec.tiered !== false;
+      try {
+        return sys.bpf(BPF_CMD.BPF_PROG_LOAD, a);
+      } finally {
+        sys.jitTiering = was;
+      }
+    };
     let fd: number;
     try {
       fd = load(attr);

@@ -46,6 +46,7 @@ import type { BenchRow, CaptureRow, MapRow } from './report.js';
 import { formatCapture, formatJson, formatMap, formatWorkloads } from './report.js';
 import { formatVerifier, runVerifierBench, verifierPrograms } from './verifier.js';
 import { formatXdp, runXdpBench } from './xdp.js';
+import { formatStartup, runStartupBench } from './startup.js';
 import { formatFilterE2E, runFilterE2E } from './filter-e2e.js';
 
 /**
@@ -171,6 +172,12 @@ export function benchCommand(args: string[], write: (text: string) => unknown): 
     write(json ? formatJson({ filter: f }) : formatFilterE2E(f));
     return 0;
   }
+  // --startup: the start-up section alone (compile µs per instruction, load to first verdict, eager and tiered)
+  if (args.includes('--startup')) {
+    const s = runStartupBench();
+    write(json ? formatJson({ startup: s }) : formatStartup(s));
+    return 0;
+  }
   // --xdp: the XDP/tc section alone
   if (args.includes('--xdp')) {
     const x = runXdpBench();
@@ -179,10 +186,11 @@ export function benchCommand(args: string[], write: (text: string) => unknown): 
   }
   const rows = runBench();
   if (json) {
-    write(formatJson({ workloads: rows, capture: runCaptureBench(), filter: runFilterE2E(), map: runMapBench(), verifier: runVerifierBench(), xdp: runXdpBench() }));
+    write(formatJson({ workloads: rows, startup: runStartupBench(), capture: runCaptureBench(), filter: runFilterE2E(), map: runMapBench(), verifier: runVerifierBench(), xdp: runXdpBench() }));
     return 0;
   }
   write(formatWorkloads(rows));
+  write(formatStartup(runStartupBench()));
   write(formatCapture(runCaptureBench()));
   write(formatFilterE2E(runFilterE2E()));
   write(formatMap(runMapBench()));

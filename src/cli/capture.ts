@@ -69,7 +69,7 @@ export function progress(file: string, out: CliOutput): Progress {
 }
 
 /** What runs each packet: a PacketRunner (3.19's socket filters), or a FrameRunner (the test run's contexts). */
-interface Runner extends Pick<PacketRunner, 'runBatch' | 'engineName' | 'lastRetval' | 'close'> {
+interface Runner extends Pick<PacketRunner, 'runBatch' | 'engineName' | 'enginesRun' | 'lastRetval' | 'close'> {
   run(data: Uint8Array, netOff: number, linkType?: number): number;
 }
 
@@ -84,6 +84,8 @@ class FrameRunner {
   /** the frame after the last run */
   lastOut: Uint8Array = new Uint8Array(0);
   engineName: EngineName = 'interpreter';
+  /** the engines that ran, in order ('interpreter then jit' on a tiered load) */
+  enginesRun = '';
 
   constructor(private readonly sys: BpfSystem, private readonly progFd: number, private readonly io: CliIo, private readonly engine?: EngineName) {}
 
@@ -97,6 +99,8 @@ class FrameRunner {
     }
     this.lastRetval = r.retval;
     this.lastOut = r.dataOut;
+    if (this.enginesRun === '') this.enginesRun = r.engine;
+    else if (r.engine !== this.engineName) this.enginesRun += ` then ${r.engine}`;
     this.engineName = r.engine;
     return Number(BigInt.asUintN(32, r.retval));
   }
@@ -223,7 +227,7 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   }
   const { sys, progFd, maps } = loadInput(prog, opts.file, io, {
     json: opts.json, verify: opts.unverified !== true, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.budget === undefined ? {} : { budget: opts.budget }),
-    source: opts.source === true,
+    source: opts.source === true, tiered: opts.engine === undefined,
   });
   const frameRunner = frames ? new FrameRunner(sys, progFd, io, opts.engine) : undefined;
   const runner: Runner = frameRunner ?? new PacketRunner(sys, progFd, opts.engine);
@@ -253,7 +257,8 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
     });
     // all 64 bits of the last packet's r0
     if (lastVerdictSeen) retval = runner.lastRetval;
-    engineName = runner.engineName;
+    // the engines that ran: on a tiered load the interpreter, then the JIT once it had compiled
+    engineName = runner.enginesRun || runner.engineName;
   } catch (e) {
     if (e instanceof PacketFault && opts.json) {
       io.stdout.write(JSON.stringify({ retval: null, code: e.errno, error: e.message.slice(opts.file.length + 2), packets: e.packet - 1, accepted }) + '\n');
@@ -346,6 +351,7 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
   const profile = opts.profile ?? PROFILE_3_19;
   const { sys, progFd } = loadInput(prog, opts.file, io, {
     verify: opts.unverified !== true, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.budget === undefined ? {} : { budget: opts.budget }), source: opts.source === true,
+    tiered: opts.engine === undefined,
   });
   // a modern socket filter runs over the test run's __sk_buff, a packet at a time
   const frames = profile === PROFILE_MODERN;

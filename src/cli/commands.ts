@@ -261,7 +261,7 @@ export const CONFORMANCE_PLUGIN: CommandSpec = {
 
 export const BENCH: CommandSpec = {
   name: 'bench',
-  usage: ['bench [--json] [--verifier | --xdp | --filter]'],
+  usage: ['bench [--json] [--verifier | --xdp | --filter | --startup]'],
   summary:
     'The benchmark table: workloads in the interpreter, the JIT and native C, a capture\n' +
     'filtered, map operations, the verifier against the host kernel\'s, XDP/tc programs.\n' +
@@ -272,9 +272,10 @@ export const BENCH: CommandSpec = {
     { name: 'json', help: 'the measurements as one JSON object' },
     { name: 'verifier', help: 'only the verifier section: time per verification under both profiles against the host kernel\'s' },
     { name: 'xdp', help: 'only the XDP/tc section: clang-built objects on the JIT against the kernel\'s BPF_PROG_TEST_RUN' },
+    { name: 'startup', help: 'only the start-up section: JIT compile µs per instruction, load to first verdict\n(eager and tiered)' },
     { name: 'filter', help: "only the end-to-end filter section: tsbpf filter 'tcp port 80' against tcpdump -r on a\ngenerated 500,000-frame capture, as processes" },
   ],
-  examples: ['bench', 'bench --verifier', 'bench --xdp', 'bench --filter'],
+  examples: ['bench', 'bench --verifier', 'bench --xdp', 'bench --filter', 'bench --startup'],
 };
 
 export const HELP_CMD: CommandSpec = {

@@ -66,6 +66,8 @@ export interface LoadedInput {
 }
 
 export interface LoadInputOptions {
+  /** tiered execution (BpfSystem.jitTiering): captures start on the interpreter while the JIT compiles */
+  tiered?: boolean;
   budget?: number;
   verify?: boolean;
   logLevel?: number;
@@ -129,6 +131,8 @@ export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: Loa
       ? MemProgram.load(sys, { ...common, size: opts.memSize })
       : Program.load(sys, {
         ...common, type: prog.progType as ProgTypeName,
+        // tiered only where asked (captures): a single run or --repeat runs the JIT compiled during the load
+        tiered: opts.tiered === true,
         ...(prog.lineInfo ? { lineInfo: prog.lineInfo, source: opts.source === true } : {}),
         ...(prog.funcInfo ? { funcInfo: prog.funcInfo } : {}),
       });

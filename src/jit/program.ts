@@ -25,11 +25,12 @@ import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
 import { callbackEntries, compileToWasm } from './compile.js';
 import type { HardenedOptions } from './hardened.js';
 import { Guard, valueRegions } from './hardened.js';
+import type { ValueRegion } from './hardened.js';
 import {
   BATCH_RUN, CPU_WORD, BPF_FUNC_MAP_LOOKUP_ELEM, BPF_FUNC_MAP_UPDATE_ELEM, BPF_FUNC_SKB_LOAD_BYTES, BPF_FUNC_SKB_STORE_BYTES, FAULT_DEPTH,
   FAULT_PC, FRAME_OK, JIT_LOOP_BUDGET, CB_PC, SCRATCH_BYTES, REGISTER_FILE_BYTES, STOP_FLAG, BPF_FUNC_LOOP, BPF_FUNC_FOR_EACH_MAP_ELEM,
 } from './layout.js';
-import type { InlineArray } from './compile.js';
+import type { CompileOptions, InlineArray } from './compile.js';
 import { batchBytes } from './batch.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
 import type { JitArrayLayout, JitMapLayout } from '../maps/map.js';
@@ -91,71 +92,36 @@ export class JitProgram implements Engine {
   private batchInputs: readonly RunInput[] | undefined;
   private batchAt = -1;
 
-  constructor(mem: AddressSpace, slots: readonly Slot[], options: JitOptions) {
+  /**
+   * Compile `slots` now. `ready`: what create() prepared (the plan, the
+   * scratch area it allocated and the module it compiled in the background).
+   */
+  constructor(mem: AddressSpace, slots: readonly Slot[], options: JitOptions, ready?: Prepared) {
     this.mem = mem;
     this.engineName = options.hardened ? 'jit-hardened' : 'jit';
     this.frameKind = options.hardened || options.inline === false ? undefined : options.frame?.kind;
     this.batchesInputs = !options.hardened && !slots.some((s) => (s.code === 0x85 && s.src === 0 && options.helpers.get(s.imm >>> 0)?.tailCall === true) || s.code === 0x8d);
-    // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
-    const programs = programMaps(slots, options.helpers, options.maps);
-    const values = options.hardened ? programs.list.flatMap(valueRegions) : undefined;
-    // hardened: the inner maps of the program's maps of maps, held at the time of an access (Guard)
-    const outer = programs.list.filter((m) => m.innerMaps !== undefined);
+    const plan = ready?.plan ?? planJit(slots, options);
+    const { programs, values, outer, callbacks } = plan;
     const inner = outer.length === 0 ? undefined : (): BpfMapImpl[] => outer.flatMap((m) => m.innerMaps!());
-    // bpf_loop and bpf_for_each_map_elem call back into the program: each callback (a subprogram whose
-    // tagged address an ld_imm64 loads) is a function of the module, which the helper runs through
-    // the callback export (env.callback below). Only for programs that may call such a helper: by id,
-    // or through callx, whose id is known at run time.
-    const mayCallBack = slots.some((s) => (s.code === 0x85 && s.src === 0 && options.helpers.get(s.imm >>> 0)?.callsBack === true) || s.code === 0x8d);
-    const callbacks = mayCallBack ? callbackEntries(slots, taggedCallbacks(slots)) : [];
     this.callbackSel = new Map(callbacks.map((pc, i) => [pc, i]));
     this.slots = slots;
-    // (the words after the register file only for programs that may call back: the others' memory stays laid out as it was)
-    this.scratchWords = (mayCallBack ? SCRATCH_BYTES : REGISTER_FILE_BYTES) >> 2;
-    this.scratch = mem.alloc(this.scratchWords * 4);
-    const pages = mem.memory.buffer.byteLength / PAGE_SIZE;
-    const inline = options.inline !== false;
-    // the inline lookup's maps: plain arrays and hashes, and (not hardened, whose checks know only those) per-CPU ones
-    const lookups = inline && options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem'
-      ? programs.list.flatMap((m): JitMapLayout[] => {
-        const l = m.jitLayout?.() ?? (options.hardened ? undefined : perCpuLayout(m));
-        return l ? [l] : [];
-      })
-      : undefined;
-    this.perCpu = lookups?.some((l) => (l.type === BPF_MAP_TYPE.ARRAY ? l.ncpus : l.perCpu) !== undefined) ?? false;
-    let bytes: Uint8Array;
-    try {
-      bytes = compileToWasm(slots, this.scratch, { min: pages }, {
-        inlineMapLookup: lookups,
-        inlineMapUpdate: inline && options.helpers.get(BPF_FUNC_MAP_UPDATE_ELEM)?.name === 'bpf_map_update_elem' ? programs.list.flatMap((m): InlineArray[] => {
-          const l = m.jitLayout?.();
-          return l && l.type === BPF_MAP_TYPE.ARRAY && m.type === BPF_MAP_TYPE.ARRAY ? [{ ...l, valueSize: m.valueSize }] : [];
-        }) : undefined,
-        ...(inline && options.frame && !options.hardened ? {
-          frame: {
-            fields: options.frame,
-            loadBytes: options.helpers.get(BPF_FUNC_SKB_LOAD_BYTES)?.name === 'bpf_skb_load_bytes',
-            storeBytes: options.helpers.get(BPF_FUNC_SKB_STORE_BYTES)?.name === 'bpf_skb_store_bytes',
-          },
-        } : {}),
-        ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext, inner: outer.length > 0 } } : {}),
-        ...(mayCallBack ? {
-          callbacks,
-          inlineLoop: inline && options.helpers.get(BPF_FUNC_LOOP)?.name === 'bpf_loop',
-          // the program's plain arrays, which bpf_for_each_map_elem may walk in WebAssembly
-          ...(inline && !options.hardened && options.helpers.get(BPF_FUNC_FOR_EACH_MAP_ELEM)?.name === 'bpf_for_each_map_elem' ? {
-            inlineForEach: programs.list.flatMap((m): JitArrayLayout[] => {
-              const l = m.type === BPF_MAP_TYPE.ARRAY ? m.jitLayout?.() : undefined;
-              return l && l.type === BPF_MAP_TYPE.ARRAY && l.ncpus === undefined ? [l] : [];
-            }),
-          } : {}),
-        } : {}),
-      });
-    } catch (e) {
-      mem.release(this.scratch);
-      throw e;
+    this.scratchWords = plan.scratchWords;
+    this.perCpu = plan.perCpu;
+    let module: WebAssembly.Module;
+    if (ready) {
+      this.scratch = ready.scratch;
+      module = ready.module as WebAssembly.Module;
+    } else {
+      this.scratch = mem.alloc(this.scratchWords * 4);
+      try {
+        module = moduleFor(slots, this.scratch, mem.memory.buffer.byteLength / PAGE_SIZE, plan.compile);
+      } catch (e) {
+        mem.release(this.scratch);
+        throw e;
+      }
     }
-    this.wasmBytes = bytes.length;
+    this.wasmBytes = MODULE_BYTES.get(module) ?? 0;
     this.regs = new Int32Array(mem.memory.buffer, this.scratch, this.scratchWords);
     this.regsGrowth = mem.growth;
     const helpers = options.helpers;
@@ -210,10 +176,10 @@ export class JitProgram implements Engine {
     };
     let instance: WebAssembly.Instance;
     try {
-      instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), imports);
+      instance = new WebAssembly.Instance(module, imports);
     } catch (e) {
       mem.release(this.scratch);
-      throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
+      throw new BpfError('EFAULT', `the JIT could not instantiate its module: ${(e as Error).message}`);
     }
     this.runFn = instance.exports['run'] as (r1: number, r2: number, pkt: number, len: number, net: number) => void;
     this.callbackFn = callbacks.length > 0 ? instance.exports['callback'] as (sel: number) => void : undefined;
@@ -497,4 +463,254 @@ function perCpuLayout(m: BpfMapImpl): JitMapLayout | undefined {
   }
   if (m instanceof HashMapBase) return m.jitPerCpuLayout();
   return undefined;
+}
+
+/** What the constructor computes before compiling: the program's maps, its callbacks, the scratch area's size, compileToWasm's options. */
+interface JitPlan {
+  programs: ReturnType<typeof programMaps>;
+  /** hardened: the program's maps' value regions */
+  values: ValueRegion[] | undefined;
+  /** the program's maps of maps */
+  outer: BpfMapImpl[];
+  callbacks: number[];
+  scratchWords: number;
+  perCpu: boolean;
+  compile: CompileOptions;
+}
+
+/**
+ * What JitReservation hands the constructor: the plan, the scratch area allocated
+ * for it and the compiled module (a WebAssembly.Module, typed opaquely: the
+ * package's declarations name no WebAssembly type, so that they check
+ * without the DOM's or Node's types).
+ */
+interface Prepared {
+  plan: JitPlan;
+  scratch: number;
+  module: object;
+}
+
+function planJit(slots: readonly Slot[], options: JitOptions): JitPlan {
+  // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
+  const programs = programMaps(slots, options.helpers, options.maps);
+  const values = options.hardened ? programs.list.flatMap(valueRegions) : undefined;
+  // hardened: the inner maps of the program's maps of maps, held at the time of an access (Guard)
+  const outer = programs.list.filter((m) => m.innerMaps !== undefined);
+  // bpf_loop and bpf_for_each_map_elem call back into the program: each callback (a subprogram whose
+  // tagged address an ld_imm64 loads) is a function of the module, which the helper runs through
+  // the callback export (env.callback below). Only for programs that may call such a helper: by id,
+  // or through callx, whose id is known at run time.
+  const mayCallBack = slots.some((s) => (s.code === 0x85 && s.src === 0 && options.helpers.get(s.imm >>> 0)?.callsBack === true) || s.code === 0x8d);
+  const callbacks = mayCallBack ? callbackEntries(slots, taggedCallbacks(slots)) : [];
+  // (the words after the register file only for programs that may call back: the others' memory stays laid out as it was)
+  const scratchWords = (mayCallBack ? SCRATCH_BYTES : REGISTER_FILE_BYTES) >> 2;
+  const inline = options.inline !== false;
+  // the inline lookup's maps: plain arrays and hashes, and (not hardened, whose checks know only those) per-CPU ones
+  const lookups = inline && options.helpers.get(BPF_FUNC_MAP_LOOKUP_ELEM)?.name === 'bpf_map_lookup_elem'
+    ? programs.list.flatMap((m): JitMapLayout[] => {
+      const l = m.jitLayout?.() ?? (options.hardened ? undefined : perCpuLayout(m));
+      return l ? [l] : [];
+    })
+    : undefined;
+  const perCpu = lookups?.some((l) => (l.type === BPF_MAP_TYPE.ARRAY ? l.ncpus : l.perCpu) !== undefined) ?? false;
+  const compile: CompileOptions = {
+    inlineMapLookup: lookups,
+    inlineMapUpdate: inline && options.helpers.get(BPF_FUNC_MAP_UPDATE_ELEM)?.name === 'bpf_map_update_elem' ? programs.list.flatMap((m): InlineArray[] => {
+      const l = m.jitLayout?.();
+      return l && l.type === BPF_MAP_TYPE.ARRAY && m.type === BPF_MAP_TYPE.ARRAY ? [{ ...l, valueSize: m.valueSize }] : [];
+    }) : undefined,
+    ...(inline && options.frame && !options.hardened ? {
+      frame: {
+        fields: options.frame,
+        loadBytes: options.helpers.get(BPF_FUNC_SKB_LOAD_BYTES)?.name === 'bpf_skb_load_bytes',
+        storeBytes: options.helpers.get(BPF_FUNC_SKB_STORE_BYTES)?.name === 'bpf_skb_store_bytes',
+      },
+    } : {}),
+    ...(options.hardened && values ? { hardened: { maps: values, batchContext: options.hardened.batchContext, inner: outer.length > 0 } } : {}),
+    ...(mayCallBack ? {
+      callbacks,
+      inlineLoop: inline && options.helpers.get(BPF_FUNC_LOOP)?.name === 'bpf_loop',
+      // the program's plain arrays, which bpf_for_each_map_elem may walk in WebAssembly
+      ...(inline && !options.hardened && options.helpers.get(BPF_FUNC_FOR_EACH_MAP_ELEM)?.name === 'bpf_for_each_map_elem' ? {
+        inlineForEach: programs.list.flatMap((m): JitArrayLayout[] => {
+          const l = m.type === BPF_MAP_TYPE.ARRAY ? m.jitLayout?.() : undefined;
+          return l && l.type === BPF_MAP_TYPE.ARRAY && l.ncpus === undefined ? [l] : [];
+        }),
+      } : {}),
+    } : {}),
+  };
+  return { programs, values, outer, callbacks, scratchWords, perCpu, compile };
+}
+
+/**
+ * The compiled modules of this process, by everything compileToWasm's
+ * output depends on: the instructions, the scratch address, the memory's
+ * pages at compile time and the compile options (map addresses and
+ * layouts, frame fields, hardened regions). The same program loaded again
+ * (a second Program over the same object file, a CLI batch, a test
+ * suite's fresh runtimes, whose allocations repeat) skips the emitter and
+ * WebAssembly's compile. The key is the options' JSON and two 32-bit hashes
+ * of the instruction words; an entry keeps the words, and a hit must match
+ * them all (a hash collision is a miss), so a hit is the module the emitter
+ * would make again. (A string of every instruction as the key cost 0.6 ms
+ * a 1000-instruction compile: building and hashing 20 KB.) Bounded: the
+ * oldest entry goes first.
+ */
+const MODULES = new Map<string, { words: Int32Array; module: WebAssembly.Module }>();
+const MODULE_CACHE_ENTRIES = 256;
+/** each cached module's size in bytes (JitProgram.wasmBytes) */
+const MODULE_BYTES = new WeakMap<WebAssembly.Module, number>();
+
+/** Counters of the module cache (tests and the benchmark read them). */
+export const moduleCache = {
+  hits: 0,
+  misses: 0,
+  /** forget every module (the benchmark's cold compiles) */
+  clear(): void {
+    MODULES.clear();
+  },
+};
+
+/** The instructions as words: code | dst << 8 | src << 16, off, imm per slot. */
+function slotWords(slots: readonly Slot[]): Int32Array {
+  const w = new Int32Array(slots.length * 3);
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    w[3 * i] = s.code | (s.dst << 8) | (s.src << 16);
+    w[3 * i + 1] = s.off;
+    w[3 * i + 2] = s.imm;
+  }
+  return w;
+}
+
+interface CacheKey {
+  key: string;
+  words: Int32Array;
+}
+
+function moduleKey(slots: readonly Slot[], scratch: number, pages: number, opts: CompileOptions): CacheKey {
+  const words = slotWords(slots);
+  // FNV-1a over the words, and a second hash with another prime and seed
+  let h1 = 0x811c9dc5;
+  let h2 = 0x9747b28c;
+  for (let i = 0; i < words.length; i++) {
+    h1 = Math.imul(h1 ^ words[i]!, 0x01000193);
+    h2 = Math.imul(h2 ^ words[i]!, 0x5bd1e995) ^ (h2 >>> 15);
+  }
+  const json = JSON.stringify(opts, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));
+  return { key: `${scratch}:${pages}:${slots.length}:${h1 >>> 0}:${h2 >>> 0}:${json}`, words };
+}
+
+function sameWords(a: Int32Array, b: Int32Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** The cached module for `k`, counting the hit or the miss. */
+function cached(k: CacheKey): WebAssembly.Module | undefined {
+  const e = MODULES.get(k.key);
+  if (e !== undefined && sameWords(e.words, k.words)) {
+    moduleCache.hits++;
+    return e.module;
+  }
+  moduleCache.misses++;
+  return undefined;
+}
+
+function remember(k: CacheKey, module: WebAssembly.Module, bytes: number): void {
+  MODULE_BYTES.set(module, bytes);
+  if (MODULES.size >= MODULE_CACHE_ENTRIES) MODULES.delete(MODULES.keys().next().value!);
+  MODULES.set(k.key, { words: k.words, module });
+}
+
+/** The module of `slots` compiled for `scratch` (from the cache, or emitted and compiled now). */
+function moduleFor(slots: readonly Slot[], scratch: number, pages: number, opts: CompileOptions): WebAssembly.Module {
+  const key = moduleKey(slots, scratch, pages, opts);
+  const hit = cached(key);
+  if (hit !== undefined) return hit;
+  const bytes = compileToWasm(slots, scratch, { min: pages }, opts);
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
+  } catch (e) {
+    throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
+  }
+  remember(key, module, bytes.length);
+  return module;
+}
+
+/** moduleFor, with WebAssembly's compile in the background (WebAssembly.compile) on a miss. */
+async function moduleForAsync(slots: readonly Slot[], scratch: number, pages: number, opts: CompileOptions): Promise<WebAssembly.Module> {
+  const key = moduleKey(slots, scratch, pages, opts);
+  const hit = cached(key);
+  if (hit !== undefined) return hit;
+  const bytes = compileToWasm(slots, scratch, { min: pages }, opts);
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
+  } catch (e) {
+    throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
+  }
+  // (a synchronous compile of the same program may have finished meanwhile: either module is the same code)
+  remember(key, module, bytes.length);
+  return module;
+}
+
+/**
+ * A JIT compile reserved at load and made later (tiered execution,
+ * jit/tier.ts): the plan and the scratch area are made now, so that the
+ * memory is laid out as an eager load lays it out (a program's or a
+ * debugger's addresses do not depend on when the compile ends); the module
+ * is compiled by now() on the spot or by later() in the background
+ * (WebAssembly.compile, the emitter before its first await). The scratch
+ * area goes to the first of them; one made after that takes its own.
+ * release() gives it back if neither took it.
+ */
+export class JitReservation {
+  private readonly plan: JitPlan;
+  private readonly scratch: number;
+  private taken = false;
+
+  constructor(private readonly mem: AddressSpace, private readonly slots: readonly Slot[], private readonly options: JitOptions) {
+    this.plan = planJit(slots, options);
+    this.scratch = mem.alloc(this.plan.scratchWords * 4);
+  }
+
+  private take(): number | undefined {
+    if (this.taken) return undefined;
+    this.taken = true;
+    return this.scratch;
+  }
+
+  now(): JitProgram {
+    const scratch = this.take();
+    if (scratch === undefined) return new JitProgram(this.mem, this.slots, this.options);
+    let module: WebAssembly.Module;
+    try {
+      module = moduleFor(this.slots, scratch, this.mem.memory.buffer.byteLength / PAGE_SIZE, this.plan.compile);
+    } catch (e) {
+      this.mem.release(scratch);
+      throw e;
+    }
+    return new JitProgram(this.mem, this.slots, this.options, { plan: this.plan, scratch, module });
+  }
+
+  async later(): Promise<JitProgram> {
+    const scratch = this.take();
+    if (scratch === undefined) return new JitProgram(this.mem, this.slots, this.options);
+    let module: WebAssembly.Module;
+    try {
+      module = await moduleForAsync(this.slots, scratch, this.mem.memory.buffer.byteLength / PAGE_SIZE, this.plan.compile);
+    } catch (e) {
+      this.mem.release(scratch);
+      throw e;
+    }
+    return new JitProgram(this.mem, this.slots, this.options, { plan: this.plan, scratch, module });
+  }
+
+  release(): void {
+    const scratch = this.take();
+    if (scratch !== undefined) this.mem.release(scratch);
+  }
 }

@@ -7,48 +7,93 @@
 
 export const T = { i32: 0x7f, i64: 0x7e } as const;
 
+/**
+ * A growable byte buffer. The bytes live in a Uint8Array that doubles as it
+ * fills (the JIT emits tens of bytes per instruction: a number[] grown one
+ * push at a time cost a quarter of a compile, and the collections after it).
+ */
 export class Bytes {
-  readonly buf: number[] = [];
+  private data = new Uint8Array(256);
+  private n = 0;
+  /** the bytes written so far (a view: valid until the next write) */
+  get buf(): Uint8Array {
+    return this.data.subarray(0, this.n);
+  }
+  /** room for `k` more bytes */
+  private room(k: number): void {
+    if (this.n + k <= this.data.length) return;
+    let size = this.data.length * 2;
+    while (size < this.n + k) size *= 2;
+    const d = new Uint8Array(size);
+    d.set(this.data.subarray(0, this.n));
+    this.data = d;
+  }
   byte(b: number): this {
-    this.buf.push(b & 0xff);
+    if (this.n === this.data.length) this.room(1);
+    this.data[this.n++] = b;
     return this;
   }
   bytes(bs: ArrayLike<number>): this {
-    for (let i = 0; i < bs.length; i++) this.buf.push(bs[i]! & 0xff);
+    this.room(bs.length);
+    if (bs instanceof Uint8Array) this.data.set(bs, this.n);
+    else for (let i = 0; i < bs.length; i++) this.data[this.n + i] = bs[i]!;
+    this.n += bs.length;
     return this;
   }
   u32(v: number): this {
+    this.room(5);
     let x = v >>> 0;
     do {
       let b = x & 0x7f;
       x >>>= 7;
       if (x !== 0) b |= 0x80;
-      this.buf.push(b);
+      this.data[this.n++] = b;
     } while (x !== 0);
     return this;
   }
   s32(v: number): this {
+    this.room(5);
     let x = v | 0;
     for (;;) {
       const b = x & 0x7f;
       x >>= 7;
       if ((x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0)) {
-        this.buf.push(b);
+        this.data[this.n++] = b;
         return this;
       }
-      this.buf.push(b | 0x80);
+      this.data[this.n++] = b | 0x80;
     }
   }
   s64(v: bigint): this {
+    this.room(10);
     let x = BigInt.asIntN(64, v);
     for (;;) {
       const b = Number(x & 0x7fn);
       x >>= 7n;
       if ((x === 0n && (b & 0x40) === 0) || (x === -1n && (b & 0x40) !== 0)) {
-        this.buf.push(b);
+        this.data[this.n++] = b;
         return this;
       }
-      this.buf.push(b | 0x80);
+      this.data[this.n++] = b | 0x80;
+    }
+  }
+  /**
+   * A signed LEB128 of a safe integer (|v| < 2^53) without BigInt: most
+   * i64 constants the JIT emits are small, and a BigInt per constant was
+   * an allocation per instruction.
+   */
+  sNum(v: number): this {
+    this.room(10);
+    let x = v;
+    for (;;) {
+      // the low 7 bits of the two's complement, and an arithmetic shift by 7 (floor division)
+      const b = ((x % 128) + 128) % 128;
+      x = Math.floor(x / 128);
+      if ((x === 0 && (b & 0x40) === 0) || (x === -1 && (b & 0x40) !== 0)) {
+        this.data[this.n++] = b;
+        return this;
+      }
+      this.data[this.n++] = b | 0x80;
     }
   }
   name(s: string): this {
@@ -57,7 +102,7 @@ export class Bytes {
   }
   /** a length-prefixed vector of the bytes of `inner` */
   sized(inner: Bytes): this {
-    return this.u32(inner.buf.length).bytes(inner.buf);
+    return this.u32(inner.n).bytes(inner.buf);
   }
 }
 
@@ -127,7 +172,7 @@ export function encodeModule(m: ModuleSpec): Uint8Array {
     code.sized(body);
   }
   section(10, code);
-  return Uint8Array.from(out.buf);
+  return out.buf.slice();
 }
 
 /** Opcodes used by the JIT. */
@@ -190,7 +235,8 @@ export class Emitter extends Bytes {
     return this.byte(OP.i32_const).s32(v);
   }
   i64(v: bigint | number): this {
-    return this.byte(OP.i64_const).s64(BigInt(v));
+    this.byte(OP.i64_const);
+    return typeof v === 'number' && Number.isSafeInteger(v) ? this.sNum(v) : this.s64(BigInt(v));
   }
   /** a load or store `o` with a static offset */
   mem(o: number, offset = 0): this {

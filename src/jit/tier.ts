@@ -1,0 +1,101 @@
+/**
+ * Tiered execution: a loaded program runs on the interpreter from its
+ * first run while its JIT module compiles in the background, and on the
+ * JIT from the first run after the compile resolves, as V8 tiers
+ * JavaScript up. JitTier owns that one transition for one program: it
+ * starts the compile (JitReservation.later: the emitter in a later task, then
+ * WebAssembly.compile off the caller's path), says whether the JIT is ready
+ * without ever waiting (ready), and compiles on the spot when a caller
+ * insists on the JIT (force: --engine jit, a tail call from JIT code, a
+ * test reading the program's JIT). Which tier runs is the API's choice
+ * between runs (api/bpf.ts, engineOf); the module is the one an eager load
+ * compiles, so verdicts do not depend on the tier.
+ */
+
+import { BpfError } from '../errors.js';
+import type { JitProgram } from './program.js';
+
+/** How the background compile is started: in a task after the current one (so the load returns at once). */
+export type Defer = (start: () => void) => void;
+
+const laterTask: Defer = (start) => {
+  // setImmediate where it exists (Node: after pending I/O), else a timer
+  const g = globalThis as { setImmediate?: (f: () => void) => unknown };
+  if (typeof g.setImmediate === 'function') g.setImmediate(start);
+  else setTimeout(start, 0);
+};
+
+export class JitTier {
+  private jit: JitProgram | undefined;
+  /** the JIT cannot compile this program (ENOTSUP, or the background compile failed): the interpreter runs it */
+  private failed = false;
+  private freed = false;
+  /** resolves once the background compile has ended, with the JIT or without it (never rejects) */
+  readonly settled: Promise<void>;
+
+  /**
+   * `now` compiles synchronously, `later` in the background, both over the
+   * same program and options (JitReservation's); `cancel` gives back what
+   * was reserved for them when neither is to run.
+   */
+  constructor(private readonly now: () => JitProgram, later: () => Promise<JitProgram>, private readonly cancel: () => void = () => {}, defer: Defer = laterTask) {
+    this.settled = new Promise<void>((resolve) => {
+      defer(() => {
+        if (this.jit !== undefined || this.failed || this.freed) {
+          cancel();
+          resolve();
+          return;
+        }
+        let pending: Promise<JitProgram>;
+        try {
+          pending = later();
+        } catch {
+          this.failed = true;
+          resolve();
+          return;
+        }
+        pending.then((j) => {
+          // forced meanwhile, or freed: this copy is not needed
+          if (this.jit !== undefined || this.freed) j.free();
+          else this.jit = j;
+        }, () => {
+          // (any failure leaves the program on the interpreter, which is the reference; force() reports it)
+          this.failed = true;
+        }).finally(resolve);
+      });
+    });
+  }
+
+  /** The JIT if it has compiled by now; never waits, never compiles. */
+  ready(): JitProgram | undefined {
+    return this.jit;
+  }
+
+  /**
+   * The JIT now: compiled on the spot when the background compile has not
+   * finished (it is then dropped when it does). Undefined when the JIT does
+   * not compile the program (ENOTSUP); other errors are thrown.
+   */
+  force(): JitProgram | undefined {
+    if (this.jit !== undefined || this.freed) return this.jit;
+    try {
+      this.jit = this.now();
+    } catch (e) {
+      if (e instanceof BpfError && e.code === 'ENOTSUP') {
+        this.failed = true;
+        return undefined;
+      }
+      throw e;
+    }
+    this.failed = false;
+    return this.jit;
+  }
+
+  /** Give back the JIT's memory; a compile still running is dropped when it ends. */
+  free(): void {
+    this.freed = true;
+    this.jit?.free();
+    this.jit = undefined;
+    this.cancel();
+  }
+}

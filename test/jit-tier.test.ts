@@ -1,0 +1,194 @@
+/**
+ * Tiered execution and the JIT's compile cost (issue 21, item 1): a tiered
+ * load runs on the interpreter until its background compile resolves and on
+ * the JIT after, with the same verdicts and maps as either engine alone,
+ * tiers switched mid capture; the module cache hands back the module the
+ * emitter would make again; the emitter's number LEB128 is the BigInt one's.
+ */
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { BpfSystem, engineOf } from '../src/api/bpf.js';
+import { Program } from '../src/api/program.js';
+import { PacketRunner } from '../src/api/packets.js';
+import { Runtime } from '../src/runtime/runtime.js';
+import { JitProgram, moduleCache } from '../src/jit/program.js';
+import { Bytes } from '../src/jit/wasm.js';
+import { toSlots } from '../src/isa/instruction.js';
+import { workloads, prng } from '../src/bench/workloads.js';
+import { tcpFrame, udpFrame } from './frames.js';
+import { tsbpf } from './cli-harness.js';
+
+const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
+const FLOW_TABLE = new Uint8Array(readFileSync(join(EXAMPLES, 'flow-table.o')));
+
+/** 600 frames over 33 flows, TCP and UDP, in a fixed pseudo-random order */
+function capture(): { data: Uint8Array; netOff: number }[] {
+  const rnd = prng(21);
+  const out: { data: Uint8Array; netOff: number }[] = [];
+  for (let i = 0; i < 600; i++) {
+    const r = rnd();
+    const data = r < 0.2 ? udpFrame() : tcpFrame(0x10, 40000 + Math.floor(r * 40), 80);
+    out.push({ data, netOff: 14 });
+  }
+  return out;
+}
+
+/** The flow table's entries as hex, sorted. */
+function flows(p: Program): string[] {
+  const m = p.maps['flows']!;
+  return [...m.entries()].map(([k, v]) => `${Buffer.from(k as Uint8Array).toString('hex')}=${Buffer.from(v as Uint8Array).toString('hex')}`).sort();
+}
+
+/** The capture's verdicts and final flow table, each packet run on the engine `pick(i)` chooses (undefined: the runner's tier). */
+async function runOn(packets: readonly { data: Uint8Array; netOff: number }[], tiered: boolean, pick?: (i: number) => 'jit' | 'interpreter', awaitAt?: number): Promise<{ verdicts: number[]; flows: string[]; ran: string }> {
+  const sys = new BpfSystem();
+  const p = Program.load(sys, { insns: FLOW_TABLE, tiered });
+  const runners = pick ? { jit: new PacketRunner(sys, p, 'jit'), interpreter: new PacketRunner(sys, p, 'interpreter') } : undefined;
+  const tierRunner = new PacketRunner(sys, p);
+  const verdicts: number[] = [];
+  for (let i = 0; i < packets.length; i++) {
+    if (i === awaitAt) await p.object.prog.tier!.settled;
+    const r = runners ? runners[pick!(i)] : tierRunner;
+    verdicts.push(r.run(packets[i]!.data, packets[i]!.netOff));
+  }
+  const out = { verdicts, flows: flows(p), ran: tierRunner.enginesRun };
+  tierRunner.close();
+  runners?.jit.close();
+  runners?.interpreter.close();
+  p.close();
+  return out;
+}
+
+test('a tiered capture switches from the interpreter to the JIT between runs, with the verdicts and maps of each engine alone', async () => {
+  const packets = capture();
+  const interp = await runOn(packets, false, () => 'interpreter');
+  const jit = await runOn(packets, false, () => 'jit');
+  assert.deepEqual(jit.verdicts, interp.verdicts);
+  assert.deepEqual(jit.flows, interp.flows);
+  // 32 TCP flows (ports 40008..40039: r in [0.2, 1)) and the one UDP flow
+  assert.equal(interp.flows.length, 33);
+  // tiers alternating packet by packet over the same maps
+  const alternating = await runOn(packets, true, (i) => (i % 3 === 0 ? 'jit' : 'interpreter'));
+  assert.deepEqual(alternating.verdicts, interp.verdicts);
+  assert.deepEqual(alternating.flows, interp.flows);
+  // the tiered runner: the interpreter, then the JIT from the first run after the compile resolved
+  const tiered = await runOn(packets, true, undefined, 250);
+  assert.equal(tiered.ran, 'interpreter then jit');
+  assert.deepEqual(tiered.verdicts, interp.verdicts);
+  assert.deepEqual(tiered.flows, interp.flows);
+});
+
+test('a tiered load runs its first verdict on the interpreter and never waits for the JIT', async () => {
+  const sys = new BpfSystem();
+  const p = Program.load(sys, { insns: FLOW_TABLE });
+  const prog = p.object.prog;
+  assert.equal(prog.tier!.ready(), undefined);
+  assert.equal(engineOf(prog).engineName, 'interpreter');
+  const r = new PacketRunner(sys, p);
+  assert.equal(r.enginesRun, '');
+  r.runBatch([{ data: tcpFrame(0x02, 1, 2), netOff: 14 }]);
+  assert.equal(r.enginesRun, 'interpreter');
+  await prog.tier!.settled;
+  assert.equal(engineOf(prog).engineName, 'jit');
+  r.runBatch([{ data: tcpFrame(0x02, 1, 2), netOff: 14 }, { data: udpFrame(), netOff: 14 }]);
+  assert.equal(r.enginesRun, 'interpreter then jit');
+  assert.equal(r.engineName, 'jit');
+  assert.deepEqual(flows(p).length, 2);
+  r.close();
+  p.close();
+});
+
+test('asking for the JIT compiles a tiered program on the spot; an eager load (tiered: false) has it at once', async () => {
+  const sys = new BpfSystem();
+  const p = Program.load(sys, { insns: FLOW_TABLE });
+  const prog = p.object.prog;
+  assert.equal(prog.tier!.ready(), undefined);
+  assert.equal(p.testRun(new Uint8Array(64), 1, 'jit').engine, 'jit');
+  const forced = prog.tier!.ready();
+  assert.ok(forced instanceof JitProgram);
+  // the background compile that ends later is dropped: the forced JIT stays
+  await prog.tier!.settled;
+  assert.equal(prog.tier!.ready(), forced);
+  p.close();
+  const eager = Program.load(sys, { insns: FLOW_TABLE, tiered: false });
+  assert.equal(eager.object.prog.tier, undefined);
+  assert.equal(eager.testRun(new Uint8Array(64)).engine, 'jit');
+  eager.close();
+  // the bare bpf(2) interface is eager by default
+  assert.equal(sys.jitTiering, false);
+});
+
+test('a tiered program closed before its compile resolves gives its memory back', async () => {
+  const sys = new BpfSystem();
+  const warm = Program.load(sys, { insns: FLOW_TABLE });
+  await warm.object.prog.tier!.settled;
+  warm.close();
+  const before = sys.runtime.mem.allocatedBytes;
+  for (let i = 0; i < 3; i++) {
+    const p = Program.load(sys, { insns: FLOW_TABLE });
+    const tier = p.object.prog.tier!;
+    p.close();
+    await tier.settled;
+    assert.equal(tier.ready(), undefined);
+  }
+  assert.equal(sys.runtime.mem.allocatedBytes, before);
+});
+
+test('the module cache: the same program compiled again is a hit, with the same results; another scratch address is a miss', () => {
+  const w = workloads().find((x) => x.name === 'alu')!;
+  const slots = toSlots(w.insns);
+  const results: bigint[] = [];
+  const hits0 = moduleCache.hits;
+  const misses0 = moduleCache.misses;
+  moduleCache.clear();
+  for (let i = 0; i < 2; i++) {
+    const rt = new Runtime();
+    const addr = rt.mem.alloc(w.input.length);
+    rt.mem.write(addr, w.input);
+    const jit = new JitProgram(rt.mem, slots, { helpers: rt.helpers });
+    results.push(jit.run({ r1: addr, r2: w.input.length }).r0);
+    assert.ok(jit.wasmBytes > 10_000);
+  }
+  assert.equal(moduleCache.misses - misses0, 1);
+  assert.equal(moduleCache.hits - hits0, 1);
+  assert.equal(results[0], results[1]);
+  // a runtime whose allocations differ puts the scratch area elsewhere: compiled anew
+  const rt = new Runtime();
+  rt.mem.alloc(4096);
+  const addr = rt.mem.alloc(w.input.length);
+  rt.mem.write(addr, w.input);
+  const jit = new JitProgram(rt.mem, slots, { helpers: rt.helpers });
+  assert.equal(moduleCache.misses - misses0, 2);
+  assert.equal(jit.run({ r1: addr, r2: w.input.length }).r0, results[0]);
+});
+
+test('the emitter writes a safe integer as the same signed LEB128 as its BigInt', () => {
+  const rnd = prng(7);
+  const values = [0, 1, -1, 63, 64, -64, -65, 127, 128, 0x7fffffff, -0x80000000, 2 ** 32, -(2 ** 32), Number.MAX_SAFE_INTEGER, Number.MIN_SAFE_INTEGER];
+  for (let i = 0; i < 200; i++) values.push(Math.floor((rnd() - 0.5) * 2 ** Math.floor(rnd() * 53)));
+  for (const v of values) {
+    assert.deepEqual([...new Bytes().sNum(v).buf], [...new Bytes().s64(BigInt(v)).buf], `${v}`);
+  }
+  // the buffer grows past its first 256 bytes
+  const b = new Bytes();
+  for (let i = 0; i < 1000; i++) b.byte(i);
+  assert.equal(b.buf.length, 1000);
+  assert.equal(b.buf[999], 999 & 0xff);
+});
+
+test('the CLI names the engines that ran a capture: tiered by default, one engine with --engine', async () => {
+  const pcap = join(EXAMPLES, 'sample.pcap');
+  const tiered = await tsbpf(['run', join(EXAMPLES, 'flow-table.o'), '--pcap', pcap]);
+  assert.equal(tiered.status, 0);
+  // (which engines run a 9-packet capture depends on when the background compile resolves: the JIT may
+  // even be ready before the first packet, the capture being read meanwhile)
+  assert.match(tiered.stdout, /^runs {4}\d+(\.\d+)? [µm]?s per packet \((interpreter|interpreter then jit|jit)\)$/m);
+  const jit = await tsbpf(['run', join(EXAMPLES, 'flow-table.o'), '--pcap', pcap, '--engine', 'jit']);
+  assert.match(jit.stdout, /^runs {4}\d+(\.\d+)? [µm]?s per packet \(jit\)$/m);
+  // the same maps either way
+  assert.equal(tiered.stdout.replace(/^runs .*$/m, ''), jit.stdout.replace(/^runs .*$/m, ''));
+});
