@@ -451,6 +451,11 @@ export class BpfSystem {
     return [k, after];
   }
 
+  /** Whether BPF_MAP_FREEZE froze the map (BpfMap's fast path leaves writes to a frozen map to bpf(), which refuses them). */
+  isFrozen(m: MapObject): boolean {
+    return this.frozen.has(m);
+  }
+
   /** The syscall side's access to a map (map_get_sys_perms): EPERM when its flags or a freeze forbid it. */
   private checkPerms(m: MapObject, read: boolean, write: boolean): void {
     const f = m.impl.mapFlags;

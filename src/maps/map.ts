@@ -329,6 +329,16 @@ export function allocMapStorage(mem: AddressSpace, bytes: number, what: string, 
   }
 }
 
+/**
+ * copyWithin of `n` bytes in the memory, by a loop for small values (the
+ * call of copyWithin on the whole memory costs more than their copy); as
+ * copyWithin, right whatever the overlap.
+ */
+export function copyBytes(u8: Uint8Array, to: number, from: number, n: number): void {
+  if (n > 32 || (to > from && to < from + n)) u8.copyWithin(to, from, from + n);
+  else for (let i = 0; i < n; i++) u8[to + i] = u8[from + i]!;
+}
+
 /** round_up(n, 8) in exact arithmetic (sizes are u32; 32-bit bitwise math would wrap) */
 export const roundUp8 = (n: number): number => Math.ceil(n / 8) * 8;
 
