@@ -508,6 +508,79 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     }
   }
 
+  /**
+   * BPF_MAP_LOOKUP_BATCH (modern profile): up to `count` elements from
+   * `cursor` (the start without one), in one command; `next` is the cursor
+   * of the following batch, undefined once the map is walked. The hash maps
+   * give whole buckets (ENOSPC when `count` cannot hold the first); arrays
+   * give their indexes in order. A per-CPU map is EINVAL (lookupPerCpu).
+   */
+  lookupBatch(count: number, cursor?: Uint8Array): { entries: [K, V][]; next: Uint8Array | undefined } {
+    return this.batchOf(BPF_CMD.BPF_MAP_LOOKUP_BATCH, count, cursor);
+  }
+
+  /** BPF_MAP_LOOKUP_AND_DELETE_BATCH (hash maps): lookupBatch, the elements given removed. */
+  lookupAndDeleteBatch(count: number, cursor?: Uint8Array): { entries: [K, V][]; next: Uint8Array | undefined } {
+    return this.batchOf(BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_BATCH, count, cursor);
+  }
+
+  private batchOf(cmd: number, count: number, cursor: Uint8Array | undefined): { entries: [K, V][]; next: Uint8Array | undefined } {
+    this.notPerCpu('lookup');
+    const obj = this.object;
+    if (!Number.isInteger(count) || count < 1 || count > 0xffffffff) throw new BpfError('EINVAL', `count must be a positive 32-bit integer, got ${describe(count)}`);
+    if (cursor !== undefined && !(cursor instanceof Uint8Array)) throw new BpfError('EINVAL', `cursor must be the Uint8Array a batch gave as next, got ${describe(cursor)}`);
+    const ks = this.keySize;
+    const vs = this.valueSize;
+    const out = new Uint8Array(Math.max(4, ks));
+    const attr = { in_batch: cursor ?? null, out_batch: out, keys: new Uint8Array(count * ks), values: new Uint8Array(count * vs), count };
+    let end = false;
+    try {
+      this.sys.bpfOnMap(obj, cmd, attr);
+    } catch (e) {
+      if (!(e instanceof BpfError && e.code === 'ENOENT')) throw e;
+      end = true;
+    }
+    const entries: [K, V][] = [];
+    for (let i = 0; i < attr.count; i++) {
+      entries.push([this.keyCodec.decode(attr.keys.slice(i * ks, (i + 1) * ks)), this.valueCodec.decode(attr.values.slice(i * vs, (i + 1) * vs))]);
+    }
+    return { entries, next: end ? undefined : out };
+  }
+
+  /**
+   * BPF_MAP_UPDATE_BATCH (modern profile): every [key, value] with `flags`,
+   * in one command, in order; the first failure stops it and throws, its
+   * message naming the element (those before it are done).
+   */
+  updateBatch(entries: readonly (readonly [K, V])[], flags: UpdateFlag = 'any'): void {
+    this.notPerCpu('update');
+    const obj = this.object;
+    if (!Array.isArray(entries)) throw new BpfError('EINVAL', `entries must be an array of [key, value], got ${describe(entries)}`);
+    const f = this.flag(flags);
+    const ks = this.keySize;
+    const vs = this.valueSize;
+    const keys = new Uint8Array(entries.length * ks);
+    const values = new Uint8Array(entries.length * vs);
+    entries.forEach((e, i) => {
+      if (!Array.isArray(e) || e.length !== 2) throw new BpfError('EINVAL', `entry ${i} is not a [key, value] pair: ${describe(e)}`);
+      keys.set(this.key(e[0] as K), i * ks);
+      values.set(this.encodeValue(e[1] as V), i * vs);
+    });
+    if (entries.length === 0) return;
+    this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_UPDATE_BATCH, { keys, values, count: entries.length, elem_flags: f });
+  }
+
+  /** BPF_MAP_DELETE_BATCH (hash maps): delete every key in one command, in order; a missing key stops it (ENOENT, naming the element). */
+  deleteBatch(keys: readonly K[]): void {
+    const obj = this.object;
+    if (!Array.isArray(keys)) throw new BpfError('EINVAL', `keys must be an array, got ${describe(keys)}`);
+    const ks = this.keySize;
+    const buf = new Uint8Array(keys.length * ks);
+    keys.forEach((k, i) => buf.set(this.key(k), i * ks));
+    if (keys.length === 0) return;
+    this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_DELETE_BATCH, { keys: buf, count: keys.length });
+  }
+
   /** The key after `key` in the map's order (the first key without one), or undefined at the end. */
   nextKey(key?: K): K | undefined {
     const obj = this.object;

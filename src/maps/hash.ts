@@ -554,6 +554,22 @@ export class HashMapBase implements BpfMapImpl {
     return E.ENOENT;
   }
 
+  /** BPF_MAP_*_BATCH's unit: the buckets a batch cursor counts (BpfMapImpl.batchBuckets). */
+  get batchBuckets(): number {
+    return this.nBuckets;
+  }
+
+  /** The key addresses of bucket b's elements, in chain order (a batch takes a bucket whole or not at all). */
+  bucketKeys(bucket: number): number[] {
+    const out: number[] = [];
+    let steps = 0;
+    for (let i = this.heads[bucket]!; i !== -1; i = this.next[i]!) {
+      this.checkLink(i, steps++);
+      out.push(this.elemAddr(i));
+    }
+    return out;
+  }
+
   private copyKey(idx: number, to: number): number {
     this.checkLink(idx, 0);
     const e = this.elemAddr(idx);

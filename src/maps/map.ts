@@ -184,6 +184,13 @@ export interface BpfMapImpl {
   fdUpdate?(keyAddr: number, resolve: () => FdRef, flagsLo: number, flagsHi: number): number;
   /** The reference in the element of the key at keyAddr (bpf_tail_call's program, a map of maps' inner map). */
   fdLookup?(keyAddr: number): FdRef | undefined;
+  /**
+   * Hash maps: what BPF_MAP_LOOKUP_BATCH's cursor counts (the kernel's
+   * htab batches go bucket by bucket, the cursor a u32 bucket index): the
+   * buckets, and the key addresses of bucket b's elements in chain order.
+   */
+  readonly batchBuckets?: number;
+  bucketKeys?(bucket: number): number[];
   /** ring buffers: the consumer, reading the submitted records in order (maps/ringbuf.ts) */
   records?(): Uint8Array[];
   /**
