@@ -36,7 +36,7 @@ import type { ErrnoCode } from '../errors.js';
 import { errnoName } from '../errors.js';
 import { createMap, mapTypeName } from '../maps/types.js';
 import type { BpfMapImpl, FdRef, MapAttr, MapEnv } from '../maps/map.js';
-import { BPF_F, isModern } from '../maps/map.js';
+import { BPF_F, isModern, roundUp8 } from '../maps/map.js';
 import { installHelpers } from '../progs/helpers.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { RuntimeOptions } from '../runtime/runtime.js';
@@ -485,8 +485,12 @@ export class BpfSystem {
 
   /** Whether BPF_MAP_FREEZE froze the map (BpfMap's fast path leaves writes to a frozen map to bpf(), which refuses them). */
   isFrozen(m: MapObject): boolean {
-    return this.frozen.has(m);
+    // (most systems freeze nothing: no WeakSet lookup on their hot path)
+    return this.freezes !== 0 && this.frozen.has(m);
   }
+
+  /** maps frozen so far */
+  private freezes = 0;
 
   /** The syscall side's access to a map (map_get_sys_perms): EPERM when its flags or a freeze forbid it. */
   private checkPerms(m: MapObject, read: boolean, write: boolean): void {
@@ -655,9 +659,8 @@ export class BpfSystem {
     if (batch >= buckets) throw new BpfError('ENOENT', `in_batch: bucket ${batch} is past the map's ${buckets}`);
     const size = this.sysValueSize(impl);
     const mem = this.runtime.mem;
-    // a value, then a key to delete (copied out first: the delete may reuse the element's bytes)
-    const v = this.stage(size + impl.keySize);
-    const k = v + size;
+    // a key to delete (copied out first: the delete may reuse the element's bytes)
+    const k = this.stage(impl.keySize);
     let total = 0;
     let end = false;
     for (; ; ) {
@@ -668,9 +671,8 @@ export class BpfSystem {
       }
       for (const e of elems) {
         keys.set(mem.u8.subarray(e, e + impl.keySize), total * impl.keySize);
-        const r = impl.sysLookup!(e, v);
-        if (r < 0) this.fail(r, `error ${r}`);
-        values.set(mem.u8.subarray(v, v + size), total * size);
+        const ev = e + roundUp8(impl.keySize);
+        values.set(mem.u8.subarray(ev, ev + size), total * size);
         total++;
       }
       if (andDelete) {
@@ -728,6 +730,7 @@ export class BpfSystem {
   private mapFreeze(m: MapObject): number {
     this.checkPerms(m, false, true);
     this.frozen.add(m);
+    this.freezes++;
     return 0;
   }
 

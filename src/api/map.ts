@@ -540,9 +540,15 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
       if (!(e instanceof BpfError && e.code === 'ENOENT')) throw e;
       end = true;
     }
-    const entries: [K, V][] = [];
+    const entries: [K, V][] = new Array(attr.count);
+    const kc = this.keyCodec;
+    const vc = this.valueCodec;
+    const kIn = kc.decodeAt !== undefined && kc.size === ks;
+    const vIn = vc.decodeAt !== undefined && vc.size === vs;
     for (let i = 0; i < attr.count; i++) {
-      entries.push([this.keyCodec.decode(attr.keys.slice(i * ks, (i + 1) * ks)), this.valueCodec.decode(attr.values.slice(i * vs, (i + 1) * vs))]);
+      const k = kIn ? kc.decodeAt!(attr.keys, i * ks) : kc.decode(attr.keys.slice(i * ks, (i + 1) * ks));
+      const v = vIn ? vc.decodeAt!(attr.values, i * vs) : vc.decode(attr.values.slice(i * vs, (i + 1) * vs));
+      entries[i] = [k, v];
     }
     return { entries, next: end ? undefined : out };
   }

@@ -479,6 +479,13 @@ export class HashMapBase implements BpfMapImpl {
       // Nobody holds the old value: replace it in place and move it to the head, as the kernel's
       // new element would be.
       this.writeValue(old, valueAddr, allCpus, false);
+      if (prev < 0) {
+        // Already the head: the links stay; its mirror words are rewritten (a program may have changed them).
+        this.mHeads[bucket] = old;
+        this.mNext[old] = this.next[old]!;
+        this.mHashes[old] = hash;
+        return 0;
+      }
       this.unlink(bucket, old, prev);
       this.linkHead(bucket, old);
       this.mirrorBucket(bucket);

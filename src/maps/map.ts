@@ -187,7 +187,9 @@ export interface BpfMapImpl {
   /**
    * Hash maps: what BPF_MAP_LOOKUP_BATCH's cursor counts (the kernel's
    * htab batches go bucket by bucket, the cursor a u32 bucket index): the
-   * buckets, and the key addresses of bucket b's elements in chain order.
+   * buckets, and the key addresses of bucket b's elements in chain order;
+   * each element's syscall value (sysValueSize bytes) follows its key at
+   * round_up(key_size, 8).
    */
   readonly batchBuckets?: number;
   bucketKeys?(bucket: number): number[];
