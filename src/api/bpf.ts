@@ -661,18 +661,21 @@ export class BpfSystem {
     const mem = this.runtime.mem;
     // a key to delete (copied out first: the delete may reuse the element's bytes)
     const k = this.stage(impl.keySize);
+    const ks = impl.keySize;
+    const valueAt = roundUp8(ks);
+    const elems: number[] = [];
     let total = 0;
     let end = false;
     for (; ; ) {
-      const elems = impl.bucketKeys!(batch);
+      impl.bucketKeys!(batch, elems);
       if (elems.length > max - total) {
         if (total === 0) throw new BpfError('ENOSPC', `bucket ${batch} holds ${elems.length} elements, count allows ${max}`);
         break;
       }
       for (const e of elems) {
-        keys.set(mem.u8.subarray(e, e + impl.keySize), total * impl.keySize);
-        const ev = e + roundUp8(impl.keySize);
-        values.set(mem.u8.subarray(ev, ev + size), total * size);
+        const u8 = mem.u8;
+        copyOut(keys, total * ks, u8, e, ks);
+        copyOut(values, total * size, u8, e + valueAt, size);
         total++;
       }
       if (andDelete) {
@@ -802,6 +805,12 @@ export class BpfSystem {
     const p: ProgObject = { kind: 'prog', id: this.nextProgId++, prog, refcnt: 1 };
     return this.install(p);
   }
+}
+
+/** `n` bytes of the memory at `from` into `dst` at `at`: a loop for small keys and values (a subarray per element costs more). */
+function copyOut(dst: Uint8Array, at: number, u8: Uint8Array, from: number, n: number): void {
+  if (n > 32) dst.set(u8.subarray(from, from + n), at);
+  else for (let i = 0; i < n; i++) dst[at + i] = u8[from + i]!;
 }
 
 function updateMessage(errno: number): string {

@@ -546,8 +546,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     const kIn = kc.decodeAt !== undefined && kc.size === ks;
     const vIn = vc.decodeAt !== undefined && vc.size === vs;
     for (let i = 0; i < attr.count; i++) {
-      const k = kIn ? kc.decodeAt!(attr.keys, i * ks) : kc.decode(attr.keys.slice(i * ks, (i + 1) * ks));
-      const v = vIn ? vc.decodeAt!(attr.values, i * vs) : vc.decode(attr.values.slice(i * vs, (i + 1) * vs));
+      const k = kIn ? kc.decodeAt!(attr.keys, i * ks) : kc.decode(copyOut(attr.keys, i * ks, ks));
+      const v = vIn ? vc.decodeAt!(attr.values, i * vs) : vc.decode(copyOut(attr.values, i * vs, vs));
       entries[i] = [k, v];
     }
     return { entries, next: end ? undefined : out };

@@ -567,8 +567,10 @@ export class HashMapBase implements BpfMapImpl {
   }
 
   /** The key addresses of bucket b's elements, in chain order (a batch takes a bucket whole or not at all). */
-  bucketKeys(bucket: number): number[] {
-    const out: number[] = [];
+  bucketKeys(bucket: number, out: number[]): number[] {
+    out.length = 0;
+    // (an empty bucket, the common case of a sparse map, costs one read)
+    if (this.heads[bucket] === -1) return out;
     let steps = 0;
     for (let i = this.heads[bucket]!; i !== -1; i = this.next[i]!) {
       this.checkLink(i, steps++);

@@ -187,12 +187,13 @@ export interface BpfMapImpl {
   /**
    * Hash maps: what BPF_MAP_LOOKUP_BATCH's cursor counts (the kernel's
    * htab batches go bucket by bucket, the cursor a u32 bucket index): the
-   * buckets, and the key addresses of bucket b's elements in chain order;
+   * buckets, and the key addresses of bucket b's elements in chain order
+   * (in `out`, emptied first: a walk reuses one array);
    * each element's syscall value (sysValueSize bytes) follows its key at
    * round_up(key_size, 8).
    */
   readonly batchBuckets?: number;
-  bucketKeys?(bucket: number): number[];
+  bucketKeys?(bucket: number, out: number[]): number[];
   /** ring buffers: the consumer, reading the submitted records in order (maps/ringbuf.ts) */
   records?(): Uint8Array[];
   /**
