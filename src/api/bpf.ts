@@ -607,8 +607,8 @@ export class BpfSystem {
     if (!(hash || (array && (cmd === 24 || cmd === 26)))) throw new BpfError('ENOTSUPP', `${mapTypeName(impl.type)} maps do not support this command`);
     const [eflo, efhi] = this.u64(a, 'elem_flags');
     const [flo, fhi] = this.u64(a, 'flags');
-    // elem_flags: the update flags for an update (checked per element, as BPF_MAP_UPDATE_ELEM's), else BPF_F_LOCK only
-    if (cmd !== 26 && ((eflo & ~BPF_F_LOCK) !== 0 || efhi !== 0)) throw new BpfError('EINVAL', `elem_flags ${describe(a['elem_flags'])}: only BPF_F_LOCK (4) exists`);
+    // elem_flags: BPF_F_LOCK only, for an update too (6.18 refuses BPF_NOEXIST and BPF_EXIST there, count untouched)
+    if ((eflo & ~BPF_F_LOCK) !== 0 || efhi !== 0) throw new BpfError('EINVAL', `elem_flags ${describe(a['elem_flags'])}: only BPF_F_LOCK (4) exists`);
     if (eflo & BPF_F_LOCK) throw new BpfError('EINVAL', 'BPF_F_LOCK: the map\'s values have no bpf_spin_lock');
     if (flo !== 0 || fhi !== 0) throw new BpfError('EINVAL', `flags ${describe(a['flags'])} must be 0`);
     if (Object.isFrozen(a) || !Object.isExtensible(a) && !Object.hasOwn(a, 'count')) throw new BpfError('EFAULT', 'attr cannot be written: count is written back');
@@ -630,7 +630,7 @@ export class BpfSystem {
           let r: number;
           if (cmd === 26) {
             mem.write(k + impl.keySize, values!.subarray(done * size, (done + 1) * size));
-            r = impl.sysUpdate ? impl.sysUpdate(k, k + impl.keySize, eflo, efhi) : impl.update(k, k + impl.keySize, eflo, efhi);
+            r = impl.sysUpdate ? impl.sysUpdate(k, k + impl.keySize, 0, 0) : impl.update(k, k + impl.keySize, 0, 0);
             if (r < 0) this.fail(r, `element ${done}: ${updateMessage(r)}`);
           } else {
             r = impl.delete(k);
@@ -669,7 +669,11 @@ export class BpfSystem {
     for (; ; ) {
       impl.bucketKeys!(batch, elems);
       if (elems.length > max - total) {
-        if (total === 0) throw new BpfError('ENOSPC', `bucket ${batch} holds ${elems.length} elements, count allows ${max}`);
+        if (total === 0) {
+          // out_batch is written (the bucket that did not fit), as the kernel does
+          new DataView(out.buffer, out.byteOffset).setUint32(0, batch, true);
+          throw new BpfError('ENOSPC', `bucket ${batch} holds ${elems.length} elements, count allows ${max}`);
+        }
         break;
       }
       for (const e of elems) {

@@ -554,15 +554,15 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   }
 
   /**
-   * BPF_MAP_UPDATE_BATCH (modern profile): every [key, value] with `flags`,
-   * in one command, in order; the first failure stops it and throws, its
-   * message naming the element (those before it are done).
+   * BPF_MAP_UPDATE_BATCH (modern profile): every [key, value], in one
+   * command, in order, as update(key, value, 'any') (the kernel's batch
+   * takes no BPF_NOEXIST or BPF_EXIST); the first failure stops it and
+   * throws, its message naming the element (those before it are done).
    */
-  updateBatch(entries: readonly (readonly [K, V])[], flags: UpdateFlag = 'any'): void {
+  updateBatch(entries: readonly (readonly [K, V])[]): void {
     this.notPerCpu('update');
     const obj = this.object;
     if (!Array.isArray(entries)) throw new BpfError('EINVAL', `entries must be an array of [key, value], got ${describe(entries)}`);
-    const f = this.flag(flags);
     const ks = this.keySize;
     const vs = this.valueSize;
     const keys = new Uint8Array(entries.length * ks);
@@ -573,7 +573,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
       values.set(this.encodeValue(e[1] as V), i * vs);
     });
     if (entries.length === 0) return;
-    this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_UPDATE_BATCH, { keys, values, count: entries.length, elem_flags: f });
+    this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_UPDATE_BATCH, { keys, values, count: entries.length });
   }
 
   /** BPF_MAP_DELETE_BATCH (hash maps): delete every key in one command, in order; a missing key stops it (ENOENT, naming the element). */
