@@ -53,21 +53,29 @@ function keySequence(n: number): Uint32Array {
   return keys;
 }
 
-/** Best ns per call of `f(count)` over ROUNDS rounds of about ROUND_NS, after a warm-up. */
-function time(f: (count: number) => void): number {
-  f(20000);
-  let n = 20000;
-  for (;;) {
-    const t0 = process.hrtime.bigint();
-    f(n);
-    if (Number(process.hrtime.bigint() - t0) > ROUND_NS) break;
-    n *= 2;
-  }
-  let best = Infinity;
+/**
+ * Best ns per call of each `f(count)` over ROUNDS rounds of about ROUND_NS
+ * after a warm-up, the functions taking turns round by round, so that a
+ * machine shared with other work slows them alike and the ratios hold.
+ */
+function timeAll(fs: ((count: number) => void)[]): number[] {
+  const ns = fs.map((f) => {
+    f(20000);
+    let n = 20000;
+    for (;;) {
+      const t0 = process.hrtime.bigint();
+      f(n);
+      if (Number(process.hrtime.bigint() - t0) > ROUND_NS) return n;
+      n *= 2;
+    }
+  });
+  const best = fs.map(() => Infinity);
   for (let r = 0; r < ROUNDS; r++) {
-    const t0 = process.hrtime.bigint();
-    f(n);
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / n);
+    fs.forEach((f, i) => {
+      const t0 = process.hrtime.bigint();
+      f(ns[i]!);
+      best[i] = Math.min(best[i]!, Number(process.hrtime.bigint() - t0) / ns[i]!);
+    });
   }
   return best;
 }
@@ -87,18 +95,20 @@ function measureSize(entries: number): MapOpsRow {
     const valueBuf = new Uint8Array(8);
     let sink = 0n;
     let sinkN = 0;
-    const lookup = {
-      js: time((n) => { for (let i = 0; i < n; i++) sink += js.get(keys[i & (NKEYS - 1)]!) ?? 0n; }),
-      typed: time((n) => { for (let i = 0; i < n; i++) sink += map.lookup(keys[i & (NKEYS - 1)]!) ?? 0n; }),
-      raw: time((n) => { for (let i = 0; i < n; i++) sinkN += raw.lookup(rawKeys[i & (NKEYS - 1)]!)?.[0] ?? 0; }),
-      syscall: time((n) => { for (let i = 0; i < n; i++) sinkN += sys.bpf(1, { map_fd: map.fd, key: rawKeys[i & (NKEYS - 1)]!, value: valueBuf }); }),
-    };
-    const update = {
-      js: time((n) => { for (let i = 0; i < n; i++) js.set(keys[i & (NKEYS - 1)]!, 9n); }),
-      typed: time((n) => { for (let i = 0; i < n; i++) map.update(keys[i & (NKEYS - 1)]!, 9n); }),
-      raw: time((n) => { for (let i = 0; i < n; i++) raw.update(rawKeys[i & (NKEYS - 1)]!, rawValue); }),
-      syscall: time((n) => { for (let i = 0; i < n; i++) sys.bpf(2, { map_fd: map.fd, key: rawKeys[i & (NKEYS - 1)]!, value: rawValue, flags: 0 }); }),
-    };
+    const [ljs, ltyped, lraw, lsys] = timeAll([
+      (n) => { for (let i = 0; i < n; i++) sink += js.get(keys[i & (NKEYS - 1)]!) ?? 0n; },
+      (n) => { for (let i = 0; i < n; i++) sink += map.lookup(keys[i & (NKEYS - 1)]!) ?? 0n; },
+      (n) => { for (let i = 0; i < n; i++) sinkN += raw.lookup(rawKeys[i & (NKEYS - 1)]!)?.[0] ?? 0; },
+      (n) => { for (let i = 0; i < n; i++) sinkN += sys.bpf(1, { map_fd: map.fd, key: rawKeys[i & (NKEYS - 1)]!, value: valueBuf }); },
+    ]);
+    const [ujs, utyped, uraw, usys] = timeAll([
+      (n) => { for (let i = 0; i < n; i++) js.set(keys[i & (NKEYS - 1)]!, 9n); },
+      (n) => { for (let i = 0; i < n; i++) map.update(keys[i & (NKEYS - 1)]!, 9n); },
+      (n) => { for (let i = 0; i < n; i++) raw.update(rawKeys[i & (NKEYS - 1)]!, rawValue); },
+      (n) => { for (let i = 0; i < n; i++) sys.bpf(2, { map_fd: map.fd, key: rawKeys[i & (NKEYS - 1)]!, value: rawValue, flags: 0 }); },
+    ]);
+    const lookup = { js: ljs!, typed: ltyped!, raw: lraw!, syscall: lsys! };
+    const update = { js: ujs!, typed: utyped!, raw: uraw!, syscall: usys! };
     if (sink < 0n || sinkN < 0) throw new Error('unreachable');
     const walkBatch = timeWalk(() => {
       let c = 0;
