@@ -20,7 +20,7 @@ export type { Engine, EngineName, RunInput, RunResult } from './runtime/engine.j
 export { SOCKET_FILTER, UNSPEC, programType, BPF_PROG_TYPE } from './progs/types.js';
 export type { ProgramType, ProgTypeName } from './progs/types.js';
 export { BpfSystem, BPF_CMD, testRun } from './api/bpf.js';
-export type { BpfCmdName, MapCreateAttr, MapElemAttr, TestRunResult } from './api/bpf.js';
+export type { BpfCmdName, MapBatchAttr, MapCreateAttr, MapElemAttr, TestRunResult } from './api/bpf.js';
 export type { BpfObject, MapObject, ProgObject } from './api/objects.js';
 export { BpfMap, btfCodecs, bytes, u8, u16, u32, i32, u64, i64 } from './api/map.js';
 export type { Codec, MapSpec, UpdateFlag } from './api/map.js';

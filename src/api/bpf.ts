@@ -36,7 +36,7 @@ import type { ErrnoCode } from '../errors.js';
 import { errnoName } from '../errors.js';
 import { createMap, mapTypeName } from '../maps/types.js';
 import type { BpfMapImpl, FdRef, MapAttr, MapEnv } from '../maps/map.js';
-import { BPF_F, isModern } from '../maps/map.js';
+import { BPF_F, isModern, roundUp8 } from '../maps/map.js';
 import { installHelpers } from '../progs/helpers.js';
 import { Runtime } from '../runtime/runtime.js';
 import type { RuntimeOptions } from '../runtime/runtime.js';
@@ -65,6 +65,11 @@ export const BPF_CMD = {
   BPF_MAP_LOOKUP_AND_DELETE_ELEM: 21,
   /** modern profile (5.2) */
   BPF_MAP_FREEZE: 22,
+  /** modern profile (5.6): the batch commands (BpfSystem.mapBatch) */
+  BPF_MAP_LOOKUP_BATCH: 24,
+  BPF_MAP_LOOKUP_AND_DELETE_BATCH: 25,
+  BPF_MAP_UPDATE_BATCH: 26,
+  BPF_MAP_DELETE_BATCH: 27,
 } as const;
 /** A bpf(2) command name: 'BPF_MAP_CREATE', 'BPF_PROG_LOAD', ... */
 export type BpfCmdName = keyof typeof BPF_CMD;
@@ -83,6 +88,25 @@ export interface MapCreateAttr {
   /** modern profile: up to 15 characters of [A-Za-z0-9_.] */
   map_name?: string;
 }
+/**
+ * The union bpf_attr fields of the batch commands (modern profile). `count`
+ * is in and out, as in the kernel: the elements the buffers hold on the
+ * way in, the elements done written back into this object (also when the
+ * command fails, ENOENT at the end of a walk included). The cursor
+ * (in_batch, out_batch) is opaque: 4 bytes for the hash maps (a bucket),
+ * key_size bytes for arrays (the last key).
+ */
+export interface MapBatchAttr {
+  map_fd: number;
+  in_batch?: Uint8Array | null;
+  out_batch?: Uint8Array | null;
+  keys?: Uint8Array | null;
+  values?: Uint8Array | null;
+  count: number;
+  elem_flags?: number | bigint;
+  flags?: number | bigint;
+}
+
 /** The union bpf_attr fields of the map element commands (lookup, update, delete, get_next_key). */
 export interface MapElemAttr {
   map_fd: number;
@@ -105,6 +129,9 @@ const FIELDS: Record<number, readonly string[]> = {
   5: ['prog_type', 'insn_cnt', 'insns', 'license', 'log_level', 'log_size', 'log_buf', 'mem_size', 'func_info', 'line_info'],
 };
 
+/** union bpf_attr's batch struct */
+const BATCH_FIELDS = ['in_batch', 'out_batch', 'keys', 'values', 'count', 'map_fd', 'elem_flags', 'flags'] as const;
+
 /** The modern profile's attributes per command (6.18's union bpf_attr, up to each command's last field). */
 const MODERN_FIELDS: Record<number, readonly string[]> = {
   0: [
@@ -118,6 +145,10 @@ const MODERN_FIELDS: Record<number, readonly string[]> = {
   5: FIELDS[5]!,
   21: ['map_fd', 'key', 'value', 'flags'],
   22: ['map_fd'],
+  24: BATCH_FIELDS,
+  25: BATCH_FIELDS,
+  26: BATCH_FIELDS,
+  27: BATCH_FIELDS,
 };
 
 /** BPF_F_LOCK: the lookup/update flag for values with a bpf_spin_lock (no map here has one) */
@@ -230,6 +261,7 @@ export class BpfSystem {
           case 4: return this.modernGetNextKey(map(), a);
           case 21: return this.modernLookup(map(), a, true);
           case 22: return this.mapFreeze(map());
+          case 24: case 25: case 26: case 27: return this.mapBatch(map(), a, num);
           default: return this.progLoad(a);
         }
       }
@@ -461,6 +493,15 @@ export class BpfSystem {
     return [k, after];
   }
 
+  /** Whether BPF_MAP_FREEZE froze the map (BpfMap's fast path leaves writes to a frozen map to bpf(), which refuses them). */
+  isFrozen(m: MapObject): boolean {
+    // (most systems freeze nothing: no WeakSet lookup on their hot path)
+    return this.freezes !== 0 && this.frozen.has(m);
+  }
+
+  /** maps frozen so far */
+  private freezes = 0;
+
   /** The syscall side's access to a map (map_get_sys_perms): EPERM when its flags or a freeze forbid it. */
   private checkPerms(m: MapObject, read: boolean, write: boolean): void {
     const f = m.impl.mapFlags;
@@ -560,10 +601,153 @@ export class BpfSystem {
     };
   }
 
+  /**
+   * The batch commands (bpf_map_do_batch): read or write permission first
+   * (EPERM), then whether the map type has the command (ENOTSUPP: the hash
+   * maps have all four, arrays lookup and update), then the command's own
+   * checks. A count of 0 does nothing. The elements done are written back
+   * to attr.count whatever the outcome.
+   */
+  private mapBatch(m: MapObject, a: Record<string, unknown>, cmd: number): number {
+    const { impl } = m;
+    const lookup = cmd === 24 || cmd === 25;
+    this.checkPerms(m, lookup, cmd !== 24);
+    const hash = impl.bucketKeys !== undefined && impl.batchBuckets !== undefined;
+    const array = impl.type === 2 || impl.type === 6;
+    if (!(hash || (array && (cmd === 24 || cmd === 26)))) throw new BpfError('ENOTSUPP', `${mapTypeName(impl.type)} maps do not support this command`);
+    const [eflo, efhi] = this.u64(a, 'elem_flags');
+    const [flo, fhi] = this.u64(a, 'flags');
+    // elem_flags: BPF_F_LOCK only, for an update too (6.18 refuses BPF_NOEXIST and BPF_EXIST there, count untouched)
+    if ((eflo & ~BPF_F_LOCK) !== 0 || efhi !== 0) throw new BpfError('EINVAL', `elem_flags ${describe(a['elem_flags'])}: only BPF_F_LOCK (4) exists`);
+    if (eflo & BPF_F_LOCK) throw new BpfError('EINVAL', 'BPF_F_LOCK: the map\'s values have no bpf_spin_lock');
+    if (flo !== 0 || fhi !== 0) throw new BpfError('EINVAL', `flags ${describe(a['flags'])} must be 0`);
+    if (Object.isFrozen(a) || !Object.isExtensible(a) && !Object.hasOwn(a, 'count')) throw new BpfError('EFAULT', 'attr cannot be written: count is written back');
+    const max = this.u32(a, 'count');
+    if (max === 0) return 0;
+    const size = this.sysValueSize(impl);
+    const keys = this.buffer(a, 'keys', max * impl.keySize);
+    const values = cmd === 27 ? undefined : this.buffer(a, 'values', max * size);
+    let done = 0;
+    let end = false;
+    try {
+      if (lookup) [done, end] = hash ? this.hashLookupBatch(impl, a, max, keys, values!, cmd === 25) : this.arrayLookupBatch(impl, a, max, keys, values!);
+      else {
+        // generic_map_update_batch / generic_map_delete_batch: element by element, stopping at the first error
+        const mem = this.runtime.mem;
+        const k = this.stage(impl.keySize + size);
+        for (; done < max; done++) {
+          mem.write(k, keys.subarray(done * impl.keySize, (done + 1) * impl.keySize));
+          let r: number;
+          if (cmd === 26) {
+            mem.write(k + impl.keySize, values!.subarray(done * size, (done + 1) * size));
+            r = impl.sysUpdate ? impl.sysUpdate(k, k + impl.keySize, 0, 0) : impl.update(k, k + impl.keySize, 0, 0);
+            if (r < 0) this.fail(r, `element ${done}: ${updateMessage(r)}`);
+          } else {
+            r = impl.delete(k);
+            if (r < 0) this.fail(r, `element ${done}: no such key`);
+          }
+        }
+      }
+    } finally {
+      a['count'] = done;
+    }
+    if (end) throw new BpfError('ENOENT', 'no more elements');
+    return 0;
+  }
+
+  /**
+   * __htab_map_lookup_and_delete_batch: whole buckets from the cursor's
+   * (a u32 bucket index, 0 without in_batch) while they fit in `max`
+   * (ENOSPC when even the first does not); out_batch the next bucket;
+   * ENOENT, after the elements are written, when the walk reached the end.
+   */
+  private hashLookupBatch(impl: BpfMapImpl, a: Record<string, unknown>, max: number, keys: Uint8Array, values: Uint8Array, andDelete: boolean): [done: number, end: boolean] {
+    const buckets = impl.batchBuckets!;
+    const hasIn = a['in_batch'] !== undefined && a['in_batch'] !== null;
+    const out = this.buffer(a, 'out_batch', 4);
+    let batch = hasIn ? new DataView(this.buffer(a, 'in_batch', 4).buffer, (a['in_batch'] as Uint8Array).byteOffset).getUint32(0, true) : 0;
+    if (batch >= buckets) throw new BpfError('ENOENT', `in_batch: bucket ${batch} is past the map's ${buckets}`);
+    const size = this.sysValueSize(impl);
+    const mem = this.runtime.mem;
+    // a key to delete (copied out first: the delete may reuse the element's bytes)
+    const k = this.stage(impl.keySize);
+    const ks = impl.keySize;
+    const valueAt = roundUp8(ks);
+    const elems: number[] = [];
+    let total = 0;
+    let end = false;
+    for (; ; ) {
+      impl.bucketKeys!(batch, elems);
+      if (elems.length > max - total) {
+        if (total === 0) {
+          // out_batch is written (the bucket that did not fit), as the kernel does
+          new DataView(out.buffer, out.byteOffset).setUint32(0, batch, true);
+          throw new BpfError('ENOSPC', `bucket ${batch} holds ${elems.length} elements, count allows ${max}`);
+        }
+        break;
+      }
+      for (const e of elems) {
+        const u8 = mem.u8;
+        copyOut(keys, total * ks, u8, e, ks);
+        copyOut(values, total * size, u8, e + valueAt, size);
+        total++;
+      }
+      if (andDelete) {
+        for (let i = 0; i < elems.length; i++) {
+          mem.write(k, keys.subarray((total - elems.length + i) * impl.keySize, (total - elems.length + i + 1) * impl.keySize));
+          const r = impl.delete(k);
+          if (r < 0) this.fail(r, `error ${r}`);
+        }
+      }
+      batch++;
+      if (batch >= buckets) {
+        end = true;
+        break;
+      }
+    }
+    new DataView(out.buffer, out.byteOffset).setUint32(0, batch, true);
+    return [total, end];
+  }
+
+  /**
+   * generic_map_lookup_batch (arrays): get_next_key from in_batch (a key;
+   * none: the first), up to `max` elements; out_batch the last key given;
+   * ENOENT, after the elements, when get_next_key found no more.
+   */
+  private arrayLookupBatch(impl: BpfMapImpl, a: Record<string, unknown>, max: number, keys: Uint8Array, values: Uint8Array): [done: number, end: boolean] {
+    const ks = impl.keySize;
+    const size = this.sysValueSize(impl);
+    const hasIn = a['in_batch'] !== undefined && a['in_batch'] !== null;
+    const out = this.buffer(a, 'out_batch', ks);
+    const mem = this.runtime.mem;
+    // prev key, next key, value
+    const at = this.stage(2 * ks + size);
+    if (hasIn) mem.write(at, this.buffer(a, 'in_batch', ks).subarray(0, ks));
+    let prev = hasIn ? at : 0;
+    let cp = 0;
+    let end = false;
+    for (; cp < max; cp++) {
+      const next = at + ks;
+      if (impl.getNextKey(prev, next) < 0) {
+        end = true;
+        break;
+      }
+      const r = impl.sysLookup!(next, at + 2 * ks);
+      if (r < 0) this.fail(r, `error ${r}`);
+      keys.set(mem.u8.subarray(next, next + ks), cp * ks);
+      values.set(mem.u8.subarray(at + 2 * ks, at + 2 * ks + size), cp * size);
+      mem.u8.copyWithin(at, next, next + ks);
+      prev = at;
+    }
+    if (cp > 0) out.set(mem.u8.subarray(at, at + ks));
+    return [cp, end];
+  }
+
   /** BPF_MAP_FREEZE: from now on bpf(2) may read the map but not write it (programs still may). */
   private mapFreeze(m: MapObject): number {
     this.checkPerms(m, false, true);
     this.frozen.add(m);
+    this.freezes++;
     return 0;
   }
 
@@ -635,6 +819,12 @@ export class BpfSystem {
     const p: ProgObject = { kind: 'prog', id: this.nextProgId++, prog, refcnt: 1 };
     return this.install(p);
   }
+}
+
+/** `n` bytes of the memory at `from` into `dst` at `at`: a loop for small keys and values (a subarray per element costs more). */
+function copyOut(dst: Uint8Array, at: number, u8: Uint8Array, from: number, n: number): void {
+  if (n > 32) dst.set(u8.subarray(from, from + n), at);
+  else for (let i = 0; i < n; i++) dst[at + i] = u8[from + i]!;
 }
 
 function updateMessage(errno: number): string {

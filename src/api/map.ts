@@ -35,6 +35,36 @@ import { describe, quote } from './describe.js';
 import { btfCodec } from '../btf/index.js';
 import type { BtfValue } from '../btf/index.js';
 import type { MapBtf } from '../loader/spec.js';
+import type { BpfMapImpl } from '../maps/map.js';
+import { BPF_F_ACCESS_MASK, BPF_MAP_TYPE, E, roundUp8 } from '../maps/map.js';
+import type { AddressSpace } from '../memory/address-space.js';
+
+/**
+ * The fast path's staging memory: one block per system in its address
+ * space, where a key and a value are written for the map's own operations
+ * (which take addresses). Grown, never shrunk, for the system's lifetime;
+ * a BpfMap reads `addr` on every call, since a later, larger map moves it.
+ */
+interface Staging {
+  addr: number;
+  size: number;
+}
+const stagings = new WeakMap<BpfSystem, Staging>();
+
+function stagingFor(sys: BpfSystem, bytes: number): Staging {
+  const mem = sys.runtime.mem;
+  let s = stagings.get(sys);
+  if (s === undefined) {
+    s = { addr: mem.alloc(bytes), size: bytes };
+    stagings.set(sys, s);
+  } else if (s.size < bytes) {
+    const addr = mem.alloc(bytes);
+    mem.release(s.addr);
+    s.addr = addr;
+    s.size = bytes;
+  }
+  return s;
+}
 
 /** How a BpfMap turns keys or values to bytes and back (u32, u64, bytes, ... or your own). */
 export interface Codec<T> {
@@ -43,6 +73,13 @@ export interface Codec<T> {
   encode(v: T): Uint8Array;
   /** Bytes read from the map to a key or value. */
   decode(b: Uint8Array): T;
+  /**
+   * Optional, for BpfMap's fast path: write v's `size` bytes into `target`
+   * at `offset` without allocating, refusing v exactly as encode does.
+   */
+  encodeInto?(v: T, target: Uint8Array, offset: number): void;
+  /** Optional, for BpfMap's fast path: the key or value whose `size` bytes are at `offset` of `source`, read in place. */
+  decodeAt?(source: Uint8Array, offset: number): T;
 }
 
 /** A name the caller gave: quoted when it is a string, else described. */
@@ -53,30 +90,76 @@ export function named(v: unknown): string {
 /** The identity codec: keys or values as raw Uint8Arrays. */
 export const bytes: Codec<Uint8Array> = { encode: (v) => v, decode: (b) => b };
 
+/** A copy of `n` bytes at `at`: a loop for small values (slice of the whole memory costs more than the copy). */
+function copyOut(u8: Uint8Array, at: number, n: number): Uint8Array {
+  if (n > 32) return u8.slice(at, at + n);
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = u8[at + i]!;
+  return out;
+}
+
+/** Typed arrays use the host's byte order; the aligned u64 reads below need it to be the maps' (little-endian). */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 function intCodec<T extends number | bigint>(size: 1 | 2 | 4 | 8, signed: boolean): Codec<T> {
+  // Views of the last Uint8Array written or read (the runtime's memory, on the fast path), so a call
+  // allocates nothing; compared by the array object, as a typed array's .buffer getter is slow.
+  let last: Uint8Array | undefined;
+  let dv: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(8));
+  /** 64-bit words of `last` from its start (empty unless its offset is 8-aligned): aligned u64 reads without DataView's slow path */
+  let words: BigUint64Array<ArrayBufferLike> | BigInt64Array<ArrayBufferLike> = new BigUint64Array(0);
+  const viewOf = (b: Uint8Array): DataView => {
+    if (b !== last) {
+      last = b;
+      dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+      const aligned = LITTLE_ENDIAN_HOST && b.byteOffset % 8 === 0;
+      const n = aligned ? Math.floor(b.byteLength / 8) : 0;
+      words = signed ? new BigInt64Array(b.buffer, b.byteOffset, n) : new BigUint64Array(b.buffer, b.byteOffset, n);
+    }
+    return dv;
+  };
+  const check = (v: T): void => {
+    if (size === 8) {
+      if (typeof v !== 'bigint' && !Number.isSafeInteger(v)) throw new BpfError('EINVAL', `${describe(v)} is not an integer`);
+    } else if (typeof v !== 'number' || !Number.isInteger(v)) throw new BpfError('EINVAL', `${describe(v)} is not an integer`);
+  };
+  const encodeInto = (v: T, target: Uint8Array, offset: number): void => {
+    check(v);
+    const d = viewOf(target);
+    // setBigUint64 keeps the low 64 bits of any bigint, as BigInt.asUintN(64, v) would
+    if (size === 8) {
+      const x = typeof v === 'bigint' ? v : BigInt(v);
+      // (a typed array's store keeps the low 64 bits too)
+      if ((offset & 7) === 0 && offset >>> 3 < words.length) words[offset >>> 3] = x;
+      else d.setBigUint64(offset, x, true);
+    }
+    else if (size === 4) d.setUint32(offset, (v as number) >>> 0, true);
+    else if (size === 2) d.setUint16(offset, (v as number) & 0xffff, true);
+    else d.setUint8(offset, (v as number) & 0xff);
+  };
+  const decodeAt = (b: Uint8Array, offset: number): T => {
+    const d = viewOf(b);
+    if (size === 8) {
+      if ((offset & 7) === 0 && offset >>> 3 < words.length) return words[offset >>> 3] as T;
+      return (signed ? d.getBigInt64(offset, true) : d.getBigUint64(offset, true)) as T;
+    }
+    if (size === 4) return (signed ? d.getInt32(offset, true) : d.getUint32(offset, true)) as T;
+    if (size === 2) return (signed ? d.getInt16(offset, true) : d.getUint16(offset, true)) as T;
+    return (signed ? d.getInt8(offset) : d.getUint8(offset)) as T;
+  };
   return {
     size,
     encode(v: T): Uint8Array {
       const b = new Uint8Array(size);
-      const dv = new DataView(b.buffer);
-      if (size === 8) {
-        if (typeof v !== 'bigint' && !Number.isSafeInteger(v)) throw new BpfError('EINVAL', `${describe(v)} is not an integer`);
-        dv.setBigUint64(0, BigInt.asUintN(64, BigInt(v)), true);
-      } else {
-        if (typeof v !== 'number' || !Number.isInteger(v)) throw new BpfError('EINVAL', `${describe(v)} is not an integer`);
-        if (size === 4) dv.setUint32(0, v >>> 0, true);
-        else if (size === 2) dv.setUint16(0, v & 0xffff, true);
-        else dv.setUint8(0, v & 0xff);
-      }
+      encodeInto(v, b, 0);
       return b;
     },
     decode(b: Uint8Array): T {
-      const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-      if (size === 8) return (signed ? dv.getBigInt64(0, true) : dv.getBigUint64(0, true)) as T;
-      if (size === 4) return (signed ? dv.getInt32(0, true) : dv.getUint32(0, true)) as T;
-      if (size === 2) return (signed ? dv.getInt16(0, true) : dv.getUint16(0, true)) as T;
-      return (signed ? dv.getInt8(0) : dv.getUint8(0)) as T;
+      if (!(b instanceof Uint8Array) || b.length < size) throw new BpfError('EINVAL', `${describe(b)} is not ${size} bytes to decode`);
+      return decodeAt(b, 0);
     },
+    encodeInto,
+    decodeAt,
   };
 }
 
@@ -145,6 +228,20 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   private rawView: BpfMap | undefined;
   /** a view (raw) holds a reference but not the fd: closing it leaves the fd alone */
   private view = false;
+  /**
+   * The fast path (array and hash maps without access flags): lookup,
+   * update and delete call the map's own operations on a key and value
+   * staged in the runtime's memory, without bpf() attributes, and decode
+   * the value where it lies. Any failure other than a missing key goes
+   * back through bpf() (a failed operation changes nothing), so every
+   * error keeps its errno, message and command.
+   */
+  private readonly direct: BpfMapImpl | undefined;
+  private readonly mem: AddressSpace;
+  private readonly staging: Staging | undefined;
+  /** where the value is staged: after the key, rounded to 8 */
+  private readonly valueAt: number;
+  private readonly isPerCpu: boolean;
 
   constructor(
     readonly sys: BpfSystem,
@@ -163,6 +260,46 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     this.valueSize = impl.valueSize;
     this.maxEntries = impl.maxEntries;
     this.type = impl.type;
+    this.mem = sys.runtime.mem;
+    this.isPerCpu = impl.sysValueSize !== undefined && impl.sysValueSize !== impl.valueSize && impl.fdKind === undefined;
+    this.valueAt = roundUp8(impl.keySize);
+    // A plain hash's and array's syscall operations are its program-side ones (a lookup outside a run pins nothing).
+    const plain = impl.type === BPF_MAP_TYPE.HASH || impl.type === BPF_MAP_TYPE.ARRAY;
+    if (plain && impl.keySize > 0 && (impl.mapFlags & BPF_F_ACCESS_MASK) === 0) {
+      this.direct = impl;
+      this.staging = stagingFor(sys, this.valueAt + roundUp8(impl.valueSize));
+    }
+  }
+
+  /** Stage `key` at `at` in the runtime's memory, refusing it as key() does. */
+  private stageKey(key: K, at: number): void {
+    const c = this.keyCodec;
+    if (c.encodeInto !== undefined && c.size === this.keySize) {
+      c.encodeInto(key, this.mem.u8, at);
+      return;
+    }
+    const b = c === (bytes as unknown) && key instanceof Uint8Array && key.length === this.keySize ? key : this.key(key);
+    const u8 = this.mem.u8;
+    if (b.length === 4) {
+      u8[at] = b[0]!;
+      u8[at + 1] = b[1]!;
+      u8[at + 2] = b[2]!;
+      u8[at + 3] = b[3]!;
+    } else u8.set(b, at);
+  }
+
+  /** The value whose bytes are at `at` in the runtime's memory. */
+  private valueAtAddr(at: number): V {
+    const c = this.valueCodec;
+    if (c.decodeAt !== undefined && c.size === this.valueSize) return c.decodeAt(this.mem.u8, at);
+    return c.decode(copyOut(this.mem.u8, at, this.valueSize));
+  }
+
+  /** Stage `value` at `at`, refusing it as encodeValue() does. */
+  private stageValue(value: V, at: number): void {
+    const c = this.valueCodec;
+    if (c.encodeInto !== undefined && c.size === this.valueSize) c.encodeInto(value, this.mem.u8, at);
+    else this.mem.u8.set(this.encodeValue(value), at);
   }
 
   /** Create a map (BPF_MAP_CREATE) and wrap its fd. */
@@ -212,12 +349,13 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** Per-CPU maps: a value per simulated CPU on the syscall side. */
   get perCpu(): boolean {
-    const { impl } = this.object;
-    return impl.sysValueSize !== undefined && impl.sysValueSize !== impl.valueSize && impl.fdKind === undefined;
+    this.object;
+    return this.isPerCpu;
   }
 
   private notPerCpu(call: string): void {
-    if (this.perCpu) throw new BpfError('EINVAL', `${this.name || 'the map'} is a per-CPU map: use ${call}PerCpu, which carries every CPU's value`);
+    // a closed map is EBADF first, whatever its type
+    if (this.isPerCpu && this.object) throw new BpfError('EINVAL', `${this.name || 'the map'} is a per-CPU map: use ${call}PerCpu, which carries every CPU's value`);
   }
 
   /** Every CPU's value for `key` (a per-CPU map), or undefined when there is none. */
@@ -314,6 +452,13 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** The value for `key`, or undefined when there is none. */
   lookup(key: K): V | undefined {
+    const direct = this.direct;
+    if (direct !== undefined && this.obj !== undefined) {
+      const at = this.staging!.addr;
+      this.stageKey(key, at);
+      const v = direct.lookup(at);
+      return v === 0 ? undefined : this.valueAtAddr(v);
+    }
     this.notPerCpu('lookup');
     const obj = this.object;
     const value = new Uint8Array(this.valueSize);
@@ -330,8 +475,15 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   update(key: K, value: V, flags: UpdateFlag = 'any'): void {
     this.notPerCpu('update');
     const obj = this.object;
-    const f = Object.hasOwn(FLAGS, flags) ? FLAGS[flags] : undefined;
+    const f = flags === 'any' ? 0 : Object.hasOwn(FLAGS, flags) ? FLAGS[flags] : undefined;
     if (f === undefined) throw new BpfError('EINVAL', `unknown update flag ${named(flags)} (any, noexist, exist)`);
+    const direct = this.direct;
+    if (direct !== undefined && !this.sys.isFrozen(obj)) {
+      const at = this.staging!.addr;
+      this.stageValue(value, at + this.valueAt);
+      this.stageKey(key, at);
+      if (direct.update(at, at + this.valueAt, f, 0) === 0) return;
+    }
     const v = this.encodeValue(value);
     this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_UPDATE_ELEM, { key: this.key(key), value: v, flags: f });
   }
@@ -339,6 +491,14 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   /** Delete `key`: true if it was there, false if not; EINVAL (array maps) throws. */
   delete(key: K): boolean {
     const obj = this.object;
+    const direct = this.direct;
+    if (direct !== undefined && !this.sys.isFrozen(obj)) {
+      const at = this.staging!.addr;
+      this.stageKey(key, at);
+      const r = direct.delete(at);
+      if (r === 0) return true;
+      if (r === E.ENOENT) return false;
+    }
     try {
       this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_DELETE_ELEM, { key: this.key(key) });
       return true;
@@ -346,6 +506,85 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
       if (e instanceof BpfError && e.code === 'ENOENT') return false;
       throw e;
     }
+  }
+
+  /**
+   * BPF_MAP_LOOKUP_BATCH (modern profile): up to `count` elements from
+   * `cursor` (the start without one), in one command; `next` is the cursor
+   * of the following batch, undefined once the map is walked. The hash maps
+   * give whole buckets (ENOSPC when `count` cannot hold the first); arrays
+   * give their indexes in order. A per-CPU map is EINVAL (lookupPerCpu).
+   */
+  lookupBatch(count: number, cursor?: Uint8Array): { entries: [K, V][]; next: Uint8Array | undefined } {
+    return this.batchOf(BPF_CMD.BPF_MAP_LOOKUP_BATCH, count, cursor);
+  }
+
+  /** BPF_MAP_LOOKUP_AND_DELETE_BATCH (hash maps): lookupBatch, the elements given removed. */
+  lookupAndDeleteBatch(count: number, cursor?: Uint8Array): { entries: [K, V][]; next: Uint8Array | undefined } {
+    return this.batchOf(BPF_CMD.BPF_MAP_LOOKUP_AND_DELETE_BATCH, count, cursor);
+  }
+
+  private batchOf(cmd: number, count: number, cursor: Uint8Array | undefined): { entries: [K, V][]; next: Uint8Array | undefined } {
+    this.notPerCpu('lookup');
+    const obj = this.object;
+    if (!Number.isInteger(count) || count < 1 || count > 0xffffffff) throw new BpfError('EINVAL', `count must be a positive 32-bit integer, got ${describe(count)}`);
+    if (cursor !== undefined && !(cursor instanceof Uint8Array)) throw new BpfError('EINVAL', `cursor must be the Uint8Array a batch gave as next, got ${describe(cursor)}`);
+    const ks = this.keySize;
+    const vs = this.valueSize;
+    const out = new Uint8Array(Math.max(4, ks));
+    const attr = { in_batch: cursor ?? null, out_batch: out, keys: new Uint8Array(count * ks), values: new Uint8Array(count * vs), count };
+    let end = false;
+    try {
+      this.sys.bpfOnMap(obj, cmd, attr);
+    } catch (e) {
+      if (!(e instanceof BpfError && e.code === 'ENOENT')) throw e;
+      end = true;
+    }
+    const entries: [K, V][] = new Array(attr.count);
+    const kc = this.keyCodec;
+    const vc = this.valueCodec;
+    const kIn = kc.decodeAt !== undefined && kc.size === ks;
+    const vIn = vc.decodeAt !== undefined && vc.size === vs;
+    for (let i = 0; i < attr.count; i++) {
+      const k = kIn ? kc.decodeAt!(attr.keys, i * ks) : kc.decode(copyOut(attr.keys, i * ks, ks));
+      const v = vIn ? vc.decodeAt!(attr.values, i * vs) : vc.decode(copyOut(attr.values, i * vs, vs));
+      entries[i] = [k, v];
+    }
+    return { entries, next: end ? undefined : out };
+  }
+
+  /**
+   * BPF_MAP_UPDATE_BATCH (modern profile): every [key, value], in one
+   * command, in order, as update(key, value, 'any') (the kernel's batch
+   * takes no BPF_NOEXIST or BPF_EXIST); the first failure stops it and
+   * throws, its message naming the element (those before it are done).
+   */
+  updateBatch(entries: readonly (readonly [K, V])[]): void {
+    this.notPerCpu('update');
+    const obj = this.object;
+    if (!Array.isArray(entries)) throw new BpfError('EINVAL', `entries must be an array of [key, value], got ${describe(entries)}`);
+    const ks = this.keySize;
+    const vs = this.valueSize;
+    const keys = new Uint8Array(entries.length * ks);
+    const values = new Uint8Array(entries.length * vs);
+    entries.forEach((e, i) => {
+      if (!Array.isArray(e) || e.length !== 2) throw new BpfError('EINVAL', `entry ${i} is not a [key, value] pair: ${describe(e)}`);
+      keys.set(this.key(e[0] as K), i * ks);
+      values.set(this.encodeValue(e[1] as V), i * vs);
+    });
+    if (entries.length === 0) return;
+    this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_UPDATE_BATCH, { keys, values, count: entries.length });
+  }
+
+  /** BPF_MAP_DELETE_BATCH (hash maps): delete every key in one command, in order; a missing key stops it (ENOENT, naming the element). */
+  deleteBatch(keys: readonly K[]): void {
+    const obj = this.object;
+    if (!Array.isArray(keys)) throw new BpfError('EINVAL', `keys must be an array, got ${describe(keys)}`);
+    const ks = this.keySize;
+    const buf = new Uint8Array(keys.length * ks);
+    keys.forEach((k, i) => buf.set(this.key(k), i * ks));
+    if (keys.length === 0) return;
+    this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_DELETE_BATCH, { keys: buf, count: keys.length });
   }
 
   /** The key after `key` in the map's order (the first key without one), or undefined at the end. */

@@ -41,6 +41,7 @@ import type { Measurement } from './timing.js';
 import { CAPTURE_RUNS, PROCESSES, timeAlternating, timeIt } from './timing.js';
 import { measureMapNative, measureNative } from './native.js';
 import { measureKernel, measureKernelWorkloads, measureMapKernel } from './kernel.js';
+import { formatMapOps, runMapOpsBench } from './map-ops.js';
 import { measureLibpcap } from './libpcap.js';
 import type { BenchRow, CaptureRow, MapRow } from './report.js';
 import { formatCapture, formatJson, formatMap, formatWorkloads } from './report.js';
@@ -178,6 +179,12 @@ export function benchCommand(args: string[], write: (text: string) => unknown): 
     write(json ? formatJson({ startup: s }) : formatStartup(s));
     return 0;
   }
+  // --map-ops: map operations from JavaScript against a JS Map and the kernel's bpf(2), alone
+  if (args.includes('--map-ops')) {
+    const m = runMapOpsBench();
+    write(json ? formatJson({ mapOps: m }) : formatMapOps(m));
+    return 0;
+  }
   // --xdp: the XDP/tc section alone
   if (args.includes('--xdp')) {
     const x = runXdpBench();
@@ -186,7 +193,7 @@ export function benchCommand(args: string[], write: (text: string) => unknown): 
   }
   const rows = runBench();
   if (json) {
-    write(formatJson({ workloads: rows, startup: runStartupBench(), capture: runCaptureBench(), filter: runFilterE2E(), map: runMapBench(), verifier: runVerifierBench(), xdp: runXdpBench() }));
+    write(formatJson({ workloads: rows, startup: runStartupBench(), capture: runCaptureBench(), filter: runFilterE2E(), map: runMapBench(), mapOps: runMapOpsBench(), verifier: runVerifierBench(), xdp: runXdpBench() }));
     return 0;
   }
   write(formatWorkloads(rows));
@@ -194,6 +201,7 @@ export function benchCommand(args: string[], write: (text: string) => unknown): 
   write(formatCapture(runCaptureBench()));
   write(formatFilterE2E(runFilterE2E()));
   write(formatMap(runMapBench()));
+  write(formatMapOps(runMapOpsBench()));
   const programs = verifierPrograms();
   write(formatVerifier(runVerifierBench(programs), programs));
   write(formatXdp(runXdpBench()));

@@ -10,6 +10,7 @@ import type { Measurement } from './timing.js';
 import type { VerifierRow } from './verifier.js';
 import type { XdpSection } from './xdp.js';
 import type { StartupSection } from './startup.js';
+import type { MapOpsSection } from './map-ops.js';
 import { MAP_HEAVY } from './workloads.js';
 
 export interface BenchRow {
@@ -111,6 +112,6 @@ export function formatMap(m: MapRow): string {
 }
 
 /** Everything as one JSON object (64-bit values as hex strings), one line. */
-export function formatJson(all: { workloads?: BenchRow[]; startup?: StartupSection; capture?: CaptureRow; filter?: FilterE2ESection; map?: MapRow; verifier?: readonly VerifierRow[]; xdp?: XdpSection }): string {
+export function formatJson(all: { workloads?: BenchRow[]; startup?: StartupSection; capture?: CaptureRow; filter?: FilterE2ESection; map?: MapRow; mapOps?: MapOpsSection; verifier?: readonly VerifierRow[]; xdp?: XdpSection }): string {
   return JSON.stringify(all, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)) + '\n';
 }

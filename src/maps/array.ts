@@ -22,7 +22,7 @@ import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import type { Region } from '../memory/address-space.js';
 import type { BpfMapImpl, JitArrayLayout, MapAttr, MapEnv, MapType } from './map.js';
-import { BPF_EXIST, BPF_F, BPF_F_ACCESS_MASK, BPF_MAP_TYPE, BPF_NOEXIST, E, ONE_CPU, allocMapStorage, isModern, roundUp8 } from './map.js';
+import { BPF_EXIST, BPF_F, BPF_F_ACCESS_MASK, BPF_MAP_TYPE, BPF_NOEXIST, E, ONE_CPU, allocMapStorage, copyBytes, isModern, roundUp8 } from './map.js';
 
 /** PCPU_MIN_UNIT_SIZE: the largest per-CPU value the kernel allocates (E2BIG beyond) */
 export const PCPU_MAX_VALUE = 32768;
@@ -103,7 +103,7 @@ export class ArrayMapBase implements BpfMapImpl {
     if (i >= this.maxEntries) return E.E2BIG;
     if (flagsLo === BPF_NOEXIST) return E.EEXIST;
     const u8 = this.mem.u8;
-    u8.copyWithin(this.at(i, this.cpu()), valueAddr, valueAddr + this.valueSize);
+    copyBytes(u8, this.at(i, this.cpu()), valueAddr, this.valueSize);
     return 0;
   }
 

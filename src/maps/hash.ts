@@ -52,9 +52,9 @@ import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import { RUN_GEN_ADDR } from '../memory/address-space.js';
 import type { Region } from '../memory/address-space.js';
-import { jhash } from './jhash.js';
+import { jhash, jhashWord } from './jhash.js';
 import type { BpfMapImpl, JitHashLayout, MapAttr, MapEnv, MapType } from './map.js';
-import { BPF_EXIST, BPF_F, BPF_F_ACCESS_MASK, BPF_MAP_TYPE, BPF_NOEXIST, E, ONE_CPU, allocMapStorage, corruptMap, isModern, roundUp8, roundupPowOfTwo } from './map.js';
+import { BPF_EXIST, BPF_F, BPF_F_ACCESS_MASK, BPF_MAP_TYPE, BPF_NOEXIST, E, ONE_CPU, allocMapStorage, copyBytes, corruptMap, isModern, roundUp8, roundupPowOfTwo } from './map.js';
 import { MAX_BPF_STACK } from '../isa/opcodes.js';
 import { PCPU_MAX_VALUE } from './array.js';
 import { LruLists } from './lru.js';
@@ -307,7 +307,9 @@ export class HashMapBase implements BpfMapImpl {
   }
 
   private hashOf(keyAddr: number): number {
-    return jhash(this.mem.u8, keyAddr, this.keySize, 0);
+    const u8 = this.mem.u8;
+    if (this.keySize === 4) return jhashWord(u8[keyAddr]! | (u8[keyAddr + 1]! << 8) | (u8[keyAddr + 2]! << 16) | (u8[keyAddr + 3]! << 24));
+    return jhash(u8, keyAddr, this.keySize, 0);
   }
 
   lookup(keyAddr: number): number {
@@ -443,7 +445,7 @@ export class HashMapBase implements BpfMapImpl {
     const u8 = this.mem.u8;
     const v = this.elemAddr(idx) + this.keyRound;
     if (!this.kind.perCpu) {
-      u8.copyWithin(v, valueAddr, valueAddr + this.valueSize);
+      copyBytes(u8, v, valueAddr, this.valueSize);
       if (fresh) u8.fill(0, v + this.valueSize, v + this.valueRound);
     } else if (allCpus) {
       u8.copyWithin(v, valueAddr, valueAddr + this.valueRound * this.ncpus);
@@ -477,6 +479,13 @@ export class HashMapBase implements BpfMapImpl {
       // Nobody holds the old value: replace it in place and move it to the head, as the kernel's
       // new element would be.
       this.writeValue(old, valueAddr, allCpus, false);
+      if (prev < 0) {
+        // Already the head: the links stay; its mirror words are rewritten (a program may have changed them).
+        this.mHeads[bucket] = old;
+        this.mNext[old] = this.next[old]!;
+        this.mHashes[old] = hash;
+        return 0;
+      }
       this.unlink(bucket, old, prev);
       this.linkHead(bucket, old);
       this.mirrorBucket(bucket);
@@ -550,6 +559,24 @@ export class HashMapBase implements BpfMapImpl {
       if (h !== -1) return this.copyKey(h, nextKeyAddr);
     }
     return E.ENOENT;
+  }
+
+  /** BPF_MAP_*_BATCH's unit: the buckets a batch cursor counts (BpfMapImpl.batchBuckets). */
+  get batchBuckets(): number {
+    return this.nBuckets;
+  }
+
+  /** The key addresses of bucket b's elements, in chain order (a batch takes a bucket whole or not at all). */
+  bucketKeys(bucket: number, out: number[]): number[] {
+    out.length = 0;
+    // (an empty bucket, the common case of a sparse map, costs one read)
+    if (this.heads[bucket] === -1) return out;
+    let steps = 0;
+    for (let i = this.heads[bucket]!; i !== -1; i = this.next[i]!) {
+      this.checkLink(i, steps++);
+      out.push(this.elemAddr(i));
+    }
+    return out;
   }
 
   private copyKey(idx: number, to: number): number {

@@ -49,3 +49,22 @@ export function jhash(bytes: Uint8Array, offset: number, length: number, initval
   c ^= b; c = (c - rol32(b, 24)) | 0;
   return c >>> 0;
 }
+
+/**
+ * jhash of a 4-byte key, `word` its bytes read little-endian: the same
+ * value as jhash(bytes, offset, 4, initval) (no mixing round, one word into
+ * a), without the byte loop; the hash map's common key size.
+ */
+export function jhashWord(word: number, initval = 0): number {
+  let a = (JHASH_INITVAL + 4 + initval + word) | 0;
+  let b = (JHASH_INITVAL + 4 + initval) | 0;
+  let c = b;
+  c ^= b; c = (c - rol32(b, 14)) | 0;
+  a ^= c; a = (a - rol32(c, 11)) | 0;
+  b ^= a; b = (b - rol32(a, 25)) | 0;
+  c ^= b; c = (c - rol32(b, 16)) | 0;
+  a ^= c; a = (a - rol32(c, 4)) | 0;
+  b ^= a; b = (b - rol32(a, 14)) | 0;
+  c ^= b; c = (c - rol32(b, 24)) | 0;
+  return c >>> 0;
+}

@@ -184,6 +184,16 @@ export interface BpfMapImpl {
   fdUpdate?(keyAddr: number, resolve: () => FdRef, flagsLo: number, flagsHi: number): number;
   /** The reference in the element of the key at keyAddr (bpf_tail_call's program, a map of maps' inner map). */
   fdLookup?(keyAddr: number): FdRef | undefined;
+  /**
+   * Hash maps: what BPF_MAP_LOOKUP_BATCH's cursor counts (the kernel's
+   * htab batches go bucket by bucket, the cursor a u32 bucket index): the
+   * buckets, and the key addresses of bucket b's elements in chain order
+   * (in `out`, emptied first: a walk reuses one array);
+   * each element's syscall value (sysValueSize bytes) follows its key at
+   * round_up(key_size, 8).
+   */
+  readonly batchBuckets?: number;
+  bucketKeys?(bucket: number, out: number[]): number[];
   /** ring buffers: the consumer, reading the submitted records in order (maps/ringbuf.ts) */
   records?(): Uint8Array[];
   /**
@@ -327,6 +337,16 @@ export function allocMapStorage(mem: AddressSpace, bytes: number, what: string, 
     mem.release(addr);
     throw e;
   }
+}
+
+/**
+ * copyWithin of `n` bytes in the memory, by a loop for small values (the
+ * call of copyWithin on the whole memory costs more than their copy); as
+ * copyWithin, right whatever the overlap.
+ */
+export function copyBytes(u8: Uint8Array, to: number, from: number, n: number): void {
+  if (n > 32 || (to > from && to < from + n)) u8.copyWithin(to, from, from + n);
+  else for (let i = 0; i < n; i++) u8[to + i] = u8[from + i]!;
 }
 
 /** round_up(n, 8) in exact arithmetic (sizes are u32; 32-bit bitwise math would wrap) */

@@ -946,7 +946,9 @@ function templates(rnd: Rnd, fds: number[]): Record<number, Record<string, unkno
 /**
  * The modern profile's attributes (issue 17): every map type of the table
  * with sizes around its rules, map_flags bits, inner maps, names, null keys,
- * fd values, BPF_MAP_LOOKUP_AND_DELETE_ELEM (21) and BPF_MAP_FREEZE (22).
+ * fd values, BPF_MAP_LOOKUP_AND_DELETE_ELEM (21) and BPF_MAP_FREEZE (22);
+ * the batch commands (24-27, issue 21): cursors of every size, counts
+ * around the map's, buffers short and long, elem_flags and flags.
  */
 function modernTemplates(rnd: Rnd, fds: number[]): Record<number, Record<string, unknown>> {
   const t = templates(rnd, fds);
@@ -974,10 +976,21 @@ function modernTemplates(rnd: Rnd, fds: number[]): Record<number, Record<string,
     4: { map_fd: fd(), key: key(), next_key: randomBytes(rnd, pick(rnd, [0, 4, 8])) },
     21: { map_fd: fd(), key: key(), value: value(), flags: pick(rnd, [0, 0, 4]) },
     22: { map_fd: fd() },
+    ...Object.fromEntries([24, 25, 26, 27].map((cmd) => {
+      const count = pick(rnd, [0, 1, 2, 3, 4, 64, 65, 2 ** 32 - 1, -1]);
+      const n = (per: number): unknown => (chance(rnd, 0.8) ? randomBytes(rnd, per * pick(rnd, [0, 1, 2, 4, 64])) : pick(rnd, ATTR_VALUES));
+      return [cmd, {
+        map_fd: fd(), count,
+        keys: n(pick(rnd, [4, 8])), values: n(pick(rnd, [4, 8, 16, 64])),
+        in_batch: pick(rnd, [null, null, randomBytes(rnd, pick(rnd, [0, 3, 4, 8])), Uint8Array.from([pick(rnd, [0, 1, 63, 64, 255]), 0, 0, 0])]),
+        out_batch: pick(rnd, [randomBytes(rnd, pick(rnd, [0, 4, 8])), null]),
+        elem_flags: pick(rnd, [0, 0, 0, 1, 2, 3, 4, 2n ** 32n]), flags: pick(rnd, [0, 0, 0, 1]),
+      }];
+    })),
   };
 }
 
-const MODERN_CMDS = [0, 0, 1, 2, 2, 3, 4, 5, 21, 21, 22];
+const MODERN_CMDS = [0, 0, 1, 2, 2, 3, 4, 5, 21, 21, 22, 24, 24, 25, 26, 26, 27];
 
 /** A sequence of calls on one system: map creations first (so fds exist), then anything. Some systems model the modern profile. */
 function attrCalls(rnd: Rnd): AttrCall[] {
