@@ -624,17 +624,31 @@ function remember(k: CacheKey, module: WebAssembly.Module, bytes: number): void 
   MODULES.set(k.key, { words: k.words, module });
 }
 
-/** The module of `slots` compiled for `scratch` (from the cache, or emitted and compiled now). */
-function moduleFor(slots: readonly Slot[], scratch: number, pages: number, opts: CompileOptions): WebAssembly.Module {
+/**
+ * The cache's module for `slots` compiled for `scratch`, or the key and the
+ * emitted bytes to compile (moduleFor compiles them now, moduleForAsync in the
+ * background).
+ */
+function cachedOrEmitted(slots: readonly Slot[], scratch: number, pages: number, opts: CompileOptions): { key: CacheKey; hit?: WebAssembly.Module; bytes: Uint8Array } {
   const key = moduleKey(slots, scratch, pages, opts);
   const hit = cached(key);
+  if (hit !== undefined) return { key, hit, bytes: new Uint8Array(0) };
+  return { key, bytes: compileToWasm(slots, scratch, { min: pages }, opts) };
+}
+
+function invalidModule(e: unknown): BpfError {
+  return new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
+}
+
+/** The module of `slots` compiled for `scratch` (from the cache, or emitted and compiled now). */
+function moduleFor(slots: readonly Slot[], scratch: number, pages: number, opts: CompileOptions): WebAssembly.Module {
+  const { key, hit, bytes } = cachedOrEmitted(slots, scratch, pages, opts);
   if (hit !== undefined) return hit;
-  const bytes = compileToWasm(slots, scratch, { min: pages }, opts);
   let module: WebAssembly.Module;
   try {
     module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
   } catch (e) {
-    throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
+    throw invalidModule(e);
   }
   remember(key, module, bytes.length);
   return module;
@@ -642,15 +656,13 @@ function moduleFor(slots: readonly Slot[], scratch: number, pages: number, opts:
 
 /** moduleFor, with WebAssembly's compile in the background (WebAssembly.compile) on a miss. */
 async function moduleForAsync(slots: readonly Slot[], scratch: number, pages: number, opts: CompileOptions): Promise<WebAssembly.Module> {
-  const key = moduleKey(slots, scratch, pages, opts);
-  const hit = cached(key);
+  const { key, hit, bytes } = cachedOrEmitted(slots, scratch, pages, opts);
   if (hit !== undefined) return hit;
-  const bytes = compileToWasm(slots, scratch, { min: pages }, opts);
   let module: WebAssembly.Module;
   try {
     module = await WebAssembly.compile(bytes as Uint8Array<ArrayBuffer>);
   } catch (e) {
-    throw new BpfError('EFAULT', `the JIT produced an invalid module: ${(e as Error).message}`);
+    throw invalidModule(e);
   }
   // (a synchronous compile of the same program may have finished meanwhile: either module is the same code)
   remember(key, module, bytes.length);
