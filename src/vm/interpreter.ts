@@ -422,15 +422,7 @@ export class Interpreter implements Engine {
     this.stepping = true;
     let steps = 0;
     try {
-      clearRegisters();
-      setHalves(1, input.r1 ?? 0);
-      setHalves(2, input.r2 ?? 0);
-      RL[10] = STACK_TOP;
-      const pkt = input.packet;
-      this.pktAddr = pkt?.addr ?? 0;
-      this.pktLen = pkt?.len ?? 0;
-      this.pktNetOff = pkt?.netOff ?? -1;
-      this.runRegions = input.regions ?? [];
+      this.enter(input);
       this.limit = Math.min(this.budget, run.budgetLeft);
       this.loadTrapped(-1);
       // the local-call frames, kept across the steps (loopInner pushes and pops them in place)
@@ -529,6 +521,12 @@ export class Interpreter implements Engine {
   }
 
   private execOnce(input: RunInput): void {
+    this.enter(input);
+    this.loop();
+  }
+
+  /** A run's starting state, for a whole run and a stepped one alike: r1, r2, the frame pointer, the packet. */
+  private enter(input: RunInput): void {
     clearRegisters();
     setHalves(1, input.r1 ?? 0);
     setHalves(2, input.r2 ?? 0);
@@ -538,7 +536,6 @@ export class Interpreter implements Engine {
     this.pktLen = pkt?.len ?? 0;
     this.pktNetOff = pkt?.netOff ?? -1;
     this.runRegions = input.regions ?? [];
-    this.loop();
   }
 
   /** Re-run with the registers r1 and r2 only (the packet and regions of the last exec stay). */
