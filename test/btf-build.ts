@@ -6,8 +6,10 @@
  * section's bytes for `new Btf(...)`. Ids are returned in order from 1.
  */
 
-type Rec = { name: string; kind: number; vlen: number; kflag: boolean; third: number; extra: number[] };
-type Str = (s: string) => number;
+/** One type record: its name, kind, vlen, kind_flag, the word after info (size or type) and the words that follow. */
+export type Rec = { name: string; kind: number; vlen: number; kflag: boolean; third: number; extra: number[] };
+/** A string's offset in the string section (added on first use). */
+export type Str = (s: string) => number;
 
 export class BtfBuilder {
   private readonly recs: ((str: Str) => Rec)[] = [];
@@ -64,33 +66,38 @@ export class BtfBuilder {
   }
 
   bytes(): Uint8Array {
-    const strs: number[] = [0];
-    const offs = new Map<string, number>([['', 0]]);
-    const str = (s: string): number => {
-      let o = offs.get(s);
-      if (o === undefined) {
-        o = strs.length;
-        offs.set(s, o);
-        strs.push(...new TextEncoder().encode(s), 0);
-      }
-      return o;
-    };
-    const words: number[] = [];
-    for (const r of this.recs.map((f) => f(str))) {
-      words.push(str(r.name), ((r.kflag ? 0x80000000 : 0) | (r.kind << 24) | r.vlen) >>> 0, r.third, ...r.extra);
-    }
-    const typeLen = words.length * 4;
-    const out = new Uint8Array(24 + typeLen + strs.length);
-    const v = new DataView(out.buffer);
-    v.setUint16(0, 0xeb9f, true);
-    v.setUint8(2, 1);
-    v.setUint32(4, 24, true);
-    v.setUint32(8, 0, true);
-    v.setUint32(12, typeLen, true);
-    v.setUint32(16, typeLen, true);
-    v.setUint32(20, strs.length, true);
-    words.forEach((w, i) => v.setUint32(24 + 4 * i, w >>> 0, true));
-    out.set(strs, 24 + typeLen);
-    return out;
+    return btfBytes(this.recs);
   }
+}
+
+/** A `.BTF` section (header, type records in id order from 1, deduplicated strings), little-endian. */
+export function btfBytes(recs: readonly ((str: Str) => Rec)[]): Uint8Array {
+  const strs: number[] = [0];
+  const offs = new Map<string, number>([['', 0]]);
+  const str = (s: string): number => {
+    let o = offs.get(s);
+    if (o === undefined) {
+      o = strs.length;
+      offs.set(s, o);
+      strs.push(...new TextEncoder().encode(s), 0);
+    }
+    return o;
+  };
+  const words: number[] = [];
+  for (const r of recs.map((f) => f(str))) {
+    words.push(str(r.name), ((r.kflag ? 0x80000000 : 0) | (r.kind << 24) | r.vlen) >>> 0, r.third, ...r.extra);
+  }
+  const typeLen = words.length * 4;
+  const out = new Uint8Array(24 + typeLen + strs.length);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, 0xeb9f, true);
+  v.setUint8(2, 1);
+  v.setUint32(4, 24, true);
+  v.setUint32(8, 0, true);
+  v.setUint32(12, typeLen, true);
+  v.setUint32(16, typeLen, true);
+  v.setUint32(20, strs.length, true);
+  words.forEach((w, i) => v.setUint32(24 + 4 * i, w >>> 0, true));
+  out.set(strs, 24 + typeLen);
+  return out;
 }

@@ -7,6 +7,8 @@
  */
 
 import type { BtfTypeView, BtfView } from '../src/verifier/modern/func-info.js';
+import type { Rec as BtfRec, Str } from './btf-build.js';
+import { btfBytes } from './btf-build.js';
 
 const KIND = { int: 1, ptr: 2, struct: 4, func: 12, func_proto: 13, decl_tag: 17 } as const;
 
@@ -48,60 +50,34 @@ export class BtfWriter {
     return { types: [undefined, ...this.recs.map((r) => r.view)] };
   }
 
-  /** The .BTF bytes (little-endian). */
+  /** The .BTF bytes (little-endian), written by btf-build.ts's btfBytes. */
   bytes(): Uint8Array {
-    const strs: number[] = [0];
-    const strOff = new Map<string, number>([['', 0]]);
-    const str = (s: string): number => {
-      let o = strOff.get(s);
-      if (o === undefined) {
-        o = strs.length;
-        strOff.set(s, o);
-        strs.push(...new TextEncoder().encode(s), 0);
-      }
-      return o;
-    };
-    const words: number[] = [];
-    for (const { view: t, members } of this.recs) {
-      const kind = KIND[t.kind];
-      let vlen = 0;
-      let third = t.type ?? 0;
-      const extra: number[] = [];
-      switch (t.kind) {
-        case 'int':
-          third = t.size!;
-          extra.push((1 << 24) | (t.size! * 8)); // signed, offset 0, bits
-          break;
-        case 'struct':
-          third = t.size!;
-          vlen = members!.length;
-          for (const [n, ty, off] of members!) extra.push(str(n), ty, off);
-          break;
-        case 'func_proto':
-          vlen = t.params!.length;
-          for (const p of t.params!) extra.push(str(p.name), p.type);
-          break;
-        case 'func':
-          vlen = t.linkage!;
-          break;
-        case 'decl_tag':
-          extra.push(t.componentIdx! >>> 0);
-          break;
-      }
-      words.push(str(t.name), (kind << 24) | vlen, third, ...extra);
-    }
-    const typeLen = words.length * 4;
-    const out = new Uint8Array(24 + typeLen + strs.length);
-    const v = new DataView(out.buffer);
-    v.setUint16(0, 0xeb9f, true);
-    v.setUint8(2, 1);
-    v.setUint32(4, 24, true);
-    v.setUint32(8, 0, true);
-    v.setUint32(12, typeLen, true);
-    v.setUint32(16, typeLen, true);
-    v.setUint32(20, strs.length, true);
-    words.forEach((w, i) => v.setUint32(24 + 4 * i, w >>> 0, true));
-    out.set(strs, 24 + typeLen);
-    return out;
+    return btfBytes(
+      this.recs.map(({ view: t, members }) => (str: Str): BtfRec => {
+        const rec: BtfRec = { name: t.name, kind: KIND[t.kind], vlen: 0, kflag: false, third: t.type ?? 0, extra: [] };
+        switch (t.kind) {
+          case 'int':
+            rec.third = t.size!;
+            rec.extra.push((1 << 24) | (t.size! * 8)); // signed, offset 0, bits
+            break;
+          case 'struct':
+            rec.third = t.size!;
+            rec.vlen = members!.length;
+            for (const [n, ty, off] of members!) rec.extra.push(str(n), ty, off);
+            break;
+          case 'func_proto':
+            rec.vlen = t.params!.length;
+            for (const p of t.params!) rec.extra.push(str(p.name), p.type);
+            break;
+          case 'func':
+            rec.vlen = t.linkage!;
+            break;
+          case 'decl_tag':
+            rec.extra.push(t.componentIdx! >>> 0);
+            break;
+        }
+        return rec;
+      }),
+    );
   }
 }
