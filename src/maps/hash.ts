@@ -84,6 +84,9 @@ const PENDING = 2;
 /** bytes before the mirror's heads: the suspect word, and padding */
 const MIRROR_META = 8;
 
+/** Int32Array reads the host's byte order; the 4-byte key path below reads keys as little-endian words through one. */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** All the hash variants; HashMap (plain hash) adds the JIT's inline layout. */
 export class HashMapBase implements BpfMapImpl {
   readonly type: number;
@@ -115,6 +118,14 @@ export class HashMapBase implements BpfMapImpl {
   private mNext!: Int32Array;
   private mHashes!: Uint32Array;
   private mSuspect!: Int32Array;
+  /** the whole memory as 32-bit words: a 4-byte key is read and compared as one (wordKeys) */
+  private w32!: Int32Array;
+  /**
+   * 4-byte keys on a little-endian host: hashed (jhashWord) and compared as
+   * one word, the element's key word against the looked-up one, instead of
+   * byte by byte after a stored-hash check (equal keys have equal hashes).
+   */
+  private readonly wordKeys: boolean;
   private viewsGrowth = -1;
   private readonly state: Uint8Array;
   /**
@@ -164,6 +175,7 @@ export class HashMapBase implements BpfMapImpl {
     this.maxEntries = attr.maxEntries;
     this.mapFlags = attr.mapFlags;
     this.keyRound = roundUp8(attr.keySize);
+    this.wordKeys = attr.keySize === 4 && LITTLE_ENDIAN_HOST;
     this.valueRound = roundUp8(attr.valueSize);
     this.sysValueSize = kind.perCpu ? this.valueRound * this.ncpus : this.valueSize;
     this.elemSize = this.keyRound + this.valueRound * this.ncpus;
@@ -251,6 +263,7 @@ export class HashMapBase implements BpfMapImpl {
     this.mNext = new Int32Array(buf, l.next, this.cap);
     this.mHashes = new Uint32Array(buf, l.hashes, this.cap);
     this.pinned = new Uint32Array(buf, l.pinned, this.cap);
+    this.w32 = new Int32Array(buf, 0, buf.byteLength >>> 2);
     this.viewsGrowth = this.mem.growth;
   }
 
@@ -287,6 +300,7 @@ export class HashMapBase implements BpfMapImpl {
 
   /** The element holding the key at keyAddr (its predecessor in this.prev), or -1. At most cap elements are visited. */
   private find(keyAddr: number, hash: number): number {
+    if (this.wordKeys) return this.findWord(this.keyWord(keyAddr), hash);
     const u8 = this.mem.u8;
     const { next, hashes, keySize } = this;
     let prev = -1;
@@ -306,7 +320,37 @@ export class HashMapBase implements BpfMapImpl {
     return -1;
   }
 
+  /**
+   * find() of a 4-byte key (wordKeys), `word` its bytes as an int32: the
+   * element's key word is compared, one read of the element, whose value
+   * the caller reads next. Elements' keys are written only by update; a
+   * program outside the verifier that rewrites one can change which element
+   * of this bucket a lookup finds, never where a walk goes.
+   */
+  private findWord(word: number, hash: number): number {
+    const { next, w32, base, elemSize } = this;
+    let prev = -1;
+    let steps = 0;
+    for (let i = this.heads[hash & (this.nBuckets - 1)]!; i !== -1; prev = i, i = next[i]!) {
+      this.checkLink(i, steps++);
+      if (w32[(base + i * elemSize) >>> 2] === word) {
+        this.prev = prev;
+        return i;
+      }
+    }
+    this.prev = -1;
+    return -1;
+  }
+
+  /** A 4-byte key's bytes at keyAddr, little-endian, as an int32 (views current: syncViews). */
+  private keyWord(keyAddr: number): number {
+    if ((keyAddr & 3) === 0) return this.w32[keyAddr >>> 2]!;
+    const u8 = this.mem.u8;
+    return u8[keyAddr]! | (u8[keyAddr + 1]! << 8) | (u8[keyAddr + 2]! << 16) | (u8[keyAddr + 3]! << 24);
+  }
+
   private hashOf(keyAddr: number): number {
+    if (this.wordKeys) return jhashWord(this.keyWord(keyAddr));
     const u8 = this.mem.u8;
     if (this.keySize === 4) return jhashWord(u8[keyAddr]! | (u8[keyAddr + 1]! << 8) | (u8[keyAddr + 2]! << 16) | (u8[keyAddr + 3]! << 24));
     return jhash(u8, keyAddr, this.keySize, 0);
@@ -445,7 +489,13 @@ export class HashMapBase implements BpfMapImpl {
     const u8 = this.mem.u8;
     const v = this.elemAddr(idx) + this.keyRound;
     if (!this.kind.perCpu) {
-      copyBytes(u8, v, valueAddr, this.valueSize);
+      const n = this.valueSize;
+      // Small values by whole 4-byte words when both ends and the size allow (an 8-byte value: two
+      // stores); every caller has synced the views.
+      if (n <= 64 && ((v | valueAddr | n) & 3) === 0 && (valueAddr + n <= v || v + n <= valueAddr)) {
+        const w32 = this.w32;
+        for (let i = 0; i < n >>> 2; i++) w32[(v >>> 2) + i] = w32[(valueAddr >>> 2) + i]!;
+      } else copyBytes(u8, v, valueAddr, n);
       if (fresh) u8.fill(0, v + this.valueSize, v + this.valueRound);
     } else if (allCpus) {
       u8.copyWithin(v, valueAddr, valueAddr + this.valueRound * this.ncpus);
@@ -544,6 +594,7 @@ export class HashMapBase implements BpfMapImpl {
   }
 
   getNextKey(keyAddr: number, nextKeyAddr: number): number {
+    this.syncViews();
     let bucket = 0;
     if (keyAddr !== 0) {
       const hash = this.hashOf(keyAddr);
