@@ -176,6 +176,14 @@ export const u64 = intCodec<bigint>(8, false);
 /** Codec: a signed 64-bit little-endian integer as a bigint. */
 export const i64 = intCodec<bigint>(8, true);
 
+/** The fast path's shortcuts (BpfMap.keyWay, valueWay): none, a number as a 4-byte word, raw bytes, u64, i64. */
+type Way = 0 | 1 | 2 | 3 | 4;
+const WAY_GENERAL = 0;
+const WAY_INT = 1;
+const WAY_BYTES = 2;
+const WAY_U64 = 3;
+const WAY_I64 = 4;
+
 /** BPF_MAP_UPDATE_ELEM's flag by name: any (BPF_ANY), noexist, exist. */
 export type UpdateFlag = 'any' | 'noexist' | 'exist';
 const FLAGS: Record<UpdateFlag, number> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST };
@@ -242,6 +250,22 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   /** where the value is staged: after the key, rounded to 8 */
   private readonly valueAt: number;
   private readonly isPerCpu: boolean;
+  /**
+   * The fast path's shortcuts, chosen once by codec identity on a
+   * little-endian host (the views below read its byte order): a 4-byte
+   * key from u32/i32 (a number) or from 4 raw bytes is staged as one
+   * word; an 8-byte value of u64/i64 is read and written as one 64-bit
+   * word; a raw value of up to 32 bytes is copied by a loop. Any key or
+   * value these do not take (a wrong type or size) goes the general way,
+   * which refuses it with the same error as before.
+   */
+  private readonly keyWay: Way;
+  private readonly valueWay: Way;
+  /** views of the whole memory for the shortcuts, made again when it grows */
+  private w32: Int32Array = new Int32Array(0);
+  private u64s: BigUint64Array = new BigUint64Array(0);
+  private i64s: BigInt64Array = new BigInt64Array(0);
+  private viewsGrowth = -1;
 
   constructor(
     readonly sys: BpfSystem,
@@ -269,10 +293,40 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
       this.direct = impl;
       this.staging = stagingFor(sys, this.valueAt + roundUp8(impl.valueSize));
     }
+    this.keyWay = this.direct === undefined || !LITTLE_ENDIAN_HOST || impl.keySize !== 4 ? WAY_GENERAL
+      : keyCodec === (u32 as unknown) || keyCodec === (i32 as unknown) ? WAY_INT
+      : keyCodec === (bytes as unknown) ? WAY_BYTES : WAY_GENERAL;
+    this.valueWay = this.direct === undefined || !LITTLE_ENDIAN_HOST ? WAY_GENERAL
+      : impl.valueSize === 8 && valueCodec === (u64 as unknown) ? WAY_U64
+      : impl.valueSize === 8 && valueCodec === (i64 as unknown) ? WAY_I64
+      : valueCodec === (bytes as unknown) && impl.valueSize <= 32 ? WAY_BYTES : WAY_GENERAL;
+  }
+
+  /** (Re)make the shortcuts' views of the memory: after it grew. */
+  private syncViews(): void {
+    const buf = this.mem.u8.buffer;
+    this.w32 = new Int32Array(buf, 0, buf.byteLength >>> 2);
+    this.u64s = new BigUint64Array(buf, 0, buf.byteLength >>> 3);
+    this.i64s = new BigInt64Array(buf, 0, buf.byteLength >>> 3);
+    this.viewsGrowth = this.mem.growth;
   }
 
   /** Stage `key` at `at` in the runtime's memory, refusing it as key() does. */
   private stageKey(key: K, at: number): void {
+    const way = this.keyWay;
+    if (way !== WAY_GENERAL) {
+      if (this.viewsGrowth !== this.mem.growth) this.syncViews();
+      // (the staging block is 8-aligned; an Int32Array store keeps the low 32 bits, as u32's `>>> 0`)
+      if (way === WAY_INT) {
+        if (typeof key === 'number' && Number.isInteger(key)) {
+          this.w32[at >>> 2] = key;
+          return;
+        }
+      } else if (key instanceof Uint8Array && key.length === 4) {
+        this.w32[at >>> 2] = key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24);
+        return;
+      }
+    }
     const c = this.keyCodec;
     if (c.encodeInto !== undefined && c.size === this.keySize) {
       c.encodeInto(key, this.mem.u8, at);
@@ -290,6 +344,14 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** The value whose bytes are at `at` in the runtime's memory. */
   private valueAtAddr(at: number): V {
+    const way = this.valueWay;
+    // (a map's values are 8-aligned; checked anyway, as the views need it)
+    if (way !== WAY_GENERAL && (at & 7) === 0) {
+      if (this.viewsGrowth !== this.mem.growth) this.syncViews();
+      if (way === WAY_U64) return this.u64s[at >>> 3] as V;
+      if (way === WAY_I64) return this.i64s[at >>> 3] as V;
+      if (way === WAY_BYTES) return copyOut(this.mem.u8, at, this.valueSize) as V;
+    }
     const c = this.valueCodec;
     if (c.decodeAt !== undefined && c.size === this.valueSize) return c.decodeAt(this.mem.u8, at);
     return c.decode(copyOut(this.mem.u8, at, this.valueSize));
@@ -297,6 +359,22 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** Stage `value` at `at`, refusing it as encodeValue() does. */
   private stageValue(value: V, at: number): void {
+    const way = this.valueWay;
+    if (way !== WAY_GENERAL) {
+      if (this.viewsGrowth !== this.mem.growth) this.syncViews();
+      // u64 and i64 store a bigint's low 64 bits either way; a number goes through the codec (its checks)
+      if (way === WAY_BYTES) {
+        const n = this.valueSize;
+        if (value instanceof Uint8Array && value.length === n) {
+          const u8 = this.mem.u8;
+          for (let i = 0; i < n; i++) u8[at + i] = value[i]!;
+          return;
+        }
+      } else if (typeof value === 'bigint') {
+        this.u64s[at >>> 3] = value;
+        return;
+      }
+    }
     const c = this.valueCodec;
     if (c.encodeInto !== undefined && c.size === this.valueSize) c.encodeInto(value, this.mem.u8, at);
     else this.mem.u8.set(this.encodeValue(value), at);
@@ -469,6 +547,41 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
       throw e;
     }
     return this.valueCodec.decode(value);
+  }
+
+  /**
+   * The value for `key` as bytes, copied into the first valueSize bytes of
+   * `out`: true, or false when there is none (`out` untouched). The raw
+   * lookup for a loop: on the fast path (array and hash maps) it allocates
+   * nothing, where lookup() returns a new value each call. `out` is a
+   * Uint8Array of at least valueSize bytes (EINVAL); a per-CPU map is
+   * EINVAL (lookupPerCpu), a closed one EBADF.
+   */
+  lookupInto(key: K, out: Uint8Array): boolean {
+    const n = this.valueSize;
+    const direct = this.direct;
+    if (direct !== undefined && this.obj !== undefined && out instanceof Uint8Array && out.length >= n) {
+      const at = this.staging!.addr;
+      this.stageKey(key, at);
+      const v = direct.lookup(at);
+      if (v === 0) return false;
+      const u8 = this.mem.u8;
+      if (n <= 32) for (let i = 0; i < n; i++) out[i] = u8[v + i]!;
+      else out.set(u8.subarray(v, v + n));
+      return true;
+    }
+    this.notPerCpu('lookup');
+    const obj = this.object;
+    if (!(out instanceof Uint8Array) || out.length < n) throw new BpfError('EINVAL', `out must be a Uint8Array of at least ${n} bytes (the map's value size), got ${describe(out)}`);
+    const value = new Uint8Array(n);
+    try {
+      this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_LOOKUP_ELEM, { key: this.key(key), value });
+    } catch (e) {
+      if (e instanceof BpfError && e.code === 'ENOENT') return false;
+      throw e;
+    }
+    out.set(value);
+    return true;
   }
 
   /** BPF_MAP_UPDATE_ELEM; errors (EEXIST, ENOENT, E2BIG, ...) throw. */
