@@ -2,12 +2,20 @@
  * The map-ops bench (`tsbpf bench --map-ops`, and a section of the full
  * bench): a hash map of 4-byte keys and 8-byte values at 10k, 100k and 1M
  * entries, lookups and updates of present keys in a pseudo-random order,
- * from JavaScript: BpfMap with the u32/u64 codecs, BpfMap.raw (bytes),
- * sys.bpf with attribute objects, and the references: a JavaScript
- * Map<number, bigint> of the same size and the host kernel's bpf(2)
- * syscalls (native/map-ops.c, built with cc; the column is empty without
- * cc or bpf(2)). Also one full walk by lookupBatch against get_next_key
- * plus lookup per key. Ratios are to the JavaScript Map of the same run.
+ * from JavaScript, each interface against the JavaScript Map its user
+ * would otherwise pick, of the same size, over the same key objects:
+ * - typed: BpfMap with the u32/u64 codecs (a number key; lookup decodes a
+ *   new bigint) against a Map<number, bigint>;
+ * - raw: BpfMap.raw with 4-byte Uint8Array keys (lookup returns a new
+ *   8-byte copy; lookupInto copies into the caller's buffer; update copies
+ *   the caller's bytes in) against a Map<number, Uint8Array> keyed by the
+ *   key's 4 bytes read as a little-endian u32 (get returns the stored
+ *   array, set stores the caller's: a JS Map copies nothing);
+ * - sys.bpf with attribute objects and the host kernel's bpf(2) syscalls
+ *   (native/map-ops.c, built with cc; the column is empty without cc or
+ *   bpf(2)), against the typed row's Map.
+ * Also one full walk by lookupBatch against get_next_key plus lookup per
+ * key. Ratios are to the JavaScript Map of the same run.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -28,8 +36,9 @@ const ROUNDS = 5;
 /** ns per operation of each interface at one size; kernel undefined when bpf(2) could not be measured. */
 export interface MapOpsRow {
   entries: number;
-  lookup: { js: number; typed: number; raw: number; syscall: number; kernel?: number };
-  update: { js: number; typed: number; raw: number; syscall: number; kernel?: number };
+  /** js: Map<number, bigint> (typed's, sys.bpf's and the kernel's reference); jsBytes: Map<number, Uint8Array> keyed by the raw key's bytes (raw's and rawInto's) */
+  lookup: { js: number; typed: number; jsBytes: number; raw: number; rawInto: number; syscall: number; kernel?: number };
+  update: { js: number; typed: number; jsBytes: number; raw: number; syscall: number; kernel?: number };
   /** a full walk, ns per element: lookupBatch (1024 a call) against get_next_key + lookup per key */
   walk: { batch: number; perKey: number };
 }
@@ -85,30 +94,38 @@ function measureSize(entries: number): MapOpsRow {
   const keys = keySequence(entries);
   const js = new Map<number, bigint>();
   for (let k = 0; k < entries; k++) js.set(k, 7n);
+  // a JS user's map of raw bytes: the 4-byte key as its little-endian u32, the value an array of its own
+  const jsBytes = new Map<number, Uint8Array>();
+  for (let k = 0; k < entries; k++) jsBytes.set(k, new Uint8Array(8).fill(7));
+  const word = (b: Uint8Array): number => b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24);
   const sys = new BpfSystem({ profile: 'modern' });
   const map = BpfMap.create(sys, { type: 'hash', keySize: 4, valueSize: 8, maxEntries: entries }, { key: u32, value: u64 });
   try {
     for (let k = 0; k < entries; k++) map.update(k, 7n);
     const raw = map.raw;
     const rawKeys = Array.from(keys, (k) => new Uint8Array(new Uint32Array([k]).buffer));
-    const rawValue = new Uint8Array(8);
+    const rawValue = new Uint8Array(8).fill(9);
     const valueBuf = new Uint8Array(8);
+    const out = new Uint8Array(8);
     let sink = 0n;
     let sinkN = 0;
-    const [ljs, ltyped, lraw, lsys] = timeAll([
+    const [ljs, ltyped, lbytes, lraw, linto, lsys] = timeAll([
       (n) => { for (let i = 0; i < n; i++) sink += js.get(keys[i & (NKEYS - 1)]!) ?? 0n; },
       (n) => { for (let i = 0; i < n; i++) sink += map.lookup(keys[i & (NKEYS - 1)]!) ?? 0n; },
+      (n) => { for (let i = 0; i < n; i++) sinkN += jsBytes.get(word(rawKeys[i & (NKEYS - 1)]!))?.[0] ?? 0; },
       (n) => { for (let i = 0; i < n; i++) sinkN += raw.lookup(rawKeys[i & (NKEYS - 1)]!)?.[0] ?? 0; },
+      (n) => { for (let i = 0; i < n; i++) sinkN += raw.lookupInto(rawKeys[i & (NKEYS - 1)]!, out) ? out[0]! : 0; },
       (n) => { for (let i = 0; i < n; i++) sinkN += sys.bpf(1, { map_fd: map.fd, key: rawKeys[i & (NKEYS - 1)]!, value: valueBuf }); },
     ]);
-    const [ujs, utyped, uraw, usys] = timeAll([
+    const [ujs, utyped, ubytes, uraw, usys] = timeAll([
       (n) => { for (let i = 0; i < n; i++) js.set(keys[i & (NKEYS - 1)]!, 9n); },
       (n) => { for (let i = 0; i < n; i++) map.update(keys[i & (NKEYS - 1)]!, 9n); },
+      (n) => { for (let i = 0; i < n; i++) jsBytes.set(word(rawKeys[i & (NKEYS - 1)]!), rawValue); },
       (n) => { for (let i = 0; i < n; i++) raw.update(rawKeys[i & (NKEYS - 1)]!, rawValue); },
       (n) => { for (let i = 0; i < n; i++) sys.bpf(2, { map_fd: map.fd, key: rawKeys[i & (NKEYS - 1)]!, value: rawValue, flags: 0 }); },
     ]);
-    const lookup = { js: ljs!, typed: ltyped!, raw: lraw!, syscall: lsys! };
-    const update = { js: ujs!, typed: utyped!, raw: uraw!, syscall: usys! };
+    const lookup = { js: ljs!, typed: ltyped!, jsBytes: lbytes!, raw: lraw!, rawInto: linto!, syscall: lsys! };
+    const update = { js: ujs!, typed: utyped!, jsBytes: ubytes!, raw: uraw!, syscall: usys! };
     if (sink < 0n || sinkN < 0) throw new Error('unreachable');
     const walkBatch = timeWalk(() => {
       let c = 0;
@@ -178,15 +195,23 @@ export function runMapOpsBench(sizes: readonly number[] = MAP_OPS_SIZES): MapOps
   return { cpu: cpus()[0]?.model ?? 'unknown CPU', rows, ...(typeof kernel === 'string' ? { kernelNote: kernel } : {}) };
 }
 
-/** The section as text: ns per op and the ratio to the JavaScript Map. */
+/** The section as text: ns per op and the ratio to the JavaScript Map its user would pick. */
 export function formatMapOps(s: MapOpsSection): string {
   const f = (x: number | undefined, js: number): string => (x === undefined ? 'n/a' : `${x.toFixed(0)} (${(x / js).toFixed(1)}x)`);
-  const lines = [`\nmap ops from JavaScript: hash map, 4-byte keys, 8-byte values; ns per op (x a JS Map<number, bigint>); ${s.cpu}`];
-  lines.push('  entries  op      JS Map  BpfMap u32/u64  BpfMap raw  sys.bpf     kernel bpf(2)');
+  const lines = [
+    `\nmap ops from JavaScript: hash map, 4-byte keys, 8-byte values, present keys at random; ns per op (x its JS Map); ${s.cpu}`,
+    '  typed: BpfMap u32/u64, lookup(n) a new bigint, update(n, 9n)            x Map<number, bigint> get/set',
+    '  raw:   BpfMap.raw, 4-byte Uint8Array keys: lookup a new 8-byte copy,    x Map<number, Uint8Array> keyed by the',
+    '         lookupInto(key, out) copies into out, update copies the bytes in    key\'s 4 bytes (LE u32); get gives the',
+    '                                                                            stored array, set stores the caller\'s',
+    '  sys.bpf (attribute objects), kernel bpf(2)                               x Map<number, bigint>',
+    '  entries  op      Map<n,big>  BpfMap u32/u64  Map<u32,u8[]>  raw          raw into     sys.bpf       kernel bpf(2)',
+  ];
   for (const r of s.rows) {
     for (const op of ['lookup', 'update'] as const) {
       const o = r[op];
-      lines.push(`  ${String(r.entries).padStart(7)}  ${op.padEnd(6)}  ${o.js.toFixed(0).padStart(6)}  ${f(o.typed, o.js).padEnd(14)}  ${f(o.raw, o.js).padEnd(10)}  ${f(o.syscall, o.js).padEnd(10)}  ${f(o.kernel, o.js)}`);
+      const into = op === 'lookup' ? f(r.lookup.rawInto, o.jsBytes) : '';
+      lines.push(`  ${String(r.entries).padStart(7)}  ${op.padEnd(6)}  ${o.js.toFixed(0).padStart(10)}  ${f(o.typed, o.js).padEnd(14)}  ${o.jsBytes.toFixed(0).padStart(13)}  ${f(o.raw, o.jsBytes).padEnd(11)}  ${into.padEnd(11)}  ${f(o.syscall, o.js).padEnd(12)}  ${f(o.kernel, o.js)}`);
     }
     lines.push(`  ${String(r.entries).padStart(7)}  walk    lookupBatch ${r.walk.batch.toFixed(0)} ns/elem, get_next_key + lookup ${r.walk.perKey.toFixed(0)} ns/elem`);
   }
