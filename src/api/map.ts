@@ -311,6 +311,39 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     this.viewsGrowth = this.mem.growth;
   }
 
+  /**
+   * n (at most 32) bytes of `b` to `at` in the memory: whole words when n
+   * is a multiple of 4 (`at` is 8-aligned: staging), else bytes. The views
+   * are current (syncViews).
+   */
+  private bytesIn(b: Uint8Array, at: number, n: number): void {
+    if ((n & 3) === 0 && (at & 3) === 0) {
+      const w32 = this.w32;
+      for (let i = 0; i < n; i += 4) w32[(at + i) >>> 2] = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+    } else {
+      const u8 = this.mem.u8;
+      for (let i = 0; i < n; i++) u8[at + i] = b[i]!;
+    }
+  }
+
+  /** n (at most 32) bytes at `at` in the memory to `out`: read by whole words where they can be (as bytesIn). */
+  private bytesOut(at: number, out: Uint8Array, n: number): void {
+    if ((n & 3) === 0 && (at & 3) === 0) {
+      const w32 = this.w32;
+      for (let i = 0; i < n; i += 4) {
+        const w = w32[(at + i) >>> 2]!;
+        // (a Uint8Array store keeps the low 8 bits)
+        out[i] = w;
+        out[i + 1] = w >> 8;
+        out[i + 2] = w >> 16;
+        out[i + 3] = w >> 24;
+      }
+    } else {
+      const u8 = this.mem.u8;
+      for (let i = 0; i < n; i++) out[i] = u8[at + i]!;
+    }
+  }
+
   /** Stage `key` at `at` in the runtime's memory, refusing it as key() does. */
   private stageKey(key: K, at: number): void {
     const way = this.keyWay;
@@ -350,7 +383,11 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
       if (this.viewsGrowth !== this.mem.growth) this.syncViews();
       if (way === WAY_U64) return this.u64s[at >>> 3] as V;
       if (way === WAY_I64) return this.i64s[at >>> 3] as V;
-      if (way === WAY_BYTES) return copyOut(this.mem.u8, at, this.valueSize) as V;
+      if (way === WAY_BYTES) {
+        const out = new Uint8Array(this.valueSize);
+        this.bytesOut(at, out, this.valueSize);
+        return out as V;
+      }
     }
     const c = this.valueCodec;
     if (c.decodeAt !== undefined && c.size === this.valueSize) return c.decodeAt(this.mem.u8, at);
@@ -366,8 +403,7 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
       if (way === WAY_BYTES) {
         const n = this.valueSize;
         if (value instanceof Uint8Array && value.length === n) {
-          const u8 = this.mem.u8;
-          for (let i = 0; i < n; i++) u8[at + i] = value[i]!;
+          this.bytesIn(value, at, n);
           return;
         }
       } else if (typeof value === 'bigint') {
@@ -565,9 +601,10 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
       this.stageKey(key, at);
       const v = direct.lookup(at);
       if (v === 0) return false;
-      const u8 = this.mem.u8;
-      if (n <= 32) for (let i = 0; i < n; i++) out[i] = u8[v + i]!;
-      else out.set(u8.subarray(v, v + n));
+      if (n <= 32) {
+        if (this.viewsGrowth !== this.mem.growth) this.syncViews();
+        this.bytesOut(v, out, n);
+      } else out.set(this.mem.u8.subarray(v, v + n));
       return true;
     }
     this.notPerCpu('lookup');
