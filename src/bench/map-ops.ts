@@ -15,7 +15,11 @@
  *   (native/map-ops.c, built with cc; the column is empty without cc or
  *   bpf(2)), against the typed row's Map.
  * Also one full walk by lookupBatch against get_next_key plus lookup per
- * key. Ratios are to the JavaScript Map of the same run.
+ * key. Ratios are to the JavaScript Map of the same run. Times are the
+ * process's CPU time (user and system, the kernel's syscalls included),
+ * not the wall clock: on a machine shared with other work, the time a
+ * side spends descheduled is not its own, and rounds taken in turn still
+ * share out what is left (caches, a core's other thread) alike.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -30,8 +34,14 @@ import { BpfMap, u32, u64 } from '../api/map.js';
 export const MAP_OPS_SIZES = [10_000, 100_000, 1_000_000] as const;
 /** the key sequence: xorshift32 from 1, modulo the size (native/map-ops.c draws the same) */
 const NKEYS = 65536;
-const ROUND_NS = 20e6;
-const ROUNDS = 5;
+const ROUND_NS = 5e6;
+const ROUNDS = 21;
+
+/** The process's CPU time (user + system) in ns: the bench's clock (see the file comment). */
+function cpuNs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) * 1000;
+}
 
 /** ns per operation of each interface at one size; kernel undefined when bpf(2) could not be measured. */
 export interface MapOpsRow {
@@ -63,30 +73,32 @@ function keySequence(n: number): Uint32Array {
 }
 
 /**
- * Best ns per call of each `f(count)` over ROUNDS rounds of about ROUND_NS
- * after a warm-up, the functions taking turns round by round, so that a
- * machine shared with other work slows them alike and the ratios hold.
+ * CPU ns per call of each `f(count)`: the median of ROUNDS rounds of about
+ * ROUND_NS after a warm-up, the functions taking turns round by round, so
+ * that a machine shared with other work slows them alike and the ratios
+ * hold. The median, not the best: the best of many short rounds is the
+ * luckiest one, and luck differs between the sides.
  */
 function timeAll(fs: ((count: number) => void)[]): number[] {
   const ns = fs.map((f) => {
     f(20000);
     let n = 20000;
     for (;;) {
-      const t0 = process.hrtime.bigint();
+      const t0 = cpuNs();
       f(n);
-      if (Number(process.hrtime.bigint() - t0) > ROUND_NS) return n;
+      if (cpuNs() - t0 > ROUND_NS) return n;
       n *= 2;
     }
   });
-  const best = fs.map(() => Infinity);
+  const times = fs.map((): number[] => []);
   for (let r = 0; r < ROUNDS; r++) {
     fs.forEach((f, i) => {
-      const t0 = process.hrtime.bigint();
+      const t0 = cpuNs();
       f(ns[i]!);
-      best[i] = Math.min(best[i]!, Number(process.hrtime.bigint() - t0) / ns[i]!);
+      times[i]!.push((cpuNs() - t0) / ns[i]!);
     });
   }
-  return best;
+  return times.map((t) => t.sort((a, b) => a - b)[t.length >> 1]!);
 }
 
 /** One size: every JavaScript-side interface and the JS Map, each over the same key sequence. */
@@ -148,13 +160,13 @@ function measureSize(entries: number): MapOpsRow {
   }
 }
 
-/** ns per element of a full walk (best of 3), checked to visit every element. */
+/** CPU ns per element of a full walk (best of 3), checked to visit every element. */
 function timeWalk(walk: () => number, entries: number): number {
   let best = Infinity;
   for (let r = 0; r < 3; r++) {
-    const t0 = process.hrtime.bigint();
+    const t0 = cpuNs();
     const c = walk();
-    best = Math.min(best, Number(process.hrtime.bigint() - t0) / entries);
+    best = Math.min(best, (cpuNs() - t0) / entries);
     if (c !== entries) throw new Error(`map walk visited ${c} of ${entries} elements`);
   }
   return best;
