@@ -609,7 +609,9 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     }
     this.notPerCpu('lookup');
     const obj = this.object;
-    if (!(out instanceof Uint8Array) || out.length < n) throw new BpfError('EINVAL', `out must be a Uint8Array of at least ${n} bytes (the map's value size), got ${describe(out)}`);
+    if (!(out instanceof Uint8Array) || out.length < n) {
+      throw new BpfError('EINVAL', `out must be a Uint8Array of at least ${n} bytes (the map's value size), got ${out instanceof Uint8Array ? `${out.length} bytes` : describe(out)}`);
+    }
     const value = new Uint8Array(n);
     try {
       this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_LOOKUP_ELEM, { key: this.key(key), value });
