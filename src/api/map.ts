@@ -625,12 +625,29 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** BPF_MAP_UPDATE_ELEM; errors (EEXIST, ENOENT, E2BIG, ...) throw. */
   update(key: K, value: V, flags: UpdateFlag = 'any'): void {
+    const direct = this.direct;
+    const open = this.obj;
+    // the common call first, its checks in one test: a plain map (never per-CPU), open, BPF_ANY, not frozen
+    if (direct !== undefined && open !== undefined && flags === 'any' && !this.sys.isFrozen(open)) {
+      const at = this.staging!.addr;
+      this.stageValue(value, at + this.valueAt);
+      this.stageKey(key, at);
+      if (direct.update(at, at + this.valueAt, 0, 0) === 0) return;
+      // failed, changing nothing: bpf() gives the errno and message
+      this.updateRest(key, value, flags, true);
+      return;
+    }
+    this.updateRest(key, value, flags, false);
+  }
+
+  /** update() past its fast path (`tried`: the map's own update failed already): the other flags, per-CPU maps, errors through bpf(). */
+  private updateRest(key: K, value: V, flags: UpdateFlag, tried: boolean): void {
     this.notPerCpu('update');
     const obj = this.object;
     const f = flags === 'any' ? 0 : Object.hasOwn(FLAGS, flags) ? FLAGS[flags] : undefined;
     if (f === undefined) throw new BpfError('EINVAL', `unknown update flag ${named(flags)} (any, noexist, exist)`);
     const direct = this.direct;
-    if (direct !== undefined && !this.sys.isFrozen(obj)) {
+    if (direct !== undefined && !tried && !this.sys.isFrozen(obj)) {
       const at = this.staging!.addr;
       this.stageValue(value, at + this.valueAt);
       this.stageKey(key, at);
