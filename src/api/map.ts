@@ -255,7 +255,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
    * little-endian host (the views below read its byte order): a 4-byte
    * key from u32/i32 (a number) or from 4 raw bytes is staged as one
    * word; an 8-byte value of u64/i64 is read and written as one 64-bit
-   * word; a raw value of up to 32 bytes is copied by a loop. Any key or
+   * word; a raw value of up to 32 bytes is copied by words (bytes when its
+   * size is not a multiple of 4), not through the codec. Any key or
    * value these do not take (a wrong type or size) goes the general way,
    * which refuses it with the same error as before.
    */
