@@ -176,6 +176,14 @@ export const u64 = intCodec<bigint>(8, false);
 /** Codec: a signed 64-bit little-endian integer as a bigint. */
 export const i64 = intCodec<bigint>(8, true);
 
+/** The fast path's shortcuts (BpfMap.keyWay, valueWay): none, a number as a 4-byte word, raw bytes, u64, i64. */
+type Way = 0 | 1 | 2 | 3 | 4;
+const WAY_GENERAL = 0;
+const WAY_INT = 1;
+const WAY_BYTES = 2;
+const WAY_U64 = 3;
+const WAY_I64 = 4;
+
 /** BPF_MAP_UPDATE_ELEM's flag by name: any (BPF_ANY), noexist, exist. */
 export type UpdateFlag = 'any' | 'noexist' | 'exist';
 const FLAGS: Record<UpdateFlag, number> = { any: BPF_ANY, noexist: BPF_NOEXIST, exist: BPF_EXIST };
@@ -242,6 +250,23 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
   /** where the value is staged: after the key, rounded to 8 */
   private readonly valueAt: number;
   private readonly isPerCpu: boolean;
+  /**
+   * The fast path's shortcuts, chosen once by codec identity on a
+   * little-endian host (the views below read its byte order): a 4-byte
+   * key from u32/i32 (a number) or from 4 raw bytes is staged as one
+   * word; an 8-byte value of u64/i64 is read and written as one 64-bit
+   * word; a raw value of up to 32 bytes is copied by words (bytes when its
+   * size is not a multiple of 4), not through the codec. Any key or
+   * value these do not take (a wrong type or size) goes the general way,
+   * which refuses it with the same error as before.
+   */
+  private readonly keyWay: Way;
+  private readonly valueWay: Way;
+  /** views of the whole memory for the shortcuts, made again when it grows */
+  private w32: Int32Array = new Int32Array(0);
+  private u64s: BigUint64Array = new BigUint64Array(0);
+  private i64s: BigInt64Array = new BigInt64Array(0);
+  private viewsGrowth = -1;
 
   constructor(
     readonly sys: BpfSystem,
@@ -269,10 +294,73 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
       this.direct = impl;
       this.staging = stagingFor(sys, this.valueAt + roundUp8(impl.valueSize));
     }
+    this.keyWay = this.direct === undefined || !LITTLE_ENDIAN_HOST || impl.keySize !== 4 ? WAY_GENERAL
+      : keyCodec === (u32 as unknown) || keyCodec === (i32 as unknown) ? WAY_INT
+      : keyCodec === (bytes as unknown) ? WAY_BYTES : WAY_GENERAL;
+    this.valueWay = this.direct === undefined || !LITTLE_ENDIAN_HOST ? WAY_GENERAL
+      : impl.valueSize === 8 && valueCodec === (u64 as unknown) ? WAY_U64
+      : impl.valueSize === 8 && valueCodec === (i64 as unknown) ? WAY_I64
+      : valueCodec === (bytes as unknown) && impl.valueSize <= 32 ? WAY_BYTES : WAY_GENERAL;
+  }
+
+  /** (Re)make the shortcuts' views of the memory: after it grew. */
+  private syncViews(): void {
+    const buf = this.mem.u8.buffer;
+    this.w32 = new Int32Array(buf, 0, buf.byteLength >>> 2);
+    this.u64s = new BigUint64Array(buf, 0, buf.byteLength >>> 3);
+    this.i64s = new BigInt64Array(buf, 0, buf.byteLength >>> 3);
+    this.viewsGrowth = this.mem.growth;
+  }
+
+  /**
+   * n (at most 32) bytes of `b` to `at` in the memory: whole words when n
+   * is a multiple of 4 (`at` is 8-aligned: staging), else bytes. The views
+   * are current (syncViews).
+   */
+  private bytesIn(b: Uint8Array, at: number, n: number): void {
+    if ((n & 3) === 0 && (at & 3) === 0) {
+      const w32 = this.w32;
+      for (let i = 0; i < n; i += 4) w32[(at + i) >>> 2] = b[i]! | (b[i + 1]! << 8) | (b[i + 2]! << 16) | (b[i + 3]! << 24);
+    } else {
+      const u8 = this.mem.u8;
+      for (let i = 0; i < n; i++) u8[at + i] = b[i]!;
+    }
+  }
+
+  /** n (at most 32) bytes at `at` in the memory to `out`: read by whole words where they can be (as bytesIn). */
+  private bytesOut(at: number, out: Uint8Array, n: number): void {
+    if ((n & 3) === 0 && (at & 3) === 0) {
+      const w32 = this.w32;
+      for (let i = 0; i < n; i += 4) {
+        const w = w32[(at + i) >>> 2]!;
+        // (a Uint8Array store keeps the low 8 bits)
+        out[i] = w;
+        out[i + 1] = w >> 8;
+        out[i + 2] = w >> 16;
+        out[i + 3] = w >> 24;
+      }
+    } else {
+      const u8 = this.mem.u8;
+      for (let i = 0; i < n; i++) out[i] = u8[at + i]!;
+    }
   }
 
   /** Stage `key` at `at` in the runtime's memory, refusing it as key() does. */
   private stageKey(key: K, at: number): void {
+    const way = this.keyWay;
+    if (way !== WAY_GENERAL) {
+      if (this.viewsGrowth !== this.mem.growth) this.syncViews();
+      // (the staging block is 8-aligned; an Int32Array store keeps the low 32 bits, as u32's `>>> 0`)
+      if (way === WAY_INT) {
+        if (typeof key === 'number' && Number.isInteger(key)) {
+          this.w32[at >>> 2] = key;
+          return;
+        }
+      } else if (key instanceof Uint8Array && key.length === 4) {
+        this.w32[at >>> 2] = key[0]! | (key[1]! << 8) | (key[2]! << 16) | (key[3]! << 24);
+        return;
+      }
+    }
     const c = this.keyCodec;
     if (c.encodeInto !== undefined && c.size === this.keySize) {
       c.encodeInto(key, this.mem.u8, at);
@@ -290,6 +378,18 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** The value whose bytes are at `at` in the runtime's memory. */
   private valueAtAddr(at: number): V {
+    const way = this.valueWay;
+    // (a map's values are 8-aligned; checked anyway, as the views need it)
+    if (way !== WAY_GENERAL && (at & 7) === 0) {
+      if (this.viewsGrowth !== this.mem.growth) this.syncViews();
+      if (way === WAY_U64) return this.u64s[at >>> 3] as V;
+      if (way === WAY_I64) return this.i64s[at >>> 3] as V;
+      if (way === WAY_BYTES) {
+        const out = new Uint8Array(this.valueSize);
+        this.bytesOut(at, out, this.valueSize);
+        return out as V;
+      }
+    }
     const c = this.valueCodec;
     if (c.decodeAt !== undefined && c.size === this.valueSize) return c.decodeAt(this.mem.u8, at);
     return c.decode(copyOut(this.mem.u8, at, this.valueSize));
@@ -297,6 +397,21 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
 
   /** Stage `value` at `at`, refusing it as encodeValue() does. */
   private stageValue(value: V, at: number): void {
+    const way = this.valueWay;
+    if (way !== WAY_GENERAL) {
+      if (this.viewsGrowth !== this.mem.growth) this.syncViews();
+      // u64 and i64 store a bigint's low 64 bits either way; a number goes through the codec (its checks)
+      if (way === WAY_BYTES) {
+        const n = this.valueSize;
+        if (value instanceof Uint8Array && value.length === n) {
+          this.bytesIn(value, at, n);
+          return;
+        }
+      } else if (typeof value === 'bigint') {
+        this.u64s[at >>> 3] = value;
+        return;
+      }
+    }
     const c = this.valueCodec;
     if (c.encodeInto !== undefined && c.size === this.valueSize) c.encodeInto(value, this.mem.u8, at);
     else this.mem.u8.set(this.encodeValue(value), at);
@@ -471,14 +586,69 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     return this.valueCodec.decode(value);
   }
 
+  /**
+   * The value for `key` as bytes, copied into the first valueSize bytes of
+   * `out`: true, or false when there is none (`out` untouched). The raw
+   * lookup for a loop: on the fast path (array and hash maps) it allocates
+   * nothing, where lookup() returns a new value each call. `out` is a
+   * Uint8Array of at least valueSize bytes (EINVAL); a per-CPU map is
+   * EINVAL (lookupPerCpu), a closed one EBADF.
+   */
+  lookupInto(key: K, out: Uint8Array): boolean {
+    const n = this.valueSize;
+    const direct = this.direct;
+    if (direct !== undefined && this.obj !== undefined && out instanceof Uint8Array && out.length >= n) {
+      const at = this.staging!.addr;
+      this.stageKey(key, at);
+      const v = direct.lookup(at);
+      if (v === 0) return false;
+      if (n <= 32) {
+        if (this.viewsGrowth !== this.mem.growth) this.syncViews();
+        this.bytesOut(v, out, n);
+      } else out.set(this.mem.u8.subarray(v, v + n));
+      return true;
+    }
+    this.notPerCpu('lookup');
+    const obj = this.object;
+    if (!(out instanceof Uint8Array) || out.length < n) {
+      throw new BpfError('EINVAL', `out must be a Uint8Array of at least ${n} bytes (the map's value size), got ${out instanceof Uint8Array ? `${out.length} bytes` : describe(out)}`);
+    }
+    const value = new Uint8Array(n);
+    try {
+      this.sys.bpfOnMap(obj, BPF_CMD.BPF_MAP_LOOKUP_ELEM, { key: this.key(key), value });
+    } catch (e) {
+      if (e instanceof BpfError && e.code === 'ENOENT') return false;
+      throw e;
+    }
+    out.set(value);
+    return true;
+  }
+
   /** BPF_MAP_UPDATE_ELEM; errors (EEXIST, ENOENT, E2BIG, ...) throw. */
   update(key: K, value: V, flags: UpdateFlag = 'any'): void {
+    const direct = this.direct;
+    const open = this.obj;
+    // the common call first, its checks in one test: a plain map (never per-CPU), open, BPF_ANY, not frozen
+    if (direct !== undefined && open !== undefined && flags === 'any' && !this.sys.isFrozen(open)) {
+      const at = this.staging!.addr;
+      this.stageValue(value, at + this.valueAt);
+      this.stageKey(key, at);
+      if (direct.update(at, at + this.valueAt, 0, 0) === 0) return;
+      // failed, changing nothing: bpf() gives the errno and message
+      this.updateRest(key, value, flags, true);
+      return;
+    }
+    this.updateRest(key, value, flags, false);
+  }
+
+  /** update() past its fast path (`tried`: the map's own update failed already): the other flags, per-CPU maps, errors through bpf(). */
+  private updateRest(key: K, value: V, flags: UpdateFlag, tried: boolean): void {
     this.notPerCpu('update');
     const obj = this.object;
     const f = flags === 'any' ? 0 : Object.hasOwn(FLAGS, flags) ? FLAGS[flags] : undefined;
     if (f === undefined) throw new BpfError('EINVAL', `unknown update flag ${named(flags)} (any, noexist, exist)`);
     const direct = this.direct;
-    if (direct !== undefined && !this.sys.isFrozen(obj)) {
+    if (direct !== undefined && !tried && !this.sys.isFrozen(obj)) {
       const at = this.staging!.addr;
       this.stageValue(value, at + this.valueAt);
       this.stageKey(key, at);

@@ -46,6 +46,11 @@
  *   max_entries nodes are all the map has.
  * Under the modern profile an update checks BPF_NOEXIST/BPF_EXIST before
  * the map's capacity (E2BIG), as kernels since 4.x do; 3.19 checks E2BIG first.
+ *
+ * Speed: a 4-byte key, the common size, is read once as a word, hashed by
+ * jhashWord and compared with each element's key word (findKey); an update
+ * of an existing element that no run holds takes a short path (replace).
+ * Both give what the general code gives; BpfMap's fast path arrives here.
  */
 
 import { BpfError } from '../errors.js';
@@ -84,6 +89,9 @@ const PENDING = 2;
 /** bytes before the mirror's heads: the suspect word, and padding */
 const MIRROR_META = 8;
 
+/** Int32Array reads the host's byte order; the 4-byte key path below reads keys as little-endian words through one. */
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /** All the hash variants; HashMap (plain hash) adds the JIT's inline layout. */
 export class HashMapBase implements BpfMapImpl {
   readonly type: number;
@@ -115,6 +123,14 @@ export class HashMapBase implements BpfMapImpl {
   private mNext!: Int32Array;
   private mHashes!: Uint32Array;
   private mSuspect!: Int32Array;
+  /** the whole memory as 32-bit words: a 4-byte key is read and compared as one (wordKeys) */
+  private w32!: Int32Array;
+  /**
+   * 4-byte keys on a little-endian host: hashed (jhashWord) and compared as
+   * one word, the element's key word against the looked-up one, instead of
+   * byte by byte after a stored-hash check (equal keys have equal hashes).
+   */
+  private readonly wordKeys: boolean;
   private viewsGrowth = -1;
   private readonly state: Uint8Array;
   /**
@@ -136,6 +152,10 @@ export class HashMapBase implements BpfMapImpl {
   private runDepth = 0;
   /** the predecessor of the element the last find() returned (-1: the bucket's head) */
   private prev = -1;
+  /** the hash findKey() computed, as an int32 (bucket: & (nBuckets - 1)) */
+  private keyHash = 0;
+  /** a plain hash (not per-CPU, not in place, not LRU): an update of an existing element replaces it (replace()) */
+  private readonly replaces: boolean;
   private readonly what: string;
   private readonly env: MapEnv;
   private readonly modern: boolean;
@@ -164,6 +184,8 @@ export class HashMapBase implements BpfMapImpl {
     this.maxEntries = attr.maxEntries;
     this.mapFlags = attr.mapFlags;
     this.keyRound = roundUp8(attr.keySize);
+    this.wordKeys = attr.keySize === 4 && LITTLE_ENDIAN_HOST;
+    this.replaces = !kind.perCpu && !kind.inPlace && !kind.lru;
     this.valueRound = roundUp8(attr.valueSize);
     this.sysValueSize = kind.perCpu ? this.valueRound * this.ncpus : this.valueSize;
     this.elemSize = this.keyRound + this.valueRound * this.ncpus;
@@ -251,6 +273,7 @@ export class HashMapBase implements BpfMapImpl {
     this.mNext = new Int32Array(buf, l.next, this.cap);
     this.mHashes = new Uint32Array(buf, l.hashes, this.cap);
     this.pinned = new Uint32Array(buf, l.pinned, this.cap);
+    this.w32 = new Int32Array(buf, 0, buf.byteLength >>> 2);
     this.viewsGrowth = this.mem.growth;
   }
 
@@ -287,6 +310,7 @@ export class HashMapBase implements BpfMapImpl {
 
   /** The element holding the key at keyAddr (its predecessor in this.prev), or -1. At most cap elements are visited. */
   private find(keyAddr: number, hash: number): number {
+    if (this.wordKeys) return this.findWord(this.keyWord(keyAddr), hash);
     const u8 = this.mem.u8;
     const { next, hashes, keySize } = this;
     let prev = -1;
@@ -306,7 +330,54 @@ export class HashMapBase implements BpfMapImpl {
     return -1;
   }
 
+  /**
+   * find() of a 4-byte key (wordKeys), `word` its bytes as an int32: the
+   * element's key word is compared, one read of the element, whose value
+   * the caller reads next. Elements' keys are written only by update; a
+   * program outside the verifier that rewrites one can change which element
+   * of this bucket a lookup finds, never where a walk goes.
+   */
+  private findWord(word: number, hash: number): number {
+    const { next, w32, base, elemSize } = this;
+    let prev = -1;
+    let steps = 0;
+    for (let i = this.heads[hash & (this.nBuckets - 1)]!; i !== -1; prev = i, i = next[i]!) {
+      this.checkLink(i, steps++);
+      if (w32[(base + i * elemSize) >>> 2] === word) {
+        this.prev = prev;
+        return i;
+      }
+    }
+    this.prev = -1;
+    return -1;
+  }
+
+  /** A 4-byte key's bytes at keyAddr, little-endian, as an int32 (views current: syncViews). */
+  private keyWord(keyAddr: number): number {
+    if ((keyAddr & 3) === 0) return this.w32[keyAddr >>> 2]!;
+    const u8 = this.mem.u8;
+    return u8[keyAddr]! | (u8[keyAddr + 1]! << 8) | (u8[keyAddr + 2]! << 16) | (u8[keyAddr + 3]! << 24);
+  }
+
+  /**
+   * The element holding the key at keyAddr, or -1, its hash (int32) left in
+   * this.keyHash and its predecessor in this.prev: the one call of the
+   * operations' hot paths (a 4-byte key is read once, for both).
+   */
+  private findKey(keyAddr: number): number {
+    if (this.wordKeys) {
+      const word = this.keyWord(keyAddr);
+      const hash = jhashWord(word) | 0;
+      this.keyHash = hash;
+      return this.findWord(word, hash);
+    }
+    const hash = this.hashOf(keyAddr);
+    this.keyHash = hash | 0;
+    return this.find(keyAddr, hash);
+  }
+
   private hashOf(keyAddr: number): number {
+    if (this.wordKeys) return jhashWord(this.keyWord(keyAddr));
     const u8 = this.mem.u8;
     if (this.keySize === 4) return jhashWord(u8[keyAddr]! | (u8[keyAddr + 1]! << 8) | (u8[keyAddr + 2]! << 16) | (u8[keyAddr + 3]! << 24));
     return jhash(u8, keyAddr, this.keySize, 0);
@@ -316,7 +387,7 @@ export class HashMapBase implements BpfMapImpl {
     this.syncViews();
     // The JIT's inline lookup found the mirror inconsistent and fell back to this helper.
     if (this.mSuspect[0] !== 0) this.refreshMirror();
-    const idx = this.find(keyAddr, this.hashOf(keyAddr));
+    const idx = this.findKey(keyAddr);
     if (idx < 0) return 0;
     if (this.inRun) this.pinned[idx] = this.generation();
     this.lru?.setRef(idx);
@@ -445,7 +516,7 @@ export class HashMapBase implements BpfMapImpl {
     const u8 = this.mem.u8;
     const v = this.elemAddr(idx) + this.keyRound;
     if (!this.kind.perCpu) {
-      copyBytes(u8, v, valueAddr, this.valueSize);
+      this.copyValue(v, valueAddr);
       if (fresh) u8.fill(0, v + this.valueSize, v + this.valueRound);
     } else if (allCpus) {
       u8.copyWithin(v, valueAddr, valueAddr + this.valueRound * this.ncpus);
@@ -456,14 +527,57 @@ export class HashMapBase implements BpfMapImpl {
     }
   }
 
+  /**
+   * valueSize bytes from `from` to an element's value at `to` (not per-CPU):
+   * small values by whole 4-byte words when both ends and the size allow
+   * (an 8-byte value: two stores). Every caller has synced the views.
+   */
+  private copyValue(to: number, from: number): void {
+    const n = this.valueSize;
+    if (n <= 64 && ((to | from | n) & 3) === 0 && (from + n <= to || to + n <= from)) {
+      const w32 = this.w32;
+      for (let i = 0; i < n >>> 2; i++) w32[(to >>> 2) + i] = w32[(from >>> 2) + i]!;
+    } else copyBytes(this.mem.u8, to, from, n);
+  }
+
   private updateFrom(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number, allCpus: boolean): number {
     if (flagsHi !== 0 || flagsLo >>> 0 > BPF_EXIST) return E.EINVAL;
     this.syncViews();
     if (this.lru) return this.lruUpdate(this.lru, keyAddr, valueAddr, flagsLo, allCpus);
-    const { perCpu } = this.kind;
-    const hash = this.hashOf(keyAddr);
+    const old = this.findKey(keyAddr);
+    // The common update, kept short: an existing key of a plain hash whose value no run holds.
+    if (old >= 0 && flagsLo !== BPF_NOEXIST && this.replaces && !this.isPinned(old)) return this.replace(old, valueAddr);
+    return this.updateRest(keyAddr, valueAddr, flagsLo, allCpus, old);
+  }
+
+  /**
+   * Nobody holds the old value of element `old` (found by findKey just
+   * before): replace it in place and move it to the head, as the kernel's
+   * new element would be.
+   */
+  private replace(old: number, valueAddr: number): number {
+    const hash = this.keyHash;
     const bucket = hash & (this.nBuckets - 1);
-    const old = this.find(keyAddr, hash);
+    const prev = this.prev;
+    this.copyValue(this.elemAddr(old) + this.keyRound, valueAddr);
+    if (prev < 0) {
+      // Already the head: the links stay; its mirror words are rewritten (a program may have changed them).
+      this.mHeads[bucket] = old;
+      this.mNext[old] = this.next[old]!;
+      this.mHashes[old] = hash;
+      return 0;
+    }
+    this.unlink(bucket, old, prev);
+    this.linkHead(bucket, old);
+    this.mirrorBucket(bucket);
+    return 0;
+  }
+
+  /** updateFrom past findKey (`old`, this.keyHash, this.prev): the flags' and capacity's errors, per-CPU values, new elements. */
+  private updateRest(keyAddr: number, valueAddr: number, flagsLo: number, allCpus: boolean, old: number): number {
+    const { perCpu } = this.kind;
+    const hash = this.keyHash;
+    const bucket = hash & (this.nBuckets - 1);
     const prev = this.prev;
     if (!this.modern && old < 0 && this.count >= this.maxEntries) return E.E2BIG;
     if (old >= 0 && flagsLo === BPF_NOEXIST) return E.EEXIST;
@@ -475,22 +589,8 @@ export class HashMapBase implements BpfMapImpl {
       this.writeValue(old, valueAddr, allCpus, false);
       return 0;
     }
-    if (old >= 0 && !this.isPinned(old)) {
-      // Nobody holds the old value: replace it in place and move it to the head, as the kernel's
-      // new element would be.
-      this.writeValue(old, valueAddr, allCpus, false);
-      if (prev < 0) {
-        // Already the head: the links stay; its mirror words are rewritten (a program may have changed them).
-        this.mHeads[bucket] = old;
-        this.mNext[old] = this.next[old]!;
-        this.mHashes[old] = hash;
-        return 0;
-      }
-      this.unlink(bucket, old, prev);
-      this.linkHead(bucket, old);
-      this.mirrorBucket(bucket);
-      return 0;
-    }
+    // A new element: the key is new, or its element is pinned by the running program (updateFrom
+    // replaced an unpinned one).
     if (this.freeTop === 0) this.reclaim();
     if (this.freeTop === 0) return E.ENOMEM;
     const idx = this.freeStack[--this.freeTop]!;
@@ -515,10 +615,9 @@ export class HashMapBase implements BpfMapImpl {
 
   delete(keyAddr: number): number {
     this.syncViews();
-    const hash = this.hashOf(keyAddr);
-    const idx = this.find(keyAddr, hash);
+    const idx = this.findKey(keyAddr);
     if (idx < 0) return E.ENOENT;
-    const bucket = hash & (this.nBuckets - 1);
+    const bucket = this.keyHash & (this.nBuckets - 1);
     this.unlink(bucket, idx, this.prev);
     this.count--;
     this.lru?.pushFree(idx);
@@ -530,7 +629,7 @@ export class HashMapBase implements BpfMapImpl {
   sysLookup(keyAddr: number, outAddr: number): number {
     this.syncViews();
     if (this.mSuspect[0] !== 0) this.refreshMirror();
-    const idx = this.find(keyAddr, this.hashOf(keyAddr));
+    const idx = this.findKey(keyAddr);
     if (idx < 0) return E.ENOENT;
     const v = this.elemAddr(idx) + this.keyRound;
     this.mem.u8.copyWithin(outAddr, v, v + this.sysValueSize);
@@ -544,6 +643,7 @@ export class HashMapBase implements BpfMapImpl {
   }
 
   getNextKey(keyAddr: number, nextKeyAddr: number): number {
+    this.syncViews();
     let bucket = 0;
     if (keyAddr !== 0) {
       const hash = this.hashOf(keyAddr);

@@ -56,10 +56,13 @@ export function jhash(bytes: Uint8Array, offset: number, length: number, initval
  * a), without the byte loop; the hash map's common key size.
  */
 export function jhashWord(word: number, initval = 0): number {
-  let a = (JHASH_INITVAL + 4 + initval + word) | 0;
-  let b = (JHASH_INITVAL + 4 + initval) | 0;
-  let c = b;
-  c ^= b; c = (c - rol32(b, 14)) | 0;
+  // a, b and c start equal; a takes the word. The sum is wrapped to 32 bits first, so that the
+  // arithmetic below stays in int32 (JHASH_INITVAL + 4 alone is past 2^31, a double).
+  const start = (JHASH_INITVAL + 4 + initval) | 0;
+  let a = (start + word) | 0;
+  let b = start;
+  // __jhash_final's first line: c ^= b clears c (c === b), then c -= rol32(b, 14)
+  let c = (0 - rol32(b, 14)) | 0;
   a ^= c; a = (a - rol32(c, 11)) | 0;
   b ^= a; b = (b - rol32(a, 25)) | 0;
   c ^= b; c = (c - rol32(b, 16)) | 0;
