@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfSystem, engineOf } from '../src/api/bpf.js';
 import { Program } from '../src/api/program.js';
-import { PacketRunner } from '../src/api/packets.js';
+import { PacketRunner, TIER_UP_RUNS } from '../src/api/packets.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { JitProgram, moduleCache } from '../src/jit/program.js';
 import { Bytes } from '../src/jit/wasm.js';
@@ -100,6 +100,44 @@ test('a tiered load runs its first verdict on the interpreter and never waits fo
   assert.deepEqual(flows(p).length, 2);
   r.close();
   p.close();
+});
+
+test('a synchronous batch moves to the JIT inside it: compiled on the spot after TIER_UP_RUNS interpreter runs, the verdicts and maps of the interpreter alone', async () => {
+  const packets = capture();
+  const interp = await runOn(packets, false, () => 'interpreter');
+  const sys = new BpfSystem();
+  const p = Program.load(sys, { insns: FLOW_TABLE });
+  const prog = p.object.prog;
+  const r = new PacketRunner(sys, p);
+  // one call: the event loop never turns, so only the runner's own compile can bring the JIT in
+  const verdicts = r.runBatch(packets);
+  assert.equal(prog.tier!.ready()?.engineName, 'jit');
+  assert.equal(r.enginesRun, 'interpreter then jit');
+  assert.deepEqual([...verdicts], interp.verdicts);
+  assert.deepEqual(flows(p), interp.flows);
+  // each engine's first run alone: the interpreter's first packet, then the JIT's first batch of one
+  assert.deepEqual(r.firstRuns.map((f) => f.engine), ['interpreter', 'jit']);
+  assert.ok(r.firstRuns.every((f) => f.ms >= 0));
+  assert.equal(TIER_UP_RUNS, 256);
+  r.close();
+  p.close();
+  // the count is the program's, not the runner's: Program.runBatch's runner per call reaches it too
+  const sys2 = new BpfSystem();
+  const p2 = Program.load(sys2, { insns: FLOW_TABLE });
+  for (let i = 0; i < packets.length; i += 100) p2.runBatch(packets.slice(i, i + 100));
+  assert.equal(p2.object.prog.tier!.ready()?.engineName, 'jit');
+  assert.deepEqual(flows(p2), interp.flows);
+  p2.close();
+  // under TIER_UP_RUNS runs: still the interpreter, the JIT left to the background compile
+  const sys3 = new BpfSystem();
+  const p3 = Program.load(sys3, { insns: FLOW_TABLE });
+  const r3 = new PacketRunner(sys3, p3);
+  r3.runBatch(packets.slice(0, TIER_UP_RUNS - 1));
+  assert.equal(r3.enginesRun, 'interpreter');
+  assert.equal(p3.object.prog.tier!.ready(), undefined);
+  assert.deepEqual(r3.firstRuns.map((f) => f.engine), ['interpreter']);
+  r3.close();
+  p3.close();
 });
 
 test('asking for the JIT compiles a tiered program on the spot; an eager load (tiered: false) has it at once', async () => {
@@ -189,6 +227,17 @@ test('the CLI names the engines that ran a capture: tiered by default, one engin
   assert.match(tiered.stdout, /^runs {4}\d+(\.\d+)? [µm]?s per packet \((interpreter|interpreter then jit|jit)\)$/m);
   const jit = await tsbpf(['run', join(EXAMPLES, 'flow-table.o'), '--pcap', pcap, '--engine', 'jit']);
   assert.match(jit.stdout, /^runs {4}\d+(\.\d+)? [µm]?s per packet \(jit\)$/m);
+  // the one-time costs on their own line: the load, the tier's compile when it ran, each engine's first run
+  const t = '\\d+\\.\\d+ (ns|µs|ms)';
+  assert.match(tiered.stdout.split('\n')[2]!, new RegExp(`^startup load ${t}(, JIT compile ${t})?, first run ${t} \\((interpreter|jit)\\)(, ${t} \\(jit\\))?$`));
+  assert.match(jit.stdout.split('\n')[2]!, new RegExp(`^startup load ${t}, first run ${t} \\(jit\\)$`));
+  const j = JSON.parse((await tsbpf(['run', join(EXAMPLES, 'flow-table.o'), '--pcap', pcap, '--engine', 'interpreter', '--json'])).stdout) as { startup: { load_ns: number; jit_compile_ns: number; first_runs: { engine: string; ns: number }[] } };
+  assert.deepEqual(Object.keys(j.startup), ['load_ns', 'jit_compile_ns', 'first_runs']);
+  assert.equal(j.startup.jit_compile_ns, 0);
+  assert.deepEqual(j.startup.first_runs.map((f) => Object.keys(f).join()), ['engine,ns']);
+  assert.equal(j.startup.first_runs[0]!.engine, 'interpreter');
+  assert.ok(j.startup.load_ns > 0 && j.startup.first_runs[0]!.ns > 0);
   // the same maps either way
-  assert.equal(tiered.stdout.replace(/^runs .*$/m, ''), jit.stdout.replace(/^runs .*$/m, ''));
+  const times = (out: string): string => out.replace(/^runs .*$/m, '').replace(/^startup .*$/m, '');
+  assert.equal(times(tiered.stdout), times(jit.stdout));
 });
