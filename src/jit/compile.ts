@@ -104,6 +104,12 @@ const reg = (r: number): number => REG0 + r;
 /** The emitter, with the byte swaps the compiler needs. */
 class Code extends Emitter {
   /**
+   * A run function's instructions (the bytes inside its exit block) when
+   * the batch function can take them as they are (sharedBody): compiled
+   * once for both.
+   */
+  body: Uint8Array | undefined;
+  /**
    * Swap the two bytes of the 16-bit value on the stack (its upper half
    * zero): x * 0x10001 holds the value twice, so bits 8..23 are the swap.
    * One load and a multiply beat two byte loads (fewer registers live).
@@ -210,7 +216,8 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     forEachArrays: hardened ? [] : options.inlineForEach ?? [],
   };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
-  const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
+  // the batch runs the entry function's instructions in its loop: the run function's bytes when they are the same
+  const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch', bodies[0]!.body);
   // hardened mode's i64 locals come after eight i32 locals in every function
   const hl: [number, number][] = hardened ? [[10, T.i64]] : [];
   const subs = bodies.slice(1).map((body) => ({ type: TYPE_SUB, locals: [[2, T.i64], [hardened ? 8 : 4, T.i32], ...hl] as [number, number][], body }));
@@ -442,8 +449,27 @@ interface FunctionContext {
  */
 type FunctionMode = 'run' | 'batch' | 'sub';
 
-/** One BPF function, slots [start, end), as a WebAssembly function body. */
-function compileFunction(slots: readonly Slot[], start: number, end: number, fc: FunctionContext, mode: FunctionMode): Code {
+/**
+ * Whether the entry function's instructions compile to the same bytes in
+ * the run and the batch function, so that the batch can take the run's
+ * (Code.body) and the emitter runs over them once: both end a run with a
+ * `br` to their exit block, and differ inside it only where the hardened
+ * checks keep the run's regions (globals in a batch, locals in a run) and
+ * where a local call's callee stopped the program (a batch goes on to its
+ * next run).
+ */
+function sharedBody(slots: readonly Slot[], start: number, end: number, fc: FunctionContext): boolean {
+  if (fc.hardened) return false;
+  for (let pc = start; pc < end; pc++) if (isLocalCall(slots[pc]!)) return false;
+  return true;
+}
+
+/**
+ * One BPF function, slots [start, end), as a WebAssembly function body.
+ * `body`: for the batch, the run function's instructions (Code.body), which
+ * it then takes instead of compiling them again.
+ */
+function compileFunction(slots: readonly Slot[], start: number, end: number, fc: FunctionContext, mode: FunctionMode, body?: Uint8Array): Code {
   const { scratch } = fc;
   const main = mode !== 'sub';
   const batch = mode === 'batch';
@@ -560,8 +586,15 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     c.i64(STACK_TOP).get(FRAME_SPAN).op(OP.i64_sub).set(FRAME_LO);
     c.get(FRAME_LO).op(OP.i32_wrap_i64).i32(0).i32(STACK_FRAME_SIZE).fill();
   }
-  if (batch) c.op(OP.block).byte(VOID); // the run's exit: br here, then the verdict
-  /** blocks open between the current instruction and the batch exit block */
+  // the run's exit: br here, then r0 to the scratch area (run) or the verdict (batch)
+  if (main) c.op(OP.block).byte(VOID);
+  if (batch && body !== undefined) {
+    c.bytes(body);
+    batchEpilogue(c, scratch);
+    return c;
+  }
+  const bodyAt = c.buf.length;
+  /** blocks open between the current instruction and the exit block */
   let open = 0;
   const toExit = (ifs: number): number => open + ifs;
   /** A subprogram returns r0..r5 to its caller. */
@@ -571,8 +604,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   };
   /** The BPF exit of this function, `ifs` if-blocks deep. */
   const exitFunction = (ifs = 0): void => {
-    if (batch) c.op(OP.br).u32(toExit(ifs));
-    else if (main) c.i32(scratch).get(reg(0)).mem(OP.i64_store).op(OP.return);
+    if (main) c.op(OP.br).u32(toExit(ifs));
     else returnRegs();
   };
   /** End the whole program with r0 as it is (from any depth): the callers see the stop flag. */
@@ -1095,16 +1127,24 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   else c.op(OP.end); // the loop
   // Falling off the end cannot happen in a verified program; trap if it does.
   c.op(OP.unreachable);
-  if (batch) {
+  if (mode === 'run' && sharedBody(slots, start, end, fc)) c.body = c.buf.slice(bodyAt);
+  if (batch) batchEpilogue(c, scratch);
+  else if (main) {
     c.op(OP.end); // the run's exit block
-    c.get(B_DESC).get(B_N).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).get(B_I).i32(4).op(OP.i32_mul).op(OP.i32_add)
-      .get(reg(0)).op(OP.i32_wrap_i64).mem(OP.i32_store);
-    c.get(B_I).i32(1).op(OP.i32_add).set(B_I).op(OP.br).u32(0);
-    c.op(OP.end).op(OP.end); // loop, block
-    // the last run's r0, all 64 bits
     c.i32(scratch).get(reg(0)).mem(OP.i64_store);
   }
   return c;
+}
+
+/** After a batch run's exit block: its verdict, the next run; after the loop, the last run's r0. */
+function batchEpilogue(c: Code, scratch: number): void {
+  c.op(OP.end); // the run's exit block
+  c.get(B_DESC).get(B_N).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).get(B_I).i32(4).op(OP.i32_mul).op(OP.i32_add)
+    .get(reg(0)).op(OP.i32_wrap_i64).mem(OP.i32_store);
+  c.get(B_I).i32(1).op(OP.i32_add).set(B_I).op(OP.br).u32(0);
+  c.op(OP.end).op(OP.end); // loop, block
+  // the last run's r0, all 64 bits
+  c.i32(scratch).get(reg(0)).mem(OP.i64_store);
 }
 
 /**
