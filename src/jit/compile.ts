@@ -109,6 +109,31 @@ class Code extends Emitter {
    * once for both.
    */
   body: Uint8Array | undefined;
+  /** the last local.set: its local, where its opcode is and where it ends (-1: none) */
+  private setLocal = -1;
+  private setAt = -1;
+  private setEnd = -1;
+  /**
+   * local.set, remembered: a local.get of the same local right after it
+   * (nothing between: no label, no branch) makes it a local.tee instead, the
+   * pair every instruction that reads the register the one before wrote
+   * (mov then ALU, a load then its use, a constant then its use) emits.
+   */
+  override set(l: number): this {
+    this.setAt = this.n;
+    super.set(l);
+    this.setLocal = l;
+    this.setEnd = this.n;
+    return this;
+  }
+  override get(l: number): this {
+    if (this.n === this.setEnd && l === this.setLocal) {
+      this.data[this.setAt] = OP.local_tee;
+      this.setEnd = -1;
+      return this;
+    }
+    return super.get(l);
+  }
   /**
    * Swap the two bytes of the 16-bit value on the stack (its upper half
    * zero): x * 0x10001 holds the value twice, so bits 8..23 are the swap.
@@ -759,6 +784,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     let falls = true;
   for (let pc = bStart; pc < bEnd; pc++) {
     const s = slots[pc]!;
+    /** the second slot of a pair compiled as one (its constants and frame offsets tracked after the first's) */
+    let fused: Slot | undefined;
     const code = s.code;
     const d = s.dst;
     const sr = s.src;
@@ -774,6 +801,18 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     switch (shape) {
       case 'alu': {
         if (cls === 0x07) {
+          const nx = slots[pc + 1];
+          if (code === 0xbf && s.off === 0 && pc + 1 < bEnd && nx !== undefined && nx.dst === d && fusesAfterMov(nx.code) && !leaders.has(pc + 1)) {
+            // mov64 rd, rs then a 64-bit ALU on rd (clang's copy before an operation): rd = rs op src,
+            // src being rs when it names rd (a leader between them would need rd set at the mov)
+            c.get(reg(sr));
+            if (nx.code & 0x08) c.get(reg(nx.src === d ? sr : nx.src));
+            else c.i64(nx.imm);
+            c.op(ALU64[nx.code & 0xf0]!).set(reg(d));
+            fused = nx;
+            pc++;
+            break;
+          }
           if (op === 0xb0) {
             if (!x) c.i64(imm);
             else if (s.off === 0) c.get(reg(sr));
@@ -1118,6 +1157,10 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     // (a fused ldxh + be16 writes one register: the ldx's forgetting covers both)
     if (r10Fixed) trackFrameOffsets(frameOffsets, s);
     trackConstants(consts, s);
+    if (fused !== undefined) {
+      if (r10Fixed) trackFrameOffsets(frameOffsets, fused);
+      trackConstants(consts, fused);
+    }
     falls = shape !== 'exit' && shape !== 'ja' && shape !== 'ja32';
   }
     // structured mode, a block placed apart from its fall-through successor: branch to it (always forward)
@@ -1288,6 +1331,18 @@ function trackConstants(known: Map<number, bigint>, s: Slot): void {
     if (s.imm === 0xf1) known.delete(0);
   } else if (shape === 'ldabs' || shape === 'ldind') known.delete(0);
   else if (shape === 'call' || shape === 'callx') for (let r = 0; r <= 5; r++) known.delete(r);
+}
+
+/**
+ * A 64-bit ALU instruction that can be compiled with the mov64 register
+ * copy before it into one expression (compileFunction): the operations
+ * ALU64 maps one to one (not mov, neg, byte swaps, division or modulo,
+ * which need RFC 9669's cases), src as a register or an immediate.
+ */
+function fusesAfterMov(code: number): boolean {
+  if ((code & 0x07) !== 0x07) return false;
+  const op = code & 0xf0;
+  return op !== 0x30 && op !== 0x90 && op !== 0xb0 && op !== 0x80 && op !== 0xd0 && ALU64[op] !== undefined;
 }
 
 /** Spend one unit of fuel, calling `out` when none is left: a local, or for programs with local calls a word shared by all their functions. */
