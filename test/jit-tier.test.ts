@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfSystem, engineOf } from '../src/api/bpf.js';
 import { Program } from '../src/api/program.js';
-import { PacketRunner, TIER_UP_RUNS } from '../src/api/packets.js';
+import { PacketRunner, TIER_UP_INSNS } from '../src/api/packets.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { JitProgram, moduleCache } from '../src/jit/program.js';
 import { Bytes } from '../src/jit/wasm.js';
@@ -102,7 +102,7 @@ test('a tiered load runs its first verdict on the interpreter and never waits fo
   p.close();
 });
 
-test('a synchronous batch moves to the JIT inside it: compiled on the spot after TIER_UP_RUNS interpreter runs, the verdicts and maps of the interpreter alone', async () => {
+test('a synchronous batch moves to the JIT inside it: compiled on the spot after TIER_UP_INSNS instructions per instruction on the interpreter, the verdicts and maps of the interpreter alone', async () => {
   const packets = capture();
   const interp = await runOn(packets, false, () => 'interpreter');
   const sys = new BpfSystem();
@@ -118,7 +118,7 @@ test('a synchronous batch moves to the JIT inside it: compiled on the spot after
   // each engine's first run alone: the interpreter's first packet, then the JIT's first batch of one
   assert.deepEqual(r.firstRuns.map((f) => f.engine), ['interpreter', 'jit']);
   assert.ok(r.firstRuns.every((f) => f.ms >= 0));
-  assert.equal(TIER_UP_RUNS, 256);
+  assert.equal(TIER_UP_INSNS, 32);
   r.close();
   p.close();
   // the count is the program's, not the runner's: Program.runBatch's runner per call reaches it too
@@ -128,14 +128,21 @@ test('a synchronous batch moves to the JIT inside it: compiled on the spot after
   assert.equal(p2.object.prog.tier!.ready()?.engineName, 'jit');
   assert.deepEqual(flows(p2), interp.flows);
   p2.close();
-  // under TIER_UP_RUNS runs: still the interpreter, the JIT left to the background compile
+  // run by run: the first run after the interpreter has executed TIER_UP_INSNS * 53 instructions is the JIT's
   const sys3 = new BpfSystem();
   const p3 = Program.load(sys3, { insns: FLOW_TABLE });
+  const prog3 = p3.object.prog;
   const r3 = new PacketRunner(sys3, p3);
-  r3.runBatch(packets.slice(0, TIER_UP_RUNS - 1));
-  assert.equal(r3.enginesRun, 'interpreter');
-  assert.equal(p3.object.prog.tier!.ready(), undefined);
-  assert.deepEqual(r3.firstRuns.map((f) => f.engine), ['interpreter']);
+  let executed = 0;
+  const limit = TIER_UP_INSNS * prog3.slots.length;
+  assert.equal(prog3.slots.length, 53);
+  for (let i = 0; i < 100; i++) {
+    r3.run(packets[i]!.data, 14);
+    assert.equal(r3.engineName, executed < limit ? 'interpreter' : 'jit', `run ${i}`);
+    if (r3.engineName === 'interpreter') executed += prog3.interpreter.executed;
+  }
+  assert.ok(executed >= limit && executed < limit + 60, String(executed));
+  assert.deepEqual(r3.firstRuns.map((f) => f.engine), ['interpreter', 'jit']);
   r3.close();
   p3.close();
 });

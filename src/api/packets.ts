@@ -14,8 +14,9 @@
  * run and inside a batch: the JIT from the first run after its background
  * compile resolved, or, when a synchronous caller has kept the event loop
  * from letting it resolve (a batch, a capture read from memory), compiled on
- * the spot once the interpreter has run TIER_UP_RUNS packets, so that a long
- * loop does not stay on the interpreter to its end. Each engine's first
+ * the spot once the interpreter has executed TIER_UP_INSNS instructions per
+ * instruction of the program, so that a long loop does not stay on the
+ * interpreter to its end. Each engine's first
  * run is made alone and timed (firstRuns): it pays one-time costs (V8
  * compiling tsbpf's engine code, the module's lazy compile), which a
  * caller reporting a time per packet keeps apart from the packets' own.
@@ -31,16 +32,18 @@ import { describe } from './describe.js';
 import { batchBytes, batchVerdicts, writeBatchDescriptor } from '../jit/batch.js';
 
 /**
- * Interpreter runs of a tiered program after which the runner compiles the
- * JIT on the spot if its background compile has not resolved: about where
- * the JIT's compile (a few µs per instruction) costs less than the
- * interpreter's extra time per run (some 10-20 ns per instruction executed)
- * for a program that runs most of its instructions.
+ * Instructions the interpreter executes in a tiered program's runs, per
+ * instruction of the program, after which the runner compiles the JIT on
+ * the spot if its background compile has not resolved: about where the
+ * compile has cost what the interpreter loses against the JIT meanwhile.
+ * Measured on this machine: a compile costs 0.5 µs per instruction in a
+ * warm process and 10-20 µs in a fresh one; the interpreter, over the JIT,
+ * 10-20 ns per instruction executed warm and about 1 µs fresh.
  */
-export const TIER_UP_RUNS = 256;
+export const TIER_UP_INSNS = 32;
 
-/** Interpreter runs of each tiered program through any runner (Program.runBatch makes a runner per call), toward TIER_UP_RUNS. */
-const interpretedRuns = new WeakMap<LoadedProgram, { n: number }>();
+/** Instructions the interpreter executed in each tiered program's runs through any runner (Program.runBatch makes a runner per call). */
+const interpretedInsns = new WeakMap<LoadedProgram, { n: number }>();
 
 /** Runs a socket filter over many packets without allocating per packet; holds its program until close(). */
 export class PacketRunner {
@@ -60,8 +63,10 @@ export class PacketRunner {
   private readonly first: { engine: EngineName; ms: number }[] = [];
   /** the next run is its engine's first (next() sets it) */
   private firstRun = false;
-  /** the tiered program's interpreter runs (interpretedRuns) */
+  /** the tiered program's instructions executed on the interpreter (interpretedInsns) */
   private readonly interpreted: { n: number } | undefined;
+  /** the tiered program's TIER_UP_INSNS * its length */
+  private readonly tierUpAt: number = 0;
   /** how a packet becomes the context (the program type's) */
   private readonly pc: PacketContext;
   private readonly maps: { enterRun(): void; exitRun(): void }[];
@@ -83,9 +88,10 @@ export class PacketRunner {
     this.engine = engineOf(loaded, engine, sys);
     this.tiered = engine === undefined && loaded.tier !== undefined ? loaded : undefined;
     if (this.tiered) {
-      let count = interpretedRuns.get(loaded);
-      if (!count) interpretedRuns.set(loaded, (count = { n: 0 }));
+      let count = interpretedInsns.get(loaded);
+      if (!count) interpretedInsns.set(loaded, (count = { n: 0 }));
       this.interpreted = count;
+      this.tierUpAt = TIER_UP_INSNS * loaded.slots.length;
     }
     this.maps = loaded.maps.map((m) => m.impl);
     this.input = { r1: 0, packet: { addr: 0, len: 0, netOff: -1 }, regions: [this.ctxRegion, this.pktRegion] };
@@ -123,9 +129,9 @@ export class PacketRunner {
   private pick(): Engine {
     if (!this.tiered) return this.engine;
     const e = engineOf(this.tiered);
-    if (e !== this.tiered.interpreter || this.interpreted!.n < TIER_UP_RUNS) return e;
-    // the background compile has not resolved after TIER_UP_RUNS runs (a synchronous loop keeps the
-    // event loop from resolving it): compile now; a failure leaves the program on the interpreter
+    if (e !== this.tiered.interpreter || this.interpreted!.n < this.tierUpAt) return e;
+    // the background compile has not resolved after TIER_UP_INSNS per instruction (a synchronous loop
+    // keeps the event loop from resolving it): compile now; a failure leaves the program on the interpreter
     this.interpreted!.n = -Infinity;
     try {
       return this.tiered.tier!.force() ?? e;
@@ -141,7 +147,6 @@ export class PacketRunner {
       this.firstRun = !this.ran.includes(e.engineName);
       this.ran.push(e.engineName);
     }
-    if (this.tiered && e === this.tiered.interpreter) this.interpreted!.n++;
     this.engine = e;
     return e;
   }
@@ -181,6 +186,7 @@ export class PacketRunner {
     } finally {
       for (const m of this.maps) m.exitRun();
       if (first) this.first.push({ engine: e.engineName, ms: performance.now() - t0 });
+      if (this.interpreted !== undefined && e === this.tiered!.interpreter) this.interpreted.n += Math.max(1, e.executed);
     }
     return e.retLo >>> 0;
   }
@@ -200,7 +206,7 @@ export class PacketRunner {
    * WebAssembly; with the interpreter, one by one. An engine's first run is
    * made alone (firstRuns: with the JIT, a batch of one, so that it is the
    * batch path that is warmed); a tiered program moves to the JIT inside the
-   * batch once it has compiled (TIER_UP_RUNS).
+   * batch once it has compiled (TIER_UP_INSNS).
    */
   runBatch(packets: readonly { data: Uint8Array; netOff: number }[]): Uint32Array {
     this.live();
