@@ -35,6 +35,8 @@ const result = await build({
   logLevel: 'warning',
   // entry.ts's loadBundle passes the bundle's own URL under this name (main reads package.json beside it)
   define: { 'import.meta.url': '__tsbpf_import_meta_url' },
+  // import() inside a vm.Script has no loader to call: the shell's node:readline becomes a require()
+  supported: { 'dynamic-import': false },
   plugins: [{
     // the bench stays in its modules: entry.ts runs `tsbpf bench` from them
     name: 'bench-external',
@@ -79,6 +81,7 @@ if (existsSync(join(examples, 'sample.pcap'))) {
       ['run', ex('syn-filter.s'), '--data-file', ex('tcp-syn.bin'), '--repeat', '100'],
       ['verify', ex('flow-table.o')],
       ['disasm', ex('flow-table.o')],
+      ['batch', ex('script.txt')],
       ['filter', ex('syn-filter.o'), ex('sample.pcap')],
     ];
     for (const argv of commands) {
