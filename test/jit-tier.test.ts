@@ -8,7 +8,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfSystem, engineOf } from '../src/api/bpf.js';
@@ -21,6 +21,7 @@ import { toSlots } from '../src/isa/instruction.js';
 import { workloads, prng } from '../src/bench/workloads.js';
 import { tcpFrame, udpFrame } from './frames.js';
 import { tsbpf } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const FLOW_TABLE = new Uint8Array(readFileSync(join(EXAMPLES, 'flow-table.o')));
@@ -247,4 +248,30 @@ test('the CLI names the engines that ran a capture: tiered by default, one engin
   // the same maps either way
   const times = (out: string): string => out.replace(/^runs .*$/m, '').replace(/^startup .*$/m, '');
   assert.equal(times(tiered.stdout), times(jit.stdout));
+});
+
+test('run --pcap of an XDP program over 3000 frames: tiered (the JIT compiled on the spot if the background compile has not ended) gives the interpreter\'s verdicts and map', async () => {
+  const dir = tempDir('tsbpf-tier-');
+  try {
+    // sample.pcap's 9 records repeated
+    const sample = readFileSync(join(EXAMPLES, 'sample.pcap'));
+    const records: Buffer[] = [];
+    for (let at = 24; at + 16 <= sample.length;) {
+      const len = sample.readUInt32LE(at + 8);
+      records.push(sample.subarray(at, at + 16 + len));
+      at += 16 + len;
+    }
+    const cap = join(dir, 'big.pcap');
+    writeFileSync(cap, Buffer.concat([sample.subarray(0, 24), ...Array.from({ length: 3000 }, (_, i) => records[i % records.length]!)]));
+    const xdp = fileURLToPath(new URL('../../test/c/xdp-parse.o', import.meta.url));
+    const tiered = await tsbpf(['run', xdp, '--pcap', cap]);
+    const interp = await tsbpf(['run', xdp, '--pcap', cap, '--engine', 'interpreter']);
+    assert.equal(tiered.status, 0, tiered.stderr);
+    assert.match(tiered.stdout.split('\n')[1]!, / per packet \(modern profile, (interpreter then )?jit\)$/);
+    const lines = (out: string): string[] => out.split('\n').filter((l) => !/^(runs|startup) /.test(l));
+    assert.deepEqual(lines(tiered.stdout), lines(interp.stdout));
+    assert.equal(lines(interp.stdout)[0], 'packets 3000, XDP_PASS 2334, XDP_TX 666, last retval 0x2 (XDP_PASS)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

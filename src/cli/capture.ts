@@ -20,7 +20,7 @@ import type { EngineName } from '../api/bpf.js';
 const LINKTYPE_ETHERNET = 1;
 /** the Ethernet header a modern socket filter's data starts after */
 const ETH_HLEN = 14;
-import { PacketRunner } from '../api/packets.js';
+import { PacketRunner, TIER_UP_INSNS } from '../api/packets.js';
 import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
 import type { Packet } from '../pcap/index.js';
 import type { ProgramInput } from './input.js';
@@ -101,6 +101,7 @@ class FrameRunner {
       writePrintk(this.sys, this.io);
     }
     if (!this.firstRuns.some((f) => f.engine === r.engine)) this.firstRuns.push({ engine: r.engine, ms: performance.now() - t0 });
+    if (this.engine === undefined && r.engine === 'interpreter') this.tierUp();
     this.lastRetval = r.retval;
     this.lastOut = r.dataOut;
     if (this.enginesRun === '') this.enginesRun = r.engine;
@@ -111,6 +112,28 @@ class FrameRunner {
 
   runBatch(packets: readonly { data: Uint8Array }[]): Uint32Array {
     return Uint32Array.from(packets, (p) => this.run(p.data));
+  }
+
+  /** instructions the interpreter has executed in this tiered program's runs (-1: the JIT was compiled) */
+  private interpreted = 0;
+
+  /**
+   * A tiered program on the interpreter: the JIT compiled on the spot once
+   * the interpreter has executed TIER_UP_INSNS instructions per instruction
+   * of the program (PacketRunner's rule: the packets of a flush run in one
+   * synchronous loop, which keeps the background compile from resolving).
+   */
+  private tierUp(): void {
+    const prog = this.sys.progOf(this.progFd).prog;
+    if (prog.tier === undefined || this.interpreted < 0) return;
+    this.interpreted += Math.max(1, prog.interpreter.executed);
+    if (this.interpreted < TIER_UP_INSNS * prog.slots.length) return;
+    this.interpreted = -1;
+    try {
+      prog.tier.force();
+    } catch {
+      // (the interpreter goes on running it, as when the background compile fails)
+    }
   }
 
   close(): void {}
