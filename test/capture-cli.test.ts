@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseCapture } from '../src/pcap/index.js';
 import { MIX, mixPcap } from './frames.js';
 import { tsbpf } from './cli-harness.js';
+import { perPacket, startupJson, startupText } from '../src/cli/capture.js';
 import { tempDir } from './tmp.js';
 
 const dir = tempDir('tsbpf-capture-');
@@ -156,4 +157,15 @@ test('filter and run --pcap: clear one-line errors for a missing or garbage capt
   const rep = await run(['run', synFilter, '--pcap', capture, '--repeat', '2']);
   assert.equal(rep.status, 2);
   assert.equal(rep.stderr, 'tsbpf: --repeat does not apply to --pcap (each packet runs once) (EINVAL)\n');
+});
+
+test('run --pcap: the time per packet leaves out each engine\'s first run, which the startup line shows', () => {
+  // 9 packets in 10 ms, of which the interpreter's first run took 4 and the JIT's 1: 5 ms over 7 packets
+  assert.deepEqual(perPacket(9, 10, [{ ms: 4 }, { ms: 1 }]), { ns: 5e6 / 7, packets: 7 });
+  // every packet a first run: those are all there is
+  assert.deepEqual(perPacket(1, 2, [{ ms: 2 }]), { ns: 2e6, packets: 1 });
+  assert.deepEqual(perPacket(0, 0, []), { ns: 0, packets: 0 });
+  assert.equal(startupText(1.5, 0.25, [{ engine: 'interpreter', ms: 1.25 }, { engine: 'jit', ms: 0.0125 }]), 'load 1.50 ms, JIT compile 250.00 µs, first run 1.25 ms (interpreter), 12.50 µs (jit)');
+  assert.equal(startupText(2, 0, [{ engine: 'jit', ms: 0.5 }]), 'load 2.00 ms, first run 500.00 µs (jit)');
+  assert.deepEqual(startupJson(1.5, 0, [{ engine: 'jit', ms: 0.01234 }]), { load_ns: 1500000, jit_compile_ns: 0, first_runs: [{ engine: 'jit', ns: 12340 }] });
 });

@@ -55,7 +55,8 @@ test('run --data: the map named and dumped as bpftool does', async () => {
 test('run --pcap and batch show the same map the same way', async () => {
   const r = await tsbpf(['run', await spec(), '--pcap', capture]);
   assert.equal(r.status, 0, r.stderr);
-  const text = r.stdout.split('\n').slice(2).join('\n');
+  // (packets, runs and startup lines first)
+  const text = r.stdout.split('\n').slice(3).join('\n');
   const j = JSON.parse((await tsbpf(['run', await spec(), '--pcap', capture, '--json'])).stdout) as Record<string, unknown>;
   // the same updates, in the same order, through batch
   const script = join(dir, 'same.txt');
@@ -82,14 +83,14 @@ test("an object's maps by their names; an array's zero elements counted, not pri
   const flows = await tsbpf(['run', join(EXAMPLES, 'flow-table.o'), '--pcap', join(EXAMPLES, 'sample.pcap')]);
   assert.equal(flows.status, 0, flows.stderr);
   const lines = flows.stdout.split('\n');
-  assert.equal(lines[2], 'map flows type hash key 16B value 16B entries 5');
+  assert.equal(lines[3], 'map flows type hash key 16B value 16B entries 5');
   // key 16 + value 16 bytes: bpftool breaks the entry over two lines
-  assert.match(lines[3]!, /^key: ([0-9a-f]{2} ){7}[0-9a-f]{2} {2}([0-9a-f]{2} ){7}[0-9a-f]{2}$/);
-  assert.match(lines[4]!, /^value: /);
+  assert.match(lines[4]!, /^key: ([0-9a-f]{2} ){7}[0-9a-f]{2} {2}([0-9a-f]{2} ){7}[0-9a-f]{2}$/);
+  assert.match(lines[5]!, /^value: /);
   const j = JSON.parse((await tsbpf(['run', join(EXAMPLES, 'flow-table.o'), '--pcap', join(EXAMPLES, 'sample.pcap'), '--json'])).stdout) as { map_dump: { name: string; entries: unknown[] }[] };
   assert.deepEqual(j.map_dump.map((m) => [m.name, m.entries.length]), [['flows', 5]]);
   const proto = await tsbpf(['run', join(EXAMPLES, 'proto-count.o'), '--pcap', join(EXAMPLES, 'sample.pcap')]);
-  const p = proto.stdout.split('\n').slice(2);
+  const p = proto.stdout.split('\n').slice(3);
   assert.equal(p[0], 'map proto_count type array key 4B value 16B entries 256 (254 all-zero not shown)');
   assert.equal(p.length, 4);
   assert.ok(p[1]!.startsWith('key: 06 00 00 00  value: '), p[1]);

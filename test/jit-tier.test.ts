@@ -8,12 +8,12 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfSystem, engineOf } from '../src/api/bpf.js';
 import { Program } from '../src/api/program.js';
-import { PacketRunner } from '../src/api/packets.js';
+import { PacketRunner, TIER_UP_INSNS } from '../src/api/packets.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { JitProgram, moduleCache } from '../src/jit/program.js';
 import { Bytes } from '../src/jit/wasm.js';
@@ -21,6 +21,7 @@ import { toSlots } from '../src/isa/instruction.js';
 import { workloads, prng } from '../src/bench/workloads.js';
 import { tcpFrame, udpFrame } from './frames.js';
 import { tsbpf } from './cli-harness.js';
+import { tempDir } from './tmp.js';
 
 const EXAMPLES = fileURLToPath(new URL('../../examples/', import.meta.url));
 const FLOW_TABLE = new Uint8Array(readFileSync(join(EXAMPLES, 'flow-table.o')));
@@ -100,6 +101,51 @@ test('a tiered load runs its first verdict on the interpreter and never waits fo
   assert.deepEqual(flows(p).length, 2);
   r.close();
   p.close();
+});
+
+test('a synchronous batch moves to the JIT inside it: compiled on the spot after TIER_UP_INSNS instructions per instruction on the interpreter, the verdicts and maps of the interpreter alone', async () => {
+  const packets = capture();
+  const interp = await runOn(packets, false, () => 'interpreter');
+  const sys = new BpfSystem();
+  const p = Program.load(sys, { insns: FLOW_TABLE });
+  const prog = p.object.prog;
+  const r = new PacketRunner(sys, p);
+  // one call: the event loop never turns, so only the runner's own compile can bring the JIT in
+  const verdicts = r.runBatch(packets);
+  assert.equal(prog.tier!.ready()?.engineName, 'jit');
+  assert.equal(r.enginesRun, 'interpreter then jit');
+  assert.deepEqual([...verdicts], interp.verdicts);
+  assert.deepEqual(flows(p), interp.flows);
+  // each engine's first run alone: the interpreter's first packet, then the JIT's first batch of one
+  assert.deepEqual(r.firstRuns.map((f) => f.engine), ['interpreter', 'jit']);
+  assert.ok(r.firstRuns.every((f) => f.ms >= 0));
+  assert.equal(TIER_UP_INSNS, 32);
+  r.close();
+  p.close();
+  // the count is the program's, not the runner's: Program.runBatch's runner per call reaches it too
+  const sys2 = new BpfSystem();
+  const p2 = Program.load(sys2, { insns: FLOW_TABLE });
+  for (let i = 0; i < packets.length; i += 100) p2.runBatch(packets.slice(i, i + 100));
+  assert.equal(p2.object.prog.tier!.ready()?.engineName, 'jit');
+  assert.deepEqual(flows(p2), interp.flows);
+  p2.close();
+  // run by run: the first run after the interpreter has executed TIER_UP_INSNS * 53 instructions is the JIT's
+  const sys3 = new BpfSystem();
+  const p3 = Program.load(sys3, { insns: FLOW_TABLE });
+  const prog3 = p3.object.prog;
+  const r3 = new PacketRunner(sys3, p3);
+  let executed = 0;
+  const limit = TIER_UP_INSNS * prog3.slots.length;
+  assert.equal(prog3.slots.length, 53);
+  for (let i = 0; i < 100; i++) {
+    r3.run(packets[i]!.data, 14);
+    assert.equal(r3.engineName, executed < limit ? 'interpreter' : 'jit', `run ${i}`);
+    if (r3.engineName === 'interpreter') executed += prog3.interpreter.executed;
+  }
+  assert.ok(executed >= limit && executed < limit + 60, String(executed));
+  assert.deepEqual(r3.firstRuns.map((f) => f.engine), ['interpreter', 'jit']);
+  r3.close();
+  p3.close();
 });
 
 test('asking for the JIT compiles a tiered program on the spot; an eager load (tiered: false) has it at once', async () => {
@@ -189,6 +235,43 @@ test('the CLI names the engines that ran a capture: tiered by default, one engin
   assert.match(tiered.stdout, /^runs {4}\d+(\.\d+)? [µm]?s per packet \((interpreter|interpreter then jit|jit)\)$/m);
   const jit = await tsbpf(['run', join(EXAMPLES, 'flow-table.o'), '--pcap', pcap, '--engine', 'jit']);
   assert.match(jit.stdout, /^runs {4}\d+(\.\d+)? [µm]?s per packet \(jit\)$/m);
+  // the one-time costs on their own line: the load, the tier's compile when it ran, each engine's first run
+  const t = '\\d+\\.\\d+ (ns|µs|ms)';
+  assert.match(tiered.stdout.split('\n')[2]!, new RegExp(`^startup load ${t}(, JIT compile ${t})?, first run ${t} \\((interpreter|jit)\\)(, ${t} \\(jit\\))?$`));
+  assert.match(jit.stdout.split('\n')[2]!, new RegExp(`^startup load ${t}, first run ${t} \\(jit\\)$`));
+  const j = JSON.parse((await tsbpf(['run', join(EXAMPLES, 'flow-table.o'), '--pcap', pcap, '--engine', 'interpreter', '--json'])).stdout) as { startup: { load_ns: number; jit_compile_ns: number; first_runs: { engine: string; ns: number }[] } };
+  assert.deepEqual(Object.keys(j.startup), ['load_ns', 'jit_compile_ns', 'first_runs']);
+  assert.equal(j.startup.jit_compile_ns, 0);
+  assert.deepEqual(j.startup.first_runs.map((f) => Object.keys(f).join()), ['engine,ns']);
+  assert.equal(j.startup.first_runs[0]!.engine, 'interpreter');
+  assert.ok(j.startup.load_ns > 0 && j.startup.first_runs[0]!.ns > 0);
   // the same maps either way
-  assert.equal(tiered.stdout.replace(/^runs .*$/m, ''), jit.stdout.replace(/^runs .*$/m, ''));
+  const times = (out: string): string => out.replace(/^runs .*$/m, '').replace(/^startup .*$/m, '');
+  assert.equal(times(tiered.stdout), times(jit.stdout));
+});
+
+test('run --pcap of an XDP program over 3000 frames: tiered (the JIT compiled on the spot if the background compile has not ended) gives the interpreter\'s verdicts and map', async () => {
+  const dir = tempDir('tsbpf-tier-');
+  try {
+    // sample.pcap's 9 records repeated
+    const sample = readFileSync(join(EXAMPLES, 'sample.pcap'));
+    const records: Buffer[] = [];
+    for (let at = 24; at + 16 <= sample.length;) {
+      const len = sample.readUInt32LE(at + 8);
+      records.push(sample.subarray(at, at + 16 + len));
+      at += 16 + len;
+    }
+    const cap = join(dir, 'big.pcap');
+    writeFileSync(cap, Buffer.concat([sample.subarray(0, 24), ...Array.from({ length: 3000 }, (_, i) => records[i % records.length]!)]));
+    const xdp = fileURLToPath(new URL('../../test/c/xdp-parse.o', import.meta.url));
+    const tiered = await tsbpf(['run', xdp, '--pcap', cap]);
+    const interp = await tsbpf(['run', xdp, '--pcap', cap, '--engine', 'interpreter']);
+    assert.equal(tiered.status, 0, tiered.stderr);
+    assert.match(tiered.stdout.split('\n')[1]!, / per packet \(modern profile, (interpreter then )?jit\)$/);
+    const lines = (out: string): string[] => out.split('\n').filter((l) => !/^(runs|startup) /.test(l));
+    assert.deepEqual(lines(tiered.stdout), lines(interp.stdout));
+    assert.equal(lines(interp.stdout)[0], 'packets 3000, XDP_PASS 2334, XDP_TX 666, last retval 0x2 (XDP_PASS)');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

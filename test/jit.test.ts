@@ -290,6 +290,50 @@ test('ldxh + be16 is fused into one load and a swap, but not when a jump lands o
   }
 });
 
+test('mov64 then a 64-bit ALU on the copy is fused (src naming the copy reads the source), but not when a jump lands on the ALU', () => {
+  const rt = new Runtime();
+  const cases: [string, bigint][] = [
+    ['mov %r2, 7\nmov %r0, %r2\nadd %r0, 5\nexit', 12n],
+    // src is the copy's register: it reads the source's value
+    ['mov %r2, 7\nmov %r0, %r2\nmul %r0, %r0\nexit', 49n],
+    ['mov %r2, 3\nmov %r3, 40\nmov %r0, %r2\nlsh %r0, %r3\nexit', 3n << 40n],
+    ['mov %r2, -8\nmov %r0, %r2\narsh %r0, 1\nexit', 0xfffffffffffffffcn],
+    ['mov %r2, 0xf0\nmov %r0, %r2\nxor %r0, %r2\nexit', 0n],
+    // a division is not fused (RFC 9669's x/0): the pair still computes it
+    ['mov %r2, 9\nmov %r3, 0\nmov %r0, %r2\ndiv %r0, %r3\nexit', 0n],
+    // a jump lands on the ALU: both paths compute it from what r0 holds there
+    ['mov %r0, 100\nmov %r2, 1\njeq %r1, 0, +1\nmov %r0, %r2\nadd %r0, 10\nexit', 110n],
+    ['mov %r0, 100\nmov %r2, 1\njne %r1, 0, +1\nmov %r0, %r2\nadd %r0, 10\nexit', 11n],
+    // another register: not fused
+    ['mov %r2, 5\nmov %r0, %r2\nmov %r3, 1\nadd %r3, 1\nadd %r0, %r3\nexit', 7n],
+  ];
+  for (const [src, want] of cases) {
+    const slots = toSlots(assemble(src));
+    assert.equal(new JitProgram(rt.mem, slots, { helpers: rt.helpers }).run1({ r1: 0, r2: 0 }), want, src);
+    assert.equal(new Interpreter(rt.mem, slots, { helpers: rt.helpers }).run({ r1: 0, r2: 0 }).r0, want, src);
+  }
+  // random chains of copies and operations on every register: the JIT's r0 (all registers folded) is the interpreter's
+  const rnd = prng(0x21f05e);
+  const ops = ['add', 'sub', 'mul', 'or', 'and', 'xor', 'lsh', 'rsh', 'arsh'];
+  for (let i = 0; i < 300; i++) {
+    const lines: string[] = [];
+    for (let r = 0; r <= 9; r++) lines.push(`lddw %r${r}, 0x${Math.floor(rnd() * 2 ** 32).toString(16)}${Math.floor(rnd() * 2 ** 32).toString(16).padStart(8, '0')}`);
+    for (let k = 0; k < 30; k++) {
+      const d = Math.floor(rnd() * 10);
+      const sr = Math.floor(rnd() * 10);
+      const op = ops[Math.floor(rnd() * ops.length)]!;
+      lines.push(`mov %r${d}, %r${sr}`);
+      const src = rnd() < 0.5 ? `%r${rnd() < 0.3 ? d : Math.floor(rnd() * 10)}` : String(op.endsWith('sh') ? Math.floor(rnd() * 64) : Math.floor((rnd() - 0.5) * 2 ** 32));
+      lines.push(`${op} %r${d}, ${src}`);
+    }
+    for (let r = 1; r <= 9; r++) lines.push(`lsh %r0, 7`, `xor %r0, %r${r}`);
+    lines.push('exit');
+    const slots = toSlots(assemble(lines.join('\n')));
+    const want = new Interpreter(rt.mem, slots, { checked: true, helpers: rt.helpers, regions: rt.regions }).run({ r1: 0, r2: 0 }).r0;
+    assert.equal(new JitProgram(rt.mem, slots, { helpers: rt.helpers }).run1({ r1: 0, r2: 0 }), want, lines.join('\n'));
+  }
+});
+
 test('batched runs with maps: a run replacing an element it holds, 200 packets, the same verdicts and map as one-by-one runs', () => {
   const outcome = (mode: 'batch' | 'jit' | 'interpreter'): { verdicts: number[]; entries: [number, bigint][] } => {
     const sys = new BpfSystem();

@@ -53,6 +53,8 @@ export interface LoadedProgram {
     free(): void;
     /** resolves once the background compile has ended, with the JIT or without it */
     readonly settled: Promise<void>;
+    /** how long the compile that gave the JIT took, ms (0 before it has) */
+    readonly compileMs: number;
   };
   /** the verifier log at the requested level ('' when logging was off) */
   log: string;

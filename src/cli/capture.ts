@@ -20,7 +20,7 @@ import type { EngineName } from '../api/bpf.js';
 const LINKTYPE_ETHERNET = 1;
 /** the Ethernet header a modern socket filter's data starts after */
 const ETH_HLEN = 14;
-import { PacketRunner } from '../api/packets.js';
+import { PacketRunner, TIER_UP_INSNS } from '../api/packets.js';
 import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
 import type { Packet } from '../pcap/index.js';
 import type { ProgramInput } from './input.js';
@@ -69,7 +69,7 @@ export function progress(file: string, out: CliOutput): Progress {
 }
 
 /** What runs each packet: a PacketRunner (3.19's socket filters), or a FrameRunner (the test run's contexts). */
-interface Runner extends Pick<PacketRunner, 'runBatch' | 'engineName' | 'enginesRun' | 'lastRetval' | 'close'> {
+interface Runner extends Pick<PacketRunner, 'runBatch' | 'engineName' | 'enginesRun' | 'lastRetval' | 'close' | 'firstRuns'> {
   run(data: Uint8Array, netOff: number, linkType?: number): number;
 }
 
@@ -86,17 +86,22 @@ class FrameRunner {
   engineName: EngineName = 'interpreter';
   /** the engines that ran, in order ('interpreter then jit' on a tiered load) */
   enginesRun = '';
+  /** each engine's first run, timed (PacketRunner.firstRuns) */
+  readonly firstRuns: { engine: EngineName; ms: number }[] = [];
 
   constructor(private readonly sys: BpfSystem, private readonly progFd: number, private readonly io: CliIo, private readonly engine?: EngineName) {}
 
   run(data: Uint8Array, _netOff?: number, linkType = LINKTYPE_ETHERNET): number {
     if (linkType !== LINKTYPE_ETHERNET) throw new BpfError('EINVAL', `the test run takes Ethernet frames, the capture's link type is ${linkType}`);
     let r;
+    const t0 = performance.now();
     try {
       r = testRun(this.sys, this.progFd, data, 1, this.engine);
     } finally {
       writePrintk(this.sys, this.io);
     }
+    if (!this.firstRuns.some((f) => f.engine === r.engine)) this.firstRuns.push({ engine: r.engine, ms: performance.now() - t0 });
+    if (this.engine === undefined && r.engine === 'interpreter') this.tierUp();
     this.lastRetval = r.retval;
     this.lastOut = r.dataOut;
     if (this.enginesRun === '') this.enginesRun = r.engine;
@@ -107,6 +112,28 @@ class FrameRunner {
 
   runBatch(packets: readonly { data: Uint8Array }[]): Uint32Array {
     return Uint32Array.from(packets, (p) => this.run(p.data));
+  }
+
+  /** instructions the interpreter has executed in this tiered program's runs (-1: the JIT was compiled) */
+  private interpreted = 0;
+
+  /**
+   * A tiered program on the interpreter: the JIT compiled on the spot once
+   * the interpreter has executed TIER_UP_INSNS instructions per instruction
+   * of the program (PacketRunner's rule: the packets of a flush run in one
+   * synchronous loop, which keeps the background compile from resolving).
+   */
+  private tierUp(): void {
+    const prog = this.sys.progOf(this.progFd).prog;
+    if (prog.tier === undefined || this.interpreted < 0) return;
+    this.interpreted += Math.max(1, prog.interpreter.executed);
+    if (this.interpreted < TIER_UP_INSNS * prog.slots.length) return;
+    this.interpreted = -1;
+    try {
+      prog.tier.force();
+    } catch {
+      // (the interpreter goes on running it, as when the background compile fails)
+    }
   }
 
   close(): void {}
@@ -225,10 +252,12 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   if (!findProgTypeByName(prog.progType)?.packet && !framesOut(prog.progType)) {
     throw new CliError(`${opts.file}: --pcap runs socket filters, XDP and tc programs, not ${prog.progType} programs`, 2, 'EINVAL');
   }
+  const load0 = performance.now();
   const { sys, progFd, maps } = loadInput(prog, opts.file, io, {
     json: opts.json, verify: opts.unverified !== true, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.budget === undefined ? {} : { budget: opts.budget }),
     source: opts.source === true, tiered: opts.engine === undefined,
   });
+  const loadMs = performance.now() - load0;
   const frameRunner = frames ? new FrameRunner(sys, progFd, io, opts.engine) : undefined;
   const runner: Runner = frameRunner ?? new PacketRunner(sys, progFd, opts.engine);
   const verdictNames = framesOut(prog.progType);
@@ -237,6 +266,8 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   let r;
   let retval = 0n;
   let engineName: string;
+  let firstRuns: readonly { engine: EngineName; ms: number }[] = [];
+  let compileMs = 0;
   const retvals: (number | string)[] = [];
   const changed: { packet: number; frame: string }[] = [];
   const verdicts = new Map<string, number>();
@@ -259,6 +290,9 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
     if (lastVerdictSeen) retval = runner.lastRetval;
     // the engines that ran: on a tiered load the interpreter, then the JIT once it had compiled
     engineName = runner.enginesRun || runner.engineName;
+    firstRuns = runner.firstRuns;
+    // the JIT's compile: the tier's (background, or on the spot), else the eager load's (inside the load's time)
+    compileMs = sys.progOf(progFd).prog.tier?.compileMs ?? 0;
   } catch (e) {
     if (e instanceof PacketFault && opts.json) {
       io.stdout.write(JSON.stringify({ retval: null, code: e.errno, error: e.message.slice(opts.file.length + 2), packets: e.packet - 1, accepted }) + '\n');
@@ -267,11 +301,13 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   } finally {
     runner.close();
   }
-  const durationNs = r.packets > 0 ? (r.ms * 1e6) / r.packets : 0;
+  const time = perPacket(r.packets, r.ms, firstRuns);
+  const durationNs = time.ns;
   const verdictCounts = Object.fromEntries(verdicts);
   if (opts.json) {
     io.stdout.write(jsonLine({
       retval: retvalJson(retval), duration_ns: Math.round(durationNs * 10) / 10, runs: r.packets,
+      startup: startupJson(loadMs, compileMs, firstRuns),
       ...mapsJson(maps), packets: r.packets,
       // accepted: a socket filter's non-zero verdicts; XDP and tc count each verdict instead
       ...(verdictNames ? { verdicts: verdictCounts } : { accepted }),
@@ -289,10 +325,38 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
       for (const c of changed) io.stdout.write(`${style.bold('frame', io.stdout)} ${c.packet}: ${c.frame}\n`);
     }
     io.stdout.write(`${style.bold('runs', io.stdout)}    ${formatNs(durationNs)} per packet (${profileText(profile)}${engineName}${opts.unverified ? ', unverified' : ''})\n`);
+    io.stdout.write(`${style.bold('startup', io.stdout)} ${startupText(loadMs, compileMs, firstRuns)}\n`);
     io.stdout.write(mapsText(maps));
   }
   if (r.error) throw captureError(capture, r.error);
   return 0;
+}
+
+/**
+ * The time per packet of a capture's run: the packets after each engine's
+ * first run (those pay one-time costs: V8 compiling tsbpf's engine code, the
+ * JIT module's lazy compile; the startup line shows them). When every packet
+ * was a first run, those runs are all there is to report.
+ */
+export function perPacket(packets: number, ms: number, firstRuns: readonly { ms: number }[]): { ns: number; packets: number } {
+  const firstMs = firstRuns.reduce((a, f) => a + f.ms, 0);
+  const rest = packets - firstRuns.length;
+  if (rest > 0) return { ns: (Math.max(0, ms - firstMs) * 1e6) / rest, packets: rest };
+  return { ns: packets > 0 ? (ms * 1e6) / packets : 0, packets };
+}
+
+/** The one-time costs of a capture's run, as the `startup` line says them: the load, the JIT's compile, each engine's first run. */
+export function startupText(loadMs: number, compileMs: number, firstRuns: readonly { engine: EngineName; ms: number }[]): string {
+  const parts = [`load ${formatNs(loadMs * 1e6)}`];
+  if (compileMs > 0) parts.push(`JIT compile ${formatNs(compileMs * 1e6)}`);
+  if (firstRuns.length > 0) parts.push(`first run ${firstRuns.map((f) => `${formatNs(f.ms * 1e6)} (${f.engine})`).join(', ')}`);
+  return parts.join(', ');
+}
+
+/** The same in --json: ns, rounded to 0.1 as duration_ns is. */
+export function startupJson(loadMs: number, compileMs: number, firstRuns: readonly { engine: EngineName; ms: number }[]): { load_ns: number; jit_compile_ns: number; first_runs: { engine: EngineName; ns: number }[] } {
+  const ns = (ms: number): number => Math.round(ms * 1e7) / 10;
+  return { load_ns: ns(loadMs), jit_compile_ns: ns(compileMs), first_runs: firstRuns.map((f) => ({ engine: f.engine, ns: ns(f.ms) })) };
 }
 
 /** The bytes of a capture: standard input for '-' (as it arrives), else the file. */

@@ -11,16 +11,24 @@
  * functions already compiled: some 15 ms of CPU less per run than parsing
  * and compiling them); a cache older than the bundle is not used, and V8
  * itself refuses one made by another version or with other flags.
+ * Every other command is loaded the same way from main's own bundle
+ * (scripts/bundle-main.mjs), its code cache made after running captures on
+ * both engines: the ESM loader's walk over some two hundred modules and the
+ * lazy compile of the interpreter, the helpers and the maps' code would
+ * otherwise be paid by each run (the first packets of `run --pcap` paid
+ * most of it). `bench` keeps the modules (it loads the engines itself, and
+ * one copy of each class must serve both).
  */
 
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 import type { CliIo } from './io.js';
 
 type FastFilter = (args: readonly string[], io: CliIo) => Promise<number | undefined>;
+type Main = (argv: readonly string[], io: CliIo) => Promise<number>;
 
 /**
  * Whether the bundle at `bundle` still holds what its inputs hold: each
@@ -45,10 +53,11 @@ export function bundleFresh(bundle: string, manifest: string): boolean {
 /**
  * The bundle at `bundle` (CommonJS) compiled and run, with the code cache
  * in `cache` when given and no older than the bundle: its exports, and the
- * script (scripts/bundle-fast-filter.mjs makes the cache from it after a
- * run).
+ * script (scripts/bundle-fast-filter.mjs and bundle-main.mjs make the cache
+ * from it after a run). `import.meta.url` in the bundled modules is the
+ * bundle's own URL (the bundles define it as `__tsbpf_import_meta_url`).
  */
-export function loadBundle(bundle: string, cache: string | undefined): { exports: { fastFilter: FastFilter }; script: Script } {
+export function loadBundle(bundle: string, cache: string | undefined): { exports: { fastFilter: FastFilter; main: Main }; script: Script } {
   let cachedData: Buffer | undefined;
   if (cache !== undefined) {
     try {
@@ -58,9 +67,9 @@ export function loadBundle(bundle: string, cache: string | undefined): { exports
     }
   }
   const source = readFileSync(bundle, 'utf8');
-  const script = new Script(`(function (require, module, exports) {${source}\n})`, { filename: bundle, ...(cachedData ? { cachedData } : {}) });
-  const module = { exports: {} as { fastFilter: FastFilter } };
-  (script.runInThisContext() as (r: NodeJS.Require, m: object, e: object) => void)(createRequire(bundle), module, module.exports);
+  const script = new Script(`(function (require, module, exports, __tsbpf_import_meta_url) {${source}\n})`, { filename: bundle, ...(cachedData ? { cachedData } : {}) });
+  const module = { exports: {} as { fastFilter: FastFilter; main: Main } };
+  (script.runInThisContext() as (r: NodeJS.Require, m: object, e: object, url: string) => void)(createRequire(bundle), module, module.exports, pathToFileURL(bundle).href);
   return { exports: module.exports, script };
 }
 
@@ -70,6 +79,15 @@ async function loadFastFilter(): Promise<FastFilter> {
     return loadBundle(bundle, fileURLToPath(new URL('./fast-filter.bundle.cache', import.meta.url))).exports.fastFilter;
   }
   return (await import('./fast-filter.js')).fastFilter;
+}
+
+/** main(), from its bundle while that is fresh and `bundled`, else from its modules. */
+async function loadMain(bundled: boolean): Promise<Main> {
+  const bundle = fileURLToPath(new URL('./main.bundle.cjs', import.meta.url));
+  if (bundled && bundleFresh(bundle, fileURLToPath(new URL('./main.bundle.json', import.meta.url)))) {
+    return loadBundle(bundle, fileURLToPath(new URL('./main.bundle.cache', import.meta.url))).exports.main;
+  }
+  return (await import('./main.js')).main;
 }
 
 /** Run the command line `argv` over `io`; the exit status (main's contract). */
@@ -86,6 +104,5 @@ export async function run(argv: readonly string[], io: CliIo): Promise<number> {
     }
     if (code !== undefined) return code;
   }
-  const { main } = await import('./main.js');
-  return main(argv, io);
+  return (await loadMain(argv[0] !== 'bench'))(argv, io);
 }

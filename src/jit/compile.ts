@@ -104,6 +104,37 @@ const reg = (r: number): number => REG0 + r;
 /** The emitter, with the byte swaps the compiler needs. */
 class Code extends Emitter {
   /**
+   * A run function's instructions (the bytes inside its exit block) when
+   * the batch function can take them as they are (sharedBody): compiled
+   * once for both.
+   */
+  body: Uint8Array | undefined;
+  /** the last local.set: its local, where its opcode is and where it ends (-1: none) */
+  private setLocal = -1;
+  private setAt = -1;
+  private setEnd = -1;
+  /**
+   * local.set, remembered: a local.get of the same local right after it
+   * (nothing between: no label, no branch) makes it a local.tee instead, the
+   * pair every instruction that reads the register the one before wrote
+   * (mov then ALU, a load then its use, a constant then its use) emits.
+   */
+  override set(l: number): this {
+    this.setAt = this.n;
+    super.set(l);
+    this.setLocal = l;
+    this.setEnd = this.n;
+    return this;
+  }
+  override get(l: number): this {
+    if (this.n === this.setEnd && l === this.setLocal) {
+      this.data[this.setAt] = OP.local_tee;
+      this.setEnd = -1;
+      return this;
+    }
+    return super.get(l);
+  }
+  /**
    * Swap the two bytes of the 16-bit value on the stack (its upper half
    * zero): x * 0x10001 holds the value twice, so bits 8..23 are the swap.
    * One load and a multiply beat two byte loads (fewer registers live).
@@ -210,7 +241,8 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     forEachArrays: hardened ? [] : options.inlineForEach ?? [],
   };
   const bodies = starts.map((e, i) => compileFunction(slots, e, starts[i + 1] ?? n, fc, i === 0 ? 'run' : 'sub'));
-  const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch');
+  // the batch runs the entry function's instructions in its loop: the run function's bytes when they are the same
+  const batchBody = compileFunction(slots, 0, starts[1] ?? n, fc, 'batch', bodies[0]!.body);
   // hardened mode's i64 locals come after eight i32 locals in every function
   const hl: [number, number][] = hardened ? [[10, T.i64]] : [];
   const subs = bodies.slice(1).map((body) => ({ type: TYPE_SUB, locals: [[2, T.i64], [hardened ? 8 : 4, T.i32], ...hl] as [number, number][], body }));
@@ -442,8 +474,27 @@ interface FunctionContext {
  */
 type FunctionMode = 'run' | 'batch' | 'sub';
 
-/** One BPF function, slots [start, end), as a WebAssembly function body. */
-function compileFunction(slots: readonly Slot[], start: number, end: number, fc: FunctionContext, mode: FunctionMode): Code {
+/**
+ * Whether the entry function's instructions compile to the same bytes in
+ * the run and the batch function, so that the batch can take the run's
+ * (Code.body) and the emitter runs over them once: both end a run with a
+ * `br` to their exit block, and differ inside it only where the hardened
+ * checks keep the run's regions (globals in a batch, locals in a run) and
+ * where a local call's callee stopped the program (a batch goes on to its
+ * next run).
+ */
+function sharedBody(slots: readonly Slot[], start: number, end: number, fc: FunctionContext): boolean {
+  if (fc.hardened) return false;
+  for (let pc = start; pc < end; pc++) if (isLocalCall(slots[pc]!)) return false;
+  return true;
+}
+
+/**
+ * One BPF function, slots [start, end), as a WebAssembly function body.
+ * `body`: for the batch, the run function's instructions (Code.body), which
+ * it then takes instead of compiling them again.
+ */
+function compileFunction(slots: readonly Slot[], start: number, end: number, fc: FunctionContext, mode: FunctionMode, body?: Uint8Array): Code {
   const { scratch } = fc;
   const main = mode !== 'sub';
   const batch = mode === 'batch';
@@ -560,8 +611,15 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     c.i64(STACK_TOP).get(FRAME_SPAN).op(OP.i64_sub).set(FRAME_LO);
     c.get(FRAME_LO).op(OP.i32_wrap_i64).i32(0).i32(STACK_FRAME_SIZE).fill();
   }
-  if (batch) c.op(OP.block).byte(VOID); // the run's exit: br here, then the verdict
-  /** blocks open between the current instruction and the batch exit block */
+  // the run's exit: br here, then r0 to the scratch area (run) or the verdict (batch)
+  if (main) c.op(OP.block).byte(VOID);
+  if (batch && body !== undefined) {
+    c.bytes(body);
+    batchEpilogue(c, scratch);
+    return c;
+  }
+  const bodyAt = c.buf.length;
+  /** blocks open between the current instruction and the exit block */
   let open = 0;
   const toExit = (ifs: number): number => open + ifs;
   /** A subprogram returns r0..r5 to its caller. */
@@ -571,8 +629,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   };
   /** The BPF exit of this function, `ifs` if-blocks deep. */
   const exitFunction = (ifs = 0): void => {
-    if (batch) c.op(OP.br).u32(toExit(ifs));
-    else if (main) c.i32(scratch).get(reg(0)).mem(OP.i64_store).op(OP.return);
+    if (main) c.op(OP.br).u32(toExit(ifs));
     else returnRegs();
   };
   /** End the whole program with r0 as it is (from any depth): the callers see the stop flag. */
@@ -727,6 +784,8 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     let falls = true;
   for (let pc = bStart; pc < bEnd; pc++) {
     const s = slots[pc]!;
+    /** the second slot of a pair compiled as one (its constants and frame offsets tracked after the first's) */
+    let fused: Slot | undefined;
     const code = s.code;
     const d = s.dst;
     const sr = s.src;
@@ -742,6 +801,18 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     switch (shape) {
       case 'alu': {
         if (cls === 0x07) {
+          const nx = slots[pc + 1];
+          if (code === 0xbf && s.off === 0 && pc + 1 < bEnd && nx !== undefined && nx.dst === d && fusesAfterMov(nx.code) && !leaders.has(pc + 1)) {
+            // mov64 rd, rs then a 64-bit ALU on rd (clang's copy before an operation): rd = rs op src,
+            // src being rs when it names rd (a leader between them would need rd set at the mov)
+            c.get(reg(sr));
+            if (nx.code & 0x08) c.get(reg(nx.src === d ? sr : nx.src));
+            else c.i64(nx.imm);
+            c.op(ALU64[nx.code & 0xf0]!).set(reg(d));
+            fused = nx;
+            pc++;
+            break;
+          }
           if (op === 0xb0) {
             if (!x) c.i64(imm);
             else if (s.off === 0) c.get(reg(sr));
@@ -1086,6 +1157,10 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     // (a fused ldxh + be16 writes one register: the ldx's forgetting covers both)
     if (r10Fixed) trackFrameOffsets(frameOffsets, s);
     trackConstants(consts, s);
+    if (fused !== undefined) {
+      if (r10Fixed) trackFrameOffsets(frameOffsets, fused);
+      trackConstants(consts, fused);
+    }
     falls = shape !== 'exit' && shape !== 'ja' && shape !== 'ja32';
   }
     // structured mode, a block placed apart from its fall-through successor: branch to it (always forward)
@@ -1095,16 +1170,24 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   else c.op(OP.end); // the loop
   // Falling off the end cannot happen in a verified program; trap if it does.
   c.op(OP.unreachable);
-  if (batch) {
+  if (mode === 'run' && sharedBody(slots, start, end, fc)) c.body = c.buf.slice(bodyAt);
+  if (batch) batchEpilogue(c, scratch);
+  else if (main) {
     c.op(OP.end); // the run's exit block
-    c.get(B_DESC).get(B_N).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).get(B_I).i32(4).op(OP.i32_mul).op(OP.i32_add)
-      .get(reg(0)).op(OP.i32_wrap_i64).mem(OP.i32_store);
-    c.get(B_I).i32(1).op(OP.i32_add).set(B_I).op(OP.br).u32(0);
-    c.op(OP.end).op(OP.end); // loop, block
-    // the last run's r0, all 64 bits
     c.i32(scratch).get(reg(0)).mem(OP.i64_store);
   }
   return c;
+}
+
+/** After a batch run's exit block: its verdict, the next run; after the loop, the last run's r0. */
+function batchEpilogue(c: Code, scratch: number): void {
+  c.op(OP.end); // the run's exit block
+  c.get(B_DESC).get(B_N).i32(BATCH_DESC).op(OP.i32_mul).op(OP.i32_add).get(B_I).i32(4).op(OP.i32_mul).op(OP.i32_add)
+    .get(reg(0)).op(OP.i32_wrap_i64).mem(OP.i32_store);
+  c.get(B_I).i32(1).op(OP.i32_add).set(B_I).op(OP.br).u32(0);
+  c.op(OP.end).op(OP.end); // loop, block
+  // the last run's r0, all 64 bits
+  c.i32(scratch).get(reg(0)).mem(OP.i64_store);
 }
 
 /**
@@ -1248,6 +1331,18 @@ function trackConstants(known: Map<number, bigint>, s: Slot): void {
     if (s.imm === 0xf1) known.delete(0);
   } else if (shape === 'ldabs' || shape === 'ldind') known.delete(0);
   else if (shape === 'call' || shape === 'callx') for (let r = 0; r <= 5; r++) known.delete(r);
+}
+
+/**
+ * A 64-bit ALU instruction that can be compiled with the mov64 register
+ * copy before it into one expression (compileFunction): the operations
+ * ALU64 maps one to one (not mov, neg, byte swaps, division or modulo,
+ * which need RFC 9669's cases), src as a register or an immediate.
+ */
+function fusesAfterMov(code: number): boolean {
+  if ((code & 0x07) !== 0x07) return false;
+  const op = code & 0xf0;
+  return op !== 0x30 && op !== 0x90 && op !== 0xb0 && op !== 0x80 && op !== 0xd0 && ALU64[op] !== undefined;
 }
 
 /** Spend one unit of fuel, calling `out` when none is left: a local, or for programs with local calls a word shared by all their functions. */

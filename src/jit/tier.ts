@@ -32,6 +32,12 @@ export class JitTier {
   private freed = false;
   /** resolves once the background compile has ended, with the JIT or without it (never rejects) */
   readonly settled: Promise<void>;
+  /**
+   * How long the compile that gave the JIT took, in ms (0 before): the
+   * background one from its start to its end (the emitter on this thread,
+   * WebAssembly's compile off it, the instance), or force()'s on the spot.
+   */
+  compileMs = 0;
 
   /**
    * `now` compiles synchronously, `later` in the background, both over the
@@ -47,6 +53,7 @@ export class JitTier {
           return;
         }
         let pending: Promise<JitProgram>;
+        const t0 = performance.now();
         try {
           pending = later();
         } catch {
@@ -57,7 +64,10 @@ export class JitTier {
         pending.then((j) => {
           // forced meanwhile, or freed: this copy is not needed
           if (this.jit !== undefined || this.freed) j.free();
-          else this.jit = j;
+          else {
+            this.jit = j;
+            this.compileMs = performance.now() - t0;
+          }
         }, () => {
           // (any failure leaves the program on the interpreter, which is the reference; force() reports it)
           this.failed = true;
@@ -78,8 +88,10 @@ export class JitTier {
    */
   force(): JitProgram | undefined {
     if (this.jit !== undefined || this.freed) return this.jit;
+    const t0 = performance.now();
     try {
       this.jit = this.now();
+      this.compileMs = performance.now() - t0;
     } catch (e) {
       if (e instanceof BpfError && e.code === 'ENOTSUP') {
         this.failed = true;

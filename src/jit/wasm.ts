@@ -13,8 +13,8 @@ export const T = { i32: 0x7f, i64: 0x7e } as const;
  * push at a time cost a quarter of a compile, and the collections after it).
  */
 export class Bytes {
-  private data = new Uint8Array(256);
-  private n = 0;
+  protected data = new Uint8Array(256);
+  protected n = 0;
   /** the bytes written so far (a view: valid until the next write) */
   get buf(): Uint8Array {
     return this.data.subarray(0, this.n);
