@@ -462,6 +462,11 @@ export class SharedHashMap extends HashMapBase {
     return Atomics.load(this.meta, COUNT);
   }
 
+  /** Where the elements are, for tests and fuzzers: live (counted), free and retired add up to cap when no operation is under way. */
+  accounting(): { live: number; free: number; retired: number } {
+    return { live: Atomics.load(this.meta, COUNT), free: Atomics.load(this.meta, FREE_TOP), retired: Atomics.load(this.meta, RETIRED) };
+  }
+
   /** Runs hold elements by epochs (maps/shared.ts), which the engines keep: nothing to do per run. */
   override enterRun(): void {}
   override exitRun(): void {}
