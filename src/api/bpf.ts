@@ -198,7 +198,9 @@ export class BpfSystem {
     if (typeof runtime !== 'object' || runtime === null) throw new BpfError('EINVAL', `a BpfSystem takes a Runtime or runtime options, got ${describe(runtime)}`);
     this.runtime = runtime instanceof Runtime ? runtime : new Runtime(runtime);
     const rt = this.runtime;
-    this.mapEnv = { profile: rt.profile, cpus: rt.cpus, cpu: () => rt.cpu };
+    // runWord: this thread's lane's (maps pin by it); lanes: every thread's, in a shared memory (epochs)
+    const env = { profile: rt.profile, cpus: rt.cpus, cpu: () => rt.cpu, runWord: rt.lane.runWord, ...(rt.mem.lanes ? { lanes: rt.mem.lanes } : {}) };
+    this.mapEnv = env;
     this.modern = isModern(this.mapEnv);
     installHelpers(rt.helpers, (addr) => this.mapsByAddr.get(addr)?.impl);
     // bpf_tail_call's target (a prog array holds ProgObjects): the engine of the caller's kind when it has one
