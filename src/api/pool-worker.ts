@@ -22,6 +22,8 @@ import type { EngineName } from './bpf.js';
 import { PacketRunner } from './packets.js';
 import type { LoadRecord } from './program.js';
 import type { ProgObject } from './objects.js';
+import type { RuntimeAttach } from '../runtime/runtime.js';
+import type { SharedMapState } from '../maps/map.js';
 import { networkOffset } from '../pcap/linktype.js';
 
 /** pool.ts's INDEX_WORDS (not imported: the worker's graph stays the engines' and the loader's) */
@@ -42,6 +44,15 @@ export interface InitMessage {
   budget: number;
   /** how packets become the context: 'packet' (PacketRunner: a socket filter's skb) or 'frame' (the test run's: XDP, tc, modern socket filters) */
   mode: 'packet' | 'frame';
+  /** a shared system: the worker's lane and arena of its memory, and the program's maps (their states), in the record's order */
+  attach?: RuntimeAttach;
+  maps?: SharedMap[];
+}
+
+/** A map of the program as a worker attaches it. */
+export interface SharedMap {
+  state: SharedMapState;
+  name: string;
 }
 
 /** A run of packets: indexes from..to of the capture index. */
@@ -97,12 +108,29 @@ class PoolWorker {
   private setUp(msg: InitMessage): void {
     const t0 = performance.now();
     const rec = msg.record;
-    if (rec.mapSlots.length > 0) throw new BpfError('ENOTSUP', 'the worker has no maps to attach');
-    const sys = new BpfSystem({ profile: msg.profile, cpus: msg.cpus });
-    sys.runtime.cpu = msg.index;
+    let sys: BpfSystem;
+    let insns = rec.insns;
+    if (msg.attach) {
+      // the owner's memory and maps: each map reference of the record (an index) becomes this system's fd for it
+      sys = new BpfSystem({ attach: msg.attach });
+      const fds = (msg.maps ?? []).map((m) => sys.attachMap(m.state, m.name));
+      insns = rec.insns.slice();
+      const view = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
+      for (const slot of rec.mapSlots) {
+        const fd = fds[view.getInt32(slot * 8 + 4, true)];
+        if (fd === undefined) throw new BpfError('EINVAL', `slot ${slot} names a map the pool did not attach`);
+        view.setInt32(slot * 8 + 4, fd, true);
+      }
+    } else {
+      if (rec.mapSlots.length > 0) throw new BpfError('ENOTSUP', 'the program uses maps and the worker has no shared memory to attach them from');
+      sys = new BpfSystem({ profile: msg.profile, cpus: msg.cpus });
+      sys.runtime.cpu = msg.index;
+    }
     sys.unverifiedBudget = msg.budget;
+    // the interpreter asked for: no JIT to compile
+    if (msg.engine === 'interpreter') sys.jitEnabled = false;
     const attr = {
-      prog_type: rec.progType, insns: rec.insns, license: rec.license,
+      prog_type: rec.progType, insns, license: rec.license,
       ...(rec.lineInfo ? { line_info: rec.lineInfo } : {}), ...(rec.funcInfo ? { func_info: rec.funcInfo } : {}),
     };
     let fd: number;

@@ -28,12 +28,13 @@ import type { EngineName } from './bpf.js';
 import type { ProgObject } from './objects.js';
 import type { BpfSystem } from './bpf.js';
 import { loadRecordOf } from './program.js';
-import type { LoadRecord } from './program.js';
 import { describe } from './describe.js';
 import { MAX_RECORD, parseCapture } from '../pcap/reader.js';
 import { networkOffset } from '../pcap/linktype.js';
 import type { Packet } from '../pcap/reader.js';
-import type { InitMessage, RunMessage, WorkerReply } from './pool-worker.js';
+import type { InitMessage, RunMessage, SharedMap, WorkerReply } from './pool-worker.js';
+import type { RuntimeAttach } from '../runtime/runtime.js';
+import { mapTypeName } from '../maps/types.js';
 
 /** The most workers a pool takes: far more threads than any machine's cores only cost memory and start-up. */
 export const MAX_WORKERS = 256;
@@ -90,6 +91,8 @@ export const POOL_MIN_BYTES = 16 << 20;
 
 interface Slot {
   worker: Worker;
+  /** its lane and arena of the shared memory */
+  attach?: RuntimeAttach;
   /** the answer awaited, if any */
   waiting?: { resolve(r: WorkerReply): void; reject(e: Error): void };
 }
@@ -100,7 +103,7 @@ export class WorkerPool {
   /** each worker's start-up, ms (thread, modules, program load), measured from the main thread */
   readonly startMs: number[];
 
-  private constructor(private readonly slots: Slot[], private readonly mode: 'packet' | 'frame', startMs: number[]) {
+  private constructor(private readonly sys: BpfSystem, private readonly slots: Slot[], private readonly mode: 'packet' | 'frame', startMs: number[]) {
     this.startMs = startMs;
   }
 
@@ -112,9 +115,13 @@ export class WorkerPool {
   /**
    * Start the workers for `program` (a Program, or any object holding a
    * loaded program and its system, as a Collection's programs do) and load
-   * it in each. The program must have been loaded by Program.load (the pool
-   * loads it again from the same instructions) and must use no map (each
-   * worker has its own system).
+   * it in each. The program must have been loaded by Program.load (each
+   * worker loads it again from the same instructions). In a system made
+   * with `shared: true` (and at least as many CPUs as workers: worker i runs
+   * on CPU i), the workers attach to its memory and share its maps, which
+   * must be of types that can be shared (ENOTSUP naming the first that
+   * cannot); in any other system each worker has a system of its own and
+   * the program may use no map (ENOTSUP).
    */
   static async create(program: { readonly sys: BpfSystem; readonly object: ProgObject }, options: WorkerPoolOptions = {}): Promise<WorkerPool> {
     if (typeof program !== 'object' || program === null || !('object' in program) || !('sys' in program)) {
@@ -129,21 +136,32 @@ export class WorkerPool {
     if (!record) throw new BpfError('EINVAL', 'a worker pool runs programs loaded by Program.load');
     const frameMode = sys.runtime.profile.name === 'modern' || !prog.type.packet;
     if (!prog.type.packet && !prog.type.frameFields) throw new BpfError('EINVAL', `a ${prog.type.name} program does not run over packets`);
-    refuseMaps(obj);
-    const init = (index: number): InitMessage => ({
-      kind: 'init', record, profile: sys.runtime.profile.name, cpus: Math.max(sys.runtime.cpus, workers), index,
-      budget: sys.unverifiedBudget, mode: frameMode ? 'frame' : 'packet', ...(options.engine ? { engine: options.engine } : {}),
-    });
+    const mem = sys.runtime.mem;
+    // the maps the workers share: each one's state, in the order the record's map indexes name them
+    const maps = mem.shared ? shareMaps(obj) : refuseMaps(obj);
+    if (mem.shared && sys.runtime.cpus < workers) {
+      throw new BpfError('EINVAL', `the system has ${sys.runtime.cpus} CPU${sys.runtime.cpus === 1 ? '' : 's'}: ${workers} workers need one each (BpfSystem option cpus)`);
+    }
     const slots: Slot[] = [];
     const t0 = performance.now();
     try {
-      for (let i = 0; i < workers; i++) slots.push(startWorker());
-      const replies = await Promise.all(slots.map((s, i) => ask(s, init(i), record)));
+      const inits: InitMessage[] = [];
+      for (let i = 0; i < workers; i++) {
+        const attach = mem.shared ? sys.runtime.workerAttach({ arenaBytes: WORKER_ARENA, cpu: i }) : undefined;
+        const s: Slot = startWorker(attach);
+        slots.push(s);
+        inits.push({
+          kind: 'init', record, profile: sys.runtime.profile.name, cpus: Math.max(sys.runtime.cpus, workers), index: i,
+          budget: sys.unverifiedBudget, mode: frameMode ? 'frame' : 'packet', ...(options.engine ? { engine: options.engine } : {}),
+          ...(attach ? { attach, maps } : {}),
+        });
+      }
+      const replies = await Promise.all(slots.map((s, i) => ask(s, inits[i]!)));
       const start = replies.map(() => performance.now() - t0);
-      for (const s of slots) s.worker.unref();
-      return new WorkerPool(slots, frameMode ? 'frame' : 'packet', start);
+      return new WorkerPool(sys, slots, frameMode ? 'frame' : 'packet', start);
     } catch (e) {
       await Promise.all(slots.map((s) => s.worker.terminate()));
+      for (const s of slots) if (s.attach) sys.runtime.releaseAttach(s.attach);
       throw e;
     }
   }
@@ -203,6 +221,8 @@ export class WorkerPool {
     if (this.closed) return;
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    // the lanes and arenas given to the workers, once they can no longer run
+    for (const s of this.slots) if (s.attach) this.sys.runtime.releaseAttach(s.attach);
   }
 }
 
@@ -213,15 +233,27 @@ export function checkWorkers(n: unknown): asserts n is number {
   }
 }
 
-/** A program whose maps the workers cannot share: ENOTSUP naming the first such map. */
-function refuseMaps(obj: ProgObject): void {
+/** Each worker's heap arena: its packet buffers, batch descriptors and JIT scratch areas. */
+const WORKER_ARENA = 8 << 20;
+
+/** A program with maps in a system that is not shared: ENOTSUP naming its first map. */
+function refuseMaps(obj: ProgObject): SharedMap[] {
   const m = obj.prog.maps[0];
-  if (m) throw new BpfError('ENOTSUP', `the program uses map '${m.name}' (${m.impl.type}): a worker pool shares maps only in a system made with shared: true`);
+  if (m) throw new BpfError('ENOTSUP', `the program uses map '${m.name}' (${mapTypeName(m.impl.type)}): worker threads share maps only in a system made with shared: true`);
+  return [];
 }
 
-function startWorker(): Slot {
+/** The program's maps as workers attach them; ENOTSUP naming the first map whose type cannot be shared. */
+function shareMaps(obj: ProgObject): SharedMap[] {
+  return obj.prog.maps.map((m) => {
+    if (!m.impl.shareState) throw new BpfError('ENOTSUP', `the program uses map '${m.name}' (${mapTypeName(m.impl.type)}): maps of this type cannot be shared between worker threads`);
+    return { state: m.impl.shareState(), name: m.name };
+  });
+}
+
+function startWorker(attach: RuntimeAttach | undefined): Slot {
   const worker = new Worker(new URL('./pool-worker.js', import.meta.url));
-  const slot: Slot = { worker };
+  const slot: Slot = { worker, ...(attach ? { attach } : {}) };
   worker.on('message', (msg: WorkerReply) => {
     const w = slot.waiting;
     slot.waiting = undefined;
@@ -238,7 +270,7 @@ function startWorker(): Slot {
 }
 
 /** Send one message and wait for the worker's answer (the worker holds the process open meanwhile). */
-function ask(slot: Slot, msg: InitMessage | RunMessage, _record?: LoadRecord): Promise<WorkerReply> {
+function ask(slot: Slot, msg: InitMessage | RunMessage): Promise<WorkerReply> {
   return new Promise<WorkerReply>((resolve, reject) => {
     slot.worker.ref();
     slot.waiting = {
