@@ -77,7 +77,7 @@ export interface RunMessage {
 /** A worker's answer to init or run. */
 export type WorkerReply =
   | { kind: 'ready'; ms: number }
-  | { kind: 'done'; ms: number; engines: string; frames: { packet: number; data: Uint8Array }[]; printk: string }
+  | { kind: 'done'; ms: number; engines: string; frames: { packet: number; data: Uint8Array }[]; printk: string; last?: bigint }
   | { kind: 'error'; code: string; message: string; packet?: number; printk?: string };
 
 /** Packets handed to the engine per call (one call into WebAssembly each with the JIT), as the CLI's capture loop. */
@@ -158,6 +158,7 @@ class PoolWorker {
     const verdicts = new Uint32Array(msg.verdicts);
     const frames: { packet: number; data: Uint8Array }[] = [];
     let engines: string;
+    let last: bigint | undefined;
     if (this.runner) {
       const runner = this.runner;
       if (msg.oneByOne) {
@@ -185,6 +186,7 @@ class PoolWorker {
         }
       }
       engines = runner.enginesRun;
+      if (msg.to > msg.from) last = runner.lastRetval;
     } else {
       // frame mode: each packet as the test run makes it the program's context
       const retvals = msg.retvals ? new BigInt64Array(msg.retvals) : undefined;
@@ -204,11 +206,12 @@ class PoolWorker {
         if (retvals) retvals[i] = BigInt.asIntN(64, r.retval);
         if (msg.frames && !sameBytes(r.dataOut, data)) frames.push({ packet: i, data: r.dataOut });
         if (this.ran.length === 0 || this.ran[this.ran.length - 1] !== r.engine) this.ran.push(r.engine);
+        last = r.retval;
       }
       engines = this.ran.join(' then ');
     }
     const printk = sys.runtime.helpers.run.takePrintk().map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('');
-    this.port.postMessage({ kind: 'done', ms: performance.now() - t0, engines, frames, printk } satisfies WorkerReply);
+    this.port.postMessage({ kind: 'done', ms: performance.now() - t0, engines, frames, printk, ...(last === undefined ? {} : { last }) } satisfies WorkerReply);
   }
 }
 

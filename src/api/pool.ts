@@ -65,6 +65,8 @@ export interface PoolCaptureResult {
   engines: string;
   /** wall time of the runs, from handing the runs out to the last worker's answer (ms) */
   runMs: number;
+  /** r0 of the last packet, all 64 bits (0 when there was none) */
+  lastRetval: bigint;
 }
 
 /** A program's fault on one packet: the packet's index (0-based), with the error. */
@@ -197,6 +199,7 @@ export class WorkerPool {
     let printk = '';
     const frames: { packet: number; data: Uint8Array }[] = [];
     let engines = '';
+    let lastRetval = 0n;
     // the first failure in capture order is the one reported (the workers' runs are in capture order)
     for (const r of replies) {
       if (r.status === 'rejected') throw r.reason;
@@ -209,10 +212,11 @@ export class WorkerPool {
       if (reply.kind !== 'done') throw new BpfError('EFAULT', `a worker answered ${reply.kind} to a run`);
       frames.push(...reply.frames);
       if (engines === '') engines = reply.engines;
+      if (reply.last !== undefined) lastRetval = BigInt.asUintN(64, reply.last);
     }
     return {
       capture: cap, count: n, verdicts: new Uint32Array(verdictBuf), ...(retvalBuf ? { retvals: new BigInt64Array(retvalBuf) } : {}),
-      frames, printk, engines, runMs,
+      frames, printk, engines, runMs, lastRetval,
     };
   }
 
