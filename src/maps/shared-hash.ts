@@ -1,7 +1,8 @@
 /**
- * hash and percpu_hash maps in a shared memory (maps/shared.ts), used by
- * several threads at once, each through its own SharedHashMap over the
- * same bytes and the same state (shareState, attachHash).
+ * hash, percpu_hash, lru_hash and lru_percpu_hash maps in a shared memory
+ * (maps/shared.ts), used by several threads at once, each through its own
+ * SharedHashMap over the same bytes and the same state (shareState,
+ * attachHash).
  *
  * The layout in memory is HashMapBase's (elements, then the JIT's mirror),
  * so the engines, the JIT's inline lookup and the checked interpreter's
@@ -33,6 +34,15 @@
  *   A map has SPARE elements per CPU beyond max_entries for the elements
  *   retired while runs hold them; an update that finds none reusable fails
  *   with ENOMEM, as the kernel's allocation may.
+ *
+ * - LRU variants: the LRU lists (maps/lru.ts) live in a second
+ *   SharedArrayBuffer under one lock, taken to take or give back a node,
+ *   never while a bucket's is held (an eviction, under it, takes the
+ *   evicted element's bucket lock). An element is evicted only if it is in
+ *   its bucket: a node another thread's update holds but has not linked
+ *   yet, or one a delete has unlinked but not given back, is passed over,
+ *   as the kernel's lists do when del_from_htab fails. A program's lookup
+ *   sets its element's reference bit without a lock, as the kernel's.
  *
  * The mirror is still never trusted: when the JIT reports it inconsistent,
  * a lookup rewrites it bucket by bucket under each bucket's lock.
