@@ -1,0 +1,498 @@
+/**
+ * hash and percpu_hash maps in a shared memory (maps/shared.ts), used by
+ * several threads at once, each through its own SharedHashMap over the
+ * same bytes and the same state (shareState, attachHash).
+ *
+ * The layout in memory is HashMapBase's (elements, then the JIT's mirror),
+ * so the engines, the JIT's inline lookup and the checked interpreter's
+ * regions see no difference. What HashMapBase keeps in its own arrays (the
+ * authoritative links, hashes, element states, free stack) is in one
+ * SharedArrayBuffer here, with the count, the retired elements and the
+ * locks:
+ *
+ * - Every operation from JavaScript (helpers, syscall side) holds its
+ *   key's bucket lock while it walks or changes the bucket; taking or
+ *   giving back an element also holds the free-list lock (always taken
+ *   after a bucket's, never the other way). So BPF_NOEXIST has one winner
+ *   per key, and the count is reserved by compare-and-swap before an
+ *   element is linked: it never exceeds max_entries, and E2BIG comes
+ *   exactly at the limit.
+ * - The JIT's inline lookup takes no lock: it walks the mirror while
+ *   writers change it. Writers therefore write an element's key, value,
+ *   hash and next link before linking it (the link is an atomic store,
+ *   ordering the writes before it), and unlinking leaves the unlinked
+ *   element's own next link as it was, so a walk standing on it goes on
+ *   along its old bucket. An update of an existing key links a new element
+ *   and unlinks the old one (the kernel's order): a lookup finds one or the
+ *   other, whole.
+ * - An unlinked element is retired with an epoch and reused only when no
+ *   lane's run can still hold it (maps/shared.ts), instead of HashMapBase's
+ *   pinning by run generation (the pin words in memory are not read here).
+ *   A map has SPARE elements per CPU beyond max_entries for the elements
+ *   retired while runs hold them; an update that finds none reusable fails
+ *   with ENOMEM, as the kernel's allocation may.
+ *
+ * The mirror is still never trusted: when the JIT reports it inconsistent,
+ * a lookup rewrites it bucket by bucket under each bucket's lock.
+ */
+
+import { BpfError } from '../errors.js';
+import type { AddressSpace } from '../memory/address-space.js';
+import { HashMapBase, FREE, LIVE, PENDING, PLAIN, SPARE } from './hash.js';
+import type { HashArrays, HashKind } from './hash.js';
+import type { BpfMapImpl, JitHashLayout, MapAttr, MapEnv, SharedMapState } from './map.js';
+import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, copyBytes } from './map.js';
+import { Epochs, RECLAIM_WAIT_MS, lockWord, pause, unlockWord } from './shared.js';
+import { ERRNO } from '../errors.js';
+
+/** the meta words at the start of the state buffer */
+const COUNT = 0;
+const FREE_TOP = 1;
+const FREE_LOCK = 2;
+const RETIRED = 3;
+const META_WORDS = 16;
+
+const EBUSY = -ERRNO.EBUSY;
+/** takeElement: no element now, but other lanes' runs hold some that will be freed when they end */
+const WAIT = -2;
+/** tryUpdate: try again once other lanes' runs have moved on (a positive number: no errno) */
+const RETRY = 1;
+
+const PERCPU: HashKind = { type: BPF_MAP_TYPE.PERCPU_HASH, name: 'percpu_hash', perCpu: true, lru: false };
+
+/** Views of the state buffer: the meta words, a lock per bucket, then HashArrays and the retired list. */
+interface StateViews extends HashArrays {
+  readonly meta: Int32Array;
+  readonly locks: Int32Array;
+  readonly retired: Int32Array;
+}
+
+function stateBytes(nBuckets: number, cap: number): number {
+  return 4 * (META_WORDS + 2 * nBuckets + 5 * cap) + cap;
+}
+
+function stateViews(sab: SharedArrayBuffer, nBuckets: number, cap: number): StateViews {
+  let at = 0;
+  const i32 = (n: number): Int32Array => {
+    const v = new Int32Array(sab, at, n);
+    at += 4 * n;
+    return v;
+  };
+  const meta = i32(META_WORDS);
+  const locks = i32(nBuckets);
+  const heads = i32(nBuckets);
+  const next = i32(cap);
+  const hashes = new Uint32Array(sab, at, cap);
+  at += 4 * cap;
+  const freeStack = i32(cap);
+  const retired = i32(cap);
+  const retiredGen = new Uint32Array(sab, at, cap);
+  at += 4 * cap;
+  const state = new Uint8Array(sab, at, cap);
+  return { meta, locks, heads, next, hashes, freeStack, retired, retiredGen, state };
+}
+
+export class SharedHashMap extends HashMapBase {
+  /** plain hash maps: the JIT's inline lookup (percpu_hash has jitPerCpuLayout) */
+  readonly jitLayout?: () => JitHashLayout;
+  private readonly sab: SharedArrayBuffer;
+  private readonly meta: Int32Array;
+  private readonly locks: Int32Array;
+  private readonly retired: Int32Array;
+  private readonly epochs: Epochs;
+  /** made by another thread: the storage is that thread's to free */
+  private readonly attached: boolean;
+  /** bucketKeys's copies of a bucket's elements (taken under its lock), allocated on first use */
+  private snapshot = 0;
+  private snapshotCap = 0;
+
+  constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv, kind: HashKind, from?: SharedMapState) {
+    let views: StateViews | undefined;
+    let sab: SharedArrayBuffer | undefined = from?.sab;
+    super(mem, attr, env, kind, {
+      spare: from?.spare ?? SPARE * Math.max(1, env.cpus),
+      ...(from ? { ncpus: from.ncpus, at: { addr: from.addr, base: from.base } } : {}),
+      arrays: (nBuckets, cap) => {
+        sab ??= new SharedArrayBuffer(stateBytes(nBuckets, cap));
+        if (sab.byteLength !== stateBytes(nBuckets, cap)) throw new BpfError('EINVAL', `attachMap: the state of ${kind.name} map at 0x${from?.addr.toString(16)} has ${sab.byteLength} bytes, not ${stateBytes(nBuckets, cap)}`);
+        views = stateViews(sab, nBuckets, cap);
+        return views;
+      },
+    });
+    this.sab = sab!;
+    this.meta = views!.meta;
+    this.locks = views!.locks;
+    this.retired = views!.retired;
+    this.attached = from !== undefined;
+    if (!from) Atomics.store(this.meta, FREE_TOP, this.cap);
+    this.epochs = new Epochs(mem, env);
+    if (kind === PLAIN) this.jitLayout = () => this.mirrorLayout();
+  }
+
+  shareState(): SharedMapState {
+    const { type, keySize, valueSize, maxEntries, mapFlags, addr, base, ncpus, sab } = this;
+    return { type, keySize, valueSize, maxEntries, mapFlags, addr, base, ncpus, spare: this.cap - maxEntries, sab };
+  }
+
+  private bucketOf(hash: number): number {
+    return hash & (this.nBuckets - 1);
+  }
+
+  /** Write bucket b's chain into the mirror, its head last (a walk starting now sees whole elements). */
+  private mirrorChain(b: number): void {
+    const { next, hashes, mNext, mHashes } = this;
+    const head = this.heads[b]!;
+    for (let i = head, steps = 0; i !== -1; i = next[i]!, steps++) {
+      this.checkLink(i, steps);
+      Atomics.store(mNext, i, next[i]!);
+      mHashes[i] = hashes[i]!;
+    }
+    Atomics.store(this.mHeads, b, head);
+  }
+
+  override refreshMirror(): void {
+    for (let b = 0; b < this.nBuckets; b++) {
+      if (!lockWord(this.locks, b)) continue;
+      try {
+        this.mirrorChain(b);
+      } finally {
+        unlockWord(this.locks, b);
+      }
+    }
+    Atomics.store(this.mSuspect, 0, 0);
+  }
+
+  override lookup(keyAddr: number): number {
+    // The JIT's inline lookup found the mirror inconsistent and fell back to this helper.
+    if (Atomics.load(this.mSuspect, 0) !== 0) this.refreshMirror();
+    const hash = this.hashOf(keyAddr);
+    const b = this.bucketOf(hash);
+    if (!lockWord(this.locks, b)) return 0;
+    let idx: number;
+    try {
+      idx = this.find(keyAddr, hash);
+    } finally {
+      unlockWord(this.locks, b);
+    }
+    return idx < 0 ? 0 : this.elemAddr(idx) + this.keyRound + this.cpu() * this.valueRound;
+  }
+
+  override sysLookup(keyAddr: number, outAddr: number): number {
+    if (Atomics.load(this.mSuspect, 0) !== 0) this.refreshMirror();
+    const hash = this.hashOf(keyAddr);
+    const b = this.bucketOf(hash);
+    if (!lockWord(this.locks, b)) return EBUSY;
+    try {
+      const idx = this.find(keyAddr, hash);
+      if (idx < 0) return E.ENOENT;
+      const v = this.elemAddr(idx) + this.keyRound;
+      this.mem.u8.copyWithin(outAddr, v, v + this.sysValueSize);
+      return 0;
+    } finally {
+      unlockWord(this.locks, b);
+    }
+  }
+
+  override update(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number): number {
+    return this.sharedUpdate(keyAddr, valueAddr, flagsLo, flagsHi, false);
+  }
+
+  override sysUpdate(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number): number {
+    return this.sharedUpdate(keyAddr, valueAddr, flagsLo, flagsHi, true);
+  }
+
+  /** One more element counted, unless max_entries are: false then (E2BIG). */
+  private reserve(): boolean {
+    const meta = this.meta;
+    for (;;) {
+      const c = Atomics.load(meta, COUNT);
+      if (c >= this.maxEntries) return false;
+      if (Atomics.compareExchange(meta, COUNT, c, c + 1) === c) return true;
+    }
+  }
+
+  /**
+   * An update that needs an element when every retired one is still held
+   * by a run. If this thread is in a run, the run gives up its own hold
+   * first (its run word takes the current epoch): the elements retired
+   * since it started become reusable once no other run holds them, and a
+   * value it looked up before may then change under it, as the kernel's
+   * preallocated hash maps allow (two runs waiting for each other's
+   * elements would otherwise wait for ever). Then the update is tried
+   * again (from the lookup) until other lanes' runs have moved on, for at
+   * most RECLAIM_WAIT_MS, holding no lock while it waits; ENOMEM then.
+   */
+  private sharedUpdate(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number, allCpus: boolean): number {
+    let r = this.tryUpdate(keyAddr, valueAddr, flagsLo, flagsHi, allCpus);
+    if (r !== RETRY) return r;
+    this.epochs.yieldRun();
+    r = this.tryUpdate(keyAddr, valueAddr, flagsLo, flagsHi, allCpus);
+    const deadline = Date.now() + RECLAIM_WAIT_MS;
+    while (r === RETRY && Date.now() < deadline) {
+      pause(0.05);
+      // (again: what other threads retired while this one waited is not held by it either)
+      this.epochs.yieldRun();
+      r = this.tryUpdate(keyAddr, valueAddr, flagsLo, flagsHi, allCpus);
+    }
+    return r === RETRY ? E.ENOMEM : r;
+  }
+
+  private tryUpdate(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number, allCpus: boolean): number {
+    if (flagsHi !== 0 || flagsLo >>> 0 > BPF_EXIST) return E.EINVAL;
+    const hash = this.hashOf(keyAddr);
+    const b = this.bucketOf(hash);
+    if (!lockWord(this.locks, b)) return EBUSY;
+    try {
+      const old = this.find(keyAddr, hash);
+      const prev = this.prev;
+      if (old >= 0) {
+        if (flagsLo === BPF_NOEXIST) return E.EEXIST;
+        if (this.kind.perCpu || this.kind.inPlace) {
+          this.writeValue(old, valueAddr, allCpus, false);
+          return 0;
+        }
+      } else if (this.modern) {
+        if (flagsLo === BPF_EXIST) return E.ENOENT;
+        if (!this.reserve()) return E.E2BIG;
+      } else {
+        // 3.19 checks the capacity first
+        if (!this.reserve()) return E.E2BIG;
+        if (flagsLo === BPF_EXIST) {
+          Atomics.sub(this.meta, COUNT, 1);
+          return E.ENOENT;
+        }
+      }
+      const idx = this.takeElement();
+      if (idx < 0) {
+        if (old < 0) Atomics.sub(this.meta, COUNT, 1);
+        return idx === WAIT ? RETRY : E.ENOMEM;
+      }
+      const u8 = this.mem.u8;
+      const e = this.elemAddr(idx);
+      copyBytes(u8, e, keyAddr, this.keySize);
+      u8.fill(0, e + this.keySize, e + this.keyRound);
+      this.writeValue(idx, valueAddr, allCpus, true);
+      this.state[idx] = LIVE;
+      this.hashes[idx] = hash;
+      this.next[idx] = this.heads[b]!;
+      this.heads[b] = idx;
+      if (old >= 0) {
+        // the old element's predecessor is unchanged unless it was the head, which is now the new element
+        this.unlinkShared(b, old, prev < 0 ? idx : prev);
+        this.retireShared(old);
+      }
+      this.mirrorChain(b);
+      return 0;
+    } finally {
+      unlockWord(this.locks, b);
+    }
+  }
+
+  /**
+   * Unlink idx (predecessor prev, -1: the head) from bucket b. Its own next
+   * link stays, in the mirror and here: a walk standing on it goes on.
+   */
+  private unlinkShared(b: number, idx: number, prev: number): void {
+    const n = this.next[idx]!;
+    if (prev < 0) {
+      this.heads[b] = n;
+      Atomics.store(this.mHeads, b, n);
+    } else {
+      this.next[prev] = n;
+      Atomics.store(this.mNext, prev, n);
+    }
+  }
+
+  /**
+   * A free element, reclaiming retired ones when there is none; WAIT when
+   * every retired element is still held by a run, -1 when nothing is
+   * retired at all. Under its bucket's lock.
+   */
+  private takeElement(): number {
+    const meta = this.meta;
+    if (!lockWord(meta, FREE_LOCK)) return -1;
+    try {
+      if (meta[FREE_TOP] === 0) this.reclaimRetired();
+      const top = meta[FREE_TOP]!;
+      if (top === 0) return meta[RETIRED]! > 0 ? WAIT : -1;
+      const idx = this.freeStack[top - 1]!;
+      this.checkLink(idx, 0);
+      meta[FREE_TOP] = top - 1;
+      return idx;
+    } finally {
+      unlockWord(meta, FREE_LOCK);
+    }
+  }
+
+  /** An unlinked element, reusable once no run can hold it. Under its bucket's lock. */
+  private retireShared(idx: number): void {
+    this.state[idx] = PENDING;
+    const epoch = this.epochs.retire();
+    const meta = this.meta;
+    if (!lockWord(meta, FREE_LOCK)) {
+      // the free list's lock is stuck (its holder stopped): the element is lost to the map, not corrupted
+      return;
+    }
+    try {
+      this.retiredGen[idx] = epoch;
+      const n = meta[RETIRED]!;
+      this.checkLink(n, 0);
+      this.retired[n] = idx;
+      meta[RETIRED] = n + 1;
+    } finally {
+      unlockWord(meta, FREE_LOCK);
+    }
+  }
+
+  /** Free the retired elements no lane's run can hold. Under the free-list lock. */
+  private reclaimRetired(): void {
+    const oldest = this.epochs.oldestRun();
+    const meta = this.meta;
+    const { retired, retiredGen, freeStack, state } = this;
+    const n = meta[RETIRED]!;
+    let kept = 0;
+    let top = meta[FREE_TOP]!;
+    for (let j = 0; j < n; j++) {
+      const i = retired[j]!;
+      this.checkLink(i, 0);
+      if (retiredGen[i]! > oldest) retired[kept++] = i;
+      else {
+        state[i] = FREE;
+        freeStack[top++] = i;
+      }
+    }
+    meta[RETIRED] = kept;
+    meta[FREE_TOP] = top;
+  }
+
+  override delete(keyAddr: number): number {
+    return this.remove(keyAddr, 0);
+  }
+
+  /** Delete the key at keyAddr, its value(s) first copied to outAddr (when not 0), in one hold of its bucket. */
+  private remove(keyAddr: number, outAddr: number): number {
+    const hash = this.hashOf(keyAddr);
+    const b = this.bucketOf(hash);
+    if (!lockWord(this.locks, b)) return EBUSY;
+    try {
+      const idx = this.find(keyAddr, hash);
+      if (idx < 0) return E.ENOENT;
+      if (outAddr !== 0) {
+        const v = this.elemAddr(idx) + this.keyRound;
+        this.mem.u8.copyWithin(outAddr, v, v + this.sysValueSize);
+      }
+      this.unlinkShared(b, idx, this.prev);
+      Atomics.sub(this.meta, COUNT, 1);
+      this.retireShared(idx);
+      this.mirrorChain(b);
+      return 0;
+    } finally {
+      unlockWord(this.locks, b);
+    }
+  }
+
+  override lookupAndDelete(keyAddr: number, outAddr: number, flagsLo: number, flagsHi: number): number {
+    if (flagsLo !== 0 || flagsHi !== 0) return E.EINVAL;
+    return this.remove(keyAddr, outAddr);
+  }
+
+  override getNextKey(keyAddr: number, nextKeyAddr: number): number {
+    let bucket = 0;
+    if (keyAddr !== 0) {
+      const hash = this.hashOf(keyAddr);
+      const b = this.bucketOf(hash);
+      if (!lockWord(this.locks, b)) return EBUSY;
+      try {
+        const idx = this.find(keyAddr, hash);
+        if (idx >= 0) {
+          const n = this.next[idx]!;
+          if (n !== -1) return this.copyKey(n, nextKeyAddr);
+          bucket = b + 1;
+        }
+      } finally {
+        unlockWord(this.locks, b);
+      }
+    }
+    for (; bucket < this.nBuckets; bucket++) {
+      if (Atomics.load(this.heads, bucket) === -1) continue;
+      if (!lockWord(this.locks, bucket)) return EBUSY;
+      try {
+        const h = this.heads[bucket]!;
+        if (h !== -1) return this.copyKey(h, nextKeyAddr);
+      } finally {
+        unlockWord(this.locks, bucket);
+      }
+    }
+    return E.ENOENT;
+  }
+
+
+  /**
+   * The batch commands' bucket: copies of its elements (key, then the
+   * syscall value at keyRound, as in the map) taken under its lock, so a
+   * batch never pairs a key with a value another thread wrote meanwhile.
+   */
+  override bucketKeys(bucket: number, out: number[]): number[] {
+    out.length = 0;
+    if (Atomics.load(this.heads, bucket) === -1) return out;
+    if (!lockWord(this.locks, bucket)) throw new BpfError('EBUSY', `${this.what}: bucket ${bucket} stayed locked`);
+    try {
+      let n = 0;
+      for (let i = this.heads[bucket]!; i !== -1; i = this.next[i]!) this.checkLink(i, n++);
+      const size = this.keyRound + this.sysValueSize;
+      if (n > this.snapshotCap) {
+        if (this.snapshot !== 0) this.mem.release(this.snapshot);
+        this.snapshot = 0;
+        this.snapshot = this.mem.alloc(n * size);
+        this.snapshotCap = n;
+      }
+      const u8 = this.mem.u8;
+      let at = this.snapshot;
+      for (let i = this.heads[bucket]!; i !== -1; i = this.next[i]!, at += size) {
+        u8.copyWithin(at, this.elemAddr(i), this.elemAddr(i) + size);
+        out.push(at);
+      }
+      return out;
+    } finally {
+      unlockWord(this.locks, bucket);
+    }
+  }
+
+  override get size(): number {
+    return Atomics.load(this.meta, COUNT);
+  }
+
+  /** Where the elements are, for tests and fuzzers: live (counted), free and retired add up to cap when no operation is under way. */
+  accounting(): { live: number; free: number; retired: number } {
+    return { live: Atomics.load(this.meta, COUNT), free: Atomics.load(this.meta, FREE_TOP), retired: Atomics.load(this.meta, RETIRED) };
+  }
+
+  /** Runs hold elements by epochs (maps/shared.ts), which the engines keep: nothing to do per run. */
+  override enterRun(): void {}
+  override exitRun(): void {}
+
+  override free(): void {
+    if (this.snapshot !== 0) this.mem.release(this.snapshot);
+    this.snapshot = 0;
+    if (this.attached) return;
+    super.free();
+  }
+}
+
+/** hash or percpu_hash, made in a shared memory (createMap). */
+export function createSharedHash(kind: HashKind): (mem: AddressSpace, attr: MapAttr, env: MapEnv) => BpfMapImpl {
+  return (mem, attr, env) => new SharedHashMap(mem, attr, env, kind);
+}
+
+/** The hash types createMap makes shareable in a shared memory. */
+export const SHARED_HASH_TYPES = new Map<number, (mem: AddressSpace, attr: MapAttr, env: MapEnv) => BpfMapImpl>([
+  [BPF_MAP_TYPE.HASH, createSharedHash(PLAIN)],
+  [BPF_MAP_TYPE.PERCPU_HASH, createSharedHash(PERCPU)],
+]);
+
+/** A hash or percpu_hash map another thread made in this shared memory (its shareState). */
+export function attachHash(mem: AddressSpace, state: SharedMapState, env: MapEnv): BpfMapImpl {
+  if (!(state.sab instanceof SharedArrayBuffer)) throw new BpfError('EINVAL', 'attachMap: a hash map\'s state needs its SharedArrayBuffer');
+  const attr: MapAttr = { mapType: state.type, keySize: state.keySize, valueSize: state.valueSize, maxEntries: state.maxEntries, mapFlags: state.mapFlags };
+  return new SharedHashMap(mem, attr, env, state.type === BPF_MAP_TYPE.HASH ? PLAIN : PERCPU, state);
+}
