@@ -76,6 +76,7 @@ import {
 } from '../../src/isa/builders.js';
 import { MAP_HDR_SIZE } from '../../src/maps/map.js';
 import { HashMapBase } from '../../src/maps/hash.js';
+import { SharedHashMap } from '../../src/maps/shared-hash.js';
 import { progTypeById, SOCKET_FILTER, verifierRules } from '../../src/progs/types.js';
 import type { FuncInfoEntry } from '../../src/verifier/modern/func-info.js';
 import { PROFILE_3_19, PROFILE_MODERN } from '../../src/progs/profile.js';
@@ -1052,7 +1053,8 @@ function containedOn(
   const headers = allFds.map((f) => sys.mapOf(f).impl.addr);
   const headerBytes = headers.map((a) => Buffer.from(mem.u8.subarray(a, a + MAP_HDR_SIZE)));
   // every hash map (hash, percpu_hash, lru_hash, lru_percpu_hash) bumps the generation once per run
-  const hashMaps = sys.progOf(fd).prog.maps.filter((m) => m.impl instanceof HashMapBase).length;
+  // (not the shared hash maps of a shared memory, which reuse by epochs)
+  const hashMaps = sys.progOf(fd).prog.maps.filter((m) => m.impl instanceof HashMapBase && !(m.impl instanceof SharedHashMap)).length;
   let runner: FuzzRunner;
   try {
     // unverified: 'interpreter' is the checked interpreter the load made; the hardened JIT compiles here
@@ -1086,8 +1088,9 @@ function containedOn(
       problems.push(`escape: lane ${lane.index}'s run word is ${mem.view.getUint32(lane.runWord, true)} after an unverified run ${where}, not 0 (idle)\n${listing()}`);
       break;
     }
-    if (genNow !== ((gen + hashMaps) >>> 0)) {
-      problems.push(`escape: the run generation went from ${gen} to ${genNow} in an unverified run ${where} (expected +${hashMaps})\n${listing()}`);
+    const expect = (gen + hashMaps) >>> 0;
+    if (genNow !== expect) {
+      problems.push(`escape: the run generation went from ${gen} to ${genNow} in an unverified run ${where} (expected +${expect - gen})\n${listing()}`);
       break;
     }
     const bad = headers.findIndex((a, i) => Buffer.compare(mem.u8.subarray(a, a + MAP_HDR_SIZE), headerBytes[i]!) !== 0);
