@@ -133,8 +133,12 @@ test('attach and lanes refuse what is not theirs, with one clear line', () => {
   // a lane running a program is not given back
   Atomics.store(rt.mem.i32, at.lane.runWord >> 2, 7);
   expectBpfError(() => rt.releaseAttach(at), 'EBUSY', `lane ${at.lane.index} is running a program`);
-  Atomics.store(rt.mem.i32, at.lane.runWord >> 2, 0);
-  rt.releaseAttach(at);
+  const env = (new BpfSystem(rt)).mapEnv;
+  assert.deepEqual(env.lanes?.runWords, [RUN_GEN_ADDR, at.lane.runWord]);
+  // a worker terminated mid-run: forced, its run word is cleared and it leaves the table
+  rt.releaseAttach(at, true);
+  assert.equal(Atomics.load(rt.mem.i32, at.lane.runWord >> 2), 0);
+  assert.deepEqual(env.lanes?.runWords, [RUN_GEN_ADDR]);
   expectBpfError(() => rt.releaseAttach(at), 'EINVAL', `lane ${at.lane.index} is not a lane allocated in this memory`);
 });
 

@@ -305,14 +305,20 @@ export class AddressSpace {
     return Object.freeze({ index, stackTop: block + LANE_BLOCK_SIZE, runWord: block });
   }
 
-  /** Give a lane from allocLane back (its thread has ended). EBUSY while a run is in progress on it. */
-  freeLane(lane: Lane): void {
+  /**
+   * Give a lane from allocLane back (its thread has ended). EBUSY while a
+   * run is in progress on it, unless `force`: its thread was terminated in
+   * the middle of a run (Worker.terminate), and the run word it left would
+   * hold back every shared map's reuse forever.
+   */
+  freeLane(lane: Lane, force = false): void {
     const t = this.i32cache;
     const index = lane?.index;
     if (!this.shared || !Number.isInteger(index) || index <= 0 || index >= MAX_LANES || Atomics.load(t, (LANE_TABLE_ADDR >> 2) + 1 + index) !== lane.runWord) {
       throw new BpfError('EINVAL', `lane ${String(index)} is not a lane allocated in this memory`);
     }
-    if (Atomics.load(t, lane.runWord >> 2) !== 0) throw new BpfError('EBUSY', `lane ${index} is running a program`);
+    if (!force && Atomics.load(t, lane.runWord >> 2) !== 0) throw new BpfError('EBUSY', `lane ${index} is running a program`);
+    Atomics.store(t, lane.runWord >> 2, 0);
     Atomics.store(t, (LANE_TABLE_ADDR >> 2) + 1 + index, 0);
     Atomics.add(t, LANE_TABLE_ADDR >> 2, 1);
     this.release(lane.runWord);
