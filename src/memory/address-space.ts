@@ -27,7 +27,9 @@
  * the lane the owner gave it. In shared mode a lane's run word holds the
  * global epoch (EPOCH_ADDR) read when its current run started, 0 when it
  * is idle (runStart, runEnd): what maps decide the reuse of an unlinked
- * element by.
+ * element by. The epoch wraps after 2^32 retirements: maps must compare
+ * epochs as serial numbers ((a - b) | 0), and a run that starts at epoch 0
+ * publishes 0xffffffff (the one before: never 0, which means idle).
  */
 
 import { BpfError } from '../errors.js';
@@ -279,7 +281,10 @@ export class AddressSpace {
    * generation themselves).
    */
   runStart(): void {
-    if (this.shared) Atomics.store(this.i32cache, this.lane.runWord >> 2, Atomics.load(this.i32cache, EPOCH_ADDR >> 2));
+    if (!this.shared) return;
+    // 0 means idle: the epoch 0 (once in 2^32 retirements) is published as the one before it, 0xffffffff
+    const e = Atomics.load(this.i32cache, EPOCH_ADDR >> 2);
+    Atomics.store(this.i32cache, this.lane.runWord >> 2, e === 0 ? -1 : e);
   }
 
   /** The run (or a JIT batch of runs) on this lane ended: shared mode, its run word is 0, idle. */
