@@ -12,6 +12,8 @@ import type { RuntimeAttach } from '../src/runtime/runtime.js';
 import type { Engine, RunInput } from '../src/runtime/engine.js';
 import { Interpreter } from '../src/vm/interpreter.js';
 import { JitProgram } from '../src/jit/program.js';
+import { attachMap } from '../src/maps/types.js';
+import type { BpfMapImpl, SharedMapState } from '../src/maps/map.js';
 
 /** What the test posts to a worker. */
 export interface LaneJob {
@@ -28,6 +30,8 @@ export interface LaneJob {
   expect?: string;
   /** a word of the shared memory: the workers start when it is 1 */
   go: number;
+  /** maps of the main thread's system the program uses (their shareState), attached here */
+  maps?: SharedMapState[];
 }
 
 /** What a worker posts back when its runs are done (or failed). */
@@ -39,15 +43,15 @@ export interface LaneReport {
   cpu: number;
 }
 
-function engineFor(job: LaneJob, sys: BpfSystem): Engine {
+function engineFor(job: LaneJob, sys: BpfSystem, maps: BpfMapImpl[]): Engine {
   const rt = sys.runtime;
   const slots = toSlots(assemble(job.source));
-  const o = { helpers: rt.helpers };
+  const o = { helpers: rt.helpers, maps };
   switch (job.engine) {
     case 'fast': return new Interpreter(rt.mem, slots, { ...o, checked: false });
     case 'checked': return new Interpreter(rt.mem, slots, { ...o, checked: true, regions: rt.regions });
     case 'jit': return new JitProgram(rt.mem, slots, o);
-    case 'hardened': return new JitProgram(rt.mem, slots, { ...o, maps: [], hardened: { batchContext: { size: 8, writable: true } } });
+    case 'hardened': return new JitProgram(rt.mem, slots, { ...o, hardened: { batchContext: { size: 8, writable: true } } });
   }
 }
 
@@ -55,7 +59,10 @@ const job = workerData as LaneJob;
 const sys = new BpfSystem({ attach: job.attach });
 const report: LaneReport = { bad: 0, samples: [], lane: sys.runtime.lane.index, cpu: sys.runtime.cpu };
 try {
-  const e = engineFor(job, sys);
+  // the maps as this thread's objects, their storage a region the checked interpreter allows (as BPF_MAP_CREATE registers it)
+  const maps = (job.maps ?? []).map((state) => attachMap(sys.runtime.mem, state, sys.mapEnv));
+  for (const m of maps) sys.runtime.addRegion(m.region);
+  const e = engineFor(job, sys, maps);
   const input: RunInput = { r1: job.r1, r2: job.r2, regions: [{ start: job.r1, end: job.regionEnd, writable: true, name: 'shared buffer' }] };
   const words = sys.runtime.mem.i32;
   parentPort!.postMessage('ready');

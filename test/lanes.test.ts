@@ -133,8 +133,12 @@ test('attach and lanes refuse what is not theirs, with one clear line', () => {
   // a lane running a program is not given back
   Atomics.store(rt.mem.i32, at.lane.runWord >> 2, 7);
   expectBpfError(() => rt.releaseAttach(at), 'EBUSY', `lane ${at.lane.index} is running a program`);
-  Atomics.store(rt.mem.i32, at.lane.runWord >> 2, 0);
-  rt.releaseAttach(at);
+  const env = (new BpfSystem(rt)).mapEnv;
+  assert.deepEqual(env.lanes?.runWords, [RUN_GEN_ADDR, at.lane.runWord]);
+  // a worker terminated mid-run: forced, its run word is cleared and it leaves the table
+  rt.releaseAttach(at, true);
+  assert.equal(Atomics.load(rt.mem.i32, at.lane.runWord >> 2), 0);
+  assert.deepEqual(env.lanes?.runWords, [RUN_GEN_ADDR]);
   expectBpfError(() => rt.releaseAttach(at), 'EINVAL', `lane ${at.lane.index} is not a lane allocated in this memory`);
 });
 
@@ -164,13 +168,18 @@ test('epochs: a run holds the global epoch in its lane\'s run word (each run of 
     const desc = rt.mem.alloc(batchBytes(3));
     for (let i = 0; i < 3; i++) writeBatchDescriptor(rt.mem.view, desc, i, 0, 0, 0, -1);
     jit.execBatch(desc, 3);
+    // the epoch wraps to 0 after 2^32 retirements: a run then publishes 0xffffffff, the one before (0 is idle)
+    Atomics.store(words, EPOCH_ADDR >> 2, 0);
+    engine(rt, 'fast', STORES).exec({});
+    Atomics.store(words, EPOCH_ADDR >> 2, -1);
+    jit.execBatch(desc, 2);
     if (isShared) {
-      assert.deepEqual(seen, [40, 41, 42, 43, 44, 45]);
+      assert.deepEqual(seen, [40, 41, 42, 43, 44, 45, -1, -1, -1]);
       assert.equal(Atomics.load(words, RUN_GEN_ADDR >> 2), 0);
     } else {
       // the unshared run generation: exec leaves it (the maps' enterRun bumps it), a batch bumps it per run
-      assert.deepEqual(seen, [9, 9, 9, 10, 11, 12]);
-      assert.equal(Atomics.load(words, RUN_GEN_ADDR >> 2), 12);
+      assert.deepEqual(seen, [9, 9, 9, 10, 11, 12, 12, 13, 14]);
+      assert.equal(Atomics.load(words, RUN_GEN_ADDR >> 2), 14);
     }
   }
 });
@@ -256,6 +265,54 @@ for (const kind of ENGINES) {
     );
   });
 }
+
+/** key 0's value of the map at `addr`: lock add 1 to its u64 at 0 and its u32 at 8 */
+const ARRAY_COUNT = (addr: number): string => `
+  stw [%r10-4], 0
+  lddw %r1, ${addr}
+  mov %r2, %r10
+  add %r2, -4
+  call 1
+  jeq %r0, 0, out
+  mov %r1, 1
+  lock add [%r0+0], %r1
+  lock add32 [%r0+8], %r1
+out:
+  mov %r0, 0
+  exit`;
+
+test('two workers attached to one shared system XADD-count 100,000 runs each on one array value (looked up by each engine): exact', async () => {
+  for (const kind of ENGINES) {
+    const sys = shared();
+    const fd = sys.bpf('BPF_MAP_CREATE', { map_type: 2, key_size: 4, value_size: 16, max_entries: 4 });
+    const impl = sys.mapOf(fd).impl;
+    const job = { engine: kind, source: ARRAY_COUNT(impl.addr), runs: RUNS, r1: 0, regionEnd: 0, r2: 0, expect: '0', maps: [impl.shareState!()] };
+    const reports = await inWorkers(sys, [job, job]);
+    assert.deepEqual(reports.map((r) => [r.error, r.bad]), [[undefined, 0], [undefined, 0]], kind);
+    const value = new Uint8Array(16);
+    sys.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: fd, key: new Uint8Array(4), value });
+    const v = new DataView(value.buffer);
+    assert.deepEqual([v.getBigUint64(0, true), v.getUint32(8, true)], [BigInt(2 * RUNS), 2 * RUNS], kind);
+  }
+});
+
+test('per-CPU array counting: worker i on CPU i, each CPU\'s value of the element exact, the main thread\'s CPU untouched', async () => {
+  const RUNS_CPU = 20_000;
+  for (const kind of ENGINES) {
+    const sys = shared(3);
+    const fd = sys.bpf('BPF_MAP_CREATE', { map_type: 6, key_size: 4, value_size: 16, max_entries: 2 });
+    const impl = sys.mapOf(fd).impl;
+    const job = { engine: kind, source: ARRAY_COUNT(impl.addr), runs: RUNS_CPU, r1: 0, regionEnd: 0, r2: 0, expect: '0', maps: [impl.shareState!()] };
+    const reports = await inWorkers(sys, [job, job]);
+    assert.deepEqual(reports.map((r) => [r.error, r.bad, r.cpu]), [[undefined, 0, 0], [undefined, 0, 1]], kind);
+    // the syscall's view of a per-CPU value: round_up(value_size, 8) bytes per CPU
+    const value = new Uint8Array(16 * 3);
+    sys.bpf('BPF_MAP_LOOKUP_ELEM', { map_fd: fd, key: new Uint8Array(4), value });
+    const v = new DataView(value.buffer);
+    assert.deepEqual([0, 1, 2].map((c) => [v.getBigUint64(16 * c, true), v.getUint32(16 * c + 8, true)]),
+      [[BigInt(RUNS_CPU), RUNS_CPU], [BigInt(RUNS_CPU), RUNS_CPU], [0n, 0]], kind);
+  }
+});
 
 const PER_CPU = `
   mov %r6, %r1
