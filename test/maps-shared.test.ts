@@ -12,7 +12,7 @@
 import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { Worker } from 'node:worker_threads';
-import { AddressSpace } from '../src/memory/address-space.js';
+import { AddressSpace, EPOCH_ADDR } from '../src/memory/address-space.js';
 import { attachMap, createMap } from '../src/maps/types.js';
 import type { BpfMapImpl, MapEnv } from '../src/maps/map.js';
 import { BPF_MAP_TYPE, BPF_NOEXIST, E } from '../src/maps/map.js';
@@ -219,6 +219,41 @@ describe('shared maps: one thread', () => {
       assert.equal(unshared.filter((x) => x === 'u-12' || x === 's-12').length, 0);
     });
   }
+
+  test('epochs wrap: a run that started before the u32 epoch wrapped still holds what was retired after it started', () => {
+    const s = setup(BPF_MAP_TYPE.HASH, 4, 1);
+    const m = s.map as SharedHashMap;
+    assert.equal(m.cap, 36);
+    const i32 = s.mem.i32;
+    Atomics.store(i32, EPOCH_ADDR >> 2, 0xfffffff4 | 0);
+    const lane = s.mem.allocLane();
+    const other = attachMap(s.mem, m.shareState(), { ...s.env, runWord: lane.runWord });
+    const put = (k: number, v: bigint): number => {
+      setKey(s, k);
+      s.mem.view.setBigUint64(s.value, v, true);
+      return s.map.update(s.key, s.value, 0, 0);
+    };
+    // 2 keys, then 9 replacements retired before the other lane's run starts (epoch 0xfffffffd)
+    assert.equal(put(1, 11n), 0);
+    for (let n = 0; n < 10; n++) assert.equal(put(2, BigInt(n)), 0);
+    assert.deepEqual(m.accounting(), { live: 2, free: 25, retired: 9 });
+    Atomics.store(i32, lane.runWord >> 2, Atomics.load(i32, EPOCH_ADDR >> 2));
+    setKey(s, 1);
+    const held = other.lookup(s.key);
+    // past the wrap, key 1 replaced (retired in epoch 4), then every element the run does not hold used
+    for (let n = 0; n < 6; n++) assert.equal(put(2, BigInt(100 + n)), 0);
+    assert.equal(Atomics.load(i32, EPOCH_ADDR >> 2), 3, 'the epoch wrapped');
+    assert.equal(put(1, 12n), 0);
+    for (let n = 0; n < 27; n++) assert.equal(put(2, BigInt(200 + n)), 0);
+    // the 9 retired before the run were reused; the 34 retired since are held
+    assert.deepEqual(m.accounting(), { live: 2, free: 0, retired: 34 });
+    assert.equal(s.mem.view.getBigUint64(held, true), 11n);
+    // the run ends: what it held is reused
+    Atomics.store(i32, lane.runWord >> 2, 0);
+    assert.equal(put(2, 1n), 0);
+    assert.deepEqual(m.accounting(), { live: 2, free: 33, retired: 1 });
+    s.mem.freeLane(lane);
+  });
 
   test('3.19: E2BIG before the flags, in a shared memory too', () => {
     const mem = new AddressSpace({ shared: true, maxBytes: 4 << 20 });

@@ -520,7 +520,8 @@ export class SharedHashMap extends HashMapBase {
 
   /** Free the retired elements no lane's run can hold. Under the free-list lock. */
   private reclaimRetired(): void {
-    const oldest = this.epochs.oldestRun();
+    const now = this.epochs.now();
+    const oldest = this.epochs.oldestAge(now);
     const meta = this.meta;
     const { retired, retiredGen, freeStack, state } = this;
     const n = meta[RETIRED]!;
@@ -529,7 +530,8 @@ export class SharedHashMap extends HashMapBase {
     for (let j = 0; j < n; j++) {
       const i = retired[j]!;
       this.checkLink(i, 0);
-      if (retiredGen[i]! > oldest) retired[kept++] = i;
+      // retired fewer epochs ago than the oldest run started: that run may hold it
+      if (((now - retiredGen[i]!) | 0) < oldest) retired[kept++] = i;
       else {
         state[i] = FREE;
         freeStack[top++] = i;

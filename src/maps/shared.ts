@@ -125,33 +125,39 @@ export class Epochs {
   /**
    * This thread's run (if it is in one) gives up its hold on the elements
    * retired so far: its run word takes the current epoch, as if the run had
-   * started now. Only from a map operation, outside any walk of the map.
+   * started now (epoch 0 published as 0xffffffff, as runStart does: 0 is
+   * idle). Only from a map operation, outside any walk of the map.
    */
   yieldRun(): void {
     const word = (this.env.runWord ?? RUN_GEN_ADDR) >>> 2;
-    if (Atomics.load(this.words, word) !== 0) Atomics.store(this.words, word, Atomics.load(this.words, EPOCH_ADDR >>> 2));
+    if (Atomics.load(this.words, word) !== 0) Atomics.store(this.words, word, Atomics.load(this.words, EPOCH_ADDR >>> 2) || 0xffffffff);
+  }
+
+  /** The global epoch now. */
+  now(): number {
+    return Atomics.load(this.words, EPOCH_ADDR >>> 2);
   }
 
   /**
-   * The smallest epoch a lane's current run started in (2^32 when every
-   * lane is idle): an element retired in epoch r may be reused iff r <= it.
-   * `others`: of the other lanes' runs only.
+   * How many epochs before `now` (an earlier now()) the oldest running
+   * lane's run started, -1 when every lane is idle. Epochs are compared by
+   * their distance back from now, so that the u32 epoch may wrap: an
+   * element retired in epoch r may be reused iff (now - r) is at least
+   * this (every run started at or after r). A run that started after `now`
+   * was read counts as starting at it.
    */
-  oldestRun(others = false): number {
+  oldestAge(now: number): number {
     const w = this.words;
-    let min = 2 ** 32;
-    const own = this.env.runWord ?? RUN_GEN_ADDR;
+    let oldest = -1;
     const lanes = this.env.lanes;
-    if (lanes === undefined) {
-      const v = others ? 0 : Atomics.load(w, own >>> 2);
-      return v !== 0 ? v : min;
-    }
-    const words = lanes.runWords;
+    const words = lanes === undefined ? [this.env.runWord ?? RUN_GEN_ADDR] : lanes.runWords;
     for (let l = 0; l < words.length; l++) {
-      if (others && words[l] === own) continue;
       const v = Atomics.load(w, words[l]! >>> 2);
-      if (v !== 0 && v < min) min = v;
+      if (v === 0) continue;
+      const age = Math.max(0, (now - v) | 0);
+      if (age > oldest) oldest = age;
     }
-    return min;
+    return oldest;
   }
+
 }
