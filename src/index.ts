@@ -10,10 +10,11 @@
 export * from './errors.js';
 export * from './isa/index.js';
 export { AddressSpace, STACK_TOP, STACK_FRAME_SIZE, MAX_CALL_FRAMES, NULL_PAGE_END } from './memory/address-space.js';
-export type { MemoryOptions, Region, WasmMemory } from './memory/address-space.js';
+export type { Arena, Lane, MemoryOptions, Region, WasmMemory } from './memory/address-space.js';
 export { HelperRegistry, ARG, RET, argU32, argU64, setR0 } from './runtime/helpers.js';
 export type { Helper, HelperProto, HelperEnv } from './runtime/helpers.js';
 export { Runtime } from './runtime/runtime.js';
+export type { RuntimeAttach } from './runtime/runtime.js';
 export { Interpreter } from './vm/interpreter.js';
 export type { InterpreterOptions, StepPoint, SteppedResult } from './vm/interpreter.js';
 export type { Engine, EngineName, RunInput, RunResult } from './runtime/engine.js';

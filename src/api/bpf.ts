@@ -34,8 +34,8 @@
 import { BpfError, InternalError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
 import { errnoName } from '../errors.js';
-import { createMap, mapTypeName } from '../maps/types.js';
-import type { BpfMapImpl, FdRef, MapAttr, MapEnv } from '../maps/map.js';
+import { attachMap, createMap, mapTypeName } from '../maps/types.js';
+import type { BpfMapImpl, FdRef, MapAttr, MapEnv, SharedMapState } from '../maps/map.js';
 import { BPF_F, isModern, roundUp8 } from '../maps/map.js';
 import { installHelpers } from '../progs/helpers.js';
 import { Runtime } from '../runtime/runtime.js';
@@ -198,7 +198,9 @@ export class BpfSystem {
     if (typeof runtime !== 'object' || runtime === null) throw new BpfError('EINVAL', `a BpfSystem takes a Runtime or runtime options, got ${describe(runtime)}`);
     this.runtime = runtime instanceof Runtime ? runtime : new Runtime(runtime);
     const rt = this.runtime;
-    this.mapEnv = { profile: rt.profile, cpus: rt.cpus, cpu: () => rt.cpu };
+    // runWord: this thread's lane's (maps pin by it); lanes: every thread's, in a shared memory (epochs)
+    const env = { profile: rt.profile, cpus: rt.cpus, cpu: () => rt.cpu, runWord: rt.lane.runWord, ...(rt.mem.lanes ? { lanes: rt.mem.lanes } : {}) };
+    this.mapEnv = env;
     this.modern = isModern(this.mapEnv);
     installHelpers(rt.helpers, (addr) => this.mapsByAddr.get(addr)?.impl);
     // bpf_tail_call's target (a prog array holds ProgObjects): the engine of the caller's kind when it has one
@@ -441,6 +443,20 @@ export class BpfSystem {
     };
     const name = this.modern ? this.modernCreateAttr(a, attr) : '';
     const impl = createMap(this.runtime.mem, attr, this.mapEnv);
+    const m: MapObject = { kind: 'map', id: this.nextMapId++, impl, refcnt: 1, name };
+    this.mapsByAddr.set(impl.addr, m);
+    this.runtime.addRegion(impl.region);
+    return this.install(m);
+  }
+
+  /**
+   * A map another thread made in this system's shared memory (its
+   * BpfMapImpl.shareState), as an fd of this system: a worker's view of the
+   * owner's map (WorkerPool). Its last reference frees this thread's object
+   * only, never the owner's storage.
+   */
+  attachMap(state: SharedMapState, name = ''): number {
+    const impl = attachMap(this.runtime.mem, state, this.mapEnv);
     const m: MapObject = { kind: 'map', id: this.nextMapId++, impl, refcnt: 1, name };
     this.mapsByAddr.set(impl.addr, m);
     this.runtime.addRegion(impl.region);

@@ -19,6 +19,7 @@
 import type { FuncSpan } from '../loader/line-info.js';
 import { BpfError, VerifierError } from '../errors.js';
 import type { Instruction } from '../isa/instruction.js';
+import { decodeSlots, encodeSlots, isMapLoad, isMapValueLoad, toSlots } from '../isa/instruction.js';
 import { progTypeByName } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
 import type { EngineName } from '../runtime/engine.js';
@@ -26,6 +27,7 @@ import type { SourceLine } from '../verifier/source-lines.js';
 import type { BpfSystem, TestRunResult } from './bpf.js';
 import { BPF_CMD, engineOf, testRunObject } from './bpf.js';
 import type { ProgObject } from './objects.js';
+import type { FuncInfoEntry } from '../verifier/modern/index.js';
 import { describe } from './describe.js';
 import { named } from './map.js';
 import type { BpfMap } from './map.js';
@@ -173,7 +175,9 @@ export class Program {
     } catch (e) {
       throw e instanceof VerifierError && logLevel === 0 ? withLog(sys, e, (size) => load({ ...attr, log_level: 1, log_size: size, log_buf: new Uint8Array(size) })) : e;
     }
-    return new Program(sys, fd, sys.progOf(fd));
+    const obj = sys.progOf(fd);
+    LOADS.set(obj, loadRecord(sys, obj, attr, spec.verify !== false));
+    return new Program(sys, fd, obj);
   }
 
   /** The loaded program this wrapper holds; EBADF once closed. */
@@ -256,6 +260,54 @@ export class Program {
     this.sys.release(obj);
     for (const m of Object.values(this.maps)) m.close();
   }
+}
+
+/**
+ * How a program was loaded, kept so that another thread can load the same
+ * program again over the same maps (WorkerPool): the instructions as given
+ * to BPF_PROG_LOAD, except that each map reference names the map by its
+ * index in the loaded program's `maps` instead of by an fd of this system.
+ */
+export interface LoadRecord {
+  /** raw slots; a map ld_imm64's imm is an index into LoadedProgram.maps */
+  insns: Uint8Array;
+  /** the slots whose imm is such an index */
+  mapSlots: number[];
+  progType: number;
+  license: string;
+  verify: boolean;
+  lineInfo?: readonly SourceLine[];
+  funcInfo?: readonly FuncInfoEntry[];
+}
+
+const LOADS = new WeakMap<ProgObject, LoadRecord>();
+
+/** The record of a program loaded by Program.load (undefined for one loaded through bpf() itself). */
+export function loadRecordOf(obj: ProgObject): LoadRecord | undefined {
+  return LOADS.get(obj);
+}
+
+function loadRecord(
+  sys: BpfSystem, obj: ProgObject,
+  attr: { insns: readonly Instruction[] | Uint8Array; prog_type: number; license: string; line_info: readonly SourceLine[] | undefined; func_info: readonly FuncInfoEntry[] | undefined },
+  verify: boolean,
+): LoadRecord {
+  const insns = attr.insns instanceof Uint8Array ? attr.insns.slice(0, attr.insns.length & ~7) : encodeSlots(toSlots(attr.insns));
+  const slots = decodeSlots(insns);
+  const mapSlots: number[] = [];
+  const view = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
+  for (let i = 0; i < slots.length; i++) {
+    const s = slots[i]!;
+    if (!isMapLoad(s) && !isMapValueLoad(s)) continue;
+    // the load succeeded: the fd named one of the program's maps when it was loaded
+    view.setInt32(i * 8 + 4, obj.prog.maps.indexOf(sys.mapOf(s.imm)), true);
+    mapSlots.push(i);
+    i++;
+  }
+  return {
+    insns, mapSlots, progType: attr.prog_type, license: attr.license, verify,
+    ...(attr.line_info ? { lineInfo: attr.line_info } : {}), ...(attr.func_info ? { funcInfo: attr.func_info } : {}),
+  };
 }
 
 /** The log sizes a rejected load is retried with: 1 MiB, then 3.19's largest (16 MiB less one byte). */

@@ -34,6 +34,8 @@ import { PROFILE_3_19, PROFILE_MODERN } from '../progs/profile.js';
 import type { Profile } from '../progs/profile.js';
 import { style } from './style.js';
 import { throughput, timestamp } from './filter-output.js';
+import { chooseWorkers, pooledError, runPooled } from './workers.js';
+import { INDEX_WORDS } from '../api/pool.js';
 import type { CliIo, CliOutput } from './io.js';
 
 export interface Progress {
@@ -243,6 +245,8 @@ export interface RunPcapOptions {
   budget?: number;
   /** --source: the C source lines (an object's .BTF.ext) in a 3.19 profile's log too */
   source?: boolean;
+  /** --workers: worker threads (default: workers.ts's choice) */
+  workers?: number;
 }
 
 export async function runPcapCommand(prog: ProgramInput, capture: string, opts: RunPcapOptions, io: CliIo): Promise<number> {
@@ -252,18 +256,17 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   if (!findProgTypeByName(prog.progType)?.packet && !framesOut(prog.progType)) {
     throw new CliError(`${opts.file}: --pcap runs socket filters, XDP and tc programs, not ${prog.progType} programs`, 2, 'EINVAL');
   }
+  const workers = chooseWorkers(prog, { given: opts.workers, capture, file: opts.file, unverified: opts.unverified === true });
   const load0 = performance.now();
   const { sys, progFd, maps } = loadInput(prog, opts.file, io, {
-    json: opts.json, verify: opts.unverified !== true, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.budget === undefined ? {} : { budget: opts.budget }),
+    json: opts.json, verify: opts.unverified !== true, profile, ...(opts.budget === undefined ? {} : { budget: opts.budget }),
     source: opts.source === true, tiered: opts.engine === undefined,
+    // worker i runs on CPU i: per-CPU maps get a value per worker at least
+    ...(workers > 1 ? { shared: true, cpus: Math.max(opts.cpus ?? 1, workers) } : opts.cpus ? { cpus: opts.cpus } : {}),
   });
   const loadMs = performance.now() - load0;
-  const frameRunner = frames ? new FrameRunner(sys, progFd, io, opts.engine) : undefined;
-  const runner: Runner = frameRunner ?? new PacketRunner(sys, progFd, opts.engine);
   const verdictNames = framesOut(prog.progType);
   let accepted = 0;
-  let lastVerdictSeen = false;
-  let r;
   let retval = 0n;
   let engineName: string;
   let firstRuns: readonly { engine: EngineName; ms: number }[] = [];
@@ -271,35 +274,71 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   const retvals: (number | string)[] = [];
   const changed: { packet: number; frame: string }[] = [];
   const verdicts = new Map<string, number>();
-  try {
-    r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true || frames, (p, verdict) => {
-      lastVerdictSeen = true;
-      if (verdict !== 0) accepted++;
-      if (frameRunner) {
-        if (opts.retvals) retvals.push(retvalJson(frameRunner.lastRetval));
+  const countVerdict = (r0: bigint): void => {
+    const name = verdictName(prog.progType, r0) ?? String(BigInt.asIntN(32, r0));
+    verdicts.set(name, (verdicts.get(name) ?? 0) + 1);
+  };
+  let r: { packets: number; ms: number; error?: BpfError };
+  if (workers > 1) {
+    const pooled = await runPooled(sys, progFd, capture, io, workers, opts.engine, frames && opts.retvals === true).catch((e: unknown) => {
+      throw pooledError(opts.file, e);
+    });
+    const res = pooled.result;
+    if (res.printk) io.stderr.write(res.printk);
+    let next = 0;
+    for (let i = 0; i < res.count; i++) {
+      if (res.verdicts[i] !== 0) accepted++;
+      if (frames) {
+        const r0 = BigInt.asUintN(64, res.retvals![i]!);
+        if (opts.retvals) retvals.push(retvalJson(r0));
         if (verdictNames) {
-          const name = verdictName(prog.progType, frameRunner.lastRetval) ?? String(BigInt.asIntN(32, frameRunner.lastRetval));
-          verdicts.set(name, (verdicts.get(name) ?? 0) + 1);
-          if (opts.retvals && !sameBytes(frameRunner.lastOut, p.data)) changed.push({ packet: retvals.length, frame: Buffer.from(frameRunner.lastOut).toString('hex') });
+          countVerdict(r0);
+          const f = res.frames[next];
+          if (f !== undefined && f.packet === i) {
+            next++;
+            changed.push({ packet: i + 1, frame: Buffer.from(f.data).toString('hex') });
+          }
         }
       } else if (opts.retvals) {
-        retvals.push(verdict);
+        retvals.push(res.verdicts[i]!);
       }
-    });
-    // all 64 bits of the last packet's r0
-    if (lastVerdictSeen) retval = runner.lastRetval;
-    // the engines that ran: on a tiered load the interpreter, then the JIT once it had compiled
-    engineName = runner.enginesRun || runner.engineName;
-    firstRuns = runner.firstRuns;
-    // the JIT's compile: the tier's (background, or on the spot), else the eager load's (inside the load's time)
-    compileMs = sys.progOf(progFd).prog.tier?.compileMs ?? 0;
-  } catch (e) {
-    if (e instanceof PacketFault && opts.json) {
-      io.stdout.write(JSON.stringify({ retval: null, code: e.errno, error: e.message.slice(opts.file.length + 2), packets: e.packet - 1, accepted }) + '\n');
     }
-    throw e;
-  } finally {
-    runner.close();
+    retval = res.lastRetval;
+    engineName = `${res.engines}, ${workers} workers`;
+    r = { packets: res.count, ms: res.runMs, ...(pooled.capture.error ? { error: pooled.capture.error } : {}) };
+  } else {
+    const frameRunner = frames ? new FrameRunner(sys, progFd, io, opts.engine) : undefined;
+    const runner: Runner = frameRunner ?? new PacketRunner(sys, progFd, opts.engine);
+    let lastVerdictSeen = false;
+    try {
+      r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true || frames, (p, verdict) => {
+        lastVerdictSeen = true;
+        if (verdict !== 0) accepted++;
+        if (frameRunner) {
+          if (opts.retvals) retvals.push(retvalJson(frameRunner.lastRetval));
+          if (verdictNames) {
+            countVerdict(frameRunner.lastRetval);
+            if (opts.retvals && !sameBytes(frameRunner.lastOut, p.data)) changed.push({ packet: retvals.length, frame: Buffer.from(frameRunner.lastOut).toString('hex') });
+          }
+        } else if (opts.retvals) {
+          retvals.push(verdict);
+        }
+      });
+      // all 64 bits of the last packet's r0
+      if (lastVerdictSeen) retval = runner.lastRetval;
+      // the engines that ran: on a tiered load the interpreter, then the JIT once it had compiled
+      engineName = runner.enginesRun || runner.engineName;
+      firstRuns = runner.firstRuns;
+      // the JIT's compile: the tier's (background, or on the spot), else the eager load's (inside the load's time)
+      compileMs = sys.progOf(progFd).prog.tier?.compileMs ?? 0;
+    } catch (e) {
+      if (e instanceof PacketFault && opts.json) {
+        io.stdout.write(JSON.stringify({ retval: null, code: e.errno, error: e.message.slice(opts.file.length + 2), packets: e.packet - 1, accepted }) + '\n');
+      }
+      throw e;
+    } finally {
+      runner.close();
+    }
   }
   const time = perPacket(r.packets, r.ms, firstRuns);
   const durationNs = time.ns;
@@ -314,6 +353,7 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
       ...profileJson(profile),
       ...(opts.retvals ? { retvals } : {}),
       ...(opts.retvals && verdictNames ? { frames: changed } : {}),
+      ...(workers > 1 ? { workers } : {}),
     }) + '\n');
   } else {
     const counts = verdictNames ? `, ${[...verdicts].map(([n, c]) => `${n} ${c}`).join(', ') || 'no verdicts'}` : `, accepted ${accepted}`;
@@ -407,19 +447,23 @@ export interface FilterOptions {
   cpus?: number;
   /** --source: the C source lines (an object's .BTF.ext) in a 3.19 profile's log too */
   source?: boolean;
+  /** --workers: worker threads (default: workers.ts's choice) */
+  workers?: number;
 }
 
 export async function filterCommand(prog: ProgramInput, capture: string, opts: FilterOptions, io: CliIo): Promise<number> {
   if (opts.write === '-' && io.stdout.isTTY) throw new CliError('-w -: standard output is a terminal; redirect it to a file or a pipe', 2, 'EINVAL');
   if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: filter runs socket filters, not ${prog.progType} programs (run --pcap runs those)`, 2, 'EINVAL');
   const profile = opts.profile ?? PROFILE_3_19;
+  const workers = chooseWorkers(prog, { given: opts.workers, capture, file: opts.file, unverified: opts.unverified === true });
   const { sys, progFd } = loadInput(prog, opts.file, io, {
-    verify: opts.unverified !== true, profile, ...(opts.cpus ? { cpus: opts.cpus } : {}), ...(opts.budget === undefined ? {} : { budget: opts.budget }), source: opts.source === true,
+    verify: opts.unverified !== true, profile, ...(opts.budget === undefined ? {} : { budget: opts.budget }), source: opts.source === true,
     tiered: opts.engine === undefined,
+    // worker i runs on CPU i
+    ...(workers > 1 ? { shared: true, cpus: Math.max(opts.cpus ?? 1, workers) } : opts.cpus ? { cpus: opts.cpus } : {}),
   });
   // a modern socket filter runs over the test run's __sk_buff, a packet at a time
   const frames = profile === PROFILE_MODERN;
-  const runner: Runner = frames ? new FrameRunner(sys, progFd, io, opts.engine) : new PacketRunner(sys, progFd, opts.engine);
   let out: number | undefined;
   let writer: PcapWriter | undefined;
   // -w is opened once the capture has opened, as tcpdump does: a capture
@@ -445,41 +489,68 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
     if (lines.length) io.stdout.write(lines.join(''));
     lines.length = 0;
   };
-  let r;
-  try {
-    let index = 0;
-    r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true || frames, (p, keep) => {
-      index++;
-      if (keep === 0) return;
-      matched++;
-      // a socket trims the packet to the length the filter returned; a
-      // modern socket filter's length counts from after the link header
-      const cap = frames ? keep + ETH_HLEN : keep;
-      const data = cap < p.data.length ? p.data.subarray(0, cap) : p.data;
-      if (opts.write !== undefined) {
-        if (!writer) {
-          writer = new PcapWriter(p.linkType, { nanos: true });
-          emit(writer.header());
-        }
-        emit(writer.record({ data, origLen: p.origLen, tsNs: p.tsNs }));
-      } else if (opts.json && !opts.count) {
-        lines.push(JSON.stringify({ packet: index, ts_ns: p.tsNs.toString(), len: p.data.length, orig_len: p.origLen, retval: keep, summary: summarize(data, p.linkType) }) + '\n');
-        if (lines.length >= 256 || opts.lineBuffered) flush();
-      } else if (!opts.count) {
-        lines.push(`${timestamp(p.tsNs)} ${summarize(data, p.linkType)}\n`);
-        if (lines.length >= 256 || opts.lineBuffered) flush();
+  // `index`: the packet's number in the capture (from 1)
+  const accept = (p: Packet, keep: number, index: number): void => {
+    matched++;
+    // a socket trims the packet to the length the filter returned; a
+    // modern socket filter's length counts from after the link header
+    const cap = frames ? keep + ETH_HLEN : keep;
+    const data = cap < p.data.length ? p.data.subarray(0, cap) : p.data;
+    if (opts.write !== undefined) {
+      if (!writer) {
+        writer = new PcapWriter(p.linkType, { nanos: true });
+        emit(writer.header());
       }
-    }, flush);
-    // an empty result is still a valid capture
-    if (opts.write !== undefined && !writer && r.linkType !== undefined) emit(new PcapWriter(r.linkType, { nanos: true }).header());
-  } finally {
-    flush();
-    if (out !== undefined) closeSync(out);
-    runner.close();
+      emit(writer.record({ data, origLen: p.origLen, tsNs: p.tsNs }));
+    } else if (opts.json && !opts.count) {
+      lines.push(JSON.stringify({ packet: index, ts_ns: p.tsNs.toString(), len: p.data.length, orig_len: p.origLen, retval: keep, summary: summarize(data, p.linkType) }) + '\n');
+      if (lines.length >= 256 || opts.lineBuffered) flush();
+    } else if (!opts.count) {
+      lines.push(`${timestamp(p.tsNs)} ${summarize(data, p.linkType)}\n`);
+      if (lines.length >= 256 || opts.lineBuffered) flush();
+    }
+  };
+  let r: { packets: number; bytes: number; wallMs: number; error?: BpfError; linkType?: number };
+  if (workers > 1) {
+    const pooled = await runPooled(sys, progFd, capture, io, workers, opts.engine, false).catch((e: unknown) => {
+      throw pooledError(opts.file, e);
+    });
+    const res = pooled.result;
+    const c = pooled.capture;
+    if (res.printk) io.stderr.write(res.printk);
+    let bytes = 0;
+    try {
+      for (let i = 0; i < res.count; i++) {
+        bytes += c.index[i * INDEX_WORDS + 1]!;
+        const keep = res.verdicts[i]!;
+        if (keep !== 0) accept(c.packet(i), keep, i + 1);
+      }
+      // an empty result is still a valid capture
+      if (opts.write !== undefined && !writer && c.linkType !== undefined) emit(new PcapWriter(c.linkType, { nanos: true }).header());
+    } finally {
+      flush();
+      if (out !== undefined) closeSync(out);
+    }
+    r = { packets: res.count, bytes, wallMs: pooled.wallMs, ...(c.error ? { error: c.error } : {}) };
+  } else {
+    const runner: Runner = frames ? new FrameRunner(sys, progFd, io, opts.engine) : new PacketRunner(sys, progFd, opts.engine);
+    try {
+      let index = 0;
+      r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true || frames, (p, keep) => {
+        index++;
+        if (keep !== 0) accept(p, keep, index);
+      }, flush);
+      // an empty result is still a valid capture
+      if (opts.write !== undefined && !writer && r.linkType !== undefined) emit(new PcapWriter(r.linkType, { nanos: true }).header());
+    } finally {
+      flush();
+      if (out !== undefined) closeSync(out);
+      runner.close();
+    }
   }
   if (opts.count) io.stdout.write(opts.json ? JSON.stringify({ packets: r.packets, matched }) + '\n' : `${matched} packets\n`);
   // wall time: reading the capture included, as a user of tcpdump -r sees it
-  if (r.packets > 0 || !r.error) io.stderr.write(`tsbpf: ${throughput(r.packets, r.bytes, r.wallMs, `; ${matched} matched`)}\n`);
+  if (r.packets > 0 || !r.error) io.stderr.write(`tsbpf: ${throughput(r.packets, r.bytes, r.wallMs, `; ${matched} matched${workers > 1 ? `; ${workers} workers` : ''}`)}\n`);
   if (r.error) throw captureError(capture, r.error);
   return 0;
 }

@@ -54,6 +54,11 @@ const SET: OptionSpec = {
   repeatable: true,
   help: "an object's variable (.rodata, .data, .bss) set before load, as many times as\nneeded: a number (decimal or 0x hex), true/false, an enum's name, a string for a\nchar array, JSON for a struct or array (tsbpf inspect lists them)",
 };
+const WORKERS: OptionSpec = {
+  name: 'workers',
+  value: 'N',
+  help: 'run the capture on N worker threads sharing the maps (1-256; default: every core\nfor a capture of 16 MiB or more, else 1); worker i runs on CPU i, so --cpus is\nat least N. Programs with maps other than (percpu_)array and (percpu_)hash, and\n--unverified ones, run on one thread',
+};
 const BUDGET: OptionSpec = { name: 'budget', value: 'N', help: 'instructions allowed per run with --unverified (default 1000000)' };
 
 export const RUN: CommandSpec = {
@@ -78,6 +83,7 @@ export const RUN: CommandSpec = {
     { name: 'link', value: 'TYPE', help: 'where --data\'s network header is, for SKF_NET_OFF loads: ethernet\n(the default: at offset 14) or raw (at offset 0, the packet starts with IP)' },
     { name: 'repeat', value: 'N', help: 'run N times and report the mean time per run' },
     { name: 'retvals', help: "with --pcap: every packet's return value, and for XDP and tc the frames\nthe program changed (in --json: `retvals` and `frames`)" },
+    { ...WORKERS, help: `with --pcap: ${WORKERS.help}` },
     PROFILE,
     CPUS,
     UNVERIFIED,
@@ -119,6 +125,7 @@ export const FILTER: CommandSpec = {
     { name: 'line-buffered', short: 'l', help: "print each packet's line as soon as it is decided (tcpdump -l);\nfrom a pipe, packets are printed as they arrive in any case" },
     { name: 'count', help: 'print only the number of accepted packets' },
     { name: 'json', help: 'one JSON object per accepted packet (with --count: one object in all)' },
+    WORKERS,
     PROFILE,
     CPUS,
     UNVERIFIED,

@@ -26,6 +26,7 @@ import { BatchSession } from './batch.js';
 import { CliError, fileError } from './cli-error.js';
 import type { EngineName } from '../api/bpf.js';
 import { filterCommand, runPcapCommand } from './capture.js';
+import { workersOption } from './workers.js';
 import { fastFilter } from './fast-filter.js';
 import { captureLinkType, caret, compileCommand, expressionInput, isFile, tcpdumpFormatArgs } from './expression.js';
 import type { CompileFormat } from './expression.js';
@@ -312,6 +313,8 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   oneStdin(values['expression'] === undefined ? positionals[0] : undefined, str(values, 'data-file'), pcap, str(values, 'mem-file'));
   const cpus = cpusOption(values['cpus']);
   if (values['retvals'] === true && pcap === undefined) throw new CliError('--retvals lists the return value of each packet of --pcap', 2, 'EINVAL');
+  const workers = workersOption(values['workers']);
+  if (workers !== undefined && pcap === undefined) throw new CliError('--workers applies to --pcap (the packets of a capture are split between the workers)', 2, 'EINVAL');
   // an expression over --data with --link raw reads a packet that starts with its IP header
   const { prog, file, expr } = programArgument(RUN, values, positionals, io, p.lists, pcap, link === 'raw' ? 'raw' : undefined);
   const profile = chooseProfile(prog, values['profile'], file);
@@ -327,6 +330,7 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
       budget,
       source: values['source'] === true,
       ...(engine === undefined ? {} : { engine }),
+      ...(workers === undefined ? {} : { workers }),
     }, io);
   }
   let data: Uint8Array = new Uint8Array(0);
@@ -405,6 +409,7 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
   if (values['linktype'] !== undefined && expr === undefined) throw new CliError('--linktype applies to an expression, not a program file', 2, 'EINVAL');
   if (write === '-' && values['count'] === true) throw new CliError('--count and -w - both write to standard output', 2, 'EINVAL');
   const cpus = cpusOption(values['cpus']);
+  const workers = workersOption(values['workers']);
   const options = sourceOptions(values, p.lists);
   if (expr !== undefined && options.variableText !== undefined) throw new CliError('--set applies to the variables of an object file, not to an expression', 2, 'EINVAL');
   let prog: ProgramInput;
@@ -432,6 +437,7 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
     source: values['source'] === true,
     ...(write === undefined ? {} : { write }),
     ...(engine === undefined ? {} : { engine }),
+    ...(workers === undefined ? {} : { workers }),
   }, io);
 }
 

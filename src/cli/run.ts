@@ -81,6 +81,8 @@ export interface LoadInputOptions {
   cpus?: number;
   /** --source: the C source lines (an object's .BTF.ext) in a 3.19 profile's log too */
   source?: boolean;
+  /** a shared memory (worker threads attach to it: --workers) */
+  shared?: boolean;
 }
 
 /** The log size the CLI asks for: 3.19's maximum would be 16 MiB. */
@@ -94,7 +96,7 @@ const CLI_LOG_SIZE = 1 << 22;
 export function loadInput(prog: ProgramInput, file: string, io: CliIo, opts: LoadInputOptions = {}): LoadedInput {
   const budget = opts.budget;
   const profile = opts.profile ?? PROFILE_3_19;
-  const sys = new BpfSystem({ profile, cpus: opts.cpus ?? 1 });
+  const sys = new BpfSystem({ profile, cpus: opts.cpus ?? 1, ...(opts.shared ? { shared: true } : {}) });
   if (budget !== undefined) sys.unverifiedBudget = budget;
   const create = (m: MapSpec, name: string, innerMap?: BpfMap): BpfMap =>
     BpfMap.create(sys, { type: m.type as MapTypeName, keySize: m.key_size, valueSize: m.value_size, maxEntries: m.max_entries, name, ...(m.flags ? { flags: m.flags } : {}), ...(innerMap ? { innerMap } : {}), ...(m.btf ? { btf: m.btf } : {}) });

@@ -47,6 +47,12 @@
  *   the program with r0 = 0.
  * - Division and modulo follow RFC 9669: x/0 = 0, x%0 = x, and signed
  *   INT_MIN/-1 = INT_MIN, INT_MIN%-1 = 0, which WebAssembly would trap on.
+ * - The stack frames and the run word are the lane's (CompileOptions.lane;
+ *   lane 0, STACK_TOP and RUN_GEN_ADDR, when absent). Over a shared memory
+ *   (CompileOptions.shared) the memory import is shared, the atomic
+ *   instructions are WebAssembly's atomic read-modify-writes (a misaligned
+ *   one traps: EFAULT), and each run of a batch stores the global epoch in
+ *   the lane's run word instead of bumping the run generation.
  *
  * Hardened mode (JitOptions.hardened, for untrusted programs) checks every
  * load, store and atomic inline, as the checked interpreter does: the
@@ -81,11 +87,11 @@ import {
   isHelperCall, isIndirectCall, isKfuncCall, isLdImm64, isLdImm64Pair, isLocalCall, slotProblem,
 } from '../isa/instruction.js';
 import { BPF_DW, BPF_H, BPF_SIZE, BPF_W, opcodeShape, sizeBytes, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
-import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
+import { EPOCH_ADDR, MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
 import type { JitArrayLayout, JitMapLayout } from '../maps/map.js';
 import type { FrameFields } from '../progs/program-type.js';
 import { BPF_MAP_TYPE } from '../maps/map.js';
-import { Emitter, encodeModule, OP, T, VOID } from './wasm.js';
+import { ATOMIC, Emitter, encodeModule, OP, T, VOID } from './wasm.js';
 import { LOOKUP_LOCALS, cpuOffset, mapLookupFunction } from './maps.js';
 import { BATCH_DESC, FRAME_KIND } from './batch.js';
 import type { ValueRegion } from './hardened.js';
@@ -231,6 +237,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
     ? undefined
     : FIRST_SUB + starts.length - 1 + (lookupFunc === undefined ? 0 : 1) + (setRegionsFunc === undefined ? 0 : 1) + (checkMapsFunc === undefined ? 0 : 1);
   const fc: FunctionContext = {
+    stackTop: options.lane?.stackTop ?? STACK_TOP, runWord: options.lane?.runWord ?? RUN_GEN_ADDR, shared: options.shared === true,
     scratch, funcIndex, multi, helpers, lookupFunc, hardened, setRegionsFunc, checkMapsFunc, callbacks: options.callbacks !== undefined,
     faultReturns: hardened !== undefined && (callbacks.length > 0 || hardened.inner === true),
     // the other inline helpers: not hardened (their fast paths trust the verifier's proof, as the normal JIT does)
@@ -269,7 +276,8 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       { module: 'env', name: 'helper', type: hardened ? TYPE_HELPER_HARDENED : 0 },
       { module: 'env', name: 'fault', type: TYPE_FAULT },
     ],
-    memoryImport: { module: 'env', name: 'memory', minPages: memPages.min, maxPages: memPages.max },
+    // (a shared memory never grows: its maximum is its size)
+    memoryImport: { module: 'env', name: 'memory', minPages: memPages.min, maxPages: options.shared === true ? memPages.max ?? memPages.min : memPages.max, shared: options.shared === true },
     globals: [{ type: T.i32, init: 0 }, ...(hardened ? [...region(), ...region()] : [])],
     funcs: [
       { type: 1, locals: [[11, T.i64], [2, T.i64], [hardened ? 8 : 4, T.i32], ...hl], body: bodies[0]! },
@@ -277,10 +285,10 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       // (B_FRAMES, used only when not hardened, comes last: hardened mode's locals keep their indexes)
       { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32], ...hl, [1, T.i32]], body: batchBody },
       ...subs,
-      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(inline!, scratch + CPU_WORD) }]),
+      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(inline!, scratch + CPU_WORD, fc.runWord) }]),
       ...(setRegionsFunc === undefined ? [] : [{ type: 1, locals: [] as [number, number][], body: setRegionsFunction() }]),
       ...(checkMapsFunc === undefined ? [] : [{ type: TYPE_CHECK_MAPS, locals: [[1, T.i64]] as [number, number][], body: checkMapsFunction(hardened!.maps) }]),
-      ...(callbackFunc === undefined ? [] : [{ type: TYPE_CALLBACK, locals: [[1, T.i64], [1, T.i32]] as [number, number][], body: callbackFunction(scratch, callbacks.map((pc) => funcIndex.get(pc)!)) }]),
+      ...(callbackFunc === undefined ? [] : [{ type: TYPE_CALLBACK, locals: [[1, T.i64], [1, T.i32]] as [number, number][], body: callbackFunction(scratch, callbacks.map((pc) => funcIndex.get(pc)!), fc.stackTop) }]),
     ],
     exports: [
       { name: 'run', func: F_RUN }, { name: 'batch', func: F_BATCH }, { name: 'depth', global: G_DEPTH },
@@ -292,6 +300,10 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
 }
 
 export interface CompileOptions {
+  /** the lane's stack top and run word (absent: lane 0's, STACK_TOP and RUN_GEN_ADDR) */
+  lane?: { stackTop: number; runWord: number };
+  /** the memory is shared (threads): a shared memory import of its fixed size, real atomics, epochs */
+  shared?: boolean;
   /** helper 1 is bpf_map_lookup_elem: look values up in WebAssembly (jit/maps.ts) in these maps, the program's; hardened: after the key's check */
   inlineMapLookup?: readonly JitMapLayout[];
   /**
@@ -383,7 +395,7 @@ export function callbackEntries(slots: readonly Slot[], candidates: readonly num
  * r0. A callback that ends the program (an exit-on-zero helper, LD_ABS out
  * of bounds, a tail call) leaves the stop flag, which JavaScript reads.
  */
-function callbackFunction(scratch: number, funcs: readonly number[]): Code {
+function callbackFunction(scratch: number, funcs: readonly number[], stackTop: number): Code {
   const c = new Code();
   const sel = 0;
   const ret = 1;
@@ -402,7 +414,7 @@ function callbackFunction(scratch: number, funcs: readonly number[]): Code {
     c.i64(0);
     for (let r = 1; r <= 5; r++) c.i32(scratch + 8 * r).mem(OP.i64_load);
     for (let r = 6; r <= 9; r++) c.i64(0);
-    c.i64(STACK_TOP).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
+    c.i64(stackTop).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
     c.op(OP.call).u32(f);
     for (let r = 5; r >= 1; r--) c.op(OP.drop);
     c.set(ret);
@@ -428,6 +440,11 @@ export interface InlineFrame {
 
 
 interface FunctionContext {
+  /** the lane's stack top (r10 of the entry frame) and run word */
+  stackTop: number;
+  runWord: number;
+  /** a shared memory: real atomics, the epoch in the run word per batch run */
+  shared: boolean;
   scratch: number;
   /** BPF entry pc -> WebAssembly function index */
   funcIndex: Map<number, number>;
@@ -495,7 +512,7 @@ function sharedBody(slots: readonly Slot[], start: number, end: number, fc: Func
  * it then takes instead of compiling them again.
  */
 function compileFunction(slots: readonly Slot[], start: number, end: number, fc: FunctionContext, mode: FunctionMode, body?: Uint8Array): Code {
-  const { scratch } = fc;
+  const { scratch, stackTop } = fc;
   const main = mode !== 'sub';
   const batch = mode === 'batch';
   const n = end;
@@ -527,7 +544,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   const c = new Code();
   // hardened: the entry frame starts zeroed, whatever another program left there (a batch:
   // once, its runs being runs of this program); a callee's frame is zeroed at each call, below
-  if (main && fc.hardened) c.i32(STACK_TOP - STACK_FRAME_SIZE).i32(0).i32(STACK_FRAME_SIZE).fill();
+  if (main && fc.hardened) c.i32(stackTop - STACK_FRAME_SIZE).i32(0).i32(STACK_FRAME_SIZE).fill();
   if (batch) {
     // batch(desc, n): for i in 0..n: run over descriptor i, verdict i = r0's low 32 bits
     c.get(P_R1).set(B_DESC).get(P_R2).set(B_N).i32(0).set(B_I);
@@ -550,8 +567,13 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     }
     // every run starts from zeroed registers, as a call's fresh locals do
     for (const r of [0, 3, 4, 5, 6, 7, 8, 9]) c.i64(0).set(reg(r));
-    // a new run generation for the maps' helpers (see HashMap)
-    if (fc.helpers) c.i32(RUN_GEN_ADDR).i32(RUN_GEN_ADDR).mem(OP.i32_load).i32(1).op(OP.i32_add).mem(OP.i32_store);
+    // a new run generation for the maps' helpers (see HashMap); shared memory: the run's epoch
+    // (JitProgram stores 0, idle, when the batch ends)
+    // (an epoch of 0, once in 2^32 retirements, is stored as 0xffffffff, the one before it: 0 means idle)
+    if (fc.helpers && fc.shared) {
+      c.i32(fc.runWord).i32(EPOCH_ADDR).atomic(ATOMIC.i32_load, 4).tee(K).get(K).op(OP.i32_eqz).op(OP.i32_sub).atomic(ATOMIC.i32_store, 4);
+    }
+    else if (fc.helpers) c.i32(fc.runWord).i32(fc.runWord).mem(OP.i32_load).i32(1).op(OP.i32_add).mem(OP.i32_store);
     if (fc.hardened) {
       // this run's regions, straight into locals: its context (the shape the program type gives) and
       // its packet; the globals follow only before a call that reads them (syncRegions)
@@ -597,7 +619,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   };
   if (main) {
     // r10 is the top of the stack; r1, r2 come in as i32 addresses/lengths.
-    c.i64(STACK_TOP).set(reg(10));
+    c.i64(stackTop).set(reg(10));
     c.get(P_R1).op(OP.i64_extend_i32_u).set(reg(1));
     c.get(P_R2).op(OP.i64_extend_i32_u).set(reg(2));
     if (fc.multi) {
@@ -608,7 +630,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
   } else if (fc.hardened) {
     // a callee at depth d owns [STACK_TOP - (d+1)*512, STACK_TOP - d*512) and may reach its callers' frames above
     c.gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(1).op(OP.i64_add).i64(STACK_FRAME_SIZE).op(OP.i64_mul).set(FRAME_SPAN);
-    c.i64(STACK_TOP).get(FRAME_SPAN).op(OP.i64_sub).set(FRAME_LO);
+    c.i64(stackTop).get(FRAME_SPAN).op(OP.i64_sub).set(FRAME_LO);
     c.get(FRAME_LO).op(OP.i32_wrap_i64).i32(0).i32(STACK_FRAME_SIZE).fill();
   }
   // the run's exit: br here, then r0 to the scratch area (run) or the verdict (batch)
@@ -681,7 +703,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     // ea - lo <= span - size, in u64 (an address below lo wraps around)
     const stack = (): void => {
       c.get(EA);
-      if (main) c.i64(STACK_TOP - STACK_FRAME_SIZE).op(OP.i64_sub).i64(STACK_FRAME_SIZE - size);
+      if (main) c.i64(stackTop - STACK_FRAME_SIZE).op(OP.i64_sub).i64(STACK_FRAME_SIZE - size);
       else c.get(FRAME_LO).op(OP.i64_sub).get(FRAME_SPAN).i64(size).op(OP.i64_sub);
       c.op(OP.i64_le_u).op(OP.br_if).u32(0);
     };
@@ -932,6 +954,10 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
         const load = w ? OP.i64_load32_u : OP.i64_load;
         const store = w ? OP.i64_store32 : OP.i64_store;
         const o = access(d, s.off, w ? 4 : 8, true, pc);
+        if (fc.shared) {
+          sharedAtomic(c, w, imm, sr, o);
+          break;
+        }
         c.set(A).get(A).mem(load, o).set(T0); // T0 = old value
         if (imm === 0xf1) {
           // cmpxchg: compare with r0 (its low half for 32 bits), old value into r0
@@ -984,7 +1010,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
           syncRegions();
           c.get(P_R1).get(P_R2).get(P_PKT).get(P_LEN).get(P_NET);
           for (let r = 0; r <= 9; r++) c.get(reg(r));
-          c.i64(STACK_TOP).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
+          c.i64(stackTop).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
           c.op(OP.call).u32(fc.funcIndex.get(pc + imm + 1)!);
           for (let r = 5; r >= 0; r--) c.set(reg(r));
           c.gget(G_DEPTH).i32(1).op(OP.i32_sub).gset(G_DEPTH);
@@ -1104,7 +1130,7 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
             }
             // r6..r9 = 0, r10 by the depth
             c.i64(0).i64(0).i64(0).i64(0);
-            c.i64(STACK_TOP).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
+            c.i64(stackTop).gget(G_DEPTH).op(OP.i64_extend_i32_u).i64(STACK_FRAME_SIZE).op(OP.i64_mul).op(OP.i64_sub);
             c.op(OP.call).u32(f);
             for (let r = 5; r >= 1; r--) c.op(OP.drop);
             c.set(reg(0));
@@ -1285,6 +1311,32 @@ function lastSlot(slots: readonly Slot[], b: number, e: number): number {
     if (isLdImm64(slots[pc]!)) pc++;
   }
   return last;
+}
+
+/** rmw opcodes (ATOMIC) by the eBPF atomic operation (imm without BPF_FETCH): [32-bit zero-extending, 64-bit] */
+const SHARED_RMW: Record<number, readonly [number, number]> = {
+  0x00: [ATOMIC.i64_rmw32_add_u, ATOMIC.i64_rmw_add],
+  0x40: [ATOMIC.i64_rmw32_or_u, ATOMIC.i64_rmw_or],
+  0x50: [ATOMIC.i64_rmw32_and_u, ATOMIC.i64_rmw_and],
+  0xa0: [ATOMIC.i64_rmw32_xor_u, ATOMIC.i64_rmw_xor],
+  0xe0: [ATOMIC.i64_rmw32_xchg_u, ATOMIC.i64_rmw_xchg],
+};
+
+/**
+ * An eBPF atomic on a shared memory, the address on the stack: one
+ * WebAssembly atomic read-modify-write (the 32-bit forms take and give the
+ * low half, zero-extended, as eBPF's do), its old value into src with
+ * BPF_FETCH, into r0 for cmpxchg.
+ */
+function sharedAtomic(c: Code, w: boolean, imm: number, sr: number, o: number): void {
+  const bytes = w ? 4 : 8;
+  if (imm === 0xf1) {
+    c.get(reg(0)).get(reg(sr)).atomic(w ? ATOMIC.i64_rmw32_cmpxchg_u : ATOMIC.i64_rmw_cmpxchg, bytes, o).set(reg(0));
+    return;
+  }
+  c.get(reg(sr)).atomic(SHARED_RMW[imm & ~1]![w ? 0 : 1], bytes, o);
+  if (imm & 1) c.set(reg(sr));
+  else c.op(OP.drop);
 }
 
 /**

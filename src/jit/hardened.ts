@@ -212,9 +212,12 @@ export class Guard {
   private readonly setRegionsFn: (aStart: number, aLen: number, bStart: number, bLen: number, writable: number) => void;
   private readonly maps: readonly ValueRegion[];
   private readonly depth: WebAssembly.Global;
+  /** the lane's stack top (the frames are below it) */
+  private readonly stackTop: number;
 
-  constructor(instance: WebAssembly.Instance, maps: readonly ValueRegion[], inner?: () => readonly BpfMapImpl[]) {
+  constructor(instance: WebAssembly.Instance, maps: readonly ValueRegion[], inner?: () => readonly BpfMapImpl[], stackTop = STACK_TOP) {
     this.inner = inner;
+    this.stackTop = stackTop;
     this.g = instance.exports as unknown as Record<string, WebAssembly.Global>;
     this.depth = this.g['depth']!;
     this.setRegionsFn = instance.exports['setRegions'] as Guard['setRegionsFn'];
@@ -275,7 +278,8 @@ export class Guard {
   /** Throw EFAULT unless [addr, addr + size) is allowed, as the compiled checks decide. */
   check(addr: number, size: number, write: boolean): void {
     // the frames and the maps' values first, where helpers' keys and values are, without BigInt
-    if (addr >= NULL_PAGE_END && addr + size <= STACK_TOP && addr >= STACK_TOP - ((this.depth.value as number) + 1) * STACK_FRAME_SIZE) return;
+    const top = this.stackTop;
+    if (addr >= NULL_PAGE_END && addr + size <= top && addr >= top - ((this.depth.value as number) + 1) * STACK_FRAME_SIZE) return;
     if (this.inMaps(addr, size) || this.innerAllows(addr, size)) return;
     const a = BigInt(addr);
     if (this.why(a, size, write) !== undefined) throw this.fault(a, size, write);
@@ -323,7 +327,8 @@ export class Guard {
     const end = x + size;
     if (x < NULL_PAGE_END) return 'null pointer dereference';
     const depth = this.depth.value as number;
-    if (x >= STACK_TOP - (depth + 1) * STACK_FRAME_SIZE && end <= STACK_TOP) return undefined;
+    const top = this.stackTop;
+    if (x >= top - (depth + 1) * STACK_FRAME_SIZE && end <= top) return undefined;
     let readOnly: string | undefined;
     for (const r of this.runRegions()) {
       if (x >= r.lo && end <= r.end) {
@@ -334,7 +339,7 @@ export class Guard {
     if (this.inMaps(x, size)) return undefined;
     if (this.extraAllows(addr, size, write)) return undefined;
     if (readOnly !== undefined) return `${readOnly} is read-only`;
-    if (x >= STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES && x < STACK_TOP) return 'outside the stack frame';
+    if (x >= top - STACK_FRAME_SIZE * MAX_CALL_FRAMES && x < top) return 'outside the stack frame';
     return 'outside any region the program may access';
   }
 

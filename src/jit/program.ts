@@ -101,7 +101,7 @@ export class JitProgram implements Engine {
     this.engineName = options.hardened ? 'jit-hardened' : 'jit';
     this.frameKind = options.hardened || options.inline === false ? undefined : options.frame?.kind;
     this.batchesInputs = !options.hardened && !slots.some((s) => (s.code === 0x85 && s.src === 0 && options.helpers.get(s.imm >>> 0)?.tailCall === true) || s.code === 0x8d);
-    const plan = ready?.plan ?? planJit(slots, options);
+    const plan = ready?.plan ?? planJit(mem, slots, options);
     const { programs, values, outer, callbacks } = plan;
     const inner = outer.length === 0 ? undefined : (): BpfMapImpl[] => outer.flatMap((m) => m.innerMaps!());
     this.callbackSel = new Map(callbacks.map((pc, i) => [pc, i]));
@@ -186,7 +186,7 @@ export class JitProgram implements Engine {
     this.depth = instance.exports['depth'] as WebAssembly.Global;
     this.batchFn = instance.exports['batch'] as (desc: number, n: number, z0: number, z1: number, z2: number) => void;
     if (values) {
-      guard = new Guard(instance, values, inner);
+      guard = new Guard(instance, values, inner, mem.lane.stackTop);
       this.guard = guard;
     }
   }
@@ -200,12 +200,17 @@ export class JitProgram implements Engine {
    */
   execBatch(desc: number, n: number, inputs?: readonly RunInput[]): void {
     if (this.guard) this.guard.batch();
-    if (inputs === undefined) {
-      this.setFrameOk(false);
-      this.call(this.batchFn, desc, n, 0, 0, 0);
-      return;
+    // (shared memory: each run stores its epoch in the lane's run word; idle again after the batch)
+    try {
+      if (inputs === undefined) {
+        this.setFrameOk(false);
+        this.call(this.batchFn, desc, n, 0, 0, 0);
+        return;
+      }
+      this.execInputs(desc, n, inputs);
+    } finally {
+      this.mem.runEnd();
     }
-    this.execInputs(desc, n, inputs);
   }
 
   /**
@@ -270,6 +275,8 @@ export class JitProgram implements Engine {
   exec(input: RunInput = {}): void {
     const run = this.runState;
     run.begin(input);
+    // (shared memory: the lane's run word holds the epoch until the run and its tail calls end)
+    this.mem.runStart();
     try {
       this.execTail(input);
       while (run.tail !== undefined) {
@@ -281,6 +288,7 @@ export class JitProgram implements Engine {
         this.retHi = next.retHi;
       }
     } finally {
+      this.mem.runEnd();
       run.end();
     }
   }
@@ -490,7 +498,7 @@ interface Prepared {
   module: object;
 }
 
-function planJit(slots: readonly Slot[], options: JitOptions): JitPlan {
+function planJit(mem: AddressSpace, slots: readonly Slot[], options: JitOptions): JitPlan {
   // the program's maps: for helpers (mapAt), the inline lookup and, hardened, the value regions
   const programs = programMaps(slots, options.helpers, options.maps);
   const values = options.hardened ? programs.list.flatMap(valueRegions) : undefined;
@@ -513,7 +521,11 @@ function planJit(slots: readonly Slot[], options: JitOptions): JitPlan {
     })
     : undefined;
   const perCpu = lookups?.some((l) => (l.type === BPF_MAP_TYPE.ARRAY ? l.ncpus : l.perCpu) !== undefined) ?? false;
+  const lane = mem.lane;
   const compile: CompileOptions = {
+    // (lane 0 of an unshared memory adds nothing: its modules, and their cache keys, are as before lanes)
+    ...(lane.index !== 0 ? { lane: { stackTop: lane.stackTop, runWord: lane.runWord } } : {}),
+    ...(mem.shared ? { shared: true } : {}),
     inlineMapLookup: lookups,
     inlineMapUpdate: inline && options.helpers.get(BPF_FUNC_MAP_UPDATE_ELEM)?.name === 'bpf_map_update_elem' ? programs.list.flatMap((m): InlineArray[] => {
       const l = m.jitLayout?.();
@@ -685,7 +697,7 @@ export class JitReservation {
   private taken = false;
 
   constructor(private readonly mem: AddressSpace, private readonly slots: readonly Slot[], private readonly options: JitOptions) {
-    this.plan = planJit(slots, options);
+    this.plan = planJit(mem, slots, options);
     this.scratch = mem.alloc(this.plan.scratchWords * 4);
   }
 

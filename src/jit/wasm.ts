@@ -115,7 +115,8 @@ export interface ModuleSpec {
   types: FuncType[];
   /** imported functions: module, name, type index */
   funcImports: { module: string; name: string; type: number }[];
-  memoryImport: { module: string; name: string; minPages: number; maxPages?: number };
+  /** shared: a shared memory (threads), whose limits must have a maximum */
+  memoryImport: { module: string; name: string; minPages: number; maxPages?: number; shared?: boolean };
   /**
    * defined mutable globals, each with a constant initial value: state the
    * compiled code keeps outside linear memory, where a program's stores
@@ -143,7 +144,7 @@ export function encodeModule(m: ModuleSpec): Uint8Array {
   const mem = m.memoryImport;
   imports.name(mem.module).name(mem.name).byte(0x02);
   if (mem.maxPages === undefined) imports.byte(0x00).u32(mem.minPages);
-  else imports.byte(0x01).u32(mem.minPages).u32(mem.maxPages);
+  else imports.byte(mem.shared === true ? 0x03 : 0x01).u32(mem.minPages).u32(mem.maxPages);
   section(2, imports);
   const funcs = new Bytes().u32(m.funcs.length);
   for (const f of m.funcs) funcs.u32(f.type);
@@ -199,6 +200,21 @@ export const OP = {
 /** block type: no result */
 export const VOID = 0x40;
 
+/**
+ * The threads proposal's atomic instructions the JIT emits (after the 0xfe
+ * prefix): loads and stores, and the read-modify-writes of 64 bits and of
+ * 32 bits zero-extended to i64 (the eBPF atomics' two widths).
+ */
+export const ATOMIC = {
+  i32_load: 0x10, i32_store: 0x17,
+  i64_rmw_add: 0x1f, i64_rmw32_add_u: 0x24,
+  i64_rmw_and: 0x2d, i64_rmw32_and_u: 0x32,
+  i64_rmw_or: 0x34, i64_rmw32_or_u: 0x39,
+  i64_rmw_xor: 0x3b, i64_rmw32_xor_u: 0x40,
+  i64_rmw_xchg: 0x42, i64_rmw32_xchg_u: 0x47,
+  i64_rmw_cmpxchg: 0x49, i64_rmw32_cmpxchg_u: 0x4e,
+} as const;
+
 /** Instruction helpers over a code buffer: opcodes, locals, constants, memory accesses (memarg align 0). */
 export class Emitter extends Bytes {
   op(o: number): this {
@@ -241,5 +257,9 @@ export class Emitter extends Bytes {
   /** a load or store `o` with a static offset */
   mem(o: number, offset = 0): this {
     return this.byte(o).u32(0).u32(offset);
+  }
+  /** an atomic instruction (ATOMIC) of `bytes` bytes (its alignment, which atomics must state exactly) with a static offset */
+  atomic(o: number, bytes: 4 | 8, offset = 0): this {
+    return this.byte(0xfe).u32(o).u32(bytes === 8 ? 3 : 2).u32(offset);
   }
 }

@@ -16,13 +16,20 @@
  * The shape (base, stride, max_entries) is this object's, never read back
  * from memory: an index is checked against max_entries before it becomes
  * an address, so any key gives a value inside the map or NULL.
+ *
+ * In a shared memory (maps/shared.ts) another thread attaches the same
+ * array (shareState, attachArray): an array's state is all in that memory,
+ * so the attached object is its shape over the same bytes. Concurrent
+ * updates of one value may interleave their bytes, as the kernel's do
+ * (only bpf_spin_lock values are copied whole there).
  */
 
 import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import type { Region } from '../memory/address-space.js';
-import type { BpfMapImpl, JitArrayLayout, MapAttr, MapEnv, MapType } from './map.js';
+import type { BpfMapImpl, JitArrayLayout, MapAttr, MapEnv, MapType, SharedMapState } from './map.js';
 import { BPF_EXIST, BPF_F, BPF_F_ACCESS_MASK, BPF_MAP_TYPE, BPF_NOEXIST, E, ONE_CPU, allocMapStorage, copyBytes, isModern, roundUp8 } from './map.js';
+import { isSharedMemory } from './shared.js';
 
 /** PCPU_MIN_UNIT_SIZE: the largest per-CPU value the kernel allocates (E2BIG beyond) */
 export const PCPU_MAX_VALUE = 32768;
@@ -43,8 +50,11 @@ export class ArrayMapBase implements BpfMapImpl {
   readonly sysValueSize: number;
   private readonly mem: AddressSpace;
   private readonly env: MapEnv;
+  /** another thread's map: its storage is that thread's to free */
+  private readonly attached: boolean;
 
-  constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU, perCpu = false) {
+  /** `at`: the array another thread made in this shared memory (attachArray): its storage is used, nothing allocated */
+  constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU, perCpu = false, at?: SharedMapState) {
     const kind = perCpu ? 'percpu_array' : 'array';
     if (attr.maxEntries === 0 || attr.keySize !== 4 || attr.valueSize === 0) {
       throw new BpfError('EINVAL', `invalid ${kind} map: key_size must be 4 (got ${attr.keySize}), value_size and max_entries non-zero`);
@@ -52,7 +62,7 @@ export class ArrayMapBase implements BpfMapImpl {
     if (perCpu && attr.valueSize > PCPU_MAX_VALUE) throw new BpfError('E2BIG', `percpu_array value_size ${attr.valueSize} exceeds ${PCPU_MAX_VALUE}`);
     if (perCpu && !isModern(env)) throw new BpfError('EINVAL', 'percpu_array needs the modern profile');
     this.type = perCpu ? BPF_MAP_TYPE.PERCPU_ARRAY : BPF_MAP_TYPE.ARRAY;
-    this.ncpus = perCpu ? env.cpus : 1;
+    this.ncpus = perCpu ? (at?.ncpus ?? env.cpus) : 1;
     this.env = env;
     this.mem = mem;
     this.keySize = attr.keySize;
@@ -63,7 +73,8 @@ export class ArrayMapBase implements BpfMapImpl {
     this.sysValueSize = perCpu ? this.elemSize * this.ncpus : this.valueSize;
     const bytes = this.elemSize * this.maxEntries * this.ncpus;
     const what = `${kind} map of ${this.maxEntries} x ${this.elemSize} bytes${perCpu ? ` x ${this.ncpus} CPUs` : ''}`;
-    ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes, what, attr));
+    ({ addr: this.addr, base: this.base } = at ?? allocMapStorage(mem, bytes, what, attr));
+    this.attached = at !== undefined;
     const valueSize = this.valueSize;
     const elemSize = this.elemSize;
     const base = this.base;
@@ -146,15 +157,31 @@ export class ArrayMapBase implements BpfMapImpl {
   exitRun(): void {}
 
   free(): void {
+    if (this.attached) return;
     this.mem.release(this.base);
     this.mem.release(this.addr);
   }
+
+  /** The array as another thread attaches it (attachArray); EINVAL unless the memory is shared. */
+  shareState(): SharedMapState {
+    if (!isSharedMemory(this.mem)) throw new BpfError('EINVAL', `${mapTypeOf(this.type)} map at 0x${this.addr.toString(16)} is not in a shared memory`);
+    const { type, keySize, valueSize, maxEntries, mapFlags, addr, base, ncpus } = this;
+    return { type, keySize, valueSize, maxEntries, mapFlags, addr, base, ncpus };
+  }
+}
+
+const mapTypeOf = (type: number): string => (type === BPF_MAP_TYPE.ARRAY ? 'array' : 'percpu_array');
+
+/** An array or percpu_array another thread made in this shared memory (shareState): the same map, nothing allocated. */
+export function attachArray(mem: AddressSpace, state: SharedMapState, env: MapEnv): BpfMapImpl {
+  const attr: MapAttr = { mapType: state.type, keySize: state.keySize, valueSize: state.valueSize, maxEntries: state.maxEntries, mapFlags: state.mapFlags };
+  return state.type === BPF_MAP_TYPE.ARRAY ? new ArrayMap(mem, attr, env, state) : new ArrayMapBase(mem, attr, env, true, state);
 }
 
 /** BPF_MAP_TYPE_ARRAY. The JIT inlines its lookups; a per-CPU lookup depends on the run's CPU, so only plain arrays. */
 export class ArrayMap extends ArrayMapBase {
-  constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU) {
-    super(mem, attr, env, false);
+  constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU, at?: SharedMapState) {
+    super(mem, attr, env, false, at);
   }
 
   jitLayout(): JitArrayLayout {

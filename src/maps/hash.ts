@@ -73,7 +73,7 @@ export interface HashKind {
   /** an update of an existing element writes in place (per-CPU maps; hash_of_maps since 6.7), keeping its place in the bucket */
   readonly inPlace?: boolean;
 }
-const PLAIN: HashKind = { type: BPF_MAP_TYPE.HASH, name: 'hash', perCpu: false, lru: false };
+export const PLAIN: HashKind = { type: BPF_MAP_TYPE.HASH, name: 'hash', perCpu: false, lru: false };
 
 /** KMALLOC_MAX_SIZE on x86-64 less the kernel's element header: the modern kernel's E2BIG bound on key_size + value_size */
 const MODERN_ELEM_MAX = (4 << 20) - 48;
@@ -81,16 +81,40 @@ const MODERN_ELEM_MAX = (4 << 20) - 48;
 /** elements beyond max_entries for replacing elements a running program holds */
 export const SPARE = 32;
 
-const FREE = 0;
-const LIVE = 1;
+export const FREE = 0;
+export const LIVE = 1;
 /** unlinked during a run while the program may still hold its value pointer */
-const PENDING = 2;
+export const PENDING = 2;
 
 /** bytes before the mirror's heads: the suspect word, and padding */
 const MIRROR_META = 8;
 
 /** Int32Array reads the host's byte order; the 4-byte key path below reads keys as little-endian words through one. */
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** The links of a hash map kept elsewhere than in its own arrays (maps/shared-hash.ts: SharedArrayBuffers). */
+export interface HashStorage {
+  /** elements beyond max_entries */
+  readonly spare: number;
+  /** per-CPU variants: values per element (default: the environment's CPUs) */
+  readonly ncpus?: number;
+  /** the arrays of the links, state and free stack, for `nBuckets` buckets and `cap` elements */
+  arrays(nBuckets: number, cap: number): HashArrays;
+  /** the map exists already (made by another thread): its addresses; nothing is allocated or initialized */
+  readonly at?: { readonly addr: number; readonly base: number };
+  /** LRU variants: the buffer of `bytes` to keep the LRU lists in, and whether they are to be made there (maps/lru.ts) */
+  lruState?(bytes: number): { buffer: ArrayBufferLike; fresh: boolean };
+}
+
+/** HashStorage's arrays (HashMapBase's fields of the same names). */
+export interface HashArrays {
+  readonly heads: Int32Array;
+  readonly next: Int32Array;
+  readonly hashes: Uint32Array;
+  readonly state: Uint8Array;
+  readonly retiredGen: Uint32Array;
+  readonly freeStack: Int32Array;
+}
 
 /** All the hash variants; HashMap (plain hash) adds the JIT's inline layout. */
 export class HashMapBase implements BpfMapImpl {
@@ -112,17 +136,17 @@ export class HashMapBase implements BpfMapImpl {
   readonly region: Region;
   /** elements: max_entries + SPARE */
   readonly cap: number;
-  private readonly mem: AddressSpace;
+  protected readonly mem: AddressSpace;
   /** the authoritative links: first element per bucket, next element, jhash of the key (-1: none) */
-  private readonly heads: Int32Array;
-  private readonly next: Int32Array;
-  private readonly hashes: Uint32Array;
+  protected readonly heads: Int32Array;
+  protected readonly next: Int32Array;
+  protected readonly hashes: Uint32Array;
   /** the mirror in memory (see the file comment), and its views, made again if the memory grows */
   private readonly mirrorAddr: number;
-  private mHeads!: Int32Array;
-  private mNext!: Int32Array;
-  private mHashes!: Uint32Array;
-  private mSuspect!: Int32Array;
+  protected mHeads!: Int32Array;
+  protected mNext!: Int32Array;
+  protected mHashes!: Uint32Array;
+  protected mSuspect!: Int32Array;
   /** the whole memory as 32-bit words: a 4-byte key is read and compared as one (wordKeys) */
   private w32!: Int32Array;
   /**
@@ -132,7 +156,7 @@ export class HashMapBase implements BpfMapImpl {
    */
   private readonly wordKeys: boolean;
   private viewsGrowth = -1;
-  private readonly state: Uint8Array;
+  protected readonly state: Uint8Array;
   /**
    * The run generation (RUN_GEN_ADDR) in which each element was last looked
    * up, in memory where the JIT's inline lookup writes it too: while that
@@ -142,8 +166,8 @@ export class HashMapBase implements BpfMapImpl {
    */
   private pinned!: Uint32Array;
   /** the generation of the run that retired a PENDING element */
-  private readonly retiredGen: Uint32Array;
-  private readonly freeStack: Int32Array;
+  protected readonly retiredGen: Uint32Array;
+  protected readonly freeStack: Int32Array;
   private freeTop: number;
   private readonly pendingList: number[] = [];
   private count = 0;
@@ -151,18 +175,19 @@ export class HashMapBase implements BpfMapImpl {
   /** enterRun calls not yet matched by exitRun: a run enters a map once more when a tail call reaches a program holding it too */
   private runDepth = 0;
   /** the predecessor of the element the last find() returned (-1: the bucket's head) */
-  private prev = -1;
+  protected prev = -1;
   /** the hash findKey() computed, as an int32 (bucket: & (nBuckets - 1)) */
   private keyHash = 0;
   /** a plain hash (not per-CPU, not in place, not LRU): an update of an existing element replaces it (replace()) */
   private readonly replaces: boolean;
-  private readonly what: string;
-  private readonly env: MapEnv;
-  private readonly modern: boolean;
+  protected readonly what: string;
+  protected readonly env: MapEnv;
+  protected readonly modern: boolean;
   /** the LRU variants' lists (maps/lru.ts) */
-  private readonly lru: LruLists | undefined;
+  protected readonly lru: LruLists | undefined;
 
-  constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU, kind: HashKind = PLAIN) {
+  /** `storage`: where the links live when not in this object's own arrays (maps/shared-hash.ts) */
+  constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU, kind: HashKind = PLAIN, storage?: HashStorage) {
     if (attr.maxEntries === 0 || attr.keySize === 0 || attr.valueSize === 0) {
       throw new BpfError('EINVAL', `invalid ${kind.name} map: key_size, value_size and max_entries must be non-zero`);
     }
@@ -177,7 +202,7 @@ export class HashMapBase implements BpfMapImpl {
     this.kind = kind;
     this.type = kind.type;
     this.env = env;
-    this.ncpus = kind.perCpu ? env.cpus : 1;
+    this.ncpus = kind.perCpu ? (storage?.ncpus ?? env.cpus) : 1;
     this.mem = mem;
     this.keySize = attr.keySize;
     this.valueSize = attr.valueSize;
@@ -190,7 +215,7 @@ export class HashMapBase implements BpfMapImpl {
     this.sysValueSize = kind.perCpu ? this.valueRound * this.ncpus : this.valueSize;
     this.elemSize = this.keyRound + this.valueRound * this.ncpus;
     this.nBuckets = roundupPowOfTwo(attr.maxEntries);
-    const cap = this.maxEntries + SPARE;
+    const cap = this.maxEntries + (storage?.spare ?? SPARE);
     this.cap = cap;
     const bytes = cap * this.elemSize;
     // The mirror follows the elements: the suspect word, 4 bytes per bucket, 12 per element (next,
@@ -199,22 +224,27 @@ export class HashMapBase implements BpfMapImpl {
     const mirror = MIRROR_META + this.nBuckets * 4 + cap * 12;
     const what = `${kind.name} map of ${this.maxEntries} x ${this.elemSize} bytes`;
     if (cap * 5 > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
-    ({ addr: this.addr, base: this.base } = allocMapStorage(mem, bytes + mirror, what, attr));
+    ({ addr: this.addr, base: this.base } = storage?.at ?? allocMapStorage(mem, bytes + mirror, what, attr));
     this.what = `${kind.name} map at 0x${this.addr.toString(16)}`;
-    this.lru = kind.lru ? new LruLists(this.maxEntries, cap, env.cpus, (i) => this.evictElement(i), this.what) : undefined;
+    this.lru = kind.lru ? new LruLists(this.maxEntries, cap, env.cpus, (i) => this.evictElement(i), this.what, storage?.lruState?.(LruLists.stateBytes(cap, env.cpus))) : undefined;
     this.mirrorAddr = this.base + bytes;
-    this.heads = new Int32Array(this.nBuckets).fill(-1);
-    this.next = new Int32Array(cap).fill(-1);
-    this.hashes = new Uint32Array(cap);
+    const a = storage?.arrays(this.nBuckets, cap);
+    this.heads = a?.heads ?? new Int32Array(this.nBuckets);
+    this.next = a?.next ?? new Int32Array(cap);
+    this.hashes = a?.hashes ?? new Uint32Array(cap);
     this.syncViews();
-    this.mHeads.fill(-1);
-    this.mNext.fill(-1);
-    this.state = new Uint8Array(cap);
-    this.retiredGen = new Uint32Array(cap);
-    this.freeStack = new Int32Array(cap);
-    // Hand out low indexes first, so storage fills from its start.
-    for (let i = 0; i < cap; i++) this.freeStack[i] = cap - 1 - i;
+    this.state = a?.state ?? new Uint8Array(cap);
+    this.retiredGen = a?.retiredGen ?? new Uint32Array(cap);
+    this.freeStack = a?.freeStack ?? new Int32Array(cap);
     this.freeTop = cap;
+    if (!storage?.at) {
+      this.heads.fill(-1);
+      this.next.fill(-1);
+      this.mHeads.fill(-1);
+      this.mNext.fill(-1);
+      // Hand out low indexes first, so storage fills from its start.
+      for (let i = 0; i < cap; i++) this.freeStack[i] = cap - 1 - i;
+    }
     const { base, elemSize, keyRound, valueSize, valueRound, state } = this;
     this.region = {
       start: base,
@@ -264,7 +294,7 @@ export class HashMapBase implements BpfMapImpl {
   }
 
   /** (Re)make the views of the mirror and pin words: at creation, and after the memory has grown. */
-  private syncViews(): void {
+  protected syncViews(): void {
     if (this.viewsGrowth === this.mem.growth) return;
     const buf = this.mem.memory.buffer;
     const l = this.mirrorLayout();
@@ -299,17 +329,17 @@ export class HashMapBase implements BpfMapImpl {
   }
 
   /** EFAULT unless i is an element index and a walk of `steps` elements so far is not too long. */
-  private checkLink(i: number, steps: number): void {
+  protected checkLink(i: number, steps: number): void {
     if (i >>> 0 >= this.cap) throw corruptMap(this.what, `element index ${i} of ${this.cap}`);
     if (steps >= this.cap) throw corruptMap(this.what, `a chain longer than its ${this.cap} elements`);
   }
 
-  private elemAddr(i: number): number {
+  protected elemAddr(i: number): number {
     return this.base + i * this.elemSize;
   }
 
   /** The element holding the key at keyAddr (its predecessor in this.prev), or -1. At most cap elements are visited. */
-  private find(keyAddr: number, hash: number): number {
+  protected find(keyAddr: number, hash: number): number {
     if (this.wordKeys) return this.findWord(this.keyWord(keyAddr), hash);
     const u8 = this.mem.u8;
     const { next, hashes, keySize } = this;
@@ -376,7 +406,7 @@ export class HashMapBase implements BpfMapImpl {
     return this.find(keyAddr, hash);
   }
 
-  private hashOf(keyAddr: number): number {
+  protected hashOf(keyAddr: number): number {
     if (this.wordKeys) return jhashWord(this.keyWord(keyAddr));
     const u8 = this.mem.u8;
     if (this.keySize === 4) return jhashWord(u8[keyAddr]! | (u8[keyAddr + 1]! << 8) | (u8[keyAddr + 2]! << 16) | (u8[keyAddr + 3]! << 24));
@@ -395,20 +425,20 @@ export class HashMapBase implements BpfMapImpl {
   }
 
   /** The running CPU (0 unless per-CPU), kept inside the map's CPUs. */
-  private cpu(): number {
+  protected cpu(): number {
     if (this.ncpus === 1) return 0;
     const c = this.env.cpu();
     return c >= 0 && c < this.ncpus ? c : 0;
   }
 
   /** The CPU an LRU node is taken on: the run's (the syscall side's outside runs: 0), inside the machine's CPUs. */
-  private lruCpu(): number {
+  protected lruCpu(): number {
     const c = this.env.cpu();
     return c >= 0 && c < this.env.cpus ? c : 0;
   }
 
   /** The LRU's del_from_htab: element idx leaves its bucket (evicted). */
-  private evictElement(idx: number): void {
+  protected evictElement(idx: number): boolean {
     this.checkLink(idx, 0);
     const hash = this.hashes[idx]!;
     if (this.find(this.elemAddr(idx), hash) !== idx) throw corruptMap(this.what, `LRU element ${idx} is not in its bucket`);
@@ -417,6 +447,7 @@ export class HashMapBase implements BpfMapImpl {
     this.count--;
     this.retire(idx);
     this.mirrorBucket(bucket);
+    return true;
   }
 
   /** An LRU update (htab_lru_map_update_elem, __htab_lru_percpu_map_update_elem). */
@@ -471,13 +502,13 @@ export class HashMapBase implements BpfMapImpl {
   }
 
   /** Unlink idx, whose predecessor is prev (-1: the head), from bucket b. */
-  private unlink(bucket: number, idx: number, prev: number): void {
+  protected unlink(bucket: number, idx: number, prev: number): void {
     if (prev < 0) this.heads[bucket] = this.next[idx]!;
     else this.next[prev] = this.next[idx]!;
     this.next[idx] = -1;
   }
 
-  private linkHead(bucket: number, idx: number): void {
+  protected linkHead(bucket: number, idx: number): void {
     this.next[idx] = this.heads[bucket]!;
     this.heads[bucket] = idx;
   }
@@ -512,7 +543,7 @@ export class HashMapBase implements BpfMapImpl {
   }
 
   /** Write an element's value(s): every CPU's from a syscall's buffer, else the running CPU's (a new element's others zeroed). */
-  private writeValue(idx: number, valueAddr: number, allCpus: boolean, fresh: boolean): void {
+  protected writeValue(idx: number, valueAddr: number, allCpus: boolean, fresh: boolean): void {
     const u8 = this.mem.u8;
     const v = this.elemAddr(idx) + this.keyRound;
     if (!this.kind.perCpu) {
@@ -679,7 +710,7 @@ export class HashMapBase implements BpfMapImpl {
     return out;
   }
 
-  private copyKey(idx: number, to: number): number {
+  protected copyKey(idx: number, to: number): number {
     this.checkLink(idx, 0);
     const e = this.elemAddr(idx);
     this.mem.u8.copyWithin(to, e, e + this.keySize);

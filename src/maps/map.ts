@@ -116,6 +116,18 @@ export interface MapEnv {
   readonly profile: Profile;
   readonly cpus: number;
   cpu(): number;
+  /**
+   * A shared memory (maps/shared.ts): the address of this thread's run word
+   * (its lane's; RUN_GEN_ADDR, lane 0's, when absent), which holds the
+   * epoch its current run started in, 0 when idle.
+   */
+  readonly runWord?: number;
+  /**
+   * A shared memory: the run words of every lane that may run programs over
+   * it (this thread's included), read whenever a map decides whether an
+   * element it unlinked may be reused. Absent: this thread's run word alone.
+   */
+  readonly lanes?: { readonly count: number; readonly runWords: readonly number[] };
 }
 
 /** 3.19 on one simulated CPU: what a map created without an environment gets. */
@@ -207,6 +219,38 @@ export interface BpfMapImpl {
   exitRun(): void;
   /** release the storage */
   free(): void;
+  /**
+   * A map in a shared memory (maps/shared.ts): what another thread needs to
+   * build the same map over that memory (attachMap, maps/types.ts).
+   * Absent for the types that cannot be shared; EINVAL when the memory is not
+   * shared, ENOTSUP for a variant that cannot be (LRU maps).
+   */
+  shareState?(): SharedMapState;
+}
+
+/**
+ * A map as another thread attaches it (attachMap): structured-cloneable,
+ * so a worker receives it by postMessage. The map's bytes are in the shared
+ * memory at `addr` (its header) and `base` (its storage); the state its
+ * JavaScript side keeps (a hash map's links, locks, free stack and counts)
+ * is in `sab`, shared with every thread holding the map.
+ */
+export interface SharedMapState {
+  readonly type: number;
+  readonly keySize: number;
+  readonly valueSize: number;
+  readonly maxEntries: number;
+  readonly mapFlags: number;
+  readonly addr: number;
+  readonly base: number;
+  /** values per element (per-CPU maps: the CPUs of the system that made it) */
+  readonly ncpus: number;
+  /** hash maps: the elements beyond max_entries */
+  readonly spare?: number;
+  /** the JavaScript side's state; absent for arrays, which have none */
+  readonly sab?: SharedArrayBuffer;
+  /** LRU maps: the LRU lists' state */
+  readonly lru?: SharedArrayBuffer;
 }
 
 /**

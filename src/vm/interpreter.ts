@@ -28,9 +28,17 @@
  *   left on the stack.
  *
  * In both modes a frame's bounds follow the call depth, which the program
- * cannot reach: a local call gives the callee r10 = STACK_TOP - depth *
+ * cannot reach: a local call gives the callee r10 = stackTop - depth *
  * STACK_FRAME_SIZE and the return restores the caller's r10 from the depth,
- * so a program that moves r10 (unverified code may) moves no bound.
+ * so a program that moves r10 (unverified code may) moves no bound. The
+ * frames are the lane's (AddressSpace.lane: STACK_TOP on lane 0), so
+ * threads over one shared memory never share a stack.
+ *
+ * In a shared memory (AddressSpace.shared) the atomic instructions are
+ * real atomics (Atomics.* on views of the SharedArrayBuffer; a misaligned
+ * one is a fault, as the kernel's verifier refuses it), and a run stores
+ * the global epoch in its lane's run word while it lasts (runStart/runEnd),
+ * which is how maps shared between threads know what it may still hold.
  *
  * The budget is counted at control transfers (taken jumps, calls, exits),
  * adding the length of the straight-line segment just run, so it costs
@@ -46,7 +54,7 @@ import { helperLabel, programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '
 import type { BpfMapImpl } from '../maps/map.js';
 import type { AddressSpace, Region } from '../memory/address-space.js';
 import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
-import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE, STACK_TOP } from '../memory/address-space.js';
+import { MAX_CALL_FRAMES, NULL_PAGE_END, STACK_FRAME_SIZE } from '../memory/address-space.js';
 
 /** How an Interpreter runs: checked or fast, budget, helpers, regions, maps. */
 export interface InterpreterOptions {
@@ -305,7 +313,13 @@ export class Interpreter implements Engine {
   private pktAddr = 0;
   private pktLen = 0;
   private pktNetOff = -1;
-  private frameBase = STACK_TOP;
+  private frameBase: number;
+  /** r10 of a run's first frame: the lane's stack top (STACK_TOP on lane 0) */
+  private readonly stackTop: number;
+  /** the memory is shared: atomics are real, runs publish their epoch */
+  private readonly shared: boolean;
+  /** shared mode: a 64-bit view of the memory, for the 64-bit atomics */
+  private readonly i64: BigInt64Array | undefined;
   private pcForHelper = 0;
   private readonly coverage: Uint8Array | undefined;
   /** 1 at the second slot of each ld_imm64, which coverage never marks */
@@ -330,6 +344,10 @@ export class Interpreter implements Engine {
     this.checked = options.checked ?? false;
     this.prog = predecode(slots, !this.checked);
     this.mem = mem;
+    this.stackTop = mem.lane.stackTop;
+    this.frameBase = this.stackTop;
+    this.shared = mem.shared;
+    this.i64 = mem.shared ? new BigInt64Array(mem.memory.buffer) : undefined;
     this.helpers = options.helpers;
     this.budget = options.budget ?? 1_000_000;
     this.limit = this.budget;
@@ -403,12 +421,14 @@ export class Interpreter implements Engine {
     if (running) throw new InternalError('a program run started inside another run');
     const run = this.helpers.run;
     run.begin(input);
+    this.mem.runStart();
     try {
       const stopped = this.stepAll(input, onStep);
       if (stopped !== undefined) return stopped;
       // a tail call's target runs in its own engine, to its end
       if (run.tail !== undefined) this.followTails(input);
     } finally {
+      this.mem.runEnd();
       run.end();
     }
     return { r0: (BigInt(this.retHi >>> 0) << 32n) | BigInt(this.retLo >>> 0), insns: this.executed, stopped: false };
@@ -486,10 +506,13 @@ export class Interpreter implements Engine {
   exec(input: RunInput = {}): void {
     const run = this.helpers.run;
     run.begin(input);
+    // (shared memory: the lane's run word holds the epoch until the run and its tail calls end)
+    this.mem.runStart();
     try {
       this.execTail(input);
       if (run.tail !== undefined) this.followTails(input);
     } finally {
+      this.mem.runEnd();
       run.end();
     }
   }
@@ -530,7 +553,7 @@ export class Interpreter implements Engine {
     clearRegisters();
     setHalves(1, input.r1 ?? 0);
     setHalves(2, input.r2 ?? 0);
-    RL[10] = STACK_TOP;
+    RL[10] = this.stackTop;
     const pkt = input.packet;
     this.pktAddr = pkt?.addr ?? 0;
     this.pktLen = pkt?.len ?? 0;
@@ -546,8 +569,13 @@ export class Interpreter implements Engine {
     RH[1] = Math.floor(r1 / TWO32) | 0;
     RL[2] = r2 | 0;
     RH[2] = Math.floor(r2 / TWO32) | 0;
-    RL[10] = STACK_TOP;
-    this.loop();
+    RL[10] = this.stackTop;
+    this.mem.runStart();
+    try {
+      this.loop();
+    } finally {
+      this.mem.runEnd();
+    }
   }
 
   private fault(pc: number, addr: number, hi: number, size: number, write: boolean, why: string): BpfError {
@@ -563,7 +591,7 @@ export class Interpreter implements Engine {
     const end = addr + size;
     if (addr < NULL_PAGE_END) throw this.fault(pc, addr, hi, size, write, 'null pointer dereference');
     // The current frame and the frames of its callers.
-    if (addr >= this.frameBase - STACK_FRAME_SIZE && end <= STACK_TOP) return;
+    if (addr >= this.frameBase - STACK_FRAME_SIZE && end <= this.stackTop) return;
     for (const r of this.runRegions) {
       if (addr >= r.start && end <= r.end) {
         if (write && !r.writable) throw this.fault(pc, addr, hi, size, write, `${r.name} is read-only`);
@@ -576,7 +604,7 @@ export class Interpreter implements Engine {
         return;
       }
     }
-    if (addr >= STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES && addr < STACK_TOP) {
+    if (addr >= this.stackTop - STACK_FRAME_SIZE * MAX_CALL_FRAMES && addr < this.stackTop) {
       throw this.fault(pc, addr, hi, size, write, 'outside the stack frame');
     }
     throw this.fault(pc, addr, hi, size, write, 'outside any region the program may access');
@@ -643,7 +671,7 @@ export class Interpreter implements Engine {
     const budget = this.budgetAtCall;
     if (extra) this.runRegions = [...runRegions, extra];
     for (let r = 1; r <= 5; r++) setHalves(r, args[r - 1] ?? 0);
-    RL[10] = STACK_TOP - depth * STACK_FRAME_SIZE;
+    RL[10] = this.stackTop - depth * STACK_FRAME_SIZE;
     RH[10] = 0;
     // a stepped run: the callback runs whole, within its helper call's step
     const stepping = this.stepping;
@@ -681,6 +709,10 @@ export class Interpreter implements Engine {
     const PI = CODE_IMM;
     const mem = this.mem;
     const checked = this.checked;
+    const stackTop = this.stackTop;
+    const shared = this.shared;
+    // (a shared memory never grows: its 32-bit view stays valid)
+    const i32 = mem.i32;
     let u8 = mem.u8;
     let dv = mem.view;
     const env = this.env;
@@ -701,7 +733,7 @@ export class Interpreter implements Engine {
     // callback). r10 and the frame bounds derive from it, never from a
     // register the program controls.
     let depth = resume === undefined ? baseDepth : resume.depth;
-    this.frameBase = STACK_TOP - depth * STACK_FRAME_SIZE;
+    this.frameBase = stackTop - depth * STACK_FRAME_SIZE;
     // Checked mode's inline fast path: accesses inside the current frame or its callers' frames.
     let frameLo = this.frameBase - STACK_FRAME_SIZE;
     // Checked mode: a run starts with a zeroed frame, whatever the last program left there.
@@ -886,99 +918,105 @@ export class Interpreter implements Engine {
           // ---------------------------------------------------- LDX
           case 0x61: // dst = *(u32 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
-            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[b]!, 4, false);
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 4 > stackTop)) this.check(pc, addr, RH[b]!, 4, false);
             RL[a] = dv.getInt32(addr, true);
             RH[a] = 0;
             break;
           case 0x69: // dst = *(u16 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
-            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, RH[b]!, 2, false);
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 2 > stackTop)) this.check(pc, addr, RH[b]!, 2, false);
             RL[a] = dv.getUint16(addr, true);
             RH[a] = 0;
             break;
           case 0x71: // dst = *(u8 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
-            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, RH[b]!, 1, false);
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 1 > stackTop)) this.check(pc, addr, RH[b]!, 1, false);
             RL[a] = u8[addr]!;
             RH[a] = 0;
             break;
           case 0x79: // dst = *(u64 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
-            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, RH[b]!, 8, false);
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 8 > stackTop)) this.check(pc, addr, RH[b]!, 8, false);
             RL[a] = dv.getInt32(addr, true);
             RH[a] = dv.getInt32(addr + 4, true);
             break;
           case 0x81: // dst = *(s32 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
-            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[b]!, 4, false);
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 4 > stackTop)) this.check(pc, addr, RH[b]!, 4, false);
             RL[a] = dv.getInt32(addr, true);
             RH[a] = RL[a]! >> 31;
             break;
           case 0x89: // dst = *(s16 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
-            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, RH[b]!, 2, false);
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 2 > stackTop)) this.check(pc, addr, RH[b]!, 2, false);
             RL[a] = dv.getInt16(addr, true);
             RH[a] = RL[a]! >> 31;
             break;
           case 0x91: // dst = *(s8 *)(src +off)
             addr = (RL[b]! >>> 0) + off;
-            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, RH[b]!, 1, false);
+            if (checked && (RH[b]! !== 0 || addr < frameLo || addr + 1 > stackTop)) this.check(pc, addr, RH[b]!, 1, false);
             RL[a] = dv.getInt8(addr);
             RH[a] = RL[a]! >> 31;
             break;
           // ---------------------------------------------------- ST
           case 0x62: /* *(u32 *)(dst +off) = imm */ imm = PI[pc]!;
             addr = (RL[a]! >>> 0) + off;
-            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[a]!, 4, true);
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 4 > stackTop)) this.check(pc, addr, RH[a]!, 4, true);
             dv.setInt32(addr, imm, true);
             break;
           case 0x6a: /* *(u16 *)(dst +off) = imm */ imm = PI[pc]!;
             addr = (RL[a]! >>> 0) + off;
-            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, RH[a]!, 2, true);
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 2 > stackTop)) this.check(pc, addr, RH[a]!, 2, true);
             dv.setInt16(addr, imm, true);
             break;
           case 0x72: /* *(u8 *)(dst +off) = imm */ imm = PI[pc]!;
             addr = (RL[a]! >>> 0) + off;
-            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, RH[a]!, 1, true);
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 1 > stackTop)) this.check(pc, addr, RH[a]!, 1, true);
             u8[addr] = imm;
             break;
           case 0x7a: /* *(u64 *)(dst +off) = imm */ imm = PI[pc]!;
             addr = (RL[a]! >>> 0) + off;
-            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, RH[a]!, 8, true);
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 8 > stackTop)) this.check(pc, addr, RH[a]!, 8, true);
             dv.setInt32(addr, imm, true);
             dv.setInt32(addr + 4, imm >> 31, true);
             break;
           // ---------------------------------------------------- STX
           case 0x63: // *(u32 *)(dst +off) = src
             addr = (RL[a]! >>> 0) + off;
-            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[a]!, 4, true);
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 4 > stackTop)) this.check(pc, addr, RH[a]!, 4, true);
             dv.setInt32(addr, RL[b]!, true);
             break;
           case 0x6b: // *(u16 *)(dst +off) = src
             addr = (RL[a]! >>> 0) + off;
-            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 2 > STACK_TOP)) this.check(pc, addr, RH[a]!, 2, true);
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 2 > stackTop)) this.check(pc, addr, RH[a]!, 2, true);
             dv.setInt16(addr, RL[b]!, true);
             break;
           case 0x73: // *(u8 *)(dst +off) = src
             addr = (RL[a]! >>> 0) + off;
-            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 1 > STACK_TOP)) this.check(pc, addr, RH[a]!, 1, true);
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 1 > stackTop)) this.check(pc, addr, RH[a]!, 1, true);
             u8[addr] = RL[b]!;
             break;
           case 0x7b: // *(u64 *)(dst +off) = src
             addr = (RL[a]! >>> 0) + off;
-            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, RH[a]!, 8, true);
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 8 > stackTop)) this.check(pc, addr, RH[a]!, 8, true);
             dv.setInt32(addr, RL[b]!, true);
             dv.setInt32(addr + 4, RH[b]!, true);
             break;
           case 0xc3: /* lock *(u32 *)(dst +off) += src; the other atomic operations by imm */ imm = PI[pc]!;
             addr = (RL[a]! >>> 0) + off;
-            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 4 > STACK_TOP)) this.check(pc, addr, RH[a]!, 4, true);
-            atomic32(dv, addr, b, imm);
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 4 > stackTop)) this.check(pc, addr, RH[a]!, 4, true);
+            if (shared) {
+              if ((addr & 3) !== 0) throw this.fault(pc, addr, 0, 4, true, 'misaligned atomic access');
+              atomicShared32(i32, addr, b, imm);
+            } else atomic32(dv, addr, b, imm);
             break;
           case 0xdb: /* lock *(u64 *)(dst +off) += src; the other atomic operations by imm */ imm = PI[pc]!;
             addr = (RL[a]! >>> 0) + off;
-            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 8 > STACK_TOP)) this.check(pc, addr, RH[a]!, 8, true);
-            atomic64(dv, addr, b, imm);
+            if (checked && (RH[a]! !== 0 || addr < frameLo || addr + 8 > stackTop)) this.check(pc, addr, RH[a]!, 8, true);
+            if (shared) {
+              if ((addr & 7) !== 0) throw this.fault(pc, addr, 0, 8, true, 'misaligned atomic access');
+              atomicShared64(this.i64!, addr, b, imm);
+            } else atomic64(dv, addr, b, imm);
             break;
           // ---------------------------------------------------- JMP
           case 0x05: // goto pc+off
@@ -1052,7 +1090,7 @@ export class Interpreter implements Engine {
               // the caller's r10: an unverified program may have moved r10 anywhere.
               frames.push(pc, RL[6]!, RH[6]!, RL[7]!, RH[7]!, RL[8]!, RH[8]!, RL[9]!, RH[9]!);
               depth++;
-              t = STACK_TOP - depth * STACK_FRAME_SIZE;
+              t = stackTop - depth * STACK_FRAME_SIZE;
               RL[10] = t;
               RH[10] = 0;
               this.frameBase = t;
@@ -1105,7 +1143,7 @@ export class Interpreter implements Engine {
             if (budget < 0) budget = this.transfer(pc, segStart, budget);
             pc = this.popFrame(frames);
             depth--;
-            t = STACK_TOP - depth * STACK_FRAME_SIZE;
+            t = stackTop - depth * STACK_FRAME_SIZE;
             RL[10] = t;
             RH[10] = 0;
             this.frameBase = t;
@@ -1604,6 +1642,61 @@ function atomic32(dv: DataView, addr: number, b: number, op: number): void {
   if (op & 1) {
     RL[b] = old;
     RH[b] = 0;
+  }
+}
+
+/**
+ * A 32-bit atomic on a shared memory (addr aligned, by the caller): one
+ * Atomics operation, so that other threads' atomics on the word interleave
+ * with it whole. Little-endian hosts only (as WebAssembly's memory is).
+ */
+function atomicShared32(m: Int32Array, addr: number, b: number, op: number): void {
+  const i = addr / 4;
+  const src = RL[b]!;
+  let old: number;
+  switch (op & ~1) {
+    case 0x00: old = Atomics.add(m, i, src); break;
+    case 0x40: old = Atomics.or(m, i, src); break;
+    case 0x50: old = Atomics.and(m, i, src); break;
+    case 0xa0: old = Atomics.xor(m, i, src); break;
+    case 0xe0: old = Atomics.exchange(m, i, src); break;
+    case 0xf0:
+      RL[0] = Atomics.compareExchange(m, i, RL[0]!, src);
+      RH[0] = 0;
+      return;
+    default:
+      throw new InternalError(`atomic op 0x${op.toString(16)} passed decode`);
+  }
+  if (op & 1) {
+    RL[b] = old;
+    RH[b] = 0;
+  }
+}
+
+/** A 64-bit atomic on a shared memory (addr aligned, by the caller), by BigInt64Array's Atomics. */
+function atomicShared64(m: BigInt64Array, addr: number, b: number, op: number): void {
+  const i = addr / 8;
+  const src = (BigInt(RH[b]!) << 32n) | BigInt(RL[b]! >>> 0);
+  let old: bigint;
+  switch (op & ~1) {
+    case 0x00: old = Atomics.add(m, i, src); break;
+    case 0x40: old = Atomics.or(m, i, src); break;
+    case 0x50: old = Atomics.and(m, i, src); break;
+    case 0xa0: old = Atomics.xor(m, i, src); break;
+    case 0xe0: old = Atomics.exchange(m, i, src); break;
+    case 0xf0: {
+      const expected = (BigInt(RH[0]!) << 32n) | BigInt(RL[0]! >>> 0);
+      old = Atomics.compareExchange(m, i, expected, src);
+      RL[0] = Number(old & 0xffffffffn) | 0;
+      RH[0] = Number(old >> 32n) | 0;
+      return;
+    }
+    default:
+      throw new InternalError(`atomic op 0x${op.toString(16)} passed decode`);
+  }
+  if (op & 1) {
+    RL[b] = Number(old & 0xffffffffn) | 0;
+    RH[b] = Number(old >> 32n) | 0;
   }
 }
 
