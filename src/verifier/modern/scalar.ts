@@ -590,7 +590,24 @@ function isExact(s: Scalar, alu64: boolean): boolean {
 
 /** `dst OP src` of two exact values (isExact), as the constant scalar; ALU32 results zero-extended. */
 function constAlu(op: number, alu64: boolean, dst: Scalar, src: Scalar): Scalar {
-  const ah = dst.varOff.vhi, al = dst.varOff.vlo, bh = src.varOff.vhi, bl = src.varOff.vlo;
+  return constAluHL(op, alu64, dst.varOff.vhi, dst.varOff.vlo, src.varOff.vhi, src.varOff.vlo) ?? scalarAluGeneric(op, alu64, dst, src);
+}
+
+/**
+ * scalarAlu(op, alu64, dst, scalarImm(imm)) when dst is exact in the
+ * operation's width and op is not a division or modulo (which give an
+ * unknown): the constant, without making the immediate's scalar (the
+ * walker's BPF_K fast path; straight-line code is mostly this). Undefined
+ * when it does not apply. The shift amount must be in range (the walker
+ * rejects others before).
+ */
+export function scalarAluImmExact(op: number, alu64: boolean, dst: Scalar, imm: number): Scalar | undefined {
+  if (!isExact(dst, alu64)) return undefined;
+  return constAluHL(op, alu64, dst.varOff.vhi, dst.varOff.vlo, imm >> 31, imm | 0);
+}
+
+/** constAlu on the operands' halves; undefined for the operations it does not compute (division, modulo). */
+function constAluHL(op: number, alu64: boolean, ah: number, al: number, bh: number, bl: number): Scalar | undefined {
   if (!alu64) {
     switch (op) {
       case BPF_ADD: return scalarConstHL(0, al + bl);
@@ -616,11 +633,11 @@ function constAlu(op: number, alu64: boolean, dst: Scalar, src: Scalar): Scalar 
       case BPF_LSH: shl64(ah, al, bl); break;
       case BPF_RSH: shr64(ah, al, bl); break;
       case BPF_ARSH: sar64(ah, al, bl); break;
-      default: return scalarAluGeneric(op, alu64, dst, src);
+      default: return undefined;
     }
     return scalarConstHL(r64.hi, r64.lo);
   }
-  return scalarAluGeneric(op, alu64, dst, src);
+  return undefined;
 }
 
 /**

@@ -97,6 +97,11 @@ export const scalarReg = (s: Scalar): Reg => (s === SCALAR_UNKNOWN ? UNKNOWN : {
   type: RT.SCALAR, maybeNull: false, s, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false,
 });
 
+/** A scalar register with this value, id and precision mark (regWith(scalarReg(s), { id, precise }) in one literal). */
+export const scalarRegOf = (s: Scalar, id: number, precise: boolean): Reg => (id === 0 && !precise ? scalarReg(s) : {
+  type: RT.SCALAR, maybeNull: false, s, off: 0, id, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise,
+});
+
 /** A pointer of `type` with a zero offset (mark_reg_known_zero then the type). */
 export function ptrReg(type: number, extra: Partial<Reg> = {}): Reg {
   return regWith({
@@ -201,7 +206,11 @@ export const LIVE_WRITTEN = 2;
  * array of small integers: every state copy copies them, and a typed array of
  * 75 bytes would live off the V8 heap.
  */
-export const newLive = (flag: number): number[] => new Array<number>(11 + SLOTS).fill(flag);
+export const newLive = (flag: number): number[] => (flag === 0 ? LIVE_NONE : flag === LIVE_WRITTEN ? LIVE_ALL_WRITTEN : liveOf(flag)).slice();
+// templates, copied by slice: packed arrays (new Array(n).fill() makes a holey one), and a copy is cheaper than a fill
+const liveOf = (flag: number): number[] => Array.from({ length: 11 + SLOTS }, () => flag);
+const LIVE_NONE = liveOf(0);
+const LIVE_ALL_WRITTEN = liveOf(LIVE_WRITTEN);
 
 /** The verifier state of one path, or a stored checkpoint. */
 export class VState {

@@ -35,7 +35,7 @@ import type { VerifierEnv } from '../context.js';
 import { SourceLinePrinter } from '../source-lines.js';
 import type { Scalar } from './scalar.js';
 import {
-  SCALAR_UNKNOWN, scalarAlu, scalarAluFork, scalarBranchTaken, scalarConstHL, scalarEnd, scalarImm, scalarMov,
+  SCALAR_UNKNOWN, scalarAlu, scalarAluFork, scalarAluImmExact, scalarBranchTaken, scalarConstHL, scalarEnd, scalarImm, scalarMov,
   scalarMovImm, scalarMovsx, scalarNarrow, scalarSanity, scalarTruncate, scalarFrom, scalarConst,
 } from './scalar.js';
 import { tnumIsConst, tnumStr, tnumAdd, tnumSub, tnumConstHL, tnumIsAligned } from './tnum.js';
@@ -44,7 +44,7 @@ import type { FuncInfoEntry } from './func-info.js';
 import { prototypeProblem } from './func-info.js';
 import {
   IdMap, LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg, regWith,
-  regsExact, scalarReg, stateStr, statesEqual, typeName, typeStr,
+  regsExact, scalarReg, scalarRegOf, stateStr, statesEqual, typeName, typeStr,
 } from './state.js';
 
 /** The modern kernel's limit on processed instructions (BPF_COMPLEXITY_LIMIT_INSNS). */
@@ -1079,7 +1079,7 @@ export class ModernWalker {
           this.cur.own(this.cur.curframe).regs[insn.src] = regWith(src, { id });
         }
       }
-      this.setReg(insn.dst, regWith(scalarReg(v), { id, precise: src.precise && v === src.s }));
+      this.setReg(insn.dst, scalarRegOf(v, id, src.precise && v === src.s));
       return;
     }
     if (op > BPF_END) this.fail('EINVAL', `invalid BPF_ALU opcode ${op.toString(16)}`);
@@ -1096,6 +1096,12 @@ export class ModernWalker {
       if (insn.imm < 0 || insn.imm >= (alu64 ? 64 : 32)) this.fail('EINVAL', `invalid shift ${insn.imm}`);
     }
     this.dstOp(insn.dst);
+    if (!x && dst.type === RT.SCALAR && op !== BPF_DIV && op !== BPF_MOD) {
+      // a known number OP an immediate: the constant, without the immediate's register
+      // (an exact dst never forks: maybe_fork_scalars wants the range [-1, 0])
+      const v = scalarAluImmExact(op, alu64, dst.s, insn.imm);
+      if (v !== undefined) return this.setReg(insn.dst, scalarReg(v));
+    }
     const src = x ? this.regs[insn.src]! : this.immReg(idx, insn.imm, false);
     if (x && src.type !== RT.SCALAR) {
       if (dst.type !== RT.SCALAR) {
