@@ -58,6 +58,8 @@ export interface ModernCfg {
   subprogs: number[];
   /** 1 where the walker looks for an equivalent explored state */
   prune: Uint8Array;
+  /** whether any instruction is a bpf-to-bpf call or loads a callback's address (else subprogs is [0]) */
+  calls: boolean;
 }
 
 const isLdImm64 = (s: Slot | undefined): boolean => s !== undefined && s.code === 0x18;
@@ -194,5 +196,5 @@ export function modernCfg(
     if (half[i]) continue;
     if (!seen[i]) fail('EINVAL', `unreachable insn ${i}`, i);
   }
-  return { subprogs, prune };
+  return { subprogs, prune, calls };
 }

@@ -202,15 +202,35 @@ export const LIVE_READ = 1;
 export const LIVE_WRITTEN = 2;
 
 /**
- * A frame's liveness flags (11 registers, then 64 slots), all `flag`. A plain
- * array of small integers: every state copy copies them, and a typed array of
- * 75 bytes would live off the V8 heap.
+ * A frame's liveness flags as bit sets, six words: registers read (bit r),
+ * registers written, slots read (bit spi of words 2-3), slots written
+ * (words 4-5). `k` names register k (0-10) or slot k - 11. Every state copy
+ * and checkpoint copies these; an array of 75 flags made the copies, and
+ * the walk over them at each pruned state, a tenth of a program of
+ * branches.
  */
 export const newLive = (flag: number): number[] => (flag === 0 ? LIVE_NONE : flag === LIVE_WRITTEN ? LIVE_ALL_WRITTEN : liveOf(flag)).slice();
-// templates, copied by slice: packed arrays (new Array(n).fill() makes a holey one), and a copy is cheaper than a fill
-const liveOf = (flag: number): number[] => Array.from({ length: 11 + SLOTS }, () => flag);
+const liveOf = (flag: number): number[] => [flag & LIVE_READ ? 0x7ff : 0, flag & LIVE_WRITTEN ? 0x7ff : 0,
+  flag & LIVE_READ ? -1 : 0, flag & LIVE_READ ? -1 : 0, flag & LIVE_WRITTEN ? -1 : 0, flag & LIVE_WRITTEN ? -1 : 0];
 const LIVE_NONE = liveOf(0);
 const LIVE_ALL_WRITTEN = liveOf(LIVE_WRITTEN);
+
+/** Whether register/slot k is marked read in `l`. */
+export const liveRead = (l: readonly number[], k: number): boolean =>
+  (k < 11 ? (l[0]! >>> k) & 1 : (l[2 + ((k - 11) >> 5)]! >>> ((k - 11) & 31)) & 1) !== 0;
+/** Whether register/slot k is marked written in `l`. */
+export const liveWritten = (l: readonly number[], k: number): boolean =>
+  (k < 11 ? (l[1]! >>> k) & 1 : (l[4 + ((k - 11) >> 5)]! >>> ((k - 11) & 31)) & 1) !== 0;
+/** Mark register/slot k read. */
+export function setLiveRead(l: number[], k: number): void {
+  if (k < 11) l[0] = l[0]! | (1 << k);
+  else l[2 + ((k - 11) >> 5)] = l[2 + ((k - 11) >> 5)]! | (1 << ((k - 11) & 31));
+}
+/** Mark register/slot k written. */
+export function setLiveWritten(l: number[], k: number): void {
+  if (k < 11) l[1] = l[1]! | (1 << k);
+  else l[4 + ((k - 11) >> 5)] = l[4 + ((k - 11) >> 5)]! | (1 << ((k - 11) & 31));
+}
 
 /** The verifier state of one path, or a stored checkpoint. */
 export class VState {
@@ -391,7 +411,7 @@ function stacksafe(old: Frame, cur: Frame, oldLive: readonly number[], ids: IdMa
       if ((b & 7) === 7 && ot === ST.SPILL && !regsExact(old.spilled[spi]!, cur.spilled[spi]!, ids)) return false;
       continue;
     }
-    if (!range && !(oldLive[11 + spi]! & LIVE_READ)) {
+    if (!range && !((oldLive[2 + (spi >> 5)]! >>> (spi & 31)) & 1)) {
       b |= 7;
       continue;
     }
@@ -437,7 +457,7 @@ export function statesEqual(old: VState, cur: VState, exact: boolean, fresh: () 
     const live = old.live[i]!;
     if (of !== cf) {
       for (let r = 0; r < 10; r++) {
-        if (!regsafe(of.regs[r]!, cf.regs[r]!, live[r]!, ids, exact, fresh, range)) return false;
+        if (!regsafe(of.regs[r]!, cf.regs[r]!, (live[0]! >>> r) & LIVE_READ, ids, exact, fresh, range)) return false;
       }
       if (!stacksafe(of, cf, live, ids, exact, fresh, range)) return false;
     } else {

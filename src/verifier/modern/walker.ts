@@ -43,7 +43,7 @@ import type { Frame, ModernMapInfo, Reg } from './state.js';
 import type { FuncInfoEntry } from './func-info.js';
 import { prototypeProblem } from './func-info.js';
 import {
-  IdMap, LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg, regWith,
+  IdMap, LIVE_WRITTEN, NOT_INIT, liveRead, liveWritten, setLiveRead, setLiveWritten, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg, regWith,
   regsExact, scalarReg, scalarRegOf, stateStr, statesEqual, typeName, typeStr,
 } from './state.js';
 
@@ -219,6 +219,15 @@ class Memo {
   readonly outStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
 }
 const MEMOS = 4;
+
+// the 64-bit limits of ptrAlu's bigint bounds (made once: a bigint constant expression allocates)
+const S64_MIN = -(1n << 63n), S64_MAX = (1n << 63n) - 1n, U64_MAX = (1n << 64n) - 1n;
+
+/** An unknown scalar loaded narrow (index size, plus 8 when sign-extended), as memAccess makes it: registers are immutable, so shared. */
+const NARROW_UNKNOWN: (Reg | undefined)[] = [];
+
+/** A known zero, as a read of zeroed stack gives it (shared: registers are immutable). */
+const ZERO_REG: Reg = scalarReg(scalarConstHL(0, 0));
 
 /** A failure: the walker's message is in the log already. */
 class Fail extends VerifyError {}
@@ -422,7 +431,8 @@ export class ModernWalker {
 
   private setReg(r: number, v: Reg, frame = this.cur.curframe): void {
     this.cur.own(frame).regs[r] = v;
-    this.cur.live[frame]![r]! |= LIVE_WRITTEN;
+    const l = this.cur.live[frame]!;
+    l[1] = l[1]! | (1 << r);
   }
 
   /**
@@ -436,10 +446,10 @@ export class ModernWalker {
     let writes = screen;
     while (p) {
       if (p.frames.length <= fi) break;
-      if (writes && child.live[fi]![k]! & LIVE_WRITTEN) break;
+      if (writes && liveWritten(child.live[fi]!, k)) break;
       const l = p.live[fi]!;
-      if (l[k]! & LIVE_READ) break;
-      l[k] = l[k]! | LIVE_READ;
+      if (liveRead(l, k)) break;
+      setLiveRead(l, k);
       child = p;
       p = p.parent;
       writes = true;
@@ -964,7 +974,9 @@ export class ModernWalker {
     this.enterVisit(idx);
     for (let f = 0; f < old.frames.length; f++) {
       const l = old.live[f]!;
-      for (let k = 0; k < l.length; k++) if (l[k]! & LIVE_READ) this.markRead(cur, f, k, false);
+      // the read bits: registers (word 0), then slots (words 2 and 3)
+      for (let w = l[0]!; w !== 0; w &= w - 1) this.markRead(cur, f, 31 - Math.clz32(w & -w), false);
+      for (let h = 0; h < 2; h++) for (let w = l[2 + h]!; w !== 0; w &= w - 1) this.markRead(cur, f, 11 + 32 * h + 31 - Math.clz32(w & -w), false);
     }
     // propagate_precision: every frame's precise registers and spilled scalars (those its paths
     // read) in the masks together, one walk back for all, as the kernel's (and its level-2
@@ -980,13 +992,13 @@ export class ModernWalker {
       const names: string[] = [];
       for (let i = 0; i < 11; i++) {
         const r = o.regs[i]!;
-        if (r.type !== RT.SCALAR || !r.precise || !(live[i]! & LIVE_READ)) continue;
+        if (r.type !== RT.SCALAR || !r.precise || !liveRead(live, i)) continue;
         regs[f] = regs[f]! | (1 << i);
         names.push(`r${i}`);
       }
       for (let spi = 0; spi < o.stype.length >> 3; spi++) {
         const r = o.spilled[spi]!;
-        if (o.stype[spi * 8 + 7] !== ST.SPILL || r.type !== RT.SCALAR || !r.precise || !(live[11 + spi]! & LIVE_READ)) continue;
+        if (o.stype[spi * 8 + 7] !== ST.SPILL || r.type !== RT.SCALAR || !r.precise || !liveRead(live, 11 + spi)) continue;
         bitSet(stack, f * 64 + spi);
         names.push(`fp${-(spi + 1) * 8}`);
       }
@@ -1163,7 +1175,6 @@ export class ModernWalker {
     // a known offset is exact (checked above) and within BPF_MAX_VAR_OFF (saneOffset): its low
     // half is its value, an int32 (a double here would make every register's `off` a boxed double)
     const k = known ? off.sminL | 0 : 0;
-    const S64_MIN = -(1n << 63n), S64_MAX = (1n << 63n) - 1n, U64_MAX = (1n << 64n) - 1n;
     const ps = ptr.s;
     let res: Reg;
     switch (op) {
@@ -1369,7 +1380,13 @@ export class ModernWalker {
     }
     if (loaded && valueReg >= 0) {
       if (loaded.type === RT.SCALAR && size < 8) {
-        loaded = scalarReg(sx ? scalarMovsx(true, loaded.s, (size * 8) as 8 | 16 | 32) : scalarTruncate(loaded.s, size));
+        if (loaded.s === SCALAR_UNKNOWN) {
+          // an unknown narrowed: the same register every time (most loads), made once
+          const k = (sx ? 8 : 0) + size;
+          loaded = NARROW_UNKNOWN[k] ??= scalarReg(sx ? scalarMovsx(true, SCALAR_UNKNOWN, (size * 8) as 8 | 16 | 32) : scalarTruncate(SCALAR_UNKNOWN, size));
+        } else {
+          loaded = scalarReg(sx ? scalarMovsx(true, loaded.s, (size * 8) as 8 | 16 | 32) : scalarTruncate(loaded.s, size));
+        }
       }
       this.setReg(valueReg, loaded);
     }
@@ -1514,7 +1531,7 @@ export class ModernWalker {
     const aligned = a % 8 === 0;
     const spill = (r: Reg): void => {
       f.spilled[spi] = r;
-      if (size === 8) live[11 + spi] = live[11 + spi]! | LIVE_WRITTEN;
+      if (size === 8) setLiveWritten(live, 11 + spi);
       for (let i = 8; i > 8 - size; i--) f.stype[spi * 8 + i - 1] = ST.SPILL;
       for (let i = 8 - size; i > 0; i--) {
         const t = f.stype[spi * 8 + i - 1]!;
@@ -1540,7 +1557,7 @@ export class ModernWalker {
       let type: number = ST.MISC;
       f.spilled[spi] = NOT_INIT;
       if (f.stype[spi * 8 + 7] === ST.SPILL) for (let j = 0; j < 8; j++) if (f.stype[spi * 8 + j] === ST.SPILL) f.stype[spi * 8 + j] = ST.MISC;
-      if (size === 8) live[11 + spi] = live[11 + spi]! | LIVE_WRITTEN;
+      if (size === 8) setLiveWritten(live, 11 + spi);
       const zero = value ? value.type === RT.SCALAR && tnumIsConst(value.s.varOff) && value.s.value === 0n : stImm === 0;
       if (zero) {
         if (value) this.markPrecise(valueReg);
@@ -1563,7 +1580,7 @@ export class ModernWalker {
         this.markRead(this.cur, fi, 11 + spi, true);
         if (f.stype[spi * 8 + (b & 7)] !== ST.ZERO) zero = false;
       }
-      return valueReg >= 0 ? (zero ? scalarReg(scalarConstHL(0, 0)) : UNKNOWN) : undefined;
+      return valueReg >= 0 ? (zero ? ZERO_REG : UNKNOWN) : undefined;
     }
     const a = s64Num(ptr.s.varOff.vhi, ptr.s.varOff.vlo) + off;
     if (a % size !== 0) this.fail('EACCES', `misaligned stack access off ${tnumStr(ptr.s.varOff)}+${ptr.off}+${off - ptr.off} size ${size}`);
@@ -1591,8 +1608,8 @@ export class ModernWalker {
           if (t === ST.SPILL) spillCnt++;
           else if (t === ST.ZERO) zeroCnt++;
         }
-        if (spillCnt === size && tnumIsConst(spilled.s.varOff) && spilled.s.value === 0n) return scalarReg(scalarConstHL(0, 0));
-        if (zeroCnt === size) return scalarReg(scalarConstHL(0, 0));
+        if (spillCnt === size && tnumIsConst(spilled.s.varOff) && spilled.s.value === 0n) return ZERO_REG;
+        if (zeroCnt === size) return ZERO_REG;
         return UNKNOWN;
       }
       if (valueReg >= 0) {
@@ -1604,7 +1621,7 @@ export class ModernWalker {
     if (valueReg < 0) return undefined;
     let zero = true;
     for (let i = 0; i < size; i++) if (st[spi * 8 + ((slot - i) & 7)] !== ST.ZERO) zero = false;
-    return zero ? scalarReg(scalarConstHL(0, 0)) : UNKNOWN;
+    return zero ? ZERO_REG : UNKNOWN;
   }
 
   // ---- LD ----
@@ -1793,7 +1810,7 @@ export class ModernWalker {
       const frame = st.frames[f]!;
       const fix = (r: Reg): Reg | undefined => {
         if (!r.maybeNull || r.id !== id) return undefined;
-        if (isNull) return scalarReg(scalarConstHL(0, 0));
+        if (isNull) return ZERO_REG;
         return regWith(r, { maybeNull: false, id: 0 });
       };
       for (let i = 0; i < 11; i++) {
