@@ -71,6 +71,15 @@ function copy(s: Scalar): Scalar {
     s.s32min, s.s32max, s.u32min, s.u32max);
 }
 
+/** `to` made a copy of `s` in place (a scratch scalar, never handed out); returns `to`. */
+function copyInto(to: Scalar, s: Scalar): Scalar {
+  to.varOff = s.varOff;
+  to.sminH = s.sminH; to.sminL = s.sminL; to.smaxH = s.smaxH; to.smaxL = s.smaxL;
+  to.uminH = s.uminH; to.uminL = s.uminL; to.umaxH = s.umaxH; to.umaxL = s.umaxL;
+  to.s32min = s.s32min; to.s32max = s.s32max; to.u32min = s.u32min; to.u32max = s.u32max;
+  return to;
+}
+
 /** A completely unknown scalar (the kernel's __mark_reg_unknown). */
 export const SCALAR_UNKNOWN: Scalar = new Scalar(TNUM_UNKNOWN, S64_MIN_HI, 0, S32_MAX, -1, 0, 0, -1, -1, S32_MIN, S32_MAX, 0, -1);
 
@@ -1096,6 +1105,9 @@ function popcount(x: number): number {
 }
 
 /** The operands narrowed on each side of a conditional jump. */
+/** scalarNarrow's scratch for the operand whose narrowed values it does not return. */
+const NARROW_SCRATCH = copy(SCALAR_UNKNOWN);
+
 export interface Narrowed {
   /** dst and src where the jump is taken */
   taken: [Scalar, Scalar];
@@ -1117,6 +1129,14 @@ export interface Narrowed {
  */
 export function scalarNarrow(op: number, jmp32: boolean, a: Scalar, b: Scalar, sameReg = false, onlyA = false): Narrowed {
   const fa = copy(a), ta = copy(a);
+  if (onlyA && !sameReg) {
+    // b's narrowed copies are thrown away: refine them in one scratch scalar, reset from b each time
+    refine(fa, copyInto(NARROW_SCRATCH, b), revOp(op), jmp32);
+    sync(fa);
+    refine(ta, copyInto(NARROW_SCRATCH, b), op, jmp32);
+    sync(ta);
+    return { taken: [ta, b], fallthrough: [fa, b] };
+  }
   const fb = sameReg ? fa : copy(b), tb = sameReg ? ta : copy(b);
   refine(fa, fb, revOp(op), jmp32);
   sync(fa);

@@ -253,6 +253,12 @@ export class VState {
    */
   histStart = 0;
   histEnd = 0;
+  /**
+   * Stored checkpoints: the walker's generation of the stretch this state
+   * holds (ModernWalker.histGen when it was made, -1 for other states), so
+   * that precision walks through it can meet the memos made on it.
+   */
+  gen = -1;
   /** stored checkpoints: pruning hits and misses (eviction from the explored list; -1 once evicted) */
   hit = 0;
   miss = 0;
@@ -294,7 +300,12 @@ export class VState {
    */
   copy(live?: number[][]): VState {
     for (const f of this.frames) f.owner = null;
-    const s = new VState(this.frames.slice(), live ?? this.live.map((l) => l.slice()));
+    let own = live;
+    if (own === undefined) {
+      own = [];
+      for (let i = 0; i < this.live.length; i++) own.push(this.live[i]!.slice());
+    }
+    const s = new VState(this.frames.slice(), own);
     s.parent = this.parent;
     s.insnIdx = this.insnIdx;
     s.firstInsn = this.firstInsn;

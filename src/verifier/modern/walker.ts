@@ -229,6 +229,10 @@ const NARROW_UNKNOWN: (Reg | undefined)[] = [];
 /** A known zero, as a read of zeroed stack gives it (shared: registers are immutable). */
 const ZERO_REG: Reg = scalarReg(scalarConstHL(0, 0));
 
+/** immReg's registers of the immediates in [-SMALL_IMM_MIN, SMALL_IMM_MAX), sign- and zero-extended, made when first needed. */
+const SMALL_IMM_MIN = 256, SMALL_IMM_MAX = 4096;
+const SMALL_IMM: (Reg | undefined)[] = [];
+
 /** A failure: the walker's message is in the log already. */
 class Fail extends VerifyError {}
 
@@ -467,6 +471,9 @@ export class ModernWalker {
     return ++this.idGen;
   }
 
+  /** newId as a function value, for states_equal's check_scalar_ids (made once, not per pruning check). */
+  private readonly fresh = (): number => this.newId();
+
   /**
    * The constant register of instruction `idx`, made once: its immediate
    * operand sign-extended, or zero-extended (`zext`, a 32-bit mov's).
@@ -477,7 +484,10 @@ export class ModernWalker {
   private immReg(idx: number, imm: number, zext: boolean): Reg {
     let r = this.immRegs[idx];
     if (r === undefined) {
-      r = scalarReg(scalarMovImm(!zext, imm));
+      // small immediates (most) are shared by every walker: a load of straight-line code visits
+      // each instruction once, so the per-walker cache alone made one register per instruction
+      if (imm >= -SMALL_IMM_MIN && imm < SMALL_IMM_MAX) r = SMALL_IMM[(imm + SMALL_IMM_MIN) * 2 + (zext ? 1 : 0)] ??= scalarReg(scalarMovImm(!zext, imm));
+      else r = scalarReg(scalarMovImm(!zext, imm));
       this.immRegs[idx] = r;
     }
     return r;
@@ -575,8 +585,10 @@ export class ModernWalker {
         if (skipFirst) {
           skipFirst = false;
         } else {
-          if (keyI !== -2 && st === st0) {
-            if (keyI === -1) {
+          // memos are made on the current stretch (st0's) and met on it or, once it is a
+          // checkpoint's, on that checkpoint's stretch (the walk that runs past a new checkpoint)
+          if (keyI !== -2 && (st === st0 || nCands > 0)) {
+            if (keyI === -1 && st === st0) {
               keyI = i;
               keyP = p;
               copyMasks(regs, stack, this.keyRegs, this.keyStack, nFrames);
@@ -597,12 +609,12 @@ export class ModernWalker {
               const out = m.out;
               copyMasks(m.outRegs, m.outStack, regs, stack, nFrames);
               // met at its first step, this walk is that memo again
-              if (i !== keyI || p !== keyP) this.storeMemo(keyI, keyP, fr, steps, out, regs, stack);
+              if (st === st0 && (i !== keyI || p !== keyP)) this.storeMemo(keyI, keyP, fr, steps, out, regs, stack);
               if (out === 2) return this.markAllPrecise(st0);
               if (out === 1) return;
               break;
             }
-            steps++;
+            if (st === st0) steps++;
           }
           if (log2) this.log.print(`mark_precise: frame${fr}: regs=${btRegsStr(regs, fr)} stack=${btStackStr(stack, fr)} before ${i}: ${modernInsnText(this.insns, i)}\n`);
           this.work();
@@ -630,6 +642,11 @@ export class ModernWalker {
       last = st.lastInsn;
       start = st.histStart;
       p = st.histEnd;
+      // the memos made while st's stretch was the current one (see VState.gen)
+      nCands = 0;
+      if (keyI !== -2 && this.memos !== undefined && st.gen >= 0) {
+        for (const m of this.memos) if (m.gen === st.gen && m.fr === fr) cands[nCands++] = m;
+      }
       let any = false;
       for (let f = Math.min(st.frames.length, MAX_CALL_FRAMES) - 1; f >= 0; f--) {
         const frame = st.frames[f]!;
@@ -882,7 +899,7 @@ export class ModernWalker {
     if (!force && this.jmpsProcessed - this.prevJmps < 2 && this.insnProcessed - this.prevInsns < 8) addNew = false;
     const list = (this.explored[idx] ??= []);
     let cnt = 0;
-    const fresh = (): number => this.newId();
+    const fresh = this.fresh;
     // states still being explored (loops) are compared exactly only when a hash of the
     // current frame's registers matches: anything else cannot be an infinite loop
     // made when first needed: a state pruned against finished ones never needs it
@@ -946,6 +963,10 @@ export class ModernWalker {
     nw.sig = haveSig ? sig : stateSig(cur);
     nw.histEnd = this.hLen;
     nw.lastInsn = this.curLast;
+    // the stretch's memos stay valid for it: its history entries stay as they are while any
+    // state below the checkpoint is walked (a pop below it truncates them, but then no path
+    // through it is left to backtrack), and the generation is never given to another stretch
+    nw.gen = this.histGen;
     this.explored[idx]!.push(nw);
     cur.parent = nw;
     cur.firstInsn = idx;
@@ -1326,7 +1347,10 @@ export class ModernWalker {
     if (reg.type !== RT.PTR_TO_STACK && !this.strictOnce) return;
     // reg.off and insnOff are within BPF_MAX_VAR_OFF and 16 bits: their sum is an int32
     const fixed = reg.off + insnOff;
-    const at = tnumAdd(reg.s.varOff, tnumConstHL(fixed < 0 ? -1 : 0, fixed));
+    const v = reg.s.varOff;
+    // a known offset (most accesses): the sum's low bits, without making the tnums
+    if (v.mhi === 0 && v.mlo === 0 && (((v.vlo + fixed) | 0) & (size - 1)) === 0) return;
+    const at = tnumAdd(v, tnumConstHL(fixed < 0 ? -1 : 0, fixed));
     if (tnumIsAligned(at, size)) return;
     const varOff = tnumIsConst(reg.s.varOff) ? String(reg.s.value) : tnumStr(reg.s.varOff);
     this.fail('EACCES', `misaligned ${desc}access off ${varOff}+${reg.off}+${insnOff} size ${size}`);
@@ -1529,16 +1553,6 @@ export class ModernWalker {
     const f = this.cur.own(fi);
     const live = this.cur.live[fi]!;
     const aligned = a % 8 === 0;
-    const spill = (r: Reg): void => {
-      f.spilled[spi] = r;
-      if (size === 8) setLiveWritten(live, 11 + spi);
-      for (let i = 8; i > 8 - size; i--) f.stype[spi * 8 + i - 1] = ST.SPILL;
-      for (let i = 8 - size; i > 0; i--) {
-        const t = f.stype[spi * 8 + i - 1]!;
-        if (t !== ST.ZERO && t !== ST.INVALID) f.stype[spi * 8 + i - 1] = ST.MISC;
-      }
-      this.histNote(fi * 64 + spi);
-    };
     if (value && aligned && value.type === RT.SCALAR) {
       const fits = size === 8 || (value.s.umaxH === 0 && (size === 4 || (value.s.umaxL >>> 0) < 2 ** (size * 8)));
       let r = value;
@@ -1546,13 +1560,13 @@ export class ModernWalker {
         r = regWith(r, { id: this.newId() });
         this.cur.own(this.cur.curframe).regs[valueReg] = r;
       }
-      spill(fits ? r : regWith(r, { id: 0 }));
+      this.spill(f, live, fi, spi, size, fits ? r : regWith(r, { id: 0 }));
     } else if (!value && aligned && stImm !== undefined) {
-      spill(this.immReg(idx, stImm, false));
+      this.spill(f, live, fi, spi, size, this.immReg(idx, stImm, false));
     } else if (value && isPtr(value)) {
       if (size !== 8) this.fail('EACCES', 'invalid size of register spill');
       if (fi !== this.cur.curframe && value.type === RT.PTR_TO_STACK) this.fail('EINVAL', 'cannot spill pointers to stack into stack frame of the caller');
-      spill(value);
+      this.spill(f, live, fi, spi, size, value);
     } else {
       let type: number = ST.MISC;
       f.spilled[spi] = NOT_INIT;
@@ -1565,6 +1579,18 @@ export class ModernWalker {
       }
       for (let i = 0; i < size; i++) f.stype[spi * 8 + ((slot - i) & 7)] = type;
     }
+  }
+
+  /** save_register_state: `r` spilled into slot spi of frame fi (f, writable, and its liveness flags `live`), `size` bytes. */
+  private spill(f: Frame, live: number[], fi: number, spi: number, size: number, r: Reg): void {
+    f.spilled[spi] = r;
+    if (size === 8) setLiveWritten(live, 11 + spi);
+    for (let i = 8; i > 8 - size; i--) f.stype[spi * 8 + i - 1] = ST.SPILL;
+    for (let i = 8 - size; i > 0; i--) {
+      const t = f.stype[spi * 8 + i - 1]!;
+      if (t !== ST.ZERO && t !== ST.INVALID) f.stype[spi * 8 + i - 1] = ST.MISC;
+    }
+    this.histNote(fi * 64 + spi);
   }
 
   /** check_stack_read (fixed or variable offset): the value read, or undefined when none is loaded. */
