@@ -566,8 +566,15 @@ export class ModernWalker {
     // the memos this walk may meet: of this stretch, from this frame
     const cands = this.memoCands;
     let nCands = 0;
+    // a quick filter: bit (i & 31) set for each candidate's instruction i
+    let candBits = 0;
     if (!log2 && this.memos !== undefined) {
-      for (const m of this.memos) if (m.gen === this.histGen && m.fr === fr) cands[nCands++] = m;
+      for (const m of this.memos) {
+        if (m.gen === this.histGen && m.fr === fr) {
+          cands[nCands++] = m;
+          candBits |= 1 << (m.i & 31);
+        }
+      }
     }
     let st: VState | null = st0;
     let skipFirst = true;
@@ -594,7 +601,7 @@ export class ModernWalker {
               copyMasks(regs, stack, this.keyRegs, this.keyStack, nFrames);
             }
             let m: Memo | undefined;
-            for (let k = 0; k < nCands; k++) {
+            if ((candBits >>> (i & 31)) & 1) for (let k = 0; k < nCands; k++) {
               const c = cands[k]!;
               if (c.i === i && c.p === p && sameMasks(regs, stack, c.regs, c.stack, nFrames)) {
                 m = c;
@@ -622,7 +629,7 @@ export class ModernWalker {
             if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 2, regs, stack);
             return this.markAllPrecise(st0);
           }
-          if (emptyMasks(regs, stack, nFrames)) {
+          if (nFrames === 1 ? regs[0] === 0 && stack[0] === 0 && stack[1] === 0 : emptyMasks(regs, stack, nFrames)) {
             if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 1, regs, stack);
             return;
           }
@@ -644,8 +651,14 @@ export class ModernWalker {
       p = st.histEnd;
       // the memos made while st's stretch was the current one (see VState.gen)
       nCands = 0;
+      candBits = 0;
       if (keyI !== -2 && this.memos !== undefined && st.gen >= 0) {
-        for (const m of this.memos) if (m.gen === st.gen && m.fr === fr) cands[nCands++] = m;
+        for (const m of this.memos) {
+          if (m.gen === st.gen && m.fr === fr) {
+            cands[nCands++] = m;
+            candBits |= 1 << (m.i & 31);
+          }
+        }
       }
       let any = false;
       for (let f = Math.min(st.frames.length, MAX_CALL_FRAMES) - 1; f >= 0; f--) {
