@@ -220,6 +220,15 @@ class Memo {
 }
 const MEMOS = 4;
 
+/** A run of visits walked back at once (ModernWalker.segment). */
+interface Segment {
+  readonly e: number;
+  readonly m: number;
+  readonly kind: number;
+  readonly k: number;
+  readonly out: number;
+}
+
 // the 64-bit limits of ptrAlu's bigint bounds (made once: a bigint constant expression allocates)
 const S64_MIN = -(1n << 63n), S64_MAX = (1n << 63n) - 1n, U64_MAX = (1n << 64n) - 1n;
 
@@ -322,6 +331,10 @@ export class ModernWalker {
    * backtracking). Not at log level 2, which prints every step.
    */
   private memos: Memo[] | undefined;
+  /** segment()'s summaries, per first instruction, and its scratch masks (frame 0's register mask only is ever set) */
+  private readonly segments: (Segment | undefined)[] = [];
+  private readonly segRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
+  private readonly segStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
   /** markPrecise's memos that can apply to the walk in progress */
   private readonly memoCands: Memo[] = [];
   private memoNext = 0;
@@ -623,6 +636,32 @@ export class ModernWalker {
             }
             if (st === st0) steps++;
           }
+          // A run of visits without history entries (i, i-1, ... down to the next entry's
+          // visit) walked back at once, by a summary made once per run and mask: it is a
+          // function of the instructions alone while the stack masks are empty and one frame
+          // is walked (the other frames' masks are empty then). Same marks, same steps
+          // counted; a memo the run would have met inside is missed, which changes nothing.
+          if (!log2 && !has && nFrames === 1 && stack[0] === 0 && stack[1] === 0 && p > start) {
+            const e = hIdx[p - 1]!;
+            const n = i - e;
+            if (n > 1 && this.workDone + n <= MODERN_WORK_LIMIT) {
+              const seg = this.segment(i, e, regs[0]!);
+              const k = seg.kind === 0 ? n : seg.k;
+              this.workDone += k;
+              if (st === st0) steps += k - 1;
+              regs[0] = seg.out;
+              if (seg.kind === 2) {
+                if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 2, regs, stack);
+                return this.markAllPrecise(st0);
+              }
+              if (seg.kind === 1) {
+                if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 1, regs, stack);
+                return;
+              }
+              i = e;
+              continue;
+            }
+          }
           if (log2) this.log.print(`mark_precise: frame${fr}: regs=${btRegsStr(regs, fr)} stack=${btStackStr(stack, fr)} before ${i}: ${modernInsnText(this.insns, i)}\n`);
           this.work();
           if (this.backtrack(i, has ? hStack[p - 1]! : -1, fr, regs, stack)) {
@@ -686,6 +725,36 @@ export class ModernWalker {
       for (let f = st.frames.length; f < MAX_CALL_FRAMES; f++) if (regs[f] || frameAny(stack, f)) any = true;
       if (!any) return;
     }
+  }
+
+  /**
+   * Backtracking over the instructions i, i-1, ..., e+1 in frame 0 with the
+   * register mask m and empty stack masks, each visit without a history
+   * entry: kind 0 walked them all, leaving the mask `out`; kind 1 the mask
+   * emptied at the k-th; kind 2 the k-th gave up (mark everything precise),
+   * `out` the mask before it. Made once per run and mask (the last one per i).
+   */
+  private segment(i: number, e: number, m: number): Segment {
+    let seg = this.segments[i];
+    if (seg !== undefined && seg.e === e && seg.m === m) return seg;
+    const r = this.segRegs, z = this.segStack;
+    r[0] = m;
+    let kind = 0, k = 0;
+    for (let v = i; v > e; v--) {
+      k++;
+      if (this.backtrack(v, -1, 0, r, z)) {
+        kind = 2;
+        break;
+      }
+      if (r[0] === 0) {
+        kind = 1;
+        break;
+      }
+    }
+    seg = { e, m, kind, k, out: r[0]! };
+    r[0] = 0;
+    this.segments[i] = seg;
+    return seg;
   }
 
   /** The memo of a walk of the current stretch from its key (keyRegs/keyStack, the masks there) to its end. */
