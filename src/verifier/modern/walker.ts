@@ -386,7 +386,8 @@ export class ModernWalker {
   }
 
   private scratchSlot(spi: number): void {
-    if (this.scratchStack !== 'all') this.scratchStack.add(spi);
+    // the marks are read only to print states: no set to keep without a log
+    if (this.log.level && this.scratchStack !== 'all') this.scratchStack.add(spi);
   }
 
   private get scratched(): boolean {
@@ -632,6 +633,9 @@ export class ModernWalker {
               if (st === st0 && (i !== keyI || p !== keyP)) this.storeMemo(keyI, keyP, fr, steps, out, regs, stack);
               if (out === 2) return this.markAllPrecise(st0);
               if (out === 1) return;
+              // stored above (or met at its key): not again after the loop, where a second copy
+              // would push another memo out of the ring
+              if (st === st0) keyI = -3;
               break;
             }
             if (st === st0) steps++;
@@ -681,6 +685,8 @@ export class ModernWalker {
         }
       }
       if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 0, regs, stack);
+      // the rest of the walk makes no memo (walks are stored for the current stretch only)
+      if (keyI !== -2) keyI = -3;
       skipFirst = false;
       subseq = st.firstInsn;
       st = st.parent;
@@ -691,13 +697,28 @@ export class ModernWalker {
       // the memos made while st's stretch was the current one (see VState.gen)
       nCands = 0;
       candBits = 0;
-      if (keyI !== -2 && this.memos !== undefined && st.gen >= 0) {
-        for (const m of this.memos) {
+      const memos = this.memos;
+      if (keyI !== -2 && memos !== undefined && st.gen >= 0) {
+        for (let k = 0; k < MEMOS; k++) {
+          const m = memos[k]!;
           if (m.gen === st.gen && m.fr === fr) {
             cands[nCands++] = m;
             candBits |= 1 << (m.i & 31);
           }
         }
+      }
+      if (!log2 && nFrames === 1 && st.frames.length === 1 && stack[0] === 0 && stack[1] === 0) {
+        // one frame, registers only (the other frames' masks are empty: see segment()): the
+        // loop below for frame 0, over the mask's set bits
+        const frame = st.frames[0]!;
+        for (let w = regs[0]!; w !== 0; w &= w - 1) {
+          const i = 31 - Math.clz32(w & -w);
+          const reg = frame.regs[i]!;
+          if (reg.type !== RT.SCALAR || reg.precise) regs[0] = regs[0]! & ~(1 << i);
+          else st.own(0).regs[i] = regWith(reg, { precise: true });
+        }
+        if (regs[0] === 0) return;
+        continue;
       }
       let any = false;
       for (let f = Math.min(st.frames.length, MAX_CALL_FRAMES) - 1; f >= 0; f--) {
@@ -1089,25 +1110,30 @@ export class ModernWalker {
     const regs = this.btRegs;
     const stack = this.btStack;
     let any = false;
+    // the names are for the level-2 line only: no strings made without it
+    const names: string[] | undefined = this.log.level >= 2 ? [] : undefined;
     for (let f = old.frames.length - 1; f >= 0; f--) {
       const o = old.frames[f]!;
       const live = old.live[f]!;
-      const names: string[] = [];
+      let found = false;
+      if (names) names.length = 0;
       for (let i = 0; i < 11; i++) {
         const r = o.regs[i]!;
         if (r.type !== RT.SCALAR || !r.precise || !liveRead(live, i)) continue;
         regs[f] = regs[f]! | (1 << i);
-        names.push(`r${i}`);
+        found = true;
+        names?.push(`r${i}`);
       }
       for (let spi = 0; spi < o.stype.length >> 3; spi++) {
         const r = o.spilled[spi]!;
         if (o.stype[spi * 8 + 7] !== ST.SPILL || r.type !== RT.SCALAR || !r.precise || !liveRead(live, 11 + spi)) continue;
         bitSet(stack, f * 64 + spi);
-        names.push(`fp${-(spi + 1) * 8}`);
+        found = true;
+        names?.push(`fp${-(spi + 1) * 8}`);
       }
-      if (names.length === 0) continue;
+      if (!found) continue;
       any = true;
-      if (this.log.level >= 2) this.log.print(`frame ${f}: propagating ${names.join(',')}\n`);
+      if (names) this.log.print(`frame ${f}: propagating ${names.join(',')}\n`);
     }
     if (any) this.markChain();
   }
