@@ -272,6 +272,8 @@ export class VState {
   miss = 0;
   /** stored checkpoints: the hash of the current frame's registers (the loop check compares exactly only on a match) */
   sig = 0;
+  /** whether `sig` has been made (the walker's sigOf) */
+  sigKnown = false;
   /** acquired references not yet released (the kernel's acquired_refs): id and the instruction that acquired it */
   refs: readonly { readonly id: number; readonly insn: number }[] = [];
   /**

@@ -582,8 +582,10 @@ export class ModernWalker {
     let nCands = 0;
     // a quick filter: bit (i & 31) set for each candidate's instruction i
     let candBits = 0;
-    if (!log2 && this.memos !== undefined) {
-      for (const m of this.memos) {
+    const memos = this.memos;
+    if (!log2 && memos !== undefined) {
+      for (let k = 0; k < MEMOS; k++) {
+        const m = memos[k]!;
         if (m.gen === this.histGen && m.fr === fr) {
           cands[nCands++] = m;
           candBits |= 1 << (m.i & 31);
@@ -697,7 +699,6 @@ export class ModernWalker {
       // the memos made while st's stretch was the current one (see VState.gen)
       nCands = 0;
       candBits = 0;
-      const memos = this.memos;
       if (keyI !== -2 && memos !== undefined && st.gen >= 0) {
         for (let k = 0; k < MEMOS; k++) {
           const m = memos[k]!;
@@ -1030,7 +1031,7 @@ export class ModernWalker {
           sig = stateSig(cur);
           haveSig = true;
         }
-        if (old.sig === sig && old.cbUnroll === cur.cbUnroll && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
+        if (sigOf(old) === sig && old.cbUnroll === cur.cbUnroll && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
           if (this.source) this.log.print(this.source.at(idx));
           this.log.print(`infinite loop detected at insn ${idx}\n`);
           this.log.print(`cur state:${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
@@ -1063,7 +1064,11 @@ export class ModernWalker {
     cur.live = cur.live.slice();
     nw.insnIdx = idx;
     nw.branches = 1;
-    nw.sig = haveSig ? sig : stateSig(cur);
+    // the hash is made when a loop check first needs it (sigOf): most checkpoints never meet one
+    if (haveSig) {
+      nw.sig = sig;
+      nw.sigKnown = true;
+    }
     nw.histEnd = this.hLen;
     nw.lastInsn = this.curLast;
     // the stretch's memos stay valid for it: its history entries stay as they are while any
@@ -1911,6 +1916,8 @@ export class ModernWalker {
 
   /** is_branch_taken */
   private branchTaken(a: Reg, b: Reg, op: number, jmp32: boolean): 1 | 0 | -1 {
+    // two numbers (most branches): the pointer cases below do not apply
+    if (a.type === RT.SCALAR && b.type === RT.SCALAR) return scalarBranchTaken(op, jmp32, a.s, b.s);
     if ((isPkt(a) || a.type === RT.PTR_TO_PACKET_END) && (isPkt(b) || b.type === RT.PTR_TO_PACKET_END) && !jmp32) {
       let pkt: Reg;
       if (b.type === RT.PTR_TO_PACKET_END) pkt = a;
@@ -2679,6 +2686,20 @@ function sameMasks(regs: readonly number[], stack: readonly number[], r2: readon
 function emptyMasks(regs: number[], stack: number[], n: number): boolean {
   for (let f = 0; f < n; f++) if (regs[f] !== 0 || frameAny(stack, f)) return false;
   return true;
+}
+
+/**
+ * A stored checkpoint's stateSig, made once. A checkpoint's current frame's
+ * registers never change in what the hash reads (only precision marks are
+ * added to a stored state), so the hash made late is the one made at the
+ * checkpoint.
+ */
+function sigOf(st: VState): number {
+  if (!st.sigKnown) {
+    st.sig = stateSig(st);
+    st.sigKnown = true;
+  }
+  return st.sig;
 }
 
 /** A hash of the current frame's registers: states equal exactly hash the same. */
