@@ -176,12 +176,11 @@ export class Frame {
   grow(depth: number): void {
     this.depth = depth;
     const need = (depth + 7) & ~7;
-    const add = (need - this.stype.length) >> 3;
-    if (add <= 0) return;
-    // new arrays of the final length in one step (pushes grew them several times over);
-    // the arrays are this frame's alone (clone copies them), so replacing them is safe
-    this.stype = this.stype.concat(invalidBytes(add));
-    this.spilled = this.spilled.concat(emptySlots(add));
+    // a slot's eight bytes in one push (one capacity check, not eight)
+    while (this.stype.length < need) {
+      this.stype.push(ST.INVALID, ST.INVALID, ST.INVALID, ST.INVALID, ST.INVALID, ST.INVALID, ST.INVALID, ST.INVALID);
+      this.spilled.push(NOT_INIT);
+    }
   }
 
   clone(owner: object): Frame {
@@ -192,12 +191,6 @@ export class Frame {
     return f;
   }
 }
-
-/** Frame.grow's templates: n slots' worth of STACK_INVALID bytes, and of empty spill registers (made once per n). */
-const INVALID_BYTES: number[][] = [];
-const EMPTY_SLOTS: Reg[][] = [];
-const invalidBytes = (n: number): number[] => (INVALID_BYTES[n] ??= Array.from({ length: 8 * n }, () => ST.INVALID));
-const emptySlots = (n: number): Reg[] => (EMPTY_SLOTS[n] ??= Array.from({ length: n }, () => NOT_INIT));
 
 export function newFrame(frameno: number, callsite: number, subprog: number): Frame {
   const regs = new Array<Reg>(11).fill(NOT_INIT);
