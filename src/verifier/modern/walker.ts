@@ -285,8 +285,8 @@ export class ModernWalker {
   private peakStates = 0;
   /** the source lines above instructions (verbose_linfo), when the program has line records */
   private readonly source: SourceLinePrinter | undefined;
-  /** whether a walk ran since the masks were last cleared (clearMasks) */
-  private masksDirty = false;
+  /** the most frames a walk had since the masks were last cleared (clearMasks): the masks that may not be clear */
+  private dirtyFrames = 0;
   /** markPrecise's masks per frame (registers; stack slots), kept between calls */
   private readonly btRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
   private readonly btStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
@@ -565,16 +565,17 @@ export class ModernWalker {
     // the masks are the walker's: a walk never runs inside another
     // (loops: Array.prototype.fill costs more than these few stores); bits are set only
     // right before a walk, so masks no walk has touched since the last clearing are clear
-    if (!this.masksDirty) return;
-    this.masksDirty = false;
-    for (let f = 0; f < MAX_CALL_FRAMES; f++) this.btRegs[f] = 0;
-    for (let k = 0; k < 2 * MAX_CALL_FRAMES; k++) this.btStack[k] = 0;
+    // (a walk changes no mask of a frame past its own frames, see segment())
+    const n = this.dirtyFrames;
+    this.dirtyFrames = 0;
+    for (let f = 0; f < n; f++) this.btRegs[f] = 0;
+    for (let k = 0; k < 2 * n; k++) this.btStack[k] = 0;
   }
 
   /** __mark_chain_precision: walk the path back from the current state with the masks set, marking its checkpoints. */
   private markChain(): void {
-    this.masksDirty = true;
     const st0 = this.cur;
+    if (st0.frames.length > this.dirtyFrames) this.dirtyFrames = st0.frames.length;
     const fr = st0.curframe;
     const regs = this.btRegs;
     const stack = this.btStack;
