@@ -58,6 +58,8 @@ export interface ModernCfg {
   subprogs: number[];
   /** 1 where the walker looks for an equivalent explored state */
   prune: Uint8Array;
+  /** whether any instruction is a bpf-to-bpf call or loads a callback's address (else subprogs is [0]) */
+  calls: boolean;
 }
 
 const isLdImm64 = (s: Slot | undefined): boolean => s !== undefined && s.code === 0x18;
@@ -78,37 +80,56 @@ export function modernCfg(
     print(msg + '\n');
     throw new VerifyError(errno, msg, insn);
   };
+  // One pass for the opcodes, the ld_imm64 second halves (a jump there lands in the
+  // middle of one) and whether any instruction starts a subprogram: five passes over
+  // the instructions were a tenth of the verification of straight-line code.
+  const half = new Uint8Array(n);
+  let calls = false;
   for (let i = 0; i < n; i++) {
     const s = insns[i]!;
     if (!knownOpcode(s.code)) fail('EINVAL', `unknown opcode ${s.code.toString(16).padStart(2, '0')}`, i);
-    if (isLdImm64(s)) i++;
-  }
-  const starts = new Set<number>([0]);
-  for (let i = 0; i < n; i++) {
-    const s = insns[i]!;
-    const callTarget = (s.code === (BPF_JMP | BPF_CALL) && s.src === 1) || (isLdImm64(s) && s.src === 4);
-    if (callTarget) {
-      const t = i + s.imm + 1;
-      if (t < 0 || t >= n) fail('EINVAL', 'call to invalid destination', i);
-      starts.add(t);
+    if (s.code === 0x18) {
+      if (s.src === 4) calls = true;
+      if (i + 1 < n) half[i + 1] = 1;
+      i++;
+    } else if (s.code === (BPF_JMP | BPF_CALL) && s.src === 1) {
+      calls = true;
     }
-    if (isLdImm64(s)) i++;
   }
-  const subprogs = [...starts].sort((a, b) => a - b);
+  let subprogs = [0];
+  if (calls) {
+    const starts = new Set<number>([0]);
+    for (let i = 0; i < n; i++) {
+      const s = insns[i]!;
+      const callTarget = (s.code === (BPF_JMP | BPF_CALL) && s.src === 1) || (isLdImm64(s) && s.src === 4);
+      if (callTarget) {
+        const t = i + s.imm + 1;
+        if (t < 0 || t >= n) fail('EINVAL', 'call to invalid destination', i);
+        starts.add(t);
+      }
+      if (isLdImm64(s)) i++;
+    }
+    subprogs = [...starts].sort((a, b) => a - b);
+  }
   if (level >= 2) subprogs.forEach((s, k) => print(`func#${k} @${s}\n`));
   // jumps stay inside their subprogram, which ends in an exit or a jump
   for (let k = 0; k < subprogs.length; k++) {
     const start = subprogs[k]!;
     const end = k + 1 < subprogs.length ? subprogs[k + 1]! : n;
     for (let i = start; i < end; i++) {
-      const s = insns[i]!;
-      const cls = BPF_CLASS(s.code);
-      if ((cls === BPF_JMP || cls === BPF_JMP32) && BPF_OP(s.code) !== BPF_CALL && BPF_OP(s.code) !== BPF_EXIT) {
-        const off = cls === BPF_JMP32 && BPF_OP(s.code) === BPF_JA ? s.imm : s.off;
-        const t = i + off + 1;
-        if (t < start || t >= end) fail('EINVAL', `jump out of range from insn ${i} to ${t}`, i);
+      const code = insns[i]!.code;
+      const cls = code & 7;
+      if (cls === BPF_JMP || cls === BPF_JMP32) {
+        const s = insns[i]!;
+        const op = code & 0xf0;
+        if (op !== BPF_CALL && op !== BPF_EXIT) {
+          const off = cls === BPF_JMP32 && op === BPF_JA ? s.imm : s.off;
+          const t = i + off + 1;
+          if (t < start || t >= end) fail('EINVAL', `jump out of range from insn ${i} to ${t}`, i);
+        }
+      } else if (code === 0x18) {
+        i++;
       }
-      if (isLdImm64(s)) i++;
     }
     const last = insns[end - 1]!;
     const lc = BPF_CLASS(last.code);
@@ -124,52 +145,56 @@ export function modernCfg(
   seen[0] = 1;
   const edge = (from: number, to: number, branch: boolean): void => {
     if (to < 0 || to >= n) fail('EINVAL', `jump out of range from insn ${from} to ${to}`, from);
-    if (to > 0 && isLdImm64(insns[to - 1]) && !isLdImm64(insns[to - 2] ?? undefined) && false) return;
     if (branch) prune[to] = 1;
     if (!seen[to]) {
       seen[to] = 1;
       todo.push(to);
     }
   };
-  // the second halves of ld_imm64: a jump there lands in the middle of one
-  const half = new Uint8Array(n);
-  for (let i = 0; i < n; i++) if (isLdImm64(insns[i])) { half[i + 1] = 1; i++; }
   while (todo.length) {
-    const t = todo.pop()!;
-    if (half[t]) fail('EINVAL', `jump into the middle of ldimm64 insn ${t - 1}`, t);
-    const s = insns[t]!;
-    const cls = BPF_CLASS(s.code);
-    if (isLdImm64(s)) {
-      if (s.src === 4) edge(t, t + s.imm + 1, true);
-      edge(t, t + 2, false);
-      continue;
-    }
-    if (cls !== BPF_JMP && cls !== BPF_JMP32) {
-      edge(t, t + 1, false);
-      continue;
-    }
-    const op = BPF_OP(s.code);
-    if (op === BPF_EXIT) continue;
-    if (op === BPF_CALL) {
-      edge(t, t + 1, false);
-      prune[t + 1 < n ? t + 1 : t] = 1;
-      if (s.src === 1) {
-        prune[t] = 1;
-        edge(t, t + s.imm + 1, true);
+    let t = todo.pop()!;
+    // a run of instructions that only fall through is followed here, not pushed and popped
+    for (;;) {
+      if (half[t]) fail('EINVAL', `jump into the middle of ldimm64 insn ${t - 1}`, t);
+      const s = insns[t]!;
+      const cls = s.code & 7;
+      if (cls !== BPF_JMP && cls !== BPF_JMP32 && s.code !== 0x18) {
+        const to = t + 1;
+        if (to >= n) fail('EINVAL', `jump out of range from insn ${t} to ${to}`, t);
+        if (seen[to]) break;
+        seen[to] = 1;
+        t = to;
+        continue;
       }
-      continue;
+      if (s.code === 0x18) {
+        if (s.src === 4) edge(t, t + s.imm + 1, true);
+        edge(t, t + 2, false);
+        break;
+      }
+      const op = s.code & 0xf0;
+      if (op === BPF_EXIT) break;
+      if (op === BPF_CALL) {
+        edge(t, t + 1, false);
+        prune[t + 1 < n ? t + 1 : t] = 1;
+        if (s.src === 1) {
+          prune[t] = 1;
+          edge(t, t + s.imm + 1, true);
+        }
+        break;
+      }
+      if (op === BPF_JA) {
+        edge(t, t + (cls === BPF_JMP32 ? s.imm : s.off) + 1, true);
+        break;
+      }
+      prune[t] = 1;
+      edge(t, t + 1, false);
+      edge(t, t + s.off + 1, true);
+      break;
     }
-    if (op === BPF_JA) {
-      edge(t, t + (cls === BPF_JMP32 ? s.imm : s.off) + 1, true);
-      continue;
-    }
-    prune[t] = 1;
-    edge(t, t + 1, false);
-    edge(t, t + s.off + 1, true);
   }
   for (let i = 0; i < n; i++) {
     if (half[i]) continue;
     if (!seen[i]) fail('EINVAL', `unreachable insn ${i}`, i);
   }
-  return { subprogs, prune };
+  return { subprogs, prune, calls };
 }

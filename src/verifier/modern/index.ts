@@ -33,7 +33,13 @@ const MAX_CALL_FRAMES = 8;
  * function is verified from frame 0 whatever calls it, and a recursion the
  * walk never reached still has no end, so only this check bounds them.
  */
-function checkStackDepth(insns: readonly Slot[], subprogs: readonly number[], depths: readonly number[], fail: (errno: 'EACCES' | 'E2BIG', msg: string) => never): void {
+function checkStackDepth(insns: readonly Slot[], subprogs: readonly number[], depths: readonly number[], calls: boolean, fail: (errno: 'EACCES' | 'E2BIG', msg: string) => never): void {
+  // without calls the only chain is the main program: no walk over the instructions for them
+  if (!calls) {
+    const total = Math.ceil((depths[0] ?? 0) / 16) * 16;
+    if (total > MAX_BPF_STACK) fail('EACCES', `combined stack size of 1 calls is ${total}. Too large`);
+    return;
+  }
   const sub = (i: number): number => {
     let k = 0;
     while (k + 1 < subprogs.length && subprogs[k + 1]! <= i) k++;
@@ -117,7 +123,7 @@ export function verifyModern(insns: readonly Slot[], env: ModernEnv): VerifyResu
     walker = new ModernWalker(insns, env, cfg.prune, cfg.subprogs, log);
     let r = walker.run();
     if (info) r = checkGlobals(walker, info, log) ?? r;
-    checkStackDepth(insns, cfg.subprogs, walker.depths(), (errno, msg) => {
+    checkStackDepth(insns, cfg.subprogs, walker.depths(), cfg.calls, (errno, msg) => {
       log.print(msg + '\n');
       throw new VerifyError(errno, msg);
     });

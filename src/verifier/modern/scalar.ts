@@ -71,6 +71,15 @@ function copy(s: Scalar): Scalar {
     s.s32min, s.s32max, s.u32min, s.u32max);
 }
 
+/** `to` made a copy of `s` in place (a scratch scalar, never handed out); returns `to`. */
+function copyInto(to: Scalar, s: Scalar): Scalar {
+  to.varOff = s.varOff;
+  to.sminH = s.sminH; to.sminL = s.sminL; to.smaxH = s.smaxH; to.smaxL = s.smaxL;
+  to.uminH = s.uminH; to.uminL = s.uminL; to.umaxH = s.umaxH; to.umaxL = s.umaxL;
+  to.s32min = s.s32min; to.s32max = s.s32max; to.u32min = s.u32min; to.u32max = s.u32max;
+  return to;
+}
+
 /** A completely unknown scalar (the kernel's __mark_reg_unknown). */
 export const SCALAR_UNKNOWN: Scalar = new Scalar(TNUM_UNKNOWN, S64_MIN_HI, 0, S32_MAX, -1, 0, 0, -1, -1, S32_MIN, S32_MAX, 0, -1);
 
@@ -590,7 +599,24 @@ function isExact(s: Scalar, alu64: boolean): boolean {
 
 /** `dst OP src` of two exact values (isExact), as the constant scalar; ALU32 results zero-extended. */
 function constAlu(op: number, alu64: boolean, dst: Scalar, src: Scalar): Scalar {
-  const ah = dst.varOff.vhi, al = dst.varOff.vlo, bh = src.varOff.vhi, bl = src.varOff.vlo;
+  return constAluHL(op, alu64, dst.varOff.vhi, dst.varOff.vlo, src.varOff.vhi, src.varOff.vlo) ?? scalarAluGeneric(op, alu64, dst, src);
+}
+
+/**
+ * scalarAlu(op, alu64, dst, scalarImm(imm)) when dst is exact in the
+ * operation's width and op is not a division or modulo (which give an
+ * unknown): the constant, without making the immediate's scalar (the
+ * walker's BPF_K fast path; straight-line code is mostly this). Undefined
+ * when it does not apply. The shift amount must be in range (the walker
+ * rejects others before).
+ */
+export function scalarAluImmExact(op: number, alu64: boolean, dst: Scalar, imm: number): Scalar | undefined {
+  if (!isExact(dst, alu64)) return undefined;
+  return constAluHL(op, alu64, dst.varOff.vhi, dst.varOff.vlo, imm >> 31, imm | 0);
+}
+
+/** constAlu on the operands' halves; undefined for the operations it does not compute (division, modulo). */
+function constAluHL(op: number, alu64: boolean, ah: number, al: number, bh: number, bl: number): Scalar | undefined {
   if (!alu64) {
     switch (op) {
       case BPF_ADD: return scalarConstHL(0, al + bl);
@@ -616,11 +642,11 @@ function constAlu(op: number, alu64: boolean, dst: Scalar, src: Scalar): Scalar 
       case BPF_LSH: shl64(ah, al, bl); break;
       case BPF_RSH: shr64(ah, al, bl); break;
       case BPF_ARSH: sar64(ah, al, bl); break;
-      default: return scalarAluGeneric(op, alu64, dst, src);
+      default: return undefined;
     }
     return scalarConstHL(r64.hi, r64.lo);
   }
-  return scalarAluGeneric(op, alu64, dst, src);
+  return undefined;
 }
 
 /**
@@ -1079,6 +1105,9 @@ function popcount(x: number): number {
 }
 
 /** The operands narrowed on each side of a conditional jump. */
+/** scalarNarrow's scratch for the operand whose narrowed values it does not return. */
+const NARROW_SCRATCH = copy(SCALAR_UNKNOWN);
+
 export interface Narrowed {
   /** dst and src where the jump is taken */
   taken: [Scalar, Scalar];
@@ -1100,6 +1129,14 @@ export interface Narrowed {
  */
 export function scalarNarrow(op: number, jmp32: boolean, a: Scalar, b: Scalar, sameReg = false, onlyA = false): Narrowed {
   const fa = copy(a), ta = copy(a);
+  if (onlyA && !sameReg) {
+    // b's narrowed copies are thrown away: refine them in one scratch scalar, reset from b each time
+    refine(fa, copyInto(NARROW_SCRATCH, b), revOp(op), jmp32);
+    sync(fa);
+    refine(ta, copyInto(NARROW_SCRATCH, b), op, jmp32);
+    sync(ta);
+    return { taken: [ta, b], fallthrough: [fa, b] };
+  }
   const fb = sameReg ? fa : copy(b), tb = sameReg ? ta : copy(b);
   refine(fa, fb, revOp(op), jmp32);
   sync(fa);

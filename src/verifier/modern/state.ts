@@ -97,6 +97,11 @@ export const scalarReg = (s: Scalar): Reg => (s === SCALAR_UNKNOWN ? UNKNOWN : {
   type: RT.SCALAR, maybeNull: false, s, off: 0, id: 0, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise: false,
 });
 
+/** A scalar register with this value, id and precision mark (regWith(scalarReg(s), { id, precise }) in one literal). */
+export const scalarRegOf = (s: Scalar, id: number, precise: boolean): Reg => (id === 0 && !precise ? scalarReg(s) : {
+  type: RT.SCALAR, maybeNull: false, s, off: 0, id, range: 0, map: undefined, frameno: 0, ringbuf: undefined, refObj: undefined, precise,
+});
+
 /** A pointer of `type` with a zero offset (mark_reg_known_zero then the type). */
 export function ptrReg(type: number, extra: Partial<Reg> = {}): Reg {
   return regWith({
@@ -171,8 +176,9 @@ export class Frame {
   grow(depth: number): void {
     this.depth = depth;
     const need = (depth + 7) & ~7;
+    // a slot's eight bytes in one push (one capacity check, not eight)
     while (this.stype.length < need) {
-      for (let j = 0; j < 8; j++) this.stype.push(ST.INVALID);
+      this.stype.push(ST.INVALID, ST.INVALID, ST.INVALID, ST.INVALID, ST.INVALID, ST.INVALID, ST.INVALID, ST.INVALID);
       this.spilled.push(NOT_INIT);
     }
   }
@@ -197,11 +203,35 @@ export const LIVE_READ = 1;
 export const LIVE_WRITTEN = 2;
 
 /**
- * A frame's liveness flags (11 registers, then 64 slots), all `flag`. A plain
- * array of small integers: every state copy copies them, and a typed array of
- * 75 bytes would live off the V8 heap.
+ * A frame's liveness flags as bit sets, six words: registers read (bit r),
+ * registers written, slots read (bit spi of words 2-3), slots written
+ * (words 4-5). `k` names register k (0-10) or slot k - 11. Every state copy
+ * and checkpoint copies these; an array of 75 flags made the copies, and
+ * the walk over them at each pruned state, a tenth of a program of
+ * branches.
  */
-export const newLive = (flag: number): number[] => new Array<number>(11 + SLOTS).fill(flag);
+export const newLive = (flag: number): number[] => (flag === 0 ? LIVE_NONE : flag === LIVE_WRITTEN ? LIVE_ALL_WRITTEN : liveOf(flag)).slice();
+const liveOf = (flag: number): number[] => [flag & LIVE_READ ? 0x7ff : 0, flag & LIVE_WRITTEN ? 0x7ff : 0,
+  flag & LIVE_READ ? -1 : 0, flag & LIVE_READ ? -1 : 0, flag & LIVE_WRITTEN ? -1 : 0, flag & LIVE_WRITTEN ? -1 : 0];
+const LIVE_NONE = liveOf(0);
+const LIVE_ALL_WRITTEN = liveOf(LIVE_WRITTEN);
+
+/** Whether register/slot k is marked read in `l`. */
+export const liveRead = (l: readonly number[], k: number): boolean =>
+  (k < 11 ? (l[0]! >>> k) & 1 : (l[2 + ((k - 11) >> 5)]! >>> ((k - 11) & 31)) & 1) !== 0;
+/** Whether register/slot k is marked written in `l`. */
+export const liveWritten = (l: readonly number[], k: number): boolean =>
+  (k < 11 ? (l[1]! >>> k) & 1 : (l[4 + ((k - 11) >> 5)]! >>> ((k - 11) & 31)) & 1) !== 0;
+/** Mark register/slot k read. */
+export function setLiveRead(l: number[], k: number): void {
+  if (k < 11) l[0] = l[0]! | (1 << k);
+  else l[2 + ((k - 11) >> 5)] = l[2 + ((k - 11) >> 5)]! | (1 << ((k - 11) & 31));
+}
+/** Mark register/slot k written. */
+export function setLiveWritten(l: number[], k: number): void {
+  if (k < 11) l[1] = l[1]! | (1 << k);
+  else l[4 + ((k - 11) >> 5)] = l[4 + ((k - 11) >> 5)]! | (1 << ((k - 11) & 31));
+}
 
 /** The verifier state of one path, or a stored checkpoint. */
 export class VState {
@@ -224,11 +254,19 @@ export class VState {
    */
   histStart = 0;
   histEnd = 0;
+  /**
+   * Stored checkpoints: the walker's generation of the stretch this state
+   * holds (ModernWalker.histGen when it was made, -1 for other states), so
+   * that precision walks through it can meet the memos made on it.
+   */
+  gen = -1;
   /** stored checkpoints: pruning hits and misses (eviction from the explored list; -1 once evicted) */
   hit = 0;
   miss = 0;
   /** stored checkpoints: the hash of the current frame's registers (the loop check compares exactly only on a match) */
   sig = 0;
+  /** whether `sig` has been made (the walker's sigOf) */
+  sigKnown = false;
   /** acquired references not yet released (the kernel's acquired_refs): id and the instruction that acquired it */
   refs: readonly { readonly id: number; readonly insn: number }[] = [];
   /**
@@ -265,7 +303,12 @@ export class VState {
    */
   copy(live?: number[][]): VState {
     for (const f of this.frames) f.owner = null;
-    const s = new VState(this.frames.slice(), live ?? this.live.map((l) => l.slice()));
+    let own = live;
+    if (own === undefined) {
+      own = [];
+      for (let i = 0; i < this.live.length; i++) own.push(this.live[i]!.slice());
+    }
+    const s = new VState(this.frames.slice(), own);
     s.parent = this.parent;
     s.insnIdx = this.insnIdx;
     s.firstInsn = this.firstInsn;
@@ -382,7 +425,7 @@ function stacksafe(old: Frame, cur: Frame, oldLive: readonly number[], ids: IdMa
       if ((b & 7) === 7 && ot === ST.SPILL && !regsExact(old.spilled[spi]!, cur.spilled[spi]!, ids)) return false;
       continue;
     }
-    if (!range && !(oldLive[11 + spi]! & LIVE_READ)) {
+    if (!range && !((oldLive[2 + (spi >> 5)]! >>> (spi & 31)) & 1)) {
       b |= 7;
       continue;
     }
@@ -428,7 +471,7 @@ export function statesEqual(old: VState, cur: VState, exact: boolean, fresh: () 
     const live = old.live[i]!;
     if (of !== cf) {
       for (let r = 0; r < 10; r++) {
-        if (!regsafe(of.regs[r]!, cf.regs[r]!, live[r]!, ids, exact, fresh, range)) return false;
+        if (!regsafe(of.regs[r]!, cf.regs[r]!, (live[0]! >>> r) & LIVE_READ, ids, exact, fresh, range)) return false;
       }
       if (!stacksafe(of, cf, live, ids, exact, fresh, range)) return false;
     } else {

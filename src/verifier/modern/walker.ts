@@ -35,7 +35,7 @@ import type { VerifierEnv } from '../context.js';
 import { SourceLinePrinter } from '../source-lines.js';
 import type { Scalar } from './scalar.js';
 import {
-  SCALAR_UNKNOWN, scalarAlu, scalarAluFork, scalarBranchTaken, scalarConstHL, scalarEnd, scalarImm, scalarMov,
+  SCALAR_UNKNOWN, scalarAlu, scalarAluFork, scalarAluImmExact, scalarBranchTaken, scalarConstHL, scalarEnd, scalarImm, scalarMov,
   scalarMovImm, scalarMovsx, scalarNarrow, scalarSanity, scalarTruncate, scalarFrom, scalarConst,
 } from './scalar.js';
 import { tnumIsConst, tnumStr, tnumAdd, tnumSub, tnumConstHL, tnumIsAligned } from './tnum.js';
@@ -43,8 +43,8 @@ import type { Frame, ModernMapInfo, Reg } from './state.js';
 import type { FuncInfoEntry } from './func-info.js';
 import { prototypeProblem } from './func-info.js';
 import {
-  IdMap, LIVE_READ, LIVE_WRITTEN, NOT_INIT, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg, regWith,
-  regsExact, scalarReg, stateStr, statesEqual, typeName, typeStr,
+  IdMap, LIVE_WRITTEN, NOT_INIT, liveRead, liveWritten, setLiveRead, setLiveWritten, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg, regWith,
+  regsExact, scalarReg, scalarRegOf, stateStr, statesEqual, typeName, typeStr,
 } from './state.js';
 
 /** The modern kernel's limit on processed instructions (BPF_COMPLEXITY_LIMIT_INSNS). */
@@ -220,6 +220,28 @@ class Memo {
 }
 const MEMOS = 4;
 
+/** A run of visits walked back at once (ModernWalker.segment). */
+interface Segment {
+  readonly e: number;
+  readonly m: number;
+  readonly kind: number;
+  readonly k: number;
+  readonly out: number;
+}
+
+// the 64-bit limits of ptrAlu's bigint bounds (made once: a bigint constant expression allocates)
+const S64_MIN = -(1n << 63n), S64_MAX = (1n << 63n) - 1n, U64_MAX = (1n << 64n) - 1n;
+
+/** An unknown scalar loaded narrow (index size, plus 8 when sign-extended), as memAccess makes it: registers are immutable, so shared. */
+const NARROW_UNKNOWN: (Reg | undefined)[] = [];
+
+/** A known zero, as a read of zeroed stack gives it (shared: registers are immutable). */
+const ZERO_REG: Reg = scalarReg(scalarConstHL(0, 0));
+
+/** immReg's registers of the immediates in [-SMALL_IMM_MIN, SMALL_IMM_MAX), sign- and zero-extended, made when first needed. */
+const SMALL_IMM_MIN = 256, SMALL_IMM_MAX = 4096;
+const SMALL_IMM: (Reg | undefined)[] = [];
+
 /** A failure: the walker's message is in the log already. */
 class Fail extends VerifyError {}
 
@@ -263,6 +285,8 @@ export class ModernWalker {
   private peakStates = 0;
   /** the source lines above instructions (verbose_linfo), when the program has line records */
   private readonly source: SourceLinePrinter | undefined;
+  /** the most frames a walk had since the masks were last cleared (clearMasks): the masks that may not be clear */
+  private dirtyFrames = 0;
   /** markPrecise's masks per frame (registers; stack slots), kept between calls */
   private readonly btRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
   private readonly btStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
@@ -309,6 +333,10 @@ export class ModernWalker {
    * backtracking). Not at log level 2, which prints every step.
    */
   private memos: Memo[] | undefined;
+  /** segment()'s summaries, per first instruction, and its scratch masks (frame 0's register mask only is ever set) */
+  private readonly segments: (Segment | undefined)[] = [];
+  private readonly segRegs = new Array<number>(MAX_CALL_FRAMES).fill(0);
+  private readonly segStack = new Array<number>(2 * MAX_CALL_FRAMES).fill(0);
   /** markPrecise's memos that can apply to the walk in progress */
   private readonly memoCands: Memo[] = [];
   private memoNext = 0;
@@ -360,7 +388,8 @@ export class ModernWalker {
   }
 
   private scratchSlot(spi: number): void {
-    if (this.scratchStack !== 'all') this.scratchStack.add(spi);
+    // the marks are read only to print states: no set to keep without a log
+    if (this.log.level && this.scratchStack !== 'all') this.scratchStack.add(spi);
   }
 
   private get scratched(): boolean {
@@ -422,7 +451,8 @@ export class ModernWalker {
 
   private setReg(r: number, v: Reg, frame = this.cur.curframe): void {
     this.cur.own(frame).regs[r] = v;
-    this.cur.live[frame]![r]! |= LIVE_WRITTEN;
+    const l = this.cur.live[frame]!;
+    l[1] = l[1]! | (1 << r);
   }
 
   /**
@@ -436,10 +466,10 @@ export class ModernWalker {
     let writes = screen;
     while (p) {
       if (p.frames.length <= fi) break;
-      if (writes && child.live[fi]![k]! & LIVE_WRITTEN) break;
+      if (writes && liveWritten(child.live[fi]!, k)) break;
       const l = p.live[fi]!;
-      if (l[k]! & LIVE_READ) break;
-      l[k] = l[k]! | LIVE_READ;
+      if (liveRead(l, k)) break;
+      setLiveRead(l, k);
       child = p;
       p = p.parent;
       writes = true;
@@ -457,6 +487,9 @@ export class ModernWalker {
     return ++this.idGen;
   }
 
+  /** newId as a function value, for states_equal's check_scalar_ids (made once, not per pruning check). */
+  private readonly fresh = (): number => this.newId();
+
   /**
    * The constant register of instruction `idx`, made once: its immediate
    * operand sign-extended, or zero-extended (`zext`, a 32-bit mov's).
@@ -467,7 +500,10 @@ export class ModernWalker {
   private immReg(idx: number, imm: number, zext: boolean): Reg {
     let r = this.immRegs[idx];
     if (r === undefined) {
-      r = scalarReg(scalarMovImm(!zext, imm));
+      // small immediates (most) are shared by every walker: a load of straight-line code visits
+      // each instruction once, so the per-walker cache alone made one register per instruction
+      if (imm >= -SMALL_IMM_MIN && imm < SMALL_IMM_MAX) r = SMALL_IMM[(imm + SMALL_IMM_MIN) * 2 + (zext ? 1 : 0)] ??= scalarReg(scalarMovImm(!zext, imm));
+      else r = scalarReg(scalarMovImm(!zext, imm));
       this.immRegs[idx] = r;
     }
     return r;
@@ -527,14 +563,19 @@ export class ModernWalker {
   /** Empty backtracking's masks (btRegs, btStack) for a new walk. */
   private clearMasks(): void {
     // the masks are the walker's: a walk never runs inside another
-    // (loops: Array.prototype.fill costs more than these few stores)
-    for (let f = 0; f < MAX_CALL_FRAMES; f++) this.btRegs[f] = 0;
-    for (let k = 0; k < 2 * MAX_CALL_FRAMES; k++) this.btStack[k] = 0;
+    // (loops: Array.prototype.fill costs more than these few stores); bits are set only
+    // right before a walk, so masks no walk has touched since the last clearing are clear
+    // (a walk changes no mask of a frame past its own frames, see segment())
+    const n = this.dirtyFrames;
+    this.dirtyFrames = 0;
+    for (let f = 0; f < n; f++) this.btRegs[f] = 0;
+    for (let k = 0; k < 2 * n; k++) this.btStack[k] = 0;
   }
 
   /** __mark_chain_precision: walk the path back from the current state with the masks set, marking its checkpoints. */
   private markChain(): void {
     const st0 = this.cur;
+    if (st0.frames.length > this.dirtyFrames) this.dirtyFrames = st0.frames.length;
     const fr = st0.curframe;
     const regs = this.btRegs;
     const stack = this.btStack;
@@ -546,8 +587,17 @@ export class ModernWalker {
     // the memos this walk may meet: of this stretch, from this frame
     const cands = this.memoCands;
     let nCands = 0;
-    if (!log2 && this.memos !== undefined) {
-      for (const m of this.memos) if (m.gen === this.histGen && m.fr === fr) cands[nCands++] = m;
+    // a quick filter: bit (i & 31) set for each candidate's instruction i
+    let candBits = 0;
+    const memos = this.memos;
+    if (!log2 && memos !== undefined) {
+      for (let k = 0; k < MEMOS; k++) {
+        const m = memos[k]!;
+        if (m.gen === this.histGen && m.fr === fr) {
+          cands[nCands++] = m;
+          candBits |= 1 << (m.i & 31);
+        }
+      }
     }
     let st: VState | null = st0;
     let skipFirst = true;
@@ -565,14 +615,16 @@ export class ModernWalker {
         if (skipFirst) {
           skipFirst = false;
         } else {
-          if (keyI !== -2 && st === st0) {
-            if (keyI === -1) {
+          // memos are made on the current stretch (st0's) and met on it or, once it is a
+          // checkpoint's, on that checkpoint's stretch (the walk that runs past a new checkpoint)
+          if (keyI !== -2 && (st === st0 || nCands > 0)) {
+            if (keyI === -1 && st === st0) {
               keyI = i;
               keyP = p;
               copyMasks(regs, stack, this.keyRegs, this.keyStack, nFrames);
             }
             let m: Memo | undefined;
-            for (let k = 0; k < nCands; k++) {
+            if ((candBits >>> (i & 31)) & 1) for (let k = 0; k < nCands; k++) {
               const c = cands[k]!;
               if (c.i === i && c.p === p && sameMasks(regs, stack, c.regs, c.stack, nFrames)) {
                 m = c;
@@ -587,12 +639,41 @@ export class ModernWalker {
               const out = m.out;
               copyMasks(m.outRegs, m.outStack, regs, stack, nFrames);
               // met at its first step, this walk is that memo again
-              if (i !== keyI || p !== keyP) this.storeMemo(keyI, keyP, fr, steps, out, regs, stack);
+              if (st === st0 && (i !== keyI || p !== keyP)) this.storeMemo(keyI, keyP, fr, steps, out, regs, stack);
               if (out === 2) return this.markAllPrecise(st0);
               if (out === 1) return;
+              // stored above (or met at its key): not again after the loop, where a second copy
+              // would push another memo out of the ring
+              if (st === st0) keyI = -3;
               break;
             }
-            steps++;
+            if (st === st0) steps++;
+          }
+          // A run of visits without history entries (i, i-1, ... down to the next entry's
+          // visit) walked back at once, by a summary made once per run and mask: it is a
+          // function of the instructions alone while the stack masks are empty and one frame
+          // is walked (the other frames' masks are empty then). Same marks, same steps
+          // counted; a memo the run would have met inside is missed, which changes nothing.
+          if (!log2 && !has && nFrames === 1 && stack[0] === 0 && stack[1] === 0 && p > start) {
+            const e = hIdx[p - 1]!;
+            const n = i - e;
+            if (n > 1 && this.workDone + n <= MODERN_WORK_LIMIT) {
+              const seg = this.segment(i, e, regs[0]!);
+              const k = seg.kind === 0 ? n : seg.k;
+              this.workDone += k;
+              if (st === st0) steps += k - 1;
+              regs[0] = seg.out;
+              if (seg.kind === 2) {
+                if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 2, regs, stack);
+                return this.markAllPrecise(st0);
+              }
+              if (seg.kind === 1) {
+                if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 1, regs, stack);
+                return;
+              }
+              i = e;
+              continue;
+            }
           }
           if (log2) this.log.print(`mark_precise: frame${fr}: regs=${btRegsStr(regs, fr)} stack=${btStackStr(stack, fr)} before ${i}: ${modernInsnText(this.insns, i)}\n`);
           this.work();
@@ -600,7 +681,7 @@ export class ModernWalker {
             if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 2, regs, stack);
             return this.markAllPrecise(st0);
           }
-          if (emptyMasks(regs, stack, nFrames)) {
+          if (nFrames === 1 ? regs[0] === 0 && stack[0] === 0 && stack[1] === 0 : emptyMasks(regs, stack, nFrames)) {
             if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 1, regs, stack);
             return;
           }
@@ -613,6 +694,8 @@ export class ModernWalker {
         }
       }
       if (keyI >= 0 && st === st0) this.storeMemo(keyI, keyP, fr, steps, 0, regs, stack);
+      // the rest of the walk makes no memo (walks are stored for the current stretch only)
+      if (keyI !== -2) keyI = -3;
       skipFirst = false;
       subseq = st.firstInsn;
       st = st.parent;
@@ -620,6 +703,31 @@ export class ModernWalker {
       last = st.lastInsn;
       start = st.histStart;
       p = st.histEnd;
+      // the memos made while st's stretch was the current one (see VState.gen)
+      nCands = 0;
+      candBits = 0;
+      if (keyI !== -2 && memos !== undefined && st.gen >= 0) {
+        for (let k = 0; k < MEMOS; k++) {
+          const m = memos[k]!;
+          if (m.gen === st.gen && m.fr === fr) {
+            cands[nCands++] = m;
+            candBits |= 1 << (m.i & 31);
+          }
+        }
+      }
+      if (!log2 && nFrames === 1 && st.frames.length === 1 && stack[0] === 0 && stack[1] === 0) {
+        // one frame, registers only (the other frames' masks are empty: see segment()): the
+        // loop below for frame 0, over the mask's set bits
+        const frame = st.frames[0]!;
+        for (let w = regs[0]!; w !== 0; w &= w - 1) {
+          const i = 31 - Math.clz32(w & -w);
+          const reg = frame.regs[i]!;
+          if (reg.type !== RT.SCALAR || reg.precise) regs[0] = regs[0]! & ~(1 << i);
+          else st.own(0).regs[i] = regWith(reg, { precise: true });
+        }
+        if (regs[0] === 0) return;
+        continue;
+      }
       let any = false;
       for (let f = Math.min(st.frames.length, MAX_CALL_FRAMES) - 1; f >= 0; f--) {
         const frame = st.frames[f]!;
@@ -646,6 +754,36 @@ export class ModernWalker {
       for (let f = st.frames.length; f < MAX_CALL_FRAMES; f++) if (regs[f] || frameAny(stack, f)) any = true;
       if (!any) return;
     }
+  }
+
+  /**
+   * Backtracking over the instructions i, i-1, ..., e+1 in frame 0 with the
+   * register mask m and empty stack masks, each visit without a history
+   * entry: kind 0 walked them all, leaving the mask `out`; kind 1 the mask
+   * emptied at the k-th; kind 2 the k-th gave up (mark everything precise),
+   * `out` the mask before it. Made once per run and mask (the last one per i).
+   */
+  private segment(i: number, e: number, m: number): Segment {
+    let seg = this.segments[i];
+    if (seg !== undefined && seg.e === e && seg.m === m) return seg;
+    const r = this.segRegs, z = this.segStack;
+    r[0] = m;
+    let kind = 0, k = 0;
+    for (let v = i; v > e; v--) {
+      k++;
+      if (this.backtrack(v, -1, 0, r, z)) {
+        kind = 2;
+        break;
+      }
+      if (r[0] === 0) {
+        kind = 1;
+        break;
+      }
+    }
+    seg = { e, m, kind, k, out: r[0]! };
+    r[0] = 0;
+    this.segments[i] = seg;
+    return seg;
   }
 
   /** The memo of a walk of the current stretch from its key (keyRegs/keyStack, the masks there) to its end. */
@@ -872,7 +1010,7 @@ export class ModernWalker {
     if (!force && this.jmpsProcessed - this.prevJmps < 2 && this.insnProcessed - this.prevInsns < 8) addNew = false;
     const list = (this.explored[idx] ??= []);
     let cnt = 0;
-    const fresh = (): number => this.newId();
+    const fresh = this.fresh;
     // states still being explored (loops) are compared exactly only when a hash of the
     // current frame's registers matches: anything else cannot be an infinite loop
     // made when first needed: a state pruned against finished ones never needs it
@@ -900,7 +1038,7 @@ export class ModernWalker {
           sig = stateSig(cur);
           haveSig = true;
         }
-        if (old.sig === sig && old.cbUnroll === cur.cbUnroll && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
+        if (sigOf(old) === sig && old.cbUnroll === cur.cbUnroll && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
           if (this.source) this.log.print(this.source.at(idx));
           this.log.print(`infinite loop detected at insn ${idx}\n`);
           this.log.print(`cur state:${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
@@ -933,9 +1071,17 @@ export class ModernWalker {
     cur.live = cur.live.slice();
     nw.insnIdx = idx;
     nw.branches = 1;
-    nw.sig = haveSig ? sig : stateSig(cur);
+    // the hash is made when a loop check first needs it (sigOf): most checkpoints never meet one
+    if (haveSig) {
+      nw.sig = sig;
+      nw.sigKnown = true;
+    }
     nw.histEnd = this.hLen;
     nw.lastInsn = this.curLast;
+    // the stretch's memos stay valid for it: its history entries stay as they are while any
+    // state below the checkpoint is walked (a pop below it truncates them, but then no path
+    // through it is left to backtrack), and the generation is never given to another stretch
+    nw.gen = this.histGen;
     this.explored[idx]!.push(nw);
     cur.parent = nw;
     cur.firstInsn = idx;
@@ -964,7 +1110,9 @@ export class ModernWalker {
     this.enterVisit(idx);
     for (let f = 0; f < old.frames.length; f++) {
       const l = old.live[f]!;
-      for (let k = 0; k < l.length; k++) if (l[k]! & LIVE_READ) this.markRead(cur, f, k, false);
+      // the read bits: registers (word 0), then slots (words 2 and 3)
+      for (let w = l[0]!; w !== 0; w &= w - 1) this.markRead(cur, f, 31 - Math.clz32(w & -w), false);
+      for (let h = 0; h < 2; h++) for (let w = l[2 + h]!; w !== 0; w &= w - 1) this.markRead(cur, f, 11 + 32 * h + 31 - Math.clz32(w & -w), false);
     }
     // propagate_precision: every frame's precise registers and spilled scalars (those its paths
     // read) in the masks together, one walk back for all, as the kernel's (and its level-2
@@ -974,25 +1122,30 @@ export class ModernWalker {
     const regs = this.btRegs;
     const stack = this.btStack;
     let any = false;
+    // the names are for the level-2 line only: no strings made without it
+    const names: string[] | undefined = this.log.level >= 2 ? [] : undefined;
     for (let f = old.frames.length - 1; f >= 0; f--) {
       const o = old.frames[f]!;
       const live = old.live[f]!;
-      const names: string[] = [];
+      let found = false;
+      if (names) names.length = 0;
       for (let i = 0; i < 11; i++) {
         const r = o.regs[i]!;
-        if (r.type !== RT.SCALAR || !r.precise || !(live[i]! & LIVE_READ)) continue;
+        if (r.type !== RT.SCALAR || !r.precise || !liveRead(live, i)) continue;
         regs[f] = regs[f]! | (1 << i);
-        names.push(`r${i}`);
+        found = true;
+        names?.push(`r${i}`);
       }
       for (let spi = 0; spi < o.stype.length >> 3; spi++) {
         const r = o.spilled[spi]!;
-        if (o.stype[spi * 8 + 7] !== ST.SPILL || r.type !== RT.SCALAR || !r.precise || !(live[11 + spi]! & LIVE_READ)) continue;
+        if (o.stype[spi * 8 + 7] !== ST.SPILL || r.type !== RT.SCALAR || !r.precise || !liveRead(live, 11 + spi)) continue;
         bitSet(stack, f * 64 + spi);
-        names.push(`fp${-(spi + 1) * 8}`);
+        found = true;
+        names?.push(`fp${-(spi + 1) * 8}`);
       }
-      if (names.length === 0) continue;
+      if (!found) continue;
       any = true;
-      if (this.log.level >= 2) this.log.print(`frame ${f}: propagating ${names.join(',')}\n`);
+      if (names) this.log.print(`frame ${f}: propagating ${names.join(',')}\n`);
     }
     if (any) this.markChain();
   }
@@ -1079,7 +1232,7 @@ export class ModernWalker {
           this.cur.own(this.cur.curframe).regs[insn.src] = regWith(src, { id });
         }
       }
-      this.setReg(insn.dst, regWith(scalarReg(v), { id, precise: src.precise && v === src.s }));
+      this.setReg(insn.dst, scalarRegOf(v, id, src.precise && v === src.s));
       return;
     }
     if (op > BPF_END) this.fail('EINVAL', `invalid BPF_ALU opcode ${op.toString(16)}`);
@@ -1096,6 +1249,12 @@ export class ModernWalker {
       if (insn.imm < 0 || insn.imm >= (alu64 ? 64 : 32)) this.fail('EINVAL', `invalid shift ${insn.imm}`);
     }
     this.dstOp(insn.dst);
+    if (!x && dst.type === RT.SCALAR && op !== BPF_DIV && op !== BPF_MOD) {
+      // a known number OP an immediate: the constant, without the immediate's register
+      // (an exact dst never forks: maybe_fork_scalars wants the range [-1, 0])
+      const v = scalarAluImmExact(op, alu64, dst.s, insn.imm);
+      if (v !== undefined) return this.setReg(insn.dst, scalarReg(v));
+    }
     const src = x ? this.regs[insn.src]! : this.immReg(idx, insn.imm, false);
     if (x && src.type !== RT.SCALAR) {
       if (dst.type !== RT.SCALAR) {
@@ -1157,7 +1316,6 @@ export class ModernWalker {
     // a known offset is exact (checked above) and within BPF_MAX_VAR_OFF (saneOffset): its low
     // half is its value, an int32 (a double here would make every register's `off` a boxed double)
     const k = known ? off.sminL | 0 : 0;
-    const S64_MIN = -(1n << 63n), S64_MAX = (1n << 63n) - 1n, U64_MAX = (1n << 64n) - 1n;
     const ps = ptr.s;
     let res: Reg;
     switch (op) {
@@ -1309,7 +1467,10 @@ export class ModernWalker {
     if (reg.type !== RT.PTR_TO_STACK && !this.strictOnce) return;
     // reg.off and insnOff are within BPF_MAX_VAR_OFF and 16 bits: their sum is an int32
     const fixed = reg.off + insnOff;
-    const at = tnumAdd(reg.s.varOff, tnumConstHL(fixed < 0 ? -1 : 0, fixed));
+    const v = reg.s.varOff;
+    // a known offset (most accesses): the sum's low bits, without making the tnums
+    if (v.mhi === 0 && v.mlo === 0 && (((v.vlo + fixed) | 0) & (size - 1)) === 0) return;
+    const at = tnumAdd(v, tnumConstHL(fixed < 0 ? -1 : 0, fixed));
     if (tnumIsAligned(at, size)) return;
     const varOff = tnumIsConst(reg.s.varOff) ? String(reg.s.value) : tnumStr(reg.s.varOff);
     this.fail('EACCES', `misaligned ${desc}access off ${varOff}+${reg.off}+${insnOff} size ${size}`);
@@ -1363,7 +1524,13 @@ export class ModernWalker {
     }
     if (loaded && valueReg >= 0) {
       if (loaded.type === RT.SCALAR && size < 8) {
-        loaded = scalarReg(sx ? scalarMovsx(true, loaded.s, (size * 8) as 8 | 16 | 32) : scalarTruncate(loaded.s, size));
+        if (loaded.s === SCALAR_UNKNOWN) {
+          // an unknown narrowed: the same register every time (most loads), made once
+          const k = (sx ? 8 : 0) + size;
+          loaded = NARROW_UNKNOWN[k] ??= scalarReg(sx ? scalarMovsx(true, SCALAR_UNKNOWN, (size * 8) as 8 | 16 | 32) : scalarTruncate(SCALAR_UNKNOWN, size));
+        } else {
+          loaded = scalarReg(sx ? scalarMovsx(true, loaded.s, (size * 8) as 8 | 16 | 32) : scalarTruncate(loaded.s, size));
+        }
       }
       this.setReg(valueReg, loaded);
     }
@@ -1506,16 +1673,6 @@ export class ModernWalker {
     const f = this.cur.own(fi);
     const live = this.cur.live[fi]!;
     const aligned = a % 8 === 0;
-    const spill = (r: Reg): void => {
-      f.spilled[spi] = r;
-      if (size === 8) live[11 + spi] = live[11 + spi]! | LIVE_WRITTEN;
-      for (let i = 8; i > 8 - size; i--) f.stype[spi * 8 + i - 1] = ST.SPILL;
-      for (let i = 8 - size; i > 0; i--) {
-        const t = f.stype[spi * 8 + i - 1]!;
-        if (t !== ST.ZERO && t !== ST.INVALID) f.stype[spi * 8 + i - 1] = ST.MISC;
-      }
-      this.histNote(fi * 64 + spi);
-    };
     if (value && aligned && value.type === RT.SCALAR) {
       const fits = size === 8 || (value.s.umaxH === 0 && (size === 4 || (value.s.umaxL >>> 0) < 2 ** (size * 8)));
       let r = value;
@@ -1523,18 +1680,18 @@ export class ModernWalker {
         r = regWith(r, { id: this.newId() });
         this.cur.own(this.cur.curframe).regs[valueReg] = r;
       }
-      spill(fits ? r : regWith(r, { id: 0 }));
+      this.spill(f, live, fi, spi, size, fits ? r : regWith(r, { id: 0 }));
     } else if (!value && aligned && stImm !== undefined) {
-      spill(this.immReg(idx, stImm, false));
+      this.spill(f, live, fi, spi, size, this.immReg(idx, stImm, false));
     } else if (value && isPtr(value)) {
       if (size !== 8) this.fail('EACCES', 'invalid size of register spill');
       if (fi !== this.cur.curframe && value.type === RT.PTR_TO_STACK) this.fail('EINVAL', 'cannot spill pointers to stack into stack frame of the caller');
-      spill(value);
+      this.spill(f, live, fi, spi, size, value);
     } else {
       let type: number = ST.MISC;
       f.spilled[spi] = NOT_INIT;
       if (f.stype[spi * 8 + 7] === ST.SPILL) for (let j = 0; j < 8; j++) if (f.stype[spi * 8 + j] === ST.SPILL) f.stype[spi * 8 + j] = ST.MISC;
-      if (size === 8) live[11 + spi] = live[11 + spi]! | LIVE_WRITTEN;
+      if (size === 8) setLiveWritten(live, 11 + spi);
       const zero = value ? value.type === RT.SCALAR && tnumIsConst(value.s.varOff) && value.s.value === 0n : stImm === 0;
       if (zero) {
         if (value) this.markPrecise(valueReg);
@@ -1542,6 +1699,18 @@ export class ModernWalker {
       }
       for (let i = 0; i < size; i++) f.stype[spi * 8 + ((slot - i) & 7)] = type;
     }
+  }
+
+  /** save_register_state: `r` spilled into slot spi of frame fi (f, writable, and its liveness flags `live`), `size` bytes. */
+  private spill(f: Frame, live: number[], fi: number, spi: number, size: number, r: Reg): void {
+    f.spilled[spi] = r;
+    if (size === 8) setLiveWritten(live, 11 + spi);
+    for (let i = 8; i > 8 - size; i--) f.stype[spi * 8 + i - 1] = ST.SPILL;
+    for (let i = 8 - size; i > 0; i--) {
+      const t = f.stype[spi * 8 + i - 1]!;
+      if (t !== ST.ZERO && t !== ST.INVALID) f.stype[spi * 8 + i - 1] = ST.MISC;
+    }
+    this.histNote(fi * 64 + spi);
   }
 
   /** check_stack_read (fixed or variable offset): the value read, or undefined when none is loaded. */
@@ -1557,7 +1726,7 @@ export class ModernWalker {
         this.markRead(this.cur, fi, 11 + spi, true);
         if (f.stype[spi * 8 + (b & 7)] !== ST.ZERO) zero = false;
       }
-      return valueReg >= 0 ? (zero ? scalarReg(scalarConstHL(0, 0)) : UNKNOWN) : undefined;
+      return valueReg >= 0 ? (zero ? ZERO_REG : UNKNOWN) : undefined;
     }
     const a = s64Num(ptr.s.varOff.vhi, ptr.s.varOff.vlo) + off;
     if (a % size !== 0) this.fail('EACCES', `misaligned stack access off ${tnumStr(ptr.s.varOff)}+${ptr.off}+${off - ptr.off} size ${size}`);
@@ -1585,8 +1754,8 @@ export class ModernWalker {
           if (t === ST.SPILL) spillCnt++;
           else if (t === ST.ZERO) zeroCnt++;
         }
-        if (spillCnt === size && tnumIsConst(spilled.s.varOff) && spilled.s.value === 0n) return scalarReg(scalarConstHL(0, 0));
-        if (zeroCnt === size) return scalarReg(scalarConstHL(0, 0));
+        if (spillCnt === size && tnumIsConst(spilled.s.varOff) && spilled.s.value === 0n) return ZERO_REG;
+        if (zeroCnt === size) return ZERO_REG;
         return UNKNOWN;
       }
       if (valueReg >= 0) {
@@ -1598,7 +1767,7 @@ export class ModernWalker {
     if (valueReg < 0) return undefined;
     let zero = true;
     for (let i = 0; i < size; i++) if (st[spi * 8 + ((slot - i) & 7)] !== ST.ZERO) zero = false;
-    return zero ? scalarReg(scalarConstHL(0, 0)) : UNKNOWN;
+    return zero ? ZERO_REG : UNKNOWN;
   }
 
   // ---- LD ----
@@ -1754,6 +1923,8 @@ export class ModernWalker {
 
   /** is_branch_taken */
   private branchTaken(a: Reg, b: Reg, op: number, jmp32: boolean): 1 | 0 | -1 {
+    // two numbers (most branches): the pointer cases below do not apply
+    if (a.type === RT.SCALAR && b.type === RT.SCALAR) return scalarBranchTaken(op, jmp32, a.s, b.s);
     if ((isPkt(a) || a.type === RT.PTR_TO_PACKET_END) && (isPkt(b) || b.type === RT.PTR_TO_PACKET_END) && !jmp32) {
       let pkt: Reg;
       if (b.type === RT.PTR_TO_PACKET_END) pkt = a;
@@ -1787,7 +1958,7 @@ export class ModernWalker {
       const frame = st.frames[f]!;
       const fix = (r: Reg): Reg | undefined => {
         if (!r.maybeNull || r.id !== id) return undefined;
-        if (isNull) return scalarReg(scalarConstHL(0, 0));
+        if (isNull) return ZERO_REG;
         return regWith(r, { maybeNull: false, id: 0 });
       };
       for (let i = 0; i < 11; i++) {
@@ -2522,6 +2693,20 @@ function sameMasks(regs: readonly number[], stack: readonly number[], r2: readon
 function emptyMasks(regs: number[], stack: number[], n: number): boolean {
   for (let f = 0; f < n; f++) if (regs[f] !== 0 || frameAny(stack, f)) return false;
   return true;
+}
+
+/**
+ * A stored checkpoint's stateSig, made once. A checkpoint's current frame's
+ * registers never change in what the hash reads (only precision marks are
+ * added to a stored state), so the hash made late is the one made at the
+ * checkpoint.
+ */
+function sigOf(st: VState): number {
+  if (!st.sigKnown) {
+    st.sig = stateSig(st);
+    st.sigKnown = true;
+  }
+  return st.sig;
 }
 
 /** A hash of the current frame's registers: states equal exactly hash the same. */
