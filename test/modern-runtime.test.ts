@@ -424,3 +424,11 @@ test('the modern runtime fuzzer: a fixed corpus of 240 programs stays contained'
     assert.equal(r.hardenedRuns, 480, `seed ${seed}`);
   }
 });
+
+test('the modern runtime\'s containment fuzzer in a shared memory on lane 1 (real atomics and spin locks, shared hash maps): 80 programs contained', () => {
+  const r = fuzzModern(4, 80, Infinity, { callbacks: false, shared: true });
+  assert.equal(r.generated, 80);
+  assert.deepEqual(r.problems, []);
+  assert.equal(r.runs, 480);
+  assert.equal(r.hardenedRuns, 480);
+});

@@ -1673,10 +1673,20 @@ function atomicShared32(m: Int32Array, addr: number, b: number, op: number): voi
   }
 }
 
+/**
+ * A 64-bit value as a bigint and as halves, through one 8-byte buffer (a
+ * little-endian host, as the rest): register halves in and out of the
+ * BigInt64Array Atomics without BigInt arithmetic.
+ */
+const B64 = new BigInt64Array(1);
+const B32 = new Int32Array(B64.buffer);
+
 /** A 64-bit atomic on a shared memory (addr aligned, by the caller), by BigInt64Array's Atomics. */
 function atomicShared64(m: BigInt64Array, addr: number, b: number, op: number): void {
   const i = addr / 8;
-  const src = (BigInt(RH[b]!) << 32n) | BigInt(RL[b]! >>> 0);
+  B32[0] = RL[b]!;
+  B32[1] = RH[b]!;
+  const src = B64[0]!;
   let old: bigint;
   switch (op & ~1) {
     case 0x00: old = Atomics.add(m, i, src); break;
@@ -1685,18 +1695,20 @@ function atomicShared64(m: BigInt64Array, addr: number, b: number, op: number): 
     case 0xa0: old = Atomics.xor(m, i, src); break;
     case 0xe0: old = Atomics.exchange(m, i, src); break;
     case 0xf0: {
-      const expected = (BigInt(RH[0]!) << 32n) | BigInt(RL[0]! >>> 0);
-      old = Atomics.compareExchange(m, i, expected, src);
-      RL[0] = Number(old & 0xffffffffn) | 0;
-      RH[0] = Number(old >> 32n) | 0;
+      B32[0] = RL[0]!;
+      B32[1] = RH[0]!;
+      B64[0] = Atomics.compareExchange(m, i, B64[0]!, src);
+      RL[0] = B32[0]!;
+      RH[0] = B32[1]!;
       return;
     }
     default:
       throw new InternalError(`atomic op 0x${op.toString(16)} passed decode`);
   }
   if (op & 1) {
-    RL[b] = Number(old & 0xffffffffn) | 0;
-    RH[b] = Number(old >> 32n) | 0;
+    B64[0] = old;
+    RL[b] = B32[0]!;
+    RH[b] = B32[1]!;
   }
 }
 

@@ -40,7 +40,13 @@
  * helpers against the helpers) and one of callback-diff.ts (verified
  * programs with callbacks on every engine, compared exactly).
  *
- * `node dist/test/fuzz/modern-runtime.js [--seconds N] [--seed S]` (or
+ * Shared mode (ModernOptions.shared, `--shared`): each system is a worker's
+ * view of a shared memory on lane 1 (soundness.ts's shared mode): real
+ * atomics, real spin locks with their bounded wait, the shared hash maps;
+ * the null page must hold after each run what it held before (the epoch
+ * and the lane table live there), and the lane's run word be 0.
+ *
+ * `node dist/test/fuzz/modern-runtime.js [--seconds N] [--seed S] [--shared]` (or
  * `node dist/test/fuzz/soundness.js --target modern-runtime ...`) runs it
  * for a while; test/modern-runtime.test.ts runs a fixed corpus.
  */
@@ -66,7 +72,8 @@ import { SK_BUFF } from '../../src/progs/sk-buff.js';
 import { XDP_FRAME_HEAD, XDP_MD } from '../../src/progs/xdp.js';
 import type { Engine } from '../../src/runtime/engine.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { NULL_PAGE_END, RUN_GEN_ADDR, STACK_TOP } from '../../src/memory/address-space.js';
+import { EPOCH_ADDR, NULL_PAGE_END, RUN_GEN_ADDR, STACK_TOP } from '../../src/memory/address-space.js';
+import { SPIN_LOCK_WAIT_MS } from '../../src/progs/control-helpers.js';
 import { withMapFds } from '../../src/bench/workloads.js';
 import { prng } from '../random-programs.js';
 import { randomInlineCase, runInlineCase } from './inline-diff.js';
@@ -396,9 +403,11 @@ function tailTargets(type: ModernType): { slot: number; type: number; insns: Ins
   ];
 }
 
-/** A system of the modern profile with a small memory (thousands of them are made). */
-function modernSystem(): BpfSystem {
-  return new BpfSystem(new Runtime({ maxBytes: 4 << 20, profile: 'modern', cpus: 2 }));
+/** A system of the modern profile with a small memory (thousands of them are made); shared: a worker's, on lane 1 of a shared memory. */
+function modernSystem(shared = false): BpfSystem {
+  if (!shared) return new BpfSystem(new Runtime({ maxBytes: 4 << 20, profile: 'modern', cpus: 2 }));
+  const owner = new Runtime({ maxBytes: 6 << 20, profile: 'modern', cpus: 2, shared: true });
+  return new BpfSystem(new Runtime({ attach: owner.workerAttach({ arenaBytes: 5 << 20, cpu: 1 }) }));
 }
 
 /** The maps of MODERN_MAPS in `sys`, with some elements, and the fd each index names. */
@@ -468,6 +477,32 @@ const SHARED_PROBE: Instruction[] = [
   BPF_MOV64_IMM(0, 0), BPF_EXIT_INSN(),
 ];
 
+/**
+ * Shared mode: the probe's lock word (array[0]'s first u32) after the runs.
+ * Nonzero, an unverified run stored into it (a run that ended holding the
+ * lock gave it back: RunState.end), which the verifier refuses; in a shared
+ * memory the word is the lock, so the probe must end with the bounded
+ * wait's EFAULT, never hang. The word is then cleared for the rest of the
+ * checks. Problems found.
+ */
+function lockWordLeftSet(sys: BpfSystem, fds: readonly number[], probeFd: number): string[] {
+  const mem = sys.runtime.mem;
+  const key = mem.alloc(4);
+  const value = sys.mapOf(fds[M.array]!).impl.lookup(key);
+  mem.release(key);
+  if (value === 0 || mem.view.getUint32(value, true) === 0) return [];
+  try {
+    testRun(sys, probeFd, new Uint8Array(60));
+    return [`the probe took the lock at 0x${value.toString(16)} a run left set`];
+  } catch (e) {
+    const want = `bpf_spin_lock: the lock at 0x${value.toString(16)} stayed held for ${SPIN_LOCK_WAIT_MS} ms (a deadlock, or a thread stuck holding it)`;
+    if (!(e instanceof BpfError) || e.code !== 'EFAULT' || e.message !== want) return [`the probe over a lock word a run left set failed otherwise: ${describeError(e)}`];
+  } finally {
+    mem.view.setUint32(value, 0, true);
+  }
+  return [];
+}
+
 /** What a case's runs gave: runs made (checked interpreter, hardened JIT), their outcomes, the problems found. */
 export interface ModernResult {
   runs: number;
@@ -483,6 +518,8 @@ export interface ModernOptions {
   hardened?: boolean;
   /** fuzzModern: also a callback case (callback-diff.ts) with each case (default true) */
   callbacks?: boolean;
+  /** run in a shared memory on lane 1 (see the file's opening) */
+  shared?: boolean;
 }
 
 /** Run a case unverified in the checked interpreter and on the hardened JIT, each in a system of its own, under the oracle. */
@@ -502,7 +539,7 @@ function runOn(c: ModernCase, engineName: 'interpreter' | 'jit-hardened', option
   const problems: string[] = [];
   const outcomes: string[] = [];
   const listing = (): string => `type ${c.type}\n${disasm(c.insns)}`;
-  const sys = modernSystem();
+  const sys = modernSystem(options.shared === true);
   sys.unverifiedBudget = budget;
   const mem = sys.runtime.mem;
   const fds = makeMaps(sys);
@@ -577,6 +614,8 @@ function runOn(c: ModernCase, engineName: 'interpreter' | 'jit-hardened', option
     tailInsns = 0;
     // what the run may not write (a socket filter's packet), to compare after it
     const readOnly = (prepared.input.regions ?? []).filter((r) => !r.writable && r.name === 'packet').map((r) => ({ r, bytes: Buffer.from(mem.u8.slice(r.start, r.end)) }));
+    // shared: the null page holds the epoch and the lane table; unshared: zeros (both but the generation word)
+    const before = options.shared === true ? Buffer.from(mem.read(0, NULL_PAGE_END)) : ZERO_PAGE;
     let out: string;
     try {
       for (const m of maps) m.enterRun();
@@ -597,9 +636,17 @@ function runOn(c: ModernCase, engineName: 'interpreter' | 'jit-hardened', option
     outcomes.push(out);
     runs++;
     const page = Buffer.from(mem.memory.buffer, 0, NULL_PAGE_END);
-    if (page.compare(ZERO_PAGE, 0, RUN_GEN_ADDR, 0, RUN_GEN_ADDR) !== 0 || page.compare(ZERO_PAGE, RUN_GEN_ADDR + 4, NULL_PAGE_END, RUN_GEN_ADDR + 4, NULL_PAGE_END) !== 0) {
-      const at = [...page.keys()].filter((i) => page[i] !== 0 && (i < RUN_GEN_ADDR || i >= RUN_GEN_ADDR + 4));
+    // (the epoch is the maps' to move)
+    if (options.shared === true) page.copy(before, EPOCH_ADDR, EPOCH_ADDR, EPOCH_ADDR + 4);
+    if (page.compare(before, 0, RUN_GEN_ADDR, 0, RUN_GEN_ADDR) !== 0 || page.compare(before, RUN_GEN_ADDR + 4, NULL_PAGE_END, RUN_GEN_ADDR + 4, NULL_PAGE_END) !== 0) {
+      const at = [...page.keys()].filter((i) => page[i] !== before[i] && (i < RUN_GEN_ADDR || i >= RUN_GEN_ADDR + 4));
       problems.push(`escape: an unverified run ${where} wrote the null page at ${at.slice(0, 4).join(', ')}\n${listing()}`);
+      prepared.release();
+      break;
+    }
+    const lane = sys.runtime.lane;
+    if (options.shared === true && mem.view.getUint32(lane.runWord, true) !== 0) {
+      problems.push(`escape: lane ${lane.index}'s run word is ${mem.view.getUint32(lane.runWord, true)} after an unverified run ${where}, not 0 (idle)\n${listing()}`);
       prepared.release();
       break;
     }
@@ -634,6 +681,7 @@ function runOn(c: ModernCase, engineName: 'interpreter' | 'jit-hardened', option
   let shared: number | undefined;
   try {
     shared = load(6, SHARED_PROBE);
+    if (options.shared === true) problems.push(...lockWordLeftSet(sys, fds, shared).map((p) => `shared: after the runs ${where}: ${p}\n${listing()}`));
     testRun(sys, shared, new Uint8Array(60));
   } catch (e) {
     problems.push(`shared: after the runs ${where} the probe over the program's maps fails: ${describeError(e)}\n${listing()}`);
@@ -798,8 +846,9 @@ export function modernMain(argv: readonly string[]): number {
   };
   const seconds = arg('--seconds', 30);
   const seed = arg('--seed', Date.now() % 0xffffffff);
-  const r = fuzzModern(seed, Infinity, Date.now() + seconds * 1000);
-  process.stdout.write(`modern-runtime seed ${seed}: ${r.generated} programs, ${r.runs} runs in the checked interpreter, ${r.hardenedRuns} on the hardened JIT, ${r.inlineCases} inline-helper cases, ${r.callbackCases} callback cases on every engine (${r.callbacksAccepted} verified), ${r.problems.length} problems\n`);
+  const shared = argv.includes('--shared');
+  const r = fuzzModern(seed, Infinity, Date.now() + seconds * 1000, { shared });
+  process.stdout.write(`modern-runtime${shared ? ' shared' : ''} seed ${seed}: ${r.generated} programs, ${r.runs} runs in the checked interpreter, ${r.hardenedRuns} on the hardened JIT, ${r.inlineCases} inline-helper cases, ${r.callbackCases} callback cases on every engine (${r.callbacksAccepted} verified), ${r.problems.length} problems\n`);
   for (const p of r.problems.slice(0, 5)) process.stdout.write(`\n${p}\n`);
   return r.problems.length === 0 ? 0 : 1;
 }
