@@ -137,7 +137,8 @@ export class WorkerPool {
     const record = loadRecordOf(obj);
     if (!record) throw new BpfError('EINVAL', 'a worker pool runs programs loaded by Program.load');
     const frameMode = sys.runtime.profile.name === 'modern' || !prog.type.packet;
-    if (!prog.type.packet && !prog.type.frameFields) throw new BpfError('EINVAL', `a ${prog.type.name} program does not run over packets`);
+    // the modern profile's packet programs (socket filters, XDP, tc) run as the test run makes a frame their context
+    if (!prog.type.packet && sys.runtime.profile.name !== 'modern') throw new BpfError('EINVAL', `a ${prog.type.name} program does not run over packets`);
     const mem = sys.runtime.mem;
     // the maps the workers share: each one's state, in the order the record's map indexes name them
     const maps = mem.shared ? shareMaps(obj) : refuseMaps(obj);
