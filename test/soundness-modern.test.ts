@@ -15,7 +15,7 @@ import type { Instruction } from '../src/isa/instruction.js';
 import { decode } from '../src/isa/instruction.js';
 import { BPF_ADD, BPF_JGE } from '../src/isa/opcodes.js';
 import { BPF_ALU64_IMM, BPF_EXIT_INSN, BPF_JMP_A, BPF_JMP_IMM, BPF_MOV64_IMM } from '../src/isa/builders.js';
-import { accepted, containment, examine, fuzz, randomProgram, TARGET_319 } from './fuzz/soundness.js';
+import { accepted, containment, examine, fuzz, randomProgram, sharedTarget, TARGET_319 } from './fuzz/soundness.js';
 import { funcInfoOf, hasXdp, MODERN_MAPS, modernTarget, randomModernProgram, TARGET_MODERN } from './fuzz/modern.js';
 import { KERNEL_ACCEPTED } from './fuzz/modern-corpus.js';
 import { prng } from './random-programs.js';
@@ -41,6 +41,14 @@ test('modern soundness fuzzer: 300 programs, the accepted ones safe, explored an
   assert.equal(r.unverifiedRuns, 540);
   // every unverified program also runs on the hardened JIT, which knows every map type of MODERN_MAPS
   assert.equal(r.hardenedRuns, 540);
+});
+
+test('modern soundness fuzzer in a shared memory on lane 1: the same 100 programs as unshared, the same counts, no problem', () => {
+  const unshared = fuzz(0x19, 100, Infinity, TARGET_MODERN);
+  const r = fuzz(0x19, 100, Infinity, sharedTarget(TARGET_MODERN));
+  assert.deepEqual(r.problems, []);
+  assert.deepEqual([r.generated, r.accepted, r.unverified, r.unverifiedRuns, r.hardenedRuns], [unshared.generated, unshared.accepted, unshared.unverified, unshared.unverifiedRuns, unshared.hardenedRuns]);
+  assert.ok(r.accepted >= 30, `only ${r.accepted} accepted`);
 });
 
 /** A slice of the globals mode: the fuzzer's counts, and how many accepted programs have global functions (with memory arguments). */

@@ -19,7 +19,7 @@ import { ATOMIC_OPS } from '../src/isa/opcodes.js';
 import { MAP_HDR_SIZE } from '../src/maps/map.js';
 import { RUN_GEN_ADDR } from '../src/memory/address-space.js';
 import { ARG, RET } from '../src/runtime/helpers.js';
-import { accepted, containment, examine, executed, FINDINGS, fuzz, randomProgram, unexplored } from './fuzz/soundness.js';
+import { accepted, containment, examine, executed, FINDINGS, fuzz, randomProgram, sharedTarget, TARGET_319, unexplored } from './fuzz/soundness.js';
 import { prng } from './random-programs.js';
 
 test('soundness fuzzer: 400 random programs, the accepted ones safe, explored and identical on every engine, the others contained', () => {
@@ -32,6 +32,14 @@ test('soundness fuzzer: 400 random programs, the accepted ones safe, explored an
   assert.ok(r.unverified >= 80, `only ${r.unverified} run unverified`);
   assert.ok(r.unverifiedRuns >= r.unverified * 10, `${r.unverifiedRuns} runs for ${r.unverified} programs`);
   assert.ok(r.hardenedRuns >= r.unverifiedRuns * 0.9, `${r.hardenedRuns} runs on the hardened JIT, ${r.unverifiedRuns} checked`);
+});
+
+test('soundness fuzzer in a shared memory on lane 1: 150 programs, real atomics and the lane\'s stack, the checked interpreter the oracle', () => {
+  const r = fuzz(0x50f8, 150, Infinity, sharedTarget(TARGET_319));
+  assert.equal(r.generated, 150);
+  assert.deepEqual(r.problems, []);
+  assert.ok(r.accepted >= 15, `only ${r.accepted} accepted`);
+  assert.ok(r.unverified >= 30, `only ${r.unverified} run unverified`);
 });
 
 test('the generator covers what issue 13 asks for', () => {

@@ -264,7 +264,8 @@ export class BpfMap<K = Uint8Array, V = Uint8Array> {
     this.isPerCpu = impl.sysValueSize !== undefined && impl.sysValueSize !== impl.valueSize && impl.fdKind === undefined;
     this.valueAt = roundUp8(impl.keySize);
     // A plain hash's and array's syscall operations are its program-side ones (a lookup outside a run pins nothing).
-    const plain = impl.type === BPF_MAP_TYPE.HASH || impl.type === BPF_MAP_TYPE.ARRAY;
+    // Not a hash in a shared memory: another thread may reuse the element between the lookup and the decode.
+    const plain = (impl.type === BPF_MAP_TYPE.HASH && !this.mem.shared) || impl.type === BPF_MAP_TYPE.ARRAY;
     if (plain && impl.keySize > 0 && (impl.mapFlags & BPF_F_ACCESS_MASK) === 0) {
       this.direct = impl;
       this.staging = stagingFor(sys, this.valueAt + roundUp8(impl.valueSize));

@@ -42,7 +42,7 @@ import { HashMapBase, FREE, LIVE, PENDING, PLAIN, SPARE } from './hash.js';
 import type { HashArrays, HashKind } from './hash.js';
 import type { BpfMapImpl, JitHashLayout, MapAttr, MapEnv, SharedMapState } from './map.js';
 import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, copyBytes } from './map.js';
-import { Epochs, lockWord, unlockWord } from './shared.js';
+import { Epochs, RECLAIM_WAIT_MS, lockWord, pause, unlockWord } from './shared.js';
 import { ERRNO } from '../errors.js';
 
 /** the meta words at the start of the state buffer */
@@ -53,6 +53,10 @@ const RETIRED = 3;
 const META_WORDS = 16;
 
 const EBUSY = -ERRNO.EBUSY;
+/** takeElement: no element now, but other lanes' runs hold some that will be freed when they end */
+const WAIT = -2;
+/** tryUpdate: try again once other lanes' runs have moved on (a positive number: no errno) */
+const RETRY = 1;
 
 const PERCPU: HashKind = { type: BPF_MAP_TYPE.PERCPU_HASH, name: 'percpu_hash', perCpu: true, lru: false };
 
@@ -207,7 +211,33 @@ export class SharedHashMap extends HashMapBase {
     }
   }
 
+  /**
+   * An update that needs an element when every retired one is still held
+   * by a run. If this thread is in a run, the run gives up its own hold
+   * first (its run word takes the current epoch): the elements retired
+   * since it started become reusable once no other run holds them, and a
+   * value it looked up before may then change under it, as the kernel's
+   * preallocated hash maps allow (two runs waiting for each other's
+   * elements would otherwise wait for ever). Then the update is tried
+   * again (from the lookup) until other lanes' runs have moved on, for at
+   * most RECLAIM_WAIT_MS, holding no lock while it waits; ENOMEM then.
+   */
   private sharedUpdate(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number, allCpus: boolean): number {
+    let r = this.tryUpdate(keyAddr, valueAddr, flagsLo, flagsHi, allCpus);
+    if (r !== RETRY) return r;
+    this.epochs.yieldRun();
+    r = this.tryUpdate(keyAddr, valueAddr, flagsLo, flagsHi, allCpus);
+    const deadline = Date.now() + RECLAIM_WAIT_MS;
+    while (r === RETRY && Date.now() < deadline) {
+      pause(0.05);
+      // (again: what other threads retired while this one waited is not held by it either)
+      this.epochs.yieldRun();
+      r = this.tryUpdate(keyAddr, valueAddr, flagsLo, flagsHi, allCpus);
+    }
+    return r === RETRY ? E.ENOMEM : r;
+  }
+
+  private tryUpdate(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number, allCpus: boolean): number {
     if (flagsHi !== 0 || flagsLo >>> 0 > BPF_EXIST) return E.EINVAL;
     const hash = this.hashOf(keyAddr);
     const b = this.bucketOf(hash);
@@ -235,7 +265,7 @@ export class SharedHashMap extends HashMapBase {
       const idx = this.takeElement();
       if (idx < 0) {
         if (old < 0) Atomics.sub(this.meta, COUNT, 1);
-        return E.ENOMEM;
+        return idx === WAIT ? RETRY : E.ENOMEM;
       }
       const u8 = this.mem.u8;
       const e = this.elemAddr(idx);
@@ -273,14 +303,18 @@ export class SharedHashMap extends HashMapBase {
     }
   }
 
-  /** A free element (reclaiming retired ones when there is none), or -1. Under its bucket's lock. */
+  /**
+   * A free element, reclaiming retired ones when there is none; WAIT when
+   * every retired element is still held by a run, -1 when nothing is
+   * retired at all. Under its bucket's lock.
+   */
   private takeElement(): number {
     const meta = this.meta;
     if (!lockWord(meta, FREE_LOCK)) return -1;
     try {
       if (meta[FREE_TOP] === 0) this.reclaimRetired();
       const top = meta[FREE_TOP]!;
-      if (top === 0) return -1;
+      if (top === 0) return meta[RETIRED]! > 0 ? WAIT : -1;
       const idx = this.freeStack[top - 1]!;
       this.checkLink(idx, 0);
       meta[FREE_TOP] = top - 1;
@@ -426,6 +460,11 @@ export class SharedHashMap extends HashMapBase {
 
   override get size(): number {
     return Atomics.load(this.meta, COUNT);
+  }
+
+  /** Where the elements are, for tests and fuzzers: live (counted), free and retired add up to cap when no operation is under way. */
+  accounting(): { live: number; free: number; retired: number } {
+    return { live: Atomics.load(this.meta, COUNT), free: Atomics.load(this.meta, FREE_TOP), retired: Atomics.load(this.meta, RETIRED) };
   }
 
   /** Runs hold elements by epochs (maps/shared.ts), which the engines keep: nothing to do per run. */

@@ -27,20 +27,24 @@
  */
 
 import type { AddressSpace } from '../memory/address-space.js';
-import { NULL_PAGE_END, RUN_GEN_ADDR } from '../memory/address-space.js';
+import { EPOCH_ADDR, RUN_GEN_ADDR } from '../memory/address-space.js';
 import type { MapEnv } from './map.js';
-
-/** The global epoch: a u32 in the never-handed-out page, beside RUN_GEN_ADDR; 1 at first (0 is a lane's "idle"). */
-export const EPOCH_ADDR = NULL_PAGE_END - 16;
 
 /** How long a lock is waited for before the operation fails with EBUSY. */
 export const LOCK_WAIT_MS = 2000;
+/**
+ * How long an update that needs an element waits for other lanes' runs to
+ * end (and release the elements retired since they started) before it
+ * fails with ENOMEM: a run is short, but its thread may lose its core to
+ * another process meanwhile.
+ */
+export const RECLAIM_WAIT_MS = 2000;
 /** spins before sleeping: a holder keeps a lock for a few hundred nanoseconds */
 const SPINS = 200;
 
 /** Whether `mem` is a shared memory, whose maps other threads may attach. */
 export function isSharedMemory(mem: AddressSpace): boolean {
-  return typeof SharedArrayBuffer !== 'undefined' && mem.memory.buffer instanceof SharedArrayBuffer;
+  return mem.shared;
 }
 
 /** false once Atomics.wait has thrown (a browser's main thread): waiters spin */
@@ -71,6 +75,23 @@ function lockSlow(locks: Int32Array, i: number): boolean {
   return true;
 }
 
+/** A cell nobody notifies: pause() sleeps on it. */
+const sleepCell = typeof SharedArrayBuffer !== 'undefined' ? new Int32Array(new SharedArrayBuffer(4)) : undefined;
+
+/** Let other threads progress for about `ms` milliseconds (a spin where this thread may not sleep). */
+export function pause(ms: number): void {
+  if (canSleep && sleepCell) {
+    try {
+      Atomics.wait(sleepCell, 0, 0, ms);
+      return;
+    } catch {
+      canSleep = false;
+    }
+  }
+  const end = Date.now() + ms;
+  while (Date.now() < end);
+}
+
 /** Release lock word i, waking one waiter if one may sleep. */
 export function unlockWord(locks: Int32Array, i: number): void {
   if (Atomics.exchange(locks, i, 0) === 2) Atomics.notify(locks, i, 1);
@@ -89,8 +110,6 @@ export class Epochs {
     private readonly env: MapEnv,
   ) {
     this.words = new Uint32Array(mem.memory.buffer);
-    // The epoch starts at 1 (a run storing epoch 0 would read as idle); whoever sees it first sets it.
-    Atomics.compareExchange(this.words, EPOCH_ADDR >>> 2, 0, 1);
   }
 
   /** A new epoch for an element unlinked now: reusable once no lane runs in an earlier one. */
@@ -99,20 +118,33 @@ export class Epochs {
   }
 
   /**
+   * This thread's run (if it is in one) gives up its hold on the elements
+   * retired so far: its run word takes the current epoch, as if the run had
+   * started now. Only from a map operation, outside any walk of the map.
+   */
+  yieldRun(): void {
+    const word = (this.env.runWord ?? RUN_GEN_ADDR) >>> 2;
+    if (Atomics.load(this.words, word) !== 0) Atomics.store(this.words, word, Atomics.load(this.words, EPOCH_ADDR >>> 2));
+  }
+
+  /**
    * The smallest epoch a lane's current run started in (2^32 when every
    * lane is idle): an element retired in epoch r may be reused iff r <= it.
+   * `others`: of the other lanes' runs only.
    */
-  oldestRun(): number {
+  oldestRun(others = false): number {
     const w = this.words;
     let min = 2 ** 32;
+    const own = this.env.runWord ?? RUN_GEN_ADDR;
     const lanes = this.env.lanes;
     if (lanes === undefined) {
-      const v = Atomics.load(w, (this.env.runWord ?? RUN_GEN_ADDR) >>> 2);
+      const v = others ? 0 : Atomics.load(w, own >>> 2);
       return v !== 0 ? v : min;
     }
-    const n = Math.min(lanes.count, lanes.runWords.length);
-    for (let l = 0; l < n; l++) {
-      const v = Atomics.load(w, lanes.runWords[l]! >>> 2);
+    const words = lanes.runWords;
+    for (let l = 0; l < words.length; l++) {
+      if (others && words[l] === own) continue;
+      const v = Atomics.load(w, words[l]! >>> 2);
       if (v !== 0 && v < min) min = v;
     }
     return min;

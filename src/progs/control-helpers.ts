@@ -26,6 +26,11 @@
  *   is the run's (RunState.locks), not the word's: a run that ended
  *   holding one (an unverified program that faulted) does not leave it
  *   taken for every later run of every program.
+ *   In a shared memory (threads) the word is a real lock: taken by an
+ *   atomic compare-and-exchange of 0 for 1, waited for (Atomics.wait) at
+ *   most SPIN_LOCK_WAIT_MS, after which the run ends with EFAULT rather
+ *   than hang; unlocking stores 0 and wakes a waiter; a run that ends
+ *   holding locks gives them back (RunState.unlockWord).
  *
  * Callbacks run in the engine running the program (env.callback): the
  * interpreter's loop from the callback's pc, or the JIT's function of the
@@ -152,6 +157,50 @@ function lockWord(regs: Int32Array, env: HelperEnv): number {
   return pointer(regs, 1, 4, true, env);
 }
 
+/** How long bpf_spin_lock waits for a lock another thread holds before the run ends with EFAULT. */
+export const SPIN_LOCK_WAIT_MS = 1000;
+
+/** each shared memory's 32-bit view (one per buffer) */
+const sharedViews = new WeakMap<SharedArrayBuffer, Int32Array>();
+
+/** The 32-bit view of the run's memory when it is shared (threads), else undefined. */
+export function sharedWords(env: HelperEnv): Int32Array | undefined {
+  const buf = env.u8.buffer;
+  if (typeof SharedArrayBuffer !== 'function' || !(buf instanceof SharedArrayBuffer)) return undefined;
+  let w = sharedViews.get(buf);
+  if (w === undefined) sharedViews.set(buf, (w = new Int32Array(buf)));
+  return w;
+}
+
+/** Take the lock word at `a` (4-aligned) in a shared memory, waiting at most SPIN_LOCK_WAIT_MS. */
+function acquire(w: Int32Array, a: number): void {
+  const i = a >> 2;
+  // a lock is held for a few instructions: spin a little before sleeping
+  for (let k = 0; k < 64; k++) if (Atomics.compareExchange(w, i, 0, 1) === 0) return;
+  const deadline = Date.now() + SPIN_LOCK_WAIT_MS;
+  let canWait = true;
+  while (Atomics.compareExchange(w, i, 0, 1) !== 0) {
+    const left = deadline - Date.now();
+    if (left <= 0) {
+      throw new BpfError('EFAULT', `bpf_spin_lock: the lock at 0x${a.toString(16)} stayed held for ${SPIN_LOCK_WAIT_MS} ms (a deadlock, or a thread stuck holding it)`);
+    }
+    if (canWait) {
+      try {
+        Atomics.wait(w, i, 1, Math.min(left, 10));
+      } catch {
+        // a thread that may not block (a browser's main thread) spins instead
+        canWait = false;
+      }
+    }
+  }
+}
+
+/** Give the lock word at `a` back in a shared memory and wake one waiter. */
+export function releaseShared(w: Int32Array, a: number): void {
+  Atomics.store(w, a >> 2, 0);
+  Atomics.notify(w, a >> 2, 1);
+}
+
 export const SPIN_LOCK: HelperDef = {
   id: BPF_FUNC.spin_lock,
   name: 'bpf_spin_lock',
@@ -161,8 +210,15 @@ export const SPIN_LOCK: HelperDef = {
   call(regs, env) {
     const a = lockWord(regs, env);
     if (env.run.locks.has(a)) throw new BpfError('EFAULT', `bpf_spin_lock: the lock at 0x${a.toString(16)} is already held (a deadlock in the kernel)`);
+    const w = sharedWords(env);
+    if (w === undefined) env.view.setUint32(a, 1, true);
+    else {
+      if ((a & 3) !== 0) throw new BpfError('EFAULT', `bpf_spin_lock: the lock at 0x${a.toString(16)} is not 4-byte aligned`);
+      acquire(w, a);
+      // a run that ends holding it gives it back (RunState.end)
+      env.run.unlockWord ??= (x) => releaseShared(w, x);
+    }
     env.run.locks.add(a);
-    env.view.setUint32(a, 1, true);
   },
 };
 
@@ -175,7 +231,9 @@ export const SPIN_UNLOCK: HelperDef = {
   call(regs, env) {
     const a = lockWord(regs, env);
     if (!env.run.locks.delete(a)) throw new BpfError('EFAULT', `bpf_spin_unlock: the lock at 0x${a.toString(16)} is not held`);
-    env.view.setUint32(a, 0, true);
+    const w = sharedWords(env);
+    if (w === undefined) env.view.setUint32(a, 0, true);
+    else releaseShared(w, a);
   },
 };
 

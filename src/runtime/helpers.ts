@@ -155,6 +155,12 @@ export class RunState {
    */
   readonly locks = new Set<number>();
   /**
+   * Shared memory (bpf_spin_lock sets it at its first lock): give back a
+   * lock word a run ended holding, which other threads would otherwise
+   * wait for (unshared, the word is simply left as it is)
+   */
+  unlockWord: ((addr: number) => void) | undefined;
+  /**
    * ring buffer records reserved and not yet submitted or discarded: data
    * address to its ring buffer. Those a run left reserved (an unverified
    * program that faulted or never submitted) are discarded when the next
@@ -198,6 +204,10 @@ export class RunState {
 
   /** The run ends (each engine's exec, however it ends): the maps tail calls entered leave it. */
   end(): void {
+    if (this.locks.size !== 0 && this.unlockWord !== undefined) {
+      for (const a of this.locks) this.unlockWord(a);
+      this.locks.clear();
+    }
     // (every run ends here: nothing is allocated when there is nothing to leave)
     if (this.entered.length === 0) return;
     for (const m of this.entered.splice(0)) m.exitRun();

@@ -34,6 +34,10 @@
  *         runs over a few frames; the eBPF compiled straight from the same
  *         expression must pass the 3.19 verifier and give the classic
  *         program's verdict on each of them.
+ *   shmaps hash and percpu_hash maps in a shared memory, one object per
+ *         lane (attachMap), under random interleavings of the lanes' runs
+ *         and operations and rewrites of the JIT's mirror, checked against
+ *         a model after each operation (shared-maps.ts).
  *
  * Input i of a run with seed S is generated from its own seed, mix(S, i), so
  * one input is reproduced by `--seed S --replay i` without replaying the
@@ -79,8 +83,9 @@ import { SourceLinePrinter } from '../../src/verifier/source-lines.js';
 import { Strings, writeBtf, writeBtfExt } from './btf-writer.js';
 import type { RawType } from './btf-writer.js';
 import type { ObjReloc, ObjSection, ObjSymbol } from './elf-writer.js';
+import { shmapsHarness } from './shared-maps.js';
 
-export const TARGETS = ['elf', 'pcap', 'cbpf', 'asm', 'spec', 'attr', 'btf', 'filter'] as const;
+export const TARGETS = ['elf', 'pcap', 'cbpf', 'asm', 'spec', 'attr', 'btf', 'filter', 'shmaps'] as const;
 export type Target = (typeof TARGETS)[number];
 
 type Rnd = () => number;
@@ -1262,7 +1267,7 @@ const filter: Harness<FilterInput> = {
   },
 };
 
-export const HARNESSES: Record<Target, Harness<unknown>> = { elf, pcap, cbpf, asm, spec, attr, btf: btfHarness, filter } as Record<Target, Harness<unknown>>;
+export const HARNESSES: Record<Target, Harness<unknown>> = { elf, pcap, cbpf, asm, spec, attr, btf: btfHarness, filter, shmaps: shmapsHarness } as Record<Target, Harness<unknown>>;
 
 // ---- running ----
 

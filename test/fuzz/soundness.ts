@@ -37,7 +37,15 @@
  * stay intact, the maps stay walkable, and a verified probe program with
  * maps of its own still gives its result on every engine.
  *
- * `node dist/test/fuzz/soundness.js [--seconds N] [--seed S] [--profile 3.19|modern] [--packets|--tc] [--globals] [--last FILE]`
+ * Shared mode (a target with `shared: true`, `--shared`): every system is a
+ * worker's view of a shared memory (Runtime.workerAttach, then a system
+ * over it, in this thread) on lane 1, whose stack frames and run word are
+ * in the heap: the engines run with real atomics, the lane's stack and the
+ * epochs, the checked interpreter over the same shared memory as the oracle,
+ * and containment checks the null page against what it held before each run
+ * (the epoch and the lane table live there) and the lane idle after it.
+ *
+ * `node dist/test/fuzz/soundness.js [--seconds N] [--seed S] [--profile 3.19|modern] [--packets|--tc] [--globals] [--shared] [--last FILE]`
  * runs it for a while and prints the first problems (--profile modern: the
  * generator and target of modern.ts, --packets its XDP programs, --tc its tc
  * programs with context accesses, --globals with global functions and func
@@ -68,11 +76,12 @@ import {
 } from '../../src/isa/builders.js';
 import { MAP_HDR_SIZE } from '../../src/maps/map.js';
 import { HashMapBase } from '../../src/maps/hash.js';
+import { SharedHashMap } from '../../src/maps/shared-hash.js';
 import { progTypeById, SOCKET_FILTER, verifierRules } from '../../src/progs/types.js';
 import type { FuncInfoEntry } from '../../src/verifier/modern/func-info.js';
 import { PROFILE_3_19, PROFILE_MODERN } from '../../src/progs/profile.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../../src/memory/address-space.js';
+import { EPOCH_ADDR, MAX_CALL_FRAMES, NULL_PAGE_END, RUN_GEN_ADDR, STACK_FRAME_SIZE, STACK_TOP } from '../../src/memory/address-space.js';
 import { verify, VerifierLog } from '../../src/verifier/index.js';
 import { Interpreter } from '../../src/vm/interpreter.js';
 import { UNVISITED_TRAP } from '../../src/runtime/helpers.js';
@@ -126,6 +135,8 @@ export interface FuzzTarget {
   generate: (rnd: () => number) => Instruction[];
   /** func info for a program (modern targets with global functions: read from the program itself, so shrunk programs keep theirs) */
   funcInfo?: (insns: readonly Instruction[]) => FuncInfoEntry[] | undefined;
+  /** run in a shared memory, on lane 1 (see the file's opening) */
+  shared?: boolean;
 }
 
 /** BPF_PROG_LOAD's func_info for a target's program, when it has one. */
@@ -136,12 +147,25 @@ const funcInfoAttr = (target: FuzzTarget, insns: readonly Instruction[]): { func
 
 export const TARGET_319: FuzzTarget = { name: '3.19', profile: '3.19', progType: 1, maps: FUZZ_MAPS, generate: (rnd) => randomProgram(rnd) };
 
+/** `target` in shared mode: its programs run on lane 1 of a shared memory (see the file's opening). */
+export function sharedTarget(target: FuzzTarget): FuzzTarget {
+  return { ...target, name: `${target.name} shared`, shared: true };
+}
+
 /**
  * A system with a small memory: the default reserves 256 MiB, and creating
  * thousands of those spends the fuzzer's time in the garbage collector.
  */
 function system(target: FuzzTarget = TARGET_319): BpfSystem {
-  const sys = new BpfSystem(new Runtime({ maxBytes: 2 << 20, profile: target.profile }));
+  let rt: Runtime;
+  if (target.shared) {
+    // the owner keeps the memory; the system is a worker's, on lane 1 with the rest of the heap as its arena
+    const owner = new Runtime({ maxBytes: 4 << 20, profile: target.profile, shared: true });
+    rt = new Runtime({ attach: owner.workerAttach({ arenaBytes: 3 << 20 }) });
+  } else {
+    rt = new Runtime({ maxBytes: 2 << 20, profile: target.profile });
+  }
+  const sys = new BpfSystem(rt);
   // bpf_get_prandom_u32 and bpf_ktime_get_ns (the modern programs call
   // them) give every system the same sequence and time, so the engines'
   // runs, each in a system of its own, compare
@@ -633,7 +657,8 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
   const name = engine === 'checked' ? 'interpreter' : engine === 'batch' ? 'jit' : engine === 'batch-hardened' ? 'jit-hardened' : engine;
   let runner = fuzzRunner(sys, fd, name);
   const t: Trace = { verdicts: [], stacks: [], frames: [], maps: [], slots: ranSlots };
-  const stack = mem.u8.subarray(STACK_TOP - STACK_FRAME_SIZE * MAX_CALL_FRAMES, STACK_TOP);
+  const top = sys.runtime.lane.stackTop;
+  const stack = mem.u8.subarray(top - STACK_FRAME_SIZE * MAX_CALL_FRAMES, top);
   if (engine === 'batch' || engine === 'batch-hardened') {
     const batch = runner.batch;
     if (batch === undefined) throw new Error(`the fuzzer batches only packet-context programs, not ${target.name}'s`);
@@ -1028,7 +1053,8 @@ function containedOn(
   const headers = allFds.map((f) => sys.mapOf(f).impl.addr);
   const headerBytes = headers.map((a) => Buffer.from(mem.u8.subarray(a, a + MAP_HDR_SIZE)));
   // every hash map (hash, percpu_hash, lru_hash, lru_percpu_hash) bumps the generation once per run
-  const hashMaps = sys.progOf(fd).prog.maps.filter((m) => m.impl instanceof HashMapBase).length;
+  // (not the shared hash maps of a shared memory, which reuse by epochs)
+  const hashMaps = sys.progOf(fd).prog.maps.filter((m) => m.impl instanceof HashMapBase && !(m.impl instanceof SharedHashMap)).length;
   let runner: FuzzRunner;
   try {
     // unverified: 'interpreter' is the checked interpreter the load made; the hardened JIT compiles here
@@ -1038,8 +1064,11 @@ function containedOn(
     return { runs: 0, outcomes, problems: [`escape: compiling ${where} threw ${String(e)}\n${listing()}`] };
   }
   let runs = 0;
+  const lane = sys.runtime.lane;
   for (const p of runner.inputs) {
     const gen = mem.view.getUint32(RUN_GEN_ADDR, true);
+    // shared: the null page holds the epoch and the lane table; unshared: zeros (both but the generation word)
+    const before = target.shared ? Buffer.from(mem.read(0, NULL_PAGE_END)) : ZERO_PAGE;
     try {
       outcomes.push(outcome(() => runner.run(p)));
     } catch (e) {
@@ -1049,12 +1078,19 @@ function containedOn(
     runs++;
     const page = Buffer.from(mem.memory.buffer, 0, NULL_PAGE_END);
     const genNow = mem.view.getUint32(RUN_GEN_ADDR, true);
-    if (page.compare(ZERO_PAGE, 0, RUN_GEN_ADDR, 0, RUN_GEN_ADDR) !== 0 || page.compare(ZERO_PAGE, RUN_GEN_ADDR + 4, NULL_PAGE_END, RUN_GEN_ADDR + 4, NULL_PAGE_END) !== 0) {
+    // (the epoch is the maps' to move)
+    if (target.shared) page.copy(before, EPOCH_ADDR, EPOCH_ADDR, EPOCH_ADDR + 4);
+    if (page.compare(before, 0, RUN_GEN_ADDR, 0, RUN_GEN_ADDR) !== 0 || page.compare(before, RUN_GEN_ADDR + 4, NULL_PAGE_END, RUN_GEN_ADDR + 4, NULL_PAGE_END) !== 0) {
       problems.push(`escape: an unverified run ${where} wrote the null page\n${listing()}`);
       break;
     }
-    if (genNow !== ((gen + hashMaps) >>> 0)) {
-      problems.push(`escape: the run generation went from ${gen} to ${genNow} in an unverified run ${where} (expected +${hashMaps})\n${listing()}`);
+    if (target.shared && mem.view.getUint32(lane.runWord, true) !== 0) {
+      problems.push(`escape: lane ${lane.index}'s run word is ${mem.view.getUint32(lane.runWord, true)} after an unverified run ${where}, not 0 (idle)\n${listing()}`);
+      break;
+    }
+    const expect = (gen + hashMaps) >>> 0;
+    if (genNow !== expect) {
+      problems.push(`escape: the run generation went from ${gen} to ${genNow} in an unverified run ${where} (expected +${expect - gen})\n${listing()}`);
       break;
     }
     const bad = headers.findIndex((a, i) => Buffer.compare(mem.u8.subarray(a, a + MAP_HDR_SIZE), headerBytes[i]!) !== 0);
@@ -1139,7 +1175,8 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv.includes(
   const profile = p > 0 ? process.argv[p + 1] : '3.19';
   if (profile !== '3.19' && profile !== 'modern') throw new Error(`--profile 3.19|modern, got ${profile}`);
   // modern.ts imports this file: loaded here, once this module has finished evaluating
-  const target = profile === 'modern' ? (await import('./modern.js')).modernTarget({ packets: process.argv.includes('--packets'), tc: process.argv.includes('--tc'), globals: process.argv.includes('--globals'), joins: true }) : TARGET_319;
+  const chosen = profile === 'modern' ? (await import('./modern.js')).modernTarget({ packets: process.argv.includes('--packets'), tc: process.argv.includes('--tc'), globals: process.argv.includes('--globals'), joins: true }) : TARGET_319;
+  const target = process.argv.includes('--shared') ? sharedTarget(chosen) : chosen;
   // --last FILE: each program's number and slots (hex) written there before it is tried, so a run
   // stopped from outside (a verifier that never returns) leaves the culprit behind
   const last = process.argv.indexOf('--last');
