@@ -24,6 +24,7 @@ import { HashMap } from '../src/maps/hash.js';
 import { expectErr } from './expect-error.js';
 import type { BpfError } from '../src/errors.js';
 import type { WorkerJob, WorkerResult } from './maps-shared-worker.js';
+import type { ProgJob, ProgReport } from './maps-shared-prog-worker.js';
 
 const WORKER = new URL('./maps-shared-worker.js', import.meta.url);
 
@@ -353,4 +354,34 @@ describe('shared maps: worker threads', () => {
     assert.equal(got.size, 250);
     for (const [k, v] of got) assert.equal(v, BigInt(k) * 3n + 1n);
   });
+
+  for (const engine of ['jit', 'fast'] as const) {
+    test(`${engine}: two workers count into one hash map by program while a third churns other keys: exact counts`, async () => {
+      const sys = new BpfSystem({ shared: true, cpus: 3, profile: 'modern', maxBytes: 32 << 20 });
+      const rt = sys.runtime;
+      const fd = sys.bpf('BPF_MAP_CREATE', { map_type: BPF_MAP_TYPE.HASH, key_size: 4, value_size: 8, max_entries: 1024 });
+      const impl = sys.mapOf(fd).impl;
+      const state = impl.shareState!();
+      const RUNS = 40_000;
+      const attaches = [0, 1].map(() => rt.workerAttach({ arenaBytes: 1 << 20 }));
+      const progs = attaches.map((attach, i) => {
+        const job: ProgJob = { attach, state, engine, runs: RUNS, keys: 200, first: i * 100 };
+        const w = new Worker(new URL('./maps-shared-prog-worker.js', import.meta.url), { workerData: job });
+        return new Promise<ProgReport>((resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+        });
+      });
+      const s: Setup = { mem: rt.mem, env: sys.mapEnv, map: impl, key: rt.mem.alloc(8), value: rt.mem.alloc(8) };
+      const [churn] = await workers(s, [{ script: 'churn', from: 1000, to: 1300, ops: 60_000, seed: 5 }]);
+      const reports = await Promise.all(progs);
+      for (const a of attaches) rt.releaseAttach(a);
+      assert.deepEqual(reports, [{ bad: 0 }, { bad: 0 }]);
+      assert.equal(churn!.bad, '');
+      const got = contents(s);
+      // each worker's 40,000 runs cover the 200 keys 200 times each
+      for (let k = 0; k < 200; k++) assert.equal(got.get(k), 400n, `key ${k}`);
+      for (const [k, v] of got) if (k >= 200) assert.equal(v, BigInt(k) * 3n + 1n);
+    });
+  }
 });

@@ -10,15 +10,17 @@
  * SharedArrayBuffer here, with the count, the retired elements and the
  * locks:
  *
- * - Every operation from JavaScript (helpers, syscall side) holds its
- *   key's bucket lock while it walks or changes the bucket; taking or
+ * - Every operation from JavaScript (helpers, syscall side) but a
+ *   program's lookup holds its key's bucket lock while it walks or changes
+ *   the bucket (a lookup in a run walks as the JIT's does, below); taking or
  *   giving back an element also holds the free-list lock (always taken
  *   after a bucket's, never the other way). So BPF_NOEXIST has one winner
  *   per key, and the count is reserved by compare-and-swap before an
  *   element is linked: it never exceeds max_entries, and E2BIG comes
  *   exactly at the limit.
  * - The JIT's inline lookup takes no lock: it walks the mirror while
- *   writers change it. Writers therefore write an element's key, value,
+ *   writers change it (the helper's lookup in a run walks the authoritative
+ *   links the same way). Writers therefore write an element's key, value,
  *   hash and next link before linking it (the link is an atomic store,
  *   ordering the writes before it), and unlinking leaves the unlinked
  *   element's own next link as it was, so a walk standing on it goes on
@@ -162,19 +164,46 @@ export class SharedHashMap extends HashMapBase {
     Atomics.store(this.mSuspect, 0, 0);
   }
 
+  /**
+   * A program's lookup (the helper). Inside a run it takes no lock, as the
+   * JIT's inline lookup: it walks the authoritative links, which writers
+   * change in the same order as the mirror, and the run's epoch keeps every
+   * element it can reach from being reused under it. Outside a run (the
+   * syscall side's BpfMap), under the bucket's lock.
+   */
   override lookup(keyAddr: number): number {
     // The JIT's inline lookup found the mirror inconsistent and fell back to this helper.
     if (Atomics.load(this.mSuspect, 0) !== 0) this.refreshMirror();
     const hash = this.hashOf(keyAddr);
-    const b = this.bucketOf(hash);
-    if (!lockWord(this.locks, b)) return 0;
-    let idx: number;
-    try {
-      idx = this.find(keyAddr, hash);
-    } finally {
-      unlockWord(this.locks, b);
+    let idx = this.epochs.inRun() ? this.findInRun(keyAddr, hash) : -2;
+    if (idx === -2) {
+      const b = this.bucketOf(hash);
+      if (!lockWord(this.locks, b)) return 0;
+      try {
+        idx = this.find(keyAddr, hash);
+      } finally {
+        unlockWord(this.locks, b);
+      }
     }
     return idx < 0 ? 0 : this.elemAddr(idx) + this.keyRound + this.cpu() * this.valueRound;
+  }
+
+  /** find() without the lock, for a thread in a run: the element, -1 when absent, -2 when the walk ran past cap steps (take the lock). */
+  private findInRun(keyAddr: number, hash: number): number {
+    const u8 = this.mem.u8;
+    const { next, hashes, keySize, heads, cap } = this;
+    let i = Atomics.load(heads, hash & (this.nBuckets - 1));
+    for (let steps = 0; i !== -1; steps++) {
+      if (i >>> 0 >= cap || steps >= cap) return -2;
+      if (hashes[i] === hash) {
+        const e = this.elemAddr(i);
+        let k = 0;
+        while (k < keySize && u8[e + k] === u8[keyAddr + k]) k++;
+        if (k === keySize) return i;
+      }
+      i = Atomics.load(next, i);
+    }
+    return -1;
   }
 
   override sysLookup(keyAddr: number, outAddr: number): number {
@@ -275,7 +304,8 @@ export class SharedHashMap extends HashMapBase {
       this.state[idx] = LIVE;
       this.hashes[idx] = hash;
       this.next[idx] = this.heads[b]!;
-      this.heads[b] = idx;
+      // linked last (an atomic store: the writes above come first for a walk without the lock)
+      Atomics.store(this.heads, b, idx);
       if (old >= 0) {
         // the old element's predecessor is unchanged unless it was the head, which is now the new element
         this.unlinkShared(b, old, prev < 0 ? idx : prev);
@@ -295,10 +325,10 @@ export class SharedHashMap extends HashMapBase {
   private unlinkShared(b: number, idx: number, prev: number): void {
     const n = this.next[idx]!;
     if (prev < 0) {
-      this.heads[b] = n;
+      Atomics.store(this.heads, b, n);
       Atomics.store(this.mHeads, b, n);
     } else {
-      this.next[prev] = n;
+      Atomics.store(this.next, prev, n);
       Atomics.store(this.mNext, prev, n);
     }
   }

@@ -117,6 +117,11 @@ export class Epochs {
     return (Atomics.add(this.words, EPOCH_ADDR >>> 2, 1) + 1) >>> 0;
   }
 
+  /** Whether this thread is in a run (its run word is not 0). */
+  inRun(): boolean {
+    return Atomics.load(this.words, (this.env.runWord ?? RUN_GEN_ADDR) >>> 2) !== 0;
+  }
+
   /**
    * This thread's run (if it is in one) gives up its hold on the elements
    * retired so far: its run word takes the current epoch, as if the run had
