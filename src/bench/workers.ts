@@ -216,6 +216,8 @@ export interface WorkersRow {
   nsPerPacket: number;
   /** the pool of 1 worker's runMs over this runMs */
   speedup: number;
+  /** ms of CPU time the process spent in that run, every thread's (process.cpuUsage) */
+  cpuMs: number;
 }
 
 export interface WorkersSection {
@@ -242,6 +244,8 @@ interface Config {
   pool?: WorkerPool;
   startMs: number;
   best: number;
+  /** CPU time of the best run */
+  cpu: number;
   /** the verdicts' sum and the maps' totals of the first run, to compare */
   digest?: string;
 }
@@ -266,7 +270,7 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
         const sys = new BpfSystem({ shared: workers > 0, cpus: Math.max(1, maxWorkers) });
         const flows = program === 'map-heavy' ? BpfMap.create(sys, { type: 'hash', keySize: 16, valueSize: 16, maxEntries: FLOWS * 2, name: 'flows' }) : undefined;
         const prog = Program.load(sys, { insns: program === 'map-heavy' ? withFds(FLOW_COUNT, [flows!.fd]) : PORT_80, tiered: false });
-        const c: Config = { program, workers, sys, prog, ...(flows ? { flows } : {}), startMs: 0, best: Infinity };
+        const c: Config = { program, workers, sys, prog, ...(flows ? { flows } : {}), startMs: 0, best: Infinity, cpu: 0 };
         if (workers > 0) {
           const s = performance.now();
           c.pool = await WorkerPool.create(prog, { workers });
@@ -279,9 +283,15 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
       for (const c of configs) {
         // each round starts from empty maps: the same work every time
         if (c.flows) for (const k of [...c.flows.keys()]) c.flows.delete(k);
+        const cpu0 = process.cpuUsage();
         const s = performance.now();
         const verdicts = c.pool ? (await c.pool.runCapture(capture)).verdicts : mainThread(c.prog, capture);
-        c.best = Math.min(c.best, performance.now() - s);
+        const ms = performance.now() - s;
+        const cpu = process.cpuUsage(cpu0);
+        if (ms < c.best) {
+          c.best = ms;
+          c.cpu = (cpu.user + cpu.system) / 1000;
+        }
         if (r === 0) c.digest = digest(verdicts, c.flows);
       }
     }
@@ -290,7 +300,7 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
   }
   const rows: WorkersRow[] = configs.map((c) => {
     const one = configs.find((x) => x.program === c.program && x.workers === 1)!;
-    return { program: c.program, workers: c.workers, startMs: c.startMs, runMs: c.best, nsPerPacket: (c.best * 1e6) / frames, speedup: one.best / c.best };
+    return { program: c.program, workers: c.workers, startMs: c.startMs, runMs: c.best, nsPerPacket: (c.best * 1e6) / frames, speedup: one.best / c.best, cpuMs: c.cpu };
   });
   const same = ['map-heavy', 'map-less'].every((p) => new Set(configs.filter((c) => c.program === p).map((c) => c.digest)).size === 1);
   return { cpu: cpus()[0]?.model.trim() ?? 'unknown CPU', cores, frames, rounds, bytes: bytes.length, indexMs, rows, same, load: [load0, loadavg()[0]!] };
@@ -346,13 +356,17 @@ export function formatWorkers(s: WorkersSection): string {
     `Workers: one capture split across worker threads sharing one memory and its maps (WorkerPool, tsbpf filter/run --pcap --workers N)`,
     `  ${s.frames.toLocaleString('en-US')} frames of a ${FLOWS}-flow mix, cut to ${SNAPLEN} bytes (${(s.bytes / 1e6).toFixed(1)} MB); ${s.cpu}, ${s.cores} cores; load ${s.load[0].toFixed(1)} -> ${s.load[1].toFixed(1)}`,
     `  best of ${s.rounds} runs each, configurations taking turns; speedup = the 1-worker pool's run time / this run time; the capture indexed once on the main thread (${s.indexMs.toFixed(1)} ms, not in the runs)`,
+    `  cpu ms: every thread's CPU time in that run (process.cpuUsage); on a loaded machine wall times mean little, and`,
+    `  workers x (1 worker's cpu ms / this cpu ms) estimates the speedup on idle cores (it assumes the workers' runs overlap fully)`,
     `  same verdicts and map totals on every configuration: ${s.same ? 'yes' : 'NO'}`,
     '',
-    `  ${'program'.padEnd(10)} ${'workers'.padEnd(12)} ${'start ms'.padStart(9)} ${'run ms'.padStart(9)} ${'ns/packet'.padStart(10)} ${'speedup'.padStart(8)}`,
+    `  ${'program'.padEnd(10)} ${'workers'.padEnd(12)} ${'start ms'.padStart(9)} ${'run ms'.padStart(9)} ${'ns/packet'.padStart(10)} ${'speedup'.padStart(8)} ${'cpu ms'.padStart(9)} ${'idle-core speedup'.padStart(18)}`,
   ];
   for (const r of s.rows) {
     const who = r.workers === 0 ? 'main thread' : String(r.workers);
-    lines.push(`  ${r.program.padEnd(10)} ${who.padEnd(12)} ${(r.workers === 0 ? '-' : r.startMs.toFixed(1)).padStart(9)} ${r.runMs.toFixed(1).padStart(9)} ${r.nsPerPacket.toFixed(1).padStart(10)} ${`${r.speedup.toFixed(2)}x`.padStart(8)}`);
+    const one = s.rows.find((x) => x.program === r.program && x.workers === 1)!;
+    const idle = r.workers === 0 ? '-' : `${((r.workers * one.cpuMs) / r.cpuMs).toFixed(2)}x`;
+    lines.push(`  ${r.program.padEnd(10)} ${who.padEnd(12)} ${(r.workers === 0 ? '-' : r.startMs.toFixed(1)).padStart(9)} ${r.runMs.toFixed(1).padStart(9)} ${r.nsPerPacket.toFixed(1).padStart(10)} ${`${r.speedup.toFixed(2)}x`.padStart(8)} ${r.cpuMs.toFixed(1).padStart(9)} ${idle.padStart(18)}`);
   }
   return lines.join('\n') + '\n';
 }
