@@ -85,11 +85,19 @@ export function defaultWorkers(bytes: number, cores = availableParallelism()): n
 }
 
 /**
- * The capture size from which defaultWorkers uses every core: below it the
- * workers' start-up (a thread, the program's modules and its load: about
- * 60-100 ms on 2 cores) costs more than the second core saves.
+ * The capture size from which defaultWorkers uses every core. A worker's
+ * start-up (a thread, tsbpf's modules compiled, the program loaded and its
+ * JIT compiled) costs about 110 ms of CPU (2-core Xeon, measured by CPU
+ * time: the machine was loaded), in parallel with the main thread reading
+ * and indexing the capture, and a second worker saves half of the runs'
+ * time. Estimated from the CPU times of one-thread and two-worker
+ * `filter` and `run --pcap` processes on a generated flow mix (frames of
+ * 60-1514 bytes, about 600 on average): they break even near 100,000
+ * frames (60 MB), and two workers are about 1.3x faster at 300,000 (180
+ * MB). A capture cut short (tcpdump -s 128) has more packets per byte and
+ * pays off sooner; the threshold is set for whole frames, with a margin.
  */
-export const POOL_MIN_BYTES = 16 << 20;
+export const POOL_MIN_BYTES = 64 << 20;
 
 interface Slot {
   worker: Worker;
