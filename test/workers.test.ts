@@ -19,6 +19,7 @@ import { WorkerPool, defaultWorkers, indexCapture, POOL_MIN_BYTES } from '../src
 import { parseCapture } from '../src/pcap/reader.js';
 import { FLOW_COUNT, PORT_80, flowCapture, programSpecJson, withFds } from '../src/bench/workers.js';
 import { spawnTsbpf, tsbpf } from './cli-harness.js';
+import { fastFilter } from '../src/cli/fast-filter.js';
 import { tempDir } from './tmp.js';
 
 const FRAMES = 20_000;
@@ -210,6 +211,17 @@ test('CLI: filter -w on 1, 2 and 3 workers writes the same bytes, and the same l
   const lines1 = await tsbpf(['filter', portSpec, capturePath, '--workers', '1', '--json']);
   assert.equal(lines2.stdout, lines1.stdout);
   assert.equal(lines.stdout.split('\n').length, lines1.stdout.split('\n').length);
+});
+
+test('CLI: an expression with --workers 1 takes the fast path (one thread), with --workers 2 the pool: the same count', async () => {
+  const out: string[] = [];
+  const io = { stdout: { write: (c: string | Uint8Array) => out.push(String(c)) }, stderr: { write: () => true }, stdin: { readAll: () => assert.fail('stdin'), stream: () => assert.fail('stdin') } };
+  assert.equal(await fastFilter(['tcp port 80', capturePath, '--count', '--workers', '1'], io as never), 0);
+  assert.equal(await fastFilter(['tcp port 80', capturePath, '--count', '--workers', '2'], io as never), undefined);
+  const pooled = await tsbpf(['filter', 'tcp port 80', capturePath, '--count', '--workers', '2']);
+  assert.equal(pooled.status, 0, pooled.stderr);
+  assert.match(out.join(''), /^\d+ packets\n$/);
+  assert.equal(pooled.stdout, out.join(''));
 });
 
 test('CLI process: filter --workers 2 and --count as a process of its own', () => {
