@@ -264,8 +264,39 @@ function shareMaps(obj: ProgObject): SharedMap[] {
   });
 }
 
+/** Worker threads started ahead (prestartWorkers), loading tsbpf's modules, not yet given to a pool. */
+const spare: { worker: Worker; exited: boolean }[] = [];
+
+function newWorker(): Worker {
+  return new Worker(new URL('./pool-worker.js', import.meta.url));
+}
+
+/**
+ * Start `n` worker threads now, for the next WorkerPool.create to take: a
+ * worker's start-up (a thread, tsbpf's modules) then overlaps whatever the
+ * caller does meanwhile, such as loading the program (the CLI does this).
+ * Threads never taken hold the process open no longer than it would be.
+ */
+export function prestartWorkers(n: number): void {
+  checkWorkers(n);
+  for (let i = 0; i < n; i++) {
+    const s = { worker: newWorker(), exited: false };
+    s.worker.on('error', () => undefined);
+    s.worker.on('exit', () => {
+      s.exited = true;
+    });
+    s.worker.unref();
+    spare.push(s);
+  }
+}
+
 function startWorker(attach: RuntimeAttach | undefined): Slot {
-  const worker = new Worker(new URL('./pool-worker.js', import.meta.url));
+  let worker: Worker | undefined;
+  while (worker === undefined && spare.length > 0) {
+    const s = spare.shift()!;
+    if (!s.exited) worker = s.worker;
+  }
+  worker ??= newWorker();
   const slot: Slot = { worker, ...(attach ? { attach } : {}) };
   worker.on('message', (msg: WorkerReply) => {
     const w = slot.waiting;
