@@ -31,7 +31,7 @@ export const WORKERS_FRAMES = 500_000;
 /** Flows of the mix. */
 export const FLOWS = 4096;
 /** Runs of each configuration. */
-export const WORKERS_ROUNDS = 3;
+export const WORKERS_ROUNDS = 5;
 /** What the bench's capture keeps of each frame (tcpdump -s 128). */
 const SNAPLEN = 128;
 
@@ -216,7 +216,7 @@ export interface WorkersRow {
   nsPerPacket: number;
   /** the pool of 1 worker's runMs over this runMs */
   speedup: number;
-  /** ms of CPU time the process spent in that run, every thread's (process.cpuUsage) */
+  /** ms of CPU time the process spent in a run, every thread's (process.cpuUsage), the least of the rounds */
   cpuMs: number;
 }
 
@@ -244,7 +244,7 @@ interface Config {
   pool?: WorkerPool;
   startMs: number;
   best: number;
-  /** CPU time of the best run */
+  /** the least CPU time of a run (every thread's) */
   cpu: number;
   /** the verdicts' sum and the maps' totals of the first run, to compare */
   digest?: string;
@@ -270,7 +270,7 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
         const sys = new BpfSystem({ shared: workers > 0, cpus: Math.max(1, maxWorkers) });
         const flows = program === 'map-heavy' ? BpfMap.create(sys, { type: 'hash', keySize: 16, valueSize: 16, maxEntries: FLOWS * 2, name: 'flows' }) : undefined;
         const prog = Program.load(sys, { insns: program === 'map-heavy' ? withFds(FLOW_COUNT, [flows!.fd]) : PORT_80, tiered: false });
-        const c: Config = { program, workers, sys, prog, ...(flows ? { flows } : {}), startMs: 0, best: Infinity, cpu: 0 };
+        const c: Config = { program, workers, sys, prog, ...(flows ? { flows } : {}), startMs: 0, best: Infinity, cpu: Infinity };
         if (workers > 0) {
           const s = performance.now();
           c.pool = await WorkerPool.create(prog, { workers });
@@ -288,10 +288,8 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
         const verdicts = c.pool ? (await c.pool.runCapture(capture)).verdicts : mainThread(c.prog, capture);
         const ms = performance.now() - s;
         const cpu = process.cpuUsage(cpu0);
-        if (ms < c.best) {
-          c.best = ms;
-          c.cpu = (cpu.user + cpu.system) / 1000;
-        }
+        c.best = Math.min(c.best, ms);
+        c.cpu = Math.min(c.cpu, (cpu.user + cpu.system) / 1000);
         if (r === 0) c.digest = digest(verdicts, c.flows);
       }
     }
@@ -356,7 +354,7 @@ export function formatWorkers(s: WorkersSection): string {
     `Workers: one capture split across worker threads sharing one memory and its maps (WorkerPool, tsbpf filter/run --pcap --workers N)`,
     `  ${s.frames.toLocaleString('en-US')} frames of a ${FLOWS}-flow mix, cut to ${SNAPLEN} bytes (${(s.bytes / 1e6).toFixed(1)} MB); ${s.cpu}, ${s.cores} cores; load ${s.load[0].toFixed(1)} -> ${s.load[1].toFixed(1)}`,
     `  best of ${s.rounds} runs each, configurations taking turns; speedup = the 1-worker pool's run time / this run time; the capture indexed once on the main thread (${s.indexMs.toFixed(1)} ms, not in the runs)`,
-    `  cpu ms: every thread's CPU time in that run (process.cpuUsage); on a loaded machine wall times mean little, and`,
+    `  cpu ms: every thread's CPU time in a run (process.cpuUsage), the least of the rounds; on a loaded machine wall times mean little, and`,
     `  workers x (1 worker's cpu ms / this cpu ms) estimates the speedup on idle cores (it assumes the workers' runs overlap fully)`,
     `  same verdicts and map totals on every configuration: ${s.same ? 'yes' : 'NO'}`,
     '',
