@@ -233,6 +233,26 @@ test('CLI process: filter --workers 2 and --count as a process of its own', () =
   assert.equal(two.stdout, one.stdout);
 });
 
+test('CLI: a bad capture on 2 workers: what one thread says (the packets before a fault, then its error; not a capture: the error alone)', async () => {
+  const cut = join(dir, 'cut.pcap');
+  writeFileSync(cut, captureBytes.subarray(0, 300_000));
+  const bad = join(dir, 'bad.pcap');
+  writeFileSync(bad, 'not a capture at all');
+  for (const file of [cut, bad, join(dir, 'missing.pcap')]) {
+    const one = await tsbpf(['filter', portSpec, file, '--workers', '1']);
+    const two = await tsbpf(['filter', portSpec, file, '--workers', '2']);
+    assert.equal(two.status, 2);
+    assert.equal(two.status, one.status);
+    assert.equal(two.stdout, one.stdout);
+    // the throughput line's time and the workers aside
+    const last = (s: string): string => s.split('\n').filter((l) => !l.startsWith('tsbpf: ') || !/ packets \(/.test(l)).join('\n');
+    assert.equal(last(two.stderr), last(one.stderr));
+  }
+  const one = await tsbpf(['filter', portSpec, cut, '--workers', '1']);
+  assert.match(one.stderr, /truncated packet data/);
+  assert.ok(one.stdout.split('\n').length > 10);
+});
+
 test('CLI: --workers errors, one line each', async () => {
   for (const bad of ['0', 'abc', '100000', '-1']) {
     const r = await tsbpf(['filter', portSpec, capturePath, '--workers', bad]);
