@@ -133,8 +133,12 @@ test('attach and lanes refuse what is not theirs, with one clear line', () => {
   // a lane running a program is not given back
   Atomics.store(rt.mem.i32, at.lane.runWord >> 2, 7);
   expectBpfError(() => rt.releaseAttach(at), 'EBUSY', `lane ${at.lane.index} is running a program`);
-  Atomics.store(rt.mem.i32, at.lane.runWord >> 2, 0);
-  rt.releaseAttach(at);
+  const env = (new BpfSystem(rt)).mapEnv;
+  assert.deepEqual(env.lanes?.runWords, [RUN_GEN_ADDR, at.lane.runWord]);
+  // a worker terminated mid-run: forced, its run word is cleared and it leaves the table
+  rt.releaseAttach(at, true);
+  assert.equal(Atomics.load(rt.mem.i32, at.lane.runWord >> 2), 0);
+  assert.deepEqual(env.lanes?.runWords, [RUN_GEN_ADDR]);
   expectBpfError(() => rt.releaseAttach(at), 'EINVAL', `lane ${at.lane.index} is not a lane allocated in this memory`);
 });
 
@@ -164,13 +168,18 @@ test('epochs: a run holds the global epoch in its lane\'s run word (each run of 
     const desc = rt.mem.alloc(batchBytes(3));
     for (let i = 0; i < 3; i++) writeBatchDescriptor(rt.mem.view, desc, i, 0, 0, 0, -1);
     jit.execBatch(desc, 3);
+    // the epoch wraps to 0 after 2^32 retirements: a run then publishes 0xffffffff, the one before (0 is idle)
+    Atomics.store(words, EPOCH_ADDR >> 2, 0);
+    engine(rt, 'fast', STORES).exec({});
+    Atomics.store(words, EPOCH_ADDR >> 2, -1);
+    jit.execBatch(desc, 2);
     if (isShared) {
-      assert.deepEqual(seen, [40, 41, 42, 43, 44, 45]);
+      assert.deepEqual(seen, [40, 41, 42, 43, 44, 45, -1, -1, -1]);
       assert.equal(Atomics.load(words, RUN_GEN_ADDR >> 2), 0);
     } else {
       // the unshared run generation: exec leaves it (the maps' enterRun bumps it), a batch bumps it per run
-      assert.deepEqual(seen, [9, 9, 9, 10, 11, 12]);
-      assert.equal(Atomics.load(words, RUN_GEN_ADDR >> 2), 12);
+      assert.deepEqual(seen, [9, 9, 9, 10, 11, 12, 12, 13, 14]);
+      assert.equal(Atomics.load(words, RUN_GEN_ADDR >> 2), 14);
     }
   }
 });

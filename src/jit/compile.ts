@@ -518,7 +518,10 @@ function compileFunction(slots: readonly Slot[], start: number, end: number, fc:
     for (const r of [0, 3, 4, 5, 6, 7, 8, 9]) c.i64(0).set(reg(r));
     // a new run generation for the maps' helpers (see HashMap); shared memory: the run's epoch
     // (JitProgram stores 0, idle, when the batch ends)
-    if (fc.helpers && fc.shared) c.i32(fc.runWord).i32(EPOCH_ADDR).atomic(ATOMIC.i32_load, 4).atomic(ATOMIC.i32_store, 4);
+    // (an epoch of 0, once in 2^32 retirements, is stored as 0xffffffff, the one before it: 0 means idle)
+    if (fc.helpers && fc.shared) {
+      c.i32(fc.runWord).i32(EPOCH_ADDR).atomic(ATOMIC.i32_load, 4).tee(K).get(K).op(OP.i32_eqz).op(OP.i32_sub).atomic(ATOMIC.i32_store, 4);
+    }
     else if (fc.helpers) c.i32(fc.runWord).i32(fc.runWord).mem(OP.i32_load).i32(1).op(OP.i32_add).mem(OP.i32_store);
     if (fc.hardened) {
       // this run's regions, straight into locals: its context (the shape the program type gives) and

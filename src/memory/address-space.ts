@@ -27,7 +27,9 @@
  * the lane the owner gave it. In shared mode a lane's run word holds the
  * global epoch (EPOCH_ADDR) read when its current run started, 0 when it
  * is idle (runStart, runEnd): what maps decide the reuse of an unlinked
- * element by.
+ * element by. The epoch wraps after 2^32 retirements: maps must compare
+ * epochs as serial numbers ((a - b) | 0), and a run that starts at epoch 0
+ * publishes 0xffffffff (the one before: never 0, which means idle).
  */
 
 import { BpfError } from '../errors.js';
@@ -279,7 +281,10 @@ export class AddressSpace {
    * generation themselves).
    */
   runStart(): void {
-    if (this.shared) Atomics.store(this.i32cache, this.lane.runWord >> 2, Atomics.load(this.i32cache, EPOCH_ADDR >> 2));
+    if (!this.shared) return;
+    // 0 means idle: the epoch 0 (once in 2^32 retirements) is published as the one before it, 0xffffffff
+    const e = Atomics.load(this.i32cache, EPOCH_ADDR >> 2);
+    Atomics.store(this.i32cache, this.lane.runWord >> 2, e === 0 ? -1 : e);
   }
 
   /** The run (or a JIT batch of runs) on this lane ended: shared mode, its run word is 0, idle. */
@@ -305,14 +310,20 @@ export class AddressSpace {
     return Object.freeze({ index, stackTop: block + LANE_BLOCK_SIZE, runWord: block });
   }
 
-  /** Give a lane from allocLane back (its thread has ended). EBUSY while a run is in progress on it. */
-  freeLane(lane: Lane): void {
+  /**
+   * Give a lane from allocLane back (its thread has ended). EBUSY while a
+   * run is in progress on it, unless `force`: its thread was terminated in
+   * the middle of a run (Worker.terminate), and the run word it left would
+   * hold back every shared map's reuse forever.
+   */
+  freeLane(lane: Lane, force = false): void {
     const t = this.i32cache;
     const index = lane?.index;
     if (!this.shared || !Number.isInteger(index) || index <= 0 || index >= MAX_LANES || Atomics.load(t, (LANE_TABLE_ADDR >> 2) + 1 + index) !== lane.runWord) {
       throw new BpfError('EINVAL', `lane ${String(index)} is not a lane allocated in this memory`);
     }
-    if (Atomics.load(t, lane.runWord >> 2) !== 0) throw new BpfError('EBUSY', `lane ${index} is running a program`);
+    if (!force && Atomics.load(t, lane.runWord >> 2) !== 0) throw new BpfError('EBUSY', `lane ${index} is running a program`);
+    Atomics.store(t, lane.runWord >> 2, 0);
     Atomics.store(t, (LANE_TABLE_ADDR >> 2) + 1 + index, 0);
     Atomics.add(t, LANE_TABLE_ADDR >> 2, 1);
     this.release(lane.runWord);

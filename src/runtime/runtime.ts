@@ -124,9 +124,13 @@ export class Runtime {
     return { memory: this.mem.memory, arena: { start, end: start + ((bytes + 7) & ~7) }, lane, cpu, cpus: this.cpus, profile: this.profile.name };
   }
 
-  /** Give back a worker's lane and arena (workerAttach); EBUSY while a run is in progress on its lane. */
-  releaseAttach(at: RuntimeAttach): void {
-    this.mem.freeLane(at.lane);
+  /**
+   * Give back a worker's lane and arena (workerAttach) once the worker has
+   * ended; EBUSY while a run is in progress on its lane, unless `force` (the
+   * worker was terminated mid-run: its run word is cleared).
+   */
+  releaseAttach(at: RuntimeAttach, force = false): void {
+    this.mem.freeLane(at.lane, force);
     this.mem.release(at.arena.start);
   }
 
