@@ -21,9 +21,10 @@ export interface ProgJob {
   state: SharedMapState;
   engine: 'fast' | 'jit';
   runs: number;
-  /** run i counts key (i * 7 + first) % keys */
+  /** run i counts key offset + (i * 7 + first) % keys */
   keys: number;
   first: number;
+  offset?: number;
 }
 
 export interface ProgReport {
@@ -72,7 +73,7 @@ try {
   const slots = toSlots(assemble(COUNTER(map.addr)));
   const e: Engine = job.engine === 'jit' ? new JitProgram(rt.mem, slots, { helpers: rt.helpers, maps: [map] }) : new Interpreter(rt.mem, slots, { helpers: rt.helpers, checked: false });
   for (let i = 0; i < job.runs; i++) {
-    e.exec({ r1: 0, r2: (i * 7 + job.first) % job.keys });
+    e.exec({ r1: 0, r2: (job.offset ?? 0) + ((i * 7 + job.first) % job.keys) });
     if (e.retLo !== 0) report.bad++;
   }
 } catch (err) {

@@ -107,11 +107,11 @@ describe('shared maps: one thread', () => {
     const other = new AddressSpace({ shared: true, maxBytes: 1 << 20 });
     expectErr(() => attachMap(other, state, s.env), 'EINVAL', `attachMap: no hash map of this shape at 0x${state.addr.toString(16)} in this memory`);
     expectErr(() => attachMap(s.mem, { ...state, maxEntries: 5 }, s.env), 'EINVAL', `attachMap: no hash map of this shape at 0x${state.addr.toString(16)} in this memory`);
-    expectErr(() => attachMap(s.mem, { ...state, type: BPF_MAP_TYPE.LRU_HASH }, s.env), 'ENOTSUP', 'map type lru_hash cannot be shared between threads');
+    expectErr(() => attachMap(s.mem, { ...state, type: BPF_MAP_TYPE.LPM_TRIE }, s.env), 'ENOTSUP', 'map type lpm_trie cannot be shared between threads');
     const { sab: _sab, ...noSab } = state;
     expectErr(() => attachMap(s.mem, noSab, s.env), 'EINVAL', "attachMap: a hash map's state needs its SharedArrayBuffer");
-    const lru = setup(BPF_MAP_TYPE.LRU_HASH, 4);
-    assert.equal(lru.map.shareState, undefined);
+    const queue = createMap(s.mem, { mapType: BPF_MAP_TYPE.QUEUE, keySize: 0, valueSize: 8, maxEntries: 4, mapFlags: 0 }, s.env);
+    assert.equal(queue.shareState, undefined);
   });
 
   test('an attached map in the same thread sees and changes the same elements', () => {
@@ -178,6 +178,47 @@ describe('shared maps: one thread', () => {
     };
     assert.deepEqual(order(true), order(false));
   });
+
+  for (const type of [BPF_MAP_TYPE.LRU_HASH, BPF_MAP_TYPE.LRU_PERCPU_HASH]) {
+    test(`${type === BPF_MAP_TYPE.LRU_HASH ? 'lru_hash' : 'lru_percpu_hash'}: the same operations evict the same keys, shared or not, from two objects of the shared map`, () => {
+      const trace = (shared: boolean): string[] => {
+        const mem = new AddressSpace({ shared, maxBytes: 8 << 20 });
+        let cpu = 0;
+        const env: MapEnv = { profile: PROFILE_MODERN, cpus: 3, cpu: () => cpu, runWord: mem.lane.runWord, ...(mem.lanes ? { lanes: mem.lanes } : {}) };
+        const a = createMap(mem, { mapType: type, keySize: 4, valueSize: 8, maxEntries: 24, mapFlags: 0 }, env);
+        assert.equal(a instanceof SharedHashMap, shared);
+        const b = shared ? attachMap(mem, a.shareState!(), env) : a;
+        const key = mem.alloc(8);
+        const value = mem.alloc(64);
+        const next = mem.alloc(8);
+        const out: string[] = [];
+        let seed = 9;
+        for (let i = 0; i < 3000; i++) {
+          seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+          const m = seed & 1 ? a : b;
+          cpu = (seed >>> 3) % 3;
+          mem.view.setUint32(key, (seed >>> 8) % 60, true);
+          mem.view.setBigUint64(value, BigInt(i), true);
+          const op = (seed >>> 20) % 8;
+          if (op < 4) out.push(`u${m.update(key, value, op === 3 ? 1 : op === 2 ? 2 : 0, 0)}`);
+          else if (op === 4) out.push(`d${m.delete(key)}`);
+          else if (op === 5) out.push(`s${m.sysUpdate!(key, value, 0, 0)}`);
+          else out.push(`l${m.lookup(key) === 0 ? 0 : mem.view.getBigUint64(m.lookup(key), true)}`);
+        }
+        const keys: number[] = [];
+        for (let r = a.getNextKey(0, next); r === 0; r = a.getNextKey(key, next)) {
+          keys.push(mem.view.getUint32(next, true));
+          mem.view.setUint32(key, mem.view.getUint32(next, true), true);
+        }
+        out.push(keys.sort((x, y) => x - y).join(','));
+        return out;
+      };
+      const unshared = trace(false);
+      assert.deepEqual(trace(true), unshared);
+      // a full LRU map evicts: no update ran out of elements
+      assert.equal(unshared.filter((x) => x === 'u-12' || x === 's-12').length, 0);
+    });
+  }
 
   test('3.19: E2BIG before the flags, in a shared memory too', () => {
     const mem = new AddressSpace({ shared: true, maxBytes: 4 << 20 });
@@ -341,6 +382,21 @@ describe('shared maps: worker threads', () => {
     assert.equal((s.map as SharedHashMap).size, got.size);
     for (const [k, v] of got) assert.equal(v, BigInt(k) * 3n + 1n);
   });
+
+  for (const type of [BPF_MAP_TYPE.LRU_HASH, BPF_MAP_TYPE.LRU_PERCPU_HASH]) {
+    test(`${type === BPF_MAP_TYPE.LRU_HASH ? 'lru_hash' : 'lru_percpu_hash'}: 3 workers churn a full map: evictions never corrupt it, every value read is its key's`, async () => {
+      const s = setup(type, 48, 3);
+      const r = await workers(s, [1, 2, 3].map((seed) => ({ script: 'churn' as const, from: 0, to: 200, ops: 30_000, seed })));
+      assert.deepEqual(r.map((x) => x.bad), ['', '', '']);
+      const got = contents(s);
+      assert.ok(got.size <= 48, `${got.size} keys`);
+      assert.equal((s.map as SharedHashMap).size, got.size);
+      const a = (s.map as SharedHashMap).accounting();
+      assert.equal(a.live + a.free + a.retired, (s.map as SharedHashMap).cap);
+      // the syscall side's values of a per-CPU map: the CPU that wrote it holds k * 3 + 1, the others 0 or the same
+      for (const [k, v] of got) if (type === BPF_MAP_TYPE.LRU_HASH) assert.equal(v, BigInt(k) * 3n + 1n);
+    });
+  }
 
   test('replacing every key from two workers, then deleting half: the count follows', async () => {
     const s = setup(BPF_MAP_TYPE.HASH, 500);

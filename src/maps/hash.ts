@@ -94,6 +94,8 @@ export interface HashStorage {
   arrays(nBuckets: number, cap: number): HashArrays;
   /** the map exists already (made by another thread): its addresses; nothing is allocated or initialized */
   readonly at?: { readonly addr: number; readonly base: number };
+  /** LRU variants: the buffer of `bytes` to keep the LRU lists in, and whether they are to be made there (maps/lru.ts) */
+  lruState?(bytes: number): { buffer: ArrayBufferLike; fresh: boolean };
 }
 
 /** HashStorage's arrays (HashMapBase's fields of the same names). */
@@ -162,7 +164,7 @@ export class HashMapBase implements BpfMapImpl {
   protected readonly env: MapEnv;
   protected readonly modern: boolean;
   /** the LRU variants' lists (maps/lru.ts) */
-  private readonly lru: LruLists | undefined;
+  protected readonly lru: LruLists | undefined;
 
   /** `storage`: where the links live when not in this object's own arrays (maps/shared-hash.ts) */
   constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv = ONE_CPU, kind: HashKind = PLAIN, storage?: HashStorage) {
@@ -202,7 +204,7 @@ export class HashMapBase implements BpfMapImpl {
     if (cap * 5 > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
     ({ addr: this.addr, base: this.base } = storage?.at ?? allocMapStorage(mem, bytes + mirror, what, attr));
     this.what = `${kind.name} map at 0x${this.addr.toString(16)}`;
-    this.lru = kind.lru ? new LruLists(this.maxEntries, cap, env.cpus, (i) => this.evictElement(i), this.what) : undefined;
+    this.lru = kind.lru ? new LruLists(this.maxEntries, cap, env.cpus, (i) => this.evictElement(i), this.what, storage?.lruState?.(LruLists.stateBytes(cap, env.cpus))) : undefined;
     this.mirrorAddr = this.base + bytes;
     const a = storage?.arrays(this.nBuckets, cap);
     this.heads = a?.heads ?? new Int32Array(this.nBuckets);
@@ -359,13 +361,13 @@ export class HashMapBase implements BpfMapImpl {
   }
 
   /** The CPU an LRU node is taken on: the run's (the syscall side's outside runs: 0), inside the machine's CPUs. */
-  private lruCpu(): number {
+  protected lruCpu(): number {
     const c = this.env.cpu();
     return c >= 0 && c < this.env.cpus ? c : 0;
   }
 
   /** The LRU's del_from_htab: element idx leaves its bucket (evicted). */
-  private evictElement(idx: number): void {
+  protected evictElement(idx: number): boolean {
     this.checkLink(idx, 0);
     const hash = this.hashes[idx]!;
     if (this.find(this.elemAddr(idx), hash) !== idx) throw corruptMap(this.what, `LRU element ${idx} is not in its bucket`);
@@ -374,6 +376,7 @@ export class HashMapBase implements BpfMapImpl {
     this.count--;
     this.retire(idx);
     this.mirrorBucket(bucket);
+    return true;
   }
 
   /** An LRU update (htab_lru_map_update_elem, __htab_lru_percpu_map_update_elem). */

@@ -31,6 +31,10 @@
  * are only counted, since which free node is handed out cannot be
  * observed. BPF_F_NO_COMMON_LRU (per-CPU lists) is modelled as the common
  * LRU: a documented difference.
+ *
+ * The lists' state can live in a SharedArrayBuffer (LruLists.stateBytes),
+ * for a map shared between threads (maps/shared-hash.ts, which serializes
+ * the calls with a lock of its own).
  */
 
 import { corruptMap } from './map.js';
@@ -44,6 +48,10 @@ const INACTIVE = 3;
 const FREE_TARGET_MAX = 128;
 const NR_SCANS = 128;
 
+/** the scalar words of the state: the global free nodes, the rotation cursor */
+const GLOBAL_FREE = 0;
+const ROTATION = 1;
+
 export class LruLists {
   /** per node: its list (NONE, PENDING, ACTIVE, INACTIVE), its CPU when pending, its reference bit */
   private readonly type: Uint8Array;
@@ -54,33 +62,70 @@ export class LruLists {
   private readonly next: Int32Array;
   private readonly sActive: number;
   private readonly sInactive: number;
-  private readonly counts = [0, 0, 0, 0];
-  private globalFree: number;
+  private readonly counts: Int32Array;
+  private readonly words: Int32Array;
   private readonly localFree: Int32Array;
   private readonly nextSteal: Int32Array;
-  /** __bpf_lru_list_rotate_inactive's cursor: a node of the inactive list, or its sentinel */
-  private rotation: number;
   private readonly targetFree: number;
+
+  /** The bytes of the lists' state for `cap` element indexes and `cpus` CPUs (a SharedArrayBuffer's size). */
+  static stateBytes(cap: number, cpus: number): number {
+    return 4 * (cap + 2 * (cap + 2 + cpus) + 4 + 2 + 2 * cpus) + 2 * cap;
+  }
 
   /**
    * `nodes` (max_entries) nodes over `cap` element indexes, for `cpus` CPUs;
-   * `evict(i)` removes element i from the hash table (the kernel's del_from_htab).
+   * `evict(i)` removes element i from the hash table (the kernel's
+   * del_from_htab): false when it is not there (another thread's update
+   * has taken its node and not linked it yet, or a delete has unlinked it),
+   * and the node is then passed over, as the kernel's lists do.
+   * `state`: a buffer of stateBytes to keep the lists in (shared between
+   * threads), `fresh` when these lists are its first: the others find them made.
    */
-  constructor(nodes: number, private readonly cap: number, private readonly cpus: number, private readonly evict: (i: number) => void, private readonly what: string) {
-    this.type = new Uint8Array(cap);
-    this.cpuOf = new Int32Array(cap);
-    this.ref = new Uint8Array(cap);
+  constructor(nodes: number, private readonly cap: number, private readonly cpus: number, private readonly evict: (i: number) => boolean, private readonly what: string, state?: { buffer: ArrayBufferLike; fresh: boolean }) {
+    const buf = state?.buffer ?? new ArrayBuffer(LruLists.stateBytes(cap, cpus));
     const sentinels = 2 + cpus;
-    this.prev = new Int32Array(cap + sentinels);
-    this.next = new Int32Array(cap + sentinels);
-    for (let s = cap; s < cap + sentinels; s++) this.prev[s] = this.next[s] = s;
+    let at = 0;
+    const i32 = (n: number): Int32Array => {
+      const v = new Int32Array(buf, at, n);
+      at += 4 * n;
+      return v;
+    };
+    this.cpuOf = i32(cap);
+    this.prev = i32(cap + sentinels);
+    this.next = i32(cap + sentinels);
+    this.counts = i32(4);
+    this.words = i32(2);
+    this.localFree = i32(cpus);
+    this.nextSteal = i32(cpus);
+    this.type = new Uint8Array(buf, at, cap);
+    this.ref = new Uint8Array(buf, at + cap, cap);
     this.sActive = cap;
     this.sInactive = cap + 1;
+    this.targetFree = Math.min(Math.max(Math.floor(Math.floor(nodes / cpus) / 2), 1), FREE_TARGET_MAX);
+    if (state !== undefined && !state.fresh) return;
+    for (let s = cap; s < cap + sentinels; s++) this.prev[s] = this.next[s] = s;
     this.rotation = this.sInactive;
     this.globalFree = nodes;
-    this.localFree = new Int32Array(cpus);
-    this.nextSteal = Int32Array.from({ length: cpus }, (_, c) => c);
-    this.targetFree = Math.min(Math.max(Math.floor(Math.floor(nodes / cpus) / 2), 1), FREE_TARGET_MAX);
+    for (let c = 0; c < cpus; c++) this.nextSteal[c] = c;
+  }
+
+  /** the global list's free nodes (counted: which one is handed out cannot be observed) */
+  private get globalFree(): number {
+    return this.words[GLOBAL_FREE]!;
+  }
+
+  private set globalFree(n: number) {
+    this.words[GLOBAL_FREE] = n;
+  }
+
+  /** __bpf_lru_list_rotate_inactive's cursor: a node of the inactive list, or its sentinel */
+  private get rotation(): number {
+    return this.words[ROTATION]!;
+  }
+
+  private set rotation(i: number) {
+    this.words[ROTATION] = i;
   }
 
   private sPending(cpu: number): number {
@@ -123,15 +168,16 @@ export class LruLists {
     this.addHead(to === ACTIVE ? this.sActive : this.sInactive, i);
   }
 
-  /** A global node evicted into CPU c's local free list (__bpf_lru_node_move_to_free after del_from_htab). */
-  private evictTo(i: number, cpu: number): void {
+  /** A global node evicted into CPU c's local free list (__bpf_lru_node_move_to_free after del_from_htab); false when it was not in the table. */
+  private evictTo(i: number, cpu: number): boolean {
+    if (!this.evict(i)) return false;
     if (i === this.rotation) this.rotation = this.prev[i]!;
     this.counts[this.type[i]!]!--;
     this.unlink(i);
     this.type[i] = NONE;
     this.ref[i] = 0;
-    this.evict(i);
     this.localFree[cpu]!++;
+    return true;
   }
 
   /** bpf_common_lru_pop_free: a node for element `elem` on CPU cpu (added to its pending list), or false when there is none. */
@@ -175,12 +221,11 @@ export class LruLists {
       let steps = 0;
       for (let i = this.prev[s]!; i !== s; i = this.prev[i]!) {
         if (steps++ > this.cap) throw corruptMap(this.what, 'an LRU pending list cycles');
-        if (!this.ref[i] || force) {
+        if ((!this.ref[i] || force) && this.evict(i)) {
           this.counts[PENDING]!--;
           this.unlink(i);
           this.type[i] = NONE;
           this.ref[i] = 0;
-          this.evict(i);
           return true;
         }
       }
@@ -256,10 +301,7 @@ export class LruLists {
     for (let i = this.prev[s]!, n = 0; i !== s; ) {
       const p = this.prev[i]!;
       if (this.ref[i]) this.move(i, ACTIVE);
-      else {
-        this.evictTo(i, cpu);
-        if (++done === want) break;
-      }
+      else if (this.evictTo(i, cpu) && ++done === want) break;
       if (++n === NR_SCANS) break;
       i = p;
     }

@@ -249,6 +249,8 @@ export interface SharedMapState {
   readonly spare?: number;
   /** the JavaScript side's state; absent for arrays, which have none */
   readonly sab?: SharedArrayBuffer;
+  /** LRU maps: the LRU lists' state */
+  readonly lru?: SharedArrayBuffer;
 }
 
 /**

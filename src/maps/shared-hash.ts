@@ -1,7 +1,8 @@
 /**
- * hash and percpu_hash maps in a shared memory (maps/shared.ts), used by
- * several threads at once, each through its own SharedHashMap over the
- * same bytes and the same state (shareState, attachHash).
+ * hash, percpu_hash, lru_hash and lru_percpu_hash maps in a shared memory
+ * (maps/shared.ts), used by several threads at once, each through its own
+ * SharedHashMap over the same bytes and the same state (shareState,
+ * attachHash).
  *
  * The layout in memory is HashMapBase's (elements, then the JIT's mirror),
  * so the engines, the JIT's inline lookup and the checked interpreter's
@@ -34,6 +35,15 @@
  *   retired while runs hold them; an update that finds none reusable fails
  *   with ENOMEM, as the kernel's allocation may.
  *
+ * - LRU variants: the LRU lists (maps/lru.ts) live in a second
+ *   SharedArrayBuffer under one lock, taken to take or give back a node,
+ *   never while a bucket's is held (an eviction, under it, takes the
+ *   evicted element's bucket lock). An element is evicted only if it is in
+ *   its bucket: a node another thread's update holds but has not linked
+ *   yet, or one a delete has unlinked but not given back, is passed over,
+ *   as the kernel's lists do when del_from_htab fails. A program's lookup
+ *   sets its element's reference bit without a lock, as the kernel's.
+ *
  * The mirror is still never trusted: when the JIT reports it inconsistent,
  * a lookup rewrites it bucket by bucket under each bucket's lock.
  */
@@ -42,6 +52,7 @@ import { BpfError } from '../errors.js';
 import type { AddressSpace } from '../memory/address-space.js';
 import { HashMapBase, FREE, LIVE, PENDING, PLAIN, SPARE } from './hash.js';
 import type { HashArrays, HashKind } from './hash.js';
+import type { LruLists } from './lru.js';
 import type { BpfMapImpl, JitHashLayout, MapAttr, MapEnv, SharedMapState } from './map.js';
 import { BPF_EXIST, BPF_MAP_TYPE, BPF_NOEXIST, E, copyBytes } from './map.js';
 import { Epochs, RECLAIM_WAIT_MS, lockWord, pause, unlockWord } from './shared.js';
@@ -52,6 +63,8 @@ const COUNT = 0;
 const FREE_TOP = 1;
 const FREE_LOCK = 2;
 const RETIRED = 3;
+/** LRU variants: the lock of the LRU lists (taken before a bucket's, never after) */
+const LRU_LOCK = 4;
 const META_WORDS = 16;
 
 const EBUSY = -ERRNO.EBUSY;
@@ -61,6 +74,9 @@ const WAIT = -2;
 const RETRY = 1;
 
 const PERCPU: HashKind = { type: BPF_MAP_TYPE.PERCPU_HASH, name: 'percpu_hash', perCpu: true, lru: false };
+const LRU: HashKind = { type: BPF_MAP_TYPE.LRU_HASH, name: 'lru_hash', perCpu: false, lru: true };
+const LRU_PERCPU: HashKind = { type: BPF_MAP_TYPE.LRU_PERCPU_HASH, name: 'lru_percpu_hash', perCpu: true, lru: true };
+const KINDS = new Map([PLAIN, PERCPU, LRU, LRU_PERCPU].map((k) => [k.type, k]));
 
 /** Views of the state buffer: the meta words, a lock per bucket, then HashArrays and the retired list. */
 interface StateViews extends HashArrays {
@@ -98,6 +114,7 @@ export class SharedHashMap extends HashMapBase {
   /** plain hash maps: the JIT's inline lookup (percpu_hash has jitPerCpuLayout) */
   readonly jitLayout?: () => JitHashLayout;
   private readonly sab: SharedArrayBuffer;
+  private readonly lruSab: SharedArrayBuffer | undefined;
   private readonly meta: Int32Array;
   private readonly locks: Int32Array;
   private readonly retired: Int32Array;
@@ -111,7 +128,13 @@ export class SharedHashMap extends HashMapBase {
   constructor(mem: AddressSpace, attr: MapAttr, env: MapEnv, kind: HashKind, from?: SharedMapState) {
     let views: StateViews | undefined;
     let sab: SharedArrayBuffer | undefined = from?.sab;
+    let lruSab: SharedArrayBuffer | undefined = from?.lru;
     super(mem, attr, env, kind, {
+      lruState: (bytes) => {
+        lruSab ??= new SharedArrayBuffer(bytes);
+        if (!(lruSab instanceof SharedArrayBuffer) || lruSab.byteLength !== bytes) throw new BpfError('EINVAL', `attachMap: the LRU lists of ${kind.name} map at 0x${from?.addr.toString(16)} need a SharedArrayBuffer of ${bytes} bytes`);
+        return { buffer: lruSab, fresh: from === undefined };
+      },
       spare: from?.spare ?? SPARE * Math.max(1, env.cpus),
       ...(from ? { ncpus: from.ncpus, at: { addr: from.addr, base: from.base } } : {}),
       arrays: (nBuckets, cap) => {
@@ -122,6 +145,7 @@ export class SharedHashMap extends HashMapBase {
       },
     });
     this.sab = sab!;
+    this.lruSab = lruSab;
     this.meta = views!.meta;
     this.locks = views!.locks;
     this.retired = views!.retired;
@@ -133,7 +157,7 @@ export class SharedHashMap extends HashMapBase {
 
   shareState(): SharedMapState {
     const { type, keySize, valueSize, maxEntries, mapFlags, addr, base, ncpus, sab } = this;
-    return { type, keySize, valueSize, maxEntries, mapFlags, addr, base, ncpus, spare: this.cap - maxEntries, sab };
+    return { type, keySize, valueSize, maxEntries, mapFlags, addr, base, ncpus, spare: this.cap - maxEntries, sab, ...(this.lruSab ? { lru: this.lruSab } : {}) };
   }
 
   private bucketOf(hash: number): number {
@@ -185,7 +209,10 @@ export class SharedHashMap extends HashMapBase {
         unlockWord(this.locks, b);
       }
     }
-    return idx < 0 ? 0 : this.elemAddr(idx) + this.keyRound + this.cpu() * this.valueRound;
+    if (idx < 0) return 0;
+    // (a plain store, as the kernel's bpf_lru_node_set_ref: a node evicted meanwhile has it cleared when taken again)
+    this.lru?.setRef(idx);
+    return this.elemAddr(idx) + this.keyRound + this.cpu() * this.valueRound;
   }
 
   /** find() without the lock, for a thread in a run: the element, -1 when absent, -2 when the walk ran past cap steps (take the lock). */
@@ -268,6 +295,7 @@ export class SharedHashMap extends HashMapBase {
 
   private tryUpdate(keyAddr: number, valueAddr: number, flagsLo: number, flagsHi: number, allCpus: boolean): number {
     if (flagsHi !== 0 || flagsLo >>> 0 > BPF_EXIST) return E.EINVAL;
+    if (this.lru) return this.tryLruUpdate(this.lru, keyAddr, valueAddr, flagsLo, allCpus);
     const hash = this.hashOf(keyAddr);
     const b = this.bucketOf(hash);
     if (!lockWord(this.locks, b)) return EBUSY;
@@ -316,6 +344,122 @@ export class SharedHashMap extends HashMapBase {
     } finally {
       unlockWord(this.locks, b);
     }
+  }
+
+  /** Run f holding the LRU lists' lock (EBUSY when it stays held). */
+  private withLru<T>(f: () => T): T {
+    if (!lockWord(this.meta, LRU_LOCK)) throw new BpfError('EBUSY', `${this.what}: the LRU lists stayed locked`);
+    try {
+      return f();
+    } finally {
+      unlockWord(this.meta, LRU_LOCK);
+    }
+  }
+
+  /**
+   * An LRU update (HashMapBase's lruUpdate, in the kernel's order: the
+   * node is taken before the key is looked up, and may evict). The LRU
+   * lists' lock is held while taking or giving back a node (an eviction
+   * then takes the evicted element's bucket lock), never with a bucket's.
+   */
+  private tryLruUpdate(lru: LruLists, keyAddr: number, valueAddr: number, flagsLo: number, allCpus: boolean): number {
+    const perCpu = this.kind.perCpu;
+    let node = -1;
+    if (!perCpu || flagsLo !== BPF_EXIST) {
+      node = this.takeElement();
+      if (node < 0) return node === WAIT ? RETRY : E.ENOMEM;
+      const taken = node;
+      if (!this.withLru(() => lru.pop(this.lruCpu(), taken))) {
+        this.giveElement(node);
+        return E.ENOMEM;
+      }
+    }
+    const giveBack = (r: number): number => {
+      if (node >= 0) {
+        const n = node;
+        this.withLru(() => lru.pushFree(n));
+        this.giveElement(n);
+      }
+      return r;
+    };
+    const hash = this.hashOf(keyAddr);
+    const b = this.bucketOf(hash);
+    if (!lockWord(this.locks, b)) return giveBack(EBUSY);
+    let old: number;
+    try {
+      old = this.find(keyAddr, hash);
+      const prev = this.prev;
+      if (old >= 0 && flagsLo === BPF_NOEXIST) old = -2;
+      else if (old < 0 && flagsLo === BPF_EXIST) old = -3;
+      else if (old >= 0 && perCpu) {
+        lru.setRef(old);
+        this.writeValue(old, valueAddr, allCpus, false);
+        old = -4;
+      } else {
+        const u8 = this.mem.u8;
+        const e = this.elemAddr(node);
+        copyBytes(u8, e, keyAddr, this.keySize);
+        u8.fill(0, e + this.keySize, e + this.keyRound);
+        this.writeValue(node, valueAddr, allCpus, true);
+        this.state[node] = LIVE;
+        this.hashes[node] = hash;
+        this.next[node] = this.heads[b]!;
+        Atomics.store(this.heads, b, node);
+        if (old >= 0) {
+          lru.setRef(node);
+          this.unlinkShared(b, old, prev < 0 ? node : prev);
+        } else Atomics.add(this.meta, COUNT, 1);
+        this.mirrorChain(b);
+      }
+    } finally {
+      unlockWord(this.locks, b);
+    }
+    if (old === -2) return giveBack(E.EEXIST);
+    if (old === -3) return giveBack(E.ENOENT);
+    if (old === -4) return giveBack(0);
+    if (old >= 0) {
+      // the replaced element's node goes back, then the element is retired (reusable only after both)
+      const o = old;
+      this.withLru(() => lru.pushFree(o));
+      this.retireShared(o);
+    }
+    return 0;
+  }
+
+  /** An element taken by takeElement and never linked, back to the free stack. */
+  private giveElement(idx: number): void {
+    const meta = this.meta;
+    if (!lockWord(meta, FREE_LOCK)) return;
+    try {
+      this.state[idx] = FREE;
+      this.freeStack[meta[FREE_TOP]!] = idx;
+      meta[FREE_TOP]!++;
+    } finally {
+      unlockWord(meta, FREE_LOCK);
+    }
+  }
+
+  /**
+   * The LRU lists evict element idx (called holding their lock): out of its
+   * bucket, then retired. false when it is not there: another thread's
+   * update has its node and has not linked it yet, or a delete has unlinked
+   * it and will give its node back (the lists then pass it over).
+   */
+  protected override evictElement(idx: number): boolean {
+    this.checkLink(idx, 0);
+    const hash = this.hashes[idx]!;
+    const b = this.bucketOf(hash);
+    if (!lockWord(this.locks, b)) return false;
+    try {
+      if (this.find(this.elemAddr(idx), hash) !== idx) return false;
+      this.unlinkShared(b, idx, this.prev);
+      Atomics.sub(this.meta, COUNT, 1);
+      this.mirrorChain(b);
+    } finally {
+      unlockWord(this.locks, b);
+    }
+    this.retireShared(idx);
+    return true;
   }
 
   /**
@@ -404,6 +548,7 @@ export class SharedHashMap extends HashMapBase {
     const hash = this.hashOf(keyAddr);
     const b = this.bucketOf(hash);
     if (!lockWord(this.locks, b)) return EBUSY;
+    let removed: number;
     try {
       const idx = this.find(keyAddr, hash);
       if (idx < 0) return E.ENOENT;
@@ -413,12 +558,16 @@ export class SharedHashMap extends HashMapBase {
       }
       this.unlinkShared(b, idx, this.prev);
       Atomics.sub(this.meta, COUNT, 1);
-      this.retireShared(idx);
       this.mirrorChain(b);
-      return 0;
+      removed = idx;
     } finally {
       unlockWord(this.locks, b);
     }
+    // LRU: the node goes back before the element is retired (after it, another thread could reuse it)
+    const lru = this.lru;
+    if (lru) this.withLru(() => lru.pushFree(removed));
+    this.retireShared(removed);
+    return 0;
   }
 
   override lookupAndDelete(keyAddr: number, outAddr: number, flagsLo: number, flagsHi: number): number {
@@ -515,14 +664,13 @@ export function createSharedHash(kind: HashKind): (mem: AddressSpace, attr: MapA
 }
 
 /** The hash types createMap makes shareable in a shared memory. */
-export const SHARED_HASH_TYPES = new Map<number, (mem: AddressSpace, attr: MapAttr, env: MapEnv) => BpfMapImpl>([
-  [BPF_MAP_TYPE.HASH, createSharedHash(PLAIN)],
-  [BPF_MAP_TYPE.PERCPU_HASH, createSharedHash(PERCPU)],
-]);
+export const SHARED_HASH_TYPES = new Map<number, (mem: AddressSpace, attr: MapAttr, env: MapEnv) => BpfMapImpl>(
+  [...KINDS.values()].map((k) => [k.type, createSharedHash(k)]),
+);
 
 /** A hash or percpu_hash map another thread made in this shared memory (its shareState). */
 export function attachHash(mem: AddressSpace, state: SharedMapState, env: MapEnv): BpfMapImpl {
   if (!(state.sab instanceof SharedArrayBuffer)) throw new BpfError('EINVAL', 'attachMap: a hash map\'s state needs its SharedArrayBuffer');
   const attr: MapAttr = { mapType: state.type, keySize: state.keySize, valueSize: state.valueSize, maxEntries: state.maxEntries, mapFlags: state.mapFlags };
-  return new SharedHashMap(mem, attr, env, state.type === BPF_MAP_TYPE.HASH ? PLAIN : PERCPU, state);
+  return new SharedHashMap(mem, attr, env, KINDS.get(state.type)!, state);
 }

@@ -12,7 +12,7 @@
  * types that profile has.
  *
  * In a shared memory (maps/shared.ts), the shareable types (SHAREABLE:
- * array, percpu_array, hash, percpu_hash) are made shareable by createMap,
+ * array, percpu_array, the hash maps and their LRU variants) are made shareable by createMap,
  * and attachMap builds, in another thread, the map another thread made
  * (BpfMapImpl.shareState).
  */
@@ -126,6 +126,8 @@ const SHAREABLE = new Map<number, (mem: AddressSpace, state: SharedMapState, env
   [PERCPU_ARRAY_MAP.id, attachArray],
   [HASH_MAP.id, attachHash],
   [PERCPU_HASH_MAP.id, attachHash],
+  [LRU_HASH_MAP.id, attachHash],
+  [LRU_PERCPU_HASH_MAP.id, attachHash],
 ]);
 
 /** Whether maps of type `id` can be shared between threads (the others have no shareState). */

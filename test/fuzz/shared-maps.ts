@@ -44,6 +44,8 @@ export interface ShOp {
 
 export interface ShInput {
   perCpu: boolean;
+  /** the LRU variant: the model is then the same map in an unshared memory, fed the same operations */
+  lru?: boolean;
   keySize: number;
   maxEntries: number;
   lanes: number;
@@ -72,7 +74,7 @@ export function generateShmaps(rnd: Rnd): ShInput {
     }
     ops.push({ lane: Math.floor(rnd() * lanes), op, key: Math.floor(rnd() * (maxEntries * 2 + 2)), flags: rnd() < 0.05 ? pick(rnd, [3, 4, 0x100]) : Math.floor(rnd() * 3), value: Math.floor(rnd() * 2 ** 32) });
   }
-  return { perCpu: rnd() < 0.35, keySize: pick(rnd, [4, 4, 1, 2, 3, 8, 13]), maxEntries, lanes, ops };
+  return { perCpu: rnd() < 0.35, lru: rnd() < 0.3, keySize: pick(rnd, [4, 4, 1, 2, 3, 8, 13]), maxEntries, lanes, ops };
 }
 
 export function showShmaps(x: ShInput): string {
@@ -117,12 +119,14 @@ export function exerciseShmaps(x: ShInput): void {
   const cpus = x.lanes;
   const laneOf = [mem.lane, ...Array.from({ length: x.lanes - 1 }, () => mem.allocLane())];
   const envs: MapEnv[] = laneOf.map((lane, i) => ({ profile: PROFILE_MODERN, cpus, cpu: () => i, runWord: lane.runWord, ...(mem.lanes ? { lanes: mem.lanes } : {}) }));
-  const attr = { mapType: x.perCpu ? BPF_MAP_TYPE.PERCPU_HASH : BPF_MAP_TYPE.HASH, keySize: x.keySize, valueSize: VALUE, maxEntries: x.maxEntries, mapFlags: 0 };
+  const mapType = x.lru ? (x.perCpu ? BPF_MAP_TYPE.LRU_PERCPU_HASH : BPF_MAP_TYPE.LRU_HASH) : x.perCpu ? BPF_MAP_TYPE.PERCPU_HASH : BPF_MAP_TYPE.HASH;
+  const attr = { mapType, keySize: x.keySize, valueSize: VALUE, maxEntries: x.maxEntries, mapFlags: 0 };
   const made = createMap(mem, attr, envs[0]!);
   if (!(made instanceof SharedHashMap)) throw new Invariant('a hash map in a shared memory is not a SharedHashMap');
   const state = made.shareState();
   const views: BpfMapImpl[] = [made, ...envs.slice(1).map((env) => attachMap(mem, state, env))];
-  const layout = made.jitLayout?.() ?? made.jitPerCpuLayout()!;
+  // (LRU maps have no inline lookup: their lookups mark the element in JavaScript)
+  const layout = made.jitLayout?.() ?? made.jitPerCpuLayout();
   const ncpus = x.perCpu ? cpus : 1;
   const sysSize = x.perCpu ? VALUE * ncpus : VALUE;
   const keyRound = Math.ceil(x.keySize / 8) * 8;
@@ -133,11 +137,38 @@ export function exerciseShmaps(x: ShInput): void {
   const val = mem.alloc(sysSize);
   const out = mem.alloc(sysSize);
   const model = new Map<number, Uint8Array>();
+  // LRU: the same map in an unshared memory, whose evictions are the model's
+  let shadowCpu = 0;
+  const smem = new AddressSpace({ maxBytes: 4 << 20 });
+  const shadow = x.lru ? createMap(smem, attr, { profile: PROFILE_MODERN, cpus, cpu: () => shadowCpu }) : undefined;
+  const sk = smem.alloc(16);
+  const sv = smem.alloc(sysSize);
+  const so = smem.alloc(sysSize);
+  /** the shadow's answer to the operation, with the key and value of the shared side's */
+  const onShadow = (f: (m: BpfMapImpl, k: number, v: number, o: number) => number): number => {
+    smem.u8.set(u8.subarray(key, key + x.keySize), sk);
+    smem.u8.set(u8.subarray(val, val + sysSize), sv);
+    return f(shadow!, sk, sv, so);
+  };
+  const syncModel = (): void => {
+    model.clear();
+    const next = smem.alloc(16);
+    for (let r = shadow!.getNextKey(0, next); r === 0; r = shadow!.getNextKey(sk, next)) {
+      smem.u8.copyWithin(sk, next, next + x.keySize);
+      const k = idOf(smem.u8.subarray(next, next + x.keySize));
+      shadow!.sysLookup!(next, so);
+      model.set(k, smem.u8.slice(so, so + sysSize));
+    }
+    smem.release(next);
+  };
   const keyBytes = (k: number): Uint8Array => Uint8Array.from({ length: x.keySize }, (_, i) => (i < 4 ? (k >>> (8 * i)) & 255 : (k * 7 + i) & 255));
+  // every key an operation may name, by its bytes
+  const keyIds = new Map<string, number>();
+  for (let c = 0; c < x.maxEntries * 2 + 2; c++) keyIds.set(keyBytes(c).join(), c);
+  const idOf = (bytes: Uint8Array): number => keyIds.get(bytes.join()) ?? -1;
   const keyOf = (addr: number): number => {
-    const b = u8.subarray(addr, addr + x.keySize);
-    for (const [k] of model) if (keyBytes(k).every((v, i) => v === b[i])) return k;
-    return -1;
+    const k = idOf(u8.subarray(addr, addr + x.keySize));
+    return model.has(k) ? k : -1;
   };
   const valueBytes = (v: number, lane: number): Uint8Array => Uint8Array.from({ length: VALUE }, (_, i) => (i < 4 ? (v >>> (8 * i)) & 255 : (lane * 31 + i) & 255));
   const same = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((v, i) => v === b[i]);
@@ -157,6 +188,7 @@ export function exerciseShmaps(x: ShInput): void {
     const { lane, op, key: k, flags, value } = x.ops[i]!;
     const m = views[lane]!;
     const cpu = x.perCpu ? lane : 0;
+    shadowCpu = lane;
     for (let l = 0; l < x.lanes; l++) if (inRun[l]! >= 0 && i - inRun[l]! > RUN_OPS) end(l);
     u8.set(keyBytes(k), key);
     const present = model.get(k);
@@ -176,9 +208,12 @@ export function exerciseShmaps(x: ShInput): void {
         const v = sys ? Uint8Array.from({ length: sysSize }, (_, j) => (value * (j + 1) + j) & 255) : valueBytes(value, lane);
         u8.set(v, val);
         const r = sys ? m.sysUpdate!(key, val, flags, 0) : m.update(key, val, flags, 0);
-        const want = flags > 2 ? E.EINVAL : present && flags === 1 ? E.EEXIST : !present && flags === 2 ? E.ENOENT : !present && model.size >= x.maxEntries ? E.E2BIG : 0;
+        const want = shadow
+          ? onShadow((sm, k2, v2) => (sys ? sm.sysUpdate!(k2, v2, flags, 0) : sm.update(k2, v2, flags, 0)))
+          : flags > 2 ? E.EINVAL : present && flags === 1 ? E.EEXIST : !present && flags === 2 ? E.ENOENT : !present && model.size >= x.maxEntries ? E.E2BIG : 0;
         if (r !== want) fail(i, `update gave ${r}, the model ${want}`);
-        if (r === 0) {
+        if (shadow) syncModel();
+        else if (r === 0) {
           let next: Uint8Array;
           if (!x.perCpu || sys) next = v.slice(0, sysSize);
           else {
@@ -191,12 +226,15 @@ export function exerciseShmaps(x: ShInput): void {
       }
       case 'delete': {
         const r = m.delete(key);
+        if (shadow) onShadow((sm, k2) => sm.delete(k2));
         if (r !== (present ? 0 : E.ENOENT)) fail(i, `delete gave ${r}`);
         model.delete(k);
         break;
       }
       case 'lookup': {
         const at = m.lookup(key);
+        // (the shadow's lookup marks its element too)
+        if (shadow) onShadow((sm, k2) => sm.lookup(k2));
         if ((at !== 0) !== (present !== undefined)) fail(i, `lookup gave ${at}, the model ${present ? 'a value' : 'none'}`);
         if (at !== 0) {
           const got = u8.slice(at, at + VALUE);
@@ -210,7 +248,10 @@ export function exerciseShmaps(x: ShInput): void {
         const r = op === 'sys' ? m.sysLookup!(key, out) : m.lookupAndDelete!(key, out, 0, 0);
         if (r !== (present ? 0 : E.ENOENT)) fail(i, `${op} gave ${r}`);
         if (present && !same(u8.slice(out, out + sysSize), present)) fail(i, `${op} read ${u8.slice(out, out + sysSize)}, the model ${present}`);
-        if (op === 'lad') model.delete(k);
+        if (op === 'lad') {
+          if (shadow) onShadow((sm, k2, _v, o) => sm.lookupAndDelete!(k2, o, 0, 0));
+          model.delete(k);
+        }
         break;
       }
       case 'next': {
@@ -230,7 +271,7 @@ export function exerciseShmaps(x: ShInput): void {
           r = m.getNextKey(key, key2);
         }
         if (r !== E.ENOENT || seen.size !== model.size) fail(i, `the walk ended with ${r} after ${seen.size} of ${model.size} keys`);
-        if (!mirrorDirty) {
+        if (!mirrorDirty && layout) {
           for (const mk of [...model.keys(), x.maxEntries * 2 + 5]) {
             u8.set(keyBytes(mk), key);
             const f = mirrorFind(layout, i32, u8, key);
@@ -256,6 +297,7 @@ export function exerciseShmaps(x: ShInput): void {
         break;
       }
       case 'corrupt': {
+        if (!layout) break;
         // a program that escaped the verifier writes a word of the mirror (heads, next, hashes)
         const words = (layout.pinned - layout.heads) >>> 2;
         const at = (layout.heads >>> 2) + (value % words);
@@ -265,6 +307,7 @@ export function exerciseShmaps(x: ShInput): void {
         break;
       }
       case 'repair':
+        if (!layout) break;
         // the JIT found the mirror inconsistent: the suspect word, then the helper's lookup rewrites it
         Atomics.store(i32, layout.suspect >>> 2, 1);
         m.lookup(key);
