@@ -133,9 +133,9 @@ test('API: the pool refuses what it cannot run, one line each', async () => {
   const shared = new BpfSystem({ shared: true, cpus: 2, profile: 'modern' });
   const q = Program.load(shared, { insns: PORT_80 });
   await assert.rejects(WorkerPool.create(q, { workers: 3 }), { code: 'EINVAL', message: 'the system has 2 CPUs: 3 workers need one each (BpfSystem option cpus)' });
-  const lru = BpfMap.create(shared, { type: 'lru_hash', keySize: 16, valueSize: 16, maxEntries: 16, name: 'recent' });
-  const r = Program.load(shared, { insns: withFds(FLOW_COUNT, [lru.fd]) });
-  await assert.rejects(WorkerPool.create(r, { workers: 2 }), { code: 'ENOTSUP', message: "the program uses map 'recent' (lru_hash): maps of this type cannot be shared between worker threads" });
+  const trie = BpfMap.create(shared, { type: 'lpm_trie', keySize: 16, valueSize: 16, maxEntries: 16, flags: 1, name: 'routes' });
+  const r = Program.load(shared, { insns: withFds(FLOW_COUNT, [trie.fd]) });
+  await assert.rejects(WorkerPool.create(r, { workers: 2 }), { code: 'ENOTSUP', message: "the program uses map 'routes' (lpm_trie): maps of this type cannot be shared between worker threads" });
   const pool = await WorkerPool.create(q, { workers: 2 });
   await pool.close();
   await assert.rejects(pool.runCapture(captureBytes), { code: 'EBADF', message: 'the worker pool is closed' });
@@ -261,13 +261,13 @@ test('CLI: --workers errors, one line each', async () => {
   }
   const r = await tsbpf(['run', portSpec, '--data', '00', '--workers', '2']);
   assert.equal(r.stderr, 'tsbpf: --workers applies to --pcap (the packets of a capture are split between the workers) (EINVAL)\n');
-  const lruSpec = join(dir, 'lru.json');
-  writeFileSync(lruSpec, programSpecJson(FLOW_COUNT, [{ ...FLOWS_MAP, name: 'recent', type: 'lru_hash' }]));
-  const lru = await tsbpf(['run', lruSpec, '--pcap', capturePath, '--workers', '2']);
-  assert.equal(lru.status, 2);
-  assert.equal(lru.stderr, `tsbpf: ${lruSpec}: --workers 2: map 'recent' (lru_hash) cannot be shared between worker threads (ENOTSUP)\n`);
+  const trieSpec = join(dir, 'trie.json');
+  writeFileSync(trieSpec, programSpecJson(FLOW_COUNT, [{ ...FLOWS_MAP, name: 'routes', type: 'lpm_trie', flags: 1 }]));
+  const trie = await tsbpf(['run', trieSpec, '--pcap', capturePath, '--workers', '2']);
+  assert.equal(trie.status, 2);
+  assert.equal(trie.stderr, `tsbpf: ${trieSpec}: --workers 2: map 'routes' (lpm_trie) cannot be shared between worker threads (ENOTSUP)\n`);
   // without --workers, the same program quietly runs on one thread
-  const quiet = await tsbpf(['run', lruSpec, '--pcap', capturePath]);
+  const quiet = await tsbpf(['run', trieSpec, '--pcap', capturePath]);
   assert.equal(quiet.status, 0, quiet.stderr);
   const unverified = await tsbpf(['filter', portSpec, capturePath, '--unverified', '--workers', '2']);
   assert.equal(unverified.stderr, `tsbpf: ${portSpec}: --workers 2: an unverified program runs on one thread (a fault must stop the capture at its packet) (ENOTSUP)\n`);

@@ -172,7 +172,7 @@ export class WorkerPool {
       return new WorkerPool(sys, slots, frameMode ? 'frame' : 'packet', start);
     } catch (e) {
       await Promise.all(slots.map((s) => s.worker.terminate()));
-      for (const s of slots) if (s.attach) sys.runtime.releaseAttach(s.attach);
+      for (const s of slots) if (s.attach) sys.runtime.releaseAttach(s.attach, true);
       throw e;
     }
   }
@@ -234,8 +234,9 @@ export class WorkerPool {
     if (this.closed) return;
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
-    // the lanes and arenas given to the workers, once they can no longer run
-    for (const s of this.slots) if (s.attach) this.sys.runtime.releaseAttach(s.attach);
+    // the lanes and arenas given to the workers, once they can no longer run (force: one
+    // terminated mid-run, a failed run or a close during one, left its run word set)
+    for (const s of this.slots) if (s.attach) this.sys.runtime.releaseAttach(s.attach, true);
   }
 }
 

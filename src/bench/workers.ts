@@ -184,7 +184,7 @@ drop:
  * Assembly whose maps are `map[fd:I]` (I an index into `maps`) as a JSON
  * program spec (docs/cli.md): the maps, the slots hex, a fixup per map load.
  */
-export function programSpecJson(asm: string, maps: readonly { name: string; type: string; key_size: number; value_size: number; max_entries: number }[], progType = 'socket_filter'): string {
+export function programSpecJson(asm: string, maps: readonly { name: string; type: string; key_size: number; value_size: number; max_entries: number; flags?: number }[], progType = 'socket_filter'): string {
   const slots = toSlots(assemble(asm));
   const fixups: [number, number][] = [];
   slots.forEach((s, i) => {

@@ -57,7 +57,7 @@ const SET: OptionSpec = {
 const WORKERS: OptionSpec = {
   name: 'workers',
   value: 'N',
-  help: 'run the capture on N worker threads sharing the maps (1-256; default: every core\nfor a capture of 64 MiB or more, else 1); worker i runs on CPU i, so --cpus is\nat least N. Programs with maps other than (percpu_)array and (percpu_)hash, and\n--unverified ones, run on one thread',
+  help: 'run the capture on N worker threads sharing the maps (1-256; default: every core\nfor a capture of 64 MiB or more, else 1); worker i runs on CPU i, so --cpus is\nat least N. Programs with maps other than (percpu_)array and (lru_)(percpu_)hash, and\n--unverified ones, run on one thread',
 };
 const BUDGET: OptionSpec = { name: 'budget', value: 'N', help: 'instructions allowed per run with --unverified (default 1000000)' };
 
