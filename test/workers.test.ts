@@ -137,6 +137,11 @@ test('API: the pool refuses what it cannot run, one line each', async () => {
   const r = Program.load(shared, { insns: withFds(FLOW_COUNT, [trie.fd]) });
   await assert.rejects(WorkerPool.create(r, { workers: 2 }), { code: 'ENOTSUP', message: "the program uses map 'routes' (lpm_trie): maps of this type cannot be shared between worker threads" });
   const pool = await WorkerPool.create(q, { workers: 2 });
+  // the pool holds the program: closing it meanwhile frees nothing the workers use
+  q.close();
+  const still = await pool.runCapture(captureBytes);
+  assert.equal(still.count, FRAMES);
+  await pool.close();
   await pool.close();
   await assert.rejects(pool.runCapture(captureBytes), { code: 'EBADF', message: 'the worker pool is closed' });
   await assert.rejects(WorkerPool.create({} as Program), { code: 'EINVAL' });

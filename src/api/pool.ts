@@ -113,7 +113,7 @@ export class WorkerPool {
   /** each worker's start-up, ms (thread, modules, program load), measured from the main thread */
   readonly startMs: number[];
 
-  private constructor(private readonly sys: BpfSystem, private readonly slots: Slot[], private readonly mode: 'packet' | 'frame', startMs: number[]) {
+  private constructor(private readonly sys: BpfSystem, private readonly obj: ProgObject, private readonly slots: Slot[], private readonly mode: 'packet' | 'frame', startMs: number[]) {
     this.startMs = startMs;
   }
 
@@ -169,7 +169,9 @@ export class WorkerPool {
       }
       const replies = await Promise.all(slots.map((s, i) => ask(s, inits[i]!)));
       const start = replies.map(() => performance.now() - t0);
-      return new WorkerPool(sys, slots, frameMode ? 'frame' : 'packet', start);
+      // the pool holds the program, and so its maps, whose memory the workers use, until close()
+      sys.hold(obj);
+      return new WorkerPool(sys, obj, slots, frameMode ? 'frame' : 'packet', start);
     } catch (e) {
       await Promise.all(slots.map((s) => s.worker.terminate()));
       for (const s of slots) if (s.attach) sys.runtime.releaseAttach(s.attach, true);
@@ -237,6 +239,7 @@ export class WorkerPool {
     // the lanes and arenas given to the workers, once they can no longer run (force: one
     // terminated mid-run, a failed run or a close during one, left its run word set)
     for (const s of this.slots) if (s.attach) this.sys.runtime.releaseAttach(s.attach, true);
+    this.sys.release(this.obj);
   }
 }
 
