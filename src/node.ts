@@ -2,8 +2,9 @@
  * `tsbpf/node`: what needs Node's file system, kept out of the main entry so
  * that `tsbpf` itself imports nothing of Node and bundles for a browser.
  * Reading a capture by path (chunk by chunk) and reading an object file by
- * path into a CollectionSpec; everything else is the main entry's, which
- * takes bytes and streams.
+ * path into a CollectionSpec; WorkerPool, a capture run on worker threads
+ * (worker_threads); everything else is the main entry's, which takes bytes
+ * and streams.
  */
 import { readFileSync } from 'node:fs';
 import { BpfError, ERRNO } from './errors.js';
@@ -13,6 +14,8 @@ import type { CollectionSpec } from './loader/spec.js';
 
 export { readCaptureFile } from './pcap/file.js';
 export type { ReadOptions } from './pcap/file.js';
+export { WorkerPool, PoolPacketError, SharedCapture, indexCapture, defaultWorkers, POOL_MIN_BYTES, MAX_WORKERS, INDEX_WORDS } from './api/pool.js';
+export type { WorkerPoolOptions, PoolCaptureResult } from './api/pool.js';
 
 /**
  * Read a clang-compiled object file by path into a CollectionSpec (see

@@ -443,6 +443,7 @@ test('fast path: it declines, writing and printing nothing, what only the genera
     const declined = [
       [prog, cap],
       ['tcp', cap, '--engine', 'jit'],
+      ['tcp', cap, '--workers', '2'],
       ['tcp', cap, '--profile', 'modern'],
       ['tcp', '-'],
       ['tcp', dir],

@@ -125,6 +125,21 @@ test('every entry imports, and exports exactly the values docs/api.md documents 
   }
 });
 
+test('the packed tsbpf/node runs a WorkerPool: its worker entry is in the package', () => {
+  writeFileSync(join(project, 'pool.mjs'), [
+    "import { BpfSystem, Program, writePcap } from 'tsbpf';",
+    "import { WorkerPool } from 'tsbpf/node';",
+    'const sys = new BpfSystem({ shared: true, cpus: 2 });',
+    "const prog = Program.load(sys, { insns: 'r6 = r1\\nr0 = *(u8 *)skb[0]\\nexit' });",
+    'const pool = await WorkerPool.create(prog, { workers: 2 });',
+    'const capture = writePcap([1, 2, 3, 4, 5].map((b) => ({ data: new Uint8Array([b, 0]), tsNs: 0n })), 1);',
+    'const r = await pool.runCapture(capture);',
+    'await pool.close();',
+    "console.log([...r.verdicts].join(' '), pool.size);",
+  ].join('\n'));
+  assert.equal(run(process.execPath, ['pool.mjs'], project), '1 2 3 4 5 2\n');
+});
+
 test('the documented types and a small program type-check against the packed .d.ts, without DOM or Node types', () => {
   const docs = documented();
   const lines: string[] = [];

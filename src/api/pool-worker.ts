@@ -135,8 +135,11 @@ class PoolWorker {
     };
     let fd: number;
     if (rec.verify) {
-      // tiered as the CLI's captures: the interpreter from the first packet while the JIT compiles
-      sys.jitTiering = msg.engine === undefined;
+      // Not tiered: a worker runs its packets in one synchronous loop, in
+      // which a background compile never resolves (its promise needs the
+      // event loop), so a tiered load would run the interpreter throughout.
+      // The JIT compiles here, while the main thread reads the capture.
+      sys.jitTiering = false;
       fd = sys.bpf(BPF_CMD.BPF_PROG_LOAD, attr);
     } else {
       fd = sys.loadUnverified(attr);

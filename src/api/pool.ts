@@ -85,11 +85,19 @@ export function defaultWorkers(bytes: number, cores = availableParallelism()): n
 }
 
 /**
- * The capture size from which defaultWorkers uses every core: below it the
- * workers' start-up (a thread, the program's modules and its load: about
- * 60-100 ms on 2 cores) costs more than the second core saves.
+ * The capture size from which defaultWorkers uses every core. A worker's
+ * start-up (a thread, tsbpf's modules compiled, the program loaded and its
+ * JIT compiled) costs about 110 ms of CPU (2-core Xeon, measured by CPU
+ * time: the machine was loaded), in parallel with the main thread reading
+ * and indexing the capture, and a second worker saves half of the runs'
+ * time. Estimated from the CPU times of one-thread and two-worker
+ * `filter` and `run --pcap` processes on a generated flow mix (frames of
+ * 60-1514 bytes, about 600 on average): they break even near 100,000
+ * frames (60 MB), and two workers are about 1.3x faster at 300,000 (180
+ * MB). A capture cut short (tcpdump -s 128) has more packets per byte and
+ * pays off sooner; the threshold is set for whole frames, with a margin.
  */
-export const POOL_MIN_BYTES = 16 << 20;
+export const POOL_MIN_BYTES = 64 << 20;
 
 interface Slot {
   worker: Worker;
@@ -105,7 +113,7 @@ export class WorkerPool {
   /** each worker's start-up, ms (thread, modules, program load), measured from the main thread */
   readonly startMs: number[];
 
-  private constructor(private readonly sys: BpfSystem, private readonly slots: Slot[], private readonly mode: 'packet' | 'frame', startMs: number[]) {
+  private constructor(private readonly sys: BpfSystem, private readonly obj: ProgObject, private readonly slots: Slot[], private readonly mode: 'packet' | 'frame', startMs: number[]) {
     this.startMs = startMs;
   }
 
@@ -137,7 +145,8 @@ export class WorkerPool {
     const record = loadRecordOf(obj);
     if (!record) throw new BpfError('EINVAL', 'a worker pool runs programs loaded by Program.load');
     const frameMode = sys.runtime.profile.name === 'modern' || !prog.type.packet;
-    if (!prog.type.packet && !prog.type.frameFields) throw new BpfError('EINVAL', `a ${prog.type.name} program does not run over packets`);
+    // the modern profile's packet programs (socket filters, XDP, tc) run as the test run makes a frame their context
+    if (!prog.type.packet && sys.runtime.profile.name !== 'modern') throw new BpfError('EINVAL', `a ${prog.type.name} program does not run over packets`);
     const mem = sys.runtime.mem;
     // the maps the workers share: each one's state, in the order the record's map indexes name them
     const maps = mem.shared ? shareMaps(obj) : refuseMaps(obj);
@@ -160,10 +169,12 @@ export class WorkerPool {
       }
       const replies = await Promise.all(slots.map((s, i) => ask(s, inits[i]!)));
       const start = replies.map(() => performance.now() - t0);
-      return new WorkerPool(sys, slots, frameMode ? 'frame' : 'packet', start);
+      // the pool holds the program, and so its maps, whose memory the workers use, until close()
+      sys.hold(obj);
+      return new WorkerPool(sys, obj, slots, frameMode ? 'frame' : 'packet', start);
     } catch (e) {
       await Promise.all(slots.map((s) => s.worker.terminate()));
-      for (const s of slots) if (s.attach) sys.runtime.releaseAttach(s.attach);
+      for (const s of slots) if (s.attach) sys.runtime.releaseAttach(s.attach, true);
       throw e;
     }
   }
@@ -225,8 +236,10 @@ export class WorkerPool {
     if (this.closed) return;
     this.closed = true;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
-    // the lanes and arenas given to the workers, once they can no longer run
-    for (const s of this.slots) if (s.attach) this.sys.runtime.releaseAttach(s.attach);
+    // the lanes and arenas given to the workers, once they can no longer run (force: one
+    // terminated mid-run, a failed run or a close during one, left its run word set)
+    for (const s of this.slots) if (s.attach) this.sys.runtime.releaseAttach(s.attach, true);
+    this.sys.release(this.obj);
   }
 }
 
@@ -255,8 +268,39 @@ function shareMaps(obj: ProgObject): SharedMap[] {
   });
 }
 
+/** Worker threads started ahead (prestartWorkers), loading tsbpf's modules, not yet given to a pool. */
+const spare: { worker: Worker; exited: boolean }[] = [];
+
+function newWorker(): Worker {
+  return new Worker(new URL('./pool-worker.js', import.meta.url));
+}
+
+/**
+ * Start `n` worker threads now, for the next WorkerPool.create to take: a
+ * worker's start-up (a thread, tsbpf's modules) then overlaps whatever the
+ * caller does meanwhile, such as loading the program (the CLI does this).
+ * Threads never taken hold the process open no longer than it would be.
+ */
+export function prestartWorkers(n: number): void {
+  checkWorkers(n);
+  for (let i = 0; i < n; i++) {
+    const s = { worker: newWorker(), exited: false };
+    s.worker.on('error', () => undefined);
+    s.worker.on('exit', () => {
+      s.exited = true;
+    });
+    s.worker.unref();
+    spare.push(s);
+  }
+}
+
 function startWorker(attach: RuntimeAttach | undefined): Slot {
-  const worker = new Worker(new URL('./pool-worker.js', import.meta.url));
+  let worker: Worker | undefined;
+  while (worker === undefined && spare.length > 0) {
+    const s = spare.shift()!;
+    if (!s.exited) worker = s.worker;
+  }
+  worker ??= newWorker();
   const slot: Slot = { worker, ...(attach ? { attach } : {}) };
   worker.on('message', (msg: WorkerReply) => {
     const w = slot.waiting;

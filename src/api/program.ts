@@ -19,7 +19,8 @@
 import type { FuncSpan } from '../loader/line-info.js';
 import { BpfError, VerifierError } from '../errors.js';
 import type { Instruction } from '../isa/instruction.js';
-import { decodeSlots, encodeSlots, isMapLoad, isMapValueLoad, toSlots } from '../isa/instruction.js';
+import { encodeSlots, toSlots } from '../isa/instruction.js';
+import { BPF_PSEUDO_MAP_FD, BPF_PSEUDO_MAP_VALUE, LD_IMM64 } from '../isa/opcodes.js';
 import { progTypeByName } from '../progs/types.js';
 import type { ProgTypeName } from '../progs/types.js';
 import type { EngineName } from '../runtime/engine.js';
@@ -292,16 +293,18 @@ function loadRecord(
   attr: { insns: readonly Instruction[] | Uint8Array; prog_type: number; license: string; line_info: readonly SourceLine[] | undefined; func_info: readonly FuncInfoEntry[] | undefined },
   verify: boolean,
 ): LoadRecord {
+  // (every load pays this: a copy and one pass over the opcodes, no object per instruction)
   const insns = attr.insns instanceof Uint8Array ? attr.insns.slice(0, attr.insns.length & ~7) : encodeSlots(toSlots(attr.insns));
-  const slots = decodeSlots(insns);
   const mapSlots: number[] = [];
   const view = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
-  for (let i = 0; i < slots.length; i++) {
-    const s = slots[i]!;
-    if (!isMapLoad(s) && !isMapValueLoad(s)) continue;
-    // the load succeeded: the fd named one of the program's maps when it was loaded
-    view.setInt32(i * 8 + 4, obj.prog.maps.indexOf(sys.mapOf(s.imm)), true);
-    mapSlots.push(i);
+  for (let i = 0, n = insns.length >>> 3; i < n; i++) {
+    if (insns[i * 8] !== LD_IMM64) continue;
+    const src = insns[i * 8 + 1]! >> 4;
+    if (src === BPF_PSEUDO_MAP_FD || src === BPF_PSEUDO_MAP_VALUE) {
+      // the load succeeded: the fd named one of the program's maps when it was loaded
+      view.setInt32(i * 8 + 4, obj.prog.maps.indexOf(sys.mapOf(view.getInt32(i * 8 + 4, true))), true);
+      mapSlots.push(i);
+    }
     i++;
   }
   return {

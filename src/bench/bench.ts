@@ -48,6 +48,7 @@ import { formatCapture, formatJson, formatMap, formatWorkloads } from './report.
 import { formatVerifier, runVerifierBench, verifierPrograms } from './verifier.js';
 import { formatXdp, runXdpBench } from './xdp.js';
 import { formatStartup, runStartupBench } from './startup.js';
+import { formatWorkers, runWorkersBench } from './workers.js';
 import { formatFilterE2E, runFilterE2E } from './filter-e2e.js';
 
 /**
@@ -158,8 +159,15 @@ export function runBench(): BenchRow[] {
  * written as soon as it is measured (or, with --json, one object at the
  * end). `write` is the CLI's standard output.
  */
-export function benchCommand(args: string[], write: (text: string) => unknown): number {
+export function benchCommand(args: string[], write: (text: string) => unknown): number | Promise<number> {
   const json = args.includes('--json');
+  // --workers: the workers section alone (1/2/N worker threads over one capture)
+  if (args.includes('--workers')) {
+    return runWorkersBench().then((w) => {
+      write(json ? formatJson({ workers: w }) : formatWorkers(w));
+      return 0;
+    });
+  }
   // --verifier: the verifier section alone (it needs no engine measurements)
   if (args.includes('--verifier')) {
     const programs = verifierPrograms();
@@ -193,8 +201,11 @@ export function benchCommand(args: string[], write: (text: string) => unknown): 
   }
   const rows = runBench();
   if (json) {
-    write(formatJson({ workloads: rows, startup: runStartupBench(), capture: runCaptureBench(), filter: runFilterE2E(), map: runMapBench(), mapOps: runMapOpsBench(), verifier: runVerifierBench(), xdp: runXdpBench() }));
-    return 0;
+    const all = { workloads: rows, startup: runStartupBench(), capture: runCaptureBench(), filter: runFilterE2E(), map: runMapBench(), mapOps: runMapOpsBench(), verifier: runVerifierBench(), xdp: runXdpBench() };
+    return runWorkersBench().then((workers) => {
+      write(formatJson({ ...all, workers }));
+      return 0;
+    });
   }
   write(formatWorkloads(rows));
   write(formatStartup(runStartupBench()));
@@ -205,7 +216,10 @@ export function benchCommand(args: string[], write: (text: string) => unknown): 
   const programs = verifierPrograms();
   write(formatVerifier(runVerifierBench(programs), programs));
   write(formatXdp(runXdpBench()));
-  return 0;
+  return runWorkersBench().then((w) => {
+    write(formatWorkers(w));
+    return 0;
+  });
 }
 
 // Child mode: `bench.js --measure WORKLOAD fast|checked` prints one measurement as JSON.

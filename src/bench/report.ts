@@ -11,6 +11,7 @@ import type { VerifierRow } from './verifier.js';
 import type { XdpSection } from './xdp.js';
 import type { StartupSection } from './startup.js';
 import type { MapOpsSection } from './map-ops.js';
+import type { WorkersSection } from './workers.js';
 import { MAP_HEAVY } from './workloads.js';
 
 export interface BenchRow {
@@ -112,6 +113,6 @@ export function formatMap(m: MapRow): string {
 }
 
 /** Everything as one JSON object (64-bit values as hex strings), one line. */
-export function formatJson(all: { workloads?: BenchRow[]; startup?: StartupSection; capture?: CaptureRow; filter?: FilterE2ESection; map?: MapRow; mapOps?: MapOpsSection; verifier?: readonly VerifierRow[]; xdp?: XdpSection }): string {
+export function formatJson(all: { workloads?: BenchRow[]; startup?: StartupSection; capture?: CaptureRow; filter?: FilterE2ESection; map?: MapRow; mapOps?: MapOpsSection; verifier?: readonly VerifierRow[]; xdp?: XdpSection; workers?: WorkersSection }): string {
   return JSON.stringify(all, (_k, v: unknown) => (typeof v === 'bigint' ? `0x${v.toString(16)}` : v)) + '\n';
 }

@@ -35,7 +35,7 @@ import type { Profile } from '../progs/profile.js';
 import { style } from './style.js';
 import { throughput, timestamp } from './filter-output.js';
 import { chooseWorkers, pooledError, runPooled } from './workers.js';
-import { INDEX_WORDS } from '../api/pool.js';
+import { INDEX_WORDS, prestartWorkers } from '../api/pool.js';
 import type { CliIo, CliOutput } from './io.js';
 
 export interface Progress {
@@ -257,6 +257,8 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
     throw new CliError(`${opts.file}: --pcap runs socket filters, XDP and tc programs, not ${prog.progType} programs`, 2, 'EINVAL');
   }
   const workers = chooseWorkers(prog, { given: opts.workers, capture, file: opts.file, unverified: opts.unverified === true });
+  // the threads start (tsbpf's modules) while the program loads here
+  if (workers > 1) prestartWorkers(workers);
   const load0 = performance.now();
   const { sys, progFd, maps } = loadInput(prog, opts.file, io, {
     json: opts.json, verify: opts.unverified !== true, profile, ...(opts.budget === undefined ? {} : { budget: opts.budget }),
@@ -456,6 +458,7 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
   if (!findProgTypeByName(prog.progType)?.packet) throw new CliError(`${opts.file}: filter runs socket filters, not ${prog.progType} programs (run --pcap runs those)`, 2, 'EINVAL');
   const profile = opts.profile ?? PROFILE_3_19;
   const workers = chooseWorkers(prog, { given: opts.workers, capture, file: opts.file, unverified: opts.unverified === true });
+  if (workers > 1) prestartWorkers(workers);
   const { sys, progFd } = loadInput(prog, opts.file, io, {
     verify: opts.unverified !== true, profile, ...(opts.budget === undefined ? {} : { budget: opts.budget }), source: opts.source === true,
     tiered: opts.engine === undefined,

@@ -57,7 +57,7 @@ const SET: OptionSpec = {
 const WORKERS: OptionSpec = {
   name: 'workers',
   value: 'N',
-  help: 'run the capture on N worker threads sharing the maps (1-256; default: every core\nfor a capture of 16 MiB or more, else 1); worker i runs on CPU i, so --cpus is\nat least N. Programs with maps other than (percpu_)array and (percpu_)hash, and\n--unverified ones, run on one thread',
+  help: 'run the capture on N worker threads sharing the maps (1-256; default: every core\nfor a capture of 64 MiB or more, else 1); worker i runs on CPU i, so --cpus is\nat least N. Programs with maps other than (percpu_)array and (lru_)(percpu_)hash, and\n--unverified ones, run on one thread',
 };
 const BUDGET: OptionSpec = { name: 'budget', value: 'N', help: 'instructions allowed per run with --unverified (default 1000000)' };
 
@@ -268,7 +268,7 @@ export const CONFORMANCE_PLUGIN: CommandSpec = {
 
 export const BENCH: CommandSpec = {
   name: 'bench',
-  usage: ['bench [--json] [--verifier | --xdp | --filter | --startup | --map-ops]'],
+  usage: ['bench [--json] [--verifier | --xdp | --filter | --startup | --map-ops | --workers]'],
   summary:
     'The benchmark table: workloads in the interpreter, the JIT and native C, a capture\n' +
     'filtered, map operations, the verifier against the host kernel\'s, XDP/tc programs.\n' +
@@ -282,8 +282,9 @@ export const BENCH: CommandSpec = {
     { name: 'startup', help: 'only the start-up section: JIT compile µs per instruction, load to first verdict\n(eager and tiered)' },
     { name: 'filter', help: "only the end-to-end filter section: tsbpf filter 'tcp port 80' against tcpdump -r on a\ngenerated 500,000-frame capture, as processes" },
     { name: 'map-ops', help: 'only the map operations from JavaScript (BpfMap typed and raw, sys.bpf, batches) against a JS Map\nand the host kernel\'s bpf(2), 10k/100k/1M entries' },
+    { name: 'workers', help: 'only the workers section: a 500,000-frame capture run by 1, 2 and N worker threads (and\nthe main thread alone), a map-heavy program and a map-less filter, speedups to 1 worker' },
   ],
-  examples: ['bench', 'bench --verifier', 'bench --xdp', 'bench --filter', 'bench --startup', 'bench --map-ops'],
+  examples: ['bench', 'bench --verifier', 'bench --xdp', 'bench --filter', 'bench --startup', 'bench --map-ops', 'bench --workers'],
 };
 
 export const HELP_CMD: CommandSpec = {

@@ -466,7 +466,8 @@ async function attempt(args: readonly string[], io: CliIo, opts: ReadOptions): P
   }
   const { values, positionals, help, lists } = parsed;
   // repeatable options (--set) are in lists: none of them is the fast path's
-  if (help || Object.keys(values).some((k) => !FAST_OPTIONS.has(k)) || Object.keys(lists).length > 0) return decline();
+  // --workers 1 is this path's one thread; more workers go the general way (the pool: measured slower than this path for an expression)
+  if (help || Object.keys(values).some((k) => !FAST_OPTIONS.has(k) && !(k === 'workers' && values[k] === '1')) || Object.keys(lists).length > 0) return decline();
   const given = values['expression'] as string | undefined;
   if (given !== undefined ? positionals.length !== 1 : positionals.length !== 2) return decline();
   const write = values['write'] as string | undefined;
