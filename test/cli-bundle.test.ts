@@ -39,6 +39,8 @@ test('main bundle: its code cache is taken, and bin answers through it as main d
     ['run', join(EXAMPLES, 'syn-filter.s'), '--data-file', join(EXAMPLES, 'tcp-syn.bin')],
     ['run', join(EXAMPLES, 'counter.json'), '--pcap', pcap, '--json'],
     ['run', flows, '--pcap', pcap, '--engine', 'interpreter'],
+    // the pool's worker script found from the bundle's URL as from the modules'
+    ['run', join(EXAMPLES, 'proto-count.o'), '--pcap', pcap, '--workers', '2', '--engine', 'jit'],
     ['verify', join(EXAMPLES, 'nonexistent.o')],
   ]) {
     const viaBin = spawnTsbpf(args);

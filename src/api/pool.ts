@@ -272,7 +272,8 @@ function shareMaps(obj: ProgObject): SharedMap[] {
 const spare: { worker: Worker; exited: boolean }[] = [];
 
 function newWorker(): Worker {
-  return new Worker(new URL('./pool-worker.js', import.meta.url));
+  // '../api/': the same file from this module (dist/src/api/) and from the CLI's bundle of it (dist/src/cli/main.bundle.cjs)
+  return new Worker(new URL('../api/pool-worker.js', import.meta.url));
 }
 
 /**
