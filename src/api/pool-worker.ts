@@ -4,7 +4,8 @@
  * program's LoadRecord (the instructions as first loaded, re-verified here:
  * the verifier is deterministic, so it accepts what the main thread's did
  * and the engines it builds are the ones the main system would pick), then
- * runs the contiguous runs of packets the pool sends it, reading each
+ * runs chunks of the packets the pool sends it, taking CHUNK packets at a
+ * time until none is left (as do the other workers), reading each
  * packet straight from the shared copy of the capture and writing each
  * verdict into the shared verdict array at the packet's index, so that the
  * main thread has the results in capture order without a copy.
@@ -62,8 +63,14 @@ export interface RunMessage {
   capture: SharedArrayBuffer;
   /** per packet INDEX_WORDS words (pool.ts): the offset of its data in capture, its length, its length on the wire, its link type, its interface */
   index: SharedArrayBuffer;
-  from: number;
+  /** the packets [0, to) of the capture this run covers */
   to: number;
+  /**
+   * Int32 words shared by the run's workers: [0] the next packet no worker
+   * has taken (each takes CHUNK at a time, Atomics.add), [1] the first
+   * packet known to fail (to: none yet): chunks from it on are not taken.
+   */
+  work: SharedArrayBuffer;
   /** r0's low 32 bits per packet (Uint32) */
   verdicts: SharedArrayBuffer;
   /** r0's 64 bits per packet (BigInt64), in frame mode */
@@ -77,11 +84,29 @@ export interface RunMessage {
 /** A worker's answer to init or run. */
 export type WorkerReply =
   | { kind: 'ready'; ms: number }
-  | { kind: 'done'; ms: number; engines: string; frames: { packet: number; data: Uint8Array }[]; printk: string; last?: bigint }
-  | { kind: 'error'; code: string; message: string; packet?: number; printk?: string };
+  /** lastPacket: the last packet this worker ran (-1: none), whose r0 is `last` */
+  | { kind: 'done'; ms: number; engines: string; frames: { packet: number; data: Uint8Array }[]; printk: string; last?: bigint; lastPacket: number }
+  /** at: the failing packet, or the start of the chunk that failed (which worker's failure comes first in the capture) */
+  | { kind: 'error'; code: string; message: string; packet?: number; printk?: string; at?: number };
 
 /** Packets handed to the engine per call (one call into WebAssembly each with the JIT), as the CLI's capture loop. */
 const BATCH = 256;
+
+/**
+ * Packets a worker takes from a run at a time (a multiple of BATCH):
+ * workers take chunks until none is left, so that one slowed down (a
+ * busier core, more new flows in its part of the capture) leaves the rest
+ * to the others instead of being waited for, as with a fixed split into
+ * one part per worker.
+ */
+export const CHUNK = 4096;
+
+/** Lower the run's first failing packet (work[1]) to `at`: no worker takes a chunk from there on. */
+function failFrom(work: Int32Array, at: number): void {
+  for (let cur = Atomics.load(work, 1); at < cur; cur = Atomics.load(work, 1)) {
+    if (Atomics.compareExchange(work, 1, cur, at) === cur) return;
+  }
+}
 
 class PoolWorker {
   private sys: BpfSystem | undefined;
@@ -90,6 +115,8 @@ class PoolWorker {
   private init: InitMessage | undefined;
   /** the engines that ran, in the order they first ran (frame mode) */
   private readonly ran: string[] = [];
+  /** the first packet of the chunk being run (undefined between runs) */
+  private chunkAt: number | undefined;
 
   constructor(private readonly port: MessagePort) {}
 
@@ -99,8 +126,11 @@ class PoolWorker {
       else this.run(msg);
     } catch (e) {
       const printk = this.sys ? this.sys.runtime.helpers.run.takePrintk().join('') : '';
-      if (e instanceof PacketError) this.port.postMessage({ kind: 'error', code: e.code, message: e.message, packet: e.packet, printk } satisfies WorkerReply);
-      else if (e instanceof BpfError) this.port.postMessage({ kind: 'error', code: e.code, message: e.message, printk } satisfies WorkerReply);
+      const at = e instanceof PacketError ? e.packet : this.chunkAt;
+      if (msg.kind === 'run' && at !== undefined) failFrom(new Int32Array(msg.work), at);
+      this.chunkAt = undefined;
+      if (e instanceof PacketError) this.port.postMessage({ kind: 'error', code: e.code, message: e.message, packet: e.packet, printk, at } satisfies WorkerReply);
+      else if (e instanceof BpfError) this.port.postMessage({ kind: 'error', code: e.code, message: e.message, printk, ...(at === undefined ? {} : { at }) } satisfies WorkerReply);
       else this.port.postMessage({ kind: 'error', code: 'EFAULT', message: `internal error in worker: ${e instanceof Error ? e.message : String(e)}`, printk } satisfies WorkerReply);
     }
   }
@@ -152,20 +182,35 @@ class PoolWorker {
   }
 
   private run(msg: RunMessage): void {
-    const sys = this.sys;
-    const init = this.init;
-    if (!sys || !init || !this.obj) throw new BpfError('EINVAL', 'the worker has not been set up');
+    if (!this.sys || !this.init || !this.obj) throw new BpfError('EINVAL', 'the worker has not been set up');
     const t0 = performance.now();
     const bytes = new Uint8Array(msg.capture);
     const index = new Int32Array(msg.index);
     const verdicts = new Uint32Array(msg.verdicts);
+    const work = new Int32Array(msg.work);
     const frames: { packet: number; data: Uint8Array }[] = [];
-    let engines: string;
     let last: bigint | undefined;
+    let lastPacket = -1;
+    // chunks in increasing order: this worker's last run is of the last packet it took
+    for (let from = Atomics.add(work, 0, CHUNK); from < msg.to && from < Atomics.load(work, 1); from = Atomics.add(work, 0, CHUNK)) {
+      const to = Math.min(msg.to, from + CHUNK);
+      this.chunkAt = from;
+      last = this.runChunk(msg, bytes, index, verdicts, frames, from, to);
+      lastPacket = to - 1;
+    }
+    this.chunkAt = undefined;
+    const engines = this.runner ? this.runner.enginesRun : this.ran.join(' then ');
+    const printk = this.sys.runtime.helpers.run.takePrintk().map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('');
+    this.port.postMessage({ kind: 'done', ms: performance.now() - t0, engines, frames, printk, lastPacket, ...(last === undefined ? {} : { last }) } satisfies WorkerReply);
+  }
+
+  /** Packets [from, to): their verdicts (frame mode: their retvals and changed frames too); r0 of the last. */
+  private runChunk(msg: RunMessage, bytes: Uint8Array, index: Int32Array, verdicts: Uint32Array, frames: { packet: number; data: Uint8Array }[], from: number, to: number): bigint | undefined {
+    const sys = this.sys!;
     if (this.runner) {
       const runner = this.runner;
       if (msg.oneByOne) {
-        for (let i = msg.from; i < msg.to; i++) {
+        for (let i = from; i < to; i++) {
           const off = index[i * W]!;
           const data = bytes.subarray(off, off + index[i * W + 1]!);
           try {
@@ -177,8 +222,8 @@ class PoolWorker {
         }
       } else {
         const batch: { data: Uint8Array; netOff: number }[] = [];
-        for (let at = msg.from; at < msg.to; at += BATCH) {
-          const end = Math.min(msg.to, at + BATCH);
+        for (let at = from; at < to; at += BATCH) {
+          const end = Math.min(to, at + BATCH);
           batch.length = 0;
           for (let i = at; i < end; i++) {
             const off = index[i * W]!;
@@ -188,33 +233,30 @@ class PoolWorker {
           verdicts.set(runner.runBatch(batch), at);
         }
       }
-      engines = runner.enginesRun;
-      if (msg.to > msg.from) last = runner.lastRetval;
-    } else {
-      // frame mode: each packet as the test run makes it the program's context
-      const retvals = msg.retvals ? new BigInt64Array(msg.retvals) : undefined;
-      for (let i = msg.from; i < msg.to; i++) {
-        const off = index[i * W]!;
-        const data = bytes.subarray(off, off + index[i * W + 1]!);
-        const linkType = index[i * W + 3]!;
-        if (linkType !== LINKTYPE_ETHERNET) throw new PacketError('EINVAL', `the test run takes Ethernet frames, the capture's link type is ${linkType}`, i);
-        let r;
-        try {
-          r = testRunObject(sys, this.obj, data, 1, init.engine);
-        } catch (e) {
-          if (e instanceof BpfError) throw new PacketError(e.code, e.message, i);
-          throw e;
-        }
-        verdicts[i] = Number(BigInt.asUintN(32, r.retval));
-        if (retvals) retvals[i] = BigInt.asIntN(64, r.retval);
-        if (msg.frames && !sameBytes(r.dataOut, data)) frames.push({ packet: i, data: r.dataOut });
-        if (this.ran.length === 0 || this.ran[this.ran.length - 1] !== r.engine) this.ran.push(r.engine);
-        last = r.retval;
-      }
-      engines = this.ran.join(' then ');
+      return to > from ? runner.lastRetval : undefined;
     }
-    const printk = sys.runtime.helpers.run.takePrintk().map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('');
-    this.port.postMessage({ kind: 'done', ms: performance.now() - t0, engines, frames, printk, ...(last === undefined ? {} : { last }) } satisfies WorkerReply);
+    // frame mode: each packet as the test run makes it the program's context
+    const retvals = msg.retvals ? new BigInt64Array(msg.retvals) : undefined;
+    let last: bigint | undefined;
+    for (let i = from; i < to; i++) {
+      const off = index[i * W]!;
+      const data = bytes.subarray(off, off + index[i * W + 1]!);
+      const linkType = index[i * W + 3]!;
+      if (linkType !== LINKTYPE_ETHERNET) throw new PacketError('EINVAL', `the test run takes Ethernet frames, the capture's link type is ${linkType}`, i);
+      let r;
+      try {
+        r = testRunObject(sys, this.obj!, data, 1, this.init!.engine);
+      } catch (e) {
+        if (e instanceof BpfError) throw new PacketError(e.code, e.message, i);
+        throw e;
+      }
+      verdicts[i] = Number(BigInt.asUintN(32, r.retval));
+      if (retvals) retvals[i] = BigInt.asIntN(64, r.retval);
+      if (msg.frames && !sameBytes(r.dataOut, data)) frames.push({ packet: i, data: r.dataOut });
+      if (this.ran.length === 0 || this.ran[this.ran.length - 1] !== r.engine) this.ran.push(r.engine);
+      last = r.retval;
+    }
+    return last;
   }
 }
 

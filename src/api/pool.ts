@@ -3,8 +3,8 @@
  * several worker threads at once. The capture's bytes are put in a
  * SharedArrayBuffer once; the main thread reads its record headers into a
  * shared index (where each packet's bytes are, their length, where their
- * network header starts), splits the packets into one contiguous run per
- * worker, and each worker (pool-worker.ts) runs its run reading the packets
+ * network header starts), and the workers (pool-worker.ts) take chunks of
+ * the packets from a shared counter until none is left, reading the packets
  * from the shared bytes and writing each verdict into a shared array at the
  * packet's index. The results are therefore in capture order however the
  * workers interleave, and the caller emits output (`-w`) from them in that
@@ -181,7 +181,7 @@ export class WorkerPool {
 
   /**
    * Run the program over every packet of a capture (pcap or pcapng bytes),
-   * the packets split into one contiguous run per worker; each verdict at
+   * the workers taking chunks of CHUNK packets until none is left; each verdict at
    * its packet's index. A capture that does not open is its error; one that
    * faults after some packets gives those packets' results with `error`. A
    * run that fails is a PoolPacketError naming the first packet (in capture
@@ -200,10 +200,12 @@ export class WorkerPool {
     const n = cap.count;
     const verdictBuf = new SharedArrayBuffer(n * 4);
     const retvalBuf = this.mode === 'frame' ? new SharedArrayBuffer(n * 8) : undefined;
-    const runs = split(n, this.slots.length);
+    // [0]: the next packet to take, [1]: the first failing packet (n: none)
+    const work = new Int32Array(new SharedArrayBuffer(8));
+    work[1] = n;
     const t0 = performance.now();
-    const replies = await Promise.allSettled(this.slots.map((s, i) => ask(s, {
-      kind: 'run', capture: cap.bytes.buffer as SharedArrayBuffer, index: cap.index.buffer as SharedArrayBuffer, from: runs[i]!, to: runs[i + 1]!,
+    const replies = await Promise.allSettled(this.slots.map((s) => ask(s, {
+      kind: 'run', capture: cap.bytes.buffer as SharedArrayBuffer, index: cap.index.buffer as SharedArrayBuffer, to: n, work: work.buffer as SharedArrayBuffer,
       verdicts: verdictBuf, ...(retvalBuf ? { retvals: retvalBuf } : {}), oneByOne: options.oneByOne === true, frames: options.frames === true,
     } satisfies RunMessage)));
     const runMs = performance.now() - t0;
@@ -211,20 +213,32 @@ export class WorkerPool {
     const frames: { packet: number; data: Uint8Array }[] = [];
     let engines = '';
     let lastRetval = 0n;
-    // the first failure in capture order is the one reported (the workers' runs are in capture order)
+    let lastPacket = -1;
+    // the failure reported is the first in capture order: the workers ran chunks in any order between them
+    let failure: { at: number; error: unknown } | undefined;
     for (const r of replies) {
-      if (r.status === 'rejected') throw r.reason;
+      if (r.status === 'rejected') {
+        failure ??= { at: Infinity, error: r.reason };
+        continue;
+      }
       const reply = r.value;
       if (reply.kind === 'done' || reply.kind === 'error') printk += reply.printk ?? '';
       if (reply.kind === 'error') {
         const e = reply.packet === undefined ? new BpfError(reply.code as BpfError['code'], reply.message) : new PoolPacketError(reply.code as BpfError['code'], reply.message, reply.packet, printk);
-        throw e;
+        const at = reply.at ?? Infinity;
+        if (failure === undefined || at < failure.at) failure = { at, error: e };
+        continue;
       }
       if (reply.kind !== 'done') throw new BpfError('EFAULT', `a worker answered ${reply.kind} to a run`);
       frames.push(...reply.frames);
       if (engines === '') engines = reply.engines;
-      if (reply.last !== undefined) lastRetval = BigInt.asUintN(64, reply.last);
+      if (reply.last !== undefined && reply.lastPacket > lastPacket) {
+        lastPacket = reply.lastPacket;
+        lastRetval = BigInt.asUintN(64, reply.last);
+      }
     }
+    if (failure) throw failure.error;
+    frames.sort((a, b) => a.packet - b.packet);
     return {
       capture: cap, count: n, verdicts: new Uint32Array(verdictBuf), ...(retvalBuf ? { retvals: new BigInt64Array(retvalBuf) } : {}),
       frames, printk, engines, runMs, lastRetval,
@@ -335,13 +349,6 @@ function ask(slot: Slot, msg: InitMessage | RunMessage): Promise<WorkerReply> {
     };
     slot.worker.postMessage(msg);
   });
-}
-
-/** Boundaries of `parts` contiguous runs of n packets, as even as can be: runs i is [b[i], b[i+1]). */
-function split(n: number, parts: number): number[] {
-  const b: number[] = [];
-  for (let i = 0; i <= parts; i++) b.push(Math.floor((n * i) / parts));
-  return b;
 }
 
 function sharedCopy(bytes: Uint8Array): Uint8Array {

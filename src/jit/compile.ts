@@ -285,7 +285,7 @@ export function compileToWasm(slots: readonly Slot[], scratch: number, memPages:
       // (B_FRAMES, used only when not hardened, comes last: hardened mode's locals keep their indexes)
       { type: 1, locals: [[11, T.i64], [2, T.i64], [8, T.i32], ...hl, [1, T.i32]], body: batchBody },
       ...subs,
-      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(inline!, scratch + CPU_WORD, fc.runWord) }]),
+      ...(lookupFunc === undefined ? [] : [{ type: 3, locals: [[LOOKUP_LOCALS, T.i32]] as [number, number][], body: mapLookupFunction(inline!, scratch + CPU_WORD, fc.runWord, !fc.shared) }]),
       ...(setRegionsFunc === undefined ? [] : [{ type: 1, locals: [] as [number, number][], body: setRegionsFunction() }]),
       ...(checkMapsFunc === undefined ? [] : [{ type: TYPE_CHECK_MAPS, locals: [[1, T.i64]] as [number, number][], body: checkMapsFunction(hardened!.maps) }]),
       ...(callbackFunc === undefined ? [] : [{ type: TYPE_CALLBACK, locals: [[1, T.i64], [1, T.i32]] as [number, number][], body: callbackFunction(scratch, callbacks.map((pc) => funcIndex.get(pc)!), fc.stackTop) }]),

@@ -20,7 +20,8 @@
  * key bytes match (the key is always compared). Inconsistent mirror: the
  * suspect word is set and the helper takes over. A hit records the lane's
  * run word (the run generation; in a shared memory the run's epoch) in the
- * element's pin word, as HashMap.lookup does in a run.
+ * element's pin word, as HashMap.lookup does in a run; not in a shared
+ * memory, where maps reuse elements by epochs and never read pin words.
  */
 
 import type { JitArrayLayout, JitHashLayout, JitMapLayout } from '../maps/map.js';
@@ -110,7 +111,7 @@ export function cpuOffset(f: Emitter, cpuWord: number, ncpus: number, stride: nu
  * The body of lookup(map: i32, key: i32) -> i32 for the program's maps;
  * per-CPU ones pick the value of the CPU in the word at `cpuWord`.
  */
-export function mapLookupFunction(maps: readonly JitMapLayout[], cpuWord: number, runWord = RUN_GEN_ADDR): Emitter {
+export function mapLookupFunction(maps: readonly JitMapLayout[], cpuWord: number, runWord = RUN_GEN_ADDR, pin = true): Emitter {
   const f = new F();
   for (const m of maps) {
     f.get(MAP).u(m.addr).op(OP.i32_eq).op(OP.if).byte(VOID);
@@ -119,7 +120,7 @@ export function mapLookupFunction(maps: readonly JitMapLayout[], cpuWord: number
     f.get(KEY).op(OP.i64_extend_i32_u).memBytes64().i64(keySize).op(OP.i64_sub).op(OP.i64_gt_u);
     f.op(OP.if).byte(VOID).i32(-1).op(OP.return).op(OP.end);
     if (m.type === BPF_MAP_TYPE.ARRAY) arrayLookup(f, m, cpuWord);
-    else hashLookup(f, m, cpuWord, runWord);
+    else hashLookup(f, m, cpuWord, pin ? runWord : undefined);
     f.op(OP.end);
   }
   // not a map of this program: the helper reports it
@@ -217,7 +218,7 @@ function compareKey(f: F, keySize: number): void {
 }
 
 /** Walk the key's bucket in the mirror, bounded and range-checked. */
-function hashLookup(f: F, m: JitHashLayout, cpuWord: number, runWord: number): void {
+function hashLookup(f: F, m: JitHashLayout, cpuWord: number, runWord: number | undefined): void {
   jhash(f, m.keySize);
   // i = heads[c & mask]; J: steps left
   f.get(C).u(m.nBuckets - 1).op(OP.i32_and).i32(2).op(OP.i32_shl).load(m.heads).set(I);
@@ -234,8 +235,9 @@ function hashLookup(f: F, m: JitHashLayout, cpuWord: number, runWord: number): v
   f.get(I).u(m.stride).op(OP.i32_mul).u(m.base).op(OP.i32_add).set(E);
   f.op(OP.block).byte(VOID);
   compareKey(f, m.keySize);
-  // found: pin it for the current run, return the value
-  f.get(I).i32(2).op(OP.i32_shl).i32(runWord).load().byte(OP.i32_store).u32(0).u32(m.pinned >>> 0);
+  // found: pin it for the current run (not in a shared memory, whose maps reuse by epochs: the
+  // write would only move the element's cache line between the threads' cores), return the value
+  if (runWord !== undefined) f.get(I).i32(2).op(OP.i32_shl).i32(runWord).load().byte(OP.i32_store).u32(0).u32(m.pinned >>> 0);
   f.get(E).u(m.keyRound).op(OP.i32_add);
   if (m.perCpu) {
     cpuOffset(f, cpuWord, m.perCpu.ncpus, m.perCpu.valueRound);
