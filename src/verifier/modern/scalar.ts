@@ -303,6 +303,19 @@ function boundOffset(r: Scalar): void {
  */
 function sync(r: Scalar): void {
   updateBounds(r);
+  // A small non-negative range, the same in all four views ([a, b] with 0 <= a <= b < 2^31,
+  // upper halves 0; a loop's counter or sum): deduce32 and deduce64 change nothing there,
+  // deduceMixed only intersects the tnum with [a, b] (the same range again in a second round:
+  // no change, the rounds end), and boundOffset's two intersections with that range change
+  // nothing more. So the rounds and boundOffset come to that one intersection.
+  const a = r.uminL, b = r.umaxL;
+  if (a >= 0 && b >= a && r.uminH === 0 && r.umaxH === 0 && r.sminH === 0 && r.smaxH === 0 &&
+      r.sminL === a && r.smaxL === b && r.s32min === a && r.s32max === b && r.u32min === a && r.u32max === b &&
+      r.varOff.vhi === 0 && r.varOff.mhi === 0) {
+    intersectRange(r, 0, a, 0, b);
+    updateBounds(r);
+    return;
+  }
   // a round that changes nothing ends the rounds (the rest would change nothing either)
   for (let round = 0; round < 3; round++) {
     const a = r.sminH, b = r.sminL, c = r.smaxH, d = r.smaxL, e = r.uminH, f = r.uminL, g = r.umaxH, h = r.umaxL;

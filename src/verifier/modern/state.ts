@@ -122,6 +122,22 @@ export function regWith(r: Reg, p: Partial<Reg>): Reg {
   };
 }
 
+/** regWith(r, { off, precise: false }) without the partial's property loads (a pointer plus a known number, each step of a loop over a map value). */
+export function regWithOff(r: Reg, off: number): Reg {
+  return {
+    type: r.type, maybeNull: r.maybeNull, s: r.s, off, id: r.id, range: r.range, map: r.map, frameno: r.frameno, ringbuf: r.ringbuf,
+    refObj: r.refObj, precise: false,
+  };
+}
+
+/** regWith(r, { precise: true }) likewise (precision walks mark each checkpoint's registers so). */
+export function regPrecise(r: Reg): Reg {
+  return {
+    type: r.type, maybeNull: r.maybeNull, s: r.s, off: r.off, id: r.id, range: r.range, map: r.map, frameno: r.frameno, ringbuf: r.ringbuf,
+    refObj: r.refObj, precise: true,
+  };
+}
+
 export const isPtr = (r: Reg): boolean => r.type !== RT.SCALAR && r.type !== RT.NOT_INIT;
 export const isPkt = (r: Reg): boolean => r.type === RT.PTR_TO_PACKET || r.type === RT.PTR_TO_PACKET_META;
 
@@ -263,10 +279,6 @@ export class VState {
   /** stored checkpoints: pruning hits and misses (eviction from the explored list; -1 once evicted) */
   hit = 0;
   miss = 0;
-  /** stored checkpoints: the hash of the current frame's registers (the loop check compares exactly only on a match) */
-  sig = 0;
-  /** whether `sig` has been made (the walker's sigOf) */
-  sigKnown = false;
   /** acquired references not yet released (the kernel's acquired_refs): id and the instruction that acquired it */
   refs: readonly { readonly id: number; readonly insn: number }[] = [];
   /**

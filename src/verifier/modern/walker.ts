@@ -43,7 +43,7 @@ import type { Frame, ModernMapInfo, Reg } from './state.js';
 import type { FuncInfoEntry } from './func-info.js';
 import { prototypeProblem } from './func-info.js';
 import {
-  IdMap, LIVE_WRITTEN, NOT_INIT, liveRead, liveWritten, setLiveRead, setLiveWritten, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg, regWith,
+  IdMap, LIVE_WRITTEN, NOT_INIT, liveRead, liveWritten, setLiveRead, setLiveWritten, RT, ST, SLOTS, UNKNOWN, VState, initialState, isPkt, isPtr, newFrame, newLive, ptrReg, regPrecise, regWith, regWithOff,
   regsExact, scalarReg, scalarRegOf, stateStr, statesEqual, typeName, typeStr,
 } from './state.js';
 
@@ -723,7 +723,7 @@ export class ModernWalker {
           const i = 31 - Math.clz32(w & -w);
           const reg = frame.regs[i]!;
           if (reg.type !== RT.SCALAR || reg.precise) regs[0] = regs[0]! & ~(1 << i);
-          else st.own(0).regs[i] = regWith(reg, { precise: true });
+          else st.own(0).regs[i] = regPrecise(reg);
         }
         if (regs[0] === 0) return;
         continue;
@@ -736,7 +736,7 @@ export class ModernWalker {
             if (!(regs[f]! & (1 << i))) continue;
             const reg = frame.regs[i]!;
             if (reg.type !== RT.SCALAR || reg.precise) regs[f] = regs[f]! & ~(1 << i);
-            else st.own(f).regs[i] = regWith(reg, { precise: true });
+            else st.own(f).regs[i] = regPrecise(reg);
           }
         }
         if (frameAny(stack, f)) {
@@ -745,7 +745,7 @@ export class ModernWalker {
             const reg = frame.spilled[spi];
             // past the frame's stack (Frame): no spill there
             if (reg === undefined || frame.stype[spi * 8 + 7] !== ST.SPILL || reg.type !== RT.SCALAR || reg.precise) bitClear(stack, f * 64 + spi);
-            else st.own(f).spilled[spi] = regWith(reg, { precise: true });
+            else st.own(f).spilled[spi] = regPrecise(reg);
           }
         }
         if (f === fr && log2) this.log.print(`mark_precise: frame${f}: parent state regs=${btRegsStr(regs, f)} stack=${btStackStr(stack, f)}: ${stateStr(st, f, true, 0, 0n)}\n`);
@@ -813,11 +813,11 @@ export class ModernWalker {
         const frame = st.frames[f]!;
         for (let i = 0; i < 11; i++) {
           const reg = frame.regs[i]!;
-          if (reg.type === RT.SCALAR && !reg.precise) st.own(f).regs[i] = regWith(reg, { precise: true });
+          if (reg.type === RT.SCALAR && !reg.precise) st.own(f).regs[i] = regPrecise(reg);
         }
         for (let spi = 0; spi < frame.stype.length >> 3; spi++) {
           const reg = frame.spilled[spi]!;
-          if (frame.stype[spi * 8 + 7] === ST.SPILL && reg.type === RT.SCALAR && !reg.precise) st.own(f).spilled[spi] = regWith(reg, { precise: true });
+          if (frame.stype[spi * 8 + 7] === ST.SPILL && reg.type === RT.SCALAR && !reg.precise) st.own(f).spilled[spi] = regPrecise(reg);
         }
       }
     }
@@ -1011,10 +1011,9 @@ export class ModernWalker {
     const list = (this.explored[idx] ??= []);
     let cnt = 0;
     const fresh = this.fresh;
-    // states still being explored (loops) are compared exactly only when a hash of the
-    // current frame's registers matches: anything else cannot be an infinite loop
-    // made when first needed: a state pruned against finished ones never needs it
-    let sig = 0, haveSig = false;
+    // states still being explored (loops) are compared exactly only when the current frame's
+    // registers agree in type, fixed offset and tnum (sameCurRegs): anything else cannot be an
+    // infinite loop
     // newest first, as the kernel's list is; states that keep missing are dropped from the
     // list (the kernel's miss_cnt > 3 * hit_cnt + 3 eviction): a loop that runs long leaves
     // a checkpoint every few iterations, and without eviction each visit of the loop head
@@ -1034,11 +1033,7 @@ export class ModernWalker {
           return true;
         }
       } else if (old.branches > 0) {
-        if (!haveSig) {
-          sig = stateSig(cur);
-          haveSig = true;
-        }
-        if (sigOf(old) === sig && old.cbUnroll === cur.cbUnroll && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
+        if (sameCurRegs(old, cur) && old.cbUnroll === cur.cbUnroll && old.frames.length === cur.frames.length && statesEqual(old, cur, true, fresh)) {
           if (this.source) this.log.print(this.source.at(idx));
           this.log.print(`infinite loop detected at insn ${idx}\n`);
           this.log.print(`cur state:${stateStr(cur, cur.curframe, true, 0, 0n)}\n`);
@@ -1071,11 +1066,6 @@ export class ModernWalker {
     cur.live = cur.live.slice();
     nw.insnIdx = idx;
     nw.branches = 1;
-    // the hash is made when a loop check first needs it (sigOf): most checkpoints never meet one
-    if (haveSig) {
-      nw.sig = sig;
-      nw.sigKnown = true;
-    }
     nw.histEnd = this.hLen;
     nw.lastInsn = this.curLast;
     // the stretch's memos stay valid for it: its history entries stay as they are while any
@@ -1321,7 +1311,7 @@ export class ModernWalker {
     switch (op) {
       case BPF_ADD: {
         if (known && Math.abs(ptr.off + k) < 2 ** 31) {
-          res = regWith(ptr, { off: ptr.off + k, precise: false });
+          res = regWithOff(ptr, ptr.off + k);
           break;
         }
         const smin = off.smin, smax = off.smax, umin = off.umin, umax = off.umax;
@@ -1338,7 +1328,7 @@ export class ModernWalker {
         if (swapped) this.fail('EACCES', `R${dstno} tried to subtract pointer from scalar`);
         if (ptr.type === RT.PTR_TO_STACK) this.fail('EACCES', `R${dstno} subtraction from stack pointer prohibited`);
         if (known && Math.abs(ptr.off - k) < 2 ** 31) {
-          res = regWith(ptr, { off: ptr.off - k, precise: false });
+          res = regWithOff(ptr, ptr.off - k);
           break;
         }
         const smin = off.smin, smax = off.smax, umin = off.umin, umax = off.umax;
@@ -2696,31 +2686,22 @@ function emptyMasks(regs: number[], stack: number[], n: number): boolean {
 }
 
 /**
- * A stored checkpoint's stateSig, made once. A checkpoint's current frame's
- * registers never change in what the hash reads (only precision marks are
- * added to a stored state), so the hash made late is the one made at the
- * checkpoint.
+ * Whether the current frames' registers r0-r9 of a and b agree in type,
+ * fixed offset and tnum: what states equal exactly always share, so the
+ * loop check's exact comparison runs only where it holds. (A hash of these,
+ * made once per visit, cost more than comparing them: a loop's states
+ * differ in the first registers, its counter.)
  */
-function sigOf(st: VState): number {
-  if (!st.sigKnown) {
-    st.sig = stateSig(st);
-    st.sigKnown = true;
-  }
-  return st.sig;
-}
-
-/** A hash of the current frame's registers: states equal exactly hash the same. */
-function stateSig(st: VState): number {
-  let h = st.frames.length;
-  const regs = st.frames[st.curframe]!.regs;
+function sameCurRegs(a: VState, b: VState): boolean {
+  const ra = a.frames[a.curframe]!.regs, rb = b.frames[b.curframe]!.regs;
   for (let i = 0; i < 10; i++) {
-    const r = regs[i]!;
-    const t = r.s.varOff;
-    h = Math.imul(h ^ r.type, 0x9e3779b1) ^ r.off;
-    h = Math.imul(h ^ t.vlo, 0x85ebca6b) ^ t.vhi;
-    h = Math.imul(h ^ t.mlo, 0xc2b2ae35) ^ t.mhi;
+    const x = ra[i]!, y = rb[i]!;
+    if (x === y) continue;
+    if (x.type !== y.type || x.off !== y.off) return false;
+    const t = x.s.varOff, u = y.s.varOff;
+    if (t !== u && (t.vlo !== u.vlo || t.vhi !== u.vhi || t.mlo !== u.mlo || t.mhi !== u.mhi)) return false;
   }
-  return h | 0;
+  return true;
 }
 
 
