@@ -11,39 +11,17 @@
 // build by `tsc` alone, which leaves it stale, falls back to the modules;
 // and the cache only when it is no older than the bundle.
 // Run after `tsc -p .` (npm run build, prepare, test and bench do).
-import { build } from 'esbuild';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { bundleCli, cli, root } from './bundle-cli.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'dist', 'src', 'cli');
-const outfile = join(cli, 'fast-filter.bundle.cjs');
-const cache = join(cli, 'fast-filter.bundle.cache');
-// an older build's cache must not outlive its bundle; the ESM bundle of earlier builds is no longer read
-rmSync(cache, { force: true });
+// the ESM bundle of earlier builds is no longer read
 rmSync(join(cli, 'fast-filter.bundle.js'), { force: true });
-const result = await build({
-  entryPoints: [join(cli, 'fast-filter.js')],
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  outfile,
-  metafile: true,
-  logLevel: 'warning',
-});
-const inputs = Object.keys(result.metafile.inputs).map((p) => {
-  const abs = join(root, p);
-  return { path: relative(cli, abs), size: statSync(abs).size };
-});
-writeFileSync(join(cli, 'fast-filter.bundle.json'), JSON.stringify({ inputs }) + '\n');
+const { exports, writeCache } = await bundleCli('fast-filter');
 
 // the code cache: the bundle run as entry.js runs it, over 3000 frames of the benchmark's mix, then its compiled functions saved
-const { loadBundle } = await import(join(cli, 'entry.js'));
 const { generateCapture } = await import(join(root, 'dist', 'src', 'bench', 'filter-e2e.js'));
-const { exports, script } = loadBundle(outfile, undefined);
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bundle-'));
 try {
   const quiet = { write: () => true };
@@ -57,4 +35,4 @@ try {
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
-writeFileSync(cache, script.createCachedData());
+writeCache();

@@ -12,27 +12,12 @@
 // 300-500 µs per packet on the interpreter), and the ESM loader's walk over
 // some two hundred modules (about 40 ms) before the command began.
 // Run after `tsc -p .` (npm run build, prepare, test and bench do).
-import { build } from 'esbuild';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { bundleCli, root } from './bundle-cli.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const cli = join(root, 'dist', 'src', 'cli');
-const outfile = join(cli, 'main.bundle.cjs');
-const cache = join(cli, 'main.bundle.cache');
-// an older build's cache must not outlive its bundle
-rmSync(cache, { force: true });
-const result = await build({
-  entryPoints: [join(cli, 'main.js')],
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  outfile,
-  metafile: true,
-  logLevel: 'warning',
+const { exports, writeCache } = await bundleCli('main', {
   // entry.ts's loadBundle passes the bundle's own URL under this name (main reads package.json beside it)
   define: { 'import.meta.url': '__tsbpf_import_meta_url' },
   // import() inside a vm.Script has no loader to call: the shell's node:readline becomes a require()
@@ -45,15 +30,8 @@ const result = await build({
     },
   }],
 });
-const inputs = Object.keys(result.metafile.inputs).map((p) => {
-  const abs = join(root, p);
-  return { path: relative(cli, abs), size: statSync(abs).size };
-});
-writeFileSync(join(cli, 'main.bundle.json'), JSON.stringify({ inputs }) + '\n');
 
 // the code cache: the README's commands run through the bundle, then its compiled functions saved
-const { loadBundle } = await import(join(cli, 'entry.js'));
-const { exports, script } = loadBundle(outfile, undefined);
 const examples = join(root, 'examples');
 if (existsSync(join(examples, 'sample.pcap'))) {
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bundle-'));
@@ -92,4 +70,4 @@ if (existsSync(join(examples, 'sample.pcap'))) {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-writeFileSync(cache, script.createCachedData());
+writeCache();

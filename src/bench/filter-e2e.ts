@@ -50,8 +50,8 @@ export interface FilterE2ESection {
   caCertsRemoved: boolean;
 }
 
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
+/** A small deterministic PRNG (mulberry32), for the benches' generated captures. */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

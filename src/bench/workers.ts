@@ -25,6 +25,7 @@ import type { SharedCapture } from '../api/pool.js';
 import { assemble } from '../isa/asm.js';
 import { encodeSlots, isMapLoad, toSlots } from '../isa/instruction.js';
 import { networkOffset } from '../pcap/linktype.js';
+import { prng } from './filter-e2e.js';
 
 /** Frames of the bench's capture. */
 export const WORKERS_FRAMES = 500_000;
@@ -34,18 +35,6 @@ export const FLOWS = 4096;
 export const WORKERS_ROUNDS = 5;
 /** What the bench's capture keeps of each frame (tcpdump -s 128). */
 const SNAPLEN = 128;
-
-/** A small deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A classic pcap capture (microseconds, Ethernet) of `frames` frames of a
