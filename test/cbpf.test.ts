@@ -28,6 +28,7 @@ import {
   formatDd, formatDdd, parseClassic, parseClassicText, parseDd, parseDdd,
 } from '../src/cbpf/index.js';
 import type { SockFilter } from '../src/cbpf/index.js';
+import { prng as rng } from '../src/bench/filter-e2e.js';
 
 // ---------------------------------------------------------------- programs
 
@@ -670,16 +671,6 @@ const MIXED_FOR_RUN: SockFilter[] = [
 
 // ---------------------------------------------------------------- random differential testing
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function randomProgram(r: () => number, withLen: boolean): SockFilter[] {
   const n = 2 + Math.floor(r() * 24);

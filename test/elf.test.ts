@@ -14,6 +14,7 @@ import { BpfError } from '../src/errors.js';
 import { parseElf, EM_BPF, ET, SHT, SHF, SHN, STB, STT, ELFDATA2LSB, ELFDATA2MSB } from '../src/elf/index.js';
 import type { ElfFile } from '../src/elf/index.js';
 import { tempDir } from './tmp.js';
+import { prng as mulberry32 } from '../src/bench/filter-e2e.js';
 
 // ---- a tiny ELF64 writer, for the tests only ----
 
@@ -421,16 +422,6 @@ describe('elf: exact errors', () => {
 
 // ---- fuzzing ----
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Parses and touches every accessor; returns 'ok' or 'einval', rethrowing anything else. */
 function outcome(bytes: Uint8Array): 'ok' | 'einval' {

@@ -8,6 +8,8 @@
  * same packets under the other link types' headers.
  */
 
+import { prng } from '../src/bench/filter-e2e.js';
+
 export const V4 = [[1, 2, 3, 4], [5, 6, 7, 8], [10, 1, 2, 3], [192, 168, 1, 1], [255, 255, 255, 255], [224, 0, 0, 1], [0, 0, 0, 10], [10, 0, 0, 0]];
 export const V6 = [
   [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
@@ -18,17 +20,8 @@ export const V6 = [
 export const MACS = [[1, 2, 3, 4, 5, 6], [0xff, 0xff, 0xff, 0xff, 0xff, 0xff], [0x01, 0x00, 0x5e, 0, 0, 1], [0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff], [0x33, 0x33, 0, 0, 0, 1]];
 export const PORTS = [80, 443, 53, 22, 1, 2, 100, 5060, 8080, 0];
 
-/** A small deterministic PRNG (mulberry32) so the frames are the same on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The benches' seeded PRNG (mulberry32), so the frames are the same on every run. */
+export { prng };
 
 function transport(proto: number, rnd: () => number, pick: <T>(a: readonly T[]) => T): number[] {
   const sp = pick(PORTS);

@@ -14,6 +14,7 @@ import { BpfSystem } from '../src/api/bpf.js';
 import { BpfError, ERRNO } from '../src/errors.js';
 import { projectRoot } from './conformance-data.js';
 import { tempDir } from './tmp.js';
+import { prng as rng } from '../src/bench/filter-e2e.js';
 
 /** The host kernel's side: builds map-ops.c and checks that bpf(2) creates a map, or says why not. */
 export function buildMapOps(): { exe?: string; why?: string } {
@@ -116,17 +117,8 @@ export function tsbpfAnswer(sys: BpfSystem, line: string): string {
 
 // ------------------------------------------------------------------ random sequences
 
-/** mulberry32: a seeded generator, so a failing sequence can be replayed. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The benches' seeded PRNG (mulberry32): the same sequence for a seed on every run. */
+export { prng as rng } from '../src/bench/filter-e2e.js';
 
 const pick = <T>(r: () => number, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
 const bytes = (r: () => number, n: number): string => {
