@@ -6,16 +6,24 @@
  * with the JIT compiled during the load (eager) and tiered (the first run
  * on the interpreter, the JIT compiling in the background). Measured in
  * this process after a warm-up, so that what is timed is the cost of one
- * more program, not V8 compiling tsbpf itself; medians of several loads,
- * as the machine's load makes single figures drift.
+ * more program, not V8 compiling tsbpf itself: each mode loads into one
+ * system, program after program (load, first run, close), as a process
+ * that loads programs into its runtime does. The program is given as its
+ * bytes, as bpf(2), the ELF loader and the CLI give it. Medians of
+ * several loads, as the machine's load makes single figures drift, and
+ * the 90th percentile beside them, where the garbage collector's pauses
+ * show. Each series starts after a full collection (the garbage of the
+ * series before it is not its cost).
  */
 
 import { cpus } from 'node:os';
 import { BpfSystem } from '../api/bpf.js';
 import { MemProgram } from '../api/mem-program.js';
-import { toSlots } from '../isa/instruction.js';
+import { encode, toSlots } from '../isa/instruction.js';
 import { JitProgram, moduleCache } from '../jit/program.js';
 import { Runtime } from '../runtime/runtime.js';
+import { KernelVerifier } from './kernel-verify.js';
+import { collectGarbage } from './timing.js';
 import type { Workload } from './workloads.js';
 import { workloads } from './workloads.js';
 
@@ -26,42 +34,59 @@ export interface StartupRow {
   compileUsPerInsn: number;
   /** the same with the module in the cache */
   cachedUsPerInsn: number;
-  /** BPF_PROG_LOAD without the JIT, ms */
+  /** BPF_PROG_LOAD without the JIT and the first run, ms */
   verifyMs: number;
   /** load (JIT compiled during it) to the first verdict, ms */
   eagerFirstVerdictMs: number;
   /** tiered load to the first verdict (on the interpreter), ms */
   tieredFirstVerdictMs: number;
+  /** the same, 90th percentile */
+  tieredP90Ms: number;
+  /** the host kernel's BPF_PROG_LOAD of the workload's XDP form (verifier and JIT), wall time of bpf(2), best of LOADS; undefined without bpf(2) */
+  kernelLoadMs?: number;
 }
 
 export interface StartupSection {
   cpu: string;
   rows: StartupRow[];
+  /** why there is no kernel column, when there is none */
+  noKernel?: string;
 }
 
-const LOADS = 15;
+const LOADS = 31;
+/** BPF_PROG_TYPE_XDP: the kernel loads each workload's XDP form (workloads.ts) */
+const XDP = 6;
+
+function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))]!;
+}
 
 function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[s.length >> 1]!;
+  return percentile(xs, 0.5);
 }
 
-/** ms of `f`, the median of LOADS calls, each over a fresh `setup()` made untimed (a runtime's memory takes longer to make than a load) */
-function timeMedian<T>(setup: () => T, f: (t: T) => void, cold: boolean): number {
-  // all made first: making a runtime's memory between timed loads put its garbage collection inside them
-  const made = Array.from({ length: LOADS }, setup);
+/**
+ * ms of each of LOADS calls of `f` on `t`. Cold: the module cache emptied
+ * before each call, so that each compiles (the same program's module would
+ * otherwise be a cache hit). One system for every call: making a runtime's
+ * memory per load put that memory's garbage collection inside the timed
+ * loads, a cost a process loading its programs into one runtime does not
+ * pay.
+ */
+function timeLoads<T>(t: T, f: (t: T) => void, cold: boolean): number[] {
+  collectGarbage();
   const ts: number[] = [];
-  for (const t of made) {
-    // cold: each call compiles (the same program's module would otherwise be a cache hit)
+  for (let i = 0; i < LOADS; i++) {
     if (cold) moduleCache.clear();
     const t0 = performance.now();
     f(t);
     ts.push(performance.now() - t0);
   }
-  return median(ts);
+  return ts;
 }
 
-/** A system for one load: JIT or not, tiered or not. */
+/** A system for loads: JIT or not, tiered or not. */
 function system(opts: { jit: boolean; tiered: boolean }): BpfSystem {
   const sys = new BpfSystem();
   sys.jitEnabled = opts.jit;
@@ -69,9 +94,9 @@ function system(opts: { jit: boolean; tiered: boolean }): BpfSystem {
   return sys;
 }
 
-/** Load `w` as a mem program and run it once; the verdict must be `r0`. */
-function loadAndRun(sys: BpfSystem, w: Workload, r0?: bigint): bigint {
-  const p = MemProgram.load(sys, { insns: w.insns, size: w.input.length });
+/** Load `w` (its bytes) as a mem program, run it once and close it; the verdict must be `r0`. */
+function loadAndRun(sys: BpfSystem, w: Workload, bytes: Uint8Array, r0?: bigint): bigint {
+  const p = MemProgram.load(sys, { insns: bytes, size: w.input.length });
   const got = p.run(w.input);
   p.close();
   if (r0 !== undefined && got !== r0) throw new Error(`${w.name}: r0 0x${got.toString(16)}, expected 0x${r0.toString(16)}`);
@@ -79,49 +104,59 @@ function loadAndRun(sys: BpfSystem, w: Workload, r0?: bigint): bigint {
 }
 
 export function runStartupBench(cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'): StartupSection {
+  const kv = KernelVerifier.build();
   // the 1000-instruction workloads (the packet parser is 150 instructions, and its unaligned reads are the verifier's to refuse)
   const rows = workloads().filter((w) => toSlots(w.insns).length >= 1000).map((w): StartupRow => {
     const slots = toSlots(w.insns);
+    const bytes = encode(w.insns);
     const compile = (rt: Runtime): void => {
       new JitProgram(rt.mem, slots, { helpers: rt.helpers }).free();
     };
-    const eager = { jit: true, tiered: false };
-    const tiered = { jit: true, tiered: true };
-    const r0 = loadAndRun(system({ jit: false, tiered: false }), w);
+    const plain = system({ jit: false, tiered: false });
+    const eager = system({ jit: true, tiered: false });
+    const tiered = system({ jit: true, tiered: true });
+    const r0 = loadAndRun(plain, w, bytes);
+    const rt = new Runtime();
     // warm-up: V8 compiles the verifier, the emitter and the interpreter once per process
-    for (let i = 0; i < 3; i++) {
+    for (let i = 0; i < 5; i++) {
       moduleCache.clear();
-      compile(new Runtime());
+      compile(rt);
       moduleCache.clear();
-      loadAndRun(system(eager), w, r0);
-      loadAndRun(system(tiered), w, r0);
+      loadAndRun(plain, w, bytes, r0);
+      loadAndRun(eager, w, bytes, r0);
+      loadAndRun(tiered, w, bytes, r0);
     }
-    const cold = timeMedian(() => new Runtime(), compile, true);
-    compile(new Runtime());
-    const cached = timeMedian(() => new Runtime(), compile, false);
+    const cold = median(timeLoads(rt, compile, true));
+    compile(rt);
+    const cached = median(timeLoads(rt, compile, false));
+    const tieredTimes = timeLoads(tiered, (sys) => loadAndRun(sys, w, bytes, r0), true);
     return {
       workload: w.name,
       insns: slots.length,
       compileUsPerInsn: (cold * 1000) / slots.length,
       cachedUsPerInsn: (cached * 1000) / slots.length,
-      verifyMs: timeMedian(() => system({ jit: false, tiered: false }), (sys) => loadAndRun(sys, w, r0), true),
-      eagerFirstVerdictMs: timeMedian(() => system(eager), (sys) => loadAndRun(sys, w, r0), true),
-      tieredFirstVerdictMs: timeMedian(() => system(tiered), (sys) => loadAndRun(sys, w, r0), true),
+      verifyMs: median(timeLoads(plain, (sys) => loadAndRun(sys, w, bytes, r0), true)),
+      eagerFirstVerdictMs: median(timeLoads(eager, (sys) => loadAndRun(sys, w, bytes, r0), true)),
+      tieredFirstVerdictMs: median(tieredTimes),
+      tieredP90Ms: percentile(tieredTimes, 0.9),
+      ...(kv instanceof KernelVerifier ? { kernelLoadMs: kv.load([], [{ progType: XDP, logLevel: 0, repeat: LOADS, insns: encode(w.kernel) }])[0]!.loadNs / 1e6 } : {}),
     };
   });
-  return { cpu, rows };
+  if (kv instanceof KernelVerifier) kv.close();
+  return { cpu, rows, ...(kv instanceof KernelVerifier ? {} : { noKernel: kv.why }) };
 }
 
 const f = (x: number, d = 2): string => x.toFixed(d);
 
 export function formatStartup(s: StartupSection): string {
   const lines = [
-    `\nstart-up (${s.cpu}; medians of ${LOADS} loads in one warm process; verify = BPF_PROG_LOAD without the JIT, included in both first-verdict columns)`,
-    `${'workload'.padEnd(9)}${'insns'.padStart(6)}${'compile µs/insn'.padStart(17)}${'cached'.padStart(8)}${'verify ms'.padStart(11)}${'first verdict ms: eager'.padStart(25)}${'tiered'.padStart(8)}${'eager/tiered'.padStart(14)}`,
+    `\nstart-up (${s.cpu}; medians of ${LOADS} loads into one system in a warm process, p90 = 90th percentile; verify = BPF_PROG_LOAD without the JIT and the first run on the interpreter; kernel = the host's bpf(2) BPF_PROG_LOAD of the same program as XDP, verifier and JIT, best of ${LOADS})`,
+    `${'workload'.padEnd(9)}${'insns'.padStart(6)}${'compile µs/insn'.padStart(17)}${'cached'.padStart(8)}${'verify ms'.padStart(11)}${'first verdict ms: eager'.padStart(25)}${'tiered'.padStart(8)}${'p90'.padStart(7)}${'kernel load ms'.padStart(16)}${'tiered/kernel'.padStart(15)}`,
   ];
   for (const r of s.rows) {
-    lines.push(`${r.workload.padEnd(9)}${String(r.insns).padStart(6)}${f(r.compileUsPerInsn).padStart(17)}${f(r.cachedUsPerInsn).padStart(8)}${f(r.verifyMs).padStart(11)}${f(r.eagerFirstVerdictMs).padStart(25)}${f(r.tieredFirstVerdictMs).padStart(8)}${f(r.eagerFirstVerdictMs / r.tieredFirstVerdictMs, 1).padStart(14)}`);
+    const k = r.kernelLoadMs;
+    lines.push(`${r.workload.padEnd(9)}${String(r.insns).padStart(6)}${f(r.compileUsPerInsn).padStart(17)}${f(r.cachedUsPerInsn).padStart(8)}${f(r.verifyMs).padStart(11)}${f(r.eagerFirstVerdictMs).padStart(25)}${f(r.tieredFirstVerdictMs).padStart(8)}${f(r.tieredP90Ms).padStart(7)}${(k === undefined ? '-' : f(k, 3)).padStart(16)}${(k === undefined ? '-' : `${f(r.tieredFirstVerdictMs / k)}x`).padStart(15)}`);
   }
-  lines.push('(no uBPF or native compile-time baseline in this bench: the ratios are tsbpf eager against tsbpf tiered)');
+  if (s.noKernel) lines.push(`(no kernel column: ${s.noKernel})`);
   return lines.join('\n') + '\n';
 }
