@@ -16,7 +16,7 @@ import type { EngineName } from '../src/api/bpf.js';
 import { BpfMap } from '../src/api/map.js';
 import { Program } from '../src/api/program.js';
 import { WorkerPool, defaultWorkers, indexCapture, POOL_MIN_BYTES } from '../src/api/pool.js';
-import { CHUNK } from '../src/api/pool-worker.js';
+import { CHUNK } from '../src/api/steer.js';
 import { parseCapture } from '../src/pcap/reader.js';
 import { FLOW_COUNT, PORT_80, flowCapture, programSpecJson, withFds } from '../src/bench/workers.js';
 import { spawnTsbpf, tsbpf } from './cli-harness.js';
