@@ -229,7 +229,11 @@ class PoolWorker {
         const to = Math.min(msg.to, from + CHUNK);
         this.steered(r, owner, states, c, workers);
         let n = 0;
-        for (let i = from; i < to; i++) if (owner[i] === me) list[n++] = i;
+        // branch-free: which packets are whose is as random as a hash, and a mispredicted branch per packet costs about 10 ns
+        for (let i = from; i < to; i++) {
+          list[n] = i;
+          n += (owner[i] === me) as unknown as number;
+        }
         this.runList(r, list, n);
       }
     } else {

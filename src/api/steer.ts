@@ -1,7 +1,7 @@
 /**
  * Flow steering for the worker pool (pool.ts, pool-worker.ts), as a NIC's
  * receive-side scaling does it: each packet goes to worker
- * `flowHash(packet) % workers`, so that all the packets of a flow run on one
+ * `workerOf(flowHash(packet), workers)`, so that all the packets of a flow run on one
  * worker, in capture order. A program's per-flow state (a counter, a
  * connection's state machine) is then touched by one thread only: no cache
  * line moves between cores for it, and a stateful program sees each flow's
@@ -77,15 +77,18 @@ function step(h: number, w: number): number {
   return (Math.imul(h, 5) + 0xe6546b64) | 0;
 }
 
-/** The end of the hash: the key's length in words mixed in, then every bit made to reach every other. */
+/**
+ * The end of the hash: the key's length in words mixed in, then every bit
+ * made to reach every other. Int32 (the u32's bits): every value in the
+ * per-packet path stays a small integer to V8, never a boxed number.
+ */
 function finish(h: number, words: number): number {
   h ^= words * 4;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return h ^ (h >>> 16);
 }
 
 /**
@@ -96,45 +99,54 @@ function finish(h: number, words: number): number {
 export function hashWords(words: readonly number[]): number {
   let h = 0;
   for (const w of words) h = step(h, w | 0);
-  return finish(h, words.length);
+  return finish(h, words.length) >>> 0;
 }
 
 const u16 = (b: Uint8Array, at: number): number => (b[at]! << 8) | b[at + 1]!;
-const u32 = (b: Uint8Array, at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+/** A big-endian word as an int32 (compared unsigned with ltu) */
+const u32 = (b: Uint8Array, at: number): number => (b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!;
+/** a < b as unsigned 32-bit numbers, on their int32 bits */
+const ltu = (a: number, b: number): boolean => (a ^ SIGN) < (b ^ SIGN);
+const SIGN = -0x8000_0000;
 
 function isVlanTag(t: number): boolean {
   return t === ETHERTYPE.VLAN || t === ETHERTYPE.QINQ || t === ETHERTYPE.QINQ_OLD;
 }
 
 /**
- * The flow hash of the packet in `b[start, start + len)`, of link type
- * `linkType`: 0 for a packet steered to worker 0 (no key; see above).
+ * The flow hash (u32) of the packet in `b[start, start + len)`, of link
+ * type `linkType`: 0 for a packet steered to worker 0 (no key; see above).
  */
 export function flowHash(b: Uint8Array, start: number, len: number, linkType: number): number {
-  const end = start + len;
+  return hash32(b, start, start + len, linkType) >>> 0;
+}
+
+/**
+ * The worker of a flow hash among `workers` (1 to 256): the hash's top 16
+ * bits scaled to the range, rather than a remainder, which V8 computes on a
+ * u32 as a floating-point call.
+ */
+export function workerOf(hash: number, workers: number): number {
+  return ((hash >>> 16) * workers) >>> 16;
+}
+
+/**
+ * flowHash's bits as an int32, of the packet in b[start, end). Every value
+ * on this path is an int32, which V8 keeps unboxed: a u32 above 2^31 would
+ * be a heap number at each call.
+ */
+function hash32(b: Uint8Array, start: number, end: number, linkType: number): number {
+  if (linkType === LINKTYPE.ETHERNET) {
+    // the common case first: IPv4 right after the MAC addresses
+    if (end >= start + 14 + 20 && b[start + 12] === 0x08 && b[start + 13] === 0x00) {
+      const h = ipv4Hash(b, start + 14, end);
+      return h === 0 ? etherKey(b, start, end) : h;
+    }
+    return etherHash(b, start, end);
+  }
   // where the network header starts, and what it is (linkHeader's walk)
   let net = -1;
   let proto = 0;
-  if (linkType === LINKTYPE.ETHERNET) {
-    let typeAt = start + 12;
-    if (end < typeAt + 2) return etherKey(b, start, end);
-    let t = u16(b, typeAt);
-    while (isVlanTag(t)) {
-      typeAt += 4;
-      if (end < typeAt + 2) return etherKey(b, start, end);
-      t = u16(b, typeAt);
-    }
-    // 0x0600 and up is an ethertype; below, an 802.3 length (no network header)
-    if (t >= 0x0600) {
-      net = typeAt + 2;
-      proto = t;
-    }
-    if (proto === ETHERTYPE.IPV4 || proto === ETHERTYPE.IPV6) {
-      const h = ipHash(b, net, end, proto === ETHERTYPE.IPV4 ? 4 : 6);
-      if (h !== 0) return h;
-    }
-    return etherKey(b, start, end);
-  }
   if (isRawIp(linkType)) {
     net = start;
     if (end > net) proto = b[net]! >> 4 === 4 ? ETHERTYPE.IPV4 : b[net]! >> 4 === 6 ? ETHERTYPE.IPV6 : 0;
@@ -149,9 +161,24 @@ export function flowHash(b: Uint8Array, start: number, len: number, linkType: nu
       proto = u16(b, start);
     }
   }
-  if (proto === ETHERTYPE.IPV4) return ipHash(b, net, end, 4);
-  if (proto === ETHERTYPE.IPV6) return ipHash(b, net, end, 6);
+  if (proto === ETHERTYPE.IPV4) return ipv4Hash(b, net, end);
+  if (proto === ETHERTYPE.IPV6) return ipv6Hash(b, net, end);
   return 0;
+}
+
+/** An Ethernet frame other than untagged IPv4: VLAN tags walked, then IP's key or else the frame's MAC addresses. */
+function etherHash(b: Uint8Array, start: number, end: number): number {
+  let typeAt = start + 12;
+  if (end < typeAt + 2) return etherKey(b, start, end);
+  let t = u16(b, typeAt);
+  while (isVlanTag(t)) {
+    typeAt += 4;
+    if (end < typeAt + 2) return etherKey(b, start, end);
+    t = u16(b, typeAt);
+  }
+  // (values under 0x0600 are an 802.3 length: no network header)
+  const h = t === ETHERTYPE.IPV4 ? ipv4Hash(b, typeAt + 2, end) : t === ETHERTYPE.IPV6 ? ipv6Hash(b, typeAt + 2, end) : 0;
+  return h === 0 ? etherKey(b, start, end) : h;
 }
 
 /** An Ethernet frame's key: its two MAC addresses in order (0: the frame is too short for them). */
@@ -161,7 +188,7 @@ function etherKey(b: Uint8Array, start: number, end: number): number {
   const d1 = u16(b, start + 4);
   const s0 = u32(b, start + 6);
   const s1 = u16(b, start + 10);
-  const dFirst = d0 < s0 || (d0 === s0 && d1 <= s1);
+  const dFirst = ltu(d0, s0) || (d0 === s0 && d1 <= s1);
   let h = step(0, TAG_ETHER);
   h = step(h, dFirst ? d0 : s0);
   h = step(h, dFirst ? d1 : s1);
@@ -170,32 +197,34 @@ function etherKey(b: Uint8Array, start: number, end: number): number {
   return finish(h, 5);
 }
 
-/** An IP packet's key at `net` (version 4 or 6): 0 when even its addresses were not captured. */
-function ipHash(b: Uint8Array, net: number, end: number, version: 4 | 6): number {
-  if (version === 4) {
-    if (end < net + 20) return 0;
-    const proto = b[net + 9]!;
-    const src = u32(b, net + 12);
-    const dst = u32(b, net + 16);
-    const ihl = (b[net]! & 15) * 4;
-    // MF (0x2000) or a fragment offset: a fragment, whose later parts have no ports
-    const frag = (u16(b, net + 6) & 0x3fff) !== 0;
-    const ports = net + ihl;
-    if (!frag && ihl >= 20 && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) && end >= ports + 4) {
-      const sp = u16(b, ports);
-      const dp = u16(b, ports + 2);
-      const srcFirst = src < dst || (src === dst && sp <= dp);
-      let h = step(0, tagIp(4, proto));
-      h = step(h, srcFirst ? src : dst);
-      h = step(h, srcFirst ? dst : src);
-      h = step(h, srcFirst ? (sp << 16) | dp : (dp << 16) | sp);
-      return finish(h, 4);
-    }
-    let h = step(0, tagIp(4, proto));
-    h = step(h, src < dst ? src : dst);
-    h = step(h, src < dst ? dst : src);
-    return finish(h, 3);
+/** An IPv4 packet's key at `net`: 0 when even its addresses were not captured. */
+function ipv4Hash(b: Uint8Array, net: number, end: number): number {
+  if (end < net + 20) return 0;
+  const proto = b[net + 9]!;
+  const src = u32(b, net + 12);
+  const dst = u32(b, net + 16);
+  const ihl = (b[net]! & 15) * 4;
+  // MF (0x2000) or a fragment offset: a fragment, whose later parts have no ports
+  const frag = ((b[net + 6]! & 0x3f) | b[net + 7]!) !== 0;
+  const ports = net + ihl;
+  const srcFirst = ltu(src, dst);
+  let h = step(0, tagIp(4, proto));
+  if (!frag && ihl >= 20 && (proto === IPPROTO_TCP || proto === IPPROTO_UDP || proto === IPPROTO_SCTP) && end >= ports + 4) {
+    const sp = u16(b, ports);
+    const dp = u16(b, ports + 2);
+    const first = srcFirst || (src === dst && sp <= dp);
+    h = step(h, first ? src : dst);
+    h = step(h, first ? dst : src);
+    h = step(h, first ? (sp << 16) | dp : (dp << 16) | sp);
+    return finish(h, 4);
   }
+  h = step(h, srcFirst ? src : dst);
+  h = step(h, srcFirst ? dst : src);
+  return finish(h, 3);
+}
+
+/** An IPv6 packet's key at `net`: 0 when even its addresses were not captured. */
+function ipv6Hash(b: Uint8Array, net: number, end: number): number {
   if (end < net + 40) return 0;
   const next = b[net + 6]!;
   // the two addresses compared word by word: which one is the lower endpoint
@@ -203,7 +232,7 @@ function ipHash(b: Uint8Array, net: number, end: number, version: 4 | 6): number
   for (let i = 0; i < 16 && cmp === 0; i += 4) {
     const s = u32(b, net + 8 + i);
     const d = u32(b, net + 24 + i);
-    cmp = s < d ? -1 : s > d ? 1 : 0;
+    cmp = s === d ? 0 : ltu(s, d) ? -1 : 1;
   }
   const withPorts = (next === IPPROTO_TCP || next === IPPROTO_UDP || next === IPPROTO_SCTP) && end >= net + 44;
   let sp = 0;
@@ -225,13 +254,14 @@ function ipHash(b: Uint8Array, net: number, end: number, version: 4 | 6): number
 
 /**
  * Steer packets [from, to) of a capture index to `workers` workers: each
- * one's worker (flowHash % workers) into `owner` at its packet's index.
+ * one's worker (workerOf its flowHash) into `owner` at its packet's index.
  * `index` holds `words` Int32 per packet: the data's offset in `bytes`, its
  * captured length, its length on the wire, its link type (pool.ts's layout).
  */
 export function steerRange(bytes: Uint8Array, index: Int32Array, words: number, owner: Uint8Array, from: number, to: number, workers: number): void {
   for (let i = from; i < to; i++) {
     const w = i * words;
-    owner[i] = flowHash(bytes, index[w]!, index[w + 1]!, index[w + 3]!) % workers;
+    const start = index[w]!;
+    owner[i] = workerOf(hash32(bytes, start, start + index[w + 1]!, index[w + 3]!), workers);
   }
 }
