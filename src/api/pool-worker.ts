@@ -87,7 +87,7 @@ export interface RunMessage {
   owner?: SharedArrayBuffer;
   /** steer 'flow': an Int32 per chunk of CHUNK packets: 0 not steered yet, 1 being steered (claimed), 2 steered */
   states?: SharedArrayBuffer;
-  /** steer 'flow': the run's workers (the owner bytes are hash % workers) */
+  /** steer 'flow': the run's workers (each owner byte is workerOf(flowHash, workers)) */
   workers?: number;
   /** r0's low 32 bits per packet (Uint32) */
   verdicts: SharedArrayBuffer;
@@ -123,7 +123,7 @@ const STEERED = 2;
  */
 const STEER_WAIT_MS = 200;
 
-/** Lower the run's first failing packet (work[1]) to `at`: no worker takes a chunk from there on. */
+/** Lower the run's first failing packet (work[1]) to `at`: no worker starts a batch from there on. */
 function failFrom(work: Int32Array, at: number): void {
   for (let cur = Atomics.load(work, 1); at < cur; cur = Atomics.load(work, 1)) {
     if (Atomics.compareExchange(work, 1, cur, at) === cur) return;
