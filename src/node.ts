@@ -16,6 +16,7 @@ export { readCaptureFile } from './pcap/file.js';
 export type { ReadOptions } from './pcap/file.js';
 export { WorkerPool, PoolPacketError, SharedCapture, indexCapture, defaultWorkers, POOL_MIN_BYTES, MAX_WORKERS, INDEX_WORDS } from './api/pool.js';
 export type { WorkerPoolOptions, PoolCaptureResult } from './api/pool.js';
+export type { SteerMode } from './api/steer.js';
 
 /**
  * Read a clang-compiled object file by path into a CollectionSpec (see

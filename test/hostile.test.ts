@@ -20,7 +20,7 @@ import { TARGETS, mix, runHarness, runTarget } from './fuzz/hostile.js';
 import type { Harness, Target } from './fuzz/hostile.js';
 
 /** Inputs per target: about half a second each on one core. */
-const CORPUS: Record<Target, number> = { elf: 400, pcap: 1500, cbpf: 1500, asm: 3000, spec: 800, attr: 600, btf: 800, filter: 3000, shmaps: 150 };
+const CORPUS: Record<Target, number> = { elf: 400, pcap: 1500, cbpf: 1500, asm: 3000, spec: 800, attr: 600, btf: 800, filter: 3000, shmaps: 150, steer: 40 };
 const SEED = 13;
 
 describe('the fixed corpus of each target gives no problem', () => {
@@ -31,7 +31,7 @@ describe('the fixed corpus of each target gives no problem', () => {
       assert.equal(r.tried, CORPUS[target]);
       // the corpus reaches past the first check: some inputs are accepted whole, some refused
       const refused = Object.values(r.refused).reduce((a, b) => a + b, 0);
-      assert.ok(r.accepted > 0 && (refused > 0 || target === 'attr' || target === 'shmaps'), `${target}: ${r.accepted} accepted, ${refused} refused`);
+      assert.ok(r.accepted > 0 && (refused > 0 || target === 'attr' || target === 'shmaps' || target === 'steer'), `${target}: ${r.accepted} accepted, ${refused} refused`);
       if (target === 'attr') {
         assert.ok((r.calls?.['ok'] ?? 0) > 0 && (r.calls?.['EINVAL'] ?? 0) > 0, `bpf() calls: ${JSON.stringify(r.calls)}`);
       }
@@ -88,7 +88,7 @@ describe('the fuzzer machinery', () => {
     assert.ok(Number(m[1]) >= 1, r.stdout);
     const bad = spawnSync(process.execPath, [script, '--target', 'nope'], { encoding: 'utf8', timeout: 30_000 });
     assert.equal(bad.status, 2);
-    assert.equal(bad.stderr, "hostile: unknown target 'nope' (elf, pcap, cbpf, asm, spec, attr, btf, filter, shmaps)\n");
+    assert.equal(bad.stderr, "hostile: unknown target 'nope' (elf, pcap, cbpf, asm, spec, attr, btf, filter, shmaps, steer)\n");
   });
 });
 

@@ -15,8 +15,9 @@ import { BpfSystem } from '../src/api/bpf.js';
 import type { EngineName } from '../src/api/bpf.js';
 import { BpfMap } from '../src/api/map.js';
 import { Program } from '../src/api/program.js';
-import { WorkerPool, defaultWorkers, indexCapture, POOL_MIN_BYTES } from '../src/api/pool.js';
-import { CHUNK } from '../src/api/pool-worker.js';
+import { WorkerPool, PoolPacketError, defaultWorkers, indexCapture, INDEX_WORDS, POOL_MIN_BYTES } from '../src/api/pool.js';
+import { CHUNK, flowHash, hashWords, workerOf } from '../src/api/steer.js';
+import { PacketRunner } from '../src/api/packets.js';
 import { parseCapture } from '../src/pcap/reader.js';
 import { FLOW_COUNT, PORT_80, flowCapture, programSpecJson, withFds } from '../src/bench/workers.js';
 import { spawnTsbpf, tsbpf } from './cli-harness.js';
@@ -57,6 +58,17 @@ out:
 const percpuSpec = join(dir, 'percpu.json');
 writeFileSync(percpuSpec, programSpecJson(PERCPU, [{ name: 'counts', type: 'percpu_array', key_size: 4, value_size: 16, max_entries: 1 }]));
 
+/** How many of the capture's packets flow steering gives each of `workers` workers. */
+function steeredCounts(workers: number): bigint[] {
+  const capture = indexCapture(new Uint8Array(captureBytes));
+  const counts = new Array<bigint>(workers).fill(0n);
+  for (let i = 0; i < capture.count; i++) {
+    const x = capture.index.subarray(i * INDEX_WORDS);
+    counts[workerOf(flowHash(capture.bytes, x[0]!, x[1]!, x[3]!), workers)]! += 1n;
+  }
+  return counts;
+}
+
 /** A map's entries as sorted hex pairs. */
 function contents(m: BpfMap): string[] {
   return [...m.entries()].map(([k, v]) => `${Buffer.from(k).toString('hex')}=${Buffer.from(v).toString('hex')}`).sort();
@@ -84,12 +96,18 @@ for (const engine of ['interpreter', 'jit'] as const) {
       const pool = await WorkerPool.create(prog, { workers, engine });
       try {
         assert.equal(pool.size, workers);
-        // twice over the same workers: the counters double, the verdicts stay
-        const r = await pool.runCapture(capture);
-        assert.equal(r.count, FRAMES);
-        assert.equal(r.engines, engine);
-        assert.deepEqual([...r.verdicts], expected.verdicts, `${workers} workers: verdicts`);
-        assert.deepEqual(contents(flows), expected.flows, `${workers} workers: flows`);
+        assert.equal(pool.steer, 'flow');
+        // each steering from empty maps, then once more over the same workers: the counters double, the verdicts stay
+        for (const steer of ['flow', 'chunk'] as const) {
+          for (const k of [...flows.keys()]) flows.delete(k);
+          const r = await pool.runCapture(capture, { steer });
+          assert.equal(r.count, FRAMES);
+          assert.equal(r.engines, engine);
+          assert.deepEqual([...r.verdicts], expected.verdicts, `${workers} workers, steer ${steer}: verdicts`);
+          assert.deepEqual(contents(flows), expected.flows, `${workers} workers, steer ${steer}: flows`);
+          // r0 of the last packet in capture order, whichever worker ran it
+          assert.equal(r.lastRetval, BigInt(expected.verdicts.at(-1)!));
+        }
         const again = await pool.runCapture(capture);
         assert.deepEqual([...again.verdicts], expected.verdicts);
         let packets = 0n;
@@ -173,10 +191,14 @@ for (const engine of ['interpreter', 'jit'] as const) {
     const one = await runJson(flowSpec, '--retvals', '--engine', engine, '--workers', '1');
     assert.equal(one['packets'], FRAMES);
     assert.equal((one['retvals'] as number[]).length, FRAMES);
-    for (const w of ['2', '3']) assert.deepEqual(await runJson(flowSpec, '--retvals', '--engine', engine, '--workers', w), one, `--workers ${w}`);
+    for (const w of ['2', '3']) {
+      for (const steer of [[], ['--steer', 'flow'], ['--steer', 'chunk']]) {
+        assert.deepEqual(await runJson(flowSpec, '--retvals', '--engine', engine, '--workers', w, ...steer), one, `--workers ${w} ${steer.join(' ')}`);
+      }
+    }
   });
 
-  test(`CLI: a per-CPU array's values over 2 workers sum to one thread's (${engine}, modern profile)`, async () => {
+  test(`CLI: a per-CPU array's values over 2 workers sum to one thread's, by flow and by chunk (${engine}, modern profile)`, async () => {
     const sum = (o: Record<string, unknown>): [bigint, bigint, number] => {
       const entry = (o['maps'] as { key: string; values: string[] }[][])[0]![0]!;
       let packets = 0n;
@@ -189,33 +211,38 @@ for (const engine of ['interpreter', 'jit'] as const) {
       return [packets, bytes, entry.values.length];
     };
     const one = await runJson(percpuSpec, '--profile', 'modern', '--engine', engine, '--workers', '1');
-    const two = await runJson(percpuSpec, '--profile', 'modern', '--engine', engine, '--workers', '2');
     const [p1, b1, cpus1] = sum(one);
-    const [p2, b2, cpus2] = sum(two);
     assert.equal(p1, BigInt(FRAMES));
     assert.equal(cpus1, 1);
-    // worker i on CPU i: two CPUs, each with its share
-    assert.equal(cpus2, 2);
-    assert.deepEqual([p2, b2], [p1, b1]);
-    const perCpu = (two['maps'] as { values: string[] }[][])[0]![0]!.values.map((v) => Buffer.from(v, 'hex').readBigUInt64LE(0));
-    // each CPU counted the chunks its worker took: whole chunks, but for the one that ran the last, shorter one
-    assert.equal(perCpu.length, 2);
-    assert.deepEqual(perCpu.map((c) => c % BigInt(CHUNK)).filter((r) => r !== 0n), [BigInt(FRAMES % CHUNK)]);
+    const perCpu = (o: Record<string, unknown>): bigint[] => (o['maps'] as { values: string[] }[][])[0]![0]!.values.map((v) => Buffer.from(v, 'hex').readBigUInt64LE(0));
+    for (const steer of ['chunk', 'flow']) {
+      const two = await runJson(percpuSpec, '--profile', 'modern', '--engine', engine, '--workers', '2', '--steer', steer);
+      const [p2, b2, cpus2] = sum(two);
+      // worker i on CPU i: two CPUs, each with its share
+      assert.equal(cpus2, 2);
+      assert.deepEqual([p2, b2], [p1, b1]);
+      if (steer === 'chunk') {
+        // each CPU counted the chunks its worker took: whole chunks, but for the one that ran the last, shorter one
+        assert.deepEqual(perCpu(two).map((c) => c % BigInt(CHUNK)).filter((r) => r !== 0n), [BigInt(FRAMES % CHUNK)]);
+      } else {
+        // each CPU counted the packets whose flows hash to its worker
+        assert.deepEqual(perCpu(two), steeredCounts(2));
+      }
+    }
   });
 }
 
 test('CLI: filter -w on 1, 2 and 3 workers writes the same bytes, and the same lines', async () => {
   const written: Uint8Array[] = [];
-  for (const w of ['1', '2', '3']) {
-    const out = join(dir, `port80-${w}.pcap`);
-    const r = await tsbpf(['filter', portSpec, capturePath, '-w', out, '--workers', w]);
+  for (const [w, steer] of [['1', 'flow'], ['2', 'flow'], ['3', 'flow'], ['2', 'chunk'], ['3', 'chunk']] as const) {
+    const out = join(dir, `port80-${w}-${steer}.pcap`);
+    const r = await tsbpf(['filter', portSpec, capturePath, '-w', out, '--workers', w, '--steer', steer]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stderr, new RegExp(`^tsbpf: ${FRAMES} packets .*; \\d+ matched${w === '1' ? '' : `; ${w} workers`}\\n$`));
     written.push(new Uint8Array(readFileSync(out)));
   }
   assert.ok(written[0]!.length > 24 + 100 * 16, `${written[0]!.length} bytes`);
-  assert.deepEqual(written[1], written[0]);
-  assert.deepEqual(written[2], written[0]);
+  for (const w of written.slice(1)) assert.deepEqual(w, written[0]);
   const lines = await tsbpf(['filter', portSpec, capturePath, '--workers', '1']);
   const lines2 = await tsbpf(['filter', portSpec, capturePath, '--workers', '2', '--json']);
   const lines1 = await tsbpf(['filter', portSpec, capturePath, '--workers', '1', '--json']);
@@ -281,4 +308,297 @@ test('CLI: --workers errors, one line each', async () => {
   assert.equal(quiet.status, 0, quiet.stderr);
   const unverified = await tsbpf(['filter', portSpec, capturePath, '--unverified', '--workers', '2']);
   assert.equal(unverified.stderr, `tsbpf: ${portSpec}: --workers 2: an unverified program runs on one thread (a fault must stop the capture at its packet) (ENOTSUP)\n`);
+});
+
+// ---- flow steering ----
+
+const MAC_A = [0x02, 0, 0, 0, 0, 0x0a];
+const MAC_B = [0x02, 0, 0, 0, 0, 0x0b];
+const be32 = (b: readonly number[], at: number): number => ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+const ipv4Words = (a: string): number => a.split('.').reduce((x, o) => ((x << 8) | Number(o)) >>> 0, 0);
+
+/** An IPv4 header (20 bytes, no options) and its payload: flags/fragment offset as given. */
+function ipv4(src: string, dst: string, proto: number, payload: number[], fragWord = 0): number[] {
+  const h = [0x45, 0, 0, 20 + payload.length, 0, 1, fragWord >> 8, fragWord & 255, 64, proto, 0, 0];
+  for (const a of [src, dst]) h.push(...a.split('.').map(Number));
+  return [...h, ...payload];
+}
+
+/** An IPv6 header (40 bytes) and its payload. */
+function ipv6(src: number[], dst: number[], next: number, payload: number[]): number[] {
+  return [0x60, 0, 0, 0, payload.length >> 8, payload.length & 255, next, 64, ...src, ...dst, ...payload];
+}
+
+const ports = (sp: number, dp: number, rest = 16): number[] => [sp >> 8, sp & 255, dp >> 8, dp & 255, ...new Array<number>(rest).fill(0)];
+const ether = (dst: number[], src: number[], type: number, payload: number[]): number[] => [...dst, ...src, type >> 8, type & 255, ...payload];
+
+/** The key words of steer.ts's hash, built here from what the flow is (the endpoints put in order by hand). */
+const tag4 = (proto: number): number => (4 << 8) | proto;
+
+/**
+ * Hand-made frames, each padded to a length of its own (the test program
+ * counts by the length), with the key the steering must hash them by.
+ */
+function handFrames(): { name: string; frame: Uint8Array; key: number[] }[] {
+  const a = '10.1.2.3';
+  const b = '192.168.7.9';
+  const v6a = [0x20, 0x01, 0x0d, 0xb8, ...new Array<number>(11).fill(0), 0x01];
+  const v6b = [0x20, 0x01, 0x0d, 0xb8, ...new Array<number>(11).fill(0), 0x02];
+  const macWords = (m: number[]): number[] => [be32(m, 0), (m[4]! << 8) | m[5]!];
+  const v6words = (x: number[]): number[] => [0, 4, 8, 12].map((i) => be32(x, i));
+  const tcpKey = [tag4(6), ipv4Words(a), ipv4Words(b), ((40000 << 16) | 443) >>> 0];
+  const list: { name: string; bytes: number[]; key: number[]; cut?: number }[] = [
+    { name: 'IPv4 TCP', bytes: ether(MAC_B, MAC_A, 0x800, ipv4(a, b, 6, ports(40000, 443))), key: tcpKey },
+    { name: 'IPv4 TCP, the other direction', bytes: ether(MAC_A, MAC_B, 0x800, ipv4(b, a, 6, ports(443, 40000))), key: tcpKey },
+    { name: 'IPv4 UDP', bytes: ether(MAC_B, MAC_A, 0x800, ipv4(b, a, 17, ports(53, 5353))), key: [tag4(17), ipv4Words(a), ipv4Words(b), ((5353 << 16) | 53) >>> 0] },
+    { name: 'IPv4 TCP under a VLAN tag', bytes: [...MAC_B, ...MAC_A, 0x81, 0x00, 0, 7, ...ether([], [], 0x800, ipv4(a, b, 6, ports(40001, 80)))], key: [tag4(6), ipv4Words(a), ipv4Words(b), ((40001 << 16) | 80) >>> 0] },
+    { name: 'IPv4 first fragment (MF)', bytes: ether(MAC_B, MAC_A, 0x800, ipv4(b, a, 17, ports(1, 2), 0x2000)), key: [tag4(17), ipv4Words(a), ipv4Words(b)] },
+    { name: 'IPv4 later fragment', bytes: ether(MAC_B, MAC_A, 0x800, ipv4(a, b, 17, ports(9, 9), 0x0010)), key: [tag4(17), ipv4Words(a), ipv4Words(b)] },
+    { name: 'IPv4 ICMP', bytes: ether(MAC_B, MAC_A, 0x800, ipv4(a, b, 1, ports(0x0800, 0))), key: [tag4(1), ipv4Words(a), ipv4Words(b)] },
+    { name: 'IPv6 UDP', bytes: ether(MAC_B, MAC_A, 0x86dd, ipv6(v6b, v6a, 17, ports(5000, 53))), key: [(6 << 8) | 17, ...v6words(v6a), ...v6words(v6b), ((53 << 16) | 5000) >>> 0] },
+    { name: 'IPv6 behind a hop-by-hop header', bytes: ether(MAC_B, MAC_A, 0x86dd, ipv6(v6a, v6b, 0, ports(5000, 53))), key: [6 << 8, ...v6words(v6a), ...v6words(v6b)] },
+    { name: 'ARP', bytes: ether([0xff, 0xff, 0xff, 0xff, 0xff, 0xff], MAC_A, 0x806, new Array<number>(28).fill(1)), key: [0x10000, ...macWords(MAC_A), ...macWords([0xff, 0xff, 0xff, 0xff, 0xff, 0xff])] },
+    // cut inside the source address: the MAC pair's key (under a VLAN tag: the test run refuses an untagged IPv4 frame that short)
+    { name: 'IPv4 header cut short', bytes: [...MAC_B, ...MAC_A, 0x81, 0x00, 0, 7, ...ether([], [], 0x800, ipv4(a, b, 6, ports(1, 2)))], key: [0x10000, ...macWords(MAC_A), ...macWords(MAC_B)], cut: 18 + 14 },
+    // cut inside the ports: the address pair's key
+    { name: 'IPv4 TCP ports cut short', bytes: ether(MAC_B, MAC_A, 0x800, ipv4(a, b, 6, ports(1, 2))), key: [tag4(6), ipv4Words(a), ipv4Words(b)], cut: 14 + 22 },
+  ];
+  // lengths 60, 80, ... (the program's key is skb->len, the frame less its 14-byte Ethernet header)
+  return list.map((f, i) => {
+    const len = 60 + 20 * i;
+    const bytes = [...f.bytes, ...new Array<number>(Math.max(0, len - f.bytes.length)).fill(0)].slice(0, f.cut ?? len);
+    return { name: f.name, frame: new Uint8Array(bytes), key: f.key };
+  });
+}
+
+/** A classic pcap of `frames` (Ethernet), each kept as given (its length on the wire at least 60). */
+function pcapOf(frames: readonly Uint8Array[]): Uint8Array {
+  const out: number[] = [0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 1, 0, 0, 0];
+  const u32le = (v: number): number[] => [v & 255, (v >>> 8) & 255, (v >>> 16) & 255, v >>> 24];
+  frames.forEach((f, i) => out.push(...u32le(1), ...u32le(i), ...u32le(f.length), ...u32le(Math.max(60, f.length)), ...f));
+  return new Uint8Array(out);
+}
+
+/** Modern socket filter: a per-CPU array's counter at skb->len (under 512) bumped. */
+const BY_LEN = `
+    r6 = r1
+    r7 = *(u32 *)(r6 +0)
+    r7 &= 511
+    *(u32 *)(r10 -4) = r7
+    r1 = map[fd:0]
+    r2 = r10
+    r2 += -4
+    call 1
+    if r0 == 0 goto out
+    r1 = *(u64 *)(r0 +0)
+    r1 += 1
+    *(u64 *)(r0 +0) = r1
+out:
+    r0 = 0
+    exit
+`;
+
+test('steering: hand-made frames run on the worker their flow key hashes to (IPv4 both ways, VLAN, fragments, IPv6, ARP, cut headers)', async () => {
+  const frames = handFrames();
+  // every frame 3 times over, in turns
+  const capture = pcapOf([...frames, ...frames, ...frames].map((f) => f.frame));
+  for (const workers of [2, 3]) {
+    const sys = new BpfSystem({ shared: true, cpus: workers, profile: 'modern' });
+    const counts = BpfMap.create(sys, { type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 512 });
+    const prog = Program.load(sys, { insns: withFds(BY_LEN, [counts.fd]), type: 'socket_filter' });
+    const pool = await WorkerPool.create(prog, { workers });
+    try {
+      const r = await pool.runCapture(capture);
+      assert.equal(r.count, 3 * frames.length);
+      for (const f of frames) {
+        // computed here: the key's hash (steer.ts's word mixing), its top 16 bits scaled to the workers
+        const want = ((hashWords(f.key) >>> 16) * workers) >>> 16;
+        const perCpu = counts.lookupPerCpu(new Uint8Array(new Uint32Array([(f.frame.length - 14) & 511]).buffer))!.map((v) => Buffer.from(v).readBigUInt64LE(0));
+        const expected = new Array<bigint>(workers).fill(0n);
+        expected[want] = 3n;
+        assert.deepEqual(perCpu, expected, `${f.name}, ${workers} workers`);
+      }
+      // both directions of the TCP connection hash alike, and the cut headers hash as their shorter keys
+      assert.equal(flowHash(frames[0]!.frame, 0, frames[0]!.frame.length, 1), flowHash(frames[1]!.frame, 0, frames[1]!.frame.length, 1));
+    } finally {
+      await pool.close();
+      prog.close();
+    }
+  }
+});
+
+test('steering: the same packets hash alike on every link type (raw IP, Linux cooked v1 and v2), cut anywhere without a throw', () => {
+  const tcp = ipv4('10.0.0.1', '10.0.0.2', 6, ports(1000, 22));
+  const key = hashWords([tag4(6), ipv4Words('10.0.0.1'), ipv4Words('10.0.0.2'), ((1000 << 16) | 22) >>> 0]);
+  const sll = [0, 0, 0, 1, 0, 6, ...MAC_A, 0, 0, 0x08, 0x00, ...tcp];
+  const sll2 = [0x08, 0x00, 0, 0, 0, 0, 0, 2, 0, 1, 0, 6, ...MAC_A, 0, 0, ...tcp];
+  const cases: [number, number[]][] = [[1, ether(MAC_B, MAC_A, 0x800, tcp)], [101, tcp], [228, tcp], [12, tcp], [113, sll], [276, sll2]];
+  for (const [linkType, bytes] of cases) {
+    const b = new Uint8Array(bytes);
+    assert.equal(flowHash(b, 0, b.length, linkType), key, `link type ${linkType}`);
+    // every cut: some hash, never a throw; and never a read past the cut (the same hash with garbage after it)
+    const padded = new Uint8Array(b.length + 64).fill(0xee);
+    for (let cut = 0; cut <= b.length; cut++) {
+      padded.set(b.subarray(0, cut));
+      padded.fill(0xee, cut);
+      assert.equal(flowHash(padded, 0, cut, linkType), flowHash(b.subarray(0, cut), 0, cut, linkType), `link type ${linkType} cut at ${cut}`);
+    }
+  }
+  // not IP without a MAC pair (cooked ARP, raw garbage, BSD loopback): worker 0's hash
+  assert.equal(flowHash(new Uint8Array([0, 0, 0, 1, 0, 6, ...MAC_A, 0, 0, 0x08, 0x06, 1, 2]), 0, 18, 113), 0);
+  assert.equal(flowHash(new Uint8Array([0x10, 1, 2, 3]), 0, 4, 101), 0);
+  assert.equal(flowHash(new Uint8Array(tcp), 0, tcp.length, 0), 0);
+  assert.equal(workerOf(0, 7), 0);
+  assert.equal(workerOf(0xffffffff, 7), 6);
+});
+
+/** Modern socket filter: a per-CPU hash map of IPv4 flows as the packet has them (source first), a packet counter each. */
+const PERCPU_FLOWS = `
+    r6 = r1
+    r0 = *(u8 *)skb[0]
+    r0 >>= 4
+    if r0 != 4 goto out
+    r0 = *(u32 *)skb[12]
+    *(u32 *)(r10 -16) = r0
+    r0 = *(u32 *)skb[16]
+    *(u32 *)(r10 -12) = r0
+    r0 = *(u32 *)skb[20]
+    *(u32 *)(r10 -8) = r0
+    r0 = *(u8 *)skb[9]
+    *(u32 *)(r10 -4) = r0
+    r1 = map[fd:0]
+    r2 = r10
+    r2 += -16
+    call 1
+    if r0 != 0 goto have
+    *(u64 *)(r10 -24) = 0
+    r1 = map[fd:0]
+    r2 = r10
+    r2 += -16
+    r3 = r10
+    r3 += -24
+    r4 = 0
+    call 2
+    r1 = map[fd:0]
+    r2 = r10
+    r2 += -16
+    call 1
+    if r0 == 0 goto out
+have:
+    r1 = *(u64 *)(r0 +0)
+    r1 += 1
+    *(u64 *)(r0 +0) = r1
+out:
+    r0 = 0
+    exit
+`;
+
+test('steering: a per-CPU counter per flow direction is non-zero on one CPU only, the same as the other direction\'s, 3 workers', async () => {
+  const sys = new BpfSystem({ shared: true, cpus: 3, profile: 'modern' });
+  const flows = BpfMap.create(sys, { type: 'percpu_hash', keySize: 16, valueSize: 8, maxEntries: 4096 });
+  const prog = Program.load(sys, { insns: withFds(PERCPU_FLOWS, [flows.fd]), type: 'socket_filter' });
+  const pool = await WorkerPool.create(prog, { workers: 3 });
+  try {
+    await pool.runCapture(captureBytes);
+    const cpuOf = new Map<string, number>();
+    let total = 0n;
+    for (const k of flows.keys()) {
+      const values = flows.lookupPerCpu(k)!.map((x) => Buffer.from(x).readBigUInt64LE(0));
+      const on = values.flatMap((c, cpu) => (c === 0n ? [] : [cpu]));
+      assert.equal(on.length, 1, `flow ${Buffer.from(k).toString('hex')}: counted on CPUs ${on.join(', ')}`);
+      cpuOf.set(Buffer.from(k).toString('hex'), on[0]!);
+      total += values[on[0]!]!;
+    }
+    // every worker had flows, and the reversed key (addresses and ports swapped) ran on the same CPU
+    assert.deepEqual([...new Set(cpuOf.values())].sort(), [0, 1, 2]);
+    let reversed = 0;
+    for (const [hex, cpu] of cpuOf) {
+      const k = Buffer.from(hex, 'hex');
+      const back = Buffer.concat([k.subarray(4, 8), k.subarray(0, 4), k.subarray(10, 12), k.subarray(8, 10), k.subarray(12)]).toString('hex');
+      if (!cpuOf.has(back)) continue;
+      reversed++;
+      assert.equal(cpuOf.get(back), cpu, `flow ${hex} and its other direction`);
+    }
+    assert.ok(reversed > 100, `${reversed} flows seen both ways`);
+    let ipv4 = 0;
+    const capture = indexCapture(new Uint8Array(captureBytes));
+    for (let i = 0; i < capture.count; i++) if (capture.packet(i).data[12] === 0x08 && capture.packet(i).data[13] === 0) ipv4++;
+    assert.equal(total, BigInt(ipv4));
+  } finally {
+    await pool.close();
+    prog.close();
+  }
+});
+
+/** An unverified socket filter that faults (a load from address 0) on packets whose byte 50 is 0xee. */
+const FAULT_ON_MARK = `
+    r6 = r1
+    r0 = *(u8 *)skb[50]
+    if r0 != 0xee goto ok
+    r3 = 0
+    r0 = *(u64 *)(r3 +0)
+ok:
+    r0 = 1
+    exit
+`;
+
+test('steering: the first failure in capture order is the one reported, whichever worker met it first', async () => {
+  const bytes = new Uint8Array(captureBytes);
+  const capture = indexCapture(bytes);
+  // marked packets: IPv4 ones of different flows on different workers (flow steering over 2), far apart
+  const ownerOf = (i: number): number => workerOf(flowHash(capture.bytes, capture.index[i * INDEX_WORDS]!, capture.index[i * INDEX_WORDS + 1]!, 1), 2);
+  const isIpv4 = (i: number): boolean => capture.packet(i).data[12] === 0x08 && capture.packet(i).data.length > 50;
+  let late = FRAMES - 1;
+  while (!isIpv4(late)) late--;
+  let early = 9000;
+  while (!isIpv4(early) || ownerOf(early) === ownerOf(late)) early++;
+  const marked = new Uint8Array(bytes);
+  for (const i of [early, late]) marked[capture.index[i * INDEX_WORDS]! + 50] = 0xee;
+  const sys = new BpfSystem();
+  const prog = Program.load(sys, { insns: FAULT_ON_MARK, verify: false, tiered: false });
+  // what one thread says at the first marked packet
+  const runner = new PacketRunner(sys, prog);
+  const first = capture.packet(early);
+  let message = '';
+  try {
+    runner.run(marked.subarray(first.data.byteOffset, first.data.byteOffset + first.data.length), first.netOff);
+  } catch (e) {
+    message = (e as Error).message;
+  } finally {
+    runner.close();
+  }
+  assert.notEqual(message, '');
+  for (const steer of ['flow', 'chunk'] as const) {
+    for (const workers of [1, 2, 3]) {
+      const pool = await WorkerPool.create(prog, { workers, steer });
+      try {
+        const e = await pool.runCapture(marked, { oneByOne: true }).then(() => undefined, (x: unknown) => x);
+        assert.ok(e instanceof PoolPacketError, `${workers} workers, steer ${steer}: ${String(e)}`);
+        assert.deepEqual([e.code, e.packet, e.message], ['EFAULT', early, message], `${workers} workers, steer ${steer}`);
+      } finally {
+        await pool.close();
+      }
+    }
+  }
+  prog.close();
+});
+
+test('steering: a steer mode other than flow or chunk is EINVAL, one line (API and CLI process)', async () => {
+  const sys = new BpfSystem();
+  const prog = Program.load(sys, { insns: PORT_80 });
+  await assert.rejects(WorkerPool.create(prog, { workers: 2, steer: 'rss' as never }), { code: 'EINVAL', message: "steer must be 'flow' or 'chunk', got 'rss' (a string)" });
+  const pool = await WorkerPool.create(prog, { workers: 2, steer: 'chunk' });
+  try {
+    assert.equal(pool.steer, 'chunk');
+    await assert.rejects(pool.runCapture(captureBytes, { steer: 1 as never }), { code: 'EINVAL', message: "steer must be 'flow' or 'chunk', got 1" });
+  } finally {
+    await pool.close();
+    prog.close();
+  }
+  const bad = spawnTsbpf(['filter', portSpec, capturePath, '--workers', '2', '--steer', 'rss']);
+  assert.deepEqual([bad.status, bad.stdout, bad.stderr], [2, '', "tsbpf: --steer must be flow or chunk, got 'rss' (EINVAL)\n"]);
+  const noPcap = spawnTsbpf(['run', portSpec, '--data', '00', '--steer', 'flow']);
+  assert.deepEqual([noPcap.status, noPcap.stderr], [2, 'tsbpf: --steer applies to --pcap (how the workers share the packets of a capture) (EINVAL)\n']);
+  const runBad = await tsbpf(['run', flowSpec, '--pcap', capturePath, '--steer', 'chunks']);
+  assert.deepEqual([runBad.status, runBad.stderr], [2, "tsbpf: --steer must be flow or chunk, got 'chunks' (EINVAL)\n"]);
 });

@@ -4,11 +4,15 @@
  * program's LoadRecord (the instructions as first loaded, re-verified here:
  * the verifier is deterministic, so it accepts what the main thread's did
  * and the engines it builds are the ones the main system would pick), then
- * runs chunks of the packets the pool sends it, taking CHUNK packets at a
- * time until none is left (as do the other workers), reading each
- * packet straight from the shared copy of the capture and writing each
- * verdict into the shared verdict array at the packet's index, so that the
- * main thread has the results in capture order without a copy.
+ * runs its share of the packets the pool sends it, reading each packet
+ * straight from the shared copy of the capture and writing each verdict
+ * into the shared verdict array at the packet's index, so that the main
+ * thread has the results in capture order without a copy. Its share is
+ * either its flows' packets (steer 'flow': every worker walks the capture
+ * chunk by chunk in order, steering each chunk's packets by flow hash,
+ * steer.ts, the first time any worker reaches it, and runs those steered to
+ * itself) or whole chunks taken from a shared counter until none is left
+ * (steer 'chunk').
  *
  * This file is a worker entry: it does nothing when imported on the main
  * thread (no parentPort), and the main entry `tsbpf` never imports it.
@@ -26,6 +30,8 @@ import type { ProgObject } from './objects.js';
 import type { RuntimeAttach } from '../runtime/runtime.js';
 import type { SharedMapState } from '../maps/map.js';
 import { networkOffset } from '../pcap/linktype.js';
+import { CHUNK, steerRange } from './steer.js';
+import type { SteerMode } from './steer.js';
 
 /** pool.ts's INDEX_WORDS (not imported: the worker's graph stays the engines' and the loader's) */
 const W = 5;
@@ -67,10 +73,22 @@ export interface RunMessage {
   to: number;
   /**
    * Int32 words shared by the run's workers: [0] the next packet no worker
-   * has taken (each takes CHUNK at a time, Atomics.add), [1] the first
-   * packet known to fail (to: none yet): chunks from it on are not taken.
+   * has taken (steer 'chunk': each takes CHUNK at a time, Atomics.add), [1]
+   * the first packet known to fail (to: none yet): no batch from it on is
+   * started.
    */
   work: SharedArrayBuffer;
+  /** 'flow': each worker runs the packets steered to it (steer.ts); 'chunk': chunks from work[0] */
+  steer: SteerMode;
+  /**
+   * steer 'flow': the worker of each packet (a byte per packet), written
+   * chunk by chunk by the worker that claims the chunk in `states`
+   */
+  owner?: SharedArrayBuffer;
+  /** steer 'flow': an Int32 per chunk of CHUNK packets: 0 not steered yet, 1 being steered (claimed), 2 steered */
+  states?: SharedArrayBuffer;
+  /** steer 'flow': the run's workers (each owner byte is workerOf(flowHash, workers)) */
+  workers?: number;
   /** r0's low 32 bits per packet (Uint32) */
   verdicts: SharedArrayBuffer;
   /** r0's 64 bits per packet (BigInt64), in frame mode */
@@ -86,22 +104,26 @@ export type WorkerReply =
   | { kind: 'ready'; ms: number }
   /** lastPacket: the last packet this worker ran (-1: none), whose r0 is `last` */
   | { kind: 'done'; ms: number; engines: string; frames: { packet: number; data: Uint8Array }[]; printk: string; last?: bigint; lastPacket: number }
-  /** at: the failing packet, or the start of the chunk that failed (which worker's failure comes first in the capture) */
+  /** at: the failing packet, or the first packet of the batch that failed (which worker's failure comes first in the capture) */
   | { kind: 'error'; code: string; message: string; packet?: number; printk?: string; at?: number };
 
 /** Packets handed to the engine per call (one call into WebAssembly each with the JIT), as the CLI's capture loop. */
 const BATCH = 256;
 
-/**
- * Packets a worker takes from a run at a time (a multiple of BATCH):
- * workers take chunks until none is left, so that one slowed down (a
- * busier core, more new flows in its part of the capture) leaves the rest
- * to the others instead of being waited for, as with a fixed split into
- * one part per worker.
- */
-export const CHUNK = 4096;
+/** A chunk's state word (RunMessage.states). */
+const UNSTEERED = 0;
+const STEERING = 1;
+const STEERED = 2;
 
-/** Lower the run's first failing packet (work[1]) to `at`: no worker takes a chunk from there on. */
+/**
+ * The longest a worker waits for another to steer a chunk before steering
+ * it itself (ms). Steering a chunk takes tens of microseconds: only a worker
+ * that stopped (terminated, or a thread starved by a loaded machine) makes
+ * another wait this long.
+ */
+const STEER_WAIT_MS = 200;
+
+/** Lower the run's first failing packet (work[1]) to `at`: no worker starts a batch from there on. */
 function failFrom(work: Int32Array, at: number): void {
   for (let cur = Atomics.load(work, 1); at < cur; cur = Atomics.load(work, 1)) {
     if (Atomics.compareExchange(work, 1, cur, at) === cur) return;
@@ -115,8 +137,14 @@ class PoolWorker {
   private init: InitMessage | undefined;
   /** the engines that ran, in the order they first ran (frame mode) */
   private readonly ran: string[] = [];
-  /** the first packet of the chunk being run (undefined between runs) */
-  private chunkAt: number | undefined;
+  /** the first packet of the batch being run (undefined between runs) */
+  private batchAt: number | undefined;
+  /** the packets of a chunk this worker runs, by index */
+  private list: Int32Array | undefined;
+  /** a batch's packets for the runner, reused */
+  private readonly batch: { data: Uint8Array; netOff: number }[] = [];
+  /** steer 'flow': no chunk below this one is unclaimed (a cursor over the run's chunk states) */
+  private ahead = 0;
 
   constructor(private readonly port: MessagePort) {}
 
@@ -126,9 +154,9 @@ class PoolWorker {
       else this.run(msg);
     } catch (e) {
       const printk = this.sys ? this.sys.runtime.helpers.run.takePrintk().join('') : '';
-      const at = e instanceof PacketError ? e.packet : this.chunkAt;
+      const at = e instanceof PacketError ? e.packet : this.batchAt;
       if (msg.kind === 'run' && at !== undefined) failFrom(new Int32Array(msg.work), at);
-      this.chunkAt = undefined;
+      this.batchAt = undefined;
       if (e instanceof PacketError) this.port.postMessage({ kind: 'error', code: e.code, message: e.message, packet: e.packet, printk, at } satisfies WorkerReply);
       else if (e instanceof BpfError) this.port.postMessage({ kind: 'error', code: e.code, message: e.message, printk, ...(at === undefined ? {} : { at }) } satisfies WorkerReply);
       else this.port.postMessage({ kind: 'error', code: 'EFAULT', message: `internal error in worker: ${e instanceof Error ? e.message : String(e)}`, printk } satisfies WorkerReply);
@@ -184,33 +212,122 @@ class PoolWorker {
   private run(msg: RunMessage): void {
     if (!this.sys || !this.init || !this.obj) throw new BpfError('EINVAL', 'the worker has not been set up');
     const t0 = performance.now();
-    const bytes = new Uint8Array(msg.capture);
-    const index = new Int32Array(msg.index);
-    const verdicts = new Uint32Array(msg.verdicts);
-    const work = new Int32Array(msg.work);
-    const frames: { packet: number; data: Uint8Array }[] = [];
-    let last: bigint | undefined;
-    let lastPacket = -1;
-    // chunks in increasing order: this worker's last run is of the last packet it took
-    for (let from = Atomics.add(work, 0, CHUNK); from < msg.to && from < Atomics.load(work, 1); from = Atomics.add(work, 0, CHUNK)) {
-      const to = Math.min(msg.to, from + CHUNK);
-      this.chunkAt = from;
-      last = this.runChunk(msg, bytes, index, verdicts, frames, from, to);
-      lastPacket = to - 1;
+    const r: RunState = {
+      msg, bytes: new Uint8Array(msg.capture), index: new Int32Array(msg.index), verdicts: new Uint32Array(msg.verdicts),
+      retvals: msg.retvals ? new BigInt64Array(msg.retvals) : undefined, work: new Int32Array(msg.work), frames: [], last: undefined, lastPacket: -1,
+    };
+    const work = r.work;
+    const list = (this.list ??= new Int32Array(CHUNK));
+    const workers = msg.workers ?? 1;
+    if (msg.steer === 'flow' && workers > 1 && msg.owner && msg.states) {
+      // every chunk in order, running the packets steered here: a flow's packets in capture order
+      const owner = new Uint8Array(msg.owner);
+      const states = new Int32Array(msg.states);
+      const me = this.init.index;
+      this.ahead = 0;
+      for (let c = 0, from = 0; from < msg.to && from < Atomics.load(work, 1); c++, from += CHUNK) {
+        const to = Math.min(msg.to, from + CHUNK);
+        this.steered(r, owner, states, c, workers);
+        let n = 0;
+        // branch-free: which packets are whose is as random as a hash, and a mispredicted branch per packet costs about 10 ns
+        for (let i = from; i < to; i++) {
+          list[n] = i;
+          n += (owner[i] === me) as unknown as number;
+        }
+        this.runList(r, list, n);
+      }
+    } else {
+      // chunks in increasing order: this worker's last run is of the last packet it took
+      for (let from = Atomics.add(work, 0, CHUNK); from < msg.to && from < Atomics.load(work, 1); from = Atomics.add(work, 0, CHUNK)) {
+        const to = Math.min(msg.to, from + CHUNK);
+        for (let i = from; i < to; i++) list[i - from] = i;
+        this.runList(r, list, to - from);
+      }
     }
-    this.chunkAt = undefined;
+    this.batchAt = undefined;
     const engines = this.runner ? this.runner.enginesRun : this.ran.join(' then ');
     const printk = this.sys.runtime.helpers.run.takePrintk().map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('');
-    this.port.postMessage({ kind: 'done', ms: performance.now() - t0, engines, frames, printk, lastPacket, ...(last === undefined ? {} : { last }) } satisfies WorkerReply);
+    this.port.postMessage({
+      kind: 'done', ms: performance.now() - t0, engines, frames: r.frames, printk, lastPacket: r.lastPacket, ...(r.last === undefined ? {} : { last: r.last }),
+    } satisfies WorkerReply);
   }
 
-  /** Packets [from, to): their verdicts (frame mode: their retvals and changed frames too); r0 of the last. */
-  private runChunk(msg: RunMessage, bytes: Uint8Array, index: Int32Array, verdicts: Uint32Array, frames: { packet: number; data: Uint8Array }[], from: number, to: number): bigint | undefined {
+  /**
+   * Chunk c's owner bytes written: by this worker when no worker has claimed
+   * the chunk yet; when another has, this one steers a later chunk nobody has
+   * claimed meanwhile (so that steering stays shared between the workers
+   * rather than waited for), and waits for chunk c only when there is none.
+   * A wait is bounded: after STEER_WAIT_MS this worker steers the chunk
+   * itself (the bytes are the same whoever writes them), so a worker that
+   * stopped mid-chunk can never hang the others.
+   */
+  private steered(r: RunState, owner: Uint8Array, states: Int32Array, c: number, workers: number): void {
+    const nChunks = states.length;
+    let waitStart = 0;
+    for (;;) {
+      const s = Atomics.load(states, c);
+      if (s === STEERED) return;
+      if (s === UNSTEERED && Atomics.compareExchange(states, c, UNSTEERED, STEERING) === UNSTEERED) {
+        this.steerChunk(r, owner, states, c, workers);
+        return;
+      }
+      // chunks only ever go from unsteered to steering to steered: the cursor of the first that may be unclaimed only moves on
+      let k = Math.max(this.ahead, c + 1);
+      while (k < nChunks && Atomics.load(states, k) !== UNSTEERED) k++;
+      this.ahead = k;
+      if (k < nChunks) {
+        if (Atomics.compareExchange(states, k, UNSTEERED, STEERING) === UNSTEERED) this.steerChunk(r, owner, states, k, workers);
+        continue;
+      }
+      const now = performance.now();
+      if (waitStart === 0) waitStart = now;
+      else if (now - waitStart > STEER_WAIT_MS) {
+        steerRange(r.bytes, r.index, W, owner, c * CHUNK, Math.min(r.msg.to, (c + 1) * CHUNK), workers);
+        if (Atomics.compareExchange(states, c, STEERING, STEERED) === STEERING) Atomics.notify(states, c);
+        return;
+      }
+      Atomics.wait(states, c, STEERING, STEER_WAIT_MS);
+    }
+  }
+
+  /** Steer chunk k (claimed by this worker): its packets' owners, then the chunk marked steered and its waiters woken. */
+  private steerChunk(r: RunState, owner: Uint8Array, states: Int32Array, k: number, workers: number): void {
+    steerRange(r.bytes, r.index, W, owner, k * CHUNK, Math.min(r.msg.to, (k + 1) * CHUNK), workers);
+    // a seq-cst store after the plain byte writes: a worker that loads STEERED sees the bytes
+    Atomics.store(states, k, STEERED);
+    Atomics.notify(states, k);
+  }
+
+  /**
+   * The packets list[0, n) (increasing indexes) run, BATCH at a time: their
+   * verdicts (frame mode: retvals and changed frames too), and the run's
+   * last packet and its r0. No batch starts at or past the run's first
+   * failing packet (work[1]): a worker that failed there stops the others.
+   */
+  private runList(r: RunState, list: Int32Array, n: number): void {
     const sys = this.sys!;
-    if (this.runner) {
-      const runner = this.runner;
-      if (msg.oneByOne) {
-        for (let i = from; i < to; i++) {
+    const { msg, bytes, index, verdicts } = r;
+    const runner = this.runner;
+    for (let k = 0; k < n; k += BATCH) {
+      const first = list[k]!;
+      if (first >= Atomics.load(r.work, 1)) return;
+      this.batchAt = first;
+      const end = Math.min(n, k + BATCH);
+      if (runner && !msg.oneByOne) {
+        const batch = this.batch;
+        batch.length = 0;
+        for (let j = k; j < end; j++) {
+          const i = list[j]!;
+          const off = index[i * W]!;
+          const data = bytes.subarray(off, off + index[i * W + 1]!);
+          batch.push({ data, netOff: networkOffset(data, index[i * W + 3]!) });
+        }
+        const v = runner.runBatch(batch);
+        for (let j = k; j < end; j++) verdicts[list[j]!] = v[j - k]!;
+        r.last = runner.lastRetval;
+      } else if (runner) {
+        for (let j = k; j < end; j++) {
+          const i = list[j]!;
           const off = index[i * W]!;
           const data = bytes.subarray(off, off + index[i * W + 1]!);
           try {
@@ -220,44 +337,47 @@ class PoolWorker {
             throw e;
           }
         }
+        r.last = runner.lastRetval;
       } else {
-        const batch: { data: Uint8Array; netOff: number }[] = [];
-        for (let at = from; at < to; at += BATCH) {
-          const end = Math.min(to, at + BATCH);
-          batch.length = 0;
-          for (let i = at; i < end; i++) {
-            const off = index[i * W]!;
-            const data = bytes.subarray(off, off + index[i * W + 1]!);
-            batch.push({ data, netOff: networkOffset(data, index[i * W + 3]!) });
+        // frame mode: each packet as the test run makes it the program's context
+        for (let j = k; j < end; j++) {
+          const i = list[j]!;
+          const off = index[i * W]!;
+          const data = bytes.subarray(off, off + index[i * W + 1]!);
+          const linkType = index[i * W + 3]!;
+          if (linkType !== LINKTYPE_ETHERNET) throw new PacketError('EINVAL', `the test run takes Ethernet frames, the capture's link type is ${linkType}`, i);
+          let res;
+          try {
+            res = testRunObject(sys, this.obj!, data, 1, this.init!.engine);
+          } catch (e) {
+            if (e instanceof BpfError) throw new PacketError(e.code, e.message, i);
+            throw e;
           }
-          verdicts.set(runner.runBatch(batch), at);
+          verdicts[i] = Number(BigInt.asUintN(32, res.retval));
+          if (r.retvals) r.retvals[i] = BigInt.asIntN(64, res.retval);
+          if (msg.frames && !sameBytes(res.dataOut, data)) r.frames.push({ packet: i, data: res.dataOut });
+          if (this.ran.length === 0 || this.ran[this.ran.length - 1] !== res.engine) this.ran.push(res.engine);
+          r.last = res.retval;
         }
       }
-      return to > from ? runner.lastRetval : undefined;
+      r.lastPacket = list[end - 1]!;
     }
-    // frame mode: each packet as the test run makes it the program's context
-    const retvals = msg.retvals ? new BigInt64Array(msg.retvals) : undefined;
-    let last: bigint | undefined;
-    for (let i = from; i < to; i++) {
-      const off = index[i * W]!;
-      const data = bytes.subarray(off, off + index[i * W + 1]!);
-      const linkType = index[i * W + 3]!;
-      if (linkType !== LINKTYPE_ETHERNET) throw new PacketError('EINVAL', `the test run takes Ethernet frames, the capture's link type is ${linkType}`, i);
-      let r;
-      try {
-        r = testRunObject(sys, this.obj!, data, 1, this.init!.engine);
-      } catch (e) {
-        if (e instanceof BpfError) throw new PacketError(e.code, e.message, i);
-        throw e;
-      }
-      verdicts[i] = Number(BigInt.asUintN(32, r.retval));
-      if (retvals) retvals[i] = BigInt.asIntN(64, r.retval);
-      if (msg.frames && !sameBytes(r.dataOut, data)) frames.push({ packet: i, data: r.dataOut });
-      if (this.ran.length === 0 || this.ran[this.ran.length - 1] !== r.engine) this.ran.push(r.engine);
-      last = r.retval;
-    }
-    return last;
   }
+}
+
+/** What one run's loops share. */
+interface RunState {
+  msg: RunMessage;
+  bytes: Uint8Array;
+  index: Int32Array;
+  verdicts: Uint32Array;
+  retvals: BigInt64Array | undefined;
+  work: Int32Array;
+  frames: { packet: number; data: Uint8Array }[];
+  /** r0 of the last packet run, all 64 bits */
+  last: bigint | undefined;
+  /** the last packet run (-1: none) */
+  lastPacket: number;
 }
 
 /** A run's fault on one packet: its index goes back with the error. */

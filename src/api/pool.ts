@@ -2,13 +2,13 @@
  * WorkerPool (`tsbpf/node`): one loaded program run over a capture by
  * several worker threads at once. The capture's bytes are put in a
  * SharedArrayBuffer once; the main thread reads its record headers into a
- * shared index (where each packet's bytes are, their length, where their
- * network header starts), and the workers (pool-worker.ts) take chunks of
- * the packets from a shared counter until none is left, reading the packets
- * from the shared bytes and writing each verdict into a shared array at the
- * packet's index. The results are therefore in capture order however the
- * workers interleave, and the caller emits output (`-w`) from them in that
- * order.
+ * shared index (where each packet's bytes are, their length, their link
+ * type), and the workers (pool-worker.ts) run their share of the packets:
+ * by default each flow's packets on one worker (steer.ts), else chunks taken
+ * from a shared counter until none is left. They read the packets from the
+ * shared bytes and write each verdict into a shared array at the packet's
+ * index. The results are therefore in capture order however the workers
+ * interleave, and the caller emits output (`-w`) from them in that order.
  *
  * Workers are started once and kept: a pool runs as many captures as it is
  * given, each worker keeping its loaded program (and its compiled JIT)
@@ -35,6 +35,8 @@ import type { Packet } from '../pcap/reader.js';
 import type { InitMessage, RunMessage, SharedMap, WorkerReply } from './pool-worker.js';
 import type { RuntimeAttach } from '../runtime/runtime.js';
 import { mapTypeName } from '../maps/types.js';
+import { CHUNK, STEER_MODES } from './steer.js';
+import type { SteerMode } from './steer.js';
 
 /** The most workers a pool takes: far more threads than any machine's cores only cost memory and start-up. */
 export const MAX_WORKERS = 256;
@@ -45,6 +47,14 @@ export interface WorkerPoolOptions {
   workers?: number;
   /** the engine every worker runs (default: the one the program's own system picks; tiered where it loaded tiered) */
   engine?: EngineName;
+  /**
+   * how packets are given to the workers (default 'flow'): 'flow' as a NIC's
+   * receive-side scaling, each flow's packets all to one worker, in capture
+   * order (steer.ts: the 5-tuple, ordered so both directions go together);
+   * 'chunk' 4096 packets at a time to whichever worker is free (for a capture
+   * with no flows to spread: one huge flow would keep one worker busy alone)
+   */
+  steer?: SteerMode;
 }
 
 /** What WorkerPool.runCapture gives: every packet's verdict, in capture order. */
@@ -113,7 +123,11 @@ export class WorkerPool {
   /** each worker's start-up, ms (thread, modules, program load), measured from the main thread */
   readonly startMs: number[];
 
-  private constructor(private readonly sys: BpfSystem, private readonly obj: ProgObject, private readonly slots: Slot[], private readonly mode: 'packet' | 'frame', startMs: number[]) {
+  private constructor(
+    private readonly sys: BpfSystem, private readonly obj: ProgObject, private readonly slots: Slot[], private readonly mode: 'packet' | 'frame', startMs: number[],
+    /** how runCapture gives packets to the workers unless told otherwise */
+    readonly steer: SteerMode,
+  ) {
     this.startMs = startMs;
   }
 
@@ -142,6 +156,8 @@ export class WorkerPool {
     const prog = obj.prog;
     const workers = options.workers ?? defaultWorkers(Infinity);
     checkWorkers(workers);
+    const steer = options.steer ?? 'flow';
+    checkSteer(steer);
     const record = loadRecordOf(obj);
     if (!record) throw new BpfError('EINVAL', 'a worker pool runs programs loaded by Program.load');
     const frameMode = sys.runtime.profile.name === 'modern' || !prog.type.packet;
@@ -171,7 +187,7 @@ export class WorkerPool {
       const start = replies.map(() => performance.now() - t0);
       // the pool holds the program, and so its maps, whose memory the workers use, until close()
       sys.hold(obj);
-      return new WorkerPool(sys, obj, slots, frameMode ? 'frame' : 'packet', start);
+      return new WorkerPool(sys, obj, slots, frameMode ? 'frame' : 'packet', start, steer);
     } catch (e) {
       await Promise.all(slots.map((s) => s.worker.terminate()));
       for (const s of slots) if (s.attach) sys.runtime.releaseAttach(s.attach, true);
@@ -181,8 +197,11 @@ export class WorkerPool {
 
   /**
    * Run the program over every packet of a capture (pcap or pcapng bytes),
-   * the workers taking chunks of CHUNK packets until none is left; each verdict at
-   * its packet's index. A capture that does not open is its error; one that
+   * each verdict at its packet's index. The packets go to the workers as
+   * `steer` says (default: the pool's): 'flow', each flow's packets to one
+   * worker in capture order, the flows' hashes computed by the workers
+   * chunk by chunk as they go; 'chunk', chunks of CHUNK packets taken until
+   * none is left. A capture that does not open is its error; one that
    * faults after some packets gives those packets' results with `error`. A
    * run that fails is a PoolPacketError naming the first packet (in capture
    * order) whose run failed; packets of other workers' runs after it may
@@ -191,8 +210,10 @@ export class WorkerPool {
    * The capture is read from a SharedArrayBuffer: pass bytes over one to
    * spare the copy.
    */
-  async runCapture(capture: Uint8Array | SharedCapture, options: { frames?: boolean; oneByOne?: boolean } = {}): Promise<PoolCaptureResult> {
+  async runCapture(capture: Uint8Array | SharedCapture, options: { frames?: boolean; oneByOne?: boolean; steer?: SteerMode } = {}): Promise<PoolCaptureResult> {
     if (this.closed) throw new BpfError('EBADF', 'the worker pool is closed');
+    const steer = options.steer ?? this.steer;
+    checkSteer(steer);
     let cap: SharedCapture;
     if (capture instanceof SharedCapture) cap = capture;
     else if (capture instanceof Uint8Array) cap = indexCapture(capture.buffer instanceof SharedArrayBuffer ? capture : sharedCopy(capture));
@@ -203,10 +224,15 @@ export class WorkerPool {
     // [0]: the next packet to take, [1]: the first failing packet (n: none)
     const work = new Int32Array(new SharedArrayBuffer(8));
     work[1] = n;
+    // flow steering: a worker per packet (a byte: MAX_WORKERS is 256) and a state per chunk, filled in by the workers;
+    // one worker runs everything in order, with nothing to steer
+    const workers = this.slots.length;
+    const flow = steer === 'flow' && workers > 1 ? { owner: new SharedArrayBuffer(n), states: new SharedArrayBuffer(Math.ceil(n / CHUNK) * 4), workers } : {};
     const t0 = performance.now();
     const replies = await Promise.allSettled(this.slots.map((s) => ask(s, {
       kind: 'run', capture: cap.bytes.buffer as SharedArrayBuffer, index: cap.index.buffer as SharedArrayBuffer, to: n, work: work.buffer as SharedArrayBuffer,
       verdicts: verdictBuf, ...(retvalBuf ? { retvals: retvalBuf } : {}), oneByOne: options.oneByOne === true, frames: options.frames === true,
+      steer, ...flow,
     } satisfies RunMessage)));
     const runMs = performance.now() - t0;
     let printk = '';
@@ -262,6 +288,11 @@ export function checkWorkers(n: unknown): asserts n is number {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < 1 || n > MAX_WORKERS) {
     throw new BpfError('EINVAL', `workers must be an integer from 1 to ${MAX_WORKERS}, got ${describe(n)}`);
   }
+}
+
+/** A steer mode, or EINVAL in one line. */
+export function checkSteer(s: unknown): asserts s is SteerMode {
+  if (!STEER_MODES.includes(s as SteerMode)) throw new BpfError('EINVAL', `steer must be 'flow' or 'chunk', got ${describe(s)}`);
 }
 
 /** Each worker's heap arena: its packet buffers, batch descriptors and JIT scratch areas. */

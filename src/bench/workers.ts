@@ -9,7 +9,9 @@
  * bytes as `tcpdump -s 128` would, so that it stays in memory. Each
  * configuration runs WORKERS_ROUNDS times, the configurations taking turns
  * round by round so that other load on the machine slows them alike; the
- * best run counts. Ratios are to the pool of 1 worker of the same run.
+ * best run counts. Each pool runs the capture both ways, chunks taken in
+ * turn and packets steered by flow (steer.ts), as two configurations. Ratios
+ * are to the pool of 1 worker of the same run and steering.
  *
  * This file also owns the flow mix and the programs, which the tests use to
  * check that every worker count gives the same verdicts and maps.
@@ -22,6 +24,7 @@ import { Program } from '../api/program.js';
 import { PacketRunner } from '../api/packets.js';
 import { WorkerPool, indexCapture, INDEX_WORDS } from '../api/pool.js';
 import type { SharedCapture } from '../api/pool.js';
+import type { SteerMode } from '../api/steer.js';
 import { assemble } from '../isa/asm.js';
 import { encodeSlots, isMapLoad, toSlots } from '../isa/instruction.js';
 import { networkOffset } from '../pcap/linktype.js';
@@ -197,13 +200,15 @@ export interface WorkersRow {
   program: 'map-heavy' | 'map-less';
   /** 0: the main thread alone (PacketRunner, as the CLI without workers) */
   workers: number;
+  /** how the pool gave packets to its workers (none for the main thread) */
+  steer?: SteerMode;
   /** ms: the pool's start (threads, modules, the program's load in each); 0 for the main thread */
   startMs: number;
   /** ms: the run over the capture, best of the rounds */
   runMs: number;
   /** ns per packet of that run */
   nsPerPacket: number;
-  /** the pool of 1 worker's runMs over this runMs */
+  /** the pool of 1 worker's runMs (same steer) over this runMs */
   speedup: number;
   /** ms of CPU time the process spent in a run, every thread's (process.cpuUsage), the least of the rounds */
   cpuMs: number;
@@ -227,9 +232,11 @@ export interface WorkersSection {
 interface Config {
   program: 'map-heavy' | 'map-less';
   workers: number;
+  steer?: SteerMode;
   sys: BpfSystem;
   prog: Program;
   flows?: BpfMap;
+  /** the pool (the chunk and flow configurations of one worker count share it) */
   pool?: WorkerPool;
   startMs: number;
   best: number;
@@ -260,12 +267,15 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
         const flows = program === 'map-heavy' ? BpfMap.create(sys, { type: 'hash', keySize: 16, valueSize: 16, maxEntries: FLOWS * 2, name: 'flows' }) : undefined;
         const prog = Program.load(sys, { insns: program === 'map-heavy' ? withFds(FLOW_COUNT, [flows!.fd]) : PORT_80, tiered: false });
         const c: Config = { program, workers, sys, prog, ...(flows ? { flows } : {}), startMs: 0, best: Infinity, cpu: Infinity };
-        if (workers > 0) {
-          const s = performance.now();
-          c.pool = await WorkerPool.create(prog, { workers });
-          c.startMs = performance.now() - s;
+        if (workers === 0) {
+          configs.push(c);
+          continue;
         }
-        configs.push(c);
+        const s = performance.now();
+        c.pool = await WorkerPool.create(prog, { workers });
+        c.startMs = performance.now() - s;
+        // the same pool run both ways, side by side
+        for (const steer of ['chunk', 'flow'] as const) configs.push({ ...c, steer });
       }
     }
     for (let r = 0; r < rounds; r++) {
@@ -274,7 +284,7 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
         if (c.flows) for (const k of [...c.flows.keys()]) c.flows.delete(k);
         const cpu0 = process.cpuUsage();
         const s = performance.now();
-        const verdicts = c.pool ? (await c.pool.runCapture(capture)).verdicts : mainThread(c.prog, capture);
+        const verdicts = c.pool ? (await c.pool.runCapture(capture, { steer: c.steer! })).verdicts : mainThread(c.prog, capture);
         const ms = performance.now() - s;
         const cpu = process.cpuUsage(cpu0);
         c.best = Math.min(c.best, ms);
@@ -283,11 +293,14 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
       }
     }
   } finally {
-    for (const c of configs) await c.pool?.close();
+    for (const c of configs) if (c.steer !== 'flow') await c.pool?.close();
   }
   const rows: WorkersRow[] = configs.map((c) => {
-    const one = configs.find((x) => x.program === c.program && x.workers === 1)!;
-    return { program: c.program, workers: c.workers, startMs: c.startMs, runMs: c.best, nsPerPacket: (c.best * 1e6) / frames, speedup: one.best / c.best, cpuMs: c.cpu };
+    const one = configs.find((x) => x.program === c.program && x.workers === 1 && x.steer === (c.steer ?? 'chunk'))!;
+    return {
+      program: c.program, workers: c.workers, ...(c.steer ? { steer: c.steer } : {}), startMs: c.startMs, runMs: c.best, nsPerPacket: (c.best * 1e6) / frames,
+      speedup: one.best / c.best, cpuMs: c.cpu,
+    };
   });
   const same = ['map-heavy', 'map-less'].every((p) => new Set(configs.filter((c) => c.program === p).map((c) => c.digest)).size === 1);
   return { cpu: cpus()[0]?.model.trim() ?? 'unknown CPU', cores, frames, rounds, bytes: bytes.length, indexMs, rows, same, load: [load0, loadavg()[0]!] };
@@ -342,7 +355,9 @@ export function formatWorkers(s: WorkersSection): string {
     '',
     `Workers: one capture split across worker threads sharing one memory and its maps (WorkerPool, tsbpf filter/run --pcap --workers N)`,
     `  ${s.frames.toLocaleString('en-US')} frames of a ${FLOWS}-flow mix, cut to ${SNAPLEN} bytes (${(s.bytes / 1e6).toFixed(1)} MB); ${s.cpu}, ${s.cores} cores; load ${s.load[0].toFixed(1)} -> ${s.load[1].toFixed(1)}`,
-    `  best of ${s.rounds} runs each, configurations taking turns; speedup = the 1-worker pool's run time / this run time; the capture indexed once on the main thread (${s.indexMs.toFixed(1)} ms, not in the runs)`,
+    `  best of ${s.rounds} runs each, configurations taking turns; speedup = the 1-worker pool's run time (same steering) / this run time; the capture indexed once on the main thread (${s.indexMs.toFixed(1)} ms, not in the runs)`,
+    `  steer chunk: 4096 packets at a time to whichever worker is free (every flow counted by every worker); flow: each flow's packets to one worker, as a NIC's RSS,`,
+    `  the flow hashes computed by the workers in the run (one worker has nothing to steer: its two rows run the same path)`,
     `  cpu ms: every thread's CPU time in a run (process.cpuUsage), the least of the rounds; on a loaded machine wall times mean little, and`,
     `  workers x (1 worker's cpu ms / this cpu ms) estimates the speedup on idle cores (it assumes the workers' runs overlap fully)`,
     `  same verdicts and map totals on every configuration: ${s.same ? 'yes' : 'NO'}`,
@@ -350,8 +365,8 @@ export function formatWorkers(s: WorkersSection): string {
     `  ${'program'.padEnd(10)} ${'workers'.padEnd(12)} ${'start ms'.padStart(9)} ${'run ms'.padStart(9)} ${'ns/packet'.padStart(10)} ${'speedup'.padStart(8)} ${'cpu ms'.padStart(9)} ${'idle-core speedup'.padStart(18)}`,
   ];
   for (const r of s.rows) {
-    const who = r.workers === 0 ? 'main thread' : String(r.workers);
-    const one = s.rows.find((x) => x.program === r.program && x.workers === 1)!;
+    const who = r.workers === 0 ? 'main thread' : `${r.workers} ${r.steer}`;
+    const one = s.rows.find((x) => x.program === r.program && x.workers === 1 && x.steer === (r.steer ?? 'chunk'))!;
     const idle = r.workers === 0 ? '-' : `${((r.workers * one.cpuMs) / r.cpuMs).toFixed(2)}x`;
     lines.push(`  ${r.program.padEnd(10)} ${who.padEnd(12)} ${(r.workers === 0 ? '-' : r.startMs.toFixed(1)).padStart(9)} ${r.runMs.toFixed(1).padStart(9)} ${r.nsPerPacket.toFixed(1).padStart(10)} ${`${r.speedup.toFixed(2)}x`.padStart(8)} ${r.cpuMs.toFixed(1).padStart(9)} ${idle.padStart(18)}`);
   }

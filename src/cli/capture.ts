@@ -36,6 +36,7 @@ import { style } from './style.js';
 import { throughput, timestamp } from './filter-output.js';
 import { chooseWorkers, pooledError, runPooled } from './workers.js';
 import { INDEX_WORDS, prestartWorkers } from '../api/pool.js';
+import type { SteerMode } from '../api/steer.js';
 import type { CliIo, CliOutput } from './io.js';
 
 export interface Progress {
@@ -247,6 +248,8 @@ export interface RunPcapOptions {
   source?: boolean;
   /** --workers: worker threads (default: workers.ts's choice) */
   workers?: number;
+  /** --steer: how the workers share the packets (default: the pool's, flow) */
+  steer?: SteerMode;
 }
 
 export async function runPcapCommand(prog: ProgramInput, capture: string, opts: RunPcapOptions, io: CliIo): Promise<number> {
@@ -282,7 +285,7 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
   };
   let r: { packets: number; ms: number; error?: BpfError };
   if (workers > 1) {
-    const pooled = await runPooled(sys, progFd, capture, io, workers, opts.engine, frames && opts.retvals === true).catch((e: unknown) => {
+    const pooled = await runPooled(sys, progFd, capture, io, workers, opts.engine, frames && opts.retvals === true, opts.steer).catch((e: unknown) => {
       throw pooledError(opts.file, e);
     });
     const res = pooled.result;
@@ -451,6 +454,8 @@ export interface FilterOptions {
   source?: boolean;
   /** --workers: worker threads (default: workers.ts's choice) */
   workers?: number;
+  /** --steer: how the workers share the packets (default: the pool's, flow) */
+  steer?: SteerMode;
 }
 
 export async function filterCommand(prog: ProgramInput, capture: string, opts: FilterOptions, io: CliIo): Promise<number> {
@@ -515,7 +520,7 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
   };
   let r: { packets: number; bytes: number; wallMs: number; error?: BpfError; linkType?: number };
   if (workers > 1) {
-    const pooled = await runPooled(sys, progFd, capture, io, workers, opts.engine, false).catch((e: unknown) => {
+    const pooled = await runPooled(sys, progFd, capture, io, workers, opts.engine, false, opts.steer).catch((e: unknown) => {
       throw pooledError(opts.file, e);
     });
     const res = pooled.result;

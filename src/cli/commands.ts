@@ -59,6 +59,11 @@ const WORKERS: OptionSpec = {
   value: 'N',
   help: 'run the capture on N worker threads sharing the maps (1-256; default: every core\nfor a capture of 64 MiB or more, else 1); worker i runs on CPU i, so --cpus is\nat least N. Programs with maps other than (percpu_)array and (lru_)(percpu_)hash, and\n--unverified ones, run on one thread',
 };
+const STEER: OptionSpec = {
+  name: 'steer',
+  value: 'flow|chunk',
+  help: "how the workers share the packets (default flow): flow, each flow's packets (its\n5-tuple, both directions) on one worker in capture order, as a NIC's RSS; chunk,\n4096 packets at a time to whichever worker is free (a capture of one huge flow)",
+};
 const BUDGET: OptionSpec = { name: 'budget', value: 'N', help: 'instructions allowed per run with --unverified (default 1000000)' };
 
 export const RUN: CommandSpec = {
@@ -84,6 +89,7 @@ export const RUN: CommandSpec = {
     { name: 'repeat', value: 'N', help: 'run N times and report the mean time per run' },
     { name: 'retvals', help: "with --pcap: every packet's return value, and for XDP and tc the frames\nthe program changed (in --json: `retvals` and `frames`)" },
     { ...WORKERS, help: `with --pcap: ${WORKERS.help}` },
+    { ...STEER, help: `with --pcap: ${STEER.help}` },
     PROFILE,
     CPUS,
     UNVERIFIED,
@@ -126,6 +132,7 @@ export const FILTER: CommandSpec = {
     { name: 'count', help: 'print only the number of accepted packets' },
     { name: 'json', help: 'one JSON object per accepted packet (with --count: one object in all)' },
     WORKERS,
+    STEER,
     PROFILE,
     CPUS,
     UNVERIFIED,

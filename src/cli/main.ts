@@ -26,7 +26,7 @@ import { BatchSession } from './batch.js';
 import { CliError, fileError } from './cli-error.js';
 import type { EngineName } from '../api/bpf.js';
 import { filterCommand, runPcapCommand } from './capture.js';
-import { workersOption } from './workers.js';
+import { steerOption, workersOption } from './workers.js';
 import { fastFilter } from './fast-filter.js';
 import { captureLinkType, caret, compileCommand, expressionInput, isFile, tcpdumpFormatArgs } from './expression.js';
 import type { CompileFormat } from './expression.js';
@@ -315,6 +315,8 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
   if (values['retvals'] === true && pcap === undefined) throw new CliError('--retvals lists the return value of each packet of --pcap', 2, 'EINVAL');
   const workers = workersOption(values['workers']);
   if (workers !== undefined && pcap === undefined) throw new CliError('--workers applies to --pcap (the packets of a capture are split between the workers)', 2, 'EINVAL');
+  const steer = steerOption(values['steer']);
+  if (steer !== undefined && pcap === undefined) throw new CliError('--steer applies to --pcap (how the workers share the packets of a capture)', 2, 'EINVAL');
   // an expression over --data with --link raw reads a packet that starts with its IP header
   const { prog, file, expr } = programArgument(RUN, values, positionals, io, p.lists, pcap, link === 'raw' ? 'raw' : undefined);
   const profile = chooseProfile(prog, values['profile'], file);
@@ -331,6 +333,7 @@ async function cmdRun(args: string[], io: CliIo): Promise<number> {
       source: values['source'] === true,
       ...(engine === undefined ? {} : { engine }),
       ...(workers === undefined ? {} : { workers }),
+      ...(steer === undefined ? {} : { steer }),
     }, io);
   }
   let data: Uint8Array = new Uint8Array(0);
@@ -410,6 +413,7 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
   if (write === '-' && values['count'] === true) throw new CliError('--count and -w - both write to standard output', 2, 'EINVAL');
   const cpus = cpusOption(values['cpus']);
   const workers = workersOption(values['workers']);
+  const steer = steerOption(values['steer']);
   const options = sourceOptions(values, p.lists);
   if (expr !== undefined && options.variableText !== undefined) throw new CliError('--set applies to the variables of an object file, not to an expression', 2, 'EINVAL');
   let prog: ProgramInput;
@@ -438,6 +442,7 @@ async function cmdFilter(args: string[], io: CliIo): Promise<number> {
     ...(write === undefined ? {} : { write }),
     ...(engine === undefined ? {} : { engine }),
     ...(workers === undefined ? {} : { workers }),
+    ...(steer === undefined ? {} : { steer }),
   }, io);
 }
 

@@ -1,6 +1,6 @@
 /**
- * `--workers N` of `run --pcap` and `filter`: how many worker threads run a
- * capture, and the pooled run itself (the API's WorkerPool over a system
+ * `--workers N` and `--steer` of `run --pcap` and `filter`: how many worker
+ * threads run a capture, how they share its packets, and the pooled run itself (the API's WorkerPool over a system
  * made with a shared memory). This file owns the choice: an explicit N is
  * checked against what the program and its input allow (one clear line,
  * exit 2, when they do not), and without the option the capture's size
@@ -15,6 +15,7 @@ import { BpfError } from '../errors.js';
 import type { BpfSystem, EngineName } from '../api/bpf.js';
 import { MAX_WORKERS, WorkerPool, defaultWorkers, indexCapture } from '../api/pool.js';
 import type { PoolCaptureResult, SharedCapture } from '../api/pool.js';
+import type { SteerMode } from '../api/steer.js';
 import { findMapTypeByName, isShareable } from '../maps/types.js';
 import type { ProgramInput } from './input.js';
 import { CliError, fileError } from './cli-error.js';
@@ -26,6 +27,14 @@ export function workersOption(v: unknown): number | undefined {
   const s = String(v);
   if (!/^\d+$/.test(s) || Number(s) < 1 || Number(s) > MAX_WORKERS) throw new CliError(`--workers must be an integer from 1 to ${MAX_WORKERS}, got '${s}'`, 2, 'EINVAL');
   return Number(s);
+}
+
+/** --steer: 'flow' or 'chunk', or undefined when not given. */
+export function steerOption(v: unknown): SteerMode | undefined {
+  if (v === undefined) return undefined;
+  const s = String(v);
+  if (s !== 'flow' && s !== 'chunk') throw new CliError(`--steer must be flow or chunk, got '${s}'`, 2, 'EINVAL');
+  return s;
 }
 
 /** What decides the number of workers of a capture run. */
@@ -125,9 +134,11 @@ export interface PooledRun {
  * Run the loaded program over the capture on `workers` threads: the pool
  * starts while the capture is read and indexed, then runs it.
  */
-export async function runPooled(sys: BpfSystem, progFd: number, captureFile: string, io: CliIo, workers: number, engine: EngineName | undefined, frames: boolean): Promise<PooledRun> {
+export async function runPooled(
+  sys: BpfSystem, progFd: number, captureFile: string, io: CliIo, workers: number, engine: EngineName | undefined, frames: boolean, steer: SteerMode | undefined,
+): Promise<PooledRun> {
   const t0 = performance.now();
-  const starting = WorkerPool.create({ sys, object: sys.progOf(progFd) }, { workers, ...(engine ? { engine } : {}) });
+  const starting = WorkerPool.create({ sys, object: sys.progOf(progFd) }, { workers, ...(engine ? { engine } : {}), ...(steer ? { steer } : {}) });
   // a rejection before it is awaited must not be unhandled
   starting.catch(() => undefined);
   let capture: SharedCapture;

@@ -38,6 +38,10 @@
  *         lane (attachMap), under random interleavings of the lanes' runs
  *         and operations and rewrites of the JIT's mirror, checked against
  *         a model after each operation (shared-maps.ts).
+ *   steer  random captures of flows (every link type, fragments, VLAN
+ *         tags, ARP, garbage, cut headers) through a WorkerPool of 2-3
+ *         workers steered by flow or chunk, against one thread; the flow
+ *         hash's own checks on every packet (steer.ts).
  *
  * Input i of a run with seed S is generated from its own seed, mix(S, i), so
  * one input is reproduced by `--seed S --replay i` without replaying the
@@ -84,8 +88,9 @@ import { Strings, writeBtf, writeBtfExt } from './btf-writer.js';
 import type { RawType } from './btf-writer.js';
 import type { ObjReloc, ObjSection, ObjSymbol } from './elf-writer.js';
 import { shmapsHarness } from './shared-maps.js';
+import { steerHarness } from './steer.js';
 
-export const TARGETS = ['elf', 'pcap', 'cbpf', 'asm', 'spec', 'attr', 'btf', 'filter', 'shmaps'] as const;
+export const TARGETS = ['elf', 'pcap', 'cbpf', 'asm', 'spec', 'attr', 'btf', 'filter', 'shmaps', 'steer'] as const;
 export type Target = (typeof TARGETS)[number];
 
 type Rnd = () => number;
@@ -1267,7 +1272,7 @@ const filter: Harness<FilterInput> = {
   },
 };
 
-export const HARNESSES: Record<Target, Harness<unknown>> = { elf, pcap, cbpf, asm, spec, attr, btf: btfHarness, filter, shmaps: shmapsHarness } as Record<Target, Harness<unknown>>;
+export const HARNESSES: Record<Target, Harness<unknown>> = { elf, pcap, cbpf, asm, spec, attr, btf: btfHarness, filter, shmaps: shmapsHarness, steer: steerHarness } as Record<Target, Harness<unknown>>;
 
 // ---- running ----
 
