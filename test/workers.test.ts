@@ -96,7 +96,7 @@ for (const engine of ['interpreter', 'jit'] as const) {
       const pool = await WorkerPool.create(prog, { workers, engine });
       try {
         assert.equal(pool.size, workers);
-        assert.equal(pool.steer, 'flow');
+        assert.equal(pool.steer, 'chunk');
         // each steering from empty maps, then once more over the same workers: the counters double, the verdicts stay
         for (const steer of ['flow', 'chunk'] as const) {
           for (const k of [...flows.keys()]) flows.delete(k);
@@ -406,7 +406,7 @@ test('steering: hand-made frames run on the worker their flow key hashes to (IPv
     const sys = new BpfSystem({ shared: true, cpus: workers, profile: 'modern' });
     const counts = BpfMap.create(sys, { type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 512 });
     const prog = Program.load(sys, { insns: withFds(BY_LEN, [counts.fd]), type: 'socket_filter' });
-    const pool = await WorkerPool.create(prog, { workers });
+    const pool = await WorkerPool.create(prog, { workers, steer: 'flow' });
     try {
       const r = await pool.runCapture(capture);
       assert.equal(r.count, 3 * frames.length);
@@ -497,7 +497,7 @@ test('steering: a per-CPU counter per flow direction is non-zero on one CPU only
   const sys = new BpfSystem({ shared: true, cpus: 3, profile: 'modern' });
   const flows = BpfMap.create(sys, { type: 'percpu_hash', keySize: 16, valueSize: 8, maxEntries: 4096 });
   const prog = Program.load(sys, { insns: withFds(PERCPU_FLOWS, [flows.fd]), type: 'socket_filter' });
-  const pool = await WorkerPool.create(prog, { workers: 3 });
+  const pool = await WorkerPool.create(prog, { workers: 3, steer: 'flow' });
   try {
     await pool.runCapture(captureBytes);
     const cpuOf = new Map<string, number>();

@@ -48,11 +48,14 @@ export interface WorkerPoolOptions {
   /** the engine every worker runs (default: the one the program's own system picks; tiered where it loaded tiered) */
   engine?: EngineName;
   /**
-   * how packets are given to the workers (default 'flow'): 'flow' as a NIC's
+   * how packets are given to the workers (default 'chunk'): 'chunk' 4096
+   * packets at a time to whichever worker is free; 'flow' as a NIC's
    * receive-side scaling, each flow's packets all to one worker, in capture
-   * order (steer.ts: the 5-tuple, ordered so both directions go together);
-   * 'chunk' 4096 packets at a time to whichever worker is free (for a capture
-   * with no flows to spread: one huge flow would keep one worker busy alone)
+   * order (steer.ts: the 5-tuple, ordered so both directions go together),
+   * for programs whose per-flow state must see a flow's packets in order.
+   * 'chunk' is the default as it was faster on every bench row measured
+   * (bench --workers: each worker reads a contiguous stretch and hashes
+   * nothing; see the README's workers figures)
    */
   steer?: SteerMode;
 }
@@ -156,7 +159,7 @@ export class WorkerPool {
     const prog = obj.prog;
     const workers = options.workers ?? defaultWorkers(Infinity);
     checkWorkers(workers);
-    const steer = options.steer ?? 'flow';
+    const steer = options.steer ?? 'chunk';
     checkSteer(steer);
     const record = loadRecordOf(obj);
     if (!record) throw new BpfError('EINVAL', 'a worker pool runs programs loaded by Program.load');

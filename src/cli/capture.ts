@@ -248,7 +248,7 @@ export interface RunPcapOptions {
   source?: boolean;
   /** --workers: worker threads (default: workers.ts's choice) */
   workers?: number;
-  /** --steer: how the workers share the packets (default: the pool's, flow) */
+  /** --steer: how the workers share the packets (default: the pool's, chunk) */
   steer?: SteerMode;
 }
 
@@ -454,7 +454,7 @@ export interface FilterOptions {
   source?: boolean;
   /** --workers: worker threads (default: workers.ts's choice) */
   workers?: number;
-  /** --steer: how the workers share the packets (default: the pool's, flow) */
+  /** --steer: how the workers share the packets (default: the pool's, chunk) */
   steer?: SteerMode;
 }
 

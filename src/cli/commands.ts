@@ -62,7 +62,7 @@ const WORKERS: OptionSpec = {
 const STEER: OptionSpec = {
   name: 'steer',
   value: 'flow|chunk',
-  help: "how the workers share the packets (default flow): flow, each flow's packets (its\n5-tuple, both directions) on one worker in capture order, as a NIC's RSS; chunk,\n4096 packets at a time to whichever worker is free (a capture of one huge flow)",
+  help: "how the workers share the packets (default chunk): chunk, 4096 packets at a time\nto whichever worker is free; flow, each flow's packets (its 5-tuple, both\ndirections) on one worker in capture order, as a NIC's RSS",
 };
 const BUDGET: OptionSpec = { name: 'budget', value: 'N', help: 'instructions allowed per run with --unverified (default 1000000)' };
 
