@@ -12,18 +12,18 @@
  * bytes, as bpf(2), the ELF loader and the CLI give it. Medians of
  * several loads, as the machine's load makes single figures drift, and
  * the 90th percentile beside them, where the garbage collector's pauses
- * show. Each series starts after a full collection (the garbage of the
- * series before it is not its cost).
+ * show. Each workload is measured in a process of its own.
  */
 
+import { execFileSync } from 'node:child_process';
 import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { BpfSystem } from '../api/bpf.js';
 import { MemProgram } from '../api/mem-program.js';
 import { encode, toSlots } from '../isa/instruction.js';
 import { JitProgram, moduleCache } from '../jit/program.js';
 import { Runtime } from '../runtime/runtime.js';
 import { KernelVerifier } from './kernel-verify.js';
-import { collectGarbage } from './timing.js';
 import type { Workload } from './workloads.js';
 import { workloads } from './workloads.js';
 
@@ -75,7 +75,6 @@ function median(xs: number[]): number {
  * pay.
  */
 function timeLoads<T>(t: T, f: (t: T) => void, cold: boolean): number[] {
-  collectGarbage();
   const ts: number[] = [];
   for (let i = 0; i < LOADS; i++) {
     if (cold) moduleCache.clear();
@@ -103,42 +102,62 @@ function loadAndRun(sys: BpfSystem, w: Workload, bytes: Uint8Array, r0?: bigint)
   return got;
 }
 
+/**
+ * One workload's row but the kernel's column, measured in this process:
+ * the warm-up, then the tiered and plain loads, then the JIT's series (their
+ * compiled modules are the garbage that makes the collector's pauses long,
+ * so they come after the loads the issue's target is about).
+ */
+function measureRow(w: Workload): StartupRow {
+  const slots = toSlots(w.insns);
+  const bytes = encode(w.insns);
+  const compile = (rt: Runtime): void => {
+    new JitProgram(rt.mem, slots, { helpers: rt.helpers }).free();
+  };
+  const plain = system({ jit: false, tiered: false });
+  const eager = system({ jit: true, tiered: false });
+  const tiered = system({ jit: true, tiered: true });
+  const r0 = loadAndRun(plain, w, bytes);
+  const rt = new Runtime();
+  // warm-up: V8 compiles the verifier, the emitter and the interpreter once per process
+  for (let i = 0; i < 5; i++) {
+    moduleCache.clear();
+    compile(rt);
+    moduleCache.clear();
+    loadAndRun(plain, w, bytes, r0);
+    loadAndRun(eager, w, bytes, r0);
+    loadAndRun(tiered, w, bytes, r0);
+  }
+  const tieredTimes = timeLoads(tiered, (sys) => loadAndRun(sys, w, bytes, r0), true);
+  const verifyMs = median(timeLoads(plain, (sys) => loadAndRun(sys, w, bytes, r0), true));
+  const cold = median(timeLoads(rt, compile, true));
+  compile(rt);
+  const cached = median(timeLoads(rt, compile, false));
+  return {
+    workload: w.name,
+    insns: slots.length,
+    compileUsPerInsn: (cold * 1000) / slots.length,
+    cachedUsPerInsn: (cached * 1000) / slots.length,
+    verifyMs,
+    eagerFirstVerdictMs: median(timeLoads(eager, (sys) => loadAndRun(sys, w, bytes, r0), true)),
+    tieredFirstVerdictMs: median(tieredTimes),
+    tieredP90Ms: percentile(tieredTimes, 0.9),
+  };
+}
+
+/**
+ * Each workload's row in a process of its own (this file run with
+ * --startup-row NAME), so that no row pays for the garbage of the bench's
+ * set-up or of the row before it; the kernel's column from here.
+ */
 export function runStartupBench(cpu = cpus()[0]?.model.trim() ?? 'unknown CPU'): StartupSection {
   const kv = KernelVerifier.build();
   // the 1000-instruction workloads (the packet parser is 150 instructions, and its unaligned reads are the verifier's to refuse)
   const rows = workloads().filter((w) => toSlots(w.insns).length >= 1000).map((w): StartupRow => {
-    const slots = toSlots(w.insns);
-    const bytes = encode(w.insns);
-    const compile = (rt: Runtime): void => {
-      new JitProgram(rt.mem, slots, { helpers: rt.helpers }).free();
-    };
-    const plain = system({ jit: false, tiered: false });
-    const eager = system({ jit: true, tiered: false });
-    const tiered = system({ jit: true, tiered: true });
-    const r0 = loadAndRun(plain, w, bytes);
-    const rt = new Runtime();
-    // warm-up: V8 compiles the verifier, the emitter and the interpreter once per process
-    for (let i = 0; i < 5; i++) {
-      moduleCache.clear();
-      compile(rt);
-      moduleCache.clear();
-      loadAndRun(plain, w, bytes, r0);
-      loadAndRun(eager, w, bytes, r0);
-      loadAndRun(tiered, w, bytes, r0);
-    }
-    const cold = median(timeLoads(rt, compile, true));
-    compile(rt);
-    const cached = median(timeLoads(rt, compile, false));
-    const tieredTimes = timeLoads(tiered, (sys) => loadAndRun(sys, w, bytes, r0), true);
+    const out = execFileSync(process.execPath, [fileURLToPath(import.meta.url), '--startup-row', w.name], { encoding: 'utf8' });
+    const row = JSON.parse(out) as StartupRow;
     return {
-      workload: w.name,
-      insns: slots.length,
-      compileUsPerInsn: (cold * 1000) / slots.length,
-      cachedUsPerInsn: (cached * 1000) / slots.length,
-      verifyMs: median(timeLoads(plain, (sys) => loadAndRun(sys, w, bytes, r0), true)),
-      eagerFirstVerdictMs: median(timeLoads(eager, (sys) => loadAndRun(sys, w, bytes, r0), true)),
-      tieredFirstVerdictMs: median(tieredTimes),
-      tieredP90Ms: percentile(tieredTimes, 0.9),
+      ...row,
       ...(kv instanceof KernelVerifier ? { kernelLoadMs: kv.load([], [{ progType: XDP, logLevel: 0, repeat: LOADS, insns: encode(w.kernel) }])[0]!.loadNs / 1e6 } : {}),
     };
   });
@@ -159,4 +178,11 @@ export function formatStartup(s: StartupSection): string {
   }
   if (s.noKernel) lines.push(`(no kernel column: ${s.noKernel})`);
   return lines.join('\n') + '\n';
+}
+
+// Child mode: `startup.js --startup-row WORKLOAD` prints that workload's row (without the kernel's column) as JSON.
+if (process.argv[2] === '--startup-row' && process.argv[1] === fileURLToPath(import.meta.url)) {
+  const w = workloads().find((x) => x.name === process.argv[3]);
+  if (!w) throw new Error(`unknown workload ${process.argv[3]}`);
+  process.stdout.write(JSON.stringify(measureRow(w)) + '\n');
 }

@@ -6,9 +6,6 @@
  * these constants too.
  */
 
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
-
 export interface Measurement {
   nsPerRun: number;
   r0: bigint;
@@ -58,20 +55,3 @@ export const PROCESSES = 5;
 /** Runs of the capture and map benches. */
 export const CAPTURE_RUNS = 1_000_000;
 
-let gcFn: (() => void) | undefined;
-
-/**
- * A full garbage collection now, before a timed series of short calls
- * (start-up), so that the series does not pay for the garbage of what ran
- * before it: a scavenge of the previous series' survivors took 10-30 ms
- * under load, inside whichever load it fell in. Node exposes gc() only
- * behind a flag; the flag is set at run time and gc() taken from a fresh
- * context, where it is then defined.
- */
-export function collectGarbage(): void {
-  if (gcFn === undefined) {
-    setFlagsFromString('--expose-gc');
-    gcFn = runInNewContext('gc') as () => void;
-  }
-  gcFn();
-}
