@@ -10,12 +10,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { BpfSystem, engineOf } from '../src/api/bpf.js';
 import { Program } from '../src/api/program.js';
 import { PacketRunner, TIER_UP_INSNS } from '../src/api/packets.js';
 import { Runtime } from '../src/runtime/runtime.js';
 import { JitProgram, moduleCache } from '../src/jit/program.js';
+import { JitTier } from '../src/jit/tier.js';
 import { Bytes } from '../src/jit/wasm.js';
 import { toSlots } from '../src/isa/instruction.js';
 import { workloads, prng } from '../src/bench/workloads.js';
@@ -182,6 +185,35 @@ test('a tiered program closed before its compile resolves gives its memory back'
     assert.equal(tier.ready(), undefined);
   }
   assert.equal(sys.runtime.mem.allocatedBytes, before);
+});
+
+test('JitTier freed before its deferred start: the start compiles nothing, the reservation is given back once, and the compile closures are let go', async () => {
+  let started: (() => void) | undefined;
+  let laterCalls = 0;
+  let cancels = 0;
+  let later: (() => Promise<JitProgram>) | undefined = () => {
+    laterCalls++;
+    return Promise.reject(new Error('not to be called'));
+  };
+  // the closure's only other holder is the tier: once it lets go, a WeakRef to it may clear
+  const ref = new WeakRef(later);
+  const tier = new JitTier(() => { throw new Error('not to be called'); }, later, () => { cancels++; }, (start) => { started = start; });
+  later = undefined;
+  tier.free();
+  assert.equal(cancels, 1);
+  assert.equal(tier.force(), undefined);
+  started!();
+  await tier.settled;
+  assert.equal(laterCalls, 0);
+  assert.equal(cancels, 1);
+  assert.equal(tier.ready(), undefined);
+  // what the tier still holds: nothing of the program (gc() taken from a fresh context once the flag allows it)
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  // (a WeakRef keeps its target to the end of the task that made it)
+  await new Promise((resolve) => setImmediate(resolve));
+  gc();
+  assert.equal(ref.deref(), undefined);
 });
 
 test('the module cache: the same program compiled again is a hit, with the same results; another scratch address is a miss', () => {
