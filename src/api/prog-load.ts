@@ -428,8 +428,7 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
       throw e;
     }
     const tier = new JitTier(() => jit.now(), () => jit.later(), () => jit.release());
-    loaded.tier = tier;
-    Object.defineProperty(loaded, 'jit', { get: () => tier.force(), enumerable: true, configurable: true });
+    return Object.assign(Object.create(TIERED_RECORD) as LoadedProgram, loaded, { tier });
   } else if (sys.jitEnabled) {
     try {
       loaded.jit = new JitProgram(sys.runtime.mem, slots, jitOptions);
@@ -444,6 +443,20 @@ export function progLoad(sys: ProgLoadSystem, attr: ProgLoadAttr, options: LoadO
   }
   return loaded;
 }
+
+/**
+ * The prototype of a tiered load's record: its `jit` is the tier's JIT,
+ * compiled on the spot if the background compile has not finished. A getter
+ * on a shared prototype rather than one defined on each record: a getter of
+ * its own gave each record a hidden class of its own, which V8 keeps in the
+ * old generation, and through the getter's closure the whole program
+ * (slots, interpreter) survived every scavenge until a full collection.
+ */
+const TIERED_RECORD = {
+  get jit(): Engine | undefined {
+    return (this as unknown as LoadedProgram).tier!.force();
+  },
+};
 
 type Rules = ReturnType<typeof verifierRules> & { ctxAccess: ModernEnv['ctxAccess'] };
 const RULES = new WeakMap<ProgramType, Map<Profile, Rules>>();

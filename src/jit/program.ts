@@ -15,7 +15,7 @@
 import { BpfError } from '../errors.js';
 import type { Slot } from '../isa/instruction.js';
 import type { Helper, HelperEnv, HelperRegistry, RunState } from '../runtime/helpers.js';
-import { CALLBACK_TAG, helperLabel, programMaps, setReg, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
+import { CALLBACK_TAG, EngineHelperEnv, helperLabel, programMaps, setReg, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
 import type { Region } from '../memory/address-space.js';
 import { isLdImm64 } from '../isa/instruction.js';
 import type { AddressSpace } from '../memory/address-space.js';
@@ -128,11 +128,10 @@ export class JitProgram implements Engine {
     this.runState = helpers.run;
     const self = this;
     let guard: Guard | undefined;
-    const env: HelperEnv = {
-      get u8() { return mem.u8; },
-      get view() { return mem.view; },
-      mapAt: programs.at,
-      access(addr: number, size: number, write: boolean): void {
+    const env: HelperEnv = new EngineHelperEnv(
+      mem,
+      programs.at,
+      (addr: number, size: number, write: boolean): void => {
         if (guard) {
           guard.check(addr, size, write);
           return;
@@ -141,9 +140,9 @@ export class JitProgram implements Engine {
           throw new BpfError('EFAULT', `helper: invalid ${write ? 'write' : 'read'} of ${size} bytes at 0x${(addr >>> 0).toString(16)}`);
         }
       },
-      run: helpers.run,
-      callback: (pc, args, extra) => self.callback(pc, args, extra),
-    };
+      helpers.run,
+      (pc, args, extra) => self.callback(pc, args, extra),
+    );
     const imports = {
       env: {
         memory: mem.memory as WebAssembly.Memory,

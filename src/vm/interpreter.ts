@@ -50,7 +50,7 @@ import type { Slot } from '../isa/instruction.js';
 import { isLdImm64, isLdImm64Pair, isLocalCall, slotProblem } from '../isa/instruction.js';
 import { opcodeShape, SKF_LL_OFF, SKF_NET_OFF } from '../isa/opcodes.js';
 import type { Helper, HelperEnv, HelperRegistry } from '../runtime/helpers.js';
-import { helperLabel, programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
+import { EngineHelperEnv, helperLabel, programMaps, UNVISITED_TRAP, unvisitedTrapMessage } from '../runtime/helpers.js';
 import type { BpfMapImpl } from '../maps/map.js';
 import type { AddressSpace, Region } from '../memory/address-space.js';
 import type { Engine, RunInput, RunResult } from '../runtime/engine.js';
@@ -369,19 +369,18 @@ export class Interpreter implements Engine {
       this.secondSlots = second;
     }
     const self = this;
-    this.env = {
-      get u8() { return mem.u8; },
-      get view() { return mem.view; },
-      mapAt: programMaps(slots, options.helpers, options.maps).at,
-      access(addr: number, size: number, write: boolean): void {
+    this.env = new EngineHelperEnv(
+      mem,
+      programMaps(slots, options.helpers, options.maps).at,
+      (addr: number, size: number, write: boolean): void => {
         if (self.checked) self.check(self.pcForHelper, addr, 0, size, write);
         else if (addr < 0 || addr + size > mem.byteLength) {
           throw self.fault(self.pcForHelper, addr, 0, size, write, 'outside the address space');
         }
       },
-      run: options.helpers.run,
-      callback: (pc, args, extra) => self.callback(pc, args, extra),
-    };
+      options.helpers.run,
+      (pc, args, extra) => self.callback(pc, args, extra),
+    );
   }
 
   /** r0..r10 after the last run, as halves: r(i) = (out[2i], out[2i+1]). */
