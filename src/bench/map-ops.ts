@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BpfSystem } from '../api/bpf.js';
 import { BpfMap, u32, u64 } from '../api/map.js';
+import { median } from './timing.js';
 
 /** Entries of each measured map. */
 export const MAP_OPS_SIZES = [10_000, 100_000, 1_000_000] as const;
@@ -98,7 +99,7 @@ function timeAll(fs: ((count: number) => void)[]): number[] {
       times[i]!.push((cpuNs() - t0) / ns[i]!);
     });
   }
-  return times.map((t) => t.sort((a, b) => a - b)[t.length >> 1]!);
+  return times.map(median);
 }
 
 /** One size: every JavaScript-side interface and the JS Map, each over the same key sequence. */

@@ -24,6 +24,7 @@ import { encode, toSlots } from '../isa/instruction.js';
 import { JitProgram, moduleCache } from '../jit/program.js';
 import { Runtime } from '../runtime/runtime.js';
 import { KernelVerifier } from './kernel-verify.js';
+import { median, percentile } from './timing.js';
 import type { Workload } from './workloads.js';
 import { workloads } from './workloads.js';
 
@@ -57,14 +58,6 @@ const LOADS = 31;
 /** BPF_PROG_TYPE_XDP: the kernel loads each workload's XDP form (workloads.ts) */
 const XDP = 6;
 
-function percentile(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(s.length * p))]!;
-}
-
-function median(xs: number[]): number {
-  return percentile(xs, 0.5);
-}
 
 /**
  * ms of each of LOADS calls of `f` on `t`. Cold: the module cache emptied

@@ -55,3 +55,12 @@ export const PROCESSES = 5;
 /** Runs of the capture and map benches. */
 export const CAPTURE_RUNS = 1_000_000;
 
+/** The value at fraction `p` (0..1) of `xs` sorted ascending (0.5: the median, the upper middle of an even count). */
+export function percentile(xs: readonly number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * p))]!;
+}
+
+export function median(xs: readonly number[]): number {
+  return percentile(xs, 0.5);
+}
