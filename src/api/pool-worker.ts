@@ -22,7 +22,8 @@ import { isMainThread, parentPort } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import { BpfError } from '../errors.js';
 import type { ErrnoCode } from '../errors.js';
-import { BpfSystem, BPF_CMD, testRunObject } from './bpf.js';
+import { BpfSystem, BPF_CMD } from './bpf.js';
+import { FrameRunner } from './frames.js';
 import type { EngineName } from './bpf.js';
 import { PacketRunner } from './packets.js';
 import type { LoadRecord } from './program.js';
@@ -134,9 +135,9 @@ class PoolWorker {
   private sys: BpfSystem | undefined;
   private obj: ProgObject | undefined;
   private runner: PacketRunner | undefined;
+  /** frame mode: the runs, as testRun makes them frame by frame */
+  private frames: FrameRunner | undefined;
   private init: InitMessage | undefined;
-  /** the engines that ran, in the order they first ran (frame mode) */
-  private readonly ran: string[] = [];
   /** the first packet of the batch being run (undefined between runs) */
   private batchAt: number | undefined;
   /** the packets of a chunk this worker runs, by index */
@@ -206,6 +207,7 @@ class PoolWorker {
     this.obj = sys.progOf(fd);
     this.init = msg;
     if (msg.mode === 'packet') this.runner = new PacketRunner(sys, fd, msg.engine);
+    else this.frames = new FrameRunner(sys, fd, msg.engine);
     this.port.postMessage({ kind: 'ready', ms: performance.now() - t0 } satisfies WorkerReply);
   }
 
@@ -245,7 +247,7 @@ class PoolWorker {
       }
     }
     this.batchAt = undefined;
-    const engines = this.runner ? this.runner.enginesRun : this.ran.join(' then ');
+    const engines = this.runner ? this.runner.enginesRun : this.frames ? this.frames.enginesRun : '';
     const printk = this.sys.runtime.helpers.run.takePrintk().map((l) => (l.endsWith('\n') ? l : `${l}\n`)).join('');
     this.port.postMessage({
       kind: 'done', ms: performance.now() - t0, engines, frames: r.frames, printk, lastPacket: r.lastPacket, ...(r.last === undefined ? {} : { last: r.last }),
@@ -339,26 +341,33 @@ class PoolWorker {
         }
         r.last = runner.lastRetval;
       } else {
-        // frame mode: each packet as the test run makes it the program's context
+        // frame mode: each packet as the test run makes it the program's context (FrameRunner: testRun's results, frame by frame)
+        const fr = this.frames!;
+        const retvals = r.retvals;
         for (let j = k; j < end; j++) {
           const i = list[j]!;
           const off = index[i * W]!;
           const data = bytes.subarray(off, off + index[i * W + 1]!);
           const linkType = index[i * W + 3]!;
           if (linkType !== LINKTYPE_ETHERNET) throw new PacketError('EINVAL', `the test run takes Ethernet frames, the capture's link type is ${linkType}`, i);
-          let res;
           try {
-            res = testRunObject(sys, this.obj!, data, 1, this.init!.engine);
+            verdicts[i] = fr.run(data);
           } catch (e) {
             if (e instanceof BpfError) throw new PacketError(e.code, e.message, i);
             throw e;
           }
-          verdicts[i] = Number(BigInt.asUintN(32, res.retval));
-          if (r.retvals) r.retvals[i] = BigInt.asIntN(64, res.retval);
-          if (msg.frames && !sameBytes(res.dataOut, data)) r.frames.push({ packet: i, data: res.dataOut });
-          if (this.ran.length === 0 || this.ran[this.ran.length - 1] !== res.engine) this.ran.push(res.engine);
-          r.last = res.retval;
+          if (retvals) {
+            // r0's 64 bits as a signed BigInt64 without a bigint per packet where the high half is a sign extension
+            const hi = fr.retHi | 0;
+            const lo = fr.retLo | 0;
+            retvals[i] = hi === lo >> 31 ? BigInt(lo) : BigInt.asIntN(64, fr.lastRetval);
+          }
+          if (msg.frames) {
+            const after = fr.out();
+            if (!sameBytes(after, data)) r.frames.push({ packet: i, data: after });
+          }
         }
+        if (end > k) r.last = fr.lastRetval;
       }
       r.lastPacket = list[end - 1]!;
     }

@@ -20,7 +20,8 @@ import type { EngineName } from '../api/bpf.js';
 const LINKTYPE_ETHERNET = 1;
 /** the Ethernet header a modern socket filter's data starts after */
 const ETH_HLEN = 14;
-import { PacketRunner, TIER_UP_INSNS } from '../api/packets.js';
+import { PacketRunner } from '../api/packets.js';
+import { FrameRunner } from '../api/frames.js';
 import { PcapWriter, readCapture, summarize } from '../pcap/index.js';
 import type { Packet } from '../pcap/index.js';
 import type { ProgramInput } from './input.js';
@@ -29,7 +30,7 @@ import { CliError, fileError } from './cli-error.js';
 import { jsonLine } from './map-view.js';
 import { loadInput, mapsJson, mapsText, profileJson, profileText, retvalJson, sameBytes, formatNs, writePrintk } from './run.js';
 import { framesOut, verdictName } from './profile.js';
-import { BpfSystem, testRun } from '../api/bpf.js';
+import { BpfSystem } from '../api/bpf.js';
 import { PROFILE_3_19, PROFILE_MODERN } from '../progs/profile.js';
 import type { Profile } from '../progs/profile.js';
 import { style } from './style.js';
@@ -71,75 +72,64 @@ export function progress(file: string, out: CliOutput): Progress {
   };
 }
 
-/** What runs each packet: a PacketRunner (3.19's socket filters), or a FrameRunner (the test run's contexts). */
+/** What runs each packet: a PacketRunner (3.19's socket filters), or a CliFrameRunner (the test run's contexts). */
 interface Runner extends Pick<PacketRunner, 'runBatch' | 'engineName' | 'enginesRun' | 'lastRetval' | 'close' | 'firstRuns'> {
   run(data: Uint8Array, netOff: number, linkType?: number): number;
 }
 
 /**
  * Each packet as the kernel's BPF_PROG_TEST_RUN makes it the program's
- * context (testRun): what XDP, tc and the modern socket filter see. Keeps
- * every packet's r0 and the frame after the run; printk lines go to stderr
- * after each packet.
+ * context (the API's FrameRunner: testRun's result, frame by frame): what
+ * XDP, tc and the modern socket filter see. Keeps the last packet's r0 and
+ * its frame after the run (copied out when asked); printk lines go to
+ * stderr after each packet; each engine's first run is timed.
  */
-class FrameRunner {
-  lastRetval = 0n;
-  /** the frame after the last run */
-  lastOut: Uint8Array = new Uint8Array(0);
-  engineName: EngineName = 'interpreter';
-  /** the engines that ran, in order ('interpreter then jit' on a tiered load) */
-  enginesRun = '';
+class CliFrameRunner {
   /** each engine's first run, timed (PacketRunner.firstRuns) */
   readonly firstRuns: { engine: EngineName; ms: number }[] = [];
+  private readonly runner: FrameRunner;
 
-  constructor(private readonly sys: BpfSystem, private readonly progFd: number, private readonly io: CliIo, private readonly engine?: EngineName) {}
+  constructor(private readonly sys: BpfSystem, progFd: number, private readonly io: CliIo, engine?: EngineName) {
+    this.runner = new FrameRunner(sys, progFd, engine);
+  }
+
+  get lastRetval(): bigint {
+    return this.runner.lastRetval;
+  }
+  /** the frame after the last run */
+  get lastOut(): Uint8Array {
+    return this.runner.out();
+  }
+  get engineName(): EngineName {
+    return this.runner.engineName;
+  }
+  /** the engines that ran, in order ('interpreter then jit' on a tiered load) */
+  get enginesRun(): string {
+    return this.runner.enginesRun;
+  }
 
   run(data: Uint8Array, _netOff?: number, linkType = LINKTYPE_ETHERNET): number {
     if (linkType !== LINKTYPE_ETHERNET) throw new BpfError('EINVAL', `the test run takes Ethernet frames, the capture's link type is ${linkType}`);
-    let r;
+    const before = this.runner.enginesRun;
     const t0 = performance.now();
+    let verdict: number;
     try {
-      r = testRun(this.sys, this.progFd, data, 1, this.engine);
+      verdict = this.runner.run(data);
     } finally {
       writePrintk(this.sys, this.io);
     }
-    if (!this.firstRuns.some((f) => f.engine === r.engine)) this.firstRuns.push({ engine: r.engine, ms: performance.now() - t0 });
-    if (this.engine === undefined && r.engine === 'interpreter') this.tierUp();
-    this.lastRetval = r.retval;
-    this.lastOut = r.dataOut;
-    if (this.enginesRun === '') this.enginesRun = r.engine;
-    else if (r.engine !== this.engineName) this.enginesRun += ` then ${r.engine}`;
-    this.engineName = r.engine;
-    return Number(BigInt.asUintN(32, r.retval));
+    // an engine's first run: the runner's engines grew (its first run of all, or a move to the JIT)
+    if (this.runner.enginesRun !== before) this.firstRuns.push({ engine: this.runner.engineName, ms: performance.now() - t0 });
+    return verdict;
   }
 
   runBatch(packets: readonly { data: Uint8Array }[]): Uint32Array {
     return Uint32Array.from(packets, (p) => this.run(p.data));
   }
 
-  /** instructions the interpreter has executed in this tiered program's runs (-1: the JIT was compiled) */
-  private interpreted = 0;
-
-  /**
-   * A tiered program on the interpreter: the JIT compiled on the spot once
-   * the interpreter has executed TIER_UP_INSNS instructions per instruction
-   * of the program (PacketRunner's rule: the packets of a flush run in one
-   * synchronous loop, which keeps the background compile from resolving).
-   */
-  private tierUp(): void {
-    const prog = this.sys.progOf(this.progFd).prog;
-    if (prog.tier === undefined || this.interpreted < 0) return;
-    this.interpreted += Math.max(1, prog.interpreter.executed);
-    if (this.interpreted < TIER_UP_INSNS * prog.slots.length) return;
-    this.interpreted = -1;
-    try {
-      prog.tier.force();
-    } catch {
-      // (the interpreter goes on running it, as when the background compile fails)
-    }
+  close(): void {
+    this.runner.close();
   }
-
-  close(): void {}
 }
 
 /** Packets are run in batches of this many (one call into WebAssembly each with the JIT). */
@@ -312,7 +302,7 @@ export async function runPcapCommand(prog: ProgramInput, capture: string, opts: 
     engineName = `${res.engines}, ${workers} workers`;
     r = { packets: res.count, ms: res.runMs, ...(pooled.capture.error ? { error: pooled.capture.error } : {}) };
   } else {
-    const frameRunner = frames ? new FrameRunner(sys, progFd, io, opts.engine) : undefined;
+    const frameRunner = frames ? new CliFrameRunner(sys, progFd, io, opts.engine) : undefined;
     const runner: Runner = frameRunner ?? new PacketRunner(sys, progFd, opts.engine);
     let lastVerdictSeen = false;
     try {
@@ -541,7 +531,7 @@ export async function filterCommand(prog: ProgramInput, capture: string, opts: F
     }
     r = { packets: res.count, bytes, wallMs: pooled.wallMs, ...(c.error ? { error: c.error } : {}) };
   } else {
-    const runner: Runner = frames ? new FrameRunner(sys, progFd, io, opts.engine) : new PacketRunner(sys, progFd, opts.engine);
+    const runner: Runner = frames ? new CliFrameRunner(sys, progFd, io, opts.engine) : new PacketRunner(sys, progFd, opts.engine);
     try {
       let index = 0;
       r = await forEachPacket(capture, runner, io, opts.file, opts.unverified === true || frames, (p, keep) => {

@@ -113,6 +113,17 @@ export interface ProgramType<N extends string = string> {
   /** copy a run's data into memory and describe r1, r2 and the packet */
   prepare(mem: AddressSpace, data: Uint8Array): PreparedRun;
   /**
+   * The types whose runs a runner makes in one buffer it reuses (XDP, tc,
+   * the modern socket filter: api/frames.ts): the bytes prepare takes for a
+   * frame of `len` bytes (a multiple of 8), and prepare's run made in the
+   * caller's memory at `at` (8-aligned, prepareBytes(data.length) bytes,
+   * which the caller owns: the run's release gives nothing back; whatever an
+   * earlier run left there is zeroed first). The same checks, bytes and
+   * context as prepare's.
+   */
+  prepareBytes?(len: number): number;
+  prepareIn?(mem: AddressSpace, data: Uint8Array, at: number): PreparedRun;
+  /**
    * present when the context's size is given at load (tsbpf's mem type,
    * BPF_PROG_LOAD's mem_size): the type for a context of `size` bytes
    */

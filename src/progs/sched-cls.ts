@@ -18,7 +18,7 @@
 
 import { BPF_PROG_TYPE } from '../isa/uapi.js';
 import type { ProgramType } from './program-type.js';
-import { SK_BUFF, SK_BUFF_SIZE, prepareSkb, tcCtxAccess, skbCtxRewrite } from './sk-buff.js';
+import { SK_BUFF, SK_BUFF_SIZE, prepareSkb, skbRunBytes, tcCtxAccess, skbCtxRewrite } from './sk-buff.js';
 
 export const TC_ACT = { UNSPEC: -1, OK: 0, RECLASSIFY: 1, SHOT: 2, PIPE: 3, STOLEN: 4, QUEUED: 5, REPEAT: 6, REDIRECT: 7 } as const;
 
@@ -35,4 +35,6 @@ export const SCHED_CLS: ProgramType<'sched_cls'> = {
   context: { size: SK_BUFF_SIZE, writable: true },
   frameFields: { kind: 'skb', data: SK_BUFF.data, end: SK_BUFF.data_end, writable: true },
   prepare: (mem, data) => prepareSkb(mem, data, true, true),
+  prepareBytes: (len) => skbRunBytes(len, true),
+  prepareIn: (mem, data, at) => prepareSkb(mem, data, true, true, at),
 };

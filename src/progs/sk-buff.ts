@@ -182,13 +182,15 @@ function pktType(frame: Uint8Array): number {
 }
 
 /**
- * A test run's skb over `frame`: the __sk_buff, then the frame. `l2`: the
+ * A test run's skb over `frame`: the __sk_buff, then the frame, at `at`
+ * (skbRunBytes the caller owns; release then does nothing) or in memory of
+ * its own. `l2`: the
  * data starts at the Ethernet header (tc) or after it (socket filters).
  * `ctxWritable`: the checked interpreter lets the program write the
  * context (tc and socket filters write some fields; which, the verifier
  * decides).
  */
-export function prepareSkb(mem: AddressSpace, frame: Uint8Array, l2: boolean, ctxWritable: boolean): PreparedRun {
+export function prepareSkb(mem: AddressSpace, frame: Uint8Array, l2: boolean, ctxWritable: boolean, at?: number): PreparedRun {
   if (frame.length < ETH_HLEN) throw new BpfError('EINVAL', `a test run's frame has at least ${ETH_HLEN} bytes (an Ethernet header), got ${frame.length}`);
   if (frame.length > SKB_MAX_FRAME) throw new BpfError('EINVAL', `a test run's skb frame is at most ${SKB_MAX_FRAME} bytes, got ${frame.length}`);
   // The kernel's test run refuses an IPv4 or IPv6 frame too short for its
@@ -199,9 +201,10 @@ export function prepareSkb(mem: AddressSpace, frame: Uint8Array, l2: boolean, ct
   }
   // tc programs may grow the frame (bpf_skb_change_head/tail) up to SKB_MAX_GROW bytes: room on both sides
   const room = l2 ? SKB_MAX_GROW - frame.length : 0;
-  const ctx = mem.alloc(SK_BUFF_SIZE + room + frame.length + room);
+  const ctx = at ?? mem.alloc(skbRunBytes(frame.length, l2));
   const pkt = ctx + SK_BUFF_SIZE + room;
-  mem.u8.fill(0, ctx, pkt);
+  // (alloc's memory is zeroed; the caller's may hold an earlier run's bytes, the room after the frame included)
+  mem.zero(ctx, at === undefined ? pkt - ctx : skbRunBytes(frame.length, l2));
   mem.write(pkt, frame);
   const v = mem.view;
   v.setUint32(ctx + SK_BUFF.pkt_type, pktType(frame), true);
@@ -225,5 +228,14 @@ export function prepareSkb(mem: AddressSpace, frame: Uint8Array, l2: boolean, ct
     out.set(mem.read(start, f.end - start), ETH_HLEN);
     return out;
   };
-  return { input, snapshot, release: () => mem.release(ctx) };
+  return { input, snapshot, release: at === undefined ? () => mem.release(ctx) : () => undefined };
+}
+
+/**
+ * The bytes prepareSkb takes for a frame of `len` bytes (rounded to 8): the
+ * __sk_buff, the frame, and with `l2` (tc) room on both sides to grow it.
+ */
+export function skbRunBytes(len: number, l2: boolean): number {
+  const room = l2 ? Math.max(0, SKB_MAX_GROW - len) : 0;
+  return (SK_BUFF_SIZE + room + len + room + 7) & ~7;
 }

@@ -17,7 +17,7 @@ import type { AddressSpace } from '../memory/address-space.js';
 import type { RunInput } from '../runtime/engine.js';
 import { BPF_PROG_TYPE } from '../isa/uapi.js';
 import type { PacketContext, PreparedRun, ProgramType } from './program-type.js';
-import { SK_BUFF_SIZE, prepareSkb, skbCtxRewrite, socketFilterCtxAccess } from './sk-buff.js';
+import { SK_BUFF_SIZE, prepareSkb, skbCtxRewrite, skbRunBytes, socketFilterCtxAccess } from './sk-buff.js';
 
 /** The socket filter's context: the packet length as a u32 at offset 0. */
 export const SKB_CTX_SIZE = 8;
@@ -63,6 +63,8 @@ export const SOCKET_FILTER_MODERN: ProgramType<'socket_filter'> = {
   ldAbs: true,
   context: { size: SK_BUFF_SIZE, writable: true },
   prepare: (mem, data) => prepareSkb(mem, data, false, true),
+  prepareBytes: (len) => skbRunBytes(len, false),
+  prepareIn: (mem, data, at) => prepareSkb(mem, data, false, true, at),
 };
 
 /** BPF_PROG_TYPE_SOCKET_FILTER: the packet as context (struct __sk_buff), LD_ABS/LD_IND allowed. */

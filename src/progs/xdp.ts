@@ -72,13 +72,20 @@ export function xdpCtxAccess(off: number, size: number, write: boolean): CtxAcce
   return POINTERS[off] ?? CTX_SCALAR;
 }
 
-/** A run over one frame: the context, then the page holding the frame. */
-export function prepareXdp(mem: AddressSpace, frame: Uint8Array): PreparedRun {
+/** The bytes of an XDP run: the context, then the page. */
+export const XDP_RUN_BYTES = XDP_MD_SIZE + XDP_FRAME_SIZE;
+
+/**
+ * A run over one frame: the context, then the page holding the frame; at
+ * `at` (XDP_RUN_BYTES the caller owns, release then does nothing) or in
+ * memory of its own.
+ */
+export function prepareXdp(mem: AddressSpace, frame: Uint8Array, at?: number): PreparedRun {
   if (frame.length > XDP_MAX_FRAME) throw new BpfError('EINVAL', `an XDP frame is at most ${XDP_MAX_FRAME} bytes (${XDP_MAX_DATA} and ${XDP_MAX_FRAGS} fragments of ${XDP_FRAME_SIZE}), got ${frame.length}`);
   const linear = frame.subarray(0, XDP_MAX_DATA);
-  const ctx = mem.alloc(XDP_MD_SIZE + XDP_FRAME_SIZE);
+  const ctx = at ?? mem.alloc(XDP_RUN_BYTES);
   const buf = ctx + XDP_MD_SIZE;
-  mem.u8.fill(0, ctx, buf + XDP_FRAME_SIZE);
+  mem.zero(ctx, XDP_RUN_BYTES);
   mem.write(buf + XDP_HEADROOM, linear);
   const view = mem.view;
   view.setUint32(ctx + XDP_MD.ingress_ifindex, LOOPBACK_IFINDEX, true);
@@ -91,7 +98,7 @@ export function prepareXdp(mem: AddressSpace, frame: Uint8Array): PreparedRun {
     frame: f,
     regions: [{ start: ctx, end: ctx + XDP_MD_SIZE, writable: false, name: 'context' }, f.region],
   };
-  return { input, snapshot: () => f.bytes(), release: () => mem.release(ctx) };
+  return { input, snapshot: () => f.bytes(), release: at === undefined ? () => mem.release(ctx) : () => undefined };
 }
 
 export const XDP: ProgramType<'xdp'> = {
@@ -107,4 +114,6 @@ export const XDP: ProgramType<'xdp'> = {
   context: { size: XDP_MD_SIZE, writable: false },
   frameFields: { kind: 'xdp', data: XDP_MD.data, end: XDP_MD.data_end, writable: true },
   prepare: prepareXdp,
+  prepareBytes: () => XDP_RUN_BYTES,
+  prepareIn: prepareXdp,
 };
