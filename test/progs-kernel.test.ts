@@ -26,6 +26,7 @@ import { join } from 'node:path';
 import { BpfSystem } from '../src/api/bpf.js';
 import type { EngineName } from '../src/api/bpf.js';
 import { Collection } from '../src/api/collection.js';
+import { FrameRunner } from '../src/api/frames.js';
 import type { BpfMap } from '../src/api/map.js';
 import { BpfError, ERRNO } from '../src/errors.js';
 import { loadCollectionSpec } from '../src/loader/collection.js';
@@ -167,6 +168,36 @@ function tsbpfSide(obj: string, runs: [string, Uint8Array][], jumps: readonly Ju
   return out;
 }
 
+/**
+ * tsbpfSide through the FrameRunner the pool and run --pcap use (one runner
+ * per program over all its frames, its buffer reused from frame to frame)
+ * instead of testRun per frame: the same outcome.
+ */
+function frameRunnerSide(obj: string, runs: [string, Uint8Array][], jumps: readonly Jump[], cpus: number, engine: EngineName | 'unverified'): Outcome {
+  const sys = new BpfSystem({ profile: 'modern', cpus });
+  const verify = engine !== 'unverified';
+  const c = new Collection(sys, loadCollectionSpec(readFileSync(objPath(obj))), { verify });
+  for (const [m, i, p] of jumps) c.maps[m]!.update(le32(i), le32(c.programs[p]!.fd));
+  const runners = new Map<string, FrameRunner>();
+  const out: Outcome = { runs: [], maps: {} };
+  for (const [p, f] of runs) {
+    let r = runners.get(p);
+    if (!r) runners.set(p, (r = new FrameRunner(sys, c.programs[p]!.fd, verify ? engine : undefined)));
+    try {
+      const verdict = r.run(f);
+      assert.equal(verdict, Number(BigInt.asUintN(32, r.lastRetval)));
+      out.runs.push(`R ${BigInt.asUintN(32, r.lastRetval)} ${hex(r.out())}`);
+    } catch (e) {
+      if (!(e instanceof BpfError)) throw e;
+      out.runs.push(`E ${ERRNO[e.code]}`);
+    }
+  }
+  for (const r of runners.values()) r.close();
+  for (const [name, m] of Object.entries(c.maps)) out.maps[name] = dumpMap(m.raw);
+  c.close();
+  return out;
+}
+
 const helper = buildProgRun();
 const skip = helper.exe ? false : helper.why!;
 if (skip) process.stderr.write(`program kernel differential tests skipped: ${skip}\n`);
@@ -209,6 +240,23 @@ for (const [obj, progs, todo, jumps = []] of PROGRAMS) {
       runs.forEach(([p], i) => assert.equal(t.runs[i], k.runs[i], `${p}, frame ${i % frames().length}`));
       assert.deepEqual(Object.keys(t.maps).sort(), Object.keys(k.maps).sort());
       for (const name of Object.keys(k.maps)) assert.deepEqual(t.maps[name], k.maps[name], `map ${name}`);
+    });
+  }
+}
+
+// (no kernel needed: FrameRunner against testRun, both tsbpf's)
+for (const [obj, progs, , jumps = []] of PROGRAMS) {
+  for (const engine of ['jit', 'interpreter', 'jit-hardened', 'unverified'] as const) {
+    test(`${obj}: ${progs.join(', ')} through a FrameRunner give testRun's verdicts, frames and maps, frame by frame (${engine})`, () => {
+      const runs: [string, Uint8Array][] = [];
+      // every frame, then again from the largest down: a run after a larger one in the runner's reused buffer
+      const all = [...frames(), ...frames().sort((a, b) => b.length - a.length)];
+      for (const p of progs) for (const f of all) runs.push([p, f]);
+      const cpus = possibleCpus();
+      const t = tsbpfSide(obj, runs, jumps, cpus, engine);
+      const r = frameRunnerSide(obj, runs, jumps, cpus, engine);
+      runs.forEach(([p], i) => assert.equal(r.runs[i], t.runs[i], `${p}, run ${i}`));
+      assert.deepEqual(r.maps, t.maps);
     });
   }
 }
