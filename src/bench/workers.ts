@@ -2,15 +2,18 @@
  * The workers bench (`tsbpf bench --workers`, and a section of the full
  * bench): one capture run by a WorkerPool of 1, 2 and N workers (N: the
  * machine's cores, when more than 2), beside the one-thread path the CLI
- * takes without workers (a PacketRunner on the main thread), for a
- * map-heavy program (a hash map of flows with XADD counters) and a
- * map-less filter. The capture is generated: WORKERS_FRAMES frames of a
+ * takes without workers (a PacketRunner, or for XDP a FrameRunner, on the
+ * main thread), for a map-heavy program (a hash map of flows with XADD
+ * counters), a map-less filter, and the map-heavy program as XDP over a
+ * per-CPU hash (each worker's counters its own: what the kernel's per-CPU
+ * maps are for) and over a shared hash. The capture is generated: WORKERS_FRAMES frames of a
  * flow mix (FLOWS flows, a few of them heavy, as real traffic), cut to 128
  * bytes as `tcpdump -s 128` would, so that it stays in memory. Each
  * configuration runs WORKERS_ROUNDS times, the configurations taking turns
  * round by round so that other load on the machine slows them alike; the
- * best run counts. Each pool runs the capture both ways, chunks taken in
- * turn and packets steered by flow (steer.ts), as two configurations. Ratios
+ * best run counts. Each pool of the 3.19 programs runs the capture both
+ * ways, chunks taken in turn and packets steered by flow (steer.ts), as two
+ * configurations (the XDP pools: chunks only). Ratios
  * are to the pool of 1 worker of the same run and steering.
  *
  * This file also owns the flow mix and the programs, which the tests use to
@@ -22,6 +25,7 @@ import { BpfSystem } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
 import { Program } from '../api/program.js';
 import { PacketRunner } from '../api/packets.js';
+import { FrameRunner } from '../api/frames.js';
 import { WorkerPool, indexCapture, INDEX_WORDS } from '../api/pool.js';
 import type { SharedCapture } from '../api/pool.js';
 import type { SteerMode } from '../api/steer.js';
@@ -153,6 +157,62 @@ out:
     exit
 `;
 
+/**
+ * FLOW_COUNT as XDP (modern profile): the same flow key (addresses, ports,
+ * protocol, read with direct packet access after a bounds check) and a
+ * packet and a byte counter per flow (the IPv4 total length), bumped with
+ * XADD in the value `map[fd:0]` gives: in a `percpu_hash`, this CPU's
+ * value, so that each worker writes only its own (the kernel's per-CPU
+ * semantics); in a `hash`, the one value every worker shares. A new flow
+ * is inserted with BPF_NOEXIST and looked up again, as FLOW_COUNT does.
+ * Passes every frame (XDP_PASS).
+ */
+export const XDP_FLOW_COUNT = `
+    r2 = *(u32 *)(r1 +0)
+    r3 = *(u32 *)(r1 +4)
+    r4 = r2
+    r4 += 38
+    if r4 > r3 goto out
+    r0 = *(u16 *)(r2 +12)
+    if r0 != 0x8 goto out
+    r7 = *(u16 *)(r2 +16)
+    r7 = be16 r7
+    r0 = *(u32 *)(r2 +26)
+    *(u32 *)(r10 -16) = r0
+    r0 = *(u32 *)(r2 +30)
+    *(u32 *)(r10 -12) = r0
+    r0 = *(u32 *)(r2 +34)
+    *(u32 *)(r10 -8) = r0
+    r0 = *(u8 *)(r2 +23)
+    *(u32 *)(r10 -4) = r0
+    r1 = map[fd:0]
+    r2 = r10
+    r2 += -16
+    call 1
+    if r0 != 0 goto have
+    *(u64 *)(r10 -32) = 0
+    *(u64 *)(r10 -24) = 0
+    r1 = map[fd:0]
+    r2 = r10
+    r2 += -16
+    r3 = r10
+    r3 += -32
+    r4 = 1
+    call 2
+    r1 = map[fd:0]
+    r2 = r10
+    r2 += -16
+    call 1
+    if r0 == 0 goto out
+have:
+    r1 = 1
+    lock *(u64 *)(r0 +0) += r1
+    lock *(u64 *)(r0 +8) += r7
+out:
+    r0 = 2
+    exit
+`;
+
 /** The map-less filter: IPv4 TCP with port 80 at either end (what `tcp port 80` keeps of IPv4), the whole packet kept. */
 export const PORT_80 = `
     r6 = r1
@@ -195,9 +255,18 @@ export function withFds(asm: string, fds: readonly number[]): string {
   return asm.replace(/map\[fd:(\d+)\]/g, (_, i: string) => `map[fd:${fds[Number(i)]}]`);
 }
 
+/**
+ * The section's programs: the 3.19 socket filters (packets as a packet
+ * socket's filter sees them: PacketRunner), and FLOW_COUNT as XDP under the
+ * modern profile (each frame made the context as the test run makes it:
+ * FrameRunner) over a per-CPU hash and over a shared hash.
+ */
+export type WorkersProgram = 'map-heavy' | 'map-less' | 'xdp per-cpu' | 'xdp shared';
+const PROGRAMS: readonly WorkersProgram[] = ['map-heavy', 'map-less', 'xdp per-cpu', 'xdp shared'];
+
 /** One configuration's best run. */
 export interface WorkersRow {
-  program: 'map-heavy' | 'map-less';
+  program: WorkersProgram;
   /** 0: the main thread alone (PacketRunner, as the CLI without workers) */
   workers: number;
   /** how the pool gave packets to its workers (none for the main thread) */
@@ -232,7 +301,7 @@ export interface WorkersSection {
 }
 
 interface Config {
-  program: 'map-heavy' | 'map-less';
+  program: WorkersProgram;
   workers: number;
   steer?: SteerMode;
   sys: BpfSystem;
@@ -263,11 +332,14 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
   const configs: Config[] = [];
   const maxWorkers = Math.max(...ws);
   try {
-    for (const program of ['map-heavy', 'map-less'] as const) {
+    for (const program of PROGRAMS) {
+      const xdp = program.startsWith('xdp');
       for (const workers of [0, ...ws]) {
-        const sys = new BpfSystem({ shared: workers > 0, cpus: Math.max(1, maxWorkers) });
-        const flows = program === 'map-heavy' ? BpfMap.create(sys, { type: 'hash', keySize: 16, valueSize: 16, maxEntries: FLOWS * 2, name: 'flows' }) : undefined;
-        const prog = Program.load(sys, { insns: program === 'map-heavy' ? withFds(FLOW_COUNT, [flows!.fd]) : PORT_80, tiered: false });
+        const sys = new BpfSystem({ shared: workers > 0, cpus: Math.max(1, maxWorkers), ...(xdp ? { profile: 'modern' } : {}) });
+        const type = program === 'xdp per-cpu' ? 'percpu_hash' : 'hash';
+        const flows = program !== 'map-less' ? BpfMap.create(sys, { type, keySize: 16, valueSize: 16, maxEntries: FLOWS * 2, name: 'flows' }) : undefined;
+        const insns = xdp ? withFds(XDP_FLOW_COUNT, [flows!.fd]) : program === 'map-heavy' ? withFds(FLOW_COUNT, [flows!.fd]) : PORT_80;
+        const prog = Program.load(sys, { insns, tiered: false, ...(xdp ? { type: 'xdp' as const } : {}) });
         const c: Config = { program, workers, sys, prog, ...(flows ? { flows } : {}), startMs: 0, best: Infinity, cpu: Infinity };
         if (workers === 0) {
           configs.push(c);
@@ -276,8 +348,8 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
         const s = performance.now();
         c.pool = await WorkerPool.create(prog, { workers });
         c.startMs = performance.now() - s;
-        // the same pool run both ways, side by side
-        for (const steer of ['chunk', 'flow'] as const) configs.push({ ...c, steer });
+        // the same pool run both ways, side by side (the XDP rows: chunks only, the bench's time)
+        for (const steer of xdp ? (['chunk'] as const) : (['chunk', 'flow'] as const)) configs.push({ ...c, steer });
       }
     }
     for (let r = 0; r < rounds; r++) {
@@ -286,7 +358,7 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
         if (c.flows) for (const k of [...c.flows.keys()]) c.flows.delete(k);
         const cpu0 = process.cpuUsage();
         const s = performance.now();
-        const verdicts = c.pool ? (await c.pool.runCapture(capture, { steer: c.steer! })).verdicts : mainThread(c.prog, capture);
+        const verdicts = c.pool ? (await c.pool.runCapture(capture, { steer: c.steer! })).verdicts : c.program.startsWith('xdp') ? mainThreadFrames(c.prog, capture) : mainThread(c.prog, capture);
         const ms = performance.now() - s;
         const cpu = process.cpuUsage(cpu0);
         c.best = Math.min(c.best, ms);
@@ -306,7 +378,7 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
       speedup: one / c.best, cpuMs: c.cpu, oneCpuMs: Math.min(...ones.map((x) => x.cpu)),
     };
   });
-  const same = ['map-heavy', 'map-less'].every((p) => new Set(configs.filter((c) => c.program === p).map((c) => c.digest)).size === 1);
+  const same = PROGRAMS.every((p) => new Set(configs.filter((c) => c.program === p).map((c) => c.digest)).size === 1);
   return { cpu: cpus()[0]?.model.trim() ?? 'unknown CPU', cores, frames, rounds, bytes: bytes.length, indexMs, rows, same, load: [load0, loadavg()[0]!] };
 }
 
@@ -332,7 +404,20 @@ function mainThread(prog: Program, capture: SharedCapture): Uint32Array {
   return out;
 }
 
-/** The verdicts' sum and count of non-zero ones, and the flow map's entries and totals. */
+/** The one-thread path of run --pcap for XDP: a FrameRunner over the frames on the main thread. */
+function mainThreadFrames(prog: Program, capture: SharedCapture): Uint32Array {
+  const runner = new FrameRunner(prog.sys, prog.fd);
+  const out = new Uint32Array(capture.count);
+  const x = capture.index;
+  try {
+    for (let i = 0; i < capture.count; i++) out[i] = runner.run(new Uint8Array(capture.bytes.buffer, x[i * INDEX_WORDS]!, x[i * INDEX_WORDS + 1]!));
+  } finally {
+    runner.close();
+  }
+  return out;
+}
+
+/** The verdicts' sum and count of non-zero ones, and the flow map's entries and totals (a per-CPU map's summed over its CPUs). */
 function digest(verdicts: Uint32Array, flows: BpfMap | undefined): string {
   let sum = 0;
   let kept = 0;
@@ -344,11 +429,13 @@ function digest(verdicts: Uint32Array, flows: BpfMap | undefined): string {
   let packets = 0n;
   let bytes = 0n;
   if (flows) {
-    for (const [, v] of flows.entries()) {
-      const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+    for (const k of flows.keys()) {
       entries++;
-      packets += dv.getBigUint64(0, true);
-      bytes += dv.getBigUint64(8, true);
+      for (const cpu of flows.perCpu ? flows.lookupPerCpu(k)! : [flows.lookup(k)!]) {
+        const dv = new DataView(cpu.buffer, cpu.byteOffset, cpu.byteLength);
+        packets += dv.getBigUint64(0, true);
+        bytes += dv.getBigUint64(8, true);
+      }
     }
   }
   return `${sum}/${kept}/${entries}/${packets}/${bytes}`;
@@ -360,18 +447,21 @@ export function formatWorkers(s: WorkersSection): string {
     `Workers: one capture split across worker threads sharing one memory and its maps (WorkerPool, tsbpf filter/run --pcap --workers N)`,
     `  ${s.frames.toLocaleString('en-US')} frames of a ${FLOWS}-flow mix, cut to ${SNAPLEN} bytes (${(s.bytes / 1e6).toFixed(1)} MB); ${s.cpu}, ${s.cores} cores; load ${s.load[0].toFixed(1)} -> ${s.load[1].toFixed(1)}`,
     `  best of ${s.rounds} runs each, configurations taking turns; speedup = the 1-worker pool's best run time (its two rows run the same path) / this run time; the capture indexed once on the main thread (${s.indexMs.toFixed(1)} ms, not in the runs)`,
+    `  map-heavy: a 3.19 socket filter counting packets and bytes per flow in one hash map (XADD); map-less: IPv4 TCP port 80, no map;`,
+    `  xdp per-cpu / xdp shared: the same flow counter as XDP (modern profile, each frame made the context as the kernel's test run makes it),`,
+    `  in a percpu_hash (each worker adds to its own CPU's value) / in a hash (every worker adds to the same values, whose cache lines move between cores)`,
     `  steer chunk: 4096 packets at a time to whichever worker is free (every flow counted by every worker); flow: each flow's packets to one worker, as a NIC's RSS,`,
     `  the flow hashes computed by the workers in the run (one worker has nothing to steer: its two rows run the same path)`,
     `  cpu ms: every thread's CPU time in a run (process.cpuUsage), the least of the rounds; on a loaded machine wall times mean little, and`,
     `  workers x (1 worker's cpu ms / this cpu ms) estimates the speedup on idle cores (it assumes the workers' runs overlap fully)`,
     `  same verdicts and map totals on every configuration: ${s.same ? 'yes' : 'NO'}`,
     '',
-    `  ${'program'.padEnd(10)} ${'workers'.padEnd(12)} ${'start ms'.padStart(9)} ${'run ms'.padStart(9)} ${'ns/packet'.padStart(10)} ${'speedup'.padStart(8)} ${'cpu ms'.padStart(9)} ${'idle-core speedup'.padStart(18)}`,
+    `  ${'program'.padEnd(12)} ${'workers'.padEnd(12)} ${'start ms'.padStart(9)} ${'run ms'.padStart(9)} ${'ns/packet'.padStart(10)} ${'speedup'.padStart(8)} ${'cpu ms'.padStart(9)} ${'idle-core speedup'.padStart(18)}`,
   ];
   for (const r of s.rows) {
     const who = r.workers === 0 ? 'main thread' : `${r.workers} ${r.steer}`;
     const idle = r.workers === 0 ? '-' : `${((r.workers * r.oneCpuMs) / r.cpuMs).toFixed(2)}x`;
-    lines.push(`  ${r.program.padEnd(10)} ${who.padEnd(12)} ${(r.workers === 0 ? '-' : r.startMs.toFixed(1)).padStart(9)} ${r.runMs.toFixed(1).padStart(9)} ${r.nsPerPacket.toFixed(1).padStart(10)} ${`${r.speedup.toFixed(2)}x`.padStart(8)} ${r.cpuMs.toFixed(1).padStart(9)} ${idle.padStart(18)}`);
+    lines.push(`  ${r.program.padEnd(12)} ${who.padEnd(12)} ${(r.workers === 0 ? '-' : r.startMs.toFixed(1)).padStart(9)} ${r.runMs.toFixed(1).padStart(9)} ${r.nsPerPacket.toFixed(1).padStart(10)} ${`${r.speedup.toFixed(2)}x`.padStart(8)} ${r.cpuMs.toFixed(1).padStart(9)} ${idle.padStart(18)}`);
   }
   return lines.join('\n') + '\n';
 }

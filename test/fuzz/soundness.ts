@@ -27,8 +27,9 @@
  *     stack after each run, the same map contents afterwards, and the same
  *     faults. Program types without the 3.19 packet context (xdp, tc, the
  *     modern socket filter) run as testRun runs them, a frame a run over
- *     FUZZ_FRAMES, and also compare the frame after each run; they have no
- *     batch.
+ *     FUZZ_FRAMES, and also compare the frame after each run; their batch
+ *     is a FrameRunner over the same frames (the pool's and run --pcap's
+ *     path: one buffer reused from run to run).
  *
  * A share of all programs (accepted or not, and every hostile one) also
  * runs unverified in the checked interpreter and on the hardened JIT (each
@@ -57,6 +58,7 @@
 
 import { fileURLToPath } from 'node:url';
 import { BpfSystem, engineOf, testRun } from '../../src/api/bpf.js';
+import { FrameRunner } from '../../src/api/frames.js';
 import type { EngineName } from '../../src/api/bpf.js';
 import { PacketRunner } from '../../src/api/packets.js';
 import { BpfError } from '../../src/errors.js';
@@ -508,8 +510,8 @@ function packetContext(target: FuzzTarget): boolean {
  * filter) through testRun, one frame a run, as `run --pcap` and
  * BPF_PROG_TEST_RUN do. `frame` is the bytes after the last run (testRun's
  * data_out; empty for a PacketRunner, whose packets a program cannot
- * write); `batch` is undefined where the library has no batch for the type
- * (testRun runs a frame a helper may move one run at a time).
+ * write); `batch` runs them all at once as the library does: a
+ * PacketRunner's batch, or a FrameRunner over the frames.
  */
 interface FuzzRunner {
   inputs: readonly Uint8Array[];
@@ -541,6 +543,15 @@ function fuzzRunner(sys: BpfSystem, fd: number, engine: EngineName): FuzzRunner 
       return Number(r.retval & 0xffffffffn);
     },
     frame: () => out,
+    // the pool's and run --pcap's way: a FrameRunner over every frame, its buffer reused from run to run
+    batch: (inputs) => {
+      const fr = new FrameRunner(sys, fd, engine);
+      try {
+        return inputs.map((data) => fr.run(data));
+      } finally {
+        fr.close();
+      }
+    },
   };
 }
 
@@ -661,7 +672,7 @@ function trace(insns: readonly Instruction[], engine: Engine, options: TraceOpti
   const stack = mem.u8.subarray(top - STACK_FRAME_SIZE * MAX_CALL_FRAMES, top);
   if (engine === 'batch' || engine === 'batch-hardened') {
     const batch = runner.batch;
-    if (batch === undefined) throw new Error(`the fuzzer batches only packet-context programs, not ${target.name}'s`);
+    if (batch === undefined) throw new Error(`the fuzzer has no batch for ${target.name}'s programs`);
     t.verdicts = [outcome(() => batch(runner.inputs).reduce((a, v, i) => a + v * (i + 1), 0))];
   } else {
     runner.inputs.forEach((p, i) => {
@@ -953,8 +964,7 @@ export function examine(insns: readonly Instruction[], options: ExamineOptions =
   const expected = checked.verdicts.every((v) => /^\d+$/.test(v))
     ? String(checked.verdicts.reduce((a, v, i) => a + Number(v) * (i + 1), 0))
     : undefined;
-  // testRun runs xdp, tc and the modern socket filter one frame a run (their helpers may move the frame): no batch to compare
-  if (!packetContext(target)) return { problems, addressDependent };
+  // xdp, tc and the modern socket filter: their "batch" is a FrameRunner over the frames (one run each, in the runner's reused buffer)
   for (const [engine, what] of [['batch', 'JIT'], ['batch-hardened', 'hardened JIT']] as const) {
     const batch = refusable(() => trace(insns, engine, {}, target));
     if (!batch) continue;
@@ -962,7 +972,7 @@ export function examine(insns: readonly Instruction[], options: ExamineOptions =
       // A batch places each run's context where no single run does; before
       // calling it a bug, rule out a result that depends on a few address bits.
       if (placementMatters(insns, checked, target)) addressDependent = true;
-      else problems.push(`the batched ${what} differs from one-by-one runs\n${listing()}`);
+      else problems.push(`the batched ${what}${packetContext(target) ? '' : ' (FrameRunner)'} differs from one-by-one runs\n${listing()}`);
     }
   }
   return { problems, addressDependent };
