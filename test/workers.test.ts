@@ -19,7 +19,8 @@ import { WorkerPool, PoolPacketError, defaultWorkers, indexCapture, INDEX_WORDS,
 import { CHUNK, flowHash, hashWords, workerOf } from '../src/api/steer.js';
 import { PacketRunner } from '../src/api/packets.js';
 import { parseCapture } from '../src/pcap/reader.js';
-import { FLOW_COUNT, PORT_80, flowCapture, programSpecJson, withFds } from '../src/bench/workers.js';
+import { FLOW_COUNT, PORT_80, XDP_FLOW_COUNT, flowCapture, programSpecJson, withFds } from '../src/bench/workers.js';
+import { FrameRunner } from '../src/api/frames.js';
 import { spawnTsbpf, tsbpf } from './cli-harness.js';
 import { fastFilter } from '../src/cli/fast-filter.js';
 import { tempDir } from './tmp.js';
@@ -602,3 +603,73 @@ test('steering: a steer mode other than flow or chunk is EINVAL, one line (API a
   const runBad = await tsbpf(['run', flowSpec, '--pcap', capturePath, '--steer', 'chunks']);
   assert.deepEqual([runBad.status, runBad.stderr], [2, "tsbpf: --steer must be flow or chunk, got 'chunks' (EINVAL)\n"]);
 });
+
+/** Per flow key: packets and bytes summed over the CPUs (a per-CPU map's values, or the one value). */
+function flowTotals(m: BpfMap): Map<string, [bigint, bigint]> {
+  const out = new Map<string, [bigint, bigint]>();
+  for (const k of m.keys()) {
+    let p = 0n;
+    let b = 0n;
+    for (const v of m.perCpu ? m.lookupPerCpu(k)! : [m.lookup(k)!]) {
+      p += Buffer.from(v).readBigUInt64LE(0);
+      b += Buffer.from(v).readBigUInt64LE(8);
+    }
+    out.set(Buffer.from(k).toString('hex'), [p, b]);
+  }
+  return out;
+}
+
+for (const type of ['percpu_hash', 'hash'] as const) {
+  test(`the XDP flow counter (bench) over a ${type}: 1 and 2 workers and the main thread count the same packets and bytes per flow, every frame XDP_PASS`, async () => {
+    // what the program counts, from the capture directly: IPv4 frames, and their IPv4 total lengths
+    const capture = indexCapture(new Uint8Array(captureBytes));
+    let ipv4 = 0n;
+    let ipBytes = 0n;
+    for (let i = 0; i < capture.count; i++) {
+      const d = capture.packet(i).data;
+      if (d.length >= 38 && d[12] === 0x08 && d[13] === 0) {
+        ipv4++;
+        ipBytes += BigInt((d[16]! << 8) | d[17]!);
+      }
+    }
+    const results: Map<string, [bigint, bigint]>[] = [];
+    // the main thread, unshared memory, as run --pcap without workers
+    {
+      const sys = new BpfSystem({ profile: 'modern' });
+      const flows = BpfMap.create(sys, { type, keySize: 16, valueSize: 16, maxEntries: 4096 });
+      const prog = Program.load(sys, { type: 'xdp', insns: withFds(XDP_FLOW_COUNT, [flows.fd]), tiered: false });
+      const runner = new FrameRunner(sys, prog.fd);
+      for (let i = 0; i < capture.count; i++) assert.equal(runner.run(capture.packet(i).data), 2);
+      runner.close();
+      results.push(flowTotals(flows));
+      prog.close();
+    }
+    for (const workers of [1, 2]) {
+      const sys = new BpfSystem({ profile: 'modern', shared: true, cpus: 2 });
+      const flows = BpfMap.create(sys, { type, keySize: 16, valueSize: 16, maxEntries: 4096 });
+      const prog = Program.load(sys, { type: 'xdp', insns: withFds(XDP_FLOW_COUNT, [flows.fd]), tiered: false });
+      const pool = await WorkerPool.create(prog, { workers, steer: 'chunk' });
+      try {
+        const r = await pool.runCapture(captureBytes);
+        assert.equal(r.count, FRAMES);
+        assert.equal(r.verdicts.every((v) => v === 2), true);
+        assert.equal(r.retvals!.every((v) => v === 2n), true);
+        results.push(flowTotals(flows));
+        if (type === 'percpu_hash' && workers === 2) {
+          // each worker counted on its own CPU: both CPUs have packets
+          const perCpu = [0n, 0n];
+          for (const k of flows.keys()) flows.lookupPerCpu(k)!.forEach((v, cpu) => (perCpu[cpu]! += Buffer.from(v).readBigUInt64LE(0)));
+          assert.equal(perCpu[0]! > 0n && perCpu[1]! > 0n, true, `per-CPU packets ${perCpu.join(', ')}`);
+          assert.equal(perCpu[0]! + perCpu[1]!, ipv4);
+        }
+      } finally {
+        await pool.close();
+        prog.close();
+      }
+    }
+    const total = [...results[0]!.values()].reduce(([p, b], [x, y]) => [p + x, b + y], [0n, 0n]);
+    assert.deepEqual(total, [ipv4, ipBytes]);
+    assert.deepEqual(results[1], results[0]);
+    assert.deepEqual(results[2], results[0]);
+  });
+}
