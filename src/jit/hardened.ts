@@ -16,7 +16,7 @@ import type { BpfMapImpl } from '../maps/map.js';
 import { BPF_MAP_TYPE, roundUp8 } from '../maps/map.js';
 import { mapTypeName } from '../maps/types.js';
 import { ArrayMapBase } from '../maps/array.js';
-import { HashMapBase } from '../maps/hash.js';
+import { CACHE_LINE, HashMapBase } from '../maps/hash.js';
 import { LpmTrieMap } from '../maps/lpm-trie.js';
 import { RingbufMap } from '../maps/ringbuf.js';
 import { Emitter, OP, T, VOID } from './wasm.js';
@@ -47,7 +47,9 @@ export interface ValueRegion {
 /**
  * The value storage of a map for the hardened checks, from its shape (the
  * maps' layout, maps/array.ts and maps/hash.ts: element = key rounded to 8,
- * then value rounded to 8; an array's elements have no key), not from its
+ * then value rounded to 8, or for per-CPU hash maps in a shared memory
+ * (cacheLines) key and each value rounded to CACHE_LINE, the elements
+ * aligned to it; an array's elements have no key), not from its
  * header, which nothing reads back. Hash maps: the value part of every
  * element slot, allocated or free (a per-element state check would need the
  * JavaScript-side state array); keys, the links' mirror after the elements
@@ -57,7 +59,7 @@ export interface ValueRegion {
  *
  * Several regions, or none, per map: a per-CPU map's values are one region
  * per CPU (a per-CPU hash element holds every CPU's value after its key, so
- * CPU c's values are the elements' value parts at keyRound + c * valueRound;
+ * CPU c's values are the elements' value parts at valueOff + c * cpuStride;
  * a per-CPU array is the array of max_entries x CPUs values it is laid out
  * as). Maps whose values no program reaches (queue, stack: only the helpers
  * copy values in and out; prog arrays: their values are references) give
@@ -93,13 +95,23 @@ export function valueRegions(m: BpfMapImpl): ValueRegion[] {
     case BPF_MAP_TYPE.LRU_PERCPU_HASH: {
       if (!(m instanceof HashMapBase)) throw layoutMismatch(m);
       const k = roundUp8(m.keySize);
-      if (m.keyRound !== k || m.valueRound !== v || m.elemSize !== k + v * m.ncpus || m.base !== start) throw layoutMismatch(m);
+      const perCpu = m.type === BPF_MAP_TYPE.PERCPU_HASH || m.type === BPF_MAP_TYPE.LRU_PERCPU_HASH;
+      // cache lines (the shared memory's per-CPU variants only): key and each value rounded up to whole lines, aligned elements
+      if (m.cacheLines && (!perCpu || m.base % CACHE_LINE !== 0)) throw layoutMismatch(m);
+      const line = (n: number): number => (m.cacheLines ? Math.ceil(n / CACHE_LINE) * CACHE_LINE : n);
+      const off = line(k);
+      const stride = line(v);
+      if (m.ncpus !== 1 && !perCpu) throw layoutMismatch(m);
+      if (m.keyRound !== k || m.valueRound !== v || m.valueOff !== off || m.cpuStride !== stride || m.elemSize !== off + stride * m.ncpus || m.base !== start) throw layoutMismatch(m);
       if (m.type === BPF_MAP_TYPE.HASH) {
-        if (l?.type !== BPF_MAP_TYPE.HASH || l.addr !== m.addr || l.base !== start || l.stride !== m.elemSize || l.keyRound !== k || l.cap !== m.cap) throw layoutMismatch(m);
+        if (l?.type !== BPF_MAP_TYPE.HASH || l.addr !== m.addr || l.base !== start || l.stride !== m.elemSize || l.keyRound !== k || l.valueOff !== off || l.cap !== m.cap || l.perCpu) throw layoutMismatch(m);
         if (Math.min(l.suspect, l.heads, l.next, l.hashes, l.pinned) < end) throw layoutMismatch(m);
       }
+      // the JIT's inline per-CPU lookup (percpu_hash) must give the addresses these regions hold
+      const p = m.jitPerCpuLayout();
+      if (p && (p.base !== start || p.stride !== m.elemSize || p.valueOff !== off || p.perCpu?.cpuStride !== stride || p.perCpu.ncpus !== m.ncpus || p.cap !== m.cap)) throw layoutMismatch(m);
       const name = `${mapTypeName(m.type)} map value`;
-      return Array.from({ length: m.ncpus }, (_, c) => one(m.elemSize, k + c * v, m.valueSize, m.cap, name));
+      return Array.from({ length: m.ncpus }, (_, c) => one(m.elemSize, off + c * stride, m.valueSize, m.cap, name));
     }
     case BPF_MAP_TYPE.LPM_TRIE:
       if (!(m instanceof LpmTrieMap)) throw layoutMismatch(m);

@@ -238,9 +238,9 @@ function hashLookup(f: F, m: JitHashLayout, cpuWord: number, runWord: number | u
   // found: pin it for the current run (not in a shared memory, whose maps reuse by epochs: the
   // write would only move the element's cache line between the threads' cores), return the value
   if (runWord !== undefined) f.get(I).i32(2).op(OP.i32_shl).i32(runWord).load().byte(OP.i32_store).u32(0).u32(m.pinned >>> 0);
-  f.get(E).u(m.keyRound).op(OP.i32_add);
+  f.get(E).u(m.valueOff).op(OP.i32_add);
   if (m.perCpu) {
-    cpuOffset(f, cpuWord, m.perCpu.ncpus, m.perCpu.valueRound);
+    cpuOffset(f, cpuWord, m.perCpu.ncpus, m.perCpu.cpuStride);
     f.op(OP.i32_add);
   }
   f.op(OP.return);

@@ -7,7 +7,8 @@
  * absent key.
  *
  * Storage is preallocated in the runtime's memory: max_entries elements plus
- * SPARE, each `key (rounded to 8) | value (rounded to 8)`. An update
+ * SPARE, each `key (rounded to 8) | value (rounded to 8)` (per-CPU
+ * variants in a shared memory: see CACHE_LINE). An update
  * replaces an element atomically: a program holding a pointer to the old
  * value (one it looked up in this run) keeps reading the old value until it
  * exits. Such an element is not reused until the run ends; its replacement
@@ -34,7 +35,8 @@
  *   run's CPU, a new element from a program has the other CPUs zeroed, an
  *   update of an existing element is in place (the element keeps its place
  *   in its bucket), and the syscall's lookup and update carry every CPU's
- *   value, as the kernel's bpf_percpu_hash_copy and _update.
+ *   value, as the kernel's bpf_percpu_hash_copy and _update (their format,
+ *   round_up(value_size, 8) per CPU, whatever the layout in memory).
  * - lru_hash and lru_percpu_hash (4.10): a full map evicts instead of
  *   failing, in the kernel's order: its LRU lists are modelled node for
  *   node (maps/lru.ts), with the syscall side on CPU 0 and a program on its
@@ -89,6 +91,17 @@ export const PENDING = 2;
 /** bytes before the mirror's heads: the suspect word, and padding */
 const MIRROR_META = 8;
 
+/**
+ * Per-CPU variants in a shared memory (HashStorage.cacheLines), whose CPUs
+ * are threads on real cores: the key and each CPU's value take whole cache
+ * lines of this size, and the elements start on one, so one worker's writes
+ * to its value never invalidate the line another worker's value or a
+ * lookup's key compare reads (false sharing costs as much as sharing one
+ * counter). The kernel gets the same from its per-CPU areas. Elsewhere the
+ * layout stays packed: one thread, no lines to fight over.
+ */
+export const CACHE_LINE = 64;
+
 /** Int32Array reads the host's byte order; the 4-byte key path below reads keys as little-endian words through one. */
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -102,6 +115,8 @@ export interface HashStorage {
   arrays(nBuckets: number, cap: number): HashArrays;
   /** the map exists already (made by another thread): its addresses; nothing is allocated or initialized */
   readonly at?: { readonly addr: number; readonly base: number };
+  /** per-CPU variants: the key and each CPU's value on cache lines of their own (CACHE_LINE) */
+  readonly cacheLines?: boolean;
   /** LRU variants: the buffer of `bytes` to keep the LRU lists in, and whether they are to be made there (maps/lru.ts) */
   lruState?(bytes: number): { buffer: ArrayBufferLike; fresh: boolean };
 }
@@ -123,6 +138,17 @@ export class HashMapBase implements BpfMapImpl {
   /** values per element (CPUs for the per-CPU variants, else 1), each valueRound bytes */
   readonly ncpus: number;
   readonly valueRound: number;
+  /**
+   * Where in an element its value (per-CPU: CPU 0's) starts, and from one
+   * CPU's value to the next: keyRound and valueRound, or with cacheLines
+   * both rounded up to CACHE_LINE. Every address of a value in an element
+   * is elemAddr + valueOff + cpu * cpuStride.
+   */
+  readonly valueOff: number;
+  readonly cpuStride: number;
+  /** the key and each CPU's value on cache lines of their own (HashStorage.cacheLines), the elements CACHE_LINE-aligned */
+  readonly cacheLines: boolean;
+  /** the syscall's value: valueRound bytes per CPU, CPU c's at c * valueRound (not cpuStride) */
   readonly sysValueSize: number;
   readonly keySize: number;
   readonly valueSize: number;
@@ -134,6 +160,8 @@ export class HashMapBase implements BpfMapImpl {
   readonly keyRound: number;
   readonly base: number;
   readonly region: Region;
+  /** the allocation holding the storage (base, aligned, is inside it): what free() gives back */
+  private readonly block: number;
   /** elements: max_entries + SPARE */
   readonly cap: number;
   protected readonly mem: AddressSpace;
@@ -213,7 +241,11 @@ export class HashMapBase implements BpfMapImpl {
     this.replaces = !kind.perCpu && !kind.inPlace && !kind.lru;
     this.valueRound = roundUp8(attr.valueSize);
     this.sysValueSize = kind.perCpu ? this.valueRound * this.ncpus : this.valueSize;
-    this.elemSize = this.keyRound + this.valueRound * this.ncpus;
+    this.cacheLines = kind.perCpu && storage?.cacheLines === true;
+    const line = (n: number): number => (this.cacheLines ? Math.ceil(n / CACHE_LINE) * CACHE_LINE : n);
+    this.valueOff = line(this.keyRound);
+    this.cpuStride = line(this.valueRound);
+    this.elemSize = this.valueOff + this.cpuStride * this.ncpus;
     this.nBuckets = roundupPowOfTwo(attr.maxEntries);
     const cap = this.maxEntries + (storage?.spare ?? SPARE);
     this.cap = cap;
@@ -224,7 +256,9 @@ export class HashMapBase implements BpfMapImpl {
     const mirror = MIRROR_META + this.nBuckets * 4 + cap * 12;
     const what = `${kind.name} map of ${this.maxEntries} x ${this.elemSize} bytes`;
     if (cap * 5 > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
-    ({ addr: this.addr, base: this.base } = storage?.at ?? allocMapStorage(mem, bytes + mirror, what, attr));
+    ({ addr: this.addr, base: this.base, block: this.block } = storage?.at
+      ? { ...storage.at, block: storage.at.base }
+      : allocMapStorage(mem, bytes + mirror, what, attr, this.cacheLines ? CACHE_LINE : 8));
     this.what = `${kind.name} map at 0x${this.addr.toString(16)}`;
     this.lru = kind.lru ? new LruLists(this.maxEntries, cap, env.cpus, (i) => this.evictElement(i), this.what, storage?.lruState?.(LruLists.stateBytes(cap, env.cpus))) : undefined;
     this.mirrorAddr = this.base + bytes;
@@ -245,7 +279,8 @@ export class HashMapBase implements BpfMapImpl {
       // Hand out low indexes first, so storage fills from its start.
       for (let i = 0; i < cap; i++) this.freeStack[i] = cap - 1 - i;
     }
-    const { base, elemSize, keyRound, valueSize, valueRound, state } = this;
+    const { base, elemSize, valueOff, valueSize, cpuStride, state } = this;
+    const values = cpuStride * this.ncpus;
     this.region = {
       start: base,
       end: base + bytes,
@@ -254,9 +289,9 @@ export class HashMapBase implements BpfMapImpl {
       contains: (addr, end) => {
         const rel = addr - base;
         const idx = Math.floor(rel / elemSize);
-        const off = rel - idx * elemSize - keyRound;
+        const off = rel - idx * elemSize - valueOff;
         // per-CPU: inside one CPU's value
-        return state[idx] !== FREE && off >= 0 && off % valueRound + (end - addr) <= valueSize && off < valueRound * this.ncpus;
+        return state[idx] !== FREE && off >= 0 && off % cpuStride + (end - addr) <= valueSize && off < values;
       },
     };
   }
@@ -273,6 +308,7 @@ export class HashMapBase implements BpfMapImpl {
       stride: this.elemSize,
       keySize: this.keySize,
       keyRound: this.keyRound,
+      valueOff: this.valueOff,
       nBuckets: n,
       cap,
       suspect: m,
@@ -290,7 +326,7 @@ export class HashMapBase implements BpfMapImpl {
    */
   jitPerCpuLayout(): JitHashLayout | undefined {
     if (!this.kind.perCpu || this.kind.lru) return undefined;
-    return { ...this.mirrorLayout(), perCpu: { ncpus: this.ncpus, valueRound: this.valueRound } };
+    return { ...this.mirrorLayout(), perCpu: { ncpus: this.ncpus, cpuStride: this.cpuStride } };
   }
 
   /** (Re)make the views of the mirror and pin words: at creation, and after the memory has grown. */
@@ -421,7 +457,7 @@ export class HashMapBase implements BpfMapImpl {
     if (idx < 0) return 0;
     if (this.inRun) this.pinned[idx] = this.generation();
     this.lru?.setRef(idx);
-    return this.elemAddr(idx) + this.keyRound + this.cpu() * this.valueRound;
+    return this.elemAddr(idx) + this.valueOff + this.cpu() * this.cpuStride;
   }
 
   /** The running CPU (0 unless per-CPU), kept inside the map's CPUs. */
@@ -545,17 +581,29 @@ export class HashMapBase implements BpfMapImpl {
   /** Write an element's value(s): every CPU's from a syscall's buffer, else the running CPU's (a new element's others zeroed). */
   protected writeValue(idx: number, valueAddr: number, allCpus: boolean, fresh: boolean): void {
     const u8 = this.mem.u8;
-    const v = this.elemAddr(idx) + this.keyRound;
+    const v = this.elemAddr(idx) + this.valueOff;
     if (!this.kind.perCpu) {
       this.copyValue(v, valueAddr);
       if (fresh) u8.fill(0, v + this.valueSize, v + this.valueRound);
     } else if (allCpus) {
-      u8.copyWithin(v, valueAddr, valueAddr + this.valueRound * this.ncpus);
+      const { valueRound, cpuStride } = this;
+      if (cpuStride === valueRound) u8.copyWithin(v, valueAddr, valueAddr + valueRound * this.ncpus);
+      // slot by slot (cacheLines); the padding after each slot stays zero, as nothing writes it
+      else for (let c = 0; c < this.ncpus; c++) u8.copyWithin(v + c * cpuStride, valueAddr + c * valueRound, valueAddr + (c + 1) * valueRound);
     } else {
-      if (fresh) u8.fill(0, v, v + this.valueRound * this.ncpus);
-      const c = v + this.cpu() * this.valueRound;
+      if (fresh) u8.fill(0, v, v + this.cpuStride * this.ncpus);
+      const c = v + this.cpu() * this.cpuStride;
       u8.copyWithin(c, valueAddr, valueAddr + this.valueSize);
     }
+  }
+
+  /** Element idx's value(s) to outAddr in the syscall's format (sysValueSize bytes: valueRound per CPU). */
+  protected readValues(idx: number, outAddr: number): void {
+    const u8 = this.mem.u8;
+    const v = this.elemAddr(idx) + this.valueOff;
+    const { valueRound, cpuStride } = this;
+    if (cpuStride === valueRound) u8.copyWithin(outAddr, v, v + this.sysValueSize);
+    else for (let c = 0; c < this.ncpus; c++) u8.copyWithin(outAddr + c * valueRound, v + c * cpuStride, v + c * cpuStride + valueRound);
   }
 
   /**
@@ -590,7 +638,7 @@ export class HashMapBase implements BpfMapImpl {
     const hash = this.keyHash;
     const bucket = hash & (this.nBuckets - 1);
     const prev = this.prev;
-    this.copyValue(this.elemAddr(old) + this.keyRound, valueAddr);
+    this.copyValue(this.elemAddr(old) + this.valueOff, valueAddr);
     if (prev < 0) {
       // Already the head: the links stay; its mirror words are rewritten (a program may have changed them).
       this.mHeads[bucket] = old;
@@ -662,8 +710,7 @@ export class HashMapBase implements BpfMapImpl {
     if (this.mSuspect[0] !== 0) this.refreshMirror();
     const idx = this.findKey(keyAddr);
     if (idx < 0) return E.ENOENT;
-    const v = this.elemAddr(idx) + this.keyRound;
-    this.mem.u8.copyWithin(outAddr, v, v + this.sysValueSize);
+    this.readValues(idx, outAddr);
     return 0;
   }
 
@@ -697,7 +744,12 @@ export class HashMapBase implements BpfMapImpl {
     return this.nBuckets;
   }
 
-  /** The key addresses of bucket b's elements, in chain order (a batch takes a bucket whole or not at all). */
+  /**
+   * The key addresses of bucket b's elements, in chain order (a batch takes
+   * a bucket whole or not at all). The elements themselves: their values
+   * are in the syscall's format at keyRound unless cacheLines, which only
+   * SharedHashMap sets, and which copies them (its bucketKeys).
+   */
   bucketKeys(bucket: number, out: number[]): number[] {
     out.length = 0;
     // (an empty bucket, the common case of a sparse map, costs one read)
@@ -758,7 +810,7 @@ export class HashMapBase implements BpfMapImpl {
   }
 
   free(): void {
-    this.mem.release(this.base);
+    this.mem.release(this.block);
     this.mem.release(this.addr);
   }
 }

@@ -325,8 +325,12 @@ export class LruLists {
     }
   }
 
-  /** bpf_lru_node_set_ref */
+  /**
+   * bpf_lru_node_set_ref. Written only when clear, as the kernel's: every
+   * lookup of a hot element would otherwise store to the line of the bits,
+   * which workers of a shared memory read and write from every core.
+   */
   setRef(i: number): void {
-    this.ref[i] = 1;
+    if (this.ref[i] !== 1) this.ref[i] = 1;
   }
 }

@@ -328,11 +328,13 @@ export interface JitArrayLayout {
 export interface JitHashLayout {
   readonly type: typeof BPF_MAP_TYPE.HASH;
   readonly addr: number;
-  /** the elements: element i (key, then value at keyRound) is at base + i * stride */
+  /** the elements: element i (key, then value at valueOff) is at base + i * stride */
   readonly base: number;
   readonly stride: number;
   readonly keySize: number;
   readonly keyRound: number;
+  /** where an element's value (per-CPU: CPU 0's) starts: keyRound, or a whole cache line's worth (HashMapBase.valueOff) */
+  readonly valueOff: number;
   /** a power of two */
   readonly nBuckets: number;
   /** elements (max_entries + spares): every valid element index is below it */
@@ -353,22 +355,25 @@ export interface JitHashLayout {
   readonly suspect: number;
   /**
    * percpu_hash (HashMapBase.jitPerCpuLayout): the CPUs; CPU c's value is
-   * c * valueRound bytes after the first, which follows the key
+   * c * cpuStride bytes after the first, which is at valueOff
    */
-  readonly perCpu?: { readonly ncpus: number; readonly valueRound: number };
+  readonly perCpu?: { readonly ncpus: number; readonly cpuStride: number };
 }
 
 /**
  * A map's memory: a MAP_HDR_SIZE header whose address is the map's
  * identity (what ld_imm64 of its fd loads; the header describes the map,
- * see MAP_HDR), and `bytes` of zeroed storage. ENOMEM, with nothing
- * left allocated, when it does not fit.
+ * see MAP_HDR), and `bytes` of zeroed storage at `base`, aligned to `align`
+ * (a power of two, 8 or more), inside the allocated `block`. ENOMEM, with
+ * nothing left allocated, when it does not fit.
  */
-export function allocMapStorage(mem: AddressSpace, bytes: number, what: string, attr: MapAttr): { addr: number; base: number } {
+export function allocMapStorage(mem: AddressSpace, bytes: number, what: string, attr: MapAttr, align = 8): { addr: number; base: number; block: number } {
   if (!Number.isSafeInteger(bytes) || bytes > mem.maxBytes) throw new BpfError('ENOMEM', `${what} does not fit in memory`);
   const addr = mem.alloc(MAP_HDR_SIZE);
   try {
-    const base = mem.alloc(bytes);
+    // alloc gives 8-byte alignment: a wider one over-allocates by the difference (the block is what free() releases)
+    const block = mem.alloc(align > 8 ? bytes + align - 8 : bytes);
+    const base = Math.ceil(block / align) * align;
     const v = mem.view;
     for (let o = 0; o < MAP_HDR_SIZE; o += 4) v.setUint32(addr + o, 0, true);
     v.setUint32(addr + MAP_HDR.MAGIC, MAP_MAGIC, true);
@@ -376,7 +381,7 @@ export function allocMapStorage(mem: AddressSpace, bytes: number, what: string, 
     v.setUint32(addr + MAP_HDR.KEY_SIZE, attr.keySize, true);
     v.setUint32(addr + MAP_HDR.VALUE_SIZE, attr.valueSize, true);
     v.setUint32(addr + MAP_HDR.MAX_ENTRIES, attr.maxEntries, true);
-    return { addr, base };
+    return { addr, base, block };
   } catch (e) {
     mem.release(addr);
     throw e;

@@ -6,7 +6,10 @@
  *
  * The layout in memory is HashMapBase's (elements, then the JIT's mirror),
  * so the engines, the JIT's inline lookup and the checked interpreter's
- * regions see no difference. What HashMapBase keeps in its own arrays (the
+ * regions see no difference, except that per-CPU elements put the key and
+ * each CPU's value on cache lines of their own (HashStorage.cacheLines:
+ * the workers are CPUs, each writing its own value on its own core), which
+ * every user of the layout reads from valueOff and cpuStride. What HashMapBase keeps in its own arrays (the
  * authoritative links, hashes, element states, free stack) is in one
  * SharedArrayBuffer here, with the count, the retired elements and the
  * locks:
@@ -136,6 +139,7 @@ export class SharedHashMap extends HashMapBase {
         return { buffer: lruSab, fresh: from === undefined };
       },
       spare: from?.spare ?? SPARE * Math.max(1, env.cpus),
+      cacheLines: kind.perCpu,
       ...(from ? { ncpus: from.ncpus, at: { addr: from.addr, base: from.base } } : {}),
       arrays: (nBuckets, cap) => {
         sab ??= new SharedArrayBuffer(stateBytes(nBuckets, cap));
@@ -212,7 +216,7 @@ export class SharedHashMap extends HashMapBase {
     if (idx < 0) return 0;
     // (a plain store, as the kernel's bpf_lru_node_set_ref: a node evicted meanwhile has it cleared when taken again)
     this.lru?.setRef(idx);
-    return this.elemAddr(idx) + this.keyRound + this.cpu() * this.valueRound;
+    return this.elemAddr(idx) + this.valueOff + this.cpu() * this.cpuStride;
   }
 
   /** find() without the lock, for a thread in a run: the element, -1 when absent, -2 when the walk ran past cap steps (take the lock). */
@@ -241,8 +245,7 @@ export class SharedHashMap extends HashMapBase {
     try {
       const idx = this.find(keyAddr, hash);
       if (idx < 0) return E.ENOENT;
-      const v = this.elemAddr(idx) + this.keyRound;
-      this.mem.u8.copyWithin(outAddr, v, v + this.sysValueSize);
+      this.readValues(idx, outAddr);
       return 0;
     } finally {
       unlockWord(this.locks, b);
@@ -554,10 +557,7 @@ export class SharedHashMap extends HashMapBase {
     try {
       const idx = this.find(keyAddr, hash);
       if (idx < 0) return E.ENOENT;
-      if (outAddr !== 0) {
-        const v = this.elemAddr(idx) + this.keyRound;
-        this.mem.u8.copyWithin(outAddr, v, v + this.sysValueSize);
-      }
+      if (outAddr !== 0) this.readValues(idx, outAddr);
       this.unlinkShared(b, idx, this.prev);
       Atomics.sub(this.meta, COUNT, 1);
       this.mirrorChain(b);
@@ -610,8 +610,9 @@ export class SharedHashMap extends HashMapBase {
 
   /**
    * The batch commands' bucket: copies of its elements (key, then the
-   * syscall value at keyRound, as in the map) taken under its lock, so a
-   * batch never pairs a key with a value another thread wrote meanwhile.
+   * syscall value at keyRound, as in an unshared map) taken under its
+   * lock, so a batch never pairs a key with a value another thread wrote
+   * meanwhile.
    */
   override bucketKeys(bucket: number, out: number[]): number[] {
     out.length = 0;
@@ -630,7 +631,8 @@ export class SharedHashMap extends HashMapBase {
       const u8 = this.mem.u8;
       let at = this.snapshot;
       for (let i = this.heads[bucket]!; i !== -1; i = this.next[i]!, at += size) {
-        u8.copyWithin(at, this.elemAddr(i), this.elemAddr(i) + size);
+        u8.copyWithin(at, this.elemAddr(i), this.elemAddr(i) + this.keyRound);
+        this.readValues(i, at + this.keyRound);
         out.push(at);
       }
       return out;

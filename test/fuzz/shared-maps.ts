@@ -321,7 +321,9 @@ export function exerciseShmaps(x: ShInput): void {
     if (a.live + a.free + a.retired !== made.cap) fail(i, `live ${a.live} + free ${a.free} + retired ${a.retired} is not ${made.cap}`);
     for (const h of held) {
       if (x.perCpu) {
-        const e = h.addr - keyRound - h.lane * VALUE;
+        // (the map's own layout: per-CPU values on cache lines of their own in a shared memory)
+        const e = h.addr - made.valueOff - h.lane * made.cpuStride;
+        if ((h.addr & 63) !== 0 || (e & 63) !== 0) fail(i, `lane ${h.lane}'s value of key ${h.key} at 0x${h.addr.toString(16)} (element 0x${e.toString(16)}) is not on a cache line of its own`);
         if (!same(u8.slice(e, e + x.keySize), keyBytes(h.key))) fail(i, `lane ${h.lane} holds key ${h.key}'s value, now another key's element`);
       } else if (!same(u8.slice(h.addr, h.addr + VALUE), h.bytes)) fail(i, `lane ${h.lane} holds key ${h.key}'s value ${h.bytes}, which now reads ${u8.slice(h.addr, h.addr + VALUE)}`);
     }

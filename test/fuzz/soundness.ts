@@ -40,9 +40,10 @@
  *
  * Shared mode (a target with `shared: true`, `--shared`): every system is a
  * worker's view of a shared memory (Runtime.workerAttach, then a system
- * over it, in this thread) on lane 1, whose stack frames and run word are
- * in the heap: the engines run with real atomics, the lane's stack and the
- * epochs, the checked interpreter over the same shared memory as the oracle,
+ * over it, in this thread) on lane 1 as CPU 1 of 2, whose stack frames and
+ * run word are in the heap: the engines run with real atomics, the lane's
+ * stack and the epochs, per-CPU hash values on cache lines of their own,
+ * the checked interpreter over the same shared memory as the oracle,
  * and containment checks the null page against what it held before each run
  * (the epoch and the lane table live there) and the lane idle after it.
  *
@@ -161,9 +162,10 @@ export function sharedTarget(target: FuzzTarget): FuzzTarget {
 function system(target: FuzzTarget = TARGET_319): BpfSystem {
   let rt: Runtime;
   if (target.shared) {
-    // the owner keeps the memory; the system is a worker's, on lane 1 with the rest of the heap as its arena
-    const owner = new Runtime({ maxBytes: 4 << 20, profile: target.profile, shared: true });
-    rt = new Runtime({ attach: owner.workerAttach({ arenaBytes: 3 << 20 }) });
+    // the owner keeps the memory; the system is a worker's, on lane 1 with the rest of the heap as its
+    // arena, and CPU 1 of 2: per-CPU hash values then sit a cache line past CPU 0's (maps/hash.ts CACHE_LINE)
+    const owner = new Runtime({ maxBytes: 4 << 20, profile: target.profile, shared: true, cpus: 2 });
+    rt = new Runtime({ attach: owner.workerAttach({ arenaBytes: 3 << 20, cpu: 1 }) });
   } else {
     rt = new Runtime({ maxBytes: 2 << 20, profile: target.profile });
   }
