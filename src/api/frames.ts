@@ -75,19 +75,23 @@ export class FrameRunner {
     const { prog } = obj;
     const mem = this.sys.runtime.mem;
     const type = prog.type;
-    // (a run in memory of its own gives it back now; one in the runner's buffer has nothing to give back)
-    this.last?.release();
+    // (a run in memory of its own gives it back now; one in the runner's buffer has nothing to give back,
+    // and its objects may be taken over by the next: prepareIn's reuse)
+    let last = this.last;
+    last?.release();
     this.last = undefined;
     let run: PreparedRun;
     if (type.prepareIn && type.prepareBytes) {
       const need = type.prepareBytes(frame.length);
       if (need > this.slotBytes) {
+        // (a new buffer: nothing of the last run's is reused)
+        last = undefined;
         const at = mem.alloc(need);
         if (this.slot) mem.release(this.slot);
         this.slot = at;
         this.slotBytes = need;
       }
-      run = type.prepareIn(mem, frame, this.slot);
+      run = type.prepareIn(mem, frame, this.slot, last);
     } else {
       run = type.prepare(mem, frame);
     }

@@ -216,7 +216,7 @@ class PoolWorker {
     const t0 = performance.now();
     const r: RunState = {
       msg, bytes: new Uint8Array(msg.capture), index: new Int32Array(msg.index), verdicts: new Uint32Array(msg.verdicts),
-      retvals: msg.retvals ? new BigInt64Array(msg.retvals) : undefined, work: new Int32Array(msg.work), frames: [], last: undefined, lastPacket: -1,
+      retvals: msg.retvals ? new Int32Array(msg.retvals) : undefined, work: new Int32Array(msg.work), frames: [], last: undefined, lastPacket: -1,
     };
     const work = r.work;
     const list = (this.list ??= new Int32Array(CHUNK));
@@ -357,10 +357,9 @@ class PoolWorker {
             throw e;
           }
           if (retvals) {
-            // r0's 64 bits as a signed BigInt64 without a bigint per packet where the high half is a sign extension
-            const hi = fr.retHi | 0;
-            const lo = fr.retLo | 0;
-            retvals[i] = hi === lo >> 31 ? BigInt(lo) : BigInt.asIntN(64, fr.lastRetval);
+            // r0's 64 bits, as its two little-endian words: no bigint per packet
+            retvals[2 * i] = fr.retLo;
+            retvals[2 * i + 1] = fr.retHi;
           }
           if (msg.frames) {
             const after = fr.out();
@@ -380,7 +379,8 @@ interface RunState {
   bytes: Uint8Array;
   index: Int32Array;
   verdicts: Uint32Array;
-  retvals: BigInt64Array | undefined;
+  /** r0 per packet as two Int32 words, low then high (the buffer is the pool's BigInt64Array of retvals, little-endian) */
+  retvals: Int32Array | undefined;
   work: Int32Array;
   frames: { packet: number; data: Uint8Array }[];
   /** r0 of the last packet run, all 64 bits */

@@ -21,8 +21,8 @@ import type { AddressSpace, Region } from '../memory/address-space.js';
 
 export class PacketFrame {
   /** [bufStart, bufEnd): the whole buffer (headroom, frame, tailroom) */
-  readonly bufStart: number;
-  readonly bufEnd: number;
+  bufStart: number;
+  bufEnd: number;
   meta: number;
   data: number;
   end: number;
@@ -55,6 +55,21 @@ export class PacketFrame {
     this.data = buf.data;
     this.end = buf.data + buf.len;
     this.region = { start: this.meta, end: this.end, writable, name: 'packet' };
+    this.sync();
+  }
+
+  /**
+   * The frame of a new run in this frame's context (a runner reusing a
+   * run's objects, prepareXdp): the buffer [start, end), `len` bytes of data
+   * at `data`, no metadata and no fragments; the context's fields rewritten.
+   */
+  reset(start: number, end: number, data: number, len: number): void {
+    this.bufStart = start;
+    this.bufEnd = end;
+    this.meta = data;
+    this.data = data;
+    this.end = data + len;
+    this.frags.length = 0;
     this.sync();
   }
 

@@ -122,7 +122,8 @@ export interface ProgramType<N extends string = string> {
    * context as prepare's.
    */
   prepareBytes?(len: number): number;
-  prepareIn?(mem: AddressSpace, data: Uint8Array, at: number): PreparedRun;
+  /** `reuse`: the run made last at `at`, whose objects the type may take over (the run returned may be it) */
+  prepareIn?(mem: AddressSpace, data: Uint8Array, at: number, reuse?: PreparedRun): PreparedRun;
   /**
    * present when the context's size is given at load (tsbpf's mem type,
    * BPF_PROG_LOAD's mem_size): the type for a context of `size` bytes
