@@ -20,7 +20,11 @@
  * check that every worker count gives the same verdicts and maps.
  */
 
-import { availableParallelism, cpus } from 'node:os';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { BpfSystem } from '../api/bpf.js';
 import { BpfMap } from '../api/map.js';
 import { Program } from '../api/program.js';
@@ -298,6 +302,53 @@ export interface WorkersSection {
   same: boolean;
   /** the machine's load average (1 minute) when the section started and ended */
   load: [number, number];
+  /** the native baseline (native/flow-workers.c): the XDP flow counter in C on 1, 2 and N threads; why not, without cc */
+  native: { rows: NativeWorkersRow[]; same: boolean } | { why: string };
+}
+
+/** One native configuration's best round. */
+export interface NativeWorkersRow {
+  mode: 'percpu' | 'shared';
+  threads: number;
+  runMs: number;
+  /** the 1-thread run's time of the same mode over this one */
+  speedup: number;
+}
+
+/**
+ * The XDP flow counter in C (native/flow-workers.c, `cc -O2 -pthread`) over
+ * the same capture on 1, 2 and N threads, its counters per thread (percpu)
+ * or shared with atomic adds (shared), best of `rounds` rounds each; its
+ * totals checked against the XDP rows' (`packets/bytes` of their digest).
+ */
+function nativeWorkers(bytes: Uint8Array, counts: readonly number[], rounds: number, expect: string | undefined): WorkersSection['native'] {
+  const cc = process.env['CC'] ?? 'cc';
+  if (spawnSync(cc, ['--version'], { stdio: 'ignore' }).status !== 0) return { why: `no C compiler (${cc})` };
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-flow-workers-'));
+  try {
+    const exe = join(dir, 'flow-workers');
+    const src = fileURLToPath(new URL('../../../src/bench/native/flow-workers.c', import.meta.url));
+    const built = spawnSync(cc, ['-O2', '-pthread', '-o', exe, src], { encoding: 'utf8' });
+    if (built.status !== 0) return { why: `cc could not build native/flow-workers.c: ${(built.stderr || String(built.error)).trim().split('\n')[0]}` };
+    const capture = join(dir, 'flows.pcap');
+    writeFileSync(capture, bytes);
+    const rows: NativeWorkersRow[] = [];
+    let same = true;
+    for (const mode of ['percpu', 'shared'] as const) {
+      let one = 0;
+      for (const threads of counts) {
+        const out = execFileSync(exe, [capture, String(threads), String(rounds), mode], { encoding: 'utf8' }).trim().split(' ');
+        const runMs = Number(out[0]);
+        if (threads === 1) one = runMs;
+        // the digest's packets/bytes (verdicts sum/kept/entries/packets/bytes)
+        if (expect !== undefined && `${out[3]}/${out[1]}/${out[2]}` !== expect.split('/').slice(2).join('/')) same = false;
+        rows.push({ mode, threads, runMs, speedup: one / runMs });
+      }
+    }
+    return { rows, same };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 interface Config {
@@ -379,7 +430,8 @@ export async function runWorkersBench(frames = WORKERS_FRAMES, rounds = WORKERS_
     };
   });
   const same = PROGRAMS.every((p) => new Set(configs.filter((c) => c.program === p).map((c) => c.digest)).size === 1);
-  return { cpu: cpus()[0]?.model.trim() ?? 'unknown CPU', cores, frames, rounds, bytes: bytes.length, indexMs, rows, same, load: [load0, loadavg()[0]!] };
+  const native = nativeWorkers(bytes, [1, ...ws.filter((w) => w > 1)], rounds, configs.find((c) => c.program === 'xdp per-cpu')?.digest);
+  return { cpu: cpus()[0]?.model.trim() ?? 'unknown CPU', cores, frames, rounds, bytes: bytes.length, indexMs, rows, same, load: [load0, loadavg()[0]!], native };
 }
 
 /** The one-thread path: batches of 256 through a PacketRunner on the main thread, as the CLI without workers. */
@@ -462,6 +514,15 @@ export function formatWorkers(s: WorkersSection): string {
     const who = r.workers === 0 ? 'main thread' : `${r.workers} ${r.steer}`;
     const idle = r.workers === 0 ? '-' : `${((r.workers * r.oneCpuMs) / r.cpuMs).toFixed(2)}x`;
     lines.push(`  ${r.program.padEnd(12)} ${who.padEnd(12)} ${(r.workers === 0 ? '-' : r.startMs.toFixed(1)).padStart(9)} ${r.runMs.toFixed(1).padStart(9)} ${r.nsPerPacket.toFixed(1).padStart(10)} ${`${r.speedup.toFixed(2)}x`.padStart(8)} ${r.cpuMs.toFixed(1).padStart(9)} ${idle.padStart(18)}`);
+  }
+  lines.push('');
+  if ('why' in s.native) lines.push(`  native C baseline: n/a (${s.native.why})`);
+  else {
+    lines.push(`  native C baseline (native/flow-workers.c, cc -O2, POSIX threads taking 4096 frames at a time): the XDP flow counter's work over the same capture,`);
+    lines.push(`  its counters per thread (percpu) or shared with atomic adds (shared); totals equal to the xdp rows': ${s.native.same ? 'yes' : 'NO'}`);
+    for (const r of s.native.rows) {
+      lines.push(`  ${`native ${r.mode}`.padEnd(15)} ${`${r.threads} thread${r.threads === 1 ? '' : 's'}`.padEnd(10)} ${r.runMs.toFixed(1).padStart(7)} ms ${((r.runMs * 1e6) / s.frames).toFixed(1).padStart(6)} ns/packet ${`${r.speedup.toFixed(2)}x`.padStart(7)}`);
+    }
   }
   return lines.join('\n') + '\n';
 }
