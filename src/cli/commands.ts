@@ -289,7 +289,7 @@ export const BENCH: CommandSpec = {
     { name: 'startup', help: 'only the start-up section: JIT compile µs per instruction, load to first verdict\n(eager and tiered)' },
     { name: 'filter', help: "only the end-to-end filter section: tsbpf filter 'tcp port 80' against tcpdump -r on a\ngenerated 500,000-frame capture, as processes" },
     { name: 'map-ops', help: 'only the map operations from JavaScript (BpfMap typed and raw, sys.bpf, batches) against a JS Map\nand the host kernel\'s bpf(2), 10k/100k/1M entries' },
-    { name: 'workers', help: 'only the workers section: a 500,000-frame capture run by 1, 2 and N worker threads (and\nthe main thread alone), a map-heavy program and a map-less filter, speedups to 1 worker' },
+    { name: 'workers', help: 'only the workers section: a 500,000-frame capture run by 1, 2 and N worker threads (and\nthe main thread alone), a map-heavy program, a map-less filter and an XDP flow counter over a\nper-CPU and a shared hash, speedups to 1 worker, and the same work in C on 1, 2 and N threads' },
   ],
   examples: ['bench', 'bench --verifier', 'bench --xdp', 'bench --filter', 'bench --startup', 'bench --map-ops', 'bench --workers'],
 };
