@@ -36,6 +36,8 @@ import type { SteerMode } from './steer.js';
 
 /** pool.ts's INDEX_WORDS (not imported: the worker's graph stays the engines' and the loader's) */
 const W = 5;
+/** which Int32 word of a BigInt64 element holds its low half: 0 on a little-endian host */
+const LO_WORD = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 0 : 1;
 /** pcap's LINKTYPE_ETHERNET: the frames a test run takes */
 const LINKTYPE_ETHERNET = 1;
 
@@ -357,9 +359,9 @@ class PoolWorker {
             throw e;
           }
           if (retvals) {
-            // r0's 64 bits, as its two little-endian words: no bigint per packet
-            retvals[2 * i] = fr.retLo;
-            retvals[2 * i + 1] = fr.retHi;
+            // r0's 64 bits as the BigInt64 element's two words in the host's order: no bigint per packet
+            retvals[2 * i + LO_WORD] = fr.retLo;
+            retvals[2 * i + 1 - LO_WORD] = fr.retHi;
           }
           if (msg.frames) {
             const after = fr.out();
@@ -379,7 +381,7 @@ interface RunState {
   bytes: Uint8Array;
   index: Int32Array;
   verdicts: Uint32Array;
-  /** r0 per packet as two Int32 words, low then high (the buffer is the pool's BigInt64Array of retvals, little-endian) */
+  /** r0 per packet as two Int32 words (the buffer is the pool's BigInt64Array of retvals; LO_WORD says which is the low half) */
   retvals: Int32Array | undefined;
   work: Int32Array;
   frames: { packet: number; data: Uint8Array }[];
