@@ -673,3 +673,21 @@ for (const type of ['percpu_hash', 'hash'] as const) {
     assert.deepEqual(results[2], results[0]);
   });
 }
+
+test("frame mode: every packet's r0 whole in retvals, a negative one and one above 32 bits, on 2 workers", async () => {
+  const sys = new BpfSystem({ profile: 'modern', shared: true, cpus: 2 });
+  for (const [asm, r0] of [['r0 = -3\nexit', -3n], ['r0 = 0x7fffffff\nr0 <<= 8\nexit', 0x7fffffff00n]] as const) {
+    const prog = Program.load(sys, { type: 'socket_filter', insns: asm });
+    const pool = await WorkerPool.create(prog, { workers: 2 });
+    try {
+      const r = await pool.runCapture(captureBytes);
+      assert.equal(r.retvals!.length, FRAMES);
+      assert.equal(r.retvals!.every((v) => v === r0), true);
+      assert.equal(r.verdicts.every((v) => v === Number(BigInt.asUintN(32, r0))), true);
+      assert.equal(r.lastRetval, BigInt.asUintN(64, r0));
+    } finally {
+      await pool.close();
+      prog.close();
+    }
+  }
+});
