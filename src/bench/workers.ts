@@ -113,27 +113,15 @@ export function flowCapture(frames: number, options: { flows?: number; seed?: nu
 }
 
 /**
- * The map-heavy program (3.19 socket filter): per IPv4 flow (addresses,
- * ports, protocol: a 16-byte key) a packet and a byte counter in a hash
- * map (`map[fd:0]`), bumped with XADD. A new flow is inserted with
- * BPF_NOEXIST and looked up again, so that when two threads insert it at
- * once the loser counts in the winner's element: the totals are the same
- * on any number of threads. Accepts every packet whole.
+ * The flow counters' part of FLOW_COUNT and XDP_FLOW_COUNT, once the
+ * 16-byte flow key is at r10-16 and the bytes to count in r7: the flow's
+ * value in `map[fd:0]` (a new flow inserted with BPF_NOEXIST, then looked
+ * up again, so that two threads inserting it at once both count in the one
+ * element), its packet and byte counters bumped with XADD; then `ret` and
+ * exit.
  */
-export const FLOW_COUNT = `
-    r6 = r1
-    r7 = *(u32 *)(r6 +0)
-    r0 = *(u16 *)skb[12]
-    if r0 != 0x800 goto out
-    r0 = *(u32 *)skb[26]
-    *(u32 *)(r10 -16) = r0
-    r0 = *(u32 *)skb[30]
-    *(u32 *)(r10 -12) = r0
-    r0 = *(u32 *)skb[34]
-    *(u32 *)(r10 -8) = r0
-    r0 = *(u8 *)skb[23]
-    *(u32 *)(r10 -4) = r0
-    r1 = map[fd:0]
+function countFlow(ret: string): string {
+  return `    r1 = map[fd:0]
     r2 = r10
     r2 += -16
     call 1
@@ -157,9 +145,32 @@ have:
     lock *(u64 *)(r0 +0) += r1
     lock *(u64 *)(r0 +8) += r7
 out:
-    r0 = r7
-    exit
-`;
+    ${ret}
+    exit`;
+}
+
+/**
+ * The map-heavy program (3.19 socket filter): per IPv4 flow (addresses,
+ * ports, protocol: a 16-byte key) a packet and a byte counter in a hash
+ * map (`map[fd:0]`), bumped with XADD. A new flow is inserted with
+ * BPF_NOEXIST and looked up again, so that when two threads insert it at
+ * once the loser counts in the winner's element: the totals are the same
+ * on any number of threads. Accepts every packet whole.
+ */
+export const FLOW_COUNT = `
+    r6 = r1
+    r7 = *(u32 *)(r6 +0)
+    r0 = *(u16 *)skb[12]
+    if r0 != 0x800 goto out
+    r0 = *(u32 *)skb[26]
+    *(u32 *)(r10 -16) = r0
+    r0 = *(u32 *)skb[30]
+    *(u32 *)(r10 -12) = r0
+    r0 = *(u32 *)skb[34]
+    *(u32 *)(r10 -8) = r0
+    r0 = *(u8 *)skb[23]
+    *(u32 *)(r10 -4) = r0
+${countFlow('r0 = r7')}`;
 
 /**
  * FLOW_COUNT as XDP (modern profile): the same flow key (addresses, ports,
@@ -189,33 +200,7 @@ export const XDP_FLOW_COUNT = `
     *(u32 *)(r10 -8) = r0
     r0 = *(u8 *)(r2 +23)
     *(u32 *)(r10 -4) = r0
-    r1 = map[fd:0]
-    r2 = r10
-    r2 += -16
-    call 1
-    if r0 != 0 goto have
-    *(u64 *)(r10 -32) = 0
-    *(u64 *)(r10 -24) = 0
-    r1 = map[fd:0]
-    r2 = r10
-    r2 += -16
-    r3 = r10
-    r3 += -32
-    r4 = 1
-    call 2
-    r1 = map[fd:0]
-    r2 = r10
-    r2 += -16
-    call 1
-    if r0 == 0 goto out
-have:
-    r1 = 1
-    lock *(u64 *)(r0 +0) += r1
-    lock *(u64 *)(r0 +8) += r7
-out:
-    r0 = 2
-    exit
-`;
+${countFlow('r0 = 2')}`;
 
 /** The map-less filter: IPv4 TCP with port 80 at either end (what `tcp port 80` keeps of IPv4), the whole packet kept. */
 export const PORT_80 = `
