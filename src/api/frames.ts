@@ -27,7 +27,7 @@ import { engineOf } from './bpf.js';
 import type { ProgObject } from './objects.js';
 import type { PreparedRun } from '../progs/program-type.js';
 import { describe } from './describe.js';
-import { TIER_UP_INSNS } from './packets.js';
+import { tierCount, tierCounted, tierPick } from './packets.js';
 
 export class FrameRunner {
   private obj: ProgObject | undefined;
@@ -43,8 +43,8 @@ export class FrameRunner {
   engineName: EngineName;
   /** the engines that have run, in the order they first ran ('interpreter then jit' on a tiered load) */
   enginesRun = '';
-  /** a tiered program: instructions its interpreter has executed here (-1: the JIT was compiled on the spot) */
-  private interpreted = 0;
+  /** a tiered program run with no engine asked for: its interpreted instructions (tierCount), the engine picked again per run */
+  private readonly interpreted: { n: number } | undefined;
 
   constructor(
     private readonly sys: BpfSystem,
@@ -55,6 +55,7 @@ export class FrameRunner {
     sys.live(obj);
     // (an unknown engine name is refused now, not at the first frame)
     this.engineName = engineOf(obj.prog, engine, sys).engineName;
+    this.interpreted = engine === undefined && obj.prog.tier !== undefined ? tierCount(obj.prog) : undefined;
     sys.hold(obj);
     this.obj = obj;
   }
@@ -95,7 +96,7 @@ export class FrameRunner {
     } else {
       run = type.prepare(mem, frame);
     }
-    const it: Engine = engineOf(prog, this.engine, this.sys);
+    const it: Engine = this.interpreted ? tierPick(prog, this.interpreted) : engineOf(prog, this.engine, this.sys);
     const maps = prog.maps;
     try {
       for (let i = 0; i < maps.length; i++) maps[i]!.impl.enterRun();
@@ -114,7 +115,7 @@ export class FrameRunner {
     if (this.enginesRun === '') this.enginesRun = it.engineName;
     else if (it.engineName !== this.engineName) this.enginesRun += ` then ${it.engineName}`;
     this.engineName = it.engineName;
-    if (this.engine === undefined && prog.tier !== undefined && it === prog.interpreter) this.tierUp();
+    if (this.interpreted) tierCounted(prog, this.interpreted, it);
     return it.retLo >>> 0;
   }
 
@@ -123,25 +124,6 @@ export class FrameRunner {
     this.live();
     if (!this.last) throw new BpfError('EINVAL', 'no frame has run yet');
     return this.last.snapshot();
-  }
-
-  /**
-   * A tiered program on the interpreter: the JIT compiled on the spot once
-   * the interpreter has executed TIER_UP_INSNS instructions per instruction
-   * of the program (PacketRunner's rule: a synchronous loop over frames keeps
-   * the background compile from resolving).
-   */
-  private tierUp(): void {
-    const prog = this.obj!.prog;
-    if (prog.tier === undefined || this.interpreted < 0) return;
-    this.interpreted += Math.max(1, prog.interpreter.executed);
-    if (this.interpreted < TIER_UP_INSNS * prog.slots.length) return;
-    this.interpreted = -1;
-    try {
-      prog.tier.force();
-    } catch {
-      // (the interpreter goes on running it, as when the background compile fails)
-    }
   }
 
   /** Free the buffer and drop the runner's reference to its program. Closing twice is a no-op. */

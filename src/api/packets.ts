@@ -45,6 +45,37 @@ export const TIER_UP_INSNS = 32;
 /** Instructions the interpreter executed in each tiered program's runs through any runner (Program.runBatch makes a runner per call). */
 const interpretedInsns = new WeakMap<LoadedProgram, { n: number }>();
 
+/** A tiered program's count of interpreted instructions, shared by every runner of it (interpretedInsns). */
+export function tierCount(prog: LoadedProgram): { n: number } {
+  let count = interpretedInsns.get(prog);
+  if (!count) interpretedInsns.set(prog, (count = { n: 0 }));
+  return count;
+}
+
+/**
+ * The engine of a tiered program's next run in a synchronous loop of runs
+ * (PacketRunner, FrameRunner): the JIT once its background compile has
+ * resolved; compiled on the spot once the interpreter has executed
+ * TIER_UP_INSNS instructions per instruction of the program (`count`,
+ * tierCount's; a synchronous loop keeps the event loop from resolving the
+ * compile); a compile that fails leaves the program on the interpreter.
+ */
+export function tierPick(prog: LoadedProgram, count: { n: number }): Engine {
+  const e = engineOf(prog);
+  if (e !== prog.interpreter || count.n < TIER_UP_INSNS * prog.slots.length) return e;
+  count.n = -Infinity;
+  try {
+    return prog.tier!.force() ?? e;
+  } catch {
+    return e;
+  }
+}
+
+/** After a run of a tiered program on `e`: the instructions its interpreter executed, counted. */
+export function tierCounted(prog: LoadedProgram, count: { n: number }, e: Engine): void {
+  if (e === prog.interpreter) count.n += Math.max(1, e.executed);
+}
+
 /** Runs a socket filter over many packets without allocating per packet; holds its program until close(). */
 export class PacketRunner {
   private ctx = 0;
@@ -63,10 +94,8 @@ export class PacketRunner {
   private readonly first: { engine: EngineName; ms: number }[] = [];
   /** the next run is its engine's first (next() sets it) */
   private firstRun = false;
-  /** the tiered program's instructions executed on the interpreter (interpretedInsns) */
+  /** the tiered program's instructions executed on the interpreter (tierCount) */
   private readonly interpreted: { n: number } | undefined;
-  /** the tiered program's TIER_UP_INSNS * its length */
-  private readonly tierUpAt: number = 0;
   /** how a packet becomes the context (the program type's) */
   private readonly pc: PacketContext;
   private readonly maps: { enterRun(): void; exitRun(): void }[];
@@ -87,12 +116,7 @@ export class PacketRunner {
     this.sys = sys;
     this.engine = engineOf(loaded, engine, sys);
     this.tiered = engine === undefined && loaded.tier !== undefined ? loaded : undefined;
-    if (this.tiered) {
-      let count = interpretedInsns.get(loaded);
-      if (!count) interpretedInsns.set(loaded, (count = { n: 0 }));
-      this.interpreted = count;
-      this.tierUpAt = TIER_UP_INSNS * loaded.slots.length;
-    }
+    if (this.tiered) this.interpreted = tierCount(loaded);
     this.maps = loaded.maps.map((m) => m.impl);
     this.input = { r1: 0, packet: { addr: 0, len: 0, netOff: -1 }, regions: [this.ctxRegion, this.pktRegion] };
     this.grow(2048);
@@ -127,17 +151,7 @@ export class PacketRunner {
 
   /** The engine for the next run, not yet counted as run: a tiered program's JIT once it has compiled. */
   private pick(): Engine {
-    if (!this.tiered) return this.engine;
-    const e = engineOf(this.tiered);
-    if (e !== this.tiered.interpreter || this.interpreted!.n < this.tierUpAt) return e;
-    // the background compile has not resolved after TIER_UP_INSNS per instruction (a synchronous loop
-    // keeps the event loop from resolving it): compile now; a failure leaves the program on the interpreter
-    this.interpreted!.n = -Infinity;
-    try {
-      return this.tiered.tier!.force() ?? e;
-    } catch {
-      return e;
-    }
+    return this.tiered ? tierPick(this.tiered, this.interpreted!) : this.engine;
   }
 
   /** The engine for the next run, counted as run: a tiered program's JIT from the first run after its compile resolves. */
@@ -186,7 +200,7 @@ export class PacketRunner {
     } finally {
       for (const m of this.maps) m.exitRun();
       if (first) this.first.push({ engine: e.engineName, ms: performance.now() - t0 });
-      if (this.interpreted !== undefined && e === this.tiered!.interpreter) this.interpreted.n += Math.max(1, e.executed);
+      if (this.tiered) tierCounted(this.tiered, this.interpreted!, e);
     }
     return e.retLo >>> 0;
   }
